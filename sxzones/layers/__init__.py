@@ -1,0 +1,38 @@
+"""Layers: roles and schemas, readers, validation and the catalogue.
+
+>>> from sxzones.layers import ROLES
+>>> ROLES["builtup"].required
+('area_id', 'name', 'kind', 'adcode')
+"""
+
+from __future__ import annotations
+
+from sxzones.layers.catalog import (
+    Catalog,
+    LayerEntry,
+    default_catalog_path,
+    load,
+    load_catalog,
+    load_layer,
+)
+from sxzones.layers.readers import ROW, RawLayer, read_file
+from sxzones.layers.schemas import ROLES, Provenance, Role
+from sxzones.layers.validate import Finding, LayerReport, validate_layer
+
+__all__ = [
+    "ROLES",
+    "ROW",
+    "Catalog",
+    "Finding",
+    "LayerEntry",
+    "LayerReport",
+    "Provenance",
+    "RawLayer",
+    "Role",
+    "default_catalog_path",
+    "load",
+    "load_catalog",
+    "load_layer",
+    "read_file",
+    "validate_layer",
+]

@@ -1,0 +1,271 @@
+"""The layer catalogue (``layers/catalog.toml``) and :func:`load`.
+
+A catalogue names each layer's file, role, source CRS, encoding, field mapping and provenance::
+
+    [catalog]
+    working_crs = "cm111"           # optional: else chosen from the study area
+    study_area = [109.90, 34.32, 114.92, 41.01]
+
+    [layers.builtup]
+    path = "shanxi/derived/builtup_demonstration.gpkg"
+    role = "builtup"
+    crs = "cgcs2000"                # optional when the file declares its CRS
+    encoding = "GB18030"            # optional
+    where = "level = 'county'"      # optional attribute filter (OGR SQL)
+    fields = { area_id = "BM", name = "MC" }        # canonical = source
+    constants = { kind = "city" }                   # canonical = value for every feature
+    provenance = { source = "...", licence = "...", version = "...", status = "official" }
+
+Swapping the bundled demonstration layer for an official one is an edit of that entry's
+``path`` (and ``fields``), nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+from pyproj import CRS
+
+from sxzones.crs import SHANXI_BOUNDS, WorkingCRS, choose_working_crs, parse_crs
+from sxzones.errors import CatalogError, CRSError
+from sxzones.layers.readers import read_file
+from sxzones.layers.schemas import ROLES, Provenance
+from sxzones.layers.validate import LayerReport, validate_layer
+
+__all__ = ["Catalog", "LayerEntry", "default_catalog_path", "load", "load_catalog", "load_layer"]
+
+_ENTRY_KEYS = {
+    "path",
+    "role",
+    "crs",
+    "encoding",
+    "layer",
+    "x",
+    "y",
+    "sheet",
+    "where",
+    "fields",
+    "constants",
+    "id_field",
+    "provenance",
+    "description",
+}
+_PROV_KEYS = {"source", "licence", "version", "status", "attribution", "date", "notes"}
+_CATALOG_KEYS = {"working_crs", "study_area", "title"}
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One catalogue entry."""
+
+    name: str
+    path: Path
+    role: str
+    provenance: Provenance
+    crs: str | None = None
+    encoding: str | None = None
+    layer: str | None = None
+    x: str | None = None
+    y: str | None = None
+    sheet: str | None = None
+    where: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, Any] = field(default_factory=dict)
+    id_field: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A parsed catalogue: entries, the working CRS and the study area."""
+
+    path: Path
+    working: WorkingCRS
+    study_area: tuple[float, float, float, float]
+    entries: dict[str, LayerEntry]
+    title: str = ""
+
+    def entry(self, name: str) -> LayerEntry:
+        try:
+            return self.entries[name]
+        except KeyError:
+            raise CatalogError(
+                f"{self.path}: no layer named {name!r}. Layers: {', '.join(sorted(self.entries))}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+
+def default_catalog_path() -> Path:
+    """``$SXZONES_CATALOG``, else ``layers/catalog.toml`` here or beside the package."""
+    env = os.environ.get("SXZONES_CATALOG")
+    if env:
+        return Path(env)
+    here = Path.cwd() / "layers" / "catalog.toml"
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parents[2] / "layers" / "catalog.toml"
+
+
+def _unknown(where: str, keys: set[str], allowed: set[str]) -> None:
+    extra = sorted(keys - allowed)
+    if extra:
+        raise CatalogError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Parse and check a catalogue file; every problem of an entry is named with the entry.
+
+    Raises
+    ------
+    CatalogError
+    """
+    p = Path(path) if path else default_catalog_path()
+    if not p.exists():
+        raise CatalogError(
+            f"{p}: no such catalogue. Fix: give --catalog PATH or run from the "
+            "project folder (layers/catalog.toml)"
+        )
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{p}: not valid TOML ({exc})") from exc
+    _unknown(str(p), set(data), {"catalog", "layers"})
+    head = data.get("catalog", {})
+    _unknown(f"{p} [catalog]", set(head), _CATALOG_KEYS)
+    area = tuple(float(v) for v in head.get("study_area", SHANXI_BOUNDS))
+    if len(area) != 4:
+        raise CatalogError(f"{p} [catalog] study_area: give [minlon, minlat, maxlon, maxlat]")
+    study_area: tuple[float, float, float, float] = (area[0], area[1], area[2], area[3])
+    working = choose_working_crs(study_area)
+    if "working_crs" in head:
+        try:
+            spec = parse_crs(head["working_crs"])
+        except CRSError as exc:
+            raise CatalogError(f"{p} [catalog] working_crs: {exc}") from exc
+        if spec.is_geographic or spec.obfuscation:
+            raise CatalogError(
+                f"{p} [catalog] working_crs {spec.name} is not metric; "
+                "choose a projected CRS such as cm111"
+            )
+        working = WorkingCRS(
+            spec.crs, f"{spec.crs.name} (set in {p.name})", working.max_scale_error
+        )
+    entries: dict[str, LayerEntry] = {}
+    problems: list[str] = []
+    for name, raw in data.get("layers", {}).items():
+        where = f"{p} [layers.{name}]"
+        try:
+            _unknown(where, set(raw), _ENTRY_KEYS)
+            for k in ("path", "role", "provenance"):
+                if k not in raw:
+                    raise CatalogError(f"{where}: missing key {k!r}")
+            if raw["role"] not in ROLES:
+                raise CatalogError(f"{where}: unknown role {raw['role']!r}; roles: {sorted(ROLES)}")
+            prov = raw["provenance"]
+            _unknown(f"{where} provenance", set(prov), _PROV_KEYS)
+            missing = [k for k in ("source", "licence", "version", "status") if k not in prov]
+            if missing:
+                raise CatalogError(f"{where} provenance: missing {missing}")
+            if prov["status"] not in ("official", "public", "demonstration"):
+                raise CatalogError(
+                    f"{where} provenance.status must be official, public or "
+                    f"demonstration, not {prov['status']!r}"
+                )
+            if prov["status"] == "demonstration" and "demonstration" not in name:
+                raise CatalogError(
+                    f"{where}: a demonstration layer says so in its name "
+                    f"(e.g. {name}_demonstration)"
+                )
+            if raw.get("crs"):
+                parse_crs(raw["crs"])
+            fpath = Path(raw["path"])
+            entries[name] = LayerEntry(
+                name=name,
+                path=fpath if fpath.is_absolute() else (p.parent / fpath),
+                role=raw["role"],
+                provenance=Provenance(**prov),
+                crs=raw.get("crs"),
+                encoding=raw.get("encoding"),
+                layer=raw.get("layer"),
+                x=raw.get("x"),
+                y=raw.get("y"),
+                sheet=raw.get("sheet"),
+                where=raw.get("where"),
+                fields=dict(raw.get("fields", {})),
+                constants=dict(raw.get("constants", {})),
+                id_field=raw.get("id_field"),
+                description=raw.get("description", ""),
+            )
+        except (CatalogError, CRSError) as exc:
+            problems.append(str(exc))
+    if problems:
+        raise CatalogError("\n".join(problems))
+    return Catalog(p, working, study_area, entries, head.get("title", ""))
+
+
+def load_layer(
+    entry: LayerEntry, *, working_crs: CRS, study_area: tuple[float, float, float, float]
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """Read and validate one catalogue entry."""
+    if not entry.path.exists():
+        raise CatalogError(
+            f"layer {entry.name!r}: {entry.path} does not exist. Fix: correct its path in the "
+            "catalogue; the bundled derived Shanxi layers are built by `make layers`."
+        )
+    raw = read_file(
+        entry.path,
+        crs=entry.crs,
+        layer=entry.layer,
+        encoding=entry.encoding,
+        x=entry.x,
+        y=entry.y,
+        sheet=entry.sheet,
+        where=entry.where,
+    )
+    return validate_layer(
+        raw,
+        entry.role,
+        name=entry.name,
+        working_crs=working_crs,
+        fields=entry.fields,
+        constants=entry.constants,
+        id_field=entry.id_field,
+        provenance=entry.provenance,
+        study_area=study_area,
+    )
+
+
+def load(
+    name: str,
+    *,
+    catalog: Catalog | str | Path | None = None,
+    with_report: bool = False,
+) -> Any:
+    """Load a catalogue layer as a validated GeoDataFrame in the catalogue's working CRS.
+
+    Parameters
+    ----------
+    name : str
+        The layer's catalogue name.
+    catalog : Catalog or path, optional
+        Default: :func:`default_catalog_path`.
+    with_report : bool
+        Also return the :class:`LayerReport` (rejected rows, repairs, notes).
+
+    Returns
+    -------
+    GeoDataFrame, or (GeoDataFrame, LayerReport) with ``with_report=True``.
+    The frame's ``attrs["sxzones"]`` holds the provenance.
+    """
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    frame, report = load_layer(
+        cat.entry(name), working_crs=cat.working.crs, study_area=cat.study_area
+    )
+    return (frame, report) if with_report else frame

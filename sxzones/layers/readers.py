@@ -1,0 +1,359 @@
+"""Read the files Shanxi's agencies and firms hold, through real GDAL drivers.
+
+Every reader returns a :class:`RawLayer`: a GeoDataFrame in the file's own coordinates, a
+``source_row`` column (1-based position of the feature in the file, the number messages use),
+the CRS the coordinates are in, and notes on what was decided while reading (encoding, CRS).
+Nothing is reprojected or validated here; :mod:`sxzones.layers.validate` does that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from sxzones.crs import CRSSpec, parse_crs
+from sxzones.errors import CRSError, LayerError
+from sxzones.layers import jzd
+
+__all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file"]
+
+ROW = "source_row"
+
+#: Coordinate column pairs recognised in tables, in order of preference (case-insensitive).
+COORDINATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("lon", "lat"),
+    ("lng", "lat"),
+    ("longitude", "latitude"),
+    ("经度", "纬度"),
+    ("东经", "北纬"),
+    ("x", "y"),
+)
+
+_VECTOR = {
+    ".gpkg": "GPKG",
+    ".shp": "ESRI Shapefile",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".fgb": "FlatGeobuf",
+}
+_TABLE = {".csv", ".tsv", ".xlsx", ".xls"}
+_PARQUET = {".parquet", ".geoparquet"}
+_SHP_PARTS = (".shp", ".shx", ".dbf")
+# Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
+_IMPLICIT_CRS = {".geojson", ".json"}
+
+# dBase language-driver ids of Chinese code pages (byte 29 of the .dbf header).
+_LDID_GBK = {0x4D, 0x7A}
+
+
+@dataclass
+class RawLayer:
+    """A file as read: features in the file's own coordinates, before any validation."""
+
+    path: Path
+    frame: gpd.GeoDataFrame
+    spec: CRSSpec
+    notes: list[str] = field(default_factory=list)
+    encoding: str | None = None
+
+
+def _refuse(path: Path, what: str, fix: str) -> LayerError:
+    return LayerError(f"{path}: {what}. Fix: {fix}")
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise _refuse(
+            path,
+            "no such file",
+            "check the path (relative paths are relative to the catalogue or the current folder)",
+        )
+    if path.is_file() and path.stat().st_size == 0:
+        raise _refuse(path, "the file is empty (0 bytes)", "export the layer again")
+
+
+def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> str | None:
+    """The encoding to read a shapefile's attributes with: explicit, then .cpg, then sniffed."""
+    if encoding:
+        notes.append(f"attributes read as {encoding} (given)")
+        return encoding
+    cpg = path.with_suffix(".cpg")
+    if cpg.exists():
+        notes.append(f"attributes read as {cpg.read_text().strip()} (.cpg)")
+        return None  # GDAL honours the .cpg itself
+    dbf = path.with_suffix(".dbf")
+    with dbf.open("rb") as fh:
+        header = fh.read(32)
+    if len(header) == 32 and header[29] in _LDID_GBK:
+        notes.append("attributes read as GB18030 (the .dbf language driver says GBK; no .cpg)")
+        return "GB18030"
+    # No .cpg and no language driver: try UTF-8, fall back to GB18030 (a superset of GBK),
+    # the encoding of most Chinese shapefiles.
+    try:
+        pyogrio.read_dataframe(path, read_geometry=False, encoding="UTF-8")
+    except UnicodeDecodeError:
+        notes.append("attributes read as GB18030 (no .cpg; the text is not UTF-8)")
+        return "GB18030"
+    notes.append("attributes read as UTF-8 (no .cpg)")
+    return "UTF-8"
+
+
+def _resolve_spec(
+    path: Path, file_crs: Any, declared: str | CRSSpec | None, notes: list[str]
+) -> CRSSpec:
+    suffix = path.suffix.lower()
+    if declared is not None:
+        spec = parse_crs(declared)
+        if file_crs is not None and suffix not in _IMPLICIT_CRS:
+            fspec = parse_crs(file_crs)
+            if not fspec.crs.equals(spec.crs) or spec.obfuscation:
+                raise CRSError(
+                    f"{path}: the file declares {fspec.name} ({fspec.description}) but "
+                    f"{spec.name} was given. Fix: drop the CRS option to use the file's own, or "
+                    "correct the file's .prj/metadata if it is wrong."
+                )
+        notes.append(f"coordinates read as {spec.name} (given)")
+        return spec
+    if file_crs is None:
+        raise CRSError(
+            f"{path}: the file declares no CRS and none was given. Fix: pass one, e.g. "
+            "--crs cgcs2000, --crs gcj02 (web maps), --crs gk38 (zone-prefixed eastings)"
+        )
+    spec = parse_crs(file_crs)
+    notes.append(f"coordinates read as {spec.name} (declared by the file)")
+    return spec
+
+
+def _read_vector(
+    path: Path,
+    layer: str | int | None,
+    encoding: str | None,
+    notes: list[str],
+    where: str | None = None,
+) -> tuple[gpd.GeoDataFrame, Any]:
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        missing = [p for p in _SHP_PARTS if not path.with_suffix(p).exists()]
+        if missing:
+            raise _refuse(
+                path,
+                f"the shapefile is missing its part(s) {', '.join(missing)}",
+                "copy all parts (.shp, .shx, .dbf, .prj, .cpg) together",
+            )
+        encoding = _shapefile_encoding(path, encoding, notes)
+    try:
+        if suffix == ".gpkg" and layer is None:
+            layers = pyogrio.list_layers(path)
+            if len(layers) > 1:
+                layer = str(layers[0][0])
+                notes.append(f"first of {len(layers)} layers read ({layer}); choose with layer=")
+        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, where=where)
+    except UnicodeDecodeError as exc:
+        raise _refuse(
+            path,
+            f"attribute text is not {encoding or 'UTF-8'} ({exc.reason})",
+            "pass the encoding, e.g. --encoding GB18030",
+        ) from exc
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+    ) as exc:
+        raise _refuse(
+            path,
+            f"cannot be read as {_VECTOR.get(suffix, 'a vector file')} ({exc})",
+            "check that the file is complete and really of that format",
+        ) from exc
+    return frame, frame.crs
+
+
+def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) -> tuple[str, str]:
+    if x or y:
+        missing = [c for c in (x, y) if c is None or c not in columns]
+        if missing:
+            raise _refuse(
+                path,
+                f"coordinate column(s) {missing} not found; columns are {columns}",
+                "name existing columns with --x/--y",
+            )
+        return x, y  # type: ignore[return-value]
+    lower = {str(c).strip().lower(): c for c in columns}
+    for cx, cy in COORDINATE_COLUMNS:
+        if cx in lower and cy in lower:
+            return lower[cx], lower[cy]
+    pairs = ", ".join(f"{a}/{b}" for a, b in COORDINATE_COLUMNS)
+    raise _refuse(
+        path,
+        f"no coordinate columns found; columns are {columns}",
+        f"name them {pairs}, or give --x and --y",
+    )
+
+
+def _read_table(
+    path: Path,
+    x: str | None,
+    y: str | None,
+    sheet: str | int | None,
+    encoding: str | None,
+    notes: list[str],
+) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xls"):
+        try:
+            table = pd.read_excel(path, sheet_name=sheet or 0, dtype=object)
+        except (ValueError, OSError, KeyError) as exc:
+            raise _refuse(
+                path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
+            ) from exc
+        return table
+    sep = "\t" if suffix == ".tsv" else ","
+    for enc in [encoding] if encoding else ["utf-8-sig", "gb18030"]:
+        try:
+            table = pd.read_csv(path, sep=sep, encoding=enc, dtype=str, keep_default_na=False)
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.ParserError as exc:
+            raise _refuse(
+                path,
+                f"malformed CSV ({exc})",
+                "check quoting and the number of columns on that line",
+            ) from exc
+        except pd.errors.EmptyDataError as exc:
+            raise _refuse(path, "the file has no header and no rows", "export it again") from exc
+        if enc != "utf-8-sig":
+            notes.append(f"text read as {enc}")
+        return table
+    raise _refuse(path, "the text is neither UTF-8 nor GB18030", "pass --encoding")
+
+
+def _points_from_table(
+    table: pd.DataFrame, path: Path, x: str | None, y: str | None
+) -> gpd.GeoDataFrame:
+    cx, cy = _find_columns([str(c) for c in table.columns], x, y, path)
+    xs = pd.to_numeric(table[cx].astype(str).str.strip(), errors="coerce").to_numpy(float)
+    ys = pd.to_numeric(table[cy].astype(str).str.strip(), errors="coerce").to_numpy(float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    geoms = np.full(len(table), None, dtype=object)
+    geoms[ok] = shapely.points(xs[ok], ys[ok])
+    frame = gpd.GeoDataFrame(table.drop(columns=[cx, cy]), geometry=list(geoms))
+    frame.attrs["coordinate_columns"] = (cx, cy)
+    return frame
+
+
+def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, Any]:
+    parcels, header_spec = jzd.parse_jzd(path, encoding=encoding)
+    rows = []
+    for p in parcels:
+        geom, problem = jzd.parcel_geometry(p)
+        rows.append(
+            {
+                "parcel_id": p.parcel_id,
+                "name": p.name,
+                "use": p.use,
+                "land_class": p.land_class,
+                "declared_area": p.declared_area,
+                "header_line": p.line,
+                "jzd_problem": problem,
+                "geometry": geom,
+            }
+        )
+    if header_spec is not None:
+        notes.append(f"界址点 header declares {header_spec.name}")
+    return gpd.GeoDataFrame(rows, geometry="geometry"), (header_spec.crs if header_spec else None)
+
+
+def read_file(
+    path: str | Path,
+    *,
+    crs: str | CRSSpec | None = None,
+    layer: str | int | None = None,
+    encoding: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    sheet: str | int | None = None,
+    where: str | None = None,
+) -> RawLayer:
+    """Read a vector or table file into a :class:`RawLayer`.
+
+    Parameters
+    ----------
+    path : path
+        GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet, CSV/TSV/XLSX with coordinate
+        columns, or a 界址点 text file (``.txt``, detected by its ``[地块坐标]`` section).
+    crs : CRS spec, optional
+        The CRS of the coordinates. Required for tables; overrides GeoJSON's implied WGS84 (for
+        example ``gcj02`` for boundaries from Amap); for other formats it must agree with the
+        file's own declaration.
+    layer : str or int, optional
+        GeoPackage layer.
+    encoding : str, optional
+        Text encoding of attributes (shapefiles, CSV, 界址点 files). Default: ``.cpg`` or the
+        .dbf language driver, else UTF-8 with a fall-back to GB18030.
+    x, y : str, optional
+        Coordinate columns of a table; default: the first pair of :data:`COORDINATE_COLUMNS`.
+    where : str, optional
+        An attribute filter in OGR SQL (vector formats only), e.g. ``"level = 'county'"``.
+        Source rows are then numbered among the selected features.
+
+    Raises
+    ------
+    LayerError
+        When the file as a whole cannot be used; the message names the file and the fix.
+    CRSError
+        When no CRS is known or the declared one contradicts the file.
+    """
+    p = Path(path)
+    _check_file(p)
+    notes: list[str] = []
+    suffix = p.suffix.lower()
+    file_crs: Any = None
+    if suffix in _VECTOR:
+        frame, file_crs = _read_vector(p, layer, encoding, notes, where)
+        if where:
+            notes.append(f"selected with where: {where}")
+    elif where:
+        raise _refuse(
+            p,
+            "a where filter works on vector formats only",
+            "convert the table to GeoPackage, or filter it before loading",
+        )
+    elif suffix in _PARQUET:
+        try:
+            frame = gpd.read_parquet(p)
+        except (ValueError, OSError) as exc:
+            raise _refuse(
+                p,
+                f"cannot be read as GeoParquet ({exc})",
+                "check that it is a GeoParquet file (with geo metadata)",
+            ) from exc
+        file_crs = frame.crs
+    elif suffix in _TABLE:
+        frame = _points_from_table(_read_table(p, x, y, sheet, encoding, notes), p, x, y)
+    elif suffix in (".txt", ".jzd", ".dat"):
+        text, _ = jzd.read_text(p, encoding)
+        if not jzd.is_jzd_text(text):
+            raise _refuse(
+                p,
+                "a text file without a [地块坐标] section is not a 界址点 file",
+                "for point tables use .csv with coordinate columns",
+            )
+        frame, file_crs = _read_jzd(p, encoding, notes)
+    else:
+        raise _refuse(
+            p,
+            f"unknown file type {suffix!r}",
+            "use .gpkg, .shp, .geojson, .fgb, .parquet, .csv, .xlsx or a 界址点 .txt",
+        )
+    if len(frame) == 0:
+        raise _refuse(p, "holds no features", "check that the right file or layer was given")
+    spec = _resolve_spec(p, file_crs, crs, notes)
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, ROW, np.arange(1, len(frame) + 1))
+    return RawLayer(p, frame, spec, notes, encoding)

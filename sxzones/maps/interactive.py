@@ -1,0 +1,232 @@
+"""Interactive (folium / Leaflet) maps.
+
+Every attribute value that reaches a popup, tooltip or legend is HTML-escaped here, before it
+is handed to folium: a firm named ``<img src=x onerror=alert(1)>`` shows as that text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import MacroElement, Template
+from folium import plugins
+
+from sxzones.maps.style import CATEGORY_COLOURS, LayerStyle, label, layer_style
+from sxzones.outputs import write_text
+
+__all__ = ["MapLayer", "build_map", "save_map", "to_geojson"]
+
+
+@dataclass
+class MapLayer:
+    """A layer to draw: its frame (any metric CRS), label, style and popup fields."""
+
+    name: str
+    frame: gpd.GeoDataFrame
+    role: str = "context"
+    fields: Sequence[str] = ()
+    style: LayerStyle | None = None
+    simplify_m: float = 0.0
+    search_field: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return ""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return round(v, 3)
+    if isinstance(v, bool | int):
+        return v
+    return html.escape(str(v), quote=True)
+
+
+def to_geojson(
+    frame: gpd.GeoDataFrame,
+    fields: Sequence[str],
+    simplify_m: float = 0.0,
+    colour_by: str | None = None,
+) -> dict[str, Any]:
+    """GeoJSON (WGS84, 6 decimals) with escaped properties; ``simplify_m`` in the frame's CRS."""
+    geoms = frame.geometry.to_numpy()
+    if simplify_m > 0 and frame.crs is not None and not frame.crs.is_geographic:
+        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
+    ll = gpd.GeoSeries(geoms, crs=frame.crs).to_crs(4326).to_numpy()
+    ll = shapely.transform(ll, lambda c: np.round(c, 6))  # ~0.1 m: plenty for display
+    feats = []
+    records = frame[list(fields)].to_dict("records") if fields else [{}] * len(frame)
+    colours = (
+        frame[colour_by].astype(str).map(CATEGORY_COLOURS).fillna("#3388ff").tolist()
+        if colour_by and colour_by in frame
+        else None
+    )
+    for i, (g, rec) in enumerate(zip(ll, records, strict=True)):
+        if g is None or g.is_empty:
+            continue
+        props = {k: _clean(v) for k, v in rec.items()}
+        if colours is not None:
+            props["_colour"] = colours[i]
+        feats.append(
+            {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(g)}
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+_LEGEND = """
+{% macro html(this, kwargs) %}
+<div id="sx-legend" style="position: fixed; bottom: 28px; right: 10px; z-index: 9999;
+  background: rgba(255,255,255,0.92); padding: 8px 10px; border: 1px solid #999;
+  border-radius: 4px; font: 12px/1.4 sans-serif; max-height: 45%; overflow-y: auto;">
+  <div style="font-weight: bold; margin-bottom: 4px;">{{ this.title }}</div>
+  {% for colour, text in this.items %}
+  <div><span style="display:inline-block;width:12px;height:12px;background:{{ colour }};
+    border:1px solid #555;margin-right:6px;vertical-align:middle;"></span>{{ text }}</div>
+  {% endfor %}
+  {% if this.note %}<div style="margin-top:4px;color:#555;max-width:280px;">{{ this.note }}</div>{% endif %}
+</div>
+{% endmacro %}
+"""
+
+
+class Legend(MacroElement):  # type: ignore[misc]
+    """A fixed legend box; every text is escaped."""
+
+    def __init__(self, title: str, items: Sequence[tuple[str, str]], note: str = "") -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.title = html.escape(title)
+        self.items = [(html.escape(c), html.escape(t)) for c, t in items]
+        self.note = html.escape(note)
+        self._template = Template(_LEGEND)
+
+
+def _style_fn(style: LayerStyle) -> Any:
+    def fn(feature: dict[str, Any]) -> dict[str, Any]:
+        c = feature["properties"].get("_colour", style.color)
+        return {
+            "color": c,
+            "fillColor": c,
+            "weight": style.weight,
+            "fillOpacity": style.fill_opacity,
+        }
+
+    return fn
+
+
+def build_map(
+    layers: Sequence[MapLayer], *, title: str, note: str = "", cluster_over: int = 300
+) -> folium.Map:
+    """A map with every layer, a layer switcher, legend, scale bar, measuring tool, full-screen
+    button, search by name, and marker clustering for point layers over ``cluster_over``."""
+    bounds = None
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False).add_to(m)
+    legend: list[tuple[str, str]] = []
+    search_target = None
+    for layer in layers:
+        st = layer.style or layer_style(layer.role, layer.name)
+        fields = [f for f in layer.fields if f in layer.frame.columns]
+        gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by)
+        fg = folium.FeatureGroup(name=html.escape(label(layer.name)), show=st.show)
+        tooltip = (
+            folium.GeoJsonTooltip(
+                fields=fields[:3], aliases=[f + ":" for f in fields[:3]], sticky=True
+            )
+            if fields
+            else None
+        )
+        popup = folium.GeoJsonPopup(fields=fields) if fields else None
+        geom_types = set(layer.frame.geom_type.dropna())
+        is_points = geom_types <= {"Point", "MultiPoint"}
+        if is_points and len(gj["features"]) > cluster_over:
+            mc = plugins.MarkerCluster(name=label(layer.name))
+            for f in gj["features"]:
+                x, y = f["geometry"]["coordinates"][:2]
+                props = f["properties"]
+                folium.CircleMarker(
+                    [y, x],
+                    radius=st.radius,
+                    color=props.get("_colour", st.color),
+                    fill=True,
+                    fill_opacity=0.8,
+                    popup=folium.Popup(
+                        "<br>".join(f"<b>{k}</b>: {props[k]}" for k in fields), max_width=320
+                    ),
+                ).add_to(mc)
+            mc.add_to(fg)
+        else:
+            kwargs: dict[str, Any] = {}
+            if is_points:
+                kwargs["marker"] = folium.CircleMarker(
+                    radius=st.radius, fill=True, fill_opacity=0.85
+                )
+            gjl = folium.GeoJson(
+                gj,
+                name=label(layer.name),
+                style_function=_style_fn(st),
+                tooltip=tooltip,
+                popup=popup,
+                **kwargs,
+            )
+            gjl.add_to(fg)
+            if layer.search_field and search_target is None:
+                search_target = (gjl, layer.search_field)
+        fg.add_to(m)
+        if st.by and st.by in layer.frame:
+            for v in sorted(set(layer.frame[st.by].astype(str))):
+                legend.append((CATEGORY_COLOURS.get(v, st.color), label(v)))
+        else:
+            legend.append((st.color, label(layer.name)))
+        b = layer.frame.to_crs(4326).total_bounds
+        bounds = (
+            b
+            if bounds is None
+            else np.r_[np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])]
+        )
+    if search_target is not None:
+        plugins.Search(
+            layer=search_target[0],
+            search_label=search_target[1],
+            placeholder="搜索名称 Search by name",
+            collapsed=False,
+        ).add_to(m)
+    plugins.Fullscreen(title="全屏 Full screen").add_to(m)
+    plugins.MeasureControl(primary_length_unit="kilometers", primary_area_unit="hectares").add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    items = list(dict.fromkeys(legend))  # first occurrence of each entry, in order
+    m.get_root().add_child(Legend(title, items, note))
+    if bounds is not None:
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m
+
+
+def save_map(m: folium.Map, path: str | Path, *, overwrite: bool = True) -> Path:
+    """Save atomically. Folium's random element ids are replaced by stable ones, so the same
+    map gives the same bytes."""
+    text = m.get_root().render()
+    text = _stable_ids(text)
+    return write_text(text, path, overwrite=overwrite)
+
+
+def _stable_ids(text: str) -> str:
+    import re
+
+    ids: dict[str, str] = {}
+
+    def repl(mo: re.Match[str]) -> str:
+        key = mo.group(0)
+        if key not in ids:
+            ids[key] = f"{mo.group(1)}_{len(ids):05d}"
+        return ids[key]
+
+    return re.sub(r"\b([a-z_]+)_([0-9a-f]{32})\b", repl, text)

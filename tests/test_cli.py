@@ -1,0 +1,121 @@
+"""The command line through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from sxzones.cli import cli
+
+from .conftest import CATALOG
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    "cmd", [[], ["layers"], ["layers", "list"], ["layers", "validate"], ["run"]]
+)
+def test_help_on_every_command(cmd):
+    res = _run(*cmd, "--help")
+    assert res.exit_code == 0
+    assert "Usage:" in res.output
+
+
+def test_validate_a_file_by_path(jzd_file):
+    res = _run("layers", "validate", str(jzd_file), "--role", "context")
+    assert res.exit_code == 0, res.output
+    assert "parcels.txt (context): 2 read, 2 loaded, 0 rejected; EPSG:4526 -> EPSG:4546" in (
+        res.output
+    )
+
+
+def test_rejects_are_written(tmp_path):
+    csv = tmp_path / "f.csv"
+    csv.write_text(
+        "firm_id,name,industry,lon,lat\n1,a,steel,112.5,37.8\n1,b,steel,112.6,37.9\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "rejects.csv"
+    res = _run(
+        "layers", "validate", str(csv), "--role", "firms", "--crs", "wgs84", "--rejects", str(out)
+    )
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8-sig")
+    assert "duplicate firm_id '1' (first at row 1)" in text
+    assert text.splitlines()[0] == "layer,source_row,id,code,field,reason"
+
+
+def test_user_error_exits_2_with_file_and_fix_no_traceback(tmp_path):
+    csv = tmp_path / "f.csv"
+    csv.write_text("name,lon,lat\na,112.5,37.8\n", encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sxzones.cli",
+            "layers",
+            "validate",
+            str(csv),
+            "--role",
+            "firms",
+            "--crs",
+            "wgs84",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "f.csv" in proc.stderr
+    assert "requires field(s) ['firm_id', 'industry']" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_crs_exits_2(tmp_path):
+    csv = tmp_path / "f.csv"
+    csv.write_text("name,lon,lat\na,112.5,37.8\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["layers", "validate", str(csv), "--crs", "mars"])
+    assert res.exit_code == 2
+    assert "unknown CRS spec 'mars'. Accepted:" in res.output
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    csv = tmp_path / "f.csv"
+    csv.write_text("name,lon,lat\na,112.5,37.8\n", encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sxzones.cli",
+            "--debug",
+            "layers",
+            "validate",
+            str(csv),
+            "--crs",
+            "mars",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr
+    assert "CRSError" in proc.stderr
+
+
+def test_bad_role_is_a_usage_error(jzd_file):
+    res = CliRunner().invoke(cli, ["layers", "validate", str(jzd_file), "--role", "farms"])
+    assert res.exit_code == 2
+    assert "'farms'; roles:" in res.output
+
+
+def test_layers_list_names_every_layer():
+    res = _run("layers", "list", "--catalog", str(CATALOG))
+    assert res.exit_code == 0
+    for name in ("admin", "firms", "builtup_demonstration", "control_units_demonstration"):
+        assert name in res.output

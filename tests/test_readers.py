@@ -1,0 +1,208 @@
+"""Every reader, through real GDAL drivers, on small files the tests write themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from pyproj import Geod
+
+from sxzones.errors import CRSError, LayerError
+from sxzones.layers import read_file, validate_layer
+
+NAMES = ["太原钢铁", "晋城焦化"]
+
+
+def _points(crs: str | int = 4490) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"fid_": ["a", "b"], "name": NAMES},
+        geometry=[shapely.Point(112.5, 37.8), shapely.Point(112.8, 35.5)],
+        crs=crs,
+    )
+
+
+def _gbk_shapefile(tmp_path: Path, keep_cpg: bool) -> Path:
+    p = tmp_path / "firms.shp"
+    pyogrio.write_dataframe(_points(), p, encoding="GBK")
+    if not keep_cpg:
+        p.with_suffix(".cpg").unlink()
+    return p
+
+
+def test_gbk_shapefile_without_cpg_reads_chinese(tmp_path):
+    raw = read_file(_gbk_shapefile(tmp_path, keep_cpg=False))
+    assert raw.frame["name"].tolist() == NAMES
+    assert any("GB18030" in n for n in raw.notes)
+    assert raw.spec.crs.to_epsg() == 4490
+
+
+def test_gbk_shapefile_with_cpg_is_honoured(tmp_path):
+    raw = read_file(_gbk_shapefile(tmp_path, keep_cpg=True))
+    assert raw.frame["name"].tolist() == NAMES
+    assert any(".cpg" in n for n in raw.notes)
+
+
+def test_shapefile_encoding_override(tmp_path):
+    p = _gbk_shapefile(tmp_path, keep_cpg=False)
+    raw = read_file(p, encoding="GBK")
+    assert raw.frame["name"].tolist() == NAMES
+    with pytest.raises(LayerError, match="encoding"):
+        read_file(p, encoding="UTF-8")
+
+
+def test_shapefile_missing_a_part_is_refused(tmp_path):
+    p = _gbk_shapefile(tmp_path, keep_cpg=True)
+    p.with_suffix(".dbf").unlink()
+    with pytest.raises(LayerError, match=r"missing its part\(s\) \.dbf"):
+        read_file(p)
+
+
+def test_geopackage_any_layer(tmp_path):
+    p = tmp_path / "two.gpkg"
+    pyogrio.write_dataframe(_points(), p, layer="first")
+    pyogrio.write_dataframe(_points().iloc[:1], p, layer="second", append=True)
+    assert len(read_file(p, layer="second").frame) == 1
+    raw = read_file(p)
+    assert len(raw.frame) == 2
+    assert any("first of 2 layers" in n for n in raw.notes)
+
+
+def test_geojson_declared_gcj02_overrides_implicit_wgs84(tmp_path):
+    p = tmp_path / "amap.geojson"
+    _points(4326).to_file(p, driver="GeoJSON")
+    raw = read_file(p, crs="gcj02")
+    assert raw.spec.obfuscation == "gcj02"
+    g, _ = validate_layer(raw, "context", working_crs=4546, id_field=None)
+    plain, _ = validate_layer(read_file(p), "context", working_crs=4546)
+    shift = Geod(ellps="WGS84").inv(
+        *g.to_crs(4326).geometry.iloc[0].coords[0], *plain.to_crs(4326).geometry.iloc[0].coords[0]
+    )[2]
+    assert 100 < shift < 1000  # the GCJ-02 offset was removed
+
+
+def test_declared_crs_contradicting_the_file_is_an_error(tmp_path):
+    p = tmp_path / "a.gpkg"
+    _points().to_file(p)
+    with pytest.raises(CRSError, match="declares EPSG:4490 .* but cgcs2000:cm111 was given"):
+        read_file(p, crs="cm111")
+
+
+def test_flatgeobuf_and_geoparquet(tmp_path):
+    fgb = tmp_path / "a.fgb"
+    pyogrio.write_dataframe(_points(), fgb, driver="FlatGeobuf")
+    # FlatGeobuf stores features in spatial-index order
+    assert sorted(read_file(fgb).frame["name"]) == sorted(NAMES)
+    pq = tmp_path / "a.parquet"
+    _points().to_parquet(pq)
+    raw = read_file(pq)
+    assert raw.frame["name"].tolist() == NAMES
+    assert raw.spec.crs.to_epsg() == 4490
+
+
+@pytest.mark.parametrize(
+    ("header", "encoding"),
+    [
+        ("名称,经度,纬度", "gbk"),
+        ("名称,东经,北纬", "utf-8-sig"),
+        ("name,lon,lat", "utf-8"),
+        ("name,Longitude,Latitude", "utf-8"),
+        ("name,X,Y", "utf-8"),
+    ],
+)
+def test_csv_coordinate_columns(tmp_path, header, encoding):
+    p = tmp_path / "firms.csv"
+    p.write_bytes(f"{header}\n太原钢铁,112.5,37.8\n晋城焦化,112.8,35.5\n".encode(encoding))
+    raw = read_file(p, crs="wgs84")
+    assert raw.frame.iloc[:, 1].tolist() == NAMES
+    assert raw.frame.geometry.iloc[1].equals(shapely.Point(112.8, 35.5))
+
+
+def test_csv_without_crs_is_refused(tmp_path):
+    p = tmp_path / "firms.csv"
+    p.write_text("name,lon,lat\na,112.5,37.8\n", encoding="utf-8")
+    with pytest.raises(CRSError, match="declares no CRS and none was given.*--crs"):
+        read_file(p)
+
+
+def test_csv_without_coordinate_columns_names_the_columns(tmp_path):
+    p = tmp_path / "firms.csv"
+    p.write_text("name,east,north\na,1,2\n", encoding="utf-8")
+    with pytest.raises(
+        LayerError,
+        match=r"no coordinate columns found; columns are \['name', "
+        r"'east', 'north'\]",
+    ):
+        read_file(p, crs="wgs84")
+    assert len(read_file(p, crs="cm111", x="east", y="north").frame) == 1
+
+
+def test_xlsx_with_chinese_headers(tmp_path):
+    p = tmp_path / "firms.xlsx"
+    pd.DataFrame({"企业名称": NAMES, "东经": [112.5, 112.8], "北纬": [37.8, 35.5]}).to_excel(
+        p, index=False
+    )
+    raw = read_file(p, crs="cgcs2000")
+    assert raw.frame["企业名称"].tolist() == NAMES
+    assert raw.frame.geometry.iloc[0].equals(shapely.Point(112.5, 37.8))
+
+
+def test_jzd_file_two_parcels_zone_prefixed(jzd_file):
+    raw = read_file(jzd_file)
+    assert raw.spec.crs.to_epsg() == 4526  # CGCS2000 GK zone 38, zone-prefixed
+    f = raw.frame
+    assert f["parcel_id"].tolist() == ["P-001", "P-002"]
+    assert f["name"].tolist() == ["甲地块", "乙地块"]
+    assert f.geometry.area.tolist() == pytest.approx([9600.0, 20000.0])
+    assert len(f.geometry.iloc[0].interiors) == 1
+    # X is the northing and Y the easting: the first vertex is (easting, northing)
+    assert f.geometry.iloc[0].exterior.coords[0] == (38512000.0, 4192000.0)
+
+
+def test_jzd_area_on_the_ellipsoid(jzd_file, work_crs):
+    g, _ = validate_layer(
+        read_file(jzd_file), "projects", working_crs=work_crs, fields={"project_id": "parcel_id"}
+    )
+    geod = Geod(ellps="GRS80")
+    # pyproj sums signed ring areas: orient (exterior counter-clockwise, holes clockwise) first
+    oriented = shapely.orient_polygons(g.to_crs(4490).geometry.to_numpy())
+    areas = [geod.geometry_area_perimeter(p)[0] for p in oriented]
+    # GK zone 38 at 114E is conformal; at 512 km easting the scale is 1.00016: areas agree to 0.05%
+    assert areas == pytest.approx([9600.0, 20000.0], rel=5e-4)
+
+
+def test_malformed_jzd_line_is_named(tmp_path):
+    p = tmp_path / "bad.txt"
+    p.write_text("[地块坐标]\n4,1,P,x,面,,,,@\nJ1,1,abc,38512000\n", encoding="utf-8")
+    with pytest.raises(LayerError, match="line 3: X and Y must be numbers"):
+        read_file(p)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("empty.geojson", b"", "empty"),
+        (
+            "trunc.geojson",
+            b'{"type": "FeatureCollection", "features": [{"type": "Fea',
+            "cannot be read",
+        ),
+        ("fake.gpkg", b"this is not a geopackage at all", "cannot be read as GPKG"),
+        ("none.geojson", b'{"type": "FeatureCollection", "features": []}', "holds no features"),
+        ("a.dwg", b"AC1015", "unknown file type"),
+        ("notes.txt", b"just notes", "not a 界址点 file"),
+    ],
+)
+def test_unreadable_files_are_refused_whole(tmp_path, name, content, match):
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(LayerError, match=match):
+        read_file(p, crs="wgs84")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(LayerError, match="no such file"):
+        read_file(tmp_path / "nope.gpkg")

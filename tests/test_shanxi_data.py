@@ -1,0 +1,156 @@
+"""The bundled Shanxi dataset: deterministic build, exact tiling, every source row present."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from sxzones.layers import load, load_catalog
+
+from .conftest import CATALOG, ROOT
+
+RAW = ROOT / "layers" / "shanxi" / "raw"
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("shanxi_build", ROOT / "layers/shanxi/build.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory):
+    mod = _build_module()
+    a = tmp_path_factory.mktemp("a")
+    b = tmp_path_factory.mktemp("b")
+    mod.build(a)
+    mod.build(b)
+    return a, b
+
+
+def test_build_is_deterministic_to_the_byte(two_builds):
+    a, b = two_builds
+    files = sorted(p.name for p in a.iterdir())
+    assert files == sorted(p.name for p in b.iterdir())
+    assert len(files) == 9
+    for name in files:
+        ha = hashlib.sha256((a / name).read_bytes()).hexdigest()
+        hb = hashlib.sha256((b / name).read_bytes()).hexdigest()
+        assert ha == hb, name
+    # and the same features, attributes and geometries as the bundled build
+    for name in files:
+        if name.endswith(".gpkg"):
+            x = gpd.read_file(a / name)
+            y = gpd.read_file(ROOT / "layers/shanxi/derived" / name)
+            pd.testing.assert_frame_equal(x.drop(columns="geometry"), y.drop(columns="geometry"))
+            assert bool(np.all(shapely.equals_exact(x.geometry.values, y.geometry.values, 0)))
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog(CATALOG)
+
+
+def test_control_units_tile_every_county(cat):
+    units = load("control_units_demonstration", catalog=cat)
+    counties = load("counties", catalog=cat)
+    counties = counties[counties["adcode"].str.startswith("14")]
+    assert len(counties) == 117
+    assert set(units["adcode"]) == set(counties["adcode"])
+    union = units.dissolve("adcode").area
+    ref = counties.set_index("adcode").area
+    rel = ((union - ref).abs() / ref).max()
+    assert rel < 1e-3
+    # pairwise overlaps under 1 m²
+    tree = shapely.STRtree(units.geometry.values)
+    i, j = tree.query(units.geometry.values, predicate="intersects")
+    keep = i < j
+    inter = shapely.area(
+        shapely.intersection(units.geometry.values[i[keep]], units.geometry.values[j[keep]])
+    )
+    assert inter.max() < 1.0
+    # codes: ZH + adcode + type digit + serial, type digit matching the type
+    digit = units["unit_code"].str[8]
+    expect = units["unit_type"].map(
+        {"priority_protection": "1", "key_control": "2", "general_control": "3"}
+    )
+    assert (digit == expect).all()
+    assert units["unit_code"].str.fullmatch(r"ZH14\d{4}[123]\d{4}").all()
+    assert (units["unit_code"].str[2:8] == units["adcode"]).all()
+    for f in ("admission_spatial", "admission_emission", "admission_risk", "admission_resource"):
+        assert units[f].str.len().min() > 10
+
+
+def test_every_plant_and_mine_of_the_sources_is_present(cat):
+    firms = load("firms", catalog=cat)
+    steel = pd.read_csv(RAW / "gem_steel_plants" / "gist_2025-03_shanxi_plants.csv")
+    coal = pd.read_csv(RAW / "gem_coal_plants" / "gcpt_2024-07_shanxi_units.csv")
+    assert set(firms.loc[firms["industry"] == "steel", "firm_id"]) == set(steel["plant-id"])
+    # documented filter: coal units aggregated to their GEM location (one firm per plant)
+    assert set(firms.loc[firms["industry"] == "coal_power", "firm_id"]) == set(
+        coal["GEM location ID"]
+    )
+    in_sx = firms[firms["in_shanxi"]]
+    assert (in_sx["industry"] == "steel").sum() == 26
+    assert (in_sx["industry"] == "coal_power").sum() == 117
+    mines = load("coal_mines", catalog=cat)
+    src = pd.read_csv(RAW / "gem_coal_mines" / "gcmt_2024_shanxi_mines.csv")
+    assert len(mines) == len(src) == 852
+    assert (
+        mines["mine_id"]
+        .value_counts()
+        .sort_index()
+        .equals(src["id"].value_counts().sort_index().rename("count").rename_axis("mine_id"))
+    )
+    fields = load("mine_fields", catalog=cat)
+    assert len(fields) == 57
+
+
+def test_admin_converted_from_gcj02(cat):
+    admin = load("admin", catalog=cat)
+    assert len(admin) == 208
+    assert admin["level"].value_counts().to_dict() == {"county": 196, "city": 11, "province": 1}
+    raw = gpd.read_file(RAW / "cnmaps_admin" / "cnmaps_admin_shanxi_gcj02.geojson")
+    # the converted province is shifted back by the GCJ-02 offset (hundreds of metres)
+    a = admin[admin["level"] == "province"].to_crs(4326).geometry.iloc[0].centroid
+    r = raw[raw["level"] == "province"].geometry.iloc[0].centroid
+    from pyproj import Geod
+
+    d = Geod(ellps="WGS84").inv(a.x, a.y, r.x, r.y)[2]
+    assert 200 < d < 900
+
+
+def test_demonstration_layers_say_so(cat):
+    for name, entry in cat.entries.items():
+        if entry.provenance.status == "demonstration":
+            assert "demonstration" in name
+    bu = load("builtup_demonstration", catalog=cat)
+    assert set(bu["status"]) == {"demonstration"}
+    assert (bu["kind"] == "city").sum() == 11
+    assert (~bu["adcode"].str.startswith("14")).sum() > 0  # towns across the border count
+    cand = load("candidates_demonstration", catalog=cat)
+    assert set(cand["kind"]) == {
+        "abandoned_mine",
+        "subsidence",
+        "closed_landfill",
+        "contaminated_plot",
+    }
+
+
+def test_shipped_data_is_small():
+    total = sum(
+        p.stat().st_size
+        for p in (ROOT / "layers").rglob("*")
+        if p.is_file() and "derived" not in p.parts
+    )
+    assert total < 15 * 1024 * 1024
+    for d in (ROOT / "layers" / "shanxi" / "raw").iterdir():
+        assert (d / "SOURCE.md").exists(), d
