@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DERIVED := layers/shanxi/derived/.built-stamp
+PYFILES := sxzones tests layers/shanxi/build.py $(wildcard benchmarks/*.py)
 
 .PHONY: setup demo test lint format layers clean bench
 
@@ -26,13 +27,13 @@ demo: $(DERIVED)
 	$(BIN)/python -m sxzones.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check sxzones tests benchmarks layers/shanxi/build.py
-	$(BIN)/ruff format --check sxzones tests benchmarks layers/shanxi/build.py
+	$(BIN)/ruff check $(PYFILES)
+	$(BIN)/ruff format --check $(PYFILES)
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format sxzones tests benchmarks layers/shanxi/build.py
-	$(BIN)/ruff check --fix sxzones tests benchmarks layers/shanxi/build.py
+	$(BIN)/ruff format $(PYFILES)
+	$(BIN)/ruff check --fix $(PYFILES)
 
 test: lint $(DERIVED)
 	$(BIN)/pytest
