@@ -190,6 +190,114 @@ def layers_validate(
         raise SystemExit(2)
 
 
+@cli.command("firms")
+@click.option(
+    "--firms",
+    "firms",
+    required=True,
+    help="Firms: a catalogue layer name or a file (points or site polygons).",
+)
+@click.option("--builtup", required=True, help="Built-up areas: a catalogue layer or a file.")
+@click.option(
+    "--crs",
+    default=None,
+    help="CRS of the firms file when it declares none (e.g. wgs84, gcj02, gk38).",
+)
+@click.option("--id", "id_field", default=None, help="Firm id field (default firm_id).")
+@click.option(
+    "--industry-field",
+    default=None,
+    help="Industry field (default industry); values like steel or 钢铁.",
+)
+@click.option("--name-field", default=None, help="Firm name field (default name).")
+@click.option("--encoding", default=None, help="Text encoding of the firms file.")
+@click.option(
+    "--distance",
+    default=None,
+    help="Distance of the 'within' zone, e.g. 20km (default: the rules file's).",
+)
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Rules file (default analyses/rules/shanxi-2023.toml).",
+)
+@click.option(
+    "--admin",
+    default="admin",
+    show_default=True,
+    help="Admin layer for city and county ('' for none).",
+)
+@catalog_option
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder."
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="csv,xlsx,gpkg",
+    show_default=True,
+    help="Comma-separated outputs: csv, xlsx, gpkg.",
+)
+@click.option(
+    "--map",
+    "map_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    is_flag=False,
+    flag_value="maps/firm-zones.html",
+    help="Write an interactive map (default path maps/firm-zones.html).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+@click.pass_obj
+def firms_cmd(
+    obj: Context,
+    firms: str,
+    builtup: str,
+    crs: str | None,
+    id_field: str | None,
+    industry_field: str | None,
+    name_field: str | None,
+    encoding: str | None,
+    distance: str | None,
+    rules: Path | None,
+    admin: str,
+    catalog: Path | None,
+    out: Path,
+    fmt: str,
+    map_path: Path | None,
+    overwrite: bool,
+) -> None:
+    """Firms inside built-up areas or within 20 km of one (晋环发〔2023〕1号 (四), (十三)).
+
+    Writes firm_zones.csv (UTF-8 with BOM), firm_zones.xlsx, firm_zones.gpkg and rejects.csv
+    to --out; every input row is in the outputs or in rejects.csv.
+    """
+    from sxzones.layers import load_catalog
+    from sxzones.runs.firms import parse_formats, run_firms
+
+    cat = load_catalog(catalog)
+    result = run_firms(
+        firms,
+        builtup,
+        cat,
+        out=out,
+        rules=rules,
+        admin=admin or None,
+        crs=crs,
+        id_field=id_field,
+        industry_field=industry_field,
+        name_field=name_field,
+        encoding=encoding,
+        distance=distance,
+        formats=parse_formats(fmt),
+        map_path=map_path,
+        overwrite=overwrite,
+        say=obj.say,
+    )
+    obj.say(str(result))
+
+
 @cli.command("run")
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")

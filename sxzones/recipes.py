@@ -22,30 +22,17 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sxzones.errors import RecipeError, SxzonesError
 from sxzones.layers import Catalog, load_catalog
+from sxzones.runs import RunResult
 
-__all__ = ["ANALYSES", "Recipe", "RunResult", "load_recipe", "run_recipe"]
+__all__ = ["Recipe", "RunResult", "load_recipe", "run_recipe"]
 
 Say = Callable[[str], None]
-
-
-@dataclass
-class RunResult:
-    """What a run wrote and a printable summary."""
-
-    analysis: str
-    outputs: list[Path] = field(default_factory=list)
-    summary: str = ""
-
-    def __str__(self) -> str:
-        lines = [self.summary] if self.summary else []
-        lines += [f"  wrote {p}" for p in self.outputs]
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -84,7 +71,8 @@ _TOP = {"analysis", "title", "description", "catalog", "out", "rules", "inputs",
 
 
 def _analyses() -> dict[str, AnalysisSpec]:
-    from sxzones.overview import run_overview
+    from sxzones.runs.firms import FIRM_OPTIONS, run_firms_recipe
+    from sxzones.runs.overview import run_overview
 
     return {
         "overview": AnalysisSpec(
@@ -94,10 +82,14 @@ def _analyses() -> dict[str, AnalysisSpec]:
             run_overview,
             frozenset({"layers"}),
         ),
+        "firms": AnalysisSpec(
+            frozenset({"firms", "builtup", "admin"}),
+            frozenset({"firms", "builtup"}),
+            FIRM_OPTIONS,
+            run_firms_recipe,
+            frozenset({"firms", "builtup", "admin"}),
+        ),
     }
-
-
-ANALYSES = _analyses
 
 
 def load_recipe(path: str | Path) -> Recipe:

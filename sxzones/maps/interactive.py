@@ -39,6 +39,13 @@ class MapLayer:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def colour_of(value: str, default: str = "#3388ff") -> str:
+    """The category colour of a value; any ``within_<D>km`` zone takes the within colour."""
+    if value.startswith("within_"):
+        value = "within_20km"
+    return CATEGORY_COLOURS.get(value, default)
+
+
 def _clean(v: Any) -> Any:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return ""
@@ -66,7 +73,7 @@ def to_geojson(
     feats = []
     records = frame[list(fields)].to_dict("records") if fields else [{}] * len(frame)
     colours = (
-        frame[colour_by].astype(str).map(CATEGORY_COLOURS).fillna("#3388ff").tolist()
+        [colour_of(v) for v in frame[colour_by].astype(str)]
         if colour_by and colour_by in frame
         else None
     )
@@ -184,7 +191,7 @@ def build_map(
         fg.add_to(m)
         if st.by and st.by in layer.frame:
             for v in sorted(set(layer.frame[st.by].astype(str))):
-                legend.append((CATEGORY_COLOURS.get(v, st.color), label(v)))
+                legend.append((colour_of(v, st.color), label(v)))
         else:
             legend.append((st.color, label(layer.name)))
         b = layer.frame.to_crs(4326).total_bounds

@@ -44,6 +44,7 @@ LABELS: dict[str, str] = {
     "rivers": "河流 Rivers",
     "places": "居民点 Places",
     "builtup": "建成区 Built-up areas",
+    "distance_ring": "距离范围（示意）Distance ring (display only)",
     "builtup_demonstration": "建成区（示范）Built-up areas (demonstration)",
     "redline_demonstration": "生态保护红线（示范）Ecological red lines (demonstration)",
     "control_units_demonstration": "环境管控单元（示范）Control units (demonstration)",
@@ -73,6 +74,9 @@ LABELS: dict[str, str] = {
 
 def label(key: str) -> str:
     """The bilingual label of a key, or the key itself."""
+    if key.startswith("within_") and key.endswith("km") and key not in LABELS:
+        km = key[len("within_") : -2]
+        return f"周边{km}千米内 Within {km} km"
     return LABELS.get(key, key)
 
 

@@ -11,9 +11,10 @@ import pandas as pd
 from sxzones.layers import Catalog, LayerReport, load_layer, read_file, validate_layer
 from sxzones.maps import MapLayer, build_map, save_map
 from sxzones.outputs import write_csv
+from sxzones.runs import RunResult
 
 if TYPE_CHECKING:
-    from sxzones.recipes import Recipe, RunResult
+    from sxzones.recipes import Recipe
 
 #: Popup fields per role, in the order shown.
 POPUP_FIELDS: dict[str, list[str]] = {
@@ -32,8 +33,6 @@ SIMPLIFY_M = {"admin": 150.0, "control_units": 150.0, "zones": 150.0}
 def run_overview(
     recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Callable[[str], None]
 ) -> RunResult:
-    from sxzones.recipes import RunResult
-
     names = recipe.inputs.get("layers") or list(cat.entries)
     reports: list[LayerReport] = []
     layers: list[MapLayer] = []

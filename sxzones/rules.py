@@ -1,0 +1,161 @@
+"""Policy rules as data: loaded from TOML, validated, each with its clause.
+
+A rules file has a ``[document]`` table and ``[[rules]]``; every rule has an ``id``, a
+``kind`` (what analysis uses it and which parameters it takes), the ``clause`` it implements
+(``晋环发〔2023〕1号 (十三)``), and short Chinese and English text. A file with a missing clause,
+an unknown key or a bad parameter is refused with every problem named.
+
+>>> rs = load_rules()
+>>> rs.get("deep_treatment_20km").distance_m
+20000.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sxzones.errors import RulesError
+
+__all__ = ["DEFAULT_RULES", "Rule", "RuleSet", "load_rules"]
+
+DEFAULT_RULES = Path(__file__).resolve().parents[1] / "analyses" / "rules" / "shanxi-2023.toml"
+
+_COMMON = {"id", "kind", "clause", "zh", "en", "also_cites"}
+_ACTION = {"action", "action_zh", "action_en", "deadline"}
+#: Parameters each kind of rule takes (beyond the common keys), and which are required.
+KINDS: dict[str, tuple[set[str], set[str]]] = {
+    "firm_inside_builtup": ({"industries"} | _ACTION, {"industries", "action"}),
+    "firm_within_distance": (
+        {"industries", "distance_m"} | _ACTION,
+        {"industries", "distance_m", "action"},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule. ``params`` keeps every parameter; common ones have attributes."""
+
+    id: str
+    kind: str
+    clause: str
+    zh: str
+    en: str
+    also_cites: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    distance_m: float | None = None
+    action: str = ""
+    action_zh: str = ""
+    action_en: str = ""
+    deadline: dt.date | None = None
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def clauses(self) -> str:
+        """The clause and any further citations, joined for tables."""
+        return "; ".join((self.clause, *self.also_cites))
+
+    def asks(self) -> str:
+        """What the rule asks, in one bilingual phrase (e.g. for a table cell)."""
+        due = f"，{self.deadline:%Y-%m-%d} 前" if self.deadline else ""
+        due_en = f" due {self.deadline:%Y-%m-%d}" if self.deadline else ""
+        return f"{self.action_zh}{due} / {self.action_en}{due_en}"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    path: Path
+    document: dict[str, Any]
+    rules: tuple[Rule, ...]
+
+    def get(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise RulesError(f"{self.path}: no rule {rule_id!r}; rules: {[r.id for r in self.rules]}")
+
+    def of_kind(self, *kinds: str) -> list[Rule]:
+        return [r for r in self.rules if r.kind in kinds]
+
+
+def load_rules(path: str | Path | None = None) -> RuleSet:
+    """Load and validate a rules file (default: the bundled Shanxi 2023 rules).
+
+    Raises
+    ------
+    RulesError
+        Listing every problem, each with the rule's position and id.
+    """
+    p = Path(path) if path else DEFAULT_RULES
+    if not p.exists():
+        raise RulesError(f"{p}: no such rules file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{p}: not valid TOML ({exc})") from exc
+    problems: list[str] = []
+    if extra := sorted(set(data) - {"document", "rules"}):
+        problems.append(f"unknown top-level key(s) {extra}; allowed: ['document', 'rules']")
+    raw_rules = data.get("rules", [])
+    if not raw_rules:
+        problems.append("no [[rules]]")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(raw_rules, start=1):
+        where = f"rule {n} ({raw.get('id', 'no id')})"
+        kind = raw.get("kind")
+        if kind not in KINDS:
+            problems.append(f"{where}: kind {kind!r} is not one of {sorted(KINDS)}")
+            continue
+        allowed, required = KINDS[kind]
+        if extra := sorted(set(raw) - _COMMON - allowed):
+            problems.append(
+                f"{where}: unknown key(s) {extra}; allowed for {kind}: {sorted(_COMMON | allowed)}"
+            )
+        missing = sorted(({"id", "clause", "zh", "en"} | required) - set(raw))
+        if missing:
+            problems.append(f"{where}: missing {missing}")
+            continue
+        if not str(raw["clause"]).strip():
+            problems.append(f"{where}: clause is empty; cite it as 晋环发〔2023〕1号 (十三)")
+        if raw["id"] in seen:
+            problems.append(f"{where}: duplicate id {raw['id']!r}")
+        seen.add(raw["id"])
+        dist = raw.get("distance_m")
+        if dist is not None and (not isinstance(dist, int | float) or dist <= 0):
+            problems.append(
+                f"{where}: distance_m must be a positive number of metres, not {dist!r}"
+            )
+            continue
+        inds = raw.get("industries", [])
+        if not isinstance(inds, list) or not all(isinstance(i, str) for i in inds):
+            problems.append(f"{where}: industries must be a list of identifiers")
+            continue
+        deadline = raw.get("deadline")
+        if deadline is not None and not isinstance(deadline, dt.date):
+            problems.append(f"{where}: deadline must be a date (2024-12-31), not {deadline!r}")
+            continue
+        rules.append(
+            Rule(
+                id=raw["id"],
+                kind=kind,
+                clause=raw["clause"],
+                zh=raw["zh"],
+                en=raw["en"],
+                also_cites=tuple(raw.get("also_cites", [])),
+                industries=tuple(inds),
+                distance_m=float(dist) if dist is not None else None,
+                action=raw.get("action", ""),
+                action_zh=raw.get("action_zh", ""),
+                action_en=raw.get("action_en", ""),
+                deadline=deadline,
+                params=dict(raw),
+            )
+        )
+    if problems:
+        raise RulesError(f"{p}:\n  " + "\n  ".join(problems))
+    return RuleSet(p, dict(data.get("document", {})), tuple(rules))

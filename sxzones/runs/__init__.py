@@ -1,0 +1,69 @@
+"""Runs: assemble catalogue -> layers -> analysis -> outputs and maps, for the CLI and recipes.
+
+Analyses never read files or draw; these functions do, and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+
+from sxzones.errors import SxzonesError
+from sxzones.layers import Catalog, LayerReport, load_layer, read_file, validate_layer
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What a run wrote and a printable summary."""
+
+    analysis: str
+    outputs: list[Path] = field(default_factory=list)
+    summary: str = ""
+
+    def __str__(self) -> str:
+        lines = [self.summary] if self.summary else []
+        lines += [f"  wrote {p}" for p in self.outputs]
+        return "\n".join(lines)
+
+
+def load_input(
+    source: str | Path,
+    role: str,
+    cat: Catalog,
+    *,
+    crs: str | None = None,
+    fields: dict[str, str] | None = None,
+    encoding: str | None = None,
+    base: Path | None = None,
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """A catalogue layer by name, or a file by path, validated for ``role``."""
+    name = str(source)
+    if name in cat:
+        entry = cat.entry(name)
+        if entry.role != role:
+            raise SxzonesError(
+                f"layer {name!r} has role {entry.role!r}, but a {role!r} layer is needed here"
+            )
+        return load_layer(entry, working_crs=cat.working.crs, study_area=cat.study_area)
+    path = Path(name)
+    if base is not None and not path.is_absolute() and not path.exists():
+        path = base / path
+    if not path.exists():
+        raise SxzonesError(
+            f"{name!r} is neither a layer of {cat.path} nor an existing file. "
+            f"Layers: {', '.join(sorted(cat.entries))}"
+        )
+    raw = read_file(path, crs=crs, encoding=encoding)
+    return validate_layer(
+        raw,
+        role,
+        name=path.stem,
+        working_crs=cat.working.crs,
+        fields={k: v for k, v in (fields or {}).items() if v},
+        study_area=cat.study_area,
+    )
