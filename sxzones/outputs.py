@@ -8,6 +8,7 @@ XLSX document dates and zip entry times are fixed.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +24,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyogrio
 
 from sxzones.errors import OutputError
@@ -88,10 +92,30 @@ def write_csv(
 ) -> Path:
     """Write CSV, UTF-8 with a byte-order mark by default so that Excel shows Chinese."""
     frame = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n")
-    data = buf.getvalue().encode("utf-8-sig" if bom else "utf-8")
-    return _write_bytes(data, path, overwrite)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    head = (b"\xef\xbb\xbf" if bom else b"") + header.getvalue().encode("utf-8")
+    try:  # Arrow's writer: an order of magnitude faster than pandas on large tables
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        body = frame.to_csv(index=False, header=False, lineterminator="\n").encode("utf-8")
+        return _write_bytes(head + body, path, overwrite)
+    opts = pacsv.WriteOptions(quoting_style="needed", include_header=False)
+
+    def render(part: pa.Table) -> bytes:
+        sink = io.BytesIO()
+        pacsv.write_csv(part, sink, write_options=opts)
+        return sink.getvalue()
+
+    # Row chunks are rendered in threads (Arrow releases the GIL) and written in order.
+    step = 250_000
+    parts = [table.slice(k, step) for k in range(0, max(len(table), 1), step)]
+    with atomic_path(path, overwrite=overwrite) as tmp, tmp.open("wb") as fh:
+        fh.write(head)
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for chunk in pool.map(render, parts):
+                fh.write(chunk)
+    return Path(path)
 
 
 def _normalise_zip(data: bytes) -> bytes:

@@ -8,6 +8,7 @@ Nothing is reprojected or validated here; :mod:`sxzones.layers.validate` does th
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,13 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyogrio
 import shapely
 
+from sxzones._util import gc_paused
 from sxzones.crs import CRSSpec, parse_crs
 from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
@@ -214,35 +219,69 @@ def _read_table(
             ) from exc
         return table
     sep = "\t" if suffix == ".tsv" else ","
-    for enc in [encoding] if encoding else ["utf-8-sig", "gb18030"]:
+    for enc in [encoding] if encoding else ["utf-8", "gb18030"]:
         try:
-            table = pd.read_csv(path, sep=sep, encoding=enc, dtype=str, keep_default_na=False)
+            table = _read_csv_arrow(path, sep, enc)
         except UnicodeDecodeError:
             continue
-        except pd.errors.ParserError as exc:
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+                continue
             raise _refuse(
                 path,
                 f"malformed CSV ({exc})",
                 "check quoting and the number of columns on that line",
             ) from exc
-        except pd.errors.EmptyDataError as exc:
-            raise _refuse(path, "the file has no header and no rows", "export it again") from exc
-        if enc != "utf-8-sig":
+        if enc != "utf-8":
             notes.append(f"text read as {enc}")
         return table
     raise _refuse(path, "the text is neither UTF-8 nor GB18030", "pass --encoding")
+
+
+def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
+    """Every column as text (ids such as 0012 stay intact; numbers are parsed where used),
+    with Arrow's multi-threaded parser. A UTF-8 byte-order mark is skipped."""
+    with path.open(
+        "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
+    ) as fh:
+        header = next(csv.reader(fh, delimiter=sep), [])
+    if not header:
+        raise pa.ArrowInvalid("the file has no header line")
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=encoding),
+        parse_options=pacsv.ParseOptions(delimiter=sep),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+        ),
+    )
+    return table.to_pandas()
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Text to float64; blanks and non-numbers become NaN (rejected later, with their row)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    text = pa.array(values.astype("string"), type=pa.string())
+    text = pc.utf8_trim_whitespace(text)
+    try:
+        return pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()).to_numpy(
+            zero_copy_only=False
+        )
+    except pa.ArrowInvalid:  # some cell is not a number: parse leniently, NaN for those
+        return pd.to_numeric(pd.Series(text.to_pandas()), errors="coerce").to_numpy(float)
 
 
 def _points_from_table(
     table: pd.DataFrame, path: Path, x: str | None, y: str | None
 ) -> gpd.GeoDataFrame:
     cx, cy = _find_columns([str(c) for c in table.columns], x, y, path)
-    xs = pd.to_numeric(table[cx].astype(str).str.strip(), errors="coerce").to_numpy(float)
-    ys = pd.to_numeric(table[cy].astype(str).str.strip(), errors="coerce").to_numpy(float)
+    xs, ys = _numbers(table[cx]), _numbers(table[cy])
     ok = np.isfinite(xs) & np.isfinite(ys)
-    geoms = np.full(len(table), None, dtype=object)
-    geoms[ok] = shapely.points(xs[ok], ys[ok])
-    frame = gpd.GeoDataFrame(table.drop(columns=[cx, cy]), geometry=list(geoms))
+    with gc_paused():
+        geoms = shapely.points(np.where(ok, xs, 0.0), np.where(ok, ys, 0.0))
+    geoms[~ok] = None
+    frame = gpd.GeoDataFrame(table.drop(columns=[cx, cy]), geometry=geoms)
     frame.attrs["coordinate_columns"] = (cx, cy)
     return frame
 

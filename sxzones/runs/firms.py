@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from sxzones.analyses.firm_zones import screen_firms, summarise, summary_by_city
 from sxzones.errors import OutputError, SxzonesError
@@ -107,9 +108,7 @@ def write_firm_outputs(
     result = _ordered(result)
     pts = result.geometry.to_numpy()
     table = pd.DataFrame(result.drop(columns="geometry"))
-    if len(pts) and bool(np.all(result.geom_type == "Point")):
-        import shapely
-
+    if len(pts) and bool(np.all(shapely.get_type_id(pts) == 0)):  # points: add lon/lat
         xy = shapely.get_coordinates(pts)
         lon, lat = to_lonlat(xy[:, 0], xy[:, 1], result.crs)
         table["lon_cgcs2000"] = np.round(lon, 7)
