@@ -281,7 +281,8 @@ def _points_from_table(
     with gc_paused():
         geoms = shapely.points(np.where(ok, xs, 0.0), np.where(ok, ys, 0.0))
     geoms[~ok] = None
-    frame = gpd.GeoDataFrame(table.drop(columns=[cx, cy]), geometry=geoms)
+    # the coordinate columns stay, as given: outputs show users their own numbers
+    frame = gpd.GeoDataFrame(table, geometry=geoms)
     frame.attrs["coordinate_columns"] = (cx, cy)
     return frame
 

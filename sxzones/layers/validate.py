@@ -465,6 +465,7 @@ def validate_layer(
         "role": r.name,
         "provenance": provenance.as_dict() if provenance else None,
         "source_crs": raw.spec.name,
+        "coordinate_columns": coord_cols,
     }
     if report.n_loaded + report.n_rejected != report.n_read:  # pragma: no cover - invariant
         raise RuntimeError("row accounting failed: loaded + rejected != read")

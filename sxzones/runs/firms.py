@@ -96,9 +96,16 @@ def check_outputs(out: Path, formats: list[str], overwrite: bool) -> None:
 
 
 def write_firm_outputs(
-    result: gpd.GeoDataFrame, rejects: pd.DataFrame, out: Path, formats: list[str], overwrite: bool
+    result: gpd.GeoDataFrame,
+    rejects: pd.DataFrame,
+    out: Path,
+    formats: list[str],
+    overwrite: bool,
+    add_lonlat: bool = True,
 ) -> list[Path]:
-    """Write the screen's outputs (each atomically)."""
+    """Write the screen's outputs (each atomically). Point firms get CGCS2000 lon/lat
+    columns unless ``add_lonlat`` is false (tables keep the coordinate columns they came
+    with)."""
     names = OUTPUT_NAMES
     check_outputs(out, formats, overwrite)
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS:
@@ -108,7 +115,7 @@ def write_firm_outputs(
     result = _ordered(result)
     pts = result.geometry.to_numpy()
     table = pd.DataFrame(result.drop(columns="geometry"))
-    if len(pts) and bool(np.all(shapely.get_type_id(pts) == 0)):  # points: add lon/lat
+    if add_lonlat and len(pts) and bool(np.all(shapely.get_type_id(pts) == 0)):  # add lon/lat
         xy = shapely.get_coordinates(pts)
         lon, lat = to_lonlat(xy[:, 0], xy[:, 1], result.crs)
         table["lon_cgcs2000"] = np.round(lon, 7)
@@ -166,7 +173,10 @@ def run_firms(
     t_load = time.perf_counter()
     result = screen_firms(f, b, ruleset, distance_m=d, admin=a)
     t_screen = time.perf_counter()
-    written = write_firm_outputs(result, frep.rejects, out, fmts, overwrite)
+    source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
+    written = write_firm_outputs(
+        result, frep.rejects, out, fmts, overwrite, add_lonlat=not source_xy
+    )
     if map_path is not None:
         from sxzones.maps.firm_map import firm_zones_map
         from sxzones.maps.interactive import save_map
