@@ -15,10 +15,7 @@ FIRM_FIELDS = [
     "zone",
     "distance_m",
     "nearest_area_name",
-    "city",
-    "county",
     "clauses",
-    "asks",
     "firm_id",
 ]
 

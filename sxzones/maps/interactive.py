@@ -7,6 +7,7 @@ is handed to folium: a firm named ``<img src=x onerror=alert(1)>`` shows as that
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import shapely
 from branca.element import MacroElement, Template
 from folium import plugins
 
+from sxzones.maps.offline import inline_assets, strip_unused_defaults
 from sxzones.maps.style import CATEGORY_COLOURS, LayerStyle, label, layer_style
 from sxzones.outputs import write_text
 
@@ -136,7 +138,11 @@ def build_map(
     """A map with every layer, a layer switcher, legend, scale bar, measuring tool, full-screen
     button, search by name, and marker clustering for point layers over ``cluster_over``."""
     bounds = None
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    m = strip_unused_defaults(folium.Map(tiles=None, control_scale=True, prefer_canvas=True))
+    # With no basemap shown (offline), nothing else gives the map a zoom range, and marker
+    # clustering refuses to start without one ("Map has no maxZoom specified").
+    m.options["maxZoom"] = 18
+    m.options["minZoom"] = 4
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False).add_to(m)
     legend: list[tuple[str, str]] = []
     search_target = None
@@ -155,39 +161,26 @@ def build_map(
         popup = folium.GeoJsonPopup(fields=fields) if fields else None
         geom_types = set(layer.frame.geom_type.dropna())
         is_points = geom_types <= {"Point", "MultiPoint"}
+        kwargs: dict[str, Any] = {}
+        if is_points:
+            kwargs["marker"] = folium.CircleMarker(radius=st.radius, fill=True, fill_opacity=0.85)
+        gjl = folium.GeoJson(
+            gj,
+            name=label(layer.name),
+            style_function=_style_fn(st),
+            tooltip=tooltip,
+            popup=popup,
+            **kwargs,
+        )
         if is_points and len(gj["features"]) > cluster_over:
+            # one GeoJSON layer inside the cluster group: no per-marker objects in the page
             mc = plugins.MarkerCluster(name=label(layer.name))
-            for f in gj["features"]:
-                x, y = f["geometry"]["coordinates"][:2]
-                props = f["properties"]
-                folium.CircleMarker(
-                    [y, x],
-                    radius=st.radius,
-                    color=props.get("_colour", st.color),
-                    fill=True,
-                    fill_opacity=0.8,
-                    popup=folium.Popup(
-                        "<br>".join(f"<b>{k}</b>: {props[k]}" for k in fields), max_width=320
-                    ),
-                ).add_to(mc)
+            gjl.add_to(mc)
             mc.add_to(fg)
         else:
-            kwargs: dict[str, Any] = {}
-            if is_points:
-                kwargs["marker"] = folium.CircleMarker(
-                    radius=st.radius, fill=True, fill_opacity=0.85
-                )
-            gjl = folium.GeoJson(
-                gj,
-                name=label(layer.name),
-                style_function=_style_fn(st),
-                tooltip=tooltip,
-                popup=popup,
-                **kwargs,
-            )
             gjl.add_to(fg)
-            if layer.search_field and search_target is None:
-                search_target = (gjl, layer.search_field)
+        if layer.search_field and search_target is None:
+            search_target = (gjl, layer.search_field)
         fg.add_to(m)
         if st.by and st.by in layer.frame:
             for v in sorted(set(layer.frame[st.by].astype(str))):
@@ -209,7 +202,7 @@ def build_map(
         ).add_to(m)
     plugins.Fullscreen(title="全屏 Full screen").add_to(m)
     plugins.MeasureControl(primary_length_unit="kilometers", primary_area_unit="hectares").add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     items = list(dict.fromkeys(legend))  # first occurrence of each entry, in order
     m.get_root().add_child(Legend(title, items, note))
     if bounds is not None:
@@ -217,17 +210,37 @@ def build_map(
     return m
 
 
-def save_map(m: folium.Map, path: str | Path, *, overwrite: bool = True) -> Path:
-    """Save atomically. Folium's random element ids are replaced by stable ones, so the same
-    map gives the same bytes."""
+def save_map(
+    m: folium.Map, path: str | Path, *, overwrite: bool = True, offline: bool = True
+) -> Path:
+    """Save atomically, as one self-contained HTML file (``offline``: every script and style
+    inlined from the bundled copies). Folium's random element ids are replaced by stable ones,
+    so the same map gives the same bytes."""
     text = m.get_root().render()
-    text = _stable_ids(text)
+    if offline:
+        text = inline_assets(text)
+    text = _unescape_non_ascii(_stable_ids(text))
     return write_text(text, path, overwrite=overwrite)
 
 
-def _stable_ids(text: str) -> str:
-    import re
+_UESC = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})")
 
+
+def _unescape_non_ascii(text: str) -> str:
+    """Write non-ASCII characters of folium's JSON as UTF-8 (3 bytes) instead of ``\\uXXXX``
+    escapes (6 bytes): Chinese labels halve in size. ASCII escapes (``<``, ``>``, ``&``, which
+    keep data from closing a script), surrogates and U+2028/U+2029 stay escaped."""
+
+    def repl(mo: re.Match[str]) -> str:
+        code = int(mo.group(2), 16)
+        if code < 0x80 or 0xD800 <= code <= 0xDFFF or code in (0x2028, 0x2029):
+            return mo.group(0)
+        return mo.group(1) + chr(code)
+
+    return _UESC.sub(repl, text)
+
+
+def _stable_ids(text: str) -> str:
     ids: dict[str, str] = {}
 
     def repl(mo: re.Match[str]) -> str:
@@ -236,4 +249,5 @@ def _stable_ids(text: str) -> str:
             ids[key] = f"{mo.group(1)}_{len(ids):05d}"
         return ids[key]
 
-    return re.sub(r"\b([a-z_]+)_([0-9a-f]{32})\b", repl, text)
+    # no boundary after the id: folium also writes names such as geo_json_<id>searchControl
+    return re.sub(r"\b([a-z_]+)_([0-9a-f]{32})", repl, text)
