@@ -298,6 +298,89 @@ def firms_cmd(
     obj.say(str(result))
 
 
+@cli.command("check")
+@click.option(
+    "--project",
+    "project",
+    default=None,
+    help='One project: a file (parcel, 界址点 file, ...), WKT, or "lon,lat".',
+)
+@click.option(
+    "--projects",
+    "projects",
+    default=None,
+    help="Many projects: a file with one feature per project.",
+)
+@click.option(
+    "--crs",
+    default=None,
+    help="CRS of the project (needed for WKT and lon,lat): wgs84, gcj02, bd09, cgcs2000, gk38, ...",
+)
+@click.option(
+    "--industry",
+    default=None,
+    help="steel, coking, cement, chemical, coal_power, "
+    "pv, wind, ... (or the projects' industry field)",
+)
+@click.option(
+    "--kind",
+    default=None,
+    type=click.Choice(["new", "expansion", "capacity_replacement"]),
+    help="Project kind (default new, or the projects' kind field).",
+)
+@click.option("--id", "id_field", default=None, help="Project id field of a projects file.")
+@catalog_option
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Rules file (default analyses/rules/shanxi-2023.toml).",
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder."
+)
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+@click.pass_obj
+def check_cmd(
+    obj: Context,
+    project: str | None,
+    projects: str | None,
+    crs: str | None,
+    industry: str | None,
+    kind: str | None,
+    id_field: str | None,
+    catalog: Path | None,
+    rules: Path | None,
+    out: Path,
+    overwrite: bool,
+) -> None:
+    """Check proposed projects against control units, red lines and ban zones (三线一单).
+
+    Writes site_check.json, site_check.csv, rejects.csv and a printable report-<id>.html per
+    project to --out. Verdicts: conflict, conditional, clear, each rule with its clause.
+    """
+    from sxzones.layers import load_catalog
+    from sxzones.runs.site_check import run_check
+
+    if (project is None) == (projects is None):
+        raise click.UsageError("give exactly one of --project or --projects")
+    cat = load_catalog(catalog)
+    spec = project if project is not None else projects
+    result = run_check(
+        str(spec),
+        cat,
+        out=out,
+        rules=rules,
+        crs=crs,
+        industry=industry,
+        kind=kind,
+        id_field=id_field,
+        overwrite=overwrite,
+        say=obj.say,
+    )
+    obj.say(str(result))
+
+
 @cli.command("run")
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")

@@ -73,6 +73,7 @@ _TOP = {"analysis", "title", "description", "catalog", "out", "rules", "inputs",
 def _analyses() -> dict[str, AnalysisSpec]:
     from sxzones.runs.firms import FIRM_OPTIONS, run_firms_recipe
     from sxzones.runs.overview import run_overview
+    from sxzones.runs.site_check import CHECK_OPTIONS, run_check_recipe
 
     return {
         "overview": AnalysisSpec(
@@ -88,6 +89,13 @@ def _analyses() -> dict[str, AnalysisSpec]:
             FIRM_OPTIONS,
             run_firms_recipe,
             frozenset({"firms", "builtup", "admin"}),
+        ),
+        "check": AnalysisSpec(
+            frozenset({"projects"}),
+            frozenset({"projects"}),
+            CHECK_OPTIONS,
+            run_check_recipe,
+            frozenset({"projects"}),
         ),
     }
 

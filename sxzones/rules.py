@@ -33,7 +33,18 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
         {"industries", "distance_m"} | _ACTION,
         {"industries", "distance_m", "action"},
     ),
+    "site_overlap": (
+        {"layer_role", "where", "industries", "project_kinds", "verdict"} | _ACTION,
+        {"layer_role", "industries", "verdict"},
+    ),
+    "site_within_distance": (
+        {"layer_role", "distance_m", "industries", "project_kinds", "verdict"} | _ACTION,
+        {"layer_role", "distance_m", "industries", "verdict"},
+    ),
 }
+#: Site-check verdicts, in order of severity.
+VERDICTS = ("clear", "conditional", "conflict")
+PROJECT_KINDS = ("new", "expansion", "capacity_replacement")
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,10 @@ class Rule:
     action_zh: str = ""
     action_en: str = ""
     deadline: dt.date | None = None
+    layer_role: str = ""
+    where: dict[str, str] = field(default_factory=dict)
+    project_kinds: tuple[str, ...] = ()
+    verdict: str = ""
     params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -135,6 +150,17 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         if not isinstance(inds, list) or not all(isinstance(i, str) for i in inds):
             problems.append(f"{where}: industries must be a list of identifiers")
             continue
+        if raw.get("verdict") is not None and raw["verdict"] not in VERDICTS[1:]:
+            problems.append(
+                f"{where}: verdict must be conflict or conditional, not {raw['verdict']!r}"
+            )
+            continue
+        bad_kinds = sorted(set(raw.get("project_kinds", [])) - set(PROJECT_KINDS))
+        if bad_kinds:
+            problems.append(
+                f"{where}: project_kinds {bad_kinds} unknown; kinds: {list(PROJECT_KINDS)}"
+            )
+            continue
         deadline = raw.get("deadline")
         if deadline is not None and not isinstance(deadline, dt.date):
             problems.append(f"{where}: deadline must be a date (2024-12-31), not {deadline!r}")
@@ -153,6 +179,10 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
                 action_zh=raw.get("action_zh", ""),
                 action_en=raw.get("action_en", ""),
                 deadline=deadline,
+                layer_role=raw.get("layer_role", ""),
+                where={str(k): str(v) for k, v in raw.get("where", {}).items()},
+                project_kinds=tuple(raw.get("project_kinds", [])),
+                verdict=raw.get("verdict", ""),
                 params=dict(raw),
             )
         )

@@ -1,0 +1,383 @@
+"""The reviewers' site check: a proposed project against control units, red lines and zones.
+
+For each project (a point or a parcel, with an industry and a kind), :func:`check_sites` finds
+every control unit, red line and zone it touches, with the overlap area on the ellipsoid; the
+exact distance to the nearest red line and built-up area; the city and county; and every
+site rule of the rules file that fires, with its clause. The verdict is the most severe of
+the fired rules (``conflict`` > ``conditional`` > ``clear``).
+
+Method:
+
+* one bulk ``STRtree.query(predicate="intersects")`` per layer gives the touching pairs;
+  a prepared ``covers`` test finds the pairs where the unit holds the whole parcel (most
+  small parcels), whose overlap is the parcel itself; only the others are intersected.
+* areas are ellipsoidal: a conformal projection scales areas by ``k²``, so a planar area is
+  divided by the square of the point scale factor at the parcel (``pyproj`` factors); over a
+  parcel of a few km the factor varies by less than 1e-5, far inside the 0.1 % asked.
+* distances come from :func:`sxzones.analyses.nearest.nearest_geodesic` (exact on the
+  ellipsoid, like the firm screen).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import CRS, Proj
+
+from sxzones.analyses.firm_zones import normalise_industry, zone_label
+from sxzones.analyses.nearest import county_lookup, nearest_geodesic
+from sxzones.errors import CRSError, LayerError
+from sxzones.geodesy import to_lonlat
+from sxzones.rules import PROJECT_KINDS, VERDICTS, Rule, RuleSet
+
+__all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
+
+#: Fields of each layer role that the findings report.
+FIELDS = {
+    "control_units": [
+        "unit_code",
+        "unit_name",
+        "unit_type",
+        "admission_spatial",
+        "admission_emission",
+        "admission_risk",
+        "admission_resource",
+    ],
+    "redline": ["redline_id", "name", "category"],
+    "zones": ["zone_id", "name", "zone"],
+    "builtup": ["area_id", "name", "kind"],
+}
+ID_FIELD = {
+    "control_units": "unit_code",
+    "redline": "redline_id",
+    "zones": "zone_id",
+    "builtup": "area_id",
+}
+
+
+@dataclass(frozen=True)
+class SiteLayers:
+    """The layers a site check reads, by role (``control_units``, ``redline``, ``builtup``,
+    ``zones``, ``admin``), all in one projected working CRS, with where each came from."""
+
+    frames: dict[str, gpd.GeoDataFrame]
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def crs(self) -> CRS:
+        crss = {
+            CRS.from_user_input(f.crs).to_wkt() for f in self.frames.values() if f.crs is not None
+        }
+        if len(crss) != 1 or any(f.crs is None for f in self.frames.values()):
+            names = {r: (f.crs.name if f.crs else None) for r, f in self.frames.items()}
+            raise CRSError(
+                f"site layers must share one CRS; got {names}. Fix: load them "
+                "through one catalogue (sxzones.layers.load)"
+            )
+        crs = CRS.from_wkt(crss.pop())
+        if crs.is_geographic:
+            raise CRSError(f"{crs.name} is geographic: use a projected working CRS")
+        return crs
+
+
+def ellipsoidal_area(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
+    """Areas in m² on the ellipsoid of (small) polygons in a conformal projected CRS: planar
+    area / k², with k the point scale factor at each polygon's representative point."""
+    planar = shapely.area(geoms)
+    return planar / _k2(geoms, crs)
+
+
+def _k2(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
+    pts = shapely.point_on_surface(geoms)
+    xy = shapely.get_coordinates(pts)
+    k2 = np.ones(len(geoms))
+    ok = ~shapely.is_empty(pts) & ~shapely.is_missing(pts)
+    if ok.any():
+        lon, lat = to_lonlat(xy[:, 0], xy[:, 1], crs)
+        f = Proj(crs).get_factors(lon, lat)
+        k2[ok] = np.asarray(f.areal_scale)
+    return k2
+
+
+@dataclass
+class SiteCheckResult:
+    """One row per project (``table``), and the pairs behind it for the detailed findings."""
+
+    table: gpd.GeoDataFrame
+    pairs: dict[str, pd.DataFrame]
+    layers: SiteLayers
+    rules: RuleSet
+
+    def details(self) -> list[dict[str, Any]]:
+        """Per project: every finding, as plain data (for JSON and the reports)."""
+        out = []
+        by_role = {
+            r: {k: g for k, g in p.groupby("project", sort=False)} for r, p in self.pairs.items()
+        }
+        t = self.table
+        for pos in range(len(t)):
+            row = t.iloc[pos]
+            d: dict[str, Any] = {
+                "project_id": str(row["project_id"]),
+                "industry": row["industry_id"],
+                "kind": row["kind"],
+                "verdict": row["verdict"],
+                "city": row.get("city", ""),
+                "county": row.get("county", ""),
+                "area_m2": _num(row["area_m2"]),
+                "nearest_redline_m": _num(row["nearest_redline_m"]),
+                "builtup": {
+                    "zone": row["builtup_zone"],
+                    "distance_m": _num(row["builtup_distance_m"]),
+                    "nearest": row["nearest_builtup"],
+                },
+                "geometry_note": row.get("geometry_note", ""),
+            }
+            for role in ("control_units", "redline", "zones"):
+                g = by_role.get(role, {}).get(pos)
+                d[role] = (
+                    []
+                    if g is None
+                    else [
+                        {
+                            **{
+                                k: _plain(v)
+                                for k, v in rec.items()
+                                if k not in ("project", "layer_row")
+                            }
+                        }
+                        for rec in g.to_dict("records")
+                    ]
+                )
+            fired = [x for x in str(row["rule_ids"]).split(";") if x]
+            d["rules"] = [
+                {"id": r.id, "clause": r.clauses, "verdict": r.verdict, "zh": r.zh, "en": r.en}
+                for r in (self.rules.get(x) for x in fired)
+            ]
+            d["admission_lists"] = [
+                {
+                    "unit_code": u["unit_code"],
+                    **{
+                        k: u.get(k, "")
+                        for k in FIELDS["control_units"]
+                        if k.startswith("admission")
+                    },
+                }
+                for u in d["control_units"]
+            ]
+            out.append(d)
+        return out
+
+
+def _num(v: Any) -> float | None:
+    return (
+        None if v is None or (isinstance(v, float) and not np.isfinite(v)) else round(float(v), 2)
+    )
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return round(v, 2) if np.isfinite(v) else None
+    return v
+
+
+def _overlaps(
+    pg: npt.NDArray[np.object_],
+    parea: npt.NDArray[np.float64],
+    k2: npt.NDArray[np.float64],
+    layer: gpd.GeoDataFrame,
+    role: str,
+) -> pd.DataFrame:
+    """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid."""
+    lg = layer.geometry.to_numpy()
+    tree = shapely.STRtree(lg)
+    i, j = tree.query(pg, predicate="intersects")
+    area = np.zeros(len(i))
+    poly = shapely.get_type_id(pg[i]) >= 3  # polygons and multipolygons
+    if poly.any():
+        own = shapely.from_wkb(shapely.to_wkb(lg))  # a private copy to prepare
+        shapely.prepare(own)
+        pi, pj = i[poly], j[poly]
+        whole = shapely.covers(own[pj], pg[pi])
+        a = np.empty(len(pi))
+        a[whole] = parea[pi[whole]]
+        part = ~whole
+        if part.any():
+            a[part] = shapely.area(shapely.intersection(pg[pi[part]], lg[pj[part]])) / k2[pi[part]]
+        area[poly] = a
+    cols = [c for c in FIELDS.get(role, []) if c in layer.columns]
+    df = pd.DataFrame({"project": i, "layer_row": j})
+    for c in cols:
+        df[c] = layer[c].to_numpy()[j]
+    df["overlap_m2"] = np.round(area, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(parea[i] > 0, 100.0 * area / parea[i], np.nan)
+    df["overlap_pct"] = np.round(pct, 3)
+    return df
+
+
+def _joined(pairs: pd.DataFrame, n: int, col: str) -> npt.NDArray[np.object_]:
+    out = np.full(n, "", dtype=object)
+    if len(pairs) and col in pairs:
+        g = pairs.groupby("project", sort=True)[col].agg(lambda s: ";".join(map(str, s)))
+        out[g.index.to_numpy()] = g.to_numpy()
+    return out
+
+
+def _rule_fires(
+    rule: Rule,
+    industry: npt.NDArray[np.object_],
+    kind: npt.NDArray[np.object_],
+    pairs: dict[str, pd.DataFrame],
+    builtup_d: npt.NDArray[np.float64],
+    n: int,
+) -> npt.NDArray[np.bool_]:
+    hit = np.isin(industry, list(rule.industries))
+    if rule.project_kinds:
+        hit &= np.isin(kind, list(rule.project_kinds))
+    if rule.kind == "site_within_distance":
+        return hit & (builtup_d <= (rule.distance_m or 0.0))
+    p = pairs.get(rule.layer_role)
+    if p is None:
+        return np.zeros(n, dtype=bool)
+    sel = np.ones(len(p), dtype=bool)
+    for k, v in rule.where.items():
+        if k not in p:
+            raise LayerError(f"rule {rule.id}: the {rule.layer_role} layer has no field {k!r}")
+        sel &= p[k].astype(str).to_numpy() == v
+    touched = np.zeros(n, dtype=bool)
+    touched[p["project"].to_numpy()[sel]] = True
+    return hit & touched
+
+
+def check_sites(
+    projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, *, threads: int | None = None
+) -> SiteCheckResult:
+    """Check proposed projects against the zoning layers and the site rules.
+
+    Parameters
+    ----------
+    projects : GeoDataFrame
+        Role ``projects``: ``project_id``, ``industry`` (``steel`` or ``钢铁`` ...), ``kind``
+        (``new`` / ``expansion`` / ``capacity_replacement``; default ``new``); points or
+        parcels, in the layers' projected working CRS.
+    layers : SiteLayers
+        ``control_units``, ``redline``, ``builtup``, ``zones`` and (optional) ``admin``.
+    rules : RuleSet
+        Rules of kinds ``site_overlap`` and ``site_within_distance``.
+
+    Returns
+    -------
+    SiteCheckResult
+        ``table``: one row per project, same order: ``verdict``, ``area_m2`` (ellipsoidal),
+        ``unit_codes``, ``unit_types``, ``unit_overlap_m2``, ``unit_overlap_pct``,
+        ``redline_ids``, ``redline_overlap_m2``, ``redline_overlap_pct``,
+        ``nearest_redline_m``, ``builtup_zone``, ``builtup_distance_m``, ``nearest_builtup``,
+        ``zone_ids``, ``city``, ``county``, ``rule_ids``, ``clauses``; ``details()`` gives
+        every finding with the admission lists of the touched units.
+    """
+    crs = layers.crs()
+    if projects.crs is None or not CRS.from_user_input(projects.crs).equals(crs):
+        raise CRSError(
+            f"projects are in {projects.crs.name if projects.crs else 'no CRS'} but "
+            f"the layers in {crs.name}. Fix: load the projects through sxzones "
+            "(they are brought to the working CRS)"
+        )
+    threads = threads or min(4, os.cpu_count() or 1)
+    n = len(projects)
+    pg = projects.geometry.to_numpy()
+    k2 = _k2(pg, crs)
+    parea = shapely.area(pg) / k2
+    industry = (
+        normalise_industry(projects["industry"]).to_numpy(dtype=object)
+        if ("industry" in projects)
+        else np.full(n, "", dtype=object)
+    )
+    kind = (
+        projects["kind"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+        if "kind" in projects
+        else np.full(n, "new", dtype=object)
+    )
+    bad = sorted(set(kind) - set(PROJECT_KINDS))
+    if bad:
+        raise LayerError(f"project kind(s) {bad} unknown; kinds: {list(PROJECT_KINDS)}")
+    pairs: dict[str, pd.DataFrame] = {
+        role: _overlaps(pg, parea, k2, layers.frames[role], role)
+        for role in ("control_units", "redline", "zones", "builtup")
+        if role in layers.frames
+    }
+    out = pd.DataFrame(index=projects.index)
+    out["project_id"] = projects["project_id"].astype(str).to_numpy()
+    out["industry_id"] = industry
+    out["kind"] = kind
+    out["area_m2"] = np.round(parea, 2)
+    cu = pairs.get("control_units", pd.DataFrame())
+    out["unit_codes"] = _joined(cu, n, "unit_code")
+    out["unit_types"] = _joined(cu, n, "unit_type")
+    out["unit_overlap_m2"] = _joined(cu, n, "overlap_m2")
+    out["unit_overlap_pct"] = _joined(cu, n, "overlap_pct")
+    rl = pairs.get("redline", pd.DataFrame(columns=["project", "overlap_m2"]))
+    out["redline_ids"] = _joined(rl, n, "redline_id")
+    rl_area = np.zeros(n)
+    np.add.at(rl_area, rl["project"].to_numpy(dtype=np.int64), rl["overlap_m2"].to_numpy(float))
+    out["redline_overlap_m2"] = np.round(rl_area, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
+    if "redline" in layers.frames and len(layers.frames["redline"]):
+        near = nearest_geodesic(
+            pg, layers.frames["redline"].geometry.to_numpy(), 50_000.0, crs, threads
+        )
+        out["nearest_redline_m"] = np.round(near.distance, 2)
+    else:
+        out["nearest_redline_m"] = np.nan
+    dist_rules = [r for r in rules.of_kind("site_within_distance") if r.layer_role == "builtup"]
+    d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
+    bu = layers.frames.get("builtup")
+    if bu is not None and len(bu):
+        nb = nearest_geodesic(pg, bu.geometry.to_numpy(), max(d, 25_000.0), crs, threads)
+        bdist = nb.distance
+        out["builtup_zone"] = np.where(
+            bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
+        )
+        out["builtup_distance_m"] = np.round(bdist, 2)
+        out["nearest_builtup"] = bu["name"].to_numpy()[nb.area]
+    else:
+        bdist = np.full(n, np.inf)
+        out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
+    out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
+    if "admin" in layers.frames:
+        which, table = county_lookup(shapely.point_on_surface(pg), layers.frames["admin"])
+        out["adcode"] = table["adcode"][which]
+        out["county"] = table["county"][which]
+        out["city"] = table["city"][which]
+    site_rules = rules.of_kind("site_overlap", "site_within_distance")
+    severity = np.zeros(n, dtype=np.int64)
+    fired: list[list[str]] = [[] for _ in range(n)]
+    for r in site_rules:
+        hit = _rule_fires(r, industry, kind, pairs, bdist, n)
+        severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
+        for pos in np.flatnonzero(hit):
+            fired[pos].append(r.id)
+    out["verdict"] = np.array(VERDICTS, dtype=object)[severity]
+    out["rule_ids"] = [";".join(f) for f in fired]
+    by_id = {r.id: r for r in site_rules}
+    out["clauses"] = ["; ".join(dict.fromkeys(by_id[x].clauses for x in f)) for f in fired]
+    if "geometry_note" in projects:
+        out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
+    keep = [
+        c
+        for c in projects.columns
+        if c not in out.columns and c not in (projects.geometry.name, "industry")
+    ]
+    table = gpd.GeoDataFrame(
+        pd.concat([out, projects[keep]], axis=1), geometry=pg, crs=projects.crs
+    )
+    return SiteCheckResult(table, pairs, layers, rules)
