@@ -22,7 +22,7 @@ from pyproj import CRS
 
 from sxzones.geodesy import geodesic_distance, nearest_points, scale_range
 
-__all__ = ["Nearest", "categorical_take", "county_lookup", "nearest_geodesic"]
+__all__ = ["Nearest", "TargetIndex", "categorical_take", "county_lookup", "nearest_geodesic"]
 
 
 @dataclass(frozen=True)
@@ -239,11 +239,13 @@ def _nearest_chunk(
     reach: float,
     kratio: float,
     crs: CRS,
+    prepared: npt.NDArray[np.object_] | None = None,
 ) -> Nearest:
     n = len(firms)
     dist = np.full(n, np.nan)
     area = np.full(n, -1, dtype=np.int64)
-    areas = _prepared_copy(areas)  # this thread's own
+    # prepared geometries must be this thread's own (GEOS prepared geometry is not thread-safe)
+    areas = prepared if prepared is not None else _prepared_copy(areas)
     points = bool(np.all(shapely.get_type_id(firms) == 0))
     fb = shapely.get_coordinates(firms) if points else shapely.bounds(firms)
     # the tree holds the areas' boxes widened by the reach: a bounding-box query finds every
@@ -273,19 +275,53 @@ def _nearest_chunk(
     return Nearest(dist, area)
 
 
+@dataclass
+class TargetIndex:
+    """Targets (areas) indexed once for repeated queries: boundary segments, bounds, an
+    STRtree, and a prepared copy for the thread that built the index (the calling thread
+    uses it; worker threads prepare their own)."""
+
+    geoms: npt.NDArray[np.object_]
+    bounds: npt.NDArray[np.float64]
+    tree: shapely.STRtree
+    segments: _Segments
+    prepared: npt.NDArray[np.object_]
+
+    @classmethod
+    def of(cls, geoms: npt.NDArray[np.object_]) -> TargetIndex:
+        geoms = np.asarray(geoms, dtype=object)
+        return cls(
+            geoms,
+            shapely.bounds(geoms),
+            shapely.STRtree(geoms),
+            _Segments.of(geoms),
+            _prepared_copy(geoms),
+        )
+
+
+#: Inputs smaller than this run in the calling thread: a pool and private prepared copies
+#: cost more than they save (a single site check answers in milliseconds).
+CHUNK = 25_000
+
+
 def nearest_geodesic(
     firm_geoms: npt.NDArray[np.object_],
-    area_geoms: npt.NDArray[np.object_],
+    areas: npt.NDArray[np.object_] | TargetIndex,
     reach_m: float,
     crs: CRS,
     threads: int,
 ) -> Nearest:
-    fb, ab = shapely.total_bounds(firm_geoms), shapely.total_bounds(area_geoms)
+    """For each geometry, the nearest area and its distance on the ellipsoid (0 touching).
+
+    ``areas`` may be a :class:`TargetIndex` built once for many calls.
+    """
+    idx = areas if isinstance(areas, TargetIndex) else TargetIndex.of(areas)
+    fb, ab = shapely.total_bounds(firm_geoms), shapely.total_bounds(idx.geoms)
     bounds = np.r_[np.minimum(fb[:2], ab[:2]), np.maximum(fb[2:], ab[2:])]
     kmin, kmax = scale_range(bounds, crs)
     reach = reach_m * kmax * 1.0001 + 1.0  # planar reach that holds every pair within reach_m
     kratio = kmax / kmin * 1.0001
-    abounds = shapely.bounds(area_geoms)
+    abounds = idx.bounds
     wide = shapely.STRtree(
         shapely.box(
             abounds[:, 0] - reach,
@@ -295,13 +331,18 @@ def nearest_geodesic(
         )
     )
     points = bool(np.all(shapely.get_type_id(firm_geoms) == 0))
-    segs = _Segments.of(area_geoms) if points else None
-    chunks = np.array_split(np.arange(len(firm_geoms)), max(1, threads * 4))
+    segs = idx.segments if points else None
+    n_chunks = max(1, min(threads * 4, len(firm_geoms) // CHUNK))
+    if n_chunks == 1:
+        return _nearest_chunk(
+            firm_geoms, wide, idx.geoms, abounds, segs, reach, kratio, crs, prepared=idx.prepared
+        )
+    chunks = np.array_split(np.arange(len(firm_geoms)), n_chunks)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = list(
             pool.map(
-                lambda idx: _nearest_chunk(
-                    firm_geoms[idx], wide, area_geoms, abounds, segs, reach, kratio, crs
+                lambda c: _nearest_chunk(
+                    firm_geoms[c], wide, idx.geoms, abounds, segs, reach, kratio, crs
                 ),
                 chunks,
             )
@@ -320,6 +361,7 @@ def categorical_take(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> 
 def county_lookup(
     points: npt.NDArray[np.object_],
     admin: gpd.GeoDataFrame,
+    index: TargetIndex | None = None,
 ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]]:
     """For each point the row of its county in a table of adcode, county and city names; the
     table's last row is blank, for points outside every county."""
@@ -328,17 +370,26 @@ def county_lookup(
     blank = np.array([""], dtype=object)
     if counties.empty:
         return np.zeros(n, dtype=np.int64), {"adcode": blank, "county": blank, "city": blank}
-    geoms = counties.geometry.to_numpy()
-    tree = shapely.STRtree(geoms)
+    if index is None:
+        index = TargetIndex.of(counties.geometry.to_numpy())
+    geoms, tree = index.geoms, index.tree
 
-    def lookup(idx: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        own = _prepared_copy(geoms)  # prepared, first argument of intersects: fast
+    def lookup(
+        idx: npt.NDArray[np.int64],
+        own: npt.NDArray[np.object_] | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        if own is None:
+            own = _prepared_copy(geoms)  # this thread's own
         pi, pj = tree.query(points[idx])  # bounding boxes only
-        hit = shapely.intersects(own[pj], points[idx][pi])
+        hit = shapely.intersects(own[pj], points[idx][pi])  # prepared counties first: fast
         return idx[pi[hit]], pj[hit]
 
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        found = list(pool.map(lookup, np.array_split(np.arange(n), 8)))
+    n_chunks = max(1, min(8, n // CHUNK))
+    if n_chunks == 1:
+        found = [lookup(np.arange(n), index.prepared)]
+    else:
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            found = list(pool.map(lookup, np.array_split(np.arange(n), n_chunks)))
     i = np.concatenate([f[0] for f in found])
     j = np.concatenate([f[1] for f in found])
     i, first = np.unique(i, return_index=True)  # a point on a shared border: first county

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -32,7 +33,7 @@ import shapely
 from pyproj import CRS, Proj
 
 from sxzones.analyses.firm_zones import normalise_industry, zone_label
-from sxzones.analyses.nearest import county_lookup, nearest_geodesic
+from sxzones.analyses.nearest import TargetIndex, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import to_lonlat
 from sxzones.rules import PROJECT_KINDS, VERDICTS, Rule, RuleSet
@@ -69,6 +70,17 @@ class SiteLayers:
 
     frames: dict[str, gpd.GeoDataFrame]
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _indexes: dict[str, TargetIndex] = field(default_factory=dict, repr=False, compare=False)
+
+    def index(self, role: str) -> TargetIndex:
+        """The layer's spatial index, built on first use and kept (``counties``: the county
+        rows of the admin layer). Use from one thread; workers prepare their own copies."""
+        if role not in self._indexes:
+            frame = self.frames["admin"] if role == "counties" else self.frames[role]
+            if role == "counties":
+                frame = frame[frame["level"] == "county"]
+            self._indexes[role] = TargetIndex.of(frame.geometry.to_numpy())
+        return self._indexes[role]
 
     def crs(self) -> CRS:
         crss = {
@@ -93,6 +105,11 @@ def ellipsoidal_area(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np
     return planar / _k2(geoms, crs)
 
 
+@lru_cache(maxsize=8)
+def _proj(crs_wkt: str) -> Proj:
+    return Proj(CRS.from_wkt(crs_wkt))
+
+
 def _k2(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
     pts = shapely.point_on_surface(geoms)
     xy = shapely.get_coordinates(pts)
@@ -100,7 +117,7 @@ def _k2(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
     ok = ~shapely.is_empty(pts) & ~shapely.is_missing(pts)
     if ok.any():
         lon, lat = to_lonlat(xy[:, 0], xy[:, 1], crs)
-        f = Proj(crs).get_factors(lon, lat)
+        f = _proj(crs.to_wkt()).get_factors(lon, lat)
         k2[ok] = np.asarray(f.areal_scale)
     return k2
 
@@ -195,18 +212,18 @@ def _overlaps(
     k2: npt.NDArray[np.float64],
     layer: gpd.GeoDataFrame,
     role: str,
+    index: TargetIndex,
 ) -> pd.DataFrame:
     """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid."""
-    lg = layer.geometry.to_numpy()
-    tree = shapely.STRtree(lg)
-    i, j = tree.query(pg, predicate="intersects")
+    lg = index.geoms
+    i, j = index.tree.query(pg)  # bounding boxes, then the prepared layer geometry decides
+    touch = shapely.intersects(index.prepared[j], pg[i]) if len(i) else np.zeros(0, bool)
+    i, j = i[touch], j[touch]
     area = np.zeros(len(i))
     poly = shapely.get_type_id(pg[i]) >= 3  # polygons and multipolygons
     if poly.any():
-        own = shapely.from_wkb(shapely.to_wkb(lg))  # a private copy to prepare
-        shapely.prepare(own)
         pi, pj = i[poly], j[poly]
-        whole = shapely.covers(own[pj], pg[pi])
+        whole = shapely.covers(index.prepared[pj], pg[pi])
         a = np.empty(len(pi))
         a[whole] = parea[pi[whole]]
         part = ~whole
@@ -225,10 +242,21 @@ def _overlaps(
 
 
 def _joined(pairs: pd.DataFrame, n: int, col: str) -> npt.NDArray[np.object_]:
+    """Per project, the values of ``col`` over its pairs joined with ';' (in pair order).
+    Most projects have one pair: those are taken directly, only the rest are joined."""
     out = np.full(n, "", dtype=object)
-    if len(pairs) and col in pairs:
-        g = pairs.groupby("project", sort=True)[col].agg(lambda s: ";".join(map(str, s)))
-        out[g.index.to_numpy()] = g.to_numpy()
+    if not len(pairs) or col not in pairs:
+        return out
+    proj = pairs["project"].to_numpy()
+    vals = np.array([str(v) for v in pairs[col].tolist()], dtype=object)  # NaN -> "nan"
+    order = np.argsort(proj, kind="stable")
+    proj, vals = proj[order], vals[order]
+    starts = np.flatnonzero(np.r_[True, proj[1:] != proj[:-1]])
+    counts = np.diff(np.r_[starts, len(proj)])
+    one = counts == 1
+    out[proj[starts[one]]] = vals[starts[one]]
+    for st, c in zip(starts[~one], counts[~one], strict=True):
+        out[proj[st]] = ";".join(vals[st : st + c])
     return out
 
 
@@ -310,7 +338,7 @@ def check_sites(
     if bad:
         raise LayerError(f"project kind(s) {bad} unknown; kinds: {list(PROJECT_KINDS)}")
     pairs: dict[str, pd.DataFrame] = {
-        role: _overlaps(pg, parea, k2, layers.frames[role], role)
+        role: _overlaps(pg, parea, k2, layers.frames[role], role, layers.index(role))
         for role in ("control_units", "redline", "zones", "builtup")
         if role in layers.frames
     }
@@ -332,9 +360,7 @@ def check_sites(
     with np.errstate(invalid="ignore", divide="ignore"):
         out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
     if "redline" in layers.frames and len(layers.frames["redline"]):
-        near = nearest_geodesic(
-            pg, layers.frames["redline"].geometry.to_numpy(), 50_000.0, crs, threads
-        )
+        near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads)
         out["nearest_redline_m"] = np.round(near.distance, 2)
     else:
         out["nearest_redline_m"] = np.nan
@@ -342,7 +368,7 @@ def check_sites(
     d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
     bu = layers.frames.get("builtup")
     if bu is not None and len(bu):
-        nb = nearest_geodesic(pg, bu.geometry.to_numpy(), max(d, 25_000.0), crs, threads)
+        nb = nearest_geodesic(pg, layers.index("builtup"), max(d, 25_000.0), crs, threads)
         bdist = nb.distance
         out["builtup_zone"] = np.where(
             bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
@@ -354,7 +380,9 @@ def check_sites(
         out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
     out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
     if "admin" in layers.frames:
-        which, table = county_lookup(shapely.point_on_surface(pg), layers.frames["admin"])
+        which, table = county_lookup(
+            shapely.point_on_surface(pg), layers.frames["admin"], layers.index("counties")
+        )
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
         out["city"] = table["city"][which]

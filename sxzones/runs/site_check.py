@@ -135,7 +135,7 @@ def read_projects(
         if f.kind == "repaired":
             for r in f.rows:
                 notes[r] = f"invalid geometry repaired: {f.message}"
-    projects["geometry_note"] = projects[ROW].map(notes).fillna("")
+    projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
     return projects, report
 
 
