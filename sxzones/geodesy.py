@@ -11,7 +11,6 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 from pyproj import CRS, Geod, Proj, Transformer
 
 from sxzones.errors import CRSError
@@ -75,10 +74,3 @@ def scale_range(
     f = Proj(crs).get_factors(lon, lat)
     k = np.concatenate([np.asarray(f.meridional_scale), np.asarray(f.parallel_scale)])
     return float(np.nanmin(k)), float(np.nanmax(k))
-
-
-def nearest_points(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """Nearest points of geometry pairs (planar): two (n, 2) arrays, on ``a`` and on ``b``."""
-    lines = shapely.shortest_line(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
-    coords = shapely.get_coordinates(lines)
-    return coords[0::2], coords[1::2]

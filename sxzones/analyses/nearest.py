@@ -20,9 +20,17 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from sxzones.geodesy import geodesic_distance, nearest_points, scale_range
+from sxzones.geodesy import geodesic_distance, scale_range
 
-__all__ = ["Nearest", "TargetIndex", "categorical_take", "county_lookup", "nearest_geodesic"]
+__all__ = [
+    "CHUNK",
+    "Nearest",
+    "TargetIndex",
+    "categorical_take",
+    "county_lookup",
+    "nearest_geodesic",
+    "prepared_copy",
+]
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class Nearest:
     area: npt.NDArray[np.int64]  # index into built-up areas
 
 
-def _prepared_copy(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+def prepared_copy(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     """A private, prepared copy of geometries for one worker thread.
 
     GEOS prepared geometries are not thread-safe (libgeos/geos#825): threads must not share
@@ -49,12 +57,8 @@ def _box_gap(
     j: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
     """Gap between the bounding boxes of pairs (firm ``i``, area ``j``): a lower bound of the
-    distance between the geometries. Box rows are minx, miny, maxx, maxy (firms: or x, y)."""
-    if fb.shape[1] == 2:  # points: x, y
-        fx0 = fx1 = fb[i, 0]
-        fy0 = fy1 = fb[i, 1]
-    else:
-        fx0, fy0, fx1, fy1 = fb[i, 0], fb[i, 1], fb[i, 2], fb[i, 3]
+    distance between the geometries. Box rows are minx, miny, maxx, maxy."""
+    fx0, fy0, fx1, fy1 = fb[i, 0], fb[i, 1], fb[i, 2], fb[i, 3]
     dx = np.maximum(np.maximum(ab[j, 0] - fx1, fx0 - ab[j, 2]), 0.0)
     dy = np.maximum(np.maximum(ab[j, 1] - fy1, fy0 - ab[j, 3]), 0.0)
     return np.hypot(dx, dy)
@@ -78,116 +82,215 @@ def _group_argmin(
     return order[first]
 
 
+BLOCK = 32  # segments per block of an area's boundary; blocks are pruned by bounding box
+
+
 @dataclass(frozen=True)
 class _Segments:
-    """Every boundary segment of the areas, grouped by area (CSR): rows x0, y0, x1, y1."""
+    """Every boundary segment of some geometries, grouped by geometry (CSR), with the
+    bounding box of each block of ``BLOCK`` consecutive segments. Rows x0, y0, x1, y1.
+    A point is one segment of length zero."""
 
     xy: npt.NDArray[np.float64]
     start: npt.NDArray[np.int64]
     count: npt.NDArray[np.int64]
+    block0: npt.NDArray[np.int64]
+    block_box: npt.NDArray[np.float64]
 
     @classmethod
-    def of(cls, areas: npt.NDArray[np.object_]) -> _Segments:
-        rings, ring_area = shapely.get_rings(
-            shapely.get_parts(areas, return_index=True)[0], return_index=True
-        )
-        part_area = shapely.get_parts(areas, return_index=True)[1]
-        coords, ci = shapely.get_coordinates(rings, return_index=True)
-        same = ci[1:] == ci[:-1]
-        seg_area = part_area[ring_area[ci[:-1][same]]]
-        order = np.argsort(seg_area, kind="stable")
-        xy = np.column_stack([coords[:-1][same], coords[1:][same]])[order]
-        count = np.bincount(seg_area, minlength=len(areas)).astype(np.int64)
+    def of(cls, geoms: npt.NDArray[np.object_]) -> _Segments:
+        geoms = np.asarray(geoms, dtype=object)
+        n = len(geoms)
+        ids = []
+        rows = []
+        is_pt = shapely.get_type_id(geoms) == 0
+        if is_pt.any():
+            pts = np.flatnonzero(is_pt)
+            xy = shapely.get_coordinates(geoms[pts])
+            ids.append(pts)
+            rows.append(np.column_stack([xy, xy]))
+        poly = np.flatnonzero(~is_pt)
+        if len(poly):
+            parts, part_of = shapely.get_parts(geoms[poly], return_index=True)
+            rings, ring_of = shapely.get_rings(parts, return_index=True)
+            coords, ci = shapely.get_coordinates(rings, return_index=True)
+            same = ci[1:] == ci[:-1]
+            ids.append(poly[part_of[ring_of[ci[:-1][same]]]])
+            rows.append(np.column_stack([coords[:-1][same], coords[1:][same]]))
+        owner = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
+        xy = np.vstack(rows) if rows else np.empty((0, 4))
+        order = np.argsort(owner, kind="stable")
+        owner, xy = owner[order], np.ascontiguousarray(xy[order])
+        count = np.bincount(owner, minlength=n).astype(np.int64)
         start = np.r_[0, np.cumsum(count)[:-1]].astype(np.int64)
-        return cls(xy, start, count)
+        nblocks = (count + BLOCK - 1) // BLOCK
+        block0 = np.r_[0, np.cumsum(nblocks)[:-1]].astype(np.int64)
+        block_of = block0[owner] + (np.arange(len(owner)) - start[owner]) // BLOCK
+        firsts = (
+            np.flatnonzero(np.r_[True, block_of[1:] != block_of[:-1]])
+            if len(owner)
+            else np.empty(0, dtype=np.int64)
+        )
+        if len(owner):
+            lo_x = np.minimum(xy[:, 0], xy[:, 2])
+            lo_y = np.minimum(xy[:, 1], xy[:, 3])
+            hi_x = np.maximum(xy[:, 0], xy[:, 2])
+            hi_y = np.maximum(xy[:, 1], xy[:, 3])
+            box = np.column_stack(
+                [
+                    np.minimum.reduceat(lo_x, firsts),
+                    np.minimum.reduceat(lo_y, firsts),
+                    np.maximum.reduceat(hi_x, firsts),
+                    np.maximum.reduceat(hi_y, firsts),
+                ]
+            )
+        else:
+            box = np.empty((0, 4))
+        return cls(xy, start, count, block0, np.ascontiguousarray(box))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pt_seg(
+    px: float,
+    py: float,
+    ax: float,
+    ay: float,
+    bx: float,
+    by: float,
+) -> tuple[float, float, float]:
+    """Squared distance from (px, py) to segment a-b, and the nearest point on it."""
+    dx = bx - ax
+    dy = by - ay
+    ll = dx * dx + dy * dy
+    t = 0.0
+    if ll > 0.0:
+        t = min(max(((px - ax) * dx + (py - ay) * dy) / ll, 0.0), 1.0)
+    qx = ax + t * dx
+    qy = ay + t * dy
+    return (px - qx) * (px - qx) + (py - qy) * (py - qy), qx, qy
 
 
 @numba.njit(cache=True, nogil=True)
-def _nearest_on_segments(
-    px: npt.NDArray[np.float64],
-    py: npt.NDArray[np.float64],
-    j: npt.NDArray[np.int64],
-    start: npt.NDArray[np.int64],
-    count: npt.NDArray[np.int64],
-    seg: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Compiled loop: for each point k, the nearest point on the segments of area j[k]."""
-    n = len(px)
-    qx = np.empty(n)
-    qy = np.empty(n)
+def _pairs_kernel(
+    fi: npt.NDArray[np.int64],
+    aj: npt.NDArray[np.int64],
+    fseg: npt.NDArray[np.float64],
+    fstart: npt.NDArray[np.int64],
+    fcount: npt.NDArray[np.int64],
+    fbox: npt.NDArray[np.float64],
+    aseg: npt.NDArray[np.float64],
+    astart: npt.NDArray[np.int64],
+    acount: npt.NDArray[np.int64],
+    ablock0: npt.NDArray[np.int64],
+    abox: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Compiled loop: for each pair (f, a) of disjoint geometries, the nearest points of
+    their boundaries (rows px, py on f, qx, qy on a). The blocks of a's boundary are visited
+    from the nearest by bounding box, and skipped once their box is farther than the best."""
+    n = len(fi)
+    out = np.empty((n, 4))
     for k in range(n):
-        s0 = start[j[k]]
+        f = fi[k]
+        a = aj[k]
+        f0 = fstart[f]
+        fc = fcount[f]
+        a0 = astart[a]
+        ac = acount[a]
+        nb = (ac + BLOCK - 1) // BLOCK
+        b0 = ablock0[a]
+        gaps = np.empty(nb)
+        first = 0
+        for b in range(nb):
+            dx = max(max(abox[b0 + b, 0] - fbox[f, 2], fbox[f, 0] - abox[b0 + b, 2]), 0.0)
+            dy = max(max(abox[b0 + b, 1] - fbox[f, 3], fbox[f, 1] - abox[b0 + b, 3]), 0.0)
+            gaps[b] = dx * dx + dy * dy
+            if gaps[b] < gaps[first]:
+                first = b
         best = np.inf
-        bx = 0.0
-        by = 0.0
-        for m in range(s0, s0 + count[j[k]]):
-            ax = seg[m, 0]
-            ay = seg[m, 1]
-            dx = seg[m, 2] - ax
-            dy = seg[m, 3] - ay
-            wx = px[k] - ax
-            wy = py[k] - ay
-            ll = dx * dx + dy * dy
-            t = 0.0
-            if ll > 0.0:
-                t = min(max((wx * dx + wy * dy) / ll, 0.0), 1.0)
-            ex = wx - t * dx
-            ey = wy - t * dy
-            d2 = ex * ex + ey * ey
-            if d2 < best:
-                best = d2
-                bx = ax + t * dx
-                by = ay + t * dy
-        qx[k] = bx
-        qy[k] = by
-    return qx, qy
-
-
-def _point_pairs_nearest(
-    px: npt.NDArray[np.float64],
-    py: npt.NDArray[np.float64],
-    j: npt.NDArray[np.int64],
-    segs: _Segments,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Nearest boundary point (qx, qy) of area ``j[k]`` to point ``(px[k], py[k])``, exact in
-    the plane: the projection onto each of the area's segments, the closest kept."""
-    return _nearest_on_segments(
-        np.ascontiguousarray(px),
-        np.ascontiguousarray(py),
-        j.astype(np.int64),
-        segs.start,
-        segs.count,
-        segs.xy,
-    )
+        r0 = r1 = r2 = r3 = 0.0
+        for step in range(nb):
+            b = (first + step) % nb
+            if gaps[b] >= best:
+                continue
+            for m in range(a0 + b * BLOCK, min(a0 + (b + 1) * BLOCK, a0 + ac)):
+                ax = aseg[m, 0]
+                ay = aseg[m, 1]
+                bx = aseg[m, 2]
+                by = aseg[m, 3]
+                for q in range(f0, f0 + fc):
+                    cx = fseg[q, 0]
+                    cy = fseg[q, 1]
+                    ex = fseg[q, 2]
+                    ey = fseg[q, 3]
+                    d, qx, qy = _pt_seg(cx, cy, ax, ay, bx, by)
+                    if d < best:
+                        best, r0, r1, r2, r3 = d, cx, cy, qx, qy
+                    if cx == ex and cy == ey:
+                        continue  # a point: one check is all
+                    d, qx, qy = _pt_seg(ex, ey, ax, ay, bx, by)
+                    if d < best:
+                        best, r0, r1, r2, r3 = d, ex, ey, qx, qy
+                    d, qx, qy = _pt_seg(ax, ay, cx, cy, ex, ey)
+                    if d < best:
+                        best, r0, r1, r2, r3 = d, qx, qy, ax, ay
+                    d, qx, qy = _pt_seg(bx, by, cx, cy, ex, ey)
+                    if d < best:
+                        best, r0, r1, r2, r3 = d, qx, qy, bx, by
+        out[k, 0] = r0
+        out[k, 1] = r1
+        out[k, 2] = r2
+        out[k, 3] = r3
+    return out
 
 
 def _pairs_nearest(
     firms: npt.NDArray[np.object_],
+    fsegs: _Segments,
+    fbox: npt.NDArray[np.float64],
     areas: npt.NDArray[np.object_],
+    asegs: _Segments,
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     gap: npt.NDArray[np.float64],
-    segs: _Segments | None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Nearest points (on the firm, on the area) of each pair; a firm touching or inside its
-    area gets a zero-length pair."""
-    if segs is None:  # site polygons: GEOS does it
-        return nearest_points(firms[i], areas[j])
-    xy = shapely.get_coordinates(firms[i])
-    qx, qy = _point_pairs_nearest(xy[:, 0], xy[:, 1], j, segs)
-    maybe_in = np.flatnonzero(gap == 0)  # only points inside the area's box can be inside it
-    inside = maybe_in[shapely.intersects(areas[j[maybe_in]], firms[i[maybe_in]])]
-    qx[inside], qy[inside] = xy[inside, 0], xy[inside, 1]
-    return xy, np.column_stack([qx, qy])
+    """Nearest points (on the firm, on the area) of each pair, exact in the plane; a firm
+    touching or inside its area gets a zero-length pair. ``areas`` must be prepared."""
+    res = _pairs_kernel(
+        i.astype(np.int64),
+        j.astype(np.int64),
+        fsegs.xy,
+        fsegs.start,
+        fsegs.count,
+        fbox,
+        asegs.xy,
+        asegs.start,
+        asegs.count,
+        asegs.block0,
+        asegs.block_box,
+    )
+    pa, pb = res[:, :2].copy(), res[:, 2:].copy()
+    maybe_in = np.flatnonzero(gap == 0)  # only a firm in the area's box can touch it
+    if len(maybe_in):
+        inside = maybe_in[shapely.intersects(areas[j[maybe_in]], firms[i[maybe_in]])]
+        pb[inside] = pa[inside]
+    return pa, pb
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side of a query: geometries, their boundary segments and bounding boxes."""
+
+    geoms: npt.NDArray[np.object_]
+    segs: _Segments
+    box: npt.NDArray[np.float64]
 
 
 def _resolve_pairs(
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     gap: npt.NDArray[np.float64],
-    firms: npt.NDArray[np.object_],
-    areas: npt.NDArray[np.object_],
-    segs: _Segments | None,
+    firms: _Side,
+    areas: _Side,
     n: int,
     kratio: float,
     crs: CRS,
@@ -203,14 +306,22 @@ def _resolve_pairs(
     """
     if not len(i):
         return
+
+    def nearest(
+        ii: npt.NDArray[np.int64], jj: npt.NDArray[np.int64], gg: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], ...]:
+        return _pairs_nearest(
+            firms.geoms, firms.segs, firms.box, areas.geoms, areas.segs, ii, jj, gg
+        )
+
     best = _group_argmin(i, gap)
-    pa, pb = _pairs_nearest(firms, areas, i[best], j[best], gap[best], segs)
+    pa, pb = nearest(i[best], j[best], gap[best])
     d_best = np.full(n, np.inf)
     d_best[i[best]] = np.hypot(*(pa - pb).T)
     rest = np.ones(len(i), dtype=bool)
     rest[best] = False
     rest &= gap <= d_best[i] * kratio + 1e-6
-    qa, qb = _pairs_nearest(firms, areas, i[rest], j[rest], gap[rest], segs)
+    qa, qb = nearest(i[rest], j[rest], gap[rest])
     ci = np.r_[i[best], i[rest]]
     cj = np.r_[j[best], j[rest]]
     a_xy = np.vstack([pa, qa])
@@ -231,46 +342,36 @@ def _resolve_pairs(
 
 
 def _nearest_chunk(
-    firms: npt.NDArray[np.object_],
+    firm_geoms: npt.NDArray[np.object_],
     wide: shapely.STRtree,
-    areas: npt.NDArray[np.object_],
-    abounds: npt.NDArray[np.float64],
-    segs: _Segments | None,
+    idx: TargetIndex,
     reach: float,
     kratio: float,
     crs: CRS,
-    prepared: npt.NDArray[np.object_] | None = None,
+    own_thread: bool,
 ) -> Nearest:
-    n = len(firms)
+    n = len(firm_geoms)
     dist = np.full(n, np.nan)
     area = np.full(n, -1, dtype=np.int64)
     # prepared geometries must be this thread's own (GEOS prepared geometry is not thread-safe)
-    areas = prepared if prepared is not None else _prepared_copy(areas)
-    points = bool(np.all(shapely.get_type_id(firms) == 0))
-    fb = shapely.get_coordinates(firms) if points else shapely.bounds(firms)
+    prepared = idx.prepared if own_thread else prepared_copy(idx.geoms)
+    areas = _Side(prepared, idx.segments, idx.bounds)
+    fbox = shapely.bounds(firm_geoms)
+    firms = _Side(firm_geoms, _Segments.of(firm_geoms), fbox)
     # the tree holds the areas' boxes widened by the reach: a bounding-box query finds every
     # pair that can be within reach, without touching a vertex
-    i, j = wide.query(firms)
-    gap = _box_gap(fb, abounds, i, j)
+    i, j = wide.query(firm_geoms)
+    gap = _box_gap(fbox, idx.bounds, i, j)
     near = gap <= reach
-    _resolve_pairs(i[near], j[near], gap[near], firms, areas, segs, n, kratio, crs, dist, area)
+    _resolve_pairs(i[near], j[near], gap[near], firms, areas, n, kratio, crs, dist, area)
     far = np.flatnonzero(area < 0)
     if len(far):  # nothing within reach: every area is a candidate, pruned by the same bound
-        for part in np.array_split(far, max(1, len(far) * len(areas) // 5_000_000 + 1)):
-            fi = np.repeat(part, len(areas))
-            fj = np.tile(np.arange(len(areas)), len(part))
+        m = len(idx.geoms)
+        for part in np.array_split(far, max(1, len(far) * m // 5_000_000 + 1)):
+            fi = np.repeat(part, m)
+            fj = np.tile(np.arange(m), len(part))
             _resolve_pairs(
-                fi,
-                fj,
-                _box_gap(fb, abounds, fi, fj),
-                firms,
-                areas,
-                segs,
-                n,
-                kratio,
-                crs,
-                dist,
-                area,
+                fi, fj, _box_gap(fbox, idx.bounds, fi, fj), firms, areas, n, kratio, crs, dist, area
             )
     return Nearest(dist, area)
 
@@ -295,13 +396,13 @@ class TargetIndex:
             shapely.bounds(geoms),
             shapely.STRtree(geoms),
             _Segments.of(geoms),
-            _prepared_copy(geoms),
+            prepared_copy(geoms),
         )
 
 
 #: Inputs smaller than this run in the calling thread: a pool and private prepared copies
-#: cost more than they save (a single site check answers in milliseconds).
-CHUNK = 25_000
+#: cost more than they save on small inputs (a single site check answers in milliseconds).
+CHUNK = 4_000
 
 
 def nearest_geodesic(
@@ -330,19 +431,15 @@ def nearest_geodesic(
             abounds[:, 3] + reach,
         )
     )
-    points = bool(np.all(shapely.get_type_id(firm_geoms) == 0))
-    segs = idx.segments if points else None
     n_chunks = max(1, min(threads * 4, len(firm_geoms) // CHUNK))
     if n_chunks == 1:
-        return _nearest_chunk(
-            firm_geoms, wide, idx.geoms, abounds, segs, reach, kratio, crs, prepared=idx.prepared
-        )
+        return _nearest_chunk(firm_geoms, wide, idx, reach, kratio, crs, own_thread=True)
     chunks = np.array_split(np.arange(len(firm_geoms)), n_chunks)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = list(
             pool.map(
                 lambda c: _nearest_chunk(
-                    firm_geoms[c], wide, idx.geoms, abounds, segs, reach, kratio, crs
+                    firm_geoms[c], wide, idx, reach, kratio, crs, own_thread=False
                 ),
                 chunks,
             )
@@ -379,7 +476,7 @@ def county_lookup(
         own: npt.NDArray[np.object_] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         if own is None:
-            own = _prepared_copy(geoms)  # this thread's own
+            own = prepared_copy(geoms)  # this thread's own
         pi, pj = tree.query(points[idx])  # bounding boxes only
         hit = shapely.intersects(own[pj], points[idx][pi])  # prepared counties first: fast
         return idx[pi[hit]], pj[hit]

@@ -21,6 +21,7 @@ Method:
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -32,8 +33,15 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Proj
 
+from sxzones._util import gc_paused
 from sxzones.analyses.firm_zones import normalise_industry, zone_label
-from sxzones.analyses.nearest import TargetIndex, county_lookup, nearest_geodesic
+from sxzones.analyses.nearest import (
+    CHUNK,
+    TargetIndex,
+    county_lookup,
+    nearest_geodesic,
+    prepared_copy,
+)
 from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import to_lonlat
 from sxzones.rules import PROJECT_KINDS, VERDICTS, Rule, RuleSet
@@ -206,6 +214,31 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _overlap_areas(
+    pg: npt.NDArray[np.object_],
+    parea: npt.NDArray[np.float64],
+    k2: npt.NDArray[np.float64],
+    tree: shapely.STRtree,
+    lg: npt.NDArray[np.object_],
+    prepared: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    i, j = tree.query(pg)  # bounding boxes, then the prepared layer geometry decides
+    touch = shapely.intersects(prepared[j], pg[i]) if len(i) else np.zeros(0, bool)
+    i, j = i[touch], j[touch]
+    area = np.zeros(len(i))
+    poly = shapely.get_type_id(pg[i]) >= 3  # polygons and multipolygons
+    if poly.any():
+        pi, pj = i[poly], j[poly]
+        whole = shapely.covers(prepared[pj], pg[pi])  # most parcels: no intersection needed
+        a = np.empty(len(pi))
+        a[whole] = parea[pi[whole]]
+        part = ~whole
+        if part.any():
+            a[part] = shapely.area(shapely.intersection(pg[pi[part]], lg[pj[part]])) / k2[pi[part]]
+        area[poly] = a
+    return i, j, area
+
+
 def _overlaps(
     pg: npt.NDArray[np.object_],
     parea: npt.NDArray[np.float64],
@@ -213,23 +246,24 @@ def _overlaps(
     layer: gpd.GeoDataFrame,
     role: str,
     index: TargetIndex,
+    threads: int,
 ) -> pd.DataFrame:
     """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid."""
-    lg = index.geoms
-    i, j = index.tree.query(pg)  # bounding boxes, then the prepared layer geometry decides
-    touch = shapely.intersects(index.prepared[j], pg[i]) if len(i) else np.zeros(0, bool)
-    i, j = i[touch], j[touch]
-    area = np.zeros(len(i))
-    poly = shapely.get_type_id(pg[i]) >= 3  # polygons and multipolygons
-    if poly.any():
-        pi, pj = i[poly], j[poly]
-        whole = shapely.covers(index.prepared[pj], pg[pi])
-        a = np.empty(len(pi))
-        a[whole] = parea[pi[whole]]
-        part = ~whole
-        if part.any():
-            a[part] = shapely.area(shapely.intersection(pg[pi[part]], lg[pj[part]])) / k2[pi[part]]
-        area[poly] = a
+    n_chunks = max(1, min(threads * 2, len(pg) // CHUNK))
+    if n_chunks == 1:
+        i, j, area = _overlap_areas(pg, parea, k2, index.tree, index.geoms, index.prepared)
+    else:
+
+        def work(c: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], ...]:
+            own = prepared_copy(index.geoms)  # this thread's own
+            ci, cj, ca = _overlap_areas(pg[c], parea[c], k2[c], index.tree, index.geoms, own)
+            return c[ci], cj, ca
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(work, np.array_split(np.arange(len(pg)), n_chunks)))
+        i = np.concatenate([p[0] for p in parts])
+        j = np.concatenate([p[1] for p in parts])
+        area = np.concatenate([p[2] for p in parts])
     cols = [c for c in FIELDS.get(role, []) if c in layer.columns]
     df = pd.DataFrame({"project": i, "layer_row": j})
     for c in cols:
@@ -312,6 +346,13 @@ def check_sites(
         ``zone_ids``, ``city``, ``county``, ``rule_ids``, ``clauses``; ``details()`` gives
         every finding with the admission lists of the touched units.
     """
+    with gc_paused():  # many short-lived geometries, no reference cycles
+        return _check_sites(projects, layers, rules, threads)
+
+
+def _check_sites(
+    projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, threads: int | None
+) -> SiteCheckResult:
     crs = layers.crs()
     if projects.crs is None or not CRS.from_user_input(projects.crs).equals(crs):
         raise CRSError(
@@ -338,7 +379,7 @@ def check_sites(
     if bad:
         raise LayerError(f"project kind(s) {bad} unknown; kinds: {list(PROJECT_KINDS)}")
     pairs: dict[str, pd.DataFrame] = {
-        role: _overlaps(pg, parea, k2, layers.frames[role], role, layers.index(role))
+        role: _overlaps(pg, parea, k2, layers.frames[role], role, layers.index(role), threads)
         for role in ("control_units", "redline", "zones", "builtup")
         if role in layers.frames
     }
@@ -388,16 +429,18 @@ def check_sites(
         out["city"] = table["city"][which]
     site_rules = rules.of_kind("site_overlap", "site_within_distance")
     severity = np.zeros(n, dtype=np.int64)
-    fired: list[list[str]] = [[] for _ in range(n)]
-    for r in site_rules:
+    fired = np.zeros(n, dtype=np.int64)  # bit k: rule k fired
+    for k, r in enumerate(site_rules):
         hit = _rule_fires(r, industry, kind, pairs, bdist, n)
         severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
-        for pos in np.flatnonzero(hit):
-            fired[pos].append(r.id)
+        fired |= hit.astype(np.int64) << k
     out["verdict"] = np.array(VERDICTS, dtype=object)[severity]
-    out["rule_ids"] = [";".join(f) for f in fired]
-    by_id = {r.id: r for r in site_rules}
-    out["clauses"] = ["; ".join(dict.fromkeys(by_id[x].clauses for x in f)) for f in fired]
+    combos, which = np.unique(fired, return_inverse=True)  # few distinct combinations
+    sets = [[r for k, r in enumerate(site_rules) if c >> k & 1] for c in combos]
+    out["rule_ids"] = np.array([";".join(r.id for r in rs) for rs in sets], dtype=object)[which]
+    out["clauses"] = np.array(
+        ["; ".join(dict.fromkeys(r.clauses for r in rs)) for rs in sets], dtype=object
+    )[which]
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
     keep = [
