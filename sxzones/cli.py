@@ -339,6 +339,15 @@ def firms_cmd(
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder."
 )
+@click.option(
+    "--map",
+    "map_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    is_flag=False,
+    flag_value="maps/site-check.html",
+    help="Write an interactive map (default path maps/site-check.html).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 @click.pass_obj
 def check_cmd(
@@ -352,6 +361,7 @@ def check_cmd(
     catalog: Path | None,
     rules: Path | None,
     out: Path,
+    map_path: Path | None,
     overwrite: bool,
 ) -> None:
     """Check proposed projects against control units, red lines and ban zones (三线一单).
@@ -376,6 +386,7 @@ def check_cmd(
         kind=kind,
         id_field=id_field,
         overwrite=overwrite,
+        map_path=map_path,
         say=obj.say,
     )
     obj.say(str(result))

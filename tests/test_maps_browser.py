@@ -126,6 +126,21 @@ def demo_maps(tmp_path_factory):
     )
     ov = runner.invoke(cli, ["run", str(recipe)])
     assert ov.exit_code == 0, ov.output
+    sc = runner.invoke(
+        cli,
+        [
+            "check",
+            "--projects",
+            str(ROOT / "analyses" / "examples" / "projects_demonstration.csv"),
+            "--crs",
+            "wgs84",
+            "--out",
+            str(out / "check"),
+            "--map",
+            str(out / "site-check.html"),
+        ],
+    )
+    assert sc.exit_code == 0, sc.output
     return out
 
 
@@ -153,6 +168,17 @@ def test_overview_map_in_browser(browser, demo_maps):
         )
         == 2
     )
+    _not_blank(browser)
+
+
+def test_site_check_map_in_browser(browser, demo_maps):
+    state = _open(browser, demo_maps / "site-check.html")
+    table = pd.read_csv(demo_maps / "check" / "site_check.csv", encoding="utf-8-sig")
+    assert len(table) in state["layers"].values()  # one feature per project
+    touched = {u for codes in table["unit_codes"].astype(str) for u in codes.split(";")}
+    assert len(touched) in state["layers"].values()  # exactly the units the projects touch
+    assert sorted(state["layers"].values()) == sorted([len(table), len(touched), 12, 31, 161])
+    assert browser.find_elements("css selector", "#sx-legend")
     _not_blank(browser)
 
 

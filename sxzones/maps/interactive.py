@@ -133,10 +133,17 @@ def _style_fn(style: LayerStyle) -> Any:
 
 
 def build_map(
-    layers: Sequence[MapLayer], *, title: str, note: str = "", cluster_over: int = 300
+    layers: Sequence[MapLayer],
+    *,
+    title: str,
+    note: str = "",
+    cluster_over: int = 300,
+    focus: str | None = None,
+    focus_pad_m: float = 3000.0,
 ) -> folium.Map:
     """A map with every layer, a layer switcher, legend, scale bar, measuring tool, full-screen
-    button, search by name, and marker clustering for point layers over ``cluster_over``."""
+    button, search by name, and marker clustering for point layers over ``cluster_over``.
+    The view fits every layer, or the layer named ``focus`` padded by ``focus_pad_m``."""
     bounds = None
     m = strip_unused_defaults(folium.Map(tiles=None, control_scale=True, prefer_canvas=True))
     # With no basemap shown (offline), nothing else gives the map a zoom range, and marker
@@ -205,6 +212,9 @@ def build_map(
     folium.LayerControl(collapsed=True).add_to(m)
     items = list(dict.fromkeys(legend))  # first occurrence of each entry, in order
     m.get_root().add_child(Legend(title, items, note))
+    target = next((ly for ly in layers if ly.name == focus), None)
+    if target is not None and len(target.frame):
+        bounds = target.frame.buffer(focus_pad_m).to_crs(4326).total_bounds
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m

@@ -45,6 +45,7 @@ LABELS: dict[str, str] = {
     "places": "居民点 Places",
     "builtup": "建成区 Built-up areas",
     "distance_ring": "距离范围（示意）Distance ring (display only)",
+    "projects": "建设项目 Projects",
     "builtup_demonstration": "建成区（示范）Built-up areas (demonstration)",
     "redline_demonstration": "生态保护红线（示范）Ecological red lines (demonstration)",
     "control_units_demonstration": "环境管控单元（示范）Control units (demonstration)",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
-CHECK_OPTIONS = frozenset({"crs", "industry", "kind", "id_field"})
+CHECK_OPTIONS = frozenset({"crs", "industry", "kind", "id_field", "map"})
 
 
 def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers:
@@ -331,10 +331,11 @@ def run_check(
     kind: str | None = None,
     id_field: str | None = None,
     overwrite: bool = False,
+    map_path: Path | None = None,
     say: Say = print,
 ) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
-    ``report-<id>.html`` per project."""
+    ``report-<id>.html`` per project (and an interactive map at ``map_path``)."""
     targets = [out / "site_check.json", out / "site_check.csv", out / "rejects.csv"]
     if not overwrite:
         for t in targets:
@@ -372,6 +373,11 @@ def run_check(
                 overwrite=True,
             )
         )
+    if map_path is not None:
+        from sxzones.maps.interactive import save_map
+        from sxzones.maps.site_map import site_check_map
+
+        written.append(save_map(site_check_map(result), map_path, overwrite=True))
     counts = result.table["verdict"].value_counts().to_dict()
     summary = (
         f"site check: {len(details)} project(s): "
@@ -404,5 +410,6 @@ def run_check_recipe(
         kind=o.get("kind"),
         id_field=o.get("id_field"),
         overwrite=overwrite,
+        map_path=recipe.resolve(o["map"]) if o.get("map") else None,
         say=say,
     )

@@ -1,0 +1,63 @@
+"""The site-check map: projects coloured by verdict, with the units and red lines they touch."""
+
+from __future__ import annotations
+
+import folium
+
+from sxzones.analyses.site_check import SiteCheckResult
+from sxzones.maps.interactive import MapLayer, build_map
+from sxzones.maps.style import LayerStyle
+
+PROJECT_FIELDS = [
+    "project_id",
+    "industry_id",
+    "kind",
+    "verdict",
+    "rule_ids",
+    "clauses",
+    "unit_codes",
+    "builtup_zone",
+    "builtup_distance_m",
+]
+
+
+def site_check_map(result: SiteCheckResult) -> folium.Map:
+    """Interactive map of a site check: the touched control units (by type), red lines,
+    zones, built-up areas, and the projects coloured by verdict with their findings."""
+    frames = result.layers.frames
+    layers = []
+    units = result.pairs.get("control_units")
+    if units is not None and len(units):
+        touched = frames["control_units"].iloc[sorted(set(units["layer_row"]))]
+        layers.append(
+            MapLayer(
+                "control_units_demonstration",
+                touched,
+                "control_units",
+                ["unit_code", "unit_name", "unit_type", "admission_spatial"],
+                style=LayerStyle(by="unit_type", fill_opacity=0.35, weight=0.8),
+                simplify_m=20.0,
+            )
+        )
+    for role, name, fields in (
+        ("redline", "redline_demonstration", ["redline_id", "name", "category"]),
+        ("zones", "taiyuan_region_demonstration", ["zone_id", "name", "zone"]),
+        ("builtup", "builtup_demonstration", ["area_id", "name", "kind"]),
+    ):
+        if role in frames and len(frames[role]):
+            layers.append(MapLayer(name, frames[role], role, fields, simplify_m=50.0))
+    layers.append(
+        MapLayer(
+            "projects",
+            result.table,
+            "projects",
+            PROJECT_FIELDS,
+            style=LayerStyle(by="verdict", fill_opacity=0.7, weight=2.0, radius=8.0),
+            search_field="project_id",
+        )
+    )
+    note = (
+        "选址研判 Site check. 晋环发〔2023〕1号 (四), (五), (十二), (十三). Demonstration "
+        "layers are derived by rule, not official."
+    )
+    return build_map(layers, title="建设项目选址研判 Site check", note=note, focus="projects")
