@@ -9,6 +9,14 @@ PYFILES := sxzones tests layers/shanxi/build.py $(wildcard benchmarks/*.py)
 .PHONY: setup demo test lint format layers clean bench
 
 $(STAMP): pyproject.toml
+	@# A CJK font for the Chinese text of static figures: Debian's fonts-noto-cjk, installed
+	@# here when it is missing and we may (root with apt-get); otherwise say so.
+	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends fonts-noto-cjk fontconfig) >/dev/null || \
+	      echo "note: could not install fonts-noto-cjk; static figures need a CJK font"; \
+	  else echo "note: install a CJK font (Debian: fonts-noto-cjk) for static figures"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -248,6 +248,13 @@ def layers_validate(
     flag_value="maps/firm-zones.html",
     help="Write an interactive map (default path maps/firm-zones.html).",
 )
+@click.option(
+    "--figure",
+    "figure_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a static figure for reports: PATH.png and PATH.pdf.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 @click.pass_obj
 def firms_cmd(
@@ -266,6 +273,7 @@ def firms_cmd(
     out: Path,
     fmt: str,
     map_path: Path | None,
+    figure_path: Path | None,
     overwrite: bool,
 ) -> None:
     """Firms inside built-up areas or within 20 km of one (晋环发〔2023〕1号 (四), (十三)).
@@ -292,6 +300,7 @@ def firms_cmd(
         distance=distance,
         formats=parse_formats(fmt),
         map_path=map_path,
+        figure_path=figure_path,
         overwrite=overwrite,
         say=obj.say,
     )

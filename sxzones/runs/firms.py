@@ -24,7 +24,17 @@ if TYPE_CHECKING:
 
 FORMATS = ("csv", "xlsx", "gpkg")
 FIRM_OPTIONS = frozenset(
-    {"distance", "formats", "map", "crs", "id_field", "industry_field", "name_field", "encoding"}
+    {
+        "figure",
+        "distance",
+        "formats",
+        "map",
+        "crs",
+        "id_field",
+        "industry_field",
+        "name_field",
+        "encoding",
+    }
 )
 XLSX_MAX_ROWS = 1_048_575
 
@@ -152,6 +162,7 @@ def run_firms(
     distance: str | float | None = None,
     formats: list[str] | None = None,
     map_path: Path | None = None,
+    figure_path: Path | None = None,
     overwrite: bool = False,
     say: Say = print,
     base: Path | None = None,
@@ -188,6 +199,12 @@ def run_firms(
                 overwrite=True,
             )
         )
+    if figure_path is not None:
+        from sxzones.maps.firm_map import firm_zones_figure
+
+        written.extend(
+            firm_zones_figure(result, b, a, float(result.attrs["distance_m"]), figure_path)
+        )
     t_end = time.perf_counter()
     s = summarise(result)
     lines = [
@@ -223,6 +240,7 @@ def run_firms_recipe(
         distance=o.get("distance"),
         formats=parse_formats(o["formats"]) if "formats" in o else None,
         map_path=mp,
+        figure_path=recipe.resolve(o["figure"]) if o.get("figure") else None,
         overwrite=overwrite,
         say=say,
         base=recipe.path.parent,
