@@ -32,6 +32,7 @@ from sxzones.errors import OutputError
 
 __all__ = [
     "atomic_path",
+    "check_targets",
     "write_bytes",
     "write_csv",
     "write_gpkg",
@@ -46,8 +47,18 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 def check_target(path: Path, overwrite: bool) -> None:
     """Refuse to replace an existing output unless ``overwrite``."""
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} exists. Fix: pass --overwrite, or choose another --out folder")
+    check_targets([path], overwrite)
+
+
+def check_targets(paths: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work starts, to replace outputs that exist (unless ``overwrite``)."""
+    if overwrite:
+        return
+    for path in paths:
+        if path.exists():
+            raise OutputError(
+                f"{path} exists. Fix: pass --overwrite, or choose another --out folder"
+            )
 
 
 @contextmanager

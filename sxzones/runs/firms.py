@@ -12,10 +12,10 @@ import pandas as pd
 import shapely
 
 from sxzones.analyses.firm_zones import screen_firms, summarise, summary_by_city
-from sxzones.errors import OutputError, SxzonesError
+from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.layers import Catalog, LayerReport
-from sxzones.outputs import write_csv, write_gpkg, write_xlsx
+from sxzones.outputs import check_targets, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import load_rules
 from sxzones.runs import RunResult, Say, load_input
 
@@ -98,11 +98,7 @@ OUTPUT_NAMES = {"csv": "firm_zones.csv", "xlsx": "firm_zones.xlsx", "gpkg": "fir
 
 def check_outputs(out: Path, formats: list[str], overwrite: bool) -> None:
     """Refuse, before any work, to replace outputs that exist (unless ``overwrite``)."""
-    if overwrite:
-        return
-    for t in [out / OUTPUT_NAMES[f] for f in formats] + [out / "rejects.csv"]:
-        if t.exists():
-            raise OutputError(f"{t} exists. Fix: pass --overwrite, or choose another --out")
+    check_targets([out / OUTPUT_NAMES[f] for f in formats] + [out / "rejects.csv"], overwrite)
 
 
 def write_firm_outputs(

@@ -16,11 +16,11 @@ from shapely.errors import GEOSException
 from sxzones import __version__
 from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import parse_crs
-from sxzones.errors import OutputError, SxzonesError
+from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, load_layer, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.maps.style import CATEGORY_COLOURS, label
-from sxzones.outputs import write_csv, write_json, write_text
+from sxzones.outputs import check_targets, write_csv, write_json, write_text
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, Say
 
@@ -336,11 +336,7 @@ def run_check(
 ) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
     ``report-<id>.html`` per project (and an interactive map at ``map_path``)."""
-    targets = [out / "site_check.json", out / "site_check.csv", out / "rejects.csv"]
-    if not overwrite:
-        for t in targets:
-            if t.exists():
-                raise OutputError(f"{t} exists. Fix: pass --overwrite, or choose another --out")
+    check_targets([out / "site_check.json", out / "site_check.csv", out / "rejects.csv"], overwrite)
     ruleset: RuleSet = load_rules(rules)
     projects, prep = read_projects(
         projects_spec, cat, crs=crs, industry=industry, kind=kind, id_field=id_field
