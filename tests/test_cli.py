@@ -18,7 +18,8 @@ def _run(*args: str):
 
 
 @pytest.mark.parametrize(
-    "cmd", [[], ["layers"], ["layers", "list"], ["layers", "validate"], ["run"]]
+    "cmd",
+    [[], ["layers"], ["layers", "list"], ["layers", "validate"], ["firms"], ["check"], ["run"]],
 )
 def test_help_on_every_command(cmd):
     res = _run(*cmd, "--help")
