@@ -245,3 +245,30 @@ def test_ellipsoidal_area_matches_geod_across_the_province():
     ours = ellipsoidal_area(np.array(polys, dtype=object), TO_XY.target_crs)
     ref = np.array([_geod_area(p) for p in polys])
     np.testing.assert_allclose(ours, ref, rtol=1e-4)
+
+
+def test_large_batch_in_threads_equals_one_thread(shanxi):
+    """Batches over 2 x CHUNK projects run chunk by chunk in worker threads: same answers."""
+    _, lay = shanxi
+    rng = np.random.default_rng(5)
+    x, y = TO_XY.transform(rng.uniform(111.0, 113.5, 9000), rng.uniform(35.5, 39.5, 9000))
+    side = rng.uniform(100, 900, 9000)
+    projects = gpd.GeoDataFrame(
+        {
+            "project_id": [f"P{i}" for i in range(9000)],
+            "industry": rng.choice(["steel", "pv", "cement", "coking"], 9000),
+            "kind": rng.choice(["new", "capacity_replacement"], 9000),
+        },
+        geometry=shapely.box(x, y, x + side, y + side),
+        crs=WORK,
+    )
+    one = check_sites(projects, lay, RULES, threads=1)
+    two = check_sites(projects, lay, RULES, threads=2)
+    pd.testing.assert_frame_equal(
+        one.table.drop(columns="geometry"), two.table.drop(columns="geometry")
+    )
+    for role in one.pairs:
+        pd.testing.assert_frame_equal(
+            one.pairs[role].reset_index(drop=True), two.pairs[role].reset_index(drop=True)
+        )
+    assert one.details()[123] == two.details()[123]

@@ -431,7 +431,7 @@ def nearest_geodesic(
             abounds[:, 3] + reach,
         )
     )
-    n_chunks = max(1, min(threads * 4, len(firm_geoms) // CHUNK))
+    n_chunks = 1 if threads <= 1 else max(1, min(threads * 4, len(firm_geoms) // CHUNK))
     if n_chunks == 1:
         return _nearest_chunk(firm_geoms, wide, idx, reach, kratio, crs, own_thread=True)
     chunks = np.array_split(np.arange(len(firm_geoms)), n_chunks)
@@ -459,6 +459,7 @@ def county_lookup(
     points: npt.NDArray[np.object_],
     admin: gpd.GeoDataFrame,
     index: TargetIndex | None = None,
+    threads: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]]:
     """For each point the row of its county in a table of adcode, county and city names; the
     table's last row is blank, for points outside every county."""
@@ -481,11 +482,12 @@ def county_lookup(
         hit = shapely.intersects(own[pj], points[idx][pi])  # prepared counties first: fast
         return idx[pi[hit]], pj[hit]
 
-    n_chunks = max(1, min(8, n // CHUNK))
+    threads = threads or min(4, os.cpu_count() or 1)
+    n_chunks = 1 if threads <= 1 else max(1, min(8, n // CHUNK))
     if n_chunks == 1:
         found = [lookup(np.arange(n), index.prepared)]
     else:
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             found = list(pool.map(lookup, np.array_split(np.arange(n), n_chunks)))
     i = np.concatenate([f[0] for f in found])
     j = np.concatenate([f[1] for f in found])

@@ -79,6 +79,15 @@ class SiteLayers:
     frames: dict[str, gpd.GeoDataFrame]
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     _indexes: dict[str, TargetIndex] = field(default_factory=dict, repr=False, compare=False)
+    _workers: list[SiteLayers] = field(default_factory=list, repr=False, compare=False)
+
+    def workers(self, k: int) -> list[SiteLayers]:
+        """``k`` clones sharing the frames, each with indexes of its own (built on first use
+        by the thread that uses it), kept for later calls. A clone must be used by one thread
+        at a time: GEOS prepared geometries are not thread-safe (libgeos/geos#825)."""
+        while len(self._workers) < k:
+            self._workers.append(SiteLayers(self.frames, self.sources))
+        return self._workers[:k]
 
     def index(self, role: str) -> TargetIndex:
         """The layer's spatial index, built on first use and kept (``counties``: the county
@@ -140,14 +149,30 @@ class SiteCheckResult:
     rules: RuleSet
 
     def details(self) -> list[dict[str, Any]]:
-        """Per project: every finding, as plain data (for JSON and the reports)."""
-        out = []
-        by_role = {
-            r: {k: g for k, g in p.groupby("project", sort=False)} for r, p in self.pairs.items()
+        """Per project: every finding, as plain data (for JSON and the reports).
+
+        Built in one pass over the table's records and one over each role's pairs (a lookup
+        per project took 2.7 ms each: 27 s for 10,000 projects)."""
+        n = len(self.table)
+        found: dict[str, list[list[dict[str, Any]]]] = {}
+        for role in ("control_units", "redline", "zones"):
+            lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+            p = self.pairs.get(role)
+            if p is not None and len(p):
+                cols = [c for c in p.columns if c not in ("project", "layer_row")]
+                for proj, rec in zip(
+                    p["project"].tolist(), p[cols].to_dict("records"), strict=True
+                ):
+                    lists[proj].append({k: _plain(v) for k, v in rec.items()})
+            found[role] = lists
+        rule_text = {
+            r.id: {"id": r.id, "clause": r.clauses, "verdict": r.verdict, "zh": r.zh, "en": r.en}
+            for r in self.rules.rules
         }
-        t = self.table
-        for pos in range(len(t)):
-            row = t.iloc[pos]
+        admission = [c for c in FIELDS["control_units"] if c.startswith("admission")]
+        out = []
+        records = pd.DataFrame(self.table.drop(columns="geometry")).to_dict("records")
+        for pos, row in enumerate(records):
             d: dict[str, Any] = {
                 "project_id": str(row["project_id"]),
                 "industry": row["industry_id"],
@@ -165,35 +190,10 @@ class SiteCheckResult:
                 "geometry_note": row.get("geometry_note", ""),
             }
             for role in ("control_units", "redline", "zones"):
-                g = by_role.get(role, {}).get(pos)
-                d[role] = (
-                    []
-                    if g is None
-                    else [
-                        {
-                            **{
-                                k: _plain(v)
-                                for k, v in rec.items()
-                                if k not in ("project", "layer_row")
-                            }
-                        }
-                        for rec in g.to_dict("records")
-                    ]
-                )
-            fired = [x for x in str(row["rule_ids"]).split(";") if x]
-            d["rules"] = [
-                {"id": r.id, "clause": r.clauses, "verdict": r.verdict, "zh": r.zh, "en": r.en}
-                for r in (self.rules.get(x) for x in fired)
-            ]
+                d[role] = found[role][pos]
+            d["rules"] = [dict(rule_text[x]) for x in str(row["rule_ids"]).split(";") if x]
             d["admission_lists"] = [
-                {
-                    "unit_code": u["unit_code"],
-                    **{
-                        k: u.get(k, "")
-                        for k in FIELDS["control_units"]
-                        if k.startswith("admission")
-                    },
-                }
+                {"unit_code": u["unit_code"], **{k: u.get(k, "") for k in admission}}
                 for u in d["control_units"]
             ]
             out.append(d)
@@ -249,7 +249,7 @@ def _overlaps(
     threads: int,
 ) -> pd.DataFrame:
     """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid."""
-    n_chunks = max(1, min(threads * 2, len(pg) // CHUNK))
+    n_chunks = 1 if threads <= 1 else max(1, min(threads * 2, len(pg) // CHUNK))
     if n_chunks == 1:
         i, j, area = _overlap_areas(pg, parea, k2, index.tree, index.geoms, index.prepared)
     else:
@@ -346,8 +346,32 @@ def check_sites(
         ``zone_ids``, ``city``, ``county``, ``rule_ids``, ``clauses``; ``details()`` gives
         every finding with the admission lists of the touched units.
     """
+    threads = threads or min(4, os.cpu_count() or 1)
+    n = len(projects)
     with gc_paused():  # many short-lived geometries, no reference cycles
-        return _check_sites(projects, layers, rules, threads)
+        if threads <= 1 or n < 2 * CHUNK:
+            return _check_sites(projects, layers, rules, 1)
+        # Large batches: the whole check, chunk by chunk of projects, one worker per clone of
+        # the layer indexes (nothing prepared is shared between threads).
+        chunks = np.array_split(np.arange(n), threads)
+        clones = layers.workers(threads)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(
+                pool.map(
+                    lambda kc: _check_sites(projects.iloc[kc[1]], clones[kc[0]], rules, 1),
+                    enumerate(chunks),
+                )
+            )
+    table = gpd.GeoDataFrame(pd.concat([p.table for p in parts]), crs=projects.crs)
+    pairs = {}
+    for role in parts[0].pairs:
+        frames = []
+        for c, p in zip(chunks, parts, strict=True):
+            f = p.pairs[role].copy()
+            f["project"] = f["project"].to_numpy() + c[0]
+            frames.append(f)
+        pairs[role] = pd.concat(frames, ignore_index=True)
+    return SiteCheckResult(table, pairs, layers, rules)
 
 
 def _check_sites(
@@ -360,7 +384,7 @@ def _check_sites(
             f"the layers in {crs.name}. Fix: load the projects through sxzones "
             "(they are brought to the working CRS)"
         )
-    threads = threads or min(4, os.cpu_count() or 1)
+    threads = threads or 1
     n = len(projects)
     pg = projects.geometry.to_numpy()
     k2 = _k2(pg, crs)
@@ -422,7 +446,10 @@ def _check_sites(
     out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
     if "admin" in layers.frames:
         which, table = county_lookup(
-            shapely.point_on_surface(pg), layers.frames["admin"], layers.index("counties")
+            shapely.point_on_surface(pg),
+            layers.frames["admin"],
+            layers.index("counties"),
+            threads=threads,
         )
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
