@@ -131,9 +131,10 @@ def layers_validate(
 
     from sxzones.crs import choose_working_crs
     from sxzones.errors import CatalogError
-    from sxzones.layers import ROLES, load_catalog, load_layer, read_file, validate_layer
+    from sxzones.layers import ROLES, load_catalog
     from sxzones.layers.catalog import Catalog
     from sxzones.outputs import write_csv
+    from sxzones.runs import load_input
 
     try:
         cat = load_catalog(catalog)
@@ -153,24 +154,10 @@ def layers_validate(
     failed: list[str] = []
     for t in obj.progress(targets, "validating"):
         try:
-            if t in cat:
-                _, report = load_layer(
-                    cat.entry(t), working_crs=cat.working.crs, study_area=cat.study_area
-                )
-            else:
-                if not Path(t).exists():
-                    raise SxzonesError(
-                        f"{t!r} is neither a layer of {cat.path} nor an existing file. Layers: "
-                        f"{', '.join(sorted(cat.entries))}"
-                    )
-                raw = read_file(t, crs=crs, encoding=encoding, layer=layer)
-                _, report = validate_layer(
-                    raw,
-                    role or "context",
-                    name=Path(t).name,
-                    working_crs=cat.working.crs,
-                    study_area=cat.study_area,
-                )
+            # --role, --crs, --encoding and --layer are for files given by path
+            _, report = load_input(
+                t, None if t in cat else role, cat, crs=crs, encoding=encoding, layer=layer
+            )
         except SxzonesError as exc:
             if obj.debug:
                 raise

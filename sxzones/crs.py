@@ -621,13 +621,3 @@ def check_coordinates(
                     )
                 )
     return issues
-
-
-def describe_issues(issues: list[CoordinateIssue], row_label: Callable[[int], str]) -> str:
-    """One line per issue, with up to five row labels, for error messages."""
-    lines = []
-    for i in issues:
-        rows = ", ".join(row_label(p) for p in i.positions[:5])
-        more = f" and {len(i.positions) - 5} more" if len(i.positions) > 5 else ""
-        lines.append(f"{i.message} (rows {rows}{more}); fix: {i.fix}")
-    return "\n".join(lines)

@@ -39,7 +39,3 @@ class OutputError(SxzonesError, OSError):
 
 class SxzonesWarning(UserWarning):
     """Base class of the warnings sxzones emits."""
-
-
-class DatumWarning(SxzonesWarning):
-    """A datum shift was approximated (e.g. Xi'an 80 to CGCS2000 without parameters)."""

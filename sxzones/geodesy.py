@@ -8,14 +8,24 @@ in the plane, then measure the decisive lengths here, on the CRS's own ellipsoid
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 from pyproj import CRS, Geod, Proj, Transformer
 
 from sxzones.errors import CRSError
 
-__all__ = ["geod_of", "geodesic_distance", "scale_range", "to_lonlat"]
+__all__ = [
+    "areal_scale",
+    "ellipsoidal_area",
+    "geod_of",
+    "geodesic_distance",
+    "map_factors",
+    "scale_range",
+    "to_lonlat",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -70,7 +80,41 @@ def scale_range(
     crs = _check_projected(crs)
     minx, miny, maxx, maxy = (float(v) for v in np.asarray(bounds, dtype=float))
     gx, gy = np.meshgrid(np.linspace(minx, maxx, 11), np.linspace(miny, maxy, 11))
-    lon, lat = to_lonlat(gx.ravel(), gy.ravel(), crs)
-    f = Proj(crs).get_factors(lon, lat)
+    f = map_factors(gx.ravel(), gy.ravel(), crs)
     k = np.concatenate([np.asarray(f.meridional_scale), np.asarray(f.parallel_scale)])
     return float(np.nanmin(k)), float(np.nanmax(k))
+
+
+@lru_cache(maxsize=16)
+def _proj(crs_wkt: str) -> Proj:
+    return Proj(CRS.from_wkt(crs_wkt))
+
+
+def map_factors(x: npt.ArrayLike, y: npt.ArrayLike, crs: CRS) -> Any:
+    """PROJ's map factors (scales, convergence) at projected points (``pyproj`` Factors)."""
+    lon, lat = to_lonlat(x, y, crs)
+    return _proj(crs.to_wkt()).get_factors(lon, lat)
+
+
+def ellipsoidal_area(
+    geoms: npt.NDArray[np.object_], crs: CRS, points: npt.NDArray[np.object_] | None = None
+) -> FloatArray:
+    """Areas in m² on the ellipsoid of (small) polygons in a conformal projected CRS.
+
+    A conformal projection scales areas by k², so the planar area is divided by the areal
+    scale at each polygon's representative point (``points``, computed when not given). Over
+    a parcel of a few km the scale varies by less than 1e-5. Missing or empty geometries: 0.
+    """
+    pts = shapely.point_on_surface(geoms) if points is None else points
+    return np.asarray(shapely.area(geoms), dtype=np.float64) / areal_scale(pts, crs)
+
+
+def areal_scale(points: npt.NDArray[np.object_], crs: CRS) -> FloatArray:
+    """The area scale k² of a conformal projected CRS at each point (1 where missing)."""
+    crs = _check_projected(crs)
+    k2 = np.ones(len(points))
+    ok = ~shapely.is_empty(points) & ~shapely.is_missing(points)
+    if ok.any():
+        xy = shapely.get_coordinates(points[ok])
+        k2[ok] = np.asarray(map_factors(xy[:, 0], xy[:, 1], crs).areal_scale)
+    return k2

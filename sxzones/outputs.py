@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -45,11 +45,6 @@ _FIXED_DATE = "2000-01-01T00:00:00Z"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def check_target(path: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing output unless ``overwrite``."""
-    check_targets([path], overwrite)
-
-
 def check_targets(paths: list[Path], overwrite: bool) -> None:
     """Refuse, before any work starts, to replace outputs that exist (unless ``overwrite``)."""
     if overwrite:
@@ -65,7 +60,7 @@ def check_targets(paths: list[Path], overwrite: bool) -> None:
 def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` when the block succeeds."""
     dest = Path(path)
-    check_target(dest, overwrite)
+    check_targets([dest], overwrite)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
     os.close(fd)
@@ -203,8 +198,3 @@ def write_gpkg(
                 frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), SPATIAL_INDEX="YES"
             )
     return Path(path)
-
-
-def write_many(writers: Mapping[Path, Callable[[Path], Path]]) -> list[Path]:
-    """Run several writers, each of which writes one file atomically."""
-    return [w(p) for p, w in writers.items()]

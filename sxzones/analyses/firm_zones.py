@@ -28,7 +28,7 @@ The heavy steps run on chunks of firms in threads (shapely releases the GIL).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -288,6 +288,3 @@ def summary_by_city(result: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in ("city", "industry_id") if c in result.columns]
     t = result.groupby([*cols, "zone"], dropna=False).size().unstack("zone", fill_value=0)
     return t.reset_index()
-
-
-ProgressFn = Callable[[str], None]

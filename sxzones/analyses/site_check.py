@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -31,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from pyproj import CRS, Proj
+from pyproj import CRS
 
 from sxzones._util import gc_paused
 from sxzones.analyses.firm_zones import normalise_industry, zone_label
@@ -43,7 +42,7 @@ from sxzones.analyses.nearest import (
     prepared_copy,
 )
 from sxzones.errors import CRSError, LayerError
-from sxzones.geodesy import to_lonlat
+from sxzones.geodesy import areal_scale, ellipsoidal_area
 from sxzones.rules import PROJECT_KINDS, VERDICTS, Rule, RuleSet
 
 __all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
@@ -62,12 +61,6 @@ FIELDS = {
     "redline": ["redline_id", "name", "category"],
     "zones": ["zone_id", "name", "zone"],
     "builtup": ["area_id", "name", "kind"],
-}
-ID_FIELD = {
-    "control_units": "unit_code",
-    "redline": "redline_id",
-    "zones": "zone_id",
-    "builtup": "area_id",
 }
 
 
@@ -113,30 +106,6 @@ class SiteLayers:
         if crs.is_geographic:
             raise CRSError(f"{crs.name} is geographic: use a projected working CRS")
         return crs
-
-
-def ellipsoidal_area(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
-    """Areas in m² on the ellipsoid of (small) polygons in a conformal projected CRS: planar
-    area / k², with k the point scale factor at each polygon's representative point."""
-    planar = shapely.area(geoms)
-    return planar / _k2(geoms, crs)
-
-
-@lru_cache(maxsize=8)
-def _proj(crs_wkt: str) -> Proj:
-    return Proj(CRS.from_wkt(crs_wkt))
-
-
-def _k2(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
-    pts = shapely.point_on_surface(geoms)
-    xy = shapely.get_coordinates(pts)
-    k2 = np.ones(len(geoms))
-    ok = ~shapely.is_empty(pts) & ~shapely.is_missing(pts)
-    if ok.any():
-        lon, lat = to_lonlat(xy[:, 0], xy[:, 1], crs)
-        f = _proj(crs.to_wkt()).get_factors(lon, lat)
-        k2[ok] = np.asarray(f.areal_scale)
-    return k2
 
 
 @dataclass
@@ -387,7 +356,8 @@ def _check_sites(
     threads = threads or 1
     n = len(projects)
     pg = projects.geometry.to_numpy()
-    k2 = _k2(pg, crs)
+    reps = shapely.point_on_surface(pg)  # for the area scale and the county lookup
+    k2 = areal_scale(reps, crs)
     parea = shapely.area(pg) / k2
     industry = (
         normalise_industry(projects["industry"]).to_numpy(dtype=object)
@@ -446,7 +416,7 @@ def _check_sites(
     out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
     if "admin" in layers.frames:
         which, table = county_lookup(
-            shapely.point_on_surface(pg),
+            reps,
             layers.frames["admin"],
             layers.index("counties"),
             threads=threads,

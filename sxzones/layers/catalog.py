@@ -101,6 +101,12 @@ class Catalog:
     def __contains__(self, name: object) -> bool:
         return name in self.entries
 
+    def load(self, name: str) -> tuple[gpd.GeoDataFrame, LayerReport]:
+        """Read and validate the named layer into this catalogue's working CRS."""
+        return load_layer(
+            self.entry(name), working_crs=self.working.crs, study_area=self.study_area
+        )
+
 
 def default_catalog_path() -> Path:
     """``$SXZONES_CATALOG``, else ``layers/catalog.toml`` here or beside the package."""
@@ -265,7 +271,5 @@ def load(
     The frame's ``attrs["sxzones"]`` holds the provenance.
     """
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
-    frame, report = load_layer(
-        cat.entry(name), working_crs=cat.working.crs, study_area=cat.study_area
-    )
+    frame, report = cat.load(name)
     return (frame, report) if with_report else frame

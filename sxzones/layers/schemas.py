@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ROLES", "Provenance", "Role", "geometry_family"]
-
-GeometryFamily = Literal["point", "line", "polygon"]
+__all__ = ["ROLES", "Provenance", "Role"]
 
 
 @dataclass(frozen=True)
@@ -40,21 +38,6 @@ class Role:
     description: str = ""
 
 
-INDUSTRIES = (
-    "steel",
-    "coking",
-    "cement",
-    "chemical",
-    "nonferrous",
-    "coal_power",
-    "coal_chemical",
-    "flat_glass",
-    "refining",
-    "electrolytic_aluminium",
-    "pv",
-    "wind",
-    "other",
-)
 UNIT_TYPES = ("priority_protection", "key_control", "general_control")
 CANDIDATE_KINDS = ("abandoned_mine", "subsidence", "closed_landfill", "contaminated_plot")
 ADMISSION_FIELDS = (
@@ -160,16 +143,6 @@ ROLES: dict[str, Role] = {
         ),
     ]
 }
-
-
-def geometry_family(geom_type: object) -> str | None:
-    """``"MultiPolygon"`` -> ``"polygon"``; None for missing or collections."""
-    if not isinstance(geom_type, str) or not geom_type:
-        return None
-    t = geom_type.lower().removeprefix("multi")
-    return {"point": "point", "linestring": "line", "linearring": "line", "polygon": "polygon"}.get(
-        t
-    )
 
 
 @dataclass(frozen=True)

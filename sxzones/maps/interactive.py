@@ -9,13 +9,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import shapely
 from branca.element import MacroElement, Template
 from folium import plugins
@@ -38,7 +39,6 @@ class MapLayer:
     style: LayerStyle | None = None
     simplify_m: float = 0.0
     search_field: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def colour_of(value: str, default: str = "#3388ff") -> str:
@@ -194,7 +194,7 @@ def build_map(
                 legend.append((colour_of(v, st.color), label(v)))
         else:
             legend.append((st.color, label(layer.name)))
-        b = layer.frame.to_crs(4326).total_bounds
+        b = _lonlat_bounds(layer.frame, 0.0)
         bounds = (
             b
             if bounds is None
@@ -214,10 +214,21 @@ def build_map(
     m.get_root().add_child(Legend(title, items, note))
     target = next((ly for ly in layers if ly.name == focus), None)
     if target is not None and len(target.frame):
-        bounds = target.frame.buffer(focus_pad_m).to_crs(4326).total_bounds
+        bounds = _lonlat_bounds(target.frame, focus_pad_m)
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def _lonlat_bounds(frame: gpd.GeoDataFrame, pad_m: float) -> npt.NDArray[np.float64]:
+    """WGS84 bounds of a frame's (padded) bounding box: only the box is reprojected,
+    densified so that its curved edges are covered."""
+    minx, miny, maxx, maxy = frame.total_bounds
+    box = shapely.segmentize(
+        shapely.box(minx - pad_m, miny - pad_m, maxx + pad_m, maxy + pad_m),
+        max(maxx - minx, maxy - miny, 1.0) / 16,
+    )
+    return np.asarray(gpd.GeoSeries([box], crs=frame.crs).to_crs(4326).total_bounds)
 
 
 def save_map(

@@ -16,19 +16,15 @@ from pathlib import Path
 
 import geopandas as gpd
 import matplotlib
-
-matplotlib.use("Agg")  # files only, no screen
-
-import matplotlib.pyplot as plt
 import numpy as np
 import shapely
 from matplotlib import font_manager
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrow, Patch
-from pyproj import Proj
 
 from sxzones.errors import SxzonesError
-from sxzones.geodesy import to_lonlat
+from sxzones.geodesy import map_factors
 from sxzones.maps.interactive import colour_of
 from sxzones.maps.style import LayerStyle, label
 from sxzones.outputs import write_bytes
@@ -88,124 +84,125 @@ def static_map(
     """
     font = cjk_font()
     crs = layers[0].frame.crs
-    plt.rcParams["font.family"] = [font, "DejaVu Sans"]
-    plt.rcParams["svg.hashsalt"] = "sxzones"
-    fig, ax = plt.subplots(figsize=(8.0, 9.0), dpi=150)
-    handles: list[Patch | Line2D] = []
-    for layer in layers:
-        f, st = layer.frame, layer.style
-        if not len(f):
-            continue
-        kinds = set(shapely.get_type_id(f.geometry.to_numpy()).tolist())
-        groups = (
-            [(v, f[f[st.by].astype(str) == v]) for v in sorted(set(f[st.by].astype(str)))]
-            if st.by and st.by in f
-            else [(layer.name, f)]
-        )
-        for key, part in groups:
-            colour = colour_of(key, st.color) if st.by else st.color
-            if kinds <= {0, 4}:
-                xy = shapely.get_coordinates(part.geometry.to_numpy())
-                ax.scatter(
-                    xy[:, 0],
-                    xy[:, 1],
-                    s=st.radius * 3,
-                    c=colour,
-                    edgecolors="#222",
-                    linewidths=0.3,
-                    zorder=4,
-                )
-                handles.append(
-                    Line2D([], [], marker="o", ls="", color=colour, mec="#222", label=label(key))
-                )
-            elif kinds <= {1, 5}:
-                part.plot(ax=ax, color=colour, linewidth=st.weight, zorder=3)
-                handles.append(Line2D([], [], color=colour, lw=2, label=label(key)))
-            else:
-                part.plot(
-                    ax=ax,
-                    facecolor=colour if st.fill_opacity > 0 else "none",
-                    edgecolor=colour if st.fill_opacity == 0 else "#555",
-                    alpha=max(st.fill_opacity, 0.9) if st.fill_opacity == 0 else None,
-                    linewidth=max(st.weight * 0.5, 0.2),
-                    zorder=2,
-                )
-                handles.append(
-                    Patch(
-                        facecolor=colour if st.fill_opacity > 0 else "none",
-                        edgecolor=colour,
-                        label=label(key),
+    # settings for this figure only: no pyplot, no global backend or rcParams changed
+    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"]}):
+        fig = Figure(figsize=(8.0, 9.0), dpi=150)
+        ax = fig.add_subplot()
+        handles: list[Patch | Line2D] = []
+        for layer in layers:
+            f, st = layer.frame, layer.style
+            if not len(f):
+                continue
+            kinds = set(shapely.get_type_id(f.geometry.to_numpy()).tolist())
+            groups = (
+                [(v, f[f[st.by].astype(str) == v]) for v in sorted(set(f[st.by].astype(str)))]
+                if st.by and st.by in f
+                else [(layer.name, f)]
+            )
+            for key, part in groups:
+                colour = colour_of(key, st.color) if st.by else st.color
+                if kinds <= {0, 4}:
+                    xy = shapely.get_coordinates(part.geometry.to_numpy())
+                    ax.scatter(
+                        xy[:, 0],
+                        xy[:, 1],
+                        s=st.radius * 3,
+                        c=colour,
+                        edgecolors="#222",
+                        linewidths=0.3,
+                        zorder=4,
                     )
-                )
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    width = x1 - x0
-    # scale bar (lower left): planar metres in the Gauss-Krüger CRS, within 1.6 per mille of
-    # ground metres over Shanxi
-    bar = _nice(width / 5)
-    bx, by = x0 + 0.04 * width, y0 + 0.04 * (y1 - y0)
-    ax.plot([bx, bx + bar], [by, by], color="black", lw=3, solid_capstyle="butt", zorder=6)
-    ax.text(
-        bx + bar / 2,
-        by + 0.012 * (y1 - y0),
-        f"{bar / 1000:g} km",
-        ha="center",
-        va="bottom",
-        fontsize=9,
-        zorder=6,
-    )
-    # north arrow (upper right), turned by the meridian convergence at the centre
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    lon, lat = to_lonlat([cx], [cy], crs)
-    gamma = float(np.asarray(Proj(crs).get_factors(lon, lat).meridian_convergence)[0])
-    ang = np.radians(90.0 + gamma)
-    ax_len = 0.07 * (y1 - y0)
-    ox, oy = x1 - 0.06 * width, y1 - 0.14 * (y1 - y0)
-    ax.add_patch(
-        FancyArrow(
-            ox,
-            oy,
-            ax_len * np.cos(ang),
-            ax_len * np.sin(ang),
-            width=0.012 * width,
-            head_width=0.035 * width,
-            head_length=0.03 * (y1 - y0),
-            color="black",
+                    handles.append(
+                        Line2D(
+                            [], [], marker="o", ls="", color=colour, mec="#222", label=label(key)
+                        )
+                    )
+                elif kinds <= {1, 5}:
+                    part.plot(ax=ax, color=colour, linewidth=st.weight, zorder=3)
+                    handles.append(Line2D([], [], color=colour, lw=2, label=label(key)))
+                else:
+                    part.plot(
+                        ax=ax,
+                        facecolor=colour if st.fill_opacity > 0 else "none",
+                        edgecolor=colour if st.fill_opacity == 0 else "#555",
+                        alpha=max(st.fill_opacity, 0.9) if st.fill_opacity == 0 else None,
+                        linewidth=max(st.weight * 0.5, 0.2),
+                        zorder=2,
+                    )
+                    handles.append(
+                        Patch(
+                            facecolor=colour if st.fill_opacity > 0 else "none",
+                            edgecolor=colour,
+                            label=label(key),
+                        )
+                    )
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        width = x1 - x0
+        # scale bar (lower left): planar metres in the Gauss-Krüger CRS, within 1.6 per mille of
+        # ground metres over Shanxi
+        bar = _nice(width / 5)
+        bx, by = x0 + 0.04 * width, y0 + 0.04 * (y1 - y0)
+        ax.plot([bx, bx + bar], [by, by], color="black", lw=3, solid_capstyle="butt", zorder=6)
+        ax.text(
+            bx + bar / 2,
+            by + 0.012 * (y1 - y0),
+            f"{bar / 1000:g} km",
+            ha="center",
+            va="bottom",
+            fontsize=9,
             zorder=6,
-            length_includes_head=True,
         )
-    )
-    ax.text(
-        ox + 1.25 * ax_len * np.cos(ang),
-        oy + 1.25 * ax_len * np.sin(ang),
-        "N",
-        ha="center",
-        va="center",
-        fontsize=12,
-        fontweight="bold",
-        zorder=6,
-    )
-    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
-    ax.set_title(title, fontsize=13)
-    fig.text(
-        0.02,
-        0.015,
-        f"{crs.name} (EPSG:{crs.to_epsg()})  ·  {sources}",
-        fontsize=6.5,
-        color="#444",
-        wrap=True,
-    )
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    out = []
-    png, pdf = Path(path).with_suffix(".png"), Path(path).with_suffix(".pdf")
-    for target, fmt, meta in (
-        (png, "png", {"Software": None}),
-        (pdf, "pdf", {"Creator": None, "Producer": None, "CreationDate": None}),
-    ):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, metadata=meta)
-        out.append(write_bytes(buf.getvalue(), target, overwrite))
-    plt.close(fig)
+        # north arrow (upper right), turned by the meridian convergence at the centre
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        gamma = float(np.asarray(map_factors([cx], [cy], crs).meridian_convergence)[0])
+        ang = np.radians(90.0 + gamma)
+        ax_len = 0.07 * (y1 - y0)
+        ox, oy = x1 - 0.06 * width, y1 - 0.14 * (y1 - y0)
+        ax.add_patch(
+            FancyArrow(
+                ox,
+                oy,
+                ax_len * np.cos(ang),
+                ax_len * np.sin(ang),
+                width=0.012 * width,
+                head_width=0.035 * width,
+                head_length=0.03 * (y1 - y0),
+                color="black",
+                zorder=6,
+                length_includes_head=True,
+            )
+        )
+        ax.text(
+            ox + 1.25 * ax_len * np.cos(ang),
+            oy + 1.25 * ax_len * np.sin(ang),
+            "N",
+            ha="center",
+            va="center",
+            fontsize=12,
+            fontweight="bold",
+            zorder=6,
+        )
+        ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+        ax.set_title(title, fontsize=13)
+        fig.text(
+            0.02,
+            0.015,
+            f"{crs.name} (EPSG:{crs.to_epsg()})  ·  {sources}",
+            fontsize=6.5,
+            color="#444",
+            wrap=True,
+        )
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        out = []
+        png, pdf = Path(path).with_suffix(".png"), Path(path).with_suffix(".pdf")
+        for target, fmt, meta in (
+            (png, "png", {"Software": None}),
+            (pdf, "pdf", {"Creator": None, "Producer": None, "CreationDate": None}),
+        ):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt, metadata=meta)
+            out.append(write_bytes(buf.getvalue(), target, overwrite))
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from sxzones.errors import SxzonesError
-from sxzones.layers import Catalog, LayerReport, load_layer, read_file, validate_layer
+from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 
 Say = Callable[[str], None]
 
@@ -33,36 +33,41 @@ class RunResult:
 
 def load_input(
     source: str | Path,
-    role: str,
+    role: str | None,
     cat: Catalog,
     *,
     crs: str | None = None,
     fields: dict[str, str] | None = None,
     encoding: str | None = None,
+    layer: str | None = None,
     base: Path | None = None,
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """A catalogue layer by name, or a file by path, validated for ``role``."""
+    """A catalogue layer by name, or a file by path, validated for ``role``.
+
+    ``role`` None: a catalogue layer keeps its own role, a file is read as ``context``.
+    Relative paths are looked up beside ``base`` (a recipe's folder) first, then here.
+    """
     name = str(source)
     if name in cat:
         entry = cat.entry(name)
-        if entry.role != role:
+        if role is not None and entry.role != role:
             raise SxzonesError(
                 f"layer {name!r} has role {entry.role!r}, but a {role!r} layer is needed here"
             )
-        return load_layer(entry, working_crs=cat.working.crs, study_area=cat.study_area)
+        return cat.load(name)
     path = Path(name)
-    if base is not None and not path.is_absolute() and not path.exists():
-        path = base / path
-    if not path.exists():
+    candidates = [base / path, path] if base is not None and not path.is_absolute() else [path]
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
         raise SxzonesError(
             f"{name!r} is neither a layer of {cat.path} nor an existing file. "
             f"Layers: {', '.join(sorted(cat.entries))}"
         )
-    raw = read_file(path, crs=crs, encoding=encoding)
+    raw = read_file(found, crs=crs, encoding=encoding, layer=layer)
     return validate_layer(
         raw,
-        role,
-        name=path.stem,
+        role or "context",
+        name=found.name,
         working_crs=cat.working.crs,
         fields={k: v for k, v in (fields or {}).items() if v},
         study_area=cat.study_area,

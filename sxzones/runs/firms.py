@@ -112,7 +112,6 @@ def write_firm_outputs(
     """Write the screen's outputs (each atomically). Point firms get CGCS2000 lon/lat
     columns unless ``add_lonlat`` is false (tables keep the coordinate columns they came
     with)."""
-    names = OUTPUT_NAMES
     check_outputs(out, formats, overwrite)
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS:
         raise SxzonesError(
@@ -128,7 +127,7 @@ def write_firm_outputs(
         table["lat_cgcs2000"] = np.round(lat, 7)
     written = []
     for f in formats:
-        path = out / names[f]
+        path = out / OUTPUT_NAMES[f]
         if f == "csv":
             written.append(write_csv(table, path, overwrite=True))
         elif f == "xlsx":

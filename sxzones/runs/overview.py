@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sxzones.layers import Catalog, LayerReport, load_layer, read_file, validate_layer
+from sxzones.layers import Catalog, LayerReport
 from sxzones.maps import MapLayer, build_map, save_map
 from sxzones.outputs import write_csv
-from sxzones.runs import RunResult
+from sxzones.runs import RunResult, load_input
 
 if TYPE_CHECKING:
     from sxzones.recipes import Recipe
@@ -37,21 +37,8 @@ def run_overview(
     reports: list[LayerReport] = []
     layers: list[MapLayer] = []
     for name in names:
-        if name in cat:
-            frame, rep = load_layer(
-                cat.entry(name), working_crs=cat.working.crs, study_area=cat.study_area
-            )
-            role = cat.entry(name).role
-        else:
-            raw = read_file(recipe.resolve(name))
-            frame, rep = validate_layer(
-                raw,
-                "context",
-                name=Path(name).stem,
-                working_crs=cat.working.crs,
-                study_area=cat.study_area,
-            )
-            role = "context"
+        frame, rep = load_input(name, None, cat, base=recipe.path.parent)
+        role = cat.entry(name).role if name in cat else "context"
         reports.append(rep)
         search = "name" if role in ("firms", "builtup") else None
         layers.append(

@@ -17,7 +17,7 @@ from sxzones import __version__
 from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import parse_crs
 from sxzones.errors import SxzonesError
-from sxzones.layers import Catalog, load_layer, read_file, validate_layer
+from sxzones.layers import Catalog, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.maps.style import CATEGORY_COLOURS, label
 from sxzones.outputs import check_targets, write_csv, write_json, write_text
@@ -45,9 +45,7 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
         )
         if name is None:
             continue
-        frame, rep = load_layer(
-            cat.entry(name), working_crs=cat.working.crs, study_area=cat.study_area
-        )
+        frame, rep = cat.load(name)
         frames[role] = frame
         p = rep.provenance
         sources[role] = {
