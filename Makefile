@@ -47,7 +47,10 @@ test: lint $(DERIVED)
 	$(BIN)/pytest
 
 bench: $(DERIVED)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/firm_zones.py
+	$(BIN)/python benchmarks/site_check.py
+	$(BIN)/python benchmarks/siting.py
 
 clean:
 	rm -rf $(VENV) layers/shanxi/derived out maps/*.html maps/*.png maps/*.pdf

@@ -8,14 +8,17 @@ with status 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from sxzones.errors import SxzonesError
+
+if TYPE_CHECKING:
+    from sxzones.maps.basemaps import Basemap
 
 T = TypeVar("T")
 
@@ -76,6 +79,55 @@ catalog_option = click.option(
     default=None,
     help="Layer catalogue (default: layers/catalog.toml, or $SXZONES_CATALOG).",
 )
+
+
+def rules_out_options(f: Callable[..., None]) -> Callable[..., None]:
+    """``--rules FILE`` and ``--out DIR`` for the analysis commands."""
+    f = click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help="Output folder.",
+    )(f)
+    return click.option(
+        "--rules",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Rules file (default analyses/rules/shanxi-2023.toml).",
+    )(f)
+
+
+figure_option = click.option(
+    "--figure",
+    "figure_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a static figure for reports here (PNG, and a PDF beside it).",
+)
+
+
+def basemap_options(f: Callable[..., None]) -> Callable[..., None]:
+    """``--basemap`` and ``--embed-tianditu-key`` for commands that write a map."""
+    f = click.option(
+        "--embed-tianditu-key",
+        is_flag=True,
+        help="Write the Tianditu key from $SXZONES_TIANDITU_KEY into the map file "
+        "(otherwise the page asks for it: open it with #tk=KEY).",
+    )(f)
+    return click.option(
+        "--basemap",
+        type=click.Choice(["none", "osm", "tianditu", "amap"]),
+        default="none",
+        show_default=True,
+        help="Basemap of the map: none (offline), osm, tianditu (天地图, needs a key), "
+        "amap (高德; overlays shifted to GCJ-02).",
+    )(f)
+
+
+def _basemap(kind: str, embed: bool) -> Basemap:
+    from sxzones.maps.basemaps import Basemap
+
+    return Basemap(kind, embed)
 
 
 @cli.group(cls=SxGroup)
@@ -235,14 +287,9 @@ def layers_validate(
     flag_value="maps/firm-zones.html",
     help="Write an interactive map (default path maps/firm-zones.html).",
 )
-@click.option(
-    "--figure",
-    "figure_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write a static figure for reports: PATH.png and PATH.pdf.",
-)
+@figure_option
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+@basemap_options
 @click.pass_obj
 def firms_cmd(
     obj: Context,
@@ -262,6 +309,8 @@ def firms_cmd(
     map_path: Path | None,
     figure_path: Path | None,
     overwrite: bool,
+    basemap: str,
+    embed_tianditu_key: bool,
 ) -> None:
     """Firms inside built-up areas or within 20 km of one (晋环发〔2023〕1号 (四), (十三)).
 
@@ -288,6 +337,7 @@ def firms_cmd(
         formats=parse_formats(fmt),
         map_path=map_path,
         figure_path=figure_path,
+        basemap=_basemap(basemap, embed_tianditu_key),
         overwrite=overwrite,
         say=obj.say,
     )
@@ -326,15 +376,7 @@ def firms_cmd(
 )
 @click.option("--id", "id_field", default=None, help="Project id field of a projects file.")
 @catalog_option
-@click.option(
-    "--rules",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Rules file (default analyses/rules/shanxi-2023.toml).",
-)
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder."
-)
+@rules_out_options
 @click.option(
     "--map",
     "map_path",
@@ -344,7 +386,9 @@ def firms_cmd(
     flag_value="maps/site-check.html",
     help="Write an interactive map (default path maps/site-check.html).",
 )
+@figure_option
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+@basemap_options
 @click.pass_obj
 def check_cmd(
     obj: Context,
@@ -358,7 +402,10 @@ def check_cmd(
     rules: Path | None,
     out: Path,
     map_path: Path | None,
+    figure_path: Path | None,
     overwrite: bool,
+    basemap: str,
+    embed_tianditu_key: bool,
 ) -> None:
     """Check proposed projects against control units, red lines and ban zones (三线一单).
 
@@ -383,6 +430,96 @@ def check_cmd(
         id_field=id_field,
         overwrite=overwrite,
         map_path=map_path,
+        figure_path=figure_path,
+        basemap=_basemap(basemap, embed_tianditu_key),
+        say=obj.say,
+    )
+    obj.say(str(result))
+
+
+@cli.command("sites")
+@click.option(
+    "--candidates",
+    required=True,
+    help="Candidate lands (role candidates): a catalogue layer or a file.",
+)
+@click.option(
+    "--tech", type=click.Choice(["pv", "wind"]), required=True, help="Technology to site."
+)
+@click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    help="Extra exclusion NAME_OR_PATH[:SETBACK] (e.g. villages.gpkg:300m); a rule's reason "
+    "with a setback (water:200m) changes that rule's setback. Repeatable.",
+)
+@click.option(
+    "--no-rule-exclusions",
+    is_flag=True,
+    help="Apply only the --exclude layers, not the rules file's exclusions.",
+)
+@click.option("--dem", default=None, help="DEM raster (any CRS) for the slope criterion.")
+@click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    help="Resource raster PATH:MIN (irradiance, wind speed); cells below MIN fail. Repeatable.",
+)
+@click.option("--grid", default=None, help="Grid layer (substations or lines) for the score.")
+@catalog_option
+@rules_out_options
+@click.option(
+    "--map",
+    "map_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the interactive siting map here (e.g. maps/siting-pv.html).",
+)
+@figure_option
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+@basemap_options
+@click.pass_obj
+def sites_cmd(
+    obj: Context,
+    candidates: str,
+    tech: str,
+    exclude: tuple[str, ...],
+    no_rule_exclusions: bool,
+    dem: str | None,
+    resources: tuple[str, ...],
+    grid: str | None,
+    catalog: Path | None,
+    rules: Path | None,
+    out: Path,
+    map_path: Path | None,
+    figure_path: Path | None,
+    overwrite: bool,
+    basemap: str,
+    embed_tianditu_key: bool,
+) -> None:
+    """PV and wind siting on candidate lands (clause 十五): eligible parts, reasons, capacity.
+
+    Writes eligible_sites.gpkg / .csv / .xlsx (per-reason areas), siting.json and
+    rejects.csv to --out.
+    """
+    from sxzones.layers import load_catalog
+    from sxzones.runs.siting import run_sites
+
+    result = run_sites(
+        candidates,
+        load_catalog(catalog),
+        out=out,
+        tech=tech,
+        exclude=list(exclude),
+        rule_exclusions=not no_rule_exclusions,
+        dem=dem,
+        resources=list(resources),
+        grid=grid,
+        rules=rules,
+        map_path=map_path,
+        figure_path=figure_path,
+        basemap=_basemap(basemap, embed_tianditu_key),
+        overwrite=overwrite,
         say=obj.say,
     )
     obj.say(str(result))

@@ -74,12 +74,13 @@ def _analyses() -> dict[str, AnalysisSpec]:
     from sxzones.runs.firms import FIRM_OPTIONS, run_firms_recipe
     from sxzones.runs.overview import run_overview
     from sxzones.runs.site_check import CHECK_OPTIONS, run_check_recipe
+    from sxzones.runs.siting import SITING_OPTIONS, run_sites_recipe
 
     return {
         "overview": AnalysisSpec(
             frozenset({"layers"}),
             frozenset(),
-            frozenset({"map", "title"}),
+            frozenset({"map", "title", "basemap", "embed_tianditu_key"}),
             run_overview,
             frozenset({"layers"}),
         ),
@@ -96,6 +97,13 @@ def _analyses() -> dict[str, AnalysisSpec]:
             CHECK_OPTIONS,
             run_check_recipe,
             frozenset({"projects"}),
+        ),
+        "sites": AnalysisSpec(
+            frozenset({"candidates", "grid", "admin"}),
+            frozenset({"candidates"}),
+            SITING_OPTIONS,
+            run_sites_recipe,
+            frozenset({"candidates", "grid", "admin"}),
         ),
     }
 

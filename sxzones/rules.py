@@ -41,7 +41,35 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
         {"layer_role", "distance_m", "industries", "project_kinds", "verdict"} | _ACTION,
         {"layer_role", "distance_m", "industries", "verdict"},
     ),
+    # Siting (十五): the candidate kinds, exclusions with setbacks per technology, terrain
+    # classes and slope limits, capacity, and the score. Checked further in _check_siting.
+    "siting_candidates": ({"candidate_kinds", "labels", "techs"}, {"candidate_kinds", "techs"}),
+    "siting_exclusion": (
+        {"reason", "layer_role", "where", "setback_m", "techs", "label_zh", "label_en", "basis"},
+        {"reason", "layer_role", "setback_m", "techs"},
+    ),
+    "siting_terrain": (
+        {"classes", "max_slope_deg", "basis"},
+        {"classes", "max_slope_deg"},
+    ),
+    "siting_capacity": (
+        {"tech", "density_mw_per_km2", "turbine_mw", "spacing_m", "min_area_m2", "basis"},
+        {"tech", "min_area_m2"},
+    ),
+    "siting_score": (
+        {
+            "weights",
+            "grid_distance_full_m",
+            "status_scores",
+            "landfill_full_years",
+            "as_of_year",
+            "basis",
+        },
+        {"weights", "status_scores"},
+    ),
 }
+#: Technologies of the siting screen.
+TECHS = ("pv", "wind")
 #: Site-check verdicts, in order of severity.
 VERDICTS = ("clear", "conditional", "conflict")
 PROJECT_KINDS = ("new", "expansion", "capacity_replacement")
@@ -165,6 +193,9 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         if deadline is not None and not isinstance(deadline, dt.date):
             problems.append(f"{where}: deadline must be a date (2024-12-31), not {deadline!r}")
             continue
+        if kind.startswith("siting_") and (bad := _check_siting(kind, raw)):
+            problems += [f"{where}: {b}" for b in bad]
+            continue
         rules.append(
             Rule(
                 id=raw["id"],
@@ -189,3 +220,53 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     if problems:
         raise RulesError(f"{p}:\n  " + "\n  ".join(problems))
     return RuleSet(p, dict(data.get("document", {})), tuple(rules))
+
+
+def _per_tech(value: Any, what: str) -> list[str]:
+    """A ``{pv = .., wind = ..}`` table of non-negative numbers (or one number for both)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return [] if value >= 0 else [f"{what} must not be negative"]
+    if not isinstance(value, dict):
+        return [f"{what} must be a number or a table {{pv = .., wind = ..}}"]
+    bad = sorted(set(value) - set(TECHS))
+    out = [f"{what}: unknown technology {bad}; technologies: {list(TECHS)}"] if bad else []
+    for k, v in value.items():
+        if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
+            out.append(f"{what}.{k} must be a non-negative number, not {v!r}")
+    return out
+
+
+def _check_siting(kind: str, raw: dict[str, Any]) -> list[str]:
+    """Problems with a siting rule's parameters (empty when it is fine)."""
+    out: list[str] = []
+    techs = raw.get("techs", [raw.get("tech")] if "tech" in raw else [])
+    if bad := sorted(set(map(str, techs)) - set(TECHS)):
+        out.append(f"technology {bad} unknown; technologies: {list(TECHS)}")
+    if kind == "siting_exclusion":
+        out += _per_tech(raw["setback_m"], "setback_m")
+    elif kind == "siting_terrain":
+        out += _per_tech(raw["max_slope_deg"], "max_slope_deg")
+        classes = raw["classes"]
+        if not isinstance(classes, list) or not classes:
+            out.append("classes must be a list of {name = .., max_deg = ..}")
+        else:
+            tops = [c.get("max_deg") for c in classes[:-1]]
+            if any(not isinstance(t, int | float) for t in tops) or tops != sorted(tops):
+                out.append("classes need increasing max_deg (the last class has none)")
+    elif kind == "siting_capacity":
+        if raw["tech"] == "pv" and not raw.get("density_mw_per_km2", 0) > 0:
+            out.append("a pv capacity rule needs density_mw_per_km2 > 0")
+        if raw["tech"] == "wind" and not (
+            raw.get("turbine_mw", 0) > 0 and raw.get("spacing_m", 0) > 0
+        ):
+            out.append("a wind capacity rule needs turbine_mw > 0 and spacing_m > 0")
+    elif kind == "siting_score":
+        w = raw["weights"]
+        known = {"resource", "slope", "grid", "status"}
+        if (
+            not isinstance(w, dict)
+            or set(w) - known
+            or not all(isinstance(v, int | float) and v >= 0 for v in w.values())
+        ):
+            out.append(f"weights must be non-negative numbers for {sorted(known)}")
+    return out

@@ -71,7 +71,7 @@ def test_bundled_catalogue_loads_in_working_crs_with_provenance():
 def test_whole_bundled_catalogue_validates_without_rejections():
     res = CliRunner().invoke(cli, ["layers", "validate", "--catalog", str(CATALOG)])
     assert res.exit_code == 0, res.output
-    assert "12 layer(s) valid, 0 refused, 0 row(s) rejected." in res.output
+    assert "13 layer(s) valid, 0 refused, 0 row(s) rejected." in res.output
     assert "firms (firms): 208 read, 208 loaded, 0 rejected; EPSG:4490 -> EPSG:4546" in res.output
 
 

@@ -19,7 +19,16 @@ def _run(*args: str):
 
 @pytest.mark.parametrize(
     "cmd",
-    [[], ["layers"], ["layers", "list"], ["layers", "validate"], ["firms"], ["check"], ["run"]],
+    [
+        [],
+        ["layers"],
+        ["layers", "list"],
+        ["layers", "validate"],
+        ["firms"],
+        ["check"],
+        ["sites"],
+        ["run"],
+    ],
 )
 def test_help_on_every_command(cmd):
     res = _run(*cmd, "--help")

@@ -141,6 +141,22 @@ def demo_maps(tmp_path_factory):
         ],
     )
     assert sc.exit_code == 0, sc.output
+    for tech in ("pv", "wind"):
+        st = runner.invoke(
+            cli,
+            [
+                "sites",
+                "--candidates",
+                "candidates_demonstration",
+                "--tech",
+                tech,
+                "--out",
+                str(out / f"siting-{tech}"),
+                "--map",
+                str(out / f"siting-{tech}.html"),
+            ],
+        )
+        assert st.exit_code == 0, st.output
     return out
 
 
@@ -178,6 +194,23 @@ def test_site_check_map_in_browser(browser, demo_maps):
     touched = {u for codes in table["unit_codes"].astype(str) for u in codes.split(";")}
     assert len(touched) in state["layers"].values()  # exactly the units the projects touch
     assert sorted(state["layers"].values()) == sorted([len(table), len(touched), 12, 31, 161])
+    assert browser.find_elements("css selector", "#sx-legend")
+    _not_blank(browser)
+
+
+@pytest.mark.parametrize("tech", ["pv", "wind"])
+def test_siting_map_in_browser(browser, demo_maps, tech):
+    import geopandas as gpd
+
+    state = _open(browser, demo_maps / f"siting-{tech}.html")
+    gpkg = demo_maps / f"siting-{tech}" / "eligible_sites.gpkg"
+    sites = gpd.read_file(gpkg, layer="eligible_sites")
+    removed = gpd.read_file(gpkg, layer="removed")
+    expected = [len(sites), len(removed), int((~sites.geometry.is_empty).sum())]
+    if tech == "wind":
+        expected.append(len(gpd.read_file(gpkg, layer="turbines")))
+    assert sorted(state["layers"].values()) == sorted(expected)
+    assert browser.find_elements("css selector", ".leaflet-control-search")
     assert browser.find_elements("css selector", "#sx-legend")
     _not_blank(browser)
 
@@ -250,3 +283,95 @@ def test_ten_thousand_firm_map_is_small(browser, tmp_path):
     state = _open(browser, mp)
     assert n in state["layers"].values()
     assert browser.find_elements("css selector", ".marker-cluster")
+
+
+CHECK_ONE = ["check", "--project", "112.55,37.87", "--crs", "wgs84", "--industry", "pv"]
+
+
+def _check_map(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> Path:
+    mp = tmp_path / "check.html"
+    res = CliRunner(env=env).invoke(
+        cli,
+        [*CHECK_ONE, "--out", str(tmp_path / "o"), "--map", str(mp), *extra],
+    )
+    assert res.exit_code == 0, res.output
+    return mp
+
+
+def _open_offline(browser, url: str) -> None:
+    """Open a page whose tiles cannot load here (no network): only those errors are allowed."""
+    browser.get_log("browser")
+    browser.get(url)
+    state = browser.execute_script(COUNT_JS)
+    errors = [
+        e
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and "ERR_NAME_NOT_RESOLVED" not in e["message"]
+    ]
+    assert errors == [], errors
+    assert state["ready"]
+
+
+TDT_JS = """
+const t = Object.values(window).filter(v => v instanceof L.TileLayer && v._url.includes('tianditu'));
+const m = Object.values(window).find(v => v instanceof L.Map);
+return t.map(l => [l.options.tk || null, m.hasLayer(l)]);
+"""
+
+
+def test_tianditu_key_is_never_written_unless_asked(browser, tmp_path):
+    env = {"SXZONES_TIANDITU_KEY": "0123456789abcdef0123456789abcdef"}
+    mp = _check_map(tmp_path, "--basemap", "tianditu", env=env)
+    text = mp.read_text(encoding="utf-8")
+    assert "0123456789abcdef" not in text and "tianditu.gov.cn" in text
+    assert "#tk=" in text  # the legend says how to give the key
+    _open_offline(browser, mp.resolve().as_uri())
+    assert browser.execute_script(TDT_JS) == [[None, False], [None, False]]  # no key: not shown
+    # the key given in the address reaches both layers, which are then shown
+    browser.get("about:blank")
+    _open_offline(browser, mp.resolve().as_uri() + "#tk=fedcba9876543210")
+    assert browser.execute_script(TDT_JS) == [["fedcba9876543210", True]] * 2
+    # asked: the key from the environment is written into the file
+    mp2 = _check_map(tmp_path / "b", "--basemap", "tianditu", "--embed-tianditu-key", env=env)
+    assert "0123456789abcdef0123456789abcdef" in mp2.read_text(encoding="utf-8")
+
+
+def test_embedding_a_missing_tianditu_key_is_a_clear_error(tmp_path):
+    res = CliRunner(env={"SXZONES_TIANDITU_KEY": ""}).invoke(
+        cli,
+        [
+            *CHECK_ONE,
+            "--out",
+            str(tmp_path / "o"),
+            "--map",
+            str(tmp_path / "m.html"),
+            "--basemap",
+            "tianditu",
+            "--embed-tianditu-key",
+        ],
+    )
+    assert res.exit_code == 2
+    assert "SXZONES_TIANDITU_KEY" in res.output
+
+
+def test_amap_basemap_shifts_overlays_to_gcj02(browser, tmp_path):
+    from sxzones.crs import wgs84_to_gcj02
+
+    mp = _check_map(tmp_path, "--basemap", "amap")
+    assert "autonavi.com" in mp.read_text(encoding="utf-8")
+    _open_offline(browser, mp.resolve().as_uri())
+    latlng = browser.execute_script(
+        """
+        const g = Object.values(window).filter(v => v instanceof L.GeoJSON)
+          .map(v => v.getLayers()).find(ls => ls.length === 1 && ls[0].getLatLng);
+        const p = g[0].getLatLng(); return [p.lng, p.lat];
+        """
+    )
+    glon, glat = wgs84_to_gcj02(np.array([112.55]), np.array([37.87]))
+    assert latlng == pytest.approx([float(glon[0]), float(glat[0])], abs=2e-6)
+    assert abs(latlng[0] - 112.55) > 1e-3  # the shift is real (hundreds of metres)
+    osm = browser.execute_script(
+        "return Object.values(window).filter(v => v instanceof L.TileLayer"
+        " && v._url.includes('openstreetmap')).length"
+    )
+    assert osm == 0  # WGS84 tiles would not line up with GCJ-02 overlays

@@ -36,7 +36,8 @@ def test_unknown_keys_everywhere_are_reported_together(tmp_path):
 def test_unknown_analysis_and_missing_out(tmp_path):
     p = _recipe(tmp_path, 'analysis = "magic"\n')
     with pytest.raises(
-        RecipeError, match=r"analysis 'magic' is not one of \['check', 'firms', 'overview'\]"
+        RecipeError,
+        match=r"analysis 'magic' is not one of \['check', 'firms', 'overview', 'sites'\]",
     ):
         load_recipe(p)
 

@@ -8,6 +8,7 @@ import folium
 import geopandas as gpd
 import shapely
 
+from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
 
@@ -23,7 +24,10 @@ FIRM_FIELDS = [
 
 
 def firm_zones_map(
-    result: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame, distance_m: float
+    result: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame,
+    distance_m: float,
+    basemap: Basemap | None = None,
 ) -> folium.Map:
     """Interactive map of a firm screen.
 
@@ -67,7 +71,7 @@ def firm_zones_map(
         "orientation only. 晋环发〔2023〕1号 (四), (十三). Sources: GEM (CC BY 4.0), "
         "demonstration built-up areas."
     )
-    return build_map(layers, title=title, note=note)
+    return build_map(layers, title=title, note=note, basemap=basemap)
 
 
 def firm_zones_figure(
@@ -78,14 +82,9 @@ def firm_zones_figure(
     path: str | Path,
 ) -> list[Path]:
     """Static figure (PNG + PDF) of a firm screen for reports."""
-    from sxzones.maps.static import StaticLayer, static_map
+    from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
-    layers = []
-    if admin is not None:
-        counties = admin[
-            (admin["level"] == "county") & admin["adcode"].astype(str).str.startswith("14")
-        ]
-        layers.append(StaticLayer("counties", counties, LayerStyle("#888888", 0.0, 0.6)))
+    layers = counties_layer(admin)
     layers.append(StaticLayer("builtup", builtup, LayerStyle("#d6604d", 0.6, 0.5)))
     layers.append(StaticLayer("firms", result, LayerStyle(by="zone", radius=6.0)))
     return static_map(

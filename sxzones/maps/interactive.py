@@ -21,6 +21,8 @@ import shapely
 from branca.element import MacroElement, Template
 from folium import plugins
 
+from sxzones.crs import convert_geometries
+from sxzones.maps.basemaps import Basemap, add_basemaps
 from sxzones.maps.offline import inline_assets, strip_unused_defaults
 from sxzones.maps.style import CATEGORY_COLOURS, LayerStyle, label, layer_style
 from sxzones.outputs import write_text
@@ -65,12 +67,16 @@ def to_geojson(
     fields: Sequence[str],
     simplify_m: float = 0.0,
     colour_by: str | None = None,
+    gcj02: bool = False,
 ) -> dict[str, Any]:
-    """GeoJSON (WGS84, 6 decimals) with escaped properties; ``simplify_m`` in the frame's CRS."""
+    """GeoJSON (WGS84, 6 decimals) with escaped properties; ``simplify_m`` in the frame's CRS.
+    ``gcj02``: coordinates shifted to GCJ-02, to lie on Amap tiles."""
     geoms = frame.geometry.to_numpy()
     if simplify_m > 0 and frame.crs is not None and not frame.crs.is_geographic:
         geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
     ll = gpd.GeoSeries(geoms, crs=frame.crs).to_crs(4326).to_numpy()
+    if gcj02:
+        ll = convert_geometries(ll, "wgs84", "gcj02")
     ll = shapely.transform(ll, lambda c: np.round(c, 6))  # ~0.1 m: plenty for display
     feats = []
     records = frame[list(fields)].to_dict("records") if fields else [{}] * len(frame)
@@ -140,23 +146,26 @@ def build_map(
     cluster_over: int = 300,
     focus: str | None = None,
     focus_pad_m: float = 3000.0,
+    basemap: Basemap | None = None,
 ) -> folium.Map:
     """A map with every layer, a layer switcher, legend, scale bar, measuring tool, full-screen
     button, search by name, and marker clustering for point layers over ``cluster_over``.
-    The view fits every layer, or the layer named ``focus`` padded by ``focus_pad_m``."""
+    The view fits every layer, or the layer named ``focus`` padded by ``focus_pad_m``.
+    ``basemap``: see :mod:`sxzones.maps.basemaps` (default none: offline)."""
+    basemap = basemap or Basemap()
     bounds = None
     m = strip_unused_defaults(folium.Map(tiles=None, control_scale=True, prefer_canvas=True))
     # With no basemap shown (offline), nothing else gives the map a zoom range, and marker
     # clustering refuses to start without one ("Map has no maxZoom specified").
     m.options["maxZoom"] = 18
     m.options["minZoom"] = 4
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False).add_to(m)
+    add_basemaps(m, basemap)
     legend: list[tuple[str, str]] = []
     search_target = None
     for layer in layers:
         st = layer.style or layer_style(layer.role, layer.name)
         fields = [f for f in layer.fields if f in layer.frame.columns]
-        gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by)
+        gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02)
         fg = folium.FeatureGroup(name=html.escape(label(layer.name)), show=st.show)
         tooltip = (
             folium.GeoJsonTooltip(
@@ -195,11 +204,12 @@ def build_map(
         else:
             legend.append((st.color, label(layer.name)))
         b = _lonlat_bounds(layer.frame, 0.0)
-        bounds = (
-            b
-            if bounds is None
-            else np.r_[np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])]
-        )
+        if b is not None:
+            bounds = (
+                b
+                if bounds is None
+                else np.r_[np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])]
+            )
     if search_target is not None:
         plugins.Search(
             layer=search_target[0],
@@ -211,22 +221,26 @@ def build_map(
     plugins.MeasureControl(primary_length_unit="kilometers", primary_area_unit="hectares").add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     items = list(dict.fromkeys(legend))  # first occurrence of each entry, in order
-    m.get_root().add_child(Legend(title, items, note))
+    m.get_root().add_child(Legend(title, items, basemap.note + note))
     target = next((ly for ly in layers if ly.name == focus), None)
     if target is not None and len(target.frame):
-        bounds = _lonlat_bounds(target.frame, focus_pad_m)
+        fb = _lonlat_bounds(target.frame, focus_pad_m)
+        bounds = fb if fb is not None else bounds
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
 
 
-def _lonlat_bounds(frame: gpd.GeoDataFrame, pad_m: float) -> npt.NDArray[np.float64]:
+def _lonlat_bounds(frame: gpd.GeoDataFrame, pad_m: float) -> npt.NDArray[np.float64] | None:
     """WGS84 bounds of a frame's (padded) bounding box: only the box is reprojected,
-    densified so that its curved edges are covered."""
+    densified so that its curved edges are covered. None for a frame with no geometry."""
     minx, miny, maxx, maxy = frame.total_bounds
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        return None
+    pad = max(pad_m, 1.0)  # a single point has a box of no size
     box = shapely.segmentize(
-        shapely.box(minx - pad_m, miny - pad_m, maxx + pad_m, maxy + pad_m),
-        max(maxx - minx, maxy - miny, 1.0) / 16,
+        shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad),
+        max(maxx - minx, maxy - miny, 2 * pad) / 16,
     )
     return np.asarray(gpd.GeoSeries([box], crs=frame.crs).to_crs(4326).total_bounds)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import folium
 
 from sxzones.analyses.site_check import SiteCheckResult
+from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
 
@@ -21,7 +24,7 @@ PROJECT_FIELDS = [
 ]
 
 
-def site_check_map(result: SiteCheckResult) -> folium.Map:
+def site_check_map(result: SiteCheckResult, basemap: Basemap | None = None) -> folium.Map:
     """Interactive map of a site check: the touched control units (by type), red lines,
     zones, built-up areas, and the projects coloured by verdict with their findings."""
     frames = result.layers.frames
@@ -60,4 +63,38 @@ def site_check_map(result: SiteCheckResult) -> folium.Map:
         "选址研判 Site check. 晋环发〔2023〕1号 (四), (五), (十二), (十三). Demonstration "
         "layers are derived by rule, not official."
     )
-    return build_map(layers, title="建设项目选址研判 Site check", note=note, focus="projects")
+    return build_map(
+        layers, title="建设项目选址研判 Site check", note=note, focus="projects", basemap=basemap
+    )
+
+
+def site_check_figure(result: SiteCheckResult, path: str | Path) -> list[Path]:
+    """Static figure (PNG + PDF) of a site check for reports: the projects by verdict, the
+    control units they touch (by type), red lines and built-up areas, over the counties."""
+    from sxzones.maps.static import StaticLayer, counties_layer, static_map
+
+    frames = result.layers.frames
+    layers = counties_layer(frames.get("admin"))
+    units = result.pairs.get("control_units")
+    if units is not None and len(units):
+        touched = frames["control_units"].iloc[sorted(set(units["layer_row"]))]
+        layers.append(
+            StaticLayer(
+                "control_units", touched, LayerStyle(by="unit_type", fill_opacity=0.4, weight=0.3)
+            )
+        )
+    layers.append(StaticLayer("redline", frames["redline"], LayerStyle("#1a9850", 0.5, 0.3)))
+    layers.append(StaticLayer("builtup", frames["builtup"], LayerStyle("#d6604d", 0.6, 0.3)))
+    layers.append(
+        StaticLayer("projects", result.table, LayerStyle(by="verdict", radius=7.0, weight=1.5))
+    )
+    counts = result.table["verdict"].value_counts()
+    return static_map(
+        layers,
+        title="建设项目选址研判 Site check — "
+        + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in ("conflict", "conditional", "clear")),
+        sources="Layers: "
+        + "; ".join(f"{v['layer']} ({v['status']})" for v in result.layers.sources.values())
+        + ". 晋环发〔2023〕1号 (四), (五), (十二), (十三)",
+        path=path,
+    )

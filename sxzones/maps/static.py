@@ -51,6 +51,16 @@ class StaticLayer:
     style: LayerStyle
 
 
+def counties_layer(admin: gpd.GeoDataFrame | None) -> list[StaticLayer]:
+    """The Shanxi counties (adcode 14xxxx) as a grey base layer, or nothing without admin."""
+    if admin is None:
+        return []
+    counties = admin[
+        (admin["level"] == "county") & admin["adcode"].astype(str).str.startswith("14")
+    ]
+    return [StaticLayer("counties", counties, LayerStyle("#888888", 0.0, 0.5))]
+
+
 def cjk_font() -> str:
     """The name of an installed CJK font, or an error naming the fix."""
     installed = {f.name for f in font_manager.fontManager.ttflist}

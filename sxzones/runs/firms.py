@@ -15,6 +15,7 @@ from sxzones.analyses.firm_zones import screen_firms, summarise, summary_by_city
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.layers import Catalog, LayerReport
+from sxzones.maps.basemaps import Basemap, recipe_basemap
 from sxzones.outputs import check_targets, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import load_rules
 from sxzones.runs import RunResult, Say, load_input
@@ -34,6 +35,8 @@ FIRM_OPTIONS = frozenset(
         "industry_field",
         "name_field",
         "encoding",
+        "basemap",
+        "embed_tianditu_key",
     }
 )
 XLSX_MAX_ROWS = 1_048_575
@@ -158,6 +161,7 @@ def run_firms(
     formats: list[str] | None = None,
     map_path: Path | None = None,
     figure_path: Path | None = None,
+    basemap: Basemap | None = None,
     overwrite: bool = False,
     say: Say = print,
     base: Path | None = None,
@@ -189,7 +193,7 @@ def run_firms(
 
         written.append(
             save_map(
-                firm_zones_map(result, b, float(result.attrs["distance_m"])),
+                firm_zones_map(result, b, float(result.attrs["distance_m"]), basemap),
                 map_path,
                 overwrite=True,
             )
@@ -236,6 +240,7 @@ def run_firms_recipe(
         formats=parse_formats(o["formats"]) if "formats" in o else None,
         map_path=mp,
         figure_path=recipe.resolve(o["figure"]) if o.get("figure") else None,
+        basemap=recipe_basemap(o),
         overwrite=overwrite,
         say=say,
         base=recipe.path.parent,

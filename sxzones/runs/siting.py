@@ -1,0 +1,310 @@
+"""Run the siting screen: candidates and exclusions by role, rasters, outputs, map, figure."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sxzones import __version__
+from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
+from sxzones.errors import SxzonesError
+from sxzones.layers import Catalog, LayerReport
+from sxzones.maps.basemaps import Basemap, recipe_basemap
+from sxzones.outputs import check_targets, write_csv, write_gpkg, write_json, write_xlsx
+from sxzones.rules import TECHS, RuleSet, load_rules
+from sxzones.runs import RunResult, Say, load_input
+from sxzones.runs.firms import parse_distance
+
+if TYPE_CHECKING:
+    from sxzones.recipes import Recipe
+
+SITING_OPTIONS = frozenset(
+    {
+        "tech",
+        "exclude",
+        "rule_exclusions",
+        "dem",
+        "resource",
+        "grid",
+        "map",
+        "figure",
+        "as_of_year",
+        "basemap",
+        "embed_tianditu_key",
+    }
+)
+OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
+_SETBACK = re.compile(r"^(.*):(\d+(?:\.\d+)?\s*(?:m|km)?)$", re.IGNORECASE)
+
+
+def parse_exclude(spec: str) -> tuple[str, float | None]:
+    """``NAME_OR_PATH[:SETBACK]`` -> (name or path, setback in metres or None)."""
+    m = _SETBACK.match(spec.strip())
+    if not (m and m.group(1)):
+        return spec.strip(), None
+    text = m.group(2).replace(" ", "")
+    return m.group(1), 0.0 if float(text.rstrip("kmKM")) == 0 else parse_distance(text)
+
+
+def parse_resource(spec: str) -> tuple[str, float]:
+    """``PATH:MIN`` -> (path, minimum)."""
+    path, sep, value = spec.rpartition(":")
+    try:
+        if not sep or not path:
+            raise ValueError
+        return path, float(value)
+    except ValueError:
+        raise SxzonesError(
+            f"--resource {spec!r}: write PATH:MIN, e.g. ghi.tif:1400 (cells below MIN fail)"
+        ) from None
+
+
+def _source(rep: LayerReport) -> str:
+    p = rep.provenance
+    return f"{p.source} ({p.version}, {p.status})" if p else rep.name
+
+
+def _find(path: str, base: Path | None) -> Path:
+    p = Path(path)
+    for c in [base / p, p] if base is not None and not p.is_absolute() else [p]:
+        if c.exists():
+            return c
+    raise SxzonesError(f"{path}: no such file")
+
+
+def build_exclusions(
+    cat: Catalog,
+    ruleset: RuleSet,
+    tech: str,
+    extra: list[str],
+    use_rules: bool = True,
+    base: Path | None = None,
+) -> tuple[list[Exclusion], list[dict[str, str]], list[LayerReport]]:
+    """Exclusions of the rules file found in the catalogue by role (in the rules' order),
+    then the user's ``NAME_OR_PATH[:SETBACK]`` layers. A rule whose role has no layer is
+    listed as not assessed. ``NAME`` may also be a rule's reason, to change its setback."""
+    overrides: dict[str, float] = {}
+    users: list[tuple[str, float]] = []
+    reasons = {str(r.params["reason"]) for r in ruleset.of_kind("siting_exclusion")}
+    for spec in extra:
+        name, setback = parse_exclude(spec)
+        if name in reasons and name not in cat:
+            if setback is None:
+                raise SxzonesError(f"--exclude {spec!r}: give the new setback, e.g. {name}:200m")
+            overrides[name] = setback
+        else:
+            users.append((name, setback or 0.0))
+    out: list[Exclusion] = []
+    missing: list[dict[str, str]] = []
+    reports: list[LayerReport] = []
+    if use_rules:
+        for rule in ruleset.of_kind("siting_exclusion"):
+            if tech not in rule.params["techs"]:
+                continue
+            role = rule.layer_role
+            of_role = [n for n, e in cat.entries.items() if e.role == role]
+            if not of_role:
+                missing.append(
+                    {
+                        "reason": str(rule.params["reason"]),
+                        "rule": rule.id,
+                        "clause": rule.clauses,
+                        "why": f"no layer with role {role!r} in {cat.path.name}",
+                    }
+                )
+                continue
+            name = of_role[0]
+            frame, rep = cat.load(name)
+            reports.append(rep)
+            ex = Exclusion.from_rule(rule, frame, tech, layer=name, source=_source(rep))
+            if ex.reason in overrides:
+                ex.setback_m = overrides.pop(ex.reason)
+            out.append(ex)
+    if overrides:
+        raise SxzonesError(
+            f"--exclude {sorted(overrides)}: these rules have no layer here "
+            f"({', '.join(m['why'] for m in missing) or 'or rule exclusions are off'})"
+        )
+    for name, setback in users:
+        frame, rep = load_input(name, None, cat, base=base)
+        reports.append(rep)
+        reason = name if name in cat else Path(name).stem
+        out.append(
+            Exclusion(
+                reason,
+                frame.geometry.to_numpy(),
+                setback,
+                label_zh="用户排除图层",
+                label_en=f"user exclusion ({reason})",
+                clause="user layer",
+                layer=name,
+                source=_source(rep),
+            )
+        )
+    return out, missing, reports
+
+
+def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) -> list[Path]:
+    sites = res.sites
+    table = pd.DataFrame(sites.drop(columns="geometry"))
+    by_kind = (
+        table.groupby("kind", sort=True)
+        .agg(
+            candidates=("site_id", "size"),
+            eligible_sites=("eligible", "sum"),
+            candidate_km2=("candidate_m2", lambda s: round(s.sum() / 1e6, 3)),
+            eligible_km2=("eligible_m2", lambda s: round(s.sum() / 1e6, 3)),
+            capacity_mw=("capacity_mw", lambda s: round(s.sum(), 1)),
+        )
+        .reset_index()
+    )
+    meta = res.meta
+    ex_rows = pd.DataFrame(
+        [{**e, "assessed": True} for e in meta["exclusions"]]
+        + [{**m, "assessed": False} for m in meta["not_assessed"]]
+    )
+    layers = {"eligible_sites": sites, "removed": res.removed}
+    if len(res.turbines):
+        layers["turbines"] = res.turbines
+    written = [write_gpkg(layers, out / "eligible_sites.gpkg", overwrite=True)]
+    written.append(write_csv(table, out / "eligible_sites.csv", overwrite=True))
+    written.append(
+        write_xlsx(
+            {"sites": table, "summary": by_kind, "exclusions": ex_rows},
+            out / "eligible_sites.xlsx",
+            overwrite=True,
+        )
+    )
+    written.append(
+        write_json(
+            {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
+            out / "siting.json",
+            overwrite=True,
+        )
+    )
+    written.append(write_csv(rejects, out / "rejects.csv", overwrite=True))
+    return written
+
+
+def run_sites(
+    candidates: str | Path,
+    cat: Catalog,
+    *,
+    out: Path,
+    tech: str = "pv",
+    exclude: list[str] | None = None,
+    rule_exclusions: bool = True,
+    dem: str | None = None,
+    resources: list[str] | None = None,
+    grid: str | None = None,
+    rules: str | Path | None = None,
+    admin: str | None = "admin",
+    as_of_year: int | None = None,
+    map_path: Path | None = None,
+    figure_path: Path | None = None,
+    basemap: Basemap | None = None,
+    overwrite: bool = False,
+    say: Say = print,
+    base: Path | None = None,
+) -> RunResult:
+    """Load candidates, exclusions and rasters; screen; write outputs, map and figure."""
+    t0 = time.perf_counter()
+    if tech not in TECHS:
+        raise SxzonesError(f"--tech {tech!r}: choose from {', '.join(TECHS)}")
+    check_targets([out / o for o in OUTPUTS] + [out / "rejects.csv"], overwrite)
+    ruleset = load_rules(rules)
+    cand, crep = load_input(candidates, "candidates", cat, base=base)
+    exclusions, missing, reports = build_exclusions(
+        cat, ruleset, tech, list(exclude or []), rule_exclusions, base
+    )
+    rasters = []
+    if dem:
+        rasters.append(RasterCriterion(_find(dem, base), "slope", 0.0, "slope"))
+    for spec in resources or []:
+        path, minimum = parse_resource(spec)
+        p = _find(path, base)
+        rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
+    g = None
+    if grid:
+        g, grep = load_input(grid, "grid", cat, base=base)
+        reports.append(grep)
+    a = None
+    if admin and (admin != "admin" or "admin" in cat):
+        a, arep = load_input(admin, "admin", cat, base=base)
+        reports.append(arep)
+    t_load = time.perf_counter()
+    res = screen_sites(
+        cand,
+        exclusions,
+        rasters,
+        ruleset,
+        tech,
+        grid=g,
+        admin=a,
+        not_assessed=missing,
+        as_of_year=as_of_year,
+    )
+    if not dem:
+        res.meta["not_assessed"].append(
+            {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
+        )
+    res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
+    t_screen = time.perf_counter()
+    written = write_siting_outputs(res, crep.rejects, out)
+    if map_path is not None:
+        from sxzones.maps.interactive import save_map
+        from sxzones.maps.siting_map import siting_map
+
+        written.append(save_map(siting_map(res, cand, basemap), map_path, overwrite=True))
+    if figure_path is not None:
+        from sxzones.maps.siting_map import siting_figure
+
+        written.extend(siting_figure(res, cand, a, figure_path))
+    t_end = time.perf_counter()
+    s = res.sites
+    lines = [
+        f"siting screen ({tech}): {len(s)} candidates, {int(s['eligible'].sum())} with eligible "
+        f"land; eligible {s['eligible_m2'].sum() / 1e6:.2f} of {s['candidate_m2'].sum() / 1e6:.2f}"
+        f" km²; capacity {s['capacity_mw'].sum():.1f} MW",
+        f"input rows {crep.n_read} = screened {len(s)} + rejected {crep.n_rejected}",
+        "removed by reason (km²): "
+        + ", ".join(f"{r} {s[f'removed_{r}_m2'].sum() / 1e6:.2f}" for r in res.meta["reasons"]),
+        "not assessed: "
+        + (", ".join(f"{m['reason']} ({m['why']})" for m in res.meta["not_assessed"]) or "none"),
+        f"time: load {t_load - t0:.2f} s, screen {t_screen - t_load:.2f} s, "
+        f"write {t_end - t_screen:.2f} s",
+    ]
+    for r in [crep, *reports]:
+        lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
+    return RunResult("sites", written, "\n".join(lines))
+
+
+def run_sites_recipe(
+    recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Say
+) -> RunResult:
+    o: dict[str, Any] = recipe.options
+    ex = o.get("exclude", [])
+    return run_sites(
+        recipe.inputs["candidates"],
+        cat,
+        out=out,
+        tech=str(o.get("tech", "pv")),
+        exclude=[ex] if isinstance(ex, str) else list(ex),
+        rule_exclusions=bool(o.get("rule_exclusions", True)),
+        dem=o.get("dem"),
+        resources=list(o.get("resource", [])),
+        grid=recipe.inputs.get("grid"),
+        rules=recipe.rules,
+        admin=recipe.inputs.get("admin", "admin"),
+        as_of_year=o.get("as_of_year"),
+        map_path=recipe.resolve(o["map"]) if o.get("map") else None,
+        figure_path=recipe.resolve(o["figure"]) if o.get("figure") else None,
+        basemap=recipe_basemap(o),
+        overwrite=overwrite,
+        say=say,
+        base=recipe.path.parent,
+    )
