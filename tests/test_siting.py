@@ -367,3 +367,52 @@ def test_cli_sites_bad_input_exits_2(tmp_path, extra, message):
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+def test_cli_sites_with_dem_resource_and_grid(tmp_path):
+    """The raster and grid options end to end, on a candidate file of our own (GeoJSON, WGS84)."""
+    cx, cy = ON_CM
+    cand = _cands(_square(cx, cy, 2000.0), _square(cx + 12_000, cy, 2000.0))
+    cand.to_crs(4326).to_file(tmp_path / "cands.geojson", driver="GeoJSON")
+    n, res = 600, 30.0
+    ox, oy = cx - 9000, cy + 9000  # column 300 is at cx; the DEM ends at cx + 9000
+    z = np.tile(np.tan(np.radians(5.0)) * (np.arange(n) + 0.5) * res, (n, 1))
+    z[:, 300:] += np.tile(np.tan(np.radians(25.0)) * (np.arange(300) + 0.5) * res, (n, 1))
+    _dem(tmp_path / "dem.tif", (ox, oy), n, res, z)  # west: 5 deg, east half: 29 deg
+    _dem(tmp_path / "ghi.tif", (ox, oy), n, res, np.full((n, n), 1500.0))
+    gpd.GeoDataFrame(geometry=[shapely.Point(cx, cy - 3000)], crs=WORK).to_file(
+        tmp_path / "grid.gpkg"
+    )
+    out = tmp_path / "o"
+    res_ = _cli(
+        "sites",
+        "--candidates",
+        str(tmp_path / "cands.geojson"),
+        "--tech",
+        "pv",
+        "--no-rule-exclusions",
+        "--dem",
+        str(tmp_path / "dem.tif"),
+        "--resource",
+        f"{tmp_path / 'ghi.tif'}:1400",
+        "--grid",
+        str(tmp_path / "grid.gpkg"),
+        "--out",
+        str(out),
+        "--figure",
+        str(tmp_path / "f.png"),
+    )
+    assert res_.exit_code == 0, res_.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig").set_index("site_id")
+    # S1 straddles the 5/29 degree line at cx: its east half goes for slope
+    assert t.loc["S1", "removed_slope_m2"] == pytest.approx(
+        0.5 * t.loc["S1", "candidate_m2"], rel=0.02
+    )
+    # (the column of cells at the break has an intermediate slope, under the limit)
+    assert t.loc["S1", "slope_mean_deg"] == pytest.approx(5.0, abs=0.5)
+    # S2 lies off the DEM: unknown, not excluded
+    assert t.loc["S2", "unknown_m2"] == pytest.approx(t.loc["S2", "candidate_m2"], rel=1e-6)
+    assert t.loc["S2", "removed_slope_m2"] == 0
+    assert t.loc["S1", "resource_ghi_mean"] == pytest.approx(1500.0)
+    assert t.loc["S1", "grid_distance_m"] == pytest.approx(2000, abs=2)
+    assert (tmp_path / "f.png").exists() and (tmp_path / "f.pdf").exists()
