@@ -30,6 +30,7 @@ __all__ = [
     "county_lookup",
     "nearest_geodesic",
     "prepared_copy",
+    "segments_of",
 ]
 
 
@@ -208,6 +209,7 @@ def _pairs_kernel(
                 first = b
         best = np.inf
         r0 = r1 = r2 = r3 = 0.0
+        fx0, fy0, fx1, fy1 = fbox[f, 0], fbox[f, 1], fbox[f, 2], fbox[f, 3]
         for step in range(nb):
             b = (first + step) % nb
             if gaps[b] >= best:
@@ -217,6 +219,11 @@ def _pairs_kernel(
                 ay = aseg[m, 1]
                 bx = aseg[m, 2]
                 by = aseg[m, 3]
+                # the segment's box is a lower bound too: skip it before 16 point-segment tests
+                gx = max(max(min(ax, bx) - fx1, fx0 - max(ax, bx)), 0.0)
+                gy = max(max(min(ay, by) - fy1, fy0 - max(ay, by)), 0.0)
+                if gx * gx + gy * gy >= best:
+                    continue
                 for q in range(f0, f0 + fc):
                     cx = fseg[q, 0]
                     cy = fseg[q, 1]
@@ -349,6 +356,7 @@ def _nearest_chunk(
     kratio: float,
     crs: CRS,
     own_thread: bool,
+    fsegs: _Segments | None = None,
 ) -> Nearest:
     n = len(firm_geoms)
     dist = np.full(n, np.nan)
@@ -357,7 +365,7 @@ def _nearest_chunk(
     prepared = idx.prepared if own_thread else prepared_copy(idx.geoms)
     areas = _Side(prepared, idx.segments, idx.bounds)
     fbox = shapely.bounds(firm_geoms)
-    firms = _Side(firm_geoms, _Segments.of(firm_geoms), fbox)
+    firms = _Side(firm_geoms, fsegs if fsegs is not None else _Segments.of(firm_geoms), fbox)
     # the tree holds the areas' boxes widened by the reach: a bounding-box query finds every
     # pair that can be within reach, without touching a vertex
     i, j = wide.query(firm_geoms)
@@ -411,10 +419,12 @@ def nearest_geodesic(
     reach_m: float,
     crs: CRS,
     threads: int,
+    segments: _Segments | None = None,
 ) -> Nearest:
     """For each geometry, the nearest area and its distance on the ellipsoid (0 touching).
 
-    ``areas`` may be a :class:`TargetIndex` built once for many calls.
+    ``areas`` may be a :class:`TargetIndex` built once for many calls; ``segments``, the
+    boundary segments of ``firm_geoms`` (:func:`segments_of`), computed once for many calls.
     """
     idx = areas if isinstance(areas, TargetIndex) else TargetIndex.of(areas)
     fb, ab = shapely.total_bounds(firm_geoms), shapely.total_bounds(idx.geoms)
@@ -433,7 +443,9 @@ def nearest_geodesic(
     )
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 4, len(firm_geoms) // CHUNK))
     if n_chunks == 1:
-        return _nearest_chunk(firm_geoms, wide, idx, reach, kratio, crs, own_thread=True)
+        return _nearest_chunk(
+            firm_geoms, wide, idx, reach, kratio, crs, own_thread=True, fsegs=segments
+        )
     chunks = np.array_split(np.arange(len(firm_geoms)), n_chunks)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = list(
@@ -447,6 +459,11 @@ def nearest_geodesic(
     return Nearest(
         np.concatenate([p.distance for p in parts]), np.concatenate([p.area for p in parts])
     )
+
+
+def segments_of(geoms: npt.NDArray[np.object_]) -> _Segments:
+    """The boundary segments of ``geoms``, for several :func:`nearest_geodesic` calls."""
+    return _Segments.of(geoms)
 
 
 def categorical_take(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pd.Categorical:

@@ -40,6 +40,7 @@ from sxzones.analyses.nearest import (
     county_lookup,
     nearest_geodesic,
     prepared_copy,
+    segments_of,
 )
 from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import areal_scale, ellipsoidal_area
@@ -64,6 +65,19 @@ FIELDS = {
 }
 
 
+#: Roles whose overlap area is reported; the others only need to know what is touched.
+AREA_ROLES = ("control_units", "redline")
+
+
+def factorized(layer: gpd.GeoDataFrame, col: str) -> tuple[npt.NDArray[np.int64], pd.Index]:
+    """Codes and categories of a layer column, computed once per layer and kept on it."""
+    cache = layer.attrs.setdefault("_sxzones_factorized", {})
+    if col not in cache:
+        codes, cats = pd.factorize(layer[col])
+        cache[col] = (np.asarray(codes, dtype=np.int64), pd.Index(cats))
+    return cache[col]
+
+
 @dataclass(frozen=True)
 class SiteLayers:
     """The layers a site check reads, by role (``control_units``, ``redline``, ``builtup``,
@@ -73,6 +87,7 @@ class SiteLayers:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     _indexes: dict[str, TargetIndex] = field(default_factory=dict, repr=False, compare=False)
     _workers: list[SiteLayers] = field(default_factory=list, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def workers(self, k: int) -> list[SiteLayers]:
         """``k`` clones sharing the frames, each with indexes of its own (built on first use
@@ -93,6 +108,12 @@ class SiteLayers:
         return self._indexes[role]
 
     def crs(self) -> CRS:
+        """The layers' one projected CRS (checked once, then kept)."""
+        if "crs" not in self._cache:
+            self._cache["crs"] = self._crs()
+        return self._cache["crs"]  # type: ignore[no-any-return]
+
+    def _crs(self) -> CRS:
         crss = {
             CRS.from_user_input(f.crs).to_wkt() for f in self.frames.values() if f.crs is not None
         }
@@ -190,11 +211,15 @@ def _overlap_areas(
     tree: shapely.STRtree,
     lg: npt.NDArray[np.object_],
     prepared: npt.NDArray[np.object_],
+    with_area: bool = True,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     i, j = tree.query(pg)  # bounding boxes, then the prepared layer geometry decides
     touch = shapely.intersects(prepared[j], pg[i]) if len(i) else np.zeros(0, bool)
     i, j = i[touch], j[touch]
-    area = np.zeros(len(i))
+    area = np.full(len(i), np.nan)
+    if not with_area:
+        return i, j, area
+    area[:] = 0.0
     poly = shapely.get_type_id(pg[i]) >= 3  # polygons and multipolygons
     if poly.any():
         pi, pj = i[poly], j[poly]
@@ -219,13 +244,18 @@ def _overlaps(
 ) -> pd.DataFrame:
     """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid."""
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 2, len(pg) // CHUNK))
+    with_area = role in AREA_ROLES
     if n_chunks == 1:
-        i, j, area = _overlap_areas(pg, parea, k2, index.tree, index.geoms, index.prepared)
+        i, j, area = _overlap_areas(
+            pg, parea, k2, index.tree, index.geoms, index.prepared, with_area
+        )
     else:
 
         def work(c: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], ...]:
             own = prepared_copy(index.geoms)  # this thread's own
-            ci, cj, ca = _overlap_areas(pg[c], parea[c], k2[c], index.tree, index.geoms, own)
+            ci, cj, ca = _overlap_areas(
+                pg[c], parea[c], k2[c], index.tree, index.geoms, own, with_area
+            )
             return c[ci], cj, ca
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -236,7 +266,10 @@ def _overlaps(
     cols = [c for c in FIELDS.get(role, []) if c in layer.columns]
     df = pd.DataFrame({"project": i, "layer_row": j})
     for c in cols:
-        df[c] = layer[c].to_numpy()[j]
+        codes, cats = factorized(layer, c)
+        df[c] = pd.Categorical.from_codes(codes[j], categories=cats)  # no string per pair
+    if not with_area:
+        return df
     df["overlap_m2"] = np.round(area, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = np.where(parea[i] > 0, 100.0 * area / parea[i], np.nan)
@@ -251,7 +284,12 @@ def _joined(pairs: pd.DataFrame, n: int, col: str) -> npt.NDArray[np.object_]:
     if not len(pairs) or col not in pairs:
         return out
     proj = pairs["project"].to_numpy()
-    vals = np.array([str(v) for v in pairs[col].tolist()], dtype=object)  # NaN -> "nan"
+    s = pairs[col]
+    if isinstance(s.dtype, pd.CategoricalDtype):  # a string per category, not per pair
+        cats = np.array([str(v) for v in s.cat.categories.tolist()] + ["nan"], dtype=object)
+        vals = cats[s.cat.codes.to_numpy()]  # code -1 (missing) takes the last: "nan"
+    else:
+        vals = np.array(list(map(str, s.tolist())), dtype=object)  # NaN -> "nan"
     order = np.argsort(proj, kind="stable")
     proj, vals = proj[order], vals[order]
     starts = np.flatnonzero(np.r_[True, proj[1:] != proj[:-1]])
@@ -283,7 +321,12 @@ def _rule_fires(
     for k, v in rule.where.items():
         if k not in p:
             raise LayerError(f"rule {rule.id}: the {rule.layer_role} layer has no field {k!r}")
-        sel &= p[k].astype(str).to_numpy() == v
+        col = p[k]
+        if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not strings
+            cats = [str(c) for c in col.cat.categories.tolist()]
+            sel &= col.cat.codes.to_numpy() == (cats.index(v) if v in cats else -2)
+        else:
+            sel &= col.astype(str).to_numpy() == v
     touched = np.zeros(n, dtype=bool)
     touched[p["project"].to_numpy()[sel]] = True
     return hit & touched
@@ -372,6 +415,7 @@ def _check_sites(
     bad = sorted(set(kind) - set(PROJECT_KINDS))
     if bad:
         raise LayerError(f"project kind(s) {bad} unknown; kinds: {list(PROJECT_KINDS)}")
+    segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
     pairs: dict[str, pd.DataFrame] = {
         role: _overlaps(pg, parea, k2, layers.frames[role], role, layers.index(role), threads)
         for role in ("control_units", "redline", "zones", "builtup")
@@ -395,7 +439,7 @@ def _check_sites(
     with np.errstate(invalid="ignore", divide="ignore"):
         out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
     if "redline" in layers.frames and len(layers.frames["redline"]):
-        near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads)
+        near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
         out["nearest_redline_m"] = np.round(near.distance, 2)
     else:
         out["nearest_redline_m"] = np.nan
@@ -403,7 +447,7 @@ def _check_sites(
     d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
     bu = layers.frames.get("builtup")
     if bu is not None and len(bu):
-        nb = nearest_geodesic(pg, layers.index("builtup"), max(d, 25_000.0), crs, threads)
+        nb = nearest_geodesic(pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs)
         bdist = nb.distance
         out["builtup_zone"] = np.where(
             bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
