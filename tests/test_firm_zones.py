@@ -318,3 +318,54 @@ def test_outputs_are_deterministic(tmp_path):
     assert a.exit_code == b.exit_code == 0
     for name in ("firm_zones.csv", "firm_zones.xlsx", "firm_zones.gpkg", "rejects.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("epsg", [4546, 4547])
+def test_ground_ruler_agrees_with_geod(epsg):
+    """The line-scale-factor lengths used for speed are within 0.5 mm of pyproj.Geod for lines
+    up to 26 km anywhere in the province (both GK zones), and 5e-7 up to 300 km."""
+    from pyproj import CRS
+
+    from sxzones.geodesy import GroundRuler
+
+    crs = CRS.from_epsg(epsg)
+    ruler = GroundRuler(crs)
+    assert ruler.tm
+    rng = np.random.default_rng(epsg)
+    n = 20_000
+    x1 = rng.uniform(160_000, 840_000, n)
+    y1 = rng.uniform(3_800_000, 4_550_000, n)
+    ang = rng.uniform(0, 2 * np.pi, n)
+    for lo, hi, tol in ((0.0, 26_000.0, 5e-4), (26_000.0, 300_000.0, None)):
+        d = rng.uniform(lo, hi, n)
+        x2, y2 = x1 + d * np.cos(ang), y1 + d * np.sin(ang)
+        fast, exact = ruler(x1, y1, x2, y2), ruler.exact(x1, y1, x2, y2)
+        if tol is None:
+            assert np.abs(fast / exact - 1).max() < 5e-7
+        else:
+            assert np.abs(fast - exact).max() < tol
+
+
+def test_ground_ruler_measures_threshold_cases_with_geod(monkeypatch):
+    """Lines within a centimetre of a threshold are measured with Geod, not the formula."""
+    from pyproj import CRS
+
+    from sxzones.geodesy import GroundRuler
+
+    ruler = GroundRuler(CRS.from_epsg(4546), thresholds=(20_000.0,))
+    calls = []
+    real = ruler.exact
+
+    def spy(x1, y1, x2, y2):
+        calls.append(len(x1))
+        return real(x1, y1, x2, y2)
+
+    monkeypatch.setattr(ruler, "exact", spy)
+    x1 = np.array([800_000.0, 800_000.0, 800_000.0])
+    y1 = np.full(3, 4_200_000.0)
+    exact_len = real(x1, y1, x1 + 20_000.0, y1)  # planar 20 km, about 19.97 km on the ground
+    x2 = x1 + 20_000.0 * np.array([20_000.0 / exact_len[0], 1.0, 0.9])
+    g = ruler(x1, y1, x2, y1)
+    assert calls == [1]  # only the line within a centimetre of 20 km went to Geod
+    assert g[0] == real(x1[:1], y1[:1], x2[:1], y1[:1])[0]
+    assert abs(g[0] - 20_000.0) < 0.01

@@ -191,7 +191,7 @@ def screen_firms(
     threads = threads or min(4, os.cpu_count() or 1)
     fg = firms.geometry.to_numpy()
     ag = builtup.geometry.to_numpy()
-    near = nearest_geodesic(fg, ag, max(report_within_m, d), crs, threads)
+    near = nearest_geodesic(fg, ag, max(report_within_m, d), crs, threads, thresholds=(d,))
     within = zone_label(d)
     zone_code = np.where(near.distance == 0, 0, np.where(near.distance <= d, 1, 2))
     # Repetitive text columns are categoricals built from codes: no per-row strings.

@@ -8,6 +8,7 @@ in worker threads that never share prepared geometries.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from sxzones.geodesy import geodesic_distance, scale_range
+from sxzones.geodesy import GroundRuler, scale_range
 
 __all__ = [
     "CHUNK",
@@ -31,6 +32,7 @@ __all__ = [
     "nearest_geodesic",
     "prepared_copy",
     "segments_of",
+    "warm_up",
 ]
 
 
@@ -250,6 +252,57 @@ def _pairs_kernel(
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _far_candidates(
+    fbox: npt.NDArray[np.float64],
+    far: npt.NDArray[np.int64],
+    abox: npt.NDArray[np.float64],
+    kratio: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """For firms with no area within reach: the pairs (firm, area) whose bounding-box gap is
+    at most ``kratio`` x the smallest upper bound of the distance over all areas (the largest
+    distance between the two boxes), with their gaps. Every area that can be nearest on the
+    ground is among them; usually one or two are."""
+    m = abox.shape[0]
+    gaps = np.empty(m)
+    counts = np.zeros(len(far), dtype=np.int64)
+    limits = np.empty(len(far))
+    for pass_ in range(2):
+        if pass_ == 1:
+            total = counts.sum()
+            oi = np.empty(total, dtype=np.int64)
+            oj = np.empty(total, dtype=np.int64)
+            og = np.empty(total)
+            k = 0
+        for t in range(len(far)):
+            f = far[t]
+            x0, y0, x1, y1 = fbox[f, 0], fbox[f, 1], fbox[f, 2], fbox[f, 3]
+            ub = np.inf
+            for a in range(m):
+                dx = max(max(abox[a, 0] - x1, x0 - abox[a, 2]), 0.0)
+                dy = max(max(abox[a, 1] - y1, y0 - abox[a, 3]), 0.0)
+                gaps[a] = np.sqrt(dx * dx + dy * dy)
+                if pass_ == 0:
+                    fx = max(abox[a, 2] - x0, x1 - abox[a, 0])
+                    fy = max(abox[a, 3] - y0, y1 - abox[a, 1])
+                    ub = min(ub, np.sqrt(fx * fx + fy * fy))
+            if pass_ == 0:
+                limits[t] = ub * kratio + 1e-6
+                c = 0
+                for a in range(m):
+                    if gaps[a] <= limits[t]:
+                        c += 1
+                counts[t] = c
+            else:
+                for a in range(m):
+                    if gaps[a] <= limits[t]:
+                        oi[k] = f
+                        oj[k] = a
+                        og[k] = gaps[a]
+                        k += 1
+    return oi, oj, og
+
+
 def _pairs_nearest(
     firms: npt.NDArray[np.object_],
     fsegs: _Segments,
@@ -300,7 +353,7 @@ def _resolve_pairs(
     areas: _Side,
     n: int,
     kratio: float,
-    crs: CRS,
+    ruler: GroundRuler,
     dist: npt.NDArray[np.float64],
     area: npt.NDArray[np.int64],
 ) -> None:
@@ -339,9 +392,17 @@ def _resolve_pairs(
     cand = planar <= pmin[ci] * kratio + 1e-6
     ci, cj, a_xy, b_xy, planar = ci[cand], cj[cand], a_xy[cand], b_xy[cand], planar[cand]
     g = np.zeros(len(ci))
-    pos = planar > 0
-    if pos.any():
-        g[pos] = geodesic_distance(a_xy[pos, 0], a_xy[pos, 1], b_xy[pos, 0], b_xy[pos, 1], crs)
+    pos = np.flatnonzero(planar > 0)
+    if len(pos):
+        g[pos] = ruler(a_xy[pos, 0], a_xy[pos, 1], b_xy[pos, 0], b_xy[pos, 1])
+        # near-ties between a firm's candidates are settled by pyproj.Geod
+        gmin = np.full(n, np.inf)
+        np.minimum.at(gmin, ci, g)
+        close = pos[g[pos] <= gmin[ci[pos]] + 0.01]
+        counts = np.bincount(ci[close], minlength=n)
+        tie = close[counts[ci[close]] > 1]
+        if len(tie):
+            g[tie] = ruler.exact(a_xy[tie, 0], a_xy[tie, 1], b_xy[tie, 0], b_xy[tie, 1])
     # smallest distance per firm, then the lowest area index on exact ties
     win = _group_argmin(ci, g + cj * 1e-9 * (g == 0))
     dist[ci[win]] = g[win]
@@ -354,7 +415,7 @@ def _nearest_chunk(
     idx: TargetIndex,
     reach: float,
     kratio: float,
-    crs: CRS,
+    ruler: GroundRuler,
     own_thread: bool,
     fsegs: _Segments | None = None,
 ) -> Nearest:
@@ -371,16 +432,11 @@ def _nearest_chunk(
     i, j = wide.query(firm_geoms)
     gap = _box_gap(fbox, idx.bounds, i, j)
     near = gap <= reach
-    _resolve_pairs(i[near], j[near], gap[near], firms, areas, n, kratio, crs, dist, area)
+    _resolve_pairs(i[near], j[near], gap[near], firms, areas, n, kratio, ruler, dist, area)
     far = np.flatnonzero(area < 0)
-    if len(far):  # nothing within reach: every area is a candidate, pruned by the same bound
-        m = len(idx.geoms)
-        for part in np.array_split(far, max(1, len(far) * m // 5_000_000 + 1)):
-            fi = np.repeat(part, m)
-            fj = np.tile(np.arange(m), len(part))
-            _resolve_pairs(
-                fi, fj, _box_gap(fbox, idx.bounds, fi, fj), firms, areas, n, kratio, crs, dist, area
-            )
+    if len(far):  # nothing within reach: the areas whose box could hold the nearest point
+        fi, fj, fg = _far_candidates(fbox, far.astype(np.int64), idx.bounds, kratio)
+        _resolve_pairs(fi, fj, fg, firms, areas, n, kratio, ruler, dist, area)
     return Nearest(dist, area)
 
 
@@ -420,12 +476,16 @@ def nearest_geodesic(
     crs: CRS,
     threads: int,
     segments: _Segments | None = None,
+    thresholds: tuple[float, ...] = (),
 ) -> Nearest:
     """For each geometry, the nearest area and its distance on the ellipsoid (0 touching).
 
     ``areas`` may be a :class:`TargetIndex` built once for many calls; ``segments``, the
     boundary segments of ``firm_geoms`` (:func:`segments_of`), computed once for many calls.
+    Distances within a centimetre of a ``threshold`` are measured with ``pyproj.Geod``
+    (:class:`~sxzones.geodesy.GroundRuler`), so that decisions there are exact.
     """
+    ruler = GroundRuler(crs, thresholds)
     idx = areas if isinstance(areas, TargetIndex) else TargetIndex.of(areas)
     fb, ab = shapely.total_bounds(firm_geoms), shapely.total_bounds(idx.geoms)
     bounds = np.r_[np.minimum(fb[:2], ab[:2]), np.maximum(fb[2:], ab[2:])]
@@ -444,14 +504,14 @@ def nearest_geodesic(
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 4, len(firm_geoms) // CHUNK))
     if n_chunks == 1:
         return _nearest_chunk(
-            firm_geoms, wide, idx, reach, kratio, crs, own_thread=True, fsegs=segments
+            firm_geoms, wide, idx, reach, kratio, ruler, own_thread=True, fsegs=segments
         )
     chunks = np.array_split(np.arange(len(firm_geoms)), n_chunks)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = list(
             pool.map(
                 lambda c: _nearest_chunk(
-                    firm_geoms[c], wide, idx, reach, kratio, crs, own_thread=False
+                    firm_geoms[c], wide, idx, reach, kratio, ruler, own_thread=False
                 ),
                 chunks,
             )
@@ -459,6 +519,27 @@ def nearest_geodesic(
     return Nearest(
         np.concatenate([p.distance for p in parts]), np.concatenate([p.area for p in parts])
     )
+
+
+def warm_up() -> threading.Thread:
+    """Load the compiled kernels in a background thread and return it.
+
+    The first call of a numba function in a process costs about 0.6 s (LLVM start-up and
+    loading the cached machine code), even with ``cache=True``. Runs call this before reading
+    their inputs, so that the cost overlaps the reading instead of adding to it.
+    """
+
+    def run() -> None:
+        g = np.array([shapely.box(0, 0, 1, 1)], dtype=object)
+        s = _Segments.of(g)
+        b = shapely.bounds(g)
+        z = np.zeros(1, dtype=np.int64)
+        _pairs_kernel(z, z, s.xy, s.start, s.count, b, s.xy, s.start, s.count, s.block0, b)
+        _far_candidates(b, z, b, 1.0)
+
+    t = threading.Thread(target=run, name="sxzones-warm-up", daemon=True)
+    t.start()
+    return t
 
 
 def segments_of(geoms: npt.NDArray[np.object_]) -> _Segments:

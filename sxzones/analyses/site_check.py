@@ -447,7 +447,9 @@ def _check_sites(
     d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
     bu = layers.frames.get("builtup")
     if bu is not None and len(bu):
-        nb = nearest_geodesic(pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs)
+        nb = nearest_geodesic(
+            pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs, thresholds=(d,)
+        )
         bdist = nb.distance
         out["builtup_zone"] = np.where(
             bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")

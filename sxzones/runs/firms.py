@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from sxzones.analyses.firm_zones import screen_firms, summarise, summary_by_city
+from sxzones.analyses.nearest import warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.layers import Catalog, LayerReport
@@ -168,6 +169,7 @@ def run_firms(
 ) -> RunResult:
     """Load the inputs, screen the firms, write the outputs and (optionally) the map."""
     t0 = time.perf_counter()
+    warm_up()  # the compiled kernels load while the inputs are read
     fmts = formats or list(FORMATS)
     check_outputs(out, fmts, overwrite)
     ruleset = load_rules(rules)
