@@ -14,6 +14,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from sxzones import __version__
+from sxzones.analyses.nearest import warm_up
 from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import parse_crs
 from sxzones.errors import SxzonesError
@@ -339,6 +340,7 @@ def run_check(
 ) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
     ``report-<id>.html`` per project (and an interactive map at ``map_path``)."""
+    warm_up()  # the compiled distance kernels load while the projects and layers are read
     check_targets([out / "site_check.json", out / "site_check.csv", out / "rejects.csv"], overwrite)
     ruleset: RuleSet = load_rules(rules)
     projects, prep = read_projects(
