@@ -173,6 +173,7 @@ def test_a_plane_dem_gives_its_slope(tmp_path, where, deg):
         shares = [s["terrain_I_share"], s["terrain_II_share"], s["terrain_III_share"]]
         assert shares == ([1.0, 0.0, 0.0] if deg <= 3 else [0.0, 1.0, 0.0])
     assert r.meta["raster_resolution_m"] == {"slope": 30.0}
+    assert r.sites["raster_resolution_m"].iat[0] == "slope 30"
 
 
 def test_nodata_is_unknown_not_excluded(tmp_path):
@@ -416,3 +417,34 @@ def test_cli_sites_with_dem_resource_and_grid(tmp_path):
     assert t.loc["S1", "resource_ghi_mean"] == pytest.approx(1500.0)
     assert t.loc["S1", "grid_distance_m"] == pytest.approx(2000, abs=2)
     assert (tmp_path / "f.png").exists() and (tmp_path / "f.pdf").exists()
+
+
+def test_rejected_exclusion_rows_are_reported_not_dropped(tmp_path):
+    """A user exclusion layer with a row that cannot be used: it is in rejects.csv."""
+    cx, cy = ON_CM
+    ex = gpd.GeoDataFrame(
+        {"name": ["ok", "empty"]},
+        geometry=[_square(cx, cy, 500.0), shapely.Polygon()],
+        crs=WORK,
+    )
+    ex.to_file(tmp_path / "ex.gpkg")
+    _cands(_square(cx, cy, 1000.0)).to_file(tmp_path / "c.gpkg")
+    out = tmp_path / "o"
+    res = _cli(
+        "sites",
+        "--candidates",
+        str(tmp_path / "c.gpkg"),
+        "--tech",
+        "pv",
+        "--no-rule-exclusions",
+        "--exclude",
+        str(tmp_path / "ex.gpkg"),
+        "--out",
+        str(out),
+    )
+    assert res.exit_code == 0, res.output
+    rejects = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig")
+    assert rejects["layer"].tolist() == ["ex.gpkg"]
+    assert "rejected in the exclusion and grid layers (in rejects.csv): 1" in res.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
+    assert t["removed_ex_m2"].iat[0] == pytest.approx(250_000, rel=1e-4)

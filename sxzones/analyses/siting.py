@@ -495,6 +495,8 @@ def screen_sites(
         out[f"{name}_mean"] = np.round(m, 3)
     if grid is not None:
         out["grid_distance_m"] = np.round(grid_d, 0)
+    if resolution:  # the resolution each raster criterion was applied at, on every row
+        out["raster_resolution_m"] = "; ".join(f"{k} {v:g}" for k, v in resolution.items())
     out["capacity_mw"] = np.round(capacity, 2)
     if tech == "wind":
         out["turbines"] = n_turb

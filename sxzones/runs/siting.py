@@ -254,7 +254,11 @@ def run_sites(
         )
     res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
     t_screen = time.perf_counter()
-    written = write_siting_outputs(res, crep.rejects, out)
+    # every rejected row of every layer read, not only the candidates': a red-line polygon
+    # refused by validation would otherwise leave its land eligible without a word
+    parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
+    rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
+    written = write_siting_outputs(res, rejects, out)
     if map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.siting_map import siting_map
@@ -271,6 +275,8 @@ def run_sites(
         f"land; eligible {s['eligible_m2'].sum() / 1e6:.2f} of {s['candidate_m2'].sum() / 1e6:.2f}"
         f" km²; capacity {s['capacity_mw'].sum():.1f} MW",
         f"input rows {crep.n_read} = screened {len(s)} + rejected {crep.n_rejected}",
+        f"rows rejected in the exclusion and grid layers (in rejects.csv): "
+        f"{sum(r.n_rejected for r in reports)}",
         "removed by reason (km²): "
         + ", ".join(f"{r} {s[f'removed_{r}_m2'].sum() / 1e6:.2f}" for r in res.meta["reasons"]),
         "not assessed: "
