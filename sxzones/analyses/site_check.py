@@ -301,6 +301,13 @@ def _joined(pairs: pd.DataFrame, n: int, col: str) -> npt.NDArray[np.object_]:
     return out
 
 
+def _in(values: npt.NDArray[np.object_], allowed: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """``np.isin`` for a column of few distinct strings: compare the distinct values only."""
+    codes, uniques = pd.factorize(values)
+    ok = np.array([u in allowed for u in uniques] + [False], dtype=bool)
+    return ok[codes]  # code -1 (missing) takes the last: False
+
+
 def _rule_fires(
     rule: Rule,
     industry: npt.NDArray[np.object_],
@@ -309,9 +316,9 @@ def _rule_fires(
     builtup_d: npt.NDArray[np.float64],
     n: int,
 ) -> npt.NDArray[np.bool_]:
-    hit = np.isin(industry, list(rule.industries))
+    hit = _in(industry, rule.industries)
     if rule.project_kinds:
-        hit &= np.isin(kind, list(rule.project_kinds))
+        hit &= _in(kind, rule.project_kinds)
     if rule.kind == "site_within_distance":
         return hit & (builtup_d <= (rule.distance_m or 0.0))
     p = pairs.get(rule.layer_role)

@@ -74,7 +74,7 @@ def siting_map(
             SITE_FIELDS,
             style=LayerStyle("#1b7837", 0.7, 1.0),
             simplify_m=2.0,
-            search_field="site_id",
+            search_field="name" if "name" in res.sites.columns else "site_id",
         ),
     ]
     if len(res.turbines):
