@@ -387,6 +387,14 @@ def firms_cmd(
     help="Write an interactive map (default path maps/site-check.html).",
 )
 @figure_option
+@click.option(
+    "--reports",
+    type=click.Choice(["all", "flagged", "none"]),
+    default="all",
+    show_default=True,
+    help="Printable report-<id>.html for every project, only conflict/conditional ones, "
+    "or none (large batches).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 @basemap_options
 @click.pass_obj
@@ -403,6 +411,7 @@ def check_cmd(
     out: Path,
     map_path: Path | None,
     figure_path: Path | None,
+    reports: str,
     overwrite: bool,
     basemap: str,
     embed_tianditu_key: bool,
@@ -432,6 +441,7 @@ def check_cmd(
         map_path=map_path,
         figure_path=figure_path,
         basemap=_basemap(basemap, embed_tianditu_key),
+        reports=reports,
         say=obj.say,
     )
     obj.say(str(result))

@@ -272,3 +272,29 @@ def test_large_batch_in_threads_equals_one_thread(shanxi):
             one.pairs[role].reset_index(drop=True), two.pairs[role].reset_index(drop=True)
         )
     assert one.details()[123] == two.details()[123]
+
+
+@pytest.mark.parametrize(("reports", "expected"), [("all", 4), ("flagged", None), ("none", 0)])
+def test_reports_option_limits_the_per_project_reports(tmp_path, reports, expected):
+    from .conftest import ROOT
+
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--projects",
+            str(ROOT / "analyses" / "examples" / "projects_demonstration.csv"),
+            "--crs",
+            "wgs84",
+            "--out",
+            str(tmp_path),
+            "--reports",
+            reports,
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp_path / "site_check.csv", encoding="utf-8-sig")
+    flagged = int((table["verdict"] != "clear").sum())
+    assert 0 < flagged < len(table) == 4  # the example has both kinds
+    written = sorted(p.name for p in tmp_path.glob("report-*.html"))
+    assert len(written) == (flagged if expected is None else expected)
