@@ -454,6 +454,11 @@ def check_cmd(
     help="Candidate lands (role candidates): a catalogue layer or a file.",
 )
 @click.option(
+    "--crs",
+    default=None,
+    help="CRS of a candidates file that does not declare one (gcj02 for Amap, wgs84, gk38 ...).",
+)
+@click.option(
     "--tech", type=click.Choice(["pv", "wind"]), required=True, help="Technology to site."
 )
 @click.option(
@@ -492,6 +497,7 @@ def check_cmd(
 def sites_cmd(
     obj: Context,
     candidates: str,
+    crs: str | None,
     tech: str,
     exclude: tuple[str, ...],
     no_rule_exclusions: bool,
@@ -520,6 +526,7 @@ def sites_cmd(
         load_catalog(catalog),
         out=out,
         tech=tech,
+        crs=crs,
         exclude=list(exclude),
         rule_exclusions=not no_rule_exclusions,
         dem=dem,

@@ -448,3 +448,42 @@ def test_rejected_exclusion_rows_are_reported_not_dropped(tmp_path):
     assert "rejected in the exclusion and grid layers (in rejects.csv): 1" in res.output
     t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
     assert t["removed_ex_m2"].iat[0] == pytest.approx(250_000, rel=1e-4)
+
+
+def test_candidates_drawn_on_amap_in_gcj02(tmp_path):
+    """A candidate traced on Amap: GeoJSON that declares WGS84 but holds GCJ-02 coordinates.
+    With --crs gcj02 it is shifted back before the screen: its area and position are right,
+    and the red line under its west half is found."""
+    from sxzones.crs import wgs84_to_gcj02
+
+    cx, cy = ON_CM
+    sq = _square(cx, cy, 1000.0)
+    ll = gpd.GeoSeries([sq], crs=WORK).to_crs(4326).iloc[0]
+    xy = shapely.get_coordinates(ll)
+    gx, gy = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    g = shapely.Polygon(np.c_[gx, gy])
+    gpd.GeoDataFrame(
+        {"site_id": ["G1"], "kind": ["closed_landfill"]}, geometry=[g], crs=4326
+    ).to_file(tmp_path / "amap.geojson", driver="GeoJSON")
+    red = gpd.GeoDataFrame(geometry=[shapely.box(cx - 600, cy - 600, cx, cy + 600)], crs=WORK)
+    red.to_file(tmp_path / "red.gpkg")
+    out = tmp_path / "o"
+    res = _cli(
+        "sites",
+        "--candidates",
+        str(tmp_path / "amap.geojson"),
+        "--crs",
+        "gcj02",
+        "--tech",
+        "pv",
+        "--no-rule-exclusions",
+        "--exclude",
+        str(tmp_path / "red.gpkg"),
+        "--out",
+        str(out),
+    )
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
+    assert t["candidate_m2"].iat[0] == pytest.approx(1e6, rel=1e-3)
+    # the west half is under the red line only if the GCJ-02 shift (hundreds of m) was undone
+    assert t["removed_red_m2"].iat[0] == pytest.approx(0.5e6, rel=2e-3)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 SITING_OPTIONS = frozenset(
     {
         "tech",
+        "crs",
         "exclude",
         "rule_exclusions",
         "dem",
@@ -196,6 +197,7 @@ def run_sites(
     *,
     out: Path,
     tech: str = "pv",
+    crs: str | None = None,
     exclude: list[str] | None = None,
     rule_exclusions: bool = True,
     dem: str | None = None,
@@ -217,7 +219,7 @@ def run_sites(
         raise SxzonesError(f"--tech {tech!r}: choose from {', '.join(TECHS)}")
     check_targets([out / o for o in OUTPUTS] + [out / "rejects.csv"], overwrite)
     ruleset = load_rules(rules)
-    cand, crep = load_input(candidates, "candidates", cat, base=base)
+    cand, crep = load_input(candidates, "candidates", cat, crs=crs, base=base)
     exclusions, missing, reports = build_exclusions(
         cat, ruleset, tech, list(exclude or []), rule_exclusions, base
     )
@@ -299,6 +301,7 @@ def run_sites_recipe(
         cat,
         out=out,
         tech=str(o.get("tech", "pv")),
+        crs=o.get("crs"),
         exclude=[ex] if isinstance(ex, str) else list(ex),
         rule_exclusions=bool(o.get("rule_exclusions", True)),
         dem=o.get("dem"),
