@@ -114,11 +114,19 @@ class _Segments:
             rows.append(np.column_stack([xy, xy]))
         poly = np.flatnonzero(~is_pt)
         if len(poly):
-            parts, part_of = shapely.get_parts(geoms[poly], return_index=True)
-            rings, ring_of = shapely.get_rings(parts, return_index=True)
-            coords, ci = shapely.get_coordinates(rings, return_index=True)
-            same = ci[1:] == ci[:-1]
-            ids.append(poly[part_of[ring_of[ci[:-1][same]]]])
+            g = geoms[poly]
+            if bool(
+                np.all(shapely.get_type_id(g) == 3) and not shapely.get_num_interior_rings(g).any()
+            ):  # simple polygons (most parcels): one closed ring each, no ring objects needed
+                coords, ci = shapely.get_coordinates(g, return_index=True)
+                same = ci[1:] == ci[:-1]
+                ids.append(poly[ci[:-1][same]])
+            else:
+                parts, part_of = shapely.get_parts(g, return_index=True)
+                rings, ring_of = shapely.get_rings(parts, return_index=True)
+                coords, ci = shapely.get_coordinates(rings, return_index=True)
+                same = ci[1:] == ci[:-1]
+                ids.append(poly[part_of[ring_of[ci[:-1][same]]]])
             rows.append(np.column_stack([coords[:-1][same], coords[1:][same]]))
         owner = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
         xy = np.vstack(rows) if rows else np.empty((0, 4))
