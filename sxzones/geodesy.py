@@ -24,6 +24,7 @@ __all__ = [
     "geod_of",
     "geodesic_distance",
     "map_factors",
+    "point_scale",
     "scale_range",
     "to_lonlat",
 ]
@@ -110,15 +111,25 @@ def ellipsoidal_area(
     return np.asarray(shapely.area(geoms), dtype=np.float64) / areal_scale(pts, crs)
 
 
-def areal_scale(points: npt.NDArray[np.object_], crs: CRS) -> FloatArray:
-    """The area scale k² of a conformal projected CRS at each point (1 where missing)."""
+def _factor(points: npt.NDArray[np.object_], crs: CRS, name: str) -> FloatArray:
     crs = _check_projected(crs)
-    k2 = np.ones(len(points))
+    out = np.ones(len(points))
     ok = ~shapely.is_empty(points) & ~shapely.is_missing(points)
     if ok.any():
         xy = shapely.get_coordinates(points[ok])
-        k2[ok] = np.asarray(map_factors(xy[:, 0], xy[:, 1], crs).areal_scale)
-    return k2
+        out[ok] = np.asarray(getattr(map_factors(xy[:, 0], xy[:, 1], crs), name))
+    return out
+
+
+def areal_scale(points: npt.NDArray[np.object_], crs: CRS) -> FloatArray:
+    """The area scale k² of a conformal projected CRS at each point (1 where missing)."""
+    return _factor(points, crs, "areal_scale")
+
+
+def point_scale(points: npt.NDArray[np.object_], crs: CRS) -> FloatArray:
+    """The point (length) scale k of a conformal projected CRS at each point (1 where
+    missing): a ground length L is L * k map units there."""
+    return _factor(points, crs, "meridional_scale")
 
 
 class GroundRuler:

@@ -60,6 +60,12 @@ class Recipe:
     def resolve(self, value: str) -> Path:
         return _join(self.path.parent, value)
 
+    def option_path(self, key: str) -> Path | None:
+        """An output path given in ``[options]`` (``map``, ``figure``), relative to the
+        recipe; None when the option is absent or empty."""
+        value = self.options.get(key)
+        return self.resolve(value) if value else None
+
 
 def _join(base: Path, value: str) -> Path:
     """``value`` relative to ``base`` (absolute paths kept), without ``..`` segments."""

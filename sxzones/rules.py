@@ -97,6 +97,11 @@ class Rule:
     verdict: str = ""
     params: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def for_tech(self, key: str, tech: str, default: float = 0.0) -> float:
+        """A parameter written as one number or per technology (``{pv = .., wind = ..}``)."""
+        v = self.params.get(key, default)
+        return float(v.get(tech, default) if isinstance(v, dict) else v)
+
     @property
     def clauses(self) -> str:
         """The clause and any further citations, joined for tables."""

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
-from pyproj import Geod, Transformer
+from pyproj import CRS, Geod, Transformer
 
 from sxzones.analyses.firm_zones import screen_firms
 from sxzones.cli import cli
 from sxzones.errors import CRSError, RulesError
+from sxzones.geodesy import GroundRuler
 from sxzones.rules import load_rules
 
 WORK = 4546
@@ -324,10 +325,6 @@ def test_outputs_are_deterministic(tmp_path):
 def test_ground_ruler_agrees_with_geod(epsg):
     """The line-scale-factor lengths used for speed are within 0.5 mm of pyproj.Geod for lines
     up to 26 km anywhere in the province (both GK zones), and 5e-7 up to 300 km."""
-    from pyproj import CRS
-
-    from sxzones.geodesy import GroundRuler
-
     crs = CRS.from_epsg(epsg)
     ruler = GroundRuler(crs)
     assert ruler.tm
@@ -348,10 +345,6 @@ def test_ground_ruler_agrees_with_geod(epsg):
 
 def test_ground_ruler_measures_threshold_cases_with_geod(monkeypatch):
     """Lines within a centimetre of a threshold are measured with Geod, not the formula."""
-    from pyproj import CRS
-
-    from sxzones.geodesy import GroundRuler
-
     ruler = GroundRuler(CRS.from_epsg(4546), thresholds=(20_000.0,))
     calls = []
     real = ruler.exact

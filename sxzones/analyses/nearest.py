@@ -260,6 +260,14 @@ def _pairs_kernel(
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _gap(b: npt.NDArray[np.float64], a: npt.NDArray[np.float64]) -> float:
+    """Gap between two boxes (minx, miny, maxx, maxy)."""
+    dx = max(max(a[0] - b[2], b[0] - a[2]), 0.0)
+    dy = max(max(a[1] - b[3], b[1] - a[3]), 0.0)
+    return float(np.sqrt(dx * dx + dy * dy))
+
+
 @numba.njit(cache=True, nogil=True)
 def _far_candidates(
     fbox: npt.NDArray[np.float64],
@@ -271,43 +279,31 @@ def _far_candidates(
     at most ``kratio`` x the smallest upper bound of the distance over all areas (the largest
     distance between the two boxes), with their gaps. Every area that can be nearest on the
     ground is among them; usually one or two are."""
-    m = abox.shape[0]
-    gaps = np.empty(m)
-    counts = np.zeros(len(far), dtype=np.int64)
-    limits = np.empty(len(far))
-    for pass_ in range(2):
-        if pass_ == 1:
-            total = counts.sum()
-            oi = np.empty(total, dtype=np.int64)
-            oj = np.empty(total, dtype=np.int64)
-            og = np.empty(total)
-            k = 0
-        for t in range(len(far)):
-            f = far[t]
-            x0, y0, x1, y1 = fbox[f, 0], fbox[f, 1], fbox[f, 2], fbox[f, 3]
-            ub = np.inf
-            for a in range(m):
-                dx = max(max(abox[a, 0] - x1, x0 - abox[a, 2]), 0.0)
-                dy = max(max(abox[a, 1] - y1, y0 - abox[a, 3]), 0.0)
-                gaps[a] = np.sqrt(dx * dx + dy * dy)
-                if pass_ == 0:
-                    fx = max(abox[a, 2] - x0, x1 - abox[a, 0])
-                    fy = max(abox[a, 3] - y0, y1 - abox[a, 1])
-                    ub = min(ub, np.sqrt(fx * fx + fy * fy))
-            if pass_ == 0:
-                limits[t] = ub * kratio + 1e-6
-                c = 0
-                for a in range(m):
-                    if gaps[a] <= limits[t]:
-                        c += 1
-                counts[t] = c
-            else:
-                for a in range(m):
-                    if gaps[a] <= limits[t]:
-                        oi[k] = f
-                        oj[k] = a
-                        og[k] = gaps[a]
-                        k += 1
+    m, n = abox.shape[0], len(far)
+    limits = np.empty(n)
+    counts = np.zeros(n, dtype=np.int64)
+    for t in range(n):  # the bound per firm, and how many areas it keeps
+        b = fbox[far[t]]
+        ub = np.inf
+        for a in range(m):
+            fx = max(abox[a, 2] - b[0], b[2] - abox[a, 0])
+            fy = max(abox[a, 3] - b[1], b[3] - abox[a, 1])
+            ub = min(ub, np.sqrt(fx * fx + fy * fy))
+        limits[t] = ub * kratio + 1e-6
+        for a in range(m):
+            counts[t] += _gap(b, abox[a]) <= limits[t]
+    total = counts.sum()
+    oi = np.empty(total, dtype=np.int64)
+    oj = np.empty(total, dtype=np.int64)
+    og = np.empty(total)
+    k = 0
+    for t in range(n):  # the pairs kept
+        b = fbox[far[t]]
+        for a in range(m):
+            g = _gap(b, abox[a])
+            if g <= limits[t]:
+                oi[k], oj[k], og[k] = far[t], a, g
+                k += 1
     return oi, oj, og
 
 

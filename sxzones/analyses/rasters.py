@@ -90,11 +90,6 @@ class RasterCriterion:
         """Cell size (x, y) in working-CRS metres."""
         return abs(self._ds.transform.a), abs(self._ds.transform.e)
 
-    @property
-    def nodata(self) -> float | None:
-        nd = self._ds.nodata
-        return None if nd is None else float(nd)
-
     def tiles(self, bounds: tuple[float, float, float, float], pad: int) -> Iterator[Tile]:
         """The tiles covering ``bounds``, each read with ``pad`` extra cells on every side
         (for the slope's 3 x 3 kernel); cells outside the raster are NaN."""
@@ -104,11 +99,11 @@ class RasterCriterion:
         c0 = math.floor((minx - t.c) / t.a)
         c1 = math.ceil((maxx - t.c) / t.a)
         r0 = math.floor((maxy - t.f) / t.e)
-        r1 = math.ceil((miny - t.f) / t.e)
-        for rr in range(r0, max(r1, r0 + 1), TILE):
-            for cc in range(c0, max(c1, c0 + 1), TILE):
-                h = min(TILE, max(r1, r0 + 1) - rr)
-                w = min(TILE, max(c1, c0 + 1) - cc)
+        r1 = max(math.ceil((miny - t.f) / t.e), r0 + 1)  # at least one cell
+        c1 = max(c1, c0 + 1)
+        for rr in range(r0, r1, TILE):
+            for cc in range(c0, c1, TILE):
+                h, w = min(TILE, r1 - rr), min(TILE, c1 - cc)
                 yield Tile(self._read(rr - pad, cc - pad, h + 2 * pad, w + 2 * pad), t, rr, cc, pad)
 
     def _read(self, row: int, col: int, h: int, w: int) -> F32:

@@ -301,17 +301,21 @@ def _joined(pairs: pd.DataFrame, n: int, col: str) -> npt.NDArray[np.object_]:
     return out
 
 
-def _in(values: npt.NDArray[np.object_], allowed: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-    """``np.isin`` for a column of few distinct strings: compare the distinct values only."""
-    codes, uniques = pd.factorize(values)
+#: A column of few distinct strings, factorised once: (codes, distinct values).
+_Factors = tuple[npt.NDArray[np.intp], Any]
+
+
+def _in(f: _Factors, allowed: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """``np.isin`` on a factorised column: only the distinct values are compared."""
+    codes, uniques = f
     ok = np.array([u in allowed for u in uniques] + [False], dtype=bool)
     return ok[codes]  # code -1 (missing) takes the last: False
 
 
 def _rule_fires(
     rule: Rule,
-    industry: npt.NDArray[np.object_],
-    kind: npt.NDArray[np.object_],
+    industry: _Factors,
+    kind: _Factors,
     pairs: dict[str, pd.DataFrame],
     builtup_d: npt.NDArray[np.float64],
     n: int,
@@ -480,8 +484,9 @@ def _check_sites(
     site_rules = rules.of_kind("site_overlap", "site_within_distance")
     severity = np.zeros(n, dtype=np.int64)
     fired = np.zeros(n, dtype=np.int64)  # bit k: rule k fired
+    factors = (pd.factorize(industry), pd.factorize(kind))  # once, for every rule
     for k, r in enumerate(site_rules):
-        hit = _rule_fires(r, industry, kind, pairs, bdist, n)
+        hit = _rule_fires(r, factors[0], factors[1], pairs, bdist, n)
         severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
         fired |= hit.astype(np.int64) << k
     out["verdict"] = np.array(VERDICTS, dtype=object)[severity]

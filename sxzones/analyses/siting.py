@@ -17,8 +17,8 @@ Method
    (cell size / k), and resource rasters with a minimum. The cells that fail are turned into
    polygons and removed like an exclusion; cells without data are reported as ``unknown_m2``
    and **not** removed. Rasters are read in windows around each candidate (tiles of at most
-   :data:`~sxzones.analyses.rasters.TILE` cells a side), so memory does not grow with the
-   raster. The resolution used is reported.
+   :data:`~sxzones.analyses.rasters.TILE` cells a side), and a candidate's cells are let go
+   once it is done, so memory does not grow with the raster. The resolution used is reported.
 3. **Minimum contiguous area**: eligible pieces smaller than the capacity rule's
    ``min_area_m2`` are removed (reason ``too_small``).
 4. **Capacity**: PV = eligible km² x density (MW/km²); wind = turbines placed on a hexagonal
@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -53,8 +54,8 @@ from pyproj import CRS
 from sxzones.analyses.nearest import county_lookup
 from sxzones.analyses.rasters import RasterCriterion, horn_slope, polygons_of
 from sxzones.errors import CRSError, LayerError, RulesError
-from sxzones.geodesy import areal_scale, map_factors
-from sxzones.rules import TECHS, Rule, RuleSet
+from sxzones.geodesy import point_scale
+from sxzones.rules import TECHS, Rule, RuleSet, load_rules
 
 __all__ = ["Exclusion", "RasterCriterion", "SitingResult", "screen_sites"]
 
@@ -93,7 +94,7 @@ class Exclusion:
         return cls(
             reason=str(rule.params["reason"]),
             geoms=frame.geometry.to_numpy()[sel],
-            setback_m=setback_for(rule, tech),
+            setback_m=rule.for_tech("setback_m", tech),
             label_zh=str(rule.params.get("label_zh", "")),
             label_en=str(rule.params.get("label_en", "")),
             clause=rule.clauses,
@@ -101,11 +102,6 @@ class Exclusion:
             layer=layer,
             source=source,
         )
-
-
-def setback_for(rule: Rule, tech: str) -> float:
-    s = rule.params.get("setback_m", 0)
-    return float(s.get(tech, 0) if isinstance(s, dict) else s)
 
 
 @dataclass
@@ -125,9 +121,7 @@ def _buffered(ex: Exclusion, crs: CRS) -> npt.NDArray[np.object_]:
     g = ex.geoms[~shapely.is_empty(ex.geoms) & ~shapely.is_missing(ex.geoms)]
     if ex.setback_m <= 0:
         return g[np.isin(shapely.get_type_id(g), (3, 6))]  # only areas exclude without setback
-    pts = shapely.point_on_surface(g)
-    xy = shapely.get_coordinates(pts)
-    k = np.asarray(map_factors(xy[:, 0], xy[:, 1], crs).meridional_scale, dtype=float)
+    k = point_scale(shapely.point_on_surface(g), crs)
     return shapely.buffer(g, ex.setback_m * k * _OVERSHOOT, quad_segs=QUAD_SEGS)
 
 
@@ -148,6 +142,16 @@ def _rule_params(rules: RuleSet, tech: str) -> dict[str, Any]:
         "terrain": terrain[0] if terrain else None,
         "score": score[0] if score else None,
     }
+
+
+def _with_limit(r: RasterCriterion, terrain: Rule | None, tech: str) -> RasterCriterion:
+    """A DEM criterion without a threshold takes the terrain rule's slope limit (a copy: the
+    caller's criterion is left as given)."""
+    if r.kind != "slope" or r.threshold > 0:
+        return r
+    if terrain is None:
+        raise RulesError("a DEM needs a slope limit: add a siting_terrain rule")
+    return replace(r, threshold=terrain.for_tech("max_slope_deg", tech, 90.0))
 
 
 def _status_component(kind: str, settled: Any, closure: Any, p: dict[str, Any], year: int) -> float:
@@ -190,31 +194,97 @@ def _lattice(geom: shapely.Geometry, spacing: float) -> npt.NDArray[np.float64]:
 
 @dataclass
 class _Cand:
-    """Working state of one candidate."""
+    """Working state of one candidate: what is still eligible (``rem``), the area removed per
+    reason (every reason present, in order), the removed pieces, and cells without data."""
 
     geom: shapely.Geometry
-    k2: float
     k: float
     rem: shapely.Geometry
-    removed: dict[str, float] = field(default_factory=dict)
+    removed: dict[str, float]
     pieces: list[tuple[str, shapely.Geometry]] = field(default_factory=list)
     unknown: list[shapely.Geometry] = field(default_factory=list)
-    cells: list[tuple[Any, Any, Any, str]] = field(default_factory=list)  # (vals, tf, kind, name)
 
     def area(self, g: shapely.Geometry | None) -> float:
-        return 0.0 if g is None or g.is_empty else float(shapely.area(g)) / self.k2
+        """Ellipsoidal area: planar / k² at the candidate."""
+        return 0.0 if g is None or g.is_empty else float(shapely.area(g)) / (self.k * self.k)
 
     def cut(self, reason: str, g: shapely.Geometry | None) -> None:
         """Remove ``g`` from what is still eligible, booking the area to ``reason``."""
         if g is None or g.is_empty or self.rem.is_empty:
-            self.removed.setdefault(reason, 0.0)
             return
         before = self.area(self.rem)
         piece = shapely.intersection(self.rem, g)
         self.rem = shapely.difference(self.rem, g)
-        self.removed[reason] = self.removed.get(reason, 0.0) + before - self.area(self.rem)
+        self.removed[reason] += before - self.area(self.rem)
         if not piece.is_empty:
             self.pieces.append((reason, piece))
+
+
+def _cut_exclusions(
+    cands: list[_Cand], geoms: npt.NDArray[np.object_], ex: Exclusion, crs: CRS
+) -> None:
+    """Step 1 for one exclusion layer: one bulk tree query, then each touched candidate."""
+    zones = _buffered(ex, crs)
+    if len(zones) == 0:
+        return
+    ci, zi = shapely.STRtree(zones).query(geoms, predicate="intersects")
+    order = np.argsort(ci, kind="stable")
+    ci, zi = ci[order], zi[order]
+    keys, starts = np.unique(ci, return_index=True)
+    for i, idx in zip(keys.tolist(), np.split(zi, starts[1:]) if len(ci) else [], strict=True):
+        c = cands[i]
+        if not c.rem.is_empty:
+            # only the part of the zones near what is left matters: cut them to its box first
+            window = shapely.box(*c.rem.bounds)
+            c.cut(ex.reason, shapely.union_all(shapely.intersection(zones[idx], window)))
+
+
+#: One raster's cells over a candidate: (values, transform, criterion).
+_Cells = tuple[npt.NDArray[np.float32], Any, RasterCriterion]
+
+
+def _cut_rasters(c: _Cand, rasters: Sequence[RasterCriterion]) -> list[_Cells]:
+    """Step 2 for one candidate: remove the cells that fail each criterion, note the cells
+    without data; return the cells read, for the statistics."""
+    cells: list[_Cells] = []
+    for r in rasters:
+        if c.rem.is_empty:
+            break
+        rx, ry = r.resolution
+        bad, unknown = [], []
+        for t in r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0):
+            vals = horn_slope(t.values, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
+            cells.append((vals, t.transform, r))
+            known = ~np.isnan(vals)
+            fails = np.zeros_like(known)
+            fails[known] = (
+                vals[known] > r.threshold if r.kind == "slope" else vals[known] < r.threshold
+            )
+            if (b := polygons_of(fails, t.transform)) is not None:
+                bad.append(b)
+            if (u := polygons_of(~known, t.transform)) is not None:
+                unknown.append(u)
+        c.cut(r.name, shapely.union_all(bad) if bad else None)
+        c.unknown.extend(unknown)
+    return cells
+
+
+def _cell_values(c: _Cand, cells: list[_Cells]) -> dict[str, npt.NDArray[np.float32]]:
+    """Per criterion, the known values of the cells whose centres lie in the eligible land (a
+    piece smaller than a cell: the cell under a point of it)."""
+    acc: dict[str, list[npt.NDArray[np.float32]]] = {}
+    for vals, tf, r in cells:
+        inside = rasterio.features.geometry_mask(
+            [c.rem], vals.shape, tf, invert=True, all_touched=False
+        )
+        if not inside.any():
+            px, py = shapely.get_coordinates(shapely.point_on_surface(c.rem))[0]
+            col, row = ~tf @ (px, py)
+            if 0 <= int(row) < vals.shape[0] and 0 <= int(col) < vals.shape[1]:
+                inside[int(row), int(col)] = True
+        v = vals[inside]
+        acc.setdefault(r.name, []).append(v[~np.isnan(v)])
+    return {k: np.concatenate(v) for k, v in acc.items()}
 
 
 def screen_sites(
@@ -252,8 +322,6 @@ def screen_sites(
     as_of_year : int, optional
         Year for "years since landfill closure" (default: the score rule's ``as_of_year``).
     """
-    from sxzones.rules import load_rules
-
     rules = rules or load_rules()
     p = _rule_params(rules, tech)
     crs = CRS.from_user_input(candidates.crs) if candidates.crs else None
@@ -262,100 +330,59 @@ def screen_sites(
     cap: Rule = p["capacity"]
     min_area = float(cap.params.get("min_area_m2", 0))
     terrain: Rule | None = p["terrain"]
-    score_rule: Rule | None = p["score"]
-    sp = dict(score_rule.params) if score_rule else {}
+    sp = dict(p["score"].params) if p["score"] else {}
     year = int(as_of_year or sp.get("as_of_year", 2026))
+    rasters = [_with_limit(r, terrain, tech) for r in rasters or ()]
+    reasons = [ex.reason for ex in exclusions]
+    if len(set(reasons)) < len(reasons):
+        raise RulesError(f"exclusion reasons {reasons} repeat one; give each layer once")
+    reasons += [r.name for r in rasters] + ["too_small"]
 
     geoms = candidates.geometry.to_numpy()
     n = len(geoms)
     pts = shapely.point_on_surface(geoms)
-    k2 = areal_scale(pts, crs)
-    xy = shapely.get_coordinates(pts)
-    kk = (
-        np.asarray(map_factors(xy[:, 0], xy[:, 1], crs).meridional_scale, dtype=float)
-        if n
-        else np.ones(0)
-    )
-    cands = [_Cand(geoms[i], float(k2[i]), float(kk[i]), geoms[i]) for i in range(n)]
+    kk = point_scale(pts, crs)  # conformal: the areal scale is k²
+    cands = [_Cand(geoms[i], float(kk[i]), geoms[i], dict.fromkeys(reasons, 0.0)) for i in range(n)]
     gross = np.array([c.area(c.geom) for c in cands])
 
     # 1. vector exclusions, in order
-    reasons: list[str] = []
     for ex in exclusions:
-        if ex.reason in reasons:
-            raise RulesError(f"exclusion reason {ex.reason!r} given twice; give each layer once")
-        reasons.append(ex.reason)
-        zones = _buffered(ex, crs)
-        if len(zones) == 0:
-            for c in cands:
-                c.removed.setdefault(ex.reason, 0.0)
-            continue
-        tree = shapely.STRtree(zones)
-        ci, zi = tree.query(geoms, predicate="intersects")
-        order = np.argsort(ci, kind="stable")
-        ci, zi = ci[order], zi[order]
-        keys, starts = np.unique(ci, return_index=True)
-        hit = dict(zip(keys.tolist(), np.split(zi, starts[1:]), strict=True)) if len(ci) else {}
-        for i, c in enumerate(cands):
-            idx = hit.get(i)
-            if idx is None or c.rem.is_empty:
-                c.removed.setdefault(ex.reason, 0.0)
-                continue
-            box = c.rem.bounds
-            parts = shapely.clip_by_rect(zones[idx], *box)
-            c.cut(ex.reason, shapely.union_all(parts))
+        _cut_exclusions(cands, geoms, ex, crs)
 
-    # 2. raster criteria
+    # 2.-3. per candidate: raster criteria, minimum contiguous area, cell statistics
+    classes = terrain.params["classes"] if terrain else []
+    slope_mean = np.full(n, np.nan)
+    class_share = np.full((n, len(classes)), np.nan)
+    res_mean = {r.name: np.full(n, np.nan) for r in rasters if r.kind != "slope"}
     resolution: dict[str, float] = {}
-    for r in rasters or ():
-        if r.kind == "slope" and not r.threshold > 0:
-            if terrain is None:
-                raise RulesError("a DEM needs a slope limit: add a siting_terrain rule")
-            lim = terrain.params["max_slope_deg"]
-            r.threshold = float(lim.get(tech, 90) if isinstance(lim, dict) else lim)
-        r.open(crs)
-        rx, ry = r.resolution
-        resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
-        reasons.append(r.name)
-        for c in cands:
+    with ExitStack() as stack:
+        for r in rasters:
+            r.open(crs)
+            stack.callback(r.close)
+            rx, ry = r.resolution
+            resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
+        for i, c in enumerate(cands):
+            cells = _cut_rasters(c, rasters)
+            if not c.rem.is_empty and min_area > 0:
+                parts = shapely.get_parts(c.rem)
+                small = parts[shapely.area(parts) / (c.k * c.k) < min_area]
+                c.cut("too_small", shapely.union_all(small) if len(small) else None)
             if c.rem.is_empty:
-                c.removed.setdefault(r.name, 0.0)
                 continue
-            bad_all, unk_all = [], []
-            pad = 1 if r.kind == "slope" else 0
-            for t in r.tiles(c.rem.bounds, pad):
-                if r.kind == "slope":
-                    vals = horn_slope(t.values, rx / c.k, ry / c.k)
-                else:
-                    vals = t.inner
-                tf = t.transform
-                c.cells.append((vals, tf, r.kind, r.name))
-                known = ~np.isnan(vals)
-                fails = np.zeros_like(known)
-                if r.kind == "slope":
-                    fails[known] = vals[known] > r.threshold
-                else:
-                    fails[known] = vals[known] < r.threshold
-                if (b := polygons_of(fails, tf)) is not None:
-                    bad_all.append(b)
-                if (u := polygons_of(~known, tf)) is not None:
-                    unk_all.append(u)
-            c.cut(r.name, shapely.union_all(bad_all) if bad_all else None)
-            c.unknown.extend(unk_all)
-    for r in rasters or ():
-        r.close()
+            values = _cell_values(c, cells)
+            for r in rasters:
+                v = values.get(r.name, np.empty(0, np.float32))
+                if r.kind != "slope":
+                    res_mean[r.name][i] = float(np.mean(v, dtype=np.float64)) if len(v) else np.nan
+                elif len(v):
+                    slope_mean[i] = float(np.mean(v, dtype=np.float64))
+                    lo = -np.inf
+                    for j, cl in enumerate(classes):
+                        hi = float(cl.get("max_deg", np.inf))
+                        class_share[i, j] = float(np.mean((v > lo) & (v <= hi)))
+                        lo = hi
 
-    # 3. minimum contiguous area
-    reasons.append("too_small")
-    for c in cands:
-        if c.rem.is_empty or min_area <= 0:
-            c.removed.setdefault("too_small", 0.0)
-            continue
-        parts = shapely.get_parts(c.rem)
-        small = parts[shapely.area(parts) / c.k2 < min_area]
-        c.cut("too_small", shapely.union_all(small) if len(small) else None)
-
-    # 4. statistics, capacity
+    # 4. capacity
     eligible = np.array([c.area(c.rem) for c in cands])
     unknown = np.array(
         [
@@ -363,88 +390,40 @@ def screen_sites(
             for c in cands
         ]
     )
-    slope_mean = np.full(n, np.nan)
-    classes = terrain.params["classes"] if terrain else []
-    class_share = np.full((n, len(classes)), np.nan)
-    res_mean: dict[str, npt.NDArray[np.float64]] = {}
-    for i, c in enumerate(cands):
-        if c.rem.is_empty:
-            continue
-        acc: dict[str, list[npt.NDArray[np.float32]]] = {}
-        for vals, tf, kind, name in c.cells:
-            inside = rasterio.features.geometry_mask(
-                [c.rem], vals.shape, tf, invert=True, all_touched=False
-            )
-            if not inside.any():  # smaller than a cell: the cell under a point of it
-                px, py = shapely.get_coordinates(shapely.point_on_surface(c.rem))[0]
-                col, row = ~tf @ (px, py)
-                if 0 <= int(row) < vals.shape[0] and 0 <= int(col) < vals.shape[1]:
-                    inside[int(row), int(col)] = True
-            v = vals[inside]
-            acc.setdefault(f"{kind}:{name}", []).append(v[~np.isnan(v)])
-        for key, parts_ in acc.items():
-            v = np.concatenate(parts_) if parts_ else np.empty(0, np.float32)
-            kind, name = key.split(":", 1)
-            if kind == "slope":
-                if len(v):
-                    slope_mean[i] = float(np.mean(v, dtype=np.float64))
-                    lo = -np.inf
-                    for j, cl in enumerate(classes):
-                        hi = float(cl.get("max_deg", np.inf))
-                        class_share[i, j] = float(np.mean((v > lo) & (v <= hi)))
-                        lo = hi
-            else:
-                res_mean.setdefault(name, np.full(n, np.nan))[i] = (
-                    float(np.mean(v, dtype=np.float64)) if len(v) else np.nan
-                )
-        c.cells.clear()
-
     turbines_xy: list[npt.NDArray[np.float64]] = []
     if tech == "pv":
         capacity = eligible / 1e6 * float(cap.params["density_mw_per_km2"])
-        n_turb = np.zeros(n, dtype=np.int64)
     else:
         spacing = float(cap.params["spacing_m"])
-        for c in cands:
-            turbines_xy.append(_lattice(c.rem, spacing * c.k))
-        n_turb = np.array([len(t) for t in turbines_xy], dtype=np.int64)
-        capacity = (n_turb * float(cap.params["turbine_mw"])).astype(np.float64)
+        turbines_xy = [_lattice(c.rem, spacing * c.k) for c in cands]
+        capacity = np.array([len(t) for t in turbines_xy]) * float(cap.params["turbine_mw"])
 
     # 5. score
     kinds = candidates["kind"].astype(str).to_numpy()
-    settled = (
-        candidates["settled"].to_numpy(dtype=object)
-        if "settled" in candidates
-        else np.full(n, None, dtype=object)
-    )
+    none = np.full(n, None, dtype=object)
+    settled = candidates["settled"].to_numpy(dtype=object) if "settled" in candidates else none
     closure = (
-        candidates["closure_year"].to_numpy(dtype=object)
-        if "closure_year" in candidates
-        else np.full(n, None, dtype=object)
+        candidates["closure_year"].to_numpy(dtype=object) if "closure_year" in candidates else none
     )
     comp: dict[str, npt.NDArray[np.float64]] = {}
     comp["status"] = np.array(
         [_status_component(kinds[i], settled[i], closure[i], sp, year) for i in range(n)]
     )
-    slope_rule = next((r for r in rasters or () if r.kind == "slope"), None)
+    slope_rule = next((r for r in rasters if r.kind == "slope"), None)
     if slope_rule is not None:
         comp["slope"] = np.clip(1 - slope_mean / slope_rule.threshold, 0, 1)
     grid_d = np.full(n, np.nan)
     if grid is not None and len(grid):
-        full = float(sp.get("grid_distance_full_m", 20000))
         gg = grid.geometry.to_numpy()
         target = np.array([c.rem if not c.rem.is_empty else c.geom for c in cands], dtype=object)
-        tree = shapely.STRtree(gg)
-        ti, gi = tree.query_nearest(target, all_matches=False)
-        d = np.full(n, np.nan)
-        d[ti] = shapely.distance(target[ti], gg[gi]) / kk[ti]  # planar / k: within 0.02 %
-        grid_d = d
-        comp["grid"] = np.clip(1 - grid_d / full, 0, 1)
+        ti, gi = shapely.STRtree(gg).query_nearest(target, all_matches=False)
+        grid_d[ti] = shapely.distance(target[ti], gg[gi]) / kk[ti]  # planar / k: within 0.02 %
+        comp["grid"] = np.clip(1 - grid_d / float(sp.get("grid_distance_full_m", 20000)), 0, 1)
     if res_mean:
-        name0 = next(iter(res_mean))
-        thr = next(r.threshold for r in rasters or () if r.name == name0)
-        m = res_mean[name0]
+        first = next(r for r in rasters if r.kind != "slope")
+        m = res_mean[first.name]
         best = np.nanmax(m) if np.isfinite(m).any() else np.nan
+        thr = first.threshold
         comp["resource"] = (
             np.clip((m - thr) / (best - thr), 0, 1) if best > thr else np.where(np.isnan(m), m, 1.0)
         )
@@ -474,12 +453,11 @@ def screen_sites(
             out[col] = candidates[col].to_numpy()
     if admin is not None and len(admin):
         which, table = county_lookup(pts, admin, threads=1)
-        out["city"] = table["city"][which]
-        out["county"] = table["county"][which]
-        out["adcode"] = table["adcode"][which]
+        for col in ("city", "county", "adcode"):
+            out[col] = table[col][which]
     out["candidate_m2"] = np.round(gross, 1)
     for reason in reasons:
-        out[f"removed_{reason}_m2"] = np.round([c.removed.get(reason, 0.0) for c in cands], 1)
+        out[f"removed_{reason}_m2"] = np.round([c.removed[reason] for c in cands], 1)
     out["removed_m2"] = np.round(gross - eligible, 1)
     out["eligible_m2"] = np.round(eligible, 1)
     out["eligible_share"] = np.round(
@@ -499,7 +477,7 @@ def screen_sites(
         out["raster_resolution_m"] = "; ".join(f"{k} {v:g}" for k, v in resolution.items())
     out["capacity_mw"] = np.round(capacity, 2)
     if tech == "wind":
-        out["turbines"] = n_turb
+        out["turbines"] = np.array([len(t) for t in turbines_xy], dtype=np.int64)
     for k_ in ("resource", "slope", "grid", "status"):
         if k_ in comp:
             out[f"score_{k_}"] = np.round(comp[k_], 3)
@@ -510,52 +488,38 @@ def screen_sites(
         for c in cands
     ]
     clause_of = {ex.reason: ex.clause for ex in exclusions}
-    if terrain is not None:
-        clause_of.update({r.name: terrain.clauses for r in rasters or () if r.kind == "slope"})
+    if terrain is not None and slope_rule is not None:
+        clause_of[slope_rule.name] = terrain.clauses
     clause_of["too_small"] = cap.clauses
     out["clauses"] = [
         "; ".join(
             dict.fromkeys(
                 [p["candidates"].clauses]
-                + [clause_of[r] for r in reasons if c.removed.get(r, 0) > 0 and r in clause_of]
+                + [clause_of[r] for r in reasons if c.removed[r] > 0 and r in clause_of]
             )
         )
         for c in cands
     ]
     if "source_row" in candidates:
         out["source_row"] = candidates["source_row"].to_numpy()
-    rem = np.array([c.rem for c in cands], dtype=object)
-    sites = gpd.GeoDataFrame(out, geometry=rem, crs=crs)
+    sites = gpd.GeoDataFrame(out, geometry=np.array([c.rem for c in cands], dtype=object), crs=crs)
 
-    rows = [
-        (out["site_id"].iat[i], reason, c.area(g), g)
-        for i, c in enumerate(cands)
-        for reason, g in c.pieces
-    ]
+    ids = out["site_id"].to_numpy()
+    pieces = [(ids[i], reason, c.area(g), g) for i, c in enumerate(cands) for reason, g in c.pieces]
     removed = gpd.GeoDataFrame(
-        {
-            "site_id": [r[0] for r in rows],
-            "reason": [r[1] for r in rows],
-            "area_m2": np.round([r[2] for r in rows], 1),
-        },
-        geometry=np.array([r[3] for r in rows], dtype=object),
+        pd.DataFrame(pieces, columns=["site_id", "reason", "area_m2", "geometry"]).round(
+            {"area_m2": 1}
+        ),
+        geometry="geometry",
         crs=crs,
     )
-    t_ids = [
-        (out["site_id"].iat[i], j + 1, x, y)
-        for i, t in enumerate(turbines_xy)
-        for j, (x, y) in enumerate(t)
-    ]
+    spots = [(ids[i], j + 1, x, y) for i, t in enumerate(turbines_xy) for j, (x, y) in enumerate(t)]
+    tf = pd.DataFrame(spots, columns=["site_id", "turbine", "x", "y"]).astype({"turbine": "int64"})
     turbines = gpd.GeoDataFrame(
-        {
-            "site_id": [t[0] for t in t_ids],
-            "turbine": np.array([t[1] for t in t_ids], dtype=np.int64),
-            "rated_mw": float(cap.params.get("turbine_mw", 0.0)),
-        },
-        geometry=shapely.points([t[2] for t in t_ids], [t[3] for t in t_ids]) if t_ids else [],
+        tf[["site_id", "turbine"]].assign(rated_mw=float(cap.params.get("turbine_mw", 0.0))),
+        geometry=shapely.points(tf["x"].to_numpy(float), tf["y"].to_numpy(float)),
         crs=crs,
     )
-    labels_of = {ex.reason: (ex.label_zh, ex.label_en) for ex in exclusions}
     meta = {
         "tech": tech,
         "as_of_year": year,
@@ -564,7 +528,7 @@ def screen_sites(
         "min_area_m2": min_area,
         "raster_resolution_m": resolution,
         "reasons": reasons,
-        "labels": labels_of,
+        "labels": {ex.reason: (ex.label_zh, ex.label_en) for ex in exclusions},
         "exclusions": [
             {
                 "reason": ex.reason,
@@ -580,5 +544,4 @@ def screen_sites(
         "not_assessed": list(not_assessed),
         "score_weights": weights,
     }
-    sites.attrs["sxzones_siting"] = meta
     return SitingResult(sites, removed, turbines, meta)

@@ -90,6 +90,14 @@ class Catalog:
     entries: dict[str, LayerEntry]
     title: str = ""
 
+    def layer_of_role(self, role: str) -> str | None:
+        """The first layer of ``role``, a whole layer before a ``where`` selection of one
+        (``admin`` rather than ``counties``); None when the catalogue has none."""
+        of_role = [n for n, e in self.entries.items() if e.role == role]
+        return next((n for n in of_role if self.entries[n].where is None), None) or next(
+            iter(of_role), None
+        )
+
     def entry(self, name: str) -> LayerEntry:
         try:
             return self.entries[name]

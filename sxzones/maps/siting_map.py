@@ -29,9 +29,9 @@ SITE_FIELDS = [
 TECH_TITLE = {"pv": "光伏 PV", "wind": "风电 Wind"}
 
 
-def _parts(res: SitingResult, candidates: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFrame]]:
-    eligible = res.sites[~res.sites.geometry.is_empty]
-    return [("candidates", candidates), ("removed", res.removed), ("eligible_sites", eligible)]
+def _eligible(res: SitingResult) -> gpd.GeoDataFrame:
+    """The candidates with eligible land (their geometry is the eligible part)."""
+    return res.sites[~res.sites.geometry.is_empty]
 
 
 def _note(res: SitingResult) -> str:
@@ -49,11 +49,10 @@ def siting_map(
     """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
     with area, capacity and score, and (wind) turbine positions."""
     tech = res.meta["tech"]
-    parts = dict(_parts(res, candidates))
     layers = [
         MapLayer(
             "candidates",
-            parts["candidates"],
+            candidates,
             "candidates",
             ["site_id", "name", "kind", "status"],
             style=LayerStyle(by="kind", fill_opacity=0.1, weight=1.5),
@@ -61,7 +60,7 @@ def siting_map(
         ),
         MapLayer(
             "removed",
-            parts["removed"],
+            res.removed,
             "context",
             ["site_id", "reason", "area_m2"],
             style=LayerStyle(by="reason", fill_opacity=0.55, weight=0.5),
@@ -69,7 +68,7 @@ def siting_map(
         ),
         MapLayer(
             "eligible_sites",
-            parts["eligible_sites"],
+            _eligible(res),
             "candidates",
             SITE_FIELDS,
             style=LayerStyle("#1b7837", 0.7, 1.0),
@@ -101,19 +100,12 @@ def siting_figure(
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
-    parts = dict(_parts(res, candidates))
     # candidate lands are small at province scale: draw outlines thick enough to see
+    layers.append(StaticLayer("candidates", candidates, LayerStyle(by="kind", fill_opacity=0.3)))
     layers.append(
-        StaticLayer("candidates", parts["candidates"], LayerStyle(by="kind", fill_opacity=0.3))
+        StaticLayer("removed", res.removed, LayerStyle(by="reason", fill_opacity=0.8, weight=0.2))
     )
-    layers.append(
-        StaticLayer(
-            "removed", parts["removed"], LayerStyle(by="reason", fill_opacity=0.8, weight=0.2)
-        )
-    )
-    layers.append(
-        StaticLayer("eligible_sites", parts["eligible_sites"], LayerStyle("#1b7837", 0.9, 0.3))
-    )
+    layers.append(StaticLayer("eligible_sites", _eligible(res), LayerStyle("#1b7837", 0.9, 0.3)))
     s = res.sites
     tech = res.meta["tech"]
     return static_map(

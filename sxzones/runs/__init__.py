@@ -31,6 +31,17 @@ class RunResult:
         return "\n".join(lines)
 
 
+def find_file(name: str | Path, base: Path | None = None) -> Path:
+    """A file by path; a relative path is looked up beside ``base`` (a recipe's folder)
+    first, then here."""
+    path = Path(name)
+    tries = [base / path, path] if base is not None and not path.is_absolute() else [path]
+    found = next((c for c in tries if c.exists()), None)
+    if found is None:
+        raise SxzonesError(f"{name}: no such file")
+    return found
+
+
 def load_input(
     source: str | Path,
     role: str | None,
@@ -55,14 +66,13 @@ def load_input(
                 f"layer {name!r} has role {entry.role!r}, but a {role!r} layer is needed here"
             )
         return cat.load(name)
-    path = Path(name)
-    candidates = [base / path, path] if base is not None and not path.is_absolute() else [path]
-    found = next((c for c in candidates if c.exists()), None)
-    if found is None:
+    try:
+        found = find_file(name, base)
+    except SxzonesError:
         raise SxzonesError(
             f"{name!r} is neither a layer of {cat.path} nor an existing file. "
             f"Layers: {', '.join(sorted(cat.entries))}"
-        )
+        ) from None
     raw = read_file(found, crs=crs, encoding=encoding, layer=layer)
     return validate_layer(
         raw,

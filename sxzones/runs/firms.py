@@ -63,22 +63,24 @@ LEAD = [
 ]
 
 
-def parse_distance(text: str | float | int) -> float:
-    """``"20km"``, ``"20 km"``, ``"20000m"``, ``"20000"`` -> metres."""
+def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> float:
+    """``"20km"``, ``"20 km"``, ``"20000m"``, ``"20000"`` -> metres (``allow_zero``: a
+    setback of 0 is fine, a screening distance is not)."""
     if isinstance(text, int | float):
-        return float(text)
-    s = str(text).strip().lower().replace(" ", "")
-    try:
-        if s.endswith("km"):
-            v = float(s[:-2]) * 1000.0
-        elif s.endswith("m"):
-            v = float(s[:-1])
-        else:
-            v = float(s)
-    except ValueError:
-        raise SxzonesError(f"distance {text!r}: write it as 20km or 20000m") from None
-    if not v > 0:
-        raise SxzonesError(f"distance {text!r} must be positive")
+        v = float(text)
+    else:
+        s = str(text).strip().lower().replace(" ", "")
+        try:
+            if s.endswith("km"):
+                v = float(s[:-2]) * 1000.0
+            elif s.endswith("m"):
+                v = float(s[:-1])
+            else:
+                v = float(s)
+        except ValueError:
+            raise SxzonesError(f"distance {text!r}: write it as 20km or 20000m") from None
+    if not (v >= 0 if allow_zero else v > 0):
+        raise SxzonesError(f"distance {text!r} must be {'0 or more' if allow_zero else 'positive'}")
     return v
 
 
@@ -225,7 +227,6 @@ def run_firms_recipe(
     recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Say
 ) -> RunResult:
     o: dict[str, Any] = recipe.options
-    mp = recipe.resolve(o["map"]) if o.get("map") else None
     return run_firms(
         recipe.inputs["firms"],
         recipe.inputs["builtup"],
@@ -240,8 +241,8 @@ def run_firms_recipe(
         encoding=o.get("encoding"),
         distance=o.get("distance"),
         formats=parse_formats(o["formats"]) if "formats" in o else None,
-        map_path=mp,
-        figure_path=recipe.resolve(o["figure"]) if o.get("figure") else None,
+        map_path=recipe.option_path("map"),
+        figure_path=recipe.option_path("figure"),
         basemap=recipe_basemap(o),
         overwrite=overwrite,
         say=say,

@@ -53,11 +53,7 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
     names = dict(names or {})
     frames, sources = {}, {}
     for role in ROLES:
-        of_role = [n for n, e in cat.entries.items() if e.role == role]
-        # prefer a whole layer (admin, not the 'counties' selection of it), else a selection
-        name = names.get(role) or next(
-            (n for n in of_role if cat.entries[n].where is None), of_role[0] if of_role else None
-        )
+        name = names.get(role) or cat.layer_of_role(role)
         if name is None:
             continue
         frame, rep = cat.load(name)
@@ -435,8 +431,8 @@ def run_check_recipe(
         kind=o.get("kind"),
         id_field=o.get("id_field"),
         overwrite=overwrite,
-        map_path=recipe.resolve(o["map"]) if o.get("map") else None,
-        figure_path=recipe.resolve(o["figure"]) if o.get("figure") else None,
+        map_path=recipe.option_path("map"),
+        figure_path=recipe.option_path("figure"),
         basemap=recipe_basemap(o),
         reports=str(o.get("reports", "all")),
         say=say,

@@ -16,7 +16,7 @@ from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.basemaps import Basemap, recipe_basemap
 from sxzones.outputs import check_targets, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, Say, load_input
+from sxzones.runs import RunResult, Say, find_file, load_input
 from sxzones.runs.firms import parse_distance
 
 if TYPE_CHECKING:
@@ -47,8 +47,7 @@ def parse_exclude(spec: str) -> tuple[str, float | None]:
     m = _SETBACK.match(spec.strip())
     if not (m and m.group(1)):
         return spec.strip(), None
-    text = m.group(2).replace(" ", "")
-    return m.group(1), 0.0 if float(text.rstrip("kmKM")) == 0 else parse_distance(text)
+    return m.group(1), parse_distance(m.group(2), allow_zero=True)
 
 
 def parse_resource(spec: str) -> tuple[str, float]:
@@ -67,14 +66,6 @@ def parse_resource(spec: str) -> tuple[str, float]:
 def _source(rep: LayerReport) -> str:
     p = rep.provenance
     return f"{p.source} ({p.version}, {p.status})" if p else rep.name
-
-
-def _find(path: str, base: Path | None) -> Path:
-    p = Path(path)
-    for c in [base / p, p] if base is not None and not p.is_absolute() else [p]:
-        if c.exists():
-            return c
-    raise SxzonesError(f"{path}: no such file")
 
 
 def build_exclusions(
@@ -107,8 +98,8 @@ def build_exclusions(
             if tech not in rule.params["techs"]:
                 continue
             role = rule.layer_role
-            of_role = [n for n, e in cat.entries.items() if e.role == role]
-            if not of_role:
+            layer = cat.layer_of_role(role)
+            if layer is None:
                 missing.append(
                     {
                         "reason": str(rule.params["reason"]),
@@ -118,10 +109,9 @@ def build_exclusions(
                     }
                 )
                 continue
-            name = of_role[0]
-            frame, rep = cat.load(name)
+            frame, rep = cat.load(layer)
             reports.append(rep)
-            ex = Exclusion.from_rule(rule, frame, tech, layer=name, source=_source(rep))
+            ex = Exclusion.from_rule(rule, frame, tech, layer=layer, source=_source(rep))
             if ex.reason in overrides:
                 ex.setback_m = overrides.pop(ex.reason)
             out.append(ex)
@@ -225,10 +215,10 @@ def run_sites(
     )
     rasters = []
     if dem:
-        rasters.append(RasterCriterion(_find(dem, base), "slope", 0.0, "slope"))
+        rasters.append(RasterCriterion(find_file(dem, base), "slope", 0.0, "slope"))
     for spec in resources or []:
         path, minimum = parse_resource(spec)
-        p = _find(path, base)
+        p = find_file(path, base)
         rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
     g = None
     if grid:
@@ -310,8 +300,8 @@ def run_sites_recipe(
         rules=recipe.rules,
         admin=recipe.inputs.get("admin", "admin"),
         as_of_year=o.get("as_of_year"),
-        map_path=recipe.resolve(o["map"]) if o.get("map") else None,
-        figure_path=recipe.resolve(o["figure"]) if o.get("figure") else None,
+        map_path=recipe.option_path("map"),
+        figure_path=recipe.option_path("figure"),
         basemap=recipe_basemap(o),
         overwrite=overwrite,
         say=say,
