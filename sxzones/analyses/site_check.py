@@ -33,7 +33,7 @@ import shapely
 from pyproj import CRS
 
 from sxzones._util import gc_paused
-from sxzones.analyses.firm_zones import normalise_industry, zone_label
+from sxzones.analyses.firm_zones import resolve_industries, zone_label
 from sxzones.analyses.nearest import (
     CHUNK,
     TargetIndex,
@@ -44,7 +44,7 @@ from sxzones.analyses.nearest import (
 )
 from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import areal_scale, ellipsoidal_area
-from sxzones.rules import PROJECT_KINDS, VERDICTS, Rule, RuleSet
+from sxzones.rules import UNASSESSED, VERDICTS, Rule, RuleSet
 
 __all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
 
@@ -343,6 +343,33 @@ def _rule_fires(
     return hit & touched
 
 
+def _unassessed(
+    projects: gpd.GeoDataFrame,
+    ind_status: npt.NDArray[np.object_],
+    kind_status: npt.NDArray[np.object_],
+) -> npt.NDArray[np.object_]:
+    """Per project, why the rules could not be assessed (``""`` when they could): an
+    industry or kind missing, or one the rules' vocabulary does not know."""
+    why = pd.Series("", index=range(len(projects)), dtype=object)
+    src = "industry" if "industry" in projects else "industry_code"
+    for status, col, vocab in (
+        (ind_status, src, "industries"),
+        (kind_status, "kind", "project_kinds"),
+    ):
+        if col not in projects:
+            status = np.where(status == "recognised", status, "missing")
+        vals = projects[col].astype(str).to_numpy() if col in projects else np.full(len(why), "")
+        fix = f" (map it under [vocabularies.{vocab}] in the rules file)"
+        for k in np.flatnonzero(status != "recognised"):
+            text = (
+                f"no {col} given"
+                if status[k] == "missing"
+                else f"{col} {vals[k]!r} is not in the rules' vocabulary{fix}"
+            )
+            why.iat[k] = f"{why.iat[k]}; {text}" if why.iat[k] else text
+    return why.to_numpy(dtype=object)
+
+
 def check_sites(
     projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, *, threads: int | None = None
 ) -> SiteCheckResult:
@@ -413,19 +440,14 @@ def _check_sites(
     reps = shapely.point_on_surface(pg)  # for the area scale and the county lookup
     k2 = areal_scale(reps, crs)
     parea = shapely.area(pg) / k2
-    industry = (
-        normalise_industry(projects["industry"]).to_numpy(dtype=object)
-        if ("industry" in projects)
-        else np.full(n, "", dtype=object)
-    )
-    kind = (
-        projects["kind"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+    industry, ind_status = resolve_industries(projects, rules.industries)
+    kind, kind_status = (
+        rules.project_kinds.resolve_many(projects["kind"])
         if "kind" in projects
-        else np.full(n, "new", dtype=object)
+        else (np.full(n, "new", dtype=object), np.full(n, "recognised", dtype=object))
     )
-    bad = sorted(set(kind) - set(PROJECT_KINDS))
-    if bad:
-        raise LayerError(f"project kind(s) {bad} unknown; kinds: {list(PROJECT_KINDS)}")
+    kind = np.where(kind_status == "missing", "new", kind)  # no kind given: a new project
+    unassessed = _unassessed(projects, ind_status, kind_status)
     segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
     pairs: dict[str, pd.DataFrame] = {
         role: _overlaps(pg, parea, k2, layers.frames[role], role, layers.index(role), threads)
@@ -490,6 +512,10 @@ def _check_sites(
         severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
         fired |= hit.astype(np.int64) << k
     out["verdict"] = np.array(VERDICTS, dtype=object)[severity]
+    # An industry or kind the vocabulary does not know is never "clear": only a conflict
+    # that fired anyway stands.
+    out["verdict"] = np.where((unassessed != "") & (severity < 2), UNASSESSED, out["verdict"])
+    out["unassessed_reason"] = unassessed
     combos, which = np.unique(fired, return_inverse=True)  # few distinct combinations
     sets = [[r for k, r in enumerate(site_rules) if c >> k & 1] for c in combos]
     out["rule_ids"] = np.array([";".join(r.id for r in rs) for rs in sets], dtype=object)[which]

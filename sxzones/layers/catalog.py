@@ -13,6 +13,7 @@ A catalogue names each layer's file, role, source CRS, encoding, field mapping a
     encoding = "GB18030"            # optional
     where = "level = 'county'"      # optional attribute filter (OGR SQL)
     fields = { area_id = "BM", name = "MC" }        # canonical = source
+    values = { kind = { "城区" = "city" } }          # field = { source value = canonical }
     constants = { kind = "city" }                   # canonical = value for every feature
     provenance = { source = "...", licence = "...", version = "...", status = "official" }
 
@@ -51,6 +52,7 @@ _ENTRY_KEYS = {
     "where",
     "fields",
     "constants",
+    "values",
     "id_field",
     "provenance",
     "description",
@@ -76,6 +78,7 @@ class LayerEntry:
     where: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
     id_field: str | None = None
     description: str = ""
 
@@ -131,6 +134,16 @@ def _unknown(where: str, keys: set[str], allowed: set[str]) -> None:
     extra = sorted(keys - allowed)
     if extra:
         raise CatalogError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
+
+
+def _values(where: str, table: Any) -> dict[str, dict[str, str]]:
+    """An entry's ``values = { field = { source value = canonical value } }``, checked."""
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise CatalogError(
+            f'{where}: values must be a table of tables, e.g. values = {{ unit_type = '
+            f'{{ "优先保护单元" = "priority_protection" }} }}'
+        )
+    return {str(f): {str(k): str(v) for k, v in m.items()} for f, m in table.items()}
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
@@ -214,6 +227,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
                 where=raw.get("where"),
                 fields=dict(raw.get("fields", {})),
                 constants=dict(raw.get("constants", {})),
+                values=_values(where, raw.get("values", {})),
                 id_field=raw.get("id_field"),
                 description=raw.get("description", ""),
             )
@@ -250,6 +264,7 @@ def load_layer(
         working_crs=working_crs,
         fields=entry.fields,
         constants=entry.constants,
+        values=entry.values,
         id_field=entry.id_field,
         provenance=entry.provenance,
         study_area=study_area,

@@ -1,7 +1,9 @@
 """Read the files Shanxi's agencies and firms hold, through real GDAL drivers.
 
 Every reader returns a :class:`RawLayer`: a GeoDataFrame in the file's own coordinates, a
-``source_row`` column (1-based position of the feature in the file, the number messages use),
+``source_row`` column (the number messages use: for CSV/XLSX the row as a spreadsheet shows
+it, the header being row 1, so the first data row is 2; for GIS files the 1-based feature
+number; for 界址点 files the parcel number),
 the CRS the coordinates are in, and notes on what was decided while reading (encoding, CRS).
 Nothing is reprojected or validated here; :mod:`sxzones.layers.validate` does that.
 """
@@ -50,6 +52,7 @@ _VECTOR = {
 }
 _TABLE = {".csv", ".tsv", ".xlsx", ".xls"}
 _PARQUET = {".parquet", ".geoparquet"}
+_JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
 # Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
 _IMPLICIT_CRS = {".geojson", ".json"}
@@ -67,6 +70,8 @@ class RawLayer:
     spec: CRSSpec
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None
+    #: What ``source_row`` counts, for messages: ``row`` (tables), ``feature``, ``parcel``.
+    row_word: str = "feature"
 
 
 def _refuse(path: Path, what: str, fix: str) -> LayerError:
@@ -376,7 +381,7 @@ def read_file(
         file_crs = frame.crs
     elif suffix in _TABLE:
         frame = _points_from_table(_read_table(p, x, y, sheet, encoding, notes), p, x, y)
-    elif suffix in (".txt", ".jzd", ".dat"):
+    elif suffix in _JZD:
         text, _ = jzd.read_text(p, encoding)
         if not jzd.is_jzd_text(text):
             raise _refuse(
@@ -395,5 +400,7 @@ def read_file(
         raise _refuse(p, "holds no features", "check that the right file or layer was given")
     spec = _resolve_spec(p, file_crs, crs, notes)
     frame = frame.reset_index(drop=True)
-    frame.insert(0, ROW, np.arange(1, len(frame) + 1))
-    return RawLayer(p, frame, spec, notes, encoding)
+    first = 2 if suffix in _TABLE else 1  # a spreadsheet's first data row is row 2
+    frame.insert(0, ROW, np.arange(first, len(frame) + first))
+    word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
+    return RawLayer(p, frame, spec, notes, encoding, word)
