@@ -443,6 +443,7 @@ def check_cmd(
         basemap=_basemap(basemap, embed_tianditu_key),
         reports=reports,
         say=obj.say,
+        single=project is not None,
     )
     obj.say(str(result))
 

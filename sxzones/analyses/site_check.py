@@ -178,6 +178,7 @@ class SiteCheckResult:
                     "nearest": row["nearest_builtup"],
                 },
                 "geometry_note": row.get("geometry_note", ""),
+                "unassessed_reason": row.get("unassessed_reason", ""),
             }
             for role in ("control_units", "redline", "zones"):
                 d[role] = found[role][pos]

@@ -140,7 +140,7 @@ def _values(where: str, table: Any) -> dict[str, dict[str, str]]:
     """An entry's ``values = { field = { source value = canonical value } }``, checked."""
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
         raise CatalogError(
-            f'{where}: values must be a table of tables, e.g. values = {{ unit_type = '
+            f"{where}: values must be a table of tables, e.g. values = {{ unit_type = "
             f'{{ "优先保护单元" = "priority_protection" }} }}'
         )
     return {str(f): {str(k): str(v) for k, v in m.items()} for f, m in table.items()}

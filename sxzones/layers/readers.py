@@ -292,8 +292,14 @@ def _points_from_table(
     return frame
 
 
-def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, Any]:
-    parcels, header_spec = jzd.parse_jzd(path, encoding=encoding)
+def _read_jzd(
+    path: Path, encoding: str | None, notes: list[str], text: str
+) -> tuple[gpd.GeoDataFrame, Any]:
+    header_spec = None
+    if jzd.is_jzd_text(text):
+        parcels, header_spec = jzd.parse_jzd(path, encoding=encoding, notes=notes)
+    else:
+        parcels = jzd.parse_point_list(path, encoding=encoding, notes=notes)
     rows = []
     for p in parcels:
         geom, problem = jzd.parcel_geometry(p)
@@ -383,13 +389,15 @@ def read_file(
         frame = _points_from_table(_read_table(p, x, y, sheet, encoding, notes), p, x, y)
     elif suffix in _JZD:
         text, _ = jzd.read_text(p, encoding)
-        if not jzd.is_jzd_text(text):
+        if not (jzd.is_jzd_text(text) or jzd.is_point_list(text)):
             raise _refuse(
                 p,
-                "a text file without a [地块坐标] section is not a 界址点 file",
-                "for point tables use .csv with coordinate columns",
+                "a text file with neither a [地块坐标] section nor 点号,X,Y lines is not a "
+                "界址点 file",
+                "give the exchange format ([属性描述], [地块坐标]) or one point a line as "
+                "点号,X,Y (X the northing) or 点号,圈号,X,Y; for tables of points use .csv",
             )
-        frame, file_crs = _read_jzd(p, encoding, notes)
+        frame, file_crs = _read_jzd(p, encoding, notes, text)
     else:
         raise _refuse(
             p,

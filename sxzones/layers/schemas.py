@@ -264,14 +264,14 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "industry_code": ("行业代码", "行业类别代码", "HYDM"),
     },
     "projects": {
-        "project_id": ("项目编号", "项目代码", "XMBH", "XMDM"),
+        "project_id": ("项目编号", "项目代码", "XMBH", "XMDM", "parcel_id"),
         "name": ("项目名称", "XMMC"),
         "industry": ("行业", "行业类别", "所属行业", "行业名称", "HYLB"),
         "industry_code": ("行业代码", "行业类别代码", "HYDM"),
         "kind": ("建设性质", "项目类型", "JSXZ"),
     },
     "candidates": {
-        "site_id": ("地块编号", "编号", "DKBH", "BH"),
+        "site_id": ("地块编号", "编号", "DKBH", "BH", "parcel_id"),
         "kind": ("地块类型", "类型", "DKLX", "LX"),
         "name": ("地块名称", *_NAME),
     },

@@ -85,9 +85,11 @@ def read_projects(
     kind: str | None = None,
     id_field: str | None = None,
     name: str = "P1",
+    single: bool = False,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
-    and brought to the working CRS. Geometries given as text need ``crs``."""
+    and brought to the working CRS. Geometries given as text need ``crs``. ``single``: the
+    spec is one project (``--project``), so a table of points is refused."""
     path = Path(spec)
     if path.exists():
         raw = read_file(path, crs=crs)
@@ -95,11 +97,15 @@ def read_projects(
         fields: dict[str, str] = {}
         if id_field:
             fields["project_id"] = id_field
-        elif "project_id" not in cols:
-            if "parcel_id" in cols:  # 界址点 files
-                fields["project_id"] = "parcel_id"
-            else:
-                raw.frame["project_id"] = raw.frame[ROW].astype(str)
+        elif "project_id" not in cols and "parcel_id" in cols:  # 界址点 files
+            fields["project_id"] = "parcel_id"
+        if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
+            raise SxzonesError(
+                f"{path}: --project takes one project, but this table has {len(raw.frame)} "
+                "rows of points (each row would be a project of its own). Fix: for one "
+                "parcel, give its boundary as a 界址点 file (点号,X,Y lines) or a polygon "
+                "file; to check every row as a project, use --projects"
+            )
     else:
         if crs is None:
             raise SxzonesError(
@@ -126,11 +132,6 @@ def read_projects(
         raw.frame["industry"] = industry
     if kind is not None:
         raw.frame["kind"] = kind
-    if "industry" not in raw.frame.columns:
-        raise SxzonesError(
-            "the projects have no 'industry' field: give --industry "
-            "(steel, coking, cement, chemical, coal_power, pv, wind, ...)"
-        )
     projects, report = validate_layer(
         raw,
         "projects",
@@ -139,6 +140,11 @@ def read_projects(
         fields=fields,
         study_area=cat.study_area,
     )
+    if not {"industry", "industry_code"} & set(projects.columns):
+        raise SxzonesError(
+            f"{raw.path}: the projects have no industry field: give --industry "
+            "(steel, coking, cement, chemical, coal_power, pv, wind, 光伏, 焦化, 2521 ...)"
+        )
     notes = {}
     for f in report.findings:
         if f.kind == "repaired":
@@ -345,6 +351,7 @@ def run_check(
     basemap: Basemap | None = None,
     reports: str = "all",
     say: Say = print,
+    single: bool = False,
 ) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
     ``report-<id>.html`` per project (and an interactive map at ``map_path``).
@@ -357,8 +364,18 @@ def run_check(
     warm_up()  # the compiled distance kernels load while the projects and layers are read
     check_targets([out / "site_check.json", out / "site_check.csv", out / "rejects.csv"], overwrite)
     ruleset: RuleSet = load_rules(rules)
+    if industry is not None:  # one value for every project: a typo is a user error
+        ruleset.industries.require(industry, "--industry")
+    if kind is not None:
+        ruleset.project_kinds.require(kind, "--kind")
     projects, prep = read_projects(
-        projects_spec, cat, crs=crs, industry=industry, kind=kind, id_field=id_field
+        projects_spec,
+        cat,
+        crs=crs,
+        industry=industry,
+        kind=kind,
+        id_field=id_field,
+        single=single,
     )
     layers = site_layers(cat)
     result = check_sites(projects, layers, ruleset)
@@ -402,7 +419,9 @@ def run_check(
     counts = result.table["verdict"].value_counts().to_dict()
     summary = (
         f"site check: {len(details)} project(s): "
-        + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear"))
+        + ", ".join(
+            f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear", "unassessed")
+        )
         + f"; input rows {prep.n_read} = checked {prep.n_loaded} + rejected "
         f"{prep.n_rejected}"
     )
@@ -411,6 +430,7 @@ def run_check(
             f"\n  {d['project_id']}: {d['verdict']}"
             + (f" ({', '.join(r['id'] for r in d['rules'])})" if d["rules"] else "")
             + (f"; {d['geometry_note']}" if d.get("geometry_note") else "")
+            + (f"; {d['unassessed_reason']}" if d.get("unassessed_reason") else "")
         )
     return RunResult("check", written, summary)
 
