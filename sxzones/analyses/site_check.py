@@ -361,11 +361,12 @@ def _unassessed(
             status = np.where(status == "recognised", status, "missing")
         vals = projects[col].astype(str).to_numpy() if col in projects else np.full(len(why), "")
         fix = f" (map it under [vocabularies.{vocab}] in the rules file)"
+        shown = (projects.attrs.get("sxzones") or {}).get("fields", {}).get(col, col)
         for k in np.flatnonzero(status != "recognised"):
             text = (
-                f"no {col} given"
+                f"no {shown} given"
                 if status[k] == "missing"
-                else f"{col} {vals[k]!r} is not in the rules' vocabulary{fix}"
+                else f"{shown} {vals[k]!r} is not in the rules' vocabulary{fix}"
             )
             why.iat[k] = f"{why.iat[k]}; {text}" if why.iat[k] else text
     return why.to_numpy(dtype=object)
