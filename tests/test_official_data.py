@@ -126,7 +126,7 @@ def _permits_xlsx(tmp_path):
 def test_permits_xlsx_with_chinese_headers_and_codes(tmp_path, work_crs):
     raw = read_file(_permits_xlsx(tmp_path), crs="cgcs2000")
     firms, rep = validate_layer(raw, "firms", working_crs=work_crs)
-    bu, brep = validate_layer(
+    bu, _ = validate_layer(
         read_file(_builtup_geometry_only(tmp_path)), "builtup", working_crs=work_crs
     )
     assert "field 统一社会信用代码 read as firm_id" in rep.notes
@@ -177,8 +177,18 @@ def test_firm_cli_counts_unrecognised(tmp_path):
     bu = _builtup_geometry_only(tmp_path)
     res = CliRunner().invoke(
         cli,
-        ["firms", "--firms", str(xlsx), "--crs", "cgcs2000", "--builtup", str(bu)]
-        + ["--out", str(tmp_path / "out")],
+        [
+            "firms",
+            "--firms",
+            str(xlsx),
+            "--crs",
+            "cgcs2000",
+            "--builtup",
+            str(bu),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        +["--out", str(tmp_path / "out")],
     )
     assert res.exit_code == 0, res.output
     assert "industry: recognised 4, unrecognised 1, missing 0" in res.output
@@ -396,7 +406,7 @@ def test_plain_point_list_is_one_parcel(tmp_path, work_crs):
     assert len(raw.frame) == 1
     assert raw.frame.geometry.iloc[0].area == pytest.approx(10000.0)
     assert raw.frame["parcel_id"].tolist() == ["地块"]
-    g, rep = validate_layer(raw, "projects", working_crs=work_crs)
+    g, _ = validate_layer(raw, "projects", working_crs=work_crs)
     assert g["project_id"].tolist() == ["地块"]
     # rings: 圈号 2 inside ring 1 is a hole
     hole = [(4192040, 38512040), (4192040, 38512060), (4192060, 38512060), (4192060, 38512040)]
