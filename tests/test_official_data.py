@@ -188,7 +188,6 @@ def test_firm_cli_counts_unrecognised(tmp_path):
             "--out",
             str(tmp_path / "out"),
         ],
-        +["--out", str(tmp_path / "out")],
     )
     assert res.exit_code == 0, res.output
     assert "industry: recognised 4, unrecognised 1, missing 0" in res.output

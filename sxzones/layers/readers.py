@@ -191,7 +191,7 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
             raise _refuse(
                 path,
                 f"coordinate column(s) {missing} not found; columns are {columns}",
-                "name existing columns with --x/--y",
+                "name existing columns (x = .., y = .. in the catalogue entry)",
             )
         return x, y  # type: ignore[return-value]
     lower = {str(c).strip().lower(): c for c in columns}
@@ -202,7 +202,8 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
     raise _refuse(
         path,
         f"no coordinate columns found; columns are {columns}",
-        f"name them {pairs}, or give --x and --y",
+        f"name the columns {pairs} (any case), or name yours in the catalogue entry "
+        "(x = .., y = ..)",
     )
 
 
