@@ -92,7 +92,10 @@ def site_check_figure(result: SiteCheckResult, path: str | Path) -> list[Path]:
     return static_map(
         layers,
         title="建设项目选址研判 Site check — "
-        + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in ("conflict", "conditional", "clear")),
+        + ", ".join(
+            f"{k} {int(counts.get(k, 0))}"
+            for k in ("conflict", "conditional", "clear", "unassessed")
+        ),
         sources="Layers: "
         + "; ".join(f"{v['layer']} ({v['status']})" for v in result.layers.sources.values())
         + ". 晋环发〔2023〕1号 (四), (五), (十二), (十三)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,19 +87,22 @@ def read_projects(
     id_field: str | None = None,
     name: str = "P1",
     single: bool = False,
+    fields: Mapping[str, str] | None = None,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``. ``single``: the
-    spec is one project (``--project``), so a table of points is refused."""
+    spec is one project (``--project``), so a table of points is refused. ``fields``:
+    canonical -> source field (``--field``), for every field of role ``projects``."""
     path = Path(spec)
+    given = {k: v for k, v in (fields or {}).items() if v}
     if path.exists():
         raw = read_file(path, crs=crs)
         cols = raw.frame.columns
-        fields: dict[str, str] = {}
+        mapping = dict(given)
         if id_field:
-            fields["project_id"] = id_field
-        elif "project_id" not in cols and "parcel_id" in cols:  # 界址点 files
-            fields["project_id"] = "parcel_id"
+            mapping["project_id"] = id_field
+        elif "project_id" not in mapping and "project_id" not in cols and "parcel_id" in cols:
+            mapping["project_id"] = "parcel_id"  # 界址点 files
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
                 f"{path}: --project takes one project, but this table has {len(raw.frame)} "
@@ -127,7 +131,7 @@ def read_projects(
         raw = RawLayer(
             Path("--project"), frame, parse_crs(crs), [f"geometry given as text in {crs}"]
         )
-        fields = {}
+        mapping = {}
     if industry is not None:
         raw.frame["industry"] = industry
     if kind is not None:
@@ -137,7 +141,7 @@ def read_projects(
         "projects",
         name="projects",
         working_crs=cat.working.crs,
-        fields=fields,
+        fields=mapping,
         study_area=cat.study_area,
     )
     if not {"industry", "industry_code"} & set(projects.columns):
