@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sxzones.analyses.firm_zones import screen_firms, summarise, summary_by_city
 from sxzones.cli import cli
 from sxzones.errors import LayerError, RulesError, SxzonesError
-from sxzones.layers import load_catalog, read_file, validate_layer
+from sxzones.layers import ROLES, load_catalog, read_file, validate_layer
 from sxzones.rules import load_rules
 
 from .conftest import CATALOG
@@ -439,3 +439,46 @@ def test_layer_error_for_missing_industry_names_the_option(tmp_path, work_crs):
     csv.write_text("企业名称,lon,lat\na,112.5,37.8\n", encoding="utf-8")
     with pytest.raises(LayerError, match=r"--field industry=SOURCE .*usual names: 行业"):
         validate_layer(read_file(csv, crs="wgs84"), "firms", working_crs=work_crs)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_canonical_field_of_every_role_can_be_mapped(tmp_path, work_crs, role):
+    """Item 3 of issue 11: ``fields`` (``--field CANONICAL=SOURCE``, catalogue ``fields``)
+    works for every role and every canonical field."""
+    r = ROLES[role]
+    canon = list(dict.fromkeys([*([r.id_field] if r.id_field else []), *r.required, *r.optional]))
+    canon += [f for f in r.one_of if f not in canon]
+    row = {f"SRC{i}": (r.choices[f][0] if f in r.choices else f"v{i}") for i, f in enumerate(canon)}
+    geom = shapely.box(112, 37.8, 112.01, 37.81) if "polygon" in r.geometry else None
+    geom = geom or shapely.Point(112, 37.8)
+    p = tmp_path / "layer.gpkg"
+    gpd.GeoDataFrame([{**row, "geometry": geom}], crs=4490).to_file(p)
+    fields = {f: f"SRC{i}" for i, f in enumerate(canon)}
+    g, rep = validate_layer(read_file(p), role, working_crs=work_crs, fields=fields)
+    assert rep.n_rejected == 0
+    assert [g.loc[0, f] for f in canon] == [row[fields[f]] for f in canon]
+
+
+def test_projects_field_mapping(tmp_path):
+    cat = load_catalog(CATALOG)
+    from sxzones.runs.site_check import read_projects
+
+    p = tmp_path / "p.gpkg"
+    poly = shapely.from_wkt(IN_RL140100)
+    gpd.GeoDataFrame(
+        {"编码": ["Q1"], "产业": ["光伏"], "类别": ["新建"]}, geometry=[poly], crs=4490
+    ).to_file(p)
+    projects, _ = read_projects(
+        str(p), cat, fields={"project_id": "编码", "industry": "产业", "kind": "类别"}
+    )
+    t = check_sites_table(projects, cat)
+    assert t[["project_id", "industry_id", "kind", "verdict"]].values.tolist() == [
+        ["Q1", "pv", "new", "conflict"]
+    ]
+
+
+def check_sites_table(projects, cat):
+    from sxzones.analyses.site_check import check_sites
+    from sxzones.runs.site_check import site_layers
+
+    return check_sites(projects, site_layers(cat), RULES, threads=1).table

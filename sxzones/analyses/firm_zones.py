@@ -176,14 +176,7 @@ def screen_firms(
     >>> out[["zone", "distance_m"]].round(1).values.tolist()
     [['inside', 0.0], ['within_20km', 10000.0]]
     """
-    crs = _check_crs(firms, builtup)
-    if not {"industry", "industry_code"} & set(firms.columns):
-        raise LayerError(
-            "firms need an 'industry' field (or 'industry_code', GB/T 4754); fields present: "
-            f"{[c for c in firms.columns if c != firms.geometry.name]}"
-        )
-    if "area_id" not in builtup.columns:
-        raise LayerError("built-up areas need an 'area_id' field (sxzones.layers numbers them)")
+    crs = _check_inputs(firms, builtup)
     inside_rules = rules.of_kind("firm_inside_builtup")
     dist_rules = rules.of_kind("firm_within_distance")
     d = (
@@ -203,18 +196,7 @@ def screen_firms(
     out = pd.DataFrame(index=firms.index)
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
     out["distance_m"] = np.round(near.distance, 2)
-    for col, src in (
-        ("nearest_area_id", "area_id"),
-        ("nearest_area_name", "name"),
-        ("nearest_area_kind", "kind"),
-    ):
-        if src in builtup.columns:
-            out[col] = categorical_take(builtup[src].to_numpy(), near.area)
-    if admin is not None:
-        pts = fg if bool(np.all(shapely.get_type_id(fg) == 0)) else shapely.point_on_surface(fg)
-        which, table = county_lookup(pts, admin)
-        for col in ("adcode", "county", "city"):
-            out[col] = categorical_take(table[col], which)
+    _place_columns(out, fg, builtup, near.area, admin)
     ids, status = resolve_industries(firms, rules.industries)
     out["industry_id"] = ids
     out["industry_status"] = pd.Categorical(status, categories=list(STATUSES))
@@ -226,6 +208,42 @@ def screen_firms(
     screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
     screened.attrs["distance_m"] = d
     return screened
+
+
+def _check_inputs(firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -> CRS:
+    """The common projected CRS, after checking the fields the screen cannot do without."""
+    crs = _check_crs(firms, builtup)
+    if not {"industry", "industry_code"} & set(firms.columns):
+        raise LayerError(
+            "firms need an 'industry' field (or 'industry_code', GB/T 4754); fields present: "
+            f"{[c for c in firms.columns if c != firms.geometry.name]}"
+        )
+    if "area_id" not in builtup.columns:
+        raise LayerError("built-up areas need an 'area_id' field (sxzones.layers numbers them)")
+    return crs
+
+
+def _place_columns(
+    out: pd.DataFrame,
+    fg: npt.NDArray[np.object_],
+    builtup: gpd.GeoDataFrame,
+    nearest: npt.NDArray[np.int64],
+    admin: gpd.GeoDataFrame | None,
+) -> None:
+    """The nearest area's id (and name and kind where the layer has them), and the firm's
+    city and county from the admin layer."""
+    for col, src in (
+        ("nearest_area_id", "area_id"),
+        ("nearest_area_name", "name"),
+        ("nearest_area_kind", "kind"),
+    ):
+        if src in builtup.columns:
+            out[col] = categorical_take(builtup[src].to_numpy(), nearest)
+    if admin is not None:
+        pts = fg if bool(np.all(shapely.get_type_id(fg) == 0)) else shapely.point_on_surface(fg)
+        which, table = county_lookup(pts, admin)
+        for col in ("adcode", "county", "city"):
+            out[col] = categorical_take(table[col], which)
 
 
 def _apply_rules(
@@ -328,4 +346,12 @@ def summary_by_city(result: pd.DataFrame) -> pd.DataFrame:
         t["industry_status"] = st
     cols = [c for c in ("city", "industry_id", "industry_status") if c in t.columns]
     out = t.groupby([*cols, "zone"], dropna=False).size().unstack("zone", fill_value=0)
-    return out.reset_index()
+    out = out.reset_index()
+    if "industry_status" in out.columns and (out["industry_status"] == "unrecognised").any():
+        out["how_to_map"] = np.where(
+            out["industry_status"] == "unrecognised",
+            "add it to the synonyms of its industry under [vocabularies.industries] in the "
+            "rules file, or give a GB/T 4754 code",
+            "",
+        )
+    return out

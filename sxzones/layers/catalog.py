@@ -146,6 +146,52 @@ def _values(where: str, table: Any) -> dict[str, dict[str, str]]:
     return {str(f): {str(k): str(v) for k, v in m.items()} for f, m in table.items()}
 
 
+def _entry(p: Path, name: str, raw: dict[str, Any]) -> LayerEntry:
+    """One checked catalogue entry (paths relative to the catalogue's folder)."""
+    where = f"{p} [layers.{name}]"
+    _unknown(where, set(raw), _ENTRY_KEYS)
+    for k in ("path", "role", "provenance"):
+        if k not in raw:
+            raise CatalogError(f"{where}: missing key {k!r}")
+    if raw["role"] not in ROLES:
+        raise CatalogError(f"{where}: unknown role {raw['role']!r}; roles: {sorted(ROLES)}")
+    prov = raw["provenance"]
+    _unknown(f"{where} provenance", set(prov), _PROV_KEYS)
+    missing = [k for k in ("source", "licence", "version", "status") if k not in prov]
+    if missing:
+        raise CatalogError(f"{where} provenance: missing {missing}")
+    if prov["status"] not in ("official", "public", "demonstration"):
+        raise CatalogError(
+            f"{where} provenance.status must be official, public or "
+            f"demonstration, not {prov['status']!r}"
+        )
+    if prov["status"] == "demonstration" and "demonstration" not in name:
+        raise CatalogError(
+            f"{where}: a demonstration layer says so in its name (e.g. {name}_demonstration)"
+        )
+    if raw.get("crs"):
+        parse_crs(raw["crs"])
+    fpath = Path(raw["path"])
+    return LayerEntry(
+        name=name,
+        path=fpath if fpath.is_absolute() else (p.parent / fpath),
+        role=raw["role"],
+        provenance=Provenance(**prov),
+        crs=raw.get("crs"),
+        encoding=raw.get("encoding"),
+        layer=raw.get("layer"),
+        x=raw.get("x"),
+        y=raw.get("y"),
+        sheet=raw.get("sheet"),
+        where=raw.get("where"),
+        fields=dict(raw.get("fields", {})),
+        constants=dict(raw.get("constants", {})),
+        values=_values(where, raw.get("values", {})),
+        id_field=raw.get("id_field"),
+        description=raw.get("description", ""),
+    )
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Parse and check a catalogue file; every problem of an entry is named with the entry.
 
@@ -187,50 +233,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     entries: dict[str, LayerEntry] = {}
     problems: list[str] = []
     for name, raw in data.get("layers", {}).items():
-        where = f"{p} [layers.{name}]"
         try:
-            _unknown(where, set(raw), _ENTRY_KEYS)
-            for k in ("path", "role", "provenance"):
-                if k not in raw:
-                    raise CatalogError(f"{where}: missing key {k!r}")
-            if raw["role"] not in ROLES:
-                raise CatalogError(f"{where}: unknown role {raw['role']!r}; roles: {sorted(ROLES)}")
-            prov = raw["provenance"]
-            _unknown(f"{where} provenance", set(prov), _PROV_KEYS)
-            missing = [k for k in ("source", "licence", "version", "status") if k not in prov]
-            if missing:
-                raise CatalogError(f"{where} provenance: missing {missing}")
-            if prov["status"] not in ("official", "public", "demonstration"):
-                raise CatalogError(
-                    f"{where} provenance.status must be official, public or "
-                    f"demonstration, not {prov['status']!r}"
-                )
-            if prov["status"] == "demonstration" and "demonstration" not in name:
-                raise CatalogError(
-                    f"{where}: a demonstration layer says so in its name "
-                    f"(e.g. {name}_demonstration)"
-                )
-            if raw.get("crs"):
-                parse_crs(raw["crs"])
-            fpath = Path(raw["path"])
-            entries[name] = LayerEntry(
-                name=name,
-                path=fpath if fpath.is_absolute() else (p.parent / fpath),
-                role=raw["role"],
-                provenance=Provenance(**prov),
-                crs=raw.get("crs"),
-                encoding=raw.get("encoding"),
-                layer=raw.get("layer"),
-                x=raw.get("x"),
-                y=raw.get("y"),
-                sheet=raw.get("sheet"),
-                where=raw.get("where"),
-                fields=dict(raw.get("fields", {})),
-                constants=dict(raw.get("constants", {})),
-                values=_values(where, raw.get("values", {})),
-                id_field=raw.get("id_field"),
-                description=raw.get("description", ""),
-            )
+            entries[name] = _entry(p, name, raw)
         except (CatalogError, CRSError) as exc:
             problems.append(str(exc))
     if problems:

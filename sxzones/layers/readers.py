@@ -293,9 +293,27 @@ def _points_from_table(
     return frame
 
 
-def _read_jzd(
-    path: Path, encoding: str | None, notes: list[str], text: str
-) -> tuple[gpd.GeoDataFrame, Any]:
+def _read_parquet(path: Path) -> gpd.GeoDataFrame:
+    try:
+        return gpd.read_parquet(path)
+    except (ValueError, OSError) as exc:
+        raise _refuse(
+            path,
+            f"cannot be read as GeoParquet ({exc})",
+            "check that it is a GeoParquet file (with geo metadata)",
+        ) from exc
+
+
+def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, Any]:
+    """A 界址点 exchange file (parcels) or a plain point list (one parcel)."""
+    text, _ = jzd.read_text(path, encoding)
+    if not (jzd.is_jzd_text(text) or jzd.is_point_list(text)):
+        raise _refuse(
+            path,
+            "a text file with neither a [地块坐标] section nor 点号,X,Y lines is not a 界址点 file",
+            "give the exchange format ([属性描述], [地块坐标]) or one point a line as "
+            "点号,X,Y (X the northing) or 点号,圈号,X,Y; for tables of points use .csv",
+        )
     header_spec = None
     if jzd.is_jzd_text(text):
         parcels, header_spec = jzd.parse_jzd(path, encoding=encoding, notes=notes)
@@ -377,28 +395,12 @@ def read_file(
             "convert the table to GeoPackage, or filter it before loading",
         )
     elif suffix in _PARQUET:
-        try:
-            frame = gpd.read_parquet(p)
-        except (ValueError, OSError) as exc:
-            raise _refuse(
-                p,
-                f"cannot be read as GeoParquet ({exc})",
-                "check that it is a GeoParquet file (with geo metadata)",
-            ) from exc
+        frame = _read_parquet(p)
         file_crs = frame.crs
     elif suffix in _TABLE:
         frame = _points_from_table(_read_table(p, x, y, sheet, encoding, notes), p, x, y)
     elif suffix in _JZD:
-        text, _ = jzd.read_text(p, encoding)
-        if not (jzd.is_jzd_text(text) or jzd.is_point_list(text)):
-            raise _refuse(
-                p,
-                "a text file with neither a [地块坐标] section nor 点号,X,Y lines is not a "
-                "界址点 file",
-                "give the exchange format ([属性描述], [地块坐标]) or one point a line as "
-                "点号,X,Y (X the northing) or 点号,圈号,X,Y; for tables of points use .csv",
-            )
-        frame, file_crs = _read_jzd(p, encoding, notes, text)
+        frame, file_crs = _read_jzd(p, encoding, notes)
     else:
         raise _refuse(
             p,
