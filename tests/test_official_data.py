@@ -482,3 +482,10 @@ def check_sites_table(projects, cat):
     from sxzones.runs.site_check import site_layers
 
     return check_sites(projects, site_layers(cat), RULES, threads=1).table
+
+
+def test_a_project_path_that_does_not_exist_says_so(tmp_path):
+    res = _check(tmp_path, "--project", str(tmp_path / "地块.txt"), "--industry", "pv")
+    assert res.exit_code == 2
+    assert "地块.txt: no such file" in res.output
+    assert "--crs" not in res.output

@@ -46,6 +46,10 @@ CHECK_OPTIONS = frozenset(
     }
 )
 REPORTS = ("all", "flagged", "none")
+# A project spec that names a file (by its extension) rather than a geometry written as text.
+_FILE_LIKE = re.compile(
+    r"\.(txt|jzd|dat|csv|tsv|xlsx?|gpkg|shp|geojson|json|fgb|parquet|geoparquet)$", re.I
+)
 
 
 def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers:
@@ -110,6 +114,11 @@ def read_projects(
                 "parcel, give its boundary as a 界址点 file (点号,X,Y lines) or a polygon "
                 "file; to check every row as a project, use --projects"
             )
+    elif _FILE_LIKE.search(spec.strip()):
+        raise SxzonesError(
+            f"{spec}: no such file. Fix: check the path (relative paths are relative to the "
+            "current folder, or to the recipe's)"
+        )
     else:
         if crs is None:
             raise SxzonesError(
