@@ -489,3 +489,21 @@ def test_a_project_path_that_does_not_exist_says_so(tmp_path):
     assert res.exit_code == 2
     assert "地块.txt: no such file" in res.output
     assert "--crs" not in res.output
+
+
+def test_site_check_with_a_geometry_only_builtup_layer(tmp_path, work_crs):
+    from sxzones.analyses.site_check import SiteLayers, check_sites
+
+    cat = load_catalog(CATALOG)
+    bu, _ = validate_layer(
+        read_file(_builtup_geometry_only(tmp_path)), "builtup", working_crs=work_crs
+    )
+    units, _ = cat.load("control_units_demonstration")
+    red, _ = cat.load("redline_demonstration")
+    lay = SiteLayers({"control_units": units, "redline": red, "builtup": bu})
+    from sxzones.runs.site_check import read_projects
+
+    p, _ = read_projects("112.51,37.81", cat, crs="cgcs2000", industry="炼焦", kind="新建")
+    t = check_sites(p, lay, RULES, threads=1).table.iloc[0]
+    assert (t["builtup_zone"], t["nearest_builtup"], t["verdict"]) == ("inside", "1", "conflict")
+    assert "site_inside_builtup" in t["rule_ids"]

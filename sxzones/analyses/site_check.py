@@ -490,7 +490,7 @@ def _check_sites(
             bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
         )
         out["builtup_distance_m"] = np.round(bdist, 2)
-        out["nearest_builtup"] = bu["name"].to_numpy()[nb.area]
+        out["nearest_builtup"] = bu["name" if "name" in bu else "area_id"].to_numpy()[nb.area]
     else:
         bdist = np.full(n, np.inf)
         out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
