@@ -507,3 +507,13 @@ def test_site_check_with_a_geometry_only_builtup_layer(tmp_path, work_crs):
     t = check_sites(p, lay, RULES, threads=1).table.iloc[0]
     assert (t["builtup_zone"], t["nearest_builtup"], t["verdict"]) == ("inside", "1", "conflict")
     assert "site_inside_builtup" in t["rule_ids"]
+
+
+def test_a_blank_kind_is_a_new_project():
+    cat = load_catalog(CATALOG)
+    from sxzones.runs.site_check import read_projects
+
+    p, _ = read_projects("112.30,37.56", cat, crs="wgs84", industry="焦化", kind="")
+    t = check_sites_table(p, cat).iloc[0]
+    assert (t["kind"], t["verdict"]) == ("new", "conflict")
+    assert t["unassessed_reason"] == ""

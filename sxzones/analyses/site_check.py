@@ -448,7 +448,9 @@ def _check_sites(
         if "kind" in projects
         else (np.full(n, "new", dtype=object), np.full(n, "recognised", dtype=object))
     )
-    kind = np.where(kind_status == "missing", "new", kind)  # no kind given: a new project
+    # No kind given (no field, or a blank cell): a new project, as documented.
+    kind = np.where(kind_status == "missing", "new", kind)
+    kind_status = np.where(kind_status == "missing", "recognised", kind_status)
     unassessed = _unassessed(projects, ind_status, kind_status)
     segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
     pairs: dict[str, pd.DataFrame] = {
