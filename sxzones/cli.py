@@ -7,9 +7,10 @@ with status 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import inspect
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +19,8 @@ import click
 from sxzones.errors import SxzonesError
 from sxzones.options import (
     CATALOG,
+    OUT,
+    OVERWRITE,
     CheckOptions,
     FirmOptions,
     Options,
@@ -194,24 +197,36 @@ def _validate_one(name: str, cat: Catalog, opts: ValidateOptions) -> LayerReport
     return report
 
 
-@cli.command("firms")
-@click_options(FirmOptions)
-@catalog_option
-@click.pass_obj
-def firms_cmd(obj: Context, catalog: Path | None, **params: Any) -> None:
+def analysis_command(
+    name: str, cls: type[Options]
+) -> Callable[[Callable[[dict[str, Any]], None]], click.Command]:
+    """Register the command ``name`` that runs the analysis of ``cls``: the options derived
+    from ``cls``, ``--catalog``, then the decorated function (usage checks on click's
+    parameters before the options object is built; its docstring is the command's help)."""
+
+    def decorate(check: Callable[[dict[str, Any]], None]) -> click.Command:
+        @click.pass_obj
+        def command(obj: Context, catalog: Path | None, **params: Any) -> None:
+            check(params)
+            _run(obj, catalog, cls.from_cli(params))
+
+        callback = click_options(cls)(catalog_option(command))
+        return cli.command(name, help=inspect.getdoc(check))(callback)
+
+    return decorate
+
+
+@analysis_command("firms", FirmOptions)
+def firms_cmd(params: dict[str, Any]) -> None:
     """Firms inside built-up areas or within 20 km of one (晋环发〔2023〕1号 (四), (十三)).
 
     Writes firm_zones.csv (UTF-8 with BOM), firm_zones.xlsx, firm_zones.gpkg and rejects.csv
     to --out; every input row is in the outputs or in rejects.csv.
     """
-    _run(obj, catalog, FirmOptions.from_cli(params))
 
 
-@cli.command("check")
-@click_options(CheckOptions)
-@catalog_option
-@click.pass_obj
-def check_cmd(obj: Context, catalog: Path | None, **params: Any) -> None:
+@analysis_command("check", CheckOptions)
+def check_cmd(params: dict[str, Any]) -> None:
     """Check proposed projects against control units, red lines and ban zones (三线一单).
 
     Writes site_check.json, site_check.csv, rejects.csv and a printable report-<id>.html per
@@ -219,30 +234,22 @@ def check_cmd(obj: Context, catalog: Path | None, **params: Any) -> None:
     """
     if (params["project"] is None) == (params["projects"] is None):
         raise click.UsageError("give exactly one of --project or --projects")
-    _run(obj, catalog, CheckOptions.from_cli(params))
 
 
-@cli.command("sites")
-@click_options(SiteOptions)
-@catalog_option
-@click.pass_obj
-def sites_cmd(obj: Context, catalog: Path | None, **params: Any) -> None:
+@analysis_command("sites", SiteOptions)
+def sites_cmd(params: dict[str, Any]) -> None:
     """PV and wind siting on candidate lands (clause 十五): eligible parts, reasons, capacity.
 
     Writes eligible_sites.gpkg / .csv / .xlsx (per-reason areas), siting.json and
     rejects.csv to --out.
     """
-    _run(obj, catalog, SiteOptions.from_cli(params))
 
 
 @cli.command("run")
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Output folder (overrides the recipe's).",
+@click_option("overwrite", OVERWRITE)
+@click_option(
+    "out", replace(OUT, help="Output folder (overrides the recipe's).", cli_required=False)
 )
 @click.pass_obj
 def run(obj: Context, recipe: Path, overwrite: bool, out: Path | None) -> None:

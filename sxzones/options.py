@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +73,7 @@ class Opt:
     Attributes
     ----------
     flag : str or None
-        The command-line flag (``"--id"``; ``"--a/--no-a"`` for an on/off pair); None: the
+        The command-line flag (``"--id"``; an on/off pair with a slash, as click writes it); None: the
         option exists in recipes only.
     help : str
         Help text of the flag.
@@ -90,7 +91,7 @@ class Opt:
     flag_value : str or None
         Value of the flag given without one (``--map`` alone).
     show_default : str or None
-        Default shown in ``--help``.
+        Default shown in ``--help`` (the flag's default as typed; the same as the field's).
     role : str or None
         For inputs (kind ``layer``): the layer role, for ``--field ROLE:...``.
     maps_to : str or None
@@ -240,12 +241,12 @@ class Options:
 
     @classmethod
     def opts(cls) -> list[tuple[str, Opt]]:
-        """(field name, Opt) of every declared option, in declaration order."""
-        return [
-            (f.name, f.metadata["opt"])
-            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-            if "opt" in f.metadata
-        ]
+        """(field name, Opt) of every declared option: the class's own in declaration order,
+        then those it inherits (so ``--help`` lists an analysis's own options first)."""
+        names = [n for c in cls.__mro__ for n in vars(c).get("__annotations__", {})]
+        rank = {n: names.index(n) for n in names}
+        fields = [f for f in dataclasses.fields(cls) if "opt" in f.metadata]  # type: ignore[arg-type]
+        return [(f.name, f.metadata["opt"]) for f in sorted(fields, key=lambda f: rank[f.name])]
 
     @classmethod
     def recipe_keys(cls, section: str) -> dict[str, tuple[str, Opt]]:
@@ -311,7 +312,29 @@ class Options:
 
 
 @dataclass(frozen=True, kw_only=True)
-class FirmOptions(Options):
+class _MapOutputs(Options):
+    """Output folder, overwrite, and the basemap of a map: every analysis has them."""
+
+    out: Path = _need(OUT)
+    overwrite: bool = _f(False, OVERWRITE)
+    basemap: str = _f("none", BASEMAP)
+    embed_tianditu_key: bool = _f(False, EMBED_KEY)
+    base: Path | None = None  # a recipe's folder: relative inputs are looked up there first
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Analysis(_MapOutputs):
+    """Rules, a static figure, field mappings and the output language: the firm screen,
+    site check and siting screen have them."""
+
+    rules: Path | None = _f(None, RULES)
+    figure_path: Path | None = _f(None, FIGURE)
+    fields: tuple[str, ...] = _f((), FIELD)
+    lang: str = _f("en", LANG)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmOptions(_Analysis):
     """Options of the firm screen (``sxzones firms``, recipe ``analysis = "firms"``)."""
 
     analysis: ClassVar[str] = "firms"
@@ -360,9 +383,7 @@ class FirmOptions(Options):
         None,
         Opt("--distance", "Distance of the 'within' zone, e.g. 20km (default: the rules file's)."),
     )
-    rules: Path | None = _f(None, RULES)
     admin: str | None = _f("admin", ADMIN)
-    out: Path = _need(OUT)
     formats: tuple[str, ...] = _f(
         FORMATS,
         Opt(
@@ -383,13 +404,6 @@ class FirmOptions(Options):
             flag_value="maps/firm-zones.html",
         ),
     )
-    figure_path: Path | None = _f(None, FIGURE)
-    overwrite: bool = _f(False, OVERWRITE)
-    basemap: str = _f("none", BASEMAP)
-    embed_tianditu_key: bool = _f(False, EMBED_KEY)
-    fields: tuple[str, ...] = _f((), FIELD)
-    lang: str = _f("en", LANG)
-    base: Path | None = None  # a recipe's folder: relative inputs are looked up there first
 
     def check(self) -> None:
         super().check()
@@ -405,7 +419,7 @@ class FirmOptions(Options):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CheckOptions(Options):
+class CheckOptions(_Analysis):
     """Options of the site check (``sxzones check``, recipe ``analysis = "check"``)."""
 
     analysis: ClassVar[str] = "check"
@@ -445,6 +459,7 @@ class CheckOptions(Options):
             "industry field)",
         ),
     )
+    encoding: str | None = _f(None, Opt("--encoding", "Text encoding of a projects file."))
     kind: str | None = _f(
         None,
         Opt(
@@ -474,8 +489,6 @@ class CheckOptions(Options):
     name_field: str | None = _f(
         None, Opt("--name-field", "Project name field of a projects file.", maps_to="name")
     )
-    rules: Path | None = _f(None, RULES)
-    out: Path = _need(OUT)
     map_path: Path | None = _f(
         None,
         Opt(
@@ -486,7 +499,6 @@ class CheckOptions(Options):
             flag_value="maps/site-check.html",
         ),
     )
-    figure_path: Path | None = _f(None, FIGURE)
     reports: str = _f(
         "all",
         Opt(
@@ -498,12 +510,6 @@ class CheckOptions(Options):
             show_default="all",
         ),
     )
-    overwrite: bool = _f(False, OVERWRITE)
-    basemap: str = _f("none", BASEMAP)
-    embed_tianditu_key: bool = _f(False, EMBED_KEY)
-    fields: tuple[str, ...] = _f((), FIELD)
-    lang: str = _f("en", LANG)
-    base: Path | None = None  # a recipe's folder: relative inputs are looked up there first
 
     def check(self) -> None:
         super().check()
@@ -522,7 +528,7 @@ class CheckOptions(Options):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SiteOptions(Options):
+class SiteOptions(_Analysis):
     """Options of the siting screen (``sxzones sites``, recipe ``analysis = "sites"``)."""
 
     analysis: ClassVar[str] = "sites"
@@ -556,6 +562,7 @@ class SiteOptions(Options):
             maps_to="kind",
         ),
     )
+    encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the candidates file."))
     tech: str = _f(
         "pv",
         Opt("--tech", "Technology to site.", "choice", choices=TECHS, cli_required=True),
@@ -603,8 +610,6 @@ class SiteOptions(Options):
     as_of_year: int | None = _f(
         None, Opt(None, "Year the candidates' status is assessed at (default: the rules').", "int")
     )
-    rules: Path | None = _f(None, RULES)
-    out: Path = _need(OUT)
     map_path: Path | None = _f(
         None,
         Opt(
@@ -614,13 +619,6 @@ class SiteOptions(Options):
             key="map",
         ),
     )
-    figure_path: Path | None = _f(None, FIGURE)
-    overwrite: bool = _f(False, OVERWRITE)
-    basemap: str = _f("none", BASEMAP)
-    embed_tianditu_key: bool = _f(False, EMBED_KEY)
-    fields: tuple[str, ...] = _f((), FIELD)
-    lang: str = _f("en", LANG)
-    base: Path | None = None  # a recipe's folder: relative inputs are looked up there first
 
     def check(self) -> None:
         super().check()
@@ -628,7 +626,7 @@ class SiteOptions(Options):
 
 
 @dataclass(frozen=True, kw_only=True)
-class OverviewOptions(Options):
+class OverviewOptions(_MapOutputs):
     """Options of the overview of layers (recipe ``analysis = "overview"``)."""
 
     analysis: ClassVar[str] = "overview"
@@ -638,11 +636,6 @@ class OverviewOptions(Options):
     )
     title: str = _f("", Opt(None, "Title of the map (default: the recipe's title)."))
     map_path: Path | None = _f(None, Opt(None, "Write the overview map here.", "path", key="map"))
-    basemap: str = _f("none", BASEMAP)
-    embed_tianditu_key: bool = _f(False, EMBED_KEY)
-    out: Path = _need(OUT)
-    overwrite: bool = _f(False, OVERWRITE)
-    base: Path | None = None  # a recipe's folder: relative inputs are looked up there first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -714,7 +707,7 @@ def click_option(name: str, o: Opt, default: Any = None) -> Callable[[Any], Any]
     if o.flag_value is not None:
         kw.update(is_flag=False, flag_value=o.flag_value)
     if o.show_default is not None:
-        kw["show_default"] = o.show_default
+        kw.update(default=o.show_default, show_default=True)
     return click.option(o.flag, name, **kw)
 
 
@@ -754,6 +747,11 @@ def toml_type(value: Any) -> str:
     if isinstance(value, list | dict):
         return "array" if isinstance(value, list) else "table"
     return type(value).__name__
+
+
+def toml_text(value: Any) -> str:
+    """A parsed TOML value written back the way the recipe spells it, for messages."""
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _texts(value: Any) -> tuple[str, ...] | None:
@@ -801,5 +799,5 @@ def recipe_value(o: Opt, value: Any, resolve: Callable[[str], Path]) -> tuple[An
     elif o.kind == "fields":
         converted = _field_items(value)
     if converted is None:
-        return None, f"expected {_EXPECTED[o.kind]}, got {value!r} ({toml_type(value)})"
+        return None, f"expected {_EXPECTED[o.kind]}, got {toml_text(value)} ({toml_type(value)})"
     return converted, None

@@ -28,7 +28,7 @@ from typing import Any
 
 from sxzones.errors import RecipeError, SxzonesError
 from sxzones.layers import load_catalog
-from sxzones.options import ANALYSES, Options, recipe_value, toml_type
+from sxzones.options import ANALYSES, Options, recipe_value, toml_text, toml_type
 from sxzones.runs import RunResult, run_analysis
 
 __all__ = ["Recipe", "RunResult", "load_recipe", "run_recipe"]
@@ -79,18 +79,17 @@ def _join(base: Path, value: str) -> Path:
     return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
 
-#: Top-level keys of a recipe and the TOML type each must have.
-_TOP: dict[str, type] = {
-    "analysis": str,
-    "title": str,
-    "description": str,
-    "catalog": str,
-    "out": str,
-    "rules": str,
-    "inputs": dict,
-    "options": dict,
+#: Top-level keys of a recipe: the TOML type each must have, and what it is.
+_TOP: dict[str, tuple[type, str]] = {
+    "analysis": (str, "a string (firms, check, sites or overview)"),
+    "title": (str, "a string"),
+    "description": (str, "a string"),
+    "catalog": (str, "a string (a file path)"),
+    "out": (str, "a string (the output folder)"),
+    "rules": (str, "a string (a file path)"),
+    "inputs": (dict, "a table ([inputs])"),
+    "options": (dict, "a table ([options])"),
 }
-_TOP_WHAT: dict[type, str] = {str: "a string", dict: "a table"}
 
 
 def _read(p: Path) -> dict[str, Any]:
@@ -117,14 +116,12 @@ def _top_problems(data: dict[str, Any]) -> list[str]:
     extra = sorted(set(data) - set(_TOP))
     if extra:
         problems.append(f"unknown key(s) {extra}; allowed: {sorted(_TOP)}")
-    for key, want in _TOP.items():
+    for key, (want, what) in _TOP.items():
         if key in data and not isinstance(data[key], want):
             value = data[key]
-            problems.append(
-                f"{key}: expected {_TOP_WHAT[want]}, got {value!r} ({toml_type(value)})"
-            )
+            problems.append(f"{key}: expected {what}, got {toml_text(value)} ({toml_type(value)})")
     name = data.get("analysis")
-    if name not in ANALYSES:
+    if (name is None or isinstance(name, str)) and name not in ANALYSES:
         problems.append(f"analysis {str(name)!r} is not one of {sorted(ANALYSES)}")
     if "out" not in data:
         problems.append("missing key 'out' (the output folder)")

@@ -117,6 +117,7 @@ def read_projects(
     id_field: str | None = None,
     name: str = "P1",
     fields: dict[str, str] | None = None,
+    encoding: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``.
@@ -129,7 +130,7 @@ def read_projects(
         mapping["project_id"] = id_field
     path = Path(spec)
     if path.exists():
-        raw = read_file(path, crs=crs)
+        raw = read_file(path, crs=crs, encoding=encoding)
         mapping = _project_fields(raw, mapping)
     else:
         if mapping:
@@ -374,6 +375,7 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
         industry=opts.industry,
         kind=opts.kind,
         fields=opts.fields_for("projects"),
+        encoding=opts.encoding,
     )
     layers = site_layers(cat)
     result = check_sites(projects, layers, ruleset)

@@ -233,6 +233,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         "candidates",
         cat,
         crs=opts.crs,
+        encoding=opts.encoding,
         fields=opts.fields_for("candidates"),
         base=opts.base,
     )
