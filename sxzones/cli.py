@@ -182,17 +182,14 @@ def _validate_one(name: str, cat: Catalog, opts: ValidateOptions) -> LayerReport
     --field are for files given by path."""
     from sxzones.runs import load_input
 
-    if name in cat:
-        return load_input(name, None, cat)[1]
-    role = opts.role
     _, report = load_input(
         name,
-        role,
+        None if name in cat else opts.role,
         cat,
         crs=opts.crs,
         encoding=opts.encoding,
         layer=opts.layer,
-        fields=opts.fields_for(role or "context"),
+        fields=opts.fields_for(opts.role or "context"),
     )
     return report
 

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import click
-
 from sxzones.errors import SxzonesError
 from sxzones.units import FORMATS, parse_distance, parse_formats
 
@@ -57,8 +55,11 @@ __all__ = [
 #: What a value is: fixes the click type and the TOML type a recipe must give.
 #: text/choice/layer: a string; path: a file path (recipe: relative to the recipe; "" = none);
 #: folder: an output folder; flag: true/false; int: a whole number; texts/layers: a string or
-#: a list of strings; fields: ``[ROLE:]CANONICAL=SOURCE`` (recipe: a table).
-Kind = Literal["text", "choice", "layer", "path", "folder", "flag", "int", "texts", "fields"]
+#: a list of strings; fields: ``[ROLE:]CANONICAL=SOURCE`` (recipe: a table); number: text
+#: that may also be a number in a recipe (a distance in metres, an EPSG code).
+Kind = Literal[
+    "text", "choice", "layer", "path", "folder", "flag", "int", "texts", "fields", "number"
+]
 
 LANGS = ("en", "zh", "both")
 REPORTS = ("all", "flagged", "none")
@@ -362,7 +363,12 @@ class FirmOptions(_Analysis):
         )
     )
     crs: str | None = _f(
-        None, Opt("--crs", "CRS of the firms file when it declares none (e.g. wgs84, gcj02, gk38).")
+        None,
+        Opt(
+            "--crs",
+            "CRS of the firms file when it declares none (e.g. wgs84, gcj02, gk38).",
+            "number",
+        ),
     )
     id_field: str | None = _f(
         None, Opt("--id", "Firm id field (default firm_id).", maps_to="firm_id")
@@ -381,7 +387,11 @@ class FirmOptions(_Analysis):
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the firms file."))
     distance: str | None = _f(
         None,
-        Opt("--distance", "Distance of the 'within' zone, e.g. 20km (default: the rules file's)."),
+        Opt(
+            "--distance",
+            "Distance of the 'within' zone, e.g. 20km (default: the rules file's).",
+            "number",
+        ),
     )
     admin: str | None = _f("admin", ADMIN)
     formats: tuple[str, ...] = _f(
@@ -449,6 +459,7 @@ class CheckOptions(_Analysis):
             "--crs",
             "CRS of the project (needed for WKT and lon,lat): wgs84, gcj02, bd09, cgcs2000, "
             "gk38, ...",
+            "number",
         ),
     )
     industry: str | None = _f(
@@ -549,6 +560,7 @@ class SiteOptions(_Analysis):
         Opt(
             "--crs",
             "CRS of a candidates file that does not declare one (gcj02 for Amap, wgs84, gk38 ...).",
+            "number",
         ),
     )
     id_field: str | None = _f(
@@ -690,6 +702,8 @@ ANALYSES: dict[str, type[Options]] = {
 
 def click_option(name: str, o: Opt, default: Any = None) -> Callable[[Any], Any]:
     """The click option of one :class:`Opt` (field ``name``)."""
+    import click
+
     assert o.flag is not None  # noqa: S101 (recipe-only options have no flag)
     kw: dict[str, Any] = {"help": o.help, "required": o.cli_required}
     if o.kind == "flag":
@@ -736,6 +750,7 @@ _EXPECTED: dict[str, str] = {
     "int": "a whole number",
     "texts": "a string or a list of strings",
     "fields": 'a table of CANONICAL = "SOURCE" (e.g. { industry = "行业" })',
+    "number": "a string or a number",
 }
 
 
@@ -794,6 +809,10 @@ def recipe_value(o: Opt, value: Any, resolve: Callable[[str], Path]) -> tuple[An
         converted = value
     elif o.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         converted = value
+    elif (
+        o.kind == "number" and isinstance(value, str | int | float) and not isinstance(value, bool)
+    ):
+        converted = str(value)
     elif o.kind == "texts":
         converted = _texts(value)
     elif o.kind == "fields":

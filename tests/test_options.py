@@ -397,3 +397,23 @@ def test_layers_validate_maps_fields_of_the_validated_file(tmp_path):
 def test_validate_options_role_is_checked():
     with pytest.raises(SxzonesError, match="invalid --role 'farms'; roles:"):
         ValidateOptions(role="farms")
+
+
+def test_recipe_distance_and_crs_may_be_numbers(tmp_path):
+    firms, builtup = _firms_file(tmp_path), _builtup_file(tmp_path)
+    p = tmp_path / "r.toml"
+    p.write_text(
+        f'analysis = "firms"\ncatalog = "{CATALOG}"\nout = "o"\n'
+        f'[inputs]\nfirms = "{firms.name}"\nbuiltup = "{builtup.name}"\n'
+        "[options]\ncrs = 4326\ndistance = 5000\n",
+        encoding="utf-8",
+    )
+    opts = load_recipe(p).to_options()
+    assert isinstance(opts, FirmOptions)
+    assert (opts.crs, opts.distance_m, opts.base) == ("4326", 5000.0, tmp_path)
+
+
+def test_a_catalogue_layer_is_not_given_field_mappings_in_validate():
+    res = _cli("layers", "validate", "admin", "--catalog", str(CATALOG), "--field", "name=MC")
+    assert res.exit_code == 2
+    assert "admin: REFUSED: 'admin' is a catalogue layer: its fields are mapped in" in res.output
