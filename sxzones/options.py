@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from sxzones.errors import SxzonesError
+from sxzones.rules import TECHS
 from sxzones.units import FORMATS, parse_distance, parse_formats
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ Kind = Literal[
 
 LANGS = ("en", "zh", "both")
 REPORTS = ("all", "flagged", "none")
-TECHS = ("pv", "wind")  # the same as sxzones.rules.TECHS, without importing the rules here
+#: The basemaps of sxzones.maps.basemaps.BASEMAPS (that module loads folium; a test checks
+#: that the two agree).
 BASEMAP_KINDS = ("none", "osm", "tianditu", "amap")
 
 

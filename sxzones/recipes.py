@@ -50,12 +50,6 @@ class Recipe:
     def resolve(self, value: str) -> Path:
         return _join(self.path.parent, value)
 
-    def option_path(self, key: str) -> Path | None:
-        """An output path given in ``[options]`` (``map``, ``figure``), relative to the
-        recipe; None when the option is absent or empty."""
-        value = self.options.get(key)
-        return self.resolve(value) if value else None
-
     def to_options(self, *, out: Path | None = None, overwrite: bool = False) -> Options:
         """The analysis's options object: the recipe's ``[inputs]`` and ``[options]``
         (already checked by :func:`load_recipe`), its ``out``, ``rules`` and title."""

@@ -417,3 +417,35 @@ def test_a_catalogue_layer_is_not_given_field_mappings_in_validate():
     res = _cli("layers", "validate", "admin", "--catalog", str(CATALOG), "--field", "name=MC")
     assert res.exit_code == 2
     assert "admin: REFUSED: 'admin' is a catalogue layer: its fields are mapped in" in res.output
+
+
+def test_module_dependencies_run_one_way():
+    """runs never import recipes; siting does not borrow from the firm run; the options and
+    units modules import neither."""
+    import ast
+
+    def imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        return {
+            n.module if isinstance(n, ast.ImportFrom) else a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+            for a in n.names
+            if not isinstance(n, ast.ImportFrom) or n.module
+        }
+
+    pkg = ROOT / "sxzones"
+    for path in (pkg / "runs").glob("*.py"):
+        assert "sxzones.recipes" not in imports(path), path.name
+    assert "sxzones.runs.firms" not in imports(pkg / "runs" / "siting.py")
+    for name in ("options.py", "units.py"):
+        assert not {
+            m for m in imports(pkg / name) if m.startswith(("sxzones.runs", "sxzones.recipes"))
+        }
+
+
+def test_basemap_choices_are_the_maps():
+    from sxzones.maps.basemaps import BASEMAPS
+    from sxzones.options import BASEMAP_KINDS
+
+    assert BASEMAP_KINDS == BASEMAPS
