@@ -129,6 +129,31 @@ def _need(opt: Opt) -> Any:
     return field(metadata={"opt": opt})
 
 
+def _layer(role: str, help: str, *, required: bool = False) -> Any:
+    """An input layer (a catalogue name or a file) of ``role``: flag ``--ROLE``, recipe
+    ``[inputs] ROLE``; ``required`` in both."""
+    opt = Opt(
+        f"--{role}",
+        help,
+        "layer",
+        "inputs",
+        cli_required=required,
+        recipe_required=required,
+        role=role,
+    )
+    return _need(opt) if required else _f(None, opt)
+
+
+def _crs(help: str) -> Any:
+    """``--crs`` (a recipe may give an EPSG code as a number)."""
+    return _f(None, Opt("--crs", help, "number"))
+
+
+def _field_name(flag: str, help: str, canonical: str) -> Any:
+    """An option naming the field of the primary input that holds ``canonical``."""
+    return _f(None, Opt(flag, help, maps_to=canonical))
+
+
 # Options that several analyses share: declared once here, used by each.
 OUT = Opt("--out", "Output folder.", "folder", None, cli_required=True)
 RULES = Opt("--rules", "Rules file (default analyses/rules/shanxi-2023.toml).", "path", None)
@@ -342,50 +367,20 @@ class FirmOptions(_Analysis):
 
     analysis: ClassVar[str] = "firms"
 
-    firms: str = _need(
-        Opt(
-            "--firms",
-            "Firms: a catalogue layer name or a file (points or site polygons).",
-            "layer",
-            "inputs",
-            cli_required=True,
-            recipe_required=True,
-            role="firms",
-        )
+    firms: str = _layer(
+        "firms", "Firms: a catalogue layer name or a file (points or site polygons).", required=True
     )
-    builtup: str = _need(
-        Opt(
-            "--builtup",
-            "Built-up areas: a catalogue layer or a file.",
-            "layer",
-            "inputs",
-            cli_required=True,
-            recipe_required=True,
-            role="builtup",
-        )
+    builtup: str = _layer("builtup", "Built-up areas: a catalogue layer or a file.", required=True)
+    crs: str | None = _crs(
+        "CRS of the firms file when it declares none (e.g. wgs84, gcj02, gk38).",
     )
-    crs: str | None = _f(
-        None,
-        Opt(
-            "--crs",
-            "CRS of the firms file when it declares none (e.g. wgs84, gcj02, gk38).",
-            "number",
-        ),
+    id_field: str | None = _field_name("--id", "Firm id field (default firm_id).", "firm_id")
+    industry_field: str | None = _field_name(
+        "--industry-field",
+        "Industry field (default industry); values like steel or 钢铁.",
+        "industry",
     )
-    id_field: str | None = _f(
-        None, Opt("--id", "Firm id field (default firm_id).", maps_to="firm_id")
-    )
-    industry_field: str | None = _f(
-        None,
-        Opt(
-            "--industry-field",
-            "Industry field (default industry); values like steel or 钢铁.",
-            maps_to="industry",
-        ),
-    )
-    name_field: str | None = _f(
-        None, Opt("--name-field", "Firm name field (default name).", maps_to="name")
-    )
+    name_field: str | None = _field_name("--name-field", "Firm name field (default name).", "name")
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the firms file."))
     distance: str | None = _f(
         None,
@@ -455,14 +450,8 @@ class CheckOptions(_Analysis):
             role="projects",
         ),
     )
-    crs: str | None = _f(
-        None,
-        Opt(
-            "--crs",
-            "CRS of the project (needed for WKT and lon,lat): wgs84, gcj02, bd09, cgcs2000, "
-            "gk38, ...",
-            "number",
-        ),
+    crs: str | None = _crs(
+        "CRS of the project (needed for WKT and lon,lat): wgs84, gcj02, bd09, cgcs2000, gk38, ...",
     )
     industry: str | None = _f(
         None,
@@ -480,27 +469,15 @@ class CheckOptions(_Analysis):
             "Project kind, e.g. new, expansion (default new, or the projects' kind field).",
         ),
     )
-    id_field: str | None = _f(
-        None, Opt("--id", "Project id field of a projects file.", maps_to="project_id")
+    id_field: str | None = _field_name("--id", "Project id field of a projects file.", "project_id")
+    industry_field: str | None = _field_name(
+        "--industry-field", "Industry field of a projects file (instead of --industry).", "industry"
     )
-    industry_field: str | None = _f(
-        None,
-        Opt(
-            "--industry-field",
-            "Industry field of a projects file (instead of --industry).",
-            maps_to="industry",
-        ),
+    kind_field: str | None = _field_name(
+        "--kind-field", "Project kind field of a projects file (instead of --kind).", "kind"
     )
-    kind_field: str | None = _f(
-        None,
-        Opt(
-            "--kind-field",
-            "Project kind field of a projects file (instead of --kind).",
-            maps_to="kind",
-        ),
-    )
-    name_field: str | None = _f(
-        None, Opt("--name-field", "Project name field of a projects file.", maps_to="name")
+    name_field: str | None = _field_name(
+        "--name-field", "Project name field of a projects file.", "name"
     )
     map_path: Path | None = _f(
         None,
@@ -546,35 +523,19 @@ class SiteOptions(_Analysis):
 
     analysis: ClassVar[str] = "sites"
 
-    candidates: str = _need(
-        Opt(
-            "--candidates",
-            "Candidate lands (role candidates): a catalogue layer or a file.",
-            "layer",
-            "inputs",
-            cli_required=True,
-            recipe_required=True,
-            role="candidates",
-        )
+    candidates: str = _layer(
+        "candidates",
+        "Candidate lands (role candidates): a catalogue layer or a file.",
+        required=True,
     )
-    crs: str | None = _f(
-        None,
-        Opt(
-            "--crs",
-            "CRS of a candidates file that does not declare one (gcj02 for Amap, wgs84, gk38 ...).",
-            "number",
-        ),
+    crs: str | None = _crs(
+        "CRS of a candidates file that does not declare one (gcj02 for Amap, wgs84, gk38 ...).",
     )
-    id_field: str | None = _f(
-        None, Opt("--id", "Candidate id field (default site_id).", maps_to="site_id")
-    )
-    kind_field: str | None = _f(
-        None,
-        Opt(
-            "--kind-field",
-            "Candidate kind field (default kind): abandoned mine, subsidence land ...",
-            maps_to="kind",
-        ),
+    id_field: str | None = _field_name("--id", "Candidate id field (default site_id).", "site_id")
+    kind_field: str | None = _field_name(
+        "--kind-field",
+        "Candidate kind field (default kind): abandoned mine, subsidence land ...",
+        "kind",
     )
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the candidates file."))
     tech: str = _f(
@@ -610,16 +571,7 @@ class SiteOptions(_Analysis):
             repeat=True,
         ),
     )
-    grid: str | None = _f(
-        None,
-        Opt(
-            "--grid",
-            "Grid layer (substations or lines) for the score.",
-            "layer",
-            "inputs",
-            role="grid",
-        ),
-    )
+    grid: str | None = _layer("grid", "Grid layer (substations or lines) for the score.")
     admin: str | None = _f("admin", ADMIN)
     as_of_year: int | None = _f(
         None, Opt(None, "Year the candidates' status is assessed at (default: the rules').", "int")
