@@ -129,8 +129,8 @@ def test_permits_xlsx_with_chinese_headers_and_codes(tmp_path, work_crs):
     bu, _ = validate_layer(
         read_file(_builtup_geometry_only(tmp_path)), "builtup", working_crs=work_crs
     )
-    assert "field 统一社会信用代码 read as firm_id" in rep.notes
-    assert "field 行业代码 read as industry_code" in rep.notes
+    assert "field 统一社会信用代码 read as firm_id" in rep.summary()
+    assert "field 行业代码 read as industry_code" in rep.summary()
     # messages speak the user's file: Excel's row 7 (header = row 1), the user's field name
     assert rep.rejects[["source_row", "field", "reason"]].values.tolist() == [
         [7, "统一社会信用代码", "duplicate 统一社会信用代码 '91140100A1' (first at row 2)"],
@@ -169,7 +169,7 @@ def test_firms_without_name_or_id_use_the_row(tmp_path, work_crs):
     csv.write_text("行业,lon,lat\n焦化,112.51,37.81\n钢铁,112.6,37.81\n", encoding="utf-8")
     firms, rep = validate_layer(read_file(csv, crs="cgcs2000"), "firms", working_crs=work_crs)
     assert firms["firm_id"].tolist() == ["2", "3"]  # spreadsheet rows
-    assert "firm_id: the row number (the file has no id field)" in rep.notes
+    assert "firm_id: the row number (the file has no id field)" in rep.summary()
 
 
 def test_firm_cli_counts_unrecognised(tmp_path):
@@ -218,7 +218,7 @@ def test_gbk_shapefile_of_control_units_with_pinyin_fields(tmp_path, work_crs):
     assert g["unit_type"].tolist() == ["priority_protection", "key_control", "general_control"]
     assert g["unit_code"].tolist() == ["ZH14010510001", "ZH14010520001", "ZH14010530001"]
     assert g["adcode"].tolist() == ["140105"] * 3
-    assert "field GKDYFL read as unit_type" in rep.notes
+    assert "field GKDYFL read as unit_type" in rep.summary()
     bad = rep.rejects.iloc[0]
     assert (bad["source_row"], bad["field"], bad["code"]) == (4, "GKDYFL", "bad_value")
     assert "'GKDYFL' has value(s) ['特别单元']" in bad["reason"]
@@ -487,7 +487,7 @@ def check_sites_table(projects, cat):
 def test_a_project_path_that_does_not_exist_says_so(tmp_path):
     res = _check(tmp_path, "--project", str(tmp_path / "地块.txt"), "--industry", "pv")
     assert res.exit_code == 2
-    assert "地块.txt: no such file" in res.output
+    assert "地块.txt': no such file" in res.output
     assert "--crs" not in res.output
 
 

@@ -89,7 +89,7 @@ def test_builtup_needs_geometry_only(tmp_path, work_crs):
     raw = _layer(tmp_path, [{"x": 1, "geometry": SQ}, {"x": 2, "geometry": SQ}])
     g, rep = validate_layer(raw, "builtup", working_crs=work_crs)
     assert g["area_id"].tolist() == ["1", "2"]
-    assert "area_id: the feature number (the file has no id field)" in rep.notes
+    assert "area_id: the feature number (the file has no id field)" in rep.summary()
 
 
 def test_field_mapping_and_constants(tmp_path, work_crs):

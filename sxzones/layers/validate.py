@@ -628,11 +628,14 @@ def validate_layer(
         notes=list(raw.notes),
     )
     frame, names, idf = _map_fields(raw, r, fields or {}, constants or {}, id_field)
-    for canon, src in names.items():
+    for canon, src in names.items():  # said in the report: what was read how
         if src == f"{raw.row_word} number":
-            report.notes.append(f"{canon}: the {src} (the file has no id field)")
+            text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"
         elif src != canon and canon not in (fields or {}):
-            report.notes.append(f"field {src} read as {canon}")
+            text, code = f"field {src} read as {canon}", "field_read_as"
+        else:
+            continue
+        report.findings.append(Finding("note", code, text, word=raw.row_word))
     run = _Run(raw, r, report, frame, idf, names, np.ones(len(frame), dtype=bool))
     _check_geometry(run)
     _check_coordinates(run, study_area)
