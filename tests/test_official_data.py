@@ -517,3 +517,14 @@ def test_a_blank_kind_is_a_new_project():
     t = check_sites_table(p, cat).iloc[0]
     assert (t["kind"], t["verdict"]) == ("new", "conflict")
     assert t["unassessed_reason"] == ""
+
+
+def test_kind_in_chinese_on_the_command_line(tmp_path):
+    args = ["--project", "112.30,37.56", "--crs", "wgs84", "--industry", "焦化"]
+    res = _check(tmp_path, *args, "--kind", "新建")
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
+    assert (doc["projects"][0]["kind"], doc["projects"][0]["verdict"]) == ("new", "conflict")
+    bad = _check(tmp_path, *args, "--kind", "新见", "--overwrite")
+    assert bad.exit_code == 2
+    assert "--kind '新见' is not a known project kind; closest: 新建" in bad.output
