@@ -13,6 +13,7 @@ an unknown key or a bad parameter is refused with every problem named.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 from sxzones.errors import RulesError
 from sxzones.vocab import Vocabulary, load_vocabularies
 
-__all__ = ["DEFAULT_RULES", "Rule", "RuleSet", "Vocabulary", "load_rules"]
+__all__ = ["DEFAULT_RULES", "Rule", "RuleSet", "Vocabulary", "bundled_rules", "load_rules"]
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "analyses" / "rules" / "shanxi-2023.toml"
 
@@ -139,17 +140,22 @@ class RuleSet:
     rules: tuple[Rule, ...]
     vocabularies: dict[str, Vocabulary] = field(default_factory=dict, compare=False)
 
+    def _vocabulary(self, name: str) -> Vocabulary:
+        """A vocabulary of this file; a RuleSet built by hand without them gets the bundled."""
+        found = self.vocabularies.get(name)
+        return found if found is not None else bundled_rules().vocabularies[name]
+
     @property
     def industries(self) -> Vocabulary:
-        return self.vocabularies["industries"]
+        return self._vocabulary("industries")
 
     @property
     def project_kinds(self) -> Vocabulary:
-        return self.vocabularies["project_kinds"]
+        return self._vocabulary("project_kinds")
 
     @property
     def candidate_kinds(self) -> Vocabulary:
-        return self.vocabularies["candidate_kinds"]
+        return self._vocabulary("candidate_kinds")
 
     def get(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -186,7 +192,7 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         vocabs, vproblems = load_vocabularies(data.get("vocabularies"), raw_rules)
         problems += vproblems
     else:  # a rules file without vocabularies is written in the bundled ones
-        vocabs = load_rules().vocabularies
+        vocabs = bundled_rules().vocabularies
     rules: list[Rule] = []
     seen: set[str] = set()
     for n, raw in enumerate(raw_rules, start=1):
@@ -202,6 +208,12 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     if problems:
         raise RulesError(f"{p}:\n  " + "\n  ".join(problems))
     return RuleSet(p, dict(data.get("document", {})), tuple(rules), vocabs)
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_rules() -> RuleSet:
+    """The bundled rules, loaded once (their vocabularies serve files that have none)."""
+    return load_rules()
 
 
 def _check_rule(raw: dict[str, Any], where: str, vocabs: dict[str, Vocabulary]) -> list[str] | None:

@@ -40,7 +40,7 @@ from pyproj import CRS
 
 from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
-from sxzones.rules import Rule, RuleSet, Vocabulary, load_rules
+from sxzones.rules import Rule, RuleSet, Vocabulary, bundled_rules
 
 __all__ = [
     "FirmScreenSummary",
@@ -86,7 +86,7 @@ def resolve_industries(
 def normalise_industry(values: pd.Series, vocabulary: Vocabulary | None = None) -> pd.Series:
     """Industry identifiers of ``values`` (``""`` where the vocabulary knows none; default
     vocabulary: the bundled rules')."""
-    vocab = vocabulary if vocabulary is not None else load_rules().industries
+    vocab = vocabulary if vocabulary is not None else bundled_rules().industries
     ids, _ = vocab.resolve_many(values)
     return pd.Series(ids, index=values.index)
 

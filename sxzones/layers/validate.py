@@ -378,10 +378,10 @@ def _value_words(role: Role, fld: str) -> dict[str, str]:
     """Built-in words for an enumerated field: normalised word -> canonical value."""
     table = dict(VALUE_WORDS.get(role.name, {}).get(fld, {}))
     if role.name == "candidates" and fld == "kind":
-        from sxzones.rules import load_rules  # the rules' vocabulary of candidate kinds
+        from sxzones.rules import bundled_rules  # the rules' vocabulary of candidate kinds
 
         try:
-            vocab = load_rules().candidate_kinds
+            vocab = bundled_rules().candidate_kinds
         except SxzonesError:  # pragma: no cover - the bundled rules are always there
             vocab = None
         for t in vocab.terms.values() if vocab else ():
