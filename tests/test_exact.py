@@ -13,8 +13,10 @@ from pyproj import CRS, Geod, Transformer
 
 from sxzones.analyses.nearest import nearest_geodesic
 from sxzones.analyses.site_check import SiteLayers, check_sites
+from sxzones.analyses.siting import Exclusion, screen_sites
 from sxzones.crs import wgs84_to_gcj02
 from sxzones.errors import LayerError
+from sxzones.geodesy import ground_buffer
 from sxzones.layers import load_catalog
 from sxzones.rules import load_rules
 from sxzones.runs.site_check import read_projects
@@ -231,3 +233,78 @@ def test_check_sites_takes_a_mapping_and_names_wrong_types():
         check_sites(p, {k: v for k, v in frames.items() if k != "builtup"}, RULES)
     with pytest.raises(TypeError, match="threads"):
         check_sites(p, frames, RULES, threads=0)
+
+
+# --------------------------------------------------------------------------- setbacks
+def _offsets(line_ll, frac: float, setback: float, work: CRS) -> list[tuple[float, float, bool]]:
+    """Points (lon, lat, should be inside) at ground distances setback x (1 - 1e-4) and
+    x (1 + 5e-4) either side of a lon/lat polyline at ``frac`` of its length, placed with
+    pyproj.Geod across the feature's local direction (its edges are straight in the working
+    CRS, so the direction comes from two points 1 m either side on the map)."""
+    to_xy = Transformer.from_crs(4490, work, always_xy=True)
+    to_ll = Transformer.from_crs(work, 4490, always_xy=True)
+    line = shapely.LineString(np.column_stack(to_xy.transform(*np.array(line_ll).T)))
+    d = frac * line.length
+    a, base, b = (line.interpolate(t) for t in (d - 1.0, d, d + 1.0))
+    (lo1, lo0, lo2), (la1, la0, la2) = to_ll.transform([a.x, base.x, b.x], [a.y, base.y, b.y])
+    az = GEOD.inv(lo1, la1, lo2, la2)[0]
+    out = []
+    for side in (-90.0, 90.0):
+        for factor, inside in ((1 - 1e-4, True), (1 + 5e-4, False)):
+            lon, lat, _ = GEOD.fwd(lo0, la0, az + side, setback * factor)
+            out.append((lon, lat, inside))
+    return out
+
+
+@pytest.mark.parametrize("epsg", [4546, 4547])  # working CRS on CM 111E, on CM 114E
+def test_setback_is_ground_metres_along_a_480_km_pipeline(epsg):
+    """A pipeline from 110.3E to 114.5E (both Gauss-Krüger zones; k from 1 to 1.0016) with a
+    500 m setback: points 5 cm inside the true setback are in the buffer, points 25 cm
+    outside are not, near both ends, in the middle, and beyond each end."""
+    work = CRS.from_epsg(epsg)
+    to_xy = Transformer.from_crs(4490, work, always_xy=True)
+    lon0, lat0, az, length = 110.3, 36.0, 55.0, 480_000.0
+    line_ll = [GEOD.fwd(lon0, lat0, az, s)[:2] for s in np.linspace(0, length, 49)]
+    assert line_ll[-1][0] > 114.4
+    xy = np.column_stack(to_xy.transform(*np.array(line_ll).T))
+    zone = ground_buffer(np.array([shapely.LineString(xy)], dtype=object), 500.0, work)[0]
+    checks = []
+    for frac in (0.001, 0.02, 0.3, 0.5, 0.7, 0.98, 0.999):
+        checks += _offsets(line_ll, frac, 500.0, work)
+    for end, back in ((line_ll[0], line_ll[1]), (line_ll[-1], line_ll[-2])):  # beyond the ends
+        outward = GEOD.inv(end[0], end[1], back[0], back[1])[0] + 180.0
+        for factor, inside in ((1 - 1e-4, True), (1 + 5e-4, False)):
+            lon, lat, _ = GEOD.fwd(end[0], end[1], outward, 500.0 * factor)
+            checks.append((lon, lat, inside))
+    lon, lat, inside = (np.array(v) for v in zip(*checks, strict=True))
+    x, y = to_xy.transform(lon, lat)
+    assert shapely.contains_xy(zone, x, y).tolist() == inside.astype(bool).tolist()
+
+
+def test_siting_setback_along_a_long_pipeline_leaves_nothing_inside(tmp_path):
+    """Through screen_sites: a candidate straddling the true setback line of a 330 km
+    pipeline 3.3 degrees east of the central meridian loses exactly the part within 500 m
+    on the ground (within 0.05 % of the setback)."""
+    lon0, lat0 = 111.2, 37.0
+    line_ll = [GEOD.fwd(lon0, lat0, 90.0, s)[:2] for s in np.linspace(0, 330_000.0, 34)]
+    xy = np.column_stack(TO_XY.transform(*np.array(line_ll).T))
+    pipe = shapely.LineString(xy)
+    # a 100 m x 1000 m (ground) candidate north of the pipeline near its east end, from 200 m
+    # to 1200 m across it: 300 m x 100 m of it lie within the setback
+    d = pipe.project(shapely.Point(TO_XY.transform(*line_ll[-2]))) - 5_000.0  # mid-segment
+    pa, pb = pipe.interpolate(d), pipe.interpolate(d + 1.0)
+    (lon, lo2), (lat, la2) = TO_LL.transform([pa.x, pb.x], [pa.y, pb.y])
+    along = GEOD.inv(lon, lat, lo2, la2)[0]
+    corners = []
+    for across, ahead in ((200, 0), (200, 100), (1200, 100), (1200, 0)):
+        lo, la, _ = GEOD.fwd(lon, lat, along, ahead)
+        lo, la, _ = GEOD.fwd(lo, la, along - 90.0, across)
+        corners.append(TO_XY.transform(lo, la))
+    cand = shapely.segmentize(shapely.Polygon(corners), 5.0)
+    cands = gpd.GeoDataFrame(
+        {"site_id": ["S1"], "kind": ["subsidence"], "settled": [True]}, geometry=[cand], crs=WORK
+    )
+    ex = Exclusion("pipeline", np.array([pipe], dtype=object), 500.0)
+    s = screen_sites(cands, [ex], rules=RULES, tech="pv").sites.iloc[0]
+    removed = s["removed_pipeline_m2"]
+    assert removed == pytest.approx(300.0 * 100.0, abs=100.0 * 500.0 * 5e-4)

@@ -7,10 +7,12 @@ every exclusion is applied, why the rest is not, and how much capacity fits.
 Method
 ------
 1. **Vector exclusions**, in the rules file's order (then any user layers). Each exclusion
-   layer is buffered by its setback: ``setback · k / cos(π / 4q)`` map units, where ``k`` is
-   the point scale factor of the working CRS at the feature (so the setback is metres on the
-   ground) and the ``1 / cos`` term makes the polygonal buffer *contain* the true one (``q``
-   segments per quarter circle), so no eligible land is left inside a setback. The area a
+   layer is buffered by its setback in metres on the ground
+   (:func:`sxzones.geodesy.ground_buffer`): ``setback · kmax / cos(π / 4q)`` map units, with
+   ``kmax`` the largest scale factor near the feature (long features are cut into strips 10 km
+   wide, each with its own) and the ``1 / cos`` term making the polygonal buffer *contain*
+   the true one (``q`` segments per quarter circle), so no eligible land is left inside a
+   setback, and the excess stays under 0.05 % of the setback. The area a
    reason removes is what was still eligible when it was applied: the per-reason areas add up
    exactly to the area removed (they telescope), whatever the overlaps.
 2. **Raster criteria**: slope from a DEM by Horn's method with cell sizes in ground metres
@@ -54,15 +56,11 @@ from pyproj import CRS
 from sxzones.analyses.nearest import county_lookup
 from sxzones.analyses.rasters import RasterCriterion, horn_slope, polygons_of
 from sxzones.errors import CRSError, LayerError, RulesError
-from sxzones.geodesy import point_scale
+from sxzones.geodesy import ground_buffer, point_scale
 from sxzones.rules import TECHS, Rule, RuleSet, load_rules
 
 __all__ = ["Exclusion", "RasterCriterion", "SitingResult", "screen_sites"]
 
-#: Buffer segments per quarter circle: the containing polygon overshoots by 1/cos(pi/256)-1,
-#: i.e. 7.5e-5 of the setback (15 mm at 200 m).
-QUAD_SEGS = 64
-_OVERSHOOT = 1.0 / math.cos(math.pi / (4 * QUAD_SEGS))
 #: Lattice offsets (fractions of the spacing) tried when placing turbines.
 _OFFSETS = (0.0, 1 / 3, 2 / 3)
 
@@ -121,8 +119,7 @@ def _buffered(ex: Exclusion, crs: CRS) -> npt.NDArray[np.object_]:
     g = ex.geoms[~shapely.is_empty(ex.geoms) & ~shapely.is_missing(ex.geoms)]
     if ex.setback_m <= 0:
         return g[np.isin(shapely.get_type_id(g), (3, 6))]  # only areas exclude without setback
-    k = point_scale(shapely.point_on_surface(g), crs)
-    return shapely.buffer(g, ex.setback_m * k * _OVERSHOOT, quad_segs=QUAD_SEGS)
+    return ground_buffer(g, ex.setback_m, crs)
 
 
 def _rule_params(rules: RuleSet, tech: str) -> dict[str, Any]:
