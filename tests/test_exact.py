@@ -4,16 +4,22 @@ metres along long features, areas in every encoding of a parcel."""
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 import shapely
+from click.testing import CliRunner
 from pyproj import CRS, Geod, Transformer
+from rasterio.transform import from_origin
 
 from sxzones.analyses.nearest import nearest_geodesic
 from sxzones.analyses.site_check import SiteLayers, check_sites
-from sxzones.analyses.siting import Exclusion, screen_sites
+from sxzones.analyses.siting import Exclusion, RasterCriterion, screen_sites
+from sxzones.cli import cli
 from sxzones.crs import wgs84_to_gcj02
 from sxzones.errors import LayerError
 from sxzones.geodesy import ground_buffer
@@ -304,7 +310,175 @@ def test_siting_setback_along_a_long_pipeline_leaves_nothing_inside(tmp_path):
     cands = gpd.GeoDataFrame(
         {"site_id": ["S1"], "kind": ["subsidence"], "settled": [True]}, geometry=[cand], crs=WORK
     )
-    ex = Exclusion("pipeline", np.array([pipe], dtype=object), 500.0)
+    ex = Exclusion("pipeline", gpd.GeoDataFrame(geometry=[pipe], crs=WORK), 500.0)
     s = screen_sites(cands, [ex], rules=RULES, tech="pv").sites.iloc[0]
     removed = s["removed_pipeline_m2"]
     assert removed == pytest.approx(300.0 * 100.0, abs=100.0 * 500.0 * 5e-4)
+
+
+# --------------------------------------------------------------------------- siting totals
+def _ground_square(lon: float, lat: float, side: float) -> shapely.Polygon:
+    """A square ``side`` metres on the ground (south-west corner at lon, lat), working CRS,
+    a vertex every 50 m."""
+    n = int(side // 50)
+    south = [GEOD.fwd(lon, lat, 90.0, s)[:2] for s in np.linspace(0, side, n + 1)]
+    ring = []
+    for lo, la in south:
+        ring.append((lo, la))
+    for lo, la in reversed(south):
+        ring.append(GEOD.fwd(lo, la, 0.0, side)[:2])
+    poly = shapely.Polygon(ring)
+    return shapely.transform(poly, lambda xy: np.column_stack(TO_XY.transform(*xy.T)))
+
+
+def _siting_inputs(tmp_path):
+    """S1 and S2: 1 km² each, S2 over the east half of S1 (0.5 km² shared); S3 (1 km²) 20 km
+    east, off the DEM, which is flat and covers S1 and S2 only."""
+    s1 = _ground_square(111.5, 37.5, 1000.0)
+    lon, lat = TO_LL.transform(*shapely.get_coordinates(s1)[0])
+    lon_mid = GEOD.fwd(lon, lat, 90.0, 500.0)[0]
+    s2 = _ground_square(lon_mid, lat, 1000.0)
+    s3 = _ground_square(GEOD.fwd(lon, lat, 90.0, 20_000.0)[0], lat, 1000.0)
+    cands = gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2", "S3"], "kind": "subsidence", "settled": True},
+        geometry=[s1, s2, s3],
+        crs=WORK,
+    )
+    x0, y0, x1, y1 = (s1 | s2).buffer(3000).bounds
+    res = 30.0
+    w, h = int((x1 - x0) // res), int((y1 - y0) // res)
+    dem = tmp_path / "dem.tif"
+    with rasterio.open(
+        dem,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=1,
+        dtype="float32",
+        crs=WORK,
+        transform=from_origin(x0, y1, res, res),
+        nodata=-9999.0,
+    ) as ds:
+        ds.write(np.full((1, h, w), 900.0, np.float32))
+    lls = [
+        shapely.transform(g, lambda xy: np.column_stack(TO_LL.transform(*xy.T)))
+        for g in (s1, s2, s3)
+    ]
+    truth = {
+        "union": _geod_area(shapely.union_all(lls[:2])) + _geod_area(lls[2]),
+        "overlap": _geod_area(lls[0] & lls[1]),
+        "s3": _geod_area(lls[2]),
+    }
+    return cands, dem, truth
+
+
+def test_siting_totals_count_the_union_and_what_the_dem_did_not_assess(tmp_path):
+    cands, dem, truth = _siting_inputs(tmp_path)
+    with rasterio.open(dem) as ds:
+        res = screen_sites(cands, [], RULES, rasters=[RasterCriterion(ds, "slope", 0.0, "slope")])
+    t = res.summary
+    assert t["candidate_km2"] * 1e6 == pytest.approx(truth["union"], rel=5e-5)
+    assert t["eligible_km2"] * 1e6 == pytest.approx(truth["union"], rel=5e-5)
+    assert t["candidate_km2_sum"] * 1e6 == pytest.approx(
+        truth["union"] + truth["overlap"], rel=5e-5
+    )
+    density = 35.0
+    assert t["capacity_mw"] == pytest.approx(truth["union"] / 1e6 * density, rel=1e-4)
+    [pair] = t["overlapping_pairs"]
+    assert (pair["site_a"], pair["site_b"]) == ("S1", "S2")
+    assert pair["overlap_m2"] == pytest.approx(truth["overlap"], rel=5e-5)
+    # S3 lies off the DEM: its land is eligible but not assessed, with its capacity
+    assert t["not_assessed_km2"] * 1e6 == pytest.approx(truth["s3"], rel=5e-5)
+    assert t["not_assessed_capacity_mw"] == pytest.approx(truth["s3"] / 1e6 * density, rel=1e-4)
+    [slope] = t["not_assessed_by_raster"]
+    assert slope["raster"] == "slope" and slope["source"] == str(dem)
+    assert any("does not cover all the candidates" in w for w in t["warnings"])
+    assert res.unassessed["site_id"].tolist() == ["S3"]
+    assert res.sites.set_index("site_id").loc["S3", "unknown_capacity_mw"] == pytest.approx(
+        truth["s3"] / 1e6 * density, rel=1e-4
+    )
+
+
+def test_cli_siting_prints_xlsx_and_maps_the_union_and_the_unassessed_land(tmp_path):
+    cands, dem, truth = _siting_inputs(tmp_path)
+    cands.to_file(tmp_path / "cands.gpkg")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "sites",
+            "--candidates",
+            str(tmp_path / "cands.gpkg"),
+            "--tech",
+            "pv",
+            "--no-rule-exclusions",
+            "--dem",
+            str(dem),
+            "--out",
+            str(out),
+            "--map",
+            str(tmp_path / "m.html"),
+            "--figure",
+            str(tmp_path / "f.png"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    union_km2 = truth["union"] / 1e6
+    assert f"eligible {union_km2:.2f} of {union_km2:.2f} km² (the union of the candidates)" in (
+        res.output
+    )
+    assert "overlapping candidates: 1 pair(s)" in res.output
+    assert f"S1/S2 {truth['overlap'] / 1e6:.3f} km²" in res.output
+    s3 = truth["s3"] / 1e6
+    assert f"not assessed by the rasters (no data or outside them): {s3:.2f} km²" in res.output
+    assert f"{s3 * 35:.1f} MW on it" in res.output
+    assert "warning: raster slope" in res.output
+    summary = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="summary")
+    last = summary.iloc[-1]
+    assert last["kind"] == "all (union of candidates)"
+    assert last["candidate_km2"] == pytest.approx(union_km2, abs=1e-3)
+    assert last["not_assessed_km2"] == pytest.approx(s3, abs=1e-3)
+    assert last["not_assessed_mw"] == pytest.approx(s3 * 35, abs=0.1)
+    html = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "Not assessed by raster (no data)" in html
+    assert f"Not assessed by rasters (no data or outside them): {s3:.2f} km²" in html
+    assert (tmp_path / "f.png").stat().st_size > 0
+    meta = json.loads((out / "siting.json").read_text(encoding="utf-8"))
+    assert meta["totals"]["overlapping_pairs"][0]["site_b"] == "S2"
+
+
+def test_screen_sites_takes_geodataframes_and_arrays_and_names_wrong_types(tmp_path):
+    cands, dem, _ = _siting_inputs(tmp_path)
+    s1 = cands.geometry.iloc[0]
+    red = gpd.GeoDataFrame(geometry=[s1.buffer(-300)], crs=WORK).to_crs(4326)  # lon/lat
+    with rasterio.open(dem) as ds:
+        z, tf = ds.read(1), ds.transform
+        by_file = screen_sites(
+            cands, {"red": red}, RULES, rasters=[RasterCriterion(ds, "slope", 0.0, "slope")]
+        )
+    by_array = screen_sites(
+        cands,
+        [Exclusion("red", red)],
+        RULES,
+        rasters=[RasterCriterion(z, "slope", 0.0, "slope", transform=tf, crs=4546, nodata=-9999)],
+    )
+    a, b = by_file.sites, by_array.sites
+    assert a["removed_red_m2"].iloc[0] > 0  # the lon/lat exclusion was brought to the CRS
+    pd.testing.assert_frame_equal(
+        a.drop(columns="geometry"), b.drop(columns="geometry"), check_exact=False
+    )
+    with pytest.raises(TypeError, match=r"exclusions\[0\] must be an Exclusion"):
+        screen_sites(cands, [red], RULES)
+    with pytest.raises(TypeError, match="exclusions must be a list of Exclusion"):
+        screen_sites(cands, red, RULES)
+    with pytest.raises(TypeError, match=r"rasters\[0\].source must be an opened rasterio"):
+        screen_sites(cands, [], RULES, rasters=[RasterCriterion(dem, "slope", 0.0, "slope")])
+    with pytest.raises(TypeError, match="needs its transform"):
+        screen_sites(cands, [], RULES, rasters=[RasterCriterion(z, "slope", 0.0, "slope")])
+    with pytest.raises(TypeError, match="rules must be a RuleSet"):
+        screen_sites(cands, [], None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="candidates must be a GeoDataFrame"):
+        screen_sites(cands.geometry, [], RULES)
+    with pytest.raises(TypeError, match="positional"):
+        screen_sites(cands, [], RULES, "wind")  # type: ignore[misc]

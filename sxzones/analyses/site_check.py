@@ -448,6 +448,71 @@ def check_sites(
     return SiteCheckResult(table, pairs, layers, rules)
 
 
+def _distance_columns(
+    out: pd.DataFrame,
+    pg: npt.NDArray[np.object_],
+    layers: SiteLayers,
+    rules: RuleSet,
+    crs: CRS,
+    threads: int,
+    segs: Any,
+) -> npt.NDArray[np.float64]:
+    """The distances to the nearest red line and built-up area (on the ellipsoid) and the
+    built-up zone, as columns of ``out``; returns the built-up distances (inf: none)."""
+    n = len(pg)
+    if "redline" in layers.frames and len(layers.frames["redline"]):
+        near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
+        out["nearest_redline_m"] = np.round(near.distance, 2)
+    else:
+        out["nearest_redline_m"] = np.nan
+    dist_rules = [r for r in rules.of_kind("site_within_distance") if r.layer_role == "builtup"]
+    d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
+    bu = layers.frames.get("builtup")
+    if bu is not None and len(bu):
+        nb = nearest_geodesic(
+            pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs, thresholds=(d,)
+        )
+        bdist = nb.distance
+        out["builtup_zone"] = np.where(
+            bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
+        )
+        out["builtup_distance_m"] = np.round(bdist, 2)
+        out["nearest_builtup"] = bu["name"].to_numpy()[nb.area]
+    else:
+        bdist = np.full(n, np.inf)
+        out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
+    return np.asarray(bdist, dtype=np.float64)
+
+
+def _verdict_columns(
+    out: pd.DataFrame,
+    rules: RuleSet,
+    industry: npt.NDArray[np.object_],
+    kind: npt.NDArray[np.object_],
+    pairs: dict[str, pd.DataFrame],
+    bdist: npt.NDArray[np.float64],
+) -> None:
+    """The verdict, the rules that fired (any number of them) and their clauses, as columns
+    of ``out``."""
+    n = len(industry)
+    site_rules = rules.of_kind("site_overlap", "site_within_distance")
+    severity = np.zeros(n, dtype=np.int64)
+    fired = np.zeros((n, len(site_rules)), dtype=bool)  # column k: rule k fired (any number)
+    factors = (pd.factorize(industry), pd.factorize(kind))  # once, for every rule
+    for k, r in enumerate(site_rules):
+        hit = _rule_fires(r, factors[0], factors[1], pairs, bdist, n)
+        severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
+        fired[:, k] = hit
+    out["verdict"] = np.array(VERDICTS, dtype=object)[severity]
+    combos, which = np.unique(fired, axis=0, return_inverse=True)  # few distinct combinations
+    which = np.asarray(which).reshape(-1)
+    sets = [[r for k, r in enumerate(site_rules) if c[k]] for c in combos]
+    out["rule_ids"] = np.array([";".join(r.id for r in rs) for rs in sets], dtype=object)[which]
+    out["clauses"] = np.array(
+        ["; ".join(dict.fromkeys(r.clauses for r in rs)) for rs in sets], dtype=object
+    )[which]
+
+
 def _check_sites(
     projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, threads: int | None
 ) -> SiteCheckResult:
@@ -499,27 +564,7 @@ def _check_sites(
     out["redline_overlap_m2"] = np.round(rl_area, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
-    if "redline" in layers.frames and len(layers.frames["redline"]):
-        near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
-        out["nearest_redline_m"] = np.round(near.distance, 2)
-    else:
-        out["nearest_redline_m"] = np.nan
-    dist_rules = [r for r in rules.of_kind("site_within_distance") if r.layer_role == "builtup"]
-    d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
-    bu = layers.frames.get("builtup")
-    if bu is not None and len(bu):
-        nb = nearest_geodesic(
-            pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs, thresholds=(d,)
-        )
-        bdist = nb.distance
-        out["builtup_zone"] = np.where(
-            bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
-        )
-        out["builtup_distance_m"] = np.round(bdist, 2)
-        out["nearest_builtup"] = bu["name"].to_numpy()[nb.area]
-    else:
-        bdist = np.full(n, np.inf)
-        out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
+    bdist = _distance_columns(out, pg, layers, rules, crs, threads, segs)
     out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
     if "admin" in layers.frames:
         which, table = county_lookup(
@@ -531,22 +576,7 @@ def _check_sites(
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
         out["city"] = table["city"][which]
-    site_rules = rules.of_kind("site_overlap", "site_within_distance")
-    severity = np.zeros(n, dtype=np.int64)
-    fired = np.zeros((n, len(site_rules)), dtype=bool)  # column k: rule k fired (any number)
-    factors = (pd.factorize(industry), pd.factorize(kind))  # once, for every rule
-    for k, r in enumerate(site_rules):
-        hit = _rule_fires(r, factors[0], factors[1], pairs, bdist, n)
-        severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
-        fired[:, k] = hit
-    out["verdict"] = np.array(VERDICTS, dtype=object)[severity]
-    combos, which = np.unique(fired, axis=0, return_inverse=True)  # few distinct combinations
-    which = np.asarray(which).reshape(-1)
-    sets = [[r for k, r in enumerate(site_rules) if c[k]] for c in combos]
-    out["rule_ids"] = np.array([";".join(r.id for r in rs) for rs in sets], dtype=object)[which]
-    out["clauses"] = np.array(
-        ["; ".join(dict.fromkeys(r.clauses for r in rs)) for rs in sets], dtype=object
-    )[which]
+    _verdict_columns(out, rules, industry, kind, pairs, bdist)
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
     keep = [
