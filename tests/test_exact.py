@@ -482,3 +482,28 @@ def test_screen_sites_takes_geodataframes_and_arrays_and_names_wrong_types(tmp_p
         screen_sites(cands.geometry, [], RULES)
     with pytest.raises(TypeError, match="positional"):
         screen_sites(cands, [], RULES, "wind")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("epsg", [4546, 4547])  # the same corridor in either working CRS
+def test_siting_areas_of_a_long_corridor_on_the_ellipsoid(epsg):
+    """A 100 km x 3 km candidate across both zones with a red line over its west part: the
+    candidate, removed and eligible areas agree with pyproj.Geod within 0.005 %."""
+    work = CRS.from_epsg(epsg)
+    to_xy = Transformer.from_crs(4490, work, always_xy=True)
+    ll = _ground_parcel(111.95, 36.9, 100_000.0, 3_000.0, 70.0)
+    red_ll = shapely.box(109.0, 34.0, 112.3, 41.0)
+    truth = [_geod_area(ll), _geod_area(ll & red_ll)]
+
+    def work_geom(g: shapely.Geometry) -> shapely.Geometry:
+        dense = shapely.segmentize(g, 0.002)
+        return shapely.transform(dense, lambda xy: np.column_stack(to_xy.transform(*xy.T)))
+
+    cands = gpd.GeoDataFrame(
+        {"site_id": ["C1"], "kind": ["subsidence"], "settled": [True]},
+        geometry=[work_geom(ll)],
+        crs=work,
+    )
+    red = gpd.GeoDataFrame(geometry=[work_geom(red_ll)], crs=work)
+    s = screen_sites(cands, {"redline": red}, RULES).sites.iloc[0]
+    got = [s["candidate_m2"], s["removed_redline_m2"], s["eligible_m2"]]
+    np.testing.assert_allclose(got, [truth[0], truth[1], truth[0] - truth[1]], rtol=5e-5)
