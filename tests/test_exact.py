@@ -507,3 +507,22 @@ def test_siting_areas_of_a_long_corridor_on_the_ellipsoid(epsg):
     s = screen_sites(cands, {"redline": red}, RULES).sites.iloc[0]
     got = [s["candidate_m2"], s["removed_redline_m2"], s["eligible_m2"]]
     np.testing.assert_allclose(got, [truth[0], truth[1], truth[0] - truth[1]], rtol=5e-5)
+
+
+def test_wind_totals_count_overlapping_candidates_turbines_once():
+    """The same land drawn twice: each candidate holds the same lattice, the union once."""
+    sq = _ground_square(111.5, 37.5, 4000.0)
+    cands = gpd.GeoDataFrame(
+        {"site_id": ["A", "B"], "kind": "subsidence", "settled": True},
+        geometry=[sq, sq],
+        crs=WORK,
+    )
+    res = screen_sites(cands, [], RULES, tech="wind")
+    per = res.sites["capacity_mw"].tolist()
+    assert per[0] == per[1] > 0
+    t = res.summary
+    assert t["capacity_mw_sum"] == pytest.approx(2 * per[0])
+    assert t["capacity_mw"] == pytest.approx(per[0])
+    truth = _geod_area(shapely.transform(sq, lambda xy: np.column_stack(TO_LL.transform(*xy.T))))
+    assert t["candidate_km2"] * 1e6 == pytest.approx(truth, rel=5e-5)
+    assert t["overlapping_pairs"][0]["overlap_m2"] == pytest.approx(truth, rel=5e-5)

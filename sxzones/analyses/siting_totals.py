@@ -135,8 +135,8 @@ def union_totals(
         kept = [np.ones(len(t), dtype=bool) for t in turbines]
     else:
         boxes = np.array([g.bounds for g in cands_geoms]).reshape(-1, 4)
-        kmin = box_scales(boxes, crs)[0].min() if n else 1.0
-        kept = _kept_turbines(turbines, cluster, float(cap["spacing_m"]) * kmin * (1 - 1e-6))
+        kmax = box_scales(boxes, crs)[1].max() if n else 1.0  # no kept pair closer on the ground
+        kept = _kept_turbines(turbines, cluster, float(cap["spacing_m"]) * kmax)
         cap_mw = sum(int(k.sum()) for k in kept) * float(cap["turbine_mw"])
     out: dict[str, Any] = {
         "candidates": n,
