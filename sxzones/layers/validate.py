@@ -354,13 +354,12 @@ def _check_geometry(run: _Run) -> None:
 
 
 def _check_coordinates(run: _Run, study_area: tuple[float, float, float, float] | None) -> None:
-    """Coordinates plausible for the declared CRS: a mistake in most rows refuses the file."""
+    """Coordinates plausible for the declared CRS (and inside the study area, projected ones
+    after unprojecting): a mistake in most rows refuses the file."""
     spec = run.raw.spec
     xs, ys = _first_coords(run.frame.geometry.to_numpy())
     alive_pos = np.flatnonzero(run.alive)
-    issues = check_coordinates(
-        xs[alive_pos], ys[alive_pos], spec, study_area=study_area if spec.is_geographic else None
-    )
+    issues = check_coordinates(xs[alive_pos], ys[alive_pos], spec, study_area=study_area)
     for issue in issues:
         if issue.code == "not_finite":
             continue
