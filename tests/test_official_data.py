@@ -528,3 +528,16 @@ def test_kind_in_chinese_on_the_command_line(tmp_path):
     bad = _check(tmp_path, *args, "--kind", "新见", "--overwrite")
     assert bad.exit_code == 2
     assert "--kind '新见' is not a known project kind; closest: 新建" in bad.output
+
+
+def test_what_was_read_from_the_coordinates_is_said(tmp_path):
+    p = tmp_path / "东在前.txt"
+    header = "[属性描述]\n坐标系=2000国家大地坐标系\n带号=\n"
+    p.write_bytes(_jzd(header, _SQUARE_NE, east_first=True).encode("gbk"))
+    res = _check(tmp_path, "--project", str(p), "--industry", "光伏")
+    assert res.exit_code == 0, res.output
+    assert "note: 界址点 带号 is empty: zone 38 read from the eastings' prefix" in res.output
+    assert "written easting first (Y, X): read by the zone prefix" in res.output
+    val = CliRunner().invoke(cli, ["layers", "validate", str(p), "--role", "projects"])
+    assert val.exit_code == 0, val.output
+    assert "easting first" in val.output

@@ -315,10 +315,12 @@ def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.G
             "点号,X,Y (X the northing) or 点号,圈号,X,Y; for tables of points use .csv",
         )
     header_spec = None
+    inferred: list[str] = []  # what was read from the coordinates themselves: said to the user
     if jzd.is_jzd_text(text):
-        parcels, header_spec = jzd.parse_jzd(path, encoding=encoding, notes=notes)
+        parcels, header_spec = jzd.parse_jzd(path, encoding=encoding, notes=inferred)
     else:
-        parcels = jzd.parse_point_list(path, encoding=encoding, notes=notes)
+        parcels = jzd.parse_point_list(path, encoding=encoding, notes=inferred)
+    notes += inferred
     rows = []
     for p in parcels:
         geom, problem = jzd.parcel_geometry(p)
@@ -336,7 +338,9 @@ def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.G
         )
     if header_spec is not None:
         notes.append(f"界址点 header declares {header_spec.name}")
-    return gpd.GeoDataFrame(rows, geometry="geometry"), (header_spec.crs if header_spec else None)
+    frame = gpd.GeoDataFrame(rows, geometry="geometry")
+    frame.attrs["inferred"] = inferred
+    return frame, (header_spec.crs if header_spec else None)
 
 
 def read_file(

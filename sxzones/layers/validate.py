@@ -627,6 +627,8 @@ def validate_layer(
         notes=list(raw.notes),
     )
     frame, names, idf = _map_fields(raw, r, fields or {}, constants or {}, id_field)
+    for text in raw.frame.attrs.get("inferred", []):  # e.g. a 界址点 zone read from eastings
+        report.findings.append(Finding("note", "inferred", text, word=raw.row_word))
     for canon, src in names.items():  # said in the report: what was read how
         if src == f"{raw.row_word} number":
             text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"

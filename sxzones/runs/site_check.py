@@ -439,6 +439,7 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
         + f"; input rows {prep.n_read} = checked {prep.n_loaded} + rejected "
         f"{prep.n_rejected}"
     )
+    summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
     for d in details[:10]:
         summary += (
             f"\n  {d['project_id']}: {d['verdict']}"
