@@ -317,6 +317,12 @@ def test_batch_gpkg_with_a_chinese_industry_column(tmp_path):
     assert table.loc["X3", "verdict"] == "unassessed"
     assert "no 行业 given" in table.loc["X3", "unassessed_reason"]
     assert "unassessed 2" in res.output
+    out = str(tmp_path / "r")
+    res = CliRunner().invoke(cli, ["check", "--projects", str(p), "--out", out])
+    assert res.exit_code == 0, res.output
+    report = (tmp_path / "r" / "report-X2.html").read_text(encoding="utf-8")
+    assert "无法研判 Not assessed" in report
+    assert "行业 &#x27;食品制造&#x27; is not in the rules&#x27; vocabulary" in report
 
 
 def test_kinds_in_chinese_and_an_unknown_kind_is_unassessed_not_clear():

@@ -315,8 +315,10 @@ def report_html(result: SiteCheckResult, pos: int, detail: dict[str, Any]) -> st
         ],
     )
     b = detail["builtup"]
-    note = (
-        f'<p class="note">⚠ {e(detail["geometry_note"])}</p>' if detail.get("geometry_note") else ""
+    note = "".join(
+        f'<p class="note">⚠ {e(str(detail[k]))}</p>'
+        for k in ("geometry_note", "unassessed_reason")
+        if detail.get(k)
     )
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
