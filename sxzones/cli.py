@@ -163,6 +163,7 @@ def layers_list(obj: Context, catalog: Path | None) -> None:
     default=None,
     help="Write every rejected row (layer, row, id, reason) to this CSV.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace the --rejects file if it exists.")
 @click.pass_obj
 def layers_validate(
     obj: Context,
@@ -173,6 +174,7 @@ def layers_validate(
     encoding: str | None,
     layer: str | None,
     rejects: Path | None,
+    overwrite: bool,
 ) -> None:
     """Validate catalogue layers (NAME) or files (PATH); all catalogue layers when none given.
 
@@ -185,8 +187,11 @@ def layers_validate(
     from sxzones.errors import CatalogError
     from sxzones.layers import ROLES, load_catalog
     from sxzones.layers.catalog import Catalog
-    from sxzones.outputs import write_csv
+    from sxzones.outputs import check_targets, write_csv
     from sxzones.runs import load_input
+
+    if rejects is not None:
+        check_targets([rejects], overwrite, where="--rejects path")
 
     try:
         cat = load_catalog(catalog)
@@ -223,7 +228,7 @@ def layers_validate(
     if rejects is not None:
         frames = [r.rejects for r in reports if r.n_rejected]
         table = pd.concat(frames) if frames else reports[0].rejects if reports else pd.DataFrame()
-        write_csv(table, rejects, overwrite=True)
+        write_csv(table, rejects, overwrite=overwrite)
         obj.say(f"rejects written to {rejects}")
     if failed:
         raise SystemExit(2)

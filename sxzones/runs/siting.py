@@ -14,9 +14,10 @@ from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, sc
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.basemaps import Basemap, recipe_basemap
-from sxzones.outputs import check_targets, write_csv, write_gpkg, write_json, write_xlsx
+from sxzones.maps.sources import report_sources, sources_line
+from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, Say, find_file, load_input
+from sxzones.runs import RunResult, Say, add_inputs, figure_paths, find_file, load_input
 from sxzones.runs.firms import parse_distance
 
 if TYPE_CHECKING:
@@ -139,7 +140,9 @@ def build_exclusions(
     return out, missing, reports
 
 
-def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) -> list[Path]:
+def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, pub: Publication) -> None:
+    """Stage the siting outputs in ``pub``: sites, removed parts and turbines (GPKG), the
+    sites table (CSV, XLSX with the summary by kind and the exclusions), siting.json, rejects."""
     sites = res.sites
     table = pd.DataFrame(sites.drop(columns="geometry"))
     by_kind = (
@@ -161,24 +164,19 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
     layers = {"eligible_sites": sites, "removed": res.removed}
     if len(res.turbines):
         layers["turbines"] = res.turbines
-    written = [write_gpkg(layers, out / "eligible_sites.gpkg", overwrite=True)]
-    written.append(write_csv(table, out / "eligible_sites.csv", overwrite=True))
-    written.append(
-        write_xlsx(
-            {"sites": table, "summary": by_kind, "exclusions": ex_rows},
-            out / "eligible_sites.xlsx",
-            overwrite=True,
-        )
+    write_gpkg(layers, pub.stage("eligible_sites.gpkg", rows=len(sites)), overwrite=True)
+    write_csv(table, pub.stage("eligible_sites.csv", rows=len(table)), overwrite=True)
+    write_xlsx(
+        {"sites": table, "summary": by_kind, "exclusions": ex_rows},
+        pub.stage("eligible_sites.xlsx", rows=len(table)),
+        overwrite=True,
     )
-    written.append(
-        write_json(
-            {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
-            out / "siting.json",
-            overwrite=True,
-        )
+    write_json(
+        {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
+        pub.stage("siting.json"),
+        overwrite=True,
     )
-    written.append(write_csv(rejects, out / "rejects.csv", overwrite=True))
-    return written
+    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def run_sites(
@@ -207,59 +205,74 @@ def run_sites(
     t0 = time.perf_counter()
     if tech not in TECHS:
         raise SxzonesError(f"--tech {tech!r}: choose from {', '.join(TECHS)}")
-    check_targets([out / o for o in OUTPUTS] + [out / "rejects.csv"], overwrite)
-    ruleset = load_rules(rules)
-    cand, crep = load_input(candidates, "candidates", cat, crs=crs, base=base)
-    exclusions, missing, reports = build_exclusions(
-        cat, ruleset, tech, list(exclude or []), rule_exclusions, base
-    )
-    rasters = []
-    if dem:
-        rasters.append(RasterCriterion(find_file(dem, base), "slope", 0.0, "slope"))
-    for spec in resources or []:
-        path, minimum = parse_resource(spec)
-        p = find_file(path, base)
-        rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
-    g = None
-    if grid:
-        g, grep = load_input(grid, "grid", cat, base=base)
-        reports.append(grep)
-    a = None
-    if admin and (admin != "admin" or "admin" in cat):
-        a, arep = load_input(admin, "admin", cat, base=base)
-        reports.append(arep)
-    t_load = time.perf_counter()
-    res = screen_sites(
-        cand,
-        exclusions,
-        rasters,
-        ruleset,
-        tech,
-        grid=g,
-        admin=a,
-        not_assessed=missing,
-        as_of_year=as_of_year,
-    )
-    if not dem:
-        res.meta["not_assessed"].append(
-            {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
+    names = [*OUTPUTS, "rejects.csv"]
+    external = [map_path, *figure_paths(figure_path)]
+    with Publication(out, "sites", names, external=external, overwrite=overwrite) as pub:
+        ruleset = load_rules(rules)
+        cand, crep = load_input(candidates, "candidates", cat, crs=crs, base=base)
+        exclusions, missing, reports = build_exclusions(
+            cat, ruleset, tech, list(exclude or []), rule_exclusions, base
         )
-    res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
-    t_screen = time.perf_counter()
-    # every rejected row of every layer read, not only the candidates': a red-line polygon
-    # refused by validation would otherwise leave its land eligible without a word
-    parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
-    rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
-    written = write_siting_outputs(res, rejects, out)
-    if map_path is not None:
-        from sxzones.maps.interactive import save_map
-        from sxzones.maps.siting_map import siting_map
+        rasters = []
+        if dem:
+            rasters.append(RasterCriterion(find_file(dem, base), "slope", 0.0, "slope"))
+        for spec in resources or []:
+            path, minimum = parse_resource(spec)
+            p = find_file(path, base)
+            rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
+        g = None
+        if grid:
+            g, grep = load_input(grid, "grid", cat, base=base)
+            reports.append(grep)
+        a = None
+        if admin and (admin != "admin" or "admin" in cat):
+            a, arep = load_input(admin, "admin", cat, base=base)
+            reports.append(arep)
+        t_load = time.perf_counter()
+        res = screen_sites(
+            cand,
+            exclusions,
+            rasters,
+            ruleset,
+            tech,
+            grid=g,
+            admin=a,
+            not_assessed=missing,
+            as_of_year=as_of_year,
+        )
+        if not dem:
+            res.meta["not_assessed"].append(
+                {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
+            )
+        res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
+        t_screen = time.perf_counter()
+        # every rejected row of every layer read, not only the candidates': a red-line polygon
+        # refused by validation would otherwise leave its land eligible without a word
+        parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
+        rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
+        write_siting_outputs(res, rejects, pub)
+        sources = sources_line(report_sources([crep, *reports]))
+        if map_path is not None:
+            from sxzones.maps.interactive import save_map
+            from sxzones.maps.siting_map import siting_map
 
-        written.append(save_map(siting_map(res, cand, basemap), map_path, overwrite=True))
-    if figure_path is not None:
-        from sxzones.maps.siting_map import siting_figure
+            m = siting_map(res, cand, basemap, sources=sources)
+            save_map(m, pub.stage_external(map_path), overwrite=True)
+        if figure_path is not None:
+            from sxzones.maps.siting_map import siting_figure
 
-        written.extend(siting_figure(res, cand, a, figure_path))
+            fig = pub.stage_external(figure_paths(figure_path)[0])
+            siting_figure(res, cand, a, fig, sources=sources)
+        add_inputs(pub, [crep, *reports], ruleset.path)
+        for raster in rasters:
+            pub.add_input(
+                "raster",
+                raster.name,
+                Path(raster.path),
+                kind=raster.kind,
+                threshold=raster.threshold,
+            )
+        written = pub.publish()
     t_end = time.perf_counter()
     s = res.sites
     lines = [
@@ -278,7 +291,7 @@ def run_sites(
     ]
     for r in [crep, *reports]:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
-    return RunResult("sites", written, "\n".join(lines))
+    return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
 
 
 def run_sites_recipe(
