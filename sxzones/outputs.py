@@ -1,9 +1,14 @@
-"""Atomic, deterministic writing of outputs: CSV, XLSX, GeoPackage, GeoJSON, JSON, HTML.
+"""Atomic, deterministic writing of outputs: CSV, XLSX, GeoPackage, GeoJSON, JSON, HTML, and
+the publication of a run's files as one set.
 
-Every writer writes to a temporary file in the destination folder and renames it into place,
-so a reader never sees half a file and an interrupted run leaves the old file intact. The same
-inputs give the same bytes: GeoPackage timestamps are pinned (GDAL's ``OGR_CURRENT_DATE``),
-XLSX document dates and zip entry times are fixed.
+Every writer writes to a temporary file in the destination folder (named with the writer's
+process id, so a later run can remove what a killed writer left) and renames it into place, so
+a reader never sees half a file. The same inputs give the same bytes: GeoPackage timestamps are
+pinned (GDAL's ``OGR_CURRENT_DATE``), XLSX document dates and zip entry times are fixed.
+
+A run writes through a :class:`Publication`: a lock on the output folder, a hidden staging
+folder, then every file moved into place and ``manifest.json`` written last. Text cells that a
+spreadsheet would run as formulas are written as text in XLSX and quoted in CSV.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sxzones.geodesy import to_lonlat
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.basemaps import Basemap, recipe_basemap
 from sxzones.maps.sources import report_sources, sources_line
-from sxzones.outputs import Publication, check_targets, write_csv, write_gpkg, write_xlsx
+from sxzones.outputs import Publication, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import load_rules
 from sxzones.runs import RunResult, Say, add_inputs, figure_paths, load_input
 
@@ -106,11 +106,6 @@ OUTPUT_NAMES = {"csv": "firm_zones.csv", "xlsx": "firm_zones.xlsx", "gpkg": "fir
 def output_names(formats: list[str]) -> list[str]:
     """The files a firm screen writes in its output folder, in order."""
     return [OUTPUT_NAMES[f] for f in formats] + ["rejects.csv"]
-
-
-def check_outputs(out: Path, formats: list[str], overwrite: bool) -> None:
-    """Refuse, before any work, to replace outputs that exist (unless ``overwrite``)."""
-    check_targets([out / n for n in output_names(formats)], overwrite)
 
 
 def write_firm_outputs(
