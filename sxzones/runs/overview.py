@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps import MapLayer, build_map, save_map
-from sxzones.maps.basemaps import recipe_basemap
 from sxzones.maps.sources import has_demonstration, report_sources, sources_line
+from sxzones.options import OverviewOptions
 from sxzones.outputs import Publication, write_csv
-from sxzones.runs import RunResult, add_inputs, load_input
-
-if TYPE_CHECKING:
-    from sxzones.recipes import Recipe
+from sxzones.runs import RunResult, Say, add_inputs, load_input
 
 #: Popup fields per role, in the order shown.
 POPUP_FIELDS: dict[str, list[str]] = {
@@ -32,22 +25,23 @@ POPUP_FIELDS: dict[str, list[str]] = {
 SIMPLIFY_M = {"admin": 150.0, "control_units": 150.0, "zones": 150.0}
 
 
-def run_overview(
-    recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Callable[[str], None]
-) -> RunResult:
-    names = recipe.inputs.get("layers") or list(cat.entries)
-    map_option = recipe.options.get("map")
-    map_path = recipe.resolve(map_option) if map_option else None
+def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> RunResult:
+    """Validate the layers (default: every catalogue layer), write ``layers_summary.csv`` and
+    ``rejects.csv`` to ``opts.out``, and the overview map at ``opts.map_path``; ``say`` gets
+    one line per layer."""
+    names = list(opts.layers) or list(cat.entries)
     files = ["layers_summary.csv", "rejects.csv"]
-    with Publication(out, "overview", files, external=[map_path], overwrite=overwrite) as pub:
-        reports, layers = _load_layers(recipe, cat, names, say)
+    external = [opts.map_path]
+    with Publication(
+        opts.out, "overview", files, external=external, overwrite=opts.overwrite
+    ) as pub:
+        reports, layers = _load_layers(opts, cat, names, say)
         table = _summary_table(reports)
         write_csv(table, pub.stage("layers_summary.csv", rows=len(table)), overwrite=True)
         rejects = [r.rejects for r in reports if r.n_rejected]
         rej = pd.concat(rejects) if rejects else reports[0].rejects
         write_csv(rej, pub.stage("rejects.csv", rows=len(rej)), overwrite=True)
-        if map_path is not None:
-            title = recipe.options.get("title", recipe.title)
+        if opts.map_path is not None:
             entries = report_sources(reports)
             note = (
                 "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
@@ -55,9 +49,8 @@ def run_overview(
                 if has_demonstration(entries)
                 else ""
             ) + sources_line(entries)
-            basemap = recipe_basemap(recipe.options)
-            m = build_map(layers, title=title, note=note, basemap=basemap)
-            save_map(m, pub.stage_external(map_path), overwrite=True)
+            m = build_map(layers, title=opts.title, note=note, basemap=opts.map_basemap())
+            save_map(m, pub.stage_external(opts.map_path), overwrite=True)
         add_inputs(pub, reports)
         outputs = pub.publish()
     summary = (
@@ -68,13 +61,13 @@ def run_overview(
 
 
 def _load_layers(
-    recipe: Recipe, cat: Catalog, names: list[str], say: Callable[[str], None]
+    opts: OverviewOptions, cat: Catalog, names: list[str], say: Say
 ) -> tuple[list[LayerReport], list[MapLayer]]:
     """Load and validate each named layer; its map layer with popup fields and style."""
     reports: list[LayerReport] = []
     layers: list[MapLayer] = []
     for name in names:
-        frame, rep = load_input(name, None, cat, base=recipe.path.parent)
+        frame, rep = load_input(name, None, cat, base=opts.base)
         role = cat.entry(name).role if name in cat else "context"
         reports.append(rep)
         search = "name" if role in ("firms", "builtup") else None
