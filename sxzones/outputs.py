@@ -384,6 +384,7 @@ LOCK_NAME = ".sxzones.lock"
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 STAGING_PREFIX = ".sxzones-staging-"
 MANIFEST_NAME = "manifest.json"
+_REPLACES = ".replaces.json"
 
 
 def _sha256(path: Path) -> str:
@@ -616,10 +617,11 @@ class Publication:
         list of Path
             The published files, outputs in ``out`` in the order staged, then external ones.
         """
-        files = [p for p in sorted(self.staging.iterdir()) if p.is_file()]
+        files = [p for p in sorted(self.staging.iterdir()) if p.is_file() and p.name[0] != "."]
         order = {n: k for k, n in enumerate(self.names)}
         files.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
-        previous = _previous_files(self.out, self.owned) if self.overwrite else []
+        keep = {p.name for p in files}
+        previous = _previous_files(self.out, self.owned, keep) if self.overwrite else []
         entries = [_describe(p, p.name, self._rows.get(p.name)) for p in files]
         ext: list[dict[str, Any]] = []
         for folder in self._ext_dirs.values():
@@ -636,12 +638,15 @@ class Publication:
             "inputs": self.inputs,
             "files": entries,
             "external_files": ext,
-            "replaces": sorted(n for n in previous if n not in names),
         }
         doc["run_id"] = hashlib.sha256(
             json.dumps(doc, sort_keys=True, default=str).encode("utf-8")
         ).hexdigest()[:16]
-        write_json(doc, self.staging / MANIFEST_NAME, overwrite=True)
+        # what to remove of the previous run: kept beside the staged manifest (not in it, so
+        # the same command gives the same manifest whatever the folder held before)
+        replaces = sorted(n for n in previous if n not in names)
+        write_json(replaces, self.staging / _REPLACES, overwrite=True)
+        write_json(doc, self.staging / MANIFEST_NAME, overwrite=True)  # staged complete
         _finish(self.out, self.staging)
         self._published = True
         return [self.out / e["name"] for e in entries] + [Path(e["name"]) for e in ext]
@@ -691,18 +696,26 @@ def _describe(path: Path, name: str, rows: int | None) -> dict[str, Any]:
     return entry
 
 
-def _previous_files(out: Path, owned: tuple[str, ...]) -> list[str]:
-    """The files of ``out`` that the previous run wrote: those its manifest lists, and those
-    matching the analysis's own patterns."""
+def _previous_files(out: Path, owned: tuple[str, ...], keep: set[str]) -> list[str]:
+    """The files of ``out`` that the previous run wrote and this one does not (``keep``):
+    those its manifest lists, if still exactly as it wrote them (same SHA-256: a file edited
+    since, or named by a manifest that is not ours, stays), and those matching the analysis's
+    own patterns (``report-*.html``)."""
     names: set[str] = set()
     try:
         doc = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        names |= {str(f.get("name", "")) for f in doc.get("files", []) if isinstance(f, dict)}
-    except (OSError, ValueError, AttributeError):
-        pass
+        listed = {str(f.get("name", "")): f.get("sha256") for f in doc.get("files", [])}
+    except (OSError, ValueError, AttributeError, TypeError):
+        listed = {}
+    for name, digest in listed.items():
+        path = out / name
+        if name in keep or not _own_name(name) or not path.is_file():
+            continue
+        if _sha256(path) == digest:
+            names.add(name)
     for pattern in owned:
-        names |= {p.name for p in out.glob(pattern)}
-    return sorted(n for n in names if _own_name(n) and n != MANIFEST_NAME)
+        names |= {p.name for p in out.glob(pattern) if p.is_file()}
+    return sorted(n for n in names - keep if _own_name(n) and n != MANIFEST_NAME)
 
 
 def _finish(out: Path, staging: Path) -> None:
@@ -711,9 +724,12 @@ def _finish(out: Path, staging: Path) -> None:
     then the old manifest goes (a folder without one is not a finished set), every file is
     renamed into place, the previous run's other files are removed, and the manifest comes
     last."""
-    doc = json.loads((staging / MANIFEST_NAME).read_text(encoding="utf-8"))
+    try:
+        replaces = json.loads((staging / _REPLACES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        replaces = []
     moves = [(p, out / p.name) for p in sorted(staging.iterdir()) if p.is_file()]
-    moves = [m for m in moves if m[0].name != MANIFEST_NAME]
+    moves = [m for m in moves if m[0].name != MANIFEST_NAME and m[0].name[0] != "."]
     ready: list[Path] = []
     try:
         for folder in sorted(staging.iterdir()):
@@ -729,7 +745,7 @@ def _finish(out: Path, staging: Path) -> None:
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     for src, dest in moves:
         os.replace(src, dest)
-    for name in doc.get("replaces", []):
+    for name in replaces if isinstance(replaces, list) else []:
         if _own_name(str(name)) and (out / name).is_file():
             (out / name).unlink()
     os.replace(staging / MANIFEST_NAME, out / MANIFEST_NAME)

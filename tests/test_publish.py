@@ -306,3 +306,19 @@ def test_colliding_report_ids_get_distinct_reports_and_overwrite_removes_old_one
     assert res.exit_code == 0, res.output
     assert [p.name for p in out.glob("report-*.html")] == ["report-A_B.html"]
     assert_one_consistent_set(out)
+
+
+def test_overwrite_removes_only_the_previous_runs_unchanged_files(tmp_path):
+    out = tmp_path / "o"
+    with Publication(out, "demo", ["a.csv", "b.csv", "c.csv"]) as pub:
+        for name in ("a.csv", "b.csv", "c.csv"):
+            write_csv(pd.DataFrame({"v": [1]}), pub.stage(name, rows=1))
+        pub.publish()
+    (out / "b.csv").write_text("edited by hand", encoding="utf-8")
+    with Publication(out, "demo", ["a.csv"], overwrite=True) as pub:
+        write_csv(pd.DataFrame({"v": [2]}), pub.stage("a.csv", rows=1))
+        pub.publish()
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "b.csv", "manifest.json"]
+    assert (out / "b.csv").read_text(encoding="utf-8") == "edited by hand"
+    doc = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert [f["name"] for f in doc["files"]] == ["a.csv"] and "replaces" not in doc
