@@ -126,6 +126,43 @@ def _table(items: Sequence[dict[str, Any]], cols: Sequence[tuple[str, str]]) -> 
     }
 
 
+#: (field, column heading) of the report's tables
+_RULES = [
+    ("id", "规则 Rule"),
+    ("verdict", "结论 Verdict"),
+    ("clause", "条款 Clause"),
+    ("zh", "要求"),
+    ("en", "Requirement"),
+]
+_UNITS = [
+    ("unit_code", "单元编码 Code"),
+    ("unit_name", "单元名称 Name"),
+    ("unit_type", "类型 Type"),
+    ("overlap_m2", "重叠面积 Overlap m²"),
+    ("overlap_pct", "占项目 % of project"),
+]
+_REDLINES = [
+    ("redline_id", "编号 ID"),
+    ("name", "名称 Name"),
+    ("overlap_m2", "重叠面积 Overlap m²"),
+    ("overlap_pct", "占项目 % of project"),
+]
+_ADMISSION = [
+    ("unit_code", "单元 Unit"),
+    ("admission_spatial", "空间布局约束 Spatial layout"),
+    ("admission_emission", "污染物排放管控 Emissions"),
+    ("admission_risk", "环境风险防控 Risk"),
+    ("admission_resource", "资源开发效率 Resources"),
+]
+_SOURCES = [
+    ("role", "图层 Role"),
+    ("layer", "名称 Layer"),
+    ("status", "性质 Status"),
+    ("source", "来源 Source"),
+    ("version", "版本 Version"),
+]
+
+
 def site_check_report(
     result: SiteCheckResult, pos: int, detail: dict[str, Any], version: str
 ) -> str:
@@ -155,55 +192,11 @@ def site_check_report(
                 "distance_m": str(b["distance_m"]),
                 "zone": label(str(b["zone"])),
             },
-            rules=_table(
-                detail["rules"],
-                [
-                    ("id", "规则 Rule"),
-                    ("verdict", "结论 Verdict"),
-                    ("clause", "条款 Clause"),
-                    ("zh", "要求"),
-                    ("en", "Requirement"),
-                ],
-            ),
-            units=_table(
-                detail["control_units"],
-                [
-                    ("unit_code", "单元编码 Code"),
-                    ("unit_name", "单元名称 Name"),
-                    ("unit_type", "类型 Type"),
-                    ("overlap_m2", "重叠面积 Overlap m²"),
-                    ("overlap_pct", "占项目 % of project"),
-                ],
-            ),
-            redlines=_table(
-                detail["redline"],
-                [
-                    ("redline_id", "编号 ID"),
-                    ("name", "名称 Name"),
-                    ("overlap_m2", "重叠面积 Overlap m²"),
-                    ("overlap_pct", "占项目 % of project"),
-                ],
-            ),
-            admission=_table(
-                detail["admission_lists"],
-                [
-                    ("unit_code", "单元 Unit"),
-                    ("admission_spatial", "空间布局约束 Spatial layout"),
-                    ("admission_emission", "污染物排放管控 Emissions"),
-                    ("admission_risk", "环境风险防控 Risk"),
-                    ("admission_resource", "资源开发效率 Resources"),
-                ],
-            ),
-            sources=_table(
-                sources,
-                [
-                    ("role", "图层 Role"),
-                    ("layer", "名称 Layer"),
-                    ("status", "性质 Status"),
-                    ("source", "来源 Source"),
-                    ("version", "版本 Version"),
-                ],
-            ),
+            rules=_table(detail["rules"], _RULES),
+            units=_table(detail["control_units"], _UNITS),
+            redlines=_table(detail["redline"], _REDLINES),
+            admission=_table(detail["admission_lists"], _ADMISSION),
+            sources=_table(sources, _SOURCES),
             version=version,
             rules_file=result.rules.path.name,
             demonstration=has_demonstration(sources),
