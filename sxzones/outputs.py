@@ -563,6 +563,12 @@ class Publication:
                 _finish(self.out, leftover)  # a killed run had staged everything: publish
             shutil.rmtree(leftover, ignore_errors=True)
         clean_stale_temps(self.out)
+        for name in self.names:  # temporary files of older versions had no process id
+            stem, suffix = Path(name).stem, Path(name).suffix
+            old = re.compile(rf"^\.{re.escape(stem)}\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+            for path in self.out.iterdir():
+                if old.match(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
         for path in self.external:
             clean_stale_temps(path.parent, path.stem)
 

@@ -146,6 +146,7 @@ def test_a_killed_run_leaves_no_mixed_folder_and_a_second_run_is_refused(tmp_pat
     assert visible == before
     assert_one_consistent_set_ignoring_hidden(out)
     assert (out / LOCK_NAME).exists()  # a stale lock: its process is dead
+    assert list(out.glob(f"{STAGING_PREFIX}*/firm_zones.csv"))  # killed while it wrote
     # the next run takes the stale lock over, cleans the leftovers, writes one set
     res = _cli(*FIRMS, "--firms", str(small), "--crs", "wgs84", "--out", str(out), "--overwrite")
     assert res.exit_code == 0, res.output
@@ -173,11 +174,17 @@ def test_leftovers_of_a_killed_run_are_cleaned_by_the_next(tmp_path):
     temp.write_bytes(b"x" * 1000)
     journal = out / f".firm_zones.{dead}.abcd1234.gpkg-journal"
     journal.write_bytes(b"x")
+    older = out / ".firm_zones.k2j4_x9q.gpkg"  # what a version before process ids left
+    older.write_bytes(b"x" * 1000)
+    mine = out / ".notes.txt"  # not ours: stays
+    mine.write_text("mine", encoding="utf-8")
     (out / LOCK_NAME).write_text(f"{dead} {os.uname().nodename}\n", encoding="utf-8")
     res = _cli(*base, "--overwrite")
     assert res.exit_code == 0, res.output
     assert not staging.exists() and not temp.exists() and not journal.exists()
+    assert not older.exists() and mine.read_text(encoding="utf-8") == "mine"
     assert not (out / LOCK_NAME).exists()
+    mine.unlink()
     assert_one_consistent_set(out)
 
 
