@@ -23,6 +23,21 @@ the line):
    distance is ``within_<D>km``; otherwise ``beyond``.
 
 The heavy steps run on chunks of firms in threads (shapely releases the GIL).
+
+Example (a firm inside an area and one 10 km east of it)::
+
+    >>> import geopandas as gpd, shapely
+    >>> from sxzones.rules import load_rules
+    >>> bu = gpd.GeoDataFrame({"area_id": ["A"], "name": ["城区"], "kind": ["city"]},
+    ...                       geometry=[shapely.box(500000, 4000000, 501000, 4001000)],
+    ...                       crs=4546)
+    >>> f = gpd.GeoDataFrame({"firm_id": ["1", "2"], "name": ["a", "b"],
+    ...                       "industry": ["钢铁", "steel"]},
+    ...                      geometry=[shapely.Point(500500, 4000500),
+    ...                                shapely.Point(511000, 4000500)], crs=4546)
+    >>> out = screen_firms(f, bu, load_rules(), threads=1)
+    >>> out[["zone", "distance_m"]].round(1).values.tolist()
+    [['inside', 0.0], ['within_20km', 10000.0]]
 """
 
 from __future__ import annotations
@@ -160,21 +175,6 @@ def screen_firms(
     ------
     CRSError
         When the CRSs differ or are geographic.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> from sxzones.rules import load_rules
-    >>> bu = gpd.GeoDataFrame({"area_id": ["A"], "name": ["城区"], "kind": ["city"]},
-    ...                       geometry=[shapely.box(500000, 4000000, 501000, 4001000)],
-    ...                       crs=4546)
-    >>> f = gpd.GeoDataFrame({"firm_id": ["1", "2"], "name": ["a", "b"],
-    ...                       "industry": ["钢铁", "steel"]},
-    ...                      geometry=[shapely.Point(500500, 4000500),
-    ...                                shapely.Point(511000, 4000500)], crs=4546)
-    >>> out = screen_firms(f, bu, load_rules(), threads=1)
-    >>> out[["zone", "distance_m"]].round(1).values.tolist()
-    [['inside', 0.0], ['within_20km', 10000.0]]
     """
     crs = _check_inputs(firms, builtup)
     inside_rules = rules.of_kind("firm_inside_builtup")
