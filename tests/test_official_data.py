@@ -547,3 +547,16 @@ def test_what_was_read_from_the_coordinates_is_said(tmp_path):
     val = CliRunner().invoke(cli, ["layers", "validate", str(p), "--role", "projects"])
     assert val.exit_code == 0, val.output
     assert "easting first" in val.output
+
+
+def test_unit_type_from_the_national_unit_code(tmp_path, work_crs):
+    """No type field: the type digit of ZH + adcode + digit + serial codes gives it; a code
+    that does not follow the rule is rejected with its row, never guessed."""
+    p = tmp_path / "u.gpkg"
+    boxes = [shapely.box(112 + i / 100, 37.8, 112.01 + i / 100, 37.81) for i in range(4)]
+    codes = ["ZH14010510001", "ZH14010520001", "ZH14010530001", "U-4"]
+    gpd.GeoDataFrame({"HJGKDYBM": codes}, geometry=boxes, crs=4490).to_file(p)
+    g, rep = validate_layer(read_file(p), "control_units", working_crs=work_crs)
+    assert g["unit_type"].tolist() == ["priority_protection", "key_control", "general_control"]
+    assert "unit_type: the type digit of HJGKDYBM" in rep.summary()
+    assert rep.rejects[["source_row", "code"]].values.tolist() == [[4, "missing_value"]]

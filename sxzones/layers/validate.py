@@ -21,6 +21,7 @@ Input rows = loaded rows + rejected rows, always.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -262,6 +263,22 @@ def _builtin_names(frame: pd.DataFrame, role: Role, taken: set[str]) -> dict[str
     return out
 
 
+#: 环境管控单元编码: ZH + 6-digit admin code + type digit + serial (GLOSSARY).
+_UNIT_CODE = re.compile(r"^ZH\d{6}([123])\d+$")
+_UNIT_TYPE_DIGIT = {"1": "priority_protection", "2": "key_control", "3": "general_control"}
+
+
+def _unit_type_from_code(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
+    """Control units without a type field: the type digit of codes written the national way
+    (ZH14010520001: 2, key control); codes that do not follow it get no type (rejected)."""
+    digits = frame["unit_code"].astype("string").str.strip().str.extract(_UNIT_CODE)[0]
+    if digits.notna().sum() == 0:
+        return frame, False
+    frame = frame.copy()
+    frame["unit_type"] = digits.map(_UNIT_TYPE_DIGIT).astype(object).where(digits.notna(), None)
+    return frame, True
+
+
 def _map_fields(
     raw: RawLayer,
     role: Role,
@@ -293,6 +310,10 @@ def _map_fields(
     names = {canon: src for canon, src in {**mapping, **builtin}.items()}
     for canon, value in constants.items():
         frame[canon] = value
+    if role.name == "control_units" and "unit_type" not in frame and "unit_code" in frame:
+        frame, derived = _unit_type_from_code(frame)
+        if derived:
+            names["unit_type"] = f"type digit of {names.get('unit_code', 'unit_code')}"
     idf = id_field or role.id_field
     if idf and idf not in frame.columns and role.id_from_row and not id_field:
         frame[idf] = frame[ROW].astype(str)
@@ -632,6 +653,9 @@ def validate_layer(
     for canon, src in names.items():  # said in the report: what was read how
         if src == f"{raw.row_word} number":
             text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"
+        elif src.startswith("type digit of "):
+            text = f"{canon}: the {src} (ZH + adcode + 1 priority / 2 key / 3 general + serial)"
+            code = "unit_type_from_code"
         elif src != canon and canon not in (fields or {}):
             text, code = f"field {src} read as {canon}", "field_read_as"
         else:
