@@ -114,6 +114,9 @@ def test_a_killed_run_leaves_no_mixed_folder_and_a_second_run_is_refused(tmp_pat
     before = {p.name: _sha(p) for p in out.iterdir()}
     big = _firms_csv(tmp_path / "big.csv", 60_000, seed=1)
     args = [*FIRMS, "--firms", str(big), "--crs", "wgs84", "--out", str(out), "--overwrite"]
+    # the map (after the tables) keeps the run busy long enough to be killed mid-run, however
+    # fast the tables are written
+    args += ["--map", str(tmp_path / "big.html")]
     proc = subprocess.Popen(
         [sys.executable, "-m", "sxzones.cli", *args],
         stdout=subprocess.DEVNULL,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from sxzones.analyses.firm_zones import screen_firms, summarise, summary_by_city
+from sxzones.analyses.firm_zones import BEYOND, screen_firms, summarise, summary_by_city
 from sxzones.analyses.nearest import warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
@@ -21,6 +23,10 @@ from sxzones.rules import load_rules
 from sxzones.runs import RunResult, add_inputs, figure_paths, load_input
 
 XLSX_MAX_ROWS = 1_048_575
+#: Past this many firms the workbook is a report: the summary and the flagged firms (inside a
+#: built-up area or within the distance), with a note naming the files that hold the full list
+#: (the CSV, the GeoPackage), so that it opens quickly. Up to it, every firm is in it.
+XLSX_FULL_LIST_MAX = 100_000
 
 #: Columns first in the outputs, in this order; the firm's other fields follow.
 LEAD = [
@@ -65,12 +71,18 @@ def write_firm_outputs(
     pub: Publication,
     formats: list[str],
     add_lonlat: bool = True,
+    *,
+    xlsx_full_max: int = XLSX_FULL_LIST_MAX,
 ) -> None:
     """Stage the screen's outputs in ``pub``. Point firms get CGCS2000 lon/lat columns unless
-    ``add_lonlat`` is false (tables keep the coordinate columns they came with)."""
-    if "xlsx" in formats and len(result) > XLSX_MAX_ROWS:
+    ``add_lonlat`` is false (tables keep the coordinate columns they came with). Past
+    ``xlsx_full_max`` firms, the XLSX holds the summary and the flagged firms only
+    (:func:`firm_workbook`). The files are written in parallel (their writers release the
+    GIL for most of their work)."""
+    full_elsewhere = [OUTPUT_NAMES[f] for f in formats if f != "xlsx"]
+    if "xlsx" in formats and len(result) > XLSX_MAX_ROWS and not full_elsewhere:
         raise SxzonesError(
-            f"{len(result)} firms exceed Excel's {XLSX_MAX_ROWS} rows; use --format csv,gpkg"
+            f"{len(result)} firms exceed Excel's {XLSX_MAX_ROWS} rows; use --format csv,xlsx"
         )
     result = _ordered(result)
     pts = result.geometry.to_numpy()
@@ -80,18 +92,65 @@ def write_firm_outputs(
         lon, lat = to_lonlat(xy[:, 0], xy[:, 1], result.crs)
         table["lon_cgcs2000"] = np.round(lon, 7)
         table["lat_cgcs2000"] = np.round(lat, 7)
+    jobs = []
     for f in formats:
         path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            write_csv(table, path, overwrite=True)
+            jobs.append(partial(write_csv, table, path, overwrite=True))
         elif f == "xlsx":
-            sheets: dict[str, pd.DataFrame] = {"summary": summary_by_city(table)}
-            for z, part in table.groupby("zone", sort=False):
-                sheets[str(z)] = part
-            write_xlsx(sheets, path, overwrite=True)
+            limit = xlsx_full_max if full_elsewhere else XLSX_MAX_ROWS
+            sheets = firm_workbook(table, limit, full_elsewhere)
+            jobs.append(partial(write_xlsx, sheets, path, overwrite=True))
         else:
-            write_gpkg(result, path, overwrite=True, layer="firm_zones")
-    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+            jobs.append(partial(write_gpkg, result, path, overwrite=True, layer="firm_zones"))
+    rejects_path = pub.stage("rejects.csv", rows=len(rejects))
+    jobs.append(partial(write_csv, rejects, rejects_path, overwrite=True))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
+def firm_workbook(
+    table: pd.DataFrame, full_max: int, full_list_in: list[str]
+) -> dict[str, pd.DataFrame]:
+    """The sheets of the firm screen's XLSX: ``summary`` (by city, industry and zone), then a
+    sheet per zone with its firms.
+
+    Past ``full_max`` firms (or Excel's sheet limit), the workbook is a report: a ``note``
+    sheet first saying where the full list is (``full_list_in``, files beside it), the
+    summary, and the flagged zones only (inside, within the distance); a zone with more firms
+    than a sheet holds shows the first :data:`XLSX_MAX_ROWS` and the note says so.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"firm_id": ["a", "b", "c"], "zone": ["inside", "beyond", "beyond"],
+    ...                   "city": "太原市", "industry_id": "steel"})
+    >>> list(firm_workbook(t, 2, ["firm_zones.csv"]))
+    ['note', 'summary', 'inside']
+    >>> list(firm_workbook(t, 3, ["firm_zones.csv"]))
+    ['summary', 'inside', 'beyond']
+    """
+    sheets: dict[str, pd.DataFrame] = {"summary": summary_by_city(table)}
+    parts = {str(z): part for z, part in table.groupby("zone", sort=False)}
+    if len(table) <= min(full_max, XLSX_MAX_ROWS):
+        return sheets | parts
+    flagged = {z: p for z, p in parts.items() if z != BEYOND}
+    n_flagged = sum(len(p) for p in flagged.values())
+    where = " and ".join(full_list_in)
+    notes = [
+        f"This workbook holds the summary and the {n_flagged:,} flagged firms (inside a "
+        f"built-up area or within the screening distance) of {len(table):,} firms.",
+        f"The full list of all {len(table):,} firms is in {where}, beside this file.",
+        f"A workbook holds every firm up to {full_max:,} firms.",
+    ]
+    for z, part in flagged.items():
+        if len(part) > XLSX_MAX_ROWS:
+            notes.append(
+                f"Sheet {z} shows the first {XLSX_MAX_ROWS:,} of its {len(part):,} firms "
+                f"(a sheet holds no more); all of them are in {where}."
+            )
+            flagged[z] = part.iloc[:XLSX_MAX_ROWS]
+    return {"note": pd.DataFrame({"note": notes})} | sheets | flagged
 
 
 def _load_firm_inputs(

@@ -1,0 +1,354 @@
+"""A fast, deterministic XLSX writer for tables: the sheet XML is built column by column with
+vectorised Arrow string operations and streamed into the zip.
+
+pandas + openpyxl spend about 20 µs per cell (200,000 firms: 90 s); this writer about
+0.1 µs per cell plus the deflate, so the default outputs of a large screen cost seconds.
+Cells: text as inline strings (never formulas; text that a spreadsheet would take for a
+formula also carries Excel's quote prefix, so editing it keeps it text), numbers as numbers,
+booleans as booleans, missing values as empty cells, infinities as the text ``inf``. The
+header row is bold and frozen. The same tables give the same bytes: fixed document dates and
+zip entry times, a fixed compression level.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["SHEET_MAX_ROWS", "write_xlsx_file"]
+
+#: Rows a sheet can hold below its header (Excel's limit is 1,048,576 rows in all).
+SHEET_MAX_ROWS = 1_048_575
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_DATE = "2000-01-01T00:00:00Z"
+#: Rows rendered at a time (bounds the memory of one piece of sheet XML to ~100 MB).
+_CHUNK = 100_000
+_FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+#: Characters XML 1.0 cannot hold; written with OOXML's ``_xHHHH_`` escape.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+#: Cell styles: 0 plain, 1 quote prefix, 2 bold header, 3 bold header with quote prefix.
+_STYLES = (
+    f'{_HEAD}<styleSheet xmlns="{_NS}">'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" quotePrefix="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+def column_letter(index: int) -> str:
+    """Excel's letters of the 0-based column ``index`` (0 -> ``A``, 26 -> ``AA``)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _is_formula(text: str) -> bool:
+    return bool(re.match(_FORMULA_START, text)) and not re.match(_PLAIN_NUMBER, text)
+
+
+def _xml_text(text: str) -> str:
+    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", escape(text))
+
+
+class _SharedStrings:
+    """The workbook's shared string table: repeated text is stored once and cells refer to
+    it by number (smaller files that open faster)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def add(self, values: pa.Array) -> pa.Array:
+        """The table's numbers of ``values`` (added when new), as text."""
+        nums = [self.index.setdefault(v, len(self.index)) for v in values.to_pylist()]
+        return pc.cast(pa.array(nums, pa.int64()), pa.string())
+
+    def xml(self) -> bytes:
+        items = "".join(f'<si><t xml:space="preserve">{_xml_text(v)}</t></si>' for v in self.index)
+        n = len(self.index)
+        return f'{_HEAD}<sst xmlns="{_NS}" count="{n}" uniqueCount="{n}">{items}</sst>'.encode()
+
+
+def _piece(mask: pa.Array | None, text: str) -> pa.Array | str:
+    """``text`` where ``mask`` holds, else nothing (a constant when ``mask`` is None)."""
+    if mask is None:
+        return ""
+    return pc.if_else(pc.fill_null(mask, False), pa.scalar(text), pa.scalar(""))
+
+
+def _any(mask: pa.Array) -> pa.Array | None:
+    return mask if pc.any(mask).as_py() else None
+
+
+def _formula(col: pa.Array) -> pa.Array | None:
+    """Where a text column holds text a spreadsheet would run as a formula (None: nowhere)."""
+    starts = _any(pc.match_substring_regex(col, _FORMULA_START))
+    if starts is None:
+        return None
+    return _any(pc.and_kleene(starts, pc.invert(pc.match_substring_regex(col, _PLAIN_NUMBER))))
+
+
+def _text_cells(col: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings) -> pa.Array:
+    """Cells of a text column: shared strings when its values repeat, inline strings else."""
+    enc = col.dictionary_encode()
+    if len(enc.dictionary) * 4 <= len(col):
+        formula = _formula(enc.dictionary)
+        style = "" if formula is None else pc.take(_piece(formula, ' s="1"'), enc.indices)
+        nums = pc.take(sst.add(enc.dictionary), enc.indices)
+        cells = pc.binary_join_element_wise(
+            f'<c r="{letter}', rows, '" t="s"', style, "><v>", nums, "</v></c>", ""
+        )
+        return pc.fill_null(cells, "")
+    if pc.any(pc.match_substring_regex(col, _ILLEGAL_RE2)).as_py():
+        col = pa.array([None if v is None else _xml_text(v) for v in col.to_pylist()], pa.string())
+    elif pc.any(pc.match_substring_regex(col, "[&<>]")).as_py():
+        for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+            col = pc.replace_substring(col, a, b)
+    style = _piece(_formula(col), ' s="1"')
+    space = _piece(_any(pc.match_substring_regex(col, r"^\s|\s$")), ' xml:space="preserve"')
+    cells = pc.binary_join_element_wise(
+        f'<c r="{letter}', rows, '" t="inlineStr"', style, "><is><t", space, ">", col,
+        "</t></is></c>", "",
+    )  # fmt: skip
+    return pc.fill_null(cells, "")
+
+
+def _number_cells(col: pa.Array, letter: str, rows: pa.Array) -> pa.Array:
+    """Number cells (``inf`` as text); NaN and missing values are empty cells."""
+    text = pc.cast(col, pa.string())
+    finite = pc.is_finite(col) if pa.types.is_floating(col.type) else None
+    num = pc.binary_join_element_wise(f'<c r="{letter}', rows, '"><v>', text, "</v></c>", "")
+    if finite is not None and not pc.all(pc.fill_null(finite, True)).as_py():
+        inf = pc.binary_join_element_wise(
+            f'<c r="{letter}', rows, '" t="inlineStr"><is><t>', text, "</t></is></c>", ""
+        )
+        num = pc.if_else(finite, num, inf)
+    return pc.fill_null(num, "")
+
+
+def _arrow_column(series: pd.Series) -> pa.Array:
+    """A column as an Arrow array of strings, numbers or booleans (other values as text)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return pa.array(series.astype(str).where(series.notna(), None), pa.string())
+    try:
+        arr = pa.array(series, from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):  # pandas columns stored in Arrow
+            arr = arr.combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        arr = None
+    if arr is None or not (
+        pa.types.is_string(arr.type)
+        or pa.types.is_large_string(arr.type)
+        or pa.types.is_integer(arr.type)
+        or pa.types.is_floating(arr.type)
+        or pa.types.is_boolean(arr.type)
+        or pa.types.is_null(arr.type)
+    ):
+        values = [None if _missing(v) else str(v) for v in series.tolist()]
+        return pa.array(values, pa.string())
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+
+
+def _cells(arr: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings) -> pa.Array:
+    """The ``<c>`` elements of one column (``letter``) in rows ``rows`` (numbers as text)."""
+    if pa.types.is_null(arr.type):
+        return pa.array([""] * len(arr), pa.string())
+    if pa.types.is_boolean(arr.type):
+        value = pc.if_else(arr, pa.scalar("1"), pa.scalar("0"))
+        cells = pc.binary_join_element_wise(
+            f'<c r="{letter}', rows, '" t="b"><v>', value, "</v></c>", ""
+        )
+        return pc.fill_null(cells, "")
+    if pa.types.is_string(arr.type):
+        return _text_cells(arr, letter, rows, sst)
+    return _number_cells(arr, letter, rows)
+
+
+def _header_row(names: list[str]) -> str:
+    cells = []
+    for k, name in enumerate(names):
+        style = 3 if _is_formula(name) else 2
+        cells.append(
+            f'<c r="{column_letter(k)}1" t="inlineStr" s="{style}"><is>'
+            f'<t xml:space="preserve">{_xml_text(name)}</t></is></c>'
+        )
+    return '<row r="1">' + "".join(cells) + "</row>"
+
+
+def _row_chunks(frame: pd.DataFrame, sst: _SharedStrings) -> Iterator[memoryview]:
+    """The ``<row>`` elements of the data rows, ``_CHUNK`` rows at a time, as UTF-8."""
+    letters = [column_letter(k) for k in range(frame.shape[1])]
+    for start in range(0, len(frame), _CHUNK):
+        part = frame.iloc[start : start + _CHUNK]
+        rows = pc.cast(pa.array(np.arange(start + 2, start + 2 + len(part))), pa.string())
+        pieces: list[Any] = ['<row r="', rows, '">']
+        for k in range(part.shape[1]):
+            pieces.append(_cells(_arrow_column(part.iloc[:, k]), letters[k], rows, sst))
+        pieces += ["</row>", ""]
+        joined = pc.binary_join_element_wise(*pieces)
+        yield _concatenated(joined)
+
+
+def _concatenated(arr: pa.Array) -> memoryview:
+    """All values of a string array, one after the other (a view of its data buffer)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    data = arr.buffers()[2]
+    if data is None or len(arr) == 0:
+        return memoryview(b"")
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+    first, last = offsets[arr.offset], offsets[arr.offset + len(arr)]
+    return memoryview(data)[int(first) : int(last)]
+
+
+def _write_sheet(fh: IO[bytes], frame: pd.DataFrame, sst: _SharedStrings) -> None:
+    names = [str(c) for c in frame.columns]
+    widths = "".join(
+        f'<col min="{k + 1}" max="{k + 1}" width="{min(max(len(n) + 2, 10), 40)}" customWidth="1"/>'
+        for k, n in enumerate(names)
+    )
+    fh.write(
+        (
+            f'{_HEAD}<worksheet xmlns="{_NS}" xmlns:r="{_REL}"><sheetViews>'
+            '<sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+            'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
+            '<sheetFormatPr defaultRowHeight="15"/>'
+            + (f"<cols>{widths}</cols>" if names else "")
+            + "<sheetData>"
+            + (_header_row(names) if names else "")
+        ).encode("utf-8")
+    )
+    if names:
+        for chunk in _row_chunks(frame, sst):
+            fh.write(chunk)
+    fh.write(b"</sheetData></worksheet>")
+
+
+def _package(titles: list[str]) -> dict[str, str]:
+    """The package's parts other than the sheets: content types, relations, workbook,
+    styles and document properties."""
+    n = len(titles)
+    sheets = "".join(
+        f'<sheet name={quoteattr(t)} sheetId="{k + 1}" r:id="rId{k + 1}"/>'
+        for k, t in enumerate(titles)
+    )
+    rels = "".join(
+        f'<Relationship Id="rId{k + 1}" Type="{_REL}/worksheet" '
+        f'Target="worksheets/sheet{k + 1}.xml"/>'
+        for k in range(n)
+    )
+    over = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{k + 1}.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for k in range(n)
+    )
+    ct = "application/vnd.openxmlformats"
+    return {
+        "[Content_Types].xml": f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+        'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+        'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+        f'ContentType="{ct}-officedocument.spreadsheetml.sheet.main+xml"/>{over}'
+        f'<Override PartName="/xl/styles.xml" ContentType="{ct}-officedocument.'
+        'spreadsheetml.styles+xml"/><Override PartName="/xl/sharedStrings.xml" '
+        f'ContentType="{ct}-officedocument.spreadsheetml.sharedStrings+xml"/><Override PartName="/docProps/core.xml" '
+        f'ContentType="{ct}-package.core-properties+xml"/><Override '
+        f'PartName="/docProps/app.xml" ContentType="{ct}-officedocument.extended-'
+        'properties+xml"/></Types>',
+        "_rels/.rels": f'{_HEAD}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+        f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/><Relationship Id="rId2" '
+        'Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/'
+        'core-properties" Target="docProps/core.xml"/><Relationship Id="rId3" '
+        f'Type="{_REL}/extended-properties" Target="docProps/app.xml"/></Relationships>',
+        "docProps/app.xml": f'{_HEAD}<Properties xmlns="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/extended-properties"><Application>sxzones</Application>'
+        "</Properties>",
+        "docProps/core.xml": f'{_HEAD}<cp:coreProperties xmlns:cp="http://schemas.'
+        'openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.'
+        'org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http:'
+        '//www.w3.org/2001/XMLSchema-instance"><dc:creator>sxzones</dc:creator>'
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{_DATE}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{_DATE}</dcterms:modified>'
+        "</cp:coreProperties>",
+        "xl/workbook.xml": f'{_HEAD}<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets>'
+        f"{sheets}</sheets></workbook>",
+        "xl/_rels/workbook.xml.rels": f'{_HEAD}<Relationships xmlns="{_PKG}">{rels}'
+        f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/>'
+        f'<Relationship Id="rId{n + 2}" Type="{_REL}/sharedStrings" '
+        'Target="sharedStrings.xml"/>'
+        "</Relationships>",
+        "xl/styles.xml": _STYLES,
+    }
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o600 << 16
+    # the level for entries written through ZipFile.open (3.13 names it compress_level)
+    setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", 1)
+    return info
+
+
+def write_xlsx_file(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
+    """Write one sheet per frame to ``path`` (not atomically: callers write to a temporary
+    path). Sheet names are cut to Excel's 31 characters; the index is not written; a
+    ``geometry`` column is left out.
+
+    Raises
+    ------
+    ValueError
+        A frame has more rows than a sheet holds (:data:`SHEET_MAX_ROWS`).
+    """
+    titles = [name[:31] for name in sheets]
+    frames = [pd.DataFrame(f.drop(columns="geometry", errors="ignore")) for f in sheets.values()]
+    for title, frame in zip(titles, frames, strict=True):
+        if len(frame) > SHEET_MAX_ROWS:
+            raise ValueError(f"sheet {title!r}: {len(frame)} rows, a sheet holds {SHEET_MAX_ROWS}")
+    parts = _package(titles)
+    sst = _SharedStrings()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name in ("[Content_Types].xml", "_rels/.rels", "docProps/app.xml", "docProps/core.xml"):
+            zf.writestr(_entry(name), parts[name])
+        for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml"):
+            zf.writestr(_entry(name), parts[name])
+        for k, frame in enumerate(frames):
+            with zf.open(_entry(f"xl/worksheets/sheet{k + 1}.xml"), "w", force_zip64=True) as fh:
+                _write_sheet(fh, frame, sst)
+        zf.writestr(_entry("xl/sharedStrings.xml"), sst.xml())

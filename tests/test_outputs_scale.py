@@ -1,0 +1,126 @@
+"""Default outputs at scale: the XLSX writer (cells as they were given, no live formula, same
+bytes for the same tables) and the firm screen's workbook past its documented size (the
+summary and the flagged firms, with a note naming the files that hold the full list)."""
+
+from __future__ import annotations
+
+import math
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import shapely
+
+from sxzones.analyses.firm_zones import screen_firms
+from sxzones.outputs import Publication, write_xlsx
+from sxzones.rules import load_rules
+from sxzones.runs.firms import XLSX_FULL_LIST_MAX, write_firm_outputs
+from sxzones.xlsx import column_letter
+
+WORK = 4546
+
+
+def test_column_letters():
+    assert [column_letter(i) for i in (0, 25, 26, 27, 51, 52, 701, 702)] == [
+        "A", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA",
+    ]  # fmt: skip
+
+
+def test_xlsx_cells_round_trip(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "text": ["太原 & <钢铁>", "  lead and trail  ", "a\x01b", None, "=SUM(A1)", "-3.5"],
+            "num": [1.5, -0.0, math.nan, math.inf, 1e-7, 123456789012.25],
+            "int": [1, 2, 3, 4, 5, -6],
+            "flag": [True, False, True, False, True, False],
+            "obj": [{"k": 1}, 2, "x", None, 3.5, (1, 2)],
+            "geometry": [None] * 6,  # left out
+        }
+    )
+    path = write_xlsx({"s" * 40: frame}, tmp_path / "t.xlsx")
+    ws = openpyxl.load_workbook(path)["s" * 31]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0] == ("text", "num", "int", "flag", "obj")
+    # a control character XML cannot hold is written with OOXML's escape (Excel decodes it;
+    # openpyxl shows it as written)
+    assert [r[0] for r in rows[1:]] == [
+        "太原 & <钢铁>", "  lead and trail  ", "a_x0001_b", None, "=SUM(A1)", "-3.5",
+    ]  # fmt: skip
+    assert [r[1] for r in rows[1:]] == [1.5, 0, None, "inf", 1e-7, 123456789012.25]
+    assert [r[2] for r in rows[1:]] == [1, 2, 3, 4, 5, -6]
+    assert [r[3] for r in rows[1:]] == [True, False, True, False, True, False]
+    assert [r[4] for r in rows[1:]] == ["{'k': 1}", "2", "x", None, "3.5", "(1, 2)"]
+    assert ws["A6"].data_type == "s" and ws["A6"].quotePrefix  # text, never a formula
+    assert not ws["A7"].quotePrefix  # a plain number written as text stays as it is
+    assert ws["A1"].font.b  # header bold
+    assert ws.freeze_panes == "A2"
+
+
+def _screen(n_side: int) -> gpd.GeoDataFrame:
+    """A real firm screen: a grid of firms around one hexagonal built-up area near Taiyuan,
+    some inside, some within 20 km, some beyond."""
+    cx, cy = 620_000.0, 4_190_000.0
+    t = np.arange(6) * np.pi / 3
+    area = shapely.Polygon(np.column_stack([cx + 3000 * np.cos(t), cy + 3000 * np.sin(t)]))
+    builtup = gpd.GeoDataFrame(
+        {"area_id": ["A0"], "name": ["城区"], "kind": ["city"]}, geometry=[area], crs=WORK
+    )
+    g = np.linspace(-40_000, 40_000, n_side)
+    xy = np.array([(cx + dx, cy + dy) for dx in g for dy in g])
+    firms = gpd.GeoDataFrame(
+        {"firm_id": [f"F{i}" for i in range(len(xy))], "name": "厂", "industry": "steel"},
+        geometry=shapely.points(xy),
+        crs=WORK,
+    )
+    return screen_firms(firms, builtup, load_rules())
+
+
+def _write(result, out, formats, **kw):
+    names = [f"firm_zones.{f}" for f in formats] + ["rejects.csv"]
+    with Publication(out, "firms", names) as pub:
+        write_firm_outputs(result, pd.DataFrame({"source_row": []}), pub, formats, **kw)
+        pub.publish()
+
+
+def test_workbook_past_its_size_holds_summary_and_flagged_firms(tmp_path):
+    result = _screen(9)  # 81 firms
+    zones = result["zone"].value_counts().to_dict()
+    assert set(zones) == {"inside", "within_20km", "beyond"}
+    assert XLSX_FULL_LIST_MAX == 100_000  # the documented size (README)
+    fmts = ["csv", "xlsx", "gpkg"]
+    _write(result, tmp_path / "cut", fmts, xlsx_full_max=80)
+    _write(result, tmp_path / "full", fmts, xlsx_full_max=81)
+    full = pd.read_excel(tmp_path / "full" / "firm_zones.xlsx", sheet_name=None)
+    assert list(full) == ["summary", *result["zone"].drop_duplicates()]
+    assert sum(len(full[z]) for z in zones) == 81
+    cut = pd.read_excel(tmp_path / "cut" / "firm_zones.xlsx", sheet_name=None)
+    flagged = [z for z in result["zone"].drop_duplicates() if z != "beyond"]
+    assert list(cut) == ["note", "summary", *flagged]
+    assert {z: len(cut[z]) for z in flagged} == {z: zones[z] for z in flagged}
+    note = " ".join(cut["note"]["note"])
+    assert "firm_zones.csv and firm_zones.gpkg" in note and "of 81 firms" in note
+    assert "80 firms" in note  # the size past which the workbook is a report
+    assert cut["summary"].equals(full["summary"])  # the summary counts every firm
+    # the full list is in the other files, whatever the workbook holds
+    csv = pd.read_csv(tmp_path / "cut" / "firm_zones.csv", encoding="utf-8-sig")
+    assert len(csv) == 81
+    assert pyogrio.read_info(tmp_path / "cut" / "firm_zones.gpkg")["features"] == 81
+    # no other file holds the full list: the workbook keeps it
+    _write(result, tmp_path / "only", ["xlsx"], xlsx_full_max=80)
+    only = pd.read_excel(tmp_path / "only" / "firm_zones.xlsx", sheet_name=None)
+    assert "note" not in only and sum(len(only[z]) for z in zones) == 81
+
+
+def test_workbook_is_deterministic(tmp_path):
+    result = _screen(7)
+    for name in ("a", "b"):
+        _write(result, tmp_path / name, ["csv", "xlsx", "gpkg"], xlsx_full_max=10)
+    for name in ("firm_zones.xlsx", "firm_zones.gpkg", "firm_zones.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    with zipfile.ZipFile(tmp_path / "a" / "firm_zones.xlsx") as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = zf.read("docProps/core.xml").decode()
+    assert "2000-01-01T00:00:00Z" in core and "sxzones" in core
