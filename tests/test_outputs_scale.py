@@ -5,6 +5,8 @@ summary and the flagged firms, with a note naming the files that hold the full l
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import zipfile
 
 import geopandas as gpd
@@ -19,6 +21,8 @@ from sxzones.outputs import Publication, write_xlsx
 from sxzones.rules import load_rules
 from sxzones.runs.firms import XLSX_FULL_LIST_MAX, write_firm_outputs
 from sxzones.xlsx import column_letter
+
+from .conftest import CATALOG
 
 WORK = 4546
 
@@ -124,3 +128,25 @@ def test_workbook_is_deterministic(tmp_path):
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         core = zf.read("docProps/core.xml").decode()
     assert "2000-01-01T00:00:00Z" in core and "sxzones" in core
+
+
+def test_firm_screen_without_a_map_imports_no_map_library(tmp_path):
+    """Fixed cost: a whole `sxzones firms` process without --map or --figure never imports
+    folium, branca or matplotlib (about 0.25 s of start-up)."""
+    code = (
+        "import sys\n"
+        "from sxzones.cli import main\n"
+        "sys.argv = ['sxzones', '--quiet', 'firms', '--firms', 'firms', '--builtup', "
+        "'builtup_demonstration', '--catalog', sys.argv[1], '--out', sys.argv[2]]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(sorted(m for m in ('folium', 'branca', 'matplotlib') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(CATALOG), str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "o" / "firm_zones.xlsx").exists()

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-
-import folium
-from branca.element import MacroElement, Template
+from typing import TYPE_CHECKING, Any
 
 from sxzones.errors import SxzonesError
+
+if TYPE_CHECKING:  # folium is imported when a map is drawn, not when options are checked
+    import folium
 
 __all__ = ["BASEMAPS", "TIANDITU_ENV", "Basemap", "add_basemaps", "recipe_basemap"]
 
@@ -96,15 +97,17 @@ _KEY_JS = """
 """
 
 
-class _TiandituKey(MacroElement):  # type: ignore[misc]
-    """Gives the Tianditu layers the key from the address or local storage, then shows them."""
+def _tianditu_key(map_name: str, layer_names: list[str]) -> Any:
+    """The element that gives the Tianditu layers the key from the address or local
+    storage, then shows them."""
+    from branca.element import MacroElement, Template
 
-    def __init__(self, map_name: str, layer_names: list[str]) -> None:
-        super().__init__()
-        self._name = "TiandituKey"
-        self.map = map_name
-        self.layers = ", ".join(layer_names)
-        self._template = Template(_KEY_JS)
+    element: Any = MacroElement()
+    element._name = "TiandituKey"
+    element.map = map_name
+    element.layers = ", ".join(layer_names)
+    element._template = Template(_KEY_JS)
+    return element
 
 
 def recipe_basemap(options: dict[str, object]) -> Basemap:
@@ -114,6 +117,8 @@ def recipe_basemap(options: dict[str, object]) -> Basemap:
 
 def add_basemaps(m: folium.Map, basemap: Basemap) -> None:
     """Add the tile layers of ``basemap`` to ``m`` (before the overlays)."""
+    import folium
+
     if basemap.kind == "amap":
         folium.TileLayer(
             _AMAP,
@@ -148,4 +153,4 @@ def add_basemaps(m: folium.Map, basemap: Basemap) -> None:
         )
         tl.add_to(m)
         names.append(tl.get_name())
-    m.add_child(_TiandituKey(m.get_name(), names))
+    m.add_child(_tianditu_key(m.get_name(), names))

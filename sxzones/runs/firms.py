@@ -157,24 +157,37 @@ def _load_firm_inputs(
     opts: FirmOptions, cat: Catalog
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None, list[LayerReport]]:
     """The firms, built-up areas and (when there is one) admin layer, validated; their
-    reports in that order."""
-    f, frep = load_input(
-        opts.firms,
-        "firms",
-        cat,
-        crs=opts.crs,
-        fields=opts.fields_for("firms"),
-        encoding=opts.encoding,
-        base=opts.base,
-    )
-    b, brep = load_input(
-        opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
-    )
+    reports in that order. The built-up and admin layers are read in another thread while
+    the firms are (GDAL and Arrow release the GIL while they read)."""
+
+    def builtup() -> tuple[gpd.GeoDataFrame, LayerReport]:
+        return load_input(
+            opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
+        )
+
+    def admin() -> tuple[gpd.GeoDataFrame, LayerReport] | None:
+        name = opts.admin
+        if not name or (str(name) == "admin" and "admin" not in cat):
+            return None
+        return load_input(name, "admin", cat, fields=opts.fields_for("admin"), base=opts.base)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later_b, later_a = pool.submit(builtup), pool.submit(admin)
+        f, frep = load_input(
+            opts.firms,
+            "firms",
+            cat,
+            crs=opts.crs,
+            fields=opts.fields_for("firms"),
+            encoding=opts.encoding,
+            base=opts.base,
+        )
+        b, brep = later_b.result()
+        loaded_admin = later_a.result()
     reports: list[LayerReport] = [frep, brep]
     a = None
-    admin = opts.admin
-    if admin and (str(admin) != "admin" or "admin" in cat):
-        a, arep = load_input(admin, "admin", cat, fields=opts.fields_for("admin"), base=opts.base)
+    if loaded_admin is not None:
+        a, arep = loaded_admin
         reports.append(arep)
     return f, b, a, reports
 
