@@ -1,0 +1,78 @@
+"""Side-by-side timing of whole processes: each contender in its own process, the order
+alternated from round to round, min / median / max over the rounds, the load average and
+each process's peak memory recorded.
+
+A contender is a command line; its wall time is measured around the process (start-up and
+imports included), its peak memory is the process's max RSS (``os.wait4``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Timing:
+    """A contender's runs: seconds, peak MB and the 1-minute load average before each."""
+
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+    stdout: str = ""
+
+    def stats(self) -> tuple[float, float, float]:
+        return min(self.seconds), statistics.median(self.seconds), max(self.seconds)
+
+    def line(self) -> str:
+        lo, med, hi = self.stats()
+        return (
+            f"{self.name:<34} min {lo:7.2f} s  median {med:7.2f} s  max {hi:7.2f} s  "
+            f"peak {max(self.peak_mb):6.0f} MB  load {min(self.load):.2f}-{max(self.load):.2f}"
+        )
+
+
+def compare(
+    contenders: dict[str, list[str]], rounds: int, cwd: str | None = None
+) -> dict[str, Timing]:
+    """Run every contender ``rounds`` times, the order reversed every other round."""
+    timings = {name: Timing(name) for name in contenders}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            timings[name].load.append(os.getloadavg()[0])
+            seconds, peak, out = run_once(contenders[name], cwd)
+            timings[name].seconds.append(seconds)
+            timings[name].peak_mb.append(peak)
+            timings[name].stdout = out
+    return timings
+
+
+def run_once(cmd: Sequence[str], cwd: str | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``: its wall seconds, its own peak RSS in MB (``os.wait4``) and its standard
+    output. A failure raises with the end of its standard error."""
+    with tempfile.TemporaryFile("w+") as errf:
+        t = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=errf, text=True, cwd=cwd)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code:
+            errf.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{errf.read()[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def save(path: str | os.PathLike[str], doc: dict) -> None:
+    """Write the results as JSON (for the README's figures)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False, indent=2)
