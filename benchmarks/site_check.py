@@ -1,26 +1,38 @@
-"""Benchmark: the site check on 10,000 parcels, and one check, with the layers loaded.
+"""Benchmark: the site check as users run it, against the usual geopandas overlay recipe and
+the plain STRtree recipe, at 1k, 10k and 100k parcels; and one cold single-project check.
 
-Side by side in one run, on the bundled Shanxi layers (414 control units, 12 red lines,
-31 zone counties, 161 built-up areas):
+Each contender runs in its own process (start-up, imports and reading the layers included),
+the order reversed every other round, at least three rounds; min / median / max, peak memory
+and load average printed; results checked equal (verdicts of the CLI and the API; the units
+each parcel overlaps and the overlap areas against the recipes, which are planar).
 
-* ``check_sites`` (units with ellipsoidal overlaps, red lines, zones, exact distances to the
-  nearest red line and built-up area, counties, rules and verdicts);
-* the usual geopandas recipe: ``overlay(how="intersection")`` with the control units plus
-  ``sjoin`` with the red lines and the zones (planar areas, no distances, no rules).
+* ``sxzones check --projects parcels.gpkg --reports none`` (the CLI; no printable report per
+  project in a batch) and ``sxzones check --project "lon,lat"`` (one project, cold);
+* sxzones' Python API (``check_sites``, CSV) in a script;
+* geopandas ``overlay(how="intersection")`` with the control units + ``sjoin`` with the red
+  lines and the zones (planar areas, no distances, no rules);
+* shapely ``STRtree.query(predicate="intersects")`` + ``intersection`` where a parcel is not
+  wholly inside a unit.
 
-    python benchmarks/site_check.py [--parcels 10000]
+    python benchmarks/site_check.py [--parcels 1000,10000,100000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import compare, save
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "_data"
 
 
 def make_parcels(n: int, admin: gpd.GeoDataFrame, seed: int = 11) -> gpd.GeoDataFrame:
@@ -44,73 +56,105 @@ def make_parcels(n: int, admin: gpd.GeoDataFrame, seed: int = 11) -> gpd.GeoData
     )
 
 
-def baseline(parcels: gpd.GeoDataFrame, layers) -> None:
-    units = layers.frames["control_units"][["unit_code", "unit_type", "geometry"]]
-    ov = gpd.overlay(parcels, units, how="intersection")
-    ov["overlap_m2"] = ov.area
-    gpd.sjoin(
-        parcels,
-        layers.frames["redline"][["redline_id", "geometry"]],
-        how="left",
-        predicate="intersects",
-    )
-    gpd.sjoin(
-        parcels, layers.frames["zones"][["zone_id", "geometry"]], how="left", predicate="intersects"
-    )
+def layer_paths() -> dict[str, str]:
+    """The files of the catalogue layers the site check uses, for the recipes."""
+    from sxzones.layers import load_catalog
+
+    cat = load_catalog()
+    return {
+        r: str(cat.entry(cat.layer_of_role(r)).path) for r in ("control_units", "redline", "zones")
+    }
+
+
+def contenders(parcels: Path, out: Path) -> dict[str, list[str]]:
+    py = sys.executable
+    cli = [py, "-m", "sxzones.cli", "check", "--projects", str(parcels), "--reports", "none"]
+    other = [py, str(HERE / "site_contenders.py")]
+    lay = [f"{k}={v}" for k, v in layer_paths().items()]
+    return {
+        "sxzones check CLI (--reports none)": [*cli, "--out", str(out / "cli"), "--overwrite"],
+        "sxzones API check_sites (csv)": [*other, "sx_api", str(parcels), str(out / "api")],
+        "geopandas overlay + 2 sjoin": [*other, "gp_overlay", str(parcels), str(out / "gp"), *lay],
+        "shapely STRtree + intersection": [
+            *other,
+            "shp_tree",
+            str(parcels),
+            str(out / "shp"),
+            *lay,
+        ],
+    }
+
+
+def check_equal(out: Path) -> dict[str, object]:
+    """Verdicts of the CLI and the API equal; units and areas against the planar recipes."""
+    import pandas as pd
+
+    cli = pd.read_csv(out / "cli" / "site_check.csv", encoding="utf-8-sig", dtype=str)
+    api = pd.read_csv(out / "api" / "site_check.csv", encoding="utf-8-sig", dtype=str)
+    assert cli["verdict"].tolist() == api["verdict"].tolist(), "CLI and API verdicts differ"
+    assert cli["unit_overlap_m2"].tolist() == api["unit_overlap_m2"].tolist()
+    pairs = cli[["project_id", "unit_codes", "unit_overlap_m2"]].fillna("")
+    sx = {}
+    for pid, codes, areas in pairs.itertuples(index=False):
+        for c, a in zip(
+            codes.split(";") if codes else [], areas.split(";") if areas else [], strict=True
+        ):
+            sx[(pid, c)] = float(a)
+    res: dict[str, object] = {
+        "projects": len(cli),
+        "verdicts": cli["verdict"].value_counts().to_dict(),
+    }
+    for name in ("gp", "shp"):
+        rec = pd.read_csv(out / name / "overlaps.csv", dtype={"project_id": str, "unit_code": str})
+        rec = rec[rec["overlap_m2"] > 0.01]
+        theirs = {
+            (p, c): a
+            for p, c, a in rec[["project_id", "unit_code", "overlap_m2"]].itertuples(index=False)
+        }
+        common = sorted(set(sx) & set(theirs))
+        rel = np.array([abs(sx[k] - theirs[k]) / max(sx[k], 1.0) for k in common])
+        res[name] = {
+            "pairs_only_sxzones": len(set(sx) - set(theirs)),
+            "pairs_only_recipe": len(set(theirs) - set(sx)),
+            "max_relative_area_difference_planar": float(rel.max(initial=0.0)),
+        }
+    return res
 
 
 def main() -> int:
-    from sxzones.analyses.site_check import check_sites
-    from sxzones.layers import load_catalog
-    from sxzones.rules import load_rules
-    from sxzones.runs.site_check import site_layers
+    from sxzones.layers import load
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parcels", type=int, default=10_000)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--parcels", default="1000,10000,100000", help="comma-separated sizes")
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    cat = load_catalog()
-    layers = site_layers(cat)
-    rules = load_rules()
-    parcels = make_parcels(a.parcels, layers.frames["admin"])
-    # warm-up, both sides, at full size: the compiled kernel, the worker threads' layer
-    # indexes (built once per process, like loading the layers) and geopandas' cached sindex
-    check_sites(parcels.iloc[:50], layers, rules)  # small batches: the calling thread's indexes
-    check_sites(parcels, layers, rules)
-    baseline(parcels, layers)
-    rows = []
-    for _ in range(a.rounds):  # interleaved, so that drift of the machine hits both sides
-        t = time.perf_counter()
-        check_sites(parcels, layers, rules)
-        t_sx = time.perf_counter() - t
-        t = time.perf_counter()
-        baseline(parcels, layers)
-        t_gp = time.perf_counter() - t
-        rows.append((t_sx, t_gp))
-    one = []
-    for k in range(20):
-        t = time.perf_counter()
-        check_sites(parcels.iloc[k : k + 1], layers, rules, threads=1)
-        one.append(time.perf_counter() - t)
-    sx = statistics.median(r[0] for r in rows)
-    gp = statistics.median(r[1] for r in rows)
-    print(
-        f"{len(parcels):,} parcels against {len(layers.frames['control_units'])} control "
-        f"units, {len(layers.frames['redline'])} red lines, {len(layers.frames['zones'])} "
-        f"zone counties, {len(layers.frames['builtup'])} built-up areas "
-        f"(median of {a.rounds} interleaved rounds)"
-    )
-    print(f"sxzones check_sites (overlaps on the ellipsoid, distances, rules): {sx:.2f} s")
-    print(f"geopandas overlay(intersection) + 2 x sjoin (planar, no rules):   {gp:.2f} s")
-    ratios = sorted(r[1] / r[0] for r in rows)
-    print(
-        f"ratio: sxzones is {statistics.median(ratios):.2f}x the speed of the baseline "
-        f"(median of the rounds' ratios; lowest {ratios[0]:.2f}x, highest {ratios[-1]:.2f}x)"
-    )
-    print(
-        f"one check with layers loaded: median {1000 * statistics.median(one):.1f} ms, "
-        f"max {1000 * max(one):.1f} ms (20 single-parcel checks)"
-    )
+    DATA.mkdir(exist_ok=True)
+    admin = load("admin")
+    doc: dict[str, object] = {"rounds": a.rounds, "sizes": {}}
+    one = [sys.executable, "-m", "sxzones.cli", "check", "--project", "112.55,37.87", "--crs"]
+    one += ["wgs84", "--industry", "pv", "--out", str(DATA / "out_check_one"), "--overwrite"]
+    t1 = compare({"sxzones check one project (cold)": one}, max(a.rounds, 5), cwd=str(ROOT))
+    print("one project: " + t1["sxzones check one project (cold)"].line())
+    doc["one_project"] = t1["sxzones check one project (cold)"].__dict__
+    for n in (int(v) for v in a.parcels.split(",")):
+        path = DATA / f"parcels_{n}_seed11.gpkg"
+        if not path.exists():
+            make_parcels(n, admin).to_file(path, layer="parcels", driver="GPKG")
+        out = DATA / f"out_check_{n}"
+        t = compare(contenders(path, out), a.rounds, cwd=str(ROOT))
+        check = check_equal(out)
+        print(f"\n{n:,} parcels, {a.rounds} rounds, order alternated")
+        for timing in t.values():
+            print("  " + timing.line())
+        med = {k: v.stats()[1] for k, v in t.items()}
+        sx = med["sxzones check CLI (--reports none)"]
+        print(
+            f"  ratios (medians): overlay / sxzones CLI {med['geopandas overlay + 2 sjoin'] / sx:.2f}x; "
+            f"STRtree / sxzones CLI {med['shapely STRtree + intersection'] / sx:.2f}x"
+        )
+        print(f"  results: {check}")
+        doc["sizes"][str(n)] = {"timings": {k: v.__dict__ for k, v in t.items()}, "check": check}  # type: ignore[index]
+    save(DATA / "site_check_results.json", doc)
     return 0
 
 
