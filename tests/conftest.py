@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,20 @@ from pyproj import CRS
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "layers" / "catalog.toml"
 WORK = CRS.from_epsg(4546)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests' layer cache is their own (not the user's), removed after the session."""
+    if "SXZONES_CACHE" not in os.environ:
+        os.environ["SXZONES_CACHE"] = tempfile.mkdtemp(prefix="sxzones-test-cache-")
+        config._sxzones_cache = os.environ["SXZONES_CACHE"]  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = getattr(config, "_sxzones_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("SXZONES_CACHE", None)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from pyproj import CRS
 
 from sxzones.crs import SHANXI_BOUNDS, WorkingCRS, choose_working_crs, parse_crs
 from sxzones.errors import CatalogError, CRSError
+from sxzones.layers.cache import cached_load
 from sxzones.layers.readers import read_file
 from sxzones.layers.schemas import ROLES, Provenance
 from sxzones.layers.validate import LayerReport, validate_layer
@@ -245,12 +246,22 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
 def load_layer(
     entry: LayerEntry, *, working_crs: CRS, study_area: tuple[float, float, float, float]
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """Read and validate one catalogue entry."""
+    """Read and validate one catalogue entry; the result is cached on disk, keyed by the
+    file's content and the entry (:mod:`sxzones.layers.cache`)."""
     if not entry.path.exists():
         raise CatalogError(
             f"layer {entry.name!r}: {entry.path} does not exist. Fix: correct its path in the "
             "catalogue; the bundled derived Shanxi layers are built by `make layers`."
         )
+    parts = (entry, working_crs.to_wkt(), tuple(study_area))
+    return cached_load(
+        entry.path, parts, lambda: _read_and_validate(entry, working_crs, study_area)
+    )
+
+
+def _read_and_validate(
+    entry: LayerEntry, working_crs: CRS, study_area: tuple[float, float, float, float]
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
     raw = read_file(
         entry.path,
         crs=entry.crs,

@@ -1,0 +1,118 @@
+"""A disk cache of validated catalogue layers, so that a cold ``sxzones check`` does not read
+and validate the same layers again (about 0.5 s of its start).
+
+A layer is cached under a key made of the SHA-256 of its file(s) (a shapefile's sidecar
+files too), the catalogue entry as parsed (path, role, CRS, fields, values, filter,
+provenance ...), the working CRS, the study area and the sxzones version: a change to any of
+them gives another key, so the layer is read and validated again. Entries are pickles of the
+validated GeoDataFrame and its :class:`LayerReport` (geometries as WKB), written atomically;
+an entry that cannot be read is ignored and rewritten.
+
+Where: ``$SXZONES_CACHE`` (a folder; ``off`` disables the cache), else
+``$XDG_CACHE_HOME/sxzones/layers``, else ``~/.cache/sxzones/layers``. The folder is the user's
+own, like their layer files: only sxzones writes there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from sxzones.layers.validate import LayerReport
+
+__all__ = ["cache_dir", "cached_load", "layer_key"]
+
+#: Bumped when what is stored changes.
+_FORMAT = 1
+_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when ``SXZONES_CACHE=off``."""
+    env = os.environ.get("SXZONES_CACHE", "").strip()
+    if env.lower() in ("off", "0", "no", "false"):
+        return None
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sxzones" / "layers"
+
+
+def _files(path: Path) -> list[Path]:
+    """The files a layer is read from: a shapefile's sidecars, or the file itself."""
+    if path.suffix.lower() == ".shp":
+        return sorted(
+            p for p in path.parent.glob(path.stem + ".*") if p.suffix.lower() in _SIDECARS
+        )
+    return [path]
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of the file's content (every time: a file rewritten within the file system's
+    time resolution keeps its modification time)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def layer_key(path: Path, *parts: Any) -> str:
+    """The cache key of a layer read from ``path`` with the settings ``parts`` (their
+    ``repr``): SHA-256 over the file contents, the settings and the sxzones version."""
+    from sxzones import __version__
+
+    h = hashlib.sha256(f"sxzones {__version__} cache {_FORMAT}\n".encode())
+    for f in _files(path):
+        h.update(f"{f.name}:{_digest(f)}\n".encode())
+    for part in parts:
+        h.update(repr(part).encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+def cached_load(
+    path: Path,
+    parts: tuple[Any, ...],
+    load: Callable[[], tuple[gpd.GeoDataFrame, LayerReport]],
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """``load()``, or what it returned before for the same file contents and ``parts``."""
+    folder = cache_dir()
+    if folder is None:
+        return load()
+    key = layer_key(path, *parts)
+    entry = folder / f"{key}.pickle"
+    try:
+        with entry.open("rb") as fh:
+            stored_key, frame, report = pickle.load(fh)  # the user's own cache folder
+        if stored_key == key:
+            return frame, report
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+        pass  # no entry, or one an older version wrote: read and validate again
+    frame, report = load()
+    _store(entry, (key, frame, report))
+    return frame, report
+
+
+def _store(entry: Path, value: tuple[Any, ...]) -> None:
+    """Write an entry atomically; a cache that cannot be written is no error."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{entry.stem[:16]}.", dir=entry.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, entry)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
