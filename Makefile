@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	  else echo "note: install a CJK font (Debian: fonts-noto-cjk) for static figures"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -47,7 +47,7 @@ test: lint $(DERIVED)
 	$(BIN)/pytest
 
 bench: $(DERIVED)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask,bench]'
 	$(BIN)/python benchmarks/firm_zones.py
 	$(BIN)/python benchmarks/site_check.py
 	$(BIN)/python benchmarks/siting.py

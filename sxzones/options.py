@@ -64,6 +64,8 @@ Kind = Literal[
 
 LANGS = ("en", "zh", "both")
 REPORTS = ("all", "flagged", "none")
+#: Where the firm screen runs: this process, or a Dask cluster (sxzones.dask_engine).
+ENGINES = ("local", "dask")
 #: The basemaps of sxzones.maps.basemaps.BASEMAPS (that module loads folium; a test checks
 #: that the two agree).
 BASEMAP_KINDS = ("none", "osm", "tianditu", "amap")
@@ -412,8 +414,30 @@ class FirmOptions(_Analysis):
         ),
     )
 
+    engine: str = _f(
+        "local",
+        Opt(
+            "--engine",
+            "Where the screen runs: local (this process) or dask (a local Dask cluster, or "
+            "the scheduler of --scheduler; needs the extra sxzones[dask]).",
+            "choice",
+            choices=ENGINES,
+            show_default="local",
+        ),
+    )
+    scheduler: str | None = _f(
+        None,
+        Opt(
+            "--scheduler",
+            "Address of a running Dask scheduler for --engine dask (tcp://host:8786); "
+            "default: a local cluster.",
+        ),
+    )
+
     def check(self) -> None:
         super().check()
+        if self.scheduler and self.engine != "dask":
+            raise SxzonesError("--scheduler is for --engine dask. Fix: add --engine dask")
         object.__setattr__(self, "formats", parse_formats(self.formats))
         object.__setattr__(self, "admin", self.admin or None)
         if self.distance is not None:

@@ -19,7 +19,7 @@ from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_xlsx
-from sxzones.rules import load_rules
+from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, figure_paths, load_input
 
 XLSX_MAX_ROWS = 1_048_575
@@ -212,7 +212,7 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         f, b, a, reports = _load_firm_inputs(opts, cat)
         frep, brep = reports[0], reports[1]
         t_load = time.perf_counter()
-        result = screen_firms(f, b, ruleset, distance_m=opts.distance_m, admin=a)
+        result = _screen(opts, f, b, ruleset, a)
         t_screen = time.perf_counter()
         source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
         write_firm_outputs(result, frep.rejects, pub, fmts, add_lonlat=not source_xy)
@@ -232,6 +232,24 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[1:]]
     return RunResult("firms", written, "\n".join(lines), manifest=pub.manifest)
+
+
+def _screen(
+    opts: FirmOptions,
+    firms: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame,
+    rules: RuleSet,
+    admin: gpd.GeoDataFrame | None,
+) -> gpd.GeoDataFrame:
+    """The screen on the engine the options name (the same rows either way)."""
+    if opts.engine != "dask":
+        return screen_firms(firms, builtup, rules, distance_m=opts.distance_m, admin=admin)
+    from sxzones.dask_engine import dask_client, screen_firms_dask
+
+    with dask_client(opts.scheduler) as client:
+        return screen_firms_dask(
+            firms, builtup, rules, client=client, distance_m=opts.distance_m, admin=admin
+        )
 
 
 def _write_firm_maps(

@@ -1,0 +1,74 @@
+"""The firm screen on a Dask cluster gives the local engine's results: same rows in the same
+order, same zones, nearest areas, rules, and distances (to the centimetre: here, equal)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sxzones.analyses.firm_zones import screen_firms
+from sxzones.cli import cli
+from sxzones.layers import load_catalog
+from sxzones.rules import load_rules
+
+from .conftest import CATALOG
+
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("dask_geopandas")
+
+from sxzones.dask_engine import dask_client, screen_firms_dask  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two workers, threads in this process (starting processes is slow here)."""
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as c:
+        yield c
+
+
+def test_dask_screen_equals_local(cluster):
+    cat = load_catalog(CATALOG)
+    firms, _ = cat.load("firms")
+    builtup, _ = cat.load("builtup_demonstration")
+    admin, _ = cat.load("admin")
+    rules = load_rules()
+    local = screen_firms(firms, builtup, rules, admin=admin)
+    with dask_client(cluster.scheduler_address) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        remote = screen_firms_dask(firms, builtup, rules, client=client, admin=admin, partitions=5)
+    assert len(remote) == len(local) == len(firms) > 100
+    assert remote.index.equals(local.index)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(remote.drop(columns="geometry")), pd.DataFrame(local.drop(columns="geometry"))
+    )
+    assert remote.geometry.equals(local.geometry) and remote.crs == local.crs
+    assert remote.attrs["distance_m"] == local.attrs["distance_m"]
+    assert set(remote["zone"]) >= {"inside", "within_20km"}
+
+
+def test_cli_engine_dask_on_a_scheduler_by_address(cluster, tmp_path):
+    base = ["firms", "--firms", "firms", "--builtup", "builtup_demonstration"]
+    base += ["--catalog", str(CATALOG)]
+    local = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "local")])
+    assert local.exit_code == 0, local.output
+    res = CliRunner().invoke(
+        cli,
+        [*base, "--out", str(tmp_path / "dask"), "--engine", "dask"]
+        + ["--scheduler", cluster.scheduler_address],
+    )
+    assert res.exit_code == 0, res.output
+    for name in ("firm_zones.csv", "firm_zones.xlsx", "firm_zones.gpkg", "rejects.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+def test_scheduler_needs_engine_dask(tmp_path):
+    res = CliRunner().invoke(
+        cli,
+        ["firms", "--firms", "firms", "--builtup", "builtup_demonstration", "--catalog"]
+        + [str(CATALOG), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1"],
+    )
+    assert res.exit_code == 2
+    assert "--scheduler is for --engine dask" in res.output
