@@ -19,6 +19,16 @@ pytest.importorskip("dask_geopandas")
 
 from sxzones.dask_engine import dask_client, screen_firms_dask  # noqa: E402
 
+FIRMS = [
+    "firms",
+    "--firms",
+    "firms",
+    "--builtup",
+    "builtup_demonstration",
+    "--catalog",
+    str(CATALOG),
+]
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -54,10 +64,10 @@ def test_cli_engine_dask_on_a_scheduler_by_address(cluster, tmp_path):
     base += ["--catalog", str(CATALOG)]
     local = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "local")])
     assert local.exit_code == 0, local.output
+    address = cluster.scheduler_address
     res = CliRunner().invoke(
         cli,
-        [*base, "--out", str(tmp_path / "dask"), "--engine", "dask"]
-        + ["--scheduler", cluster.scheduler_address],
+        [*base, "--out", str(tmp_path / "dask"), "--engine", "dask", "--scheduler", address],
     )
     assert res.exit_code == 0, res.output
     for name in ("firm_zones.csv", "firm_zones.xlsx", "firm_zones.gpkg", "rejects.csv"):
@@ -67,8 +77,25 @@ def test_cli_engine_dask_on_a_scheduler_by_address(cluster, tmp_path):
 def test_scheduler_needs_engine_dask(tmp_path):
     res = CliRunner().invoke(
         cli,
-        ["firms", "--firms", "firms", "--builtup", "builtup_demonstration", "--catalog"]
-        + [str(CATALOG), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1"],
+        [*FIRMS, "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1"],
     )
     assert res.exit_code == 2
     assert "--scheduler is for --engine dask" in res.output
+
+
+def test_recipe_keys_engine_and_scheduler(cluster, tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'analysis = "firms"\n'
+        f'catalog = "{CATALOG.as_posix()}"\n'
+        f'out = "{(tmp_path / "o").as_posix()}"\n'
+        '[inputs]\nfirms = "firms"\nbuiltup = "builtup_demonstration"\n'
+        f'[options]\nformats = "csv"\nengine = "dask"\nscheduler = "{cluster.scheduler_address}"\n',
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(cli, ["run", str(recipe)])
+    assert res.exit_code == 0, res.output
+    local = CliRunner().invoke(cli, [*FIRMS, "--format", "csv", "--out", str(tmp_path / "l")])
+    assert local.exit_code == 0, local.output
+    a, b = tmp_path / "o" / "firm_zones.csv", tmp_path / "l" / "firm_zones.csv"
+    assert a.read_bytes() == b.read_bytes()
