@@ -326,6 +326,26 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
+def sheet_titles(names: list[str]) -> list[str]:
+    """Sheet titles Excel accepts: ``[]:*?/\\`` replaced by ``_``, at most 31 characters,
+    unique (a repeated title gets ``~2``, ``~3`` ...), never empty.
+
+    Examples
+    --------
+    >>> sheet_titles(["a/b", "x" * 40, "x" * 35, ""])
+    ['a_b', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxx~2', 'Sheet']
+    """
+    titles: list[str] = []
+    for name in names:
+        base = re.sub(r"[\[\]:*?/\\]", "_", str(name)).strip("'") or "Sheet"
+        title, k = base[:31], 1
+        while title.lower() in (t.lower() for t in titles):
+            k += 1
+            title = base[: 31 - len(f"~{k}")] + f"~{k}"
+        titles.append(title)
+    return titles
+
+
 def write_xlsx_file(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
     """Write one sheet per frame to ``path`` (not atomically: callers write to a temporary
     path). Sheet names are cut to Excel's 31 characters; the index is not written; a
@@ -336,7 +356,7 @@ def write_xlsx_file(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Non
     ValueError
         A frame has more rows than a sheet holds (:data:`SHEET_MAX_ROWS`).
     """
-    titles = [name[:31] for name in sheets]
+    titles = sheet_titles(list(sheets))
     frames = [pd.DataFrame(f.drop(columns="geometry", errors="ignore")) for f in sheets.values()]
     for title, frame in zip(titles, frames, strict=True):
         if len(frame) > SHEET_MAX_ROWS:

@@ -20,7 +20,7 @@ from sxzones.analyses.firm_zones import screen_firms
 from sxzones.outputs import Publication, write_xlsx
 from sxzones.rules import load_rules
 from sxzones.runs.firms import XLSX_FULL_LIST_MAX, write_firm_outputs
-from sxzones.xlsx import column_letter
+from sxzones.xlsx import column_letter, sheet_titles
 
 from .conftest import CATALOG
 
@@ -31,6 +31,16 @@ def test_column_letters():
     assert [column_letter(i) for i in (0, 25, 26, 27, 51, 52, 701, 702)] == [
         "A", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA",
     ]  # fmt: skip
+
+
+def test_sheet_titles_excel_accepts(tmp_path):
+    names = ["a/b:c", "x" * 40, "x" * 35, "", "A/B:C"]
+    titles = sheet_titles(names)
+    assert titles == ["a_b_c", "x" * 31, "x" * 29 + "~2", "Sheet", "A_B_C~2"]
+    frames = {n: pd.DataFrame({"v": [k]}) for k, n in enumerate(names)}
+    book = openpyxl.load_workbook(write_xlsx(frames, tmp_path / "t.xlsx"))
+    assert book.sheetnames == titles
+    assert [book[t]["A2"].value for t in titles] == [0, 1, 2, 3, 4]
 
 
 def test_xlsx_cells_round_trip(tmp_path):
