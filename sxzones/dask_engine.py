@@ -1,11 +1,12 @@
-"""The firm screen on a Dask cluster (``--engine dask [--scheduler ADDRESS]``).
+"""The firm screen and the site check on a Dask cluster (``--engine dask [--scheduler ADDRESS]``).
 
 The firms are split into spatially compact partitions (dask-geopandas, Hilbert order), the
 built-up areas and the admin layer (small) are sent once to every worker, and each partition
 is screened by :func:`sxzones.analyses.firm_zones.screen_firms`, the same function the local
 engine runs. A firm's result depends only on the firm and the areas, so the rows, zones,
 distances and nearest areas are those of the local engine; the rows come back in the input's
-order.
+order. The site check runs the same way: projects in contiguous partitions, each checked by
+:func:`sxzones.analyses.site_check.check_sites` against the layers sent to every worker.
 
 Without ``scheduler`` a local cluster is started (one worker per core, threads in this
 process when ``processes`` is false); with one, the work goes to that running
@@ -27,9 +28,10 @@ from sxzones.analyses.firm_zones import screen_firms
 from sxzones.errors import SxzonesError
 
 if TYPE_CHECKING:
+    from sxzones.analyses.site_check import SiteCheckResult, SiteLayers
     from sxzones.rules import RuleSet
 
-__all__ = ["dask_client", "screen_firms_dask"]
+__all__ = ["check_sites_dask", "dask_client", "screen_firms_dask"]
 
 _ROW = "__sxzones_row"
 
@@ -143,3 +145,59 @@ def _screen(
             result[col] = result[col].cat.reorder_categories(np.unique(cats.astype(str)))
     result.attrs = dict(meta.attrs)
     return gpd.GeoDataFrame(result, geometry=meta.geometry.name, crs=firms.crs)
+
+
+def _check_part(
+    projects: gpd.GeoDataFrame, frames: dict[str, Any], sources: dict[str, Any], rules: Any
+) -> Any:
+    from sxzones.analyses.site_check import SiteLayers, check_sites
+
+    return check_sites(projects, SiteLayers(frames, sources), rules, threads=1)
+
+
+def check_sites_dask(
+    projects: gpd.GeoDataFrame,
+    layers: SiteLayers,
+    rules: RuleSet,
+    *,
+    client: Any,
+    partitions: int | None = None,
+) -> SiteCheckResult:
+    """:func:`~sxzones.analyses.site_check.check_sites` on the cluster of ``client``: the
+    projects in contiguous partitions, the layers sent once to every worker, the partitions'
+    tables and pairs joined in the projects' order (as ``check_sites`` joins its threads').
+
+    Parameters
+    ----------
+    projects, layers, rules
+        As for ``check_sites`` (the layers' projected working CRS, metres).
+    client : distributed.Client
+        From :func:`dask_client`.
+    partitions : int, optional
+        Default: about 20,000 projects each, at least one per worker.
+    """
+    import pandas as pd
+
+    from sxzones.analyses.site_check import SiteCheckResult
+
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    k = partitions or max(n_workers, -(-len(projects) // 20_000))
+    chunks = [c for c in np.array_split(np.arange(len(projects)), max(1, k)) if len(c)]
+    frames = client.scatter(layers.frames, broadcast=True)
+    futures = [
+        client.submit(
+            _check_part, projects.iloc[c[0] : c[-1] + 1], frames, layers.sources, rules, pure=False
+        )
+        for c in chunks
+    ]
+    parts = client.gather(futures)
+    table = gpd.GeoDataFrame(pd.concat([p.table for p in parts]), crs=projects.crs)
+    pairs = {}
+    for role in parts[0].pairs:
+        joined = []
+        for c, p in zip(chunks, parts, strict=True):
+            f = p.pairs[role].copy()
+            f["project"] = f["project"].to_numpy() + c[0]
+            joined.append(f)
+        pairs[role] = pd.concat(joined, ignore_index=True)
+    return SiteCheckResult(table, pairs, layers, rules)

@@ -126,6 +126,38 @@ def _f(default: Any, opt: Opt) -> Any:
     return field(default=default, metadata={"opt": opt})
 
 
+def _engine() -> Any:
+    """``--engine local|dask`` (recipe key ``engine``)."""
+    return _f(
+        "local",
+        Opt(
+            "--engine",
+            "Where the analysis runs: local (this process) or dask (a local Dask cluster, or "
+            "the scheduler of --scheduler; needs the extra sxzones[dask]).",
+            "choice",
+            choices=ENGINES,
+            show_default="local",
+        ),
+    )
+
+
+def _scheduler() -> Any:
+    """``--scheduler ADDRESS`` (recipe key ``scheduler``)."""
+    return _f(
+        None,
+        Opt(
+            "--scheduler",
+            "Address of a running Dask scheduler for --engine dask (tcp://host:8786); "
+            "default: a local cluster.",
+        ),
+    )
+
+
+def _check_engine(opts: Any) -> None:
+    if opts.scheduler and opts.engine != "dask":
+        raise SxzonesError("--scheduler is for --engine dask. Fix: add --engine dask")
+
+
 def _need(opt: Opt) -> Any:
     """A dataclass field without default (required when the object is built)."""
     return field(metadata={"opt": opt})
@@ -414,30 +446,12 @@ class FirmOptions(_Analysis):
         ),
     )
 
-    engine: str = _f(
-        "local",
-        Opt(
-            "--engine",
-            "Where the screen runs: local (this process) or dask (a local Dask cluster, or "
-            "the scheduler of --scheduler; needs the extra sxzones[dask]).",
-            "choice",
-            choices=ENGINES,
-            show_default="local",
-        ),
-    )
-    scheduler: str | None = _f(
-        None,
-        Opt(
-            "--scheduler",
-            "Address of a running Dask scheduler for --engine dask (tcp://host:8786); "
-            "default: a local cluster.",
-        ),
-    )
+    engine: str = _engine()
+    scheduler: str | None = _scheduler()
 
     def check(self) -> None:
         super().check()
-        if self.scheduler and self.engine != "dask":
-            raise SxzonesError("--scheduler is for --engine dask. Fix: add --engine dask")
+        _check_engine(self)
         object.__setattr__(self, "formats", parse_formats(self.formats))
         object.__setattr__(self, "admin", self.admin or None)
         if self.distance is not None:
@@ -524,9 +538,12 @@ class CheckOptions(_Analysis):
             show_default="all",
         ),
     )
+    engine: str = _engine()
+    scheduler: str | None = _scheduler()
 
     def check(self) -> None:
         super().check()
+        _check_engine(self)
         if (self.project is None) == (self.projects is None):
             raise SxzonesError("give exactly one of --project or --projects")
         for value, name in ((self.industry, "industry"), (self.kind, "kind")):

@@ -99,3 +99,66 @@ def test_recipe_keys_engine_and_scheduler(cluster, tmp_path):
     assert local.exit_code == 0, local.output
     a, b = tmp_path / "o" / "firm_zones.csv", tmp_path / "l" / "firm_zones.csv"
     assert a.read_bytes() == b.read_bytes()
+
+
+def _parcels(n: int, seed: int = 5):
+    """Boxes of 100-800 m scattered over the province, several industries (working CRS)."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    admin, _ = load_catalog(CATALOG).load("admin")
+    province = admin[admin["level"] == "province"].geometry.iloc[0]
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = province.bounds
+    xy = rng.uniform([minx, miny], [maxx, maxy], size=(n * 3, 2))
+    xy = xy[shapely.contains_xy(province, xy[:, 0], xy[:, 1])][:n]
+    size = rng.uniform(100, 800, (len(xy), 2))
+    inds = np.array(["steel", "coking", "cement", "pv", "wind"])
+    return gpd.GeoDataFrame(
+        {"project_id": [f"P{i:04d}" for i in range(len(xy))],
+         "industry": inds[rng.integers(0, len(inds), len(xy))], "kind": "new"},
+        geometry=shapely.box(xy[:, 0], xy[:, 1], xy[:, 0] + size[:, 0], xy[:, 1] + size[:, 1]),
+        crs=admin.crs,
+    )  # fmt: skip
+
+
+def test_dask_site_check_equals_local(cluster):
+    from sxzones.analyses.site_check import check_sites
+    from sxzones.dask_engine import check_sites_dask
+    from sxzones.runs.site_check import site_layers
+
+    layers = site_layers(load_catalog(CATALOG))
+    rules = load_rules()
+    projects = _parcels(300)
+    local = check_sites(projects, layers, rules)
+    with dask_client(cluster.scheduler_address) as client:
+        remote = check_sites_dask(projects, layers, rules, client=client, partitions=4)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(remote.table.drop(columns="geometry")),
+        pd.DataFrame(local.table.drop(columns="geometry")),
+    )
+    assert set(local.table["verdict"]) >= {"clear", "conflict"}
+    assert remote.pairs.keys() == local.pairs.keys()
+    for role in local.pairs:
+        pd.testing.assert_frame_equal(remote.pairs[role], local.pairs[role])
+    assert remote.details() == local.details()
+
+
+def test_cli_check_engine_dask(cluster, tmp_path):
+    path = tmp_path / "parcels.gpkg"
+    _parcels(60).to_file(path, layer="parcels", driver="GPKG")
+    base = ["check", "--projects", str(path), "--catalog", str(CATALOG), "--reports", "flagged"]
+    local = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "l")])
+    assert local.exit_code == 0, local.output
+    address = cluster.scheduler_address
+    res = CliRunner().invoke(
+        cli, [*base, "--out", str(tmp_path / "d"), "--engine", "dask", "--scheduler", address]
+    )
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in (tmp_path / "l").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "d").iterdir())
+    assert any(n.startswith("report-") for n in names)
+    for name in names:
+        if name != "manifest.json":
+            assert (tmp_path / "d" / name).read_bytes() == (tmp_path / "l" / name).read_bytes()

@@ -215,6 +215,18 @@ def _project_spec(opts: CheckOptions) -> str:
     return spec
 
 
+def _check(
+    opts: CheckOptions, projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet
+) -> SiteCheckResult:
+    """The check on the engine the options name (the same result either way)."""
+    if opts.engine != "dask":
+        return check_sites(projects, layers, rules)
+    from sxzones.dask_engine import check_sites_dask, dask_client
+
+    with dask_client(opts.scheduler) as client:
+        return check_sites_dask(projects, layers, rules, client=client)
+
+
 def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
     ``report-<id>.html`` per project (and an interactive map at ``opts.map_path``).
@@ -247,7 +259,7 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
             single=opts.project is not None,
         )
         layers = site_layers(cat)
-        result = check_sites(projects, layers, ruleset)
+        result = _check(opts, projects, layers, ruleset)
         details = result.details()
         write_check_outputs(result, details, prep, cat, reports, pub)
         sources = sources_line([*layers.sources.values(), *report_sources([prep])])
