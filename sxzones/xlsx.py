@@ -117,8 +117,9 @@ def _formula(col: pa.Array) -> pa.Array | None:
 
 
 def _text_cells(col: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings) -> pa.Array:
-    """Cells of a text column: shared strings when its values repeat, inline strings else."""
-    enc = col.dictionary_encode()
+    """Cells of a text column (or a dictionary array of text, a categorical): shared
+    strings when its values repeat, inline strings else."""
+    enc = col if pa.types.is_dictionary(col.type) else col.dictionary_encode()
     if len(enc.dictionary) * 4 <= len(col):
         formula = _formula(enc.dictionary)
         style = "" if formula is None else pc.take(_piece(formula, ' s="1"'), enc.indices)
@@ -127,6 +128,8 @@ def _text_cells(col: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings)
             f'<c r="{letter}', rows, '" t="s"', style, "><v>", nums, "</v></c>", ""
         )
         return pc.fill_null(cells, "")
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
     if pc.any(pc.match_substring_regex(col, _ILLEGAL_RE2)).as_py():
         col = pa.array([None if v is None else _xml_text(v) for v in col.to_pylist()], pa.string())
     elif pc.any(pc.match_substring_regex(col, "[&<>]")).as_py():
@@ -157,6 +160,11 @@ def _number_cells(col: pa.Array, letter: str, rows: pa.Array) -> pa.Array:
 def _arrow_column(series: pd.Series) -> pa.Array:
     """A column as an Arrow array of strings, numbers or booleans (other values as text)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = series.cat.categories
+        if cats.inferred_type in ("string", "empty"):  # codes and text: no per-row objects
+            text = pa.array(cats.astype(object), pa.string())
+            codes = pa.array(series.cat.codes.to_numpy(), mask=series.isna().to_numpy())
+            return pa.DictionaryArray.from_arrays(codes, text)
         series = series.astype(object)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return pa.array(series.astype(str).where(series.notna(), None), pa.string())
@@ -195,7 +203,7 @@ def _cells(arr: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings) -> p
             f'<c r="{letter}', rows, '" t="b"><v>', value, "</v></c>", ""
         )
         return pc.fill_null(cells, "")
-    if pa.types.is_string(arr.type):
+    if pa.types.is_string(arr.type) or pa.types.is_dictionary(arr.type):
         return _text_cells(arr, letter, rows, sst)
     return _number_cells(arr, letter, rows)
 
