@@ -92,6 +92,7 @@ class _SharedStrings:
         return pc.cast(pa.array(nums, pa.int64()), pa.string())
 
     def xml(self) -> bytes:
+        """The table as the package part ``xl/sharedStrings.xml``, in the order added."""
         items = "".join(f'<si><t xml:space="preserve">{_xml_text(v)}</t></si>' for v in self.index)
         n = len(self.index)
         return f'{_HEAD}<sst xmlns="{_NS}" count="{n}" uniqueCount="{n}">{items}</sst>'.encode()
