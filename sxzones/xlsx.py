@@ -31,8 +31,9 @@ SHEET_MAX_ROWS = 1_048_575
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _DATE = "2000-01-01T00:00:00Z"
-#: Rows rendered at a time (bounds the memory of one piece of sheet XML to ~100 MB).
-_CHUNK = 100_000
+#: Cells rendered at a time (bounds one piece of sheet XML to a few hundred MB, well inside
+#: an Arrow string array's 2 GB).
+_CHUNK_CELLS = 2_000_000
 _FORMULA_START = r"^[=+\-@\t\r]"
 _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 #: Characters XML 1.0 cannot hold; written with OOXML's ``_xHHHH_`` escape.
@@ -221,10 +222,11 @@ def _header_row(names: list[str]) -> str:
 
 
 def _row_chunks(frame: pd.DataFrame, sst: _SharedStrings) -> Iterator[memoryview]:
-    """The ``<row>`` elements of the data rows, ``_CHUNK`` rows at a time, as UTF-8."""
+    """The ``<row>`` elements of the data rows, ``_CHUNK_CELLS`` cells at a time, as UTF-8."""
     letters = [column_letter(k) for k in range(frame.shape[1])]
-    for start in range(0, len(frame), _CHUNK):
-        part = frame.iloc[start : start + _CHUNK]
+    step = max(1, _CHUNK_CELLS // max(1, frame.shape[1]))
+    for start in range(0, len(frame), step):
+        part = frame.iloc[start : start + step]
         rows = pc.cast(pa.array(np.arange(start + 2, start + 2 + len(part))), pa.string())
         pieces: list[Any] = ['<row r="', rows, '">']
         for k in range(part.shape[1]):

@@ -160,3 +160,25 @@ def test_firm_screen_without_a_map_imports_no_map_library(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "o" / "firm_zones.xlsx").exists()
+
+
+def test_xlsx_rows_written_in_pieces_read_back_whole(tmp_path, monkeypatch):
+    """Large sheets are rendered a piece at a time (a few million cells each); here pieces
+    of four rows: row numbers, shared strings and inline text run on across the pieces."""
+    from sxzones import xlsx
+
+    monkeypatch.setattr(xlsx, "_CHUNK_CELLS", 12)  # 3 columns: 4 rows a piece
+    frame = pd.DataFrame(
+        {
+            "zone": ["inside"] * 4 + ["beyond"] * 4 + ["inside"] * 4,  # shared strings
+            "id": [f"F{i}" for i in range(12)],  # unique: inline strings
+            "d": [i / 4 for i in range(12)],
+        }
+    )
+    book = openpyxl.load_workbook(write_xlsx({"s": frame}, tmp_path / "t.xlsx"))
+    rows = list(book["s"].iter_rows(values_only=True))
+    assert rows[1:] == list(frame.itertuples(index=False, name=None))
+    assert [c.coordinate for c in book["s"]["C"]][-1] == "C13"
+    with zipfile.ZipFile(tmp_path / "t.xlsx") as zf:
+        sst = zf.read("xl/sharedStrings.xml").decode()
+    assert sst.count("<si>") == 2  # "inside" stored once, though in two pieces
