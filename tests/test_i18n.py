@@ -1,0 +1,206 @@
+"""Chinese out (issue 11, item 8): labels, translated tables, sheets, legends and texts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sxzones import i18n
+from sxzones.errors import SxzonesError
+from sxzones.layers.schemas import CANDIDATE_KINDS, UNIT_TYPES
+from sxzones.layers.validate import LayerReport
+from sxzones.maps.firm_map import FIRM_FIELDS
+from sxzones.maps.site_map import PROJECT_FIELDS
+from sxzones.maps.siting_map import SITE_FIELDS
+from sxzones.maps.style import LABELS
+from sxzones.rules import DEFAULT_RULES, PROJECT_KINDS, TECHS, VERDICTS, load_rules
+from sxzones.runs.firms import LEAD
+
+
+def test_check_lang_accepts_the_three_and_names_them_otherwise() -> None:
+    assert [i18n.check_lang(x) for x in ("en", "zh", "both")] == ["en", "zh", "both"]
+    with pytest.raises(SxzonesError, match=r"'cn'.*en, zh, both"):
+        i18n.check_lang("cn")
+
+
+def test_labels_read_policy_terms_from_the_rules_file(tmp_path: Path) -> None:
+    lab = i18n.labels()
+    assert lab.values["kind"]["subsidence"] == "采煤沉陷区受损土地"  # siting_candidates.labels
+    assert lab.values["reason"]["builtup"] == "建成区及退让带"  # label_zh of the rule
+    assert lab.values["reason"]["too_small"] == "面积过小"  # not a rule: package data
+    # another rules file with other labels: its labels win (nothing copied into i18n.toml)
+    text = DEFAULT_RULES.read_text(encoding="utf-8")
+    text = text.replace('subsidence = "采煤沉陷区受损土地"', 'subsidence = "沉陷区"')
+    text = text.replace('label_zh = "水域及退让带"', 'label_zh = "河湖管理范围"')
+    path = tmp_path / "rules.toml"
+    path.write_text(text, encoding="utf-8")
+    own = i18n.labels(load_rules(path))
+    assert own.values["kind"]["subsidence"] == "沉陷区"
+    assert own.values["reason"]["water"] == "河湖管理范围"
+    assert own.sources["reason"] == "sxzones/i18n.toml + rules.toml"
+    assert "subsidence" not in i18n._package_data()["values"]["kind"]
+
+
+def test_label_gives_identifier_chinese_or_both() -> None:
+    assert i18n.label("zone.inside", "en") == "inside"
+    assert i18n.label("zone.inside", "zh") == "建成区内"
+    assert i18n.label("zone.within_20km", "both") == "周边20千米内 (within_20km)"
+    assert i18n.label("verdict.unassessed", "zh") == "未评估"
+    assert i18n.label("unit_type.general_control", "zh") == "一般管控单元"
+    assert i18n.label("industry_status.unrecognised", "both") == "未识别 (unrecognised)"
+    assert i18n.label("kind.new", "zh") == "新建"
+    assert i18n.label("field.distance_m", "zh") == "距最近建成区距离（米）"
+    assert i18n.label("field.removed_redline_m2", "zh") == "排除面积：生态保护红线（平方米）"
+    assert i18n.label("sheet.summary", "both") == "汇总 (summary)"
+    # no label: the identifier, in every language
+    assert i18n.label("field.my_own_column", "zh") == "my_own_column"
+    assert i18n.label("industry.炼焦", "both") == "炼焦"
+
+
+def test_translate_value_patterns_bools_and_missing() -> None:
+    assert i18n.translate_value("within_10km", "zone", "zh") == "周边10千米内"
+    assert i18n.translate_value("beyond", "zone", "zh", km="10") == "10千米外"
+    assert i18n.translate_value("beyond", "zone", "zh") == "筛查距离外"
+    assert i18n.translate_value(np.True_, "bool", "zh") == "是"
+    assert i18n.translate_value(False, "bool", "both") == "否 (false)"
+    assert np.isnan(i18n.translate_value(float("nan"), "verdict", "zh"))
+    assert i18n.translate_value("conflict", "verdict", "en") == "conflict"
+
+
+def test_text_is_chinese_or_todays_bilingual_heading() -> None:
+    assert i18n.text("verdict", "zh") == "结论"
+    assert i18n.text("verdict", "en") == "结论 Verdict"
+    assert i18n.text("verdict", "both") == "结论 Verdict"
+    assert i18n.text("firm_map_title", "zh", km="20") == "企业与建成区距离筛查（20 千米）"
+    assert i18n.joined("距离范围（示意）", "Distance ring") == "距离范围（示意）Distance ring"
+
+
+def test_legend_labels_in_english_are_todays_bytes() -> None:
+    for key, today in LABELS.items():
+        assert i18n.legend_label(key, "en") == today
+        assert i18n.legend_label(key, "both") == today
+        # the Chinese is today's label up to its English
+        assert i18n.legend_label(key, "zh") == re.match(r"(.+?) ?[A-Z]", today).group(1)
+    assert i18n.legend_label("within_5km", "zh") == "周边5千米内"
+    assert i18n.legend_label("within_5km", "en") == "周边5千米内 Within 5 km"
+    assert i18n.legend_label("unassessed", "en") == "unassessed"
+    assert i18n.legend_label("unassessed", "zh") == "未评估"
+    assert i18n.legend_label("new", "both") == "新建 (new)"
+
+
+def _firm_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "firm_id": ["F1", "F2", "F3"],
+            "industry": ["钢铁", "炼焦", "steel"],
+            "industry_id": ["steel", "炼焦", "steel"],
+            "industry_status": ["recognised", "unrecognised", "recognised"],
+            "zone": ["inside", "within_20km", "beyond"],
+            "applicable": [True, False, False],
+            "asks": [
+                "搬迁改造或关闭退出 / relocate, retrofit or close | 深度治理，2024-12-31 前 / "
+                "deep treatment due 2024-12-31",
+                "",
+                None,
+            ],
+            "产能": [1, 2, 3],
+        }
+    )
+
+
+def test_translate_frame_english_is_the_same_object() -> None:
+    t = _firm_table()
+    assert i18n.translate_frame(t, "en") is t
+
+
+def test_translate_frame_chinese_headers_and_values() -> None:
+    t = _firm_table()
+    zh = i18n.translate_frame(t, "zh")
+    assert list(zh.columns) == [
+        "企业编号",
+        "行业（原值）",
+        "行业",
+        "行业识别状态",
+        "区位",
+        "是否适用规则",
+        "要求",
+        "产能",
+    ]
+    assert zh["区位"].tolist() == ["建成区内", "周边20千米内", "20千米外"]
+    assert zh["行业"].tolist() == ["钢铁", "炼焦", "钢铁"]  # unrecognised text kept as written
+    assert zh["行业识别状态"].tolist() == ["已识别", "未识别", "已识别"]
+    assert zh["是否适用规则"].tolist() == ["是", "否", "否"]
+    assert zh["要求"].tolist()[:2] == ["搬迁改造或关闭退出 | 深度治理，2024-12-31 前", ""]
+    assert zh["要求"].isna().tolist() == [False, False, True]
+    assert t["zone"].tolist() == ["inside", "within_20km", "beyond"]  # input not changed
+
+
+def test_translate_frame_both_and_lists_and_dynamic_headers() -> None:
+    t = pd.DataFrame(
+        {
+            "unit_types": ["general_control;priority_protection", None],
+            "verdict": ["conditional", "unassessed"],
+            "removed_water_m2": [1.0, 2.0],
+            "removed_airports_m2": [0.0, 0.0],
+        }
+    )
+    both = i18n.translate_frame(t, "both")
+    assert list(both.columns) == [
+        "管控单元类型 (unit_types)",
+        "研判结论 (verdict)",
+        "排除面积：水域及退让带（平方米） (removed_water_m2)",
+        "排除面积：airports（平方米） (removed_airports_m2)",
+    ]
+    assert both.iloc[0, 0] == "一般管控单元 (general_control);优先保护单元 (priority_protection)"
+    assert both.iloc[:, 1].tolist() == ["有条件 (conditional)", "未评估 (unassessed)"]
+
+
+def test_translate_frame_summary_sheet_and_header_collisions() -> None:
+    summary = pd.DataFrame(
+        {
+            "city": ["太原市"],
+            "industry_id": ["coking"],
+            "inside": [1],
+            "within_10km": [2],
+            "beyond": [3],
+        }
+    )
+    zh = i18n.translate_frame(summary, "zh")
+    assert list(zh.columns) == ["地级市", "行业", "建成区内", "周边10千米内", "10千米外"]
+    assert zh.iloc[0].tolist() == ["太原市", "焦化", 1, 2, 3]
+    # a user's own column already called 区位 stays; ours keeps its identifier beside it
+    clash = i18n.translate_frame(pd.DataFrame({"区位": ["x"], "zone": ["inside"]}), "zh")
+    assert list(clash.columns) == ["区位", "区位 (zone)"]
+
+
+def test_sheet_names_fit_excel() -> None:
+    assert i18n.sheet_name("summary", "zh") == "汇总"
+    assert i18n.sheet_name("within_20km", "zh") == "周边20千米内"
+    assert i18n.sheet_name("beyond", "zh", km="20") == "20千米外"
+    assert i18n.sheet_name("exclusions", "both") == "排除项 (exclusions)"
+    assert i18n.sheet_name("summary", "en") == "summary"
+    long = i18n.sheet_name("a/b" * 20, "both")
+    assert len(long) <= 31 and "/" not in long
+
+
+def test_every_output_column_and_policy_value_has_a_chinese_label() -> None:
+    lab = i18n.labels()
+    rejects = LayerReport("x", Path("x"), "firms", 0).rejects.columns
+    for cols in (LEAD, FIRM_FIELDS, PROJECT_FIELDS, SITE_FIELDS, list(rejects)):
+        names = [i18n.label(f"field.{c}", "zh", lab=lab) for c in cols]
+        assert all(n != c for n, c in zip(names, cols, strict=True)), cols
+        assert len(set(names)) == len(names), names
+    for vocab, keys in (
+        ("verdict", (*VERDICTS, "unassessed")),
+        ("kind", (*PROJECT_KINDS, *CANDIDATE_KINDS, "city", "county_town")),
+        ("unit_type", UNIT_TYPES),
+        ("tech", TECHS),
+        ("industry_status", ("recognised", "unrecognised", "missing")),
+        ("reason", [str(r.params["reason"]) for r in load_rules().of_kind("siting_exclusion")]),
+    ):
+        for k in keys:
+            assert i18n.label(f"{vocab}.{k}", "zh", lab=lab) != k, (vocab, k)
