@@ -52,7 +52,9 @@ __all__ = [
     "sheet_name",
     "text",
     "translate_frame",
+    "translate_sheets",
     "translate_value",
+    "translate_values",
 ]
 
 Lang = Literal["en", "zh", "both"]
@@ -314,21 +316,47 @@ def _translate_column(
     return s.map(lambda v: table.get(v, v), na_action="ignore").astype(object)
 
 
+def translate_values(
+    frame: pd.DataFrame,
+    lang: Lang,
+    *,
+    lab: Labels | None = None,
+    vocabulary: Mapping[str, str] | None = None,
+    km: str | None = None,
+) -> pd.DataFrame:
+    """A copy of ``frame`` whose values are in ``lang`` (headers unchanged); ``en``: ``frame``.
+
+    The columns of :data:`COLUMN_VOCABULARY` (updated with ``vocabulary``), ``;``-lists in
+    ``unit_types``, and ``asks`` (its Chinese half, ``zh`` only). ``km``: the screening
+    distance for ``beyond`` (default: the one the frame's ``within_<D>km`` zones name)."""
+    if lang == "en":
+        return frame
+    lab = lab or _default_labels()
+    vocab = {**COLUMN_VOCABULARY, "asks": "asks", **(vocabulary or {})}
+    km = km or _distance_km(frame)
+    out = frame.copy()
+    for col in out.columns:
+        v = vocab.get(str(col))
+        if v is not None:
+            out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
+    return out
+
+
 def translate_frame(
     frame: pd.DataFrame,
     lang: Lang,
     *,
     lab: Labels | None = None,
     vocabulary: Mapping[str, str] | None = None,
+    km: str | None = None,
 ) -> pd.DataFrame:
     """A copy of ``frame`` with Chinese headers and values (``zh``) or ``中文 (identifier)``
     (``both``); ``en`` returns ``frame`` itself, untouched.
 
-    Headers: the ``fields`` labels, ``removed_<reason>_m2``, and zone values (summary sheets).
-    Values: the columns of :data:`COLUMN_VOCABULARY` (updated with ``vocabulary``), ``;``-lists
-    in ``unit_types``, and ``asks`` (its Chinese half, ``zh`` only). Other columns and values
-    without a label keep their text; a translated header that would repeat another keeps its
-    identifier in brackets. The geometry column keeps its name.
+    Values as :func:`translate_values`. Headers: the ``fields`` labels, ``removed_<reason>_m2``,
+    and zone values (summary sheets). Columns and values without a label keep their text; a
+    translated header that would repeat another keeps its identifier in brackets. The geometry
+    column keeps its name.
 
     >>> df = pd.DataFrame({"zone": ["inside", "within_20km", "beyond"]})
     >>> translate_frame(df, "zh").to_dict("list")
@@ -337,27 +365,35 @@ def translate_frame(
     if lang == "en":
         return frame
     lab = lab or _default_labels()
-    vocab = {**COLUMN_VOCABULARY, "asks": "asks", **(vocabulary or {})}
-    km = _distance_km(frame)
-    out = frame.copy()
-    for col in out.columns:
-        v = vocab.get(str(col))
-        if v is not None:
-            out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
+    km = km or _distance_km(frame)
+    out = translate_values(frame, lang, lab=lab, vocabulary=vocabulary, km=km)
     geom = getattr(frame, "_geometry_column_name", None)
-    names: list[str] = []
-    for col in map(str, out.columns):
-        new = col if col == geom else _form(_header_zh(col, lab, km), col, lang)
-        names.append(new)
+    cols = [str(c) for c in out.columns]
+    names = [c if c == geom else _form(_header_zh(c, lab, km), c, lang) for c in cols]
     seen: dict[str, int] = {}
     for n in names:
         seen[n] = seen.get(n, 0) + 1
-    final = [
-        f"{n} ({c})" if seen[n] > 1 and n != c and lang == "zh" else n
-        for n, c in zip(names, map(str, out.columns), strict=True)
-    ]
-    out.columns = pd.Index(final)
+    out.columns = pd.Index(
+        [f"{n} ({c})" if seen[n] > 1 and n != c else n for n, c in zip(names, cols, strict=True)]
+    )
     return out
+
+
+def translate_sheets(
+    sheets: Mapping[str, pd.DataFrame], lang: Lang, *, lab: Labels | None = None
+) -> dict[str, pd.DataFrame]:
+    """XLSX sheets in ``lang``: names by :func:`sheet_name`, frames by :func:`translate_frame`,
+    with one screening distance for all (``beyond`` -> ``20千米外``); ``en``: as given."""
+    if lang == "en":
+        return dict(sheets)
+    lab = lab or _default_labels()
+    kms = {k for f in sheets.values() if (k := _distance_km(f))}
+    kms |= {m.group(1) for name in sheets if (m := _WITHIN.match(name))}
+    km = kms.pop() if len(kms) == 1 else None
+    return {
+        sheet_name(name, lang, lab=lab, km=km): translate_frame(f, lang, lab=lab, km=km)
+        for name, f in sheets.items()
+    }
 
 
 def sheet_name(name: str, lang: Lang, *, lab: Labels | None = None, km: str | None = None) -> str:

@@ -204,3 +204,26 @@ def test_every_output_column_and_policy_value_has_a_chinese_label() -> None:
     ):
         for k in keys:
             assert i18n.label(f"{vocab}.{k}", "zh", lab=lab) != k, (vocab, k)
+
+
+def test_translate_values_keeps_headers() -> None:
+    t = pd.DataFrame({"verdict": ["clear", "conflict"], "builtup_zone": ["beyond", "inside"]})
+    zh = i18n.translate_values(t, "zh", km="20")
+    assert list(zh.columns) == ["verdict", "builtup_zone"]
+    assert zh.to_dict("list") == {
+        "verdict": ["无冲突", "冲突"],
+        "builtup_zone": ["20千米外", "建成区内"],
+    }
+    assert i18n.translate_values(t, "en") is t
+
+
+def test_translate_sheets_names_and_one_distance_for_all() -> None:
+    inside = pd.DataFrame({"zone": ["inside"]})
+    beyond = pd.DataFrame({"zone": ["beyond"]})
+    summary = pd.DataFrame({"city": ["晋中市"], "inside": [1], "within_20km": [0], "beyond": [1]})
+    sheets = {"summary": summary, "inside": inside, "beyond": beyond}
+    zh = i18n.translate_sheets(sheets, "zh")
+    assert list(zh) == ["汇总", "建成区内", "20千米外"]
+    assert zh["20千米外"]["区位"].tolist() == ["20千米外"]  # the distance from the summary
+    assert list(zh["汇总"].columns) == ["地级市", "建成区内", "周边20千米内", "20千米外"]
+    assert i18n.translate_sheets(sheets, "en") == sheets
