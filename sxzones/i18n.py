@@ -49,6 +49,7 @@ __all__ = [
     "label",
     "labels",
     "legend_label",
+    "legend_pairs",
     "sheet_name",
     "text",
     "translate_frame",
@@ -119,6 +120,11 @@ def _package_data() -> dict[str, Any]:
 
 def _pairs(table: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     return {k: (str(v["zh"]), str(v["en"])) for k, v in table.items()}
+
+
+def legend_pairs() -> dict[str, tuple[str, str]]:
+    """The (Chinese, English) legend labels of the package data, by key."""
+    return _pairs(_package_data()["legend"])
 
 
 def _rule_vocabularies(rules: RuleSet) -> dict[str, dict[str, str]]:
@@ -250,16 +256,17 @@ def legend_label(key: str, lang: Lang, *, lab: Labels | None = None) -> str:
     >>> legend_label("general_control", "en"), legend_label("general_control", "zh")
     ('一般管控单元 General control', '一般管控单元')
     """
-    lab = lab or _default_labels()
-    if key in lab.legend:
-        zh, en = lab.legend[key]
+    legend = lab.legend if lab is not None else legend_pairs()
+    if key in legend:
+        zh, en = legend[key]
         return zh if lang == "zh" else joined(zh, en)
     m = _WITHIN.match(key)
     if m:
-        zh = lab.patterns["within_km"].format(km=m.group(1))
+        zh = _package_data()["patterns"]["within_km"].format(km=m.group(1))
         return zh if lang == "zh" else f"{zh} Within {m.group(1)} km"
     if lang == "en":
         return key
+    lab = lab or _default_labels()
     for vocab in ("zone", "verdict", "unit_type", "kind", "industry", "reason", "role"):
         found = lab.values.get(vocab, {}).get(key)
         if found:
