@@ -227,3 +227,42 @@ def test_translate_sheets_names_and_one_distance_for_all() -> None:
     assert zh["20千米外"]["区位"].tolist() == ["20千米外"]  # the distance from the summary
     assert list(zh["汇总"].columns) == ["地级市", "建成区内", "周边20千米内", "20千米外"]
     assert i18n.translate_sheets(sheets, "en") == sheets
+
+
+def _firms_map_html(tmp_path: Path, lang: i18n.Lang) -> str:
+    import geopandas as gpd
+    import shapely
+
+    from sxzones.maps.interactive import MapLayer, build_map, save_map
+    from sxzones.maps.style import LayerStyle
+
+    firms = gpd.GeoDataFrame(
+        {
+            "name": ["甲钢铁厂", "乙焦化厂"],
+            "industry_id": ["steel", "coking"],
+            "zone": ["inside", "within_20km"],
+            "distance_m": [0.0, 1234.5],
+        },
+        geometry=[shapely.Point(500000, 4190000), shapely.Point(502000, 4190000)],
+        crs=4546,
+    )
+    fields = ["name", "industry_id", "zone", "distance_m"]
+    layer = MapLayer("firms", firms, "firms", fields, LayerStyle(by="zone"), search_field="name")
+    m = build_map([layer], title="t", lang=lang)
+    return save_map(m, tmp_path / f"{lang}.html").read_text(encoding="utf-8")
+
+
+def test_map_popups_and_legend_in_chinese(tmp_path: Path) -> None:
+    zh = _firms_map_html(tmp_path, "zh")
+    # popup and tooltip labels, values, legend entries, layer name, controls
+    for s in ('"区位"', '"距最近建成区距离（米）"', '"周边20千米内"', '"焦化"', ">建成区内<"):
+        assert s in zh, s
+    assert "搜索名称" in zh and "Search by name" not in zh and "全屏" in zh
+    assert "Inside built-up area" not in zh and '"within_20km"' not in zh
+    # colours still follow the identifiers: inside red, within orange
+    assert '"_colour": "#b2182b"' in zh and '"_colour": "#ef8a62"' in zh
+    en = _firms_map_html(tmp_path, "en")
+    assert '"within_20km"' in en and '"周边20千米内"' not in en
+    assert "建成区内 Inside built-up area" in en
+    both = _firms_map_html(tmp_path, "both")
+    assert '"周边20千米内 (within_20km)"' in both and '"区位 (zone)"' in both
