@@ -143,6 +143,53 @@ def _style_fn(style: LayerStyle) -> Any:
     return fn
 
 
+def _feature_group(
+    layer: MapLayer,
+    st: LayerStyle,
+    basemap: Basemap,
+    cluster_over: int,
+    lang: Lang = "en",
+    lab: Labels | None = None,
+) -> tuple[folium.FeatureGroup, folium.GeoJson]:
+    """One layer as a feature group holding its GeoJSON (points over ``cluster_over`` in a
+    marker cluster), with a tooltip of the first three fields and a popup of all; names,
+    field labels and values in ``lang``."""
+    fields = [f for f in layer.fields if f in layer.frame.columns]
+    gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02, lang, lab)
+    if not gj["features"]:
+        fields = []  # folium refuses tooltips and popups on a layer with no features
+    name = legend_label(layer.name, lang, lab=lab)
+    fg = folium.FeatureGroup(name=html.escape(name), show=st.show)
+    aliases = [label(f"field.{f}", lang, lab=lab) for f in fields]
+    tooltip = (
+        folium.GeoJsonTooltip(
+            fields=fields[:3], aliases=[a + ":" for a in aliases[:3]], sticky=True
+        )
+        if fields
+        else None
+    )
+    popup = (
+        folium.GeoJsonPopup(fields=fields, aliases=aliases if lang != "en" else None)
+        if fields
+        else None
+    )
+    is_points = set(layer.frame.geom_type.dropna()) <= {"Point", "MultiPoint"}
+    kwargs: dict[str, Any] = {}
+    if is_points:
+        kwargs["marker"] = folium.CircleMarker(radius=st.radius, fill=True, fill_opacity=0.85)
+    gjl = folium.GeoJson(
+        gj, name=name, style_function=_style_fn(st), tooltip=tooltip, popup=popup, **kwargs
+    )
+    if is_points and len(gj["features"]) > cluster_over:
+        # one GeoJSON layer inside the cluster group: no per-marker objects in the page
+        mc = plugins.MarkerCluster(name=name)
+        gjl.add_to(mc)
+        mc.add_to(fg)
+    else:
+        gjl.add_to(fg)
+    return fg, gjl
+
+
 def build_map(
     layers: Sequence[MapLayer],
     *,
@@ -172,43 +219,8 @@ def build_map(
     search_target = None
     for layer in layers:
         st = layer.style or layer_style(layer.role, layer.name)
-        fields = [f for f in layer.fields if f in layer.frame.columns]
-        gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02, lang, lab)
+        fg, gjl = _feature_group(layer, st, basemap, cluster_over, lang, lab)
         name = legend_label(layer.name, lang, lab=lab)
-        fg = folium.FeatureGroup(name=html.escape(name), show=st.show)
-        aliases = [label(f"field.{f}", lang, lab=lab) for f in fields]
-        tooltip = (
-            folium.GeoJsonTooltip(
-                fields=fields[:3], aliases=[a + ":" for a in aliases[:3]], sticky=True
-            )
-            if fields
-            else None
-        )
-        popup = (
-            folium.GeoJsonPopup(fields=fields, aliases=aliases if lang != "en" else None)
-            if fields
-            else None
-        )
-        geom_types = set(layer.frame.geom_type.dropna())
-        is_points = geom_types <= {"Point", "MultiPoint"}
-        kwargs: dict[str, Any] = {}
-        if is_points:
-            kwargs["marker"] = folium.CircleMarker(radius=st.radius, fill=True, fill_opacity=0.85)
-        gjl = folium.GeoJson(
-            gj,
-            name=name,
-            style_function=_style_fn(st),
-            tooltip=tooltip,
-            popup=popup,
-            **kwargs,
-        )
-        if is_points and len(gj["features"]) > cluster_over:
-            # one GeoJSON layer inside the cluster group: no per-marker objects in the page
-            mc = plugins.MarkerCluster(name=name)
-            gjl.add_to(mc)
-            mc.add_to(fg)
-        else:
-            gjl.add_to(fg)
         if layer.search_field and search_target is None:
             search_target = (gjl, layer.search_field)
         fg.add_to(m)
