@@ -52,6 +52,7 @@ __all__ = [
     "legend_pairs",
     "sheet_name",
     "text",
+    "text_pairs",
     "translate_frame",
     "translate_sheets",
     "translate_value",
@@ -110,6 +111,7 @@ class Labels:
     legend: dict[str, tuple[str, str]]
     text: dict[str, tuple[str, str]]
     sources: dict[str, str] = field(default_factory=dict)  # vocabulary -> where it came from
+    text_zh: dict[str, str] = field(default_factory=dict)  # Chinese-only forms (``zh_only``)
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +122,17 @@ def _package_data() -> dict[str, Any]:
 
 def _pairs(table: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     return {k: (str(v["zh"]), str(v["en"])) for k, v in table.items()}
+
+
+def text_pairs() -> dict[str, tuple[str, str]]:
+    """The (Chinese, English) headings and sentences of maps and reports, by key."""
+    return _pairs(_package_data()["text"])
+
+
+def _text_zh() -> dict[str, str]:
+    """Chinese-only forms of texts whose bilingual heading keeps a unit in its English half
+    (``重叠面积 Overlap m²`` -> ``重叠面积（平方米）``)."""
+    return {k: str(v["zh_only"]) for k, v in _package_data()["text"].items() if "zh_only" in v}
 
 
 def legend_pairs() -> dict[str, tuple[str, str]]:
@@ -171,6 +184,7 @@ def labels(rules: RuleSet | None = None) -> Labels:
         legend=_pairs(data["legend"]),
         text=_pairs(data["text"]),
         sources=sources,
+        text_zh=_text_zh(),
     )
 
 
@@ -242,9 +256,9 @@ def text(key: str, lang: Lang, *, lab: Labels | None = None, **fmt: Any) -> str:
     >>> text("verdict", "zh"), text("verdict", "en")
     ('结论', '结论 Verdict')
     """
-    lab = lab or _default_labels()
-    zh, en = lab.text[key]
-    out = zh if lang == "zh" else joined(zh, en)
+    zh, en = (lab.text if lab is not None else text_pairs())[key]
+    only = (lab.text_zh if lab is not None else _text_zh()).get(key, zh)
+    out = only if lang == "zh" else joined(zh, en)
     return out.format(**fmt) if fmt else out
 
 

@@ -20,6 +20,8 @@ from sxzones.maps.style import LABELS
 from sxzones.rules import DEFAULT_RULES, PROJECT_KINDS, TECHS, VERDICTS, load_rules
 from sxzones.runs.firms import LEAD
 
+from .conftest import ROOT
+
 
 def test_check_lang_accepts_the_three_and_names_them_otherwise() -> None:
     assert [i18n.check_lang(x) for x in ("en", "zh", "both")] == ["en", "zh", "both"]
@@ -266,3 +268,119 @@ def test_map_popups_and_legend_in_chinese(tmp_path: Path) -> None:
     assert "建成区内 Inside built-up area" in en
     both = _firms_map_html(tmp_path, "both")
     assert '"周边20千米内 (within_20km)"' in both and '"区位 (zone)"' in both
+
+
+# ----------------------------------------------------------------------------- integration
+
+
+def _cli(*args: str) -> None:
+    from click.testing import CliRunner
+
+    from sxzones.cli import cli
+
+    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+
+
+def test_firm_screen_in_chinese_writes_chinese_headers_values_and_sheets(tmp_path: Path) -> None:
+    args = ["firms", "--firms", "firms", "--builtup", "builtup_demonstration"]
+    _cli(*args, "--out", str(tmp_path / "en"))
+    _cli(*args, "--out", str(tmp_path / "zh"), "--lang", "zh", "--map", str(tmp_path / "m.html"))
+    en = pd.read_csv(tmp_path / "en" / "firm_zones.csv", encoding="utf-8-sig")
+    zh = pd.read_csv(tmp_path / "zh" / "firm_zones.csv", encoding="utf-8-sig")
+    assert list(zh.columns[:6]) == [
+        "企业编号",
+        "名称",
+        "行业（原值）",
+        "行业",
+        "区位",
+        "距最近建成区距离（米）",
+    ]
+    assert "zone" not in zh.columns and "source_row" not in zh.columns
+    # the same firms, zone for zone and distance for distance
+    zones = {"inside": "建成区内", "within_20km": "周边20千米内", "beyond": "20千米外"}
+    assert zh["区位"].tolist() == en["zone"].map(zones).tolist()
+    assert zh["距最近建成区距离（米）"].tolist() == en["distance_m"].tolist()
+    assert set(zh["行业"]) == {"钢铁", "火电"} and set(en["industry_id"]) == {"steel", "coal_power"}
+    assert set(zh["是否适用规则"]) <= {"是", "否"}
+    assert zh["企业编号"].tolist() == en["firm_id"].tolist()  # ids untouched
+    sheets = pd.read_excel(tmp_path / "zh" / "firm_zones.xlsx", sheet_name=None)
+    assert list(sheets) == ["汇总", "周边20千米内", "建成区内", "20千米外"]
+    assert list(sheets["汇总"].columns) == [
+        "地级市",
+        "行业",
+        "建成区内",
+        "周边20千米内",
+        "20千米外",
+    ]
+    n_inside = int((en["zone"] == "inside").sum())
+    assert len(sheets["建成区内"]) == n_inside == int(sheets["汇总"]["建成区内"].sum())
+    rejects = (tmp_path / "zh" / "rejects.csv").read_text(encoding="utf-8-sig")
+    assert rejects.splitlines()[0] == "图层,原始行号,编号,问题代码,字段,原因"
+    html = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "企业与建成区距离筛查（20 千米）" in html and "Firm screen" not in html
+    assert '"周边20千米内"' in html and '"within_20km"' not in html
+
+
+def _check(tmp_path: Path, lang: str) -> Path:
+    out = tmp_path / lang
+    _cli(
+        "check",
+        "--projects",
+        str(ROOT / "analyses" / "examples" / "projects_demonstration.csv"),
+        "--crs",
+        "wgs84",
+        "--out",
+        str(out),
+        "--map",
+        str(out / "map.html"),
+        "--lang",
+        lang,
+    )
+    return out
+
+
+def test_site_check_report_csv_and_map_popups_in_chinese(tmp_path: Path) -> None:
+    out = _check(tmp_path, "zh")
+    report = (out / "report-D1.html").read_text(encoding="utf-8")
+    # D1: a new coking project in Qingxu (Taiyuan region), 4.4 km from the county town
+    for s in (
+        "<h1>建设项目选址研判: D1</h1>",
+        "行业: <b>焦化</b> · 类型: <b>新建</b>",
+        '结论: <span class="verdict">冲突</span>',
+        "(周边20千米内)",
+        "<th>规则</th><th>结论</th><th>条款</th><th>要求</th></tr>",
+        "<td>一般管控单元</td>",
+        "<th>重叠面积（平方米）</th>",
+        "<td>示范数据</td>",
+        "示范图层非官方数据</p>",
+    ):
+        assert s in report, s
+    for s in ("Site check", "Verdict", "Requirement", "Kind", ">new<", "general_control"):
+        assert s not in report, s
+    table = pd.read_csv(out / "site_check.csv", encoding="utf-8-sig")
+    assert table.set_index("项目编号")["研判结论"].to_dict()["D1"] == "冲突"
+    assert table.set_index("项目编号")["类型"].to_dict()["D2"] == "产能置换"
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert 'aliases = ["项目编号", "行业", "类型", "研判结论"' in html
+    assert '"verdict": "冲突"' in html and '"kind": "新建"' in html
+    assert "建设项目选址研判" in html and "Site check" not in html
+    en = (_check(tmp_path, "en") / "report-D1.html").read_text(encoding="utf-8")
+    assert "类型 Kind: <b>new</b>" in en and "<th>要求</th><th>Requirement</th>" in en
+
+
+def test_siting_in_chinese_headers_sheets_and_reasons(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    _cli("sites", "--candidates", "candidates_demonstration", "--tech", "pv", "--out", str(out),
+         "--lang", "both")  # fmt: skip
+    sheets = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None)
+    assert list(sheets) == ["地块 (sites)", "汇总 (summary)", "排除项 (exclusions)"]
+    ex = sheets["排除项 (exclusions)"]
+    assert ex["原因 (reason)"].iloc[0] == "生态保护红线 (redline)"
+    assert "否 (false)" in set(ex["是否已评估 (assessed)"])  # farmland etc. have no layer
+    sites = sheets["地块 (sites)"]
+    assert "排除面积：水域及退让带（平方米） (removed_water_m2)" in sites.columns
+    assert (
+        sheets["汇总 (summary)"]["类型 (kind)"].iloc[-1]
+        == "合计（候选地块并集） (all (union of candidates))"
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import folium
 
 from sxzones.analyses.site_check import SiteCheckResult
+from sxzones.i18n import Labels, check_lang, text
 from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
@@ -25,11 +26,17 @@ PROJECT_FIELDS = [
 
 
 def site_check_map(
-    result: SiteCheckResult, basemap: Basemap | None = None, *, sources: str
+    result: SiteCheckResult,
+    basemap: Basemap | None = None,
+    *,
+    sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> folium.Map:
     """Interactive map of a site check: the touched control units (by type), red lines,
     zones, built-up areas, and the projects coloured by verdict with their findings.
     ``sources``: the sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
+    ``lang``: legend, popups and texts (:mod:`sxzones.i18n`).
     """
     frames = result.layers.frames
     layers = []
@@ -63,9 +70,14 @@ def site_check_map(
             search_field="project_id",
         )
     )
+    lg = check_lang(lang)
+    title = "建设项目选址研判 Site check"
     note = f"选址研判 Site check. 晋环发〔2023〕1号 (四), (五), (十二), (十三). {sources}"
+    if lg == "zh":
+        title = text("site_map_title", lg, lab=lab)
+        note = text("site_map_note", lg, lab=lab) + sources
     return build_map(
-        layers, title="建设项目选址研判 Site check", note=note, focus="projects", basemap=basemap
+        layers, title=title, note=note, focus="projects", basemap=basemap, lang=lg, lab=lab
     )
 
 

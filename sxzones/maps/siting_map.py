@@ -8,6 +8,7 @@ import folium
 import geopandas as gpd
 
 from sxzones.analyses.siting import SitingResult
+from sxzones.i18n import Labels, Lang, check_lang, text, translate_value
 from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
@@ -36,6 +37,7 @@ def _eligible(res: SitingResult) -> gpd.GeoDataFrame:
 
 #: Legend entry of the eligible land a raster did not assess.
 UNASSESSED = "栅格未评估 Not assessed by raster (no data)"
+UNASSESSED_ZH = "栅格未评估（无数据）"
 
 
 def _unassessed_text(res: SitingResult) -> str:
@@ -49,12 +51,36 @@ def _unassessed_text(res: SitingResult) -> str:
     )
 
 
-def _note(res: SitingResult, sources: str) -> str:
+def _note(res: SitingResult, sources: str, lang: Lang = "en", lab: Labels | None = None) -> str:
     missing = ", ".join(m["reason"] for m in res.meta.get("not_assessed", []))
+    if lang == "zh":
+        return _note_zh(res, sources, lab)
     return (
         "晋环发〔2023〕1号 (十五); 自然资办发〔2023〕12号; TD/T 1075-2023. Areas on the ellipsoid. "
         + (f"Not assessed (no layer): {missing}. " if missing else "")
         + _unassessed_text(res)
+        + sources
+    )
+
+
+def _note_zh(res: SitingResult, sources: str, lab: Labels | None) -> str:
+    """The map's note in Chinese: clauses, exclusions without a layer, land not assessed by
+    rasters, sources."""
+    missing = "、".join(
+        str(translate_value(m["reason"], "reason", "zh", lab=lab))
+        for m in res.meta.get("not_assessed", [])
+    )
+    t = res.summary
+    raster = (
+        f"栅格未评估（无数据或超出范围）：{t['not_assessed_km2']:.2f} 平方千米，"
+        f"{t['not_assessed_capacity_mw']:.1f} 兆瓦。"
+        if t.get("not_assessed_km2")
+        else ""
+    )
+    return (
+        text("siting_map_note", "zh", lab=lab)
+        + (text("not_assessed", "zh", lab=lab, items=missing) if missing else "")
+        + raster
         + sources
     )
 
@@ -65,11 +91,14 @@ def siting_map(
     basemap: Basemap | None = None,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> folium.Map:
     """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
     with area, capacity and score, and (wind) turbine positions. ``sources``: the sources
-    line of the layers used (:func:`sxzones.maps.sources.sources_line`)."""
-    tech = res.meta["tech"]
+    line of the layers used (:func:`sxzones.maps.sources.sources_line`). ``lang``: legend,
+    popups and texts (:mod:`sxzones.i18n`)."""
+    tech, lg = res.meta["tech"], check_lang(lang)
     layers = [
         MapLayer(
             "candidates",
@@ -101,7 +130,7 @@ def siting_map(
     if res.unassessed is not None and len(res.unassessed):
         layers.append(
             MapLayer(
-                UNASSESSED,
+                UNASSESSED_ZH if lg == "zh" else UNASSESSED,
                 res.unassessed,
                 "context",
                 ["site_id", "raster", "area_m2"],
@@ -120,7 +149,11 @@ def siting_map(
             )
         )
     title = f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]}"
-    return build_map(layers, title=title, note=_note(res, sources), basemap=basemap)
+    if lg == "zh":
+        tech_zh = str(translate_value(tech, "tech", lg, lab=lab))
+        title = text("siting_map_title", lg, lab=lab, tech=tech_zh)
+    note = _note(res, sources, lg, lab)
+    return build_map(layers, title=title, note=note, basemap=basemap, lang=lg, lab=lab)
 
 
 def siting_figure(
