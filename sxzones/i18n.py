@@ -76,6 +76,7 @@ COLUMN_VOCABULARY: dict[str, str] = {
     "nearest_area_kind": "kind",
     "industry_id": "industry",
     "industry_status": "industry_status",
+    "how_to_map": "how_to_map",
     "tech": "tech",
     "reason": "reason",
     "main_reason": "reason",
@@ -141,21 +142,22 @@ def legend_pairs() -> dict[str, tuple[str, str]]:
 
 
 def _rule_vocabularies(rules: RuleSet) -> dict[str, dict[str, str]]:
-    """Chinese labels that the rules file holds: candidate kinds (``labels`` of the
-    ``siting_candidates`` rule), exclusion reasons (``label_zh``), and industries and project
-    kinds where the rules file has a vocabulary with Chinese names."""
+    """Chinese labels that the rules file holds: its vocabularies' Chinese names of
+    industries, project kinds and candidate kinds (``zh``), the ``labels`` of the
+    ``siting_candidates`` rule (where the vocabulary has no name) and the exclusion reasons
+    (``label_zh``)."""
     out: dict[str, dict[str, str]] = {"kind": {}, "reason": {}, "industry": {}}
     for rule in rules.of_kind("siting_candidates"):
         out["kind"].update({str(k): str(v) for k, v in rule.params.get("labels", {}).items()})
     for rule in rules.of_kind("siting_exclusion"):
         if rule.params.get("label_zh"):
             out["reason"][str(rule.params["reason"])] = str(rule.params["label_zh"])
-    vocab = getattr(rules, "vocabulary", None)
-    if isinstance(vocab, Mapping):  # a rules file with its own vocabulary names its terms
-        for name, target in (("industries", "industry"), ("project_kinds", "kind")):
-            for key, entry in (vocab.get(name) or {}).items():
-                if isinstance(entry, Mapping) and entry.get("zh"):
-                    out[target][str(key)] = str(entry["zh"])
+    for vocab, target in (
+        (rules.industries, "industry"),
+        (rules.project_kinds, "kind"),
+        (rules.candidate_kinds, "kind"),
+    ):
+        out[target].update({k: t.zh for k, t in vocab.terms.items() if t.zh})
     return out
 
 
@@ -164,7 +166,7 @@ def labels(rules: RuleSet | None = None) -> Labels:
     default rules file).
 
     >>> labels().values["kind"]["subsidence"]  # from the rules file
-    '采煤沉陷区受损土地'
+    '采煤沉陷区'
     """
     from sxzones.rules import load_rules
 

@@ -31,27 +31,33 @@ def test_check_lang_accepts_the_three_and_names_them_otherwise() -> None:
 
 def test_labels_read_policy_terms_from_the_rules_file(tmp_path: Path) -> None:
     lab = i18n.labels()
-    assert lab.values["kind"]["subsidence"] == "采煤沉陷区受损土地"  # siting_candidates.labels
+    assert lab.values["kind"]["subsidence"] == "采煤沉陷区"  # [vocabularies.candidate_kinds]
+    assert lab.values["kind"]["reconstruction_expansion"] == "改扩建"  # project kinds
+    assert lab.values["industry"]["coking"] == "焦化"  # [vocabularies.industries]
     assert lab.values["reason"]["builtup"] == "建成区及退让带"  # label_zh of the rule
     assert lab.values["reason"]["too_small"] == "面积过小"  # not a rule: package data
     # another rules file with other labels: its labels win (nothing copied into i18n.toml)
     text = DEFAULT_RULES.read_text(encoding="utf-8")
-    text = text.replace('subsidence = "采煤沉陷区受损土地"', 'subsidence = "沉陷区"')
+    old = '[vocabularies.industries.coking]\nzh = "焦化"'
+    assert old in text
+    text = text.replace(old, '[vocabularies.industries.coking]\nzh = "炼焦"')
     text = text.replace('label_zh = "水域及退让带"', 'label_zh = "河湖管理范围"')
     path = tmp_path / "rules.toml"
     path.write_text(text, encoding="utf-8")
     own = i18n.labels(load_rules(path))
-    assert own.values["kind"]["subsidence"] == "沉陷区"
+    assert own.values["industry"]["coking"] == "炼焦"
     assert own.values["reason"]["water"] == "河湖管理范围"
     assert own.sources["reason"] == "sxzones/i18n.toml + rules.toml"
-    assert "subsidence" not in i18n._package_data()["values"]["kind"]
+    data = i18n._package_data()["values"]
+    assert "subsidence" not in data["kind"] and "new" not in data["kind"]
+    assert "industry" not in data
 
 
 def test_label_gives_identifier_chinese_or_both() -> None:
     assert i18n.label("zone.inside", "en") == "inside"
     assert i18n.label("zone.inside", "zh") == "建成区内"
     assert i18n.label("zone.within_20km", "both") == "周边20千米内 (within_20km)"
-    assert i18n.label("verdict.unassessed", "zh") == "未评估"
+    assert i18n.label("verdict.unassessed", "zh") == "无法研判"
     assert i18n.label("unit_type.general_control", "zh") == "一般管控单元"
     assert i18n.label("industry_status.unrecognised", "both") == "未识别 (unrecognised)"
     assert i18n.label("kind.new", "zh") == "新建"
@@ -89,8 +95,8 @@ def test_legend_labels_in_english_are_todays_bytes() -> None:
         assert i18n.legend_label(key, "zh") == re.match(r"(.+?) ?[A-Z]", today).group(1)
     assert i18n.legend_label("within_5km", "zh") == "周边5千米内"
     assert i18n.legend_label("within_5km", "en") == "周边5千米内 Within 5 km"
-    assert i18n.legend_label("unassessed", "en") == "unassessed"
-    assert i18n.legend_label("unassessed", "zh") == "未评估"
+    assert i18n.legend_label("unassessed", "en") == "无法研判 Not assessed"
+    assert i18n.legend_label("unassessed", "zh") == "无法研判"
     assert i18n.legend_label("new", "both") == "新建 (new)"
 
 
@@ -158,7 +164,7 @@ def test_translate_frame_both_and_lists_and_dynamic_headers() -> None:
         "排除面积：airports（平方米） (removed_airports_m2)",
     ]
     assert both.iloc[0, 0] == "一般管控单元 (general_control);优先保护单元 (priority_protection)"
-    assert both.iloc[:, 1].tolist() == ["有条件 (conditional)", "未评估 (unassessed)"]
+    assert both.iloc[:, 1].tolist() == ["有条件 (conditional)", "无法研判 (unassessed)"]
 
 
 def test_translate_frame_summary_sheet_and_header_collisions() -> None:
@@ -288,14 +294,16 @@ def test_firm_screen_in_chinese_writes_chinese_headers_values_and_sheets(tmp_pat
     _cli(*args, "--out", str(tmp_path / "zh"), "--lang", "zh", "--map", str(tmp_path / "m.html"))
     en = pd.read_csv(tmp_path / "en" / "firm_zones.csv", encoding="utf-8-sig")
     zh = pd.read_csv(tmp_path / "zh" / "firm_zones.csv", encoding="utf-8-sig")
-    assert list(zh.columns[:6]) == [
+    assert list(zh.columns[:7]) == [
         "企业编号",
         "名称",
         "行业（原值）",
         "行业",
+        "行业识别状态",
         "区位",
         "距最近建成区距离（米）",
     ]
+    assert set(zh["行业识别状态"]) == {"已识别"}  # GEM's steel and coal power plants
     assert "zone" not in zh.columns and "source_row" not in zh.columns
     # the same firms, zone for zone and distance for distance
     zones = {"inside": "建成区内", "within_20km": "周边20千米内", "beyond": "20千米外"}
@@ -309,6 +317,7 @@ def test_firm_screen_in_chinese_writes_chinese_headers_values_and_sheets(tmp_pat
     assert list(sheets["汇总"].columns) == [
         "地级市",
         "行业",
+        "行业识别状态",
         "建成区内",
         "周边20千米内",
         "20千米外",
@@ -384,3 +393,14 @@ def test_siting_in_chinese_headers_sheets_and_reasons(tmp_path: Path) -> None:
         sheets["汇总 (summary)"]["类型 (kind)"].iloc[-1]
         == "合计（候选地块并集） (all (union of candidates))"
     )
+
+
+def test_unrecognised_industries_in_the_chinese_summary_say_how_to_map_them() -> None:
+    from sxzones.analyses.firm_zones import summary_by_city
+
+    t = _firm_table().assign(city="晋中市")
+    zh = i18n.translate_frame(summary_by_city(t), "zh")
+    row = zh[zh["行业识别状态"] == "未识别"].iloc[0]
+    assert row["行业"] == "炼焦" and row["周边20千米内"] == 1
+    assert row["如何对应"].startswith("在规则文件的 [vocabularies.industries] 中")
+    assert zh.loc[zh["行业识别状态"] == "已识别", "行业"].tolist() == ["钢铁"]

@@ -44,6 +44,7 @@ CATEGORY_COLOURS: dict[str, str] = {
     "conflict": "#b2182b",
     "conditional": "#f4a582",
     "clear": "#1b7837",
+    "unassessed": "#762a83",  # an industry or kind the rules' vocabulary does not know
 }
 
 #: Bilingual labels shown in legends and layer switchers (``中文 English``); the data is in
