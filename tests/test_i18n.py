@@ -343,6 +343,8 @@ def _check(tmp_path: Path, lang: str) -> Path:
         str(out),
         "--map",
         str(out / "map.html"),
+        "--figure",
+        str(out / "figure.png"),
         "--lang",
         lang,
     )
@@ -374,8 +376,12 @@ def test_site_check_report_csv_and_map_popups_in_chinese(tmp_path: Path) -> None
     assert 'aliases = ["项目编号", "行业", "类型", "研判结论"' in html
     assert '"verdict": "冲突"' in html and '"kind": "新建"' in html
     assert "建设项目选址研判" in html and "Site check" not in html
-    en = (_check(tmp_path, "en") / "report-D1.html").read_text(encoding="utf-8")
+    en_out = _check(tmp_path, "en")
+    en = (en_out / "report-D1.html").read_text(encoding="utf-8")
     assert "类型 Kind: <b>new</b>" in en and "<th>要求</th><th>Requirement</th>" in en
+    # the static figure: Chinese title and legend draw different pixels from the English
+    assert (out / "figure.png").read_bytes() != (en_out / "figure.png").read_bytes()
+    assert (out / "figure.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_siting_in_chinese_headers_sheets_and_reasons(tmp_path: Path) -> None:

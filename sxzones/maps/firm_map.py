@@ -93,16 +93,21 @@ def firm_zones_figure(
     path: str | Path,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a firm screen for reports; ``sources`` as for the map."""
+    """Static figure (PNG + PDF) of a firm screen for reports; ``sources`` and ``lang`` as for
+    the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
     layers.append(StaticLayer("builtup", builtup, LayerStyle("#d6604d", 0.6, 0.5)))
     layers.append(StaticLayer("firms", result, LayerStyle(by="zone", radius=6.0)))
-    return static_map(
-        layers,
-        title=f"企业与建成区距离筛查 Firm screen ({distance_m / 1000:g} km)",
-        sources=f"{sources}. 晋环发〔2023〕1号 (四), (十三)",
-        path=path,
-    )
+    lg, km = check_lang(lang), f"{distance_m / 1000:g}"
+    if lg == "zh":
+        title = text("firm_map_title", lg, lab=lab, km=km)
+        cited = f"{sources}。晋环发〔2023〕1号（四）、（十三）"
+    else:
+        title = f"企业与建成区距离筛查 Firm screen ({km} km)"
+        cited = f"{sources}. 晋环发〔2023〕1号 (四), (十三)"
+    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)

@@ -63,6 +63,17 @@ def _note(res: SitingResult, sources: str, lang: Lang = "en", lab: Labels | None
     )
 
 
+def _unassessed_zh(res: SitingResult) -> str:
+    """:func:`_unassessed_text` in Chinese."""
+    t = res.summary
+    if not t.get("not_assessed_km2"):
+        return ""
+    return (
+        f"栅格未评估（无数据或超出范围）：{t['not_assessed_km2']:.2f} 平方千米，"
+        f"{t['not_assessed_capacity_mw']:.1f} 兆瓦。"
+    )
+
+
 def _note_zh(res: SitingResult, sources: str, lab: Labels | None) -> str:
     """The map's note in Chinese: clauses, exclusions without a layer, land not assessed by
     rasters, sources."""
@@ -70,17 +81,10 @@ def _note_zh(res: SitingResult, sources: str, lab: Labels | None) -> str:
         str(translate_value(m["reason"], "reason", "zh", lab=lab))
         for m in res.meta.get("not_assessed", [])
     )
-    t = res.summary
-    raster = (
-        f"栅格未评估（无数据或超出范围）：{t['not_assessed_km2']:.2f} 平方千米，"
-        f"{t['not_assessed_capacity_mw']:.1f} 兆瓦。"
-        if t.get("not_assessed_km2")
-        else ""
-    )
     return (
         text("siting_map_note", "zh", lab=lab)
         + (text("not_assessed", "zh", lab=lab, items=missing) if missing else "")
-        + raster
+        + _unassessed_zh(res)
         + sources
     )
 
@@ -163,8 +167,11 @@ def siting_figure(
     path: str | Path,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a siting screen for reports; ``sources`` as for the map."""
+    """Static figure (PNG + PDF) of a siting screen for reports; ``sources`` and ``lang`` as
+    for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
@@ -175,13 +182,19 @@ def siting_figure(
     )
     layers.append(StaticLayer("eligible_sites", _eligible(res), LayerStyle("#1b7837", 0.9, 0.3)))
     if res.unassessed is not None and len(res.unassessed):
-        layers.append(StaticLayer(UNASSESSED, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
-    t = res.summary
-    tech = res.meta["tech"]
-    return static_map(
-        layers,
-        title=f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
-        f"{t['eligible_km2']:.1f} km², {t['capacity_mw']:.0f} MW",
-        sources=_unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)",
-        path=path,
+        name = UNASSESSED_ZH if lang == "zh" else UNASSESSED
+        layers.append(StaticLayer(name, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
+    t, tech, lg = res.summary, res.meta["tech"], check_lang(lang)
+    title = (
+        f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
+        f"{t['eligible_km2']:.1f} km², {t['capacity_mw']:.0f} MW"
     )
+    cited = _unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)"
+    if lg == "zh":
+        tech_zh = str(translate_value(tech, "tech", lg, lab=lab))
+        title = (
+            f"{text('siting_map_title', lg, lab=lab, tech=tech_zh)} — "
+            f"{t['eligible_km2']:.1f} 平方千米，{t['capacity_mw']:.0f} 兆瓦"
+        )
+        cited = _unassessed_zh(res) + f"{sources}。晋环发〔2023〕1号（十五）"
+    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)

@@ -197,4 +197,6 @@ def _write_firm_maps(
         from sxzones.maps.firm_map import firm_zones_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        firm_zones_figure(result, builtup, admin, dist, fig, sources=sources)
+        firm_zones_figure(
+            result, builtup, admin, dist, fig, sources=sources, lang=opts.lang, lab=lab
+        )

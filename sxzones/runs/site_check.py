@@ -301,4 +301,4 @@ def _write_check_maps(
         from sxzones.maps.site_map import site_check_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        site_check_figure(result, fig, sources=sources)
+        site_check_figure(result, fig, sources=sources, lang=opts.lang, lab=lab)

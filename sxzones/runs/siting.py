@@ -416,4 +416,4 @@ def _write_siting_maps(
         from sxzones.maps.siting_map import siting_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        siting_figure(res, cand, admin, fig, sources=sources)
+        siting_figure(res, cand, admin, fig, sources=sources, lang=opts.lang, lab=lab)
