@@ -410,3 +410,17 @@ def test_unrecognised_industries_in_the_chinese_summary_say_how_to_map_them() ->
     assert row["行业"] == "炼焦" and row["周边20千米内"] == 1
     assert row["如何对应"].startswith("在规则文件的 [vocabularies.industries] 中")
     assert zh.loc[zh["行业识别状态"] == "已识别", "行业"].tolist() == ["钢铁"]
+
+
+def test_every_reject_and_finding_code_has_a_chinese_label() -> None:
+    import sxzones.crs
+    import sxzones.layers.validate
+
+    src = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (sxzones.crs, sxzones.layers.validate))  # type: ignore[arg-type]  # fmt: skip
+    codes = set(re.findall(r'reject\(\s*[^,]+,\s*"([a-z_]+)"', src))
+    codes |= set(re.findall(r'CoordinateIssue\(\s*"([a-z_]+)"', src))
+    codes |= set(re.findall(r'Finding\(\s*"[a-z]+",\s*"([a-z_]+)"', src))
+    codes |= set(re.findall(r'code = [^\n]*"([a-z_]+)"$', src, re.M))
+    assert {"empty_geometry", "swapped", "duplicate_id", "id_from_row"} <= codes  # found
+    lab = i18n.labels()
+    assert sorted(c for c in codes if c not in lab.values["code"]) == []
