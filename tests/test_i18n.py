@@ -386,8 +386,17 @@ def test_site_check_report_csv_and_map_popups_in_chinese(tmp_path: Path) -> None
 
 def test_siting_in_chinese_headers_sheets_and_reasons(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    _cli("sites", "--candidates", "candidates_demonstration", "--tech", "pv", "--out", str(out),
-         "--lang", "both")  # fmt: skip
+    _cli(
+        "sites",
+        "--candidates",
+        "candidates_demonstration",
+        "--tech",
+        "pv",
+        "--out",
+        str(out),
+        "--lang",
+        "both",
+    )
     sheets = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None)
     assert list(sheets) == ["地块 (sites)", "汇总 (summary)", "排除项 (exclusions)"]
     ex = sheets["排除项 (exclusions)"]
@@ -416,7 +425,9 @@ def test_every_reject_and_finding_code_has_a_chinese_label() -> None:
     import sxzones.crs
     import sxzones.layers.validate
 
-    src = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (sxzones.crs, sxzones.layers.validate))  # type: ignore[arg-type]  # fmt: skip
+    src = "".join(
+        Path(m.__file__).read_text(encoding="utf-8") for m in (sxzones.crs, sxzones.layers.validate)
+    )
     codes = set(re.findall(r'reject\(\s*[^,]+,\s*"([a-z_]+)"', src))
     codes |= set(re.findall(r'CoordinateIssue\(\s*"([a-z_]+)"', src))
     codes |= set(re.findall(r'Finding\(\s*"[a-z]+",\s*"([a-z_]+)"', src))
