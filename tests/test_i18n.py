@@ -435,3 +435,26 @@ def test_every_reject_and_finding_code_has_a_chinese_label() -> None:
     assert {"empty_geometry", "swapped", "duplicate_id", "id_from_row"} <= codes  # found
     lab = i18n.labels()
     assert sorted(c for c in codes if c not in lab.values["code"]) == []
+
+
+def test_a_recipe_says_lang_zh(tmp_path: Path) -> None:
+    from sxzones.recipes import load_recipe, run_recipe
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        f"""analysis = "check"
+catalog = "{(ROOT / "layers" / "catalog.toml").as_posix()}"
+out = "out"
+[inputs]
+projects = "{(ROOT / "analyses" / "examples" / "projects_demonstration.csv").as_posix()}"
+[options]
+crs = "wgs84"
+reports = "none"
+lang = "zh"
+""",
+        encoding="utf-8",
+    )
+    run_recipe(load_recipe(recipe))
+    table = pd.read_csv(tmp_path / "out" / "site_check.csv", encoding="utf-8-sig")
+    assert table.columns[0] == "项目编号"
+    assert set(table["研判结论"]) == {"冲突", "有条件", "无冲突"}
