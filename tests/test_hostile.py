@@ -593,6 +593,17 @@ def _(t: Path) -> list[str]:
 
 
 @case(
+    "firms-unknown-encoding",
+    "refused",
+    "--encoding names no encoding",
+    says=("f.csv", "klingon"),
+)
+def _(t: Path) -> list[str]:
+    (t / "f.csv").write_text(FIRMS_CSV, encoding="utf-8")
+    return _firms(t / "f.csv", "--encoding", "klingon")
+
+
+@case(
     "validate-gbk-shp-cpg-says-utf8",
     "refused",
     "a GBK .dbf whose .cpg says UTF-8",

@@ -328,6 +328,17 @@ def validate_layer(
         "/".join(coord_cols) if coord_cols else "geometry",
         "fill in the coordinates or remove the row",
     )
+    # A NaN or infinite vertex anywhere: make_valid would drop or move it without a word.
+    xy, owner = shapely.get_coordinates(geoms, return_index=True)
+    nonfinite = np.zeros(len(frame), dtype=bool)
+    nonfinite[owner[~np.isfinite(xy).all(axis=1)]] = True
+    reject(
+        nonfinite,
+        "not_finite",
+        "coordinates are not finite numbers (NaN or infinity)",
+        "geometry",
+        "correct or remove these vertices",
+    )
 
     families = _FAMILY_OF_TYPE_ID[shapely.get_type_id(geoms) + 1]
     wrong = alive & ~np.isin(families, list(r.geometry))
@@ -450,6 +461,18 @@ def validate_layer(
                 (),
                 None,
                 "supply CGCS2000 coordinates for threshold decisions",
+            )
+        )
+    z = shapely.has_z(out.geometry.to_numpy())
+    if z.any():  # every analysis is 2-D: heights would only reach the outputs half-declared
+        out = out.set_geometry(shapely.force_2d(out.geometry.to_numpy()), crs=out.crs)
+        report.findings.append(
+            Finding(
+                "note",
+                "z_dropped",
+                "heights (Z) dropped: zoning and siting are measured in 2-D",
+                tuple(int(x) for x in out.loc[z, ROW]),
+                "geometry",
             )
         )
     out = _reproject(out, working_crs)

@@ -128,7 +128,7 @@ def read_projects(
         raw.frame["kind"] = kind
     if "industry" not in raw.frame.columns:
         raise SxzonesError(
-            "the projects have no 'industry' field: give --industry "
+            f"{raw.path}: the projects have no 'industry' field: give --industry "
             "(steel, coking, cement, chemical, coal_power, pv, wind, ...)"
         )
     projects, report = validate_layer(
