@@ -190,6 +190,7 @@ class Case:
     rejects: tuple[tuple[int, str, str], ...] = ()  # rejected: (row, field, code)
     outputs: tuple[str, ...] = ()  # ok: files that must exist (relative to the run folder)
     proc: bool = False  # run as a real subprocess
+    check: Callable[[Path], None] | None = None  # ok: further assertions on the outputs
 
 
 CASES: list[Case] = []
@@ -204,9 +205,10 @@ def case(
     rejects: tuple[tuple[int, str, str], ...] = (),
     outputs: tuple[str, ...] = (),
     proc: bool = False,
+    check: Callable[[Path], None] | None = None,
 ) -> Callable[[Build], Build]:
     def register(build: Build) -> Build:
-        CASES.append(Case(id, build, expect, why, says, rejects, outputs, proc))
+        CASES.append(Case(id, build, expect, why, says, rejects, outputs, proc, check))
         return build
 
     return register
@@ -1268,6 +1270,118 @@ def _(t: Path) -> list[str]:
     return ["run", "r.toml"]
 
 
+# Files outside --out that exist: replaced only with --overwrite (issue 12).
+
+
+@case(
+    "firms-map-exists",
+    "refused",
+    "--map onto an existing file without --overwrite (issue 12: replaced)",
+    says=("m.html", "--overwrite"),
+)
+def _(t: Path) -> list[str]:
+    (t / "f.csv").write_text(FIRMS_CSV, encoding="utf-8")
+    (t / "m.html").write_text("<p>someone's map</p>", encoding="utf-8")
+    return _firms(t / "f.csv", "--map", "m.html")
+
+
+@case(
+    "check-figure-exists",
+    "refused",
+    "--figure onto an existing file without --overwrite (issue 12: replaced)",
+    says=("fig.png", "--overwrite"),
+)
+def _(t: Path) -> list[str]:
+    (t / "fig.png").write_bytes(b"someone's figure")
+    return _check("--project", "113.05,36.2", "--crs", "wgs84", "--figure", "fig.png")
+
+
+@case(
+    "run-recipe-map-exists",
+    "refused",
+    "a recipe whose map is an existing file elsewhere, without --overwrite (issue 12)",
+    says=("precious.html", "--overwrite"),
+)
+def _(t: Path) -> list[str]:
+    (t / "elsewhere").mkdir()
+    (t / "elsewhere" / "precious.html").write_text("keep me", encoding="utf-8")
+    _recipe(t / "r.toml", FIRMS_RECIPE + 'map = "elsewhere/precious.html"\n')
+    (t / "firms.csv").write_text(FIRMS_CSV, encoding="utf-8")
+    return ["run", "r.toml"]
+
+
+@case(
+    "validate-rejects-exists",
+    "refused",
+    "layers validate --rejects onto an existing file without --overwrite (issue 12: replaced)",
+    says=("r.csv", "--overwrite"),
+)
+def _(t: Path) -> list[str]:
+    (t / "f.csv").write_text(FIRMS_CSV.replace("112.30", "nan"), encoding="utf-8")
+    (t / "r.csv").write_text("keep me", encoding="utf-8")
+    return _validate(t / "f.csv", "--role", "firms", "--crs", "wgs84", "--rejects", "r.csv")
+
+
+# Hostile text in cells and ids.
+
+FORMULAS = ('=HYPERLINK("http://x.invalid","点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3")
+
+
+def _no_live_formulas(t: Path) -> None:
+    with (t / "out" / "firm_zones.csv").open(encoding="utf-8-sig", newline="") as fh:
+        names = [r["name"] for r in csv.DictReader(fh)]
+    assert len(names) == len(FORMULAS), names
+    assert not [n for n in names if n[:1] in "=+-@\t\r"], names
+    import openpyxl
+
+    wb = openpyxl.load_workbook(t / "out" / "firm_zones.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.value for c in cells if c.data_type == "f"], "live formulas in the XLSX"
+
+
+@case(
+    "firms-formula-injection",
+    "ok",
+    "firm names that are spreadsheet formulas are written as text (issue 12: live formulas)",
+    outputs=("out/firm_zones.csv", "out/firm_zones.xlsx"),
+    check=_no_live_formulas,
+)
+def _(t: Path) -> list[str]:
+    rows = [
+        f'F{i},"{n.replace(chr(34), chr(34) * 2)}",steel,112.55,37.87'
+        for i, n in enumerate(FORMULAS)
+    ]
+    (t / "f.csv").write_text(FIRMS_CSV.splitlines()[0] + "\n" + "\n".join(rows) + "\n", "utf-8")
+    return _firms(t / "f.csv")
+
+
+def _one_report_per_project(t: Path) -> None:
+    reports = sorted(p.name for p in (t / "out").glob("report-*.html"))
+    assert len(reports) == 3, reports
+
+
+@case(
+    "check-colliding-report-names",
+    "ok",
+    "ids A/B, A_B and A.B: three projects, three reports (issue 12: one replaced another)",
+    check=_one_report_per_project,
+)
+def _(t: Path) -> list[str]:
+    rows = [f"{pid},x,pv,new,113.05,36.2" for pid in ("A/B", "A_B", "A.B")]
+    (t / "p.csv").write_text(PROJECTS_CSV.splitlines()[0] + "\n" + "\n".join(rows) + "\n", "utf-8")
+    return [
+        "check",
+        "--catalog",
+        str(CATALOG),
+        "--projects",
+        "p.csv",
+        "--crs",
+        "wgs84",
+        "--out",
+        "out",
+    ]
+
+
 # Output folders that cannot be written.
 
 LOCKED: list[Path] = []
@@ -1481,6 +1595,8 @@ def test_hostile_input(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         _assert_says(c.says, text)
     else:
         assert c.expect == "ok", c.expect
+    if c.check is not None:
+        c.check(tmp_path)
     for o in c.outputs or _MAIN_OUTPUT[args[0]]:
         assert (tmp_path / o).is_file(), f"{o} not written; {both}"
 
