@@ -1149,6 +1149,59 @@ def _(t: Path) -> list[str]:
     return _sites(t / "c.geojson", "--resource", "ghi.tif:abc")
 
 
+@case(
+    "validate-duplicate-columns",
+    "refused",
+    "a CSV with two columns named lon: which one holds the longitude?",
+    says=("f.csv", "lon"),
+)
+def _(t: Path) -> list[str]:
+    text = "firm_id,name,industry,lon,lon,lat\nF1,a,steel,112.55,1,37.87\n"
+    (t / "f.csv").write_text(text, encoding="utf-8")
+    return _validate(t / "f.csv", "--role", "firms", "--crs", "wgs84")
+
+
+def _all_written(t: Path) -> None:
+    for name in ("firm_zones.csv", "firm_zones.xlsx", "firm_zones.gpkg", "rejects.csv"):
+        assert (t / "out" / name).is_file(), name
+
+
+@case(
+    "firms-control-characters-in-names",
+    "ok",
+    "NUL and other control characters in a name: every output is written (XLSX refuses them raw)",
+    check=_all_written,
+)
+def _(t: Path) -> list[str]:
+    text = FIRMS_CSV.replace("甲钢铁厂", "甲\x00钢\x01铁\x1b厂")
+    (t / "f.csv").write_text(text, encoding="utf-8")
+    return _firms(t / "f.csv")
+
+
+@case(
+    "sites-ring-of-two-points",
+    "rejected",
+    "a GeoJSON polygon whose ring has two points cannot be decoded: rejected with its row",
+    rejects=((1, "geometry", "bad_geometry"),),
+)
+def _(t: Path) -> list[str]:
+    bad = _polygon([[[112.5, 37.8], [112.6, 37.8]]])
+    _candidates(t / "c.geojson", [bad, _polygon([_square(112.6, 37.8)])])
+    return _sites(t / "c.geojson")
+
+
+@case(
+    "validate-garbage-prj",
+    "refused",
+    "a .prj that is not a CRS definition",
+    says=("s.shp",),
+)
+def _(t: Path) -> list[str]:
+    _shapefile(t / "s.shp", _firms_frame(_good_points()))
+    (t / "s.prj").write_text('PROJCS["garbage", nonsense', encoding="utf-8")
+    return _validate(t / "s.shp", "--role", "firms")
+
+
 # Recipes with values of the wrong type.
 
 

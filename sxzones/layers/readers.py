@@ -321,6 +321,12 @@ def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
         header = next(csv.reader(fh, delimiter=sep), [])
     if not header:
         raise pa.ArrowInvalid("the file has no header line")
+    if dups := sorted({c for c in header if header.count(c) > 1}):
+        raise _refuse(
+            path,
+            f"column(s) {dups} appear more than once in the header (row 1)",
+            "rename or remove the extra column(s)",
+        )
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(encoding=encoding),
