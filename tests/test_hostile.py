@@ -1581,7 +1581,8 @@ def _as_process(args: list[str], cwd: Path) -> Outcome:
         env=env,
         timeout=120,
     )
-    return Outcome(proc.returncode, proc.stdout, proc.stderr)
+    warned = [line for line in proc.stderr.splitlines() if "Warning:" in line]
+    return Outcome(proc.returncode, proc.stdout, proc.stderr, warned)
 
 
 def _files(folder: Path) -> dict[str, int]:
@@ -1641,6 +1642,11 @@ def test_hostile_input(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         got = sorted((_row_of(r), r["field"], r["code"]) for r in recs)
         assert got == sorted(c.rejects), recs
         assert all(r["reason"].strip() for r in recs), recs
+        # input rows = analysed rows + rejected rows, as the summary says
+        counts = re.search(r"input rows (\d+) = \w+ (\d+) \+ rejected (\d+)", out.stdout)
+        assert counts, out.stdout
+        n, kept, rejected = map(int, counts.groups())
+        assert (n, rejected) == (kept + len(c.rejects), len(c.rejects)), counts.group(0)
     elif c.expect == "repaired":
         text = out.stdout
         if (tmp_path / "out" / "site_check.csv").exists():
