@@ -863,7 +863,7 @@ def _(t: Path) -> list[str]:
     "sites-bowtie-candidate",
     "repaired",
     "a bow-tie candidate is repaired and reported with its row (README)",
-    says=("repaired", r"re:rows? 2\b"),
+    says=("repaired", r"re:(rows?|features?) 2\b"),
 )
 def _(t: Path) -> list[str]:
     _candidates(
@@ -876,7 +876,7 @@ def _(t: Path) -> list[str]:
     "validate-hole-outside-shell",
     "repaired",
     "a hole outside its shell is repaired and reported with its row (README)",
-    says=("repaired", r"re:rows? 2\b"),
+    says=("repaired", r"re:(rows?|features?) 2\b"),
 )
 def _(t: Path) -> list[str]:
     shell, hole = _square(112.5, 37.8), _square(112.7, 37.8)
