@@ -356,9 +356,7 @@ def validate_layer(
 
     # Coordinate plausibility for the declared CRS.
     xs, ys = _first_coords(geoms)
-    issues = check_coordinates(
-        xs[alive], ys[alive], raw.spec, study_area=study_area if raw.spec.is_geographic else None
-    )
+    issues = check_coordinates(xs[alive], ys[alive], raw.spec, study_area=study_area)
     alive_pos = np.flatnonzero(alive)
     for issue in issues:
         if issue.code == "not_finite":

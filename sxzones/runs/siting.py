@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import rasterio
+import rasterio.errors
 
 from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
@@ -136,7 +140,7 @@ def build_exclusions(
         out.append(
             Exclusion(
                 reason,
-                frame.geometry.to_numpy(),
+                frame,
                 setback,
                 label_zh="用户排除图层",
                 label_en=f"user exclusion ({reason})",
@@ -146,6 +150,68 @@ def build_exclusions(
             )
         )
     return out, missing, reports
+
+
+def _open_raster(path: Path, stack: ExitStack) -> Any:
+    """A raster file opened for the screen (closed with ``stack``)."""
+    try:
+        return stack.enter_context(rasterio.open(path))
+    except rasterio.errors.RasterioIOError as exc:
+        raise SxzonesError(f"{path}: cannot open as a raster ({exc})") from None
+
+
+def summary_lines(res: SitingResult) -> list[str]:
+    """The totals of a screen as printed: over the union of the candidates, the overlapping
+    pairs, the land each raster did not assess with its capacity, and the warnings."""
+    s, t = res.sites, res.summary
+    tech = res.meta["tech"]
+    lines = [
+        f"siting screen ({tech}): {len(s)} candidates, {int(s['eligible'].sum())} with eligible "
+        f"land; eligible {t['eligible_km2']:.2f} of {t['candidate_km2']:.2f} km² (the union of "
+        f"the candidates); capacity {t['capacity_mw']:.1f} MW"
+    ]
+    pairs = t["overlapping_pairs"]
+    if pairs:
+        shown = ", ".join(
+            f"{p['site_a']}/{p['site_b']} {p['overlap_m2'] / 1e6:.3f} km²" for p in pairs[:5]
+        )
+        lines.append(
+            f"overlapping candidates: {len(pairs)} pair(s), summed areas "
+            f"{t['candidate_km2_sum']:.2f} km², capacity {t['capacity_mw_sum']:.1f} MW; "
+            f"{shown}{' ... (all in siting.json)' if len(pairs) > 5 else ''}"
+        )
+    if "not_assessed_km2" in t:
+        lines.append(
+            f"not assessed by the rasters (no data or outside them): {t['not_assessed_km2']:.2f} "
+            f"km² of the eligible land, {t['not_assessed_capacity_mw']:.1f} MW on it"
+            + "".join(
+                f"; {r['raster']} {r['area_km2']:.2f} km² ({r['capacity_mw']:.1f} MW)"
+                for r in t["not_assessed_by_raster"]
+            )
+        )
+    lines += [f"warning: {w}" for w in t["warnings"]]
+    return lines
+
+
+def _with_totals(by_kind: pd.DataFrame, table: pd.DataFrame, t: dict[str, Any]) -> pd.DataFrame:
+    """The summary by kind with the land not assessed by rasters (and its capacity), and a
+    last row of totals over the union of the candidates."""
+    if "unknown_capacity_mw" in table:
+        g = table.groupby("kind", sort=True)
+        by_kind["not_assessed_km2"] = (g["unknown_m2"].sum() / 1e6).round(3).to_numpy()
+        by_kind["not_assessed_mw"] = g["unknown_capacity_mw"].sum().round(1).to_numpy()
+    total: dict[str, Any] = {
+        "kind": "all (union of candidates)",
+        "candidates": len(table),
+        "eligible_sites": int(table["eligible"].sum()),
+        "candidate_km2": round(t["candidate_km2"], 3),
+        "eligible_km2": round(t["eligible_km2"], 3),
+        "capacity_mw": round(t["capacity_mw"], 1),
+    }
+    if "not_assessed_km2" in by_kind:
+        total["not_assessed_km2"] = round(t["not_assessed_km2"], 3)
+        total["not_assessed_mw"] = round(t["not_assessed_capacity_mw"], 1)
+    return pd.concat([by_kind, pd.DataFrame([total])], ignore_index=True)
 
 
 def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) -> list[Path]:
@@ -162,6 +228,7 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
         )
         .reset_index()
     )
+    by_kind = _with_totals(by_kind, table, res.summary)
     meta = res.meta
     ex_rows = pd.DataFrame(
         [{**e, "assessed": True} for e in meta["exclusions"]]
@@ -170,6 +237,8 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
     layers = {"eligible_sites": sites, "removed": res.removed}
     if len(res.turbines):
         layers["turbines"] = res.turbines
+    if res.unassessed is not None and len(res.unassessed):
+        layers["not_assessed"] = res.unassessed
     written = [write_gpkg(layers, out / "eligible_sites.gpkg", overwrite=True)]
     written.append(write_csv(table, out / "eligible_sites.csv", overwrite=True))
     written.append(
@@ -190,15 +259,16 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
     return written
 
 
-def _rasters(opts: SiteOptions) -> list[RasterCriterion]:
-    """The slope criterion of ``--dem`` and the ``--resource PATH:MIN`` minimums."""
+def _rasters(opts: SiteOptions) -> list[tuple[Path, str, float, str]]:
+    """The slope criterion of ``--dem`` and the ``--resource PATH:MIN`` minimums, as
+    (file, kind, threshold, name): the run opens the files."""
     rasters = []
     if opts.dem:
-        rasters.append(RasterCriterion(find_file(opts.dem, opts.base), "slope", 0.0, "slope"))
+        rasters.append((find_file(opts.dem, opts.base), "slope", 0.0, "slope"))
     for spec in opts.resources:
         path, minimum = parse_resource(spec)
         p = find_file(path, opts.base)
-        rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
+        rasters.append((p, "minimum", minimum, f"resource_{p.stem}"))
     return rasters
 
 
@@ -240,20 +310,25 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     exclusions, missing, reports = build_exclusions(
         cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
     )
-    rasters = _rasters(opts)
+    specs = _rasters(opts)
     g, a = _optional_layers(opts, cat, reports)
     t_load = time.perf_counter()
-    res = screen_sites(
-        cand,
-        exclusions,
-        rasters,
-        ruleset,
-        tech,
-        grid=g,
-        admin=a,
-        not_assessed=missing,
-        as_of_year=opts.as_of_year,
-    )
+    with ExitStack() as stack:  # the run opens the rasters; the screen reads them
+        rasters = [
+            RasterCriterion(_open_raster(path, stack), kind, threshold, name)
+            for path, kind, threshold, name in specs
+        ]
+        res = screen_sites(
+            cand,
+            exclusions,
+            ruleset,
+            tech=tech,
+            rasters=rasters,
+            grid=g,
+            admin=a,
+            not_assessed=missing,
+            as_of_year=opts.as_of_year,
+        )
     if not opts.dem:
         res.meta["not_assessed"].append(
             {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
@@ -278,9 +353,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     t_end = time.perf_counter()
     s = res.sites
     lines = [
-        f"siting screen ({tech}): {len(s)} candidates, {int(s['eligible'].sum())} with eligible "
-        f"land; eligible {s['eligible_m2'].sum() / 1e6:.2f} of {s['candidate_m2'].sum() / 1e6:.2f}"
-        f" km²; capacity {s['capacity_mw'].sum():.1f} MW",
+        *summary_lines(res),
         f"input rows {crep.n_read} = screened {len(s)} + rejected {crep.n_rejected}",
         f"rows rejected in the exclusion and grid layers (in rejects.csv): "
         f"{sum(r.n_rejected for r in reports)}",
