@@ -1164,6 +1164,11 @@ def _(t: Path) -> list[str]:
 def _all_written(t: Path) -> None:
     for name in ("firm_zones.csv", "firm_zones.xlsx", "firm_zones.gpkg", "rejects.csv"):
         assert (t / "out" / name).is_file(), name
+    import openpyxl
+
+    wb = openpyxl.load_workbook(t / "out" / "firm_zones.xlsx")
+    values = {c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row}
+    assert "甲\ufffd钢\ufffd铁\ufffd厂" in values  # each control character shows as U+FFFD
 
 
 @case(
