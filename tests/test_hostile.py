@@ -461,6 +461,17 @@ def _(t: Path) -> list[str]:
 
 
 @case(
+    "validate-ragged-csv-row",
+    "refused",
+    "an unquoted comma in a name gives row 3 a sixth column: the row is named",
+    says=("f.csv", "row 3"),
+)
+def _(t: Path) -> list[str]:
+    (t / "f.csv").write_text(FIRMS_CSV.replace("乙焦化厂", "乙,焦化厂"), encoding="utf-8")
+    return _validate(t / "f.csv", "--role", "firms", "--crs", "wgs84")
+
+
+@case(
     "firms-truncated-xlsx",
     "refused",
     "an XLSX cut in half (a broken zip)",
@@ -1193,6 +1204,19 @@ def _(t: Path) -> list[str]:
     bad = _polygon([[[112.5, 37.8], [112.6, 37.8]]])
     _candidates(t / "c.geojson", [bad, _polygon([_square(112.6, 37.8)])])
     return _sites(t / "c.geojson")
+
+
+@case(
+    "sites-unclosed-ring",
+    "rejected",
+    "a GeoJSON ring of three points, not closed (RFC 7946 wants it closed): GEOS cannot build "
+    "it, so the row is rejected with its reason; the good candidate is screened",
+    rejects=((2, "geometry", "bad_geometry"),),
+)
+def _(t: Path) -> list[str]:
+    ring = _square(113.05, 36.2)[:3]
+    _candidates(t / "c.geojson", [_polygon([_square(113.1, 36.2)]), _polygon([ring])])
+    return _sites(t / "c.geojson", "--no-rule-exclusions")
 
 
 @case(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyogrio
 import shapely
+from shapely.errors import GEOSException
 
 from sxzones._util import gc_paused
 from sxzones.crs import CRSSpec, parse_crs
@@ -214,9 +216,7 @@ def _read_vector(
             if len(layers) > 1:
                 layer = str(layers[0][0])
                 notes.append(f"first of {len(layers)} layers read ({layer}); choose with layer=")
-        # NaN vertices make shapely warn while decoding; validation rejects those rows instead
-        with np.errstate(invalid="ignore"):
-            frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, where=where)
+        frame = _read_geometries(path, layer, encoding, where)
     except UnicodeDecodeError as exc:
         raise _refuse(
             path,
@@ -234,6 +234,33 @@ def _read_vector(
             "check that the file is complete and really of that format",
         ) from exc
     return frame, frame.crs
+
+
+#: Column of a read layer naming why a feature's geometry could not be built (validation
+#: rejects those rows with the reason); 界址点 parcels and undecodable GIS geometries.
+GEOMETRY_PROBLEM = "geometry_problem"
+
+
+def _read_geometries(
+    path: Path, layer: str | int | None, encoding: str | None, where: str | None
+) -> gpd.GeoDataFrame:
+    """``pyogrio.read_dataframe``; a geometry that cannot be decoded (a ring of two points)
+    becomes a row with no geometry and its reason in :data:`GEOMETRY_PROBLEM`, rather than
+    failing the whole file with a decoder exception."""
+    kw: dict[str, Any] = {"layer": layer, "encoding": encoding, "where": where}
+    # NaN vertices make shapely warn while decoding (validation rejects those rows); GDAL
+    # warns of rings that are not closed, and closes them (as 界址点 parcels are closed)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Non closed ring detected", RuntimeWarning)
+        try:
+            return pyogrio.read_dataframe(path, **kw)
+        except GEOSException:
+            frame = pyogrio.read_dataframe(path, on_invalid="ignore", **kw)
+            _, _, wkb, _ = pyogrio.raw.read(path, columns=[], **kw)
+    lost = np.array([w is not None for w in wkb]) & frame.geometry.isna().to_numpy()
+    reason = "the geometry cannot be decoded (too few points for its type, or a ring not closed)"
+    frame[GEOMETRY_PROBLEM] = [reason if x else None for x in lost]
+    return frame
 
 
 def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) -> tuple[str, str]:
@@ -294,7 +321,7 @@ def _read_table(
                 continue
             raise _refuse(
                 path,
-                f"malformed CSV ({exc})",
+                f"malformed CSV{_ragged_row(path, sep, enc)} ({exc})",
                 "check quoting and the number of columns on that line",
             ) from exc
         if enc != "utf-8":
@@ -302,6 +329,23 @@ def _read_table(
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _ragged_row(path: Path, sep: str, encoding: str) -> str:
+    """Where a CSV that Arrow refused goes wrong: ``": row N has K of M columns"`` (rows as a
+    spreadsheet shows them, the header being row 1), or ``""`` if no row is ragged."""
+    with path.open(
+        "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
+    ) as fh:
+        rows = csv.reader(fh, delimiter=sep)
+        try:
+            width = len(next(rows))
+            for n, cells in enumerate(rows, start=2):
+                if cells and len(cells) != width:
+                    return f": row {n} has {len(cells)} of {width} columns"
+        except (csv.Error, UnicodeDecodeError):
+            return ""
+    return ""
 
 
 def _garbles_utf8(path: Path, encoding: str, probe: int = 1 << 20) -> bool:

@@ -37,7 +37,7 @@ from pyproj import CRS, Transformer
 from sxzones._util import gc_paused
 from sxzones.crs import SHANXI_BOUNDS, check_coordinates, convert_geometries
 from sxzones.errors import LayerError, SxzonesError
-from sxzones.layers.readers import ROW, RawLayer
+from sxzones.layers.readers import GEOMETRY_PROBLEM, ROW, RawLayer
 from sxzones.layers.schemas import FIELD_NAMES, ROLES, VALUE_WORDS, Provenance, Role
 from sxzones.vocab import normalise
 
@@ -340,7 +340,8 @@ def _map_fields(
 
 
 def _check_geometry(run: _Run) -> None:
-    """Reject unbuildable 界址点 parcels, NULL or empty geometries and wrong types."""
+    """Reject unbuildable 界址点 parcels, undecodable, NULL, empty or non-finite geometries and
+    wrong types."""
     frame, r = run.frame, run.role
     if "jzd_problem" in frame.columns:
         run.reject(
@@ -350,6 +351,15 @@ def _check_geometry(run: _Run) -> None:
             "geometry",
             "check the boundary points of these parcels",
             reasons=frame["jzd_problem"].astype(str),
+        )
+    if GEOMETRY_PROBLEM in frame.columns:
+        run.reject(
+            frame[GEOMETRY_PROBLEM].notna().to_numpy(),
+            "bad_geometry",
+            "the geometry cannot be decoded",
+            "geometry",
+            "redraw these features, or export the file again",
+            reasons=frame[GEOMETRY_PROBLEM].astype(str),
         )
     geoms = frame.geometry.to_numpy()
     coord_cols = run.raw.frame.attrs.get("coordinate_columns")
@@ -571,7 +581,11 @@ def _finish(
     first; refuses a layer with nothing left."""
     raw, r, report, frame, alive = run.raw, run.role, run.report, run.frame, run.alive
     out = frame.loc[alive].copy()
-    out = gpd.GeoDataFrame(out.drop(columns=frame.geometry.name), geometry=geoms[alive], crs=None)
+    out = gpd.GeoDataFrame(
+        out.drop(columns=[frame.geometry.name, GEOMETRY_PROBLEM], errors="ignore"),
+        geometry=geoms[alive],
+        crs=None,
+    )
     if raw.spec.obfuscation:
         out.geometry = convert_geometries(out.geometry.to_numpy(), raw.spec.obfuscation, "wgs84")
         report.notes.append(f"{raw.spec.obfuscation} converted to WGS84 with sxzones.crs")
