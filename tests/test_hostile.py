@@ -381,7 +381,7 @@ def _(t: Path) -> list[str]:
     return _firms(t / "s.shp")
 
 
-@case("validate-random-dbf", "refused", "a good .shp/.shx with a random .dbf", says=("s.shp",))
+@case("validate-random-dbf", "refused", "a good .shp/.shx with a random .dbf", says=("s.dbf",))
 def _(t: Path) -> list[str]:
     _shapefile(t / "s.shp", _firms_frame(_good_points()))
     (t / "s.dbf").write_bytes(_random_bytes("dbf"))

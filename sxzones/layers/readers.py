@@ -61,6 +61,9 @@ _SHP_PARTS = (".shp", ".shx", ".dbf")
 # Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
 _IMPLICIT_CRS = {".geojson", ".json"}
 
+# Version bytes of dBase tables (byte 0 of the .dbf header): III, IV, FoxPro, Visual FoxPro.
+_DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB}
+
 # dBase language-driver ids of Chinese code pages (byte 29 of the .dbf header).
 _LDID_GBK = {0x4D, 0x7A}
 
@@ -139,7 +142,7 @@ def _check_shapefile(path: Path) -> None:
     if len(beyond):
         raise _refuse(
             shp,
-            f"is cut short or damaged: shape {beyond[0] + 1} of {len(index)} (row "
+            f"is cut short or damaged: shape {beyond[0] + 1} of {len(index)} (feature "
             f"{beyond[0] + 1}) lies beyond its {shp_size} bytes",
             "copy the complete file again",
         )
@@ -149,6 +152,8 @@ def _check_shapefile(path: Path) -> None:
         raise _refuse(dbf, "is not a dBase table (no header)", "copy the complete file again")
     n_dbf = int.from_bytes(head[4:8], "little")
     head_len, rec_len = int.from_bytes(head[8:10], "little"), int.from_bytes(head[10:12], "little")
+    if head[0] not in _DBF_VERSIONS or head_len < 33 or rec_len < 1:
+        raise _refuse(dbf, "is not a dBase table (no valid header)", "copy the complete file again")
     if n_dbf != len(index):
         raise _refuse(
             dbf,
@@ -160,7 +165,7 @@ def _check_shapefile(path: Path) -> None:
     if complete < n_dbf:
         raise _refuse(
             dbf,
-            f"is cut short: record {complete + 1} of {n_dbf} (row {complete + 1}) is incomplete",
+            f"is cut short: record {complete + 1} of {n_dbf} (feature {complete + 1}) is incomplete",
             "copy the complete file again",
         )
 
