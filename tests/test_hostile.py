@@ -34,6 +34,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -191,6 +192,7 @@ class Case:
     outputs: tuple[str, ...] = ()  # ok: files that must exist (relative to the run folder)
     proc: bool = False  # run as a real subprocess
     check: Callable[[Path], None] | None = None  # ok: further assertions on the outputs
+    fsize: int | None = None  # subprocess: largest file it may write (bytes), as a full disk
 
 
 CASES: list[Case] = []
@@ -206,9 +208,10 @@ def case(
     outputs: tuple[str, ...] = (),
     proc: bool = False,
     check: Callable[[Path], None] | None = None,
+    fsize: int | None = None,
 ) -> Callable[[Build], Build]:
     def register(build: Build) -> Build:
-        CASES.append(Case(id, build, expect, why, says, rejects, outputs, proc, check))
+        CASES.append(Case(id, build, expect, why, says, rejects, outputs, proc, check, fsize))
         return build
 
     return register
@@ -1352,6 +1355,19 @@ def _(t: Path) -> list[str]:
     return ["run", "r.toml"]
 
 
+@case(
+    "firms-disk-full",
+    "refused",
+    "the disk fills while the outputs are written (a 60 kB file-size limit): nothing is left",
+    says=("firm_zones.gpkg",),
+    proc=True,
+    fsize=60_000,
+)
+def _(t: Path) -> list[str]:
+    (t / "f.csv").write_text(FIRMS_CSV, encoding="utf-8")
+    return _firms(t / "f.csv")
+
+
 # Files outside --out that exist: replaced only with --overwrite (issue 12).
 
 
@@ -1600,8 +1616,13 @@ def _in_process(args: list[str]) -> Outcome:
     return Outcome(res.exit_code, res.stdout, res.stderr, warned)
 
 
-def _as_process(args: list[str], cwd: Path) -> Outcome:
+def _as_process(args: list[str], cwd: Path, fsize: int | None = None) -> Outcome:
     env = {**os.environ, "PYTHONWARNINGS": "default"}
+
+    def limit() -> None:  # a write past fsize bytes fails with EFBIG (Python ignores SIGXFSZ)
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
     proc = subprocess.run(
         [sys.executable, "-m", "sxzones.cli", *args],
         cwd=cwd,
@@ -1609,6 +1630,7 @@ def _as_process(args: list[str], cwd: Path) -> Outcome:
         text=True,
         env=env,
         timeout=120,
+        preexec_fn=limit,
     )
     warned = [line for line in proc.stderr.splitlines() if "Warning:" in line]
     return Outcome(proc.returncode, proc.stdout, proc.stderr, warned)
@@ -1650,7 +1672,7 @@ def test_hostile_input(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     try:
         args = c.build(tmp_path)
         before = _files(tmp_path)
-        out = _as_process(args, tmp_path) if c.proc else _in_process(args)
+        out = _as_process(args, tmp_path, c.fsize) if c.proc else _in_process(args)
     finally:
         _unlock_all()
     both = out.stdout + out.stderr
