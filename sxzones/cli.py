@@ -152,7 +152,7 @@ def layers_validate(
         obj.say(reports[-1].summary())
     total_rej = sum(r.n_rejected for r in reports)
     obj.say(f"{len(reports)} layer(s) valid, {len(failed)} refused, {total_rej} row(s) rejected.")
-    if opts.rejects is not None:
+    if opts.rejects is not None and reports:  # a refused file has no rejects table
         import pandas as pd
 
         from sxzones.outputs import write_csv

@@ -390,7 +390,10 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         f"time: load {t_load - t0:.2f} s, screen {t_screen - t_load:.2f} s, "
         f"write {t_end - t_screen:.2f} s",
     ]
-    for r in [crep, *reports]:
+    # the candidates' findings in full (rejected and repaired rows: README, validation
+    # policy); for the other layers the head line (their rejects are in rejects.csv)
+    lines += [f"  {x}" for x in crep.summary().splitlines()]
+    for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
     return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
 
