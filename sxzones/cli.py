@@ -24,6 +24,7 @@ from sxzones.options import (
     CheckOptions,
     FirmOptions,
     Options,
+    PhaseoutOptions,
     SiteOptions,
     ValidateOptions,
     click_option,
@@ -240,6 +241,20 @@ def sites_cmd(params: dict[str, Any]) -> None:
     Writes eligible_sites.gpkg / .csv / .xlsx (per-reason areas), siting.json and
     rejects.csv to --out.
     """
+
+
+@analysis_command("phaseout", PhaseoutOptions)
+def phaseout_cmd(params: dict[str, Any]) -> None:
+    """Equipment phase-out and capacity screen (晋环发〔2023〕1号 (四), (五), 附表 1).
+
+    Flags every unit the phase-out list names (4.3 m coke ovens, blast furnaces of 1200 m³
+    and less, converters of 100 t and less ...), lists the units it could not assess, totals
+    coking capacity by city against the provincial cap and flags new capacity. Writes
+    phaseout.csv (UTF-8 with BOM), phaseout.xlsx, phaseout.gpkg (with --firms),
+    coking_capacity.csv, phaseout.json and rejects.csv to --out.
+    """
+    if params.get("builtup") and not params.get("firms"):
+        raise click.UsageError("--builtup joins the firm screen and needs --firms")
 
 
 @cli.command("run")

@@ -178,6 +178,28 @@ ROLES: dict[str, Role] = {
             "proposed projects for a site check",
         ),
         Role(
+            "equipment",
+            frozenset(),  # a table: units are placed at their firm (sxzones.layers.equipment)
+            ("unit_id", "firm_id", "equipment_type"),
+            (
+                "chamber_height_m",
+                "volume_m3",
+                "capacity_t",
+                "capacity_10kt_per_year",
+                "product",
+                "furnace_form",
+                "sinter_type",
+                "ultra_low_emission",
+                "status",
+                "commissioned",
+                "city",
+                "firm_name",
+            ),
+            "unit_id",
+            {},
+            "production units of firms (焦炉, 高炉, 转炉 ...), a table, for the phase-out screen",
+        ),
+        Role(
             "context",
             frozenset({"point", "line", "polygon"}),
             (),
