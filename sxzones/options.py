@@ -611,9 +611,13 @@ class PhaseoutOptions(_Analysis):
         "builtup", "Built-up areas: with --firms, joins the firm screen (四, 十三)."
     )
     crs: str | None = _crs("CRS of the firms file when it declares none (e.g. wgs84, gcj02).")
-    id_field: str | None = _field_name("--id", "Unit id field (default unit_id, 设备编号).", "unit_id")
+    id_field: str | None = _field_name(
+        "--id", "Unit id field (default unit_id, 设备编号).", "unit_id"
+    )
     firm_field: str | None = _field_name(
-        "--firm-field", "Firm id field of the equipment table (default firm_id, 企业代码).", "firm_id"
+        "--firm-field",
+        "Firm id field of the equipment table (default firm_id, 企业代码).",
+        "firm_id",
     )
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the equipment CSV."))
     admin: str | None = _f("admin", ADMIN)

@@ -60,8 +60,12 @@ def _steel_units(p: pd.Series) -> list[dict[str, object]]:
     status = STATUS_ZH.get(str(p["plant-status"]))
     if status is None:
         return []
-    base = {"firm_id": p["plant-id"], "firm_name": p["plant-name-(other-language)"],
-            "status": status, "commissioned": str(p["start-date"]).replace("unknown", "")}  # fmt: skip
+    base = {
+        "firm_id": p["plant-id"],
+        "firm_name": p["plant-name-(other-language)"],
+        "status": status,
+        "commissioned": str(p["start-date"]).replace("unknown", ""),
+    }
     units: list[dict[str, object]] = []
 
     def add(kind: str, **kw: object) -> None:
@@ -86,16 +90,22 @@ def _steel_units(p: pd.Series) -> list[dict[str, object]]:
     n = math.ceil(coke / 100.0)
     height = 4.3 if int(str(p["plant-id"])[-1]) % 2 == 0 else 6.0
     for _ in range(n):
-        add("CO", equipment_type="焦炉", chamber_height_m=height,
+        add(
+            "CO",
+            equipment_type="焦炉",
+            chamber_height_m=height,
             capacity_10kt_per_year=round(coke / n, 1),
-            ultra_low_emission="否" if height == 4.3 else "是")  # fmt: skip
+            ultra_low_emission="否" if height == 4.3 else "是",
+        )
     return units
 
 
 def build_equipment(raw: Path) -> pd.DataFrame:
     """The demonstration equipment table, with Chinese headers, from the raw GEM files."""
     steel = pd.read_csv(raw / "gem_steel_plants" / "gist_2025-03_shanxi_plants.csv")
-    rows = [u for _, p in steel[steel["in_shanxi"].astype(bool)].iterrows() for u in _steel_units(p)]
+    rows = [
+        u for _, p in steel[steel["in_shanxi"].astype(bool)].iterrows() for u in _steel_units(p)
+    ]
     coal = pd.read_csv(raw / "gem_coal_plants" / "gcpt_2024-07_shanxi_units.csv")
     coal = coal[coal["in_shanxi"].astype(bool) & coal["Status"].isin(list(STATUS_ZH))]
     for _, u in coal.iterrows():
@@ -104,14 +114,15 @@ def build_equipment(raw: Path) -> pd.DataFrame:
             {
                 "unit_id": u["GEM unit/phase ID"],
                 "firm_id": u["GEM location ID"],
-                "firm_name": u["Plant name (local)"] if pd.notna(u["Plant name (local)"])
+                "firm_name": u["Plant name (local)"]
+                if pd.notna(u["Plant name (local)"])
                 else u["Plant name"],
                 "equipment_type": "燃煤机组",
                 "status": STATUS_ZH[u["Status"]],
                 "commissioned": str(int(year)) if year else "",
                 "capacity_mw": _num(u["Capacity (MW)"]),
             }
-        )  # fmt: skip
+        )
     table = pd.DataFrame(rows, columns=[c for c in HEADERS if c != "note"])
     table["note"] = NOTE
     table = table.sort_values("unit_id", kind="stable").reset_index(drop=True)

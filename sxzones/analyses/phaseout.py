@@ -13,6 +13,7 @@ rules' identifiers by :func:`sxzones.layers.equipment.read_equipment`):
 The vocabularies, thresholds (limit, unit, inclusive), the cap and the date after which a
 unit is new capacity are in the rules file (:class:`EquipmentRules`).
 
+>>> from sxzones.rules import load_rules
 >>> er = equipment_rules(load_rules())
 >>> er.resolve("types", "焦炉"), er.resolve("products", "高碳铬铁")
 ('coke_oven', 'hc_ferrochrome')
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sxzones.errors import RulesError
-from sxzones.rules import Rule, RuleSet, load_rules
+from sxzones.rules import Rule, RuleSet
 
 __all__ = [
     "NUMERIC_FIELDS",
@@ -205,9 +206,16 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
     headers = {k: tuple(map(str, v)) for k, v in vr.params.get("headers", {}).items()}
     cats = {k: v.get("category", "") for k, v in labels["types"].items()}
     return EquipmentRules(
-        vocab, labels, headers, tuple(phaseout), caps[0] if caps else None, ban, after,
-        str(ruleset.path), cats,
-    )  # fmt: skip
+        vocab,
+        labels,
+        headers,
+        tuple(phaseout),
+        caps[0] if caps else None,
+        ban,
+        after,
+        str(ruleset.path),
+        cats,
+    )
 
 
 def _evaluate(
@@ -292,7 +300,7 @@ def assess_units(units: pd.DataFrame, er: EquipmentRules) -> pd.DataFrame:
             ids[i] = ";".join(fired)
             clauses[i] = "; ".join(dict.fromkeys(c for r in fired for c in [rules[r].clauses]))
             asks[i] = "; ".join(rules[r].asks() for r in fired)
-            dates = [rules[r].deadline for r in fired if rules[r].deadline]
+            dates = [d for r in fired if (d := rules[r].deadline) is not None]
             deadline[i] = min(dates).isoformat() if dates else ""
             continue
         open_ = [rid for rid in rules if unknown[rid][i]]
@@ -328,7 +336,7 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
     fld = str(cap.params["field"]) if cap else "capacity_10kt_per_year"
     sub = result[result["equipment_type"].isin(types)].copy()
     sub["city"] = sub["city"].fillna("").astype(str).replace("", "(unknown)")
-    value = pd.to_numeric(sub.get(fld), errors="coerce")
+    value = pd.to_numeric(sub[fld] if fld in sub else pd.Series(np.nan, sub.index), errors="coerce")
     status = sub["status"].fillna("").astype(str).replace({"": "status_unknown"})
     cols = ["operating", "idle", "closed", "status_unknown"]
     table = (
@@ -365,8 +373,7 @@ def summary_by_city_type(result: pd.DataFrame) -> pd.DataFrame:
     t = result.assign(city=result["city"].fillna("").astype(str).replace("", "(unknown)"))
     s = t.groupby(["city", "equipment_type", "finding"]).size().unstack("finding", fill_value=0)
     s = s.reindex(columns=list(FINDINGS), fill_value=0)
-    s["new_capacity"] = t.assign(n=t["new_capacity"] == "yes").groupby(
-        ["city", "equipment_type"]
-    )["n"].sum()
+    s["new_capacity"] = (
+        t.assign(n=t["new_capacity"] == "yes").groupby(["city", "equipment_type"])["n"].sum()
+    )
     return s.reset_index()
-

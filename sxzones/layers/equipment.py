@@ -107,9 +107,7 @@ def _parse_date(value: Any) -> dt.date | tuple[int, int] | int | None:
         return None
 
 
-def _resolve_values(
-    frame: pd.DataFrame, er: EquipmentRules, reject: Any
-) -> dict[str, pd.Series]:
+def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dict[str, pd.Series]:
     """Enumerated fields resolved to identifiers; unknown values rejected with the list."""
     from sxzones.analyses.phaseout import NUMERIC_FIELDS, VOCAB_FIELDS
 
@@ -120,10 +118,15 @@ def _resolve_values(
         blank = _blank(frame[fld])
         ids = frame[fld].map(lambda v, vocab=vocab: er.resolve(vocab, v))
         bad = ~blank & ids.isna().to_numpy()
-        reasons = f"{fld} " + frame[fld].astype(str).map(repr) + f" is not in the vocabulary"
-        reject(bad, "unknown_value", f"{fld} not in the rules' vocabulary", fld,
-               f"write one of {', '.join(er.known(vocab))} (or add a synonym to the rules file)",
-               reasons)  # fmt: skip
+        reasons = f"{fld} " + frame[fld].astype(str).map(repr) + " is not in the vocabulary"
+        reject(
+            bad,
+            "unknown_value",
+            f"{fld} not in the rules' vocabulary",
+            fld,
+            f"write one of {', '.join(er.known(vocab))} (or add a synonym to the rules file)",
+            reasons,
+        )
         resolved[fld] = ids.where(~blank, None)
     for fld in NUMERIC_FIELDS:
         if fld not in frame:
@@ -132,14 +135,24 @@ def _resolve_values(
         text = frame[fld].astype("string").str.strip().str.replace(",", "", regex=False)
         num = pd.to_numeric(text.where(~blank), errors="coerce")
         bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
-        reject(bad, "bad_number", f"{fld} is not a non-negative number", fld,
-               "write the number alone, in the field's unit (e.g. 4.3, not 4.3米)")  # fmt: skip
+        reject(
+            bad,
+            "bad_number",
+            f"{fld} is not a non-negative number",
+            fld,
+            "write the number alone, in the field's unit (e.g. 4.3, not 4.3米)",
+        )
         resolved[fld] = num
     if "commissioned" in frame:
         blank = _blank(frame["commissioned"])
         when = frame["commissioned"].map(_parse_date).where(~blank, None)
-        reject(~blank & when.isna().to_numpy(), "bad_date", "commissioned is not a date or "
-               "year", "commissioned", "write 2023-05-01, 2023年5月 or 2023")  # fmt: skip
+        reject(
+            ~blank & when.isna().to_numpy(),
+            "bad_date",
+            "commissioned is not a date or year",
+            "commissioned",
+            "write 2023-05-01, 2023年5月 or 2023",
+        )
         resolved["commissioned"] = when
     return resolved
 
@@ -187,25 +200,42 @@ def read_equipment(
         raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
     table.insert(0, ROW, np.arange(1, len(table) + 1))
     frame, renamed = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
-    report = LayerReport(p.name, p, "equipment", len(frame), source_crs="(table)",
-                         working_crs="(none)", notes=notes)  # fmt: skip
+    report = LayerReport(
+        p.name, p, "equipment", len(frame), source_crs="(table)", working_crs="(none)", notes=notes
+    )
     if renamed:
         report.notes.append("headers: " + "; ".join(renamed))
     alive = np.ones(len(frame), dtype=bool)
 
-    def reject(mask: np.ndarray, code: str, reason: str, fld: str | None = None,
-               fix: str = "", reasons: pd.Series | None = None) -> None:  # fmt: skip
+    def reject(
+        mask: np.ndarray,
+        code: str,
+        reason: str,
+        fld: str | None = None,
+        fix: str = "",
+        reasons: pd.Series | None = None,
+    ) -> None:
         nonlocal alive
         alive &= _reject(report, frame, mask & alive, code, reason, "unit_id", fld, fix, reasons)
 
     for f in REQUIRED:
-        reject(_blank(frame[f]), "missing_value", f"required field {f!r} is empty", f,
-               "fill in the value")  # fmt: skip
+        reject(
+            _blank(frame[f]),
+            "missing_value",
+            f"required field {f!r} is empty",
+            f,
+            "fill in the value",
+        )
     resolved = _resolve_values(frame, er, reject)
     ids = frame["unit_id"].astype(str).str.strip()
     dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
-    reject(dup, "duplicate_id", "duplicate unit_id; the first occurrence is kept", "unit_id",
-           "give every unit its own id")  # fmt: skip
+    reject(
+        dup,
+        "duplicate_id",
+        "duplicate unit_id; the first occurrence is kept",
+        "unit_id",
+        "give every unit its own id",
+    )
     out = frame.assign(**resolved, unit_id=ids, firm_id=frame["firm_id"].astype(str).str.strip())
     out = out.loc[alive].reset_index(drop=True)
     out["category"] = out["equipment_type"].map(er.categories)

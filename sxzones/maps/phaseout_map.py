@@ -49,8 +49,14 @@ def phaseout_map(
         )
     zoned = firms.assign(zone=firms["zone"].astype(str).replace("", "not_applicable"))
     layers.append(
-        MapLayer("firms", zoned, "firms", FIELDS, style=LayerStyle(by="zone", radius=6.0),
-                 search_field="name")  # fmt: skip
+        MapLayer(
+            "firms",
+            zoned,
+            "firms",
+            FIELDS,
+            style=LayerStyle(by="zone", radius=6.0),
+            search_field="name",
+        )
     )
     flagged = zoned[zoned["finding"] == "phase_out"]
     if len(flagged):
@@ -69,5 +75,6 @@ def phaseout_map(
         "black ring: firm runs units the phase-out list names. 晋环发〔2023〕1号 (四), (五), "
         "(十三), 附表 1. Demonstration data where the layer says so."
     )
-    return build_map(layers, title="设备淘汰筛查 Equipment phase-out screen", note=note,
-                     basemap=basemap)  # fmt: skip
+    return build_map(
+        layers, title="设备淘汰筛查 Equipment phase-out screen", note=note, basemap=basemap
+    )

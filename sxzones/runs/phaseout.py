@@ -80,19 +80,22 @@ def _firm_table(
     layer) and the built-up areas; None when no firms were given."""
     if not opts.firms:
         return None, None, []
-    f, frep = load_input(opts.firms, "firms", cat, crs=opts.crs,
-                         fields=opts.fields_for("firms"), base=opts.base)  # fmt: skip
+    f, frep = load_input(
+        opts.firms, "firms", cat, crs=opts.crs, fields=opts.fields_for("firms"), base=opts.base
+    )
     reports = [frep]
     a = None
     if opts.admin and (str(opts.admin) != "admin" or "admin" in cat):
-        a, arep = load_input(opts.admin, "admin", cat, fields=opts.fields_for("admin"),
-                             base=opts.base)  # fmt: skip
+        a, arep = load_input(
+            opts.admin, "admin", cat, fields=opts.fields_for("admin"), base=opts.base
+        )
         reports.append(arep)
     if opts.builtup:
         from sxzones.analyses.firm_zones import screen_firms
 
-        b, brep = load_input(opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"),
-                             base=opts.base)  # fmt: skip
+        b, brep = load_input(
+            opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
+        )
         reports.append(brep)
         return screen_firms(f, b, ruleset, admin=a), b, reports
     if a is not None:
@@ -127,10 +130,11 @@ def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDa
         if src not in f.columns:
             continue
         vals = np.asarray(f[src].astype(object), dtype=object)
-        joined = np.where(found, vals[np.maximum(pos, 0)] if len(vals) else None, None)
+        joined: np.ndarray = np.where(found, vals[np.maximum(pos, 0)], None)
         if dst in out.columns and dst in ("city", "firm_name"):
             own = out[dst].astype("string").str.strip().fillna("")
-            joined = np.where(own != "", out[dst].to_numpy(dtype=object), joined)
+            mine = (own != "").to_numpy(dtype=bool)
+            joined = np.where(mine, out[dst].to_numpy(dtype=object), joined)
         out[dst] = joined
     g = np.where(found, geoms[np.maximum(pos, 0)], None)
     return gpd.GeoDataFrame(out, geometry=list(g), crs=firms.crs)
@@ -157,7 +161,8 @@ def firm_findings(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 "phase_out_units": len(po),
                 "unassessed_units": len(un),
                 "phaseout_findings": "; ".join(
-                    f"{u} {t}: {r}" for u, t, r in zip(po.unit_id, po.equipment_type, po.rule_ids)
+                    f"{u} {t}: {r}"
+                    for u, t, r in zip(po.unit_id, po.equipment_type, po.rule_ids, strict=True)
                 ),
                 "phaseout_clauses": "; ".join(dict.fromkeys(po["clauses"])),
                 "finding": "phase_out" if len(po) else "unassessed" if len(un) else "keep",
@@ -219,8 +224,9 @@ def write_outputs(
             written.append(write_xlsx(sheets, path, overwrite=True))
         elif result.geometry.notna().any():
             located = result[result.geometry.notna()]
-            g = gpd.GeoDataFrame(_table(located), geometry=located.geometry.to_numpy(),
-                                 crs=result.crs)  # fmt: skip
+            g = gpd.GeoDataFrame(
+                _table(located), geometry=located.geometry.to_numpy(), crs=result.crs
+            )
             written.append(write_gpkg(g, path, overwrite=True, layer="phaseout"))
     written.append(write_csv(capacity, out / "coking_capacity.csv", overwrite=True))
     counts = table["finding"].value_counts().reindex(["phase_out", "unassessed", "keep"])
@@ -269,8 +275,9 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
     ruleset = load_rules(opts.rules)
     er: EquipmentRules = equipment_rules(ruleset)
     path = find_file(opts.equipment, opts.base)
-    units, erep = read_equipment(path, er, fields=opts.fields_for("equipment"),
-                                 encoding=opts.encoding)  # fmt: skip
+    units, erep = read_equipment(
+        path, er, fields=opts.fields_for("equipment"), encoding=opts.encoding
+    )
     firms, builtup, reports = _firm_table(opts, cat, ruleset)
     result = join_firms(assess_units(units, er), firms)
     capacity, totals = coking_capacity(result, er)
