@@ -130,13 +130,15 @@ def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDa
         if src not in f.columns:
             continue
         vals = np.asarray(f[src].astype(object), dtype=object)
-        joined: np.ndarray = np.where(found, vals[np.maximum(pos, 0)], None)
+        joined = np.full(len(out), None, dtype=object)
+        joined[found] = vals[pos[found]]
         if dst in out.columns and dst in ("city", "firm_name"):
             own = out[dst].astype("string").str.strip().fillna("")
             mine = (own != "").to_numpy(dtype=bool)
             joined = np.where(mine, out[dst].to_numpy(dtype=object), joined)
         out[dst] = joined
-    g = np.where(found, geoms[np.maximum(pos, 0)], None)
+    g = np.full(len(out), None, dtype=object)
+    g[found] = geoms[pos[found]]
     return gpd.GeoDataFrame(out, geometry=list(g), crs=firms.crs)
 
 
