@@ -202,7 +202,7 @@ def _apply_mapping(
 
 def _first_coords(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first vertex of each geometry (NaN for missing or empty ones)."""
-    if bool(np.all(shapely.get_type_id(geoms) <= 0)):  # points (and missing): direct
+    if bool(np.all(shapely.get_type_id(geoms) <= 0)) and not shapely.is_empty(geoms).any():
         return shapely.get_x(geoms), shapely.get_y(geoms)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     first = np.full((len(geoms), 2), np.nan)
