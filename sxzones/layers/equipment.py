@@ -28,6 +28,7 @@ import pandas as pd
 
 from sxzones.errors import LayerError
 from sxzones.layers.readers import ROW, _read_table
+from sxzones.layers.schemas import Provenance
 from sxzones.layers.validate import LayerReport, _reject
 
 if TYPE_CHECKING:
@@ -36,6 +37,15 @@ if TYPE_CHECKING:
 __all__ = ["read_equipment"]
 
 _TABLES = {".csv", ".tsv", ".xlsx", ".xls"}
+#: Provenance of a table named ``*_demonstration`` (the bundled one is made by
+#: layers/shanxi/build_equipment.py): units invented by rule for real plants.
+DEMONSTRATION = Provenance(
+    source="units derived by rule from GEM steel and coal-power plants (build_equipment.py)",
+    licence="CC BY 4.0",
+    version="sxzones 0.1.0",
+    status="demonstration",
+    notes="demonstration: derived by rule, not official",
+)
 REQUIRED = ("unit_id", "firm_id", "equipment_type")
 _DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
 
@@ -201,7 +211,14 @@ def read_equipment(
     table.insert(0, ROW, np.arange(1, len(table) + 1))
     frame, renamed = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
     report = LayerReport(
-        p.name, p, "equipment", len(frame), source_crs="(table)", working_crs="(none)", notes=notes
+        p.name,
+        p,
+        "equipment",
+        len(frame),
+        source_crs="(table)",
+        working_crs="(none)",
+        provenance=DEMONSTRATION if p.stem.endswith("_demonstration") else None,
+        notes=notes,
     )
     if renamed:
         report.notes.append("headers: " + "; ".join(renamed))

@@ -29,7 +29,11 @@ FIELDS = [
 
 
 def phaseout_map(
-    firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame | None, basemap: Basemap | None = None
+    firms: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame | None,
+    basemap: Basemap | None = None,
+    *,
+    sources: str,
 ) -> folium.Map:
     """Interactive map of the equipment screen.
 
@@ -41,6 +45,8 @@ def phaseout_map(
         ``phaseout_findings``.
     builtup : GeoDataFrame or None
         Built-up areas, drawn when the firm screen was joined.
+    sources : str
+        The sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
     """
     layers = []
     if builtup is not None:
@@ -73,7 +79,7 @@ def phaseout_map(
     note = (
         "圆圈颜色为企业与建成区距离筛查结果，黑圈为有须淘汰设备的企业 Colour: firm screen zone; "
         "black ring: firm runs units the phase-out list names. 晋环发〔2023〕1号 (四), (五), "
-        "(十三), 附表 1. Demonstration data where the layer says so."
+        "(十三), 附表 1. " + sources
     )
     return build_map(
         layers, title="设备淘汰筛查 Equipment phase-out screen", note=note, basemap=basemap

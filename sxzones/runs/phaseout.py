@@ -3,7 +3,6 @@ write CSV / XLSX / GPKG / capacity / JSON / rejects, map."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -12,7 +11,6 @@ import pandas as pd
 import shapely
 
 from sxzones.analyses.phaseout import (
-    EquipmentRules,
     assess_units,
     coking_capacity,
     equipment_rules,
@@ -21,9 +19,9 @@ from sxzones.analyses.phaseout import (
 from sxzones.layers import Catalog, LayerReport
 from sxzones.layers.equipment import read_equipment
 from sxzones.options import PhaseoutOptions
-from sxzones.outputs import check_targets, write_csv, write_gpkg, write_json, write_xlsx
+from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, find_file, load_input
+from sxzones.runs import RunResult, add_inputs, find_file, load_input
 
 OUTPUT_NAMES = {"csv": "phaseout.csv", "xlsx": "phaseout.xlsx", "gpkg": "phaseout.gpkg"}
 #: Columns first in the unit table, in this order; the table's other columns follow.
@@ -199,22 +197,28 @@ def _date_text(v: Any) -> str:
     return v.isoformat() if hasattr(v, "isoformat") else str(v)
 
 
+def output_names(formats: list[str]) -> list[str]:
+    """The files an equipment screen writes in its output folder, in order."""
+    extra = ["coking_capacity.csv", "phaseout.json", "rejects.csv"]
+    return [OUTPUT_NAMES[f] for f in formats] + extra
+
+
 def write_outputs(
     result: gpd.GeoDataFrame,
     capacity: pd.DataFrame,
     totals: dict[str, Any],
     rejects: pd.DataFrame,
-    opts: PhaseoutOptions,
-) -> list[Path]:
-    """phaseout.csv / .xlsx / .gpkg (units with a location), coking_capacity.csv,
-    phaseout.json and rejects.csv, each atomically."""
-    out, written = opts.out, []
+    pub: Publication,
+    formats: list[str],
+) -> None:
+    """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location; an empty layer
+    when none has), coking_capacity.csv, phaseout.json and rejects.csv in ``pub``."""
     table = _table(result)
     firms = firm_findings(result)
-    for f in opts.formats:
-        path = out / OUTPUT_NAMES[f]
+    for f in formats:
+        path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            written.append(write_csv(table, path, overwrite=True))
+            write_csv(table, path, overwrite=True)
         elif f == "xlsx":
             sheets = {
                 "summary": summary_by_city_type(table),
@@ -223,23 +227,22 @@ def write_outputs(
                 "new_capacity": table[table["new_capacity"] == "yes"],
                 "firms": pd.DataFrame(firms.drop(columns="geometry")),
             }
-            written.append(write_xlsx(sheets, path, overwrite=True))
-        elif result.geometry.notna().any():
+            write_xlsx(sheets, path, overwrite=True)
+        else:
             located = result[result.geometry.notna()]
             g = gpd.GeoDataFrame(
                 _table(located), geometry=located.geometry.to_numpy(), crs=result.crs
             )
-            written.append(write_gpkg(g, path, overwrite=True, layer="phaseout"))
-    written.append(write_csv(capacity, out / "coking_capacity.csv", overwrite=True))
+            write_gpkg(g, path, overwrite=True, layer="phaseout")
+    write_csv(capacity, pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
     counts = table["finding"].value_counts().reindex(["phase_out", "unassessed", "keep"])
     summary = {
         "findings": {k: int(v) for k, v in counts.fillna(0).items()},
         "new_capacity_units": int((table["new_capacity"] == "yes").sum()),
         "coking_capacity": totals,
     }
-    written.append(write_json(summary, out / "phaseout.json", overwrite=True))
-    written.append(write_csv(rejects, out / "rejects.csv", overwrite=True))
-    return written
+    write_json(summary, pub.stage("phaseout.json"), overwrite=True)
+    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerReport]) -> str:
@@ -271,24 +274,39 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
     cat : Catalog
         Catalogue of the firm, built-up and admin layers named in ``opts`` (working CRS).
     """
-    names = [OUTPUT_NAMES[f] for f in opts.formats]
-    extra = ["coking_capacity.csv", "phaseout.json", "rejects.csv"]
-    check_targets([opts.out / n for n in names + extra], opts.overwrite)
-    ruleset = load_rules(opts.rules)
-    er: EquipmentRules = equipment_rules(ruleset)
-    path = find_file(opts.equipment, opts.base)
-    units, erep = read_equipment(
-        path, er, fields=opts.fields_for("equipment"), encoding=opts.encoding
-    )
-    firms, builtup, reports = _firm_table(opts, cat, ruleset)
-    result = join_firms(assess_units(units, er), firms)
-    capacity, totals = coking_capacity(result, er)
-    rejects = pd.concat([r.rejects for r in [erep, *reports] if r.n_rejected] or [erep.rejects])
-    written = write_outputs(result, capacity, totals, rejects, opts)
-    if opts.map_path is not None:
-        from sxzones.maps.interactive import save_map
-        from sxzones.maps.phaseout_map import phaseout_map
+    fmts = [f for f in opts.formats if f != "gpkg" or opts.firms]  # gpkg: firms' locations
+    with Publication(
+        opts.out,
+        "phaseout",
+        output_names(fmts),
+        external=[opts.map_path],
+        overwrite=opts.overwrite,
+    ) as pub:
+        ruleset = load_rules(opts.rules)
+        er = equipment_rules(ruleset)
+        path = find_file(opts.equipment, opts.base)
+        units, erep = read_equipment(
+            path, er, fields=opts.fields_for("equipment"), encoding=opts.encoding
+        )
+        firms, builtup, reports = _firm_table(opts, cat, ruleset)
+        reports = [erep, *reports]
+        result = join_firms(assess_units(units, er), firms)
+        capacity, totals = coking_capacity(result, er)
+        rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
+        write_outputs(result, capacity, totals, rejects, pub, fmts)
+        if opts.map_path is not None:
+            from sxzones.maps.interactive import save_map
+            from sxzones.maps.phaseout_map import phaseout_map
+            from sxzones.maps.sources import report_sources, sources_line
 
-        m = phaseout_map(firm_findings(result), builtup, opts.map_basemap())
-        written.append(save_map(m, opts.map_path, overwrite=True))
-    return RunResult("phaseout", written, _summary(result, totals, [erep, *reports]))
+            m = phaseout_map(
+                firm_findings(result),
+                builtup,
+                opts.map_basemap(),
+                sources=sources_line(report_sources(reports)),
+            )
+            save_map(m, pub.stage_external(opts.map_path), overwrite=True)
+        add_inputs(pub, reports, ruleset.path)
+        written = pub.publish()
+    summary = _summary(result, totals, reports)
+    return RunResult("phaseout", written, summary, manifest=pub.manifest)
