@@ -187,6 +187,14 @@ def _validate_one(name: str, cat: Catalog, opts: ValidateOptions) -> LayerReport
     --field are for files given by path."""
     from sxzones.runs import load_input
 
+    if opts.role == "equipment" and name not in cat:  # a table without geometry
+        from sxzones.analyses.phaseout import equipment_rules
+        from sxzones.layers.equipment import read_equipment
+        from sxzones.rules import load_rules
+
+        er = equipment_rules(load_rules())
+        fields = opts.fields_for("equipment")
+        return read_equipment(name, er, fields=fields, encoding=opts.encoding)[1]
     _, report = load_input(
         name,
         None if name in cat else opts.role,

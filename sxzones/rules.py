@@ -70,7 +70,16 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     # Equipment screen (四, 附表 1; 五): vocabularies, phase-out conditions, the coking cap and
     # the ban on new capacity. Checked further by sxzones.analyses.phaseout.
     "equipment_vocabulary": (
-        {"types", "products", "furnace_forms", "sinter_types", "statuses", "yes_no", "headers"},
+        {
+            "types",
+            "products",
+            "furnace_forms",
+            "sinter_types",
+            "statuses",
+            "yes_no",
+            "headers",
+            "plausible",
+        },
         {"types", "statuses", "yes_no"},
     ),
     "equipment_phaseout": (

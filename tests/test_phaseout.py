@@ -253,7 +253,8 @@ def test_coking_capacity_by_city_against_the_cap(tmp_path):
     table = _rows(
         _unit("A", "焦炉", height=6, ule="是", cap=100, city="太原市"),
         _unit("B", "焦炉", height=6, ule="是", cap=50, status="停产", city="太原市"),
-        _unit("C", "焦炉", height=6, ule="是", cap=14272.4, city="临汾市"),
+        _unit("C", "焦炉", height=6, ule="是", cap=272.4, city="临汾市"),
+        *[_unit(f"C{i}", "焦炉", height=6, ule="是", cap=2000, city="临汾市") for i in range(7)],
         _unit("D", "焦炉", height=6, ule="是", cap=999, status="已关停", city="临汾市"),
         _unit("E", "焦炉", height=6, ule="是", city="临汾市"),  # capacity not given
         _unit("F", "高炉", volume=2000, city="太原市"),  # not coking
@@ -463,3 +464,23 @@ def test_map_in_headless_chromium_shows_both_findings(tmp_path, browser):  # noq
     n2 = [p for p in props if p.get("firm_id") == "N2"]
     assert [(p["zone"], p["finding"]) for p in n2] == [("beyond", "keep")]
     _not_blank(browser)
+
+
+def test_layers_validate_role_equipment(tmp_path):
+    src = tmp_path / "eq.csv"
+    _rows(_unit("A", "焦炉", height=4.3), _unit("B", "炼丹炉")).to_csv(src, index=False)
+    rej = tmp_path / "rejects.csv"
+    res = CliRunner().invoke(
+        cli, ["layers", "validate", str(src), "--role", "equipment", "--rejects", str(rej)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "2 read, 1 loaded, 1 rejected" in res.output
+    assert pd.read_csv(rej)["id"].tolist() == ["B"]
+
+
+def test_implausible_sizes_rejected_not_kept(tmp_path):
+    """430 (centimetres) in the chamber height would pass 4.3 m as `keep`: it is rejected."""
+    table = _rows(_unit("CM", "焦炉", height=430, ule="是"), _unit("OK", "焦炉", height=4.3))
+    units, rejects, _ = _run(tmp_path, table)
+    assert list(units.index) == ["OK"]
+    assert rejects.loc[0, "code"] == "implausible_value" and rejects.loc[0, "id"] == "CM"

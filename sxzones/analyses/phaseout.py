@@ -119,6 +119,7 @@ class EquipmentRules:
     ban_after: dt.date | None = None
     source: str = ""
     categories: dict[str, str] = field(default_factory=dict)  # type -> category
+    plausible: dict[str, tuple[float, float]] = field(default_factory=dict)  # size field range
 
     def resolve(self, vocabulary: str, value: object) -> str | None:
         """The identifier a written value stands for (None: not in the vocabulary)."""
@@ -205,6 +206,11 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
         raise RulesError(f"{ruleset.path}: rule {ban.id}: after must be a date, not {after!r}")
     headers = {k: tuple(map(str, v)) for k, v in vr.params.get("headers", {}).items()}
     cats = {k: v.get("category", "") for k, v in labels["types"].items()}
+    plausible = {}
+    for k, v in vr.params.get("plausible", {}).items():
+        if k not in NUMERIC_FIELDS or not (isinstance(v, list) and len(v) == 2 and v[0] <= v[1]):
+            raise RulesError(f"{ruleset.path}: plausible.{k}: a size field and [low, high]")
+        plausible[k] = (float(v[0]), float(v[1]))
     return EquipmentRules(
         vocab,
         labels,
@@ -215,6 +221,7 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
         after,
         str(ruleset.path),
         cats,
+        plausible,
     )
 
 

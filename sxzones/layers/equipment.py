@@ -152,6 +152,15 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
             fld,
             "write the number alone, in the field's unit (e.g. 4.3, not 4.3米)",
         )
+        low, high = er.plausible.get(fld, (0.0, np.inf))
+        odd = ~blank & ~bad & ((num < low) | (num > high)).fillna(False).to_numpy(dtype=bool)
+        reject(
+            odd,
+            "implausible_value",
+            f"{fld} outside the plausible range {low:g}-{high:g} (rules file)",
+            fld,
+            "check the unit (metres, m³, t, 万吨/年) and the value",
+        )
         resolved[fld] = num
     if "commissioned" in frame:
         blank = _blank(frame["commissioned"])
