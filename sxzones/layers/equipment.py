@@ -176,6 +176,43 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
     return resolved
 
 
+def _check_rows(frame: pd.DataFrame, report: LayerReport, er: EquipmentRules) -> pd.DataFrame:
+    """The rows that pass, values resolved; the others recorded in ``report`` as rejected."""
+    alive = np.ones(len(frame), dtype=bool)
+
+    def reject(
+        mask: np.ndarray,
+        code: str,
+        reason: str,
+        fld: str | None = None,
+        fix: str = "",
+        reasons: pd.Series | None = None,
+    ) -> None:
+        nonlocal alive
+        alive &= _reject(report, frame, mask & alive, code, reason, "unit_id", fld, fix, reasons)
+
+    for f in REQUIRED:
+        reject(
+            _blank(frame[f]),
+            "missing_value",
+            f"required field {f!r} is empty",
+            f,
+            "fill in the value",
+        )
+    resolved = _resolve_values(frame, er, reject)
+    ids = frame["unit_id"].astype(str).str.strip()
+    dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
+    reject(
+        dup,
+        "duplicate_id",
+        "duplicate unit_id; the first occurrence is kept",
+        "unit_id",
+        "give every unit its own id",
+    )
+    out = frame.assign(**resolved, unit_id=ids, firm_id=frame["firm_id"].astype(str).str.strip())
+    return out.loc[alive].reset_index(drop=True)
+
+
 def read_equipment(
     path: str | Path,
     er: EquipmentRules,
@@ -231,39 +268,7 @@ def read_equipment(
     )
     if renamed:
         report.notes.append("headers: " + "; ".join(renamed))
-    alive = np.ones(len(frame), dtype=bool)
-
-    def reject(
-        mask: np.ndarray,
-        code: str,
-        reason: str,
-        fld: str | None = None,
-        fix: str = "",
-        reasons: pd.Series | None = None,
-    ) -> None:
-        nonlocal alive
-        alive &= _reject(report, frame, mask & alive, code, reason, "unit_id", fld, fix, reasons)
-
-    for f in REQUIRED:
-        reject(
-            _blank(frame[f]),
-            "missing_value",
-            f"required field {f!r} is empty",
-            f,
-            "fill in the value",
-        )
-    resolved = _resolve_values(frame, er, reject)
-    ids = frame["unit_id"].astype(str).str.strip()
-    dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
-    reject(
-        dup,
-        "duplicate_id",
-        "duplicate unit_id; the first occurrence is kept",
-        "unit_id",
-        "give every unit its own id",
-    )
-    out = frame.assign(**resolved, unit_id=ids, firm_id=frame["firm_id"].astype(str).str.strip())
-    out = out.loc[alive].reset_index(drop=True)
+    out = _check_rows(frame, report, er)
     out["category"] = out["equipment_type"].map(er.categories)
     report.n_loaded = len(out)
     if report.n_loaded == 0:
