@@ -184,7 +184,9 @@ def site_check_report(
             county=detail.get("county") or "",
             area_m2=str(detail["area_m2"]),
             verdict=label(detail["verdict"]),
-            note=detail.get("geometry_note") or "",
+            note="; ".join(
+                str(x) for x in (detail.get("geometry_note"), detail.get("unassessed_reason")) if x
+            ),
             svg=site_map_svg(result, pos),
             nearest_redline_m=str(detail["nearest_redline_m"]),
             builtup={

@@ -217,16 +217,14 @@ def test_unknown_values_rejected_with_reason_and_every_row_accounted(tmp_path):
     units, rejects, out = _run(tmp_path, table)
     assert list(units.index) == ["OK"]
     assert len(units) + len(rejects) == len(table)
-    by_row = rejects.set_index("source_row")
-    assert by_row.loc["2", "code"] == "unknown_value" and "炼丹炉" in by_row.loc["2", "reason"]
-    assert (
-        by_row.loc["3", "code"] == "bad_number" and by_row.loc["3", "field"] == "chamber_height_m"
-    )
-    assert by_row.loc["4", "field"] == "status"
-    assert by_row.loc["5", "field"] == "ultra_low_emission"
-    assert by_row.loc["6", "code"] == "bad_date"
-    assert by_row.loc["7", "code"] == "duplicate_id"
-    assert by_row.loc["8", "code"] == "missing_value"
+    by_row = rejects.set_index("source_row")  # spreadsheet rows: the header is row 1
+    assert by_row.loc["3", "code"] == "unknown_value" and "炼丹炉" in by_row.loc["3", "reason"]
+    assert by_row.loc["4", "code"] == "bad_number" and by_row.loc["4", "field"] == "炭化室高度"
+    assert by_row.loc["5", "field"] == "状态"
+    assert by_row.loc["6", "field"] == "超低排放"
+    assert by_row.loc["7", "code"] == "bad_date"
+    assert by_row.loc["8", "code"] == "duplicate_id"
+    assert by_row.loc["9", "code"] == "missing_value"
     summary = json.loads((out / "phaseout.json").read_text(encoding="utf-8"))
     assert summary["findings"] == {"phase_out": 1, "unassessed": 0, "keep": 0}
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ import pandas as pd
 
 from sxzones.errors import RulesError
 from sxzones.rules import Rule, RuleSet
+from sxzones.vocab import Vocabulary, normalise
 
 __all__ = [
     "NUMERIC_FIELDS",
@@ -65,13 +65,6 @@ _COMPARE: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]]
     "at_least": (operator.ge, operator.gt),
     "above": (operator.ge, operator.gt),
 }
-
-
-def normalise(text: object) -> str:
-    """A value or header as matched: NFKC (full-width forms, ㎥ ...), case-folded, with
-    spaces, underscores and hyphens removed."""
-    t = unicodedata.normalize("NFKC", str(text)).casefold()
-    return "".join(ch for ch in t if not ch.isspace() and ch not in "_-")
 
 
 @dataclass(frozen=True)
@@ -110,7 +103,7 @@ class Condition:
 class EquipmentRules:
     """The equipment part of a rules file: vocabularies, phase-out rules, cap and ban."""
 
-    vocab: dict[str, dict[str, str]]  # vocabulary -> normalised synonym -> identifier
+    vocab: dict[str, Vocabulary]  # types, products, furnace_forms, ... (sxzones.vocab)
     labels: dict[str, dict[str, dict[str, str]]]  # vocabulary -> id -> {zh, en, category}
     headers: dict[str, tuple[str, ...]]  # canonical field -> recognised headers
     phaseout: tuple[tuple[Rule, tuple[Condition, ...]], ...]
@@ -123,30 +116,36 @@ class EquipmentRules:
 
     def resolve(self, vocabulary: str, value: object) -> str | None:
         """The identifier a written value stands for (None: not in the vocabulary)."""
-        return self.vocab.get(vocabulary, {}).get(normalise(value))
+        v = self.vocab.get(vocabulary)
+        return None if v is None else v.resolve(value)
 
     def known(self, vocabulary: str) -> list[str]:
         """The identifiers of a vocabulary, with their Chinese names, for messages."""
         return [f"{k} ({v.get('zh', '')})" for k, v in self.labels.get(vocabulary, {}).items()]
 
 
-def _vocabulary(rule: Rule, name: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """One vocabulary of the equipment_vocabulary rule: synonym map and labels."""
-    entries = rule.params.get(name, [])
-    syn: dict[str, str] = {}
-    labels: dict[str, dict[str, str]] = {}
-    for e in entries:
+def _vocabulary(rule: Rule, name: str) -> tuple[Vocabulary, dict[str, dict[str, str]]]:
+    """One vocabulary of the equipment_vocabulary rule (a list of ``{id, zh, en, synonyms,
+    category}``) and its labels; a word standing for two identifiers is refused."""
+    table: dict[str, dict[str, Any]] = {}
+    seen: dict[str, str] = {}
+    for e in rule.params.get(name, []):
         if not isinstance(e, dict) or "id" not in e:
             raise RulesError(f"rule {rule.id}: every entry of {name} needs an id, got {e!r}")
         ident = str(e["id"])
-        labels[ident] = {k: str(v) for k, v in e.items() if k in ("zh", "en", "category")}
+        table[ident] = {k: e[k] for k in ("zh", "en", "synonyms") if k in e}
         for s in [ident, e.get("zh", ""), e.get("en", ""), *e.get("synonyms", [])]:
             key = normalise(s)
-            if key and syn.setdefault(key, ident) != ident:
+            if key and seen.setdefault(key, ident) != ident:
                 raise RulesError(
-                    f"rule {rule.id}: {s!r} stands for both {syn[key]!r} and {ident!r} in {name}"
+                    f"rule {rule.id}: {s!r} stands for both {seen[key]!r} and {ident!r} in {name}"
                 )
-    return syn, labels
+    labels = {
+        k: {f: str(e[f]) for f in ("zh", "en", "category") if f in e}
+        for e in rule.params.get(name, [])
+        for k in [str(e["id"])]
+    }
+    return Vocabulary.from_table(name, table), labels
 
 
 def _conditions(rule: Rule, vocab_ids: dict[str, set[str]]) -> tuple[Condition, ...]:
@@ -206,6 +205,9 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
         raise RulesError(f"{ruleset.path}: rule {ban.id}: after must be a date, not {after!r}")
     headers = {k: tuple(map(str, v)) for k, v in vr.params.get("headers", {}).items()}
     cats = {k: v.get("category", "") for k, v in labels["types"].items()}
+    known = set(ruleset.industries.ids())
+    if bad := sorted({c for c in cats.values() if c not in known}):
+        raise RulesError(f"{ruleset.path}: equipment categories {bad} are not industries")
     plausible = {}
     for k, v in vr.params.get("plausible", {}).items():
         if k not in NUMERIC_FIELDS or not (isinstance(v, list) and len(v) == 2 and v[0] <= v[1]):

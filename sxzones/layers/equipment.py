@@ -29,7 +29,7 @@ import pandas as pd
 from sxzones.errors import LayerError
 from sxzones.layers.readers import ROW, _read_table
 from sxzones.layers.schemas import Provenance
-from sxzones.layers.validate import LayerReport, _reject
+from sxzones.layers.validate import Finding, LayerReport
 
 if TYPE_CHECKING:
     from sxzones.analyses.phaseout import EquipmentRules
@@ -52,10 +52,11 @@ _DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}
 
 def _map_headers(
     table: pd.DataFrame, fields: Mapping[str, str], er: EquipmentRules, path: Path
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Rename the table's columns to canonical fields: explicit mapping first, then the
-    canonical names and the rules' headers (NFKC, case and spaces ignored)."""
-    from sxzones.analyses.phaseout import normalise
+    canonical names and the rules' headers (NFKC, case and spaces ignored). Returns the
+    renamed table and canonical -> the user's column name."""
+    from sxzones.vocab import normalise
 
     present = [c for c in table.columns if c != ROW]
     if missing := {c: s for c, s in fields.items() if s not in table.columns}:
@@ -66,7 +67,6 @@ def _map_headers(
         )
     rename = {s: c for c, s in fields.items()}
     by_norm = {normalise(c): c for c in present if c not in rename}
-    notes = []
     for canon in [*REQUIRED, *er.headers, "commissioned", "city", "firm_name"]:
         if canon in rename.values():
             continue
@@ -74,8 +74,6 @@ def _map_headers(
             src = by_norm.get(normalise(h))
             if src is not None and src not in rename:
                 rename[src] = canon
-                if src != canon:
-                    notes.append(f"{src} -> {canon}")
                 break
     out = table.rename(columns=rename)
     if absent := [f for f in REQUIRED if f not in out.columns]:
@@ -84,7 +82,7 @@ def _map_headers(
             f"present: {present}. Fix: name the columns (e.g. 设备编号, 企业代码, 设备类型) or "
             f"map them: --field {absent[0]}=<column>."
         )
-    return out, notes
+    return out, {c: s for s, c in rename.items()}
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -176,8 +174,11 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
     return resolved
 
 
-def _check_rows(frame: pd.DataFrame, report: LayerReport, er: EquipmentRules) -> pd.DataFrame:
-    """The rows that pass, values resolved; the others recorded in ``report`` as rejected."""
+def _check_rows(
+    frame: pd.DataFrame, report: LayerReport, er: EquipmentRules, names: dict[str, str]
+) -> pd.DataFrame:
+    """The rows that pass, values resolved; the others recorded in ``report`` as rejected,
+    each with its spreadsheet row, unit id, the user's column name and the reason."""
     alive = np.ones(len(frame), dtype=bool)
 
     def reject(
@@ -188,8 +189,26 @@ def _check_rows(frame: pd.DataFrame, report: LayerReport, er: EquipmentRules) ->
         fix: str = "",
         reasons: pd.Series | None = None,
     ) -> None:
-        nonlocal alive
-        alive &= _reject(report, frame, mask & alive, code, reason, "unit_id", fld, fix, reasons)
+        m = mask & alive
+        if not m.any():
+            return
+        shown = names.get(fld, fld) if fld else None
+        sub = frame.loc[m]
+        why = reasons.loc[m].to_numpy() if reasons is not None else [reason] * len(sub)
+        for r, i, w in zip(sub[ROW], sub["unit_id"], why, strict=True):
+            report._rejects.append(
+                {
+                    "layer": report.name,
+                    "source_row": int(r),
+                    "code": code,
+                    "field": shown,
+                    "id": None if _blank(pd.Series([i]))[0] else str(i).strip(),
+                    "reason": w,
+                }
+            )
+        rows = tuple(int(r) for r in sub[ROW])
+        report.findings.append(Finding("rejected", code, reason, rows, shown, fix, "row"))
+        alive[m] = False
 
     for f in REQUIRED:
         reject(
@@ -254,8 +273,8 @@ def read_equipment(
     table = _read_table(p, None, None, None, encoding, notes).reset_index(drop=True)
     if table.empty:
         raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
-    table.insert(0, ROW, np.arange(1, len(table) + 1))
-    frame, renamed = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
+    table.insert(0, ROW, np.arange(2, len(table) + 2))  # spreadsheet rows: header is row 1
+    frame, names = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
     report = LayerReport(
         p.name,
         p,
@@ -266,9 +285,9 @@ def read_equipment(
         provenance=DEMONSTRATION if p.stem.endswith("_demonstration") else None,
         notes=notes,
     )
-    if renamed:
+    if renamed := [f"{s} -> {c}" for c, s in names.items() if s != c]:
         report.notes.append("headers: " + "; ".join(renamed))
-    out = _check_rows(frame, report, er)
+    out = _check_rows(frame, report, er, names)
     out["category"] = out["equipment_type"].map(er.categories)
     report.n_loaded = len(out)
     if report.n_loaded == 0:

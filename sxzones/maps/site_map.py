@@ -94,7 +94,10 @@ def site_check_figure(result: SiteCheckResult, path: str | Path, *, sources: str
     return static_map(
         layers,
         title="建设项目选址研判 Site check — "
-        + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in ("conflict", "conditional", "clear")),
+        + ", ".join(
+            f"{k} {int(counts.get(k, 0))}"
+            for k in ("conflict", "conditional", "clear", "unassessed")
+        ),
         sources=f"{sources}. 晋环发〔2023〕1号 (四), (五), (十二), (十三)",
         path=path,
     )

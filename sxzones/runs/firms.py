@@ -28,6 +28,7 @@ LEAD = [
     "name",
     "industry",
     "industry_id",
+    "industry_status",
     "zone",
     "distance_m",
     "nearest_area_id",

@@ -91,18 +91,17 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
             "(wgs84 for GPS, gcj02 for Amap/Tencent, bd09 for Baidu, cgcs2000, gk38 ...)"
         )
     frame = gpd.GeoDataFrame({ROW: [1], "project_id": [name]}, geometry=[geom])
-    return RawLayer(Path("--project"), frame, parse_crs(crs), [f"geometry given as text in {crs}"])
+    text = [f"geometry given as text in {crs}"]
+    return RawLayer(Path("--project"), frame, parse_crs(crs), text, row_word="row")
 
 
 def _project_fields(raw: RawLayer, fields: dict[str, str]) -> dict[str, str]:
     """The field mapping of a projects file; the id defaults to ``project_id``, then
-    ``parcel_id`` (界址点 files), then the row number."""
+    ``parcel_id`` (界址点 files), then the usual names (项目编号 ...), then the row number
+    (the last two found by validation)."""
     cols = raw.frame.columns
-    if "project_id" not in fields and "project_id" not in cols:
-        if "parcel_id" in cols:  # 界址点 files
-            fields["project_id"] = "parcel_id"
-        else:
-            raw.frame["project_id"] = raw.frame[ROW].astype(str)
+    if "project_id" not in fields and "project_id" not in cols and "parcel_id" in cols:
+        fields["project_id"] = "parcel_id"  # 界址点 files
     return fields
 
 
@@ -117,13 +116,16 @@ def read_projects(
     name: str = "P1",
     fields: dict[str, str] | None = None,
     encoding: str | None = None,
+    single: bool = False,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``.
 
     ``fields`` maps canonical fields of role ``projects`` (``project_id``, ``industry``,
     ``kind``, ``name``) to the file's own; ``id_field`` is the same as
-    ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project."""
+    ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project.
+    ``single``: the spec is one project (``--project``), so a table of points is refused
+    (each row would be a project of its own)."""
     mapping = dict(fields or {})
     if id_field:
         mapping["project_id"] = id_field
@@ -131,6 +133,13 @@ def read_projects(
     if path.exists():
         raw = read_file(path, crs=crs, encoding=encoding)
         mapping = _project_fields(raw, mapping)
+        if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
+            raise SxzonesError(
+                f"{path}: --project takes one project, but this table has {len(raw.frame)} "
+                "rows of points (each row would be a project of its own). Fix: for one "
+                "parcel, give its boundary as a 界址点 file (点号,X,Y lines) or a polygon "
+                "file; to check every row as a project, use --projects"
+            )
     else:
         if mapping:
             raise SxzonesError(
@@ -142,11 +151,6 @@ def read_projects(
         raw.frame["industry"] = industry
     if kind is not None:
         raw.frame["kind"] = kind
-    if "industry" not in raw.frame.columns and "industry" not in mapping:
-        raise SxzonesError(
-            "the projects have no 'industry' field: give --industry "
-            "(steel, coking, cement, chemical, coal_power, pv, wind, ...) or --industry-field"
-        )
     projects, report = validate_layer(
         raw,
         "projects",
@@ -155,6 +159,11 @@ def read_projects(
         fields=mapping,
         study_area=cat.study_area,
     )
+    if not {"industry", "industry_code"} & set(projects.columns):
+        raise SxzonesError(
+            f"{raw.path}: the projects have no industry field: give --industry (steel, "
+            "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
+        )
     notes = {}
     for f in report.findings:
         if f.kind == "repaired":
@@ -217,12 +226,16 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
     if reports not in REPORTS:
         raise SxzonesError(f"reports {reports!r}: choose from {', '.join(REPORTS)}")
     warm_up()  # the compiled distance kernels load while the projects and layers are read
+    ruleset: RuleSet = load_rules(opts.rules)
+    if opts.industry is not None:  # one value for every project: a typo is a user error
+        ruleset.industries.require(opts.industry, "--industry")
+    if opts.kind is not None:
+        ruleset.project_kinds.require(opts.kind, "--kind")
     names = ["site_check.json", "site_check.csv", "rejects.csv"]
     external = [opts.map_path, *figure_paths(opts.figure_path)]
     with Publication(
         out, "check", names, external=external, overwrite=overwrite, owned=("report-*.html",)
     ) as pub:
-        ruleset: RuleSet = load_rules(opts.rules)
         projects, prep = read_projects(
             _project_spec(opts),
             cat,
@@ -231,6 +244,7 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
             kind=opts.kind,
             fields=opts.fields_for("projects"),
             encoding=opts.encoding,
+            single=opts.project is not None,
         )
         layers = site_layers(cat)
         result = check_sites(projects, layers, ruleset)
@@ -243,15 +257,19 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
     counts = result.table["verdict"].value_counts().to_dict()
     summary = (
         f"site check: {len(details)} project(s): "
-        + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear"))
+        + ", ".join(
+            f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear", "unassessed")
+        )
         + f"; input rows {prep.n_read} = checked {prep.n_loaded} + rejected "
         f"{prep.n_rejected}"
     )
+    summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
     for d in details[:10]:
         summary += (
             f"\n  {d['project_id']}: {d['verdict']}"
             + (f" ({', '.join(r['id'] for r in d['rules'])})" if d["rules"] else "")
             + (f"; {d['geometry_note']}" if d.get("geometry_note") else "")
+            + (f"; {d['unassessed_reason']}" if d.get("unassessed_reason") else "")
         )
     return RunResult("check", written, summary, manifest=pub.manifest)
 
