@@ -205,7 +205,9 @@ ROLES: dict[str, Role] = {
         ),
         Role(
             "equipment",
-            frozenset(),  # a table: units are placed at their firm (sxzones.layers.equipment)
+            # geometry optional: read as a table (sxzones.layers.equipment), units are placed
+            # at their firm; a GIS file of units holds points
+            frozenset({"point"}),
             ("unit_id", "firm_id", "equipment_type"),
             (
                 "chamber_height_m",
