@@ -68,7 +68,7 @@ def phaseout_map(
     if len(flagged):
         layers.append(
             MapLayer(
-                "phase_out_firms",
+                "须淘汰设备的企业 Firms running units to phase out",
                 flagged,
                 "firms",
                 FIELDS,
