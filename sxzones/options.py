@@ -648,8 +648,8 @@ class PhaseoutOptions(_Analysis):
         object.__setattr__(self, "admin", self.admin or None)
         if self.builtup and not self.firms:
             raise SxzonesError("--builtup joins the firm screen and needs --firms")
-        if self.map_path is not None and not self.firms:
-            raise SxzonesError("--map draws the firms: give --firms")
+        if (self.map_path is not None or self.figure_path is not None) and not self.firms:
+            raise SxzonesError("--map and --figure draw the firms: give --firms")
 
 
 @dataclass(frozen=True, kw_only=True)

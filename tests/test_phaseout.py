@@ -360,6 +360,8 @@ def test_join_with_the_firm_screen_both_findings(tmp_path):
         str(builtup),
         "--map",
         str(tmp_path / "po.html"),
+        "--figure",
+        str(tmp_path / "po.png"),
     )
     k1 = units.loc["K1"]
     assert (k1["finding"], k1["rule_ids"]) == ("phase_out", "coke_oven_4_3m")
@@ -375,6 +377,10 @@ def test_join_with_the_firm_screen_both_findings(tmp_path):
 
     gp = pyogrio.read_dataframe(out / "phaseout.gpkg")
     assert sorted(gp["unit_id"]) == ["K1", "K2", "K3"]  # K4's firm has no location
+    from PIL import Image
+
+    assert len(Image.open(tmp_path / "po.png").convert("RGB").getcolors(1_000_000) or []) > 50
+    assert (tmp_path / "po.pdf").stat().st_size > 1000
     html = (tmp_path / "po.html").read_text(encoding="utf-8")
     assert "K1 coke_oven: coke_oven_4_3m" in html and "deep_treatment_20km" in html
 
@@ -399,7 +405,8 @@ def test_demonstration_table_and_demo_recipe(tmp_path):
         .replace('"../layers/shanxi/derived/', f'"{ROOT / "layers" / "shanxi" / "derived"}/')
         .replace('"rules/', f'"{ROOT / "analyses" / "rules"}/')
         .replace('"../out/phaseout"', f'"{tmp_path / "out"}"')
-        .replace('"../maps/phaseout.html"', f'"{tmp_path / "phaseout.html"}"'),
+        .replace('"../maps/phaseout.html"', f'"{tmp_path / "phaseout.html"}"')
+        .replace('"../maps/phaseout.png"', f'"{tmp_path / "phaseout.png"}"'),
         encoding="utf-8",
     )
     res = CliRunner().invoke(cli, ["run", str(recipe)])
@@ -411,6 +418,7 @@ def test_demonstration_table_and_demo_recipe(tmp_path):
     assert (units["finding"] == "phase_out").sum() > 0
     assert (units["equipment_type"] == "coal_power_unit").sum() > 100
     assert (tmp_path / "phaseout.html").stat().st_size > 10_000
+    assert (tmp_path / "phaseout.png").exists() and (tmp_path / "phaseout.pdf").exists()
 
 
 PROPS_JS = """

@@ -3,6 +3,8 @@ the phase-out list names ringed, every popup showing both findings."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import folium
 import geopandas as gpd
 
@@ -10,7 +12,7 @@ from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
 
-__all__ = ["phaseout_map"]
+__all__ = ["phaseout_figure", "phaseout_map"]
 
 FIELDS = [
     "name",
@@ -83,4 +85,35 @@ def phaseout_map(
     )
     return build_map(
         layers, title="设备淘汰筛查 Equipment phase-out screen", note=note, basemap=basemap
+    )
+
+
+def phaseout_figure(
+    firms: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame | None,
+    admin: gpd.GeoDataFrame | None,
+    path: str | Path,
+    *,
+    sources: str,
+) -> list[Path]:
+    """Static figure (PNG + PDF) of the equipment screen: firms by zone, firms running units
+    to phase out ringed; ``sources`` as for the map."""
+    from sxzones.maps.static import StaticLayer, counties_layer, static_map
+
+    layers = counties_layer(admin)
+    if builtup is not None:
+        layers.append(StaticLayer("builtup", builtup, LayerStyle("#d6604d", 0.6, 0.5)))
+    zoned = firms.assign(zone=firms["zone"].astype(str).replace("", "not_applicable"))
+    layers.append(StaticLayer("firms", zoned, LayerStyle(by="zone", radius=5.0)))
+    flagged = zoned[zoned["finding"] == "phase_out"]
+    if len(flagged):
+        ring = LayerStyle("#000000", 0.0, 1.5, radius=9.0)
+        layers.append(
+            StaticLayer("须淘汰设备的企业 Firms running units to phase out", flagged, ring)
+        )
+    return static_map(
+        layers,
+        title="设备淘汰筛查 Equipment phase-out screen",
+        sources=f"{sources}. 晋环发〔2023〕1号 (四), (五), 附表 1",
+        path=path,
     )

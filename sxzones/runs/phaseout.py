@@ -21,7 +21,7 @@ from sxzones.layers.equipment import read_equipment
 from sxzones.options import PhaseoutOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, find_file, load_input
+from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_input
 
 OUTPUT_NAMES = {"csv": "phaseout.csv", "xlsx": "phaseout.xlsx", "gpkg": "phaseout.gpkg"}
 #: Columns first in the unit table, in this order; the table's other columns follow.
@@ -73,11 +73,13 @@ _FIRM_COLS = {
 
 def _firm_table(
     opts: PhaseoutOptions, cat: Catalog, ruleset: RuleSet
-) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None, list[LayerReport]]:
+) -> tuple[
+    gpd.GeoDataFrame | None, gpd.GeoDataFrame | None, gpd.GeoDataFrame | None, list[LayerReport]
+]:
     """The firms (screened when a built-up layer is given; city and county from the admin
-    layer) and the built-up areas; None when no firms were given."""
+    layer), the built-up areas and the admin layer; None when not given."""
     if not opts.firms:
-        return None, None, []
+        return None, None, None, []
     f, frep = load_input(
         opts.firms, "firms", cat, crs=opts.crs, fields=opts.fields_for("firms"), base=opts.base
     )
@@ -95,7 +97,7 @@ def _firm_table(
             opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
         )
         reports.append(brep)
-        return screen_firms(f, b, ruleset, admin=a), b, reports
+        return screen_firms(f, b, ruleset, admin=a), b, a, reports
     if a is not None:
         from sxzones.analyses.nearest import county_lookup
 
@@ -104,7 +106,7 @@ def _firm_table(
         which, table = county_lookup(pts, a)
         f = f.assign(**{c: np.asarray(table[c], dtype=object)[which] for c in ("city", "county")})
         f.loc[which < 0, ["city", "county"]] = None
-    return f, None, reports
+    return f, None, a, reports
 
 
 def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
@@ -263,6 +265,31 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
     return "\n".join(lines)
 
 
+def _write_maps(
+    opts: PhaseoutOptions,
+    pub: Publication,
+    firms: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame | None,
+    admin: gpd.GeoDataFrame | None,
+    reports: list[LayerReport],
+) -> None:
+    """Stage the interactive map and the static figure the options ask for."""
+    from sxzones.maps.sources import report_sources, sources_line
+
+    sources = sources_line(report_sources(reports))
+    if opts.map_path is not None:
+        from sxzones.maps.interactive import save_map
+        from sxzones.maps.phaseout_map import phaseout_map
+
+        m = phaseout_map(firms, builtup, opts.map_basemap(), sources=sources)
+        save_map(m, pub.stage_external(opts.map_path), overwrite=True)
+    if opts.figure_path is not None:
+        from sxzones.maps.phaseout_map import phaseout_figure
+
+        fig = pub.stage_external(figure_paths(opts.figure_path)[0])
+        phaseout_figure(firms, builtup, admin, fig, sources=sources)
+
+
 def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
     """Read the equipment table, join the firms (and the firm screen), assess every unit,
     total coking capacity, write the outputs and (optionally) the map.
@@ -279,7 +306,7 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         opts.out,
         "phaseout",
         output_names(fmts),
-        external=[opts.map_path],
+        external=[opts.map_path, *figure_paths(opts.figure_path)],
         overwrite=opts.overwrite,
     ) as pub:
         ruleset = load_rules(opts.rules)
@@ -288,24 +315,13 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         units, erep = read_equipment(
             path, er, fields=opts.fields_for("equipment"), encoding=opts.encoding
         )
-        firms, builtup, reports = _firm_table(opts, cat, ruleset)
+        firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
         reports = [erep, *reports]
         result = join_firms(assess_units(units, er), firms)
         capacity, totals = coking_capacity(result, er)
         rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
         write_outputs(result, capacity, totals, rejects, pub, fmts)
-        if opts.map_path is not None:
-            from sxzones.maps.interactive import save_map
-            from sxzones.maps.phaseout_map import phaseout_map
-            from sxzones.maps.sources import report_sources, sources_line
-
-            m = phaseout_map(
-                firm_findings(result),
-                builtup,
-                opts.map_basemap(),
-                sources=sources_line(report_sources(reports)),
-            )
-            save_map(m, pub.stage_external(opts.map_path), overwrite=True)
+        _write_maps(opts, pub, firm_findings(result), builtup, admin, reports)
         add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
     summary = _summary(result, totals, reports)
