@@ -490,3 +490,31 @@ def test_implausible_sizes_rejected_not_kept(tmp_path):
     units, rejects, _ = _run(tmp_path, table)
     assert list(units.index) == ["OK"]
     assert rejects.loc[0, "code"] == "implausible_value" and rejects.loc[0, "id"] == "CM"
+
+
+def test_own_headers_mapped_with_field_and_id(tmp_path):
+    """A table with its own column names: --id, --firm-field and --field CANONICAL=SOURCE."""
+    src = tmp_path / "own.csv"
+    src.write_text("编号,厂,类型,炉容\nA,F1,高炉,1200\nB,F1,高炉,1300\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = [
+        "phaseout",
+        "--equipment",
+        str(src),
+        "--id",
+        "编号",
+        "--firm-field",
+        "厂",
+        "--field",
+        "equipment_type=类型",
+        "--field",
+        "volume_m3=炉容",
+        "--out",
+        str(out),
+    ]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    units = pd.read_csv(out / "phaseout.csv", dtype=str).set_index("unit_id")
+    assert units["finding"].to_dict() == {"A": "phase_out", "B": "keep"}
+    bad = CliRunner().invoke(cli, [*args[:-2], "--field", "volume=炉容", "--out", str(out)])
+    assert bad.exit_code == 2 and "volume_m3" in bad.output  # did you mean ...
