@@ -518,3 +518,22 @@ def test_own_headers_mapped_with_field_and_id(tmp_path):
     assert units["finding"].to_dict() == {"A": "phase_out", "B": "keep"}
     bad = CliRunner().invoke(cli, [*args[:-2], "--field", "volume=炉容", "--out", str(out)])
     assert bad.exit_code == 2 and "volume_m3" in bad.output  # did you mean ...
+
+
+def test_firms_without_builtup_give_city_for_capacity(tmp_path):
+    """--firms alone: units placed at their firm, city from the admin layer (Taiyuan's
+    centre and Datong's), coking capacity by those cities."""
+    firms = tmp_path / "firms.csv"
+    firms.write_text(
+        "firm_id,name,industry,lon,lat\nT,太原焦化,焦化,112.549,37.857\nD,大同焦化,焦化,113.300,40.076\n",
+        encoding="utf-8",
+    )
+    table = _rows(
+        _unit("A", "焦炉", height=6, ule="是", cap=100, firm="T"),
+        _unit("B", "焦炉", height=6, ule="是", cap=60, firm="D", status="停产"),
+    )
+    units, _, out = _run(tmp_path, table, "--firms", str(firms), "--crs", "wgs84")
+    assert units["city"].to_dict() == {"A": "太原市", "B": "大同市"}
+    assert "firm_zone" not in units.columns  # no firm screen without --builtup
+    cap = pd.read_csv(out / "coking_capacity.csv").set_index("city")
+    assert (cap.loc["太原市", "operating"], cap.loc["大同市", "idle"]) == (100, 60)

@@ -105,7 +105,6 @@ def _firm_table(
         pts = g if bool(np.all(shapely.get_type_id(g) == 0)) else shapely.point_on_surface(g)
         which, table = county_lookup(pts, a)
         f = f.assign(**{c: np.asarray(table[c], dtype=object)[which] for c in ("city", "county")})
-        f.loc[which < 0, ["city", "county"]] = None
     return f, None, a, reports
 
 
@@ -144,7 +143,8 @@ def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDa
 
 def firm_findings(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One row per firm that has units: the firm screen's zone and rules beside the units'
-    phase-out findings (``phaseout_units``: unit ids and rules), for the table and map."""
+    phase-out findings (``phaseout_findings``: unit ids, types and rules), for the XLSX
+    ``firms`` sheet and the map."""
     located = result[result.geometry.notna()]
     rows = []
     for fid, g in located.groupby("firm_id", sort=True):
