@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sxzones.errors import RulesError
+from sxzones.layers.equipment import NUMERIC_FIELDS, VOCAB_FIELDS
 from sxzones.rules import Rule, RuleSet
 from sxzones.vocab import Vocabulary, normalise
 
@@ -46,17 +47,6 @@ __all__ = [
     "summary_by_city_type",
 ]
 
-#: Size fields (numbers; a missing one makes a rule that needs it unknown).
-NUMERIC_FIELDS = ("chamber_height_m", "volume_m3", "capacity_t", "capacity_10kt_per_year")
-#: Enumerated field -> the vocabulary of the rules file that resolves its values.
-VOCAB_FIELDS = {
-    "equipment_type": "types",
-    "product": "products",
-    "furnace_form": "furnace_forms",
-    "sinter_type": "sinter_types",
-    "status": "statuses",
-    "ultra_low_emission": "yes_no",
-}
 FINDINGS = ("phase_out", "unassessed", "keep")
 _COMPARE: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {
     # name -> (inclusive, exclusive) comparison of value with limit

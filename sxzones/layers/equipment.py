@@ -34,7 +34,7 @@ from sxzones.layers.validate import Finding, LayerReport
 if TYPE_CHECKING:
     from sxzones.analyses.phaseout import EquipmentRules
 
-__all__ = ["read_equipment"]
+__all__ = ["NUMERIC_FIELDS", "VOCAB_FIELDS", "read_equipment"]
 
 _TABLES = {".csv", ".tsv", ".xlsx", ".xls"}
 #: Provenance of a table named ``*_demonstration`` (the bundled one is made by
@@ -47,6 +47,17 @@ DEMONSTRATION = Provenance(
     notes="demonstration: derived by rule, not official",
 )
 REQUIRED = ("unit_id", "firm_id", "equipment_type")
+#: Size fields (numbers; a missing one makes a rule that needs it unknown).
+NUMERIC_FIELDS = ("chamber_height_m", "volume_m3", "capacity_t", "capacity_10kt_per_year")
+#: Enumerated field -> the vocabulary of the rules file that resolves its values.
+VOCAB_FIELDS = {
+    "equipment_type": "types",
+    "product": "products",
+    "furnace_form": "furnace_forms",
+    "sinter_type": "sinter_types",
+    "status": "statuses",
+    "ultra_low_emission": "yes_no",
+}
 _DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
 
 
@@ -117,8 +128,6 @@ def _parse_date(value: Any) -> dt.date | tuple[int, int] | int | None:
 
 def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dict[str, pd.Series]:
     """Enumerated fields resolved to identifiers; unknown values rejected with the list."""
-    from sxzones.analyses.phaseout import NUMERIC_FIELDS, VOCAB_FIELDS
-
     resolved: dict[str, pd.Series] = {}
     for fld, vocab in VOCAB_FIELDS.items():
         if fld not in frame:
