@@ -733,6 +733,11 @@ def _beside(src: Path, dest: Path, made: list[Path]) -> Path:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if os.stat(src).st_dev == os.stat(dest.parent).st_dev:
+            # may we write there? asked before anything is moved, or a read-only folder for
+            # the map would stop the publication half done (tables in place, no manifest)
+            fd, probe = tempfile.mkstemp(prefix=f".{dest.stem}.{os.getpid()}.", dir=dest.parent)
+            os.close(fd)
+            os.unlink(probe)
             return src
         fd, name = tempfile.mkstemp(
             prefix=f".{dest.stem}.{os.getpid()}.", suffix=dest.suffix, dir=dest.parent

@@ -36,7 +36,8 @@ _DATE = "2000-01-01T00:00:00Z"
 _CHUNK_CELLS = 2_000_000
 _FORMULA_START = r"^[=+\-@\t\r]"
 _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
-#: Characters XML 1.0 cannot hold; written with OOXML's ``_xHHHH_`` escape.
+#: Characters XML 1.0 cannot hold (control characters of a damaged source): each is written
+#: as U+FFFD, so the cell shows that something was there (the CSV keeps them).
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -77,7 +78,7 @@ def _is_formula(text: str) -> bool:
 
 
 def _xml_text(text: str) -> str:
-    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", escape(text))
+    return _ILLEGAL.sub("\ufffd", escape(text))
 
 
 class _SharedStrings:

@@ -15,6 +15,7 @@ from sxzones.analyses.firm_zones import BEYOND, screen_firms, summarise, summary
 from sxzones.analyses.nearest import warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
+from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
@@ -71,14 +72,17 @@ def write_firm_outputs(
     pub: Publication,
     formats: list[str],
     add_lonlat: bool = True,
+    lang: Lang = "en",
+    lab: Labels | None = None,
     *,
     xlsx_full_max: int = XLSX_FULL_LIST_MAX,
 ) -> None:
     """Stage the screen's outputs in ``pub``. Point firms get CGCS2000 lon/lat columns unless
-    ``add_lonlat`` is false (tables keep the coordinate columns they came with). Past
-    ``xlsx_full_max`` firms, the XLSX holds the summary and the flagged firms only
-    (:func:`firm_workbook`). The files are written in parallel (their writers release the
-    GIL for most of their work)."""
+    ``add_lonlat`` is false (tables keep the coordinate columns they came with). ``lang``:
+    headers, values and sheet names of the CSV and XLSX (:mod:`sxzones.i18n`); the GeoPackage
+    keeps the canonical names. Past ``xlsx_full_max`` firms, the XLSX holds the summary and
+    the flagged firms only (:func:`firm_workbook`). The files are written in parallel (their
+    writers release the GIL for most of their work)."""
     full_elsewhere = [OUTPUT_NAMES[f] for f in formats if f != "xlsx"]
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS and not full_elsewhere:
         raise SxzonesError(
@@ -96,22 +100,27 @@ def write_firm_outputs(
     for f in formats:
         path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            jobs.append(partial(write_csv, table, path, overwrite=True))
+            jobs.append(
+                partial(write_csv, translate_frame(table, lang, lab=lab), path, overwrite=True)
+            )
         elif f == "xlsx":
             limit = xlsx_full_max if full_elsewhere else XLSX_MAX_ROWS
-            sheets = firm_workbook(table, limit, full_elsewhere)
+            sheets = translate_sheets(
+                firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab
+            )
             jobs.append(partial(write_xlsx, sheets, path, overwrite=True))
         else:
             jobs.append(partial(write_gpkg, result, path, overwrite=True, layer="firm_zones"))
     rejects_path = pub.stage("rejects.csv", rows=len(rejects))
-    jobs.append(partial(write_csv, rejects, rejects_path, overwrite=True))
+    rej = translate_frame(rejects, lang, lab=lab)
+    jobs.append(partial(write_csv, rej, rejects_path, overwrite=True))
     with ThreadPoolExecutor(max_workers=2) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result()
 
 
 def firm_workbook(
-    table: pd.DataFrame, full_max: int, full_list_in: list[str]
+    table: pd.DataFrame, full_max: int, full_list_in: list[str], lang: Lang = "en"
 ) -> dict[str, pd.DataFrame]:
     """The sheets of the firm screen's XLSX: ``summary`` (by city, industry and zone), then a
     sheet per zone with its firms.
@@ -119,7 +128,8 @@ def firm_workbook(
     Past ``full_max`` firms (or Excel's sheet limit), the workbook is a report: a ``note``
     sheet first saying where the full list is (``full_list_in``, files beside it), the
     summary, and the flagged zones only (inside, within the distance); a zone with more firms
-    than a sheet holds shows the first :data:`XLSX_MAX_ROWS` and the note says so.
+    than a sheet holds shows the first :data:`XLSX_MAX_ROWS` and the note says so (in
+    Chinese too when ``lang`` is ``zh`` or ``both``).
 
     Examples
     --------
@@ -137,20 +147,37 @@ def firm_workbook(
     flagged = {z: p for z, p in parts.items() if z != BEYOND}
     n_flagged = sum(len(p) for p in flagged.values())
     where = " and ".join(full_list_in)
-    notes = [
-        f"This workbook holds the summary and the {n_flagged:,} flagged firms (inside a "
-        f"built-up area or within the screening distance) of {len(table):,} firms.",
-        f"The full list of all {len(table):,} firms is in {where}, beside this file.",
-        f"A workbook holds every firm up to {full_max:,} firms.",
-    ]
+    notes = _notes(len(table), n_flagged, where, full_max, lang)
     for z, part in flagged.items():
         if len(part) > XLSX_MAX_ROWS:
-            notes.append(
-                f"Sheet {z} shows the first {XLSX_MAX_ROWS:,} of its {len(part):,} firms "
-                f"(a sheet holds no more); all of them are in {where}."
-            )
+            notes += _cut_note(z, len(part), where, lang)
             flagged[z] = part.iloc[:XLSX_MAX_ROWS]
     return {"note": pd.DataFrame({"note": notes})} | sheets | flagged
+
+
+def _notes(n: int, flagged: int, where: str, full_max: int, lang: Lang) -> list[str]:
+    """The note sheet's lines of a workbook that holds the flagged firms only."""
+    en = [
+        f"This workbook holds the summary and the {flagged:,} flagged firms (inside a "
+        f"built-up area or within the screening distance) of {n:,} firms.",
+        f"The full list of all {n:,} firms is in {where}, beside this file.",
+        f"A workbook holds every firm up to {full_max:,} firms.",
+    ]
+    zh = [
+        f"本工作簿含汇总及 {n:,} 家企业中需关注的 {flagged:,} 家（位于建成区内或筛查距离内）。",
+        f"全部 {n:,} 家企业的完整名单见同一文件夹中的 {where}。",
+        f"企业数不超过 {full_max:,} 家时，工作簿列出全部企业。",
+    ]
+    return en if lang == "en" else zh if lang == "zh" else [*zh, *en]
+
+
+def _cut_note(zone: str, n: int, where: str, lang: Lang) -> list[str]:
+    en = (
+        f"Sheet {zone} shows the first {XLSX_MAX_ROWS:,} of its {n:,} firms (a sheet holds "
+        f"no more); all of them are in {where}."
+    )
+    zh = f"{zone} 表仅列出 {n:,} 家中的前 {XLSX_MAX_ROWS:,} 家（一张表最多容纳此数）；全部见 {where}。"
+    return [en] if lang == "en" else [zh] if lang == "zh" else [zh, en]
 
 
 def _load_firm_inputs(
@@ -198,8 +225,8 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     Parameters
     ----------
     opts : FirmOptions
-        Inputs, field mappings, distance, outputs (``opts.lang`` is carried for the
-        translated outputs).
+        Inputs, field mappings, distance, outputs; ``opts.lang`` the language of the tables
+        and the map (:mod:`sxzones.i18n`).
     cat : Catalog
         Catalogue of the layers named in ``opts`` (and of the working CRS).
     """
@@ -215,8 +242,13 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         result = _screen(opts, f, b, ruleset, a)
         t_screen = time.perf_counter()
         source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
-        write_firm_outputs(result, frep.rejects, pub, fmts, add_lonlat=not source_xy)
-        _write_firm_maps(opts, pub, result, b, a, sources_line(report_sources(reports)))
+        lang = check_lang(opts.lang)
+        lab = labels(ruleset) if lang != "en" else None
+        write_firm_outputs(
+            result, frep.rejects, pub, fmts, add_lonlat=not source_xy, lang=lang, lab=lab
+        )
+        sources = sources_line(report_sources(reports), lang=lang)
+        _write_firm_maps(opts, pub, result, b, a, sources, lab)
         add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
     t_end = time.perf_counter()
@@ -259,17 +291,23 @@ def _write_firm_maps(
     builtup: gpd.GeoDataFrame,
     admin: gpd.GeoDataFrame | None,
     sources: str,
+    lab: Labels | None = None,
 ) -> None:
-    """Stage the interactive map and the static figure the options ask for."""
+    """Stage the interactive map (in ``opts.lang``) and the static figure the options ask
+    for."""
     dist = float(result.attrs["distance_m"])
     if opts.map_path is not None:
         from sxzones.maps.firm_map import firm_zones_map
         from sxzones.maps.interactive import save_map
 
-        m = firm_zones_map(result, builtup, dist, opts.map_basemap(), sources=sources)
+        m = firm_zones_map(
+            result, builtup, dist, opts.map_basemap(), sources=sources, lang=opts.lang, lab=lab
+        )
         save_map(m, pub.stage_external(opts.map_path), overwrite=True)
     if opts.figure_path is not None:
         from sxzones.maps.firm_map import firm_zones_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        firm_zones_figure(result, builtup, admin, dist, fig, sources=sources)
+        firm_zones_figure(
+            result, builtup, admin, dist, fig, sources=sources, lang=opts.lang, lab=lab
+        )
