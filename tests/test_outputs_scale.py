@@ -127,6 +127,17 @@ def test_workbook_past_its_size_holds_summary_and_flagged_firms(tmp_path):
     assert "note" not in only and sum(len(only[z]) for z in zones) == 81
 
 
+def test_workbook_report_in_chinese(tmp_path):
+    result = _screen(9)
+    _write(result, tmp_path / "zh", ["csv", "xlsx", "gpkg"], xlsx_full_max=80, lang="zh")
+    book = pd.read_excel(tmp_path / "zh" / "firm_zones.xlsx", sheet_name=None)
+    assert list(book)[:2] == ["说明", "汇总"] and len(book) == 4  # note, summary, 2 flagged
+    note = " ".join(book["说明"]["说明"])
+    assert "firm_zones.csv、firm_zones.gpkg" in note and "81 家企业" in note
+    flagged = (result["zone"] != "beyond").sum()
+    assert sum(len(f) for f in list(book.values())[2:]) == flagged
+
+
 def test_workbook_is_deterministic(tmp_path):
     result = _screen(7)
     for name in ("a", "b"):

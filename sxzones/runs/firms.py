@@ -146,17 +146,18 @@ def firm_workbook(
         return sheets | parts
     flagged = {z: p for z, p in parts.items() if z != BEYOND}
     n_flagged = sum(len(p) for p in flagged.values())
-    where = " and ".join(full_list_in)
-    notes = _notes(len(table), n_flagged, where, full_max, lang)
+    notes = _notes(len(table), n_flagged, full_list_in, full_max, lang)
     for z, part in flagged.items():
         if len(part) > XLSX_MAX_ROWS:
-            notes += _cut_note(z, len(part), where, lang)
+            notes += _cut_note(z, len(part), full_list_in, lang)
             flagged[z] = part.iloc[:XLSX_MAX_ROWS]
-    return {"note": pd.DataFrame({"note": notes})} | sheets | flagged
+    title = {"en": "note", "zh": "说明"}.get(lang, "说明 (note)")
+    return {title: pd.DataFrame({title: notes})} | sheets | flagged
 
 
-def _notes(n: int, flagged: int, where: str, full_max: int, lang: Lang) -> list[str]:
+def _notes(n: int, flagged: int, files: list[str], full_max: int, lang: Lang) -> list[str]:
     """The note sheet's lines of a workbook that holds the flagged firms only."""
+    where, where_zh = " and ".join(files), "、".join(files)
     en = [
         f"This workbook holds the summary and the {flagged:,} flagged firms (inside a "
         f"built-up area or within the screening distance) of {n:,} firms.",
@@ -165,18 +166,19 @@ def _notes(n: int, flagged: int, where: str, full_max: int, lang: Lang) -> list[
     ]
     zh = [
         f"本工作簿含汇总及 {n:,} 家企业中需关注的 {flagged:,} 家（位于建成区内或筛查距离内）。",
-        f"全部 {n:,} 家企业的完整名单见同一文件夹中的 {where}。",
+        f"全部 {n:,} 家企业的完整名单见同一文件夹中的 {where_zh}。",
         f"企业数不超过 {full_max:,} 家时，工作簿列出全部企业。",
     ]
     return en if lang == "en" else zh if lang == "zh" else [*zh, *en]
 
 
-def _cut_note(zone: str, n: int, where: str, lang: Lang) -> list[str]:
+def _cut_note(zone: str, n: int, files: list[str], lang: Lang) -> list[str]:
+    where, where_zh = " and ".join(files), "、".join(files)
     en = (
         f"Sheet {zone} shows the first {XLSX_MAX_ROWS:,} of its {n:,} firms (a sheet holds "
         f"no more); all of them are in {where}."
     )
-    zh = f"{zone} 表仅列出 {n:,} 家中的前 {XLSX_MAX_ROWS:,} 家（一张表最多容纳此数）；全部见 {where}。"
+    zh = f"{zone} 表仅列出 {n:,} 家中的前 {XLSX_MAX_ROWS:,} 家（一张表最多容纳此数）；全部见 {where_zh}。"
     return [en] if lang == "en" else [zh] if lang == "zh" else [zh, en]
 
 
