@@ -1,0 +1,83 @@
+"""Print the benchmarks' last results (benchmarks/_data/*_results.json) as Markdown tables,
+as the README quotes them: min - max seconds (median), peak memory, load average, ratios.
+
+    python benchmarks/report.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "_data"
+
+
+def _cell(t: dict) -> str:
+    s = t["seconds"]
+    return f"{min(s):.2f} – {max(s):.2f} ({statistics.median(s):.2f})"
+
+
+def _table(title: str, sizes: dict, unit: str, ratios: list[tuple[str, str, str]]) -> None:
+    names = list(next(iter(sizes.values()))["timings"])
+    print(f"\n{title}\n")
+    print(f"| {unit} | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for n, doc in sizes.items():
+        t = doc["timings"]
+        loads = [x for v in t.values() for x in v["load"]]
+        row = [_cell(t[k]) + f", {max(t[k]['peak_mb']):.0f} MB" for k in names]
+        print(f"| {int(n):,} (load {min(loads):.2f}–{max(loads):.2f}) | " + " | ".join(row) + " |")
+    print()
+    for label, num, den in ratios:
+        vals = []
+        for n, doc in sizes.items():
+            t = doc["timings"]
+            med = {k: statistics.median(v["seconds"]) for k, v in t.items()}
+            vals.append(f"{int(n):,}: {med[num] / med[den]:.2f}×")
+        print(f"- {label}: " + ", ".join(vals))
+
+
+def main() -> int:
+    firms = DATA / "firm_zones_results.json"
+    if firms.exists():
+        doc = json.loads(firms.read_text(encoding="utf-8"))
+        cli, csv = "sxzones firms CLI (csv,xlsx,gpkg)", "sxzones firms CLI (csv)"
+        _table(
+            f"Firm screen, {doc['areas']} built-up areas, {doc['rounds']} rounds (seconds: "
+            "min – max (median), peak memory)",
+            doc["sizes"],
+            "firms",
+            [
+                ("geopandas recipe / sxzones CLI (csv)", "geopandas sjoin_nearest", csv),
+                ("shapely recipe / sxzones CLI (csv)", "shapely STRtree 2 threads", csv),
+                ("sxzones default formats / CSV only", cli, csv),
+            ],
+        )
+        for n, d in doc["sizes"].items():
+            print(f"- checks at {int(n):,}: {d['check']}")
+    check = DATA / "site_check_results.json"
+    if check.exists():
+        doc = json.loads(check.read_text(encoding="utf-8"))
+        sx = "sxzones check CLI (--reports none)"
+        _table(
+            f"Site check, {doc['rounds']} rounds",
+            doc["sizes"],
+            "parcels",
+            [
+                ("overlay recipe / sxzones CLI", "geopandas overlay + 2 sjoin", sx),
+                ("STRtree recipe / sxzones CLI", "shapely STRtree + intersection", sx),
+            ],
+        )
+        one = doc["one_project"]
+        print(
+            f"- one project, cold process: {_cell(one)} s, load {min(one['load']):.2f}–{max(one['load']):.2f}"
+        )
+        for n, d in doc["sizes"].items():
+            print(f"- checks at {int(n):,}: {d['check']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
