@@ -85,10 +85,24 @@ COLUMN_VOCABULARY: dict[str, str] = {
     "eligible": "bool",
     "assessed": "bool",
     "role": "role",
+    # the equipment screen (sxzones phaseout)
+    "equipment_type": "equipment_type",
+    "category": "industry",
+    "finding": "phaseout_finding",
+    "phaseout_findings": "phaseout_finding",
+    "new_capacity": "yes_no",
+    "ultra_low_emission": "yes_no",
+    "firm_found": "yes_no",
+    "firm_zone": "zone",
+    "firm_asks": "asks",
+    "sinter_type": "sinter_type",
+    "product": "product",
+    "furnace_form": "furnace_form",
 }
 #: Columns holding several values joined by ``;`` (one per pair, in order).
-MULTI = frozenset({"unit_types"})
+MULTI = frozenset({"unit_types", "phaseout_findings"})
 _WITHIN = re.compile(r"^within_(\d+(?:\.\d+)?)km$")
+_ASK_SEP = re.compile(r"( \| |; )")  # between the asks of several rules (kept by split)
 _REMOVED = re.compile(r"^removed_(.+)_m2$")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
@@ -158,6 +172,19 @@ def _rule_vocabularies(rules: RuleSet) -> dict[str, dict[str, str]]:
         (rules.candidate_kinds, "kind"),
     ):
         out[target].update({k: t.zh for k, t in vocab.terms.items() if t.zh})
+    equipment = {  # the equipment_vocabulary rule's lists -> vocabularies of i18n
+        "types": "equipment_type",
+        "products": "product",
+        "furnace_forms": "furnace_form",
+        "sinter_types": "sinter_type",
+        "statuses": "equipment_status",
+        "yes_no": "yes_no",
+    }
+    for rule in rules.of_kind("equipment_vocabulary"):
+        for name, target in equipment.items():
+            for e in rule.params.get(name, []):
+                if isinstance(e, Mapping) and e.get("zh"):
+                    out.setdefault(target, {})[str(e["id"])] = str(e["zh"])
     return out
 
 
@@ -299,7 +326,7 @@ def _header_zh(col: str, lab: Labels, km: str | None = None) -> str | None:
     if m:
         reason = lab.values["reason"].get(m.group(1)) or m.group(1)
         return lab.patterns["removed_reason_m2"].format(reason=reason)
-    return _zone_zh(col, lab, km)
+    return _zone_zh(col, lab, km) or lab.values.get("phaseout_finding", {}).get(col)
 
 
 def _distance_km(frame: pd.DataFrame) -> str | None:
@@ -322,7 +349,7 @@ def _translate_column(
             return s
         return s.map(
             lambda v: (
-                " | ".join(p.split(" / ")[0] for p in v.split(" | ")) if isinstance(v, str) else v
+                "".join(p.split(" / ")[0] for p in _ASK_SEP.split(v)) if isinstance(v, str) else v
             )
         )
     uniq = pd.unique(s.dropna())
@@ -403,7 +430,11 @@ def translate_frame(
 
 
 def translate_sheets(
-    sheets: Mapping[str, pd.DataFrame], lang: Lang, *, lab: Labels | None = None
+    sheets: Mapping[str, pd.DataFrame],
+    lang: Lang,
+    *,
+    lab: Labels | None = None,
+    vocabulary: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """XLSX sheets in ``lang``: names by :func:`sheet_name`, frames by :func:`translate_frame`,
     with one screening distance for all (``beyond`` -> ``20千米外``); ``en``: as given."""
@@ -414,7 +445,9 @@ def translate_sheets(
     kms |= {m.group(1) for name in sheets if (m := _WITHIN.match(name))}
     km = kms.pop() if len(kms) == 1 else None
     return {
-        sheet_name(name, lang, lab=lab, km=km): translate_frame(f, lang, lab=lab, km=km)
+        sheet_name(name, lang, lab=lab, km=km): translate_frame(
+            f, lang, lab=lab, km=km, vocabulary=vocabulary
+        )
         for name, f in sheets.items()
     }
 

@@ -16,6 +16,7 @@ from sxzones.analyses.phaseout import (
     equipment_rules,
     summary_by_city_type,
 )
+from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
 from sxzones.layers.equipment import read_equipment
 from sxzones.options import PhaseoutOptions
@@ -212,15 +213,22 @@ def write_outputs(
     rejects: pd.DataFrame,
     pub: Publication,
     formats: list[str],
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> None:
     """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location; an empty layer
-    when none has), coking_capacity.csv, phaseout.json and rejects.csv in ``pub``."""
+    when none has), coking_capacity.csv, phaseout.json and rejects.csv in ``pub``; the CSV
+    and XLSX in ``lang`` (:mod:`sxzones.i18n`; GPKG and JSON keep the identifiers)."""
+
+    def tr(frame: pd.DataFrame) -> pd.DataFrame:
+        return translate_frame(frame, lang, lab=lab, vocabulary=_STATUS)
+
     table = _table(result)
     firms = firm_findings(result)
     for f in formats:
         path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            write_csv(table, path, overwrite=True)
+            write_csv(tr(table), path, overwrite=True)
         elif f == "xlsx":
             sheets = {
                 "summary": summary_by_city_type(table),
@@ -229,6 +237,7 @@ def write_outputs(
                 "new_capacity": table[table["new_capacity"] == "yes"],
                 "firms": pd.DataFrame(firms.drop(columns="geometry")),
             }
+            sheets = translate_sheets(sheets, lang, lab=lab, vocabulary=_STATUS)
             write_xlsx(sheets, path, overwrite=True)
         else:
             located = result[result.geometry.notna()]
@@ -236,7 +245,7 @@ def write_outputs(
                 _table(located), geometry=located.geometry.to_numpy(), crs=result.crs
             )
             write_gpkg(g, path, overwrite=True, layer="phaseout")
-    write_csv(capacity, pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
+    write_csv(tr(capacity), pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
     counts = table["finding"].value_counts().reindex(["phase_out", "unassessed", "keep"])
     summary = {
         "findings": {k: int(v) for k, v in counts.fillna(0).items()},
@@ -244,7 +253,12 @@ def write_outputs(
         "coking_capacity": totals,
     }
     write_json(summary, pub.stage("phaseout.json"), overwrite=True)
-    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+    write_csv(tr(rejects), pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+
+
+#: ``status`` of the equipment table is the unit's operating status (in other tables it is
+#: a firm's or a layer's own, left as written)
+_STATUS = {"status": "equipment_status"}
 
 
 def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerReport]) -> str:
@@ -272,22 +286,26 @@ def _write_maps(
     builtup: gpd.GeoDataFrame | None,
     admin: gpd.GeoDataFrame | None,
     reports: list[LayerReport],
+    lab: Labels | None = None,
 ) -> None:
-    """Stage the interactive map and the static figure the options ask for."""
+    """Stage the interactive map and the static figure the options ask for (in
+    ``opts.lang``)."""
     from sxzones.maps.sources import report_sources, sources_line
 
-    sources = sources_line(report_sources(reports))
+    sources = sources_line(report_sources(reports), lang=opts.lang)
     if opts.map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.phaseout_map import phaseout_map
 
-        m = phaseout_map(firms, builtup, opts.map_basemap(), sources=sources)
+        m = phaseout_map(
+            firms, builtup, opts.map_basemap(), sources=sources, lang=opts.lang, lab=lab
+        )
         save_map(m, pub.stage_external(opts.map_path), overwrite=True)
     if opts.figure_path is not None:
         from sxzones.maps.phaseout_map import phaseout_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        phaseout_figure(firms, builtup, admin, fig, sources=sources)
+        phaseout_figure(firms, builtup, admin, fig, sources=sources, lang=opts.lang, lab=lab)
 
 
 def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
@@ -320,8 +338,10 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         result = join_firms(assess_units(units, er), firms)
         capacity, totals = coking_capacity(result, er)
         rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
-        write_outputs(result, capacity, totals, rejects, pub, fmts)
-        _write_maps(opts, pub, firm_findings(result), builtup, admin, reports)
+        lang = check_lang(opts.lang)
+        lab = labels(ruleset) if lang != "en" else None
+        write_outputs(result, capacity, totals, rejects, pub, fmts, lang, lab)
+        _write_maps(opts, pub, firm_findings(result), builtup, admin, reports, lab)
         add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
     summary = _summary(result, totals, reports)
