@@ -91,3 +91,56 @@ def lazy_exports(package: str, names: dict[str, str]) -> tuple[Any, Any]:
         return sorted(set(vars(sys.modules[package])) | set(names))
 
     return __getattr__, __dir__
+
+
+def check_type(
+    value: object,
+    name: str,
+    expected: type | tuple[type, ...],
+    *,
+    where: str,
+    optional: bool = False,
+    what: str = "",
+    fix: str = "",
+) -> None:
+    """Refuse an argument of the wrong type with a message naming the parameter.
+
+    Library callers get this instead of an ``AttributeError`` from deep inside an analysis.
+    ``bool`` is refused where a number is expected (``True`` is an ``int`` to Python).
+
+    Parameters
+    ----------
+    value : object
+        The argument.
+    name : str
+        The parameter's name, as in the signature.
+    expected : type or tuple of type
+        What it must be.
+    where : str
+        The function's public name, e.g. ``"screen_firms"``.
+    optional : bool
+        Whether None is allowed.
+    what : str
+        What it must be, in words (default: the names of ``expected``).
+    fix : str
+        How to get the right type, appended to the message.
+
+    Raises
+    ------
+    TypeError
+
+    Examples
+    --------
+    >>> check_type({"a": 1}, "rules", int, where="f", fix="Fix: pass load_rules().")
+    Traceback (most recent call last):
+    ...
+    TypeError: f(): rules must be int, got dict. Fix: pass load_rules().
+    """
+    if value is None and optional:
+        return
+    types = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
+        return
+    want = (what or " or ".join(t.__name__ for t in types)) + (" or None" if optional else "")
+    got = "None" if value is None else type(value).__name__
+    raise TypeError(f"{where}(): {name} must be {want}, got {got}. {fix}".rstrip())

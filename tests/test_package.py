@@ -21,6 +21,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pyproj import Geod
 
@@ -207,3 +208,74 @@ def test_wheel_refused_before_the_layers_are_built(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "make layers" in proc.stdout + proc.stderr
     assert not list(tmp_path.rglob("*.whl"))
+
+
+def test_import_is_light_and_every_export_resolves() -> None:
+    code = (
+        "import sys, sxzones\n"
+        "heavy = [m for m in ('geopandas', 'numba', 'pyproj', 'rasterio') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
+    assert out.stdout.strip() == "[]", out.stderr
+    import sxzones
+    import sxzones.analyses
+
+    for name in sxzones.__all__:
+        assert getattr(sxzones, name) is not None, name
+    assert sxzones.screen_firms is sxzones.analyses.screen_firms
+    assert {"screen_firms", "check_sites", "screen_sites", "read_file", "validate_layer"} <= set(
+        sxzones.__all__
+    ) and {"load_catalog", "load_rules"} <= set(dir(sxzones))
+    with pytest.raises(AttributeError, match="has no attribute 'screen_firm'"):
+        _ = sxzones.screen_firm  # type: ignore[attr-defined]
+
+
+def test_analyses_all_lists_every_public_function_and_class() -> None:
+    import importlib
+    import inspect
+
+    import sxzones.analyses as analyses
+
+    assert analyses.__all__ == sorted(analyses.__all__)
+    for mod in ("firm_zones", "site_check", "siting"):
+        module = importlib.import_module(f"sxzones.analyses.{mod}")
+        public = {
+            n
+            for n in module.__all__
+            if (inspect.isfunction(o := getattr(module, n)) or inspect.isclass(o))
+            and o.__module__ == module.__name__
+        }
+        assert public <= set(analyses.__all__), (mod, public - set(analyses.__all__))
+    for name in analyses.__all__:
+        assert getattr(analyses, name).__module__.startswith("sxzones.analyses."), name
+
+
+def test_screen_firms_names_the_parameter_of_the_wrong_type() -> None:
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    import sxzones
+
+    box = shapely.box(500000, 4000000, 501000, 4001000)
+    bu = gpd.GeoDataFrame({"area_id": ["A"], "name": ["城区"]}, geometry=[box], crs=4546)
+    firms = gpd.GeoDataFrame(
+        {"firm_id": ["1"], "name": ["a"], "industry": ["steel"]},
+        geometry=[shapely.Point(500500, 4000500)],
+        crs=4546,
+    )
+    rules = sxzones.load_rules()
+    cases = [
+        ((pd.DataFrame(firms.drop(columns="geometry")), bu, rules), {}, "firms must be GeoDataFrame, got DataFrame"),
+        ((firms, {"builtup": bu}, rules), {}, "builtup must be GeoDataFrame, got dict"),
+        ((firms, bu, None), {}, r"rules must be RuleSet, got None\. Fix: pass sxzones\.load_rules\(\)"),
+        ((firms, bu, rules), {"distance_m": "20km"}, "distance_m must be a number of metres or None, got str"),
+        ((firms, bu, rules), {"threads": True}, "threads must be an integer or None, got bool"),
+        ((firms, bu, rules), {"admin": "admin.gpkg"}, "admin must be GeoDataFrame or None, got str"),
+    ]  # fmt: skip
+    for args, kwargs, message in cases:
+        with pytest.raises(TypeError, match=r"^screen_firms\(\): " + message):
+            sxzones.screen_firms(*args, **kwargs)
+    ok = sxzones.screen_firms(firms, bu, rules, distance_m=np.float32(20000), threads=np.int64(1))
+    assert ok["zone"].tolist() == ["inside"]

@@ -28,8 +28,9 @@ The heavy steps run on chunks of firms in threads (shapely releases the GIL).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import geopandas as gpd
 import numpy as np
@@ -38,6 +39,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from sxzones._util import check_type
 from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
 from sxzones.rules import Rule, RuleSet
@@ -110,6 +112,33 @@ def _check_crs(firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -> CRS:
     return crs
 
 
+def _check_arguments(
+    firms: object,
+    builtup: object,
+    rules: object,
+    numbers: Mapping[str, object],
+    admin: object,
+    threads: object,
+) -> None:
+    """A clear TypeError naming the parameter, instead of an AttributeError further on."""
+    where = "screen_firms"
+    frame = (
+        "Fix: pass a GeoDataFrame in the working CRS: sxzones.load_catalog().load(name)[0], "
+        "or sxzones.validate_layer(sxzones.read_file(path), role, working_crs=...)[0]."
+    )
+    check_type(firms, "firms", gpd.GeoDataFrame, where=where, fix=frame)
+    check_type(builtup, "builtup", gpd.GeoDataFrame, where=where, fix=frame)
+    check_type(admin, "admin", gpd.GeoDataFrame, where=where, optional=True, fix=frame)
+    rules_fix = "Fix: pass sxzones.load_rules() (the bundled Shanxi rules) or load_rules(path)."
+    check_type(rules, "rules", RuleSet, where=where, fix=rules_fix)
+    for name, value in numbers.items():
+        fix = "Fix: metres as a number, e.g. 20000.0 (the command line is what reads '20km')."
+        check_type(
+            value, name, Real, where=where, optional=True, what="a number of metres", fix=fix
+        )
+    check_type(threads, "threads", Integral, where=where, optional=True, what="an integer")
+
+
 def screen_firms(
     firms: gpd.GeoDataFrame,
     builtup: gpd.GeoDataFrame,
@@ -152,6 +181,9 @@ def screen_firms(
 
     Raises
     ------
+    TypeError
+        When an argument has the wrong type (a DataFrame for a GeoDataFrame, no rules ...),
+        naming the parameter.
     CRSError
         When the CRSs differ or are geographic.
 
@@ -170,6 +202,8 @@ def screen_firms(
     >>> out[["zone", "distance_m"]].round(1).values.tolist()
     [['inside', 0.0], ['within_20km', 10000.0]]
     """
+    numbers = {"distance_m": distance_m, "report_within_m": report_within_m}
+    _check_arguments(firms, builtup, rules, numbers, admin, threads)
     crs = _check_crs(firms, builtup)
     for col in ("industry",):
         if col not in firms.columns:
