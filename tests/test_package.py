@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -279,3 +280,18 @@ def test_screen_firms_names_the_parameter_of_the_wrong_type() -> None:
             sxzones.screen_firms(*args, **kwargs)
     ok = sxzones.screen_firms(firms, bu, rules, distance_m=np.float32(20000), threads=np.int64(1))
     assert ok["zone"].tolist() == ["inside"]
+
+
+def test_readme_quick_start_commands_run_as_typed(tmp_path: Path) -> None:
+    """The ``.venv/bin/sxzones`` lines of the README's quick start, in a folder of their own."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = text[text.index("## Quick start") : text.index("## Install")]
+    lines = [ln.split("  #")[0].strip() for ln in quick.splitlines()]
+    commands = [ln for ln in lines if ln.startswith(".venv/bin/sxzones ")]
+    assert len(commands) >= 2
+    sxzones = Path(sys.executable).parent / "sxzones"
+    for command in commands:
+        args = shlex.split(command.removeprefix(".venv/bin/sxzones "))
+        proc = _run([sxzones, *args], tmp_path)
+        assert proc.stdout.strip(), command
+    assert "## Install" in text and "make demo" in quick and ". .venv/bin/activate" in quick

@@ -52,7 +52,8 @@ __all__ = [
     "summarise",
 ]
 
-#: Chinese and common English names users write for the industries (GLOSSARY.md).
+#: Chinese and common English names users write for the industries (the identifiers are the
+#: rules file's ``industries``).
 INDUSTRY_ALIASES: dict[str, str] = {
     "钢铁": "steel",
     "钢": "steel",
