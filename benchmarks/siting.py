@@ -206,9 +206,12 @@ def run_sxzones(paths: dict[str, Path]) -> dict[str, float]:
         Exclusion("builtup", gpd.read_file(paths["builtup"]).geometry.to_numpy(), 100.0),
         Exclusion("water", gpd.read_file(paths["water"]).geometry.to_numpy(), 50.0),
     ]
-    res = screen_sites(
-        cand, ex, [RasterCriterion(paths["dem"], "slope", 20.0, "slope")], rules, "pv"
-    )
+    import rasterio
+
+    with rasterio.open(paths["dem"]) as dem:  # the caller opens rasters; the screen reads them
+        res = screen_sites(
+            cand, ex, rules, tech="pv", rasters=[RasterCriterion(dem, "slope", 20.0, "slope")]
+        )
     secs = time.perf_counter() - t
     planar = float(shapely.area(res.sites.geometry.to_numpy()).sum())
     removed = {

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _PyprojCRSError
 
 from sxzones.errors import CRSError
@@ -459,6 +459,7 @@ class CoordinateIssue:
         "wrong_zone",
         "outside_study_area",
         "not_finite",
+        "degrees_as_projected",
     ]
     message: str
     fix: str
@@ -487,7 +488,8 @@ def check_coordinates(
     spec : CRS spec
         The CRS the user declared.
     study_area : (minlon, minlat, maxlon, maxlat) or None
-        WGS84 bounds; points more than ``margin_deg`` outside are reported. None skips that check.
+        WGS84 bounds; points more than ``margin_deg`` outside are reported (projected
+        coordinates are taken to longitude and latitude first). None skips that check.
 
     Returns
     -------
@@ -500,6 +502,8 @@ def check_coordinates(
     ['swapped']
     >>> [i.code for i in check_coordinates([38512345.0], [4192345.0], "cm114")]
     ['prefix_without_zone']
+    >>> [i.code for i in check_coordinates([112.5], [37.8], "cm111")]
+    ['degrees_as_projected']
     """
     s = parse_crs(spec)
     xa = np.atleast_1d(np.asarray(x, dtype=np.float64))
@@ -517,107 +521,167 @@ def check_coordinates(
         )
     ok = ~bad
     if s.is_geographic:
-        swapped = ok & (xa >= 3) & (xa <= 54) & (ya >= 73) & (ya <= 136)
-        if swapped.any():
+        issues += _geographic_issues(xa, ya, s, ok)
+    else:
+        issues += _projected_issues(xa, ya, s, ok)
+    if study_area is not None:
+        flagged = np.zeros(len(xa), dtype=bool)
+        for i in issues:
+            flagged[list(i.positions)] = True
+        issues += _outside_issues(xa, ya, s, ok & ~flagged, study_area, margin_deg)
+    return issues
+
+
+def _geographic_issues(
+    xa: FloatArray, ya: FloatArray, s: CRSSpec, ok: npt.NDArray[np.bool_]
+) -> list[CoordinateIssue]:
+    """Swapped longitude and latitude; metres declared as degrees."""
+    issues: list[CoordinateIssue] = []
+    swapped = ok & (xa >= 3) & (xa <= 54) & (ya >= 73) & (ya <= 136)
+    if swapped.any():
+        issues.append(
+            CoordinateIssue(
+                "swapped",
+                f"longitude and latitude look swapped: ({xa[swapped][0]}, {ya[swapped][0]}) has a "
+                "latitude-sized first value and a longitude-sized second value",
+                "swap the columns, or name them lon/lat (经度/纬度) explicitly",
+                _first(swapped),
+            )
+        )
+    proj_like = ok & ~swapped & ((np.abs(xa) > 180) | (np.abs(ya) > 90))
+    if proj_like.any():
+        big = xa[proj_like]
+        hint = (
+            "the eastings carry a zone number (e.g. 38 512 345): declare gk37 or gk38"
+            if np.nanmedian(big) > 1e7
+            else "declare the projected CRS, e.g. cm111 or cm114 (CGCS2000 Gauss-Krüger)"
+        )
+        issues.append(
+            CoordinateIssue(
+                "projected_as_degrees",
+                f"values such as ({xa[proj_like][0]:.1f}, {ya[proj_like][0]:.1f}) are metres, "
+                f"not degrees, but the declared CRS {s.name} is geographic",
+                hint,
+                _first(proj_like),
+            )
+        )
+    return issues
+
+
+def _outside_issues(
+    xa: FloatArray,
+    ya: FloatArray,
+    s: CRSSpec,
+    ok: npt.NDArray[np.bool_],
+    study_area: tuple[float, float, float, float],
+    margin_deg: float,
+) -> list[CoordinateIssue]:
+    """Points far outside the study area (lon/lat; projected points are unprojected)."""
+    lon, lat = xa, ya
+    if not s.is_geographic and ok.any():
+        tf = Transformer.from_crs(s.crs, s.crs.geodetic_crs or 4326, always_xy=True)
+        lon, lat = np.full(len(xa), np.nan), np.full(len(xa), np.nan)
+        lon[ok], lat[ok] = tf.transform(xa[ok], ya[ok], errcheck=False)
+    a, b, c, d = study_area
+    m = margin_deg
+    with np.errstate(invalid="ignore"):
+        inside = (lon >= a - m) & (lon <= c + m) & (lat >= b - m) & (lat <= d + m)
+    far = ok & ~inside
+    if not far.any():
+        return []
+    where = (
+        f"({xa[far][0]}, {ya[far][0]})"
+        if s.is_geographic
+        else f"({xa[far][0]:.1f}, {ya[far][0]:.1f}) (lon/lat {lon[far][0]:.3f}, {lat[far][0]:.3f})"
+    )
+    return [
+        CoordinateIssue(
+            "outside_study_area",
+            f"points such as {where} lie far outside the study area {study_area} (lon/lat) "
+            f"under the declared CRS {s.name}",
+            "check the declared CRS and the coordinate columns",
+            _first(far),
+        )
+    ]
+
+
+def _projected_issues(
+    xa: FloatArray, ya: FloatArray, s: CRSSpec, ok: npt.NDArray[np.bool_]
+) -> list[CoordinateIssue]:
+    """Degrees declared as metres; for Gauss-Krüger: swapped axes and zone prefixes."""
+    issues: list[CoordinateIssue] = []
+    degrees = ok & (np.abs(xa) <= 180) & (np.abs(ya) <= 90)
+    if degrees.any():
+        # a projected CRS in metres cannot put anything of China within 180 m of its origin
+        issues.append(
+            CoordinateIssue(
+                "degrees_as_projected",
+                f"values such as ({xa[degrees][0]}, {ya[degrees][0]}) look like lon/lat "
+                f"degrees, but the declared CRS {s.name} is projected (metres)",
+                "these look like lon/lat degrees: give --crs wgs84/cgcs2000 (gcj02 for "
+                "Amap/Tencent, bd09 for Baidu), or correct the file's .prj",
+                _first(degrees),
+            )
+        )
+    if s.is_gauss_kruger:
+        issues += _gk_issues(xa, ya, s, ok & ~degrees)
+    return issues
+
+
+def _gk_issues(
+    xa: FloatArray, ya: FloatArray, s: CRSSpec, ok: npt.NDArray[np.bool_]
+) -> list[CoordinateIssue]:
+    """Gauss-Krüger: swapped easting and northing, zone prefixes missing, extra or wrong."""
+    issues: list[CoordinateIssue] = []
+    # GK northings in China are 0.3-6.1 million metres; eastings 0.2-0.8 million (+ zone).
+    swapped = ok & (xa > 1e6) & (xa < 6.5e6) & (((ya > 1e5) & (ya < 9e5)) | (ya > 1e7))
+    if swapped.any():
+        issues.append(
+            CoordinateIssue(
+                "swapped",
+                f"easting and northing look swapped: ({xa[swapped][0]:.1f}, {ya[swapped][0]:.1f}); "
+                "in surveying (界址点) files X is the northing and Y the easting",
+                "swap the columns (X -> northing, Y -> easting)",
+                _first(swapped),
+            )
+        )
+    rest = ok & ~swapped
+    if s.zone_prefixed:
+        nopre = rest & (xa < 1e7)
+        if nopre.any():
             issues.append(
                 CoordinateIssue(
-                    "swapped",
-                    f"longitude and latitude look swapped: ({xa[swapped][0]}, {ya[swapped][0]}) has a "
-                    "latitude-sized first value and a longitude-sized second value",
-                    "swap the columns, or name them lon/lat (经度/纬度) explicitly",
-                    _first(swapped),
+                    "missing_prefix",
+                    f"eastings such as {xa[nopre][0]:.1f} carry no zone number, but {s.name} "
+                    "expects one (e.g. 38 512 345)",
+                    f"declare cm{int(s.central_meridian or 0)} instead",
+                    _first(nopre),
                 )
             )
-        proj_like = ok & ~swapped & ((np.abs(xa) > 180) | (np.abs(ya) > 90))
-        if proj_like.any():
-            big = xa[proj_like]
-            hint = (
-                "the eastings carry a zone number (e.g. 38 512 345): declare gk37 or gk38"
-                if np.nanmedian(big) > 1e7
-                else "declare the projected CRS, e.g. cm111 or cm114 (CGCS2000 Gauss-Krüger)"
-            )
+        zones = np.floor(xa / 1e6)
+        wrong = rest & (xa >= 1e7) & (zones != s.zone)
+        if wrong.any():
+            z = int(zones[wrong][0])
             issues.append(
                 CoordinateIssue(
-                    "projected_as_degrees",
-                    f"values such as ({xa[proj_like][0]:.1f}, {ya[proj_like][0]:.1f}) are metres, "
-                    f"not degrees, but the declared CRS {s.name} is geographic",
-                    hint,
-                    _first(proj_like),
+                    "wrong_zone",
+                    f"eastings such as {xa[wrong][0]:.1f} carry zone {z}, but {s.name} is zone "
+                    f"{s.zone}",
+                    f"declare gk{z}",
+                    _first(wrong),
                 )
             )
-        geo = ok & ~proj_like
-        if study_area is not None:
-            a, b, c, d = study_area
-            far = (
-                geo
-                & ~swapped
-                & (
-                    (xa < a - margin_deg)
-                    | (xa > c + margin_deg)
-                    | (ya < b - margin_deg)
-                    | (ya > d + margin_deg)
-                )
-            )
-            if far.any():
-                issues.append(
-                    CoordinateIssue(
-                        "outside_study_area",
-                        f"points such as ({xa[far][0]}, {ya[far][0]}) lie far outside the study area "
-                        f"{study_area} (lon/lat)",
-                        "check the declared CRS and the coordinate columns",
-                        _first(far),
-                    )
-                )
-    elif s.is_gauss_kruger:
-        # GK northings in China are 0.3-6.1 million metres; eastings 0.2-0.8 million (+ zone).
-        swapped = ok & (xa > 1e6) & (xa < 6.5e6) & (((ya > 1e5) & (ya < 9e5)) | (ya > 1e7))
-        if swapped.any():
+    else:
+        pre = rest & (xa >= 1e7)
+        if pre.any():
+            z = int(np.floor(xa[pre][0] / 1e6))
             issues.append(
                 CoordinateIssue(
-                    "swapped",
-                    f"easting and northing look swapped: ({xa[swapped][0]:.1f}, {ya[swapped][0]:.1f}); "
-                    "in surveying (界址点) files X is the northing and Y the easting",
-                    "swap the columns (X -> northing, Y -> easting)",
-                    _first(swapped),
+                    "prefix_without_zone",
+                    f"eastings such as {xa[pre][0]:.1f} carry the zone number {z}, but {s.name} "
+                    "has no zone prefix",
+                    f"declare gk{z} (zone-prefixed eastings)",
+                    _first(pre),
                 )
             )
-        rest = ok & ~swapped
-        if s.zone_prefixed:
-            nopre = rest & (xa < 1e7)
-            if nopre.any():
-                issues.append(
-                    CoordinateIssue(
-                        "missing_prefix",
-                        f"eastings such as {xa[nopre][0]:.1f} carry no zone number, but {s.name} "
-                        "expects one (e.g. 38 512 345)",
-                        f"declare cm{int(s.central_meridian or 0)} instead",
-                        _first(nopre),
-                    )
-                )
-            zones = np.floor(xa / 1e6)
-            wrong = rest & (xa >= 1e7) & (zones != s.zone)
-            if wrong.any():
-                z = int(zones[wrong][0])
-                issues.append(
-                    CoordinateIssue(
-                        "wrong_zone",
-                        f"eastings such as {xa[wrong][0]:.1f} carry zone {z}, but {s.name} is zone "
-                        f"{s.zone}",
-                        f"declare gk{z}",
-                        _first(wrong),
-                    )
-                )
-        else:
-            pre = rest & (xa >= 1e7)
-            if pre.any():
-                z = int(np.floor(xa[pre][0] / 1e6))
-                issues.append(
-                    CoordinateIssue(
-                        "prefix_without_zone",
-                        f"eastings such as {xa[pre][0]:.1f} carry the zone number {z}, but {s.name} "
-                        "has no zone prefix",
-                        f"declare gk{z} (zone-prefixed eastings)",
-                        _first(pre),
-                    )
-                )
     return issues

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Geod, Transformer
 
 from sxzones import crs as sc
+from sxzones.cli import cli
+from sxzones.crs import check_coordinates
 from sxzones.errors import CRSError
 
 GEOD = Geod(ellps="WGS84")
@@ -198,3 +202,63 @@ def test_good_coordinates_raise_nothing():
     assert sc.check_coordinates([112.5, 111.0], [37.8, 35.5], "wgs84") == []
     assert sc.check_coordinates([38512345.0], [4192345.0], "gk38") == []
     assert sc.check_coordinates([512345.0], [4192345.0], "cm114") == []
+
+
+# ------------------------------------------------- coordinates that cannot lie in the study area
+def _lonlat_firms() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"firm_id": ["F1", "F2", "F3"], "name": ["a", "b", "c"], "industry": ["steel"] * 3},
+        geometry=gpd.points_from_xy([112.55, 112.60, 111.90], [37.87, 37.80, 36.10]),
+    )
+
+
+def _firms_cli(tmp_path, path, *extra):
+    return CliRunner().invoke(
+        cli,
+        [
+            "firms",
+            "--firms",
+            str(path),
+            "--builtup",
+            "builtup_demonstration",
+            "--out",
+            str(tmp_path / "out"),
+            *extra,
+        ],
+    )
+
+
+def test_shapefile_declaring_gauss_kruger_but_holding_degrees_is_refused(tmp_path):
+    """A .prj saying EPSG:4546 over lon/lat numbers put every firm near the equator,
+    'beyond' every built-up area, with exit status 0."""
+    path = tmp_path / "firms.shp"
+    _lonlat_firms().set_crs(4546).to_file(path)
+    res = _firms_cli(tmp_path, path)
+    assert res.exit_code == 2, res.output
+    assert "firms.shp" in res.output
+    assert "look like lon/lat degrees: give --crs wgs84/cgcs2000" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "out" / "firm_zones.csv").exists()
+
+
+def test_crs_option_cm111_on_degrees_is_refused(tmp_path):
+    path = tmp_path / "firms.csv"
+    path.write_text(
+        "firm_id,name,industry,x,y\nF1,a,steel,112.55,37.87\nF2,b,steel,112.60,37.80\n",
+        encoding="utf-8",
+    )
+    res = _firms_cli(tmp_path, path, "--crs", "cm111")
+    assert res.exit_code == 2, res.output
+    assert "firms.csv" in res.output
+    assert "look like lon/lat degrees: give --crs wgs84/cgcs2000" in res.output
+    good = _firms_cli(tmp_path, path, "--crs", "wgs84")
+    assert good.exit_code == 0, good.output
+
+
+def test_projected_points_outside_the_study_area_are_named():
+    # Gauss-Krüger CM 111E numbers declared under CM 105E lie 6 degrees west, outside Shanxi
+    x, y = Transformer.from_crs(4490, 4546, always_xy=True).transform(112.5, 37.8)
+    assert check_coordinates([x], [y], "cm111") == []
+    issues = check_coordinates([x], [y], "EPSG:4544")  # CGCS2000 / 3-degree GK CM 105E
+    assert [i.code for i in issues] == ["outside_study_area"]
+    assert "lon/lat 106." in issues[0].message

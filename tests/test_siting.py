@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import tracemalloc
+from contextlib import ExitStack
 from pathlib import Path
 
 import geopandas as gpd
@@ -64,6 +65,16 @@ def _cands(*geoms: shapely.Geometry, kind: str = "subsidence") -> gpd.GeoDataFra
 
 def _ex(reason: str, *geoms: shapely.Geometry, setback: float = 0.0) -> Exclusion:
     return Exclusion(reason, np.array(geoms, dtype=object), setback, clause=f"test {reason}")
+
+
+def _screen(cands: gpd.GeoDataFrame, *rasters: tuple[Path, str, float, str], **kw):
+    """screen_sites with no exclusions and raster files opened here (the screen opens none)."""
+    with ExitStack() as stack:
+        crits = [
+            RasterCriterion(stack.enter_context(rasterio.open(p)), kind, thr, name)
+            for p, kind, thr, name in rasters
+        ]
+        return screen_sites(cands, [], RULES, rasters=crits, **kw)
 
 
 def _dem(path: Path, origin: tuple[float, float], n: int, res: float, z: np.ndarray, crs=WORK):
@@ -143,7 +154,9 @@ def test_a_piece_below_the_minimum_area_is_removed_as_too_small():
     cand = _square(cx, cy, 1000.0)
     x0, y0, x1, y1 = cand.bounds
     # leaves a 5 m strip along the east edge: 5,000 m² < 1 ha
-    r = screen_sites(_cands(cand), [_ex("redline", shapely.box(x0 - 1, y0 - 1, x1 - 5, y1 + 1))])
+    r = screen_sites(
+        _cands(cand), [_ex("redline", shapely.box(x0 - 1, y0 - 1, x1 - 5, y1 + 1))], RULES
+    )
     s = r.sites.iloc[0]
     assert s["removed_too_small_m2"] == pytest.approx(5000, rel=1e-3)
     assert s["eligible_m2"] == 0 and not s["eligible"]
@@ -161,7 +174,7 @@ def test_a_plane_dem_gives_its_slope(tmp_path, where, deg):
     z = np.tile(np.tan(np.radians(deg)) * col, (n, 1))
     dem = _dem(tmp_path / "plane.tif", (ox, oy), n, res, z)
     cand = _square(cx, cy, 3000.0)
-    r = screen_sites(_cands(cand), [], [RasterCriterion(dem, "slope", 0.0, "slope")], RULES)
+    r = _screen(_cands(cand), (dem, "slope", 0.0, "slope"))
     s = r.sites.iloc[0]
     if deg > 20:  # PV limit 20 deg: everything goes (statistics are of eligible land: none)
         assert s["removed_slope_m2"] == pytest.approx(s["candidate_m2"], rel=1e-6)
@@ -184,7 +197,7 @@ def test_nodata_is_unknown_not_excluded(tmp_path):
     z[90:100, 90:100] = -9999.0  # 10 x 10 cells without data, inside the candidate
     dem = _dem(tmp_path / "hole.tif", (ox, oy), n, res, z)
     cand = shapely.box(cx - 2400, cy - 2400, cx + 2400, cy + 2400)
-    s = screen_sites(_cands(cand), [], [RasterCriterion(dem, "slope", 0.0, "slope")]).sites.iloc[0]
+    s = _screen(_cands(cand), (dem, "slope", 0.0, "slope")).sites.iloc[0]
     # Horn's 3 x 3 kernel: the ring of cells around the hole has no slope either: 12 x 12
     assert s["unknown_m2"] == pytest.approx(12 * 12 * 900, rel=1e-6)
     assert s["removed_slope_m2"] == 0
@@ -202,7 +215,7 @@ def test_dem_in_geographic_coordinates_is_read_in_the_working_crs(tmp_path):
     z = np.tile((np.tan(np.radians(8.0)) * north_m)[:, None], (1, n))
     dem = _dem(tmp_path / "ll.tif", (lon0 - n / 2 * res, lat0 + n / 2 * res), n, res, z, 4490)
     cand = _square(cx, cy, 2000.0)
-    r = screen_sites(_cands(cand), [], [RasterCriterion(dem, "slope", 0.0, "slope")])
+    r = _screen(_cands(cand), (dem, "slope", 0.0, "slope"))
     assert r.sites["slope_mean_deg"].iat[0] == pytest.approx(8.0, abs=0.1)
     assert 20 < r.meta["raster_resolution_m"]["slope"] < 35
 
@@ -214,9 +227,7 @@ def test_resource_below_minimum_is_removed_and_scored(tmp_path):
     z[:, :50] = 1200.0  # west half below 1400
     ghi = _dem(tmp_path / "ghi.tif", (cx - 5000, cy + 5000), n, res, z)
     cand = shapely.box(cx - 2000, cy - 2000, cx + 2000, cy + 2000)
-    s = screen_sites(
-        _cands(cand), [], [RasterCriterion(ghi, "minimum", 1400.0, "resource_ghi")]
-    ).sites.iloc[0]
+    s = _screen(_cands(cand), (ghi, "minimum", 1400.0, "resource_ghi")).sites.iloc[0]
     assert s["removed_resource_ghi_m2"] == pytest.approx(0.5 * s["candidate_m2"], rel=1e-6)
     assert s["resource_ghi_mean"] == pytest.approx(1500.0)
     assert s["score_resource"] == 1.0
@@ -225,7 +236,7 @@ def test_resource_below_minimum_is_removed_and_scored(tmp_path):
 def test_wind_turbines_keep_their_spacing_inside_the_eligible_area():
     cx, cy = OFF_CM
     cand = _square(cx, cy, 4000.0)
-    r = screen_sites(_cands(cand), [], tech="wind")
+    r = screen_sites(_cands(cand), [], RULES, tech="wind")
     t = r.turbines
     assert len(t) == r.sites["turbines"].iat[0] > 10
     assert r.sites["capacity_mw"].iat[0] == pytest.approx(5.0 * len(t))
@@ -242,7 +253,7 @@ def test_status_and_grid_make_the_score():
     cands = _cands(a, b)
     cands["settled"] = [True, False]
     grid = gpd.GeoDataFrame(geometry=[shapely.Point(cx, cy + 5000)], crs=WORK)
-    s = screen_sites(cands, [], grid=grid).sites
+    s = screen_sites(cands, [], RULES, grid=grid).sites
     assert s["score_status"].tolist() == [1.0, 0.4]
     assert s["grid_distance_m"].iat[0] == pytest.approx(5000 - 250, abs=1)
     assert s["score"].iat[0] > s["score"].iat[1]
@@ -251,7 +262,7 @@ def test_status_and_grid_make_the_score():
 def test_landfill_status_counts_years_since_closure():
     cands = _cands(*[_square(*ON_CM, 400.0)] * 2, kind="closed_landfill")
     cands["closure_year"] = [2016, 2022]
-    s = screen_sites(cands, [], as_of_year=2026).sites
+    s = screen_sites(cands, [], RULES, as_of_year=2026).sites
     assert s["score_status"].tolist() == [1.0, 0.4]
 
 
@@ -298,7 +309,7 @@ def test_province_sized_raster_is_read_in_windows(tmp_path):
             )
     cands = _cands(*[_square(sx, sy, 3000.0) for sx, sy in sites])
     tracemalloc.start()
-    r = screen_sites(cands, [], [RasterCriterion(path, "slope", 0.0, "slope")])
+    r = _screen(cands, (path, "slope", 0.0, "slope"))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 100e6  # a dense float32 read would be 1.2 GB
@@ -336,9 +347,9 @@ def test_cli_sites_on_the_bundled_data_accounts_for_every_candidate(tmp_path):
     assert {m["reason"] for m in meta["not_assessed"]} >= {"basic_farmland", "slope"}
     xlsx = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None)
     assert set(xlsx) == {"sites", "summary", "exclusions"}
-    # same inputs, same bytes
+    # same inputs, same bytes (the same command: the manifest names the map too)
     first = {p.name: _digest(p) for p in out.iterdir()}
-    res = _cli(*common, "--overwrite")
+    res = _cli(*common, "--map", str(tmp_path / "m.html"), "--overwrite")
     assert res.exit_code == 0
     assert {p.name: _digest(p) for p in out.iterdir()} == first
 

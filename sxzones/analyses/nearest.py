@@ -274,17 +274,19 @@ def _far_candidates(
     far: npt.NDArray[np.int64],
     abox: npt.NDArray[np.float64],
     kratio: float,
+    known: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """For firms with no area within reach: the pairs (firm, area) whose bounding-box gap is
-    at most ``kratio`` x the smallest upper bound of the distance over all areas (the largest
-    distance between the two boxes), with their gaps. Every area that can be nearest on the
-    ground is among them; usually one or two are."""
+    """For firms whose search within reach was not conclusive: the pairs (firm, area) whose
+    bounding-box gap is at most ``kratio`` x the smallest upper bound of the planar distance
+    (``known[t]``, a distance already found, or the largest distance between the two boxes
+    over all areas), with their gaps. Every area that can be nearest on the ground is among
+    them; usually one or two are."""
     m, n = abox.shape[0], len(far)
     limits = np.empty(n)
     counts = np.zeros(n, dtype=np.int64)
     for t in range(n):  # the bound per firm, and how many areas it keeps
         b = fbox[far[t]]
-        ub = np.inf
+        ub = known[t]
         for a in range(m):
             fx = max(abox[a, 2] - b[0], b[2] - abox[a, 0])
             fy = max(abox[a, 3] - b[1], b[3] - abox[a, 1])
@@ -413,17 +415,27 @@ def _resolve_pairs(
     area[ci[win]] = cj[win]
 
 
+@dataclass(frozen=True)
+class _Reach:
+    """The planar reach of the box query, and the largest scale factor over the data: a
+    ground distance ``d`` is at most ``d * kmax`` map units."""
+
+    planar: float
+    kmax: float
+
+
 def _nearest_chunk(
     firm_geoms: npt.NDArray[np.object_],
     wide: shapely.STRtree,
     idx: TargetIndex,
-    reach: float,
+    reach: _Reach,
     kratio: float,
     ruler: GroundRuler,
     own_thread: bool,
     fsegs: _Segments | None = None,
 ) -> Nearest:
     n = len(firm_geoms)
+    kmax = reach.kmax
     dist = np.full(n, np.nan)
     area = np.full(n, -1, dtype=np.int64)
     # prepared geometries must be this thread's own (GEOS prepared geometry is not thread-safe)
@@ -435,11 +447,16 @@ def _nearest_chunk(
     # pair that can be within reach, without touching a vertex
     i, j = wide.query(firm_geoms)
     gap = _box_gap(fbox, idx.bounds, i, j)
-    near = gap <= reach
+    near = gap <= reach.planar
     _resolve_pairs(i[near], j[near], gap[near], firms, areas, n, kratio, ruler, dist, area)
-    far = np.flatnonzero(area < 0)
-    if len(far):  # nothing within reach: the areas whose box could hold the nearest point
-        fi, fj, fg = _far_candidates(fbox, far.astype(np.int64), idx.bounds, kratio)
+    # Conclusive only where the distance found is shorter on the ground than any area left
+    # out can be: those have a box gap > reach, hence a ground distance > reach / kmax. A long
+    # area whose box covers a firm is within reach by its box, not by its distance.
+    found = area >= 0
+    far = np.flatnonzero(~found | (dist * kmax > reach.planar))
+    if len(far):  # the areas whose box could hold the nearest point, over all areas
+        known = np.where(found[far], dist[far] * kmax + 1e-6, np.inf)
+        fi, fj, fg = _far_candidates(fbox, far.astype(np.int64), idx.bounds, kratio, known)
         _resolve_pairs(fi, fj, fg, firms, areas, n, kratio, ruler, dist, area)
     return Nearest(dist, area)
 
@@ -494,15 +511,16 @@ def nearest_geodesic(
     fb, ab = shapely.total_bounds(firm_geoms), shapely.total_bounds(idx.geoms)
     bounds = np.r_[np.minimum(fb[:2], ab[:2]), np.maximum(fb[2:], ab[2:])]
     kmin, kmax = scale_range(bounds, crs)
-    reach = reach_m * kmax * 1.0001 + 1.0  # planar reach that holds every pair within reach_m
     kratio = kmax / kmin * 1.0001
+    kmax *= 1.0001  # a geodesic's image may bow slightly outside the sampled extent
+    reach = _Reach(reach_m * kmax + 1.0, kmax)  # holds every pair within reach_m
     abounds = idx.bounds
     wide = shapely.STRtree(
         shapely.box(
-            abounds[:, 0] - reach,
-            abounds[:, 1] - reach,
-            abounds[:, 2] + reach,
-            abounds[:, 3] + reach,
+            abounds[:, 0] - reach.planar,
+            abounds[:, 1] - reach.planar,
+            abounds[:, 2] + reach.planar,
+            abounds[:, 3] + reach.planar,
         )
     )
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 4, len(firm_geoms) // CHUNK))
@@ -539,7 +557,7 @@ def warm_up() -> threading.Thread:
         b = shapely.bounds(g)
         z = np.zeros(1, dtype=np.int64)
         _pairs_kernel(z, z, s.xy, s.start, s.count, b, s.xy, s.start, s.count, s.block0, b)
-        _far_candidates(b, z, b, 1.0)
+        _far_candidates(b, z, b, 1.0, np.full(1, np.inf))
 
     t = threading.Thread(target=run, name="sxzones-warm-up", daemon=True)
     t.start()

@@ -1,10 +1,12 @@
 """Raster criteria for the siting screen, read window by window in the working CRS.
 
-A raster is opened once; when its CRS is not the working CRS it is seen through a GDAL
-warped VRT in the working CRS (bilinear for elevation, nearest for other values), so every
-window is on a north-up grid in metres of the working CRS. Windows cover one candidate at a
-time and are cut into tiles of at most ``TILE`` x ``TILE`` cells, so memory stays bounded
-whatever the raster's size (a province at 30 m is about 290 million cells).
+A criterion holds a raster the caller opened (``rasterio.open``: the caller closes it) or a
+2-D array with its transform and CRS; no analysis opens a file. When the raster's CRS is not
+the working CRS it is seen through a GDAL warped VRT in the working CRS (bilinear for
+elevation, nearest for other values), so every window is on a north-up grid in metres of the
+working CRS. Windows cover one candidate at a time and are cut into tiles of at most
+``TILE`` x ``TILE`` cells, so memory stays bounded whatever the raster's size (a province at
+30 m is about 290 million cells).
 
 Nodata is *unknown*, never excluded: the masks returned here keep "fails the criterion" and
 "no data" apart.
@@ -15,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,64 +27,115 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 from rasterio.enums import Resampling
+from rasterio.io import DatasetReaderBase, MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from sxzones.errors import SxzonesError
+from sxzones.errors import CRSError, SxzonesError
 
-__all__ = ["TILE", "RasterCriterion", "Tile", "horn_slope", "polygons_of"]
+__all__ = ["KINDS", "TILE", "RasterCriterion", "Tile", "horn_slope", "polygons_of"]
 
 #: Largest tile edge in cells: a float32 tile is at most 16 MB.
 TILE = 2048
 F32 = npt.NDArray[np.float32]
+#: Kinds of raster criteria.
+KINDS = ("slope", "minimum")
 
 
 @dataclass
 class RasterCriterion:
     """A raster the siting screen applies.
 
-    ``kind``: ``"slope"`` (a DEM; cells steeper than ``threshold`` degrees fail) or
+    ``source``: an opened rasterio dataset (``rasterio.open(path)``; the caller keeps it open
+    during the screen and closes it), or a 2-D array of values with its ``transform``
+    (``affine.Affine``, north up) and ``crs`` (anything ``pyproj.CRS`` takes); ``nodata`` is
+    the array's no-data value (NaN always is). ``kind``: ``"slope"`` (a DEM in metres;
+    cells steeper than ``threshold`` degrees fail; 0: the rules' slope limit) or
     ``"minimum"`` (a resource raster such as irradiance or wind speed; cells below
     ``threshold`` fail). ``name`` is the reason reported for the cells that fail.
     """
 
-    path: Path
+    source: Any
     kind: str
     threshold: float
     name: str
+    transform: Affine | None = None
+    crs: Any = None
+    nodata: float | None = None
     _ds: Any = field(default=None, repr=False)
-    _src: Any = field(default=None, repr=False)
+    _own: list[Any] = field(default_factory=list, repr=False)
+
+    def check(self, where: str = "raster") -> None:
+        """Raise a clear error when the criterion cannot be used (``where`` names it)."""
+        if self.kind not in KINDS:
+            raise SxzonesError(f"{where}.kind {self.kind!r}: choose from {list(KINDS)}")
+        if isinstance(self.source, np.ndarray):
+            if self.source.ndim != 2:
+                raise TypeError(f"{where}.source: a 2-D array, not {self.source.ndim}-D")
+            if not isinstance(self.transform, Affine) or self.crs is None:
+                raise TypeError(
+                    f"{where}: an array needs its transform (affine.Affine) and crs, e.g. "
+                    "RasterCriterion(z, 'slope', 0.0, 'slope', transform=t, crs=4546)"
+                )
+        elif not isinstance(self.source, DatasetReaderBase):
+            raise TypeError(
+                f"{where}.source must be an opened rasterio dataset or a 2-D array, not "
+                f"{type(self.source).__name__} (open files with rasterio.open: the screen "
+                "opens none)"
+            )
+
+    @property
+    def label(self) -> str:
+        """The raster's name for messages: its path, or ``array``."""
+        return "array" if isinstance(self.source, np.ndarray) else str(self.source.name)
 
     def open(self, crs: CRS) -> None:
-        """Open the raster on a grid of the working CRS (a warped VRT when needed)."""
+        """See the raster on a grid of the working CRS (a warped VRT when needed)."""
         if self._ds is not None:
             return
-        try:
-            src = rasterio.open(self.path)
-        except rasterio.errors.RasterioIOError as exc:
-            raise SxzonesError(f"{self.path}: cannot open as a raster ({exc})") from None
+        src = self._dataset()
         if src.crs is None:
-            src.close()
-            raise SxzonesError(
-                f"{self.path}: the raster has no CRS; set one (gdal_edit.py -a_srs EPSG:4546)"
+            raise CRSError(
+                f"{self.label}: the raster has no CRS; set one (gdal_edit.py -a_srs EPSG:4546)"
             )
         t = src.transform
         if t.b != 0 or t.d != 0 or t.e >= 0:
-            src.close()
-            raise SxzonesError(f"{self.path}: only north-up rasters are read (no rotation)")
-        self._src = src
+            raise SxzonesError(f"{self.label}: only north-up rasters are read (no rotation)")
         if CRS.from_user_input(src.crs) == crs:
             self._ds = src
         else:
             method = Resampling.bilinear if self.kind == "slope" else Resampling.nearest
             self._ds = WarpedVRT(src, crs=crs.to_wkt(), resampling=method)
+            self._own.append(self._ds)
+
+    def _dataset(self) -> Any:
+        """The source as a dataset: itself, or the array in memory (no file)."""
+        if not isinstance(self.source, np.ndarray):
+            return self.source
+        z = np.asarray(self.source, dtype=np.float32)
+        if self.nodata is not None:
+            z = np.where(z == np.float32(self.nodata), np.float32(np.nan), z)
+        mem = MemoryFile()
+        ds = mem.open(
+            driver="GTiff",
+            width=z.shape[1],
+            height=z.shape[0],
+            count=1,
+            dtype="float32",
+            crs=CRS.from_user_input(self.crs).to_wkt(),
+            transform=self.transform,
+            nodata=float("nan"),
+        )
+        ds.write(z, 1)
+        self._own += [ds, mem]
+        return ds
 
     def close(self) -> None:
-        if self._ds is not None and self._ds is not self._src:
-            self._ds.close()
-        if self._src is not None:
-            self._src.close()
-        self._ds = self._src = None
+        """Let go of what :meth:`open` made (never the caller's dataset)."""
+        for obj in reversed(self._own):
+            obj.close()
+        self._own.clear()
+        self._ds = None
 
     @property
     def resolution(self) -> tuple[float, float]:

@@ -11,9 +11,9 @@ Method:
 * one bulk ``STRtree.query(predicate="intersects")`` per layer gives the touching pairs;
   a prepared ``covers`` test finds the pairs where the unit holds the whole parcel (most
   small parcels), whose overlap is the parcel itself; only the others are intersected.
-* areas are ellipsoidal: a conformal projection scales areas by ``k²``, so a planar area is
-  divided by the square of the point scale factor at the parcel (``pyproj`` factors); over a
-  parcel of a few km the factor varies by less than 1e-5, far inside the 0.1 % asked.
+* areas are ellipsoidal: the integral of ``1 / k²`` over each polygon, edge by edge
+  (:func:`sxzones.geodesy.ellipsoidal_area`), within 1e-6 of ``pyproj.Geod`` for parcels
+  100 km long, so the same parcel given in any CRS gets the same area.
 * distances come from :func:`sxzones.analyses.nearest.nearest_geodesic` (exact on the
   ellipsoid, like the firm screen).
 """
@@ -21,6 +21,7 @@ Method:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ import shapely
 from pyproj import CRS
 
 from sxzones._util import gc_paused
-from sxzones.analyses.firm_zones import normalise_industry, zone_label
+from sxzones.analyses.firm_zones import resolve_industries, zone_label
 from sxzones.analyses.nearest import (
     CHUNK,
     TargetIndex,
@@ -43,8 +44,8 @@ from sxzones.analyses.nearest import (
     segments_of,
 )
 from sxzones.errors import CRSError, LayerError
-from sxzones.geodesy import areal_scale, ellipsoidal_area
-from sxzones.rules import PROJECT_KINDS, VERDICTS, Rule, RuleSet
+from sxzones.geodesy import ellipsoidal_area
+from sxzones.rules import UNASSESSED, VERDICTS, Rule, RuleSet
 
 __all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
 
@@ -69,13 +70,15 @@ FIELDS = {
 AREA_ROLES = ("control_units", "redline")
 
 
-def factorized(layer: gpd.GeoDataFrame, col: str) -> tuple[npt.NDArray[np.int64], pd.Index]:
-    """Codes and categories of a layer column, computed once per layer and kept on it."""
-    cache = layer.attrs.setdefault("_sxzones_factorized", {})
-    if col not in cache:
-        codes, cats = pd.factorize(layer[col])
-        cache[col] = (np.asarray(codes, dtype=np.int64), pd.Index(cats))
-    return cache[col]
+def factorized(layers: SiteLayers, role: str, col: str) -> tuple[npt.NDArray[np.int64], pd.Index]:
+    """Codes and categories of a layer column, computed once and kept by the
+    :class:`SiteLayers` (never in ``DataFrame.attrs``, which pandas copies to every subset
+    of the frame: a subset would read its parent's codes)."""
+    key = f"factorized:{role}:{col}"
+    if key not in layers._cache:
+        codes, cats = pd.factorize(layers.frames[role][col])
+        layers._cache[key] = (np.asarray(codes, dtype=np.int64), pd.Index(cats))
+    return layers._cache[key]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class SiteCheckResult:
                     "nearest": row["nearest_builtup"],
                 },
                 "geometry_note": row.get("geometry_note", ""),
+                "unassessed_reason": row.get("unassessed_reason", ""),
             }
             for role in ("control_units", "redline", "zones"):
                 d[role] = found[role][pos]
@@ -207,7 +211,7 @@ def _plain(v: Any) -> Any:
 def _overlap_areas(
     pg: npt.NDArray[np.object_],
     parea: npt.NDArray[np.float64],
-    k2: npt.NDArray[np.float64],
+    crs: CRS,
     tree: shapely.STRtree,
     lg: npt.NDArray[np.object_],
     prepared: npt.NDArray[np.object_],
@@ -228,7 +232,7 @@ def _overlap_areas(
         a[whole] = parea[pi[whole]]
         part = ~whole
         if part.any():
-            a[part] = shapely.area(shapely.intersection(pg[pi[part]], lg[pj[part]])) / k2[pi[part]]
+            a[part] = ellipsoidal_area(shapely.intersection(pg[pi[part]], lg[pj[part]]), crs)
         area[poly] = a
     return i, j, area
 
@@ -236,25 +240,25 @@ def _overlap_areas(
 def _overlaps(
     pg: npt.NDArray[np.object_],
     parea: npt.NDArray[np.float64],
-    k2: npt.NDArray[np.float64],
-    layer: gpd.GeoDataFrame,
+    crs: CRS,
+    layers: SiteLayers,
     role: str,
-    index: TargetIndex,
     threads: int,
 ) -> pd.DataFrame:
     """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid."""
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 2, len(pg) // CHUNK))
     with_area = role in AREA_ROLES
+    index, layer = layers.index(role), layers.frames[role]
     if n_chunks == 1:
         i, j, area = _overlap_areas(
-            pg, parea, k2, index.tree, index.geoms, index.prepared, with_area
+            pg, parea, crs, index.tree, index.geoms, index.prepared, with_area
         )
     else:
 
         def work(c: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], ...]:
             own = prepared_copy(index.geoms)  # this thread's own
             ci, cj, ca = _overlap_areas(
-                pg[c], parea[c], k2[c], index.tree, index.geoms, own, with_area
+                pg[c], parea[c], crs, index.tree, index.geoms, own, with_area
             )
             return c[ci], cj, ca
 
@@ -266,7 +270,7 @@ def _overlaps(
     cols = [c for c in FIELDS.get(role, []) if c in layer.columns]
     df = pd.DataFrame({"project": i, "layer_row": j})
     for c in cols:
-        codes, cats = factorized(layer, c)
+        codes, cats = factorized(layers, role, c)
         df[c] = pd.Categorical.from_codes(codes[j], categories=cats)  # no string per pair
     if not with_area:
         return df
@@ -343,8 +347,63 @@ def _rule_fires(
     return hit & touched
 
 
+def _unassessed(
+    projects: gpd.GeoDataFrame,
+    ind_status: npt.NDArray[np.object_],
+    kind_status: npt.NDArray[np.object_],
+) -> npt.NDArray[np.object_]:
+    """Per project, why the rules could not be assessed (``""`` when they could): an
+    industry or kind missing, or one the rules' vocabulary does not know."""
+    why = pd.Series("", index=range(len(projects)), dtype=object)
+    src = "industry" if "industry" in projects else "industry_code"
+    for status, col, vocab in (
+        (ind_status, src, "industries"),
+        (kind_status, "kind", "project_kinds"),
+    ):
+        if col not in projects:
+            status = np.where(status == "recognised", status, "missing")
+        vals = projects[col].astype(str).to_numpy() if col in projects else np.full(len(why), "")
+        fix = f" (map it under [vocabularies.{vocab}] in the rules file)"
+        shown = (projects.attrs.get("sxzones") or {}).get("fields", {}).get(col, col)
+        for k in np.flatnonzero(status != "recognised"):
+            text = (
+                f"no {shown} given"
+                if status[k] == "missing"
+                else f"{shown} {vals[k]!r} is not in the rules' vocabulary{fix}"
+            )
+            why.iat[k] = f"{why.iat[k]}; {text}" if why.iat[k] else text
+    return why.to_numpy(dtype=object)
+
+
+def _site_layers(layers: SiteLayers | Mapping[str, gpd.GeoDataFrame]) -> SiteLayers:
+    """``layers`` as :class:`SiteLayers`, checked: a mapping role -> GeoDataFrame is wrapped."""
+    if isinstance(layers, SiteLayers):
+        return layers
+    if not isinstance(layers, Mapping):
+        raise TypeError(
+            f"check_sites: layers must be SiteLayers or a mapping of role -> GeoDataFrame, "
+            f"not {type(layers).__name__}"
+        )
+    for role, frame in layers.items():
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise TypeError(
+                f"check_sites: layers[{role!r}] must be a GeoDataFrame, not {type(frame).__name__}"
+            )
+    missing = [r for r in ("control_units", "redline", "builtup") if r not in layers]
+    if missing:
+        raise LayerError(
+            f"check_sites: layers has no {missing}; a site check needs control units, red lines "
+            f"and built-up areas (roles: {list(FIELDS)} and admin)"
+        )
+    return SiteLayers(dict(layers))
+
+
 def check_sites(
-    projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, *, threads: int | None = None
+    projects: gpd.GeoDataFrame,
+    layers: SiteLayers | Mapping[str, gpd.GeoDataFrame],
+    rules: RuleSet,
+    *,
+    threads: int | None = None,
 ) -> SiteCheckResult:
     """Check proposed projects against the zoning layers and the site rules.
 
@@ -354,10 +413,14 @@ def check_sites(
         Role ``projects``: ``project_id``, ``industry`` (``steel`` or ``钢铁`` ...), ``kind``
         (``new`` / ``expansion`` / ``capacity_replacement``; default ``new``); points or
         parcels, in the layers' projected working CRS.
-    layers : SiteLayers
+    layers : SiteLayers or mapping of role -> GeoDataFrame
         ``control_units``, ``redline``, ``builtup``, ``zones`` and (optional) ``admin``.
+        A :class:`SiteLayers` keeps its spatial indexes for later calls.
     rules : RuleSet
-        Rules of kinds ``site_overlap`` and ``site_within_distance``.
+        Rules of kinds ``site_overlap`` and ``site_within_distance``
+        (:func:`sxzones.rules.load_rules`).
+    threads : int, optional
+        Worker threads (default: up to 4).
 
     Returns
     -------
@@ -369,6 +432,23 @@ def check_sites(
         ``zone_ids``, ``city``, ``county``, ``rule_ids``, ``clauses``; ``details()`` gives
         every finding with the admission lists of the touched units.
     """
+    if not isinstance(projects, gpd.GeoDataFrame):
+        raise TypeError(
+            f"check_sites: projects must be a GeoDataFrame, not {type(projects).__name__}"
+        )
+    if not isinstance(rules, RuleSet):
+        raise TypeError(
+            f"check_sites: rules must be a RuleSet (sxzones.load_rules()), not "
+            f"{type(rules).__name__}"
+        )
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise TypeError(f"check_sites: threads must be a positive int, not {threads!r}")
+    if "project_id" not in projects.columns:
+        raise LayerError(
+            "check_sites: projects have no 'project_id' column; name one, e.g. "
+            "projects.assign(project_id=...)"
+        )
+    layers = _site_layers(layers)
     threads = threads or min(4, os.cpu_count() or 1)
     n = len(projects)
     with gc_paused():  # many short-lived geometries, no reference cycles
@@ -397,6 +477,71 @@ def check_sites(
     return SiteCheckResult(table, pairs, layers, rules)
 
 
+def _distance_columns(
+    out: pd.DataFrame,
+    pg: npt.NDArray[np.object_],
+    layers: SiteLayers,
+    rules: RuleSet,
+    crs: CRS,
+    threads: int,
+    segs: Any,
+) -> npt.NDArray[np.float64]:
+    """The distances to the nearest red line and built-up area (on the ellipsoid) and the
+    built-up zone, as columns of ``out``; returns the built-up distances (inf: none)."""
+    n = len(pg)
+    if "redline" in layers.frames and len(layers.frames["redline"]):
+        near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
+        out["nearest_redline_m"] = np.round(near.distance, 2)
+    else:
+        out["nearest_redline_m"] = np.nan
+    dist_rules = [r for r in rules.of_kind("site_within_distance") if r.layer_role == "builtup"]
+    d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
+    bu = layers.frames.get("builtup")
+    if bu is not None and len(bu):
+        nb = nearest_geodesic(
+            pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs, thresholds=(d,)
+        )
+        bdist = nb.distance
+        out["builtup_zone"] = np.where(
+            bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
+        )
+        out["builtup_distance_m"] = np.round(bdist, 2)
+        out["nearest_builtup"] = bu["name" if "name" in bu else "area_id"].to_numpy()[nb.area]
+    else:
+        bdist = np.full(n, np.inf)
+        out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
+    return np.asarray(bdist, dtype=np.float64)
+
+
+def _verdict_columns(
+    out: pd.DataFrame,
+    rules: RuleSet,
+    industry: npt.NDArray[np.object_],
+    kind: npt.NDArray[np.object_],
+    pairs: dict[str, pd.DataFrame],
+    bdist: npt.NDArray[np.float64],
+) -> None:
+    """The verdict, the rules that fired (any number of them) and their clauses, as columns
+    of ``out``."""
+    n = len(industry)
+    site_rules = rules.of_kind("site_overlap", "site_within_distance")
+    severity = np.zeros(n, dtype=np.int64)
+    fired = np.zeros((n, len(site_rules)), dtype=bool)  # column k: rule k fired (any number)
+    factors = (pd.factorize(industry), pd.factorize(kind))  # once, for every rule
+    for k, r in enumerate(site_rules):
+        hit = _rule_fires(r, factors[0], factors[1], pairs, bdist, n)
+        severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
+        fired[:, k] = hit
+    out["verdict"] = np.array(VERDICTS, dtype=object)[severity]
+    combos, which = np.unique(fired, axis=0, return_inverse=True)  # few distinct combinations
+    which = np.asarray(which).reshape(-1)
+    sets = [[r for k, r in enumerate(site_rules) if c[k]] for c in combos]
+    out["rule_ids"] = np.array([";".join(r.id for r in rs) for rs in sets], dtype=object)[which]
+    out["clauses"] = np.array(
+        ["; ".join(dict.fromkeys(r.clauses for r in rs)) for rs in sets], dtype=object
+    )[which]
+
+
 def _check_sites(
     projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, threads: int | None
 ) -> SiteCheckResult:
@@ -410,25 +555,21 @@ def _check_sites(
     threads = threads or 1
     n = len(projects)
     pg = projects.geometry.to_numpy()
-    reps = shapely.point_on_surface(pg)  # for the area scale and the county lookup
-    k2 = areal_scale(reps, crs)
-    parea = shapely.area(pg) / k2
-    industry = (
-        normalise_industry(projects["industry"]).to_numpy(dtype=object)
-        if ("industry" in projects)
-        else np.full(n, "", dtype=object)
-    )
-    kind = (
-        projects["kind"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+    reps = shapely.point_on_surface(pg)  # for the county lookup
+    parea = ellipsoidal_area(pg, crs)
+    industry, ind_status = resolve_industries(projects, rules.industries)
+    kind, kind_status = (
+        rules.project_kinds.resolve_many(projects["kind"])
         if "kind" in projects
-        else np.full(n, "new", dtype=object)
+        else (np.full(n, "new", dtype=object), np.full(n, "recognised", dtype=object))
     )
-    bad = sorted(set(kind) - set(PROJECT_KINDS))
-    if bad:
-        raise LayerError(f"project kind(s) {bad} unknown; kinds: {list(PROJECT_KINDS)}")
+    # No kind given (no field, or a blank cell): a new project, as documented.
+    kind = np.where(kind_status == "missing", "new", kind)
+    kind_status = np.where(kind_status == "missing", "recognised", kind_status)
+    unassessed = _unassessed(projects, ind_status, kind_status)
     segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
     pairs: dict[str, pd.DataFrame] = {
-        role: _overlaps(pg, parea, k2, layers.frames[role], role, layers.index(role), threads)
+        role: _overlaps(pg, parea, crs, layers, role, threads)
         for role in ("control_units", "redline", "zones", "builtup")
         if role in layers.frames
     }
@@ -449,27 +590,7 @@ def _check_sites(
     out["redline_overlap_m2"] = np.round(rl_area, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
-    if "redline" in layers.frames and len(layers.frames["redline"]):
-        near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
-        out["nearest_redline_m"] = np.round(near.distance, 2)
-    else:
-        out["nearest_redline_m"] = np.nan
-    dist_rules = [r for r in rules.of_kind("site_within_distance") if r.layer_role == "builtup"]
-    d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
-    bu = layers.frames.get("builtup")
-    if bu is not None and len(bu):
-        nb = nearest_geodesic(
-            pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs, thresholds=(d,)
-        )
-        bdist = nb.distance
-        out["builtup_zone"] = np.where(
-            bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
-        )
-        out["builtup_distance_m"] = np.round(bdist, 2)
-        out["nearest_builtup"] = bu["name"].to_numpy()[nb.area]
-    else:
-        bdist = np.full(n, np.inf)
-        out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
+    bdist = _distance_columns(out, pg, layers, rules, crs, threads, segs)
     out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
     if "admin" in layers.frames:
         which, table = county_lookup(
@@ -481,21 +602,12 @@ def _check_sites(
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
         out["city"] = table["city"][which]
-    site_rules = rules.of_kind("site_overlap", "site_within_distance")
-    severity = np.zeros(n, dtype=np.int64)
-    fired = np.zeros(n, dtype=np.int64)  # bit k: rule k fired
-    factors = (pd.factorize(industry), pd.factorize(kind))  # once, for every rule
-    for k, r in enumerate(site_rules):
-        hit = _rule_fires(r, factors[0], factors[1], pairs, bdist, n)
-        severity = np.maximum(severity, np.where(hit, VERDICTS.index(r.verdict), 0))
-        fired |= hit.astype(np.int64) << k
-    out["verdict"] = np.array(VERDICTS, dtype=object)[severity]
-    combos, which = np.unique(fired, return_inverse=True)  # few distinct combinations
-    sets = [[r for k, r in enumerate(site_rules) if c >> k & 1] for c in combos]
-    out["rule_ids"] = np.array([";".join(r.id for r in rs) for rs in sets], dtype=object)[which]
-    out["clauses"] = np.array(
-        ["; ".join(dict.fromkeys(r.clauses for r in rs)) for rs in sets], dtype=object
-    )[which]
+    _verdict_columns(out, rules, industry, kind, pairs, bdist)
+    # An industry or kind the vocabulary does not know is never "clear": only a conflict
+    # that fired anyway stands.
+    conflict = out["verdict"].to_numpy() == "conflict"
+    out["verdict"] = np.where((unassessed != "") & ~conflict, UNASSESSED, out["verdict"])
+    out["unassessed_reason"] = unassessed
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
     keep = [

@@ -7,10 +7,12 @@ every exclusion is applied, why the rest is not, and how much capacity fits.
 Method
 ------
 1. **Vector exclusions**, in the rules file's order (then any user layers). Each exclusion
-   layer is buffered by its setback: ``setback · k / cos(π / 4q)`` map units, where ``k`` is
-   the point scale factor of the working CRS at the feature (so the setback is metres on the
-   ground) and the ``1 / cos`` term makes the polygonal buffer *contain* the true one (``q``
-   segments per quarter circle), so no eligible land is left inside a setback. The area a
+   layer is buffered by its setback in metres on the ground
+   (:func:`sxzones.geodesy.ground_buffer`): ``setback · kmax / cos(π / 4q)`` map units, with
+   ``kmax`` the largest scale factor near the feature (long features are cut into strips 10 km
+   wide, each with its own) and the ``1 / cos`` term making the polygonal buffer *contain*
+   the true one (``q`` segments per quarter circle), so no eligible land is left inside a
+   setback, and the excess stays under 0.05 % of the setback. The area a
    reason removes is what was still eligible when it was applied: the per-reason areas add up
    exactly to the area removed (they telescope), whatever the overlaps.
 2. **Raster criteria**: slope from a DEM by Horn's method with cell sizes in ground metres
@@ -31,14 +33,16 @@ Method
    and state (settled or still settling subsidence; a closed landfill scores
    ``years since closure / landfill_full_years``, capped at 1, as of ``as_of_year``).
 
-Areas are on the ellipsoid: planar area / k² at the candidate (k varies by < 1e-5 over a
-candidate of a few km).
+Areas are on the ellipsoid (:func:`sxzones.geodesy.ellipsoidal_area`, within 1e-6 of
+``pyproj.Geod``). Totals count the union of the candidates: overlapping candidates are
+listed in pairs with their overlap (:mod:`sxzones.analyses.siting_totals`), and the land a
+raster did not assess (no data, or outside it) is totalled with the capacity standing on it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -53,26 +57,26 @@ from pyproj import CRS
 
 from sxzones.analyses.nearest import county_lookup
 from sxzones.analyses.rasters import RasterCriterion, horn_slope, polygons_of
+from sxzones.analyses.siting_totals import capacity_on, unassessed_frame, union_totals
 from sxzones.errors import CRSError, LayerError, RulesError
-from sxzones.geodesy import point_scale
-from sxzones.rules import TECHS, Rule, RuleSet, load_rules
+from sxzones.geodesy import box_scales, ellipsoidal_area, ground_buffer, point_scale
+from sxzones.rules import TECHS, Rule, RuleSet
 
 __all__ = ["Exclusion", "RasterCriterion", "SitingResult", "screen_sites"]
 
-#: Buffer segments per quarter circle: the containing polygon overshoots by 1/cos(pi/256)-1,
-#: i.e. 7.5e-5 of the setback (15 mm at 200 m).
-QUAD_SEGS = 64
-_OVERSHOOT = 1.0 / math.cos(math.pi / (4 * QUAD_SEGS))
 #: Lattice offsets (fractions of the spacing) tried when placing turbines.
 _OFFSETS = (0.0, 1 / 3, 2 / 3)
 
 
 @dataclass
 class Exclusion:
-    """One exclusion layer: a reason, its features (working CRS), a setback in metres."""
+    """One exclusion layer: a reason, its features, a setback in metres on the ground.
+
+    ``features``: a GeoDataFrame or GeoSeries (brought to the candidates' CRS when it differs),
+    or an array of shapely geometries already in the candidates' CRS."""
 
     reason: str
-    geoms: npt.NDArray[np.object_]
+    features: gpd.GeoDataFrame | gpd.GeoSeries | npt.NDArray[np.object_]
     setback_m: float = 0.0
     label_zh: str = ""
     label_en: str = ""
@@ -93,7 +97,7 @@ class Exclusion:
             sel &= frame[k].astype(str).to_numpy() == v
         return cls(
             reason=str(rule.params["reason"]),
-            geoms=frame.geometry.to_numpy()[sel],
+            features=frame[sel],
             setback_m=rule.for_tech("setback_m", tech),
             label_zh=str(rule.params.get("label_zh", "")),
             label_en=str(rule.params.get("label_en", "")),
@@ -103,26 +107,51 @@ class Exclusion:
             source=source,
         )
 
+    def geoms(self, crs: CRS, where: str = "exclusion") -> npt.NDArray[np.object_]:
+        """The features' geometries in ``crs`` (the working CRS)."""
+        f = self.features
+        if isinstance(f, gpd.GeoDataFrame | gpd.GeoSeries):
+            if f.crs is None:
+                raise CRSError(f"{where} ({self.reason!r}): the features have no CRS")
+            if not CRS.from_user_input(f.crs).equals(crs):
+                f = f.to_crs(crs)
+            g = f.geometry if isinstance(f, gpd.GeoDataFrame) else f
+            return np.asarray(g.to_numpy(), dtype=object)
+        if isinstance(f, np.ndarray):
+            return np.asarray(f, dtype=object)
+        raise TypeError(
+            f"{where}.features must be a GeoDataFrame, GeoSeries or array of geometries, "
+            f"not {type(f).__name__}"
+        )
+
 
 @dataclass
 class SitingResult:
     """``sites``: one row per candidate, geometry = its eligible part (empty when none).
     ``removed``: the removed pieces (site_id, reason, area_m2) for maps. ``turbines``: wind
-    turbine positions. ``meta``: tech, parameters, resolution, exclusions assessed and not."""
+    turbine positions. ``unassessed``: per raster criterion, the eligible land it did not
+    assess (no data or outside it), for maps. ``meta``: tech, parameters, resolution,
+    exclusions assessed and not, and ``totals``: the union of the candidates, overlapping
+    pairs, land not assessed per raster with its capacity, and warnings."""
 
     sites: gpd.GeoDataFrame
     removed: gpd.GeoDataFrame
     turbines: gpd.GeoDataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    unassessed: gpd.GeoDataFrame | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The totals over the union of the candidates (``meta["totals"]``)."""
+        return dict(self.meta.get("totals", {}))
 
 
-def _buffered(ex: Exclusion, crs: CRS) -> npt.NDArray[np.object_]:
+def _buffered(ex: Exclusion, geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.object_]:
     """The exclusion's features grown by their setback (ground metres), as areas."""
-    g = ex.geoms[~shapely.is_empty(ex.geoms) & ~shapely.is_missing(ex.geoms)]
+    g = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
     if ex.setback_m <= 0:
         return g[np.isin(shapely.get_type_id(g), (3, 6))]  # only areas exclude without setback
-    k = point_scale(shapely.point_on_surface(g), crs)
-    return shapely.buffer(g, ex.setback_m * k * _OVERSHOOT, quad_segs=QUAD_SEGS)
+    return ground_buffer(g, ex.setback_m, crs)
 
 
 def _rule_params(rules: RuleSet, tech: str) -> dict[str, Any]:
@@ -148,10 +177,10 @@ def _with_limit(r: RasterCriterion, terrain: Rule | None, tech: str) -> RasterCr
     """A DEM criterion without a threshold takes the terrain rule's slope limit (a copy: the
     caller's criterion is left as given)."""
     if r.kind != "slope" or r.threshold > 0:
-        return r
+        return replace(r, _own=[])
     if terrain is None:
         raise RulesError("a DEM needs a slope limit: add a siting_terrain rule")
-    return replace(r, threshold=terrain.for_tech("max_slope_deg", tech, 90.0))
+    return replace(r, threshold=terrain.for_tech("max_slope_deg", tech, 90.0), _own=[])
 
 
 def _status_component(kind: str, settled: Any, closure: Any, p: dict[str, Any], year: int) -> float:
@@ -194,37 +223,58 @@ def _lattice(geom: shapely.Geometry, spacing: float) -> npt.NDArray[np.float64]:
 
 @dataclass
 class _Cand:
-    """Working state of one candidate: what is still eligible (``rem``), the area removed per
-    reason (every reason present, in order), the removed pieces, and cells without data."""
+    """Working state of one candidate: what is still eligible (``rem``), the states of
+    ``rem`` after each cut (their ellipsoidal areas are measured together at the end), the
+    removed pieces, and per raster the cells without data."""
 
     geom: shapely.Geometry
     k: float
     rem: shapely.Geometry
-    removed: dict[str, float]
+    steps: list[tuple[str, shapely.Geometry]] = field(default_factory=list)
     pieces: list[tuple[str, shapely.Geometry]] = field(default_factory=list)
-    unknown: list[shapely.Geometry] = field(default_factory=list)
-
-    def area(self, g: shapely.Geometry | None) -> float:
-        """Ellipsoidal area: planar / k² at the candidate."""
-        return 0.0 if g is None or g.is_empty else float(shapely.area(g)) / (self.k * self.k)
+    unknown: dict[str, list[shapely.Geometry]] = field(default_factory=dict)
 
     def cut(self, reason: str, g: shapely.Geometry | None) -> None:
         """Remove ``g`` from what is still eligible, booking the area to ``reason``."""
         if g is None or g.is_empty or self.rem.is_empty:
             return
-        before = self.area(self.rem)
         piece = shapely.intersection(self.rem, g)
+        if piece.is_empty:
+            return
         self.rem = shapely.difference(self.rem, g)
-        self.removed[reason] += before - self.area(self.rem)
-        if not piece.is_empty:
-            self.pieces.append((reason, piece))
+        self.steps.append((reason, self.rem))
+        self.pieces.append((reason, piece))
+
+
+def _removed_by_reason(
+    cands: list[_Cand], reasons: list[str], crs: CRS
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Gross and eligible areas per candidate, and the area each reason removed (rows:
+    candidates, columns: reasons): what was eligible before the cut less what was after,
+    so the reasons add up exactly; every area measured on the ellipsoid in one call."""
+    geoms = [c.geom for c in cands] + [g for c in cands for _, g in c.steps]
+    areas = ellipsoidal_area(np.array(geoms, dtype=object), crs)
+    n = len(cands)
+    gross = areas[:n]
+    removed = np.zeros((n, len(reasons)))
+    col = {r: j for j, r in enumerate(reasons)}
+    eligible = gross.copy()
+    pos = n
+    for i, c in enumerate(cands):
+        before = gross[i]
+        for reason, _ in c.steps:
+            removed[i, col[reason]] += before - areas[pos]
+            before = areas[pos]
+            pos += 1
+        eligible[i] = before if c.steps else gross[i]
+    return gross, eligible, removed
 
 
 def _cut_exclusions(
-    cands: list[_Cand], geoms: npt.NDArray[np.object_], ex: Exclusion, crs: CRS
+    cands: list[_Cand], geoms: npt.NDArray[np.object_], ex: Exclusion, zones_of: Any
 ) -> None:
     """Step 1 for one exclusion layer: one bulk tree query, then each touched candidate."""
-    zones = _buffered(ex, crs)
+    zones = zones_of(ex)
     if len(zones) == 0:
         return
     ci, zi = shapely.STRtree(zones).query(geoms, predicate="intersects")
@@ -265,7 +315,7 @@ def _cut_rasters(c: _Cand, rasters: Sequence[RasterCriterion]) -> list[_Cells]:
             if (u := polygons_of(~known, t.transform)) is not None:
                 unknown.append(u)
         c.cut(r.name, shapely.union_all(bad) if bad else None)
-        c.unknown.extend(unknown)
+        c.unknown.setdefault(r.name, []).extend(unknown)
     return cells
 
 
@@ -287,85 +337,108 @@ def _cell_values(c: _Cand, cells: list[_Cells]) -> dict[str, npt.NDArray[np.floa
     return {k: np.concatenate(v) for k, v in acc.items()}
 
 
-def screen_sites(
-    candidates: gpd.GeoDataFrame,
-    exclusions: Sequence[Exclusion],
-    rasters: Sequence[RasterCriterion] | None = None,
-    rules: RuleSet | None = None,
-    tech: str = "pv",
-    *,
-    grid: gpd.GeoDataFrame | None = None,
-    admin: gpd.GeoDataFrame | None = None,
-    not_assessed: Sequence[dict[str, str]] = (),
-    as_of_year: int | None = None,
-) -> SitingResult:
-    """The eligible part of every candidate for ``tech`` (``"pv"`` or ``"wind"``).
-
-    Parameters
-    ----------
-    candidates : GeoDataFrame
-        Role ``candidates`` (``site_id``, ``kind``; optional ``name``, ``status``,
-        ``settled``, ``closure_year``), polygons in a projected, conformal working CRS.
-    exclusions : sequence of Exclusion
-        Applied in order; the per-reason areas are booked in this order.
-    rasters : sequence of RasterCriterion
-        ``slope`` (a DEM, threshold from the terrain rule unless given) and ``minimum``
-        criteria (resource rasters).
-    rules : RuleSet
-        The siting rules (candidates, terrain, capacity, score).
-    grid : GeoDataFrame, optional
-        Grid features (substations or lines) for the score's distance component.
-    admin : GeoDataFrame, optional
-        Administrative boundaries, for the city and county of each candidate.
-    not_assessed : sequence of dict
-        Exclusions that could not be applied (no layer), reported in ``meta``.
-    as_of_year : int, optional
-        Year for "years since landfill closure" (default: the score rule's ``as_of_year``).
-    """
-    rules = rules or load_rules()
-    p = _rule_params(rules, tech)
-    crs = CRS.from_user_input(candidates.crs) if candidates.crs else None
-    if crs is None or not crs.is_projected:
-        raise CRSError("candidates must be in a projected working CRS (load them through sxzones)")
-    cap: Rule = p["capacity"]
-    min_area = float(cap.params.get("min_area_m2", 0))
-    terrain: Rule | None = p["terrain"]
-    sp = dict(p["score"].params) if p["score"] else {}
-    year = int(as_of_year or sp.get("as_of_year", 2026))
-    rasters = [_with_limit(r, terrain, tech) for r in rasters or ()]
+def _checked_exclusions(
+    exclusions: Sequence[Exclusion] | Mapping[str, gpd.GeoDataFrame],
+) -> list[Exclusion]:
+    """``exclusions`` as a list of :class:`Exclusion` (a mapping reason -> features is
+    wrapped, setback 0), each checked, reasons unique."""
+    if isinstance(exclusions, Mapping):
+        exclusions = [Exclusion(str(k), v) for k, v in exclusions.items()]
+    if isinstance(exclusions, gpd.GeoDataFrame | str) or not isinstance(exclusions, Sequence):
+        raise TypeError(
+            "screen_sites: exclusions must be a list of Exclusion (e.g. "
+            "Exclusion('water', frame, setback_m=200)) or a mapping reason -> GeoDataFrame, "
+            f"not {type(exclusions).__name__}"
+        )
+    for i, ex in enumerate(exclusions):
+        if not isinstance(ex, Exclusion):
+            raise TypeError(
+                f"screen_sites: exclusions[{i}] must be an Exclusion (e.g. Exclusion('water', "
+                f"frame, setback_m=200)), not {type(ex).__name__}; or pass a mapping reason -> "
+                "GeoDataFrame"
+            )
+        if not isinstance(ex.setback_m, int | float) or not math.isfinite(ex.setback_m):
+            raise TypeError(f"screen_sites: exclusions[{i}].setback_m must be a finite number")
     reasons = [ex.reason for ex in exclusions]
     if len(set(reasons)) < len(reasons):
         raise RulesError(f"exclusion reasons {reasons} repeat one; give each layer once")
-    reasons += [r.name for r in rasters] + ["too_small"]
+    return list(exclusions)
 
-    geoms = candidates.geometry.to_numpy()
-    n = len(geoms)
-    pts = shapely.point_on_surface(geoms)
-    kk = point_scale(pts, crs)  # conformal: the areal scale is k²
-    cands = [_Cand(geoms[i], float(kk[i]), geoms[i], dict.fromkeys(reasons, 0.0)) for i in range(n)]
-    gross = np.array([c.area(c.geom) for c in cands])
 
-    # 1. vector exclusions, in order
-    for ex in exclusions:
-        _cut_exclusions(cands, geoms, ex, crs)
+def _checked_inputs(
+    candidates: gpd.GeoDataFrame,
+    rules: RuleSet,
+    rasters: Sequence[RasterCriterion],
+    grid: gpd.GeoDataFrame | None,
+    admin: gpd.GeoDataFrame | None,
+) -> CRS:
+    """Clear errors for inputs of the wrong type or without what the screen needs; the
+    candidates' projected CRS."""
+    if not isinstance(candidates, gpd.GeoDataFrame):
+        raise TypeError(
+            f"screen_sites: candidates must be a GeoDataFrame, not {type(candidates).__name__}"
+        )
+    if not isinstance(rules, RuleSet):
+        raise TypeError(
+            f"screen_sites: rules must be a RuleSet (sxzones.load_rules()), not "
+            f"{type(rules).__name__}"
+        )
+    for name, frame in (("grid", grid), ("admin", admin)):
+        if frame is not None and not isinstance(frame, gpd.GeoDataFrame):
+            raise TypeError(f"screen_sites: {name} must be a GeoDataFrame or None")
+    if isinstance(rasters, RasterCriterion) or not isinstance(rasters, Sequence):
+        raise TypeError("screen_sites: rasters must be a list of RasterCriterion")
+    for i, r in enumerate(rasters):
+        if not isinstance(r, RasterCriterion):
+            raise TypeError(
+                f"screen_sites: rasters[{i}] must be a RasterCriterion, not {type(r).__name__}"
+            )
+        r.check(f"rasters[{i}]")
+    missing = [c for c in ("site_id", "kind") if c not in candidates.columns]
+    if missing:
+        raise LayerError(f"screen_sites: candidates have no {missing} column(s)")
+    crs = CRS.from_user_input(candidates.crs) if candidates.crs else None
+    if crs is None or not crs.is_projected:
+        raise CRSError("candidates must be in a projected working CRS (load them through sxzones)")
+    return crs
 
-    # 2.-3. per candidate: raster criteria, minimum contiguous area, cell statistics
-    classes = terrain.params["classes"] if terrain else []
-    slope_mean = np.full(n, np.nan)
-    class_share = np.full((n, len(classes)), np.nan)
-    res_mean = {r.name: np.full(n, np.nan) for r in rasters if r.kind != "slope"}
-    resolution: dict[str, float] = {}
+
+@dataclass
+class _Stats:
+    """Cell statistics per candidate, and the resolution of each raster criterion."""
+
+    slope_mean: npt.NDArray[np.float64]
+    class_share: npt.NDArray[np.float64]
+    res_mean: dict[str, npt.NDArray[np.float64]]
+    resolution: dict[str, float]
+
+
+def _raster_pass(
+    cands: list[_Cand],
+    rasters: list[RasterCriterion],
+    crs: CRS,
+    classes: list[dict[str, Any]],
+    min_area: float,
+) -> _Stats:
+    """Steps 2-3 per candidate: raster criteria, minimum contiguous area, cell statistics."""
+    n = len(cands)
+    st = _Stats(
+        np.full(n, np.nan),
+        np.full((n, len(classes)), np.nan),
+        {r.name: np.full(n, np.nan) for r in rasters if r.kind != "slope"},
+        {},
+    )
     with ExitStack() as stack:
         for r in rasters:
-            r.open(crs)
             stack.callback(r.close)
+            r.open(crs)
             rx, ry = r.resolution
-            resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
+            st.resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
         for i, c in enumerate(cands):
             cells = _cut_rasters(c, rasters)
             if not c.rem.is_empty and min_area > 0:
                 parts = shapely.get_parts(c.rem)
-                small = parts[shapely.area(parts) / (c.k * c.k) < min_area]
+                small = parts[ellipsoidal_area(parts, crs) < min_area]
                 c.cut("too_small", shapely.union_all(small) if len(small) else None)
             if c.rem.is_empty:
                 continue
@@ -373,32 +446,47 @@ def screen_sites(
             for r in rasters:
                 v = values.get(r.name, np.empty(0, np.float32))
                 if r.kind != "slope":
-                    res_mean[r.name][i] = float(np.mean(v, dtype=np.float64)) if len(v) else np.nan
+                    st.res_mean[r.name][i] = (
+                        float(np.mean(v, dtype=np.float64)) if len(v) else np.nan
+                    )
                 elif len(v):
-                    slope_mean[i] = float(np.mean(v, dtype=np.float64))
+                    st.slope_mean[i] = float(np.mean(v, dtype=np.float64))
                     lo = -np.inf
                     for j, cl in enumerate(classes):
                         hi = float(cl.get("max_deg", np.inf))
-                        class_share[i, j] = float(np.mean((v > lo) & (v <= hi)))
+                        st.class_share[i, j] = float(np.mean((v > lo) & (v <= hi)))
                         lo = hi
+    return st
 
-    # 4. capacity
-    eligible = np.array([c.area(c.rem) for c in cands])
-    unknown = np.array(
-        [
-            c.area(shapely.intersection(c.rem, shapely.union_all(c.unknown))) if c.unknown else 0.0
-            for c in cands
-        ]
-    )
-    turbines_xy: list[npt.NDArray[np.float64]] = []
+
+def _capacity(
+    cands: list[_Cand], eligible: npt.NDArray[np.float64], tech: str, cap: Rule, crs: CRS
+) -> tuple[npt.NDArray[np.float64], list[npt.NDArray[np.float64]]]:
+    """Step 4: capacity per candidate (MW), and the turbine positions (wind)."""
     if tech == "pv":
-        capacity = eligible / 1e6 * float(cap.params["density_mw_per_km2"])
-    else:
-        spacing = float(cap.params["spacing_m"])
-        turbines_xy = [_lattice(c.rem, spacing * c.k) for c in cands]
-        capacity = np.array([len(t) for t in turbines_xy]) * float(cap.params["turbine_mw"])
+        return eligible / 1e6 * float(cap.params["density_mw_per_km2"]), []
+    spacing = float(cap.params["spacing_m"])
+    boxes = np.array([c.geom.bounds for c in cands]).reshape(-1, 4)
+    _, kmax = box_scales(boxes, crs) if len(cands) else (None, np.empty(0))
+    # the largest scale factor over the candidate: turbines at least `spacing` apart on the ground
+    turbines = [_lattice(c.rem, spacing * float(k)) for c, k in zip(cands, kmax, strict=True)]
+    capacity = np.array([len(t) for t in turbines], dtype=np.float64) * float(
+        cap.params["turbine_mw"]
+    )
+    return capacity, turbines
 
-    # 5. score
+
+def _scores(
+    candidates: gpd.GeoDataFrame,
+    cands: list[_Cand],
+    st: _Stats,
+    rasters: list[RasterCriterion],
+    grid: gpd.GeoDataFrame | None,
+    sp: dict[str, Any],
+    year: int,
+) -> tuple[dict[str, npt.NDArray[np.float64]], npt.NDArray[np.float64], dict[str, float]]:
+    """Step 5: the score components, the distance to the grid, and the weights used."""
+    n = len(cands)
     kinds = candidates["kind"].astype(str).to_numpy()
     none = np.full(n, None, dtype=object)
     settled = candidates["settled"].to_numpy(dtype=object) if "settled" in candidates else none
@@ -411,35 +499,82 @@ def screen_sites(
     )
     slope_rule = next((r for r in rasters if r.kind == "slope"), None)
     if slope_rule is not None:
-        comp["slope"] = np.clip(1 - slope_mean / slope_rule.threshold, 0, 1)
+        comp["slope"] = np.clip(1 - st.slope_mean / slope_rule.threshold, 0, 1)
     grid_d = np.full(n, np.nan)
     if grid is not None and len(grid):
-        gg = grid.geometry.to_numpy()
+        gg = grid.to_crs(candidates.crs).geometry.to_numpy()
         target = np.array([c.rem if not c.rem.is_empty else c.geom for c in cands], dtype=object)
+        kk = np.array([c.k for c in cands])
         ti, gi = shapely.STRtree(gg).query_nearest(target, all_matches=False)
         grid_d[ti] = shapely.distance(target[ti], gg[gi]) / kk[ti]  # planar / k: within 0.02 %
         comp["grid"] = np.clip(1 - grid_d / float(sp.get("grid_distance_full_m", 20000)), 0, 1)
-    if res_mean:
+    if st.res_mean:
         first = next(r for r in rasters if r.kind != "slope")
-        m = res_mean[first.name]
+        m = st.res_mean[first.name]
         best = np.nanmax(m) if np.isfinite(m).any() else np.nan
         thr = first.threshold
         comp["resource"] = (
             np.clip((m - thr) / (best - thr), 0, 1) if best > thr else np.where(np.isnan(m), m, 1.0)
         )
     weights = {k: float(v) for k, v in sp.get("weights", {}).items() if k in comp}
-    num = np.zeros(n)
-    den = np.zeros(n)
+    return comp, grid_d, weights
+
+
+def _weighted(
+    comp: dict[str, npt.NDArray[np.float64]],
+    weights: dict[str, float],
+    eligible: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """The score 0-100: weighted mean of the components present (NaN without eligible land)."""
+    n = len(eligible)
+    num, den = np.zeros(n), np.zeros(n)
     for k, w in weights.items():
         ok = ~np.isnan(comp[k])
         num[ok] += w * comp[k][ok]
         den[ok] += w
-    score = np.where(
+    return np.where(
         (den > 0) & (eligible > 0), np.round(100 * num / np.where(den > 0, den, 1), 1), np.nan
     )
 
-    # 6. tables
+
+@dataclass
+class _Outcome:
+    """Per-candidate results of the steps, for the tables."""
+
+    reasons: list[str]
+    gross: npt.NDArray[np.float64]
+    eligible: npt.NDArray[np.float64]
+    removed: npt.NDArray[np.float64]  # candidates x reasons
+    unknown: npt.NDArray[np.float64]
+    unknown_mw: npt.NDArray[np.float64]
+    capacity: npt.NDArray[np.float64]
+    turbines: list[npt.NDArray[np.float64]]
+    stats: _Stats
+    comp: dict[str, npt.NDArray[np.float64]]
+    grid_d: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64]
+    grid_given: bool
+
+
+def _in_crs(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
+    """``frame`` in ``crs`` (as given when it has no CRS or is already there)."""
+    if frame.crs is None or CRS.from_user_input(frame.crs).equals(crs):
+        return frame
+    return frame.to_crs(crs)
+
+
+def _site_columns(
+    candidates: gpd.GeoDataFrame,
+    cands: list[_Cand],
+    p: dict[str, Any],
+    o: _Outcome,
+    tech: str,
+    admin: gpd.GeoDataFrame | None,
+) -> pd.DataFrame:
+    """Step 6a: identity, areas per reason, capacity columns of the sites table."""
+    kinds = candidates["kind"].astype(str).to_numpy()
     labels = p["candidates"].params.get("labels", {})
+    n = len(kinds)
     out = pd.DataFrame(
         {
             "site_id": candidates["site_id"].astype(str).to_numpy(),
@@ -452,82 +587,122 @@ def screen_sites(
         if col in candidates:
             out[col] = candidates[col].to_numpy()
     if admin is not None and len(admin):
+        pts = shapely.point_on_surface(np.array([c.geom for c in cands], dtype=object))
         which, table = county_lookup(pts, admin, threads=1)
         for col in ("city", "county", "adcode"):
             out[col] = table[col][which]
-    out["candidate_m2"] = np.round(gross, 1)
-    for reason in reasons:
-        out[f"removed_{reason}_m2"] = np.round([c.removed[reason] for c in cands], 1)
-    out["removed_m2"] = np.round(gross - eligible, 1)
-    out["eligible_m2"] = np.round(eligible, 1)
-    out["eligible_share"] = np.round(
-        np.divide(eligible, gross, out=np.zeros(n), where=gross > 0), 4
+    return out.assign(
+        candidate_m2=np.round(o.gross, 1),
+        **{f"removed_{r}_m2": np.round(o.removed[:, j], 1) for j, r in enumerate(o.reasons)},
+        removed_m2=np.round(o.gross - o.eligible, 1),
+        eligible_m2=np.round(o.eligible, 1),
+        eligible_share=np.round(
+            np.divide(o.eligible, o.gross, out=np.zeros(n), where=o.gross > 0), 4
+        ),
+        unknown_m2=np.round(o.unknown, 1),
     )
-    out["unknown_m2"] = np.round(unknown, 1)
+
+
+def _site_table(
+    candidates: gpd.GeoDataFrame,
+    cands: list[_Cand],
+    p: dict[str, Any],
+    o: _Outcome,
+    tech: str,
+    clause_of: dict[str, str],
+    admin: gpd.GeoDataFrame | None,
+) -> pd.DataFrame:
+    """Step 6: one row per candidate."""
+    out = _site_columns(candidates, cands, p, o, tech, admin)
     out["parts"] = [0 if c.rem.is_empty else len(shapely.get_parts(c.rem)) for c in cands]
-    if slope_rule is not None:
-        out["slope_mean_deg"] = np.round(slope_mean, 2)
+    classes = p["terrain"].params["classes"] if p["terrain"] else []
+    if "slope" in o.comp:
+        out["slope_mean_deg"] = np.round(o.stats.slope_mean, 2)
         for j, cl in enumerate(classes):
-            out[f"terrain_{cl['name']}_share"] = np.round(class_share[:, j], 4)
-    for name, m in res_mean.items():
+            out[f"terrain_{cl['name']}_share"] = np.round(o.stats.class_share[:, j], 4)
+    for name, m in o.stats.res_mean.items():
         out[f"{name}_mean"] = np.round(m, 3)
-    if grid is not None:
-        out["grid_distance_m"] = np.round(grid_d, 0)
-    if resolution:  # the resolution each raster criterion was applied at, on every row
-        out["raster_resolution_m"] = "; ".join(f"{k} {v:g}" for k, v in resolution.items())
-    out["capacity_mw"] = np.round(capacity, 2)
+    if o.grid_given:
+        out["grid_distance_m"] = np.round(o.grid_d, 0)
+    if o.stats.resolution:  # the resolution each raster criterion was applied at, on every row
+        out["raster_resolution_m"] = "; ".join(f"{k} {v:g}" for k, v in o.stats.resolution.items())
+    out["capacity_mw"] = np.round(o.capacity, 2)
+    if o.stats.resolution:
+        out["unknown_capacity_mw"] = np.round(o.unknown_mw, 2)
     if tech == "wind":
-        out["turbines"] = np.array([len(t) for t in turbines_xy], dtype=np.int64)
+        out["turbines"] = np.array([len(t) for t in o.turbines], dtype=np.int64)
     for k_ in ("resource", "slope", "grid", "status"):
-        if k_ in comp:
-            out[f"score_{k_}"] = np.round(comp[k_], 3)
-    out["score"] = score
-    out["eligible"] = eligible > 0
+        if k_ in o.comp:
+            out[f"score_{k_}"] = np.round(o.comp[k_], 3)
+    out["score"] = o.score
+    out["eligible"] = o.eligible > 0
+    rem = o.removed
     out["main_reason"] = [
-        max(c.removed, key=lambda r: c.removed[r]) if sum(c.removed.values()) > 0 else ""
-        for c in cands
+        o.reasons[int(np.argmax(rem[i]))] if rem[i].sum() > 0 else "" for i in range(len(cands))
     ]
-    clause_of = {ex.reason: ex.clause for ex in exclusions}
-    if terrain is not None and slope_rule is not None:
-        clause_of[slope_rule.name] = terrain.clauses
-    clause_of["too_small"] = cap.clauses
+    first = p["candidates"].clauses
     out["clauses"] = [
         "; ".join(
             dict.fromkeys(
-                [p["candidates"].clauses]
-                + [clause_of[r] for r in reasons if c.removed[r] > 0 and r in clause_of]
+                [first]
+                + [
+                    clause_of[r]
+                    for j, r in enumerate(o.reasons)
+                    if rem[i, j] > 0 and r in clause_of
+                ]
             )
         )
-        for c in cands
+        for i in range(len(cands))
     ]
     if "source_row" in candidates:
         out["source_row"] = candidates["source_row"].to_numpy()
-    sites = gpd.GeoDataFrame(out, geometry=np.array([c.rem for c in cands], dtype=object), crs=crs)
+    return out
 
-    ids = out["site_id"].to_numpy()
-    pieces = [(ids[i], reason, c.area(g), g) for i, c in enumerate(cands) for reason, g in c.pieces]
+
+def _side_frames(
+    ids: npt.NDArray[np.object_], cands: list[_Cand], o: _Outcome, cap: Rule, crs: CRS
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Step 6b: the removed pieces (with ellipsoidal areas) and the turbines, for maps."""
+    rows = [(ids[i], reason, g) for i, c in enumerate(cands) for reason, g in c.pieces]
+    geoms = np.array([g for _, _, g in rows], dtype=object)
     removed = gpd.GeoDataFrame(
-        pd.DataFrame(pieces, columns=["site_id", "reason", "area_m2", "geometry"]).round(
-            {"area_m2": 1}
-        ),
-        geometry="geometry",
+        {
+            "site_id": [r[0] for r in rows],
+            "reason": [r[1] for r in rows],
+            "area_m2": np.round(ellipsoidal_area(geoms, crs), 1),
+        },
+        geometry=geoms,
         crs=crs,
     )
-    spots = [(ids[i], j + 1, x, y) for i, t in enumerate(turbines_xy) for j, (x, y) in enumerate(t)]
+    spots = [(ids[i], j + 1, x, y) for i, t in enumerate(o.turbines) for j, (x, y) in enumerate(t)]
     tf = pd.DataFrame(spots, columns=["site_id", "turbine", "x", "y"]).astype({"turbine": "int64"})
     turbines = gpd.GeoDataFrame(
         tf[["site_id", "turbine"]].assign(rated_mw=float(cap.params.get("turbine_mw", 0.0))),
         geometry=shapely.points(tf["x"].to_numpy(float), tf["y"].to_numpy(float)),
         crs=crs,
     )
-    meta = {
+    return removed, turbines
+
+
+def _meta(
+    tech: str,
+    year: int,
+    p: dict[str, Any],
+    o: _Outcome,
+    exclusions: list[Exclusion],
+    not_assessed: Sequence[Mapping[str, str]],
+    weights: dict[str, float],
+) -> dict[str, Any]:
+    """Step 6c: what the screen did, for JSON and the printed summary."""
+    cap: Rule = p["capacity"]
+    return {
         "tech": tech,
         "as_of_year": year,
         "capacity_rule": cap.id,
         "capacity": {k: v for k, v in cap.params.items() if k not in ("zh", "en")},
-        "min_area_m2": min_area,
-        "raster_resolution_m": resolution,
-        "reasons": reasons,
+        "min_area_m2": float(cap.params.get("min_area_m2", 0)),
+        "raster_resolution_m": o.stats.resolution,
+        "reasons": o.reasons,
         "labels": {ex.reason: (ex.label_zh, ex.label_en) for ex in exclusions},
         "exclusions": [
             {
@@ -535,13 +710,181 @@ def screen_sites(
                 "rule": ex.rule_id,
                 "layer": ex.layer,
                 "setback_m": ex.setback_m,
-                "features": len(ex.geoms),
+                "features": len(ex.features),
                 "clause": ex.clause,
                 "source": ex.source,
             }
             for ex in exclusions
         ],
-        "not_assessed": list(not_assessed),
+        "not_assessed": [dict(m) for m in not_assessed],
         "score_weights": weights,
     }
-    return SitingResult(sites, removed, turbines, meta)
+
+
+def _unknown_parts(
+    cands: list[_Cand], rasters: list[RasterCriterion], crs: CRS
+) -> tuple[dict[str, npt.NDArray[np.object_]], npt.NDArray[np.object_], npt.NDArray[np.float64]]:
+    """Per raster, the eligible land of each candidate it did not assess; over all rasters,
+    that land and its ellipsoidal area."""
+    per: dict[str, npt.NDArray[np.object_]] = {}
+    empty = shapely.Polygon()
+    for r in rasters:
+        per[r.name] = np.array(
+            [
+                shapely.intersection(c.rem, shapely.union_all(c.unknown[r.name]))
+                if c.unknown.get(r.name) and not c.rem.is_empty
+                else empty
+                for c in cands
+            ],
+            dtype=object,
+        )
+    if per:
+        stacked = np.column_stack(list(per.values()))
+        union = shapely.union_all(stacked, axis=1)
+    else:
+        union = np.full(len(cands), empty, dtype=object)
+    return per, np.asarray(union, dtype=object), ellipsoidal_area(union, crs)
+
+
+def screen_sites(
+    candidates: gpd.GeoDataFrame,
+    exclusions: Sequence[Exclusion] | Mapping[str, gpd.GeoDataFrame],
+    rules: RuleSet,
+    *,
+    tech: str = "pv",
+    rasters: Sequence[RasterCriterion] = (),
+    grid: gpd.GeoDataFrame | None = None,
+    admin: gpd.GeoDataFrame | None = None,
+    not_assessed: Sequence[Mapping[str, str]] = (),
+    as_of_year: int | None = None,
+) -> SitingResult:
+    """The eligible part of every candidate for ``tech`` (``"pv"`` or ``"wind"``).
+
+    Parameters
+    ----------
+    candidates : GeoDataFrame
+        Role ``candidates`` (``site_id``, ``kind``; optional ``name``, ``status``,
+        ``settled``, ``closure_year``), polygons in a projected, conformal working CRS.
+    exclusions : sequence of Exclusion, or mapping reason -> GeoDataFrame
+        Applied in order; the per-reason areas are booked in this order. Features in another
+        CRS are brought to the candidates'.
+    rules : RuleSet
+        The siting rules (candidates, terrain, capacity, score): ``sxzones.load_rules()``.
+    tech : {"pv", "wind"}
+    rasters : sequence of RasterCriterion
+        ``slope`` (a DEM, threshold from the terrain rule unless given) and ``minimum``
+        criteria (resource rasters), each an opened rasterio dataset or an array with its
+        transform and CRS.
+    grid : GeoDataFrame, optional
+        Grid features (substations or lines) for the score's distance component.
+    admin : GeoDataFrame, optional
+        Administrative boundaries, for the city and county of each candidate.
+    not_assessed : sequence of mapping
+        Exclusions that could not be applied (no layer), reported in ``meta``.
+    as_of_year : int, optional
+        Year for "years since landfill closure" (default: the score rule's ``as_of_year``).
+
+    Returns
+    -------
+    SitingResult
+        ``sites`` (a GeoDataFrame, one row per candidate in order), ``removed``, ``turbines``,
+        ``unassessed``, ``meta`` and ``summary`` (totals over the union of the candidates).
+    """
+    crs = _checked_inputs(candidates, rules, rasters, grid, admin)
+    excl = _checked_exclusions(exclusions)
+    if not isinstance(tech, str):
+        raise TypeError(f"screen_sites: tech must be a str ('pv' or 'wind'), not {tech!r}")
+    p = _rule_params(rules, tech)
+    sp = dict(p["score"].params) if p["score"] else {}
+    rs = [_with_limit(r, p["terrain"], tech) for r in rasters]
+    reasons = [ex.reason for ex in excl] + [r.name for r in rs] + ["too_small"]
+    if len(set(reasons)) < len(reasons):
+        raise RulesError(f"reasons {reasons} repeat one; give each exclusion and raster once")
+    run = _Run(crs, p, tech, int(as_of_year or sp.get("as_of_year", 2026)), sp, excl, rs, reasons)
+    geoms = candidates.geometry.to_numpy()
+    kk = point_scale(shapely.point_on_surface(geoms), crs)
+    cands = [_Cand(geoms[i], float(kk[i]), geoms[i]) for i in range(len(geoms))]
+    for i, ex in enumerate(excl):  # 1. vector exclusions, in order
+        _cut_exclusions(
+            cands, geoms, ex, lambda e, i=i: _buffered(e, e.geoms(crs, f"exclusions[{i}]"), crs)
+        )
+    classes = p["terrain"].params["classes"] if p["terrain"] else []
+    stats = _raster_pass(cands, rs, crs, classes, float(p["capacity"].params.get("min_area_m2", 0)))
+    grid_ = _in_crs(grid, crs) if grid is not None else None
+    admin_ = _in_crs(admin, crs) if admin is not None else None
+    return _results(candidates, cands, stats, run, grid_, admin_, not_assessed)
+
+
+@dataclass
+class _Run:
+    """What a screen was asked: working CRS, rules' parameters, technology, year, score
+    parameters, exclusions, raster criteria and the reasons in booking order."""
+
+    crs: CRS
+    p: dict[str, Any]
+    tech: str
+    year: int
+    sp: dict[str, Any]
+    excl: list[Exclusion]
+    rasters: list[RasterCriterion]
+    reasons: list[str]
+
+
+def _results(
+    candidates: gpd.GeoDataFrame,
+    cands: list[_Cand],
+    stats: _Stats,
+    run: _Run,
+    grid: gpd.GeoDataFrame | None,
+    admin: gpd.GeoDataFrame | None,
+    not_assessed: Sequence[Mapping[str, str]],
+) -> SitingResult:
+    """Steps 4-6: areas, capacity, score, totals over the union, tables."""
+    crs, cap, tech, rs = run.crs, run.p["capacity"], run.tech, run.rasters
+    gross, eligible, removed = _removed_by_reason(cands, run.reasons, crs)
+    capacity, turbines = _capacity(cands, eligible, tech, cap, crs)
+    comp, grid_d, weights = _scores(candidates, cands, stats, rs, grid, run.sp, run.year)
+    per_raster, unknown_geoms, unknown = _unknown_parts(cands, rs, crs)
+    ids = candidates["site_id"].astype(str).to_numpy()
+    totals = union_totals(
+        ids,
+        cands_geoms=candidates.geometry.to_numpy(),
+        eligible_geoms=np.array([c.rem for c in cands], dtype=object),
+        capacity=capacity,
+        turbines=turbines,
+        unknown=per_raster,
+        unknown_all=unknown_geoms,
+        labels={r.name: r.label for r in rs},
+        tech=tech,
+        cap=cap.params,
+        crs=crs,
+    )
+    o = _Outcome(
+        run.reasons,
+        gross,
+        eligible,
+        removed,
+        unknown,
+        capacity_on(unknown_geoms, unknown, turbines, tech, cap.params),
+        capacity,
+        turbines,
+        stats,
+        comp,
+        grid_d,
+        _weighted(comp, weights, eligible),
+        grid is not None,
+    )
+    clause_of = {ex.reason: ex.clause for ex in run.excl} | {"too_small": cap.clauses}
+    if run.p["terrain"] is not None:
+        clause_of |= {r.name: run.p["terrain"].clauses for r in rs if r.kind == "slope"}
+    table = _site_table(candidates, cands, run.p, o, tech, clause_of, admin)
+    rem = np.array([c.rem for c in cands], dtype=object)
+    removed_frame, turbine_frame = _side_frames(ids, cands, o, cap, crs)
+    meta = _meta(tech, run.year, run.p, o, run.excl, not_assessed, weights) | {"totals": totals}
+    return SitingResult(
+        gpd.GeoDataFrame(table, geometry=rem, crs=crs),
+        removed_frame,
+        turbine_frame,
+        meta,
+        unassessed_frame(ids, per_raster, crs),
+    )

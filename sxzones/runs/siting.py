@@ -5,19 +5,24 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import rasterio
+import rasterio.errors
 
 from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport
+from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import SiteOptions
-from sxzones.outputs import check_targets, write_csv, write_gpkg, write_json, write_xlsx
+from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, find_file, load_input
+from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_input
 from sxzones.units import parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
@@ -136,7 +141,7 @@ def build_exclusions(
         out.append(
             Exclusion(
                 reason,
-                frame.geometry.to_numpy(),
+                frame,
                 setback,
                 label_zh="用户排除图层",
                 label_en=f"user exclusion ({reason})",
@@ -148,7 +153,72 @@ def build_exclusions(
     return out, missing, reports
 
 
-def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) -> list[Path]:
+def _open_raster(path: Path, stack: ExitStack) -> Any:
+    """A raster file opened for the screen (closed with ``stack``)."""
+    try:
+        return stack.enter_context(rasterio.open(path))
+    except rasterio.errors.RasterioIOError as exc:
+        raise SxzonesError(f"{path}: cannot open as a raster ({exc})") from None
+
+
+def summary_lines(res: SitingResult) -> list[str]:
+    """The totals of a screen as printed: over the union of the candidates, the overlapping
+    pairs, the land each raster did not assess with its capacity, and the warnings."""
+    s, t = res.sites, res.summary
+    tech = res.meta["tech"]
+    lines = [
+        f"siting screen ({tech}): {len(s)} candidates, {int(s['eligible'].sum())} with eligible "
+        f"land; eligible {t['eligible_km2']:.2f} of {t['candidate_km2']:.2f} km² (the union of "
+        f"the candidates); capacity {t['capacity_mw']:.1f} MW"
+    ]
+    pairs = t["overlapping_pairs"]
+    if pairs:
+        shown = ", ".join(
+            f"{p['site_a']}/{p['site_b']} {p['overlap_m2'] / 1e6:.3f} km²" for p in pairs[:5]
+        )
+        lines.append(
+            f"overlapping candidates: {len(pairs)} pair(s), summed areas "
+            f"{t['candidate_km2_sum']:.2f} km², capacity {t['capacity_mw_sum']:.1f} MW; "
+            f"{shown}{' ... (all in siting.json)' if len(pairs) > 5 else ''}"
+        )
+    if "not_assessed_km2" in t:
+        lines.append(
+            f"not assessed by the rasters (no data or outside them): {t['not_assessed_km2']:.2f} "
+            f"km² of the eligible land, {t['not_assessed_capacity_mw']:.1f} MW on it"
+            + "".join(
+                f"; {r['raster']} {r['area_km2']:.2f} km² ({r['capacity_mw']:.1f} MW)"
+                for r in t["not_assessed_by_raster"]
+            )
+        )
+    lines += [f"warning: {w}" for w in t["warnings"]]
+    return lines
+
+
+def _with_totals(by_kind: pd.DataFrame, table: pd.DataFrame, t: dict[str, Any]) -> pd.DataFrame:
+    """The summary by kind with the land not assessed by rasters (and its capacity), and a
+    last row of totals over the union of the candidates."""
+    if "unknown_capacity_mw" in table:
+        g = table.groupby("kind", sort=True)
+        by_kind["not_assessed_km2"] = (g["unknown_m2"].sum() / 1e6).round(3).to_numpy()
+        by_kind["not_assessed_mw"] = g["unknown_capacity_mw"].sum().round(1).to_numpy()
+    total: dict[str, Any] = {
+        "kind": "all (union of candidates)",
+        "candidates": len(table),
+        "eligible_sites": int(table["eligible"].sum()),
+        "candidate_km2": round(t["candidate_km2"], 3),
+        "eligible_km2": round(t["eligible_km2"], 3),
+        "capacity_mw": round(t["capacity_mw"], 1),
+    }
+    if "not_assessed_km2" in by_kind:
+        total["not_assessed_km2"] = round(t["not_assessed_km2"], 3)
+        total["not_assessed_mw"] = round(t["not_assessed_capacity_mw"], 1)
+    return pd.concat([by_kind, pd.DataFrame([total])], ignore_index=True)
+
+
+def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, pub: Publication) -> None:
+    """Stage the siting outputs in ``pub``: sites, removed parts, turbines and land not
+    assessed (GPKG), the sites table (CSV, XLSX with the summary by kind and the exclusions),
+    siting.json, rejects."""
     sites = res.sites
     table = pd.DataFrame(sites.drop(columns="geometry"))
     by_kind = (
@@ -162,6 +232,7 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
         )
         .reset_index()
     )
+    by_kind = _with_totals(by_kind, table, res.summary)
     meta = res.meta
     ex_rows = pd.DataFrame(
         [{**e, "assessed": True} for e in meta["exclusions"]]
@@ -170,35 +241,33 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
     layers = {"eligible_sites": sites, "removed": res.removed}
     if len(res.turbines):
         layers["turbines"] = res.turbines
-    written = [write_gpkg(layers, out / "eligible_sites.gpkg", overwrite=True)]
-    written.append(write_csv(table, out / "eligible_sites.csv", overwrite=True))
-    written.append(
-        write_xlsx(
-            {"sites": table, "summary": by_kind, "exclusions": ex_rows},
-            out / "eligible_sites.xlsx",
-            overwrite=True,
-        )
+    if res.unassessed is not None and len(res.unassessed):
+        layers["not_assessed"] = res.unassessed
+    write_gpkg(layers, pub.stage("eligible_sites.gpkg", rows=len(sites)), overwrite=True)
+    write_csv(table, pub.stage("eligible_sites.csv", rows=len(table)), overwrite=True)
+    write_xlsx(
+        {"sites": table, "summary": by_kind, "exclusions": ex_rows},
+        pub.stage("eligible_sites.xlsx", rows=len(table)),
+        overwrite=True,
     )
-    written.append(
-        write_json(
-            {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
-            out / "siting.json",
-            overwrite=True,
-        )
+    write_json(
+        {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
+        pub.stage("siting.json"),
+        overwrite=True,
     )
-    written.append(write_csv(rejects, out / "rejects.csv", overwrite=True))
-    return written
+    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
-def _rasters(opts: SiteOptions) -> list[RasterCriterion]:
-    """The slope criterion of ``--dem`` and the ``--resource PATH:MIN`` minimums."""
+def _rasters(opts: SiteOptions) -> list[tuple[Path, str, float, str]]:
+    """The slope criterion of ``--dem`` and the ``--resource PATH:MIN`` minimums, as
+    (file, kind, threshold, name): the run opens the files."""
     rasters = []
     if opts.dem:
-        rasters.append(RasterCriterion(find_file(opts.dem, opts.base), "slope", 0.0, "slope"))
+        rasters.append((find_file(opts.dem, opts.base), "slope", 0.0, "slope"))
     for spec in opts.resources:
         path, minimum = parse_resource(spec)
         p = find_file(path, opts.base)
-        rasters.append(RasterCriterion(p, "minimum", minimum, f"resource_{p.stem}"))
+        rasters.append((p, "minimum", minimum, f"resource_{p.stem}"))
     return rasters
 
 
@@ -218,6 +287,40 @@ def _optional_layers(
     return found[0], found[1]
 
 
+def _screen(
+    opts: SiteOptions,
+    cand: gpd.GeoDataFrame,
+    exclusions: list[Exclusion],
+    ruleset: RuleSet,
+    specs: list[tuple[Path, str, float, str]],
+    layers: tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None],
+    missing: list[dict[str, str]],
+) -> SitingResult:
+    """Open the rasters, screen, close them; slope is listed as not assessed without a DEM."""
+    g, a = layers
+    with ExitStack() as stack:  # the run opens the rasters; the screen reads them
+        rasters = [
+            RasterCriterion(_open_raster(path, stack), kind, threshold, name)
+            for path, kind, threshold, name in specs
+        ]
+        res = screen_sites(
+            cand,
+            exclusions,
+            ruleset,
+            tech=opts.tech,
+            rasters=rasters,
+            grid=g,
+            admin=a,
+            not_assessed=missing,
+            as_of_year=opts.as_of_year,
+        )
+    if not opts.dem:
+        res.meta["not_assessed"].append(
+            {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
+        )
+    return res
+
+
 def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     """Load candidates, exclusions and rasters; screen; write outputs, map and figure.
 
@@ -226,61 +329,42 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     out, tech, candidates = opts.out, opts.tech, opts.candidates
     if tech not in TECHS:
         raise SxzonesError(f"--tech {tech!r}: choose from {', '.join(TECHS)}")
-    check_targets([out / o for o in OUTPUTS] + [out / "rejects.csv"], opts.overwrite)
-    ruleset = load_rules(opts.rules)
-    cand, crep = load_input(
-        candidates,
-        "candidates",
-        cat,
-        crs=opts.crs,
-        encoding=opts.encoding,
-        fields=opts.fields_for("candidates"),
-        base=opts.base,
-    )
-    exclusions, missing, reports = build_exclusions(
-        cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
-    )
-    rasters = _rasters(opts)
-    g, a = _optional_layers(opts, cat, reports)
-    t_load = time.perf_counter()
-    res = screen_sites(
-        cand,
-        exclusions,
-        rasters,
-        ruleset,
-        tech,
-        grid=g,
-        admin=a,
-        not_assessed=missing,
-        as_of_year=opts.as_of_year,
-    )
-    if not opts.dem:
-        res.meta["not_assessed"].append(
-            {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
+    external = [opts.map_path, *figure_paths(opts.figure_path)]
+    names = [*OUTPUTS, "rejects.csv"]
+    with Publication(out, "sites", names, external=external, overwrite=opts.overwrite) as pub:
+        ruleset = load_rules(opts.rules)
+        cand, crep = load_input(
+            candidates,
+            "candidates",
+            cat,
+            crs=opts.crs,
+            encoding=opts.encoding,
+            fields=opts.fields_for("candidates"),
+            base=opts.base,
         )
-    res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
-    t_screen = time.perf_counter()
-    # every rejected row of every layer read, not only the candidates': a red-line polygon
-    # refused by validation would otherwise leave its land eligible without a word
-    parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
-    rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
-    written = write_siting_outputs(res, rejects, out)
-    if opts.map_path is not None:
-        from sxzones.maps.interactive import save_map
-        from sxzones.maps.siting_map import siting_map
-
-        smap = siting_map(res, cand, opts.map_basemap())
-        written.append(save_map(smap, opts.map_path, overwrite=True))
-    if opts.figure_path is not None:
-        from sxzones.maps.siting_map import siting_figure
-
-        written.extend(siting_figure(res, cand, a, opts.figure_path))
+        exclusions, missing, reports = build_exclusions(
+            cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
+        )
+        specs = _rasters(opts)
+        g, a = _optional_layers(opts, cat, reports)
+        t_load = time.perf_counter()
+        res = _screen(opts, cand, exclusions, ruleset, specs, (g, a), missing)
+        res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
+        t_screen = time.perf_counter()
+        # every rejected row of every layer read, not only the candidates': a red-line polygon
+        # refused by validation would otherwise leave its land eligible without a word
+        parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
+        rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
+        write_siting_outputs(res, rejects, pub)
+        _write_siting_maps(opts, pub, res, cand, a, sources_line(report_sources([crep, *reports])))
+        add_inputs(pub, [crep, *reports], ruleset.path)
+        for path, kind, threshold, name in specs:
+            pub.add_input("raster", name, path, kind=kind, threshold=threshold)
+        written = pub.publish()
     t_end = time.perf_counter()
     s = res.sites
     lines = [
-        f"siting screen ({tech}): {len(s)} candidates, {int(s['eligible'].sum())} with eligible "
-        f"land; eligible {s['eligible_m2'].sum() / 1e6:.2f} of {s['candidate_m2'].sum() / 1e6:.2f}"
-        f" km²; capacity {s['capacity_mw'].sum():.1f} MW",
+        *summary_lines(res),
         f"input rows {crep.n_read} = screened {len(s)} + rejected {crep.n_rejected}",
         f"rows rejected in the exclusion and grid layers (in rejects.csv): "
         f"{sum(r.n_rejected for r in reports)}",
@@ -293,4 +377,26 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     ]
     for r in [crep, *reports]:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
-    return RunResult("sites", written, "\n".join(lines))
+    return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
+
+
+def _write_siting_maps(
+    opts: SiteOptions,
+    pub: Publication,
+    res: SitingResult,
+    cand: gpd.GeoDataFrame,
+    admin: gpd.GeoDataFrame | None,
+    sources: str,
+) -> None:
+    """Stage the interactive map and the static figure the options ask for."""
+    if opts.map_path is not None:
+        from sxzones.maps.interactive import save_map
+        from sxzones.maps.siting_map import siting_map
+
+        smap = siting_map(res, cand, opts.map_basemap(), sources=sources)
+        save_map(smap, pub.stage_external(opts.map_path), overwrite=True)
+    if opts.figure_path is not None:
+        from sxzones.maps.siting_map import siting_figure
+
+        fig = pub.stage_external(figure_paths(opts.figure_path)[0])
+        siting_figure(res, cand, admin, fig, sources=sources)
