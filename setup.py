@@ -6,8 +6,9 @@ inside the package, where ``sxzones._util.bundled_root`` finds them with importl
 The wheel's ``build_py`` copies, keeping the repository's relative layout (so the recipes'
 ``../layers/catalog.toml`` still resolves inside the bundle):
 
-- ``layers/catalog.toml`` and every file the catalogue names (the derived layers that
-  ``make layers`` builds, and the raw extracts it reads directly);
+- ``layers/catalog.toml``, every file the catalogue names (the raw extracts it reads
+  directly) and everything ``make layers`` built into ``layers/shanxi/derived/`` (recipes
+  name some of those files by path);
 - every ``layers/shanxi/raw/*/SOURCE.md``: the sources' licences and attributions, beside
   the data;
 - ``analyses/``: the rules, the demonstration recipes and their example inputs.
@@ -44,10 +45,15 @@ def bundle_files() -> list[Path]:
         )
     # A Shapefile is several files: bundle every sibling with the same stem.
     files = {q for p in named for q in p.parent.glob(p.stem + ".*") if q.is_file()}
+    files |= {p for p in (HERE / "layers" / "shanxi" / "derived").iterdir() if p.is_file()}
     files |= set((HERE / "layers" / "shanxi" / "raw").glob("*/SOURCE.md"))
     files |= {p for p in (HERE / "analyses").rglob("*") if p.is_file()}
     files.add(catalog)
-    return sorted(p.relative_to(HERE) for p in files if "__pycache__" not in p.parts)
+    return sorted(
+        p.relative_to(HERE)
+        for p in files
+        if "__pycache__" not in p.parts and not p.name.startswith(".")  # .built-stamp
+    )
 
 
 class BuildWithData(build_py):

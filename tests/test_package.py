@@ -48,6 +48,17 @@ def _rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
 
 
+def _manifest(path: Path, folders: dict[Path, str]) -> dict[str, object]:
+    """A run's manifest with its folders named by role and without the run id (a hash
+    over the whole manifest, folders included)."""
+    text = path.read_text(encoding="utf-8")
+    for folder, name in folders.items():
+        text = text.replace(str(folder), name)
+    doc: dict[str, object] = json.loads(text)
+    assert len(str(doc.pop("run_id"))) == 16
+    return doc
+
+
 def _env() -> dict[str, str]:
     """This environment without anything that would point Python at the repository."""
     drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "SXZONES_CATALOG", "VIRTUAL_ENV"}
@@ -97,6 +108,7 @@ def test_wheel_ships_data_licences_and_no_sources_of_the_build(installed: dict[s
         "layers/catalog.toml",
         "layers/shanxi/derived/admin.gpkg",
         "layers/shanxi/derived/control_units_demonstration.gpkg",
+        "layers/shanxi/derived/permits_demonstration.xlsx",  # named by a recipe, by path
         "layers/shanxi/raw/natural_earth_rivers/ne_10m_rivers_shanxi.geojson",
         "layers/shanxi/raw/cnmaps_admin/SOURCE.md",
         "analyses/rules/shanxi-2023.toml",
@@ -148,9 +160,14 @@ def test_installed_demo_writes_where_told_same_bytes_as_checkout(
         if p.is_file() and p.suffix in {".csv", ".json", ".html", ".png", ".xlsx"}
     )
     assert len(files) > 20
+    bundle = next(installed["venv"].rglob("_bundled"))
     for rel in files:
         if rel.parts[0] == "recipes":
             continue  # these name the data's folder, which differs
+        if rel.name == "manifest.json":  # names the input files and the output folder
+            a = _manifest(got / rel, {bundle: "DATA", got: "OUT", Path(got.name): "OUT"})
+            assert a == _manifest(tmp_path / rel, {ROOT: "DATA", tmp_path: "OUT"}), rel
+            continue
         assert (got / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
     rows = _rows(got / "out/site-check/site_check.csv")
     assert [(r["project_id"], r["verdict"]) for r in rows] == [
@@ -163,7 +180,6 @@ def test_installed_demo_writes_where_told_same_bytes_as_checkout(
     assert str(installed["venv"]) in recipe  # the data: from the install
     assert 'out = "../out/site-check"' in recipe  # the outputs: beside the copy
     # Nothing written inside the installed package.
-    bundle = next(installed["venv"].rglob("_bundled"))
     assert not (bundle / "out").exists() and not (bundle / "maps").exists()
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from sxzones.analyses.firm_zones import (
         FirmScreenSummary,
         normalise_industry,
+        resolve_industries,
         screen_firms,
         summarise,
         summary_by_city,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
 _EXPORTS = {
     "FirmScreenSummary": "sxzones.analyses.firm_zones",
     "normalise_industry": "sxzones.analyses.firm_zones",
+    "resolve_industries": "sxzones.analyses.firm_zones",
     "screen_firms": "sxzones.analyses.firm_zones",
     "summarise": "sxzones.analyses.firm_zones",
     "summary_by_city": "sxzones.analyses.firm_zones",
@@ -55,6 +57,7 @@ __all__ = [
     "check_sites",
     "nearest_geodesic",
     "normalise_industry",
+    "resolve_industries",
     "screen_firms",
     "screen_sites",
     "summarise",
