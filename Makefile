@@ -7,7 +7,8 @@ BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-stamp
 TESTENV := $(VENV)/.test-stamp
 DERIVED := layers/shanxi/derived/.built-stamp
-PYFILES := sxzones tests setup.py layers/shanxi/build.py $(wildcard benchmarks/*.py)
+PYFILES := sxzones tests setup.py layers/shanxi/build.py layers/shanxi/build_equipment.py \
+	$(wildcard benchmarks/*.py)
 
 .PHONY: setup demo test lint format layers wheel clean bench
 
@@ -32,7 +33,8 @@ $(TESTENV): $(RUNTIME)
 setup: $(TESTENV)
 
 # The bundled Shanxi dataset: demonstration layers derived from the real ones by a script.
-$(DERIVED): $(RUNTIME) layers/shanxi/build.py $(wildcard layers/shanxi/raw/*/*) sxzones/crs.py
+$(DERIVED): $(RUNTIME) layers/shanxi/build.py layers/shanxi/build_equipment.py \
+	$(wildcard layers/shanxi/raw/*/*) sxzones/crs.py
 	$(BIN)/python layers/shanxi/build.py --out layers/shanxi/derived
 	touch $(DERIVED)
 

@@ -25,10 +25,12 @@ from sxzones.errors import CRSError, LayerError, RulesError, SxzonesError
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from sxzones import crs
     from sxzones.analyses.firm_zones import screen_firms, summarise
+    from sxzones.analyses.phaseout import assess_units, coking_capacity, equipment_rules
     from sxzones.analyses.rasters import RasterCriterion
     from sxzones.analyses.site_check import SiteLayers, check_sites
     from sxzones.analyses.siting import Exclusion, screen_sites
     from sxzones.layers.catalog import Catalog, load_catalog, load_layer
+    from sxzones.layers.equipment import read_equipment
     from sxzones.layers.readers import read_file
     from sxzones.layers.validate import LayerReport, validate_layer
     from sxzones.rules import RuleSet, load_rules
@@ -43,6 +45,10 @@ _EXPORTS = {
     "screen_sites": "sxzones.analyses.siting",
     "Exclusion": "sxzones.analyses.siting",
     "RasterCriterion": "sxzones.analyses.rasters",
+    "assess_units": "sxzones.analyses.phaseout",
+    "coking_capacity": "sxzones.analyses.phaseout",
+    "equipment_rules": "sxzones.analyses.phaseout",
+    "read_equipment": "sxzones.layers.equipment",
     "read_file": "sxzones.layers.readers",
     "validate_layer": "sxzones.layers.validate",
     "LayerReport": "sxzones.layers.validate",
@@ -65,12 +71,16 @@ __all__ = [
     "SiteLayers",
     "SxzonesError",
     "__version__",
+    "assess_units",
     "check_sites",
+    "coking_capacity",
     "crs",
+    "equipment_rules",
     "errors",
     "load_catalog",
     "load_layer",
     "load_rules",
+    "read_equipment",
     "read_file",
     "screen_firms",
     "screen_sites",

@@ -255,7 +255,7 @@ def test_analyses_all_lists_every_public_function_and_class() -> None:
     import sxzones.analyses as analyses
 
     assert analyses.__all__ == sorted(analyses.__all__)
-    for mod in ("firm_zones", "site_check", "siting"):
+    for mod in ("firm_zones", "site_check", "siting", "phaseout"):
         module = importlib.import_module(f"sxzones.analyses.{mod}")
         public = {
             n

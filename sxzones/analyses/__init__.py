@@ -1,4 +1,5 @@
-"""Analyses: pure functions, GeoDataFrame in, GeoDataFrame out (no files, no drawing).
+"""Analyses: pure functions, GeoDataFrame (or table) in, GeoDataFrame out (no files, no drawing):
+the firm screen, the site check, the siting screen and the equipment phase-out screen.
 
 Each name is imported from its module on first use, so importing this package is cheap.
 
@@ -23,6 +24,14 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         summary_by_city,
     )
     from sxzones.analyses.nearest import Nearest, nearest_geodesic
+    from sxzones.analyses.phaseout import (
+        Condition,
+        EquipmentRules,
+        assess_units,
+        coking_capacity,
+        equipment_rules,
+        summary_by_city_type,
+    )
     from sxzones.analyses.rasters import RasterCriterion
     from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
     from sxzones.analyses.siting import Exclusion, SitingResult, screen_sites
@@ -42,11 +51,19 @@ _EXPORTS = {
     "SitingResult": "sxzones.analyses.siting",
     "screen_sites": "sxzones.analyses.siting",
     "RasterCriterion": "sxzones.analyses.rasters",
+    "Condition": "sxzones.analyses.phaseout",
+    "EquipmentRules": "sxzones.analyses.phaseout",
+    "assess_units": "sxzones.analyses.phaseout",
+    "coking_capacity": "sxzones.analyses.phaseout",
+    "equipment_rules": "sxzones.analyses.phaseout",
+    "summary_by_city_type": "sxzones.analyses.phaseout",
     "Nearest": "sxzones.analyses.nearest",
     "nearest_geodesic": "sxzones.analyses.nearest",
 }
 
 __all__ = [
+    "Condition",
+    "EquipmentRules",
     "Exclusion",
     "FirmScreenSummary",
     "Nearest",
@@ -54,7 +71,10 @@ __all__ = [
     "SiteCheckResult",
     "SiteLayers",
     "SitingResult",
+    "assess_units",
     "check_sites",
+    "coking_capacity",
+    "equipment_rules",
     "nearest_geodesic",
     "normalise_industry",
     "resolve_industries",
@@ -62,6 +82,7 @@ __all__ = [
     "screen_sites",
     "summarise",
     "summary_by_city",
+    "summary_by_city_type",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
