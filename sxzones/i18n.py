@@ -85,22 +85,11 @@ COLUMN_VOCABULARY: dict[str, str] = {
     "eligible": "bool",
     "assessed": "bool",
     "role": "role",
-    # the equipment screen (sxzones phaseout)
-    "equipment_type": "equipment_type",
-    "category": "industry",
-    "finding": "phaseout_finding",
-    "phaseout_findings": "phaseout_finding",
-    "new_capacity": "yes_no",
-    "ultra_low_emission": "yes_no",
-    "firm_found": "yes_no",
-    "firm_zone": "zone",
     "firm_asks": "asks",
-    "sinter_type": "sinter_type",
-    "product": "product",
-    "furnace_form": "furnace_form",
+    "finding": "phaseout_finding",  # the equipment screen's unit and firm finding (popups too)
 }
 #: Columns holding several values joined by ``;`` (one per pair, in order).
-MULTI = frozenset({"unit_types", "phaseout_findings"})
+MULTI = frozenset({"unit_types"})
 _WITHIN = re.compile(r"^within_(\d+(?:\.\d+)?)km$")
 _ASK_SEP = re.compile(r"( \| |; )")  # between the asks of several rules (kept by split)
 _REMOVED = re.compile(r"^removed_(.+)_m2$")
@@ -172,19 +161,6 @@ def _rule_vocabularies(rules: RuleSet) -> dict[str, dict[str, str]]:
         (rules.candidate_kinds, "kind"),
     ):
         out[target].update({k: t.zh for k, t in vocab.terms.items() if t.zh})
-    equipment = {  # the equipment_vocabulary rule's lists -> vocabularies of i18n
-        "types": "equipment_type",
-        "products": "product",
-        "furnace_forms": "furnace_form",
-        "sinter_types": "sinter_type",
-        "statuses": "equipment_status",
-        "yes_no": "yes_no",
-    }
-    for rule in rules.of_kind("equipment_vocabulary"):
-        for name, target in equipment.items():
-            for e in rule.params.get(name, []):
-                if isinstance(e, Mapping) and e.get("zh"):
-                    out.setdefault(target, {})[str(e["id"])] = str(e["zh"])
     return out
 
 
@@ -326,7 +302,7 @@ def _header_zh(col: str, lab: Labels, km: str | None = None) -> str | None:
     if m:
         reason = lab.values["reason"].get(m.group(1)) or m.group(1)
         return lab.patterns["removed_reason_m2"].format(reason=reason)
-    return _zone_zh(col, lab, km) or lab.values.get("phaseout_finding", {}).get(col)
+    return _zone_zh(col, lab, km)
 
 
 def _distance_km(frame: pd.DataFrame) -> str | None:

@@ -483,14 +483,14 @@ def test_equipment_screen_in_chinese(tmp_path: Path) -> None:
         "企业名称",
         "设备类型",
         "类别",
-        "研判结论",
+        "判定结果",
     ]
     # names of equipment types and statuses come from the rules file's equipment vocabulary
     types = {"coke_oven": "焦炉", "blast_furnace": "高炉", "converter": "转炉"}
     for ident, zh_name in types.items():
         assert (zh["设备类型"] == zh_name).sum() == (en["equipment_type"] == ident).sum() > 0
     findings = {"phase_out": "须淘汰", "keep": "保留", "unassessed": "无法评估"}
-    assert zh["研判结论"].tolist() == en["finding"].map(findings).tolist()
+    assert zh["判定结果"].tolist() == en["finding"].map(findings).tolist()
     assert set(zh["状态"].dropna()) <= {"在产", "停产", "已关停"}
     sheets = pd.read_excel(tmp_path / "zh" / "phaseout.xlsx", sheet_name=None)
     assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业"]

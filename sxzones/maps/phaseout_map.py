@@ -15,10 +15,6 @@ from sxzones.maps.style import LayerStyle
 
 __all__ = ["phaseout_figure", "phaseout_map"]
 
-#: Legend entry of the ring around firms running units to phase out
-_RING = "须淘汰设备的企业 Firms running units to phase out"
-_RING_ZH = "须淘汰设备的企业"
-
 FIELDS = [
     "name",
     "zone",
@@ -56,10 +52,9 @@ def phaseout_map(
         Built-up areas, drawn when the firm screen was joined.
     sources : str
         The sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
-    lang : {"en", "zh", "both"}
-        Legend, popups and texts (:mod:`sxzones.i18n`).
+    lang, lab : str, Labels
+        Language of the layer names, legend and popups (:mod:`sxzones.i18n`).
     """
-    lg = check_lang(lang)
     layers = []
     if builtup is not None:
         layers.append(
@@ -80,7 +75,7 @@ def phaseout_map(
     if len(flagged):
         layers.append(
             MapLayer(
-                _RING_ZH if lg == "zh" else _RING,
+                "须淘汰设备的企业 Firms running units to phase out",
                 flagged,
                 "firms",
                 FIELDS,
@@ -93,13 +88,8 @@ def phaseout_map(
         "black ring: firm runs units the phase-out list names. 晋环发〔2023〕1号 (四), (五), "
         "(十三), 附表 1. " + sources
     )
-    title = "设备淘汰筛查 Equipment phase-out screen"
-    if lg == "zh":
-        title = "设备淘汰筛查"
-        note = (
-            "圆圈颜色为企业与建成区距离筛查结果，黑圈为有须淘汰设备的企业。"
-            "晋环发〔2023〕1号（四）、（五）、（十三）、附表 1。" + sources
-        )
+    lg = check_lang(lang)
+    title = "设备淘汰筛查" if lg == "zh" else "设备淘汰筛查 Equipment phase-out screen"
     return build_map(layers, title=title, note=note, basemap=basemap, lang=lg, lab=lab)
 
 
@@ -114,7 +104,7 @@ def phaseout_figure(
     lab: Labels | None = None,
 ) -> list[Path]:
     """Static figure (PNG + PDF) of the equipment screen: firms by zone, firms running units
-    to phase out ringed; ``sources`` and ``lang`` as for the map."""
+    to phase out ringed; ``sources`` as for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
@@ -125,11 +115,15 @@ def phaseout_figure(
     flagged = zoned[zoned["finding"] == "phase_out"]
     if len(flagged):
         ring = LayerStyle("#000000", 0.0, 1.5, radius=9.0)
-        layers.append(StaticLayer(_RING_ZH if lang == "zh" else _RING, flagged, ring))
+        layers.append(
+            StaticLayer("须淘汰设备的企业 Firms running units to phase out", flagged, ring)
+        )
     lg = check_lang(lang)
-    if lg == "zh":
-        title, cited = "设备淘汰筛查", f"{sources}。晋环发〔2023〕1号（四）、（五）、附表 1"
-    else:
-        title = "设备淘汰筛查 Equipment phase-out screen"
-        cited = f"{sources}. 晋环发〔2023〕1号 (四), (五), 附表 1"
-    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)
+    return static_map(
+        layers,
+        title="设备淘汰筛查" if lg == "zh" else "设备淘汰筛查 Equipment phase-out screen",
+        sources=f"{sources}. 晋环发〔2023〕1号 (四), (五), 附表 1",
+        path=path,
+        lang=lg,
+        lab=lab,
+    )
