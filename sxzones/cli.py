@@ -24,6 +24,7 @@ from sxzones.options import (
     CheckOptions,
     FirmOptions,
     Options,
+    ServeOptions,
     SiteOptions,
     ValidateOptions,
     click_option,
@@ -240,6 +241,26 @@ def sites_cmd(params: dict[str, Any]) -> None:
     Writes eligible_sites.gpkg / .csv / .xlsx (per-reason areas), siting.json and
     rejects.csv to --out.
     """
+
+
+@cli.command("serve")
+@catalog_option
+@click_options(ServeOptions)
+@click.pass_obj
+def serve_cmd(obj: Context, catalog: Path | None, **params: Any) -> None:
+    """Web pages for reviewers, inspectors and planners (site check, firm screen, siting).
+
+    Loads the catalogue's layers and the rules once, then serves on --host:--port until
+    Ctrl-C. Works offline: every script and style is bundled. Needs the optional extra
+    `serve` (pip install 'sxzones[serve]').
+    """
+    import os
+
+    from sxzones.serve import serve
+
+    if params.get("token") is None and os.environ.get("SXZONES_SERVE_TOKEN"):
+        params["token"] = os.environ["SXZONES_SERVE_TOKEN"]
+    serve(ServeOptions.from_cli(params), catalog, say=obj.say)
 
 
 @cli.command("run")
