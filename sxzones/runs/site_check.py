@@ -355,9 +355,12 @@ def _project_spec(opts: CheckOptions) -> str:
     return spec
 
 
-def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
+def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = None) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
     ``report-<id>.html`` per project (and an interactive map at ``opts.map_path``).
+
+    ``layers``: the catalogue's site layers when the caller keeps them (a server: their
+    spatial indexes are built once; one :class:`SiteLayers` per thread), else loaded here.
 
     ``opts.reports``: ``all`` (a report per project), ``flagged`` (only projects whose verdict
     is conflict or conditional: a batch of 10,000 parcels otherwise writes 10,000 files, about
@@ -377,7 +380,7 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
         fields=opts.fields_for("projects"),
         encoding=opts.encoding,
     )
-    layers = site_layers(cat)
+    layers = layers if layers is not None else site_layers(cat)
     result = check_sites(projects, layers, ruleset)
     details = result.details()
     doc = {

@@ -39,9 +39,7 @@ def require_extra() -> None:
         )
 
 
-def create_app(
-    opts: ServeOptions, catalog: str | Path | None = None
-) -> tuple[Any, ServeState]:
+def create_app(opts: ServeOptions, catalog: str | Path | None = None) -> tuple[Any, ServeState]:
     """Load the layers and rules once and build the application (an ASGI app) on them.
 
     Returns

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -119,7 +120,10 @@ class Guard:
         return any(g and hmac.compare_digest(g.encode(), want.encode()) for g in given)
 
 
-def _error(message: str, status: int = 400) -> JSONResponse:
+def _error(message: str, status: int = 400, root: Path | None = None) -> JSONResponse:
+    """``{"error": message}``; the server's own folders (``root``) are cut from file names."""
+    if root is not None:
+        message = re.sub(re.escape(str(root)) + r"/[^/\s]+/(?:in|out)/", "", message)
     return JSONResponse({"error": message}, status_code=status)
 
 
@@ -135,7 +139,8 @@ def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _form(request: Request) -> tuple[dict[str, str], dict[str, work.Upload]]:
-    """The text fields and the uploaded files of a multipart form."""
+    """The text fields and the uploaded files of a multipart form (closed by the caller
+    with ``await request.close()``)."""
     state: ServeState = request.app.state.sx
     form = await request.form(max_files=4, max_fields=200, max_part_size=state.limits.max_bytes)
     fields: dict[str, str] = {}
@@ -159,20 +164,23 @@ def _api(
     detail (the traceback goes to the server's log)."""
 
     async def endpoint(request: Request) -> Response:
+        root = request.app.state.sx.root
         try:
             fields, files = await _form(request)
             result = await run_in_threadpool(fn, request.app.state.sx, fields, files)
         except BodyTooLarge as exc:
             return _error(str(exc), 413)
         except UploadError as exc:
-            return _error(str(exc), 413 if "larger than the limit" in str(exc) else 400)
+            return _error(str(exc), 413 if "larger than the limit" in str(exc) else 400, root)
         except SxzonesError as exc:
-            return _error(str(exc))
+            return _error(str(exc), 400, root)
         except HTTPException as exc:  # the multipart parser's refusals
             return _error(f"the upload cannot be read: {exc.detail}", exc.status_code)
         except Exception:
             log.error("request failed:\n%s", traceback.format_exc())
             return _error("internal error: the server's log has the details", 500)
+        finally:
+            await request.close()  # the uploads' temporary files
         return JSONResponse(result)
 
     return endpoint
@@ -188,7 +196,11 @@ async def download(request: Request) -> Response:
     path = state.job_file(request.path_params["job"], request.path_params["name"])
     if path is None:
         return _error("no such result (results are kept for the latest 64 runs)", 404)
-    return FileResponse(path, filename=path.name, content_disposition_type="attachment")
+    # A report opens in the browser to be printed; every other file is downloaded.
+    inline = path.suffix == ".html"
+    return FileResponse(
+        path, filename=path.name, content_disposition_type="inline" if inline else "attachment"
+    )
 
 
 def build_app(state: ServeState) -> ASGIApp:
@@ -209,7 +221,9 @@ def build_app(state: ServeState) -> ASGIApp:
             methods=["POST"],
         ),
         Route(
-            "/api/firms", _api(lambda s, f, u: work.firms_job(s, f, u.get("file"))), methods=["POST"]
+            "/api/firms",
+            _api(lambda s, f, u: work.firms_job(s, f, u.get("file"))),
+            methods=["POST"],
         ),
         Route(
             "/api/sites",

@@ -23,6 +23,7 @@ from typing import Any
 
 import geopandas as gpd
 
+from sxzones.analyses.site_check import SiteLayers
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport, load_catalog
 from sxzones.rules import RuleSet, load_rules
@@ -80,6 +81,23 @@ class ServeState:
     _jobs: OrderedDict[str, Path] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def site_layers(self) -> SiteLayers:
+        """This thread's site-check layers: the preloaded frames, with spatial indexes built
+        by this thread on first use and kept (GEOS prepared geometries must not be shared
+        between threads)."""
+        layers = getattr(self._local, "site_layers", None)
+        if layers is None:
+            from sxzones.runs.site_check import site_layers
+
+            layers = self._local.site_layers = site_layers(self.catalog)
+        return layers
+
+    def frame(self, role: str) -> gpd.GeoDataFrame:
+        """The preloaded frame of the catalogue's first layer of ``role``, shared: read it,
+        never change it."""
+        return self.catalog.frames[str(self.catalog.layer_of_role(role))][0]
 
     @contextmanager
     def job(self, keep: bool = True) -> Iterator[Job]:

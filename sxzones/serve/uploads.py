@@ -149,7 +149,9 @@ def unpack(path: Path, limits: Limits) -> Path:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise UploadError(f"{path.name!r} is not a zip archive ({exc}). Fix: re-create it") from None
+        raise UploadError(
+            f"{path.name!r} is not a zip archive ({exc}). Fix: re-create it"
+        ) from None
     folder = path.with_suffix("")
     folder.mkdir(exist_ok=True)
     total = 0
@@ -277,7 +279,7 @@ def parse_coordinates(text: str) -> list[tuple[float, float]]:
                 f"pasted coordinates, line {i}: {line[:60]!r} is not an x,y pair. Fix: one "
                 "pair per line, e.g. 112.55,37.87"
             )
-        x, y = (pair.groups() if pair else numbers[-2:])
+        x, y = pair.groups() if pair else numbers[-2:]
         out.append((float(x), float(y)))
     if not out:
         raise UploadError("no coordinates were pasted. Fix: one x,y pair per line")

@@ -126,7 +126,7 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
     with state.job() as job:
         spec = _project_spec(state, form, upload, job)
         opts = check_options(state, form, spec, job.folder / "out")
-        result = run_check(opts, state.catalog)
+        result = run_check(opts, state.catalog, layers=state.site_layers())
         out = job.folder / "out"
         doc = json.loads((out / "site_check.json").read_text(encoding="utf-8"))
         projects, _ = read_projects(
@@ -154,8 +154,7 @@ def _check_map(state: ServeState, doc: dict[str, Any], projects: gpd.GeoDataFram
     """The projects, the control units and the red lines they touch, as GeoJSON."""
     units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
     reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
-    cu, _ = state.catalog.load(str(state.catalog.layer_of_role("control_units")))
-    rl, _ = state.catalog.load(str(state.catalog.layer_of_role("redline")))
+    cu, rl = state.frame("control_units"), state.frame("redline")
     return {
         "projects": _features(projects, ["project_id", "name", "verdict"]),
         "control_units": _features(
@@ -374,7 +373,7 @@ def sites_job(
         result = run_sites(opts, state.catalog)
         out = job.folder / "out"
         doc = json.loads((out / "siting.json").read_text(encoding="utf-8"))
-        eligible = pyogrio.read_dataframe(out / "eligible_sites.gpkg")
+        eligible = pyogrio.read_dataframe(out / "eligible_sites.gpkg", layer="eligible_sites")
         table = pd.read_csv(out / "eligible_sites.csv", dtype=str, keep_default_na=False)
         doc.pop("candidates", None)
         return {
