@@ -210,6 +210,7 @@ def build_app(state: ServeState) -> ASGIApp:
         Route("/inspector", _page("inspector")),
         Route("/planner", _page("planner")),
         Route("/api/setup", api_setup),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route(
             "/api/check",
             _api(lambda s, f, u: work.check_job(s, f, u.get("file"))),

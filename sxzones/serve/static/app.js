@@ -16,7 +16,7 @@ function el(tag, attrs, ...children) {
   }
   for (const c of children) {
     if (c === null || c === undefined) continue;
-    e.append(c instanceof Node ? c : el("span", {}, String(c)));
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return e;
 }
