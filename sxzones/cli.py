@@ -134,6 +134,10 @@ def layers_validate(
     finding with its rows. Exits 2 when a layer is refused as a whole.
     """
     opts = ValidateOptions.from_cli(params, names=names)
+    if opts.rejects is not None:  # refused before any work, as every output is
+        from sxzones.outputs import check_targets
+
+        check_targets([opts.rejects], opts.overwrite, where="--rejects path")
     cat = _validation_catalog(catalog, opts.names)
     reports = []
     failed: list[str] = []
@@ -156,7 +160,7 @@ def layers_validate(
 
         frames = [r.rejects for r in reports if r.n_rejected]
         table = pd.concat(frames) if frames else reports[0].rejects if reports else pd.DataFrame()
-        write_csv(table, opts.rejects, overwrite=True)
+        write_csv(table, opts.rejects, overwrite=opts.overwrite)
         obj.say(f"rejects written to {opts.rejects}")
     if failed:
         raise SystemExit(2)

@@ -633,6 +633,9 @@ class ValidateOptions(Options):
             section=None,
         ),
     )
+    overwrite: bool = _f(
+        False, Opt("--overwrite", "Replace the --rejects file if it exists.", "flag", None)
+    )
     fields: tuple[str, ...] = _f((), dataclasses.replace(FIELD, section=None))
 
     def field_roles(self) -> tuple[str, ...]:

@@ -1,19 +1,31 @@
-"""Atomic, deterministic writing of outputs: CSV, XLSX, GeoPackage, GeoJSON, JSON, HTML.
+"""Atomic, deterministic writing of outputs: CSV, XLSX, GeoPackage, GeoJSON, JSON, HTML, and
+the publication of a run's files as one set.
 
-Every writer writes to a temporary file in the destination folder and renames it into place,
-so a reader never sees half a file and an interrupted run leaves the old file intact. The same
-inputs give the same bytes: GeoPackage timestamps are pinned (GDAL's ``OGR_CURRENT_DATE``),
-XLSX document dates and zip entry times are fixed.
+Every writer writes to a temporary file in the destination folder (named with the writer's
+process id, so a later run can remove what a killed writer left) and renames it into place, so
+a reader never sees half a file. The same inputs give the same bytes: GeoPackage timestamps are
+pinned (GDAL's ``OGR_CURRENT_DATE``), XLSX document dates and zip entry times are fixed.
+
+A run writes through a :class:`Publication`: a lock on the output folder, a hidden staging
+folder, then every file moved into place and ``manifest.json`` written last. Text cells that a
+spreadsheet would run as formulas are written as text in XLSX and quoted in CSV.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import glob
+import hashlib
 import io
 import json
 import os
 import re
+import shutil
+import socket
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,16 +35,22 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyogrio
+import pyogrio.errors
 
 from sxzones.errors import OutputError
 
 __all__ = [
+    "Publication",
     "atomic_path",
     "check_targets",
+    "neutralise_formulas",
     "write_bytes",
     "write_csv",
     "write_gpkg",
@@ -45,15 +63,13 @@ _FIXED_DATE = "2000-01-01T00:00:00Z"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def check_targets(paths: list[Path], overwrite: bool) -> None:
+def check_targets(paths: list[Path], overwrite: bool, where: str = "--out folder") -> None:
     """Refuse, before any work starts, to replace outputs that exist (unless ``overwrite``)."""
     if overwrite:
         return
     for path in paths:
         if path.exists():
-            raise OutputError(
-                f"{path} exists. Fix: pass --overwrite, or choose another --out folder"
-            )
+            raise OutputError(f"{path} exists. Fix: pass --overwrite, or choose another {where}")
 
 
 @contextmanager
@@ -62,16 +78,78 @@ def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     dest = Path(path)
     check_targets([dest], overwrite)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
+    clean_stale_temps(dest.parent, dest.stem)
+    try:
+        # the writer's pid is in the name, so a later run can tell a dead writer's leftover
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{dest.stem}.{os.getpid()}.", suffix=dest.suffix, dir=dest.parent
+        )
+    except OSError as exc:
+        raise write_error(dest, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.unlink()  # writers such as GDAL want to create the file themselves
     try:
         yield tmp_path
         os.replace(tmp_path, dest)
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise write_error(dest, exc) from exc
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        for leftover in tmp_path.parent.glob(glob.escape(tmp_path.name) + "*"):
+            leftover.unlink(missing_ok=True)  # the file, and journals GDAL left beside it
+
+
+def write_error(path: Path, exc: OSError) -> OutputError:
+    """An :class:`OutputError` naming the file that could not be written, and why."""
+    why = exc.strerror or str(exc)
+    hint = {
+        errno.ENOSPC: "free some space or choose a folder on another disk",
+        errno.EDQUOT: "free some space or choose a folder on another disk",
+        errno.EFBIG: "the file is larger than this file system allows; choose another folder",
+        errno.EROFS: "the file system is read-only; choose another folder",
+        errno.EACCES: "you may not write there; choose another folder",
+        errno.EPERM: "you may not write there; choose another folder",
+    }.get(exc.errno or 0, "check the folder and try again")
+    return OutputError(f"cannot write {path}: {why}. Fix: {hint}")
+
+
+_TEMP = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.[a-z0-9_]{8}(?:\.[^/]*)?$")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (another user's counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temps(folder: Path, stem: str | None = None) -> list[Path]:
+    """Remove the hidden temporary files that writers killed mid-write left in ``folder``
+    (only those whose writer's process is gone; ``stem``: only those of that output)."""
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        m = _TEMP.match(name)
+        if m is None or (stem is not None and m.group("stem") != stem):
+            continue
+        if pid_alive(int(m.group("pid"))):
+            continue
+        path = folder / name
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def write_bytes(data: bytes, path: str | Path, overwrite: bool) -> Path:
@@ -101,19 +179,92 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"cannot write {type(o).__name__} as JSON")
 
 
+#: A text cell starting with one of these is run as a formula by spreadsheet programs.
+_FORMULA_START = r"[=+\-@\t\r]"
+#: ... unless it is a plain number (``-12.5``, ``+3``): that is no formula, and stays as it is.
+_PLAIN_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def formula_cells(column: pd.Series) -> npt.NDArray[np.bool_] | None:
+    """Which text cells of a column a spreadsheet would take for a formula (OWASP's list:
+    ``=``, ``+``, ``-``, ``@``, tab, carriage return; plain numbers excepted). None when no
+    cell is (numeric columns never are)."""
+    if column.dtype != object and not pd.api.types.is_string_dtype(column.dtype):
+        return None
+    try:
+        text = column.str
+    except AttributeError:  # an object column holding no text at all
+        return None
+    starts = text.match(_FORMULA_START, na=False).to_numpy(dtype=bool)
+    if not starts.any():
+        return None
+    return starts & ~text.fullmatch(_PLAIN_NUMBER, na=False).to_numpy(dtype=bool)
+
+
+_FORMULA_RE = re.compile(_FORMULA_START)
+_NUMBER_RE = re.compile(_PLAIN_NUMBER)
+
+
+def _is_formula_text(value: str) -> bool:
+    return bool(_FORMULA_RE.match(value)) and _NUMBER_RE.fullmatch(value) is None
+
+
+def _neutralise_arrow(table: pa.Table) -> pa.Table:
+    """:func:`neutralise_formulas` on an Arrow table (vectorised: ~20 ms per million cells)."""
+    for pos, field in enumerate(table.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        col = table.column(pos)
+        starts = pc.match_substring_regex(col, "^" + _FORMULA_START)
+        if not pc.any(starts).as_py():
+            continue
+        number = pc.match_substring_regex(col, "^" + _PLAIN_NUMBER + "$")
+        mask = pc.and_kleene(starts, pc.invert(number))
+        quote = pa.scalar("'", type=field.type)
+        quoted = pc.binary_join_element_wise(quote, col, pa.scalar("", type=field.type))
+        table = table.set_column(pos, field, pc.if_else(mask, quoted, col))
+    return table
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` in which text cells (and column names) that a spreadsheet would run
+    as formulas start with a single quote, as OWASP advises for CSV files. Numbers, numeric
+    columns and other text are unchanged; ``frame`` itself is not modified."""
+    out = frame
+    for pos in range(frame.shape[1]):
+        mask = formula_cells(frame.iloc[:, pos])
+        if mask is None:
+            continue
+        if out is frame:
+            out = frame.copy()
+        col = out.iloc[:, pos].copy()
+        col[mask] = "'" + col[mask].astype(str)
+        out.isetitem(pos, col)
+    renamed = ["'" + str(c) if _is_formula_text(str(c)) else c for c in out.columns]
+    if renamed != list(out.columns):
+        out = out.set_axis(renamed, axis=1)
+    return out
+
+
 def write_csv(
     frame: pd.DataFrame, path: str | Path, *, overwrite: bool = False, bom: bool = True
 ) -> Path:
-    """Write CSV, UTF-8 with a byte-order mark by default so that Excel shows Chinese."""
+    """Write CSV, UTF-8 with a byte-order mark by default so that Excel shows Chinese.
+
+    Text cells a spreadsheet would run as formulas are neutralised with a leading ``'``
+    (:func:`neutralise_formulas`)."""
     frame = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
     header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    names = [str(c) for c in frame.columns]
+    csv.writer(header, lineterminator="\n").writerow(
+        ["'" + c if _is_formula_text(c) else c for c in names]
+    )
     head = (b"\xef\xbb\xbf" if bom else b"") + header.getvalue().encode("utf-8")
     try:  # Arrow's writer: an order of magnitude faster than pandas on large tables
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = _neutralise_arrow(pa.Table.from_pandas(frame, preserve_index=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        body = frame.to_csv(index=False, header=False, lineterminator="\n").encode("utf-8")
-        return write_bytes(head + body, path, overwrite)
+        body = neutralise_formulas(frame).to_csv(index=False, header=False, lineterminator="\n")
+        return write_bytes(head + body.encode("utf-8"), path, overwrite)
     opts = pacsv.WriteOptions(quoting_style="needed", include_header=False)
 
     def render(part: pa.Table) -> bytes:
@@ -159,15 +310,30 @@ def write_xlsx(
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, frame in sheets.items():
-            pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).to_excel(
-                xw, sheet_name=name[:31], index=False
-            )
+            table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+            table.to_excel(xw, sheet_name=name[:31], index=False)
+            _cells_as_text(xw.sheets[name[:31]], table)
         book = xw.book
         fixed = datetime(2000, 1, 1)
         book.properties.created = fixed
         book.properties.modified = fixed
         book.properties.creator = "sxzones"
     return write_bytes(_normalise_zip(buf.getvalue()), path, overwrite)
+
+
+def _cells_as_text(sheet: Any, table: pd.DataFrame) -> None:
+    """Store the text cells (and headers) of a written sheet that start like a formula as text
+    (``=SUM(...)`` would otherwise be written as a live formula), with Excel's quote prefix so
+    that editing them keeps them text. Their content is not changed."""
+    for pos, name in enumerate(table.columns):
+        cells = [1] if _is_formula_text(str(name)) else []
+        mask = formula_cells(table.iloc[:, pos])
+        if mask is not None:
+            cells += (np.flatnonzero(mask) + 2).tolist()  # header is row 1
+        for row in cells:
+            cell = sheet.cell(row=row, column=pos + 1)
+            cell.data_type = "s"
+            cell.quotePrefix = True
 
 
 @contextmanager
@@ -194,7 +360,416 @@ def write_gpkg(
         _gdal_options({"OGR_CURRENT_DATE": _FIXED_DATE}),
     ):
         for name, frame in items.items():
-            pyogrio.write_dataframe(
-                frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), SPATIAL_INDEX="YES"
-            )
+            try:
+                pyogrio.write_dataframe(
+                    frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), SPATIAL_INDEX="YES"
+                )
+            except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+                # GDAL says "database or disk is full" (or similar) without an errno
+                free = shutil.disk_usage(Path(tmp).parent).free
+                why = "No space left on device" if free < (1 << 20) else str(exc).splitlines()[0]
+                raise OutputError(
+                    f"cannot write {path}: {why}. Fix: free some space or choose a folder on "
+                    "another disk"
+                    if free < (1 << 20)
+                    else f"cannot write {path}: {why}. Fix: check the folder and try again"
+                ) from exc
     return Path(path)
+
+
+# --- one run, one set of files ---------------------------------------------------------------
+
+LOCK_NAME = ".sxzones.lock"
+#: Errors that only writing raises: reported as such (the file and the fix), not as a crash.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+STAGING_PREFIX = ".sxzones-staging-"
+MANIFEST_NAME = "manifest.json"
+_REPLACES = ".replaces.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _prepare_folder(out: Path) -> bool:
+    """Make the output folder, or say clearly why it cannot be one; whether it was made."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder. Fix: choose a folder")
+    made = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot make the output folder {out}: {exc.strerror or exc}. "
+            "Fix: choose a folder you may write in"
+        ) from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"cannot write in the output folder {out}: permission denied. "
+            "Fix: choose a folder you may write in"
+        )
+    return made
+
+
+def _read_lock(path: Path) -> tuple[int, str]:
+    try:
+        text = path.read_text(encoding="utf-8").split()
+        return int(text[0]), text[1] if len(text) > 1 else ""
+    except (OSError, ValueError, IndexError):
+        return 0, ""
+
+
+def acquire_lock(out: Path) -> Path:
+    """Take ``out``'s lock file (created exclusively, holding this process's id and host);
+    a lock left by a process that no longer runs is taken over.
+
+    Raises
+    ------
+    OutputError
+        Another run on this machine (or on another host) holds the folder.
+    """
+    path = out / LOCK_NAME
+    me = f"{os.getpid()} {socket.gethostname()}\n"
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid, host = _read_lock(path)
+            if pid == 0:  # being written this instant, or garbage: look again shortly
+                time.sleep(0.05)
+                pid, host = _read_lock(path)
+            foreign = bool(host) and host != socket.gethostname()
+            if foreign or pid_alive(pid):
+                raise OutputError(
+                    f"{out} is being written by another sxzones run (process {pid}"
+                    f"{' on ' + host if foreign else ''}; lock file {path}). Fix: wait for it "
+                    "to finish or choose another --out folder; if no such run is going on, "
+                    "delete the lock file"
+                ) from None
+            # stale: move it aside under a unique name (atomic), then retry the exclusive create
+            grave = path.with_name(f"{LOCK_NAME}.stale-{os.getpid()}")
+            try:
+                os.replace(path, grave)
+            except FileNotFoundError:
+                continue
+            grave.unlink(missing_ok=True)
+            continue
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write in the output folder {out}: {exc.strerror or exc}. "
+                "Fix: choose a folder you may write in"
+            ) from exc
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(me)
+        return path
+    raise OutputError(f"could not take the lock {path}. Fix: try again")
+
+
+def release_lock(path: Path) -> None:
+    """Remove our lock file (only if it is still ours)."""
+    if _read_lock(path)[0] == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def _own_name(name: str) -> bool:
+    """A manifest's file name is used only if it is a plain name inside the folder."""
+    return bool(name) and name == Path(name).name and name not in (".", "..", LOCK_NAME)
+
+
+class Publication:
+    """One run's outputs: staged, then published together, with a manifest written last.
+
+    Files are written into a hidden staging folder inside ``out`` (files outside ``out``,
+    such as maps and figures, too); :meth:`publish` moves them into place one by one, removes
+    the files the previous run listed that this run does not write (its reports), and writes
+    ``manifest.json`` last. A lock file refuses a second run into the same folder while this
+    one works. On entry, leftovers of a run that was killed are cleaned: a staging folder that
+    was complete (its manifest written) is published, one that was not is removed, and
+    hidden temporary files of dead writers are deleted. So a killed run leaves the previous
+    set of files, or (after the next run starts) its own complete set, never a mix.
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    analysis
+        The analysis name, written into the manifest.
+    names
+        The files the run writes in ``out``; existing ones are refused unless ``overwrite``.
+    external
+        Files written outside ``out`` (maps, figures); the same rule.
+    overwrite
+        Replace files that exist, and remove the files of the previous run in ``out``.
+    owned
+        Glob patterns of files in ``out`` that runs of this analysis write (``report-*.html``):
+        refused like ``names``, and removed on overwrite even without a manifest.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> folder = Path(tempfile.mkdtemp()) / "out"
+    >>> with Publication(folder, "demo", ["t.csv"]) as pub:
+    ...     _ = write_csv(pd.DataFrame({"a": [1, 2]}), pub.stage("t.csv", rows=2))
+    ...     written = pub.publish()
+    >>> sorted(p.name for p in folder.iterdir())
+    ['manifest.json', 't.csv']
+    """
+
+    def __init__(
+        self,
+        out: str | Path,
+        analysis: str,
+        names: list[str],
+        *,
+        external: list[Path | None] | None = None,
+        overwrite: bool = False,
+        owned: tuple[str, ...] = (),
+    ) -> None:
+        self.out = Path(out)
+        self.analysis = analysis
+        self.names = list(names)
+        self.external = [Path(p) for p in external or [] if p is not None]
+        self.overwrite = overwrite
+        self.owned = owned
+        self.inputs: list[dict[str, Any]] = []
+        self.staging = self.out / f"{STAGING_PREFIX}{os.getpid()}"
+        self._rows: dict[str, int] = {}
+        self._ext_dirs: dict[Path, Path] = {}
+        self._ext_given: dict[Path, tuple[str, list[str]]] = {}
+        self._lock: Path | None = None
+        self._published = False
+        self._made = False
+
+    # -- entering: folder, lock, leftovers, targets
+    def __enter__(self) -> Publication:
+        self._made = _prepare_folder(self.out)
+        self._lock = acquire_lock(self.out)
+        try:
+            self._recover()
+            self._check()
+            self.staging.mkdir()
+        except BaseException:
+            self._close(failed=True)
+            raise
+        return self
+
+    def _recover(self) -> None:
+        for leftover in sorted(self.out.glob(STAGING_PREFIX + "*")):
+            if leftover.is_dir() and (leftover / MANIFEST_NAME).is_file():
+                _finish(self.out, leftover)  # a killed run had staged everything: publish
+            shutil.rmtree(leftover, ignore_errors=True)
+        clean_stale_temps(self.out)
+        for name in self.names:  # temporary files of older versions had no process id
+            stem, suffix = Path(name).stem, Path(name).suffix
+            old = re.compile(rf"^\.{re.escape(stem)}\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+            for path in self.out.iterdir():
+                if old.match(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
+        for path in self.external:
+            clean_stale_temps(path.parent, path.stem)
+
+    def _check(self) -> None:
+        if self.overwrite:
+            return
+        taken = [self.out / n for n in self.names]
+        for pattern in self.owned:
+            taken += sorted(self.out.glob(pattern))
+        check_targets(taken, False)
+        check_targets(self.external, False, where="path")
+
+    # -- while the run works
+    def stage(self, name: str, *, rows: int | None = None) -> Path:
+        """The path to write output ``name`` (a file in ``out``) to; ``rows``: its row count,
+        for the manifest."""
+        if not _own_name(name):
+            raise OutputError(f"output name {name!r} is not a plain file name")
+        if rows is not None:
+            self._rows[name] = int(rows)
+        return self.staging / name
+
+    def stage_external(self, path: str | Path) -> Path:
+        """The path to write a file that belongs outside ``out`` (a map, a figure) to; it is
+        moved to ``path`` when the run is published. Files written beside it (a figure's PDF)
+        go to ``path``'s folder too."""
+        dest = Path(path)
+        folder = self._ext_dirs.get(dest.parent.resolve())
+        if folder is None:
+            folder = self.staging / f"external-{len(self._ext_dirs)}"
+            folder.mkdir()
+            (folder / ".destination").write_text(str(dest.parent.resolve()), encoding="utf-8")
+            self._ext_dirs[dest.parent.resolve()] = folder
+            self._ext_given[folder] = (str(dest.parent), [])
+        self._ext_given[folder][1].append(dest.name)
+        return folder / dest.name
+
+    def add_input(self, role: str, name: str, path: Path | None, **counts: Any) -> None:
+        """Record an input of the run (its file is hashed for the manifest)."""
+        entry: dict[str, Any] = {"role": role, "name": name}
+        if path is not None and Path(path).is_file():
+            entry |= {"file": str(path), "size": Path(path).stat().st_size}
+            entry["sha256"] = _sha256(Path(path))
+        self.inputs.append(entry | counts)
+
+    # -- publishing
+    def publish(self) -> list[Path]:
+        """Move every staged file into place and write the manifest last.
+
+        Returns
+        -------
+        list of Path
+            The published files, outputs in ``out`` in the order staged, then external ones.
+        """
+        files = [p for p in sorted(self.staging.iterdir()) if p.is_file() and p.name[0] != "."]
+        order = {n: k for k, n in enumerate(self.names)}
+        files.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
+        keep = {p.name for p in files}
+        previous = _previous_files(self.out, self.owned, keep) if self.overwrite else []
+        entries = [_describe(p, p.name, self._rows.get(p.name)) for p in files]
+        ext: list[dict[str, Any]] = []
+        for folder in self._ext_dirs.values():
+            given, asked = self._ext_given[folder]
+            rank = {n: k for k, n in enumerate(asked)}
+            staged = [p for p in folder.iterdir() if p.name != ".destination"]
+            staged.sort(key=lambda p: (rank.get(p.name, len(rank)), p.name))
+            ext += [_describe(p, str(Path(given) / p.name), None) for p in staged]
+        names = {e["name"] for e in entries}
+        doc = {
+            "sxzones": _version(),
+            "analysis": self.analysis,
+            "run_id": "",
+            "inputs": self.inputs,
+            "files": entries,
+            "external_files": ext,
+        }
+        doc["run_id"] = hashlib.sha256(
+            json.dumps(doc, sort_keys=True, default=str).encode("utf-8")
+        ).hexdigest()[:16]
+        # what to remove of the previous run: kept beside the staged manifest (not in it, so
+        # the same command gives the same manifest whatever the folder held before)
+        replaces = sorted(n for n in previous if n not in names)
+        write_json(replaces, self.staging / _REPLACES, overwrite=True)
+        write_json(doc, self.staging / MANIFEST_NAME, overwrite=True)  # staged complete
+        _finish(self.out, self.staging)
+        self._published = True
+        return [self.out / e["name"] for e in entries] + [Path(e["name"]) for e in ext]
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / MANIFEST_NAME
+
+    def _close(self, failed: bool) -> None:
+        """Remove the staging folder and the lock; after a failure, also the output folder
+        if this run made it (so a failed run leaves nothing)."""
+        try:
+            if self.staging.exists():
+                shutil.rmtree(self.staging, ignore_errors=True)
+        finally:
+            if self._lock is not None:
+                release_lock(self._lock)
+                self._lock = None
+        if failed and self._made:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()  # only if empty
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        staged = {str(f): given for f, (given, _) in self._ext_given.items()}
+        self._close(failed=exc is not None or not self._published)
+        if isinstance(exc, OutputError):
+            text = str(exc)
+            for folder, given in staged.items():  # name the file the user asked for
+                text = text.replace(folder, given)
+            text = text.replace(str(self.staging), str(self.out))
+            if text != str(exc):
+                raise OutputError(text) from exc
+        elif isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+            raise write_error(Path(exc.filename or self.out), exc) from exc
+
+
+def _version() -> str:
+    from sxzones import __version__
+
+    return __version__
+
+
+def _describe(path: Path, name: str, rows: int | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "size": path.stat().st_size, "sha256": _sha256(path)}
+    if rows is not None:
+        entry["rows"] = rows
+    return entry
+
+
+def _previous_files(out: Path, owned: tuple[str, ...], keep: set[str]) -> list[str]:
+    """The files of ``out`` that the previous run wrote and this one does not (``keep``):
+    those its manifest lists, if still exactly as it wrote them (same SHA-256: a file edited
+    since, or named by a manifest that is not ours, stays), and those matching the analysis's
+    own patterns (``report-*.html``)."""
+    names: set[str] = set()
+    try:
+        doc = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        listed = {str(f.get("name", "")): f.get("sha256") for f in doc.get("files", [])}
+    except (OSError, ValueError, AttributeError, TypeError):
+        listed = {}
+    for name, digest in listed.items():
+        path = out / name
+        if name in keep or not _own_name(name) or not path.is_file():
+            continue
+        if _sha256(path) == digest:
+            names.add(name)
+    for pattern in owned:
+        names |= {p.name for p in out.glob(pattern) if p.is_file()}
+    return sorted(n for n in names - keep if _own_name(n) and n != MANIFEST_NAME)
+
+
+def _finish(out: Path, staging: Path) -> None:
+    """Publish a complete staging folder: files bound for another file system are first
+    copied beside their destination (where a full disk shows, before anything is replaced);
+    then the old manifest goes (a folder without one is not a finished set), every file is
+    renamed into place, the previous run's other files are removed, and the manifest comes
+    last."""
+    try:
+        replaces = json.loads((staging / _REPLACES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        replaces = []
+    moves = [(p, out / p.name) for p in sorted(staging.iterdir()) if p.is_file()]
+    moves = [m for m in moves if m[0].name != MANIFEST_NAME and m[0].name[0] != "."]
+    ready: list[Path] = []
+    try:
+        for folder in sorted(staging.iterdir()):
+            if folder.is_dir() and (folder / ".destination").is_file():
+                dest = Path((folder / ".destination").read_text(encoding="utf-8"))
+                for f in sorted(folder.iterdir()):
+                    if f.name != ".destination":
+                        moves.append((_beside(f, dest / f.name, ready), dest / f.name))
+    except BaseException:
+        for tmp in ready:
+            tmp.unlink(missing_ok=True)
+        raise
+    (out / MANIFEST_NAME).unlink(missing_ok=True)
+    for src, dest in moves:
+        os.replace(src, dest)
+    for name in replaces if isinstance(replaces, list) else []:
+        if _own_name(str(name)) and (out / name).is_file():
+            (out / name).unlink()
+    os.replace(staging / MANIFEST_NAME, out / MANIFEST_NAME)
+
+
+def _beside(src: Path, dest: Path, made: list[Path]) -> Path:
+    """``src`` itself when it can be renamed onto ``dest`` (same file system), else a copy in
+    a hidden temporary file beside ``dest`` (appended to ``made``)."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if os.stat(src).st_dev == os.stat(dest.parent).st_dev:
+            return src
+        fd, name = tempfile.mkstemp(
+            prefix=f".{dest.stem}.{os.getpid()}.", suffix=dest.suffix, dir=dest.parent
+        )
+        os.close(fd)
+        made.append(Path(name))
+        shutil.copyfile(src, name)
+    except OSError as exc:
+        raise write_error(dest, exc) from exc
+    return Path(name)

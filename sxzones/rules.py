@@ -13,17 +13,20 @@ an unknown key or a bad parameter is refused with every problem named.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sxzones.errors import RulesError
+from sxzones.vocab import Vocabulary, load_vocabularies
 
-__all__ = ["DEFAULT_RULES", "Rule", "RuleSet", "load_rules"]
+__all__ = ["DEFAULT_RULES", "Rule", "RuleSet", "Vocabulary", "bundled_rules", "load_rules"]
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "analyses" / "rules" / "shanxi-2023.toml"
 
+_TOP = {"document", "rules", "vocabularies"}
 _COMMON = {"id", "kind", "clause", "zh", "en", "also_cites"}
 _ACTION = {"action", "action_zh", "action_en", "deadline"}
 #: Parameters each kind of rule takes (beyond the common keys), and which are required.
@@ -70,9 +73,19 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
 }
 #: Technologies of the siting screen.
 TECHS = ("pv", "wind")
-#: Site-check verdicts, in order of severity.
+#: Site-check verdicts, in order of severity. ``unassessed`` (an industry or kind the
+#: vocabulary does not know) stands outside this order: it is never ``clear``.
 VERDICTS = ("clear", "conditional", "conflict")
-PROJECT_KINDS = ("new", "expansion", "capacity_replacement")
+UNASSESSED = "unassessed"
+#: The project kinds of the bundled rules (the rules file's vocabulary is authoritative).
+PROJECT_KINDS = (
+    "new",
+    "reconstruction",
+    "expansion",
+    "reconstruction_expansion",
+    "relocation",
+    "capacity_replacement",
+)
 
 
 @dataclass(frozen=True)
@@ -116,9 +129,33 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """A loaded rules file: the document, the rules, and the vocabularies they are written in.
+
+    ``industries``, ``project_kinds`` and ``candidate_kinds`` turn what users write (``钢铁``,
+    ``2521``, ``新建``, ``废弃矿山`` ...) into the identifiers the rules use.
+    """
+
     path: Path
     document: dict[str, Any]
     rules: tuple[Rule, ...]
+    vocabularies: dict[str, Vocabulary] = field(default_factory=dict, compare=False)
+
+    def _vocabulary(self, name: str) -> Vocabulary:
+        """A vocabulary of this file; a RuleSet built by hand without them gets the bundled."""
+        found = self.vocabularies.get(name)
+        return found if found is not None else bundled_rules().vocabularies[name]
+
+    @property
+    def industries(self) -> Vocabulary:
+        return self._vocabulary("industries")
+
+    @property
+    def project_kinds(self) -> Vocabulary:
+        return self._vocabulary("project_kinds")
+
+    @property
+    def candidate_kinds(self) -> Vocabulary:
+        return self._vocabulary("candidate_kinds")
 
     def get(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -146,85 +183,105 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{p}: not valid TOML ({exc})") from exc
     problems: list[str] = []
-    if extra := sorted(set(data) - {"document", "rules"}):
-        problems.append(f"unknown top-level key(s) {extra}; allowed: ['document', 'rules']")
+    if extra := sorted(set(data) - _TOP):
+        problems.append(f"unknown top-level key(s) {extra}; allowed: {sorted(_TOP)}")
     raw_rules = data.get("rules", [])
     if not raw_rules:
         problems.append("no [[rules]]")
+    if "vocabularies" in data or p.resolve() == DEFAULT_RULES.resolve():
+        vocabs, vproblems = load_vocabularies(data.get("vocabularies"), raw_rules)
+        problems += vproblems
+    else:  # a rules file without vocabularies is written in the bundled ones
+        vocabs = bundled_rules().vocabularies
     rules: list[Rule] = []
     seen: set[str] = set()
     for n, raw in enumerate(raw_rules, start=1):
         where = f"rule {n} ({raw.get('id', 'no id')})"
-        kind = raw.get("kind")
-        if kind not in KINDS:
-            problems.append(f"{where}: kind {kind!r} is not one of {sorted(KINDS)}")
-            continue
-        allowed, required = KINDS[kind]
-        if extra := sorted(set(raw) - _COMMON - allowed):
-            problems.append(
-                f"{where}: unknown key(s) {extra}; allowed for {kind}: {sorted(_COMMON | allowed)}"
-            )
-        missing = sorted(({"id", "clause", "zh", "en"} | required) - set(raw))
-        if missing:
-            problems.append(f"{where}: missing {missing}")
-            continue
-        if not str(raw["clause"]).strip():
-            problems.append(f"{where}: clause is empty; cite it as 晋环发〔2023〕1号 (十三)")
-        if raw["id"] in seen:
-            problems.append(f"{where}: duplicate id {raw['id']!r}")
-        seen.add(raw["id"])
-        dist = raw.get("distance_m")
-        if dist is not None and (not isinstance(dist, int | float) or dist <= 0):
-            problems.append(
-                f"{where}: distance_m must be a positive number of metres, not {dist!r}"
-            )
-            continue
-        inds = raw.get("industries", [])
-        if not isinstance(inds, list) or not all(isinstance(i, str) for i in inds):
-            problems.append(f"{where}: industries must be a list of identifiers")
-            continue
-        if raw.get("verdict") is not None and raw["verdict"] not in VERDICTS[1:]:
-            problems.append(
-                f"{where}: verdict must be conflict or conditional, not {raw['verdict']!r}"
-            )
-            continue
-        bad_kinds = sorted(set(raw.get("project_kinds", [])) - set(PROJECT_KINDS))
-        if bad_kinds:
-            problems.append(
-                f"{where}: project_kinds {bad_kinds} unknown; kinds: {list(PROJECT_KINDS)}"
-            )
-            continue
-        deadline = raw.get("deadline")
-        if deadline is not None and not isinstance(deadline, dt.date):
-            problems.append(f"{where}: deadline must be a date (2024-12-31), not {deadline!r}")
-            continue
-        if kind.startswith("siting_") and (bad := _check_siting(kind, raw)):
-            problems += [f"{where}: {b}" for b in bad]
-            continue
-        rules.append(
-            Rule(
-                id=raw["id"],
-                kind=kind,
-                clause=raw["clause"],
-                zh=raw["zh"],
-                en=raw["en"],
-                also_cites=tuple(raw.get("also_cites", [])),
-                industries=tuple(inds),
-                distance_m=float(dist) if dist is not None else None,
-                action=raw.get("action", ""),
-                action_zh=raw.get("action_zh", ""),
-                action_en=raw.get("action_en", ""),
-                deadline=deadline,
-                layer_role=raw.get("layer_role", ""),
-                where={str(k): str(v) for k, v in raw.get("where", {}).items()},
-                project_kinds=tuple(raw.get("project_kinds", [])),
-                verdict=raw.get("verdict", ""),
-                params=dict(raw),
-            )
-        )
+        bad = _check_rule(raw, where, vocabs)
+        if bad is None and raw["id"] in seen:
+            bad = [f"{where}: duplicate id {raw['id']!r}"]
+        if bad is None:
+            seen.add(raw["id"])
+            rules.append(_make_rule(raw, vocabs))
+        else:
+            problems += bad
     if problems:
         raise RulesError(f"{p}:\n  " + "\n  ".join(problems))
-    return RuleSet(p, dict(data.get("document", {})), tuple(rules))
+    return RuleSet(p, dict(data.get("document", {})), tuple(rules), vocabs)
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_rules() -> RuleSet:
+    """The bundled rules, loaded once (their vocabularies serve files that have none)."""
+    return load_rules()
+
+
+def _check_rule(raw: dict[str, Any], where: str, vocabs: dict[str, Vocabulary]) -> list[str] | None:
+    """The problems of one rule, or None when it is fine."""
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        return [f"{where}: kind {kind!r} is not one of {sorted(KINDS)}"]
+    out: list[str] = []
+    allowed, required = KINDS[kind]
+    if extra := sorted(set(raw) - _COMMON - allowed):
+        out.append(
+            f"{where}: unknown key(s) {extra}; allowed for {kind}: {sorted(_COMMON | allowed)}"
+        )
+    missing = sorted(({"id", "clause", "zh", "en"} | required) - set(raw))
+    if missing:
+        return [*out, f"{where}: missing {missing}"]
+    if not str(raw["clause"]).strip():
+        out.append(f"{where}: clause is empty; cite it as 晋环发〔2023〕1号 (十三)")
+    dist = raw.get("distance_m")
+    inds = raw.get("industries", [])
+    if dist is not None and (not isinstance(dist, int | float) or dist <= 0):
+        out.append(f"{where}: distance_m must be a positive number of metres, not {dist!r}")
+    elif not isinstance(inds, list) or not all(isinstance(i, str) for i in inds):
+        out.append(f"{where}: industries must be a list of identifiers or GB/T 4754 codes")
+    elif raw.get("verdict") is not None and raw["verdict"] not in VERDICTS[1:]:
+        out.append(f"{where}: verdict must be conflict or conditional, not {raw['verdict']!r}")
+    elif raw.get("deadline") is not None and not isinstance(raw["deadline"], dt.date):
+        out.append(f"{where}: deadline must be a date (2024-12-31), not {raw['deadline']!r}")
+    elif kind.startswith("siting_") and (bad := _check_siting(kind, raw)):
+        out += [f"{where}: {b}" for b in bad]
+    else:
+        for key, vocab in (
+            ("industries", "industries"),
+            ("project_kinds", "project_kinds"),
+            ("candidate_kinds", "candidate_kinds"),
+        ):
+            unknown = [v for v in raw.get(key, []) if vocabs[vocab].resolve(v) is None]
+            if unknown:
+                out.append(
+                    f"{where}: {key} {unknown} unknown; known: {vocabs[vocab].ids()} "
+                    f"(add them under [vocabularies.{vocab}])"
+                )
+    return out or None
+
+
+def _make_rule(raw: dict[str, Any], vocabs: dict[str, Vocabulary]) -> Rule:
+    """A checked rule, its industries and kinds resolved to identifiers (a GB/T 4754 code
+    stands for its industry; an industry covers its children)."""
+    dist = raw.get("distance_m")
+    return Rule(
+        id=raw["id"],
+        kind=raw["kind"],
+        clause=raw["clause"],
+        zh=raw["zh"],
+        en=raw["en"],
+        also_cites=tuple(raw.get("also_cites", [])),
+        industries=vocabs["industries"].expand(raw.get("industries", [])),
+        distance_m=float(dist) if dist is not None else None,
+        action=raw.get("action", ""),
+        action_zh=raw.get("action_zh", ""),
+        action_en=raw.get("action_en", ""),
+        deadline=raw.get("deadline"),
+        layer_role=raw.get("layer_role", ""),
+        where={str(k): str(v) for k, v in raw.get("where", {}).items()},
+        project_kinds=vocabs["project_kinds"].expand(raw.get("project_kinds", [])),
+        verdict=raw.get("verdict", ""),
+        params=dict(raw),
+    )
 
 
 def _per_tech(value: Any, what: str) -> list[str]:

@@ -63,7 +63,7 @@ def test_rejects_are_written(tmp_path):
     )
     assert res.exit_code == 0, res.output
     text = out.read_text(encoding="utf-8-sig")
-    assert "duplicate firm_id '1' (first at row 1)" in text
+    assert "duplicate firm_id '1' (first at row 2)" in text  # the row Excel shows
     assert text.splitlines()[0] == "layer,source_row,id,code,field,reason"
 
 
@@ -73,7 +73,7 @@ def test_user_error_exits_2_with_file_and_fix_no_traceback(tmp_path):
     proc = _subprocess("layers", "validate", str(csv), "--role", "firms", "--crs", "wgs84")
     assert proc.returncode == 2
     assert "f.csv" in proc.stderr
-    assert "requires field(s) ['firm_id', 'industry']" in proc.stderr
+    assert "requires field(s) ['industry or industry_code']" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -276,7 +276,7 @@ def test_cli_outputs_account_for_every_row(tmp_path):
     assert table.loc[0, "name"] == "太钢"
     assert table.loc[0, "industry_id"] == "steel"
     rejects = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig")
-    assert rejects["source_row"].tolist() == [3, 4]
+    assert rejects["source_row"].tolist() == [4, 5]  # as Excel shows them (header = row 1)
     assert rejects["code"].tolist() == ["empty_geometry", "duplicate_id"]
     sheets = pd.read_excel(out / "firm_zones.xlsx", sheet_name=None)
     assert "summary" in sheets

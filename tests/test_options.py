@@ -244,7 +244,10 @@ def test_sites_recipe_exclude_mistakes_are_all_reported(tmp_path):
     [
         ("industry", "--field 'industry': write [ROLE:]CANONICAL=SOURCE"),
         ("farms:industry=x", "this command reads no 'farms' input; roles: firms, builtup, admin"),
-        ("industy=行业", "'industy' is not a field of role 'firms' (did you mean industry?)"),
+        (
+            "industy=行业",
+            "'industy' is not a field of role 'firms' (did you mean industry, industry_code?)",
+        ),
         ("builtup:area_id=BH", "'builtup_demonstration' is a catalogue layer"),
     ],
 )
@@ -370,20 +373,31 @@ def test_sites_id_and_kind_field(tmp_path):
     t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig", dtype=str)
     assert t["site_id"].tolist() == ["C-1", "C-2"]
     assert t["kind"].tolist() == ["abandoned_mine", "subsidence"]
+    # DKBH and DKLX are also the usual names (地块编号, 地块类型): read without options
+    usual = _cli(
+        "sites", "--candidates", str(p), "--tech", "pv", "--no-rule-exclusions",
+        "--catalog", str(CATALOG), "--out", str(tmp_path / "u"),
+    )  # fmt: skip
+    assert usual.exit_code == 0, usual.output
+    q = tmp_path / "cand2.gpkg"
+    gpd.GeoDataFrame(
+        {"QQ": ["C-1"]}, geometry=[shapely.box(112.0, 36.0, 112.01, 36.01)], crs=4490
+    ).to_file(q)
     missing = _cli(
-        "sites", "--candidates", str(p), "--tech", "pv", "--catalog", str(CATALOG),
+        "sites", "--candidates", str(q), "--tech", "pv", "--catalog", str(CATALOG),
         "--out", str(tmp_path / "m"),
     )  # fmt: skip
     assert missing.exit_code == 2
-    assert "--field site_id=<source field>" in missing.output
+    assert "--field kind=SOURCE" in missing.output
 
 
 def test_layers_validate_maps_fields_of_the_validated_file(tmp_path):
     firms = _firms_file(tmp_path)
     args = ["layers", "validate", str(firms), "--role", "firms", "--crs", "wgs84"]
-    refused = _cli(*args)
-    assert refused.exit_code == 2
-    assert "requires field(s) ['firm_id'" in refused.output
+    # 行业 is a usual name and the row number is the id: no option needed (issue 11)
+    usual = _cli(*args)
+    assert usual.exit_code == 0, usual.output
+    assert "field 行业 read as industry" in usual.output
     res = _cli(
         *args, "--field", "firm_id=编号", "--field", "name=企业", "--field", "firms:industry=行业"
     )

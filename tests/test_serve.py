@@ -109,7 +109,8 @@ def test_setup_has_chinese_vocabularies_and_layers(client):
     s = client.get("/api/setup").json()
     ind = {i["id"]: i["label"] for i in s["industries"]}
     assert ind["coking"].startswith("焦化") and ind["pv"].startswith("光伏")
-    assert {k["id"] for k in s["kinds"]} == {"new", "expansion", "capacity_replacement"}
+    kinds = {k["id"]: k["label"] for k in s["kinds"]}
+    assert kinds["new"].startswith("新建") and kinds["capacity_replacement"].startswith("产能置换")
     assert "gcj02" in {c["id"] for c in s["crs"]}
     assert set(s["layers"]) >= {"admin", "control_units", "redline", "builtup"}
     reasons = {r["reason"]: r for r in s["siting"]["reasons"]}
@@ -289,26 +290,27 @@ def test_firm_downloads_are_the_cli_outputs_byte_for_byte(client, tmp_path):
 
 def test_firm_columns_mapped_on_the_page(client):
     text = (
-        "统一社会信用代码,企业名称,所属行业,经度,纬度\n"
+        "单位标识,单位全称,产业门类,经度,纬度\n"
         "91140000A,太原钢铁厂,钢铁,112.55,37.87\n"
         "91140000B,清徐焦化,焦化,112.30,37.56\n"
     )
     files = {"file": ("名录.csv", text.encode("gb18030"))}
     cols = client.post("/api/firms/columns", files=files).json()
-    assert cols["columns"][:3] == ["统一社会信用代码", "企业名称", "所属行业"]
+    assert cols["columns"][:3] == ["单位标识", "单位全称", "产业门类"]
     assert {"firm_id", "name", "industry"} <= set(cols["fields"]) and cols["found"] == []
     unmapped = client.post("/api/firms", data={"crs": "wgs84"}, files=files)
     assert unmapped.status_code == 400 and "industry" in unmapped.json()["error"]
+    assert "产业门类" in unmapped.json()["error"]  # the fields present are named
     form = {
         "crs": "wgs84",
-        "field_firm_id": "统一社会信用代码",
-        "field_name": "企业名称",
-        "field_industry": "所属行业",
+        "field_firm_id": "单位标识",
+        "field_name": "单位全称",
+        "field_industry": "产业门类",
     }
     res = client.post("/api/firms", data=form, files=files).json()
     assert res["counts"] == {"inside": 1, "within_20km": 1}
     assert {r["firm_id"] for r in res["table"]} == {"91140000A", "91140000B"}
-    assert "'industry=所属行业'" in res["command"]
+    assert "'industry=产业门类'" in res["command"]
 
 
 # ---- planner -------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_build_is_deterministic_to_the_byte(two_builds):
     a, b = two_builds
     files = sorted(p.name for p in a.iterdir())
     assert files == sorted(p.name for p in b.iterdir())
-    assert len(files) == 9
+    assert len(files) == 17  # 9 layers + the official-shaped demonstration files (8)
     for name in files:
         ha = hashlib.sha256((a / name).read_bytes()).hexdigest()
         hb = hashlib.sha256((b / name).read_bytes()).hexdigest()
@@ -154,3 +154,45 @@ def test_shipped_data_is_small():
     assert total < 15 * 1024 * 1024
     for d in (ROOT / "layers" / "shanxi" / "raw").iterdir():
         assert (d / "SOURCE.md").exists(), d
+
+
+def test_official_shaped_demonstration_files_give_the_same_answers(cat, tmp_path):
+    """The permits workbook (Chinese headers, GB/T 4754 codes) against the geometry-only
+    built-up layer screens every firm exactly as the canonical layers do; the GBK shapefile
+    with pinyin-initial fields and Chinese unit types loads as the canonical units."""
+    from sxzones.analyses.firm_zones import screen_firms
+    from sxzones.layers import read_file, validate_layer
+    from sxzones.rules import load_rules
+
+    derived = ROOT / "layers" / "shanxi" / "derived"
+    rules = load_rules()
+    work = cat.working.crs
+    permits, prep = validate_layer(
+        read_file(derived / "permits_demonstration.xlsx", crs="cgcs2000"),
+        "firms",
+        working_crs=work,
+        study_area=cat.study_area,
+    )
+    bare, _ = validate_layer(
+        read_file(derived / "builtup_geometry_only_demonstration.gpkg"),
+        "builtup",
+        working_crs=work,
+    )
+    assert prep.n_rejected == 0 and list(bare.columns) == ["area_id", "source_row", "geometry"]
+    a = screen_firms(permits, bare, rules, threads=1).set_index("firm_id")
+    b = screen_firms(
+        load("firms", catalog=cat), load("builtup_demonstration", catalog=cat), rules, threads=1
+    ).set_index("firm_id")
+    cols = ["zone", "industry_id", "rule_ids"]
+    assert a.loc[b.index, cols].astype(str).values.tolist() == b[cols].astype(str).values.tolist()
+    assert np.allclose(a.loc[b.index, "distance_m"], b["distance_m"], atol=0.05)
+    units, urep = validate_layer(
+        read_file(derived / "control_units_gbk_demonstration.shp"),
+        "control_units",
+        working_crs=work,
+    )
+    ref = load("control_units_demonstration", catalog=cat)
+    assert urep.n_rejected == 0
+    assert units["unit_code"].tolist() == ref["unit_code"].tolist()
+    assert units["unit_type"].tolist() == ref["unit_type"].tolist()
+    assert units["unit_name"].tolist() == ref["unit_name"].tolist()  # GBK read back

@@ -45,7 +45,7 @@ def test_every_row_finding_is_reported_with_rows(tmp_path, work_crs):
         _builtup(area_id="A2", geometry=None),  # 2 NULL geometry
         _builtup(area_id="A3", geometry=shapely.Polygon()),  # 3 empty geometry
         _builtup(area_id="A4", geometry=shapely.Point(112, 37)),  # 4 wrong type
-        _builtup(area_id="A5", name=""),  # 5 missing value
+        _builtup(area_id="", name=""),  # 5 missing id (an empty name is fine: optional)
         _builtup(area_id="A6", kind="village"),  # 6 bad choice
         _builtup(area_id="A1"),  # 7 duplicate id of row 1
         _builtup(area_id="A8", geometry=BOWTIE),  # 8 invalid -> repaired
@@ -56,11 +56,11 @@ def test_every_row_finding_is_reported_with_rows(tmp_path, work_crs):
     assert rej.loc[3, "code"] == "empty_geometry"
     assert rej.loc[4, "code"] == "wrong_geometry_type"
     assert "Point is not allowed for role 'builtup'" in rej.loc[4, "reason"]
-    assert rej.loc[5, "code"] == "missing_value" and rej.loc[5, "field"] == "name"
+    assert rej.loc[5, "code"] == "missing_value" and rej.loc[5, "field"] == "area_id"
     assert rej.loc[6, "code"] == "bad_value"
     assert "['village']; allowed: ['city', 'county_town']" in rej.loc[6, "reason"]
     assert rej.loc[7, "code"] == "duplicate_id"
-    assert rej.loc[7, "reason"] == "duplicate area_id 'A1' (first at row 1)"
+    assert rej.loc[7, "reason"] == "duplicate area_id 'A1' (first at feature 1)"
     assert sorted(g["source_row"]) == [1, 8]
     repaired = [f for f in rep.findings if f.kind == "repaired"]
     assert len(repaired) == 1 and repaired[0].rows == (8,)
@@ -75,10 +75,21 @@ def test_missing_required_fields_named_with_present_fields(tmp_path, work_crs):
     raw = _layer(tmp_path, [{"id": "x", "mc": "太原", "geometry": SQ}])
     with pytest.raises(
         LayerError,
-        match=r"requires field\(s\) \['area_id', 'name', 'kind', "
-        r"'adcode'\].*Fields present: \['id', 'mc'\]",
+        match=r"requires field\(s\) \['unit_code', 'unit_type'\].*Fields present: "
+        r"\['id', 'mc'\]. Fix: name the field that holds it, --field unit_code=SOURCE "
+        r"\(or fields = \{ unit_code = \"SOURCE\" \} in the catalogue entry\); usual names: "
+        r"HJGKDYBM",
     ):
-        validate_layer(raw, "builtup", working_crs=work_crs)
+        validate_layer(raw, "control_units", working_crs=work_crs)
+
+
+def test_builtup_needs_geometry_only(tmp_path, work_crs):
+    """Item 4 of issue 11: polygons and nothing else are a built-up layer; the id is the
+    feature number."""
+    raw = _layer(tmp_path, [{"x": 1, "geometry": SQ}, {"x": 2, "geometry": SQ}])
+    g, rep = validate_layer(raw, "builtup", working_crs=work_crs)
+    assert g["area_id"].tolist() == ["1", "2"]
+    assert "area_id: the feature number (the file has no id field)" in rep.summary()
 
 
 def test_field_mapping_and_constants(tmp_path, work_crs):
@@ -108,7 +119,7 @@ def test_swapped_rows_rejected_and_systematic_swap_refused(tmp_path, work_crs):
         encoding="utf-8",
     )
     _, rep = validate_layer(read_file(csv, crs="wgs84"), "firms", working_crs=work_crs)
-    assert rep.rejects["source_row"].tolist() == [3]
+    assert rep.rejects["source_row"].tolist() == [4]  # the row Excel shows (header = 1)
     assert rep.rejects["code"].tolist() == ["swapped"]
     allswap = tmp_path / "g.csv"
     allswap.write_text("firm_id,name,industry,lon,lat\n1,a,steel,37.8,112.5\n", encoding="utf-8")
@@ -140,11 +151,12 @@ def test_far_outside_rows_rejected_and_missing_coordinates(tmp_path, work_crs):
         encoding="utf-8",
     )
     g, rep = validate_layer(read_file(csv, crs="wgs84"), "firms", working_crs=work_crs)
-    rej = rep.rejects.set_index("source_row")
-    assert rej.loc[2, "code"] == "outside_study_area"
-    assert rej.loc[3, "code"] == "empty_geometry"
-    assert rej.loc[3, "field"] == "lon/lat"
-    assert rej.loc[3, "reason"] == "coordinates missing or not numbers"
+    rej = rep.rejects.set_index("source_row")  # spreadsheet rows: the header is row 1
+    assert rej.loc[3, "code"] == "outside_study_area"
+    assert rej.loc[4, "code"] == "empty_geometry"
+    assert rej.loc[4, "field"] == "lon/lat"
+    assert rej.loc[4, "reason"] == "coordinates missing or not numbers"
+    assert "(row 4)" in str(next(f for f in rep.findings if f.code == "empty_geometry"))
     assert g["firm_id"].tolist() == ["1", "4"]
 
 
@@ -155,7 +167,7 @@ def test_xian80_is_loaded_with_a_datum_note(tmp_path, work_crs):
 
 
 def test_nothing_valid_is_refused(tmp_path, work_crs):
-    raw = _layer(tmp_path, [_builtup(name="")])
+    raw = _layer(tmp_path, [_builtup(area_id="")])
     with pytest.raises(LayerError, match="no feature passed validation"):
         validate_layer(raw, "builtup", working_crs=work_crs)
 

@@ -45,6 +45,14 @@ candidates (clause 十五 lands):
     bearing from the adcode; closure year 2012 + adcode mod 10.
     contaminated_plot: each retired GEM steel or coal-power plant in Shanxi, a 0.3 km² disc
     at the plant; former_industry from the plant's industry.
+official-shaped demonstration files (issue 11: the shapes agencies hold their data in):
+    permits_demonstration.xlsx: the GEM firms as a permits workbook with Chinese headers
+    (企业编号 = the GEM id, 企业名称, 行业 as the GB/T 4754-2017 class name, 行业代码, 经度,
+    纬度 in CGCS2000); control_units_gbk_demonstration.shp: the demonstration control units
+    in GBK with pinyin-initial field names (HJGKDYBM, HJGKDYMC, GKDYFL, XZQDM) and the unit
+    types in Chinese (优先保护单元 ...); builtup_geometry_only_demonstration.gpkg: the
+    demonstration built-up areas as polygons without attributes. Derived, not official:
+    official_shaped_demonstration.md says so beside them.
 taiyuan_region (clause 五, 太原及周边"1+30"区域):
     The official list of 30 counties is not public here (FACTS.md). Rule: Taiyuan city plus
     the 30 counties of Xinzhou, Lüliang, Jinzhong, Yangquan, Linfen and Yuncheng whose
@@ -66,7 +74,7 @@ import pyogrio
 import shapely
 
 from sxzones.crs import convert_geometries
-from sxzones.outputs import write_gpkg
+from sxzones.outputs import write_gpkg, write_text, write_xlsx
 
 RAW = Path(__file__).resolve().parent / "raw"
 WORK = "EPSG:4546"  # CGCS2000 / 3-degree GK CM 111E: the catalogue's working CRS
@@ -559,6 +567,75 @@ def taiyuan_region_adcodes(admin: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -
     return [TAIYUAN, *sorted(order["adcode"].head(30))]
 
 
+# --------------------------------------------------------------------------- official-shaped
+#: GB/T 4754-2017 class of each bundled firm industry (the classes' names in the standard).
+PERMIT_CLASS = {"steel": ("3120", "炼钢"), "coal_power": ("4411", "火力发电")}
+UNIT_TYPE_ZH = {
+    "priority_protection": "优先保护单元",
+    "key_control": "重点管控单元",
+    "general_control": "一般管控单元",
+}
+OFFICIAL_SHAPED_NOTE = """# Official-shaped demonstration files (derived, not official)
+
+Written by layers/shanxi/build.py from the bundled layers, in the shapes agencies hold their
+data in, so that the demo (analyses/demo-05-official-shaped.toml) and the tests run on them:
+
+- permits_demonstration.xlsx: GEM steel and coal-power plants (CC BY 4.0, Global Energy
+  Monitor) as a permits workbook: 企业编号 is the GEM id (not a 统一社会信用代码), 行业 and
+  行业代码 the GB/T 4754-2017 class (3120 炼钢, 4411 火力发电), 经度/纬度 CGCS2000.
+- control_units_gbk_demonstration.shp: the demonstration control units (derived by rule, not
+  the official 三线一单 units) in GBK, fields HJGKDYBM, HJGKDYMC, GKDYFL, XZQDM.
+- builtup_geometry_only_demonstration.gpkg: the demonstration built-up areas, polygons only.
+
+Provenance: derived (status demonstration). Never to be taken as official data.
+"""
+
+
+def build_official_shaped(
+    out: Path, firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame, units: gpd.GeoDataFrame
+) -> dict[str, int]:
+    """Write the official-shaped demonstration files (see the module docstring)."""
+    f = firms.to_crs(GEO)
+    cls = f["industry"].map(PERMIT_CLASS)
+    permits = pd.DataFrame(
+        {
+            "企业编号": f["firm_id"].to_numpy(),
+            "企业名称": f["name"].to_numpy(),
+            "行业": [c[1] for c in cls],
+            "行业代码": [c[0] for c in cls],
+            "经度": np.round(f.geometry.x.to_numpy(), 6),
+            "纬度": np.round(f.geometry.y.to_numpy(), 6),
+            "状态": f["status"].to_numpy(),
+        }
+    )
+    note = pd.DataFrame({"说明": OFFICIAL_SHAPED_NOTE.strip().splitlines()})
+    write_xlsx(
+        {"许可证": permits, "provenance": note}, out / "permits_demonstration.xlsx", overwrite=True
+    )
+    shp = gpd.GeoDataFrame(
+        {
+            "HJGKDYBM": units["unit_code"].to_numpy(),
+            "HJGKDYMC": units["unit_name"].to_numpy(),
+            "GKDYFL": units["unit_type"].map(UNIT_TYPE_ZH).to_numpy(),
+            "XZQDM": units["adcode"].to_numpy(),
+        },
+        geometry=units.geometry.to_numpy(),
+        crs=units.crs,
+    )
+    pyogrio.write_dataframe(
+        shp,
+        out / "control_units_gbk_demonstration.shp",
+        encoding="GBK",
+        layer_options={"DBF_DATE_LAST_UPDATE": "2000-01-01"},  # same inputs, same bytes
+    )
+    bare = gpd.GeoDataFrame(geometry=builtup.geometry.to_numpy(), crs=builtup.crs)
+    write_gpkg(
+        bare, out / "builtup_geometry_only_demonstration.gpkg", overwrite=True, layer="builtup"
+    )
+    write_text(OFFICIAL_SHAPED_NOTE, out / "official_shaped_demonstration.md", overwrite=True)
+    return {"permits_demonstration": len(permits), "control_units_gbk_demonstration": len(shp)}
+
+
 def build(out: Path) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     mask_raw = pyogrio.read_dataframe(RAW / "_filter" / "shanxi_buffer30km.geojson")
@@ -593,6 +670,7 @@ def build(out: Path) -> dict[str, int]:
         encoding="utf-8",
     )
     counts["taiyuan_region_demonstration"] = len(codes)
+    counts.update(build_official_shaped(out, firms, builtup, units))
     return counts
 
 

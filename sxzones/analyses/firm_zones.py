@@ -23,13 +23,28 @@ the line):
    distance is ``within_<D>km``; otherwise ``beyond``.
 
 The heavy steps run on chunks of firms in threads (shapely releases the GIL).
+
+Example (a firm inside an area and one 10 km east of it)::
+
+    >>> import geopandas as gpd, shapely
+    >>> from sxzones.rules import load_rules
+    >>> bu = gpd.GeoDataFrame({"area_id": ["A"], "name": ["城区"], "kind": ["city"]},
+    ...                       geometry=[shapely.box(500000, 4000000, 501000, 4001000)],
+    ...                       crs=4546)
+    >>> f = gpd.GeoDataFrame({"firm_id": ["1", "2"], "name": ["a", "b"],
+    ...                       "industry": ["钢铁", "steel"]},
+    ...                      geometry=[shapely.Point(500500, 4000500),
+    ...                                shapely.Point(511000, 4000500)], crs=4546)
+    >>> out = screen_firms(f, bu, load_rules(), threads=1)
+    >>> out[["zone", "distance_m"]].round(1).values.tolist()
+    [['inside', 0.0], ['within_20km', 10000.0]]
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -40,39 +55,19 @@ from pyproj import CRS
 
 from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
-from sxzones.rules import Rule, RuleSet
+from sxzones.rules import Rule, RuleSet, Vocabulary, bundled_rules
 
 __all__ = [
-    "INDUSTRY_ALIASES",
     "FirmScreenSummary",
     "normalise_industry",
+    "resolve_industries",
     "screen_firms",
     "summarise",
 ]
 
-#: Chinese and common English names users write for the industries (GLOSSARY.md).
-INDUSTRY_ALIASES: dict[str, str] = {
-    "钢铁": "steel",
-    "钢": "steel",
-    "iron and steel": "steel",
-    "iron & steel": "steel",
-    "焦化": "coking",
-    "焦炭": "coking",
-    "coke": "coking",
-    "水泥": "cement",
-    "化工": "chemical",
-    "chemicals": "chemical",
-    "有色": "nonferrous",
-    "有色金属": "nonferrous",
-    "non-ferrous": "nonferrous",
-    "火电": "coal_power",
-    "燃煤发电": "coal_power",
-    "coal power": "coal_power",
-    "煤化工": "coal_chemical",
-    "coal chemical": "coal_chemical",
-}
-
 INSIDE = "inside"
+#: Whether a firm's industry is known to the rules' vocabulary.
+STATUSES = ("recognised", "unrecognised", "missing")
 BEYOND = "beyond"
 
 
@@ -81,11 +76,34 @@ def zone_label(distance_m: float) -> str:
     return f"within_{distance_m / 1000:g}km"
 
 
-def normalise_industry(values: pd.Series) -> pd.Series:
-    """Lower-case identifiers; Chinese names mapped with :data:`INDUSTRY_ALIASES`."""
-    codes, uniques = pd.factorize(values.astype("string").str.strip().str.lower())
-    mapped = np.array([INDUSTRY_ALIASES.get(str(u), str(u)) for u in uniques] + [""], dtype=object)
-    return pd.Series(categorical_take(mapped, codes), index=values.index)  # -1 (missing) -> ""
+def resolve_industries(
+    frame: pd.DataFrame, vocabulary: Vocabulary
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Industry identifiers and statuses of firms or projects, from the rules' vocabulary.
+
+    A GB/T 4754 code in ``industry_code`` wins over the ``industry`` text when it is known;
+    otherwise the text decides. Statuses: ``recognised``, ``unrecognised`` (a value the
+    vocabulary does not know: no rule can be said to apply or not), ``missing``.
+    """
+    n = len(frame)
+    ids = np.full(n, "", dtype=object)
+    status = np.full(n, "missing", dtype=object)
+    for col in ("industry", "industry_code"):  # the code last: it wins where it resolves
+        if col not in frame.columns:
+            continue
+        i, st = vocabulary.resolve_many(frame[col])
+        take = (st == "recognised") | ((st == "unrecognised") & (status == "missing"))
+        ids = np.where(st == "recognised", i, ids)
+        status = np.where(take, st, status)
+    return ids, status
+
+
+def normalise_industry(values: pd.Series, vocabulary: Vocabulary | None = None) -> pd.Series:
+    """Industry identifiers of ``values`` (``""`` where the vocabulary knows none; default
+    vocabulary: the bundled rules')."""
+    vocab = vocabulary if vocabulary is not None else bundled_rules().industries
+    ids, _ = vocab.resolve_many(values)
+    return pd.Series(ids, index=values.index)
 
 
 def _check_crs(firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -> CRS:
@@ -125,7 +143,8 @@ def screen_firms(
     Parameters
     ----------
     firms : GeoDataFrame
-        Role ``firms`` (``firm_id``, ``name``, ``industry``), points or site polygons, in a
+        Role ``firms`` (``firm_id``, ``industry`` and/or ``industry_code``; ``name``
+        optional), points or site polygons, in a
         projected working CRS.
     builtup : GeoDataFrame
         Role ``builtup`` (``area_id``, ``name``, ``kind``), same CRS. Areas outside the
@@ -148,37 +167,16 @@ def screen_firms(
         One row per input firm, same index and CRS: ``zone`` (``inside`` / ``within_20km`` /
         ``beyond``), ``distance_m`` (ellipsoidal metres, 0 inside), ``nearest_area_id``,
         ``nearest_area_name``, ``nearest_area_kind``, ``adcode``, ``county``, ``city``,
+        ``industry_id`` and ``industry_status`` (``recognised`` / ``unrecognised`` /
+        ``missing``: an unrecognised industry is never "no rule applies"),
         ``applicable``, ``rule_ids``, ``clauses``, ``asks``, then the firm's own fields.
 
     Raises
     ------
     CRSError
         When the CRSs differ or are geographic.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> from sxzones.rules import load_rules
-    >>> bu = gpd.GeoDataFrame({"area_id": ["A"], "name": ["城区"], "kind": ["city"]},
-    ...                       geometry=[shapely.box(500000, 4000000, 501000, 4001000)],
-    ...                       crs=4546)
-    >>> f = gpd.GeoDataFrame({"firm_id": ["1", "2"], "name": ["a", "b"],
-    ...                       "industry": ["钢铁", "steel"]},
-    ...                      geometry=[shapely.Point(500500, 4000500),
-    ...                                shapely.Point(511000, 4000500)], crs=4546)
-    >>> out = screen_firms(f, bu, load_rules(), threads=1)
-    >>> out[["zone", "distance_m"]].round(1).values.tolist()
-    [['inside', 0.0], ['within_20km', 10000.0]]
     """
-    crs = _check_crs(firms, builtup)
-    for col in ("industry",):
-        if col not in firms.columns:
-            raise LayerError(
-                f"firms need an {col!r} field; fields present: "
-                f"{[c for c in firms.columns if c != 'geometry']}"
-            )
-    if not {"area_id", "name"} <= set(builtup.columns):
-        raise LayerError("built-up areas need 'area_id' and 'name' fields")
+    crs = _check_inputs(firms, builtup)
     inside_rules = rules.of_kind("firm_inside_builtup")
     dist_rules = rules.of_kind("firm_within_distance")
     d = (
@@ -198,26 +196,54 @@ def screen_firms(
     out = pd.DataFrame(index=firms.index)
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
     out["distance_m"] = np.round(near.distance, 2)
+    _place_columns(out, fg, builtup, near.area, admin)
+    ids, status = resolve_industries(firms, rules.industries)
+    out["industry_id"] = ids
+    out["industry_status"] = pd.Categorical(status, categories=list(STATUSES))
+    _apply_rules(
+        out, pd.Series(ids, index=firms.index), zone_code, within, inside_rules, dist_rules
+    )
+    keep = [c for c in firms.columns if c not in out.columns and c != firms.geometry.name]
+    result = pd.concat([out, firms[keep]], axis=1)
+    screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
+    screened.attrs["distance_m"] = d
+    return screened
+
+
+def _check_inputs(firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -> CRS:
+    """The common projected CRS, after checking the fields the screen cannot do without."""
+    crs = _check_crs(firms, builtup)
+    if not {"industry", "industry_code"} & set(firms.columns):
+        raise LayerError(
+            "firms need an 'industry' field (or 'industry_code', GB/T 4754); fields present: "
+            f"{[c for c in firms.columns if c != firms.geometry.name]}"
+        )
+    if "area_id" not in builtup.columns:
+        raise LayerError("built-up areas need an 'area_id' field (sxzones.layers numbers them)")
+    return crs
+
+
+def _place_columns(
+    out: pd.DataFrame,
+    fg: npt.NDArray[np.object_],
+    builtup: gpd.GeoDataFrame,
+    nearest: npt.NDArray[np.int64],
+    admin: gpd.GeoDataFrame | None,
+) -> None:
+    """The nearest area's id (and name and kind where the layer has them), and the firm's
+    city and county from the admin layer."""
     for col, src in (
         ("nearest_area_id", "area_id"),
         ("nearest_area_name", "name"),
         ("nearest_area_kind", "kind"),
     ):
         if src in builtup.columns:
-            out[col] = categorical_take(builtup[src].to_numpy(), near.area)
+            out[col] = categorical_take(builtup[src].to_numpy(), nearest)
     if admin is not None:
         pts = fg if bool(np.all(shapely.get_type_id(fg) == 0)) else shapely.point_on_surface(fg)
         which, table = county_lookup(pts, admin)
         for col in ("adcode", "county", "city"):
             out[col] = categorical_take(table[col], which)
-    industry = normalise_industry(firms["industry"])
-    out["industry_id"] = industry.to_numpy()
-    _apply_rules(out, industry, zone_code, within, inside_rules, dist_rules)
-    keep = [c for c in firms.columns if c not in out.columns and c != firms.geometry.name]
-    result = pd.concat([out, firms[keep]], axis=1)
-    screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
-    screened.attrs["distance_m"] = d
-    return screened
 
 
 def _apply_rules(
@@ -257,14 +283,29 @@ class FirmScreenSummary:
     by_zone: dict[str, int]
     by_zone_applicable: dict[str, int]
     distance_m: float
+    by_status: dict[str, int] = field(default_factory=dict)
+    #: Unrecognised industry values, most frequent first, with their counts.
+    unrecognised: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         zones = ", ".join(f"{k} {v}" for k, v in self.by_zone.items())
         app = ", ".join(f"{k} {v}" for k, v in self.by_zone_applicable.items())
-        return (
+        text = (
             f"firm screen ({self.distance_m / 1000:g} km): {self.n_firms} firms: {zones}; "
             f"named by a rule: {app}"
         )
+        if self.by_status:
+            text += "\nindustry: " + ", ".join(f"{k} {v}" for k, v in self.by_status.items())
+        if self.unrecognised:
+            top = list(self.unrecognised.items())
+            shown = ", ".join(f"{k!r} ({v})" for k, v in top[:10])
+            more = f" and {len(top) - 10} more" if len(top) > 10 else ""
+            text += (
+                f"\n  unrecognised industries, not screened against the rules: {shown}{more}. "
+                "Fix: add each value to the synonyms of its industry under "
+                "[vocabularies.industries] in the rules file (or use GB/T 4754 codes)"
+            )
+        return text
 
 
 def summarise(result: pd.DataFrame) -> FirmScreenSummary:
@@ -275,16 +316,42 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         for z in (INSIDE, *sorted(z for z in zones.index if z.startswith("within")), BEYOND)
         if z in zones.index
     ]
+    by_status: dict[str, int] = {}
+    unrec: dict[str, int] = {}
+    if "industry_status" in result.columns:
+        st = result["industry_status"].astype(str)
+        by_status = {k: int((st == k).sum()) for k in STATUSES}
+        raw = [c for c in ("industry", "industry_code") if c in result.columns]
+        if raw and (st == "unrecognised").any():
+            vals = result.loc[st == "unrecognised", raw[0]].astype(str).str.strip()
+            unrec = {str(k): int(v) for k, v in vals.value_counts().items()}
     return FirmScreenSummary(
         len(result),
         {z: int(zones[z]) for z in order},
         {z: int(app.get(z, 0)) for z in order},
         float(result.attrs.get("distance_m", 20000.0)),
+        by_status,
+        unrec,
     )
 
 
 def summary_by_city(result: pd.DataFrame) -> pd.DataFrame:
-    """Counts by city, industry and zone (the XLSX summary sheet)."""
-    cols = [c for c in ("city", "industry_id") if c in result.columns]
-    t = result.groupby([*cols, "zone"], dropna=False).size().unstack("zone", fill_value=0)
-    return t.reset_index()
+    """Counts by city, industry and zone (the XLSX summary sheet). Unrecognised and missing
+    industries are rows of their own, under the value as written (``industry_status``)."""
+    t = pd.DataFrame(result.drop(columns="geometry", errors="ignore"))
+    if "industry_status" in t.columns:
+        st = t["industry_status"].astype(str)
+        written = t["industry"].astype(str) if "industry" in t.columns else ""
+        t["industry_id"] = np.where(st == "recognised", t["industry_id"], written)
+        t["industry_status"] = st
+    cols = [c for c in ("city", "industry_id", "industry_status") if c in t.columns]
+    out = t.groupby([*cols, "zone"], dropna=False).size().unstack("zone", fill_value=0)
+    out = out.reset_index()
+    if "industry_status" in out.columns and (out["industry_status"] == "unrecognised").any():
+        out["how_to_map"] = np.where(
+            out["industry_status"] == "unrecognised",
+            "add it to the synonyms of its industry under [vocabularies.industries] in the "
+            "rules file, or give a GB/T 4754 code",
+            "",
+        )
+    return out

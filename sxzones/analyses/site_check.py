@@ -34,7 +34,7 @@ import shapely
 from pyproj import CRS
 
 from sxzones._util import gc_paused
-from sxzones.analyses.firm_zones import normalise_industry, zone_label
+from sxzones.analyses.firm_zones import resolve_industries, zone_label
 from sxzones.analyses.nearest import (
     CHUNK,
     TargetIndex,
@@ -45,7 +45,7 @@ from sxzones.analyses.nearest import (
 )
 from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import ellipsoidal_area
-from sxzones.rules import PROJECT_KINDS, VERDICTS, Rule, RuleSet
+from sxzones.rules import UNASSESSED, VERDICTS, Rule, RuleSet
 
 __all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
 
@@ -181,6 +181,7 @@ class SiteCheckResult:
                     "nearest": row["nearest_builtup"],
                 },
                 "geometry_note": row.get("geometry_note", ""),
+                "unassessed_reason": row.get("unassessed_reason", ""),
             }
             for role in ("control_units", "redline", "zones"):
                 d[role] = found[role][pos]
@@ -346,6 +347,34 @@ def _rule_fires(
     return hit & touched
 
 
+def _unassessed(
+    projects: gpd.GeoDataFrame,
+    ind_status: npt.NDArray[np.object_],
+    kind_status: npt.NDArray[np.object_],
+) -> npt.NDArray[np.object_]:
+    """Per project, why the rules could not be assessed (``""`` when they could): an
+    industry or kind missing, or one the rules' vocabulary does not know."""
+    why = pd.Series("", index=range(len(projects)), dtype=object)
+    src = "industry" if "industry" in projects else "industry_code"
+    for status, col, vocab in (
+        (ind_status, src, "industries"),
+        (kind_status, "kind", "project_kinds"),
+    ):
+        if col not in projects:
+            status = np.where(status == "recognised", status, "missing")
+        vals = projects[col].astype(str).to_numpy() if col in projects else np.full(len(why), "")
+        fix = f" (map it under [vocabularies.{vocab}] in the rules file)"
+        shown = (projects.attrs.get("sxzones") or {}).get("fields", {}).get(col, col)
+        for k in np.flatnonzero(status != "recognised"):
+            text = (
+                f"no {shown} given"
+                if status[k] == "missing"
+                else f"{shown} {vals[k]!r} is not in the rules' vocabulary{fix}"
+            )
+            why.iat[k] = f"{why.iat[k]}; {text}" if why.iat[k] else text
+    return why.to_numpy(dtype=object)
+
+
 def _site_layers(layers: SiteLayers | Mapping[str, gpd.GeoDataFrame]) -> SiteLayers:
     """``layers`` as :class:`SiteLayers`, checked: a mapping role -> GeoDataFrame is wrapped."""
     if isinstance(layers, SiteLayers):
@@ -477,7 +506,7 @@ def _distance_columns(
             bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
         )
         out["builtup_distance_m"] = np.round(bdist, 2)
-        out["nearest_builtup"] = bu["name"].to_numpy()[nb.area]
+        out["nearest_builtup"] = bu["name" if "name" in bu else "area_id"].to_numpy()[nb.area]
     else:
         bdist = np.full(n, np.inf)
         out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
@@ -528,19 +557,16 @@ def _check_sites(
     pg = projects.geometry.to_numpy()
     reps = shapely.point_on_surface(pg)  # for the county lookup
     parea = ellipsoidal_area(pg, crs)
-    industry = (
-        normalise_industry(projects["industry"]).to_numpy(dtype=object)
-        if ("industry" in projects)
-        else np.full(n, "", dtype=object)
-    )
-    kind = (
-        projects["kind"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+    industry, ind_status = resolve_industries(projects, rules.industries)
+    kind, kind_status = (
+        rules.project_kinds.resolve_many(projects["kind"])
         if "kind" in projects
-        else np.full(n, "new", dtype=object)
+        else (np.full(n, "new", dtype=object), np.full(n, "recognised", dtype=object))
     )
-    bad = sorted(set(kind) - set(PROJECT_KINDS))
-    if bad:
-        raise LayerError(f"project kind(s) {bad} unknown; kinds: {list(PROJECT_KINDS)}")
+    # No kind given (no field, or a blank cell): a new project, as documented.
+    kind = np.where(kind_status == "missing", "new", kind)
+    kind_status = np.where(kind_status == "missing", "recognised", kind_status)
+    unassessed = _unassessed(projects, ind_status, kind_status)
     segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
     pairs: dict[str, pd.DataFrame] = {
         role: _overlaps(pg, parea, crs, layers, role, threads)
@@ -577,6 +603,11 @@ def _check_sites(
         out["county"] = table["county"][which]
         out["city"] = table["city"][which]
     _verdict_columns(out, rules, industry, kind, pairs, bdist)
+    # An industry or kind the vocabulary does not know is never "clear": only a conflict
+    # that fired anyway stands.
+    conflict = out["verdict"].to_numpy() == "conflict"
+    out["verdict"] = np.where((unassessed != "") & ~conflict, UNASSESSED, out["verdict"])
+    out["unassessed_reason"] = unassessed
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
     keep = [

@@ -1,8 +1,10 @@
 """Layers: roles and schemas, readers, validation and the catalogue.
 
 >>> from sxzones.layers import ROLES
->>> ROLES["builtup"].required
-('area_id', 'name', 'kind', 'adcode')
+>>> ROLES["control_units"].required
+('unit_code', 'unit_type')
+>>> ROLES["builtup"].required  # geometry only: the id is the feature number when absent
+()
 """
 
 from __future__ import annotations

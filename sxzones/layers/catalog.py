@@ -13,6 +13,7 @@ A catalogue names each layer's file, role, source CRS, encoding, field mapping a
     encoding = "GB18030"            # optional
     where = "level = 'county'"      # optional attribute filter (OGR SQL)
     fields = { area_id = "BM", name = "MC" }        # canonical = source
+    values = { kind = { "城区" = "city" } }          # field = { source value = canonical }
     constants = { kind = "city" }                   # canonical = value for every feature
     provenance = { source = "...", licence = "...", version = "...", status = "official" }
 
@@ -51,6 +52,7 @@ _ENTRY_KEYS = {
     "where",
     "fields",
     "constants",
+    "values",
     "id_field",
     "provenance",
     "description",
@@ -76,6 +78,7 @@ class LayerEntry:
     where: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
     id_field: str | None = None
     description: str = ""
 
@@ -133,6 +136,62 @@ def _unknown(where: str, keys: set[str], allowed: set[str]) -> None:
         raise CatalogError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
 
 
+def _values(where: str, table: Any) -> dict[str, dict[str, str]]:
+    """An entry's ``values = { field = { source value = canonical value } }``, checked."""
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise CatalogError(
+            f"{where}: values must be a table of tables, e.g. values = {{ unit_type = "
+            f'{{ "优先保护单元" = "priority_protection" }} }}'
+        )
+    return {str(f): {str(k): str(v) for k, v in m.items()} for f, m in table.items()}
+
+
+def _entry(p: Path, name: str, raw: dict[str, Any]) -> LayerEntry:
+    """One checked catalogue entry (paths relative to the catalogue's folder)."""
+    where = f"{p} [layers.{name}]"
+    _unknown(where, set(raw), _ENTRY_KEYS)
+    for k in ("path", "role", "provenance"):
+        if k not in raw:
+            raise CatalogError(f"{where}: missing key {k!r}")
+    if raw["role"] not in ROLES:
+        raise CatalogError(f"{where}: unknown role {raw['role']!r}; roles: {sorted(ROLES)}")
+    prov = raw["provenance"]
+    _unknown(f"{where} provenance", set(prov), _PROV_KEYS)
+    missing = [k for k in ("source", "licence", "version", "status") if k not in prov]
+    if missing:
+        raise CatalogError(f"{where} provenance: missing {missing}")
+    if prov["status"] not in ("official", "public", "demonstration"):
+        raise CatalogError(
+            f"{where} provenance.status must be official, public or "
+            f"demonstration, not {prov['status']!r}"
+        )
+    if prov["status"] == "demonstration" and "demonstration" not in name:
+        raise CatalogError(
+            f"{where}: a demonstration layer says so in its name (e.g. {name}_demonstration)"
+        )
+    if raw.get("crs"):
+        parse_crs(raw["crs"])
+    fpath = Path(raw["path"])
+    return LayerEntry(
+        name=name,
+        path=fpath if fpath.is_absolute() else (p.parent / fpath),
+        role=raw["role"],
+        provenance=Provenance(**prov),
+        crs=raw.get("crs"),
+        encoding=raw.get("encoding"),
+        layer=raw.get("layer"),
+        x=raw.get("x"),
+        y=raw.get("y"),
+        sheet=raw.get("sheet"),
+        where=raw.get("where"),
+        fields=dict(raw.get("fields", {})),
+        constants=dict(raw.get("constants", {})),
+        values=_values(where, raw.get("values", {})),
+        id_field=raw.get("id_field"),
+        description=raw.get("description", ""),
+    )
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Parse and check a catalogue file; every problem of an entry is named with the entry.
 
@@ -174,49 +233,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     entries: dict[str, LayerEntry] = {}
     problems: list[str] = []
     for name, raw in data.get("layers", {}).items():
-        where = f"{p} [layers.{name}]"
         try:
-            _unknown(where, set(raw), _ENTRY_KEYS)
-            for k in ("path", "role", "provenance"):
-                if k not in raw:
-                    raise CatalogError(f"{where}: missing key {k!r}")
-            if raw["role"] not in ROLES:
-                raise CatalogError(f"{where}: unknown role {raw['role']!r}; roles: {sorted(ROLES)}")
-            prov = raw["provenance"]
-            _unknown(f"{where} provenance", set(prov), _PROV_KEYS)
-            missing = [k for k in ("source", "licence", "version", "status") if k not in prov]
-            if missing:
-                raise CatalogError(f"{where} provenance: missing {missing}")
-            if prov["status"] not in ("official", "public", "demonstration"):
-                raise CatalogError(
-                    f"{where} provenance.status must be official, public or "
-                    f"demonstration, not {prov['status']!r}"
-                )
-            if prov["status"] == "demonstration" and "demonstration" not in name:
-                raise CatalogError(
-                    f"{where}: a demonstration layer says so in its name "
-                    f"(e.g. {name}_demonstration)"
-                )
-            if raw.get("crs"):
-                parse_crs(raw["crs"])
-            fpath = Path(raw["path"])
-            entries[name] = LayerEntry(
-                name=name,
-                path=fpath if fpath.is_absolute() else (p.parent / fpath),
-                role=raw["role"],
-                provenance=Provenance(**prov),
-                crs=raw.get("crs"),
-                encoding=raw.get("encoding"),
-                layer=raw.get("layer"),
-                x=raw.get("x"),
-                y=raw.get("y"),
-                sheet=raw.get("sheet"),
-                where=raw.get("where"),
-                fields=dict(raw.get("fields", {})),
-                constants=dict(raw.get("constants", {})),
-                id_field=raw.get("id_field"),
-                description=raw.get("description", ""),
-            )
+            entries[name] = _entry(p, name, raw)
         except (CatalogError, CRSError) as exc:
             problems.append(str(exc))
     if problems:
@@ -250,6 +268,7 @@ def load_layer(
         working_crs=working_crs,
         fields=entry.fields,
         constants=entry.constants,
+        values=entry.values,
         id_field=entry.id_field,
         provenance=entry.provenance,
         study_area=study_area,

@@ -14,6 +14,18 @@ The common layout (the land-survey exchange text format)::
 X is the **northing** and Y the **easting**, which carries the zone number in front
 (38 512 000.0 is 512 000.0 m in zone 38). Ring 1 is the outer ring; further ring numbers are
 holes when they lie inside an earlier ring, else further parts of a multi-part parcel.
+
+As tools in the wild write them, also read:
+
+* an empty ``带号=``: the zone is the prefix of the eastings (said in the notes);
+* east-first coordinates (Y before X): unambiguous because the zone-prefixed easting has
+  8 integer digits (or, without a prefix, 6 against the northing's 7); read and said;
+* 6-degree zones (``几度分带=6``, ``分带=6度带``; zones 13-23), and ``分带=3度带``; with no width
+  given, the zone number tells it (13-23: 6-degree, 25-45: 3-degree);
+* an ``[扩展信息]`` section (ignored, as any other section);
+* a plain point list, one point a line, ``点号,X,Y`` or ``点号,圈号,X,Y`` (an optional
+  header line, commas, tabs or spaces): one parcel named after the file, whose CRS is given
+  by the caller (``--crs``).
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ import shapely
 from sxzones.crs import CRSSpec, parse_crs
 from sxzones.errors import LayerError
 
-__all__ = ["JzdParcel", "is_jzd_text", "parse_jzd"]
+__all__ = ["JzdParcel", "is_jzd_text", "is_point_list", "parse_jzd", "parse_point_list"]
 
 _DATUM_WORDS = [
     ("2000", "cgcs2000"),
@@ -36,6 +48,9 @@ _DATUM_WORDS = [
     ("北京", "beijing54"),
     ("54", "beijing54"),
 ]
+# First EPSG code of the zone-prefixed 6-degree Gauss-Krüger CRSs (zone 13), per datum.
+_GK6_FIRST = {"cgcs2000": 4491, "xian80": 2327, "beijing54": 21413}
+_SPLIT = re.compile(r"\s*[,，\t]\s*|\s+")
 
 
 @dataclass
@@ -46,12 +61,34 @@ class JzdParcel:
     land_class: str
     declared_area: float | None
     line: int  # line of the header in the file (1-based)
-    rings: dict[str, list[tuple[float, float, int]]]  # ring -> [(easting, northing, line)]
+    rings: dict[str, list[tuple[float, float, int]]]  # ring -> [(first, second, line)] as written
 
 
 def is_jzd_text(text: str) -> bool:
     """True when the text looks like a 界址点 file (has a [地块坐标] section)."""
     return "[地块坐标]" in text
+
+
+def _point_cells(line: str) -> list[str] | None:
+    """``[label, ring, x, y]`` of a point-list line, or None when it is not one."""
+    cells = [c for c in _SPLIT.split(line.strip()) if c]
+    if len(cells) not in (3, 4):
+        return None
+    try:
+        float(cells[-1]), float(cells[-2])
+    except ValueError:
+        return None
+    if len(cells) == 4 and not re.fullmatch(r"\d+", cells[1]):
+        return None
+    return [cells[0], cells[1] if len(cells) == 4 else "1", cells[-2], cells[-1]]
+
+
+def is_point_list(text: str) -> bool:
+    """True when every line (but an optional header) is ``点号,[圈号,]X,Y`` and there are 3+."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if lines and _point_cells(lines[0]) is None:
+        lines = lines[1:]  # a header such as 点号,X,Y
+    return len(lines) >= 3 and all(_point_cells(ln) is not None for ln in lines)
 
 
 def read_text(path: Path, encoding: str | None) -> tuple[str, str]:
@@ -69,29 +106,107 @@ def read_text(path: Path, encoding: str | None) -> tuple[str, str]:
     )
 
 
-def _spec_from_header(props: dict[str, str], path: Path) -> CRSSpec | None:
+def _width(props: dict[str, str], zone: int | None, path: Path) -> int:
+    """The zone width (3 or 6 degrees): 几度分带 / 分带, else from the zone number."""
+    text = props.get("几度分带", "") or props.get("分带", "")
+    m = re.search(r"\d+", text)
+    if m:
+        width = int(m.group())
+    elif zone is not None:
+        width = 6 if zone <= 23 else 3
+    else:
+        width = 3
+    if width not in (3, 6):
+        raise LayerError(
+            f"{path}: 几度分带={text}: zones are 3 or 6 degrees wide. Fix: correct the header, "
+            "or pass the CRS explicitly (--crs EPSG:...)"
+        )
+    return width
+
+
+def _spec_from_header(
+    props: dict[str, str], path: Path, eastings: list[float], notes: list[str]
+) -> CRSSpec | None:
+    """The CRS the header declares; an empty 带号 takes the zone from the eastings' prefix."""
     system = props.get("坐标系", "")
     zone_s = props.get("带号", "").strip()
-    width = props.get("几度分带", "3").strip() or "3"
     if not system and not zone_s:
         return None
-    datum = "cgcs2000"
-    for word, d in _DATUM_WORDS:
-        if word in system:
-            datum = d
-            break
-    if not zone_s:
-        return None
-    if width != "3":
-        raise LayerError(
-            f"{path}: 几度分带={width}: only 3-degree Gauss-Krüger zones are supported; pass the "
-            "CRS explicitly (--crs EPSG:...)"
-        )
-    return parse_crs(f"{datum}:gk{int(zone_s)}")
+    datum = next((d for word, d in _DATUM_WORDS if word in system), "cgcs2000")
+    if zone_s:
+        zone = int(float(zone_s))
+    else:
+        prefixed = [e for e in eastings if e >= 1e7]
+        if not prefixed:
+            return None  # no zone anywhere: the caller gives the CRS
+        zones = sorted({int(e // 1e6) for e in prefixed})
+        if len(zones) > 1:
+            raise LayerError(f"{path}: 带号 is empty and the eastings carry zones {zones}")
+        zone = zones[0]
+        notes.append(f"界址点 带号 is empty: zone {zone} read from the eastings' prefix")
+    width = _width(props, zone, path)
+    if width == 6:
+        if not 13 <= zone <= 23:
+            raise LayerError(f"{path}: 6-degree zone {zone}: China lies in zones 13-23")
+        code = _GK6_FIRST[datum] + zone - 13
+        notes.append(f"6-degree Gauss-Krüger zone {zone} (EPSG:{code})")
+        return parse_crs(f"EPSG:{code}")
+    return parse_crs(f"{datum}:gk{zone}")
 
 
-def parse_jzd(path: Path, *, encoding: str | None = None) -> tuple[list[JzdParcel], CRSSpec | None]:
-    """Parse a 界址点 file into parcels; returns the parcels and the CRS its header declares.
+def _east_first(pairs: list[tuple[float, float]], path: Path) -> bool:
+    """Whether the points are written easting first: the easting is the value with the zone
+    prefix (8 integer digits), or without one below 1,000,000 against a 7-digit northing."""
+
+    def is_easting(v: float) -> bool:
+        return abs(v) >= 1e7 or abs(v) < 1e6
+
+    flags = {(is_easting(a) and not is_easting(b)) for a, b in pairs}
+    normal = {(is_easting(b) and not is_easting(a)) for a, b in pairs}
+    if flags == {True}:
+        return True
+    if normal == {True} or not pairs:
+        return False
+    raise LayerError(
+        f"{path}: the points mix northing-first and easting-first order (or neither value "
+        "looks like a Gauss-Krüger easting). Fix: write X (northing), Y (easting) on every line"
+    )
+
+
+def _orient(parcels: list[JzdParcel], path: Path, notes: list[str]) -> list[float]:
+    """Put every point as (easting, northing); returns the eastings."""
+    pairs = [(a, b) for p in parcels for ring in p.rings.values() for a, b, _ in ring]
+    east_first = _east_first(pairs, path)
+    if east_first:
+        notes.append("界址点 coordinates are written easting first (Y, X): read by the zone prefix")
+    for p in parcels:
+        for ring in p.rings.values():
+            ring[:] = [((a, b) if east_first else (b, a)) + (ln,) for a, b, ln in ring]
+    return [e for p in parcels for ring in p.rings.values() for e, _, _ in ring]
+
+
+def _parcel_header(cells: list[str], lineno: int, n: int) -> JzdParcel:
+    area: float | None
+    try:
+        area = float(cells[1]) if cells[1] else None
+    except ValueError:
+        area = None
+    return JzdParcel(
+        parcel_id=cells[2] if len(cells) > 2 and cells[2] else f"parcel{n + 1}",
+        name=cells[3] if len(cells) > 3 else "",
+        use=cells[6] if len(cells) > 6 else "",
+        land_class=cells[7] if len(cells) > 7 else "",
+        declared_area=area,
+        line=lineno,
+        rings={},
+    )
+
+
+def parse_jzd(
+    path: Path, *, encoding: str | None = None, notes: list[str] | None = None
+) -> tuple[list[JzdParcel], CRSSpec | None]:
+    """Parse a 界址点 file into parcels (points as easting, northing); returns the parcels
+    and the CRS its header declares. What was inferred goes to ``notes``.
 
     Raises
     ------
@@ -99,6 +214,7 @@ def parse_jzd(path: Path, *, encoding: str | None = None) -> tuple[list[JzdParce
         Naming the line and what is wrong with it.
     """
     text, _ = read_text(path, encoding)
+    notes = notes if notes is not None else []
     props: dict[str, str] = {}
     parcels: list[JzdParcel] = []
     section = ""
@@ -117,51 +233,56 @@ def parse_jzd(path: Path, *, encoding: str | None = None) -> tuple[list[JzdParce
                 props[k.strip()] = v.strip()
             continue
         if section != "[地块坐标]":
-            continue
+            continue  # [扩展信息] and any other section
         cells = [c.strip() for c in re.split(r"[,，]", line)]
         if cells[-1] == "@":
-            area: float | None
-            try:
-                area = float(cells[1]) if cells[1] else None
-            except ValueError:
-                area = None
-            current = JzdParcel(
-                parcel_id=cells[2] if len(cells) > 2 and cells[2] else f"parcel{len(parcels) + 1}",
-                name=cells[3] if len(cells) > 3 else "",
-                use=cells[6] if len(cells) > 6 else "",
-                land_class=cells[7] if len(cells) > 7 else "",
-                declared_area=area,
-                line=lineno,
-                rings={},
-            )
+            current = _parcel_header(cells, lineno, len(parcels))
             parcels.append(current)
-            continue
-        if current is None:
+        elif current is None:
             errors.append(f"line {lineno}: a point before any parcel header (a line ending in @)")
-            continue
-        if len(cells) < 4:
+        elif len(cells) < 4:
             errors.append(
                 f"line {lineno}: expected 点号,圈号,X,Y (label, ring, northing, easting); got {line!r}"
             )
-            continue
-        try:
-            northing, easting = float(cells[2]), float(cells[3])
-        except ValueError:
-            errors.append(f"line {lineno}: X and Y must be numbers; got {cells[2]!r}, {cells[3]!r}")
-            continue
-        current.rings.setdefault(cells[1] or "1", []).append((easting, northing, lineno))
+        else:
+            try:
+                a, b = float(cells[2]), float(cells[3])
+            except ValueError:
+                errors.append(
+                    f"line {lineno}: X and Y must be numbers; got {cells[2]!r}, {cells[3]!r}"
+                )
+                continue
+            current.rings.setdefault(cells[1] or "1", []).append((a, b, lineno))
     if section == "" and not parcels:
         raise LayerError(f"{path}: not a 界址点 file: no [地块坐标] section")
     if errors:
         raise LayerError(f"{path}: {len(errors)} malformed line(s):\n  " + "\n  ".join(errors[:20]))
-    return parcels, _spec_from_header(props, path)
+    eastings = _orient(parcels, path, notes)
+    return parcels, _spec_from_header(props, path, eastings, notes)
+
+
+def parse_point_list(
+    path: Path, *, encoding: str | None = None, notes: list[str] | None = None
+) -> list[JzdParcel]:
+    """A plain point list (``点号,[圈号,]X,Y`` lines) as one parcel named after the file."""
+    text, _ = read_text(path, encoding)
+    notes = notes if notes is not None else []
+    parcel = JzdParcel(path.stem, "", "", "", None, 1, {})
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        cells = _point_cells(raw) if raw.strip() else None
+        if cells is None:
+            continue  # blank or the header line
+        parcel.rings.setdefault(cells[1], []).append((float(cells[2]), float(cells[3]), lineno))
+    notes.append(f"plain 界址点 point list read as one parcel ({path.stem})")
+    _orient([parcel], path, notes)
+    return [parcel]
 
 
 def parcel_geometry(parcel: JzdParcel) -> tuple[shapely.Geometry | None, str | None]:
     """Build the parcel's (multi)polygon; returns (geometry, problem)."""
     exteriors: list[list[shapely.Geometry]] = []  # [shell, holes...]
     for ring_id in sorted(parcel.rings, key=lambda r: (len(r), r)):
-        pts = [(e, n) for e, n, _ in parcel.rings[ring_id]]
+        pts = [(e, n) for e, n, _ in parcel.rings[ring_id]]  # (easting, northing)
         if len(pts) > 1 and pts[0] == pts[-1]:
             pts = pts[:-1]
         if len(pts) < 3:

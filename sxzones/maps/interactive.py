@@ -138,6 +138,44 @@ def _style_fn(style: LayerStyle) -> Any:
     return fn
 
 
+def _feature_group(
+    layer: MapLayer, st: LayerStyle, basemap: Basemap, cluster_over: int
+) -> tuple[folium.FeatureGroup, folium.GeoJson]:
+    """One layer as a feature group holding its GeoJSON (points over ``cluster_over`` in a
+    marker cluster), with a tooltip of the first three fields and a popup of all."""
+    fields = [f for f in layer.fields if f in layer.frame.columns]
+    gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02)
+    if not gj["features"]:
+        fields = []  # folium refuses tooltips and popups on a layer with no features
+    fg = folium.FeatureGroup(name=html.escape(label(layer.name)), show=st.show)
+    tooltip = (
+        folium.GeoJsonTooltip(fields=fields[:3], aliases=[f + ":" for f in fields[:3]], sticky=True)
+        if fields
+        else None
+    )
+    popup = folium.GeoJsonPopup(fields=fields) if fields else None
+    is_points = set(layer.frame.geom_type.dropna()) <= {"Point", "MultiPoint"}
+    kwargs: dict[str, Any] = {}
+    if is_points:
+        kwargs["marker"] = folium.CircleMarker(radius=st.radius, fill=True, fill_opacity=0.85)
+    gjl = folium.GeoJson(
+        gj,
+        name=label(layer.name),
+        style_function=_style_fn(st),
+        tooltip=tooltip,
+        popup=popup,
+        **kwargs,
+    )
+    if is_points and len(gj["features"]) > cluster_over:
+        # one GeoJSON layer inside the cluster group: no per-marker objects in the page
+        mc = plugins.MarkerCluster(name=label(layer.name))
+        gjl.add_to(mc)
+        mc.add_to(fg)
+    else:
+        gjl.add_to(fg)
+    return fg, gjl
+
+
 def build_map(
     layers: Sequence[MapLayer],
     *,
@@ -164,37 +202,7 @@ def build_map(
     search_target = None
     for layer in layers:
         st = layer.style or layer_style(layer.role, layer.name)
-        fields = [f for f in layer.fields if f in layer.frame.columns]
-        gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02)
-        fg = folium.FeatureGroup(name=html.escape(label(layer.name)), show=st.show)
-        tooltip = (
-            folium.GeoJsonTooltip(
-                fields=fields[:3], aliases=[f + ":" for f in fields[:3]], sticky=True
-            )
-            if fields
-            else None
-        )
-        popup = folium.GeoJsonPopup(fields=fields) if fields else None
-        geom_types = set(layer.frame.geom_type.dropna())
-        is_points = geom_types <= {"Point", "MultiPoint"}
-        kwargs: dict[str, Any] = {}
-        if is_points:
-            kwargs["marker"] = folium.CircleMarker(radius=st.radius, fill=True, fill_opacity=0.85)
-        gjl = folium.GeoJson(
-            gj,
-            name=label(layer.name),
-            style_function=_style_fn(st),
-            tooltip=tooltip,
-            popup=popup,
-            **kwargs,
-        )
-        if is_points and len(gj["features"]) > cluster_over:
-            # one GeoJSON layer inside the cluster group: no per-marker objects in the page
-            mc = plugins.MarkerCluster(name=label(layer.name))
-            gjl.add_to(mc)
-            mc.add_to(fg)
-        else:
-            gjl.add_to(fg)
+        fg, gjl = _feature_group(layer, st, basemap, cluster_over)
         if layer.search_field and search_target is None:
             search_target = (gjl, layer.search_field)
         fg.add_to(m)

@@ -24,9 +24,13 @@ PROJECT_FIELDS = [
 ]
 
 
-def site_check_map(result: SiteCheckResult, basemap: Basemap | None = None) -> folium.Map:
+def site_check_map(
+    result: SiteCheckResult, basemap: Basemap | None = None, *, sources: str
+) -> folium.Map:
     """Interactive map of a site check: the touched control units (by type), red lines,
-    zones, built-up areas, and the projects coloured by verdict with their findings."""
+    zones, built-up areas, and the projects coloured by verdict with their findings.
+    ``sources``: the sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
+    """
     frames = result.layers.frames
     layers = []
     units = result.pairs.get("control_units")
@@ -59,18 +63,16 @@ def site_check_map(result: SiteCheckResult, basemap: Basemap | None = None) -> f
             search_field="project_id",
         )
     )
-    note = (
-        "选址研判 Site check. 晋环发〔2023〕1号 (四), (五), (十二), (十三). Demonstration "
-        "layers are derived by rule, not official."
-    )
+    note = f"选址研判 Site check. 晋环发〔2023〕1号 (四), (五), (十二), (十三). {sources}"
     return build_map(
         layers, title="建设项目选址研判 Site check", note=note, focus="projects", basemap=basemap
     )
 
 
-def site_check_figure(result: SiteCheckResult, path: str | Path) -> list[Path]:
+def site_check_figure(result: SiteCheckResult, path: str | Path, *, sources: str) -> list[Path]:
     """Static figure (PNG + PDF) of a site check for reports: the projects by verdict, the
-    control units they touch (by type), red lines and built-up areas, over the counties."""
+    control units they touch (by type), red lines and built-up areas, over the counties;
+    ``sources`` as for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     frames = result.layers.frames
@@ -92,9 +94,10 @@ def site_check_figure(result: SiteCheckResult, path: str | Path) -> list[Path]:
     return static_map(
         layers,
         title="建设项目选址研判 Site check — "
-        + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in ("conflict", "conditional", "clear")),
-        sources="Layers: "
-        + "; ".join(f"{v['layer']} ({v['status']})" for v in result.layers.sources.values())
-        + ". 晋环发〔2023〕1号 (四), (五), (十二), (十三)",
+        + ", ".join(
+            f"{k} {int(counts.get(k, 0))}"
+            for k in ("conflict", "conditional", "clear", "unassessed")
+        ),
+        sources=f"{sources}. 晋环发〔2023〕1号 (四), (五), (十二), (十三)",
         path=path,
     )

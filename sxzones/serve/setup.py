@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sxzones.maps.style import CATEGORY_COLOURS, label
-from sxzones.rules import PROJECT_KINDS, TECHS
+from sxzones.rules import TECHS
 from sxzones.serve.state import ServeState
 
 __all__ = ["data_versions", "page_title", "setup_document"]
@@ -24,25 +24,10 @@ CRS_CHOICES: tuple[tuple[str, str], ...] = (
     ("cm114", "CGCS2000 3° 高斯-克吕格，中央经线 114°，无带号 (CM 114°)"),
     ("xian80", "西安80 经纬度 (Xi'an 1980)"),
 )
-_KIND_LABELS = {
-    "new": "新建 New",
-    "expansion": "改扩建 Expansion",
-    "capacity_replacement": "产能置换 Capacity replacement",
-}
 _TITLES = {
     "reviewer": "建设项目选址研判 Site check",
     "inspector": "企业分区筛查 Firm screen",
     "planner": "光伏风电选址 PV and wind siting",
-}
-_INDUSTRY_ZH = {
-    "nonferrous": "有色 Nonferrous",
-    "coal_chemical": "煤化工 Coal chemical",
-    "flat_glass": "平板玻璃 Flat glass",
-    "refining": "炼油 Refining",
-    "electrolytic_aluminium": "电解铝 Electrolytic aluminium",
-    "pv": "光伏 PV",
-    "wind": "风电 Wind",
-    "other": "其他 Other",
 }
 
 
@@ -50,12 +35,11 @@ def page_title(page: str) -> str:
     return _TITLES.get(page, "sxzones")
 
 
-def industries(state: ServeState) -> list[dict[str, str]]:
-    """Every industry the rules name, with its bilingual label, in the rules' order."""
-    seen: dict[str, None] = {}
-    for r in state.ruleset.rules:
-        seen.update(dict.fromkeys(r.industries))
-    return [{"id": i, "label": _INDUSTRY_ZH.get(i) or label(i)} for i in seen]
+def vocabulary(state: ServeState, name: str) -> list[dict[str, str]]:
+    """The terms of a vocabulary of the rules file (``industries``, ``project_kinds``,
+    ``candidate_kinds``) in the file's order, labelled ``中文 English``."""
+    vocab = getattr(state.ruleset, name)
+    return [{"id": t.id, "label": f"{t.zh} {t.en or t.id}".strip()} for t in vocab.terms.values()]
 
 
 def _backdrop(state: ServeState) -> dict[str, Any]:
@@ -85,11 +69,8 @@ def _siting(state: ServeState) -> dict[str, Any]:
     """Candidate kinds, exclusion reasons with their setbacks per technology and whether
     their layer is here, and the slope limits, from the rules."""
     rs, cat = state.ruleset, state.catalog
-    kinds = [
-        {"id": k, "label": label(k)}
-        for r in rs.of_kind("siting_candidates")
-        for k in r.params.get("candidate_kinds", [])
-    ]
+    listed = {k for r in rs.of_kind("siting_candidates") for k in r.params["candidate_kinds"]}
+    kinds = [k for k in vocabulary(state, "candidate_kinds") if k["id"] in listed]
     reasons = [
         {
             "reason": r.params["reason"],
@@ -122,8 +103,8 @@ def setup_document(state: ServeState) -> dict[str, Any]:
     """Everything the pages need to draw their choices and maps (cached)."""
     if "setup" not in state.cache:
         state.cache["setup"] = {
-            "industries": industries(state),
-            "kinds": [{"id": k, "label": _KIND_LABELS.get(k, k)} for k in PROJECT_KINDS],
+            "industries": vocabulary(state, "industries"),
+            "kinds": vocabulary(state, "project_kinds"),
             "crs": [{"id": c, "label": h} for c, h in CRS_CHOICES],
             "colours": CATEGORY_COLOURS,
             "labels": {k: label(k) for k in CATEGORY_COLOURS},

@@ -1,0 +1,248 @@
+"""Vocabularies: what users write for a value, mapped to the identifier sxzones uses.
+
+A :class:`Vocabulary` knows, for each identifier (``coking``), its Chinese and English names,
+the usual synonyms (``焦化``, ``焦炭``), and for industries the codes of 国民经济行业分类
+GB/T 4754-2017 (``2521`` 炼焦). Matching is done after :func:`normalise`: Unicode NFKC
+(full-width and half-width forms), case folding, and spaces, ``_``, ``-`` and ``·`` ignored.
+A value that matches nothing resolves to None, never to a guess: callers mark it
+``unrecognised`` (a table) or refuse it (a single command-line value, with the closest known
+values).
+
+>>> v = Vocabulary.from_table("industries", {
+...     "coking": {"zh": "焦化", "codes": {"2521": "炼焦"}},
+...     "steel": {"zh": "钢铁", "synonyms": ["iron and steel"]}})
+>>> [v.resolve(t) for t in ("焦化", "Ｃｏｋｉｎｇ", "C2521", "炼焦（2521）", "Iron And Steel", "食品")]
+['coking', 'coking', 'coking', 'coking', 'steel', None]
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from sxzones.errors import SxzonesError
+
+__all__ = ["RECOGNISED", "Term", "Vocabulary", "load_vocabularies", "normalise"]
+
+RECOGNISED, UNRECOGNISED, MISSING = "recognised", "unrecognised", "missing"
+_IGNORED = re.compile(r"[\s_\-·・]+")
+# A GB/T 4754 code in a value: an optional section letter (A-T), then 2 to 4 digits.
+_CODE = re.compile(r"(?<![0-9])[a-t]?([0-9]{2,4})(?![0-9])")
+_TERM_KEYS = {"zh", "en", "synonyms", "codes", "parent_of", "note"}
+VOCABULARIES = ("industries", "project_kinds", "candidate_kinds")
+
+
+def normalise(text: object) -> str:
+    """The form values are compared in: NFKC, case-folded, without spaces, ``_ - ·``.
+
+    >>> normalise("  Coal_Power ") == normalise("ｃｏａｌ　ｐｏｗｅｒ") == "coalpower"
+    True
+    """
+    return _IGNORED.sub("", unicodedata.normalize("NFKC", str(text)).casefold())
+
+
+@dataclass(frozen=True)
+class Term:
+    """One identifier of a vocabulary, with what users write for it."""
+
+    id: str
+    zh: str = ""
+    en: str = ""
+    synonyms: tuple[str, ...] = ()
+    codes: dict[str, str] = field(default_factory=dict)
+    parent_of: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Identifiers and the words and codes that name them (see the module docstring)."""
+
+    name: str
+    terms: dict[str, Term]
+    _words: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _codes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Mapping[str, Any]]) -> Vocabulary:
+        """Build from a ``{id: {zh, en, synonyms, codes, parent_of, note}}`` table."""
+        terms = {
+            str(k): Term(
+                str(k),
+                str(v.get("zh", "")),
+                str(v.get("en", "")),
+                tuple(map(str, v.get("synonyms", ()))),
+                {str(c): str(n) for c, n in dict(v.get("codes", {})).items()},
+                tuple(map(str, v.get("parent_of", ()))),
+                str(v.get("note", "")),
+            )
+            for k, v in table.items()
+        }
+        vocab = cls(name, terms)
+        for t in terms.values():
+            for word in (t.id, t.zh, t.en, *t.synonyms, *t.codes.values()):
+                if word:
+                    vocab._words.setdefault(normalise(word), t.id)
+            for code in t.codes:
+                vocab._codes[code] = t.id
+        return vocab
+
+    def ids(self) -> list[str]:
+        """The identifiers, in the order of the file."""
+        return list(self.terms)
+
+    def label(self, ident: str) -> str:
+        """``焦化 coking`` for ``coking`` (the identifier itself when unknown)."""
+        t = self.terms.get(ident)
+        return f"{t.zh} {t.id}".strip() if t else ident
+
+    def _by_code(self, digits: str) -> str | None:
+        for n in range(len(digits), 1, -1):  # the longest listed prefix
+            if digits[:n] in self._codes:
+                return self._codes[digits[:n]]
+        return None
+
+    def resolve(self, text: object) -> str | None:
+        """The identifier ``text`` names, or None (blank or unknown: never a guess).
+
+        Tried in order: the whole value (identifier, name, synonym, a code's name in the
+        standard); a value that is a code (``2521``, ``C2521``); a code inside the value
+        (``炼焦（2521）``, ``2521 炼焦``), which wins over the words around it.
+        """
+        if text is None or (isinstance(text, float) and text != text):
+            return None
+        key = normalise(text)
+        if not key or key in ("nan", "none", "<na>"):
+            return None
+        if key in self._words:
+            return self._words[key]
+        if self._codes:
+            codes = _CODE.findall(key)
+            if len(codes) == 1:
+                found = self._by_code(codes[0])
+                if found is not None:
+                    return found
+                rest = _CODE.sub("", key).strip("()（）[]【】:：,，")
+                return self._words.get(rest) if rest and rest != key else None
+        return None
+
+    def closest(self, text: object, n: int = 5) -> list[str]:
+        """Known values nearest to ``text`` (identifiers and Chinese names), for messages."""
+        key = normalise(text)
+        names = {normalise(w): w for t in self.terms.values() for w in (t.id, t.zh, t.en) if w}
+        near = difflib.get_close_matches(key, list(names), n=n, cutoff=0.5)
+        by_syn = difflib.get_close_matches(key, list(self._words), n=n, cutoff=0.6)
+        out = [names[k] for k in near] + [self._words[k] for k in by_syn]
+        return list(dict.fromkeys(out))[:n]
+
+    def require(self, text: object, what: str) -> str:
+        """The identifier ``text`` names; else :class:`SxzonesError` with the closest values.
+
+        >>> Vocabulary.from_table("industries", {"steel": {"zh": "钢铁"}}).require(
+        ...     "steeel", "--industry")
+        Traceback (most recent call last):
+        ...
+        sxzones.errors.SxzonesError: --industry 'steeel' is not a known industry; closest: steel. ...
+        """
+        found = self.resolve(text)
+        if found is not None:
+            return found
+        near = self.closest(text)
+        singular = {"industries": "industry", "project_kinds": "project kind"}.get(
+            self.name, self.name.rstrip("s").replace("_", " ")
+        )
+        raise SxzonesError(
+            f"{what} {str(text)!r} is not a known {singular}; "
+            f"closest: {', '.join(near) if near else '(none)'}. "
+            f"Known: {', '.join(self.label(i) for i in self.terms)}. Fix: write one of these "
+            f"(identifier, Chinese name{', or GB/T 4754 code' if self._codes else ''}), or add "
+            f"the value to the synonyms under [vocabularies.{self.name}] in the rules file"
+        )
+
+    def expand(self, values: Iterable[str]) -> tuple[str, ...]:
+        """Identifiers of ``values`` (identifiers, names or codes) with their children."""
+        out: list[str] = []
+        todo = [self.resolve(v) or str(v) for v in values]
+        while todo:
+            ident = todo.pop(0)
+            if ident not in out:
+                out.append(ident)
+                t = self.terms.get(ident)
+                todo += list(t.parent_of) if t else []
+        return tuple(out)
+
+    def resolve_many(
+        self, values: pd.Series
+    ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+        """Identifiers (``""`` where none) and statuses (``recognised`` / ``unrecognised`` /
+        ``missing``) of a column, resolving each distinct value once."""
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        found = [self.resolve(u) for u in uniques]
+        blank = [normalise(u) in ("", "nan", "none", "<na>") for u in uniques]
+        ids = np.array([f or "" for f in found] + [""], dtype=object)
+        status = np.array(
+            [
+                MISSING if b else (RECOGNISED if f is not None else UNRECOGNISED)
+                for f, b in zip(found, blank, strict=True)
+            ]
+            + [MISSING],
+            dtype=object,
+        )
+        return ids[codes], status[codes]  # code -1 (NULL) takes the last: missing
+
+
+def load_vocabularies(
+    table: Any, raw_rules: list[dict[str, Any]]
+) -> tuple[dict[str, Vocabulary], list[str]]:
+    """The ``[vocabularies]`` of a rules file, with their problems. A file without them gets
+    vocabularies of the bare identifiers its rules name (so small rules files stay small)."""
+    problems: list[str] = []
+    table = table if isinstance(table, dict) else {}
+    if extra := sorted(set(table) - set(VOCABULARIES)):
+        problems.append(f"[vocabularies]: unknown {extra}; allowed: {list(VOCABULARIES)}")
+    out: dict[str, Vocabulary] = {}
+    for name in VOCABULARIES:
+        entries = table.get(name)
+        if entries is None:
+            named = {str(i) for r in raw_rules for i in r.get(name, []) or []}
+            entries = {i: {} for i in sorted(named)}
+        for ident, entry in entries.items():
+            if not isinstance(entry, dict):
+                problems.append(f"[vocabularies.{name}.{ident}] must be a table")
+            elif bad := sorted(set(entry) - _TERM_KEYS):
+                problems.append(
+                    f"[vocabularies.{name}.{ident}]: unknown key(s) {bad}; "
+                    f"allowed: {sorted(_TERM_KEYS)}"
+                )
+            elif any(not re.fullmatch(r"[0-9]{2,4}", str(c)) for c in entry.get("codes", {})):
+                problems.append(
+                    f"[vocabularies.{name}.{ident}]: codes are GB/T 4754 codes of 2 to 4 digits"
+                )
+        good = {k: v for k, v in entries.items() if isinstance(v, dict)}
+        out[name] = Vocabulary.from_table(name, good)
+        problems += _clashes(out[name])
+    return out, problems
+
+
+def _clashes(vocab: Vocabulary) -> list[str]:
+    """A word or code listed under two identifiers (the first would win silently)."""
+    seen: dict[str, str] = {}
+    out = []
+    for t in vocab.terms.values():
+        words = {normalise(w) for w in (t.id, t.zh, t.en, *t.synonyms, *t.codes.values()) if w}
+        for w in sorted(words | set(t.codes)):
+            if w in seen and seen[w] != t.id:
+                out.append(f"[vocabularies.{vocab.name}]: {w!r} is under both {seen[w]} and {t.id}")
+            seen.setdefault(w, t.id)
+        for child in t.parent_of:
+            if child not in vocab.terms:
+                out.append(f"[vocabularies.{vocab.name}.{t.id}]: parent_of {child!r} is unknown")
+    return out
