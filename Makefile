@@ -51,6 +51,7 @@ bench: $(DERIVED)
 	$(BIN)/python benchmarks/firm_zones.py
 	$(BIN)/python benchmarks/site_check.py
 	$(BIN)/python benchmarks/siting.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) layers/shanxi/derived out maps/*.html maps/*.png maps/*.pdf
