@@ -262,3 +262,40 @@ def test_planner_shows_eligible_land(server, browser):
     )
     assert "MW" in title and "km²" in title
     assert _js_errors(browser) == []
+
+
+def test_printed_report_fits_a4_portrait(server, browser):
+    """The report of a project with rules (long Chinese requirement texts), laid out for
+    print at A4 width (210 mm = 794 CSS px): nothing wider than the page, and the requirement
+    column wide enough to read (about two characters before the fix)."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, server + "/")
+    browser.find_element(By.ID, "coords").send_keys("112.30,37.56")
+    _select(browser, "crs", "wgs84")
+    _select(browser, "industry", "coking")
+    _submit(browser)
+    href = _wait(
+        browser,
+        "const a = Array.from(document.querySelectorAll('.downloads a'))"
+        ".find(a => a.dataset.name.startsWith('report-')); return a && a.href",
+    )
+    browser.set_window_size(794, 1123)
+    try:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        browser.get(href)
+        layout = browser.execute_script(
+            "const th = Array.from(document.querySelectorAll('table.rules th'));"
+            "const zh = th.find(h => h.textContent === '要求');"
+            "return {page: document.documentElement.clientWidth,"
+            " wide: document.documentElement.scrollWidth,"
+            " zh: zh ? zh.getBoundingClientRect().width : 0,"
+            " rows: document.querySelectorAll('table.rules tbody tr').length,"
+            " coords: document.querySelectorAll('table.coords tbody tr').length}"
+        )
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        browser.set_window_size(1300, 1000)
+    assert layout["rows"] == 2 and layout["coords"] == 1
+    assert layout["wide"] <= layout["page"], layout
+    assert layout["zh"] >= 110, layout  # about 9 Chinese characters at 11-13 px

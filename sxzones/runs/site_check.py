@@ -202,7 +202,7 @@ def write_check_outputs(
     for pos, (d, name) in enumerate(zip(details, files, strict=True)):
         if reports == "none" or (reports == "flagged" and d["verdict"] == "clear"):
             continue
-        html = site_check_report(result, pos, d, __version__)
+        html = site_check_report(result, pos, d, __version__, given_crs=prep.source_crs or None)
         write_text(html, pub.stage(name), overwrite=True)
 
 
