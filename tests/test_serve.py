@@ -142,7 +142,12 @@ def test_check_pasted_point_is_the_cli_result(client, tmp_path):
 
 def test_check_drawn_polygon_area_on_the_ellipsoid(client):
     geom = shapely.Polygon(SQUARE)
-    form = {"geojson": shapely.to_geojson(geom), "industry": "pv", "name": "示例光伏地块"}
+    form = {
+        "geojson": shapely.to_geojson(geom),
+        "industry": "pv",
+        "name": "示例光伏地块",
+        "declared_ha": "100",
+    }
     res = client.post("/api/check", data=form).json()
     p = res["document"]["projects"][0]
     area, _ = Geod(ellps="GRS80").geometry_area_perimeter(geom)
@@ -150,7 +155,8 @@ def test_check_drawn_polygon_area_on_the_ellipsoid(client):
     assert p["project_id"] == "示例光伏地块"
     assert res["map"]["projects"]["features"][0]["geometry"]["type"] == "Polygon"
     report = _download(client, res, "report-示例光伏地块.html").decode()
-    assert "示例光伏地块" in report
+    assert "Site check: 示例光伏地块</h1>" in report
+    assert "1,000,000.00 m² (100 公顷 ha)" in report  # declared, beside the computed area
 
 
 def test_check_jzd_upload(client):

@@ -287,11 +287,18 @@ def parse_coordinates(text: str) -> list[tuple[float, float]]:
 
 
 def geometry_file(
-    geometry: Any, folder: Path, project_id: str, name: str = "", area_mu: float | None = None
+    geometry: Any,
+    folder: Path,
+    project_id: str,
+    name: str = "",
+    declared_ha: float | None = None,
 ) -> Path:
     """One project (a shapely geometry in the coordinates the user gave) as a GeoJSON file
-    with its id and name; the CRS is declared when it is read (``--crs``)."""
+    with its id, name and declared area in hectares (as 界址点 files give it); the CRS is
+    declared when it is read (``--crs``)."""
     props: dict[str, Any] = {"project_id": project_id, "name": name or project_id}
+    if declared_ha is not None:
+        props["declared_area"] = declared_ha
     feature = {
         "type": "Feature",
         "properties": props,

@@ -64,8 +64,8 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
     KML as GeoJSON, a table of corners as one polygon), or the drawn or pasted geometry."""
     folder = job.folder / "in"
     name = form.get("name", "").strip()[:120]
-    pid = uploads.safe_name(name, "P1") if name else "P1"
-    pid = name or pid
+    pid = name or "P1"
+    declared = _declared_ha(form.get("declared_ha", ""))
     if upload is not None and upload[1]:
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
@@ -77,7 +77,7 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             raw = read_file(path, crs=form.get("crs") or None)
             xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
             geom = uploads.points_to_geometry(xy)
-            return str(uploads.geometry_file(geom, folder, pid, name))
+            return str(uploads.geometry_file(geom, folder, pid, name, declared))
         return str(path)
     if form.get("geojson"):
         import shapely
@@ -88,16 +88,29 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             raise uploads.UploadError(f"the drawn shape cannot be read ({exc})") from None
         if shapely.get_num_coordinates(geom) > state.limits.max_vertices:
             raise uploads.UploadError("the drawn shape has more vertices than the limit")
-        return str(uploads.geometry_file(geom, folder, pid, name))
+        return str(uploads.geometry_file(geom, folder, pid, name, declared))
     if form.get("coords", "").strip():
         pts = uploads.parse_coordinates(form["coords"][: state.limits.max_bytes])
         if len(pts) > state.limits.max_vertices:
             raise uploads.UploadError("more pasted corners than the vertex limit")
         geom = uploads.points_to_geometry(pts)
-        return str(uploads.geometry_file(geom, folder, pid, name))
+        return str(uploads.geometry_file(geom, folder, pid, name, declared))
     raise uploads.UploadError(
         "no project: draw a parcel on the map, choose a file, or paste coordinates"
     )
+
+
+def _declared_ha(text: str) -> float | None:
+    """The declared area typed on the page (hectares), or None."""
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise SxzonesError(f"declared area {text!r}: give hectares, e.g. 0.96") from None
+    if not 0 < value < 1e7:
+        raise SxzonesError(f"declared area {value:g} ha: give a positive number of hectares")
+    return value
 
 
 def check_options(state: ServeState, form: dict[str, str], spec: str, out: Path) -> CheckOptions:
