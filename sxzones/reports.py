@@ -97,7 +97,7 @@ def site_map_svg(result: SiteCheckResult, pos: int, size: int = 420) -> Markup:
         near = frame[frame.intersects(view)]
         geoms = shapely.intersection(near.geometry.to_numpy(), view)
         keys = near[col].astype(str).tolist() if col else [""] * len(near)
-        default = "#1a9850" if role == "redline" else "#d6604d"
+        default = CATEGORY_COLOURS["redline" if role == "redline" else "builtup"]
         for geom, key in zip(geoms, keys, strict=True):
             d = _pixels(geom, minx, miny, span, size)
             if d:

@@ -65,12 +65,15 @@ def siting_map(
     basemap: Basemap | None = None,
     *,
     sources: str,
+    admin: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
-    with area, capacity and score, and (wind) turbine positions. ``sources``: the sources
-    line of the layers used (:func:`sxzones.maps.sources.sources_line`)."""
+    """Interactive siting map: province and county outlines (from ``admin``, when given),
+    candidates by kind, excluded parts by reason, eligible land with area, capacity and
+    score, and (wind) turbine positions. ``sources``: the sources line of the layers used
+    (:func:`sxzones.maps.sources.sources_line`)."""
     tech = res.meta["tech"]
     layers = [
+        *_outlines(admin),
         MapLayer(
             "candidates",
             candidates,
@@ -120,7 +123,25 @@ def siting_map(
             )
         )
     title = f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]}"
-    return build_map(layers, title=title, note=_note(res, sources), basemap=basemap)
+    focus = "candidates" if len(candidates) else None  # the view of the candidates, as before
+    return build_map(layers, title=title, note=_note(res, sources), basemap=basemap, focus=focus)
+
+
+def _outlines(admin: gpd.GeoDataFrame | None) -> list[MapLayer]:
+    """The province and county outlines of Shanxi (adcode 14xxxx) as map layers."""
+    from sxzones.maps.static import counties_layer
+
+    return [
+        MapLayer(
+            s.name,
+            s.frame,
+            "admin",
+            [c for c in ("name", "adcode") if c in s.frame],
+            style=LayerStyle(s.style.color, 0.0, s.style.weight),
+            simplify_m=50.0,
+        )
+        for s in counties_layer(admin)
+    ]
 
 
 def siting_figure(
@@ -143,6 +164,8 @@ def siting_figure(
     layers.append(StaticLayer("eligible_sites", _eligible(res), LayerStyle("#1b7837", 0.9, 0.3)))
     if res.unassessed is not None and len(res.unassessed):
         layers.append(StaticLayer(UNASSESSED, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
+    if len(res.turbines):
+        layers.append(StaticLayer("turbines", res.turbines, LayerStyle("#000000", 0.9, radius=0.7)))
     t = res.summary
     tech = res.meta["tech"]
     return static_map(

@@ -52,13 +52,17 @@ class StaticLayer:
 
 
 def counties_layer(admin: gpd.GeoDataFrame | None) -> list[StaticLayer]:
-    """The Shanxi counties (adcode 14xxxx) as a grey base layer, or nothing without admin."""
+    """The Shanxi counties (adcode 14xxxx) in grey and the province's outline in dark grey,
+    as base layers, or nothing without admin."""
     if admin is None:
         return []
-    counties = admin[
-        (admin["level"] == "county") & admin["adcode"].astype(str).str.startswith("14")
-    ]
-    return [StaticLayer("counties", counties, LayerStyle("#888888", 0.0, 0.5))]
+    shanxi = admin[admin["adcode"].astype(str).str.startswith("14")]
+    counties = shanxi[shanxi["level"] == "county"]
+    out = [StaticLayer("counties", counties, LayerStyle("#888888", 0.0, 0.5))]
+    province = shanxi[shanxi["level"] == "province"]
+    if len(province):
+        out.append(StaticLayer("province", province, LayerStyle("#333333", 0.0, 1.4)))
+    return out
 
 
 def cjk_font() -> str:
