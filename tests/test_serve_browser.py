@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import socket
 import threading
@@ -299,3 +300,31 @@ def test_printed_report_fits_a4_portrait(server, browser):
     assert layout["rows"] == 2 and layout["coords"] == 1
     assert layout["wide"] <= layout["page"], layout
     assert layout["zh"] >= 110, layout  # about 9 Chinese characters at 11-13 px
+
+
+def test_reviewer_draws_a_parcel(server, browser):
+    """A polygon drawn with Leaflet.draw's tool (real mouse clicks on the map) is checked."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _open(browser, server + "/")
+    _select(browser, "industry", "pv")
+    browser.find_element(By.CSS_SELECTOR, ".leaflet-draw-draw-polygon").click()
+    mp = browser.find_element(By.ID, "map")
+    w, h = mp.size["width"], mp.size["height"]
+    corners = [(0.45, 0.45), (0.55, 0.45), (0.55, 0.55), (0.45, 0.55)]
+    for fx, fy in corners:
+        x, y = int((fx - 0.5) * w), int((fy - 0.5) * h)
+        ActionChains(browser).move_to_element_with_offset(mp, x, y).click().perform()
+        time.sleep(0.3)
+    browser.find_element(By.CSS_SELECTOR, ".leaflet-draw-actions a[title='Finish drawing']").click()
+    drawn = browser.execute_script("return JSON.parse(document.getElementById('geojson').value)")
+    assert drawn["type"] == "Polygon" and len(drawn["coordinates"][0]) == 5
+    _submit(browser)
+    verdict = _wait(
+        browser, "const v = document.querySelector('[data-verdict]'); return v && v.dataset.verdict"
+    )
+    assert verdict in ("clear", "conditional", "conflict")
+    area = browser.execute_script("return document.querySelector('#result section p').textContent")
+    assert re.search(r"Area [1-9][\d.]* m²", area), area
+    assert _js_errors(browser) == []
