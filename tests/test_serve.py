@@ -393,3 +393,35 @@ def test_concurrent_requests_do_not_share_state(client):
     for t in threads:
         t.join()
     assert all(got[i] == alone[p] for i, p in enumerate(points))
+
+
+def _tilted_dem(path: Path, degrees: float) -> None:
+    """A DEM of a plane rising eastwards at ``degrees`` over all of Shanxi (EPSG:4546, 1 km
+    cells, deflate-compressed: a plane packs small)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    x0, y0, cell, nx, ny = 360_000.0, 4_560_000.0, 1000.0, 520, 800
+    x = x0 + cell * (np.arange(nx) + 0.5)
+    z = np.tile((x - x0) * np.tan(np.radians(degrees)), (ny, 1)).astype("float32")
+    profile = {"driver": "GTiff", "width": nx, "height": ny, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4546", "transform": from_origin(x0, y0, cell, cell),
+               "compress": "deflate"}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(z, 1)
+
+
+def test_sites_slope_limit_with_an_uploaded_dem(client, tmp_path):
+    _tilted_dem(tmp_path / "dem.tif", 10.0)
+    dem = (tmp_path / "dem.tif").read_bytes()
+    steep = client.post(
+        "/api/sites", data={"tech": "pv", "slope": "5"}, files={"dem": ("dem.tif", dem)}
+    ).json()
+    flat = client.post(
+        "/api/sites", data={"tech": "pv", "slope": "15"}, files={"dem": ("dem.tif", dem)}
+    ).json()
+    not_assessed = {r["reason"] for r in flat["document"]["not_assessed"]}
+    assert "slope" not in not_assessed  # the DEM was used
+    assert flat["document"]["totals"]["eligible_km2"] > 300  # 10° < 15°: slope removes nothing
+    assert steep["document"]["totals"]["eligible_km2"] == 0  # 10° > 5°: slope removes it all
