@@ -113,7 +113,8 @@ function setResultLayer(layers) {
 function downloadLinks(res) {
   const p = el("p", { class: "downloads" }, "下载 Downloads: ");
   for (const name of res.downloads) {
-    const a = el("a", { href: `/download/${encodeURIComponent(res.job)}/${encodeURIComponent(name)}`, "data-name": name }, name);
+    const text = name.endsWith(".html") ? `打印报告 Print report (${name})` : name;
+    const a = el("a", { href: `/download/${encodeURIComponent(res.job)}/${encodeURIComponent(name)}`, "data-name": name }, text);
     if (name.endsWith(".html")) a.setAttribute("target", "_blank"); else a.setAttribute("download", name);
     p.append(a, " ");
   }
