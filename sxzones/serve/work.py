@@ -9,6 +9,7 @@ byte for byte.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -19,6 +20,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
+from pyproj import CRS, Transformer
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
@@ -37,18 +40,31 @@ MAX_ROWS = 2000
 MAX_POINTS = 5000
 
 
+@functools.cache
+def _to_wgs84(crs: CRS) -> Transformer:
+    """A transformer to WGS84 longitude and latitude, made once per CRS."""
+    return Transformer.from_crs(crs, 4326, always_xy=True)
+
+
 def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 0.0) -> Any:
-    """GeoJSON (a dict) of ``frame`` in WGS84 with ``columns`` as properties."""
+    """GeoJSON (a dict) of ``frame`` in WGS84 with ``columns`` as properties (geometries
+    simplified by ``tolerance_m`` metres of the working CRS, for display only)."""
     if frame.empty:
         return {"type": "FeatureCollection", "features": []}
     keep = [c for c in columns if c in frame.columns]
-    out = frame[[*keep, frame.geometry.name]].copy()
+    geoms = frame.geometry.to_numpy()
     if tolerance_m:
-        out = out.set_geometry(out.geometry.simplify(tolerance_m, preserve_topology=True))
-    out = out.to_crs(4326)
-    for c in keep:
-        out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return json.loads(out.to_json(drop_id=True, to_wgs84=False))
+        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    tr = _to_wgs84(CRS(frame.crs))
+    geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    props = json.loads(pd.DataFrame(frame[keep]).to_json(orient="records", force_ascii=False))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
+            for p, g in zip(props, geoms, strict=True)
+        ],
+    }
 
 
 def downloads(job: Job) -> list[str]:
@@ -80,8 +96,6 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             return str(uploads.geometry_file(geom, folder, pid, name, declared))
         return str(path)
     if form.get("geojson"):
-        import shapely
-
         try:
             geom = shapely.from_geojson(form["geojson"])
         except Exception as exc:  # GEOS names the problem; anything it refuses is bad input
