@@ -44,7 +44,7 @@ SQUARE = [(112.80, 37.20), (112.81, 37.20), (112.81, 37.21), (112.80, 37.21)]
 @pytest.fixture(scope="module")
 def served():
     app, state = create_app(ServeOptions(max_upload_mb=2, max_features=1000))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
         yield client, state
     state.close()
 
@@ -253,7 +253,7 @@ def test_hostile_uploads_are_refused_with_a_message(client, name, content, statu
 
 def test_feature_and_vertex_limits(tmp_path):
     app, state = create_app(ServeOptions(max_features=2, max_vertices=10))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost:8765") as c:
         r = c.post(
             "/api/firms", data={"crs": "wgs84"}, files={"file": ("f.csv", FIRMS_CSV.encode())}
         )
@@ -359,6 +359,15 @@ def test_token_required_when_set():
         c.cookies.clear()
         h = {"Authorization": "Bearer s3cret-token"}
         assert c.get("/api/setup", headers=h).status_code == 200
+    state.close()
+
+
+def test_only_this_machines_names_without_a_token(client):
+    r = client.get("/api/setup", headers={"host": "attacker.example:8765"})
+    assert r.status_code == 421 and "answers to" in r.json()["error"]
+    app, state = create_app(ServeOptions(host="0.0.0.0", token="s3cret-token"))
+    with TestClient(app, base_url="http://sxzones.intranet") as c:  # a token: any name
+        assert c.get("/?token=s3cret-token").status_code == 200
     state.close()
 
 

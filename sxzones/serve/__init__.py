@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["create_app", "require_extra", "serve"]
 
+#: Names of this machine: a server bound to one of them answers only to them.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _NEEDS = {"starlette": "starlette", "uvicorn": "uvicorn", "multipart": "python-multipart"}
 
 
@@ -60,6 +62,8 @@ def create_app(opts: ServeOptions, catalog: str | Path | None = None) -> tuple[A
     )
     warm_up()
     state = open_state(catalog, opts.rules, limits, opts.token)
+    if opts.host in LOOPBACK and not opts.token:
+        state.hosts = frozenset(LOOPBACK)
     return build_app(state), state
 
 
@@ -70,7 +74,7 @@ def serve(
     require_extra()
     import uvicorn
 
-    if opts.host not in ("127.0.0.1", "localhost", "::1") and not opts.token:
+    if opts.host not in LOOPBACK and not opts.token:
         say(
             f"warning: listening on {opts.host} without --token: anyone who reaches this "
             "machine can use the pages"

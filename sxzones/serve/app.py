@@ -67,6 +67,14 @@ class Guard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        host = (request.url.hostname or "").strip("[]")
+        if self.state.hosts is not None and host not in self.state.hosts:
+            await _error(
+                f"this server answers to {', '.join(sorted(self.state.hosts))} only (Host "
+                "header was another name); for intranet use start it with --host and --token",
+                421,
+            )(scope, receive, send)
+            return
         if not self._allowed(request):
             await _error("the access token is missing or wrong: open the page with ?token=…", 401)(
                 scope, receive, send

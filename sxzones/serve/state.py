@@ -78,6 +78,10 @@ class ServeState:
     limits: Limits
     token: str | None
     root: Path
+    #: Host names the Host header may carry (None: any). A server on this machine only
+    #: answers to its own names, so that a web page elsewhere cannot reach it through a
+    #: name it controls (DNS rebinding).
+    hosts: frozenset[str] | None = None
     _jobs: OrderedDict[str, Path] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
