@@ -434,3 +434,42 @@ def test_sites_slope_limit_with_an_uploaded_dem(client, tmp_path):
     assert "slope" not in not_assessed  # the DEM was used
     assert flat["document"]["totals"]["eligible_km2"] > 300  # 10° < 15°: slope removes nothing
     assert steep["document"]["totals"]["eligible_km2"] == 0  # 10° > 5°: slope removes it all
+
+
+def test_the_command_serves_the_pages(tmp_path):
+    """``sxzones serve`` as a user starts it: a process on a free port of 127.0.0.1 that
+    serves the pages and stops cleanly on SIGTERM, leaving no temporary folder behind."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx2
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sxzones.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline, page = time.monotonic() + 120, None
+        while page is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                page = httpx2.get(f"http://127.0.0.1:{port}/inspector", timeout=10)
+            except httpx2.TransportError:
+                time.sleep(0.3)
+        assert page is not None and page.status_code == 200, proc.stderr.read()
+        assert "企业分区筛查" in page.text
+        assert list(tmp_path.glob("sxzones-serve-*"))  # the results' folder while serving
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert f"open http://127.0.0.1:{port}/" in out.decode()
+    assert b"Traceback" not in err
+    assert not list(tmp_path.glob("sxzones-serve-*"))  # removed on the way out

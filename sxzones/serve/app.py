@@ -10,11 +10,12 @@ in worker threads on the state loaded at start (:mod:`sxzones.serve.state`).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import re
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -243,7 +244,13 @@ def build_app(state: ServeState) -> ASGIApp:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         Mount("/vendor", StaticFiles(directory=VENDOR), name="vendor"),
     ]
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.close()  # the results' folder goes with the server (uvicorn re-raises SIGTERM)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sx = state
     return Guard(app, state)
 
