@@ -202,6 +202,25 @@ def test_check_table_of_corners(client):
     assert res["document"]["projects"][0]["area_m2"] == pytest.approx(area, rel=1e-6)
 
 
+def test_check_table_of_points_is_a_batch(client, tmp_path):
+    """A CSV of points without the corners box: every row is a project (``--projects``),
+    as the command checks it."""
+    rows = "project_id,lon,lat\nA,112.30,37.56\nB,113.05,36.20\n"
+    (tmp_path / "pts.csv").write_text(rows, encoding="utf-8")
+    form = {"crs": "wgs84", "industry": "coking"}
+    res = client.post("/api/check", data=form, files={"file": ("pts.csv", rows.encode())}).json()
+    assert [p["project_id"] for p in res["document"]["projects"]] == ["A", "B"]
+    assert res["command"].startswith("sxzones check --projects pts.csv")
+    _cli("check", "--projects", str(tmp_path / "pts.csv"), "--crs", "wgs84", "--industry",
+         "coking", "--out", str(tmp_path / "cli"))  # fmt: skip
+    cli_doc = json.loads((tmp_path / "cli" / "site_check.json").read_text(encoding="utf-8"))
+    assert res["document"]["projects"] == cli_doc["projects"]
+    assert (
+        _download(client, res, "site_check.csv")
+        == (tmp_path / "cli" / "site_check.csv").read_bytes()
+    )
+
+
 def test_html_in_names_is_escaped_in_the_report(client, tmp_path):
     files = {"file": ("<img src=x onerror=alert(1)>.zip", _shapefile_zip(tmp_path))}
     res = client.post("/api/check", data={"industry": "pv"}, files=files).json()

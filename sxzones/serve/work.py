@@ -75,9 +75,12 @@ def downloads(job: Job) -> list[str]:
 # ---- reviewer: the site check -----------------------------------------------------------
 
 
-def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None, job: Job) -> str:
-    """The project as a file in the job's ``in/`` folder: the uploaded file (a zip unpacked,
-    KML as GeoJSON, a table of corners as one polygon), or the drawn or pasted geometry."""
+def _project_spec(
+    state: ServeState, form: dict[str, str], upload: Upload | None, job: Job
+) -> tuple[str, str]:
+    """The project(s) as a file in the job's ``in/`` folder, and where they came from
+    (``file``, ``corners``, ``drawn``, ``pasted``): the uploaded file (a zip unpacked, KML as
+    GeoJSON, a table of corners as one polygon), or the drawn or pasted geometry."""
     folder = job.folder / "in"
     name = form.get("name", "").strip()[:120]
     pid = name or "P1"
@@ -93,8 +96,8 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             raw = read_file(path, crs=form.get("crs") or None)
             xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
             geom = uploads.points_to_geometry(xy)
-            return str(uploads.geometry_file(geom, folder, pid, name, declared))
-        return str(path)
+            return str(uploads.geometry_file(geom, folder, pid, name, declared)), "corners"
+        return str(path), "file"
     if form.get("geojson"):
         try:
             geom = shapely.from_geojson(form["geojson"])
@@ -102,13 +105,13 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             raise uploads.UploadError(f"the drawn shape cannot be read ({exc})") from None
         if shapely.get_num_coordinates(geom) > state.limits.max_vertices:
             raise uploads.UploadError("the drawn shape has more vertices than the limit")
-        return str(uploads.geometry_file(geom, folder, pid, name, declared))
+        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "drawn"
     if form.get("coords", "").strip():
         pts = uploads.parse_coordinates(form["coords"][: state.limits.max_bytes])
         if len(pts) > state.limits.max_vertices:
             raise uploads.UploadError("more pasted corners than the vertex limit")
         geom = uploads.points_to_geometry(pts)
-        return str(uploads.geometry_file(geom, folder, pid, name, declared))
+        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "pasted"
     raise uploads.UploadError(
         "no project: draw a parcel on the map, choose a file, or paste coordinates"
     )
@@ -127,14 +130,18 @@ def _declared_ha(text: str) -> float | None:
     return value
 
 
-def check_options(state: ServeState, form: dict[str, str], spec: str, out: Path) -> CheckOptions:
-    """The options of ``sxzones check`` for the page's choices (industry and kind ''
-    = the file's own fields)."""
+def check_options(
+    state: ServeState, form: dict[str, str], spec: str, source: str, out: Path
+) -> CheckOptions:
+    """The options of ``sxzones check`` for the page's choices: an uploaded file is
+    ``--projects`` (each feature or row a project), a drawn, pasted or cornered parcel
+    ``--project``; industry and kind '' = the file's own fields."""
     crs = form.get("crs") or None
-    if form.get("geojson") and not form.get("coords") and not form.get("has_file"):
+    if source == "drawn":
         crs = "wgs84"  # drawn on the map: Leaflet gives WGS84 longitude and latitude
     return CheckOptions(
-        project=spec,
+        project=None if source == "file" else spec,
+        projects=spec if source == "file" else None,
         crs=crs,
         industry=form.get("industry") or None,
         kind=form.get("kind") or None,
@@ -151,8 +158,8 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
     from sxzones.runs.site_check import read_projects, run_check
 
     with state.job() as job:
-        spec = _project_spec(state, form, upload, job)
-        opts = check_options(state, form, spec, job.folder / "out")
+        spec, source = _project_spec(state, form, upload, job)
+        opts = check_options(state, form, spec, source, job.folder / "out")
         result = run_check(opts, state.catalog, layers=state.site_layers())
         out = job.folder / "out"
         doc = json.loads((out / "site_check.json").read_text(encoding="utf-8"))
@@ -162,6 +169,7 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
             crs=opts.crs,
             industry=opts.industry,
             kind=opts.kind,
+            fields=opts.fields_for("projects"),
             encoding=opts.encoding,
         )
         table = pd.read_csv(out / "site_check.csv", dtype=str, keep_default_na=False)
