@@ -27,6 +27,7 @@ function showError(text) {
   m.hidden = !text;
 }
 
+function term(list, id) { const t = list.find((x) => x.id === id); return t ? t.label : id; }
 function label(key) { return (SETUP && SETUP.labels[key]) || key; }
 function colour(key) { return (SETUP && SETUP.colours[key]) || "#666"; }
 
@@ -107,7 +108,7 @@ function setResultLayer(layers) {
   if (RESULT_LAYER) MAP.removeLayer(RESULT_LAYER);
   RESULT_LAYER = L.featureGroup(layers).addTo(MAP);
   const b = RESULT_LAYER.getBounds();
-  if (b.isValid()) MAP.fitBounds(b.pad(0.3), { maxZoom: 14 });
+  if (b.isValid()) MAP.fitBounds(b.pad(0.05), { maxZoom: 14 });
 }
 
 function downloadLinks(res) {
@@ -176,7 +177,7 @@ function showCheck(res) {
   out.textContent = "";
   for (const p of res.document.projects) {
     const sec = el("section", { class: "project" });
-    sec.append(el("h2", {}, `${p.project_id} · ${label(p.industry)} · ${p.kind}`));
+    sec.append(el("h2", {}, `${p.project_id} · ${term(SETUP.industries, p.industry)} · ${term(SETUP.kinds, p.kind)}`));
     sec.append(el("p", {}, "结论 Verdict: ",
       el("span", { class: "verdict", style: `background:${colour(p.verdict)}`, "data-verdict": p.verdict }, label(p.verdict)),
       ` ${p.city || ""} ${p.county || ""} · 面积 Area ${p.area_m2} m²`));
@@ -285,11 +286,11 @@ function showSites(res) {
   const out = $("result");
   out.textContent = "";
   const d = res.document, t = d.totals;
-  out.append(el("h2", {}, `${label(d.tech)}: 可用 eligible ${t.eligible_km2} / ${t.candidate_km2} km² · 装机 capacity ${t.capacity_mw} MW`));
+  out.append(el("h2", {}, `${d.tech === "pv" ? "光伏 PV" : "风电 Wind"}: 可用 eligible ${t.eligible_km2} / ${t.candidate_km2} km² · 装机 capacity ${t.capacity_mw} MW`));
   const removed = d.reasons.map((r) => {
     const key = `removed_${r}_m2`;
     const sum = res.table.reduce((a, row) => a + (parseFloat(row[key]) || 0), 0);
-    return { reason: (d.labels[r] || [r]).join(" "), km2: (sum / 1e6).toFixed(3) };
+    return { reason: d.labels[r] ? d.labels[r].join(" ") : label(r), km2: (sum / 1e6).toFixed(3) };
   });
   out.append(el("h3", {}, "各原因排除面积 Area removed by reason"), table(removed, [["reason", "原因 Reason"], ["km2", "km²"]]));
   if (d.not_assessed.length) out.append(el("h3", {}, "未评估 Not assessed"), table(d.not_assessed, [["reason", "原因 Reason"], ["why", "说明 Why"]]));
