@@ -239,6 +239,14 @@ def _bomb() -> bytes:
     return buf.getvalue()
 
 
+def _two_layers() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.geojson", b"{}")
+        zf.writestr("b.geojson", b"{}")
+    return buf.getvalue()
+
+
 def _escape_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -257,10 +265,14 @@ def _escape_zip() -> bytes:
         ("parcel.geojson", b"\x89PNG\r\n", 400, "cannot be read as GeoJSON"),
         ("empty.geojson", b"", 400, "is empty"),
         ("x.csv", b"a,b\n1,2\n", 400, "no coordinate columns found"),
+        ("x.xlsx", b"PK\x03\x04 not a workbook", 400, "cannot be read as an Excel workbook"),
+        ("x.kml", b"<kml><Placemark>", 400, "cannot be read as KML"),
+        ("two.zip", None, 400, "a zip must hold exactly one layer"),
     ],
 )
 def test_hostile_uploads_are_refused_with_a_message(client, name, content, status, match):
-    content = {"bomb.zip": _bomb, "escape.zip": _escape_zip}.get(name, lambda: content)()
+    makers = {"bomb.zip": _bomb, "escape.zip": _escape_zip, "two.zip": _two_layers}
+    content = makers.get(name, lambda: content)()
     r = client.post(
         "/api/check", data={"crs": "wgs84", "industry": "pv"}, files={"file": (name, content)}
     )
@@ -272,11 +284,15 @@ def test_hostile_uploads_are_refused_with_a_message(client, name, content, statu
 
 def test_feature_and_vertex_limits(tmp_path):
     app, state = create_app(ServeOptions(max_features=2, max_vertices=10))
+    bad = {"file": ("f.xlsx", b"PK\x03\x04 not a workbook")}
     with TestClient(app, base_url="http://localhost:8765") as c:
         r = c.post(
             "/api/firms", data={"crs": "wgs84"}, files={"file": ("f.csv", FIRMS_CSV.encode())}
         )
         assert r.status_code == 400 and "holds 4 features (limit 2)" in r.json()["error"]
+        for url in ("/api/firms", "/api/firms/columns"):  # no 500 from a broken workbook
+            r = c.post(url, data={"crs": "wgs84"}, files=bad)
+            assert r.status_code == 400 and "Excel workbook" in r.json()["error"]
         ring = [(112.8 + 0.001 * i, 37.2 + 0.0001 * i * i) for i in range(20)]
         poly = shapely.Polygon([*ring, (112.8, 37.3)])
         gj = gpd.GeoDataFrame(geometry=[poly], crs=4326).to_json()

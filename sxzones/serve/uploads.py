@@ -180,20 +180,37 @@ def unpack(path: Path, limits: Limits) -> Path:
     return layers[0]
 
 
-def _count_table_rows(path: Path) -> int:
-    """Rows of a CSV/TSV (lines less the header) or of the first sheet of an XLSX."""
-    if path.suffix == ".xlsx":
-        with zipfile.ZipFile(path) as zf:  # an XLSX is a zip: refuse a bomb before opening
+def _xlsx_rows(path: Path) -> int:
+    """Rows of the first sheet of an XLSX (a zip: a bomb is refused before it is opened).
+
+    Raises
+    ------
+    UploadError
+        Not a workbook, or one that unpacks to far more than its size.
+    """
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(path) as zf:
             declared = sum(m.file_size for m in zf.infolist())
         if declared > 20 * path.stat().st_size + (16 << 20):
             raise UploadError(f"{path.name!r} unpacks to {declared / 1e6:.0f} MB: refused")
-        import openpyxl
-
         wb = openpyxl.load_workbook(path, read_only=True)
-        try:
-            return max((wb.worksheets[0].max_row or 1) - 1, 0)
-        finally:
-            wb.close()
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise UploadError(
+            f"{path.name!r} cannot be read as an Excel workbook ({exc}). Fix: save it again "
+            "from Excel as .xlsx, or as CSV"
+        ) from None
+    try:
+        return max((wb.worksheets[0].max_row or 1) - 1, 0)
+    finally:
+        wb.close()
+
+
+def _count_table_rows(path: Path) -> int:
+    """Rows of a CSV/TSV (lines less the header) or of the first sheet of an XLSX."""
+    if path.suffix == ".xlsx":
+        return _xlsx_rows(path)
     with path.open("rb") as fh:
         return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b"")) - 1, 0)
 
@@ -214,8 +231,10 @@ def check_limits(path: Path, limits: Limits) -> None:
             if n <= limits.max_features:
                 geoms = pyogrio.read_dataframe(path, columns=[]).geometry.to_numpy()
                 vertices = int(np.sum(shapely.get_num_coordinates(geoms)))
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, pyogrio.errors.DataSourceError):
-        return
+    except UploadError:
+        raise
+    except (OSError, ValueError, KeyError, pyogrio.errors.DataSourceError):
+        return  # the readers refuse it with their own message
     if n > limits.max_features:
         raise UploadError(
             f"{path.name!r} holds {n} features (limit {limits.max_features}). Fix: split it, "

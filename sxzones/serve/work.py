@@ -246,6 +246,7 @@ def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
         path = uploads.save_upload(upload[0], upload[1], job.folder / "in", state.limits)
         if path.suffix not in (".csv", ".tsv", ".xlsx"):
             return {"columns": [], "fields": []}
+        uploads.check_limits(path, state.limits)  # an XLSX that is no workbook is refused
         try:
             columns = _table_columns(path)
         except (ValueError, OSError, UnicodeDecodeError) as exc:
