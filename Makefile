@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DERIVED := layers/shanxi/derived/.built-stamp
-PYFILES := sxzones tests layers/shanxi/build.py $(wildcard benchmarks/*.py)
+PYFILES := sxzones tests layers/shanxi/build.py layers/shanxi/build_equipment.py $(wildcard benchmarks/*.py)
 
 .PHONY: setup demo test lint format layers clean bench
 
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The bundled Shanxi dataset: demonstration layers derived from the real ones by a script.
-$(DERIVED): $(STAMP) layers/shanxi/build.py $(wildcard layers/shanxi/raw/*/*) sxzones/crs.py
+$(DERIVED): $(STAMP) layers/shanxi/build.py layers/shanxi/build_equipment.py $(wildcard layers/shanxi/raw/*/*) sxzones/crs.py
 	$(BIN)/python layers/shanxi/build.py --out layers/shanxi/derived
 	touch $(DERIVED)
 

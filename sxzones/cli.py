@@ -24,6 +24,7 @@ from sxzones.options import (
     CheckOptions,
     FirmOptions,
     Options,
+    PhaseoutOptions,
     ServeOptions,
     SiteOptions,
     ValidateOptions,
@@ -153,7 +154,7 @@ def layers_validate(
         obj.say(reports[-1].summary())
     total_rej = sum(r.n_rejected for r in reports)
     obj.say(f"{len(reports)} layer(s) valid, {len(failed)} refused, {total_rej} row(s) rejected.")
-    if opts.rejects is not None:
+    if opts.rejects is not None and reports:  # a refused file has no rejects table
         import pandas as pd
 
         from sxzones.outputs import write_csv
@@ -187,6 +188,14 @@ def _validate_one(name: str, cat: Catalog, opts: ValidateOptions) -> LayerReport
     --field are for files given by path."""
     from sxzones.runs import load_input
 
+    if opts.role == "equipment" and name not in cat:  # a table without geometry
+        from sxzones.analyses.phaseout import equipment_rules
+        from sxzones.layers.equipment import read_equipment
+        from sxzones.rules import load_rules
+
+        er = equipment_rules(load_rules())
+        fields = opts.fields_for("equipment")
+        return read_equipment(name, er, fields=fields, encoding=opts.encoding)[1]
     _, report = load_input(
         name,
         None if name in cat else opts.role,
@@ -245,6 +254,20 @@ def sites_cmd(params: dict[str, Any]) -> None:
     Writes eligible_sites.gpkg / .csv / .xlsx (per-reason areas), siting.json and
     rejects.csv to --out.
     """
+
+
+@analysis_command("phaseout", PhaseoutOptions)
+def phaseout_cmd(params: dict[str, Any]) -> None:
+    """Equipment phase-out and capacity screen (晋环发〔2023〕1号 (四), (五), 附表 1).
+
+    Flags every unit the phase-out list names (4.3 m coke ovens, blast furnaces of 1200 m³
+    and less, converters of 100 t and less ...), lists the units it could not assess, totals
+    coking capacity by city against the provincial cap and flags new capacity. Writes
+    phaseout.csv (UTF-8 with BOM), phaseout.xlsx, phaseout.gpkg (with --firms),
+    coking_capacity.csv, phaseout.json and rejects.csv to --out.
+    """
+    if params.get("builtup") and not params.get("firms"):
+        raise click.UsageError("--builtup joins the firm screen and needs --firms")
 
 
 @cli.command("serve")

@@ -45,6 +45,7 @@ __all__ = [
     "Opt",
     "Options",
     "OverviewOptions",
+    "PhaseoutOptions",
     "ServeOptions",
     "SiteOptions",
     "ValidateOptions",
@@ -593,6 +594,66 @@ class SiteOptions(_Analysis):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PhaseoutOptions(_Analysis):
+    """Options of the equipment screen (``sxzones phaseout``, recipe ``analysis = "phaseout"``)."""
+
+    analysis: ClassVar[str] = "phaseout"
+
+    equipment: str = _layer(
+        "equipment",
+        "Equipment table (CSV/XLSX, one row per unit; Chinese headers such as 设备编号, "
+        "企业代码, 设备类型, 炭化室高度 are recognised).",
+        required=True,
+    )
+    firms: str | None = _layer(
+        "firms", "Firms (catalogue layer or file): locations, and the firm screen with --builtup."
+    )
+    builtup: str | None = _layer(
+        "builtup", "Built-up areas: with --firms, joins the firm screen (四, 十三)."
+    )
+    crs: str | None = _crs("CRS of the firms file when it declares none (e.g. wgs84, gcj02).")
+    id_field: str | None = _field_name(
+        "--id", "Unit id field (default unit_id, 设备编号).", "unit_id"
+    )
+    firm_field: str | None = _field_name(
+        "--firm-field",
+        "Firm id field of the equipment table (default firm_id, 企业代码).",
+        "firm_id",
+    )
+    encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the equipment CSV."))
+    admin: str | None = _f("admin", ADMIN)
+    formats: tuple[str, ...] = _f(
+        FORMATS,
+        Opt(
+            "--format",
+            "Comma-separated outputs: csv, xlsx, gpkg (gpkg when firms have locations).",
+            "texts",
+            key="formats",
+            show_default="csv,xlsx,gpkg",
+        ),
+    )
+    map_path: Path | None = _f(
+        None,
+        Opt(
+            "--map",
+            "Write an interactive map of the firms (default path maps/phaseout.html).",
+            "path",
+            key="map",
+            flag_value="maps/phaseout.html",
+        ),
+    )
+
+    def check(self) -> None:
+        super().check()
+        object.__setattr__(self, "formats", parse_formats(self.formats))
+        object.__setattr__(self, "admin", self.admin or None)
+        if self.builtup and not self.firms:
+            raise SxzonesError("--builtup joins the firm screen and needs --firms")
+        if (self.map_path is not None or self.figure_path is not None) and not self.firms:
+            raise SxzonesError("--map and --figure draw the firms: give --firms")
+
+
+@dataclass(frozen=True, kw_only=True)
 class OverviewOptions(_MapOutputs):
     """Options of the overview of layers (recipe ``analysis = "overview"``)."""
 
@@ -712,7 +773,8 @@ class ServeOptions(Options):
 
 #: Recipe analysis name -> its options class.
 ANALYSES: dict[str, type[Options]] = {
-    c.analysis: c for c in (OverviewOptions, FirmOptions, CheckOptions, SiteOptions)
+    c.analysis: c
+    for c in (OverviewOptions, FirmOptions, CheckOptions, SiteOptions, PhaseoutOptions)
 }
 
 

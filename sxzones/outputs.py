@@ -310,7 +310,7 @@ def write_xlsx(
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, frame in sheets.items():
-            table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+            table = _storable_text(pd.DataFrame(frame.drop(columns="geometry", errors="ignore")))
             table.to_excel(xw, sheet_name=name[:31], index=False)
             _cells_as_text(xw.sheets[name[:31]], table)
         book = xw.book
@@ -319,6 +319,25 @@ def write_xlsx(
         book.properties.modified = fixed
         book.properties.creator = "sxzones"
     return write_bytes(_normalise_zip(buf.getvalue()), path, overwrite)
+
+
+def _storable_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Control characters (NUL, ESC, ... from a damaged source) cannot be stored in XLSX:
+    each becomes U+FFFD, so the cell shows that something was there (CSV keeps them)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    out = table
+    for pos in range(table.shape[1]):
+        col = table.iloc[:, pos]
+        if col.dtype != object and not pd.api.types.is_string_dtype(col):
+            continue
+        text = col.astype("string")
+        bad = text.str.contains(ILLEGAL_CHARACTERS_RE.pattern, regex=True, na=False).to_numpy()
+        if bad.any():
+            out = out.copy() if out is table else out
+            fixed = text[bad].str.replace(ILLEGAL_CHARACTERS_RE.pattern, "\ufffd", regex=True)
+            out.iloc[np.flatnonzero(bad), pos] = fixed.to_numpy(dtype=object)
+    return out
 
 
 def _cells_as_text(sheet: Any, table: pd.DataFrame) -> None:
@@ -763,6 +782,11 @@ def _beside(src: Path, dest: Path, made: list[Path]) -> Path:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if os.stat(src).st_dev == os.stat(dest.parent).st_dev:
+            # may we write there? asked before anything is moved, or a read-only folder for
+            # the map would stop the publication half done (tables in place, no manifest)
+            fd, probe = tempfile.mkstemp(prefix=f".{dest.stem}.{os.getpid()}.", dir=dest.parent)
+            os.close(fd)
+            os.unlink(probe)
             return src
         fd, name = tempfile.mkstemp(
             prefix=f".{dest.stem}.{os.getpid()}.", suffix=dest.suffix, dir=dest.parent

@@ -75,7 +75,7 @@ def _join(base: Path, value: str) -> Path:
 
 #: Top-level keys of a recipe: the TOML type each must have, and what it is.
 _TOP: dict[str, tuple[type, str]] = {
-    "analysis": (str, "a string (firms, check, sites or overview)"),
+    "analysis": (str, "a string (firms, check, sites, phaseout or overview)"),
     "title": (str, "a string"),
     "description": (str, "a string"),
     "catalog": (str, "a string (a file path)"),

@@ -23,8 +23,9 @@ from markupsafe import Markup
 from pyproj import CRS, Transformer
 
 from sxzones.analyses.site_check import SiteCheckResult
+from sxzones.i18n import Labels, Lang, check_lang, legend_label, text, text_pairs, translate_value
 from sxzones.maps.sources import has_demonstration
-from sxzones.maps.style import CATEGORY_COLOURS, label
+from sxzones.maps.style import CATEGORY_COLOURS
 
 __all__ = [
     "coordinate_table",
@@ -130,50 +131,75 @@ def site_map_svg(result: SiteCheckResult, pos: int, size: int = 420) -> Markup:
     return Markup(svg.rstrip("\n"))  # rendered with autoescape above
 
 
-def _table(items: Sequence[dict[str, Any]], cols: Sequence[tuple[str, str]]) -> dict[str, Any]:
+#: (field, heading key of ``sxzones/i18n.toml`` [text]) of the report's tables; the headings
+#: are ``中文 English`` (en, both) or Chinese (zh)
+_RULES = [("id", "rule"), ("verdict", "verdict"), ("clause", "clause")]
+_UNITS = [
+    ("unit_code", "unit_code"),
+    ("unit_name", "unit_name"),
+    ("unit_type", "unit_type"),
+    ("overlap_m2", "overlap_m2"),
+    ("overlap_pct", "overlap_pct"),
+]
+_REDLINES = [
+    ("redline_id", "redline_id"),
+    ("name", "name"),
+    ("overlap_m2", "overlap_m2"),
+    ("overlap_pct", "overlap_pct"),
+]
+_ADMISSION = [
+    ("unit_code", "unit"),
+    ("admission_spatial", "admission_spatial"),
+    ("admission_emission", "admission_emission"),
+    ("admission_risk", "admission_risk"),
+    ("admission_resource", "admission_resource"),
+]
+_SOURCES = [
+    ("role", "role"),
+    ("layer", "layer"),
+    ("status", "status"),
+    ("source", "source"),
+    ("version", "version"),
+]
+#: The vocabulary of a table column's values (:func:`sxzones.i18n.translate_value`)
+_VALUES = {"verdict": "verdict", "unit_type": "unit_type", "role": "role", "status": "provenance"}
+#: The headings and sentences of the report (keys of ``sxzones/i18n.toml`` [text])
+_TEXTS = (
+    "none report_title report_heading industry kind area ellipsoidal verdict distances "
+    "nearest_redline nearest_builtup rules_fired control_units redlines admission_lists "
+    "data_used rules not_official project_no report_date area_computed area_declared "
+    "area_difference hectares coordinates"
+).split()
+
+
+def _table(
+    items: Sequence[dict[str, Any]],
+    cols: Sequence[tuple[str, str]],
+    lang: Lang = "en",
+    lab: Labels | None = None,
+) -> dict[str, Any]:
+    """Headings and cells of a report table in ``lang``; ``cols``: (field, heading key)."""
+
+    def cell(k: str, v: Any) -> str:
+        if v is None:
+            return ""
+        return str(translate_value(v, _VALUES[k], lang, lab=lab) if k in _VALUES else v)
+
     return {
-        "head": [h for _, h in cols],
-        "rows": [
-            [str(it.get(k, "") if it.get(k) is not None else "") for k, _ in cols] for it in items
-        ],
+        "head": [text(h, lang, lab=lab) for _, h in cols],
+        "rows": [[cell(k, it.get(k, "")) for k, _ in cols] for it in items],
     }
 
 
-#: (field, column heading) of the report's tables
-_RULES = [
-    ("id", "规则 Rule"),
-    ("verdict", "结论 Verdict"),
-    ("clause", "条款 Clause"),
-    ("zh", "要求"),
-    ("en", "Requirement"),
-]
-_UNITS = [
-    ("unit_code", "单元编码 Code"),
-    ("unit_name", "单元名称 Name"),
-    ("unit_type", "类型 Type"),
-    ("overlap_m2", "重叠面积 Overlap m²"),
-    ("overlap_pct", "占项目 % of project"),
-]
-_REDLINES = [
-    ("redline_id", "编号 ID"),
-    ("name", "名称 Name"),
-    ("overlap_m2", "重叠面积 Overlap m²"),
-    ("overlap_pct", "占项目 % of project"),
-]
-_ADMISSION = [
-    ("unit_code", "单元 Unit"),
-    ("admission_spatial", "空间布局约束 Spatial layout"),
-    ("admission_emission", "污染物排放管控 Emissions"),
-    ("admission_risk", "环境风险防控 Risk"),
-    ("admission_resource", "资源开发效率 Resources"),
-]
-_SOURCES = [
-    ("role", "图层 Role"),
-    ("layer", "名称 Layer"),
-    ("status", "性质 Status"),
-    ("source", "来源 Source"),
-    ("version", "版本 Version"),
-]
+def _rules_table(rules: Sequence[dict[str, Any]], lang: Lang, lab: Labels | None) -> dict[str, Any]:
+    """The rules that fired: rule, verdict, clause, then the requirement in Chinese and (en,
+    both) in English, each in its own column."""
+    t = _table(rules, _RULES, lang, lab)
+    zh, en = text_pairs()["requirement"]
+    t["head"] += [zh] if lang == "zh" else [zh, en]
+    for row, it in zip(t["rows"], rules, strict=True):
+        row += [str(it.get(k) or "") for k in (("zh",) if lang == "zh" else ("zh", "en"))]
+    return t
 
 
 def report_date() -> str:
@@ -284,38 +310,45 @@ def site_check_report(
     pos: int,
     detail: dict[str, Any],
     version: str,
+    *,
+    lang: str = "en",
+    lab: Labels | None = None,
     given_crs: str | None = None,
 ) -> str:
-    """A printable, self-contained report of project ``pos`` for A4 portrait (Chinese labels
-    with English): name, date, verdict, computed (ellipsoidal) and declared areas, distances
-    (ellipsoidal metres), rules that fired with their clauses, control units and red lines
-    touched (overlaps in m² on the ellipsoid), admission lists, the parcel's coordinates in
-    ``given_crs`` (the CRS it was given in) and CGCS2000, and the data used with their
-    sources and versions."""
+    """A printable, self-contained report of project ``pos`` for A4 portrait: name, date,
+    verdict, computed (ellipsoidal) and declared areas, distances (ellipsoidal metres), rules
+    that fired with their clauses, control units and red lines touched (overlaps in m² on the
+    ellipsoid), admission lists, the parcel's coordinates in ``given_crs`` (the CRS it was
+    given in) and CGCS2000, and the data used with their sources and versions. ``lang``:
+    ``en`` (Chinese headings with English, values as identifiers, as always), ``zh``
+    (Chinese only) or ``both`` (bilingual headings, values ``中文 (id)``)."""
+    lg = check_lang(lang)
     sources = [{"role": r, **s} for r, s in result.layers.sources.items()]
     b = detail["builtup"]
     row = result.table.iloc[pos]
     name = str(row.get("name") or "") if "name" in result.table.columns else ""
-    geom = result.table.geometry.iloc[pos]
+    coords = coordinate_table(result.table.geometry.iloc[pos], result.table.crs, given_crs)
     return (
         environment()
         .get_template("site_check_report.html.j2")
         .render(
+            x={k: text(k, lg, lab=lab) for k in _TEXTS},
+            more_vertices=text("more_vertices", lg, lab=lab, n=coords["more"]),
             project_id=detail["project_id"],
             name=name if name and name != str(detail["project_id"]) else "",
             date=report_date(),
             areas=_areas(detail, dict(row)),
-            coordinates=coordinate_table(geom, result.table.crs, given_crs),
+            coordinates=coords,
             rules_version=" ".join(
                 str(result.rules.document.get(k, "")) for k in ("id", "issued")
             ).strip(),
             colour=CATEGORY_COLOURS.get(detail["verdict"], "#333"),
-            industry=label(detail["industry"]),
-            kind=detail["kind"],
+            industry=legend_label(str(detail["industry"]), lg, lab=lab),
+            kind=translate_value(detail["kind"], "kind", lg, lab=lab),
             city=detail.get("city") or "",
             county=detail.get("county") or "",
             area_m2=str(detail["area_m2"]),
-            verdict=label(detail["verdict"]),
+            verdict=legend_label(detail["verdict"], lg, lab=lab),
             note="; ".join(
                 str(x) for x in (detail.get("geometry_note"), detail.get("unassessed_reason")) if x
             ),
@@ -324,13 +357,13 @@ def site_check_report(
             builtup={
                 "nearest": str(b["nearest"]),
                 "distance_m": str(b["distance_m"]),
-                "zone": label(str(b["zone"])),
+                "zone": legend_label(str(b["zone"]), lg, lab=lab),
             },
-            rules=_table(detail["rules"], _RULES),
-            units=_table(detail["control_units"], _UNITS),
-            redlines=_table(detail["redline"], _REDLINES),
-            admission=_table(detail["admission_lists"], _ADMISSION),
-            sources=_table(sources, _SOURCES),
+            rules=_rules_table(detail["rules"], lg, lab),
+            units=_table(detail["control_units"], _UNITS, lg, lab),
+            redlines=_table(detail["redline"], _REDLINES, lg, lab),
+            admission=_table(detail["admission_lists"], _ADMISSION, lg, lab),
+            sources=_table(sources, _SOURCES, lg, lab),
             version=version,
             rules_file=result.rules.path.name,
             demonstration=has_demonstration(sources),

@@ -70,6 +70,33 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
         },
         {"weights", "status_scores"},
     ),
+    # Equipment screen (四, 附表 1; 五): vocabularies, phase-out conditions, the coking cap and
+    # the ban on new capacity. Checked further by sxzones.analyses.phaseout.
+    "equipment_vocabulary": (
+        {
+            "types",
+            "products",
+            "furnace_forms",
+            "sinter_types",
+            "statuses",
+            "yes_no",
+            "headers",
+            "plausible",
+        },
+        {"types", "statuses", "yes_no"},
+    ),
+    "equipment_phaseout": (
+        {"equipment_types", "when", "basis"} | _ACTION,
+        {"equipment_types", "when", "action"},
+    ),
+    "capacity_cap": (
+        {"equipment_types", "field", "cap", "unit", "basis"},
+        {"equipment_types", "field", "cap", "unit"},
+    ),
+    "new_capacity_ban": (
+        {"categories", "except_products", "after", "basis"},
+        {"categories", "after"},
+    ),
 }
 #: Technologies of the siting screen.
 TECHS = ("pv", "wind")

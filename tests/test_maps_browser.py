@@ -218,7 +218,7 @@ def test_siting_map_in_browser(browser, demo_maps, tech):
     _not_blank(browser)
 
 
-def _firm_map(tmp_path: Path, firms_csv: Path) -> Path:
+def _firm_map(tmp_path: Path, firms_csv: Path, *extra: str) -> Path:
     """Screen a WGS84 firms CSV against the bundled built-up areas; return its map."""
     mp = tmp_path / "m.html"
     res = CliRunner().invoke(
@@ -237,10 +237,34 @@ def _firm_map(tmp_path: Path, firms_csv: Path) -> Path:
             "csv",
             "--map",
             str(mp),
+            *extra,
         ],
     )
     assert res.exit_code == 0, res.output
     return mp
+
+
+def test_chinese_popup_in_browser(browser, tmp_path):
+    csv = tmp_path / "f.csv"
+    csv.write_text(
+        "firm_id,name,industry,lon,lat\nX1,甲焦化厂,炼焦,112.55,37.87\nX2,乙钢厂,钢铁,112.6,37.9\n",
+        encoding="utf-8",
+    )
+    _open(browser, _firm_map(tmp_path, csv, "--lang", "zh"))
+    text = browser.execute_script("""
+        for (const k of Object.keys(window)) {
+          const v = window[k];
+          if (v instanceof L.GeoJSON && v.getLayers().length === 2) {
+            const lyr = v.getLayers()[0];
+            lyr.fire('click', {latlng: lyr.getLatLng()}, true);
+            return v.getPopup().getElement().innerText;
+          }
+        }
+        return null;""")
+    assert "甲焦化厂" in text and "行业" in text and "焦化" in text and "区位" in text
+    assert "industry_id" not in text and "coking" not in text
+    legend = browser.find_element("css selector", "#sx-legend").text
+    assert "企业与建成区距离筛查（20 千米）" in legend and "Firm screen" not in legend
 
 
 def test_hostile_firm_name_shows_as_text(browser, tmp_path):

@@ -37,7 +37,7 @@ def test_unknown_analysis_and_missing_out(tmp_path):
     p = _recipe(tmp_path, 'analysis = "magic"\n')
     with pytest.raises(
         RecipeError,
-        match=r"analysis 'magic' is not one of \['check', 'firms', 'overview', 'sites'\]",
+        match=r"analysis 'magic' is not one of \['check', 'firms', 'overview', 'phaseout', 'sites'\]",
     ):
         load_recipe(p)
 

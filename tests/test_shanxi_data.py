@@ -40,7 +40,8 @@ def test_build_is_deterministic_to_the_byte(two_builds):
     a, b = two_builds
     files = sorted(p.name for p in a.iterdir())
     assert files == sorted(p.name for p in b.iterdir())
-    assert len(files) == 17  # 9 layers + the official-shaped demonstration files (8)
+    # 9 layers + the official-shaped demonstration files (8) + equipment_demonstration.csv
+    assert len(files) == 18
     for name in files:
         ha = hashlib.sha256((a / name).read_bytes()).hexdigest()
         hb = hashlib.sha256((b / name).read_bytes()).hexdigest()

@@ -58,6 +58,8 @@ taiyuan_region (clause 五, 太原及周边"1+30"区域):
     the 30 counties of Xinzhou, Lüliang, Jinzhong, Yangquan, Linfen and Yuncheng whose
     representative points are nearest to Taiyuan's built-up centre. The catalogue selects them
     by adcode with one ``where`` line, to be replaced by the official list.
+equipment_demonstration.csv (units of the real GEM steel and coal-power plants):
+    invented by the rules in ``build_equipment.py`` (a table with Chinese headers).
 """
 
 from __future__ import annotations
@@ -671,7 +673,25 @@ def build(out: Path) -> dict[str, int]:
     )
     counts["taiyuan_region_demonstration"] = len(codes)
     counts.update(build_official_shaped(out, firms, builtup, units))
+    counts["equipment_demonstration"] = _write_equipment(out)
     return counts
+
+
+def _write_equipment(out: Path) -> int:
+    """The demonstration equipment table (rules in build_equipment.py, beside this file)."""
+    import importlib.util
+
+    from sxzones.outputs import write_csv
+
+    spec = importlib.util.spec_from_file_location(
+        "shanxi_build_equipment", Path(__file__).with_name("build_equipment.py")
+    )
+    assert spec and spec.loader  # noqa: S101
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    table = mod.build_equipment(RAW)
+    write_csv(table, out / "equipment_demonstration.csv", overwrite=True)
+    return len(table)
 
 
 def main(argv: list[str] | None = None) -> int:

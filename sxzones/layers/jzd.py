@@ -100,10 +100,8 @@ def read_text(path: Path, encoding: str | None) -> tuple[str, str]:
             return data.decode(enc), enc
         except UnicodeDecodeError:
             continue
-    raise LayerError(
-        f"{path}: the text is neither UTF-8 nor GB18030 ({encoding or 'auto'}); pass the right "
-        "encoding (--encoding)"
-    )
+    what = f"not {encoding}" if encoding else "neither UTF-8 nor GB18030"
+    raise LayerError(f"{path}: the text is {what}. Fix: pass the right encoding (--encoding)")
 
 
 def _width(props: dict[str, str], zone: int | None, path: Path) -> int:

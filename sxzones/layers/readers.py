@@ -10,7 +10,10 @@ Nothing is reprojected or validated here; :mod:`sxzones.layers.validate` does th
 
 from __future__ import annotations
 
+import codecs
 import csv
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyogrio
 import shapely
+from shapely.errors import GEOSException
 
 from sxzones._util import gc_paused
 from sxzones.crs import CRSSpec, parse_crs
@@ -56,6 +60,9 @@ _JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
 # Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
 _IMPLICIT_CRS = {".geojson", ".json"}
+
+# Version bytes of dBase tables (byte 0 of the .dbf header): III, IV, FoxPro, Visual FoxPro.
+_DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB}
 
 # dBase language-driver ids of Chinese code pages (byte 29 of the .dbf header).
 _LDID_GBK = {0x4D, 0x7A}
@@ -115,6 +122,54 @@ def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> s
     return "UTF-8"
 
 
+def _check_shapefile(path: Path) -> None:
+    """Refuse a shapefile whose parts do not hold the same features: a random or damaged part,
+    a .shp cut short (GDAL would read the shapes past the cut as NULL geometries) or a .dbf
+    from another export (GDAL would pair attributes and shapes by position)."""
+    shp, shx, dbf = (path.with_suffix(e) for e in _SHP_PARTS)
+    shp_size, shx_size = shp.stat().st_size, shx.stat().st_size
+    magic = bytes.fromhex("0000270a")
+    for part, size in ((shp, shp_size), (shx, shx_size)):
+        with part.open("rb") as fh:
+            head = fh.read(4)
+        if size < 100 or head != magic:
+            raise _refuse(part, "is not a shapefile part (no shapefile header)", "export again")
+    if (shx_size - 100) % 8:
+        raise _refuse(shx, "is damaged (its size is not a whole number of records)", "export again")
+    index = np.frombuffer(shx.read_bytes()[100:], dtype=">i4").reshape(-1, 2).astype(np.int64)
+    ends = index[:, 0] * 2 + 8 + index[:, 1] * 2
+    beyond = np.flatnonzero((ends > shp_size) | (index[:, 0] < 50) | (index[:, 1] < 0))
+    if len(beyond):
+        raise _refuse(
+            shp,
+            f"is cut short or damaged: shape {beyond[0] + 1} of {len(index)} (feature "
+            f"{beyond[0] + 1}) lies beyond its {shp_size} bytes",
+            "copy the complete file again",
+        )
+    with dbf.open("rb") as fh:
+        head = fh.read(12)
+    if len(head) < 12:
+        raise _refuse(dbf, "is not a dBase table (no header)", "copy the complete file again")
+    n_dbf = int.from_bytes(head[4:8], "little")
+    head_len, rec_len = int.from_bytes(head[8:10], "little"), int.from_bytes(head[10:12], "little")
+    if head[0] not in _DBF_VERSIONS or head_len < 33 or rec_len < 1:
+        raise _refuse(dbf, "is not a dBase table (no valid header)", "copy the complete file again")
+    if n_dbf != len(index):
+        raise _refuse(
+            dbf,
+            f"holds {n_dbf} records but the .shp/.shx hold {len(index)} shapes; attributes "
+            "cannot be paired with shapes",
+            "copy the .shp, .shx and .dbf of one export together",
+        )
+    complete = (dbf.stat().st_size - head_len) // rec_len if rec_len else 0
+    if complete < n_dbf:
+        raise _refuse(
+            dbf,
+            f"is cut short: record {complete + 1} of {n_dbf} (feature {complete + 1}) is incomplete",
+            "copy the complete file again",
+        )
+
+
 def _resolve_spec(
     path: Path, file_crs: Any, declared: str | CRSSpec | None, notes: list[str]
 ) -> CRSSpec:
@@ -157,14 +212,16 @@ def _read_vector(
                 f"the shapefile is missing its part(s) {', '.join(missing)}",
                 "copy all parts (.shp, .shx, .dbf, .prj, .cpg) together",
             )
-        encoding = _shapefile_encoding(path, encoding, notes)
+        _check_shapefile(path)
     try:
+        if suffix == ".shp":
+            encoding = _shapefile_encoding(path, encoding, notes)
         if suffix == ".gpkg" and layer is None:
             layers = pyogrio.list_layers(path)
             if len(layers) > 1:
                 layer = str(layers[0][0])
                 notes.append(f"first of {len(layers)} layers read ({layer}); choose with layer=")
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, where=where)
+        frame = _read_geometries(path, layer, encoding, where)
     except UnicodeDecodeError as exc:
         raise _refuse(
             path,
@@ -182,6 +239,33 @@ def _read_vector(
             "check that the file is complete and really of that format",
         ) from exc
     return frame, frame.crs
+
+
+#: Column of a read layer naming why a feature's geometry could not be built (validation
+#: rejects those rows with the reason); 界址点 parcels and undecodable GIS geometries.
+GEOMETRY_PROBLEM = "geometry_problem"
+
+
+def _read_geometries(
+    path: Path, layer: str | int | None, encoding: str | None, where: str | None
+) -> gpd.GeoDataFrame:
+    """``pyogrio.read_dataframe``; a geometry that cannot be decoded (a ring of two points)
+    becomes a row with no geometry and its reason in :data:`GEOMETRY_PROBLEM`, rather than
+    failing the whole file with a decoder exception."""
+    kw: dict[str, Any] = {"layer": layer, "encoding": encoding, "where": where}
+    # NaN vertices make shapely warn while decoding (validation rejects those rows); GDAL
+    # warns of rings that are not closed, and closes them (as 界址点 parcels are closed)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Non closed ring detected", RuntimeWarning)
+        try:
+            return pyogrio.read_dataframe(path, **kw)
+        except GEOSException:
+            frame = pyogrio.read_dataframe(path, on_invalid="ignore", **kw)
+            _, _, wkb, _ = pyogrio.raw.read(path, columns=[], **kw)
+    lost = np.array([w is not None for w in wkb]) & frame.geometry.isna().to_numpy()
+    reason = "the geometry cannot be decoded (too few points for its type, or a ring not closed)"
+    frame[GEOMETRY_PROBLEM] = [reason if x else None for x in lost]
+    return frame
 
 
 def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) -> tuple[str, str]:
@@ -219,12 +303,19 @@ def _read_table(
     if suffix in (".xlsx", ".xls"):
         try:
             table = pd.read_excel(path, sheet_name=sheet or 0, dtype=object)
-        except (ValueError, OSError, KeyError) as exc:
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
             raise _refuse(
                 path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
             ) from exc
         return table
     sep = "\t" if suffix == ".tsv" else ","
+    if encoding and _garbles_utf8(path, encoding):
+        raise _refuse(
+            path,
+            f"the text is UTF-8, not {encoding}: read as {encoding}, every Chinese character "
+            "would be garbled",
+            "drop --encoding (UTF-8 and GB18030 are recognised by themselves)",
+        )
     for enc in [encoding] if encoding else ["utf-8", "gb18030"]:
         try:
             table = _read_csv_arrow(path, sep, enc)
@@ -235,13 +326,45 @@ def _read_table(
                 continue
             raise _refuse(
                 path,
-                f"malformed CSV ({exc})",
+                f"malformed CSV{_ragged_row(path, sep, enc)} ({exc})",
                 "check quoting and the number of columns on that line",
             ) from exc
         if enc != "utf-8":
             notes.append(f"text read as {enc}")
         return table
-    raise _refuse(path, "the text is neither UTF-8 nor GB18030", "pass --encoding")
+    what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
+    raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _ragged_row(path: Path, sep: str, encoding: str) -> str:
+    """Where a CSV that Arrow refused goes wrong: ``": row N has K of M columns"`` (rows as a
+    spreadsheet shows them, the header being row 1), or ``""`` if no row is ragged."""
+    with path.open(
+        "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
+    ) as fh:
+        rows = csv.reader(fh, delimiter=sep)
+        try:
+            width = len(next(rows))
+            for n, cells in enumerate(rows, start=2):
+                if cells and len(cells) != width:
+                    return f": row {n} has {len(cells)} of {width} columns"
+        except (csv.Error, UnicodeDecodeError):
+            return ""
+    return ""
+
+
+def _garbles_utf8(path: Path, encoding: str, probe: int = 1 << 20) -> bool:
+    """True when ``encoding`` is a Chinese code page but the file's first MiB is UTF-8 holding
+    non-ASCII text (GBK text is practically never valid UTF-8)."""
+    if codecs.lookup(encoding).name not in {"gbk", "gb2312", "gb18030", "cp936", "big5"}:
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(probe)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return not head.isascii()
 
 
 def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
@@ -253,6 +376,12 @@ def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
         header = next(csv.reader(fh, delimiter=sep), [])
     if not header:
         raise pa.ArrowInvalid("the file has no header line")
+    if dups := sorted({c for c in header if header.count(c) > 1}):
+        raise _refuse(
+            path,
+            f"column(s) {dups} appear more than once in the header (row 1)",
+            "rename or remove the extra column(s)",
+        )
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(encoding=encoding),
@@ -385,6 +514,13 @@ def read_file(
     """
     p = Path(path)
     _check_file(p)
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise _refuse(
+                p, f"unknown encoding {encoding!r}", "use e.g. UTF-8 or GB18030"
+            ) from None
     notes: list[str] = []
     suffix = p.suffix.lower()
     file_crs: Any = None

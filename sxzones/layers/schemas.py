@@ -204,6 +204,30 @@ ROLES: dict[str, Role] = {
             id_from_row=True,
         ),
         Role(
+            "equipment",
+            # geometry optional: read as a table (sxzones.layers.equipment), units are placed
+            # at their firm; a GIS file of units holds points
+            frozenset({"point"}),
+            ("unit_id", "firm_id", "equipment_type"),
+            (
+                "chamber_height_m",
+                "volume_m3",
+                "capacity_t",
+                "capacity_10kt_per_year",
+                "product",
+                "furnace_form",
+                "sinter_type",
+                "ultra_low_emission",
+                "status",
+                "commissioned",
+                "city",
+                "firm_name",
+            ),
+            "unit_id",
+            {},
+            "production units of firms (焦炉, 高炉, 转炉 ...), a table, for the phase-out screen",
+        ),
+        Role(
             "context",
             frozenset({"point", "line", "polygon"}),
             (),

@@ -37,7 +37,7 @@ from pyproj import CRS, Transformer
 from sxzones._util import gc_paused
 from sxzones.crs import SHANXI_BOUNDS, check_coordinates, convert_geometries
 from sxzones.errors import LayerError, SxzonesError
-from sxzones.layers.readers import ROW, RawLayer
+from sxzones.layers.readers import GEOMETRY_PROBLEM, ROW, RawLayer
 from sxzones.layers.schemas import FIELD_NAMES, ROLES, VALUE_WORDS, Provenance, Role
 from sxzones.vocab import normalise
 
@@ -340,7 +340,8 @@ def _map_fields(
 
 
 def _check_geometry(run: _Run) -> None:
-    """Reject unbuildable 界址点 parcels, NULL or empty geometries and wrong types."""
+    """Reject unbuildable 界址点 parcels, undecodable, NULL, empty or non-finite geometries and
+    wrong types."""
     frame, r = run.frame, run.role
     if "jzd_problem" in frame.columns:
         run.reject(
@@ -351,6 +352,15 @@ def _check_geometry(run: _Run) -> None:
             "check the boundary points of these parcels",
             reasons=frame["jzd_problem"].astype(str),
         )
+    if GEOMETRY_PROBLEM in frame.columns:
+        run.reject(
+            frame[GEOMETRY_PROBLEM].notna().to_numpy(),
+            "bad_geometry",
+            "the geometry cannot be decoded",
+            "geometry",
+            "redraw these features, or export the file again",
+            reasons=frame[GEOMETRY_PROBLEM].astype(str),
+        )
     geoms = frame.geometry.to_numpy()
     coord_cols = run.raw.frame.attrs.get("coordinate_columns")
     run.reject(
@@ -359,6 +369,17 @@ def _check_geometry(run: _Run) -> None:
         "coordinates missing or not numbers" if coord_cols else "NULL or empty geometry",
         "/".join(coord_cols) if coord_cols else "geometry",
         "fill in the coordinates or remove the row",
+    )
+    # A NaN or infinite vertex anywhere: make_valid would drop or move it without a word.
+    xy, owner = shapely.get_coordinates(geoms, return_index=True)
+    nonfinite = np.zeros(len(frame), dtype=bool)
+    nonfinite[owner[~np.isfinite(xy).all(axis=1)]] = True
+    run.reject(
+        nonfinite,
+        "not_finite",
+        "coordinates are not finite numbers (NaN or infinity)",
+        "geometry",
+        "correct or remove these vertices",
     )
     families = _FAMILY_OF_TYPE_ID[shapely.get_type_id(geoms) + 1]
     wrong = run.alive & ~np.isin(families, list(r.geometry))
@@ -541,6 +562,18 @@ def _repair(run: _Run) -> np.ndarray:
     return geoms
 
 
+def _drop_z(frame: gpd.GeoDataFrame, report: LayerReport, word: str) -> gpd.GeoDataFrame:
+    """Heights dropped, with a note naming the rows: every analysis is 2-D, and heights
+    would only reach the outputs half-declared (GeoPackage layers declared 2-D)."""
+    z = shapely.has_z(frame.geometry.to_numpy())
+    if not z.any():
+        return frame
+    rows = tuple(int(x) for x in frame.loc[z, ROW])
+    text = "heights (Z) dropped: zoning and siting are measured in 2-D"
+    report.findings.append(Finding("note", "z_dropped", text, rows, "geometry", word=word))
+    return frame.set_geometry(shapely.force_2d(frame.geometry.to_numpy()), crs=frame.crs)
+
+
 def _finish(
     run: _Run, geoms: np.ndarray, working_crs: CRS, provenance: Provenance | None
 ) -> gpd.GeoDataFrame:
@@ -548,7 +581,11 @@ def _finish(
     first; refuses a layer with nothing left."""
     raw, r, report, frame, alive = run.raw, run.role, run.report, run.frame, run.alive
     out = frame.loc[alive].copy()
-    out = gpd.GeoDataFrame(out.drop(columns=frame.geometry.name), geometry=geoms[alive], crs=None)
+    out = gpd.GeoDataFrame(
+        out.drop(columns=[frame.geometry.name, GEOMETRY_PROBLEM], errors="ignore"),
+        geometry=geoms[alive],
+        crs=None,
+    )
     if raw.spec.obfuscation:
         out.geometry = convert_geometries(out.geometry.to_numpy(), raw.spec.obfuscation, "wgs84")
         report.notes.append(f"{raw.spec.obfuscation} converted to WGS84 with sxzones.crs")
@@ -566,7 +603,7 @@ def _finish(
                 "supply CGCS2000 coordinates for threshold decisions",
             )
         )
-    out = _reproject(out, working_crs)
+    out = _reproject(_drop_z(out, report, raw.row_word), working_crs)
     ids = [r.id_field] if r.id_field else []
     canon = list(dict.fromkeys(c for c in (*ids, *r.required, *r.optional) if c in out.columns))
     rest = [c for c in out.columns if c not in canon and c not in (ROW, "geometry")]

@@ -8,6 +8,7 @@ import folium
 import geopandas as gpd
 import shapely
 
+from sxzones.i18n import Labels, check_lang, text
 from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
@@ -30,20 +31,25 @@ def firm_zones_map(
     basemap: Basemap | None = None,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> folium.Map:
     """Interactive map of a firm screen.
 
     The distance ring is drawn for orientation only (a 256-gon in the working CRS); every
     firm's zone comes from its exact ellipsoidal distance, shown in its popup. ``sources``:
     the sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
+    ``lang``: legend, popups and texts in ``en`` (bilingual headings, as always), ``zh`` or
+    ``both`` (:mod:`sxzones.i18n`).
     """
+    lg, km = check_lang(lang), f"{distance_m / 1000:g}"
+    ring_name = (
+        text("firm_ring", lg, lab=lab, km=km)
+        if lg == "zh"
+        else f"建成区周边 {km} 千米 / within {km} km (display only)"
+    )
     ring = gpd.GeoDataFrame(
-        {
-            "name": [
-                f"建成区周边 {distance_m / 1000:g} 千米 / within {distance_m / 1000:g} km "
-                "(display only)"
-            ]
-        },
+        {"name": [ring_name]},
         geometry=[shapely.union_all(builtup.geometry.buffer(distance_m, quad_segs=64))],
         crs=builtup.crs,
     )
@@ -68,12 +74,15 @@ def firm_zones_map(
             search_field="name",
         ),
     ]
-    title = f"企业与建成区距离筛查 Firm screen ({distance_m / 1000:g} km)"
+    title = f"企业与建成区距离筛查 Firm screen ({km} km)"
     note = (
         "距离为椭球面精确距离 Distances are exact on the ellipsoid; the ring is for "
         f"orientation only. 晋环发〔2023〕1号 (四), (十三). {sources}"
     )
-    return build_map(layers, title=title, note=note, basemap=basemap)
+    if lg == "zh":
+        title = text("firm_map_title", lg, lab=lab, km=km)
+        note = f"{text('firm_map_note', lg, lab=lab)}{sources}"
+    return build_map(layers, title=title, note=note, basemap=basemap, lang=lg, lab=lab)
 
 
 def firm_zones_figure(
@@ -84,16 +93,21 @@ def firm_zones_figure(
     path: str | Path,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a firm screen for reports; ``sources`` as for the map."""
+    """Static figure (PNG + PDF) of a firm screen for reports; ``sources`` and ``lang`` as for
+    the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
     layers.append(StaticLayer("builtup", builtup, LayerStyle("#d6604d", 0.6, 0.5)))
     layers.append(StaticLayer("firms", result, LayerStyle(by="zone", radius=6.0)))
-    return static_map(
-        layers,
-        title=f"企业与建成区距离筛查 Firm screen ({distance_m / 1000:g} km)",
-        sources=f"{sources}. 晋环发〔2023〕1号 (四), (十三)",
-        path=path,
-    )
+    lg, km = check_lang(lang), f"{distance_m / 1000:g}"
+    if lg == "zh":
+        title = text("firm_map_title", lg, lab=lab, km=km)
+        cited = f"{sources}。晋环发〔2023〕1号（四）、（十三）"
+    else:
+        title = f"企业与建成区距离筛查 Firm screen ({km} km)"
+        cited = f"{sources}. 晋环发〔2023〕1号 (四), (十三)"
+    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)

@@ -22,9 +22,10 @@ from branca.element import MacroElement, Template
 from folium import plugins
 
 from sxzones.crs import convert_geometries
+from sxzones.i18n import Labels, Lang, label, legend_label, text, translate_values
 from sxzones.maps.basemaps import Basemap, add_basemaps
 from sxzones.maps.offline import inline_assets, strip_unused_defaults
-from sxzones.maps.style import CATEGORY_COLOURS, LayerStyle, extra_colour, label, layer_style
+from sxzones.maps.style import CATEGORY_COLOURS, LayerStyle, extra_colour, layer_style
 from sxzones.outputs import write_text
 
 __all__ = ["MapLayer", "build_map", "save_map", "to_geojson"]
@@ -72,9 +73,12 @@ def to_geojson(
     simplify_m: float = 0.0,
     colour_by: str | None = None,
     gcj02: bool = False,
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> dict[str, Any]:
     """GeoJSON (WGS84, 6 decimals) with escaped properties; ``simplify_m`` in the frame's CRS.
-    ``gcj02``: coordinates shifted to GCJ-02, to lie on Amap tiles."""
+    ``gcj02``: coordinates shifted to GCJ-02, to lie on Amap tiles. ``lang``: the language of
+    the property values (:mod:`sxzones.i18n`; colours follow the values as they are)."""
     geoms = frame.geometry.to_numpy()
     if simplify_m > 0 and frame.crs is not None and not frame.crs.is_geographic:
         geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
@@ -83,7 +87,8 @@ def to_geojson(
         ll = convert_geometries(ll, "wgs84", "gcj02")
     ll = shapely.transform(ll, lambda c: np.round(c, 6))  # ~0.1 m: plenty for display
     feats = []
-    records = frame[list(fields)].to_dict("records") if fields else [{}] * len(frame)
+    shown = translate_values(frame[list(fields)], lang, lab=lab) if fields else None
+    records = shown.to_dict("records") if shown is not None else [{}] * len(frame)
     colours = (
         [colour_of(v) for v in frame[colour_by].astype(str)]
         if colour_by and colour_by in frame
@@ -143,36 +148,45 @@ def _style_fn(style: LayerStyle) -> Any:
 
 
 def _feature_group(
-    layer: MapLayer, st: LayerStyle, basemap: Basemap, cluster_over: int
+    layer: MapLayer,
+    st: LayerStyle,
+    basemap: Basemap,
+    cluster_over: int,
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> tuple[folium.FeatureGroup, folium.GeoJson]:
     """One layer as a feature group holding its GeoJSON (points over ``cluster_over`` in a
-    marker cluster), with a tooltip of the first three fields and a popup of all."""
+    marker cluster), with a tooltip of the first three fields and a popup of all; names,
+    field labels and values in ``lang``."""
     fields = [f for f in layer.fields if f in layer.frame.columns]
-    gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02)
+    gj = to_geojson(layer.frame, fields, layer.simplify_m, st.by, basemap.gcj02, lang, lab)
     if not gj["features"]:
         fields = []  # folium refuses tooltips and popups on a layer with no features
-    fg = folium.FeatureGroup(name=html.escape(label(layer.name)), show=st.show)
+    name = legend_label(layer.name, lang, lab=lab)
+    fg = folium.FeatureGroup(name=html.escape(name), show=st.show)
+    aliases = [label(f"field.{f}", lang, lab=lab) for f in fields]
     tooltip = (
-        folium.GeoJsonTooltip(fields=fields[:3], aliases=[f + ":" for f in fields[:3]], sticky=True)
+        folium.GeoJsonTooltip(
+            fields=fields[:3], aliases=[a + ":" for a in aliases[:3]], sticky=True
+        )
         if fields
         else None
     )
-    popup = folium.GeoJsonPopup(fields=fields) if fields else None
+    popup = (
+        folium.GeoJsonPopup(fields=fields, aliases=aliases if lang != "en" else None)
+        if fields
+        else None
+    )
     is_points = set(layer.frame.geom_type.dropna()) <= {"Point", "MultiPoint"}
     kwargs: dict[str, Any] = {}
     if is_points:
         kwargs["marker"] = folium.CircleMarker(radius=st.radius, fill=True, fill_opacity=0.85)
     gjl = folium.GeoJson(
-        gj,
-        name=label(layer.name),
-        style_function=_style_fn(st),
-        tooltip=tooltip,
-        popup=popup,
-        **kwargs,
+        gj, name=name, style_function=_style_fn(st), tooltip=tooltip, popup=popup, **kwargs
     )
     if is_points and len(gj["features"]) > cluster_over:
         # one GeoJSON layer inside the cluster group: no per-marker objects in the page
-        mc = plugins.MarkerCluster(name=label(layer.name))
+        mc = plugins.MarkerCluster(name=name)
         gjl.add_to(mc)
         mc.add_to(fg)
     else:
@@ -189,11 +203,14 @@ def build_map(
     focus: str | None = None,
     focus_pad_m: float = 3000.0,
     basemap: Basemap | None = None,
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> folium.Map:
     """A map with every layer, a layer switcher, legend, scale bar, measuring tool, full-screen
     button, search by name, and marker clustering for point layers over ``cluster_over``.
     The view fits every layer, or the layer named ``focus`` padded by ``focus_pad_m``.
-    ``basemap``: see :mod:`sxzones.maps.basemaps` (default none: offline)."""
+    ``basemap``: see :mod:`sxzones.maps.basemaps` (default none: offline). ``lang``: layer
+    names, legend, popup labels and values in ``en`` (as always), ``zh`` or ``both``."""
     basemap = basemap or Basemap()
     bounds = None
     m = strip_unused_defaults(folium.Map(tiles=None, control_scale=False, prefer_canvas=True))
@@ -207,15 +224,16 @@ def build_map(
     search_target = None
     for layer in layers:
         st = layer.style or layer_style(layer.role, layer.name)
-        fg, gjl = _feature_group(layer, st, basemap, cluster_over)
+        fg, gjl = _feature_group(layer, st, basemap, cluster_over, lang, lab)
+        name = legend_label(layer.name, lang, lab=lab)
         if layer.search_field and search_target is None:
             search_target = (gjl, layer.search_field)
         fg.add_to(m)
         if st.by and st.by in layer.frame:
             for v in sorted(set(layer.frame[st.by].astype(str))):
-                legend.append((colour_of(v, st.color), label(v)))
+                legend.append((colour_of(v, st.color), legend_label(v, lang, lab=lab)))
         else:
-            legend.append((st.color, label(layer.name)))
+            legend.append((st.color, name))
         b = _lonlat_bounds(layer.frame, 0.0)
         if b is not None:
             bounds = (
@@ -227,10 +245,10 @@ def build_map(
         plugins.Search(
             layer=search_target[0],
             search_label=search_target[1],
-            placeholder="搜索名称 Search by name",
+            placeholder=text("search", lang, lab=lab),
             collapsed=False,
         ).add_to(m)
-    plugins.Fullscreen(title="全屏 Full screen").add_to(m)
+    plugins.Fullscreen(title=text("full_screen", lang, lab=lab)).add_to(m)
     plugins.MeasureControl(primary_length_unit="kilometers", primary_area_unit="hectares").add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     items = list(dict.fromkeys(legend))  # first occurrence of each entry, in order

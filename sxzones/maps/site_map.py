@@ -7,6 +7,7 @@ from pathlib import Path
 import folium
 
 from sxzones.analyses.site_check import SiteCheckResult
+from sxzones.i18n import Labels, check_lang, text, translate_value
 from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
@@ -25,11 +26,17 @@ PROJECT_FIELDS = [
 
 
 def site_check_map(
-    result: SiteCheckResult, basemap: Basemap | None = None, *, sources: str
+    result: SiteCheckResult,
+    basemap: Basemap | None = None,
+    *,
+    sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> folium.Map:
     """Interactive map of a site check: the touched control units (by type), red lines,
     zones, built-up areas, and the projects coloured by verdict with their findings.
     ``sources``: the sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
+    ``lang``: legend, popups and texts (:mod:`sxzones.i18n`).
     """
     frames = result.layers.frames
     layers = []
@@ -63,16 +70,28 @@ def site_check_map(
             search_field="project_id",
         )
     )
+    lg = check_lang(lang)
+    title = "建设项目选址研判 Site check"
     note = f"选址研判 Site check. 晋环发〔2023〕1号 (四), (五), (十二), (十三). {sources}"
+    if lg == "zh":
+        title = text("site_map_title", lg, lab=lab)
+        note = text("site_map_note", lg, lab=lab) + sources
     return build_map(
-        layers, title="建设项目选址研判 Site check", note=note, focus="projects", basemap=basemap
+        layers, title=title, note=note, focus="projects", basemap=basemap, lang=lg, lab=lab
     )
 
 
-def site_check_figure(result: SiteCheckResult, path: str | Path, *, sources: str) -> list[Path]:
+def site_check_figure(
+    result: SiteCheckResult,
+    path: str | Path,
+    *,
+    sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
+) -> list[Path]:
     """Static figure (PNG + PDF) of a site check for reports: the projects by verdict, the
     control units they touch (by type), red lines and built-up areas, over the counties;
-    ``sources`` as for the map."""
+    ``sources`` and ``lang`` as for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     frames = result.layers.frames
@@ -91,13 +110,17 @@ def site_check_figure(result: SiteCheckResult, path: str | Path, *, sources: str
         StaticLayer("projects", result.table, LayerStyle(by="verdict", radius=7.0, weight=1.5))
     )
     counts = result.table["verdict"].value_counts()
-    return static_map(
-        layers,
-        title="建设项目选址研判 Site check — "
-        + ", ".join(
-            f"{k} {int(counts.get(k, 0))}"
-            for k in ("conflict", "conditional", "clear", "unassessed")
-        ),
-        sources=f"{sources}. 晋环发〔2023〕1号 (四), (五), (十二), (十三)",
-        path=path,
-    )
+    verdicts = ("conflict", "conditional", "clear", "unassessed")
+    lg = check_lang(lang)
+    if lg == "zh":
+        title = f"{text('site_map_title', lg, lab=lab)} — " + "，".join(
+            f"{translate_value(k, 'verdict', lg, lab=lab)} {int(counts.get(k, 0))}"
+            for k in verdicts
+        )
+        cited = f"{sources}。晋环发〔2023〕1号（四）、（五）、（十二）、（十三）"
+    else:
+        title = "建设项目选址研判 Site check — " + ", ".join(
+            f"{k} {int(counts.get(k, 0))}" for k in verdicts
+        )
+        cited = f"{sources}. 晋环发〔2023〕1号 (四), (五), (十二), (十三)"
+    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)

@@ -8,6 +8,7 @@ import folium
 import geopandas as gpd
 
 from sxzones.analyses.siting import SitingResult
+from sxzones.i18n import Labels, Lang, check_lang, text, translate_value
 from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
@@ -36,6 +37,7 @@ def _eligible(res: SitingResult) -> gpd.GeoDataFrame:
 
 #: Legend entry of the eligible land a raster did not assess.
 UNASSESSED = "栅格未评估 Not assessed by raster (no data)"
+UNASSESSED_ZH = "栅格未评估（无数据）"
 
 
 def _unassessed_text(res: SitingResult) -> str:
@@ -49,12 +51,40 @@ def _unassessed_text(res: SitingResult) -> str:
     )
 
 
-def _note(res: SitingResult, sources: str) -> str:
+def _note(res: SitingResult, sources: str, lang: Lang = "en", lab: Labels | None = None) -> str:
     missing = ", ".join(m["reason"] for m in res.meta.get("not_assessed", []))
+    if lang == "zh":
+        return _note_zh(res, sources, lab)
     return (
         "晋环发〔2023〕1号 (十五); 自然资办发〔2023〕12号; TD/T 1075-2023. Areas on the ellipsoid. "
         + (f"Not assessed (no layer): {missing}. " if missing else "")
         + _unassessed_text(res)
+        + sources
+    )
+
+
+def _unassessed_zh(res: SitingResult) -> str:
+    """:func:`_unassessed_text` in Chinese."""
+    t = res.summary
+    if not t.get("not_assessed_km2"):
+        return ""
+    return (
+        f"栅格未评估（无数据或超出范围）：{t['not_assessed_km2']:.2f} 平方千米，"
+        f"{t['not_assessed_capacity_mw']:.1f} 兆瓦。"
+    )
+
+
+def _note_zh(res: SitingResult, sources: str, lab: Labels | None) -> str:
+    """The map's note in Chinese: clauses, exclusions without a layer, land not assessed by
+    rasters, sources."""
+    missing = "、".join(
+        str(translate_value(m["reason"], "reason", "zh", lab=lab))
+        for m in res.meta.get("not_assessed", [])
+    )
+    return (
+        text("siting_map_note", "zh", lab=lab)
+        + (text("not_assessed", "zh", lab=lab, items=missing) if missing else "")
+        + _unassessed_zh(res)
         + sources
     )
 
@@ -65,13 +95,16 @@ def siting_map(
     basemap: Basemap | None = None,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
     admin: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Interactive siting map: province and county outlines (from ``admin``, when given),
     candidates by kind, excluded parts by reason, eligible land with area, capacity and
     score, and (wind) turbine positions. ``sources``: the sources line of the layers used
-    (:func:`sxzones.maps.sources.sources_line`)."""
-    tech = res.meta["tech"]
+    (:func:`sxzones.maps.sources.sources_line`). ``lang``: legend, popups and texts
+    (:mod:`sxzones.i18n`)."""
+    tech, lg = res.meta["tech"], check_lang(lang)
     layers = [
         *_outlines(admin),
         MapLayer(
@@ -104,7 +137,7 @@ def siting_map(
     if res.unassessed is not None and len(res.unassessed):
         layers.append(
             MapLayer(
-                UNASSESSED,
+                UNASSESSED_ZH if lg == "zh" else UNASSESSED,
                 res.unassessed,
                 "context",
                 ["site_id", "raster", "area_m2"],
@@ -123,8 +156,12 @@ def siting_map(
             )
         )
     title = f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]}"
+    if lg == "zh":
+        tech_zh = str(translate_value(tech, "tech", lg, lab=lab))
+        title = text("siting_map_title", lg, lab=lab, tech=tech_zh)
+    note = _note(res, sources, lg, lab)
     focus = "candidates" if len(candidates) else None  # the view of the candidates, as before
-    return build_map(layers, title=title, note=_note(res, sources), basemap=basemap, focus=focus)
+    return build_map(layers, title=title, note=note, basemap=basemap, lang=lg, lab=lab, focus=focus)
 
 
 def _outlines(admin: gpd.GeoDataFrame | None) -> list[MapLayer]:
@@ -151,8 +188,11 @@ def siting_figure(
     path: str | Path,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> list[Path]:
-    """Static figure (PNG + PDF) of a siting screen for reports; ``sources`` as for the map."""
+    """Static figure (PNG + PDF) of a siting screen for reports; ``sources`` and ``lang`` as
+    for the map."""
     from sxzones.maps.static import StaticLayer, counties_layer, static_map
 
     layers = counties_layer(admin)
@@ -163,15 +203,21 @@ def siting_figure(
     )
     layers.append(StaticLayer("eligible_sites", _eligible(res), LayerStyle("#1b7837", 0.9, 0.3)))
     if res.unassessed is not None and len(res.unassessed):
-        layers.append(StaticLayer(UNASSESSED, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
+        name = UNASSESSED_ZH if lang == "zh" else UNASSESSED
+        layers.append(StaticLayer(name, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
     if len(res.turbines):
         layers.append(StaticLayer("turbines", res.turbines, LayerStyle("#000000", 0.9, radius=0.7)))
-    t = res.summary
-    tech = res.meta["tech"]
-    return static_map(
-        layers,
-        title=f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
-        f"{t['eligible_km2']:.1f} km², {t['capacity_mw']:.0f} MW",
-        sources=_unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)",
-        path=path,
+    t, tech, lg = res.summary, res.meta["tech"], check_lang(lang)
+    title = (
+        f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
+        f"{t['eligible_km2']:.1f} km², {t['capacity_mw']:.0f} MW"
     )
+    cited = _unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)"
+    if lg == "zh":
+        tech_zh = str(translate_value(tech, "tech", lg, lab=lab))
+        title = (
+            f"{text('siting_map_title', lg, lab=lab, tech=tech_zh)} — "
+            f"{t['eligible_km2']:.1f} 平方千米，{t['capacity_mw']:.0f} 兆瓦"
+        )
+        cited = _unassessed_zh(res) + f"{sources}。晋环发〔2023〕1号（十五）"
+    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)

@@ -30,10 +30,11 @@ def report_sources(reports: Iterable[LayerReport]) -> list[dict[str, str]]:
     return out
 
 
-def sources_line(entries: Iterable[Mapping[str, Any]]) -> str:
+def sources_line(entries: Iterable[Mapping[str, Any]], *, lang: str = "en") -> str:
     """``Sources 数据来源: A (CC BY 4.0); B (MIT); 示范图层 demonstration layers (derived by
     rule, not official): x, y; 用户自有数据 user's own files: permits.xlsx``: each distinct
-    source once, in the order used."""
+    source once, in the order used. ``lang="zh"``: the same in Chinese only
+    (``数据来源：A (CC BY 4.0)；示范图层（按规则推导，非官方）：x、y``)."""
     public: list[str] = []
     demo: list[str] = []
     own: list[str] = []
@@ -49,6 +50,13 @@ def sources_line(entries: Iterable[Mapping[str, Any]]) -> str:
             bucket, text = public, source + (f" ({licence})" if licence else "")
         if text and text not in bucket:
             bucket.append(text)
+    if lang == "zh":
+        parts = list(public)
+        if demo:
+            parts.append("示范图层（按规则推导，非官方）：" + "、".join(demo))
+        if own:
+            parts.append("用户自有数据：" + "、".join(own))
+        return "数据来源：" + ("；".join(parts) if parts else "无")
     parts = list(public)
     if demo:
         parts.append(

@@ -25,8 +25,9 @@ from matplotlib.patches import FancyArrow, Patch
 
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import map_factors
+from sxzones.i18n import Labels, Lang, legend_label
 from sxzones.maps.interactive import colour_of
-from sxzones.maps.style import LayerStyle, label
+from sxzones.maps.style import LayerStyle
 from sxzones.outputs import write_bytes
 
 __all__ = ["CJK_FONTS", "StaticLayer", "cjk_font", "static_map"]
@@ -84,6 +85,13 @@ def _nice(length: float) -> float:
     return 1_000_000.0
 
 
+def _breakable(text: str, lang: Lang) -> str:
+    """Chinese text with a space after ``；、，``: matplotlib wraps lines at spaces only."""
+    if lang != "zh":
+        return text
+    return text.replace("；", "； ").replace("、", "、 ").replace("，", "， ")
+
+
 def static_map(
     layers: Sequence[StaticLayer],
     *,
@@ -91,8 +99,11 @@ def static_map(
     sources: str,
     path: str | Path,
     overwrite: bool = True,
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> list[Path]:
     """Draw the layers and save ``path`` (.png) and the same name with .pdf, deterministically.
+    ``lang``: the legend's labels (:func:`sxzones.i18n.legend_label`).
 
     Returns the two paths written.
     """
@@ -128,12 +139,20 @@ def static_map(
                     )
                     handles.append(
                         Line2D(
-                            [], [], marker="o", ls="", color=colour, mec="#222", label=label(key)
+                            [],
+                            [],
+                            marker="o",
+                            ls="",
+                            color=colour,
+                            mec="#222",
+                            label=legend_label(key, lang, lab=lab),
                         )
                     )
                 elif kinds <= {1, 5}:
                     part.plot(ax=ax, color=colour, linewidth=st.weight, zorder=3)
-                    handles.append(Line2D([], [], color=colour, lw=2, label=label(key)))
+                    handles.append(
+                        Line2D([], [], color=colour, lw=2, label=legend_label(key, lang, lab=lab))
+                    )
                 else:
                     part.plot(
                         ax=ax,
@@ -147,7 +166,7 @@ def static_map(
                         Patch(
                             facecolor=colour if st.fill_opacity > 0 else "none",
                             edgecolor=colour,
-                            label=label(key),
+                            label=legend_label(key, lang, lab=lab),
                         )
                     )
         ax.set_aspect("equal")
@@ -204,7 +223,7 @@ def static_map(
         fig.text(
             0.02,
             0.015,
-            f"{crs.name} (EPSG:{crs.to_epsg()})  ·  {sources}",
+            f"{crs.name} (EPSG:{crs.to_epsg()})  ·  {_breakable(sources, lang)}",
             fontsize=6.5,
             color="#444",
             wrap=True,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+from sxzones.i18n import joined, legend_label, legend_pairs
+
 __all__ = [
     "CATEGORY_COLOURS",
     "EXTRA_COLOURS",
@@ -54,56 +56,9 @@ CATEGORY_COLOURS: dict[str, str] = {
     "unassessed": "#762a83",  # an industry or kind the rules' vocabulary does not know
 }
 
-#: Bilingual labels shown in legends and layer switchers.
-LABELS: dict[str, str] = {
-    "admin": "行政区划 Administrative boundaries",
-    "counties": "县级行政区 Counties",
-    "province": "省界 Province boundary",
-    "firms": "企业 Firms",
-    "coal_mines": "煤矿 Coal mines",
-    "mine_fields": "矿区范围 Mine fields",
-    "rivers": "河流 Rivers",
-    "places": "居民点 Places",
-    "builtup": "建成区 Built-up areas",
-    "distance_ring": "距离范围（示意）Distance ring (display only)",
-    "projects": "建设项目 Projects",
-    "builtup_demonstration": "建成区（示范）Built-up areas (demonstration)",
-    "redline_demonstration": "生态保护红线（示范）Ecological red lines (demonstration)",
-    "control_units_demonstration": "环境管控单元（示范）Control units (demonstration)",
-    "candidates_demonstration": "光伏风电候选用地（示范）PV/wind candidate lands (demonstration)",
-    "taiyuan_region_demonstration": "太原及周边区域（示范）Taiyuan region (demonstration)",
-    "priority_protection": "优先保护单元 Priority protection",
-    "key_control": "重点管控单元 Key control",
-    "general_control": "一般管控单元 General control",
-    "inside": "建成区内 Inside built-up area",
-    "within_20km": "周边20千米内 Within 20 km",
-    "beyond": "20千米外 Beyond 20 km",
-    "not_applicable": "不适用 Not applicable",
-    "abandoned_mine": "废弃矿山 Abandoned mine",
-    "subsidence": "采煤沉陷区 Subsidence land",
-    "closed_landfill": "已封场垃圾填埋场 Closed landfill",
-    "contaminated_plot": "污染地块 Contaminated plot",
-    "eligible_sites": "可用用地 Eligible land",
-    "removed": "排除部分 Excluded parts",
-    "turbines": "风机机位 Turbine positions",
-    "candidates": "候选用地 Candidate lands",
-    "redline": "生态保护红线 Ecological red line",
-    "protected_area": "自然保护地 Protected area",
-    "basic_farmland": "永久基本农田 Permanent basic farmland",
-    "basic_grassland": "基本草原 Basic grassland",
-    "water": "水域及退让带 Water and setback",
-    "slope": "坡度超限 Too steep",
-    "too_small": "面积过小 Too small",
-    "steel": "钢铁 Steel",
-    "coking": "焦化 Coking",
-    "cement": "水泥 Cement",
-    "chemical": "化工 Chemical",
-    "coal_power": "火电 Coal power",
-    "conflict": "冲突 Conflict",
-    "conditional": "有条件 Conditional",
-    "clear": "无冲突 Clear",
-    "unassessed": "无法研判 Not assessed",
-}
+#: Bilingual labels shown in legends and layer switchers (``中文 English``); the data is in
+#: ``sxzones/i18n.toml`` (``[legend]``), beside the Chinese-only labels of ``--lang zh``.
+LABELS: dict[str, str] = {k: joined(zh, en) for k, (zh, en) in legend_pairs().items()}
 
 
 #: Colours of values that have none of their own (an extra exclusion layer such as villages,
@@ -131,12 +86,7 @@ def extra_colour(value: str) -> str:
 
 def label(key: str) -> str:
     """The bilingual label of a key, or the key itself."""
-    if key.startswith("resource_") and key not in LABELS:  # a --resource raster's reason
-        return f"资源量低于下限 Resource below minimum ({key[len('resource_') :]})"
-    if key.startswith("within_") and key.endswith("km") and key not in LABELS:
-        km = key[len("within_") : -2]
-        return f"周边{km}千米内 Within {km} km"
-    return LABELS.get(key, key)
+    return legend_label(key, "en")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,14 @@ import geopandas as gpd
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
-from sxzones.options import CheckOptions, FirmOptions, Options, OverviewOptions, SiteOptions
+from sxzones.options import (
+    CheckOptions,
+    FirmOptions,
+    Options,
+    OverviewOptions,
+    PhaseoutOptions,
+    SiteOptions,
+)
 from sxzones.outputs import Publication
 
 Say = Callable[[str], None]
@@ -133,6 +140,10 @@ def run_analysis(opts: Options, cat: Catalog, *, say: Say = print) -> RunResult:
         from sxzones.runs.siting import run_sites
 
         return run_sites(opts, cat)
+    if isinstance(opts, PhaseoutOptions):
+        from sxzones.runs.phaseout import run_phaseout
+
+        return run_phaseout(opts, cat)
     if isinstance(opts, OverviewOptions):
         from sxzones.runs.overview import run_overview
 

@@ -13,6 +13,7 @@ from sxzones.analyses.firm_zones import screen_firms, summarise, summary_by_city
 from sxzones.analyses.nearest import warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
+from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
@@ -65,9 +66,13 @@ def write_firm_outputs(
     pub: Publication,
     formats: list[str],
     add_lonlat: bool = True,
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> None:
     """Stage the screen's outputs in ``pub``. Point firms get CGCS2000 lon/lat columns unless
-    ``add_lonlat`` is false (tables keep the coordinate columns they came with)."""
+    ``add_lonlat`` is false (tables keep the coordinate columns they came with). ``lang``:
+    headers, values and sheet names of the CSV and XLSX (:mod:`sxzones.i18n`); the GeoPackage
+    keeps the canonical names."""
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS:
         raise SxzonesError(
             f"{len(result)} firms exceed Excel's {XLSX_MAX_ROWS} rows; use --format csv,gpkg"
@@ -83,15 +88,16 @@ def write_firm_outputs(
     for f in formats:
         path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            write_csv(table, path, overwrite=True)
+            write_csv(translate_frame(table, lang, lab=lab), path, overwrite=True)
         elif f == "xlsx":
             sheets: dict[str, pd.DataFrame] = {"summary": summary_by_city(table)}
             for z, part in table.groupby("zone", sort=False):
                 sheets[str(z)] = part
-            write_xlsx(sheets, path, overwrite=True)
+            write_xlsx(translate_sheets(sheets, lang, lab=lab), path, overwrite=True)
         else:
             write_gpkg(result, path, overwrite=True, layer="firm_zones")
-    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+    rej = translate_frame(rejects, lang, lab=lab)
+    write_csv(rej, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def _load_firm_inputs(
@@ -126,8 +132,8 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     Parameters
     ----------
     opts : FirmOptions
-        Inputs, field mappings, distance, outputs (``opts.lang`` is carried for the
-        translated outputs).
+        Inputs, field mappings, distance, outputs; ``opts.lang`` the language of the tables
+        and the map (:mod:`sxzones.i18n`).
     cat : Catalog
         Catalogue of the layers named in ``opts`` (and of the working CRS).
     """
@@ -143,8 +149,13 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         result = screen_firms(f, b, ruleset, distance_m=opts.distance_m, admin=a)
         t_screen = time.perf_counter()
         source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
-        write_firm_outputs(result, frep.rejects, pub, fmts, add_lonlat=not source_xy)
-        _write_firm_maps(opts, pub, result, b, a, sources_line(report_sources(reports)))
+        lang = check_lang(opts.lang)
+        lab = labels(ruleset) if lang != "en" else None
+        write_firm_outputs(
+            result, frep.rejects, pub, fmts, add_lonlat=not source_xy, lang=lang, lab=lab
+        )
+        sources = sources_line(report_sources(reports), lang=lang)
+        _write_firm_maps(opts, pub, result, b, a, sources, lab)
         add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
     t_end = time.perf_counter()
@@ -169,17 +180,23 @@ def _write_firm_maps(
     builtup: gpd.GeoDataFrame,
     admin: gpd.GeoDataFrame | None,
     sources: str,
+    lab: Labels | None = None,
 ) -> None:
-    """Stage the interactive map and the static figure the options ask for."""
+    """Stage the interactive map (in ``opts.lang``) and the static figure the options ask
+    for."""
     dist = float(result.attrs["distance_m"])
     if opts.map_path is not None:
         from sxzones.maps.firm_map import firm_zones_map
         from sxzones.maps.interactive import save_map
 
-        m = firm_zones_map(result, builtup, dist, opts.map_basemap(), sources=sources)
+        m = firm_zones_map(
+            result, builtup, dist, opts.map_basemap(), sources=sources, lang=opts.lang, lab=lab
+        )
         save_map(m, pub.stage_external(opts.map_path), overwrite=True)
     if opts.figure_path is not None:
         from sxzones.maps.firm_map import firm_zones_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        firm_zones_figure(result, builtup, admin, dist, fig, sources=sources)
+        firm_zones_figure(
+            result, builtup, admin, dist, fig, sources=sources, lang=opts.lang, lab=lab
+        )

@@ -17,6 +17,7 @@ from sxzones.analyses.nearest import warm_up
 from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import parse_crs
 from sxzones.errors import SxzonesError
+from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.maps.sources import report_sources, sources_line
@@ -180,9 +181,12 @@ def write_check_outputs(
     cat: Catalog,
     reports: str,
     pub: Publication,
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> None:
     """Stage ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and the printable
-    reports (``reports``: all, flagged or none) in ``pub``."""
+    reports (``reports``: all, flagged or none) in ``pub``; the CSV and the reports in
+    ``lang`` (:mod:`sxzones.i18n`; the JSON keeps the identifiers)."""
     doc = {
         "generated_by": f"sxzones {__version__}",
         "rules": {
@@ -196,13 +200,17 @@ def write_check_outputs(
     }
     write_json(doc, pub.stage("site_check.json", rows=len(details)), overwrite=True)
     table = pd.DataFrame(result.table.drop(columns="geometry"))
-    write_csv(table, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
-    write_csv(prep.rejects, pub.stage("rejects.csv", rows=prep.n_rejected), overwrite=True)
+    tr = translate_frame(table, lang, lab=lab)
+    write_csv(tr, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
+    rej = translate_frame(prep.rejects, lang, lab=lab)
+    write_csv(rej, pub.stage("rejects.csv", rows=prep.n_rejected), overwrite=True)
     files = report_names([str(d["project_id"]) for d in details])
     for pos, (d, name) in enumerate(zip(details, files, strict=True)):
         if reports == "none" or (reports == "flagged" and d["verdict"] == "clear"):
             continue
-        html = site_check_report(result, pos, d, __version__, given_crs=prep.source_crs or None)
+        html = site_check_report(
+            result, pos, d, __version__, lang=lang, lab=lab, given_crs=prep.source_crs or None
+        )
         write_text(html, pub.stage(name), overwrite=True)
 
 
@@ -224,7 +232,7 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
 
     ``opts.reports``: ``all`` (a report per project), ``flagged`` (only projects whose verdict
     is conflict or conditional: a batch of 10,000 parcels otherwise writes 10,000 files, about
-    20 ms each) or ``none``. ``opts.lang`` is carried for the translated outputs."""
+    20 ms each) or ``none``. ``opts.lang``: the language of the CSV, reports and map."""
     out, overwrite, reports = opts.out, opts.overwrite, opts.reports
     if reports not in REPORTS:
         raise SxzonesError(f"reports {reports!r}: choose from {', '.join(REPORTS)}")
@@ -252,9 +260,11 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
         layers = layers if layers is not None else site_layers(cat)
         result = check_sites(projects, layers, ruleset)
         details = result.details()
-        write_check_outputs(result, details, prep, cat, reports, pub)
-        sources = sources_line([*layers.sources.values(), *report_sources([prep])])
-        _write_check_maps(opts, pub, result, sources)
+        lang = check_lang(opts.lang)
+        lab = labels(ruleset) if lang != "en" else None
+        write_check_outputs(result, details, prep, cat, reports, pub, lang, lab)
+        used = [*layers.sources.values(), *report_sources([prep])]
+        _write_check_maps(opts, pub, result, sources_line(used, lang=lang), lab)
         add_inputs(pub, [prep], ruleset.path)
         written = pub.publish()
     counts = result.table["verdict"].value_counts().to_dict()
@@ -278,17 +288,22 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
 
 
 def _write_check_maps(
-    opts: CheckOptions, pub: Publication, result: SiteCheckResult, sources: str
+    opts: CheckOptions,
+    pub: Publication,
+    result: SiteCheckResult,
+    sources: str,
+    lab: Labels | None = None,
 ) -> None:
-    """Stage the interactive map and the static figure the options ask for."""
+    """Stage the interactive map (in ``opts.lang``) and the static figure the options ask
+    for."""
     if opts.map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.site_map import site_check_map
 
-        cmap = site_check_map(result, opts.map_basemap(), sources=sources)
+        cmap = site_check_map(result, opts.map_basemap(), sources=sources, lang=opts.lang, lab=lab)
         save_map(cmap, pub.stage_external(opts.map_path), overwrite=True)
     if opts.figure_path is not None:
         from sxzones.maps.site_map import site_check_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        site_check_figure(result, fig, sources=sources)
+        site_check_figure(result, fig, sources=sources, lang=opts.lang, lab=lab)

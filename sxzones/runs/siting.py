@@ -17,6 +17,7 @@ import rasterio.errors
 from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
 from sxzones.errors import SxzonesError
+from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import SiteOptions
@@ -215,10 +216,17 @@ def _with_totals(by_kind: pd.DataFrame, table: pd.DataFrame, t: dict[str, Any]) 
     return pd.concat([by_kind, pd.DataFrame([total])], ignore_index=True)
 
 
-def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, pub: Publication) -> None:
+def write_siting_outputs(
+    res: SitingResult,
+    rejects: pd.DataFrame,
+    pub: Publication,
+    lang: Lang = "en",
+    lab: Labels | None = None,
+) -> None:
     """Stage the siting outputs in ``pub``: sites, removed parts, turbines and land not
     assessed (GPKG), the sites table (CSV, XLSX with the summary by kind and the exclusions),
-    siting.json, rejects."""
+    siting.json, rejects. ``lang``: headers, values and sheet names of the CSV and XLSX
+    (:mod:`sxzones.i18n`); the GeoPackage and the JSON keep the identifiers."""
     sites = res.sites
     table = pd.DataFrame(sites.drop(columns="geometry"))
     by_kind = (
@@ -244,9 +252,12 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, pub: Publicat
     if res.unassessed is not None and len(res.unassessed):
         layers["not_assessed"] = res.unassessed
     write_gpkg(layers, pub.stage("eligible_sites.gpkg", rows=len(sites)), overwrite=True)
-    write_csv(table, pub.stage("eligible_sites.csv", rows=len(table)), overwrite=True)
+    tr = translate_frame(table, lang, lab=lab)
+    write_csv(tr, pub.stage("eligible_sites.csv", rows=len(table)), overwrite=True)
     write_xlsx(
-        {"sites": table, "summary": by_kind, "exclusions": ex_rows},
+        translate_sheets(
+            {"sites": table, "summary": by_kind, "exclusions": ex_rows}, lang, lab=lab
+        ),
         pub.stage("eligible_sites.xlsx", rows=len(table)),
         overwrite=True,
     )
@@ -255,7 +266,8 @@ def write_siting_outputs(res: SitingResult, rejects: pd.DataFrame, pub: Publicat
         pub.stage("siting.json"),
         overwrite=True,
     )
-    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+    rej = translate_frame(rejects, lang, lab=lab)
+    write_csv(rej, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def _rasters(opts: SiteOptions) -> list[tuple[Path, str, float, str]]:
@@ -324,7 +336,7 @@ def _screen(
 def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     """Load candidates, exclusions and rasters; screen; write outputs, map and figure.
 
-    ``opts.lang`` is carried for the translated outputs."""
+    ``opts.lang``: the language of the CSV, XLSX and map (:mod:`sxzones.i18n`)."""
     t0 = time.perf_counter()
     out, tech, candidates = opts.out, opts.tech, opts.candidates
     if tech not in TECHS:
@@ -355,8 +367,11 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         # refused by validation would otherwise leave its land eligible without a word
         parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
         rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
-        write_siting_outputs(res, rejects, pub)
-        _write_siting_maps(opts, pub, res, cand, a, sources_line(report_sources([crep, *reports])))
+        lang = check_lang(opts.lang)
+        lab = labels(ruleset) if lang != "en" else None
+        write_siting_outputs(res, rejects, pub, lang, lab)
+        sources = sources_line(report_sources([crep, *reports]), lang=lang)
+        _write_siting_maps(opts, pub, res, cand, a, sources, lab)
         add_inputs(pub, [crep, *reports], ruleset.path)
         for path, kind, threshold, name in specs:
             pub.add_input("raster", name, path, kind=kind, threshold=threshold)
@@ -375,7 +390,10 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         f"time: load {t_load - t0:.2f} s, screen {t_screen - t_load:.2f} s, "
         f"write {t_end - t_screen:.2f} s",
     ]
-    for r in [crep, *reports]:
+    # the candidates' findings in full (rejected and repaired rows: README, validation
+    # policy); for the other layers the head line (their rejects are in rejects.csv)
+    lines += [f"  {x}" for x in crep.summary().splitlines()]
+    for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
     return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
 
@@ -387,16 +405,20 @@ def _write_siting_maps(
     cand: gpd.GeoDataFrame,
     admin: gpd.GeoDataFrame | None,
     sources: str,
+    lab: Labels | None = None,
 ) -> None:
-    """Stage the interactive map and the static figure the options ask for."""
+    """Stage the interactive map (in ``opts.lang``) and the static figure the options ask
+    for."""
     if opts.map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.siting_map import siting_map
 
-        smap = siting_map(res, cand, opts.map_basemap(), sources=sources, admin=admin)
+        smap = siting_map(
+            res, cand, opts.map_basemap(), sources=sources, lang=opts.lang, lab=lab, admin=admin
+        )
         save_map(smap, pub.stage_external(opts.map_path), overwrite=True)
     if opts.figure_path is not None:
         from sxzones.maps.siting_map import siting_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        siting_figure(res, cand, admin, fig, sources=sources)
+        siting_figure(res, cand, admin, fig, sources=sources, lang=opts.lang, lab=lab)

@@ -1,0 +1,434 @@
+"""Chinese out: labels of table headers, values, sheet names, map legends, popups and reports.
+
+The labels are data (``sxzones/i18n.toml``) plus what the loaded rules file names (candidate
+kinds, siting exclusion reasons, industries): policy labels are read where they live, never
+copied here. Three languages:
+
+- ``en`` (the default): today's outputs, byte for byte. Tables keep their identifiers
+  (``zone = within_20km``); maps and reports keep their bilingual headings.
+- ``zh``: Chinese only (``区位 = 周边20千米内``).
+- ``both``: ``中文 (identifier)`` in tables and popups (``区位 (zone) = 周边20千米内
+  (within_20km)``); bilingual headings in maps and reports.
+
+A value or header without a label is written as it is (a user's own column, a code such as
+``ZH14010520001``): nothing is dropped or guessed.
+
+>>> label("zone.inside", "zh")
+'建成区内'
+>>> label("field.verdict", "both")
+'研判结论 (verdict)'
+>>> label("verdict.clear", "en")
+'clear'
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+from sxzones.errors import SxzonesError
+
+if TYPE_CHECKING:
+    from sxzones.rules import RuleSet
+
+__all__ = [
+    "COLUMN_VOCABULARY",
+    "LANGS",
+    "Labels",
+    "Lang",
+    "check_lang",
+    "joined",
+    "label",
+    "labels",
+    "legend_label",
+    "legend_pairs",
+    "sheet_name",
+    "text",
+    "text_pairs",
+    "translate_frame",
+    "translate_sheets",
+    "translate_value",
+    "translate_values",
+]
+
+Lang = Literal["en", "zh", "both"]
+LANGS: tuple[Lang, ...] = ("en", "zh", "both")
+DATA = Path(__file__).with_name("i18n.toml")
+
+#: Which vocabulary the values of a column belong to (a column not named here keeps its
+#: values). ``status`` is not here: it is a candidate's or a firm's own status in one table
+#: and a layer's provenance in another; pass ``vocabulary={"status": "provenance"}``.
+COLUMN_VOCABULARY: dict[str, str] = {
+    "zone": "zone",
+    "builtup_zone": "zone",
+    "verdict": "verdict",
+    "unit_type": "unit_type",
+    "unit_types": "unit_type",
+    "kind": "kind",
+    "nearest_area_kind": "kind",
+    "industry_id": "industry",
+    "industry_status": "industry_status",
+    "how_to_map": "how_to_map",
+    "tech": "tech",
+    "reason": "reason",
+    "main_reason": "reason",
+    "code": "code",
+    "applicable": "bool",
+    "eligible": "bool",
+    "assessed": "bool",
+    "role": "role",
+}
+#: Columns holding several values joined by ``;`` (one per pair, in order).
+MULTI = frozenset({"unit_types"})
+_WITHIN = re.compile(r"^within_(\d+(?:\.\d+)?)km$")
+_REMOVED = re.compile(r"^removed_(.+)_m2$")
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+def check_lang(lang: str) -> Lang:
+    """``lang`` if it is one of ``en``, ``zh``, ``both``; otherwise a user error naming them."""
+    if lang not in LANGS:
+        raise SxzonesError(f"language {lang!r}: choose from {', '.join(LANGS)} (--lang, lang =)")
+    return cast(Lang, lang)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Chinese labels: ``fields`` (headers, popup labels), ``values`` by vocabulary,
+    ``patterns`` for dynamic headers, ``sheets``, and ``legend`` / ``text`` pairs (zh, en)."""
+
+    fields: dict[str, str]
+    values: dict[str, dict[str, str]]
+    patterns: dict[str, str]
+    sheets: dict[str, str]
+    legend: dict[str, tuple[str, str]]
+    text: dict[str, tuple[str, str]]
+    sources: dict[str, str] = field(default_factory=dict)  # vocabulary -> where it came from
+    text_zh: dict[str, str] = field(default_factory=dict)  # Chinese-only forms (``zh_only``)
+
+
+@lru_cache(maxsize=1)
+def _package_data() -> dict[str, Any]:
+    with DATA.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _pairs(table: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    return {k: (str(v["zh"]), str(v["en"])) for k, v in table.items()}
+
+
+def text_pairs() -> dict[str, tuple[str, str]]:
+    """The (Chinese, English) headings and sentences of maps and reports, by key."""
+    return _pairs(_package_data()["text"])
+
+
+def _text_zh() -> dict[str, str]:
+    """Chinese-only forms of texts whose bilingual heading keeps a unit in its English half
+    (``重叠面积 Overlap m²`` -> ``重叠面积（平方米）``)."""
+    return {k: str(v["zh_only"]) for k, v in _package_data()["text"].items() if "zh_only" in v}
+
+
+def legend_pairs() -> dict[str, tuple[str, str]]:
+    """The (Chinese, English) legend labels of the package data, by key."""
+    return _pairs(_package_data()["legend"])
+
+
+def _rule_vocabularies(rules: RuleSet) -> dict[str, dict[str, str]]:
+    """Chinese labels that the rules file holds: its vocabularies' Chinese names of
+    industries, project kinds and candidate kinds (``zh``), the ``labels`` of the
+    ``siting_candidates`` rule (where the vocabulary has no name) and the exclusion reasons
+    (``label_zh``)."""
+    out: dict[str, dict[str, str]] = {"kind": {}, "reason": {}, "industry": {}}
+    for rule in rules.of_kind("siting_candidates"):
+        out["kind"].update({str(k): str(v) for k, v in rule.params.get("labels", {}).items()})
+    for rule in rules.of_kind("siting_exclusion"):
+        if rule.params.get("label_zh"):
+            out["reason"][str(rule.params["reason"])] = str(rule.params["label_zh"])
+    for vocab, target in (
+        (rules.industries, "industry"),
+        (rules.project_kinds, "kind"),
+        (rules.candidate_kinds, "kind"),
+    ):
+        out[target].update({k: t.zh for k, t in vocab.terms.items() if t.zh})
+    return out
+
+
+def labels(rules: RuleSet | None = None) -> Labels:
+    """The labels: the package's data, overlaid with what ``rules`` names (default: the
+    default rules file).
+
+    >>> labels().values["kind"]["subsidence"]  # from the rules file
+    '采煤沉陷区'
+    """
+    from sxzones.rules import load_rules
+
+    data = _package_data()
+    values = {k: dict(v) for k, v in data["values"].items()}
+    sources = dict.fromkeys(values, "sxzones/i18n.toml")
+    ruleset = rules if rules is not None else load_rules()
+    for vocab, found in _rule_vocabularies(ruleset).items():
+        if found:
+            values.setdefault(vocab, {}).update(found)
+            sources[vocab] = f"sxzones/i18n.toml + {ruleset.path.name}"
+    return Labels(
+        fields=dict(data["fields"]),
+        values=values,
+        patterns=dict(data["patterns"]),
+        sheets=dict(data["sheets"]),
+        legend=_pairs(data["legend"]),
+        text=_pairs(data["text"]),
+        sources=sources,
+        text_zh=_text_zh(),
+    )
+
+
+@lru_cache(maxsize=1)
+def _default_labels() -> Labels:
+    return labels()
+
+
+def _form(zh: str | None, key: str, lang: Lang) -> str:
+    """``key`` (en, or no label), ``zh``, or ``zh (key)``."""
+    if lang == "en" or not zh:
+        return key
+    return zh if lang == "zh" else f"{zh} ({key})"
+
+
+def _zone_zh(value: str, lab: Labels, km: str | None) -> str | None:
+    m = _WITHIN.match(value)
+    if m:
+        return lab.patterns["within_km"].format(km=m.group(1))
+    if value == "beyond" and km is not None:
+        return lab.patterns["beyond_km"].format(km=km)
+    return lab.values["zone"].get(value)
+
+
+def translate_value(
+    value: Any, vocabulary: str, lang: Lang, *, lab: Labels | None = None, km: str | None = None
+) -> Any:
+    """One value of a vocabulary in ``lang`` (``km``: the screening distance, for ``beyond``).
+    NaN and values without a label come back as they are.
+
+    >>> translate_value("within_10km", "zone", "zh")
+    '周边10千米内'
+    >>> translate_value(True, "bool", "both")
+    '是 (true)'
+    """
+    if lang == "en" or value is None or (isinstance(value, float) and np.isnan(value)):
+        return value
+    lab = lab or _default_labels()
+    if vocabulary == "bool" and isinstance(value, bool | np.bool_):
+        key = "true" if value else "false"
+        return _form(lab.values["bool"][key], key, lang)
+    key = str(value)
+    zh = _zone_zh(key, lab, km) if vocabulary == "zone" else lab.values.get(vocabulary, {}).get(key)
+    return _form(zh, key, lang) if zh else value
+
+
+def label(key: str, lang: Lang, *, lab: Labels | None = None) -> str:
+    """The label of ``"field.NAME"``, ``"sheet.NAME"`` or ``"VOCABULARY.VALUE"`` (e.g.
+    ``"zone.inside"``, ``"verdict.unassessed"``) in ``lang``: the identifier (``en``), the
+    Chinese (``zh``) or ``中文 (identifier)`` (``both``). Unknown keys give the identifier."""
+    lab = lab or _default_labels()
+    section, _, name = key.partition(".")
+    if section == "field":
+        return _form(_header_zh(name, lab), name, lang)
+    if section == "sheet":
+        return _form(lab.sheets.get(name) or _zone_zh(name, lab, None), name, lang)
+    return str(translate_value(name, section, lang, lab=lab))
+
+
+def joined(zh: str, en: str) -> str:
+    """``中文 English`` as the maps and reports write it (no space after a closing ``）``)."""
+    return zh + ("" if zh.endswith("）") else " ") + en
+
+
+def text(key: str, lang: Lang, *, lab: Labels | None = None, **fmt: Any) -> str:
+    """A heading or sentence of the maps and reports: Chinese (``zh``) or ``中文 English``
+    (``en``, ``both``: as today). ``fmt`` fills ``{placeholders}``.
+
+    >>> text("verdict", "zh"), text("verdict", "en")
+    ('结论', '结论 Verdict')
+    """
+    zh, en = (lab.text if lab is not None else text_pairs())[key]
+    only = (lab.text_zh if lab is not None else _text_zh()).get(key, zh)
+    out = only if lang == "zh" else joined(zh, en)
+    return out.format(**fmt) if fmt else out
+
+
+def legend_label(key: str, lang: Lang, *, lab: Labels | None = None) -> str:
+    """A legend entry or layer name: ``中文 English`` as today (``en``; ``both`` also labels
+    values that today show their identifier) or its Chinese (``zh``; a value without a legend
+    entry takes its table label). Unknown keys give the key.
+
+    >>> legend_label("general_control", "en"), legend_label("general_control", "zh")
+    ('一般管控单元 General control', '一般管控单元')
+    """
+    legend = lab.legend if lab is not None else legend_pairs()
+    if key in legend:
+        zh, en = legend[key]
+        return zh if lang == "zh" else joined(zh, en)
+    m = _WITHIN.match(key)
+    if m:
+        zh = _package_data()["patterns"]["within_km"].format(km=m.group(1))
+        return zh if lang == "zh" else f"{zh} Within {m.group(1)} km"
+    if key.startswith("resource_"):  # the reason of a --resource raster, by its file name
+        name = key[len("resource_") :]
+        if lang == "zh":
+            return f"资源量低于下限（{name}）"
+        return f"资源量低于下限 Resource below minimum ({name})"
+    if lang == "en":
+        return key
+    lab = lab or _default_labels()
+    for vocab in ("zone", "verdict", "unit_type", "kind", "industry", "reason", "role"):
+        found = lab.values.get(vocab, {}).get(key)
+        if found:
+            return _form(found, key, lang)
+    return key
+
+
+def _header_zh(col: str, lab: Labels, km: str | None = None) -> str | None:
+    """The Chinese header of a column: a field, ``removed_<reason>_m2``, or a zone value
+    (the zone columns of the firm summary sheet)."""
+    if col in lab.fields:
+        return lab.fields[col]
+    m = _REMOVED.match(col)
+    if m:
+        reason = lab.values["reason"].get(m.group(1)) or m.group(1)
+        return lab.patterns["removed_reason_m2"].format(reason=reason)
+    return _zone_zh(col, lab, km)
+
+
+def _distance_km(frame: pd.DataFrame) -> str | None:
+    """The one screening distance the frame's zones name (``within_20km`` -> ``"20"``)."""
+    found = {m.group(1) for c in map(str, frame.columns) if (m := _WITHIN.match(c))}
+    for col in ("zone", "builtup_zone"):
+        if col in frame.columns:
+            for v in pd.unique(frame[col].dropna().astype(str)):
+                if m := _WITHIN.match(v):
+                    found.add(m.group(1))
+    return found.pop() if len(found) == 1 else None
+
+
+def _translate_column(
+    s: pd.Series, col: str, vocab: str, lang: Lang, lab: Labels, km: str | None
+) -> pd.Series:
+    """The values of one column in ``lang`` (each distinct value looked up once)."""
+    if vocab == "asks":  # "深度治理，2024-12-31 前 / deep treatment due 2024-12-31 | ..."
+        if lang != "zh":
+            return s
+        return s.map(
+            lambda v: (
+                " | ".join(p.split(" / ")[0] for p in v.split(" | ")) if isinstance(v, str) else v
+            )
+        )
+    uniq = pd.unique(s.dropna())
+    if col in MULTI:
+        table = {
+            v: ";".join(str(translate_value(x, vocab, lang, lab=lab, km=km)) for x in v.split(";"))
+            for v in uniq
+            if isinstance(v, str)
+        }
+    else:
+        table = {v: translate_value(v, vocab, lang, lab=lab, km=km) for v in uniq}
+    if all(table.get(v, v) is v for v in uniq):
+        return s
+    return s.map(lambda v: table.get(v, v), na_action="ignore").astype(object)
+
+
+def translate_values(
+    frame: pd.DataFrame,
+    lang: Lang,
+    *,
+    lab: Labels | None = None,
+    vocabulary: Mapping[str, str] | None = None,
+    km: str | None = None,
+) -> pd.DataFrame:
+    """A copy of ``frame`` whose values are in ``lang`` (headers unchanged); ``en``: ``frame``.
+
+    The columns of :data:`COLUMN_VOCABULARY` (updated with ``vocabulary``), ``;``-lists in
+    ``unit_types``, and ``asks`` (its Chinese half, ``zh`` only). ``km``: the screening
+    distance for ``beyond`` (default: the one the frame's ``within_<D>km`` zones name)."""
+    if lang == "en":
+        return frame
+    lab = lab or _default_labels()
+    vocab = {**COLUMN_VOCABULARY, "asks": "asks", **(vocabulary or {})}
+    km = km or _distance_km(frame)
+    out = frame.copy()
+    for col in out.columns:
+        v = vocab.get(str(col))
+        if v is not None:
+            out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
+    return out
+
+
+def translate_frame(
+    frame: pd.DataFrame,
+    lang: Lang,
+    *,
+    lab: Labels | None = None,
+    vocabulary: Mapping[str, str] | None = None,
+    km: str | None = None,
+) -> pd.DataFrame:
+    """A copy of ``frame`` with Chinese headers and values (``zh``) or ``中文 (identifier)``
+    (``both``); ``en`` returns ``frame`` itself, untouched.
+
+    Values as :func:`translate_values`. Headers: the ``fields`` labels, ``removed_<reason>_m2``,
+    and zone values (summary sheets). Columns and values without a label keep their text; a
+    translated header that would repeat another keeps its identifier in brackets. The geometry
+    column keeps its name.
+
+    >>> df = pd.DataFrame({"zone": ["inside", "within_20km", "beyond"]})
+    >>> translate_frame(df, "zh").to_dict("list")
+    {'区位': ['建成区内', '周边20千米内', '20千米外']}
+    """
+    if lang == "en":
+        return frame
+    lab = lab or _default_labels()
+    km = km or _distance_km(frame)
+    out = translate_values(frame, lang, lab=lab, vocabulary=vocabulary, km=km)
+    geom = getattr(frame, "_geometry_column_name", None)
+    cols = [str(c) for c in out.columns]
+    names = [c if c == geom else _form(_header_zh(c, lab, km), c, lang) for c in cols]
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    out.columns = pd.Index(
+        [f"{n} ({c})" if seen[n] > 1 and n != c else n for n, c in zip(names, cols, strict=True)]
+    )
+    return out
+
+
+def translate_sheets(
+    sheets: Mapping[str, pd.DataFrame], lang: Lang, *, lab: Labels | None = None
+) -> dict[str, pd.DataFrame]:
+    """XLSX sheets in ``lang``: names by :func:`sheet_name`, frames by :func:`translate_frame`,
+    with one screening distance for all (``beyond`` -> ``20千米外``); ``en``: as given."""
+    if lang == "en":
+        return dict(sheets)
+    lab = lab or _default_labels()
+    kms = {k for f in sheets.values() if (k := _distance_km(f))}
+    kms |= {m.group(1) for name in sheets if (m := _WITHIN.match(name))}
+    km = kms.pop() if len(kms) == 1 else None
+    return {
+        sheet_name(name, lang, lab=lab, km=km): translate_frame(f, lang, lab=lab, km=km)
+        for name, f in sheets.items()
+    }
+
+
+def sheet_name(name: str, lang: Lang, *, lab: Labels | None = None, km: str | None = None) -> str:
+    """An XLSX sheet name in ``lang``: ``summary`` -> ``汇总``, a zone sheet -> its zone label;
+    cut to Excel's 31 characters, without the characters Excel refuses (``[]:*?/\\``)."""
+    if lang == "en":
+        return name
+    lab = lab or _default_labels()
+    zh = lab.sheets.get(name) or _zone_zh(name, lab, km)
+    return _SHEET_BAD.sub("_", _form(zh, name, lang))[:31]

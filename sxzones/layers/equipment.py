@@ -1,0 +1,306 @@
+"""The equipment table (role ``equipment``): read, map headers, resolve values, reject.
+
+An equipment table is a CSV/TSV/XLSX file with one row per unit; it has no geometry of its
+own (units are placed at their firm's location by the run). Headers may be the canonical
+field names, the Chinese headers the rules file lists (设备编号, 企业代码 / 统一社会信用代码,
+设备类型, 炭化室高度, 有效容积, 公称容量, 产品, 炉型, 超低排放, 状态 ...), or any field
+mapped with ``--field CANONICAL=SOURCE``. Values of enumerated fields are resolved through
+the rules' vocabularies (焦炉 -> ``coke_oven``, 半封闭 -> ``semi_closed``).
+
+Rows are rejected, each with its reason, into the same rejects table as every layer: a
+missing unit id, firm id or equipment type; an equipment type, product, furnace form, status
+or yes/no value the vocabulary does not know (never passed on silently); a size that is not a
+non-negative number; a commissioning date that cannot be read; a duplicate unit id. A size
+left empty is kept (the unit is then ``unassessed`` by rules that need it).
+Input rows = loaded rows + rejected rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sxzones.errors import LayerError
+from sxzones.layers.readers import ROW, _read_table
+from sxzones.layers.schemas import Provenance
+from sxzones.layers.validate import Finding, LayerReport
+
+if TYPE_CHECKING:
+    from sxzones.analyses.phaseout import EquipmentRules
+
+__all__ = ["NUMERIC_FIELDS", "VOCAB_FIELDS", "read_equipment"]
+
+_TABLES = {".csv", ".tsv", ".xlsx", ".xls"}
+#: Provenance of a table named ``*_demonstration`` (the bundled one is made by
+#: layers/shanxi/build_equipment.py): units invented by rule for real plants.
+DEMONSTRATION = Provenance(
+    source="units derived by rule from GEM steel and coal-power plants (build_equipment.py)",
+    licence="CC BY 4.0",
+    version="sxzones 0.1.0",
+    status="demonstration",
+    notes="demonstration: derived by rule, not official",
+)
+REQUIRED = ("unit_id", "firm_id", "equipment_type")
+#: Size fields (numbers; a missing one makes a rule that needs it unknown).
+NUMERIC_FIELDS = ("chamber_height_m", "volume_m3", "capacity_t", "capacity_10kt_per_year")
+#: Enumerated field -> the vocabulary of the rules file that resolves its values.
+VOCAB_FIELDS = {
+    "equipment_type": "types",
+    "product": "products",
+    "furnace_form": "furnace_forms",
+    "sinter_type": "sinter_types",
+    "status": "statuses",
+    "ultra_low_emission": "yes_no",
+}
+_DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
+
+
+def _map_headers(
+    table: pd.DataFrame, fields: Mapping[str, str], er: EquipmentRules, path: Path
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename the table's columns to canonical fields: explicit mapping first, then the
+    canonical names and the rules' headers (NFKC, case and spaces ignored). Returns the
+    renamed table and canonical -> the user's column name."""
+    from sxzones.vocab import normalise
+
+    present = [c for c in table.columns if c != ROW]
+    if missing := {c: s for c, s in fields.items() if s not in table.columns}:
+        pairs = ", ".join(f"{c} <- {s!r}" for c, s in missing.items())
+        raise LayerError(
+            f"{path}: the field mapping names field(s) the file does not have ({pairs}). "
+            f"Fields present: {present}. Fix: correct --field CANONICAL=SOURCE."
+        )
+    rename = {s: c for c, s in fields.items()}
+    by_norm = {normalise(c): c for c in present if c not in rename}
+    for canon in [*REQUIRED, *er.headers, "commissioned", "city", "firm_name"]:
+        if canon in rename.values():
+            continue
+        for h in (canon, *er.headers.get(canon, ())):
+            src = by_norm.get(normalise(h))
+            if src is not None and src not in rename:
+                rename[src] = canon
+                break
+    out = table.rename(columns=rename)
+    if absent := [f for f in REQUIRED if f not in out.columns]:
+        raise LayerError(
+            f"{path}: an equipment table needs {list(REQUIRED)}; {absent} not found. Fields "
+            f"present: {present}. Fix: name the columns (e.g. 设备编号, 企业代码, 设备类型) or "
+            f"map them: --field {absent[0]}=<column>."
+        )
+    return out, {c: s for s, c in rename.items()}
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    text = values.astype("string").str.strip()
+    return (text.isna() | text.isin(["", "nan", "None", "NaT"])).to_numpy(dtype=bool)
+
+
+def _parse_date(value: Any) -> dt.date | tuple[int, int] | int | None:
+    """A commissioning date: a date, (year, month) for a month alone, or a year alone (an
+    int); None when unreadable."""
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    m = _DATE.match(str(value).strip())
+    if not m:
+        return None
+    y, mo, d = (int(g) if g else None for g in m.groups())
+    if y is None or (mo is not None and not 1 <= mo <= 12):
+        return None
+    if mo is None:
+        return y
+    if d is None:
+        return (y, mo)
+    try:
+        return dt.date(y, mo, d)
+    except ValueError:
+        return None
+
+
+def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dict[str, pd.Series]:
+    """Enumerated fields resolved to identifiers; unknown values rejected with the list."""
+    resolved: dict[str, pd.Series] = {}
+    for fld, vocab in VOCAB_FIELDS.items():
+        if fld not in frame:
+            continue
+        blank = _blank(frame[fld])
+        ids = frame[fld].map(lambda v, vocab=vocab: er.resolve(vocab, v))
+        bad = ~blank & ids.isna().to_numpy()
+        reasons = f"{fld} " + frame[fld].astype(str).map(repr) + " is not in the vocabulary"
+        reject(
+            bad,
+            "unknown_value",
+            f"{fld} not in the rules' vocabulary",
+            fld,
+            f"write one of {', '.join(er.known(vocab))} (or add a synonym to the rules file)",
+            reasons,
+        )
+        resolved[fld] = ids.where(~blank, None)
+    for fld in NUMERIC_FIELDS:
+        if fld not in frame:
+            continue
+        blank = _blank(frame[fld])
+        text = frame[fld].astype("string").str.strip().str.replace(",", "", regex=False)
+        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
+        reject(
+            bad,
+            "bad_number",
+            f"{fld} is not a non-negative number",
+            fld,
+            "write the number alone, in the field's unit (e.g. 4.3, not 4.3米)",
+        )
+        low, high = er.plausible.get(fld, (0.0, np.inf))
+        odd = ~blank & ~bad & ((num < low) | (num > high)).fillna(False).to_numpy(dtype=bool)
+        reject(
+            odd,
+            "implausible_value",
+            f"{fld} outside the plausible range {low:g}-{high:g} (rules file)",
+            fld,
+            "check the unit (metres, m³, t, 万吨/年) and the value",
+        )
+        resolved[fld] = num
+    if "commissioned" in frame:
+        blank = _blank(frame["commissioned"])
+        when = frame["commissioned"].map(_parse_date).where(~blank, None)
+        reject(
+            ~blank & when.isna().to_numpy(),
+            "bad_date",
+            "commissioned is not a date or year",
+            "commissioned",
+            "write 2023-05-01, 2023年5月 or 2023",
+        )
+        resolved["commissioned"] = when
+    return resolved
+
+
+def _check_rows(
+    frame: pd.DataFrame, report: LayerReport, er: EquipmentRules, names: dict[str, str]
+) -> pd.DataFrame:
+    """The rows that pass, values resolved; the others recorded in ``report`` as rejected,
+    each with its spreadsheet row, unit id, the user's column name and the reason."""
+    alive = np.ones(len(frame), dtype=bool)
+
+    def reject(
+        mask: np.ndarray,
+        code: str,
+        reason: str,
+        fld: str | None = None,
+        fix: str = "",
+        reasons: pd.Series | None = None,
+    ) -> None:
+        m = mask & alive
+        if not m.any():
+            return
+        shown = names.get(fld, fld) if fld else None
+        sub = frame.loc[m]
+        why = reasons.loc[m].to_numpy() if reasons is not None else [reason] * len(sub)
+        for r, i, w in zip(sub[ROW], sub["unit_id"], why, strict=True):
+            report._rejects.append(
+                {
+                    "layer": report.name,
+                    "source_row": int(r),
+                    "code": code,
+                    "field": shown,
+                    "id": None if _blank(pd.Series([i]))[0] else str(i).strip(),
+                    "reason": w,
+                }
+            )
+        rows = tuple(int(r) for r in sub[ROW])
+        report.findings.append(Finding("rejected", code, reason, rows, shown, fix, "row"))
+        alive[m] = False
+
+    for f in REQUIRED:
+        reject(
+            _blank(frame[f]),
+            "missing_value",
+            f"required field {f!r} is empty",
+            f,
+            "fill in the value",
+        )
+    resolved = _resolve_values(frame, er, reject)
+    ids = frame["unit_id"].astype(str).str.strip()
+    dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
+    reject(
+        dup,
+        "duplicate_id",
+        "duplicate unit_id; the first occurrence is kept",
+        "unit_id",
+        "give every unit its own id",
+    )
+    out = frame.assign(**resolved, unit_id=ids, firm_id=frame["firm_id"].astype(str).str.strip())
+    return out.loc[alive].reset_index(drop=True)
+
+
+def read_equipment(
+    path: str | Path,
+    er: EquipmentRules,
+    *,
+    fields: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+) -> tuple[pd.DataFrame, LayerReport]:
+    """Read and validate an equipment table.
+
+    Parameters
+    ----------
+    path : path
+        CSV / TSV (UTF-8 with or without BOM, or GB18030/GBK, detected) or XLSX.
+    er : EquipmentRules
+        Vocabularies and recognised headers (:func:`sxzones.analyses.phaseout.equipment_rules`).
+    fields : mapping, optional
+        Canonical field -> source column (``--field``, ``--id``, ``--firm-field``).
+    encoding : str, optional
+        Text encoding of a CSV.
+
+    Returns
+    -------
+    (DataFrame, LayerReport)
+        One row per loaded unit: canonical fields resolved (identifiers, numbers in the
+        fields' units, dates), the file's other columns kept, ``source_row`` (1-based data
+        row); and the report with every rejected row.
+
+    Raises
+    ------
+    LayerError
+        Unreadable file, not a table, no rows, required columns missing, or no row passes.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in _TABLES:
+        raise LayerError(f"{p}: an equipment table must be .csv, .tsv or .xlsx")
+    if not p.is_file():
+        raise LayerError(f"{p}: no such file")
+    notes: list[str] = []
+    table = _read_table(p, None, None, None, encoding, notes).reset_index(drop=True)
+    if table.empty:
+        raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
+    table.insert(0, ROW, np.arange(2, len(table) + 2))  # spreadsheet rows: header is row 1
+    frame, names = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
+    report = LayerReport(
+        p.name,
+        p,
+        "equipment",
+        len(frame),
+        source_crs="(table)",
+        working_crs="(none)",
+        provenance=DEMONSTRATION if p.stem.endswith("_demonstration") else None,
+        notes=notes,
+    )
+    if renamed := [f"{s} -> {c}" for c, s in names.items() if s != c]:
+        report.notes.append("headers: " + "; ".join(renamed))
+    out = _check_rows(frame, report, er, names)
+    out["category"] = out["equipment_type"].map(er.categories)
+    report.n_loaded = len(out)
+    if report.n_loaded == 0:
+        raise LayerError(f"{p}: no row passed validation.\n{report.summary()}")
+    if report.n_loaded + report.n_rejected != report.n_read:  # pragma: no cover - invariant
+        raise RuntimeError("row accounting failed: loaded + rejected != read")
+    return out, report

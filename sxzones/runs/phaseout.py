@@ -1,0 +1,328 @@
+"""Run the equipment screen: read the units, join their firms (and the firm screen), assess,
+write CSV / XLSX / GPKG / capacity / JSON / rejects, map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from sxzones.analyses.phaseout import (
+    assess_units,
+    coking_capacity,
+    equipment_rules,
+    summary_by_city_type,
+)
+from sxzones.layers import Catalog, LayerReport
+from sxzones.layers.equipment import read_equipment
+from sxzones.options import PhaseoutOptions
+from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
+from sxzones.rules import RuleSet, load_rules
+from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_input
+
+OUTPUT_NAMES = {"csv": "phaseout.csv", "xlsx": "phaseout.xlsx", "gpkg": "phaseout.gpkg"}
+#: Columns first in the unit table, in this order; the table's other columns follow.
+LEAD = [
+    "unit_id",
+    "firm_id",
+    "firm_name",
+    "equipment_type",
+    "category",
+    "finding",
+    "rule_ids",
+    "clauses",
+    "deadline",
+    "asks",
+    "missing_fields",
+    "new_capacity",
+    "new_capacity_rule",
+    "status",
+    "chamber_height_m",
+    "volume_m3",
+    "capacity_t",
+    "capacity_10kt_per_year",
+    "product",
+    "furnace_form",
+    "sinter_type",
+    "ultra_low_emission",
+    "commissioned",
+    "city",
+    "county",
+    "firm_found",
+    "firm_zone",
+    "firm_distance_m",
+    "firm_rule_ids",
+    "firm_clauses",
+    "firm_asks",
+]
+#: Firm-screen columns carried onto each unit (as firm_<name> unless city/county/name).
+_FIRM_COLS = {
+    "name": "firm_name",
+    "city": "city",
+    "county": "county",
+    "zone": "firm_zone",
+    "distance_m": "firm_distance_m",
+    "rule_ids": "firm_rule_ids",
+    "clauses": "firm_clauses",
+    "asks": "firm_asks",
+}
+
+
+def _firm_table(
+    opts: PhaseoutOptions, cat: Catalog, ruleset: RuleSet
+) -> tuple[
+    gpd.GeoDataFrame | None, gpd.GeoDataFrame | None, gpd.GeoDataFrame | None, list[LayerReport]
+]:
+    """The firms (screened when a built-up layer is given; city and county from the admin
+    layer), the built-up areas and the admin layer; None when not given."""
+    if not opts.firms:
+        return None, None, None, []
+    f, frep = load_input(
+        opts.firms, "firms", cat, crs=opts.crs, fields=opts.fields_for("firms"), base=opts.base
+    )
+    reports = [frep]
+    a = None
+    if opts.admin and (str(opts.admin) != "admin" or "admin" in cat):
+        a, arep = load_input(
+            opts.admin, "admin", cat, fields=opts.fields_for("admin"), base=opts.base
+        )
+        reports.append(arep)
+    if opts.builtup:
+        from sxzones.analyses.firm_zones import screen_firms
+
+        b, brep = load_input(
+            opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
+        )
+        reports.append(brep)
+        return screen_firms(f, b, ruleset, admin=a), b, a, reports
+    if a is not None:
+        from sxzones.analyses.nearest import county_lookup
+
+        g = f.geometry.to_numpy()
+        pts = g if bool(np.all(shapely.get_type_id(g) == 0)) else shapely.point_on_surface(g)
+        which, table = county_lookup(pts, a)
+        f = f.assign(**{c: np.asarray(table[c], dtype=object)[which] for c in ("city", "county")})
+    return f, None, a, reports
+
+
+def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Units with their firm's name, city, county and firm-screen findings, placed at the
+    firm's location (working CRS); ``firm_found`` says whether the firm was in the layer.
+    A unit's own city (a ``city`` column of the table) wins over its firm's."""
+    out = units.copy()
+    for col in ("city", "county", "status", "firm_name"):
+        if col not in out.columns:
+            out[col] = None
+    if firms is None:
+        out["firm_found"] = ""
+        return gpd.GeoDataFrame(out, geometry=[None] * len(out))
+    f = pd.DataFrame(firms).assign(firm_id=firms["firm_id"].astype(str))
+    f = f.drop_duplicates("firm_id").set_index("firm_id")
+    geoms = np.asarray(f[firms.geometry.name].to_numpy(), dtype=object)
+    pos = f.index.get_indexer(out["firm_id"].astype(str))
+    found = pos >= 0
+    out["firm_found"] = np.where(found, "yes", "no")
+    for src, dst in _FIRM_COLS.items():
+        if src not in f.columns:
+            continue
+        vals = np.asarray(f[src].astype(object), dtype=object)
+        joined = np.full(len(out), None, dtype=object)
+        joined[found] = vals[pos[found]]
+        if dst in out.columns and dst in ("city", "firm_name"):
+            own = out[dst].astype("string").str.strip().fillna("")
+            mine = (own != "").to_numpy(dtype=bool)
+            joined = np.where(mine, out[dst].to_numpy(dtype=object), joined)
+        out[dst] = joined
+    g = np.full(len(out), None, dtype=object)
+    g[found] = geoms[pos[found]]
+    return gpd.GeoDataFrame(out, geometry=list(g), crs=firms.crs)
+
+
+def firm_findings(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per firm that has units: the firm screen's zone and rules beside the units'
+    phase-out findings (``phaseout_findings``: unit ids, types and rules), for the XLSX
+    ``firms`` sheet and the map."""
+    located = result[result.geometry.notna()]
+    rows = []
+    for fid, g in located.groupby("firm_id", sort=True):
+        po = g[g["finding"] == "phase_out"]
+        un = g[g["finding"] == "unassessed"]
+        first = g.iloc[0]
+        rows.append(
+            {
+                "firm_id": fid,
+                "name": first.get("firm_name", ""),
+                "zone": first.get("firm_zone", "") or "",
+                "distance_m": first.get("firm_distance_m", None),
+                "firm_rule_ids": first.get("firm_rule_ids", "") or "",
+                "firm_clauses": first.get("firm_clauses", "") or "",
+                "units": len(g),
+                "phase_out_units": len(po),
+                "unassessed_units": len(un),
+                "phaseout_findings": "; ".join(
+                    f"{u} {t}: {r}"
+                    for u, t, r in zip(po.unit_id, po.equipment_type, po.rule_ids, strict=True)
+                ),
+                "phaseout_clauses": "; ".join(dict.fromkeys(po["clauses"])),
+                "finding": "phase_out" if len(po) else "unassessed" if len(un) else "keep",
+                "geometry": first.geometry,
+            }
+        )
+    cols = ["firm_id", "name", "zone", "finding", "geometry"]
+    if not rows:
+        return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=result.crs)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=result.crs)
+
+
+def _ordered(result: pd.DataFrame) -> pd.DataFrame:
+    lead = [c for c in LEAD if c in result.columns]
+    rest = [c for c in result.columns if c not in lead and c not in ("geometry", "source_row")]
+    return result[[*lead, *rest, "source_row"]]
+
+
+def _table(result: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The unit table as written: ordered, dates as ISO text, no geometry."""
+    t = _ordered(pd.DataFrame(result.drop(columns="geometry")))
+    if "commissioned" in t:
+        t = t.assign(commissioned=t["commissioned"].map(_date_text))
+    return t.astype({c: object for c in t.columns if t[c].dtype == bool})
+
+
+def _date_text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, tuple):
+        return f"{v[0]:04d}-{v[1]:02d}"
+    return v.isoformat() if hasattr(v, "isoformat") else str(v)
+
+
+def output_names(formats: list[str]) -> list[str]:
+    """The files an equipment screen writes in its output folder, in order."""
+    extra = ["coking_capacity.csv", "phaseout.json", "rejects.csv"]
+    return [OUTPUT_NAMES[f] for f in formats] + extra
+
+
+def write_outputs(
+    result: gpd.GeoDataFrame,
+    capacity: pd.DataFrame,
+    totals: dict[str, Any],
+    rejects: pd.DataFrame,
+    pub: Publication,
+    formats: list[str],
+) -> None:
+    """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location; an empty layer
+    when none has), coking_capacity.csv, phaseout.json and rejects.csv in ``pub``."""
+    table = _table(result)
+    firms = firm_findings(result)
+    for f in formats:
+        path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
+        if f == "csv":
+            write_csv(table, path, overwrite=True)
+        elif f == "xlsx":
+            sheets = {
+                "summary": summary_by_city_type(table),
+                "units": table,
+                "coking_capacity": capacity,
+                "new_capacity": table[table["new_capacity"] == "yes"],
+                "firms": pd.DataFrame(firms.drop(columns="geometry")),
+            }
+            write_xlsx(sheets, path, overwrite=True)
+        else:
+            located = result[result.geometry.notna()]
+            g = gpd.GeoDataFrame(
+                _table(located), geometry=located.geometry.to_numpy(), crs=result.crs
+            )
+            write_gpkg(g, path, overwrite=True, layer="phaseout")
+    write_csv(capacity, pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
+    counts = table["finding"].value_counts().reindex(["phase_out", "unassessed", "keep"])
+    summary = {
+        "findings": {k: int(v) for k, v in counts.fillna(0).items()},
+        "new_capacity_units": int((table["new_capacity"] == "yes").sum()),
+        "coking_capacity": totals,
+    }
+    write_json(summary, pub.stage("phaseout.json"), overwrite=True)
+    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+
+
+def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerReport]) -> str:
+    c = result["finding"].value_counts()
+    er = reports[0]
+    lines = [
+        f"units: {len(result)}: phase_out {c.get('phase_out', 0)}, unassessed "
+        f"{c.get('unassessed', 0)}, keep {c.get('keep', 0)}; new capacity "
+        f"{int((result['new_capacity'] == 'yes').sum())}",
+        f"input rows {er.n_read} = assessed {len(result)} + rejected {er.n_rejected}",
+        f"coking capacity (万吨/年): operating {totals['operating_10kt']:g}, idle "
+        f"{totals['idle_10kt']:g}, cap {totals['cap_10kt']:g} ({totals['clause']})",
+    ]
+    if totals["units_without_capacity"]:
+        lines.append(f"  {totals['units_without_capacity']} coke oven(s) without a capacity")
+    for r in reports:
+        lines += [f"  {x}" for x in r.summary().splitlines()]
+    return "\n".join(lines)
+
+
+def _write_maps(
+    opts: PhaseoutOptions,
+    pub: Publication,
+    firms: gpd.GeoDataFrame,
+    builtup: gpd.GeoDataFrame | None,
+    admin: gpd.GeoDataFrame | None,
+    reports: list[LayerReport],
+) -> None:
+    """Stage the interactive map and the static figure the options ask for."""
+    from sxzones.maps.sources import report_sources, sources_line
+
+    sources = sources_line(report_sources(reports))
+    if opts.map_path is not None:
+        from sxzones.maps.interactive import save_map
+        from sxzones.maps.phaseout_map import phaseout_map
+
+        m = phaseout_map(firms, builtup, opts.map_basemap(), sources=sources)
+        save_map(m, pub.stage_external(opts.map_path), overwrite=True)
+    if opts.figure_path is not None:
+        from sxzones.maps.phaseout_map import phaseout_figure
+
+        fig = pub.stage_external(figure_paths(opts.figure_path)[0])
+        phaseout_figure(firms, builtup, admin, fig, sources=sources)
+
+
+def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
+    """Read the equipment table, join the firms (and the firm screen), assess every unit,
+    total coking capacity, write the outputs and (optionally) the map.
+
+    Parameters
+    ----------
+    opts : PhaseoutOptions
+        Inputs, field mappings, outputs.
+    cat : Catalog
+        Catalogue of the firm, built-up and admin layers named in ``opts`` (working CRS).
+    """
+    fmts = [f for f in opts.formats if f != "gpkg" or opts.firms]  # gpkg: firms' locations
+    with Publication(
+        opts.out,
+        "phaseout",
+        output_names(fmts),
+        external=[opts.map_path, *figure_paths(opts.figure_path)],
+        overwrite=opts.overwrite,
+    ) as pub:
+        ruleset = load_rules(opts.rules)
+        er = equipment_rules(ruleset)
+        path = find_file(opts.equipment, opts.base)
+        units, erep = read_equipment(
+            path, er, fields=opts.fields_for("equipment"), encoding=opts.encoding
+        )
+        firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
+        reports = [erep, *reports]
+        result = join_firms(assess_units(units, er), firms)
+        capacity, totals = coking_capacity(result, er)
+        rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
+        write_outputs(result, capacity, totals, rejects, pub, fmts)
+        _write_maps(opts, pub, firm_findings(result), builtup, admin, reports)
+        add_inputs(pub, reports, ruleset.path)
+        written = pub.publish()
+    summary = _summary(result, totals, reports)
+    return RunResult("phaseout", written, summary, manifest=pub.manifest)
