@@ -58,7 +58,7 @@ def safe_name(name: str | None, default: str = "upload") -> str:
     the suffix lower-cased.
 
     >>> safe_name('../../<img src=x onerror=alert(1)>.GeoJSON')
-    'img_src_x_onerror_alert_1_.geojson'
+    'img_src_x_onerror_alert_1.geojson'
     """
     base = re.split(r"[/\\]", name or "")[-1]
     stem, dot, suffix = base.rpartition(".")
