@@ -344,7 +344,7 @@ def _ragged_row(path: Path, sep: str, encoding: str) -> str:
     ) as fh:
         rows = csv.reader(fh, delimiter=sep)
         try:
-            width = len(next(rows))
+            width = len(next(rows, []))
             for n, cells in enumerate(rows, start=2):
                 if cells and len(cells) != width:
                     return f": row {n} has {len(cells)} of {width} columns"
