@@ -279,6 +279,7 @@ def test_new_capacity_after_the_rules_date(tmp_path):
         _unit("F", "焦炉", height=6, ule="是", since="2024"),  # coking: capped, not banned
         _unit("G", "电弧炉", since="2022-12-31"),
         _unit("H", "电解槽"),  # no date
+        _unit("I", "常减压装置", since="2025"),  # a year alone, beside blank dates: still a year
     )
     units, _, _ = _run(tmp_path, table)
     assert units["new_capacity"].to_dict() == {
@@ -290,6 +291,7 @@ def test_new_capacity_after_the_rules_date(tmp_path):
         "F": "",
         "G": "no",
         "H": "unknown",
+        "I": "yes",
     }
     assert units.loc["A", "new_capacity_rule"] == "no_new_capacity (晋环发〔2023〕1号 (五))"
     assert (
@@ -537,3 +539,26 @@ def test_firms_without_builtup_give_city_for_capacity(tmp_path):
     assert "firm_zone" not in units.columns  # no firm screen without --builtup
     cap = pd.read_csv(out / "coking_capacity.csv").set_index("city")
     assert (cap.loc["太原市", "operating"], cap.loc["大同市", "idle"]) == (100, 60)
+
+
+def test_lang_zh_tables_in_chinese(tmp_path):
+    table = _rows(
+        _unit("A", "焦炉", height=4.3, ule="是", cap=100, city="太原市"),
+        _unit("B", "高炉", since="2024"),
+    )
+    src = tmp_path / "eq.csv"
+    table.to_csv(src, index=False)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        cli, ["phaseout", "--equipment", str(src), "--out", str(out), "--lang", "zh"]
+    )
+    assert res.exit_code == 0, res.output
+    units = pd.read_csv(out / "phaseout.csv", dtype=str).set_index("设备编号")
+    assert units.loc["A", "判定结果"] == "须淘汰" and units.loc["B", "判定结果"] == "无法评估"
+    assert units.loc["A", "设备类型"] == "焦炉" and units.loc["A", "状态"] == "在产"
+    assert units.loc["B", "是否新增产能"] == "是" and units.loc["A", "类别"] == "焦化"
+    assert units.loc["A", "要求"] == "关停退出，2023-12-31 前"
+    sheets = pd.read_excel(out / "phaseout.xlsx", sheet_name=None)
+    assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业"]
+    cap = pd.read_csv(out / "coking_capacity.csv")
+    assert cap.loc[0, "在产（万吨/年）"] == 100

@@ -256,6 +256,8 @@ def _new_capacity(units: pd.DataFrame, er: EquipmentRules) -> pd.Series:
     after = er.ban_after
     for i in units.index[banned]:
         c = units.at[i, "commissioned"] if "commissioned" in units else None
+        if isinstance(c, float) and c.is_integer():  # a year that passed through a float column
+            c = int(c)
         if isinstance(c, dt.date):
             out[i] = "yes" if c > after else "no"
         elif isinstance(c, tuple):  # a month alone

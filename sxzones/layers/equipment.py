@@ -171,7 +171,10 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
         resolved[fld] = num
     if "commissioned" in frame:
         blank = _blank(frame["commissioned"])
-        when = frame["commissioned"].map(_parse_date).where(~blank, None)
+        parsed = [
+            None if b else _parse_date(v) for v, b in zip(frame["commissioned"], blank, strict=True)
+        ]
+        when = pd.Series(parsed, index=frame.index, dtype=object)  # years stay ints
         reject(
             ~blank & when.isna().to_numpy(),
             "bad_date",

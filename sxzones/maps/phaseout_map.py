@@ -8,6 +8,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 
+from sxzones.i18n import Labels, check_lang
 from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
@@ -36,6 +37,8 @@ def phaseout_map(
     basemap: Basemap | None = None,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> folium.Map:
     """Interactive map of the equipment screen.
 
@@ -49,6 +52,8 @@ def phaseout_map(
         Built-up areas, drawn when the firm screen was joined.
     sources : str
         The sources line of the layers used (:func:`sxzones.maps.sources.sources_line`).
+    lang, lab : str, Labels
+        Language of the layer names, legend and popups (:mod:`sxzones.i18n`).
     """
     layers = []
     if builtup is not None:
@@ -83,9 +88,9 @@ def phaseout_map(
         "black ring: firm runs units the phase-out list names. 晋环发〔2023〕1号 (四), (五), "
         "(十三), 附表 1. " + sources
     )
-    return build_map(
-        layers, title="设备淘汰筛查 Equipment phase-out screen", note=note, basemap=basemap
-    )
+    lg = check_lang(lang)
+    title = "设备淘汰筛查" if lg == "zh" else "设备淘汰筛查 Equipment phase-out screen"
+    return build_map(layers, title=title, note=note, basemap=basemap, lang=lg, lab=lab)
 
 
 def phaseout_figure(
@@ -95,6 +100,8 @@ def phaseout_figure(
     path: str | Path,
     *,
     sources: str,
+    lang: str = "en",
+    lab: Labels | None = None,
 ) -> list[Path]:
     """Static figure (PNG + PDF) of the equipment screen: firms by zone, firms running units
     to phase out ringed; ``sources`` as for the map."""
@@ -111,9 +118,12 @@ def phaseout_figure(
         layers.append(
             StaticLayer("须淘汰设备的企业 Firms running units to phase out", flagged, ring)
         )
+    lg = check_lang(lang)
     return static_map(
         layers,
-        title="设备淘汰筛查 Equipment phase-out screen",
+        title="设备淘汰筛查" if lg == "zh" else "设备淘汰筛查 Equipment phase-out screen",
         sources=f"{sources}. 晋环发〔2023〕1号 (四), (五), 附表 1",
         path=path,
+        lang=lg,
+        lab=lab,
     )

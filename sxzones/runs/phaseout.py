@@ -11,13 +11,15 @@ import pandas as pd
 import shapely
 
 from sxzones.analyses.phaseout import (
+    EquipmentRules,
     assess_units,
     coking_capacity,
     equipment_rules,
     summary_by_city_type,
 )
+from sxzones.i18n import Labels, Lang, check_lang, labels, sheet_name, translate_frame
 from sxzones.layers import Catalog, LayerReport
-from sxzones.layers.equipment import read_equipment
+from sxzones.layers.equipment import VOCAB_FIELDS, read_equipment
 from sxzones.options import PhaseoutOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import RuleSet, load_rules
@@ -205,6 +207,33 @@ def output_names(formats: list[str]) -> list[str]:
     return [OUTPUT_NAMES[f] for f in formats] + extra
 
 
+#: Which vocabulary the values of a column belong to, for --lang (sxzones.i18n).
+VOCABULARY = {
+    "finding": "phaseout_finding",
+    "equipment_type": "equipment_type",
+    "category": "industry",
+    "product": "product",
+    "furnace_form": "furnace_form",
+    "sinter_type": "sinter_type",
+    "ultra_low_emission": "yes_no",
+    "new_capacity": "yes_no",
+    "firm_found": "yes_no",
+    "status": "equipment_status",
+    "firm_zone": "zone",
+}
+
+
+def output_labels(ruleset: RuleSet, er: EquipmentRules) -> Labels:
+    """The i18n labels with the Chinese names of the equipment vocabularies (from the rules
+    file: equipment types, products, furnace forms, sinter types)."""
+    lab = labels(ruleset)
+    for col in ("equipment_type", "product", "furnace_form", "sinter_type"):
+        vocab = VOCAB_FIELDS[col]
+        names = {k: v["zh"] for k, v in er.labels.get(vocab, {}).items() if v.get("zh")}
+        lab.values.setdefault(col, {}).update(names)
+    return lab
+
+
 def write_outputs(
     result: gpd.GeoDataFrame,
     capacity: pd.DataFrame,
@@ -212,31 +241,39 @@ def write_outputs(
     rejects: pd.DataFrame,
     pub: Publication,
     formats: list[str],
+    lang: Lang = "en",
+    lab: Labels | None = None,
 ) -> None:
-    """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location; an empty layer
-    when none has), coking_capacity.csv, phaseout.json and rejects.csv in ``pub``."""
+    """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location),
+    coking_capacity.csv, phaseout.json and rejects.csv in ``pub``. ``lang``: headers, values
+    and sheet names of the CSV and XLSX (:mod:`sxzones.i18n`); the GeoPackage and the JSON
+    keep the identifiers."""
     table = _table(result)
-    firms = firm_findings(result)
+
+    def tr(frame: pd.DataFrame) -> pd.DataFrame:
+        return translate_frame(frame, lang, lab=lab, vocabulary=VOCABULARY)
+
     for f in formats:
         path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
-            write_csv(table, path, overwrite=True)
+            write_csv(tr(table), path, overwrite=True)
         elif f == "xlsx":
             sheets = {
                 "summary": summary_by_city_type(table),
                 "units": table,
                 "coking_capacity": capacity,
                 "new_capacity": table[table["new_capacity"] == "yes"],
-                "firms": pd.DataFrame(firms.drop(columns="geometry")),
+                "firms": pd.DataFrame(firm_findings(result).drop(columns="geometry")),
             }
-            write_xlsx(sheets, path, overwrite=True)
+            named = {sheet_name(k, lang, lab=lab): tr(v) for k, v in sheets.items()}
+            write_xlsx(named, path, overwrite=True)
         else:
             located = result[result.geometry.notna()]
             g = gpd.GeoDataFrame(
                 _table(located), geometry=located.geometry.to_numpy(), crs=result.crs
             )
             write_gpkg(g, path, overwrite=True, layer="phaseout")
-    write_csv(capacity, pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
+    write_csv(tr(capacity), pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
     counts = table["finding"].value_counts().reindex(["phase_out", "unassessed", "keep"])
     summary = {
         "findings": {k: int(v) for k, v in counts.fillna(0).items()},
@@ -244,7 +281,7 @@ def write_outputs(
         "coking_capacity": totals,
     }
     write_json(summary, pub.stage("phaseout.json"), overwrite=True)
-    write_csv(rejects, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+    write_csv(tr(rejects), pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
 
 def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerReport]) -> str:
@@ -272,22 +309,25 @@ def _write_maps(
     builtup: gpd.GeoDataFrame | None,
     admin: gpd.GeoDataFrame | None,
     reports: list[LayerReport],
+    lab: Labels | None = None,
 ) -> None:
-    """Stage the interactive map and the static figure the options ask for."""
+    """Stage the interactive map and the static figure the options ask for (in
+    ``opts.lang``)."""
     from sxzones.maps.sources import report_sources, sources_line
 
-    sources = sources_line(report_sources(reports))
+    lang = check_lang(opts.lang)
+    sources = sources_line(report_sources(reports), lang=lang)
     if opts.map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.phaseout_map import phaseout_map
 
-        m = phaseout_map(firms, builtup, opts.map_basemap(), sources=sources)
+        m = phaseout_map(firms, builtup, opts.map_basemap(), sources=sources, lang=lang, lab=lab)
         save_map(m, pub.stage_external(opts.map_path), overwrite=True)
     if opts.figure_path is not None:
         from sxzones.maps.phaseout_map import phaseout_figure
 
         fig = pub.stage_external(figure_paths(opts.figure_path)[0])
-        phaseout_figure(firms, builtup, admin, fig, sources=sources)
+        phaseout_figure(firms, builtup, admin, fig, sources=sources, lang=lang, lab=lab)
 
 
 def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
@@ -320,8 +360,10 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         result = join_firms(assess_units(units, er), firms)
         capacity, totals = coking_capacity(result, er)
         rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
-        write_outputs(result, capacity, totals, rejects, pub, fmts)
-        _write_maps(opts, pub, firm_findings(result), builtup, admin, reports)
+        lang = check_lang(opts.lang)
+        lab = output_labels(ruleset, er) if lang != "en" else None
+        write_outputs(result, capacity, totals, rejects, pub, fmts, lang, lab)
+        _write_maps(opts, pub, firm_findings(result), builtup, admin, reports, lab)
         add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
     summary = _summary(result, totals, reports)
