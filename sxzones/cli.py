@@ -285,6 +285,22 @@ def run(obj: Context, recipe: Path, overwrite: bool, out: Path | None) -> None:
     obj.say(str(result))
 
 
+@cli.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("sxzones-demo"),
+    show_default=True,
+    help="Folder for the demo's recipes, tables (out/) and maps (maps/).",
+)
+@click.pass_obj
+def demo(obj: Context, out: Path) -> None:
+    """Run the bundled Shanxi demonstration (firm screen, site check, siting, overview)."""
+    from sxzones.demo import run_demo
+
+    run_demo(out, say=obj.say)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``sxzones`` command."""
     cli.main(args=argv, prog_name="sxzones")

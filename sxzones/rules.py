@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sxzones._util import bundled_path
 from sxzones.errors import RulesError
 from sxzones.vocab import Vocabulary, load_vocabularies
 
 __all__ = ["DEFAULT_RULES", "Rule", "RuleSet", "Vocabulary", "bundled_rules", "load_rules"]
 
-DEFAULT_RULES = Path(__file__).resolve().parents[1] / "analyses" / "rules" / "shanxi-2023.toml"
+#: The bundled Shanxi rules (package data when installed, ``analyses/rules/`` in a checkout).
+DEFAULT_RULES = bundled_path("analyses", "rules", "shanxi-2023.toml")
 
 _TOP = {"document", "rules", "vocabularies"}
 _COMMON = {"id", "kind", "clause", "zh", "en", "also_cites"}

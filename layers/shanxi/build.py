@@ -54,7 +54,8 @@ official-shaped demonstration files (issue 11: the shapes agencies hold their da
     demonstration built-up areas as polygons without attributes. Derived, not official:
     official_shaped_demonstration.md says so beside them.
 taiyuan_region (clause 五, 太原及周边"1+30"区域):
-    The official list of 30 counties is not public here (FACTS.md). Rule: Taiyuan city plus
+    The official list of the 30 counties was not found in public sources (the press reports of
+    2019-2020 name only the six cities). Rule: Taiyuan city plus
     the 30 counties of Xinzhou, Lüliang, Jinzhong, Yangquan, Linfen and Yuncheng whose
     representative points are nearest to Taiyuan's built-up centre. The catalogue selects them
     by adcode with one ``where`` line, to be replaced by the official list.

@@ -45,6 +45,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import geopandas as gpd
 import numpy as np
@@ -53,6 +54,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from sxzones._util import check_type
 from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
 from sxzones.rules import Rule, RuleSet, Vocabulary, bundled_rules
@@ -128,6 +130,34 @@ def _check_crs(firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -> CRS:
     return crs
 
 
+def _check_arguments(
+    firms: object,
+    builtup: object,
+    rules: object,
+    admin: object,
+    distance_m: object,
+    report_within_m: object,
+    threads: object,
+) -> None:
+    """A clear TypeError naming the parameter, instead of an AttributeError further on."""
+    where = "screen_firms"
+    frame = (
+        "Fix: pass a GeoDataFrame in the working CRS: sxzones.load_catalog().load(name)[0], "
+        "or sxzones.validate_layer(sxzones.read_file(path), role, working_crs=...)[0]."
+    )
+    check_type(firms, "firms", gpd.GeoDataFrame, where=where, fix=frame)
+    check_type(builtup, "builtup", gpd.GeoDataFrame, where=where, fix=frame)
+    check_type(admin, "admin", gpd.GeoDataFrame, where=where, optional=True, fix=frame)
+    rules_fix = "Fix: pass sxzones.load_rules() (the bundled Shanxi rules) or load_rules(path)."
+    check_type(rules, "rules", RuleSet, where=where, fix=rules_fix)
+    for name, value in (("distance_m", distance_m), ("report_within_m", report_within_m)):
+        fix = "Fix: metres as a number, e.g. 20000.0 (the command line is what reads '20km')."
+        check_type(
+            value, name, Real, where=where, optional=True, what="a number of metres", fix=fix
+        )
+    check_type(threads, "threads", Integral, where=where, optional=True, what="an integer")
+
+
 def screen_firms(
     firms: gpd.GeoDataFrame,
     builtup: gpd.GeoDataFrame,
@@ -173,9 +203,12 @@ def screen_firms(
 
     Raises
     ------
+    TypeError
+        When an argument has the wrong type (a DataFrame, no rules ...), naming the parameter.
     CRSError
         When the CRSs differ or are geographic.
     """
+    _check_arguments(firms, builtup, rules, admin, distance_m, report_within_m, threads)
     crs = _check_inputs(firms, builtup)
     inside_rules = rules.of_kind("firm_inside_builtup")
     dist_rules = rules.of_kind("firm_within_distance")

@@ -32,6 +32,7 @@ from typing import Any
 import geopandas as gpd
 from pyproj import CRS
 
+from sxzones._util import bundled_path
 from sxzones.crs import SHANXI_BOUNDS, WorkingCRS, choose_working_crs, parse_crs
 from sxzones.errors import CatalogError, CRSError
 from sxzones.layers.readers import read_file
@@ -120,14 +121,15 @@ class Catalog:
 
 
 def default_catalog_path() -> Path:
-    """``$SXZONES_CATALOG``, else ``layers/catalog.toml`` here or beside the package."""
+    """``$SXZONES_CATALOG``, else ``layers/catalog.toml`` in the current folder, else the
+    bundled Shanxi catalogue (package data when installed, ``layers/`` in a checkout)."""
     env = os.environ.get("SXZONES_CATALOG")
     if env:
         return Path(env)
     here = Path.cwd() / "layers" / "catalog.toml"
     if here.exists():
         return here
-    return Path(__file__).resolve().parents[2] / "layers" / "catalog.toml"
+    return bundled_path("layers", "catalog.toml")
 
 
 def _unknown(where: str, keys: set[str], allowed: set[str]) -> None:

@@ -1,4 +1,5 @@
-"""Layer roles, their canonical fields, and provenance (DESIGN.md, "Layer roles")."""
+"""Layer roles, their canonical fields, and provenance (the catalogue's ``role``, ``fields``
+and ``provenance`` keys: see ``layers/catalog.toml`` and the README, "Bundled data")."""
 
 from __future__ import annotations
 
