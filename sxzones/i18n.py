@@ -85,10 +85,13 @@ COLUMN_VOCABULARY: dict[str, str] = {
     "eligible": "bool",
     "assessed": "bool",
     "role": "role",
+    "firm_asks": "asks",
+    "finding": "phaseout_finding",  # the equipment screen's unit and firm finding (popups too)
 }
 #: Columns holding several values joined by ``;`` (one per pair, in order).
 MULTI = frozenset({"unit_types"})
 _WITHIN = re.compile(r"^within_(\d+(?:\.\d+)?)km$")
+_ASK_SEP = re.compile(r"( \| |; )")  # between the asks of several rules (kept by split)
 _REMOVED = re.compile(r"^removed_(.+)_m2$")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
@@ -327,7 +330,7 @@ def _translate_column(
             return s
         return s.map(
             lambda v: (
-                " | ".join(p.split(" / ")[0] for p in v.split(" | ")) if isinstance(v, str) else v
+                "".join(p.split(" / ")[0] for p in _ASK_SEP.split(v)) if isinstance(v, str) else v
             )
         )
     uniq = pd.unique(s.dropna())
@@ -408,7 +411,11 @@ def translate_frame(
 
 
 def translate_sheets(
-    sheets: Mapping[str, pd.DataFrame], lang: Lang, *, lab: Labels | None = None
+    sheets: Mapping[str, pd.DataFrame],
+    lang: Lang,
+    *,
+    lab: Labels | None = None,
+    vocabulary: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """XLSX sheets in ``lang``: names by :func:`sheet_name`, frames by :func:`translate_frame`,
     with one screening distance for all (``beyond`` -> ``20千米外``); ``en``: as given."""
@@ -419,7 +426,9 @@ def translate_sheets(
     kms |= {m.group(1) for name in sheets if (m := _WITHIN.match(name))}
     km = kms.pop() if len(kms) == 1 else None
     return {
-        sheet_name(name, lang, lab=lab, km=km): translate_frame(f, lang, lab=lab, km=km)
+        sheet_name(name, lang, lab=lab, km=km): translate_frame(
+            f, lang, lab=lab, km=km, vocabulary=vocabulary
+        )
         for name, f in sheets.items()
     }
 

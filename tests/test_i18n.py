@@ -459,3 +459,42 @@ lang = "zh"
     table = pd.read_csv(tmp_path / "out" / "site_check.csv", encoding="utf-8-sig")
     assert table.columns[0] == "项目编号"
     assert set(table["研判结论"]) == {"冲突", "有条件", "无冲突"}
+
+
+def test_equipment_screen_in_chinese(tmp_path: Path) -> None:
+    equipment = ROOT / "layers" / "shanxi" / "derived" / "equipment_demonstration.csv"
+    args = ["phaseout", "--equipment", str(equipment), "--firms", "firms"]
+    _cli(*args, "--builtup", "builtup_demonstration", "--out", str(tmp_path / "en"))
+    _cli(
+        *args,
+        "--builtup",
+        "builtup_demonstration",
+        "--out",
+        str(tmp_path / "zh"),
+        "--lang",
+        "zh",
+        "--map",
+        str(tmp_path / "m.html"),
+    )
+    en = pd.read_csv(tmp_path / "en" / "phaseout.csv", encoding="utf-8-sig")
+    zh = pd.read_csv(tmp_path / "zh" / "phaseout.csv", encoding="utf-8-sig")
+    assert list(zh.columns[:6]) == [
+        "设备编号",
+        "企业编号",
+        "企业名称",
+        "设备类型",
+        "类别",
+        "判定结果",
+    ]
+    # names of equipment types and statuses come from the rules file's equipment vocabulary
+    types = {"coke_oven": "焦炉", "blast_furnace": "高炉", "converter": "转炉"}
+    for ident, zh_name in types.items():
+        assert (zh["设备类型"] == zh_name).sum() == (en["equipment_type"] == ident).sum() > 0
+    findings = {"phase_out": "须淘汰", "keep": "保留", "unassessed": "无法评估"}
+    assert zh["判定结果"].tolist() == en["finding"].map(findings).tolist()
+    assert set(zh["状态"].dropna()) <= {"在产", "停产", "已关停"}
+    sheets = pd.read_excel(tmp_path / "zh" / "phaseout.xlsx", sheet_name=None)
+    assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业"]
+    assert list(sheets["汇总"].columns[2:5]) == ["须淘汰", "无法评估", "保留"]
+    html = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert '"finding": "须淘汰"' in html and "Equipment phase-out screen" not in html

@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -562,3 +563,23 @@ def test_lang_zh_tables_in_chinese(tmp_path):
     assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业"]
     cap = pd.read_csv(out / "coking_capacity.csv")
     assert cap.loc[0, "在产（万吨/年）"] == 100
+
+
+def test_coking_capacity_of_units_without_city_or_status_columns():
+    """A library caller's assess_units result without city or status columns: the capacity
+    counts as (unknown) city and unknown status, not a KeyError."""
+    import sxzones
+
+    rules = sxzones.load_rules()
+    er = sxzones.equipment_rules(rules)
+    units = pd.DataFrame(
+        {
+            "unit_id": ["A", "B"],
+            "equipment_type": ["coke_oven", "blast_furnace"],
+            "capacity_10kt_per_year": [120.5, np.nan],
+        }
+    )
+    table, totals = sxzones.coking_capacity(units, er)
+    row = table.set_index("city").loc["(unknown)"]
+    assert row["status_unknown"] == pytest.approx(120.5) and row["operating"] == 0
+    assert int(row["units"]) == 1 and totals["operating_10kt"] == 0

@@ -266,12 +266,11 @@ def test_landfill_status_counts_years_since_closure():
     assert s["score_status"].tolist() == [1.0, 0.4]
 
 
-def test_siting_rules_are_checked():
+def test_siting_rules_are_checked(tmp_path):
     bad = RULES.path.read_text(encoding="utf-8").replace(
         "setback_m = { pv = 50, wind = 100 }", "setback_m = { pv = 50, sail = 100 }"
     )
-    p = ROOT / "out" / "bad-siting-rules.toml"
-    p.parent.mkdir(exist_ok=True)
+    p = tmp_path / "bad-siting-rules.toml"
     p.write_text(bad, encoding="utf-8")
     with pytest.raises(RulesError, match=r"siting_exclude_water.*unknown technology \['sail'\]"):
         load_rules(p)

@@ -336,9 +336,11 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
     types = list(cap.params["equipment_types"]) if cap else ["coke_oven"]
     fld = str(cap.params["field"]) if cap else "capacity_10kt_per_year"
     sub = result[result["equipment_type"].isin(types)].copy()
-    sub["city"] = sub["city"].fillna("").astype(str).replace("", "(unknown)")
+    blank = pd.Series("", index=sub.index, dtype=object)
+    # a table without a city or status column (units of firms not placed) counts as unknown
+    sub["city"] = sub.get("city", blank).fillna("").astype(str).replace("", "(unknown)")
     value = pd.to_numeric(sub[fld] if fld in sub else pd.Series(np.nan, sub.index), errors="coerce")
-    status = sub["status"].fillna("").astype(str).replace({"": "status_unknown"})
+    status = sub.get("status", blank).fillna("").astype(str).replace({"": "status_unknown"})
     cols = ["operating", "idle", "closed", "status_unknown"]
     table = (
         pd.DataFrame({"city": sub["city"], "status": status, "v": value.fillna(0.0)})
