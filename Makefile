@@ -66,6 +66,7 @@ bench: $(DERIVED) $(TESTENV)
 	$(BIN)/python benchmarks/firm_zones.py
 	$(BIN)/python benchmarks/site_check.py
 	$(BIN)/python benchmarks/siting.py
+	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/report.py
 
 clean:

@@ -25,6 +25,7 @@ from sxzones.options import (
     FirmOptions,
     Options,
     PhaseoutOptions,
+    ServeOptions,
     SiteOptions,
     ValidateOptions,
     click_option,
@@ -267,6 +268,26 @@ def phaseout_cmd(params: dict[str, Any]) -> None:
     """
     if params.get("builtup") and not params.get("firms"):
         raise click.UsageError("--builtup joins the firm screen and needs --firms")
+
+
+@cli.command("serve")
+@catalog_option
+@click_options(ServeOptions)
+@click.pass_obj
+def serve_cmd(obj: Context, catalog: Path | None, **params: Any) -> None:
+    """Web pages for reviewers, inspectors and planners (site check, firm screen, siting).
+
+    Loads the catalogue's layers and the rules once, then serves on --host:--port until
+    Ctrl-C. Works offline: every script and style is bundled. Needs the optional extra
+    `serve` (pip install 'sxzones[serve]').
+    """
+    import os
+
+    from sxzones.serve import serve
+
+    if params.get("token") is None and os.environ.get("SXZONES_SERVE_TOKEN"):
+        params["token"] = os.environ["SXZONES_SERVE_TOKEN"]
+    serve(ServeOptions.from_cli(params), catalog, say=obj.say)
 
 
 @cli.command("run")

@@ -283,6 +283,11 @@ def legend_label(key: str, lang: Lang, *, lab: Labels | None = None) -> str:
     if m:
         zh = _package_data()["patterns"]["within_km"].format(km=m.group(1))
         return zh if lang == "zh" else f"{zh} Within {m.group(1)} km"
+    if key.startswith("resource_"):  # the reason of a --resource raster, by its file name
+        name = key[len("resource_") :]
+        if lang == "zh":
+            return f"资源量低于下限（{name}）"
+        return f"资源量低于下限 Resource below minimum ({name})"
     if lang == "en":
         return key
     lab = lab or _default_labels()

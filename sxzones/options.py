@@ -46,6 +46,7 @@ __all__ = [
     "Options",
     "OverviewOptions",
     "PhaseoutOptions",
+    "ServeOptions",
     "SiteOptions",
     "ValidateOptions",
     "click_option",
@@ -748,6 +749,67 @@ class ValidateOptions(Options):
         if self.role is not None and self.role not in ROLES:
             raise SxzonesError(f"invalid --role {self.role!r}; roles: {', '.join(sorted(ROLES))}")
         super().check()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions(Options):
+    """Options of ``sxzones serve`` (the web pages; not a recipe analysis).
+
+    The limits are per upload: bytes of the file (unpacked, for a zip), features, and
+    vertices of all geometries together.
+    """
+
+    analysis: ClassVar[str] = "serve"
+
+    host: str = _f(
+        "127.0.0.1",
+        Opt(
+            "--host",
+            "Address to listen on (127.0.0.1: this machine only; 0.0.0.0 for an intranet, "
+            "with --token).",
+            section=None,
+            show_default="127.0.0.1",
+        ),
+    )
+    port: int = _f(8765, Opt("--port", "Port to listen on.", "int", None, show_default="8765"))
+    rules: Path | None = _f(None, dataclasses.replace(RULES, section=None))
+    token: str | None = _f(
+        None,
+        Opt(
+            "--token",
+            "Access token for intranet use (default: $SXZONES_SERVE_TOKEN; none: no token). "
+            "Open the page once with ?token=TOKEN.",
+            section=None,
+        ),
+    )
+    max_upload_mb: int = _f(
+        50, Opt("--max-upload-mb", "Largest upload in MB.", "int", None, show_default="50")
+    )
+    max_features: int = _f(
+        200_000,
+        Opt("--max-features", "Most features of one upload.", "int", None, show_default="200000"),
+    )
+    max_vertices: int = _f(
+        2_000_000,
+        Opt(
+            "--max-vertices",
+            "Most vertices of one upload.",
+            "int",
+            None,
+            show_default="2000000",
+        ),
+    )
+
+    def check(self) -> None:
+        super().check()
+        if not 0 < self.port < 65536:
+            raise SxzonesError(f"--port {self.port}: choose a port from 1 to 65535")
+        for name in ("max_upload_mb", "max_features", "max_vertices"):
+            if getattr(self, name) <= 0:
+                flag = "--" + name.replace("_", "-")
+                raise SxzonesError(f"{flag} {getattr(self, name)}: give a positive number")
+        if self.token is not None and len(self.token) < 8:
+            raise SxzonesError("--token: use at least 8 characters")
 
 
 #: Recipe analysis name -> its options class.

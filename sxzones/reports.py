@@ -8,7 +8,9 @@ translated) and renders them with autoescape on, so a project, unit or rule text
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -18,13 +20,24 @@ import jinja2
 import numpy as np
 import shapely
 from markupsafe import Markup
+from pyproj import CRS, Transformer
 
 from sxzones.analyses.site_check import SiteCheckResult
 from sxzones.i18n import Labels, Lang, check_lang, legend_label, text, text_pairs, translate_value
 from sxzones.maps.sources import has_demonstration
 from sxzones.maps.style import CATEGORY_COLOURS
 
-__all__ = ["report_name", "report_names", "site_check_report", "site_map_svg"]
+__all__ = [
+    "coordinate_table",
+    "report_date",
+    "report_name",
+    "report_names",
+    "site_check_report",
+    "site_map_svg",
+]
+
+#: Vertices listed in a report's coordinate table (the outputs hold the whole geometry).
+MAX_LISTED = 100
 
 
 @cache
@@ -85,7 +98,7 @@ def site_map_svg(result: SiteCheckResult, pos: int, size: int = 420) -> Markup:
         near = frame[frame.intersects(view)]
         geoms = shapely.intersection(near.geometry.to_numpy(), view)
         keys = near[col].astype(str).tolist() if col else [""] * len(near)
-        default = "#1a9850" if role == "redline" else "#d6604d"
+        default = CATEGORY_COLOURS["redline" if role == "redline" else "builtup"]
         for geom, key in zip(geoms, keys, strict=True):
             d = _pixels(geom, minx, miny, span, size)
             if d:
@@ -154,7 +167,8 @@ _VALUES = {"verdict": "verdict", "unit_type": "unit_type", "role": "role", "stat
 _TEXTS = (
     "none report_title report_heading industry kind area ellipsoidal verdict distances "
     "nearest_redline nearest_builtup rules_fired control_units redlines admission_lists "
-    "data_used rules not_official"
+    "data_used rules not_official project_no report_date area_computed area_declared "
+    "area_difference hectares coordinates"
 ).split()
 
 
@@ -188,6 +202,109 @@ def _rules_table(rules: Sequence[dict[str, Any]], lang: Lang, lab: Labels | None
     return t
 
 
+def report_date() -> str:
+    """The report's date (ISO): ``$SOURCE_DATE_EPOCH`` when set (reproducible builds),
+    else today, so that a day's reruns give the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date().isoformat()
+    return dt.date.today().isoformat()
+
+
+@cache
+def _transformer(src: CRS, dst: CRS) -> Transformer:
+    """A longitude-first transformer, made once per pair (making one takes ~20 ms)."""
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _vertices(geom: shapely.Geometry) -> list[tuple[str, float, float]]:
+    """(ring label, x, y) of every vertex: a point, or each ring of each polygon (outer
+    rings ``外1``, holes ``内1``), the closing vertex left out."""
+    out: list[tuple[str, float, float]] = []
+    for k, part in enumerate(shapely.get_parts(geom), start=1):
+        if part.geom_type == "Point":
+            out.append((f"{k}", part.x, part.y))
+            continue
+        rings = (
+            [("外", part.exterior), *[("内", r) for r in part.interiors]]
+            if part.geom_type == "Polygon"
+            else [("线", part)]
+        )
+        for j, (kind, ring) in enumerate(rings, start=1):
+            xy = np.asarray(ring.coords)[:, :2]
+            if part.geom_type == "Polygon" and len(xy) > 1:
+                xy = xy[:-1]
+            out += [(f"{k}-{kind}{j}", float(x), float(y)) for x, y in xy]
+    return out
+
+
+def coordinate_table(geom: shapely.Geometry, working: CRS, given: str | None) -> dict[str, Any]:
+    """The parcel's vertices in the CRS it was given in (``given``: a spec such as
+    ``gcj02`` or ``EPSG:4526``; None or unknown: only CGCS2000) and in CGCS2000 longitude
+    and latitude (EPSG:4490), from the geometry in the working CRS. Degrees to 7 decimals
+    (about 1 cm), metres to 3; at most :data:`MAX_LISTED` vertices."""
+    from sxzones.crs import parse_crs, wgs84_to_bd09, wgs84_to_gcj02
+    from sxzones.errors import CRSError
+
+    verts = _vertices(geom)
+    shown = verts[:MAX_LISTED]
+    x = np.array([v[1] for v in shown])
+    y = np.array([v[2] for v in shown])
+    lon, lat = _transformer(CRS(working), CRS.from_epsg(4490)).transform(x, y)
+    head = ["点号 No.", "环 Ring"]
+    cols: list[list[str]] = []
+    try:
+        spec = parse_crs(given) if given else None
+    except CRSError:
+        spec = None
+    if spec is not None and not spec.crs.equals(CRS.from_epsg(4490)):
+        gx, gy = _transformer(CRS(working), spec.crs).transform(x, y)
+        if spec.obfuscation is not None:
+            convert = wgs84_to_gcj02 if spec.obfuscation == "gcj02" else wgs84_to_bd09
+            gx, gy = convert(gx, gy)
+        geographic = spec.crs.is_geographic
+        fmt = "{:.7f}" if geographic else "{:.3f}"
+        head += (
+            [f"{spec.name} 经度 lon", f"{spec.name} 纬度 lat"]
+            if geographic
+            else [
+                f"{spec.name} 东 E (m)",
+                f"{spec.name} 北 N (m)",
+            ]
+        )
+        cols += [[fmt.format(v) for v in gx], [fmt.format(v) for v in gy]]
+    head += ["CGCS2000 经度 lon", "CGCS2000 纬度 lat"]
+    cols += [[f"{v:.7f}" for v in lon], [f"{v:.7f}" for v in lat]]
+    rows = [[f"J{i + 1}", shown[i][0], *(c[i] for c in cols)] for i in range(len(shown))]
+    more = len(verts) - len(shown)
+    return {"head": head, "rows": rows, "more": more, "given": spec.name if spec else ""}
+
+
+def _areas(detail: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """The computed area and, when the input declares one (界址点 files: hectares), the
+    declared area beside it with the difference."""
+    computed = float(detail["area_m2"] or 0.0)
+    out: dict[str, Any] = {
+        "m2": f"{computed:,.2f}",
+        "ha": f"{computed / 1e4:.4f}",
+        "declared": None,
+    }
+    declared = row.get("declared_area")
+    try:
+        ha = float(declared) if declared not in (None, "") else float("nan")
+    except (TypeError, ValueError):
+        ha = float("nan")
+    if np.isfinite(ha) and ha > 0:
+        diff = computed - ha * 1e4
+        out["declared"] = {
+            "ha": f"{ha:g}",
+            "m2": f"{ha * 1e4:,.2f}",
+            "diff_m2": f"{diff:+,.2f}",
+            "diff_pct": f"{100 * diff / (ha * 1e4):+.4f}",
+        }
+    return out
+
+
 def site_check_report(
     result: SiteCheckResult,
     pos: int,
@@ -196,21 +313,35 @@ def site_check_report(
     *,
     lang: str = "en",
     lab: Labels | None = None,
+    given_crs: str | None = None,
 ) -> str:
-    """A printable, self-contained one-page report of project ``pos``: verdict, distances
-    (ellipsoidal metres), rules that fired with their clauses, control units and red lines
-    touched (overlaps in m² on the ellipsoid), admission lists, and the data used with their
-    sources. ``lang``: ``en`` (Chinese headings with English, values as identifiers, as
-    always), ``zh`` (Chinese only) or ``both`` (bilingual headings, values ``中文 (id)``)."""
+    """A printable, self-contained report of project ``pos`` for A4 portrait: name, date,
+    verdict, computed (ellipsoidal) and declared areas, distances (ellipsoidal metres), rules
+    that fired with their clauses, control units and red lines touched (overlaps in m² on the
+    ellipsoid), admission lists, the parcel's coordinates in ``given_crs`` (the CRS it was
+    given in) and CGCS2000, and the data used with their sources and versions. ``lang``:
+    ``en`` (Chinese headings with English, values as identifiers, as always), ``zh``
+    (Chinese only) or ``both`` (bilingual headings, values ``中文 (id)``)."""
     lg = check_lang(lang)
     sources = [{"role": r, **s} for r, s in result.layers.sources.items()]
     b = detail["builtup"]
+    row = result.table.iloc[pos]
+    name = str(row.get("name") or "") if "name" in result.table.columns else ""
+    coords = coordinate_table(result.table.geometry.iloc[pos], result.table.crs, given_crs)
     return (
         environment()
         .get_template("site_check_report.html.j2")
         .render(
             x={k: text(k, lg, lab=lab) for k in _TEXTS},
+            more_vertices=text("more_vertices", lg, lab=lab, n=coords["more"]),
             project_id=detail["project_id"],
+            name=name if name and name != str(detail["project_id"]) else "",
+            date=report_date(),
+            areas=_areas(detail, dict(row)),
+            coordinates=coords,
+            rules_version=" ".join(
+                str(result.rules.document.get(k, "")) for k in ("id", "issued")
+            ).strip(),
             colour=CATEGORY_COLOURS.get(detail["verdict"], "#333"),
             industry=legend_label(str(detail["industry"]), lg, lab=lab),
             kind=translate_value(detail["kind"], "kind", lg, lab=lab),

@@ -356,7 +356,8 @@ def test_site_check_report_csv_and_map_popups_in_chinese(tmp_path: Path) -> None
     report = (out / "report-D1.html").read_text(encoding="utf-8")
     # D1: a new coking project in Qingxu (Taiyuan region), 4.4 km from the county town
     for s in (
-        "<h1>建设项目选址研判: D1</h1>",
+        "<h1>建设项目选址研判: 示例焦化项目（新建）</h1>",  # the name, then its id (issue 16)
+        "项目编号: D1 · 报告日期:",
         "行业: <b>焦化</b> · 类型: <b>新建</b>",
         '结论: <span class="verdict">冲突</span>',
         "(周边20千米内)",

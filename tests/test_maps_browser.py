@@ -209,6 +209,9 @@ def test_siting_map_in_browser(browser, demo_maps, tech):
     expected = [len(sites), len(removed), int((~sites.geometry.is_empty).sum())]
     if tech == "wind":
         expected.append(len(gpd.read_file(gpkg, layer="turbines")))
+    admin = gpd.read_file(ROOT / "layers" / "shanxi" / "derived" / "admin.gpkg")
+    shanxi = admin[admin["adcode"].astype(str).str.startswith("14")]
+    expected += [int((shanxi["level"] == "county").sum()), 1]  # county and province outlines
     assert sorted(state["layers"].values()) == sorted(expected)
     assert browser.find_elements("css selector", ".leaflet-control-search")
     assert browser.find_elements("css selector", "#sx-legend")

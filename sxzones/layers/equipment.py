@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sxzones.errors import LayerError
-from sxzones.layers.readers import ROW, _read_table
+from sxzones.layers.readers import ROW, _check_file, _read_table
 from sxzones.layers.schemas import Provenance
 from sxzones.layers.validate import Finding, LayerReport
 
@@ -281,6 +281,7 @@ def read_equipment(
         raise LayerError(f"{p}: an equipment table must be .csv, .tsv or .xlsx")
     if not p.is_file():
         raise LayerError(f"{p}: no such file")
+    _check_file(p)  # a 0-byte table: said as such, not as a CSV without a header
     notes: list[str] = []
     table = _read_table(p, None, None, None, encoding, notes).reset_index(drop=True)
     if table.empty:

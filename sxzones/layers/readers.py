@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyogrio
+import pyproj
 import shapely
 from shapely.errors import GEOSException
 
@@ -196,6 +198,31 @@ def _resolve_spec(
     return spec
 
 
+#: The ``crs`` member of a (pre-RFC 7946) GeoJSON file, among its first bytes.
+_GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]+)"')
+
+
+def _check_geojson_crs(path: Path) -> None:
+    """Refuse a GeoJSON whose ``crs`` member names a CRS that cannot be resolved: GDAL falls
+    back to WGS84 without a word, so projected coordinates would be read as degrees."""
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+    m = _GEOJSON_CRS.search(head)
+    if m is None:
+        return
+    name = m.group(1).decode("utf-8", "replace")
+    try:
+        pyproj.CRS.from_user_input(name)
+    except pyproj.exceptions.CRSError:
+        raise _refuse(
+            path,
+            f"its crs member names {name!r}, which is not a known CRS (GDAL would read the "
+            "coordinates as WGS84 lon/lat without saying so)",
+            "correct the crs member (e.g. urn:ogc:def:crs:EPSG::4490), or remove it and pass "
+            "the CRS, e.g. --crs cgcs2000",
+        ) from None
+
+
 def _read_vector(
     path: Path,
     layer: str | int | None,
@@ -213,6 +240,8 @@ def _read_vector(
                 "copy all parts (.shp, .shx, .dbf, .prj, .cpg) together",
             )
         _check_shapefile(path)
+    if suffix in (".geojson", ".json"):
+        _check_geojson_crs(path)
     try:
         if suffix == ".shp":
             encoding = _shapefile_encoding(path, encoding, notes)
@@ -344,7 +373,7 @@ def _ragged_row(path: Path, sep: str, encoding: str) -> str:
     ) as fh:
         rows = csv.reader(fh, delimiter=sep)
         try:
-            width = len(next(rows))
+            width = len(next(rows, []))
             for n, cells in enumerate(rows, start=2):
                 if cells and len(cells) != width:
                     return f": row {n} has {len(cells)} of {width} columns"

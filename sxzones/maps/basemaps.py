@@ -1,7 +1,6 @@
 """Basemaps: none (offline, the default), OpenStreetMap, Tianditu (天地图) and Amap (高德).
 
-* **none**: no tiles; the map works with no network at all. OpenStreetMap stays in the layer
-  switcher, off.
+* **none**: no tiles, and no tile layer to switch on: the map never reaches the network.
 * **osm**: OpenStreetMap tiles, shown.
 * **tianditu**: Tianditu vector tiles and labels (CGCS2000, which agrees with WGS84 to well
   under a metre, so overlays need no shift). Tianditu needs a key. The key is **never written
@@ -127,6 +126,8 @@ def add_basemaps(m: folium.Map, basemap: Basemap) -> None:
             subdomains="1234",
             max_zoom=18,
         ).add_to(m)
+        return
+    if basemap.kind == "none":  # offline: nothing that would fetch tiles
         return
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=basemap.kind == "osm").add_to(m)
     if basemap.kind != "tianditu":

@@ -25,7 +25,7 @@ from sxzones.crs import convert_geometries
 from sxzones.i18n import Labels, Lang, label, legend_label, text, translate_values
 from sxzones.maps.basemaps import Basemap, add_basemaps
 from sxzones.maps.offline import inline_assets, strip_unused_defaults
-from sxzones.maps.style import CATEGORY_COLOURS, LayerStyle, layer_style
+from sxzones.maps.style import CATEGORY_COLOURS, LayerStyle, extra_colour, layer_style
 from sxzones.outputs import write_text
 
 __all__ = ["MapLayer", "build_map", "save_map", "to_geojson"]
@@ -45,10 +45,14 @@ class MapLayer:
 
 
 def colour_of(value: str, default: str = "#3388ff") -> str:
-    """The category colour of a value; any ``within_<D>km`` zone takes the within colour."""
+    """The category colour of a value; any ``within_<D>km`` zone takes the within colour; a
+    value without one gets an :data:`~sxzones.maps.style.EXTRA_COLOURS` colour (so that two
+    extra exclusions never share the default); ``default`` for an empty value."""
     if value.startswith("within_"):
         value = "within_20km"
-    return CATEGORY_COLOURS.get(value, default)
+    if value in CATEGORY_COLOURS:
+        return CATEGORY_COLOURS[value]
+    return extra_colour(value) if value and value not in ("nan", "None") else default
 
 
 def _clean(v: Any) -> Any:
@@ -209,7 +213,8 @@ def build_map(
     names, legend, popup labels and values in ``en`` (as always), ``zh`` or ``both``."""
     basemap = basemap or Basemap()
     bounds = None
-    m = strip_unused_defaults(folium.Map(tiles=None, control_scale=True, prefer_canvas=True))
+    m = strip_unused_defaults(folium.Map(tiles=None, control_scale=False, prefer_canvas=True))
+    m.add_child(MetricScale())  # Leaflet's own scale shows miles and feet too
     # With no basemap shown (offline), nothing else gives the map a zoom range, and marker
     # clustering refuses to start without one ("Map has no maxZoom specified").
     m.options["maxZoom"] = 18
@@ -255,6 +260,20 @@ def build_map(
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+class MetricScale(MacroElement):  # type: ignore[misc]
+    """A scale bar in metres and kilometres only."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
 
 
 def _lonlat_bounds(frame: gpd.GeoDataFrame, pad_m: float) -> npt.NDArray[np.float64] | None:

@@ -97,13 +97,16 @@ def siting_map(
     sources: str,
     lang: str = "en",
     lab: Labels | None = None,
+    admin: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """Interactive siting map: candidates by kind, excluded parts by reason, eligible land
-    with area, capacity and score, and (wind) turbine positions. ``sources``: the sources
-    line of the layers used (:func:`sxzones.maps.sources.sources_line`). ``lang``: legend,
-    popups and texts (:mod:`sxzones.i18n`)."""
+    """Interactive siting map: province and county outlines (from ``admin``, when given),
+    candidates by kind, excluded parts by reason, eligible land with area, capacity and
+    score, and (wind) turbine positions. ``sources``: the sources line of the layers used
+    (:func:`sxzones.maps.sources.sources_line`). ``lang``: legend, popups and texts
+    (:mod:`sxzones.i18n`)."""
     tech, lg = res.meta["tech"], check_lang(lang)
     layers = [
+        *_outlines(admin),
         MapLayer(
             "candidates",
             candidates,
@@ -157,7 +160,25 @@ def siting_map(
         tech_zh = str(translate_value(tech, "tech", lg, lab=lab))
         title = text("siting_map_title", lg, lab=lab, tech=tech_zh)
     note = _note(res, sources, lg, lab)
-    return build_map(layers, title=title, note=note, basemap=basemap, lang=lg, lab=lab)
+    focus = "candidates" if len(candidates) else None  # the view of the candidates, as before
+    return build_map(layers, title=title, note=note, basemap=basemap, lang=lg, lab=lab, focus=focus)
+
+
+def _outlines(admin: gpd.GeoDataFrame | None) -> list[MapLayer]:
+    """The province and county outlines of Shanxi (adcode 14xxxx) as map layers."""
+    from sxzones.maps.static import counties_layer
+
+    return [
+        MapLayer(
+            s.name,
+            s.frame,
+            "admin",
+            [c for c in ("name", "adcode") if c in s.frame],
+            style=LayerStyle(s.style.color, 0.0, s.style.weight),
+            simplify_m=50.0,
+        )
+        for s in counties_layer(admin)
+    ]
 
 
 def siting_figure(
@@ -184,6 +205,8 @@ def siting_figure(
     if res.unassessed is not None and len(res.unassessed):
         name = UNASSESSED_ZH if lang == "zh" else UNASSESSED
         layers.append(StaticLayer(name, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
+    if len(res.turbines):
+        layers.append(StaticLayer("turbines", res.turbines, LayerStyle("#000000", 0.9, radius=0.7)))
     t, tech, lg = res.summary, res.meta["tech"], check_lang(lang)
     title = (
         f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "

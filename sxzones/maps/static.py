@@ -13,6 +13,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
@@ -53,13 +54,17 @@ class StaticLayer:
 
 
 def counties_layer(admin: gpd.GeoDataFrame | None) -> list[StaticLayer]:
-    """The Shanxi counties (adcode 14xxxx) as a grey base layer, or nothing without admin."""
+    """The Shanxi counties (adcode 14xxxx) in grey and the province's outline in dark grey,
+    as base layers, or nothing without admin."""
     if admin is None:
         return []
-    counties = admin[
-        (admin["level"] == "county") & admin["adcode"].astype(str).str.startswith("14")
-    ]
-    return [StaticLayer("counties", counties, LayerStyle("#888888", 0.0, 0.5))]
+    shanxi = admin[admin["adcode"].astype(str).str.startswith("14")]
+    counties = shanxi[shanxi["level"] == "county"]
+    out = [StaticLayer("counties", counties, LayerStyle("#888888", 0.0, 0.5))]
+    province = shanxi[shanxi["level"] == "province"]
+    if len(province):
+        out.append(StaticLayer("province", province, LayerStyle("#333333", 0.0, 1.4)))
+    return out
 
 
 def cjk_font() -> str:
@@ -111,109 +116,13 @@ def static_map(
         ax = fig.add_subplot()
         handles: list[Patch | Line2D] = []
         for layer in layers:
-            f, st = layer.frame, layer.style
-            if not len(f):
-                continue
-            kinds = set(shapely.get_type_id(f.geometry.to_numpy()).tolist())
-            groups = (
-                [(v, f[f[st.by].astype(str) == v]) for v in sorted(set(f[st.by].astype(str)))]
-                if st.by and st.by in f
-                else [(layer.name, f)]
-            )
-            for key, part in groups:
-                colour = colour_of(key, st.color) if st.by else st.color
-                if kinds <= {0, 4}:
-                    xy = shapely.get_coordinates(part.geometry.to_numpy())
-                    ax.scatter(
-                        xy[:, 0],
-                        xy[:, 1],
-                        s=st.radius * 3,
-                        c=colour,
-                        edgecolors="#222",
-                        linewidths=0.3,
-                        zorder=4,
-                    )
-                    handles.append(
-                        Line2D(
-                            [],
-                            [],
-                            marker="o",
-                            ls="",
-                            color=colour,
-                            mec="#222",
-                            label=legend_label(key, lang, lab=lab),
-                        )
-                    )
-                elif kinds <= {1, 5}:
-                    part.plot(ax=ax, color=colour, linewidth=st.weight, zorder=3)
-                    handles.append(
-                        Line2D([], [], color=colour, lw=2, label=legend_label(key, lang, lab=lab))
-                    )
-                else:
-                    part.plot(
-                        ax=ax,
-                        facecolor=colour if st.fill_opacity > 0 else "none",
-                        edgecolor=colour if st.fill_opacity == 0 else "#555",
-                        alpha=max(st.fill_opacity, 0.9) if st.fill_opacity == 0 else None,
-                        linewidth=max(st.weight * 0.5, 0.2),
-                        zorder=2,
-                    )
-                    handles.append(
-                        Patch(
-                            facecolor=colour if st.fill_opacity > 0 else "none",
-                            edgecolor=colour,
-                            label=legend_label(key, lang, lab=lab),
-                        )
-                    )
+            handles += _draw_layer(ax, layer, lang, lab)
         ax.set_aspect("equal")
         ax.set_axis_off()
-        x0, x1 = ax.get_xlim()
-        y0, y1 = ax.get_ylim()
-        width = x1 - x0
-        # scale bar (lower left): planar metres in the Gauss-Krüger CRS, within 1.6 per mille of
-        # ground metres over Shanxi
-        bar = _nice(width / 5)
-        bx, by = x0 + 0.04 * width, y0 + 0.04 * (y1 - y0)
-        ax.plot([bx, bx + bar], [by, by], color="black", lw=3, solid_capstyle="butt", zorder=6)
-        ax.text(
-            bx + bar / 2,
-            by + 0.012 * (y1 - y0),
-            f"{bar / 1000:g} km",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-            zorder=6,
-        )
-        # north arrow (upper right), turned by the meridian convergence at the centre
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        gamma = float(np.asarray(map_factors([cx], [cy], crs).meridian_convergence)[0])
-        ang = np.radians(90.0 + gamma)
-        ax_len = 0.07 * (y1 - y0)
-        ox, oy = x1 - 0.06 * width, y1 - 0.14 * (y1 - y0)
-        ax.add_patch(
-            FancyArrow(
-                ox,
-                oy,
-                ax_len * np.cos(ang),
-                ax_len * np.sin(ang),
-                width=0.012 * width,
-                head_width=0.035 * width,
-                head_length=0.03 * (y1 - y0),
-                color="black",
-                zorder=6,
-                length_includes_head=True,
-            )
-        )
-        ax.text(
-            ox + 1.25 * ax_len * np.cos(ang),
-            oy + 1.25 * ax_len * np.sin(ang),
-            "N",
-            ha="center",
-            va="center",
-            fontsize=12,
-            fontweight="bold",
-            zorder=6,
-        )
+        # both from the limits before either is drawn (drawing the bar may widen them)
+        lims = (*ax.get_xlim(), *ax.get_ylim())
+        _scale_bar(ax, lims)
+        _north_arrow(ax, crs, lims)
         ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
         ax.set_title(title, fontsize=13)
         fig.text(
@@ -225,13 +134,128 @@ def static_map(
             wrap=True,
         )
         fig.tight_layout(rect=(0, 0.03, 1, 1))
-        out = []
-        png, pdf = Path(path).with_suffix(".png"), Path(path).with_suffix(".pdf")
-        for target, fmt, meta in (
-            (png, "png", {"Software": None}),
-            (pdf, "pdf", {"Creator": None, "Producer": None, "CreationDate": None}),
-        ):
-            buf = io.BytesIO()
-            fig.savefig(buf, format=fmt, metadata=meta)
-            out.append(write_bytes(buf.getvalue(), target, overwrite))
+        return _save(fig, Path(path), overwrite)
+
+
+def _draw_layer(
+    ax: Any, layer: StaticLayer, lang: Lang, lab: Labels | None
+) -> list[Patch | Line2D]:
+    """Draw one layer (points, lines or polygons; one colour per value of ``style.by``) and
+    return its legend handles."""
+    f, st = layer.frame, layer.style
+    if not len(f):
+        return []
+    handles: list[Patch | Line2D] = []
+    kinds = set(shapely.get_type_id(f.geometry.to_numpy()).tolist())
+    groups = (
+        [(v, f[f[st.by].astype(str) == v]) for v in sorted(set(f[st.by].astype(str)))]
+        if st.by and st.by in f
+        else [(layer.name, f)]
+    )
+    for key, part in groups:
+        colour = colour_of(key, st.color) if st.by else st.color
+        label = legend_label(key, lang, lab=lab)
+        if kinds <= {0, 4}:
+            xy = shapely.get_coordinates(part.geometry.to_numpy())
+            ax.scatter(
+                xy[:, 0],
+                xy[:, 1],
+                s=st.radius * 3,
+                c=colour,
+                edgecolors="#222",
+                linewidths=0.3,
+                zorder=4,
+            )
+            handles.append(Line2D([], [], marker="o", ls="", color=colour, mec="#222", label=label))
+        elif kinds <= {1, 5}:
+            part.plot(ax=ax, color=colour, linewidth=st.weight, zorder=3)
+            handles.append(Line2D([], [], color=colour, lw=2, label=label))
+        else:
+            part.plot(
+                ax=ax,
+                facecolor=colour if st.fill_opacity > 0 else "none",
+                edgecolor=colour if st.fill_opacity == 0 else "#555",
+                alpha=max(st.fill_opacity, 0.9) if st.fill_opacity == 0 else None,
+                linewidth=max(st.weight * 0.5, 0.2),
+                zorder=2,
+            )
+            handles.append(
+                Patch(
+                    facecolor=colour if st.fill_opacity > 0 else "none",
+                    edgecolor=colour,
+                    label=label,
+                )
+            )
+    return handles
+
+
+def _scale_bar(ax: Any, lims: tuple[float, float, float, float]) -> None:
+    """Scale bar (lower left): planar metres in the Gauss-Krüger CRS, within 1.6 per mille of
+    ground metres over Shanxi."""
+    x0, x1, y0, y1 = lims
+    width = x1 - x0
+    bar = _nice(width / 5)
+    bx, by = x0 + 0.04 * width, y0 + 0.04 * (y1 - y0)
+    ax.plot([bx, bx + bar], [by, by], color="black", lw=3, solid_capstyle="butt", zorder=6)
+    ax.text(
+        bx + bar / 2,
+        by + 0.012 * (y1 - y0),
+        f"{bar / 1000:g} km",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        zorder=6,
+    )
+
+
+def _north_arrow(ax: Any, crs: Any, lims: tuple[float, float, float, float]) -> None:
+    """North arrow (upper right), turned by the meridian convergence at the centre."""
+    x0, x1, y0, y1 = lims
+    width = x1 - x0
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    gamma = float(np.asarray(map_factors([cx], [cy], crs).meridian_convergence)[0])
+    ang = np.radians(90.0 + gamma)
+    ax_len = 0.07 * (y1 - y0)
+    ox, oy = x1 - 0.06 * width, y1 - 0.14 * (y1 - y0)
+    ax.add_patch(
+        FancyArrow(
+            ox,
+            oy,
+            ax_len * np.cos(ang),
+            ax_len * np.sin(ang),
+            width=0.012 * width,
+            head_width=0.035 * width,
+            head_length=0.03 * (y1 - y0),
+            color="black",
+            zorder=6,
+            length_includes_head=True,
+        )
+    )
+    ax.text(
+        ox + 1.25 * ax_len * np.cos(ang),
+        oy + 1.25 * ax_len * np.sin(ang),
+        "N",
+        ha="center",
+        va="center",
+        fontsize=12,
+        fontweight="bold",
+        zorder=6,
+    )
+
+
+def _save(fig: Figure, path: Path, overwrite: bool) -> list[Path]:
+    """``path`` as PNG and the same name as PDF, without dates or software names (same figure,
+    same bytes)."""
+    out = []
+    for target, fmt, meta in (
+        (path.with_suffix(".png"), "png", {"Software": None}),
+        (
+            path.with_suffix(".pdf"),
+            "pdf",
+            {"Creator": None, "Producer": None, "CreationDate": None},
+        ),
+    ):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, metadata=meta)
+        out.append(write_bytes(buf.getvalue(), target, overwrite))
     return out

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from sxzones.i18n import joined, legend_label, legend_pairs
 
-__all__ = ["CATEGORY_COLOURS", "LABELS", "LayerStyle", "label", "layer_style"]
+__all__ = [
+    "CATEGORY_COLOURS",
+    "EXTRA_COLOURS",
+    "LABELS",
+    "LayerStyle",
+    "extra_colour",
+    "label",
+    "layer_style",
+]
 
 #: Colours by enumerated value (unit types, zones, candidate kinds, industries, roles).
 CATEGORY_COLOURS: dict[str, str] = {
@@ -26,13 +35,13 @@ CATEGORY_COLOURS: dict[str, str] = {
     "contaminated_plot": "#c51b7d",
     # siting: eligible land and the reasons land was removed
     "eligible": "#1b7837",
-    "redline": "#00441b",
+    "redline": "#e7298a",  # not green: priority units are; not blue: water and context are
     "protected_area": "#5aae61",
     "basic_farmland": "#dfc27d",
     "basic_grassland": "#a6d96a",
     "water": "#2166ac",
     "builtup": "#d6604d",
-    "slope": "#8c510a",
+    "slope": "#543005",  # abandoned mines have #8c510a
     "too_small": "#bababa",
     # industries
     "steel": "#3f007d",
@@ -50,6 +59,29 @@ CATEGORY_COLOURS: dict[str, str] = {
 #: Bilingual labels shown in legends and layer switchers (``中文 English``); the data is in
 #: ``sxzones/i18n.toml`` (``[legend]``), beside the Chinese-only labels of ``--lang zh``.
 LABELS: dict[str, str] = {k: joined(zh, en) for k, (zh, en) in legend_pairs().items()}
+
+
+#: Colours of values that have none of their own (an extra exclusion layer such as villages,
+#: a resource raster): picked by a checksum of the value, none of them a category colour.
+EXTRA_COLOURS: tuple[str, ...] = (
+    "#ff7f00",
+    "#6a3d9a",
+    "#01665e",
+    "#e6ab02",
+    "#7570b3",
+    "#66a61e",
+    "#a6761d",
+    "#1f78b4",
+    "#b15928",
+    "#80cdc1",
+    "#fb9a99",
+    "#984ea3",
+)
+
+
+def extra_colour(value: str) -> str:
+    """The colour of a value without a category colour (the same value, the same colour)."""
+    return EXTRA_COLOURS[zlib.crc32(value.encode("utf-8")) % len(EXTRA_COLOURS)]
 
 
 def label(key: str) -> str:
@@ -72,12 +104,12 @@ class LayerStyle:
 _ROLE_STYLES: dict[str, LayerStyle] = {
     "admin": LayerStyle("#555555", 0.0, 1.0),
     "control_units": LayerStyle(by="unit_type", fill_opacity=0.35, weight=0.5, show=False),
-    "redline": LayerStyle("#1a9850", 0.45, 1.0),
+    "redline": LayerStyle(CATEGORY_COLOURS["redline"], 0.45, 1.0),
     "builtup": LayerStyle("#d6604d", 0.5, 1.0),
     "firms": LayerStyle(by="industry", radius=6.0),
     "candidates": LayerStyle(by="kind", fill_opacity=0.6),
     "zones": LayerStyle("#5e3c99", 0.12, 2.0, show=False),
-    "context": LayerStyle("#2166ac", 0.1, 1.0, show=False),
+    "context": LayerStyle("#4d4d4d", 0.1, 1.0, show=False),  # not water's blue
 }
 
 

@@ -208,7 +208,9 @@ def write_check_outputs(
     for pos, (d, name) in enumerate(zip(details, files, strict=True)):
         if reports == "none" or (reports == "flagged" and d["verdict"] == "clear"):
             continue
-        html = site_check_report(result, pos, d, __version__, lang=lang, lab=lab)
+        html = site_check_report(
+            result, pos, d, __version__, lang=lang, lab=lab, given_crs=prep.source_crs or None
+        )
         write_text(html, pub.stage(name), overwrite=True)
 
 
@@ -233,9 +235,12 @@ def _check(
         return check_sites_dask(projects, layers, rules, client=client)
 
 
-def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
+def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = None) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
     ``report-<id>.html`` per project (and an interactive map at ``opts.map_path``).
+
+    ``layers``: the catalogue's site layers when the caller keeps them (a server: their
+    spatial indexes are built once; one :class:`SiteLayers` per thread), else loaded here.
 
     ``opts.reports``: ``all`` (a report per project), ``flagged`` (only projects whose verdict
     is conflict or conditional: a batch of 10,000 parcels otherwise writes 10,000 files, about
@@ -264,7 +269,7 @@ def run_check(opts: CheckOptions, cat: Catalog) -> RunResult:
             encoding=opts.encoding,
             single=opts.project is not None,
         )
-        layers = site_layers(cat)
+        layers = layers if layers is not None else site_layers(cat)
         result = _check(opts, projects, layers, ruleset)
         details = result.details()
         lang = check_lang(opts.lang)

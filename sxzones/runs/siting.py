@@ -413,7 +413,9 @@ def _write_siting_maps(
         from sxzones.maps.interactive import save_map
         from sxzones.maps.siting_map import siting_map
 
-        smap = siting_map(res, cand, opts.map_basemap(), sources=sources, lang=opts.lang, lab=lab)
+        smap = siting_map(
+            res, cand, opts.map_basemap(), sources=sources, lang=opts.lang, lab=lab, admin=admin
+        )
         save_map(smap, pub.stage_external(opts.map_path), overwrite=True)
     if opts.figure_path is not None:
         from sxzones.maps.siting_map import siting_figure

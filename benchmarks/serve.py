@@ -1,0 +1,134 @@
+"""``sxzones serve`` under load: a single site check with 20 concurrent clients (p50/p95/max
+latency; target p95 < 200 ms), and one 100,000-row firm upload (seconds; every row screened
+or rejected).
+
+The server runs as its own process (``sxzones serve`` on a free port of 127.0.0.1), as a
+reviewer's laptop or an intranet host would run it; the clients are threads of this process.
+Prints the load average before and after, since the machine may be shared.
+
+    .venv/bin/python benchmarks/serve.py [--clients 20] [--requests 400] [--rows 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+try:
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
+
+POINTS = ["112.30,37.56", "113.05,36.20", "111.52,36.08", "112.55,37.87", "112.73,37.70"]
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sxzones.cli", "--quiet", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/setup", timeout=30).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+def site_checks(url: str, clients: int, requests: int) -> list[float]:
+    """Latencies (s) of ``requests`` site checks sent by ``clients`` threads at once."""
+    times: list[float] = []
+    lock = threading.Lock()
+    per = requests // clients
+
+    def client(k: int) -> None:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            for i in range(per + 2):
+                form = {
+                    "coords": POINTS[(k + i) % len(POINTS)],
+                    "crs": "wgs84",
+                    "industry": "coking",
+                }
+                t = time.perf_counter()
+                r = c.post("/api/check", data=form)
+                dt = time.perf_counter() - t
+                assert r.status_code == 200, r.text
+                if i >= 2:  # the first two of each client warm its thread's indexes
+                    with lock:
+                        times.append(dt)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times
+
+
+def firm_upload(url: str, rows: int) -> tuple[float, dict]:
+    rng = np.random.default_rng(42)
+    lon = rng.uniform(110.3, 114.5, rows)
+    lat = rng.uniform(34.6, 40.7, rows)
+    inds = np.array(["钢铁", "焦化", "水泥", "化工", "coking", "steel"])[rng.integers(0, 6, rows)]
+    buf = io.StringIO()
+    buf.write("firm_id,name,industry,lon,lat\n")
+    for i in range(rows):
+        buf.write(f"F{i},企业{i},{inds[i]},{lon[i]:.6f},{lat[i]:.6f}\n")
+    data = buf.getvalue().encode("utf-8")
+    t = time.perf_counter()
+    r = httpx.post(
+        url + "/api/firms",
+        data={"crs": "wgs84"},
+        files={"file": ("firms.csv", data)},
+        timeout=900,
+    )
+    dt = time.perf_counter() - t
+    assert r.status_code == 200, r.text[:500]
+    return dt, r.json()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--rows", type=int, default=100_000)
+    a = ap.parse_args()
+    print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
+    proc, url = start_server()
+    try:
+        times = sorted(site_checks(url, a.clients, a.requests))
+        p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000  # noqa: E731
+        print(
+            f"site check, {a.clients} concurrent clients, {len(times)} requests: "
+            f"p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, max {times[-1] * 1000:.0f} ms, "
+            f"mean {statistics.mean(times) * 1000:.0f} ms (target p95 < 200 ms)"
+        )
+        dt, res = firm_upload(url, a.rows)
+        print(
+            f"firm upload, {a.rows} rows: {dt:.1f} s; screened {res['rows']} + rejected "
+            f"{res['n_rejects']} = {res['rows'] + res['n_rejects']}; zones {res['counts']}"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

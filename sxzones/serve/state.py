@@ -1,0 +1,162 @@
+"""What the server loads once at start and shares, read-only, between requests.
+
+The catalogue's layers are read and validated once (:class:`PreloadedCatalog`); each request
+gets its own copy of a frame, so that no request can change what another one sees. Each
+request works in its own folder under the server's temporary folder; only the most recent
+results are kept (for their downloads), and the whole folder goes when the server stops.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import secrets
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from sxzones.analyses.site_check import SiteLayers
+from sxzones.errors import SxzonesError
+from sxzones.layers import Catalog, LayerReport, load_catalog
+from sxzones.rules import RuleSet, load_rules
+from sxzones.serve.uploads import Limits
+
+__all__ = ["Job", "PreloadedCatalog", "ServeState", "open_state"]
+
+#: Results kept for download (older ones are removed).
+KEEP_JOBS = 64
+
+
+@dataclass(frozen=True)
+class PreloadedCatalog(Catalog):
+    """A catalogue whose layers were loaded once; :meth:`load` returns a copy of the frame
+    (the geometries themselves are immutable) and of the report."""
+
+    frames: dict[str, tuple[gpd.GeoDataFrame, LayerReport]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def of(cls, cat: Catalog) -> PreloadedCatalog:
+        """Load every layer of ``cat``."""
+        base = {f.name: getattr(cat, f.name) for f in dataclasses.fields(Catalog)}
+        pre = cls(**base)
+        for name in cat.entries:
+            pre.frames[name] = Catalog.load(cat, name)
+        return pre
+
+    def load(self, name: str) -> tuple[gpd.GeoDataFrame, LayerReport]:
+        if name not in self.frames:
+            return super().load(name)
+        frame, report = self.frames[name]
+        return frame.copy(), copy.copy(report)
+
+
+@dataclass
+class Job:
+    """One request's folder; ``id`` names its downloads."""
+
+    id: str
+    folder: Path
+
+
+@dataclass
+class ServeState:
+    """The server's shared, read-only state and its job folders."""
+
+    catalog: PreloadedCatalog
+    rules_path: Path | None
+    ruleset: RuleSet
+    limits: Limits
+    token: str | None
+    root: Path
+    #: Host names the Host header may carry (None: any). A server on this machine only
+    #: answers to its own names, so that a web page elsewhere cannot reach it through a
+    #: name it controls (DNS rebinding).
+    hosts: frozenset[str] | None = None
+    _jobs: OrderedDict[str, Path] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: dict[str, Any] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def site_layers(self) -> SiteLayers:
+        """This thread's site-check layers: the preloaded frames, with spatial indexes built
+        by this thread on first use and kept (GEOS prepared geometries must not be shared
+        between threads)."""
+        layers = getattr(self._local, "site_layers", None)
+        if layers is None:
+            from sxzones.runs.site_check import site_layers
+
+            layers = self._local.site_layers = site_layers(self.catalog)
+        return layers
+
+    def frame(self, role: str) -> gpd.GeoDataFrame:
+        """The preloaded frame of the catalogue's first layer of ``role``, shared: read it,
+        never change it."""
+        return self.catalog.frames[str(self.catalog.layer_of_role(role))][0]
+
+    @contextmanager
+    def job(self, keep: bool = True) -> Iterator[Job]:
+        """A fresh job folder. The uploads in its ``in/`` subfolder are removed when the
+        block ends; with ``keep`` the outputs stay for download (the oldest go beyond
+        :data:`KEEP_JOBS`), otherwise everything goes."""
+        jid = secrets.token_urlsafe(12)
+        folder = self.root / jid
+        (folder / "in").mkdir(parents=True)
+        try:
+            yield Job(jid, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        shutil.rmtree(folder / "in", ignore_errors=True)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        with self._lock:
+            self._jobs[jid] = folder
+            while len(self._jobs) > KEEP_JOBS:
+                _, old = self._jobs.popitem(last=False)
+                shutil.rmtree(old, ignore_errors=True)
+
+    def job_file(self, jid: str, name: str) -> Path | None:
+        """A file of a kept job by id and file name (None when there is no such file)."""
+        with self._lock:
+            folder = self._jobs.get(jid)
+        if folder is None or "/" in name or "\\" in name or name.startswith("."):
+            return None
+        path = folder / "out" / name
+        return path if path.is_file() else None
+
+    def close(self) -> None:
+        """Remove every job folder."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def open_state(
+    catalog: str | Path | None, rules: Path | None, limits: Limits, token: str | None
+) -> ServeState:
+    """Load the catalogue's layers and the rules (once), and make the temporary folder.
+
+    Raises
+    ------
+    SxzonesError
+        The catalogue or rules cannot be loaded, or lack the layers the pages need.
+    """
+    cat = PreloadedCatalog.of(load_catalog(catalog))
+    ruleset = load_rules(rules)
+    for role in ("control_units", "redline", "builtup"):
+        if cat.layer_of_role(role) is None:
+            raise SxzonesError(
+                f"{cat.path}: no layer of role {role!r}; the pages need control units, red "
+                "lines and built-up areas"
+            )
+    root = Path(tempfile.mkdtemp(prefix="sxzones-serve-"))
+    return ServeState(cat, rules, ruleset, limits, token, root)

@@ -1,0 +1,355 @@
+"""Uploads of the web pages: saved under limits, unpacked safely, turned into files the readers
+of :mod:`sxzones.layers` take.
+
+Every refusal is an :class:`UploadError` (an :class:`~sxzones.errors.SxzonesError`) whose
+message says what was wrong and the fix; the pages show it as text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import shapely
+
+from sxzones.errors import SxzonesError
+
+__all__ = [
+    "Limits",
+    "UploadError",
+    "check_limits",
+    "geometry_file",
+    "parse_coordinates",
+    "safe_name",
+    "save_upload",
+    "unpack",
+]
+
+#: Suffixes an upload may have (zip: a zipped shapefile or another vector file in a zip).
+ACCEPTED = (
+    ".txt .jzd .dat .geojson .json .kml .zip .gpkg .fgb .csv .tsv .xlsx .parquet .tif .tiff"
+).split()
+_VECTOR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".parquet"}
+_TABLE = {".csv", ".tsv", ".xlsx"}
+_CHUNK = 1 << 20
+
+
+class UploadError(SxzonesError, ValueError):
+    """An upload is refused as a whole (too large, unsafe archive, wrong format)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upload limits: bytes of a file (unpacked, for a zip), features, vertices."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_features: int = 200_000
+    max_vertices: int = 2_000_000
+    max_members: int = 200
+
+
+def safe_name(name: str | None, default: str = "upload") -> str:
+    """A file name that is safe to create: the last path part, letters, digits, CJK, ``._-``;
+    the suffix lower-cased.
+
+    >>> safe_name('../../<img src=x onerror=alert(1)>.GeoJSON')
+    'img_src_x_onerror_alert_1.geojson'
+    """
+    base = re.split(r"[/\\]", name or "")[-1]
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    clean = re.sub(r"[^0-9A-Za-z_\-\u4e00-\u9fff]+", "_", stem).strip("_")[:80] or default
+    suffix = re.sub(r"[^0-9a-z]", "", suffix.lower())[:10]
+    return f"{clean}.{suffix}" if suffix else clean
+
+
+def too_large(limit: int) -> UploadError:
+    """The message for an upload over ``limit`` bytes."""
+    return UploadError(
+        f"the upload is larger than the limit of {limit / 1024 / 1024:g} MB. Fix: send a "
+        "smaller file (split a firm list, simplify parcels), or start the server with a "
+        "larger --max-upload-mb"
+    )
+
+
+def save_upload(src: BinaryIO, filename: str | None, folder: Path, limits: Limits) -> Path:
+    """Copy an uploaded file into ``folder`` under a safe name, at most ``limits.max_bytes``.
+
+    Raises
+    ------
+    UploadError
+        No file, a suffix the pages do not read, or a file over the limit.
+    """
+    name = safe_name(filename)
+    suffix = Path(name).suffix
+    if not filename:
+        raise UploadError("no file was chosen. Fix: choose a file, or paste coordinates")
+    if suffix not in ACCEPTED:
+        raise UploadError(
+            f"{safe_name(filename)!r}: files of type {suffix or '(none)'!r} are not read here. "
+            f"Fix: upload one of {', '.join(ACCEPTED)} (a shapefile as a .zip of its "
+            ".shp, .shx, .dbf, .prj and .cpg)"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    total = 0
+    with path.open("wb") as out:
+        while chunk := src.read(_CHUNK):
+            total += len(chunk)
+            if total > limits.max_bytes:
+                out.close()
+                path.unlink()
+                raise too_large(limits.max_bytes)
+            out.write(chunk)
+    if total == 0:
+        raise UploadError(f"{name!r} is empty. Fix: choose the right file")
+    return path
+
+
+def _zip_members(zf: zipfile.ZipFile, name: str, limits: Limits) -> list[zipfile.ZipInfo]:
+    """The members of a zip to extract, after the checks that refuse a zip bomb."""
+    members = [m for m in zf.infolist() if not m.is_dir()]
+    if len(members) > limits.max_members:
+        raise UploadError(
+            f"{name!r} holds {len(members)} files (limit {limits.max_members}). Fix: zip only "
+            "the parts of one layer"
+        )
+    declared = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members)
+    if declared > limits.max_bytes or (declared > (1 << 20) and declared > 200 * max(packed, 1)):
+        raise UploadError(
+            f"{name!r} unpacks to {declared / 1024 / 1024:.1f} MB from "
+            f"{packed / 1024 / 1024:.2f} MB: refused (limit {limits.max_bytes / 1024 / 1024:g} "
+            "MB unpacked; a zip that expands this much is not a layer). Fix: zip the layer's "
+            "files only"
+        )
+    for m in members:
+        parts = Path(m.filename.replace("\\", "/")).parts
+        if m.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise UploadError(f"{name!r}: the member {m.filename!r} points outside the archive")
+    return members
+
+
+def unpack(path: Path, limits: Limits) -> Path:
+    """The vector file inside a zip upload (a shapefile's parts, or one GeoPackage, GeoJSON,
+    KML ...), extracted beside it with safe names; the actual bytes extracted are counted
+    against the limit too (a zip's declared sizes may lie).
+
+    Raises
+    ------
+    UploadError
+        Not a zip, a zip bomb, a member outside the archive, none or several layers inside.
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UploadError(
+            f"{path.name!r} is not a zip archive ({exc}). Fix: re-create it"
+        ) from None
+    folder = path.with_suffix("")
+    folder.mkdir(exist_ok=True)
+    total = 0
+    with zf:
+        for m in _zip_members(zf, path.name, limits):
+            target = folder / safe_name(m.filename, "member")
+            try:
+                with zf.open(m) as src, target.open("wb") as out:
+                    while chunk := src.read(_CHUNK):
+                        total += len(chunk)
+                        if total > limits.max_bytes:
+                            raise too_large(limits.max_bytes)
+                        out.write(chunk)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as exc:
+                raise UploadError(
+                    f"{path.name!r}: cannot unpack {m.filename!r} ({exc}). Fix: re-create the "
+                    "zip without encryption"
+                ) from None
+    layers = sorted(p for p in folder.iterdir() if p.suffix in _VECTOR)
+    if len(layers) != 1:
+        found = ", ".join(p.name for p in layers) or "none"
+        raise UploadError(
+            f"{path.name!r}: a zip must hold exactly one layer (a shapefile's .shp/.shx/.dbf "
+            f"parts, or one .gpkg, .geojson or .kml); found {found}"
+        )
+    return layers[0]
+
+
+def _xlsx_rows(path: Path) -> int:
+    """Rows of the first sheet of an XLSX (a zip: a bomb is refused before it is opened).
+
+    Raises
+    ------
+    UploadError
+        Not a workbook, or one that unpacks to far more than its size.
+    """
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            declared = sum(m.file_size for m in zf.infolist())
+        if declared > 20 * path.stat().st_size + (16 << 20):
+            raise UploadError(f"{path.name!r} unpacks to {declared / 1e6:.0f} MB: refused")
+        wb = openpyxl.load_workbook(path, read_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise UploadError(
+            f"{path.name!r} cannot be read as an Excel workbook ({exc}). Fix: save it again "
+            "from Excel as .xlsx, or as CSV"
+        ) from None
+    try:
+        return max((wb.worksheets[0].max_row or 1) - 1, 0)
+    finally:
+        wb.close()
+
+
+def _count_table_rows(path: Path) -> int:
+    """Rows of a CSV/TSV (lines less the header) or of the first sheet of an XLSX."""
+    if path.suffix == ".xlsx":
+        return _xlsx_rows(path)
+    with path.open("rb") as fh:
+        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b"")) - 1, 0)
+
+
+def check_limits(path: Path, limits: Limits) -> None:
+    """Refuse a file with more features or vertices than the limits (before it is analysed).
+
+    Unreadable files pass here: the readers then refuse them with their own message.
+    """
+    import pyogrio
+
+    n, vertices = 0, 0
+    try:
+        if path.suffix in _TABLE:
+            n = vertices = _count_table_rows(path)
+        elif path.suffix in _VECTOR - {".parquet"}:
+            n = int(pyogrio.read_info(path).get("features") or 0)
+            if n <= limits.max_features:
+                geoms = pyogrio.read_dataframe(path, columns=[]).geometry.to_numpy()
+                vertices = int(np.sum(shapely.get_num_coordinates(geoms)))
+    except UploadError:
+        raise
+    except (OSError, ValueError, KeyError, pyogrio.errors.DataSourceError):
+        return  # the readers refuse it with their own message
+    if n > limits.max_features:
+        raise UploadError(
+            f"{path.name!r} holds {n} features (limit {limits.max_features}). Fix: split it, "
+            "or start the server with a larger --max-features"
+        )
+    if vertices > limits.max_vertices:
+        raise UploadError(
+            f"{path.name!r} holds {vertices} vertices (limit {limits.max_vertices}). Fix: "
+            "simplify the geometries, or start the server with a larger --max-vertices"
+        )
+
+
+def kml_to_geojson(path: Path) -> Path:
+    """A KML file (WGS84 by the KML standard) written as GeoJSON beside it (the readers take
+    GeoJSON; KML's Name becomes ``name``)."""
+    import pyogrio
+
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except (pyogrio.errors.DataSourceError, OSError, ValueError) as exc:
+        raise UploadError(f"{path.name!r} cannot be read as KML ({exc})") from None
+    frame = frame.rename(columns={c: c.lower() for c in frame.columns if c in ("Name",)})
+    keep = [c for c in frame.columns if c in ("name", "geometry")]
+    frame = frame[keep]
+    if "name" in frame.columns:
+        frame["project_id"] = frame["name"].fillna("").astype(str)
+        frame.loc[frame["project_id"] == "", "project_id"] = [
+            f"P{i + 1}" for i in np.flatnonzero(frame["project_id"] == "")
+        ]
+    out = path.with_suffix(".geojson")
+    frame.geometry = shapely.force_2d(frame.geometry.to_numpy())
+    out.write_text(frame.to_json(drop_id=True), encoding="utf-8")
+    return out
+
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_PAIR = re.compile(rf"({_NUMBER})\s*[,，;\s]\s*({_NUMBER})")
+
+
+def parse_coordinates(text: str) -> list[tuple[float, float]]:
+    """Pasted coordinates, one ``x,y`` (or ``x y``) pair per line, in order; lines of the form
+    ``J1,1,x,y`` (a point number first) keep their last two numbers.
+
+    Raises
+    ------
+    UploadError
+        No pair, or a line with something other than numbers.
+
+    >>> parse_coordinates("112.5, 37.8\\n112.6 37.8\\n112.6,37.9")
+    [(112.5, 37.8), (112.6, 37.8), (112.6, 37.9)]
+    """
+    out: list[tuple[float, float]] = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        numbers = re.findall(_NUMBER, line)
+        pair = _PAIR.fullmatch(line)
+        if pair is None and len(numbers) < 2:
+            raise UploadError(
+                f"pasted coordinates, line {i}: {line[:60]!r} is not an x,y pair. Fix: one "
+                "pair per line, e.g. 112.55,37.87"
+            )
+        x, y = pair.groups() if pair else numbers[-2:]
+        out.append((float(x), float(y)))
+    if not out:
+        raise UploadError("no coordinates were pasted. Fix: one x,y pair per line")
+    return out
+
+
+def geometry_file(
+    geometry: Any,
+    folder: Path,
+    project_id: str,
+    name: str = "",
+    declared_ha: float | None = None,
+) -> Path:
+    """One project (a shapely geometry in the coordinates the user gave) as a GeoJSON file
+    with its id, name and declared area in hectares (as 界址点 files give it); the CRS is
+    declared when it is read (``--crs``)."""
+    props: dict[str, Any] = {"project_id": project_id, "name": name or project_id}
+    if declared_ha is not None:
+        props["declared_area"] = declared_ha
+    feature = {
+        "type": "Feature",
+        "properties": props,
+        "geometry": json.loads(shapely.to_geojson(geometry)),
+    }
+    path = folder / "project.geojson"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def points_to_geometry(points: list[tuple[float, float]]) -> Any:
+    """One pair: a point; three or more: the polygon through them in order (closed here).
+
+    Raises
+    ------
+    UploadError
+        Two pairs, or a polygon that crosses itself.
+    """
+    if len(points) == 1:
+        return shapely.Point(points[0])
+    if len(points) == 2:
+        raise UploadError("two points make no parcel. Fix: give one point, or 3 or more corners")
+    ring = [*points, points[0]] if points[0] != points[-1] else points
+    poly = shapely.Polygon(ring)
+    if not poly.is_valid:
+        raise UploadError(
+            f"the {len(points)} corners do not make a simple polygon "
+            f"({shapely.is_valid_reason(poly)}). Fix: list the corners in order around the "
+            "parcel"
+        )
+    return poly

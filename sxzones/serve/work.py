@@ -1,0 +1,426 @@
+"""What the pages ask for, done by the runs of the command line (:mod:`sxzones.runs`).
+
+Each function builds the options object of the analysis (as ``sxzones check``, ``firms`` and
+``sites`` do from their flags), calls the run on the preloaded catalogue into a job folder,
+and returns what the page shows: the run's own JSON and tables, features for the map in
+WGS84 (EPSG:4326) and the names of the files to download. The downloads are the run's files,
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS, Transformer
+
+from sxzones.errors import SxzonesError
+from sxzones.layers import ROLES
+from sxzones.layers.readers import read_file
+from sxzones.options import CheckOptions, FirmOptions, SiteOptions
+from sxzones.outputs import write_gpkg
+from sxzones.serve import uploads
+from sxzones.serve.state import Job, ServeState
+
+__all__ = ["check_job", "firm_columns", "firms_job", "sites_job"]
+
+Upload = tuple[BinaryIO, str]
+#: Rows of a table sent to the page (the downloads hold them all).
+MAX_ROWS = 2000
+#: Points drawn on the inspector's map.
+MAX_POINTS = 5000
+
+
+@functools.cache
+def _to_wgs84(crs: CRS) -> Transformer:
+    """A transformer to WGS84 longitude and latitude, made once per CRS."""
+    return Transformer.from_crs(crs, 4326, always_xy=True)
+
+
+def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 0.0) -> Any:
+    """GeoJSON (a dict) of ``frame`` in WGS84 with ``columns`` as properties (geometries
+    simplified by ``tolerance_m`` metres of the working CRS, for display only)."""
+    if frame.empty:
+        return {"type": "FeatureCollection", "features": []}
+    keep = [c for c in columns if c in frame.columns]
+    geoms = frame.geometry.to_numpy()
+    if tolerance_m:
+        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    tr = _to_wgs84(CRS(frame.crs))
+    geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    props = json.loads(pd.DataFrame(frame[keep]).to_json(orient="records", force_ascii=False))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
+            for p, g in zip(props, geoms, strict=True)
+        ],
+    }
+
+
+def downloads(job: Job) -> list[str]:
+    """The files of a job's output folder, by name."""
+    return sorted(p.name for p in (job.folder / "out").iterdir() if p.is_file())
+
+
+# ---- reviewer: the site check -----------------------------------------------------------
+
+
+def _project_spec(
+    state: ServeState, form: dict[str, str], upload: Upload | None, job: Job
+) -> tuple[str, str]:
+    """The project(s) as a file in the job's ``in/`` folder, and where they came from
+    (``file``, ``corners``, ``drawn``, ``pasted``): the uploaded file (a zip unpacked, KML as
+    GeoJSON, a table of corners as one polygon), or the drawn or pasted geometry."""
+    folder = job.folder / "in"
+    name = form.get("name", "").strip()[:120]
+    pid = name or "P1"
+    declared = _declared_ha(form.get("declared_ha", ""))
+    if upload is not None and upload[1]:
+        path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
+        if path.suffix == ".zip":
+            path = uploads.unpack(path, state.limits)
+        uploads.check_limits(path, state.limits)
+        if path.suffix == ".kml":
+            path = uploads.kml_to_geojson(path)
+        if path.suffix in (".csv", ".tsv", ".xlsx") and form.get("vertices") == "on":
+            raw = read_file(path, crs=form.get("crs") or None)
+            xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
+            geom = uploads.points_to_geometry(xy)
+            return str(uploads.geometry_file(geom, folder, pid, name, declared)), "corners"
+        return str(path), "file"
+    if form.get("geojson"):
+        try:
+            geom = shapely.from_geojson(form["geojson"])
+        except Exception as exc:  # GEOS names the problem; anything it refuses is bad input
+            raise uploads.UploadError(f"the drawn shape cannot be read ({exc})") from None
+        if shapely.get_num_coordinates(geom) > state.limits.max_vertices:
+            raise uploads.UploadError("the drawn shape has more vertices than the limit")
+        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "drawn"
+    if form.get("coords", "").strip():
+        pts = uploads.parse_coordinates(form["coords"][: state.limits.max_bytes])
+        if len(pts) > state.limits.max_vertices:
+            raise uploads.UploadError("more pasted corners than the vertex limit")
+        geom = uploads.points_to_geometry(pts)
+        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "pasted"
+    raise uploads.UploadError(
+        "no project: draw a parcel on the map, choose a file, or paste coordinates"
+    )
+
+
+def _declared_ha(text: str) -> float | None:
+    """The declared area typed on the page (hectares), or None."""
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise SxzonesError(f"declared area {text!r}: give hectares, e.g. 0.96") from None
+    if not 0 < value < 1e7:
+        raise SxzonesError(f"declared area {value:g} ha: give a positive number of hectares")
+    return value
+
+
+def check_options(
+    state: ServeState, form: dict[str, str], spec: str, source: str, out: Path
+) -> CheckOptions:
+    """The options of ``sxzones check`` for the page's choices: an uploaded file is
+    ``--projects`` (each feature or row a project), a drawn, pasted or cornered parcel
+    ``--project``; industry and kind '' = the file's own fields."""
+    crs = form.get("crs") or None
+    if source == "drawn":
+        crs = "wgs84"  # drawn on the map: Leaflet gives WGS84 longitude and latitude
+    return CheckOptions(
+        project=None if source == "file" else spec,
+        projects=spec if source == "file" else None,
+        crs=crs,
+        industry=form.get("industry") or None,
+        kind=form.get("kind") or None,
+        out=out,
+        overwrite=True,
+        rules=state.rules_path,
+        reports="all",
+    )
+
+
+def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) -> dict[str, Any]:
+    """The site check of one upload or drawn/pasted parcel: the run's ``site_check.json``
+    document, the map's features, and the downloads (JSON, CSV, GPKG, the reports)."""
+    from sxzones.runs.site_check import read_projects, run_check
+
+    with state.job() as job:
+        spec, source = _project_spec(state, form, upload, job)
+        opts = check_options(state, form, spec, source, job.folder / "out")
+        result = run_check(opts, state.catalog, layers=state.site_layers())
+        out = job.folder / "out"
+        doc = json.loads((out / "site_check.json").read_text(encoding="utf-8"))
+        projects, _ = read_projects(
+            spec,
+            state.catalog,
+            crs=opts.crs,
+            industry=opts.industry,
+            kind=opts.kind,
+            fields=opts.fields_for("projects"),
+            encoding=opts.encoding,
+        )
+        table = pd.read_csv(out / "site_check.csv", dtype=str, keep_default_na=False)
+        gpkg = gpd.GeoDataFrame(table, geometry=projects.geometry.to_numpy(), crs=projects.crs)
+        write_gpkg(gpkg, out / "site_check.gpkg", overwrite=True, layer="site_check")
+        return {
+            "job": job.id,
+            "summary": result.summary,
+            "document": doc,
+            "map": _check_map(state, doc, gpkg),
+            "downloads": downloads(job),
+            "command": _command("check", opts, spec),
+        }
+
+
+def _check_map(state: ServeState, doc: dict[str, Any], projects: gpd.GeoDataFrame) -> Any:
+    """The projects, the control units and the red lines they touch, as GeoJSON."""
+    units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
+    reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
+    cu, rl = state.frame("control_units"), state.frame("redline")
+    return {
+        "projects": _features(projects, ["project_id", "name", "verdict"]),
+        "control_units": _features(
+            cu[cu["unit_code"].isin(units)], ["unit_code", "unit_name", "unit_type"], 5.0
+        ),
+        "redline": _features(
+            rl[rl["redline_id"].astype(str).isin(reds)] if "redline_id" in rl else rl.iloc[:0],
+            ["redline_id", "name"],
+            5.0,
+        ),
+    }
+
+
+def _command(name: str, opts: Any, primary: str) -> str:
+    """The command line that gives the same outputs (the page shows it)."""
+    args = ["sxzones", name]
+    for field, o in type(opts).opts():
+        value = getattr(opts, field)
+        default = type(opts).__dataclass_fields__[field].default
+        if o.flag is None or value in (None, (), default) or field in ("out", "overwrite"):
+            continue
+        if field in ("rules",):
+            continue
+        flag = o.flag.split("/")[0]
+        if field in ("project", "projects", "firms", "candidates", "dem"):
+            value = Path(str(value)).name
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            args += [flag] if o.kind == "flag" else [flag, str(v)]
+    return shlex.join([*args, "--out", "OUT"])
+
+
+# ---- inspector: the firm screen ---------------------------------------------------------
+
+
+def _table_columns(path: Path) -> list[str]:
+    """The header of a CSV/TSV (UTF-8, else GB18030) or of the first sheet of an XLSX."""
+    if path.suffix == ".xlsx":
+        frame = pd.read_excel(path, nrows=0)
+    else:
+        sep = "\t" if path.suffix == ".tsv" else ","
+        try:
+            frame = pd.read_csv(path, nrows=0, sep=sep, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            frame = pd.read_csv(path, nrows=0, sep=sep, encoding="gb18030")
+    return [str(c) for c in frame.columns]
+
+
+def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
+    """The columns of an uploaded firm list and the fields of role ``firms`` they can be
+    mapped to (the page offers the mapping when a field is not found by its name)."""
+    role = ROLES["firms"]
+    with state.job(keep=False) as job:
+        path = uploads.save_upload(upload[0], upload[1], job.folder / "in", state.limits)
+        if path.suffix not in (".csv", ".tsv", ".xlsx"):
+            return {"columns": [], "fields": []}
+        uploads.check_limits(path, state.limits)  # an XLSX that is no workbook is refused
+        try:
+            columns = _table_columns(path)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise uploads.UploadError(f"{path.name!r} cannot be read as a table ({exc})") from None
+    wanted = [*([role.id_field] if role.id_field else []), *role.required, *role.optional]
+    fields = list(dict.fromkeys(f for f in wanted if f))
+    return {"columns": columns, "fields": fields, "found": [f for f in fields if f in columns]}
+
+
+def firm_options(state: ServeState, form: dict[str, str], path: Path, out: Path) -> FirmOptions:
+    """The options of ``sxzones firms`` for the page: the catalogue's built-up areas, the
+    CRS, and ``--field CANONICAL=COLUMN`` for each column mapped on the page."""
+    mapped = tuple(
+        f"{k[len('field_') :]}={v}"
+        for k, v in sorted(form.items())
+        if k.startswith("field_") and v.strip()
+    )
+    return FirmOptions(
+        firms=str(path),
+        builtup=str(state.catalog.layer_of_role("builtup")),
+        crs=form.get("crs") or None,
+        fields=mapped,
+        out=out,
+        overwrite=True,
+        rules=state.rules_path,
+    )
+
+
+def _records(frame: pd.DataFrame, n: int) -> list[dict[str, Any]]:
+    part = frame.head(n)
+    return json.loads(part.to_json(orient="records", force_ascii=False))
+
+
+def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) -> dict[str, Any]:
+    """The firm screen of an uploaded list: counts by zone, the first rows of
+    ``firm_zones.csv``, the rejects with their reasons, points for the map, downloads."""
+    from sxzones.runs.firms import run_firms
+
+    if upload is None or not upload[1]:
+        raise uploads.UploadError("no firm list: choose a CSV or XLSX file")
+    with state.job() as job:
+        path = uploads.save_upload(upload[0], upload[1], job.folder / "in", state.limits)
+        if path.suffix == ".zip":
+            path = uploads.unpack(path, state.limits)
+        uploads.check_limits(path, state.limits)
+        opts = firm_options(state, form, path, job.folder / "out")
+        result = run_firms(opts, state.catalog)
+        out = job.folder / "out"
+        table = pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False)
+        rejects = pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False)
+        counts = table["zone"].value_counts().to_dict() if "zone" in table else {}
+        return {
+            "job": job.id,
+            "summary": result.summary,
+            "rows": len(table),
+            "counts": counts,
+            "table": _records(table, MAX_ROWS),
+            "columns": list(table.columns),
+            "rejects": _records(rejects, MAX_ROWS),
+            "n_rejects": len(rejects),
+            "map": _firm_points(out / "firm_zones.gpkg"),
+            "downloads": downloads(job),
+            "command": _command("firms", opts, str(path)),
+        }
+
+
+def _firm_points(path: Path) -> Any:
+    """Up to :data:`MAX_POINTS` firms (evenly sampled) with their zone, in WGS84."""
+    if not path.exists():
+        return {"type": "FeatureCollection", "features": []}
+    frame = pyogrio.read_dataframe(path, columns=["firm_id", "name", "zone", "distance_m"])
+    if len(frame) > MAX_POINTS:
+        frame = frame.iloc[np.linspace(0, len(frame) - 1, MAX_POINTS).astype(int)]
+    frame = frame.set_geometry(frame.geometry.representative_point())
+    return _features(frame, ["firm_id", "name", "zone", "distance_m"])
+
+
+# ---- planner: the siting screen ---------------------------------------------------------
+
+
+def _slope_rules(state: ServeState, slope: str, tech: str, folder: Path) -> Path | None:
+    """A copy of the rules file with the slope limit of ``tech`` set to ``slope`` degrees
+    (None when the page keeps the rules' limit)."""
+    terrain = state.ruleset.of_kind("siting_terrain")
+    if not slope.strip() or not terrain:
+        return None
+    try:
+        value = float(slope)
+    except ValueError:
+        raise SxzonesError(f"slope limit {slope!r}: give degrees, e.g. 20") from None
+    if not 0 < value <= 90:
+        raise SxzonesError(f"slope limit {value:g}°: give 0 to 90 degrees")
+    if value == terrain[0].for_tech("max_slope_deg", tech):
+        return None
+    limits = {t: terrain[0].for_tech("max_slope_deg", t) for t in ("pv", "wind")}
+    limits[tech] = value
+    text = state.ruleset.path.read_text(encoding="utf-8")
+    line = "max_slope_deg = { " + ", ".join(f"{t} = {v:g}" for t, v in limits.items()) + " }"
+    new, n = re.subn(r"(?m)^max_slope_deg\s*=.*$", line, text)
+    if n != 1:
+        raise SxzonesError("the rules file has no single max_slope_deg line to change")
+    path = folder / state.ruleset.path.name
+    path.write_text(new, encoding="utf-8")
+    return path
+
+
+def _candidates(state: ServeState, form: dict[str, str], upload: Upload | None, job: Job) -> str:
+    """The candidates: an uploaded file, or the catalogue's candidate layer; only the kinds
+    ticked on the page (a subset is written to the job's folder)."""
+    folder = job.folder / "in"
+    if upload is not None and upload[1]:
+        path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
+        if path.suffix == ".zip":
+            path = uploads.unpack(path, state.limits)
+        uploads.check_limits(path, state.limits)
+        return str(path)
+    name = str(state.catalog.layer_of_role("candidates"))
+    kinds = [k for k in form.get("kinds", "").split(",") if k]
+    if not kinds:
+        return name
+    frame, _ = state.catalog.load(name)
+    if set(kinds) >= set(frame["kind"].astype(str)):
+        return name
+    part = frame[frame["kind"].astype(str).isin(kinds)]
+    if part.empty:
+        raise SxzonesError(f"no candidate land of the kinds {kinds}")
+    path = folder / "candidates.gpkg"
+    write_gpkg(part.drop(columns=["source_row"], errors="ignore"), path, overwrite=True)
+    return str(path)
+
+
+def sites_job(
+    state: ServeState, form: dict[str, str], upload: Upload | None, dem: Upload | None
+) -> dict[str, Any]:
+    """The siting screen for the page's technology, kinds, setbacks and slope limit."""
+    from sxzones.runs.siting import run_sites
+
+    tech = form.get("tech") or "pv"
+    with state.job() as job:
+        candidates = _candidates(state, form, upload, job)
+        exclude = tuple(
+            f"{k[len('setback_') :]}:{v.strip()}m"
+            for k, v in sorted(form.items())
+            if k.startswith("setback_") and v.strip()
+        )
+        dem_path = None
+        if dem is not None and dem[1]:
+            dem_path = uploads.save_upload(dem[0], dem[1], job.folder / "in", state.limits)
+        rules = _slope_rules(state, form.get("slope", ""), tech, job.folder / "in")
+        opts = SiteOptions(
+            candidates=candidates,
+            tech=tech,
+            crs=form.get("crs") or None,
+            exclude=exclude,
+            dem=str(dem_path) if dem_path else None,
+            out=job.folder / "out",
+            overwrite=True,
+            rules=rules or state.rules_path,
+        )
+        result = run_sites(opts, state.catalog)
+        out = job.folder / "out"
+        doc = json.loads((out / "siting.json").read_text(encoding="utf-8"))
+        eligible = pyogrio.read_dataframe(out / "eligible_sites.gpkg", layer="eligible_sites")
+        table = pd.read_csv(out / "eligible_sites.csv", dtype=str, keep_default_na=False)
+        doc.pop("candidates", None)
+        return {
+            "job": job.id,
+            "summary": result.summary,
+            "document": doc,
+            "table": _records(table, MAX_ROWS),
+            "columns": list(table.columns),
+            "map": _features(
+                eligible, ["site_id", "kind", "eligible_m2", "capacity_mw", "main_reason"], 5.0
+            ),
+            "downloads": downloads(job),
+            "command": _command("sites", opts, candidates),
+        }

@@ -1,0 +1,510 @@
+"""``sxzones serve``: the pages' API through Starlette's TestClient, on the bundled layers.
+
+Known answers: the CLI's own outputs for the same inputs (byte for byte for the firm screen),
+areas on the ellipsoid against pyproj.Geod, and every hostile upload refused with a message
+(never a 500).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+from click.testing import CliRunner
+from pyproj import Geod
+
+from sxzones.cli import cli
+from sxzones.errors import SxzonesError
+from sxzones.options import ServeOptions
+
+from .conftest import JZD_TWO_PARCELS
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient
+
+from sxzones.serve import create_app
+
+FIRMS_CSV = (
+    "firm_id,name,industry,lon,lat\n"
+    "F1,太原钢铁厂,钢铁,112.55,37.87\n"
+    "F2,清徐焦化,coking,112.30,37.56\n"
+    "F3,<script>alert(1)</script>,steel,110.70,38.90\n"
+    "F4,无坐标,steel,,\n"
+)
+SQUARE = [(112.80, 37.20), (112.81, 37.20), (112.81, 37.21), (112.80, 37.21)]
+
+
+@pytest.fixture(scope="module")
+def served():
+    app, state = create_app(ServeOptions(max_upload_mb=2, max_features=1000))
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        yield client, state
+    state.close()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    return served[0]
+
+
+def _cli(*args: str) -> None:
+    r = CliRunner().invoke(cli, list(args))
+    assert r.exit_code == 0, r.output
+
+
+def _download(client, res: dict, name: str) -> bytes:
+    r = client.get(f"/download/{res['job']}/{name}")
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+# ---- the command, the extra, the pages ---------------------------------------------------
+
+
+def test_serve_help_shows_defaults():
+    r = CliRunner().invoke(cli, ["serve", "--help"])
+    assert r.exit_code == 0
+    assert "127.0.0.1" in r.output and "8765" in r.output and "--token" in r.output
+
+
+def test_serve_bad_port_is_a_user_error():
+    r = CliRunner().invoke(cli, ["serve", "--port", "70000"])
+    assert r.exit_code == 2 and "--port 70000" in r.output and "Traceback" not in r.output
+
+
+def test_missing_extra_names_it(monkeypatch):
+    import importlib.util
+
+    import sxzones.serve as sv
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        sv.importlib.util, "find_spec", lambda n: None if n == "uvicorn" else real(n)
+    )
+    with pytest.raises(SxzonesError, match=r"uvicorn.*sxzones\[serve\]"):
+        sv.require_extra()
+
+
+@pytest.mark.parametrize("page", ["/", "/inspector", "/planner"])
+def test_pages_use_only_bundled_assets(client, page):
+    r = client.get(page)
+    assert r.status_code == 200
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert refs and all(u.startswith("/") for u in refs), refs
+    for u in refs:
+        if u.startswith(("/vendor", "/static")):
+            assert client.get(u).status_code == 200, u
+    assert "leaflet.draw.js" in r.text
+
+
+def test_setup_has_chinese_vocabularies_and_layers(client):
+    s = client.get("/api/setup").json()
+    ind = {i["id"]: i["label"] for i in s["industries"]}
+    assert ind["coking"].startswith("焦化") and ind["pv"].startswith("光伏")
+    kinds = {k["id"]: k["label"] for k in s["kinds"]}
+    assert kinds["new"].startswith("新建") and kinds["capacity_replacement"].startswith("产能置换")
+    assert "gcj02" in {c["id"] for c in s["crs"]}
+    assert set(s["layers"]) >= {"admin", "control_units", "redline", "builtup"}
+    reasons = {r["reason"]: r for r in s["siting"]["reasons"]}
+    assert reasons["builtup"]["setback_m"] == {"pv": 100.0, "wind": 500.0}
+    assert s["siting"]["max_slope_deg"] == {"pv": 20.0, "wind": 25.0}
+
+
+# ---- reviewer ------------------------------------------------------------------------------
+
+
+def test_check_pasted_point_is_the_cli_result(client, tmp_path):
+    form = {"coords": "112.30,37.56", "crs": "wgs84", "industry": "coking", "kind": "new"}
+    res = client.post("/api/check", data=form).json()
+    p = res["document"]["projects"][0]
+    assert p["verdict"] == "conflict"
+    assert [r["id"] for r in p["rules"]] == [
+        "site_taiyuan_region_ban",
+        "site_within_20km_deep_treatment",
+    ]
+    _cli("check", "--project", "112.30,37.56", "--crs", "wgs84", "--industry", "coking",
+         "--out", str(tmp_path))  # fmt: skip
+    cli_p = json.loads((tmp_path / "site_check.json").read_text(encoding="utf-8"))["projects"][0]
+    assert p == cli_p
+    assert set(res["downloads"]) >= {"site_check.json", "site_check.csv", "site_check.gpkg"}
+    (tmp_path / "web.gpkg").write_bytes(_download(client, res, "site_check.gpkg"))
+    gpkg = gpd.read_file(tmp_path / "web.gpkg")
+    assert list(gpkg["verdict"]) == ["conflict"] and gpkg.crs.to_epsg() == 4546
+
+
+def test_check_drawn_polygon_area_on_the_ellipsoid(client):
+    geom = shapely.Polygon(SQUARE)
+    form = {
+        "geojson": shapely.to_geojson(geom),
+        "industry": "pv",
+        "name": "示例光伏地块",
+        "declared_ha": "100",
+    }
+    res = client.post("/api/check", data=form).json()
+    p = res["document"]["projects"][0]
+    area, _ = Geod(ellps="GRS80").geometry_area_perimeter(geom)
+    assert p["area_m2"] == pytest.approx(abs(area), rel=1e-6)
+    assert p["project_id"] == "示例光伏地块"
+    assert res["map"]["projects"]["features"][0]["geometry"]["type"] == "Polygon"
+    report = _download(client, res, "report-示例光伏地块.html").decode()
+    assert "Site check: 示例光伏地块</h1>" in report
+    assert "1,000,000.00 m² (100 公顷 ha)" in report  # declared, beside the computed area
+
+
+def test_check_jzd_upload(client):
+    files = {"file": ("parcels.txt", JZD_TWO_PARCELS.encode("gbk"))}
+    res = client.post("/api/check", data={"industry": "pv"}, files=files).json()
+    ids = [p["project_id"] for p in res["document"]["projects"]]
+    assert ids == ["P-001", "P-002"]
+
+
+def _shapefile_zip(tmp_path: Path, name: str = "<b>地块</b>") -> bytes:
+    frame = gpd.GeoDataFrame(
+        {"project_id": ["Z1"], "name": [name]}, geometry=[shapely.Polygon(SQUARE)], crs=4326
+    )
+    frame.to_file(tmp_path / "parcel.shp", encoding="utf-8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for part in tmp_path.glob("parcel.*"):
+            zf.write(part, f"parcel/{part.name}")
+    return buf.getvalue()
+
+
+def test_check_zipped_shapefile_and_kml(client, tmp_path):
+    files = {"file": ("parcel.zip", _shapefile_zip(tmp_path))}
+    res = client.post("/api/check", data={"industry": "pv"}, files=files).json()
+    p = res["document"]["projects"][0]
+    assert p["project_id"] == "Z1"
+    area = abs(Geod(ellps="GRS80").geometry_area_perimeter(shapely.Polygon(SQUARE))[0])
+    assert p["area_m2"] == pytest.approx(area, rel=1e-6)
+    kml = gpd.GeoDataFrame({"Name": ["K1"]}, geometry=[shapely.Polygon(SQUARE)], crs=4326)
+    kml.to_file(tmp_path / "p.kml", driver="KML")
+    files = {"file": ("p.kml", (tmp_path / "p.kml").read_bytes())}
+    res = client.post("/api/check", data={"industry": "pv"}, files=files).json()
+    assert res["document"]["projects"][0]["project_id"] == "K1"
+    assert res["document"]["projects"][0]["area_m2"] == pytest.approx(area, rel=1e-6)
+
+
+def test_check_table_of_corners(client):
+    rows = "lon,lat\n" + "\n".join(f"{x},{y}" for x, y in SQUARE) + "\n"
+    files = {"file": ("corners.csv", rows.encode())}
+    form = {"crs": "wgs84", "industry": "pv", "vertices": "on"}
+    res = client.post("/api/check", data=form, files=files).json()
+    area = abs(Geod(ellps="GRS80").geometry_area_perimeter(shapely.Polygon(SQUARE))[0])
+    assert res["document"]["projects"][0]["area_m2"] == pytest.approx(area, rel=1e-6)
+
+
+def test_check_table_of_points_is_a_batch(client, tmp_path):
+    """A CSV of points without the corners box: every row is a project (``--projects``),
+    as the command checks it."""
+    rows = "project_id,lon,lat\nA,112.30,37.56\nB,113.05,36.20\n"
+    (tmp_path / "pts.csv").write_text(rows, encoding="utf-8")
+    form = {"crs": "wgs84", "industry": "coking"}
+    res = client.post("/api/check", data=form, files={"file": ("pts.csv", rows.encode())}).json()
+    assert [p["project_id"] for p in res["document"]["projects"]] == ["A", "B"]
+    assert res["command"].startswith("sxzones check --projects pts.csv")
+    _cli("check", "--projects", str(tmp_path / "pts.csv"), "--crs", "wgs84", "--industry",
+         "coking", "--out", str(tmp_path / "cli"))  # fmt: skip
+    cli_doc = json.loads((tmp_path / "cli" / "site_check.json").read_text(encoding="utf-8"))
+    assert res["document"]["projects"] == cli_doc["projects"]
+    assert (
+        _download(client, res, "site_check.csv")
+        == (tmp_path / "cli" / "site_check.csv").read_bytes()
+    )
+
+
+def test_html_in_names_is_escaped_in_the_report(client, tmp_path):
+    files = {"file": ("<img src=x onerror=alert(1)>.zip", _shapefile_zip(tmp_path))}
+    res = client.post("/api/check", data={"industry": "pv"}, files=files).json()
+    report = _download(client, res, "report-Z1.html").decode()
+    assert "<b>地块</b>" not in report or "&lt;b&gt;" in report
+    assert "onerror" not in json.dumps(res["downloads"])
+
+
+# ---- hostile uploads -----------------------------------------------------------------------
+
+
+def _bomb() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.geojson", b"0" * (40 * 1024 * 1024))
+    return buf.getvalue()
+
+
+def _two_layers() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.geojson", b"{}")
+        zf.writestr("b.geojson", b"{}")
+    return buf.getvalue()
+
+
+def _escape_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../../evil.geojson", b"{}")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status", "match"),
+    [
+        ("big.geojson", b" " * (3 * 1024 * 1024), 413, "larger than the limit of 2 MB"),
+        ("bomb.zip", None, 400, "unpacks to 40.0 MB"),
+        ("escape.zip", None, 400, "points outside the archive"),
+        ("notes.pdf", b"%PDF-1.4", 400, "files of type '.pdf' are not read here"),
+        ("parcel.gpkg", b"not a geopackage", 400, "cannot be read as GPKG"),
+        ("parcel.geojson", b"\x89PNG\r\n", 400, "cannot be read as GeoJSON"),
+        ("empty.geojson", b"", 400, "is empty"),
+        ("x.csv", b"a,b\n1,2\n", 400, "no coordinate columns found"),
+        ("x.xlsx", b"PK\x03\x04 not a workbook", 400, "cannot be read as an Excel workbook"),
+        ("x.kml", b"<kml><Placemark>", 400, "cannot be read as KML"),
+        ("two.zip", None, 400, "a zip must hold exactly one layer"),
+    ],
+)
+def test_hostile_uploads_are_refused_with_a_message(client, name, content, status, match):
+    makers = {"bomb.zip": _bomb, "escape.zip": _escape_zip, "two.zip": _two_layers}
+    content = makers.get(name, lambda: content)()
+    r = client.post(
+        "/api/check", data={"crs": "wgs84", "industry": "pv"}, files={"file": (name, content)}
+    )
+    assert r.status_code == status, r.text
+    msg = r.json()["error"]
+    assert re.search(re.escape(match), msg), msg
+    assert "Traceback" not in msg and "sxzones-serve-" not in msg  # no server paths
+
+
+def test_feature_and_vertex_limits(tmp_path):
+    app, state = create_app(ServeOptions(max_features=2, max_vertices=10))
+    bad = {"file": ("f.xlsx", b"PK\x03\x04 not a workbook")}
+    with TestClient(app, base_url="http://localhost:8765") as c:
+        r = c.post(
+            "/api/firms", data={"crs": "wgs84"}, files={"file": ("f.csv", FIRMS_CSV.encode())}
+        )
+        assert r.status_code == 400 and "holds 4 features (limit 2)" in r.json()["error"]
+        for url in ("/api/firms", "/api/firms/columns"):  # no 500 from a broken workbook
+            r = c.post(url, data={"crs": "wgs84"}, files=bad)
+            assert r.status_code == 400 and "Excel workbook" in r.json()["error"]
+        ring = [(112.8 + 0.001 * i, 37.2 + 0.0001 * i * i) for i in range(20)]
+        poly = shapely.Polygon([*ring, (112.8, 37.3)])
+        gj = gpd.GeoDataFrame(geometry=[poly], crs=4326).to_json()
+        r = c.post(
+            "/api/check", data={"industry": "pv"}, files={"file": ("p.geojson", gj.encode())}
+        )
+        assert r.status_code == 400 and "vertices (limit 10)" in r.json()["error"]
+    state.close()
+
+
+def test_bad_coordinates_get_the_readers_hint(client):
+    r = client.post("/api/check", data={"coords": "37.87,112.55", "crs": "wgs84", "industry": "pv"})
+    assert r.status_code == 400 and "look swapped" in r.json()["error"]
+    r = client.post("/api/check", data={"coords": "112.5,37.8\n112.6,37.8", "industry": "pv"})
+    assert r.status_code == 400 and "two points make no parcel" in r.json()["error"]
+    r = client.post("/api/check", data={"industry": "pv"})
+    assert r.status_code == 400 and "no project" in r.json()["error"]
+
+
+# ---- inspector -----------------------------------------------------------------------------
+
+
+def test_firm_downloads_are_the_cli_outputs_byte_for_byte(client, tmp_path):
+    (tmp_path / "firms.csv").write_text(FIRMS_CSV, encoding="utf-8")
+    files = {"file": ("firms.csv", FIRMS_CSV.encode())}
+    res = client.post("/api/firms", data={"crs": "wgs84"}, files=files).json()
+    assert res["counts"] == {"inside": 1, "within_20km": 1, "beyond": 1}
+    assert res["n_rejects"] == 1 and res["rows"] == 3
+    assert "coordinates" in res["rejects"][0]["reason"] or res["rejects"][0]["reason"]
+    _cli("firms", "--firms", str(tmp_path / "firms.csv"), "--builtup", "builtup_demonstration",
+         "--crs", "wgs84", "--out", str(tmp_path / "cli"))  # fmt: skip
+    for name in ("firm_zones.csv", "firm_zones.xlsx", "firm_zones.gpkg", "rejects.csv"):
+        assert _download(client, res, name) == (tmp_path / "cli" / name).read_bytes(), name
+    assert res["command"].startswith("sxzones firms --firms firms.csv --builtup")
+
+
+def test_firm_columns_mapped_on_the_page(client):
+    text = (
+        "单位标识,单位全称,产业门类,经度,纬度\n"
+        "91140000A,太原钢铁厂,钢铁,112.55,37.87\n"
+        "91140000B,清徐焦化,焦化,112.30,37.56\n"
+    )
+    files = {"file": ("名录.csv", text.encode("gb18030"))}
+    cols = client.post("/api/firms/columns", files=files).json()
+    assert cols["columns"][:3] == ["单位标识", "单位全称", "产业门类"]
+    assert {"firm_id", "name", "industry"} <= set(cols["fields"]) and cols["found"] == []
+    unmapped = client.post("/api/firms", data={"crs": "wgs84"}, files=files)
+    assert unmapped.status_code == 400 and "industry" in unmapped.json()["error"]
+    assert "产业门类" in unmapped.json()["error"]  # the fields present are named
+    form = {
+        "crs": "wgs84",
+        "field_firm_id": "单位标识",
+        "field_name": "单位全称",
+        "field_industry": "产业门类",
+    }
+    res = client.post("/api/firms", data=form, files=files).json()
+    assert res["counts"] == {"inside": 1, "within_20km": 1}
+    assert {r["firm_id"] for r in res["table"]} == {"91140000A", "91140000B"}
+    assert "'industry=产业门类'" in res["command"]
+
+
+# ---- planner -------------------------------------------------------------------------------
+
+
+def test_sites_setback_is_the_cli_exclude(client, tmp_path):
+    form = {"tech": "pv", "setback_builtup": "1000", "kinds": ""}
+    res = client.post("/api/sites", data=form).json()
+    _cli("sites", "--candidates", "candidates_demonstration", "--tech", "pv", "--exclude",
+         "builtup:1000m", "--out", str(tmp_path))  # fmt: skip
+    cli_doc = json.loads((tmp_path / "siting.json").read_text(encoding="utf-8"))
+    assert res["document"]["totals"] == cli_doc["totals"]
+    assert (
+        _download(client, res, "eligible_sites.csv")
+        == (tmp_path / "eligible_sites.csv").read_bytes()
+    )
+    default = client.post("/api/sites", data={"tech": "pv"}).json()
+    assert res["document"]["totals"]["eligible_km2"] < default["document"]["totals"]["eligible_km2"]
+
+
+def test_sites_kinds_and_slope(client):
+    res = client.post("/api/sites", data={"tech": "wind", "kinds": "abandoned_mine"}).json()
+    assert {f["properties"]["kind"] for f in res["map"]["features"]} == {"abandoned_mine"}
+    assert res["document"]["tech"] == "wind"
+    r = client.post("/api/sites", data={"tech": "pv", "slope": "95"})
+    assert r.status_code == 400 and "0 to 90" in r.json()["error"]
+
+
+# ---- safety --------------------------------------------------------------------------------
+
+
+def test_token_required_when_set():
+    app, state = create_app(ServeOptions(token="s3cret-token"))
+    with TestClient(app) as c:
+        assert c.get("/").status_code == 401
+        assert c.get("/api/setup?token=wrong-token").status_code == 401
+        r = c.get("/?token=s3cret-token")
+        assert r.status_code == 200 and "sxzones_token" in r.headers["set-cookie"]
+        assert c.get("/api/setup").status_code == 200  # the cookie
+        c.cookies.clear()
+        h = {"Authorization": "Bearer s3cret-token"}
+        assert c.get("/api/setup", headers=h).status_code == 200
+    state.close()
+
+
+def test_only_this_machines_names_without_a_token(client):
+    r = client.get("/api/setup", headers={"host": "attacker.example:8765"})
+    assert r.status_code == 421 and "answers to" in r.json()["error"]
+    app, state = create_app(ServeOptions(host="0.0.0.0", token="s3cret-token"))
+    with TestClient(app, base_url="http://sxzones.intranet") as c:  # a token: any name
+        assert c.get("/?token=s3cret-token").status_code == 200
+    state.close()
+
+
+def test_uploads_removed_and_results_kept_only_while_served(served):
+    client, state = served
+    client.post("/api/check", data={"coords": "112.30,37.56", "crs": "wgs84", "industry": "pv"})
+    assert not list(state.root.glob("*/in"))
+    assert client.get("/download/nope/site_check.json").status_code == 404
+    res = client.post(
+        "/api/check", data={"coords": "112.3,37.56", "crs": "wgs84", "industry": "pv"}
+    )
+    assert client.get(f"/download/{res.json()['job']}/..%2Fin").status_code == 404
+
+
+def test_concurrent_requests_do_not_share_state(client):
+    points = ["112.30,37.56", "113.05,36.20", "111.52,36.08", "112.55,37.87"] * 3
+    alone = {
+        p: client.post(
+            "/api/check", data={"coords": p, "crs": "wgs84", "industry": "coking"}
+        ).json()["document"]["projects"][0]
+        for p in set(points)
+    }
+    got: dict[int, dict] = {}
+
+    def ask(i: int, p: str) -> None:
+        r = client.post("/api/check", data={"coords": p, "crs": "wgs84", "industry": "coking"})
+        got[i] = r.json()["document"]["projects"][0]
+
+    threads = [threading.Thread(target=ask, args=(i, p)) for i, p in enumerate(points)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(got[i] == alone[p] for i, p in enumerate(points))
+
+
+def _tilted_dem(path: Path, degrees: float) -> None:
+    """A DEM of a plane rising eastwards at ``degrees`` over all of Shanxi (EPSG:4546, 1 km
+    cells, deflate-compressed: a plane packs small)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    x0, y0, cell, nx, ny = 360_000.0, 4_560_000.0, 1000.0, 520, 800
+    x = x0 + cell * (np.arange(nx) + 0.5)
+    z = np.tile((x - x0) * np.tan(np.radians(degrees)), (ny, 1)).astype("float32")
+    profile = {"driver": "GTiff", "width": nx, "height": ny, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4546", "transform": from_origin(x0, y0, cell, cell),
+               "compress": "deflate"}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(z, 1)
+
+
+def test_sites_slope_limit_with_an_uploaded_dem(client, tmp_path):
+    _tilted_dem(tmp_path / "dem.tif", 10.0)
+    dem = (tmp_path / "dem.tif").read_bytes()
+    steep = client.post(
+        "/api/sites", data={"tech": "pv", "slope": "5"}, files={"dem": ("dem.tif", dem)}
+    ).json()
+    flat = client.post(
+        "/api/sites", data={"tech": "pv", "slope": "15"}, files={"dem": ("dem.tif", dem)}
+    ).json()
+    not_assessed = {r["reason"] for r in flat["document"]["not_assessed"]}
+    assert "slope" not in not_assessed  # the DEM was used
+    assert flat["document"]["totals"]["eligible_km2"] > 300  # 10° < 15°: slope removes nothing
+    assert steep["document"]["totals"]["eligible_km2"] == 0  # 10° > 5°: slope removes it all
+
+
+def test_the_command_serves_the_pages(tmp_path):
+    """``sxzones serve`` as a user starts it: a process on a free port of 127.0.0.1 that
+    serves the pages and stops cleanly on SIGTERM, leaving no temporary folder behind."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx2
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sxzones.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline, page = time.monotonic() + 120, None
+        while page is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                page = httpx2.get(f"http://127.0.0.1:{port}/inspector", timeout=10)
+            except httpx2.TransportError:
+                time.sleep(0.3)
+        assert page is not None and page.status_code == 200, proc.stderr.read()
+        assert "企业分区筛查" in page.text
+        assert list(tmp_path.glob("sxzones-serve-*"))  # the results' folder while serving
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert f"open http://127.0.0.1:{port}/" in out.decode()
+    assert b"Traceback" not in err
+    assert not list(tmp_path.glob("sxzones-serve-*"))  # removed on the way out
