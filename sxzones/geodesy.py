@@ -133,12 +133,30 @@ def _rings(
     if bool(np.all(tid == 3)) and not shapely.get_num_interior_rings(geoms).any():
         xy, ring = shapely.get_coordinates(geoms, return_index=True)  # one ring per polygon
         return xy, ring, np.arange(len(geoms)), np.ones(len(geoms))
-    areal = np.flatnonzero(np.isin(tid, (3, 6)))
-    parts, part_of = shapely.get_parts(geoms[areal], return_index=True)
+    parts, part_of = _polygon_parts(geoms)
     rings, ring_of = shapely.get_rings(parts, return_index=True)
     first = np.r_[True, ring_of[1:] != ring_of[:-1]] if len(ring_of) else np.zeros(0, bool)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
-    return xy, ring, areal[part_of[ring_of]], np.where(first, 1.0, -1.0)
+    return xy, ring, part_of[ring_of], np.where(first, 1.0, -1.0)
+
+
+def _polygon_parts(
+    geoms: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+    """The polygons of each geometry, with the position of the geometry each came from:
+    multi-polygons and geometry collections are opened, to any depth (an intersection of a
+    parcel with a unit is often a polygon plus a line or point where the boundaries touch;
+    its area is the polygon's, not 0)."""
+    parts, of = geoms, np.arange(len(geoms))
+    while True:
+        nested = np.isin(shapely.get_type_id(parts), (4, 5, 6, 7))
+        if not nested.any():
+            break
+        sub, sub_of = shapely.get_parts(parts[nested], return_index=True)
+        parts = np.concatenate([parts[~nested], sub])
+        of = np.concatenate([of[~nested], of[nested][sub_of]])
+    polygon = shapely.get_type_id(parts) == 3
+    return parts[polygon], of[polygon]
 
 
 def ellipsoidal_area(

@@ -526,3 +526,30 @@ def test_wind_totals_count_overlapping_candidates_turbines_once():
     truth = _geod_area(shapely.transform(sq, lambda xy: np.column_stack(TO_LL.transform(*xy.T))))
     assert t["candidate_km2"] * 1e6 == pytest.approx(truth, rel=5e-5)
     assert t["overlapping_pairs"][0]["overlap_m2"] == pytest.approx(truth, rel=5e-5)
+
+
+def test_overlap_that_is_a_polygon_plus_a_line_keeps_its_area():
+    """A unit of two squares that touch the parcel differently: the parcel overlaps the first
+    and only touches the second along an edge, so the intersection is a GeometryCollection
+    (polygon + line). Its area was counted as 0 m² (a parcel found by the benchmark: 71,584 m²
+    of unit overlap reported as 0.0)."""
+    frames, x0, y0 = _unit_layers("U1")
+    unit = shapely.MultiPolygon(
+        [
+            shapely.box(x0, y0, x0 + 1_000, y0 + 1_000),
+            shapely.box(x0 + 1_500, y0, x0 + 2_500, y0 + 1_000),
+        ]
+    )
+    frames["control_units"] = frames["control_units"].set_geometry([unit], crs=WORK)
+    parcel = shapely.box(x0 + 500, y0 + 200, x0 + 1_500, y0 + 800)  # touches the 2nd square
+    inter = shapely.intersection(parcel, unit)
+    assert inter.geom_type == "GeometryCollection"  # the case under test
+    projects = gpd.GeoDataFrame(
+        {"project_id": ["P1"], "industry": ["pv"], "kind": ["new"]}, geometry=[parcel], crs=WORK
+    )
+    row = check_sites(projects, SiteLayers(frames), RULES, threads=1).table.iloc[0]
+    part = shapely.box(x0 + 500, y0 + 200, x0 + 1_000, y0 + 800)  # the overlap: 500 m x 600 m
+    lonlat = shapely.transform(part, lambda xy: np.column_stack(TO_LL.transform(*xy.T)))
+    truth = abs(GEOD.geometry_area_perimeter(shapely.segmentize(lonlat, 1e-3))[0])
+    assert row["unit_codes"] == "U1"
+    assert float(row["unit_overlap_m2"]) == pytest.approx(truth, rel=5e-5)
