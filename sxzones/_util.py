@@ -144,3 +144,13 @@ def check_type(
     want = (what or " or ".join(t.__name__ for t in types)) + (" or None" if optional else "")
     got = "None" if value is None else type(value).__name__
     raise TypeError(f"{where}(): {name} must be {want}, got {got}. {fix}".rstrip())
+
+
+def is_existing_path(value: str | Path) -> bool:
+    """Whether ``value`` names an existing file or folder. Text that cannot be a path (a WKT
+    polygon longer than the system's name limit, a NUL byte) is not one, rather than an
+    ``OSError`` or ``ValueError`` from the operating system."""
+    try:
+        return Path(value).exists()
+    except (OSError, ValueError):
+        return False

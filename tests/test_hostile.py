@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import random
 import re
@@ -1009,6 +1010,22 @@ def _(t: Path) -> list[str]:
 )
 def _(t: Path) -> list[str]:
     wkt = "POLYGON Z ((113.05 36.2 900, 113.06 36.2 900, 113.06 36.21 900, 113.05 36.2 900))"
+    return _check("--project", wkt, "--crs", "wgs84")
+
+
+@case(
+    "check-long-wkt",
+    "ok",
+    "a WKT parcel longer than a file name may be (it was an OSError from Path.exists)",
+    outputs=("out/site_check.csv",),
+)
+def _(t: Path) -> list[str]:
+    ring = [
+        (113.05 + 0.01 * math.cos(k / 80 * math.tau), 36.2 - 0.01 * math.sin(k / 80 * math.tau))
+        for k in range(80)
+    ]
+    wkt = "POLYGON ((" + ", ".join(f"{x:.9f} {y:.9f}" for x, y in [*ring, ring[0]]) + "))"
+    assert len(wkt) > 2_000  # past the 255-byte name limit of the file system
     return _check("--project", wkt, "--crs", "wgs84")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from sxzones._util import is_existing_path
 from sxzones.errors import SxzonesError
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.options import (
@@ -73,7 +74,7 @@ def find_file(name: str | Path, base: Path | None = None) -> Path:
     first, then here."""
     path = Path(name)
     tries = [base / path, path] if base is not None and not path.is_absolute() else [path]
-    found = next((c for c in tries if c.exists()), None)
+    found = next((c for c in tries if is_existing_path(c)), None)
     if found is None:
         raise SxzonesError(f"{name}: no such file")
     return found

@@ -13,6 +13,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from sxzones import __version__
+from sxzones._util import is_existing_path
 from sxzones.analyses.nearest import warm_up
 from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import parse_crs
@@ -131,7 +132,7 @@ def read_projects(
     if id_field:
         mapping["project_id"] = id_field
     path = Path(spec)
-    if path.exists():
+    if is_existing_path(path):
         raw = read_file(path, crs=crs, encoding=encoding)
         mapping = _project_fields(raw, mapping)
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
@@ -219,7 +220,7 @@ def _project_spec(opts: CheckOptions) -> str:
     spec = opts.spec
     if opts.base is not None and opts.projects is not None:
         p = Path(os.path.normpath(opts.base / spec))
-        return str(p) if p.exists() else spec
+        return str(p) if is_existing_path(p) else spec
     return spec
 
 
