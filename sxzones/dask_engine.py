@@ -176,9 +176,8 @@ def check_sites_dask(
     partitions : int, optional
         Default: about 20,000 projects each, at least one per worker.
     """
-    import pandas as pd
 
-    from sxzones.analyses.site_check import SiteCheckResult
+    from sxzones.analyses.site_check import join_chunk_results
 
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     k = partitions or max(n_workers, -(-len(projects) // 20_000))
@@ -191,13 +190,4 @@ def check_sites_dask(
         for c in chunks
     ]
     parts = client.gather(futures)
-    table = gpd.GeoDataFrame(pd.concat([p.table for p in parts]), crs=projects.crs)
-    pairs = {}
-    for role in parts[0].pairs:
-        joined = []
-        for c, p in zip(chunks, parts, strict=True):
-            f = p.pairs[role].copy()
-            f["project"] = f["project"].to_numpy() + c[0]
-            joined.append(f)
-        pairs[role] = pd.concat(joined, ignore_index=True)
-    return SiteCheckResult(table, pairs, layers, rules)
+    return join_chunk_results(parts, chunks, projects.crs, layers, rules)

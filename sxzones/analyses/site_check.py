@@ -21,7 +21,7 @@ Method:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -465,7 +465,20 @@ def check_sites(
                     enumerate(chunks),
                 )
             )
-    table = gpd.GeoDataFrame(pd.concat([p.table for p in parts]), crs=projects.crs)
+    return join_chunk_results(parts, chunks, projects.crs, layers, rules)
+
+
+def join_chunk_results(
+    parts: Sequence[SiteCheckResult],
+    chunks: Sequence[npt.NDArray[np.int64]],
+    crs: Any,
+    layers: SiteLayers,
+    rules: RuleSet,
+) -> SiteCheckResult:
+    """One result from the results of consecutive chunks of the projects (``chunks``: each
+    chunk's project positions, in order): tables stacked, pair positions shifted back to the
+    whole. Used by the worker threads here and by the Dask engine."""
+    table = gpd.GeoDataFrame(pd.concat([p.table for p in parts]), crs=crs)
     pairs = {}
     for role in parts[0].pairs:
         frames = []
