@@ -190,6 +190,19 @@ def _field_name(flag: str, help: str, canonical: str) -> Any:
     return _f(None, Opt(flag, help, maps_to=canonical))
 
 
+def _map(help: str, default_path: str | None = None) -> Any:
+    """``--map [PATH]`` (recipe key ``map``); given alone, it writes to ``default_path``."""
+    return _f(None, Opt("--map", help, "path", key="map", flag_value=default_path))
+
+
+def _formats(help: str) -> Any:
+    """``--format csv,xlsx,gpkg`` (recipe key ``formats``)."""
+    return _f(
+        FORMATS,
+        Opt("--format", help, "texts", key="formats", show_default="csv,xlsx,gpkg"),
+    )
+
+
 # Options that several analyses share: declared once here, used by each.
 OUT = Opt("--out", "Output folder.", "folder", None, cli_required=True)
 RULES = Opt("--rules", "Rules file (default analyses/rules/shanxi-2023.toml).", "path", None)
@@ -427,25 +440,10 @@ class FirmOptions(_Analysis):
         ),
     )
     admin: str | None = _f("admin", ADMIN)
-    formats: tuple[str, ...] = _f(
-        FORMATS,
-        Opt(
-            "--format",
-            "Comma-separated outputs: csv, xlsx, gpkg.",
-            "texts",
-            key="formats",
-            show_default="csv,xlsx,gpkg",
-        ),
-    )
-    map_path: Path | None = _f(
-        None,
-        Opt(
-            "--map",
-            "Write an interactive map (default path maps/firm-zones.html).",
-            "path",
-            key="map",
-            flag_value="maps/firm-zones.html",
-        ),
+    formats: tuple[str, ...] = _formats("Comma-separated outputs: csv, xlsx, gpkg.")
+    map_path: Path | None = _map(
+        "Write an interactive map (default path maps/firm-zones.html).",
+        "maps/firm-zones.html",
     )
 
     engine: str = _engine()
@@ -519,15 +517,9 @@ class CheckOptions(_Analysis):
     name_field: str | None = _field_name(
         "--name-field", "Project name field of a projects file.", "name"
     )
-    map_path: Path | None = _f(
-        None,
-        Opt(
-            "--map",
-            "Write an interactive map (default path maps/site-check.html).",
-            "path",
-            key="map",
-            flag_value="maps/site-check.html",
-        ),
+    map_path: Path | None = _map(
+        "Write an interactive map (default path maps/site-check.html).",
+        "maps/site-check.html",
     )
     reports: str = _f(
         "all",
@@ -619,14 +611,8 @@ class SiteOptions(_Analysis):
     as_of_year: int | None = _f(
         None, Opt(None, "Year the candidates' status is assessed at (default: the rules').", "int")
     )
-    map_path: Path | None = _f(
-        None,
-        Opt(
-            "--map",
-            "Write the interactive siting map here (e.g. maps/siting-pv.html).",
-            "path",
-            key="map",
-        ),
+    map_path: Path | None = _map(
+        "Write the interactive siting map here (e.g. maps/siting-pv.html).",
     )
 
     def check(self) -> None:
@@ -663,25 +649,12 @@ class PhaseoutOptions(_Analysis):
     )
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the equipment CSV."))
     admin: str | None = _f("admin", ADMIN)
-    formats: tuple[str, ...] = _f(
-        FORMATS,
-        Opt(
-            "--format",
-            "Comma-separated outputs: csv, xlsx, gpkg (gpkg when firms have locations).",
-            "texts",
-            key="formats",
-            show_default="csv,xlsx,gpkg",
-        ),
+    formats: tuple[str, ...] = _formats(
+        "Comma-separated outputs: csv, xlsx, gpkg (gpkg when firms have locations)."
     )
-    map_path: Path | None = _f(
-        None,
-        Opt(
-            "--map",
-            "Write an interactive map of the firms (default path maps/phaseout.html).",
-            "path",
-            key="map",
-            flag_value="maps/phaseout.html",
-        ),
+    map_path: Path | None = _map(
+        "Write an interactive map of the firms (default path maps/phaseout.html).",
+        "maps/phaseout.html",
     )
 
     def check(self) -> None:

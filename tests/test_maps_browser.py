@@ -46,8 +46,9 @@ return {layers: out, maps: maps.length,
 """
 
 
-@pytest.fixture(scope="module")
-def browser():
+def chromium(window: str, host_rules: str, *extra: str):
+    """Debian's headless Chromium through chromedriver, with no network beyond
+    ``host_rules`` and the page's console kept for the tests to read."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -58,18 +59,23 @@ def browser():
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",
-        "--disable-quic",
+        *extra,
         "--no-first-run",
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1200,900",
-        # no network at all: every host fails to resolve, as on an offline intranet
-        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--window-size={window}",
+        f"--host-resolver-rules={host_rules}",
     ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    return webdriver.Chrome(service=Service(DRIVER), options=opts)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # no network at all: every host fails to resolve, as on an offline intranet
+    driver = chromium("1200,900", "MAP * ~NOTFOUND", "--disable-quic")
     yield driver
     driver.quit()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import socket
 import threading
 import time
@@ -26,10 +25,10 @@ from click.testing import CliRunner
 from sxzones.cli import cli
 from sxzones.options import ServeOptions
 
+from .test_maps_browser import CHROMIUM, DRIVER, chromium
+
 pytest.importorskip("uvicorn")
 
-CHROMIUM = shutil.which("chromium")
-DRIVER = shutil.which("chromedriver")
 if os.environ.get("CI") and not (CHROMIUM and DRIVER):  # CI installs them: never skip there
     raise RuntimeError("CI run without chromium/chromedriver: .ci/run must install them")
 pytestmark = [
@@ -74,26 +73,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1300,1000",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # only this server
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    # only this server: every other host fails to resolve
+    driver = chromium("1300,1000", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     yield driver
     driver.quit()
 
