@@ -17,21 +17,33 @@ Dask, distributed and dask-geopandas are the optional extra ``sxzones[dask]``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
 
 from sxzones.analyses.firm_zones import screen_firms
 from sxzones.errors import SxzonesError
 
 if TYPE_CHECKING:
     from sxzones.analyses.site_check import SiteCheckResult, SiteLayers
+    from sxzones.analyses.siting import Exclusion, SitingResult
     from sxzones.rules import RuleSet
 
-__all__ = ["check_sites_dask", "dask_client", "screen_firms_dask"]
+__all__ = [
+    "check_sites_dask",
+    "dask_client",
+    "join_site_tiles",
+    "screen_firms_dask",
+    "screen_sites_dask",
+    "site_tiles",
+]
 
 _ROW = "__sxzones_row"
 
@@ -63,7 +75,7 @@ def dask_client(
     n = workers or os.cpu_count() or 1
     with (
         distributed.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -191,3 +203,238 @@ def check_sites_dask(
     ]
     parts = client.gather(futures)
     return join_chunk_results(parts, chunks, projects.crs, layers, rules)
+
+
+#: A raster criterion the tasks open themselves: (file, kind, threshold, name), as
+#: :func:`sxzones.runs.siting` lists ``--dem`` and ``--resource``.
+RasterSpec = tuple[Path | str, str, float, str]
+
+
+def _site_tile(
+    tile: gpd.GeoDataFrame,
+    exclusions: list[Exclusion],
+    rules: RuleSet,
+    specs: list[RasterSpec],
+    kw: dict[str, Any],
+) -> SitingResult:
+    """One tile's screen on a worker: the worker opens the rasters by path (it needs the
+    files at the same paths) and closes them when the tile is done."""
+    import rasterio
+    import rasterio.errors
+
+    from sxzones.analyses.siting import RasterCriterion, screen_sites
+
+    with ExitStack() as stack:
+        rasters = []
+        for path, kind, threshold, name in specs:
+            try:
+                ds = stack.enter_context(rasterio.open(path))
+            except rasterio.errors.RasterioIOError as exc:
+                raise SxzonesError(
+                    f"{path}: cannot open as a raster on a Dask worker ({exc}). Fix: every "
+                    "worker needs the raster files at the same paths as this machine"
+                ) from None
+            rasters.append(RasterCriterion(ds, kind, threshold, name))
+        return screen_sites(tile, exclusions, rules, rasters=rasters, **kw)
+
+
+def site_tiles(candidates: gpd.GeoDataFrame, k: int) -> list[npt.NDArray[np.int64]]:
+    """``k`` spatially compact tiles of the candidates: contiguous runs of the Hilbert order
+    of their bounding boxes' centres, each tile's positions in the input order."""
+    k = max(1, min(k, len(candidates)))
+    if k == 1:
+        return [np.arange(len(candidates), dtype=np.int64)]
+    order = np.argsort(candidates.geometry.hilbert_distance().to_numpy(), kind="stable")
+    return [np.sort(t) for t in np.array_split(order.astype(np.int64), k)]
+
+
+def screen_sites_dask(
+    candidates: gpd.GeoDataFrame,
+    exclusions: Sequence[Exclusion],
+    rules: RuleSet,
+    rasters: Sequence[RasterSpec] = (),
+    *,
+    client: Any,
+    tiles: int | None = None,
+    **kw: Any,
+) -> SitingResult:
+    """:func:`~sxzones.analyses.siting.screen_sites` on the cluster of ``client``, tile by
+    tile.
+
+    Parameters
+    ----------
+    candidates, exclusions, rules
+        As for ``screen_sites`` (candidates in the projected working CRS, metres).
+    rasters : sequence of (path, kind, threshold, name)
+        The raster criteria as files: every task opens them itself (workers need the files
+        at the same paths).
+    client : distributed.Client
+        From :func:`dask_client`.
+    tiles : int, optional
+        Number of tiles (default: about 100 candidates each, at least two per worker).
+    **kw
+        ``tech``, ``grid``, ``admin``, ``not_assessed``, ``as_of_year`` of ``screen_sites``.
+
+    Returns
+    -------
+    SitingResult
+        One row per candidate in the input order, as ``screen_sites`` returns it (see
+        :func:`join_site_tiles` for the one difference a resource raster can make).
+    """
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    parts_of = site_tiles(candidates, tiles or max(2 * n_workers, -(-len(candidates) // 100)))
+    # the layers go once to every worker (one object each); the tasks get references
+    ex, rl, kws = client.scatter([list(exclusions), rules, kw], broadcast=True)
+    futures = [
+        client.submit(
+            _site_tile,
+            # each candidate's id is its position while on the cluster (ids may repeat)
+            candidates.iloc[t].assign(site_id=t.astype(str)),
+            ex,
+            rl,
+            [(str(p), k, float(v), n) for p, k, v, n in rasters],
+            kws,
+            pure=False,
+        )
+        for t in parts_of
+    ]
+    parts = client.gather(futures)
+    return join_site_tiles(parts, parts_of, candidates, list(rasters))
+
+
+def _by_candidate(
+    frames: Sequence[gpd.GeoDataFrame], ids: npt.NDArray[np.object_], first: Sequence[str] = ()
+) -> tuple[gpd.GeoDataFrame, npt.NDArray[np.int64]]:
+    """The tiles' side frames (removed pieces, turbines, land not assessed) as one, in the
+    local engine's order: by ``raster`` in the order of ``first`` (when given), then by
+    candidate, each candidate's rows as its tile wrote them; the real ids back. Also each
+    row's candidate position."""
+    f = pd.concat(frames, ignore_index=True)
+    pos = f["site_id"].astype(np.int64).to_numpy()
+    rank = np.zeros(len(f), np.int64)
+    if first:
+        rank += f["raster"].map({r: i for i, r in enumerate(first)}).to_numpy(np.int64)
+    order = np.lexsort((pos, rank))
+    f = f.iloc[order]
+    f.index = pd.RangeIndex(len(f))
+    f["site_id"] = ids[pos[order]]
+    return f, pos[order]
+
+
+def _unknown_land(
+    land: gpd.GeoDataFrame, pos: npt.NDArray[np.int64], names: Sequence[str], n: int
+) -> dict[str, npt.NDArray[np.object_]]:
+    """Per raster, each candidate's eligible land the raster did not assess (empty: none)."""
+    per = {name: np.full(n, shapely.Polygon(), dtype=object) for name in names}
+    geoms = land.geometry.to_numpy()
+    for name in names:
+        rows = np.flatnonzero(land["raster"].to_numpy() == name)
+        per[name][pos[rows]] = geoms[rows]
+    return per
+
+
+def _rescore(
+    sites: pd.DataFrame, parts: Sequence[SitingResult], rasters: Sequence[tuple[str, float, str]]
+) -> None:
+    """``score_resource`` and ``score`` over all candidates: the resource component is scaled
+    by the best mean of all candidates (a tile's own best where it holds that candidate)."""
+    res = [(thr, name) for kind, thr, name in rasters if kind != "slope"]
+    if not res or len(parts) < 2 or "score_resource" not in sites:
+        return
+    thr, name = res[0]
+    m = sites[f"{name}_mean"].to_numpy(np.float64)
+    best = np.nanmax(m) if np.isfinite(m).any() else np.nan
+    holds = [
+        bool(np.isfinite(p.sites[f"{name}_mean"]).any())
+        and np.nanmax(p.sites[f"{name}_mean"].to_numpy(np.float64)) == best
+        for p in parts
+    ]
+    keep = np.zeros(len(sites), dtype=bool)  # rows of tiles that hold the best candidate
+    for p, h in zip(parts, holds, strict=True):
+        if h:
+            keep[p.sites["site_id"].astype(np.int64).to_numpy()] = True
+    comp = np.clip((m - thr) / (best - thr), 0, 1) if best > thr else np.where(np.isnan(m), m, 1.0)
+    weights = parts[0].meta["score_weights"]
+    num, den = np.zeros(len(m)), np.zeros(len(m))
+    for k, w in weights.items():
+        c = comp if k == "resource" else sites[f"score_{k}"].to_numpy(np.float64)
+        ok = ~np.isnan(c)
+        num[ok] += w * c[ok]
+        den[ok] += w
+    score = np.where(
+        (den > 0) & sites["eligible"].to_numpy(bool),
+        np.round(100 * num / np.where(den > 0, den, 1), 1),
+        np.nan,
+    )
+    sites["score_resource"] = np.where(keep, sites["score_resource"], np.round(comp, 3))
+    sites["score"] = np.where(keep, sites["score"], score)
+
+
+def join_site_tiles(
+    parts: Sequence[SitingResult],
+    tiles: Sequence[npt.NDArray[np.int64]],
+    candidates: gpd.GeoDataFrame,
+    rasters: Sequence[RasterSpec],
+) -> SitingResult:
+    """One :class:`~sxzones.analyses.siting.SitingResult` from the tiles' (``tiles``: each
+    tile's candidate positions; the tiles' site ids are those positions).
+
+    A candidate's row depends only on the candidate and the layers, so rows, areas per
+    reason, eligible land, capacity and turbines are the local engine's; the totals over
+    the union of the candidates (overlapping pairs, land not assessed) are computed again
+    over all of them, from the joined land. One column depends on every candidate: the
+    resource score is scaled by the best candidate's mean, which a tile only knows for its
+    own candidates; tiles without the best one get ``score_resource`` and ``score`` again
+    from the written means (0.001 units), so with a resource raster these two may differ
+    from the local engine's in their last digit.
+    """
+    from sxzones.analyses.siting import SitingResult
+    from sxzones.analyses.siting_totals import union_totals
+    from sxzones.geodesy import ellipsoidal_area
+
+    n = len(candidates)
+    ids = candidates["site_id"].astype(str).to_numpy()
+    back = np.argsort(np.concatenate(tiles), kind="stable")  # stacked row of each candidate
+    sites = pd.concat([p.sites for p in parts], ignore_index=True).iloc[back]
+    sites.index = pd.RangeIndex(n)
+    sites["site_id"] = ids
+    _rescore(sites, parts, [(k, float(v), name) for _, k, v, name in rasters])
+    crs = sites.crs
+    meta = dict(parts[0].meta)
+    tech, cap = meta["tech"], meta["capacity"]
+    removed, _ = _by_candidate([p.removed for p in parts], ids)
+    turbines, at = _by_candidate([p.turbines for p in parts], ids)
+    names = [name for *_, name in rasters]
+    land, land_at = _by_candidate(
+        [p.unassessed for p in parts if p.unassessed is not None], ids, names
+    )
+    eligible = sites.geometry.to_numpy()
+    if tech == "pv":
+        capacity = ellipsoidal_area(eligible, crs) / 1e6 * float(cap["density_mw_per_km2"])
+        spots: list[npt.NDArray[np.float64]] = []
+    else:
+        count = np.bincount(at, minlength=n)
+        xy = shapely.get_coordinates(turbines.geometry.to_numpy())
+        spots = np.split(xy, np.cumsum(count)[:-1]) if n else []
+        capacity = count.astype(np.float64) * float(cap["turbine_mw"])
+    per = _unknown_land(land, land_at, names, n)
+    union = (
+        np.asarray(shapely.union_all(np.column_stack(list(per.values())), axis=1), dtype=object)
+        if per
+        else np.full(n, shapely.Polygon(), dtype=object)
+    )
+    labels = {r["raster"]: r["source"] for r in meta["totals"]["not_assessed_by_raster"]}
+    meta["totals"] = union_totals(
+        ids,
+        cands_geoms=candidates.geometry.to_numpy(),
+        eligible_geoms=eligible,
+        capacity=capacity,
+        turbines=spots,
+        unknown=per,
+        unknown_all=union,
+        labels=labels,
+        tech=tech,
+        cap=cap,
+        crs=crs,
+    )
+    return SitingResult(sites, removed, turbines, meta, land)

@@ -66,7 +66,8 @@ Kind = Literal[
 
 LANGS = ("en", "zh", "both")
 REPORTS = ("all", "flagged", "none")
-#: Where the firm screen runs: this process, or a Dask cluster (sxzones.dask_engine).
+#: Where an analysis runs (firms, check, sites): this process, or a Dask cluster
+#: (sxzones.dask_engine).
 ENGINES = ("local", "dask")
 #: The basemaps of sxzones.maps.basemaps.BASEMAPS (that module loads folium; a test checks
 #: that the two agree).
@@ -614,9 +615,12 @@ class SiteOptions(_Analysis):
     map_path: Path | None = _map(
         "Write the interactive siting map here (e.g. maps/siting-pv.html).",
     )
+    engine: str = _engine()
+    scheduler: str | None = _scheduler()
 
     def check(self) -> None:
         super().check()
+        _check_engine(self)
         object.__setattr__(self, "admin", self.admin or None)
 
 

@@ -12,7 +12,7 @@ from sxzones.cli import cli
 from sxzones.layers import load_catalog
 from sxzones.rules import load_rules
 
-from .conftest import CATALOG
+from .conftest import CATALOG, WORK
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask_geopandas")
@@ -34,7 +34,7 @@ FIRMS = [
 def cluster():
     """Two workers, threads in this process (starting processes is slow here)."""
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as c:
         yield c
 
@@ -162,3 +162,151 @@ def test_cli_check_engine_dask(cluster, tmp_path):
     for name in names:
         if name != "manifest.json":
             assert (tmp_path / "d" / name).read_bytes() == (tmp_path / "l" / name).read_bytes()
+
+
+def _raster(path, z, x0: float, y0: float, res: float):
+    """A GeoTIFF of ``z`` (float32, nodata -9999) in the working CRS, top-left (x0, y0)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(
+        path, "w", driver="GTiff", width=z.shape[1], height=z.shape[0], count=1,
+        dtype="float32", crs=WORK, transform=from_origin(x0, y0, res, res), nodata=-9999.0,
+    ) as ds:  # fmt: skip
+        ds.write(z.astype("float32"), 1)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_rasters(tmp_path_factory):
+    """A DEM with hills (slopes 0-37 degrees) and an irradiance raster (1250-1650, minimum
+    1400 fails the south-west) over the demo candidates, 300 m cells; their northern 40 km
+    hold no data (land not assessed)."""
+    import numpy as np
+
+    d = tmp_path_factory.mktemp("rasters")
+    x0, y0, res = 450_000.0, 4_460_000.0, 300.0
+    x = x0 + (np.arange(1000) + 0.5) * res
+    y = y0 - (np.arange(2000) + 0.5) * res
+    xx, yy = np.meshgrid(x, y)
+    z = 1000 + 1500 * np.sin(xx / 2000.0) * np.cos(yy / 2500.0)
+    ghi = 1250 + 400 * ((xx - x0) / 3e5 + (yy - 3.86e6) / 6e5) / 2
+    for a in (z, ghi):
+        a[yy > 4_420_000] = -9999.0
+    return _raster(d / "dem.tif", z, x0, y0, res), _raster(d / "ghi.tif", ghi, x0, y0, res)
+
+
+@pytest.fixture(scope="module")
+def processes():
+    """Two worker processes: the siting tasks run rasterio, whose warnings.catch_warnings
+    is not thread-safe (two tile tasks in threads of one process race on the filters)."""
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as c:
+        yield c
+
+
+SITES = ["sites", "--candidates", "candidates_demonstration", "--catalog", str(CATALOG)]
+
+
+@pytest.mark.parametrize("tech", ["pv", "wind"])
+def test_cli_sites_engine_dask_writes_the_local_bytes(processes, demo_rasters, tmp_path, tech):
+    """The demo candidates on DEM tiles over a two-worker cluster: every output file (the
+    sites with areas per reason, capacities, turbines, land not assessed, totals) is the
+    local engine's, byte for byte."""
+    dem, _ = demo_rasters
+    base = [*SITES, "--tech", tech, "--dem", str(dem), "--exclude", "water:300m"]
+    local = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "l")])
+    assert local.exit_code == 0, local.output
+    address = processes.scheduler_address
+    res = CliRunner().invoke(
+        cli, [*base, "--out", str(tmp_path / "d"), "--engine", "dask", "--scheduler", address]
+    )
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in (tmp_path / "l").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "d").iterdir())
+    for name in names:
+        if name != "manifest.json":  # it holds the run's options (engine, scheduler)
+            assert (tmp_path / "d" / name).read_bytes() == (tmp_path / "l" / name).read_bytes()
+    table = pd.read_csv(tmp_path / "d" / "eligible_sites.csv", encoding="utf-8-sig")
+    # the known answers the comparison stands on: slope removed land, some land not assessed
+    assert len(table) == 91 and table["removed_slope_m2"].sum() > 1e6
+    assert table["unknown_m2"].sum() > 1e5 and table["eligible"].sum() > 10
+    assert "not assessed by the rasters" in res.output
+
+
+def test_dask_sites_tiles_join_in_input_order(processes, demo_rasters):
+    """screen_sites_dask with a resource raster, ten tiles, and repeated ids: rows, areas per
+    reason, capacities, removed pieces and totals are the local engine's; the resource score
+    (scaled by the best candidate of all tiles) within one unit of its last digit."""
+    import numpy as np
+    import rasterio
+
+    from sxzones.analyses.siting import RasterCriterion, screen_sites
+    from sxzones.dask_engine import screen_sites_dask, site_tiles
+    from sxzones.runs.siting import build_exclusions
+
+    cat = load_catalog(CATALOG)
+    rules = load_rules()
+    cand, _ = cat.load("candidates_demonstration")
+    cand = cand.assign(site_id=[f"C{i % 60}" for i in range(len(cand))])  # ids repeat
+    excl, missing, _ = build_exclusions(cat, rules, "pv", [])
+    admin, _ = cat.load("admin")
+    specs = [(demo_rasters[0], "slope", 0.0, "slope"), (demo_rasters[1], "minimum", 1400.0, "ghi")]
+    tiles = site_tiles(cand, 10)
+    assert sorted(np.concatenate(tiles).tolist()) == list(range(len(cand)))
+    assert not all((np.diff(t) == 1).all() for t in tiles)  # not contiguous runs of rows
+    kw = {"tech": "pv", "admin": admin, "not_assessed": missing}
+    with rasterio.open(specs[0][0]) as d, rasterio.open(specs[1][0]) as g:
+        rs = [
+            RasterCriterion(d, "slope", 0.0, "slope"),
+            RasterCriterion(g, "minimum", 1400.0, "ghi"),
+        ]
+        local = screen_sites(cand, excl, rules, rasters=rs, **kw)
+    with dask_client(processes.scheduler_address) as client:
+        remote = screen_sites_dask(cand, excl, rules, specs, client=client, tiles=10, **kw)
+    scores = ["score_resource", "score"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(remote.sites.drop(columns=["geometry", *scores])),
+        pd.DataFrame(local.sites.drop(columns=["geometry", *scores])),
+    )
+    assert remote.sites.geometry.geom_equals_exact(local.sites.geometry, 0).all()
+    for col, unit in (("score_resource", 0.001), ("score", 0.1)):
+        diff = (remote.sites[col] - local.sites[col]).abs().fillna(0)
+        assert (diff <= unit + 1e-9).all(), col
+    assert local.sites["score_resource"].between(0.01, 0.99).sum() > 10
+    assert local.sites["removed_ghi_m2"].sum() > 1e6
+    for side in ("removed", "turbines", "unassessed"):
+        a, b = getattr(remote, side), getattr(local, side)
+        # text columns: object in the workers, pandas' string dtype here, where importing
+        # dask.dataframe turned pandas' string inference on (the written files are equal)
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(a.drop(columns="geometry")),
+            pd.DataFrame(b.drop(columns="geometry")),
+            check_dtype=False,
+        )
+        assert a.geometry.geom_equals_exact(b.geometry, 0).all()
+    assert remote.meta == local.meta
+    assert remote.summary["not_assessed_km2"] > 0
+
+
+def test_sites_scheduler_needs_engine_dask_and_recipe_key(processes, tmp_path):
+    res = CliRunner().invoke(
+        cli,
+        [*SITES, "--tech", "pv", "--out", str(tmp_path / "o"), "--scheduler", "tcp://1.2.3.4:1"],
+    )
+    assert res.exit_code == 2
+    assert "--scheduler is for --engine dask" in res.output
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        f'analysis = "sites"\ncatalog = "{CATALOG.as_posix()}"\nout = "{(tmp_path / "r").as_posix()}"\n'
+        '[inputs]\ncandidates = "candidates_demonstration"\n'
+        f'[options]\ntech = "wind"\nengine = "dask"\nscheduler = "{processes.scheduler_address}"\n',
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(cli, ["run", str(recipe)])
+    assert res.exit_code == 0, res.output
+    local = CliRunner().invoke(cli, [*SITES, "--tech", "wind", "--out", str(tmp_path / "l")])
+    assert local.exit_code == 0, local.output
+    for name in ("eligible_sites.csv", "eligible_sites.gpkg", "siting.json"):
+        assert (tmp_path / "r" / name).read_bytes() == (tmp_path / "l" / name).read_bytes()

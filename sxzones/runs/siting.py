@@ -310,6 +310,34 @@ def _screen(
 ) -> SitingResult:
     """Open the rasters, screen, close them; slope is listed as not assessed without a DEM."""
     g, a = layers
+    if opts.engine == "dask":  # tiles of candidates on a cluster; the workers open the rasters
+        from sxzones.dask_engine import dask_client, screen_sites_dask
+
+        with dask_client(opts.scheduler) as client:
+            res = screen_sites_dask(
+                cand, exclusions, ruleset, specs, client=client, tech=opts.tech, grid=g,
+                admin=a, not_assessed=missing, as_of_year=opts.as_of_year,
+            )  # fmt: skip
+    else:
+        res = _screen_here(opts, cand, exclusions, ruleset, specs, layers, missing)
+    if not opts.dem:
+        res.meta["not_assessed"].append(
+            {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
+        )
+    return res
+
+
+def _screen_here(
+    opts: SiteOptions,
+    cand: gpd.GeoDataFrame,
+    exclusions: list[Exclusion],
+    ruleset: RuleSet,
+    specs: list[tuple[Path, str, float, str]],
+    layers: tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None],
+    missing: list[dict[str, str]],
+) -> SitingResult:
+    """The screen in this process: open the rasters, screen, close them."""
+    g, a = layers
     with ExitStack() as stack:  # the run opens the rasters; the screen reads them
         rasters = [
             RasterCriterion(_open_raster(path, stack), kind, threshold, name)
@@ -325,10 +353,6 @@ def _screen(
             admin=a,
             not_assessed=missing,
             as_of_year=opts.as_of_year,
-        )
-    if not opts.dem:
-        res.meta["not_assessed"].append(
-            {"reason": "slope", "rule": "siting_terrain", "why": "no DEM given (--dem)"}
         )
     return res
 
