@@ -1,12 +1,31 @@
-"""The firm screen and the site check on a Dask cluster (``--engine dask [--scheduler ADDRESS]``).
+"""The firm screen, the site check and the siting screen on a Dask cluster
+(``--engine dask [--scheduler ADDRESS]``), with the local engine's results.
 
-The firms are split into spatially compact partitions (dask-geopandas, Hilbert order), the
-built-up areas and the admin layer (small) are sent once to every worker, and each partition
-is screened by :func:`sxzones.analyses.firm_zones.screen_firms`, the same function the local
-engine runs. A firm's result depends only on the firm and the areas, so the rows, zones,
-distances and nearest areas are those of the local engine; the rows come back in the input's
-order. The site check runs the same way: projects in contiguous partitions, each checked by
-:func:`sxzones.analyses.site_check.check_sites` against the layers sent to every worker.
+**Firm screen.** The firms are cut into spatially compact partitions (contiguous runs of the
+Hilbert order of their points, about 200,000 firms each); the built-up areas and the admin
+layer (small) are sent once to every worker, and each partition is screened by
+:func:`sxzones.analyses.firm_zones.screen_firms`, the function the local engine runs. A
+firm's result depends only on the firm and the areas, so rows, zones, distances and nearest
+areas are the local engine's; the rows come back in the input order.
+
+Memory: a partition is sent to a worker only when a slot is free (two per worker), and each
+result is fetched as soon as it is done and released on the worker, so a worker holds at
+most two partitions, their results and the broadcast layers: bounded by the partition size,
+not by the number of firms. (dask-geopandas' ``from_geopandas`` would put every partition
+into the task graph at once, which the scheduler then holds.) The calling process holds the
+input and the result: the run reads and validates the firm table there (validation spans
+the table: duplicate ids, row numbers in rejects) and writes the outputs from it, so its
+memory grows with the number of firms (see ``benchmarks/scale.py``).
+
+**Site check.** Projects in contiguous partitions, each checked by
+:func:`sxzones.analyses.site_check.check_sites` against the layers sent to every worker,
+joined in the projects' order.
+
+**Siting screen.** Candidates in spatially compact tiles (Hilbert order, about 100 each);
+every task opens the raster files itself, by path (workers need the files at the same
+paths), and runs :func:`sxzones.analyses.siting.screen_sites` on its tile with the
+exclusion layers sent once to every worker. :func:`join_site_tiles` puts the rows and the
+side layers back in the input order and computes the totals over the union again.
 
 Without ``scheduler`` a local cluster is started (one worker per core, threads in this
 process when ``processes`` is false); with one, the work goes to that running
@@ -44,8 +63,6 @@ __all__ = [
     "screen_sites_dask",
     "site_tiles",
 ]
-
-_ROW = "__sxzones_row"
 
 
 @contextmanager
@@ -114,47 +131,76 @@ def screen_firms_dask(
     GeoDataFrame
         What ``screen_firms`` returns for ``firms``, rows in the input order.
     """
-    import dask
-    import dask_geopandas
-
-    # text columns stay as screen_firms makes them (no conversion to Arrow strings)
-    with dask.config.set({"dataframe.convert-string": False}):
-        return _screen(firms, builtup, rules, client, distance_m, admin, partitions, dask_geopandas)
-
-
-def _screen(
-    firms: gpd.GeoDataFrame,
-    builtup: gpd.GeoDataFrame,
-    rules: RuleSet,
-    client: Any,
-    distance_m: float | None,
-    admin: gpd.GeoDataFrame | None,
-    partitions: int | None,
-    dask_geopandas: Any,
-) -> gpd.GeoDataFrame:
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     k = partitions or max(n_workers, -(-len(firms) // 200_000))
-    k = max(1, min(k, len(firms)))
-    frame = firms.assign(**{_ROW: np.arange(len(firms), dtype=np.int64)})
-    meta = _screen_part(frame.iloc[:1], builtup, admin, rules, distance_m).iloc[:0]
-    if k > 1:  # spatially compact partitions: contiguous runs of the Hilbert order
-        order = np.argsort(frame.geometry.hilbert_distance().to_numpy(), kind="stable")
-        frame = frame.iloc[order]
-    parts = dask_geopandas.from_geopandas(frame, npartitions=k, sort=False)
+    parts = firm_partitions(firms, k)
+    meta = _screen_part(firms.iloc[:1], builtup, admin, rules, distance_m).iloc[:0]
     # the small layers go once to every worker; each task gets a reference to them
     areas = client.scatter(builtup, broadcast=True)
     zones = client.scatter(admin, broadcast=True) if admin is not None else None
-    screened = parts.map_partitions(_screen_part, areas, zones, rules, distance_m, meta=meta)
-    result = client.compute(screened).result()
-    result = result.sort_values(_ROW, kind="stable")
+
+    def send(i: int) -> Any:  # a partition goes to a worker only when a slot is free
+        data = client.scatter(firms.iloc[parts[i]], hash=False)
+        fut = client.submit(_screen_part, data, areas, zones, rules, distance_m, pure=False)
+        return fut, data
+
+    screened = _stream(client, len(parts), send, 2 * n_workers)
+    return _join_firm_parts(screened, parts, meta, firms)
+
+
+def firm_partitions(firms: gpd.GeoDataFrame, k: int) -> list[npt.NDArray[np.int64]]:
+    """``k`` spatially compact partitions of the firms: contiguous runs of the Hilbert order
+    of their points (row positions; one partition: every row in order)."""
+    k = max(1, min(k, len(firms)))
+    if k == 1:
+        return [np.arange(len(firms), dtype=np.int64)]
+    order = np.argsort(firms.geometry.hilbert_distance().to_numpy(), kind="stable")
+    return list(np.array_split(order.astype(np.int64), k))
+
+
+def _stream(client: Any, n: int, send: Any, in_flight: int) -> list[Any]:
+    """Run tasks ``send(0) .. send(n - 1)`` (each returns its future and the futures it
+    holds), at most ``in_flight`` at once; each result is fetched as it is done and its
+    futures released, so a worker holds only the partitions in flight, whatever ``n``."""
+    from distributed import wait
+
+    results: list[Any] = [None] * n
+    pending: dict[Any, tuple[int, Any]] = {}
+    nxt = 0
+    while nxt < n or pending:
+        while nxt < n and len(pending) < in_flight:
+            fut, data = send(nxt)
+            pending[fut] = (nxt, data)
+            nxt += 1
+        done = wait(list(pending), return_when="FIRST_COMPLETED").done
+        for fut in sorted(done, key=lambda f: pending[f][0]):
+            i, data = pending.pop(fut)
+            results[i] = fut.result()
+            fut.release()
+            data.release()
+    return results
+
+
+def _join_firm_parts(
+    screened: list[Any], parts: list[npt.NDArray[np.int64]], meta: Any, firms: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """The partitions' results as one frame in the input order, categories as the local
+    engine makes them (fixed sets kept; sets built from the values present: sorted)."""
+    for col in meta.columns:
+        if not isinstance(meta[col].dtype, pd.CategoricalDtype):
+            continue
+        cats = pd.Index(
+            pd.unique(np.concatenate([p[col].cat.categories.to_numpy(object) for p in screened]))
+        )
+        if not cats.equals(meta[col].cat.categories):
+            cats = pd.Index(np.unique(cats.astype(str)))
+        for p in screened:
+            p[col] = p[col].cat.set_categories(cats)
+    joined = pd.concat(screened, ignore_index=True)
+    screened.clear()  # the parts go before the rows are put back in order
+    result = joined.take(np.argsort(np.concatenate(parts), kind="stable"))
+    del joined
     result.index = firms.index
-    result = result.drop(columns=_ROW)
-    for col in result.columns:  # categories as the local engine orders them
-        cats = getattr(getattr(result[col], "cat", None), "categories", None)
-        if cats is not None and not cats.equals(meta[col].cat.categories):
-            # built from the values present (categorical_take: sorted); the partitions'
-            # sets were united in the order of appearance
-            result[col] = result[col].cat.reorder_categories(np.unique(cats.astype(str)))
     result.attrs = dict(meta.attrs)
     return gpd.GeoDataFrame(result, geometry=meta.geometry.name, crs=firms.crs)
 

@@ -3,6 +3,8 @@ order, same zones, nearest areas, rules, and distances (to the centimetre: here,
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -57,6 +59,34 @@ def test_dask_screen_equals_local(cluster):
     assert remote.geometry.equals(local.geometry) and remote.crs == local.crs
     assert remote.attrs["distance_m"] == local.attrs["distance_m"]
     assert set(remote["zone"]) >= {"inside", "within_20km"}
+
+
+def test_partitions_go_out_a_few_at_a_time(cluster):
+    """25 partitions, 3 in flight: a partition is sent only while fewer than 3 others are
+    unfinished, so a worker never holds all of them; the results come back in order and
+    every partition and result is released."""
+    from sxzones.dask_engine import _stream
+
+    tasks: list = []
+    early: list[int] = []
+    with dask_client(cluster.scheduler_address) as client:
+
+        def send(i):
+            if sum(not t.done() for t in tasks) > 2:
+                early.append(i)
+            data = client.scatter(i, hash=False)
+            tasks.append(client.submit(lambda x: x * x, data, pure=False))
+            return tasks[-1], data
+
+        results = _stream(client, 25, send, 3)
+        tasks.clear()
+        for _ in range(100):  # releases reach the client's event loop a moment later
+            if not client.futures:
+                break
+            time.sleep(0.05)
+        assert not client.futures
+    assert results == [i * i for i in range(25)]
+    assert early == []
 
 
 def test_cli_engine_dask_on_a_scheduler_by_address(cluster, tmp_path):
