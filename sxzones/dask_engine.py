@@ -101,8 +101,18 @@ def dask_client(
 
 def _screen_part(
     part: gpd.GeoDataFrame, builtup: Any, admin: Any, rules: Any, distance_m: float | None
-) -> Any:
-    return screen_firms(part, builtup, rules, distance_m=distance_m, admin=admin, threads=1)
+) -> pd.DataFrame:
+    """A partition's screen, less the firms' own columns that come back unchanged (the
+    caller has them): only what the screen added or changed travels back."""
+    res = screen_firms(part, builtup, rules, distance_m=distance_m, admin=admin, threads=1)
+    keep = [
+        c
+        for c in res.columns
+        if c not in part.columns
+        or res[c].dtype != part[c].dtype
+        or not res[c].reset_index(drop=True).equals(part[c].reset_index(drop=True))
+    ]
+    return pd.DataFrame({c: res[c].to_numpy() if c == res.geometry.name else res[c] for c in keep})
 
 
 def screen_firms_dask(
@@ -134,7 +144,8 @@ def screen_firms_dask(
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     k = partitions or max(n_workers, -(-len(firms) // 200_000))
     parts = firm_partitions(firms, k)
-    meta = _screen_part(firms.iloc[:1], builtup, admin, rules, distance_m).iloc[:0]
+    meta = screen_firms(firms.iloc[:1], builtup, rules, distance_m=distance_m, admin=admin)
+    meta = meta.iloc[:0]
     # the small layers go once to every worker; each task gets a reference to them
     areas = client.scatter(builtup, broadcast=True)
     zones = client.scatter(admin, broadcast=True) if admin is not None else None
@@ -182,27 +193,48 @@ def _stream(client: Any, n: int, send: Any, in_flight: int) -> list[Any]:
 
 
 def _join_firm_parts(
-    screened: list[Any], parts: list[npt.NDArray[np.int64]], meta: Any, firms: gpd.GeoDataFrame
+    screened: list[pd.DataFrame],
+    parts: list[npt.NDArray[np.int64]],
+    meta: gpd.GeoDataFrame,
+    firms: gpd.GeoDataFrame,
 ) -> gpd.GeoDataFrame:
-    """The partitions' results as one frame in the input order, categories as the local
-    engine makes them (fixed sets kept; sets built from the values present: sorted)."""
+    """The partitions' columns beside the firms' own, rows in the input order, columns in
+    the local engine's order, categories as it makes them (fixed sets kept; sets built
+    from the values present: sorted)."""
+    back = np.argsort(np.concatenate(parts), kind="stable")
+    result = firms.copy(deep=False)  # the firms' columns are shared, not copied
     for col in meta.columns:
-        if not isinstance(meta[col].dtype, pd.CategoricalDtype):
+        have = [c for c in screened if col in c]
+        if not have:
             continue
-        cats = pd.Index(
-            pd.unique(np.concatenate([p[col].cat.categories.to_numpy(object) for p in screened]))
-        )
-        if not cats.equals(meta[col].cat.categories):
-            cats = pd.Index(np.unique(cats.astype(str)))
-        for p in screened:
-            p[col] = p[col].cat.set_categories(cats)
-    joined = pd.concat(screened, ignore_index=True)
-    screened.clear()  # the parts go before the rows are put back in order
-    result = joined.take(np.argsort(np.concatenate(parts), kind="stable"))
-    del joined
-    result.index = firms.index
+        if isinstance(meta[col].dtype, pd.CategoricalDtype):
+            _common_categories(have, col, meta[col].cat.categories)
+        if len(have) == len(screened):
+            values = pd.concat([c[col] for c in screened], ignore_index=True).take(back)
+            result[col] = values.set_axis(firms.index)
+        else:  # changed in some partitions only: those rows from them
+            full = result[col].copy()
+            for c, rows in zip(screened, parts, strict=True):
+                if col in c:
+                    full.iloc[rows] = c[col].to_numpy()
+            result[col] = full
+        for c in have:
+            del c[col]  # the partitions' copy goes once it is joined
+    result = result[list(meta.columns)]
     result.attrs = dict(meta.attrs)
     return gpd.GeoDataFrame(result, geometry=meta.geometry.name, crs=firms.crs)
+
+
+def _common_categories(frames: list[pd.DataFrame], col: str, fixed: pd.Index) -> None:
+    """One category set for ``col`` in every frame: ``fixed`` when the frames' sets, united
+    in the order of appearance, are it; otherwise the sorted values."""
+    cats = pd.Index(
+        pd.unique(np.concatenate([f[col].cat.categories.to_numpy(object) for f in frames]))
+    )
+    if not cats.equals(fixed):
+        cats = pd.Index(np.unique(cats.astype(str)))
+    for f in frames:
+        f[col] = f[col].cat.set_categories(cats)
 
 
 def _check_part(

@@ -61,6 +61,31 @@ def test_dask_screen_equals_local(cluster):
     assert set(remote["zone"]) >= {"inside", "within_20km"}
 
 
+def test_partitions_send_back_only_what_the_screen_added_or_changed():
+    """A partition returns the screen's own columns; the firms' columns come from the
+    caller's table, and a column the screen changed in one partition only is taken from
+    that partition for its rows."""
+    from sxzones.dask_engine import _join_firm_parts, _screen_part, firm_partitions
+
+    cat = load_catalog(CATALOG)
+    firms, _ = cat.load("firms")
+    builtup, _ = cat.load("builtup_demonstration")
+    rules = load_rules()
+    local = screen_firms(firms, builtup, rules)
+    parts = firm_partitions(firms, 3)
+    screened = [_screen_part(firms.iloc[p], builtup, None, rules, None) for p in parts]
+    assert "zone" in screened[0] and "firm_id" not in screened[0] and "geometry" not in screened[0]
+    screened[1]["name"] = (firms["name"].iloc[parts[1]] + "*").to_numpy()
+    joined = _join_firm_parts(screened, parts, local.iloc[:0], firms)
+    expect = local["name"].copy()
+    expect.iloc[parts[1]] = expect.iloc[parts[1]] + "*"
+    assert joined["name"].equals(expect) and (joined["name"] != local["name"]).sum() > 10
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(joined.drop(columns=["name", "geometry"])),
+        pd.DataFrame(local.drop(columns=["name", "geometry"])),
+    )
+
+
 def test_partitions_go_out_a_few_at_a_time(cluster):
     """25 partitions, 3 in flight: a partition is sent only while fewer than 3 others are
     unfinished, so a worker never holds all of them; the results come back in order and
