@@ -678,6 +678,7 @@ class OverviewOptions(_MapOutputs):
     )
     title: str = _f("", Opt(None, "Title of the map (default: the recipe's title)."))
     map_path: Path | None = _f(None, Opt(None, "Write the overview map here.", "path", key="map"))
+    lang: str = _f("en", LANG)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -712,6 +713,14 @@ class ValidateOptions(Options):
         False, Opt("--overwrite", "Replace the --rejects file if it exists.", "flag", None)
     )
     fields: tuple[str, ...] = _f((), dataclasses.replace(FIELD, section=None))
+    lang: str = _f(
+        "en",
+        dataclasses.replace(
+            LANG,
+            help="Language of the --rejects table's headers and values: en, zh or both.",
+            section=None,
+        ),
+    )
 
     def field_roles(self) -> tuple[str, ...]:
         return (self.role or "context",)

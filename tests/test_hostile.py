@@ -1264,8 +1264,8 @@ def _(t: Path) -> list[str]:
 @case(
     "validate-garbage-prj",
     "refused",
-    "a .prj that is not a CRS definition",
-    says=("s.shp",),
+    "a .prj that is not a CRS definition (the message named the .shp; now the .prj)",
+    says=("s.prj", "is not a CRS definition", "--crs"),
 )
 def _(t: Path) -> list[str]:
     _shapefile(t / "s.shp", _firms_frame(_good_points()))
@@ -1398,7 +1398,7 @@ def _(t: Path) -> list[str]:
     "firms-disk-full",
     "refused",
     "the disk fills while the outputs are written (a 60 kB file-size limit): nothing is left",
-    says=("firm_zones.gpkg",),
+    says=("firm_zones.gpkg", "file-size limit"),
     proc=True,
     fsize=60_000,
 )

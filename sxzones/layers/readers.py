@@ -262,12 +262,34 @@ def _read_vector(
         pyogrio.errors.DataLayerError,
         pyogrio.errors.FieldError,
     ) as exc:
+        if suffix == ".shp":
+            _check_prj(path, exc)
         raise _refuse(
             path,
             f"cannot be read as {_VECTOR.get(suffix, 'a vector file')} ({exc})",
             "check that the file is complete and really of that format",
         ) from exc
     return frame, frame.crs
+
+
+def _check_prj(path: Path, exc: Exception) -> None:
+    """When GDAL cannot read a shapefile, name its ``.prj`` if that is what it could not
+    read: a ``.prj`` that is not a CRS definition (the shapes may be fine)."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    prj = path.with_suffix(".prj")
+    if not prj.is_file():
+        return
+    try:
+        CRS.from_user_input(prj.read_text(encoding="utf-8", errors="replace").strip())
+    except ProjCRSError:
+        raise _refuse(
+            prj,
+            f"is not a CRS definition (GDAL: {str(exc).splitlines()[0]})",
+            "replace it with the .prj from the data's provider, or delete it and give the "
+            "CRS with --crs (e.g. --crs gk38)",
+        ) from exc
 
 
 #: Column of a read layer naming why a feature's geometry could not be built (validation
