@@ -445,7 +445,9 @@ def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
-    """Text to float64; blanks and non-numbers become NaN (rejected later, with their row)."""
+    """Text to float64; degrees-minutes-seconds (``112°33′15.6″``, ``112度33分``, see
+    :mod:`sxzones.layers.dms`) read as degrees; blanks and non-numbers become NaN (rejected
+    later, with their row)."""
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=float, na_value=np.nan)
     text = pa.array(values.astype("string"), type=pa.string())
@@ -455,7 +457,14 @@ def _numbers(values: pd.Series) -> np.ndarray:
             zero_copy_only=False
         )
     except pa.ArrowInvalid:  # some cell is not a number: parse leniently, NaN for those
-        return pd.to_numeric(pd.Series(text.to_pandas()), errors="coerce").to_numpy(float)
+        cells = pd.Series(text.to_pandas())
+        out = pd.to_numeric(cells, errors="coerce").to_numpy(float, copy=True)
+        bad = np.flatnonzero(np.isnan(out))
+        if len(bad):
+            from sxzones.layers.dms import parse_dms
+
+            out[bad] = parse_dms(cells.iloc[bad])
+        return out
 
 
 def _points_from_table(
