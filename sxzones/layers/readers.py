@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
 import warnings
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,11 +355,17 @@ def _read_table(
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
         try:
-            table = pd.read_excel(path, sheet_name=sheet or 0, dtype=object)
+            top = pd.read_excel(
+                path, sheet_name=sheet or 0, dtype=object, header=None, nrows=HEADER_SEARCH_ROWS
+            )
+            skip = _header_row(list(top.itertuples(index=False)), x, y)
+            table = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, header=skip)
         except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
             raise _refuse(
                 path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
             ) from exc
+        table.attrs["header_row"] = skip + 1
+        _note_titles(top.itertuples(index=False), skip, notes)
         return table
     sep = "\t" if suffix == ".tsv" else ","
     if encoding and _garbles_utf8(path, encoding):
@@ -369,7 +377,7 @@ def _read_table(
         )
     for enc in [encoding] if encoding else ["utf-8", "gb18030"]:
         try:
-            table = _read_csv_arrow(path, sep, enc)
+            table = _read_csv_arrow(path, sep, enc, x, y)
         except UnicodeDecodeError:
             continue
         except pa.ArrowInvalid as exc:
@@ -382,9 +390,26 @@ def _read_table(
             ) from exc
         if enc != "utf-8":
             notes.append(f"text read as {enc}")
+        if (skip := int(table.attrs["header_row"]) - 1) > 0:
+            with path.open("r", encoding="utf-8-sig" if enc == "utf-8" else enc) as fh:
+                _note_titles(csv.reader(itertools.islice(fh, skip), delimiter=sep), skip, notes)
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _note_titles(rows: Iterable[Sequence[Any]], skip: int, notes: list[str]) -> None:
+    """Say that the header was read from row ``skip + 1`` and what the rows above it hold."""
+    if skip <= 0:
+        return
+    above = [
+        " ".join(t for c in cells if c is not None and (t := str(c).strip()) not in ("", "nan"))
+        for cells in itertools.islice(rows, skip)
+    ]
+    titles = "; ".join(t for t in above if t) or "empty"
+    notes.append(
+        f"header read from row {skip + 1}; the row(s) above it are titles, not data ({titles})"
+    )
 
 
 def _ragged_row(path: Path, sep: str, encoding: str) -> str:
@@ -418,13 +443,21 @@ def _garbles_utf8(path: Path, encoding: str, probe: int = 1 << 20) -> bool:
     return not head.isascii()
 
 
-def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
+def _read_csv_arrow(
+    path: Path, sep: str, encoding: str, x: str | None = None, y: str | None = None
+) -> pd.DataFrame:
     """Every column as text (ids such as 0012 stay intact; numbers are parsed where used),
-    with Arrow's multi-threaded parser. A UTF-8 byte-order mark is skipped."""
+    with Arrow's multi-threaded parser. A UTF-8 byte-order mark is skipped. Title lines above
+    the header are skipped (see :func:`_header_row`; ``attrs["header_row"]``: the header's
+    line, 1-based)."""
     with path.open(
         "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
     ) as fh:
-        header = next(csv.reader(fh, delimiter=sep), [])
+        top = list(itertools.islice(csv.reader(fh, delimiter=sep), HEADER_SEARCH_ROWS))
+    skip = _header_row(top, x, y)
+    if any("\n" in c or "\r" in c for row in top[:skip] for c in row):
+        skip = 0  # a title cell over several lines: lines and rows differ; keep row 1
+    header = top[skip] if top else []
     if not header:
         raise pa.ArrowInvalid("the file has no header line")
     if dups := sorted({c for c in header if header.count(c) > 1}):
@@ -435,13 +468,38 @@ def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
         )
     table = pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding=encoding),
+        read_options=pacsv.ReadOptions(encoding=encoding, skip_rows=skip),
         parse_options=pacsv.ParseOptions(delimiter=sep),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
         ),
     )
-    return table.to_pandas()
+    out = table.to_pandas()
+    out.attrs["header_row"] = skip + 1
+    return out
+
+
+#: How many rows at the top of a table may hold titles above the header.
+HEADER_SEARCH_ROWS = 10
+
+
+def _header_row(rows: Sequence[Sequence[Any]], x: str | None, y: str | None) -> int:
+    """The header's index among the first rows of a table: 0 when row 1 names coordinate
+    columns (``x``/``y``, or a pair of :data:`COORDINATE_COLUMNS`) or no row does, otherwise
+    the first row that does (agency spreadsheets often put a title such as
+    ``XX市重点排污单位名录`` above the header)."""
+
+    def names_pair(cells: Sequence[Any]) -> bool:
+        names = {str(c).strip() for c in cells if c is not None and str(c).strip()}
+        if x or y:
+            return {n for n in (x, y) if n} <= names
+        lower = {n.lower() for n in names}
+        return any(cx in lower and cy in lower for cx, cy in COORDINATE_COLUMNS)
+
+    for k, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if names_pair(cells):
+            return k
+    return 0
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -584,6 +642,7 @@ def read_file(
     notes: list[str] = []
     suffix = p.suffix.lower()
     file_crs: Any = None
+    header_row = 1
     if suffix in _VECTOR:
         frame, file_crs = _read_vector(p, layer, encoding, notes, where)
         if where:
@@ -598,7 +657,9 @@ def read_file(
         frame = _read_parquet(p)
         file_crs = frame.crs
     elif suffix in _TABLE:
-        frame = _points_from_table(_read_table(p, x, y, sheet, encoding, notes), p, x, y)
+        table = _read_table(p, x, y, sheet, encoding, notes)
+        frame = _points_from_table(table, p, x, y)
+        header_row = int(table.attrs.get("header_row", 1))
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes)
     else:
@@ -611,7 +672,11 @@ def read_file(
         raise _refuse(p, "holds no features", "check that the right file or layer was given")
     spec = _resolve_spec(p, file_crs, crs, notes)
     frame = frame.reset_index(drop=True)
-    first = 2 if suffix in _TABLE else 1  # a spreadsheet's first data row is row 2
+    # a spreadsheet's first data row is row 2, or the row under a header below titles
+    first = header_row + 1 if suffix in _TABLE else 1
+    if header_row > 1:  # said with the layer's findings, not only in the notes
+        said = [n for n in notes if n.startswith("header read from row")]
+        frame.attrs["inferred"] = [*frame.attrs.get("inferred", []), *said]
     frame.insert(0, ROW, np.arange(first, len(frame) + first))
     word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
     return RawLayer(p, frame, spec, notes, encoding, word)
