@@ -57,13 +57,20 @@ _VECTOR = {
     ".geojson": "GeoJSON",
     ".json": "GeoJSON",
     ".fgb": "FlatGeobuf",
+    ".kml": "KML",
+    ".kmz": "KMZ (zipped KML)",
+    ".tab": "MapInfo TAB",
+    ".mif": "MapInfo MIF",
 }
+#: Formats whose layers are folders of one dataset (a KML's folders): all are read.
+_ALL_LAYERS = {".kml", ".kmz"}
 _TABLE = {".csv", ".tsv", ".xlsx", ".xls"}
 _PARQUET = {".parquet", ".geoparquet"}
 _JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
 # Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
-_IMPLICIT_CRS = {".geojson", ".json"}
+# KML is WGS84 by the OGC standard, yet apps in China write GCJ-02 into it too.
+_IMPLICIT_CRS = {".geojson", ".json", ".kml", ".kmz"}
 
 # Version bytes of dBase tables (byte 0 of the .dbf header): III, IV, FoxPro, Visual FoxPro.
 _DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB}
@@ -252,7 +259,10 @@ def _read_vector(
             if len(layers) > 1:
                 layer = str(layers[0][0])
                 notes.append(f"first of {len(layers)} layers read ({layer}); choose with layer=")
-        frame = _read_geometries(path, layer, encoding, where)
+        if suffix in _ALL_LAYERS and layer is None:
+            frame = _read_folders(path, encoding, where, notes)
+        else:
+            frame = _read_geometries(path, layer, encoding, where)
     except UnicodeDecodeError as exc:
         raise _refuse(
             path,
@@ -319,6 +329,24 @@ def _read_geometries(
     reason = "the geometry cannot be decoded (too few points for its type, or a ring not closed)"
     frame[GEOMETRY_PROBLEM] = [reason if x else None for x in lost]
     return frame
+
+
+def _read_folders(
+    path: Path, encoding: str | None, where: str | None, notes: list[str]
+) -> gpd.GeoDataFrame:
+    """Every folder (layer) of a KML/KMZ, in file order, with the folder's name in a
+    ``folder`` column when there are several: reading only the first folder would lose the
+    placemarks of the others."""
+    names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    read = [(n, _read_geometries(path, n, encoding, where)) for n in names]
+    parts = [(n, f) for n, f in read if len(f)]
+    if len(parts) <= 1:
+        return (parts or read)[0][1]
+    for name, part in parts:
+        part.insert(0, "folder", name)
+    notes.append(f"{len(parts)} folders read: {', '.join(n for n, _ in parts)}")
+    frames = [f for _, f in parts]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
 
 
 def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) -> tuple[str, str]:
@@ -666,7 +694,8 @@ def read_file(
         raise _refuse(
             p,
             f"unknown file type {suffix!r}",
-            "use .gpkg, .shp, .geojson, .fgb, .parquet, .csv, .xlsx or a 界址点 .txt",
+            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .parquet, .csv, .xlsx or a "
+            "界址点 .txt",
         )
     if len(frame) == 0:
         raise _refuse(p, "holds no features", "check that the right file or layer was given")
