@@ -86,9 +86,15 @@ def _side(cmd: list[str], cap: int) -> dict[str, object]:
     try:
         seconds, _, out = run_once(capped, cwd=str(ROOT))
         doc = json.loads(out)
-    except RuntimeError as exc:
-        last = [ln for ln in str(exc).splitlines() if ln.strip()][-1:]
-        return {"failed": (last[0] if last else str(exc))[:160], "load": round(load, 2)}
+    except RuntimeError as exc:  # "CMD failed (STATUS):" and the end of its standard error
+        head, _, err = str(exc).partition("\n")
+        status = head.rsplit("(", 1)[-1].rstrip("):")
+        lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+        # a crash (negative status): the Python frame it happened in, from faulthandler
+        where = [ln for ln in lines if ln.startswith("File ")][:1]
+        last = where or lines[-1:]
+        why = last[0][:200] if last else "no message (killed by a signal when negative)"
+        return {"failed": f"exit status {status}: {why}", "load": round(load, 2)}
     # client_mb: the calling process's own max RSS (os.wait4 would give the largest of it
     # and the workers it started)
     return {"wall_s": round(seconds, 1), "load": round(load, 2)} | doc
@@ -109,7 +115,17 @@ def main() -> int:
         child(a.child, *a.paths, a.workers)
         return 0
     firms, areas = make_firms(a.firms), make_areas(a.areas)
-    me = [sys.executable, __file__, "--workers", str(a.workers), "--paths", str(firms), str(areas)]
+    me = [
+        sys.executable,
+        "-X",
+        "faulthandler",
+        __file__,
+        "--workers",
+        str(a.workers),
+        "--paths",
+        str(firms),
+        str(areas),
+    ]
     sides = {
         "in-process screen_firms": [*me, "--child", "local"],
         f"local cluster, {a.workers} workers": [*me, "--child", "dask"],
