@@ -313,7 +313,7 @@ def _site_tile(
                     "worker needs the raster files at the same paths as this machine"
                 ) from None
             rasters.append(RasterCriterion(ds, kind, threshold, name))
-        return screen_sites(tile, exclusions, rules, rasters=rasters, **kw)
+        return screen_sites(tile, exclusions, rules, rasters=rasters, threads=1, **kw)
 
 
 def site_tiles(candidates: gpd.GeoDataFrame, k: int) -> list[npt.NDArray[np.int64]]:
