@@ -37,6 +37,16 @@ COLUMNS = ["zone", "distance_m", "nearest_area_id"]
 
 
 def _maxrss_mb() -> int:
+    """This process's peak resident memory in MB: VmHWM where Linux gives it (the peak of
+    this program's own memory: ru_maxrss would keep, across exec, the memory of the process
+    a worker was forked from, the caller holding the firm table), else ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
