@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,23 @@ def read_projects(
     return projects, report
 
 
+def check_document(
+    result: SiteCheckResult, details: list[dict[str, Any]], prep: LayerReport, cat: Catalog
+) -> dict[str, Any]:
+    """The document written as ``site_check.json``: rules, layers, input counts, projects."""
+    return {
+        "generated_by": f"sxzones {__version__}",
+        "rules": {
+            "file": result.rules.path.name,
+            **{k: str(v) for k, v in result.rules.document.items()},
+        },
+        "working_crs": f"EPSG:{cat.working.crs.to_epsg()}",
+        "layers": result.layers.sources,
+        "input": {"rows": prep.n_read, "checked": prep.n_loaded, "rejected": prep.n_rejected},
+        "projects": details,
+    }
+
+
 def write_check_outputs(
     result: SiteCheckResult,
     details: list[dict[str, Any]],
@@ -188,17 +206,7 @@ def write_check_outputs(
     """Stage ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and the printable
     reports (``reports``: all, flagged or none) in ``pub``; the CSV and the reports in
     ``lang`` (:mod:`sxzones.i18n`; the JSON keeps the identifiers)."""
-    doc = {
-        "generated_by": f"sxzones {__version__}",
-        "rules": {
-            "file": result.rules.path.name,
-            **{k: str(v) for k, v in result.rules.document.items()},
-        },
-        "working_crs": f"EPSG:{cat.working.crs.to_epsg()}",
-        "layers": result.layers.sources,
-        "input": {"rows": prep.n_read, "checked": prep.n_loaded, "rejected": prep.n_rejected},
-        "projects": details,
-    }
+    doc = check_document(result, details, prep, cat)
     write_json(doc, pub.stage("site_check.json", rows=len(details)), overwrite=True)
     table = pd.DataFrame(result.table.drop(columns="geometry"))
     tr = translate_frame(table, lang, lab=lab)
@@ -236,6 +244,69 @@ def _check(
         return check_sites_dask(projects, layers, rules, client=client)
 
 
+@dataclass
+class CheckRun:
+    """A site check computed and not yet written: what :func:`write_check_run` writes."""
+
+    projects: gpd.GeoDataFrame
+    prep: LayerReport
+    layers: SiteLayers
+    result: SiteCheckResult
+    details: list[dict[str, Any]]
+    ruleset: RuleSet
+
+
+def check_rules(opts: CheckOptions) -> RuleSet:
+    """The rules of the options, with ``--industry`` and ``--kind`` checked against their
+    vocabularies (one value for every project: a typo is a user error)."""
+    if opts.reports not in REPORTS:
+        raise SxzonesError(f"reports {opts.reports!r}: choose from {', '.join(REPORTS)}")
+    ruleset: RuleSet = load_rules(opts.rules)
+    if opts.industry is not None:
+        ruleset.industries.require(opts.industry, "--industry")
+    if opts.kind is not None:
+        ruleset.project_kinds.require(opts.kind, "--kind")
+    return ruleset
+
+
+def compute_check(
+    opts: CheckOptions, cat: Catalog, ruleset: RuleSet, *, layers: SiteLayers | None = None
+) -> CheckRun:
+    """Read and check the projects of ``opts`` (nothing written)."""
+    projects, prep = read_projects(
+        _project_spec(opts),
+        cat,
+        crs=opts.crs,
+        industry=opts.industry,
+        kind=opts.kind,
+        fields=opts.fields_for("projects"),
+        encoding=opts.encoding,
+        single=opts.project is not None,
+    )
+    layers = layers if layers is not None else site_layers(cat)
+    result = _check(opts, projects, layers, ruleset)
+    return CheckRun(projects, prep, layers, result, result.details(), ruleset)
+
+
+def write_check_run(opts: CheckOptions, cat: Catalog, run: CheckRun, pub: Publication) -> None:
+    """Stage the outputs of a computed check in ``pub`` (tables, reports, map, figure)."""
+    lang = check_lang(opts.lang)
+    lab = labels(run.ruleset) if lang != "en" else None
+    write_check_outputs(run.result, run.details, run.prep, cat, opts.reports, pub, lang, lab)
+    used = [*run.layers.sources.values(), *report_sources([run.prep])]
+    _write_check_maps(opts, pub, run.result, sources_line(used, lang=lang), lab)
+
+
+def check_publication(opts: CheckOptions) -> Publication:
+    """The (not yet entered) publication of a site check's outputs in ``opts.out``."""
+    names = ["site_check.json", "site_check.csv", "rejects.csv"]
+    external = [opts.map_path, *figure_paths(opts.figure_path)]
+    return Publication(
+        opts.out, "check", names, external=external, overwrite=opts.overwrite,
+        owned=("report-*.html",),
+    )  # fmt: skip
+
+
 def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = None) -> RunResult:
     """Read, check, and write ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and
     ``report-<id>.html`` per project (and an interactive map at ``opts.map_path``).
@@ -246,41 +317,20 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
     ``opts.reports``: ``all`` (a report per project), ``flagged`` (only projects whose verdict
     is conflict or conditional: a batch of 10,000 parcels otherwise writes 10,000 files, about
     20 ms each) or ``none``. ``opts.lang``: the language of the CSV, reports and map."""
-    out, overwrite, reports = opts.out, opts.overwrite, opts.reports
-    if reports not in REPORTS:
-        raise SxzonesError(f"reports {reports!r}: choose from {', '.join(REPORTS)}")
     warm_up()  # the compiled distance kernels load while the projects and layers are read
-    ruleset: RuleSet = load_rules(opts.rules)
-    if opts.industry is not None:  # one value for every project: a typo is a user error
-        ruleset.industries.require(opts.industry, "--industry")
-    if opts.kind is not None:
-        ruleset.project_kinds.require(opts.kind, "--kind")
-    names = ["site_check.json", "site_check.csv", "rejects.csv"]
-    external = [opts.map_path, *figure_paths(opts.figure_path)]
-    with Publication(
-        out, "check", names, external=external, overwrite=overwrite, owned=("report-*.html",)
-    ) as pub:
-        projects, prep = read_projects(
-            _project_spec(opts),
-            cat,
-            crs=opts.crs,
-            industry=opts.industry,
-            kind=opts.kind,
-            fields=opts.fields_for("projects"),
-            encoding=opts.encoding,
-            single=opts.project is not None,
-        )
-        layers = layers if layers is not None else site_layers(cat)
-        result = _check(opts, projects, layers, ruleset)
-        details = result.details()
-        lang = check_lang(opts.lang)
-        lab = labels(ruleset) if lang != "en" else None
-        write_check_outputs(result, details, prep, cat, reports, pub, lang, lab)
-        used = [*layers.sources.values(), *report_sources([prep])]
-        _write_check_maps(opts, pub, result, sources_line(used, lang=lang), lab)
-        add_inputs(pub, [prep], ruleset.path)
+    ruleset = check_rules(opts)
+    with check_publication(opts) as pub:
+        run = compute_check(opts, cat, ruleset, layers=layers)
+        write_check_run(opts, cat, run, pub)
+        add_inputs(pub, [run.prep], ruleset.path)
         written = pub.publish()
-    counts = result.table["verdict"].value_counts().to_dict()
+    return RunResult("check", written, check_summary(run), manifest=pub.manifest)
+
+
+def check_summary(run: CheckRun) -> str:
+    """The run's summary: counts by verdict, input rows, notes, the first ten projects."""
+    details, prep = run.details, run.prep
+    counts = run.result.table["verdict"].value_counts().to_dict()
     summary = (
         f"site check: {len(details)} project(s): "
         + ", ".join(
@@ -297,7 +347,7 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
             + (f"; {d['geometry_note']}" if d.get("geometry_note") else "")
             + (f"; {d['unassessed_reason']}" if d.get("unassessed_reason") else "")
         )
-    return RunResult("check", written, summary, manifest=pub.manifest)
+    return summary
 
 
 def _write_check_maps(

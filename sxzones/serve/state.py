@@ -14,8 +14,9 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +32,9 @@ from sxzones.serve.uploads import Limits
 
 __all__ = ["Job", "PreloadedCatalog", "ServeState", "open_state"]
 
-#: Results kept for download (older ones are removed).
+#: Results kept for download (older ones are removed), and for how long (seconds).
 KEEP_JOBS = 64
+KEEP_SECONDS = 4 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,30 @@ class PreloadedCatalog(Catalog):
 
 @dataclass
 class Job:
-    """One request's folder; ``id`` names its downloads."""
+    """One request's folder; ``id`` names its downloads.
+
+    ``writer`` (set by the request) writes the outputs into ``folder / "out"`` when one of
+    them is first downloaded, from the result the request kept; ``names`` are the files it
+    writes. A job without a writer wrote its outputs during the request."""
 
     id: str
     folder: Path
+    writer: Callable[[], None] | None = None
+    names: frozenset[str] = frozenset()
+    created: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def file(self, name: str) -> Path | None:
+        """The output ``name``, written first if the job writes lazily (once, under the
+        job's lock: concurrent downloads wait for the one writer)."""
+        if self.writer is not None and name not in self.names:
+            return None
+        with self.lock:
+            if self.writer is not None:
+                self.writer()
+                self.writer = None  # the kept result goes with it
+        path = self.folder / "out" / name
+        return path if path.is_file() else None
 
 
 @dataclass
@@ -82,7 +104,9 @@ class ServeState:
     #: answers to its own names, so that a web page elsewhere cannot reach it through a
     #: name it controls (DNS rebinding).
     hosts: frozenset[str] | None = None
-    _jobs: OrderedDict[str, Path] = field(default_factory=OrderedDict)
+    #: Prefix of this process's job ids (a worker process's number, for the routing).
+    prefix: str = ""
+    _jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
@@ -107,12 +131,13 @@ class ServeState:
     def job(self, keep: bool = True) -> Iterator[Job]:
         """A fresh job folder. The uploads in its ``in/`` subfolder are removed when the
         block ends; with ``keep`` the outputs stay for download (the oldest go beyond
-        :data:`KEEP_JOBS`), otherwise everything goes."""
-        jid = secrets.token_urlsafe(12)
+        :data:`KEEP_JOBS` or :data:`KEEP_SECONDS`), otherwise everything goes."""
+        jid = self.prefix + secrets.token_urlsafe(12)
         folder = self.root / jid
         (folder / "in").mkdir(parents=True)
         try:
-            yield Job(jid, folder)
+            job = Job(jid, folder)
+            yield job
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -121,19 +146,28 @@ class ServeState:
             shutil.rmtree(folder, ignore_errors=True)
             return
         with self._lock:
-            self._jobs[jid] = folder
-            while len(self._jobs) > KEEP_JOBS:
-                _, old = self._jobs.popitem(last=False)
-                shutil.rmtree(old, ignore_errors=True)
+            self._jobs[jid] = job
+            self._expire()
+
+    def _expire(self) -> None:
+        """Drop the oldest jobs beyond the count or the age (holding ``_lock``)."""
+        now = time.monotonic()
+        while self._jobs:
+            oldest = next(iter(self._jobs.values()))
+            if len(self._jobs) <= KEEP_JOBS and now - oldest.created <= KEEP_SECONDS:
+                break
+            self._jobs.popitem(last=False)
+            shutil.rmtree(oldest.folder, ignore_errors=True)
 
     def job_file(self, jid: str, name: str) -> Path | None:
-        """A file of a kept job by id and file name (None when there is no such file)."""
+        """A file of a kept job by id and file name, written now if the job writes its
+        outputs lazily (None when there is no such file)."""
         with self._lock:
-            folder = self._jobs.get(jid)
-        if folder is None or "/" in name or "\\" in name or name.startswith("."):
+            self._expire()
+            job = self._jobs.get(jid)
+        if job is None or "/" in name or "\\" in name or name.startswith("."):
             return None
-        path = folder / "out" / name
-        return path if path.is_file() else None
+        return job.file(name)
 
     def close(self) -> None:
         """Remove every job folder."""

@@ -27,7 +27,9 @@ from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
 from sxzones.layers.readers import read_file
 from sxzones.options import CheckOptions, FirmOptions, SiteOptions
-from sxzones.outputs import write_gpkg
+from sxzones.outputs import _json_default, write_gpkg
+from sxzones.reports import report_names
+from sxzones.runs.site_check import check_summary
 from sxzones.serve import uploads
 from sxzones.serve.state import Job, ServeState
 
@@ -153,53 +155,112 @@ def check_options(
 
 
 def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) -> dict[str, Any]:
-    """The site check of one upload or drawn/pasted parcel: the run's ``site_check.json``
-    document, the map's features, and the downloads (JSON, CSV, GPKG, the reports)."""
-    from sxzones.runs.site_check import read_projects, run_check
+    """The site check of one upload or drawn/pasted parcel: the ``site_check.json`` document,
+    the map's features, and the names of the downloads (JSON, CSV, GPKG, the reports).
+
+    Only the check is done here; the downloads are written from the kept result when one of
+    them is first asked for (:meth:`Job.file`), by the command's own writer, so that they are
+    the command's files byte for byte while a request costs the check alone."""
+    from sxzones.runs import add_inputs
+    from sxzones.runs.site_check import check_document, check_publication, compute_check
 
     with state.job() as job:
         spec, source = _project_spec(state, form, upload, job)
         opts = check_options(state, form, spec, source, job.folder / "out")
-        result = run_check(opts, state.catalog, layers=state.site_layers())
-        out = job.folder / "out"
-        doc = json.loads((out / "site_check.json").read_text(encoding="utf-8"))
-        projects, _ = read_projects(
-            spec,
-            state.catalog,
-            crs=opts.crs,
-            industry=opts.industry,
-            kind=opts.kind,
-            fields=opts.fields_for("projects"),
-            encoding=opts.encoding,
-        )
-        table = pd.read_csv(out / "site_check.csv", dtype=str, keep_default_na=False)
-        gpkg = gpd.GeoDataFrame(table, geometry=projects.geometry.to_numpy(), crs=projects.crs)
-        write_gpkg(gpkg, out / "site_check.gpkg", overwrite=True, layer="site_check")
+        ruleset = state.ruleset  # loaded once; read only
+        if opts.industry is not None:
+            ruleset.industries.require(opts.industry, "--industry")
+        if opts.kind is not None:
+            ruleset.project_kinds.require(opts.kind, "--kind")
+        run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers())
+        pub = check_publication(opts)
+        add_inputs(pub, [run.prep], ruleset.path)  # hashed now: the upload goes at the end
+        doc = check_document(run.result, run.details, run.prep, state.catalog)
+        doc = json.loads(json.dumps(doc, ensure_ascii=False, default=_json_default))
+        reports = report_names([str(d["project_id"]) for d in run.details])
+        job.names = frozenset([*CHECK_FILES, *reports])
+        job.writer = functools.partial(_write_check, state, opts, run, pub)
         return {
             "job": job.id,
-            "summary": result.summary,
+            "summary": check_summary(run),
             "document": doc,
-            "map": _check_map(state, doc, gpkg),
-            "downloads": downloads(job),
+            "map": _check_map(state, doc, run),
+            "downloads": sorted(job.names),
             "command": _command("check", opts, spec),
         }
 
 
-def _check_map(state: ServeState, doc: dict[str, Any], projects: gpd.GeoDataFrame) -> Any:
+#: The files of a site check's job besides its reports.
+CHECK_FILES = (
+    "manifest.json",
+    "rejects.csv",
+    "site_check.csv",
+    "site_check.gpkg",
+    "site_check.json",
+)
+
+
+def _write_check(state: ServeState, opts: CheckOptions, run: Any, pub: Any) -> None:
+    """Write a kept site check's outputs into its job folder: the command's files (by the
+    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels."""
+    from sxzones.runs.site_check import write_check_run
+
+    with pub:
+        write_check_run(opts, state.catalog, run, pub)
+        pub.publish()
+    table = pd.read_csv(opts.out / "site_check.csv", dtype=str, keep_default_na=False)
+    projects = run.projects
+    gpkg = gpd.GeoDataFrame(table, geometry=projects.geometry.to_numpy(), crs=projects.crs)
+    write_gpkg(gpkg, opts.out / "site_check.gpkg", overwrite=True, layer="site_check")
+
+
+def _shown(frame: gpd.GeoDataFrame, rows: Any, columns: list[str], tolerance_m: float) -> Any:
+    """GeoJSON (a dict) of the rows at positions ``rows`` of ``frame`` in WGS84 with
+    ``columns`` as text properties (geometries simplified by ``tolerance_m`` metres of the
+    working CRS, for display only): a few features, without a frame of their own."""
+    keep = [c for c in columns if c in frame.columns]
+    geoms = frame.geometry.to_numpy()[rows]
+    if tolerance_m:
+        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    tr = _to_wgs84(CRS(frame.crs))
+    geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    values = [frame[c].to_numpy()[rows] for c in keep]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {c: _text(v[k]) for c, v in zip(keep, values, strict=True)},
+                "geometry": json.loads(shapely.to_geojson(g)),
+            }
+            for k, g in enumerate(geoms)
+        ],
+    }
+
+
+def _text(v: Any) -> str:
+    """A cell as the CSV holds it: text, '' for a missing value."""
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return str(v)
+
+
+def _check_map(state: ServeState, doc: dict[str, Any], run: Any) -> Any:
     """The projects, the control units and the red lines they touch, as GeoJSON."""
     units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
     reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
     cu, rl = state.frame("control_units"), state.frame("redline")
+    cu_rows = np.flatnonzero(np.isin(cu["unit_code"].to_numpy(), list(units)))
+    rl_rows = (
+        np.flatnonzero(np.isin(rl["redline_id"].astype(str).to_numpy(), list(reds)))
+        if "redline_id" in rl and reds
+        else np.zeros(0, dtype=np.int64)
+    )
+    table = run.result.table
     return {
-        "projects": _features(projects, ["project_id", "name", "verdict"]),
-        "control_units": _features(
-            cu[cu["unit_code"].isin(units)], ["unit_code", "unit_name", "unit_type"], 5.0
-        ),
-        "redline": _features(
-            rl[rl["redline_id"].astype(str).isin(reds)] if "redline_id" in rl else rl.iloc[:0],
-            ["redline_id", "name"],
-            5.0,
-        ),
+        "projects": _shown(table, np.arange(len(table)), ["project_id", "name", "verdict"], 0.0),
+        "control_units": _shown(cu, cu_rows, ["unit_code", "unit_name", "unit_type"], 5.0),
+        "redline": _shown(rl, rl_rows, ["redline_id", "name"], 5.0),
     }
 
 
