@@ -110,6 +110,8 @@ class ServeState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
+    #: The worker processes that run the analyses (None: this process's threads run them).
+    workers: Any = None
 
     def site_layers(self) -> SiteLayers:
         """This thread's site-check layers: the preloaded frames, with spatial indexes built
@@ -170,7 +172,10 @@ class ServeState:
         return job.file(name)
 
     def close(self) -> None:
-        """Remove every job folder."""
+        """Stop the worker processes and remove every job folder."""
+        workers, self.workers = self.workers, None
+        if workers is not None:
+            workers.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
