@@ -375,14 +375,19 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
 
 
 def _firm_points(path: Path) -> Any:
-    """Up to :data:`MAX_POINTS` firms (evenly sampled) with their zone, in WGS84."""
+    """Up to :data:`MAX_POINTS` firms (evenly sampled) with their zone, in WGS84; only the
+    sampled features are read (by feature id: the GeoPackage's rows in order)."""
     if not path.exists():
         return {"type": "FeatureCollection", "features": []}
-    frame = pyogrio.read_dataframe(path, columns=["firm_id", "name", "zone", "distance_m"])
-    if len(frame) > MAX_POINTS:
-        frame = frame.iloc[np.linspace(0, len(frame) - 1, MAX_POINTS).astype(int)]
+    n = int(pyogrio.read_info(path)["features"])
+    columns = ["firm_id", "name", "zone", "distance_m"]
+    if n > MAX_POINTS:
+        fids = np.linspace(0, n - 1, MAX_POINTS).astype(int) + 1
+        frame = pyogrio.read_dataframe(path, columns=columns, fids=fids)
+    else:
+        frame = pyogrio.read_dataframe(path, columns=columns)
     frame = frame.set_geometry(frame.geometry.representative_point())
-    return _features(frame, ["firm_id", "name", "zone", "distance_m"])
+    return _features(frame, columns)
 
 
 # ---- planner: the siting screen ---------------------------------------------------------
