@@ -523,8 +523,7 @@ def test_lazy_check_downloads_are_the_cli_files(served, tmp_path):
     form = {"coords": "112.30,37.56", "crs": "wgs84", "industry": "coking", "kind": "new"}
     res = client.post("/api/check", data=form).json()
     assert res["command"] == (
-        "sxzones check --project project.geojson --crs wgs84 --industry coking --kind new "
-        "--out OUT"
+        "sxzones check --project project.geojson --crs wgs84 --industry coking --kind new --out OUT"
     )
     out = state.root / res["job"] / "out"
     assert not out.exists()  # nothing written by the request itself

@@ -18,7 +18,6 @@ import shutil
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -174,7 +173,9 @@ def _copies(state: ServeState, files: dict[str, tasks.Given]) -> dict[str, tasks
     out: dict[str, tasks.Given] = {}
     for key, (src, name) in files.items():
         path = folder / secrets.token_urlsafe(12)
-        assert not isinstance(src, str)
+        if isinstance(src, str):  # already a copy
+            out[key] = (src, name)
+            continue
         with open(path, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         out[key] = (str(path), name)
@@ -193,9 +194,7 @@ def _api(task: str) -> Callable[[Request], Awaitable[Response]]:
             if state.workers is not None:
                 status, body = await state.workers.call(task, (fields, files))
             else:
-                status, body = await run_in_threadpool(
-                    tasks.run_task, state, task, (fields, files)
-                )
+                status, body = await run_in_threadpool(tasks.run_task, state, task, (fields, files))
         except BodyTooLarge as exc:
             return _error(str(exc), 413)
         except HTTPException as exc:  # the multipart parser's refusals
@@ -263,4 +262,3 @@ def build_app(state: ServeState) -> ASGIApp:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sx = state
     return Guard(app, state)
-

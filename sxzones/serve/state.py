@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pyproj import CRS
 
 from sxzones.analyses.site_check import SiteLayers
 from sxzones.errors import SxzonesError
@@ -32,6 +36,11 @@ from sxzones.serve.uploads import Limits
 
 __all__ = ["Job", "PreloadedCatalog", "ServeState", "open_state"]
 
+#: Columns of the layers drawn on the site check's map.
+SHOWN = {
+    "control_units": ["unit_code", "unit_name", "unit_type"],
+    "redline": ["redline_id", "name"],
+}
 #: Results kept for download (older ones are removed), and for how long (seconds).
 KEEP_JOBS = 64
 KEEP_SECONDS = 4 * 3600.0
@@ -60,6 +69,36 @@ class PreloadedCatalog(Catalog):
             return super().load(name)
         frame, report = self.frames[name]
         return frame.copy(), copy.copy(report)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A layer as the pages draw it: geometries (working CRS) and some columns as plain
+    arrays, taken once from the loaded frame (read only), so that a request picks a few
+    rows without pandas."""
+
+    geometry: npt.NDArray[np.object_]
+    columns: dict[str, npt.NDArray[np.object_]]
+    crs: CRS
+
+    @classmethod
+    def of(cls, frame: gpd.GeoDataFrame, columns: list[str]) -> Shown:
+        geoms = frame.geometry.to_numpy().copy()
+        geoms.setflags(write=False)
+        cols = {}
+        for c in columns:
+            if c in frame.columns:
+                values = np.array([_plain(v) for v in frame[c].tolist()], dtype=object)
+                values.setflags(write=False)
+                cols[c] = values
+        return cls(geoms, cols, CRS(frame.crs))
+
+
+def _plain(v: Any) -> Any:
+    """A cell as JSON has it: None for a missing value, numbers as Python numbers."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    return v.item() if hasattr(v, "item") else v
 
 
 @dataclass
@@ -112,6 +151,8 @@ class ServeState:
     _local: threading.local = field(default_factory=threading.local)
     #: The worker processes that run the analyses (None: this process's threads run them).
     workers: Any = None
+    #: The control units and red lines as the site check's map draws them.
+    shown: dict[str, Shown] = field(default_factory=dict)
 
     def site_layers(self) -> SiteLayers:
         """This thread's site-check layers: the preloaded frames, with spatial indexes built
@@ -198,4 +239,7 @@ def open_state(
                 "lines and built-up areas"
             )
     root = Path(tempfile.mkdtemp(prefix="sxzones-serve-"))
-    return ServeState(cat, rules, ruleset, limits, token, root)
+    state = ServeState(cat, rules, ruleset, limits, token, root)
+    for role, columns in SHOWN.items():
+        state.shown[role] = Shown.of(state.frame(role), columns)
+    return state

@@ -71,7 +71,7 @@ def run_task(state: ServeState, task: str, args: tuple[Any, ...]) -> tuple[int, 
         files: dict[str, work.Upload] = {}
         for key, (src, name) in given.items():
             if isinstance(src, str):  # a worker opens the server's copy of the upload
-                src = stack.enter_context(open(src, "rb"))  # noqa: SIM115
+                src = stack.enter_context(open(src, "rb"))
             files[key] = (src, name)
         try:
             return 200, encode(TASKS[task](state, fields, files))

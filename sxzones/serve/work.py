@@ -214,33 +214,33 @@ def _write_check(state: ServeState, opts: CheckOptions, run: Any, pub: Any) -> N
     write_gpkg(gpkg, opts.out / "site_check.gpkg", overwrite=True, layer="site_check")
 
 
-def _shown(frame: gpd.GeoDataFrame, rows: Any, columns: list[str], tolerance_m: float) -> Any:
-    """GeoJSON (a dict) of the rows at positions ``rows`` of ``frame`` in WGS84 with
-    ``columns`` as text properties (geometries simplified by ``tolerance_m`` metres of the
-    working CRS, for display only): a few features, without a frame of their own."""
-    keep = [c for c in columns if c in frame.columns]
-    geoms = frame.geometry.to_numpy()[rows]
+def _shown(
+    geoms: Any, columns: dict[str, Any], crs: CRS, rows: Any, tolerance_m: float
+) -> dict[str, Any]:
+    """GeoJSON (a dict) of the rows at positions ``rows`` in WGS84, with ``columns`` (name ->
+    array) as properties (geometries simplified by ``tolerance_m`` metres of the working
+    CRS, for display only)."""
+    part = geoms[rows]
     if tolerance_m:
-        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
-    tr = _to_wgs84(CRS(frame.crs))
-    geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    values = [frame[c].to_numpy()[rows] for c in keep]
+        part = shapely.simplify(part, tolerance_m, preserve_topology=True)
+    tr = _to_wgs84(crs)
+    part = shapely.transform(part, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
     return {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "properties": {c: _text(v[k]) for c, v in zip(keep, values, strict=True)},
+                "properties": {c: v[r] for c, v in columns.items()},
                 "geometry": json.loads(shapely.to_geojson(g)),
             }
-            for k, g in enumerate(geoms)
+            for r, g in zip(rows, part, strict=True)
         ],
     }
 
 
 def _text(v: Any) -> str:
     """A cell as the CSV holds it: text, '' for a missing value."""
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
         return ""
     return str(v)
 
@@ -249,18 +249,19 @@ def _check_map(state: ServeState, doc: dict[str, Any], run: Any) -> Any:
     """The projects, the control units and the red lines they touch, as GeoJSON."""
     units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
     reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
-    cu, rl = state.frame("control_units"), state.frame("redline")
-    cu_rows = np.flatnonzero(np.isin(cu["unit_code"].to_numpy(), list(units)))
-    rl_rows = (
-        np.flatnonzero(np.isin(rl["redline_id"].astype(str).to_numpy(), list(reds)))
-        if "redline_id" in rl and reds
-        else np.zeros(0, dtype=np.int64)
-    )
+    cu, rl = state.shown["control_units"], state.shown["redline"]
+    cu_rows = [k for k, c in enumerate(cu.columns["unit_code"]) if c in units]
+    ids = rl.columns.get("redline_id")
+    rl_rows = [k for k, r in enumerate(ids) if str(r) in reds] if ids is not None and reds else []
     table = run.result.table
+    cols = [c for c in ("project_id", "name", "verdict") if c in table.columns]
+    values = pd.DataFrame(table[cols]).to_numpy(dtype=object)
+    projects = {c: [_text(v) for v in values[:, k]] for k, c in enumerate(cols)}
+    rows = list(range(len(table)))
     return {
-        "projects": _shown(table, np.arange(len(table)), ["project_id", "name", "verdict"], 0.0),
-        "control_units": _shown(cu, cu_rows, ["unit_code", "unit_name", "unit_type"], 5.0),
-        "redline": _shown(rl, rl_rows, ["redline_id", "name"], 5.0),
+        "projects": _shown(table.geometry.to_numpy(), projects, table.crs, rows, 0.0),
+        "control_units": _shown(cu.geometry, cu.columns, cu.crs, cu_rows, 5.0),
+        "redline": _shown(rl.geometry, rl.columns, rl.crs, rl_rows, 5.0),
     }
 
 

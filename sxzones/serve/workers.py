@@ -75,7 +75,9 @@ class Workers:
         k = int(m.group(1)) if m else -1
         return k if 0 <= k < len(self.conns) else None
 
-    async def call(self, task: str, args: tuple[Any, ...], k: int | None = None) -> tuple[int, bytes]:
+    async def call(
+        self, task: str, args: tuple[Any, ...], k: int | None = None
+    ) -> tuple[int, bytes]:
         """Run ``task`` on worker ``k`` (default: the least busy one that is alive)."""
         with self._lock:
             live = [i for i in range(len(self.conns)) if self.alive[i]]
@@ -119,7 +121,7 @@ class Workers:
 
     def close(self) -> None:
         """Ask the workers to finish, then end those that do not."""
-        for k, conn in enumerate(self.conns):
+        for k in range(len(self.conns)):
             try:
                 self._post(k, None)
             except OSError:
