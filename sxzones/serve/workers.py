@@ -16,6 +16,7 @@ server's temporary folder, removed when the call ends.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -152,6 +153,7 @@ def _main(state: ServeState, k: int, conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     state.prefix = f"w{k}-"
     state.workers = None
+    gc.freeze()  # the inherited objects: never collected, so their pages stay shared
     warm_up()
     lock = threading.Lock()
 
