@@ -599,3 +599,25 @@ def test_in_process_mode_gives_the_same_answer(served):
 def test_workers_option_is_checked():
     with pytest.raises(SxzonesError, match="--workers -1"):
         ServeOptions(workers=-1)
+
+
+def test_firm_map_reads_only_its_evenly_sampled_points(monkeypatch, tmp_path):
+    """Past MAX_POINTS firms the map gets an even sample, read by feature id: the same firms
+    as taking every n-th row of the whole GeoPackage."""
+    import numpy as np
+    import pyogrio
+
+    from sxzones.serve import work
+
+    monkeypatch.setattr(work, "MAX_POINTS", 2)
+    app, state = create_app(ServeOptions(workers=0))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+            files = {"file": ("firms.csv", FIRMS_CSV.encode())}
+            res = c.post("/api/firms", data={"crs": "wgs84"}, files=files).json()
+            whole = pyogrio.read_dataframe(state.root / res["job"] / "out" / "firm_zones.gpkg")
+        want = whole["firm_id"].to_numpy()[np.linspace(0, len(whole) - 1, 2).astype(int)]
+        got = [f["properties"]["firm_id"] for f in res["map"]["features"]]
+        assert len(whole) == 3 and got == list(want) == ["F1", "F3"]
+    finally:
+        state.close()
