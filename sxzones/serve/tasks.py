@@ -62,7 +62,11 @@ def run_task(state: ServeState, task: str, args: tuple[Any, ...]) -> tuple[int, 
     """Run ``task`` with ``args``: ``(fields, files)`` for an analysis, ``(job, name)`` for
     ``file`` (the body is then the file's path). Returns the status and the body."""
     if task == "file":
-        path = state.job_file(*args)
+        try:
+            path = state.job_file(*args)  # written now if the job writes lazily
+        except Exception:
+            log.error("writing a result failed:\n%s", traceback.format_exc())
+            return 500, error_body("internal error: the server's log has the details")
         if path is None:
             return 404, error_body("no such result (results are kept for the latest 64 runs)")
         return 200, str(path).encode("utf-8")
