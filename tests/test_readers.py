@@ -209,11 +209,42 @@ def test_title_rows_above_the_header(tmp_path, suffix):
     raw = read_file(p, crs="wgs84")
     assert raw.frame["单位名称"].tolist() == ["太钢", "某焦化"]
     assert raw.frame["source_row"].tolist() == [4, 5]
-    said = "header read from row 3; the row(s) above it are titles, not data"
+    said = (
+        "header read from row 3 (an empty header cell takes the name above it); "
+        "the row(s) above it are not data"
+    )
     assert f"{said} (太原市重点排污单位名录（2024年）)" in raw.notes
     _, rep = validate_layer(raw, "context", working_crs=4546)
     assert rep.rejects["source_row"].tolist() == [5]
     assert any(said in str(f) for f in rep.findings)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_header_over_two_rows_with_merged_cells(tmp_path, suffix):
+    """单位名称 and 行业 merged over two header rows, 坐标 over 经度 | 纬度: every column keeps
+    its name (the lower row alone would leave three columns unnamed)."""
+    rows = [
+        ["晋中市涉气重点企业清单", None, None, None],
+        ["单位名称", "行业", "坐标", None],
+        [None, None, "经度", "纬度"],
+        ["某焦化", "焦化", "112.6", "37.7"],
+    ]
+    p = tmp_path / f"firms{suffix}"
+    if suffix == ".csv":
+        pd.DataFrame(rows).fillna("").to_csv(p, index=False, header=False, encoding="gbk")
+    else:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        for r in rows:
+            wb.active.append(r)
+        for cells in ("A1:D1", "A2:A3", "B2:B3", "C2:D2"):
+            wb.active.merge_cells(cells)
+        wb.save(p)
+    raw = read_file(p, crs="wgs84")
+    assert list(raw.frame.columns[1:5]) == ["单位名称", "行业", "经度", "纬度"]
+    assert raw.frame["source_row"].tolist() == [4]
+    assert raw.frame.geometry.iloc[0].equals(shapely.Point(112.6, 37.7))
 
 
 def test_no_coordinate_header_anywhere_names_row_one(tmp_path):

@@ -388,6 +388,14 @@ def _read_table(
             )
             skip = _header_row(list(top.itertuples(index=False)), x, y)
             table = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, header=skip)
+            if skip:
+                names = _header_names([list(r) for r in top.itertuples(index=False)], skip)
+                table.columns = pd.Index(
+                    [
+                        names[j] or c if j < len(names) and str(c).startswith("Unnamed:") else c
+                        for j, c in enumerate(table.columns)
+                    ]
+                )
         except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
             raise _refuse(
                 path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
@@ -436,7 +444,8 @@ def _note_titles(rows: Iterable[Sequence[Any]], skip: int, notes: list[str]) -> 
     ]
     titles = "; ".join(t for t in above if t) or "empty"
     notes.append(
-        f"header read from row {skip + 1}; the row(s) above it are titles, not data ({titles})"
+        f"header read from row {skip + 1} (an empty header cell takes the name above it); "
+        f"the row(s) above it are not data ({titles})"
     )
 
 
@@ -485,18 +494,22 @@ def _read_csv_arrow(
     skip = _header_row(top, x, y)
     if any("\n" in c or "\r" in c for row in top[:skip] for c in row):
         skip = 0  # a title cell over several lines: lines and rows differ; keep row 1
-    header = top[skip] if top else []
+    header = _header_names(top, skip) if top else []
     if not header:
         raise pa.ArrowInvalid("the file has no header line")
     if dups := sorted({c for c in header if header.count(c) > 1}):
         raise _refuse(
             path,
-            f"column(s) {dups} appear more than once in the header (row 1)",
+            f"column(s) {dups} appear more than once in the header (row {skip + 1})",
             "rename or remove the extra column(s)",
         )
     table = pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding=encoding, skip_rows=skip),
+        read_options=pacsv.ReadOptions(
+            encoding=encoding,
+            skip_rows=skip + 1 if skip else 0,
+            column_names=header if skip else None,
+        ),
         parse_options=pacsv.ParseOptions(delimiter=sep),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
@@ -505,6 +518,27 @@ def _read_csv_arrow(
     out = table.to_pandas()
     out.attrs["header_row"] = skip + 1
     return out
+
+
+def _header_names(rows: Sequence[Sequence[Any]], skip: int) -> list[str]:
+    """The names of row ``skip`` (0-based), an empty cell named from the nearest cell above
+    it that holds text: a header over two rows with merged cells (单位名称 spanning both rows
+    over 经度 | 纬度) names every column."""
+
+    def cell(r: int, j: int) -> str:
+        row = rows[r]
+        v = row[j] if j < len(row) else None
+        return "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+
+    names = []
+    for j in range(len(rows[skip])):
+        name = cell(skip, j)
+        for r in range(skip - 1, -1, -1):
+            if name:
+                break
+            name = cell(r, j)
+        names.append(name if name or not skip else cell(skip, j))
+    return names if skip else [str(c) for c in rows[0]]
 
 
 #: How many rows at the top of a table may hold titles above the header.
