@@ -302,9 +302,13 @@ def check_publication(opts: CheckOptions) -> Publication:
     names = ["site_check.json", "site_check.csv", "rejects.csv"]
     external = [opts.map_path, *figure_paths(opts.figure_path)]
     return Publication(
-        opts.out, "check", names, external=external, overwrite=opts.overwrite,
+        opts.out,
+        "check",
+        names,
+        external=external,
+        overwrite=opts.overwrite,
         owned=("report-*.html",),
-    )  # fmt: skip
+    )
 
 
 def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = None) -> RunResult:
