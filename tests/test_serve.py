@@ -621,3 +621,25 @@ def test_firm_map_reads_only_its_evenly_sampled_points(monkeypatch, tmp_path):
         assert len(whole) == 3 and got == list(want) == ["F1", "F3"]
     finally:
         state.close()
+
+
+def test_a_large_batch_is_written_during_the_request(monkeypatch):
+    """Past LAZY_MAX_PROJECTS projects the downloads are written by the request itself (the
+    result is not kept in memory), and are the same files as written lazily."""
+    from sxzones.serve import work
+
+    rows = b"project_id,lon,lat\nA,112.30,37.56\nB,113.05,36.20\n"
+    form = {"crs": "wgs84", "industry": "coking"}
+    app, state = create_app(ServeOptions(workers=0))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+            lazy = c.post("/api/check", data=form, files={"file": ("p.csv", rows)}).json()
+            monkeypatch.setattr(work, "LAZY_MAX_PROJECTS", 1)
+            now = c.post("/api/check", data=form, files={"file": ("p.csv", rows)}).json()
+            out = state.root / now["job"] / "out"
+            assert sorted(p.name for p in out.iterdir()) == now["downloads"]
+            assert not (state.root / lazy["job"] / "out").exists()
+            for name in ("site_check.csv", "site_check.json", "report-A.html"):
+                assert _download(c, now, name) == _download(c, lazy, name), name
+    finally:
+        state.close()

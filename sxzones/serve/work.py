@@ -180,6 +180,9 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         reports = report_names([str(d["project_id"]) for d in run.details])
         job.names = frozenset([*CHECK_FILES, *reports])
         job.writer = functools.partial(_write_check, state, opts, run, pub)
+        if len(run.details) > LAZY_MAX_PROJECTS:  # a batch: written now, not kept in memory
+            job.writer()
+            job.writer = None
         return {
             "job": job.id,
             "summary": check_summary(run),
@@ -190,6 +193,9 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         }
 
 
+#: Checks of more projects than this write their downloads during the request (a batch is
+#: not waited for as a single parcel is, and its result is not kept in memory).
+LAZY_MAX_PROJECTS = 1000
 #: The files of a site check's job besides its reports.
 CHECK_FILES = (
     "manifest.json",
