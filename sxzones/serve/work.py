@@ -176,7 +176,9 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         pub = check_publication(opts)
         add_inputs(pub, [run.prep], ruleset.path)  # hashed now: the upload goes at the end
         doc = check_document(run.result, run.details, run.prep, state.catalog)
-        doc = json.loads(json.dumps(doc, ensure_ascii=False, default=_json_default))
+        # as JSON has it (a NaN, which is not JSON, as null: the page's answer must encode)
+        text = json.dumps(doc, ensure_ascii=False, default=_json_default)
+        doc = json.loads(text, parse_constant=lambda _: None)
         reports = report_names([str(d["project_id"]) for d in run.details])
         job.names = frozenset([*CHECK_FILES, *reports])
         job.writer = functools.partial(_write_check, state, opts, run, pub)
