@@ -643,3 +643,23 @@ def test_a_large_batch_is_written_during_the_request(monkeypatch):
                 assert _download(c, now, name) == _download(c, lazy, name), name
     finally:
         state.close()
+
+
+def test_a_stopped_worker_is_skipped():
+    """A worker process that dies (killed, out of memory) takes its kept results with it:
+    their downloads are a 404 with a message, and new requests go to the other worker."""
+    form = {"coords": "112.30,37.56", "crs": "wgs84", "industry": "coking"}
+    app, state = create_app(ServeOptions(workers=2))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+            first = [c.post("/api/check", data=form).json()["job"] for _ in range(4)]
+            lost = next(j for j in first if j.startswith("w0-"))
+            state.workers.procs[0].kill()
+            state.workers.procs[0].join()
+            answers = [c.post("/api/check", data=form) for _ in range(4)]
+            assert [r.status_code for r in answers] == [200] * 4
+            assert all(r.json()["job"].startswith("w1-") for r in answers)
+            r = c.get(f"/download/{lost}/site_check.csv")
+            assert r.status_code == 404 and "stopped" in r.json()["error"]
+    finally:
+        state.close()

@@ -57,6 +57,7 @@ class Workers:
         self.busy = [0] * n
         self.alive = [True] * n
         self._ids = itertools.count()
+        self._turn = itertools.count()
         self._pending: dict[int, tuple[int, asyncio.Future[tuple[int, bytes]]]] = {}
         self._lock = threading.Lock()
         self._send = [threading.Lock() for _ in range(n)]
@@ -79,24 +80,41 @@ class Workers:
     async def call(
         self, task: str, args: tuple[Any, ...], k: int | None = None
     ) -> tuple[int, bytes]:
-        """Run ``task`` on worker ``k`` (default: the least busy one that is alive)."""
-        with self._lock:
-            live = [i for i in range(len(self.conns)) if self.alive[i]]
-            if k is None and live:
-                k = min(live, key=lambda i: self.busy[i])
-            if k is None or not self.alive[k]:
-                return 503, b'{"error": "the worker processes stopped: restart the server"}'
-            cid = next(self._ids)
-            fut: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-            self._pending[cid] = (k, fut)
-            self.busy[k] += 1
-        try:
-            await asyncio.to_thread(self._post, k, (cid, task, args))
-            return await fut
-        finally:
+        """Run ``task`` on worker ``k`` (default: the least busy one that is alive; one
+        found gone is skipped)."""
+        for _ in range(len(self.conns)):
             with self._lock:
-                self._pending.pop(cid, None)
-                self.busy[k] -= 1
+                n = len(self.conns)
+                turn = next(self._turn)  # ties go round, so that every worker keeps results
+                live = [(i + turn) % n for i in range(n) if self.alive[(i + turn) % n]]
+                w = min(live, key=lambda i: self.busy[i]) if k is None and live else k
+                if w is None or not self.alive[w]:
+                    break
+                cid = next(self._ids)
+                loop = asyncio.get_running_loop()
+                fut: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+                self._pending[cid] = (w, fut)
+                self.busy[w] += 1
+            try:
+                await asyncio.to_thread(self._post, w, (cid, task, args))
+            except OSError:  # the worker is gone (its reader may not have seen it yet)
+                with self._lock:
+                    self.alive[w] = False
+                sent = False
+            else:
+                sent = True
+            try:
+                if sent:
+                    return await fut
+            finally:
+                with self._lock:
+                    self._pending.pop(cid, None)
+                    self.busy[w] -= 1
+            if k is not None:
+                break
+        if k is not None:
+            return 404, b'{"error": "no such result: the process that kept it stopped"}'
+        return 503, b'{"error": "the worker processes stopped: restart the server"}'
 
     def _post(self, k: int, message: Any) -> None:
         with self._send[k]:
