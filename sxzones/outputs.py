@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -270,14 +271,19 @@ def write_csv(
         pacsv.write_csv(part, sink, write_options=opts)
         return sink.getvalue()
 
-    # Row chunks are rendered in threads (Arrow releases the GIL) and written in order.
-    step = 250_000
+    # Row chunks are rendered in threads (Arrow releases the GIL) and written in order,
+    # hashed on the way for the manifest (hashlib releases the GIL too).
+    step = 100_000
     parts = [table.slice(k, step) for k in range(0, max(len(table), 1), step)]
-    with atomic_path(path, overwrite=overwrite) as tmp, tmp.open("wb") as fh:
-        fh.write(head)
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            for chunk in pool.map(render, parts):
-                fh.write(chunk)
+    digest = hashlib.sha256(head)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with tmp.open("wb") as fh:
+            fh.write(head)
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                for chunk in pool.map(render, parts):
+                    fh.write(chunk)
+                    digest.update(chunk)
+        remember_digest(tmp, digest.hexdigest())
     return Path(path)
 
 
@@ -356,12 +362,53 @@ MANIFEST_NAME = "manifest.json"
 _REPLACES = ".replaces.json"
 
 
+#: SHA-256 digests known without reading the file again: computed while it was written (or
+#: hashed ahead in another thread), keyed by the file's identity and state (device, inode,
+#: size, modification time in ns), which a rename keeps and any change alters.
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def remember_digest(path: Path, digest: str) -> None:
+    """Record the SHA-256 of ``path`` as it is now (its writer hashed what it wrote)."""
+    with _DIGESTS_LOCK:
+        _DIGESTS[_identity(path)] = digest
+
+
 def _sha256(path: Path) -> str:
+    key = _identity(path)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(key)
+    if known is not None:
+        return known
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+            h.update(chunk)  # releases the GIL: other threads work meanwhile
+    digest = h.hexdigest()
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+    return digest
+
+
+def hash_ahead(paths: list[Path]) -> threading.Thread:
+    """Hash input files for the manifest in a background thread (hashing releases the GIL,
+    so it overlaps the run instead of adding to its end); returns the thread."""
+
+    def run() -> None:
+        for p in paths:
+            with contextlib.suppress(OSError):
+                if p.is_file():
+                    _sha256(p)
+
+    t = threading.Thread(target=run, name="sxzones-hash-inputs", daemon=True)
+    t.start()
+    return t
 
 
 def _prepare_folder(out: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -13,13 +14,14 @@ import shapely
 
 from sxzones.analyses.firm_zones import BEYOND, screen_firms, summarise, summary_by_city
 from sxzones.analyses.nearest import warm_up
+from sxzones._util import is_existing_path
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
-from sxzones.outputs import Publication, write_csv, write_gpkg, write_xlsx
+from sxzones.outputs import Publication, hash_ahead, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, figure_paths, load_input
 
@@ -221,6 +223,24 @@ def _load_firm_inputs(
     return f, b, a, reports
 
 
+#: Firm files of at least this many bytes (about 30,000 rows of CSV) start loading the
+#: compiled nearest-point kernels while they are read; smaller screens do without them, and
+#: loading them (about 0.6 s of one core) would cost more than they save.
+WARM_UP_BYTES = 2_000_000
+
+
+def _many_firms(opts: FirmOptions, cat: Catalog) -> bool:
+    """Whether the firm list is large enough for the compiled kernels (by its file's size;
+    catalogue layers count as large)."""
+    name = str(opts.firms)
+    if name in cat:
+        return True
+    for path in ([opts.base / name] if opts.base is not None else []) + [Path(name)]:
+        if is_existing_path(path):
+            return path.stat().st_size >= WARM_UP_BYTES
+    return False
+
+
 def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     """Load the inputs, screen the firms, write the outputs and (optionally) the map.
 
@@ -233,13 +253,16 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         Catalogue of the layers named in ``opts`` (and of the working CRS).
     """
     t0 = time.perf_counter()
-    warm_up()  # the compiled kernels load while the inputs are read
+    if _many_firms(opts, cat):
+        warm_up()  # the compiled kernels load while the inputs are read
     fmts = list(opts.formats)
     names, external = output_names(fmts), [opts.map_path, *figure_paths(opts.figure_path)]
     with Publication(opts.out, "firms", names, external=external, overwrite=opts.overwrite) as pub:
         ruleset = load_rules(opts.rules)
         f, b, a, reports = _load_firm_inputs(opts, cat)
         frep, brep = reports[0], reports[1]
+        # the manifest's input hashes, computed while the screen runs
+        hash_ahead([Path(r.path) for r in reports if str(r.path)] + [Path(ruleset.path)])
         t_load = time.perf_counter()
         result = _screen(opts, f, b, ruleset, a)
         t_screen = time.perf_counter()
