@@ -441,6 +441,11 @@ def _numbers(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=float, na_value=np.nan)
     text = pa.array(values.astype("string"), type=pa.string())
+    if text.null_count == 0:
+        try:  # plain numbers throughout (the usual case): one cast
+            return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            pass  # blanks, spaces or text among them: trimmed, blanks as NaN, below
     text = pc.utf8_trim_whitespace(text)
     try:
         return pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()).to_numpy(
