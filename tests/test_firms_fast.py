@@ -171,3 +171,27 @@ def test_rows_rendered_ahead_in_order_and_errors_pass_through():
 
     with pytest.raises(ValueError, match="render failed"):
         list(_ahead(broken()))
+
+
+def test_categorical_text_is_neutralised_in_csv(tmp_path):
+    """Area names, counties and rules reach the CSV as categoricals: a name a spreadsheet
+    would run as a formula is quoted there too (it was written as it came)."""
+    from sxzones.outputs import neutralise_formulas
+
+    frame = pd.DataFrame(
+        {
+            "nearest_area_name": pd.Categorical(["=HYPERLINK(1)", "城区", None, "-12"]),
+            "name": ["@SUM(1)", "甲", "乙", "+3"],
+        }
+    )
+    text = write_csv(frame, tmp_path / "t.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines() == [
+        "nearest_area_name,name",
+        "\"'=HYPERLINK(1)\",\"'@SUM(1)\"",
+        '"城区","甲"',
+        ',"乙"',
+        '"-12","+3"',  # plain numbers stay as they are
+    ]
+    out = neutralise_formulas(frame)  # the writer's fallback: the same cells
+    assert list(out["nearest_area_name"].iloc[[0, 1, 3]]) == ["'=HYPERLINK(1)", "城区", "-12"]
+    assert frame["nearest_area_name"].iloc[0] == "=HYPERLINK(1)"  # the input is not changed

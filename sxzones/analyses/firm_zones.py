@@ -370,11 +370,12 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
     by_status: dict[str, int] = {}
     unrec: dict[str, int] = {}
     if "industry_status" in result.columns:
-        st = result["industry_status"].astype(str)
-        by_status = {k: int((st == k).sum()) for k in STATUSES}
+        counts = result["industry_status"].value_counts()  # no string per row
+        by_status = {k: int(counts.get(k, 0)) for k in STATUSES}
         raw = [c for c in ("industry", "industry_code") if c in result.columns]
-        if raw and (st == "unrecognised").any():
-            vals = result.loc[st == "unrecognised", raw[0]].astype(str).str.strip()
+        if raw and by_status["unrecognised"]:
+            which = (result["industry_status"] == "unrecognised").to_numpy(dtype=bool)
+            vals = result.loc[which, raw[0]].astype(str).str.strip()
             unrec = {str(k): int(v) for k, v in vals.value_counts().items()}
     return FirmScreenSummary(
         len(result),
