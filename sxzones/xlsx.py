@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import zipfile
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -262,7 +262,7 @@ def _ahead(items: Iterator[memoryview], depth: int = 2) -> Iterator[memoryview]:
         pending = deque(pool.submit(next, items, _END) for _ in range(depth))
         while True:
             item = pending.popleft().result()
-            if item is _END:
+            if not isinstance(item, memoryview):  # _END: no more
                 return
             pending.append(pool.submit(next, items, _END))
             yield item

@@ -86,7 +86,9 @@ def test_deferred_points_of_a_role_without_points(tmp_path, work_crs):
         p = tmp_path / "b.csv"
         p.write_text(text, encoding="utf-8")
         with pytest.raises(LayerError) as exc:
-            validate_layer(read_file(p, crs="wgs84", points=points), "builtup", working_crs=work_crs)
+            validate_layer(
+                read_file(p, crs="wgs84", points=points), "builtup", working_crs=work_crs
+            )
         errors.append(str(exc.value))
     assert errors[0] == errors[1] and "geometry type Point is not allowed" in errors[0]
 
@@ -147,6 +149,7 @@ def test_industry_codes_match_per_row_resolution():
             want = ("", "unrecognised")
         assert (ids[k], status[k]) == want, k
     names, codes, st = _industry_codes(frame, vocab)
+    assert list(st) == [{"recognised": 0, "unrecognised": 1, "missing": 2}[s] for s in status]
     assert names[0] == "" and list(names[codes]) == list(ids)
     assert status[1] == "recognised" and status[3] == "unrecognised" and status[4] == "missing"
 
@@ -187,7 +190,7 @@ def test_categorical_text_is_neutralised_in_csv(tmp_path):
     text = write_csv(frame, tmp_path / "t.csv").read_text(encoding="utf-8-sig")
     assert text.splitlines() == [
         "nearest_area_name,name",
-        "\"'=HYPERLINK(1)\",\"'@SUM(1)\"",
+        '"\'=HYPERLINK(1)","\'@SUM(1)"',
         '"城区","甲"',
         ',"乙"',
         '"-12","+3"',  # plain numbers stay as they are

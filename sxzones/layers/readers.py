@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-from geopandas.array import GeometryArray
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -31,6 +30,7 @@ import pyarrow.csv as pacsv
 import pyogrio
 import pyproj
 import shapely
+from geopandas.array import GeometryArray
 from shapely.errors import GEOSException
 
 from sxzones._util import gc_paused

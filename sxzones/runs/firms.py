@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from sxzones._util import is_existing_path
 from sxzones.analyses.firm_zones import BEYOND, screen_firms, summarise, summary_by_city
 from sxzones.analyses.nearest import warm_up
-from sxzones._util import is_existing_path
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
