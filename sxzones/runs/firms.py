@@ -105,12 +105,11 @@ def write_firm_outputs(
             jobs.append(
                 partial(write_csv, translate_frame(table, lang, lab=lab), path, overwrite=True)
             )
-        elif f == "xlsx":
+        elif f == "xlsx":  # the workbook's sheets are made in the job too
             limit = xlsx_full_max if full_elsewhere else XLSX_MAX_ROWS
-            sheets = translate_sheets(
-                firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab
+            jobs.append(
+                partial(_write_workbook, table, limit, full_elsewhere, lang, lab, path)
             )
-            jobs.append(partial(write_xlsx, sheets, path, overwrite=True))
         else:
             jobs.append(partial(write_gpkg, result, path, overwrite=True, layer="firm_zones"))
     rejects_path = pub.stage("rejects.csv", rows=len(rejects))
@@ -119,6 +118,20 @@ def write_firm_outputs(
     with ThreadPoolExecutor(max_workers=2) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result()
+
+
+def _write_workbook(
+    table: pd.DataFrame,
+    limit: int,
+    full_elsewhere: list[str],
+    lang: Lang,
+    lab: Labels | None,
+    path: Path,
+) -> None:
+    """Make the workbook's sheets (:func:`firm_workbook`) and write them: one job, so that
+    the other files are written meanwhile."""
+    sheets = translate_sheets(firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab)
+    write_xlsx(sheets, path, overwrite=True)
 
 
 def firm_workbook(
