@@ -236,10 +236,11 @@ def _load_firm_inputs(
     return f, b, a, reports
 
 
-#: Firm files of at least this many bytes (about 30,000 rows of CSV) start loading the
-#: compiled nearest-point kernels while they are read; smaller screens do without them, and
-#: loading them (about 0.6 s of one core) would cost more than they save.
-WARM_UP_BYTES = 2_000_000
+#: Firm files of at least this many bytes (about 5,000 rows of CSV) start loading the
+#: compiled nearest-point kernels while they are read; smaller screens are measured in numpy
+#: (a few thousand firms' candidate pairs), and loading the kernels (about 0.4-0.6 s of one
+#: core) would cost more than it saves.
+WARM_UP_BYTES = 256_000
 
 
 def _many_firms(opts: FirmOptions, cat: Catalog) -> bool:
