@@ -402,10 +402,20 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
+#: Digests kept at most (a long-running server writes many files): the oldest go first.
+_DIGESTS_MAX = 4096
+
+
+def _keep_digest(key: tuple[int, int, int, int], digest: str) -> None:
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+        while len(_DIGESTS) > _DIGESTS_MAX:
+            del _DIGESTS[next(iter(_DIGESTS))]
+
+
 def remember_digest(path: Path, digest: str) -> None:
     """Record the SHA-256 of ``path`` as it is now (its writer hashed what it wrote)."""
-    with _DIGESTS_LOCK:
-        _DIGESTS[_identity(path)] = digest
+    _keep_digest(_identity(path), digest)
 
 
 def _sha256(path: Path) -> str:
@@ -419,8 +429,7 @@ def _sha256(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)  # releases the GIL: other threads work meanwhile
     digest = h.hexdigest()
-    with _DIGESTS_LOCK:
-        _DIGESTS[key] = digest
+    _keep_digest(key, digest)
     return digest
 
 

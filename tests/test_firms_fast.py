@@ -198,3 +198,19 @@ def test_categorical_text_is_neutralised_in_csv(tmp_path):
     out = neutralise_formulas(frame)  # the writer's fallback: the same cells
     assert list(out["nearest_area_name"].iloc[[0, 1, 3]]) == ["'=HYPERLINK(1)", "城区", "-12"]
     assert frame["nearest_area_name"].iloc[0] == "=HYPERLINK(1)"  # the input is not changed
+
+
+def test_remembered_digests_are_bounded(tmp_path, monkeypatch):
+    import sxzones.outputs as outputs
+
+    monkeypatch.setattr(outputs, "_DIGESTS_MAX", 3)
+    monkeypatch.setattr(outputs, "_DIGESTS", {})
+    paths = []
+    for k in range(5):
+        p = tmp_path / f"f{k}.txt"
+        p.write_text(str(k))
+        remember_digest(p, f"{k}" * 64)
+        paths.append(p)
+    assert len(outputs._DIGESTS) == 3
+    assert _sha256(paths[4]) == "4" * 64  # the newest are kept
+    assert _sha256(paths[0]) == hashlib.sha256(b"0").hexdigest()  # the oldest, hashed again
