@@ -247,6 +247,31 @@ def test_header_over_two_rows_with_merged_cells(tmp_path, suffix):
     assert raw.frame.geometry.iloc[0].equals(shapely.Point(112.6, 37.7))
 
 
+def test_old_excel_xls_with_a_title_row(tmp_path):
+    """An Excel 97-2003 .xls (agencies still send them) with a title row and GB codes: read
+    as an .xlsx is, with the rows a spreadsheet shows."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("企业")
+    rows = [
+        ["太原市重点排污单位名录"],
+        ["统一社会信用代码", "企业名称", "行业代码", "经度", "纬度"],
+        ["911401001100000001", "太钢", 3110, 112.55, 37.87],
+        ["911401001100000002", "某焦化", 2521, "112°36′", 37.7],
+    ]
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            sheet.write(i, j, v)
+    p = tmp_path / "firms.xls"
+    book.save(str(p))
+    raw = read_file(p, crs="wgs84")
+    assert raw.frame["企业名称"].tolist() == ["太钢", "某焦化"]
+    assert raw.frame["统一社会信用代码"].tolist() == ["911401001100000001", "911401001100000002"]
+    assert raw.frame["source_row"].tolist() == [3, 4]
+    assert raw.frame.geometry.x.tolist() == pytest.approx([112.55, 112.6], abs=1e-12)
+
+
 def test_no_coordinate_header_anywhere_names_row_one(tmp_path):
     p = tmp_path / "f.csv"
     p.write_text("名录,备注\n名称,地址\n太钢,太原\n", encoding="utf-8")
