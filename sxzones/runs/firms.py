@@ -107,9 +107,7 @@ def write_firm_outputs(
             )
         elif f == "xlsx":  # the workbook's sheets are made in the job too
             limit = xlsx_full_max if full_elsewhere else XLSX_MAX_ROWS
-            jobs.append(
-                partial(_write_workbook, table, limit, full_elsewhere, lang, lab, path)
-            )
+            jobs.append(partial(_write_workbook, table, limit, full_elsewhere, lang, lab, path))
         else:
             jobs.append(partial(write_gpkg, result, path, overwrite=True, layer="firm_zones"))
     rejects_path = pub.stage("rejects.csv", rows=len(rejects))
