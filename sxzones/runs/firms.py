@@ -125,11 +125,11 @@ def _write_workbook(
     lang: Lang,
     lab: Labels | None,
     path: Path,
-) -> None:
+) -> Path:
     """Make the workbook's sheets (:func:`firm_workbook`) and write them: one job, so that
     the other files are written meanwhile."""
     sheets = translate_sheets(firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab)
-    write_xlsx(sheets, path, overwrite=True)
+    return write_xlsx(sheets, path, overwrite=True)
 
 
 def firm_workbook(
