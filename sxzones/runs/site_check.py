@@ -215,6 +215,21 @@ def write_check_outputs(
         write_text(html, pub.stage(name), overwrite=True)
 
 
+#: A projects file at least this large (bytes) is likely a batch whose distances need the
+#: compiled kernels (:data:`sxzones.analyses.nearest.SMALL_WORK`): they load in a background
+#: thread while it is read. A smaller batch, like a single project, is measured without them.
+WARM_UP_BYTES = 1 << 20
+
+
+def _large_file(spec: str) -> bool:
+    """Whether ``spec`` names a file (or folder) of at least :data:`WARM_UP_BYTES`."""
+    try:
+        p = Path(spec)
+        return is_existing_path(p) and (p.is_dir() or p.stat().st_size >= WARM_UP_BYTES)
+    except (OSError, ValueError):
+        return False
+
+
 def _project_spec(opts: CheckOptions) -> str:
     """The project(s) as given; a recipe's relative path is looked up beside the recipe."""
     spec = opts.spec
@@ -249,7 +264,8 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
     out, overwrite, reports = opts.out, opts.overwrite, opts.reports
     if reports not in REPORTS:
         raise SxzonesError(f"reports {reports!r}: choose from {', '.join(REPORTS)}")
-    warm_up()  # the compiled distance kernels load while the projects and layers are read
+    if opts.projects is not None and _large_file(_project_spec(opts)):
+        warm_up()  # the compiled distance kernels load while the projects and layers are read
     ruleset: RuleSet = load_rules(opts.rules)
     if opts.industry is not None:  # one value for every project: a typo is a user error
         ruleset.industries.require(opts.industry, "--industry")
