@@ -180,17 +180,20 @@ SMALL_FAR = 2_000_000
 
 
 class _Side:
-    """One side of a query: geometries, their bounding boxes, and their boundary segments
-    (:class:`_Segments`, built on first use)."""
+    """One side of a query: geometries, their bounding boxes, their boundary segments
+    (:class:`_Segments`, built on first use) and, for the areas, their prepared copies for
+    this thread (by position)."""
 
     def __init__(
         self,
         geoms: npt.NDArray[np.object_],
         box: npt.NDArray[np.float64],
         segs: Callable[[], _Segments],
+        prepared_at: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]] | None = None,
     ) -> None:
         self.geoms, self.box = geoms, box
         self._segs_of = segs
+        self.prepared_at = prepared_at
 
     @functools.cached_property
     def segs(self) -> _Segments:
@@ -300,9 +303,9 @@ def _pairs_nearest(
     gap: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Nearest points (on the firm, on the area) of each pair, exact in the plane; a firm
-    touching or inside its area gets a zero-length pair. ``areas.geoms`` must be prepared
-    (this thread's own). Up to :data:`SMALL_WORK` in numpy, beyond in the compiled kernel:
-    the same points either way."""
+    touching or inside its area gets a zero-length pair. ``areas.prepared_at`` gives this
+    thread's own prepared areas. Up to :data:`SMALL_WORK` in numpy, beyond in the compiled
+    kernel: the same points either way."""
     fs, as_ = firms.segs, areas.segs
     i, j = i.astype(np.int64), j.astype(np.int64)
     if int(np.dot(fs.count[i].astype(np.float64), as_.count[j])) <= SMALL_WORK:
@@ -326,7 +329,8 @@ def _pairs_nearest(
     pa, pb = res[:, :2].copy(), res[:, 2:].copy()
     maybe_in = np.flatnonzero(gap == 0)  # only a firm in the area's box can touch it
     if len(maybe_in):
-        inside = maybe_in[shapely.intersects(areas.geoms[j[maybe_in]], firms.geoms[i[maybe_in]])]
+        take = areas.prepared_at or areas.geoms.__getitem__
+        inside = maybe_in[shapely.intersects(take(j[maybe_in]), firms.geoms[i[maybe_in]])]
         pb[inside] = pa[inside]
     return pa, pb
 
@@ -444,8 +448,8 @@ def _nearest_chunk(
     dist = np.full(n, np.nan)
     area = np.full(n, -1, dtype=np.int64)
     # prepared geometries must be this thread's own (GEOS prepared geometry is not thread-safe)
-    prepared = idx.prepared if own_thread else prepared_copy(idx.geoms)
-    areas = _Side(prepared, idx.bounds, lambda: idx.segments)
+    prepared_at = idx.prepared_at if own_thread else prepared_copy(idx.geoms).__getitem__
+    areas = _Side(idx.geoms, idx.bounds, lambda: idx.segments, prepared_at)
     fbox = shapely.bounds(firm_geoms)
     firms = _Side(
         firm_geoms,
@@ -471,9 +475,10 @@ def _nearest_chunk(
 
 
 class TargetIndex:
-    """Targets (areas) indexed once for repeated queries: bounds, an STRtree, a prepared copy for the thread that built the index (the calling thread uses it; worker
-    threads prepare their own), and the boundary segments (built on first use, by the
-    compiled path only; a lock keeps threads from building them twice).
+    """Targets (areas) indexed once for repeated queries: bounds, an STRtree, a prepared copy
+    for the thread that built the index (the calling thread uses it; worker threads prepare
+    their own) and the boundary segments, both built on first use (a lock keeps threads from
+    building them twice): a single site check needs neither for most layers.
 
     Attributes
     ----------
@@ -504,6 +509,19 @@ class TargetIndex:
             if self._prepared is None:
                 self._prepared = prepared_copy(self.geoms)
             return self._prepared
+
+    def prepared_at(self, j: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+        """The prepared targets at positions ``j``, for the thread that uses this index: taken
+        from :attr:`prepared` when it exists or ``j`` holds many targets, else a prepared copy
+        of just these (a single project touches a few units of hundreds: copying and
+        preparing all of them cost more than its whole check). Either way the same geometries,
+        prepared alike: the same predicate answers."""
+        with self._lock:
+            whole = self._prepared is not None
+        if whole or len(j) * 8 >= len(self.geoms):
+            return self.prepared[j]
+        u, inverse = np.unique(j, return_inverse=True)
+        return prepared_copy(self.geoms[u])[inverse.reshape(-1)]
 
     @property
     def segments(self) -> _Segments:
@@ -625,18 +643,18 @@ def county_lookup(
 
     def lookup(
         idx: npt.NDArray[np.int64],
-        own: npt.NDArray[np.object_] | None = None,
+        own: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         if own is None:
-            own = prepared_copy(geoms)  # this thread's own
+            own = prepared_copy(geoms).__getitem__  # this thread's own
         pi, pj = tree.query(points[idx])  # bounding boxes only
-        hit = shapely.intersects(own[pj], points[idx][pi])  # prepared counties first: fast
+        hit = shapely.intersects(own(pj), points[idx][pi])  # prepared counties first: fast
         return idx[pi[hit]], pj[hit]
 
     threads = threads or min(4, os.cpu_count() or 1)
     n_chunks = 1 if threads <= 1 else max(1, min(8, n // CHUNK))
     if n_chunks == 1:
-        found = [lookup(np.arange(n), index.prepared)]
+        found = [lookup(np.arange(n), index.prepared_at)]
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             found = list(pool.map(lookup, np.array_split(np.arange(n), n_chunks)))

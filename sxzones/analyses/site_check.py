@@ -21,7 +21,7 @@ Method:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,12 +214,16 @@ def _overlap_areas(
     crs: CRS,
     tree: shapely.STRtree,
     lg: npt.NDArray[np.object_],
-    prepared: npt.NDArray[np.object_],
+    prepared_at: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]],
     with_area: bool = True,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Touching pairs (project ``i``, layer row ``j``) and their overlap on the ellipsoid
+    (m²; NaN without ``with_area``). ``prepared_at(j)``: the prepared layer geometries at
+    ``j``, this thread's own."""
     i, j = tree.query(pg)  # bounding boxes, then the prepared layer geometry decides
-    touch = shapely.intersects(prepared[j], pg[i]) if len(i) else np.zeros(0, bool)
-    i, j = i[touch], j[touch]
+    pre = prepared_at(j)
+    touch = shapely.intersects(pre, pg[i]) if len(i) else np.zeros(0, bool)
+    i, j, pre = i[touch], j[touch], pre[touch]
     area = np.full(len(i), np.nan)
     if not with_area:
         return i, j, area
@@ -227,7 +231,7 @@ def _overlap_areas(
     poly = shapely.get_type_id(pg[i]) >= 3  # polygons and multipolygons
     if poly.any():
         pi, pj = i[poly], j[poly]
-        whole = shapely.covers(prepared[pj], pg[pi])  # most parcels: no intersection needed
+        whole = shapely.covers(pre[poly], pg[pi])  # most parcels: no intersection needed
         a = np.empty(len(pi))
         a[whole] = parea[pi[whole]]
         part = ~whole
@@ -251,14 +255,14 @@ def _overlaps(
     index, layer = layers.index(role), layers.frames[role]
     if n_chunks == 1:
         i, j, area = _overlap_areas(
-            pg, parea, crs, index.tree, index.geoms, index.prepared, with_area
+            pg, parea, crs, index.tree, index.geoms, index.prepared_at, with_area
         )
     else:
 
         def work(c: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], ...]:
             own = prepared_copy(index.geoms)  # this thread's own
             ci, cj, ca = _overlap_areas(
-                pg[c], parea[c], crs, index.tree, index.geoms, own, with_area
+                pg[c], parea[c], crs, index.tree, index.geoms, own.__getitem__, with_area
             )
             return c[ci], cj, ca
 
