@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import pickle
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -47,7 +48,13 @@ class _TemplateCache(jinja2.FileSystemBytecodeCache):
     :func:`sxzones.layers.cache.cache_dir`), so that a process does not compile them again
     (about 30 ms for the report's two). Jinja2 keys each entry by the template's name and
     checks its source's checksum: an edited template is compiled again. A folder that cannot
-    be written is no error."""
+    be read or written is no error."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            bucket.reset()  # unreadable or damaged: compiled again (and rewritten)
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         with contextlib.suppress(OSError):

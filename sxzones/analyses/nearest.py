@@ -518,9 +518,11 @@ class TargetIndex:
         prepared alike: the same predicate answers."""
         with self._lock:
             whole = self._prepared is not None
-        if whole or len(j) * 8 >= len(self.geoms):
+        if whole or len(j) * 8 >= len(self.geoms) * 4:
             return self.prepared[j]
         u, inverse = np.unique(j, return_inverse=True)
+        if len(u) * 8 >= len(self.geoms):
+            return self.prepared[j]
         return prepared_copy(self.geoms[u])[inverse.reshape(-1)]
 
     @property

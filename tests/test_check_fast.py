@@ -1,0 +1,155 @@
+"""The fast paths of the site check give what the slow ones gave: report coordinates, the
+report's map, compiled templates, prepared copies of a few units, and the layer cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import CRS, Transformer
+
+from sxzones.analyses.nearest import TargetIndex
+from sxzones.layers import load_catalog
+from sxzones.reports import coordinate_table, environment
+from sxzones.runs.site_check import site_layers
+
+from .conftest import CATALOG, WORK
+
+
+@pytest.fixture(scope="module")
+def shanxi():
+    cat = load_catalog(CATALOG)
+    return cat, site_layers(cat)
+
+
+def _parcel() -> shapely.Polygon:
+    x, y = Transformer.from_crs(4490, WORK, always_xy=True).transform(112.55, 37.87)
+    return shapely.Polygon([(x, y), (x + 812.3, y + 11.7), (x + 790.1, y + 640.2), (x, y + 600)])
+
+
+@pytest.mark.parametrize("given", ["wgs84", "gcj02", "bd09", "EPSG:4526", "EPSG:2383", "4547"])
+def test_report_coordinates_equal_a_fresh_transformation(given):
+    """The coordinate table goes back to the given CRS through the inverse of validation's
+    transformation; the figures equal those of a transformation made for that direction."""
+    from sxzones.crs import parse_crs, wgs84_to_bd09, wgs84_to_gcj02
+
+    geom = _parcel()
+    table = coordinate_table(geom, WORK, given)
+    spec = parse_crs(given)
+    xy = shapely.get_coordinates(geom)[:-1]
+    gx, gy = Transformer.from_crs(WORK, spec.crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    if spec.obfuscation:
+        gx, gy = (wgs84_to_gcj02 if spec.obfuscation == "gcj02" else wgs84_to_bd09)(gx, gy)
+    fmt = "{:.7f}" if spec.crs.is_geographic else "{:.3f}"
+    assert [r[2] for r in table["rows"]] == [fmt.format(v) for v in gx]
+    assert [r[3] for r in table["rows"]] == [fmt.format(v) for v in gy]
+    assert len(table["rows"]) == 4 and table["head"][-1] == "CGCS2000 纬度 lat"
+
+
+def test_report_map_takes_the_same_layer_rows_through_the_index(shanxi):
+    """The report's map selects the features around the project through the layer's STRtree:
+    the same rows, in the same order, as testing every feature."""
+    _, lay = shanxi
+    rng = np.random.default_rng(2)
+    frame = lay.frames["control_units"]
+    x0, y0, x1, y1 = frame.total_bounds
+    for x, y in zip(rng.uniform(x0, x1, 25), rng.uniform(y0, y1, 25), strict=True):
+        view = shapely.box(x, y, x + 4000, y + 4000)
+        for role in ("control_units", "redline", "builtup"):
+            f = lay.frames[role]
+            hit = np.sort(lay.index(role).tree.query(view, predicate="intersects"))
+            np.testing.assert_array_equal(hit, np.flatnonzero(f.intersects(view).to_numpy()))
+
+
+def test_prepared_copies_of_a_few_units_answer_as_the_whole_layer(shanxi):
+    _, lay = shanxi
+    geoms = lay.frames["control_units"].geometry.to_numpy()
+    few, whole = TargetIndex.of(geoms), TargetIndex.of(geoms)
+    whole.prepared  # noqa: B018  (built: taken from it)
+    b = few.bounds[7]
+    pts = shapely.points(np.random.default_rng(4).uniform(b[:2], b[2:], (60, 2)))
+    j = np.array([7, 7, 3, 7, 3, 11] * 10)
+    a = shapely.intersects(few.prepared_at(j), pts)
+    assert few._prepared is None  # only the three units were copied and prepared
+    np.testing.assert_array_equal(a, shapely.intersects(whole.prepared_at(j), pts))
+    np.testing.assert_array_equal(a, shapely.intersects(geoms[j], pts))
+    assert a.any() and not a.all()
+
+
+def test_compiled_templates_are_kept_and_give_the_same_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("SXZONES_CACHE", str(tmp_path / "cache"))
+    environment.cache_clear()
+    try:
+        first = (
+            environment()
+            .get_template("site_map.svg.j2")
+            .render(size=10, areas=[], points=[], outline=None, bar_px="1", bar_km="1")
+        )
+        kept = list((tmp_path / "cache" / "templates").glob("__jinja2_*.cache"))
+        assert len(kept) == 1
+        environment.cache_clear()  # a new process: the template is loaded, not compiled
+        again = (
+            environment()
+            .get_template("site_map.svg.j2")
+            .render(size=10, areas=[], points=[], outline=None, bar_px="1", bar_km="1")
+        )
+        assert again == first and "<svg" in first
+        # a cache folder that cannot be written is no error
+        (tmp_path / "ro").write_text("a file where the folder would be", encoding="utf-8")
+        monkeypatch.setenv("SXZONES_CACHE", str(tmp_path / "ro"))
+        environment.cache_clear()
+        assert (
+            environment()
+            .get_template("site_map.svg.j2")
+            .render(size=10, areas=[], points=[], outline=None, bar_px="1", bar_km="1")
+            == first
+        )
+    finally:
+        environment.cache_clear()
+
+
+def test_layer_cache_key_follows_the_working_crs_and_study_area(tmp_path, monkeypatch):
+    """Besides the file and the entry (tests/test_layer_cache.py), the catalogue's working CRS
+    and study area are in the key: changing either validates the layer again."""
+    import shutil
+
+    from .conftest import ROOT
+
+    monkeypatch.setenv("SXZONES_CACHE", str(tmp_path / "cache"))
+    shutil.copyfile(
+        ROOT / "layers" / "shanxi" / "derived" / "redline_demonstration.gpkg", tmp_path / "r.gpkg"
+    )
+
+    def catalog(crs: str, area: str):
+        (tmp_path / "catalog.toml").write_text(
+            f'[catalog]\nworking_crs = "{crs}"\nstudy_area = [{area}]\n'
+            '[layers.r]\npath = "r.gpkg"\nrole = "redline"\n'
+            'provenance = { source = "t", licence = "CC0", version = "1", status = "public" }\n',
+            encoding="utf-8",
+        )
+        return load_catalog(tmp_path / "catalog.toml")
+
+    a, _ = catalog("cm111", "109.90, 34.32, 114.92, 41.01").load("r")
+    b, _ = catalog("cm114", "109.90, 34.32, 114.92, 41.01").load("r")
+    catalog("cm111", "109.80, 34.32, 114.92, 41.01").load("r")
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 3
+    assert a.crs != b.crs and CRS(b.crs).equals(CRS.from_epsg(4547))
+
+
+def test_a_damaged_compiled_template_is_compiled_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("SXZONES_CACHE", str(tmp_path))
+    environment.cache_clear()
+    try:
+        args = {"size": 10, "areas": [], "points": [], "outline": None, "bar_px": "1"}
+        first = environment().get_template("site_map.svg.j2").render(**args, bar_km="1")
+        (kept,) = (tmp_path / "templates").glob("__jinja2_*.cache")
+        data = kept.read_bytes()
+        from jinja2.bccache import bc_magic
+
+        kept.write_bytes(bc_magic + b"\x80garbage")  # the magic kept, the rest damaged
+        environment.cache_clear()
+        again = environment().get_template("site_map.svg.j2").render(**args, bar_km="1")
+        assert again == first
+        assert kept.read_bytes() == data  # compiled again and rewritten
+    finally:
+        environment.cache_clear()
