@@ -153,3 +153,96 @@ def test_a_damaged_compiled_template_is_compiled_again(tmp_path, monkeypatch):
         assert kept.read_bytes() == data  # compiled again and rewritten
     finally:
         environment.cache_clear()
+
+
+def _details_reference(result) -> list[dict]:
+    """details() as it was built before (a record per row through pandas): the reference."""
+    import pandas as pd
+
+    from sxzones.analyses.site_check import FIELDS, _num, _plain
+
+    n = len(result.table)
+    found = {}
+    for role in ("control_units", "redline", "zones"):
+        lists = [[] for _ in range(n)]
+        p = result.pairs.get(role)
+        if p is not None and len(p):
+            cols = [c for c in p.columns if c not in ("project", "layer_row")]
+            for proj, rec in zip(p["project"].tolist(), p[cols].to_dict("records"), strict=True):
+                lists[proj].append({k: _plain(v) for k, v in rec.items()})
+        found[role] = lists
+    rule_text = {
+        r.id: {"id": r.id, "clause": r.clauses, "verdict": r.verdict, "zh": r.zh, "en": r.en}
+        for r in result.rules.rules
+    }
+    admission = [c for c in FIELDS["control_units"] if c.startswith("admission")]
+    out = []
+    records = pd.DataFrame(result.table.drop(columns="geometry")).to_dict("records")
+    for pos, row in enumerate(records):
+        d = {
+            "project_id": str(row["project_id"]),
+            "industry": row["industry_id"],
+            "kind": row["kind"],
+            "verdict": row["verdict"],
+            "city": row.get("city", ""),
+            "county": row.get("county", ""),
+            "area_m2": _num(row["area_m2"]),
+            "nearest_redline_m": _num(row["nearest_redline_m"]),
+            "builtup": {
+                "zone": row["builtup_zone"],
+                "distance_m": _num(row["builtup_distance_m"]),
+                "nearest": row["nearest_builtup"],
+            },
+            "geometry_note": row.get("geometry_note", ""),
+            "unassessed_reason": row.get("unassessed_reason", ""),
+        }
+        for role in ("control_units", "redline", "zones"):
+            d[role] = found[role][pos]
+        d["rules"] = [dict(rule_text[x]) for x in str(row["rule_ids"]).split(";") if x]
+        d["admission_lists"] = [
+            {"unit_code": u["unit_code"], **{k: u.get(k, "") for k in admission}}
+            for u in d["control_units"]
+        ]
+        out.append(d)
+    return out
+
+
+def _batch(n: int, seed: int = 8):
+    """``n`` parcels and points over Shanxi and beyond its border, of known and unknown
+    industries and kinds, some without any."""
+    import geopandas as gpd
+
+    rng = np.random.default_rng(seed)
+    x, y = Transformer.from_crs(4490, WORK, always_xy=True).transform(
+        rng.uniform(110.0, 114.8, n), rng.uniform(34.4, 40.9, n)
+    )
+    side = rng.uniform(50, 3000, n)
+    geoms = np.where(
+        rng.random(n) < 0.2, shapely.points(x, y), shapely.box(x, y, x + side, y + side)
+    )
+    return gpd.GeoDataFrame(
+        {
+            "project_id": [f"项目-{i}" for i in range(n)],
+            "industry": rng.choice(["steel", "pv", "焦化", "cement", "wind", "teapots", None], n),
+            "kind": rng.choice(["new", "capacity_replacement", "expansion", None, "odd"], n),
+            "geometry_note": np.where(rng.random(n) < 0.05, "invalid geometry repaired", ""),
+        },
+        geometry=geoms,
+        crs=WORK,
+    )
+
+
+def test_details_equal_the_record_by_record_reference(shanxi):
+    import json
+
+    from sxzones.analyses.site_check import check_sites
+    from sxzones.rules import load_rules
+
+    _, lay = shanxi
+    result = check_sites(_batch(1500), lay, load_rules(), threads=1)
+    new, ref = result.details(), _details_reference(result)
+    assert new == ref
+    assert json.dumps(new, ensure_ascii=False) == json.dumps(ref, ensure_ascii=False)
+    verdicts = {d["verdict"] for d in new}
+    assert verdicts == {"conflict", "conditional", "clear", "unassessed"}
+    assert any(d["city"] == "" for d in new) and any(len(d["control_units"]) > 1 for d in new)

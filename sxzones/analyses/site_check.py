@@ -20,6 +20,7 @@ Method:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -144,59 +145,73 @@ class SiteCheckResult:
     def details(self) -> list[dict[str, Any]]:
         """Per project: every finding, as plain data (for JSON and the reports).
 
-        Built in one pass over the table's records and one over each role's pairs (a lookup
-        per project took 2.7 ms each: 27 s for 10,000 projects)."""
+        Built column by column (a list of Python values per column, never a record per row
+        through pandas: 100,000 projects took 17 s that way), in one pass over the projects
+        and one over each role's pairs."""
         n = len(self.table)
-        found: dict[str, list[list[dict[str, Any]]]] = {}
-        for role in ("control_units", "redline", "zones"):
-            lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-            p = self.pairs.get(role)
-            if p is not None and len(p):
-                cols = [c for c in p.columns if c not in ("project", "layer_row")]
-                for proj, rec in zip(
-                    p["project"].tolist(), p[cols].to_dict("records"), strict=True
-                ):
-                    lists[proj].append({k: _plain(v) for k, v in rec.items()})
-            found[role] = lists
+        found = {
+            role: _found(self.pairs.get(role), n) for role in ("control_units", "redline", "zones")
+        }
         rule_text = {
             r.id: {"id": r.id, "clause": r.clauses, "verdict": r.verdict, "zh": r.zh, "en": r.en}
             for r in self.rules.rules
         }
         admission = [c for c in FIELDS["control_units"] if c.startswith("admission")]
+        t = self.table
+
+        def col(name: str, default: Any = "") -> list[Any]:
+            return t[name].tolist() if name in t.columns or default is None else [default] * n
+
+        names = ["project_id", "industry_id", "kind", "verdict", "area_m2", "nearest_redline_m"]
+        names += ["builtup_zone", "builtup_distance_m", "nearest_builtup", "rule_ids"]
+        optional = ["city", "county", "geometry_note", "unassessed_reason"]
+        columns = [col(c, None) for c in names] + [col(c) for c in optional]
         out = []
-        records = pd.DataFrame(self.table.drop(columns="geometry")).to_dict("records")
-        for pos, row in enumerate(records):
-            d: dict[str, Any] = {
-                "project_id": str(row["project_id"]),
-                "industry": row["industry_id"],
-                "kind": row["kind"],
-                "verdict": row["verdict"],
-                "city": row.get("city", ""),
-                "county": row.get("county", ""),
-                "area_m2": _num(row["area_m2"]),
-                "nearest_redline_m": _num(row["nearest_redline_m"]),
-                "builtup": {
-                    "zone": row["builtup_zone"],
-                    "distance_m": _num(row["builtup_distance_m"]),
-                    "nearest": row["nearest_builtup"],
-                },
-                "geometry_note": row.get("geometry_note", ""),
-                "unassessed_reason": row.get("unassessed_reason", ""),
-            }
-            for role in ("control_units", "redline", "zones"):
-                d[role] = found[role][pos]
-            d["rules"] = [dict(rule_text[x]) for x in str(row["rule_ids"]).split(";") if x]
-            d["admission_lists"] = [
-                {"unit_code": u["unit_code"], **{k: u.get(k, "") for k in admission}}
-                for u in d["control_units"]
-            ]
-            out.append(d)
+        for values in zip(*columns, *found.values(), strict=True):
+            pid, ind, kind, verdict, area, red, zone, bdist, bnear, rids = values[:10]
+            city, county, note, why, units, reds, zones = values[10:]
+            out.append(
+                {
+                    "project_id": str(pid),
+                    "industry": ind,
+                    "kind": kind,
+                    "verdict": verdict,
+                    "city": city,
+                    "county": county,
+                    "area_m2": _num(area),
+                    "nearest_redline_m": _num(red),
+                    "builtup": {"zone": zone, "distance_m": _num(bdist), "nearest": bnear},
+                    "geometry_note": note,
+                    "unassessed_reason": why,
+                    "control_units": units,
+                    "redline": reds,
+                    "zones": zones,
+                    "rules": [dict(rule_text[x]) for x in str(rids).split(";") if x],
+                    "admission_lists": [
+                        {"unit_code": u["unit_code"], **{k: u.get(k, "") for k in admission}}
+                        for u in units
+                    ],
+                }
+            )
         return out
+
+
+def _found(p: pd.DataFrame | None, n: int) -> list[list[dict[str, Any]]]:
+    """Per project, its pairs of one role as plain records (the fields the role reports, with
+    the overlap), in pair order."""
+    lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    if p is None or not len(p):
+        return lists
+    cols = [c for c in p.columns if c not in ("project", "layer_row")]
+    values = [[_plain(v) for v in p[c].tolist()] for c in cols]
+    for proj, *vals in zip(p["project"].tolist(), *values, strict=True):
+        lists[proj].append(dict(zip(cols, vals, strict=True)))
+    return lists
 
 
 def _num(v: Any) -> float | None:
     return (
-        None if v is None or (isinstance(v, float) and not np.isfinite(v)) else round(float(v), 2)
+        None if v is None or (isinstance(v, float) and not math.isfinite(v)) else round(float(v), 2)
     )
 
 
@@ -204,7 +219,7 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float):
-        return round(v, 2) if np.isfinite(v) else None
+        return round(v, 2) if math.isfinite(v) else None
     return v
 
 
