@@ -23,7 +23,7 @@ from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
-from sxzones.outputs import Publication, write_csv, write_json, write_text
+from sxzones.outputs import Publication, write_bytes, write_csv, write_json, write_text
 from sxzones.reports import report_names, site_check_report
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, figure_paths
@@ -175,6 +175,40 @@ def read_projects(
     return projects, report
 
 
+#: Numbers that orjson writes otherwise than the standard library: one-digit exponents
+#: (``5e-9``, Python ``5e-09``) and decimals below 1e-4 (``0.00002``, Python ``2e-05``).
+#: A document in which this appears anywhere (in a text too) goes through the standard library.
+_ORJSON_DIFFERS = re.compile(rb"\de-\d(?!\d)|0\.0000\d")
+
+
+def write_site_json(doc: dict[str, Any], path: Path) -> Path:
+    """Write ``site_check.json`` atomically: the same bytes as :func:`sxzones.outputs.write_json`
+    (``json.dumps(doc, ensure_ascii=False, indent=2)`` and a newline), made by orjson when
+    it can (100,000 projects: about 0.5 s instead of 10 s; the standard library's indenting
+    encoder is pure Python).
+
+    The document holds only plain values (:meth:`SiteCheckResult.details` rounds every
+    number and writes missing ones as None, which orjson and the standard library write
+    alike); anything orjson would write differently (another type, a datetime, a key that is
+    not text, a number of the forms of :data:`_ORJSON_DIFFERS`) goes through ``write_json``.
+    """
+    try:
+        import orjson
+
+        data = orjson.dumps(
+            doc,
+            option=orjson.OPT_INDENT_2
+            | orjson.OPT_APPEND_NEWLINE
+            | orjson.OPT_PASSTHROUGH_DATETIME
+            | orjson.OPT_PASSTHROUGH_DATACLASS,
+        )
+    except (ImportError, TypeError):  # orjson.JSONEncodeError is a TypeError
+        return write_json(doc, path, overwrite=True)
+    if _ORJSON_DIFFERS.search(data):
+        return write_json(doc, path, overwrite=True)
+    return write_bytes(data, path, True)
+
+
 def write_check_outputs(
     result: SiteCheckResult,
     details: list[dict[str, Any]],
@@ -199,7 +233,7 @@ def write_check_outputs(
         "input": {"rows": prep.n_read, "checked": prep.n_loaded, "rejected": prep.n_rejected},
         "projects": details,
     }
-    write_json(doc, pub.stage("site_check.json", rows=len(details)), overwrite=True)
+    write_site_json(doc, pub.stage("site_check.json", rows=len(details)))
     table = pd.DataFrame(result.table.drop(columns="geometry"))
     tr = translate_frame(table, lang, lab=lab)
     write_csv(tr, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
