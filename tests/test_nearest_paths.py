@@ -53,6 +53,7 @@ def _run(geoms, areas, *, small: bool, **kw):
     try:
         big = np.inf if small else -1
         mp.setattr(nearest, "SMALL_WORK", big)
+        mp.setattr(nearest, "TINY_WORK", big)
         mp.setattr(nearest, "SMALL_FAR", big)
         return nearest_geodesic(geoms, TargetIndex.of(areas), crs=WORK, threads=1, **kw)
     finally:
@@ -137,6 +138,8 @@ def test_either_side_of_the_threshold(targets, monkeypatch):
     small = _run(parcels, targets["redline"], small=True, reach_m=50_000.0)
     compiled = _run(parcels, targets["redline"], small=False, reach_m=50_000.0)
     _same(small, compiled)
+    # a fresh process (kernels not loaded): SMALL_WORK decides
+    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: False)
     for limit, expect_kernel in ((work, False), (work - 1, True)):
         monkeypatch.setattr(nearest, "SMALL_WORK", limit)
         calls.clear()
@@ -144,6 +147,15 @@ def test_either_side_of_the_threshold(targets, monkeypatch):
         assert ("pairs_kernel" in calls) == expect_kernel
         _same(got, small)
         _same(got, compiled)
+    # kernels loaded (a batch warmed them up): TINY_WORK decides
+    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: True)
+    monkeypatch.setattr(nearest, "SMALL_WORK", 10 * work)
+    for limit, expect_kernel in ((work, False), (work - 1, True)):
+        monkeypatch.setattr(nearest, "TINY_WORK", limit)
+        calls.clear()
+        got = nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
+        assert ("pairs_kernel" in calls) == expect_kernel
+        _same(got, small)
 
 
 def test_far_candidates_numpy_equals_kernel():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -177,6 +178,14 @@ class _Segments:
 SMALL_WORK = 250_000
 #: ... and the far-candidate search runs in numpy up to this many (firm x area) box pairs.
 SMALL_FAR = 2_000_000
+#: Once the kernels are loaded (a batch warms them up), numpy measures only work this small:
+#: beyond it the kernel is faster. Either way the same points.
+TINY_WORK = 20_000
+
+
+def _kernels_loaded() -> bool:
+    """Whether the compiled kernels are loaded, or being loaded (by :func:`warm_up`)."""
+    return "sxzones.analyses._kernels" in sys.modules
 
 
 class _Side:
@@ -308,7 +317,8 @@ def _pairs_nearest(
     kernel: the same points either way."""
     fs, as_ = firms.segs, areas.segs
     i, j = i.astype(np.int64), j.astype(np.int64)
-    if int(np.dot(fs.count[i].astype(np.float64), as_.count[j])) <= SMALL_WORK:
+    work = int(np.dot(fs.count[i].astype(np.float64), as_.count[j]))
+    if work <= TINY_WORK or (work <= SMALL_WORK and not _kernels_loaded()):
         res = _pairs_numpy(fs, firms.box, as_, i, j)
     else:
         from sxzones.analyses._kernels import pairs_kernel

@@ -147,7 +147,12 @@ class SiteCheckResult:
 
         Built column by column (a list of Python values per column, never a record per row
         through pandas: 100,000 projects took 17 s that way), in one pass over the projects
-        and one over each role's pairs."""
+        and one over each role's pairs; the garbage collector paused (the dicts and lists
+        hold no cycles; collections over every object alive took most of the time)."""
+        with gc_paused():
+            return self._details()
+
+    def _details(self) -> list[dict[str, Any]]:
         n = len(self.table)
         found = {
             role: _found(self.pairs.get(role), n) for role in ("control_units", "redline", "zones")
@@ -166,6 +171,11 @@ class SiteCheckResult:
         names += ["builtup_zone", "builtup_distance_m", "nearest_builtup", "rule_ids"]
         optional = ["city", "county", "geometry_note", "unassessed_reason"]
         columns = [col(c, None) for c in names] + [col(c) for c in optional]
+        for k in (4, 5, 7):  # area_m2, nearest_redline_m, builtup_distance_m
+            if t[names[k]].dtype == np.float64:
+                columns[k] = _plain_column(t[names[k]])  # = _num of each, a column at a time
+            else:
+                columns[k] = [_num(v) for v in columns[k]]
         out = []
         for values in zip(*columns, *found.values(), strict=True):
             pid, ind, kind, verdict, area, red, zone, bdist, bnear, rids = values[:10]
@@ -178,9 +188,9 @@ class SiteCheckResult:
                     "verdict": verdict,
                     "city": city,
                     "county": county,
-                    "area_m2": _num(area),
-                    "nearest_redline_m": _num(red),
-                    "builtup": {"zone": zone, "distance_m": _num(bdist), "nearest": bnear},
+                    "area_m2": area,
+                    "nearest_redline_m": red,
+                    "builtup": {"zone": zone, "distance_m": bdist, "nearest": bnear},
                     "geometry_note": note,
                     "unassessed_reason": why,
                     "control_units": units,
@@ -203,10 +213,24 @@ def _found(p: pd.DataFrame | None, n: int) -> list[list[dict[str, Any]]]:
     if p is None or not len(p):
         return lists
     cols = [c for c in p.columns if c not in ("project", "layer_row")]
-    values = [[_plain(v) for v in p[c].tolist()] for c in cols]
+    values = [_plain_column(p[c]) for c in cols]
     for proj, *vals in zip(p["project"].tolist(), *values, strict=True):
         lists[proj].append(dict(zip(cols, vals, strict=True)))
     return lists
+
+
+def _plain_column(s: pd.Series) -> list[Any]:
+    """``[_plain(v) for v in s]``, a category or a float column at a time."""
+    if isinstance(s.dtype, pd.CategoricalDtype):  # each category once; code -1 (missing): None
+        cats = np.array([_plain(v) for v in s.cat.categories.tolist()] + [None], dtype=object)
+        return cats[s.cat.codes.to_numpy()].tolist()  # type: ignore[no-any-return]
+    if s.dtype == np.float64:
+        a = s.to_numpy()
+        out: list[Any] = [round(v, 2) for v in a.tolist()]
+        for k in np.flatnonzero(~np.isfinite(a)).tolist():
+            out[k] = None
+        return out
+    return [_plain(v) for v in s.tolist()]
 
 
 def _num(v: Any) -> float | None:
