@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -177,34 +178,49 @@ def read_projects(
 
 #: Numbers that orjson writes otherwise than the standard library: one-digit exponents
 #: (``5e-9``, Python ``5e-09``) and decimals below 1e-4 (``0.00002``, Python ``2e-05``).
-#: A document in which this appears anywhere (in a text too) goes through the standard library.
 _ORJSON_DIFFERS = re.compile(rb"\de-\d(?!\d)|0\.0000\d")
 
 
-def write_site_json(doc: dict[str, Any], path: Path) -> Path:
-    """Write ``site_check.json`` atomically: the same bytes as :func:`sxzones.outputs.write_json`
-    (``json.dumps(doc, ensure_ascii=False, indent=2)`` and a newline), made by orjson when
-    it can (100,000 projects: about 0.5 s instead of 10 s; the standard library's indenting
-    encoder is pure Python).
+def _non_finite(value: Any) -> bool:
+    """Whether a (small) document holds a NaN or an infinity."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_non_finite(v) for v in value)
+    return False
 
-    The document holds only plain values (:meth:`SiteCheckResult.details` rounds every
-    number and writes missing ones as None, which orjson and the standard library write
-    alike); anything orjson would write differently (another type, a datetime, a key that is
-    not text, a number of the forms of :data:`_ORJSON_DIFFERS`) goes through ``write_json``.
+
+def write_site_json(doc: dict[str, Any], path: Path, plain: tuple[str, ...] = ()) -> Path:
+    """Write ``site_check.json`` atomically, the bytes of :func:`sxzones.outputs.write_json`
+    (``json.dumps(doc, ensure_ascii=False, indent=2)`` and a newline), made by orjson (the
+    standard library's indenting encoder is pure Python: 100,000 projects took 10 s).
+
+    The two write the same bytes for texts, integers, None, booleans, lists and dicts of
+    text keys, and every float but those of :data:`_ORJSON_DIFFERS` (tiny ones) and NaN or
+    infinity (orjson writes ``null``, the standard library ``NaN``, which is not JSON). The
+    values under the keys ``plain`` are made by :meth:`SiteCheckResult.details`, whose
+    numbers are rounded to centimetres and whose missing numbers are None: never tiny, never
+    NaN (a text cell left empty as NaN in a layer, e.g. a built-up area without a name, is
+    written ``null`` there: the one deliberate change, to valid JSON). The rest of the
+    document is checked; anything orjson cannot write alike (a tiny or non-finite float,
+    another type, a datetime, a key that is not text) goes through ``write_json``.
     """
     try:
         import orjson
 
-        data = orjson.dumps(
-            doc,
-            option=orjson.OPT_INDENT_2
+        opts = (
+            orjson.OPT_INDENT_2
             | orjson.OPT_APPEND_NEWLINE
             | orjson.OPT_PASSTHROUGH_DATETIME
-            | orjson.OPT_PASSTHROUGH_DATACLASS,
+            | orjson.OPT_PASSTHROUGH_DATACLASS
         )
+        rest = {k: v for k, v in doc.items() if k not in plain}
+        if _ORJSON_DIFFERS.search(orjson.dumps(rest, option=opts)) or _non_finite(rest):
+            return write_json(doc, path, overwrite=True)
+        data = orjson.dumps(doc, option=opts)
     except (ImportError, TypeError):  # orjson.JSONEncodeError is a TypeError
-        return write_json(doc, path, overwrite=True)
-    if _ORJSON_DIFFERS.search(data):
         return write_json(doc, path, overwrite=True)
     return write_bytes(data, path, True)
 
@@ -233,7 +249,7 @@ def write_check_outputs(
         "input": {"rows": prep.n_read, "checked": prep.n_loaded, "rejected": prep.n_rejected},
         "projects": details,
     }
-    write_site_json(doc, pub.stage("site_check.json", rows=len(details)))
+    write_site_json(doc, pub.stage("site_check.json", rows=len(details)), plain=("projects",))
     table = pd.DataFrame(result.table.drop(columns="geometry"))
     tr = translate_frame(table, lang, lab=lab)
     write_csv(tr, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
