@@ -25,7 +25,6 @@ from sxzones.layers.readers import ROW, RawLayer
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_bytes, write_csv, write_json, write_text
-from sxzones.reports import report_names, site_check_report
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, figure_paths
 
@@ -255,6 +254,10 @@ def write_check_outputs(
     write_csv(tr, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
     rej = translate_frame(prep.rejects, lang, lab=lab)
     write_csv(rej, pub.stage("rejects.csv", rows=prep.n_rejected), overwrite=True)
+    if reports == "none":
+        return
+    from sxzones.reports import report_names, site_check_report  # Jinja2: only for reports
+
     files = report_names([str(d["project_id"]) for d in details])
     for pos, (d, name) in enumerate(zip(details, files, strict=True)):
         if reports == "none" or (reports == "flagged" and d["verdict"] == "clear"):
