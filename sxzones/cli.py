@@ -160,7 +160,10 @@ def layers_validate(
         from sxzones.outputs import write_csv
 
         frames = [r.rejects for r in reports if r.n_rejected]
+        from sxzones.i18n import check_lang, translate_frame
+
         table = pd.concat(frames) if frames else reports[0].rejects if reports else pd.DataFrame()
+        table = translate_frame(table, check_lang(opts.lang))
         write_csv(table, opts.rejects, overwrite=opts.overwrite)
         obj.say(f"rejects written to {opts.rejects}")
     if failed:

@@ -190,6 +190,16 @@ def _field_name(flag: str, help: str, canonical: str) -> Any:
     return _f(None, Opt(flag, help, maps_to=canonical))
 
 
+def _check_suffix(path: Path | str | None, flag: str, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output path of the wrong kind: ``--map none`` wrote a map to a file called
+    ``none`` (an option left out writes nothing)."""
+    if path is not None and Path(path).suffix.lower() not in suffixes:
+        raise SxzonesError(
+            f"{flag} {str(path)!r}: give a file name ending in {' or '.join(suffixes)} "
+            f"(e.g. {flag} out/map{suffixes[0]}); to write none, leave {flag} out"
+        )
+
+
 def _map(help: str, default_path: str | None = None) -> Any:
     """``--map [PATH]`` (recipe key ``map``); given alone, it writes to ``default_path``."""
     return _f(None, Opt("--map", help, "path", key="map", flag_value=default_path))
@@ -377,6 +387,8 @@ class Options:
             parse_field_specs(self.fields, self.field_roles())
         if hasattr(self, "basemap"):
             self.map_basemap()  # refuses e.g. --embed-tianditu-key without --basemap tianditu
+        _check_suffix(getattr(self, "map_path", None), "--map", (".html", ".htm"))
+        _check_suffix(getattr(self, "figure_path", None), "--figure", (".png", ".pdf"))
 
     def __post_init__(self) -> None:
         self.check()
@@ -678,6 +690,7 @@ class OverviewOptions(_MapOutputs):
     )
     title: str = _f("", Opt(None, "Title of the map (default: the recipe's title)."))
     map_path: Path | None = _f(None, Opt(None, "Write the overview map here.", "path", key="map"))
+    lang: str = _f("en", LANG)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -712,6 +725,14 @@ class ValidateOptions(Options):
         False, Opt("--overwrite", "Replace the --rejects file if it exists.", "flag", None)
     )
     fields: tuple[str, ...] = _f((), dataclasses.replace(FIELD, section=None))
+    lang: str = _f(
+        "en",
+        dataclasses.replace(
+            LANG,
+            help="Language of the --rejects table's headers and values: en, zh or both.",
+            section=None,
+        ),
+    )
 
     def field_roles(self) -> tuple[str, ...]:
         return (self.role or "context",)

@@ -341,7 +341,9 @@ def write_gpkg(
                     f"cannot write {path}: {why}. Fix: free some space or choose a folder on "
                     "another disk"
                     if free < (1 << 20)
-                    else f"cannot write {path}: {why}. Fix: check the folder and try again"
+                    else f"cannot write {path}: GDAL could not finish the file ({why}); a "
+                    "full disk, a quota or a file-size limit stops it so. Fix: check the "
+                    "folder's free space and limits, or choose another folder, and try again"
                 ) from exc
     return Path(path)
 

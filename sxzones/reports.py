@@ -277,11 +277,18 @@ def _vertices(geom: shapely.Geometry) -> list[tuple[str, float, float]]:
     return out
 
 
-def coordinate_table(geom: shapely.Geometry, working: CRS, given: str | None) -> dict[str, Any]:
+def coordinate_table(
+    geom: shapely.Geometry,
+    working: CRS,
+    given: str | None,
+    lang: Lang = "en",
+    lab: Labels | None = None,
+) -> dict[str, Any]:
     """The parcel's vertices in the CRS it was given in (``given``: a spec such as
     ``gcj02`` or ``EPSG:4526``; None or unknown: only CGCS2000) and in CGCS2000 longitude
     and latitude (EPSG:4490), from the geometry in the working CRS. Degrees to 7 decimals
-    (about 1 cm), metres to 3; at most :data:`MAX_LISTED` vertices."""
+    (about 1 cm), metres to 3; at most :data:`MAX_LISTED` vertices. Headings in ``lang``
+    (``zh``: Chinese only; ``en``, ``both``: ``中文 English``)."""
     from sxzones.crs import parse_crs, wgs84_to_bd09, wgs84_to_gcj02
     from sxzones.errors import CRSError
 
@@ -290,7 +297,7 @@ def coordinate_table(geom: shapely.Geometry, working: CRS, given: str | None) ->
     x = np.array([v[1] for v in shown])
     y = np.array([v[2] for v in shown])
     lon, lat = _transformer(CRS(working), CRS.from_epsg(4490)).transform(x, y)
-    head = ["点号 No.", "环 Ring"]
+    head = [text("coord_no", lang, lab=lab), text("coord_ring", lang, lab=lab)]
     cols: list[list[str]] = []
     try:
         spec = parse_crs(given) if given else None
@@ -303,16 +310,10 @@ def coordinate_table(geom: shapely.Geometry, working: CRS, given: str | None) ->
             gx, gy = convert(gx, gy)
         geographic = spec.crs.is_geographic
         fmt = "{:.7f}" if geographic else "{:.3f}"
-        head += (
-            [f"{spec.name} 经度 lon", f"{spec.name} 纬度 lat"]
-            if geographic
-            else [
-                f"{spec.name} 东 E (m)",
-                f"{spec.name} 北 N (m)",
-            ]
-        )
+        keys = ("coord_lon", "coord_lat") if geographic else ("coord_east", "coord_north")
+        head += [text(k, lang, lab=lab, crs=spec.name) for k in keys]
         cols += [[fmt.format(v) for v in gx], [fmt.format(v) for v in gy]]
-    head += ["CGCS2000 经度 lon", "CGCS2000 纬度 lat"]
+    head += [text(k, lang, lab=lab, crs="CGCS2000") for k in ("coord_lon", "coord_lat")]
     cols += [[f"{v:.7f}" for v in lon], [f"{v:.7f}" for v in lat]]
     rows = [[f"J{i + 1}", shown[i][0], *(c[i] for c in cols)] for i in range(len(shown))]
     more = len(verts) - len(shown)
@@ -366,7 +367,7 @@ def site_check_report(
     b = detail["builtup"]
     row = result.table.iloc[pos]
     name = str(row.get("name") or "") if "name" in result.table.columns else ""
-    coords = coordinate_table(result.table.geometry.iloc[pos], result.table.crs, given_crs)
+    coords = coordinate_table(result.table.geometry.iloc[pos], result.table.crs, given_crs, lg, lab)
     return (
         environment()
         .get_template("site_check_report.html.j2")

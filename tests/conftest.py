@@ -16,7 +16,12 @@ WORK = CRS.from_epsg(4546)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The tests' layer cache is their own (not the user's), removed after the session."""
+    """The tests' layer cache is their own (not the user's), removed after the session. The
+    tests read the XLSX outputs with calamine, the engine sxzones reads spreadsheets with
+    (pandas warns that its default will change to it once calamine is installed)."""
+    import pandas as pd
+
+    pd.set_option("io.excel.xlsx.reader", "calamine")
     if "SXZONES_CACHE" not in os.environ:
         os.environ["SXZONES_CACHE"] = tempfile.mkdtemp(prefix="sxzones-test-cache-")
         config._sxzones_cache = os.environ["SXZONES_CACHE"]  # type: ignore[attr-defined]

@@ -67,6 +67,24 @@ def test_rejects_are_written(tmp_path):
     assert text.splitlines()[0] == "layer,source_row,id,code,field,reason"
 
 
+def test_rejects_in_chinese(tmp_path):
+    """``layers validate --lang zh --rejects``: the rejects table in Chinese, as every
+    command's rejects.csv under ``--lang zh``."""
+    csv = tmp_path / "f.csv"
+    csv.write_text(
+        "firm_id,name,industry,lon,lat\n1,a,steel,112.5,37.8\n1,b,steel,112.6,37.9\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "rejects.csv"
+    args = ["layers", "validate", str(csv), "--role", "firms", "--crs", "wgs84"]
+    res = _run(*args, "--rejects", str(out), "--lang", "zh")
+    assert res.exit_code == 0, res.output
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "图层,原始行号,编号,问题代码,字段,原因"
+    assert lines[1].startswith('"f.csv",3,"1","编号重复","firm_id",')  # the code translated
+    assert _run(*args, "--lang", "cn").exit_code == 2
+
+
 def test_user_error_exits_2_with_file_and_fix_no_traceback(tmp_path):
     csv = tmp_path / "f.csv"
     csv.write_text("name,lon,lat\na,112.5,37.8\n", encoding="utf-8")

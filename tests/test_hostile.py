@@ -1264,8 +1264,8 @@ def _(t: Path) -> list[str]:
 @case(
     "validate-garbage-prj",
     "refused",
-    "a .prj that is not a CRS definition",
-    says=("s.shp",),
+    "a .prj that is not a CRS definition (the message named the .shp; now the .prj)",
+    says=("s.prj", "is not a CRS definition", "--crs"),
 )
 def _(t: Path) -> list[str]:
     _shapefile(t / "s.shp", _firms_frame(_good_points()))
@@ -1398,7 +1398,7 @@ def _(t: Path) -> list[str]:
     "firms-disk-full",
     "refused",
     "the disk fills while the outputs are written (a 60 kB file-size limit): nothing is left",
-    says=("firm_zones.gpkg",),
+    says=("firm_zones.gpkg", "file-size limit"),
     proc=True,
     fsize=60_000,
 )
@@ -1431,6 +1431,51 @@ def _(t: Path) -> list[str]:
 def _(t: Path) -> list[str]:
     (t / "fig.png").write_bytes(b"someone's figure")
     return _check("--project", "113.05,36.2", "--crs", "wgs84", "--figure", "fig.png")
+
+
+@case(
+    "check-map-none",
+    "refused",
+    "--map none, meant as 'no map', wrote a map to a file called none",
+    says=("--map 'none'", ".html", "leave --map out"),
+)
+def _(t: Path) -> list[str]:
+    return _check("--project", "113.05,36.2", "--crs", "wgs84", "--map", "none")
+
+
+@case(
+    "firms-figure-txt",
+    "refused",
+    "--figure fig.txt: the figure is PNG (and PDF)",
+    says=("--figure 'fig.txt'", ".png or .pdf"),
+)
+def _(t: Path) -> list[str]:
+    (t / "f.csv").write_text(FIRMS_CSV, encoding="utf-8")
+    return [*_firms(t / "f.csv"), "--figure", "fig.txt"]
+
+
+@case(
+    "check-kml-two-folders",
+    "ok",
+    "a KML (Google Earth, 奥维) with placemarks in two folders: every placemark is a project",
+    says=("2 project(s)", "2 folders read"),
+)
+def _(t: Path) -> list[str]:
+    placemark = (
+        "<Placemark><name>{n}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        "{x},36.2 {x1},36.2 {x1},36.21 {x},36.21 {x},36.2</coordinates></LinearRing>"
+        "</outerBoundaryIs></Polygon></Placemark>"
+    )
+    folders = "".join(
+        f"<Folder><name>{f}</name>{placemark.format(n=n, x=x, x1=x + 0.01)}</Folder>"
+        for f, n, x in (("一期", "甲地块", 113.05), ("二期", "乙地块", 113.07))
+    )
+    (t / "p.kml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        f"<Document>{folders}</Document></kml>",
+        encoding="utf-8",
+    )
+    return _check("--project", "p.kml")
 
 
 @case(

@@ -498,3 +498,27 @@ def test_equipment_screen_in_chinese(tmp_path: Path) -> None:
     assert list(sheets["汇总"].columns[2:5]) == ["须淘汰", "无法评估", "保留"]
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert '"finding": "须淘汰"' in html and "Equipment phase-out screen" not in html
+
+
+def test_report_coordinate_headings_follow_the_language() -> None:
+    """The coordinate table of a report was bilingual ("经度 lon", "环 Ring") even under
+    ``--lang zh``; Chinese only now, and today's bilingual headings for ``en``."""
+    import shapely
+    from pyproj import CRS
+
+    from sxzones.reports import coordinate_table
+
+    parcel = shapely.box(112.5, 37.8, 112.51, 37.81)
+    zh = coordinate_table(parcel, CRS.from_epsg(4490), "gcj02", "zh")["head"]
+    assert zh == ["点号", "环", "gcj02 经度", "gcj02 纬度", "CGCS2000 经度", "CGCS2000 纬度"]
+    gk = coordinate_table(parcel, CRS.from_epsg(4490), "EPSG:4527", "zh")["head"]
+    assert gk[2:4] == ["EPSG:4527 东", "EPSG:4527 北"]
+    en = coordinate_table(parcel, CRS.from_epsg(4490), "EPSG:4527", "en")["head"]
+    assert en == [
+        "点号 No.",
+        "环 Ring",
+        "EPSG:4527 东 E (m)",
+        "EPSG:4527 北 N (m)",
+        "CGCS2000 经度 lon",
+        "CGCS2000 纬度 lat",
+    ]

@@ -150,6 +150,137 @@ def test_xlsx_with_chinese_headers(tmp_path):
     assert raw.frame.geometry.iloc[0].equals(shapely.Point(112.5, 37.8))
 
 
+#: Longitudes as permit tables write them, and their value in decimal degrees.
+DMS_LON = {
+    "112°33′18″": 112 + 33 / 60 + 18 / 3600,
+    "112°33'18\"": 112 + 33 / 60 + 18 / 3600,
+    "112度33分18.36秒": 112 + 33 / 60 + 18.36 / 3600,
+    "１１２．５５": 112.55,  # full-width digits
+    "E112:33:18": 112 + 33 / 60 + 18 / 3600,
+    "112°33.3′": 112 + 33.3 / 60,
+    "东经112.555°": 112.555,
+    "112.555E": 112.555,
+}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_degrees_minutes_seconds_are_read_and_bad_ones_rejected(tmp_path, suffix):
+    """Chinese permit tables write 经度 as 112°33′18″ or 112度33分18秒: read exactly (they
+    were rejected as 'not numbers'); minutes of 60 or more stay rejected, with their row."""
+    lons = [*DMS_LON, "112°61′", "112°33′18″ 附近"]
+    table = pd.DataFrame(
+        {
+            "企业名称": [f"f{i}" for i in range(len(lons))],
+            "经度": lons,
+            "纬度": ["37°48′N"] * len(lons),
+        }
+    )
+    p = tmp_path / f"firms{suffix}"
+    if suffix == ".csv":
+        table.to_csv(p, index=False, encoding="gbk")
+    else:
+        table.to_excel(p, index=False)
+    raw = read_file(p, crs="cgcs2000")
+    x = raw.frame.geometry.x.to_numpy()
+    assert x[: len(DMS_LON)].tolist() == pytest.approx(list(DMS_LON.values()), abs=1e-12)
+    assert raw.frame.geometry.y.iloc[0] == pytest.approx(37.8, abs=1e-12)
+    assert raw.frame.geometry.iloc[-2:].isna().all()
+    _, rep = validate_layer(raw, "context", working_crs=4546)
+    assert rep.n_loaded == len(DMS_LON)
+    assert rep.rejects["source_row"].tolist() == [len(DMS_LON) + 2, len(DMS_LON) + 3]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_title_rows_above_the_header(tmp_path, suffix):
+    """Agency lists put a title (and a blank row) above the header: the header is found, the
+    rows keep the numbers a spreadsheet shows, and the title is said, not read as data."""
+    rows = [
+        ["太原市重点排污单位名录（2024年）", "", "", ""],
+        ["", "", "", ""],
+        ["单位名称", "行业", "经度", "纬度"],
+        ["太钢", "钢铁", "112.55", "37.87"],
+        ["某焦化", "焦化", "x", "37.7"],
+    ]
+    p = tmp_path / f"firms{suffix}"
+    if suffix == ".csv":
+        pd.DataFrame(rows).to_csv(p, index=False, header=False, encoding="gbk")
+    else:
+        pd.DataFrame(rows).replace("", None).to_excel(p, index=False, header=False)
+    raw = read_file(p, crs="wgs84")
+    assert raw.frame["单位名称"].tolist() == ["太钢", "某焦化"]
+    assert raw.frame["source_row"].tolist() == [4, 5]
+    said = (
+        "header read from row 3 (an empty header cell takes the name above it); "
+        "the row(s) above it are not data"
+    )
+    assert f"{said} (太原市重点排污单位名录（2024年）)" in raw.notes
+    _, rep = validate_layer(raw, "context", working_crs=4546)
+    assert rep.rejects["source_row"].tolist() == [5]
+    assert any(said in str(f) for f in rep.findings)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_header_over_two_rows_with_merged_cells(tmp_path, suffix):
+    """单位名称 and 行业 merged over two header rows, 坐标 over 经度 | 纬度: every column keeps
+    its name (the lower row alone would leave three columns unnamed)."""
+    rows = [
+        ["晋中市涉气重点企业清单", None, None, None],
+        ["单位名称", "行业", "坐标", None],
+        [None, None, "经度", "纬度"],
+        ["某焦化", "焦化", "112.6", "37.7"],
+    ]
+    p = tmp_path / f"firms{suffix}"
+    if suffix == ".csv":
+        pd.DataFrame(rows).fillna("").to_csv(p, index=False, header=False, encoding="gbk")
+    else:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        for r in rows:
+            wb.active.append(r)
+        for cells in ("A1:D1", "A2:A3", "B2:B3", "C2:D2"):
+            wb.active.merge_cells(cells)
+        wb.save(p)
+    raw = read_file(p, crs="wgs84")
+    assert list(raw.frame.columns[1:5]) == ["单位名称", "行业", "经度", "纬度"]
+    assert raw.frame["source_row"].tolist() == [4]
+    assert raw.frame.geometry.iloc[0].equals(shapely.Point(112.6, 37.7))
+
+
+def test_old_excel_xls_with_a_title_row(tmp_path):
+    """An Excel 97-2003 .xls (agencies still send them) with a title row and GB codes: read
+    as an .xlsx is, with the rows a spreadsheet shows."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("企业")
+    rows = [
+        ["太原市重点排污单位名录"],
+        ["统一社会信用代码", "企业名称", "行业代码", "经度", "纬度"],
+        ["911401001100000001", "太钢", 3110, 112.55, 37.87],
+        ["911401001100000002", "某焦化", 2521, "112°36′", 37.7],
+    ]
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            sheet.write(i, j, v)
+    p = tmp_path / "firms.xls"
+    book.save(str(p))
+    raw = read_file(p, crs="wgs84")
+    assert raw.frame["企业名称"].tolist() == ["太钢", "某焦化"]
+    assert raw.frame["统一社会信用代码"].tolist() == ["911401001100000001", "911401001100000002"]
+    assert raw.frame["source_row"].tolist() == [3, 4]
+    assert raw.frame.geometry.x.tolist() == pytest.approx([112.55, 112.6], abs=1e-12)
+
+
+def test_no_coordinate_header_anywhere_names_row_one(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text("名录,备注\n名称,地址\n太钢,太原\n", encoding="utf-8")
+    with pytest.raises(
+        LayerError, match=r"no coordinate columns found; columns are \['名录', '备注'\]"
+    ):
+        read_file(p, crs="wgs84")
+
+
 def test_jzd_file_two_parcels_zone_prefixed(jzd_file):
     raw = read_file(jzd_file)
     assert raw.spec.crs.to_epsg() == 4526  # CGCS2000 GK zone 38, zone-prefixed

@@ -82,6 +82,29 @@ def test_overview_recipe_runs_and_refuses_to_overwrite(tmp_path):
     assert CliRunner().invoke(cli, ["run", str(p), "--overwrite"]).exit_code == 0
 
 
+def test_overview_recipe_in_chinese(tmp_path):
+    """``lang = "zh"`` in an overview recipe: Chinese summary headers and provenance values,
+    and a map whose legend and note are in Chinese only."""
+    out = tmp_path / "o"
+    mp = tmp_path / "m.html"
+    p = _recipe(
+        tmp_path,
+        f'analysis = "overview"\nout = "{out}"\n'
+        f'[inputs]\nlayers = ["builtup_demonstration", "firms"]\n'
+        f'[options]\nmap = "{mp}"\nlang = "zh"\n',
+    )
+    run_recipe(load_recipe(p), say=lambda s: None)
+    table = pd.read_csv(out / "layers_summary.csv", encoding="utf-8-sig")
+    assert table["图层"].tolist() == ["builtup_demonstration", "firms"]
+    assert table["载入要素数"].tolist() == [161, 208]
+    assert table["状态"].tolist() == ["示范数据", "公开数据"]
+    assert table["图层角色"].iloc[0] != "builtup"
+    html = mp.read_text(encoding="utf-8")
+    assert "示范图层按规则推导，非官方数据。" in html
+    assert "Demonstration layers are derived" not in html
+    assert "数据来源" in html
+
+
 def test_demo_recipes_are_valid():
     for path in sorted((ROOT / "analyses").glob("demo-*.toml")):
         assert load_recipe(path).analysis

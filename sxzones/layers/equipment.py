@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NUMERIC_FIELDS", "VOCAB_FIELDS", "read_equipment"]
 
-_TABLES = {".csv", ".tsv", ".xlsx", ".xls"}
+_TABLES = {".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods"}
 #: Provenance of a table named ``*_demonstration`` (the bundled one is made by
 #: layers/shanxi/build_equipment.py): units invented by rule for real plants.
 DEMONSTRATION = Provenance(

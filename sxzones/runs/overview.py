@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sxzones.i18n import check_lang, labels, text, translate_frame
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps import MapLayer, build_map, save_map
 from sxzones.maps.sources import has_demonstration, report_sources, sources_line
@@ -23,12 +24,17 @@ POPUP_FIELDS: dict[str, list[str]] = {
     "context": ["name", "status", "mine_id"],
 }
 SIMPLIFY_M = {"admin": 150.0, "control_units": 150.0, "zones": 150.0}
+#: The overview map's note on demonstration layers in English output (today's text).
+DEMO_NOTE = "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not official. "
 
 
 def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> RunResult:
     """Validate the layers (default: every catalogue layer), write ``layers_summary.csv`` and
     ``rejects.csv`` to ``opts.out``, and the overview map at ``opts.map_path``; ``say`` gets
-    one line per layer."""
+    one line per layer. ``opts.lang``: headers, values, layer names and legend in ``en`` (as
+    always), ``zh`` or ``both``."""
+    lang = check_lang(opts.lang)
+    lab = labels() if lang != "en" else None
     names = list(opts.layers) or list(cat.entries)
     files = ["layers_summary.csv", "rejects.csv"]
     external = [opts.map_path]
@@ -37,19 +43,27 @@ def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> Ru
     ) as pub:
         reports, layers = _load_layers(opts, cat, names, say)
         table = _summary_table(reports)
-        write_csv(table, pub.stage("layers_summary.csv", rows=len(table)), overwrite=True)
+        shown = translate_frame(table, lang, lab=lab, vocabulary={"status": "provenance"})
+        write_csv(shown, pub.stage("layers_summary.csv", rows=len(table)), overwrite=True)
         rejects = [r.rejects for r in reports if r.n_rejected]
         rej = pd.concat(rejects) if rejects else reports[0].rejects
+        rej = translate_frame(rej, lang, lab=lab)
         write_csv(rej, pub.stage("rejects.csv", rows=len(rej)), overwrite=True)
         if opts.map_path is not None:
             entries = report_sources(reports)
             note = (
-                "示范图层仅供演示，非官方数据 Demonstration layers are derived by rule, not "
-                "official. "
+                (DEMO_NOTE if lang == "en" else text("demonstration", lang, lab=lab) + " ")
                 if has_demonstration(entries)
                 else ""
-            ) + sources_line(entries)
-            m = build_map(layers, title=opts.title, note=note, basemap=opts.map_basemap())
+            ) + sources_line(entries, lang=lang)
+            m = build_map(
+                layers,
+                title=opts.title,
+                note=note,
+                basemap=opts.map_basemap(),
+                lang=lang,
+                lab=lab,
+            )
             save_map(m, pub.stage_external(opts.map_path), overwrite=True)
         add_inputs(pub, reports)
         outputs = pub.publish()

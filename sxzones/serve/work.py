@@ -228,7 +228,7 @@ def _command(name: str, opts: Any, primary: str) -> str:
 def _table_columns(path: Path) -> list[str]:
     """The header of a CSV/TSV (UTF-8, else GB18030) or of the first sheet of an XLSX."""
     if path.suffix == ".xlsx":
-        frame = pd.read_excel(path, nrows=0)
+        frame = pd.read_excel(path, nrows=0, engine="calamine")
     else:
         sep = "\t" if path.suffix == ".tsv" else ","
         try:
