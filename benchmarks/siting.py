@@ -1,4 +1,5 @@
-"""Benchmark: the siting screen against atlite's ExclusionContainer, same inputs, one run.
+"""Benchmark: the siting screen against atlite's ExclusionContainer and a plain windowed
+recipe, same inputs, each contender a whole process.
 
 Synthetic province-scale inputs over Shanxi's extent in the working CRS (EPSG:4546), seeded:
 
@@ -7,16 +8,26 @@ Synthetic province-scale inputs over Shanxi's extent in the working CRS (EPSG:45
 * 3,000 candidate parcels (0.2 to 4 km²), 150 "red line" blobs, 150 built-up discs (setback
   100 m for PV), 120 rivers as random-walk lines (setback 50 m).
 
-Both sides apply the same exclusions for PV: red lines, built-up areas + 100 m, rivers + 50 m,
-slope > 20 degrees; no minimum area (atlite has none). atlite gets a slope raster computed
-beforehand (Horn's method, the same as sxzones; that preparation is *not* counted in its
-time), sxzones gets the DEM and computes slope itself, window by window. Each side runs in
-its own child process so its peak memory (max RSS) is its own.
+Every contender applies the same exclusions for PV: red lines, built-up areas + 100 m,
+rivers + 50 m, slope > 20 degrees; no minimum area (atlite has none).
 
-    python benchmarks/siting.py [--candidates 3000] [--res 30]
+* ``sxzones screen_sites``: the DEM, slope computed window by window (threads: the default);
+* ``atlite ExclusionContainer``: atlite 0.7's ``shape_availability`` at 30 m, given a slope
+  raster computed beforehand (Horn's method, as sxzones; that preparation is *not* timed);
+* ``plain windowed, 2 threads``: per candidate, shapely removes the buffered exclusions,
+  rasterio reads the DEM window (each thread its own dataset handle), numpy computes the
+  slope and counts the cells whose centres are eligible (with ground cell areas).
 
-Eligible areas are compared as planar areas in EPSG:4546 (atlite counts 30 m cells whose
-centres are eligible; sxzones intersects polygons): they must agree within 1 %.
+Each contender runs in its own process (start-up, imports and reading included), the order
+reversed every other round, ``--rounds`` rounds; min / median / max, the load average
+before each run and each process's peak memory are printed (``harness.py``) and saved to
+``_data/siting_results.json``.
+
+    python benchmarks/siting.py [--candidates 3000] [--res 30] [--rounds 3]
+
+Eligible areas are compared as planar areas in EPSG:4546: atlite and the plain recipe count
+30 m cells whose centres are eligible, sxzones intersects polygons; they must agree within
+1 % (``TOLERANCE``).
 """
 
 from __future__ import annotations
@@ -24,16 +35,25 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from harness import compare, save
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data"
 CRS = "EPSG:4546"
+#: Largest relative difference of eligible areas between the contenders (cell centres
+#: against exact polygons).
+TOLERANCE = 0.01
+CONTENDERS = {
+    "sxzones": "sxzones screen_sites",
+    "atlite": "atlite ExclusionContainer",
+    "plain": "plain windowed, 2 threads",
+}
 EXTENT = (430_000.0, 3_830_000.0, 820_000.0, 4_510_000.0)  # Shanxi's bounding box in 4546
 
 
@@ -247,59 +267,152 @@ def run_atlite(paths: dict[str, Path]) -> dict[str, float]:
     return {"seconds": secs, "eligible_planar_m2": float(mask.sum()) * 30 * 30}
 
 
+def run_plain(paths: dict[str, Path], threads: int = 2) -> dict[str, float]:
+    """The plain windowed recipe: shapely for the vector exclusions, one rasterio window per
+    candidate (each thread its own dataset handle), numpy for slope and the cell count."""
+    import threading
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    import geopandas as gpd
+    import rasterio
+    import rasterio.features
+    import shapely
+    from pyproj import Proj
+    from rasterio.windows import Window
+
+    warnings.simplefilter("ignore")  # rasterio's own warning filter races between threads
+    t = time.perf_counter()
+    cand = gpd.read_file(paths["candidates"]).geometry.to_numpy()
+    zones = np.concatenate(
+        [
+            gpd.read_file(paths["redline"]).geometry.to_numpy(),
+            shapely.buffer(gpd.read_file(paths["builtup"]).geometry.to_numpy(), 100.0),
+            shapely.buffer(gpd.read_file(paths["water"]).geometry.to_numpy(), 50.0),
+        ]
+    )
+    ci, zi = shapely.STRtree(zones).query(cand, predicate="intersects")
+    hits: list[list[int]] = [[] for _ in cand]
+    for i, z in zip(ci.tolist(), zi.tolist(), strict=True):
+        hits[i].append(z)
+    cx, cy = shapely.get_coordinates(shapely.centroid(cand)).T
+    lon, lat = Proj(CRS)(cx, cy, inverse=True)
+    areal = Proj(CRS).get_factors(lon, lat).areal_scale  # ground m² = map m² / areal
+    local, handles = threading.local(), []
+
+    def one(i: int) -> tuple[int, float]:
+        ds = getattr(local, "ds", None)
+        if ds is None:
+            ds = local.ds = rasterio.open(paths["dem"])
+            handles.append(ds)
+        g = (
+            cand[i]
+            if not hits[i]
+            else shapely.difference(cand[i], shapely.union_all(zones[hits[i]]))
+        )
+        if g.is_empty:
+            return 0, 0.0
+        tf = ds.transform
+        minx, miny, maxx, maxy = g.bounds
+        c0, r0 = int((minx - tf.c) // tf.a), int((tf.f - maxy) // -tf.e)
+        c1, r1 = int((maxx - tf.c) // tf.a) + 1, int((tf.f - miny) // -tf.e) + 1
+        z = ds.read(1, window=Window(c0 - 1, r0 - 1, c1 - c0 + 2, r1 - r0 + 2), masked=True)
+        z = np.ma.filled(z.astype(np.float32), np.nan)
+        a, b, c = z[:-2, :-2], z[:-2, 1:-1], z[:-2, 2:]
+        d, f = z[1:-1, :-2], z[1:-1, 2:]
+        gg, h, k = z[2:, :-2], z[2:, 1:-1], z[2:, 2:]
+        dzdx = ((c + 2 * f + k) - (a + 2 * d + gg)) / (8 * tf.a)
+        dzdy = ((gg + 2 * h + k) - (a + 2 * b + c)) / (8 * tf.a)
+        slope = np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+        inside = rasterio.features.geometry_mask(
+            [g], slope.shape, tf * tf.translation(c0, r0), invert=True
+        )
+        n = int(np.count_nonzero(inside & (slope <= 20)))
+        return n, n * tf.a * tf.a / float(areal[i])
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        counts = list(pool.map(one, range(len(cand)), chunksize=16))
+    for ds in handles:
+        ds.close()
+    res = abs(rasterio.open(paths["dem"]).transform.a)
+    return {
+        "seconds": time.perf_counter() - t,
+        "eligible_planar_m2": float(sum(n for n, _ in counts)) * res * res,
+        "eligible_ground_m2": float(sum(g for _, g in counts)),
+    }
+
+
+def _child(which: str, n_cand: int, res: float) -> int:
+    """One contender in this process: its result as one JSON line."""
+    paths = make_inputs(n_cand, res)
+    fn = {"sxzones": run_sxzones, "atlite": run_atlite, "plain": run_plain}[which]
+    out = fn(paths)
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+    return 0
+
+
+def _check(results: dict[str, dict]) -> dict[str, object]:
+    """Eligible areas of atlite and the plain recipe against sxzones' (planar, EPSG:4546)."""
+    sx = results["sxzones"]["eligible_planar_m2"]
+    diffs = {k: results[k]["eligible_planar_m2"] / sx - 1 for k in results if k != "sxzones"}
+    return {
+        "eligible_km2": {k: round(v["eligible_planar_m2"] / 1e6, 2) for k, v in results.items()},
+        "relative_to_sxzones": {k: round(v, 5) for k, v in diffs.items()},
+        "within_tolerance": all(abs(v) <= TOLERANCE for v in diffs.values()),
+        "tolerance": TOLERANCE,
+        "removed_km2_sxzones": results["sxzones"].get("removed_km2"),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", type=int, default=3000)
     ap.add_argument("--res", type=float, default=30.0)
-    ap.add_argument("--child", choices=["sxzones", "atlite"])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated")
+    ap.add_argument("--child", choices=list(CONTENDERS))
     a = ap.parse_args()
     if a.child:
-        paths = make_inputs(a.candidates, a.res)
-        fn = run_sxzones if a.child == "sxzones" else run_atlite
-        out = fn(paths)
-        out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(out))
-        return 0
+        return _child(a.child, a.candidates, a.res)
     t = time.perf_counter()
     paths = make_inputs(a.candidates, a.res)
     print(f"inputs made or reused in {time.perf_counter() - t:.1f} s: {paths['dem'].name}")
-    results = {}
-    for which in ("sxzones", "atlite"):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                which,
-                "--candidates",
-                str(a.candidates),
-                "--res",
-                str(a.res),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+    names = [c for c in a.contenders.split(",") if c]
+    base = [sys.executable, __file__, "--candidates", str(a.candidates), "--res", str(a.res)]
+    runs = {CONTENDERS[k]: [*base, "--child", k] for k in names}
+    timings = compare(runs, a.rounds, cwd=str(HERE))
+    results = {k: json.loads(timings[CONTENDERS[k]].stdout.strip().splitlines()[-1]) for k in names}
+    check = _check(results) if "sxzones" in results else {}
+    print(f"\n{a.candidates:,} candidates, {a.res:g} m, {a.rounds} rounds, order alternated")
+    for k in names:
+        print("  " + timings[CONTENDERS[k]].line())
+    med = {k: statistics.median(timings[CONTENDERS[k]].seconds) for k in names}
+    for k in names:
+        r = results[k]
+        ratio = f", {med[k] / med['sxzones']:.2f}x sxzones' time" if "sxzones" in med else ""
+        print(
+            f"  {CONTENDERS[k]:<28} eligible {r['eligible_planar_m2'] / 1e6:10.2f} km² (planar); "
+            f"in-process {r['seconds']:.2f} s (last round){ratio}"
         )
-        if proc.returncode:
-            print(proc.stderr[-3000:])
-            return 1
-        results[which] = json.loads(proc.stdout.strip().splitlines()[-1])
-    sx, at = results["sxzones"], results["atlite"]
-    diff = sx["eligible_planar_m2"] / at["eligible_planar_m2"] - 1
-    print(
-        f"sxzones screen_sites (DEM -> slope in windows, exact polygons): {sx['seconds']:.1f} s,"
-        f" peak {sx['peak_mb']:.0f} MB, eligible {sx['eligible_planar_m2'] / 1e6:.2f} km²"
-    )
-    print(
-        f"atlite ExclusionContainer + shape_availability (30 m):          {at['seconds']:.1f} s,"
-        f" peak {at['peak_mb']:.0f} MB, eligible {at['eligible_planar_m2'] / 1e6:.2f} km²"
-    )
-    print(
-        f"candidates {sx['candidate_km2']} km²; removed by reason (km², sxzones): {sx['removed_km2']}"
-    )
-    print(f"eligible area: sxzones / atlite - 1 = {diff * 100:+.2f} % (target within 1 %)")
-    print(f"speed: sxzones is {at['seconds'] / sx['seconds']:.2f}x atlite's")
-    return 0
+    if check:
+        print(
+            f"  eligible areas against sxzones: {check['relative_to_sxzones']} (tolerance "
+            f"{TOLERANCE:.0%}): {'equal' if check['within_tolerance'] else 'NOT EQUAL'}"
+        )
+        print(f"  removed by reason (km², sxzones): {check['removed_km2_sxzones']}")
+    doc = {
+        "rounds": a.rounds,
+        "res_m": a.res,
+        "sizes": {
+            str(a.candidates): {
+                "timings": {v.name: v.__dict__ for v in timings.values()},
+                "check": check,
+            }
+        },
+    }
+    save(DATA / "siting_results.json", doc)
+    return 0 if not check or check["within_tolerance"] else 1
 
 
 if __name__ == "__main__":

@@ -1434,6 +1434,38 @@ def _(t: Path) -> list[str]:
 
 
 @case(
+    "check-project-dms",
+    "ok",
+    "--project in degrees-minutes-seconds with a full-width comma, as typed from a permit",
+    says=("1 project(s)", "conflict 1"),
+)
+def _(t: Path) -> list[str]:
+    return [
+        "check",
+        "--catalog",
+        str(CATALOG),
+        "--industry",
+        "steel",
+        "--out",
+        "out",
+        "--project",
+        "112°30′，37°48′N",
+        "--crs",
+        "wgs84",
+    ]
+
+
+@case(
+    "check-project-dms-61-minutes",
+    "refused",
+    "--project '112°61′,37°48′': 61 minutes is not a coordinate",
+    says=("112°61′", "'112°33′,37°52′'"),
+)
+def _(t: Path) -> list[str]:
+    return _check("--project", "112°61′,37°48′", "--crs", "wgs84")
+
+
+@case(
     "check-map-none",
     "refused",
     "--map none, meant as 'no map', wrote a map to a file called none",

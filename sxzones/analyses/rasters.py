@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,9 @@ import rasterio.features
 import shapely
 from affine import Affine
 from pyproj import CRS
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.io import DatasetReaderBase, MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -64,6 +67,8 @@ class RasterCriterion:
     nodata: float | None = None
     _ds: Any = field(default=None, repr=False)
     _own: list[Any] = field(default_factory=list, repr=False)
+    _path: str | None = field(default=None, repr=False)
+    _warp: dict[str, Any] | None = field(default=None, repr=False)
 
     def check(self, where: str = "raster") -> None:
         """Raise a clear error when the criterion cannot be used (``where`` names it)."""
@@ -105,8 +110,25 @@ class RasterCriterion:
             self._ds = src
         else:
             method = Resampling.bilinear if self.kind == "slope" else Resampling.nearest
-            self._ds = WarpedVRT(src, crs=crs.to_wkt(), resampling=method)
+            self._warp = {"crs": crs.to_wkt(), "resampling": method}
+            self._ds = WarpedVRT(src, **self._warp)
             self._own.append(self._ds)
+        self._path = _reopenable(src)
+
+    @property
+    def reopenable(self) -> bool:
+        """Whether :meth:`reopen` can give a worker thread its own handle (a file or an
+        in-memory raster opened for reading)."""
+        return self._path is not None
+
+    def reopen(self, stack: ExitStack) -> Any:
+        """A new handle on the raster as :meth:`open` sees it (warped the same way), for one
+        worker thread: rasterio datasets must not be shared between threads. Closed with
+        ``stack``."""
+        src = stack.enter_context(rasterio.open(self._path, sharing=False))
+        if self._warp is None:
+            return src
+        return stack.enter_context(WarpedVRT(src, **self._warp))
 
     def _dataset(self) -> Any:
         """The source as a dataset: itself, or the array in memory (no file)."""
@@ -116,7 +138,7 @@ class RasterCriterion:
         if self.nodata is not None:
             z = np.where(z == np.float32(self.nodata), np.float32(np.nan), z)
         mem = MemoryFile()
-        ds = mem.open(
+        with mem.open(
             driver="GTiff",
             width=z.shape[1],
             height=z.shape[0],
@@ -125,8 +147,9 @@ class RasterCriterion:
             crs=CRS.from_user_input(self.crs).to_wkt(),
             transform=self.transform,
             nodata=float("nan"),
-        )
-        ds.write(z, 1)
+        ) as w:
+            w.write(z, 1)
+        ds = mem.open()  # read-only: worker threads open their own handles on it
         self._own += [ds, mem]
         return ds
 
@@ -136,16 +159,21 @@ class RasterCriterion:
             obj.close()
         self._own.clear()
         self._ds = None
+        self._path = self._warp = None
 
     @property
     def resolution(self) -> tuple[float, float]:
         """Cell size (x, y) in working-CRS metres."""
         return abs(self._ds.transform.a), abs(self._ds.transform.e)
 
-    def tiles(self, bounds: tuple[float, float, float, float], pad: int) -> Iterator[Tile]:
+    def tiles(
+        self, bounds: tuple[float, float, float, float], pad: int, ds: Any = None
+    ) -> Iterator[Tile]:
         """The tiles covering ``bounds``, each read with ``pad`` extra cells on every side
-        (for the slope's 3 x 3 kernel); cells outside the raster are NaN."""
-        ds = self._ds
+        (for the slope's 3 x 3 kernel); cells outside the raster are NaN. ``ds``: the handle
+        to read through (a worker thread's own, from :meth:`reopen`; default the one
+        :meth:`open` made)."""
+        ds = self._ds if ds is None else ds
         t: Affine = ds.transform
         minx, miny, maxx, maxy = bounds
         c0 = math.floor((minx - t.c) / t.a)
@@ -156,19 +184,40 @@ class RasterCriterion:
         for rr in range(r0, r1, TILE):
             for cc in range(c0, c1, TILE):
                 h, w = min(TILE, r1 - rr), min(TILE, c1 - cc)
-                yield Tile(self._read(rr - pad, cc - pad, h + 2 * pad, w + 2 * pad), t, rr, cc, pad)
+                z = _read(ds, rr - pad, cc - pad, h + 2 * pad, w + 2 * pad)
+                yield Tile(z, t, rr, cc, pad)
 
-    def _read(self, row: int, col: int, h: int, w: int) -> F32:
-        ds = self._ds
-        out = np.full((h, w), np.nan, dtype=np.float32)
-        r0, c0 = max(row, 0), max(col, 0)
-        r1, c1 = min(row + h, ds.height), min(col + w, ds.width)
-        if r1 <= r0 or c1 <= c0:
-            return out
-        a = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
-        vals = np.ma.filled(a.astype(np.float32), np.nan)
-        out[r0 - row : r1 - row, c0 - col : c1 - col] = vals
+    def block_rows(self) -> int:
+        """Rows of the raster's storage blocks (1 when it is not read in blocks), so that the
+        screen can take candidates band by band and decompress each block about once."""
+        shapes = getattr(self._ds, "block_shapes", None)
+        return max(1, int(shapes[0][0])) if shapes else 1
+
+
+def _reopenable(src: Any) -> str | None:
+    """The name :func:`rasterio.open` opens ``src`` again by, or None when it cannot (a
+    dataset being written, or a name that does not open)."""
+    if getattr(src, "mode", "r") != "r" or not getattr(src, "name", ""):
+        return None
+    try:
+        with rasterio.open(src.name, sharing=False) as again:
+            same = again.shape == src.shape and again.transform == src.transform
+    except (RasterioError, CPLE_BaseError, OSError):
+        return None
+    return str(src.name) if same else None
+
+
+def _read(ds: Any, row: int, col: int, h: int, w: int) -> F32:
+    """Cells ``row``, ``col`` (h x w) of band 1 as float32, NaN for no data and outside."""
+    out = np.full((h, w), np.nan, dtype=np.float32)
+    r0, c0 = max(row, 0), max(col, 0)
+    r1, c1 = min(row + h, ds.height), min(col + w, ds.width)
+    if r1 <= r0 or c1 <= c0:
         return out
+    a = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+    vals = np.ma.filled(a.astype(np.float32), np.nan)
+    out[r0 - row : r1 - row, c0 - col : c1 - col] = vals
+    return out
 
 
 @dataclass

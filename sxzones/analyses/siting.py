@@ -41,22 +41,34 @@ raster did not assess (no data, or outside it) is totalled with the capacity sta
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+import os
+import queue
+import threading
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from numbers import Integral
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import rasterio
+import rasterio.env
 import rasterio.features
 import shapely
 from pyproj import CRS
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+from sxzones._util import check_type
 from sxzones.analyses.nearest import county_lookup
-from sxzones.analyses.rasters import RasterCriterion, horn_slope, polygons_of
+from sxzones.analyses.rasters import RasterCriterion, Tile, horn_slope, polygons_of
 from sxzones.analyses.siting_totals import capacity_on, unassessed_frame, union_totals
 from sxzones.errors import CRSError, LayerError, RulesError
 from sxzones.geodesy import box_scales, ellipsoidal_area, ground_buffer, point_scale
@@ -289,33 +301,62 @@ def _cut_exclusions(
             c.cut(ex.reason, shapely.union_all(shapely.intersection(zones[idx], window)))
 
 
-#: One raster's cells over a candidate: (values, transform, criterion).
-_Cells = tuple[npt.NDArray[np.float32], Any, RasterCriterion]
+@dataclass
+class _Cells:
+    """One tile of a raster over a candidate: its values, transform and criterion, the
+    eligible land before the criterion was applied (``before``), the cells that failed it,
+    and what was eligible right after (``after``). While nothing else is cut, the cells
+    whose centres lie in the eligible land are those of ``before`` that did not fail: one
+    rasterisation of the simpler ``before``, no second one of the cut result."""
+
+    vals: npt.NDArray[np.float32]
+    tf: Any
+    r: RasterCriterion
+    before: shapely.Geometry
+    fails: npt.NDArray[np.bool_]
+    after: shapely.Geometry | None = None
 
 
-def _cut_rasters(c: _Cand, rasters: Sequence[RasterCriterion]) -> list[_Cells]:
+def _next_tile(r: RasterCriterion, tiles: Iterator[Tile]) -> Tile | None:
+    """The next tile read, None after the last; a read that fails is a :class:`_ReadError`
+    naming the raster."""
+    try:
+        return next(tiles, None)
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise _ReadError(r.label, exc) from exc
+
+
+def _cut_rasters(
+    c: _Cand, rasters: Sequence[RasterCriterion], handles: Sequence[Any]
+) -> list[_Cells]:
     """Step 2 for one candidate: remove the cells that fail each criterion, note the cells
-    without data; return the cells read, for the statistics."""
+    without data; return the cells read, for the statistics. ``handles``: the dataset each
+    raster is read through (this thread's own)."""
     cells: list[_Cells] = []
-    for r in rasters:
+    for r, ds in zip(rasters, handles, strict=True):
         if c.rem.is_empty:
             break
         rx, ry = r.resolution
-        bad, unknown = [], []
-        for t in r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0):
+        bad, unknown, mine = [], [], []
+        before = c.rem
+        tiles = r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0, ds=ds)
+        while (t := _next_tile(r, tiles)) is not None:
             vals = horn_slope(t.values, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
-            cells.append((vals, t.transform, r))
             known = ~np.isnan(vals)
             fails = np.zeros_like(known)
             fails[known] = (
                 vals[known] > r.threshold if r.kind == "slope" else vals[known] < r.threshold
             )
+            mine.append(_Cells(vals, t.transform, r, before, fails))
             if (b := polygons_of(fails, t.transform)) is not None:
                 bad.append(b)
             if (u := polygons_of(~known, t.transform)) is not None:
                 unknown.append(u)
         c.cut(r.name, shapely.union_all(bad) if bad else None)
         c.unknown.setdefault(r.name, []).extend(unknown)
+        for m in mine:
+            m.after = c.rem
+        cells += mine
     return cells
 
 
@@ -323,17 +364,24 @@ def _cell_values(c: _Cand, cells: list[_Cells]) -> dict[str, npt.NDArray[np.floa
     """Per criterion, the known values of the cells whose centres lie in the eligible land (a
     piece smaller than a cell: the cell under a point of it)."""
     acc: dict[str, list[npt.NDArray[np.float32]]] = {}
-    for vals, tf, r in cells:
-        inside = rasterio.features.geometry_mask(
-            [c.rem], vals.shape, tf, invert=True, all_touched=False
-        )
+    for m in cells:
+        vals, tf = m.vals, m.tf
+        if m.after is c.rem:  # nothing cut since this criterion: its own failure mask
+            inside = rasterio.features.geometry_mask(
+                [m.before], vals.shape, tf, invert=True, all_touched=False
+            )
+            inside &= ~m.fails
+        else:  # cut again since (another raster, too small): the eligible land itself
+            inside = rasterio.features.geometry_mask(
+                [c.rem], vals.shape, tf, invert=True, all_touched=False
+            )
         if not inside.any():
             px, py = shapely.get_coordinates(shapely.point_on_surface(c.rem))[0]
             col, row = ~tf @ (px, py)
             if 0 <= int(row) < vals.shape[0] and 0 <= int(col) < vals.shape[1]:
                 inside[int(row), int(col)] = True
         v = vals[inside]
-        acc.setdefault(r.name, []).append(v[~np.isnan(v)])
+        acc.setdefault(m.r.name, []).append(v[~np.isnan(v)])
     return {k: np.concatenate(v) for k, v in acc.items()}
 
 
@@ -413,14 +461,123 @@ class _Stats:
     resolution: dict[str, float]
 
 
+#: The warning rasterio means to silence for its in-memory datasets.
+_NO_GEOTRANSFORM = "Dataset has no geotransform"
+
+
+def _env_options() -> dict[str, Any]:
+    """The GDAL options of the caller's ``rasterio.Env``, for the workers' own."""
+    return dict(rasterio.env.getenv()) if rasterio.env.hasenv() else {}
+
+
+class _ReadError(Exception):
+    """A raster window that could not be read (``label``: the raster; ``cause``: why)."""
+
+    def __init__(self, label: str, cause: BaseException) -> None:
+        super().__init__(label, cause)
+        self.label, self.cause = label, cause
+
+
+@dataclass
+class _Job:
+    """The raster pass shared by its workers: candidates, criteria, parameters, the rows of
+    statistics each candidate fills, the bands of candidates still to do, and the errors."""
+
+    cands: list[_Cand]
+    rasters: list[RasterCriterion]
+    crs: CRS
+    classes: list[dict[str, Any]]
+    min_area: float
+    st: _Stats
+    todo: queue.SimpleQueue[list[int]]
+    errors: list[tuple[int, BaseException]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def _bands(cands: list[_Cand], rasters: list[RasterCriterion], threads: int) -> list[list[int]]:
+    """The candidates still eligible, grouped by the band of the first raster's blocks that
+    holds the centre of their box (west to east within a band), groups of at most
+    ``n / (4 threads)`` so that the workers share the load."""
+    todo = [i for i, c in enumerate(cands) if not c.rem.is_empty]
+    if not todo or not rasters:
+        return [todo] if todo else []
+    t = rasters[0]._ds.transform
+    rows = rasters[0].block_rows() * abs(t.e)
+    b = np.array([cands[i].rem.bounds for i in todo])
+    band = np.floor((t.f - (b[:, 1] + b[:, 3]) / 2) / rows)
+    order = np.lexsort(((b[:, 0] + b[:, 2]) / 2, band))
+    cap = max(1, math.ceil(len(todo) / (4 * max(1, threads))))
+    out: list[list[int]] = []
+    for _, idx in itertools.groupby(order.tolist(), key=lambda k: band[k]):
+        members = [todo[k] for k in idx]
+        out += [members[j : j + cap] for j in range(0, len(members), cap)]
+    return out
+
+
+def _worker(job: _Job, own: bool, opts: dict[str, Any] | None = None) -> None:
+    """Take bands of candidates until none is left or one failed. ``own``: open this
+    thread's own dataset handles and GDAL environment (a worker thread); else read through
+    the handles :meth:`RasterCriterion.open` made (the calling thread)."""
+    with ExitStack() as stack:
+        if own:
+            stack.enter_context(rasterio.Env(**(opts or {})))
+            handles = [r.reopen(stack) for r in job.rasters]
+        else:
+            handles = [r._ds for r in job.rasters]
+        while not job.stop.is_set():
+            try:
+                band = job.todo.get_nowait()
+            except queue.Empty:
+                return
+            for i in band:
+                if job.stop.is_set():
+                    return
+                try:
+                    _one_candidate(job, i, handles)
+                except Exception as exc:  # handed to the caller, with the candidate's row
+                    job.errors.append((i, exc))
+                    job.stop.set()
+
+
+def _one_candidate(job: _Job, i: int, handles: Sequence[Any]) -> None:
+    """Steps 2-3 for candidate ``i``; its statistics go to row ``i``."""
+    c, crs, st = job.cands[i], job.crs, job.st
+    cells = _cut_rasters(c, job.rasters, handles)
+    if not c.rem.is_empty and job.min_area > 0:
+        parts = shapely.get_parts(c.rem)
+        small = parts[ellipsoidal_area(parts, crs) < job.min_area]
+        c.cut("too_small", shapely.union_all(small) if len(small) else None)
+    if c.rem.is_empty:
+        return
+    values = _cell_values(c, cells)
+    for r in job.rasters:
+        v = values.get(r.name, np.empty(0, np.float32))
+        if r.kind != "slope":
+            st.res_mean[r.name][i] = float(np.mean(v, dtype=np.float64)) if len(v) else np.nan
+        elif len(v):
+            st.slope_mean[i] = float(np.mean(v, dtype=np.float64))
+            lo = -np.inf
+            for j, cl in enumerate(job.classes):
+                hi = float(cl.get("max_deg", np.inf))
+                st.class_share[i, j] = float(np.mean((v > lo) & (v <= hi)))
+                lo = hi
+
+
 def _raster_pass(
     cands: list[_Cand],
     rasters: list[RasterCriterion],
     crs: CRS,
     classes: list[dict[str, Any]],
     min_area: float,
+    ids: Sequence[str],
+    threads: int,
 ) -> _Stats:
-    """Steps 2-3 per candidate: raster criteria, minimum contiguous area, cell statistics."""
+    """Steps 2-3 per candidate: raster criteria, minimum contiguous area, cell statistics.
+
+    Candidates are taken in bands of the first raster's storage blocks (each block is then
+    decompressed about once), by ``threads`` workers, each with its own dataset handles and
+    one GDAL environment for the whole run. Each candidate's results go to its own row, so
+    the outcome does not depend on the number of threads or their timing."""
     n = len(cands)
     st = _Stats(
         np.full(n, np.nan),
@@ -428,34 +585,36 @@ def _raster_pass(
         {r.name: np.full(n, np.nan) for r in rasters if r.kind != "slope"},
         {},
     )
-    with ExitStack() as stack:
+    opts = _env_options()
+    with rasterio.Env(**opts), ExitStack() as stack:
         for r in rasters:
             stack.callback(r.close)
             r.open(crs)
             rx, ry = r.resolution
             st.resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
-        for i, c in enumerate(cands):
-            cells = _cut_rasters(c, rasters)
-            if not c.rem.is_empty and min_area > 0:
-                parts = shapely.get_parts(c.rem)
-                small = parts[ellipsoidal_area(parts, crs) < min_area]
-                c.cut("too_small", shapely.union_all(small) if len(small) else None)
-            if c.rem.is_empty:
-                continue
-            values = _cell_values(c, cells)
-            for r in rasters:
-                v = values.get(r.name, np.empty(0, np.float32))
-                if r.kind != "slope":
-                    st.res_mean[r.name][i] = (
-                        float(np.mean(v, dtype=np.float64)) if len(v) else np.nan
-                    )
-                elif len(v):
-                    st.slope_mean[i] = float(np.mean(v, dtype=np.float64))
-                    lo = -np.inf
-                    for j, cl in enumerate(classes):
-                        hi = float(cl.get("max_deg", np.inf))
-                        st.class_share[i, j] = float(np.mean((v > lo) & (v <= hi)))
-                        lo = hi
+        groups = _bands(cands, rasters, threads)
+        job = _Job(cands, rasters, crs, classes, min_area, st, queue.SimpleQueue())
+        for g in groups:
+            job.todo.put(g)
+        if threads <= 1 or len(groups) <= 1 or not all(r.reopenable for r in rasters):
+            _worker(job, own=False)
+        else:
+            with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=threads) as pool:
+                # rasterio silences this warning around its in-memory datasets (rasterize,
+                # shapes) with warnings.catch_warnings, which is not thread-safe: one
+                # thread's restore lets the other's through. Silenced here for the workers.
+                warnings.filterwarnings("ignore", _NO_GEOTRANSFORM, NotGeoreferencedWarning)
+                for f in [pool.submit(_worker, job, True, opts) for _ in range(threads)]:
+                    f.result()
+        if job.errors:
+            i, exc = min(job.errors, key=lambda e: e[0])
+            if isinstance(exc, _ReadError):
+                raise LayerError(
+                    f"{exc.label}: cannot read the raster over candidate {ids[i]!r} "
+                    f"(row {i + 1} of the candidates): {exc.cause}. The file may be damaged or "
+                    "cut short: check it with gdalinfo -checksum, or make it again"
+                ) from exc.cause
+            raise exc
     return st
 
 
@@ -757,6 +916,7 @@ def screen_sites(
     admin: gpd.GeoDataFrame | None = None,
     not_assessed: Sequence[Mapping[str, str]] = (),
     as_of_year: int | None = None,
+    threads: int | None = None,
 ) -> SitingResult:
     """The eligible part of every candidate for ``tech`` (``"pv"`` or ``"wind"``).
 
@@ -783,6 +943,9 @@ def screen_sites(
         Exclusions that could not be applied (no layer), reported in ``meta``.
     as_of_year : int, optional
         Year for "years since landfill closure" (default: the score rule's ``as_of_year``).
+    threads : int, optional
+        Worker threads for the raster criteria (default: the machine's cores, at most 4);
+        each reads through its own dataset handles. The results do not depend on it.
 
     Returns
     -------
@@ -791,6 +954,7 @@ def screen_sites(
         ``unassessed``, ``meta`` and ``summary`` (totals over the union of the candidates).
     """
     crs = _checked_inputs(candidates, rules, rasters, grid, admin)
+    check_type(threads, "threads", Integral, where="screen_sites", optional=True, what="an integer")
     excl = _checked_exclusions(exclusions)
     if not isinstance(tech, str):
         raise TypeError(f"screen_sites: tech must be a str ('pv' or 'wind'), not {tech!r}")
@@ -809,7 +973,10 @@ def screen_sites(
             cands, geoms, ex, lambda e, i=i: _buffered(e, e.geoms(crs, f"exclusions[{i}]"), crs)
         )
     classes = p["terrain"].params["classes"] if p["terrain"] else []
-    stats = _raster_pass(cands, rs, crs, classes, float(p["capacity"].params.get("min_area_m2", 0)))
+    ids = candidates["site_id"].astype(str).to_numpy()
+    min_area = float(p["capacity"].params.get("min_area_m2", 0))
+    n_threads = max(1, int(threads or min(4, os.cpu_count() or 1)))
+    stats = _raster_pass(cands, rs, crs, classes, min_area, ids, n_threads)
     grid_ = _in_crs(grid, crs) if grid is not None else None
     admin_ = _in_crs(admin, crs) if admin is not None else None
     return _results(candidates, cands, stats, run, grid_, admin_, not_assessed)

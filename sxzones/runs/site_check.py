@@ -63,6 +63,18 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
     return SiteLayers(frames, sources)
 
 
+def _dms_point(spec: str) -> shapely.Point | None:
+    """``"112°30′15″,37°48′"`` (degrees-minutes-seconds, any comma between): the point, or
+    None when ``spec`` is not two such values."""
+    from sxzones.layers.dms import parse_dms
+
+    parts = re.split(r"[,，;；]", spec)
+    if len(parts) != 2:
+        return None
+    xy = parse_dms(parts)
+    return shapely.Point(float(xy[0]), float(xy[1])) if all(xy == xy) else None
+
+
 def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
     """A project given as ``"lon,lat"`` or WKT in ``crs``.
 
@@ -73,7 +85,7 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
         ``crs`` is missing.
     """
     m = _LONLAT.match(spec)
-    geom = shapely.Point(float(m.group(1)), float(m.group(2))) if m else None
+    geom = shapely.Point(float(m.group(1)), float(m.group(2))) if m else _dms_point(spec)
     if geom is None:
         try:
             geom = shapely.from_wkt(spec)
@@ -85,7 +97,8 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
                 ) from None
             raise SxzonesError(
                 f"the project {spec!r} is neither an existing file, nor 'lon,lat', nor WKT "
-                f"({exc}). Fix: e.g. --project '112.55,37.87' or 'POLYGON ((...))'"
+                f"({exc}). Fix: e.g. --project '112.55,37.87', '112°33′,37°52′' or "
+                "'POLYGON ((...))'"
             ) from exc
     if crs is None:
         raise SxzonesError(

@@ -1,0 +1,174 @@
+"""The siting screen's raster pass in worker threads: the same result as one thread, and a
+raster that cannot be read over one candidate is reported with that candidate."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+import sxzones.analyses.siting as siting
+from sxzones.analyses.siting import Exclusion, RasterCriterion, screen_sites
+from sxzones.errors import LayerError
+from sxzones.rules import load_rules
+
+from .conftest import WORK
+
+RULES = load_rules()
+X0, Y0, RES, N = 500_000.0, 4_200_000.0, 30.0, 1024  # a 30.7 km square of 30 m cells
+
+
+def _tiled(path: Path, z: np.ndarray, crs: object = WORK, res: float = RES, x0=X0, y0=Y0):
+    """A tiled, compressed GeoTIFF (blocks of 256 x 256) of ``z``."""
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=z.shape[1],
+        height=z.shape[0],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=from_origin(x0, y0, res, res),
+        nodata=-9999.0,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+    ) as ds:
+        ds.write(z.astype(np.float32), 1)
+    return path
+
+
+def _terrain() -> np.ndarray:
+    """Hills steep enough that some cells of most candidates exceed the slope limit, and a
+    hole of no data."""
+    y, x = np.mgrid[0:N, 0:N] * RES
+    z = 800 + 150 * np.sin(x / 700.0) * np.cos(y / 900.0) + 60 * np.sin((x + y) / 260.0)
+    z[300:340, 600:700] = -9999.0
+    return z
+
+
+def _candidates(n: int) -> gpd.GeoDataFrame:
+    """``n`` irregular parcels (0.3 to 2 km²) spread over the DEM, some reaching past it."""
+    rng = np.random.default_rng(7)
+    geoms = []
+    for i in range(n):
+        cx, cy = rng.uniform(X0 + 1500, X0 + N * RES + 800), rng.uniform(Y0 - N * RES + 1500, Y0)
+        r = np.sqrt(rng.uniform(0.3e6, 2e6) / np.pi)
+        t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+        rad = r * (1 + 0.2 * np.sin(3 * t + i))
+        geoms.append(shapely.Polygon(np.c_[cx + rad * np.cos(t), cy + rad * np.sin(t)]))
+    return gpd.GeoDataFrame(
+        {"site_id": [f"S{i + 1}" for i in range(n)], "kind": "subsidence", "settled": True},
+        geometry=geoms,
+        crs=WORK,
+    )
+
+
+def _irradiance() -> RasterCriterion:
+    """A resource raster as an array in CGCS2000 longitude/latitude (seen through a warped
+    VRT in the working CRS), below the minimum in its western part."""
+    lon0, lat0, step = 110.95, 37.95, 0.0025
+    lon = lon0 + (np.arange(160) + 0.5) * step
+    z = np.where(lon[None, :] < 111.15, 1300.0, 1500.0) + np.zeros((160, 1))
+    z[:, 5] = np.nan
+    t = from_origin(lon0, lat0, step, step)
+    return RasterCriterion(z, "minimum", 1400.0, "ghi", transform=t, crs=4490)
+
+
+def _screen(path: Path, threads: int, n: int = 48):
+    cands = _candidates(n)
+    red = shapely.buffer(shapely.Point(X0 + 9000, Y0 - 12000), 2500)
+    with ExitStack() as stack:
+        dem = stack.enter_context(rasterio.open(path))
+        return screen_sites(
+            cands,
+            [Exclusion("redline", np.array([red], dtype=object), 0.0, clause="test")],
+            RULES,
+            rasters=[RasterCriterion(dem, "slope", 0.0, "slope"), _irradiance()],
+            threads=threads,
+        )
+
+
+def test_threads_give_the_same_result_as_one_thread(tmp_path, monkeypatch):
+    """Every column, every eligible geometry, every removed piece and the totals are the same
+    with one thread and with two and four; the workers each open their own handles."""
+    path = _tiled(tmp_path / "dem.tif", _terrain())
+    one = _screen(path, threads=1)
+    workers: list[bool] = []
+    real = siting._worker
+
+    def spy(job, own, opts=None):
+        workers.append(own)
+        return real(job, own, opts)
+
+    monkeypatch.setattr(siting, "_worker", spy)
+    for threads in (2, 4):
+        workers.clear()
+        many = _screen(path, threads=threads)
+        assert workers == [True] * threads  # each worker thread with its own handles
+        pd.testing.assert_frame_equal(
+            one.sites.drop(columns="geometry"), many.sites.drop(columns="geometry")
+        )
+        assert shapely.equals_exact(
+            one.sites.geometry.to_numpy(), many.sites.geometry.to_numpy(), 0
+        ).all()
+        pd.testing.assert_frame_equal(
+            one.removed.drop(columns="geometry"), many.removed.drop(columns="geometry")
+        )
+        assert one.summary == many.summary
+    s = one.sites
+    # the case is not trivial: slope, the resource and no data all bite somewhere
+    assert (s["removed_slope_m2"] > 0).sum() > 10
+    assert (s["removed_ghi_m2"] > 0).sum() > 5
+    assert (s["removed_redline_m2"] > 0).sum() >= 1
+    assert (s["unknown_m2"] > 0).sum() >= 2
+    assert s["slope_mean_deg"].notna().sum() >= 20
+
+
+def _break_block(path: Path, col_block: int, row_block: int) -> None:
+    """Overwrite part of one compressed block of a tiled GeoTIFF with garbage."""
+    with rasterio.open(path) as ds:
+        key = f"{col_block}_{row_block}"
+        offset = int(ds.get_tag_item(f"BLOCK_OFFSET_{key}", "TIFF", bidx=1))
+    with open(path, "r+b") as fh:
+        fh.seek(offset + 10)
+        fh.write(b"\xff" * 200)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_raster_read_error_in_one_candidate_is_reported(tmp_path, threads):
+    """A damaged block under one candidate: a LayerError naming the raster and that candidate
+    (its id and row), not a traceback from the reader and not a silently missing result."""
+    path = _tiled(tmp_path / "dem.tif", _terrain())
+    side = 600.0
+    centres = [
+        (X0 + (c + 0.5) * 256 * RES, Y0 - (r + 0.5) * 256 * RES) for r in range(4) for c in (0, 2)
+    ]
+    cands = gpd.GeoDataFrame(
+        {"site_id": [f"P{i + 1}" for i in range(8)], "kind": "subsidence"},
+        geometry=[shapely.box(x - side, y - side, x + side, y + side) for x, y in centres],
+        crs=WORK,
+    )
+    _break_block(path, 2, 2)  # under P6: column block 2, row block 2
+    with rasterio.open(path) as dem, pytest.raises(LayerError) as err:
+        screen_sites(
+            cands, [], RULES, rasters=[RasterCriterion(dem, "slope", 0.0, "slope")], threads=threads
+        )
+    msg = str(err.value)
+    assert "'P6' (row 6 of the candidates)" in msg
+    assert str(path) in msg
+    assert "Read failed" in msg
+
+
+def test_threads_must_be_an_integer():
+    with pytest.raises(TypeError, match="threads"):
+        screen_sites(_candidates(2), [], RULES, threads="two")  # type: ignore[arg-type]
