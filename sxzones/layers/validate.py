@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -127,7 +127,11 @@ _FAMILY_OF_TYPE_ID = np.array(
 
 @lru_cache(maxsize=32)
 def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
-    return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
+    """The transformation of a point layer into the working CRS (its pipeline kept on disk:
+    :func:`sxzones.layers.cache.cached_transformer`)."""
+    from sxzones.layers.cache import cached_transformer
+
+    return cast(Transformer, cached_transformer(src_wkt, dst_wkt))
 
 
 def _reproject(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
