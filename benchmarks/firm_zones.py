@@ -1,5 +1,6 @@
 """Benchmark: the firm screen as users run it, against the usual geopandas recipe and the
-strongest plain shapely recipe, at 10k, 100k and 1M firms (3M with ``--firms``).
+strongest plain shapely recipe, at 10k, 100k and 1M firms (3M with ``--firms``:
+``--firms 10000,100000,1000000,3000000``).
 
 Each contender runs in its own process (start-up and imports included), the order reversed
 every other round, at least three rounds; min / median / max, peak memory and the load
@@ -178,10 +179,17 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=SEED)
     a = ap.parse_args()
-    # numba compiles the kernels once per install and caches them: not part of a run
+    # numba compiles the kernels once per install and caches them, and an installed package
+    # has its bytecode compiled (pip does it; a checkout whose Python may not write bytecode
+    # would compile every module at every start): neither is part of a run
     subprocess.run(
         [sys.executable, "-c", "from sxzones.analyses.nearest import warm_up; warm_up().join()"],
         check=True,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "sxzones")],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     areas = make_areas(a.areas, a.seed)
     doc: dict[str, object] = {"areas": a.areas, "rounds": a.rounds, "sizes": {}}

@@ -2,24 +2,32 @@
 latency; target p95 < 200 ms), and one 100,000-row firm upload (seconds; every row screened
 or rejected).
 
-The server runs as its own process (``sxzones serve`` on a free port of 127.0.0.1), as a
-reviewer's laptop or an intranet host would run it; the clients are threads of this process.
-Prints the load average before and after, since the machine may be shared.
+The server runs as its own process (``sxzones serve`` on a free port of 127.0.0.1, with its
+worker processes), as a reviewer's laptop or an intranet host would run it; the clients are
+threads of this process. Prints the load average before and after, since the machine may be
+shared, and the CPU time the server's processes spent per site check (a figure that load
+does not change much). Checks that the served verdicts are the command's for the same points
+(``sxzones check``), and that the firm upload's CSV is ``sxzones firms``'s byte for byte.
 
     .venv/bin/python benchmarks/serve.py [--clients 20] [--requests 400] [--rows 100000]
+                                         [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import shlex
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -31,12 +39,13 @@ except ImportError:  # pragma: no cover
 POINTS = ["112.30,37.56", "113.05,36.20", "111.52,36.08", "112.55,37.87", "112.73,37.70"]
 
 
-def start_server() -> tuple[subprocess.Popen[bytes], str]:
+def start_server(workers: int | None) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    extra = [] if workers is None else ["--workers", str(workers)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sxzones.cli", "--quiet", "serve", "--port", str(port)],
+        [sys.executable, "-m", "sxzones.cli", "--quiet", "serve", "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -81,7 +90,37 @@ def site_checks(url: str, clients: int, requests: int) -> list[float]:
     return times
 
 
-def firm_upload(url: str, rows: int) -> tuple[float, dict]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, s) of process ``pid`` and its children so far (Linux)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return float("nan")
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+
+def cli(*args: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "sxzones.cli", "--quiet", *args], check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"sxzones {' '.join(args)} failed")
+
+
+def same_verdicts(url: str, folder: Path) -> str:
+    """The served site check of each point against ``sxzones check`` of the same point."""
+    for k, point in enumerate(POINTS):
+        form = {"coords": point, "crs": "wgs84", "industry": "coking"}
+        served = httpx.post(url + "/api/check", data=form, timeout=60).json()
+        out = folder / f"check{k}"
+        cli("check", "--project", point, "--crs", "wgs84", "--industry", "coking",
+            "--out", str(out))  # fmt: skip
+        doc = json.loads((out / "site_check.json").read_text(encoding="utf-8"))
+        if served["document"]["projects"] != doc["projects"]:
+            raise SystemExit(f"the served check of {point} is not the command's")
+    return f"the served checks of {len(POINTS)} points are the command's"
+
+
+def firm_list(rows: int) -> bytes:
     rng = np.random.default_rng(42)
     lon = rng.uniform(110.3, 114.5, rows)
     lat = rng.uniform(34.6, 40.7, rows)
@@ -90,7 +129,10 @@ def firm_upload(url: str, rows: int) -> tuple[float, dict]:
     buf.write("firm_id,name,industry,lon,lat\n")
     for i in range(rows):
         buf.write(f"F{i},企业{i},{inds[i]},{lon[i]:.6f},{lat[i]:.6f}\n")
-    data = buf.getvalue().encode("utf-8")
+    return buf.getvalue().encode("utf-8")
+
+
+def firm_upload(url: str, data: bytes) -> tuple[float, dict]:
     t = time.perf_counter()
     r = httpx.post(
         url + "/api/firms",
@@ -103,27 +145,49 @@ def firm_upload(url: str, rows: int) -> tuple[float, dict]:
     return dt, r.json()
 
 
+def same_firm_csv(url: str, res: dict, data: bytes, folder: Path) -> str:
+    """The upload's firm_zones.csv against the command the page shows, run on the same file."""
+    (folder / "firms.csv").write_bytes(data)
+    args = shlex.split(res["command"])[1:]
+    args[args.index("--firms") + 1] = str(folder / "firms.csv")
+    args[args.index("--out") + 1] = str(folder / "firms-cli")
+    cli(*args)
+    web = httpx.get(f"{url}/download/{res['job']}/firm_zones.csv", timeout=300).content
+    if web != (folder / "firms-cli" / "firm_zones.csv").read_bytes():
+        raise SystemExit("the uploaded list's firm_zones.csv is not the command's")
+    return f"firm_zones.csv ({len(web) / 1e6:.1f} MB) is the command's byte for byte"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=None, help="default: the server's")
     a = ap.parse_args()
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
-    proc, url = start_server()
+    proc, url = start_server(a.workers)
     try:
-        times = sorted(site_checks(url, a.clients, a.requests))
-        p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000  # noqa: E731
-        print(
-            f"site check, {a.clients} concurrent clients, {len(times)} requests: "
-            f"p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, max {times[-1] * 1000:.0f} ms, "
-            f"mean {statistics.mean(times) * 1000:.0f} ms (target p95 < 200 ms)"
-        )
-        dt, res = firm_upload(url, a.rows)
-        print(
-            f"firm upload, {a.rows} rows: {dt:.1f} s; screened {res['rows']} + rejected "
-            f"{res['n_rejects']} = {res['rows'] + res['n_rejects']}; zones {res['counts']}"
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            print(same_verdicts(url, Path(tmp)))
+            cpu0 = cpu_seconds(proc.pid)
+            times = sorted(site_checks(url, a.clients, a.requests))
+            cpu = (cpu_seconds(proc.pid) - cpu0) / (len(times) + 2 * a.clients)
+            load = os.getloadavg()
+            p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000  # noqa: E731
+            print(
+                f"site check, {a.clients} concurrent clients, {len(times)} requests: "
+                f"p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, max {times[-1] * 1000:.0f} ms, "
+                f"mean {statistics.mean(times) * 1000:.0f} ms (target p95 < 200 ms); server "
+                f"CPU {cpu * 1000:.0f} ms per request; load average at the end {load}"
+            )
+            data = firm_list(a.rows)
+            dt, res = firm_upload(url, data)
+            print(
+                f"firm upload, {a.rows} rows: {dt:.1f} s; screened {res['rows']} + rejected "
+                f"{res['n_rejects']} = {res['rows'] + res['n_rejects']}; zones {res['counts']}"
+            )
+            print(same_firm_csv(url, res, data, Path(tmp)))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from sxzones import errors
@@ -91,8 +92,10 @@ __all__ = [
 _lazy_getattr, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
+@functools.cache
 def _version() -> str:
-    """The installed distribution's version: declared once, in ``pyproject.toml``."""
+    """The installed distribution's version: declared once, in ``pyproject.toml``; read once
+    per process (each read parses the distribution's metadata: about 5 ms)."""
     import importlib.metadata  # here, not at the top: it costs 20 ms at every start
 
     try:

@@ -798,6 +798,17 @@ class ServeOptions(Options):
         ),
     )
 
+    workers: int | None = _f(
+        None,
+        Opt(
+            "--workers",
+            "Processes that run the analyses (default: one per core, at most 8; 0: the "
+            "server's own process).",
+            "int",
+            None,
+        ),
+    )
+
     def check(self) -> None:
         super().check()
         if not 0 < self.port < 65536:
@@ -808,6 +819,8 @@ class ServeOptions(Options):
                 raise SxzonesError(f"{flag} {getattr(self, name)}: give a positive number")
         if self.token is not None and len(self.token) < 8:
             raise SxzonesError("--token: use at least 8 characters")
+        if self.workers is not None and self.workers < 0:
+            raise SxzonesError(f"--workers {self.workers}: give 0 or more processes")
 
 
 #: Recipe analysis name -> its options class.

@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -207,20 +208,43 @@ def _is_formula_text(value: str) -> bool:
     return bool(_FORMULA_RE.match(value)) and _NUMBER_RE.fullmatch(value) is None
 
 
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _neutralised(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
+    """Text cells a spreadsheet would run as formulas, quoted; None when there are none."""
+    starts = pc.match_substring_regex(col, "^" + _FORMULA_START)
+    if not pc.any(starts).as_py():
+        return None
+    number = pc.match_substring_regex(col, "^" + _PLAIN_NUMBER + "$")
+    mask = pc.and_kleene(starts, pc.invert(number))
+    quote = pa.scalar("'", type=col.type)
+    quoted = pc.binary_join_element_wise(quote, col, pa.scalar("", type=col.type))
+    return pc.if_else(mask, quoted, col)
+
+
 def _neutralise_arrow(table: pa.Table) -> pa.Table:
-    """:func:`neutralise_formulas` on an Arrow table (vectorised: ~20 ms per million cells)."""
+    """:func:`neutralise_formulas` on an Arrow table (vectorised: ~20 ms per million cells).
+    Categorical text (dictionary arrays: area names, counties) is neutralised in its
+    dictionary, once per distinct value."""
     for pos, field in enumerate(table.schema):
-        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
-            continue
         col = table.column(pos)
-        starts = pc.match_substring_regex(col, "^" + _FORMULA_START)
-        if not pc.any(starts).as_py():
-            continue
-        number = pc.match_substring_regex(col, "^" + _PLAIN_NUMBER + "$")
-        mask = pc.and_kleene(starts, pc.invert(number))
-        quote = pa.scalar("'", type=field.type)
-        quoted = pc.binary_join_element_wise(quote, col, pa.scalar("", type=field.type))
-        table = table.set_column(pos, field, pc.if_else(mask, quoted, col))
+        if _is_text(field.type):
+            fixed = _neutralised(col)
+            if fixed is not None:
+                table = table.set_column(pos, field, fixed)
+        elif pa.types.is_dictionary(field.type) and _is_text(field.type.value_type):
+            chunks = []
+            for chunk in col.chunks:
+                values = _neutralised(chunk.dictionary)
+                chunks.append(
+                    chunk
+                    if values is None
+                    else pa.DictionaryArray.from_arrays(chunk.indices, values)
+                )
+            if any(a is not b for a, b in zip(chunks, col.chunks, strict=True)):
+                table = table.set_column(pos, field, pa.chunked_array(chunks, field.type))
     return table
 
 
@@ -230,12 +254,15 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     columns and other text are unchanged; ``frame`` itself is not modified."""
     out = frame
     for pos in range(frame.shape[1]):
-        mask = formula_cells(frame.iloc[:, pos])
+        column = frame.iloc[:, pos]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # categorical text too
+            column = column.astype(object)
+        mask = formula_cells(column)
         if mask is None:
             continue
         if out is frame:
             out = frame.copy()
-        col = out.iloc[:, pos].copy()
+        col = column.copy()
         col[mask] = "'" + col[mask].astype(str)
         out.isetitem(pos, col)
     renamed = ["'" + str(c) if _is_formula_text(str(c)) else c for c in out.columns]
@@ -270,14 +297,19 @@ def write_csv(
         pacsv.write_csv(part, sink, write_options=opts)
         return sink.getvalue()
 
-    # Row chunks are rendered in threads (Arrow releases the GIL) and written in order.
-    step = 250_000
+    # Row chunks are rendered in threads (Arrow releases the GIL) and written in order,
+    # hashed on the way for the manifest (hashlib releases the GIL too).
+    step = 100_000
     parts = [table.slice(k, step) for k in range(0, max(len(table), 1), step)]
-    with atomic_path(path, overwrite=overwrite) as tmp, tmp.open("wb") as fh:
-        fh.write(head)
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            for chunk in pool.map(render, parts):
-                fh.write(chunk)
+    digest = hashlib.sha256(head)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with tmp.open("wb") as fh:
+            fh.write(head)
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                for chunk in pool.map(render, parts):
+                    fh.write(chunk)
+                    digest.update(chunk)
+        remember_digest(tmp, digest.hexdigest())
     return Path(path)
 
 
@@ -358,12 +390,62 @@ MANIFEST_NAME = "manifest.json"
 _REPLACES = ".replaces.json"
 
 
+#: SHA-256 digests known without reading the file again: computed while it was written (or
+#: hashed ahead in another thread), keyed by the file's identity and state (device, inode,
+#: size, modification time in ns), which a rename keeps and any change alters.
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+#: Digests kept at most (a long-running server writes many files): the oldest go first.
+_DIGESTS_MAX = 4096
+
+
+def _keep_digest(key: tuple[int, int, int, int], digest: str) -> None:
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+        while len(_DIGESTS) > _DIGESTS_MAX:
+            del _DIGESTS[next(iter(_DIGESTS))]
+
+
+def remember_digest(path: Path, digest: str) -> None:
+    """Record the SHA-256 of ``path`` as it is now (its writer hashed what it wrote)."""
+    _keep_digest(_identity(path), digest)
+
+
 def _sha256(path: Path) -> str:
+    key = _identity(path)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(key)
+    if known is not None:
+        return known
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+            h.update(chunk)  # releases the GIL: other threads work meanwhile
+    digest = h.hexdigest()
+    _keep_digest(key, digest)
+    return digest
+
+
+def hash_ahead(paths: list[Path]) -> threading.Thread:
+    """Hash input files for the manifest in a background thread (hashing releases the GIL,
+    so it overlaps the run instead of adding to its end); returns the thread."""
+
+    def run() -> None:
+        for p in paths:
+            with contextlib.suppress(OSError):
+                if p.is_file():
+                    _sha256(p)
+
+    t = threading.Thread(target=run, name="sxzones-hash-inputs", daemon=True)
+    t.start()
+    return t
 
 
 def _prepare_folder(out: Path) -> bool:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -31,9 +33,9 @@ SHEET_MAX_ROWS = 1_048_575
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _DATE = "2000-01-01T00:00:00Z"
-#: Cells rendered at a time (bounds one piece of sheet XML to a few hundred MB, well inside
-#: an Arrow string array's 2 GB).
-_CHUNK_CELLS = 2_000_000
+#: Cells rendered at a time (bounds one piece of sheet XML to tens of MB, well inside an
+#: Arrow string array's 2 GB, and gives the deflate pieces to work on while the next renders).
+_CHUNK_CELLS = 500_000
 _FORMULA_START = r"^[=+\-@\t\r]"
 _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 #: Characters XML 1.0 cannot hold (control characters of a damaged source): each is written
@@ -249,6 +251,23 @@ def _concatenated(arr: pa.Array) -> memoryview:
     return memoryview(data)[int(first) : int(last)]
 
 
+_END = object()
+
+
+def _ahead(items: Iterator[memoryview], depth: int = 2) -> Iterator[memoryview]:
+    """The items of ``items``, produced in order by one worker thread up to ``depth``
+    ahead: rendering rows (Arrow) and deflating them (zlib) both release the GIL, so they
+    run on two cores at once; the same bytes as producing them in turn."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = deque(pool.submit(next, items, _END) for _ in range(depth))
+        while True:
+            item = pending.popleft().result()
+            if not isinstance(item, memoryview):  # _END: no more
+                return
+            pending.append(pool.submit(next, items, _END))
+            yield item
+
+
 def _write_sheet(fh: IO[bytes], frame: pd.DataFrame, sst: _SharedStrings) -> None:
     names = [str(c) for c in frame.columns]
     widths = "".join(
@@ -267,8 +286,8 @@ def _write_sheet(fh: IO[bytes], frame: pd.DataFrame, sst: _SharedStrings) -> Non
         ).encode("utf-8")
     )
     if names:
-        for chunk in _row_chunks(frame, sst):
-            fh.write(chunk)
+        for chunk in _ahead(_row_chunks(frame, sst)):
+            fh.write(chunk)  # deflated here while the next rows are rendered
     fh.write(b"</sheetData></worksheet>")
 
 

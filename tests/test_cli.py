@@ -123,3 +123,51 @@ def test_layers_list_names_every_layer():
     assert res.exit_code == 0
     for name in ("admin", "firms", "builtup_demonstration", "control_units_demonstration"):
         assert name in res.output
+
+
+def test_quick_exit_loses_nothing(tmp_path):
+    """The command ends with os._exit after publishing (the interpreter's teardown cost a
+    quarter of a small run): the printout and every output are complete and the same as with
+    the usual exit, and the status is kept, 0 and 2 alike."""
+    import hashlib
+    import json
+    import os
+
+    args = ["firms", "--firms", "firms", "--builtup", "builtup_demonstration", "--overwrite"]
+    runs = {}
+    for quick in ("1", "0"):
+        out = tmp_path / f"q{quick}"
+        env = {**os.environ, "SXZONES_QUICK_EXIT": quick}
+        proc = subprocess.run(
+            [sys.executable, "-m", "sxzones.cli", *args, "--out", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.rstrip().endswith(f"manifest {out / 'manifest.json'}")
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        files = sorted(p.name for p in out.iterdir())
+        assert files == [
+            "firm_zones.csv",
+            "firm_zones.gpkg",
+            "firm_zones.xlsx",
+            "manifest.json",
+            "rejects.csv",
+        ]
+        runs[quick] = {
+            f: hashlib.sha256((out / f).read_bytes()).hexdigest()
+            for f in files
+            if f != "manifest.json"
+        }
+        assert manifest["analysis"] == "firms"
+        bad = subprocess.run(
+            [sys.executable, "-m", "sxzones.cli", *args, "--out", str(out), "--distance", "far"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        assert bad.returncode == 2 and "far" in bad.stderr and "Traceback" not in bad.stderr
+    assert runs["1"] == runs["0"]

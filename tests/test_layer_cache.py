@@ -96,3 +96,37 @@ def test_cache_off_and_unreadable_entries(tmp_path, cache, monkeypatch):
     shutil.rmtree(cache)
     assert len(cat.load("towns")[0]) == 161
     assert not cache.exists()
+
+
+@pytest.mark.parametrize("src", [4326, 4490, 4214, 4547, "+proj=longlat +ellps=krass +no_defs"])
+def test_transformer_pipeline_kept_on_disk_gives_the_same_coordinates(tmp_path, monkeypatch, src):
+    """The transformation into the working CRS is found once (PROJ's search: about 65 ms of a
+    cold check) and kept as its pipeline text: the kept one transforms to the same bits, a
+    damaged entry is searched again and rewritten, and SXZONES_CACHE=off keeps nothing."""
+    import numpy as np
+    from pyproj import CRS, Transformer
+
+    from sxzones.layers.cache import cached_transformer
+
+    monkeypatch.setenv("SXZONES_CACHE", str(tmp_path))
+    a, b = CRS.from_user_input(src).to_wkt(), CRS.from_epsg(4546).to_wkt()
+    rng = np.random.default_rng(7)
+    if CRS.from_user_input(src).is_geographic:
+        x, y = rng.uniform(110.2, 114.6, 2000), rng.uniform(34.6, 40.7, 2000)
+    else:
+        x, y = rng.uniform(420_000, 560_000, 2000), rng.uniform(3.85e6, 4.5e6, 2000)
+    want = Transformer.from_crs(CRS.from_wkt(a), CRS.from_wkt(b), always_xy=True).transform(x, y)
+    first = cached_transformer(a, b).transform(x, y)
+    (entry,) = (tmp_path / "transforms").iterdir()
+    kept = entry.read_text(encoding="utf-8")
+    assert kept.startswith("proj=pipeline") or kept.startswith("+proj") or kept == "several"
+    again = cached_transformer(a, b).transform(x, y)
+    assert np.array_equal(np.asarray(want), np.asarray(first))
+    assert np.array_equal(np.asarray(want), np.asarray(again))
+    entry.write_text("proj=pipeline step proj=nonsense", encoding="utf-8")
+    assert np.array_equal(np.asarray(want), np.asarray(cached_transformer(a, b).transform(x, y)))
+    assert entry.read_text(encoding="utf-8") == kept
+    monkeypatch.setenv("SXZONES_CACHE", "off")
+    shutil.rmtree(tmp_path / "transforms")
+    assert np.array_equal(np.asarray(want), np.asarray(cached_transformer(a, b).transform(x, y)))
+    assert not (tmp_path / "transforms").exists()

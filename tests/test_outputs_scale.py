@@ -158,7 +158,7 @@ def test_firm_screen_without_a_map_imports_no_map_library(tmp_path):
         "from sxzones.cli import main\n"
         "sys.argv = ['sxzones', '--quiet', 'firms', '--firms', 'firms', '--builtup', "
         "'builtup_demonstration', '--catalog', sys.argv[1], '--out', sys.argv[2]]\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "print(sorted(m for m in ('folium', 'branca', 'matplotlib') if m in sys.modules))\n"
     )
     proc = subprocess.run(

@@ -508,3 +508,158 @@ def test_the_command_serves_the_pages(tmp_path):
     assert f"open http://127.0.0.1:{port}/" in out.decode()
     assert b"Traceback" not in err
     assert not list(tmp_path.glob("sxzones-serve-*"))  # removed on the way out
+
+
+# ---- lazy downloads, worker processes -------------------------------------------------------
+
+
+def test_lazy_check_downloads_are_the_cli_files(served, tmp_path):
+    """A check answers before its files exist; the first download writes them, by the
+    command's writer: the files of ``sxzones check`` on the same parcel file, byte for byte
+    (the page's command line), and exactly the files the answer listed."""
+    from sxzones.serve import uploads
+
+    client, state = served
+    form = {"coords": "112.30,37.56", "crs": "wgs84", "industry": "coking", "kind": "new"}
+    res = client.post("/api/check", data=form).json()
+    assert res["command"] == (
+        "sxzones check --project project.geojson --crs wgs84 --industry coking --kind new --out OUT"
+    )
+    out = state.root / res["job"] / "out"
+    assert not out.exists()  # nothing written by the request itself
+    geom = uploads.points_to_geometry(uploads.parse_coordinates("112.30,37.56"))
+    spec = uploads.geometry_file(geom, tmp_path / "in", "P1")
+    _cli("check", "--project", str(spec), "--crs", "wgs84", "--industry", "coking", "--kind",
+         "new", "--out", str(tmp_path / "cli"))  # fmt: skip
+    cli_files = sorted(p.name for p in (tmp_path / "cli").iterdir())
+    assert res["downloads"] == sorted([*cli_files, "site_check.gpkg"])
+    for name in ("site_check.json", "site_check.csv", "rejects.csv", "report-P1.html"):
+        assert _download(client, res, name) == (tmp_path / "cli" / name).read_bytes(), name
+    assert sorted(p.name for p in out.iterdir()) == res["downloads"]
+    manifest = json.loads(_download(client, res, "manifest.json"))
+    cli_manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text(encoding="utf-8"))
+    assert [f["sha256"] for f in manifest["files"]] == [f["sha256"] for f in cli_manifest["files"]]
+    assert [i.get("sha256") for i in manifest["inputs"]] == [
+        i.get("sha256") for i in cli_manifest["inputs"]
+    ]
+    (tmp_path / "web.gpkg").write_bytes(_download(client, res, "site_check.gpkg"))
+    gpkg = gpd.read_file(tmp_path / "web.gpkg")
+    assert list(gpkg["verdict"]) == ["conflict"] and gpkg.crs.to_epsg() == 4546
+    assert client.get(f"/download/{res['job']}/other.csv").status_code == 404
+
+
+def test_twenty_concurrent_checks_get_their_own_results(served, tmp_path):
+    """20 checks of 20 different points at once (through the worker processes): each answer
+    is the command's check of its own point (one batch run of the same 20 points)."""
+    client, state = served
+    assert state.workers is not None and len(state.workers.procs) >= 1
+    pts = [(110.9 + 0.17 * k, 35.2 + 0.23 * k) for k in range(20)]
+    rows = "project_id,lon,lat\n" + "".join(f"Q{k},{x},{y}\n" for k, (x, y) in enumerate(pts))
+    (tmp_path / "pts.csv").write_text(rows, encoding="utf-8")
+    _cli("check", "--projects", str(tmp_path / "pts.csv"), "--crs", "wgs84", "--industry",
+         "coking", "--reports", "none", "--out", str(tmp_path / "cli"))  # fmt: skip
+    doc = json.loads((tmp_path / "cli" / "site_check.json").read_text(encoding="utf-8"))
+    want = {p["project_id"]: p for p in doc["projects"]}
+    assert len({p["verdict"] for p in want.values()}) > 1  # the points differ in their answers
+    got: dict[int, dict] = {}
+
+    def ask(k: int) -> None:
+        form = {"coords": f"{pts[k][0]},{pts[k][1]}", "crs": "wgs84", "industry": "coking",
+                "name": f"Q{k}"}  # fmt: skip
+        got[k] = client.post("/api/check", data=form).json()
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(20):
+        (p,) = got[k]["document"]["projects"]
+        assert p == want[f"Q{k}"], k
+    assert len({got[k]["job"] for k in range(20)}) == 20
+    jobs_by_worker = {got[k]["job"].split("-")[0] for k in range(20)}
+    assert len(jobs_by_worker) == len(state.workers.procs)  # every worker took some
+
+
+def test_in_process_mode_gives_the_same_answer(served):
+    """``--workers 0``: the analyses in the server's own threads, the same answers."""
+    client, _ = served
+    form = {"coords": "113.05,36.20", "crs": "wgs84", "industry": "coking"}
+    app, state = create_app(ServeOptions(workers=0))
+    assert state.workers is None
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+        alone = c.post("/api/check", data=form).json()
+        assert c.get(f"/download/{alone['job']}/site_check.csv").status_code == 200
+    state.close()
+    res = client.post("/api/check", data=form).json()
+    assert res["document"] == alone["document"] and res["map"] == alone["map"]
+    assert client.get(f"/download/w9-{res['job'][3:]}/site_check.csv").status_code == 404
+
+
+def test_workers_option_is_checked():
+    with pytest.raises(SxzonesError, match="--workers -1"):
+        ServeOptions(workers=-1)
+
+
+def test_firm_map_reads_only_its_evenly_sampled_points(monkeypatch, tmp_path):
+    """Past MAX_POINTS firms the map gets an even sample, read by feature id: the same firms
+    as taking every n-th row of the whole GeoPackage."""
+    import numpy as np
+    import pyogrio
+
+    from sxzones.serve import work
+
+    monkeypatch.setattr(work, "MAX_POINTS", 2)
+    app, state = create_app(ServeOptions(workers=0))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+            files = {"file": ("firms.csv", FIRMS_CSV.encode())}
+            res = c.post("/api/firms", data={"crs": "wgs84"}, files=files).json()
+            whole = pyogrio.read_dataframe(state.root / res["job"] / "out" / "firm_zones.gpkg")
+        want = whole["firm_id"].to_numpy()[np.linspace(0, len(whole) - 1, 2).astype(int)]
+        got = [f["properties"]["firm_id"] for f in res["map"]["features"]]
+        assert len(whole) == 3 and got == list(want) == ["F1", "F3"]
+    finally:
+        state.close()
+
+
+def test_a_large_batch_is_written_during_the_request(monkeypatch):
+    """Past LAZY_MAX_PROJECTS projects the downloads are written by the request itself (the
+    result is not kept in memory), and are the same files as written lazily."""
+    from sxzones.serve import work
+
+    rows = b"project_id,lon,lat\nA,112.30,37.56\nB,113.05,36.20\n"
+    form = {"crs": "wgs84", "industry": "coking"}
+    app, state = create_app(ServeOptions(workers=0))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+            lazy = c.post("/api/check", data=form, files={"file": ("p.csv", rows)}).json()
+            monkeypatch.setattr(work, "LAZY_MAX_PROJECTS", 1)
+            now = c.post("/api/check", data=form, files={"file": ("p.csv", rows)}).json()
+            out = state.root / now["job"] / "out"
+            assert sorted(p.name for p in out.iterdir()) == now["downloads"]
+            assert not (state.root / lazy["job"] / "out").exists()
+            for name in ("site_check.csv", "site_check.json", "report-A.html"):
+                assert _download(c, now, name) == _download(c, lazy, name), name
+    finally:
+        state.close()
+
+
+def test_a_stopped_worker_is_skipped():
+    """A worker process that dies (killed, out of memory) takes its kept results with it:
+    their downloads are a 404 with a message, and new requests go to the other worker."""
+    form = {"coords": "112.30,37.56", "crs": "wgs84", "industry": "coking"}
+    app, state = create_app(ServeOptions(workers=2))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+            first = [c.post("/api/check", data=form).json()["job"] for _ in range(4)]
+            lost = next(j for j in first if j.startswith("w0-"))
+            state.workers.procs[0].kill()
+            state.workers.procs[0].join()
+            answers = [c.post("/api/check", data=form) for _ in range(4)]
+            assert [r.status_code for r in answers] == [200] * 4
+            assert all(r.json()["job"].startswith("w1-") for r in answers)
+            r = c.get(f"/download/{lost}/site_check.csv")
+            assert r.status_code == 404 and "stopped" in r.json()["error"]
+    finally:
+        state.close()

@@ -78,6 +78,31 @@ def zone_label(distance_m: float) -> str:
     return f"within_{distance_m / 1000:g}km"
 
 
+def _industry_codes(
+    frame: pd.DataFrame, vocabulary: Vocabulary
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.intp], npt.NDArray[np.int8]]:
+    """:func:`resolve_industries` as codes: the identifiers (``""`` first), each row's code
+    into them, and each row's status as a position in :data:`STATUSES`. Each distinct
+    value is resolved once; no string is made per row."""
+    n = len(frame)
+    names: dict[str, int] = {"": 0}
+    ids = np.zeros(n, dtype=np.intp)
+    status = np.full(n, STATUSES.index("missing"), dtype=np.int8)
+    rec, unrec = STATUSES.index("recognised"), STATUSES.index("unrecognised")
+    for col in ("industry", "industry_code"):  # the code last: it wins where it resolves
+        if col not in frame.columns:
+            continue
+        codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+        i, st = vocabulary.resolve_many(pd.Series(np.asarray(uniques, dtype=object)))
+        u_id = np.array([names.setdefault(str(x), len(names)) for x in i] + [0], dtype=np.intp)
+        u_st = np.array([STATUSES.index(str(x)) for x in st] + [2], dtype=np.int8)
+        col_id, col_st = u_id[codes], u_st[codes]  # code -1 (NULL) takes the last: missing
+        take = (col_st == rec) | ((col_st == unrec) & (status == STATUSES.index("missing")))
+        ids = np.where(col_st == rec, col_id, ids)
+        status = np.where(take, col_st, status)
+    return np.array(list(names), dtype=object), ids, status
+
+
 def resolve_industries(
     frame: pd.DataFrame, vocabulary: Vocabulary
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
@@ -87,17 +112,8 @@ def resolve_industries(
     otherwise the text decides. Statuses: ``recognised``, ``unrecognised`` (a value the
     vocabulary does not know: no rule can be said to apply or not), ``missing``.
     """
-    n = len(frame)
-    ids = np.full(n, "", dtype=object)
-    status = np.full(n, "missing", dtype=object)
-    for col in ("industry", "industry_code"):  # the code last: it wins where it resolves
-        if col not in frame.columns:
-            continue
-        i, st = vocabulary.resolve_many(frame[col])
-        take = (st == "recognised") | ((st == "unrecognised") & (status == "missing"))
-        ids = np.where(st == "recognised", i, ids)
-        status = np.where(take, st, status)
-    return ids, status
+    names, ids, status = _industry_codes(frame, vocabulary)
+    return names[ids], np.array(STATUSES, dtype=object)[status]
 
 
 def normalise_industry(values: pd.Series, vocabulary: Vocabulary | None = None) -> pd.Series:
@@ -230,12 +246,10 @@ def screen_firms(
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
     out["distance_m"] = np.round(near.distance, 2)
     _place_columns(out, fg, builtup, near.area, admin)
-    ids, status = resolve_industries(firms, rules.industries)
-    out["industry_id"] = ids
-    out["industry_status"] = pd.Categorical(status, categories=list(STATUSES))
-    _apply_rules(
-        out, pd.Series(ids, index=firms.index), zone_code, within, inside_rules, dist_rules
-    )
+    names, ids, status = _industry_codes(firms, rules.industries)
+    out["industry_id"] = names[ids]
+    out["industry_status"] = pd.Categorical.from_codes(status, categories=list(STATUSES))
+    _apply_rules(out, names, ids, zone_code, within, inside_rules, dist_rules)
     keep = [c for c in firms.columns if c not in out.columns and c != firms.geometry.name]
     result = pd.concat([out, firms[keep]], axis=1)
     screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
@@ -281,16 +295,20 @@ def _place_columns(
 
 def _apply_rules(
     out: pd.DataFrame,
-    industry: pd.Series,
+    ind_names: npt.NDArray[np.object_],
+    ind_code: npt.NDArray[np.intp],
     zone_code: npt.NDArray[np.int64],
     within: str,
     inside_rules: Sequence[Rule],
     dist_rules: Sequence[Rule],
 ) -> None:
-    """Fill applicable, rule_ids, clauses and asks, once per (industry, zone) combination."""
+    """Fill applicable, rule_ids, clauses and asks, once per (industry, zone) combination
+    (industries as codes into ``ind_names``)."""
     named = {i for r in (*inside_rules, *dist_rules) for i in r.industries}
-    ind_code, ind_names = pd.factorize(industry)
-    combo, codes = np.unique(ind_code * 3 + zone_code, return_inverse=True)
+    key = ind_code * 3 + zone_code
+    present = np.bincount(key, minlength=len(ind_names) * 3) > 0  # O(n), not a sort
+    combo = np.flatnonzero(present)
+    codes = (np.cumsum(present) - 1)[key]
     zones = (INSIDE, within, BEYOND)
     rows = []
     for c in combo:
@@ -352,11 +370,12 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
     by_status: dict[str, int] = {}
     unrec: dict[str, int] = {}
     if "industry_status" in result.columns:
-        st = result["industry_status"].astype(str)
-        by_status = {k: int((st == k).sum()) for k in STATUSES}
+        counts = result["industry_status"].value_counts()  # no string per row
+        by_status = {k: int(counts.get(k, 0)) for k in STATUSES}
         raw = [c for c in ("industry", "industry_code") if c in result.columns]
-        if raw and (st == "unrecognised").any():
-            vals = result.loc[st == "unrecognised", raw[0]].astype(str).str.strip()
+        if raw and by_status["unrecognised"]:
+            which = (result["industry_status"] == "unrecognised").to_numpy(dtype=bool)
+            vals = result.loc[which, raw[0]].astype(str).str.strip()
             unrec = {str(k): int(v) for k, v in vals.value_counts().items()}
     return FirmScreenSummary(
         len(result),

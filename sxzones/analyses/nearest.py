@@ -3,12 +3,22 @@
 :func:`nearest_geodesic` is the engine of the firm screen and of the site check's distances:
 exact on the ellipsoid (see :mod:`sxzones.analyses.firm_zones` for the method), vectorised,
 in worker threads that never share prepared geometries.
+
+The nearest points of candidate pairs come from one of two interchangeable paths: numpy for
+small work (a single site check: no compiled code to load, which costs about 0.4 s of a
+process's start), or the compiled kernels of :mod:`sxzones.analyses._kernels` (numba) for
+large inputs. The numpy path does the kernels' arithmetic and keeps their choice among equal
+distances, so both give the same points; a test compares them on either side of the
+thresholds (:data:`SMALL_WORK`, :data:`SMALL_FAR`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -159,48 +169,207 @@ class _Segments:
         return cls(xy, start, count, block0, np.ascontiguousarray(box))
 
 
-def _pairs_nearest(
-    firms: npt.NDArray[np.object_],
-    fsegs: _Segments,
+#: Candidate pairs with at most this many (firm segment x area segment) combinations in all
+#: are measured in numpy, not by the compiled kernels: a site check of one project, or a
+#: firm screen of a few firms, never loads numba (about 0.4 s of a process's start). The
+#: numpy path does the kernel's arithmetic on the same doubles and keeps the kernel's choice
+#: among equal distances, so both give the same nearest points (a test compares them on both
+#: sides of this threshold).
+SMALL_WORK = 250_000
+#: ... and the far-candidate search runs in numpy up to this many (firm x area) box pairs.
+SMALL_FAR = 2_000_000
+#: Once the kernels are loaded (a batch warms them up), numpy measures only work this small:
+#: beyond it the kernel is faster. Either way the same points.
+TINY_WORK = 20_000
+
+
+def _kernels_loaded() -> bool:
+    """Whether the compiled kernels are loaded, or being loaded (by :func:`warm_up`)."""
+    return "sxzones.analyses._kernels" in sys.modules
+
+
+class _Side:
+    """One side of a query: geometries, their bounding boxes, their boundary segments
+    (:class:`_Segments`, built on first use) and, for the areas, their prepared copies for
+    this thread (by position)."""
+
+    def __init__(
+        self,
+        geoms: npt.NDArray[np.object_],
+        box: npt.NDArray[np.float64],
+        segs: Callable[[], _Segments],
+        prepared_at: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]] | None = None,
+    ) -> None:
+        self.geoms, self.box = geoms, box
+        self._segs_of = segs
+        self.prepared_at = prepared_at
+
+    @functools.cached_property
+    def segs(self) -> _Segments:
+        return self._segs_of()
+
+
+def _pt_seg(
+    px: npt.NDArray[np.float64],
+    py: npt.NDArray[np.float64],
+    ax: npt.NDArray[np.float64],
+    ay: npt.NDArray[np.float64],
+    bx: npt.NDArray[np.float64],
+    by: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Squared distance from points p to segments a-b and the nearest points on them: the
+    operations of the kernel's ``_pt_seg``, in the same order, on arrays."""
+    dx = bx - ax
+    dy = by - ay
+    ll = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(
+            ll > 0.0, np.minimum(np.maximum(((px - ax) * dx + (py - ay) * dy) / ll, 0.0), 1.0), 0.0
+        )
+    qx = ax + t * dx
+    qy = ay + t * dy
+    return (px - qx) * (px - qx) + (py - qy) * (py - qy), qx, qy
+
+
+def _pairs_numpy(
+    fs: _Segments,
     fbox: npt.NDArray[np.float64],
-    areas: npt.NDArray[np.object_],
-    asegs: _Segments,
+    as_: _Segments,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """:func:`sxzones.analyses._kernels.pairs_kernel` in numpy, for small work: every
+    (area segment, firm segment, test) of each pair is measured, and of the smallest the
+    first in the kernel's visiting order is kept (area blocks from the nearest by bounding
+    box, then segments, then firm segments, then the four point-segment tests), as the
+    kernel's strict ``<`` keeps it. Rows px, py on the firm, qx, qy on the area."""
+    n = len(i)
+    out = np.zeros((n, 4))
+    fc, ac = fs.count[i], as_.count[j]
+    combos = fc * ac
+    keep = np.flatnonzero(combos > 0)
+    if not len(keep):
+        return out
+    # the kernel's first block: the nearest by bounding box (first of equal gaps)
+    nb = (ac + BLOCK - 1) // BLOCK
+    bpair = np.repeat(np.arange(n), nb)
+    bstart = np.r_[0, np.cumsum(nb)[:-1]]
+    blocal = np.arange(len(bpair)) - bstart[bpair]
+    bb = as_.block_box[as_.block0[j][bpair] + blocal]
+    fb = fbox[i][bpair]
+    dx = np.maximum(np.maximum(bb[:, 0] - fb[:, 2], fb[:, 0] - bb[:, 2]), 0.0)
+    dy = np.maximum(np.maximum(bb[:, 1] - fb[:, 3], fb[:, 1] - bb[:, 3]), 0.0)
+    gaps = dx * dx + dy * dy
+    first = _group_argmin(bpair, gaps) - bstart[np.unique(bpair)]
+    first_of = np.zeros(n, dtype=np.int64)
+    first_of[np.unique(bpair)] = first
+    # every (area segment s, firm segment q) of each pair, and its place in the visit order
+    pair = np.repeat(np.arange(n), combos)
+    cstart = np.r_[0, np.cumsum(combos)[:-1]]
+    off = np.arange(len(pair)) - cstart[pair]
+    fcp = fc[pair]
+    sl, q = off // fcp, off % fcp
+    rank = ((sl // BLOCK - first_of[pair]) % nb[pair]) * BLOCK + sl % BLOCK
+    a = as_.xy[as_.start[j][pair] + sl]
+    f = fs.xy[fs.start[i][pair] + q]
+    ax, ay, bx, by = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+    cx, cy, ex, ey = f[:, 0], f[:, 1], f[:, 2], f[:, 3]
+    point = (cx == ex) & (cy == ey)  # a point: the kernel makes only the first test
+    d0, q0x, q0y = _pt_seg(cx, cy, ax, ay, bx, by)
+    d1, q1x, q1y = _pt_seg(ex, ey, ax, ay, bx, by)
+    d2, q2x, q2y = _pt_seg(ax, ay, cx, cy, ex, ey)
+    d3, q3x, q3y = _pt_seg(bx, by, cx, cy, ex, ey)
+    d = np.column_stack([d0, d1, d2, d3])
+    d[point, 1:] = np.inf
+    key = (rank * fcp + q)[:, None] * 4 + np.arange(4)
+    starts = cstart[keep]
+    dmin = np.minimum.reduceat(d.min(axis=1), starts)
+    best = np.full(n, np.inf)
+    best[keep] = dmin
+    big = np.iinfo(np.int64).max
+    masked = np.where(d == best[pair][:, None], key, big)
+    kmin = np.full(n, big)
+    kmin[keep] = np.minimum.reduceat(masked.min(axis=1), starts)
+    found = best[pair][:, None] < np.inf
+    c, t = np.nonzero((masked == kmin[pair][:, None]) & found)
+    rows = np.column_stack(
+        [
+            np.choose(t, [cx[c], ex[c], q2x[c], q3x[c]]),
+            np.choose(t, [cy[c], ey[c], q2y[c], q3y[c]]),
+            np.choose(t, [q0x[c], q1x[c], ax[c], bx[c]]),
+            np.choose(t, [q0y[c], q1y[c], ay[c], by[c]]),
+        ]
+    )
+    out[pair[c]] = rows
+    return out
+
+
+def _pairs_nearest(
+    firms: _Side,
+    areas: _Side,
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     gap: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Nearest points (on the firm, on the area) of each pair, exact in the plane; a firm
-    touching or inside its area gets a zero-length pair. ``areas`` must be prepared."""
-    from sxzones.analyses._kernels import pairs_kernel
+    touching or inside its area gets a zero-length pair. ``areas.prepared_at`` gives this
+    thread's own prepared areas. Up to :data:`SMALL_WORK` in numpy, beyond in the compiled
+    kernel: the same points either way."""
+    fs, as_ = firms.segs, areas.segs
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    work = int(np.dot(fs.count[i].astype(np.float64), as_.count[j]))
+    if work <= TINY_WORK or (work <= SMALL_WORK and not _kernels_loaded()):
+        res = _pairs_numpy(fs, firms.box, as_, i, j)
+    else:
+        from sxzones.analyses._kernels import pairs_kernel
 
-    res = pairs_kernel(
-        i.astype(np.int64),
-        j.astype(np.int64),
-        fsegs.xy,
-        fsegs.start,
-        fsegs.count,
-        fbox,
-        asegs.xy,
-        asegs.start,
-        asegs.count,
-        asegs.block0,
-        asegs.block_box,
-    )
+        res = pairs_kernel(
+            i,
+            j,
+            fs.xy,
+            fs.start,
+            fs.count,
+            firms.box,
+            as_.xy,
+            as_.start,
+            as_.count,
+            as_.block0,
+            as_.block_box,
+        )
     pa, pb = res[:, :2].copy(), res[:, 2:].copy()
     maybe_in = np.flatnonzero(gap == 0)  # only a firm in the area's box can touch it
     if len(maybe_in):
-        inside = maybe_in[shapely.intersects(areas[j[maybe_in]], firms[i[maybe_in]])]
+        take = areas.prepared_at or areas.geoms.__getitem__
+        inside = maybe_in[shapely.intersects(take(j[maybe_in]), firms.geoms[i[maybe_in]])]
         pb[inside] = pa[inside]
     return pa, pb
 
 
-@dataclass(frozen=True)
-class _Side:
-    """One side of a query: geometries, their boundary segments and bounding boxes."""
+def _far_candidates(
+    fbox: npt.NDArray[np.float64],
+    far: npt.NDArray[np.int64],
+    abox: npt.NDArray[np.float64],
+    kratio: float,
+    known: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """:func:`sxzones.analyses._kernels.far_candidates` (see there), in numpy for up to
+    :data:`SMALL_FAR` box pairs: the same operations on the same doubles, the same pairs in
+    the same order (firm by firm, areas in index order)."""
+    if len(far) * len(abox) > SMALL_FAR:
+        from sxzones.analyses._kernels import far_candidates
 
-    geoms: npt.NDArray[np.object_]
-    segs: _Segments
-    box: npt.NDArray[np.float64]
+        return far_candidates(fbox, far, abox, kratio, known)  # type: ignore[no-any-return]
+    b = fbox[far][:, None, :]
+    a = abox[None, :, :]
+    fx = np.maximum(a[..., 2] - b[..., 0], b[..., 2] - a[..., 0])
+    fy = np.maximum(a[..., 3] - b[..., 1], b[..., 3] - a[..., 1])
+    ub = np.minimum(known, np.sqrt(fx * fx + fy * fy).min(axis=1, initial=np.inf))
+    limits = ub * kratio + 1e-6
+    dx = np.maximum(np.maximum(a[..., 0] - b[..., 2], b[..., 0] - a[..., 2]), 0.0)
+    dy = np.maximum(np.maximum(a[..., 1] - b[..., 3], b[..., 1] - a[..., 3]), 0.0)
+    g = np.sqrt(dx * dx + dy * dy)
+    t, k = np.nonzero(g <= limits[:, None])  # row-major: firm by firm, areas in order
+    return far[t].astype(np.int64), k.astype(np.int64), g[t, k]
 
 
 def _resolve_pairs(
@@ -228,9 +397,7 @@ def _resolve_pairs(
     def nearest(
         ii: npt.NDArray[np.int64], jj: npt.NDArray[np.int64], gg: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.float64], ...]:
-        return _pairs_nearest(
-            firms.geoms, firms.segs, firms.box, areas.geoms, areas.segs, ii, jj, gg
-        )
+        return _pairs_nearest(firms, areas, ii, jj, gg)
 
     best = _group_argmin(i, gap)
     pa, pb = nearest(i[best], j[best], gap[best])
@@ -291,10 +458,14 @@ def _nearest_chunk(
     dist = np.full(n, np.nan)
     area = np.full(n, -1, dtype=np.int64)
     # prepared geometries must be this thread's own (GEOS prepared geometry is not thread-safe)
-    prepared = idx.prepared if own_thread else prepared_copy(idx.geoms)
-    areas = _Side(prepared, idx.segments, idx.bounds)
+    prepared_at = idx.prepared_at if own_thread else prepared_copy(idx.geoms).__getitem__
+    areas = _Side(idx.geoms, idx.bounds, lambda: idx.segments, prepared_at)
     fbox = shapely.bounds(firm_geoms)
-    firms = _Side(firm_geoms, fsegs if fsegs is not None else _Segments.of(firm_geoms), fbox)
+    firms = _Side(
+        firm_geoms,
+        fbox,
+        (lambda: fsegs) if fsegs is not None else (lambda: _Segments.of(firm_geoms)),
+    )
     # the tree holds the areas' boxes widened by the reach: a bounding-box query finds every
     # pair that can be within reach, without touching a vertex
     i, j = wide.query(firm_geoms)
@@ -308,35 +479,69 @@ def _nearest_chunk(
     far = np.flatnonzero(~found | (dist * kmax > reach.planar))
     if len(far):  # the areas whose box could hold the nearest point, over all areas
         known = np.where(found[far], dist[far] * kmax + 1e-6, np.inf)
-        from sxzones.analyses._kernels import far_candidates
-
-        fi, fj, fg = far_candidates(fbox, far.astype(np.int64), idx.bounds, kratio, known)
+        fi, fj, fg = _far_candidates(fbox, far.astype(np.int64), idx.bounds, kratio, known)
         _resolve_pairs(fi, fj, fg, firms, areas, n, kratio, ruler, dist, area)
     return Nearest(dist, area)
 
 
-@dataclass
 class TargetIndex:
-    """Targets (areas) indexed once for repeated queries: boundary segments, bounds, an
-    STRtree, and a prepared copy for the thread that built the index (the calling thread
-    uses it; worker threads prepare their own)."""
+    """Targets (areas) indexed once for repeated queries: bounds, an STRtree, a prepared copy
+    for the thread that built the index (the calling thread uses it; worker threads prepare
+    their own) and the boundary segments, both built on first use (a lock keeps threads from
+    building them twice): a single site check needs neither for most layers.
 
-    geoms: npt.NDArray[np.object_]
-    bounds: npt.NDArray[np.float64]
-    tree: shapely.STRtree
-    segments: _Segments
-    prepared: npt.NDArray[np.object_]
+    Attributes
+    ----------
+    geoms : ndarray of shapely geometries
+        The targets, in the working CRS (metres).
+    bounds : ndarray, shape (n, 4)
+        minx, miny, maxx, maxy of each target.
+    tree : shapely.STRtree
+    prepared : ndarray of shapely geometries
+    """
+
+    def __init__(self, geoms: npt.NDArray[np.object_]) -> None:
+        self.geoms = np.asarray(geoms, dtype=object)
+        self.bounds = shapely.bounds(self.geoms)
+        self.tree = shapely.STRtree(self.geoms)
+        self._prepared: npt.NDArray[np.object_] | None = None
+        self._segments: _Segments | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, geoms: npt.NDArray[np.object_]) -> TargetIndex:
-        geoms = np.asarray(geoms, dtype=object)
-        return cls(
-            geoms,
-            shapely.bounds(geoms),
-            shapely.STRtree(geoms),
-            _Segments.of(geoms),
-            prepared_copy(geoms),
-        )
+        return cls(geoms)
+
+    @property
+    def prepared(self) -> npt.NDArray[np.object_]:
+        """A prepared copy of the targets, for the thread that uses this index."""
+        with self._lock:
+            if self._prepared is None:
+                self._prepared = prepared_copy(self.geoms)
+            return self._prepared
+
+    def prepared_at(self, j: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+        """The prepared targets at positions ``j``, for the thread that uses this index: taken
+        from :attr:`prepared` when it exists or ``j`` holds many targets, else a prepared copy
+        of just these (a single project touches a few units of hundreds: copying and
+        preparing all of them cost more than its whole check). Either way the same geometries,
+        prepared alike: the same predicate answers."""
+        with self._lock:
+            whole = self._prepared is not None
+        if whole or len(j) * 8 >= len(self.geoms) * 4:
+            return self.prepared[j]
+        u, inverse = np.unique(j, return_inverse=True)
+        if len(u) * 8 >= len(self.geoms):
+            return self.prepared[j]
+        return prepared_copy(self.geoms[u])[inverse.reshape(-1)]
+
+    @property
+    def segments(self) -> _Segments:
+        """The targets' boundary segments (:class:`_Segments`), built once."""
+        with self._lock:
+            if self._segments is None:
+                self._segments = _Segments.of(self.geoms)
+            return self._segments
 
 
 #: Inputs smaller than this run in the calling thread: a pool and private prepared copies
@@ -450,18 +655,18 @@ def county_lookup(
 
     def lookup(
         idx: npt.NDArray[np.int64],
-        own: npt.NDArray[np.object_] | None = None,
+        own: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         if own is None:
-            own = prepared_copy(geoms)  # this thread's own
+            own = prepared_copy(geoms).__getitem__  # this thread's own
         pi, pj = tree.query(points[idx])  # bounding boxes only
-        hit = shapely.intersects(own[pj], points[idx][pi])  # prepared counties first: fast
+        hit = shapely.intersects(own(pj), points[idx][pi])  # prepared counties first: fast
         return idx[pi[hit]], pj[hit]
 
     threads = threads or min(4, os.cpu_count() or 1)
     n_chunks = 1 if threads <= 1 else max(1, min(8, n // CHUNK))
     if n_chunks == 1:
-        found = [lookup(np.arange(n), index.prepared)]
+        found = [lookup(np.arange(n), index.prepared_at)]
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             found = list(pool.map(lookup, np.array_split(np.arange(n), n_chunks)))

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from sxzones.layers.validate import LayerReport
 
-__all__ = ["cache_dir", "cached_load", "layer_key"]
+__all__ = ["cache_dir", "cached_load", "cached_transformer", "layer_key"]
 
 #: Bumped when what is stored changes.
 _FORMAT = 1
@@ -116,3 +116,62 @@ def _store(entry: Path, value: tuple[Any, ...]) -> None:
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _proj_stamp() -> list[Any]:
+    """What PROJ's choice of a transformation depends on besides the two CRSs: the versions,
+    the database and the grid files it can see, and whether it may fetch grids."""
+    import pyproj
+
+    dirs = [Path(pyproj.datadir.get_data_dir()), Path(pyproj.datadir.get_user_data_dir())]
+    seen = []
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            seen += sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in d.iterdir())
+    return [
+        pyproj.__version__,
+        pyproj.proj_version_str,
+        pyproj.network.is_network_enabled(),
+        [str(d) for d in dirs],
+        seen,
+    ]
+
+
+def cached_transformer(src_wkt: str, dst_wkt: str) -> Any:
+    """``Transformer.from_crs(src, dst, always_xy=True)``, whose search of PROJ's database
+    costs about 65 ms of a cold single check, kept as its pipeline text in the cache folder
+    (``transforms/``): the same pipeline, so the same coordinates to the bit. Only a pair with
+    a single candidate operation is kept (where PROJ would choose among several by place, the
+    search is made every time); the key holds the CRSs and :func:`_proj_stamp`."""
+    from pyproj import CRS, Transformer
+    from pyproj.transformer import TransformerGroup
+
+    def search() -> Any:
+        return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
+
+    folder = cache_dir()
+    if folder is None:
+        return search()
+    stamp = repr([_FORMAT, src_wkt, dst_wkt, _proj_stamp()]).encode("utf-8")
+    entry = folder / "transforms" / (hashlib.sha256(stamp).hexdigest() + ".txt")
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = entry.read_text(encoding="utf-8")
+        if text == "several":
+            return search()
+        with contextlib.suppress(Exception):  # a damaged entry: search again, rewrite it
+            return Transformer.from_pipeline(text)
+    group = TransformerGroup(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
+    single = len(group.transformers) == 1 and not group.unavailable_operations
+    found = search()
+    _store_text(entry, found.definition if single else "several")
+    return found
+
+
+def _store_text(entry: Path, text: str) -> None:
+    """Write ``text`` to ``entry`` atomically; a cache that cannot be written is no error."""
+    with contextlib.suppress(OSError):
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, entry)

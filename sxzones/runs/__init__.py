@@ -116,7 +116,8 @@ def load_input(
             f"{name!r} is neither a layer of {cat.path} nor an existing file. "
             f"Layers: {', '.join(sorted(cat.entries))}"
         ) from None
-    raw = read_file(found, crs=crs, encoding=encoding, layer=layer)
+    # a table's points are made once, in the working CRS, by validation
+    raw = read_file(found, crs=crs, encoding=encoding, layer=layer, points=False)
     return validate_layer(
         raw,
         role or "context",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from sxzones._util import is_existing_path
 from sxzones.analyses.firm_zones import BEYOND, screen_firms, summarise, summary_by_city
 from sxzones.analyses.nearest import warm_up
 from sxzones.errors import SxzonesError
@@ -19,7 +21,7 @@ from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, tran
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
-from sxzones.outputs import Publication, write_csv, write_gpkg, write_xlsx
+from sxzones.outputs import Publication, hash_ahead, write_csv, write_gpkg, write_xlsx
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, figure_paths, load_input
 
@@ -103,12 +105,9 @@ def write_firm_outputs(
             jobs.append(
                 partial(write_csv, translate_frame(table, lang, lab=lab), path, overwrite=True)
             )
-        elif f == "xlsx":
+        elif f == "xlsx":  # the workbook's sheets are made in the job too
             limit = xlsx_full_max if full_elsewhere else XLSX_MAX_ROWS
-            sheets = translate_sheets(
-                firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab
-            )
-            jobs.append(partial(write_xlsx, sheets, path, overwrite=True))
+            jobs.append(partial(_write_workbook, table, limit, full_elsewhere, lang, lab, path))
         else:
             jobs.append(partial(write_gpkg, result, path, overwrite=True, layer="firm_zones"))
     rejects_path = pub.stage("rejects.csv", rows=len(rejects))
@@ -117,6 +116,20 @@ def write_firm_outputs(
     with ThreadPoolExecutor(max_workers=2) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result()
+
+
+def _write_workbook(
+    table: pd.DataFrame,
+    limit: int,
+    full_elsewhere: list[str],
+    lang: Lang,
+    lab: Labels | None,
+    path: Path,
+) -> Path:
+    """Make the workbook's sheets (:func:`firm_workbook`) and write them: one job, so that
+    the other files are written meanwhile."""
+    sheets = translate_sheets(firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab)
+    return write_xlsx(sheets, path, overwrite=True)
 
 
 def firm_workbook(
@@ -221,6 +234,25 @@ def _load_firm_inputs(
     return f, b, a, reports
 
 
+#: Firm files of at least this many bytes (about 5,000 rows of CSV) start loading the
+#: compiled nearest-point kernels while they are read; smaller screens are measured in numpy
+#: (a few thousand firms' candidate pairs), and loading the kernels (about 0.4-0.6 s of one
+#: core) would cost more than it saves.
+WARM_UP_BYTES = 256_000
+
+
+def _many_firms(opts: FirmOptions, cat: Catalog) -> bool:
+    """Whether the firm list is large enough for the compiled kernels (by its file's size;
+    catalogue layers count as large)."""
+    name = str(opts.firms)
+    if name in cat:
+        return True
+    for path in ([opts.base / name] if opts.base is not None else []) + [Path(name)]:
+        if is_existing_path(path):
+            return path.stat().st_size >= WARM_UP_BYTES
+    return False
+
+
 def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     """Load the inputs, screen the firms, write the outputs and (optionally) the map.
 
@@ -233,13 +265,16 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         Catalogue of the layers named in ``opts`` (and of the working CRS).
     """
     t0 = time.perf_counter()
-    warm_up()  # the compiled kernels load while the inputs are read
+    if _many_firms(opts, cat):
+        warm_up()  # the compiled kernels load while the inputs are read
     fmts = list(opts.formats)
     names, external = output_names(fmts), [opts.map_path, *figure_paths(opts.figure_path)]
     with Publication(opts.out, "firms", names, external=external, overwrite=opts.overwrite) as pub:
         ruleset = load_rules(opts.rules)
         f, b, a, reports = _load_firm_inputs(opts, cat)
         frep, brep = reports[0], reports[1]
+        # the manifest's input hashes, computed while the screen runs
+        hash_ahead([Path(r.path) for r in reports if str(r.path)] + [Path(ruleset.path)])
         t_load = time.perf_counter()
         result = _screen(opts, f, b, ruleset, a)
         t_screen = time.perf_counter()

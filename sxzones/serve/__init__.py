@@ -42,7 +42,8 @@ def require_extra() -> None:
 
 
 def create_app(opts: ServeOptions, catalog: str | Path | None = None) -> tuple[Any, ServeState]:
-    """Load the layers and rules once and build the application (an ASGI app) on them.
+    """Load the layers and rules once, start the worker processes (``opts.workers``; 0: the
+    analyses run in threads of this process) and build the application (an ASGI app).
 
     Returns
     -------
@@ -54,16 +55,21 @@ def create_app(opts: ServeOptions, catalog: str | Path | None = None) -> tuple[A
     from sxzones.serve.app import build_app
     from sxzones.serve.state import open_state
     from sxzones.serve.uploads import Limits
+    from sxzones.serve.workers import Workers, default_workers
 
     limits = Limits(
         max_bytes=opts.max_upload_mb * 1024 * 1024,
         max_features=opts.max_features,
         max_vertices=opts.max_vertices,
     )
-    warm_up()
     state = open_state(catalog, opts.rules, limits, opts.token)
     if opts.host in LOOPBACK and not opts.token:
         state.hosts = frozenset(LOOPBACK)
+    n = default_workers() if opts.workers is None else opts.workers
+    if n > 0:
+        state.workers = Workers(state, n)  # forked before any thread of this process starts
+    else:
+        warm_up()
     return build_app(state), state
 
 

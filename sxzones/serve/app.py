@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-import re
+import secrets
+import shutil
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -31,9 +31,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sxzones.errors import SxzonesError
-from sxzones.serve import setup, work
+from sxzones.serve import setup, tasks
 from sxzones.serve.state import ServeState
-from sxzones.serve.uploads import UploadError, too_large
+from sxzones.serve.uploads import too_large
 
 __all__ = ["build_app"]
 
@@ -129,11 +129,9 @@ class Guard:
         return any(g and hmac.compare_digest(g.encode(), want.encode()) for g in given)
 
 
-def _error(message: str, status: int = 400, root: Path | None = None) -> JSONResponse:
+def _error(message: str, status: int = 400, root: Path | None = None) -> Response:
     """``{"error": message}``; the server's own folders (``root``) are cut from file names."""
-    if root is not None:
-        message = re.sub(re.escape(str(root)) + r"/[^/\s]+/(?:in|out)/", "", message)
-    return JSONResponse({"error": message}, status_code=status)
+    return Response(tasks.error_body(message, root), status, media_type="application/json")
 
 
 def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
@@ -147,13 +145,14 @@ def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
     return page
 
 
-async def _form(request: Request) -> tuple[dict[str, str], dict[str, work.Upload]]:
+async def _form(request: Request) -> tuple[dict[str, str], dict[str, tasks.Given]]:
     """The text fields and the uploaded files of a multipart form (closed by the caller
-    with ``await request.close()``)."""
+    with ``await request.close()``). With worker processes, each file is copied to the
+    server's ``incoming`` folder and given by its path."""
     state: ServeState = request.app.state.sx
     form = await request.form(max_files=4, max_fields=200, max_part_size=state.limits.max_bytes)
     fields: dict[str, str] = {}
-    files: dict[str, work.Upload] = {}
+    files: dict[str, tasks.Given] = {}
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if value.filename:
@@ -162,27 +161,42 @@ async def _form(request: Request) -> tuple[dict[str, str], dict[str, work.Upload
             fields[key] = str(value)
     if "file" in files:
         fields["has_file"] = "1"
+    if state.workers is not None and files:
+        files = await run_in_threadpool(_copies, state, files)
     return fields, files
 
 
-def _api(
-    fn: Callable[[ServeState, dict[str, str], dict[str, work.Upload]], Any],
-) -> Callable[[Request], Awaitable[Response]]:
-    """A POST endpoint: parse the form, run ``fn`` in a worker thread, answer JSON; a user
-    mistake is ``{"error": ...}`` (400, or 413 when too large), anything else a 500 with no
-    detail (the traceback goes to the server's log)."""
+def _copies(state: ServeState, files: dict[str, tasks.Given]) -> dict[str, tasks.Given]:
+    """Each upload copied to a file of its own under ``incoming/`` (for a worker)."""
+    folder = state.root / "incoming"
+    folder.mkdir(exist_ok=True)
+    out: dict[str, tasks.Given] = {}
+    for key, (src, name) in files.items():
+        path = folder / secrets.token_urlsafe(12)
+        if isinstance(src, str):  # already a copy
+            out[key] = (src, name)
+            continue
+        with open(path, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        out[key] = (str(path), name)
+    return out
+
+
+def _api(task: str) -> Callable[[Request], Awaitable[Response]]:
+    """A POST endpoint: parse the form, run ``task`` (:data:`sxzones.serve.tasks.TASKS`) in a
+    worker process or thread, answer its JSON; a refused upload is ``{"error": ...}``."""
 
     async def endpoint(request: Request) -> Response:
-        root = request.app.state.sx.root
+        state: ServeState = request.app.state.sx
+        files: dict[str, tasks.Given] = {}
         try:
             fields, files = await _form(request)
-            result = await run_in_threadpool(fn, request.app.state.sx, fields, files)
+            if state.workers is not None:
+                status, body = await state.workers.call(task, (fields, files))
+            else:
+                status, body = await run_in_threadpool(tasks.run_task, state, task, (fields, files))
         except BodyTooLarge as exc:
             return _error(str(exc), 413)
-        except UploadError as exc:
-            return _error(str(exc), 413 if "larger than the limit" in str(exc) else 400, root)
-        except SxzonesError as exc:
-            return _error(str(exc), 400, root)
         except HTTPException as exc:  # the multipart parser's refusals
             return _error(f"the upload cannot be read: {exc.detail}", exc.status_code)
         except Exception:
@@ -190,7 +204,10 @@ def _api(
             return _error("internal error: the server's log has the details", 500)
         finally:
             await request.close()  # the uploads' temporary files
-        return JSONResponse(result)
+            for src, _ in files.values():
+                if isinstance(src, str):
+                    Path(src).unlink(missing_ok=True)
+        return Response(body, status, media_type="application/json")
 
     return endpoint
 
@@ -202,9 +219,17 @@ async def api_setup(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     state: ServeState = request.app.state.sx
-    path = state.job_file(request.path_params["job"], request.path_params["name"])
-    if path is None:
-        return _error("no such result (results are kept for the latest 64 runs)", 404)
+    jid, name = request.path_params["job"], request.path_params["name"]
+    if state.workers is not None:
+        k = state.workers.worker_of(jid)
+        if k is None:
+            return _error("no such result (results are kept for the latest 64 runs)", 404)
+        status, body = await state.workers.call("file", (jid, name), k)
+    else:
+        status, body = await run_in_threadpool(tasks.run_task, state, "file", (jid, name))
+    if status != 200:
+        return Response(body, status, media_type="application/json")
+    path = Path(body.decode("utf-8"))
     # A report opens in the browser to be printed; every other file is downloaded.
     inline = path.suffix == ".html"
     return FileResponse(
@@ -220,26 +245,10 @@ def build_app(state: ServeState) -> ASGIApp:
         Route("/planner", _page("planner")),
         Route("/api/setup", api_setup),
         Route("/favicon.ico", lambda request: Response(status_code=204)),
-        Route(
-            "/api/check",
-            _api(lambda s, f, u: work.check_job(s, f, u.get("file"))),
-            methods=["POST"],
-        ),
-        Route(
-            "/api/firms/columns",
-            _api(lambda s, f, u: work.firm_columns(s, _need(u, "file"))),
-            methods=["POST"],
-        ),
-        Route(
-            "/api/firms",
-            _api(lambda s, f, u: work.firms_job(s, f, u.get("file"))),
-            methods=["POST"],
-        ),
-        Route(
-            "/api/sites",
-            _api(lambda s, f, u: work.sites_job(s, f, u.get("file"), u.get("dem"))),
-            methods=["POST"],
-        ),
+        Route("/api/check", _api("check"), methods=["POST"]),
+        Route("/api/firms/columns", _api("firm_columns"), methods=["POST"]),
+        Route("/api/firms", _api("firms"), methods=["POST"]),
+        Route("/api/sites", _api("sites"), methods=["POST"]),
         Route("/download/{job}/{name}", download),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         Mount("/vendor", StaticFiles(directory=VENDOR), name="vendor"),
@@ -253,9 +262,3 @@ def build_app(state: ServeState) -> ASGIApp:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sx = state
     return Guard(app, state)
-
-
-def _need(files: dict[str, work.Upload], key: str) -> work.Upload:
-    if key not in files:
-        raise UploadError("no file was chosen. Fix: choose a CSV or XLSX file")
-    return files[key]

@@ -14,14 +14,19 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pyproj import CRS
 
 from sxzones.analyses.site_check import SiteLayers
 from sxzones.errors import SxzonesError
@@ -31,8 +36,14 @@ from sxzones.serve.uploads import Limits
 
 __all__ = ["Job", "PreloadedCatalog", "ServeState", "open_state"]
 
-#: Results kept for download (older ones are removed).
+#: Columns of the layers drawn on the site check's map.
+SHOWN = {
+    "control_units": ["unit_code", "unit_name", "unit_type"],
+    "redline": ["redline_id", "name"],
+}
+#: Results kept for download (older ones are removed), and for how long (seconds).
 KEEP_JOBS = 64
+KEEP_SECONDS = 4 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -60,12 +71,62 @@ class PreloadedCatalog(Catalog):
         return frame.copy(), copy.copy(report)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A layer as the pages draw it: geometries (working CRS) and some columns as plain
+    arrays, taken once from the loaded frame (read only), so that a request picks a few
+    rows without pandas."""
+
+    geometry: npt.NDArray[np.object_]
+    columns: dict[str, npt.NDArray[np.object_]]
+    crs: CRS
+
+    @classmethod
+    def of(cls, frame: gpd.GeoDataFrame, columns: list[str]) -> Shown:
+        geoms = frame.geometry.to_numpy().copy()
+        geoms.setflags(write=False)
+        cols = {}
+        for c in columns:
+            if c in frame.columns:
+                values = np.array([_plain(v) for v in frame[c].tolist()], dtype=object)
+                values.setflags(write=False)
+                cols[c] = values
+        return cls(geoms, cols, CRS(frame.crs))
+
+
+def _plain(v: Any) -> Any:
+    """A cell as JSON has it: None for a missing value, numbers as Python numbers."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    return v.item() if hasattr(v, "item") else v
+
+
 @dataclass
 class Job:
-    """One request's folder; ``id`` names its downloads."""
+    """One request's folder; ``id`` names its downloads.
+
+    ``writer`` (set by the request) writes the outputs into ``folder / "out"`` when one of
+    them is first downloaded, from the result the request kept; ``names`` are the files it
+    writes. A job without a writer wrote its outputs during the request."""
 
     id: str
     folder: Path
+    writer: Callable[[], None] | None = None
+    names: frozenset[str] = frozenset()
+    created: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def file(self, name: str) -> Path | None:
+        """The output ``name``, written first if the job writes lazily (once, under the
+        job's lock: concurrent downloads wait for the one writer)."""
+        if self.writer is not None and name not in self.names:
+            return None
+        with self.lock:
+            if self.writer is not None:
+                self.writer()
+                self.writer = None  # the kept result goes with it
+        path = self.folder / "out" / name
+        return path if path.is_file() else None
 
 
 @dataclass
@@ -82,10 +143,16 @@ class ServeState:
     #: answers to its own names, so that a web page elsewhere cannot reach it through a
     #: name it controls (DNS rebinding).
     hosts: frozenset[str] | None = None
-    _jobs: OrderedDict[str, Path] = field(default_factory=OrderedDict)
+    #: Prefix of this process's job ids (a worker process's number, for the routing).
+    prefix: str = ""
+    _jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
+    #: The worker processes that run the analyses (None: this process's threads run them).
+    workers: Any = None
+    #: The control units and red lines as the site check's map draws them.
+    shown: dict[str, Shown] = field(default_factory=dict)
 
     def site_layers(self) -> SiteLayers:
         """This thread's site-check layers: the preloaded frames, with spatial indexes built
@@ -107,12 +174,13 @@ class ServeState:
     def job(self, keep: bool = True) -> Iterator[Job]:
         """A fresh job folder. The uploads in its ``in/`` subfolder are removed when the
         block ends; with ``keep`` the outputs stay for download (the oldest go beyond
-        :data:`KEEP_JOBS`), otherwise everything goes."""
-        jid = secrets.token_urlsafe(12)
+        :data:`KEEP_JOBS` or :data:`KEEP_SECONDS`), otherwise everything goes."""
+        jid = self.prefix + secrets.token_urlsafe(12)
         folder = self.root / jid
         (folder / "in").mkdir(parents=True)
         try:
-            yield Job(jid, folder)
+            job = Job(jid, folder)
+            yield job
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -121,22 +189,34 @@ class ServeState:
             shutil.rmtree(folder, ignore_errors=True)
             return
         with self._lock:
-            self._jobs[jid] = folder
-            while len(self._jobs) > KEEP_JOBS:
-                _, old = self._jobs.popitem(last=False)
-                shutil.rmtree(old, ignore_errors=True)
+            self._jobs[jid] = job
+            self._expire()
+
+    def _expire(self) -> None:
+        """Drop the oldest jobs beyond the count or the age (holding ``_lock``)."""
+        now = time.monotonic()
+        while self._jobs:
+            oldest = next(iter(self._jobs.values()))
+            if len(self._jobs) <= KEEP_JOBS and now - oldest.created <= KEEP_SECONDS:
+                break
+            self._jobs.popitem(last=False)
+            shutil.rmtree(oldest.folder, ignore_errors=True)
 
     def job_file(self, jid: str, name: str) -> Path | None:
-        """A file of a kept job by id and file name (None when there is no such file)."""
+        """A file of a kept job by id and file name, written now if the job writes its
+        outputs lazily (None when there is no such file)."""
         with self._lock:
-            folder = self._jobs.get(jid)
-        if folder is None or "/" in name or "\\" in name or name.startswith("."):
+            self._expire()
+            job = self._jobs.get(jid)
+        if job is None or "/" in name or "\\" in name or name.startswith("."):
             return None
-        path = folder / "out" / name
-        return path if path.is_file() else None
+        return job.file(name)
 
     def close(self) -> None:
-        """Remove every job folder."""
+        """Stop the worker processes and remove every job folder."""
+        workers, self.workers = self.workers, None
+        if workers is not None:
+            workers.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -159,4 +239,7 @@ def open_state(
                 "lines and built-up areas"
             )
     root = Path(tempfile.mkdtemp(prefix="sxzones-serve-"))
-    return ServeState(cat, rules, ruleset, limits, token, root)
+    state = ServeState(cat, rules, ruleset, limits, token, root)
+    for role, columns in SHOWN.items():
+        state.shown[role] = Shown.of(state.frame(role), columns)
+    return state

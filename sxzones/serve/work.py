@@ -27,7 +27,9 @@ from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
 from sxzones.layers.readers import read_file
 from sxzones.options import CheckOptions, FirmOptions, SiteOptions
-from sxzones.outputs import write_gpkg
+from sxzones.outputs import _json_default, write_gpkg
+from sxzones.reports import report_names
+from sxzones.runs.site_check import check_summary
 from sxzones.serve import uploads
 from sxzones.serve.state import Job, ServeState
 
@@ -153,53 +155,121 @@ def check_options(
 
 
 def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) -> dict[str, Any]:
-    """The site check of one upload or drawn/pasted parcel: the run's ``site_check.json``
-    document, the map's features, and the downloads (JSON, CSV, GPKG, the reports)."""
-    from sxzones.runs.site_check import read_projects, run_check
+    """The site check of one upload or drawn/pasted parcel: the ``site_check.json`` document,
+    the map's features, and the names of the downloads (JSON, CSV, GPKG, the reports).
+
+    Only the check is done here; the downloads are written from the kept result when one of
+    them is first asked for (:meth:`Job.file`), by the command's own writer, so that they are
+    the command's files byte for byte while a request costs the check alone."""
+    from sxzones.runs import add_inputs
+    from sxzones.runs.site_check import check_document, check_publication, compute_check
 
     with state.job() as job:
         spec, source = _project_spec(state, form, upload, job)
         opts = check_options(state, form, spec, source, job.folder / "out")
-        result = run_check(opts, state.catalog, layers=state.site_layers())
-        out = job.folder / "out"
-        doc = json.loads((out / "site_check.json").read_text(encoding="utf-8"))
-        projects, _ = read_projects(
-            spec,
-            state.catalog,
-            crs=opts.crs,
-            industry=opts.industry,
-            kind=opts.kind,
-            fields=opts.fields_for("projects"),
-            encoding=opts.encoding,
-        )
-        table = pd.read_csv(out / "site_check.csv", dtype=str, keep_default_na=False)
-        gpkg = gpd.GeoDataFrame(table, geometry=projects.geometry.to_numpy(), crs=projects.crs)
-        write_gpkg(gpkg, out / "site_check.gpkg", overwrite=True, layer="site_check")
+        ruleset = state.ruleset  # loaded once; read only
+        if opts.industry is not None:
+            ruleset.industries.require(opts.industry, "--industry")
+        if opts.kind is not None:
+            ruleset.project_kinds.require(opts.kind, "--kind")
+        run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers())
+        pub = check_publication(opts)
+        add_inputs(pub, [run.prep], ruleset.path)  # hashed now: the upload goes at the end
+        doc = check_document(run.result, run.details, run.prep, state.catalog)
+        # as JSON has it (a NaN, which is not JSON, as null: the page's answer must encode)
+        text = json.dumps(doc, ensure_ascii=False, default=_json_default)
+        doc = json.loads(text, parse_constant=lambda _: None)
+        reports = report_names([str(d["project_id"]) for d in run.details])
+        job.names = frozenset([*CHECK_FILES, *reports])
+        job.writer = functools.partial(_write_check, state, opts, run, pub)
+        if len(run.details) > LAZY_MAX_PROJECTS:  # a batch: written now, not kept in memory
+            job.writer()
+            job.writer = None
         return {
             "job": job.id,
-            "summary": result.summary,
+            "summary": check_summary(run),
             "document": doc,
-            "map": _check_map(state, doc, gpkg),
-            "downloads": downloads(job),
+            "map": _check_map(state, doc, run),
+            "downloads": sorted(job.names),
             "command": _command("check", opts, spec),
         }
 
 
-def _check_map(state: ServeState, doc: dict[str, Any], projects: gpd.GeoDataFrame) -> Any:
+#: Checks of more projects than this write their downloads during the request (a batch is
+#: not waited for as a single parcel is, and its result is not kept in memory).
+LAZY_MAX_PROJECTS = 1000
+#: The files of a site check's job besides its reports.
+CHECK_FILES = (
+    "manifest.json",
+    "rejects.csv",
+    "site_check.csv",
+    "site_check.gpkg",
+    "site_check.json",
+)
+
+
+def _write_check(state: ServeState, opts: CheckOptions, run: Any, pub: Any) -> None:
+    """Write a kept site check's outputs into its job folder: the command's files (by the
+    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels."""
+    from sxzones.runs.site_check import write_check_run
+
+    with pub:
+        write_check_run(opts, state.catalog, run, pub)
+        pub.publish()
+    table = pd.read_csv(opts.out / "site_check.csv", dtype=str, keep_default_na=False)
+    projects = run.projects
+    gpkg = gpd.GeoDataFrame(table, geometry=projects.geometry.to_numpy(), crs=projects.crs)
+    write_gpkg(gpkg, opts.out / "site_check.gpkg", overwrite=True, layer="site_check")
+
+
+def _shown(
+    geoms: Any, columns: dict[str, Any], crs: CRS, rows: Any, tolerance_m: float
+) -> dict[str, Any]:
+    """GeoJSON (a dict) of the rows at positions ``rows`` in WGS84, with ``columns`` (name ->
+    array) as properties (geometries simplified by ``tolerance_m`` metres of the working
+    CRS, for display only)."""
+    part = geoms[rows]
+    if tolerance_m:
+        part = shapely.simplify(part, tolerance_m, preserve_topology=True)
+    tr = _to_wgs84(crs)
+    part = shapely.transform(part, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {c: v[r] for c, v in columns.items()},
+                "geometry": json.loads(shapely.to_geojson(g)),
+            }
+            for r, g in zip(rows, part, strict=True)
+        ],
+    }
+
+
+def _text(v: Any) -> str:
+    """A cell as the CSV holds it: text, '' for a missing value."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return ""
+    return str(v)
+
+
+def _check_map(state: ServeState, doc: dict[str, Any], run: Any) -> Any:
     """The projects, the control units and the red lines they touch, as GeoJSON."""
     units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
     reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
-    cu, rl = state.frame("control_units"), state.frame("redline")
+    cu, rl = state.shown["control_units"], state.shown["redline"]
+    cu_rows = [k for k, c in enumerate(cu.columns["unit_code"]) if c in units]
+    ids = rl.columns.get("redline_id")
+    rl_rows = [k for k, r in enumerate(ids) if str(r) in reds] if ids is not None and reds else []
+    table = run.result.table
+    cols = [c for c in ("project_id", "name", "verdict") if c in table.columns]
+    values = pd.DataFrame(table[cols]).to_numpy(dtype=object)
+    projects = {c: [_text(v) for v in values[:, k]] for k, c in enumerate(cols)}
+    rows = list(range(len(table)))
     return {
-        "projects": _features(projects, ["project_id", "name", "verdict"]),
-        "control_units": _features(
-            cu[cu["unit_code"].isin(units)], ["unit_code", "unit_name", "unit_type"], 5.0
-        ),
-        "redline": _features(
-            rl[rl["redline_id"].astype(str).isin(reds)] if "redline_id" in rl else rl.iloc[:0],
-            ["redline_id", "name"],
-            5.0,
-        ),
+        "projects": _shown(table.geometry.to_numpy(), projects, table.crs, rows, 0.0),
+        "control_units": _shown(cu.geometry, cu.columns, cu.crs, cu_rows, 5.0),
+        "redline": _shown(rl.geometry, rl.columns, rl.crs, rl_rows, 5.0),
     }
 
 
@@ -314,14 +384,19 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
 
 
 def _firm_points(path: Path) -> Any:
-    """Up to :data:`MAX_POINTS` firms (evenly sampled) with their zone, in WGS84."""
+    """Up to :data:`MAX_POINTS` firms (evenly sampled) with their zone, in WGS84; only the
+    sampled features are read (by feature id: the GeoPackage's rows in order)."""
     if not path.exists():
         return {"type": "FeatureCollection", "features": []}
-    frame = pyogrio.read_dataframe(path, columns=["firm_id", "name", "zone", "distance_m"])
-    if len(frame) > MAX_POINTS:
-        frame = frame.iloc[np.linspace(0, len(frame) - 1, MAX_POINTS).astype(int)]
+    n = int(pyogrio.read_info(path)["features"])
+    columns = ["firm_id", "name", "zone", "distance_m"]
+    if n > MAX_POINTS:
+        fids = np.linspace(0, n - 1, MAX_POINTS).astype(int) + 1
+        frame = pyogrio.read_dataframe(path, columns=columns, fids=fids)
+    else:
+        frame = pyogrio.read_dataframe(path, columns=columns)
     frame = frame.set_geometry(frame.geometry.representative_point())
-    return _features(frame, ["firm_id", "name", "zone", "distance_m"])
+    return _features(frame, columns)
 
 
 # ---- planner: the siting screen ---------------------------------------------------------

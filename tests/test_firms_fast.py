@@ -1,0 +1,216 @@
+"""The firm screen's fast paths give the answers of the plain ones: a table's points made
+once in the working CRS, ids checked by sorting, industries resolved as codes, digests
+remembered while writing, XLSX rows rendered ahead."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from sxzones.analyses.firm_zones import _industry_codes, resolve_industries
+from sxzones.errors import LayerError
+from sxzones.layers import read_file, validate_layer
+from sxzones.layers.validate import _all_distinct
+from sxzones.outputs import _sha256, remember_digest, write_csv
+from sxzones.rules import bundled_rules
+from sxzones.xlsx import _ahead
+
+# a clean row, a blank and a non-number coordinate, an infinity, a point far outside Shanxi,
+# a repeated id and a blank id; spaces around a number
+ROWS = """firm_id,name,industry,lon,lat
+F1,甲,steel,112.55,37.87
+F2,乙,coking,,37.9
+F3,丙,cement,112.6,north
+F4,丁,steel,inf,37.8
+F5,戊,steel,2.35,48.85
+F1,己,coking,112.7,37.6
+,庚,steel,112.8,37.7
+F8,辛,chemical, 112.9 ,37.95
+"""
+
+
+def _both(tmp_path: Path, text: str, role: str, work_crs, crs: str = "wgs84"):
+    p = tmp_path / "firms.csv"
+    p.write_text(text, encoding="utf-8")
+    out = []
+    for points in (True, False):
+        raw = read_file(p, crs=crs, points=points)
+        out.append(validate_layer(raw, role, working_crs=work_crs, name="firms.csv"))
+    return out
+
+
+def _same(a, b) -> None:
+    (ga, ra), (gb, rb) = a, b
+    pd.testing.assert_frame_equal(ga.drop(columns="geometry"), gb.drop(columns="geometry"))
+    assert ga.crs == gb.crs
+    np.testing.assert_array_equal(  # bit for bit
+        shapely.get_coordinates(ga.geometry.to_numpy()),
+        shapely.get_coordinates(gb.geometry.to_numpy()),
+    )
+    pd.testing.assert_frame_equal(ra.rejects, rb.rejects)
+    assert [str(f) for f in ra.findings] == [str(f) for f in rb.findings]
+    assert ga.attrs == gb.attrs
+
+
+def test_table_points_made_once_equal_points_made_first(tmp_path, work_crs):
+    made_first, made_once = _both(tmp_path, ROWS, "firms", work_crs)
+    _same(made_first, made_once)
+    g, rep = made_once
+    assert list(g["firm_id"]) == ["F1", "F8"]  # F5 is outside Shanxi: rejected
+    assert rep.n_read == 8 and rep.n_loaded + rep.n_rejected == 8
+    codes = dict(zip(rep.rejects["source_row"], rep.rejects["code"], strict=True))
+    assert codes[3] == codes[4] == codes[5] == "empty_geometry"
+    assert codes[7] == "duplicate_id" and codes[8] == "missing_value"
+    # the known answer: Taiyuan's point in the working CRS, checked against pyproj directly
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, work_crs, always_xy=True).transform(112.55, 37.87)
+    assert shapely.get_coordinates(g.geometry.iloc[:1])[0].tolist() == [x, y]
+
+
+def test_deferred_points_with_obfuscated_coordinates(tmp_path, work_crs):
+    """GCJ-02 coordinates are converted on geometries: the points are made before."""
+    _same(*_both(tmp_path, ROWS, "firms", work_crs, crs="gcj02"))
+
+
+def test_deferred_points_of_a_role_without_points(tmp_path, work_crs):
+    """Built-up areas are polygons: every point row is refused as such, the same way."""
+    text = "area_id,name,kind,lon,lat\nA1,城,city,112.55,37.87\n"
+    errors = []
+    for points in (True, False):
+        p = tmp_path / "b.csv"
+        p.write_text(text, encoding="utf-8")
+        with pytest.raises(LayerError) as exc:
+            validate_layer(
+                read_file(p, crs="wgs84", points=points), "builtup", working_crs=work_crs
+            )
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and "geometry type Point is not allowed" in errors[0]
+
+
+def test_read_without_points_keeps_coordinates(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text(ROWS, encoding="utf-8")
+    raw = read_file(p, crs="wgs84", points=False)
+    assert raw.xy is not None and bool(raw.frame.geometry.isna().all())
+    x, y = raw.xy
+    assert x[0] == 112.55 and np.isnan(x[1]) and np.isnan(y[2]) and np.isnan(x[3])
+    assert x[7] == 112.9  # spaces around a number are no problem
+    made = raw.with_points()
+    first = read_file(p, crs="wgs84")
+    assert made.xy is None and made.frame.attrs == first.frame.attrs
+    assert list(shapely.is_missing(made.frame.geometry.to_numpy())) == [
+        False, True, True, True, False, False, False, False,
+    ]  # fmt: skip
+    assert shapely.equals(made.frame.geometry.to_numpy(), first.frame.geometry.to_numpy())[
+        ~shapely.is_missing(first.frame.geometry.to_numpy())
+    ].all()
+
+
+@pytest.mark.parametrize(
+    ("values", "distinct"),
+    [
+        (["a", "b", "c"], True),
+        (["b", "a", "c", "a"], False),
+        (["x"], True),
+        ([], True),
+        (["1", "01", "1.0"], True),
+        (["nan", "nan"], False),
+    ],
+)
+def test_all_distinct(values, distinct):
+    assert _all_distinct(pd.Series(values, dtype=object)) is distinct
+    assert _all_distinct(pd.Series(values, dtype="string")) is distinct
+
+
+def test_all_distinct_leaves_nulls_to_the_full_check():
+    assert _all_distinct(pd.Series(["a", None], dtype=object)) is False
+
+
+def test_industry_codes_match_per_row_resolution():
+    vocab = bundled_rules().industries
+    frame = pd.DataFrame(
+        {
+            "industry": ["钢铁", "steel", "no such trade", None, "", "焦化", "no such trade"],
+            "industry_code": ["", "3110", "3110", "9999", None, "", "2521"],
+        }
+    )
+    ids, status = resolve_industries(frame, vocab)
+    for k in range(len(frame)):  # one row at a time: the rule as documented
+        i1, s1 = vocab.resolve_many(frame["industry"].iloc[[k]])
+        i2, s2 = vocab.resolve_many(frame["industry_code"].iloc[[k]])
+        want = (i2[0], s2[0]) if s2[0] == "recognised" else (i1[0], s1[0])
+        if s1[0] == "missing" and s2[0] == "unrecognised":
+            want = ("", "unrecognised")
+        assert (ids[k], status[k]) == want, k
+    names, codes, st = _industry_codes(frame, vocab)
+    assert list(st) == [{"recognised": 0, "unrecognised": 1, "missing": 2}[s] for s in status]
+    assert names[0] == "" and list(names[codes]) == list(ids)
+    assert status[1] == "recognised" and status[3] == "unrecognised" and status[4] == "missing"
+
+
+def test_digest_remembered_while_writing_and_forgotten_on_change(tmp_path):
+    p = write_csv(pd.DataFrame({"a": range(1000), "b": ["甲"] * 1000}), tmp_path / "t.csv")
+    assert _sha256(p) == hashlib.sha256(p.read_bytes()).hexdigest()
+    remember_digest(p, "0" * 64)  # what the writer said it wrote
+    assert _sha256(p) == "0" * 64
+    p.write_bytes(p.read_bytes() + b"x")  # any change: read and hashed again
+    assert _sha256(p) == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_rows_rendered_ahead_in_order_and_errors_pass_through():
+    assert list(_ahead(iter([memoryview(bytes([k])) for k in range(7)]))) == [
+        memoryview(bytes([k])) for k in range(7)
+    ]
+
+    def broken():
+        yield memoryview(b"a")
+        raise ValueError("render failed")
+
+    with pytest.raises(ValueError, match="render failed"):
+        list(_ahead(broken()))
+
+
+def test_categorical_text_is_neutralised_in_csv(tmp_path):
+    """Area names, counties and rules reach the CSV as categoricals: a name a spreadsheet
+    would run as a formula is quoted there too (it was written as it came)."""
+    from sxzones.outputs import neutralise_formulas
+
+    frame = pd.DataFrame(
+        {
+            "nearest_area_name": pd.Categorical(["=HYPERLINK(1)", "城区", None, "-12"]),
+            "name": ["@SUM(1)", "甲", "乙", "+3"],
+        }
+    )
+    text = write_csv(frame, tmp_path / "t.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines() == [
+        "nearest_area_name,name",
+        '"\'=HYPERLINK(1)","\'@SUM(1)"',
+        '"城区","甲"',
+        ',"乙"',
+        '"-12","+3"',  # plain numbers stay as they are
+    ]
+    out = neutralise_formulas(frame)  # the writer's fallback: the same cells
+    assert list(out["nearest_area_name"].iloc[[0, 1, 3]]) == ["'=HYPERLINK(1)", "城区", "-12"]
+    assert frame["nearest_area_name"].iloc[0] == "=HYPERLINK(1)"  # the input is not changed
+
+
+def test_remembered_digests_are_bounded(tmp_path, monkeypatch):
+    import sxzones.outputs as outputs
+
+    monkeypatch.setattr(outputs, "_DIGESTS_MAX", 3)
+    monkeypatch.setattr(outputs, "_DIGESTS", {})
+    paths = []
+    for k in range(5):
+        p = tmp_path / f"f{k}.txt"
+        p.write_text(str(k))
+        remember_digest(p, f"{k}" * 64)
+        paths.append(p)
+    assert len(outputs._DIGESTS) == 3
+    assert _sha256(paths[4]) == "4" * 64  # the newest are kept
+    assert _sha256(paths[0]) == hashlib.sha256(b"0").hexdigest()  # the oldest, hashed again

@@ -1,0 +1,233 @@
+"""The two paths of the nearest-distance engine give the same answers.
+
+Small work runs in numpy (no compiled code to load: a single site check stays fast),
+large work in the compiled numba kernels. Both must give the same nearest area and the same
+ellipsoidal distance to the centimetre, on real layers (the bundled red lines and built-up
+areas), for points and parcels, on both sides of the thresholds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import CRS, Geod, Transformer
+
+import sxzones.analyses._kernels as kernels
+from sxzones.analyses import nearest
+from sxzones.analyses.nearest import TargetIndex, nearest_geodesic
+from sxzones.layers import load_catalog
+
+from .conftest import CATALOG, WORK
+
+TO_XY = Transformer.from_crs(CRS.from_epsg(4490), WORK, always_xy=True)
+TO_LL = Transformer.from_crs(WORK, CRS.from_epsg(4490), always_xy=True)
+
+
+@pytest.fixture(scope="module")
+def targets():
+    cat = load_catalog(CATALOG)
+    return {
+        r: cat.load(cat.layer_of_role(r))[0].geometry.to_numpy() for r in ("redline", "builtup")
+    }
+
+
+def _inputs(n: int, seed: int, vertices: int = 0) -> np.ndarray:
+    """``n`` points (``vertices`` 0) or parcels of ``vertices`` vertices over Shanxi."""
+    rng = np.random.default_rng(seed)
+    x, y = TO_XY.transform(rng.uniform(110.4, 114.4, n), rng.uniform(34.8, 40.6, n))
+    if not vertices:
+        return shapely.points(x, y)
+    return np.array(
+        [
+            shapely.Point(a, b).buffer(300.0, quad_segs=vertices // 4)
+            for a, b in zip(x, y, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+def _run(geoms, areas, *, small: bool, **kw):
+    """nearest_geodesic with every pair on one path (``small``: numpy, else the kernels)."""
+    mp = pytest.MonkeyPatch()
+    try:
+        big = np.inf if small else -1
+        mp.setattr(nearest, "SMALL_WORK", big)
+        mp.setattr(nearest, "TINY_WORK", big)
+        mp.setattr(nearest, "SMALL_FAR", big)
+        return nearest_geodesic(geoms, TargetIndex.of(areas), crs=WORK, threads=1, **kw)
+    finally:
+        mp.undo()
+
+
+def _same(a, b) -> None:
+    """The same nearest areas and distances: to the centimetre as promised, and in fact bit
+    for bit (the numpy path does the kernel's arithmetic and keeps its choice on ties)."""
+    np.testing.assert_allclose(a.distance, b.distance, rtol=0, atol=0.01)
+    np.testing.assert_array_equal(a.distance, b.distance)
+    np.testing.assert_array_equal(a.area, b.area)
+
+
+@pytest.mark.parametrize(
+    ("role", "vertices", "reach"),
+    [
+        ("redline", 0, 50_000.0),
+        ("redline", 16, 50_000.0),
+        ("builtup", 0, 25_000.0),
+        ("builtup", 64, 25_000.0),
+        ("builtup", 16, 2_000.0),  # short reach: most inputs go through the far-candidate search
+    ],
+)
+def test_small_and_compiled_paths_agree(targets, role, vertices, reach):
+    geoms = _inputs(300, seed=vertices + int(reach), vertices=vertices)
+    small = _run(geoms, targets[role], small=True, reach_m=reach, thresholds=(20_000.0,))
+    compiled = _run(geoms, targets[role], small=False, reach_m=reach, thresholds=(20_000.0,))
+    _same(small, compiled)
+    assert (small.distance == 0).sum() > 0 and (small.distance > 1000).sum() > 100
+
+
+def test_distances_are_geodesic_on_both_paths(targets):
+    """The small path's answer checked independently: pyproj.Geod from each point to the
+    nearest vertex-densified boundary of the area it names is no shorter (within 1 cm)."""
+    pts = _inputs(40, seed=3)
+    res = _run(pts, targets["builtup"], small=True, reach_m=25_000.0)
+    geod = Geod(ellps="GRS80")
+    for p, d, a in zip(pts, res.distance, res.area, strict=True):
+        if d == 0:
+            assert targets["builtup"][a].intersects(p)
+            continue
+        ring = shapely.segmentize(targets["builtup"][a].boundary, 5.0)
+        xy = shapely.get_coordinates(ring)
+        lon, lat = TO_LL.transform(xy[:, 0], xy[:, 1])
+        plon, plat = TO_LL.transform(p.x, p.y)
+        ref = geod.inv(np.full(len(lon), plon), np.full(len(lat), plat), lon, lat)[2].min()
+        assert d <= ref + 0.01 and d > ref - 5.0  # vertices every 5 m: at most that much longer
+
+
+def _count_kernel_calls(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    for name in ("pairs_kernel", "far_candidates"):
+        real = getattr(kernels, name)
+
+        def spy(*a, _real=real, _name=name):
+            calls.append(_name)
+            return _real(*a)
+
+        monkeypatch.setattr(kernels, name, spy)
+    return calls
+
+
+def test_either_side_of_the_threshold(targets, monkeypatch):
+    """Just under SMALL_WORK the kernels are never called, just over it they are; on both
+    sides the default answer equals each forced path's."""
+    parcels = _inputs(120, seed=9, vertices=32)
+    idx = TargetIndex.of(targets["redline"])
+    calls = _count_kernel_calls(monkeypatch)
+    # the work of this input's first measuring pass: measured by a run with a huge threshold
+    seen: list[float] = []
+    real = nearest._pairs_nearest
+
+    def record(firms, areas, i, j, gap):
+        seen.append(float(np.dot(firms.segs.count[i].astype(float), areas.segs.count[j])))
+        return real(firms, areas, i, j, gap)
+
+    monkeypatch.setattr(nearest, "_pairs_nearest", record)
+    nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
+    monkeypatch.setattr(nearest, "_pairs_nearest", real)
+    work = max(seen)
+    small = _run(parcels, targets["redline"], small=True, reach_m=50_000.0)
+    compiled = _run(parcels, targets["redline"], small=False, reach_m=50_000.0)
+    _same(small, compiled)
+    # a fresh process (kernels not loaded): SMALL_WORK decides
+    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: False)
+    for limit, expect_kernel in ((work, False), (work - 1, True)):
+        monkeypatch.setattr(nearest, "SMALL_WORK", limit)
+        calls.clear()
+        got = nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
+        assert ("pairs_kernel" in calls) == expect_kernel
+        _same(got, small)
+        _same(got, compiled)
+    # kernels loaded (a batch warmed them up): TINY_WORK decides
+    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: True)
+    monkeypatch.setattr(nearest, "SMALL_WORK", 10 * work)
+    for limit, expect_kernel in ((work, False), (work - 1, True)):
+        monkeypatch.setattr(nearest, "TINY_WORK", limit)
+        calls.clear()
+        got = nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
+        assert ("pairs_kernel" in calls) == expect_kernel
+        _same(got, small)
+
+
+def test_far_candidates_numpy_equals_kernel():
+    """The far-candidate search in numpy: the same pairs, in the same order, with the same
+    gaps as the compiled kernel (bit for bit)."""
+    rng = np.random.default_rng(1)
+    lo = rng.uniform(0, 1e5, (400, 2))
+    abox = np.column_stack([lo, lo + rng.uniform(10, 5000, (400, 2))])
+    flo = rng.uniform(0, 1e5, (300, 2))
+    fbox = np.column_stack([flo, flo + rng.uniform(0, 800, (300, 2))])
+    far = np.sort(rng.choice(300, 120, replace=False)).astype(np.int64)
+    known = np.where(rng.random(120) < 0.5, rng.uniform(100, 20_000, 120), np.inf)
+    a = nearest._far_candidates(fbox, far, abox, 1.0003, known)
+    b = kernels.far_candidates(fbox, far, abox, 1.0003, known)
+    assert len(a[0]) > 120
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_site_check_of_one_project_loads_no_compiled_code(tmp_path):
+    """A cold single-project check never imports numba (about 0.4 s of a process's start),
+    nor the map and spreadsheet libraries it does not write with."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from sxzones.cli import main\n"
+        "try:\n"
+        f"    main(['-q', 'check', '--project', '112.5,37.8', '--crs', 'wgs84', '--industry',"
+        f" 'steel', '--out', {str(tmp_path / 'o')!r}])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'numba', 'llvmlite', 'folium',"
+        " 'matplotlib', 'openpyxl', 'branca'})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == ""
+    assert (tmp_path / "o" / "site_check.json").exists()
+
+
+def test_ties_are_settled_as_the_kernel_settles_them():
+    """Where many point pairs are equally near (parallel edges, a point midway between two
+    arms, a vertex opposite a vertex), both paths pick the same pair, so that the ground
+    distance (which depends on where the pair lies) is the same too."""
+    x0, y0 = 500_000.0, 4_200_000.0
+    u = shapely.Polygon(
+        [
+            (x0, y0),
+            (x0 + 3000, y0),
+            (x0 + 3000, y0 + 3000),
+            (x0 + 2000, y0 + 3000),
+            (x0 + 2000, y0 + 1000),
+            (x0 + 1000, y0 + 1000),
+            (x0 + 1000, y0 + 3000),
+            (x0, y0 + 3000),
+        ]
+    )  # a U, open to the north
+    areas = np.array([u, shapely.box(x0 + 5000, y0, x0 + 6000, y0 + 1000)], dtype=object)
+    firms = np.array(
+        [
+            shapely.Point(x0 + 1500, y0 + 2500),  # midway between the arms
+            shapely.box(x0 + 1200, y0 + 1500, x0 + 1800, y0 + 2200),  # parallel to both arms
+            shapely.box(x0 + 3500, y0 + 200, x0 + 4500, y0 + 800),  # between U and square
+            shapely.Point(x0 + 4000, y0 + 3500),  # a vertex of each equally far?
+            shapely.box(x0 - 900, y0 - 900, x0 - 100, y0 - 100),  # corner to corner
+        ],
+        dtype=object,
+    )
+    small = _run(firms, areas, small=True, reach_m=10_000.0)
+    compiled = _run(firms, areas, small=False, reach_m=10_000.0)
+    _same(small, compiled)
+    assert small.distance[0] == pytest.approx(500.0, abs=1.0)
