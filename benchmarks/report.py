@@ -76,6 +76,21 @@ def main() -> int:
         )
         for n, d in doc["sizes"].items():
             print(f"- checks at {int(n):,}: {d['check']}")
+    siting = DATA / "siting_results.json"
+    if siting.exists():
+        doc = json.loads(siting.read_text(encoding="utf-8"))
+        sx = "sxzones screen_sites"
+        _table(
+            f"Siting screen at {doc['res_m']:g} m, {doc['rounds']} rounds",
+            doc["sizes"],
+            "candidates",
+            [
+                ("atlite / sxzones", "atlite ExclusionContainer", sx),
+                ("plain windowed / sxzones", "plain windowed, 2 threads", sx),
+            ],
+        )
+        for n, d in doc["sizes"].items():
+            print(f"- checks at {int(n):,}: {d['check']}")
     return 0
 
 
