@@ -354,6 +354,60 @@ def test_firm_columns_mapped_on_the_page(client):
     assert "'industry=产业门类'" in res["command"]
 
 
+def test_old_excel_with_a_title_row_mapped_on_the_page(client, tmp_path):
+    """An .xls firm list (Excel 97-2003) with a title above its header: the page offers the
+    header's columns, not the title, and the screen counts the firms the CLI counts."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("名录")
+    rows = [
+        ["太原市重点排污单位名录"],
+        ["单位标识", "单位全称", "产业门类", "经度", "纬度"],
+        ["91140000A", "太原钢铁厂", "钢铁", 112.55, 37.87],
+        ["91140000B", "清徐焦化", "焦化", "112°18′", 37.56],
+    ]
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            sheet.write(i, j, v)
+    book.save(str(tmp_path / "名录.xls"))
+    files = {"file": ("名录.xls", (tmp_path / "名录.xls").read_bytes())}
+    cols = client.post("/api/firms/columns", files=files).json()
+    assert cols["columns"] == ["单位标识", "单位全称", "产业门类", "经度", "纬度"]
+    form = {
+        "crs": "wgs84",
+        "field_firm_id": "单位标识",
+        "field_name": "单位全称",
+        "field_industry": "产业门类",
+    }
+    res = client.post("/api/firms", data=form, files=files).json()
+    assert res["counts"] == {"inside": 1, "within_20km": 1}
+
+
+def test_kmz_with_two_folders_checks_every_placemark(client, tmp_path):
+    """A KMZ (zipped KML, as 奥维 and Google Earth send it) with a placemark in each of two
+    folders: both are checked, each named by its placemark."""
+    import zipfile
+
+    ring = " ".join(f"{x},{y}" for x, y in [*SQUARE, SQUARE[0]])  # KML rings are closed
+    folders = "".join(
+        f"<Folder><name>{f}</name><Placemark><name>{n}</name><Polygon><outerBoundaryIs>"
+        f"<LinearRing><coordinates>{ring}</coordinates></LinearRing></outerBoundaryIs>"
+        "</Polygon></Placemark></Folder>"
+        for f, n in (("一期", "甲"), ("二期", "乙"))
+    )
+    kml = (
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        f"<Document>{folders}</Document></kml>"
+    )
+    with zipfile.ZipFile(tmp_path / "p.kmz", "w") as zf:
+        zf.writestr("doc.kml", kml)
+    files = {"file": ("p.kmz", (tmp_path / "p.kmz").read_bytes())}
+    res = client.post("/api/check", data={"industry": "pv"}, files=files).json()
+    assert "document" in res, res
+    assert [p["project_id"] for p in res["document"]["projects"]] == ["甲", "乙"]
+
+
 # ---- planner -------------------------------------------------------------------------------
 
 

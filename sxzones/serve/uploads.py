@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import shapely
+from shapely.errors import GEOSException
 
 from sxzones.errors import SxzonesError
 
@@ -32,10 +34,13 @@ __all__ = [
 
 #: Suffixes an upload may have (zip: a zipped shapefile or another vector file in a zip).
 ACCEPTED = (
-    ".txt .jzd .dat .geojson .json .kml .zip .gpkg .fgb .csv .tsv .xlsx .parquet .tif .tiff"
+    ".txt .jzd .dat .geojson .json .kml .kmz .zip .gpkg .fgb .csv .tsv .xlsx .xlsm .xls .ods "
+    ".parquet .tif .tiff"
 ).split()
-_VECTOR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".parquet"}
-_TABLE = {".csv", ".tsv", ".xlsx"}
+_VECTOR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".tab", ".parquet"}
+#: Tables of points (spreadsheets as the readers take them: .xls and .ods too).
+TABLES = {".csv", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
+_TABLE = TABLES
 _CHUNK = 1 << 20
 
 
@@ -180,37 +185,42 @@ def unpack(path: Path, limits: Limits) -> Path:
     return layers[0]
 
 
-def _xlsx_rows(path: Path) -> int:
-    """Rows of the first sheet of an XLSX (a zip: a bomb is refused before it is opened).
+def _sheet_rows(path: Path) -> int:
+    """Rows of the first sheet of a workbook (.xlsx, .xlsm and .ods are zips: a bomb is
+    refused before it is opened; .xls is read as it is).
 
     Raises
     ------
     UploadError
         Not a workbook, or one that unpacks to far more than its size.
     """
-    import openpyxl
+    import python_calamine
 
     try:
-        with zipfile.ZipFile(path) as zf:
-            declared = sum(m.file_size for m in zf.infolist())
-        if declared > 20 * path.stat().st_size + (16 << 20):
-            raise UploadError(f"{path.name!r} unpacks to {declared / 1e6:.0f} MB: refused")
-        wb = openpyxl.load_workbook(path, read_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        if path.suffix != ".xls":
+            with zipfile.ZipFile(path) as zf:
+                declared = sum(m.file_size for m in zf.infolist())
+            if declared > 20 * path.stat().st_size + (16 << 20):
+                raise UploadError(f"{path.name!r} unpacks to {declared / 1e6:.0f} MB: refused")
+        sheet = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        return max(int(sheet.height) - 1, 0)
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        ValueError,
+        python_calamine.CalamineError,
+    ) as exc:
         raise UploadError(
             f"{path.name!r} cannot be read as an Excel workbook ({exc}). Fix: save it again "
             "from Excel as .xlsx, or as CSV"
         ) from None
-    try:
-        return max((wb.worksheets[0].max_row or 1) - 1, 0)
-    finally:
-        wb.close()
 
 
 def _count_table_rows(path: Path) -> int:
-    """Rows of a CSV/TSV (lines less the header) or of the first sheet of an XLSX."""
-    if path.suffix == ".xlsx":
-        return _xlsx_rows(path)
+    """Rows of a CSV/TSV (lines less the header) or of the first sheet of a workbook."""
+    if path.suffix not in (".csv", ".tsv"):
+        return _sheet_rows(path)
     with path.open("rb") as fh:
         return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b"")) - 1, 0)
 
@@ -227,14 +237,21 @@ def check_limits(path: Path, limits: Limits) -> None:
         if path.suffix in _TABLE:
             n = vertices = _count_table_rows(path)
         elif path.suffix in _VECTOR - {".parquet"}:
-            n = int(pyogrio.read_info(path).get("features") or 0)
+            # a KML's folders are all read (the readers do); other files: their first layer
+            names = [str(x) for x, _ in pyogrio.list_layers(path)]
+            names = names if path.suffix in (".kml", ".kmz") else names[:1]
+            for name in names:
+                n += int(pyogrio.read_info(path, layer=name).get("features") or 0)
             if n <= limits.max_features:
-                geoms = pyogrio.read_dataframe(path, columns=[]).geometry.to_numpy()
-                vertices = int(np.sum(shapely.get_num_coordinates(geoms)))
+                for name in names:
+                    with warnings.catch_warnings():  # GDAL closes rings, as the readers do
+                        warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
+                        frame = pyogrio.read_dataframe(path, layer=name, columns=[])
+                    vertices += int(np.sum(shapely.get_num_coordinates(frame.geometry.to_numpy())))
     except UploadError:
         raise
-    except (OSError, ValueError, KeyError, pyogrio.errors.DataSourceError):
-        return  # the readers refuse it with their own message
+    except (OSError, ValueError, KeyError, pyogrio.errors.DataSourceError, GEOSException):
+        return  # the readers refuse it (or its undecodable features) with their own message
     if n > limits.max_features:
         raise UploadError(
             f"{path.name!r} holds {n} features (limit {limits.max_features}). Fix: split it, "
@@ -248,23 +265,23 @@ def check_limits(path: Path, limits: Limits) -> None:
 
 
 def kml_to_geojson(path: Path) -> Path:
-    """A KML file (WGS84 by the KML standard) written as GeoJSON beside it (the readers take
-    GeoJSON; KML's Name becomes ``name``)."""
-    import pyogrio
+    """A KML or KMZ file (WGS84 by the KML standard; every folder, as the readers read it)
+    written as GeoJSON beside it, each placemark a project named by its Name."""
+    from sxzones.layers.readers import GEOMETRY_PROBLEM, read_file
 
     try:
-        frame = pyogrio.read_dataframe(path)
-    except (pyogrio.errors.DataSourceError, OSError, ValueError) as exc:
-        raise UploadError(f"{path.name!r} cannot be read as KML ({exc})") from None
+        frame = read_file(path).frame
+    except SxzonesError as exc:
+        raise UploadError(str(exc)) from None
     frame = frame.rename(columns={c: c.lower() for c in frame.columns if c in ("Name",)})
-    keep = [c for c in frame.columns if c in ("name", "geometry")]
+    keep = [c for c in frame.columns if c in ("name", "geometry", GEOMETRY_PROBLEM)]
     frame = frame[keep]
     if "name" in frame.columns:
         frame["project_id"] = frame["name"].fillna("").astype(str)
         frame.loc[frame["project_id"] == "", "project_id"] = [
             f"P{i + 1}" for i in np.flatnonzero(frame["project_id"] == "")
         ]
-    out = path.with_suffix(".geojson")
+    out = path.with_name(path.name + ".geojson")  # messages name the file sent: p.kmz.geojson
     frame.geometry = shapely.force_2d(frame.geometry.to_numpy())
     out.write_text(frame.to_json(drop_id=True), encoding="utf-8")
     return out

@@ -92,9 +92,9 @@ def _project_spec(
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
         uploads.check_limits(path, state.limits)
-        if path.suffix == ".kml":
+        if path.suffix in (".kml", ".kmz"):
             path = uploads.kml_to_geojson(path)
-        if path.suffix in (".csv", ".tsv", ".xlsx") and form.get("vertices") == "on":
+        if path.suffix in uploads.TABLES and form.get("vertices") == "on":
             raw = read_file(path, crs=form.get("crs") or None)
             xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
             geom = uploads.points_to_geometry(xy)
@@ -296,16 +296,35 @@ def _command(name: str, opts: Any, primary: str) -> str:
 
 
 def _table_columns(path: Path) -> list[str]:
-    """The header of a CSV/TSV (UTF-8, else GB18030) or of the first sheet of an XLSX."""
-    if path.suffix == ".xlsx":
-        frame = pd.read_excel(path, nrows=0, engine="calamine")
+    """The header of a CSV/TSV (UTF-8, else GB18030) or of the first sheet of a workbook, as
+    the readers find it: below title rows, names of merged cells from the row above."""
+    from sxzones.layers.readers import HEADER_SEARCH_ROWS, _header_names, _header_row
+
+    if path.suffix not in (".csv", ".tsv"):
+        top = pd.read_excel(path, nrows=HEADER_SEARCH_ROWS, header=None, engine="calamine")
+        rows = [list(r) for r in top.itertuples(index=False)]
     else:
         sep = "\t" if path.suffix == ".tsv" else ","
         try:
-            frame = pd.read_csv(path, nrows=0, sep=sep, encoding="utf-8-sig")
+            rows = _csv_top(path, sep, "utf-8-sig")
         except UnicodeDecodeError:
-            frame = pd.read_csv(path, nrows=0, sep=sep, encoding="gb18030")
-    return [str(c) for c in frame.columns]
+            rows = _csv_top(path, sep, "gb18030")
+    if not rows:
+        return []
+    skip = _header_row(rows, None, None)
+    names = _header_names(rows, skip) if skip else [str(c) for c in rows[0]]
+    return [n for n in (str(c).strip() for c in names) if n and n != "nan"]
+
+
+def _csv_top(path: Path, sep: str, encoding: str) -> list[list[str]]:
+    """The first rows of a CSV/TSV, as text."""
+    import csv
+    import itertools
+
+    from sxzones.layers.readers import HEADER_SEARCH_ROWS
+
+    with path.open(encoding=encoding, newline="") as fh:
+        return list(itertools.islice(csv.reader(fh, delimiter=sep), HEADER_SEARCH_ROWS))
 
 
 def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
@@ -314,7 +333,7 @@ def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
     role = ROLES["firms"]
     with state.job(keep=False) as job:
         path = uploads.save_upload(upload[0], upload[1], job.folder / "in", state.limits)
-        if path.suffix not in (".csv", ".tsv", ".xlsx"):
+        if path.suffix not in uploads.TABLES:
             return {"columns": [], "fields": []}
         uploads.check_limits(path, state.limits)  # an XLSX that is no workbook is refused
         try:
