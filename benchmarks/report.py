@@ -39,58 +39,55 @@ def _table(title: str, sizes: dict, unit: str, ratios: list[tuple[str, str, str]
         print(f"- {label}: " + ", ".join(vals))
 
 
+def _report(name: str, title: str, unit: str, ratios: list[tuple[str, str, str]]) -> None:
+    """One benchmark's table, ratios and equality checks from ``_data/<name>_results.json``
+    (``title`` is formatted with the document's keys)."""
+    path = DATA / f"{name}_results.json"
+    if not path.exists():
+        return
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    _table(title.format(**doc), doc["sizes"], unit, ratios)
+    one = doc.get("one_project")
+    if one:
+        loads = f"{min(one['load']):.2f}–{max(one['load']):.2f}"
+        print(f"- one project, cold process: {_cell(one)} s, load {loads}")
+    for n, d in doc["sizes"].items():
+        print(f"- checks at {int(n):,}: {d['check']}")
+
+
 def main() -> int:
-    firms = DATA / "firm_zones_results.json"
-    if firms.exists():
-        doc = json.loads(firms.read_text(encoding="utf-8"))
-        cli, csv = "sxzones firms CLI (csv,xlsx,gpkg)", "sxzones firms CLI (csv)"
-        _table(
-            f"Firm screen, {doc['areas']} built-up areas, {doc['rounds']} rounds (seconds: "
-            "min – max (median), peak memory)",
-            doc["sizes"],
-            "firms",
-            [
-                ("geopandas recipe / sxzones CLI (csv)", "geopandas sjoin_nearest", csv),
-                ("shapely recipe / sxzones CLI (csv)", "shapely STRtree 2 threads", csv),
-                ("sxzones default formats / CSV only", cli, csv),
-            ],
-        )
-        for n, d in doc["sizes"].items():
-            print(f"- checks at {int(n):,}: {d['check']}")
-    check = DATA / "site_check_results.json"
-    if check.exists():
-        doc = json.loads(check.read_text(encoding="utf-8"))
-        sx = "sxzones check CLI (--reports none)"
-        _table(
-            f"Site check, {doc['rounds']} rounds",
-            doc["sizes"],
-            "parcels",
-            [
-                ("overlay recipe / sxzones CLI", "geopandas overlay + 2 sjoin", sx),
-                ("STRtree recipe / sxzones CLI", "shapely STRtree + intersection", sx),
-            ],
-        )
-        one = doc["one_project"]
-        print(
-            f"- one project, cold process: {_cell(one)} s, load {min(one['load']):.2f}–{max(one['load']):.2f}"
-        )
-        for n, d in doc["sizes"].items():
-            print(f"- checks at {int(n):,}: {d['check']}")
-    siting = DATA / "siting_results.json"
-    if siting.exists():
-        doc = json.loads(siting.read_text(encoding="utf-8"))
-        sx = "sxzones screen_sites"
-        _table(
-            f"Siting screen at {doc['res_m']:g} m, {doc['rounds']} rounds",
-            doc["sizes"],
-            "candidates",
-            [
-                ("atlite / sxzones", "atlite ExclusionContainer", sx),
-                ("plain windowed / sxzones", "plain windowed, 2 threads", sx),
-            ],
-        )
-        for n, d in doc["sizes"].items():
-            print(f"- checks at {int(n):,}: {d['check']}")
+    cli, csv = "sxzones firms CLI (csv,xlsx,gpkg)", "sxzones firms CLI (csv)"
+    _report(
+        "firm_zones",
+        "Firm screen, {areas} built-up areas, {rounds} rounds (seconds: min – max (median), "
+        "peak memory)",
+        "firms",
+        [
+            ("geopandas recipe / sxzones CLI (csv)", "geopandas sjoin_nearest", csv),
+            ("shapely recipe / sxzones CLI (csv)", "shapely STRtree 2 threads", csv),
+            ("sxzones default formats / CSV only", cli, csv),
+        ],
+    )
+    sx = "sxzones check CLI (--reports none)"
+    _report(
+        "site_check",
+        "Site check, {rounds} rounds",
+        "parcels",
+        [
+            ("overlay recipe / sxzones CLI", "geopandas overlay + 2 sjoin", sx),
+            ("STRtree recipe / sxzones CLI", "shapely STRtree + intersection", sx),
+        ],
+    )
+    sx = "sxzones screen_sites"
+    _report(
+        "siting",
+        "Siting screen at {res_m:g} m, {rounds} rounds",
+        "candidates",
+        [
+            ("atlite / sxzones", "atlite ExclusionContainer", sx),
+            ("plain windowed / sxzones", "plain windowed, 2 threads", sx),
+        ],
+    )
     return 0
 
 
