@@ -583,3 +583,36 @@ def test_coking_capacity_of_units_without_city_or_status_columns():
     row = table.set_index("city").loc["(unknown)"]
     assert row["status_unknown"] == pytest.approx(120.5) and row["operating"] == 0
     assert int(row["units"]) == 1 and totals["operating_10kt"] == 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xls"])
+def test_equipment_table_with_a_title_row(tmp_path, suffix):
+    """An equipment list with its title above the header (as agencies send them; .xls too):
+    the header is found by the equipment headers, said as a note, and rows keep the numbers
+    the spreadsheet shows."""
+    from sxzones.layers.equipment import read_equipment
+
+    src = ROOT / "layers" / "shanxi" / "derived" / "equipment_demonstration.csv"
+    units = pd.read_csv(src, dtype=str, encoding="utf-8-sig").head(4).fillna("")
+    units.iloc[2, list(units.columns).index("产能（万吨/年）")] = "abc"
+    rows = [["晋中市重点行业设备清单"], [], list(units.columns), *units.values.tolist()]
+    p = tmp_path / f"units{suffix}"
+    if suffix == ".csv":
+        width = len(units.columns)
+        rows = [r + [""] * (width - len(r)) for r in rows]
+        pd.DataFrame(rows).to_csv(p, index=False, header=False, encoding="gbk")
+    else:
+        import xlwt
+
+        book = xlwt.Workbook(encoding="utf-8")
+        sheet = book.add_sheet("设备")
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                sheet.write(i, j, v)
+        book.save(str(p))
+    frame, report = read_equipment(p, equipment_rules(load_rules()))
+    assert frame["source_row"].tolist() == [4, 5, 7]
+    assert report.rejects["source_row"].tolist() == [6]
+    said = [f.message for f in report.findings if f.code == "header_row"]
+    assert said and said[0].startswith("header read from row 3")
+    assert "晋中市重点行业设备清单" in said[0]

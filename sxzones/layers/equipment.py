@@ -61,6 +61,17 @@ VOCAB_FIELDS = {
 _DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
 
 
+def _header_names(er: EquipmentRules, fields: Mapping[str, str] | None) -> frozenset[str]:
+    """Every header an equipment table's header row may hold (normalised): the canonical
+    fields, the rules' headers and the columns of a field mapping."""
+    from sxzones.vocab import normalise
+
+    names = [*REQUIRED, "commissioned", "city", "firm_name", *er.headers]
+    names += [h for hs in er.headers.values() for h in hs]
+    names += [v for v in (fields or {}).values() if v]
+    return frozenset(normalise(str(n)) for n in names)
+
+
 def _map_headers(
     table: pd.DataFrame, fields: Mapping[str, str], er: EquipmentRules, path: Path
 ) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -278,15 +289,18 @@ def read_equipment(
     """
     p = Path(path)
     if p.suffix.lower() not in _TABLES:
-        raise LayerError(f"{p}: an equipment table must be .csv, .tsv or .xlsx")
+        raise LayerError(f"{p}: an equipment table must be .csv, .tsv, .xlsx, .xls or .ods")
     if not p.is_file():
         raise LayerError(f"{p}: no such file")
     _check_file(p)  # a 0-byte table: said as such, not as a CSV without a header
     notes: list[str] = []
-    table = _read_table(p, None, None, None, encoding, notes).reset_index(drop=True)
+    table = _read_table(
+        p, None, None, None, encoding, notes, header_names=_header_names(er, fields)
+    ).reset_index(drop=True)
     if table.empty:
         raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
-    table.insert(0, ROW, np.arange(2, len(table) + 2))  # spreadsheet rows: header is row 1
+    first = int(table.attrs.get("header_row", 1)) + 1  # spreadsheet rows, below the header
+    table.insert(0, ROW, np.arange(first, len(table) + first))
     frame, names = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
     report = LayerReport(
         p.name,
@@ -298,6 +312,8 @@ def read_equipment(
         provenance=DEMONSTRATION if p.stem.endswith("_demonstration") else None,
         notes=notes,
     )
+    for said in (n for n in notes if n.startswith("header read from row")):
+        report.findings.append(Finding("note", "header_row", said, word="row"))
     if renamed := [f"{s} -> {c}" for c, s in names.items() if s != c]:
         report.notes.append("headers: " + "; ".join(renamed))
     out = _check_rows(frame, report, er, names)

@@ -398,7 +398,12 @@ def _read_table(
     sheet: str | int | None,
     encoding: str | None,
     notes: list[str],
+    *,
+    header_names: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
+    """A CSV/TSV or spreadsheet as text columns, the header found below any title rows (by
+    its coordinate columns, or by two of ``header_names``: normalised header names of a
+    table without coordinates, see :func:`_header_row`)."""
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
         try:
@@ -410,7 +415,7 @@ def _read_table(
                 nrows=HEADER_SEARCH_ROWS,
                 engine=EXCEL_ENGINE,
             )
-            skip = _header_row(list(top.itertuples(index=False)), x, y)
+            skip = _header_row(list(top.itertuples(index=False)), x, y, header_names)
             table = pd.read_excel(
                 path, sheet_name=sheet or 0, dtype=object, header=skip, engine=EXCEL_ENGINE
             )
@@ -449,7 +454,7 @@ def _read_table(
         )
     for enc in [encoding] if encoding else ["utf-8", "gb18030"]:
         try:
-            table = _read_csv_arrow(path, sep, enc, x, y)
+            table = _read_csv_arrow(path, sep, enc, x, y, header_names)
         except UnicodeDecodeError:
             continue
         except pa.ArrowInvalid as exc:
@@ -517,7 +522,12 @@ def _garbles_utf8(path: Path, encoding: str, probe: int = 1 << 20) -> bool:
 
 
 def _read_csv_arrow(
-    path: Path, sep: str, encoding: str, x: str | None = None, y: str | None = None
+    path: Path,
+    sep: str,
+    encoding: str,
+    x: str | None = None,
+    y: str | None = None,
+    header_names: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """Every column as text (ids such as 0012 stay intact; numbers are parsed where used),
     with Arrow's multi-threaded parser. A UTF-8 byte-order mark is skipped. Title lines above
@@ -527,7 +537,7 @@ def _read_csv_arrow(
         "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
     ) as fh:
         top = list(itertools.islice(csv.reader(fh, delimiter=sep), HEADER_SEARCH_ROWS))
-    skip = _header_row(top, x, y)
+    skip = _header_row(top, x, y, header_names)
     if any("\n" in c or "\r" in c for row in top[:skip] for c in row):
         skip = 0  # a title cell over several lines: lines and rows differ; keep row 1
     header = _header_names(top, skip) if top else []
@@ -581,14 +591,24 @@ def _header_names(rows: Sequence[Sequence[Any]], skip: int) -> list[str]:
 HEADER_SEARCH_ROWS = 10
 
 
-def _header_row(rows: Sequence[Sequence[Any]], x: str | None, y: str | None) -> int:
+def _header_row(
+    rows: Sequence[Sequence[Any]],
+    x: str | None,
+    y: str | None,
+    header_names: frozenset[str] = frozenset(),
+) -> int:
     """The header's index among the first rows of a table: 0 when row 1 names coordinate
     columns (``x``/``y``, or a pair of :data:`COORDINATE_COLUMNS`) or no row does, otherwise
     the first row that does (agency spreadsheets often put a title such as
-    ``XX市重点排污单位名录`` above the header)."""
+    ``XX市重点排污单位名录`` above the header). With ``header_names`` (a table without
+    coordinates, e.g. equipment), a row naming two of them (after
+    :func:`sxzones.vocab.normalise`) is the header."""
+    from sxzones.vocab import normalise
 
     def names_pair(cells: Sequence[Any]) -> bool:
         names = {str(c).strip() for c in cells if c is not None and str(c).strip()}
+        if header_names:
+            return sum(normalise(n) in header_names for n in names) >= 2
         if x or y:
             return {n for n in (x, y) if n} <= names
         lower = {n.lower() for n in names}
