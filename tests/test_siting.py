@@ -77,7 +77,16 @@ def _screen(cands: gpd.GeoDataFrame, *rasters: tuple[Path, str, float, str], **k
         return screen_sites(cands, [], RULES, rasters=crits, **kw)
 
 
-def _dem(path: Path, origin: tuple[float, float], n: int, res: float, z: np.ndarray, crs=WORK):
+def _dem(
+    path: Path,
+    origin: tuple[float, float],
+    n: int,
+    res: float,
+    z: np.ndarray,
+    crs=WORK,
+    **creation: object,
+):
+    """A GeoTIFF of ``z`` (``creation``: more creation options, e.g. tiles, compression)."""
     with rasterio.open(
         path,
         "w",
@@ -89,6 +98,7 @@ def _dem(path: Path, origin: tuple[float, float], n: int, res: float, z: np.ndar
         crs=crs,
         transform=from_origin(origin[0], origin[1], res, res),
         nodata=-9999.0,
+        **creation,
     ) as ds:
         ds.write(z.astype(np.float32), 1)
     return path

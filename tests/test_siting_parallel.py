@@ -20,6 +20,7 @@ from sxzones.errors import LayerError
 from sxzones.rules import load_rules
 
 from .conftest import WORK
+from .test_siting import _dem
 
 RULES = load_rules()
 X0, Y0, RES, N = 500_000.0, 4_200_000.0, 30.0, 1024  # a 30.7 km square of 30 m cells
@@ -27,24 +28,10 @@ X0, Y0, RES, N = 500_000.0, 4_200_000.0, 30.0, 1024  # a 30.7 km square of 30 m 
 
 def _tiled(path: Path, z: np.ndarray, crs: object = WORK, res: float = RES, x0=X0, y0=Y0):
     """A tiled, compressed GeoTIFF (blocks of 256 x 256) of ``z``."""
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=z.shape[1],
-        height=z.shape[0],
-        count=1,
-        dtype="float32",
-        crs=crs,
-        transform=from_origin(x0, y0, res, res),
-        nodata=-9999.0,
-        tiled=True,
-        blockxsize=256,
-        blockysize=256,
-        compress="deflate",
-    ) as ds:
-        ds.write(z.astype(np.float32), 1)
-    return path
+    return _dem(
+        path, (x0, y0), len(z), res, z, crs,
+        tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+    )  # fmt: skip
 
 
 def _terrain() -> np.ndarray:
