@@ -272,6 +272,30 @@ def test_old_excel_xls_with_a_title_row(tmp_path):
     assert raw.frame.geometry.x.tolist() == pytest.approx([112.55, 112.6], abs=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("name", "encoding", "note"),
+    [
+        ("unicode.csv", "utf-16", "text read as UTF-16 (it begins with a UTF-16 byte-order mark)"),
+        ("unicode.tsv", "utf-16", "text read as UTF-16 (it begins with a UTF-16 byte-order mark)"),
+        ("tabs.csv", "gbk", "columns separated by tabs"),
+    ],
+)
+def test_excel_unicode_text_and_tabs_in_a_csv(tmp_path, name, encoding, note):
+    """Excel's "Unicode text" export is UTF-16 with tabs (users rename it .csv), and GBK files
+    separated by tabs come named .csv: both read, and said; they were refused ("neither UTF-8
+    nor GB18030", or one column named 企业名称\t行业\t经度\t纬度)."""
+    p = tmp_path / name
+    text = "企业名称\t行业\t经度\t纬度\r\n太钢\t钢铁\t112.55\t37.87\r\n某焦化\t焦化\t\t37.7\r\n"
+    p.write_bytes(text.encode(encoding))
+    raw = read_file(p, crs="wgs84")
+    assert raw.frame["企业名称"].tolist() == ["太钢", "某焦化"]
+    assert raw.frame.geometry.iloc[0].equals(shapely.Point(112.55, 37.87))
+    assert raw.frame.geometry.iloc[1] is None
+    assert note in raw.notes
+    _, rep = validate_layer(raw, "context", working_crs=4546)
+    assert rep.rejects["source_row"].tolist() == [3]
+
+
 def test_no_coordinate_header_anywhere_names_row_one(tmp_path):
     p = tmp_path / "f.csv"
     p.write_text("名录,备注\n名称,地址\n太钢,太原\n", encoding="utf-8")

@@ -444,7 +444,10 @@ def _read_table(
         table.attrs["header_row"] = skip + 1
         _note_titles(top.itertuples(index=False), skip, notes)
         return table
-    sep = "\t" if suffix == ".tsv" else ","
+    if encoding is None and _utf16_bom(path):  # Excel's "Unicode text" export
+        encoding = "utf-16"
+        notes.append("text read as UTF-16 (it begins with a UTF-16 byte-order mark)")
+    sep = "\t" if suffix == ".tsv" else _sniff_tab(path, encoding or "utf-8", notes)
     if encoding and _garbles_utf8(path, encoding):
         raise _refuse(
             path,
@@ -465,7 +468,7 @@ def _read_table(
                 f"malformed CSV{_ragged_row(path, sep, enc)} ({exc})",
                 "check quoting and the number of columns on that line",
             ) from exc
-        if enc != "utf-8":
+        if enc not in ("utf-8", "utf-16"):
             notes.append(f"text read as {enc}")
         if (skip := int(table.attrs["header_row"]) - 1) > 0:
             with path.open("r", encoding="utf-8-sig" if enc == "utf-8" else enc) as fh:
@@ -488,6 +491,26 @@ def _note_titles(rows: Iterable[Sequence[Any]], skip: int, notes: list[str]) -> 
         f"header read from row {skip + 1} (an empty header cell takes the name above it); "
         f"the row(s) above it are not data ({titles})"
     )
+
+
+def _utf16_bom(path: Path) -> bool:
+    """Whether the file begins with a UTF-16 byte-order mark (Excel's "Unicode text")."""
+    with path.open("rb") as fh:
+        return fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
+
+
+def _sniff_tab(path: Path, encoding: str, notes: list[str]) -> str:
+    """``,`` unless the first line holds tabs and no comma (a tab-separated file named .csv or
+    .txt, as Excel's "Unicode text" is): then a tab, said as a note."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    # tabs and commas are single ASCII bytes in UTF-8 and GBK/GB18030 (never a trail byte)
+    wide = encoding.lower().replace("_", "-").startswith("utf-16")
+    first = (head.decode(encoding, "ignore") if wide else head.decode("latin-1")).split("\n")[0]
+    if "\t" in first and "," not in first:
+        notes.append("columns separated by tabs")
+        return "\t"
+    return ","
 
 
 def _ragged_row(path: Path, sep: str, encoding: str) -> str:
