@@ -317,6 +317,20 @@ def test_jzd_file_two_parcels_zone_prefixed(jzd_file):
     assert f.geometry.iloc[0].exterior.coords[0] == (38512000.0, 4192000.0)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig"])
+def test_jzd_file_saved_as_unicode(jzd_file, tmp_path, encoding):
+    """The same 界址点 file saved by Notepad as "Unicode" (UTF-16 with its byte-order mark)
+    or UTF-8 with BOM reads as the GBK one; UTF-16 was "neither UTF-8 nor GB18030"."""
+    from .conftest import JZD_TWO_PARCELS
+
+    p = tmp_path / "unicode.txt"
+    bom = b"\xff\xfe" if encoding == "utf-16-le" else b""
+    p.write_bytes(bom + JZD_TWO_PARCELS.encode(encoding))
+    raw, ref = read_file(p), read_file(jzd_file)
+    assert raw.frame["name"].tolist() == ["甲地块", "乙地块"]
+    assert raw.frame.geometry.geom_equals(ref.frame.geometry).all()
+
+
 def test_jzd_area_on_the_ellipsoid(jzd_file, work_crs):
     g, _ = validate_layer(
         read_file(jzd_file), "projects", working_crs=work_crs, fields={"project_id": "parcel_id"}

@@ -92,15 +92,17 @@ def is_point_list(text: str) -> bool:
 
 
 def read_text(path: Path, encoding: str | None) -> tuple[str, str]:
-    """Read a text file as UTF-8 (with or without BOM) or, failing that, GB18030."""
+    """Read a text file as UTF-8 (with or without BOM), UTF-16 (with its byte-order mark, as
+    Windows Notepad saves "Unicode") or, failing those, GB18030."""
     data = path.read_bytes()
-    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    encodings = [encoding] if encoding else ["utf-16"] if utf16 else ["utf-8-sig", "gb18030"]
     for enc in encodings:
         try:
             return data.decode(enc), enc
         except UnicodeDecodeError:
             continue
-    what = f"not {encoding}" if encoding else "neither UTF-8 nor GB18030"
+    what = f"not {encoding}" if encoding else "neither UTF-8, UTF-16 nor GB18030"
     raise LayerError(f"{path}: the text is {what}. Fix: pass the right encoding (--encoding)")
 
 
