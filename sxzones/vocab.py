@@ -40,6 +40,11 @@ _TERM_KEYS = {"zh", "en", "synonyms", "codes", "parent_of", "note"}
 VOCABULARIES = ("industries", "project_kinds", "candidate_kinds")
 
 
+#: Words users append to a vocabulary term that do not change it (longest first):
+#: 焦化企业, 钢铁行业, 电解铝厂, 新建项目. The rest must be a known term by itself.
+GENERIC_TAILS = ("有限公司", "企业", "行业", "产业", "公司", "项目", "厂")
+
+
 def normalise(text: object) -> str:
     """The form values are compared in: NFKC, case-folded, without spaces, ``_ - ·``.
 
@@ -114,8 +119,10 @@ class Vocabulary:
         """The identifier ``text`` names, or None (blank or unknown: never a guess).
 
         Tried in order: the whole value (identifier, name, synonym, a code's name in the
-        standard); a value that is a code (``2521``, ``C2521``); a code inside the value
-        (``炼焦（2521）``, ``2521 炼焦``), which wins over the words around it.
+        standard); the value less a generic word at its end (:data:`GENERIC_TAILS`:
+        ``焦化企业`` is ``焦化``) when what is left is itself known; a value that is a code
+        (``2521``, ``C2521``); a code inside the value (``炼焦（2521）``, ``2521 炼焦``), which
+        wins over the words around it.
         """
         if text is None or (isinstance(text, float) and text != text):
             return None
@@ -124,6 +131,9 @@ class Vocabulary:
             return None
         if key in self._words:
             return self._words[key]
+        for tail in GENERIC_TAILS:  # 焦化企业, 钢铁行业, 电解铝厂, 新建项目: the word before it
+            if key.endswith(tail) and key[: -len(tail)] in self._words:
+                return self._words[key[: -len(tail)]]
         if self._codes:
             codes = _CODE.findall(key)
             if len(codes) == 1:

@@ -48,6 +48,13 @@ IN_RL140100 = "POLYGON ((112.41 38.11, 112.42 38.11, 112.42 38.12, 112.41 38.12,
         ("3216", "electrolytic_aluminium"),  # the longest listed prefix wins over 32
         ("3211", "nonferrous"),
         ("4416", "pv"),
+        ("焦化企业", "coking"),  # a generic word at the end (GENERIC_TAILS)
+        ("钢铁行业", "steel"),
+        ("电解铝厂", "electrolytic_aluminium"),
+        ("化工有限公司", "chemical"),
+        ("玻璃厂", None),  # 玻璃 alone is not flat glass: still unknown
+        ("水泥制品企业", None),  # concrete products are not cement making
+        ("企业", None),
         ("steeel", None),
         ("食品制造", None),
         ("311", None),  # a group code not listed
@@ -60,7 +67,7 @@ def test_industries_resolve(text, ident):
 
 def test_kinds_resolve():
     pk, ck = RULES.project_kinds, RULES.candidate_kinds
-    assert [pk.resolve(t) for t in ("新建", "扩建", "改扩建", "迁建", "产能置换", "new")] == [
+    assert [pk.resolve(t) for t in ("新建项目", "扩建", "改扩建", "迁建", "产能置换", "new")] == [
         "new",
         "expansion",
         "reconstruction_expansion",
