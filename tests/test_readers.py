@@ -294,6 +294,7 @@ def test_excel_unicode_text_and_tabs_in_a_csv(tmp_path, name, encoding, note):
     assert note in raw.notes
     _, rep = validate_layer(raw, "context", working_crs=4546)
     assert rep.rejects["source_row"].tolist() == [3]
+    assert note in [f.message for f in rep.findings if f.code == "read_as"]  # printed, too
 
 
 def test_no_coordinate_header_anywhere_names_row_one(tmp_path):

@@ -134,6 +134,16 @@ def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
     return cast(Transformer, cached_transformer(src_wkt, dst_wkt))
 
 
+#: Reader notes that say how a file was read where the reader chose (an encoding guessed,
+#: tabs in a .csv, one layer of several): printed with the layer's findings.
+_SAID_READ_NOTES = (
+    "text read as",
+    "attributes read as GB18030",
+    "columns separated by tabs",
+    "first of ",
+)
+
+
 def _reproject(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
     """``to_crs``, with a fast path for point layers (one vectorised PROJ call)."""
     geoms = frame.geometry.to_numpy()
@@ -747,6 +757,9 @@ def validate_layer(
     frame, names, idf = _map_fields(raw, r, fields or {}, constants or {}, id_field)
     for text in raw.frame.attrs.get("inferred", []):  # e.g. a 界址点 zone read from eastings
         report.findings.append(Finding("note", "inferred", text, word=raw.row_word))
+    for text in raw.notes:  # how the file was read, where it was a guess: said, not only kept
+        if text.startswith(_SAID_READ_NOTES) or " folders read: " in text:
+            report.findings.append(Finding("note", "read_as", text, word=raw.row_word))
     for canon, src in names.items():  # said in the report: what was read how
         if src == f"{raw.row_word} number":
             text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"
