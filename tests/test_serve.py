@@ -384,6 +384,18 @@ def test_old_excel_with_a_title_row_mapped_on_the_page(client, tmp_path):
     assert res["counts"] == {"inside": 1, "within_20km": 1}
 
 
+def test_unicode_text_export_columns_offered_as_the_screen_reads_them(client):
+    """Excel's "Unicode text" (UTF-16, tabs) renamed .csv: the page offers its columns, found
+    by the same reader the screen uses (the page's own header reading took UTF-8 or GB18030
+    with commas only)."""
+    text = (
+        "单位标识\t单位全称\t产业门类\t经度\t纬度\r\n91140000A\t太原钢铁厂\t钢铁\t112.55\t37.87\r\n"
+    )
+    files = {"file": ("名录.csv", text.encode("utf-16"))}
+    cols = client.post("/api/firms/columns", files=files).json()
+    assert cols["columns"] == ["单位标识", "单位全称", "产业门类", "经度", "纬度"]
+
+
 def test_kmz_with_two_folders_checks_every_placemark(client, tmp_path):
     """A KMZ (zipped KML, as 奥维 and Google Earth send it) with a placemark in each of two
     folders: both are checked, each named by its placemark."""

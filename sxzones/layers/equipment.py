@@ -29,7 +29,7 @@ import pandas as pd
 from sxzones.errors import LayerError
 from sxzones.layers.readers import ROW, _check_file, _read_table
 from sxzones.layers.schemas import Provenance
-from sxzones.layers.validate import Finding, LayerReport
+from sxzones.layers.validate import Finding, LayerReport, read_findings
 
 if TYPE_CHECKING:
     from sxzones.analyses.phaseout import EquipmentRules
@@ -61,7 +61,7 @@ VOCAB_FIELDS = {
 _DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
 
 
-def _header_names(er: EquipmentRules, fields: Mapping[str, str] | None) -> frozenset[str]:
+def _known_headers(er: EquipmentRules, fields: Mapping[str, str] | None) -> frozenset[str]:
     """Every header an equipment table's header row may hold (normalised): the canonical
     fields, the rules' headers and the columns of a field mapping."""
     from sxzones.vocab import normalise
@@ -295,7 +295,7 @@ def read_equipment(
     _check_file(p)  # a 0-byte table: said as such, not as a CSV without a header
     notes: list[str] = []
     table = _read_table(
-        p, None, None, None, encoding, notes, header_names=_header_names(er, fields)
+        p, None, None, None, encoding, notes, header_names=_known_headers(er, fields)
     ).reset_index(drop=True)
     if table.empty:
         raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
@@ -312,8 +312,7 @@ def read_equipment(
         provenance=DEMONSTRATION if p.stem.endswith("_demonstration") else None,
         notes=notes,
     )
-    for said in (n for n in notes if n.startswith("header read from row")):
-        report.findings.append(Finding("note", "header_row", said, word="row"))
+    report.findings += read_findings(notes, "row")  # title rows, an encoding guessed ...
     if renamed := [f"{s} -> {c}" for c, s in names.items() if s != c]:
         report.notes.append("headers: " + "; ".join(renamed))
     out = _check_rows(frame, report, er, names)

@@ -407,26 +407,9 @@ def _read_table(
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
         try:
-            top = pd.read_excel(
-                path,
-                sheet_name=sheet or 0,
-                dtype=object,
-                header=None,
-                nrows=HEADER_SEARCH_ROWS,
-                engine=EXCEL_ENGINE,
+            raw = pd.read_excel(
+                path, sheet_name=sheet or 0, dtype=object, header=None, engine=EXCEL_ENGINE
             )
-            skip = _header_row(list(top.itertuples(index=False)), x, y, header_names)
-            table = pd.read_excel(
-                path, sheet_name=sheet or 0, dtype=object, header=skip, engine=EXCEL_ENGINE
-            )
-            if skip:
-                names = _header_names([list(r) for r in top.itertuples(index=False)], skip)
-                table.columns = pd.Index(
-                    [
-                        names[j] or c if j < len(names) and str(c).startswith("Unnamed:") else c
-                        for j, c in enumerate(table.columns)
-                    ]
-                )
         except python_calamine.PasswordError as exc:
             raise _refuse(
                 path, "the workbook is password-protected", "save a copy without a password"
@@ -441,9 +424,7 @@ def _read_table(
             raise _refuse(
                 path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
             ) from exc
-        table.attrs["header_row"] = skip + 1
-        _note_titles(top.itertuples(index=False), skip, notes)
-        return table
+        return _sheet_table(raw, x, y, header_names, notes)
     if encoding is None and _utf16_bom(path):  # Excel's "Unicode text" export
         encoding = "utf-16"
         notes.append("text read as UTF-16 (it begins with a UTF-16 byte-order mark)")
@@ -587,6 +568,53 @@ def _read_csv_arrow(
     out = table.to_pandas()
     out.attrs["header_row"] = skip + 1
     return out
+
+
+def table_columns(path: Path, encoding: str | None = None) -> list[str]:
+    """The columns of a CSV/TSV or spreadsheet as :func:`read_file` reads it (encoding,
+    separator, header below title rows, merged header cells), without the unnamed ones: what
+    a page offers for mapping fields.
+
+    Raises
+    ------
+    LayerError
+        The file cannot be read as a table.
+    """
+    table = _read_table(Path(path), None, None, None, encoding, [])
+    names = (str(c).strip() for c in table.columns)
+    return [n for n in names if n and not n.startswith("Unnamed: ")]
+
+
+def _sheet_table(
+    raw: pd.DataFrame,
+    x: str | None,
+    y: str | None,
+    header_names: frozenset[str],
+    notes: list[str],
+) -> pd.DataFrame:
+    """A sheet read whole without a header (the sheet is parsed once: reading its first rows
+    apart costs half a full read) as a table: the header row found by :func:`_header_row`,
+    its empty cells named from the rows above (:func:`_header_names`) or ``Unnamed: j``,
+    repeated names numbered as pandas numbers them (``名称``, ``名称.1``)."""
+    from pandas.io.common import dedup_names
+
+    top = [list(r) for r in raw.head(HEADER_SEARCH_ROWS).itertuples(index=False)]
+    skip = _header_row(top, x, y, header_names) if top else 0
+    above = _header_names(top, skip) if skip else []
+
+    def blank(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and v != v) or v == ""
+
+    head = list(raw.iloc[skip]) if len(raw) else []
+    names = [
+        (above[j] if j < len(above) and above[j] else f"Unnamed: {j}") if blank(v) else v
+        for j, v in enumerate(head)
+    ]
+    table = raw.iloc[skip + 1 :].reset_index(drop=True)
+    table.columns = pd.Index(dedup_names(names, False)) if names else table.columns
+    table.attrs["header_row"] = skip + 1
+    _note_titles(top, skip, notes)
+    return table
 
 
 def _header_names(rows: Sequence[Sequence[Any]], skip: int) -> list[str]:
@@ -840,9 +868,6 @@ def read_file(
     frame = frame.reset_index(drop=True)
     # a spreadsheet's first data row is row 2, or the row under a header below titles
     first = header_row + 1 if suffix in _TABLE else 1
-    if header_row > 1:  # said with the layer's findings, not only in the notes
-        said = [n for n in notes if n.startswith("header read from row")]
-        frame.attrs["inferred"] = [*frame.attrs.get("inferred", []), *said]
     frame.insert(0, ROW, np.arange(first, len(frame) + first))
     word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
     return RawLayer(p, frame, spec, notes, encoding, word, None if points else xy)

@@ -141,7 +141,19 @@ _SAID_READ_NOTES = (
     "attributes read as GB18030",
     "columns separated by tabs",
     "first of ",
+    "header read from row",
 )
+
+
+def read_findings(notes: list[str], word: str) -> list[Finding]:
+    """The reader's notes that say how a file was read where the reader chose (see
+    :data:`_SAID_READ_NOTES`; a KML's folders), as findings printed with the layer's: code
+    ``header_row`` for a header found below title rows, ``read_as`` for the others."""
+    return [
+        Finding("note", "header_row" if t.startswith("header read") else "read_as", t, word=word)
+        for t in notes
+        if t.startswith(_SAID_READ_NOTES) or " folders read: " in t
+    ]
 
 
 def _reproject(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
@@ -757,9 +769,7 @@ def validate_layer(
     frame, names, idf = _map_fields(raw, r, fields or {}, constants or {}, id_field)
     for text in raw.frame.attrs.get("inferred", []):  # e.g. a 界址点 zone read from eastings
         report.findings.append(Finding("note", "inferred", text, word=raw.row_word))
-    for text in raw.notes:  # how the file was read, where it was a guess: said, not only kept
-        if text.startswith(_SAID_READ_NOTES) or " folders read: " in text:
-            report.findings.append(Finding("note", "read_as", text, word=raw.row_word))
+    report.findings += read_findings(raw.notes, raw.row_word)  # said, not only kept
     for canon, src in names.items():  # said in the report: what was read how
         if src == f"{raw.row_word} number":
             text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"

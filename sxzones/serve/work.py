@@ -25,7 +25,7 @@ from pyproj import CRS, Transformer
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
-from sxzones.layers.readers import read_file
+from sxzones.layers.readers import read_file, table_columns
 from sxzones.options import CheckOptions, FirmOptions, SiteOptions
 from sxzones.outputs import _json_default, write_gpkg
 from sxzones.reports import report_names
@@ -295,38 +295,6 @@ def _command(name: str, opts: Any, primary: str) -> str:
 # ---- inspector: the firm screen ---------------------------------------------------------
 
 
-def _table_columns(path: Path) -> list[str]:
-    """The header of a CSV/TSV (UTF-8, else GB18030) or of the first sheet of a workbook, as
-    the readers find it: below title rows, names of merged cells from the row above."""
-    from sxzones.layers.readers import HEADER_SEARCH_ROWS, _header_names, _header_row
-
-    if path.suffix not in (".csv", ".tsv"):
-        top = pd.read_excel(path, nrows=HEADER_SEARCH_ROWS, header=None, engine="calamine")
-        rows = [list(r) for r in top.itertuples(index=False)]
-    else:
-        sep = "\t" if path.suffix == ".tsv" else ","
-        try:
-            rows = _csv_top(path, sep, "utf-8-sig")
-        except UnicodeDecodeError:
-            rows = _csv_top(path, sep, "gb18030")
-    if not rows:
-        return []
-    skip = _header_row(rows, None, None)
-    names = _header_names(rows, skip) if skip else [str(c) for c in rows[0]]
-    return [n for n in (str(c).strip() for c in names) if n and n != "nan"]
-
-
-def _csv_top(path: Path, sep: str, encoding: str) -> list[list[str]]:
-    """The first rows of a CSV/TSV, as text."""
-    import csv
-    import itertools
-
-    from sxzones.layers.readers import HEADER_SEARCH_ROWS
-
-    with path.open(encoding=encoding, newline="") as fh:
-        return list(itertools.islice(csv.reader(fh, delimiter=sep), HEADER_SEARCH_ROWS))
-
-
 def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
     """The columns of an uploaded firm list and the fields of role ``firms`` they can be
     mapped to (the page offers the mapping when a field is not found by its name)."""
@@ -337,8 +305,8 @@ def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
             return {"columns": [], "fields": []}
         uploads.check_limits(path, state.limits)  # an XLSX that is no workbook is refused
         try:
-            columns = _table_columns(path)
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            columns = table_columns(path)  # as the screen will read it
+        except (SxzonesError, ValueError, OSError, UnicodeDecodeError) as exc:
             raise uploads.UploadError(f"{path.name!r} cannot be read as a table ({exc})") from None
     wanted = [*([role.id_field] if role.id_field else []), *role.required, *role.optional]
     fields = list(dict.fromkeys(f for f in wanted if f))
