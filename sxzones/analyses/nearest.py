@@ -38,6 +38,7 @@ __all__ = [
     "TargetIndex",
     "categorical_take",
     "county_lookup",
+    "county_table",
     "nearest_geodesic",
     "prepared_copy",
     "segments_of",
@@ -636,21 +637,43 @@ def categorical_take(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> 
     return pd.Categorical.from_codes(inverse[index], categories=cats)
 
 
+def county_table(admin: gpd.GeoDataFrame) -> dict[str, npt.NDArray[np.object_]]:
+    """The adcode, county and city names of the admin layer's counties (in layer order), and
+    a blank last row: the table of :func:`county_lookup`, made once for many calls."""
+    counties = admin[admin["level"] == "county"]
+    blank = np.array([""], dtype=object)
+    if counties.empty:
+        return {"adcode": blank, "county": blank, "city": blank}
+    names = dict(zip(admin["adcode"].astype(str), admin["name"].astype(str), strict=True))
+    codes = counties["adcode"].astype(str).to_numpy()
+    parents = (
+        counties["parent_adcode"].astype(str).to_numpy()
+        if "parent_adcode" in counties
+        else np.array([c[:4] + "00" for c in codes])
+    )
+    return {
+        "adcode": np.r_[codes, blank],
+        "county": np.r_[counties["name"].astype(str).to_numpy(), blank],
+        "city": np.r_[np.array([names.get(p, "") for p in parents], dtype=object), blank],
+    }
+
+
 def county_lookup(
     points: npt.NDArray[np.object_],
     admin: gpd.GeoDataFrame,
     index: TargetIndex | None = None,
     threads: int | None = None,
+    table: dict[str, npt.NDArray[np.object_]] | None = None,
 ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]]:
     """For each point the row of its county in a table of adcode, county and city names; the
-    table's last row is blank, for points outside every county."""
+    table's last row is blank, for points outside every county. ``index`` and ``table``
+    (:func:`county_table`) may be made once for many calls."""
     n = len(points)
-    counties = admin[admin["level"] == "county"]
-    blank = np.array([""], dtype=object)
-    if counties.empty:
-        return np.zeros(n, dtype=np.int64), {"adcode": blank, "county": blank, "city": blank}
+    table = county_table(admin) if table is None else table
+    if len(table["adcode"]) == 1:  # no county
+        return np.zeros(n, dtype=np.int64), table
     if index is None:
-        index = TargetIndex.of(counties.geometry.to_numpy())
+        index = TargetIndex.of(admin[admin["level"] == "county"].geometry.to_numpy())
     geoms, tree = index.geoms, index.tree
 
     def lookup(
@@ -674,18 +697,6 @@ def county_lookup(
     j = np.concatenate([f[1] for f in found])
     i, first = np.unique(i, return_index=True)  # a point on a shared border: first county
     j = j[first]
-    names = dict(zip(admin["adcode"].astype(str), admin["name"].astype(str), strict=True))
-    codes = counties["adcode"].astype(str).to_numpy()
-    parents = (
-        counties["parent_adcode"].astype(str).to_numpy()
-        if "parent_adcode" in counties
-        else np.array([c[:4] + "00" for c in codes])
-    )
-    table = {
-        "adcode": np.r_[codes, blank],
-        "county": np.r_[counties["name"].astype(str).to_numpy(), blank],
-        "city": np.r_[np.array([names.get(p, "") for p in parents], dtype=object), blank],
-    }
-    which = np.full(n, len(codes), dtype=np.int64)
+    which = np.full(n, len(table["adcode"]) - 1, dtype=np.int64)
     which[i] = j
     return which, table

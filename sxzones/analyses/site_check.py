@@ -40,6 +40,7 @@ from sxzones.analyses.nearest import (
     CHUNK,
     TargetIndex,
     county_lookup,
+    county_table,
     nearest_geodesic,
     prepared_copy,
     segments_of,
@@ -110,6 +111,13 @@ class SiteLayers:
                 frame = frame[frame["level"] == "county"]
             self._indexes[role] = TargetIndex.of(frame.geometry.to_numpy())
         return self._indexes[role]
+
+    def county_table(self) -> dict[str, npt.NDArray[np.object_]]:
+        """The counties' adcodes and names (:func:`~sxzones.analyses.nearest.county_table`
+        of the admin layer), made once and kept."""
+        if "county_table" not in self._cache:
+            self._cache["county_table"] = county_table(self.frames["admin"])
+        return self._cache["county_table"]  # type: ignore[no-any-return]
 
     def crs(self) -> CRS:
         """The layers' one projected CRS (checked once, then kept)."""
@@ -323,11 +331,12 @@ def _overlaps(
     return pd.DataFrame(df)
 
 
-def _joined(pairs: pd.DataFrame, n: int, col: str) -> npt.NDArray[np.object_]:
-    """Per project, the values of ``col`` over its pairs joined with ';' (in pair order).
-    Most projects have one pair: those are taken directly, only the rest are joined."""
+def _joined(pairs: pd.DataFrame | None, n: int, col: str) -> npt.NDArray[np.object_]:
+    """Per project, the values of ``col`` over its pairs joined with ';' (in pair order; ""
+    without pairs). Most projects have one pair: those are taken directly, only the rest
+    are joined."""
     out = np.full(n, "", dtype=object)
-    if not len(pairs) or col not in pairs:
+    if pairs is None or not len(pairs) or col not in pairs:
         return out
     proj = pairs["project"].to_numpy()
     s = pairs[col]
@@ -603,21 +612,12 @@ def _verdict_columns(
     )[which]
 
 
-def _check_sites(
-    projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, threads: int | None
-) -> SiteCheckResult:
-    crs = layers.crs()
-    if projects.crs is None or not CRS.from_user_input(projects.crs).equals(crs):
-        raise CRSError(
-            f"projects are in {projects.crs.name if projects.crs else 'no CRS'} but "
-            f"the layers in {crs.name}. Fix: load the projects through sxzones "
-            "(they are brought to the working CRS)"
-        )
-    threads = threads or 1
+def _project_columns(
+    projects: gpd.GeoDataFrame, rules: RuleSet
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Per project: the industry and kind identifiers of the rules' vocabularies, and why the
+    rules could not be assessed (``""`` when they could)."""
     n = len(projects)
-    pg = projects.geometry.to_numpy()
-    reps = shapely.point_on_surface(pg)  # for the county lookup
-    parea = ellipsoidal_area(pg, crs)
     industry, ind_status = resolve_industries(projects, rules.industries)
     kind, kind_status = (
         rules.project_kinds.resolve_many(projects["kind"])
@@ -627,8 +627,24 @@ def _check_sites(
     # No kind given (no field, or a blank cell): a new project, as documented.
     kind = np.where(kind_status == "missing", "new", kind)
     kind_status = np.where(kind_status == "missing", "recognised", kind_status)
-    unassessed = _unassessed(projects, ind_status, kind_status)
-    segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
+    return industry, kind, _unassessed(projects, ind_status, kind_status)
+
+
+def _check_sites(
+    projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, threads: int | None
+) -> SiteCheckResult:
+    crs, pcrs = layers.crs(), projects.crs
+    if pcrs is None or not CRS.from_user_input(pcrs).equals(crs):
+        raise CRSError(
+            f"projects are in {pcrs.name if pcrs else 'no CRS'} but "
+            f"the layers in {crs.name}. Fix: load the projects through sxzones "
+            "(they are brought to the working CRS)"
+        )
+    threads = threads or 1
+    n = len(projects)
+    pg = projects.geometry.to_numpy()
+    parea = ellipsoidal_area(pg, crs)
+    industry, kind, unassessed = _project_columns(projects, rules)
     pairs: dict[str, pd.DataFrame] = {
         role: _overlaps(pg, parea, crs, layers, role, threads)
         for role in ("control_units", "redline", "zones", "builtup")
@@ -641,26 +657,29 @@ def _check_sites(
     out["industry_id"] = industry
     out["kind"] = kind
     out["area_m2"] = np.round(parea, 2)
-    cu = pairs.get("control_units", pd.DataFrame())
+    cu = pairs.get("control_units")
     out["unit_codes"] = _joined(cu, n, "unit_code")
     out["unit_types"] = _joined(cu, n, "unit_type")
     out["unit_overlap_m2"] = _joined(cu, n, "overlap_m2")
     out["unit_overlap_pct"] = _joined(cu, n, "overlap_pct")
-    rl = pairs.get("redline", pd.DataFrame(columns=["project", "overlap_m2"]))
+    rl = pairs.get("redline")
     out["redline_ids"] = _joined(rl, n, "redline_id")
     rl_area = np.zeros(n)
-    np.add.at(rl_area, rl["project"].to_numpy(dtype=np.int64), rl["overlap_m2"].to_numpy(float))
+    if rl is not None:
+        np.add.at(rl_area, rl["project"].to_numpy(np.int64), rl["overlap_m2"].to_numpy(float))
     out["redline_overlap_m2"] = np.round(rl_area, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
+    segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
     bdist = _distance_columns(out, pg, layers, rules, crs, threads, segs)
-    out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
+    out["zone_ids"] = _joined(pairs.get("zones"), n, "zone_id")
     if "admin" in layers.frames:
         which, table = county_lookup(
-            reps,
+            shapely.point_on_surface(pg),
             layers.frames["admin"],
             layers.index("counties"),
             threads=threads,
+            table=layers.county_table(),
         )
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
@@ -673,14 +692,15 @@ def _check_sites(
     out["unassessed_reason"] = unassessed
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
-    keep = [
-        c
-        for c in projects.columns
-        if c not in out and c not in (projects.geometry.name, "industry")
-    ]
-    table = gpd.GeoDataFrame(
-        pd.concat([pd.DataFrame(out, index=projects.index), projects[keep]], axis=1),
-        geometry=pg,
-        crs=projects.crs,
-    )
-    return SiteCheckResult(table, pairs, layers, rules)
+    return SiteCheckResult(_site_table(out, projects, pg), pairs, layers, rules)
+
+
+def _site_table(
+    out: dict[str, Any], projects: gpd.GeoDataFrame, pg: npt.NDArray[np.object_]
+) -> gpd.GeoDataFrame:
+    """The result's table: the columns ``out`` (name -> array), then the projects' other
+    columns, then their geometries."""
+    skip = (projects.active_geometry_name, "industry")
+    keep = [c for c in projects.columns if c not in out and c not in skip]
+    table = pd.concat([pd.DataFrame(out, index=projects.index), projects[keep]], axis=1)
+    return gpd.GeoDataFrame(table, geometry=pg, crs=projects.crs)
