@@ -25,7 +25,7 @@ from pyproj import CRS, Transformer
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
-from sxzones.layers.readers import read_file, table_columns
+from sxzones.layers.readers import RawLayer, read_file, table_columns
 from sxzones.options import CheckOptions, FirmOptions, SiteOptions
 from sxzones.outputs import _json_default, write_gpkg
 from sxzones.reports import report_names
@@ -79,14 +79,19 @@ def downloads(job: Job) -> list[str]:
 
 def _project_spec(
     state: ServeState, form: dict[str, str], upload: Upload | None, job: Job
-) -> tuple[str, str]:
-    """The project(s) as a file in the job's ``in/`` folder, and where they came from
-    (``file``, ``corners``, ``drawn``, ``pasted``): the uploaded file (a zip unpacked, KML as
-    GeoJSON, a table of corners as one polygon), or the drawn or pasted geometry."""
+) -> tuple[str, str, RawLayer | None]:
+    """The project(s) as a file in the job's ``in/`` folder, where they came from (``file``,
+    ``corners``, ``drawn``, ``pasted``), and the file as read when it was made here (else
+    None): the uploaded file (a zip unpacked, KML as GeoJSON, a table of corners as one
+    polygon), or the drawn or pasted geometry."""
     folder = job.folder / "in"
     name = form.get("name", "").strip()[:120]
     pid = name or "P1"
     declared = _declared_ha(form.get("declared_ha", ""))
+
+    def parcel(geom: Any, crs: str | None, source: str) -> tuple[str, str, RawLayer | None]:
+        path = uploads.geometry_file(geom, folder, pid, name, declared)
+        return str(path), source, uploads.parcel_layer(path, geom, pid, name, declared, crs)
     if upload is not None and upload[1]:
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
@@ -98,8 +103,8 @@ def _project_spec(
             raw = read_file(path, crs=form.get("crs") or None)
             xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
             geom = uploads.points_to_geometry(xy)
-            return str(uploads.geometry_file(geom, folder, pid, name, declared)), "corners"
-        return str(path), "file"
+            return parcel(geom, form.get("crs") or None, "corners")
+        return str(path), "file", None
     if form.get("geojson"):
         try:
             geom = shapely.from_geojson(form["geojson"])
@@ -107,13 +112,13 @@ def _project_spec(
             raise uploads.UploadError(f"the drawn shape cannot be read ({exc})") from None
         if shapely.get_num_coordinates(geom) > state.limits.max_vertices:
             raise uploads.UploadError("the drawn shape has more vertices than the limit")
-        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "drawn"
+        return parcel(geom, "wgs84", "drawn")  # Leaflet: WGS84 longitude and latitude
     if form.get("coords", "").strip():
         pts = uploads.parse_coordinates(form["coords"][: state.limits.max_bytes])
         if len(pts) > state.limits.max_vertices:
             raise uploads.UploadError("more pasted corners than the vertex limit")
         geom = uploads.points_to_geometry(pts)
-        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "pasted"
+        return parcel(geom, form.get("crs") or None, "pasted")
     raise uploads.UploadError(
         "no project: draw a parcel on the map, choose a file, or paste coordinates"
     )
@@ -165,14 +170,14 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
     from sxzones.runs.site_check import check_document, check_publication, compute_check
 
     with state.job() as job:
-        spec, source = _project_spec(state, form, upload, job)
+        spec, source, raw = _project_spec(state, form, upload, job)
         opts = check_options(state, form, spec, source, job.folder / "out")
         ruleset = state.ruleset  # loaded once; read only
         if opts.industry is not None:
             ruleset.industries.require(opts.industry, "--industry")
         if opts.kind is not None:
             ruleset.project_kinds.require(opts.kind, "--kind")
-        run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers())
+        run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers(), raw=raw)
         pub = check_publication(opts)
         add_inputs(pub, [run.prep], ruleset.path)  # hashed now: the upload goes at the end
         doc = check_document(run.result, run.details, run.prep, state.catalog)
