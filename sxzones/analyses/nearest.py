@@ -179,9 +179,11 @@ class _Segments:
 SMALL_WORK = 250_000
 #: ... and the far-candidate search runs in numpy up to this many (firm x area) box pairs.
 SMALL_FAR = 2_000_000
-#: Once the kernels are loaded (a batch warms them up), numpy measures only work this small:
-#: beyond it the kernel is faster. Either way the same points.
-TINY_WORK = 20_000
+#: Once the kernels are loaded (a batch or a server warms them up), numpy measures only work
+#: this small: beyond it the kernel is faster. Either way the same points. Measured: a point
+#: against a red line (2,400 segment pairs) takes 2 microseconds in the kernel and 0.2 ms in
+#: numpy, whose dozens of array operations cost that much whatever the work; so none.
+TINY_WORK = 0
 
 
 def _kernels_loaded() -> bool:
@@ -508,6 +510,7 @@ class TargetIndex:
         self._prepared: npt.NDArray[np.object_] | None = None
         self._segments: _Segments | None = None
         self._lock = threading.Lock()
+        self._reach: dict[tuple[Any, ...], tuple[float, _Reach, shapely.STRtree]] = {}
 
     @classmethod
     def of(cls, geoms: npt.NDArray[np.object_]) -> TargetIndex:
@@ -535,6 +538,42 @@ class TargetIndex:
         if len(u) * 8 >= len(self.geoms):
             return self.prepared[j]
         return prepared_copy(self.geoms[u])[inverse.reshape(-1)]
+
+    @functools.cached_property
+    def total_bounds(self) -> npt.NDArray[np.float64]:
+        """minx, miny, maxx, maxy of all targets."""
+        return np.asarray(shapely.total_bounds(self.geoms), dtype=np.float64)
+
+    def reach(
+        self, bounds: npt.NDArray[np.float64], reach_m: float, crs: CRS
+    ) -> tuple[float, _Reach, shapely.STRtree]:
+        """The scale ratio, the planar reach and the tree of the targets' boxes widened by it
+        for queries within ``reach_m`` over ``bounds``, made once for the same arguments
+        (queries of a few geometries inside the targets' extent have the same bounds: a
+        server's site checks)."""
+        key = (tuple(bounds.tolist()), float(reach_m), crs.srs)
+        with self._lock:
+            found = self._reach.get(key)
+        if found is not None:
+            return found
+        kmin, kmax = scale_range(bounds, crs)
+        kratio = kmax / kmin * 1.0001
+        kmax *= 1.0001  # a geodesic's image may bow slightly outside the sampled extent
+        reach = _Reach(reach_m * kmax + 1.0, kmax)  # holds every pair within reach_m
+        b = self.bounds
+        wide = shapely.STRtree(
+            shapely.box(
+                b[:, 0] - reach.planar,
+                b[:, 1] - reach.planar,
+                b[:, 2] + reach.planar,
+                b[:, 3] + reach.planar,
+            )
+        )
+        with self._lock:
+            if len(self._reach) >= 8:
+                self._reach.clear()
+            self._reach[key] = (kratio, reach, wide)
+        return kratio, reach, wide
 
     @property
     def segments(self) -> _Segments:
@@ -568,21 +607,9 @@ def nearest_geodesic(
     """
     ruler = GroundRuler(crs, thresholds)
     idx = areas if isinstance(areas, TargetIndex) else TargetIndex.of(areas)
-    fb, ab = shapely.total_bounds(firm_geoms), shapely.total_bounds(idx.geoms)
+    fb, ab = shapely.total_bounds(firm_geoms), idx.total_bounds
     bounds = np.r_[np.minimum(fb[:2], ab[:2]), np.maximum(fb[2:], ab[2:])]
-    kmin, kmax = scale_range(bounds, crs)
-    kratio = kmax / kmin * 1.0001
-    kmax *= 1.0001  # a geodesic's image may bow slightly outside the sampled extent
-    reach = _Reach(reach_m * kmax + 1.0, kmax)  # holds every pair within reach_m
-    abounds = idx.bounds
-    wide = shapely.STRtree(
-        shapely.box(
-            abounds[:, 0] - reach.planar,
-            abounds[:, 1] - reach.planar,
-            abounds[:, 2] + reach.planar,
-            abounds[:, 3] + reach.planar,
-        )
-    )
+    kratio, reach, wide = idx.reach(bounds, reach_m, crs)
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 4, len(firm_geoms) // CHUNK))
     if n_chunks == 1:
         return _nearest_chunk(

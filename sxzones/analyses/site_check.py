@@ -112,6 +112,24 @@ class SiteLayers:
             self._indexes[role] = TargetIndex.of(frame.geometry.to_numpy())
         return self._indexes[role]
 
+    def warm(self) -> None:
+        """Build now what a check builds on first use (for a server's threads, before the
+        first request): each role's spatial index with its prepared geometries and boundary
+        segments, the counties' table, the reported columns factorised."""
+        roles = [r for r in ("control_units", "redline", "zones", "builtup") if r in self.frames]
+        for role in [*roles, *(["counties"] if "admin" in self.frames else [])]:
+            idx = self.index(role)
+            idx.prepared  # noqa: B018 - built on first use
+            if role in ("redline", "builtup"):  # the distances' targets
+                idx.segments  # noqa: B018
+        if "admin" in self.frames:
+            self.county_table()
+        for role in roles:
+            for c in FIELDS.get(role, []):
+                if c in self.frames[role].columns:
+                    factorized(self, role, c)
+        self.crs()
+
     def county_table(self) -> dict[str, npt.NDArray[np.object_]]:
         """The counties' adcodes and names (:func:`~sxzones.analyses.nearest.county_table`
         of the admin layer), made once and kept."""

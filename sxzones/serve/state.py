@@ -155,14 +155,16 @@ class ServeState:
     shown: dict[str, Shown] = field(default_factory=dict)
 
     def site_layers(self) -> SiteLayers:
-        """This thread's site-check layers: the preloaded frames, with spatial indexes built
-        by this thread on first use and kept (GEOS prepared geometries must not be shared
-        between threads)."""
+        """This thread's site-check layers: the preloaded frames, with spatial indexes and
+        prepared geometries built by this thread on its first call and kept (GEOS prepared
+        geometries must not be shared between threads)."""
         layers = getattr(self._local, "site_layers", None)
         if layers is None:
             from sxzones.runs.site_check import site_layers
 
-            layers = self._local.site_layers = site_layers(self.catalog)
+            layers = site_layers(self.catalog)
+            layers.warm()
+            self._local.site_layers = layers
         return layers
 
     def frame(self, role: str) -> gpd.GeoDataFrame:

@@ -185,6 +185,7 @@ def _main(state: ServeState, k: int, conn: Connection) -> None:
             conn.send((cid, status, body))
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        _warm_threads(state, pool, k)
         while True:
             try:
                 message = conn.recv()
@@ -193,3 +194,23 @@ def _main(state: ServeState, k: int, conn: Connection) -> None:
             if message is None:
                 break
             pool.submit(answer, *message)
+
+
+def _warm_threads(state: ServeState, pool: ThreadPoolExecutor, k: int) -> None:
+    """Each thread of ``pool`` builds its own site-check layers (indexes, prepared
+    geometries: never shared between threads) now rather than on its first request; a
+    barrier holds each task on a thread of its own."""
+    barrier = threading.Barrier(THREADS)
+
+    def warm() -> None:
+        try:
+            state.site_layers()
+        except Exception:  # a request would then build them, or say what is wrong
+            log.error("worker %d could not prepare its layers:\n%s", k, traceback.format_exc())
+        try:
+            barrier.wait(timeout=120)
+        except threading.BrokenBarrierError:
+            pass
+
+    for _ in range(THREADS):
+        pool.submit(warm)
