@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import json
 import secrets
 import shutil
 import tempfile
@@ -25,8 +27,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pandas as pd
-from pyproj import CRS
+import shapely
+from pyproj import CRS, Transformer
 
 from sxzones.analyses.site_check import SiteLayers
 from sxzones.errors import SxzonesError
@@ -71,27 +75,58 @@ class PreloadedCatalog(Catalog):
         return frame.copy(), copy.copy(report)
 
 
+#: Tolerance (metres of the working CRS) of the layers' outlines drawn on the map.
+SHOWN_TOLERANCE_M = 5.0
+
+
+@functools.cache
+def to_wgs84(crs: CRS) -> Transformer:
+    """A transformer to WGS84 longitude and latitude, made once per CRS."""
+    return Transformer.from_crs(crs, 4326, always_xy=True)
+
+
+def features(
+    geoms: Any, columns: dict[str, Any], crs: CRS, rows: Any, tolerance_m: float
+) -> list[dict[str, Any]]:
+    """GeoJSON features (dicts) of the rows at positions ``rows`` in WGS84, with ``columns``
+    (name -> array) as properties (geometries simplified by ``tolerance_m`` metres of the
+    working CRS, for display only)."""
+    part = geoms[rows]
+    if tolerance_m:
+        part = shapely.simplify(part, tolerance_m, preserve_topology=True)
+    tr = to_wgs84(crs)
+    part = shapely.transform(part, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return [
+        {
+            "type": "Feature",
+            "properties": {c: v[r] for c, v in columns.items()},
+            "geometry": json.loads(shapely.to_geojson(g)),
+        }
+        for r, g in zip(rows, part, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class Shown:
-    """A layer as the pages draw it: geometries (working CRS) and some columns as plain
-    arrays, taken once from the loaded frame (read only), so that a request picks a few
-    rows without pandas."""
+    """A layer as the pages draw it: some columns as plain arrays, and each row as a GeoJSON
+    feature in WGS84 (outline simplified by :data:`SHOWN_TOLERANCE_M`), encoded as JSON once
+    from the loaded frame, so that a request picks a few rows without pandas, geometry or
+    encoding (a control unit's outline is most of a site check's answer)."""
 
-    geometry: npt.NDArray[np.object_]
     columns: dict[str, npt.NDArray[np.object_]]
-    crs: CRS
+    features: tuple[orjson.Fragment, ...]
 
     @classmethod
     def of(cls, frame: gpd.GeoDataFrame, columns: list[str]) -> Shown:
-        geoms = frame.geometry.to_numpy().copy()
-        geoms.setflags(write=False)
         cols = {}
         for c in columns:
             if c in frame.columns:
                 values = np.array([_plain(v) for v in frame[c].tolist()], dtype=object)
                 values.setflags(write=False)
                 cols[c] = values
-        return cls(geoms, cols, CRS(frame.crs))
+        rows = np.arange(len(frame))
+        made = features(frame.geometry.to_numpy(), cols, CRS(frame.crs), rows, SHOWN_TOLERANCE_M)
+        return cls(cols, tuple(orjson.Fragment(orjson.dumps(f)) for f in made))
 
 
 def _plain(v: Any) -> Any:

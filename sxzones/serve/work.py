@@ -21,17 +21,17 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
 from sxzones.layers.readers import RawLayer, read_file, table_columns
 from sxzones.options import CheckOptions, FirmOptions, SiteOptions
-from sxzones.outputs import _json_default, write_gpkg
+from sxzones.outputs import write_gpkg
 from sxzones.reports import report_names
 from sxzones.runs.site_check import check_summary
 from sxzones.serve import uploads
-from sxzones.serve.state import Job, ServeState
+from sxzones.serve.state import Job, ServeState, features, to_wgs84
 
 __all__ = ["check_job", "firm_columns", "firms_job", "sites_job"]
 
@@ -40,12 +40,6 @@ Upload = tuple[BinaryIO, str]
 MAX_ROWS = 2000
 #: Points drawn on the inspector's map.
 MAX_POINTS = 5000
-
-
-@functools.cache
-def _to_wgs84(crs: CRS) -> Transformer:
-    """A transformer to WGS84 longitude and latitude, made once per CRS."""
-    return Transformer.from_crs(crs, 4326, always_xy=True)
 
 
 def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 0.0) -> Any:
@@ -57,7 +51,7 @@ def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 
     geoms = frame.geometry.to_numpy()
     if tolerance_m:
         geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
-    tr = _to_wgs84(CRS(frame.crs))
+    tr = to_wgs84(CRS(frame.crs))
     geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
     props = json.loads(pd.DataFrame(frame[keep]).to_json(orient="records", force_ascii=False))
     return {
@@ -92,6 +86,7 @@ def _project_spec(
     def parcel(geom: Any, crs: str | None, source: str) -> tuple[str, str, RawLayer | None]:
         path = uploads.geometry_file(geom, folder, pid, name, declared)
         return str(path), source, uploads.parcel_layer(path, geom, pid, name, declared, crs)
+
     if upload is not None and upload[1]:
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
@@ -180,10 +175,8 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers(), raw=raw)
         pub = check_publication(opts)
         add_inputs(pub, [run.prep], ruleset.path)  # hashed now: the upload goes at the end
+        # encoded as JSON by the answer (tasks.encode: a NaN, which JSON cannot hold, as null)
         doc = check_document(run.result, run.details, run.prep, state.catalog)
-        # as JSON has it (a NaN, which is not JSON, as null: the page's answer must encode)
-        text = json.dumps(doc, ensure_ascii=False, default=_json_default)
-        doc = json.loads(text, parse_constant=lambda _: None)
         reports = report_names([str(d["project_id"]) for d in run.details])
         job.names = frozenset([*CHECK_FILES, *reports])
         job.writer = functools.partial(_write_check, state, opts, run, pub)
@@ -227,30 +220,6 @@ def _write_check(state: ServeState, opts: CheckOptions, run: Any, pub: Any) -> N
     write_gpkg(gpkg, opts.out / "site_check.gpkg", overwrite=True, layer="site_check")
 
 
-def _shown(
-    geoms: Any, columns: dict[str, Any], crs: CRS, rows: Any, tolerance_m: float
-) -> dict[str, Any]:
-    """GeoJSON (a dict) of the rows at positions ``rows`` in WGS84, with ``columns`` (name ->
-    array) as properties (geometries simplified by ``tolerance_m`` metres of the working
-    CRS, for display only)."""
-    part = geoms[rows]
-    if tolerance_m:
-        part = shapely.simplify(part, tolerance_m, preserve_topology=True)
-    tr = _to_wgs84(crs)
-    part = shapely.transform(part, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {c: v[r] for c, v in columns.items()},
-                "geometry": json.loads(shapely.to_geojson(g)),
-            }
-            for r, g in zip(rows, part, strict=True)
-        ],
-    }
-
-
 def _text(v: Any) -> str:
     """A cell as the CSV holds it: text, '' for a missing value."""
     if v is None or v is pd.NA or (isinstance(v, float) and v != v):
@@ -259,7 +228,8 @@ def _text(v: Any) -> str:
 
 
 def _check_map(state: ServeState, doc: dict[str, Any], run: Any) -> Any:
-    """The projects, the control units and the red lines they touch, as GeoJSON."""
+    """The projects, the control units and the red lines they touch, as GeoJSON (the
+    layers' features encoded once at start: :class:`~sxzones.serve.state.Shown`)."""
     units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
     reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
     cu, rl = state.shown["control_units"], state.shown["redline"]
@@ -271,10 +241,14 @@ def _check_map(state: ServeState, doc: dict[str, Any], run: Any) -> Any:
     values = pd.DataFrame(table[cols]).to_numpy(dtype=object)
     projects = {c: [_text(v) for v in values[:, k]] for k, c in enumerate(cols)}
     rows = list(range(len(table)))
+    made = features(table.geometry.to_numpy(), projects, table.crs, rows, 0.0)
     return {
-        "projects": _shown(table.geometry.to_numpy(), projects, table.crs, rows, 0.0),
-        "control_units": _shown(cu.geometry, cu.columns, cu.crs, cu_rows, 5.0),
-        "redline": _shown(rl.geometry, rl.columns, rl.crs, rl_rows, 5.0),
+        "projects": {"type": "FeatureCollection", "features": made},
+        "control_units": {
+            "type": "FeatureCollection",
+            "features": [cu.features[r] for r in cu_rows],
+        },
+        "redline": {"type": "FeatureCollection", "features": [rl.features[r] for r in rl_rows]},
     }
 
 
