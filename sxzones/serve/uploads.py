@@ -7,6 +7,7 @@ message says what was wrong and the fix; the pages show it as text.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import warnings
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import CRS
 from shapely.errors import GEOSException
 
 from sxzones.errors import SxzonesError
@@ -354,6 +356,12 @@ def geometry_file(
     return path
 
 
+@functools.cache
+def _geojson_crs() -> CRS:
+    """The CRS GDAL gives a GeoJSON file (RFC 7946: WGS84), made once."""
+    return CRS.from_user_input("EPSG:4326")
+
+
 def parcel_layer(
     path: Path,
     geometry: Any,
@@ -382,7 +390,7 @@ def parcel_layer(
     if declared_ha is not None:
         columns["declared_area"] = np.array([declared_ha], dtype=np.float64)
     geom = shapely.from_geojson(shapely.to_geojson(geometry))  # the file's coordinates
-    frame = gpd.GeoDataFrame(columns, geometry=[geom], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(columns, geometry=[geom], crs=_geojson_crs())
     notes = [f"coordinates read as {spec.name} (given)"]
     return RawLayer(path, frame, spec, notes, None, "feature", None)
 
