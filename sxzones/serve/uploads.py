@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import geopandas as gpd
 import numpy as np
 import shapely
+from geopandas.array import from_shapely
 from pyproj import CRS
 from shapely.errors import GEOSException
 
@@ -390,7 +391,8 @@ def parcel_layer(
     if declared_ha is not None:
         columns["declared_area"] = np.array([declared_ha], dtype=np.float64)
     geom = shapely.from_geojson(shapely.to_geojson(geometry))  # the file's coordinates
-    frame = gpd.GeoDataFrame(columns, geometry=[geom], crs=_geojson_crs())
+    columns["geometry"] = from_shapely(np.array([geom], dtype=object), crs=_geojson_crs())
+    frame = gpd.GeoDataFrame(columns, geometry="geometry")
     notes = [f"coordinates read as {spec.name} (given)"]
     return RawLayer(path, frame, spec, notes, None, "feature", None)
 
