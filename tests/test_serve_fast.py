@@ -105,3 +105,54 @@ def test_parcel_layer_refuses_a_bad_crs_as_the_reader_does(tmp_path: Path) -> No
         "project_id": "P1",
         "name": "P1",
     }
+
+
+@pytest.fixture(scope="module")
+def served():
+    from starlette.testclient import TestClient
+
+    from sxzones.options import ServeOptions
+    from sxzones.serve import create_app
+
+    app, state = create_app(ServeOptions(workers=0))
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        yield client, state
+    state.close()
+
+
+def test_a_check_without_downloads_writes_nothing(served) -> None:
+    """A pasted point's check makes no folder (the parcel's file waits for the downloads)."""
+    client, state = served
+    form = {"coords": "112.30,37.56", "crs": "wgs84", "industry": "coking"}
+    res = client.post("/api/check", data=form).json()
+    assert res["document"]["projects"][0]["verdict"] == "conflict"
+    assert not (state.root / res["job"]).exists()
+
+
+def test_the_manifest_hashes_the_parcel_file_written_with_the_downloads(served, tmp_path):
+    """The downloads of a pasted parcel: the manifest names and hashes its GeoJSON, the bytes
+    geometry_file writes for the same corners, name and declared area; the file is gone
+    afterwards, as an upload is."""
+    import hashlib
+
+    client, state = served
+    corners = [(112.80, 37.20), (112.81, 37.20), (112.81, 37.21), (112.80, 37.21)]
+    form = {
+        "coords": "\n".join(f"{x},{y}" for x, y in corners),
+        "crs": "gcj02",
+        "industry": "pv",
+        "name": "示例光伏地块",
+        "declared_ha": "96",
+    }
+    res = client.post("/api/check", data=form).json()
+    manifest = json.loads(client.get(f"/download/{res['job']}/manifest.json").content)
+    projects = next(i for i in manifest["inputs"] if i["role"] == "projects")
+    want = uploads.geometry_file(
+        uploads.points_to_geometry(corners), tmp_path, "示例光伏地块", "示例光伏地块", 96.0
+    )
+    assert projects["sha256"] == hashlib.sha256(want.read_bytes()).hexdigest()
+    assert Path(projects["file"]).name == uploads.PARCEL_FILE
+    assert projects["rows_read"] == projects["loaded"] == 1
+    assert [i["role"] for i in manifest["inputs"]] == ["projects", "rules"]
+    folder = state.root / res["job"]
+    assert (folder / "out" / "site_check.csv").is_file() and not (folder / "in").exists()

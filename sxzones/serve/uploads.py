@@ -330,6 +330,10 @@ def parse_coordinates(text: str) -> list[tuple[float, float]]:
     return out
 
 
+#: The file name of a drawn or pasted parcel (:func:`geometry_file`).
+PARCEL_FILE = "project.geojson"
+
+
 def geometry_file(
     geometry: Any,
     folder: Path,
@@ -348,7 +352,7 @@ def geometry_file(
         "properties": props,
         "geometry": json.loads(shapely.to_geojson(geometry)),
     }
-    path = folder / "project.geojson"
+    path = folder / PARCEL_FILE
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(
         json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False),

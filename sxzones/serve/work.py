@@ -13,6 +13,8 @@ import functools
 import json
 import re
 import shlex
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -71,21 +73,30 @@ def downloads(job: Job) -> list[str]:
 # ---- reviewer: the site check -----------------------------------------------------------
 
 
-def _project_spec(
-    state: ServeState, form: dict[str, str], upload: Upload | None, job: Job
-) -> tuple[str, str, RawLayer | None]:
+#: The project(s) as a file, where they came from, the file as read when it was made here,
+#: and the function that writes that file when it was not written yet.
+Spec = tuple[str, str, RawLayer | None, Callable[[], Path] | None]
+
+
+def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None, job: Job) -> Spec:
     """The project(s) as a file in the job's ``in/`` folder, where they came from (``file``,
-    ``corners``, ``drawn``, ``pasted``), and the file as read when it was made here (else
-    None): the uploaded file (a zip unpacked, KML as GeoJSON, a table of corners as one
-    polygon), or the drawn or pasted geometry."""
+    ``corners``, ``drawn``, ``pasted``), the file as read (when it is made here) and the
+    writer of a file not written yet: the uploaded file (a zip unpacked, KML as GeoJSON, a
+    table of corners as one polygon), or the drawn or pasted geometry, whose file is
+    written when the downloads are (:func:`sxzones.serve.uploads.parcel_layer` reads it in
+    memory meanwhile; the file is only hashed for the manifest)."""
     folder = job.folder / "in"
     name = form.get("name", "").strip()[:120]
     pid = name or "P1"
     declared = _declared_ha(form.get("declared_ha", ""))
 
-    def parcel(geom: Any, crs: str | None, source: str) -> tuple[str, str, RawLayer | None]:
-        path = uploads.geometry_file(geom, folder, pid, name, declared)
-        return str(path), source, uploads.parcel_layer(path, geom, pid, name, declared, crs)
+    def parcel(geom: Any, crs: str | None, source: str) -> Spec:
+        write = functools.partial(uploads.geometry_file, geom, folder, pid, name, declared)
+        path = folder / uploads.PARCEL_FILE
+        raw = uploads.parcel_layer(path, geom, pid, name, declared, crs)
+        if raw is None:  # to be read from the file
+            return str(write()), source, None, None
+        return str(path), source, raw, write
 
     if upload is not None and upload[1]:
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
@@ -99,7 +110,7 @@ def _project_spec(
             xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
             geom = uploads.points_to_geometry(xy)
             return parcel(geom, form.get("crs") or None, "corners")
-        return str(path), "file", None
+        return str(path), "file", None, None
     if form.get("geojson"):
         try:
             geom = shapely.from_geojson(form["geojson"])
@@ -165,7 +176,7 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
     from sxzones.runs.site_check import check_document, check_publication, compute_check
 
     with state.job() as job:
-        spec, source, raw = _project_spec(state, form, upload, job)
+        spec, source, raw, write = _project_spec(state, form, upload, job)
         opts = check_options(state, form, spec, source, job.folder / "out")
         ruleset = state.ruleset  # loaded once; read only
         if opts.industry is not None:
@@ -174,12 +185,13 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
             ruleset.project_kinds.require(opts.kind, "--kind")
         run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers(), raw=raw)
         pub = check_publication(opts)
-        add_inputs(pub, [run.prep], ruleset.path)  # hashed now: the upload goes at the end
+        if write is None:  # hashed now: the upload goes at the end
+            add_inputs(pub, [run.prep], ruleset.path)
         # encoded as JSON by the answer (tasks.encode: a NaN, which JSON cannot hold, as null)
         doc = check_document(run.result, run.details, run.prep, state.catalog)
         reports = report_names([str(d["project_id"]) for d in run.details])
         job.names = frozenset([*CHECK_FILES, *reports])
-        job.writer = functools.partial(_write_check, state, opts, run, pub)
+        job.writer = functools.partial(_write_check, state, opts, run, pub, write)
         if len(run.details) > LAZY_MAX_PROJECTS:  # a batch: written now, not kept in memory
             job.writer()
             job.writer = None
@@ -206,11 +218,23 @@ CHECK_FILES = (
 )
 
 
-def _write_check(state: ServeState, opts: CheckOptions, run: Any, pub: Any) -> None:
+def _write_check(
+    state: ServeState,
+    opts: CheckOptions,
+    run: Any,
+    pub: Any,
+    parcel: Callable[[], Path] | None = None,
+) -> None:
     """Write a kept site check's outputs into its job folder: the command's files (by the
-    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels."""
+    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels.
+    ``parcel``: writes the drawn or pasted parcel's file, hashed for the manifest here."""
+    from sxzones.runs import add_inputs
     from sxzones.runs.site_check import write_check_run
 
+    if parcel is not None:
+        path = parcel()
+        add_inputs(pub, [run.prep], state.ruleset.path)
+        shutil.rmtree(path.parent, ignore_errors=True)  # as the request removes its uploads
     with pub:
         write_check_run(opts, state.catalog, run, pub)
         pub.publish()
@@ -390,6 +414,7 @@ def _slope_rules(state: ServeState, slope: str, tech: str, folder: Path) -> Path
     if n != 1:
         raise SxzonesError("the rules file has no single max_slope_deg line to change")
     path = folder / state.ruleset.path.name
+    folder.mkdir(parents=True, exist_ok=True)
     path.write_text(new, encoding="utf-8")
     return path
 
