@@ -115,9 +115,13 @@ class Shown:
 
     columns: dict[str, npt.NDArray[np.object_]]
     features: tuple[orjson.Fragment, ...]
+    #: Per value of the key column (its text), the rows that hold it, in order.
+    rows: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, frame: gpd.GeoDataFrame, columns: list[str]) -> Shown:
+        """The layer ``frame`` with ``columns``; the first column is the key a request asks
+        for rows by (:attr:`rows`)."""
         cols = {}
         for c in columns:
             if c in frame.columns:
@@ -126,7 +130,11 @@ class Shown:
                 cols[c] = values
         rows = np.arange(len(frame))
         made = features(frame.geometry.to_numpy(), cols, CRS(frame.crs), rows, SHOWN_TOLERANCE_M)
-        return cls(cols, tuple(orjson.Fragment(orjson.dumps(f)) for f in made))
+        rows: dict[str, list[int]] = {}
+        for k, v in enumerate(cols.get(columns[0], ())):
+            rows.setdefault(str(v), []).append(k)
+        encoded = tuple(orjson.Fragment(orjson.dumps(f)) for f in made)
+        return cls(cols, encoded, {v: tuple(r) for v, r in rows.items()})
 
 
 def _plain(v: Any) -> Any:

@@ -254,16 +254,14 @@ def _text(v: Any) -> str:
 def _check_map(state: ServeState, doc: dict[str, Any], run: Any) -> Any:
     """The projects, the control units and the red lines they touch, as GeoJSON (the
     layers' features encoded once at start: :class:`~sxzones.serve.state.Shown`)."""
-    units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
+    units = {str(u["unit_code"]) for p in doc["projects"] for u in p["control_units"]}
     reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
     cu, rl = state.shown["control_units"], state.shown["redline"]
-    cu_rows = [k for k, c in enumerate(cu.columns["unit_code"]) if c in units]
-    ids = rl.columns.get("redline_id")
-    rl_rows = [k for k, r in enumerate(ids) if str(r) in reds] if ids is not None and reds else []
+    cu_rows = sorted(k for u in units for k in cu.rows.get(u, ()))  # in layer order
+    rl_rows = sorted(k for r in reds for k in rl.rows.get(r, ()))
     table = run.result.table
     cols = [c for c in ("project_id", "name", "verdict") if c in table.columns]
-    values = pd.DataFrame(table[cols]).to_numpy(dtype=object)
-    projects = {c: [_text(v) for v in values[:, k]] for k, c in enumerate(cols)}
+    projects = {c: [_text(v) for v in table[c].tolist()] for c in cols}
     rows = list(range(len(table)))
     made = features(table.geometry.to_numpy(), projects, table.crs, rows, 0.0)
     return {
