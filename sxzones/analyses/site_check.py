@@ -84,6 +84,16 @@ def factorized(layers: SiteLayers, role: str, col: str) -> tuple[npt.NDArray[np.
     return layers._cache[key]  # type: ignore[no-any-return]
 
 
+def _category_dtypes(layers: SiteLayers, role: str) -> dict[str, pd.CategoricalDtype]:
+    """The categorical dtype of each reported column of a layer (its factorised values),
+    made once and kept by the :class:`SiteLayers`."""
+    key = f"dtypes:{role}"
+    if key not in layers._cache:
+        cols = [c for c in FIELDS.get(role, []) if c in layers.frames[role].columns]
+        layers._cache[key] = {c: pd.CategoricalDtype(factorized(layers, role, c)[1]) for c in cols}
+    return layers._cache[key]  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class SiteLayers:
     """The layers a site check reads, by role (``control_units``, ``redline``, ``builtup``,
@@ -126,9 +136,7 @@ class SiteLayers:
         if "admin" in self.frames:
             self.county_table()
         for role in roles:
-            for c in FIELDS.get(role, []):
-                if c in self.frames[role].columns:
-                    factorized(self, role, c)
+            _category_dtypes(self, role)  # and the columns factorised
         self.crs()
 
     def county_table(self) -> dict[str, npt.NDArray[np.object_]]:
@@ -342,15 +350,17 @@ def _overlaps(
         area = np.concatenate([p[2] for p in parts])
     cols = [c for c in FIELDS.get(role, []) if c in layer.columns]
     df: dict[str, Any] = {"project": i, "layer_row": j}  # one frame made at the end
+    dtypes = _category_dtypes(layers, role)
     for c in cols:
-        codes, cats = factorized(layers, role, c)
-        df[c] = pd.Categorical.from_codes(codes[j], categories=cats)  # no string per pair
+        codes, _ = factorized(layers, role, c)
+        # no string per pair; the categories checked once (_category_dtypes)
+        df[c] = pd.Categorical.from_codes(codes[j], dtype=dtypes[c], validate=False)
     if with_area:
         df["overlap_m2"] = np.round(area, 2)
         with np.errstate(invalid="ignore", divide="ignore"):
             pct = np.where(parea[i] > 0, 100.0 * area / parea[i], np.nan)
         df["overlap_pct"] = np.round(pct, 3)
-    return pd.DataFrame(df)
+    return pd.DataFrame(df, copy=False)  # the arrays are this call's own
 
 
 def _joined(pairs: pd.DataFrame | None, n: int, col: str) -> npt.NDArray[np.object_]:
@@ -735,4 +745,5 @@ def _site_table(
         if c not in out and c not in skip:
             columns[c] = projects[c]
     columns["geometry"] = from_shapely(pg, crs=projects.crs)
-    return gpd.GeoDataFrame(columns, index=projects.index, geometry="geometry")
+    # the arrays are this check's own; the projects' columns are copied on write (pandas)
+    return gpd.GeoDataFrame(columns, index=projects.index, geometry="geometry", copy=False)
