@@ -128,8 +128,8 @@ class Shown:
                 values = np.array([_plain(v) for v in frame[c].tolist()], dtype=object)
                 values.setflags(write=False)
                 cols[c] = values
-        rows = np.arange(len(frame))
-        made = features(frame.geometry.to_numpy(), cols, CRS(frame.crs), rows, SHOWN_TOLERANCE_M)
+        every = np.arange(len(frame))
+        made = features(frame.geometry.to_numpy(), cols, CRS(frame.crs), every, SHOWN_TOLERANCE_M)
         rows: dict[str, list[int]] = {}
         for k, v in enumerate(cols.get(columns[0], ())):
             rows.setdefault(str(v), []).append(k)
