@@ -43,15 +43,48 @@ __all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file"]
 
 ROW = "source_row"
 
-#: Coordinate column pairs recognised in tables, in order of preference (case-insensitive).
+#: Coordinate column pairs recognised in tables, in order of preference, compared after
+#: :func:`coordinate_key` (case, spaces and a unit in brackets ignored: ``经度（°）``,
+#: ``Lon (E)``). ``X坐标``/``Y坐标`` are not among them on purpose: in surveying tables X is the
+#: northing, in GIS tables the easting; such columns are named with ``--field x=.. y=..``.
 COORDINATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("lon", "lat"),
     ("lng", "lat"),
     ("longitude", "latitude"),
     ("经度", "纬度"),
     ("东经", "北纬"),
+    ("中心经度", "中心纬度"),
+    ("经度坐标", "纬度坐标"),
     ("x", "y"),
+    ("easting", "northing"),
+    ("东坐标", "北坐标"),
 )
+#: Pairs read without a note; any other pair is said (``coordinates read from columns ..``).
+_PLAIN_PAIRS = frozenset(
+    [("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("经度", "纬度"), ("x", "y")]
+)
+#: Column names (after :func:`coordinate_key`) whose axis order a table does not say.
+_AMBIGUOUS_XY = (("x坐标", "y坐标"), ("横坐标", "纵坐标"))
+_UNIT = re.compile(r"[（(\[【][^（(\[【]*[）)\]】]$")
+
+
+def coordinate_key(name: Any) -> str:
+    """A column name as coordinate columns are recognised: lower case, without spaces and
+    without a trailing unit in brackets (``经度（°）`` -> ``经度``, ``Lat (N)`` -> ``lat``)."""
+    key = re.sub(r"\s+", "", str(name)).lower()
+    return _UNIT.sub("", key) or key
+
+
+def coordinate_pair(names: Iterable[Any]) -> tuple[Any, Any] | None:
+    """The first pair of :data:`COORDINATE_COLUMNS` among ``names`` (the names as given)."""
+    keys: dict[str, Any] = {}
+    for n in names:
+        keys.setdefault(coordinate_key(n), n)
+    for cx, cy in COORDINATE_COLUMNS:
+        if cx in keys and cy in keys:
+            return keys[cx], keys[cy]
+    return None
+
 
 _VECTOR = {
     ".gpkg": "GPKG",
@@ -375,19 +408,29 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
             raise _refuse(
                 path,
                 f"coordinate column(s) {missing} not found; columns are {columns}",
-                "name existing columns (x = .., y = .. in the catalogue entry)",
+                "name existing columns: --field x=COLUMN --field y=COLUMN (x = .., y = .. in "
+                "a catalogue entry)",
             )
         return x, y  # type: ignore[return-value]
-    lower = {str(c).strip().lower(): c for c in columns}
-    for cx, cy in COORDINATE_COLUMNS:
-        if cx in lower and cy in lower:
-            return lower[cx], lower[cy]
+    if pair := coordinate_pair(columns):
+        return pair
     pairs = ", ".join(f"{a}/{b}" for a, b in COORDINATE_COLUMNS)
+    keys = {coordinate_key(c): c for c in columns}
+    for ax, ay in _AMBIGUOUS_XY:
+        if ax in keys and ay in keys:
+            cx, cy = keys[ax], keys[ay]
+            raise _refuse(
+                path,
+                f"columns {cx} and {cy} do not say which holds the easting; columns are {columns}",
+                f"name them: in surveying tables (国土, 测绘) X is the northing: --field "
+                f"x={cy} --field y={cx}; in GIS tables X is the easting or longitude: "
+                f"--field x={cx} --field y={cy}",
+            )
     raise _refuse(
         path,
         f"no coordinate columns found; columns are {columns}",
-        f"name the columns {pairs} (any case), or name yours in the catalogue entry "
-        "(x = .., y = ..)",
+        f"name the columns {pairs} (any case), or name yours: --field x=COLUMN --field "
+        "y=COLUMN (x = .., y = .. in a catalogue entry)",
     )
 
 
@@ -662,8 +705,8 @@ def _header_row(
             return sum(normalise(n) in header_names for n in names) >= 2
         if x or y:
             return {n for n in (x, y) if n} <= names
-        lower = {n.lower() for n in names}
-        return any(cx in lower and cy in lower for cx, cy in COORDINATE_COLUMNS)
+        keys = {coordinate_key(n) for n in names}
+        return any({cx, cy} <= keys for cx, cy in (*COORDINATE_COLUMNS, *_AMBIGUOUS_XY))
 
     for k, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if names_pair(cells):
@@ -833,6 +876,12 @@ def read_file(
             ) from None
     notes: list[str] = []
     suffix = p.suffix.lower()
+    if (x or y) and suffix not in _TABLE:
+        raise _refuse(
+            p,
+            f"coordinate columns ({x}, {y}) were named, but a {suffix} file has its own geometry",
+            "leave out --field x=.. y=.. (they name the columns of a .csv or .xlsx table)",
+        )
     file_crs: Any = None
     xy = None
     header_row = 1
@@ -852,6 +901,9 @@ def read_file(
     elif suffix in _TABLE:
         table = _read_table(p, x, y, sheet, encoding, notes)
         frame, xy = _points_from_table(table, p, x, y, make=points)
+        cx, cy = frame.attrs["coordinate_columns"]
+        if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
+            notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
         header_row = int(table.attrs.get("header_row", 1))
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes)

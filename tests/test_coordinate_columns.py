@@ -1,0 +1,189 @@
+"""Coordinate columns as agencies name them: units in brackets (``经度（°）``), 中心经度, and
+surveying tables whose ``X坐标`` is the northing, named with ``--field x=.. y=..``. Known
+answers: the points are made from pyproj's own transformation of known places, and the zone
+of each firm is the one its longitude and latitude give."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pyproj import Transformer
+
+from sxzones.cli import cli
+from sxzones.errors import LayerError
+from sxzones.layers import read_file
+
+# 太钢 (inside Taiyuan's demonstration built-up area), a coking plant at Linfen, a cement
+# works at Changzhi: CGCS2000 longitude and latitude.
+PLACES = [
+    ("太原钢铁", "钢铁", 112.55, 37.87, "BU140100"),
+    ("山西焦化", "焦化", 111.52, 36.08, "BU141000"),
+    ("某水泥厂", "水泥", 113.05, 36.20, "BU140400"),
+]
+
+
+def _surveying_csv(tmp_path):
+    """A GBK table in 3-degree Gauss-Krüger zone 38 with the zone number, X the northing."""
+    to_gk = Transformer.from_crs("EPSG:4490", "EPSG:4526", always_xy=True)
+    rows = []
+    for name, industry, lon, lat, _ in PLACES:
+        e, n = to_gk.transform(lon, lat)
+        rows.append({"企业名称": name, "行业": industry, "X坐标": f"{n:.3f}", "Y坐标": f"{e:.3f}"})
+    p = tmp_path / "重点排污单位.csv"
+    pd.DataFrame(rows).to_csv(p, index=False, encoding="gbk")
+    return p
+
+
+def _firms(tmp_path, path, *extra):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "firms",
+            "--firms",
+            str(path),
+            "--builtup",
+            "builtup_demonstration",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+            *extra,
+        ],
+    )
+    return res, out
+
+
+def test_surveying_x_y_columns_are_refused_with_both_readings(tmp_path):
+    res, out = _firms(tmp_path, _surveying_csv(tmp_path), "--crs", "gk38")
+    assert res.exit_code == 2, res.output
+    assert "columns X坐标 and Y坐标 do not say which holds the easting" in res.output
+    assert "--field x=Y坐标 --field y=X坐标" in res.output
+    assert "--field x=X坐标 --field y=Y坐标" in res.output
+    assert not out.exists()
+
+
+def test_surveying_table_read_with_field_x_y(tmp_path):
+    res, out = _firms(
+        tmp_path, _surveying_csv(tmp_path), "--crs", "gk38", "--field", "x=Y坐标", "--field",
+        "y=X坐标",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "coordinates read from columns Y坐标 (x) and X坐标 (y)" in res.output
+    table = pd.read_csv(out / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    assert table["zone"].tolist() == ["inside"] * 3
+    assert table["nearest_area_id"].tolist() == [p[4] for p in PLACES]
+    assert table["industry_id"].tolist() == ["steel", "coking", "cement"]
+
+
+def test_surveying_table_read_the_wrong_way_round_is_refused(tmp_path):
+    """X坐标 taken as the easting puts the points 4,000 km east: the swap check says so."""
+    res, _ = _firms(
+        tmp_path, _surveying_csv(tmp_path), "--crs", "gk38", "--field", "x=X坐标", "--field",
+        "y=Y坐标",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "easting and northing look swapped" in res.output
+
+
+def test_one_coordinate_column_alone_is_refused(tmp_path):
+    res, _ = _firms(tmp_path, _surveying_csv(tmp_path), "--crs", "gk38", "--field", "x=Y坐标")
+    assert res.exit_code == 2, res.output
+    assert "give both --field x=COLUMN and --field y=COLUMN" in res.output
+
+
+def test_a_named_column_that_does_not_exist(tmp_path):
+    res, _ = _firms(
+        tmp_path, _surveying_csv(tmp_path), "--crs", "gk38", "--field", "x=东", "--field",
+        "y=北",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "coordinate column(s) ['东', '北'] not found" in res.output
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [
+        ("经度（°）", "纬度（°）"),
+        ("经度(E)", "纬度(N)"),
+        ("中心经度", "中心纬度"),
+        ("经度坐标", "纬度坐标"),
+        ("Lon (WGS84)", "Lat (WGS84)"),
+        (" 经 度 ", " 纬 度 "),
+    ],
+)
+def test_coordinate_columns_with_units_and_prefixes(tmp_path, lon, lat):
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"名称": ["太钢"], lon: ["112.55"], lat: ["37.87"]}).to_csv(p, index=False)
+    raw = read_file(p, crs="cgcs2000")
+    assert raw.frame.attrs["coordinate_columns"] == (lon, lat)
+    assert (raw.frame.geometry[0].x, raw.frame.geometry[0].y) == (112.55, 37.87)
+    assert f"coordinates read from columns {lon} (x) and {lat} (y)" in raw.notes
+
+
+def test_plain_lon_lat_is_not_noted(tmp_path):
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"name": ["太钢"], "lon": [112.55], "lat": [37.87]}).to_csv(p, index=False)
+    assert not any("coordinates read from" in n for n in read_file(p, crs="cgcs2000").notes)
+
+
+def test_header_with_units_is_found_below_a_title(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("太原市重点排污单位名录\n名称,经度（°）,纬度（°）\n太钢,112.55,37.87\n", "utf-8")
+    raw = read_file(p, crs="cgcs2000")
+    assert raw.frame["source_row"].tolist() == [3]
+    assert raw.frame.geometry[0].x == 112.55
+
+
+def test_coordinate_columns_named_for_a_file_with_geometry_are_refused(tmp_path):
+    p = tmp_path / "p.geojson"
+    p.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"X坐标": 1},
+                        "geometry": {"type": "Point", "coordinates": [112.5, 37.8]},
+                    }
+                ],
+            }
+        ),
+        "utf-8",
+    )
+    with pytest.raises(LayerError, match="a .geojson file has its own geometry"):
+        read_file(p, x="X坐标", y="Y坐标")
+
+
+def test_check_projects_table_with_field_x_y(tmp_path):
+    """The site check reads a surveying table of project points the same way."""
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--projects",
+            str(_surveying_csv(tmp_path)),
+            "--crs",
+            "gk38",
+            "--field",
+            "x=Y坐标",
+            "--field",
+            "y=X坐标",
+            "--industry",
+            "coking",
+            "--reports",
+            "none",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
+    projects = doc["projects"]
+    assert [p["city"] for p in projects] == ["太原市", "临汾市", "长治市"]
+    assert [p["builtup"]["zone"] for p in projects] == ["inside"] * 3
+    assert [p["verdict"] for p in projects] == ["conflict"] * 3
