@@ -187,3 +187,64 @@ def test_check_projects_table_with_field_x_y(tmp_path):
     assert [p["city"] for p in projects] == ["太原市", "临汾市", "长治市"]
     assert [p["builtup"]["zone"] for p in projects] == ["inside"] * 3
     assert [p["verdict"] for p in projects] == ["conflict"] * 3
+
+
+# ----------------------------------------------------------------------------- blank rows
+def _blank_row_xlsx(p):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in [
+        ["重点排污单位名录"],
+        [],
+        ["企业名称", "行业", "经度", "纬度"],
+        ["甲", "钢铁", 112.55, 37.87],
+        [],
+        ["乙", "焦化", "abc", 37.9],
+        ["丙", "水泥", 113.05, 36.20],
+    ]:
+        ws.append(row)
+    wb.save(p)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_blank_rows_keep_the_row_numbers_a_spreadsheet_shows(tmp_path, suffix):
+    """A blank line of a CSV used to be dropped by the parser, so every row below it was
+    numbered one too low: a reject named the wrong row. Blank rows are skipped with a note,
+    and rows keep Excel's numbers (rows 1-2 a title, 3 the header, 5 blank)."""
+    p = tmp_path / f"名录{suffix}"
+    if suffix == ".csv":
+        p.write_text(
+            "重点排污单位名录\n\n企业名称,行业,经度,纬度\n甲,钢铁,112.55,37.87\n\n乙,焦化,abc,37.9\n"
+            "丙,水泥,113.05,36.20\n\n",
+            "utf-8",
+        )
+        blank = "blank rows skipped: 2 (row 5, 8)"
+    else:
+        _blank_row_xlsx(p)
+        blank = "blank rows skipped: 1 (row 5)"
+    res, out = _firms(tmp_path, p, "--crs", "cgcs2000")
+    assert res.exit_code == 0, res.output
+    assert blank in res.output
+    assert "input rows 3 = screened 2 + rejected 1" in res.output
+    table = pd.read_csv(out / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    assert table[["name", "source_row"]].values.tolist() == [["甲", "4"], ["丙", "7"]]
+    rejects = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rejects["source_row"].tolist() == ["6"]
+
+
+def test_equipment_table_blank_rows_keep_row_numbers(tmp_path):
+    from sxzones.analyses.phaseout import equipment_rules
+    from sxzones.layers.equipment import read_equipment
+    from sxzones.rules import load_rules
+
+    p = tmp_path / "设备.csv"
+    p.write_text(
+        "设备编号,企业代码,设备类型,公称容量（吨）,状态\n"
+        "E1,F1,转炉,120,在产\n\nE2,F1,转炉,80,在产\n,,,,\nE3,F2,转炉,200,在产\n",
+        "utf-8",
+    )
+    frame, report = read_equipment(p, equipment_rules(load_rules()))
+    assert frame["source_row"].tolist() == [2, 4, 6]
+    assert "blank rows skipped: 2 (row 3, 5)" in report.notes

@@ -603,7 +603,8 @@ def _read_csv_arrow(
             skip_rows=skip + 1 if skip else 0,
             column_names=header if skip else None,
         ),
-        parse_options=pacsv.ParseOptions(delimiter=sep),
+        # blank lines are rows (skipped with a note later): the rows keep Excel's numbers
+        parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
         ),
@@ -751,6 +752,26 @@ def _make_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return geoms
 
 
+def blank_rows(table: pd.DataFrame, candidates: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the rows (among ``candidates``, a mask: e.g. the rows without
+    coordinates) whose every cell is empty: blank lines and rows of a sheet, skipped with a
+    note (:func:`blank_note`)."""
+    idx = np.arange(len(table)) if candidates is None else np.flatnonzero(candidates)
+    if not len(idx):
+        return idx
+    part = table.iloc[idx].astype("string")
+    empty = part.isna() | (part.apply(lambda c: c.str.strip()) == "")
+    return idx[empty.all(axis=1).to_numpy(dtype=bool)]
+
+
+def blank_note(blank: Sequence[int] | np.ndarray, header_row: int) -> str:
+    """The note for skipped blank rows (positions below the header, 0-based), by the row
+    numbers the spreadsheet shows."""
+    nums = ", ".join(str(int(b) + header_row + 1) for b in blank[:10])
+    more = f" and {len(blank) - 10} more" if len(blank) > 10 else ""
+    return f"blank rows skipped: {len(blank)} (row {nums}{more})"
+
+
 def _points_from_table(
     table: pd.DataFrame, path: Path, x: str | None, y: str | None, make: bool = True
 ) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray]]:
@@ -761,11 +782,16 @@ def _points_from_table(
     cx, cy = _find_columns([str(c) for c in table.columns], x, y, path)
     xs, ys = _numbers(table[cx]), _numbers(table[cy])
     ok = np.isfinite(xs) & np.isfinite(ys)
+    if len(blank := blank_rows(table, ~ok)):  # the index keeps the rows' places
+        keep = np.ones(len(table), bool)
+        keep[blank] = False
+        table, xs, ys, ok = table[keep], xs[keep], ys[keep], ok[keep]
     xs, ys = np.where(ok, xs, np.nan), np.where(ok, ys, np.nan)
     geoms = _make_points(xs, ys) if make else GeometryArray(np.full(len(table), None, object))
     # the coordinate columns stay, as given: outputs show users their own numbers
     frame = gpd.GeoDataFrame(table, geometry=geoms)
     frame.attrs["coordinate_columns"] = (cx, cy)
+    frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
     return frame, (xs, ys)
 
 
@@ -902,9 +928,11 @@ def read_file(
         table = _read_table(p, x, y, sheet, encoding, notes)
         frame, xy = _points_from_table(table, p, x, y, make=points)
         cx, cy = frame.attrs["coordinate_columns"]
+        header_row = int(table.attrs.get("header_row", 1))
+        if blank := frame.attrs.pop("blank_rows", ()):
+            notes.append(blank_note(blank, header_row))
         if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
             notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
-        header_row = int(table.attrs.get("header_row", 1))
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes)
     else:
@@ -917,9 +945,11 @@ def read_file(
     if len(frame) == 0:
         raise _refuse(p, "holds no features", "check that the right file or layer was given")
     spec = _resolve_spec(p, file_crs, crs, notes)
-    frame = frame.reset_index(drop=True)
-    # a spreadsheet's first data row is row 2, or the row under a header below titles
+    # a spreadsheet's first data row is row 2, or the row under a header below titles; a
+    # table's index keeps the places of the blank rows it skipped
     first = header_row + 1 if suffix in _TABLE else 1
-    frame.insert(0, ROW, np.arange(first, len(frame) + first))
+    rows = frame.index.to_numpy() + first if suffix in _TABLE else None
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, ROW, np.arange(first, len(frame) + first) if rows is None else rows)
     word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
     return RawLayer(p, frame, spec, notes, encoding, word, None if points else xy)

@@ -143,6 +143,7 @@ _SAID_READ_NOTES = (
     "first of ",
     "header read from row",
     "coordinates read from columns",
+    "blank rows skipped",
 )
 
 
