@@ -455,7 +455,8 @@ class FirmOptions(_Analysis):
         None,
         Opt(
             "--distance",
-            "Distance of the 'within' zone, e.g. 20km (default: the rules file's).",
+            "Distance of the 'within' zone with its unit: 20km, 20公里 or 20000m (default: the "
+            "rules file's).",
             "number",
         ),
     )
