@@ -6,6 +6,7 @@ of each firm is the one its longitude and latitude give."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -248,3 +249,34 @@ def test_equipment_table_blank_rows_keep_row_numbers(tmp_path):
     frame, report = read_equipment(p, equipment_rules(load_rules()))
     assert frame["source_row"].tolist() == [2, 4, 6]
     assert "blank rows skipped: 2 (row 3, 5)" in report.notes
+
+
+# ----------------------------------------------------------------------------- CRS in names
+@pytest.mark.parametrize(
+    ("lon", "declared", "refused"),
+    [
+        ("经度(高德)", "wgs84", "pass --crs gcj02"),
+        ("经度(高德)", "bd09", "pass --crs gcj02"),
+        ("经度(高德)", None, "none was given; the columns 经度(高德), 纬度(高德) name '高德'"),
+        ("lng (BD09)", "gcj02", "pass --crs bd09"),
+        ("经度(百度)", "cgcs2000", "pass --crs bd09"),
+        ("经度(WGS84)", "gcj02", "pass --crs wgs84 or cgcs2000"),
+        ("经度(高德)", "gcj02", None),
+        ("经度(WGS84)", "cgcs2000", None),
+        ("经度(CGCS2000)", "wgs84", None),
+        ("经度(百度)", "bd09", None),
+    ],
+)
+def test_column_names_that_say_the_crs(tmp_path, lon, declared, refused):
+    """A column named 经度(高德) read as WGS84 puts every point 300-600 m off, without a
+    word: the names are read, and a declared CRS they contradict is refused."""
+    from sxzones.errors import CRSError
+
+    lat = lon.replace("经度", "纬度").replace("lng", "lat")
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"名称": ["太钢"], lon: ["112.5561"], lat: ["37.8712"]}).to_csv(p, index=False)
+    if refused is None:
+        assert read_file(p, crs=declared).frame.geometry[0].x == 112.5561
+        return
+    with pytest.raises(CRSError, match=re.escape(refused)):
+        read_file(p, crs=declared)

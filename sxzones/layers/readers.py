@@ -233,6 +233,49 @@ def _check_shapefile(path: Path) -> None:
         )
 
 
+#: Words in coordinate column names that say where the numbers come from (``经度(高德)``,
+#: ``lng_bd09``): web-map offsets (GCJ-02, BD-09) or plain longitude/latitude (None).
+_HEADER_CRS: tuple[tuple[str, str | None], ...] = (
+    ("高德", "gcj02"),
+    ("gcj", "gcj02"),
+    ("火星", "gcj02"),
+    ("腾讯", "gcj02"),
+    ("百度", "bd09"),
+    ("bd09", "bd09"),
+    ("baidu", "bd09"),
+    ("wgs", None),
+    ("gps", None),
+    ("cgcs", None),
+    ("2000", None),
+)
+
+
+def _check_header_crs(path: Path, columns: tuple[Any, Any], declared: Any) -> None:
+    """Refuse a declared CRS that the coordinate columns' own names contradict
+    (``经度(高德)`` read as ``--crs wgs84``: every point 300-600 m off), and name the CRS
+    when none was given and the names say it."""
+    text = " ".join(str(c) for c in columns).lower()
+    said = {(word, family) for word, family in _HEADER_CRS if word in text}
+    families = {f for _, f in said}
+    if len(families) != 1:
+        return
+    family = families.pop()
+    word = next(w for w, _ in said)
+    named = {"gcj02": "--crs gcj02", "bd09": "--crs bd09", None: "--crs wgs84 or cgcs2000"}
+    if declared is None:
+        raise CRSError(
+            f"{path}: the file declares no CRS and none was given; the columns "
+            f"{columns[0]}, {columns[1]} name {word!r}. Fix: pass {named[family]}"
+        )
+    spec = parse_crs(declared)
+    if spec.obfuscation != family:
+        raise CRSError(
+            f"{path}: the columns {columns[0]}, {columns[1]} name {word!r}, but the coordinates "
+            f"were declared {spec.name}: read so, every point would be hundreds of metres "
+            f"off. Fix: pass {named[family]}, or rename the columns if the name is wrong"
+        )
+
+
 def _resolve_spec(
     path: Path, file_crs: Any, declared: str | CRSSpec | None, notes: list[str]
 ) -> CRSSpec:
@@ -928,6 +971,7 @@ def read_file(
         table = _read_table(p, x, y, sheet, encoding, notes)
         frame, xy = _points_from_table(table, p, x, y, make=points)
         cx, cy = frame.attrs["coordinate_columns"]
+        _check_header_crs(p, (cx, cy), crs)
         header_row = int(table.attrs.get("header_row", 1))
         if blank := frame.attrs.pop("blank_rows", ()):
             notes.append(blank_note(blank, header_row))
