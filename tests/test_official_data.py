@@ -52,6 +52,12 @@ IN_RL140100 = "POLYGON ((112.41 38.11, 112.42 38.11, 112.42 38.12, 112.41 38.12,
         ("钢铁行业", "steel"),
         ("电解铝厂", "electrolytic_aluminium"),
         ("化工有限公司", "chemical"),
+        ("兰炭", "coking"),  # semi-coke, in 2521
+        ("独立焦化", "coking"),
+        ("铜冶炼", "nonferrous"),  # the names of division 32's classes (3211 ...)
+        ("硅冶炼", "nonferrous"),
+        ("氮肥制造", "chemical"),  # and of division 26's common classes
+        ("电石", "chemical"),
         ("玻璃厂", None),  # 玻璃 alone is not flat glass: still unknown
         ("水泥制品企业", None),  # concrete products are not cement making
         ("企业", None),
