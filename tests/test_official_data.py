@@ -270,14 +270,22 @@ def test_catalogue_values_mapping(tmp_path):
 def test_candidate_kinds_in_chinese(tmp_path, work_crs):
     p = tmp_path / "c.gpkg"
     gpd.GeoDataFrame(
-        {"地块编号": ["C1", "C2"], "地块类型": ["废弃矿山", "采煤沉陷区受损土地"]},
-        geometry=[shapely.box(112, 37.8, 112.01, 37.81), shapely.box(112.1, 37.8, 112.11, 37.81)],
+        {
+            "地块编号": ["C1", "C2", "C3"],
+            "地块类型": ["废弃矿山", "采煤沉陷区受损土地", "矿山废弃地"],
+        },
+        geometry=[
+            shapely.box(112, 37.8, 112.01, 37.81),
+            shapely.box(112.1, 37.8, 112.11, 37.81),
+            shapely.box(112.2, 37.8, 112.21, 37.81),
+        ],
         crs=4490,
     ).to_file(p)
     g, _ = validate_layer(read_file(p), "candidates", working_crs=work_crs)
     assert g[["site_id", "kind"]].values.tolist() == [
         ["C1", "abandoned_mine"],
         ["C2", "subsidence"],
+        ["C3", "abandoned_mine"],
     ]
 
 
