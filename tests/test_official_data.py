@@ -608,3 +608,32 @@ def test_unit_type_from_the_national_unit_code(tmp_path, work_crs):
     assert g["unit_type"].tolist() == ["priority_protection", "key_control", "general_control"]
     assert "unit_type: the type digit of HJGKDYBM" in rep.summary()
     assert rep.rejects[["source_row", "code"]].values.tolist() == [[4, "missing_value"]]
+
+
+def test_ids_typed_into_number_cells_are_said_to_be_inexact(tmp_path, work_crs):
+    """A 统一社会信用代码 typed into an Excel number cell is a double: 911401001100012345 comes
+    back as 911401001100012288. Said, with the rows; text cells and integer fields are exact."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["统一社会信用代码", "行业", "经度", "纬度"])
+    ws.append([911401001100012345, "钢铁", 112.55, 37.87])
+    ws.append(["91140100110001234X", "焦化", 112.30, 37.56])
+    ws.append([140100, "焦化", 112.31, 37.56])
+    ws.append([911401001100012399, "焦化", 112.32, 37.56])
+    wb.save(tmp_path / "f.xlsx")
+    raw = read_file(tmp_path / "f.xlsx", crs="wgs84")
+    g, rep = validate_layer(raw, "firms", working_crs=work_crs)
+    found = [f for f in rep.findings if f.code == "id_not_exact"]
+    assert len(found) == 1 and found[0].rows == (2, 5)
+    assert str(g.loc[0, "firm_id"]) == "911401001100012288"  # what the cell holds
+    p = tmp_path / "f.gpkg"
+    gpd.GeoDataFrame(
+        {"firm_id": [911401001100012345], "industry": ["钢铁"]},
+        geometry=[shapely.Point(112.55, 37.87)],
+        crs=4490,
+    ).to_file(p)
+    g, rep = validate_layer(read_file(p), "firms", working_crs=work_crs)
+    assert not [f for f in rep.findings if f.code == "id_not_exact"]
+    assert str(g.loc[0, "firm_id"]) == "911401001100012345"

@@ -562,11 +562,48 @@ def _all_distinct(ids: pd.Series) -> bool:
     return not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(arr) - 1))).as_py()
 
 
+def _note_inexact_ids(run: _Run, idf: str) -> None:
+    """Say which ids are numbers of 16 or more digits held as floating point (a spreadsheet's
+    number cell, a float field): a double keeps 15-17 significant digits, and Excel 15, so a
+    统一社会信用代码 typed into a number cell is not the code any more (911401001100012345
+    comes back as 911401001100012288)."""
+    col = run.frame[idf]
+    if pd.api.types.is_float_dtype(col):
+        big = np.abs(col.to_numpy(dtype=float, na_value=np.nan)) >= 1e15
+    elif col.dtype == object:
+        big = np.fromiter(
+            (
+                isinstance(v, float | np.floating | int | np.integer)
+                and not isinstance(v, bool)
+                and abs(v) >= 1e15
+                for v in col.to_numpy()
+            ),
+            dtype=bool,
+            count=len(col),
+        )
+    else:  # text, or an integer field (exact to 19 digits)
+        return
+    if big.any():
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_not_exact",
+                f"{run.shown(idf)}: numbers of 16 or more digits held as floating point: "
+                "their last digits are not the id's (Excel keeps 15)",
+                tuple(int(x) for x in run.frame.loc[big, ROW]),
+                run.shown(idf),
+                "format the column as text in the spreadsheet and enter the ids again",
+                run.raw.row_word,
+            )
+        )
+
+
 def _check_ids(run: _Run) -> None:
     """Reject repeated ids (the first occurrence is kept)."""
     idf, frame, alive = run.idf, run.frame, run.alive
     if not idf:
         return
+    _note_inexact_ids(run, idf)
     ids = frame[idf].astype(str)
     if _all_distinct(ids):  # the usual case, answered by one hash pass
         return
