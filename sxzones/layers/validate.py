@@ -575,7 +575,7 @@ def _note_inexact_ids(run: _Run, idf: str) -> None:
             (
                 isinstance(v, float | np.floating | int | np.integer)
                 and not isinstance(v, bool)
-                and abs(v) >= 1e15
+                and abs(float(v)) >= 1e15
                 for v in col.to_numpy()
             ),
             dtype=bool,
