@@ -637,3 +637,18 @@ def test_ids_typed_into_number_cells_are_said_to_be_inexact(tmp_path, work_crs):
     g, rep = validate_layer(read_file(p), "firms", working_crs=work_crs)
     assert not [f for f in rep.findings if f.code == "id_not_exact"]
     assert str(g.loc[0, "firm_id"]) == "911401001100012345"
+
+
+def test_ids_in_scientific_notation_are_said(tmp_path, work_crs):
+    """A CSV that Excel saved from number cells holds 9.11401E+17: every firm of the same
+    prefix has the same id. The duplicates are rejected as before, and the note says why."""
+    p = tmp_path / "f.csv"
+    p.write_text(
+        "统一社会信用代码,行业,经度,纬度\n9.11401E+17,钢铁,112.55,37.87\n9.11401E+17,焦化,112.3,37.56\n"
+        "91140100110001234X,焦化,112.31,37.56\n",
+        "utf-8",
+    )
+    g, rep = validate_layer(read_file(p, crs="wgs84"), "firms", working_crs=work_crs)
+    assert len(g) == 2 and rep.n_rejected == 1
+    note = next(f for f in rep.findings if f.code == "id_not_exact")
+    assert note.rows == (2, 3) and "scientific notation (e.g. 9.11401E+17)" in note.message

@@ -610,6 +610,20 @@ def _check_ids(run: _Run) -> None:
     dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
     if not dup.any():
         return
+    sci = ids.str.fullmatch(r"\s*[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+\s*").to_numpy(dtype=bool)
+    if sci.any():  # 9.11401E+17: a CSV saved by Excel from number cells
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_not_exact",
+                f"{run.shown(idf)}: ids written in scientific notation (e.g. {ids[sci].iloc[0]}): "
+                "the spreadsheet saved the numbers rounded, so different ids look the same",
+                tuple(int(x) for x in frame.loc[sci, ROW]),
+                run.shown(idf),
+                "format the column as text in the spreadsheet, enter the ids again and save",
+                run.raw.row_word,
+            )
+        )
     first_row = frame.loc[alive, ROW].groupby(ids[alive].to_numpy()).first()
     shown = run.shown(idf)
     reasons = (
