@@ -426,13 +426,19 @@ def _check_geometry(run: _Run) -> None:
     wrong = run.alive & ~np.isin(families, list(r.geometry))
     if wrong.any():
         types = sorted({str(t) for t in frame.geometry.geom_type[wrong]})
+        fix = "split or convert these features, or load the layer under another role"
+        if "polygon" in r.geometry and bool(np.all(shapely.is_closed(geoms[wrong]))):
+            fix = (  # boundaries digitised as closed lines (边界线)
+                "these are closed lines, boundaries: make them polygons (QGIS: Vector > "
+                "Geometry Tools > Lines to Polygons)"
+            )
         run.reject(
             wrong,
             "wrong_geometry_type",
             f"geometry type {', '.join(types)} is not allowed for role {r.name!r} "
             f"(allowed: {', '.join(sorted(r.geometry))})",
             "geometry",
-            "split or convert these features, or load the layer under another role",
+            fix,
         )
 
 
