@@ -652,3 +652,23 @@ def test_ids_in_scientific_notation_are_said(tmp_path, work_crs):
     assert len(g) == 2 and rep.n_rejected == 1
     note = next(f for f in rep.findings if f.code == "id_not_exact")
     assert note.rows == (2, 3) and "scientific notation (e.g. 9.11401E+17)" in note.message
+
+
+@pytest.mark.parametrize("types", [["1", "2", "3"], ["01", "02", "03"], ["优先", "重点", "一般"]])
+def test_unit_types_as_class_codes(tmp_path, work_crs, types):
+    """分类 written as the national class codes (1 priority protection, 2 key control,
+    3 general control: the digit the unit codes carry) or abbreviated: read, with a note."""
+    p = tmp_path / "cu.gpkg"
+    gpd.GeoDataFrame(
+        {"HJGKDYBM": ["ZH14010710001", "ZH14010720001", "ZH14010730001"], "GKDYFL": types},
+        geometry=[shapely.box(112 + i * 0.1, 37.8, 112.09 + i * 0.1, 37.9) for i in range(3)],
+        crs=4490,
+    ).to_file(p)
+    g, rep = validate_layer(
+        read_file(p),
+        "control_units",
+        working_crs=work_crs,
+        fields={"unit_code": "HJGKDYBM", "unit_type": "GKDYFL"},
+    )
+    assert g["unit_type"].tolist() == ["priority_protection", "key_control", "general_control"]
+    assert any(f.code == "values_mapped" for f in rep.findings)
