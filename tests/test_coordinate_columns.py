@@ -280,3 +280,45 @@ def test_column_names_that_say_the_crs(tmp_path, lon, declared, refused):
         return
     with pytest.raises(CRSError, match=re.escape(refused)):
         read_file(p, crs=declared)
+
+
+# ----------------------------------------------------------------------------- WKT tables
+IN_RL = "POLYGON ((112.41 38.11, 112.42 38.11, 112.42 38.12, 112.41 38.12, 112.41 38.11))"
+
+
+@pytest.mark.parametrize("column", ["WKT", "geometry", "the_geom"])
+def test_parcels_as_wkt_in_a_table(tmp_path, column):
+    """QGIS's 'Save as CSV' with GEOMETRY=AS_WKT (and ArcGIS's tables) write the parcel as
+    WKT in one column: read, a bad WKT rejected with its row, a blank line skipped."""
+    p = tmp_path / "parcels.csv"
+    p.write_text(
+        f'{column},项目名称,行业\n"{IN_RL}",甲,光伏\n"POLYGON ((112.41 38.11, 112.42",乙,光伏\n\n'
+        '"POINT (112.30 37.56)",丙,焦化\n',
+        "utf-8",
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--projects", str(p), "--crs", "cgcs2000", "--reports", "none",
+            "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"geometries read from the WKT column {column}" in res.output
+    assert "input rows 3 = checked 2 + rejected 1" in res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
+    got = {p["project_id"]: p for p in doc["projects"]}
+    assert set(got) == {"2", "5"}
+    assert [r["redline_id"] for r in got["2"]["redline"]] == ["RL140100"]
+    assert got["5"]["verdict"] == "conflict" and got["5"]["city"] == "太原市"
+    rejects = pd.read_csv(tmp_path / "o" / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rejects[["source_row", "field", "reason"]].values.tolist() == [
+        ["3", column, "WKT missing or not readable"]
+    ]
+
+
+def test_coordinate_columns_win_over_a_wkt_column(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text('名称,经度,纬度,WKT\n甲,112.55,37.87,"POINT (0 0)"\n', "utf-8")
+    raw = read_file(p, crs="cgcs2000")
+    assert raw.frame.attrs["coordinate_columns"] == ("经度", "纬度")

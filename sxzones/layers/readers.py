@@ -815,6 +815,34 @@ def blank_note(blank: Sequence[int] | np.ndarray, header_row: int) -> str:
     return f"blank rows skipped: {len(blank)} (row {nums}{more})"
 
 
+#: Names of a table column that holds geometries as WKT (QGIS's and ArcGIS's CSV exports),
+#: compared lower-case, used when the table has no coordinate columns.
+_WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape", "几何", "空间信息")
+
+
+def _wkt_column(columns: Iterable[Any]) -> Any:
+    """The column of ``columns`` named as a WKT column, or None."""
+    return next((c for c in columns if str(c).strip().lower() in _WKT_COLUMNS), None)
+
+
+def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
+    """The table with its WKT column made the geometry (None where the text is blank or not
+    WKT: rejected by validation with its row); blank rows are skipped, their places kept."""
+    text = table[col].astype("string").str.strip().fillna("")
+    geoms = shapely.from_wkt(
+        np.where(text.to_numpy(dtype=object) == "", None, text.to_numpy(dtype=object)),
+        on_invalid="ignore",
+    )
+    missing = shapely.is_missing(geoms)
+    blank = blank_rows(table, missing)
+    keep = np.ones(len(table), bool)
+    keep[blank] = False
+    frame = gpd.GeoDataFrame(table.drop(columns=[col])[keep], geometry=geoms[keep])
+    frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
+    frame.attrs["wkt_column"] = str(col)
+    return frame
+
+
 def _points_from_table(
     table: pd.DataFrame, path: Path, x: str | None, y: str | None, make: bool = True
 ) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray]]:
@@ -974,14 +1002,19 @@ def read_file(
         file_crs = frame.crs
     elif suffix in _TABLE:
         table = _read_table(p, x, y, sheet, encoding, notes)
-        frame, xy = _points_from_table(table, p, x, y, make=points)
-        cx, cy = frame.attrs["coordinate_columns"]
-        _check_header_crs(p, (cx, cy), crs)
         header_row = int(table.attrs.get("header_row", 1))
+        wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
+        if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
+            frame = _geometries_from_wkt(table, wkt)
+            notes.append(f"geometries read from the WKT column {wkt}")
+        else:
+            frame, xy = _points_from_table(table, p, x, y, make=points)
+            cx, cy = frame.attrs["coordinate_columns"]
+            _check_header_crs(p, (cx, cy), crs)
+            if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
+                notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
         if blank := frame.attrs.pop("blank_rows", ()):
             notes.append(blank_note(blank, header_row))
-        if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
-            notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:

@@ -144,6 +144,7 @@ _SAID_READ_NOTES = (
     "header read from row",
     "coordinates read from columns",
     "blank rows skipped",
+    "geometries read from the WKT column",
 )
 
 
@@ -404,12 +405,17 @@ def _check_geometry(run: _Run) -> None:
         )
         return  # the other rows are points with finite coordinates, as the role allows
     geoms = frame.geometry.to_numpy()
+    wkt = run.raw.frame.attrs.get("wkt_column")
     run.reject(
         shapely.is_missing(geoms) | shapely.is_empty(geoms),
         "empty_geometry",
-        "coordinates missing or not numbers" if coord_cols else "NULL or empty geometry",
-        "/".join(coord_cols) if coord_cols else "geometry",
-        "fill in the coordinates or remove the row",
+        "coordinates missing or not numbers"
+        if coord_cols
+        else ("WKT missing or not readable" if wkt else "NULL or empty geometry"),
+        "/".join(coord_cols) if coord_cols else (str(wkt) if wkt else "geometry"),
+        "write the geometry as WKT (POLYGON ((x y, ...)))"
+        if wkt
+        else "fill in the coordinates or remove the row",
     )
     # A NaN or infinite vertex anywhere: make_valid would drop or move it without a word.
     xy, owner = shapely.get_coordinates(geoms, return_index=True)
