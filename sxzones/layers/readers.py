@@ -14,6 +14,8 @@ import codecs
 import csv
 import itertools
 import re
+import shutil
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -142,6 +144,71 @@ class RawLayer:
         frame = self.frame.set_geometry(_make_points(*self.xy))
         frame.attrs = dict(self.frame.attrs)
         return replace(self, frame=frame, xy=None)
+
+
+#: What a zip may hold: one dataset of these (a shapefile with its parts, a GeoPackage ...).
+_ZIPPABLE = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".tab", ".mif", ".csv", ".xlsx",
+             ".xls", ".txt")  # fmt: skip
+#: Unpacked bytes a zip may hold, and the most it may unpack to per byte packed.
+ZIP_MAX_BYTES = 4 << 30
+ZIP_MAX_RATIO = 200
+
+
+def _member_name(m: zipfile.ZipInfo) -> str:
+    """A member's file name (no folders), its Chinese read as GBK when the zip does not say
+    UTF-8 (zips made by Windows in China)."""
+    name = m.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    if not m.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("gbk")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name
+
+
+def _unzip_dataset(path: Path, folder: Path) -> tuple[Path, str]:
+    """Extract the one dataset of the zip ``path`` into ``folder`` (members without their
+    folders; a zip bomb refused); return its main file and its name in the zip."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _refuse(path, f"is not a zip archive ({exc})", "create it again") from None
+    with zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        size = sum(m.file_size for m in members)
+        if size > ZIP_MAX_BYTES or size > ZIP_MAX_RATIO * max(path.stat().st_size, 1) + (64 << 20):
+            raise _refuse(path, f"unpacks to {size / 1e6:,.0f} MB", "send the files unzipped")
+        names = [_member_name(m) for m in members]
+        main = [n for n in names if Path(n).suffix.lower() in _ZIPPABLE]
+        if len(main) != 1:
+            raise _refuse(
+                path,
+                f"a zip must hold one layer; it holds {', '.join(main) or 'none'}",
+                "zip one shapefile (.shp, .shx, .dbf, .prj, .cpg), GeoPackage, KML or table",
+            )
+        for m, n in zip(members, names, strict=True):
+            try:
+                with zf.open(m) as src, (folder / n).open("wb") as out:
+                    shutil.copyfileobj(src, out)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+                raise _refuse(
+                    path, f"cannot unpack {n} ({exc})", "zip it without a password"
+                ) from None
+    return folder / main[0], main[0]
+
+
+def _read_zip(path: Path, **kw: Any) -> RawLayer:
+    """The one dataset a zip holds (agencies send shapefiles zipped), read as it would be
+    unzipped; messages and the layer name the zip."""
+    with tempfile.TemporaryDirectory(prefix="sxzones-zip-") as tmp:
+        inner, name = _unzip_dataset(path, Path(tmp))
+        try:
+            raw = read_file(inner, **kw)
+        except (LayerError, CRSError) as exc:
+            text = str(exc).replace(str(inner.with_suffix("")), f"{path}:{inner.stem}")
+            raise type(exc)(text.replace(tmp, str(path))) from None
+    raw.notes.insert(0, f"zip member read: {name}")
+    return replace(raw, path=path)
 
 
 def _refuse(path: Path, what: str, fix: str) -> LayerError:
@@ -969,6 +1036,9 @@ def read_file(
     """
     p = Path(path)
     _check_file(p)
+    if p.suffix.lower() == ".zip":
+        kw = {"crs": crs, "layer": layer, "encoding": encoding, "x": x, "y": y}
+        return _read_zip(p, sheet=sheet, where=where, points=points, **kw)
     if encoding:
         try:
             codecs.lookup(encoding)
@@ -1021,8 +1091,8 @@ def read_file(
         raise _refuse(
             p,
             f"unknown file type {suffix!r}",
-            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .parquet, .csv, .xlsx or a "
-            "界址点 .txt",
+            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .parquet, .csv, .xlsx, a "
+            "界址点 .txt, or a .zip of one of them",
         )
     if len(frame) == 0:
         raise _refuse(p, "holds no features", "check that the right file or layer was given")

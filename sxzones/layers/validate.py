@@ -145,6 +145,7 @@ _SAID_READ_NOTES = (
     "coordinates read from columns",
     "blank rows skipped",
     "geometries read from the WKT column",
+    "zip member read",
 )
 
 
