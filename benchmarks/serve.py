@@ -4,10 +4,15 @@ or rejected).
 
 The server runs as its own process (``sxzones serve`` on a free port of 127.0.0.1, with its
 worker processes), as a reviewer's laptop or an intranet host would run it; the clients are
-threads of this process. Prints the load average before and after, since the machine may be
-shared, and the CPU time the server's processes spent per site check (a figure that load
-does not change much). Checks that the served verdicts are the command's for the same points
-(``sxzones check``), and that the firm upload's CSV is ``sxzones firms``'s byte for byte.
+threads of this process (httpx, each its own connection, the next request sent as soon as
+the answer came: a closed loop with no pause), on the same cores as the server. Each client
+cycles through :data:`POINTS` from its own starting point, so that concurrent requests are
+of different places. Prints the load average before and after, since the machine may be
+shared, and the CPU time spent per site check by the server's HTTP process, by its worker
+processes, and by the clients (they take that much of the cores from the server: with N
+clients on C cores the mean latency is about N x (server + client CPU) / C). Checks that the
+served verdicts are the command's for every point (``sxzones check``), and that the firm
+upload's CSV is ``sxzones firms``'s byte for byte.
 
     .venv/bin/python benchmarks/serve.py [--clients 20] [--requests 400] [--rows 100000]
                                          [--workers N]
