@@ -21,6 +21,7 @@ Input rows = loaded rows + rejected rows, always.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -776,11 +777,15 @@ def _finish(
     the validation of a single drawn parcel)."""
     raw, r, report, frame, alive = run.raw, run.role, run.report, run.frame, run.alive
     every = bool(alive.all())
-    names = [c for c in frame.columns if c not in (frame.geometry.name, GEOMETRY_PROBLEM)]
+    skip = (frame.geometry.name, GEOMETRY_PROBLEM)
+    names = [c for c in frame.columns if c not in skip]
     ids = [r.id_field] if r.id_field else []
     canon = list(dict.fromkeys(c for c in (*ids, *r.required, *r.optional) if c in names))
     rest = [c for c in names if c not in canon and c not in (ROW, "geometry")]
-    out = frame[[*canon, *rest, ROW]]  # a frame of its own, without the geometries
+    # a frame of its own, without the geometries, selected as a plain frame (half the cost
+    # of a GeoDataFrame's selection), with the attributes a selection carries
+    out = pd.DataFrame(frame, copy=False)[[*canon, *rest, ROW]]
+    out.attrs = copy.deepcopy(frame.attrs)
     out = out if every else out.loc[alive]
     if geoms is None and raw.xy is not None:
         x, y = (v if every else v[alive] for v in raw.xy)
