@@ -322,3 +322,30 @@ def test_coordinate_columns_win_over_a_wkt_column(tmp_path):
     p.write_text('名称,经度,纬度,WKT\n甲,112.55,37.87,"POINT (0 0)"\n', "utf-8")
     raw = read_file(p, crs="cgcs2000")
     assert raw.frame.attrs["coordinate_columns"] == ("经度", "纬度")
+
+
+def test_a_workbook_whose_first_sheet_is_its_instructions(tmp_path):
+    """填表说明 first, the list on the second sheet: the first sheet with coordinate columns
+    is read, said as a note (it was 'no coordinate columns found; columns are [本表由...]')."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "填表说明"
+    ws.append(["本表由各市生态环境局填报"])
+    ws.append(["坐标采用 CGCS2000"])
+    ws2 = wb.create_sheet("企业名录")
+    ws2.append(["重点排污单位名录"])  # a title above the header as well
+    ws2.append(["企业名称", "行业", "经度", "纬度"])
+    ws2.append(["甲", "钢铁", 112.55, 37.87])
+    wb.save(tmp_path / "名录.xlsx")
+    raw = read_file(tmp_path / "名录.xlsx", crs="cgcs2000")
+    assert raw.frame["source_row"].tolist() == [3]
+    assert "sheet '企业名录' read (sheet 2): the first, '填表说明', has no coordinate columns" in (
+        raw.notes
+    )
+    assert any(n.startswith("header read from row 2") for n in raw.notes)
+    wb.remove(ws2)
+    wb.save(tmp_path / "说明.xlsx")
+    with pytest.raises(LayerError, match="no coordinate columns found"):
+        read_file(tmp_path / "说明.xlsx", crs="cgcs2000")

@@ -559,25 +559,25 @@ def _read_table(
     table without coordinates, see :func:`_header_row`)."""
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
-        try:
-            raw = pd.read_excel(
-                path, sheet_name=sheet or 0, dtype=object, header=None, engine=EXCEL_ENGINE
-            )
-        except python_calamine.PasswordError as exc:
-            raise _refuse(
-                path, "the workbook is password-protected", "save a copy without a password"
-            ) from exc
-        except (
-            ValueError,
-            OSError,
-            KeyError,
-            zipfile.BadZipFile,
-            python_calamine.CalamineError,
-        ) as exc:
-            raise _refuse(
-                path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
-            ) from exc
-        return _sheet_table(raw, x, y, header_names, notes)
+        first: list[str] = []
+        table = _sheet_table(_excel_sheet(path, sheet or 0), x, y, header_names, first)
+        if sheet is None and not header_names and not _locatable(table.columns, x, y):
+            # a workbook whose first sheet is its instructions (填表说明): the first sheet
+            # that has coordinate columns
+            with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
+                names = [str(n) for n in book.sheet_names]
+            for k, name in enumerate(names[1:], start=2):
+                own: list[str] = []
+                other = _sheet_table(_excel_sheet(path, name), x, y, header_names, own)
+                if _locatable(other.columns, x, y):
+                    notes += own
+                    notes.append(
+                        f"sheet {name!r} read (sheet {k}): the first, {names[0]!r}, has no "
+                        "coordinate columns"
+                    )
+                    return other
+        notes += first
+        return table
     if encoding is None and _utf16_bom(path):  # Excel's "Unicode text" export
         encoding = "utf-16"
         notes.append("text read as UTF-16 (it begins with a UTF-16 byte-order mark)")
@@ -610,6 +610,37 @@ def _read_table(
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
+    """One sheet of a workbook, every cell as it is, no header."""
+    try:
+        return pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
+    except python_calamine.PasswordError as exc:
+        raise _refuse(
+            path, "the workbook is password-protected", "save a copy without a password"
+        ) from exc
+    except (
+        ValueError,
+        OSError,
+        KeyError,
+        zipfile.BadZipFile,
+        python_calamine.CalamineError,
+    ) as exc:
+        raise _refuse(
+            path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
+        ) from exc
+
+
+def _locatable(columns: Iterable[Any], x: str | None, y: str | None) -> bool:
+    """Whether a table with ``columns`` says where its rows are: the named x and y, a pair
+    of coordinate columns (or X坐标/Y坐标, refused later with both readings), or WKT."""
+    cols = [str(c) for c in columns]
+    if x or y:
+        return {n for n in (x, y) if n} <= set(cols)
+    keys = {coordinate_key(c) for c in cols}
+    ambiguous = any({a, b} <= keys for a, b in _AMBIGUOUS_XY)
+    return bool(coordinate_pair(cols)) or ambiguous or _wkt_column(cols) is not None
 
 
 def _note_titles(rows: Iterable[Sequence[Any]], skip: int, notes: list[str]) -> None:

@@ -146,6 +146,7 @@ _SAID_READ_NOTES = (
     "blank rows skipped",
     "geometries read from the WKT column",
     "zip member read",
+    "sheet ",
 )
 
 
