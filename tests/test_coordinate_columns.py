@@ -349,3 +349,32 @@ def test_a_workbook_whose_first_sheet_is_its_instructions(tmp_path):
     wb.save(tmp_path / "说明.xlsx")
     with pytest.raises(LayerError, match="no coordinate columns found"):
         read_file(tmp_path / "说明.xlsx", crs="cgcs2000")
+
+
+# ----------------------------------------------------------------------------- one column
+@pytest.mark.parametrize(
+    ("column", "cells", "order"),
+    [
+        ("经纬度", ['"112.55,37.87"', '"112.30， 37.56"'], "longitude first"),  # Amap's picker
+        ("坐标", ['"37.87, 112.55"', '"37.56,112.30"'], "latitude first"),  # Google Maps
+        ("经纬度(高德)", ['"112.55 37.87"', '"112.30 37.56"'], "longitude first"),
+    ],
+)
+def test_both_coordinates_in_one_column(tmp_path, column, cells, order):
+    """'112.553456,37.871234' pasted from a map's coordinate picker into one column: read;
+    latitude first (Google Maps) is told by the numbers' sizes (in China latitude < 54 <
+    73 < longitude); 高德 in the name still needs --crs gcj02."""
+    p = tmp_path / "f.csv"
+    p.write_text(
+        f"企业名称,行业,{column}\n甲,钢铁,{cells[0]}\n乙,焦化,{cells[1]}\n丙,水泥,abc\n", "utf-8"
+    )
+    crs = "gcj02" if "高德" in column else "cgcs2000"
+    raw = read_file(p, crs=crs)
+    assert any(n.startswith(f"coordinates read from column {column} ({order}") for n in raw.notes)
+    pts = [(g.x, g.y) if g is not None else None for g in raw.frame.geometry]
+    assert pts == [(112.55, 37.87), (112.30, 37.56), None]
+    if "高德" in column:
+        from sxzones.errors import CRSError
+
+        with pytest.raises(CRSError, match="pass --crs gcj02"):
+            read_file(p, crs="wgs84")

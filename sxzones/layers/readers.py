@@ -923,6 +923,42 @@ def _wkt_column(columns: Iterable[Any]) -> Any:
     return next((c for c in columns if str(c).strip().lower() in _WKT_COLUMNS), None)
 
 
+#: Names of one column holding both coordinates (``112.553456,37.871234``), compared as
+#: :func:`coordinate_key` makes them, used when a table has no pair of coordinate columns.
+_PAIR_COLUMNS = ("经纬度", "经纬度坐标", "坐标", "中心点坐标", "位置坐标", "lnglat", "lonlat",
+                 "lng,lat", "lon,lat", "coordinates")  # fmt: skip
+
+
+def _pair_column(columns: Iterable[Any]) -> Any:
+    """The column of ``columns`` named as one holding both coordinates, or None."""
+    return next((c for c in columns if coordinate_key(c) in _PAIR_COLUMNS), None)
+
+
+def _split_pair(table: pd.DataFrame, col: Any) -> tuple[pd.DataFrame, str, str, str]:
+    """The table with the two numbers of ``col`` as columns ``col (x)`` and ``col (y)``.
+    Degrees written latitude first (as Google Maps gives them) are told by their size: in
+    China a latitude (18-54) is always below a longitude (73-135); other numbers keep their
+    order (x, y). Returns the table, the x and y columns and the order read."""
+    text = table[col].astype("string").str.strip()
+    parts = text.str.split(r"\s*[,，;；]\s*|\s+", n=1, regex=True, expand=True)
+    a = _numbers(parts[0])
+    b = _numbers(parts[1]) if parts.shape[1] > 1 else np.full(len(table), np.nan)
+    ok = np.isfinite(a) & np.isfinite(b)
+    degrees = ok.any() and bool(np.all(np.abs(np.r_[a[ok], b[ok]]) <= 180))
+    lat_first = degrees and bool(np.median(a[ok]) < np.median(b[ok]))
+    xs, ys = (b, a) if lat_first else (a, b)
+    cx, cy = f"{col} (x)", f"{col} (y)"
+    out = table.copy()
+    out[cx] = pd.array(np.where(np.isfinite(xs), xs, np.nan), dtype="Float64")
+    out[cy] = pd.array(np.where(np.isfinite(ys), ys, np.nan), dtype="Float64")
+    order = (
+        "latitude first, as Google Maps writes them"
+        if lat_first
+        else ("longitude first" if degrees else "x first, then y")
+    )
+    return out, cx, cy, order
+
+
 def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
     """The table with its WKT column made the geometry (None where the text is blank or not
     WKT: rejected by validation with its row); blank rows are skipped, their places kept."""
@@ -1105,9 +1141,15 @@ def read_file(
         table = _read_table(p, x, y, sheet, encoding, notes)
         header_row = int(table.attrs.get("header_row", 1))
         wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
+        both = None if x or wkt is not None else _pair_column(table.columns)
         if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
             frame = _geometries_from_wkt(table, wkt)
             notes.append(f"geometries read from the WKT column {wkt}")
+        elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
+            _check_header_crs(p, (both, both), crs)
+            table, x, y, order = _split_pair(table, both)
+            frame, xy = _points_from_table(table, p, x, y, make=points)
+            notes.append(f"coordinates read from column {both} ({order})")
         else:
             frame, xy = _points_from_table(table, p, x, y, make=points)
             cx, cy = frame.attrs["coordinate_columns"]

@@ -142,7 +142,7 @@ _SAID_READ_NOTES = (
     "columns separated by tabs",
     "first of ",
     "header read from row",
-    "coordinates read from columns",
+    "coordinates read from column",
     "blank rows skipped",
     "geometries read from the WKT column",
     "zip member read",
