@@ -359,35 +359,65 @@ def centres_in(
     geom: shapely.Geometry, shape: tuple[int, int], transform: Affine
 ) -> npt.NDArray[np.bool_]:
     """The cells of a grid (``shape``: rows, columns; ``transform``: north up, working CRS)
-    whose centres lie in the polygons of ``geom``, by scanlines through the cell centres (as
-    GDAL rasterises without ``all_touched``), with numpy: no GDAL dataset per call.
+    whose centres lie in the polygons of ``geom``, with numpy: what GDAL's rasterisation
+    without ``all_touched`` burns (``rasterio.features.geometry_mask(..., invert=True)``),
+    by its own rules and arithmetic, without a GDAL dataset and environment per call.
 
-    A centre on an edge belongs to the cell east of the crossing (the rings' crossings are
-    counted even-odd, so holes and several parts are handled)."""
+    GDAL's rules: the coordinates go to cells by the inverse transform; on each row of cell
+    centres, every edge that is not horizontal and spans it (lower end included) crosses it
+    at ``x``, rounded to the cell ``floor(x + 0.5)``; the cells between the sorted crossings,
+    pair by pair, are in (even-odd: holes and several parts are handled). A horizontal edge
+    lying on a row of centres, walked east to west, puts its cells in too."""
     h, w = shape
-    if geom.geom_type == "Polygon":
-        rings = shapely.get_rings(geom)
-    else:
-        parts = shapely.get_parts(geom)
-        rings = shapely.get_rings(parts[shapely.get_type_id(parts) == 3])
+    parts = shapely.get_parts(geom)
+    rings = shapely.get_rings(parts[shapely.get_type_id(parts) == 3])
+    # GDAL burns as if every ring ran clockwise on the map (east to west along its south side)
+    ccw = shapely.is_ccw(rings)
+    rings[ccw] = shapely.reverse(rings[ccw])
     xy, ring = shapely.get_coordinates(rings, return_index=True)
+    inside = np.zeros(shape, dtype=bool)
     if len(xy) < 2:
-        return np.zeros(shape, dtype=bool)
-    col = (xy[:, 0] - transform.c) / transform.a  # cell units, 0 at the grid's west edge
-    row = (xy[:, 1] - transform.f) / transform.e  # 0 at its north edge
+        return inside
+    inv0, inv1 = -transform.c / transform.a, 1.0 / transform.a  # GDALInvGeoTransform
+    inv3, inv5 = -transform.f / transform.e, 1.0 / transform.e
+    px, py = inv0 + xy[:, 0] * inv1, inv3 + xy[:, 1] * inv5
     same = ring[1:] == ring[:-1]
-    x1, y1, x2, y2 = col[:-1][same], row[:-1][same], col[1:][same], row[1:][same]
-    lo, hi = np.minimum(y1, y2), np.maximum(y1, y2)
-    # the centre rows r + 0.5 with lo <= r + 0.5 < hi
-    first = np.clip(np.ceil(lo - 0.5), 0, h).astype(np.int64)
-    stop = np.clip(np.ceil(hi - 0.5), 0, h).astype(np.int64)
+    xa, ya, xb, yb = px[:-1][same], py[:-1][same], px[1:][same], py[1:][same]
+    _flat_edges(inside, xa, ya, xb, yb)
+    up = ya < yb  # each edge from its lower end (in rows) to its upper one
+    x1, y1 = np.where(up, xa, xb), np.where(up, ya, yb)
+    x2, y2 = np.where(up, xb, xa), np.where(up, yb, ya)
+    slanted = y1 != y2
+    x1, y1, x2, y2 = x1[slanted], y1[slanted], x2[slanted], y2[slanted]
+    first = np.clip(np.ceil(y1 - 0.5), 0, h).astype(np.int64)  # rows r with y1 <= r + 0.5
+    stop = np.clip(np.ceil(y2 - 0.5), 0, h).astype(np.int64)  # and r + 0.5 < y2
     n = np.maximum(stop - first, 0)
     if n.sum() == 0:
-        return np.zeros(shape, dtype=bool)
+        return inside
     e = np.repeat(np.arange(len(n)), n)
     r = first[e] + (np.arange(len(e)) - np.repeat(np.cumsum(n) - n, n))
-    yc = r + 0.5
-    xc = x1[e] + (yc - y1[e]) * (x2[e] - x1[e]) / (y2[e] - y1[e])
-    k = np.clip(np.ceil(xc - 0.5), 0, w).astype(np.int64)  # first cell whose centre is >= xc
+    dy = r + 0.5
+    xc = (dy - y1[e]) * (x2[e] - x1[e]) / (y2[e] - y1[e]) + x1[e]
+    k = np.clip(np.floor(xc + 0.5), 0, w).astype(np.int64)
     toggle = np.bincount(r * (w + 1) + k, minlength=h * (w + 1)).reshape(h, w + 1)
-    return (np.cumsum(toggle, axis=1)[:, :w] & 1).astype(bool)
+    inside |= (np.cumsum(toggle, axis=1)[:, :w] & 1).astype(bool)
+    return inside
+
+
+def _flat_edges(
+    inside: npt.NDArray[np.bool_],
+    xa: npt.NDArray[np.float64],
+    ya: npt.NDArray[np.float64],
+    xb: npt.NDArray[np.float64],
+    yb: npt.NDArray[np.float64],
+) -> None:
+    """GDAL's rule for horizontal edges on a row of cell centres (cell units): walked east to
+    west, their cells ``floor(x + 0.5)`` from the west end up to the east end's, excluded,
+    are in."""
+    h, w = inside.shape
+    flat = (ya == yb) & (xa > xb) & (ya - 0.5 == np.floor(ya - 0.5))
+    for x_east, x_west, y in zip(xa[flat], xb[flat], ya[flat], strict=True):
+        row = int(y - 0.5)
+        lo, hi = math.floor(x_west + 0.5), math.floor(x_east + 0.5)
+        if 0 <= row < h and lo < w and hi > 0:
+            inside[row, max(lo, 0) : min(hi, w)] = True
