@@ -78,7 +78,7 @@ def _masks() -> tuple[list[np.ndarray], list]:
         if i == 4:
             m[:] = False
         masks.append(m)
-        tfs.append(T * T.translation(int(rng.integers(-50, 500)), int(rng.integers(-50, 500))))
+        tfs.append(T @ T.translation(int(rng.integers(-50, 500)), int(rng.integers(-50, 500))))
     masks.append(np.ones((600, 20), bool) ^ (np.arange(20) % 3 == 0))  # taller than a stack
     tfs.append(T)
     return masks, tfs

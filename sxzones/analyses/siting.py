@@ -340,9 +340,8 @@ def _tile_cells(c: _Cand, r: RasterCriterion, ds: Any) -> list[_Cells]:
     tiles = r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0, ds=ds)
     while (t := _next_tile(r, tiles)) is not None:
         vals = horn_slope(t.values, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
-        known = ~np.isnan(vals)
-        fails = np.zeros_like(known)
-        fails[known] = vals[known] > r.threshold if r.kind == "slope" else vals[known] < r.threshold
+        # NaN (no data) compares false: it never fails
+        fails = vals > r.threshold if r.kind == "slope" else vals < r.threshold
         out.append(_Cells(vals, t.transform, r, c.rem, fails))
     return out
 
