@@ -411,7 +411,9 @@ def main() -> int:
             }
         },
     }
-    save(DATA / "siting_results.json", doc)
+    out = DATA / "siting_results.json"
+    out.unlink(missing_ok=True)  # a new file: never write through a hard-linked copy
+    save(out, doc)
     return 0 if not check or check["within_tolerance"] else 1
 
 

@@ -19,8 +19,11 @@ Method
    (cell size / k), and resource rasters with a minimum. The cells that fail are turned into
    polygons and removed like an exclusion; cells without data are reported as ``unknown_m2``
    and **not** removed. Rasters are read in windows around each candidate (tiles of at most
-   :data:`~sxzones.analyses.rasters.TILE` cells a side), and a candidate's cells are let go
-   once it is done, so memory does not grow with the raster. The resolution used is reported.
+   :data:`~sxzones.analyses.rasters.TILE` cells a side), a few neighbouring candidates at a
+   time (their failing cells polygonised in one GDAL call), and their cells are let go once
+   they are done, so memory does not grow with the raster. The cell statistics count the
+   cells whose centres lie in the eligible land, as GDAL burns them, found from the failure
+   mask and the land before the cut. The resolution used is reported.
 3. **Minimum contiguous area**: eligible pieces smaller than the capacity rule's
    ``min_area_m2`` are removed (reason ``too_small``).
 4. **Capacity**: PV = eligible km² x density (MW/km²); wind = turbines placed on a hexagonal
@@ -311,8 +314,9 @@ class _Cells:
     """One tile of a raster over a candidate: its values, transform and criterion, the
     eligible land before the criterion was applied (``before``), the cells that failed it,
     and what was eligible right after (``after``). While nothing else is cut, the cells
-    whose centres lie in the eligible land are those of ``before`` that did not fail: one
-    rasterisation of the simpler ``before``, no second one of the cut result."""
+    whose centres lie in the eligible land are those of ``before`` that did not fail: the
+    centres in the simpler ``before`` (:func:`~sxzones.analyses.rasters.centres_in`) and
+    the failure mask, no look at the cut result."""
 
     vals: npt.NDArray[np.float32]
     tf: Any
@@ -656,10 +660,12 @@ def _raster_pass(
 ) -> _Stats:
     """Steps 2-3 per candidate: raster criteria, minimum contiguous area, cell statistics.
 
-    Candidates are taken in bands of the first raster's storage blocks (each block is then
-    decompressed about once), by ``threads`` workers, each with its own dataset handles and
-    one GDAL environment for the whole run. Each candidate's results go to its own row, so
-    the outcome does not depend on the number of threads or their timing."""
+    Candidates are taken in bands of the first raster's storage blocks by ``threads``
+    workers, each with its own dataset handles and one GDAL environment for the whole run,
+    each going down its own run of neighbouring bands (so each block is decompressed about
+    once, by one worker) in chunks of neighbouring candidates. Each candidate's results go
+    to its own row, and a candidate's cut depends only on its own tiles, so the outcome does
+    not depend on the number of threads, the chunks or their timing."""
     n = len(cands)
     st = _Stats(
         np.full(n, np.nan),
