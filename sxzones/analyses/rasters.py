@@ -4,7 +4,8 @@ A criterion holds a raster the caller opened (``rasterio.open``: the caller clos
 2-D array with its transform and CRS; no analysis opens a file. When the raster's CRS is not
 the working CRS it is seen through a GDAL warped VRT in the working CRS (bilinear for
 elevation, nearest for other values), so every window is on a north-up grid in metres of the
-working CRS. Windows cover one candidate at a time and are cut into tiles of at most
+working CRS; the slope of such a DEM is taken on its own cells and then resampled
+(:func:`slope_tile`, :mod:`sxzones.analyses.slope`). Windows cover one candidate at a time and are cut into tiles of at most
 ``TILE`` x ``TILE`` cells, so memory stays bounded whatever the raster's size (a province at
 30 m is about 290 million cells).
 
@@ -45,6 +46,7 @@ __all__ = [
     "horn_slope",
     "polygons_of",
     "polygons_of_many",
+    "slope_tile",
 ]
 
 #: Largest tile edge in cells: a float32 tile is at most 16 MB.
@@ -269,6 +271,19 @@ class Tile:
     def inner(self) -> F32:
         p = self.pad
         return self.values[p : self.values.shape[0] - p, p : self.values.shape[1] - p]
+
+
+def slope_tile(t: Tile, ds: Any, dx: float, dy: float) -> F32:
+    """Slope in degrees of the inner cells of tile ``t`` of a DEM read through ``ds``:
+    Horn's method on the tile when the DEM is in the working CRS (``dx``, ``dy``: cell sizes
+    in ground metres); on the DEM's own cells, then resampled, when ``ds`` warps it (a
+    warped DEM's slope is not exact: :mod:`sxzones.analyses.slope`)."""
+    src = getattr(ds, "src_dataset", None)
+    if src is None:
+        return horn_slope(t.values, dx, dy)
+    from sxzones.analyses.slope import native_slope
+
+    return native_slope(src, t.transform, t.inner.shape, CRS.from_user_input(ds.crs))
 
 
 def horn_slope(z: F32, dx: float, dy: float) -> F32:

@@ -74,8 +74,8 @@ from sxzones.analyses.rasters import (
     RasterCriterion,
     Tile,
     centres_in,
-    horn_slope,
     polygons_of_many,
+    slope_tile,
 )
 from sxzones.analyses.siting_totals import capacity_on, unassessed_frame, union_totals
 from sxzones.errors import CRSError, LayerError, RulesError
@@ -343,7 +343,7 @@ def _tile_cells(c: _Cand, r: RasterCriterion, ds: Any) -> list[_Cells]:
     out = []
     tiles = r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0, ds=ds)
     while (t := _next_tile(r, tiles)) is not None:
-        vals = horn_slope(t.values, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
+        vals = slope_tile(t, ds, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
         # NaN (no data) compares false: it never fails
         fails = vals > r.threshold if r.kind == "slope" else vals < r.threshold
         out.append(_Cells(vals, t.transform, r, c.rem, fails))
