@@ -147,6 +147,7 @@ _SAID_READ_NOTES = (
     "geometries read from the WKT column",
     "zip member read",
     "sheet ",
+    "point given latitude first",
 )
 
 
