@@ -103,6 +103,10 @@ def run_once(cmd: Sequence[str], cwd: str | None = None) -> tuple[float, float, 
 
 
 def save(path: str | os.PathLike[str], doc: dict) -> None:
-    """Write the results as JSON (for the README's figures)."""
-    with open(path, "w", encoding="utf-8") as fh:
+    """Write the results as JSON (for the README's figures): to a new file renamed into
+    place, so that a results file hard-linked from another checkout is never written
+    through."""
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, ensure_ascii=False, indent=2)
+    os.replace(tmp, path)

@@ -692,3 +692,15 @@ def test_unit_type_against_the_code(tmp_path, work_crs):
     note = next(f for f in rep.findings if f.code == "type_against_code")
     assert note.rows == (1,)
     assert "ZH14010710001 (priority_protection) is general_control" in note.message
+
+
+def test_a_point_pasted_latitude_first(tmp_path):
+    """Google Maps copies '37.87, 112.55' (latitude first): in China a latitude (18-54) is
+    always below a longitude (73-136), so the order is told and said, not refused."""
+    res = _check(tmp_path, "--project", "37.87, 112.55", "--crs", "wgs84", "--industry", "pv")
+    assert res.exit_code == 0, res.output
+    assert "point given latitude first (as Google Maps copies it): read as 112.55, 37.87" in (
+        res.output
+    )
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
+    assert doc["projects"][0]["county"] == "杏花岭区"

@@ -66,8 +66,8 @@ def native_slope(src: Any, dst_transform: Affine, shape: tuple[int, int], dst_cr
     NaN where the DEM has no data or does not reach."""
     h, w = shape
     out = np.full(shape, np.nan, dtype=np.float32)
-    x0, y0 = dst_transform * (0, 0)
-    x1, y1 = dst_transform * (w, h)
+    x0, y0 = dst_transform @ (0, 0)
+    x1, y1 = dst_transform @ (w, h)
     src_crs = CRS.from_user_input(src.crs)
     west, south, east, north = rasterio.warp.transform_bounds(
         dst_crs, src_crs, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), densify_pts=21
@@ -85,7 +85,7 @@ def native_slope(src: Any, dst_transform: Affine, shape: tuple[int, int], dst_cr
     rows = wt.f + wt.e * (np.arange(1, z.shape[0] - 1) + 0.5)
     dx, dy = _ground_sizes(src_crs, wt, rows, wt.c + wt.a * z.shape[1] / 2)
     slope = _horn(z, dx, dy)
-    inner = wt * Affine.translation(1, 1)
+    inner = wt @ Affine.translation(1, 1)
     rasterio.warp.reproject(
         slope,
         out,

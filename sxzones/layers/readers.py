@@ -559,25 +559,25 @@ def _read_table(
     table without coordinates, see :func:`_header_row`)."""
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
-        try:
-            raw = pd.read_excel(
-                path, sheet_name=sheet or 0, dtype=object, header=None, engine=EXCEL_ENGINE
-            )
-        except python_calamine.PasswordError as exc:
-            raise _refuse(
-                path, "the workbook is password-protected", "save a copy without a password"
-            ) from exc
-        except (
-            ValueError,
-            OSError,
-            KeyError,
-            zipfile.BadZipFile,
-            python_calamine.CalamineError,
-        ) as exc:
-            raise _refuse(
-                path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
-            ) from exc
-        return _sheet_table(raw, x, y, header_names, notes)
+        first: list[str] = []
+        table = _sheet_table(_excel_sheet(path, sheet or 0), x, y, header_names, first)
+        if sheet is None and not header_names and not _locatable(table.columns, x, y):
+            # a workbook whose first sheet is its instructions (填表说明): the first sheet
+            # that has coordinate columns
+            with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
+                names = [str(n) for n in book.sheet_names]
+            for k, name in enumerate(names[1:], start=2):
+                own: list[str] = []
+                other = _sheet_table(_excel_sheet(path, name), x, y, header_names, own)
+                if _locatable(other.columns, x, y):
+                    notes += own
+                    notes.append(
+                        f"sheet {name!r} read (sheet {k}): the first, {names[0]!r}, has no "
+                        "coordinate columns"
+                    )
+                    return other
+        notes += first
+        return table
     if encoding is None and _utf16_bom(path):  # Excel's "Unicode text" export
         encoding = "utf-16"
         notes.append("text read as UTF-16 (it begins with a UTF-16 byte-order mark)")
@@ -610,6 +610,37 @@ def _read_table(
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
+    """One sheet of a workbook, every cell as it is, no header."""
+    try:
+        return pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
+    except python_calamine.PasswordError as exc:
+        raise _refuse(
+            path, "the workbook is password-protected", "save a copy without a password"
+        ) from exc
+    except (
+        ValueError,
+        OSError,
+        KeyError,
+        zipfile.BadZipFile,
+        python_calamine.CalamineError,
+    ) as exc:
+        raise _refuse(
+            path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
+        ) from exc
+
+
+def _locatable(columns: Iterable[Any], x: str | None, y: str | None) -> bool:
+    """Whether a table with ``columns`` says where its rows are: the named x and y, a pair
+    of coordinate columns (or X坐标/Y坐标, refused later with both readings), or WKT."""
+    cols = [str(c) for c in columns]
+    if x or y:
+        return {n for n in (x, y) if n} <= set(cols)
+    keys = {coordinate_key(c) for c in cols}
+    ambiguous = any({a, b} <= keys for a, b in _AMBIGUOUS_XY)
+    return bool(coordinate_pair(cols)) or ambiguous or _wkt_column(cols) is not None
 
 
 def _note_titles(rows: Iterable[Sequence[Any]], skip: int, notes: list[str]) -> None:
@@ -892,6 +923,42 @@ def _wkt_column(columns: Iterable[Any]) -> Any:
     return next((c for c in columns if str(c).strip().lower() in _WKT_COLUMNS), None)
 
 
+#: Names of one column holding both coordinates (``112.553456,37.871234``), compared as
+#: :func:`coordinate_key` makes them, used when a table has no pair of coordinate columns.
+_PAIR_COLUMNS = ("经纬度", "经纬度坐标", "坐标", "中心点坐标", "位置坐标", "lnglat", "lonlat",
+                 "lng,lat", "lon,lat", "coordinates")  # fmt: skip
+
+
+def _pair_column(columns: Iterable[Any]) -> Any:
+    """The column of ``columns`` named as one holding both coordinates, or None."""
+    return next((c for c in columns if coordinate_key(c) in _PAIR_COLUMNS), None)
+
+
+def _split_pair(table: pd.DataFrame, col: Any) -> tuple[pd.DataFrame, str, str, str]:
+    """The table with the two numbers of ``col`` as columns ``col (x)`` and ``col (y)``.
+    Degrees written latitude first (as Google Maps gives them) are told by their size: in
+    China a latitude (18-54) is always below a longitude (73-135); other numbers keep their
+    order (x, y). Returns the table, the x and y columns and the order read."""
+    text = table[col].astype("string").str.strip()
+    parts = text.str.split(r"\s*[,，;；]\s*|\s+", n=1, regex=True, expand=True)
+    a = _numbers(parts[0])
+    b = _numbers(parts[1]) if parts.shape[1] > 1 else np.full(len(table), np.nan)
+    ok = np.isfinite(a) & np.isfinite(b)
+    degrees = ok.any() and bool(np.all(np.abs(np.r_[a[ok], b[ok]]) <= 180))
+    lat_first = degrees and bool(np.median(a[ok]) < np.median(b[ok]))
+    xs, ys = (b, a) if lat_first else (a, b)
+    cx, cy = f"{col} (x)", f"{col} (y)"
+    out = table.copy()
+    out[cx] = pd.array(np.where(np.isfinite(xs), xs, np.nan), dtype="Float64")
+    out[cy] = pd.array(np.where(np.isfinite(ys), ys, np.nan), dtype="Float64")
+    order = (
+        "latitude first, as Google Maps writes them"
+        if lat_first
+        else ("longitude first" if degrees else "x first, then y")
+    )
+    return out, cx, cy, order
+
+
 def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
     """The table with its WKT column made the geometry (None where the text is blank or not
     WKT: rejected by validation with its row); blank rows are skipped, their places kept."""
@@ -1074,9 +1141,15 @@ def read_file(
         table = _read_table(p, x, y, sheet, encoding, notes)
         header_row = int(table.attrs.get("header_row", 1))
         wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
+        both = None if x or wkt is not None else _pair_column(table.columns)
         if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
             frame = _geometries_from_wkt(table, wkt)
             notes.append(f"geometries read from the WKT column {wkt}")
+        elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
+            _check_header_crs(p, (both, both), crs)
+            table, x, y, order = _split_pair(table, both)
+            frame, xy = _points_from_table(table, p, x, y, make=points)
+            notes.append(f"coordinates read from column {both} ({order})")
         else:
             frame, xy = _points_from_table(table, p, x, y, make=points)
             cx, cy = frame.attrs["coordinate_columns"]

@@ -144,10 +144,12 @@ _SAID_READ_NOTES = (
     "columns separated by tabs",
     "first of ",
     "header read from row",
-    "coordinates read from columns",
+    "coordinates read from column",
     "blank rows skipped",
     "geometries read from the WKT column",
     "zip member read",
+    "sheet ",
+    "point given latitude first",
 )
 
 

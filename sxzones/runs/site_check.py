@@ -106,9 +106,17 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
             f"the project {spec!r} is a geometry written as text: give its CRS with --crs "
             "(wgs84 for GPS, gcj02 for Amap/Tencent, bd09 for Baidu, cgcs2000, gk38 ...)"
         )
-    frame = gpd.GeoDataFrame({ROW: [1], "project_id": [name]}, geometry=[geom])
+    spec_crs = parse_crs(crs)
     text = [f"geometry given as text in {crs}"]
-    return RawLayer(Path("--project"), frame, parse_crs(crs), text, row_word="row")
+    if isinstance(geom, shapely.Point) and spec_crs.crs.is_geographic:
+        lat, lon = geom.x, geom.y
+        if 18 <= lat <= 54 and 73 <= lon <= 136:  # in China a latitude is below a longitude
+            geom = shapely.Point(lon, lat)
+            text.append(
+                f"point given latitude first (as Google Maps copies it): read as {lon:g}, {lat:g}"
+            )
+    frame = gpd.GeoDataFrame({ROW: [1], "project_id": [name]}, geometry=[geom])
+    return RawLayer(Path("--project"), frame, spec_crs, text, row_word="row")
 
 
 def _project_fields(raw: RawLayer, fields: dict[str, str]) -> dict[str, str]:

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import rasterio
 import rasterio.errors
+import shapely
+from pyproj import CRS
 
 from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
 from sxzones.errors import SxzonesError
+from sxzones.geodesy import ellipsoidal_area
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
@@ -357,6 +361,42 @@ def _screen_here(
     return res
 
 
+#: Eligible land outside every control unit below this share of a site is not flagged (a
+#: unit border drawn a little differently), as in the site check.
+OUTSIDE_UNITS_SHARE = 1e-3
+
+
+def _outside_units(res: SitingResult, cat: Catalog) -> None:
+    """Per site, the eligible land outside every control unit of the catalogue
+    (``outside_units_m2``, ellipsoidal), and a warning when some site has more than 0.1 %
+    of its eligible land there. The units tile the province: outside them (another
+    province, a gap in the layer) red lines and priority-protection units are not known, so
+    that land was not checked against them."""
+    name = cat.layer_of_role("control_units")
+    s = res.sites
+    if name is None or not len(s):
+        return
+    units, _ = cat.load(name)
+    geoms = s.geometry.to_numpy()
+    i, j = shapely.STRtree(units.geometry.to_numpy()).query(geoms, predicate="intersects")
+    ug = units.geometry.to_numpy()
+    outside = np.array(geoms, dtype=object)
+    for k in np.unique(i):
+        outside[k] = shapely.difference(geoms[k], shapely.union_all(ug[j[i == k]]))
+    area = np.round(ellipsoidal_area(outside, CRS.from_user_input(s.crs)), 1)
+    s["outside_units_m2"] = area
+    eligible = s["eligible_m2"].to_numpy(dtype=float)
+    flagged = (area > 1.0) & (area > OUTSIDE_UNITS_SHARE * eligible)
+    if flagged.any():
+        ids = ", ".join(str(v) for v in s.loc[flagged, "site_id"].head(5))
+        res.meta.setdefault("totals", {}).setdefault("warnings", []).append(
+            f"{int(flagged.sum())} site(s) ({ids}{' ...' if flagged.sum() > 5 else ''}) have "
+            f"{area[flagged].sum() / 1e6:.2f} km² of eligible land outside every control unit "
+            f"of {name} (outside_units_m2): red lines and priority-protection units are not "
+            "known there, so that land was not checked against them"
+        )
+
+
 def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     """Load candidates, exclusions and rasters; screen; write outputs, map and figure.
 
@@ -385,6 +425,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         g, a = _optional_layers(opts, cat, reports)
         t_load = time.perf_counter()
         res = _screen(opts, cand, exclusions, ruleset, specs, (g, a), missing)
+        _outside_units(res, cat)
         res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
         t_screen = time.perf_counter()
         # every rejected row of every layer read, not only the candidates': a red-line polygon
