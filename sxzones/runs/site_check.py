@@ -108,7 +108,7 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
         )
     spec_crs = parse_crs(crs)
     text = [f"geometry given as text in {crs}"]
-    if isinstance(geom, shapely.Point) and spec_crs.crs.is_geographic:
+    if isinstance(geom, shapely.Point) and not geom.is_empty and spec_crs.crs.is_geographic:
         lat, lon = geom.x, geom.y
         if 18 <= lat <= 54 and 73 <= lon <= 136:  # in China a latitude is below a longitude
             geom = shapely.Point(lon, lat)
