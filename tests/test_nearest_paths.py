@@ -60,7 +60,9 @@ def _run(geoms, areas, *, path: str, **kw):
     try:
         mp.setattr(nearest, "TINY_WORK", np.inf if path == "numpy" else -1)
         mp.setattr(nearest, "_kernels_loaded", lambda: path == "compiled")
-        mp.setattr(nearest, "SMALL_FAR", -1 if path == "compiled" else np.inf)
+        mp.setattr(nearest, "TINY_FAR", -1 if path == "compiled" else np.inf)
+        if path == "bounded":  # the far search in numpy, a few firms at a time
+            mp.setattr(nearest, "SMALL_FAR", 5_000)
         return nearest_geodesic(geoms, TargetIndex.of(areas), crs=WORK, threads=1, **kw)
     finally:
         mp.undo()
@@ -192,9 +194,10 @@ def test_bounded_path_falls_back_to_every_segment():
     np.testing.assert_array_equal(full, [[x0, y0, x0 + 100, y0]])
 
 
-def test_far_candidates_numpy_equals_kernel():
-    """The far-candidate search in numpy: the same pairs, in the same order, with the same
-    gaps as the compiled kernel (bit for bit)."""
+def test_far_candidates_numpy_equals_kernel(monkeypatch):
+    """The far-candidate search in numpy, whole or a few firms at a time: the same pairs, in
+    the same order, with the same gaps as the compiled kernel (bit for bit)."""
+    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: False)
     rng = np.random.default_rng(1)
     lo = rng.uniform(0, 1e5, (400, 2))
     abox = np.column_stack([lo, lo + rng.uniform(10, 5000, (400, 2))])
@@ -202,11 +205,13 @@ def test_far_candidates_numpy_equals_kernel():
     fbox = np.column_stack([flo, flo + rng.uniform(0, 800, (300, 2))])
     far = np.sort(rng.choice(300, 120, replace=False)).astype(np.int64)
     known = np.where(rng.random(120) < 0.5, rng.uniform(100, 20_000, 120), np.inf)
-    a = nearest._far_candidates(fbox, far, abox, 1.0003, known)
     b = kernels.far_candidates(fbox, far, abox, 1.0003, known)
-    assert len(a[0]) > 120
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x, y)
+    assert len(b[0]) > 120
+    for small_far in (nearest.SMALL_FAR, 10_000, 1):  # in one go, and 25 firms / 1 at a time
+        monkeypatch.setattr(nearest, "SMALL_FAR", small_far)
+        a = nearest._far_candidates(fbox, far, abox, 1.0003, known)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_site_check_of_one_project_loads_no_compiled_code(tmp_path):
@@ -265,3 +270,19 @@ def test_ties_are_settled_as_the_kernel_settles_them():
     _same(got["numpy"], got["compiled"])
     _same(got["bounded"], got["compiled"])
     assert got["numpy"].distance[0] == pytest.approx(500.0, abs=1.0)
+
+
+def test_segments_of_points_as_the_general_construction():
+    """Points take a shortcut to their segments; it builds what the general construction
+    (points among polygons) builds: a zero-length segment, a block and its box per point."""
+    pts = _inputs(50, seed=4)
+    s = nearest._Segments.of(pts)
+    general = nearest._Segments.of(np.r_[pts, _inputs(1, seed=5, vertices=8)])
+    rows = np.column_stack([shapely.get_coordinates(pts)] * 2)
+    for got in (s, general):
+        np.testing.assert_array_equal(got.xy[:50], rows)
+        np.testing.assert_array_equal(got.block_box[:50], rows)
+        np.testing.assert_array_equal(got.start[:50], np.arange(50))
+        np.testing.assert_array_equal(got.block0[:50], np.arange(50))
+        np.testing.assert_array_equal(got.count[:50], np.ones(50))
+    assert len(s.xy) == 50 and general.count[50] == 8

@@ -119,6 +119,12 @@ class _Segments:
         ids = []
         rows = []
         is_pt = shapely.get_type_id(geoms) == 0
+        if n and is_pt.all():  # points (firms): one zero-length segment and block each
+            xy = shapely.get_coordinates(geoms)
+            if len(xy) == n:  # none empty
+                seg = np.ascontiguousarray(np.column_stack([xy, xy]))
+                one = np.arange(n, dtype=np.int64)
+                return cls(seg, one, np.ones(n, dtype=np.int64), one, seg)
         if is_pt.any():
             pts = np.flatnonzero(is_pt)
             xy = shapely.get_coordinates(geoms[pts])
@@ -200,6 +206,8 @@ KERNEL_INPUTS = 100_000
 #: The far-candidate search runs in numpy this many (firm x area) box pairs at a time, and in
 #: the compiled kernel beyond it once that is loaded.
 SMALL_FAR = 2_000_000
+#: ... and once the kernels are loaded, numpy searches only this many box pairs.
+TINY_FAR = 100_000
 #: Pairs per step of :func:`_pairs_bounded` (bounds its memory).
 BOUNDED_CHUNK = 32_768
 
@@ -529,10 +537,10 @@ def _far_candidates(
     known: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """:func:`sxzones.analyses._kernels.far_candidates` (see there): in the kernel when it is
-    loaded and there are more than :data:`SMALL_FAR` box pairs, else in numpy, at most
+    loaded and there are more than :data:`TINY_FAR` box pairs, else in numpy, at most
     :data:`SMALL_FAR` box pairs at a time: the same operations on the same doubles, the
     same pairs in the same order (firm by firm, areas in index order)."""
-    if len(far) * len(abox) > SMALL_FAR and _kernels_loaded():
+    if len(far) * len(abox) > (TINY_FAR if _kernels_loaded() else np.inf):
         from sxzones.analyses._kernels import far_candidates
 
         return far_candidates(fbox, far, abox, kratio, known)  # type: ignore[no-any-return]
