@@ -214,3 +214,54 @@ def test_remembered_digests_are_bounded(tmp_path, monkeypatch):
     assert len(outputs._DIGESTS) == 3
     assert _sha256(paths[4]) == "4" * 64  # the newest are kept
     assert _sha256(paths[0]) == hashlib.sha256(b"0").hexdigest()  # the oldest, hashed again
+
+
+def test_county_hits_of_points_equal_intersects_with_points():
+    """The county lookup tests points on their coordinates, grouped by county; the answer
+    is intersects() pair by pair, on the county borders too (every county's own vertices
+    and the midpoints of its edges, shared with its neighbours), in the pairs' order, and
+    the lookup gives each point the first county it touches, as before."""
+    from sxzones.analyses.nearest import (
+        TargetIndex,
+        _point_hits,
+        county_lookup,
+        prepared_copy,
+    )
+    from sxzones.layers import load_catalog
+
+    admin = load_catalog().load("admin")[0]
+    counties = admin[admin["level"] == "county"].geometry.to_numpy()
+    rng = np.random.default_rng(7)
+    ring = shapely.get_coordinates(shapely.get_exterior_ring(counties[:20]))
+    x0, y0, x1, y1 = shapely.total_bounds(counties)
+    xy = np.vstack(
+        [
+            ring[::7],
+            (ring[:-1:11] + ring[1::11]) / 2,
+            np.column_stack([rng.uniform(x0, x1, 3000), rng.uniform(y0, y1, 3000)]),
+        ]
+    )
+    pts = shapely.points(xy)
+    tree = shapely.STRtree(counties)
+    pi, pj = tree.query(pts)
+    own = prepared_copy(counties)
+    got = _point_hits(own.__getitem__, pj, pts[pi])
+    want = shapely.intersects(own[pj], pts[pi])
+    np.testing.assert_array_equal(got, want)
+    assert want.sum() > 1000 and (~want).sum() > 100
+    n_border = len(xy) - 3000
+    assert set(range(n_border)) <= set(pi[want])  # every point on a border is in its county
+    # two areas sharing an edge: a point on it touches both, the lookup says the first
+    pair = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], dtype=object)
+    on_edge = shapely.points([[1.0, 0.5], [1.0, 0.0], [0.5, 0.5], [3.0, 3.0]])
+    qi, qj = shapely.STRtree(pair).query(on_edge)
+    got = _point_hits(prepared_copy(pair).__getitem__, qj, on_edge[qi])
+    np.testing.assert_array_equal(got, shapely.intersects(pair[qj], on_edge[qi]))
+    assert np.bincount(qi[got], minlength=4).tolist() == [2, 2, 1, 0]
+    # the whole lookup: the first county each point touches in the query's order
+    which, _ = county_lookup(pts, admin, TargetIndex.of(counties), threads=1)
+    first = np.full(len(pts), len(counties))
+    hit_i, hit_j = pi[want], pj[want]
+    u, at = np.unique(hit_i, return_index=True)
+    first[u] = hit_j[at]
+    np.testing.assert_array_equal(which, first)

@@ -844,6 +844,33 @@ def categorical_take(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> 
     return pd.Categorical.from_codes(inverse[index], categories=cats)
 
 
+#: Points per thread of :func:`county_lookup` (each thread prepares its own copy of the
+#: counties; below this many points one thread is faster).
+COUNTY_CHUNK = 50_000
+
+
+def _point_hits(
+    own: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]],
+    pj: npt.NDArray[np.int64],
+    pts: npt.NDArray[np.object_],
+) -> npt.NDArray[np.bool_]:
+    """``intersects(own(pj), pts)``, pair by pair, with prepared areas ``own``: for points,
+    grouped by area and tested on their coordinates (``intersects_xy``: the same predicate
+    on the same prepared geometry, without a point per pair), in the pairs' order."""
+    if not len(pj) or not bool(np.all(shapely.get_type_id(pts) == 0)):
+        return np.asarray(shapely.intersects(own(pj), pts), dtype=bool)
+    xy = shapely.get_coordinates(pts)
+    order = np.argsort(pj, kind="stable")
+    sj = pj[order]
+    starts = np.flatnonzero(np.r_[True, sj[1:] != sj[:-1]])
+    areas = own(sj[starts])
+    hit = np.empty(len(pj), dtype=bool)
+    for area, lo, hi in zip(areas, starts, np.r_[starts[1:], len(sj)], strict=True):
+        k = order[lo:hi]
+        hit[k] = shapely.intersects_xy(area, xy[k, 0], xy[k, 1])
+    return hit
+
+
 def county_lookup(
     points: npt.NDArray[np.object_],
     admin: gpd.GeoDataFrame,
@@ -868,11 +895,11 @@ def county_lookup(
         if own is None:
             own = prepared_copy(geoms).__getitem__  # this thread's own
         pi, pj = tree.query(points[idx])  # bounding boxes only
-        hit = shapely.intersects(own(pj), points[idx][pi])  # prepared counties first: fast
+        hit = _point_hits(own, pj, points[idx][pi])
         return idx[pi[hit]], pj[hit]
 
     threads = threads or min(4, os.cpu_count() or 1)
-    n_chunks = 1 if threads <= 1 else max(1, min(8, n // CHUNK))
+    n_chunks = 1 if threads <= 1 else max(1, min(threads, n // COUNTY_CHUNK))
     if n_chunks == 1:
         found = [lookup(np.arange(n), index.prepared_at)]
     else:
