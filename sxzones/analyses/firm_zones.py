@@ -250,6 +250,7 @@ def screen_firms(
     out["industry_id"] = names[ids]
     out["industry_status"] = pd.Categorical.from_codes(status, categories=list(STATUSES))
     _apply_rules(out, names, ids, zone_code, within, inside_rules, dist_rules)
+    _outside_jurisdiction(out, rules)
     keep = [c for c in firms.columns if c not in out.columns and c != firms.geometry.name]
     result = pd.concat([out, firms[keep]], axis=1)
     screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
@@ -328,6 +329,40 @@ def _apply_rules(
         out[col] = categorical_take(np.array([r[k] for r in rows], dtype=object), codes)
 
 
+def outside_asks(rules: RuleSet) -> str | None:
+    """The ``asks`` of a firm outside the rules' jurisdiction (None: the file names none)."""
+    j = rules.jurisdiction
+    return None if j is None else f"不在{j[1]}，本方案不适用 / outside {j[2]}{_OUTSIDE_TAIL}"
+
+
+_OUTSIDE_TAIL = ": the plan does not apply"
+
+
+def _outside_jurisdiction(out: pd.DataFrame, rules: RuleSet) -> None:
+    """Firms whose county's adcode is not the jurisdiction's (a neighbouring province's
+    firm within reach of the layers) keep their zone, but no rule of the plan applies:
+    ``applicable`` false, no rule, ``asks`` says why. A firm outside every county of the
+    admin layer (adcode blank) is not judged: its place is unknown, and the rules stay."""
+    asks = outside_asks(rules)
+    if asks is None or "adcode" not in out.columns:
+        return
+    prefix = rules.jurisdiction[0]  # type: ignore[index]
+    adcode = pd.Categorical(out["adcode"])
+    cats = np.asarray(adcode.categories, dtype=str)
+    foreign = np.array([c != "" and not c.startswith(prefix) for c in cats], dtype=bool)
+    codes = np.asarray(adcode.codes)
+    mask = (codes >= 0) & foreign[np.maximum(codes, 0)]
+    if not mask.any():
+        return
+    out["applicable"] = out["applicable"].to_numpy(dtype=bool) & ~mask
+    for col, text in (("rule_ids", ""), ("clauses", ""), ("asks", asks)):
+        values = pd.Categorical(out[col])
+        if text not in values.categories:  # sorted, as categorical_take makes them
+            values = values.set_categories(sorted([*values.categories, text]))
+        values[mask] = text
+        out[col] = values
+
+
 @dataclass(frozen=True)
 class FirmScreenSummary:
     n_firms: int
@@ -337,6 +372,10 @@ class FirmScreenSummary:
     by_status: dict[str, int] = field(default_factory=dict)
     #: Unrecognised industry values, most frequent first, with their counts.
     unrecognised: dict[str, int] = field(default_factory=dict)
+    #: Firms in a county outside the rules' jurisdiction (no rule applies), and firms outside
+    #: every county of the admin layer (None: no admin layer, places not checked).
+    outside: int = 0
+    no_county: int | None = None
 
     def __str__(self) -> str:
         zones = ", ".join(f"{k} {v}" for k, v in self.by_zone.items())
@@ -347,6 +386,18 @@ class FirmScreenSummary:
         )
         if self.by_status:
             text += "\nindustry: " + ", ".join(f"{k} {v}" for k, v in self.by_status.items())
+        if self.outside:
+            text += (
+                f"\noutside the plan's province: {self.outside} firms keep their zone, but no "
+                "rule of the plan applies to them (asks says so)"
+            )
+        if self.no_county:
+            text += (
+                f"\n  {self.no_county} firms lie outside every county of the admin layer: "
+                "city and county blank, province not checked"
+            )
+        elif self.no_county is None:
+            text += "\n  no admin layer: city, county and province not checked"
         if self.unrecognised:
             top = list(self.unrecognised.items())
             shown = ", ".join(f"{k!r} ({v})" for k, v in top[:10])
@@ -377,6 +428,13 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
             which = (result["industry_status"] == "unrecognised").to_numpy(dtype=bool)
             vals = result.loc[which, raw[0]].astype(str).str.strip()
             unrec = {str(k): int(v) for k, v in vals.value_counts().items()}
+    outside = 0
+    if "asks" in result.columns:
+        asks = result["asks"].value_counts()  # per distinct text, not per row
+        outside = int(sum(v for k, v in asks.items() if str(k).endswith(_OUTSIDE_TAIL)))
+    no_county = None
+    if "adcode" in result.columns:
+        no_county = int((result["adcode"].astype(str) == "").sum())
     return FirmScreenSummary(
         len(result),
         {z: int(zones[z]) for z in order},
@@ -384,6 +442,8 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         float(result.attrs.get("distance_m", 20000.0)),
         by_status,
         unrec,
+        outside,
+        no_county,
     )
 
 

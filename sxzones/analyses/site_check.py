@@ -418,6 +418,31 @@ def _unassessed(
     return why.to_numpy(dtype=object)
 
 
+def _uncovered(
+    cu: pd.DataFrame, parea: npt.NDArray[np.float64], n: int, shown: str
+) -> npt.NDArray[np.object_]:
+    """Per project, why the layers do not cover it (``""`` when they do): it touches no
+    control unit, or more than 0.1 % (and 1 m²) of the parcel lies outside every unit. The
+    control units tile the province, so a place outside them is outside what the layers
+    hold (another province, a gap in the layer): not checked, so never "clear". Overlaps are
+    summed over the units a parcel touches (units do not overlap each other)."""
+    why = np.full(n, "", dtype=object)
+    covered = np.zeros(n)
+    touched = np.zeros(n, dtype=bool)
+    if len(cu):
+        at = cu["project"].to_numpy(dtype=np.int64)
+        touched[at] = True
+        np.add.at(covered, at, np.nan_to_num(cu["overlap_m2"].to_numpy(dtype=float)))
+    why[~touched] = f"outside every control unit of {shown}: the layers do not cover it"
+    outside = np.where(touched & (parea > 0), parea - covered, 0.0)
+    for k in np.flatnonzero((outside > 1.0) & (outside > 1e-3 * parea)):
+        why[k] = (
+            f"{outside[k]:,.0f} m² ({100 * outside[k] / parea[k]:.1f} %) of the parcel lie "
+            f"outside every control unit of {shown}: the layers do not cover that part"
+        )
+    return why
+
+
 def _site_layers(layers: SiteLayers | Mapping[str, gpd.GeoDataFrame]) -> SiteLayers:
     """``layers`` as :class:`SiteLayers`, checked: a mapping role -> GeoDataFrame is wrapped."""
     if isinstance(layers, SiteLayers):
@@ -635,6 +660,13 @@ def _check_sites(
     out["kind"] = kind
     out["area_m2"] = np.round(parea, 2)
     cu = pairs.get("control_units", pd.DataFrame())
+    shown = str(layers.frames["control_units"].attrs.get("sxzones", {}).get("name", "the layer"))
+    outside = _uncovered(cu, parea, n, shown)
+    unassessed = np.where(
+        outside == "",
+        unassessed,
+        np.where(unassessed == "", outside, unassessed + "; " + outside),
+    )
     out["unit_codes"] = _joined(cu, n, "unit_code")
     out["unit_types"] = _joined(cu, n, "unit_type")
     out["unit_overlap_m2"] = _joined(cu, n, "overlap_m2")
