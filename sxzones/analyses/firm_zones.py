@@ -434,7 +434,7 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         outside = int(sum(v for k, v in asks.items() if str(k).endswith(_OUTSIDE_TAIL)))
     no_county = None
     if "adcode" in result.columns:
-        no_county = int((result["adcode"].astype(str) == "").sum())
+        no_county = int(result["adcode"].value_counts().get("", 0))  # no string per row
     return FirmScreenSummary(
         len(result),
         {z: int(zones[z]) for z in order},
