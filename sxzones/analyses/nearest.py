@@ -844,8 +844,8 @@ def categorical_take(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> 
     return pd.Categorical.from_codes(inverse[index], categories=cats)
 
 
-#: Points per thread of :func:`county_lookup` (each thread prepares its own copy of the
-#: counties; below this many points one thread is faster).
+#: Points per chunk of :func:`county_lookup` (each chunk prepares its own copy of the
+#: counties; two chunks per thread at most; below this many points one thread is faster).
 COUNTY_CHUNK = 50_000
 
 
@@ -899,7 +899,7 @@ def county_lookup(
         return idx[pi[hit]], pj[hit]
 
     threads = threads or min(4, os.cpu_count() or 1)
-    n_chunks = 1 if threads <= 1 else max(1, min(threads, n // COUNTY_CHUNK))
+    n_chunks = 1 if threads <= 1 else max(1, min(2 * threads, n // COUNTY_CHUNK))
     if n_chunks == 1:
         found = [lookup(np.arange(n), index.prepared_at)]
     else:
