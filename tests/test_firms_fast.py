@@ -307,3 +307,26 @@ def test_firm_screen_of_thousands_of_firms_loads_no_compiled_code(tmp_path):
     plain = (tmp_path / "plain" / "firm_zones.csv").read_bytes()
     assert plain == (tmp_path / "warm" / "firm_zones.csv").read_bytes()
     assert plain.count(b"within_20km") > 100 and plain.count(b"inside") > 0
+
+
+def test_kernels_warmed_only_for_large_firm_files(tmp_path, monkeypatch):
+    """The compiled kernels load with the inputs only for firm files of WARM_UP_BYTES or
+    more, a catalogue layer's file included (the bundled plants are a few hundred)."""
+    from sxzones.layers import load_catalog
+    from sxzones.options import FirmOptions
+    from sxzones.runs import firms as run
+
+    cat = load_catalog()
+    small = tmp_path / "small.csv"
+    small.write_text(ROWS, encoding="utf-8")
+
+    def opts(name: str) -> FirmOptions:
+        return FirmOptions(firms=name, builtup="builtup_demonstration", out=tmp_path / "o")
+
+    assert not run._many_firms(opts(str(small)), cat)
+    assert not run._many_firms(opts("firms"), cat)
+    monkeypatch.setattr(run, "WARM_UP_BYTES", small.stat().st_size)
+    assert run._many_firms(opts(str(small)), cat)
+    monkeypatch.setattr(run, "WARM_UP_BYTES", cat.entry("firms").path.stat().st_size)
+    assert run._many_firms(opts("firms"), cat)
+    assert not run._many_firms(opts(str(tmp_path / "missing.csv")), cat)

@@ -243,12 +243,12 @@ WARM_UP_BYTES = 4_000_000
 
 
 def _many_firms(opts: FirmOptions, cat: Catalog) -> bool:
-    """Whether the firm list is large enough for the compiled kernels (by its file's size;
-    catalogue layers count as large)."""
+    """Whether the firm list is large enough for the compiled kernels, by its file's size
+    (a catalogue layer's file too: the bundled GEM plants are a few hundred)."""
     name = str(opts.firms)
-    if name in cat:
-        return True
-    for path in ([opts.base / name] if opts.base is not None else []) + [Path(name)]:
+    tries = [cat.entry(name).path] if name in cat else []
+    tries += [opts.base / name] if opts.base is not None else []
+    for path in [*tries, Path(name)]:
         if is_existing_path(path):
             return path.stat().st_size >= WARM_UP_BYTES
     return False
