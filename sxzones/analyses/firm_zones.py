@@ -59,6 +59,7 @@ from sxzones._util import check_type
 from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
 from sxzones.rules import Rule, RuleSet, Vocabulary, bundled_rules
+from sxzones.vocab import split_ids
 
 __all__ = [
     "FirmScreenSummary",
@@ -305,6 +306,11 @@ def _place_columns(
             out[col] = categorical_take(table[col], which)
 
 
+def _names(rule: Rule, industries: list[str]) -> bool:
+    """Whether ``rule`` names one of ``industries``."""
+    return any(i in rule.industries for i in industries)
+
+
 def _apply_rules(
     out: pd.DataFrame,
     ind_names: npt.NDArray[np.object_],
@@ -324,12 +330,13 @@ def _apply_rules(
     zones = (INSIDE, within, BEYOND)
     rows = []
     for c in combo:
-        ind, z = str(ind_names[c // 3]), zones[c % 3]
-        fired = [r for r in inside_rules if ind in r.industries and z == INSIDE]
-        fired += [r for r in dist_rules if ind in r.industries and z in (INSIDE, within)]
+        # a combined works (steel;coking) is named by the rules of each of its industries
+        ind, z = split_ids(str(ind_names[c // 3])), zones[c % 3]
+        fired = [r for r in inside_rules if _names(r, ind) and z == INSIDE]
+        fired += [r for r in dist_rules if _names(r, ind) and z in (INSIDE, within)]
         rows.append(
             (
-                ind in named,
+                any(i in named for i in ind),
                 ";".join(r.id for r in fired),
                 ";".join(r.clauses for r in fired),
                 " | ".join(r.asks() for r in fired),

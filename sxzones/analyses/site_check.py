@@ -47,6 +47,7 @@ from sxzones.analyses.nearest import (
 from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import ellipsoidal_area
 from sxzones.rules import UNASSESSED, VERDICTS, Rule, RuleSet
+from sxzones.vocab import split_ids
 
 __all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
 
@@ -355,7 +356,8 @@ _Factors = tuple[npt.NDArray[np.intp], Any]
 def _in(f: _Factors, allowed: tuple[str, ...]) -> npt.NDArray[np.bool_]:
     """``np.isin`` on a factorised column: only the distinct values are compared."""
     codes, uniques = f
-    ok = np.array([u in allowed for u in uniques] + [False], dtype=bool)
+    # a combined works (steel;coking) is in when one of its industries is
+    ok = np.array([any(p in allowed for p in split_ids(str(u))) for u in uniques] + [False])
     return ok[codes]  # code -1 (missing) takes the last: False
 
 

@@ -849,8 +849,11 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame:
         ) from exc
 
 
-def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, Any]:
-    """A 界址点 exchange file (parcels) or a plain point list (one parcel)."""
+def _read_jzd(
+    path: Path, encoding: str | None, notes: list[str], declared: bool = False
+) -> tuple[gpd.GeoDataFrame, Any]:
+    """A 界址点 exchange file (parcels) or a plain point list (one parcel); ``declared``: the
+    user gave the CRS (see :func:`sxzones.layers.jzd.parse_jzd`)."""
     text, _ = jzd.read_text(path, encoding)
     if not (jzd.is_jzd_text(text) or jzd.is_point_list(text)):
         raise _refuse(
@@ -862,7 +865,9 @@ def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.G
     header_spec = None
     inferred: list[str] = []  # what was read from the coordinates themselves: said to the user
     if jzd.is_jzd_text(text):
-        parcels, header_spec = jzd.parse_jzd(path, encoding=encoding, notes=inferred)
+        parcels, header_spec = jzd.parse_jzd(
+            path, encoding=encoding, notes=inferred, declared=declared
+        )
     else:
         parcels = jzd.parse_point_list(path, encoding=encoding, notes=inferred)
     notes += inferred
@@ -978,7 +983,7 @@ def read_file(
         if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
             notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
     elif suffix in _JZD:
-        frame, file_crs = _read_jzd(p, encoding, notes)
+        frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:
         raise _refuse(
             p,

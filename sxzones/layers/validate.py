@@ -426,13 +426,19 @@ def _check_geometry(run: _Run) -> None:
     wrong = run.alive & ~np.isin(families, list(r.geometry))
     if wrong.any():
         types = sorted({str(t) for t in frame.geometry.geom_type[wrong]})
+        fix = "split or convert these features, or load the layer under another role"
+        if "polygon" in r.geometry and bool(np.all(shapely.is_closed(geoms[wrong]))):
+            fix = (  # boundaries digitised as closed lines (边界线)
+                "these are closed lines, boundaries: make them polygons (QGIS: Vector > "
+                "Geometry Tools > Lines to Polygons)"
+            )
         run.reject(
             wrong,
             "wrong_geometry_type",
             f"geometry type {', '.join(types)} is not allowed for role {r.name!r} "
             f"(allowed: {', '.join(sorted(r.geometry))})",
             "geometry",
-            "split or convert these features, or load the layer under another role",
+            fix,
         )
 
 
@@ -562,17 +568,68 @@ def _all_distinct(ids: pd.Series) -> bool:
     return not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(arr) - 1))).as_py()
 
 
+def _note_inexact_ids(run: _Run, idf: str) -> None:
+    """Say which ids are numbers of 16 or more digits held as floating point (a spreadsheet's
+    number cell, a float field): a double keeps 15-17 significant digits, and Excel 15, so a
+    统一社会信用代码 typed into a number cell is not the code any more (911401001100012345
+    comes back as 911401001100012288)."""
+    col = run.frame[idf]
+    if pd.api.types.is_float_dtype(col):
+        big = np.abs(col.to_numpy(dtype=float, na_value=np.nan)) >= 1e15
+    elif col.dtype == object:
+        big = np.fromiter(
+            (
+                isinstance(v, float | np.floating | int | np.integer)
+                and not isinstance(v, bool)
+                and abs(float(v)) >= 1e15
+                for v in col.to_numpy()
+            ),
+            dtype=bool,
+            count=len(col),
+        )
+    else:  # text, or an integer field (exact to 19 digits)
+        return
+    if big.any():
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_not_exact",
+                f"{run.shown(idf)}: numbers of 16 or more digits held as floating point: "
+                "their last digits are not the id's (Excel keeps 15)",
+                tuple(int(x) for x in run.frame.loc[big, ROW]),
+                run.shown(idf),
+                "format the column as text in the spreadsheet and enter the ids again",
+                run.raw.row_word,
+            )
+        )
+
+
 def _check_ids(run: _Run) -> None:
     """Reject repeated ids (the first occurrence is kept)."""
     idf, frame, alive = run.idf, run.frame, run.alive
     if not idf:
         return
+    _note_inexact_ids(run, idf)
     ids = frame[idf].astype(str)
     if _all_distinct(ids):  # the usual case, answered by one hash pass
         return
     dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
     if not dup.any():
         return
+    sci = ids.str.fullmatch(r"\s*[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+\s*").to_numpy(dtype=bool)
+    if sci.any():  # 9.11401E+17: a CSV saved by Excel from number cells
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_not_exact",
+                f"{run.shown(idf)}: ids written in scientific notation (e.g. {ids[sci].iloc[0]}): "
+                "the spreadsheet saved the numbers rounded, so different ids look the same",
+                tuple(int(x) for x in frame.loc[sci, ROW]),
+                run.shown(idf),
+                "format the column as text in the spreadsheet, enter the ids again and save",
+                run.raw.row_word,
+            )
+        )
     first_row = frame.loc[alive, ROW].groupby(ids[alive].to_numpy()).first()
     shown = run.shown(idf)
     reasons = (
