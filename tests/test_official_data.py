@@ -672,3 +672,23 @@ def test_unit_types_as_class_codes(tmp_path, work_crs, types):
     )
     assert g["unit_type"].tolist() == ["priority_protection", "key_control", "general_control"]
     assert any(f.code == "values_mapped" for f in rep.findings)
+
+
+def test_unit_type_against_the_code(tmp_path, work_crs):
+    """A type field read 1 = general (an agency's own coding, or a wrong mapping) contradicts
+    the national codes' digit: said, with the units."""
+    p = tmp_path / "cu.gpkg"
+    gpd.GeoDataFrame(
+        {"HJGKDYBM": ["ZH14010710001", "ZH14010730001"], "LX": ["一般管控单元", "一般管控单元"]},
+        geometry=[shapely.box(112 + i * 0.1, 37.8, 112.09 + i * 0.1, 37.9) for i in range(2)],
+        crs=4490,
+    ).to_file(p)
+    _, rep = validate_layer(
+        read_file(p),
+        "control_units",
+        working_crs=work_crs,
+        fields={"unit_code": "HJGKDYBM", "unit_type": "LX"},
+    )
+    note = next(f for f in rep.findings if f.code == "type_against_code")
+    assert note.rows == (1,)
+    assert "ZH14010710001 (priority_protection) is general_control" in note.message

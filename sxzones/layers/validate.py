@@ -142,8 +142,11 @@ _SAID_READ_NOTES = (
     "columns separated by tabs",
     "first of ",
     "header read from row",
-    "coordinates read from columns",
+    "coordinates read from column",
     "blank rows skipped",
+    "geometries read from the WKT column",
+    "zip member read",
+    "sheet ",
 )
 
 
@@ -404,12 +407,17 @@ def _check_geometry(run: _Run) -> None:
         )
         return  # the other rows are points with finite coordinates, as the role allows
     geoms = frame.geometry.to_numpy()
+    wkt = run.raw.frame.attrs.get("wkt_column")
     run.reject(
         shapely.is_missing(geoms) | shapely.is_empty(geoms),
         "empty_geometry",
-        "coordinates missing or not numbers" if coord_cols else "NULL or empty geometry",
-        "/".join(coord_cols) if coord_cols else "geometry",
-        "fill in the coordinates or remove the row",
+        "coordinates missing or not numbers"
+        if coord_cols
+        else ("WKT missing or not readable" if wkt else "NULL or empty geometry"),
+        "/".join(coord_cols) if coord_cols else (str(wkt) if wkt else "geometry"),
+        "write the geometry as WKT (POLYGON ((x y, ...)))"
+        if wkt
+        else "fill in the coordinates or remove the row",
     )
     # A NaN or infinite vertex anywhere: make_valid would drop or move it without a word.
     xy, owner = shapely.get_coordinates(geoms, return_index=True)
@@ -551,6 +559,36 @@ def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
                 f'map them in the catalogue entry: values = {{ {f} = {{ "{seen[0]}" = '
                 f'"{allowed[0]}" }} }}, or correct them in the file',
             )
+    if r.name == "control_units":
+        _note_type_against_code(run)
+
+
+def _note_type_against_code(run: _Run) -> None:
+    """Say where a unit's type contradicts the type digit of its code written the national
+    way (ZH14010710001: 1, priority protection): a type field mapped or coded wrongly would
+    turn priority units into general ones, and verdicts with them."""
+    frame = run.frame
+    if not {"unit_code", "unit_type"} <= set(frame.columns):
+        return
+    digits = frame["unit_code"].astype("string").str.strip().str.extract(_UNIT_CODE)[0]
+    by_code = digits.map(_UNIT_TYPE_DIGIT)
+    odd = run.alive & (by_code.notna() & (by_code != frame["unit_type"])).to_numpy(dtype=bool)
+    if odd.any():
+        k = int(np.flatnonzero(odd)[0])
+        run.report.findings.append(
+            Finding(
+                "note",
+                "type_against_code",
+                f"{run.shown('unit_type')} contradicts the type digit of "
+                f"{run.shown('unit_code')} in {int(odd.sum())} unit(s), e.g. "
+                f"{frame['unit_code'].iloc[k]} ({by_code.iloc[k]}) is {frame['unit_type'].iloc[k]}",
+                tuple(int(x) for x in frame.loc[odd, ROW]),
+                run.shown("unit_type"),
+                "check the type field and its mapping (1 priority protection, 2 key control, "
+                "3 general control)",
+                run.raw.row_word,
+            )
+        )
 
 
 def _all_distinct(ids: pd.Series) -> bool:
