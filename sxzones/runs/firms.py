@@ -234,20 +234,21 @@ def _load_firm_inputs(
     return f, b, a, reports
 
 
-#: Firm files of at least this many bytes (about 5,000 rows of CSV) start loading the
-#: compiled nearest-point kernels while they are read; smaller screens are measured in numpy
-#: (a few thousand firms' candidate pairs), and loading the kernels (about 0.4-0.6 s of one
-#: core) would cost more than it saves.
-WARM_UP_BYTES = 256_000
+#: Firm files of at least this many bytes (about 80,000 rows of CSV) start loading the
+#: compiled nearest-point kernels while they are read. Smaller screens are measured in numpy
+#: (:mod:`sxzones.analyses.nearest`: the few boundary segments within each firm's GEOS
+#: distance), which costs less than loading the kernels (about 0.5 s of a core, and the
+#: interpreter's lock taken from the reading meanwhile).
+WARM_UP_BYTES = 4_000_000
 
 
 def _many_firms(opts: FirmOptions, cat: Catalog) -> bool:
-    """Whether the firm list is large enough for the compiled kernels (by its file's size;
-    catalogue layers count as large)."""
+    """Whether the firm list is large enough for the compiled kernels, by its file's size
+    (a catalogue layer's file too: the bundled GEM plants are a few hundred)."""
     name = str(opts.firms)
-    if name in cat:
-        return True
-    for path in ([opts.base / name] if opts.base is not None else []) + [Path(name)]:
+    tries = [cat.entry(name).path] if name in cat else []
+    tries += [opts.base / name] if opts.base is not None else []
+    for path in [*tries, Path(name)]:
         if is_existing_path(path):
             return path.stat().st_size >= WARM_UP_BYTES
     return False

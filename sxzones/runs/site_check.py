@@ -298,7 +298,7 @@ def write_check_outputs(
 
 
 #: A projects file at least this large (bytes) is likely a batch whose distances need the
-#: compiled kernels (:data:`sxzones.analyses.nearest.SMALL_WORK`): they load in a background
+#: compiled kernels (:data:`sxzones.analyses.nearest.TINY_WORK`): they load in a background
 #: thread while it is read (a GeoPackage of 1,000 parcels is about 320 KB). A smaller batch,
 #: like a single project, is measured without them.
 WARM_UP_BYTES = 256 << 10
