@@ -12,9 +12,11 @@ the line):
    CRS's largest scale factor over the data, finds every (firm, area) pair that can be within
    that distance on the ground; the gap between bounding boxes is a lower bound of each
    pair's distance.
-2. ``shapely.shortest_line`` gives the exact planar nearest points of each firm's best-bound
-   pair, then only of the pairs whose bound could still come within the CRS's scale range of
-   that distance (few: most pairs are pruned without touching their vertices).
+2. The exact planar nearest points of each firm's best-bound pair, then only of the pairs
+   whose bound could still come within the CRS's scale range of that distance (few: most
+   pairs are pruned without touching their vertices), point to boundary segment, by one of
+   the interchangeable paths of :mod:`sxzones.analyses.nearest` (numpy, or compiled kernels
+   for large inputs: the same points).
 3. Pairs that may be the nearest on the ground are measured on the ellipsoid (``pyproj.Geod``)
    between their nearest points; the smallest is the firm's distance. Its error is second
    order in the projection's scale variation: far below 1 m within 25 km. Firms with nothing
