@@ -358,6 +358,12 @@ def outside_asks(rules: RuleSet) -> str | None:
 _OUTSIDE_TAIL = ": the plan does not apply"
 
 
+def outside_asks_tail() -> str:
+    """How the ``asks`` of a firm outside the rules' jurisdiction ends (see
+    :func:`outside_asks`)."""
+    return _OUTSIDE_TAIL
+
+
 def _outside_jurisdiction(out: pd.DataFrame, rules: RuleSet) -> None:
     """Firms whose county's adcode is not the jurisdiction's (a neighbouring province's
     firm within reach of the layers) keep their zone, but no rule of the plan applies:
