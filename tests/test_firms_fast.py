@@ -214,3 +214,119 @@ def test_remembered_digests_are_bounded(tmp_path, monkeypatch):
     assert len(outputs._DIGESTS) == 3
     assert _sha256(paths[4]) == "4" * 64  # the newest are kept
     assert _sha256(paths[0]) == hashlib.sha256(b"0").hexdigest()  # the oldest, hashed again
+
+
+def test_county_hits_of_points_equal_intersects_with_points():
+    """The county lookup tests points on their coordinates, grouped by county; the answer
+    is intersects() pair by pair, on the county borders too (every county's own vertices
+    and the midpoints of its edges, shared with its neighbours), in the pairs' order, and
+    the lookup gives each point the first county it touches, as before."""
+    from sxzones.analyses.nearest import (
+        TargetIndex,
+        _point_hits,
+        county_lookup,
+        prepared_copy,
+    )
+    from sxzones.layers import load_catalog
+
+    admin = load_catalog().load("admin")[0]
+    counties = admin[admin["level"] == "county"].geometry.to_numpy()
+    rng = np.random.default_rng(7)
+    ring = shapely.get_coordinates(shapely.get_exterior_ring(counties[:20]))
+    x0, y0, x1, y1 = shapely.total_bounds(counties)
+    xy = np.vstack(
+        [
+            ring[::7],
+            (ring[:-1:11] + ring[1::11]) / 2,
+            np.column_stack([rng.uniform(x0, x1, 3000), rng.uniform(y0, y1, 3000)]),
+        ]
+    )
+    pts = shapely.points(xy)
+    tree = shapely.STRtree(counties)
+    pi, pj = tree.query(pts)
+    own = prepared_copy(counties)
+    got = _point_hits(own.__getitem__, pj, pts[pi])
+    want = shapely.intersects(own[pj], pts[pi])
+    np.testing.assert_array_equal(got, want)
+    assert want.sum() > 1000 and (~want).sum() > 100
+    n_border = len(xy) - 3000
+    assert set(range(n_border)) <= set(pi[want])  # every point on a border is in its county
+    # two areas sharing an edge: a point on it touches both, the lookup says the first
+    pair = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], dtype=object)
+    on_edge = shapely.points([[1.0, 0.5], [1.0, 0.0], [0.5, 0.5], [3.0, 3.0]])
+    qi, qj = shapely.STRtree(pair).query(on_edge)
+    got = _point_hits(prepared_copy(pair).__getitem__, qj, on_edge[qi])
+    np.testing.assert_array_equal(got, shapely.intersects(pair[qj], on_edge[qi]))
+    assert np.bincount(qi[got], minlength=4).tolist() == [2, 2, 1, 0]
+    # the whole lookup: the first county each point touches in the query's order
+    which, _ = county_lookup(pts, admin, TargetIndex.of(counties), threads=1)
+    first = np.full(len(pts), len(counties))
+    hit_i, hit_j = pi[want], pj[want]
+    u, at = np.unique(hit_i, return_index=True)
+    first[u] = hit_j[at]
+    np.testing.assert_array_equal(which, first)
+
+
+def test_firm_screen_of_thousands_of_firms_loads_no_compiled_code(tmp_path):
+    """A screen of 5,000 firms measures its distances without numba (loading it cost about
+    0.5 s of a 10,000-firm run): the bounded numpy path, the same CSV as with the compiled
+    kernels warmed up first."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    firms = pd.DataFrame(
+        {
+            "firm_id": [f"F{k:05d}" for k in range(n)],
+            "industry": rng.choice(["steel", "coking", "cement"], n),
+            "lon": np.round(rng.uniform(111.0, 114.0, n), 6),
+            "lat": np.round(rng.uniform(35.5, 39.5, n), 6),
+        }
+    )
+    firms.to_csv(tmp_path / "firms.csv", index=False)
+
+    def run(out: str, warm: bool) -> str:
+        code = (
+            "import sys; from sxzones.cli import main\n"
+            + ("from sxzones.analyses.nearest import warm_up; warm_up().join()\n" if warm else "")
+            + "try:\n"
+            f"    main(['-q', 'firms', '--firms', 'firms.csv', '--crs', 'wgs84', '--builtup',"
+            f" 'builtup_demonstration', '--format', 'csv', '--out', {out!r}])\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'numba', 'llvmlite'})))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+        )
+        return done.stdout.strip()
+
+    assert run("plain", warm=False) == ""
+    assert run("warm", warm=True) == "llvmlite,numba"
+    plain = (tmp_path / "plain" / "firm_zones.csv").read_bytes()
+    assert plain == (tmp_path / "warm" / "firm_zones.csv").read_bytes()
+    assert plain.count(b"within_20km") > 100 and plain.count(b"inside") > 0
+
+
+def test_kernels_warmed_only_for_large_firm_files(tmp_path, monkeypatch):
+    """The compiled kernels load with the inputs only for firm files of WARM_UP_BYTES or
+    more, a catalogue layer's file included (the bundled plants are a few hundred)."""
+    from sxzones.layers import load_catalog
+    from sxzones.options import FirmOptions
+    from sxzones.runs import firms as run
+
+    cat = load_catalog()
+    small = tmp_path / "small.csv"
+    small.write_text(ROWS, encoding="utf-8")
+
+    def opts(name: str) -> FirmOptions:
+        return FirmOptions(firms=name, builtup="builtup_demonstration", out=tmp_path / "o")
+
+    assert not run._many_firms(opts(str(small)), cat)
+    assert not run._many_firms(opts("firms"), cat)
+    monkeypatch.setattr(run, "WARM_UP_BYTES", small.stat().st_size)
+    assert run._many_firms(opts(str(small)), cat)
+    monkeypatch.setattr(run, "WARM_UP_BYTES", cat.entry("firms").path.stat().st_size)
+    assert run._many_firms(opts("firms"), cat)
+    assert not run._many_firms(opts(str(tmp_path / "missing.csv")), cat)

@@ -92,3 +92,33 @@ def test_a_malformed_jurisdiction_is_refused(tmp_path, line, message):
     )
     with pytest.raises(RulesError, match=message):
         load_rules(p)
+
+
+def test_a_built_up_layer_of_one_city_for_the_provinces_firms(tmp_path):
+    """Taiyuan's built-up area alone, used for the bundled firms: firms of other cities came
+    out 'beyond' without a word, though a city the layer does not hold may be near them."""
+    cat = load_catalog(CATALOG)
+    b, _ = cat.load("builtup_demonstration")
+    one = tmp_path / "taiyuan.gpkg"
+    b[b["name"].str.startswith("太原")].to_file(one)
+    res = CliRunner().invoke(
+        cli,
+        ["firms", "--firms", "firms", "--builtup", str(one), "--format", "csv",
+         "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("warning: "))
+    assert "firms lie in cities where the built-up layer has no area" in line
+    assert "大同市 14" in line and "太原市" not in line
+    t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    inside_shanxi = ~t["asks"].fillna("").str.endswith("the plan does not apply")
+    others = inside_shanxi & (t["city"] != "太原市") & t["city"].notna()
+    assert f"warning: {int(others.sum())} firms" in line
+    whole = CliRunner().invoke(
+        cli,
+        ["firms", "--firms", "firms", "--builtup", "builtup_demonstration", "--format", "csv",
+         "--out", str(tmp_path / "o2")],
+    )  # fmt: skip
+    assert whole.exit_code == 0 and "cities where the built-up layer has no area" not in (
+        whole.output
+    )

@@ -1,8 +1,10 @@
-"""The two paths of the nearest-distance engine give the same answers.
+"""The three paths of the nearest-distance engine give the same answers.
 
-Small work runs in numpy (no compiled code to load: a single site check stays fast),
-large work in the compiled numba kernels. Both must give the same nearest area and the same
-ellipsoidal distance to the centimetre, on real layers (the bundled red lines and built-up
+Tiny work runs in numpy over every segment combination, more work in the compiled numba
+kernels once they are loaded, and otherwise in numpy over the segments within each pair's
+GEOS distance (no compiled code to load: a single site check or a screen of some thousand
+firms stays fast). All must give the same nearest area and the same ellipsoidal distance to
+the centimetre (in fact bit for bit), on real layers (the bundled red lines and built-up
 areas), for points and parcels, on both sides of the thresholds.
 """
 
@@ -47,14 +49,20 @@ def _inputs(n: int, seed: int, vertices: int = 0) -> np.ndarray:
     )
 
 
-def _run(geoms, areas, *, small: bool, **kw):
-    """nearest_geodesic with every pair on one path (``small``: numpy, else the kernels)."""
+PATHS = ("numpy", "bounded", "compiled")
+
+
+def _run(geoms, areas, *, path: str, **kw):
+    """nearest_geodesic with every pair on one path: ``numpy`` (every segment combination),
+    ``bounded`` (numpy over the segments within each pair's GEOS distance), ``compiled``
+    (the numba kernels)."""
     mp = pytest.MonkeyPatch()
     try:
-        big = np.inf if small else -1
-        mp.setattr(nearest, "SMALL_WORK", big)
-        mp.setattr(nearest, "TINY_WORK", big)
-        mp.setattr(nearest, "SMALL_FAR", big)
+        mp.setattr(nearest, "TINY_WORK", np.inf if path == "numpy" else -1)
+        mp.setattr(nearest, "_kernels_loaded", lambda: path == "compiled")
+        mp.setattr(nearest, "TINY_FAR", -1 if path == "compiled" else np.inf)
+        if path == "bounded":  # the far search in numpy, a few firms at a time
+            mp.setattr(nearest, "SMALL_FAR", 5_000)
         return nearest_geodesic(geoms, TargetIndex.of(areas), crs=WORK, threads=1, **kw)
     finally:
         mp.undo()
@@ -62,7 +70,7 @@ def _run(geoms, areas, *, small: bool, **kw):
 
 def _same(a, b) -> None:
     """The same nearest areas and distances: to the centimetre as promised, and in fact bit
-    for bit (the numpy path does the kernel's arithmetic and keeps its choice on ties)."""
+    for bit (the numpy paths do the kernel's arithmetic and keep its choice on ties)."""
     np.testing.assert_allclose(a.distance, b.distance, rtol=0, atol=0.01)
     np.testing.assert_array_equal(a.distance, b.distance)
     np.testing.assert_array_equal(a.area, b.area)
@@ -78,19 +86,22 @@ def _same(a, b) -> None:
         ("builtup", 16, 2_000.0),  # short reach: most inputs go through the far-candidate search
     ],
 )
-def test_small_and_compiled_paths_agree(targets, role, vertices, reach):
+def test_numpy_bounded_and_compiled_paths_agree(targets, role, vertices, reach):
     geoms = _inputs(300, seed=vertices + int(reach), vertices=vertices)
-    small = _run(geoms, targets[role], small=True, reach_m=reach, thresholds=(20_000.0,))
-    compiled = _run(geoms, targets[role], small=False, reach_m=reach, thresholds=(20_000.0,))
-    _same(small, compiled)
+    got = {
+        p: _run(geoms, targets[role], path=p, reach_m=reach, thresholds=(20_000.0,)) for p in PATHS
+    }
+    _same(got["numpy"], got["compiled"])
+    _same(got["bounded"], got["compiled"])
+    small = got["numpy"]
     assert (small.distance == 0).sum() > 0 and (small.distance > 1000).sum() > 100
 
 
-def test_distances_are_geodesic_on_both_paths(targets):
-    """The small path's answer checked independently: pyproj.Geod from each point to the
+def test_distances_are_geodesic_without_compiled_code(targets):
+    """The bounded numpy path's answer checked independently: pyproj.Geod from each point to the
     nearest vertex-densified boundary of the area it names is no shorter (within 1 cm)."""
     pts = _inputs(40, seed=3)
-    res = _run(pts, targets["builtup"], small=True, reach_m=25_000.0)
+    res = _run(pts, targets["builtup"], path="bounded", reach_m=25_000.0)
     geod = Geod(ellps="GRS80")
     for p, d, a in zip(pts, res.distance, res.area, strict=True):
         if d == 0:
@@ -117,15 +128,17 @@ def _count_kernel_calls(monkeypatch) -> list[str]:
     return calls
 
 
-def test_either_side_of_the_threshold(targets, monkeypatch):
-    """Just under SMALL_WORK the kernels are never called, just over it they are; on both
-    sides the default answer equals each forced path's."""
+def test_either_side_of_the_thresholds(targets, monkeypatch):
+    """Up to TINY_WORK numpy measures every combination, beyond it the kernels do when they
+    are loaded and the bounded numpy path when not; from KERNEL_INPUTS inputs on,
+    nearest_geodesic loads the kernels. Every way the same answer."""
     parcels = _inputs(120, seed=9, vertices=32)
     idx = TargetIndex.of(targets["redline"])
     calls = _count_kernel_calls(monkeypatch)
     # the work of this input's first measuring pass: measured by a run with a huge threshold
     seen: list[float] = []
-    real = nearest._pairs_nearest
+    paths: list[str] = []
+    real, real_bounded = nearest._pairs_nearest, nearest._pairs_bounded
 
     def record(firms, areas, i, j, gap):
         seen.append(float(np.dot(firms.segs.count[i].astype(float), areas.segs.count[j])))
@@ -135,32 +148,56 @@ def test_either_side_of_the_threshold(targets, monkeypatch):
     nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
     monkeypatch.setattr(nearest, "_pairs_nearest", real)
     work = max(seen)
-    small = _run(parcels, targets["redline"], small=True, reach_m=50_000.0)
-    compiled = _run(parcels, targets["redline"], small=False, reach_m=50_000.0)
-    _same(small, compiled)
-    # a fresh process (kernels not loaded): SMALL_WORK decides
+    ref = _run(parcels, targets["redline"], path="compiled", reach_m=50_000.0)
+
+    def bounded(*a):
+        paths.append("bounded")
+        return real_bounded(*a)
+
+    monkeypatch.setattr(nearest, "_pairs_bounded", bounded)
+    for loaded in (False, True):
+        monkeypatch.setattr(nearest, "_kernels_loaded", lambda loaded=loaded: loaded)
+        for limit, beyond in ((work, False), (work - 1, True)):
+            monkeypatch.setattr(nearest, "TINY_WORK", limit)
+            calls.clear()
+            paths.clear()
+            got = nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
+            assert ("pairs_kernel" in calls) == (beyond and loaded)
+            assert ("bounded" in paths) == (beyond and not loaded)
+            _same(got, ref)
+    # many inputs: the kernels are loaded (here: warm_up is called) before measuring
+    warmed: list[bool] = []
+    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: bool(warmed))
+    monkeypatch.setattr(nearest, "warm_up", lambda: warmed.append(True))
+    monkeypatch.setattr(nearest, "KERNEL_INPUTS", len(parcels) + 1)
+    nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
+    assert not warmed
+    monkeypatch.setattr(nearest, "KERNEL_INPUTS", len(parcels))
+    calls.clear()
+    _same(nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1), ref)
+    assert warmed and "pairs_kernel" in calls
+
+
+def test_bounded_path_falls_back_to_every_segment():
+    """A pair whose bound holds no segment (a NaN distance: a geometry collection, or a bound
+    too small) is measured over all its segments, never left at (0, 0)."""
+    x0, y0 = 500_000.0, 4_200_000.0
+    fs = nearest._Segments.of(np.array([shapely.Point(x0, y0)], dtype=object))
+    areas = np.array([shapely.box(x0 + 100, y0, x0 + 300, y0 + 200)], dtype=object)
+    as_ = nearest._Segments.of(areas)
+    i = j = np.zeros(1, dtype=np.int64)
+    fbox = np.array([[x0, y0, x0, y0]])
+    full = nearest._pairs_numpy(fs, fbox, as_, i, j)
+    for bound in (np.array([np.nan]), np.array([1.0]), np.array([100.0])):
+        got = nearest._pairs_numpy(fs, fbox, as_, i, j, bound)
+        np.testing.assert_array_equal(got, full)
+    np.testing.assert_array_equal(full, [[x0, y0, x0 + 100, y0]])
+
+
+def test_far_candidates_numpy_equals_kernel(monkeypatch):
+    """The far-candidate search in numpy, whole or a few firms at a time: the same pairs, in
+    the same order, with the same gaps as the compiled kernel (bit for bit)."""
     monkeypatch.setattr(nearest, "_kernels_loaded", lambda: False)
-    for limit, expect_kernel in ((work, False), (work - 1, True)):
-        monkeypatch.setattr(nearest, "SMALL_WORK", limit)
-        calls.clear()
-        got = nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
-        assert ("pairs_kernel" in calls) == expect_kernel
-        _same(got, small)
-        _same(got, compiled)
-    # kernels loaded (a batch warmed them up): TINY_WORK decides
-    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: True)
-    monkeypatch.setattr(nearest, "SMALL_WORK", 10 * work)
-    for limit, expect_kernel in ((work, False), (work - 1, True)):
-        monkeypatch.setattr(nearest, "TINY_WORK", limit)
-        calls.clear()
-        got = nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
-        assert ("pairs_kernel" in calls) == expect_kernel
-        _same(got, small)
-
-
-def test_far_candidates_numpy_equals_kernel():
-    """The far-candidate search in numpy: the same pairs, in the same order, with the same
-    gaps as the compiled kernel (bit for bit)."""
     rng = np.random.default_rng(1)
     lo = rng.uniform(0, 1e5, (400, 2))
     abox = np.column_stack([lo, lo + rng.uniform(10, 5000, (400, 2))])
@@ -168,11 +205,13 @@ def test_far_candidates_numpy_equals_kernel():
     fbox = np.column_stack([flo, flo + rng.uniform(0, 800, (300, 2))])
     far = np.sort(rng.choice(300, 120, replace=False)).astype(np.int64)
     known = np.where(rng.random(120) < 0.5, rng.uniform(100, 20_000, 120), np.inf)
-    a = nearest._far_candidates(fbox, far, abox, 1.0003, known)
     b = kernels.far_candidates(fbox, far, abox, 1.0003, known)
-    assert len(a[0]) > 120
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x, y)
+    assert len(b[0]) > 120
+    for small_far in (nearest.SMALL_FAR, 10_000, 1):  # in one go, and 25 firms / 1 at a time
+        monkeypatch.setattr(nearest, "SMALL_FAR", small_far)
+        a = nearest._far_candidates(fbox, far, abox, 1.0003, known)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_site_check_of_one_project_loads_no_compiled_code(tmp_path):
@@ -227,7 +266,23 @@ def test_ties_are_settled_as_the_kernel_settles_them():
         ],
         dtype=object,
     )
-    small = _run(firms, areas, small=True, reach_m=10_000.0)
-    compiled = _run(firms, areas, small=False, reach_m=10_000.0)
-    _same(small, compiled)
-    assert small.distance[0] == pytest.approx(500.0, abs=1.0)
+    got = {p: _run(firms, areas, path=p, reach_m=10_000.0) for p in PATHS}
+    _same(got["numpy"], got["compiled"])
+    _same(got["bounded"], got["compiled"])
+    assert got["numpy"].distance[0] == pytest.approx(500.0, abs=1.0)
+
+
+def test_segments_of_points_as_the_general_construction():
+    """Points take a shortcut to their segments; it builds what the general construction
+    (points among polygons) builds: a zero-length segment, a block and its box per point."""
+    pts = _inputs(50, seed=4)
+    s = nearest._Segments.of(pts)
+    general = nearest._Segments.of(np.r_[pts, _inputs(1, seed=5, vertices=8)])
+    rows = np.column_stack([shapely.get_coordinates(pts)] * 2)
+    for got in (s, general):
+        np.testing.assert_array_equal(got.xy[:50], rows)
+        np.testing.assert_array_equal(got.block_box[:50], rows)
+        np.testing.assert_array_equal(got.start[:50], np.arange(50))
+        np.testing.assert_array_equal(got.block0[:50], np.arange(50))
+        np.testing.assert_array_equal(got.count[:50], np.ones(50))
+    assert len(s.xy) == 50 and general.count[50] == 8

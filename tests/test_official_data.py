@@ -704,3 +704,16 @@ def test_a_point_pasted_latitude_first(tmp_path):
     )
     doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
     assert doc["projects"][0]["county"] == "杏花岭区"
+
+
+def test_an_output_of_sxzones_read_again(tmp_path, work_crs):
+    """A validated layer saved (or eligible_sites.gpkg, firm_zones.gpkg) has a source_row
+    column: reading it again crashed with pandas' 'cannot insert source_row, already exists'."""
+    cat = load_catalog(CATALOG)
+    b, _ = cat.load("builtup_demonstration")
+    b.head(3).to_file(tmp_path / "b.gpkg")
+    raw = read_file(tmp_path / "b.gpkg")
+    assert raw.frame["source_row"].tolist() == [1, 2, 3]
+    assert raw.frame["input_source_row"].tolist() == b["source_row"].head(3).tolist()
+    g, rep = validate_layer(raw, "builtup", working_crs=work_crs)
+    assert len(g) == 3 and any("kept as input_source_row" in f.message for f in rep.findings)

@@ -12,9 +12,11 @@ the line):
    CRS's largest scale factor over the data, finds every (firm, area) pair that can be within
    that distance on the ground; the gap between bounding boxes is a lower bound of each
    pair's distance.
-2. ``shapely.shortest_line`` gives the exact planar nearest points of each firm's best-bound
-   pair, then only of the pairs whose bound could still come within the CRS's scale range of
-   that distance (few: most pairs are pruned without touching their vertices).
+2. The exact planar nearest points of each firm's best-bound pair, then only of the pairs
+   whose bound could still come within the CRS's scale range of that distance (few: most
+   pairs are pruned without touching their vertices), point to boundary segment, by one of
+   the interchangeable paths of :mod:`sxzones.analyses.nearest` (numpy, or compiled kernels
+   for large inputs: the same points).
 3. Pairs that may be the nearest on the ground are measured on the ellipsoid (``pyproj.Geod``)
    between their nearest points; the smallest is the firm's distance. Its error is second
    order in the projection's scale variation: far below 1 m within 25 km. Firms with nothing
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -239,14 +242,17 @@ def screen_firms(
     threads = threads or min(4, os.cpu_count() or 1)
     fg = firms.geometry.to_numpy()
     ag = builtup.geometry.to_numpy()
-    near = nearest_geodesic(fg, ag, max(report_within_m, d), crs, threads, thresholds=(d,))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # counties found meanwhile (GEOS, nogil)
+        counties = pool.submit(_counties, fg, admin) if admin is not None else None
+        near = nearest_geodesic(fg, ag, max(report_within_m, d), crs, threads, thresholds=(d,))
+        places = counties.result() if counties is not None else None
     within = zone_label(d)
     zone_code = np.where(near.distance == 0, 0, np.where(near.distance <= d, 1, 2))
     # Repetitive text columns are categoricals built from codes: no per-row strings.
     out = pd.DataFrame(index=firms.index)
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
     out["distance_m"] = np.round(near.distance, 2)
-    _place_columns(out, fg, builtup, near.area, admin)
+    _place_columns(out, builtup, near.area, places)
     names, ids, status = _industry_codes(firms, rules.industries)
     out["industry_id"] = names[ids]
     out["industry_status"] = pd.Categorical.from_codes(status, categories=list(STATUSES))
@@ -272,15 +278,23 @@ def _check_inputs(firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -> CRS:
     return crs
 
 
+def _counties(
+    fg: npt.NDArray[np.object_], admin: gpd.GeoDataFrame
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]]:
+    """Each firm's row in a table of adcode, county and city (:func:`county_lookup`), by its
+    point (a site polygon's point on its surface)."""
+    pts = fg if bool(np.all(shapely.get_type_id(fg) == 0)) else shapely.point_on_surface(fg)
+    return county_lookup(pts, admin)
+
+
 def _place_columns(
     out: pd.DataFrame,
-    fg: npt.NDArray[np.object_],
     builtup: gpd.GeoDataFrame,
     nearest: npt.NDArray[np.int64],
-    admin: gpd.GeoDataFrame | None,
+    places: tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]] | None,
 ) -> None:
     """The nearest area's id (and name and kind where the layer has them), and the firm's
-    city and county from the admin layer."""
+    city and county (``places``: :func:`_counties`, None without an admin layer)."""
     for col, src in (
         ("nearest_area_id", "area_id"),
         ("nearest_area_name", "name"),
@@ -288,9 +302,8 @@ def _place_columns(
     ):
         if src in builtup.columns:
             out[col] = categorical_take(builtup[src].to_numpy(), nearest)
-    if admin is not None:
-        pts = fg if bool(np.all(shapely.get_type_id(fg) == 0)) else shapely.point_on_surface(fg)
-        which, table = county_lookup(pts, admin)
+    if places is not None:
+        which, table = places
         for col in ("adcode", "county", "city"):
             out[col] = categorical_take(table[col], which)
 
@@ -343,6 +356,12 @@ def outside_asks(rules: RuleSet) -> str | None:
 
 
 _OUTSIDE_TAIL = ": the plan does not apply"
+
+
+def outside_asks_tail() -> str:
+    """How the ``asks`` of a firm outside the rules' jurisdiction ends (see
+    :func:`outside_asks`)."""
+    return _OUTSIDE_TAIL
 
 
 def _outside_jurisdiction(out: pd.DataFrame, rules: RuleSet) -> None:
@@ -441,7 +460,7 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         outside = int(sum(v for k, v in asks.items() if str(k).endswith(_OUTSIDE_TAIL)))
     no_county = None
     if "adcode" in result.columns:
-        no_county = int((result["adcode"].astype(str) == "").sum())
+        no_county = int(result["adcode"].value_counts().get("", 0))  # no string per row
     return FirmScreenSummary(
         len(result),
         {z: int(zones[z]) for z in order},

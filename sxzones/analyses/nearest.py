@@ -4,12 +4,14 @@
 exact on the ellipsoid (see :mod:`sxzones.analyses.firm_zones` for the method), vectorised,
 in worker threads that never share prepared geometries.
 
-The nearest points of candidate pairs come from one of two interchangeable paths: numpy for
-small work (a single site check: no compiled code to load, which costs about 0.4 s of a
-process's start), or the compiled kernels of :mod:`sxzones.analyses._kernels` (numba) for
-large inputs. The numpy path does the kernels' arithmetic and keeps their choice among equal
-distances, so both give the same points; a test compares them on either side of the
-thresholds (:data:`SMALL_WORK`, :data:`SMALL_FAR`).
+The nearest points of candidate pairs come from one of three interchangeable paths: numpy
+over every segment combination for tiny work, the compiled kernels of
+:mod:`sxzones.analyses._kernels` (numba) for large inputs, and between them, while the
+kernels are not loaded, numpy over the few segments within each pair's GEOS distance (a site
+check or a screen of some thousand firms: no compiled code to load, which costs about 0.5 s
+of a core). All do the kernels' arithmetic and keep their choice among equal distances, so
+all give the same points; tests compare them on either side of the thresholds
+(:data:`TINY_WORK`, :data:`KERNEL_INPUTS`, :data:`SMALL_FAR`).
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ def _group_argmin(
 
 
 BLOCK = 32  # segments per block of an area's boundary; blocks are pruned by bounding box
+SUB = 8  # segments per sub-block (numpy's bounded search prunes by these too)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,12 @@ class _Segments:
         ids = []
         rows = []
         is_pt = shapely.get_type_id(geoms) == 0
+        if n and is_pt.all():  # points (firms): one zero-length segment and block each
+            xy = shapely.get_coordinates(geoms)
+            if len(xy) == n:  # none empty
+                seg = np.ascontiguousarray(np.column_stack([xy, xy]))
+                one = np.arange(n, dtype=np.int64)
+                return cls(seg, one, np.ones(n, dtype=np.int64), one, seg)
         if is_pt.any():
             pts = np.flatnonzero(is_pt)
             xy = shapely.get_coordinates(geoms[pts])
@@ -144,51 +153,84 @@ class _Segments:
         owner, xy = owner[order], np.ascontiguousarray(xy[order])
         count = np.bincount(owner, minlength=n).astype(np.int64)
         start = np.r_[0, np.cumsum(count)[:-1]].astype(np.int64)
-        nblocks = (count + BLOCK - 1) // BLOCK
-        block0 = np.r_[0, np.cumsum(nblocks)[:-1]].astype(np.int64)
-        block_of = block0[owner] + (np.arange(len(owner)) - start[owner]) // BLOCK
-        firsts = (
-            np.flatnonzero(np.r_[True, block_of[1:] != block_of[:-1]])
-            if len(owner)
-            else np.empty(0, dtype=np.int64)
-        )
-        if len(owner):
-            lo_x = np.minimum(xy[:, 0], xy[:, 2])
-            lo_y = np.minimum(xy[:, 1], xy[:, 3])
-            hi_x = np.maximum(xy[:, 0], xy[:, 2])
-            hi_y = np.maximum(xy[:, 1], xy[:, 3])
-            box = np.column_stack(
-                [
-                    np.minimum.reduceat(lo_x, firsts),
-                    np.minimum.reduceat(lo_y, firsts),
-                    np.maximum.reduceat(hi_x, firsts),
-                    np.maximum.reduceat(hi_y, firsts),
-                ]
-            )
-        else:
-            box = np.empty((0, 4))
-        return cls(xy, start, count, block0, np.ascontiguousarray(box))
+        block0, box = _group_boxes(xy, owner, start, count, BLOCK)
+        return cls(xy, start, count, block0, box)
+
+    @functools.cached_property
+    def sub_blocks(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The first sub-block of each geometry and the bounding box of each sub-block of
+        ``SUB`` consecutive segments (a block holds ``BLOCK // SUB`` of them), built on first
+        use: :func:`_near_segments` prunes by them between blocks and segments."""
+        owner = np.repeat(np.arange(len(self.count)), self.count)
+        return _group_boxes(self.xy, owner, self.start, self.count, SUB)
+
+
+def _group_boxes(
+    xy: npt.NDArray[np.float64],
+    owner: npt.NDArray[np.int64],
+    start: npt.NDArray[np.int64],
+    count: npt.NDArray[np.int64],
+    size: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Groups of ``size`` consecutive segments of each geometry (segments ``xy`` of
+    geometries ``owner``, in order): the first group of each geometry, and each group's
+    bounding box (minx, miny, maxx, maxy)."""
+    ngroups = (count + size - 1) // size
+    group0 = np.r_[0, np.cumsum(ngroups)[:-1]].astype(np.int64)
+    if not len(owner):
+        return group0, np.empty((0, 4))
+    group_of = group0[owner] + (np.arange(len(owner)) - start[owner]) // size
+    firsts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
+    box = np.column_stack(
+        [
+            np.minimum.reduceat(np.minimum(xy[:, 0], xy[:, 2]), firsts),
+            np.minimum.reduceat(np.minimum(xy[:, 1], xy[:, 3]), firsts),
+            np.maximum.reduceat(np.maximum(xy[:, 0], xy[:, 2]), firsts),
+            np.maximum.reduceat(np.maximum(xy[:, 1], xy[:, 3]), firsts),
+        ]
+    )
+    return group0, np.ascontiguousarray(box)
 
 
 #: Candidate pairs with at most this many (firm segment x area segment) combinations in all
-#: are measured in numpy, not by the compiled kernels: a site check of one project, or a
-#: firm screen of a few firms, never loads numba (about 0.4 s of a process's start). The
-#: numpy path does the kernel's arithmetic on the same doubles and keeps the kernel's choice
-#: among equal distances, so both give the same nearest points (a test compares them on both
-#: sides of this threshold).
-SMALL_WORK = 250_000
-#: ... and the far-candidate search runs in numpy up to this many (firm x area) box pairs.
+#: are measured in numpy, every combination (:func:`_pairs_numpy`). More work goes to the
+#: compiled kernels when they are loaded (or being loaded: :func:`warm_up`, which runs and
+#: :func:`nearest_geodesic` call for inputs of :data:`KERNEL_INPUTS` or more); otherwise numpy
+#: measures only the area segments within each pair's GEOS distance (:func:`_pairs_bounded`),
+#: so that a site check or a screen of some thousand firms never loads numba (about 0.5 s of
+#: a core). Every path does the kernel's arithmetic on the same doubles and keeps the kernel's
+#: choice among equal distances, so all give the same nearest points (tests compare them).
+TINY_WORK = 20_000
+#: Inputs (firms, projects) from which :func:`nearest_geodesic` loads the compiled kernels:
+#: below, the bounded numpy path costs less than loading them.
+KERNEL_INPUTS = 100_000
+#: The far-candidate search runs in numpy this many (firm x area) box pairs at a time, and in
+#: the compiled kernel beyond it once that is loaded.
 SMALL_FAR = 2_000_000
-#: Once the kernels are loaded (a batch or a server warms them up), numpy measures only work
-#: this small: beyond it the kernel is faster. Either way the same points. Measured: a point
-#: against a red line (2,400 segment pairs) takes 2 microseconds in the kernel and 0.2 ms in
-#: numpy, whose dozens of array operations cost that much whatever the work; so none.
-TINY_WORK = 0
+#: ... and once the kernels are loaded, numpy searches only this many box pairs.
+TINY_FAR = 100_000
+#: Pairs per step of :func:`_pairs_bounded` (bounds its memory).
+BOUNDED_CHUNK = 32_768
+
+
+_WARMING = threading.Event()  # set by warm_up()
 
 
 def _kernels_loaded() -> bool:
     """Whether the compiled kernels are loaded, or being loaded (by :func:`warm_up`)."""
-    return "sxzones.analyses._kernels" in sys.modules
+    return _WARMING.is_set() or "sxzones.analyses._kernels" in sys.modules
+
+
+def _outlines(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """What the kernels measure between: points as they are, other geometries' boundaries
+    (``None`` for a geometry collection: its distances are NaN, which bound nothing)."""
+    g = np.asarray(geoms, dtype=object)
+    pt = shapely.get_type_id(g) == 0
+    if pt.all():
+        return g
+    out = shapely.boundary(g)
+    out[pt] = g[pt]
+    return np.asarray(out, dtype=object)
 
 
 class _Side:
@@ -210,6 +252,12 @@ class _Side:
     @functools.cached_property
     def segs(self) -> _Segments:
         return self._segs_of()
+
+    def outline_at(self, k: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+        """The outlines (:func:`_outlines`) of the geometries at positions ``k``, each made
+        once (a layer's other geometries are not touched)."""
+        u, inverse = np.unique(k, return_inverse=True)
+        return _outlines(self.geoms[u])[inverse.reshape(-1)]
 
 
 def _pt_seg(
@@ -234,27 +282,17 @@ def _pt_seg(
     return (px - qx) * (px - qx) + (py - qy) * (py - qy), qx, qy
 
 
-def _pairs_numpy(
-    fs: _Segments,
+def _first_blocks(
     fbox: npt.NDArray[np.float64],
     as_: _Segments,
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
-) -> npt.NDArray[np.float64]:
-    """:func:`sxzones.analyses._kernels.pairs_kernel` in numpy, for small work: every
-    (area segment, firm segment, test) of each pair is measured, and of the smallest the
-    first in the kernel's visiting order is kept (area blocks from the nearest by bounding
-    box, then segments, then firm segments, then the four point-segment tests), as the
-    kernel's strict ``<`` keeps it. Rows px, py on the firm, qx, qy on the area."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """For each pair (firm ``i``, area ``j``): the kernel's first block of the area's boundary
+    (the nearest by bounding box, first of equal gaps), and each block's pair and squared
+    box gap (blocks of a pair consecutive, in order)."""
     n = len(i)
-    out = np.zeros((n, 4))
-    fc, ac = fs.count[i], as_.count[j]
-    combos = fc * ac
-    keep = np.flatnonzero(combos > 0)
-    if not len(keep):
-        return out
-    # the kernel's first block: the nearest by bounding box (first of equal gaps)
-    nb = (ac + BLOCK - 1) // BLOCK
+    nb = (as_.count[j] + BLOCK - 1) // BLOCK
     bpair = np.repeat(np.arange(n), nb)
     bstart = np.r_[0, np.cumsum(nb)[:-1]]
     blocal = np.arange(len(bpair)) - bstart[bpair]
@@ -263,32 +301,154 @@ def _pairs_numpy(
     dx = np.maximum(np.maximum(bb[:, 0] - fb[:, 2], fb[:, 0] - bb[:, 2]), 0.0)
     dy = np.maximum(np.maximum(bb[:, 1] - fb[:, 3], fb[:, 1] - bb[:, 3]), 0.0)
     gaps = dx * dx + dy * dy
-    first = _group_argmin(bpair, gaps) - bstart[np.unique(bpair)]
+    has = np.unique(bpair)
     first_of = np.zeros(n, dtype=np.int64)
-    first_of[np.unique(bpair)] = first
-    # every (area segment s, firm segment q) of each pair, and its place in the visit order
-    pair = np.repeat(np.arange(n), combos)
-    cstart = np.r_[0, np.cumsum(combos)[:-1]]
-    off = np.arange(len(pair)) - cstart[pair]
-    fcp = fc[pair]
-    sl, q = off // fcp, off % fcp
-    rank = ((sl // BLOCK - first_of[pair]) % nb[pair]) * BLOCK + sl % BLOCK
+    first_of[has] = _group_argmin(bpair, gaps) - bstart[has]
+    return first_of, bpair, gaps
+
+
+def _all_segments(
+    as_: _Segments, j: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every (pair, area segment) of pairs with areas ``j``: the pair and the segment's
+    position in its area's boundary, pairs in order."""
+    ac = as_.count[j]
+    pair = np.repeat(np.arange(len(j)), ac)
+    return pair, np.arange(len(pair)) - np.r_[0, np.cumsum(ac)[:-1]][pair]
+
+
+def _ranges(
+    owner: npt.NDArray[np.int64], first: npt.NDArray[np.int64], size: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each ``owner`` repeated ``size`` times, beside the integers ``first``, ``first + 1``,
+    ... ``first + size - 1``."""
+    rep = np.repeat(owner, size)
+    return rep, np.arange(len(rep)) + np.repeat(first - (np.cumsum(size) - size), size)
+
+
+def _gap2(fb: npt.NDArray[np.float64], bb: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Squared gaps between boxes ``fb`` and ``bb`` (rows minx, miny, maxx, maxy), as the
+    kernel computes them."""
+    dx = np.maximum(np.maximum(bb[:, 0] - fb[:, 2], fb[:, 0] - bb[:, 2]), 0.0)
+    dy = np.maximum(np.maximum(bb[:, 1] - fb[:, 3], fb[:, 1] - bb[:, 3]), 0.0)
+    return dx * dx + dy * dy
+
+
+def _near_segments(
+    fbox: npt.NDArray[np.float64],
+    as_: _Segments,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    bpair: npt.NDArray[np.int64],
+    bgaps: npt.NDArray[np.float64],
+    bound: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`_all_segments` without the segments whose bounding box lies farther from the
+    firm's than ``bound`` (an upper bound of the pair's distance, map units): none of them
+    holds the pair's nearest points, so the kernel's choice is among those kept. Blocks
+    are pruned first (their squared gaps ``bgaps``, of pairs ``bpair``), then sub-blocks,
+    then segments, by the kernel's box gaps."""
+    lim = bound * bound
+    ac = as_.count[j]
+    nb = (ac + BLOCK - 1) // BLOCK
+    keep = np.flatnonzero(bgaps <= lim[bpair])
+    bp, bl = bpair[keep], (keep - (np.cumsum(nb) - nb)[bpair[keep]])
+    per = BLOCK // SUB
+    sp, sub = _ranges(bp, bl * per, np.minimum(per, (ac[bp] - bl * BLOCK + SUB - 1) // SUB))
+    sub0, sub_box = as_.sub_blocks
+    near = _gap2(fbox[i[sp]], sub_box[sub0[j[sp]] + sub]) <= lim[sp]
+    sp, sub = sp[near], sub[near]
+    pair, sl = _ranges(sp, sub * SUB, np.minimum(SUB, ac[sp] - sub * SUB))
+    s = as_.xy[as_.start[j[pair]] + sl]
+    sbox = np.column_stack(
+        [
+            np.minimum(s[:, 0], s[:, 2]),
+            np.minimum(s[:, 1], s[:, 3]),
+            np.maximum(s[:, 0], s[:, 2]),
+            np.maximum(s[:, 1], s[:, 3]),
+        ]
+    )
+    near = _gap2(fbox[i[pair]], sbox) <= lim[pair]
+    return pair[near], sl[near]
+
+
+def _pairs_numpy(
+    fs: _Segments,
+    fbox: npt.NDArray[np.float64],
+    as_: _Segments,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    bound: npt.NDArray[np.float64] | None = None,
+) -> npt.NDArray[np.float64]:
+    """:func:`sxzones.analyses._kernels.pairs_kernel` in numpy: every (area segment, firm
+    segment, test) of each pair is measured, and of the smallest the first in the kernel's
+    visiting order is kept (area blocks from the nearest by bounding box, then segments,
+    then firm segments, then the four point-segment tests), as the kernel's strict ``<``
+    keeps it. With ``bound`` (an upper bound of each pair's distance, map units), only the
+    area segments whose box lies within it are measured (:func:`_near_segments`): the same
+    choice, from far fewer tests. Rows px, py on the firm, qx, qy on the area."""
+    if not len(i):
+        return np.zeros((0, 4))
+    first_of, bpair, bgaps = _first_blocks(fbox, as_, i, j)
+    if bound is None:
+        pair, sl = _all_segments(as_, j)
+    else:
+        pair, sl = _near_segments(fbox, as_, i, j, bpair, bgaps, bound)
+        measurable = np.flatnonzero((fs.count[i] > 0) & (as_.count[j] > 0))
+        lost = np.setdiff1d(measurable, pair, assume_unique=False)
+        if len(lost):  # never expected (the bound holds the nearest segment); all of them
+            lp, ls = _all_segments(as_, j[lost])
+            pair, sl = np.r_[pair, lost[lp]], np.r_[sl, ls]
+            order = np.argsort(pair, kind="stable")
+            pair, sl = pair[order], sl[order]
+    return _pick(fs, as_, i, j, pair, sl, first_of)
+
+
+def _pick(
+    fs: _Segments,
+    as_: _Segments,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    seg_pair: npt.NDArray[np.int64],
+    seg: npt.NDArray[np.int64],
+    first_of: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """The kernel's nearest points of each pair from its candidate area segments (``seg``
+    of pair ``seg_pair``, pairs in order) times every firm segment: the smallest squared
+    distance, and of equal ones the first in the kernel's visiting order."""
+    n = len(i)
+    out = np.zeros((n, 4))
+    reps = fs.count[i][seg_pair]
+    pair = np.repeat(seg_pair, reps)
+    if not len(pair):
+        return out
+    sl = np.repeat(seg, reps)
+    q = np.arange(len(pair)) - np.repeat(np.r_[0, np.cumsum(reps)[:-1]], reps)
+    nb = ((as_.count[j] + BLOCK - 1) // BLOCK)[pair]
+    fcp = fs.count[i][pair]
+    rank = ((sl // BLOCK - first_of[pair]) % nb) * BLOCK + sl % BLOCK
     a = as_.xy[as_.start[j][pair] + sl]
     f = fs.xy[fs.start[i][pair] + q]
     ax, ay, bx, by = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
     cx, cy, ex, ey = f[:, 0], f[:, 1], f[:, 2], f[:, 3]
     point = (cx == ex) & (cy == ey)  # a point: the kernel makes only the first test
-    d0, q0x, q0y = _pt_seg(cx, cy, ax, ay, bx, by)
-    d1, q1x, q1y = _pt_seg(ex, ey, ax, ay, bx, by)
-    d2, q2x, q2y = _pt_seg(ax, ay, cx, cy, ex, ey)
-    d3, q3x, q3y = _pt_seg(bx, by, cx, cy, ex, ey)
+    tests = [_pt_seg(cx, cy, ax, ay, bx, by)]
+    if point.all():  # points only: the other three tests are never made
+        tests += [(np.full(len(pair), np.inf), cx, cy)] * 3
+    else:
+        tests += [
+            _pt_seg(ex, ey, ax, ay, bx, by),
+            _pt_seg(ax, ay, cx, cy, ex, ey),
+            _pt_seg(bx, by, cx, cy, ex, ey),
+        ]
+    (d0, q0x, q0y), (d1, q1x, q1y), (d2, q2x, q2y), (d3, q3x, q3y) = tests
     d = np.column_stack([d0, d1, d2, d3])
     d[point, 1:] = np.inf
     key = (rank * fcp + q)[:, None] * 4 + np.arange(4)
-    starts = cstart[keep]
-    dmin = np.minimum.reduceat(d.min(axis=1), starts)
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    keep = pair[starts]
     best = np.full(n, np.inf)
-    best[keep] = dmin
+    best[keep] = np.minimum.reduceat(d.min(axis=1), starts)
     big = np.iinfo(np.int64).max
     masked = np.where(d == best[pair][:, None], key, big)
     kmin = np.full(n, big)
@@ -316,13 +476,16 @@ def _pairs_nearest(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Nearest points (on the firm, on the area) of each pair, exact in the plane; a firm
     touching or inside its area gets a zero-length pair. ``areas.prepared_at`` gives this
-    thread's own prepared areas. Up to :data:`SMALL_WORK` in numpy, beyond in the compiled
-    kernel: the same points either way."""
+    thread's own prepared areas. Up to :data:`TINY_WORK` in numpy; beyond, in the compiled
+    kernel when it is loaded (or loading), else in numpy bounded by GEOS
+    (:func:`_pairs_bounded`): the same points either way."""
     fs, as_ = firms.segs, areas.segs
     i, j = i.astype(np.int64), j.astype(np.int64)
     work = int(np.dot(fs.count[i].astype(np.float64), as_.count[j]))
-    if work <= TINY_WORK or (work <= SMALL_WORK and not _kernels_loaded()):
+    if work <= TINY_WORK:
         res = _pairs_numpy(fs, firms.box, as_, i, j)
+    elif not _kernels_loaded():
+        res = _pairs_bounded(firms, areas, i, j)
     else:
         from sxzones.analyses._kernels import pairs_kernel
 
@@ -348,6 +511,25 @@ def _pairs_nearest(
     return pa, pb
 
 
+def _pairs_bounded(
+    firms: _Side,
+    areas: _Side,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """:func:`_pairs_numpy` for larger work without compiled code: each pair's distance from
+    GEOS (``shapely.distance`` of the outlines, in C) bounds the area segments measured, so
+    that a point firm is measured against a few segments, not its areas' whole boundaries.
+    The same points as the kernel's. Pairs go :data:`BOUNDED_CHUNK` at a time (memory)."""
+    parts = []
+    for k in range(0, len(i), BOUNDED_CHUNK):
+        ii, jj = i[k : k + BOUNDED_CHUNK], j[k : k + BOUNDED_CHUNK]
+        d = shapely.distance(firms.outline_at(ii), areas.outline_at(jj))
+        bound = d * (1.0 + 1e-9) + 1e-6  # rounding of either side's arithmetic; NaN: none
+        parts.append(_pairs_numpy(firms.segs, firms.box, areas.segs, ii, jj, bound))
+    return np.vstack(parts) if parts else np.zeros((0, 4))
+
+
 def _far_candidates(
     fbox: npt.NDArray[np.float64],
     far: npt.NDArray[np.int64],
@@ -355,13 +537,32 @@ def _far_candidates(
     kratio: float,
     known: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """:func:`sxzones.analyses._kernels.far_candidates` (see there), in numpy for up to
-    :data:`SMALL_FAR` box pairs: the same operations on the same doubles, the same pairs in
-    the same order (firm by firm, areas in index order)."""
-    if len(far) * len(abox) > SMALL_FAR:
+    """:func:`sxzones.analyses._kernels.far_candidates` (see there): in the kernel when it is
+    loaded and there are more than :data:`TINY_FAR` box pairs, else in numpy, at most
+    :data:`SMALL_FAR` box pairs at a time: the same operations on the same doubles, the
+    same pairs in the same order (firm by firm, areas in index order)."""
+    if len(far) * len(abox) > (TINY_FAR if _kernels_loaded() else np.inf):
         from sxzones.analyses._kernels import far_candidates
 
         return far_candidates(fbox, far, abox, kratio, known)  # type: ignore[no-any-return]
+    step = max(1, SMALL_FAR // max(len(abox), 1))
+    parts = [
+        _far_numpy(fbox, far[k : k + step], abox, kratio, known[k : k + step])
+        for k in range(0, len(far), step)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate([p[m] for p in parts]) for m in range(3))  # type: ignore[return-value]
+
+
+def _far_numpy(
+    fbox: npt.NDArray[np.float64],
+    far: npt.NDArray[np.int64],
+    abox: npt.NDArray[np.float64],
+    kratio: float,
+    known: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """:func:`_far_candidates` of some firms, in numpy."""
     b = fbox[far][:, None, :]
     a = abox[None, :, :]
     fx = np.maximum(a[..., 2] - b[..., 0], b[..., 2] - a[..., 0])
@@ -603,8 +804,12 @@ def nearest_geodesic(
     ``areas`` may be a :class:`TargetIndex` built once for many calls; ``segments``, the
     boundary segments of ``firm_geoms`` (:func:`segments_of`), computed once for many calls.
     Distances within a centimetre of a ``threshold`` are measured with ``pyproj.Geod``
-    (:class:`~sxzones.geodesy.GroundRuler`), so that decisions there are exact.
+    (:class:`~sxzones.geodesy.GroundRuler`), so that decisions there are exact. From
+    :data:`KERNEL_INPUTS` geometries on, the compiled kernels are loaded (:func:`warm_up`);
+    below, they are used only if something loaded them already.
     """
+    if len(firm_geoms) >= KERNEL_INPUTS and not _kernels_loaded():
+        warm_up()  # they load while the trees and segments are built
     ruler = GroundRuler(crs, thresholds)
     idx = areas if isinstance(areas, TargetIndex) else TargetIndex.of(areas)
     fb, ab = shapely.total_bounds(firm_geoms), idx.total_bounds
@@ -648,6 +853,7 @@ def warm_up() -> threading.Thread:
         pairs_kernel(z, z, s.xy, s.start, s.count, b, s.xy, s.start, s.count, s.block0, b)
         far_candidates(b, z, b, 1.0, np.full(1, np.inf))
 
+    _WARMING.set()
     t = threading.Thread(target=run, name="sxzones-warm-up", daemon=True)
     t.start()
     return t
@@ -685,6 +891,33 @@ def county_table(admin: gpd.GeoDataFrame) -> dict[str, npt.NDArray[np.object_]]:
     }
 
 
+#: Points per chunk of :func:`county_lookup` (each chunk prepares its own copy of the
+#: counties; two chunks per thread at most; below this many points one thread is faster).
+COUNTY_CHUNK = 50_000
+
+
+def _point_hits(
+    own: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]],
+    pj: npt.NDArray[np.int64],
+    pts: npt.NDArray[np.object_],
+) -> npt.NDArray[np.bool_]:
+    """``intersects(own(pj), pts)``, pair by pair, with prepared areas ``own``: for points,
+    grouped by area and tested on their coordinates (``intersects_xy``: the same predicate
+    on the same prepared geometry, without a point per pair), in the pairs' order."""
+    if not len(pj) or not bool(np.all(shapely.get_type_id(pts) == 0)):
+        return np.asarray(shapely.intersects(own(pj), pts), dtype=bool)
+    xy = shapely.get_coordinates(pts)
+    order = np.argsort(pj, kind="stable")
+    sj = pj[order]
+    starts = np.flatnonzero(np.r_[True, sj[1:] != sj[:-1]])
+    areas = own(sj[starts])
+    hit = np.empty(len(pj), dtype=bool)
+    for area, lo, hi in zip(areas, starts, np.r_[starts[1:], len(sj)], strict=True):
+        k = order[lo:hi]
+        hit[k] = shapely.intersects_xy(area, xy[k, 0], xy[k, 1])
+    return hit
+
+
 def county_lookup(
     points: npt.NDArray[np.object_],
     admin: gpd.GeoDataFrame,
@@ -710,11 +943,11 @@ def county_lookup(
         if own is None:
             own = prepared_copy(geoms).__getitem__  # this thread's own
         pi, pj = tree.query(points[idx])  # bounding boxes only
-        hit = shapely.intersects(own(pj), points[idx][pi])  # prepared counties first: fast
+        hit = _point_hits(own, pj, points[idx][pi])
         return idx[pi[hit]], pj[hit]
 
     threads = threads or min(4, os.cpu_count() or 1)
-    n_chunks = 1 if threads <= 1 else max(1, min(8, n // CHUNK))
+    n_chunks = 1 if threads <= 1 else max(1, min(2 * threads, n // COUNTY_CHUNK))
     if n_chunks == 1:
         found = [lookup(np.arange(n), index.prepared_at)]
     else:

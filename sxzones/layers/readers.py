@@ -1175,6 +1175,12 @@ def read_file(
     first = header_row + 1 if suffix in _TABLE else 1
     rows = frame.index.to_numpy() + first if suffix in _TABLE else None
     frame = frame.reset_index(drop=True)
+    if ROW in frame.columns:  # an output of sxzones read again: its rows keep their numbers
+        kept = f"input_{ROW}"
+        frame = frame.rename(columns={ROW: kept})
+        notes.append(
+            f"the file's own column {ROW} is kept as {kept} ({ROW} numbers the rows of this file)"
+        )
     frame.insert(0, ROW, np.arange(first, len(frame) + first) if rows is None else rows)
     word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
     return RawLayer(p, frame, spec, notes, encoding, word, None if points else xy)

@@ -150,6 +150,7 @@ _SAID_READ_NOTES = (
     "zip member read",
     "sheet ",
     "point given latitude first",
+    "the file's own column source_row",
 )
 
 

@@ -13,8 +13,14 @@ import pandas as pd
 import shapely
 
 from sxzones._util import is_existing_path
-from sxzones.analyses.firm_zones import BEYOND, screen_firms, summarise, summary_by_city
-from sxzones.analyses.nearest import warm_up
+from sxzones.analyses.firm_zones import (
+    BEYOND,
+    outside_asks_tail,
+    screen_firms,
+    summarise,
+    summary_by_city,
+)
+from sxzones.analyses.nearest import county_lookup, warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
@@ -234,23 +240,60 @@ def _load_firm_inputs(
     return f, b, a, reports
 
 
-#: Firm files of at least this many bytes (about 5,000 rows of CSV) start loading the
-#: compiled nearest-point kernels while they are read; smaller screens are measured in numpy
-#: (a few thousand firms' candidate pairs), and loading the kernels (about 0.4-0.6 s of one
-#: core) would cost more than it saves.
-WARM_UP_BYTES = 256_000
+#: Firm files of at least this many bytes (about 80,000 rows of CSV) start loading the
+#: compiled nearest-point kernels while they are read. Smaller screens are measured in numpy
+#: (:mod:`sxzones.analyses.nearest`: the few boundary segments within each firm's GEOS
+#: distance), which costs less than loading the kernels (about 0.5 s of a core, and the
+#: interpreter's lock taken from the reading meanwhile).
+WARM_UP_BYTES = 4_000_000
 
 
 def _many_firms(opts: FirmOptions, cat: Catalog) -> bool:
-    """Whether the firm list is large enough for the compiled kernels (by its file's size;
-    catalogue layers count as large)."""
+    """Whether the firm list is large enough for the compiled kernels, by its file's size
+    (a catalogue layer's file too: the bundled GEM plants are a few hundred)."""
     name = str(opts.firms)
-    if name in cat:
-        return True
-    for path in ([opts.base / name] if opts.base is not None else []) + [Path(name)]:
+    tries = [cat.entry(name).path] if name in cat else []
+    tries += [opts.base / name] if opts.base is not None else []
+    for path in [*tries, Path(name)]:
         if is_existing_path(path):
             return path.stat().st_size >= WARM_UP_BYTES
     return False
+
+
+def _cities_without_builtup(
+    result: pd.DataFrame, builtup: gpd.GeoDataFrame, admin: gpd.GeoDataFrame | None
+) -> list[str]:
+    """A warning when firms lie in cities where the built-up layer has no area (a layer of
+    one city's built-up area, used for a province's firms): a built-up area the layer does
+    not hold may be near them, so their zone there was not checked against it. Firms the
+    plan does not apply to (another province) are left out."""
+    if admin is None or "city" not in result.columns or not len(builtup):
+        return []
+    reps = shapely.point_on_surface(builtup.geometry.to_numpy())
+    which, table = county_lookup(reps, admin)
+    held = {str(c) for c in np.asarray(table["city"], dtype=object)[which] if str(c)}
+    # by categories, not a string per firm (a million firms)
+    asks = pd.Categorical(result["asks"]) if "asks" in result.columns else None
+    ours = np.ones(len(result), dtype=bool)
+    if asks is not None:
+        foreign = [str(c).endswith(outside_asks_tail()) for c in asks.categories]
+        ours = ~np.array([*foreign, False], dtype=bool)[asks.codes]
+    city = pd.Categorical(result["city"])
+    counts = np.bincount(city.codes[ours & (city.codes >= 0)], minlength=len(city.categories))
+    missing = {
+        str(c): int(n)
+        for c, n in zip(city.categories, counts, strict=True)
+        if n and str(c) and str(c) not in held
+    }
+    if not missing:
+        return []
+    shown = ", ".join(f"{c} {n}" for c, n in list(missing.items())[:8])
+    shown += " ..." if len(missing) > 8 else ""
+    return [
+        f"warning: {sum(missing.values())} firms lie in cities where the built-up layer has no "
+        f"area ({shown}): a built-up area the layer does not hold may be near them, so their "
+        "zone there was not checked against it"
+    ]
 
 
 def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
@@ -292,6 +335,7 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     s = summarise(result)
     lines = [
         str(s),
+        *_cities_without_builtup(result, b, a),
         f"input rows {frep.n_read} = screened {len(result)} + rejected {frep.n_rejected}",
         f"built-up areas: {len(b)} ({brep.provenance.status if brep.provenance else 'file'}); "
         f"rules: {ruleset.path.name}",

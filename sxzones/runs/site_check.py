@@ -108,7 +108,7 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
         )
     spec_crs = parse_crs(crs)
     text = [f"geometry given as text in {crs}"]
-    if isinstance(geom, shapely.Point) and spec_crs.crs.is_geographic:
+    if isinstance(geom, shapely.Point) and not geom.is_empty and spec_crs.crs.is_geographic:
         lat, lon = geom.x, geom.y
         if 18 <= lat <= 54 and 73 <= lon <= 136:  # in China a latitude is below a longitude
             geom = shapely.Point(lon, lat)
@@ -301,7 +301,7 @@ def write_check_outputs(
 
 
 #: A projects file at least this large (bytes) is likely a batch whose distances need the
-#: compiled kernels (:data:`sxzones.analyses.nearest.SMALL_WORK`): they load in a background
+#: compiled kernels (:data:`sxzones.analyses.nearest.TINY_WORK`): they load in a background
 #: thread while it is read (a GeoPackage of 1,000 parcels is about 320 KB). A smaller batch,
 #: like a single project, is measured without them.
 WARM_UP_BYTES = 256 << 10
