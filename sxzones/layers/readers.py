@@ -97,6 +97,7 @@ _VECTOR = {
     ".kml": "KML",
     ".kmz": "KMZ (zipped KML)",
     ".tab": "MapInfo TAB",
+    ".dxf": "AutoCAD DXF",
     ".mif": "MapInfo MIF",
 }
 #: Formats whose layers are folders of one dataset (a KML's folders): all are read.
@@ -147,7 +148,7 @@ class RawLayer:
 
 
 #: What a zip may hold: one dataset of these (a shapefile with its parts, a GeoPackage ...).
-_ZIPPABLE = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".tab", ".mif", ".csv", ".xlsx",
+_ZIPPABLE = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".tab", ".mif", ".dxf", ".csv", ".xlsx",
              ".xls", ".txt")  # fmt: skip
 #: Unpacked bytes a zip may hold, and the most it may unpack to per byte packed.
 ZIP_MAX_BYTES = 4 << 30
@@ -394,6 +395,42 @@ def _check_geojson_crs(path: Path) -> None:
         ) from None
 
 
+#: The CAD columns of a DXF kept with its parcels (the others are drawing bookkeeping).
+_DXF_KEEP = ("Layer", "EntityHandle", "Text")
+
+
+def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.GeoDataFrame:
+    """The parcels of a CAD drawing (红线图): closed polylines as polygons (CAD draws a
+    boundary as a closed line), polygons as they are; open lines, texts and points of the
+    drawing are left out, counted in a note. A DXF declares no CRS: give it (``--crs gk38``).
+    """
+    g = frame.geometry.to_numpy()
+    lines = shapely.get_type_id(g) == 1
+    closed = np.zeros(len(g), dtype=bool)
+    closed[lines] = shapely.is_closed(g[lines]) & (shapely.get_num_coordinates(g[lines]) >= 4)
+    g = g.copy()
+    g[closed] = shapely.polygons(
+        shapely.linearrings(
+            shapely.get_coordinates(g[closed]),
+            indices=shapely.get_coordinates(g[closed], return_index=True)[1],
+        )
+    )
+    keep = closed | np.isin(shapely.get_type_id(g), (3, 6))
+    if not keep.any():
+        raise _refuse(
+            path,
+            f"the drawing holds no closed polyline or polygon ({len(g)} entities)",
+            "draw the parcel's boundary as one closed polyline, or export it as a shapefile",
+        )
+    skipped = int((~keep).sum())
+    notes.append(
+        f"CAD drawing: {int(keep.sum())} closed polyline(s) read as parcels"
+        + (f"; {skipped} other entities (open lines, texts, points) left out" if skipped else "")
+    )
+    cols = [c for c in _DXF_KEEP if c in frame.columns]
+    return gpd.GeoDataFrame(frame.loc[keep, cols].reset_index(drop=True), geometry=g[keep])
+
+
 def _read_vector(
     path: Path,
     layer: str | int | None,
@@ -425,6 +462,8 @@ def _read_vector(
             frame = _read_folders(path, encoding, where, notes)
         else:
             frame = _read_geometries(path, layer, encoding, where)
+        if suffix == ".dxf":
+            frame = _dxf_parcels(frame, path, notes)
     except UnicodeDecodeError as exc:
         raise _refuse(
             path,
@@ -1164,8 +1203,8 @@ def read_file(
         raise _refuse(
             p,
             f"unknown file type {suffix!r}",
-            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .parquet, .csv, .xlsx, a "
-            "界址点 .txt, or a .zip of one of them",
+            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .dxf, .parquet, .csv, .xlsx, "
+            "a 界址点 .txt, or a .zip of one of them",
         )
     if len(frame) == 0:
         raise _refuse(p, "holds no features", "check that the right file or layer was given")

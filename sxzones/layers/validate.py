@@ -149,6 +149,7 @@ _SAID_READ_NOTES = (
     "sheet ",
     "point given latitude first",
     "the file's own column source_row",
+    "CAD drawing:",
 )
 
 
