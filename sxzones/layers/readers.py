@@ -1094,6 +1094,43 @@ def _read_jzd(
     return frame, (header_spec.crs if header_spec else None)
 
 
+def _read_table_layer(
+    p: Path,
+    x: str | None,
+    y: str | None,
+    sheet: str | int | None,
+    encoding: str | None,
+    notes: list[str],
+    crs: str | CRSSpec | None,
+    points: bool,
+) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray] | None, int]:
+    """A CSV/TSV or spreadsheet as a layer: its rows located by a pair of coordinate columns
+    (named or found), by one column holding both, or by a WKT column; blank rows skipped.
+    Returns the frame, the coordinates (tables of points) and the header's row."""
+    table = _read_table(p, x, y, sheet, encoding, notes)
+    header_row = int(table.attrs.get("header_row", 1))
+    xy = None
+    wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
+    both = None if x or wkt is not None else _pair_column(table.columns)
+    if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
+        frame = _geometries_from_wkt(table, wkt)
+        notes.append(f"geometries read from the WKT column {wkt}")
+    elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
+        _check_header_crs(p, (both, both), crs)
+        table, x, y, order = _split_pair(table, both)
+        frame, xy = _points_from_table(table, p, x, y, make=points)
+        notes.append(f"coordinates read from column {both} ({order})")
+    else:
+        frame, xy = _points_from_table(table, p, x, y, make=points)
+        cx, cy = frame.attrs["coordinate_columns"]
+        _check_header_crs(p, (cx, cy), crs)
+        if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
+            notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
+    if blank := frame.attrs.pop("blank_rows", ()):
+        notes.append(blank_note(blank, header_row))
+    return frame, xy, header_row
+
+
 def read_file(
     path: str | Path,
     *,
@@ -1177,26 +1214,7 @@ def read_file(
         frame = _read_parquet(p)
         file_crs = frame.crs
     elif suffix in _TABLE:
-        table = _read_table(p, x, y, sheet, encoding, notes)
-        header_row = int(table.attrs.get("header_row", 1))
-        wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
-        both = None if x or wkt is not None else _pair_column(table.columns)
-        if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
-            frame = _geometries_from_wkt(table, wkt)
-            notes.append(f"geometries read from the WKT column {wkt}")
-        elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
-            _check_header_crs(p, (both, both), crs)
-            table, x, y, order = _split_pair(table, both)
-            frame, xy = _points_from_table(table, p, x, y, make=points)
-            notes.append(f"coordinates read from column {both} ({order})")
-        else:
-            frame, xy = _points_from_table(table, p, x, y, make=points)
-            cx, cy = frame.attrs["coordinate_columns"]
-            _check_header_crs(p, (cx, cy), crs)
-            if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
-                notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
-        if blank := frame.attrs.pop("blank_rows", ()):
-            notes.append(blank_note(blank, header_row))
+        frame, xy, header_row = _read_table_layer(p, x, y, sheet, encoding, notes, crs, points)
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:
