@@ -1,0 +1,365 @@
+"""``site_check.json`` written column by column: the bytes of ``json.dumps(doc,
+ensure_ascii=False, indent=2)`` without a Python dict per project.
+
+The projects of a batch are the bulk of the document (100,000 parcels: about 215 MB, most of
+it the admission lists of the touched control units). Building
+:meth:`sxzones.analyses.site_check.SiteCheckResult.details` (a dict per project and per
+finding, 1.1 s at 100,000) and encoding it (0.3 s) cost more than the check's writing of
+every other output. Here each field of the findings is encoded once per distinct value (a
+unit's admission text once per unit, not once per parcel), numbers are formatted a column
+at a time, and each project's text is joined from these columns by Arrow's string kernels,
+block by block in worker threads (the kernels release the GIL). The block texts are written
+in order, hashed on the way for the manifest.
+
+The text is the one :meth:`details` gives to ``json.dumps(..., ensure_ascii=False,
+indent=2)`` (two-space indentation, keys in the same order, numbers rounded to centimetres
+by Python's ``round``), with one difference kept from the writer it replaces: a value that
+is not a number (NaN, an empty text cell) is written ``null``, as valid JSON must.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sxzones.analyses.site_check import FIELDS, SiteCheckResult
+from sxzones.outputs import _json_default, atomic_path, remember_digest
+
+__all__ = ["float_texts", "project_blocks", "write_check_json"]
+
+_L = pa.large_string()
+#: Projects per block of text (about 2 KB each): blocks are built in parallel, written in order.
+BLOCK = 2_000
+#: The roles whose findings a project lists, in the document's order.
+ROLES = ("control_units", "redline", "zones")
+_ADMISSION = [c for c in FIELDS["control_units"] if c.startswith("admission")]
+#: Two decimals of ``k % 100`` as ``repr`` writes them after the point: 0 -> "0", 50 -> "5".
+_FRACTIONS = pa.array(["0"] + [f"{k:02d}".rstrip("0") for k in range(1, 100)], _L)
+
+
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, _L)
+
+
+def _join(*parts: pa.Array | pa.Scalar | str) -> pa.Array:
+    """Element-wise concatenation of text arrays and literals (no separator)."""
+    args = [_lit(p) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*args, _lit(""))
+
+
+def encode(value: Any) -> str:
+    """One value as JSON text, as ``json.dumps(value, ensure_ascii=False)`` writes it, except
+    that NaN and infinities are ``null``."""
+    if isinstance(value, str):
+        return str(encode_basestring(value))
+    if value is None:
+        return "null"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def plain(value: Any) -> Any:
+    """A value as :meth:`SiteCheckResult.details` gives it: numpy scalars as Python ones,
+    floats rounded to 2 decimals, non-finite ones None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 2) if math.isfinite(value) else None
+    return value
+
+
+def float_texts(values: npt.ArrayLike) -> pa.Array:
+    """``repr(round(v, 2))`` of each float (``null`` where not finite), a column at a time.
+
+    A value already at whole centimetres (``np.round(v, 2) == v``, the nearest double to
+    ``k / 100``) below 1e13 in magnitude is its own Python ``round`` and its ``repr`` is the
+    decimal ``k / 100`` without trailing zeros (one kept after the point): that text is made
+    from the integer ``k`` by Arrow. The others (more decimals, huge) go through Python.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(a)
+    with np.errstate(invalid="ignore", over="ignore"):
+        fast = finite & (np.abs(a) < 1e13) & (np.round(a, 2) == a)
+        k = np.rint(np.where(fast, np.abs(a), 0.0) * 100.0).astype(np.int64)
+    sign = pc.if_else(pa.array(np.signbit(a)), _lit("-"), _lit(""))
+    whole = pc.cast(pa.array(k // 100), _L)
+    text = _join(sign, whole, ".", _FRACTIONS.take(pa.array(k % 100)))
+    other = ~fast
+    if other.any():
+        fix = [
+            float.__repr__(round(v, 2)) if math.isfinite(v) else "null" for v in a[other].tolist()
+        ]
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(fix, _L))
+    return text
+
+
+def _texts(values: Sequence[Any], rounded: bool) -> pa.Array:
+    """Each value encoded (after :func:`plain` when ``rounded``)."""
+    conv = plain if rounded else (lambda v: v)
+    return pa.array([encode(conv(v)) for v in values], _L)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """A column as JSON texts: ``values`` per row, or (few distinct texts) each distinct
+    text once in ``values`` and each row's position in it in ``codes``."""
+
+    values: pa.Array
+    codes: npt.NDArray[np.int64] | None = None
+
+    def rows(self, lo: int, hi: int) -> pa.Array:
+        """The texts of rows ``lo:hi`` (made here from the distinct ones: a block at a time,
+        so that the long texts copied into it are copied while they are in the cache)."""
+        if self.codes is None:
+            return self.values.slice(lo, hi - lo)
+        return self.values.take(pa.array(self.codes[lo:hi]))
+
+    def reorder(self, order: npt.NDArray[np.int64]) -> Texts:
+        if self.codes is None:
+            return Texts(self.values.take(pa.array(order)))
+        return Texts(self.values, self.codes[order])
+
+
+def _coded(uniques: Sequence[Any], codes: npt.ArrayLike, rounded: bool) -> Texts:
+    """Distinct values encoded once; code -1 (missing): ``null``."""
+    c = np.asarray(codes, dtype=np.int64)
+    values = pa.concat_arrays([_texts(uniques, rounded), pa.array(["null"], _L)])
+    return Texts(values, np.where(c < 0, len(uniques), c))
+
+
+def column_texts(s: pd.Series, rounded: bool) -> Texts:
+    """A column's values as JSON texts, each distinct text or category encoded once.
+
+    ``rounded``: the values as :func:`plain` makes them (findings of the pairs, the areas and
+    distances); else as they are (texts of the projects)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return _coded(s.cat.categories.tolist(), s.cat.codes.to_numpy(), rounded)
+    if s.dtype == np.float64 and rounded:
+        return Texts(float_texts(s.to_numpy()))
+    if isinstance(s.dtype, pd.StringDtype):  # Arrow finds the distinct texts
+        arr = pa.array(s.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        d = pc.dictionary_encode(arr)
+        codes = pc.fill_null(d.indices, -1).to_numpy(zero_copy_only=False)
+        return _coded(d.dictionary.to_pylist(), codes, rounded)
+    if s.dtype == object:
+        codes, uniques = pd.factorize(s)  # None and NaN: code -1 (null)
+        if all(type(u) is str for u in uniques):
+            return _coded(list(uniques), codes, rounded)
+    return Texts(_texts(s.tolist(), rounded))
+
+
+def _object_texts(names: Sequence[str], cols: Sequence[pa.Array], indent: int) -> pa.Array:
+    """``{"name": value, ...}`` per row at ``indent`` spaces, as ``json.dumps`` indents it."""
+    pad, inner = " " * indent, " " * (indent + 2)
+    parts: list[Any] = [pad + "{\n"]
+    for k, (name, col) in enumerate(zip(names, cols, strict=True)):
+        parts += [("" if k == 0 else ",\n") + inner + encode(name) + ": ", col]
+    return _join(*parts, "\n" + pad + "}")
+
+
+def _nested(value: Any, depth: int) -> str:
+    """``value`` as ``json.dumps(..., indent=2)`` writes it at nesting ``depth``."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=_json_default)
+    return text.replace("\n", "\n" + "  " * depth)
+
+
+#: What opens and closes a project's list of findings: ``[]`` when empty.
+_OPEN = pa.array(["[]", "[\n"], _L)
+_CLOSE = pa.array(["", "\n      ]"], _L)
+
+
+@dataclass
+class _Role:
+    """One role's findings: the fields of each pair (in project order) as texts, and where
+    each project's pairs start."""
+
+    names: list[str]
+    columns: list[Texts]
+    starts: npt.NDArray[np.int64]
+
+    def lists(self, lo: int, hi: int) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Of projects ``lo:hi``: what opens each list, its items, what closes it."""
+        off = self.starts[lo : hi + 1]
+        a, b = int(off[0]), int(off[-1])
+        items = (
+            _object_texts(self.names, [c.rows(a, b) for c in self.columns], 8)
+            if b > a
+            else pa.array([], _L)
+        )
+        lists = pa.LargeListArray.from_arrays(pa.array(off - a), items)
+        some = pa.array((np.diff(off) > 0).astype(np.int64))
+        return _OPEN.take(some), pc.binary_join(lists, _lit(",\n")), _CLOSE.take(some)
+
+
+def _role_texts(p: pd.DataFrame | None, n: int, names: Sequence[str] | None = None) -> _Role:
+    """The pairs of one role as the objects of its list (``names``: these fields only, a
+    missing one as ``""``; default every field but the positions)."""
+    if p is None or not len(p):
+        return _Role([], [], np.zeros(n + 1, dtype=np.int64))
+    proj = p["project"].to_numpy().astype(np.int64)
+    cols = list(names or [c for c in p.columns if c not in ("project", "layer_row")])
+    empty = Texts(pa.array(['""'], _L), np.zeros(len(p), dtype=np.int64))
+    values = [column_texts(p[c], rounded=True) if c in p else empty for c in cols]
+    if not bool(np.all(proj[1:] >= proj[:-1])):  # pairs in project order, else as found
+        order = np.argsort(proj, kind="stable")
+        values = [v.reorder(order) for v in values]
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(proj, minlength=n), out=starts[1:])
+    return _Role(cols, values, starts)
+
+
+def _rules_texts(result: SiteCheckResult) -> Texts:
+    """Each project's ``rules`` list (one text per distinct set of rule ids)."""
+    rule_text = {
+        r.id: {"id": r.id, "clause": r.clauses, "verdict": r.verdict, "zh": r.zh, "en": r.en}
+        for r in result.rules.rules
+    }
+    ids = pd.Series([str(v) for v in result.table["rule_ids"].tolist()], dtype=object)
+    codes, uniques = pd.factorize(ids)
+    texts = [_nested([rule_text[x] for x in u.split(";") if x], 3) for u in uniques]
+    return Texts(pa.array(texts, _L), np.asarray(codes, dtype=np.int64))
+
+
+def _project_columns(result: SiteCheckResult) -> dict[str, Texts]:
+    """The projects' own fields as JSON texts, by key of the document."""
+    t, n = result.table, len(result.table)
+
+    def raw(name: str, default: str | None = None) -> Texts:
+        if name not in t.columns and default is not None:
+            return Texts(pa.array([default], _L), np.zeros(n, dtype=np.int64))
+        return column_texts(t[name], rounded=False)
+
+    def number(name: str) -> Texts:
+        s = t[name]
+        if s.dtype == np.float64:
+            return Texts(float_texts(s.to_numpy()))
+        return Texts(
+            pa.array([encode(None if v is None else plain(float(v))) for v in s.tolist()], _L)
+        )
+
+    pid = t["project_id"]
+    if not isinstance(pid.dtype, pd.StringDtype):
+        pid = pd.Series([str(v) for v in pid.tolist()], dtype=object)
+    return {
+        "project_id": column_texts(pid, rounded=False),
+        "industry": raw("industry_id"),
+        "kind": raw("kind"),
+        "verdict": raw("verdict"),
+        "city": raw("city", '""'),
+        "county": raw("county", '""'),
+        "area_m2": number("area_m2"),
+        "nearest_redline_m": number("nearest_redline_m"),
+        "zone": raw("builtup_zone"),
+        "distance_m": number("builtup_distance_m"),
+        "nearest": raw("nearest_builtup"),
+        "geometry_note": raw("geometry_note", '""'),
+        "unassessed_reason": raw("unassessed_reason", '""'),
+        "rules": _rules_texts(result),
+    }
+
+
+def _block(
+    cols: dict[str, Texts], roles: dict[str, _Role], lo: int, hi: int, last: bool
+) -> pa.Buffer:
+    """The text of projects ``lo:hi``: ``"\\n    {...},"`` each, the last of all without
+    its comma."""
+    c = {k: v.rows(lo, hi) for k, v in cols.items()}
+    lists = {k: r.lists(lo, hi) for k, r in roles.items()}
+    t = _join(
+        '\n    {\n      "project_id": ', c["project_id"],
+        ',\n      "industry": ', c["industry"],
+        ',\n      "kind": ', c["kind"],
+        ',\n      "verdict": ', c["verdict"],
+        ',\n      "city": ', c["city"],
+        ',\n      "county": ', c["county"],
+        ',\n      "area_m2": ', c["area_m2"],
+        ',\n      "nearest_redline_m": ', c["nearest_redline_m"],
+        ',\n      "builtup": {\n        "zone": ', c["zone"],
+        ',\n        "distance_m": ', c["distance_m"],
+        ',\n        "nearest": ', c["nearest"],
+        '\n      },\n      "geometry_note": ', c["geometry_note"],
+        ',\n      "unassessed_reason": ', c["unassessed_reason"],
+        ',\n      "control_units": ', *lists["control_units"],
+        ',\n      "redline": ', *lists["redline"],
+        ',\n      "zones": ', *lists["zones"],
+        ',\n      "rules": ', c["rules"],
+        ',\n      "admission_lists": ', *lists["admission_lists"],
+        "\n    },",
+    )  # fmt: skip
+    offsets = np.frombuffer(t.buffers()[1], dtype=np.int64)[t.offset : t.offset + len(t) + 1]
+    start, end = int(offsets[0]), int(offsets[-1]) - (1 if last else 0)  # the last: no comma
+    return t.buffers()[2].slice(start, end - start)
+
+
+def project_blocks(
+    result: SiteCheckResult, *, threads: int | None = None
+) -> Iterator[pa.Buffer | bytes]:
+    """The text of the ``projects`` list of ``site_check.json`` (after its ``[``), block by
+    block in order: ``"\\n    {...},\\n    {...}"`` then ``"\\n  ]"``; ``"]"`` alone for no
+    projects. Blocks are built by up to ``threads`` workers."""
+    n = len(result.table)
+    if n == 0:
+        yield b"]"
+        return
+    cols = _project_columns(result)
+    roles = {r: _role_texts(result.pairs.get(r), n) for r in ROLES}
+    admission = ["unit_code", *_ADMISSION]
+    roles["admission_lists"] = _role_texts(result.pairs.get("control_units"), n, admission)
+    bounds = [(lo, min(lo + BLOCK, n)) for lo in range(0, n, BLOCK)]
+    workers = max(1, min(threads or min(4, os.cpu_count() or 1), len(bounds)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # at most 2 blocks ahead each
+        pending: deque[Future[pa.Buffer]] = deque()
+        for lo, hi in bounds:
+            pending.append(pool.submit(_block, cols, roles, lo, hi, hi == n))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    yield b"\n  ]"
+
+
+#: Stands for the projects in the rest of the document while that is encoded.
+_HOLE = "\x00sxzones: the projects\x00"
+
+
+def write_check_json(doc: dict[str, Any], result: SiteCheckResult, path: Path) -> Path:
+    """Write ``doc`` with its ``projects`` made from ``result`` (:func:`project_blocks`)
+    atomically to ``path``: the bytes ``write_json`` writes for the document whose projects
+    are ``result.details()`` (a NaN among them written ``null``)."""
+    rest = json.dumps(
+        {**doc, "projects": _HOLE}, ensure_ascii=False, indent=2, default=_json_default
+    )
+    head, tail = rest.split(json.dumps(_HOLE), 1)
+    digest = hashlib.sha256()
+    with atomic_path(path, overwrite=True) as tmp:
+        with tmp.open("wb") as fh:
+            for chunk in chain(
+                [head.encode("utf-8") + b"["],
+                project_blocks(result),
+                [(tail + "\n").encode("utf-8")],
+            ):
+                fh.write(chunk)
+                digest.update(chunk)
+        remember_digest(tmp, digest.hexdigest())
+    return path
