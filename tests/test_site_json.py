@@ -10,6 +10,7 @@ import math
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 from hypothesis import given, settings
@@ -21,7 +22,13 @@ from sxzones.outputs import write_json
 from sxzones.rules import load_rules
 from sxzones.runs import site_json
 from sxzones.runs.site_check import site_layers
-from sxzones.runs.site_json import column_texts, encode, float_texts, write_check_json
+from sxzones.runs.site_json import (
+    column_texts,
+    encode,
+    float_texts,
+    string_texts,
+    write_check_json,
+)
 
 from .conftest import CATALOG, WORK
 from .test_check_fast import _batch
@@ -106,6 +113,18 @@ def test_encode_is_json_dumps(value):
     except UnicodeEncodeError:  # a lone surrogate: no writer can write it as UTF-8
         return
     assert encode(value) == json.dumps(value, ensure_ascii=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=20))
+def test_string_texts_are_json_dumps(values):
+    """Texts of any characters (quotes, backslashes, control characters, line separators)
+    quoted by Arrow, or escaped through Python: as json.dumps writes them."""
+    try:
+        arr = pa.array(values, pa.large_string())
+    except (pa.ArrowInvalid, UnicodeEncodeError):  # a lone surrogate: no UTF-8 for it
+        return
+    assert string_texts(arr).to_pylist() == [json.dumps(v, ensure_ascii=False) for v in values]
 
 
 def test_encode_non_finite_and_numpy():

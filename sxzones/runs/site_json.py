@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from itertools import chain
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -139,11 +139,27 @@ class Texts:
         return Texts(self.values, self.codes[order])
 
 
-def _coded(uniques: Sequence[Any], codes: npt.ArrayLike, rounded: bool) -> Texts:
-    """Distinct values encoded once; code -1 (missing): ``null``."""
+#: Characters ``json.dumps`` escapes in a text (``ensure_ascii=False``).
+_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def string_texts(values: pa.Array) -> pa.Array:
+    """Arrow texts (no nulls) as JSON strings: quoted, and those with a character to escape
+    (a quote, a backslash, a control character) through :func:`encode`."""
+    values = values.cast(_L)
+    text = _join('"', values, '"')
+    escape = pc.match_substring_regex(values, _ESCAPED)
+    if pc.any(escape).as_py():
+        fix = [encode(v) for v in values.filter(escape).to_pylist()]
+        text = pc.replace_with_mask(text, escape, pa.array(fix, _L))
+    return text
+
+
+def _coded(texts: pa.Array, codes: npt.ArrayLike) -> Texts:
+    """Distinct values' texts with each row's code; code -1 (missing): ``null``."""
     c = np.asarray(codes, dtype=np.int64)
-    values = pa.concat_arrays([_texts(uniques, rounded), pa.array(["null"], _L)])
-    return Texts(values, np.where(c < 0, len(uniques), c))
+    values = pa.concat_arrays([texts.cast(_L), pa.array(["null"], _L)])
+    return Texts(values, np.where(c < 0, len(texts), c))
 
 
 def column_texts(s: pd.Series, rounded: bool) -> Texts:
@@ -152,7 +168,13 @@ def column_texts(s: pd.Series, rounded: bool) -> Texts:
     ``rounded``: the values as :func:`plain` makes them (findings of the pairs, the areas and
     distances); else as they are (texts of the projects)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return _coded(s.cat.categories.tolist(), s.cat.codes.to_numpy(), rounded)
+        cats = s.cat.categories
+        texts = (
+            string_texts(pa.array(cats.array))
+            if isinstance(cats.dtype, pd.StringDtype) and not cats.isna().any()
+            else _texts(cats.tolist(), rounded)
+        )
+        return _coded(texts, s.cat.codes.to_numpy())
     if s.dtype == np.float64 and rounded:
         return Texts(float_texts(s.to_numpy()))
     if isinstance(s.dtype, pd.StringDtype):  # Arrow finds the distinct texts
@@ -161,21 +183,12 @@ def column_texts(s: pd.Series, rounded: bool) -> Texts:
             arr = arr.combine_chunks()
         d = pc.dictionary_encode(arr)
         codes = pc.fill_null(d.indices, -1).to_numpy(zero_copy_only=False)
-        return _coded(d.dictionary.to_pylist(), codes, rounded)
+        return _coded(string_texts(d.dictionary), codes)
     if s.dtype == object:
         codes, uniques = pd.factorize(s)  # None and NaN: code -1 (null)
         if all(type(u) is str for u in uniques):
-            return _coded(list(uniques), codes, rounded)
+            return _coded(_texts(list(uniques), rounded), codes)
     return Texts(_texts(s.tolist(), rounded))
-
-
-def _object_texts(names: Sequence[str], cols: Sequence[pa.Array], indent: int) -> pa.Array:
-    """``{"name": value, ...}`` per row at ``indent`` spaces, as ``json.dumps`` indents it."""
-    pad, inner = " " * indent, " " * (indent + 2)
-    parts: list[Any] = [pad + "{\n"]
-    for k, (name, col) in enumerate(zip(names, cols, strict=True)):
-        parts += [("" if k == 0 else ",\n") + inner + encode(name) + ": ", col]
-    return _join(*parts, "\n" + pad + "}")
 
 
 def _nested(value: Any, depth: int) -> str:
@@ -184,49 +197,135 @@ def _nested(value: Any, depth: int) -> str:
     return text.replace("\n", "\n" + "  " * depth)
 
 
-#: What opens and closes a project's list of findings: ``[]`` when empty.
-_OPEN = pa.array(["[]", "[\n"], _L)
-_CLOSE = pa.array(["", "\n      ]"], _L)
+def _flag(mask: npt.NDArray[np.bool_], yes: str, no: str = "") -> Texts:
+    """``yes`` where ``mask``, else ``no``."""
+    return Texts(pa.array([no, yes], _L), mask.astype(np.int64))
+
+
+#: A run of literals and columns of at most this many distinct texts is merged into one
+#: column (each distinct combination written once), if it has few distinct combinations.
+FEW = 4096
+
+Part = Union[str, Texts, "_Role"]
+
+
+def _combined(run: list[str | Texts], n: int) -> list[str | Texts]:
+    """``run`` (literals and few-valued columns, one after the other) as one column of the
+    distinct combinations; ``run`` itself when they are many (one text per row would be
+    made in Python)."""
+    cols = [p for p in run if isinstance(p, Texts)]
+    if not cols:
+        return ["".join(p for p in run if isinstance(p, str))]
+    sizes = [len(c.values) for c in cols]
+    if math.prod(sizes) >= 2**62:
+        return run
+    key = np.zeros(n, dtype=np.int64)
+    for c, size in zip(cols, sizes, strict=True):
+        key = key * size + c.codes  # type: ignore[operator]
+    uniq, inverse = _unique(key, math.prod(sizes))
+    if len(uniq) > max(FEW, n // 8):
+        return run
+    ranked, k = [], 0
+    for p in run:
+        ranked.append((k, p))
+        k += not isinstance(p, str)
+    digits = []
+    rest = uniq
+    for size in reversed(sizes):
+        rest, d = np.divmod(rest, size)
+        digits.append(d.tolist())
+    digits.reverse()
+    values = [c.values.to_pylist() for c in cols]
+    texts = []
+    for combo in zip(*digits, strict=True):
+        it = iter(combo)
+        texts.append("".join(p if isinstance(p, str) else values[k][next(it)] for k, p in ranked))
+    return [Texts(pa.array(texts, _L), inverse)]
+
+
+def _unique(key: npt.NDArray[np.int64], size: int) -> tuple[npt.NDArray[np.int64], Any]:
+    """The distinct keys (sorted) and each row's position among them; keys below ``size``
+    (counted, not sorted, when ``size`` is small)."""
+    if size > 4 * len(key) + 65536:
+        uniq, inverse = np.unique(key, return_inverse=True)
+        return uniq, inverse.reshape(-1).astype(np.int64)
+    seen = np.zeros(size, dtype=bool)
+    seen[key] = True
+    rank = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), rank[key].astype(np.int64)
+
+
+def merged(parts: Sequence[Part], n: int) -> list[Part]:
+    """``parts`` of ``n`` rows with each run of literals and few-valued columns merged
+    (:func:`_combined`): fewer, longer pieces to join per row."""
+    out: list[Part] = []
+    run: list[str | Texts] = []
+    for p in parts:
+        if isinstance(p, str) or (
+            isinstance(p, Texts) and p.codes is not None and len(p.values) <= FEW
+        ):
+            run.append(p)
+            continue
+        out += _combined(run, n) if run else []
+        run = []
+        out.append(p)
+    return out + (_combined(run, n) if run else [])
+
+
+def _rows(parts: Sequence[Part], lo: int, hi: int) -> pa.Array:
+    """The text of rows ``lo:hi``: ``parts`` materialised there and joined."""
+    args = [
+        p if isinstance(p, str) else p.rows(lo, hi) if isinstance(p, Texts) else p.lists(lo, hi)
+        for p in parts
+    ]
+    if len(args) == 1 and not isinstance(args[0], str):
+        return args[0]
+    return _join(*args)
 
 
 @dataclass
 class _Role:
-    """One role's findings: the fields of each pair (in project order) as texts, and where
-    each project's pairs start."""
+    """One role's findings: the parts of each pair's object (in project order; the first of
+    a project opens its list, the last closes it), and where each project's pairs start."""
 
-    names: list[str]
-    columns: list[Texts]
+    parts: list[Part]
     starts: npt.NDArray[np.int64]
 
-    def lists(self, lo: int, hi: int) -> tuple[pa.Array, pa.Array, pa.Array]:
-        """Of projects ``lo:hi``: what opens each list, its items, what closes it."""
+    def lists(self, lo: int, hi: int) -> pa.Array:
+        """The lists of projects ``lo:hi`` without their opening and closing when empty
+        (``""``: the project's parts write ``[]``)."""
         off = self.starts[lo : hi + 1]
         a, b = int(off[0]), int(off[-1])
-        items = (
-            _object_texts(self.names, [c.rows(a, b) for c in self.columns], 8)
-            if b > a
-            else pa.array([], _L)
-        )
+        items = _rows(self.parts, a, b) if b > a else pa.array([], _L)
         lists = pa.LargeListArray.from_arrays(pa.array(off - a), items)
-        some = pa.array((np.diff(off) > 0).astype(np.int64))
-        return _OPEN.take(some), pc.binary_join(lists, _lit(",\n")), _CLOSE.take(some)
+        return pc.binary_join(lists, _lit(",\n"))
+
+    def empty(self) -> Texts:
+        """``[]`` for the projects without pairs."""
+        return _flag(np.diff(self.starts) == 0, "[]")
 
 
 def _role_texts(p: pd.DataFrame | None, n: int, names: Sequence[str] | None = None) -> _Role:
     """The pairs of one role as the objects of its list (``names``: these fields only, a
     missing one as ``""``; default every field but the positions)."""
     if p is None or not len(p):
-        return _Role([], [], np.zeros(n + 1, dtype=np.int64))
+        return _Role([], np.zeros(n + 1, dtype=np.int64))
     proj = p["project"].to_numpy().astype(np.int64)
     cols = list(names or [c for c in p.columns if c not in ("project", "layer_row")])
     empty = Texts(pa.array(['""'], _L), np.zeros(len(p), dtype=np.int64))
     values = [column_texts(p[c], rounded=True) if c in p else empty for c in cols]
     if not bool(np.all(proj[1:] >= proj[:-1])):  # pairs in project order, else as found
         order = np.argsort(proj, kind="stable")
-        values = [v.reorder(order) for v in values]
+        values, proj = [v.reorder(order) for v in values], proj[order]
+    first = np.r_[True, proj[1:] != proj[:-1]]
+    last = np.r_[proj[1:] != proj[:-1], True]
+    parts: list[Part] = [_flag(first, "[\n"), " " * 8 + "{\n"]
+    for k, (name, col) in enumerate(zip(cols, values, strict=True)):
+        parts += [("" if k == 0 else ",\n") + " " * 10 + encode(name) + ": ", col]
+    parts += ["\n" + " " * 8 + "}", _flag(last, "\n      ]")]
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(proj, minlength=n), out=starts[1:])
-    return _Role(cols, values, starts)
+    return _Role(merged(parts, len(p)), starts)
 
 
 def _rules_texts(result: SiteCheckResult) -> Texts:
@@ -279,14 +378,14 @@ def _project_columns(result: SiteCheckResult) -> dict[str, Texts]:
     }
 
 
-def _block(
-    cols: dict[str, Texts], roles: dict[str, _Role], lo: int, hi: int, last: bool
-) -> pa.Buffer:
-    """The text of projects ``lo:hi``: ``"\\n    {...},"`` each, the last of all without
-    its comma."""
-    c = {k: v.rows(lo, hi) for k, v in cols.items()}
-    lists = {k: r.lists(lo, hi) for k, r in roles.items()}
-    t = _join(
+def _document_parts(result: SiteCheckResult) -> list[Part]:
+    """The parts of each project's text: ``"\\n    {...},"`` (two-space indentation)."""
+    c = _project_columns(result)
+    n = len(result.table)
+    roles = {r: _role_texts(result.pairs.get(r), n) for r in ROLES}
+    admission = ["unit_code", *_ADMISSION]
+    roles["admission_lists"] = _role_texts(result.pairs.get("control_units"), n, admission)
+    parts: list[Part] = [
         '\n    {\n      "project_id": ', c["project_id"],
         ',\n      "industry": ', c["industry"],
         ',\n      "kind": ', c["kind"],
@@ -300,13 +399,20 @@ def _block(
         ',\n        "nearest": ', c["nearest"],
         '\n      },\n      "geometry_note": ', c["geometry_note"],
         ',\n      "unassessed_reason": ', c["unassessed_reason"],
-        ',\n      "control_units": ', *lists["control_units"],
-        ',\n      "redline": ', *lists["redline"],
-        ',\n      "zones": ', *lists["zones"],
-        ',\n      "rules": ', c["rules"],
-        ',\n      "admission_lists": ', *lists["admission_lists"],
-        "\n    },",
-    )  # fmt: skip
+    ]  # fmt: skip
+    for key in ("control_units", "redline", "zones", "rules", "admission_lists"):
+        parts.append(f',\n      "{key}": ')
+        if key == "rules":
+            parts.append(c["rules"])
+        else:
+            parts += [roles[key].empty(), roles[key]]
+    return merged([*parts, "\n    },"], n)
+
+
+def _block(parts: list[Part], lo: int, hi: int, last: bool) -> pa.Buffer:
+    """The text of projects ``lo:hi``: ``"\\n    {...},"`` each, the last of all without
+    its comma."""
+    t = _rows(parts, lo, hi)
     offsets = np.frombuffer(t.buffers()[1], dtype=np.int64)[t.offset : t.offset + len(t) + 1]
     start, end = int(offsets[0]), int(offsets[-1]) - (1 if last else 0)  # the last: no comma
     return t.buffers()[2].slice(start, end - start)
@@ -322,16 +428,13 @@ def project_blocks(
     if n == 0:
         yield b"]"
         return
-    cols = _project_columns(result)
-    roles = {r: _role_texts(result.pairs.get(r), n) for r in ROLES}
-    admission = ["unit_code", *_ADMISSION]
-    roles["admission_lists"] = _role_texts(result.pairs.get("control_units"), n, admission)
+    parts = _document_parts(result)
     bounds = [(lo, min(lo + BLOCK, n)) for lo in range(0, n, BLOCK)]
     workers = max(1, min(threads or min(4, os.cpu_count() or 1), len(bounds)))
     with ThreadPoolExecutor(max_workers=workers) as pool:  # at most 2 blocks ahead each
         pending: deque[Future[pa.Buffer]] = deque()
         for lo, hi in bounds:
-            pending.append(pool.submit(_block, cols, roles, lo, hi, hi == n))
+            pending.append(pool.submit(_block, parts, lo, hi, hi == n))
             if len(pending) > 2 * workers:
                 yield pending.popleft().result()
         while pending:
