@@ -89,7 +89,7 @@ COLUMN_VOCABULARY: dict[str, str] = {
     "finding": "phaseout_finding",  # the equipment screen's unit and firm finding (popups too)
 }
 #: Columns holding several values joined by ``;`` (one per pair, in order).
-MULTI = frozenset({"unit_types"})
+MULTI = frozenset({"unit_types", "industry_id"})
 _WITHIN = re.compile(r"^within_(\d+(?:\.\d+)?)km$")
 _ASK_SEP = re.compile(r"( \| |; )")  # between the asks of several rules (kept by split)
 _REMOVED = re.compile(r"^removed_(.+)_m2$")

@@ -269,6 +269,11 @@ CATALOG = Opt(
 )
 
 
+#: Canonical names of a table's coordinate columns in ``--field``: ``x=经度 y=纬度``, or, for a
+#: surveying table whose X is the northing, ``x=Y坐标 y=X坐标``.
+COORDINATE_FIELDS = ("x", "y")
+
+
 def parse_field_specs(
     specs: Iterable[str], roles: tuple[str, ...], where: str = "--field"
 ) -> dict[str, dict[str, str]]:
@@ -307,6 +312,8 @@ def parse_field_specs(
             )
         r = ROLES[role]
         known = dict.fromkeys([*r.required, *r.optional, *([r.id_field] if r.id_field else [])])
+        if known and role != "equipment":  # a table's coordinate columns (equipment: none)
+            known.update(dict.fromkeys(COORDINATE_FIELDS))
         if known and canon not in known:
             close = difflib.get_close_matches(canon, list(known), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -448,7 +455,8 @@ class FirmOptions(_Analysis):
         None,
         Opt(
             "--distance",
-            "Distance of the 'within' zone, e.g. 20km (default: the rules file's).",
+            "Distance of the 'within' zone with its unit: 20km, 20公里 or 20000m (default: the "
+            "rules file's).",
             "number",
         ),
     )

@@ -186,6 +186,16 @@ class RuleSet:
     def candidate_kinds(self) -> Vocabulary:
         return self._vocabulary("candidate_kinds")
 
+    @property
+    def jurisdiction(self) -> tuple[str, str, str] | None:
+        """Where the rules apply: (adcode prefix, name in Chinese, in English), from the
+        document's ``jurisdiction`` table (``{ adcode_prefix = "14", zh = "山西省", en =
+        "Shanxi" }``); None when the file names none."""
+        j = self.document.get("jurisdiction")
+        if not isinstance(j, dict):
+            return None
+        return str(j["adcode_prefix"]), str(j["zh"]), str(j["en"])
+
     def get(self, rule_id: str) -> Rule:
         for r in self.rules:
             if r.id == rule_id:
@@ -194,6 +204,19 @@ class RuleSet:
 
     def of_kind(self, *kinds: str) -> list[Rule]:
         return [r for r in self.rules if r.kind in kinds]
+
+
+def _check_jurisdiction(j: Any) -> list[str]:
+    """Problems of the document's ``jurisdiction`` table (none when it is absent)."""
+    if j is None:
+        return []
+    fix = 'write it as jurisdiction = { adcode_prefix = "14", zh = "山西省", en = "Shanxi" }'
+    if not isinstance(j, dict) or set(j) != {"adcode_prefix", "zh", "en"}:
+        return [f"[document] jurisdiction: {fix}"]
+    prefix = j["adcode_prefix"]
+    if not (isinstance(prefix, str) and prefix.isdigit() and len(prefix) in (2, 4, 6)):
+        return [f"[document] jurisdiction: adcode_prefix {prefix!r} is not 2, 4 or 6 digits; {fix}"]
+    return []
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
@@ -214,6 +237,7 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     problems: list[str] = []
     if extra := sorted(set(data) - _TOP):
         problems.append(f"unknown top-level key(s) {extra}; allowed: {sorted(_TOP)}")
+    problems += _check_jurisdiction(data.get("document", {}).get("jurisdiction"))
     raw_rules = data.get("rules", [])
     if not raw_rules:
         problems.append("no [[rules]]")

@@ -15,10 +15,14 @@ from collections.abc import Iterable
 
 from sxzones.errors import SxzonesError
 
-__all__ = ["FORMATS", "parse_distance", "parse_formats"]
+__all__ = ["FORMATS", "UNITS", "parse_distance", "parse_formats"]
 
 #: Table outputs of the firm screen, in the order they are written.
 FORMATS = ("csv", "xlsx", "gpkg")
+
+
+#: Units of distances as users write them, in metres (the longest suffix is tried first).
+UNITS = {"km": 1000.0, "公里": 1000.0, "千米": 1000.0, "m": 1.0, "米": 1.0}
 
 
 def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> float:
@@ -26,8 +30,11 @@ def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> floa
 
     Parameters
     ----------
-    text : str or number
-        ``"20km"``, ``"20 km"``, ``"20000m"``, ``"20000"`` or a number of metres.
+    text : str
+        A number with its unit: ``"20km"``, ``"20 km"``, ``"20000m"``, ``"20公里"``,
+        ``"20千米"``, ``"500米"``. A number without a unit is refused: ``20`` might mean 20 km
+        (the policy's distance) or 20 m, and a screen run at the wrong one would be wrong
+        without a word.
     allow_zero : bool
         A setback of 0 is fine, a screening distance is not.
 
@@ -39,20 +46,29 @@ def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> floa
     Raises
     ------
     SxzonesError
-        Not a number with an optional ``m``/``km`` unit, not finite (``inf``, ``nan``), or
-        negative (zero too unless ``allow_zero``).
+        No unit, not a number with a unit of :data:`UNITS`, not finite (``inf``, ``nan``),
+        or negative (zero too unless ``allow_zero``).
     """
-    if isinstance(text, bool):
-        raise SxzonesError(f"distance {text!r}: write it as 20km or 20000m")
-    if isinstance(text, int | float):
-        v = float(text)
-    else:
-        s = str(text).strip().lower().replace(" ", "")
-        number, scale = (s[:-2], 1000.0) if s.endswith("km") else (s.removesuffix("m"), 1.0)
+    s = str(text).strip().lower().replace(" ", "")
+    unit = next((u for u in sorted(UNITS, key=len, reverse=True) if s.endswith(u)), None)
+    if isinstance(text, bool) or unit is None:
         try:
-            v = float(number) * scale
+            bare = float(s)
         except ValueError:
             raise SxzonesError(f"distance {text!r}: write it as 20km or 20000m") from None
+        if not math.isfinite(bare):
+            raise SxzonesError(
+                f"distance {text!r} is not a finite number of metres: write it as 20km or 20000m"
+            )
+        if not (allow_zero and bare == 0):
+            raise SxzonesError(
+                f"distance {text!r} has no unit: write it as {s}m or {s}km (e.g. 20km)"
+            )
+        return 0.0
+    try:
+        v = float(s[: -len(unit)]) * UNITS[unit]
+    except ValueError:
+        raise SxzonesError(f"distance {text!r}: write it as 20km or 20000m") from None
     if not math.isfinite(v):
         raise SxzonesError(
             f"distance {text!r} is not a finite number of metres: write it as 20km or 20000m"

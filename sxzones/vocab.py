@@ -116,6 +116,23 @@ class Vocabulary:
         return None
 
     def resolve(self, text: object) -> str | None:
+        """The identifier ``text`` names, or None. In the industries vocabulary a value
+        listing several known terms (``钢铁、焦化``, ``钢铁/焦化``, ``炼焦；炼钢``: a combined
+        works) names them all, joined by ``;`` in the order written (see
+        :meth:`resolve_one`; :func:`split_ids`); only when every listed part is itself known:
+        ``钢铁、食品`` stays unknown. A project or a candidate land has one kind."""
+        found = self.resolve_one(text)
+        if found is not None or self.name != "industries" or not isinstance(text, str):
+            return found
+        parts = [p for p in _LIST_SEP.split(normalise(text)) if p]
+        if len(parts) < 2:
+            return None
+        ids = [self.resolve_one(p) for p in parts]
+        if any(i is None for i in ids):
+            return None
+        return ";".join(dict.fromkeys(str(i) for i in ids))
+
+    def resolve_one(self, text: object) -> str | None:
         """The identifier ``text`` names, or None (blank or unknown: never a guess).
 
         Tried in order: the whole value (identifier, name, synonym, a code's name in the
@@ -207,6 +224,16 @@ class Vocabulary:
             dtype=object,
         )
         return ids[codes], status[codes]  # code -1 (NULL) takes the last: missing
+
+
+#: Separators of a value that lists several terms (``钢铁、焦化``); normalised text (full-width
+#: punctuation already half-width).
+_LIST_SEP = re.compile(r"\s*[、,;/+|和及与]\s*")
+
+
+def split_ids(ident: str) -> list[str]:
+    """The identifiers of a resolved value: ``steel;coking`` -> ``["steel", "coking"]``."""
+    return ident.split(";") if ident else []
 
 
 def load_vocabularies(

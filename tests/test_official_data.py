@@ -399,6 +399,33 @@ def test_jzd_variants(tmp_path, header, east_first, epsg, note):
         assert any(note in n for n in raw.notes), raw.notes
 
 
+@pytest.mark.parametrize(
+    ("system", "epsg"),
+    [("1980西安坐标系", 2362), ("西安80", 2362), ("1954北京坐标系", 2414), ("", 4526)],
+)
+def test_jzd_datum_from_the_header(tmp_path, system, epsg):
+    """Xian 1980 and Beijing 1954 3-degree zone 38 (EPSG:2362, 2414); a blank 坐标系 is
+    CGCS2000, said as a note."""
+    p = tmp_path / "p.txt"
+    p.write_bytes(_jzd(f"[属性描述]\n坐标系={system}\n带号=38\n", _SQUARE_NE).encode("gbk"))
+    raw = read_file(p)
+    assert raw.spec.crs.to_epsg() == epsg
+    blank = "界址点 坐标系 is blank: read as 2000国家大地坐标系 (CGCS2000)"
+    assert (blank in raw.notes) == (system == "")
+
+
+@pytest.mark.parametrize("system", ["太原市独立坐标系", "WGS84坐标系", "地方坐标系"])
+def test_jzd_local_system_is_refused_unless_the_crs_is_given(tmp_path, system):
+    """A city's 独立坐标系 was read as CGCS2000 without a word."""
+    p = tmp_path / "p.txt"
+    p.write_bytes(_jzd(f"[属性描述]\n坐标系={system}\n带号=38\n", _SQUARE_NE).encode("gbk"))
+    with pytest.raises(LayerError, match=f"坐标系={system} is none of the national systems"):
+        read_file(p)
+    raw = read_file(p, crs="EPSG:4526")
+    assert raw.spec.crs.to_epsg() == 4526
+    assert f"界址点 坐标系={system}: not used, the coordinates are read as given" in raw.notes
+
+
 def test_jzd_six_degree_zone(tmp_path):
     # zone 19 (CM 111E), zone-prefixed eastings: 19 512 000
     pts = [(4192000.0, 19512000.0), (4192000.0, 19512100.0), (4192100.0, 19512100.0)]

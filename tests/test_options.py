@@ -149,7 +149,7 @@ def test_missing_project_file_says_no_such_file(tmp_path, project):
 
 @pytest.mark.parametrize(
     ("spec", "setback"),
-    [("villages.gpkg:300米", "300米"), ("water:-200m", "-200m"), ("builtup:abc", "abc")],
+    [("villages.gpkg:300ft", "300ft"), ("water:-200m", "-200m"), ("builtup:abc", "abc")],
 )
 def test_exclude_with_a_bad_setback_names_the_syntax(tmp_path, spec, setback):
     res = _cli(
@@ -413,18 +413,25 @@ def test_validate_options_role_is_checked():
         ValidateOptions(role="farms")
 
 
-def test_recipe_distance_and_crs_may_be_numbers(tmp_path):
+@pytest.mark.parametrize(("distance", "metres"), [("5000", None), ('"5000m"', 5000.0)])
+def test_recipe_crs_may_be_a_number_and_a_distance_needs_its_unit(tmp_path, distance, metres):
+    """``distance = 5000`` was 5,000 m, and ``distance = 20`` 20 m: a number without a unit is
+    refused as on the command line."""
     firms, builtup = _firms_file(tmp_path), _builtup_file(tmp_path)
     p = tmp_path / "r.toml"
     p.write_text(
         f'analysis = "firms"\ncatalog = "{CATALOG}"\nout = "o"\n'
         f'[inputs]\nfirms = "{firms.name}"\nbuiltup = "{builtup.name}"\n'
-        "[options]\ncrs = 4326\ndistance = 5000\n",
+        f"[options]\ncrs = 4326\ndistance = {distance}\n",
         encoding="utf-8",
     )
+    if metres is None:
+        with pytest.raises(SxzonesError, match="distance '5000' has no unit"):
+            load_recipe(p).to_options()
+        return
     opts = load_recipe(p).to_options()
     assert isinstance(opts, FirmOptions)
-    assert (opts.crs, opts.distance_m, opts.base) == ("4326", 5000.0, tmp_path)
+    assert (opts.crs, opts.distance_m, opts.base) == ("4326", metres, tmp_path)
 
 
 def test_a_catalogue_layer_is_not_given_field_mappings_in_validate():
@@ -463,3 +470,66 @@ def test_basemap_choices_are_the_maps():
     from sxzones.options import BASEMAP_KINDS
 
     assert BASEMAP_KINDS == BASEMAPS
+
+
+# ----------------------------------------------------------------------------- distances
+@pytest.mark.parametrize(
+    ("text", "metres"),
+    [
+        ("20km", 20000.0),
+        ("20 KM", 20000.0),
+        ("20公里", 20000.0),
+        ("20 千米", 20000.0),
+        ("500米", 500.0),
+        ("0.5km", 500.0),
+        ("20000m", 20000.0),
+    ],
+)
+def test_distances_with_their_units(text, metres):
+    from sxzones.units import parse_distance
+
+    assert parse_distance(text) == metres
+
+
+@pytest.mark.parametrize("text", ["20", "20000", 20, 20000.0])
+def test_a_distance_without_a_unit_is_refused(text):
+    """'--distance 20' was 20 metres, where the policy's distance is 20 km: a screen at the
+    wrong distance, said only by the summary's '(20 m)'."""
+    from sxzones.units import parse_distance
+
+    with pytest.raises(SxzonesError, match="has no unit: write it as 20"):
+        parse_distance(text)
+
+
+def test_zero_needs_no_unit_where_zero_is_allowed():
+    from sxzones.units import parse_distance
+
+    assert parse_distance("0", allow_zero=True) == 0.0
+    with pytest.raises(SxzonesError, match="has no unit"):
+        parse_distance("0")
+
+
+def test_firm_distance_without_unit_on_the_command_line(tmp_path):
+    res = _cli(
+        "firms", "--firms", "firms", "--builtup", "builtup_demonstration", "--catalog",
+        str(CATALOG), "--distance", "20", "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "distance '20' has no unit: write it as 20m or 20km" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("spec", "setback"), [("water:300米", 300.0), ("water:0.2公里", 200.0), ("water:0", 0.0)]
+)
+def test_setbacks_in_chinese_units(spec, setback):
+    from sxzones.runs.siting import parse_exclude
+
+    assert parse_exclude(spec) == ("water", setback)
+
+
+def test_a_setback_without_unit_is_refused():
+    from sxzones.runs.siting import parse_exclude
+
+    with pytest.raises(SxzonesError, match="distance '300' has no unit"):
+        parse_exclude("water:300")

@@ -58,6 +58,7 @@ from sxzones._util import check_type
 from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
 from sxzones.rules import Rule, RuleSet, Vocabulary, bundled_rules
+from sxzones.vocab import split_ids
 
 __all__ = [
     "FirmScreenSummary",
@@ -250,6 +251,7 @@ def screen_firms(
     out["industry_id"] = names[ids]
     out["industry_status"] = pd.Categorical.from_codes(status, categories=list(STATUSES))
     _apply_rules(out, names, ids, zone_code, within, inside_rules, dist_rules)
+    _outside_jurisdiction(out, rules)
     keep = [c for c in firms.columns if c not in out.columns and c != firms.geometry.name]
     result = pd.concat([out, firms[keep]], axis=1)
     screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
@@ -293,6 +295,11 @@ def _place_columns(
             out[col] = categorical_take(table[col], which)
 
 
+def _names(rule: Rule, industries: list[str]) -> bool:
+    """Whether ``rule`` names one of ``industries``."""
+    return any(i in rule.industries for i in industries)
+
+
 def _apply_rules(
     out: pd.DataFrame,
     ind_names: npt.NDArray[np.object_],
@@ -312,12 +319,13 @@ def _apply_rules(
     zones = (INSIDE, within, BEYOND)
     rows = []
     for c in combo:
-        ind, z = str(ind_names[c // 3]), zones[c % 3]
-        fired = [r for r in inside_rules if ind in r.industries and z == INSIDE]
-        fired += [r for r in dist_rules if ind in r.industries and z in (INSIDE, within)]
+        # a combined works (steel;coking) is named by the rules of each of its industries
+        ind, z = split_ids(str(ind_names[c // 3])), zones[c % 3]
+        fired = [r for r in inside_rules if _names(r, ind) and z == INSIDE]
+        fired += [r for r in dist_rules if _names(r, ind) and z in (INSIDE, within)]
         rows.append(
             (
-                ind in named,
+                any(i in named for i in ind),
                 ";".join(r.id for r in fired),
                 ";".join(r.clauses for r in fired),
                 " | ".join(r.asks() for r in fired),
@@ -326,6 +334,40 @@ def _apply_rules(
     out["applicable"] = np.array([r[0] for r in rows], dtype=bool)[codes]
     for k, col in enumerate(("rule_ids", "clauses", "asks"), start=1):
         out[col] = categorical_take(np.array([r[k] for r in rows], dtype=object), codes)
+
+
+def outside_asks(rules: RuleSet) -> str | None:
+    """The ``asks`` of a firm outside the rules' jurisdiction (None: the file names none)."""
+    j = rules.jurisdiction
+    return None if j is None else f"不在{j[1]}，本方案不适用 / outside {j[2]}{_OUTSIDE_TAIL}"
+
+
+_OUTSIDE_TAIL = ": the plan does not apply"
+
+
+def _outside_jurisdiction(out: pd.DataFrame, rules: RuleSet) -> None:
+    """Firms whose county's adcode is not the jurisdiction's (a neighbouring province's
+    firm within reach of the layers) keep their zone, but no rule of the plan applies:
+    ``applicable`` false, no rule, ``asks`` says why. A firm outside every county of the
+    admin layer (adcode blank) is not judged: its place is unknown, and the rules stay."""
+    asks = outside_asks(rules)
+    if asks is None or "adcode" not in out.columns:
+        return
+    prefix = rules.jurisdiction[0]  # type: ignore[index]
+    adcode = pd.Categorical(out["adcode"])
+    cats = np.asarray(adcode.categories, dtype=str)
+    foreign = np.array([c != "" and not c.startswith(prefix) for c in cats], dtype=bool)
+    codes = np.asarray(adcode.codes)
+    mask = (codes >= 0) & foreign[np.maximum(codes, 0)]
+    if not mask.any():
+        return
+    out["applicable"] = out["applicable"].to_numpy(dtype=bool) & ~mask
+    for col, text in (("rule_ids", ""), ("clauses", ""), ("asks", asks)):
+        values = pd.Categorical(out[col])
+        if text not in values.categories:  # sorted, as categorical_take makes them
+            values = values.set_categories(sorted([*values.categories, text]))
+        values[mask] = text
+        out[col] = values
 
 
 @dataclass(frozen=True)
@@ -337,6 +379,10 @@ class FirmScreenSummary:
     by_status: dict[str, int] = field(default_factory=dict)
     #: Unrecognised industry values, most frequent first, with their counts.
     unrecognised: dict[str, int] = field(default_factory=dict)
+    #: Firms in a county outside the rules' jurisdiction (no rule applies), and firms outside
+    #: every county of the admin layer (None: no admin layer, places not checked).
+    outside: int = 0
+    no_county: int | None = None
 
     def __str__(self) -> str:
         zones = ", ".join(f"{k} {v}" for k, v in self.by_zone.items())
@@ -347,6 +393,18 @@ class FirmScreenSummary:
         )
         if self.by_status:
             text += "\nindustry: " + ", ".join(f"{k} {v}" for k, v in self.by_status.items())
+        if self.outside:
+            text += (
+                f"\noutside the plan's province: {self.outside} firms keep their zone, but no "
+                "rule of the plan applies to them (asks says so)"
+            )
+        if self.no_county:
+            text += (
+                f"\n  {self.no_county} firms lie outside every county of the admin layer: "
+                "city and county blank, province not checked"
+            )
+        elif self.no_county is None:
+            text += "\n  no admin layer: city, county and province not checked"
         if self.unrecognised:
             top = list(self.unrecognised.items())
             shown = ", ".join(f"{k!r} ({v})" for k, v in top[:10])
@@ -377,6 +435,13 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
             which = (result["industry_status"] == "unrecognised").to_numpy(dtype=bool)
             vals = result.loc[which, raw[0]].astype(str).str.strip()
             unrec = {str(k): int(v) for k, v in vals.value_counts().items()}
+    outside = 0
+    if "asks" in result.columns:
+        asks = result["asks"].value_counts()  # per distinct text, not per row
+        outside = int(sum(v for k, v in asks.items() if str(k).endswith(_OUTSIDE_TAIL)))
+    no_county = None
+    if "adcode" in result.columns:
+        no_county = int((result["adcode"].astype(str) == "").sum())
     return FirmScreenSummary(
         len(result),
         {z: int(zones[z]) for z in order},
@@ -384,6 +449,8 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         float(result.attrs.get("distance_m", 20000.0)),
         by_status,
         unrec,
+        outside,
+        no_county,
     )
 
 

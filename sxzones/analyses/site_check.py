@@ -47,6 +47,7 @@ from sxzones.analyses.nearest import (
 from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import ellipsoidal_area
 from sxzones.rules import UNASSESSED, VERDICTS, Rule, RuleSet
+from sxzones.vocab import split_ids
 
 __all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
 
@@ -355,7 +356,8 @@ _Factors = tuple[npt.NDArray[np.intp], Any]
 def _in(f: _Factors, allowed: tuple[str, ...]) -> npt.NDArray[np.bool_]:
     """``np.isin`` on a factorised column: only the distinct values are compared."""
     codes, uniques = f
-    ok = np.array([u in allowed for u in uniques] + [False], dtype=bool)
+    # a combined works (steel;coking) is in when one of its industries is
+    ok = np.array([any(p in allowed for p in split_ids(str(u))) for u in uniques] + [False])
     return ok[codes]  # code -1 (missing) takes the last: False
 
 
@@ -416,6 +418,31 @@ def _unassessed(
             )
             why.iat[k] = f"{why.iat[k]}; {text}" if why.iat[k] else text
     return why.to_numpy(dtype=object)
+
+
+def _uncovered(
+    cu: pd.DataFrame, parea: npt.NDArray[np.float64], n: int, shown: str
+) -> npt.NDArray[np.object_]:
+    """Per project, why the layers do not cover it (``""`` when they do): it touches no
+    control unit, or more than 0.1 % (and 1 m²) of the parcel lies outside every unit. The
+    control units tile the province, so a place outside them is outside what the layers
+    hold (another province, a gap in the layer): not checked, so never "clear". Overlaps are
+    summed over the units a parcel touches (units do not overlap each other)."""
+    why = np.full(n, "", dtype=object)
+    covered = np.zeros(n)
+    touched = np.zeros(n, dtype=bool)
+    if len(cu):
+        at = cu["project"].to_numpy(dtype=np.int64)
+        touched[at] = True
+        np.add.at(covered, at, np.nan_to_num(cu["overlap_m2"].to_numpy(dtype=float)))
+    why[~touched] = f"outside every control unit of {shown}: the layers do not cover it"
+    outside = np.where(touched & (parea > 0), parea - covered, 0.0)
+    for k in np.flatnonzero((outside > 1.0) & (outside > 1e-3 * parea)):
+        why[k] = (
+            f"{outside[k]:,.0f} m² ({100 * outside[k] / parea[k]:.1f} %) of the parcel lie "
+            f"outside every control unit of {shown}: the layers do not cover that part"
+        )
+    return why
 
 
 def _site_layers(layers: SiteLayers | Mapping[str, gpd.GeoDataFrame]) -> SiteLayers:
@@ -635,6 +662,13 @@ def _check_sites(
     out["kind"] = kind
     out["area_m2"] = np.round(parea, 2)
     cu = pairs.get("control_units", pd.DataFrame())
+    shown = str(layers.frames["control_units"].attrs.get("sxzones", {}).get("name", "the layer"))
+    outside = _uncovered(cu, parea, n, shown)
+    unassessed = np.where(
+        outside == "",
+        unassessed,
+        np.where(unassessed == "", outside, unassessed + "; " + outside),
+    )
     out["unit_codes"] = _joined(cu, n, "unit_code")
     out["unit_types"] = _joined(cu, n, "unit_type")
     out["unit_overlap_m2"] = _joined(cu, n, "overlap_m2")

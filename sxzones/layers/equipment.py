@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sxzones.errors import LayerError
-from sxzones.layers.readers import ROW, _check_file, _read_table
+from sxzones.layers.readers import ROW, _check_file, _read_table, blank_note, blank_rows
 from sxzones.layers.schemas import Provenance
 from sxzones.layers.validate import Finding, LayerReport, read_findings
 
@@ -297,10 +297,14 @@ def read_equipment(
     table = _read_table(
         p, None, None, None, encoding, notes, header_names=_known_headers(er, fields)
     ).reset_index(drop=True)
+    header_row = int(table.attrs.get("header_row", 1))
+    if len(blank := blank_rows(table)):  # skipped; the others keep the sheet's row numbers
+        notes.append(blank_note(blank, header_row))
+        table = table.drop(index=blank)
     if table.empty:
         raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
-    first = int(table.attrs.get("header_row", 1)) + 1  # spreadsheet rows, below the header
-    table.insert(0, ROW, np.arange(first, len(table) + first))
+    table.insert(0, ROW, table.index.to_numpy() + header_row + 1)  # spreadsheet rows
+    table = table.reset_index(drop=True)
     frame, names = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
     report = LayerReport(
         p.name,

@@ -125,14 +125,33 @@ def _width(props: dict[str, str], zone: int | None, path: Path) -> int:
 
 
 def _spec_from_header(
-    props: dict[str, str], path: Path, eastings: list[float], notes: list[str]
+    props: dict[str, str],
+    path: Path,
+    eastings: list[float],
+    notes: list[str],
+    declared: bool = False,
 ) -> CRSSpec | None:
-    """The CRS the header declares; an empty 带号 takes the zone from the eastings' prefix."""
-    system = props.get("坐标系", "")
+    """The CRS the header declares; an empty 带号 takes the zone from the eastings' prefix.
+    A blank 坐标系 is CGCS2000, said as a note; one naming none of the national systems (a
+    city's 独立坐标系) is refused unless the CRS was given (``declared``)."""
+    system = props.get("坐标系", "").strip()
     zone_s = props.get("带号", "").strip()
     if not system and not zone_s:
         return None
-    datum = next((d for word, d in _DATUM_WORDS if word in system), "cgcs2000")
+    datum = next((d for word, d in _DATUM_WORDS if word in system), None)
+    if datum is None and system:
+        if declared:
+            notes.append(f"界址点 坐标系={system}: not used, the coordinates are read as given")
+            return None
+        raise LayerError(
+            f"{path}: 坐标系={system} is none of the national systems (2000国家大地坐标系, "
+            "1980西安坐标系, 1954北京坐标系): a local (独立) system has its own origin and "
+            "parameters, and read as CGCS2000 every point would be off. Fix: convert the file "
+            "to 2000国家大地坐标系, or give the file's CRS (--crs EPSG:...)"
+        )
+    if datum is None:
+        datum = "cgcs2000"
+        notes.append("界址点 坐标系 is blank: read as 2000国家大地坐标系 (CGCS2000)")
     if zone_s:
         zone = int(float(zone_s))
     else:
@@ -203,10 +222,15 @@ def _parcel_header(cells: list[str], lineno: int, n: int) -> JzdParcel:
 
 
 def parse_jzd(
-    path: Path, *, encoding: str | None = None, notes: list[str] | None = None
+    path: Path,
+    *,
+    encoding: str | None = None,
+    notes: list[str] | None = None,
+    declared: bool = False,
 ) -> tuple[list[JzdParcel], CRSSpec | None]:
     """Parse a 界址点 file into parcels (points as easting, northing); returns the parcels
-    and the CRS its header declares. What was inferred goes to ``notes``.
+    and the CRS its header declares. What was inferred goes to ``notes``. ``declared``: the
+    user gave the CRS, which then stands for a 坐标系 sxzones does not know (a local one).
 
     Raises
     ------
@@ -258,7 +282,7 @@ def parse_jzd(
     if errors:
         raise LayerError(f"{path}: {len(errors)} malformed line(s):\n  " + "\n  ".join(errors[:20]))
     eastings = _orient(parcels, path, notes)
-    return parcels, _spec_from_header(props, path, eastings, notes)
+    return parcels, _spec_from_header(props, path, eastings, notes, declared)
 
 
 def parse_point_list(

@@ -43,15 +43,48 @@ __all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file"]
 
 ROW = "source_row"
 
-#: Coordinate column pairs recognised in tables, in order of preference (case-insensitive).
+#: Coordinate column pairs recognised in tables, in order of preference, compared after
+#: :func:`coordinate_key` (case, spaces and a unit in brackets ignored: ``经度（°）``,
+#: ``Lon (E)``). ``X坐标``/``Y坐标`` are not among them on purpose: in surveying tables X is the
+#: northing, in GIS tables the easting; such columns are named with ``--field x=.. y=..``.
 COORDINATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("lon", "lat"),
     ("lng", "lat"),
     ("longitude", "latitude"),
     ("经度", "纬度"),
     ("东经", "北纬"),
+    ("中心经度", "中心纬度"),
+    ("经度坐标", "纬度坐标"),
     ("x", "y"),
+    ("easting", "northing"),
+    ("东坐标", "北坐标"),
 )
+#: Pairs read without a note; any other pair is said (``coordinates read from columns ..``).
+_PLAIN_PAIRS = frozenset(
+    [("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("经度", "纬度"), ("x", "y")]
+)
+#: Column names (after :func:`coordinate_key`) whose axis order a table does not say.
+_AMBIGUOUS_XY = (("x坐标", "y坐标"), ("横坐标", "纵坐标"))
+_UNIT = re.compile(r"[（(\[【][^（(\[【]*[）)\]】]$")
+
+
+def coordinate_key(name: Any) -> str:
+    """A column name as coordinate columns are recognised: lower case, without spaces and
+    without a trailing unit in brackets (``经度（°）`` -> ``经度``, ``Lat (N)`` -> ``lat``)."""
+    key = re.sub(r"\s+", "", str(name)).lower()
+    return _UNIT.sub("", key) or key
+
+
+def coordinate_pair(names: Iterable[Any]) -> tuple[Any, Any] | None:
+    """The first pair of :data:`COORDINATE_COLUMNS` among ``names`` (the names as given)."""
+    keys: dict[str, Any] = {}
+    for n in names:
+        keys.setdefault(coordinate_key(n), n)
+    for cx, cy in COORDINATE_COLUMNS:
+        if cx in keys and cy in keys:
+            return keys[cx], keys[cy]
+    return None
+
 
 _VECTOR = {
     ".gpkg": "GPKG",
@@ -197,6 +230,49 @@ def _check_shapefile(path: Path) -> None:
             dbf,
             f"is cut short: record {complete + 1} of {n_dbf} (feature {complete + 1}) is incomplete",
             "copy the complete file again",
+        )
+
+
+#: Words in coordinate column names that say where the numbers come from (``经度(高德)``,
+#: ``lng_bd09``): web-map offsets (GCJ-02, BD-09) or plain longitude/latitude (None).
+_HEADER_CRS: tuple[tuple[str, str | None], ...] = (
+    ("高德", "gcj02"),
+    ("gcj", "gcj02"),
+    ("火星", "gcj02"),
+    ("腾讯", "gcj02"),
+    ("百度", "bd09"),
+    ("bd09", "bd09"),
+    ("baidu", "bd09"),
+    ("wgs", None),
+    ("gps", None),
+    ("cgcs", None),
+    ("2000", None),
+)
+
+
+def _check_header_crs(path: Path, columns: tuple[Any, Any], declared: Any) -> None:
+    """Refuse a declared CRS that the coordinate columns' own names contradict
+    (``经度(高德)`` read as ``--crs wgs84``: every point 300-600 m off), and name the CRS
+    when none was given and the names say it."""
+    text = " ".join(str(c) for c in columns).lower()
+    said = {(word, family) for word, family in _HEADER_CRS if word in text}
+    families = {f for _, f in said}
+    if len(families) != 1:
+        return
+    family = families.pop()
+    word = next(w for w, _ in said)
+    named = {"gcj02": "--crs gcj02", "bd09": "--crs bd09", None: "--crs wgs84 or cgcs2000"}
+    if declared is None:
+        raise CRSError(
+            f"{path}: the file declares no CRS and none was given; the columns "
+            f"{columns[0]}, {columns[1]} name {word!r}. Fix: pass {named[family]}"
+        )
+    spec = parse_crs(declared)
+    if spec.obfuscation != family:
+        raise CRSError(
+            f"{path}: the columns {columns[0]}, {columns[1]} name {word!r}, but the coordinates "
+            f"were declared {spec.name}: read so, every point would be hundreds of metres "
+            f"off. Fix: pass {named[family]}, or rename the columns if the name is wrong"
         )
 
 
@@ -396,19 +472,29 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
             raise _refuse(
                 path,
                 f"coordinate column(s) {missing} not found; columns are {columns}",
-                "name existing columns (x = .., y = .. in the catalogue entry)",
+                "name existing columns: --field x=COLUMN --field y=COLUMN (x = .., y = .. in "
+                "a catalogue entry)",
             )
         return x, y  # type: ignore[return-value]
-    lower = {str(c).strip().lower(): c for c in columns}
-    for cx, cy in COORDINATE_COLUMNS:
-        if cx in lower and cy in lower:
-            return lower[cx], lower[cy]
+    if pair := coordinate_pair(columns):
+        return pair
     pairs = ", ".join(f"{a}/{b}" for a, b in COORDINATE_COLUMNS)
+    keys = {coordinate_key(c): c for c in columns}
+    for ax, ay in _AMBIGUOUS_XY:
+        if ax in keys and ay in keys:
+            cx, cy = keys[ax], keys[ay]
+            raise _refuse(
+                path,
+                f"columns {cx} and {cy} do not say which holds the easting; columns are {columns}",
+                f"name them: in surveying tables (国土, 测绘) X is the northing: --field "
+                f"x={cy} --field y={cx}; in GIS tables X is the easting or longitude: "
+                f"--field x={cx} --field y={cy}",
+            )
     raise _refuse(
         path,
         f"no coordinate columns found; columns are {columns}",
-        f"name the columns {pairs} (any case), or name yours in the catalogue entry "
-        "(x = .., y = ..)",
+        f"name the columns {pairs} (any case), or name yours: --field x=COLUMN --field "
+        "y=COLUMN (x = .., y = .. in a catalogue entry)",
     )
 
 
@@ -581,7 +667,8 @@ def _read_csv_arrow(
             skip_rows=skip + 1 if skip else 0,
             column_names=header if skip else None,
         ),
-        parse_options=pacsv.ParseOptions(delimiter=sep),
+        # blank lines are rows (skipped with a note later): the rows keep Excel's numbers
+        parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
         ),
@@ -683,8 +770,8 @@ def _header_row(
             return sum(normalise(n) in header_names for n in names) >= 2
         if x or y:
             return {n for n in (x, y) if n} <= names
-        lower = {n.lower() for n in names}
-        return any(cx in lower and cy in lower for cx, cy in COORDINATE_COLUMNS)
+        keys = {coordinate_key(n) for n in names}
+        return any({cx, cy} <= keys for cx, cy in (*COORDINATE_COLUMNS, *_AMBIGUOUS_XY))
 
     for k, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if names_pair(cells):
@@ -729,6 +816,26 @@ def _make_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return geoms
 
 
+def blank_rows(table: pd.DataFrame, candidates: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the rows (among ``candidates``, a mask: e.g. the rows without
+    coordinates) whose every cell is empty: blank lines and rows of a sheet, skipped with a
+    note (:func:`blank_note`)."""
+    idx = np.arange(len(table)) if candidates is None else np.flatnonzero(candidates)
+    if not len(idx):
+        return idx
+    part = table.iloc[idx].astype("string")
+    empty = part.isna() | (part.apply(lambda c: c.str.strip()) == "")
+    return idx[empty.all(axis=1).to_numpy(dtype=bool)]
+
+
+def blank_note(blank: Sequence[int] | np.ndarray, header_row: int) -> str:
+    """The note for skipped blank rows (positions below the header, 0-based), by the row
+    numbers the spreadsheet shows."""
+    nums = ", ".join(str(int(b) + header_row + 1) for b in blank[:10])
+    more = f" and {len(blank) - 10} more" if len(blank) > 10 else ""
+    return f"blank rows skipped: {len(blank)} (row {nums}{more})"
+
+
 def _points_from_table(
     table: pd.DataFrame, path: Path, x: str | None, y: str | None, make: bool = True
 ) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray]]:
@@ -739,11 +846,16 @@ def _points_from_table(
     cx, cy = _find_columns([str(c) for c in table.columns], x, y, path)
     xs, ys = _numbers(table[cx]), _numbers(table[cy])
     ok = np.isfinite(xs) & np.isfinite(ys)
+    if len(blank := blank_rows(table, ~ok)):  # the index keeps the rows' places
+        keep = np.ones(len(table), bool)
+        keep[blank] = False
+        table, xs, ys, ok = table[keep], xs[keep], ys[keep], ok[keep]
     xs, ys = np.where(ok, xs, np.nan), np.where(ok, ys, np.nan)
     geoms = _make_points(xs, ys) if make else GeometryArray(np.full(len(table), None, object))
     # the coordinate columns stay, as given: outputs show users their own numbers
     frame = gpd.GeoDataFrame(table, geometry=geoms)
     frame.attrs["coordinate_columns"] = (cx, cy)
+    frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
     return frame, (xs, ys)
 
 
@@ -758,8 +870,11 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame:
         ) from exc
 
 
-def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, Any]:
-    """A 界址点 exchange file (parcels) or a plain point list (one parcel)."""
+def _read_jzd(
+    path: Path, encoding: str | None, notes: list[str], declared: bool = False
+) -> tuple[gpd.GeoDataFrame, Any]:
+    """A 界址点 exchange file (parcels) or a plain point list (one parcel); ``declared``: the
+    user gave the CRS (see :func:`sxzones.layers.jzd.parse_jzd`)."""
     text, _ = jzd.read_text(path, encoding)
     if not (jzd.is_jzd_text(text) or jzd.is_point_list(text)):
         raise _refuse(
@@ -771,7 +886,9 @@ def _read_jzd(path: Path, encoding: str | None, notes: list[str]) -> tuple[gpd.G
     header_spec = None
     inferred: list[str] = []  # what was read from the coordinates themselves: said to the user
     if jzd.is_jzd_text(text):
-        parcels, header_spec = jzd.parse_jzd(path, encoding=encoding, notes=inferred)
+        parcels, header_spec = jzd.parse_jzd(
+            path, encoding=encoding, notes=inferred, declared=declared
+        )
     else:
         parcels = jzd.parse_point_list(path, encoding=encoding, notes=inferred)
     notes += inferred
@@ -854,6 +971,12 @@ def read_file(
             ) from None
     notes: list[str] = []
     suffix = p.suffix.lower()
+    if (x or y) and suffix not in _TABLE:
+        raise _refuse(
+            p,
+            f"coordinate columns ({x}, {y}) were named, but a {suffix} file has its own geometry",
+            "leave out --field x=.. y=.. (they name the columns of a .csv or .xlsx table)",
+        )
     file_crs: Any = None
     xy = None
     header_row = 1
@@ -873,9 +996,15 @@ def read_file(
     elif suffix in _TABLE:
         table = _read_table(p, x, y, sheet, encoding, notes)
         frame, xy = _points_from_table(table, p, x, y, make=points)
+        cx, cy = frame.attrs["coordinate_columns"]
+        _check_header_crs(p, (cx, cy), crs)
         header_row = int(table.attrs.get("header_row", 1))
+        if blank := frame.attrs.pop("blank_rows", ()):
+            notes.append(blank_note(blank, header_row))
+        if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
+            notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
     elif suffix in _JZD:
-        frame, file_crs = _read_jzd(p, encoding, notes)
+        frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:
         raise _refuse(
             p,
@@ -886,9 +1015,11 @@ def read_file(
     if len(frame) == 0:
         raise _refuse(p, "holds no features", "check that the right file or layer was given")
     spec = _resolve_spec(p, file_crs, crs, notes)
-    frame = frame.reset_index(drop=True)
-    # a spreadsheet's first data row is row 2, or the row under a header below titles
+    # a spreadsheet's first data row is row 2, or the row under a header below titles; a
+    # table's index keeps the places of the blank rows it skipped
     first = header_row + 1 if suffix in _TABLE else 1
-    frame.insert(0, ROW, np.arange(first, len(frame) + first))
+    rows = frame.index.to_numpy() + first if suffix in _TABLE else None
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, ROW, np.arange(first, len(frame) + first) if rows is None else rows)
     word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
     return RawLayer(p, frame, spec, notes, encoding, word, None if points else xy)

@@ -142,6 +142,8 @@ _SAID_READ_NOTES = (
     "columns separated by tabs",
     "first of ",
     "header read from row",
+    "coordinates read from columns",
+    "blank rows skipped",
 )
 
 

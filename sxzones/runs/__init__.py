@@ -5,7 +5,7 @@ Analyses never read files or draw; these functions do, and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +80,21 @@ def find_file(name: str | Path, base: Path | None = None) -> Path:
     return found
 
 
+def coordinate_fields(
+    fields: Mapping[str, str] | None,
+) -> tuple[dict[str, str], str | None, str | None]:
+    """Split ``--field x=.. y=..`` (a table's coordinate columns) from a field mapping:
+    (the other fields, x column, y column). Both or neither must be given."""
+    rest = {k: v for k, v in (fields or {}).items() if k not in ("x", "y")}
+    x, y = (fields or {}).get("x") or None, (fields or {}).get("y") or None
+    if (x is None) != (y is None):
+        raise SxzonesError(
+            f"--field x={x or '?'} y={y or '?'}: a table's coordinate columns are named "
+            "together: give both --field x=COLUMN and --field y=COLUMN"
+        )
+    return rest, x, y
+
+
 def load_input(
     source: str | Path,
     role: str | None,
@@ -97,8 +112,9 @@ def load_input(
     Relative paths are looked up beside ``base`` (a recipe's folder) first, then here.
     """
     name = str(source)
+    fields, x, y = coordinate_fields(fields)
     if name in cat:
-        if any(fields.values() if fields else ()):
+        if x or y or any(fields.values()):
             raise SxzonesError(
                 f"{name!r} is a catalogue layer: its fields are mapped in {cat.path} "
                 f"([layers.{name}.fields]), not with --field or a --...-field option"
@@ -117,7 +133,7 @@ def load_input(
             f"Layers: {', '.join(sorted(cat.entries))}"
         ) from None
     # a table's points are made once, in the working CRS, by validation
-    raw = read_file(found, crs=crs, encoding=encoding, layer=layer, points=False)
+    raw = read_file(found, crs=crs, encoding=encoding, layer=layer, x=x, y=y, points=False)
     return validate_layer(
         raw,
         role or "context",

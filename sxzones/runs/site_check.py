@@ -28,7 +28,7 @@ from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, figure_paths
+from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -143,12 +143,12 @@ def read_projects(
     ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project.
     ``single``: the spec is one project (``--project``), so a table of points is refused
     (each row would be a project of its own)."""
-    mapping = dict(fields or {})
+    mapping, x, y = coordinate_fields(fields)
     if id_field:
         mapping["project_id"] = id_field
     path = Path(spec)
     if is_existing_path(path):
-        raw = read_file(path, crs=crs, encoding=encoding)
+        raw = read_file(path, crs=crs, encoding=encoding, x=x, y=y)
         mapping = _project_fields(raw, mapping)
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
@@ -158,7 +158,7 @@ def read_projects(
                 "file; to check every row as a project, use --projects"
             )
     else:
-        if mapping:
+        if mapping or x:
             raise SxzonesError(
                 f"the project {spec!r} is not a file: field options ({sorted(mapping)}) apply "
                 "to a projects file only"

@@ -27,7 +27,7 @@ from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_in
 from sxzones.units import parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
-_SETBACK = re.compile(r"^(.*):(\d+(?:\.\d+)?\s*(?:m|km)?)$", re.IGNORECASE)
+_SETBACK = re.compile(r"^(.*):(\d+(?:\.\d+)?\s*(?:m|km|米|公里|千米)?)$", re.IGNORECASE)
 
 
 def parse_exclude(
@@ -37,7 +37,7 @@ def parse_exclude(
 
     ``exists(name)`` says whether a name is a layer or a file as it stands (then a colon in
     it is part of the name). Otherwise text after the last colon is a setback and must be
-    one: ``villages.gpkg:300米`` or ``water:-200m`` is refused with the syntax.
+    one: ``villages.gpkg:300ft`` or ``water:-200m`` is refused with the syntax.
 
     Raises
     ------

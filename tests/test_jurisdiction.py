@@ -1,0 +1,94 @@
+"""The plan applies in Shanxi: a firm of a neighbouring province within the layers' reach
+(the bundled layers reach 30 km beyond the border) keeps its zone and distance, but no rule of
+晋环发〔2023〕1号 applies to it. Its county's adcode (from the admin layer) decides."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sxzones.analyses.firm_zones import screen_firms, summarise
+from sxzones.cli import cli
+from sxzones.errors import RulesError
+from sxzones.layers import load_catalog
+from sxzones.rules import DEFAULT_RULES, load_rules
+
+from .conftest import CATALOG
+
+# a steel works in 信都区 (Xingtai, Hebei), 17 km from its county town; one in 太原 (Shanxi)
+CSV = "企业名称,行业,经度,纬度\n河北某钢厂,钢铁,114.10,37.0\n太原某钢厂,钢铁,112.55,37.87\n"
+
+
+def _run(tmp_path, *extra):
+    p = tmp_path / "firms.csv"
+    p.write_text(CSV, "utf-8")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "firms", "--firms", str(p), "--crs", "wgs84", "--builtup", "builtup_demonstration",
+            "--format", "csv", "--out", str(out), *extra,
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return res.output, pd.read_csv(out / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+
+
+def test_a_firm_of_a_neighbouring_province_gets_no_rule(tmp_path):
+    output, t = _run(tmp_path)
+    hebei, shanxi = t.iloc[0], t.iloc[1]
+    assert (hebei["adcode"], hebei["zone"]) == ("130503", "within_20km")
+    assert hebei["applicable"] == "false"
+    assert pd.isna(hebei["rule_ids"])
+    assert hebei["asks"] == "不在山西省，本方案不适用 / outside Shanxi: the plan does not apply"
+    assert (shanxi["applicable"], shanxi["zone"]) == ("true", "inside")
+    assert shanxi["rule_ids"] == "relocate_inside_builtup;deep_treatment_20km"
+    assert "outside the plan's province: 1 firms keep their zone" in output
+
+
+def test_without_an_admin_layer_the_province_is_not_checked(tmp_path):
+    output, t = _run(tmp_path, "--admin", "")
+    assert t["applicable"].tolist() == ["true", "true"]
+    assert "no admin layer: city, county and province not checked" in output
+
+
+def test_bundled_firms_of_neighbouring_provinces():
+    """65 of the 208 bundled GEM plants lie in the neighbouring provinces' 30 km band."""
+    cat = load_catalog(CATALOG)
+    firms, _ = cat.load("firms")
+    builtup, _ = cat.load("builtup_demonstration")
+    admin, _ = cat.load("admin")
+    t = screen_firms(firms, builtup, load_rules(), admin=admin)
+    foreign = ~t["adcode"].astype(str).str.startswith("14")
+    assert int(foreign.sum()) == 65 == summarise(t).outside
+    assert not t.loc[foreign, "applicable"].any()
+    assert (t.loc[foreign, "rule_ids"].astype(str) == "").all()
+    assert t.loc[~foreign, "applicable"].sum() == 26
+
+
+def test_a_rules_file_without_jurisdiction_applies_everywhere(tmp_path):
+    p = tmp_path / "rules.toml"
+    text = DEFAULT_RULES.read_text("utf-8")
+    p.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("jurisdiction")))
+    output, t = _run(tmp_path, "--rules", str(p))
+    assert t["applicable"].tolist() == ["true", "true"]
+    assert "outside the plan's province" not in output
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('jurisdiction = { adcode_prefix = "1", zh = "山西省", en = "Shanxi" }', "not 2, 4 or 6"),
+        ('jurisdiction = { adcode_prefix = 14, zh = "山西省", en = "Shanxi" }', "not 2, 4 or 6"),
+        ('jurisdiction = "14"', "write it as jurisdiction = {"),
+    ],
+)
+def test_a_malformed_jurisdiction_is_refused(tmp_path, line, message):
+    p = tmp_path / "rules.toml"
+    text = DEFAULT_RULES.read_text("utf-8")
+    p.write_text(
+        "\n".join(line if ln.startswith("jurisdiction") else ln for ln in text.splitlines())
+    )
+    with pytest.raises(RulesError, match=message):
+        load_rules(p)

@@ -1,0 +1,78 @@
+"""A place the layers do not cover is never "clear": the control units tile the province, so
+a project outside every unit (another province, a gap in an agency's layer) was checked
+against nothing and came out clear. Known answers on two 10 km unit squares (see
+``test_site_check._layers``), areas checked against pyproj.Geod."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from sxzones.analyses.site_check import check_sites
+from sxzones.cli import cli
+
+from .test_site_check import RULES, TO_XY, _geod_area, _layers, _projects
+
+X0, Y0 = TO_XY.transform(111.5, 37.0)  # the west unit spans x0-10 km .. x0, y0 .. y0+10 km
+
+
+def _row(geom, industry="pv"):
+    return check_sites(_projects([geom], industry=industry), _layers(X0, Y0), RULES).table.iloc[0]
+
+
+def test_a_point_outside_every_unit_is_unassessed():
+    r = _row(shapely.Point(X0 - 12000, Y0 + 5000))
+    assert r["verdict"] == "unassessed"
+    assert r["unit_codes"] == ""
+    assert "outside every control unit" in r["unassessed_reason"]
+
+
+def test_a_parcel_half_outside_is_unassessed_with_the_area_outside():
+    parcel = shapely.box(X0 - 10500, Y0 + 1000, X0 - 9500, Y0 + 1500)  # west half outside
+    r = _row(parcel)
+    assert r["verdict"] == "unassessed"
+    m = re.search(r"([\d,]+) m² \(([\d.]+) %\) of the parcel lie outside", r["unassessed_reason"])
+    assert m, r["unassessed_reason"]
+    outside = _geod_area(shapely.box(X0 - 10500, Y0 + 1000, X0 - 10000, Y0 + 1500))
+    assert float(m.group(1).replace(",", "")) == pytest.approx(outside, abs=1.0)
+    assert float(m.group(2)) == pytest.approx(50.0, abs=0.1)
+
+
+def test_a_parcel_all_but_a_sliver_inside_is_assessed():
+    """0.025 % outside (a 25 cm strip of a 1 km parcel): below 0.1 %, as a unit border
+    drawn a little differently would leave."""
+    r = _row(shapely.box(X0 - 10000.25, Y0 + 1000, X0 - 9000.25, Y0 + 1500))
+    assert r["verdict"] == "clear"
+    assert r["unassessed_reason"] == ""
+
+
+def test_a_conflict_stands_where_part_is_outside():
+    """Steel in a parcel half in the red line and partly outside the units: the conflict is
+    certain whatever lies outside."""
+    parcel = shapely.box(X0 - 6500, Y0 - 500, X0 - 5500, Y0 + 4500)  # south tip outside
+    r = _row(parcel, industry="steel")
+    assert r["verdict"] == "conflict"
+    assert "outside every control unit" in r["unassessed_reason"]
+
+
+def test_a_pv_project_in_hebei_is_not_clear(tmp_path):
+    """114.10 E, 37.00 N lies in 信都区 (Xingtai, Hebei), inside the study area's bounding
+    box but outside Shanxi's control units: it was 'clear'."""
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--project", "114.10,37.0", "--crs", "wgs84", "--industry", "pv",
+            "--reports", "none", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "clear 0, unassessed 1" in res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
+    p = doc["projects"][0]
+    assert p["verdict"] == "unassessed"
+    assert p["county"] == "信都区"
+    assert "outside every control unit of control_units_demonstration" in p["unassessed_reason"]
