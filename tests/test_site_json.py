@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from sxzones.analyses.site_check import SiteCheckResult, check_sites
 from sxzones.layers import load_catalog
-from sxzones.outputs import write_json
+from sxzones.outputs import _DIGESTS, _identity, _sha256, write_json
 from sxzones.rules import load_rules
 from sxzones.runs import site_json
 from sxzones.runs.site_check import site_layers
@@ -57,6 +58,9 @@ DOC = {"generated_by": "test", "input": {"rows": 3, "nan": float("nan")}, "proje
 def _same_bytes(result: SiteCheckResult, tmp_path) -> bytes:
     """The writer's bytes, checked against ``write_json`` of the details (NaN: null)."""
     fast = write_check_json(DOC, result, tmp_path / "fast.json").read_bytes()
+    # the digest kept for the manifest (hashed while written) is the file's
+    assert _identity(tmp_path / "fast.json") in _DIGESTS
+    assert _sha256(tmp_path / "fast.json") == hashlib.sha256(fast).hexdigest()
     ref = {**DOC, "projects": _no_nan(result.details())}
     slow = write_json(ref, tmp_path / "slow.json", overwrite=True).read_bytes()
     assert fast == slow

@@ -464,14 +464,22 @@ def write_check_json(doc: dict[str, Any], result: SiteCheckResult, path: Path) -
     )
     head, tail = rest.split(json.dumps(_HOLE), 1)
     digest = hashlib.sha256()
-    with atomic_path(path, overwrite=True) as tmp:
+    with (
+        atomic_path(path, overwrite=True) as tmp,
+        ThreadPoolExecutor(max_workers=1) as hasher,  # hashing beside writing: both free the GIL
+    ):
+        hashed: deque[Future[None]] = deque()
         with tmp.open("wb") as fh:
             for chunk in chain(
                 [head.encode("utf-8") + b"["],
                 project_blocks(result),
                 [(tail + "\n").encode("utf-8")],
             ):
+                hashed.append(hasher.submit(digest.update, chunk))  # in order: one worker
                 fh.write(chunk)
-                digest.update(chunk)
+                while len(hashed) > 4:
+                    hashed.popleft().result()
+        while hashed:
+            hashed.popleft().result()
         remember_digest(tmp, digest.hexdigest())
     return path
