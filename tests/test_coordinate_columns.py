@@ -280,3 +280,101 @@ def test_column_names_that_say_the_crs(tmp_path, lon, declared, refused):
         return
     with pytest.raises(CRSError, match=re.escape(refused)):
         read_file(p, crs=declared)
+
+
+# ----------------------------------------------------------------------------- WKT tables
+IN_RL = "POLYGON ((112.41 38.11, 112.42 38.11, 112.42 38.12, 112.41 38.12, 112.41 38.11))"
+
+
+@pytest.mark.parametrize("column", ["WKT", "geometry", "the_geom"])
+def test_parcels_as_wkt_in_a_table(tmp_path, column):
+    """QGIS's 'Save as CSV' with GEOMETRY=AS_WKT (and ArcGIS's tables) write the parcel as
+    WKT in one column: read, a bad WKT rejected with its row, a blank line skipped."""
+    p = tmp_path / "parcels.csv"
+    p.write_text(
+        f'{column},项目名称,行业\n"{IN_RL}",甲,光伏\n"POLYGON ((112.41 38.11, 112.42",乙,光伏\n\n'
+        '"POINT (112.30 37.56)",丙,焦化\n',
+        "utf-8",
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--projects", str(p), "--crs", "cgcs2000", "--reports", "none",
+            "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"geometries read from the WKT column {column}" in res.output
+    assert "input rows 3 = checked 2 + rejected 1" in res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
+    got = {p["project_id"]: p for p in doc["projects"]}
+    assert set(got) == {"2", "5"}
+    assert [r["redline_id"] for r in got["2"]["redline"]] == ["RL140100"]
+    assert got["5"]["verdict"] == "conflict" and got["5"]["city"] == "太原市"
+    rejects = pd.read_csv(tmp_path / "o" / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rejects[["source_row", "field", "reason"]].values.tolist() == [
+        ["3", column, "WKT missing or not readable"]
+    ]
+
+
+def test_coordinate_columns_win_over_a_wkt_column(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text('名称,经度,纬度,WKT\n甲,112.55,37.87,"POINT (0 0)"\n', "utf-8")
+    raw = read_file(p, crs="cgcs2000")
+    assert raw.frame.attrs["coordinate_columns"] == ("经度", "纬度")
+
+
+def test_a_workbook_whose_first_sheet_is_its_instructions(tmp_path):
+    """填表说明 first, the list on the second sheet: the first sheet with coordinate columns
+    is read, said as a note (it was 'no coordinate columns found; columns are [本表由...]')."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "填表说明"
+    ws.append(["本表由各市生态环境局填报"])
+    ws.append(["坐标采用 CGCS2000"])
+    ws2 = wb.create_sheet("企业名录")
+    ws2.append(["重点排污单位名录"])  # a title above the header as well
+    ws2.append(["企业名称", "行业", "经度", "纬度"])
+    ws2.append(["甲", "钢铁", 112.55, 37.87])
+    wb.save(tmp_path / "名录.xlsx")
+    raw = read_file(tmp_path / "名录.xlsx", crs="cgcs2000")
+    assert raw.frame["source_row"].tolist() == [3]
+    assert "sheet '企业名录' read (sheet 2): the first, '填表说明', has no coordinate columns" in (
+        raw.notes
+    )
+    assert any(n.startswith("header read from row 2") for n in raw.notes)
+    wb.remove(ws2)
+    wb.save(tmp_path / "说明.xlsx")
+    with pytest.raises(LayerError, match="no coordinate columns found"):
+        read_file(tmp_path / "说明.xlsx", crs="cgcs2000")
+
+
+# ----------------------------------------------------------------------------- one column
+@pytest.mark.parametrize(
+    ("column", "cells", "order"),
+    [
+        ("经纬度", ['"112.55,37.87"', '"112.30， 37.56"'], "longitude first"),  # Amap's picker
+        ("坐标", ['"37.87, 112.55"', '"37.56,112.30"'], "latitude first"),  # Google Maps
+        ("经纬度(高德)", ['"112.55 37.87"', '"112.30 37.56"'], "longitude first"),
+    ],
+)
+def test_both_coordinates_in_one_column(tmp_path, column, cells, order):
+    """'112.553456,37.871234' pasted from a map's coordinate picker into one column: read;
+    latitude first (Google Maps) is told by the numbers' sizes (in China latitude < 54 <
+    73 < longitude); 高德 in the name still needs --crs gcj02."""
+    p = tmp_path / "f.csv"
+    p.write_text(
+        f"企业名称,行业,{column}\n甲,钢铁,{cells[0]}\n乙,焦化,{cells[1]}\n丙,水泥,abc\n", "utf-8"
+    )
+    crs = "gcj02" if "高德" in column else "cgcs2000"
+    raw = read_file(p, crs=crs)
+    assert any(n.startswith(f"coordinates read from column {column} ({order}") for n in raw.notes)
+    pts = [(g.x, g.y) if g is not None else None for g in raw.frame.geometry]
+    assert pts == [(112.55, 37.87), (112.30, 37.56), None]
+    if "高德" in column:
+        from sxzones.errors import CRSError
+
+        with pytest.raises(CRSError, match="pass --crs gcj02"):
+            read_file(p, crs="wgs84")

@@ -52,6 +52,12 @@ IN_RL140100 = "POLYGON ((112.41 38.11, 112.42 38.11, 112.42 38.12, 112.41 38.12,
         ("钢铁行业", "steel"),
         ("电解铝厂", "electrolytic_aluminium"),
         ("化工有限公司", "chemical"),
+        ("兰炭", "coking"),  # semi-coke, in 2521
+        ("独立焦化", "coking"),
+        ("铜冶炼", "nonferrous"),  # the names of division 32's classes (3211 ...)
+        ("硅冶炼", "nonferrous"),
+        ("氮肥制造", "chemical"),  # and of division 26's common classes
+        ("电石", "chemical"),
         ("玻璃厂", None),  # 玻璃 alone is not flat glass: still unknown
         ("水泥制品企业", None),  # concrete products are not cement making
         ("企业", None),
@@ -264,14 +270,22 @@ def test_catalogue_values_mapping(tmp_path):
 def test_candidate_kinds_in_chinese(tmp_path, work_crs):
     p = tmp_path / "c.gpkg"
     gpd.GeoDataFrame(
-        {"地块编号": ["C1", "C2"], "地块类型": ["废弃矿山", "采煤沉陷区受损土地"]},
-        geometry=[shapely.box(112, 37.8, 112.01, 37.81), shapely.box(112.1, 37.8, 112.11, 37.81)],
+        {
+            "地块编号": ["C1", "C2", "C3"],
+            "地块类型": ["废弃矿山", "采煤沉陷区受损土地", "矿山废弃地"],
+        },
+        geometry=[
+            shapely.box(112, 37.8, 112.01, 37.81),
+            shapely.box(112.1, 37.8, 112.11, 37.81),
+            shapely.box(112.2, 37.8, 112.21, 37.81),
+        ],
         crs=4490,
     ).to_file(p)
     g, _ = validate_layer(read_file(p), "candidates", working_crs=work_crs)
     assert g[["site_id", "kind"]].values.tolist() == [
         ["C1", "abandoned_mine"],
         ["C2", "subsidence"],
+        ["C3", "abandoned_mine"],
     ]
 
 
@@ -594,3 +608,87 @@ def test_unit_type_from_the_national_unit_code(tmp_path, work_crs):
     assert g["unit_type"].tolist() == ["priority_protection", "key_control", "general_control"]
     assert "unit_type: the type digit of HJGKDYBM" in rep.summary()
     assert rep.rejects[["source_row", "code"]].values.tolist() == [[4, "missing_value"]]
+
+
+def test_ids_typed_into_number_cells_are_said_to_be_inexact(tmp_path, work_crs):
+    """A 统一社会信用代码 typed into an Excel number cell is a double: 911401001100012345 comes
+    back as 911401001100012288. Said, with the rows; text cells and integer fields are exact."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["统一社会信用代码", "行业", "经度", "纬度"])
+    ws.append([911401001100012345, "钢铁", 112.55, 37.87])
+    ws.append(["91140100110001234X", "焦化", 112.30, 37.56])
+    ws.append([140100, "焦化", 112.31, 37.56])
+    ws.append([911401001100012399, "焦化", 112.32, 37.56])
+    wb.save(tmp_path / "f.xlsx")
+    raw = read_file(tmp_path / "f.xlsx", crs="wgs84")
+    g, rep = validate_layer(raw, "firms", working_crs=work_crs)
+    found = [f for f in rep.findings if f.code == "id_not_exact"]
+    assert len(found) == 1 and found[0].rows == (2, 5)
+    assert str(g.loc[0, "firm_id"]) == "911401001100012288"  # what the cell holds
+    p = tmp_path / "f.gpkg"
+    gpd.GeoDataFrame(
+        {"firm_id": [911401001100012345], "industry": ["钢铁"]},
+        geometry=[shapely.Point(112.55, 37.87)],
+        crs=4490,
+    ).to_file(p)
+    g, rep = validate_layer(read_file(p), "firms", working_crs=work_crs)
+    assert not [f for f in rep.findings if f.code == "id_not_exact"]
+    assert str(g.loc[0, "firm_id"]) == "911401001100012345"
+
+
+def test_ids_in_scientific_notation_are_said(tmp_path, work_crs):
+    """A CSV that Excel saved from number cells holds 9.11401E+17: every firm of the same
+    prefix has the same id. The duplicates are rejected as before, and the note says why."""
+    p = tmp_path / "f.csv"
+    p.write_text(
+        "统一社会信用代码,行业,经度,纬度\n9.11401E+17,钢铁,112.55,37.87\n9.11401E+17,焦化,112.3,37.56\n"
+        "91140100110001234X,焦化,112.31,37.56\n",
+        "utf-8",
+    )
+    g, rep = validate_layer(read_file(p, crs="wgs84"), "firms", working_crs=work_crs)
+    assert len(g) == 2 and rep.n_rejected == 1
+    note = next(f for f in rep.findings if f.code == "id_not_exact")
+    assert note.rows == (2, 3) and "scientific notation (e.g. 9.11401E+17)" in note.message
+
+
+@pytest.mark.parametrize("types", [["1", "2", "3"], ["01", "02", "03"], ["优先", "重点", "一般"]])
+def test_unit_types_as_class_codes(tmp_path, work_crs, types):
+    """分类 written as the national class codes (1 priority protection, 2 key control,
+    3 general control: the digit the unit codes carry) or abbreviated: read, with a note."""
+    p = tmp_path / "cu.gpkg"
+    gpd.GeoDataFrame(
+        {"HJGKDYBM": ["ZH14010710001", "ZH14010720001", "ZH14010730001"], "GKDYFL": types},
+        geometry=[shapely.box(112 + i * 0.1, 37.8, 112.09 + i * 0.1, 37.9) for i in range(3)],
+        crs=4490,
+    ).to_file(p)
+    g, rep = validate_layer(
+        read_file(p),
+        "control_units",
+        working_crs=work_crs,
+        fields={"unit_code": "HJGKDYBM", "unit_type": "GKDYFL"},
+    )
+    assert g["unit_type"].tolist() == ["priority_protection", "key_control", "general_control"]
+    assert any(f.code == "values_mapped" for f in rep.findings)
+
+
+def test_unit_type_against_the_code(tmp_path, work_crs):
+    """A type field read 1 = general (an agency's own coding, or a wrong mapping) contradicts
+    the national codes' digit: said, with the units."""
+    p = tmp_path / "cu.gpkg"
+    gpd.GeoDataFrame(
+        {"HJGKDYBM": ["ZH14010710001", "ZH14010730001"], "LX": ["一般管控单元", "一般管控单元"]},
+        geometry=[shapely.box(112 + i * 0.1, 37.8, 112.09 + i * 0.1, 37.9) for i in range(2)],
+        crs=4490,
+    ).to_file(p)
+    _, rep = validate_layer(
+        read_file(p),
+        "control_units",
+        working_crs=work_crs,
+        fields={"unit_code": "HJGKDYBM", "unit_type": "LX"},
+    )
+    note = next(f for f in rep.findings if f.code == "type_against_code")
+    assert note.rows == (1,)
+    assert "ZH14010710001 (priority_protection) is general_control" in note.message

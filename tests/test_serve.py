@@ -338,7 +338,8 @@ def test_firm_columns_mapped_on_the_page(client):
     files = {"file": ("名录.csv", text.encode("gb18030"))}
     cols = client.post("/api/firms/columns", files=files).json()
     assert cols["columns"][:3] == ["单位标识", "单位全称", "产业门类"]
-    assert {"firm_id", "name", "industry"} <= set(cols["fields"]) and cols["found"] == []
+    assert {"firm_id", "name", "industry"} <= set(cols["fields"])
+    assert cols["found"] == ["x", "y"]  # 经度/纬度: the coordinates, found by their names
     unmapped = client.post("/api/firms", data={"crs": "wgs84"}, files=files)
     assert unmapped.status_code == 400 and "industry" in unmapped.json()["error"]
     assert "产业门类" in unmapped.json()["error"]  # the fields present are named
@@ -729,3 +730,23 @@ def test_a_stopped_worker_is_skipped():
             assert r.status_code == 404 and "stopped" in r.json()["error"]
     finally:
         state.close()
+
+
+def test_surveying_table_coordinates_mapped_on_the_page(client):
+    """X坐标/Y坐标 (X the northing) in Gauss-Krüger zone 38: the page offers x and y to map,
+    and the firms land where their longitude and latitude say (太钢 inside Taiyuan)."""
+    from pyproj import Transformer
+
+    e, n = Transformer.from_crs(4490, 4526, always_xy=True).transform(112.55, 37.87)
+    text = f"单位名称,行业,X坐标,Y坐标\n太原钢铁,钢铁,{n:.3f},{e:.3f}\n"
+    files = {"file": ("名录.csv", text.encode("gbk"))}
+    cols = client.post("/api/firms/columns", files=files).json()
+    assert {"x", "y"} <= set(cols["fields"]) and "x" not in cols["found"]
+    refused = client.post("/api/firms", data={"crs": "gk38"}, files=files)
+    assert refused.status_code == 400 and "--field x=Y坐标" in refused.json()["error"]
+    form = {"crs": "gk38", "field_x": "Y坐标", "field_y": "X坐标"}
+    res = client.post("/api/firms", data=form, files=files).json()
+    assert res["counts"] == {"inside": 1}
+    assert res["table"][0]["nearest_area_id"] == "BU140100"
+    plain = {"file": ("名录.csv", "名称,经度,纬度,行业\n甲,112.55,37.87,钢铁\n".encode())}
+    assert {"x", "y"} <= set(client.post("/api/firms/columns", files=plain).json()["found"])

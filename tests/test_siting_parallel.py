@@ -93,9 +93,9 @@ def test_threads_give_the_same_result_as_one_thread(tmp_path, monkeypatch):
     workers: list[bool] = []
     real = siting._worker
 
-    def spy(job, own, opts=None):
+    def spy(job, own, *rest):
         workers.append(own)
-        return real(job, own, opts)
+        return real(job, own, *rest)
 
     monkeypatch.setattr(siting, "_worker", spy)
     for threads in (2, 4):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import pytest
 import shapely
@@ -188,3 +190,17 @@ def test_bad_jzd_parcel_rejected(tmp_path, work_crs):
     assert rep.rejects["reason"].tolist() == [
         "ring 1 has 2 distinct points; a ring needs 3 or more"
     ]
+
+
+def test_boundaries_drawn_as_closed_lines_get_their_fix(tmp_path, work_crs):
+    """Built-up areas digitised as closed boundary lines (边界线): refused, with how to make
+    them polygons; open lines keep the general fix."""
+    ring = shapely.box(112.5, 37.8, 112.6, 37.9).boundary
+    for geom, fix in (
+        (ring, "these are closed lines, boundaries: make them polygons"),
+        (shapely.LineString([(112.5, 37.8), (112.6, 37.9)]), "split or convert these features"),
+    ):
+        p = tmp_path / "b.gpkg"
+        gpd.GeoDataFrame({"area_id": ["B1"]}, geometry=[geom], crs=4490).to_file(p)
+        with pytest.raises(LayerError, match=re.escape(fix)):
+            validate_layer(read_file(p), "builtup", working_crs=work_crs)

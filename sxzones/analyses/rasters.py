@@ -28,7 +28,7 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 from rasterio._err import CPLE_BaseError
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReaderBase, MemoryFile
 from rasterio.vrt import WarpedVRT
@@ -36,7 +36,16 @@ from rasterio.windows import Window
 
 from sxzones.errors import CRSError, SxzonesError
 
-__all__ = ["KINDS", "TILE", "RasterCriterion", "Tile", "horn_slope", "polygons_of"]
+__all__ = [
+    "KINDS",
+    "TILE",
+    "RasterCriterion",
+    "Tile",
+    "centres_in",
+    "horn_slope",
+    "polygons_of",
+    "polygons_of_many",
+]
 
 #: Largest tile edge in cells: a float32 tile is at most 16 MB.
 TILE = 2048
@@ -214,10 +223,31 @@ def _read(ds: Any, row: int, col: int, h: int, w: int) -> F32:
     r1, c1 = min(row + h, ds.height), min(col + w, ds.width)
     if r1 <= r0 or c1 <= c0:
         return out
-    a = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
-    vals = np.ma.filled(a.astype(np.float32), np.nan)
-    out[r0 - row : r1 - row, c0 - col : c1 - col] = vals
+    win = Window(c0, r0, c1 - c0, r1 - r0)
+    dst = out[r0 - row : r1 - row, c0 - col : c1 - col]
+    flags = ds.mask_flag_enums[0]
+    if ds.dtypes[0] == "float64" or not set(flags) <= {MaskFlags.nodata, MaskFlags.all_valid}:
+        # a mask band of its own, or doubles (GDAL's no-data test is approximate there)
+        dst[...] = np.ma.filled(ds.read(1, window=win, masked=True).astype(np.float32), np.nan)
+        return out
+    a = ds.read(1, window=win)  # the no-data value itself marks the cells: no mask to read
+    dst[...] = a
+    nd = _nodata_as(ds.nodata, a.dtype) if MaskFlags.nodata in flags else None
+    if nd is not None:
+        dst[a == nd] = np.nan
     return out
+
+
+def _nodata_as(nodata: float | None, dtype: np.dtype[Any]) -> Any:
+    """The no-data value in the raster's type, or None when no cell can hold it (NaN: the
+    cells are NaN already; an integer raster's value out of range or with a fraction)."""
+    if nodata is None or math.isnan(nodata):
+        return None
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        ok = float(nodata).is_integer() and info.min <= nodata <= info.max
+        return dtype.type(int(nodata)) if ok else None
+    return dtype.type(nodata)
 
 
 @dataclass
@@ -266,7 +296,128 @@ def polygons_of(mask: npt.NDArray[np.bool_], transform: Affine) -> shapely.Geome
         x1, y1 = transform @ (w, h)
         return shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     shapes = rasterio.features.shapes(
-        mask.astype(np.uint8), mask=mask, transform=transform, connectivity=4
+        mask.view(np.uint8), mask=mask, transform=transform, connectivity=4
     )
-    polys = [shapely.geometry.shape(g) for g, _ in shapes]
+    polys = [_polygon(g["coordinates"]) for g, _ in shapes]
     return shapely.coverage_union_all(np.array(polys, dtype=object))  # cells never overlap
+
+
+#: Largest tile edge (cells) polygonised together with others in :func:`polygons_of_many`.
+_STACK_EDGE = 512
+
+
+def polygons_of_many(
+    masks: list[npt.NDArray[np.bool_]], transforms: list[Affine]
+) -> list[shapely.Geometry | None]:
+    """:func:`polygons_of` for many masks (tiles of several candidates), small ones
+    polygonised together in one call: they are set side by side with a column of false
+    cells between them, and each polygon is brought back to its own tile's coordinates
+    (``c + a * column``, ``f + e * row``: the arithmetic GDAL does with a tile's own
+    transform, so the polygons are the same). Memory: the small masks once more, as bytes."""
+    out: list[shapely.Geometry | None] = [None] * len(masks)
+    small = []
+    for j, m in enumerate(masks):
+        if not m.any():
+            continue
+        if m.all() or max(m.shape) > _STACK_EDGE:
+            out[j] = polygons_of(m, transforms[j])
+        else:
+            small.append(j)
+    if not small:
+        return out
+    widths = np.array([masks[j].shape[1] + 1 for j in small])
+    starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
+    stack = np.zeros((max(masks[j].shape[0] for j in small), int(widths.sum())), np.uint8)
+    for j, x0 in zip(small, starts.tolist(), strict=True):
+        h, w = masks[j].shape
+        stack[:h, x0 : x0 + w] = masks[j]
+    found: dict[int, list[shapely.Polygon]] = {}
+    # column + 1, row + 1: whole numbers, exact (an identity transform is warned about)
+    one = Affine.translation(1, 1)
+    for g, _ in rasterio.features.shapes(stack, stack.view(bool), 4, one):
+        rings = g["coordinates"]
+        k = int(np.searchsorted(starts, rings[0][0][0] - 1, side="right")) - 1
+        t = transforms[small[k]]
+        moved = [
+            np.column_stack([t.c + (a[:, 0] - 1 - starts[k]) * t.a, t.f + (a[:, 1] - 1) * t.e])
+            for a in (np.asarray(r, dtype=np.float64) for r in rings)
+        ]
+        found.setdefault(k, []).append(_polygon(moved))
+    for k, polys in found.items():
+        out[small[k]] = shapely.coverage_union_all(np.array(polys, dtype=object))
+    return out
+
+
+def _polygon(rings: list[Any]) -> shapely.Polygon:
+    """A GeoJSON polygon's rings (shell first) as a shapely polygon, the coordinates taken
+    as arrays (quicker than :func:`shapely.geometry.shape`; the same polygon)."""
+    shell, *holes = (np.asarray(r, dtype=np.float64) for r in rings)
+    return shapely.Polygon(shell, [shapely.linearrings(h) for h in holes] or None)
+
+
+def centres_in(
+    geom: shapely.Geometry, shape: tuple[int, int], transform: Affine
+) -> npt.NDArray[np.bool_]:
+    """The cells of a grid (``shape``: rows, columns; ``transform``: north up, working CRS)
+    whose centres lie in the polygons of ``geom``, with numpy: what GDAL's rasterisation
+    without ``all_touched`` burns (``rasterio.features.geometry_mask(..., invert=True)``),
+    by its own rules and arithmetic, without a GDAL dataset and environment per call.
+
+    GDAL's rules: the coordinates go to cells by the inverse transform; on each row of cell
+    centres, every edge that is not horizontal and spans it (lower end included) crosses it
+    at ``x``, rounded to the cell ``floor(x + 0.5)``; the cells between the sorted crossings,
+    pair by pair, are in (even-odd: holes and several parts are handled). A horizontal edge
+    lying on a row of centres, walked east to west, puts its cells in too."""
+    h, w = shape
+    parts = shapely.get_parts(geom)
+    rings = shapely.get_rings(parts[shapely.get_type_id(parts) == 3])
+    # GDAL burns as if every ring ran clockwise on the map (east to west along its south side)
+    ccw = shapely.is_ccw(rings)
+    rings[ccw] = shapely.reverse(rings[ccw])
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    inside = np.zeros(shape, dtype=bool)
+    if len(xy) < 2:
+        return inside
+    inv0, inv1 = -transform.c / transform.a, 1.0 / transform.a  # GDALInvGeoTransform
+    inv3, inv5 = -transform.f / transform.e, 1.0 / transform.e
+    px, py = inv0 + xy[:, 0] * inv1, inv3 + xy[:, 1] * inv5
+    same = ring[1:] == ring[:-1]
+    xa, ya, xb, yb = px[:-1][same], py[:-1][same], px[1:][same], py[1:][same]
+    _flat_edges(inside, xa, ya, xb, yb)
+    up = ya < yb  # each edge from its lower end (in rows) to its upper one
+    x1, y1 = np.where(up, xa, xb), np.where(up, ya, yb)
+    x2, y2 = np.where(up, xb, xa), np.where(up, yb, ya)
+    slanted = y1 != y2
+    x1, y1, x2, y2 = x1[slanted], y1[slanted], x2[slanted], y2[slanted]
+    first = np.clip(np.ceil(y1 - 0.5), 0, h).astype(np.int64)  # rows r with y1 <= r + 0.5
+    stop = np.clip(np.ceil(y2 - 0.5), 0, h).astype(np.int64)  # and r + 0.5 < y2
+    n = np.maximum(stop - first, 0)
+    if n.sum() == 0:
+        return inside
+    e = np.repeat(np.arange(len(n)), n)
+    r = first[e] + (np.arange(len(e)) - np.repeat(np.cumsum(n) - n, n))
+    dy = r + 0.5
+    xc = (dy - y1[e]) * (x2[e] - x1[e]) / (y2[e] - y1[e]) + x1[e]
+    k = np.clip(np.floor(xc + 0.5), 0, w).astype(np.int64)
+    toggle = np.bincount(r * (w + 1) + k, minlength=h * (w + 1)).reshape(h, w + 1)
+    inside |= (np.cumsum(toggle, axis=1)[:, :w] & 1).astype(bool)
+    return inside
+
+
+def _flat_edges(
+    inside: npt.NDArray[np.bool_],
+    xa: npt.NDArray[np.float64],
+    ya: npt.NDArray[np.float64],
+    xb: npt.NDArray[np.float64],
+    yb: npt.NDArray[np.float64],
+) -> None:
+    """GDAL's rule for horizontal edges on a row of cell centres (cell units): walked east to
+    west, their cells ``floor(x + 0.5)`` from the west end up to the east end's, excluded,
+    are in."""
+    h, w = inside.shape
+    flat = (ya == yb) & (xa > xb) & (ya - 0.5 == np.floor(ya - 0.5))
+    for x_east, x_west, y in zip(xa[flat], xb[flat], ya[flat], strict=True):
+        row = int(y - 0.5)
+        lo, hi = math.floor(x_west + 0.5), math.floor(x_east + 0.5)
+        if 0 <= row < h and lo < w and hi > 0:
+            inside[row, max(lo, 0) : min(hi, w)] = True

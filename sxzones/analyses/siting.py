@@ -19,8 +19,11 @@ Method
    (cell size / k), and resource rasters with a minimum. The cells that fail are turned into
    polygons and removed like an exclusion; cells without data are reported as ``unknown_m2``
    and **not** removed. Rasters are read in windows around each candidate (tiles of at most
-   :data:`~sxzones.analyses.rasters.TILE` cells a side), and a candidate's cells are let go
-   once it is done, so memory does not grow with the raster. The resolution used is reported.
+   :data:`~sxzones.analyses.rasters.TILE` cells a side), a few neighbouring candidates at a
+   time (their failing cells polygonised in one GDAL call), and their cells are let go once
+   they are done, so memory does not grow with the raster. The cell statistics count the
+   cells whose centres lie in the eligible land, as GDAL burns them, found from the failure
+   mask and the land before the cut. The resolution used is reported.
 3. **Minimum contiguous area**: eligible pieces smaller than the capacity rule's
    ``min_area_m2`` are removed (reason ``too_small``).
 4. **Capacity**: PV = eligible km² x density (MW/km²); wind = turbines placed on a hexagonal
@@ -41,10 +44,10 @@ raster did not assess (no data, or outside it) is totalled with the capacity sta
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import os
-import queue
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -60,7 +63,6 @@ import numpy.typing as npt
 import pandas as pd
 import rasterio
 import rasterio.env
-import rasterio.features
 import shapely
 from pyproj import CRS
 from rasterio._err import CPLE_BaseError
@@ -68,7 +70,13 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from sxzones._util import check_type
 from sxzones.analyses.nearest import county_lookup
-from sxzones.analyses.rasters import RasterCriterion, Tile, horn_slope, polygons_of
+from sxzones.analyses.rasters import (
+    RasterCriterion,
+    Tile,
+    centres_in,
+    horn_slope,
+    polygons_of_many,
+)
 from sxzones.analyses.siting_totals import capacity_on, unassessed_frame, union_totals
 from sxzones.errors import CRSError, LayerError, RulesError
 from sxzones.geodesy import box_scales, ellipsoidal_area, ground_buffer, point_scale
@@ -306,8 +314,9 @@ class _Cells:
     """One tile of a raster over a candidate: its values, transform and criterion, the
     eligible land before the criterion was applied (``before``), the cells that failed it,
     and what was eligible right after (``after``). While nothing else is cut, the cells
-    whose centres lie in the eligible land are those of ``before`` that did not fail: one
-    rasterisation of the simpler ``before``, no second one of the cut result."""
+    whose centres lie in the eligible land are those of ``before`` that did not fail: the
+    centres in the simpler ``before`` (:func:`~sxzones.analyses.rasters.centres_in`) and
+    the failure mask, no look at the cut result."""
 
     vals: npt.NDArray[np.float32]
     tf: Any
@@ -326,37 +335,57 @@ def _next_tile(r: RasterCriterion, tiles: Iterator[Tile]) -> Tile | None:
         raise _ReadError(r.label, exc) from exc
 
 
+def _tile_cells(c: _Cand, r: RasterCriterion, ds: Any) -> list[_Cells]:
+    """The tiles of raster ``r`` over what is still eligible of ``c``, read through ``ds``:
+    values (slope in degrees with ground cell sizes, or the raster's), and the cells that
+    fail the criterion (cells without data never fail)."""
+    rx, ry = r.resolution
+    out = []
+    tiles = r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0, ds=ds)
+    while (t := _next_tile(r, tiles)) is not None:
+        vals = horn_slope(t.values, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
+        # NaN (no data) compares false: it never fails
+        fails = vals > r.threshold if r.kind == "slope" else vals < r.threshold
+        out.append(_Cells(vals, t.transform, r, c.rem, fails))
+    return out
+
+
+class _Failed(Exception):
+    """An error met while reading the rasters over the candidate in row ``i``."""
+
+    def __init__(self, i: int, cause: BaseException) -> None:
+        super().__init__(i, cause)
+        self.i, self.cause = i, cause
+
+
 def _cut_rasters(
-    c: _Cand, rasters: Sequence[RasterCriterion], handles: Sequence[Any]
-) -> list[_Cells]:
-    """Step 2 for one candidate: remove the cells that fail each criterion, note the cells
-    without data; return the cells read, for the statistics. ``handles``: the dataset each
-    raster is read through (this thread's own)."""
-    cells: list[_Cells] = []
+    cands: list[_Cand], rows: list[int], rasters: Sequence[RasterCriterion], handles: Sequence[Any]
+) -> list[list[_Cells]]:
+    """Step 2 for the candidates of ``rows`` (a chunk of a band): remove the cells that fail
+    each criterion, note the cells without data; return per candidate the cells read, for
+    the statistics. ``handles``: the dataset each raster is read through (this thread's
+    own). The tiles of the whole chunk are polygonised together (one GDAL call for many
+    small tiles); every candidate is cut with its own tiles' polygons only."""
+    cells: list[list[_Cells]] = [[] for _ in rows]
     for r, ds in zip(rasters, handles, strict=True):
-        if c.rem.is_empty:
-            break
-        rx, ry = r.resolution
-        bad, unknown, mine = [], [], []
-        before = c.rem
-        tiles = r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0, ds=ds)
-        while (t := _next_tile(r, tiles)) is not None:
-            vals = horn_slope(t.values, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
-            known = ~np.isnan(vals)
-            fails = np.zeros_like(known)
-            fails[known] = (
-                vals[known] > r.threshold if r.kind == "slope" else vals[known] < r.threshold
-            )
-            mine.append(_Cells(vals, t.transform, r, before, fails))
-            if (b := polygons_of(fails, t.transform)) is not None:
-                bad.append(b)
-            if (u := polygons_of(~known, t.transform)) is not None:
-                unknown.append(u)
-        c.cut(r.name, shapely.union_all(bad) if bad else None)
-        c.unknown.setdefault(r.name, []).extend(unknown)
-        for m in mine:
-            m.after = c.rem
-        cells += mine
+        mine: list[tuple[int, _Cells]] = []
+        live = [k for k, i in enumerate(rows) if not cands[i].rem.is_empty]
+        for k in live:
+            try:
+                mine += [(k, m) for m in _tile_cells(cands[rows[k]], r, ds)]
+            except Exception as exc:  # handed to the caller with the candidate's row
+                raise _Failed(rows[k], exc) from exc
+        bad = polygons_of_many([m.fails for _, m in mine], [m.tf for _, m in mine])
+        unknown = polygons_of_many([np.isnan(m.vals) for _, m in mine], [m.tf for _, m in mine])
+        for k in live:
+            c = cands[rows[k]]
+            own = [j for j, (kk, _) in enumerate(mine) if kk == k]
+            b = [bad[j] for j in own if bad[j] is not None]
+            c.cut(r.name, shapely.union_all(b) if b else None)
+            c.unknown.setdefault(r.name, []).extend(u for j in own if (u := unknown[j]) is not None)
+        for k, m in mine:
+            m.after = cands[rows[k]].rem
+            cells[k].append(m)
     return cells
 
 
@@ -367,14 +396,9 @@ def _cell_values(c: _Cand, cells: list[_Cells]) -> dict[str, npt.NDArray[np.floa
     for m in cells:
         vals, tf = m.vals, m.tf
         if m.after is c.rem:  # nothing cut since this criterion: its own failure mask
-            inside = rasterio.features.geometry_mask(
-                [m.before], vals.shape, tf, invert=True, all_touched=False
-            )
-            inside &= ~m.fails
+            inside = centres_in(m.before, vals.shape, tf) & ~m.fails
         else:  # cut again since (another raster, too small): the eligible land itself
-            inside = rasterio.features.geometry_mask(
-                [c.rem], vals.shape, tf, invert=True, all_touched=False
-            )
+            inside = centres_in(c.rem, vals.shape, tf)
         if not inside.any():
             px, py = shapely.get_coordinates(shapely.point_on_surface(c.rem))[0]
             col, row = ~tf @ (px, py)
@@ -489,9 +513,33 @@ class _Job:
     classes: list[dict[str, Any]]
     min_area: float
     st: _Stats
-    todo: queue.SimpleQueue[list[int]]
+    todo: _Bands
     errors: list[tuple[int, BaseException]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+
+
+class _Bands:
+    """The bands of candidates still to do, in one run of neighbouring bands per worker:
+    a worker goes on down its own run (the blocks a candidate shares with the next band
+    are then decompressed once, by it), and when its run is done it takes the last band of
+    the longest run left (the far end from that run's worker)."""
+
+    def __init__(self, bands: list[list[int]], workers: int) -> None:
+        sizes = np.cumsum([len(b) for b in bands])
+        total = int(sizes[-1]) if len(bands) else 0
+        cut = np.searchsorted(sizes, [total * (k + 1) / workers for k in range(workers - 1)])
+        edges = [0, *(int(x) + 1 for x in cut), len(bands)]
+        self._runs = [collections.deque(bands[a:b]) for a, b in itertools.pairwise(edges)]
+        self._lock = threading.Lock()
+
+    def take(self, worker: int) -> list[int] | None:
+        """The next band for ``worker`` (0, 1, ...), None when all are done."""
+        with self._lock:
+            own = self._runs[worker % len(self._runs)]
+            if own:
+                return own.popleft()
+            longest = max(self._runs, key=len)
+            return longest.pop() if longest else None
 
 
 def _bands(cands: list[_Cand], rasters: list[RasterCriterion], threads: int) -> list[list[int]]:
@@ -514,10 +562,11 @@ def _bands(cands: list[_Cand], rasters: list[RasterCriterion], threads: int) -> 
     return out
 
 
-def _worker(job: _Job, own: bool, opts: dict[str, Any] | None = None) -> None:
+def _worker(job: _Job, own: bool, opts: dict[str, Any] | None = None, me: int = 0) -> None:
     """Take bands of candidates until none is left or one failed. ``own``: open this
     thread's own dataset handles and GDAL environment (a worker thread); else read through
-    the handles :meth:`RasterCriterion.open` made (the calling thread)."""
+    the handles :meth:`RasterCriterion.open` made (the calling thread). ``me``: the
+    worker's number, whose run of bands it starts with."""
     with ExitStack() as stack:
         if own:
             stack.enter_context(rasterio.Env(**(opts or {})))
@@ -525,24 +574,61 @@ def _worker(job: _Job, own: bool, opts: dict[str, Any] | None = None) -> None:
         else:
             handles = [r._ds for r in job.rasters]
         while not job.stop.is_set():
-            try:
-                band = job.todo.get_nowait()
-            except queue.Empty:
+            band = job.todo.take(me)
+            if band is None:
                 return
-            for i in band:
+            for rows in _chunks(job, band):
                 if job.stop.is_set():
                     return
-                try:
-                    _one_candidate(job, i, handles)
-                except Exception as exc:  # handed to the caller, with the candidate's row
-                    job.errors.append((i, exc))
-                    job.stop.set()
+                _one_chunk(job, rows, handles)
 
 
-def _one_candidate(job: _Job, i: int, handles: Sequence[Any]) -> None:
-    """Steps 2-3 for candidate ``i``; its statistics go to row ``i``."""
+#: Cells (of the first raster) read for one chunk of candidates at most, unless a single
+#: candidate needs more: 4 Mi cells, 16 MB of float32 values (and their masks).
+_CHUNK_CELLS = 1 << 22
+
+
+def _chunks(job: _Job, band: list[int]) -> Iterator[list[int]]:
+    """The candidates of ``band`` in chunks of neighbours whose windows hold at most
+    :data:`_CHUNK_CELLS` cells together (and at most 64 candidates), so that memory stays
+    bounded."""
+    rx, ry = job.rasters[0].resolution if job.rasters else (1.0, 1.0)
+    rows: list[int] = []
+    size = 0.0
+    for i in band:
+        x0, y0, x1, y1 = job.cands[i].rem.bounds if not job.cands[i].rem.is_empty else (0,) * 4
+        n = (x1 - x0 + 3 * rx) * (y1 - y0 + 3 * ry) / (rx * ry)
+        if rows and (size + n > _CHUNK_CELLS or len(rows) >= 64):
+            yield rows
+            rows, size = [], 0.0
+        rows.append(i)
+        size += n
+    if rows:
+        yield rows
+
+
+def _one_chunk(job: _Job, rows: list[int], handles: Sequence[Any]) -> None:
+    """Steps 2-3 for the candidates of ``rows``; an error is handed to the caller with the
+    row of the candidate it concerns (the chunk's first when it concerns the chunk)."""
+    try:
+        cells = _cut_rasters(job.cands, rows, job.rasters, handles)
+        for i, mine in zip(rows, cells, strict=True):
+            try:
+                _one_candidate(job, i, mine)
+            except Exception as exc:
+                raise _Failed(i, exc) from exc
+    except _Failed as f:
+        job.errors.append((f.i, f.cause))
+        job.stop.set()
+    except Exception as exc:
+        job.errors.append((rows[0], exc))
+        job.stop.set()
+
+
+def _one_candidate(job: _Job, i: int, cells: list[_Cells]) -> None:
+    """Step 3 for candidate ``i`` (its rasters applied: ``cells``); its statistics go to
+    row ``i``."""
     c, crs, st = job.cands[i], job.crs, job.st
-    cells = _cut_rasters(c, job.rasters, handles)
     if not c.rem.is_empty and job.min_area > 0:
         parts = shapely.get_parts(c.rem)
         small = parts[ellipsoidal_area(parts, crs) < job.min_area]
@@ -574,10 +660,12 @@ def _raster_pass(
 ) -> _Stats:
     """Steps 2-3 per candidate: raster criteria, minimum contiguous area, cell statistics.
 
-    Candidates are taken in bands of the first raster's storage blocks (each block is then
-    decompressed about once), by ``threads`` workers, each with its own dataset handles and
-    one GDAL environment for the whole run. Each candidate's results go to its own row, so
-    the outcome does not depend on the number of threads or their timing."""
+    Candidates are taken in bands of the first raster's storage blocks by ``threads``
+    workers, each with its own dataset handles and one GDAL environment for the whole run,
+    each going down its own run of neighbouring bands (so each block is decompressed about
+    once, by one worker) in chunks of neighbouring candidates. Each candidate's results go
+    to its own row, and a candidate's cut depends only on its own tiles, so the outcome does
+    not depend on the number of threads, the chunks or their timing."""
     n = len(cands)
     st = _Stats(
         np.full(n, np.nan),
@@ -593,10 +681,11 @@ def _raster_pass(
             rx, ry = r.resolution
             st.resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
         groups = _bands(cands, rasters, threads)
-        job = _Job(cands, rasters, crs, classes, min_area, st, queue.SimpleQueue())
-        for g in groups:
-            job.todo.put(g)
-        if threads <= 1 or len(groups) <= 1 or not all(r.reopenable for r in rasters):
+        alone = threads <= 1 or len(groups) <= 1 or not all(r.reopenable for r in rasters)
+        job = _Job(
+            cands, rasters, crs, classes, min_area, st, _Bands(groups, 1 if alone else threads)
+        )
+        if alone:
             _worker(job, own=False)
         else:
             with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=threads) as pool:
@@ -604,7 +693,7 @@ def _raster_pass(
                 # shapes) with warnings.catch_warnings, which is not thread-safe: one
                 # thread's restore lets the other's through. Silenced here for the workers.
                 warnings.filterwarnings("ignore", _NO_GEOTRANSFORM, NotGeoreferencedWarning)
-                for f in [pool.submit(_worker, job, True, opts) for _ in range(threads)]:
+                for f in [pool.submit(_worker, job, True, opts, k) for k in range(threads)]:
                     f.result()
         if job.errors:
             i, exc = min(job.errors, key=lambda e: e[0])

@@ -14,6 +14,8 @@ import codecs
 import csv
 import itertools
 import re
+import shutil
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -142,6 +144,71 @@ class RawLayer:
         frame = self.frame.set_geometry(_make_points(*self.xy))
         frame.attrs = dict(self.frame.attrs)
         return replace(self, frame=frame, xy=None)
+
+
+#: What a zip may hold: one dataset of these (a shapefile with its parts, a GeoPackage ...).
+_ZIPPABLE = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".tab", ".mif", ".csv", ".xlsx",
+             ".xls", ".txt")  # fmt: skip
+#: Unpacked bytes a zip may hold, and the most it may unpack to per byte packed.
+ZIP_MAX_BYTES = 4 << 30
+ZIP_MAX_RATIO = 200
+
+
+def _member_name(m: zipfile.ZipInfo) -> str:
+    """A member's file name (no folders), its Chinese read as GBK when the zip does not say
+    UTF-8 (zips made by Windows in China)."""
+    name = m.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    if not m.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("gbk")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name
+
+
+def _unzip_dataset(path: Path, folder: Path) -> tuple[Path, str]:
+    """Extract the one dataset of the zip ``path`` into ``folder`` (members without their
+    folders; a zip bomb refused); return its main file and its name in the zip."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _refuse(path, f"is not a zip archive ({exc})", "create it again") from None
+    with zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        size = sum(m.file_size for m in members)
+        if size > ZIP_MAX_BYTES or size > ZIP_MAX_RATIO * max(path.stat().st_size, 1) + (64 << 20):
+            raise _refuse(path, f"unpacks to {size / 1e6:,.0f} MB", "send the files unzipped")
+        names = [_member_name(m) for m in members]
+        main = [n for n in names if Path(n).suffix.lower() in _ZIPPABLE]
+        if len(main) != 1:
+            raise _refuse(
+                path,
+                f"a zip must hold one layer; it holds {', '.join(main) or 'none'}",
+                "zip one shapefile (.shp, .shx, .dbf, .prj, .cpg), GeoPackage, KML or table",
+            )
+        for m, n in zip(members, names, strict=True):
+            try:
+                with zf.open(m) as src, (folder / n).open("wb") as out:
+                    shutil.copyfileobj(src, out)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+                raise _refuse(
+                    path, f"cannot unpack {n} ({exc})", "zip it without a password"
+                ) from None
+    return folder / main[0], main[0]
+
+
+def _read_zip(path: Path, **kw: Any) -> RawLayer:
+    """The one dataset a zip holds (agencies send shapefiles zipped), read as it would be
+    unzipped; messages and the layer name the zip."""
+    with tempfile.TemporaryDirectory(prefix="sxzones-zip-") as tmp:
+        inner, name = _unzip_dataset(path, Path(tmp))
+        try:
+            raw = read_file(inner, **kw)
+        except (LayerError, CRSError) as exc:
+            text = str(exc).replace(str(inner.with_suffix("")), f"{path}:{inner.stem}")
+            raise type(exc)(text.replace(tmp, str(path))) from None
+    raw.notes.insert(0, f"zip member read: {name}")
+    return replace(raw, path=path)
 
 
 def _refuse(path: Path, what: str, fix: str) -> LayerError:
@@ -513,25 +580,25 @@ def _read_table(
     table without coordinates, see :func:`_header_row`)."""
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
-        try:
-            raw = pd.read_excel(
-                path, sheet_name=sheet or 0, dtype=object, header=None, engine=EXCEL_ENGINE
-            )
-        except python_calamine.PasswordError as exc:
-            raise _refuse(
-                path, "the workbook is password-protected", "save a copy without a password"
-            ) from exc
-        except (
-            ValueError,
-            OSError,
-            KeyError,
-            zipfile.BadZipFile,
-            python_calamine.CalamineError,
-        ) as exc:
-            raise _refuse(
-                path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
-            ) from exc
-        return _sheet_table(raw, x, y, header_names, notes)
+        first: list[str] = []
+        table = _sheet_table(_excel_sheet(path, sheet or 0), x, y, header_names, first)
+        if sheet is None and not header_names and not _locatable(table.columns, x, y):
+            # a workbook whose first sheet is its instructions (填表说明): the first sheet
+            # that has coordinate columns
+            with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
+                names = [str(n) for n in book.sheet_names]
+            for k, name in enumerate(names[1:], start=2):
+                own: list[str] = []
+                other = _sheet_table(_excel_sheet(path, name), x, y, header_names, own)
+                if _locatable(other.columns, x, y):
+                    notes += own
+                    notes.append(
+                        f"sheet {name!r} read (sheet {k}): the first, {names[0]!r}, has no "
+                        "coordinate columns"
+                    )
+                    return other
+        notes += first
+        return table
     if encoding is None and _utf16_bom(path):  # Excel's "Unicode text" export
         encoding = "utf-16"
         notes.append("text read as UTF-16 (it begins with a UTF-16 byte-order mark)")
@@ -564,6 +631,37 @@ def _read_table(
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
+    """One sheet of a workbook, every cell as it is, no header."""
+    try:
+        return pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
+    except python_calamine.PasswordError as exc:
+        raise _refuse(
+            path, "the workbook is password-protected", "save a copy without a password"
+        ) from exc
+    except (
+        ValueError,
+        OSError,
+        KeyError,
+        zipfile.BadZipFile,
+        python_calamine.CalamineError,
+    ) as exc:
+        raise _refuse(
+            path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
+        ) from exc
+
+
+def _locatable(columns: Iterable[Any], x: str | None, y: str | None) -> bool:
+    """Whether a table with ``columns`` says where its rows are: the named x and y, a pair
+    of coordinate columns (or X坐标/Y坐标, refused later with both readings), or WKT."""
+    cols = [str(c) for c in columns]
+    if x or y:
+        return {n for n in (x, y) if n} <= set(cols)
+    keys = {coordinate_key(c) for c in cols}
+    ambiguous = any({a, b} <= keys for a, b in _AMBIGUOUS_XY)
+    return bool(coordinate_pair(cols)) or ambiguous or _wkt_column(cols) is not None
 
 
 def _note_titles(rows: Iterable[Sequence[Any]], skip: int, notes: list[str]) -> None:
@@ -836,6 +934,70 @@ def blank_note(blank: Sequence[int] | np.ndarray, header_row: int) -> str:
     return f"blank rows skipped: {len(blank)} (row {nums}{more})"
 
 
+#: Names of a table column that holds geometries as WKT (QGIS's and ArcGIS's CSV exports),
+#: compared lower-case, used when the table has no coordinate columns.
+_WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape", "几何", "空间信息")
+
+
+def _wkt_column(columns: Iterable[Any]) -> Any:
+    """The column of ``columns`` named as a WKT column, or None."""
+    return next((c for c in columns if str(c).strip().lower() in _WKT_COLUMNS), None)
+
+
+#: Names of one column holding both coordinates (``112.553456,37.871234``), compared as
+#: :func:`coordinate_key` makes them, used when a table has no pair of coordinate columns.
+_PAIR_COLUMNS = ("经纬度", "经纬度坐标", "坐标", "中心点坐标", "位置坐标", "lnglat", "lonlat",
+                 "lng,lat", "lon,lat", "coordinates")  # fmt: skip
+
+
+def _pair_column(columns: Iterable[Any]) -> Any:
+    """The column of ``columns`` named as one holding both coordinates, or None."""
+    return next((c for c in columns if coordinate_key(c) in _PAIR_COLUMNS), None)
+
+
+def _split_pair(table: pd.DataFrame, col: Any) -> tuple[pd.DataFrame, str, str, str]:
+    """The table with the two numbers of ``col`` as columns ``col (x)`` and ``col (y)``.
+    Degrees written latitude first (as Google Maps gives them) are told by their size: in
+    China a latitude (18-54) is always below a longitude (73-135); other numbers keep their
+    order (x, y). Returns the table, the x and y columns and the order read."""
+    text = table[col].astype("string").str.strip()
+    parts = text.str.split(r"\s*[,，;；]\s*|\s+", n=1, regex=True, expand=True)
+    a = _numbers(parts[0])
+    b = _numbers(parts[1]) if parts.shape[1] > 1 else np.full(len(table), np.nan)
+    ok = np.isfinite(a) & np.isfinite(b)
+    degrees = ok.any() and bool(np.all(np.abs(np.r_[a[ok], b[ok]]) <= 180))
+    lat_first = degrees and bool(np.median(a[ok]) < np.median(b[ok]))
+    xs, ys = (b, a) if lat_first else (a, b)
+    cx, cy = f"{col} (x)", f"{col} (y)"
+    out = table.copy()
+    out[cx] = pd.array(np.where(np.isfinite(xs), xs, np.nan), dtype="Float64")
+    out[cy] = pd.array(np.where(np.isfinite(ys), ys, np.nan), dtype="Float64")
+    order = (
+        "latitude first, as Google Maps writes them"
+        if lat_first
+        else ("longitude first" if degrees else "x first, then y")
+    )
+    return out, cx, cy, order
+
+
+def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
+    """The table with its WKT column made the geometry (None where the text is blank or not
+    WKT: rejected by validation with its row); blank rows are skipped, their places kept."""
+    text = table[col].astype("string").str.strip().fillna("")
+    geoms = shapely.from_wkt(
+        np.where(text.to_numpy(dtype=object) == "", None, text.to_numpy(dtype=object)),
+        on_invalid="ignore",
+    )
+    missing = shapely.is_missing(geoms)
+    blank = blank_rows(table, missing)
+    keep = np.ones(len(table), bool)
+    keep[blank] = False
+    frame = gpd.GeoDataFrame(table.drop(columns=[col])[keep], geometry=geoms[keep])
+    frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
+    frame.attrs["wkt_column"] = str(col)
+    return frame
+
+
 def _points_from_table(
     table: pd.DataFrame, path: Path, x: str | None, y: str | None, make: bool = True
 ) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray]]:
@@ -962,6 +1124,9 @@ def read_file(
     """
     p = Path(path)
     _check_file(p)
+    if p.suffix.lower() == ".zip":
+        kw = {"crs": crs, "layer": layer, "encoding": encoding, "x": x, "y": y}
+        return _read_zip(p, sheet=sheet, where=where, points=points, **kw)
     if encoding:
         try:
             codecs.lookup(encoding)
@@ -995,22 +1160,33 @@ def read_file(
         file_crs = frame.crs
     elif suffix in _TABLE:
         table = _read_table(p, x, y, sheet, encoding, notes)
-        frame, xy = _points_from_table(table, p, x, y, make=points)
-        cx, cy = frame.attrs["coordinate_columns"]
-        _check_header_crs(p, (cx, cy), crs)
         header_row = int(table.attrs.get("header_row", 1))
+        wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
+        both = None if x or wkt is not None else _pair_column(table.columns)
+        if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
+            frame = _geometries_from_wkt(table, wkt)
+            notes.append(f"geometries read from the WKT column {wkt}")
+        elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
+            _check_header_crs(p, (both, both), crs)
+            table, x, y, order = _split_pair(table, both)
+            frame, xy = _points_from_table(table, p, x, y, make=points)
+            notes.append(f"coordinates read from column {both} ({order})")
+        else:
+            frame, xy = _points_from_table(table, p, x, y, make=points)
+            cx, cy = frame.attrs["coordinate_columns"]
+            _check_header_crs(p, (cx, cy), crs)
+            if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
+                notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
         if blank := frame.attrs.pop("blank_rows", ()):
             notes.append(blank_note(blank, header_row))
-        if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
-            notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:
         raise _refuse(
             p,
             f"unknown file type {suffix!r}",
-            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .parquet, .csv, .xlsx or a "
-            "界址点 .txt",
+            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .parquet, .csv, .xlsx, a "
+            "界址点 .txt, or a .zip of one of them",
         )
     if len(frame) == 0:
         raise _refuse(p, "holds no features", "check that the right file or layer was given")

@@ -312,9 +312,34 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
 VALUE_WORDS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
     "control_units": {
         "unit_type": {
-            "priority_protection": ("优先保护单元", "优先保护", "优先保护类", "优先保护区"),
-            "key_control": ("重点管控单元", "重点管控", "重点管控类", "重点管控区"),
-            "general_control": ("一般管控单元", "一般管控", "一般管控类", "一般管控区"),
+            # 1 / 2 / 3: the class codes of the national coding rules, as in the unit codes
+            "priority_protection": (
+                "优先保护单元",
+                "优先保护",
+                "优先保护类",
+                "优先保护区",
+                "优先",
+                "1",
+                "01",
+            ),
+            "key_control": (
+                "重点管控单元",
+                "重点管控",
+                "重点管控类",
+                "重点管控区",
+                "重点",
+                "2",
+                "02",
+            ),
+            "general_control": (
+                "一般管控单元",
+                "一般管控",
+                "一般管控类",
+                "一般管控区",
+                "一般",
+                "3",
+                "03",
+            ),
         }
     },
     "builtup": {

@@ -142,8 +142,11 @@ _SAID_READ_NOTES = (
     "columns separated by tabs",
     "first of ",
     "header read from row",
-    "coordinates read from columns",
+    "coordinates read from column",
     "blank rows skipped",
+    "geometries read from the WKT column",
+    "zip member read",
+    "sheet ",
 )
 
 
@@ -420,12 +423,17 @@ def _check_geometry(run: _Run) -> None:
         )
         return  # the other rows are points with finite coordinates, as the role allows
     geoms = frame.geometry.to_numpy()
+    wkt = run.raw.frame.attrs.get("wkt_column")
     run.reject(
         shapely.is_missing(geoms) | shapely.is_empty(geoms),
         "empty_geometry",
-        "coordinates missing or not numbers" if coord_cols else "NULL or empty geometry",
-        "/".join(coord_cols) if coord_cols else "geometry",
-        "fill in the coordinates or remove the row",
+        "coordinates missing or not numbers"
+        if coord_cols
+        else ("WKT missing or not readable" if wkt else "NULL or empty geometry"),
+        "/".join(coord_cols) if coord_cols else (str(wkt) if wkt else "geometry"),
+        "write the geometry as WKT (POLYGON ((x y, ...)))"
+        if wkt
+        else "fill in the coordinates or remove the row",
     )
     # A NaN or infinite vertex anywhere: make_valid would drop or move it without a word.
     xy, owner = shapely.get_coordinates(geoms, return_index=True)
@@ -442,13 +450,19 @@ def _check_geometry(run: _Run) -> None:
     wrong = run.alive & ~np.isin(families, list(r.geometry))
     if wrong.any():
         types = sorted({str(t) for t in frame.geometry.geom_type[wrong]})
+        fix = "split or convert these features, or load the layer under another role"
+        if "polygon" in r.geometry and bool(np.all(shapely.is_closed(geoms[wrong]))):
+            fix = (  # boundaries digitised as closed lines (边界线)
+                "these are closed lines, boundaries: make them polygons (QGIS: Vector > "
+                "Geometry Tools > Lines to Polygons)"
+            )
         run.reject(
             wrong,
             "wrong_geometry_type",
             f"geometry type {', '.join(types)} is not allowed for role {r.name!r} "
             f"(allowed: {', '.join(sorted(r.geometry))})",
             "geometry",
-            "split or convert these features, or load the layer under another role",
+            fix,
         )
 
 
@@ -561,6 +575,36 @@ def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
                 f'map them in the catalogue entry: values = {{ {f} = {{ "{seen[0]}" = '
                 f'"{allowed[0]}" }} }}, or correct them in the file',
             )
+    if r.name == "control_units":
+        _note_type_against_code(run)
+
+
+def _note_type_against_code(run: _Run) -> None:
+    """Say where a unit's type contradicts the type digit of its code written the national
+    way (ZH14010710001: 1, priority protection): a type field mapped or coded wrongly would
+    turn priority units into general ones, and verdicts with them."""
+    frame = run.frame
+    if not {"unit_code", "unit_type"} <= set(frame.columns):
+        return
+    digits = frame["unit_code"].astype("string").str.strip().str.extract(_UNIT_CODE)[0]
+    by_code = digits.map(_UNIT_TYPE_DIGIT)
+    odd = run.alive & (by_code.notna() & (by_code != frame["unit_type"])).to_numpy(dtype=bool)
+    if odd.any():
+        k = int(np.flatnonzero(odd)[0])
+        run.report.findings.append(
+            Finding(
+                "note",
+                "type_against_code",
+                f"{run.shown('unit_type')} contradicts the type digit of "
+                f"{run.shown('unit_code')} in {int(odd.sum())} unit(s), e.g. "
+                f"{frame['unit_code'].iloc[k]} ({by_code.iloc[k]}) is {frame['unit_type'].iloc[k]}",
+                tuple(int(x) for x in frame.loc[odd, ROW]),
+                run.shown("unit_type"),
+                "check the type field and its mapping (1 priority protection, 2 key control, "
+                "3 general control)",
+                run.raw.row_word,
+            )
+        )
 
 
 def _all_distinct(ids: pd.Series) -> bool:
@@ -578,17 +622,68 @@ def _all_distinct(ids: pd.Series) -> bool:
     return not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(arr) - 1))).as_py()
 
 
+def _note_inexact_ids(run: _Run, idf: str) -> None:
+    """Say which ids are numbers of 16 or more digits held as floating point (a spreadsheet's
+    number cell, a float field): a double keeps 15-17 significant digits, and Excel 15, so a
+    统一社会信用代码 typed into a number cell is not the code any more (911401001100012345
+    comes back as 911401001100012288)."""
+    col = run.frame[idf]
+    if pd.api.types.is_float_dtype(col):
+        big = np.abs(col.to_numpy(dtype=float, na_value=np.nan)) >= 1e15
+    elif col.dtype == object:
+        big = np.fromiter(
+            (
+                isinstance(v, float | np.floating | int | np.integer)
+                and not isinstance(v, bool)
+                and abs(float(v)) >= 1e15
+                for v in col.to_numpy()
+            ),
+            dtype=bool,
+            count=len(col),
+        )
+    else:  # text, or an integer field (exact to 19 digits)
+        return
+    if big.any():
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_not_exact",
+                f"{run.shown(idf)}: numbers of 16 or more digits held as floating point: "
+                "their last digits are not the id's (Excel keeps 15)",
+                tuple(int(x) for x in run.frame.loc[big, ROW]),
+                run.shown(idf),
+                "format the column as text in the spreadsheet and enter the ids again",
+                run.raw.row_word,
+            )
+        )
+
+
 def _check_ids(run: _Run) -> None:
     """Reject repeated ids (the first occurrence is kept)."""
     idf, frame, alive = run.idf, run.frame, run.alive
     if not idf:
         return
+    _note_inexact_ids(run, idf)
     ids = frame[idf].astype(str)
     if _all_distinct(ids):  # the usual case, answered by one hash pass
         return
     dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
     if not dup.any():
         return
+    sci = ids.str.fullmatch(r"\s*[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+\s*").to_numpy(dtype=bool)
+    if sci.any():  # 9.11401E+17: a CSV saved by Excel from number cells
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_not_exact",
+                f"{run.shown(idf)}: ids written in scientific notation (e.g. {ids[sci].iloc[0]}): "
+                "the spreadsheet saved the numbers rounded, so different ids look the same",
+                tuple(int(x) for x in frame.loc[sci, ROW]),
+                run.shown(idf),
+                "format the column as text in the spreadsheet, enter the ids again and save",
+                run.raw.row_word,
+            )
+        )
     first_row = frame.loc[alive, ROW].groupby(ids[alive].to_numpy()).first()
     shown = run.shown(idf)
     reasons = (

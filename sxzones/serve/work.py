@@ -25,8 +25,8 @@ from pyproj import CRS, Transformer
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
-from sxzones.layers.readers import read_file, table_columns
-from sxzones.options import CheckOptions, FirmOptions, SiteOptions
+from sxzones.layers.readers import coordinate_pair, read_file, table_columns
+from sxzones.options import COORDINATE_FIELDS, CheckOptions, FirmOptions, SiteOptions
 from sxzones.outputs import _json_default, write_gpkg
 from sxzones.reports import report_names
 from sxzones.runs.site_check import check_summary
@@ -309,8 +309,11 @@ def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
         except (SxzonesError, ValueError, OSError, UnicodeDecodeError) as exc:
             raise uploads.UploadError(f"{path.name!r} cannot be read as a table ({exc})") from None
     wanted = [*([role.id_field] if role.id_field else []), *role.required, *role.optional]
-    fields = list(dict.fromkeys(f for f in wanted if f))
-    return {"columns": columns, "fields": fields, "found": [f for f in fields if f in columns]}
+    fields = [*dict.fromkeys(f for f in wanted if f), *COORDINATE_FIELDS]  # x, y: coordinates
+    found = [f for f in fields if f in columns]
+    if coordinate_pair(columns) is not None:  # found by their names (经度/纬度 ...)
+        found += [f for f in COORDINATE_FIELDS if f not in found]
+    return {"columns": columns, "fields": fields, "found": found}
 
 
 def firm_options(state: ServeState, form: dict[str, str], path: Path, out: Path) -> FirmOptions:
