@@ -100,10 +100,15 @@ def check_equal(out: Path) -> dict[str, object]:
             codes.split(";") if codes else [], areas.split(";") if areas else [], strict=True
         ):
             sx[(pid, c)] = float(a)
-    res: dict[str, object] = {
-        "projects": len(cli),
-        "verdicts": cli["verdict"].value_counts().to_dict(),
-    }
+    verdicts = {str(k): int(v) for k, v in cli["verdict"].value_counts().items()}
+    res: dict[str, object] = {"projects": len(cli), "verdicts": verdicts}
+    # the CLI's site_check.json holds the same verdicts (counted in its text: parsing 200 MB
+    # of JSON would take longer than the run)
+    text = (out / "cli" / "site_check.json").read_bytes()
+    for verdict, count in verdicts.items():
+        found = text.count(f'\n      "verdict": "{verdict}",\n'.encode())
+        assert found == count, f"site_check.json has {found} {verdict}, the CSV {count}"
+    assert text.count(b'\n      "project_id": ') == len(cli), "site_check.json: project count"
     for name in ("gp", "shp"):
         rec = pd.read_csv(out / name / "overlaps.csv", dtype={"project_id": str, "unit_code": str})
         rec = rec[rec["overlap_m2"] > 0.01]

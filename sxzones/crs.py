@@ -78,6 +78,21 @@ _DATUM_ALIASES = {
     "beijing54": "beijing54",
     "beijing1954": "beijing54",
     "bj54": "beijing54",
+    # as Chinese users and 界址点 headers name them
+    "国家2000": "cgcs2000",
+    "2000国家大地坐标系": "cgcs2000",
+    "国家2000坐标系": "cgcs2000",
+    "2000坐标系": "cgcs2000",
+    "cgcs2000坐标系": "cgcs2000",
+    "西安80": "xian80",
+    "西安1980": "xian80",
+    "1980西安坐标系": "xian80",
+    "西安80坐标系": "xian80",
+    "1980国家大地坐标系": "xian80",
+    "北京54": "beijing54",
+    "北京1954": "beijing54",
+    "1954北京坐标系": "beijing54",
+    "北京54坐标系": "beijing54",
 }
 _SIMPLE = {
     "wgs84": (4326, None),
@@ -86,14 +101,22 @@ _SIMPLE = {
     "amap": (4326, "gcj02"),
     "bd09": (4326, "bd09"),
     "baidu": (4326, "bd09"),
+    "高德": (4326, "gcj02"),
+    "腾讯": (4326, "gcj02"),
+    "火星坐标": (4326, "gcj02"),
+    "百度": (4326, "bd09"),
+    "gps": (4326, None),
 }
+#: A zone written the Chinese way, after an optional datum: 38带, 3度带38, 西安80:38带.
+_ZH_ZONE = re.compile(r"(?:(.+?)[:：])?(?:3度带|三度带)?(\d{2})带?")
 
 ACCEPTED_SPECS = (
     "EPSG:<code> or a bare code (4490, 4326, 4546, ...); "
-    "wgs84; cgcs2000; gcj02 (Amap/Tencent web maps); bd09 (Baidu); xian80; beijing54; "
-    "3-degree Gauss-Krüger zones: gk37, gk38 (zone number prefixed to the easting, "
+    "wgs84; cgcs2000 (国家2000); gcj02 (Amap/Tencent web maps, 高德); bd09 (Baidu, 百度); "
+    "xian80 (西安80); beijing54 (北京54); "
+    "3-degree Gauss-Krüger zones: gk37, gk38 or 38带 (zone number prefixed to the easting, "
     "EPSG:4525/4526) or cm111, cm114 (no prefix, EPSG:4546/4547), optionally after a datum: "
-    "xian80:gk37, beijing54:cm111"
+    "xian80:gk37, 西安80:38带, beijing54:cm111"
 )
 
 
@@ -216,8 +239,10 @@ def parse_crs(spec: str | int | CRS | CRSSpec) -> CRSSpec:
         return _from_epsg(spec)
     raw = spec.strip()
     key = re.sub(r"[\s_\-']", "", raw.lower())
-    if m := re.fullmatch(r"(?:epsg:)?(\d{4,6})", key):
+    if m := re.fullmatch(r"(?:epsg:?)?(\d{4,6})", key):
         return _from_epsg(int(m.group(1)))
+    if (m := _ZH_ZONE.fullmatch(key)) and ("带" in key or m.group(1)):
+        key = f"{m.group(1) + ':' if m.group(1) else ''}gk{m.group(2)}"
     if key in _SIMPLE:
         code, obf = _SIMPLE[key]
         canonical = "wgs84" if obf is None else obf
@@ -226,7 +251,7 @@ def parse_crs(spec: str | int | CRS | CRSSpec) -> CRSSpec:
     if key in _DATUM_ALIASES:
         datum = _DATUM_ALIASES[key]
         return _from_epsg(_DATUMS[datum][0], datum)
-    m = re.fullmatch(r"(?:([a-z0-9]+):)?(gk|cm|zone)(\d{2,3})e?", key)
+    m = re.fullmatch(r"(?:([^:：]+)[:：])?(gk|cm|zone)(\d{2,3})e?", key)
     if m:
         datum_key, kind, num_s = m.group(1) or "cgcs2000", m.group(2), int(m.group(3))
         if datum_key not in _DATUM_ALIASES:

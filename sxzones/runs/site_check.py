@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
-from sxzones.outputs import Publication, write_bytes, write_csv, write_json, write_text
+from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
 
@@ -217,59 +218,8 @@ def check_document(
     }
 
 
-#: Numbers that orjson writes otherwise than the standard library: one-digit exponents
-#: (``5e-9``, Python ``5e-09``) and decimals below 1e-4 (``0.00002``, Python ``2e-05``).
-_ORJSON_DIFFERS = re.compile(rb"\de-\d(?!\d)|0\.0000\d")
-
-
-def _non_finite(value: Any) -> bool:
-    """Whether a (small) document holds a NaN or an infinity."""
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_non_finite(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_non_finite(v) for v in value)
-    return False
-
-
-def write_site_json(doc: dict[str, Any], path: Path, plain: tuple[str, ...] = ()) -> Path:
-    """Write ``site_check.json`` atomically, the bytes of :func:`sxzones.outputs.write_json`
-    (``json.dumps(doc, ensure_ascii=False, indent=2)`` and a newline), made by orjson (the
-    standard library's indenting encoder is pure Python: 100,000 projects took 10 s).
-
-    The two write the same bytes for texts, integers, None, booleans, lists and dicts of
-    text keys, and every float but those of :data:`_ORJSON_DIFFERS` (tiny ones) and NaN or
-    infinity (orjson writes ``null``, the standard library ``NaN``, which is not JSON). The
-    values under the keys ``plain`` are made by :meth:`SiteCheckResult.details`, whose
-    numbers are rounded to centimetres and whose missing numbers are None: never tiny, never
-    NaN (a text cell left empty as NaN in a layer, e.g. a built-up area without a name, is
-    written ``null`` there: the one deliberate change, to valid JSON). The rest of the
-    document is checked; anything orjson cannot write alike (a tiny or non-finite float,
-    another type, a datetime, a key that is not text) goes through ``write_json``.
-    """
-    try:
-        import orjson
-
-        opts = (
-            orjson.OPT_INDENT_2
-            | orjson.OPT_APPEND_NEWLINE
-            | orjson.OPT_PASSTHROUGH_DATETIME
-            | orjson.OPT_PASSTHROUGH_DATACLASS
-        )
-        rest = {k: v for k, v in doc.items() if k not in plain}
-        if _ORJSON_DIFFERS.search(orjson.dumps(rest, option=opts)) or _non_finite(rest):
-            return write_json(doc, path, overwrite=True)
-        data = orjson.dumps(doc, option=opts)
-    except (ImportError, TypeError):  # orjson.JSONEncodeError is a TypeError
-        return write_json(doc, path, overwrite=True)
-    return write_bytes(data, path, True)
-
-
 def write_check_outputs(
-    result: SiteCheckResult,
-    details: list[dict[str, Any]],
-    prep: LayerReport,
+    run: CheckRun,
     cat: Catalog,
     reports: str,
     pub: Publication,
@@ -278,21 +228,34 @@ def write_check_outputs(
 ) -> None:
     """Stage ``site_check.json``, ``site_check.csv``, ``rejects.csv`` and the printable
     reports (``reports``: all, flagged or none) in ``pub``; the CSV and the reports in
-    ``lang`` (:mod:`sxzones.i18n`; the JSON keeps the identifiers)."""
-    doc = check_document(result, details, prep, cat)
-    write_site_json(doc, pub.stage("site_check.json", rows=len(details)), plain=("projects",))
-    table = pd.DataFrame(result.table.drop(columns="geometry"))
-    tr = translate_frame(table, lang, lab=lab)
-    write_csv(tr, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
-    rej = translate_frame(prep.rejects, lang, lab=lab)
-    write_csv(rej, pub.stage("rejects.csv", rows=prep.n_rejected), overwrite=True)
+    ``lang`` (:mod:`sxzones.i18n`; the JSON keeps the identifiers).
+
+    The JSON's projects are encoded from the result's columns
+    (:func:`sxzones.runs.site_json.write_check_json`, the bytes of ``json.dumps`` of
+    :meth:`SiteCheckResult.details`); the per-project findings as Python objects are built
+    only for the printable reports. The JSON is made in a thread while the CSVs are written
+    (both spend their time in Arrow, which releases the GIL)."""
+    from sxzones.runs.site_json import write_check_json
+
+    result, prep = run.result, run.prep
+    n = len(result.table)
+    doc = check_document(result, [], prep, cat)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = pool.submit(write_check_json, doc, result, pub.stage("site_check.json", rows=n))
+        table = pd.DataFrame(result.table.drop(columns="geometry"))
+        tr = translate_frame(table, lang, lab=lab)
+        write_csv(tr, pub.stage("site_check.csv", rows=len(table)), overwrite=True)
+        rej = translate_frame(prep.rejects, lang, lab=lab)
+        write_csv(rej, pub.stage("rejects.csv", rows=prep.n_rejected), overwrite=True)
+        done.result()
     if reports == "none":
         return
     from sxzones.reports import report_names, site_check_report  # Jinja2: only for reports
 
+    details = run.details
     files = report_names([str(d["project_id"]) for d in details])
     for pos, (d, name) in enumerate(zip(details, files, strict=True)):
-        if reports == "none" or (reports == "flagged" and d["verdict"] == "clear"):
+        if reports == "flagged" and d["verdict"] == "clear":
             continue
         html = site_check_report(
             result, pos, d, __version__, lang=lang, lab=lab, given_crs=prep.source_crs or None
@@ -345,8 +308,13 @@ class CheckRun:
     prep: LayerReport
     layers: SiteLayers
     result: SiteCheckResult
-    details: list[dict[str, Any]]
     ruleset: RuleSet
+
+    @cached_property
+    def details(self) -> list[dict[str, Any]]:
+        """Every finding per project as plain data (:meth:`SiteCheckResult.details`), built
+        on first use: a batch written without printable reports never needs them."""
+        return self.result.details()
 
 
 def check_rules(opts: CheckOptions) -> RuleSet:
@@ -385,14 +353,14 @@ def compute_check(
     )
     layers = layers if layers is not None else site_layers(cat)
     result = _check(opts, projects, layers, ruleset)
-    return CheckRun(projects, prep, layers, result, result.details(), ruleset)
+    return CheckRun(projects, prep, layers, result, ruleset)
 
 
 def write_check_run(opts: CheckOptions, cat: Catalog, run: CheckRun, pub: Publication) -> None:
     """Stage the outputs of a computed check in ``pub`` (tables, reports, map, figure)."""
     lang = check_lang(opts.lang)
     lab = labels(run.ruleset) if lang != "en" else None
-    write_check_outputs(run.result, run.details, run.prep, cat, opts.reports, pub, lang, lab)
+    write_check_outputs(run, cat, opts.reports, pub, lang, lab)
     used = [*run.layers.sources.values(), *report_sources([run.prep])]
     _write_check_maps(opts, pub, run.result, sources_line(used, lang=lang), lab)
 
@@ -434,10 +402,10 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
 
 def check_summary(run: CheckRun) -> str:
     """The run's summary: counts by verdict, input rows, notes, the first ten projects."""
-    details, prep = run.details, run.prep
-    counts = run.result.table["verdict"].value_counts().to_dict()
+    prep, table = run.prep, run.result.table
+    counts = table["verdict"].value_counts().to_dict()
     summary = (
-        f"site check: {len(details)} project(s): "
+        f"site check: {len(table)} project(s): "
         + ", ".join(
             f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear", "unassessed")
         )
@@ -445,14 +413,28 @@ def check_summary(run: CheckRun) -> str:
         f"{prep.n_rejected}"
     )
     summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
-    for d in details[:10]:
+    first = table.iloc[:10]
+    for pid, verdict, rules, note, why in zip(
+        first["project_id"].tolist(),
+        first["verdict"].tolist(),
+        first["rule_ids"].tolist(),
+        _texts_or_blank(first, "geometry_note"),
+        _texts_or_blank(first, "unassessed_reason"),
+        strict=True,
+    ):
+        ids = [x for x in str(rules).split(";") if x]
         summary += (
-            f"\n  {d['project_id']}: {d['verdict']}"
-            + (f" ({', '.join(r['id'] for r in d['rules'])})" if d["rules"] else "")
-            + (f"; {d['geometry_note']}" if d.get("geometry_note") else "")
-            + (f"; {d['unassessed_reason']}" if d.get("unassessed_reason") else "")
+            f"\n  {pid}: {verdict}"
+            + (f" ({', '.join(ids)})" if ids else "")
+            + (f"; {note}" if note else "")
+            + (f"; {why}" if why else "")
         )
     return summary
+
+
+def _texts_or_blank(frame: pd.DataFrame, col: str) -> list[Any]:
+    """A column's values (as the findings give them), or blanks when there is none."""
+    return frame[col].tolist() if col in frame.columns else [""] * len(frame)
 
 
 def _write_check_maps(
