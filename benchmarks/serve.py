@@ -4,10 +4,15 @@ or rejected).
 
 The server runs as its own process (``sxzones serve`` on a free port of 127.0.0.1, with its
 worker processes), as a reviewer's laptop or an intranet host would run it; the clients are
-threads of this process. Prints the load average before and after, since the machine may be
-shared, and the CPU time the server's processes spent per site check (a figure that load
-does not change much). Checks that the served verdicts are the command's for the same points
-(``sxzones check``), and that the firm upload's CSV is ``sxzones firms``'s byte for byte.
+threads of this process (httpx, each its own connection, the next request sent as soon as
+the answer came: a closed loop with no pause), on the same cores as the server. Each client
+cycles through :data:`POINTS` from its own starting point, so that concurrent requests are
+of different places. Prints the load average before and after, since the machine may be
+shared, and the CPU time spent per site check by the server's HTTP process, by its worker
+processes, and by the clients (they take that much of the cores from the server: with N
+clients on C cores the mean latency is about N x (server + client CPU) / C). Checks that the
+served verdicts are the command's for every point (``sxzones check``), and that the firm
+upload's CSV is ``sxzones firms``'s byte for byte.
 
     .venv/bin/python benchmarks/serve.py [--clients 20] [--requests 400] [--rows 100000]
                                          [--workers N]
@@ -36,7 +41,18 @@ try:
 except ImportError:  # pragma: no cover
     import httpx  # type: ignore[no-redef]
 
-POINTS = ["112.30,37.56", "113.05,36.20", "111.52,36.08", "112.55,37.87", "112.73,37.70"]
+#: Points across Shanxi (WGS84 longitude, latitude), each checked as its own project: city
+#: centres (inside built-up areas, key control units), county towns within 20 km, open
+#: country beyond, and four points in ecological red lines (priority protection units), so
+#: that the verdicts are conflict, conditional and clear.
+POINTS = [
+    "112.30,37.56", "113.05,36.20", "111.52,36.08", "112.55,37.87", "112.73,37.70",
+    "113.30,40.08", "112.43,39.33", "112.73,38.42", "113.58,37.86", "111.14,37.52",
+    "112.85,35.49", "111.00,35.03", "111.95,38.95", "113.60,39.05", "110.80,36.50",
+    "112.20,35.30", "113.40,37.10", "111.70,37.20", "112.00,36.60", "111.40,39.40",
+    "112.45,38.90", "110.60,35.50", "113.20,38.70", "111.457,34.8414", "113.131,35.5856",
+    "112.4573,38.0593", "112.2388,39.7818",
+]  # fmt: skip
 
 
 def start_server(workers: int | None) -> tuple[subprocess.Popen[bytes], str]:
@@ -90,14 +106,17 @@ def site_checks(url: str, clients: int, requests: int) -> list[float]:
     return times
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, s) of process ``pid`` and its children so far (Linux)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system, s) so far of process ``pid`` (the server: HTTP, forms, the
+    pipes to its workers) and of its children (the worker processes: the analyses)."""
     try:
         import psutil
     except ImportError:  # pragma: no cover
-        return float("nan")
-    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    return sum(sum(p.cpu_times()[:2]) for p in procs)
+        return float("nan"), float("nan")
+    main = psutil.Process(pid)
+    return sum(main.cpu_times()[:2]), sum(
+        sum(p.cpu_times()[:2]) for p in main.children(recursive=True)
+    )
 
 
 def cli(*args: str) -> None:
@@ -170,16 +189,25 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             print(same_verdicts(url, Path(tmp)))
-            cpu0 = cpu_seconds(proc.pid)
+            server0, workers0 = cpu_seconds(proc.pid)
+            client0 = time.process_time()
             times = sorted(site_checks(url, a.clients, a.requests))
-            cpu = (cpu_seconds(proc.pid) - cpu0) / (len(times) + 2 * a.clients)
+            sent = len(times) + 2 * a.clients  # with the two warm-up requests of each client
+            client = (time.process_time() - client0) / sent
+            server1, workers1 = cpu_seconds(proc.pid)
+            server, workers = (server1 - server0) / sent, (workers1 - workers0) / sent
             load = os.getloadavg()
             p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000  # noqa: E731
             print(
-                f"site check, {a.clients} concurrent clients, {len(times)} requests: "
-                f"p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, max {times[-1] * 1000:.0f} ms, "
-                f"mean {statistics.mean(times) * 1000:.0f} ms (target p95 < 200 ms); server "
-                f"CPU {cpu * 1000:.0f} ms per request; load average at the end {load}"
+                f"site check, {a.clients} concurrent clients, {len(times)} requests of "
+                f"{len(POINTS)} points: p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, max "
+                f"{times[-1] * 1000:.0f} ms, mean {statistics.mean(times) * 1000:.0f} ms "
+                f"(target p95 < 200 ms); load average at the end {load}"
+            )
+            print(
+                f"CPU per request: server {(server + workers) * 1000:.1f} ms (HTTP process "
+                f"{server * 1000:.1f} + workers {workers * 1000:.1f}); the clients (threads "
+                f"of this process, on the same cores) {client * 1000:.1f} ms"
             )
             data = firm_list(a.rows)
             dt, res = firm_upload(url, data)

@@ -40,6 +40,7 @@ __all__ = [
     "TargetIndex",
     "categorical_take",
     "county_lookup",
+    "county_table",
     "nearest_geodesic",
     "prepared_copy",
     "segments_of",
@@ -710,6 +711,7 @@ class TargetIndex:
         self._prepared: npt.NDArray[np.object_] | None = None
         self._segments: _Segments | None = None
         self._lock = threading.Lock()
+        self._reach: dict[tuple[Any, ...], tuple[float, _Reach, shapely.STRtree]] = {}
 
     @classmethod
     def of(cls, geoms: npt.NDArray[np.object_]) -> TargetIndex:
@@ -737,6 +739,42 @@ class TargetIndex:
         if len(u) * 8 >= len(self.geoms):
             return self.prepared[j]
         return prepared_copy(self.geoms[u])[inverse.reshape(-1)]
+
+    @functools.cached_property
+    def total_bounds(self) -> npt.NDArray[np.float64]:
+        """minx, miny, maxx, maxy of all targets."""
+        return np.asarray(shapely.total_bounds(self.geoms), dtype=np.float64)
+
+    def reach(
+        self, bounds: npt.NDArray[np.float64], reach_m: float, crs: CRS
+    ) -> tuple[float, _Reach, shapely.STRtree]:
+        """The scale ratio, the planar reach and the tree of the targets' boxes widened by it
+        for queries within ``reach_m`` over ``bounds``, made once for the same arguments
+        (queries of a few geometries inside the targets' extent have the same bounds: a
+        server's site checks)."""
+        key = (tuple(bounds.tolist()), float(reach_m), crs.srs)
+        with self._lock:
+            found = self._reach.get(key)
+        if found is not None:
+            return found
+        kmin, kmax = scale_range(bounds, crs)
+        kratio = kmax / kmin * 1.0001
+        kmax *= 1.0001  # a geodesic's image may bow slightly outside the sampled extent
+        reach = _Reach(reach_m * kmax + 1.0, kmax)  # holds every pair within reach_m
+        b = self.bounds
+        wide = shapely.STRtree(
+            shapely.box(
+                b[:, 0] - reach.planar,
+                b[:, 1] - reach.planar,
+                b[:, 2] + reach.planar,
+                b[:, 3] + reach.planar,
+            )
+        )
+        with self._lock:
+            if len(self._reach) >= 8:
+                self._reach.clear()
+            self._reach[key] = (kratio, reach, wide)
+        return kratio, reach, wide
 
     @property
     def segments(self) -> _Segments:
@@ -774,21 +812,9 @@ def nearest_geodesic(
         warm_up()  # they load while the trees and segments are built
     ruler = GroundRuler(crs, thresholds)
     idx = areas if isinstance(areas, TargetIndex) else TargetIndex.of(areas)
-    fb, ab = shapely.total_bounds(firm_geoms), shapely.total_bounds(idx.geoms)
+    fb, ab = shapely.total_bounds(firm_geoms), idx.total_bounds
     bounds = np.r_[np.minimum(fb[:2], ab[:2]), np.maximum(fb[2:], ab[2:])]
-    kmin, kmax = scale_range(bounds, crs)
-    kratio = kmax / kmin * 1.0001
-    kmax *= 1.0001  # a geodesic's image may bow slightly outside the sampled extent
-    reach = _Reach(reach_m * kmax + 1.0, kmax)  # holds every pair within reach_m
-    abounds = idx.bounds
-    wide = shapely.STRtree(
-        shapely.box(
-            abounds[:, 0] - reach.planar,
-            abounds[:, 1] - reach.planar,
-            abounds[:, 2] + reach.planar,
-            abounds[:, 3] + reach.planar,
-        )
-    )
+    kratio, reach, wide = idx.reach(bounds, reach_m, crs)
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 4, len(firm_geoms) // CHUNK))
     if n_chunks == 1:
         return _nearest_chunk(
@@ -844,6 +870,27 @@ def categorical_take(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> 
     return pd.Categorical.from_codes(inverse[index], categories=cats)
 
 
+def county_table(admin: gpd.GeoDataFrame) -> dict[str, npt.NDArray[np.object_]]:
+    """The adcode, county and city names of the admin layer's counties (in layer order), and
+    a blank last row: the table of :func:`county_lookup`, made once for many calls."""
+    counties = admin[admin["level"] == "county"]
+    blank = np.array([""], dtype=object)
+    if counties.empty:
+        return {"adcode": blank, "county": blank, "city": blank}
+    names = dict(zip(admin["adcode"].astype(str), admin["name"].astype(str), strict=True))
+    codes = counties["adcode"].astype(str).to_numpy()
+    parents = (
+        counties["parent_adcode"].astype(str).to_numpy()
+        if "parent_adcode" in counties
+        else np.array([c[:4] + "00" for c in codes])
+    )
+    return {
+        "adcode": np.r_[codes, blank],
+        "county": np.r_[counties["name"].astype(str).to_numpy(), blank],
+        "city": np.r_[np.array([names.get(p, "") for p in parents], dtype=object), blank],
+    }
+
+
 #: Points per chunk of :func:`county_lookup` (each chunk prepares its own copy of the
 #: counties; two chunks per thread at most; below this many points one thread is faster).
 COUNTY_CHUNK = 50_000
@@ -876,16 +923,17 @@ def county_lookup(
     admin: gpd.GeoDataFrame,
     index: TargetIndex | None = None,
     threads: int | None = None,
+    table: dict[str, npt.NDArray[np.object_]] | None = None,
 ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]]:
     """For each point the row of its county in a table of adcode, county and city names; the
-    table's last row is blank, for points outside every county."""
+    table's last row is blank, for points outside every county. ``index`` and ``table``
+    (:func:`county_table`) may be made once for many calls."""
     n = len(points)
-    counties = admin[admin["level"] == "county"]
-    blank = np.array([""], dtype=object)
-    if counties.empty:
-        return np.zeros(n, dtype=np.int64), {"adcode": blank, "county": blank, "city": blank}
+    table = county_table(admin) if table is None else table
+    if len(table["adcode"]) == 1:  # no county
+        return np.zeros(n, dtype=np.int64), table
     if index is None:
-        index = TargetIndex.of(counties.geometry.to_numpy())
+        index = TargetIndex.of(admin[admin["level"] == "county"].geometry.to_numpy())
     geoms, tree = index.geoms, index.tree
 
     def lookup(
@@ -909,18 +957,6 @@ def county_lookup(
     j = np.concatenate([f[1] for f in found])
     i, first = np.unique(i, return_index=True)  # a point on a shared border: first county
     j = j[first]
-    names = dict(zip(admin["adcode"].astype(str), admin["name"].astype(str), strict=True))
-    codes = counties["adcode"].astype(str).to_numpy()
-    parents = (
-        counties["parent_adcode"].astype(str).to_numpy()
-        if "parent_adcode" in counties
-        else np.array([c[:4] + "00" for c in codes])
-    )
-    table = {
-        "adcode": np.r_[codes, blank],
-        "county": np.r_[counties["name"].astype(str).to_numpy(), blank],
-        "city": np.r_[np.array([names.get(p, "") for p in parents], dtype=object), blank],
-    }
-    which = np.full(n, len(codes), dtype=np.int64)
+    which = np.full(n, len(table["adcode"]) - 1, dtype=np.int64)
     which[i] = j
     return which, table

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from geopandas.array import from_shapely
 from pyproj import CRS
 
 from sxzones._util import gc_paused
@@ -40,6 +41,7 @@ from sxzones.analyses.nearest import (
     CHUNK,
     TargetIndex,
     county_lookup,
+    county_table,
     nearest_geodesic,
     prepared_copy,
     segments_of,
@@ -83,6 +85,16 @@ def factorized(layers: SiteLayers, role: str, col: str) -> tuple[npt.NDArray[np.
     return layers._cache[key]  # type: ignore[no-any-return]
 
 
+def _category_dtypes(layers: SiteLayers, role: str) -> dict[str, pd.CategoricalDtype]:
+    """The categorical dtype of each reported column of a layer (its factorised values),
+    made once and kept by the :class:`SiteLayers`."""
+    key = f"dtypes:{role}"
+    if key not in layers._cache:
+        cols = [c for c in FIELDS.get(role, []) if c in layers.frames[role].columns]
+        layers._cache[key] = {c: pd.CategoricalDtype(factorized(layers, role, c)[1]) for c in cols}
+    return layers._cache[key]  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class SiteLayers:
     """The layers a site check reads, by role (``control_units``, ``redline``, ``builtup``,
@@ -111,6 +123,29 @@ class SiteLayers:
                 frame = frame[frame["level"] == "county"]
             self._indexes[role] = TargetIndex.of(frame.geometry.to_numpy())
         return self._indexes[role]
+
+    def warm(self) -> None:
+        """Build now what a check builds on first use (for a server's threads, before the
+        first request): each role's spatial index with its prepared geometries and boundary
+        segments, the counties' table, the reported columns factorised."""
+        roles = [r for r in ("control_units", "redline", "zones", "builtup") if r in self.frames]
+        for role in [*roles, *(["counties"] if "admin" in self.frames else [])]:
+            idx = self.index(role)
+            idx.prepared  # noqa: B018 - built on first use
+            if role in ("redline", "builtup"):  # the distances' targets
+                idx.segments  # noqa: B018
+        if "admin" in self.frames:
+            self.county_table()
+        for role in roles:
+            _category_dtypes(self, role)  # and the columns factorised
+        self.crs()
+
+    def county_table(self) -> dict[str, npt.NDArray[np.object_]]:
+        """The counties' adcodes and names (:func:`~sxzones.analyses.nearest.county_table`
+        of the admin layer), made once and kept."""
+        if "county_table" not in self._cache:
+            self._cache["county_table"] = county_table(self.frames["admin"])
+        return self._cache["county_table"]  # type: ignore[no-any-return]
 
     def crs(self) -> CRS:
         """The layers' one projected CRS (checked once, then kept)."""
@@ -223,8 +258,11 @@ def _found(p: pd.DataFrame | None, n: int) -> list[list[dict[str, Any]]]:
 def _plain_column(s: pd.Series) -> list[Any]:
     """``[_plain(v) for v in s]``, a category or a float column at a time."""
     if isinstance(s.dtype, pd.CategoricalDtype):  # each category once; code -1 (missing): None
-        cats = np.array([_plain(v) for v in s.cat.categories.tolist()] + [None], dtype=object)
-        return cats[s.cat.codes.to_numpy()].tolist()  # type: ignore[no-any-return]
+        codes, categories = s.array.codes, s.array.categories
+        if len(codes) < len(categories):  # a few projects' pairs: the categories they hold
+            return [None if c < 0 else _plain(categories[c]) for c in codes.tolist()]
+        cats = np.array([_plain(v) for v in categories.tolist()] + [None], dtype=object)
+        return cats[codes].tolist()  # type: ignore[no-any-return]
     if s.dtype == np.float64:
         a = s.to_numpy()
         out: list[Any] = [round(v, 2) for v in a.tolist()]
@@ -312,30 +350,38 @@ def _overlaps(
         j = np.concatenate([p[1] for p in parts])
         area = np.concatenate([p[2] for p in parts])
     cols = [c for c in FIELDS.get(role, []) if c in layer.columns]
-    df = pd.DataFrame({"project": i, "layer_row": j})
+    df: dict[str, Any] = {"project": i, "layer_row": j}  # one frame made at the end
+    dtypes = _category_dtypes(layers, role)
     for c in cols:
-        codes, cats = factorized(layers, role, c)
-        df[c] = pd.Categorical.from_codes(codes[j], categories=cats)  # no string per pair
-    if not with_area:
-        return df
-    df["overlap_m2"] = np.round(area, 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = np.where(parea[i] > 0, 100.0 * area / parea[i], np.nan)
-    df["overlap_pct"] = np.round(pct, 3)
-    return df
+        codes, _ = factorized(layers, role, c)
+        # no string per pair; the categories checked once (_category_dtypes)
+        df[c] = pd.Categorical.from_codes(codes[j], dtype=dtypes[c], validate=False)
+    if with_area:
+        df["overlap_m2"] = np.round(area, 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pct = np.where(parea[i] > 0, 100.0 * area / parea[i], np.nan)
+        df["overlap_pct"] = np.round(pct, 3)
+    return pd.DataFrame(df, copy=False)  # the arrays are this call's own
 
 
-def _joined(pairs: pd.DataFrame, n: int, col: str) -> npt.NDArray[np.object_]:
-    """Per project, the values of ``col`` over its pairs joined with ';' (in pair order).
-    Most projects have one pair: those are taken directly, only the rest are joined."""
+def _joined(pairs: pd.DataFrame | None, n: int, col: str) -> npt.NDArray[np.object_]:
+    """Per project, the values of ``col`` over its pairs joined with ';' (in pair order; ""
+    without pairs). Most projects have one pair: those are taken directly, only the rest
+    are joined."""
     out = np.full(n, "", dtype=object)
-    if not len(pairs) or col not in pairs:
+    if pairs is None or not len(pairs) or col not in pairs:
         return out
     proj = pairs["project"].to_numpy()
     s = pairs[col]
     if isinstance(s.dtype, pd.CategoricalDtype):  # a string per category, not per pair
-        cats = np.array([str(v) for v in s.cat.categories.tolist()] + ["nan"], dtype=object)
-        vals = cats[s.cat.codes.to_numpy()]  # code -1 (missing) takes the last: "nan"
+        codes, categories = s.array.codes, s.array.categories
+        if len(codes) < len(categories):  # a few projects' pairs: the categories they hold
+            vals = np.array(
+                [str(categories[c]) if c >= 0 else "nan" for c in codes.tolist()], dtype=object
+            )
+        else:
+            cats = np.array([str(v) for v in categories.tolist()] + ["nan"], dtype=object)
+            vals = cats[codes]  # code -1 (missing) takes the last: "nan"
     else:
         vals = np.array(list(map(str, s.tolist())), dtype=object)  # NaN -> "nan"
     order = np.argsort(proj, kind="stable")
@@ -421,7 +467,7 @@ def _unassessed(
 
 
 def _uncovered(
-    cu: pd.DataFrame, parea: npt.NDArray[np.float64], n: int, shown: str
+    cu: pd.DataFrame | None, parea: npt.NDArray[np.float64], n: int, shown: str
 ) -> npt.NDArray[np.object_]:
     """Per project, why the layers do not cover it (``""`` when they do): it touches no
     control unit, or more than 0.1 % (and 1 m²) of the parcel lies outside every unit. The
@@ -431,7 +477,7 @@ def _uncovered(
     why = np.full(n, "", dtype=object)
     covered = np.zeros(n)
     touched = np.zeros(n, dtype=bool)
-    if len(cu):
+    if cu is not None and len(cu):
         at = cu["project"].to_numpy(dtype=np.int64)
         touched[at] = True
         np.add.at(covered, at, np.nan_to_num(cu["overlap_m2"].to_numpy(dtype=float)))
@@ -561,7 +607,7 @@ def join_chunk_results(
 
 
 def _distance_columns(
-    out: pd.DataFrame,
+    out: dict[str, Any],
     pg: npt.NDArray[np.object_],
     layers: SiteLayers,
     rules: RuleSet,
@@ -570,13 +616,14 @@ def _distance_columns(
     segs: Any,
 ) -> npt.NDArray[np.float64]:
     """The distances to the nearest red line and built-up area (on the ellipsoid) and the
-    built-up zone, as columns of ``out``; returns the built-up distances (inf: none)."""
+    built-up zone, as columns of ``out`` (name -> array, one value per project); returns the
+    built-up distances (inf: none)."""
     n = len(pg)
     if "redline" in layers.frames and len(layers.frames["redline"]):
         near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
         out["nearest_redline_m"] = np.round(near.distance, 2)
     else:
-        out["nearest_redline_m"] = np.nan
+        out["nearest_redline_m"] = np.full(n, np.nan)
     dist_rules = [r for r in rules.of_kind("site_within_distance") if r.layer_role == "builtup"]
     d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
     bu = layers.frames.get("builtup")
@@ -592,12 +639,17 @@ def _distance_columns(
         out["nearest_builtup"] = bu["name" if "name" in bu else "area_id"].to_numpy()[nb.area]
     else:
         bdist = np.full(n, np.inf)
-        out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = "", np.nan, ""
+        blank = np.full(n, "", dtype=object)
+        out["builtup_zone"], out["builtup_distance_m"], out["nearest_builtup"] = (
+            blank,
+            np.full(n, np.nan),
+            blank,
+        )
     return np.asarray(bdist, dtype=np.float64)
 
 
 def _verdict_columns(
-    out: pd.DataFrame,
+    out: dict[str, Any],
     rules: RuleSet,
     industry: npt.NDArray[np.object_],
     kind: npt.NDArray[np.object_],
@@ -605,7 +657,7 @@ def _verdict_columns(
     bdist: npt.NDArray[np.float64],
 ) -> None:
     """The verdict, the rules that fired (any number of them) and their clauses, as columns
-    of ``out``."""
+    of ``out`` (name -> array)."""
     n = len(industry)
     site_rules = rules.of_kind("site_overlap", "site_within_distance")
     severity = np.zeros(n, dtype=np.int64)
@@ -625,21 +677,12 @@ def _verdict_columns(
     )[which]
 
 
-def _check_sites(
-    projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, threads: int | None
-) -> SiteCheckResult:
-    crs = layers.crs()
-    if projects.crs is None or not CRS.from_user_input(projects.crs).equals(crs):
-        raise CRSError(
-            f"projects are in {projects.crs.name if projects.crs else 'no CRS'} but "
-            f"the layers in {crs.name}. Fix: load the projects through sxzones "
-            "(they are brought to the working CRS)"
-        )
-    threads = threads or 1
+def _project_columns(
+    projects: gpd.GeoDataFrame, rules: RuleSet
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Per project: the industry and kind identifiers of the rules' vocabularies, and why the
+    rules could not be assessed (``""`` when they could)."""
     n = len(projects)
-    pg = projects.geometry.to_numpy()
-    reps = shapely.point_on_surface(pg)  # for the county lookup
-    parea = ellipsoidal_area(pg, crs)
     industry, ind_status = resolve_industries(projects, rules.industries)
     kind, kind_status = (
         rules.project_kinds.resolve_many(projects["kind"])
@@ -649,19 +692,37 @@ def _check_sites(
     # No kind given (no field, or a blank cell): a new project, as documented.
     kind = np.where(kind_status == "missing", "new", kind)
     kind_status = np.where(kind_status == "missing", "recognised", kind_status)
-    unassessed = _unassessed(projects, ind_status, kind_status)
-    segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
+    return industry, kind, _unassessed(projects, ind_status, kind_status)
+
+
+def _check_sites(
+    projects: gpd.GeoDataFrame, layers: SiteLayers, rules: RuleSet, threads: int | None
+) -> SiteCheckResult:
+    crs, pcrs = layers.crs(), projects.crs
+    if pcrs is None or not CRS.from_user_input(pcrs).equals(crs):
+        raise CRSError(
+            f"projects are in {pcrs.name if pcrs else 'no CRS'} but "
+            f"the layers in {crs.name}. Fix: load the projects through sxzones "
+            "(they are brought to the working CRS)"
+        )
+    threads = threads or 1
+    n = len(projects)
+    pg = projects.geometry.to_numpy()
+    parea = ellipsoidal_area(pg, crs)
+    industry, kind, unassessed = _project_columns(projects, rules)
     pairs: dict[str, pd.DataFrame] = {
         role: _overlaps(pg, parea, crs, layers, role, threads)
         for role in ("control_units", "redline", "zones", "builtup")
         if role in layers.frames
     }
-    out = pd.DataFrame(index=projects.index)
+    # The columns in a dict, made into one frame at the end: a column set on a frame costs
+    # about 0.1 ms of pandas whatever the rows, most of a single project's check.
+    out: dict[str, Any] = {}
     out["project_id"] = projects["project_id"].astype(str).to_numpy()
     out["industry_id"] = industry
     out["kind"] = kind
     out["area_m2"] = np.round(parea, 2)
-    cu = pairs.get("control_units", pd.DataFrame())
+    cu = pairs.get("control_units")
     shown = str(layers.frames["control_units"].attrs.get("sxzones", {}).get("name", "the layer"))
     outside = _uncovered(cu, parea, n, shown)
     unassessed = np.where(
@@ -673,21 +734,24 @@ def _check_sites(
     out["unit_types"] = _joined(cu, n, "unit_type")
     out["unit_overlap_m2"] = _joined(cu, n, "overlap_m2")
     out["unit_overlap_pct"] = _joined(cu, n, "overlap_pct")
-    rl = pairs.get("redline", pd.DataFrame(columns=["project", "overlap_m2"]))
+    rl = pairs.get("redline")
     out["redline_ids"] = _joined(rl, n, "redline_id")
     rl_area = np.zeros(n)
-    np.add.at(rl_area, rl["project"].to_numpy(dtype=np.int64), rl["overlap_m2"].to_numpy(float))
+    if rl is not None:
+        np.add.at(rl_area, rl["project"].to_numpy(np.int64), rl["overlap_m2"].to_numpy(float))
     out["redline_overlap_m2"] = np.round(rl_area, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
+    segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
     bdist = _distance_columns(out, pg, layers, rules, crs, threads, segs)
-    out["zone_ids"] = _joined(pairs.get("zones", pd.DataFrame()), n, "zone_id")
+    out["zone_ids"] = _joined(pairs.get("zones"), n, "zone_id")
     if "admin" in layers.frames:
         which, table = county_lookup(
-            reps,
+            shapely.point_on_surface(pg),
             layers.frames["admin"],
             layers.index("counties"),
             threads=threads,
+            table=layers.county_table(),
         )
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
@@ -695,17 +759,25 @@ def _check_sites(
     _verdict_columns(out, rules, industry, kind, pairs, bdist)
     # An industry or kind the vocabulary does not know is never "clear": only a conflict
     # that fired anyway stands.
-    conflict = out["verdict"].to_numpy() == "conflict"
+    conflict = out["verdict"] == "conflict"
     out["verdict"] = np.where((unassessed != "") & ~conflict, UNASSESSED, out["verdict"])
     out["unassessed_reason"] = unassessed
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
-    keep = [
-        c
-        for c in projects.columns
-        if c not in out.columns and c not in (projects.geometry.name, "industry")
-    ]
-    table = gpd.GeoDataFrame(
-        pd.concat([out, projects[keep]], axis=1), geometry=pg, crs=projects.crs
-    )
-    return SiteCheckResult(table, pairs, layers, rules)
+    return SiteCheckResult(_site_table(out, projects, pg), pairs, layers, rules)
+
+
+def _site_table(
+    out: dict[str, Any], projects: gpd.GeoDataFrame, pg: npt.NDArray[np.object_]
+) -> gpd.GeoDataFrame:
+    """The result's table: the columns ``out`` (name -> array), then the projects' other
+    columns, then their geometries; one frame made once (a concatenation and a frame made
+    around it cost 2 ms of a single project's check)."""
+    skip = (projects.active_geometry_name, "industry")
+    columns = dict(out)
+    for c in projects.columns:
+        if c not in out and c not in skip:
+            columns[c] = projects[c]
+    columns["geometry"] = from_shapely(pg, crs=projects.crs)
+    # the arrays are this check's own; the projects' columns are copied on write (pandas)
+    return gpd.GeoDataFrame(columns, index=projects.index, geometry="geometry", copy=False)

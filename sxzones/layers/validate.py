@@ -21,6 +21,7 @@ Input rows = loaded rows + rejected rows, always.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
+from geopandas.array import GeometryArray, from_shapely
 from pyproj import CRS, Transformer
 
 from sxzones._util import gc_paused
@@ -164,19 +166,21 @@ def read_findings(notes: list[str], word: str) -> list[Finding]:
     ]
 
 
-def _reproject(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
-    """``to_crs``, with a fast path for point layers (one vectorised PROJ call)."""
-    geoms = frame.geometry.to_numpy()
+def _reproject(
+    geoms: npt.NDArray[np.object_], source: CRS, crs: CRS
+) -> npt.NDArray[np.object_] | GeometryArray:
+    """Geometries in ``source`` brought to ``crs`` (``to_crs``), with a fast path for points
+    (one vectorised PROJ call)."""
     if (
         len(geoms)
         and bool(np.all(shapely.get_type_id(geoms) == 0))
         and not bool(shapely.has_z(geoms).any())
     ):
         xy = shapely.get_coordinates(geoms)
-        x, y = _transformer(frame.crs.to_wkt(), crs.to_wkt()).transform(xy[:, 0], xy[:, 1])
+        x, y = _transformer(source.to_wkt(), crs.to_wkt()).transform(xy[:, 0], xy[:, 1])
         with gc_paused():
-            return frame.set_geometry(shapely.points(x, y), crs=crs)
-    return frame.to_crs(crs)
+            return shapely.points(x, y)
+    return from_shapely(geoms, crs=source).to_crs(crs)
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -292,7 +296,8 @@ class _Run:
 
 
 def _fields_present(frame: pd.DataFrame) -> list[str]:
-    return [str(c) for c in frame.columns if c not in (ROW, frame.geometry.name)]
+    skip = (ROW, frame.geometry.name)
+    return [str(c) for c in frame.columns if c not in skip]
 
 
 def _builtin_names(frame: pd.DataFrame, role: Role, taken: set[str]) -> dict[str, str]:
@@ -355,7 +360,7 @@ def _map_fields(
         )
     mapping = {canon: src for canon, src in fields.items() if canon != src}
     builtin = _builtin_names(
-        frame.rename(columns={s: c for c, s in mapping.items()}),
+        frame.rename(columns={s: c for c, s in mapping.items()}) if mapping else frame,
         role,
         set(mapping) | set(mapping.values()),
     )
@@ -740,16 +745,19 @@ def _repair(run: _Run) -> np.ndarray | None:
     return geoms
 
 
-def _drop_z(frame: gpd.GeoDataFrame, report: LayerReport, word: str) -> gpd.GeoDataFrame:
-    """Heights dropped, with a note naming the rows: every analysis is 2-D, and heights
-    would only reach the outputs half-declared (GeoPackage layers declared 2-D)."""
-    z = shapely.has_z(frame.geometry.to_numpy())
+def _drop_z(
+    geoms: npt.NDArray[np.object_], rows: pd.Series, report: LayerReport, word: str
+) -> npt.NDArray[np.object_]:
+    """Heights dropped, with a note naming the rows (``rows``: their ``source_row``): every
+    analysis is 2-D, and heights would only reach the outputs half-declared (GeoPackage
+    layers declared 2-D)."""
+    z = shapely.has_z(geoms)
     if not z.any():
-        return frame
-    rows = tuple(int(x) for x in frame.loc[z, ROW])
+        return geoms
     text = "heights (Z) dropped: zoning and siting are measured in 2-D"
-    report.findings.append(Finding("note", "z_dropped", text, rows, "geometry", word=word))
-    return frame.set_geometry(shapely.force_2d(frame.geometry.to_numpy()), crs=frame.crs)
+    found = tuple(int(x) for x in rows.to_numpy()[z])
+    report.findings.append(Finding("note", "z_dropped", text, found, "geometry", word=word))
+    return shapely.force_2d(geoms)  # type: ignore[no-any-return]
 
 
 def _points_in(
@@ -762,29 +770,8 @@ def _points_in(
         return shapely.points(tx, ty)
 
 
-def _finish(
-    run: _Run, geoms: np.ndarray | None, working_crs: CRS, provenance: Provenance | None
-) -> gpd.GeoDataFrame:
-    """The live rows, de-obfuscated and reprojected to the working CRS, canonical fields
-    first; refuses a layer with nothing left. ``geoms`` None: a table's points, made here
-    from its coordinates, in the working CRS."""
-    raw, r, report, frame, alive = run.raw, run.role, run.report, run.frame, run.alive
-    every = bool(alive.all())
-    out = frame.drop(columns=[frame.geometry.name, GEOMETRY_PROBLEM], errors="ignore")
-    out = out if every else out.loc[alive]
-    if geoms is None and raw.xy is not None:
-        x, y = (v if every else v[alive] for v in raw.xy)
-        source = CRS.from_user_input(raw.spec.crs)
-        out = gpd.GeoDataFrame(out, geometry=_points_in(x, y, source, working_crs))
-        out = out.set_crs(working_crs)
-    else:
-        out = gpd.GeoDataFrame(out.copy(), geometry=geoms[alive], crs=None)  # type: ignore[index]
-        if raw.spec.obfuscation:
-            out.geometry = convert_geometries(
-                out.geometry.to_numpy(), raw.spec.obfuscation, "wgs84"
-            )
-            report.notes.append(f"{raw.spec.obfuscation} converted to WGS84 with sxzones.crs")
-        out = out.set_crs(raw.spec.crs, allow_override=True)
+def _datum_note(raw: RawLayer, report: LayerReport) -> None:
+    """A note when the data's datum (Xi'an 1980, Beijing 1954) has no published shift."""
     datum = raw.spec.crs.datum.name if raw.spec.crs.datum else ""
     if "Xian" in datum or "Beijing" in datum:
         report.findings.append(
@@ -798,12 +785,45 @@ def _finish(
                 "supply CGCS2000 coordinates for threshold decisions",
             )
         )
-    if geoms is not None or raw.xy is None:
-        out = _reproject(_drop_z(out, report, raw.row_word), working_crs)
+
+
+def _finish(
+    run: _Run, geoms: np.ndarray | None, working_crs: CRS, provenance: Provenance | None
+) -> gpd.GeoDataFrame:
+    """The live rows, de-obfuscated and reprojected to the working CRS, canonical fields
+    first; refuses a layer with nothing left. ``geoms`` None: a table's points, made here
+    from its coordinates, in the working CRS. The attributes are put in order and the
+    geometries made on their own, then one frame is made (a frame per step cost most of
+    the validation of a single drawn parcel)."""
+    raw, r, report, frame, alive = run.raw, run.role, run.report, run.frame, run.alive
+    every = bool(alive.all())
+    skip = (frame.geometry.name, GEOMETRY_PROBLEM)
+    names = [c for c in frame.columns if c not in skip]
     ids = [r.id_field] if r.id_field else []
-    canon = list(dict.fromkeys(c for c in (*ids, *r.required, *r.optional) if c in out.columns))
-    rest = [c for c in out.columns if c not in canon and c not in (ROW, "geometry")]
-    out = out[[*canon, *rest, ROW, "geometry"]]
+    canon = list(dict.fromkeys(c for c in (*ids, *r.required, *r.optional) if c in names))
+    rest = [c for c in names if c not in canon and c not in (ROW, "geometry")]
+    # a frame of its own, without the geometries, selected as a plain frame (half the cost
+    # of a GeoDataFrame's selection), with the attributes a selection carries
+    out = pd.DataFrame(frame, copy=False)[[*canon, *rest, ROW]]
+    out.attrs = copy.deepcopy(frame.attrs)
+    out = out if every else out.loc[alive]
+    if geoms is None and raw.xy is not None:
+        x, y = (v if every else v[alive] for v in raw.xy)
+        source = CRS.from_user_input(raw.spec.crs)
+        made: Any = _points_in(x, y, source, working_crs)
+        _datum_note(raw, report)
+    else:
+        made = geoms[alive]  # type: ignore[index]
+        if raw.spec.obfuscation:
+            made = convert_geometries(made, raw.spec.obfuscation, "wgs84")
+            report.notes.append(f"{raw.spec.obfuscation} converted to WGS84 with sxzones.crs")
+        _datum_note(raw, report)
+        made = _drop_z(made, out[ROW], report, raw.row_word)
+        made = _reproject(made, CRS.from_user_input(raw.spec.crs), working_crs)
+    if not isinstance(made, GeometryArray):
+        made = from_shapely(made, crs=working_crs)
+    out["geometry"] = made  # out: a frame of its own (the selection above)
+    out = gpd.GeoDataFrame(out, geometry="geometry")
     out.index = pd.RangeIndex(len(out))
     report.n_loaded = len(out)
     if report.n_loaded == 0:

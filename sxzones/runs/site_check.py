@@ -142,6 +142,7 @@ def read_projects(
     fields: dict[str, str] | None = None,
     encoding: str | None = None,
     single: bool = False,
+    raw: RawLayer | None = None,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``.
@@ -150,13 +151,15 @@ def read_projects(
     ``kind``, ``name``) to the file's own; ``id_field`` is the same as
     ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project.
     ``single``: the spec is one project (``--project``), so a table of points is refused
-    (each row would be a project of its own)."""
+    (each row would be a project of its own). ``raw``: the file ``spec`` as read already
+    (a server makes a drawn parcel's in memory as it writes the file)."""
     mapping, x, y = coordinate_fields(fields)
     if id_field:
         mapping["project_id"] = id_field
     path = Path(spec)
-    if is_existing_path(path):
-        raw = read_file(path, crs=crs, encoding=encoding, x=x, y=y)
+    if raw is not None or is_existing_path(path):
+        if raw is None:
+            raw = read_file(path, crs=crs, encoding=encoding, x=x, y=y)
         mapping = _project_fields(raw, mapping)
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
@@ -328,9 +331,15 @@ def check_rules(opts: CheckOptions) -> RuleSet:
 
 
 def compute_check(
-    opts: CheckOptions, cat: Catalog, ruleset: RuleSet, *, layers: SiteLayers | None = None
+    opts: CheckOptions,
+    cat: Catalog,
+    ruleset: RuleSet,
+    *,
+    layers: SiteLayers | None = None,
+    raw: RawLayer | None = None,
 ) -> CheckRun:
-    """Read and check the projects of ``opts`` (nothing written)."""
+    """Read and check the projects of ``opts`` (nothing written; ``raw``: the projects file
+    as read already, see :func:`read_projects`)."""
     projects, prep = read_projects(
         _project_spec(opts),
         cat,
@@ -340,6 +349,7 @@ def compute_check(
         fields=opts.fields_for("projects"),
         encoding=opts.encoding,
         single=opts.project is not None,
+        raw=raw,
     )
     layers = layers if layers is not None else site_layers(cat)
     result = _check(opts, projects, layers, ruleset)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import json
 import secrets
 import shutil
 import tempfile
@@ -25,8 +27,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pandas as pd
-from pyproj import CRS
+import shapely
+from pyproj import CRS, Transformer
 
 from sxzones.analyses.site_check import SiteLayers
 from sxzones.errors import SxzonesError
@@ -71,27 +75,66 @@ class PreloadedCatalog(Catalog):
         return frame.copy(), copy.copy(report)
 
 
+#: Tolerance (metres of the working CRS) of the layers' outlines drawn on the map.
+SHOWN_TOLERANCE_M = 5.0
+
+
+@functools.cache
+def to_wgs84(crs: CRS) -> Transformer:
+    """A transformer to WGS84 longitude and latitude, made once per CRS."""
+    return Transformer.from_crs(crs, 4326, always_xy=True)
+
+
+def features(
+    geoms: Any, columns: dict[str, Any], crs: CRS, rows: Any, tolerance_m: float
+) -> list[dict[str, Any]]:
+    """GeoJSON features (dicts) of the rows at positions ``rows`` in WGS84, with ``columns``
+    (name -> array) as properties (geometries simplified by ``tolerance_m`` metres of the
+    working CRS, for display only)."""
+    part = geoms[rows]
+    if tolerance_m:
+        part = shapely.simplify(part, tolerance_m, preserve_topology=True)
+    tr = to_wgs84(crs)
+    part = shapely.transform(part, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return [
+        {
+            "type": "Feature",
+            "properties": {c: v[r] for c, v in columns.items()},
+            "geometry": json.loads(shapely.to_geojson(g)),
+        }
+        for r, g in zip(rows, part, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class Shown:
-    """A layer as the pages draw it: geometries (working CRS) and some columns as plain
-    arrays, taken once from the loaded frame (read only), so that a request picks a few
-    rows without pandas."""
+    """A layer as the pages draw it: some columns as plain arrays, and each row as a GeoJSON
+    feature in WGS84 (outline simplified by :data:`SHOWN_TOLERANCE_M`), encoded as JSON once
+    from the loaded frame, so that a request picks a few rows without pandas, geometry or
+    encoding (a control unit's outline is most of a site check's answer)."""
 
-    geometry: npt.NDArray[np.object_]
     columns: dict[str, npt.NDArray[np.object_]]
-    crs: CRS
+    features: tuple[orjson.Fragment, ...]
+    #: Per value of the key column (its text), the rows that hold it, in order.
+    rows: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, frame: gpd.GeoDataFrame, columns: list[str]) -> Shown:
-        geoms = frame.geometry.to_numpy().copy()
-        geoms.setflags(write=False)
+        """The layer ``frame`` with ``columns``; the first column is the key a request asks
+        for rows by (:attr:`rows`)."""
         cols = {}
         for c in columns:
             if c in frame.columns:
                 values = np.array([_plain(v) for v in frame[c].tolist()], dtype=object)
                 values.setflags(write=False)
                 cols[c] = values
-        return cls(geoms, cols, CRS(frame.crs))
+        every = np.arange(len(frame))
+        made = features(frame.geometry.to_numpy(), cols, CRS(frame.crs), every, SHOWN_TOLERANCE_M)
+        rows: dict[str, list[int]] = {}
+        for k, v in enumerate(cols.get(columns[0], ())):
+            rows.setdefault(str(v), []).append(k)
+        encoded = tuple(orjson.Fragment(orjson.dumps(f)) for f in made)
+        return cls(cols, encoded, {v: tuple(r) for v, r in rows.items()})
 
 
 def _plain(v: Any) -> Any:
@@ -155,14 +198,16 @@ class ServeState:
     shown: dict[str, Shown] = field(default_factory=dict)
 
     def site_layers(self) -> SiteLayers:
-        """This thread's site-check layers: the preloaded frames, with spatial indexes built
-        by this thread on first use and kept (GEOS prepared geometries must not be shared
-        between threads)."""
+        """This thread's site-check layers: the preloaded frames, with spatial indexes and
+        prepared geometries built by this thread on its first call and kept (GEOS prepared
+        geometries must not be shared between threads)."""
         layers = getattr(self._local, "site_layers", None)
         if layers is None:
             from sxzones.runs.site_check import site_layers
 
-            layers = self._local.site_layers = site_layers(self.catalog)
+            layers = site_layers(self.catalog)
+            layers.warm()
+            self._local.site_layers = layers
         return layers
 
     def frame(self, role: str) -> gpd.GeoDataFrame:
@@ -172,12 +217,14 @@ class ServeState:
 
     @contextmanager
     def job(self, keep: bool = True) -> Iterator[Job]:
-        """A fresh job folder. The uploads in its ``in/`` subfolder are removed when the
-        block ends; with ``keep`` the outputs stay for download (the oldest go beyond
-        :data:`KEEP_JOBS` or :data:`KEEP_SECONDS`), otherwise everything goes."""
+        """A fresh job and its folder, made by what first writes into it (its ``in/``
+        subfolder, its outputs; a site check whose downloads are never asked for writes
+        nothing: making and removing folders cost a millisecond of CPU and several of disk).
+        The uploads in ``in/`` are removed when the block ends; with ``keep`` the outputs
+        stay for download (the oldest go beyond :data:`KEEP_JOBS` or
+        :data:`KEEP_SECONDS`), otherwise everything goes."""
         jid = self.prefix + secrets.token_urlsafe(12)
         folder = self.root / jid
-        (folder / "in").mkdir(parents=True)
         try:
             job = Job(jid, folder)
             yield job

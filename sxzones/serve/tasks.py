@@ -10,7 +10,6 @@ to the server's log).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import traceback
@@ -18,7 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from sxzones.errors import SxzonesError
+from sxzones.outputs import _json_default
 from sxzones.serve import work
 from sxzones.serve.state import ServeState
 from sxzones.serve.uploads import UploadError
@@ -45,10 +47,16 @@ TASKS: dict[str, Callable[[ServeState, dict[str, str], dict[str, work.Upload]], 
 
 
 def encode(content: Any) -> bytes:
-    """JSON as the pages get it (as Starlette's ``JSONResponse`` encodes it)."""
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    """JSON as the pages get it: compact UTF-8, by orjson (about ten times the standard
+    library's speed; parts encoded already may be ``orjson.Fragment``). A NaN or an infinity,
+    which JSON cannot hold, is ``null``; numpy scalars are their values; keys are text."""
+    return orjson.dumps(content, default=_json_default, option=_ENCODE)
+
+
+#: Dates and dataclasses go through the same ``default`` as the written JSON files.
+_ENCODE = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def error_body(message: str, root: Path | None = None) -> bytes:

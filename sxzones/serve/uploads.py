@@ -7,25 +7,33 @@ message says what was wrong and the fix; the pages show it as text.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+import geopandas as gpd
 import numpy as np
 import shapely
+from geopandas.array import from_shapely
+from pyproj import CRS
 from shapely.errors import GEOSException
 
 from sxzones.errors import SxzonesError
+
+if TYPE_CHECKING:
+    from sxzones.layers.readers import RawLayer
 
 __all__ = [
     "Limits",
     "UploadError",
     "check_limits",
     "geometry_file",
+    "parcel_layer",
     "parse_coordinates",
     "safe_name",
     "save_upload",
@@ -322,6 +330,10 @@ def parse_coordinates(text: str) -> list[tuple[float, float]]:
     return out
 
 
+#: The file name of a drawn or pasted parcel (:func:`geometry_file`).
+PARCEL_FILE = "project.geojson"
+
+
 def geometry_file(
     geometry: Any,
     folder: Path,
@@ -340,13 +352,53 @@ def geometry_file(
         "properties": props,
         "geometry": json.loads(shapely.to_geojson(geometry)),
     }
-    path = folder / "project.geojson"
+    path = folder / PARCEL_FILE
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(
         json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False),
         encoding="utf-8",
     )
     return path
+
+
+@functools.cache
+def _geojson_crs() -> CRS:
+    """The CRS GDAL gives a GeoJSON file (RFC 7946: WGS84), made once."""
+    return CRS.from_user_input("EPSG:4326")
+
+
+def parcel_layer(
+    path: Path,
+    geometry: Any,
+    project_id: str,
+    name: str = "",
+    declared_ha: float | None = None,
+    crs: str | None = None,
+) -> RawLayer | None:
+    """The file :func:`geometry_file` wrote for these arguments, as ``read_file(path,
+    crs=crs)`` reads it, made in memory (GDAL opening a GeoJSON of one feature costs more
+    than the rest of a point's check): the same frame (columns, types, coordinates as the
+    file writes them), CRS, notes and row word (``tests/test_serve_fast.py`` holds them
+    equal). None where the file is to be read after all: no CRS given (the file's own is
+    then said), or a geometry other than a 2-D point or polygon."""
+    if crs is None or shapely.get_type_id(geometry) not in (0, 3) or shapely.has_z(geometry):
+        return None
+    from sxzones.crs import parse_crs
+    from sxzones.layers.readers import ROW, RawLayer
+
+    spec = parse_crs(crs)
+    columns: dict[str, Any] = {
+        ROW: np.array([1], dtype=np.int64),
+        "project_id": [project_id],
+        "name": [name or project_id],
+    }
+    if declared_ha is not None:
+        columns["declared_area"] = np.array([declared_ha], dtype=np.float64)
+    geom = shapely.from_geojson(shapely.to_geojson(geometry))  # the file's coordinates
+    columns["geometry"] = from_shapely(np.array([geom], dtype=object), crs=_geojson_crs())
+    frame = gpd.GeoDataFrame(columns, geometry="geometry")
+    notes = [f"coordinates read as {spec.name} (given)"]
+    return RawLayer(path, frame, spec, notes, None, "feature", None)
 
 
 def points_to_geometry(points: list[tuple[float, float]]) -> Any:

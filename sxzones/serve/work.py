@@ -13,6 +13,8 @@ import functools
 import json
 import re
 import shlex
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,17 +23,17 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
-from sxzones.layers.readers import coordinate_pair, read_file, table_columns
+from sxzones.layers.readers import RawLayer, coordinate_pair, read_file, table_columns
 from sxzones.options import COORDINATE_FIELDS, CheckOptions, FirmOptions, SiteOptions
-from sxzones.outputs import _json_default, write_gpkg
+from sxzones.outputs import write_gpkg
 from sxzones.reports import report_names
 from sxzones.runs.site_check import check_summary
 from sxzones.serve import uploads
-from sxzones.serve.state import Job, ServeState
+from sxzones.serve.state import Job, ServeState, features, to_wgs84
 
 __all__ = ["check_job", "firm_columns", "firms_job", "sites_job"]
 
@@ -40,12 +42,6 @@ Upload = tuple[BinaryIO, str]
 MAX_ROWS = 2000
 #: Points drawn on the inspector's map.
 MAX_POINTS = 5000
-
-
-@functools.cache
-def _to_wgs84(crs: CRS) -> Transformer:
-    """A transformer to WGS84 longitude and latitude, made once per CRS."""
-    return Transformer.from_crs(crs, 4326, always_xy=True)
 
 
 def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 0.0) -> Any:
@@ -57,7 +53,7 @@ def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 
     geoms = frame.geometry.to_numpy()
     if tolerance_m:
         geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
-    tr = _to_wgs84(CRS(frame.crs))
+    tr = to_wgs84(CRS(frame.crs))
     geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
     props = json.loads(pd.DataFrame(frame[keep]).to_json(orient="records", force_ascii=False))
     return {
@@ -77,16 +73,31 @@ def downloads(job: Job) -> list[str]:
 # ---- reviewer: the site check -----------------------------------------------------------
 
 
-def _project_spec(
-    state: ServeState, form: dict[str, str], upload: Upload | None, job: Job
-) -> tuple[str, str]:
-    """The project(s) as a file in the job's ``in/`` folder, and where they came from
-    (``file``, ``corners``, ``drawn``, ``pasted``): the uploaded file (a zip unpacked, KML as
-    GeoJSON, a table of corners as one polygon), or the drawn or pasted geometry."""
+#: The project(s) as a file, where they came from, the file as read when it was made here,
+#: and the function that writes that file when it was not written yet.
+Spec = tuple[str, str, RawLayer | None, Callable[[], Path] | None]
+
+
+def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None, job: Job) -> Spec:
+    """The project(s) as a file in the job's ``in/`` folder, where they came from (``file``,
+    ``corners``, ``drawn``, ``pasted``), the file as read (when it is made here) and the
+    writer of a file not written yet: the uploaded file (a zip unpacked, KML as GeoJSON, a
+    table of corners as one polygon), or the drawn or pasted geometry, whose file is
+    written when the downloads are (:func:`sxzones.serve.uploads.parcel_layer` reads it in
+    memory meanwhile; the file is only hashed for the manifest)."""
     folder = job.folder / "in"
     name = form.get("name", "").strip()[:120]
     pid = name or "P1"
     declared = _declared_ha(form.get("declared_ha", ""))
+
+    def parcel(geom: Any, crs: str | None, source: str) -> Spec:
+        write = functools.partial(uploads.geometry_file, geom, folder, pid, name, declared)
+        path = folder / uploads.PARCEL_FILE
+        raw = uploads.parcel_layer(path, geom, pid, name, declared, crs)
+        if raw is None:  # to be read from the file
+            return str(write()), source, None, None
+        return str(path), source, raw, write
+
     if upload is not None and upload[1]:
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
@@ -98,8 +109,8 @@ def _project_spec(
             raw = read_file(path, crs=form.get("crs") or None)
             xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
             geom = uploads.points_to_geometry(xy)
-            return str(uploads.geometry_file(geom, folder, pid, name, declared)), "corners"
-        return str(path), "file"
+            return parcel(geom, form.get("crs") or None, "corners")
+        return str(path), "file", None, None
     if form.get("geojson"):
         try:
             geom = shapely.from_geojson(form["geojson"])
@@ -107,13 +118,13 @@ def _project_spec(
             raise uploads.UploadError(f"the drawn shape cannot be read ({exc})") from None
         if shapely.get_num_coordinates(geom) > state.limits.max_vertices:
             raise uploads.UploadError("the drawn shape has more vertices than the limit")
-        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "drawn"
+        return parcel(geom, "wgs84", "drawn")  # Leaflet: WGS84 longitude and latitude
     if form.get("coords", "").strip():
         pts = uploads.parse_coordinates(form["coords"][: state.limits.max_bytes])
         if len(pts) > state.limits.max_vertices:
             raise uploads.UploadError("more pasted corners than the vertex limit")
         geom = uploads.points_to_geometry(pts)
-        return str(uploads.geometry_file(geom, folder, pid, name, declared)), "pasted"
+        return parcel(geom, form.get("crs") or None, "pasted")
     raise uploads.UploadError(
         "no project: draw a parcel on the map, choose a file, or paste coordinates"
     )
@@ -165,23 +176,22 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
     from sxzones.runs.site_check import check_document, check_publication, compute_check
 
     with state.job() as job:
-        spec, source = _project_spec(state, form, upload, job)
+        spec, source, raw, write = _project_spec(state, form, upload, job)
         opts = check_options(state, form, spec, source, job.folder / "out")
         ruleset = state.ruleset  # loaded once; read only
         if opts.industry is not None:
             ruleset.industries.require(opts.industry, "--industry")
         if opts.kind is not None:
             ruleset.project_kinds.require(opts.kind, "--kind")
-        run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers())
+        run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers(), raw=raw)
         pub = check_publication(opts)
-        add_inputs(pub, [run.prep], ruleset.path)  # hashed now: the upload goes at the end
+        if write is None:  # hashed now: the upload goes at the end
+            add_inputs(pub, [run.prep], ruleset.path)
+        # encoded as JSON by the answer (tasks.encode: a NaN, which JSON cannot hold, as null)
         doc = check_document(run.result, run.details, run.prep, state.catalog)
-        # as JSON has it (a NaN, which is not JSON, as null: the page's answer must encode)
-        text = json.dumps(doc, ensure_ascii=False, default=_json_default)
-        doc = json.loads(text, parse_constant=lambda _: None)
         reports = report_names([str(d["project_id"]) for d in run.details])
         job.names = frozenset([*CHECK_FILES, *reports])
-        job.writer = functools.partial(_write_check, state, opts, run, pub)
+        job.writer = functools.partial(_write_check, state, opts, run, pub, write)
         if len(run.details) > LAZY_MAX_PROJECTS:  # a batch: written now, not kept in memory
             job.writer()
             job.writer = None
@@ -208,11 +218,23 @@ CHECK_FILES = (
 )
 
 
-def _write_check(state: ServeState, opts: CheckOptions, run: Any, pub: Any) -> None:
+def _write_check(
+    state: ServeState,
+    opts: CheckOptions,
+    run: Any,
+    pub: Any,
+    parcel: Callable[[], Path] | None = None,
+) -> None:
     """Write a kept site check's outputs into its job folder: the command's files (by the
-    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels."""
+    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels.
+    ``parcel``: writes the drawn or pasted parcel's file, hashed for the manifest here."""
+    from sxzones.runs import add_inputs
     from sxzones.runs.site_check import write_check_run
 
+    if parcel is not None:
+        path = parcel()
+        add_inputs(pub, [run.prep], state.ruleset.path)
+        shutil.rmtree(path.parent, ignore_errors=True)  # as the request removes its uploads
     with pub:
         write_check_run(opts, state.catalog, run, pub)
         pub.publish()
@@ -220,30 +242,6 @@ def _write_check(state: ServeState, opts: CheckOptions, run: Any, pub: Any) -> N
     projects = run.projects
     gpkg = gpd.GeoDataFrame(table, geometry=projects.geometry.to_numpy(), crs=projects.crs)
     write_gpkg(gpkg, opts.out / "site_check.gpkg", overwrite=True, layer="site_check")
-
-
-def _shown(
-    geoms: Any, columns: dict[str, Any], crs: CRS, rows: Any, tolerance_m: float
-) -> dict[str, Any]:
-    """GeoJSON (a dict) of the rows at positions ``rows`` in WGS84, with ``columns`` (name ->
-    array) as properties (geometries simplified by ``tolerance_m`` metres of the working
-    CRS, for display only)."""
-    part = geoms[rows]
-    if tolerance_m:
-        part = shapely.simplify(part, tolerance_m, preserve_topology=True)
-    tr = _to_wgs84(crs)
-    part = shapely.transform(part, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {c: v[r] for c, v in columns.items()},
-                "geometry": json.loads(shapely.to_geojson(g)),
-            }
-            for r, g in zip(rows, part, strict=True)
-        ],
-    }
 
 
 def _text(v: Any) -> str:
@@ -254,22 +252,25 @@ def _text(v: Any) -> str:
 
 
 def _check_map(state: ServeState, doc: dict[str, Any], run: Any) -> Any:
-    """The projects, the control units and the red lines they touch, as GeoJSON."""
-    units = {u["unit_code"] for p in doc["projects"] for u in p["control_units"]}
+    """The projects, the control units and the red lines they touch, as GeoJSON (the
+    layers' features encoded once at start: :class:`~sxzones.serve.state.Shown`)."""
+    units = {str(u["unit_code"]) for p in doc["projects"] for u in p["control_units"]}
     reds = {str(r.get("redline_id")) for p in doc["projects"] for r in p["redline"]}
     cu, rl = state.shown["control_units"], state.shown["redline"]
-    cu_rows = [k for k, c in enumerate(cu.columns["unit_code"]) if c in units]
-    ids = rl.columns.get("redline_id")
-    rl_rows = [k for k, r in enumerate(ids) if str(r) in reds] if ids is not None and reds else []
+    cu_rows = sorted(k for u in units for k in cu.rows.get(u, ()))  # in layer order
+    rl_rows = sorted(k for r in reds for k in rl.rows.get(r, ()))
     table = run.result.table
     cols = [c for c in ("project_id", "name", "verdict") if c in table.columns]
-    values = pd.DataFrame(table[cols]).to_numpy(dtype=object)
-    projects = {c: [_text(v) for v in values[:, k]] for k, c in enumerate(cols)}
+    projects = {c: [_text(v) for v in table[c].tolist()] for c in cols}
     rows = list(range(len(table)))
+    made = features(table.geometry.to_numpy(), projects, table.crs, rows, 0.0)
     return {
-        "projects": _shown(table.geometry.to_numpy(), projects, table.crs, rows, 0.0),
-        "control_units": _shown(cu.geometry, cu.columns, cu.crs, cu_rows, 5.0),
-        "redline": _shown(rl.geometry, rl.columns, rl.crs, rl_rows, 5.0),
+        "projects": {"type": "FeatureCollection", "features": made},
+        "control_units": {
+            "type": "FeatureCollection",
+            "features": [cu.features[r] for r in cu_rows],
+        },
+        "redline": {"type": "FeatureCollection", "features": [rl.features[r] for r in rl_rows]},
     }
 
 
@@ -414,6 +415,7 @@ def _slope_rules(state: ServeState, slope: str, tech: str, folder: Path) -> Path
     if n != 1:
         raise SxzonesError("the rules file has no single max_slope_deg line to change")
     path = folder / state.ruleset.path.name
+    folder.mkdir(parents=True, exist_ok=True)
     path.write_text(new, encoding="utf-8")
     return path
 

@@ -1,0 +1,158 @@
+"""The served site check's own small-input paths give what the general ones give.
+
+A drawn or pasted parcel is made in memory as the readers read its file
+(:func:`sxzones.serve.uploads.parcel_layer`); the map's features and the page's JSON are made
+without pandas. Known answers: ``read_file`` of the same file, and the command's outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from sxzones.layers import read_file
+from sxzones.serve import uploads
+
+pytest.importorskip("starlette")
+
+
+def _parcels() -> list[tuple[object, str, str, float | None, str]]:
+    """(geometry, project id, name, declared ha, crs): points and polygons as pasted or drawn,
+    with coordinates of many digits, in several CRSs."""
+    rng = np.random.default_rng(7)
+    out: list[tuple[object, str, str, float | None, str]] = []
+    for k in range(30):
+        x, y = rng.uniform(110.3, 114.5), rng.uniform(34.6, 40.7)
+        if k % 3 == 0:
+            geom = shapely.Point(x, y)
+        else:
+            d = rng.uniform(0.001, 0.05, 4)
+            ring = [(x, y), (x + d[0], y), (x + d[1], y + d[2]), (x - d[3], y + d[3])]
+            geom = shapely.Polygon(ring if k % 2 else ring[::-1])  # either orientation
+        name = ["", "示例光伏地块", "<b>x</b> & 'y'"][k % 3]
+        declared = None if k % 4 else round(float(rng.uniform(0.1, 30)), 4)
+        crs = ["wgs84", "gcj02", "bd09", "cgcs2000"][k % 4]
+        out.append((geom, name or "P1", name, declared, crs))
+    hole = shapely.Polygon(
+        [(112.0, 37.0), (112.1, 37.0), (112.1, 37.1), (112.0, 37.1)],
+        [[(112.02, 37.02), (112.05, 37.02), (112.05, 37.05)]],
+    )
+    out.append((hole, "P1", "", 3.5, "wgs84"))
+    projected = shapely.Point(38512000.123456, 4192000.987654)
+    out.append((projected, "P1", "", None, "gk38"))
+    return out
+
+
+@pytest.mark.parametrize("case", range(32))
+def test_parcel_layer_is_read_file_of_the_file(tmp_path: Path, case: int) -> None:
+    geom, pid, name, declared, crs = _parcels()[case]
+    path = uploads.geometry_file(geom, tmp_path, pid, name, declared)
+    made = uploads.parcel_layer(path, geom, pid, name, declared, crs)
+    read = read_file(path, crs=crs)
+    assert made is not None
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(made.frame.drop(columns="geometry")),
+        pd.DataFrame(read.frame.drop(columns="geometry")),
+        check_exact=True,
+    )
+    assert list(made.frame.columns) == list(read.frame.columns)
+    assert made.frame.geometry.name == read.frame.geometry.name
+    assert made.frame.crs == read.frame.crs
+    a, b = made.frame.geometry.to_numpy(), read.frame.geometry.to_numpy()
+    assert shapely.equals_exact(a, b, tolerance=0).all()  # the same doubles, vertex by vertex
+    assert np.array_equal(shapely.get_coordinates(a), shapely.get_coordinates(b))
+    assert made.frame.attrs == read.frame.attrs
+    assert (made.path, made.spec, made.notes, made.encoding, made.row_word, made.xy) == (
+        read.path,
+        read.spec,
+        read.notes,
+        read.encoding,
+        read.row_word,
+        read.xy,
+    )
+
+
+def test_parcel_layer_reads_the_file_when_unsure(tmp_path: Path) -> None:
+    """No CRS given (the file's own is then said), a line, a multipolygon, heights: None."""
+    square = shapely.box(112.0, 37.0, 112.1, 37.1)
+    path = uploads.geometry_file(square, tmp_path, "P1")
+    assert uploads.parcel_layer(path, square, "P1", crs=None) is None
+    for geom in (
+        shapely.LineString([(112, 37), (112.1, 37.1)]),
+        shapely.MultiPolygon([square]),
+        shapely.Point(112.0, 37.0, 900.0),
+    ):
+        assert uploads.parcel_layer(path, geom, "P1", crs="wgs84") is None
+    assert uploads.parcel_layer(path, square, "P1", crs="wgs84") is not None
+
+
+def test_parcel_layer_refuses_a_bad_crs_as_the_reader_does(tmp_path: Path) -> None:
+    from sxzones.errors import SxzonesError
+
+    point = shapely.Point(112.0, 37.0)
+    path = uploads.geometry_file(point, tmp_path, "P1")
+    with pytest.raises(SxzonesError) as made:
+        uploads.parcel_layer(path, point, "P1", crs="nonsense")
+    with pytest.raises(SxzonesError) as read:
+        read_file(path, crs="nonsense")
+    assert str(made.value) == str(read.value)
+    assert json.loads(path.read_text(encoding="utf-8"))["features"][0]["properties"] == {
+        "project_id": "P1",
+        "name": "P1",
+    }
+
+
+@pytest.fixture(scope="module")
+def served():
+    from starlette.testclient import TestClient
+
+    from sxzones.options import ServeOptions
+    from sxzones.serve import create_app
+
+    app, state = create_app(ServeOptions(workers=0))
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        yield client, state
+    state.close()
+
+
+def test_a_check_without_downloads_writes_nothing(served) -> None:
+    """A pasted point's check makes no folder (the parcel's file waits for the downloads)."""
+    client, state = served
+    form = {"coords": "112.30,37.56", "crs": "wgs84", "industry": "coking"}
+    res = client.post("/api/check", data=form).json()
+    assert res["document"]["projects"][0]["verdict"] == "conflict"
+    assert not (state.root / res["job"]).exists()
+
+
+def test_the_manifest_hashes_the_parcel_file_written_with_the_downloads(served, tmp_path):
+    """The downloads of a pasted parcel: the manifest names and hashes its GeoJSON, the bytes
+    geometry_file writes for the same corners, name and declared area; the file is gone
+    afterwards, as an upload is."""
+    import hashlib
+
+    client, state = served
+    corners = [(112.80, 37.20), (112.81, 37.20), (112.81, 37.21), (112.80, 37.21)]
+    form = {
+        "coords": "\n".join(f"{x},{y}" for x, y in corners),
+        "crs": "gcj02",
+        "industry": "pv",
+        "name": "示例光伏地块",
+        "declared_ha": "96",
+    }
+    res = client.post("/api/check", data=form).json()
+    manifest = json.loads(client.get(f"/download/{res['job']}/manifest.json").content)
+    projects = next(i for i in manifest["inputs"] if i["role"] == "projects")
+    want = uploads.geometry_file(
+        uploads.points_to_geometry(corners), tmp_path, "示例光伏地块", "示例光伏地块", 96.0
+    )
+    assert projects["sha256"] == hashlib.sha256(want.read_bytes()).hexdigest()
+    assert Path(projects["file"]).name == uploads.PARCEL_FILE
+    assert projects["rows_read"] == projects["loaded"] == 1
+    assert [i["role"] for i in manifest["inputs"]] == ["projects", "rules"]
+    folder = state.root / res["job"]
+    assert (folder / "out" / "site_check.csv").is_file() and not (folder / "in").exists()
