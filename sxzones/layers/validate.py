@@ -639,6 +639,8 @@ def _note_inexact_ids(run: _Run, idf: str) -> None:
     if pd.api.types.is_float_dtype(col):
         big = np.abs(col.to_numpy(dtype=float, na_value=np.nan)) >= 1e15
     elif col.dtype == object:
+        if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+            return  # text throughout (a CSV's ids): exact; one scan in C, not a Python loop
         big = np.fromiter(
             (
                 isinstance(v, float | np.floating | int | np.integer)
