@@ -258,6 +258,7 @@ def test_a_large_batch_loads_the_kernels_before_its_chunks(shanxi, monkeypatch):
     _, lay = shanxi
     calls: list[int] = []
     monkeypatch.setattr(sc, "warm_up", lambda: calls.append(1))
+    monkeypatch.setattr(sc, "kernels_loaded", lambda: False)  # as in a fresh process
     n = 2 * sc.CHUNK
     monkeypatch.setattr(sc, "KERNEL_INPUTS", n)
     sc.check_sites(_batch(n), lay, load_rules(), threads=2)

@@ -216,6 +216,11 @@ BOUNDED_CHUNK = 32_768
 _WARMING = threading.Event()  # set by warm_up()
 
 
+def kernels_loaded() -> bool:
+    """Whether the compiled kernels are loaded, or being loaded (by :func:`warm_up`)."""
+    return _kernels_loaded()
+
+
 def _kernels_loaded() -> bool:
     """Whether the compiled kernels are loaded, or being loaded (by :func:`warm_up`)."""
     return _WARMING.is_set() or "sxzones.analyses._kernels" in sys.modules
