@@ -276,6 +276,19 @@ def parse_crs(spec: str | int | CRS | CRSSpec) -> CRSSpec:
     raise CRSError(f"unknown CRS spec {raw!r}. Accepted: {ACCEPTED_SPECS}")
 
 
+#: Latitudes and longitudes of China, degrees: every latitude is below every longitude, so
+#: a pair's order is told by the numbers themselves (Google Maps copies latitude first).
+CHINA_LAT = (18.0, 54.0)
+CHINA_LON = (73.0, 136.0)
+
+
+def latitude_first(first: npt.ArrayLike, second: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Whether each pair of degrees is written latitude first: the first number a latitude
+    of China, the second a longitude of China (never the other way round)."""
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    return (a >= CHINA_LAT[0]) & (a <= CHINA_LAT[1]) & (b >= CHINA_LON[0]) & (b <= CHINA_LON[1])
+
+
 def _fields(s: CRSSpec) -> tuple[CRS, None, bool, int | None, float | None, str]:
     return (s.crs, None, s.zone_prefixed, s.zone, s.central_meridian, s.description)
 

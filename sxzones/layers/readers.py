@@ -37,7 +37,7 @@ from geopandas.array import GeometryArray
 from shapely.errors import GEOSException
 
 from sxzones._util import gc_paused
-from sxzones.crs import CRSSpec, parse_crs
+from sxzones.crs import CRSSpec, latitude_first, parse_crs
 from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
 
@@ -996,16 +996,15 @@ def _pair_column(columns: Iterable[Any]) -> Any:
 
 def _split_pair(table: pd.DataFrame, col: Any) -> tuple[pd.DataFrame, str, str, str]:
     """The table with the two numbers of ``col`` as columns ``col (x)`` and ``col (y)``.
-    Degrees written latitude first (as Google Maps gives them) are told by their size: in
-    China a latitude (18-54) is always below a longitude (73-135); other numbers keep their
-    order (x, y). Returns the table, the x and y columns and the order read."""
+    Degrees written latitude first (as Google Maps gives them) are told by their size
+    (:func:`sxzones.crs.latitude_first`, most rows); other numbers keep their order (x, y). Returns the table, the x and y columns and the order read."""
     text = table[col].astype("string").str.strip()
     parts = text.str.split(r"\s*[,，;；]\s*|\s+", n=1, regex=True, expand=True)
     a = _numbers(parts[0])
     b = _numbers(parts[1]) if parts.shape[1] > 1 else np.full(len(table), np.nan)
     ok = np.isfinite(a) & np.isfinite(b)
     degrees = ok.any() and bool(np.all(np.abs(np.r_[a[ok], b[ok]]) <= 180))
-    lat_first = degrees and bool(np.median(a[ok]) < np.median(b[ok]))
+    lat_first = degrees and bool(latitude_first(a[ok], b[ok]).mean() > 0.5)  # most rows
     xs, ys = (b, a) if lat_first else (a, b)
     cx, cy = f"{col} (x)", f"{col} (y)"
     out = table.copy()

@@ -19,7 +19,7 @@ from sxzones import __version__
 from sxzones._util import is_existing_path
 from sxzones.analyses.nearest import warm_up
 from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
-from sxzones.crs import parse_crs
+from sxzones.crs import latitude_first, parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
@@ -111,7 +111,7 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
     text = [f"geometry given as text in {crs}"]
     if isinstance(geom, shapely.Point) and not geom.is_empty and spec_crs.crs.is_geographic:
         lat, lon = geom.x, geom.y
-        if 18 <= lat <= 54 and 73 <= lon <= 136:  # in China a latitude is below a longitude
+        if latitude_first(lat, lon):  # in China a latitude is below a longitude
             geom = shapely.Point(lon, lat)
             text.append(
                 f"point given latitude first (as Google Maps copies it): read as {lon:g}, {lat:g}"
