@@ -59,7 +59,7 @@ def _run(geoms, areas, *, path: str, **kw):
     mp = pytest.MonkeyPatch()
     try:
         mp.setattr(nearest, "TINY_WORK", np.inf if path == "numpy" else -1)
-        mp.setattr(nearest, "_kernels_loaded", lambda: path == "compiled")
+        mp.setattr(nearest, "kernels_loaded", lambda: path == "compiled")
         mp.setattr(nearest, "TINY_FAR", -1 if path == "compiled" else np.inf)
         if path == "bounded":  # the far search in numpy, a few firms at a time
             mp.setattr(nearest, "SMALL_FAR", 5_000)
@@ -156,7 +156,7 @@ def test_either_side_of_the_thresholds(targets, monkeypatch):
 
     monkeypatch.setattr(nearest, "_pairs_bounded", bounded)
     for loaded in (False, True):
-        monkeypatch.setattr(nearest, "_kernels_loaded", lambda loaded=loaded: loaded)
+        monkeypatch.setattr(nearest, "kernels_loaded", lambda loaded=loaded: loaded)
         for limit, beyond in ((work, False), (work - 1, True)):
             monkeypatch.setattr(nearest, "TINY_WORK", limit)
             calls.clear()
@@ -167,7 +167,7 @@ def test_either_side_of_the_thresholds(targets, monkeypatch):
             _same(got, ref)
     # many inputs: the kernels are loaded (here: warm_up is called) before measuring
     warmed: list[bool] = []
-    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: bool(warmed))
+    monkeypatch.setattr(nearest, "kernels_loaded", lambda: bool(warmed))
     monkeypatch.setattr(nearest, "warm_up", lambda: warmed.append(True))
     monkeypatch.setattr(nearest, "KERNEL_INPUTS", len(parcels) + 1)
     nearest_geodesic(parcels, idx, 50_000.0, WORK, threads=1)
@@ -197,7 +197,7 @@ def test_bounded_path_falls_back_to_every_segment():
 def test_far_candidates_numpy_equals_kernel(monkeypatch):
     """The far-candidate search in numpy, whole or a few firms at a time: the same pairs, in
     the same order, with the same gaps as the compiled kernel (bit for bit)."""
-    monkeypatch.setattr(nearest, "_kernels_loaded", lambda: False)
+    monkeypatch.setattr(nearest, "kernels_loaded", lambda: False)
     rng = np.random.default_rng(1)
     lo = rng.uniform(0, 1e5, (400, 2))
     abox = np.column_stack([lo, lo + rng.uniform(10, 5000, (400, 2))])

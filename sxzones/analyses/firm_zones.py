@@ -358,10 +358,13 @@ def outside_asks(rules: RuleSet) -> str | None:
 _OUTSIDE_TAIL = ": the plan does not apply"
 
 
-def outside_asks_tail() -> str:
-    """How the ``asks`` of a firm outside the rules' jurisdiction ends (see
-    :func:`outside_asks`)."""
-    return _OUTSIDE_TAIL
+def outside_plan(asks: pd.Series) -> npt.NDArray[np.bool_]:
+    """Which rows of an ``asks`` column (a firm's, or an equipment unit's ``firm_asks``) are
+    those of a firm outside the rules' jurisdiction (:func:`outside_asks`); each distinct
+    text is looked at once, not a string per row (a million firms)."""
+    values = pd.Categorical(asks)
+    away = [str(c).endswith(_OUTSIDE_TAIL) for c in values.categories]
+    return np.array([*away, False], dtype=bool)[values.codes]  # code -1 (missing): not
 
 
 def _outside_jurisdiction(out: pd.DataFrame, rules: RuleSet) -> None:
@@ -454,10 +457,7 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
             which = (result["industry_status"] == "unrecognised").to_numpy(dtype=bool)
             vals = result.loc[which, raw[0]].astype(str).str.strip()
             unrec = {str(k): int(v) for k, v in vals.value_counts().items()}
-    outside = 0
-    if "asks" in result.columns:
-        asks = result["asks"].value_counts()  # per distinct text, not per row
-        outside = int(sum(v for k, v in asks.items() if str(k).endswith(_OUTSIDE_TAIL)))
+    outside = int(outside_plan(result["asks"]).sum()) if "asks" in result.columns else 0
     no_county = None
     if "adcode" in result.columns:
         no_county = int(result["adcode"].value_counts().get("", 0))  # no string per row

@@ -218,11 +218,6 @@ _WARMING = threading.Event()  # set by warm_up()
 
 def kernels_loaded() -> bool:
     """Whether the compiled kernels are loaded, or being loaded (by :func:`warm_up`)."""
-    return _kernels_loaded()
-
-
-def _kernels_loaded() -> bool:
-    """Whether the compiled kernels are loaded, or being loaded (by :func:`warm_up`)."""
     return _WARMING.is_set() or "sxzones.analyses._kernels" in sys.modules
 
 
@@ -489,7 +484,7 @@ def _pairs_nearest(
     work = int(np.dot(fs.count[i].astype(np.float64), as_.count[j]))
     if work <= TINY_WORK:
         res = _pairs_numpy(fs, firms.box, as_, i, j)
-    elif not _kernels_loaded():
+    elif not kernels_loaded():
         res = _pairs_bounded(firms, areas, i, j)
     else:
         from sxzones.analyses._kernels import pairs_kernel
@@ -546,7 +541,7 @@ def _far_candidates(
     loaded and there are more than :data:`TINY_FAR` box pairs, else in numpy, at most
     :data:`SMALL_FAR` box pairs at a time: the same operations on the same doubles, the
     same pairs in the same order (firm by firm, areas in index order)."""
-    if len(far) * len(abox) > (TINY_FAR if _kernels_loaded() else np.inf):
+    if len(far) * len(abox) > (TINY_FAR if kernels_loaded() else np.inf):
         from sxzones.analyses._kernels import far_candidates
 
         return far_candidates(fbox, far, abox, kratio, known)  # type: ignore[no-any-return]
@@ -813,7 +808,7 @@ def nearest_geodesic(
     :data:`KERNEL_INPUTS` geometries on, the compiled kernels are loaded (:func:`warm_up`);
     below, they are used only if something loaded them already.
     """
-    if len(firm_geoms) >= KERNEL_INPUTS and not _kernels_loaded():
+    if len(firm_geoms) >= KERNEL_INPUTS and not kernels_loaded():
         warm_up()  # they load while the trees and segments are built
     ruler = GroundRuler(crs, thresholds)
     idx = areas if isinstance(areas, TargetIndex) else TargetIndex.of(areas)

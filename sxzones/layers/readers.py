@@ -318,11 +318,13 @@ _HEADER_CRS: tuple[tuple[str, str | None], ...] = (
 )
 
 
-def _check_header_crs(path: Path, columns: tuple[Any, Any], declared: Any) -> None:
+def _check_header_crs(path: Path, columns: Sequence[Any], declared: Any) -> None:
     """Refuse a declared CRS that the coordinate columns' own names contradict
     (``经度(高德)`` read as ``--crs wgs84``: every point 300-600 m off), and name the CRS
-    when none was given and the names say it."""
+    when none was given and the names say it. ``columns``: the two columns, or the one
+    holding both."""
     text = " ".join(str(c) for c in columns).lower()
+    shown = ", ".join(str(c) for c in columns)
     said = {(word, family) for word, family in _HEADER_CRS if word in text}
     families = {f for _, f in said}
     if len(families) != 1:
@@ -333,12 +335,12 @@ def _check_header_crs(path: Path, columns: tuple[Any, Any], declared: Any) -> No
     if declared is None:
         raise CRSError(
             f"{path}: the file declares no CRS and none was given; the columns "
-            f"{columns[0]}, {columns[1]} name {word!r}. Fix: pass {named[family]}"
+            f"{shown} name {word!r}. Fix: pass {named[family]}"
         )
     spec = parse_crs(declared)
     if spec.obfuscation != family:
         raise CRSError(
-            f"{path}: the columns {columns[0]}, {columns[1]} name {word!r}, but the coordinates "
+            f"{path}: the columns {shown} name {word!r}, but the coordinates "
             f"were declared {spec.name}: read so, every point would be hundreds of metres "
             f"off. Fix: pass {named[family]}, or rename the columns if the name is wrong"
         )
@@ -1136,7 +1138,7 @@ def _read_table_layer(
         frame = _geometries_from_wkt(table, wkt)
         notes.append(f"geometries read from the WKT column {wkt}")
     elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
-        _check_header_crs(p, (both, both), crs)
+        _check_header_crs(p, (both,), crs)
         table, x, y, order = _split_pair(table, both)
         frame, xy = _points_from_table(table, p, x, y, make=points)
         notes.append(f"coordinates read from column {both} ({order})")

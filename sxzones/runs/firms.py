@@ -15,7 +15,7 @@ import shapely
 from sxzones._util import is_existing_path
 from sxzones.analyses.firm_zones import (
     BEYOND,
-    outside_asks_tail,
+    outside_plan,
     screen_firms,
     summarise,
     summary_by_city,
@@ -272,13 +272,8 @@ def _cities_without_builtup(
     reps = shapely.point_on_surface(builtup.geometry.to_numpy())
     which, table = county_lookup(reps, admin)
     held = {str(c) for c in np.asarray(table["city"], dtype=object)[which] if str(c)}
-    # by categories, not a string per firm (a million firms)
-    asks = pd.Categorical(result["asks"]) if "asks" in result.columns else None
-    ours = np.ones(len(result), dtype=bool)
-    if asks is not None:
-        foreign = [str(c).endswith(outside_asks_tail()) for c in asks.categories]
-        ours = ~np.array([*foreign, False], dtype=bool)[asks.codes]
-    city = pd.Categorical(result["city"])
+    ours = ~outside_plan(result["asks"]) if "asks" in result.columns else np.ones(len(result), bool)
+    city = pd.Categorical(result["city"])  # by categories, not a string per firm
     counts = np.bincount(city.codes[ours & (city.codes >= 0)], minlength=len(city.categories))
     missing = {
         str(c): int(n)

@@ -298,10 +298,9 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
     if totals["units_without_capacity"]:
         lines.append(f"  {totals['units_without_capacity']} coke oven(s) without a capacity")
     if "firm_asks" in result.columns:
-        from sxzones.analyses.firm_zones import outside_asks_tail
+        from sxzones.analyses.firm_zones import outside_plan
 
-        away = result["firm_asks"].astype("string").fillna("").str.endswith(outside_asks_tail())
-        if n := int(away.sum()):
+        if n := int(outside_plan(result["firm_asks"]).sum()):
             lines.append(
                 f"warning: {n} unit(s) belong to firms outside the plan's province (firm_asks "
                 "says so): their findings follow the equipment rules, which the plan sets for "
