@@ -61,6 +61,7 @@ COORDINATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("easting", "northing"),
     ("东坐标", "北坐标"),
 )
+_COORDINATE_NAMES = frozenset(n for pair in COORDINATE_COLUMNS for n in pair)
 #: Pairs read without a note; any other pair is said (``coordinates read from columns ..``).
 _PLAIN_PAIRS = frozenset(
     [("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("经度", "纬度"), ("x", "y")]
@@ -70,18 +71,50 @@ _AMBIGUOUS_XY = (("x坐标", "y坐标"), ("横坐标", "纵坐标"))
 _UNIT = re.compile(r"[（(\[【][^（(\[【]*[）)\]】]$")
 
 
+#: Words before or after a coordinate name that say where the numbers come from
+#: (``百度经度``, ``gcj_lng``, ``lat_wgs84``); the CRS they name is checked against the declared
+#: one (:func:`_check_header_crs`).
+_SOURCE_WORD = r"(?:百度|高德|腾讯|火星|gcj-?02|gcj|bd-?09|bd|baidu|wgs-?84|wgs|gps|cgcs-?2000)"
+_SOURCE_PREFIX = re.compile(rf"^{_SOURCE_WORD}[_\-]?")
+_SOURCE_SUFFIX = re.compile(rf"[_\-]?{_SOURCE_WORD}$")
+
+
 def coordinate_key(name: Any) -> str:
-    """A column name as coordinate columns are recognised: lower case, without spaces and
-    without a trailing unit in brackets (``经度（°）`` -> ``经度``, ``Lat (N)`` -> ``lat``)."""
+    """A column name as coordinate columns are recognised: lower case, without spaces,
+    without a trailing unit in brackets (``经度（°）`` -> ``经度``, ``Lat (N)`` -> ``lat``) and
+    without a word naming the coordinates' source (``百度经度`` -> ``经度``, ``gcj_lng`` ->
+    ``lng``) where what is left is a coordinate name."""
     key = re.sub(r"\s+", "", str(name)).lower()
-    return _UNIT.sub("", key) or key
+    key = _UNIT.sub("", key) or key
+    for source in (_SOURCE_PREFIX, _SOURCE_SUFFIX):
+        bare = source.sub("", key)
+        if bare != key and bare in _COORDINATE_NAMES:
+            return bare
+    return key
+
+
+#: The unit in brackets of a coordinate column split into degrees, minutes and seconds
+#: (``经度(度)``, ``经度(分)``, ``经度(秒)``; the sub-header 度|分|秒 of a two-row header).
+_DMS_UNITS = {
+    "度": "d", "°": "d", "deg": "d", "degree": "d", "degrees": "d",
+    "分": "m", "′": "m", "'": "m", "min": "m", "minute": "m", "minutes": "m",
+    "秒": "s", "″": "s", '"': "s", "sec": "s", "second": "s", "seconds": "s",
+}  # fmt: skip
+
+
+def _dms_unit(name: Any) -> str | None:
+    """``d``, ``m`` or ``s`` for a column named with a degree, minute or second unit in
+    brackets (``经度(分)``); None otherwise."""
+    m = _UNIT.search(re.sub(r"\s+", "", str(name)).lower())
+    return _DMS_UNITS.get(m.group(0)[1:-1]) if m else None
 
 
 def coordinate_pair(names: Iterable[Any]) -> tuple[Any, Any] | None:
     """The first pair of :data:`COORDINATE_COLUMNS` among ``names`` (the names as given)."""
     keys: dict[str, Any] = {}
     for n in names:
-        keys.setdefault(coordinate_key(n), n)
+        if _dms_unit(n) not in ("m", "s"):  # 经度(分) is the minutes of 经度(度)
+            keys.setdefault(coordinate_key(n), n)
     for cx, cy in COORDINATE_COLUMNS:
         if cx in keys and cy in keys:
             return keys[cx], keys[cy]
@@ -433,6 +466,26 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
     return gpd.GeoDataFrame(frame.loc[keep, cols].reset_index(drop=True), geometry=g[keep])
 
 
+#: How to choose a layer or a sheet, in messages.
+CHOOSE_LAYER = "--layer NAME on the command line, layer = .. in a catalogue entry or recipe"
+
+
+def _only_layer(path: Path) -> str | None:
+    """The one layer with geometries of a GeoPackage (None: the driver's default). Several
+    are refused, named with their geometry types and feature counts: which one holds the
+    projects cannot be known (the first was once read: a reference point instead of the
+    parcel beside it)."""
+    layers = [(str(n), str(t)) for n, t in pyogrio.list_layers(path) if t is not None]
+    if len(layers) <= 1:
+        return layers[0][0] if layers else None
+    shown = ", ".join(
+        f"{n} ({t}, {pyogrio.read_info(path, layer=n)['features']} features)" for n, t in layers
+    )
+    raise _refuse(
+        path, f"the GeoPackage holds {len(layers)} layers: {shown}", f"choose one: {CHOOSE_LAYER}"
+    )
+
+
 def _read_vector(
     path: Path,
     layer: str | int | None,
@@ -456,10 +509,7 @@ def _read_vector(
         if suffix == ".shp":
             encoding = _shapefile_encoding(path, encoding, notes)
         if suffix == ".gpkg" and layer is None:
-            layers = pyogrio.list_layers(path)
-            if len(layers) > 1:
-                layer = str(layers[0][0])
-                notes.append(f"first of {len(layers)} layers read ({layer}); choose with layer=")
+            layer = _only_layer(path)
         if suffix in _ALL_LAYERS and layer is None:
             frame = _read_folders(path, encoding, where, notes)
         else:
@@ -585,6 +635,7 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
             )
         return x, y  # type: ignore[return-value]
     if pair := coordinate_pair(columns):
+        _refuse_rivals(columns, pair, path)
         return pair
     pairs = ", ".join(f"{a}/{b}" for a, b in COORDINATE_COLUMNS)
     keys = {coordinate_key(c): c for c in columns}
@@ -606,6 +657,26 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
     )
 
 
+def _refuse_rivals(columns: list[str], pair: tuple[Any, Any], path: Path) -> None:
+    """Refuse a table with more than one pair of coordinate columns (``经度/纬度`` beside
+    ``百度经度/百度纬度``, ``经度(高德)``): which pair the declared CRS is for cannot be known,
+    and the pair read first put points a kilometre off without a word."""
+    keys = {coordinate_key(c) for c in pair}
+    rivals = [
+        c
+        for c in columns
+        if c not in pair and coordinate_key(c) in keys and _dms_unit(c) not in ("m", "s")
+    ]
+    if rivals:
+        raise _refuse(
+            path,
+            f"more than one pair of coordinate columns: {', '.join(map(str, pair))} and "
+            f"{', '.join(map(str, rivals))}",
+            f"choose one pair and give its CRS: --field x={pair[0]} --field y={pair[1]} "
+            "--crs ... (x = .., y = .. in a catalogue entry)",
+        )
+
+
 def _read_table(
     path: Path,
     x: str | None,
@@ -623,6 +694,8 @@ def _read_table(
     if suffix in _EXCEL:
         first: list[str] = []
         table = _sheet_table(_excel_sheet(path, sheet or 0), x, y, header_names, first)
+        if sheet is None and not header_names and _locatable(table.columns, x, y):
+            _refuse_other_sheets(path, x, y)
         if sheet is None and not header_names and not _locatable(table.columns, x, y):
             # a workbook whose first sheet is its instructions (填表说明): the first sheet
             # that has coordinate columns
@@ -672,6 +745,31 @@ def _read_table(
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _refuse_other_sheets(path: Path, x: str | None, y: str | None) -> None:
+    """Refuse a workbook in which more than one sheet has coordinate columns (one sheet per
+    city): reading the first would leave the others' rows out of every count."""
+    with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
+        names = [str(n) for n in book.sheet_names]
+    if len(names) < 2:
+        return
+    located = [names[0]]
+    for name in names[1:]:
+        top = pd.read_excel(
+            path, sheet_name=name, dtype=object, header=None, engine=EXCEL_ENGINE,
+            nrows=HEADER_SEARCH_ROWS,
+        )  # fmt: skip
+        rows = [list(r) for r in top.itertuples(index=False)]
+        if rows and _locatable(_header_names(rows, _header_row(rows, x, y)), x, y):
+            located.append(name)
+    if len(located) > 1:
+        raise _refuse(
+            path,
+            f"{len(located)} sheets have coordinate columns ({', '.join(located)}); only one "
+            "is read",
+            f"choose one: {CHOOSE_LAYER}; or copy the rows of all into one sheet",
+        )
 
 
 def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
@@ -857,11 +955,35 @@ def _sheet_table(
         (above[j] if j < len(above) and above[j] else f"Unnamed: {j}") if blank(v) else v
         for j, v in enumerate(head)
     ]
+    _note_titles(top, skip, notes)
+    below = _dms_subheader(names, list(raw.iloc[skip + 1]) if len(raw) > skip + 1 else [])
+    if below is not None:  # 经度 merged over 度|分|秒: one name per column, the row is header
+        names, skip = below, skip + 1
+        notes.append(f"header read from rows {skip} and {skip + 1} (degrees|minutes|seconds)")
     table = raw.iloc[skip + 1 :].reset_index(drop=True)
     table.columns = pd.Index(dedup_names(names, False)) if names else table.columns
     table.attrs["header_row"] = skip + 1
-    _note_titles(top, skip, notes)
     return table
+
+
+def _dms_subheader(names: list[Any], cells: list[Any]) -> list[Any] | None:
+    """The names of a header over two rows whose second row splits coordinate columns into
+    度 | 分 | 秒 under a merged cell (``经度`` over three columns): ``经度(度)``, ``经度(分)``,
+    ``经度(秒)``; None when the row below the header is no such sub-header."""
+    units = [_DMS_UNITS.get(str(c).strip().lower()) if c is not None else None for c in cells]
+    if sum(u in ("m", "s") for u in units) < 2:
+        return None
+    out, owner = list(names), None
+    for j, name in enumerate(names):
+        text = str(name)
+        if not text.startswith("Unnamed: "):
+            owner = text if coordinate_key(text) in _COORDINATE_NAMES else None
+        unit = units[j] if j < len(units) else None
+        if unit is not None and owner is not None:
+            out[j] = f"{owner}({str(cells[j]).strip()})"
+        elif unit is not None:
+            return None  # 度/分/秒 under a column that is no coordinate: not this layout
+    return out
 
 
 def _header_names(rows: Sequence[Sequence[Any]], skip: int) -> list[str]:
@@ -1046,7 +1168,7 @@ def _points_from_table(
     points cost about 0.4 s per million rows, and are made once, in the working CRS, by
     validation)."""
     cx, cy = _find_columns([str(c) for c in table.columns], x, y, path)
-    xs, ys = _numbers(table[cx]), _numbers(table[cy])
+    (xs, x_parts), (ys, y_parts) = _dms_numbers(table, cx, path), _dms_numbers(table, cy, path)
     ok = np.isfinite(xs) & np.isfinite(ys)
     if len(blank := blank_rows(table, ~ok)):  # the index keeps the rows' places
         keep = np.ones(len(table), bool)
@@ -1058,7 +1180,39 @@ def _points_from_table(
     frame = gpd.GeoDataFrame(table, geometry=geoms)
     frame.attrs["coordinate_columns"] = (cx, cy)
     frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
+    if x_parts or y_parts:
+        frame.attrs["dms_columns"] = (*x_parts, *y_parts)
     return frame, (xs, ys)
+
+
+def _dms_numbers(table: pd.DataFrame, col: str, path: Path) -> tuple[np.ndarray, list[str]]:
+    """The numbers of a coordinate column (:func:`_numbers`), with its minutes and seconds
+    added where the table splits it into ``经度(度)``, ``经度(分)``, ``经度(秒)``; and those
+    columns. A row whose degrees are not whole, or whose minutes or seconds are blank or
+    outside [0, 60), gets NaN (rejected with its row)."""
+    key = coordinate_key(col)
+    parts: dict[str, str] = {}
+    for c in map(str, table.columns):
+        if (unit := _dms_unit(c)) in ("m", "s") and coordinate_key(c) == key:
+            if unit in parts:
+                raise _refuse(
+                    path,
+                    f"columns {parts[unit]} and {c} both hold the "
+                    f"{'minutes' if unit == 'm' else 'seconds'} of {col}",
+                    "keep one of them",
+                )
+            parts[unit] = c
+    deg = _numbers(table[col])
+    if not parts:
+        return deg, []
+    out = deg.copy()
+    ok = np.isfinite(deg) & (deg == np.trunc(deg)) & (deg >= 0)
+    for unit, scale in (("m", 60.0), ("s", 3600.0)):
+        if unit in parts:
+            v = _numbers(table[parts[unit]])
+            ok &= (v >= 0) & (v < 60)
+            out = out + np.where(np.isfinite(v), v, 0.0) / scale
+    return np.where(ok, out, np.nan), [parts[u] for u in ("m", "s") if u in parts]
 
 
 def _read_parquet(path: Path) -> gpd.GeoDataFrame:
@@ -1148,6 +1302,11 @@ def _read_table_layer(
         _check_header_crs(p, (cx, cy), crs)
         if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
             notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
+    if dms := frame.attrs.pop("dms_columns", ()):
+        notes.append(
+            f"degrees, minutes and seconds combined: {', '.join(map(str, dms))} added to the "
+            "degrees of the coordinate columns"
+        )
     if blank := frame.attrs.pop("blank_rows", ()):
         notes.append(blank_note(blank, header_row))
     return frame, xy, header_row
@@ -1177,7 +1336,7 @@ def read_file(
         example ``gcj02`` for boundaries from Amap); for other formats it must agree with the
         file's own declaration.
     layer : str or int, optional
-        GeoPackage layer.
+        GeoPackage layer, or the sheet of a workbook (as ``sheet``).
     encoding : str, optional
         Text encoding of attributes (shapefiles, CSV, 界址点 files). Default: ``.cpg`` or the
         .dbf language driver, else UTF-8 with a fall-back to GB18030.
@@ -1201,6 +1360,8 @@ def read_file(
     """
     p = Path(path)
     _check_file(p)
+    if layer is not None and sheet is None and p.suffix.lower() in _EXCEL:
+        sheet, layer = layer, None  # --layer names a workbook's sheet
     if p.suffix.lower() == ".zip":
         kw = {"crs": crs, "layer": layer, "encoding": encoding, "x": x, "y": y}
         return _read_zip(p, sheet=sheet, where=where, points=points, **kw)

@@ -299,6 +299,8 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "site_id": ("地块编号", "编号", "DKBH", "BH", "parcel_id"),
         "kind": ("地块类型", "类型", "DKLX", "LX"),
         "name": ("地块名称", *_NAME),
+        "settled": ("是否稳沉", "稳沉", "稳沉状态", "是否稳定"),
+        "closure_year": ("封场年份", "封场时间", "封场年度", "闭库年份", "关闭年份"),
     },
     "admin": {
         "adcode": _ADCODE,

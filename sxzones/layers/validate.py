@@ -152,6 +152,7 @@ _SAID_READ_NOTES = (
     "point given latitude first",
     "the file's own column source_row",
     "CAD drawing:",
+    "degrees, minutes and seconds combined",
 )
 
 
@@ -321,6 +322,35 @@ def _builtin_names(frame: pd.DataFrame, role: Role, taken: set[str]) -> dict[str
     return out
 
 
+def _refuse_twins(raw: RawLayer, role: Role, taken: set[str]) -> None:
+    """Refuse a file holding a canonical field (``industry``) and one of its usual names
+    (``行业``) whose values differ on some row, when no mapping chooses: which one the user
+    means cannot be known, and reading either silently can be wrong (a coking plant read
+    from an ``industry`` column holding ``other``). Equal columns are no doubt; names and ids
+    are left alone (``name`` beside ``企业名称`` is a bilingual table)."""
+    frame = raw.frame
+    by_key: dict[str, list[str]] = {}
+    for c in _fields_present(frame):
+        by_key.setdefault(normalise(c), []).append(c)
+    for canon, words in FIELD_NAMES.get(role.name, {}).items():
+        if canon not in frame.columns or canon in taken or canon in ("name", role.id_field):
+            continue  # names and ids decide no answer: a bilingual table keeps ``name``
+        for twin in dict.fromkeys(c for w in words for c in by_key.get(normalise(w), [])):
+            if twin == canon or twin in taken:
+                continue
+            a = frame[canon].astype("string").fillna("").str.strip()
+            b = frame[twin].astype("string").fillna("").str.strip()
+            differ = np.flatnonzero((a != b).to_numpy(dtype=bool))
+            if len(differ):
+                k = differ[0]
+                raise LayerError(
+                    f"{raw.path}: columns {canon!r} and {twin!r} both name the {canon} and "
+                    f"differ ({len(differ)} {raw.row_word}s; {raw.row_word} "
+                    f"{frame[ROW].iloc[k]}: {a.iloc[k]!r} against {b.iloc[k]!r}). Fix: choose "
+                    f"one: --field {canon}={twin}, or --field {canon}={canon}"
+                )
+
+
 #: 环境管控单元编码: ZH + 6-digit admin code + type digit + serial (GLOSSARY).
 _UNIT_CODE = re.compile(r"^ZH\d{6}([123])\d+$")
 _UNIT_TYPE_DIGIT = {"1": "priority_protection", "2": "key_control", "3": "general_control"}
@@ -359,6 +389,11 @@ def _map_fields(
             'CANONICAL=SOURCE, or fields = { CANONICAL = "SOURCE" } in the catalogue entry).'
         )
     mapping = {canon: src for canon, src in fields.items() if canon != src}
+    _refuse_twins(raw, role, set(fields) | set(fields.values()))
+    if clash := [c for c in mapping if c in frame.columns and c not in mapping.values()]:
+        # --field industry=行业 beside a column named industry: that column is the user's,
+        # kept as input_industry (two columns of one name cannot be told apart)
+        frame = frame.rename(columns={c: f"input_{c}" for c in clash})
     builtin = _builtin_names(
         frame.rename(columns={s: c for c, s in mapping.items()}) if mapping else frame,
         role,
@@ -585,6 +620,50 @@ def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
             )
     if r.name == "control_units":
         _note_type_against_code(run)
+    if r.name == "candidates":
+        _read_candidate_state(run)
+
+
+#: What tables write for a settled (稳沉) or still settling subsidence area.
+_SETTLED = {
+    **dict.fromkeys(("是", "已稳沉", "稳沉", "已稳定", "稳定", "true", "yes", "y", "1"), True),
+    **dict.fromkeys(("否", "未稳沉", "不稳沉", "沉降中", "未稳定", "false", "no", "n", "0"), False),
+}
+#: A closure year as tables write it: 2019, 2019年, 2019-06, 2019年6月, 2019/6/1, 2019.06.
+_YEAR = re.compile(r"^((?:19|20)\d{2})(?:\.0)?(?:年.*|[-/.]\d{1,2}(?:[-/.]\d{1,2})?.*)?$")
+
+
+def _read_candidate_state(run: _Run) -> None:
+    """``settled`` as True/False (是/否, 已稳沉/未稳沉, true/false, 1/0) and ``closure_year`` as a
+    year (2019, 2019年, 2019-06); a blank is unknown (None: the score's state component drops
+    out). Another value rejects the row: read as text, ``2019年`` once crashed the screen and
+    ``是`` scored as still settling."""
+    frame = run.frame
+    if "settled" in frame.columns:
+        text = frame["settled"].map(lambda v: "" if _is_blank(v) else str(v).strip().lower())
+        value = text.map(lambda t: None if t == "" else _SETTLED.get(t.removesuffix(".0")))
+        bad = run.alive & (value.isna() & (text != "")).to_numpy(dtype=bool)
+        _reject_values(run, bad, "settled", text, "是, 否, 已稳沉, 未稳沉, true, false, 1, 0")
+        frame["settled"] = value.astype(object).where(value.notna(), None)
+    if "closure_year" in frame.columns:
+        text = frame["closure_year"].map(lambda v: "" if _is_blank(v) else str(v).strip())
+        year = text.map(lambda t: int(m.group(1)) if (m := _YEAR.match(t)) else None)
+        bad = run.alive & (year.isna() & (text != "")).to_numpy(dtype=bool)
+        _reject_values(run, bad, "closure_year", text, "a year: 2019, 2019年 or 2019-06")
+        frame["closure_year"] = year.astype(object).where(year.notna(), None)
+
+
+def _is_blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or str(v).strip() in ("", "nan", "<NA>")
+
+
+def _reject_values(run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str) -> None:
+    if bad.any():
+        seen = sorted(set(text[bad]))[:5]
+        run.reject(
+            bad, "bad_value", f"{run.shown(f)!r} has value(s) {seen}; allowed: {ok}", f,
+            "correct them in the file (a blank is read as unknown)",
+        )  # fmt: skip
 
 
 def _note_type_against_code(run: _Run) -> None:

@@ -228,6 +228,7 @@ def _load_firm_inputs(
             crs=opts.crs,
             fields=opts.fields_for("firms"),
             encoding=opts.encoding,
+            layer=opts.layer,
             base=opts.base,
         )
         b, brep = later_b.result()

@@ -141,6 +141,7 @@ def read_projects(
     name: str = "P1",
     fields: dict[str, str] | None = None,
     encoding: str | None = None,
+    layer: str | None = None,
     single: bool = False,
     raw: RawLayer | None = None,
 ) -> tuple[gpd.GeoDataFrame, Any]:
@@ -150,8 +151,9 @@ def read_projects(
     ``fields`` maps canonical fields of role ``projects`` (``project_id``, ``industry``,
     ``kind``, ``name``) to the file's own; ``id_field`` is the same as
     ``fields["project_id"]``. ``industry`` and ``kind`` are values for every project.
-    ``single``: the spec is one project (``--project``), so a table of points is refused
-    (each row would be a project of its own). ``raw``: the file ``spec`` as read already
+    ``layer``: the GeoPackage layer or workbook sheet to read. ``single``: the spec is one
+    project (``--project``), so a table of points is refused (each row would be a project
+    of its own). ``raw``: the file ``spec`` as read already
     (a server makes a drawn parcel's in memory as it writes the file)."""
     mapping, x, y = coordinate_fields(fields)
     if id_field:
@@ -159,7 +161,7 @@ def read_projects(
     path = Path(spec)
     if raw is not None or is_existing_path(path):
         if raw is None:
-            raw = read_file(path, crs=crs, encoding=encoding, x=x, y=y)
+            raw = read_file(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y)
         mapping = _project_fields(raw, mapping)
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
@@ -175,10 +177,12 @@ def read_projects(
                 "to a projects file only"
             )
         raw = _text_geometry(spec, crs, name)
-    if industry is not None:
+    if industry is not None:  # given for every project: it is the field (a 行业 column too)
         raw.frame["industry"] = industry
+        mapping["industry"] = "industry"
     if kind is not None:
         raw.frame["kind"] = kind
+        mapping["kind"] = "kind"
     projects, report = validate_layer(
         raw,
         "projects",
@@ -348,6 +352,7 @@ def compute_check(
         kind=opts.kind,
         fields=opts.fields_for("projects"),
         encoding=opts.encoding,
+        layer=opts.layer,
         single=opts.project is not None,
         raw=raw,
     )

@@ -416,6 +416,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
             crs=opts.crs,
             encoding=opts.encoding,
             fields=opts.fields_for("candidates"),
+            layer=opts.layer,
             base=opts.base,
         )
         exclusions, missing, reports = build_exclusions(

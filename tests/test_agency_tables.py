@@ -1,0 +1,207 @@
+"""Tables shaped as agencies keep them, each once read wrong without a word: coordinates split
+into degree, minute and second columns (only the degrees were read: 太钢 130 km away), two
+pairs of coordinate columns (the plain pair read as the declared BD-09), an ``industry``
+column beside ``行业`` (``other`` won), one sheet per city (only the first sheet was counted),
+a GeoPackage with a reference point beside the parcel (the point was checked)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from click.testing import CliRunner
+from geopandas import GeoDataFrame
+
+from sxzones.cli import cli
+from sxzones.errors import LayerError
+from sxzones.layers import read_file
+
+
+def _firms(tmp_path, path, *extra):
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "firms", "--firms", str(path), "--crs", "wgs84", "--builtup", "builtup_demonstration",
+            "--format", "csv", "--out", str(out), *extra,
+        ],
+    )  # fmt: skip
+    return res, out / "firm_zones.csv"
+
+
+# 太钢 at 112°33′00″ E, 37°52′12″ N lies inside 太原市建成区; 112 E, 37 N read as degrees lies
+# near 介休, 130 km away.
+DMS_ROWS = [["F1", "太原钢厂", "钢铁", 112, 33, 0, 37, 52, 12]]
+
+
+def test_dms_columns_named_with_their_units(tmp_path):
+    p = tmp_path / "dms.csv"
+    p.write_text(
+        "企业编号,企业名称,行业,经度(度),经度(分),经度(秒),纬度(度),纬度(分),纬度(秒)\n"
+        "F1,太原钢厂,钢铁,112,33,0,37,52,12\nF2,坏分,钢铁,112,75,0,37,52,12\n",
+        "utf-8",
+    )
+    raw = read_file(p, crs="wgs84")
+    first = raw.frame.geometry.iloc[0]
+    assert (first.x, first.y) == pytest.approx((112.55, 37 + 52 / 60 + 12 / 3600), abs=1e-12)
+    assert raw.frame.geometry.iloc[1] is None  # 75 minutes
+    assert any("degrees, minutes and seconds combined" in n for n in raw.notes)
+    res, csv = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert t.loc[0, "zone"] == "inside"
+    assert t.loc[0, "nearest_area_name"] == "太原市建成区"
+    rejects = pd.read_csv(csv.with_name("rejects.csv"), encoding="utf-8-sig", dtype=str)
+    assert rejects["source_row"].tolist() == ["3"]  # 75 minutes: rejected with its row
+
+
+def test_dms_under_a_merged_two_row_header(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["企业编号", "企业名称", "行业", "经度", None, None, "纬度", None, None])
+    ws.append([None, None, None, "度", "分", "秒", "度", "分", "秒"])
+    for r in DMS_ROWS:
+        ws.append(r)
+    ws.merge_cells("D1:F1")
+    ws.merge_cells("G1:I1")
+    p = tmp_path / "dms.xlsx"
+    wb.save(p)
+    res, csv = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    assert "header read from rows 1 and 2" in res.output
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert t.loc[0, "zone"] == "inside"
+    assert t.loc[0, "source_row"] == "3"  # the row Excel shows
+
+
+def test_two_pairs_of_coordinate_columns_are_refused(tmp_path):
+    p = tmp_path / "two.csv"
+    p.write_text(
+        "企业编号,行业,百度经度,百度纬度,经度,纬度\nF1,钢铁,112.561,37.876,112.55,37.87\n", "utf-8"
+    )
+    res, _ = _firms(tmp_path, p)
+    assert res.exit_code == 2
+    assert (
+        "more than one pair of coordinate columns: 百度经度, 百度纬度 and 经度, 纬度" in res.output
+    )
+    res, _ = _firms(tmp_path, p, "--field", "x=经度", "--field", "y=纬度", "--overwrite")
+    assert res.exit_code == 0, res.output
+    # alone, a pair named with its source is read, and its CRS word checked against --crs
+    q = tmp_path / "bd.csv"
+    q.write_text("企业编号,行业,百度经度,百度纬度\nF1,钢铁,112.561,37.876\n", "utf-8")
+    res, _ = _firms(tmp_path, q, "--overwrite")
+    assert res.exit_code == 2
+    assert "name '百度'" in res.output and "--crs bd09" in res.output
+
+
+def test_industry_beside_hangye_is_refused_unless_chosen(tmp_path):
+    p = tmp_path / "both.csv"
+    p.write_text(
+        "企业编号,行业,industry,经度,纬度\nF1,焦化,other,112.2,38.3\nF2,钢铁,钢铁,112.2,38.3\n",
+        "utf-8",
+    )
+    res, _ = _firms(tmp_path, p)
+    assert res.exit_code == 2
+    assert "columns 'industry' and '行业' both name the industry and differ (1 rows; row 2" in (
+        res.output
+    )
+    res, csv = _firms(tmp_path, p, "--field", "industry=行业", "--overwrite")
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert t["industry_id"].tolist() == ["coking", "steel"]
+    assert t["input_industry"].tolist() == ["other", "钢铁"]  # the other column is kept
+
+
+def test_one_sheet_per_city(tmp_path):
+    p = tmp_path / "cities.xlsx"
+    with pd.ExcelWriter(p) as xw:
+        for sheet, rows in (
+            ("太原市", [["T1", "钢铁", 112.55, 37.87]]),
+            ("大同市", [["D1", "焦化", 113.3, 40.08]]),
+        ):
+            pd.DataFrame(rows, columns=["企业编号", "行业", "经度", "纬度"]).to_excel(
+                xw, sheet_name=sheet, index=False
+            )  # fmt: skip
+    res, _ = _firms(tmp_path, p)
+    assert res.exit_code == 2
+    assert "2 sheets have coordinate columns (太原市, 大同市)" in res.output
+    res, csv = _firms(tmp_path, p, "--layer", "大同市", "--overwrite")
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert t["firm_id"].tolist() == ["D1"]
+
+
+def test_geopackage_with_a_point_beside_the_parcel(tmp_path):
+    p = tmp_path / "two.gpkg"
+    pt = GeoDataFrame({"name": ["mark"]}, geometry=[shapely.Point(112.55, 37.87)], crs=4490)
+    parcel = GeoDataFrame(
+        {"project_id": ["P1"]}, geometry=[shapely.box(112.54, 37.86, 112.56, 37.88)], crs=4490
+    )
+    pyogrio.write_dataframe(pt, p, layer="mark")
+    pyogrio.write_dataframe(parcel, p, layer="parcels", append=True)
+    with pytest.raises(LayerError, match=r"mark \(Point, 1 features\), parcels \(Polygon"):
+        read_file(p)
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--project", str(p), "--layer", "parcels", "--industry", "coking",
+            "--reports", "none", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    assert doc["projects"][0]["area_m2"] > 3_000_000  # the parcel, not the point
+
+
+def _candidates(tmp_path, rows):
+    """Subsidence or landfill candidates near Taiyuan, 500 m squares 2 km apart (CGCS2000)."""
+    feats = []
+    for k, props in enumerate(rows):
+        x0, y0 = 112.495, 38.0 + 0.02 * k
+        ring = [[x0, y0], [x0 + 0.005, y0], [x0 + 0.005, y0 + 0.005], [x0, y0 + 0.005], [x0, y0]]
+        feats.append(
+            {"type": "Feature", "properties": {"地块编号": f"S{k}", **props},
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        )  # fmt: skip
+    p = tmp_path / "cands.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    return p
+
+
+def test_candidate_state_as_tables_write_it(tmp_path):
+    """是/已稳沉/未稳沉 and 2019年 are read (``2019年`` crashed the screen with a traceback, ``是``
+    scored as still settling); a blank is unknown; another value rejects its row."""
+    p = _candidates(
+        tmp_path,
+        [
+            {"地块类型": "采煤沉陷区", "是否稳沉": "是"},
+            {"地块类型": "采煤沉陷区", "是否稳沉": "已稳沉"},
+            {"地块类型": "采煤沉陷区", "是否稳沉": "未稳沉"},
+            {"地块类型": "采煤沉陷区", "是否稳沉": ""},
+            {"地块类型": "采煤沉陷区", "是否稳沉": "也许"},
+            {"地块类型": "已封场垃圾填埋场", "封场时间": "2019年6月"},
+            {"地块类型": "已封场垃圾填埋场", "封场时间": "去年"},
+        ],
+    )
+    from sxzones.layers import validate_layer
+
+    got, report = validate_layer(read_file(p), "candidates", working_crs=4546)
+    assert got["settled"].tolist()[:4] == [True, True, False, None]
+    assert got["closure_year"].tolist()[-1] == 2019
+    reasons = report.rejects["reason"].tolist()
+    assert len(reasons) == 2
+    assert "'是否稳沉' has value(s) ['也许']" in reasons[0]
+    assert "'封场时间' has value(s) ['去年']" in reasons[1]
+
+    from sxzones.analyses.siting import _status_component
+
+    scores = {"status_scores": {"subsidence_settled": 1.0, "subsidence_settling": 0.4}}
+    assert _status_component("subsidence", True, None, scores, 2026) == 1.0
+    assert _status_component("subsidence", False, None, scores, 2026) == 0.4
+    assert math.isnan(_status_component("subsidence", None, None, scores, 2026))  # unknown
