@@ -51,6 +51,7 @@ __all__ = [
     "atomic_path",
     "check_targets",
     "neutralise_formulas",
+    "refuse_inputs",
     "write_bytes",
     "write_csv",
     "write_gpkg",
@@ -380,6 +381,23 @@ def write_gpkg(
     return Path(path)
 
 
+def refuse_inputs(targets: list[Path], inputs: list[Path]) -> None:
+    """Refuse outputs that would replace one of the run's inputs: ``--overwrite`` replaces
+    earlier outputs, never the data a run reads (a firm list named ``firm_zones.csv`` in the
+    ``--out`` folder was replaced by the screen of itself)."""
+    for t in targets:
+        for i in inputs:
+            try:
+                same = t.exists() and os.path.samefile(t, i)
+            except OSError:
+                same = False
+            if same:
+                raise OutputError(
+                    f"the output {t} would replace the run's input {i}. Fix: choose another "
+                    "--out folder (or output path), or move the input"
+                )
+
+
 # --- one run, one set of files ---------------------------------------------------------------
 
 LOCK_NAME = ".sxzones.lock"
@@ -680,6 +698,12 @@ class Publication:
         order = {n: k for k, n in enumerate(self.names)}
         files.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
         keep = {p.name for p in files}
+        refuse_inputs(
+            [self.out / p.name for p in files]
+            + [Path(self._ext_given[f][0]) / n for f in self._ext_dirs.values() for n in
+               self._ext_given[f][1]],
+            [Path(e["file"]) for e in self.inputs if "file" in e],
+        )  # fmt: skip
         previous = _previous_files(self.out, self.owned, keep) if self.overwrite else []
         with ThreadPoolExecutor(max_workers=2) as pool:  # hashing releases the GIL
             entries = list(pool.map(lambda p: _describe(p, p.name, self._rows.get(p.name)), files))

@@ -205,3 +205,31 @@ def test_candidate_state_as_tables_write_it(tmp_path):
     assert _status_component("subsidence", True, None, scores, 2026) == 1.0
     assert _status_component("subsidence", False, None, scores, 2026) == 0.4
     assert math.isnan(_status_component("subsidence", None, None, scores, 2026))  # unknown
+
+
+def test_overwrite_never_replaces_an_input(tmp_path):
+    """A firm list saved as ``firm_zones.csv`` in the --out folder, run again with
+    --overwrite, was replaced by the screen of itself; so was a --rejects path naming the
+    file validated."""
+    p = tmp_path / "firm_zones.csv"
+    text = "企业编号,行业,经度,纬度\nF1,钢铁,112.55,37.87\n"
+    p.write_text(text, "utf-8")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "firms", "--firms", str(p), "--crs", "wgs84", "--builtup", "builtup_demonstration",
+            "--out", str(tmp_path), "--overwrite",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "would replace the run's input" in res.output
+    assert p.read_text("utf-8") == text
+    res = CliRunner().invoke(
+        cli,
+        [
+            "layers", "validate", str(p), "--role", "firms", "--crs", "wgs84",
+            "--rejects", str(p), "--overwrite",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert p.read_text("utf-8") == text
