@@ -340,9 +340,37 @@ def _gdal_options(options: Mapping[str, str | None]) -> Iterator[None]:
         pyogrio.set_gdal_config_options(old)
 
 
+def gpkg_columns(columns: list[str], geometry: str) -> dict[str, str]:
+    """New names for the columns a GeoPackage cannot hold as they are: ``fid`` (any case:
+    ArcGIS and QGIS exports carry one; it names the table's key) and ``geom`` beside the
+    geometry become ``input_fid``, ``input_geom``; a name equal to an earlier one but for case
+    (``Name`` after ``name``, from merged exports) gets ``_2``, ``_3`` (SQLite's names ignore
+    case). The CSV keeps the names as they are.
+
+    >>> gpkg_columns(["FID", "name", "Name", "geom"], "geometry")
+    {'FID': 'input_FID', 'Name': 'Name_2', 'geom': 'input_geom'}
+    """
+    out: dict[str, str] = {}
+    seen: set[str] = {geometry.lower()}
+    for c in columns:
+        if c == geometry:
+            continue
+        new = f"input_{c}" if c.lower() in ("fid", "geom", "geometry") else c
+        k = 2
+        while new.lower() in seen:
+            new, k = f"{c}_{k}", k + 1
+        seen.add(new.lower())
+        if new != c:
+            out[c] = new
+    return out
+
+
 def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
     """One layer into a GeoPackage through Arrow (2-3 times faster), or feature by feature
-    when Arrow cannot hold a column (mixed Python objects)."""
+    when Arrow cannot hold a column (mixed Python objects). Columns a GeoPackage cannot hold
+    as named are renamed (:func:`gpkg_columns`)."""
+    if renamed := gpkg_columns([str(c) for c in frame.columns], str(frame.geometry.name)):
+        frame = frame.rename(columns=renamed)
     kw: dict[str, Any] = {"layer": name, "driver": "GPKG", "SPATIAL_INDEX": "YES"}
     try:
         pyogrio.write_dataframe(frame, path, append=path.exists(), use_arrow=True, **kw)

@@ -233,3 +233,23 @@ def test_overwrite_never_replaces_an_input(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 2
     assert p.read_text("utf-8") == text
+
+
+def test_geopackage_output_takes_fid_and_case_twins(tmp_path):
+    """ArcGIS exports carry ``FID``; merged exports ``name`` and ``Name``: the GeoPackage
+    writer failed on both, blamed a full disk, and no output was written."""
+    p = tmp_path / "fid.csv"
+    p.write_text("FID,企业编号,name,Name,行业,经度,纬度\n0,F1,a,A,钢铁,112.55,37.87\n", "utf-8")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "firms", "--firms", str(p), "--crs", "wgs84", "--builtup", "builtup_demonstration",
+            "--format", "csv,gpkg", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    g = pyogrio.read_dataframe(tmp_path / "o" / "firm_zones.gpkg")
+    assert {"input_FID", "Name_2"} <= set(g.columns)
+    assert g.loc[0, "Name_2"] == "A"
+    t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    assert {"FID", "Name"} <= set(t.columns)  # the CSV keeps the names
