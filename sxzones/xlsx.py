@@ -194,6 +194,26 @@ def _arrow_column(series: pd.Series) -> pa.Array:
     return arr
 
 
+#: Characters a cell holds (Excel's limit, which counts UTF-16 units; a longer text makes
+#: Excel "repair" the workbook by dropping content).
+CELL_MAX_CHARS = 32_767
+TRUNCATED = " …[truncated: the whole text is in the CSV and GeoPackage]"
+
+
+def _fit_cells(arr: pa.Array) -> pa.Array:
+    """Texts longer than a cell holds, cut with :data:`TRUNCATED` at their end (the other
+    outputs keep them whole); code points beyond the BMP count twice, as in Excel."""
+    if not len(arr) or (pc.max(pc.binary_length(arr)).as_py() or 0) <= CELL_MAX_CHARS:
+        return arr  # UTF-8 bytes >= UTF-16 units: nothing is too long
+    cut = CELL_MAX_CHARS - len(TRUNCATED) - 2
+    out = [
+        v if v is None or len(v.encode("utf-16-le")) // 2 <= CELL_MAX_CHARS
+        else v.encode("utf-16-le")[: 2 * cut].decode("utf-16-le", "ignore") + TRUNCATED
+        for v in arr.to_pylist()
+    ]  # fmt: skip
+    return pa.array(out, pa.string())
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or value is pd.NA
 
@@ -208,7 +228,9 @@ def _cells(arr: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings) -> p
             f'<c r="{letter}', rows, '" t="b"><v>', value, "</v></c>", ""
         )
         return pc.fill_null(cells, "")
-    if pa.types.is_string(arr.type) or pa.types.is_dictionary(arr.type):
+    if pa.types.is_string(arr.type):
+        return _text_cells(_fit_cells(arr), letter, rows, sst)
+    if pa.types.is_dictionary(arr.type):
         return _text_cells(arr, letter, rows, sst)
     return _number_cells(arr, letter, rows)
 

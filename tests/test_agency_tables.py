@@ -253,3 +253,24 @@ def test_geopackage_output_takes_fid_and_case_twins(tmp_path):
     assert g.loc[0, "Name_2"] == "A"
     t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
     assert {"FID", "Name"} <= set(t.columns)  # the CSV keeps the names
+
+
+def test_xlsx_cells_fit_excel(tmp_path):
+    """A 40,000-character name was written whole into the workbook, which Excel then
+    "repaired" by dropping content; it is cut with a mark, the CSV keeps it whole."""
+    import openpyxl
+
+    from sxzones.xlsx import CELL_MAX_CHARS, TRUNCATED
+
+    p = tmp_path / "long.csv"
+    p.write_text(
+        f"企业编号,企业名称,行业,经度,纬度\nF1,{'长' * 40_000},钢铁,112.55,37.87\n", "utf-8"
+    )
+    res, csv = _firms(tmp_path, p, "--format", "csv,xlsx")
+    assert res.exit_code == 0, res.output
+    ws = openpyxl.load_workbook(csv.with_suffix(".xlsx"), read_only=True)["inside"]
+    cells = [c for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    long = next(c for c in cells if c.startswith("长长"))
+    assert len(long) <= CELL_MAX_CHARS and long.endswith(TRUNCATED)
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert len(t.loc[0, "name"]) == 40_000
