@@ -274,3 +274,33 @@ def test_xlsx_cells_fit_excel(tmp_path):
     assert len(long) <= CELL_MAX_CHARS and long.endswith(TRUNCATED)
     t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
     assert len(t.loc[0, "name"]) == 40_000
+
+
+JZD = """[属性描述]
+坐标系=2000国家大地坐标系
+几度分带=3
+带号=37
+[地块坐标]
+{n},249.4644,A001,甲地块,面,,工业用地,,@
+{rings}
+"""
+
+
+def _square(label, ring, n0, e0, side):
+    pts = [(n0, e0), (n0 + side, e0), (n0 + side, e0 - side), (n0, e0 - side), (n0, e0)]
+    return [f"{label}{k},{ring},{n:.3f},{e:.3f}" for k, (n, e) in enumerate(pts)]
+
+
+@pytest.mark.parametrize("hole_first", [False, True])
+def test_jzd_hole_numbered_before_its_outer_ring(tmp_path, hole_first):
+    """A hole written as 圈号 1 and its outer ring as 圈号 2 was refused as "empty once
+    repaired"; containment, not the number, says which ring is the hole."""
+    outer = _square("J", 2 if hole_first else 1, 4214500.0, 37630800.0, 2000.0)
+    hole = _square("K", 1 if hole_first else 2, 4215000.0, 37630400.0, 1000.0)
+    lines = hole + outer if hole_first else outer + hole
+    p = tmp_path / "parcel.txt"
+    p.write_text(JZD.format(n=len(lines), rings="\n".join(lines)), "utf-8")
+    raw = read_file(p)
+    g = raw.frame.geometry.iloc[0]
+    assert g.geom_type == "Polygon" and len(g.interiors) == 1
+    assert g.area == pytest.approx(2000.0**2 - 1000.0**2)
