@@ -18,7 +18,7 @@ from geopandas import GeoDataFrame
 
 from sxzones.cli import cli
 from sxzones.errors import LayerError
-from sxzones.layers import read_file
+from sxzones.layers import read_file, validate_layer
 
 
 def _firms(tmp_path, path, *extra):
@@ -189,8 +189,6 @@ def test_candidate_state_as_tables_write_it(tmp_path):
             {"地块类型": "已封场垃圾填埋场", "封场时间": "去年"},
         ],
     )
-    from sxzones.layers import validate_layer
-
     got, report = validate_layer(read_file(p), "candidates", working_crs=4546)
     assert got["settled"].tolist()[:4] == [True, True, False, None]
     assert got["closure_year"].tolist()[-1] == 2019
@@ -304,3 +302,21 @@ def test_jzd_hole_numbered_before_its_outer_ring(tmp_path, hole_first):
     g = raw.frame.geometry.iloc[0]
     assert g.geom_type == "Polygon" and len(g.interiors) == 1
     assert g.area == pytest.approx(2000.0**2 - 1000.0**2)
+
+
+def test_jzd_zone_in_the_header_eastings_without_it(tmp_path):
+    """带号=37 with eastings written without the 37: refused, and the fix it offered
+    (--crs cm111) was refused too; the same parcel as with the prefix."""
+    areas = []
+    for shift in (0.0, 37e6):
+        lines = [
+            ln.rsplit(",", 1)[0] + f",{float(ln.rsplit(',', 1)[1]) - shift:.3f}"
+            for ln in _square("J", 1, 4214500.0, 37630800.0, 2000.0)
+        ]
+        p = tmp_path / f"p{int(shift)}.txt"
+        p.write_text(JZD.format(n=len(lines), rings="\n".join(lines)), "utf-8")
+        raw = read_file(p)
+        g, _ = validate_layer(raw, "projects", working_crs=4546)
+        areas.append(g.geometry.iloc[0])
+    assert areas[0].equals_exact(areas[1], 1e-6)
+    assert any("带号=37 with eastings that do not carry it" in n for n in raw.notes)

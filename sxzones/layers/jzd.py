@@ -17,7 +17,8 @@ island in it), whatever its number; rings apart are parts of a multi-part parcel
 
 As tools in the wild write them, also read:
 
-* an empty ``带号=``: the zone is the prefix of the eastings (said in the notes);
+* an empty ``带号=``: the zone is the prefix of the eastings (said in the notes); a
+  ``带号`` with eastings that do not carry it: the zone's central meridian (said too);
 * east-first coordinates (Y before X): unambiguous because the zone-prefixed easting has
   8 integer digits (or, without a prefix, 6 against the northing's 7); read and said;
 * 6-degree zones (``几度分带=6``, ``分带=6度带``; zones 13-23), and ``分带=3度带``; with no width
@@ -164,6 +165,14 @@ def _spec_from_header(
         zone = zones[0]
         notes.append(f"界址点 带号 is empty: zone {zone} read from the eastings' prefix")
     width = _width(props, zone, path)
+    if zone_s and eastings and max(abs(e) for e in eastings) < 1e7:
+        # 带号 in the header, eastings without it (as many survey programs write them)
+        cm = 3 * zone if width == 3 else 6 * zone - 3
+        notes.append(
+            f"界址点 带号={zone} with eastings that do not carry it: read on zone {zone}'s "
+            f"central meridian, {cm}°E"
+        )
+        return parse_crs(f"{datum}:cm{cm}")
     if width == 6:
         if not 13 <= zone <= 23:
             raise LayerError(f"{path}: 6-degree zone {zone}: China lies in zones 13-23")
