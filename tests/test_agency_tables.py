@@ -320,3 +320,42 @@ def test_jzd_zone_in_the_header_eastings_without_it(tmp_path):
         areas.append(g.geometry.iloc[0])
     assert areas[0].equals_exact(areas[1], 1e-6)
     assert any("带号=37 with eastings that do not carry it" in n for n in raw.notes)
+
+
+def test_gauss_kruger_table_across_zones_37_and_38(tmp_path):
+    """Shanxi straddles zones 37 and 38: a province's table of prefixed eastings has both.
+    Rows of the other zone were rejected whichever zone was declared; each is now read in
+    the zone its prefix names: the same zones as in degrees, distances within a rounding step."""
+    from pyproj import Transformer
+
+    pts = [("F1", 112.55, 37.87), ("F2", 112.2, 38.3), ("F3", 113.5, 36.2)]
+    rows = []
+    for fid, lon, lat in pts:
+        zone = 38 if lon >= 112.5 else 37
+        t = Transformer.from_crs(4490, 4525 + zone - 37, always_xy=True)
+        e, n = t.transform(lon, lat)
+        rows.append(f"{fid},钢铁,{e:.3f},{n:.3f},{lon},{lat}")
+    p = tmp_path / "gk.csv"
+    p.write_text("企业编号,行业,东坐标,北坐标,lon,lat\n" + "\n".join(rows) + "\n", "utf-8")
+    out = {}
+    for crs, xy in (
+        ("gk37", ("东坐标", "北坐标")),
+        ("gk38", ("东坐标", "北坐标")),
+        ("cgcs2000", ("lon", "lat")),
+    ):
+        res = CliRunner().invoke(
+            cli,
+            [
+                "firms", "--firms", str(p), "--crs", crs, "--field", f"x={xy[0]}",
+                "--field", f"y={xy[1]}", "--builtup", "builtup_demonstration", "--format", "csv",
+                "--out", str(tmp_path / crs),
+            ],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        if crs != "cgcs2000":
+            assert "carry zone" in res.output
+        out[crs] = pd.read_csv(tmp_path / crs / "firm_zones.csv", encoding="utf-8-sig")
+    for crs in ("gk37", "gk38"):
+        assert out[crs]["zone"].tolist() == out["cgcs2000"]["zone"].tolist()
+        diff = (out[crs]["distance_m"] - out["cgcs2000"]["distance_m"]).abs().max()
+        assert diff < 0.015  # distances are written to the cm: one rounding step at most

@@ -509,6 +509,45 @@ def _check_geometry(run: _Run) -> None:
         )
 
 
+def _one_zone(run: _Run) -> None:
+    """A table of zone-prefixed 3-degree Gauss-Krüger coordinates whose rows carry another
+    zone than the declared one (Shanxi straddles zones 37 and 38, so a province's table has
+    both): each such row is read in the zone its prefix names, by carrying it into the
+    declared zone (PROJ, exact to the millimetre between neighbouring zones), with a note.
+    Such rows were rejected whichever zone was declared."""
+    spec, xy = run.raw.spec, run.raw.xy
+    if xy is None or not spec.zone_prefixed or not 25 <= (spec.zone or 0) <= 45:
+        return
+    epsg = spec.crs.to_epsg() if isinstance(spec.crs, CRS) else CRS(spec.crs).to_epsg()
+    if epsg is None:
+        return
+    x, y = xy
+    zones = np.where(np.isfinite(x) & (x >= 1e7), np.floor(x / 1e6), spec.zone)
+    others = [int(z) for z in np.unique(zones) if z != spec.zone and 25 <= z <= 45]
+    if not others:
+        return
+    x, y = x.copy(), y.copy()
+    target = CRS.from_epsg(epsg)
+    for z in others:
+        source = CRS.from_epsg(epsg - int(spec.zone or 0) + z)
+        if f"zone {z}" not in source.name:  # not a run of zone codes: leave them to the checks
+            return
+        m = zones == z
+        x[m], y[m] = _transformer(source.to_wkt(), target.to_wkt()).transform(x[m], y[m])
+        run.report.findings.append(
+            Finding(
+                "note",
+                "other_zone",
+                f"{int(m.sum())} {run.raw.row_word}(s) carry zone {z} in their eastings: read "
+                f"in zone {z} (the prefix names the zone; {spec.name} was declared)",
+                tuple(int(v) for v in run.frame[ROW].to_numpy()[m]),
+                "geometry",
+                word=run.raw.row_word,
+            )
+        )
+    run.raw.xy = (x, y)
+
+
 def _check_coordinates(run: _Run, study_area: tuple[float, float, float, float] | None) -> None:
     """Coordinates plausible for the declared CRS (and inside the study area, projected ones
     after unprojecting): a mistake in most rows refuses the file."""
@@ -1000,6 +1039,7 @@ def validate_layer(
         report.findings.append(Finding("note", code, text, word=raw.row_word))
     run = _Run(raw, r, report, frame, idf, names, np.ones(len(frame), dtype=bool))
     _check_geometry(run)
+    _one_zone(run)
     _check_coordinates(run, study_area)
     _check_values(run, values or {})
     _check_ids(run)
