@@ -522,14 +522,15 @@ def _one_zone(run: _Run) -> None:
     if epsg is None:
         return
     x, y = xy
-    zones = np.where(np.isfinite(x) & (x >= 1e7), np.floor(x / 1e6), spec.zone)
-    others = [int(z) for z in np.unique(zones) if z != spec.zone and 25 <= z <= 45]
+    own = int(spec.zone or 0)
+    zones = np.where(np.isfinite(x) & (x >= 1e7), np.floor(x / 1e6), float(own))
+    others = [int(z) for z in np.unique(zones) if z != own and 25 <= z <= 45]
     if not others:
         return
     x, y = x.copy(), y.copy()
     target = CRS.from_epsg(epsg)
     for z in others:
-        source = CRS.from_epsg(epsg - int(spec.zone or 0) + z)
+        source = CRS.from_epsg(epsg - own + z)
         if f"zone {z}" not in source.name:  # not a run of zone codes: leave them to the checks
             return
         m = zones == z
