@@ -359,3 +359,23 @@ def test_gauss_kruger_table_across_zones_37_and_38(tmp_path):
         assert out[crs]["zone"].tolist() == out["cgcs2000"]["zone"].tolist()
         diff = (out[crs]["distance_m"] - out["cgcs2000"]["distance_m"]).abs().max()
         assert diff < 0.015  # distances are written to the cm: one rounding step at most
+
+
+def test_removed_by_reason_says_when_overlaps_count_twice(tmp_path):
+    """Two candidates on the same land: the printed removed areas are sums over candidates,
+    beside totals over their union; the line now says so (it read as if it were a union)."""
+    p = _candidates(tmp_path, [{"地块类型": "废弃矿山"}])
+    doc = json.loads(p.read_text("utf-8"))
+    twin = json.loads(json.dumps(doc["features"][0]))
+    twin["properties"]["地块编号"] = "S1"
+    doc["features"].append(twin)
+    p.write_text(json.dumps(doc), "utf-8")
+    res = CliRunner().invoke(
+        cli,
+        ["sites", "--candidates", str(p), "--tech", "pv", "--out", str(tmp_path / "o")],
+    )
+    assert res.exit_code == 0, res.output
+    assert "overlapping candidates: 1 pair(s)" in res.output
+    assert "removed by reason (km², summed over the candidates: land where they overlap" in (
+        res.output
+    )

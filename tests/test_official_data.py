@@ -516,7 +516,12 @@ def test_every_canonical_field_of_every_role_can_be_mapped(tmp_path, work_crs, r
     r = ROLES[role]
     canon = list(dict.fromkeys([*([r.id_field] if r.id_field else []), *r.required, *r.optional]))
     canon += [f for f in r.one_of if f not in canon]
-    row = {f"SRC{i}": (r.choices[f][0] if f in r.choices else f"v{i}") for i, f in enumerate(canon)}
+    # values read as they are (a typed value is given as it reads: settled, closure year)
+    typed = {"settled": True, "closure_year": 2019}
+    row = {
+        f"SRC{i}": r.choices[f][0] if f in r.choices else typed.get(f, f"v{i}")
+        for i, f in enumerate(canon)
+    }
     geom = shapely.box(112, 37.8, 112.01, 37.81) if "polygon" in r.geometry else None
     geom = geom or shapely.Point(112, 37.8)
     p = tmp_path / "layer.gpkg"

@@ -449,7 +449,13 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         f"input rows {crep.n_read} = screened {len(s)} + rejected {crep.n_rejected}",
         f"rows rejected in the exclusion and grid layers (in rejects.csv): "
         f"{sum(r.n_rejected for r in reports)}",
-        "removed by reason (km²): "
+        "removed by reason (km²"
+        + (
+            ", summed over the candidates: land where they overlap counts once for each)"
+            if res.summary["overlapping_pairs"]
+            else ")"
+        )
+        + ": "
         + ", ".join(f"{r} {s[f'removed_{r}_m2'].sum() / 1e6:.2f}" for r in res.meta["reasons"]),
         "not assessed: "
         + (", ".join(f"{m['reason']} ({m['why']})" for m in res.meta["not_assessed"]) or "none"),
