@@ -379,3 +379,25 @@ def test_removed_by_reason_says_when_overlaps_count_twice(tmp_path):
     assert "removed by reason (km², summed over the candidates: land where they overlap" in (
         res.output
     )
+
+
+def test_geojson_crs_member_is_a_declaration(tmp_path):
+    """A GeoJSON naming EPSG:4490 in its crs member, read with --crs gcj02, was moved by the
+    GCJ offset without a word (a .prj is not overridden so); WGS84 members stay open to
+    GCJ-02, which apps write into such files."""
+    feat = {"type": "Feature", "properties": {"project_id": "P1"},
+            "geometry": {"type": "Point", "coordinates": [112.55, 37.87]}}  # fmt: skip
+    for name, member in (
+        ("cgcs", "urn:ogc:def:crs:EPSG::4490"),
+        ("crs84", "urn:ogc:def:crs:OGC:1.3:CRS84"),
+    ):
+        doc = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": member}},
+               "features": [feat]}  # fmt: skip
+        p = tmp_path / f"{name}.geojson"
+        p.write_text(json.dumps(doc), "utf-8")
+        if name == "cgcs":
+            with pytest.raises(Exception, match=r"declares EPSG:4490 .* but gcj02 was given"):
+                read_file(p, crs="gcj02")
+            assert read_file(p, crs="cgcs2000").spec.crs.to_epsg() == 4490
+        else:
+            assert read_file(p, crs="gcj02").spec.obfuscation == "gcj02"

@@ -385,7 +385,7 @@ def _resolve_spec(
     suffix = path.suffix.lower()
     if declared is not None:
         spec = parse_crs(declared)
-        if file_crs is not None and suffix not in _IMPLICIT_CRS:
+        if file_crs is not None and (suffix not in _IMPLICIT_CRS or _declares(file_crs)):
             fspec = parse_crs(file_crs)
             if not fspec.crs.equals(spec.crs) or spec.obfuscation:
                 raise CRSError(
@@ -403,6 +403,17 @@ def _resolve_spec(
     spec = parse_crs(file_crs)
     notes.append(f"coordinates read as {spec.name} (declared by the file)")
     return spec
+
+
+def _declares(file_crs: Any) -> bool:
+    """Whether a GeoJSON's (or KML's) CRS says more than "longitude and latitude": one other
+    than WGS84 comes from a ``crs`` member (``EPSG::4490``, a projected one), which a
+    contradicting ``--crs`` must not override silently (as a .prj is not). WGS84 is what
+    GDAL reports for every such file, and apps write GCJ-02 into them too."""
+    try:
+        return not pyproj.CRS.from_user_input(file_crs).equals(pyproj.CRS.from_epsg(4326))
+    except pyproj.exceptions.CRSError:
+        return True
 
 
 #: The ``crs`` member of a (pre-RFC 7946) GeoJSON file, among its first bytes.
