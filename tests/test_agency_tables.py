@@ -401,3 +401,28 @@ def test_geojson_crs_member_is_a_declaration(tmp_path):
             assert read_file(p, crs="cgcs2000").spec.crs.to_epsg() == 4490
         else:
             assert read_file(p, crs="gcj02").spec.obfuscation == "gcj02"
+
+
+KML = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder><name>我的地点</name>{body}
+</Folder></Document></kml>"""
+PLACEMARK = """<Placemark><name>项目红线</name><Polygon><outerBoundaryIs><LinearRing><coordinates>
+112.49,38.05,0 112.49,38.07,0 112.47,38.07,0 112.47,38.05,0 112.49,38.05,0
+</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>"""
+OVERLAY = """<GroundOverlay><name>红线图扫描件</name><Icon><href>scan.jpg</href></Icon>
+<LatLonBox><north>38.1</north><south>38.0</south><east>112.5</east><west>112.4</west></LatLonBox>
+</GroundOverlay>"""
+
+
+def test_kml_image_overlays_are_no_parcels(tmp_path):
+    """A scanned drawing laid on the globe (GroundOverlay) came back as its footprint: one
+    became a 9,814 km² project with a verdict; a KML without placemarks crashed."""
+    p = tmp_path / "p.kml"
+    p.write_text(KML.format(body=PLACEMARK + OVERLAY), "utf-8")
+    raw = read_file(p)
+    assert len(raw.frame) == 1 and raw.frame.loc[0, "Name"] == "项目红线"
+    assert "KML: 1 image overlay(s) (GroundOverlay) left out" in raw.notes
+    q = tmp_path / "empty.kml"
+    q.write_text(KML.format(body=""), "utf-8")
+    with pytest.raises(LayerError, match="holds no features"):
+        read_file(q)

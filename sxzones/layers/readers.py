@@ -616,6 +616,19 @@ def _read_gpkg(path: Path, kw: dict[str, Any]) -> gpd.GeoDataFrame:
     return frame
 
 
+def _drop_overlays(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """A KML folder without its image overlays (GroundOverlay: a scanned drawing or map laid
+    on the globe, which GDAL returns as the picture's footprint polygon, with the image in
+    ``icon``): a footprint is no parcel (one became a 9,814 km² project)."""
+    if "icon" not in frame.columns:
+        return frame
+    icon = frame["icon"].astype("string").fillna("").str.strip() != ""
+    if not icon.any():
+        return frame
+    notes.append(f"KML: {int(icon.sum())} image overlay(s) (GroundOverlay) left out")
+    return frame.loc[~icon.to_numpy()].reset_index(drop=True)
+
+
 def _read_folders(
     path: Path, encoding: str | None, where: str | None, notes: list[str]
 ) -> gpd.GeoDataFrame:
@@ -623,8 +636,10 @@ def _read_folders(
     ``folder`` column when there are several: reading only the first folder would lose the
     placemarks of the others."""
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
-    read = [(n, _read_geometries(path, n, encoding, where)) for n in names]
+    read = [(n, _drop_overlays(_read_geometries(path, n, encoding, where), notes)) for n in names]
     parts = [(n, f) for n, f in read if len(f)]
+    if not read:  # a document without placemarks: refused as holding no features
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
     if len(parts) <= 1:
         return (parts or read)[0][1]
     for name, part in parts:

@@ -153,6 +153,7 @@ _SAID_READ_NOTES = (
     "the file's own column source_row",
     "CAD drawing:",
     "degrees, minutes and seconds combined",
+    "KML: ",
 )
 
 
