@@ -426,3 +426,20 @@ def test_kml_image_overlays_are_no_parcels(tmp_path):
     q.write_text(KML.format(body=""), "utf-8")
     with pytest.raises(LayerError, match="holds no features"):
         read_file(q)
+
+
+def test_project_kind_column_and_default(tmp_path):
+    """A kind column headed 项目性质 was not read: a 产能置换 (capacity replacement) coking
+    project, which clause 五 exempts, came out in conflict as if 新建, without a word."""
+    p = tmp_path / "p.csv"
+    p.write_text("项目编号,行业,项目性质,经度,纬度\nP1,焦化,产能置换,112.484,38.06\n", "utf-8")
+    args = ["check", "--crs", "cgcs2000", "--reports", "none", "--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(cli, [*args, "--projects", str(p), "--industry-field", "行业"])
+    assert res.exit_code == 0, res.output
+    assert "field 项目性质 read as kind" in res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    assert "site_taiyuan_region_ban" not in {r["id"] for r in doc["projects"][0]["rules"]}
+    res = CliRunner().invoke(
+        cli, [*args, "--project", "112.484,38.06", "--industry", "焦化", "--overwrite"]
+    )
+    assert "no project kind given: every project is checked as new (新建)" in res.output

@@ -293,7 +293,7 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "name": ("项目名称", "XMMC"),
         "industry": ("行业", "行业类别", "所属行业", "行业名称", "HYLB"),
         "industry_code": ("行业代码", "行业类别代码", "HYDM"),
-        "kind": ("建设性质", "项目类型", "JSXZ"),
+        "kind": ("建设性质", "项目性质", "建设类型", "项目建设性质", "项目类型", "JSXZ"),
     },
     "candidates": {
         "site_id": ("地块编号", "编号", "DKBH", "BH", "parcel_id"),

@@ -24,6 +24,7 @@ from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
+from sxzones.layers.validate import Finding
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
@@ -195,6 +196,15 @@ def read_projects(
         raise SxzonesError(
             f"{raw.path}: the projects have no industry field: give --industry (steel, "
             "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
+        )
+    if "kind" not in projects.columns:  # said: a 产能置换 project would be judged as 新建
+        report.findings.append(
+            Finding(
+                "note",
+                "kind_default",
+                "no project kind given: every project is checked as new (新建). Give --kind, "
+                "or name the file's kind column with --kind-field",
+            )
         )
     notes = {}
     for f in report.findings:
