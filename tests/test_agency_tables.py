@@ -443,3 +443,34 @@ def test_project_kind_column_and_default(tmp_path):
         cli, [*args, "--project", "112.484,38.06", "--industry", "焦化", "--overwrite"]
     )
     assert "no project kind given: every project is checked as new (新建)" in res.output
+
+
+def test_phaseout_joins_credit_codes_written_otherwise(tmp_path):
+    """An equipment table typed apart from the firm list writes the 统一社会信用代码 in lower
+    case or full width: those ovens lost their firm's 20 km finding without a word."""
+    code = "91140100MA0GR12345"
+    e = tmp_path / "equip.csv"
+    e.write_text(
+        "设备编号,企业代码,设备类型,炭化室高度（米）,产能（万吨/年）,状态,投产时间\n"
+        f"E1,{code.lower()},焦炉,4.3,60,在产,2008\nE2, {code} ,焦炉,4.3,60,在产,2008\n"
+        "E3,９１１４０１００ＭＡ０ＧＲ１２３４５,焦炉,4.3,60,在产,2008\n"
+        "E4,91140100MA0GR99999,焦炉,4.3,60,在产,2008\n",
+        "utf-8",
+    )
+    f = tmp_path / "firms.csv"
+    f.write_text(
+        f"统一社会信用代码,企业名称,行业,经度,纬度\n{code},甲焦化,焦化,112.2,38.3\n", "utf-8"
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "phaseout", "--equipment", str(e), "--firms", str(f), "--crs", "wgs84",
+            "--builtup", "builtup_demonstration", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "warning: 1 unit(s) whose firm is not in --firms (E4)" in res.output
+    t = pd.read_csv(tmp_path / "o" / "phaseout.csv", encoding="utf-8-sig", dtype=str)
+    assert t.set_index("unit_id")["firm_found"].to_dict() == {
+        "E1": "yes", "E2": "yes", "E3": "yes", "E4": "no"
+    }  # fmt: skip
