@@ -200,6 +200,18 @@ def _member_name(m: zipfile.ZipInfo) -> str:
     return name
 
 
+def is_zip_litter(name: str) -> bool:
+    """Members a zip tool adds that are no data: macOS's ``__MACOSX/`` and ``._*``
+    (AppleDouble) files, ``.DS_Store``, Windows' ``Thumbs.db``: every GIS tool skips them
+    (a zip made by a Mac was refused as holding two layers)."""
+    parts = name.replace("\\", "/").split("/")
+    return (
+        "__MACOSX" in parts[:-1]
+        or parts[-1].startswith("._")
+        or parts[-1] in (".DS_Store", "Thumbs.db", "desktop.ini")
+    )
+
+
 def _unzip_dataset(path: Path, folder: Path) -> tuple[Path, str]:
     """Extract the one dataset of the zip ``path`` into ``folder`` (members without their
     folders; a zip bomb refused); return its main file and its name in the zip."""
@@ -208,7 +220,7 @@ def _unzip_dataset(path: Path, folder: Path) -> tuple[Path, str]:
     except (zipfile.BadZipFile, OSError) as exc:
         raise _refuse(path, f"is not a zip archive ({exc})", "create it again") from None
     with zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
+        members = [m for m in zf.infolist() if not m.is_dir() and not is_zip_litter(m.filename)]
         size = sum(m.file_size for m in members)
         if size > ZIP_MAX_BYTES or size > ZIP_MAX_RATIO * max(path.stat().st_size, 1) + (64 << 20):
             raise _refuse(path, f"unpacks to {size / 1e6:,.0f} MB", "send the files unzipped")
