@@ -473,16 +473,30 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
             indices=shapely.get_coordinates(g[closed], return_index=True)[1],
         )
     )
-    keep = closed | np.isin(shapely.get_type_id(g), (3, 6))
+    polys = ~closed & np.isin(shapely.get_type_id(g), (3, 6))
+    twins = np.zeros(len(g), dtype=bool)  # a hatch (fill) drawn on a closed polyline
+    if polys.any() and closed.any():
+        lines_as_polys, fills = g[closed], g[polys]
+        i, j = shapely.STRtree(lines_as_polys).query(fills, predicate="covers")
+        same = shapely.equals(fills[i], lines_as_polys[j])
+        twins[np.flatnonzero(polys)[np.unique(i[same])]] = True
+    keep = closed | (polys & ~twins)
     if not keep.any():
         raise _refuse(
             path,
             f"the drawing holds no closed polyline or polygon ({len(g)} entities)",
             "draw the parcel's boundary as one closed polyline, or export it as a shapefile",
         )
-    skipped = int((~keep).sum())
+    skipped = int((~keep & ~twins).sum())
     notes.append(
-        f"CAD drawing: {int(keep.sum())} closed polyline(s) read as parcels"
+        f"CAD drawing: {int(closed.sum())} closed polyline(s)"
+        + (
+            f" and {int((polys & ~twins).sum())} polygon(s) (hatches)"
+            if (polys & ~twins).any()
+            else ""
+        )
+        + " read as parcels"
+        + (f"; {int(twins.sum())} hatch(es) on those polylines left out" if twins.any() else "")
         + (f"; {skipped} other entities (open lines, texts, points) left out" if skipped else "")
     )
     cols = [c for c in _DXF_KEEP if c in frame.columns]
