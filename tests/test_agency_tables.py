@@ -474,3 +474,25 @@ def test_phaseout_joins_credit_codes_written_otherwise(tmp_path):
     assert t.set_index("unit_id")["firm_found"].to_dict() == {
         "E1": "yes", "E2": "yes", "E3": "yes", "E4": "no"
     }  # fmt: skip
+
+
+def test_industry_merged_down_a_group_of_firms(tmp_path):
+    """Agency lists grouped by industry merge 行业 down the group: only the first firm had a
+    value, the others were rejected as 'industry empty' although Excel shows it."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "名单"
+    ws.append(["行业", "企业编号", "经度", "纬度"])
+    for fid in ("K1", "K2", "K3"):
+        ws.append(["焦化" if fid == "K1" else None, fid, 112.2, 38.3])
+    ws.merge_cells("A2:A4")
+    ws.merge_cells("C1:C1")  # a one-cell "merge", as some tools write
+    p = tmp_path / "grouped.xlsx"
+    wb.save(p)
+    res, csv = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    assert "cells merged down a column filled with their value: 2 cell(s)" in res.output
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert t["industry_id"].tolist() == ["coking"] * 3

@@ -745,7 +745,7 @@ def _read_table(
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
         first: list[str] = []
-        table = _sheet_table(_excel_sheet(path, sheet or 0), x, y, header_names, first)
+        table = _sheet_table(_excel_sheet(path, sheet or 0, first), x, y, header_names, first)
         if sheet is None and not header_names and _locatable(table.columns, x, y):
             _refuse_other_sheets(path, x, y)
         if sheet is None and not header_names and not _locatable(table.columns, x, y):
@@ -755,7 +755,7 @@ def _read_table(
                 names = [str(n) for n in book.sheet_names]
             for k, name in enumerate(names[1:], start=2):
                 own: list[str] = []
-                other = _sheet_table(_excel_sheet(path, name), x, y, header_names, own)
+                other = _sheet_table(_excel_sheet(path, name, own), x, y, header_names, own)
                 if _locatable(other.columns, x, y):
                     notes += own
                     notes.append(
@@ -824,10 +824,15 @@ def _refuse_other_sheets(path: Path, x: str | None, y: str | None) -> None:
         )
 
 
-def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
-    """One sheet of a workbook, every cell as it is, no header."""
+def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -> pd.DataFrame:
+    """One sheet of a workbook, every cell as it is, no header; cells merged down a column
+    (行业 merged over the firms of one industry) all hold the merged value, said in
+    ``notes`` (a reader gives it to the first cell only: the others were rejected as empty)."""
     try:
-        return pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
+        raw = pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
+        if notes is not None and path.suffix.lower() in (".xlsx", ".xlsm"):
+            _fill_merged_down(raw, _merged_ranges(path, sheet), notes)
+        return raw
     except python_calamine.PasswordError as exc:
         raise _refuse(
             path, "the workbook is password-protected", "save a copy without a password"
@@ -842,6 +847,70 @@ def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
         raise _refuse(
             path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
         ) from exc
+
+
+_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _column_index(letters: bytes) -> int:
+    n = 0
+    for c in letters:
+        n = n * 26 + c - 64
+    return n - 1
+
+
+def _merged_ranges(path: Path, sheet: str | int) -> list[tuple[int, int, int, int]]:
+    """The merged ranges of a workbook's sheet (by name or position) as 0-based (first row,
+    first column, last row, last column), from the sheet's XML; none when it cannot be found."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            book = zf.read("xl/workbook.xml")
+            rels = zf.read("xl/_rels/workbook.xml.rels")
+            sheets = re.findall(rb"<(?:\w+:)?sheet\b[^>]*>", book)
+            names = [re.search(rb'name="([^"]*)"', t) for t in sheets]
+            k = sheet if isinstance(sheet, int) else next(
+                i for i, m in enumerate(names) if m and m.group(1).decode() == sheet
+            )  # fmt: skip
+            rid = re.search(rb'r:id="([^"]+)"', sheets[k])
+            rel = next(
+                (r for r in re.findall(rb"<Relationship\b[^>]*>", rels)
+                 if rid and f'Id="{rid.group(1).decode()}"'.encode() in r),
+                b"",
+            )  # fmt: skip
+            target = re.search(rb'Target="([^"]+)"', rel)
+            if target is None:
+                return []
+            name = target.group(1).decode().lstrip("/")
+            name = name if name.startswith("xl/") else f"xl/{name}"
+            out, tail = [], b""
+            with zf.open(name) as fh:  # the merges follow the cells: read through, keep them
+                while chunk := fh.read(1 << 20):
+                    text = tail + chunk
+                    out += _MERGE_REF.findall(text)
+                    tail = text[-200:]
+    except (KeyError, StopIteration, IndexError, zipfile.BadZipFile, OSError, UnicodeDecodeError):
+        return []
+    refs = sorted(set(out))
+    return [
+        (int(r0) - 1, _column_index(c0), int(r1) - 1, _column_index(c1)) for c0, r0, c1, r1 in refs
+    ]
+
+
+def _fill_merged_down(
+    raw: pd.DataFrame, ranges: list[tuple[int, int, int, int]], notes: list[str]
+) -> None:
+    """Give every cell of a range merged down one column the range's value (in place)."""
+    filled = 0
+    for r0, c0, r1, c1 in ranges:
+        if c0 != c1 or r1 <= r0 or c0 >= raw.shape[1] or r0 >= len(raw):
+            continue
+        value = raw.iat[r0, c0]
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        raw.iloc[r0 + 1 : r1 + 1, c0] = value
+        filled += min(r1, len(raw) - 1) - r0
+    if filled:
+        notes.append(f"cells merged down a column filled with their value: {filled} cell(s)")
 
 
 def _locatable(columns: Iterable[Any], x: str | None, y: str | None) -> bool:

@@ -154,6 +154,7 @@ _SAID_READ_NOTES = (
     "CAD drawing:",
     "degrees, minutes and seconds combined",
     "KML: ",
+    "cells merged down a column",
 )
 
 
