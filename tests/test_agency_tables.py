@@ -496,3 +496,14 @@ def test_industry_merged_down_a_group_of_firms(tmp_path):
     assert "cells merged down a column filled with their value: 2 cell(s)" in res.output
     t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
     assert t["industry_id"].tolist() == ["coking"] * 3
+
+
+def test_excel_unicode_text_export_is_a_table(tmp_path):
+    """Excel's "Unicode text" save is always a .txt (UTF-16, tabs): it was refused as not a
+    界址点 file, though the README promises the export."""
+    p = tmp_path / "名单.txt"
+    p.write_text("企业编号\t行业\t经度\t纬度\r\nF1\t钢铁\t112.55\t37.87\r\n", "utf-16")
+    res, csv = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert t.loc[0, "zone"] == "inside" and t.loc[0, "source_row"] == "2"

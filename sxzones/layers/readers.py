@@ -1347,6 +1347,26 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame:
         ) from exc
 
 
+def _text_table(
+    path: Path, encoding: str | None, x: str | None, y: str | None, notes: list[str]
+) -> bool:
+    """Whether a ``.txt`` is a table of points, not a 界址点 file: no 界址点 section or point
+    lines, and a header naming coordinate columns (Excel's "Unicode text" export is always a
+    ``.txt``: UTF-16, tab-separated)."""
+    if path.suffix.lower() != ".txt":
+        return False
+    text, _ = jzd.read_text(path, encoding)
+    if jzd.is_jzd_text(text) or jzd.is_point_list(text):
+        return False
+    try:
+        found = _locatable(table_columns(path, encoding), x, y)
+    except LayerError:
+        return False
+    if found:
+        notes.append("a .txt read as a table: its header names coordinate columns")
+    return found
+
+
 def _read_jzd(
     path: Path, encoding: str | None, notes: list[str], declared: bool = False
 ) -> tuple[gpd.GeoDataFrame, Any]:
@@ -1504,6 +1524,7 @@ def read_file(
     file_crs: Any = None
     xy = None
     header_row = 1
+    table = False
     if suffix in _VECTOR:
         frame, file_crs = _read_vector(p, layer, encoding, notes, where)
         if where:
@@ -1517,8 +1538,9 @@ def read_file(
     elif suffix in _PARQUET:
         frame = _read_parquet(p)
         file_crs = frame.crs
-    elif suffix in _TABLE:
+    elif suffix in _TABLE or _text_table(p, encoding, x, y, notes):
         frame, xy, header_row = _read_table_layer(p, x, y, sheet, encoding, notes, crs, points)
+        table = True
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:
@@ -1533,8 +1555,8 @@ def read_file(
     spec = _resolve_spec(p, file_crs, crs, notes)
     # a spreadsheet's first data row is row 2, or the row under a header below titles; a
     # table's index keeps the places of the blank rows it skipped
-    first = header_row + 1 if suffix in _TABLE else 1
-    rows = frame.index.to_numpy() + first if suffix in _TABLE else None
+    first = header_row + 1 if table else 1
+    rows = frame.index.to_numpy() + first if table else None
     frame = frame.reset_index(drop=True)
     if ROW in frame.columns:  # an output of sxzones read again: its rows keep their numbers
         kept = f"input_{ROW}"
