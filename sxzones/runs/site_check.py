@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -401,9 +402,13 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
 
 
 def check_summary(run: CheckRun) -> str:
-    """The run's summary: counts by verdict, input rows, notes, the first ten projects."""
+    """The run's summary: counts by verdict, input rows, notes, the first ten projects.
+
+    Counted over the verdicts as a list and the first ten rows taken as lists (pandas'
+    value counts and a row slice cost 0.8 ms, most of a served single check's summary)."""
     prep, table = run.prep, run.result.table
-    counts = table["verdict"].value_counts().to_dict()
+    verdicts = table["verdict"].tolist()
+    counts = Counter(verdicts)
     summary = (
         f"site check: {len(table)} project(s): "
         + ", ".join(
@@ -413,13 +418,12 @@ def check_summary(run: CheckRun) -> str:
         f"{prep.n_rejected}"
     )
     summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
-    first = table.iloc[:10]
     for pid, verdict, rules, note, why in zip(
-        first["project_id"].tolist(),
-        first["verdict"].tolist(),
-        first["rule_ids"].tolist(),
-        _texts_or_blank(first, "geometry_note"),
-        _texts_or_blank(first, "unassessed_reason"),
+        _first_texts(table, "project_id"),
+        verdicts[:10],
+        _first_texts(table, "rule_ids"),
+        _first_texts(table, "geometry_note"),
+        _first_texts(table, "unassessed_reason"),
         strict=True,
     ):
         ids = [x for x in str(rules).split(";") if x]
@@ -432,9 +436,11 @@ def check_summary(run: CheckRun) -> str:
     return summary
 
 
-def _texts_or_blank(frame: pd.DataFrame, col: str) -> list[Any]:
-    """A column's values (as the findings give them), or blanks when there is none."""
-    return frame[col].tolist() if col in frame.columns else [""] * len(frame)
+def _first_texts(frame: pd.DataFrame, col: str, k: int = 10) -> list[Any]:
+    """The first ``k`` values of a column (as the findings give them), or blanks when there
+    is none."""
+    n = min(k, len(frame))
+    return frame[col].array[:n].tolist() if col in frame.columns else [""] * n
 
 
 def _write_check_maps(
