@@ -267,3 +267,142 @@ def test_a_rule_on_a_missing_field_is_refused_when_no_project_is_of_its_industri
     assert check_sites(projects, layers, rules).table["verdict"].tolist() == ["conflict"]
     with pytest.raises(LayerError, match="no_such_field"):
         check_sites(projects, layers, load_rules(bad))
+
+
+def _general(monkeypatch: pytest.MonkeyPatch, call):  # type: ignore[no-untyped-def]
+    """``call()`` with the plain project's shortcut turned off (every project validated by
+    ``validate_layer``)."""
+    import sxzones.runs.site_check as rs
+
+    with monkeypatch.context() as m:
+        m.setattr(rs, "plain_project", lambda *a, **k: None)
+        return call()
+
+
+def _same_projects(a, b) -> None:  # type: ignore[no-untyped-def]
+    """Two validated project frames (and reports) are the same: columns, types, values,
+    coordinates to the bit, CRS, index and attributes."""
+    (fa, ra), (fb, rb) = a, b
+    assert list(fa.columns) == list(fb.columns)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(fa.drop(columns="geometry")),
+        pd.DataFrame(fb.drop(columns="geometry")),
+        check_exact=True,
+    )
+    assert fa.geometry.name == fb.geometry.name and fa.crs == fb.crs
+    assert fa.index.equals(fb.index) and type(fa.index) is type(fb.index)
+    ga, gb = fa.geometry.to_numpy(), fb.geometry.to_numpy()
+    assert np.array_equal(shapely.get_coordinates(ga), shapely.get_coordinates(gb))
+    assert shapely.equals_exact(ga, gb, tolerance=0).all()
+    assert fa.attrs == fb.attrs
+    assert vars(ra) == vars(rb)
+
+
+def _text_cases() -> list[tuple[str, str, bool]]:
+    """(--project text, CRS, whether the shortcut takes it)."""
+    square = "POLYGON ((112.5 37.8, 112.52 37.8, 112.52 37.82, 112.5 37.82, 112.5 37.8))"
+    bowtie = "POLYGON ((112.0 37.0, 112.1 37.1, 112.1 37.0, 112.0 37.1, 112.0 37.0))"
+    return [
+        ("112.55,37.87", "wgs84", True),
+        ("37.87,112.55", "wgs84", True),  # latitude first: read swapped, said
+        ("112°33′15″,37°52′", "gcj02", True),
+        (square, "bd09", True),
+        (square, "cgcs2000", True),
+        ("POINT (38512000.5 4192000.25)", "gk38", True),
+        ("116.40,39.90", "wgs84", False),  # Beijing: outside the study area
+        ("112.55,37.87", "xian80", False),  # a datum shift without published parameters
+        (bowtie, "wgs84", False),  # repaired by validation
+        ("POINT Z (112.5 37.8 900)", "wgs84", False),  # heights dropped by validation
+        ("POINT EMPTY", "wgs84", False),
+        ("LINESTRING (112.5 37.8, 112.6 37.9)", "wgs84", False),
+    ]
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_a_typed_project_is_validated_as_validate_layer_does(
+    monkeypatch: pytest.MonkeyPatch, case: int
+) -> None:
+    """``--project`` text: the shortcut's frame and report are validate_layer's, or the
+    shortcut steps aside (and the general validation answers, or refuses)."""
+    from sxzones.errors import SxzonesError
+    from sxzones.layers import load_catalog
+    from sxzones.runs import one_project
+    from sxzones.runs.site_check import _text_geometry, read_projects
+
+    spec, crs, plain = _text_cases()[case]
+    cat = load_catalog()
+    kind = "expansion" if case % 2 else None
+    raw = _text_geometry(spec, crs, "P1")
+    working = cat.working.crs
+    taken = one_project.plain_project(raw, working, {"industry": "coking"}, cat.study_area)
+    assert (taken is not None) == plain
+
+    def outcome(call):  # type: ignore[no-untyped-def]
+        try:
+            return call()
+        except SxzonesError as exc:  # refused: the message
+            return str(exc)
+
+    def lean():  # type: ignore[no-untyped-def]
+        return read_projects(spec, cat, crs=crs, industry="coking", kind=kind)
+
+    want = outcome(lambda: _general(monkeypatch, lean))
+    if isinstance(want, str):
+        assert outcome(lean) == want
+        return
+    _same_projects(lean(), want)
+
+
+@pytest.mark.parametrize("case", range(32))
+def test_a_drawn_or_pasted_parcel_is_validated_as_validate_layer_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int
+) -> None:
+    """Parcels made in memory (and read from their file, as the command reads them), in
+    every CRS of the pages, with names and declared areas: the same frame and report."""
+    from sxzones.layers import load_catalog
+    from sxzones.runs.site_check import read_projects
+
+    geom, pid, name, declared, crs = _parcels()[case]
+    path = uploads.geometry_file(geom, tmp_path, pid, name, declared)
+    cat = load_catalog()
+    industry = ["pv", "coking", "食品制造"][case % 3]
+    kind = [None, "new", "capacity_replacement"][case % 3]
+
+    def read(raw: bool):  # type: ignore[no-untyped-def]
+        made = uploads.parcel_layer(path, geom, pid, name, declared, crs) if raw else None
+        return read_projects(
+            str(path), cat, crs=crs, industry=industry, kind=kind, single=True, raw=made
+        )
+
+    from sxzones.runs.one_project import plain_project
+
+    made = uploads.parcel_layer(path, geom, pid, name, declared, crs)
+    assert plain_project(made, cat.working.crs, {"industry": industry}, cat.study_area)
+    for raw in (True, False):
+        _same_projects(read(raw), _general(monkeypatch, lambda: read(raw)))  # noqa: B023
+
+
+@pytest.mark.parametrize("spec", ["112.30,37.56", "112.4573,38.0593", "111.457,34.8414"])
+def test_a_check_of_a_plain_project_is_the_general_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spec: str
+) -> None:
+    """The whole check of a typed point (the shortcut taken) equals the check of the same
+    point validated by validate_layer: table, pairs and findings."""
+    from sxzones.layers import load_catalog
+    from sxzones.options import CheckOptions
+    from sxzones.runs.site_check import check_rules, compute_check
+
+    cat = load_catalog()
+    opts = CheckOptions(project=spec, crs="wgs84", industry="coking", out=tmp_path / "o")
+    ruleset = check_rules(opts)
+    got = compute_check(opts, cat, ruleset)
+    want = _general(monkeypatch, lambda: compute_check(opts, cat, ruleset))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.result.table.drop(columns="geometry")),
+        pd.DataFrame(want.result.table.drop(columns="geometry")),
+        check_exact=True,
+    )
+    assert got.details == want.details
+    assert got.details[0]["verdict"] in ("conflict", "conditional", "clear")
+    for role, pairs in want.result.pairs.items():
+        pd.testing.assert_frame_equal(got.result.pairs[role], pairs, check_exact=True)

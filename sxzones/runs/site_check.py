@@ -14,6 +14,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
+from pyproj import CRS
 from shapely.errors import GEOSException
 
 from sxzones import __version__
@@ -30,6 +31,7 @@ from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
+from sxzones.runs.one_project import plain_project
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -176,6 +178,12 @@ def read_projects(
                 "to a projects file only"
             )
         raw = _text_geometry(spec, crs, name)
+    constants = {k: v for k, v in (("industry", industry), ("kind", kind)) if v is not None}
+    if not mapping:  # one drawn, pasted or typed project: made at once when nothing is found
+        working = CRS.from_user_input(cat.working.crs)
+        plain = plain_project(raw, working, constants, cat.study_area)
+        if plain is not None:
+            return plain
     if industry is not None:
         raw.frame["industry"] = industry
     if kind is not None:
