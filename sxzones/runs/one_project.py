@@ -84,6 +84,7 @@ def plain_project(
         or frame.attrs
         or set(given) - set(ORDER)
         or "project_id" not in columns
+        or ROW not in columns
         or "industry" not in given
         or not _usual_names_free(given)
     ):
