@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,6 +14,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
+from pyproj import CRS
 from shapely.errors import GEOSException
 
 from sxzones import __version__
@@ -30,6 +32,7 @@ from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
+from sxzones.runs.one_project import plain_project
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -178,6 +181,12 @@ def read_projects(
                 "to a projects file only"
             )
         raw = _text_geometry(spec, crs, name)
+    constants = {k: v for k, v in (("industry", industry), ("kind", kind)) if v is not None}
+    if not mapping:  # one drawn, pasted or typed project: made at once when nothing is found
+        working = CRS.from_user_input(cat.working.crs)
+        plain = plain_project(raw, working, constants, cat.study_area)
+        if plain is not None:
+            return _say_default_kind(*plain)
     if industry is not None:  # given for every project: it is the field (a 行业 column too)
         raw.frame["industry"] = industry
         mapping["industry"] = "industry"
@@ -197,7 +206,22 @@ def read_projects(
             f"{raw.path}: the projects have no industry field: give --industry (steel, "
             "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
         )
-    if "kind" not in projects.columns:  # said: a 产能置换 project would be judged as 新建
+    _say_default_kind(projects, report)
+    notes = {}
+    for f in report.findings:
+        if f.kind == "repaired":
+            for r in f.rows:
+                notes[r] = f"invalid geometry repaired: {f.message}"
+    projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
+    return projects, report
+
+
+def _say_default_kind(
+    projects: gpd.GeoDataFrame, report: LayerReport
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """Say in ``report`` when the projects have no kind: each is checked as new (新建), and a
+    产能置换 project would be judged as one."""
+    if "kind" not in projects.columns:
         report.findings.append(
             Finding(
                 "note",
@@ -206,12 +230,6 @@ def read_projects(
                 "or name the file's kind column with --kind-field",
             )
         )
-    notes = {}
-    for f in report.findings:
-        if f.kind == "repaired":
-            for r in f.rows:
-                notes[r] = f"invalid geometry repaired: {f.message}"
-    projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
     return projects, report
 
 
@@ -416,9 +434,13 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
 
 
 def check_summary(run: CheckRun) -> str:
-    """The run's summary: counts by verdict, input rows, notes, the first ten projects."""
+    """The run's summary: counts by verdict, input rows, notes, the first ten projects.
+
+    Counted over the verdicts as a list and the first ten rows taken as lists (pandas'
+    value counts and a row slice cost 0.8 ms, most of a served single check's summary)."""
     prep, table = run.prep, run.result.table
-    counts = table["verdict"].value_counts().to_dict()
+    verdicts = table["verdict"].tolist()
+    counts = Counter(verdicts)
     summary = (
         f"site check: {len(table)} project(s): "
         + ", ".join(
@@ -428,13 +450,12 @@ def check_summary(run: CheckRun) -> str:
         f"{prep.n_rejected}"
     )
     summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
-    first = table.iloc[:10]
     for pid, verdict, rules, note, why in zip(
-        first["project_id"].tolist(),
-        first["verdict"].tolist(),
-        first["rule_ids"].tolist(),
-        _texts_or_blank(first, "geometry_note"),
-        _texts_or_blank(first, "unassessed_reason"),
+        _first_texts(table, "project_id"),
+        verdicts[:10],
+        _first_texts(table, "rule_ids"),
+        _first_texts(table, "geometry_note"),
+        _first_texts(table, "unassessed_reason"),
         strict=True,
     ):
         ids = [x for x in str(rules).split(";") if x]
@@ -447,9 +468,11 @@ def check_summary(run: CheckRun) -> str:
     return summary
 
 
-def _texts_or_blank(frame: pd.DataFrame, col: str) -> list[Any]:
-    """A column's values (as the findings give them), or blanks when there is none."""
-    return frame[col].tolist() if col in frame.columns else [""] * len(frame)
+def _first_texts(frame: pd.DataFrame, col: str, k: int = 10) -> list[Any]:
+    """The first ``k`` values of a column (as the findings give them), or blanks when there
+    is none."""
+    n = min(k, len(frame))
+    return frame[col].array[:n].tolist() if col in frame.columns else [""] * n
 
 
 def _write_check_maps(
