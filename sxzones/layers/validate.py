@@ -150,6 +150,8 @@ _SAID_READ_NOTES = (
     "zip member read",
     "sheet ",
     "point given latitude first",
+    "corners given latitude first",
+    "pasted 界址点 lines",
     "the file's own column source_row",
     "CAD drawing:",
     "degrees, minutes and seconds combined",

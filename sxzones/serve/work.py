@@ -120,11 +120,14 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             raise uploads.UploadError("the drawn shape has more vertices than the limit")
         return parcel(geom, "wgs84", "drawn")  # Leaflet: WGS84 longitude and latitude
     if form.get("coords", "").strip():
-        pts = uploads.parse_coordinates(form["coords"][: state.limits.max_bytes])
+        pts, said = uploads.read_pasted(form["coords"][: state.limits.max_bytes])
         if len(pts) > state.limits.max_vertices:
             raise uploads.UploadError("more pasted corners than the vertex limit")
         geom = uploads.points_to_geometry(pts)
-        return parcel(geom, form.get("crs") or None, "pasted")
+        spec = parcel(geom, form.get("crs") or None, "pasted")
+        if spec[2] is not None:
+            spec[2].notes[:0] = said  # shown with the result, as the CLI's --project says them
+        return spec
     raise uploads.UploadError(
         "no project: draw a parcel on the map, choose a file, or paste coordinates"
     )
