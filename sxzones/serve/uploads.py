@@ -321,7 +321,7 @@ def _pasted_line(line: str, i: int) -> tuple[float, float, bool]:
         cells = [c for c in re.split(r"\s*[,;\t]\s*", line) if c]
         if len(cells) < 2:
             cells = [c for c in re.split(r"(?<=[″\"秒'′分])\s+", line) if c]
-        values = parse_dms(cells[:2]) if len(cells) >= 2 else []
+        values: list[float] = parse_dms(cells[:2]).tolist() if len(cells) >= 2 else []
         if len(values) == 2 and all(v == v for v in values):
             return float(values[0]), float(values[1]), False
         raise UploadError(
