@@ -11,8 +11,20 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from sxzones.serve import uploads
+from sxzones.options import ServeOptions
+from sxzones.serve import create_app, uploads
 from sxzones.serve.uploads import Limits, UploadError, read_pasted
+
+
+@pytest.fixture(scope="module")
+def client():
+    from starlette.testclient import TestClient
+
+    app, state = create_app(ServeOptions())
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+        yield c
+    state.close()
+
 
 SQUARE = [(112.49, 38.05), (112.5, 38.05), (112.5, 38.06)]
 
@@ -85,3 +97,17 @@ def test_zip_made_on_a_mac_is_unpacked(tmp_path):
     main = uploads.unpack(z, Limits())
     assert main.name == "parcel.shp"
     assert gpd.read_file(main)["project_id"].tolist() == ["X0.1"]
+
+
+def test_firm_page_shows_values_as_given(client):
+    """The page's table was read back from the CSV, whose formula-like texts carry a ``'``
+    for spreadsheets: the page showed ``'=1+2`` and an id search for ``=1+2`` found nothing.
+    The CSV download keeps the quote."""
+    csv = "firm_id,name,industry,lon,lat\n=1+2,+86-351-1234567,钢铁,112.55,37.87\n-3,'x,钢铁,112.55,37.87\n"
+    res = client.post(
+        "/api/firms", data={"crs": "wgs84"}, files={"file": ("f.csv", csv.encode())}
+    ).json()
+    rows = {r["firm_id"]: r["name"] for r in res["table"]}
+    assert rows == {"=1+2": "+86-351-1234567", "-3": "'x"}
+    got = client.get(f"/download/{res['job']}/firm_zones.csv").content.decode("utf-8-sig")
+    assert '"\'=1+2"' in got

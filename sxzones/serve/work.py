@@ -65,6 +65,22 @@ def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 
     }
 
 
+def _as_given(table: pd.DataFrame) -> pd.DataFrame:
+    """A CSV output as the page shows it: the ``'`` that the CSV puts before a text a
+    spreadsheet would take for a formula (``'=1+2``) taken off again, so the page shows and
+    searches the value as given (an id search for ``=1+2`` found nothing)."""
+    from sxzones.outputs import formula_cells
+
+    for col in table.columns:
+        quoted = table[col].str.startswith("'", na=False)
+        if quoted.any():
+            inner = table[col].where(quoted, "").str[1:]
+            was = formula_cells(inner)
+            if was is not None:
+                table.loc[quoted & was, col] = inner[quoted & was]
+    return table
+
+
 def downloads(job: Job) -> list[str]:
     """The files of a job's output folder, by name."""
     return sorted(p.name for p in (job.folder / "out").iterdir() if p.is_file())
@@ -359,8 +375,8 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         opts = firm_options(state, form, path, job.folder / "out")
         result = run_firms(opts, state.catalog)
         out = job.folder / "out"
-        table = pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False)
-        rejects = pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False)
+        table = _as_given(pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False))
+        rejects = _as_given(pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False))
         counts = table["zone"].value_counts().to_dict() if "zone" in table else {}
         return {
             "job": job.id,
