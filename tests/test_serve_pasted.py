@@ -111,3 +111,19 @@ def test_firm_page_shows_values_as_given(client):
     assert rows == {"=1+2": "+86-351-1234567", "-3": "'x"}
     got = client.get(f"/download/{res['job']}/firm_zones.csv").content.decode("utf-8-sig")
     assert '"\'=1+2"' in got
+
+
+def test_planner_kinds_are_not_ignored_for_an_uploaded_file(client):
+    """The kind tick-boxes were ignored for an uploaded candidates file: land of unticked
+    kinds was screened and totalled without a word. Now said; all ticked, the file runs."""
+    gj = gpd.GeoDataFrame(
+        {"site_id": ["S1"], "kind": ["废弃矿山"]},
+        geometry=[shapely.box(112.49, 38.0, 112.495, 38.005)],
+        crs=4490,
+    ).to_json()
+    files = {"file": ("c.geojson", gj.encode())}
+    r = client.post("/api/sites", data={"tech": "pv", "kinds": "abandoned_mine"}, files=files)
+    assert r.status_code == 400 and "an uploaded file is screened whole" in r.json()["error"]
+    every = ",".join(k["id"] for k in client.get("/api/setup").json()["siting"]["kinds"])
+    r = client.post("/api/sites", data={"tech": "pv", "kinds": every}, files=files)
+    assert r.status_code == 200, r.text

@@ -443,14 +443,22 @@ def _candidates(state: ServeState, form: dict[str, str], upload: Upload | None, 
     """The candidates: an uploaded file, or the catalogue's candidate layer; only the kinds
     ticked on the page (a subset is written to the job's folder)."""
     folder = job.folder / "in"
+    kinds = [k for k in form.get("kinds", "").split(",") if k]
     if upload is not None and upload[1]:
+        rs = state.ruleset
+        listed = {k for r in rs.of_kind("siting_candidates") for k in r.params["candidate_kinds"]}
+        if kinds and not set(kinds) >= listed:  # the ticks were ignored for a file: now said
+            raise SxzonesError(
+                "the candidate kinds ticked apply to the catalogue's candidate land; an "
+                "uploaded file is screened whole. Fix: tick every kind, or keep only the "
+                "wanted kinds in the file"
+            )
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
         uploads.check_limits(path, state.limits)
         return str(path)
     name = str(state.catalog.layer_of_role("candidates"))
-    kinds = [k for k in form.get("kinds", "").split(",") if k]
     if not kinds:
         return name
     frame, _ = state.catalog.load(name)
