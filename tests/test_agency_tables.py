@@ -507,3 +507,45 @@ def test_excel_unicode_text_export_is_a_table(tmp_path):
     assert res.exit_code == 0, res.output
     t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
     assert t.loc[0, "zone"] == "inside" and t.loc[0, "source_row"] == "2"
+
+
+def test_a_parcel_sharing_a_red_line_boundary_occupies_none_of_it(tmp_path):
+    """Parcels cut from the same base map share the red line's edge exactly: such a parcel
+    (0.00 m² inside) came out in conflict. It is listed as touching, and fires no rule; a
+    parcel 2 cm into the red line still conflicts, as does a point inside it."""
+    import geopandas as gpd
+    import shapely
+
+    from sxzones.layers import load_catalog
+
+    from .conftest import CATALOG
+
+    cat = load_catalog(CATALOG)
+    rl, _ = cat.load("redline_demonstration")
+    red = rl.loc[rl["redline_id"] == "RL140100"].geometry.iloc[0]  # working CRS (metres)
+    ring = red.geoms[0].exterior if red.geom_type == "MultiPolygon" else red.exterior
+    c = ring.interpolate(0.3, normalized=True)  # on the red line's edge
+    box = shapely.box(c.x - 500, c.y - 500, c.x + 500, c.y + 500)
+    touch = box.difference(red)
+    sliver = touch.buffer(0.02).intersection(box)
+    assert touch.area > 0 and red.intersection(touch).area < 1e-6
+    frame = gpd.GeoDataFrame(
+        {"project_id": ["TOUCH", "SLIVER"]}, geometry=[touch, sliver], crs=rl.crs
+    )
+    p = tmp_path / "touch.gpkg"
+    frame.to_file(p)
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--projects", str(p), "--industry", "pv", "--reports", "none",
+            "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    got = {d["project_id"]: d for d in doc["projects"]}
+    t = got["TOUCH"]
+    assert "RL140100" in [r["redline_id"] for r in t["redline"]]  # listed as touching
+    assert [r["overlap_m2"] for r in t["redline"] if r["redline_id"] == "RL140100"] == [0.0]
+    assert "site_redline" not in {r["id"] for r in t["rules"]}
+    assert "site_redline" in {r["id"] for r in got["SLIVER"]["rules"]}

@@ -439,6 +439,9 @@ def _rule_fires(
             sel &= col.array.codes == (cats.index(v) if v in cats else -2)
         else:
             sel &= col.astype(str).to_numpy() == v
+    if "overlap_m2" in p:  # a parcel only sharing a boundary (0.00 m²) occupies nothing
+        pct = p["overlap_pct"].to_numpy(dtype=float)  # NaN: a point, which has no area
+        sel &= np.isnan(pct) | (p["overlap_m2"].to_numpy(dtype=float) > 0)
     touched = np.zeros(n, dtype=bool)
     touched[p["project"].to_numpy()[sel]] = True
     return hit & touched
