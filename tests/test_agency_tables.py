@@ -549,3 +549,23 @@ def test_a_parcel_sharing_a_red_line_boundary_occupies_none_of_it(tmp_path):
     assert [r["overlap_m2"] for r in t["redline"] if r["redline_id"] == "RL140100"] == [0.0]
     assert "site_redline" not in {r["id"] for r in t["rules"]}
     assert "site_redline" in {r["id"] for r in got["SLIVER"]["rules"]}
+
+
+def test_a_list_mixing_utf8_and_gbk_lines_is_refused(tmp_path):
+    """Lists pasted together from two sources: read whole as GB18030, every UTF-8 name was
+    garbled, and the summary advised adding the garble to the vocabulary."""
+    p = tmp_path / "mixed.csv"
+    p.write_bytes(
+        b"firm_id,name,industry,lon,lat\n"
+        + "F1,太原钢厂,钢铁,112.55,37.87\n".encode()
+        + "F2,远郊焦化,焦化,112.2,38.3\n".encode("gbk")
+    )
+    res, _ = _firms(tmp_path, p)
+    assert res.exit_code == 2
+    assert "the lines mix encodings: line(s) 3 are not UTF-8 (GBK?), line(s) 2 are UTF-8" in (
+        res.output
+    )
+    q = tmp_path / "gbk.csv"  # one encoding throughout: read, as before
+    q.write_bytes("firm_id,name,industry,lon,lat\nF2,远郊焦化,焦化,112.2,38.3\n".encode("gbk"))
+    res, _ = _firms(tmp_path, q, "--overwrite")
+    assert res.exit_code == 0, res.output

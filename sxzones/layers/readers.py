@@ -780,6 +780,8 @@ def _read_table(
         try:
             table = _read_csv_arrow(path, sep, enc, x, y, header_names)
         except UnicodeDecodeError:
+            if enc == "utf-8" and not encoding:
+                _refuse_mixed_encodings(path)
             continue
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
@@ -821,6 +823,33 @@ def _refuse_other_sheets(path: Path, x: str | None, y: str | None) -> None:
             f"{len(located)} sheets have coordinate columns ({', '.join(located)}); only one "
             "is read",
             f"choose one: {CHOOSE_LAYER}; or copy the rows of all into one sheet",
+        )
+
+
+def _refuse_mixed_encodings(path: Path) -> None:
+    """Refuse a text file whose lines are partly UTF-8 (with Chinese) and partly not (GBK:
+    lists pasted together from two sources): read whole as GB18030, every UTF-8 name came
+    out garbled, and the summary then advised adding the garble to the vocabulary."""
+    good: list[int] = []
+    bad: list[int] = []
+    with path.open("rb") as fh:  # every line up to 20,000 with Chinese, then one in 100
+        for k, line in enumerate(fh, start=1):
+            if line.isascii() or (len(good) + len(bad) >= 20_000 and k % 100):
+                continue
+            try:
+                line.decode("utf-8")
+                good.append(k)
+            except UnicodeDecodeError:
+                bad.append(k)
+            if len(good) > 2 and len(bad) > 2:
+                break
+    if good and bad:
+        raise _refuse(
+            path,
+            f"the lines mix encodings: line(s) {', '.join(map(str, bad[:3]))} are not UTF-8 "
+            f"(GBK?), line(s) {', '.join(map(str, good[:3]))} are UTF-8; read either way, "
+            "some names would be garbled",
+            "save the file again in one encoding (e.g. open it in Excel and save as CSV UTF-8)",
         )
 
 
