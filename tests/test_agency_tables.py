@@ -569,3 +569,23 @@ def test_a_list_mixing_utf8_and_gbk_lines_is_refused(tmp_path):
     q.write_bytes("firm_id,name,industry,lon,lat\nF2,远郊焦化,焦化,112.2,38.3\n".encode("gbk"))
     res, _ = _firms(tmp_path, q, "--overwrite")
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize(
+    ("kind", "banned"),
+    [("新建", True), ("扩建", True), ("改扩建", True), ("改、扩建", True), ("产能置换", False)],
+)
+def test_taiyuan_ban_reads_expansions_alike(tmp_path, kind, banned):
+    """扩建 was a conflict and 改扩建 only conditional for the same coking project in the
+    Taiyuan region: one reading now, applied to both (the rule's text says which)."""
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--project", "112.484,38.06", "--crs", "cgcs2000", "--industry", "焦化",
+            "--kind", kind, "--reports", "none", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    rules = {r["id"] for r in doc["projects"][0]["rules"]}
+    assert ("site_taiyuan_region_ban" in rules) is banned
