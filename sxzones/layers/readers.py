@@ -56,6 +56,8 @@ COORDINATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("经度", "纬度"),
     ("东经", "北纬"),
     ("中心经度", "中心纬度"),
+    ("中心点经度", "中心点纬度"),
+    ("厂址经度", "厂址纬度"),
     ("经度坐标", "纬度坐标"),
     ("x", "y"),
     ("easting", "northing"),
@@ -86,6 +88,7 @@ def coordinate_key(name: Any) -> str:
     ``lng``) where what is left is a coordinate name."""
     key = re.sub(r"\s+", "", str(name)).lower()
     key = _UNIT.sub("", key) or key
+    key = re.sub(r"(?:[:：]|/°|°|_[en])$", "", key) or key  # 经度：, 经度/°, 经度_E
     for source in (_SOURCE_PREFIX, _SOURCE_SUFFIX):
         bare = source.sub("", key)
         if bare != key and bare in _COORDINATE_NAMES:
