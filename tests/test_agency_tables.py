@@ -589,3 +589,20 @@ def test_taiyuan_ban_reads_expansions_alike(tmp_path, kind, banned):
     doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
     rules = {r["id"] for r in doc["projects"][0]["rules"]}
     assert ("site_taiyuan_region_ban" in rules) is banned
+
+
+def test_equipment_numbers_in_full_width(tmp_path):
+    """炭化室高度 ４．３ (full-width, from a Chinese input method) was rejected as not a number."""
+    from sxzones.analyses.phaseout import equipment_rules
+    from sxzones.layers.equipment import read_equipment
+    from sxzones.rules import load_rules
+
+    e = tmp_path / "equip.csv"
+    e.write_text(
+        "设备编号,企业代码,设备类型,炭化室高度（米）,产能（万吨/年）,状态,投产时间\n"
+        "E1,F1,焦炉,４．３,６０,在产,2008\n",
+        "utf-8",
+    )
+    units, report = read_equipment(e, equipment_rules(load_rules()))
+    assert report.n_rejected == 0
+    assert float(units.loc[0, "chamber_height_m"]) == 4.3
