@@ -606,3 +606,21 @@ def test_equipment_numbers_in_full_width(tmp_path):
     units, report = read_equipment(e, equipment_rules(load_rules()))
     assert report.n_rejected == 0
     assert float(units.loc[0, "chamber_height_m"]) == 4.3
+
+
+def test_declared_area_far_from_the_computed_one_is_warned(tmp_path):
+    """界址点 files declare the parcel's area (ha): 249.4644 ha declared for a 2 km square
+    was shown only in the printable report; the summary now warns."""
+    lines = _square("J", 1, 4214500.0, 37630800.0, 2000.0)
+    p = tmp_path / "p.txt"
+    p.write_text(JZD.format(n=len(lines), rings="\n".join(lines)), "utf-8")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--project", str(p), "--industry", "pv", "--reports", "none",
+            "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "warning: 1 project(s) whose declared area differs from the computed one" in res.output
+    assert "(declared 249.464 ha, computed 399.83" in res.output  # on the ellipsoid

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
@@ -450,6 +451,7 @@ def check_summary(run: CheckRun) -> str:
         f"{prep.n_rejected}"
     )
     summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
+    summary += _declared_warning(table)
     for pid, verdict, rules, note, why in zip(
         _first_texts(table, "project_id"),
         verdicts[:10],
@@ -466,6 +468,36 @@ def check_summary(run: CheckRun) -> str:
             + (f"; {why}" if why else "")
         )
     return summary
+
+
+#: A declared area (界址点 files, the page's field; hectares) this far from the computed one
+#: is warned of: a typing error, a wrong unit (亩, m²) or the wrong parcel.
+DECLARED_TOLERANCE = 0.05
+
+
+def _declared_warning(table: pd.DataFrame) -> str:
+    """A summary line naming the projects whose declared area differs from the computed
+    (ellipsoidal) one by more than :data:`DECLARED_TOLERANCE` ("" when none): the printable
+    report showed both, the summary said nothing of 1 ha declared for 389.6 ha."""
+    if "declared_area" not in table.columns:
+        return ""
+    declared = pd.to_numeric(table["declared_area"], errors="coerce").to_numpy(float) * 1e4
+    computed = table["area_m2"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        off = (declared > 0) & (np.abs(computed - declared) > DECLARED_TOLERANCE * declared)
+    if not off.any():
+        return ""
+    k = np.flatnonzero(off)
+    shown = "; ".join(
+        f"{table['project_id'].iloc[i]} (declared {declared[i] / 1e4:g} ha, computed "
+        f"{computed[i] / 1e4:.4f} ha)"
+        for i in k[:5]
+    )
+    return (
+        f"\n  warning: {len(k)} project(s) whose declared area differs from the computed one "
+        f"by more than {DECLARED_TOLERANCE:.0%}: {shown}{' ...' if len(k) > 5 else ''}; check "
+        "the unit (hectares) and the parcel"
+    )
 
 
 def _first_texts(frame: pd.DataFrame, col: str, k: int = 10) -> list[Any]:
