@@ -624,3 +624,16 @@ def test_declared_area_far_from_the_computed_one_is_warned(tmp_path):
     assert res.exit_code == 0, res.output
     assert "warning: 1 project(s) whose declared area differs from the computed one" in res.output
     assert "(declared 249.464 ha, computed 399.83" in res.output  # on the ellipsoid
+
+
+def test_excluding_points_needs_a_setback(tmp_path):
+    """--exclude villages.gpkg (points) without a setback removed nothing and printed
+    'village 0.00' as if the villages had been checked."""
+    v = tmp_path / "village.gpkg"
+    GeoDataFrame({"name": ["村"]}, geometry=[shapely.Point(112.4975, 38.0025)], crs=4490).to_file(v)
+    c = _candidates(tmp_path, [{"地块类型": "废弃矿山"}])
+    args = ["sites", "--candidates", str(c), "--tech", "pv", "--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(cli, [*args, "--exclude", str(v)])
+    assert res.exit_code == 2 and "without a setback excludes no land" in res.output
+    res = CliRunner().invoke(cli, [*args, "--exclude", f"{v}:100m"])
+    assert res.exit_code == 0, res.output

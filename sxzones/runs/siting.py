@@ -141,6 +141,15 @@ def build_exclusions(
         )
     for name, setback in users:
         frame, rep = load_input(name, None, cat, base=base)
+        if (
+            setback <= 0
+            and len(frame)
+            and not (frame.geometry.geom_type.str.contains("Polygon")).any()
+        ):
+            raise SxzonesError(
+                f"--exclude {name}: a layer of points or lines without a setback excludes no "
+                f"land. Fix: give the setback, e.g. --exclude {name}:300m"
+            )
         reports.append(rep)
         reason = name if name in cat else Path(name).stem
         out.append(
