@@ -637,3 +637,11 @@ def test_excluding_points_needs_a_setback(tmp_path):
     assert res.exit_code == 2 and "without a setback excludes no land" in res.output
     res = CliRunner().invoke(cli, [*args, "--exclude", f"{v}:100m"])
     assert res.exit_code == 0, res.output
+
+
+def test_ovital_map_export_is_kml(tmp_path):
+    """奥维互动地图 exports KML under the name .ovkml: it was refused as an unknown type."""
+    p = tmp_path / "项目选址.ovkml"
+    p.write_text(KML.format(body=PLACEMARK), "utf-8")
+    raw = read_file(p)
+    assert raw.frame.loc[0, "Name"] == "项目红线" and raw.spec.crs.to_epsg() == 4326

@@ -132,12 +132,13 @@ _VECTOR = {
     ".fgb": "FlatGeobuf",
     ".kml": "KML",
     ".kmz": "KMZ (zipped KML)",
+    ".ovkml": "KML (奥维互动地图)",
     ".tab": "MapInfo TAB",
     ".dxf": "AutoCAD DXF",
     ".mif": "MapInfo MIF",
 }
 #: Formats whose layers are folders of one dataset (a KML's folders): all are read.
-_ALL_LAYERS = {".kml", ".kmz"}
+_ALL_LAYERS = {".kml", ".kmz", ".ovkml"}
 _EXCEL = {".xlsx", ".xls", ".xlsm", ".ods"}
 _TABLE = {".csv", ".tsv", *_EXCEL}
 #: Spreadsheets are read with calamine (Rust): the old .xls that agencies still send, .ods,
@@ -148,7 +149,7 @@ _JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
 # Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
 # KML is WGS84 by the OGC standard, yet apps in China write GCJ-02 into it too.
-_IMPLICIT_CRS = {".geojson", ".json", ".kml", ".kmz"}
+_IMPLICIT_CRS = {".geojson", ".json", ".kml", ".kmz", ".ovkml"}
 
 # Version bytes of dBase tables (byte 0 of the .dbf header): III, IV, FoxPro, Visual FoxPro.
 _DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB}
@@ -1579,7 +1580,7 @@ def read_file(
         raise _refuse(
             p,
             f"unknown file type {suffix!r}",
-            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .dxf, .parquet, .csv, .xlsx, "
+            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .ovkml, .tab, .dxf, .parquet, .csv, .xlsx, "
             "a 界址点 .txt, or a .zip of one of them",
         )
     if len(frame) == 0:

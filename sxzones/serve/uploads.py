@@ -44,9 +44,12 @@ __all__ = [
 #: Suffixes an upload may have (zip: a zipped shapefile or another vector file in a zip).
 ACCEPTED = (
     ".txt .jzd .dat .geojson .json .kml .kmz .zip .gpkg .fgb .csv .tsv .xlsx .xlsm .xls .ods "
-    ".parquet .tif .tiff .dxf"
+    ".parquet .tif .tiff .dxf .ovkml"
 ).split()
-_VECTOR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".tab", ".parquet", ".dxf"}
+_VECTOR = {
+    ".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".ovkml", ".tab", ".parquet",
+    ".dxf",
+}  # fmt: skip
 #: Tables of points (spreadsheets as the readers take them: .xls and .ods too).
 TABLES = {".csv", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
 _TABLE = TABLES
@@ -258,7 +261,7 @@ def check_limits(path: Path, limits: Limits) -> None:
         elif path.suffix in _VECTOR - {".parquet"}:
             # a KML's folders are all read (the readers do); other files: their first layer
             names = [str(x) for x, _ in pyogrio.list_layers(path)]
-            names = names if path.suffix in (".kml", ".kmz") else names[:1]
+            names = names if path.suffix in (".kml", ".kmz", ".ovkml") else names[:1]
             for name in names:
                 n += int(pyogrio.read_info(path, layer=name).get("features") or 0)
             if n <= limits.max_features:

@@ -119,7 +119,7 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
         uploads.check_limits(path, state.limits)
-        if path.suffix in (".kml", ".kmz"):
+        if path.suffix in (".kml", ".kmz", ".ovkml"):
             path = uploads.kml_to_geojson(path)
         if path.suffix in uploads.TABLES and form.get("vertices") == "on":
             raw = read_file(path, crs=form.get("crs") or None)
