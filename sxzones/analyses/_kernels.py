@@ -158,3 +158,41 @@ def far_candidates(
                 oi[k], oj[k], og[k] = far[t], a, g
                 k += 1
     return oi, oj, og
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _max(a: float, b: float) -> float:
+    """``np.maximum`` of two doubles: NaN if either is."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+@numba.njit(cache=True, nogil=True)
+def near_pairs(
+    fbox: npt.NDArray[np.float64],
+    abox: npt.NDArray[np.float64],
+    fi: npt.NDArray[np.int64],
+    aj: npt.NDArray[np.int64],
+    limit: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The pairs (firm ``fi``, area ``aj``) whose bounding boxes lie at most ``limit`` apart,
+    in order, with their gaps: :func:`sxzones.analyses.nearest._box_gap` and the filter in
+    one pass, the same doubles (``np.hypot`` of the same ``np.maximum``\\ s)."""
+    n = len(fi)
+    oi = np.empty(n, dtype=np.int64)
+    oj = np.empty(n, dtype=np.int64)
+    og = np.empty(n)
+    m = 0
+    for k in range(n):
+        f = fi[k]
+        a = aj[k]
+        dx = _max(_max(abox[a, 0] - fbox[f, 2], fbox[f, 0] - abox[a, 2]), 0.0)
+        dy = _max(_max(abox[a, 1] - fbox[f, 3], fbox[f, 1] - abox[a, 3]), 0.0)
+        g = np.hypot(dx, dy)
+        if g <= limit:
+            oi[m], oj[m], og[m] = f, a, g
+            m += 1
+    return oi[:m], oj[:m], og[:m]
