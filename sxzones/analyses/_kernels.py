@@ -51,6 +51,8 @@ def pairs_kernel(
     from the nearest by bounding box, and skipped once their box is farther than the best."""
     n = len(fi)
     out = np.empty((n, 4))
+    # one buffer for the block gaps of every pair (an allocation per pair cost a tenth of it)
+    gaps = np.empty((acount.max() + BLOCK - 1) // BLOCK if len(acount) else 0)
     for k in range(n):
         f = fi[k]
         a = aj[k]
@@ -60,7 +62,6 @@ def pairs_kernel(
         ac = acount[a]
         nb = (ac + BLOCK - 1) // BLOCK
         b0 = ablock0[a]
-        gaps = np.empty(nb)
         first = 0
         for b in range(nb):
             dx = max(max(abox[b0 + b, 0] - fbox[f, 2], fbox[f, 0] - abox[b0 + b, 2]), 0.0)

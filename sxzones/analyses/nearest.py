@@ -531,7 +531,7 @@ def _pairs_nearest(
     maybe_in = np.flatnonzero(gap == 0)  # only a firm in the area's box can touch it
     if len(maybe_in):
         take = areas.prepared_at or areas.geoms.__getitem__
-        inside = maybe_in[shapely.intersects(take(j[maybe_in]), firms.geoms[i[maybe_in]])]
+        inside = maybe_in[_point_hits(take, j[maybe_in], firms.geoms[i[maybe_in]])]
         pb[inside] = pa[inside]
     return pa, pb
 
