@@ -306,3 +306,16 @@ def test_near_pairs_kernel_equals_numpy_box_gaps():
     np.testing.assert_array_equal(got[0], i[keep])
     np.testing.assert_array_equal(got[1], j[keep])
     np.testing.assert_array_equal(got[2].view(np.uint64), gap[keep].view(np.uint64))
+
+
+def test_group_argmin_sorted_and_unsorted_groups():
+    """The first smallest value of each group, whether the groups come sorted (taken as they
+    are) or not (sorted first, stably): the same positions as a loop over the groups."""
+    rng = np.random.default_rng(8)
+    group = np.sort(rng.integers(0, 500, 5000))
+    value = rng.integers(0, 5, 5000).astype(float)  # many ties
+    for g in (group, rng.permutation(group)):
+        want = [int(np.flatnonzero(g == k)[np.argmin(value[g == k])]) for k in np.unique(g)]
+        got = nearest._group_argmin(g, value)
+        assert sorted(got.tolist()) == sorted(want)
+        np.testing.assert_array_equal(g[got], np.unique(g))  # one per group, in group order

@@ -109,17 +109,18 @@ def _group_argmin(
     value: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.int64]:
     """Position of the smallest ``value`` per ``group`` (first on ties), in O(n) passes
-    after a stable sort by group; ``group`` from STRtree queries is already sorted."""
+    after a stable sort by group; ``group`` from STRtree queries is already sorted, and is
+    then taken as it is (its stable sort is the identity)."""
     if not len(group):
         return np.empty(0, dtype=np.int64)
-    order = np.argsort(group, kind="stable")
-    g, v = group[order], value[order]
+    order = None if bool((group[1:] >= group[:-1]).all()) else np.argsort(group, kind="stable")
+    g, v = (group, value) if order is None else (group[order], value[order])
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     counts = np.diff(np.r_[starts, len(g)])
     vmin = np.minimum.reduceat(v, starts)
     hit = np.flatnonzero(v == np.repeat(vmin, counts))
     first = hit[np.r_[True, g[hit][1:] != g[hit][:-1]]]
-    return order[first]
+    return first if order is None else order[first]
 
 
 BLOCK = 32  # segments per block of an area's boundary; blocks are pruned by bounding box
