@@ -292,8 +292,8 @@ def write_csv(
         return write_bytes(head + body.encode("utf-8"), path, overwrite)
     opts = pacsv.WriteOptions(quoting_style="needed", include_header=False)
 
-    def render(part: pa.Table) -> pa.Buffer:
-        sink = pa.BufferOutputStream()  # its buffer is taken as it is, not copied out
+    def render(part: pa.Table) -> bytes:
+        sink = io.BytesIO()
         pacsv.write_csv(_neutralise_arrow(part), sink, write_options=opts)
         return sink.getvalue()
 
@@ -318,10 +318,10 @@ def write_csv(
 
 def _written(
     pool: ThreadPoolExecutor,
-    render: Callable[[pa.Table], pa.Buffer],
+    render: Callable[[pa.Table], bytes],
     parts: list[pa.Table],
     fh: Any,
-) -> Iterator[pa.Buffer]:
+) -> Iterator[bytes]:
     """Each part rendered by ``pool``, in order, once it is written to ``fh``."""
     for chunk in pool.map(render, parts):
         fh.write(chunk)
