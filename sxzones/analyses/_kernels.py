@@ -192,7 +192,8 @@ def near_pairs(
         a = aj[k]
         dx = _max(_max(abox[a, 0] - fbox[f, 2], fbox[f, 0] - abox[a, 2]), 0.0)
         dy = _max(_max(abox[a, 1] - fbox[f, 3], fbox[f, 1] - abox[a, 3]), 0.0)
-        g = np.hypot(dx, dy)
+        # hypot(x, 0) is |x| exactly (IEEE 754): most pairs lie level with their area's box
+        g = abs(dx) if dy == 0.0 else (abs(dy) if dx == 0.0 else np.hypot(dx, dy))
         if g <= limit:
             oi[m], oj[m], og[m] = f, a, g
             m += 1
