@@ -426,14 +426,17 @@ def _rule_fires(
     p = pairs.get(rule.layer_role)
     if p is None:
         return np.zeros(n, dtype=bool)
-    sel = np.ones(len(p), dtype=bool)
-    for k, v in rule.where.items():
+    for k in rule.where:
         if k not in p:
             raise LayerError(f"rule {rule.id}: the {rule.layer_role} layer has no field {k!r}")
+    if not hit.any():  # no project of the rule's industries and kinds: its pairs do not matter
+        return hit
+    sel = np.ones(len(p), dtype=bool)
+    for k, v in rule.where.items():
         col = p[k]
         if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not strings
-            cats = [str(c) for c in col.cat.categories.tolist()]
-            sel &= col.cat.codes.to_numpy() == (cats.index(v) if v in cats else -2)
+            cats = [str(c) for c in col.array.categories.tolist()]
+            sel &= col.array.codes == (cats.index(v) if v in cats else -2)
         else:
             sel &= col.astype(str).to_numpy() == v
     touched = np.zeros(n, dtype=bool)
@@ -448,7 +451,7 @@ def _unassessed(
 ) -> npt.NDArray[np.object_]:
     """Per project, why the rules could not be assessed (``""`` when they could): an
     industry or kind missing, or one the rules' vocabulary does not know."""
-    why = pd.Series("", index=range(len(projects)), dtype=object)
+    why = np.full(len(projects), "", dtype=object)  # a few texts set: no pandas per row
     src = "industry" if "industry" in projects else "industry_code"
     for status, col, vocab in (
         (ind_status, src, "industries"),
@@ -456,17 +459,20 @@ def _unassessed(
     ):
         if col not in projects:
             status = np.where(status == "recognised", status, "missing")
+        odd = np.flatnonzero(status != "recognised").tolist()
+        if not odd:
+            continue
         vals = projects[col].astype(str).to_numpy() if col in projects else np.full(len(why), "")
         fix = f" (map it under [vocabularies.{vocab}] in the rules file)"
         shown = (projects.attrs.get("sxzones") or {}).get("fields", {}).get(col, col)
-        for k in np.flatnonzero(status != "recognised"):
+        for k in odd:
             text = (
                 f"no {shown} given"
                 if status[k] == "missing"
                 else f"{shown} {vals[k]!r} is not in the rules' vocabulary{fix}"
             )
-            why.iat[k] = f"{why.iat[k]}; {text}" if why.iat[k] else text
-    return why.to_numpy(dtype=object)
+            why[k] = f"{why[k]}; {text}" if why[k] else text
+    return why
 
 
 def _uncovered(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,6 +14,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
+from pyproj import CRS
 from shapely.errors import GEOSException
 
 from sxzones import __version__
@@ -29,6 +31,7 @@ from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
+from sxzones.runs.one_project import plain_project
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -175,6 +178,12 @@ def read_projects(
                 "to a projects file only"
             )
         raw = _text_geometry(spec, crs, name)
+    constants = {k: v for k, v in (("industry", industry), ("kind", kind)) if v is not None}
+    if not mapping:  # one drawn, pasted or typed project: made at once when nothing is found
+        working = CRS.from_user_input(cat.working.crs)
+        plain = plain_project(raw, working, constants, cat.study_area)
+        if plain is not None:
+            return plain
     if industry is not None:
         raw.frame["industry"] = industry
     if kind is not None:
@@ -401,9 +410,13 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
 
 
 def check_summary(run: CheckRun) -> str:
-    """The run's summary: counts by verdict, input rows, notes, the first ten projects."""
+    """The run's summary: counts by verdict, input rows, notes, the first ten projects.
+
+    Counted over the verdicts as a list and the first ten rows taken as lists (pandas'
+    value counts and a row slice cost 0.8 ms, most of a served single check's summary)."""
     prep, table = run.prep, run.result.table
-    counts = table["verdict"].value_counts().to_dict()
+    verdicts = table["verdict"].tolist()
+    counts = Counter(verdicts)
     summary = (
         f"site check: {len(table)} project(s): "
         + ", ".join(
@@ -413,13 +426,12 @@ def check_summary(run: CheckRun) -> str:
         f"{prep.n_rejected}"
     )
     summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
-    first = table.iloc[:10]
     for pid, verdict, rules, note, why in zip(
-        first["project_id"].tolist(),
-        first["verdict"].tolist(),
-        first["rule_ids"].tolist(),
-        _texts_or_blank(first, "geometry_note"),
-        _texts_or_blank(first, "unassessed_reason"),
+        _first_texts(table, "project_id"),
+        verdicts[:10],
+        _first_texts(table, "rule_ids"),
+        _first_texts(table, "geometry_note"),
+        _first_texts(table, "unassessed_reason"),
         strict=True,
     ):
         ids = [x for x in str(rules).split(";") if x]
@@ -432,9 +444,11 @@ def check_summary(run: CheckRun) -> str:
     return summary
 
 
-def _texts_or_blank(frame: pd.DataFrame, col: str) -> list[Any]:
-    """A column's values (as the findings give them), or blanks when there is none."""
-    return frame[col].tolist() if col in frame.columns else [""] * len(frame)
+def _first_texts(frame: pd.DataFrame, col: str, k: int = 10) -> list[Any]:
+    """The first ``k`` values of a column (as the findings give them), or blanks when there
+    is none."""
+    n = min(k, len(frame))
+    return frame[col].array[:n].tolist() if col in frame.columns else [""] * n
 
 
 def _write_check_maps(
