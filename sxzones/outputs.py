@@ -27,7 +27,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -287,7 +287,7 @@ def write_csv(
     )
     head = (b"\xef\xbb\xbf" if bom else b"") + header.getvalue().encode("utf-8")
     try:  # Arrow's writer: an order of magnitude faster than pandas on large tables
-        table = _neutralise_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         body = neutralise_formulas(frame).to_csv(index=False, header=False, lineterminator="\n")
         return write_bytes(head + body.encode("utf-8"), path, overwrite)
@@ -295,23 +295,38 @@ def write_csv(
 
     def render(part: pa.Table) -> bytes:
         sink = io.BytesIO()
-        pacsv.write_csv(part, sink, write_options=opts)
+        pacsv.write_csv(_neutralise_arrow(part), sink, write_options=opts)
         return sink.getvalue()
 
-    # Row chunks are rendered in threads (Arrow releases the GIL) and written in order,
-    # hashed on the way for the manifest (hashlib releases the GIL too).
+    # Row chunks are neutralised and rendered in threads (Arrow releases the GIL) and written
+    # in order, hashed on the way for the manifest in a thread of its own, beside the writes
+    # (hashlib and file writes release the GIL too).
     step = 100_000
     parts = [table.slice(k, step) for k in range(0, max(len(table), 1), step)]
     digest = hashlib.sha256(head)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        with tmp.open("wb") as fh:
+        with tmp.open("wb") as fh, ThreadPoolExecutor(max_workers=1) as hasher:
             fh.write(head)
             with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-                for chunk in pool.map(render, parts):
-                    fh.write(chunk)
-                    digest.update(chunk)
+                hashed = [
+                    hasher.submit(digest.update, c) for c in _written(pool, render, parts, fh)
+                ]
+            for h in hashed:
+                h.result()
         remember_digest(tmp, digest.hexdigest())
     return Path(path)
+
+
+def _written(
+    pool: ThreadPoolExecutor,
+    render: Callable[[pa.Table], bytes],
+    parts: list[pa.Table],
+    fh: Any,
+) -> Iterator[bytes]:
+    """Each part rendered by ``pool``, in order, once it is written to ``fh``."""
+    for chunk in pool.map(render, parts):
+        fh.write(chunk)
+        yield chunk
 
 
 def write_xlsx(
