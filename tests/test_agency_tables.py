@@ -645,3 +645,13 @@ def test_ovital_map_export_is_kml(tmp_path):
     p.write_text(KML.format(body=PLACEMARK), "utf-8")
     raw = read_file(p)
     assert raw.frame.loc[0, "Name"] == "项目红线" and raw.spec.crs.to_epsg() == 4326
+
+
+def test_projected_coordinates_with_thousands_separators(tmp_path):
+    """Excel shows metres as 4,194,201.25 and saves them so in a CSV: every row was rejected
+    as 'coordinates missing or not numbers'."""
+    p = tmp_path / "gk.csv"
+    p.write_text('企业编号,行业,东坐标,北坐标\nF1,钢铁,"636,384.43","4,194,201.25"\n', "utf-8")
+    raw = read_file(p, crs="cm111")
+    g = raw.frame.geometry.iloc[0]
+    assert (g.x, g.y) == (636384.43, 4194201.25)

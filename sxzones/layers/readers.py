@@ -1219,6 +1219,13 @@ def _numbers(values: pd.Series) -> np.ndarray:
             from sxzones.layers.dms import parse_dms
 
             out[bad] = parse_dms(cells.iloc[bad])
+        bad = np.flatnonzero(np.isnan(out))
+        if len(bad):  # Excel's thousands separators: 4,194,059.80 (commas every 3 digits)
+            text = cells.iloc[bad].astype("string")
+            grouped = text.str.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", na=False)
+            if grouped.any():
+                plain = pd.to_numeric(text[grouped].str.replace(",", ""), errors="coerce")
+                out[bad[grouped.to_numpy(dtype=bool)]] = plain.to_numpy(dtype=float)
         return out
 
 
