@@ -655,3 +655,14 @@ def test_projected_coordinates_with_thousands_separators(tmp_path):
     raw = read_file(p, crs="cm111")
     g = raw.frame.geometry.iloc[0]
     assert (g.x, g.y) == (636384.43, 4194201.25)
+
+
+def test_baidu_mercator_metres_get_their_own_fix(tmp_path):
+    """Baidu's BD09MC metres (x about 12,500,000 in Shanxi) were told to be zone-prefixed
+    Gauss-Krüger eastings: 'declare gk37 or gk38' would have put them 300 km off."""
+    p = tmp_path / "mc.csv"
+    p.write_text("企业编号,行业,x,y\nF1,钢铁,12529400.12,4530200.55\n", "utf-8")
+    res, _ = _firms(tmp_path, p, "--crs", "bd09")
+    assert res.exit_code == 2
+    assert "look like Web Mercator metres (Baidu's BD09MC" in res.output
+    assert "gk37" not in res.output
