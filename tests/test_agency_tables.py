@@ -666,3 +666,16 @@ def test_baidu_mercator_metres_get_their_own_fix(tmp_path):
     assert res.exit_code == 2
     assert "look like Web Mercator metres (Baidu's BD09MC" in res.output
     assert "gk37" not in res.output
+
+
+def test_kml_closed_path_is_a_parcel(tmp_path):
+    """A red line drawn with Google Earth's Path tool (a closed LineString) was refused as a
+    LineString, while a CAD drawing's closed polyline is read as a parcel."""
+    path = """<Placemark><name>红线</name><LineString><coordinates>
+112.49,38.05,0 112.49,38.07,0 112.47,38.07,0 112.47,38.05,0 112.49,38.05,0
+</coordinates></LineString></Placemark>"""
+    p = tmp_path / "path.kml"
+    p.write_text(KML.format(body=path), "utf-8")
+    raw = read_file(p)
+    assert raw.frame.geometry.iloc[0].geom_type == "Polygon"
+    assert "KML: 1 closed path(s) read as polygons" in raw.notes

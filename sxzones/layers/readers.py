@@ -646,10 +646,29 @@ def _read_gpkg(path: Path, kw: dict[str, Any]) -> gpd.GeoDataFrame:
     return frame
 
 
+def _closed_paths(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """A KML folder with its closed paths as polygons: a red line drawn with Google Earth's
+    Path tool ends where it starts (as a CAD drawing's closed polyline does), and such a
+    parcel was refused as a LineString."""
+    g = frame.geometry.to_numpy()
+    lines = shapely.get_type_id(g) == 1
+    if not lines.any():
+        return frame
+    closed = np.zeros(len(g), dtype=bool)
+    closed[lines] = shapely.is_closed(g[lines]) & (shapely.get_num_coordinates(g[lines]) >= 4)
+    if not closed.any():
+        return frame
+    g = g.copy()
+    g[closed] = [shapely.Polygon(shapely.get_coordinates(x)) for x in g[closed]]
+    notes.append(f"KML: {int(closed.sum())} closed path(s) read as polygons")
+    return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=g, crs=frame.crs)
+
+
 def _drop_overlays(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
     """A KML folder without its image overlays (GroundOverlay: a scanned drawing or map laid
     on the globe, which GDAL returns as the picture's footprint polygon, with the image in
     ``icon``): a footprint is no parcel (one became a 9,814 km² project)."""
+    frame = _closed_paths(frame, notes)
     if "icon" not in frame.columns:
         return frame
     icon = frame["icon"].astype("string").fillna("").str.strip() != ""
