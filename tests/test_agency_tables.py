@@ -679,3 +679,18 @@ def test_kml_closed_path_is_a_parcel(tmp_path):
     raw = read_file(p)
     assert raw.frame.geometry.iloc[0].geom_type == "Polygon"
     assert "KML: 1 closed path(s) read as polygons" in raw.notes
+
+
+def test_rejected_coordinates_are_quoted(tmp_path):
+    """A row rejected for its coordinates said only 'missing or not numbers': the cells as
+    written are quoted now. A zero-width space pasted from a web page is read through."""
+    p = tmp_path / "odd.csv"
+    p.write_text(
+        '企业编号,行业,经度,纬度\nA1,钢铁,\u200b112.55,37.87\nA2,钢铁,"112,55","37,87"\n',
+        "utf-8",
+    )
+    res, csv = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(csv, encoding="utf-8-sig", dtype=str)["firm_id"].tolist() == ["A1"]
+    rej = pd.read_csv(csv.with_name("rejects.csv"), encoding="utf-8-sig", dtype=str)
+    assert rej["reason"].tolist() == ["coordinates missing or not numbers ('112,55', '37,87')"]

@@ -1225,7 +1225,7 @@ def _numbers(values: pd.Series) -> np.ndarray:
             return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
         except pa.ArrowInvalid:
             pass  # blanks, spaces or text among them: trimmed, blanks as NaN, below
-    text = pc.utf8_trim_whitespace(text)
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, "[\u200b-\u200d\ufeff]", ""))
     try:
         return pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()).to_numpy(
             zero_copy_only=False

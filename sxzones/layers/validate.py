@@ -461,12 +461,14 @@ def _check_geometry(run: _Run) -> None:
     coord_cols = run.raw.frame.attrs.get("coordinate_columns")
     if run.raw.xy is not None:  # a table's coordinates, their points not made yet
         x, y = run.raw.xy
+        bad = ~(np.isfinite(x) & np.isfinite(y))
         run.reject(
-            ~(np.isfinite(x) & np.isfinite(y)),
+            bad,
             "empty_geometry",
             "coordinates missing or not numbers",
             "/".join(coord_cols),
             "fill in the coordinates or remove the row",
+            reasons=_coordinate_texts(frame, coord_cols, bad) if bad.any() else None,
         )
         return  # the other rows are points with finite coordinates, as the role allows
     geoms = frame.geometry.to_numpy()
@@ -551,6 +553,25 @@ def _one_zone(run: _Run) -> None:
             )
         )
     run.raw.xy = (x, y)
+
+
+def _coordinate_texts(
+    frame: pd.DataFrame, cols: tuple[str, ...] | None, bad: npt.NDArray[np.bool_]
+) -> pd.Series:
+    """Per row, "coordinates missing or not numbers" with the cells as written where they
+    are not blank (``'112,55'``, a zero-width space), so the rejects say what to fix."""
+    out = pd.Series("coordinates missing or not numbers", index=frame.index, dtype=object)
+    if not cols or not set(cols) <= set(frame.columns):
+        return out
+    pos = np.flatnonzero(bad)
+    shown = [
+        ", ".join(repr(v) for v in vals if isinstance(v, str) and v.strip())
+        for vals in zip(*(frame[c].iloc[pos].tolist() for c in dict.fromkeys(cols)), strict=True)
+    ]
+    out.iloc[pos] = [
+        f"coordinates missing or not numbers ({t})" if t else out.iloc[0] for t in shown
+    ]
+    return out
 
 
 def _check_coordinates(run: _Run, study_area: tuple[float, float, float, float] | None) -> None:
