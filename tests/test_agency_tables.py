@@ -694,3 +694,30 @@ def test_rejected_coordinates_are_quoted(tmp_path):
     assert pd.read_csv(csv, encoding="utf-8-sig", dtype=str)["firm_id"].tolist() == ["A1"]
     rej = pd.read_csv(csv.with_name("rejects.csv"), encoding="utf-8-sig", dtype=str)
     assert rej["reason"].tolist() == ["coordinates missing or not numbers ('112,55', '37,87')"]
+
+
+def test_a_project_outside_shanxi_is_not_judged_by_its_plan(tmp_path):
+    """Inside a Hebei county town's built-up area (the bundled layers reach 30 km beyond
+    the border) a coking project came out in conflict under Shanxi's clause 四; the firm
+    screen already said the plan does not apply there. Now unassessed, with that reason."""
+    from pyproj import Transformer
+
+    from sxzones.layers import load_catalog
+
+    from .conftest import CATALOG
+
+    bu, _ = load_catalog(CATALOG).load("builtup_demonstration")
+    hebei = bu[bu["adcode"].astype(str).str.startswith("13")].geometry.iloc[0]
+    p = hebei.representative_point()
+    lon, lat = Transformer.from_crs(bu.crs, 4490, always_xy=True).transform(p.x, p.y)
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--project", f"{lon:.6f},{lat:.6f}", "--crs", "cgcs2000", "--industry",
+            "焦化", "--kind", "新建", "--reports", "none", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    d = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))["projects"][0]
+    assert d["verdict"] == "unassessed"
+    assert "outside Shanxi (山西省), where the plan applies" in d["unassessed_reason"]

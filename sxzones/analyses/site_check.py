@@ -773,15 +773,45 @@ def _check_sites(
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
         out["city"] = table["city"][which]
+        away = _outside_jurisdiction(np.asarray(table["adcode"]), which, rules)
+        unassessed = _add_reason(unassessed, away, rules)
+    else:
+        away = np.zeros(n, dtype=bool)
     _verdict_columns(out, rules, industry, kind, pairs, bdist)
     # An industry or kind the vocabulary does not know is never "clear": only a conflict
-    # that fired anyway stands.
-    conflict = out["verdict"] == "conflict"
+    # that fired anyway stands; outside the plan's province none does.
+    conflict = (out["verdict"] == "conflict") & ~away
     out["verdict"] = np.where((unassessed != "") & ~conflict, UNASSESSED, out["verdict"])
     out["unassessed_reason"] = unassessed
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
     return SiteCheckResult(_site_table(out, projects, pg), pairs, layers, rules)
+
+
+def _outside_jurisdiction(
+    county_codes: npt.NDArray[Any], which: npt.NDArray[np.int64], rules: RuleSet
+) -> npt.NDArray[np.bool_]:
+    """Per project, whether its county lies outside the rules' jurisdiction (the bundled
+    admin layer reaches 30 km beyond Shanxi): looked at per county, not per project."""
+    j = rules.jurisdiction
+    if j is None or not len(which):
+        return np.zeros(len(which), dtype=bool)
+    away = np.array([bool(str(c)) and not str(c).startswith(j[0]) for c in county_codes] + [False])
+    return away[np.where(which >= 0, which, len(county_codes))]
+
+
+def _add_reason(
+    why: npt.NDArray[np.object_], away: npt.NDArray[np.bool_], rules: RuleSet
+) -> npt.NDArray[np.object_]:
+    """``why`` with the jurisdiction's reason first where ``away`` (as the firm screen says
+    it: the plan does not apply there)."""
+    if not away.any() or rules.jurisdiction is None:
+        return why
+    _, zh, en = rules.jurisdiction
+    text = f"outside {en} ({zh}), where the plan applies: it does not apply here"
+    out = why.copy()
+    out[away] = [f"{text}; {w}" if w else text for w in why[away]]
+    return out
 
 
 def _site_table(
