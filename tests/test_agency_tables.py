@@ -721,3 +721,14 @@ def test_a_project_outside_shanxi_is_not_judged_by_its_plan(tmp_path):
     d = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))["projects"][0]
     assert d["verdict"] == "unassessed"
     assert "outside Shanxi (山西省), where the plan applies" in d["unassessed_reason"]
+
+
+def test_csv_header_over_two_rows_is_named(tmp_path):
+    """A CSV saved from a sheet with 经度 merged over 度|分|秒 was refused because column ''
+    'appears more than once'; the message now says what the file is and how to fix it."""
+    p = tmp_path / "two.csv"
+    p.write_text(
+        "企业编号,行业,经度,,,纬度,,\n,,度,分,秒,度,分,秒\nF1,钢铁,112,33,0,37,52,12\n", "utf-8"
+    )
+    with pytest.raises(LayerError, match=r"4 empty cells \(columns 4, 5, 7, 8; a header over two"):
+        read_file(p, crs="wgs84")

@@ -1064,6 +1064,15 @@ def _read_csv_arrow(
     header = _header_names(top, skip) if top else []
     if not header:
         raise pa.ArrowInvalid("the file has no header line")
+    if "" in header and header.count("") > 1:  # a header over two rows, merged cells above
+        empty = [str(k + 1) for k, c in enumerate(header) if c == ""]
+        raise _refuse(
+            path,
+            f"the header (row {skip + 1}) has {len(empty)} empty cells (columns "
+            f"{', '.join(empty[:8])}; a header over two rows)",
+            "give every column one name in one header row, e.g. 经度(度), 经度(分), 经度(秒) "
+            "(or save the sheet as .xlsx, where a two-row 度|分|秒 header is read)",
+        )
     if dups := sorted({c for c in header if header.count(c) > 1}):
         raise _refuse(
             path,
