@@ -732,3 +732,17 @@ def test_csv_header_over_two_rows_is_named(tmp_path):
     )
     with pytest.raises(LayerError, match=r"4 empty cells \(columns 4, 5, 7, 8; a header over two"):
         read_file(p, crs="wgs84")
+
+
+def test_a_linear_project_is_told_how_to_be_checked(tmp_path):
+    """Pipelines and power lines are reviewed against red lines too: the refusal now says
+    how (as the polygon of the corridor)."""
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--project", "LINESTRING(112.40 38.0, 112.5 38.1)", "--crs", "cgcs2000",
+            "--industry", "pv", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "as the polygon of its corridor: buffer the line" in res.output

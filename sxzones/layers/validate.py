@@ -500,6 +500,12 @@ def _check_geometry(run: _Run) -> None:
     if wrong.any():
         types = sorted({str(t) for t in frame.geometry.geom_type[wrong]})
         fix = "split or convert these features, or load the layer under another role"
+        if r.name == "projects" and "line" in types[0].lower():
+            fix = (  # pipelines, roads, power lines: their land is a corridor
+                "check a linear project (pipeline, road, power line) as the polygon of its "
+                "corridor: buffer the line by half its right-of-way width (QGIS: Vector > "
+                "Geoprocessing Tools > Buffer)"
+            )
         if "polygon" in r.geometry and bool(np.all(shapely.is_closed(geoms[wrong]))):
             fix = (  # boundaries digitised as closed lines (边界线)
                 "these are closed lines, boundaries: make them polygons (QGIS: Vector > "
