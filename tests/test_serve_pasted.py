@@ -127,3 +127,11 @@ def test_planner_kinds_are_not_ignored_for_an_uploaded_file(client):
     every = ",".join(k["id"] for k in client.get("/api/setup").json()["siting"]["kinds"])
     r = client.post("/api/sites", data={"tech": "pv", "kinds": every}, files=files)
     assert r.status_code == 200, r.text
+
+
+def test_firm_columns_found_by_their_usual_names(client):
+    """The page offered to map 企业编号, 企业名称 and 行业 although the screen reads them by
+    name: they are reported as found now."""
+    text = "企业编号,企业名称,行业,经度,纬度\nF1,太钢,钢铁,112.55,37.87\n"
+    cols = client.post("/api/firms/columns", files={"file": ("f.csv", text.encode())}).json()
+    assert set(cols["found"]) == {"firm_id", "name", "industry", "x", "y"}
