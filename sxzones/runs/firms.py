@@ -158,9 +158,14 @@ def firm_workbook(
     ['note', 'summary', 'inside']
     >>> list(firm_workbook(t, 3, ["firm_zones.csv"]))
     ['summary', 'inside', 'beyond']
+    >>> t2 = t.assign(zone=["beyond", "within_10km", "inside"])  # in zone order, not as found
+    >>> list(firm_workbook(t2, 3, ["firm_zones.csv"]))
+    ['summary', 'inside', 'within_10km', 'beyond']
     """
     sheets: dict[str, pd.DataFrame] = {"summary": summary_by_city(table)}
-    parts = {str(z): part for z, part in table.groupby("zone", sort=False)}
+    parts = {str(z): part for z, part in table.groupby("zone", sort=False, observed=True)}
+    rank = {"inside": 0, BEYOND: 2}  # inside, within the distance, beyond: not as found
+    parts = dict(sorted(parts.items(), key=lambda kv: rank.get(kv[0], 1)))
     if len(table) <= min(full_max, XLSX_MAX_ROWS):
         return sheets | parts
     flagged = {z: p for z, p in parts.items() if z != BEYOND}
