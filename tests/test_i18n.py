@@ -313,7 +313,7 @@ def test_firm_screen_in_chinese_writes_chinese_headers_values_and_sheets(tmp_pat
     assert set(zh["是否适用规则"]) <= {"是", "否"}
     assert zh["企业编号"].tolist() == en["firm_id"].tolist()  # ids untouched
     sheets = pd.read_excel(tmp_path / "zh" / "firm_zones.xlsx", sheet_name=None)
-    assert list(sheets) == ["汇总", "周边20千米内", "建成区内", "20千米外"]
+    assert list(sheets) == ["汇总", "建成区内", "周边20千米内", "20千米外"]  # in zone order
     assert list(sheets["汇总"].columns) == [
         "地级市",
         "行业",
