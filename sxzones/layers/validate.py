@@ -473,8 +473,9 @@ def _check_geometry(run: _Run) -> None:
         return  # the other rows are points with finite coordinates, as the role allows
     geoms = frame.geometry.to_numpy()
     wkt = run.raw.frame.attrs.get("wkt_column")
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     run.reject(
-        shapely.is_missing(geoms) | shapely.is_empty(geoms),
+        empty,
         "empty_geometry",
         "coordinates missing or not numbers"
         if coord_cols
@@ -483,6 +484,7 @@ def _check_geometry(run: _Run) -> None:
         "write the geometry as WKT (POLYGON ((x y, ...)))"
         if wkt
         else "fill in the coordinates or remove the row",
+        reasons=_coordinate_texts(frame, coord_cols, empty) if coord_cols and empty.any() else None,
     )
     # A NaN or infinite vertex anywhere: make_valid would drop or move it without a word.
     xy, owner = shapely.get_coordinates(geoms, return_index=True)
