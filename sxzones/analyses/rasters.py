@@ -186,17 +186,56 @@ class RasterCriterion:
         :meth:`open` made)."""
         ds = self._ds if ds is None else ds
         t: Affine = ds.transform
-        minx, miny, maxx, maxy = bounds
-        c0 = math.floor((minx - t.c) / t.a)
-        c1 = math.ceil((maxx - t.c) / t.a)
-        r0 = math.floor((maxy - t.f) / t.e)
-        r1 = max(math.ceil((miny - t.f) / t.e), r0 + 1)  # at least one cell
-        c1 = max(c1, c0 + 1)
+        r0, r1, c0, c1 = _cells_of(bounds, t)
         for rr in range(r0, r1, TILE):
             for cc in range(c0, c1, TILE):
                 h, w = min(TILE, r1 - rr), min(TILE, c1 - cc)
                 z = _read(ds, rr - pad, cc - pad, h + 2 * pad, w + 2 * pad)
                 yield Tile(z, t, rr, cc, pad)
+
+    def strip(
+        self,
+        ds: Any,
+        boxes: list[tuple[float, float, float, float]],
+        pad: int,
+        scratch: dict[str, Any] | None = None,
+    ) -> Any:
+        """``ds``, or a :class:`Strip` of it: the window holding every box of ``boxes`` (with
+        ``pad`` cells around) read at once, when it has at most :data:`STRIP_CELLS` cells and
+        the raster is read without a mask band of its own and without warping. The tiles of
+        the boxes are then cut from it: the same cells, one read through GDAL for a chunk of
+        neighbouring candidates instead of one per candidate (a worker thread waits for the
+        interpreter once per chunk, not once per candidate). A strip that cannot be read
+        is not made (each candidate's own read then says what is wrong). ``scratch``: the
+        calling thread's own, where the strip's memory is kept for its next strip (no new
+        pages for every chunk); valid until that next strip."""
+        if not boxes or _masked_read(ds) or getattr(ds, "src_dataset", None) is not None:
+            return ds
+        cells = np.array([_cells_of(b, ds.transform) for b in boxes])
+        r0, c0 = max(int(cells[:, 0].min()) - pad, 0), max(int(cells[:, 2].min()) - pad, 0)
+        r1 = min(int(cells[:, 1].max()) + pad, ds.height)
+        c1 = min(int(cells[:, 3].max()) + pad, ds.width)
+        if r1 <= r0 or c1 <= c0 or (r1 - r0) * (c1 - c0) > STRIP_CELLS:
+            return ds
+        dtype, size = np.dtype(ds.dtypes[0]), (r1 - r0) * (c1 - c0)
+        mem = (scratch or {}).get("strip")
+        if mem is None or mem.nbytes < size * dtype.itemsize:
+            mem = np.empty(size * dtype.itemsize, np.uint8)
+            if scratch is not None:
+                scratch["strip"] = mem
+        values = mem[: size * dtype.itemsize].view(dtype).reshape(r1 - r0, c1 - c0)
+        try:
+            ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), out=values)
+        except (RasterioError, CPLE_BaseError):
+            return ds
+        return Strip(ds, r0, c0, values)
+
+    def band_bytes(self) -> int:
+        """Bytes of one row of the raster's storage blocks once decompressed (as GDAL's
+        block cache holds them; of the file under a warped view)."""
+        src = getattr(self._ds, "src_dataset", self._ds)
+        shapes = getattr(src, "block_shapes", None) or [(1, src.width)]
+        return int(shapes[0][0]) * int(src.width) * np.dtype(src.dtypes[0]).itemsize
 
     def block_rows(self) -> int:
         """Rows of the raster's storage blocks (1 when it is not read in blocks), so that the
@@ -218,6 +257,50 @@ def _reopenable(src: Any) -> str | None:
     return str(src.name) if same else None
 
 
+def _cells_of(bounds: tuple[float, float, float, float], t: Affine) -> tuple[int, int, int, int]:
+    """The rows ``r0:r1`` and columns ``c0:c1`` of the cells of grid ``t`` covering
+    ``bounds`` (at least one cell each way; they may lie outside the raster)."""
+    minx, miny, maxx, maxy = bounds
+    c0 = math.floor((minx - t.c) / t.a)
+    c1 = math.ceil((maxx - t.c) / t.a)
+    r0 = math.floor((maxy - t.f) / t.e)
+    r1 = max(math.ceil((miny - t.f) / t.e), r0 + 1)
+    return r0, r1, c0, max(c1, c0 + 1)
+
+
+#: Most cells of a :class:`Strip` (16 Mi: 64 MB of float32 per worker thread).
+STRIP_CELLS = 1 << 24
+
+
+class Strip:
+    """A window of band 1 read at once (``values``, top-left cell ``row``, ``col``) in front
+    of the dataset ``ds``: a plain read of a window inside it is a slice of it (the same
+    cells), any other read goes to ``ds``, and every other attribute is ``ds``'s."""
+
+    def __init__(self, ds: Any, row: int, col: int, values: npt.NDArray[Any]) -> None:
+        self._src, self.row, self.col, self.values = ds, row, col, values
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._src, name)
+
+    def read(self, indexes: int, window: Window | None = None, **kw: Any) -> Any:
+        """Band ``indexes`` over ``window``, from the strip when it holds the window."""
+        if indexes == 1 and window is not None and not kw:
+            r0, c0 = int(window.row_off) - self.row, int(window.col_off) - self.col
+            h, w = int(window.height), int(window.width)
+            if r0 >= 0 and c0 >= 0 and r0 + h <= self.values.shape[0]:
+                if c0 + w <= self.values.shape[1]:
+                    return self.values[r0 : r0 + h, c0 : c0 + w]
+        return self._src.read(indexes, window=window, **kw)
+
+
+def _masked_read(ds: Any) -> bool:
+    """Whether band 1 is read with its mask (a mask band of its own, or doubles: GDAL's
+    no-data test is approximate there), not by its no-data value."""
+    flags = ds.mask_flag_enums[0]
+    return ds.dtypes[0] == "float64" or not set(flags) <= {MaskFlags.nodata, MaskFlags.all_valid}
+
+
 def _read(ds: Any, row: int, col: int, h: int, w: int) -> F32:
     """Cells ``row``, ``col`` (h x w) of band 1 as float32, NaN for no data and outside."""
     out = np.full((h, w), np.nan, dtype=np.float32)
@@ -227,14 +310,12 @@ def _read(ds: Any, row: int, col: int, h: int, w: int) -> F32:
         return out
     win = Window(c0, r0, c1 - c0, r1 - r0)
     dst = out[r0 - row : r1 - row, c0 - col : c1 - col]
-    flags = ds.mask_flag_enums[0]
-    if ds.dtypes[0] == "float64" or not set(flags) <= {MaskFlags.nodata, MaskFlags.all_valid}:
-        # a mask band of its own, or doubles (GDAL's no-data test is approximate there)
+    if _masked_read(ds):
         dst[...] = np.ma.filled(ds.read(1, window=win, masked=True).astype(np.float32), np.nan)
         return out
     a = ds.read(1, window=win)  # the no-data value itself marks the cells: no mask to read
     dst[...] = a
-    nd = _nodata_as(ds.nodata, a.dtype) if MaskFlags.nodata in flags else None
+    nd = _nodata_as(ds.nodata, a.dtype) if MaskFlags.nodata in ds.mask_flag_enums[0] else None
     if nd is not None:
         dst[a == nd] = np.nan
     return out
