@@ -509,24 +509,33 @@ _CACHE_BANDS = 4
 _CACHE_MIN = 64 << 20
 
 
-def _cache_option(
+def _run_options(
     opts: dict[str, Any], rasters: list[RasterCriterion], threads: int
 ) -> dict[str, Any]:
-    """``{"GDAL_CACHEMAX": bytes}`` for the run, or nothing when the caller set the cache
-    (their ``rasterio.Env`` or the environment variable). GDAL's default cache is 5 % of the
-    machine's memory, and a screen touching most blocks of a province-wide raster filled
-    it (1.3 GB at 30 m): the blocks a worker still needs are those of its band and the
-    next ones (:class:`_Bands`), so the cache holds :data:`_CACHE_BANDS` rows of blocks per
-    worker and raster, never more than GDAL's default: memory stays bounded whatever the
-    raster's size, and the pages are used again instead of new ones faulted in."""
+    """GDAL options for the run that the caller did not set (their ``rasterio.Env`` or the
+    environment variable wins): the block cache, and GDAL's threads for decompression.
+
+    ``GDAL_CACHEMAX``: GDAL's default cache is 5 % of the machine's memory, and a screen
+    touching most blocks of a province-wide raster filled it (1.3 GB at 30 m): the blocks a
+    worker still needs are those of its band and the next ones (:class:`_Bands`), so the
+    cache holds :data:`_CACHE_BANDS` rows of blocks per worker and raster, never more than
+    GDAL's default. Memory stays bounded whatever the raster's size, and the pages are used
+    again instead of new ones faulted in.
+
+    ``GDAL_NUM_THREADS`` (``threads``, when more than one): the blocks of a chunk's strip
+    (:meth:`RasterCriterion.strip`) are decompressed by GDAL's threads, without the
+    interpreter, so decompression fills the time a worker would wait for it."""
+    out: dict[str, Any] = {}
+    if threads > 1 and "GDAL_NUM_THREADS" not in opts and "GDAL_NUM_THREADS" not in os.environ:
+        out["GDAL_NUM_THREADS"] = str(threads)
     if "GDAL_CACHEMAX" in opts or "GDAL_CACHEMAX" in os.environ:
-        return {}
+        return out
     need = threads * sum(_CACHE_BANDS * r.band_bytes() for r in rasters)
     try:
         now = int(rasterio.env.get_gdal_config("GDAL_CACHEMAX") or 0)
     except (TypeError, ValueError):
-        return {}
-    return {"GDAL_CACHEMAX": max(_CACHE_MIN, min(need, now))} if now > 0 else {}
+        return out
+    return out | ({"GDAL_CACHEMAX": max(_CACHE_MIN, min(need, now))} if now > 0 else {})
 
 
 class _ReadError(Exception):
@@ -718,7 +727,7 @@ def _raster_pass(
             r.open(crs)
             rx, ry = r.resolution
             st.resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
-        opts |= _cache_option(opts, rasters, threads)
+        opts |= _run_options(opts, rasters, threads)
         stack.enter_context(rasterio.Env(**opts))
         groups = _bands(cands, rasters, threads)
         alone = threads <= 1 or len(groups) <= 1 or not all(r.reopenable for r in rasters)
