@@ -5,9 +5,11 @@ A criterion holds a raster the caller opened (``rasterio.open``: the caller clos
 the working CRS it is seen through a GDAL warped VRT in the working CRS (bilinear for
 elevation, nearest for other values), so every window is on a north-up grid in metres of the
 working CRS; the slope of such a DEM is taken on its own cells and then resampled
-(:func:`slope_tile`, :mod:`sxzones.analyses.slope`). Windows cover one candidate at a time and are cut into tiles of at most
-``TILE`` x ``TILE`` cells, so memory stays bounded whatever the raster's size (a province at
-30 m is about 290 million cells).
+(:func:`slope_tile`, :mod:`sxzones.analyses.slope`). Windows cover one candidate at a time
+and are cut into tiles of at most ``TILE`` x ``TILE`` cells, so memory stays bounded
+whatever the raster's size (a province at 30 m is about 290 million cells); the windows of
+a chunk of neighbouring candidates may be cut from one :class:`Strip` read at once (at most
+``STRIP_CELLS`` cells).
 
 Nodata is *unknown*, never excluded: the masks returned here keep "fails the criterion" and
 "no data" apart.
@@ -39,8 +41,10 @@ from sxzones.errors import CRSError, SxzonesError
 
 __all__ = [
     "KINDS",
+    "STRIP_CELLS",
     "TILE",
     "RasterCriterion",
+    "Strip",
     "Tile",
     "centres_in",
     "horn_slope",

@@ -20,8 +20,10 @@ Method
    polygons and removed like an exclusion; cells without data are reported as ``unknown_m2``
    and **not** removed. Rasters are read in windows around each candidate (tiles of at most
    :data:`~sxzones.analyses.rasters.TILE` cells a side), a few neighbouring candidates at a
-   time (their failing cells polygonised in one GDAL call), and their cells are let go once
-   they are done, so memory does not grow with the raster. The cell statistics count the
+   time (each raster's window over them read in one call, its blocks decompressed by
+   GDAL's threads; their failing cells polygonised in one GDAL call), and their cells are
+   let go once they are done; GDAL's block cache holds a few rows of storage blocks per
+   worker, so memory does not grow with the raster. The cell statistics count the
    cells whose centres lie in the eligible land, as GDAL burns them, found from the failure
    mask and the land before the cut. The resolution used is reported.
 3. **Minimum contiguous area**: eligible pieces smaller than the capacity rule's
