@@ -172,13 +172,23 @@ def test_a_strip_holds_the_cells_each_candidate_reads(tmp_path, monkeypatch):
     with rasterio.open(path) as ds:
         strip = crit.strip(ds, boxes, 1, {})
         assert isinstance(strip, rasters.Strip)
-        assert strip.values.size < N * N  # the window over the boxes, not the whole raster
+        assert sum(v.size for _, _, v in strip.parts) < N * N  # not the whole raster
         for b in boxes:
             mine = [t.values for t in crit.tiles(b, 1, ds=strip)]
             own = [t.values for t in crit.tiles(b, 1, ds=ds)]
             assert len(mine) == len(own)
             for a, z in zip(mine, own, strict=True):
                 np.testing.assert_array_equal(a, z)  # NaN where the other has NaN
+        # two windows far apart: two parts, not the columns of blocks between them
+        far = [(X0 + 100, Y0 - 700, X0 + 400, Y0 - 100), (X0 + 29_000, Y0 - 900, X0 + 30_000, Y0)]
+        apart = crit.strip(ds, far, 1, {})
+        assert [(r, c, v.shape) for r, c, v in apart.parts] == [
+            (2, 2, (23, 13)),
+            (0, 965, (31, 36)),
+        ]
+        for b in far:
+            (t,) = crit.tiles(b, 1, ds=apart)
+            np.testing.assert_array_equal(t.values, next(crit.tiles(b, 1, ds=ds)).values)
         monkeypatch.setattr(rasters, "STRIP_CELLS", 100)
         assert crit.strip(ds, boxes, 1, {}) is ds
 

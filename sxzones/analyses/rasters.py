@@ -204,35 +204,39 @@ class RasterCriterion:
         pad: int,
         scratch: dict[str, Any] | None = None,
     ) -> Any:
-        """``ds``, or a :class:`Strip` of it: the window holding every box of ``boxes`` (with
-        ``pad`` cells around) read at once, when it has at most :data:`STRIP_CELLS` cells and
-        the raster is read without a mask band of its own and without warping. The tiles of
-        the boxes are then cut from it: the same cells, one read through GDAL for a chunk of
-        neighbouring candidates instead of one per candidate (a worker thread waits for the
-        interpreter once per chunk, not once per candidate). A strip that cannot be read
-        is not made (each candidate's own read then says what is wrong). ``scratch``: the
-        calling thread's own, where the strip's memory is kept for its next strip (no new
-        pages for every chunk); valid until that next strip."""
+        """``ds``, or a :class:`Strip` of it: the windows of ``boxes`` (with ``pad`` cells
+        around) read a few at once, when together they have at most :data:`STRIP_CELLS`
+        cells and the raster is read without a mask band of its own and without warping.
+        Windows on the same or neighbouring columns of storage blocks are read in one part
+        (:func:`_strip_parts`: no block between them that none of them needs); the tiles of
+        the boxes are then cut from the parts: the same cells, one read through GDAL for a
+        chunk of neighbouring candidates instead of one per candidate (a worker thread waits
+        for the interpreter once per part, not once per candidate). A strip that cannot be
+        read is not made (each candidate's own read then says what is wrong). ``scratch``:
+        the calling thread's own, where the strip's memory is kept for its next strip (no
+        new pages for every chunk); valid until that next strip."""
         if not boxes or _masked_read(ds) or getattr(ds, "src_dataset", None) is not None:
             return ds
-        cells = np.array([_cells_of(b, ds.transform) for b in boxes])
-        r0, c0 = max(int(cells[:, 0].min()) - pad, 0), max(int(cells[:, 2].min()) - pad, 0)
-        r1 = min(int(cells[:, 1].max()) + pad, ds.height)
-        c1 = min(int(cells[:, 3].max()) + pad, ds.width)
-        if r1 <= r0 or c1 <= c0 or (r1 - r0) * (c1 - c0) > STRIP_CELLS:
+        parts = _strip_parts(ds, [_cells_of(b, ds.transform) for b in boxes], pad)
+        sizes = [(r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in parts]
+        if not parts or sum(sizes) > STRIP_CELLS:
             return ds
-        dtype, size = np.dtype(ds.dtypes[0]), (r1 - r0) * (c1 - c0)
+        dtype = np.dtype(ds.dtypes[0])
         mem = (scratch or {}).get("strip")
-        if mem is None or mem.nbytes < size * dtype.itemsize:
-            mem = np.empty(size * dtype.itemsize, np.uint8)
+        if mem is None or mem.nbytes < sum(sizes) * dtype.itemsize:
+            mem = np.empty(sum(sizes) * dtype.itemsize, np.uint8)
             if scratch is not None:
                 scratch["strip"] = mem
-        values = mem[: size * dtype.itemsize].view(dtype).reshape(r1 - r0, c1 - c0)
+        read, at = [], 0
         try:
-            ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), out=values)
+            for (r0, r1, c0, c1), n in zip(parts, sizes, strict=True):
+                values = mem[at : at + n * dtype.itemsize].view(dtype).reshape(r1 - r0, c1 - c0)
+                ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), out=values)
+                read.append((r0, c0, values))
+                at += n * dtype.itemsize
         except (RasterioError, CPLE_BaseError):
             return ds
-        return Strip(ds, r0, c0, values)
+        return Strip(ds, read)
 
     def band_bytes(self) -> int:
         """Bytes of one row of the raster's storage blocks once decompressed (as GDAL's
@@ -277,25 +281,51 @@ STRIP_CELLS = 1 << 24
 
 
 class Strip:
-    """A window of band 1 read at once (``values``, top-left cell ``row``, ``col``) in front
-    of the dataset ``ds``: a plain read of a window inside it is a slice of it (the same
-    cells), any other read goes to ``ds``, and every other attribute is ``ds``'s."""
+    """Windows of band 1 read at once in front of the dataset ``ds`` (``parts``: top-left
+    row, column and values of each): a plain read of a window inside one of them is a slice
+    of it (the same cells), any other read goes to ``ds``, and every other attribute is
+    ``ds``'s."""
 
-    def __init__(self, ds: Any, row: int, col: int, values: npt.NDArray[Any]) -> None:
-        self._src, self.row, self.col, self.values = ds, row, col, values
+    def __init__(self, ds: Any, parts: list[tuple[int, int, npt.NDArray[Any]]]) -> None:
+        self._src, self.parts = ds, parts
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._src, name)
 
     def read(self, indexes: int, window: Window | None = None, **kw: Any) -> Any:
-        """Band ``indexes`` over ``window``, from the strip when it holds the window."""
+        """Band ``indexes`` over ``window``, from the part that holds the window."""
         if indexes == 1 and window is not None and not kw:
-            r0, c0 = int(window.row_off) - self.row, int(window.col_off) - self.col
             h, w = int(window.height), int(window.width)
-            if r0 >= 0 and c0 >= 0 and r0 + h <= self.values.shape[0]:
-                if c0 + w <= self.values.shape[1]:
-                    return self.values[r0 : r0 + h, c0 : c0 + w]
+            for row, col, values in self.parts:
+                r0, c0 = int(window.row_off) - row, int(window.col_off) - col
+                if 0 <= r0 and r0 + h <= values.shape[0] and 0 <= c0 and c0 + w <= values.shape[1]:
+                    return values[r0 : r0 + h, c0 : c0 + w]
         return self._src.read(indexes, window=window, **kw)
+
+
+def _strip_parts(
+    ds: Any, cells: list[tuple[int, int, int, int]], pad: int
+) -> list[tuple[int, int, int, int]]:
+    """The windows ``cells`` (rows ``r0:r1``, columns ``c0:c1``) grown by ``pad`` and cut to
+    the raster, gathered into parts: windows whose columns of storage blocks overlap or
+    touch share one (rows and columns spanning them all), so that a part holds no column
+    of blocks none of its windows needs."""
+    shapes = getattr(ds, "block_shapes", None)
+    bw = max(1, int(shapes[0][1])) if shapes else 1
+    wins = sorted(
+        (max(c0 - pad, 0), min(c1 + pad, ds.width), max(r0 - pad, 0), min(r1 + pad, ds.height))
+        for r0, r1, c0, c1 in cells
+    )
+    parts: list[list[int]] = []
+    for c0, c1, r0, r1 in wins:
+        if c1 <= c0 or r1 <= r0:
+            continue  # outside the raster: nothing to read
+        if parts and c0 // bw <= (parts[-1][3] - 1) // bw + 1:
+            p = parts[-1]
+            p[0], p[1], p[3] = min(p[0], r0), max(p[1], r1), max(p[3], c1)
+        else:
+            parts.append([r0, r1, c0, c1])
+    return [(r0, r1, c0, c1) for r0, r1, c0, c1 in parts]
 
 
 def _masked_read(ds: Any) -> bool:
