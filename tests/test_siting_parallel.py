@@ -194,9 +194,9 @@ def test_a_strip_holds_the_cells_each_candidate_reads(tmp_path, monkeypatch):
 
 
 def test_the_run_bounds_gdal_cache_and_gives_it_back(tmp_path, monkeypatch):
-    """Unless the caller set them, the run caps GDAL's block cache at four rows of blocks
-    per worker and raster (at least 64 MB, at most GDAL's default) and decompresses with as
-    many GDAL threads as workers; the caller's cache is what it was after the screen."""
+    """Unless the caller set it, the run caps GDAL's block cache at four rows of blocks per
+    worker and raster (at least 64 MB, at most GDAL's default); the caller's cache is what
+    it was after the screen."""
     wide = np.zeros((600, 20_000), np.float32)
     path = tmp_path / "wide.tif"
     prof = {"driver": "GTiff", "width": 20_000, "height": 600, "count": 1, "dtype": "float32",
@@ -206,33 +206,45 @@ def test_the_run_bounds_gdal_cache_and_gives_it_back(tmp_path, monkeypatch):
         ds.write(wide, 1)
     default = int(rasterio.env.get_gdal_config("GDAL_CACHEMAX"))
     monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
-    monkeypatch.delenv("GDAL_NUM_THREADS", raising=False)
     with rasterio.open(path) as ds:
         crit = RasterCriterion(ds, "slope", 0.0, "slope")
         crit.open(siting.CRS.from_user_input(WORK))
         assert crit.band_bytes() == 512 * 20_000 * 4
         two = siting._run_options({}, [crit], 2)
-        assert two == {
-            "GDAL_NUM_THREADS": "2",
-            "GDAL_CACHEMAX": min(2 * 4 * 512 * 20_000 * 4, default),
-        }
-        assert siting._run_options({}, [crit], 1)["GDAL_CACHEMAX"] == min(
-            4 * 512 * 20_000 * 4, default
-        )
-        assert "GDAL_NUM_THREADS" not in siting._run_options({}, [crit], 1)
-        assert (
-            siting._run_options({"GDAL_CACHEMAX": 10 << 20, "GDAL_NUM_THREADS": "1"}, [crit], 2)
-            == {}
-        )
+        assert two == {"GDAL_CACHEMAX": min(2 * 4 * 512 * 20_000 * 4, default)}
+        one = siting._run_options({}, [crit], 1)
+        assert one == {"GDAL_CACHEMAX": min(4 * 512 * 20_000 * 4, default)}
+        assert siting._run_options({"GDAL_CACHEMAX": 10 << 20}, [crit], 2) == {}
         monkeypatch.setenv("GDAL_CACHEMAX", "512")
-        assert "GDAL_CACHEMAX" not in siting._run_options({}, [crit], 2)
+        assert siting._run_options({}, [crit], 2) == {}
         crit.close()
     monkeypatch.delenv("GDAL_CACHEMAX")
     small = _tiled(tmp_path / "dem.tif", _terrain())
     with rasterio.open(small) as ds:
         crit = RasterCriterion(ds, "slope", 0.0, "slope")
         crit.open(siting.CRS.from_user_input(WORK))
-        assert siting._run_options({}, [crit], 2)["GDAL_CACHEMAX"] == 64 << 20  # the least
+        assert siting._run_options({}, [crit], 2) == {"GDAL_CACHEMAX": 64 << 20}  # the least
         crit.close()
     _screen(small, threads=2, n=8)
     assert int(rasterio.env.get_gdal_config("GDAL_CACHEMAX")) == default
+
+
+def _screen_in_child(path: Path) -> None:
+    _screen(path, threads=2, n=8)
+
+
+def test_a_process_forked_after_a_screen_can_screen_again(tmp_path):
+    """The server forks its workers; a screen run before the fork must leave nothing the
+    child waits for forever (GDAL's decompression threads did: the child hung)."""
+    import multiprocessing
+
+    path = _tiled(tmp_path / "dem.tif", _terrain())
+    _screen(path, threads=2, n=8)
+    child = multiprocessing.get_context("fork").Process(target=_screen_in_child, args=(path,))
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the forked process hung in its screen")
+    assert child.exitcode == 0

@@ -20,8 +20,8 @@ Method
    polygons and removed like an exclusion; cells without data are reported as ``unknown_m2``
    and **not** removed. Rasters are read in windows around each candidate (tiles of at most
    :data:`~sxzones.analyses.rasters.TILE` cells a side), a few neighbouring candidates at a
-   time (each raster's window over them read in one call, its blocks decompressed by
-   GDAL's threads; their failing cells polygonised in one GDAL call), and their cells are
+   time (each raster's windows over them read in a few calls; their failing cells
+   polygonised in one GDAL call), and their cells are
    let go once they are done; GDAL's block cache holds a few rows of storage blocks per
    worker, so memory does not grow with the raster. The cell statistics count the
    cells whose centres lie in the eligible land, as GDAL burns them, found from the failure
@@ -514,30 +514,25 @@ _CACHE_MIN = 64 << 20
 def _run_options(
     opts: dict[str, Any], rasters: list[RasterCriterion], threads: int
 ) -> dict[str, Any]:
-    """GDAL options for the run that the caller did not set (their ``rasterio.Env`` or the
-    environment variable wins): the block cache, and GDAL's threads for decompression.
+    """``{"GDAL_CACHEMAX": bytes}`` for the run, or nothing when the caller set the cache
+    (their ``rasterio.Env`` or the environment variable). GDAL's default cache is 5 % of the
+    machine's memory, and a screen touching most blocks of a province-wide raster filled
+    it (1.3 GB at 30 m): the blocks a worker still needs are those of its band and the
+    next ones (:class:`_Bands`), so the cache holds :data:`_CACHE_BANDS` rows of blocks per
+    worker and raster, never more than GDAL's default. Memory stays bounded whatever the
+    raster's size, and the pages are used again instead of new ones faulted in.
 
-    ``GDAL_CACHEMAX``: GDAL's default cache is 5 % of the machine's memory, and a screen
-    touching most blocks of a province-wide raster filled it (1.3 GB at 30 m): the blocks a
-    worker still needs are those of its band and the next ones (:class:`_Bands`), so the
-    cache holds :data:`_CACHE_BANDS` rows of blocks per worker and raster, never more than
-    GDAL's default. Memory stays bounded whatever the raster's size, and the pages are used
-    again instead of new ones faulted in.
-
-    ``GDAL_NUM_THREADS`` (``threads``, when more than one): the blocks of a chunk's strip
-    (:meth:`RasterCriterion.strip`) are decompressed by GDAL's threads, without the
-    interpreter, so decompression fills the time a worker would wait for it."""
-    out: dict[str, Any] = {}
-    if threads > 1 and "GDAL_NUM_THREADS" not in opts and "GDAL_NUM_THREADS" not in os.environ:
-        out["GDAL_NUM_THREADS"] = str(threads)
+    ``GDAL_NUM_THREADS`` is not set: GDAL's decompression threads outlive the run, and a
+    process forked afterwards (``multiprocessing``'s default on Linux; the server's
+    workers) hangs in GDAL waiting for threads it does not have."""
     if "GDAL_CACHEMAX" in opts or "GDAL_CACHEMAX" in os.environ:
-        return out
+        return {}
     need = threads * sum(_CACHE_BANDS * r.band_bytes() for r in rasters)
     try:
         now = int(rasterio.env.get_gdal_config("GDAL_CACHEMAX") or 0)
     except (TypeError, ValueError):
-        return out
-    return out | ({"GDAL_CACHEMAX": max(_CACHE_MIN, min(need, now))} if now > 0 else {})
+        return {}
+    return {"GDAL_CACHEMAX": max(_CACHE_MIN, min(need, now))} if now > 0 else {}
 
 
 class _ReadError(Exception):
