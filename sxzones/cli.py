@@ -137,9 +137,10 @@ def layers_validate(
     """
     opts = ValidateOptions.from_cli(params, names=names)
     if opts.rejects is not None:  # refused before any work, as every output is
-        from sxzones.outputs import check_targets
+        from sxzones.outputs import check_targets, refuse_inputs
 
         check_targets([opts.rejects], opts.overwrite, where="--rejects path")
+        refuse_inputs([Path(opts.rejects)], [Path(n) for n in opts.names if Path(n).is_file()])
     cat = _validation_catalog(catalog, opts.names)
     reports = []
     failed: list[str] = []

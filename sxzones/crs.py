@@ -588,9 +588,14 @@ def _geographic_issues(
         )
     proj_like = ok & ~swapped & ((np.abs(xa) > 180) | (np.abs(ya) > 90))
     if proj_like.any():
-        big = xa[proj_like]
+        big, big_y = xa[proj_like], ya[proj_like]
+        mercator = 1.1e7 < np.nanmedian(big) < 1.5e7 and 2.5e6 < np.nanmedian(big_y) < 6.5e6
         hint = (
-            "the eastings carry a zone number (e.g. 38 512 345): declare gk37 or gk38"
+            "these look like Web Mercator metres (Baidu's BD09MC or EPSG:3857: x about "
+            "12 500 000 in Shanxi), no Gauss-Krüger zone: convert them to longitude and "
+            "latitude first (BD09MC to BD-09, then --crs bd09)"
+            if mercator
+            else "the eastings carry a zone number (e.g. 38 512 345): declare gk37 or gk38"
             if np.nanmedian(big) > 1e7
             else "declare the projected CRS, e.g. cm111 or cm114 (CGCS2000 Gauss-Krüger)"
         )

@@ -451,6 +451,14 @@ class FirmOptions(_Analysis):
     )
     name_field: str | None = _field_name("--name-field", "Firm name field (default name).", "name")
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the firms file."))
+    layer: str | None = _f(
+        None,
+        Opt(
+            "--layer",
+            "The layer of a GeoPackage, or the sheet of a workbook, to read the firms "
+            "from (needed when it has several).",
+        ),
+    )
     distance: str | None = _f(
         None,
         Opt(
@@ -521,6 +529,14 @@ class CheckOptions(_Analysis):
         ),
     )
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of a projects file."))
+    layer: str | None = _f(
+        None,
+        Opt(
+            "--layer",
+            "The layer of a GeoPackage, or the sheet of a workbook, to read the projects "
+            "from (needed when it has several).",
+        ),
+    )
     kind: str | None = _f(
         None,
         Opt(
@@ -594,6 +610,14 @@ class SiteOptions(_Analysis):
         "kind",
     )
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the candidates file."))
+    layer: str | None = _f(
+        None,
+        Opt(
+            "--layer",
+            "The layer of a GeoPackage, or the sheet of a workbook, to read the candidates "
+            "from (needed when it has several).",
+        ),
+    )
     tech: str = _f(
         "pv",
         Opt("--tech", "Technology to site.", "choice", choices=TECHS, cli_required=True),

@@ -27,7 +27,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -51,6 +51,7 @@ __all__ = [
     "atomic_path",
     "check_targets",
     "neutralise_formulas",
+    "refuse_inputs",
     "write_bytes",
     "write_csv",
     "write_gpkg",
@@ -286,7 +287,7 @@ def write_csv(
     )
     head = (b"\xef\xbb\xbf" if bom else b"") + header.getvalue().encode("utf-8")
     try:  # Arrow's writer: an order of magnitude faster than pandas on large tables
-        table = _neutralise_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         body = neutralise_formulas(frame).to_csv(index=False, header=False, lineterminator="\n")
         return write_bytes(head + body.encode("utf-8"), path, overwrite)
@@ -294,23 +295,38 @@ def write_csv(
 
     def render(part: pa.Table) -> bytes:
         sink = io.BytesIO()
-        pacsv.write_csv(part, sink, write_options=opts)
+        pacsv.write_csv(_neutralise_arrow(part), sink, write_options=opts)
         return sink.getvalue()
 
-    # Row chunks are rendered in threads (Arrow releases the GIL) and written in order,
-    # hashed on the way for the manifest (hashlib releases the GIL too).
+    # Row chunks are neutralised and rendered in threads (Arrow releases the GIL) and written
+    # in order, hashed on the way for the manifest in a thread of its own, beside the writes
+    # (hashlib and file writes release the GIL too).
     step = 100_000
     parts = [table.slice(k, step) for k in range(0, max(len(table), 1), step)]
     digest = hashlib.sha256(head)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        with tmp.open("wb") as fh:
+        with tmp.open("wb") as fh, ThreadPoolExecutor(max_workers=1) as hasher:
             fh.write(head)
             with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-                for chunk in pool.map(render, parts):
-                    fh.write(chunk)
-                    digest.update(chunk)
+                hashed = [
+                    hasher.submit(digest.update, c) for c in _written(pool, render, parts, fh)
+                ]
+            for h in hashed:
+                h.result()
         remember_digest(tmp, digest.hexdigest())
     return Path(path)
+
+
+def _written(
+    pool: ThreadPoolExecutor,
+    render: Callable[[pa.Table], bytes],
+    parts: list[pa.Table],
+    fh: Any,
+) -> Iterator[bytes]:
+    """Each part rendered by ``pool``, in order, once it is written to ``fh``."""
+    for chunk in pool.map(render, parts):
+        fh.write(chunk)
+        yield chunk
 
 
 def write_xlsx(
@@ -339,9 +355,37 @@ def _gdal_options(options: Mapping[str, str | None]) -> Iterator[None]:
         pyogrio.set_gdal_config_options(old)
 
 
+def gpkg_columns(columns: list[str], geometry: str) -> dict[str, str]:
+    """New names for the columns a GeoPackage cannot hold as they are: ``fid`` (any case:
+    ArcGIS and QGIS exports carry one; it names the table's key) and ``geom`` beside the
+    geometry become ``input_fid``, ``input_geom``; a name equal to an earlier one but for case
+    (``Name`` after ``name``, from merged exports) gets ``_2``, ``_3`` (SQLite's names ignore
+    case). The CSV keeps the names as they are.
+
+    >>> gpkg_columns(["FID", "name", "Name", "geom"], "geometry")
+    {'FID': 'input_FID', 'Name': 'Name_2', 'geom': 'input_geom'}
+    """
+    out: dict[str, str] = {}
+    seen: set[str] = {geometry.lower()}
+    for c in columns:
+        if c == geometry:
+            continue
+        new = f"input_{c}" if c.lower() in ("fid", "geom", "geometry") else c
+        k = 2
+        while new.lower() in seen:
+            new, k = f"{c}_{k}", k + 1
+        seen.add(new.lower())
+        if new != c:
+            out[c] = new
+    return out
+
+
 def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
     """One layer into a GeoPackage through Arrow (2-3 times faster), or feature by feature
-    when Arrow cannot hold a column (mixed Python objects)."""
+    when Arrow cannot hold a column (mixed Python objects). Columns a GeoPackage cannot hold
+    as named are renamed (:func:`gpkg_columns`)."""
+    if renamed := gpkg_columns([str(c) for c in frame.columns], str(frame.geometry.name)):
+        frame = frame.rename(columns=renamed)
     kw: dict[str, Any] = {"layer": name, "driver": "GPKG", "SPATIAL_INDEX": "YES"}
     try:
         pyogrio.write_dataframe(frame, path, append=path.exists(), use_arrow=True, **kw)
@@ -378,6 +422,23 @@ def write_gpkg(
                     "folder's free space and limits, or choose another folder, and try again"
                 ) from exc
     return Path(path)
+
+
+def refuse_inputs(targets: list[Path], inputs: list[Path]) -> None:
+    """Refuse outputs that would replace one of the run's inputs: ``--overwrite`` replaces
+    earlier outputs, never the data a run reads (a firm list named ``firm_zones.csv`` in the
+    ``--out`` folder was replaced by the screen of itself)."""
+    for t in targets:
+        for i in inputs:
+            try:
+                same = t.exists() and os.path.samefile(t, i)
+            except OSError:
+                same = False
+            if same:
+                raise OutputError(
+                    f"the output {t} would replace the run's input {i}. Fix: choose another "
+                    "--out folder (or output path), or move the input"
+                )
 
 
 # --- one run, one set of files ---------------------------------------------------------------
@@ -680,6 +741,12 @@ class Publication:
         order = {n: k for k, n in enumerate(self.names)}
         files.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
         keep = {p.name for p in files}
+        refuse_inputs(
+            [self.out / p.name for p in files]
+            + [Path(self._ext_given[f][0]) / n for f in self._ext_dirs.values() for n in
+               self._ext_given[f][1]],
+            [Path(e["file"]) for e in self.inputs if "file" in e],
+        )  # fmt: skip
         previous = _previous_files(self.out, self.owned, keep) if self.overwrite else []
         with ThreadPoolExecutor(max_workers=2) as pool:  # hashing releases the GIL
             entries = list(pool.map(lambda p: _describe(p, p.name, self._rows.get(p.name)), files))

@@ -35,7 +35,18 @@ __all__ = ["RECOGNISED", "Term", "Vocabulary", "load_vocabularies", "normalise"]
 RECOGNISED, UNRECOGNISED, MISSING = "recognised", "unrecognised", "missing"
 _IGNORED = re.compile(r"[\s_\-·・]+")
 # A GB/T 4754 code in a value: an optional section letter (A-T), then 2 to 4 digits.
-_CODE = re.compile(r"(?<![0-9])[a-t]?([0-9]{2,4})(?![0-9])")
+_CODE = re.compile(r"(?<![0-9.])[a-t]?([0-9]{2,4})(?![0-9.])")
+#: A quantity in a value (normalised text): ``年产260万吨``, ``320万t/a``, ``100mw``, ``2号``,
+#: ``二期`` is words. A number with a unit is a capacity, a count or a label, never a code of
+#: GB/T 4754: it is set aside before the code and the words are read (``焦化(年产260万吨)`` is
+#: coking, not division 26).
+_QUANTITY = re.compile(
+    r"(?:年产|年处理|日处理|产能|设计产能|规模|总装机|装机)?[0-9]+(?:\.[0-9]+)?"
+    r"(?:万|亿|千|百)?(?:吨|t|kt|mt|gw|mw|kw|千瓦|兆瓦|瓦|wp|kwp|mwp|立方米|平方米|m3|m2|米|m"
+    r"|公顷|ha|亩|台|套|座|个|条|号|期|%|元|人)(?:/(?:年|a|d|日|天|h|小时))?(?![a-z])"
+)
+_BRACKETS = "()[]【】<>《》"
+_EMPTY_BRACKETS = re.compile(r"\(\)|\[\]|【】|<>|《》")
 _TERM_KEYS = {"zh", "en", "synonyms", "codes", "parent_of", "note"}
 VOCABULARIES = ("industries", "project_kinds", "candidate_kinds")
 
@@ -138,28 +149,54 @@ class Vocabulary:
         Tried in order: the whole value (identifier, name, synonym, a code's name in the
         standard); the value less a generic word at its end (:data:`GENERIC_TAILS`:
         ``焦化企业`` is ``焦化``) when what is left is itself known; a value that is a code
-        (``2521``, ``C2521``); a code inside the value (``炼焦（2521）``, ``2521 炼焦``), which
-        wins over the words around it.
+        (``2521``, ``C2521``); a code inside the value (``炼焦（2521）``, ``2521 炼焦``) when
+        the words around it name the same industry or none (:meth:`_by_code_and_words`).
+        Quantities (``年产260万吨``, ``100MW``, ``2号``) are set aside first: a number with a
+        unit is never read as a code.
         """
         if text is None or (isinstance(text, float) and text != text):
             return None
         key = normalise(text)
         if not key or key in ("nan", "none", "<na>"):
             return None
+        found = self._by_words(key)
+        if found is not None or not self._codes:
+            return found
+        if _QUANTITY.search(key):  # quantities set aside: 焦化(年产260万吨), 年产26万吨水泥
+            plain = _EMPTY_BRACKETS.sub("", _QUANTITY.sub("", key)).strip(":,")
+            return self.resolve_one(plain) if plain else None
+        return self._by_code_and_words(key)
+
+    def _by_words(self, key: str) -> str | None:
+        """The identifier a normalised value names by its words (or a generic tail)."""
         if key in self._words:
             return self._words[key]
         for tail in GENERIC_TAILS:  # 焦化企业, 钢铁行业, 电解铝厂, 新建项目: the word before it
             if key.endswith(tail) and key[: -len(tail)] in self._words:
                 return self._words[key[: -len(tail)]]
-        if self._codes:
-            codes = _CODE.findall(key)
-            if len(codes) == 1:
-                found = self._by_code(codes[0])
-                if found is not None:
-                    return found
-                rest = _CODE.sub("", key).strip("()（）[]【】:：,，")
-                return self._words.get(rest) if rest and rest != key else None
         return None
+
+    def _by_code_and_words(self, key: str) -> str | None:
+        """A value holding one GB/T 4754 code (``C2521``, ``炼焦(2521)``, ``2521炼焦``): the
+        code's industry, when the words beside it name the same industry or none; None when
+        they name another (``焦化(3011)``: coking and cement, one of them a typing error),
+        when the number is not written as a code (two or three digits among words, not in
+        brackets: ``06高炉``), or when there are several numbers."""
+        codes = list(_CODE.finditer(key))
+        if len(codes) != 1 or re.search(r"[0-9]", _CODE.sub("", key)):
+            return None
+        m = codes[0]
+        words = (key[: m.start()] + key[m.end() :]).strip(_BRACKETS + ":,")
+        before, after = key[m.start() - 1 : m.start()], key[m.end() : m.end() + 1]
+        bracketed = bool(before and after) and before in "([【" and after in ")]】"
+        if not words or bracketed or len(m.group(1)) == 4 or m.group(0)[0].isalpha():
+            by_code = self._by_code(m.group(1))
+        else:
+            return None  # 06高炉: a number among words that is not written as a code
+        by_words = self._by_words(_EMPTY_BRACKETS.sub("", words)) if words else None
+        if by_code is None:
+            return by_words  # an unlisted code beside known words: the words
+        return by_code if by_words in (None, by_code) else None
 
     def closest(self, text: object, n: int = 5) -> list[str]:
         """Known values nearest to ``text`` (identifiers and Chinese names), for messages."""

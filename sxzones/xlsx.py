@@ -42,6 +42,9 @@ _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 #: as U+FFFD, so the cell shows that something was there (the CSV keeps them).
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
+#: Anything a text cell needs more than its text for: a character XML cannot hold or must
+#: escape, a formula's first character, a space at either end (then the checks one by one).
+_SPECIAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}&<>]|^[=+\-@\t\r\s]|\s$"
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -135,6 +138,12 @@ def _text_cells(col: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings)
         return pc.fill_null(cells, "")
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
+    if not pc.any(pc.match_substring_regex(col, _SPECIAL_RE2)).as_py():
+        # the usual column: nothing to escape, no formula, no edge spaces (one pass, not four)
+        cells = pc.binary_join_element_wise(
+            f'<c r="{letter}', rows, '" t="inlineStr"><is><t>', col, "</t></is></c>", ""
+        )
+        return pc.fill_null(cells, "")
     if pc.any(pc.match_substring_regex(col, _ILLEGAL_RE2)).as_py():
         col = pa.array([None if v is None else _xml_text(v) for v in col.to_pylist()], pa.string())
     elif pc.any(pc.match_substring_regex(col, "[&<>]")).as_py():
@@ -194,6 +203,26 @@ def _arrow_column(series: pd.Series) -> pa.Array:
     return arr
 
 
+#: Characters a cell holds (Excel's limit, which counts UTF-16 units; a longer text makes
+#: Excel "repair" the workbook by dropping content).
+CELL_MAX_CHARS = 32_767
+TRUNCATED = " …[truncated: the whole text is in the CSV and GeoPackage]"
+
+
+def _fit_cells(arr: pa.Array) -> pa.Array:
+    """Texts longer than a cell holds, cut with :data:`TRUNCATED` at their end (the other
+    outputs keep them whole); code points beyond the BMP count twice, as in Excel."""
+    if not len(arr) or (pc.max(pc.binary_length(arr)).as_py() or 0) <= CELL_MAX_CHARS:
+        return arr  # UTF-8 bytes >= UTF-16 units: nothing is too long
+    cut = CELL_MAX_CHARS - len(TRUNCATED) - 2
+    out = [
+        v if v is None or len(v.encode("utf-16-le")) // 2 <= CELL_MAX_CHARS
+        else v.encode("utf-16-le")[: 2 * cut].decode("utf-16-le", "ignore") + TRUNCATED
+        for v in arr.to_pylist()
+    ]  # fmt: skip
+    return pa.array(out, pa.string())
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or value is pd.NA
 
@@ -208,7 +237,9 @@ def _cells(arr: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings) -> p
             f'<c r="{letter}', rows, '" t="b"><v>', value, "</v></c>", ""
         )
         return pc.fill_null(cells, "")
-    if pa.types.is_string(arr.type) or pa.types.is_dictionary(arr.type):
+    if pa.types.is_string(arr.type):
+        return _text_cells(_fit_cells(arr), letter, rows, sst)
+    if pa.types.is_dictionary(arr.type):
         return _text_cells(arr, letter, rows, sst)
     return _number_cells(arr, letter, rows)
 

@@ -60,3 +60,18 @@ def test_a_drawing_without_a_closed_polyline_is_refused(tmp_path):
     p = _dxf(tmp_path / "lines.dxf", closed=False)
     with pytest.raises(LayerError, match="the drawing holds no closed polyline or polygon"):
         read_file(p, crs="gk38")
+
+
+def test_a_hatched_parcel_is_one_parcel(tmp_path):
+    """Red-line drawings fill the parcel with a hatch: GDAL reads the HATCH as a polygon
+    equal to the closed polyline, and the parcel was checked twice."""
+    to_gk = Transformer.from_crs(4490, 4526, always_xy=True)
+    pts = [to_gk.transform(lon, lat) for lon, lat in CORNERS]
+    geoms = [shapely.LineString(pts), shapely.Polygon(pts)]  # GDAL writes a polygon as a HATCH
+    p = tmp_path / "hatched.dxf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gpd.GeoDataFrame({"Layer": ["红线", "填充"]}, geometry=geoms).to_file(p, driver="DXF")
+    raw = read_file(p, crs="gk38")
+    assert len(raw.frame) == 1
+    assert any("1 hatch(es) on those polylines left out" in n for n in raw.notes)

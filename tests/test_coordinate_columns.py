@@ -114,12 +114,18 @@ def test_a_named_column_that_does_not_exist(tmp_path):
         ("经度坐标", "纬度坐标"),
         ("Lon (WGS84)", "Lat (WGS84)"),
         (" 经 度 ", " 纬 度 "),
+        ("中心点经度", "中心点纬度"),
+        ("厂址经度", "厂址纬度"),
+        ("经度：", "纬度："),
+        ("经度/°", "纬度/°"),
+        ("经度_E", "纬度_N"),
+        ("百度经度", "百度纬度"),  # read as --crs bd09, which its name says (checked)
     ],
 )
 def test_coordinate_columns_with_units_and_prefixes(tmp_path, lon, lat):
     p = tmp_path / "t.csv"
     pd.DataFrame({"名称": ["太钢"], lon: ["112.55"], lat: ["37.87"]}).to_csv(p, index=False)
-    raw = read_file(p, crs="cgcs2000")
+    raw = read_file(p, crs="bd09" if "百度" in lon else "cgcs2000")
     assert raw.frame.attrs["coordinate_columns"] == (lon, lat)
     assert (raw.frame.geometry[0].x, raw.frame.geometry[0].y) == (112.55, 37.87)
     assert f"coordinates read from columns {lon} (x) and {lat} (y)" in raw.notes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -330,3 +331,83 @@ def test_kernels_warmed_only_for_large_firm_files(tmp_path, monkeypatch):
     monkeypatch.setattr(run, "WARM_UP_BYTES", cat.entry("firms").path.stat().st_size)
     assert run._many_firms(opts("firms"), cat)
     assert not run._many_firms(opts(str(tmp_path / "missing.csv")), cat)
+
+
+def _county_lookup_both(pts, admin, monkeypatch):
+    """county_lookup of ``pts`` with the cell grid (forced on) and without it."""
+    from sxzones.analyses import nearest
+
+    monkeypatch.setattr(nearest, "GRID_POINTS", 1)
+    with_grid, _ = nearest.county_lookup(pts, admin, threads=2)
+    monkeypatch.setattr(nearest, "GRID_POINTS", 10**12)
+    without, _ = nearest.county_lookup(pts, admin, threads=2)
+    return with_grid, without
+
+
+def test_county_grid_places_points_as_the_exact_lookup(monkeypatch):
+    """Shanxi's counties: points on every county border (vertices, edge midpoints, points a
+    millimetre off the edges) and points spread over and around the province get the same
+    county (or none) with the cell grid as tested one by one, and the grid places most of
+    the spread points by their cell alone."""
+    from sxzones.analyses.nearest import CellGrid, TargetIndex
+    from sxzones.layers import load_catalog
+
+    admin = load_catalog().load("admin")[0]
+    counties = admin[admin["level"] == "county"].geometry.to_numpy()
+    edge = shapely.get_coordinates(shapely.boundary(counties))
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = shapely.total_bounds(counties)
+    spread = np.column_stack(
+        [rng.uniform(x0 - 5000, x1 + 5000, 60_000), rng.uniform(y0 - 5000, y1 + 5000, 60_000)]
+    )
+    mid = (edge[:-1:5] + edge[1::5]) / 2
+    xy = np.vstack([edge[::3], mid, mid + 0.001, mid - 0.001, spread])
+    with_grid, without = _county_lookup_both(shapely.points(xy), admin, monkeypatch)
+    np.testing.assert_array_equal(with_grid, without)
+    grid = CellGrid.of(TargetIndex.of(counties))
+    assert grid is not None
+    placed = grid.place(shapely.points(spread))
+    assert placed is not None and (placed != CellGrid.CROSSED).mean() > 0.85
+    assert (placed == CellGrid.NONE).sum() > 1000 and len(np.unique(placed)) > 100
+    n_blank = len(counties)  # the table's blank row: outside every county
+    assert (without == n_blank).sum() > 1000 and len(np.unique(without)) == len(counties) + 1
+
+
+def test_county_grid_with_overlaps_holes_and_other_geometries(monkeypatch):
+    """Overlapping counties (a point in both takes the first, as without the grid), a county
+    with a hole and a multipolygon; points that are not all points go without the grid."""
+    from sxzones.analyses.nearest import CellGrid, TargetIndex
+
+    outer = shapely.Polygon(
+        [(0, 0), (20_000, 0), (20_000, 20_000), (0, 20_000)],
+        [[(5_000, 5_000), (9_000, 5_000), (9_000, 9_000), (5_000, 9_000)]],
+    )
+    geoms = [
+        outer,
+        shapely.box(15_000, 15_000, 30_000, 30_000),  # overlaps outer's corner
+        shapely.MultiPolygon(
+            [shapely.box(40_000, 0, 45_000, 5_000), shapely.box(6_000, 6_000, 8_000, 8_000)]
+        ),
+    ]
+    admin = gpd.GeoDataFrame(
+        {
+            "adcode": ["140100", "140101", "140102", "140103"],
+            "name": ["市", "甲县", "乙县", "丙县"],
+            "level": ["city", "county", "county", "county"],
+        },
+        geometry=[shapely.box(0, 0, 50_000, 50_000), *geoms],
+        crs=4546,
+    )
+    rng = np.random.default_rng(4)
+    xy = np.vstack([rng.uniform(-2_000, 50_000, (40_000, 2)), [[15_000, 15_000], [5_000, 7_000]]])
+    pts = shapely.points(xy)
+    with_grid, without = _county_lookup_both(pts, admin, monkeypatch)
+    np.testing.assert_array_equal(with_grid, without)
+    assert set(np.unique(without)) == {0, 1, 2, 3}
+    grid = CellGrid.of(TargetIndex.of(np.array(geoms, dtype=object)))
+    assert grid is not None
+    overlap = grid.place(shapely.points([[17_000, 17_000], [7_000, 7_000], [2_000, 2_000]]))
+    assert overlap is not None
+    assert overlap.tolist() == [CellGrid.CROSSED, 2, 0]  # in both; in the hole's island
+    assert grid.place(np.array([shapely.box(0, 0, 1, 1)], dtype=object)) is None
+    assert CellGrid.of(TargetIndex.of(np.array([shapely.Point(0, 0)], dtype=object))) is None

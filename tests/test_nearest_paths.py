@@ -286,3 +286,36 @@ def test_segments_of_points_as_the_general_construction():
         np.testing.assert_array_equal(got.block0[:50], np.arange(50))
         np.testing.assert_array_equal(got.count[:50], np.ones(50))
     assert len(s.xy) == 50 and general.count[50] == 8
+
+
+def test_near_pairs_kernel_equals_numpy_box_gaps():
+    """The compiled pass over the box pairs keeps the pairs numpy keeps, in order, with the
+    same gaps bit for bit (a box with NaN bounds is kept by neither)."""
+    rng = np.random.default_rng(5)
+    lo = rng.uniform(0, 1e5, (300, 2))
+    abox = np.column_stack([lo, lo + rng.uniform(10, 5000, (300, 2))])
+    flo = rng.uniform(0, 1e5, (2000, 2))
+    fbox = np.column_stack([flo, flo + rng.uniform(0, 50, (2000, 2))])
+    fbox[7] = np.nan
+    i = np.sort(rng.integers(0, 2000, 200_000)).astype(np.int64)
+    j = rng.integers(0, 300, 200_000).astype(np.int64)
+    gap = nearest._box_gap(fbox, abox, i, j)
+    keep = gap <= 30_000.0
+    assert 1000 < keep.sum() < len(i) and not keep[i == 7].any()
+    got = kernels.near_pairs(fbox, abox, i, j, 30_000.0)
+    np.testing.assert_array_equal(got[0], i[keep])
+    np.testing.assert_array_equal(got[1], j[keep])
+    np.testing.assert_array_equal(got[2].view(np.uint64), gap[keep].view(np.uint64))
+
+
+def test_group_argmin_sorted_and_unsorted_groups():
+    """The first smallest value of each group, whether the groups come sorted (taken as they
+    are) or not (sorted first, stably): the same positions as a loop over the groups."""
+    rng = np.random.default_rng(8)
+    group = np.sort(rng.integers(0, 500, 5000))
+    value = rng.integers(0, 5, 5000).astype(float)  # many ties
+    for g in (group, rng.permutation(group)):
+        want = [int(np.flatnonzero(g == k)[np.argmin(value[g == k])]) for k in np.unique(g)]
+        got = nearest._group_argmin(g, value)
+        assert sorted(got.tolist()) == sorted(want)
+        np.testing.assert_array_equal(g[got], np.unique(g))  # one per group, in group order

@@ -64,6 +64,20 @@ IN_RL140100 = "POLYGON ((112.41 38.11, 112.42 38.11, 112.42 38.12, 112.41 38.12,
         ("steeel", None),
         ("食品制造", None),
         ("311", None),  # a group code not listed
+        # quantities are never codes (permit tables write capacities beside the industry)
+        ("焦化（年产260万吨）", "coking"),  # not division 26 (chemical)
+        ("钢铁 320万吨", "steel"),  # not division 32 (non-ferrous)
+        ("年产26万吨水泥", "cement"),
+        ("光伏 100MW", "pv"),
+        ("焦化 2号", "coking"),
+        ("06号高炉 钢铁", None),  # 高炉钢铁 is no known term: unrecognised, not coal mining
+        ("32号", None),
+        ("焦化320", None),  # two or three digits among words, not in brackets: no code
+        # words and a code that name different industries: unrecognised, not the code's
+        ("炼焦 3110", None),
+        ("焦化(3011)", None),
+        ("2521 炼焦", "coking"),  # the same industry twice
+        ("某焦化公司（C2521）", "coking"),
         ("", None),
     ],
 )
@@ -502,7 +516,12 @@ def test_every_canonical_field_of_every_role_can_be_mapped(tmp_path, work_crs, r
     r = ROLES[role]
     canon = list(dict.fromkeys([*([r.id_field] if r.id_field else []), *r.required, *r.optional]))
     canon += [f for f in r.one_of if f not in canon]
-    row = {f"SRC{i}": (r.choices[f][0] if f in r.choices else f"v{i}") for i, f in enumerate(canon)}
+    # values read as they are (a typed value is given as it reads: settled, closure year)
+    typed = {"settled": True, "closure_year": 2019}
+    row = {
+        f"SRC{i}": r.choices[f][0] if f in r.choices else typed.get(f, f"v{i}")
+        for i, f in enumerate(canon)
+    }
     geom = shapely.box(112, 37.8, 112.01, 37.81) if "polygon" in r.geometry else None
     geom = geom or shapely.Point(112, 37.8)
     p = tmp_path / "layer.gpkg"
@@ -717,3 +736,28 @@ def test_an_output_of_sxzones_read_again(tmp_path, work_crs):
     assert raw.frame["input_source_row"].tolist() == b["source_row"].head(3).tolist()
     g, rep = validate_layer(raw, "builtup", working_crs=work_crs)
     assert len(g) == 3 and any("kept as input_source_row" in f.message for f in rep.findings)
+
+
+def test_site_check_reads_capacity_beside_the_industry(tmp_path):
+    """A permit table writes the capacity in the industry cell. ``焦化（年产260万吨）`` was read as
+    GB/T 4754 division 26 (chemical) and a new coking plant in the Taiyuan region came out
+    ``clear``; a code that contradicts the words is unrecognised, hence ``unassessed``."""
+    p = tmp_path / "projects.csv"
+    p.write_text(
+        "项目编号,行业,建设性质,经度,纬度\n"
+        "P01,焦化（年产260万吨）,新建,112.484,38.06\nP02,焦化,新建,112.484,38.06\n"
+        "P03,焦化(3011),新建,112.484,38.06\n",
+        "utf-8",
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "check", "--projects", str(p), "--crs", "cgcs2000", "--industry-field", "行业",
+            "--kind-field", "建设性质", "--reports", "none", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    got = {d["project_id"]: (d["industry"], d["verdict"]) for d in doc["projects"]}
+    assert got["P01"] == got["P02"] == ("coking", "conflict")
+    assert got["P03"][1] == "unassessed"

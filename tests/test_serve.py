@@ -304,7 +304,14 @@ def test_feature_and_vertex_limits(tmp_path):
 
 
 def test_bad_coordinates_get_the_readers_hint(client):
+    # latitude first, as Google Maps copies a point: read, and said (as --project does)
     r = client.post("/api/check", data={"coords": "37.87,112.55", "crs": "wgs84", "industry": "pv"})
+    assert r.status_code == 200 and "given latitude first" in r.text
+    # a surveyor's northing, easting without the 界址点 label: the readers' hint
+    r = client.post(
+        "/api/check",
+        data={"coords": "4194059.80,38372415.05", "crs": "gk38", "industry": "pv"},
+    )
     assert r.status_code == 400 and "look swapped" in r.json()["error"]
     r = client.post("/api/check", data={"coords": "112.5,37.8\n112.6,37.8", "industry": "pv"})
     assert r.status_code == 400 and "two points make no parcel" in r.json()["error"]

@@ -72,6 +72,20 @@ def test_a_zip_of_two_layers_is_refused(tmp_path):
         read_file(z)
 
 
+def test_a_zip_made_on_a_mac(tmp_path):
+    """macOS's Compress adds ``__MACOSX/._name`` for every file: such a zip was refused as
+    holding two layers (``parcel.shp, ._parcel.shp``)."""
+    parts = _shapefile(tmp_path / "p", "parcel")
+    z = tmp_path / "mac.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in parts:
+            zf.write(f, f"项目/{f.name}")
+            zf.writestr(f"__MACOSX/项目/._{f.name}", b"\x00\x05\x16\x07 AppleDouble")
+        zf.writestr("项目/.DS_Store", b"\x00")
+    raw = read_file(z)
+    assert raw.frame["XMMC"].tolist() == ["甲地块"]
+
+
 def test_a_zip_bomb_is_refused(tmp_path):
     z = tmp_path / "bomb.zip"
     with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("x.csv", "w") as out:

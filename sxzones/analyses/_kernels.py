@@ -51,6 +51,8 @@ def pairs_kernel(
     from the nearest by bounding box, and skipped once their box is farther than the best."""
     n = len(fi)
     out = np.empty((n, 4))
+    # one buffer for the block gaps of every pair (an allocation per pair cost a tenth of it)
+    gaps = np.empty((acount.max() + BLOCK - 1) // BLOCK if len(acount) else 0)
     for k in range(n):
         f = fi[k]
         a = aj[k]
@@ -60,7 +62,6 @@ def pairs_kernel(
         ac = acount[a]
         nb = (ac + BLOCK - 1) // BLOCK
         b0 = ablock0[a]
-        gaps = np.empty(nb)
         first = 0
         for b in range(nb):
             dx = max(max(abox[b0 + b, 0] - fbox[f, 2], fbox[f, 0] - abox[b0 + b, 2]), 0.0)
@@ -158,3 +159,42 @@ def far_candidates(
                 oi[k], oj[k], og[k] = far[t], a, g
                 k += 1
     return oi, oj, og
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _max(a: float, b: float) -> float:
+    """``np.maximum`` of two doubles: NaN if either is."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+@numba.njit(cache=True, nogil=True)
+def near_pairs(
+    fbox: npt.NDArray[np.float64],
+    abox: npt.NDArray[np.float64],
+    fi: npt.NDArray[np.int64],
+    aj: npt.NDArray[np.int64],
+    limit: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The pairs (firm ``fi``, area ``aj``) whose bounding boxes lie at most ``limit`` apart,
+    in order, with their gaps: :func:`sxzones.analyses.nearest._box_gap` and the filter in
+    one pass, the same doubles (``np.hypot`` of the same ``np.maximum``\\ s)."""
+    n = len(fi)
+    oi = np.empty(n, dtype=np.int64)
+    oj = np.empty(n, dtype=np.int64)
+    og = np.empty(n)
+    m = 0
+    for k in range(n):
+        f = fi[k]
+        a = aj[k]
+        dx = _max(_max(abox[a, 0] - fbox[f, 2], fbox[f, 0] - abox[a, 2]), 0.0)
+        dy = _max(_max(abox[a, 1] - fbox[f, 3], fbox[f, 1] - abox[a, 3]), 0.0)
+        # hypot(x, 0) is |x| exactly (IEEE 754): most pairs lie level with their area's box
+        g = abs(dx) if dy == 0.0 else (abs(dy) if dx == 0.0 else np.hypot(dx, dy))
+        if g <= limit:
+            oi[m], oj[m], og[m] = f, a, g
+            m += 1
+    return oi[:m], oj[:m], og[:m]

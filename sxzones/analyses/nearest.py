@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from sxzones._util import gc_paused
 from sxzones.geodesy import GroundRuler, scale_range
 
 __all__ = [
@@ -79,22 +80,47 @@ def _box_gap(
     return np.hypot(dx, dy)
 
 
+#: Box pairs from which :func:`_near_pairs` runs in the compiled kernel once it is loaded.
+KERNEL_PAIRS = 100_000
+
+
+def _near_pairs(
+    fb: npt.NDArray[np.float64],
+    ab: npt.NDArray[np.float64],
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    limit: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The pairs (firm ``i``, area ``j``) whose boxes lie at most ``limit`` apart, in order,
+    with their gaps (:func:`_box_gap`): in one compiled pass for many pairs when the kernels
+    are loaded (the same doubles), else in numpy."""
+    if len(i) >= KERNEL_PAIRS and kernels_loaded():
+        from sxzones.analyses._kernels import near_pairs
+
+        i, j = i.astype(np.int64, copy=False), j.astype(np.int64, copy=False)
+        return near_pairs(fb, ab, i, j, limit)  # type: ignore[no-any-return]
+    gap = _box_gap(fb, ab, i, j)
+    near = gap <= limit
+    return i[near], j[near], gap[near]
+
+
 def _group_argmin(
     group: npt.NDArray[np.int64],
     value: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.int64]:
     """Position of the smallest ``value`` per ``group`` (first on ties), in O(n) passes
-    after a stable sort by group; ``group`` from STRtree queries is already sorted."""
+    after a stable sort by group; ``group`` from STRtree queries is already sorted, and is
+    then taken as it is (its stable sort is the identity)."""
     if not len(group):
         return np.empty(0, dtype=np.int64)
-    order = np.argsort(group, kind="stable")
-    g, v = group[order], value[order]
+    order = None if bool((group[1:] >= group[:-1]).all()) else np.argsort(group, kind="stable")
+    g, v = (group, value) if order is None else (group[order], value[order])
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     counts = np.diff(np.r_[starts, len(g)])
     vmin = np.minimum.reduceat(v, starts)
     hit = np.flatnonzero(v == np.repeat(vmin, counts))
     first = hit[np.r_[True, g[hit][1:] != g[hit][:-1]]]
-    return order[first]
+    return first if order is None else order[first]
 
 
 BLOCK = 32  # segments per block of an area's boundary; blocks are pruned by bounding box
@@ -481,7 +507,7 @@ def _pairs_nearest(
     (:func:`_pairs_bounded`): the same points either way."""
     fs, as_ = firms.segs, areas.segs
     i, j = i.astype(np.int64), j.astype(np.int64)
-    work = int(np.dot(fs.count[i].astype(np.float64), as_.count[j]))
+    work = int((fs.count[i] * as_.count[j]).sum())  # not np.dot: BLAS threads spin after it
     if work <= TINY_WORK:
         res = _pairs_numpy(fs, firms.box, as_, i, j)
     elif not kernels_loaded():
@@ -506,7 +532,7 @@ def _pairs_nearest(
     maybe_in = np.flatnonzero(gap == 0)  # only a firm in the area's box can touch it
     if len(maybe_in):
         take = areas.prepared_at or areas.geoms.__getitem__
-        inside = maybe_in[shapely.intersects(take(j[maybe_in]), firms.geoms[i[maybe_in]])]
+        inside = maybe_in[_point_hits(take, j[maybe_in], firms.geoms[i[maybe_in]])]
         pb[inside] = pa[inside]
     return pa, pb
 
@@ -673,9 +699,8 @@ def _nearest_chunk(
     # the tree holds the areas' boxes widened by the reach: a bounding-box query finds every
     # pair that can be within reach, without touching a vertex
     i, j = wide.query(firm_geoms)
-    gap = _box_gap(fbox, idx.bounds, i, j)
-    near = gap <= reach.planar
-    _resolve_pairs(i[near], j[near], gap[near], firms, areas, n, kratio, ruler, dist, area)
+    i, j, gap = _near_pairs(fbox, idx.bounds, i, j, reach.planar)
+    _resolve_pairs(i, j, gap, firms, areas, n, kratio, ruler, dist, area)
     # Conclusive only where the distance found is shorter on the ground than any area left
     # out can be: those have a box gap > reach, hence a ground distance > reach / kmax. A long
     # area whose box covers a firm is within reach by its box, not by its distance.
@@ -712,6 +737,7 @@ class TargetIndex:
         self._segments: _Segments | None = None
         self._lock = threading.Lock()
         self._reach: dict[tuple[Any, ...], tuple[float, _Reach, shapely.STRtree]] = {}
+        self._grid: list[CellGrid | None] = []
 
     @classmethod
     def of(cls, geoms: npt.NDArray[np.object_]) -> TargetIndex:
@@ -775,6 +801,17 @@ class TargetIndex:
                 self._reach.clear()
             self._reach[key] = (kratio, reach, wide)
         return kratio, reach, wide
+
+    def cell_grid(self) -> CellGrid | None:
+        """The targets' :class:`CellGrid` (None unless they are polygons), built once."""
+        with self._lock:
+            if self._grid:
+                return self._grid[0]
+        grid = CellGrid.of(self)  # takes the lock itself (segments, prepared)
+        with self._lock:
+            if not self._grid:
+                self._grid.append(grid)
+            return self._grid[0]
 
     @property
     def segments(self) -> _Segments:
@@ -844,7 +881,11 @@ def warm_up() -> threading.Thread:
     """
 
     def run() -> None:
-        from sxzones.analyses._kernels import far_candidates, pairs_kernel  # imports numba
+        from sxzones.analyses._kernels import (  # imports numba
+            far_candidates,
+            near_pairs,
+            pairs_kernel,
+        )
 
         g = np.array([shapely.box(0, 0, 1, 1)], dtype=object)
         s = _Segments.of(g)
@@ -852,6 +893,7 @@ def warm_up() -> threading.Thread:
         z = np.zeros(1, dtype=np.int64)
         pairs_kernel(z, z, s.xy, s.start, s.count, b, s.xy, s.start, s.count, s.block0, b)
         far_candidates(b, z, b, 1.0, np.full(1, np.inf))
+        near_pairs(b, b, z, z, 1.0)
 
     _WARMING.set()
     t = threading.Thread(target=run, name="sxzones-warm-up", daemon=True)
@@ -918,6 +960,108 @@ def _point_hits(
     return hit
 
 
+#: From this many points, :func:`county_lookup` places most of them by the counties' cell
+#: grid (:class:`CellGrid`) and tests only those in cells a border crosses. Below, building
+#: the grid (about 0.05 s for Shanxi's counties) costs more than it saves.
+GRID_POINTS = 50_000
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """Square cells over some polygons' extent, each holding the position of the polygon
+    that contains all of it, :attr:`NONE` when no polygon holds any of it, or
+    :attr:`CROSSED` when a boundary passes through it or within :attr:`MARGIN` of it (or
+    it lies in several polygons): its points are tested against the polygons themselves.
+
+    Exact: a point's cell is ``floor((x - x0) / size)`` (and so in y), monotone in x, so
+    every point of a boundary segment falls in a cell of the range of the segment's box,
+    and those cells are marked crossed. A run of unmarked cells along a row then holds no
+    boundary point, and every point falling in it lies in the same polygons: those that
+    contain the centre of the run's middle cell, tested with the lookup's own predicate
+    (:func:`_point_hits`, ``intersects`` on the prepared polygons).
+
+    Attributes
+    ----------
+    x0, y0 : float
+        Lower-left corner of cell (0, 0), map units of the polygons' CRS.
+    size : float
+        Side of a cell, map units.
+    cells : ndarray of int32, shape (rows, columns)
+        Each cell's value, row ``r`` from ``y0 + r * size``.
+    """
+
+    x0: float
+    y0: float
+    size: float
+    cells: npt.NDArray[np.int32]
+
+    NONE: ClassVar[int] = -1
+    CROSSED: ClassVar[int] = -2
+    #: Map units by which a segment's box is widened before its cells are marked.
+    MARGIN: ClassVar[float] = 1.0
+    #: Side of a cell, map units (metres): 500 m leaves about 6 % of points spread over
+    #: Shanxi in crossed cells.
+    SIZE: ClassVar[float] = 500.0
+
+    @classmethod
+    def of(cls, index: TargetIndex, size: float = SIZE) -> CellGrid | None:
+        """The grid of ``index``'s polygons (None when a target is not a polygon)."""
+        geoms = index.geoms
+        kinds = shapely.get_type_id(geoms)
+        if not len(geoms) or not np.isin(kinds, (3, 6)).all() or shapely.is_empty(geoms).any():
+            return None
+        x0, y0 = index.total_bounds[:2] - size
+        cols, rows = np.floor((index.total_bounds[2:] - index.total_bounds[:2]) / size) + 3
+        crossed = np.zeros((int(rows), int(cols)), dtype=bool)
+        s = index.segments.xy
+        lo = np.column_stack([np.minimum(s[:, 0], s[:, 2]), np.minimum(s[:, 1], s[:, 3])])
+        hi = np.column_stack([np.maximum(s[:, 0], s[:, 2]), np.maximum(s[:, 1], s[:, 3])])
+        c0 = np.floor((lo - cls.MARGIN - (x0, y0)) / size).astype(np.int64)
+        c1 = np.floor((hi + cls.MARGIN - (x0, y0)) / size).astype(np.int64)
+        w, h = c1[:, 0] - c0[:, 0] + 1, c1[:, 1] - c0[:, 1] + 1
+        seg, k = _ranges(np.arange(len(s)), np.zeros(len(s), dtype=np.int64), w * h)
+        crossed[c0[seg, 1] + k // w[seg], c0[seg, 0] + k % w[seg]] = True
+        free = ~crossed
+        left = np.zeros_like(free)
+        left[:, 1:] = free[:, :-1]
+        right = np.zeros_like(free)
+        right[:, :-1] = free[:, 1:]
+        starts = np.flatnonzero(free & ~left)
+        mid = (starts + np.flatnonzero(free & ~right)) // 2
+        with gc_paused():  # a full collection would visit every firm's point
+            centres = shapely.points(
+                x0 + (mid % crossed.shape[1] + 0.5) * size,
+                y0 + (mid // crossed.shape[1] + 0.5) * size,
+            )
+        pi, pj = index.tree.query(centres)
+        hit = _point_hits(index.prepared_at, pj, centres[pi])
+        pi, pj = pi[hit], pj[hit]
+        count = np.bincount(pi, minlength=len(mid))
+        value = np.where(count == 0, cls.NONE, cls.CROSSED).astype(np.int32)
+        one = count[pi] == 1
+        value[pi[one]] = pj[one]
+        cells = np.full(crossed.shape, cls.CROSSED, dtype=np.int32)
+        run = np.cumsum((free & ~left).ravel()) - 1
+        cells.ravel()[free.ravel()] = value[run[free.ravel()]]
+        return cls(float(x0), float(y0), float(size), cells)
+
+    def place(self, points: npt.NDArray[np.object_]) -> npt.NDArray[np.int64] | None:
+        """The value of each point's cell (:attr:`CROSSED` outside the grid); None unless
+        every geometry is a point with coordinates."""
+        if not bool(np.all(shapely.get_type_id(points) == 0)):
+            return None
+        xy = shapely.get_coordinates(points)
+        if len(xy) != len(points):  # an empty point
+            return None
+        rows, cols = self.cells.shape
+        c = np.floor((xy[:, 0] - self.x0) / self.size)
+        r = np.floor((xy[:, 1] - self.y0) / self.size)
+        ok = (c >= 0) & (c < cols) & (r >= 0) & (r < rows)  # NaN: not ok
+        out = np.full(len(xy), self.CROSSED, dtype=np.int64)
+        out[ok] = self.cells[r[ok].astype(np.int64), c[ok].astype(np.int64)]
+        return out
+
+
 def county_lookup(
     points: npt.NDArray[np.object_],
     admin: gpd.GeoDataFrame,
@@ -927,13 +1071,38 @@ def county_lookup(
 ) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]]:
     """For each point the row of its county in a table of adcode, county and city names; the
     table's last row is blank, for points outside every county. ``index`` and ``table``
-    (:func:`county_table`) may be made once for many calls."""
+    (:func:`county_table`) may be made once for many calls. From :data:`GRID_POINTS` points,
+    those in cells of the counties' grid that no border crosses (:class:`CellGrid`) take
+    the cell's county, and only the others are tested: the same rows."""
     n = len(points)
     table = county_table(admin) if table is None else table
-    if len(table["adcode"]) == 1:  # no county
+    blank = len(table["adcode"]) - 1
+    if blank == 0:  # no county
         return np.zeros(n, dtype=np.int64), table
     if index is None:
         index = TargetIndex.of(admin[admin["level"] == "county"].geometry.to_numpy())
+    which = np.full(n, blank, dtype=np.int64)
+    todo = np.arange(n)
+    grid = index.cell_grid() if n >= GRID_POINTS else None
+    placed = grid.place(points) if grid is not None else None
+    if placed is not None:
+        known = placed != CellGrid.CROSSED
+        which[known] = np.where(placed[known] == CellGrid.NONE, blank, placed[known])
+        todo = np.flatnonzero(~known)
+    i, j = _county_hits(points, todo, index, threads)
+    which[i] = j
+    return which, table
+
+
+def _county_hits(
+    points: npt.NDArray[np.object_],
+    todo: npt.NDArray[np.int64],
+    index: TargetIndex,
+    threads: int | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The points at positions ``todo`` that lie in a county, and the first county each
+    touches (in the tree's order: a point on a shared border takes the first), tested on
+    the counties' prepared geometries, in chunks on threads for many points."""
     geoms, tree = index.geoms, index.tree
 
     def lookup(
@@ -947,16 +1116,13 @@ def county_lookup(
         return idx[pi[hit]], pj[hit]
 
     threads = threads or min(4, os.cpu_count() or 1)
-    n_chunks = 1 if threads <= 1 else max(1, min(2 * threads, n // COUNTY_CHUNK))
+    n_chunks = 1 if threads <= 1 else max(1, min(2 * threads, len(todo) // COUNTY_CHUNK))
     if n_chunks == 1:
-        found = [lookup(np.arange(n), index.prepared_at)]
+        found = [lookup(todo, index.prepared_at)]
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            found = list(pool.map(lookup, np.array_split(np.arange(n), n_chunks)))
+            found = list(pool.map(lookup, np.array_split(todo, n_chunks)))
     i = np.concatenate([f[0] for f in found])
     j = np.concatenate([f[1] for f in found])
     i, first = np.unique(i, return_index=True)  # a point on a shared border: first county
-    j = j[first]
-    which = np.full(n, len(table["adcode"]) - 1, dtype=np.int64)
-    which[i] = j
-    return which, table
+    return i, j[first]

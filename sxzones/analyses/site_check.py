@@ -426,16 +426,22 @@ def _rule_fires(
     p = pairs.get(rule.layer_role)
     if p is None:
         return np.zeros(n, dtype=bool)
-    sel = np.ones(len(p), dtype=bool)
-    for k, v in rule.where.items():
+    for k in rule.where:
         if k not in p:
             raise LayerError(f"rule {rule.id}: the {rule.layer_role} layer has no field {k!r}")
+    if not hit.any():  # no project of the rule's industries and kinds: its pairs do not matter
+        return hit
+    sel = np.ones(len(p), dtype=bool)
+    for k, v in rule.where.items():
         col = p[k]
         if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not strings
-            cats = [str(c) for c in col.cat.categories.tolist()]
-            sel &= col.cat.codes.to_numpy() == (cats.index(v) if v in cats else -2)
+            cats = [str(c) for c in col.array.categories.tolist()]
+            sel &= col.array.codes == (cats.index(v) if v in cats else -2)
         else:
             sel &= col.astype(str).to_numpy() == v
+    if "overlap_m2" in p:  # a parcel only sharing a boundary (0.00 m²) occupies nothing
+        pct = p["overlap_pct"].to_numpy(dtype=float)  # NaN: a point, which has no area
+        sel &= np.isnan(pct) | (p["overlap_m2"].to_numpy(dtype=float) > 0)
     touched = np.zeros(n, dtype=bool)
     touched[p["project"].to_numpy()[sel]] = True
     return hit & touched
@@ -448,7 +454,7 @@ def _unassessed(
 ) -> npt.NDArray[np.object_]:
     """Per project, why the rules could not be assessed (``""`` when they could): an
     industry or kind missing, or one the rules' vocabulary does not know."""
-    why = pd.Series("", index=range(len(projects)), dtype=object)
+    why = np.full(len(projects), "", dtype=object)  # a few texts set: no pandas per row
     src = "industry" if "industry" in projects else "industry_code"
     for status, col, vocab in (
         (ind_status, src, "industries"),
@@ -456,17 +462,20 @@ def _unassessed(
     ):
         if col not in projects:
             status = np.where(status == "recognised", status, "missing")
+        odd = np.flatnonzero(status != "recognised").tolist()
+        if not odd:
+            continue
         vals = projects[col].astype(str).to_numpy() if col in projects else np.full(len(why), "")
         fix = f" (map it under [vocabularies.{vocab}] in the rules file)"
         shown = (projects.attrs.get("sxzones") or {}).get("fields", {}).get(col, col)
-        for k in np.flatnonzero(status != "recognised"):
+        for k in odd:
             text = (
                 f"no {shown} given"
                 if status[k] == "missing"
                 else f"{shown} {vals[k]!r} is not in the rules' vocabulary{fix}"
             )
-            why.iat[k] = f"{why.iat[k]}; {text}" if why.iat[k] else text
-    return why.to_numpy(dtype=object)
+            why[k] = f"{why[k]}; {text}" if why[k] else text
+    return why
 
 
 def _uncovered(
@@ -764,15 +773,45 @@ def _check_sites(
         out["adcode"] = table["adcode"][which]
         out["county"] = table["county"][which]
         out["city"] = table["city"][which]
+        away = _outside_jurisdiction(np.asarray(table["adcode"]), which, rules)
+        unassessed = _add_reason(unassessed, away, rules)
+    else:
+        away = np.zeros(n, dtype=bool)
     _verdict_columns(out, rules, industry, kind, pairs, bdist)
     # An industry or kind the vocabulary does not know is never "clear": only a conflict
-    # that fired anyway stands.
-    conflict = out["verdict"] == "conflict"
+    # that fired anyway stands; outside the plan's province none does.
+    conflict = (out["verdict"] == "conflict") & ~away
     out["verdict"] = np.where((unassessed != "") & ~conflict, UNASSESSED, out["verdict"])
     out["unassessed_reason"] = unassessed
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
     return SiteCheckResult(_site_table(out, projects, pg), pairs, layers, rules)
+
+
+def _outside_jurisdiction(
+    county_codes: npt.NDArray[Any], which: npt.NDArray[np.int64], rules: RuleSet
+) -> npt.NDArray[np.bool_]:
+    """Per project, whether its county lies outside the rules' jurisdiction (the bundled
+    admin layer reaches 30 km beyond Shanxi): looked at per county, not per project."""
+    j = rules.jurisdiction
+    if j is None or not len(which):
+        return np.zeros(len(which), dtype=bool)
+    away = np.array([bool(str(c)) and not str(c).startswith(j[0]) for c in county_codes] + [False])
+    return away[np.where(which >= 0, which, len(county_codes))]
+
+
+def _add_reason(
+    why: npt.NDArray[np.object_], away: npt.NDArray[np.bool_], rules: RuleSet
+) -> npt.NDArray[np.object_]:
+    """``why`` with the jurisdiction's reason first where ``away`` (as the firm screen says
+    it: the plan does not apply there)."""
+    if not away.any() or rules.jurisdiction is None:
+        return why
+    _, zh, en = rules.jurisdiction
+    text = f"outside {en} ({zh}), where the plan applies: it does not apply here"
+    out = why.copy()
+    out[away] = [f"{text}; {w}" if w else text for w in why[away]]
+    return out
 
 
 def _site_table(

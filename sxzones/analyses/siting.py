@@ -208,6 +208,8 @@ def _with_limit(r: RasterCriterion, terrain: Rule | None, tech: str) -> RasterCr
 def _status_component(kind: str, settled: Any, closure: Any, p: dict[str, Any], year: int) -> float:
     s = p.get("status_scores", {})
     if kind == "subsidence":
+        if settled is None or (isinstance(settled, float) and math.isnan(settled)):
+            return math.nan  # unknown: the component drops out of the weights
         key = "subsidence_settled" if settled is True else "subsidence_settling"
         return float(s.get(key, math.nan))
     if kind == "closed_landfill":

@@ -160,7 +160,10 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
         if fld not in frame:
             continue
         blank = _blank(frame[fld])
-        text = frame[fld].astype("string").str.strip().str.replace(",", "", regex=False)
+        text = (  # full-width digits (４．３) read as typed: NFKC, as coordinates are
+            frame[fld].astype("string").str.normalize("NFKC").str.strip()
+            .str.replace(",", "", regex=False)
+        )  # fmt: skip
         num = pd.to_numeric(text.where(~blank), errors="coerce")
         bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
         reject(

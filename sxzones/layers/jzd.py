@@ -12,12 +12,13 @@ The common layout (the land-survey exchange text format)::
     ...
 
 X is the **northing** and Y the **easting**, which carries the zone number in front
-(38 512 000.0 is 512 000.0 m in zone 38). Ring 1 is the outer ring; further ring numbers are
-holes when they lie inside an earlier ring, else further parts of a multi-part parcel.
+(38 512 000.0 is 512 000.0 m in zone 38). A ring inside another is a hole (inside two, an
+island in it), whatever its number; rings apart are parts of a multi-part parcel.
 
 As tools in the wild write them, also read:
 
-* an empty ``带号=``: the zone is the prefix of the eastings (said in the notes);
+* an empty ``带号=``: the zone is the prefix of the eastings (said in the notes); a
+  ``带号`` with eastings that do not carry it: the zone's central meridian (said too);
 * east-first coordinates (Y before X): unambiguous because the zone-prefixed easting has
   8 integer digits (or, without a prefix, 6 against the northing's 7); read and said;
 * 6-degree zones (``几度分带=6``, ``分带=6度带``; zones 13-23), and ``分带=3度带``; with no width
@@ -164,6 +165,14 @@ def _spec_from_header(
         zone = zones[0]
         notes.append(f"界址点 带号 is empty: zone {zone} read from the eastings' prefix")
     width = _width(props, zone, path)
+    if zone_s and eastings and max(abs(e) for e in eastings) < 1e7:
+        # 带号 in the header, eastings without it (as many survey programs write them)
+        cm = 3 * zone if width == 3 else 6 * zone - 3
+        notes.append(
+            f"界址点 带号={zone} with eastings that do not carry it: read on zone {zone}'s "
+            f"central meridian, {cm}°E"
+        )
+        return parse_crs(f"{datum}:cm{cm}")
     if width == 6:
         if not 13 <= zone <= 23:
             raise LayerError(f"{path}: 6-degree zone {zone}: China lies in zones 13-23")
@@ -303,24 +312,32 @@ def parse_point_list(
 
 
 def parcel_geometry(parcel: JzdParcel) -> tuple[shapely.Geometry | None, str | None]:
-    """Build the parcel's (multi)polygon; returns (geometry, problem)."""
-    exteriors: list[list[shapely.Geometry]] = []  # [shell, holes...]
+    """Build the parcel's (multi)polygon; returns (geometry, problem). A ring inside an odd
+    number of the others is a hole of the smallest ring around it, whatever its number (a
+    hole numbered before its outer ring was refused as "empty once repaired"); the others
+    are outer rings, in the order of their numbers."""
+    rings: list[tuple[str, shapely.Geometry]] = []
     for ring_id in sorted(parcel.rings, key=lambda r: (len(r), r)):
         pts = [(e, n) for e, n, _ in parcel.rings[ring_id]]  # (easting, northing)
         if len(pts) > 1 and pts[0] == pts[-1]:
             pts = pts[:-1]
         if len(pts) < 3:
             return None, f"ring {ring_id} has {len(pts)} distinct points; a ring needs 3 or more"
-        ring = shapely.Polygon(pts)
-        for part in exteriors:
-            if part[0].contains(shapely.point_on_surface(ring)):
-                part.append(ring)
-                break
-        else:
-            exteriors.append([ring])
-    if not exteriors:
+        rings.append((ring_id, shapely.Polygon(pts)))
+    if not rings:
         return None, "no boundary points"
+    inside = [
+        [k for k, (_, other) in enumerate(rings) if k != j and other.contains(ring)]
+        for j, (_, ring) in enumerate(rings)
+    ]
+    holes: dict[int, list[shapely.Geometry]] = {}
+    shells = [j for j, around in enumerate(inside) if len(around) % 2 == 0]
+    for j, around in enumerate(inside):
+        if len(around) % 2:
+            parent = min(around, key=lambda k: rings[k][1].area)
+            holes.setdefault(parent, []).append(rings[j][1])
     polys = [
-        shapely.Polygon(p[0].exterior.coords, [h.exterior.coords for h in p[1:]]) for p in exteriors
+        shapely.Polygon(rings[j][1].exterior.coords, [h.exterior.coords for h in holes.get(j, [])])
+        for j in shells
     ]
     return (polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)), None

@@ -56,11 +56,14 @@ COORDINATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("经度", "纬度"),
     ("东经", "北纬"),
     ("中心经度", "中心纬度"),
+    ("中心点经度", "中心点纬度"),
+    ("厂址经度", "厂址纬度"),
     ("经度坐标", "纬度坐标"),
     ("x", "y"),
     ("easting", "northing"),
     ("东坐标", "北坐标"),
 )
+_COORDINATE_NAMES = frozenset(n for pair in COORDINATE_COLUMNS for n in pair)
 #: Pairs read without a note; any other pair is said (``coordinates read from columns ..``).
 _PLAIN_PAIRS = frozenset(
     [("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("经度", "纬度"), ("x", "y")]
@@ -70,18 +73,51 @@ _AMBIGUOUS_XY = (("x坐标", "y坐标"), ("横坐标", "纵坐标"))
 _UNIT = re.compile(r"[（(\[【][^（(\[【]*[）)\]】]$")
 
 
+#: Words before or after a coordinate name that say where the numbers come from
+#: (``百度经度``, ``gcj_lng``, ``lat_wgs84``); the CRS they name is checked against the declared
+#: one (:func:`_check_header_crs`).
+_SOURCE_WORD = r"(?:百度|高德|腾讯|火星|gcj-?02|gcj|bd-?09|bd|baidu|wgs-?84|wgs|gps|cgcs-?2000)"
+_SOURCE_PREFIX = re.compile(rf"^{_SOURCE_WORD}[_\-]?")
+_SOURCE_SUFFIX = re.compile(rf"[_\-]?{_SOURCE_WORD}$")
+
+
 def coordinate_key(name: Any) -> str:
-    """A column name as coordinate columns are recognised: lower case, without spaces and
-    without a trailing unit in brackets (``经度（°）`` -> ``经度``, ``Lat (N)`` -> ``lat``)."""
+    """A column name as coordinate columns are recognised: lower case, without spaces,
+    without a trailing unit in brackets (``经度（°）`` -> ``经度``, ``Lat (N)`` -> ``lat``) and
+    without a word naming the coordinates' source (``百度经度`` -> ``经度``, ``gcj_lng`` ->
+    ``lng``) where what is left is a coordinate name."""
     key = re.sub(r"\s+", "", str(name)).lower()
-    return _UNIT.sub("", key) or key
+    key = _UNIT.sub("", key) or key
+    key = re.sub(r"(?:[:：]|/°|°|_[en])$", "", key) or key  # 经度：, 经度/°, 经度_E
+    for source in (_SOURCE_PREFIX, _SOURCE_SUFFIX):
+        bare = source.sub("", key)
+        if bare != key and bare in _COORDINATE_NAMES:
+            return bare
+    return key
+
+
+#: The unit in brackets of a coordinate column split into degrees, minutes and seconds
+#: (``经度(度)``, ``经度(分)``, ``经度(秒)``; the sub-header 度|分|秒 of a two-row header).
+_DMS_UNITS = {
+    "度": "d", "°": "d", "deg": "d", "degree": "d", "degrees": "d",
+    "分": "m", "′": "m", "'": "m", "min": "m", "minute": "m", "minutes": "m",
+    "秒": "s", "″": "s", '"': "s", "sec": "s", "second": "s", "seconds": "s",
+}  # fmt: skip
+
+
+def _dms_unit(name: Any) -> str | None:
+    """``d``, ``m`` or ``s`` for a column named with a degree, minute or second unit in
+    brackets (``经度(分)``); None otherwise."""
+    m = _UNIT.search(re.sub(r"\s+", "", str(name)).lower())
+    return _DMS_UNITS.get(m.group(0)[1:-1]) if m else None
 
 
 def coordinate_pair(names: Iterable[Any]) -> tuple[Any, Any] | None:
     """The first pair of :data:`COORDINATE_COLUMNS` among ``names`` (the names as given)."""
     keys: dict[str, Any] = {}
     for n in names:
-        keys.setdefault(coordinate_key(n), n)
+        if _dms_unit(n) not in ("m", "s"):  # 经度(分) is the minutes of 经度(度)
+            keys.setdefault(coordinate_key(n), n)
     for cx, cy in COORDINATE_COLUMNS:
         if cx in keys and cy in keys:
             return keys[cx], keys[cy]
@@ -96,12 +132,13 @@ _VECTOR = {
     ".fgb": "FlatGeobuf",
     ".kml": "KML",
     ".kmz": "KMZ (zipped KML)",
+    ".ovkml": "KML (奥维互动地图)",
     ".tab": "MapInfo TAB",
     ".dxf": "AutoCAD DXF",
     ".mif": "MapInfo MIF",
 }
 #: Formats whose layers are folders of one dataset (a KML's folders): all are read.
-_ALL_LAYERS = {".kml", ".kmz"}
+_ALL_LAYERS = {".kml", ".kmz", ".ovkml"}
 _EXCEL = {".xlsx", ".xls", ".xlsm", ".ods"}
 _TABLE = {".csv", ".tsv", *_EXCEL}
 #: Spreadsheets are read with calamine (Rust): the old .xls that agencies still send, .ods,
@@ -112,7 +149,7 @@ _JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
 # Formats whose CRS is implicit (GeoJSON is WGS84 by RFC 7946), so a declared spec overrides it.
 # KML is WGS84 by the OGC standard, yet apps in China write GCJ-02 into it too.
-_IMPLICIT_CRS = {".geojson", ".json", ".kml", ".kmz"}
+_IMPLICIT_CRS = {".geojson", ".json", ".kml", ".kmz", ".ovkml"}
 
 # Version bytes of dBase tables (byte 0 of the .dbf header): III, IV, FoxPro, Visual FoxPro.
 _DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB}
@@ -167,6 +204,18 @@ def _member_name(m: zipfile.ZipInfo) -> str:
     return name
 
 
+def is_zip_litter(name: str) -> bool:
+    """Members a zip tool adds that are no data: macOS's ``__MACOSX/`` and ``._*``
+    (AppleDouble) files, ``.DS_Store``, Windows' ``Thumbs.db``: every GIS tool skips them
+    (a zip made by a Mac was refused as holding two layers)."""
+    parts = name.replace("\\", "/").split("/")
+    return (
+        "__MACOSX" in parts[:-1]
+        or parts[-1].startswith("._")
+        or parts[-1] in (".DS_Store", "Thumbs.db", "desktop.ini")
+    )
+
+
 def _unzip_dataset(path: Path, folder: Path) -> tuple[Path, str]:
     """Extract the one dataset of the zip ``path`` into ``folder`` (members without their
     folders; a zip bomb refused); return its main file and its name in the zip."""
@@ -175,7 +224,7 @@ def _unzip_dataset(path: Path, folder: Path) -> tuple[Path, str]:
     except (zipfile.BadZipFile, OSError) as exc:
         raise _refuse(path, f"is not a zip archive ({exc})", "create it again") from None
     with zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
+        members = [m for m in zf.infolist() if not m.is_dir() and not is_zip_litter(m.filename)]
         size = sum(m.file_size for m in members)
         if size > ZIP_MAX_BYTES or size > ZIP_MAX_RATIO * max(path.stat().st_size, 1) + (64 << 20):
             raise _refuse(path, f"unpacks to {size / 1e6:,.0f} MB", "send the files unzipped")
@@ -352,7 +401,7 @@ def _resolve_spec(
     suffix = path.suffix.lower()
     if declared is not None:
         spec = parse_crs(declared)
-        if file_crs is not None and suffix not in _IMPLICIT_CRS:
+        if file_crs is not None and (suffix not in _IMPLICIT_CRS or _declares(file_crs)):
             fspec = parse_crs(file_crs)
             if not fspec.crs.equals(spec.crs) or spec.obfuscation:
                 raise CRSError(
@@ -370,6 +419,17 @@ def _resolve_spec(
     spec = parse_crs(file_crs)
     notes.append(f"coordinates read as {spec.name} (declared by the file)")
     return spec
+
+
+def _declares(file_crs: Any) -> bool:
+    """Whether a GeoJSON's (or KML's) CRS says more than "longitude and latitude": one other
+    than WGS84 comes from a ``crs`` member (``EPSG::4490``, a projected one), which a
+    contradicting ``--crs`` must not override silently (as a .prj is not). WGS84 is what
+    GDAL reports for every such file, and apps write GCJ-02 into them too."""
+    try:
+        return not pyproj.CRS.from_user_input(file_crs).equals(pyproj.CRS.from_epsg(4326))
+    except pyproj.exceptions.CRSError:
+        return True
 
 
 #: The ``crs`` member of a (pre-RFC 7946) GeoJSON file, among its first bytes.
@@ -417,20 +477,54 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
             indices=shapely.get_coordinates(g[closed], return_index=True)[1],
         )
     )
-    keep = closed | np.isin(shapely.get_type_id(g), (3, 6))
+    polys = ~closed & np.isin(shapely.get_type_id(g), (3, 6))
+    twins = np.zeros(len(g), dtype=bool)  # a hatch (fill) drawn on a closed polyline
+    if polys.any() and closed.any():
+        lines_as_polys, fills = g[closed], g[polys]
+        i, j = shapely.STRtree(lines_as_polys).query(fills, predicate="covers")
+        same = shapely.equals(fills[i], lines_as_polys[j])
+        twins[np.flatnonzero(polys)[np.unique(i[same])]] = True
+    keep = closed | (polys & ~twins)
     if not keep.any():
         raise _refuse(
             path,
             f"the drawing holds no closed polyline or polygon ({len(g)} entities)",
             "draw the parcel's boundary as one closed polyline, or export it as a shapefile",
         )
-    skipped = int((~keep).sum())
+    skipped = int((~keep & ~twins).sum())
     notes.append(
-        f"CAD drawing: {int(keep.sum())} closed polyline(s) read as parcels"
+        f"CAD drawing: {int(closed.sum())} closed polyline(s)"
+        + (
+            f" and {int((polys & ~twins).sum())} polygon(s) (hatches)"
+            if (polys & ~twins).any()
+            else ""
+        )
+        + " read as parcels"
+        + (f"; {int(twins.sum())} hatch(es) on those polylines left out" if twins.any() else "")
         + (f"; {skipped} other entities (open lines, texts, points) left out" if skipped else "")
     )
     cols = [c for c in _DXF_KEEP if c in frame.columns]
     return gpd.GeoDataFrame(frame.loc[keep, cols].reset_index(drop=True), geometry=g[keep])
+
+
+#: How to choose a layer or a sheet, in messages.
+CHOOSE_LAYER = "--layer NAME on the command line, layer = .. in a catalogue entry or recipe"
+
+
+def _only_layer(path: Path) -> str | None:
+    """The one layer with geometries of a GeoPackage (None: the driver's default). Several
+    are refused, named with their geometry types and feature counts: which one holds the
+    projects cannot be known (the first was once read: a reference point instead of the
+    parcel beside it)."""
+    layers = [(str(n), str(t)) for n, t in pyogrio.list_layers(path) if t is not None]
+    if len(layers) <= 1:
+        return layers[0][0] if layers else None
+    shown = ", ".join(
+        f"{n} ({t}, {pyogrio.read_info(path, layer=n)['features']} features)" for n, t in layers
+    )
+    raise _refuse(
+        path, f"the GeoPackage holds {len(layers)} layers: {shown}", f"choose one: {CHOOSE_LAYER}"
+    )
 
 
 def _read_vector(
@@ -456,10 +550,7 @@ def _read_vector(
         if suffix == ".shp":
             encoding = _shapefile_encoding(path, encoding, notes)
         if suffix == ".gpkg" and layer is None:
-            layers = pyogrio.list_layers(path)
-            if len(layers) > 1:
-                layer = str(layers[0][0])
-                notes.append(f"first of {len(layers)} layers read ({layer}); choose with layer=")
+            layer = _only_layer(path)
         if suffix in _ALL_LAYERS and layer is None:
             frame = _read_folders(path, encoding, where, notes)
         else:
@@ -555,6 +646,38 @@ def _read_gpkg(path: Path, kw: dict[str, Any]) -> gpd.GeoDataFrame:
     return frame
 
 
+def _closed_paths(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """A KML folder with its closed paths as polygons: a red line drawn with Google Earth's
+    Path tool ends where it starts (as a CAD drawing's closed polyline does), and such a
+    parcel was refused as a LineString."""
+    g = frame.geometry.to_numpy()
+    lines = shapely.get_type_id(g) == 1
+    if not lines.any():
+        return frame
+    closed = np.zeros(len(g), dtype=bool)
+    closed[lines] = shapely.is_closed(g[lines]) & (shapely.get_num_coordinates(g[lines]) >= 4)
+    if not closed.any():
+        return frame
+    g = g.copy()
+    g[closed] = [shapely.Polygon(shapely.get_coordinates(x)) for x in g[closed]]
+    notes.append(f"KML: {int(closed.sum())} closed path(s) read as polygons")
+    return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=g, crs=frame.crs)
+
+
+def _drop_overlays(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """A KML folder without its image overlays (GroundOverlay: a scanned drawing or map laid
+    on the globe, which GDAL returns as the picture's footprint polygon, with the image in
+    ``icon``): a footprint is no parcel (one became a 9,814 km² project)."""
+    frame = _closed_paths(frame, notes)
+    if "icon" not in frame.columns:
+        return frame
+    icon = frame["icon"].astype("string").fillna("").str.strip() != ""
+    if not icon.any():
+        return frame
+    notes.append(f"KML: {int(icon.sum())} image overlay(s) (GroundOverlay) left out")
+    return frame.loc[~icon.to_numpy()].reset_index(drop=True)
+
+
 def _read_folders(
     path: Path, encoding: str | None, where: str | None, notes: list[str]
 ) -> gpd.GeoDataFrame:
@@ -562,8 +685,10 @@ def _read_folders(
     ``folder`` column when there are several: reading only the first folder would lose the
     placemarks of the others."""
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
-    read = [(n, _read_geometries(path, n, encoding, where)) for n in names]
+    read = [(n, _drop_overlays(_read_geometries(path, n, encoding, where), notes)) for n in names]
     parts = [(n, f) for n, f in read if len(f)]
+    if not read:  # a document without placemarks: refused as holding no features
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
     if len(parts) <= 1:
         return (parts or read)[0][1]
     for name, part in parts:
@@ -585,6 +710,7 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
             )
         return x, y  # type: ignore[return-value]
     if pair := coordinate_pair(columns):
+        _refuse_rivals(columns, pair, path)
         return pair
     pairs = ", ".join(f"{a}/{b}" for a, b in COORDINATE_COLUMNS)
     keys = {coordinate_key(c): c for c in columns}
@@ -606,6 +732,26 @@ def _find_columns(columns: list[str], x: str | None, y: str | None, path: Path) 
     )
 
 
+def _refuse_rivals(columns: list[str], pair: tuple[Any, Any], path: Path) -> None:
+    """Refuse a table with more than one pair of coordinate columns (``经度/纬度`` beside
+    ``百度经度/百度纬度``, ``经度(高德)``): which pair the declared CRS is for cannot be known,
+    and the pair read first put points a kilometre off without a word."""
+    keys = {coordinate_key(c) for c in pair}
+    rivals = [
+        c
+        for c in columns
+        if c not in pair and coordinate_key(c) in keys and _dms_unit(c) not in ("m", "s")
+    ]
+    if rivals:
+        raise _refuse(
+            path,
+            f"more than one pair of coordinate columns: {', '.join(map(str, pair))} and "
+            f"{', '.join(map(str, rivals))}",
+            f"choose one pair and give its CRS: --field x={pair[0]} --field y={pair[1]} "
+            "--crs ... (x = .., y = .. in a catalogue entry)",
+        )
+
+
 def _read_table(
     path: Path,
     x: str | None,
@@ -622,7 +768,9 @@ def _read_table(
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
         first: list[str] = []
-        table = _sheet_table(_excel_sheet(path, sheet or 0), x, y, header_names, first)
+        table = _sheet_table(_excel_sheet(path, sheet or 0, first), x, y, header_names, first)
+        if sheet is None and not header_names and _locatable(table.columns, x, y):
+            _refuse_other_sheets(path, x, y)
         if sheet is None and not header_names and not _locatable(table.columns, x, y):
             # a workbook whose first sheet is its instructions (填表说明): the first sheet
             # that has coordinate columns
@@ -630,7 +778,7 @@ def _read_table(
                 names = [str(n) for n in book.sheet_names]
             for k, name in enumerate(names[1:], start=2):
                 own: list[str] = []
-                other = _sheet_table(_excel_sheet(path, name), x, y, header_names, own)
+                other = _sheet_table(_excel_sheet(path, name, own), x, y, header_names, own)
                 if _locatable(other.columns, x, y):
                     notes += own
                     notes.append(
@@ -655,6 +803,8 @@ def _read_table(
         try:
             table = _read_csv_arrow(path, sep, enc, x, y, header_names)
         except UnicodeDecodeError:
+            if enc == "utf-8" and not encoding:
+                _refuse_mixed_encodings(path)
             continue
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
@@ -674,10 +824,67 @@ def _read_table(
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
 
 
-def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
-    """One sheet of a workbook, every cell as it is, no header."""
+def _refuse_other_sheets(path: Path, x: str | None, y: str | None) -> None:
+    """Refuse a workbook in which more than one sheet has coordinate columns (one sheet per
+    city): reading the first would leave the others' rows out of every count."""
+    with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
+        names = [str(n) for n in book.sheet_names]
+    if len(names) < 2:
+        return
+    located = [names[0]]
+    for name in names[1:]:
+        top = pd.read_excel(
+            path, sheet_name=name, dtype=object, header=None, engine=EXCEL_ENGINE,
+            nrows=HEADER_SEARCH_ROWS,
+        )  # fmt: skip
+        rows = [list(r) for r in top.itertuples(index=False)]
+        if rows and _locatable(_header_names(rows, _header_row(rows, x, y)), x, y):
+            located.append(name)
+    if len(located) > 1:
+        raise _refuse(
+            path,
+            f"{len(located)} sheets have coordinate columns ({', '.join(located)}); only one "
+            "is read",
+            f"choose one: {CHOOSE_LAYER}; or copy the rows of all into one sheet",
+        )
+
+
+def _refuse_mixed_encodings(path: Path) -> None:
+    """Refuse a text file whose lines are partly UTF-8 (with Chinese) and partly not (GBK:
+    lists pasted together from two sources): read whole as GB18030, every UTF-8 name came
+    out garbled, and the summary then advised adding the garble to the vocabulary."""
+    good: list[int] = []
+    bad: list[int] = []
+    with path.open("rb") as fh:  # every line up to 20,000 with Chinese, then one in 100
+        for k, line in enumerate(fh, start=1):
+            if line.isascii() or (len(good) + len(bad) >= 20_000 and k % 100):
+                continue
+            try:
+                line.decode("utf-8")
+                good.append(k)
+            except UnicodeDecodeError:
+                bad.append(k)
+            if len(good) > 2 and len(bad) > 2:
+                break
+    if good and bad:
+        raise _refuse(
+            path,
+            f"the lines mix encodings: line(s) {', '.join(map(str, bad[:3]))} are not UTF-8 "
+            f"(GBK?), line(s) {', '.join(map(str, good[:3]))} are UTF-8; read either way, "
+            "some names would be garbled",
+            "save the file again in one encoding (e.g. open it in Excel and save as CSV UTF-8)",
+        )
+
+
+def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -> pd.DataFrame:
+    """One sheet of a workbook, every cell as it is, no header; cells merged down a column
+    (行业 merged over the firms of one industry) all hold the merged value, said in
+    ``notes`` (a reader gives it to the first cell only: the others were rejected as empty)."""
     try:
-        return pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
+        raw = pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
+        if notes is not None and path.suffix.lower() in (".xlsx", ".xlsm"):
+            _fill_merged_down(raw, _merged_ranges(path, sheet), notes)
+        return raw
     except python_calamine.PasswordError as exc:
         raise _refuse(
             path, "the workbook is password-protected", "save a copy without a password"
@@ -692,6 +899,70 @@ def _excel_sheet(path: Path, sheet: str | int) -> pd.DataFrame:
         raise _refuse(
             path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
         ) from exc
+
+
+_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _column_index(letters: bytes) -> int:
+    n = 0
+    for c in letters:
+        n = n * 26 + c - 64
+    return n - 1
+
+
+def _merged_ranges(path: Path, sheet: str | int) -> list[tuple[int, int, int, int]]:
+    """The merged ranges of a workbook's sheet (by name or position) as 0-based (first row,
+    first column, last row, last column), from the sheet's XML; none when it cannot be found."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            book = zf.read("xl/workbook.xml")
+            rels = zf.read("xl/_rels/workbook.xml.rels")
+            sheets = re.findall(rb"<(?:\w+:)?sheet\b[^>]*>", book)
+            names = [re.search(rb'name="([^"]*)"', t) for t in sheets]
+            k = sheet if isinstance(sheet, int) else next(
+                i for i, m in enumerate(names) if m and m.group(1).decode() == sheet
+            )  # fmt: skip
+            rid = re.search(rb'r:id="([^"]+)"', sheets[k])
+            rel = next(
+                (r for r in re.findall(rb"<Relationship\b[^>]*>", rels)
+                 if rid and f'Id="{rid.group(1).decode()}"'.encode() in r),
+                b"",
+            )  # fmt: skip
+            target = re.search(rb'Target="([^"]+)"', rel)
+            if target is None:
+                return []
+            name = target.group(1).decode().lstrip("/")
+            name = name if name.startswith("xl/") else f"xl/{name}"
+            out, tail = [], b""
+            with zf.open(name) as fh:  # the merges follow the cells: read through, keep them
+                while chunk := fh.read(1 << 20):
+                    text = tail + chunk
+                    out += _MERGE_REF.findall(text)
+                    tail = text[-200:]
+    except (KeyError, StopIteration, IndexError, zipfile.BadZipFile, OSError, UnicodeDecodeError):
+        return []
+    refs = sorted(set(out))
+    return [
+        (int(r0) - 1, _column_index(c0), int(r1) - 1, _column_index(c1)) for c0, r0, c1, r1 in refs
+    ]
+
+
+def _fill_merged_down(
+    raw: pd.DataFrame, ranges: list[tuple[int, int, int, int]], notes: list[str]
+) -> None:
+    """Give every cell of a range merged down one column the range's value (in place)."""
+    filled = 0
+    for r0, c0, r1, c1 in ranges:
+        if c0 != c1 or r1 <= r0 or c0 >= raw.shape[1] or r0 >= len(raw):
+            continue
+        value = raw.iat[r0, c0]
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        raw.iloc[r0 + 1 : r1 + 1, c0] = value
+        filled += min(r1, len(raw) - 1) - r0
+    if filled:
+        notes.append(f"cells merged down a column filled with their value: {filled} cell(s)")
 
 
 def _locatable(columns: Iterable[Any], x: str | None, y: str | None) -> bool:
@@ -857,11 +1128,35 @@ def _sheet_table(
         (above[j] if j < len(above) and above[j] else f"Unnamed: {j}") if blank(v) else v
         for j, v in enumerate(head)
     ]
+    _note_titles(top, skip, notes)
+    below = _dms_subheader(names, list(raw.iloc[skip + 1]) if len(raw) > skip + 1 else [])
+    if below is not None:  # 经度 merged over 度|分|秒: one name per column, the row is header
+        names, skip = below, skip + 1
+        notes.append(f"header read from rows {skip} and {skip + 1} (degrees|minutes|seconds)")
     table = raw.iloc[skip + 1 :].reset_index(drop=True)
     table.columns = pd.Index(dedup_names(names, False)) if names else table.columns
     table.attrs["header_row"] = skip + 1
-    _note_titles(top, skip, notes)
     return table
+
+
+def _dms_subheader(names: list[Any], cells: list[Any]) -> list[Any] | None:
+    """The names of a header over two rows whose second row splits coordinate columns into
+    度 | 分 | 秒 under a merged cell (``经度`` over three columns): ``经度(度)``, ``经度(分)``,
+    ``经度(秒)``; None when the row below the header is no such sub-header."""
+    units = [_DMS_UNITS.get(str(c).strip().lower()) if c is not None else None for c in cells]
+    if sum(u in ("m", "s") for u in units) < 2:
+        return None
+    out, owner = list(names), None
+    for j, name in enumerate(names):
+        text = str(name)
+        if not text.startswith("Unnamed: "):
+            owner = text if coordinate_key(text) in _COORDINATE_NAMES else None
+        unit = units[j] if j < len(units) else None
+        if unit is not None and owner is not None:
+            out[j] = f"{owner}({str(cells[j]).strip()})"
+        elif unit is not None:
+            return None  # 度/分/秒 under a column that is no coordinate: not this layout
+    return out
 
 
 def _header_names(rows: Sequence[Sequence[Any]], skip: int) -> list[str]:
@@ -930,7 +1225,7 @@ def _numbers(values: pd.Series) -> np.ndarray:
             return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
         except pa.ArrowInvalid:
             pass  # blanks, spaces or text among them: trimmed, blanks as NaN, below
-    text = pc.utf8_trim_whitespace(text)
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, "[\u200b-\u200d\ufeff]", ""))
     try:
         return pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()).to_numpy(
             zero_copy_only=False
@@ -943,6 +1238,13 @@ def _numbers(values: pd.Series) -> np.ndarray:
             from sxzones.layers.dms import parse_dms
 
             out[bad] = parse_dms(cells.iloc[bad])
+        bad = np.flatnonzero(np.isnan(out))
+        if len(bad):  # Excel's thousands separators: 4,194,059.80 (commas every 3 digits)
+            text = cells.iloc[bad].astype("string")
+            grouped = text.str.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", na=False)
+            if grouped.any():
+                plain = pd.to_numeric(text[grouped].str.replace(",", ""), errors="coerce")
+                out[bad[grouped.to_numpy(dtype=bool)]] = plain.to_numpy(dtype=float)
         return out
 
 
@@ -1046,7 +1348,7 @@ def _points_from_table(
     points cost about 0.4 s per million rows, and are made once, in the working CRS, by
     validation)."""
     cx, cy = _find_columns([str(c) for c in table.columns], x, y, path)
-    xs, ys = _numbers(table[cx]), _numbers(table[cy])
+    (xs, x_parts), (ys, y_parts) = _dms_numbers(table, cx, path), _dms_numbers(table, cy, path)
     ok = np.isfinite(xs) & np.isfinite(ys)
     if len(blank := blank_rows(table, ~ok)):  # the index keeps the rows' places
         keep = np.ones(len(table), bool)
@@ -1058,7 +1360,39 @@ def _points_from_table(
     frame = gpd.GeoDataFrame(table, geometry=geoms)
     frame.attrs["coordinate_columns"] = (cx, cy)
     frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
+    if x_parts or y_parts:
+        frame.attrs["dms_columns"] = (*x_parts, *y_parts)
     return frame, (xs, ys)
+
+
+def _dms_numbers(table: pd.DataFrame, col: str, path: Path) -> tuple[np.ndarray, list[str]]:
+    """The numbers of a coordinate column (:func:`_numbers`), with its minutes and seconds
+    added where the table splits it into ``经度(度)``, ``经度(分)``, ``经度(秒)``; and those
+    columns. A row whose degrees are not whole, or whose minutes or seconds are blank or
+    outside [0, 60), gets NaN (rejected with its row)."""
+    key = coordinate_key(col)
+    parts: dict[str, str] = {}
+    for c in map(str, table.columns):
+        if (unit := _dms_unit(c)) in ("m", "s") and coordinate_key(c) == key:
+            if unit in parts:
+                raise _refuse(
+                    path,
+                    f"columns {parts[unit]} and {c} both hold the "
+                    f"{'minutes' if unit == 'm' else 'seconds'} of {col}",
+                    "keep one of them",
+                )
+            parts[unit] = c
+    deg = _numbers(table[col])
+    if not parts:
+        return deg, []
+    out = deg.copy()
+    ok = np.isfinite(deg) & (deg == np.trunc(deg)) & (deg >= 0)
+    for unit, scale in (("m", 60.0), ("s", 3600.0)):
+        if unit in parts:
+            v = _numbers(table[parts[unit]])
+            ok &= (v >= 0) & (v < 60)
+            out = out + np.where(np.isfinite(v), v, 0.0) / scale
+    return np.where(ok, out, np.nan), [parts[u] for u in ("m", "s") if u in parts]
 
 
 def _read_parquet(path: Path) -> gpd.GeoDataFrame:
@@ -1070,6 +1404,26 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame:
             f"cannot be read as GeoParquet ({exc})",
             "check that it is a GeoParquet file (with geo metadata)",
         ) from exc
+
+
+def _text_table(
+    path: Path, encoding: str | None, x: str | None, y: str | None, notes: list[str]
+) -> bool:
+    """Whether a ``.txt`` is a table of points, not a 界址点 file: no 界址点 section or point
+    lines, and a header naming coordinate columns (Excel's "Unicode text" export is always a
+    ``.txt``: UTF-16, tab-separated)."""
+    if path.suffix.lower() != ".txt":
+        return False
+    text, _ = jzd.read_text(path, encoding)
+    if jzd.is_jzd_text(text) or jzd.is_point_list(text):
+        return False
+    try:
+        found = _locatable(table_columns(path, encoding), x, y)
+    except LayerError:
+        return False
+    if found:
+        notes.append("a .txt read as a table: its header names coordinate columns")
+    return found
 
 
 def _read_jzd(
@@ -1148,6 +1502,11 @@ def _read_table_layer(
         _check_header_crs(p, (cx, cy), crs)
         if x or (str(cx).lower(), str(cy).lower()) not in _PLAIN_PAIRS:
             notes.append(f"coordinates read from columns {cx} (x) and {cy} (y)")
+    if dms := frame.attrs.pop("dms_columns", ()):
+        notes.append(
+            f"degrees, minutes and seconds combined: {', '.join(map(str, dms))} added to the "
+            "degrees of the coordinate columns"
+        )
     if blank := frame.attrs.pop("blank_rows", ()):
         notes.append(blank_note(blank, header_row))
     return frame, xy, header_row
@@ -1177,7 +1536,7 @@ def read_file(
         example ``gcj02`` for boundaries from Amap); for other formats it must agree with the
         file's own declaration.
     layer : str or int, optional
-        GeoPackage layer.
+        GeoPackage layer, or the sheet of a workbook (as ``sheet``).
     encoding : str, optional
         Text encoding of attributes (shapefiles, CSV, 界址点 files). Default: ``.cpg`` or the
         .dbf language driver, else UTF-8 with a fall-back to GB18030.
@@ -1201,6 +1560,8 @@ def read_file(
     """
     p = Path(path)
     _check_file(p)
+    if layer is not None and sheet is None and p.suffix.lower() in _EXCEL:
+        sheet, layer = layer, None  # --layer names a workbook's sheet
     if p.suffix.lower() == ".zip":
         kw = {"crs": crs, "layer": layer, "encoding": encoding, "x": x, "y": y}
         return _read_zip(p, sheet=sheet, where=where, points=points, **kw)
@@ -1222,6 +1583,7 @@ def read_file(
     file_crs: Any = None
     xy = None
     header_row = 1
+    table = False
     if suffix in _VECTOR:
         frame, file_crs = _read_vector(p, layer, encoding, notes, where)
         if where:
@@ -1235,15 +1597,16 @@ def read_file(
     elif suffix in _PARQUET:
         frame = _read_parquet(p)
         file_crs = frame.crs
-    elif suffix in _TABLE:
+    elif suffix in _TABLE or _text_table(p, encoding, x, y, notes):
         frame, xy, header_row = _read_table_layer(p, x, y, sheet, encoding, notes, crs, points)
+        table = True
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:
         raise _refuse(
             p,
             f"unknown file type {suffix!r}",
-            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .tab, .dxf, .parquet, .csv, .xlsx, "
+            "use .gpkg, .shp, .geojson, .fgb, .kml, .kmz, .ovkml, .tab, .dxf, .parquet, .csv, .xlsx, "
             "a 界址点 .txt, or a .zip of one of them",
         )
     if len(frame) == 0:
@@ -1251,8 +1614,8 @@ def read_file(
     spec = _resolve_spec(p, file_crs, crs, notes)
     # a spreadsheet's first data row is row 2, or the row under a header below titles; a
     # table's index keeps the places of the blank rows it skipped
-    first = header_row + 1 if suffix in _TABLE else 1
-    rows = frame.index.to_numpy() + first if suffix in _TABLE else None
+    first = header_row + 1 if table else 1
+    rows = frame.index.to_numpy() + first if table else None
     frame = frame.reset_index(drop=True)
     if ROW in frame.columns:  # an output of sxzones read again: its rows keep their numbers
         kept = f"input_{ROW}"

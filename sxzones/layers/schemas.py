@@ -293,12 +293,14 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "name": ("项目名称", "XMMC"),
         "industry": ("行业", "行业类别", "所属行业", "行业名称", "HYLB"),
         "industry_code": ("行业代码", "行业类别代码", "HYDM"),
-        "kind": ("建设性质", "项目类型", "JSXZ"),
+        "kind": ("建设性质", "项目性质", "建设类型", "项目建设性质", "项目类型", "JSXZ"),
     },
     "candidates": {
         "site_id": ("地块编号", "编号", "DKBH", "BH", "parcel_id"),
         "kind": ("地块类型", "类型", "DKLX", "LX"),
         "name": ("地块名称", *_NAME),
+        "settled": ("是否稳沉", "稳沉", "稳沉状态", "是否稳定"),
+        "closure_year": ("封场年份", "封场时间", "封场年度", "闭库年份", "关闭年份"),
     },
     "admin": {
         "adcode": _ADCODE,

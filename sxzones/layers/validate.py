@@ -150,8 +150,13 @@ _SAID_READ_NOTES = (
     "zip member read",
     "sheet ",
     "point given latitude first",
+    "corners given latitude first",
+    "pasted 界址点 lines",
     "the file's own column source_row",
     "CAD drawing:",
+    "degrees, minutes and seconds combined",
+    "KML: ",
+    "cells merged down a column",
 )
 
 
@@ -321,6 +326,35 @@ def _builtin_names(frame: pd.DataFrame, role: Role, taken: set[str]) -> dict[str
     return out
 
 
+def _refuse_twins(raw: RawLayer, role: Role, taken: set[str]) -> None:
+    """Refuse a file holding a canonical field (``industry``) and one of its usual names
+    (``行业``) whose values differ on some row, when no mapping chooses: which one the user
+    means cannot be known, and reading either silently can be wrong (a coking plant read
+    from an ``industry`` column holding ``other``). Equal columns are no doubt; names and ids
+    are left alone (``name`` beside ``企业名称`` is a bilingual table)."""
+    frame = raw.frame
+    by_key: dict[str, list[str]] = {}
+    for c in _fields_present(frame):
+        by_key.setdefault(normalise(c), []).append(c)
+    for canon, words in FIELD_NAMES.get(role.name, {}).items():
+        if canon not in frame.columns or canon in taken or canon in ("name", role.id_field):
+            continue  # names and ids decide no answer: a bilingual table keeps ``name``
+        for twin in dict.fromkeys(c for w in words for c in by_key.get(normalise(w), [])):
+            if twin == canon or twin in taken:
+                continue
+            a = frame[canon].astype("string").fillna("").str.strip()
+            b = frame[twin].astype("string").fillna("").str.strip()
+            differ = np.flatnonzero((a != b).to_numpy(dtype=bool))
+            if len(differ):
+                k = differ[0]
+                raise LayerError(
+                    f"{raw.path}: columns {canon!r} and {twin!r} both name the {canon} and "
+                    f"differ ({len(differ)} {raw.row_word}s; {raw.row_word} "
+                    f"{frame[ROW].iloc[k]}: {a.iloc[k]!r} against {b.iloc[k]!r}). Fix: choose "
+                    f"one: --field {canon}={twin}, or --field {canon}={canon}"
+                )
+
+
 #: 环境管控单元编码: ZH + 6-digit admin code + type digit + serial (GLOSSARY).
 _UNIT_CODE = re.compile(r"^ZH\d{6}([123])\d+$")
 _UNIT_TYPE_DIGIT = {"1": "priority_protection", "2": "key_control", "3": "general_control"}
@@ -359,6 +393,11 @@ def _map_fields(
             'CANONICAL=SOURCE, or fields = { CANONICAL = "SOURCE" } in the catalogue entry).'
         )
     mapping = {canon: src for canon, src in fields.items() if canon != src}
+    _refuse_twins(raw, role, set(fields) | set(fields.values()))
+    if clash := [c for c in mapping if c in frame.columns and c not in mapping.values()]:
+        # --field industry=行业 beside a column named industry: that column is the user's,
+        # kept as input_industry (two columns of one name cannot be told apart)
+        frame = frame.rename(columns={c: f"input_{c}" for c in clash})
     builtin = _builtin_names(
         frame.rename(columns={s: c for c, s in mapping.items()}) if mapping else frame,
         role,
@@ -422,12 +461,14 @@ def _check_geometry(run: _Run) -> None:
     coord_cols = run.raw.frame.attrs.get("coordinate_columns")
     if run.raw.xy is not None:  # a table's coordinates, their points not made yet
         x, y = run.raw.xy
+        bad = ~(np.isfinite(x) & np.isfinite(y))
         run.reject(
-            ~(np.isfinite(x) & np.isfinite(y)),
+            bad,
             "empty_geometry",
             "coordinates missing or not numbers",
             "/".join(coord_cols),
             "fill in the coordinates or remove the row",
+            reasons=_coordinate_texts(frame, coord_cols, bad) if bad.any() else None,
         )
         return  # the other rows are points with finite coordinates, as the role allows
     geoms = frame.geometry.to_numpy()
@@ -472,6 +513,65 @@ def _check_geometry(run: _Run) -> None:
             "geometry",
             fix,
         )
+
+
+def _one_zone(run: _Run) -> None:
+    """A table of zone-prefixed 3-degree Gauss-Krüger coordinates whose rows carry another
+    zone than the declared one (Shanxi straddles zones 37 and 38, so a province's table has
+    both): each such row is read in the zone its prefix names, by carrying it into the
+    declared zone (PROJ, exact to the millimetre between neighbouring zones), with a note.
+    Such rows were rejected whichever zone was declared."""
+    spec, xy = run.raw.spec, run.raw.xy
+    if xy is None or not spec.zone_prefixed or not 25 <= (spec.zone or 0) <= 45:
+        return
+    epsg = spec.crs.to_epsg() if isinstance(spec.crs, CRS) else CRS(spec.crs).to_epsg()
+    if epsg is None:
+        return
+    x, y = xy
+    own = int(spec.zone or 0)
+    zones = np.where(np.isfinite(x) & (x >= 1e7), np.floor(x / 1e6), float(own))
+    others = [int(z) for z in np.unique(zones) if z != own and 25 <= z <= 45]
+    if not others:
+        return
+    x, y = x.copy(), y.copy()
+    target = CRS.from_epsg(epsg)
+    for z in others:
+        source = CRS.from_epsg(epsg - own + z)
+        if f"zone {z}" not in source.name:  # not a run of zone codes: leave them to the checks
+            return
+        m = zones == z
+        x[m], y[m] = _transformer(source.to_wkt(), target.to_wkt()).transform(x[m], y[m])
+        run.report.findings.append(
+            Finding(
+                "note",
+                "other_zone",
+                f"{int(m.sum())} {run.raw.row_word}(s) carry zone {z} in their eastings: read "
+                f"in zone {z} (the prefix names the zone; {spec.name} was declared)",
+                tuple(int(v) for v in run.frame[ROW].to_numpy()[m]),
+                "geometry",
+                word=run.raw.row_word,
+            )
+        )
+    run.raw.xy = (x, y)
+
+
+def _coordinate_texts(
+    frame: pd.DataFrame, cols: tuple[str, ...] | None, bad: npt.NDArray[np.bool_]
+) -> pd.Series:
+    """Per row, "coordinates missing or not numbers" with the cells as written where they
+    are not blank (``'112,55'``, a zero-width space), so the rejects say what to fix."""
+    out = pd.Series("coordinates missing or not numbers", index=frame.index, dtype=object)
+    if not cols or not set(cols) <= set(frame.columns):
+        return out
+    pos = np.flatnonzero(bad)
+    shown = [
+        ", ".join(repr(v) for v in vals if isinstance(v, str) and v.strip())
+        for vals in zip(*(frame[c].iloc[pos].tolist() for c in dict.fromkeys(cols)), strict=True)
+    ]
+    out.iloc[pos] = [
+        f"coordinates missing or not numbers ({t})" if t else out.iloc[0] for t in shown
+    ]
+    return out
 
 
 def _check_coordinates(run: _Run, study_area: tuple[float, float, float, float] | None) -> None:
@@ -585,6 +685,50 @@ def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
             )
     if r.name == "control_units":
         _note_type_against_code(run)
+    if r.name == "candidates":
+        _read_candidate_state(run)
+
+
+#: What tables write for a settled (稳沉) or still settling subsidence area.
+_SETTLED = {
+    **dict.fromkeys(("是", "已稳沉", "稳沉", "已稳定", "稳定", "true", "yes", "y", "1"), True),
+    **dict.fromkeys(("否", "未稳沉", "不稳沉", "沉降中", "未稳定", "false", "no", "n", "0"), False),
+}
+#: A closure year as tables write it: 2019, 2019年, 2019-06, 2019年6月, 2019/6/1, 2019.06.
+_YEAR = re.compile(r"^((?:19|20)\d{2})(?:\.0)?(?:年.*|[-/.]\d{1,2}(?:[-/.]\d{1,2})?.*)?$")
+
+
+def _read_candidate_state(run: _Run) -> None:
+    """``settled`` as True/False (是/否, 已稳沉/未稳沉, true/false, 1/0) and ``closure_year`` as a
+    year (2019, 2019年, 2019-06); a blank is unknown (None: the score's state component drops
+    out). Another value rejects the row: read as text, ``2019年`` once crashed the screen and
+    ``是`` scored as still settling."""
+    frame = run.frame
+    if "settled" in frame.columns:
+        text = frame["settled"].map(lambda v: "" if _is_blank(v) else str(v).strip().lower())
+        value = text.map(lambda t: None if t == "" else _SETTLED.get(t.removesuffix(".0")))
+        bad = run.alive & (value.isna() & (text != "")).to_numpy(dtype=bool)
+        _reject_values(run, bad, "settled", text, "是, 否, 已稳沉, 未稳沉, true, false, 1, 0")
+        frame["settled"] = value.astype(object).where(value.notna(), None)
+    if "closure_year" in frame.columns:
+        text = frame["closure_year"].map(lambda v: "" if _is_blank(v) else str(v).strip())
+        year = text.map(lambda t: int(m.group(1)) if (m := _YEAR.match(t)) else None)
+        bad = run.alive & (year.isna() & (text != "")).to_numpy(dtype=bool)
+        _reject_values(run, bad, "closure_year", text, "a year: 2019, 2019年 or 2019-06")
+        frame["closure_year"] = year.astype(object).where(year.notna(), None)
+
+
+def _is_blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or str(v).strip() in ("", "nan", "<NA>")
+
+
+def _reject_values(run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str) -> None:
+    if bad.any():
+        seen = sorted(set(text[bad]))[:5]
+        run.reject(
+            bad, "bad_value", f"{run.shown(f)!r} has value(s) {seen}; allowed: {ok}", f,
+            "correct them in the file (a blank is read as unknown)",
+        )  # fmt: skip
 
 
 def _note_type_against_code(run: _Run) -> None:
@@ -921,6 +1065,7 @@ def validate_layer(
         report.findings.append(Finding("note", code, text, word=raw.row_word))
     run = _Run(raw, r, report, frame, idf, names, np.ones(len(frame), dtype=bool))
     _check_geometry(run)
+    _one_zone(run)
     _check_coordinates(run, study_area)
     _check_values(run, values or {})
     _check_ids(run)

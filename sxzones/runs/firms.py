@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from sxzones._util import is_existing_path
+from sxzones._util import gc_paused, is_existing_path
 from sxzones.analyses.firm_zones import (
     BEYOND,
     outside_plan,
@@ -228,6 +228,7 @@ def _load_firm_inputs(
             crs=opts.crs,
             fields=opts.fields_for("firms"),
             encoding=opts.encoding,
+            layer=opts.layer,
             base=opts.base,
         )
         b, brep = later_b.result()
@@ -307,7 +308,13 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         warm_up()  # the compiled kernels load while the inputs are read
     fmts = list(opts.formats)
     names, external = output_names(fmts), [opts.map_path, *figure_paths(opts.figure_path)]
-    with Publication(opts.out, "firms", names, external=external, overwrite=opts.overwrite) as pub:
+    # No cyclic collection during the run: each full one visits every firm's point (three
+    # passes of a million objects, about 0.2 s); the run's frames and arrays are freed by
+    # their reference counts, and what cycles it leaves are collected after it.
+    with (
+        gc_paused(),
+        Publication(opts.out, "firms", names, external=external, overwrite=opts.overwrite) as pub,
+    ):
         ruleset = load_rules(opts.rules)
         f, b, a, reports = _load_firm_inputs(opts, cat)
         frep, brep = reports[0], reports[1]

@@ -110,6 +110,15 @@ def _firm_table(
     return f, None, a, reports
 
 
+def _id_key(ids: pd.Series) -> pd.Series:
+    """Firm ids as they are compared: NFKC (full-width ９１ -> 91), upper case, no spaces. A
+    统一社会信用代码 has digits and upper-case letters only (GB 32100-2015), and an equipment
+    table typed apart from the firm list writes it in lower case or full width."""
+    from sxzones.vocab import normalise
+
+    return ids.astype(str).map(lambda v: normalise(v).upper())
+
+
 def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     """Units with their firm's name, city, county and firm-screen findings, placed at the
     firm's location (working CRS); ``firm_found`` says whether the firm was in the layer.
@@ -121,10 +130,10 @@ def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDa
     if firms is None:
         out["firm_found"] = ""
         return gpd.GeoDataFrame(out, geometry=[None] * len(out))
-    f = pd.DataFrame(firms).assign(firm_id=firms["firm_id"].astype(str))
+    f = pd.DataFrame(firms).assign(firm_id=_id_key(firms["firm_id"]))
     f = f.drop_duplicates("firm_id").set_index("firm_id")
     geoms = np.asarray(f[firms.geometry.name].to_numpy(), dtype=object)
-    pos = f.index.get_indexer(out["firm_id"].astype(str))
+    pos = f.index.get_indexer(_id_key(out["firm_id"]))
     found = pos >= 0
     out["firm_found"] = np.where(found, "yes", "no")
     for src, dst in _FIRM_COLS.items():
@@ -297,6 +306,12 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
     ]
     if totals["units_without_capacity"]:
         lines.append(f"  {totals['units_without_capacity']} coke oven(s) without a capacity")
+    if "firm_found" in result.columns and (lost := result["firm_found"] == "no").any():
+        shown = ", ".join(map(str, result.loc[lost, "unit_id"].head(5)))
+        lines.append(
+            f"warning: {int(lost.sum())} unit(s) whose firm is not in --firms ({shown}"
+            f"{' ...' if lost.sum() > 5 else ''}): they carry no firm-screen finding"
+        )
     if "firm_asks" in result.columns:
         from sxzones.analyses.firm_zones import outside_plan
 

@@ -141,6 +141,15 @@ def build_exclusions(
         )
     for name, setback in users:
         frame, rep = load_input(name, None, cat, base=base)
+        if (
+            setback <= 0
+            and len(frame)
+            and not (frame.geometry.geom_type.str.contains("Polygon")).any()
+        ):
+            raise SxzonesError(
+                f"--exclude {name}: a layer of points or lines without a setback excludes no "
+                f"land. Fix: give the setback, e.g. --exclude {name}:300m"
+            )
         reports.append(rep)
         reason = name if name in cat else Path(name).stem
         out.append(
@@ -416,6 +425,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
             crs=opts.crs,
             encoding=opts.encoding,
             fields=opts.fields_for("candidates"),
+            layer=opts.layer,
             base=opts.base,
         )
         exclusions, missing, reports = build_exclusions(
@@ -448,7 +458,13 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         f"input rows {crep.n_read} = screened {len(s)} + rejected {crep.n_rejected}",
         f"rows rejected in the exclusion and grid layers (in rejects.csv): "
         f"{sum(r.n_rejected for r in reports)}",
-        "removed by reason (km²): "
+        "removed by reason (km²"
+        + (
+            ", summed over the candidates: land where they overlap counts once for each)"
+            if res.summary["overlapping_pairs"]
+            else ")"
+        )
+        + ": "
         + ", ".join(f"{r} {s[f'removed_{r}_m2'].sum() / 1e6:.2f}" for r in res.meta["reasons"]),
         "not assessed: "
         + (", ".join(f"{m['reason']} ({m['why']})" for m in res.meta["not_assessed"]) or "none"),

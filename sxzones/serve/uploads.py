@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -43,9 +44,12 @@ __all__ = [
 #: Suffixes an upload may have (zip: a zipped shapefile or another vector file in a zip).
 ACCEPTED = (
     ".txt .jzd .dat .geojson .json .kml .kmz .zip .gpkg .fgb .csv .tsv .xlsx .xlsm .xls .ods "
-    ".parquet .tif .tiff"
+    ".parquet .tif .tiff .dxf .ovkml"
 ).split()
-_VECTOR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".tab", ".parquet"}
+_VECTOR = {
+    ".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".ovkml", ".tab", ".parquet",
+    ".dxf",
+}  # fmt: skip
 #: Tables of points (spreadsheets as the readers take them: .xls and .ods too).
 TABLES = {".csv", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
 _TABLE = TABLES
@@ -127,7 +131,9 @@ def save_upload(src: BinaryIO, filename: str | None, folder: Path, limits: Limit
 
 def _zip_members(zf: zipfile.ZipFile, name: str, limits: Limits) -> list[zipfile.ZipInfo]:
     """The members of a zip to extract, after the checks that refuse a zip bomb."""
-    members = [m for m in zf.infolist() if not m.is_dir()]
+    from sxzones.layers.readers import is_zip_litter
+
+    members = [m for m in zf.infolist() if not m.is_dir() and not is_zip_litter(m.filename)]
     if len(members) > limits.max_members:
         raise UploadError(
             f"{name!r} holds {len(members)} files (limit {limits.max_members}). Fix: zip only "
@@ -168,9 +174,17 @@ def unpack(path: Path, limits: Limits) -> Path:
     folder = path.with_suffix("")
     folder.mkdir(exist_ok=True)
     total = 0
+    seen: dict[str, str] = {}
     with zf:
         for m in _zip_members(zf, path.name, limits):
             target = folder / safe_name(m.filename, "member")
+            if target.name in seen:  # p1/parcel.shp and p2/parcel.shp: one would replace the other
+                raise UploadError(
+                    f"{path.name!r}: {seen[target.name]!r} and {m.filename!r} have the same "
+                    "file name: a zip must hold one layer. Fix: zip one parcel's files, or "
+                    "put the parcels in one layer"
+                )
+            seen[target.name] = m.filename
             try:
                 with zf.open(m) as src, target.open("wb") as out:
                     while chunk := src.read(_CHUNK):
@@ -247,7 +261,7 @@ def check_limits(path: Path, limits: Limits) -> None:
         elif path.suffix in _VECTOR - {".parquet"}:
             # a KML's folders are all read (the readers do); other files: their first layer
             names = [str(x) for x, _ in pyogrio.list_layers(path)]
-            names = names if path.suffix in (".kml", ".kmz") else names[:1]
+            names = names if path.suffix in (".kml", ".kmz", ".ovkml") else names[:1]
             for name in names:
                 n += int(pyogrio.read_info(path, layer=name).get("features") or 0)
             if n <= limits.max_features:
@@ -296,38 +310,90 @@ def kml_to_geojson(path: Path) -> Path:
 
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
-_PAIR = re.compile(rf"({_NUMBER})\s*[,，;\s]\s*({_NUMBER})")
+_DEGREE_SIGNS = re.compile(r"[°度′″'\"分秒]")
+_FIELD_SEP = re.compile(r"\s*[,;\t]\s*|\s+")
+
+
+def _pasted_line(line: str, i: int) -> tuple[float, float, bool]:
+    """One pasted corner: (first, second, written as 界址点 ``点号[,圈号],X,Y``). A line may
+    be ``x,y`` or ``x y``, ``x,y,height`` (KML), ``x,y label``, degrees-minutes-seconds
+    (``112°29′24″,38°3′16″``), or ``J1[,1],X,Y[,边长]`` as 界址点 listings give them."""
+    from sxzones.layers.dms import parse_dms
+
+    if _DEGREE_SIGNS.search(line):  # degrees-minutes-seconds: two cells
+        cells = [c for c in re.split(r"\s*[,;\t]\s*", line) if c]
+        if len(cells) < 2:
+            cells = [c for c in re.split(r"(?<=[″\"秒'′分])\s+", line) if c]
+        values: list[float] = parse_dms(cells[:2]).tolist() if len(cells) >= 2 else []
+        if len(values) == 2 and all(v == v for v in values):
+            return float(values[0]), float(values[1]), False
+        raise UploadError(
+            f"pasted coordinates, line {i}: {line[:60]!r} is not a pair of degrees, minutes "
+            "and seconds. Fix: e.g. 112°29′24″,38°3′16″"
+        )
+    cells = [c for c in _FIELD_SEP.split(line) if c]
+    labelled = bool(cells) and re.fullmatch(_NUMBER, cells[0]) is None
+    numbers = [float(c) for c in cells if re.fullmatch(_NUMBER, c)]
+    if labelled and len(numbers) >= 2:
+        # 点号,X,Y / 点号,圈号,X,Y (a small ring number first) / a side length after
+        rest = (
+            numbers[1:]
+            if len(numbers) >= 3 and numbers[0].is_integer() and abs(numbers[0]) < 1000
+            else numbers
+        )
+        return rest[0], rest[1], True
+    if len(numbers) >= 2 and not labelled:
+        return numbers[0], numbers[1], False  # x,y[,height][ label]
+    raise UploadError(
+        f"pasted coordinates, line {i}: {line[:60]!r} is not an x,y pair. Fix: one "
+        "pair per line, e.g. 112.55,37.87"
+    )
 
 
 def parse_coordinates(text: str) -> list[tuple[float, float]]:
-    """Pasted coordinates, one ``x,y`` (or ``x y``) pair per line, in order; lines of the form
-    ``J1,1,x,y`` (a point number first) keep their last two numbers.
+    """Pasted coordinates, one corner per line, in order (see :func:`read_pasted`).
 
     Raises
     ------
     UploadError
-        No pair, or a line with something other than numbers.
+        No pair, or a line with something other than a corner.
 
     >>> parse_coordinates("112.5, 37.8\\n112.6 37.8\\n112.6,37.9")
     [(112.5, 37.8), (112.6, 37.8), (112.6, 37.9)]
     """
+    return read_pasted(text)[0]
+
+
+def read_pasted(text: str) -> tuple[list[tuple[float, float]], list[str]]:
+    """Pasted corners as (x, y) in order, and what was read so. Full-width digits and
+    punctuation are read (NFKC); 界址点 lines (``J1,1,X,Y``: X the northing) are read as
+    easting, northing; degrees with every latitude first (as Google Maps copies them) are
+    read as longitude, latitude. The :func:`sxzones.crs.latitude_first` rule of ``--project``.
+    """
+    from sxzones.crs import latitude_first
+
     out: list[tuple[float, float]] = []
-    for i, line in enumerate(text.splitlines(), start=1):
+    jzd = []
+    for i, line in enumerate(unicodedata.normalize("NFKC", text).splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        numbers = re.findall(_NUMBER, line)
-        pair = _PAIR.fullmatch(line)
-        if pair is None and len(numbers) < 2:
-            raise UploadError(
-                f"pasted coordinates, line {i}: {line[:60]!r} is not an x,y pair. Fix: one "
-                "pair per line, e.g. 112.55,37.87"
-            )
-        x, y = pair.groups() if pair else numbers[-2:]
-        out.append((float(x), float(y)))
+        a, b, labelled = _pasted_line(line, i)
+        out.append((a, b))
+        jzd.append(labelled)
     if not out:
         raise UploadError("no coordinates were pasted. Fix: one x,y pair per line")
-    return out
+    notes: list[str] = []
+    first, second = np.array(out).T
+    projected = bool(np.all(np.abs(first) > 1000))
+    if all(jzd) and projected and bool(np.all(first < second)):
+        out = [(b, a) for a, b in out]  # X (northing), Y (easting): as 界址点 files write them
+        notes.append("pasted 界址点 lines read as 点号,X,Y (X the northing)")
+    elif not projected and bool(np.all(latitude_first(first, second))):
+        out = [(b, a) for a, b in out]
+        notes.append("corners given latitude first (as Google Maps copies them): read as "
+                     "longitude, latitude")  # fmt: skip
+    return out, notes
 
 
 #: The file name of a drawn or pasted parcel (:func:`geometry_file`).

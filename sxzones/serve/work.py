@@ -65,6 +65,22 @@ def _features(frame: gpd.GeoDataFrame, columns: list[str], tolerance_m: float = 
     }
 
 
+def _as_given(table: pd.DataFrame) -> pd.DataFrame:
+    """A CSV output as the page shows it: the ``'`` that the CSV puts before a text a
+    spreadsheet would take for a formula (``'=1+2``) taken off again, so the page shows and
+    searches the value as given (an id search for ``=1+2`` found nothing)."""
+    from sxzones.outputs import formula_cells
+
+    for col in table.columns:
+        quoted = table[col].str.startswith("'", na=False)
+        if quoted.any():
+            inner = table[col].where(quoted, "").str[1:]
+            was = formula_cells(inner)
+            if was is not None:
+                table.loc[quoted & was, col] = inner[quoted & was]
+    return table
+
+
 def downloads(job: Job) -> list[str]:
     """The files of a job's output folder, by name."""
     return sorted(p.name for p in (job.folder / "out").iterdir() if p.is_file())
@@ -103,7 +119,7 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
         uploads.check_limits(path, state.limits)
-        if path.suffix in (".kml", ".kmz"):
+        if path.suffix in (".kml", ".kmz", ".ovkml"):
             path = uploads.kml_to_geojson(path)
         if path.suffix in uploads.TABLES and form.get("vertices") == "on":
             raw = read_file(path, crs=form.get("crs") or None)
@@ -120,11 +136,14 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             raise uploads.UploadError("the drawn shape has more vertices than the limit")
         return parcel(geom, "wgs84", "drawn")  # Leaflet: WGS84 longitude and latitude
     if form.get("coords", "").strip():
-        pts = uploads.parse_coordinates(form["coords"][: state.limits.max_bytes])
+        pts, said = uploads.read_pasted(form["coords"][: state.limits.max_bytes])
         if len(pts) > state.limits.max_vertices:
             raise uploads.UploadError("more pasted corners than the vertex limit")
         geom = uploads.points_to_geometry(pts)
-        return parcel(geom, form.get("crs") or None, "pasted")
+        spec = parcel(geom, form.get("crs") or None, "pasted")
+        if spec[2] is not None:
+            spec[2].notes[:0] = said  # shown with the result, as the CLI's --project says them
+        return spec
     raise uploads.UploadError(
         "no project: draw a parcel on the map, choose a file, or paste coordinates"
     )
@@ -356,8 +375,8 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         opts = firm_options(state, form, path, job.folder / "out")
         result = run_firms(opts, state.catalog)
         out = job.folder / "out"
-        table = pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False)
-        rejects = pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False)
+        table = _as_given(pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False))
+        rejects = _as_given(pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False))
         counts = table["zone"].value_counts().to_dict() if "zone" in table else {}
         return {
             "job": job.id,
@@ -424,14 +443,22 @@ def _candidates(state: ServeState, form: dict[str, str], upload: Upload | None, 
     """The candidates: an uploaded file, or the catalogue's candidate layer; only the kinds
     ticked on the page (a subset is written to the job's folder)."""
     folder = job.folder / "in"
+    kinds = [k for k in form.get("kinds", "").split(",") if k]
     if upload is not None and upload[1]:
+        rs = state.ruleset
+        listed = {k for r in rs.of_kind("siting_candidates") for k in r.params["candidate_kinds"]}
+        if kinds and not set(kinds) >= listed:  # the ticks were ignored for a file: now said
+            raise SxzonesError(
+                "the candidate kinds ticked apply to the catalogue's candidate land; an "
+                "uploaded file is screened whole. Fix: tick every kind, or keep only the "
+                "wanted kinds in the file"
+            )
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
         uploads.check_limits(path, state.limits)
         return str(path)
     name = str(state.catalog.layer_of_role("candidates"))
-    kinds = [k for k in form.get("kinds", "").split(",") if k]
     if not kinds:
         return name
     frame, _ = state.catalog.load(name)

@@ -6,8 +6,13 @@ server after the layers and rules were loaded (they share those pages of memory 
 write to them), so nothing is loaded twice and a worker is ready at once.
 
 The server process speaks HTTP and hands each analysis to the worker with the fewest calls
-under way; a worker runs its calls in a few threads of its own (a long firm upload does not
-hold up a site check or a download sent to it). A worker keeps the results of its jobs (job
+under way. A worker runs the site checks of drawn or pasted parcels one after another on a
+thread of their own, and everything else (uploads, batches, downloads) in a few other
+threads (a long firm upload does not hold up a site check or a download sent to it). Why
+one thread for the single checks: they hold the GIL most of the time and release it at
+every GEOS and numpy call, so four threads of one process running them took the GIL from
+each other thousands of times a second; 13.2 ms of CPU per check on one thread became
+19.0 ms on four, for no more throughput (the other worker has the other core). A worker keeps the results of its jobs (job
 ids start with ``w<number>-``), so the downloads of a job go to the worker that made it,
 which writes them when they are first asked for. Uploads go to a worker as files under the
 server's temporary folder, removed when the call ends.
@@ -32,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sxzones.serve.state import ServeState
 
-__all__ = ["THREADS", "Workers", "default_workers"]
+__all__ = ["THREADS", "Workers", "default_workers", "is_quick"]
 
 log = logging.getLogger("sxzones.serve")
-#: Threads of one worker process.
+#: Threads of one worker process besides its thread of single site checks.
 THREADS = 4
 #: A worker's garbage collector runs after this many allocations (less deallocations).
 GC_THRESHOLD = 20_000
@@ -196,8 +201,12 @@ def _main(state: ServeState, k: int, conn: Connection) -> None:
         with lock:
             conn.send((cid, status, body))
 
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+    with (
+        ThreadPoolExecutor(max_workers=THREADS) as pool,
+        ThreadPoolExecutor(max_workers=1) as quick,
+    ):
         _warm_threads(state, pool, k)
+        _warm_threads(state, quick, k, 1)
         while True:
             try:
                 message = conn.recv()
@@ -205,14 +214,22 @@ def _main(state: ServeState, k: int, conn: Connection) -> None:
                 break
             if message is None:
                 break
-            pool.submit(answer, *message)
+            (quick if is_quick(*message) else pool).submit(answer, *message)
 
 
-def _warm_threads(state: ServeState, pool: ThreadPoolExecutor, k: int) -> None:
-    """Each thread of ``pool`` builds its own site-check layers (indexes, prepared
-    geometries: never shared between threads) now rather than on its first request; a
-    barrier holds each task on a thread of its own."""
-    barrier = threading.Barrier(THREADS)
+def is_quick(cid: int, task: str, args: tuple[Any, ...]) -> bool:
+    """Whether a call is a site check without an uploaded file (a drawn or pasted parcel:
+    one project, a few milliseconds), run on the worker's thread of single checks."""
+    return task == "check" and not args[1]
+
+
+def _warm_threads(
+    state: ServeState, pool: ThreadPoolExecutor, k: int, threads: int = THREADS
+) -> None:
+    """Each of the ``threads`` threads of ``pool`` builds its own site-check layers
+    (indexes, prepared geometries: never shared between threads) now rather than on its
+    first request; a barrier holds each task on a thread of its own."""
+    barrier = threading.Barrier(threads)
 
     def warm() -> None:
         try:
@@ -224,5 +241,5 @@ def _warm_threads(state: ServeState, pool: ThreadPoolExecutor, k: int) -> None:
         except threading.BrokenBarrierError:
             pass
 
-    for _ in range(THREADS):
+    for _ in range(threads):
         pool.submit(warm)
