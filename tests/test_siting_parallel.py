@@ -14,6 +14,7 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
+import sxzones.analyses.rasters as rasters
 import sxzones.analyses.siting as siting
 from sxzones.analyses.siting import Exclusion, RasterCriterion, screen_sites
 from sxzones.errors import LayerError
@@ -159,3 +160,91 @@ def test_a_raster_read_error_in_one_candidate_is_reported(tmp_path, threads):
 def test_threads_must_be_an_integer():
     with pytest.raises(TypeError, match="threads"):
         screen_sites(_candidates(2), [], RULES, threads="two")  # type: ignore[arg-type]
+
+
+def test_a_strip_holds_the_cells_each_candidate_reads(tmp_path, monkeypatch):
+    """A chunk's strip (one read of the window holding every candidate's window) gives each
+    candidate the cells it would read itself, at the raster's edge and over no data too;
+    a strip larger than STRIP_CELLS is not made (each candidate reads its own window)."""
+    path = _tiled(tmp_path / "dem.tif", _terrain())
+    boxes = [tuple(g.bounds) for g in _candidates(12).geometry]  # some reach past the DEM
+    crit = RasterCriterion(None, "slope", 0.0, "slope")
+    with rasterio.open(path) as ds:
+        strip = crit.strip(ds, boxes, 1, {})
+        assert isinstance(strip, rasters.Strip)
+        assert sum(v.size for _, _, v in strip.parts) < N * N  # not the whole raster
+        for b in boxes:
+            mine = [t.values for t in crit.tiles(b, 1, ds=strip)]
+            own = [t.values for t in crit.tiles(b, 1, ds=ds)]
+            assert len(mine) == len(own)
+            for a, z in zip(mine, own, strict=True):
+                np.testing.assert_array_equal(a, z)  # NaN where the other has NaN
+        # two windows far apart: two parts, not the columns of blocks between them
+        far = [(X0 + 100, Y0 - 700, X0 + 400, Y0 - 100), (X0 + 29_000, Y0 - 900, X0 + 30_000, Y0)]
+        apart = crit.strip(ds, far, 1, {})
+        assert [(r, c, v.shape) for r, c, v in apart.parts] == [
+            (2, 2, (23, 13)),
+            (0, 965, (31, 36)),
+        ]
+        for b in far:
+            (t,) = crit.tiles(b, 1, ds=apart)
+            np.testing.assert_array_equal(t.values, next(crit.tiles(b, 1, ds=ds)).values)
+        monkeypatch.setattr(rasters, "STRIP_CELLS", 100)
+        assert crit.strip(ds, boxes, 1, {}) is ds
+
+
+def test_the_run_bounds_gdal_cache_and_gives_it_back(tmp_path, monkeypatch):
+    """Unless the caller set it, the run caps GDAL's block cache at four rows of blocks per
+    worker and raster (at least 64 MB, at most GDAL's default); the caller's cache is what
+    it was after the screen."""
+    wide = np.zeros((600, 20_000), np.float32)
+    path = tmp_path / "wide.tif"
+    prof = {"driver": "GTiff", "width": 20_000, "height": 600, "count": 1, "dtype": "float32",
+            "crs": WORK, "transform": from_origin(X0, Y0, RES, RES), "tiled": True,
+            "blockxsize": 512, "blockysize": 512, "compress": "deflate"}  # fmt: skip
+    with rasterio.open(path, "w", **prof) as ds:
+        ds.write(wide, 1)
+    default = int(rasterio.env.get_gdal_config("GDAL_CACHEMAX"))
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    with rasterio.open(path) as ds:
+        crit = RasterCriterion(ds, "slope", 0.0, "slope")
+        crit.open(siting.CRS.from_user_input(WORK))
+        assert crit.band_bytes() == 512 * 20_000 * 4
+        two = siting._run_options({}, [crit], 2)
+        assert two == {"GDAL_CACHEMAX": min(2 * 4 * 512 * 20_000 * 4, default)}
+        one = siting._run_options({}, [crit], 1)
+        assert one == {"GDAL_CACHEMAX": min(4 * 512 * 20_000 * 4, default)}
+        assert siting._run_options({"GDAL_CACHEMAX": 10 << 20}, [crit], 2) == {}
+        monkeypatch.setenv("GDAL_CACHEMAX", "512")
+        assert siting._run_options({}, [crit], 2) == {}
+        crit.close()
+    monkeypatch.delenv("GDAL_CACHEMAX")
+    small = _tiled(tmp_path / "dem.tif", _terrain())
+    with rasterio.open(small) as ds:
+        crit = RasterCriterion(ds, "slope", 0.0, "slope")
+        crit.open(siting.CRS.from_user_input(WORK))
+        assert siting._run_options({}, [crit], 2) == {"GDAL_CACHEMAX": 64 << 20}  # the least
+        crit.close()
+    _screen(small, threads=2, n=8)
+    assert int(rasterio.env.get_gdal_config("GDAL_CACHEMAX")) == default
+
+
+def _screen_in_child(path: Path) -> None:
+    _screen(path, threads=2, n=8)
+
+
+def test_a_process_forked_after_a_screen_can_screen_again(tmp_path):
+    """The server forks its workers; a screen run before the fork must leave nothing the
+    child waits for forever (GDAL's decompression threads did: the child hung)."""
+    import multiprocessing
+
+    path = _tiled(tmp_path / "dem.tif", _terrain())
+    _screen(path, threads=2, n=8)
+    child = multiprocessing.get_context("fork").Process(target=_screen_in_child, args=(path,))
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the forked process hung in its screen")
+    assert child.exitcode == 0

@@ -5,9 +5,11 @@ A criterion holds a raster the caller opened (``rasterio.open``: the caller clos
 the working CRS it is seen through a GDAL warped VRT in the working CRS (bilinear for
 elevation, nearest for other values), so every window is on a north-up grid in metres of the
 working CRS; the slope of such a DEM is taken on its own cells and then resampled
-(:func:`slope_tile`, :mod:`sxzones.analyses.slope`). Windows cover one candidate at a time and are cut into tiles of at most
-``TILE`` x ``TILE`` cells, so memory stays bounded whatever the raster's size (a province at
-30 m is about 290 million cells).
+(:func:`slope_tile`, :mod:`sxzones.analyses.slope`). Windows cover one candidate at a time
+and are cut into tiles of at most ``TILE`` x ``TILE`` cells, so memory stays bounded
+whatever the raster's size (a province at 30 m is about 290 million cells); the windows of
+a chunk of neighbouring candidates may be cut from one :class:`Strip` read at once (at most
+``STRIP_CELLS`` cells).
 
 Nodata is *unknown*, never excluded: the masks returned here keep "fails the criterion" and
 "no data" apart.
@@ -39,8 +41,10 @@ from sxzones.errors import CRSError, SxzonesError
 
 __all__ = [
     "KINDS",
+    "STRIP_CELLS",
     "TILE",
     "RasterCriterion",
+    "Strip",
     "Tile",
     "centres_in",
     "horn_slope",
@@ -186,17 +190,60 @@ class RasterCriterion:
         :meth:`open` made)."""
         ds = self._ds if ds is None else ds
         t: Affine = ds.transform
-        minx, miny, maxx, maxy = bounds
-        c0 = math.floor((minx - t.c) / t.a)
-        c1 = math.ceil((maxx - t.c) / t.a)
-        r0 = math.floor((maxy - t.f) / t.e)
-        r1 = max(math.ceil((miny - t.f) / t.e), r0 + 1)  # at least one cell
-        c1 = max(c1, c0 + 1)
+        r0, r1, c0, c1 = _cells_of(bounds, t)
         for rr in range(r0, r1, TILE):
             for cc in range(c0, c1, TILE):
                 h, w = min(TILE, r1 - rr), min(TILE, c1 - cc)
                 z = _read(ds, rr - pad, cc - pad, h + 2 * pad, w + 2 * pad)
                 yield Tile(z, t, rr, cc, pad)
+
+    def strip(
+        self,
+        ds: Any,
+        boxes: list[tuple[float, float, float, float]],
+        pad: int,
+        scratch: dict[str, Any] | None = None,
+    ) -> Any:
+        """``ds``, or a :class:`Strip` of it: the windows of ``boxes`` (with ``pad`` cells
+        around) read a few at once, when together they have at most :data:`STRIP_CELLS`
+        cells and the raster is read without a mask band of its own and without warping.
+        Windows on the same or neighbouring columns of storage blocks are read in one part
+        (:func:`_strip_parts`: no block between them that none of them needs); the tiles of
+        the boxes are then cut from the parts: the same cells, one read through GDAL for a
+        chunk of neighbouring candidates instead of one per candidate (a worker thread waits
+        for the interpreter once per part, not once per candidate). A strip that cannot be
+        read is not made (each candidate's own read then says what is wrong). ``scratch``:
+        the calling thread's own, where the strip's memory is kept for its next strip (no
+        new pages for every chunk); valid until that next strip."""
+        if not boxes or _masked_read(ds) or getattr(ds, "src_dataset", None) is not None:
+            return ds
+        parts = _strip_parts(ds, [_cells_of(b, ds.transform) for b in boxes], pad)
+        sizes = [(r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in parts]
+        if not parts or sum(sizes) > STRIP_CELLS:
+            return ds
+        dtype = np.dtype(ds.dtypes[0])
+        mem = (scratch or {}).get("strip")
+        if mem is None or mem.nbytes < sum(sizes) * dtype.itemsize:
+            mem = np.empty(sum(sizes) * dtype.itemsize, np.uint8)
+            if scratch is not None:
+                scratch["strip"] = mem
+        read, at = [], 0
+        try:
+            for (r0, r1, c0, c1), n in zip(parts, sizes, strict=True):
+                values = mem[at : at + n * dtype.itemsize].view(dtype).reshape(r1 - r0, c1 - c0)
+                ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), out=values)
+                read.append((r0, c0, values))
+                at += n * dtype.itemsize
+        except (RasterioError, CPLE_BaseError):
+            return ds
+        return Strip(ds, read)
+
+    def band_bytes(self) -> int:
+        """Bytes of one row of the raster's storage blocks once decompressed (as GDAL's
+        block cache holds them; of the file under a warped view)."""
+        src = getattr(self._ds, "src_dataset", self._ds)
+        shapes = getattr(src, "block_shapes", None) or [(1, src.width)]
+        return int(shapes[0][0]) * int(src.width) * np.dtype(src.dtypes[0]).itemsize
 
     def block_rows(self) -> int:
         """Rows of the raster's storage blocks (1 when it is not read in blocks), so that the
@@ -218,6 +265,76 @@ def _reopenable(src: Any) -> str | None:
     return str(src.name) if same else None
 
 
+def _cells_of(bounds: tuple[float, float, float, float], t: Affine) -> tuple[int, int, int, int]:
+    """The rows ``r0:r1`` and columns ``c0:c1`` of the cells of grid ``t`` covering
+    ``bounds`` (at least one cell each way; they may lie outside the raster)."""
+    minx, miny, maxx, maxy = bounds
+    c0 = math.floor((minx - t.c) / t.a)
+    c1 = math.ceil((maxx - t.c) / t.a)
+    r0 = math.floor((maxy - t.f) / t.e)
+    r1 = max(math.ceil((miny - t.f) / t.e), r0 + 1)
+    return r0, r1, c0, max(c1, c0 + 1)
+
+
+#: Most cells of a :class:`Strip` (16 Mi: 64 MB of float32 per worker thread).
+STRIP_CELLS = 1 << 24
+
+
+class Strip:
+    """Windows of band 1 read at once in front of the dataset ``ds`` (``parts``: top-left
+    row, column and values of each): a plain read of a window inside one of them is a slice
+    of it (the same cells), any other read goes to ``ds``, and every other attribute is
+    ``ds``'s."""
+
+    def __init__(self, ds: Any, parts: list[tuple[int, int, npt.NDArray[Any]]]) -> None:
+        self._src, self.parts = ds, parts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._src, name)
+
+    def read(self, indexes: int, window: Window | None = None, **kw: Any) -> Any:
+        """Band ``indexes`` over ``window``, from the part that holds the window."""
+        if indexes == 1 and window is not None and not kw:
+            h, w = int(window.height), int(window.width)
+            for row, col, values in self.parts:
+                r0, c0 = int(window.row_off) - row, int(window.col_off) - col
+                if 0 <= r0 and r0 + h <= values.shape[0] and 0 <= c0 and c0 + w <= values.shape[1]:
+                    return values[r0 : r0 + h, c0 : c0 + w]
+        return self._src.read(indexes, window=window, **kw)
+
+
+def _strip_parts(
+    ds: Any, cells: list[tuple[int, int, int, int]], pad: int
+) -> list[tuple[int, int, int, int]]:
+    """The windows ``cells`` (rows ``r0:r1``, columns ``c0:c1``) grown by ``pad`` and cut to
+    the raster, gathered into parts: windows whose columns of storage blocks overlap or
+    touch share one (rows and columns spanning them all), so that a part holds no column
+    of blocks none of its windows needs."""
+    shapes = getattr(ds, "block_shapes", None)
+    bw = max(1, int(shapes[0][1])) if shapes else 1
+    wins = sorted(
+        (max(c0 - pad, 0), min(c1 + pad, ds.width), max(r0 - pad, 0), min(r1 + pad, ds.height))
+        for r0, r1, c0, c1 in cells
+    )
+    parts: list[list[int]] = []
+    for c0, c1, r0, r1 in wins:
+        if c1 <= c0 or r1 <= r0:
+            continue  # outside the raster: nothing to read
+        if parts and c0 // bw <= (parts[-1][3] - 1) // bw + 1:
+            p = parts[-1]
+            p[0], p[1], p[3] = min(p[0], r0), max(p[1], r1), max(p[3], c1)
+        else:
+            parts.append([r0, r1, c0, c1])
+    return [(r0, r1, c0, c1) for r0, r1, c0, c1 in parts]
+
+
+def _masked_read(ds: Any) -> bool:
+    """Whether band 1 is read with its mask (a mask band of its own, or doubles: GDAL's
+    no-data test is approximate there), not by its no-data value."""
+    flags = ds.mask_flag_enums[0]
+    return ds.dtypes[0] == "float64" or not set(flags) <= {MaskFlags.nodata, MaskFlags.all_valid}
+
+
 def _read(ds: Any, row: int, col: int, h: int, w: int) -> F32:
     """Cells ``row``, ``col`` (h x w) of band 1 as float32, NaN for no data and outside."""
     out = np.full((h, w), np.nan, dtype=np.float32)
@@ -227,14 +344,12 @@ def _read(ds: Any, row: int, col: int, h: int, w: int) -> F32:
         return out
     win = Window(c0, r0, c1 - c0, r1 - r0)
     dst = out[r0 - row : r1 - row, c0 - col : c1 - col]
-    flags = ds.mask_flag_enums[0]
-    if ds.dtypes[0] == "float64" or not set(flags) <= {MaskFlags.nodata, MaskFlags.all_valid}:
-        # a mask band of its own, or doubles (GDAL's no-data test is approximate there)
+    if _masked_read(ds):
         dst[...] = np.ma.filled(ds.read(1, window=win, masked=True).astype(np.float32), np.nan)
         return out
     a = ds.read(1, window=win)  # the no-data value itself marks the cells: no mask to read
     dst[...] = a
-    nd = _nodata_as(ds.nodata, a.dtype) if MaskFlags.nodata in flags else None
+    nd = _nodata_as(ds.nodata, a.dtype) if MaskFlags.nodata in ds.mask_flag_enums[0] else None
     if nd is not None:
         dst[a == nd] = np.nan
     return out

@@ -20,8 +20,10 @@ Method
    polygons and removed like an exclusion; cells without data are reported as ``unknown_m2``
    and **not** removed. Rasters are read in windows around each candidate (tiles of at most
    :data:`~sxzones.analyses.rasters.TILE` cells a side), a few neighbouring candidates at a
-   time (their failing cells polygonised in one GDAL call), and their cells are let go once
-   they are done, so memory does not grow with the raster. The cell statistics count the
+   time (each raster's windows over them read in a few calls; their failing cells
+   polygonised in one GDAL call), and their cells are
+   let go once they are done; GDAL's block cache holds a few rows of storage blocks per
+   worker, so memory does not grow with the raster. The cell statistics count the
    cells whose centres lie in the eligible land, as GDAL burns them, found from the failure
    mask and the land before the cut. The resolution used is reported.
 3. **Minimum contiguous area**: eligible pieces smaller than the capacity rule's
@@ -361,20 +363,28 @@ class _Failed(Exception):
 
 
 def _cut_rasters(
-    cands: list[_Cand], rows: list[int], rasters: Sequence[RasterCriterion], handles: Sequence[Any]
+    cands: list[_Cand],
+    rows: list[int],
+    rasters: Sequence[RasterCriterion],
+    handles: Sequence[Any],
+    scratch: dict[str, Any] | None = None,
 ) -> list[list[_Cells]]:
     """Step 2 for the candidates of ``rows`` (a chunk of a band): remove the cells that fail
     each criterion, note the cells without data; return per candidate the cells read, for
     the statistics. ``handles``: the dataset each raster is read through (this thread's
-    own). The tiles of the whole chunk are polygonised together (one GDAL call for many
-    small tiles); every candidate is cut with its own tiles' polygons only."""
+    own; ``scratch``: its memory for strips). Each raster's window over the whole chunk is
+    read at once (:meth:`RasterCriterion.strip`) and the tiles of the whole chunk are
+    polygonised together (one GDAL call for many small tiles); every candidate is cut with
+    its own tiles' polygons only."""
     cells: list[list[_Cells]] = [[] for _ in rows]
     for r, ds in zip(rasters, handles, strict=True):
         mine: list[tuple[int, _Cells]] = []
         live = [k for k, i in enumerate(rows) if not cands[i].rem.is_empty]
+        pad = 1 if r.kind == "slope" else 0
+        view = r.strip(ds, [cands[rows[k]].rem.bounds for k in live], pad, scratch)
         for k in live:
             try:
-                mine += [(k, m) for m in _tile_cells(cands[rows[k]], r, ds)]
+                mine += [(k, m) for m in _tile_cells(cands[rows[k]], r, view)]
             except Exception as exc:  # handed to the caller with the candidate's row
                 raise _Failed(rows[k], exc) from exc
         bad = polygons_of_many([m.fails for _, m in mine], [m.tf for _, m in mine])
@@ -496,6 +506,37 @@ def _env_options() -> dict[str, Any]:
     return dict(rasterio.env.getenv()) if rasterio.env.hasenv() else {}
 
 
+#: Rows of storage blocks of each raster kept decompressed per worker: the band it is on,
+#: the bands above and below that its candidates reach into, and one to spare.
+_CACHE_BANDS = 4
+#: Least block cache the run sets (bytes).
+_CACHE_MIN = 64 << 20
+
+
+def _run_options(
+    opts: dict[str, Any], rasters: list[RasterCriterion], threads: int
+) -> dict[str, Any]:
+    """``{"GDAL_CACHEMAX": bytes}`` for the run, or nothing when the caller set the cache
+    (their ``rasterio.Env`` or the environment variable). GDAL's default cache is 5 % of the
+    machine's memory, and a screen touching most blocks of a province-wide raster filled
+    it (1.3 GB at 30 m): the blocks a worker still needs are those of its band and the
+    next ones (:class:`_Bands`), so the cache holds :data:`_CACHE_BANDS` rows of blocks per
+    worker and raster, never more than GDAL's default. Memory stays bounded whatever the
+    raster's size, and the pages are used again instead of new ones faulted in.
+
+    ``GDAL_NUM_THREADS`` is not set: GDAL's decompression threads outlive the run, and a
+    process forked afterwards (``multiprocessing``'s default on Linux; the server's
+    workers) hangs in GDAL waiting for threads it does not have."""
+    if "GDAL_CACHEMAX" in opts or "GDAL_CACHEMAX" in os.environ:
+        return {}
+    need = threads * sum(_CACHE_BANDS * r.band_bytes() for r in rasters)
+    try:
+        now = int(rasterio.env.get_gdal_config("GDAL_CACHEMAX") or 0)
+    except (TypeError, ValueError):
+        return {}
+    return {"GDAL_CACHEMAX": max(_CACHE_MIN, min(need, now))} if now > 0 else {}
+
+
 class _ReadError(Exception):
     """A raster window that could not be read (``label``: the raster; ``cause``: why)."""
 
@@ -575,6 +616,7 @@ def _worker(job: _Job, own: bool, opts: dict[str, Any] | None = None, me: int = 
             handles = [r.reopen(stack) for r in job.rasters]
         else:
             handles = [r._ds for r in job.rasters]
+        scratch: dict[str, Any] = {}  # this thread's memory for strips, kept between chunks
         while not job.stop.is_set():
             band = job.todo.take(me)
             if band is None:
@@ -582,7 +624,7 @@ def _worker(job: _Job, own: bool, opts: dict[str, Any] | None = None, me: int = 
             for rows in _chunks(job, band):
                 if job.stop.is_set():
                     return
-                _one_chunk(job, rows, handles)
+                _one_chunk(job, rows, handles, scratch)
 
 
 #: Cells (of the first raster) read for one chunk of candidates at most, unless a single
@@ -609,11 +651,13 @@ def _chunks(job: _Job, band: list[int]) -> Iterator[list[int]]:
         yield rows
 
 
-def _one_chunk(job: _Job, rows: list[int], handles: Sequence[Any]) -> None:
+def _one_chunk(
+    job: _Job, rows: list[int], handles: Sequence[Any], scratch: dict[str, Any] | None = None
+) -> None:
     """Steps 2-3 for the candidates of ``rows``; an error is handed to the caller with the
     row of the candidate it concerns (the chunk's first when it concerns the chunk)."""
     try:
-        cells = _cut_rasters(job.cands, rows, job.rasters, handles)
+        cells = _cut_rasters(job.cands, rows, job.rasters, handles, scratch)
         for i, mine in zip(rows, cells, strict=True):
             try:
                 _one_candidate(job, i, mine)
@@ -682,6 +726,8 @@ def _raster_pass(
             r.open(crs)
             rx, ry = r.resolution
             st.resolution[r.name] = rx if rx == ry else math.sqrt(rx * ry)
+        opts |= _run_options(opts, rasters, threads)
+        stack.enter_context(rasterio.Env(**opts))
         groups = _bands(cands, rasters, threads)
         alone = threads <= 1 or len(groups) <= 1 or not all(r.reopenable for r in rasters)
         job = _Job(
