@@ -746,3 +746,61 @@ def test_a_linear_project_is_told_how_to_be_checked(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 2
     assert "as the polygon of its corridor: buffer the line" in res.output
+
+
+def test_no_negative_zero_areas(tmp_path):
+    """A removed area that rounds from a tiny negative was written as -0 in the CSV (a mine
+    with a hole and a plot on the same land, near a priority unit)."""
+    doc = {"type": "FeatureCollection", "features": FEATURES_MINUS_ZERO}
+    p = tmp_path / "c.geojson"
+    p.write_text(json.dumps(doc), "utf-8")
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(p), "--tech", "pv", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "o" / "eligible_sites.csv", encoding="utf-8-sig", dtype=str)
+    cells = t.filter(like="_m2").to_numpy().ravel().tolist()
+    assert cells and not any(str(c).startswith("-") for c in cells)
+
+
+FEATURES_MINUS_ZERO = [
+    {
+        "type": "Feature",
+        "properties": {"地块编号": "C1", "地块类型": "废弃矿山"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [112.47013704625961, 38.05448826069973],
+                    [112.47013704625961, 38.074488260699724],
+                    [112.49013704625962, 38.074488260699724],
+                    [112.49013704625962, 38.05448826069973],
+                    [112.47013704625961, 38.05448826069973],
+                ],
+                [
+                    [112.48613704625961, 38.070488260699726],
+                    [112.47413704625961, 38.070488260699726],
+                    [112.47413704625961, 38.058488260699725],
+                    [112.48613704625961, 38.058488260699725],
+                    [112.48613704625961, 38.070488260699726],
+                ],
+            ],
+        },
+    },
+    {
+        "type": "Feature",
+        "properties": {"地块编号": "C4", "地块类型": "污染地块"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [112.49013704625962, 38.05448826069973],
+                    [112.49013704625962, 38.074488260699724],
+                    [112.47013704625961, 38.074488260699724],
+                    [112.47013704625961, 38.05448826069973],
+                    [112.49013704625962, 38.05448826069973],
+                ]
+            ],
+        },
+    },
+]

@@ -887,15 +887,18 @@ def _site_columns(
         which, table = county_lookup(pts, admin, threads=1)
         for col in ("city", "county", "adcode"):
             out[col] = table[col][which]
+    def m2(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.round(a, 1) + 0.0  # + 0.0: a rounded -1e-9 is 0, not -0 ("-0" in the CSV)
+
     return out.assign(
-        candidate_m2=np.round(o.gross, 1),
-        **{f"removed_{r}_m2": np.round(o.removed[:, j], 1) for j, r in enumerate(o.reasons)},
-        removed_m2=np.round(o.gross - o.eligible, 1),
-        eligible_m2=np.round(o.eligible, 1),
+        candidate_m2=m2(o.gross),
+        **{f"removed_{r}_m2": m2(o.removed[:, j]) for j, r in enumerate(o.reasons)},
+        removed_m2=m2(o.gross - o.eligible),
+        eligible_m2=m2(o.eligible),
         eligible_share=np.round(
             np.divide(o.eligible, o.gross, out=np.zeros(n), where=o.gross > 0), 4
         ),
-        unknown_m2=np.round(o.unknown, 1),
+        unknown_m2=m2(o.unknown),
     )
 
 
