@@ -298,9 +298,12 @@ def write_check_outputs(
 
 #: A projects file at least this large (bytes) is likely a batch whose distances need the
 #: compiled kernels (:data:`sxzones.analyses.nearest.TINY_WORK`): they load in a background
-#: thread while it is read (a GeoPackage of 1,000 parcels is about 320 KB). A smaller batch,
-#: like a single project, is measured without them.
-WARM_UP_BYTES = 256 << 10
+#: thread while it is read. A GeoPackage of 10,000 parcels is about 2.2 MB, of 100,000 about
+#: 22 MB; loading them costs more than it saves below some tens of thousands of parcels
+#: (measured on 2 cores: 1,000 parcels 1.0 s without, 1.5 s with; 10,000 1.5 s against
+#: 1.8 s), and :func:`sxzones.analyses.site_check.check_sites` loads them itself from
+#: :data:`~sxzones.analyses.nearest.KERNEL_INPUTS` projects.
+WARM_UP_BYTES = 16 << 20
 
 
 def _large_file(spec: str) -> bool:
