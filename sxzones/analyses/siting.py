@@ -887,6 +887,7 @@ def _site_columns(
         which, table = county_lookup(pts, admin, threads=1)
         for col in ("city", "county", "adcode"):
             out[col] = table[col][which]
+
     def m2(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.round(a, 1) + 0.0  # + 0.0: a rounded -1e-9 is 0, not -0 ("-0" in the CSV)
 

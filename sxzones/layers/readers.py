@@ -25,6 +25,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -461,22 +462,30 @@ def _check_geojson_crs(path: Path) -> None:
 _DXF_KEEP = ("Layer", "EntityHandle", "Text")
 
 
+def closed_lines_as_polygons(
+    geoms: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]:
+    """The geometries with every closed line (4 or more points, the last the first: a
+    boundary drawn as a line in CAD or Google Earth) made a polygon, and which they were."""
+    lines = shapely.get_type_id(geoms) == 1
+    closed = np.zeros(len(geoms), dtype=bool)
+    closed[lines] = shapely.is_closed(geoms[lines]) & (
+        shapely.get_num_coordinates(geoms[lines]) >= 4
+    )
+    if not closed.any():
+        return geoms, closed
+    out = geoms.copy()
+    coords, index = shapely.get_coordinates(geoms[closed], return_index=True)
+    out[closed] = shapely.polygons(shapely.linearrings(coords, indices=index))
+    return out, closed
+
+
 def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.GeoDataFrame:
     """The parcels of a CAD drawing (红线图): closed polylines as polygons (CAD draws a
     boundary as a closed line), polygons as they are; open lines, texts and points of the
     drawing are left out, counted in a note. A DXF declares no CRS: give it (``--crs gk38``).
     """
-    g = frame.geometry.to_numpy()
-    lines = shapely.get_type_id(g) == 1
-    closed = np.zeros(len(g), dtype=bool)
-    closed[lines] = shapely.is_closed(g[lines]) & (shapely.get_num_coordinates(g[lines]) >= 4)
-    g = g.copy()
-    g[closed] = shapely.polygons(
-        shapely.linearrings(
-            shapely.get_coordinates(g[closed]),
-            indices=shapely.get_coordinates(g[closed], return_index=True)[1],
-        )
-    )
+    g, closed = closed_lines_as_polygons(frame.geometry.to_numpy())
     polys = ~closed & np.isin(shapely.get_type_id(g), (3, 6))
     twins = np.zeros(len(g), dtype=bool)  # a hatch (fill) drawn on a closed polyline
     if polys.any() and closed.any():
@@ -650,16 +659,9 @@ def _closed_paths(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame
     """A KML folder with its closed paths as polygons: a red line drawn with Google Earth's
     Path tool ends where it starts (as a CAD drawing's closed polyline does), and such a
     parcel was refused as a LineString."""
-    g = frame.geometry.to_numpy()
-    lines = shapely.get_type_id(g) == 1
-    if not lines.any():
-        return frame
-    closed = np.zeros(len(g), dtype=bool)
-    closed[lines] = shapely.is_closed(g[lines]) & (shapely.get_num_coordinates(g[lines]) >= 4)
+    g, closed = closed_lines_as_polygons(frame.geometry.to_numpy())
     if not closed.any():
         return frame
-    g = g.copy()
-    g[closed] = [shapely.Polygon(shapely.get_coordinates(x)) for x in g[closed]]
     notes.append(f"KML: {int(closed.sum())} closed path(s) read as polygons")
     return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=g, crs=frame.crs)
 
