@@ -804,3 +804,22 @@ FEATURES_MINUS_ZERO = [
         },
     },
 ]
+
+
+def test_kml_chinese_field_names_are_kept(tmp_path):
+    """Google Earth and My Maps write a placemark's fields as <Data name="行业">: GDAL's KML
+    driver turned every such name into underscores, and the file was refused as having no
+    industry."""
+    pm = """<Placemark><name>太钢</name><ExtendedData><Data name="行业"><value>钢铁</value></Data>
+<Data name="企业编号"><value>F1</value></Data></ExtendedData>
+<Point><coordinates>112.55,37.87,0</coordinates></Point></Placemark>"""
+    p = tmp_path / "firms.kml"
+    p.write_text(KML.format(body=pm), "utf-8")
+    res, csv = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert (t.loc[0, "firm_id"], t.loc[0, "industry_id"], t.loc[0, "zone"]) == (
+        "F1",
+        "steel",
+        "inside",
+    )

@@ -686,8 +686,17 @@ def _read_folders(
     """Every folder (layer) of a KML/KMZ, in file order, with the folder's name in a
     ``folder`` column when there are several: reading only the first folder would lose the
     placemarks of the others."""
-    names = [str(n) for n, _ in pyogrio.list_layers(path)]
-    read = [(n, _drop_overlays(_read_geometries(path, n, encoding, where), notes)) for n in names]
+    # KML field names as written (<Data name="行业">): GDAL's LIBKML driver otherwise turns
+    # every non-ASCII name into underscores, and the file was refused as missing its fields
+    old = pyogrio.get_gdal_config_option("LIBKML_LAUNDER_FIELD_NAMES")
+    pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"})
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+        read = [
+            (n, _drop_overlays(_read_geometries(path, n, encoding, where), notes)) for n in names
+        ]
+    finally:
+        pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": old})
     parts = [(n, f) for n, f in read if len(f)]
     if not read:  # a document without placemarks: refused as holding no features
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
