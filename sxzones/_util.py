@@ -154,3 +154,17 @@ def is_existing_path(value: str | Path) -> bool:
         return Path(value).exists()
     except (OSError, ValueError):
         return False
+
+
+@contextmanager
+def gdal_options(options: dict[str, str | None]) -> Iterator[None]:
+    """GDAL configuration options set for the block and put back after it (they are
+    process-wide: callers set only options no other thread depends on meanwhile)."""
+    import pyogrio
+
+    old = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(dict(options))
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(old)

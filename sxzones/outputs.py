@@ -44,6 +44,7 @@ import pyarrow.csv as pacsv
 import pyogrio
 import pyogrio.errors
 
+from sxzones._util import gdal_options
 from sxzones.errors import OutputError
 
 __all__ = [
@@ -345,16 +346,6 @@ def write_xlsx(
     return Path(path)
 
 
-@contextmanager
-def _gdal_options(options: Mapping[str, str | None]) -> Iterator[None]:
-    old = {k: pyogrio.get_gdal_config_option(k) for k in options}
-    pyogrio.set_gdal_config_options(dict(options))
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options(old)
-
-
 def gpkg_columns(columns: list[str], geometry: str) -> dict[str, str]:
     """New names for the columns a GeoPackage cannot hold as they are: ``fid`` (any case:
     ArcGIS and QGIS exports carry one; it names the table's key) and ``geom`` beside the
@@ -404,7 +395,7 @@ def write_gpkg(
     items = {layer or Path(path).stem: layers} if isinstance(layers, gpd.GeoDataFrame) else layers
     with (
         atomic_path(path, overwrite=overwrite) as tmp,
-        _gdal_options({"OGR_CURRENT_DATE": _FIXED_DATE}),
+        gdal_options({"OGR_CURRENT_DATE": _FIXED_DATE}),
     ):
         for name, frame in items.items():
             try:

@@ -15,9 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from sxzones._util import bundled_path
 from sxzones.errors import RulesError
@@ -195,6 +199,17 @@ class RuleSet:
         if not isinstance(j, dict):
             return None
         return str(j["adcode_prefix"]), str(j["zh"]), str(j["en"])
+
+    def outside(self, adcodes: Iterable[object]) -> npt.NDArray[np.bool_]:
+        """Per administrative code, whether it lies outside :attr:`jurisdiction` (a blank
+        code, a place outside every county, is not judged: False; so is every code when the
+        file names no jurisdiction). Callers pass distinct codes (a layer's counties, a
+        column's categories), not a string per row."""
+        codes = [str(c) for c in adcodes]
+        j = self.jurisdiction
+        if j is None:
+            return np.zeros(len(codes), dtype=bool)
+        return np.array([c != "" and not c.startswith(j[0]) for c in codes], dtype=bool)
 
     def get(self, rule_id: str) -> Rule:
         for r in self.rules:

@@ -375,10 +375,8 @@ def _outside_jurisdiction(out: pd.DataFrame, rules: RuleSet) -> None:
     asks = outside_asks(rules)
     if asks is None or "adcode" not in out.columns:
         return
-    prefix = rules.jurisdiction[0]  # type: ignore[index]
     adcode = pd.Categorical(out["adcode"])
-    cats = np.asarray(adcode.categories, dtype=str)
-    foreign = np.array([c != "" and not c.startswith(prefix) for c in cats], dtype=bool)
+    foreign = rules.outside(adcode.categories)
     codes = np.asarray(adcode.codes)
     mask = (codes >= 0) & foreign[np.maximum(codes, 0)]
     if not mask.any():

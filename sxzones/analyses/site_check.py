@@ -793,10 +793,7 @@ def _outside_jurisdiction(
 ) -> npt.NDArray[np.bool_]:
     """Per project, whether its county lies outside the rules' jurisdiction (the bundled
     admin layer reaches 30 km beyond Shanxi): looked at per county, not per project."""
-    j = rules.jurisdiction
-    if j is None or not len(which):
-        return np.zeros(len(which), dtype=bool)
-    away = np.array([bool(str(c)) and not str(c).startswith(j[0]) for c in county_codes] + [False])
+    away = np.append(rules.outside(county_codes), False)  # position -1: no county
     return away[np.where(which >= 0, which, len(county_codes))]
 
 

@@ -71,3 +71,24 @@ def parse_dms(values: Iterable[object]) -> np.ndarray:
         [_one(v) if isinstance(v, str) and v.strip() else float("nan") for v in values],
         dtype=float,
     )
+
+
+def parse_dms_pair(text: str) -> tuple[float, float] | None:
+    """Two values written in degrees, minutes and seconds, in order (``112°30′15″,37°48′``:
+    any comma, semicolon or tab between them, or a space after a value's last sign), or
+    None when ``text`` is not two such values.
+
+    >>> parse_dms_pair("112°30′,37°48′")
+    (112.5, 37.8)
+    >>> parse_dms_pair("112°30′ 37°48′")
+    (112.5, 37.8)
+    >>> parse_dms_pair("112°30′") is None
+    True
+    """
+    parts = [p for p in re.split(r"\s*[,，;；\t]\s*", text.strip()) if p]
+    if len(parts) != 2:
+        parts = [p for p in re.split(r"(?<=[″\"秒'′分])\s+", text.strip()) if p]
+    if len(parts) != 2:
+        return None
+    x, y = parse_dms(parts)
+    return (float(x), float(y)) if x == x and y == y else None

@@ -37,7 +37,7 @@ import shapely
 from geopandas.array import GeometryArray
 from shapely.errors import GEOSException
 
-from sxzones._util import gc_paused
+from sxzones._util import gc_paused, gdal_options
 from sxzones.crs import CRSSpec, latitude_first, parse_crs
 from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
@@ -688,15 +688,11 @@ def _read_folders(
     placemarks of the others."""
     # KML field names as written (<Data name="行业">): GDAL's LIBKML driver otherwise turns
     # every non-ASCII name into underscores, and the file was refused as missing its fields
-    old = pyogrio.get_gdal_config_option("LIBKML_LAUNDER_FIELD_NAMES")
-    pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"})
-    try:
+    with gdal_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"}):
         names = [str(n) for n, _ in pyogrio.list_layers(path)]
         read = [
             (n, _drop_overlays(_read_geometries(path, n, encoding, where), notes)) for n in names
         ]
-    finally:
-        pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": old})
     parts = [(n, f) for n, f in read if len(f)]
     if not read:  # a document without placemarks: refused as holding no features
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
@@ -1437,10 +1433,10 @@ def _text_table(
     text, _ = jzd.read_text(path, encoding)
     if jzd.is_jzd_text(text) or jzd.is_point_list(text):
         return False
-    try:
-        found = _locatable(table_columns(path, encoding), x, y)
-    except LayerError:
-        return False
+    lines = text.lstrip("\ufeff").splitlines()[:HEADER_SEARCH_ROWS]  # the header, as decoded
+    sep = "\t" if lines and "\t" in lines[0] else ","
+    rows = list(csv.reader(lines, delimiter=sep))
+    found = bool(rows) and _locatable(_header_names(rows, _header_row(rows, x, y)), x, y)
     if found:
         notes.append("a .txt read as a table: its header names coordinate columns")
     return found

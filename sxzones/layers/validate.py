@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +46,7 @@ from sxzones.layers.readers import GEOMETRY_PROBLEM, ROW, RawLayer
 from sxzones.layers.schemas import FIELD_NAMES, ROLES, VALUE_WORDS, Provenance, Role
 from sxzones.vocab import normalise
 
-__all__ = ["Finding", "LayerReport", "validate_layer"]
+__all__ = ["Finding", "LayerReport", "usual_fields", "validate_layer"]
 
 Kind = Literal["refused", "rejected", "repaired", "note"]
 
@@ -305,18 +305,32 @@ def _fields_present(frame: pd.DataFrame) -> list[str]:
     return [str(c) for c in frame.columns if c not in skip]
 
 
+def _by_key(columns: Iterable[str]) -> dict[str, list[str]]:
+    """Column names by their normalised form (:func:`sxzones.vocab.normalise`)."""
+    by_key: dict[str, list[str]] = {}
+    for c in columns:
+        by_key.setdefault(normalise(c), []).append(c)
+    return by_key
+
+
 def _builtin_names(frame: pd.DataFrame, role: Role, taken: set[str]) -> dict[str, str]:
     """Canonical -> source field, from the usual names agencies write (FIELD_NAMES), where
     exactly one candidate is present and the canonical field is not already there."""
-    by_key: dict[str, list[str]] = {}
-    for c in _fields_present(frame):
-        by_key.setdefault(normalise(c), []).append(c)
+    return usual_fields(_fields_present(frame), role, taken)
+
+
+def usual_fields(columns: list[str], role: Role, taken: Collection[str] = ()) -> dict[str, str]:
+    """Canonical field -> the column of ``columns`` that holds it by a usual name
+    (:data:`~sxzones.layers.schemas.FIELD_NAMES`: 企业编号, 行业 ...), where exactly one such
+    column is present, the canonical name is not a column itself and nothing in ``taken``
+    (a mapping's fields and columns) claims it: what validation reads without a mapping."""
+    by_key = _by_key(columns)
     out: dict[str, str] = {}
     canon_fields = dict.fromkeys((*role.required, *role.optional, *role.one_of))
     if role.id_field:
         canon_fields[role.id_field] = None
     for canon in canon_fields:
-        if canon in frame.columns or canon in taken:
+        if canon in columns or canon in taken:
             continue
         words = (canon, *FIELD_NAMES.get(role.name, {}).get(canon, ()))
         hits = list(dict.fromkeys(c for w in words for c in by_key.get(normalise(w), [])))
@@ -333,9 +347,7 @@ def _refuse_twins(raw: RawLayer, role: Role, taken: set[str]) -> None:
     from an ``industry`` column holding ``other``). Equal columns are no doubt; names and ids
     are left alone (``name`` beside ``企业名称`` is a bilingual table)."""
     frame = raw.frame
-    by_key: dict[str, list[str]] = {}
-    for c in _fields_present(frame):
-        by_key.setdefault(normalise(c), []).append(c)
+    by_key = _by_key(_fields_present(frame))
     for canon, words in FIELD_NAMES.get(role.name, {}).items():
         if canon not in frame.columns or canon in taken or canon in ("name", role.id_field):
             continue  # names and ids decide no answer: a bilingual table keeps ``name``
@@ -713,21 +725,23 @@ def _read_candidate_state(run: _Run) -> None:
     ``是`` scored as still settling."""
     frame = run.frame
     if "settled" in frame.columns:
-        text = frame["settled"].map(lambda v: "" if _is_blank(v) else str(v).strip().lower())
+        text = _cell_texts(frame["settled"]).str.lower()
         value = text.map(lambda t: None if t == "" else _SETTLED.get(t.removesuffix(".0")))
         bad = run.alive & (value.isna() & (text != "")).to_numpy(dtype=bool)
         _reject_values(run, bad, "settled", text, "是, 否, 已稳沉, 未稳沉, true, false, 1, 0")
         frame["settled"] = value.astype(object).where(value.notna(), None)
     if "closure_year" in frame.columns:
-        text = frame["closure_year"].map(lambda v: "" if _is_blank(v) else str(v).strip())
+        text = _cell_texts(frame["closure_year"])
         year = text.map(lambda t: int(m.group(1)) if (m := _YEAR.match(t)) else None)
         bad = run.alive & (year.isna() & (text != "")).to_numpy(dtype=bool)
         _reject_values(run, bad, "closure_year", text, "a year: 2019, 2019年 or 2019-06")
         frame["closure_year"] = year.astype(object).where(year.notna(), None)
 
 
-def _is_blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or str(v).strip() in ("", "nan", "<NA>")
+def _cell_texts(values: pd.Series) -> pd.Series:
+    """The cells as stripped text, "" where :func:`_blank`."""
+    text = values.astype("string").str.strip().fillna("")
+    return text.mask(_blank(values), "")
 
 
 def _reject_values(run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str) -> None:

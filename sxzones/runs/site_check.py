@@ -73,13 +73,10 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
 def _dms_point(spec: str) -> shapely.Point | None:
     """``"112°30′15″,37°48′"`` (degrees-minutes-seconds, any comma between): the point, or
     None when ``spec`` is not two such values."""
-    from sxzones.layers.dms import parse_dms
+    from sxzones.layers.dms import parse_dms_pair
 
-    parts = re.split(r"[,，;；]", spec)
-    if len(parts) != 2:
-        return None
-    xy = parse_dms(parts)
-    return shapely.Point(float(xy[0]), float(xy[1])) if all(xy == xy) else None
+    xy = parse_dms_pair(spec)
+    return None if xy is None else shapely.Point(*xy)
 
 
 def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:

@@ -318,15 +318,12 @@ def _pasted_line(line: str, i: int) -> tuple[float, float, bool]:
     """One pasted corner: (first, second, written as 界址点 ``点号[,圈号],X,Y``). A line may
     be ``x,y`` or ``x y``, ``x,y,height`` (KML), ``x,y label``, degrees-minutes-seconds
     (``112°29′24″,38°3′16″``), or ``J1[,1],X,Y[,边长]`` as 界址点 listings give them."""
-    from sxzones.layers.dms import parse_dms
+    from sxzones.layers.dms import parse_dms_pair
 
-    if _DEGREE_SIGNS.search(line):  # degrees-minutes-seconds: two cells
-        cells = [c for c in re.split(r"\s*[,;\t]\s*", line) if c]
-        if len(cells) < 2:
-            cells = [c for c in re.split(r"(?<=[″\"秒'′分])\s+", line) if c]
-        values: list[float] = parse_dms(cells[:2]).tolist() if len(cells) >= 2 else []
-        if len(values) == 2 and all(v == v for v in values):
-            return float(values[0]), float(values[1]), False
+    if _DEGREE_SIGNS.search(line):  # degrees-minutes-seconds: two values, as --project takes
+        xy = parse_dms_pair(line)
+        if xy is not None:
+            return xy[0], xy[1], False
         raise UploadError(
             f"pasted coordinates, line {i}: {line[:60]!r} is not a pair of degrees, minutes "
             "and seconds. Fix: e.g. 112°29′24″,38°3′16″"

@@ -331,15 +331,10 @@ def firm_columns(state: ServeState, upload: Upload) -> dict[str, Any]:
     wanted = [*([role.id_field] if role.id_field else []), *role.required, *role.optional]
     fields = [*dict.fromkeys(f for f in wanted if f), *COORDINATE_FIELDS]  # x, y: coordinates
     found = [f for f in fields if f in columns]
-    from sxzones.layers.schemas import FIELD_NAMES
-    from sxzones.vocab import normalise
+    from sxzones.layers.validate import usual_fields
 
-    keys = {normalise(c) for c in columns}
-    found += [  # read by the names agencies write (企业编号, 企业名称, 行业 ...), as the screen does
-        f
-        for f, words in FIELD_NAMES["firms"].items()
-        if f in fields and f not in found and any(normalise(w) in keys for w in words)
-    ]
+    # read by the names agencies write (企业编号, 企业名称, 行业 ...), as the screen reads them
+    found += [f for f in usual_fields(columns, role) if f in fields and f not in found]
     if coordinate_pair(columns) is not None:  # found by their names (经度/纬度 ...)
         found += [f for f in COORDINATE_FIELDS if f not in found]
     return {"columns": columns, "fields": fields, "found": found}
