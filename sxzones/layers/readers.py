@@ -41,6 +41,7 @@ from sxzones._util import gc_paused, gdal_options
 from sxzones.crs import CRSSpec, latitude_first, parse_crs
 from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
+from sxzones.layers.sheets import sheet_cells, sheet_names
 
 __all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file"]
 
@@ -143,8 +144,8 @@ _ALL_LAYERS = {".kml", ".kmz", ".ovkml"}
 _EXCEL = {".xlsx", ".xls", ".xlsm", ".ods"}
 _TABLE = {".csv", ".tsv", *_EXCEL}
 #: Spreadsheets are read with calamine (Rust): the old .xls that agencies still send, .ods,
-#: and .xlsx about 7x faster than openpyxl (100,000 rows: 1.7 s against 12 s), same values.
-EXCEL_ENGINE = "calamine"
+#: and .xlsx about 7x faster than openpyxl (100,000 rows: 1.7 s against 12 s), same values;
+#: straight from calamine, not through pandas, since (:mod:`sxzones.layers.sheets`).
 _PARQUET = {".parquet", ".geoparquet"}
 _JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
@@ -781,8 +782,7 @@ def _read_table(
         if sheet is None and not header_names and not _locatable(table.columns, x, y):
             # a workbook whose first sheet is its instructions (填表说明): the first sheet
             # that has coordinate columns
-            with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
-                names = [str(n) for n in book.sheet_names]
+            names = sheet_names(path)
             for k, name in enumerate(names[1:], start=2):
                 own: list[str] = []
                 other = _sheet_table(_excel_sheet(path, name, own), x, y, header_names, own)
@@ -834,16 +834,12 @@ def _read_table(
 def _refuse_other_sheets(path: Path, x: str | None, y: str | None) -> None:
     """Refuse a workbook in which more than one sheet has coordinate columns (one sheet per
     city): reading the first would leave the others' rows out of every count."""
-    with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
-        names = [str(n) for n in book.sheet_names]
+    names = sheet_names(path)
     if len(names) < 2:
         return
     located = [names[0]]
     for name in names[1:]:
-        top = pd.read_excel(
-            path, sheet_name=name, dtype=object, header=None, engine=EXCEL_ENGINE,
-            nrows=HEADER_SEARCH_ROWS,
-        )  # fmt: skip
+        top, _ = sheet_cells(path, name, nrows=HEADER_SEARCH_ROWS)
         rows = [list(r) for r in top.itertuples(index=False)]
         if rows and _locatable(_header_names(rows, _header_row(rows, x, y)), x, y):
             located.append(name)
@@ -888,9 +884,9 @@ def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -
     (行业 merged over the firms of one industry) all hold the merged value, said in
     ``notes`` (a reader gives it to the first cell only: the others were rejected as empty)."""
     try:
-        raw = pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
-        if notes is not None and path.suffix.lower() in (".xlsx", ".xlsm"):
-            _fill_merged_down(raw, _merged_ranges(path, sheet), notes)
+        raw, merged = sheet_cells(path, sheet)
+        if notes is not None:
+            _fill_merged_down(raw, merged, notes)
         return raw
     except python_calamine.PasswordError as exc:
         raise _refuse(
@@ -906,53 +902,6 @@ def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -
         raise _refuse(
             path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
         ) from exc
-
-
-_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
-
-
-def _column_index(letters: bytes) -> int:
-    n = 0
-    for c in letters:
-        n = n * 26 + c - 64
-    return n - 1
-
-
-def _merged_ranges(path: Path, sheet: str | int) -> list[tuple[int, int, int, int]]:
-    """The merged ranges of a workbook's sheet (by name or position) as 0-based (first row,
-    first column, last row, last column), from the sheet's XML; none when it cannot be found."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            book = zf.read("xl/workbook.xml")
-            rels = zf.read("xl/_rels/workbook.xml.rels")
-            sheets = re.findall(rb"<(?:\w+:)?sheet\b[^>]*>", book)
-            names = [re.search(rb'name="([^"]*)"', t) for t in sheets]
-            k = sheet if isinstance(sheet, int) else next(
-                i for i, m in enumerate(names) if m and m.group(1).decode() == sheet
-            )  # fmt: skip
-            rid = re.search(rb'r:id="([^"]+)"', sheets[k])
-            rel = next(
-                (r for r in re.findall(rb"<Relationship\b[^>]*>", rels)
-                 if rid and f'Id="{rid.group(1).decode()}"'.encode() in r),
-                b"",
-            )  # fmt: skip
-            target = re.search(rb'Target="([^"]+)"', rel)
-            if target is None:
-                return []
-            name = target.group(1).decode().lstrip("/")
-            name = name if name.startswith("xl/") else f"xl/{name}"
-            out, tail = [], b""
-            with zf.open(name) as fh:  # the merges follow the cells: read through, keep them
-                while chunk := fh.read(1 << 20):
-                    text = tail + chunk
-                    out += _MERGE_REF.findall(text)
-                    tail = text[-200:]
-    except (KeyError, StopIteration, IndexError, zipfile.BadZipFile, OSError, UnicodeDecodeError):
-        return []
-    refs = sorted(set(out))
-    return [
-        (int(r0) - 1, _column_index(c0), int(r1) - 1, _column_index(c1)) for c0, r0, c1, r1 in refs
-    ]
 
 
 def _fill_merged_down(
