@@ -463,9 +463,14 @@ class ChildJob:
 
     def __init__(self, job: Callable[[], Any]) -> None:
         read, write = os.pipe()
-        with warnings.catch_warnings():  # Python 3.12+ warns of a fork with threads alive
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        try:
+            with warnings.catch_warnings():  # Python 3.12+ warns of a fork with threads alive
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:  # the child: run the job, send its outcome, leave at once
             os.close(read)
             _run_child(job, write)
@@ -537,11 +542,15 @@ def gpkg_in_child(
 ) -> ChildJob | None:
     """Start writing ``frame`` as a one-layer GeoPackage (:func:`write_gpkg`, same bytes) in a
     forked process, or return None when it is too small for that to pay (``min_rows``, by
-    default :data:`FORK_MIN_ROWS`) or this process may not fork (:func:`can_fork`): then
-    write it on a thread."""
+    default :data:`FORK_MIN_ROWS`), this process may not fork (:func:`can_fork`) or the fork
+    fails (a process of many GB where the kernel will not promise the memory of a copy):
+    then write it on a thread."""
     if len(frame) < (FORK_MIN_ROWS if min_rows is None else min_rows) or not can_fork():
         return None
-    return ChildJob(lambda: write_gpkg(frame, path, overwrite=True, layer=layer))
+    try:
+        return ChildJob(lambda: write_gpkg(frame, path, overwrite=True, layer=layer))
+    except OSError:  # no memory to account a copy of a very large process: on a thread
+        return None
 
 
 def refuse_inputs(targets: list[Path], inputs: list[Path]) -> None:

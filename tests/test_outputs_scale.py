@@ -221,6 +221,8 @@ def test_gpkg_written_in_a_forked_process_has_the_same_bytes(tmp_path):
     writes): the files are the same bytes as those written on a thread, no child is left."""
     import os
 
+    import pytest
+
     from sxzones.outputs import FORK_MIN_ROWS, can_fork
 
     assert FORK_MIN_ROWS == 50_000 and can_fork()  # Linux: the path users run at scale
@@ -231,6 +233,17 @@ def test_gpkg_written_in_a_forked_process_has_the_same_bytes(tmp_path):
     for name in ("firm_zones.gpkg", "firm_zones.xlsx", "firm_zones.csv", "manifest.json"):
         assert (tmp_path / "fork" / name).read_bytes() == (tmp_path / "thread" / name).read_bytes()
     assert pyogrio.read_info(tmp_path / "fork" / "firm_zones.gpkg")["features"] == 81
+    # a fork refused (a process of many GB: the kernel will not promise a copy): on a thread
+    import errno
+
+    def no_fork() -> int:
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "fork", no_fork)
+        _write(result, tmp_path / "nofork", fmts, fork_min_rows=1)
+    gpkg = (tmp_path / "nofork" / "firm_zones.gpkg").read_bytes()
+    assert gpkg == (tmp_path / "thread" / "firm_zones.gpkg").read_bytes()
     # never from another thread (a web server's worker: its other threads may be in GDAL)
     from concurrent.futures import ThreadPoolExecutor
 
