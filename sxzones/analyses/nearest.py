@@ -743,6 +743,13 @@ class TargetIndex:
     def of(cls, geoms: npt.NDArray[np.object_]) -> TargetIndex:
         return cls(geoms)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (sent to another process) without its lock and what is built on use."""
+        return {"geoms": self.geoms}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["geoms"])  # type: ignore[misc]
+
     @property
     def prepared(self) -> npt.NDArray[np.object_]:
         """A prepared copy of the targets, for the thread that uses this index."""
