@@ -269,6 +269,7 @@ def test_chinese_popup_in_browser(browser, tmp_path):
         return null;""")
     assert "甲焦化厂" in text and "行业" in text and "焦化" in text and "区位" in text
     assert "industry_id" not in text and "coking" not in text
+    assert "行业识别状态" in text and "是否适用规则" in text and "炼焦" in text  # the value given
     legend = browser.find_element("css selector", "#sx-legend").text
     assert "企业与建成区距离筛查（20 千米）" in legend and "Firm screen" not in legend
 
@@ -440,3 +441,25 @@ def test_firm_markers_take_their_zone_colour(browser, tmp_path):
         for z in zones.values()
     }
     assert sorted(drawn) == sorted([f, want[z], want[z]] for f, z in zones.items())
+
+
+def test_unrecognised_industry_shows_on_the_map(browser, tmp_path):
+    """A firm whose industry the rules do not know is said so in its popup, with the value
+    given: not an empty industry that looks like "no rule applies"."""
+    csv = tmp_path / "f.csv"
+    csv.write_text(
+        "firm_id,name,industry,lon,lat\nX1,甲铸造厂,铸造,112.55,37.87\nX2,乙钢厂,钢铁,112.6,37.9\n",
+        encoding="utf-8",
+    )
+    _open(browser, _firm_map(tmp_path, csv, "--lang", "zh"))
+    text = browser.execute_script("""
+        for (const k of Object.keys(window)) {
+          const v = window[k];
+          if (v instanceof L.GeoJSON && v.getLayers().length === 2) {
+            const lyr = v.getLayers().find(l => l.feature.properties.firm_id === 'X1');
+            lyr.fire('click', {latlng: lyr.getLatLng()}, true);
+            return v.getPopup().getElement().innerText;
+          }
+        }
+        return null;""")
+    assert "甲铸造厂" in text and "铸造" in text and "未识别" in text

@@ -51,7 +51,12 @@ def test_map_writes_values_as_given_and_styles_by_colour(tmp_path):
     firms = _firms([odd, "乙", "丙", "丁"], ["inside", "within_20km", "beyond", None])
     layer = MapLayer("firms", firms, "firms", ["name", "zone"], style=LayerStyle(by="zone"))
     page = save_map(build_map([layer], title="t"), tmp_path / "m.html").read_text("utf-8")
+    hostile = build_map([layer], title="<script>x</script>")
+    assert "<title>&lt;script&gt;x&lt;/script&gt;</title>" in save_map(
+        hostile, tmp_path / "h.html"
+    ).read_text("utf-8")
     assert odd in page
+    assert "<title>t</title>" in page  # the tab shows the map's title, not the file path
     assert '"id": "0"' not in page  # no id given to every feature
     for zone in ("inside", "within_20km", "beyond"):
         assert page.count(f'case "{CATEGORY_COLOURS[zone]}":') == 1

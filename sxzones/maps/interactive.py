@@ -309,6 +309,7 @@ def build_map(
     basemap = basemap or Basemap()
     bounds = None
     m = strip_unused_defaults(folium.Map(tiles=None, control_scale=False, prefer_canvas=True))
+    m.get_root().title = html.escape(title)  # type: ignore[attr-defined]  # the tab's name
     m.add_child(MetricScale())  # Leaflet's own scale shows miles and feet too
     # With no basemap shown (offline), nothing else gives the map a zoom range, and marker
     # clustering refuses to start without one ("Map has no maxZoom specified").
