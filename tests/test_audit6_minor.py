@@ -1,0 +1,75 @@
+"""Minor findings of the sixth audit, each read from a real file through the real reader:
+a rejected row's reason quoting other rows' values, a built-up area without a kind shown as
+the text ``nan``, a fix that mapped an industrial park to a city built-up area, ..."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from click.testing import CliRunner
+
+from sxzones.cli import cli
+from sxzones.layers import read_file, validate_layer
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def _squares(path, rows, x0=112.495, y0=38.0):
+    """GeoJSON of 500 m squares 2 km apart, one per row of properties (CGCS2000 degrees)."""
+    feats = []
+    for k, props in enumerate(rows):
+        x, y = x0 + 0.03 * k, y0
+        ring = [[x, y], [x + 0.005, y], [x + 0.005, y + 0.005], [x, y + 0.005], [x, y]]
+        feats.append(
+            {"type": "Feature", "properties": props,
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        )  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    return path
+
+
+def test_each_rejected_candidate_quotes_its_own_kind(tmp_path):
+    """m21: every rejected candidate's reason listed the first five bad values of the whole
+    layer (露天矿排土场 of the sixth was not among them)."""
+    kinds = ["关闭煤矿", "农药化工污染地块", "受污染地块", "垃圾填埋场", "工业污染场地", "露天矿排土场"]
+    rows = [{"地块编号": "OK", "地块类型": "废弃矿山"}]
+    rows += [{"地块编号": f"K{k}", "地块类型": v} for k, v in enumerate(kinds)]
+    p = _squares(tmp_path / "cands.geojson", rows)
+    res = _invoke("sites", "--candidates", str(p), "--tech", "pv", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 0, res.output
+    rej = pd.read_csv(tmp_path / "o" / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rej["id"].tolist() == [f"K{k}" for k in range(6)]
+    for kind, reason in zip(kinds, rej["reason"], strict=True):
+        assert reason.startswith(f"'地块类型' has value(s) ['{kind}']; allowed: ")
+        assert all(other not in reason for other in kinds if other != kind)
+
+
+def test_builtup_without_kind_and_unknown_kinds(tmp_path):
+    """m23: a built-up area whose 类型 is empty showed ``nearest_area_kind = nan``; the fix
+    offered for 工业园区 was to map it to ``city`` outright, which would make an industrial
+    park a city built-up area under clause 四."""
+    rows = [
+        {"编号": "B1", "名称": "甲县城", "类型": "县城建成区"},
+        {"编号": "B2", "名称": "乙园区", "类型": "工业园区"},
+        {"编号": "B3", "名称": "丙", "类型": None},
+    ]
+    bu = _squares(tmp_path / "bu.geojson", rows, x0=112.6, y0=37.0)
+    firms = tmp_path / "firms.csv"
+    firms.write_text("firm_id,industry,lon,lat\nT1,焦化,112.6625,37.0025\n", "utf-8")
+    g, rep = validate_layer(read_file(bu, crs="cgcs2000"), "builtup", working_crs=4546)
+    assert g["area_id"].tolist() == ["B1", "B3"]
+    summary = rep.summary()
+    assert '"工业园区" = "city" } } if "工业园区" means city' in summary
+    assert "only if a value is one of these under another name" in summary
+    res = _invoke(
+        "firms", "--firms", str(firms), "--crs", "cgcs2000", "--builtup", str(bu), "--admin", "",
+        "--format", "csv", "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str,
+                    keep_default_na=False)  # fmt: skip
+    assert (t.loc[0, "nearest_area_id"], t.loc[0, "zone"]) == ("B3", "inside")
+    assert t.loc[0, "nearest_area_kind"] == ""
