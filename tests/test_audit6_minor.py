@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
+import shapely
 from click.testing import CliRunner
+from pyproj import Geod
 
 from sxzones.cli import cli
 from sxzones.layers import read_file, validate_layer
@@ -34,7 +37,14 @@ def _squares(path, rows, x0=112.495, y0=38.0):
 def test_each_rejected_candidate_quotes_its_own_kind(tmp_path):
     """m21: every rejected candidate's reason listed the first five bad values of the whole
     layer (露天矿排土场 of the sixth was not among them)."""
-    kinds = ["关闭煤矿", "农药化工污染地块", "受污染地块", "垃圾填埋场", "工业污染场地", "露天矿排土场"]
+    kinds = [
+        "关闭煤矿",
+        "农药化工污染地块",
+        "受污染地块",
+        "垃圾填埋场",
+        "工业污染场地",
+        "露天矿排土场",
+    ]
     rows = [{"地块编号": "OK", "地块类型": "废弃矿山"}]
     rows += [{"地块编号": f"K{k}", "地块类型": v} for k, v in enumerate(kinds)]
     p = _squares(tmp_path / "cands.geojson", rows)
@@ -73,3 +83,33 @@ def test_builtup_without_kind_and_unknown_kinds(tmp_path):
                     keep_default_na=False)  # fmt: skip
     assert (t.loc[0, "nearest_area_id"], t.loc[0, "zone"]) == ("B3", "inside")
     assert t.loc[0, "nearest_area_kind"] == ""
+
+
+KML = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder><name>我的地点</name>
+<Placemark><name>项目红线</name><Polygon><outerBoundaryIs><LinearRing><coordinates>
+112.49,38.05,0 112.49,38.07,0 112.47,38.07,0 112.47,38.05,0 112.49,38.05,0
+</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+<Placemark><name>大门</name><Point><coordinates>112.48,38.05,0</coordinates></Point></Placemark>
+</Folder></Document></kml>"""
+
+
+def test_project_kml_with_a_parcel_and_a_pin_is_the_parcel(tmp_path):
+    """m3: ``--project`` (one project) given a Google Earth KML holding the parcel and a pin
+    at its gate checked two projects; the parcel is checked and the pin said as left out.
+    ``--projects`` still checks every feature."""
+    p = tmp_path / "red.kml"
+    p.write_text(KML, "utf-8")
+    geod = Geod(ellps="GRS80")
+    ring = [(112.49, 38.05), (112.49, 38.07), (112.47, 38.07), (112.47, 38.05)]
+    area = abs(geod.geometry_area_perimeter(shapely.Polygon(ring))[0])
+    common = ["--industry", "pv", "--reports", "none"]
+    res = _invoke("check", "--project", str(p), *common, "--out", str(tmp_path / "one"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "one" / "site_check.json").read_text("utf-8"))
+    assert [q["area_m2"] for q in doc["projects"]] == [pytest.approx(area, rel=1e-6)]
+    assert "the point(s) beside it left out (feature 2 (大门))" in res.output
+    res = _invoke("check", "--projects", str(p), *common, "--out", str(tmp_path / "all"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "all" / "site_check.json").read_text("utf-8"))
+    assert len(doc["projects"]) == 2

@@ -6,7 +6,7 @@ import os
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -161,10 +161,13 @@ def read_projects(
     if id_field:
         mapping["project_id"] = id_field
     path = Path(spec)
+    said: Finding | None = None
     if raw is not None or is_existing_path(path):
         if raw is None:
             raw = read_file(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y)
         mapping = _project_fields(raw, mapping)
+        if single:
+            raw, said = _pins_left_out(raw)
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
                 f"{path}: --project takes one project, but this table has {len(raw.frame)} "
@@ -184,6 +187,7 @@ def read_projects(
         working = CRS.from_user_input(cat.working.crs)
         plain = plain_project(raw, working, constants, cat.study_area)
         if plain is not None:
+            plain[1].findings.extend([said] if said else [])
             return _say_default_kind(*plain)
     if industry is not None:  # given for every project: it is the field (a 行业 column too)
         raw.frame["industry"] = industry
@@ -204,6 +208,7 @@ def read_projects(
             f"{raw.path}: the projects have no industry field: give --industry (steel, "
             "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
         )
+    report.findings.extend([said] if said else [])
     _say_default_kind(projects, report)
     notes = {}
     for f in report.findings:
@@ -212,6 +217,38 @@ def read_projects(
                 notes[r] = f"invalid geometry repaired: {f.message}"
     projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
     return projects, report
+
+
+def _pins_left_out(raw: RawLayer) -> tuple[RawLayer, Finding | None]:
+    """``--project`` is one project: a file holding a parcel and a pin beside it (Google
+    Earth's placemark at the gate or on the name) is the parcel; the pins are left out and
+    said (by feature and name), where they were checked as projects of their own. The
+    layer unchanged (and None) when it holds no polygon or no point."""
+    frame = raw.frame
+    kinds = shapely.get_type_id(frame.geometry.to_numpy())
+    pins, parcels = np.isin(kinds, (0, 4)), np.isin(kinds, (3, 6))
+    if not pins.any() or not parcels.any():
+        return raw, None
+    names = frame["Name"] if "Name" in frame.columns else frame.get("name")
+    shown = [
+        f"{r}" + (f" ({n})" if names is not None and isinstance(n, str) and n else "")
+        for r, n in zip(
+            frame.loc[pins, ROW],
+            names[pins] if names is not None else [None] * int(pins.sum()),
+            strict=True,
+        )
+    ]
+    kept = frame[~pins].copy()
+    kept.attrs = dict(frame.attrs)
+    found = Finding(
+        "note",
+        "pins_left_out",
+        f"--project is one project: the parcel checked, the point(s) beside it left out "
+        f"({raw.row_word} {', '.join(shown)}). Fix: to check a point too, give it alone "
+        '(--project "lon,lat"); to check every feature as a project, use --projects',
+        word=raw.row_word,
+    )
+    return replace(raw, frame=kept), found
 
 
 def _say_default_kind(
