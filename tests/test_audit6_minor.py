@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from pyproj import Geod
 
 from sxzones.cli import cli
+from sxzones.errors import LayerError
 from sxzones.layers import read_file, validate_layer
 
 
@@ -113,3 +114,71 @@ def test_project_kml_with_a_parcel_and_a_pin_is_the_parcel(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "all" / "site_check.json").read_text("utf-8"))
     assert len(doc["projects"]) == 2
+
+
+def _firms(tmp_path, path):
+    out = tmp_path / "o"
+    res = _invoke(
+        "firms", "--firms", str(path), "--crs", "wgs84", "--builtup", "builtup_demonstration",
+        "--format", "csv", "--out", str(out), "--overwrite",
+    )  # fmt: skip
+    return res, out
+
+
+HEAD = "企业编号,企业名称,行业,经度,纬度\n"
+ROWS = "F1,太原钢厂,钢铁,112.55,37.87\nF2,远郊焦化,焦化,112.2,38.3\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (HEAD + ROWS.replace("\n", ",\n"), "utf-8"),  # a trailing comma on every data row
+        (HEAD + ROWS + "合计,2家\n", "utf-8"),  # a short total row
+        ("重点企业名单\n" + HEAD + ROWS.replace("\n", ",\n") + "合 计,2家,\n", "gbk"),
+    ],
+    ids=["trailing_comma", "short_total", "gbk_title_both"],
+)
+def test_csv_trailing_comma_and_short_total_row(tmp_path, text, encoding):
+    """m11: both were refused as a whole ("row 2 has 6 of 5 columns") while the same rows in
+    a workbook are read; the empty last field is not data, the 合计 row is rejected as a row."""
+    p = tmp_path / "firms.csv"
+    p.write_text(text, encoding)
+    raw = read_file(p, crs="wgs84")
+    assert list(raw.frame.columns[1:6]) == ["企业编号", "企业名称", "行业", "经度", "纬度"]
+    res, out = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    assert t["firm_id"].tolist() == ["F1", "F2"]
+    assert t["zone"].tolist() == ["inside", "within_20km"]
+    first = 3 if text.startswith("重点") else 2
+    assert t["source_row"].tolist() == [str(first), str(first + 1)]
+    rej = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    if "计" in text:
+        assert rej["source_row"].tolist() == [str(first + 2)]
+        assert rej["id"].str.replace(" ", "").tolist() == ["合计"]
+        assert rej["reason"].tolist() == ["coordinates missing or not numbers"]
+        assert "short total row(s) read with blanks" in res.output
+        assert "input rows 3 = screened 2 + rejected 1" in res.output
+    else:
+        assert rej.empty
+    if text.count(",\n") >= 2:
+        assert "every row ends with an empty field (a trailing comma)" in res.output
+
+
+@pytest.mark.parametrize(
+    ("body", "row"),
+    [
+        ("F1,太原钢厂,钢铁,112.55,37.87,\nF2,远郊焦化,焦化,112.2,38.3\n", "row 2 has 6 of 5"),
+        ("F1,太原钢厂,钢铁,112.55,37.87,x\nF2,远郊焦化,焦化,112.2,38.3,y\n", "row 2 has 6 of 5"),
+        ("F1,太原钢厂,钢铁,112.55,37.87\nF2,远郊焦化,焦化,112.2\n", "row 3 has 4 of 5"),
+        ("F1,太原钢厂,钢铁,112.55,37.87\n合计,2家,,,,9\n", "row 3 has 6 of 5"),
+    ],
+    ids=["some_trailing", "filled_extra", "short_data_row", "long_total"],
+)
+def test_other_ragged_rows_still_refuse_the_csv(tmp_path, body, row):
+    """A trailing comma on some rows only, a filled extra field, a short data row, a total
+    row with a value beyond the header: the file is refused with the row, as before."""
+    p = tmp_path / "firms.csv"
+    p.write_text(HEAD + body, "utf-8")
+    with pytest.raises(LayerError, match=f"malformed CSV: {row} columns"):
+        read_file(p, crs="wgs84")

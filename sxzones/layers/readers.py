@@ -816,6 +816,9 @@ def _read_table(
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
                 continue
+            lenient = _read_csv_ragged(path, sep, enc, x, y, header_names, notes)
+            if lenient is not None:
+                return lenient
             raise _refuse(
                 path,
                 f"malformed CSV{_ragged_row(path, sep, enc)} ({exc})",
@@ -1033,6 +1036,61 @@ def _ragged_row(path: Path, sep: str, encoding: str) -> str:
         except (csv.Error, UnicodeDecodeError):
             return ""
     return ""
+
+
+#: The first cell of a total row (合计, 总计, 小计; "合 计" as centred in a sheet).
+_TOTAL_ROW = re.compile(r"^\s*(?:合\s*计|总\s*计|小\s*计)")
+
+
+def _read_csv_ragged(
+    path: Path,
+    sep: str,
+    encoding: str,
+    x: str | None,
+    y: str | None,
+    header_names: frozenset[str],
+    notes: list[str],
+) -> pd.DataFrame | None:
+    """A CSV Arrow refused for rows of another width, read after all where the extra or
+    missing cells carry nothing: an empty last field on every data row (a trailing comma,
+    as some exports write every line) is not data and is left out; a short total row
+    (合计, 总计, 小计, as spreadsheets end a list) is padded with blanks, to be rejected as a
+    row with its reason like the same row in a workbook. Both said as notes. None for any
+    other ragged row (the file is refused as before). Every column as text, blank lines kept
+    as rows (as :func:`_read_csv_arrow` gives them)."""
+    with path.open(
+        "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
+    ) as fh:
+        try:
+            rows = list(csv.reader(fh, delimiter=sep))
+        except csv.Error:
+            return None
+    skip = _header_row(rows[:HEADER_SEARCH_ROWS], x, y, header_names)
+    header = _header_names(rows, skip)
+    width, body = len(header), rows[skip + 1 :]
+    if not width or len(set(header)) != width:
+        return None
+    data = [r for r in body if r and not _TOTAL_ROW.match(r[0])]
+    trailing = bool(data) and all(len(r) == width + 1 and r[-1].strip() == "" for r in data)
+    if not trailing and any(len(r) != width for r in data):
+        return None
+    cells, totals = [], []
+    for n, r in enumerate(body, start=skip + 2):
+        if r and _TOTAL_ROW.match(r[0]) and len(r) != width:
+            if len(r) > width + trailing or any(c.strip() for c in r[width:]):
+                return None
+            totals.append(f"{n} ({r[0].strip()}, {len(r)} of {width} columns)")
+        cells.append((r[:width] + [""] * width)[:width])
+    if trailing:
+        notes.append("every row ends with an empty field (a trailing comma): read without it")
+    if totals:
+        notes.append(
+            f"short total row(s) read with blanks for their missing cells: row(s) "
+            f"{', '.join(totals)}"
+        )
+    out = pd.DataFrame(cells, columns=header, dtype=object).astype(str)
+    out.attrs["header_row"] = skip + 1
+    return out
 
 
 def _garbles_utf8(path: Path, encoding: str, probe: int = 1 << 20) -> bool:

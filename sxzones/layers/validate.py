@@ -157,6 +157,8 @@ _SAID_READ_NOTES = (
     "degrees, minutes and seconds combined",
     "KML: ",
     "cells merged down a column",
+    "every row ends with an empty field",
+    "short total row(s)",
 )
 
 
