@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
@@ -182,3 +183,57 @@ def test_other_ragged_rows_still_refuse_the_csv(tmp_path, body, row):
     p.write_text(HEAD + body, "utf-8")
     with pytest.raises(LayerError, match=f"malformed CSV: {row} columns"):
         read_file(p, crs="wgs84")
+
+
+JZD_PARTS = """[属性描述]
+坐标系=2000国家大地坐标系
+几度分带=3
+带号=37
+[地块坐标]
+5,400.0000,A001,甲地块,面,,工业用地,,@
+{a}
+5,100.0000,A001,甲地块东区,面,,工业用地,,@
+{b}
+5,1.0000,B002,乙地块,面,,工业用地,,@
+J1,1,4214000.000,37620000.000
+J2,1,4214100.000,37620000.000
+J1,1,4214000.000,37620000.000
+"""
+
+
+def _ring(n0, e0, side):
+    pts = [(n0, e0), (n0 + side, e0), (n0 + side, e0 - side), (n0, e0 - side), (n0, e0)]
+    return "\n".join(f"J{k + 1},1,{n:.3f},{e:.3f}" for k, (n, e) in enumerate(pts))
+
+
+def test_jzd_parts_sharing_a_parcel_number_are_one_parcel(tmp_path):
+    """m22: a second header with the same 地块编号 (how some survey programs write a parcel's
+    parts) was rejected as a duplicate id, and the project checked on its first part only.
+    The parts are one multipart parcel now; the parcel after them keeps its number."""
+    p = tmp_path / "parts.txt"
+    text = JZD_PARTS.format(
+        a=_ring(4214500.0, 37630800.0, 2000.0), b=_ring(4214500.0, 37633800.0, 1000.0)
+    )
+    p.write_text(text, "gbk")
+    raw = read_file(p)
+    assert raw.frame["parcel_id"].tolist() == ["A001", "B002"]
+    assert raw.frame["source_row"].tolist() == [1, 3]
+    first = raw.frame.iloc[0]
+    assert first.geometry.geom_type == "MultiPolygon"
+    assert first.geometry.area == pytest.approx(2000.0**2 + 1000.0**2)
+    assert (first["name"], first["declared_area"]) == ("甲地块、甲地块东区", 500.0)
+    res = _invoke(
+        "check", "--projects", str(p), "--industry", "pv", "--reports", "none",
+        "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "A001 (2 parts, header lines 6, 12)" in res.output
+    assert "input rows 2 = checked 1 + rejected 1" in res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    (a001,) = doc["projects"]
+    g, _ = validate_layer(raw, "projects", working_crs=4525)
+    geod = Geod(ellps="GRS80")
+    ll = gpd.GeoSeries([g.geometry.iloc[0]], crs=4525).to_crs(4490).iloc[0]
+    assert a001["area_m2"] == pytest.approx(abs(geod.geometry_area_perimeter(ll)[0]), rel=1e-6)
+    rej = pd.read_csv(tmp_path / "o" / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rej[["source_row", "id"]].values.tolist() == [["3", "B002"]]

@@ -1539,9 +1539,46 @@ def _read_jzd(
         )
     if header_spec is not None:
         notes.append(f"界址点 header declares {header_spec.name}")
-    frame = gpd.GeoDataFrame(rows, geometry="geometry")
+    frame = _join_jzd_parts(gpd.GeoDataFrame(rows, geometry="geometry"), notes)
     frame.attrs["inferred"] = inferred
     return frame, (header_spec.crs if header_spec else None)
+
+
+def _join_jzd_parts(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """界址点 parcels that share a 地块编号 joined into one multipart parcel (some survey
+    programs write each part of a parcel under a header of its own, with the same number;
+    the second part was rejected as a duplicate id and the parcel checked on its first part
+    only): the union of their geometries, the sum of their declared areas (hectares), their
+    distinct names, uses and land classes joined with 、, any part's problem kept. The joined
+    parcel keeps the first part's index (its parcel number); the joins are said as a note."""
+    ids = frame["parcel_id"]
+    if not ids.duplicated().any():
+        return frame
+    keep, said = [], []
+    for pid, part in frame.groupby("parcel_id", sort=False):
+        first = part.index[0]
+        keep.append(first)
+        if len(part) == 1:
+            continue
+        geoms = [g for g in part.geometry if g is not None]
+        frame.loc[first, "geometry"] = shapely.union_all(geoms) if geoms else None
+        for col in ("name", "use", "land_class"):
+            texts = dict.fromkeys(str(v) for v in part[col] if isinstance(v, str) and v)
+            frame.loc[first, col] = "、".join(texts)
+        areas = part["declared_area"].dropna()
+        frame.loc[first, "declared_area"] = float(areas.sum()) if len(areas) else None
+        problems = [
+            f"part at line {ln}: {pr}"
+            for ln, pr in zip(part["header_line"], part["jzd_problem"], strict=True)
+            if isinstance(pr, str)
+        ]
+        frame.loc[first, "jzd_problem"] = "; ".join(problems) if problems else None
+        lines = ", ".join(str(ln) for ln in part["header_line"])
+        said.append(f"{pid} ({len(part)} parts, header lines {lines})")
+    notes.append(
+        f"界址点 parcels sharing a 地块编号 joined as one multipart parcel each: {'; '.join(said)}"
+    )
+    return frame.loc[sorted(keep)]
 
 
 def _read_table_layer(
@@ -1689,7 +1726,8 @@ def read_file(
     # a spreadsheet's first data row is row 2, or the row under a header below titles; a
     # table's index keeps the places of the blank rows it skipped
     first = header_row + 1 if table else 1
-    rows = frame.index.to_numpy() + first if table else None
+    # a 界址点 file's parcels joined by 地块编号 keep their first part's number
+    rows = frame.index.to_numpy() + first if table or suffix in _JZD else None
     frame = frame.reset_index(drop=True)
     if ROW in frame.columns:  # an output of sxzones read again: its rows keep their numbers
         kept = f"input_{ROW}"

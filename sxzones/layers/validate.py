@@ -159,6 +159,7 @@ _SAID_READ_NOTES = (
     "cells merged down a column",
     "every row ends with an empty field",
     "short total row(s)",
+    "界址点 parcels sharing a 地块编号",
 )
 
 
