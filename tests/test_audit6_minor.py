@@ -5,8 +5,10 @@ the text ``nan``, a fix that mapped an industrial park to a city built-up area, 
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -237,3 +239,163 @@ def test_jzd_parts_sharing_a_parcel_number_are_one_parcel(tmp_path):
     assert a001["area_m2"] == pytest.approx(abs(geod.geometry_area_perimeter(ll)[0]), rel=1e-6)
     rej = pd.read_csv(tmp_path / "o" / "rejects.csv", encoding="utf-8-sig", dtype=str)
     assert rej[["source_row", "id"]].values.tolist() == [["3", "B002"]]
+
+
+# ---- m13: a table of parcel corners (界址点成果表) as parcels ------------------------------
+
+#: Two parcels in zone 37 (zone-prefixed eastings, X the northing): A001 a 2 km square
+#: written J1..J4 and J1 again to close it; A002 a 1 km square with its rows out of order and
+#: its number on the first row only (J10 after J9: point numbers in their natural order).
+CORNER_ROWS = [
+    ["A001", "J1", 4214500.0, 37630800.0],
+    ["A001", "J2", 4216500.0, 37630800.0],
+    ["A001", "J3", 4216500.0, 37628800.0],
+    ["A001", "J4", 4214500.0, 37628800.0],
+    ["A001", "J1", 4214500.0, 37630800.0],
+    ["A002", "J10", 4214000.0, 37633800.0],
+    [None, "J8", 4215000.0, 37634800.0],
+    [None, "J7", 4214000.0, 37634800.0],
+    [None, "J9", 4215000.0, 37633800.0],
+]
+
+
+def _corners_xlsx(path, rows=CORNER_ROWS):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["界址点成果表"])
+    ws.append(["地块编号", "点号", "X坐标(m)", "Y坐标(m)", "备注"])
+    for r in rows:
+        ws.append([*r, "拐点"])
+    book.save(path)
+    return path
+
+
+def _geod_area(poly, crs):
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(crs, 4490, always_xy=True)
+    ll = shapely.transform(poly, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+    return abs(Geod(ellps="GRS80").geometry_area_perimeter(ll)[0])
+
+
+def test_check_reads_a_table_of_corners_as_parcels(tmp_path):
+    """m13: the command could not turn a 界址点成果表 into parcels (the page could); with
+    --corners, one parcel per 地块编号, corners joined in point-number order, X the northing,
+    the same parcels as the 界址点 file of the same corners."""
+    p = _corners_xlsx(tmp_path / "corners.xlsx")
+    res = _invoke(
+        "check", "--projects", str(p), "--corners", "--crs", "gk37", "--industry", "pv",
+        "--reports", "none", "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "corners joined in point-number order (点号), one parcel per 地块编号" in res.output
+    assert "A001 (4 corners, rows 3-7, closing corner left out); A002 (4 corners, rows 8-11)" in (
+        res.output
+    )
+    assert "read from Y坐标(m) (x) and X坐标(m) (y): X the northing" in res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    got = {q["project_id"]: q["area_m2"] for q in doc["projects"]}
+    a001 = shapely.box(37628800.0, 4214500.0, 37630800.0, 4216500.0)
+    a002 = shapely.box(37633800.0, 4214000.0, 37634800.0, 4215000.0)
+    assert got == {
+        "A001": pytest.approx(_geod_area(a001, 4525), rel=1e-6),
+        "A002": pytest.approx(_geod_area(a002, 4525), rel=1e-6),
+    }
+    # the same corners as a 界址点 file: the same parcels
+    lines = [f"{r[1]},1,{r[2]:.3f},{r[3]:.3f}" for r in CORNER_ROWS[:5]]
+    jzd = tmp_path / "a001.txt"
+    jzd.write_text(JZD_PARTS.split("5,400")[0] + "5,400.0000,A001,甲,面,,,,@\n" + "\n".join(lines) + "\n", "utf-8")  # fmt: skip
+    from sxzones.layers.corners import read_corners
+
+    table = read_corners(p, crs="gk37").frame.geometry.iloc[0]
+    assert table.normalize().equals_exact(read_file(jzd).frame.geometry.iloc[0].normalize(), 1e-6)
+
+
+def test_corners_one_parcel_and_latitude_first(tmp_path):
+    """No parcel number: the table is one parcel, named after the file; 纬度 written before
+    经度 and rows out of order change nothing. --project takes it; two parcels it refuses."""
+    p = tmp_path / "红线.csv"
+    p.write_text(
+        "点号,纬度,经度\nJ3,38.074488,112.470137\nJ1,38.054488,112.490137\n"
+        "J2,38.074488,112.490137\nJ4,38.054488,112.470137\n",
+        "utf-8",
+    )
+    common = ["--crs", "cgcs2000", "--industry", "pv", "--reports", "none"]
+    res = _invoke("check", "--project", str(p), "--corners", *common, "--out", str(tmp_path / "o"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))
+    ring = [(112.490137, 38.054488), (112.490137, 38.074488), (112.470137, 38.074488),
+            (112.470137, 38.054488)]  # fmt: skip
+    area = abs(Geod(ellps="GRS80").geometry_area_perimeter(shapely.Polygon(ring))[0])
+    assert [(q["project_id"], q["area_m2"]) for q in doc["projects"]] == [
+        ("红线", pytest.approx(area, rel=1e-6))
+    ]
+    two = _corners_xlsx(tmp_path / "two.xlsx")
+    res = _invoke("check", "--project", str(two), "--corners", "--crs", "gk37", "--industry",
+                  "pv", "--out", str(tmp_path / "o2"))  # fmt: skip
+    assert res.exit_code == 2
+    assert "the corners make 2 parcels (A001, A002" in res.output and "use --projects" in res.output
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            CORNER_ROWS[:2] + CORNER_ROWS[4:5],
+            r"parcel A001 \(rows 3-5\), corners joined in point-number order \(点号\): 2 "
+            r"distinct corner\(s\) make no parcel",
+        ),
+        (
+            [CORNER_ROWS[0], CORNER_ROWS[2], CORNER_ROWS[1], CORNER_ROWS[3]],
+            r"parcel A001 \(rows 3-6\), corners joined in point-number order \(点号\): the 4 "
+            r"corners do not make a simple polygon \(Self-intersection",
+        ),
+        (
+            [*CORNER_ROWS[:4], ["A001", "J1", 4214501.0, 37630800.0]],
+            r"point J1 appears in rows 3, 7 with different coordinates",
+        ),
+    ],
+    ids=["two_corners", "crossing", "moved_closing_corner"],
+)
+def test_corners_that_make_no_parcel_are_refused(tmp_path, rows, message):
+    """Fewer than 3 corners, a ring that crosses itself once joined in point-number order
+    (J2 and J3 swapped), a closing corner that is not the first: refused with file and
+    rows (exit 2), never a parcel of the wrong shape."""
+    if "Self" in message:  # numbered in the order written: J2 and J3 swapped
+        rows = [[r[0], f"J{k + 1}", r[2], r[3]] for k, r in enumerate(rows)]
+    p = _corners_xlsx(tmp_path / "bad.xlsx", rows)
+    res = _invoke("check", "--projects", str(p), "--corners", "--crs", "gk37", "--industry",
+                  "pv", "--out", str(tmp_path / "o"))  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "bad.xlsx" in res.output and "Fix:" in res.output
+    assert re.search(message, res.output), res.output
+
+
+def test_reviewer_page_reads_corners_as_the_command_does(tmp_path):
+    """The page's "table rows are the parcel's corners" box and --corners are one reading:
+    the page's answer is the command's, and the command line it shows has --corners."""
+    from starlette.testclient import TestClient
+
+    from sxzones.options import ServeOptions
+    from sxzones.serve import create_app
+
+    p = _corners_xlsx(tmp_path / "corners.xlsx")
+    app, state = create_app(ServeOptions(max_upload_mb=2, max_features=1000))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+            form = {"crs": "gk37", "industry": "pv", "vertices": "on"}
+            files = {"file": ("corners.xlsx", p.read_bytes())}
+            res = client.post("/api/check", data=form, files=files).json()
+    finally:
+        state.close()
+    assert res["command"] == (
+        "sxzones check --projects corners.xlsx --crs gk37 --industry pv --corners --out OUT"
+    )
+    out = _invoke("check", "--projects", str(p), "--corners", "--crs", "gk37", "--industry", "pv",
+                  "--out", str(tmp_path / "cli"))  # fmt: skip
+    assert out.exit_code == 0, out.output
+    cli_doc = json.loads((tmp_path / "cli" / "site_check.json").read_text("utf-8"))
+    assert [q["project_id"] for q in res["document"]["projects"]] == ["A001", "A002"]
+    assert res["document"]["projects"] == cli_doc["projects"]

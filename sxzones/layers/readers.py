@@ -1162,7 +1162,9 @@ def _read_csv_arrow(
     return out
 
 
-def table_columns(path: Path, encoding: str | None = None) -> list[str]:
+def table_columns(
+    path: Path, encoding: str | None = None, sheet: str | int | None = None
+) -> list[str]:
     """The columns of a CSV/TSV or spreadsheet as :func:`read_file` reads it (encoding,
     separator, header below title rows, merged header cells), without the unnamed ones: what
     a page offers for mapping fields.
@@ -1172,7 +1174,7 @@ def table_columns(path: Path, encoding: str | None = None) -> list[str]:
     LayerError
         The file cannot be read as a table.
     """
-    table = _read_table(Path(path), None, None, None, encoding, [])
+    table = _read_table(Path(path), None, None, sheet, encoding, [])
     names = (str(c).strip() for c in table.columns)
     return [n for n in names if n and not n.startswith("Unnamed: ")]
 

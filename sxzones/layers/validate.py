@@ -160,6 +160,8 @@ _SAID_READ_NOTES = (
     "every row ends with an empty field",
     "short total row(s)",
     "界址点 parcels sharing a 地块编号",
+    "corners joined in ",
+    "corner coordinates read from ",
 )
 
 

@@ -146,6 +146,7 @@ def read_projects(
     layer: str | None = None,
     single: bool = False,
     raw: RawLayer | None = None,
+    corners: bool = False,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``.
@@ -156,12 +157,22 @@ def read_projects(
     ``layer``: the GeoPackage layer or workbook sheet to read. ``single``: the spec is one
     project (``--project``), so a table of points is refused (each row would be a project
     of its own). ``raw``: the file ``spec`` as read already
-    (a server makes a drawn parcel's in memory as it writes the file)."""
+    (a server makes a drawn parcel's in memory as it writes the file). ``corners``: the
+    file is a table of parcel corners (:func:`sxzones.layers.corners.read_corners`), one
+    parcel per parcel number (``id_field`` names the column)."""
     mapping, x, y = coordinate_fields(fields)
     if id_field:
         mapping["project_id"] = id_field
     path = Path(spec)
     said: Finding | None = None
+    if corners and raw is None:
+        raw = _read_corners(path, crs, encoding, layer, x, y, mapping.pop("project_id", None))
+        if single and len(raw.frame) > 1:
+            raise SxzonesError(
+                f"{path}: --project takes one project, but the corners make "
+                f"{len(raw.frame)} parcels ({', '.join(raw.frame['parcel_id'][:5])} ...). "
+                "Fix: use --projects (one project per parcel)"
+            )
     if raw is not None or is_existing_path(path):
         if raw is None:
             raw = read_file(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y)
@@ -217,6 +228,26 @@ def read_projects(
                 notes[r] = f"invalid geometry repaired: {f.message}"
     projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
     return projects, report
+
+
+def _read_corners(
+    path: Path,
+    crs: str | None,
+    encoding: str | None,
+    layer: str | None,
+    x: str | None,
+    y: str | None,
+    id_field: str | None,
+) -> RawLayer:
+    """``--corners``: the file as a table of parcel corners, one parcel per parcel number."""
+    from sxzones.layers.corners import read_corners
+
+    if not is_existing_path(path):
+        raise SxzonesError(
+            f"--corners reads a table of corner points, but {str(path)!r} is not a file. "
+            "Fix: give the table's path, or leave out --corners"
+        )
+    return read_corners(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y, id_field=id_field)
 
 
 def _pins_left_out(raw: RawLayer) -> tuple[RawLayer, Finding | None]:
@@ -421,6 +452,7 @@ def compute_check(
         layer=opts.layer,
         single=opts.project is not None,
         raw=raw,
+        corners=opts.corners,
     )
     layers = layers if layers is not None else site_layers(cat)
     result = _check(opts, projects, layers, ruleset)
