@@ -112,7 +112,10 @@ def test_project_kml_with_a_parcel_and_a_pin_is_the_parcel(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "one" / "site_check.json").read_text("utf-8"))
     assert [q["area_m2"] for q in doc["projects"]] == [pytest.approx(area, rel=1e-6)]
-    assert "the point(s) beside it left out (feature 2 (大门))" in res.output
+    assert "the parcel checked, feature 2 (大门) left out" in res.output
+    assert "input rows 2 = checked 1 + rejected 1" in res.output
+    rej = pd.read_csv(tmp_path / "one" / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rej[["source_row", "id", "code"]].values.tolist() == [["2", "大门", "pin_left_out"]]
     res = _invoke("check", "--projects", str(p), *common, "--out", str(tmp_path / "all"))
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "all" / "site_check.json").read_text("utf-8"))

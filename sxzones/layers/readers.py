@@ -1079,7 +1079,8 @@ def _read_csv_ragged(
         if r and _TOTAL_ROW.match(r[0]) and len(r) != width:
             if len(r) > width + trailing or any(c.strip() for c in r[width:]):
                 return None
-            totals.append(f"{n} ({r[0].strip()}, {len(r)} of {width} columns)")
+            if len(r) < width:
+                totals.append(f"{n} ({r[0].strip()}, {len(r)} of {width} columns)")
         cells.append((r[:width] + [""] * width)[:width])
     if trailing:
         notes.append("every row ends with an empty field (a trailing comma): read without it")

@@ -164,7 +164,7 @@ def read_projects(
     if id_field:
         mapping["project_id"] = id_field
     path = Path(spec)
-    said: Finding | None = None
+    pins: list[dict[str, Any]] = []
     if corners and raw is None:
         raw = _read_corners(path, crs, encoding, layer, x, y, mapping.pop("project_id", None))
         if single and len(raw.frame) > 1:
@@ -178,7 +178,7 @@ def read_projects(
             raw = read_file(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y)
         mapping = _project_fields(raw, mapping)
         if single:
-            raw, said = _pins_left_out(raw)
+            raw, pins = _pins_left_out(raw)
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
                 f"{path}: --project takes one project, but this table has {len(raw.frame)} "
@@ -198,7 +198,7 @@ def read_projects(
         working = CRS.from_user_input(cat.working.crs)
         plain = plain_project(raw, working, constants, cat.study_area)
         if plain is not None:
-            plain[1].findings.extend([said] if said else [])
+            _reject_pins(plain[1], pins, raw.row_word)
             return _say_default_kind(*plain)
     if industry is not None:  # given for every project: it is the field (a 行业 column too)
         raw.frame["industry"] = industry
@@ -219,7 +219,7 @@ def read_projects(
             f"{raw.path}: the projects have no industry field: give --industry (steel, "
             "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
         )
-    report.findings.extend([said] if said else [])
+    _reject_pins(report, pins, raw.row_word)
     _say_default_kind(projects, report)
     notes = {}
     for f in report.findings:
@@ -250,36 +250,58 @@ def _read_corners(
     return read_corners(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y, id_field=id_field)
 
 
-def _pins_left_out(raw: RawLayer) -> tuple[RawLayer, Finding | None]:
+def _pins_left_out(raw: RawLayer) -> tuple[RawLayer, list[dict[str, Any]]]:
     """``--project`` is one project: a file holding a parcel and a pin beside it (Google
-    Earth's placemark at the gate or on the name) is the parcel; the pins are left out and
-    said (by feature and name), where they were checked as projects of their own. The
-    layer unchanged (and None) when it holds no polygon or no point."""
+    Earth's placemark at the gate or on the name) is the parcel; the pins are left out (each
+    with its row and name, rejected by :func:`_reject_pins`), where they were checked as
+    projects of their own. The layer unchanged (and no pins) when it holds no polygon or no
+    point."""
     frame = raw.frame
     kinds = shapely.get_type_id(frame.geometry.to_numpy())
     pins, parcels = np.isin(kinds, (0, 4)), np.isin(kinds, (3, 6))
     if not pins.any() or not parcels.any():
-        return raw, None
-    names = frame["Name"] if "Name" in frame.columns else frame.get("name")
-    shown = [
-        f"{r}" + (f" ({n})" if names is not None and isinstance(n, str) and n else "")
+        return raw, []
+    name = "Name" if "Name" in frame.columns else "name" if "name" in frame.columns else None
+    left = [
+        {"row": int(r), "name": n if isinstance(n, str) and n else None}
         for r, n in zip(
             frame.loc[pins, ROW],
-            names[pins] if names is not None else [None] * int(pins.sum()),
+            frame.loc[pins, name] if name else [None] * int(pins.sum()),
             strict=True,
         )
     ]
     kept = frame[~pins].copy()
     kept.attrs = dict(frame.attrs)
-    found = Finding(
-        "note",
-        "pins_left_out",
-        f"--project is one project: the parcel checked, the point(s) beside it left out "
-        f"({raw.row_word} {', '.join(shown)}). Fix: to check a point too, give it alone "
-        '(--project "lon,lat"); to check every feature as a project, use --projects',
-        word=raw.row_word,
+    return replace(raw, frame=kept), left
+
+
+def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> None:
+    """The pins :func:`_pins_left_out` took from a ``--project`` file, as rejected rows of
+    ``report`` (counted among the rows read: every row is checked or rejected)."""
+    if not pins:
+        return
+    reason = "a point beside the parcel, not checked: --project is one project"
+    for pin in pins:
+        report._rejects.append(
+            {
+                "layer": report.name,
+                "source_row": pin["row"],
+                "id": pin["name"],
+                "code": "pin_left_out",
+                "field": "geometry",
+                "reason": reason,
+            }
+        )
+    report.n_read += len(pins)
+    shown = ", ".join(f"{p['row']}" + (f" ({p['name']})" if p["name"] else "") for p in pins)
+    fix = (
+        'to check a point too, give it alone (--project "lon,lat"); to check every feature '
+        "as a project, use --projects"
     )
-    return replace(raw, frame=kept), found
+    report.findings += [
+        Finding("rejected", "pin_left_out", reason, tuple(p["row"] for p in pins), "geometry", fix, word),
+        Finding("note", "pin_left_out", f"the parcel checked, {word} {shown} left out: {reason}. Fix: {fix}", word=word),
+    ]  # fmt: skip
 
 
 def _say_default_kind(
