@@ -402,3 +402,18 @@ def test_reviewer_page_reads_corners_as_the_command_does(tmp_path):
     cli_doc = json.loads((tmp_path / "cli" / "site_check.json").read_text("utf-8"))
     assert [q["project_id"] for q in res["document"]["projects"]] == ["A001", "A002"]
     assert res["document"]["projects"] == cli_doc["projects"]
+
+
+def test_corners_refuses_files_that_are_no_table_of_corners(tmp_path):
+    """--corners on a 界址点 file (its parcels are made already) or a KML is refused with
+    the fix, not read as if its vertices were corner rows."""
+    jzd = tmp_path / "p.txt"
+    jzd.write_text("点号,X,Y\nJ1,4214594.557,37630789.081\nJ2,4216814.693,37630753.473\n"
+                   "J3,4216786.727,37628998.460\n", "utf-8")  # fmt: skip
+    kml = tmp_path / "p.kml"
+    kml.write_text(KML, "utf-8")
+    for p, what in ((jzd, "this is a 界址点 file"), (kml, "not a .kml file")):
+        res = _invoke("check", "--project", str(p), "--corners", "--crs", "gk37", "--industry",
+                      "pv", "--out", str(tmp_path / "o"))  # fmt: skip
+        assert res.exit_code == 2
+        assert what in res.output and "Fix: leave out --corners" in res.output

@@ -130,10 +130,16 @@ def read_corners(
             f"{p}: --corners reads a table of corner points (.csv, .xlsx ...), not a "
             f"{p.suffix} file. Fix: leave out --corners (the file's features are the parcels)"
         )
-    written = None if x or y else _written_pair(table_columns(p, encoding, sheet=layer))
+    table = not (x or y or p.suffix.lower() == ".txt")  # a .txt may be a 界址点 file
+    written = _written_pair(table_columns(p, encoding, sheet=layer)) if table else None
     if written is not None:
         x, y = written
     raw = read_file(p, crs=crs, encoding=encoding, layer=layer, x=x, y=y)
+    if raw.row_word != "row":  # a 界址点 .txt: its parcels are made already
+        raise LayerError(
+            f"{p}: --corners reads a table of corner points, but this is a 界址点 file "
+            "(its parcels are read as they are). Fix: leave out --corners"
+        )
     if written is not None:
         raw = _oriented(raw, written)
     return join_corners(raw, id_field)
