@@ -326,6 +326,8 @@ def test_corners_one_parcel_and_latitude_first(tmp_path):
         "utf-8",
     )
     common = ["--crs", "cgcs2000", "--industry", "pv", "--reports", "none"]
+    res = _invoke("check", "--project", str(p), *common, "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "add --corners" in res.output  # the way is told
     res = _invoke("check", "--project", str(p), "--corners", *common, "--out", str(tmp_path / "o"))
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "o" / "site_check.json").read_text("utf-8"))

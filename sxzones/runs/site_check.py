@@ -182,9 +182,9 @@ def read_projects(
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
                 f"{path}: --project takes one project, but this table has {len(raw.frame)} "
-                "rows of points (each row would be a project of its own). Fix: for one "
-                "parcel, give its boundary as a 界址点 file (点号,X,Y lines) or a polygon "
-                "file; to check every row as a project, use --projects"
+                "rows of points (each row would be a project of its own). Fix: if the rows "
+                "are a parcel's corners (界址点成果表), add --corners; to check every row as "
+                "a project, use --projects"
             )
     else:
         if mapping or x:
