@@ -419,3 +419,18 @@ def test_corners_refuses_files_that_are_no_table_of_corners(tmp_path):
                       "pv", "--out", str(tmp_path / "o"))  # fmt: skip
         assert res.exit_code == 2
         assert what in res.output and "Fix: leave out --corners" in res.output
+
+
+def test_short_subtotal_between_groups_keeps_row_numbers(tmp_path):
+    """A short 小计 row between two groups is rejected with its own row number, and the rows
+    after it keep the numbers the spreadsheet shows."""
+    p = tmp_path / "groups.csv"
+    rows = ROWS.splitlines()
+    p.write_text(f"{HEAD}{rows[0]}\n小计,1家\n{rows[1]}\n总计,2家\n", "utf-8")
+    res, out = _firms(tmp_path, p)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    assert t[["firm_id", "source_row"]].values.tolist() == [["F1", "2"], ["F2", "4"]]
+    rej = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rej[["source_row", "id"]].values.tolist() == [["3", "小计"], ["5", "总计"]]
+    assert "row(s) 3 (小计, 2 of 5 columns), 5 (总计, 2 of 5 columns)" in res.output
