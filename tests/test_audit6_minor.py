@@ -309,7 +309,8 @@ def test_check_reads_a_table_of_corners_as_parcels(tmp_path):
     # the same corners as a 界址点 file: the same parcels
     lines = [f"{r[1]},1,{r[2]:.3f},{r[3]:.3f}" for r in CORNER_ROWS[:5]]
     jzd = tmp_path / "a001.txt"
-    jzd.write_text(JZD_PARTS.split("5,400")[0] + "5,400.0000,A001,甲,面,,,,@\n" + "\n".join(lines) + "\n", "utf-8")  # fmt: skip
+    header = JZD_PARTS.split("5,400")[0] + "5,400.0000,A001,甲,面,,,,@\n"
+    jzd.write_text(header + "\n".join(lines) + "\n", "utf-8")
     from sxzones.layers.corners import read_corners
 
     table = read_corners(p, crs="gk37").frame.geometry.iloc[0]

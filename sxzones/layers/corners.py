@@ -57,7 +57,10 @@ POINT_NUMBER = (
     "pointid",
 )
 #: Column names of the parcel a corner belongs to (after :func:`sxzones.vocab.normalise`).
-PARCEL_NUMBER = ("地块编号", "地块号", "地块代码", "宗地号", "宗地编号", "宗地代码", "parcelid", "projectid", "项目编号")  # fmt: skip
+PARCEL_NUMBER = (
+    "地块编号", "地块号", "地块代码", "宗地号", "宗地编号", "宗地代码", "parcelid", "projectid",
+    "项目编号",
+)  # fmt: skip
 #: Column pairs whose order a surveying table gives as (X, Y), X the northing by convention
 #: (keys of :func:`sxzones.layers.readers.coordinate_key`); oriented by the values.
 _WRITTEN_XY = (("x坐标", "y坐标"), ("纵坐标", "横坐标"), ("x", "y"))
@@ -154,8 +157,10 @@ def _oriented(raw: RawLayer, written: tuple[Any, Any]) -> RawLayer:
     cx, cy = written
     if len(xy) and bool(np.all(np.abs(xy) > 1000)):
         east_first = jzd._east_first(list(zip(a.tolist(), b.tolist(), strict=True)), raw.path)
-        said = "written easting first (told by the zone prefix)" if east_first else "X the northing, as 界址点 tables write it"  # fmt: skip
         swap = not east_first
+        said = "X the northing, as 界址点 tables write it"
+        if east_first:
+            said = "written easting first (told by the zone prefix)"
     else:
         swap = bool(len(xy)) and bool(np.all(latitude_first(a, b)))
         said = "latitude first (told by the values)" if swap else "longitude first"
@@ -227,7 +232,8 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             )
         skip = (idcol, pcol, *frame.attrs.get("coordinate_columns", ()))
         parts.append(_parcel_row(part, pid, poly, cols, skip))
-        said.append(f"{pid} ({len(part)} corners, rows {rows}" + (", closing corner left out" if closing else "") + ")")  # fmt: skip
+        left = ", closing corner left out" if closing else ""
+        said.append(f"{pid} ({len(part)} corners, rows {rows}{left})")
     out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
     order = f"point-number order ({pcol})" if pcol else "row order (no point-number column)"
     by = f"one parcel per {idcol}" if idcol else "one parcel"

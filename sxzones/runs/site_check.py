@@ -298,10 +298,12 @@ def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> 
         'to check a point too, give it alone (--project "lon,lat"); to check every feature '
         "as a project, use --projects"
     )
+    rows = tuple(p["row"] for p in pins)
+    said = f"the parcel checked, {word} {shown} left out: {reason}. Fix: {fix}"
     report.findings += [
-        Finding("rejected", "pin_left_out", reason, tuple(p["row"] for p in pins), "geometry", fix, word),
-        Finding("note", "pin_left_out", f"the parcel checked, {word} {shown} left out: {reason}. Fix: {fix}", word=word),
-    ]  # fmt: skip
+        Finding("rejected", "pin_left_out", reason, rows, "geometry", fix, word),
+        Finding("note", "pin_left_out", said, word=word),
+    ]
 
 
 def _say_default_kind(
