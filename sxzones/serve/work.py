@@ -26,7 +26,7 @@ from pyproj import CRS
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
-from sxzones.layers.readers import RawLayer, coordinate_pair, read_file, table_columns
+from sxzones.layers.readers import RawLayer, coordinate_pair, table_columns
 from sxzones.options import COORDINATE_FIELDS, CheckOptions, FirmOptions, SiteOptions
 from sxzones.outputs import write_gpkg
 from sxzones.reports import report_names
@@ -97,7 +97,8 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
     """The project(s) as a file in the job's ``in/`` folder, where they came from (``file``,
     ``corners``, ``drawn``, ``pasted``), the file as read (when it is made here) and the
     writer of a file not written yet: the uploaded file (a zip unpacked, KML as GeoJSON, a
-    table of corners as one polygon), or the drawn or pasted geometry, whose file is
+    table of corners read as the command's ``--corners`` reads it: one parcel per 地块编号),
+    or the drawn or pasted geometry, whose file is
     written when the downloads are (:func:`sxzones.serve.uploads.parcel_layer` reads it in
     memory meanwhile; the file is only hashed for the manifest)."""
     folder = job.folder / "in"
@@ -121,10 +122,7 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
         if path.suffix in (".kml", ".kmz", ".ovkml"):
             path = uploads.kml_to_geojson(path)
         if path.suffix in uploads.TABLES and form.get("vertices") == "on":
-            raw = read_file(path, crs=form.get("crs") or None)
-            xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
-            geom = uploads.points_to_geometry(xy)
-            return parcel(geom, form.get("crs") or None, "corners")
+            return str(path), "corners", None, None  # read as `check --projects F --corners`
         return str(path), "file", None, None
     if form.get("geojson"):
         try:
@@ -165,14 +163,16 @@ def check_options(
     state: ServeState, form: dict[str, str], spec: str, source: str, out: Path
 ) -> CheckOptions:
     """The options of ``sxzones check`` for the page's choices: an uploaded file is
-    ``--projects`` (each feature or row a project), a drawn, pasted or cornered parcel
-    ``--project``; industry and kind '' = the file's own fields."""
+    ``--projects`` (each feature or row a project; a table of corners with ``--corners``),
+    a drawn or pasted parcel ``--project``; industry and kind '' = the file's own fields."""
     crs = form.get("crs") or None
     if source == "drawn":
         crs = "wgs84"  # drawn on the map: Leaflet gives WGS84 longitude and latitude
+    upload = source in ("file", "corners")
     return CheckOptions(
-        project=None if source == "file" else spec,
-        projects=spec if source == "file" else None,
+        project=None if upload else spec,
+        projects=spec if upload else None,
+        corners=source == "corners",
         crs=crs,
         industry=form.get("industry") or None,
         kind=form.get("kind") or None,
