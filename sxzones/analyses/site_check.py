@@ -794,6 +794,9 @@ def _check_sites(
     else:
         away = np.zeros(n, dtype=bool)
     _verdict_columns(out, rules, industry, kind, pairs, bdist)
+    if away.any():  # outside the plan's province none of its rules fires (as the firm screen)
+        for c in ("rule_ids", "clauses"):
+            out[c] = np.where(away, "", np.asarray(out[c], dtype=object))
     # An industry or kind the vocabulary does not know is never "clear": only a conflict
     # that fired anyway stands; outside the plan's province none does.
     conflict = (out["verdict"] == "conflict") & ~away
