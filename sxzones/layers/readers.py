@@ -143,6 +143,7 @@ _VECTOR = {
 _ALL_LAYERS = {".kml", ".kmz", ".ovkml"}
 _EXCEL = {".xlsx", ".xls", ".xlsm", ".ods"}
 _TABLE = {".csv", ".tsv", *_EXCEL}
+_TEXT_TABLES = {".csv", ".tsv", ".txt"}
 #: Spreadsheets are read with calamine (Rust): the old .xls that agencies still send, .ods,
 #: and .xlsx about 7x faster than openpyxl (100,000 rows: 1.7 s against 12 s), same values;
 #: straight from calamine, not through pandas, since (:mod:`sxzones.layers.sheets`).
@@ -276,6 +277,13 @@ def _check_file(path: Path) -> None:
         )
     if path.is_file() and path.stat().st_size == 0:
         raise _refuse(path, "the file is empty (0 bytes)", "export the layer again")
+    if path.is_file() and path.stat().st_size <= 4 and path.suffix.lower() in _TEXT_TABLES:
+        with path.open("rb") as fh:
+            head = fh.read()
+        if head.strip() in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b""):
+            raise _refuse(
+                path, "the file holds no text (a byte-order mark at most)", "export the table again"
+            )
 
 
 def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> str | None:
@@ -1017,7 +1025,11 @@ def _read_csv_ragged(
             rows = list(csv.reader(fh, delimiter=sep))
         except csv.Error:
             return None
+    if not rows:  # a byte-order mark alone: no header to read (refused by the caller)
+        return None
     skip = _header_row(rows[:HEADER_SEARCH_ROWS], x, y, header_names)
+    if skip >= len(rows):
+        return None
     header = _header_names(rows, skip)
     width, body = len(header), rows[skip + 1 :]
     if not width or len(set(header)) != width:
