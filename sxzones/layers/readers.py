@@ -277,10 +277,12 @@ def _check_file(path: Path) -> None:
         )
     if path.is_file() and path.stat().st_size == 0:
         raise _refuse(path, "the file is empty (0 bytes)", "export the layer again")
-    if path.is_file() and path.stat().st_size <= 4 and path.suffix.lower() in _TEXT_TABLES:
+    if path.is_file() and path.stat().st_size <= 16 and path.suffix.lower() in _TEXT_TABLES:
         with path.open("rb") as fh:
             head = fh.read()
-        if head.strip() in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b""):
+        for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+            head = head.removeprefix(bom)
+        if not head.replace(b"\x00", b"").strip():
             raise _refuse(
                 path, "the file holds no text (a byte-order mark at most)", "export the table again"
             )
