@@ -341,6 +341,10 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
     sub["city"] = sub.get("city", blank).fillna("").astype(str).replace("", "(unknown)")
     value = pd.to_numeric(sub[fld] if fld in sub else pd.Series(np.nan, sub.index), errors="coerce")
     status = sub.get("status", blank).fillna("").astype(str).replace({"": "status_unknown"})
+    group = sub.get("capacity_counted_on", blank).fillna("").astype(str)
+    if (grouped := group != "").any():  # a total written once for several units
+        mixed = status[grouped].groupby(group[grouped]).transform("nunique") > 1
+        status[mixed[mixed].index] = "status_unknown"  # units differing: whose status?
     cols = ["operating", "idle", "closed", "status_unknown"]
     table = (
         pd.DataFrame({"city": sub["city"], "status": status, "v": value.fillna(0.0)})
@@ -348,7 +352,8 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
         .reindex(columns=cols, fill_value=0.0)
     )
     table["units"] = sub.groupby("city").size()
-    table["units_without_capacity"] = value.isna().groupby(sub["city"]).sum()
+    without = value.isna() & ~grouped  # a group's units are counted on its first
+    table["units_without_capacity"] = without.groupby(sub["city"]).sum()
     table[cols] = table[cols].round(4)
     table = table.reset_index().sort_values("city", kind="stable")
     total_op, total_idle = float(table["operating"].sum()), float(table["idle"].sum())
@@ -364,7 +369,8 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
         else None,
         "operating_within_cap": bool(total_op <= limit) if cap else None,
         "operating_and_idle_within_cap": bool(total_op + total_idle <= limit) if cap else None,
-        "units_without_capacity": int(value.isna().sum()),
+        "units_without_capacity": int(without.sum()),
+        "units_in_capacity_groups": int(grouped.sum()),
         "rule": cap.id if cap else "",
         "clause": cap.clause if cap else "",
     }

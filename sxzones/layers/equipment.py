@@ -58,6 +58,13 @@ VOCAB_FIELDS = {
     "status": "statuses",
     "ultra_low_emission": "yes_no",
 }
+#: Size fields that are one unit's own size: a value merged over several units' rows may be
+#: each unit's or their total, so it is read as no unit's (a rule that needs it cannot assess
+#: them). Chamber height is a dimension with no total reading: filled, as names are.
+GROUP_AMBIGUOUS = ("volume_m3", "capacity_t")
+#: The additive quantity: a value merged over several units is the group's total, counted
+#: once (on the group's first unit; the others name it in ``capacity_counted_on``).
+GROUP_TOTAL = "capacity_10kt_per_year"
 _DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
 
 
@@ -200,6 +207,45 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
     return resolved
 
 
+def _merged_quantities(
+    frame: pd.DataFrame,
+    merged: list[tuple[Any, int, int]],
+    names: dict[str, str],
+    report: LayerReport,
+) -> None:
+    """Undo the fill of quantities merged down over several units (in place): a 产能 written
+    once for a firm's ovens is the group's total, kept on the first unit only and counted
+    once (``capacity_counted_on`` names that unit on every unit of the group); a volume or a
+    nominal capacity merged so is read as no unit's. Each is said in ``reading_notes`` and
+    as a finding of ``report``. ``merged``: (column, first row, last row) as the sheet
+    numbers them."""
+    source = {s: c for c, s in names.items()}
+    rows = frame[ROW].to_numpy()
+    for col, first, last in merged:
+        fld = source.get(col)
+        inside = frame.index[(rows >= first) & (rows <= last)]
+        if fld not in (*GROUP_AMBIGUOUS, GROUP_TOTAL) or len(inside) < 2:
+            continue
+        value, ids = frame.at[inside[0], fld], frame.loc[inside, "unit_id"].astype(str)
+        head = f"{col} {value} is written once over rows {first}-{last} ({len(inside)} units"
+        if fld == GROUP_TOTAL:
+            if "capacity_counted_on" not in frame:
+                frame["capacity_counted_on"] = ""
+            frame.loc[inside[1:], fld] = None
+            frame.loc[inside, "capacity_counted_on"] = ids.iloc[0]
+            text = f"{head}): read as their total, counted once, on unit {ids.iloc[0]}"
+            fix = "write each unit's capacity on its own row if the figure is not the total"
+        else:
+            frame.loc[inside, fld] = None
+            text = f"{head}): each unit's or their total? Not read (unknown for every one)"
+            fix = "write each unit's value on its own row (unmerge the cells)"
+        frame.loc[inside, "reading_notes"] = [
+            f"{n}; {text}" if n else text for n in frame.loc[inside, "reading_notes"]
+        ]
+        span = tuple(int(r) for r in frame.loc[inside, ROW])
+        report.findings.append(Finding("note", "merged_quantity", text, span, col, fix, "row"))
+
+
 def _check_rows(
     frame: pd.DataFrame, report: LayerReport, er: EquipmentRules, names: dict[str, str]
 ) -> pd.DataFrame:
@@ -301,6 +347,7 @@ def read_equipment(
         p, None, None, None, encoding, notes, header_names=_known_headers(er, fields)
     ).reset_index(drop=True)
     header_row = int(table.attrs.get("header_row", 1))
+    merged = list(table.attrs.get("merged_down", []))
     if len(blank := blank_rows(table)):  # skipped; the others keep the sheet's row numbers
         notes.append(blank_note(blank, header_row))
         table = table.drop(index=blank)
@@ -309,6 +356,7 @@ def read_equipment(
     table.insert(0, ROW, table.index.to_numpy() + header_row + 1)  # spreadsheet rows
     table = table.reset_index(drop=True)
     frame, names = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
+    frame["reading_notes"] = ""
     report = LayerReport(
         p.name,
         p,
@@ -322,6 +370,7 @@ def read_equipment(
     report.findings += read_findings(notes, "row")  # title rows, an encoding guessed ...
     if renamed := [f"{s} -> {c}" for c, s in names.items() if s != c]:
         report.notes.append("headers: " + "; ".join(renamed))
+    _merged_quantities(frame, merged, names, report)
     out = _check_rows(frame, report, er, names)
     out["category"] = out["equipment_type"].map(er.categories)
     report.n_loaded = len(out)

@@ -39,6 +39,7 @@ LEAD = [
     "deadline",
     "asks",
     "missing_fields",
+    "reading_notes",
     "new_capacity",
     "new_capacity_rule",
     "status",
@@ -46,6 +47,7 @@ LEAD = [
     "volume_m3",
     "capacity_t",
     "capacity_10kt_per_year",
+    "capacity_counted_on",
     "product",
     "furnace_form",
     "sinter_type",
@@ -304,6 +306,11 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
         f"coking capacity (万吨/年): operating {totals['operating_10kt']:g}, idle "
         f"{totals['idle_10kt']:g}, cap {totals['cap_10kt']:g} ({totals['clause']})",
     ]
+    if n := totals.get("units_in_capacity_groups", 0):
+        lines.append(
+            f"  {n} coke oven(s) share a capacity written once for their group (merged cells): "
+            "counted once per group (capacity_counted_on)"
+        )
     if totals["units_without_capacity"]:
         lines.append(f"  {totals['units_without_capacity']} coke oven(s) without a capacity")
     if "firm_found" in result.columns and (lost := result["firm_found"] == "no").any():
