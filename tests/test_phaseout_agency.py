@@ -81,3 +81,72 @@ def test_capacity_merged_over_a_firms_ovens_is_counted_once(tmp_path):
         u.loc["GL-2", "reading_notes"]
     )
     assert "有效容积 1080 is written once over rows 8-9" in said
+
+
+def _book(path: Path, sheets: dict[str, list[list[object]]], hidden: tuple[str, ...] = ()) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+        if name in hidden:
+            ws.sheet_state = "hidden"
+    wb.active = [k for k, n in enumerate(sheets) if n not in hidden][0]  # a visible one
+    wb.save(path)
+    return path
+
+
+_HEAD = ["设备编号", "企业代码", "设备类型", "炭化室高度", "有效容积", "超低排放", "状态"]
+
+
+def test_one_sheet_per_industry_refused_naming_them_then_read_with_layer(tmp_path):
+    """A workbook with one sheet per industry (焦化, 钢铁): reading the first left the 450 m³
+    blast furnace out with no word. It is refused naming both sheets and the fix (exit 2);
+    --layer chooses one, said as read (also by `layers validate --role equipment`)."""
+    src = _book(
+        tmp_path / "units.xlsx",
+        {
+            "焦化": [_HEAD, ["J1", "F1", "焦炉", 4.3, None, "是", "在产"]],
+            "钢铁": [_HEAD, ["G1", "F2", "高炉", None, 450, "是", "在产"]],
+        },
+    )
+    said = _phaseout(src, tmp_path / "o1", code=2)
+    assert "2 sheets hold equipment tables ('焦化', '钢铁')" in said and "--layer" in said
+    assert "Traceback" not in said
+    said = _phaseout(src, tmp_path / "o2", "--layer", "钢铁")
+    assert "sheet '钢铁' read (--layer)" in said
+    u = _units(tmp_path / "o2")
+    assert list(u.index) == ["G1"] and u.loc["G1", "finding"] == "phase_out"
+    said = _phaseout(src, tmp_path / "o3", "--layer", "水泥", code=2)
+    assert "no sheet '水泥'" in said and "'焦化', '钢铁'" in said
+    res = CliRunner().invoke(
+        cli, ["layers", "validate", str(src), "--role", "equipment", "--layer", "焦化"]
+    )
+    assert res.exit_code == 0 and "sheet '焦化' read (--layer)" in res.output
+
+
+def test_hidden_template_sheet_skipped_and_the_sheet_read_is_said(tmp_path):
+    """A hidden first sheet 填表说明 with an example row (示例, a 6 m oven) before the visible
+    list: the example was reported and the two 4.3 m ovens to close were not read. Hidden
+    sheets are skipped; the run says which sheet it read and what it skipped."""
+    src = _book(
+        tmp_path / "units.xlsx",
+        {
+            "填表说明": [["请按下例填写"], _HEAD, ["示例", "示例企业", "焦炉", 6, None, "是", "在产"]],
+            "设备清单": [
+                _HEAD,
+                ["J1", "F1", "焦炉", 4.3, None, "是", "在产"],
+                ["J2", "F1", "焦炉", 4.3, None, "是", "在产"],
+            ],
+            "说明": [["本表由市局汇总"]],
+        },
+        hidden=("填表说明",),
+    )
+    said = _phaseout(src, tmp_path / "o")
+    assert (
+        "sheet '设备清单' read (sheet 2 of 3); hidden sheet(s) skipped: '填表说明'; other "
+        "sheet(s) without equipment headers: '说明'" in said
+    )
+    u = _units(tmp_path / "o")
+    assert list(u.index) == ["J1", "J2"] and set(u["finding"]) == {"phase_out"}

@@ -25,9 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import python_calamine
 
 from sxzones.errors import LayerError
-from sxzones.layers.readers import ROW, _check_file, _read_table, blank_note, blank_rows
+from sxzones.layers.readers import (
+    HEADER_SEARCH_ROWS,
+    ROW,
+    _check_file,
+    _read_table,
+    blank_note,
+    blank_rows,
+)
 from sxzones.layers.schemas import Provenance
 from sxzones.layers.validate import Finding, LayerReport, read_findings
 
@@ -37,6 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["NUMERIC_FIELDS", "VOCAB_FIELDS", "read_equipment"]
 
 _TABLES = {".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods"}
+_BOOKS = {".xlsx", ".xls", ".xlsm", ".ods"}
+_WORKSHEET = python_calamine.SheetTypeEnum.WorkSheet
+_VISIBLE = python_calamine.SheetVisibleEnum.Visible
 #: Provenance of a table named ``*_demonstration`` (the bundled one is made by
 #: layers/shanxi/build_equipment.py): units invented by rule for real plants.
 DEMONSTRATION = Provenance(
@@ -77,6 +88,72 @@ def _known_headers(er: EquipmentRules, fields: Mapping[str, str] | None) -> froz
     names += [h for hs in er.headers.values() for h in hs]
     names += [v for v in (fields or {}).values() if v]
     return frozenset(normalise(str(n)) for n in names)
+
+
+def _names_headers(rows: list[list[Any]], header_names: frozenset[str]) -> bool:
+    """Whether one of a sheet's first rows names two equipment headers."""
+    from sxzones.vocab import normalise
+
+    return any(
+        sum(normalise(str(c)) in header_names for c in r if c is not None and str(c).strip()) >= 2
+        for r in rows
+    )
+
+
+def _choose_sheet(
+    p: Path, sheet: str | None, header_names: frozenset[str], notes: list[str]
+) -> str | None:
+    """The sheet of a workbook to read, said in ``notes``: ``sheet`` (``--layer``) when
+    given; otherwise the one visible sheet whose first rows carry equipment headers (a
+    hidden sheet, e.g. a 填表说明 template with an example row, is skipped). Several such
+    sheets (one per industry or city) are refused, naming them: reading one would leave the
+    others' units out of every finding and total, with no word. None for a text table.
+
+    Raises
+    ------
+    LayerError
+        ``--layer`` given for a CSV, a sheet the workbook does not have, or several sheets
+        holding equipment tables.
+    """
+    if p.suffix.lower() not in _BOOKS:
+        if sheet:
+            raise LayerError(f"{p}: --layer {sheet!r} names a sheet; a text table has none")
+        return None
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(p))
+        meta = [m for m in book.sheets_metadata if m.typ == _WORKSHEET]
+    except (python_calamine.CalamineError, OSError, ValueError):
+        return sheet  # the reader says why it cannot be read
+    names = [m.name for m in meta]
+    shown = ", ".join(map(repr, names))
+    hidden = [m.name for m in meta if m.visible != _VISIBLE]
+    if sheet:
+        if sheet not in names:
+            raise LayerError(f"{p}: no sheet {sheet!r}. Fix: --layer one of {shown}")
+        notes.append(f"sheet {sheet!r} read (--layer){' (a hidden sheet)' * (sheet in hidden)}")
+        return sheet
+    visible = [n for n in names if n not in hidden]
+    holding = [
+        n
+        for n in visible
+        if _names_headers(book.get_sheet_by_name(n).to_python(nrows=HEADER_SEARCH_ROWS),
+                          header_names)
+    ]  # fmt: skip
+    if len(holding) > 1:
+        raise LayerError(
+            f"{p}: {len(holding)} sheets hold equipment tables ({', '.join(map(repr, holding))}); "
+            f"one is read per run. Fix: choose one with --layer NAME (run once per sheet), or "
+            f"copy the rows of all into one sheet"
+        )
+    chosen = (holding or visible or names)[0]
+    skipped = f"; hidden sheet(s) skipped: {', '.join(map(repr, hidden))}" if hidden else ""
+    others = [n for n in visible if n != chosen]
+    rest = f"; other sheet(s) without equipment headers: {', '.join(map(repr, others))}"
+    notes.append(
+        f"sheet {chosen!r} read (sheet {names.index(chosen) + 1} of {len(names)})"
+        f"{skipped}{rest if others else ''}"
+    )
+    return chosen
 
 
 def _map_headers(
@@ -310,6 +387,7 @@ def read_equipment(
     *,
     fields: Mapping[str, str] | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
 ) -> tuple[pd.DataFrame, LayerReport]:
     """Read and validate an equipment table.
 
@@ -323,6 +401,9 @@ def read_equipment(
         Canonical field -> source column (``--field``, ``--id``, ``--firm-field``).
     encoding : str, optional
         Text encoding of a CSV.
+    sheet : str, optional
+        The sheet of a workbook to read (``--layer``); by default the one visible sheet
+        carrying equipment headers (several are refused).
 
     Returns
     -------
@@ -334,7 +415,8 @@ def read_equipment(
     Raises
     ------
     LayerError
-        Unreadable file, not a table, no rows, required columns missing, or no row passes.
+        Unreadable file, not a table, no rows, required columns missing, no row passes,
+        or several sheets hold equipment tables and none was chosen.
     """
     p = Path(path)
     if p.suffix.lower() not in _TABLES:
@@ -343,9 +425,10 @@ def read_equipment(
         raise LayerError(f"{p}: no such file")
     _check_file(p)  # a 0-byte table: said as such, not as a CSV without a header
     notes: list[str] = []
-    table = _read_table(
-        p, None, None, None, encoding, notes, header_names=_known_headers(er, fields)
-    ).reset_index(drop=True)
+    known = _known_headers(er, fields)
+    chosen = _choose_sheet(p, sheet, known, notes)
+    table = _read_table(p, None, None, chosen, encoding, notes, header_names=known)
+    table = table.reset_index(drop=True)
     header_row = int(table.attrs.get("header_row", 1))
     merged = list(table.attrs.get("merged_down", []))
     if len(blank := blank_rows(table)):  # skipped; the others keep the sheet's row numbers

@@ -384,7 +384,11 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         er = equipment_rules(ruleset)
         path = find_file(opts.equipment, opts.base)
         units, erep = read_equipment(
-            path, er, fields=opts.fields_for("equipment"), encoding=opts.encoding
+            path,
+            er,
+            fields=opts.fields_for("equipment"),
+            encoding=opts.encoding,
+            sheet=opts.layer,
         )
         firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
         reports = [erep, *reports]
