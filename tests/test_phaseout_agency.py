@@ -77,8 +77,9 @@ def test_capacity_merged_over_a_firms_ovens_is_counted_once(tmp_path):
     assert "产能(万吨/年) 200 is written once over rows 2-5 (4 units)" in said
     # the volume merged over two furnaces: neither's; unassessed, not kept, not phased out
     assert [u.loc[k, "finding"] for k in ("GL-1", "GL-2")] == ["unassessed", "unassessed"]
-    assert u.loc["GL-2", "volume_m3"] == "" and "each unit's or their total" in (
-        u.loc["GL-2", "reading_notes"]
+    assert (
+        u.loc["GL-2", "volume_m3"] == ""
+        and "each unit's or their total" in (u.loc["GL-2", "reading_notes"])
     )
     assert "有效容积 1080 is written once over rows 8-9" in said
 
@@ -92,7 +93,7 @@ def _book(path: Path, sheets: dict[str, list[list[object]]], hidden: tuple[str, 
             ws.append(r)
         if name in hidden:
             ws.sheet_state = "hidden"
-    wb.active = [k for k, n in enumerate(sheets) if n not in hidden][0]  # a visible one
+    wb.active = next(k for k, n in enumerate(sheets) if n not in hidden)  # a visible one
     wb.save(path)
     return path
 
@@ -133,7 +134,11 @@ def test_hidden_template_sheet_skipped_and_the_sheet_read_is_said(tmp_path):
     src = _book(
         tmp_path / "units.xlsx",
         {
-            "填表说明": [["请按下例填写"], _HEAD, ["示例", "示例企业", "焦炉", 6, None, "是", "在产"]],
+            "填表说明": [
+                ["请按下例填写"],
+                _HEAD,
+                ["示例", "示例企业", "焦炉", 6, None, "是", "在产"],
+            ],
             "设备清单": [
                 _HEAD,
                 ["J1", "F1", "焦炉", 4.3, None, "是", "在产"],
@@ -150,3 +155,139 @@ def test_hidden_template_sheet_skipped_and_the_sheet_read_is_said(tmp_path):
     )
     u = _units(tmp_path / "o")
     assert list(u.index) == ["J1", "J2"] and set(u["finding"]) == {"phase_out"}
+
+
+def test_year_with_nian_usual_words_and_asks_said_once(tmp_path):
+    """The audit's agency sheet (title row, firm cells merged): 投产时间 `2008年` rejected the
+    one 4.3 m oven that must close by 2023-12-31; 热回收焦炉, 步进式烧结机 (the type word
+    after the sinter type), 球团 for a 竖炉, 停产整治 and the header 焦炭产能(万吨/年) were
+    refused; a closed 4.3 m oven short of ultra-low emission repeated its `asks`."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["2023年重点行业设备清单"])
+    ws.append(["单位名称", "统一社会信用代码", "设备编号", "设备名称", "炭化室高度(m)",
+               "焦炭产能(万吨/年)", "产品", "烧结机型式", "是否超低排放", "运行状态",
+               "投产时间"])  # fmt: skip
+    for r in [
+        ["甲焦化", "F1", "JL-1", "焦炉", 4.3, 60, None, None, "是", "在产", "2008年"],
+        [None, None, "JL-5", "热回收焦炉", 5.5, 40, None, None, "是", "停产整治", "2019"],
+        [None, None, "JL-6", "焦炉", 4.3, 50, None, None, "否", "已关停", "2005"],
+        ["丙钢铁", "F3", "SJ-1", "烧结机", None, None, None, "步进式烧结机", "是", "在产", "2009"],
+        [None, None, "QT-1", "竖炉", None, None, "球团", None, "是", "在产", "2009"],
+    ]:
+        ws.append(r)
+    for col in "AB":
+        ws.merge_cells(f"{col}3:{col}5")
+        ws.merge_cells(f"{col}6:{col}7")
+    src = tmp_path / "agency.xlsx"
+    wb.save(src)
+    out = tmp_path / "o"
+    said = _phaseout(src, out)
+    assert "input rows 5 = assessed 5 + rejected 0" in said
+    u = _units(out)
+    assert u.loc["JL-1", "finding"] == "phase_out" and u.loc["JL-1", "commissioned"] == "2008"
+    assert u.loc["JL-1", "deadline"] == "2023-12-31"
+    assert u.loc["JL-5", "equipment_type"] == "coke_oven" and u.loc["JL-5", "status"] == "idle"
+    assert u.loc["SJ-1", "sinter_type"] == "stepping" and u.loc["SJ-1", "finding"] == "phase_out"
+    assert u.loc["QT-1", "product"] == "pellet" and u.loc["QT-1", "finding"] == "phase_out"
+    assert u.loc["JL-6", "rule_ids"] == "coke_oven_4_3m;coke_oven_not_ultra_low"
+    assert u.loc["JL-6", "asks"] == "关停退出，2023-12-31 前 / close due 2023-12-31"
+    cap = json.loads((out / "phaseout.json").read_text())["coking_capacity"]
+    assert cap["operating_10kt"] == 60 and cap["idle_10kt"] == 40
+    assert cap["units_without_capacity"] == 0
+
+
+def test_a_field_no_rule_needs_keeps_the_unit_with_a_note(tmp_path):
+    """A value that cannot be read rejects a unit only where a rule that applies to it needs
+    the field: a coke oven's 投产时间 (coking is not under the new-capacity ban) or a
+    blast furnace's 炭化室高度 are read as unknown, said in reading_notes with the value; a
+    blast furnace's unreadable 投产时间 (the ban needs it) still rejects it, the value quoted."""
+    src = tmp_path / "u.csv"
+    src.write_text(
+        "设备编号,企业代码,设备类型,炭化室高度,有效容积,超低排放,状态,投产时间\n"
+        "K1,F1,焦炉,4.3,,是,在产,二〇〇八年\n"
+        "B1,F1,高炉,—,1000,是,在产,2010\n"
+        "B2,F1,高炉,,1000,是,在产,去年\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    said = _phaseout(src, out)
+    u = _units(out)
+    assert list(u.index) == ["K1", "B1"]
+    assert u.loc["K1", "finding"] == "phase_out" and u.loc["K1", "commissioned"] == ""
+    assert u.loc["K1", "reading_notes"] == (
+        "commissioned '二〇〇八年' is not a date or year: no rule for this unit needs it; "
+        "read as unknown"
+    )
+    assert u.loc["B1", "finding"] == "phase_out" and u.loc["B1", "chamber_height_m"] == ""
+    assert "chamber_height_m '—' is not a non-negative number" in u.loc["B1", "reading_notes"]
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    assert rejects["id"].tolist() == ["B2"] and rejects.loc[0, "code"] == "bad_date"
+    assert rejects.loc[0, "reason"] == "commissioned '去年' is not a date or year"
+    assert "no rule for these units needs it; read as unknown [field 投产时间] (row 2)" in said
+
+
+def test_unit_numbers_are_per_firm(tmp_path):
+    """Agency lists number units per firm (1#焦炉 at every firm): the second firm's ovens were
+    rejected as duplicates (phase-out ovens and half the capacity left out). A duplicate is
+    one within a firm, named with the row of the first."""
+    src = tmp_path / "u.csv"
+    src.write_text(
+        "企业代码,企业名称,设备编号,设备类型,炭化室高度,超低排放,状态,产能(万吨/年)\n"
+        "F1,甲焦化,1#焦炉,焦炉,4.3,是,在产,60\n"
+        "F1,甲焦化,2#焦炉,焦炉,6,是,在产,100\n"
+        "F2,乙焦化,1#焦炉,焦炉,4.3,是,在产,60\n"
+        "F2,乙焦化,2#焦炉,焦炉,6,否,在产,100\n"
+        "f1,甲焦化,2#焦炉,焦炉,6,是,在产,100\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    said = _phaseout(src, out)
+    assert "input rows 5 = assessed 4 + rejected 1" in said
+    t = pd.read_csv(out / "phaseout.csv", dtype=str, keep_default_na=False)
+    assert list(zip(t["firm_id"], t["unit_id"], t["finding"], strict=True)) == [
+        ("F1", "1#焦炉", "phase_out"),
+        ("F1", "2#焦炉", "keep"),
+        ("F2", "1#焦炉", "phase_out"),
+        ("F2", "2#焦炉", "phase_out"),
+    ]
+    assert (
+        json.loads((out / "phaseout.json").read_text())["coking_capacity"]["operating_10kt"] == 320
+    )
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    assert rejects.loc[0, "source_row"] == "6" and rejects.loc[0, "code"] == "duplicate_id"
+    assert rejects.loc[0, "reason"] == (
+        "unit_id '2#焦炉' of firm 'f1' is on row 3 already; the first is kept"
+    )
+
+
+def test_two_row_header_group_over_sizes(tmp_path):
+    """主要参数 merged over 炭化室高度(m) | 有效容积(m³) | 公称容量(t), the other headers merged
+    down both rows: the sub-header row was rejected as a unit and every unit came out
+    unassessed 'missing' sizes the sheet holds. The header is read over both rows, said."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["设备编号", "企业代码", "设备类型", "主要参数", None, None, "状态"])
+    ws.append([None, None, None, "炭化室高度(m)", "有效容积(m³)", "公称容量(t)", None])
+    for r in [
+        ["J1", "F1", "焦炉", 4.3, None, None, "在产"],
+        ["G1", "F1", "高炉", None, 1000, None, "在产"],
+        ["Z1", "F1", "转炉", None, None, 80, "在产"],
+    ]:
+        ws.append(r)
+    ws.merge_cells("D1:F1")
+    for col in "ABCG":
+        ws.merge_cells(f"{col}1:{col}2")
+    src = tmp_path / "two.xlsx"
+    wb.save(src)
+    out = tmp_path / "o"
+    said = _phaseout(src, out)
+    assert "input rows 3 = assessed 3 + rejected 0" in said
+    assert (
+        "header read from rows 1 and 2 (a header over two rows: 主要参数 over 炭化室高度(m), "
+        "有效容积(m³), 公称容量(t)" in said
+    )
+    u = _units(out)
+    assert u["finding"].tolist() == ["phase_out"] * 3
+    assert u["source_row"].tolist() == ["3", "4", "5"]
+    assert (u.loc["G1", "volume_m3"], u.loc["Z1", "capacity_t"]) == ("1000", "80")

@@ -300,7 +300,7 @@ def assess_units(units: pd.DataFrame, er: EquipmentRules) -> pd.DataFrame:
             finding[i] = "phase_out"
             ids[i] = ";".join(fired)
             clauses[i] = "; ".join(dict.fromkeys(c for r in fired for c in [rules[r].clauses]))
-            asks[i] = "; ".join(rules[r].asks() for r in fired)
+            asks[i] = "; ".join(dict.fromkeys(rules[r].asks() for r in fired))  # said once
             dates = [d for r in fired if (d := rules[r].deadline) is not None]
             deadline[i] = min(dates).isoformat() if dates else ""
             continue
@@ -343,7 +343,8 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
     status = sub.get("status", blank).fillna("").astype(str).replace({"": "status_unknown"})
     group = sub.get("capacity_counted_on", blank).fillna("").astype(str)
     if (grouped := group != "").any():  # a total written once for several units
-        mixed = status[grouped].groupby(group[grouped]).transform("nunique") > 1
+        key = sub["firm_id"].astype(str) + "\x00" + group  # unit numbers are per firm
+        mixed = status[grouped].groupby(key[grouped]).transform("nunique") > 1
         status[mixed[mixed].index] = "status_unknown"  # units differing: whose status?
     cols = ["operating", "idle", "closed", "status_unknown"]
     table = (

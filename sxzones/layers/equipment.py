@@ -7,11 +7,13 @@ field names, the Chinese headers the rules file lists (设备编号, 企业代�
 mapped with ``--field CANONICAL=SOURCE``. Values of enumerated fields are resolved through
 the rules' vocabularies (焦炉 -> ``coke_oven``, 半封闭 -> ``semi_closed``).
 
-Rows are rejected, each with its reason, into the same rejects table as every layer: a
-missing unit id, firm id or equipment type; an equipment type, product, furnace form, status
-or yes/no value the vocabulary does not know (never passed on silently); a size that is not a
-non-negative number; a commissioning date that cannot be read; a duplicate unit id. A size
-left empty is kept (the unit is then ``unassessed`` by rules that need it).
+Rows are rejected, each with its reason (the value quoted), into the same rejects table as
+every layer: a missing unit id, firm id or equipment type; an equipment type or status the
+vocabulary does not know; a product, furnace form, sinter type or yes/no value the vocabulary
+does not know, a size that is not a plausible non-negative number, or a commissioning date
+that cannot be read, where a rule that applies to the unit needs the field (elsewhere the
+unit is kept, the field unknown, said in ``reading_notes``); a unit number given twice for
+one firm. A size left empty is kept (the unit is then ``unassessed`` by rules that need it).
 Input rows = loaded rows + rejected rows.
 """
 
@@ -76,7 +78,9 @@ GROUP_AMBIGUOUS = ("volume_m3", "capacity_t")
 #: The additive quantity: a value merged over several units is the group's total, counted
 #: once (on the group's first unit; the others name it in ``capacity_counted_on``).
 GROUP_TOTAL = "capacity_10kt_per_year"
-_DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
+_DATE = re.compile(
+    r"^(\d{4})(?:\s*年|\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$"
+)
 
 
 def _known_headers(er: EquipmentRules, fields: Mapping[str, str] | None) -> frozenset[str]:
@@ -98,6 +102,39 @@ def _names_headers(rows: list[list[Any]], header_names: frozenset[str]) -> bool:
         sum(normalise(str(c)) in header_names for c in r if c is not None and str(c).strip()) >= 2
         for r in rows
     )
+
+
+def _two_row_header(
+    table: pd.DataFrame, header_row: int, known: frozenset[str], notes: list[str]
+) -> tuple[pd.DataFrame, int]:
+    """A header over two rows (主要参数 merged over 炭化室高度 | 有效容积 | 公称容量, the other
+    headers merged down both rows): when the first row under the header names two equipment
+    headers too, it is the header's lower row; each column takes its lower name, or the
+    upper where the lower is blank. Said in ``notes`` with the group names set aside.
+    Returns the table without that row and the header's last row (1-based)."""
+    from pandas.io.common import dedup_names
+
+    if table.empty or not _names_headers([list(table.iloc[0])], known):
+        return table, header_row
+    below = list(table.iloc[0])
+    blank = _blank(pd.Series(below, dtype=object))
+    names = [
+        c if b else str(v).strip() for c, v, b in zip(table.columns, below, blank, strict=True)
+    ]
+    groups: dict[str, list[str]] = {}  # an upper name over the lower names it spans
+    owner = ""
+    for c, v, b in zip(table.columns, names, blank, strict=True):
+        owner = owner if str(c).startswith("Unnamed: ") else str(c).strip()
+        if not b and v != str(c).strip() and owner:
+            groups.setdefault(owner, []).append(v)
+    over = "; ".join(f"{k} over {', '.join(v)}" for k, v in groups.items()) or "lower names"
+    notes.append(
+        f"header read from rows {header_row} and {header_row + 1} (a header over two rows: "
+        f"{over}; columns without a name below named above)"
+    )
+    out = table.iloc[1:].reset_index(drop=True)  # rows numbered from the header's last
+    out.columns = pd.Index(dedup_names(names, False))
+    return out, header_row + 1
 
 
 def _choose_sheet(
@@ -221,25 +258,74 @@ def _parse_date(value: Any) -> dt.date | tuple[int, int] | int | None:
         return None
 
 
-def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dict[str, pd.Series]:
-    """Enumerated fields resolved to identifiers; unknown values rejected with the list."""
+def _needed(er: EquipmentRules, types: pd.Series, fld: str) -> np.ndarray:
+    """Per unit: whether ``fld`` is read by a rule that applies to the unit's type (a
+    phase-out condition, the new-capacity ban's date or excepted products, the coking cap's
+    capacity). The type and the status are needed for every unit: the status says whether
+    a finding is done (closed) or still to do."""
+    t = types.astype(str).to_numpy()
+    if fld in ("equipment_type", "status"):
+        return np.ones(len(t), dtype=bool)
+    need = np.zeros(len(t), dtype=bool)
+    for rule, conds in er.phaseout:
+        if any(c.field == fld for c in conds):
+            need |= np.isin(t, list(rule.params["equipment_types"]))
+    ban = er.ban
+    if ban is not None and (
+        fld == "commissioned" or (fld == "product" and ban.params.get("except_products"))
+    ):
+        need |= pd.Series(t).map(er.categories).isin(ban.params["categories"]).to_numpy()
+    if er.cap is not None and fld == str(er.cap.params["field"]):
+        need |= np.isin(t, list(er.cap.params["equipment_types"]))
+    return need
+
+
+def _strip_type_word(er: EquipmentRules, vocab: str, value: Any) -> str | None:
+    """A value written with the equipment type after it (步进式烧结机 in 烧结机型式, 半封闭电炉
+    in 炉型): the identifier of what is left, or None."""
+    from sxzones.vocab import normalise
+
+    text = normalise(str(value))
+    terms = er.vocab["types"].terms.values()
+    words = sorted({normalise(w) for t in terms for w in (t.zh, *t.synonyms)}, key=len)[::-1]
+    for w in words:
+        if w and text.endswith(w) and len(text) > len(w):
+            return er.resolve(vocab, text[: -len(w)])
+    return None
+
+
+def _resolve_vocab(frame: pd.DataFrame, er: EquipmentRules, check: Any) -> dict[str, pd.Series]:
+    """Enumerated fields resolved to identifiers (a trailing type word tolerated); an unknown
+    value rejects the unit where a rule needs the field, else is read as unknown, said."""
     resolved: dict[str, pd.Series] = {}
     for fld, vocab in VOCAB_FIELDS.items():
         if fld not in frame:
             continue
         blank = _blank(frame[fld])
         ids = frame[fld].map(lambda v, vocab=vocab: er.resolve(vocab, v))
+        if fld != "equipment_type" and (miss := ~blank & ids.isna().to_numpy()).any():
+            ids[miss] = [_strip_type_word(er, vocab, v) for v in frame.loc[miss, fld]]
         bad = ~blank & ids.isna().to_numpy()
         reasons = f"{fld} " + frame[fld].astype(str).map(repr) + " is not in the vocabulary"
-        reject(
+        loose = check(
             bad,
             "unknown_value",
             f"{fld} not in the rules' vocabulary",
             fld,
             f"write one of {', '.join(er.known(vocab))} (or add a synonym to the rules file)",
             reasons,
+            resolved.get("equipment_type"),
         )
-        resolved[fld] = ids.where(~blank, None)
+        resolved[fld] = ids.where(~blank & ~loose, None)
+    return resolved
+
+
+def _resolve_numbers(
+    frame: pd.DataFrame, er: EquipmentRules, check: Any, types: pd.Series
+) -> dict[str, pd.Series]:
+    """Size fields as numbers; a value that is no number, or out of the plausible range,
+    rejects the unit where a rule needs the field, else is read as unknown, said."""
+    resolved: dict[str, pd.Series] = {}
     for fld in NUMERIC_FIELDS:
         if fld not in frame:
             continue
@@ -250,35 +336,44 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
         )  # fmt: skip
         num = pd.to_numeric(text.where(~blank), errors="coerce")
         bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
-        reject(
+        quoted = f"{fld} " + frame[fld].astype(str).map(repr)
+        loose = check(
             bad,
             "bad_number",
             f"{fld} is not a non-negative number",
             fld,
             "write the number alone, in the field's unit (e.g. 4.3, not 4.3米)",
+            quoted + " is not a non-negative number",
+            types,
         )
         low, high = er.plausible.get(fld, (0.0, np.inf))
         odd = ~blank & ~bad & ((num < low) | (num > high)).fillna(False).to_numpy(dtype=bool)
-        reject(
+        loose |= check(
             odd,
             "implausible_value",
             f"{fld} outside the plausible range {low:g}-{high:g} (rules file)",
             fld,
             "check the unit (metres, m³, t, 万吨/年) and the value",
+            quoted + f" is outside the plausible range {low:g}-{high:g}",
+            types,
         )
-        resolved[fld] = num
+        resolved[fld] = num.where(~loose)
     if "commissioned" in frame:
         blank = _blank(frame["commissioned"])
         parsed = [
             None if b else _parse_date(v) for v, b in zip(frame["commissioned"], blank, strict=True)
         ]
         when = pd.Series(parsed, index=frame.index, dtype=object)  # years stay ints
-        reject(
+        check(
             ~blank & when.isna().to_numpy(),
             "bad_date",
             "commissioned is not a date or year",
             "commissioned",
-            "write 2023-05-01, 2023年5月 or 2023",
+            "write 2023-05-01, 2023年5月, 2023年 or 2023",
+            "commissioned "
+            + frame["commissioned"].astype(str).map(repr)
+            + " is not a date or year",
+            types,
         )
         resolved["commissioned"] = when
     return resolved
@@ -367,18 +462,88 @@ def _check_rows(
             f,
             "fill in the value",
         )
-    resolved = _resolve_values(frame, er, reject)
+
+    def check(
+        bad: np.ndarray,
+        code: str,
+        reason: str,
+        fld: str,
+        fix: str,
+        reasons: pd.Series,
+        types: pd.Series | None,
+    ) -> np.ndarray:
+        """Reject the bad rows where a rule needs ``fld``; the others keep the field as
+        unknown, said in their reading_notes. Returns the rows kept so."""
+        need = np.ones(len(frame), bool) if types is None else _needed(er, types, fld)
+        reject(bad & need, code, reason, fld, fix, reasons)
+        loose = bad & ~need & alive
+        if loose.any():
+            why = reasons[loose] + ": no rule for this unit needs it; read as unknown"
+            old = frame.loc[loose, "reading_notes"]
+            frame.loc[loose, "reading_notes"] = [
+                f"{o}; {w}" if o else w for o, w in zip(old, why, strict=True)
+            ]
+            rows = tuple(int(r) for r in frame.loc[loose, ROW])
+            text = f"{reason}: no rule for these units needs it; read as unknown"
+            shown = names.get(fld, fld)
+            report.findings.append(Finding("note", code, text, rows, shown, fix, "row"))
+        return loose
+
+    resolved = _resolve_vocab(frame, er, check)
+    resolved |= _resolve_numbers(frame, er, check, resolved["equipment_type"])
     ids = frame["unit_id"].astype(str).str.strip()
-    dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
+    firms = frame["firm_id"].astype(str).str.strip()
+    _duplicates(frame, ids, firms, alive, reject)
+    out = frame.assign(**resolved, unit_id=ids, firm_id=firms)
+    return out.loc[alive].reset_index(drop=True)
+
+
+def _duplicates(
+    frame: pd.DataFrame, ids: pd.Series, firms: pd.Series, alive: np.ndarray, reject: Any
+) -> None:
+    """Reject a unit number given twice for one firm (unit numbers are per firm in agency
+    lists: 1#焦炉 at every firm), naming the row of the first, which is kept."""
+    from sxzones.vocab import normalise
+
+    key = firms.map(lambda v: normalise(v).upper()) + "\x00" + ids
+    live = key.where(alive)
+    dup = alive & live.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return
+    first = frame[ROW].groupby(live).transform("first")
+    reasons = (
+        "unit_id " + ids.map(repr) + " of firm " + firms.map(repr) + " is on row "
+        + first.astype("Int64").astype(str) + " already; the first is kept"
+    )  # fmt: skip
     reject(
         dup,
         "duplicate_id",
-        "duplicate unit_id; the first occurrence is kept",
+        "duplicate unit_id within a firm; the first occurrence is kept",
         "unit_id",
-        "give every unit its own id",
+        "give every unit of a firm its own number",
+        reasons,
     )
-    out = frame.assign(**resolved, unit_id=ids, firm_id=frame["firm_id"].astype(str).str.strip())
-    return out.loc[alive].reset_index(drop=True)
+
+
+def _load_table(
+    p: Path, known: frozenset[str], sheet: str | None, encoding: str | None, notes: list[str]
+) -> tuple[pd.DataFrame, list[tuple[Any, int, int]]]:
+    """The table of units as text, ``source_row`` numbered as the sheet shows (header found
+    below titles or over two rows, blank rows skipped, all said in ``notes``), and the
+    ranges merged down a column that the reader filled (column, first row, last row)."""
+    chosen = _choose_sheet(p, sheet, known, notes)
+    table = _read_table(p, None, None, chosen, encoding, notes, header_names=known)
+    table = table.reset_index(drop=True)
+    header_row = int(table.attrs.get("header_row", 1))
+    merged = list(table.attrs.get("merged_down", []))
+    table, header_row = _two_row_header(table, header_row, known, notes)
+    if len(blank := blank_rows(table)):  # skipped; the others keep the sheet's row numbers
+        notes.append(blank_note(blank, header_row))
+        table = table.drop(index=blank)
+    if table.empty:
+        raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
+    table.insert(0, ROW, table.index.to_numpy() + header_row + 1)  # spreadsheet rows
+    return table.reset_index(drop=True), merged
 
 
 def read_equipment(
@@ -425,19 +590,7 @@ def read_equipment(
         raise LayerError(f"{p}: no such file")
     _check_file(p)  # a 0-byte table: said as such, not as a CSV without a header
     notes: list[str] = []
-    known = _known_headers(er, fields)
-    chosen = _choose_sheet(p, sheet, known, notes)
-    table = _read_table(p, None, None, chosen, encoding, notes, header_names=known)
-    table = table.reset_index(drop=True)
-    header_row = int(table.attrs.get("header_row", 1))
-    merged = list(table.attrs.get("merged_down", []))
-    if len(blank := blank_rows(table)):  # skipped; the others keep the sheet's row numbers
-        notes.append(blank_note(blank, header_row))
-        table = table.drop(index=blank)
-    if table.empty:
-        raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
-    table.insert(0, ROW, table.index.to_numpy() + header_row + 1)  # spreadsheet rows
-    table = table.reset_index(drop=True)
+    table, merged = _load_table(p, _known_headers(er, fields), sheet, encoding, notes)
     frame, names = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
     frame["reading_notes"] = ""
     report = LayerReport(
