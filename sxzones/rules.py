@@ -88,6 +88,7 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
             "yes_no",
             "headers",
             "plausible",
+            "retype",
         },
         {"types", "statuses", "yes_no"},
     ),

@@ -291,3 +291,44 @@ def test_two_row_header_group_over_sizes(tmp_path):
     assert u["finding"].tolist() == ["phase_out"] * 3
     assert u["source_row"].tolist() == ["3", "4", "5"]
     assert (u.loc["G1", "volume_m3"], u.loc["Z1", "capacity_t"]) == ("1000", "80")
+
+
+def test_arc_furnace_making_a_ferroalloy_is_a_ferroalloy_furnace(tmp_path):
+    """Clause 四 closes semi-closed 硅锰/镍铁/高碳铬铁/高碳锰铁 电炉; ferroalloy lists often type
+    them 电弧炉, and the unit came out a steel arc furnace, `keep`. A steel arc furnace makes
+    no ferroalloy: such a unit is read as a ferroalloy furnace (rules file ``retype``), said;
+    埋弧炉 / 埋弧电炉 are ferroalloy furnaces; an arc furnace with no product stays steel."""
+    src = tmp_path / "fa.csv"
+    src.write_text(
+        "设备编号,企业代码,设备类型,产品,炉型,状态\n"
+        "E1,F,电弧炉,硅锰,半封闭,在产\n"
+        "E2,F,电弧炉,高碳铬铁,全封闭,在产\n"
+        "E3,F,电弧炉,,,在产\n"
+        "M1,F,埋弧炉,镍铁,半封闭,在产\n"
+        "M2,F,埋弧电炉,高碳锰铁,,在产\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    _phaseout(src, out)
+    u = _units(out)
+    assert u["equipment_type"].to_dict() == {
+        "E1": "ferroalloy_furnace",
+        "E2": "ferroalloy_furnace",
+        "E3": "electric_arc_furnace",
+        "M1": "ferroalloy_furnace",
+        "M2": "ferroalloy_furnace",
+    }
+    assert u["finding"].to_dict() == {
+        "E1": "phase_out",
+        "E2": "keep",  # closed: not the semi-closed furnaces the clause names
+        "E3": "keep",
+        "M1": "phase_out",
+        "M2": "unassessed",  # the furnace form is not given
+    }
+    assert u.loc["E1", "category"] == "ferroalloy" and u.loc["E1", "rule_ids"] == (
+        "ferroalloy_semi_closed"
+    )
+    assert u.loc["E1", "reading_notes"] == (
+        "电弧炉 making 硅锰: read as 矿热炉 (ferroalloy_furnace), as no electric_arc_furnace "
+        "makes 硅锰"
+    )

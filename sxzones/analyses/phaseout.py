@@ -103,6 +103,8 @@ class EquipmentRules:
     source: str = ""
     categories: dict[str, str] = field(default_factory=dict)  # type -> category
     plausible: dict[str, tuple[float, float]] = field(default_factory=dict)  # size field range
+    #: (type, products, read as type): a unit of ``type`` making one of ``products``
+    retype: tuple[tuple[str, frozenset[str], str], ...] = ()
 
     def resolve(self, vocabulary: str, value: object) -> str | None:
         """The identifier a written value stands for (None: not in the vocabulary)."""
@@ -203,6 +205,12 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
         if k not in NUMERIC_FIELDS or not (isinstance(v, list) and len(v) == 2 and v[0] <= v[1]):
             raise RulesError(f"{ruleset.path}: plausible.{k}: a size field and [low, high]")
         plausible[k] = (float(v[0]), float(v[1]))
+    retype = []
+    for e in vr.params.get("retype", []):
+        t, to, prods = e.get("type"), e.get("to"), set(map(str, e.get("products", [])))
+        if t not in ids["types"] or to not in ids["types"] or not prods <= ids["products"]:
+            raise RulesError(f"{ruleset.path}: retype {e!r}: unknown type or product")
+        retype.append((str(t), frozenset(prods), str(to)))
     return EquipmentRules(
         vocab,
         labels,
@@ -214,6 +222,7 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
         str(ruleset.path),
         cats,
         plausible,
+        tuple(retype),
     )
 
 

@@ -320,6 +320,27 @@ def _resolve_vocab(frame: pd.DataFrame, er: EquipmentRules, check: Any) -> dict[
     return resolved
 
 
+def _retype(frame: pd.DataFrame, resolved: dict[str, pd.Series], er: EquipmentRules) -> None:
+    """A unit whose product only another kind makes read as that kind (rules file
+    ``retype``: an 电弧炉 making 硅锰 is a ferroalloy furnace, never a steel arc furnace
+    kept), said in its reading_notes (in place)."""
+    if "product" not in resolved:
+        return
+    types, products = resolved["equipment_type"], resolved["product"]
+    for t, prods, to in er.retype:
+        hit = ((types == t) & products.isin(prods)).to_numpy(dtype=bool)
+        if not hit.any():
+            continue
+        types[hit] = to
+        zh = {k: v.get("zh", k) for k, v in er.labels["types"].items()}
+        made = products[hit].map(lambda p: er.labels["products"][p].get("zh", p))
+        said = f"{zh[t]} making " + made + f": read as {zh[to]} ({to}), as no {t} makes " + made
+        old = frame.loc[hit, "reading_notes"]
+        frame.loc[hit, "reading_notes"] = [
+            f"{o}; {w}" if o else w for o, w in zip(old, said, strict=True)
+        ]
+
+
 def _resolve_numbers(
     frame: pd.DataFrame, er: EquipmentRules, check: Any, types: pd.Series
 ) -> dict[str, pd.Series]:
@@ -490,6 +511,7 @@ def _check_rows(
         return loose
 
     resolved = _resolve_vocab(frame, er, check)
+    _retype(frame, resolved, er)
     resolved |= _resolve_numbers(frame, er, check, resolved["equipment_type"])
     ids = frame["unit_id"].astype(str).str.strip()
     firms = frame["firm_id"].astype(str).str.strip()
