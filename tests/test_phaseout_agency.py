@@ -332,3 +332,49 @@ def test_arc_furnace_making_a_ferroalloy_is_a_ferroalloy_furnace(tmp_path):
         "电弧炉 making 硅锰: read as 矿热炉 (ferroalloy_furnace), as no electric_arc_furnace "
         "makes 硅锰"
     )
+
+
+def test_zh_map_popups_and_firms_sheet_name_types_and_rules_in_chinese(tmp_path):
+    """`--lang zh`: the map's popups and the XLSX 企业 sheet said "JL-2 coke_oven:
+    coke_oven_not_ultra_low" (identifiers); they name the type and the rule in Chinese."""
+    firms = tmp_path / "firms.csv"
+    firms.write_text("firm_id,name,industry,lon,lat\nN1,焦化厂,焦化,112.6,37.8\n", encoding="utf-8")
+    src = tmp_path / "u.csv"
+    src.write_text(
+        "设备编号,企业代码,设备类型,炭化室高度,超低排放,状态\n"
+        "K1,N1,焦炉,4.3,否,在产\nK2,N1,焦炉,6,是,在产\n",
+        encoding="utf-8",
+    )
+    out, page = tmp_path / "o", tmp_path / "po.html"
+    _phaseout(src, out, "--firms", str(firms), "--crs", "wgs84", "--lang", "zh", "--map", str(page))
+    said = (
+        "K1 焦炉：2023 年底前全面关停退出炭化室高度 4.3 米焦炉，"
+        "2023 年底前全面关停退出达不到超低排放要求的其他焦炉"
+    )
+    sheet = pd.read_excel(out / "phaseout.xlsx", sheet_name="企业")
+    assert sheet.iloc[0].tolist().count(said) == 1
+    html = page.read_text(encoding="utf-8")
+    assert said in html and "coke_oven_not_ultra_low" not in html
+
+
+def test_firm_code_in_scientific_notation_is_said_mangled(tmp_path):
+    """An equipment CSV saved by Excel writes an 18-digit 统一社会信用代码 as 9.11401E+17: the
+    units joined no firm, said only as 'firm not in --firms'. The code is said mangled, with
+    the rows and the fix; the units are kept (their findings do not need the firm)."""
+    src = tmp_path / "sci.csv"
+    src.write_bytes(
+        "设备编号,统一社会信用代码,设备类型,炭化室高度,超低排放,状态\n"
+        "A1,9.11401E+17,焦炉,5.5,是,在产\nB1,9.11401E+17,焦炉,4.3,是,在产\n"
+        "C1,911401001234567890,焦炉,6,是,在产\n".encode("gbk")
+    )
+    out = tmp_path / "o"
+    said = _phaseout(src, out)
+    assert (
+        "note: firm code '9.11401E+17' is in scientific notation: the code is mangled and "
+        "joins no firm [field 统一社会信用代码] (rows 2, 3); fix: in Excel set the column's "
+        "format to Text" in said
+    )
+    u = _units(out)
+    assert u["finding"].to_dict() == {"A1": "keep", "B1": "phase_out", "C1": "keep"}
+    assert "scientific notation" in u.loc["B1", "reading_notes"]
+    assert u.loc["C1", "reading_notes"] == ""

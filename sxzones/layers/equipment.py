@@ -516,8 +516,37 @@ def _check_rows(
     ids = frame["unit_id"].astype(str).str.strip()
     firms = frame["firm_id"].astype(str).str.strip()
     _duplicates(frame, ids, firms, alive, reject)
+    _mangled_codes(frame, firms, alive, report, names.get("firm_id", "firm_id"))
     out = frame.assign(**resolved, unit_id=ids, firm_id=firms)
     return out.loc[alive].reset_index(drop=True)
+
+
+_SCIENTIFIC = r"\d(?:\.\d+)?[eE][+]?\d+"
+
+
+def _mangled_codes(
+    frame: pd.DataFrame, firms: pd.Series, alive: np.ndarray, report: LayerReport, shown: str
+) -> None:
+    """Say firm codes written in scientific notation (``9.11401E+17``: an 18-digit 统一社会信用代码
+    that Excel showed as a number and saved so): the code is lost and joins no firm. The
+    units are kept (their findings do not need the firm), said in reading_notes."""
+    bad = firms.str.fullmatch(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool) & alive
+    if not bad.any():
+        return
+    text = "firm code {} is in scientific notation: the code is mangled and joins no firm"
+    old = frame.loc[bad, "reading_notes"]
+    frame.loc[bad, "reading_notes"] = [
+        f"{o}; {w}" if o else w
+        for o, w in zip(old, firms[bad].map(lambda v: text.format(repr(v))), strict=True)
+    ]
+    rows = tuple(int(r) for r in frame.loc[bad, ROW])
+    fix = (
+        "in Excel set the column's format to Text, type the codes again (or take them from "
+        "the source list) and save; a CSV opened and saved by Excel loses them so"
+    )
+    seen = list(dict.fromkeys(firms[bad]))
+    what = text.format(", ".join(map(repr, seen[:3])) + (" ..." if len(seen) > 3 else ""))
+    report.findings.append(Finding("note", "mangled_code", what, rows, shown, fix, "row"))
 
 
 def _duplicates(
