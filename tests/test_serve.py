@@ -543,6 +543,31 @@ def test_sites_slope_limit_with_an_uploaded_dem(client, tmp_path):
     assert "slope" not in not_assessed  # the DEM was used
     assert flat["document"]["totals"]["eligible_km2"] > 300  # 10° < 15°: slope removes nothing
     assert steep["document"]["totals"]["eligible_km2"] == 0  # 10° > 5°: slope removes it all
+    # the command the page shows runs, and gives the page's answer (it lacked --tech, and the
+    # slope limit was a changed rules file it did not name)
+    import shlex
+
+    from click.testing import CliRunner
+
+    from sxzones.cli import cli
+
+    args = shlex.split(steep["command"])
+    assert args[:2] == ["sxzones", "sites"] and "--tech" in args and "--max-slope" in args
+    args[args.index("dem.tif")] = str(tmp_path / "dem.tif")
+    args[args.index("OUT")] = str(tmp_path / "cli")
+    res = CliRunner().invoke(cli, args[1:])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "cli" / "siting.json").read_text(encoding="utf-8"))
+
+    def same(totals: dict) -> dict:  # the DEM's path differs (the server's copy)
+        rasters = [{**r, "source": "dem.tif"} for r in totals.get("not_assessed_by_raster", [])]
+        return {**totals, "not_assessed_by_raster": rasters}
+
+    assert same(doc["totals"]) == same(steep["document"]["totals"])
+    again = client.post(
+        "/api/sites", data={"tech": "pv", "slope": "5°"}, files={"dem": ("dem.tif", dem)}
+    ).json()  # as planners write it
+    assert same(again["document"]["totals"]) == same(steep["document"]["totals"])
 
 
 def test_the_command_serves_the_pages(tmp_path):

@@ -157,6 +157,11 @@ _SAID_READ_NOTES = (
     "degrees, minutes and seconds combined",
     "KML: ",
     "cells merged down a column",
+    "every row ends with an empty field",
+    "short total row(s)",
+    "界址点 parcels sharing a 地块编号",
+    "corners joined in ",
+    "corner coordinates read from ",
 )
 
 
@@ -694,14 +699,18 @@ def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
         vals = frame[f].astype(str)
         bad = run.alive & ~vals.isin(allowed).to_numpy() & ~_blank(frame[f])
         if bad.any():
-            seen = sorted(set(vals[bad]))[:5]
-            run.reject(
+            seen = sorted(set(vals[bad]))[0]
+            _reject_values(
+                run,
                 bad,
-                "bad_value",
-                f"{run.shown(f)!r} has value(s) {seen}; allowed: {list(allowed)}",
                 f,
-                f'map them in the catalogue entry: values = {{ {f} = {{ "{seen[0]}" = '
-                f'"{allowed[0]}" }} }}, or correct them in the file',
+                vals,
+                str(list(allowed)),
+                f"only if a value is one of these under another name, map it in the catalogue "
+                f'entry, e.g. values = {{ {f} = {{ "{seen}" = "{allowed[0]}" }} }} if "{seen}" '
+                f"means {allowed[0]}; a value that is none of them (another kind of land, not "
+                "a class of the plan) is rightly rejected: correct it in the file or leave it "
+                "out",
             )
     if r.name == "control_units":
         _note_type_against_code(run)
@@ -728,13 +737,17 @@ def _read_candidate_state(run: _Run) -> None:
         text = _cell_texts(frame["settled"]).str.lower()
         value = text.map(lambda t: None if t == "" else _SETTLED.get(t.removesuffix(".0")))
         bad = run.alive & (value.isna() & (text != "")).to_numpy(dtype=bool)
-        _reject_values(run, bad, "settled", text, "是, 否, 已稳沉, 未稳沉, true, false, 1, 0")
+        _reject_values(
+            run, bad, "settled", text, "是, 否, 已稳沉, 未稳沉, true, false, 1, 0", _STATE_FIX
+        )
         frame["settled"] = value.astype(object).where(value.notna(), None)
     if "closure_year" in frame.columns:
         text = _cell_texts(frame["closure_year"])
         year = text.map(lambda t: int(m.group(1)) if (m := _YEAR.match(t)) else None)
         bad = run.alive & (year.isna() & (text != "")).to_numpy(dtype=bool)
-        _reject_values(run, bad, "closure_year", text, "a year: 2019, 2019年 or 2019-06")
+        _reject_values(
+            run, bad, "closure_year", text, "a year: 2019, 2019年 or 2019-06", _STATE_FIX
+        )
         frame["closure_year"] = year.astype(object).where(year.notna(), None)
 
 
@@ -744,13 +757,27 @@ def _cell_texts(values: pd.Series) -> pd.Series:
     return text.mask(_blank(values), "")
 
 
-def _reject_values(run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str) -> None:
+#: The fix of a candidate state value that is not read (:func:`_read_candidate_state`).
+_STATE_FIX = "correct them in the file (a blank is read as unknown)"
+
+
+def _reject_values(
+    run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str, fix: str
+) -> None:
+    """Reject the rows under ``bad`` for their value of field ``f`` (``text``: the values as
+    text): each row's reason quotes its own value, the finding lists the first five."""
     if bad.any():
         seen = sorted(set(text[bad]))[:5]
+        name = run.shown(f)
+        own = text.map(lambda v: f"{name!r} has value(s) {[v]}; allowed: {ok}")
         run.reject(
-            bad, "bad_value", f"{run.shown(f)!r} has value(s) {seen}; allowed: {ok}", f,
-            "correct them in the file (a blank is read as unknown)",
-        )  # fmt: skip
+            bad,
+            "bad_value",
+            f"{name!r} has value(s) {seen}; allowed: {ok}",
+            f,
+            fix,
+            reasons=own,
+        )
 
 
 def _note_type_against_code(run: _Run) -> None:
