@@ -37,8 +37,9 @@ def test_capacity_merged_over_a_firms_ovens_is_counted_once(tmp_path):
     names and codes merged the same way are still filled."""
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.append(["单位名称", "统一社会信用代码", "产能(万吨/年)", "设备编号", "设备类型",
-               "炭化室高度", "有效容积", "超低排放", "状态"])  # fmt: skip
+    ws.append(
+        "单位名称 统一社会信用代码 产能(万吨/年) 设备编号 设备类型 炭化室高度 有效容积 超低排放 状态".split()
+    )
     rows = [
         ["甲焦化", "F1", 200, "JL-1", "焦炉", 6.0, None, "是", "在产"],
         [None, None, None, "JL-2", "焦炉", None, None, "是", "在产"],
@@ -165,9 +166,8 @@ def test_year_with_nian_usual_words_and_asks_said_once(tmp_path):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["2023年重点行业设备清单"])
-    ws.append(["单位名称", "统一社会信用代码", "设备编号", "设备名称", "炭化室高度(m)",
-               "焦炭产能(万吨/年)", "产品", "烧结机型式", "是否超低排放", "运行状态",
-               "投产时间"])  # fmt: skip
+    head = "单位名称 统一社会信用代码 设备编号 设备名称 炭化室高度(m) 焦炭产能(万吨/年) 产品"
+    ws.append([*head.split(), "烧结机型式", "是否超低排放", "运行状态", "投产时间"])
     for r in [
         ["甲焦化", "F1", "JL-1", "焦炉", 4.3, 60, None, None, "是", "在产", "2008年"],
         [None, None, "JL-5", "热回收焦炉", 5.5, 40, None, None, "是", "停产整治", "2019"],

@@ -154,7 +154,9 @@ def _choose_sheet(
     """
     if p.suffix.lower() not in _BOOKS:
         if sheet:
-            raise LayerError(f"{p}: --layer {sheet!r} names a sheet; a text table has none")
+            raise LayerError(
+                f"{p}: --layer {sheet!r} names a sheet; a text table has none. Fix: drop --layer"
+            )
         return None
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(p))
@@ -170,12 +172,13 @@ def _choose_sheet(
         notes.append(f"sheet {sheet!r} read (--layer){' (a hidden sheet)' * (sheet in hidden)}")
         return sheet
     visible = [n for n in names if n not in hidden]
-    holding = [
-        n
-        for n in visible
-        if _names_headers(book.get_sheet_by_name(n).to_python(nrows=HEADER_SEARCH_ROWS),
-                          header_names)
-    ]  # fmt: skip
+
+    def holds_table(name: str) -> bool:
+        rows = book.get_sheet_by_name(name).to_python(nrows=HEADER_SEARCH_ROWS)
+        return _names_headers(rows, header_names)
+
+    # one visible sheet: not parsed twice (a sheet is parsed whole to give its first rows)
+    holding = visible if len(visible) == 1 else [n for n in visible if holds_table(n)]
     if len(holding) > 1:
         raise LayerError(
             f"{p}: {len(holding)} sheets hold equipment tables ({', '.join(map(repr, holding))}); "
@@ -562,10 +565,10 @@ def _duplicates(
     if not dup.any():
         return
     first = frame[ROW].groupby(live).transform("first")
+    unit = "unit_id " + ids.map(repr) + " of firm " + firms.map(repr)
     reasons = (
-        "unit_id " + ids.map(repr) + " of firm " + firms.map(repr) + " is on row "
-        + first.astype("Int64").astype(str) + " already; the first is kept"
-    )  # fmt: skip
+        unit + " is on row " + first.astype("Int64").astype(str) + " already; the first is kept"
+    )
     reject(
         dup,
         "duplicate_id",
