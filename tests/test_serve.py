@@ -336,6 +336,29 @@ def test_firm_downloads_are_the_cli_outputs_byte_for_byte(client, tmp_path):
     assert res["command"].startswith("sxzones firms --firms firms.csv --builtup")
 
 
+def test_workbook_of_several_sheets_on_the_page(client, tmp_path):
+    """A workbook with a sheet of firms per city was refused on the page with a fix naming a
+    command-line option the page did not have; the pages now have the sheet or layer field."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for k, (city, rows) in enumerate([("太原", [("F1", 112.55, 37.87)]),
+                                      ("大同", [("F2", 113.3, 40.08), ("F3", 113.31, 40.09)])]):  # fmt: skip
+        ws = wb.active if k == 0 else wb.create_sheet()
+        ws.title = city
+        ws.append(["企业编号", "企业名称", "行业", "经度", "纬度"])
+        for fid, lon, lat in rows:
+            ws.append([fid, f"{city}钢厂", "钢铁", lon, lat])
+    wb.save(tmp_path / "cities.xlsx")
+    files = {"file": ("cities.xlsx", (tmp_path / "cities.xlsx").read_bytes())}
+    refused = client.post("/api/firms", data={"crs": "wgs84"}, files=files)
+    assert refused.status_code == 400 and "工作表或图层" in refused.json()["error"]
+    res = client.post("/api/firms", data={"crs": "wgs84", "layer": "大同"}, files=files).json()
+    assert res["rows"] == 2 and "--layer '大同'" in res["command"]
+    pages = [client.get(u).text for u in ("/inspector", "/", "/planner")]  # "/": the reviewer
+    assert [p.count('name="layer"') for p in pages] == [1, 1, 1]
+
+
 def test_firm_columns_mapped_on_the_page(client):
     text = (
         "单位标识,单位全称,产业门类,经度,纬度\n"

@@ -518,7 +518,10 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
 
 
 #: How to choose a layer or a sheet, in messages.
-CHOOSE_LAYER = "--layer NAME on the command line, layer = .. in a catalogue entry or recipe"
+CHOOSE_LAYER = (
+    "--layer NAME on the command line (on the web pages, the 工作表或图层 Sheet or layer "
+    "field), layer = .. in a catalogue entry or recipe"
+)
 
 
 def _only_layer(path: Path) -> str | None:

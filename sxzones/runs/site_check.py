@@ -27,11 +27,12 @@ from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
-from sxzones.layers.validate import Finding
+from sxzones.layers.schemas import ROLES as LAYER_ROLES
+from sxzones.layers.validate import Finding, usual_fields
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
-from sxzones.rules import RuleSet, load_rules
+from sxzones.rules import RuleSet, bundled_rules, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
 from sxzones.runs.one_project import plain_project
 
@@ -193,6 +194,8 @@ def read_projects(
                 "to a projects file only"
             )
         raw = _text_geometry(spec, crs, name)
+    if industry is not None and raw.path.name:  # a file: its own industry column stands
+        _refuse_industry_over_column(raw, mapping, industry)
     constants = {k: v for k, v in (("industry", industry), ("kind", kind)) if v is not None}
     if not mapping:  # one drawn, pasted or typed project: made at once when nothing is found
         working = CRS.from_user_input(cat.working.crs)
@@ -304,6 +307,40 @@ def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> 
         Finding("rejected", "pin_left_out", reason, rows, "geometry", fix, word),
         Finding("note", "pin_left_out", said, word=word),
     ]
+
+
+def _refuse_industry_over_column(raw: RawLayer, mapping: dict[str, str], industry: str) -> None:
+    """Refuse ``--industry`` over a projects file whose own industry column (行业, industry,
+    or the column ``--industry-field`` names) gives another industry for some project: the
+    option would replace it, and a coking project inside a built-up area was checked as PV,
+    ``clear`` (an independent check found it so). The same industry everywhere passes."""
+    cols = [str(c) for c in raw.frame.columns]
+    col = mapping.get("industry") or ("industry" if "industry" in cols else None)
+    if col is None:
+        found = usual_fields(cols, LAYER_ROLES["projects"], taken=mapping)
+        col = found.get("industry") or found.get("industry_code")
+    if col is None or col not in raw.frame.columns:
+        return
+    vocab = bundled_rules().industries
+    given = vocab.resolve(industry) or industry
+    values = raw.frame[col]
+    other = Counter(
+        str(v).strip()
+        for v in values
+        if not _blank_cell(v) and (vocab.resolve(v) or str(v).strip()) != given
+    )
+    if not other:
+        return
+    said = ", ".join(f"{v} ({n})" for v, n in other.most_common(4))
+    raise SxzonesError(
+        f"{raw.path}: --industry {industry} would replace the file's own {col!r} column, which "
+        f"gives other industries: {said}. Fix: drop --industry to check each project as its "
+        f"{col!r} says, or remove that column from the file to check them all as {industry}"
+    )
+
+
+def _blank_cell(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or not str(v).strip()
 
 
 def _say_default_kind(

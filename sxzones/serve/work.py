@@ -174,6 +174,7 @@ def check_options(
         projects=spec if upload else None,
         corners=source == "corners",
         crs=crs,
+        layer=(form.get("layer", "").strip() or None) if upload else None,
         industry=form.get("industry") or None,
         kind=form.get("kind") or None,
         out=out,
@@ -353,6 +354,7 @@ def firm_options(state: ServeState, form: dict[str, str], path: Path, out: Path)
         firms=str(path),
         builtup=str(state.catalog.layer_of_role("builtup")),
         crs=form.get("crs") or None,
+        layer=form.get("layer", "").strip() or None,
         fields=mapped,
         out=out,
         overwrite=True,
@@ -471,6 +473,9 @@ def sites_job(
             candidates=candidates,
             tech=tech,
             crs=form.get("crs") or None,
+            layer=(form.get("layer", "").strip() or None)
+            if upload is not None and upload[1]
+            else None,
             exclude=exclude,
             dem=str(dem_path) if dem_path else None,
             out=job.folder / "out",
