@@ -923,8 +923,12 @@ def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -
 def _fill_merged_down(
     raw: pd.DataFrame, ranges: list[tuple[int, int, int, int]], notes: list[str]
 ) -> None:
-    """Give every cell of a range merged down one column the range's value (in place)."""
+    """Give every cell of a range merged down one column the range's value (in place); the
+    ranges filled are kept in ``raw.attrs["merged_down"]`` as (column, first row, last row),
+    0-based, for readers to whom a quantity is not a name (a firm's 产能 merged over its
+    ovens is the firm's, not each oven's: see :func:`sxzones.layers.equipment`)."""
     filled = 0
+    done: list[tuple[int, int, int]] = []
     for r0, c0, r1, c1 in ranges:
         if c0 != c1 or r1 <= r0 or c0 >= raw.shape[1] or r0 >= len(raw):
             continue
@@ -933,6 +937,8 @@ def _fill_merged_down(
             continue
         raw.iloc[r0 + 1 : r1 + 1, c0] = value
         filled += min(r1, len(raw) - 1) - r0
+        done.append((c0, r0, min(r1, len(raw) - 1)))
+    raw.attrs["merged_down"] = done
     if filled:
         notes.append(f"cells merged down a column filled with their value: {filled} cell(s)")
 
@@ -1179,6 +1185,11 @@ def _sheet_table(
     table = raw.iloc[skip + 1 :].reset_index(drop=True)
     table.columns = pd.Index(dedup_names(names, False)) if names else table.columns
     table.attrs["header_row"] = skip + 1
+    table.attrs["merged_down"] = [  # (column name, first row, last row) as the sheet numbers
+        (table.columns[c], r0 + 1, r1 + 1)
+        for c, r0, r1 in raw.attrs.get("merged_down", [])
+        if r0 > skip and c < len(table.columns)
+    ]
     return table
 
 
