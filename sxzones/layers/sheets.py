@@ -40,7 +40,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _column(values: tuple[Any, ...]) -> np.ndarray:
+def _column(values: np.ndarray) -> np.ndarray:
     """One column's cells: converted (:func:`_cell`) where any is not text, the texts of
     :data:`NA_TEXT` as missing (NaN)."""
     kinds = set(map(type, values))
@@ -84,7 +84,10 @@ def sheet_cells(
     merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in data.merged_cell_ranges or []]
     if not rows or not rows[0]:
         return pd.DataFrame(), merged
-    columns = {k: _column(col) for k, col in enumerate(zip(*rows, strict=True))}
-    frame = pd.DataFrame(columns, dtype=object, copy=False)
-    frame.columns = pd.RangeIndex(len(columns))
-    return frame, merged
+    width = max(len(r) for r in rows)
+    if any(len(r) != width for r in rows):  # calamine's rows are of one width; in case not
+        rows = [[*r, *[""] * (width - len(r))] for r in rows]
+    grid = np.array(rows, dtype=object)  # the cells as they are, no conversion
+    for k in range(grid.shape[1]):  # a column at a time (zip(*rows) took 0.25 s at 200,000)
+        grid[:, k] = _column(grid[:, k])
+    return pd.DataFrame(grid, dtype=object), merged
