@@ -347,7 +347,11 @@ def _tile_cells(c: _Cand, r: RasterCriterion, ds: Any) -> list[_Cells]:
     out = []
     tiles = r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0, ds=ds)
     while (t := _next_tile(r, tiles)) is not None:
-        vals = slope_tile(t, ds, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
+        if r.kind == "slope":
+            vals = slope_tile(t, ds, rx / c.k, ry / c.k, r.values)
+        else:
+            vals = t.inner
+            r.seen(vals)
         # NaN (no data) compares false: it never fails
         fails = vals > r.threshold if r.kind == "slope" else vals < r.threshold
         out.append(_Cells(vals, t.transform, r, c.rem, fails))
@@ -1167,6 +1171,8 @@ def _results(
         cap=cap.params,
         crs=crs,
     )
+    totals["warnings"] += [n for r in rs for n in r.notes]
+    totals["warnings"] += [w for r in rs if (w := r.none_reach()) is not None]
     o = _Outcome(
         run.reasons,
         gross,
