@@ -1,0 +1,66 @@
+"""The candidates' state as agency lists write it, read through GDAL and screened by the
+command: status words that only feed the score never take a candidate out of the totals."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sxzones.cli import cli
+from sxzones.layers.readers import read_file
+from sxzones.layers.validate import validate_layer
+
+from .conftest import CATALOG
+
+
+def _plots(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
+    """Squares of 0.01 degrees near Datong (about 0.97 km² each), one per row, in a row
+    west to east, as a GeoJSON FeatureCollection in longitude/latitude."""
+    feats = []
+    for i, props in enumerate(rows):
+        x0, y0 = 113.00 + 0.02 * i, 40.00
+        ring = [[x0, y0], [x0 + 0.01, y0], [x0 + 0.01, y0 + 0.01], [x0, y0 + 0.01], [x0, y0]]
+        feats.append({"type": "Feature", "properties": {"地块编号": f"P{i:02d}", **props},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})  # fmt: skip
+    p = tmp_path / "cands.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    return p
+
+
+SETTLED = ["是", "不详", "未知", "基本稳沉", "稳沉中", "尚未稳沉", "正在沉降", "部分稳沉", ""]
+#: what each word reads as: True settled, False still settling, None unknown
+READ = [True, None, None, True, False, False, False, None, None]
+
+
+def test_status_words_are_read_and_never_reject_the_candidate(tmp_path):
+    p = _plots(tmp_path, [{"地块类型": "采煤沉陷区", "是否稳沉": w} for w in SETTLED])
+    got, report = validate_layer(read_file(p), "candidates", working_crs=4546)
+    assert len(got) == len(SETTLED) and len(report.rejects) == 0
+    assert got["settled"].tolist() == READ
+    notes = {f.message: f.rows for f in report.findings if f.code == "state_read"}
+    assert notes == {
+        "'是否稳沉' value(s) ['部分稳沉'] read as unknown (the state's score component drops "
+        "out)": (8,),
+        "'是否稳沉' value(s) ['基本稳沉'] read as settled": (4,),
+    }
+
+
+def test_cli_keeps_every_candidate_whatever_its_status_word(tmp_path):
+    p = _plots(tmp_path, [{"地块类型": "采煤沉陷区", "是否稳沉": w} for w in SETTLED])
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(p), "--tech", "pv", "--catalog", str(CATALOG),
+              "--out", str(out)], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "input rows 9 = screened 9 + rejected 0" in res.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
+    assert t["eligible"].all()
+    # status scores of the rules: settled 1.0, still settling 0.4; unknown drops out (blank)
+    want = [1.0, math.nan, math.nan, 1.0, 0.4, 0.4, 0.4, math.nan, math.nan]
+    assert t["score_status"].tolist() == pytest.approx(want, nan_ok=True)
