@@ -1,5 +1,6 @@
 """The candidates' state as agency lists write it, read through GDAL and screened by the
-command: status words that only feed the score never take a candidate out of the totals."""
+command: status words that only feed the score never take a candidate out of the totals,
+and a "closed" landfill whose closure year is still to come is not candidate land."""
 
 from __future__ import annotations
 
@@ -64,3 +65,41 @@ def test_cli_keeps_every_candidate_whatever_its_status_word(tmp_path):
     # status scores of the rules: settled 1.0, still settling 0.4; unknown drops out (blank)
     want = [1.0, math.nan, math.nan, 1.0, 0.4, 0.4, 0.4, math.nan, math.nan]
     assert t["score_status"].tolist() == pytest.approx(want, nan_ok=True)
+
+
+def test_a_landfill_closing_after_the_as_of_year_is_not_eligible(tmp_path):
+    years = ["2019", "2030", "2026", "二〇一九年", "不详"]
+    p = _plots(tmp_path, [{"地块类型": "已封场垃圾填埋场", "封场年份": y} for y in years])
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(p), "--tech", "pv", "--catalog", str(CATALOG),
+              "--out", str(out)], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "input rows 5 = screened 5 + rejected 0" in res.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig").set_index("site_id")
+    # the rules' as_of_year is 2026: 2030 is not closed yet; 2026 is (closed this year)
+    assert t["eligible"].to_dict() == {"P00": True, "P01": False, "P02": True, "P03": True,
+                                       "P04": True}  # fmt: skip
+    assert t.loc["P01", "main_reason"] == "not_closed"
+    assert t.loc["P01", "removed_not_closed_m2"] == t.loc["P01", "candidate_m2"] > 9e5
+    assert t.loc["P01", "capacity_mw"] == 0 and "十五" in t.loc["P01", "clauses"]
+    assert t.loc["P03", "closure_year"] == 2019 and math.isnan(t.loc["P04", "closure_year"])
+    meta = json.loads((out / "siting.json").read_text("utf-8"))
+    eligible = t["eligible_m2"].sum() / 1e6
+    assert meta["totals"]["eligible_km2"] == pytest.approx(eligible, abs=1e-3)
+    (w,) = [w for w in meta["totals"]["warnings"] if "not closed yet" in w]
+    assert "(P01)" in w and "after 2026" in w and "not_closed" in w
+    assert "warning: 1 closed landfill(s) (P01)" in res.output
+
+
+def test_without_a_landfill_to_come_the_tables_keep_their_columns(tmp_path):
+    p = _plots(tmp_path, [{"地块类型": "已封场垃圾填埋场", "封场年份": "2019"}])
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(p), "--tech", "pv", "--catalog", str(CATALOG),
+              "--out", str(out)], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
+    assert "removed_not_closed_m2" not in t.columns and t["eligible"].all()

@@ -6,6 +6,8 @@ every exclusion is applied, why the rest is not, and how much capacity fits.
 
 Method
 ------
+0. A closed landfill whose closure year is after ``as_of_year`` is not closed yet: not
+   candidate land under clause 十五; the whole parcel is removed (reason ``not_closed``).
 1. **Vector exclusions**, in the rules file's order (then any user layers). Each exclusion
    layer is buffered by its setback in metres on the ground
    (:func:`sxzones.geodesy.ground_buffer`): ``setback · kmax / cos(π / 4q)`` map units, with
@@ -1106,13 +1108,18 @@ def screen_sites(
     p = _rule_params(rules, tech)
     sp = dict(p["score"].params) if p["score"] else {}
     rs = [_with_limit(r, p["terrain"], tech) for r in rasters]
+    year = int(as_of_year or sp.get("as_of_year", 2026))
+    open_ = _not_yet_closed(candidates, year)
     reasons = [ex.reason for ex in excl] + [r.name for r in rs] + ["too_small"]
+    reasons = ([NOT_CLOSED] if open_.any() else []) + reasons
     if len(set(reasons)) < len(reasons):
         raise RulesError(f"reasons {reasons} repeat one; give each exclusion and raster once")
-    run = _Run(crs, p, tech, int(as_of_year or sp.get("as_of_year", 2026)), sp, excl, rs, reasons)
+    run = _Run(crs, p, tech, year, sp, excl, rs, reasons)
     geoms = candidates.geometry.to_numpy()
     kk = point_scale(shapely.point_on_surface(geoms), crs)
     cands = [_Cand(geoms[i], float(kk[i]), geoms[i]) for i in range(len(geoms))]
+    for j in np.flatnonzero(open_).tolist():  # 0. not candidate land yet: the whole parcel
+        cands[j].cut(NOT_CLOSED, geoms[j])
     for i, ex in enumerate(excl):  # 1. vector exclusions, in order
         _cut_exclusions(
             cands, geoms, ex, lambda e, i=i: _buffered(e, e.geoms(crs, f"exclusions[{i}]"), crs)
@@ -1125,6 +1132,36 @@ def screen_sites(
     grid_ = _in_crs(grid, crs) if grid is not None else None
     admin_ = _in_crs(admin, crs) if admin is not None else None
     return _results(candidates, cands, stats, run, grid_, admin_, not_assessed)
+
+
+#: The reason of a "closed" landfill whose closure year is after the as-of year.
+NOT_CLOSED = "not_closed"
+
+
+def _not_yet_closed(candidates: gpd.GeoDataFrame, year: int) -> npt.NDArray[np.bool_]:
+    """Closed landfills (clause 十五: 已封场) whose closure year is after ``year``: not closed
+    yet, so not candidate land under the clause as of that year."""
+    if "closure_year" not in candidates:
+        return np.zeros(len(candidates), dtype=bool)
+    closure = pd.to_numeric(candidates["closure_year"], errors="coerce").to_numpy(dtype=float)
+    kinds = candidates["kind"].astype(str).to_numpy()
+    return (kinds == "closed_landfill") & (np.nan_to_num(closure, nan=-np.inf) > year)
+
+
+def _not_closed_warning(
+    ids: npt.NDArray[np.object_], removed: npt.NDArray[np.float64], run: _Run
+) -> list[str]:
+    """The warning for the landfills booked to :data:`NOT_CLOSED`, if any."""
+    if NOT_CLOSED not in run.reasons:
+        return []
+    hit = removed[:, run.reasons.index(NOT_CLOSED)] > 0
+    shown = ", ".join(str(v) for v in ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
+    return [
+        f"{int(hit.sum())} closed landfill(s) ({shown}) have a closure year after {run.year} "
+        "(the as-of year): not closed yet, so not candidate land under clause 十五 (已封场); "
+        f"not eligible, reason {NOT_CLOSED}. If the year is a typo, correct it; if the "
+        "landfill has closed since, raise as_of_year in the rules' siting_score rule"
+    ]
 
 
 @dataclass
@@ -1171,6 +1208,7 @@ def _results(
         cap=cap.params,
         crs=crs,
     )
+    totals["warnings"] += _not_closed_warning(ids, removed, run)
     totals["warnings"] += [n for r in rs for n in r.notes]
     totals["warnings"] += [w for r in rs if (w := r.none_reach()) is not None]
     o = _Outcome(
@@ -1189,6 +1227,7 @@ def _results(
         grid is not None,
     )
     clause_of = {ex.reason: ex.clause for ex in run.excl} | {"too_small": cap.clauses}
+    clause_of[NOT_CLOSED] = run.p["candidates"].clauses
     if run.p["terrain"] is not None:
         clause_of |= {r.name: run.p["terrain"].clauses for r in rs if r.kind == "slope"}
     table = _site_table(candidates, cands, run.p, o, tech, clause_of, admin)
