@@ -103,3 +103,24 @@ def test_without_a_landfill_to_come_the_tables_keep_their_columns(tmp_path):
     assert res.exit_code == 0, res.output
     t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
     assert "removed_not_closed_m2" not in t.columns and t["eligible"].all()
+
+
+def test_the_candidates_own_columns_are_kept_in_every_output(tmp_path):
+    rows = [{"地块类型": "采煤沉陷区", "是否稳沉": "是", "权属单位": "某煤业公司", "面积（亩）": "1450",
+             "备注": "已复垦一半", "score": "甲"}]  # fmt: skip
+    p = _plots(tmp_path, rows)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(p), "--tech", "pv", "--catalog", str(CATALOG),
+              "--out", str(out), "--lang", "zh"], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    csv = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig", dtype=str)
+    xlsx = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=0, dtype=str)
+    import geopandas as gpd
+
+    gpkg = gpd.read_file(out / "eligible_sites.gpkg", layer="eligible_sites")
+    for t in (csv, xlsx, gpkg):
+        assert t["权属单位"].iat[0] == "某煤业公司" and t["备注"].iat[0] == "已复垦一半"
+        assert str(t["面积（亩）"].iat[0]) == "1450"
+        assert t["score_input"].iat[0] == "甲"  # named like the screen's own score

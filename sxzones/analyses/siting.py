@@ -962,7 +962,25 @@ def _site_table(
     ]
     if "source_row" in candidates:
         out["source_row"] = candidates["source_row"].to_numpy()
-    return out
+    return _own_columns(out, candidates)
+
+
+def _own_columns(out: pd.DataFrame, candidates: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The candidates' own columns (权属单位, 面积（亩）, 备注 ...) after the screen's, as the
+    firm screen keeps a firm list's; one named like a column of the screen as ``NAME_input``."""
+    own = [c for c in candidates.columns if c != candidates.geometry.name and c not in out]
+    own += [c for c in candidates.columns if c in out and c not in _SCREEN_INPUTS]
+    if not own:
+        return out
+    extra = {(c if c not in out else f"{c}_input"): candidates[c].to_numpy() for c in own}
+    return pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)
+
+
+#: Candidate columns the sites table carries as the screen read them.
+_SCREEN_INPUTS = frozenset(
+    ("site_id", "kind", "name", "status", "settled", "closure_year", "former_industry",
+     "source_row")
+)  # fmt: skip
 
 
 def _side_frames(
