@@ -124,3 +124,31 @@ def test_the_candidates_own_columns_are_kept_in_every_output(tmp_path):
         assert t["权属单位"].iat[0] == "某煤业公司" and t["备注"].iat[0] == "已复垦一半"
         assert str(t["面积（亩）"].iat[0]) == "1450"
         assert t["score_input"].iat[0] == "甲"  # named like the screen's own score
+
+
+def test_a_candidate_outside_shanxi_is_not_candidate_land_under_the_plan(tmp_path):
+    """A plot in 沙河市 (Hebei, within the bundled admin layer's reach beyond Shanxi) is marked
+    as the firm screen and the site check mark a place outside the plan's jurisdiction."""
+    feats = []
+    for sid, x0 in (("B1", 113.60), ("B2", 113.90)):  # 左权县 (Shanxi); 沙河市 (Hebei)
+        ring = [[x0, 36.99], [x0 + 0.04, 36.99], [x0 + 0.04, 37.01], [x0, 37.01], [x0, 36.99]]
+        feats.append({"type": "Feature", "properties": {"地块编号": sid, "地块类型": "废弃矿山"},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})  # fmt: skip
+    p = tmp_path / "border.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(p), "--tech", "pv", "--catalog", str(CATALOG),
+              "--out", str(out)], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig", dtype={"adcode": str})
+    t = t.set_index("site_id")
+    assert t.loc["B2", "adcode"] == "130582" and t.loc["B1", "adcode"].startswith("14")
+    assert t["eligible"].to_dict() == {"B1": True, "B2": False}
+    assert t.loc["B2", "main_reason"] == "outside_plan" and t.loc["B2", "capacity_mw"] == 0
+    assert t.loc["B2", "removed_outside_plan_m2"] == t.loc["B2", "candidate_m2"]
+    meta = json.loads((out / "siting.json").read_text("utf-8"))
+    assert meta["totals"]["capacity_mw"] == pytest.approx(t.loc["B1", "capacity_mw"], abs=0.01)
+    (w,) = [w for w in meta["totals"]["warnings"] if "outside Shanxi" in w]
+    assert "(B2)" in w and "不在山西省，本方案不适用" in w

@@ -871,9 +871,10 @@ def _site_columns(
     p: dict[str, Any],
     o: _Outcome,
     tech: str,
-    admin: gpd.GeoDataFrame | None,
+    places: dict[str, npt.NDArray[np.object_]] | None,
 ) -> pd.DataFrame:
-    """Step 6a: identity, areas per reason, capacity columns of the sites table."""
+    """Step 6a: identity, areas per reason, capacity columns of the sites table (``places``:
+    each candidate's city, county and adcode, :func:`_places`)."""
     kinds = candidates["kind"].astype(str).to_numpy()
     labels = p["candidates"].params.get("labels", {})
     n = len(kinds)
@@ -888,11 +889,8 @@ def _site_columns(
     for col in ("name", "status", "settled", "closure_year", "former_industry"):
         if col in candidates:
             out[col] = candidates[col].to_numpy()
-    if admin is not None and len(admin):
-        pts = shapely.point_on_surface(np.array([c.geom for c in cands], dtype=object))
-        which, table = county_lookup(pts, admin, threads=1)
-        for col in ("city", "county", "adcode"):
-            out[col] = table[col][which]
+    for col, values in (places or {}).items():
+        out[col] = values
 
     def m2(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.round(a, 1) + 0.0  # + 0.0: a rounded -1e-9 is 0, not -0 ("-0" in the CSV)
@@ -916,10 +914,10 @@ def _site_table(
     o: _Outcome,
     tech: str,
     clause_of: dict[str, str],
-    admin: gpd.GeoDataFrame | None,
+    places: dict[str, npt.NDArray[np.object_]] | None,
 ) -> pd.DataFrame:
     """Step 6: one row per candidate."""
-    out = _site_columns(candidates, cands, p, o, tech, admin)
+    out = _site_columns(candidates, cands, p, o, tech, places)
     out["parts"] = [0 if c.rem.is_empty else len(shapely.get_parts(c.rem)) for c in cands]
     classes = p["terrain"].params["classes"] if p["terrain"] else []
     if "slope" in o.comp:
@@ -1127,17 +1125,19 @@ def screen_sites(
     sp = dict(p["score"].params) if p["score"] else {}
     rs = [_with_limit(r, p["terrain"], tech) for r in rasters]
     year = int(as_of_year or sp.get("as_of_year", 2026))
-    open_ = _not_yet_closed(candidates, year)
+    geoms = candidates.geometry.to_numpy()
+    places = _places(geoms, _in_crs(admin, crs) if admin is not None else None)
+    first = {NOT_CLOSED: _not_yet_closed(candidates, year), OUTSIDE: _outside(places, rules)}
     reasons = [ex.reason for ex in excl] + [r.name for r in rs] + ["too_small"]
-    reasons = ([NOT_CLOSED] if open_.any() else []) + reasons
+    reasons = [k for k, m in first.items() if m.any()] + reasons
     if len(set(reasons)) < len(reasons):
         raise RulesError(f"reasons {reasons} repeat one; give each exclusion and raster once")
-    run = _Run(crs, p, tech, year, sp, excl, rs, reasons)
-    geoms = candidates.geometry.to_numpy()
+    run = _Run(crs, p, tech, year, sp, excl, rs, reasons, rules.jurisdiction or ("", "", ""))
     kk = point_scale(shapely.point_on_surface(geoms), crs)
     cands = [_Cand(geoms[i], float(kk[i]), geoms[i]) for i in range(len(geoms))]
-    for j in np.flatnonzero(open_).tolist():  # 0. not candidate land yet: the whole parcel
-        cands[j].cut(NOT_CLOSED, geoms[j])
+    for reason, mask in first.items():  # 0. not candidate land under the plan: whole parcels
+        for j in np.flatnonzero(mask).tolist():
+            cands[j].cut(reason, geoms[j])
     for i, ex in enumerate(excl):  # 1. vector exclusions, in order
         _cut_exclusions(
             cands, geoms, ex, lambda e, i=i: _buffered(e, e.geoms(crs, f"exclusions[{i}]"), crs)
@@ -1148,8 +1148,7 @@ def screen_sites(
     n_threads = max(1, int(threads or min(4, os.cpu_count() or 1)))
     stats = _raster_pass(cands, rs, crs, classes, min_area, ids, n_threads)
     grid_ = _in_crs(grid, crs) if grid is not None else None
-    admin_ = _in_crs(admin, crs) if admin is not None else None
-    return _results(candidates, cands, stats, run, grid_, admin_, not_assessed)
+    return _results(candidates, cands, stats, run, grid_, places, not_assessed)
 
 
 #: The reason of a "closed" landfill whose closure year is after the as-of year.
@@ -1182,6 +1181,47 @@ def _not_closed_warning(
     ]
 
 
+#: The reason of a candidate outside the rules' jurisdiction (the plan does not apply).
+OUTSIDE = "outside_plan"
+
+
+def _places(
+    geoms: npt.NDArray[np.object_], admin: gpd.GeoDataFrame | None
+) -> dict[str, npt.NDArray[np.object_]] | None:
+    """Each candidate's city, county and adcode (blank outside every county), at a point on
+    its surface; None without an admin layer."""
+    if admin is None or not len(admin):
+        return None
+    which, table = county_lookup(shapely.point_on_surface(geoms), admin, threads=1)
+    return {col: table[col][which] for col in ("city", "county", "adcode")}
+
+
+def _outside(places: dict[str, npt.NDArray[np.object_]] | None, rules: RuleSet) -> Any:
+    """Candidates whose county lies outside the rules' jurisdiction (another province's land
+    within reach of the admin layer): the plan, clause 十五 with it, does not apply there.
+    A candidate outside every county is not judged."""
+    if places is None:
+        return np.zeros(0, dtype=bool)
+    codes, inverse = np.unique(places["adcode"].astype(str), return_inverse=True)
+    return rules.outside(codes)[inverse]
+
+
+def _outside_warning(
+    ids: npt.NDArray[np.object_], removed: npt.NDArray[np.float64], run: _Run
+) -> list[str]:
+    """The warning for the candidates booked to :data:`OUTSIDE`, if any."""
+    if OUTSIDE not in run.reasons:
+        return []
+    hit = removed[:, run.reasons.index(OUTSIDE)] > 0
+    shown = ", ".join(str(v) for v in ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
+    j = run.jurisdiction
+    return [
+        f"{int(hit.sum())} candidate(s) ({shown}) lie outside {j[2]} ({j[1]}), where the plan "
+        f"applies (不在{j[1]}，本方案不适用): clause 十五 does not make them candidate land; not "
+        f"eligible, reason {OUTSIDE}"
+    ]
+
+
 @dataclass
 class _Run:
     """What a screen was asked: working CRS, rules' parameters, technology, year, score
@@ -1195,6 +1235,7 @@ class _Run:
     excl: list[Exclusion]
     rasters: list[RasterCriterion]
     reasons: list[str]
+    jurisdiction: tuple[str, str, str] = ("", "", "")
 
 
 def _results(
@@ -1203,7 +1244,7 @@ def _results(
     stats: _Stats,
     run: _Run,
     grid: gpd.GeoDataFrame | None,
-    admin: gpd.GeoDataFrame | None,
+    places: dict[str, npt.NDArray[np.object_]] | None,
     not_assessed: Sequence[Mapping[str, str]],
 ) -> SitingResult:
     """Steps 4-6: areas, capacity, score, totals over the union, tables."""
@@ -1227,6 +1268,7 @@ def _results(
         crs=crs,
     )
     totals["warnings"] += _not_closed_warning(ids, removed, run)
+    totals["warnings"] += _outside_warning(ids, removed, run)
     totals["warnings"] += [n for r in rs for n in r.notes]
     totals["warnings"] += [w for r in rs if (w := r.none_reach()) is not None]
     o = _Outcome(
@@ -1248,7 +1290,7 @@ def _results(
     clause_of[NOT_CLOSED] = run.p["candidates"].clauses
     if run.p["terrain"] is not None:
         clause_of |= {r.name: run.p["terrain"].clauses for r in rs if r.kind == "slope"}
-    table = _site_table(candidates, cands, run.p, o, tech, clause_of, admin)
+    table = _site_table(candidates, cands, run.p, o, tech, clause_of, places)
     rem = np.array([c.rem for c in cands], dtype=object)
     removed_frame, turbine_frame = _side_frames(ids, cands, o, cap, crs)
     meta = _meta(tech, run.year, run.p, o, run.excl, not_assessed, weights) | {"totals": totals}
