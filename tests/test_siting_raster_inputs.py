@@ -170,3 +170,42 @@ def test_a_resource_raster_that_reaches_the_minimum_gets_no_unit_warning(tmp_pat
     assert r.sites["removed_resource_ghi_m2"].iat[0] == pytest.approx(
         0.5 * r.sites["candidate_m2"].iat[0], rel=1e-6
     )
+
+
+def test_zh_tables_name_every_column_of_a_dem_run_and_one_name_per_kind(tmp_path):
+    """--lang zh: the slope, terrain, resolution and score columns have Chinese headers,
+    是否稳沉 reads 是/否, and the kind's Chinese name is the vocabulary's (one name)."""
+    import json
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from sxzones.cli import cli
+
+    from .conftest import CATALOG
+
+    to_ll = Transformer.from_crs(WORK, 4490, always_xy=True)
+    dem = _tif(tmp_path / "dem.tif", _plane(5.0, n=400), 30.0, origin=(CX - 6000, CY + 6000),
+               nodata=-9999.0)  # fmt: skip
+    feats = []
+    for sid, settled, dx in (("S1", "是", -3000), ("S2", "否", 1000)):
+        x0, y0 = CX + dx, CY - 1000
+        ring = [list(to_ll.transform(x, y)) for x, y in
+                ((x0, y0), (x0 + 2000, y0), (x0 + 2000, y0 + 2000), (x0, y0 + 2000), (x0, y0))]  # fmt: skip
+        feats.append({"type": "Feature", "properties": {"编号": sid, "类型": "采煤沉陷区",
+                      "是否稳沉": settled}, "geometry": {"type": "Polygon", "coordinates": [ring]}})  # fmt: skip
+    cands = tmp_path / "c.geojson"
+    cands.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(cands), "--tech", "pv", "--dem", str(dem), "--catalog",
+              str(CATALOG), "--out", str(out), "--lang", "zh"], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig", dtype=str)
+    ascii_headers = [c for c in t.columns if c.isascii()]
+    assert ascii_headers == [], ascii_headers
+    assert t["是否稳沉"].tolist() == ["是", "否"]
+    assert t["类型"].tolist() == t["类型中文名"].tolist() == ["采煤沉陷区"] * 2
+    assert [float(v) for v in t["平均坡度（度）"]] == pytest.approx([5.0, 5.0], abs=0.01)
+    assert t["II 类地形比例"].tolist() == ["1", "1"] and t["坡度得分"].notna().all()
