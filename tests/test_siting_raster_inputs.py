@@ -209,3 +209,14 @@ def test_zh_tables_name_every_column_of_a_dem_run_and_one_name_per_kind(tmp_path
     assert t["类型"].tolist() == t["类型中文名"].tolist() == ["采煤沉陷区"] * 2
     assert [float(v) for v in t["平均坡度（度）"]] == pytest.approx([5.0, 5.0], abs=0.01)
     assert t["II 类地形比例"].tolist() == ["1", "1"] and t["坡度得分"].notna().all()
+
+
+def test_a_dem_on_the_xian_1980_datum_is_noted_as_vector_layers_are(tmp_path):
+    to_x80 = Transformer.from_crs(WORK, 2362, always_xy=True)  # Xi'an 1980 3-degree GK zone 38
+    x0, y0 = to_x80.transform(CX - 3000, CY + 3000)
+    dem = _tif(tmp_path / "x80.tif", _plane(5.0), 30.0, origin=(x0, y0), crs=2362, nodata=-9999.0)
+    r = _screen(_cands(shapely.box(CX - 1500, CY - 1500, CX + 1500, CY + 1500)),
+                (dem, "slope", 0.0, "slope"))  # fmt: skip
+    assert r.sites["slope_mean_deg"].iat[0] == pytest.approx(5.0, abs=0.1)
+    (w,) = [w for w in r.summary["warnings"] if "Xian 1980" in w]
+    assert "x80.tif" in w and "approximated" in w and "CGCS2000" in w

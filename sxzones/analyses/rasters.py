@@ -155,6 +155,13 @@ class RasterCriterion:
         self._undeclared = n > 0
         if n:
             self.notes.append(_undeclared_note(self.label, self.kind, n, found))
+        datum = getattr(CRS.from_user_input(src.crs).datum, "name", "") or ""
+        if "Xian" in datum or "Beijing" in datum:  # as vector layers are noted (validation)
+            self.notes.append(
+                f"{self.label}: {datum} to CGCS2000 has no published parameters in PROJ; the "
+                "shift is approximated (error up to tens of metres): supply the raster in "
+                "CGCS2000 for decisions near a threshold"
+            )
         if CRS.from_user_input(src.crs) == crs:
             self._ds = src
         else:
