@@ -107,3 +107,22 @@ def test_a_file_named_like_a_rules_reason_says_the_clash_and_the_fixes(tmp_path,
     assert res.exit_code == 0, res.output
     t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
     assert t[f"removed_{stem}_2026_m2"].iat[0] > 0.9e6  # about 0.98 km², all in the candidate
+
+
+def test_a_repaired_exclusion_polygon_is_said_with_its_layer(tmp_path):
+    bow = [[112.505, 37.605], [112.515, 37.615], [112.515, 37.605], [112.505, 37.615],
+           [112.505, 37.605]]  # fmt: skip
+    feat = {"type": "Feature", "properties": {"名称": "bow"},
+            "geometry": {"type": "Polygon", "coordinates": [bow]}}  # fmt: skip
+    p = tmp_path / "zones.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": [feat]}), "utf-8")
+    res, t = _sites(tmp_path, "--exclude", str(p))
+    assert res.exit_code == 0, res.output
+    head = res.output.index("zones.geojson (context)")
+    assert "repaired: invalid geometry repaired with make_valid" in res.output[head:]
+    # make_valid's two triangles: half of the 0.01 x 0.01 degree square, all in the candidate
+    square = shapely.box(112.505, 37.605, 112.515, 37.615)
+    from pyproj import Geod
+
+    half = abs(Geod(ellps="GRS80").geometry_area_perimeter(shapely.segmentize(square, 1e-4))[0]) / 2
+    assert t["removed_zones_m2"].iat[0] == pytest.approx(half, rel=1e-4)

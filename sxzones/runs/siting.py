@@ -556,8 +556,9 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     # the candidates' findings in full (rejected and repaired rows: README, validation
     # policy); for the other layers the head line (their rejects are in rejects.csv)
     lines += [f"  {x}" for x in crep.summary().splitlines()]
-    for r in reports:
+    for r in reports:  # and what was repaired in them: it changes the land they remove
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
+        lines += [f"    {f}" for f in r.findings if f.kind == "repaired"]
     return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
 
 
