@@ -184,25 +184,21 @@ class RasterCriterion:
         return raw
 
     def seen(self, vals: npt.NDArray[np.floating[Any]]) -> None:
-        """Note the largest known value read (for :meth:`none_reach`); thread-safe."""
+        """Note the largest known value read (for :meth:`record`); thread-safe."""
         if np.isnan(vals).all():
             return
         top = float(np.nanmax(vals))
         with self._lock:
             self._max[:] = [max([*self._max, top])]
 
-    def none_reach(self) -> str | None:
-        """For a minimum: a note when no cell read over the candidates reaches it (a unit
-        mix-up, such as kWh/m² per day against a yearly minimum), else None."""
-        if self.kind != "minimum" or not self._max or self._max[0] >= self.threshold:
-            return None
-        return (
-            f"{self.label}: no cell read over the candidates reaches the minimum "
-            f"{self.threshold:g} (the largest is {self._max[0]:g}), so all the land it "
-            "assessed was removed: check the raster's unit against the minimum's"
-        )
+    def record(self) -> dict[str, Any]:
+        """What the screen must say of the raster (``siting.json``'s ``raster_checks``):
+        label, kind, threshold, the largest value read over the candidates (None: none
+        known), and its :attr:`notes`."""
+        top = self._max[0] if self._max else None
+        return {"raster": self.label, "kind": self.kind, "threshold": self.threshold,
+                "max_read": top, "notes": list(self.notes)}  # fmt: skip
 
-    @property
     def reopenable(self) -> bool:
         """Whether :meth:`reopen` can give a worker thread its own handle (a file or an
         in-memory raster opened for reading)."""

@@ -1165,22 +1165,6 @@ def _not_yet_closed(candidates: gpd.GeoDataFrame, year: int) -> npt.NDArray[np.b
     return (kinds == "closed_landfill") & (np.nan_to_num(closure, nan=-np.inf) > year)
 
 
-def _not_closed_warning(
-    ids: npt.NDArray[np.object_], removed: npt.NDArray[np.float64], run: _Run
-) -> list[str]:
-    """The warning for the landfills booked to :data:`NOT_CLOSED`, if any."""
-    if NOT_CLOSED not in run.reasons:
-        return []
-    hit = removed[:, run.reasons.index(NOT_CLOSED)] > 0
-    shown = ", ".join(str(v) for v in ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
-    return [
-        f"{int(hit.sum())} closed landfill(s) ({shown}) have a closure year after {run.year} "
-        "(the as-of year): not closed yet, so not candidate land under clause 十五 (已封场); "
-        f"not eligible, reason {NOT_CLOSED}. If the year is a typo, correct it; if the "
-        "landfill has closed since, raise as_of_year in the rules' siting_score rule"
-    ]
-
-
 #: The reason of a candidate outside the rules' jurisdiction (the plan does not apply).
 OUTSIDE = "outside_plan"
 
@@ -1206,20 +1190,68 @@ def _outside(places: dict[str, npt.NDArray[np.object_]] | None, rules: RuleSet) 
     return rules.outside(codes)[inverse]
 
 
-def _outside_warning(
-    ids: npt.NDArray[np.object_], removed: npt.NDArray[np.float64], run: _Run
-) -> list[str]:
-    """The warning for the candidates booked to :data:`OUTSIDE`, if any."""
-    if OUTSIDE not in run.reasons:
-        return []
-    hit = removed[:, run.reasons.index(OUTSIDE)] > 0
-    shown = ", ".join(str(v) for v in ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
-    j = run.jurisdiction
-    return [
-        f"{int(hit.sum())} candidate(s) ({shown}) lie outside {j[2]} ({j[1]}), where the plan "
-        f"applies (不在{j[1]}，本方案不适用): clause 十五 does not make them candidate land; not "
+def late_warnings(sites: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
+    """The warnings made from the sites table and ``meta`` (so that tiles screened apart and
+    joined get the same ones): landfills not closed yet, candidates outside the plan's
+    jurisdiction, what each raster's reading noted, and minimums no cell read reaches."""
+    ids = sites["site_id"].astype(str).to_numpy()
+    out = []
+    for reason in (NOT_CLOSED, OUTSIDE):
+        col = f"removed_{reason}_m2"
+        hit = sites[col].to_numpy(dtype=float) > 0 if col in sites else np.zeros(0, dtype=bool)
+        if hit.any():
+            shown = ", ".join(ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
+            out.append(_reason_warning(reason, int(hit.sum()), shown, meta))
+    for c in meta.get("raster_checks", {}).values():
+        out += c["notes"]
+        top = c["max_read"]
+        if c["kind"] == "minimum" and top is not None and top < c["threshold"]:
+            out.append(
+                f"{c['raster']}: no cell read over the candidates reaches the minimum "
+                f"{c['threshold']:g} (the largest is {top:g}), so all the land it assessed "
+                "was removed: check the raster's unit against the minimum's"
+            )
+    return out
+
+
+def joined_layout(
+    parts: Sequence[SitingResult],
+) -> tuple[list[str], list[str], dict[str, dict[str, Any]]]:
+    """For tiles of candidates screened apart (:func:`sxzones.dask_engine.join_site_tiles`):
+    the reasons in the order one screen of them all books them (the whole-parcel reasons
+    some tile met, then the others), the sites table's columns in that order, and the
+    raster checks over all tiles (notes once, the largest value read of any tile)."""
+    whole = [r for r in (NOT_CLOSED, OUTSIDE) if any(r in p.meta["reasons"] for p in parts)]
+    reasons = whole + [r for r in parts[0].meta["reasons"] if r not in (NOT_CLOSED, OUTSIDE)]
+    removed = [f"removed_{r}_m2" for r in reasons]
+    cols = [c for c in parts[0].sites.columns if not (c.startswith("removed_") and c in
+            {f"removed_{r}_m2" for r in (*reasons, NOT_CLOSED, OUTSIDE)})]  # fmt: skip
+    at = cols.index("candidate_m2") + 1
+    checks: dict[str, dict[str, Any]] = {}
+    for p in parts:
+        for name, c in p.meta.get("raster_checks", {}).items():
+            have = checks.setdefault(name, {**c, "notes": []})
+            have["notes"] += [n for n in c["notes"] if n not in have["notes"]]
+            tops = [t for t in (have["max_read"], c["max_read"]) if t is not None]
+            have["max_read"] = max(tops) if tops else None
+    return reasons, cols[:at] + removed + cols[at:], checks
+
+
+def _reason_warning(reason: str, n: int, shown: str, meta: Mapping[str, Any]) -> str:
+    """The warning for ``n`` candidates (``shown``) removed whole as ``reason``."""
+    if reason == NOT_CLOSED:
+        return (
+            f"{n} closed landfill(s) ({shown}) have a closure year after {meta['as_of_year']} "
+            "(the as-of year): not closed yet, so not candidate land under clause 十五 "
+            f"(已封场); not eligible, reason {NOT_CLOSED}. If the year is a typo, correct it; "
+            "if the landfill has closed since, raise as_of_year in the rules' siting_score rule"
+        )
+    _, zh, en = meta["jurisdiction"]
+    return (
+        f"{n} candidate(s) ({shown}) lie outside {en} ({zh}), where the plan applies "
+        f"(不在{zh}，本方案不适用): clause 十五 does not make them candidate land; not "
         f"eligible, reason {OUTSIDE}"
-    ]
+    )
 
 
 @dataclass
@@ -1267,10 +1299,6 @@ def _results(
         cap=cap.params,
         crs=crs,
     )
-    totals["warnings"] += _not_closed_warning(ids, removed, run)
-    totals["warnings"] += _outside_warning(ids, removed, run)
-    totals["warnings"] += [n for r in rs for n in r.notes]
-    totals["warnings"] += [w for r in rs if (w := r.none_reach()) is not None]
     o = _Outcome(
         run.reasons,
         gross,
@@ -1294,6 +1322,9 @@ def _results(
     rem = np.array([c.rem for c in cands], dtype=object)
     removed_frame, turbine_frame = _side_frames(ids, cands, o, cap, crs)
     meta = _meta(tech, run.year, run.p, o, run.excl, not_assessed, weights) | {"totals": totals}
+    meta["jurisdiction"] = list(run.jurisdiction) if run.jurisdiction[0] else None
+    meta["raster_checks"] = {r.name: r.record() for r in rs}
+    totals["warnings"] += late_warnings(table, meta)
     return SitingResult(
         gpd.GeoDataFrame(table, geometry=rem, crs=crs),
         removed_frame,
