@@ -242,7 +242,8 @@ def _check_part(
 ) -> Any:
     from sxzones.analyses.site_check import SiteLayers, check_sites
 
-    return check_sites(projects, SiteLayers(frames, sources), rules, threads=1)
+    res = check_sites(projects, SiteLayers(frames, sources), rules, threads=1)
+    return res.table, res.pairs  # not the layers: their indexes stay on the worker
 
 
 def check_sites_dask(
@@ -267,7 +268,7 @@ def check_sites_dask(
         Default: about 20,000 projects each, at least one per worker.
     """
 
-    from sxzones.analyses.site_check import join_chunk_results
+    from sxzones.analyses.site_check import SiteCheckResult, join_chunk_results
 
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     k = partitions or max(n_workers, -(-len(projects) // 20_000))
@@ -279,7 +280,7 @@ def check_sites_dask(
         )
         for c in chunks
     ]
-    parts = client.gather(futures)
+    parts = [SiteCheckResult(t, p, layers, rules) for t, p in client.gather(futures)]
     return join_chunk_results(parts, chunks, projects.crs, layers, rules)
 
 

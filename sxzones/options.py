@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from sxzones.errors import SxzonesError
 from sxzones.rules import TECHS
-from sxzones.units import FORMATS, parse_distance, parse_formats
+from sxzones.units import FORMATS, parse_degrees, parse_distance, parse_formats
 
 if TYPE_CHECKING:
     from sxzones.maps.basemaps import Basemap
@@ -537,6 +537,16 @@ class CheckOptions(_Analysis):
             "from (needed when it has several).",
         ),
     )
+    corners: bool = _f(
+        False,
+        Opt(
+            "--corners",
+            "The table's rows are parcel corners (界址点成果表: 点号, X/Y or 经度/纬度, often "
+            "地块编号): joined in point-number order into one parcel per 地块编号 (--id names "
+            "another column), or one parcel without one; X is the northing.",
+            "flag",
+        ),
+    )
     kind: str | None = _f(
         None,
         Opt(
@@ -642,6 +652,15 @@ class SiteOptions(_Analysis):
         ),
     )
     dem: str | None = _f(None, Opt("--dem", "DEM raster (any CRS) for the slope criterion."))
+    max_slope: float | str | None = _f(
+        None,
+        Opt(
+            "--max-slope",
+            "Slope limit in degrees for --tech (default: the rules' limit, PV 20°, wind 25°); "
+            "land steeper is removed, with --dem.",
+            "number",
+        ),
+    )
     resources: tuple[str, ...] = _f(
         (),
         Opt(
@@ -671,6 +690,8 @@ class SiteOptions(_Analysis):
         super().check()
         _check_engine(self)
         object.__setattr__(self, "admin", self.admin or None)
+        if self.max_slope is not None:
+            object.__setattr__(self, "max_slope", parse_degrees(self.max_slope, "--max-slope"))
 
 
 @dataclass(frozen=True, kw_only=True)

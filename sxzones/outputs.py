@@ -21,18 +21,22 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import shutil
+import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -48,6 +52,7 @@ from sxzones._util import gdal_options
 from sxzones.errors import OutputError
 
 __all__ = [
+    "ChildJob",
     "Publication",
     "atomic_path",
     "check_targets",
@@ -413,6 +418,139 @@ def write_gpkg(
                     "folder's free space and limits, or choose another folder, and try again"
                 ) from exc
     return Path(path)
+
+
+#: From this many rows, :func:`gpkg_in_child` writes a GeoPackage in a forked process: GDAL
+#: then writes on one core while the run's other files are written on the other. Below it, the
+#: fork (tens of milliseconds for a large process) is not worth it.
+FORK_MIN_ROWS = 50_000
+
+
+def can_fork() -> bool:
+    """Whether writers may run in a forked copy of this process: on Linux (macOS frameworks
+    are not safe after a fork, and Windows has none), and when called on the main thread. A
+    run on another thread (a web server's worker) may have threads beside it inside GDAL,
+    whose locks a child would find held for ever; the CLI and a script run on the main
+    thread, where the only other thread is the run's own input hashing."""
+    return (
+        sys.platform == "linux"
+        and hasattr(os, "fork")
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
+class ChildJob:
+    """A job run by a forked copy of this process; :meth:`result` waits for it.
+
+    pyogrio holds the GIL for the whole of a GeoPackage write (a pure-Python thread beside it
+    runs at half speed, and the XLSX writer's many short Arrow and zlib calls stall behind
+    it), so a thread cannot overlap it with the other writers. A forked child can: it shares
+    the parent's memory (copy on write), needs no imports and no copy of the data, and
+    reports back through a pipe. The job must leave its result on disk (an atomic write) and
+    return something small: its return value, or the exception it raised, is pickled back.
+
+    Fork only where no other thread of this process is inside GDAL or holds a lock the job
+    needs: before the run's writer threads start (the input hashing thread may run; it only
+    reads files). The child leaves with ``os._exit``, so neither the parent's ``atexit``
+    handlers nor its buffered output run twice.
+
+    Examples
+    --------
+    >>> job = ChildJob(lambda: 6 * 7)
+    >>> job.result()
+    42
+    """
+
+    def __init__(self, job: Callable[[], Any]) -> None:
+        read, write = os.pipe()
+        try:
+            with warnings.catch_warnings():  # Python 3.12+ warns of a fork with threads alive
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
+        if pid == 0:  # the child: run the job, send its outcome, leave at once
+            os.close(read)
+            _run_child(job, write)
+        os.close(write)
+        self.pid: int | None = pid
+        self._read = read
+
+    def result(self) -> Any:
+        """Wait for the child; return the job's value or raise its exception."""
+        if self.pid is None:
+            raise RuntimeError("the child's result was taken already")
+        try:
+            with os.fdopen(self._read, "rb") as fh:
+                data = fh.read()
+            _, status = os.waitpid(self.pid, 0)
+        except BaseException:
+            self.cancel()
+            raise
+        self.pid = None
+        if not data:
+            why = (
+                f"it was stopped by signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"it exited with status {os.waitstatus_to_exitcode(status)}"
+            )
+            raise OutputError(
+                f"the process writing an output ended without finishing ({why}); a lack of "
+                "memory stops it so. Fix: free some memory, or write fewer formats (--format)"
+            )
+        ok, value = pickle.loads(data)
+        if ok:
+            return value
+        raise value
+
+    def cancel(self) -> None:
+        """Stop the child and reap it (after an error or an interrupt in the parent)."""
+        if self.pid is None:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self._read)
+        self.pid = None
+
+
+def _run_child(job: Callable[[], Any], write: int) -> NoReturn:
+    """The forked child's whole life: run ``job``, pickle its outcome into ``write``, exit."""
+    code = 1
+    try:
+        try:
+            outcome: tuple[bool, Any] = (True, job())
+        except BaseException as exc:  # every outcome goes back to the parent
+            outcome = (False, exc)
+        try:
+            data = pickle.dumps(outcome)
+        except Exception as exc:  # an unpicklable value or exception
+            data = pickle.dumps((False, OutputError(f"{outcome[1]!r} ({exc})")))
+        with os.fdopen(write, "wb") as fh:
+            fh.write(data)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def gpkg_in_child(
+    frame: gpd.GeoDataFrame, path: Path, *, layer: str, min_rows: int | None = None
+) -> ChildJob | None:
+    """Start writing ``frame`` as a one-layer GeoPackage (:func:`write_gpkg`, same bytes) in a
+    forked process, or return None when it is too small for that to pay (``min_rows``, by
+    default :data:`FORK_MIN_ROWS`), this process may not fork (:func:`can_fork`) or the fork
+    fails (a process of many GB where the kernel will not promise the memory of a copy):
+    then write it on a thread."""
+    if len(frame) < (FORK_MIN_ROWS if min_rows is None else min_rows) or not can_fork():
+        return None
+    try:
+        return ChildJob(lambda: write_gpkg(frame, path, overwrite=True, layer=layer))
+    except OSError:  # no memory to account a copy of a very large process: on a thread
+        return None
 
 
 def refuse_inputs(targets: list[Path], inputs: list[Path]) -> None:

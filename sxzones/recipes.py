@@ -91,7 +91,7 @@ def _read(p: Path) -> dict[str, Any]:
     if not p.exists():
         raise RecipeError(f"{p}: no such recipe")
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = p.read_bytes().decode("utf-8-sig")  # Windows Notepad writes a BOM
     except UnicodeDecodeError as exc:
         raise RecipeError(
             f"{p}: not a text file in UTF-8 (byte {exc.start}); a recipe is a TOML text file. "

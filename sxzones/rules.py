@@ -12,6 +12,7 @@ an unknown key or a bad parameter is refused with every problem named.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import tomllib
@@ -220,6 +221,19 @@ class RuleSet:
     def of_kind(self, *kinds: str) -> list[Rule]:
         return [r for r in self.rules if r.kind in kinds]
 
+    def with_slope_limit(self, tech: str, degrees: float) -> RuleSet:
+        """These rules with the slope limit of ``tech`` (``max_slope_deg`` of the terrain
+        rule) set to ``degrees``: ``sxzones sites --max-slope`` and the planner page."""
+        terrain = self.of_kind("siting_terrain")
+        if not terrain:
+            raise RulesError(f"{self.path}: no siting_terrain rule holds a slope limit to change")
+        old = terrain[0]
+        limits = {t: old.for_tech("max_slope_deg", t) for t in TECHS}
+        params = {**old.params, "max_slope_deg": limits | {tech: float(degrees)}}
+        new = dataclasses.replace(old, params=params)
+        rules = tuple(new if r is old else r for r in self.rules)
+        return dataclasses.replace(self, rules=rules)
+
 
 def _check_jurisdiction(j: Any) -> list[str]:
     """Problems of the document's ``jurisdiction`` table (none when it is absent)."""
@@ -246,7 +260,7 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     if not p.exists():
         raise RulesError(f"{p}: no such rules file")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) too
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{p}: not valid TOML ({exc})") from exc
     problems: list[str] = []

@@ -78,6 +78,29 @@ def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> floa
     return v
 
 
+def parse_degrees(text: str | float | int, what: str = "slope limit") -> float:
+    """An angle as users write it (``25``, ``25°``, ``25度``, ``25 deg``), in degrees, more
+    than 0 and at most 90.
+
+    Examples
+    --------
+    >>> [parse_degrees(t) for t in ("25", "25°", "12.5 度", 8)]
+    [25.0, 25.0, 12.5, 8.0]
+    """
+    s = str(text).strip().lower().replace(" ", "")
+    for unit in ("degrees", "degree", "deg", "°", "度"):
+        if s.endswith(unit):
+            s = s[: -len(unit)]
+            break
+    try:
+        value = float(s)
+    except ValueError:
+        raise SxzonesError(f"{what} {text!r}: give degrees, e.g. 20 or 20°") from None
+    if isinstance(text, bool) or not (math.isfinite(value) and 0 < value <= 90):
+        raise SxzonesError(f"{what} {text!r}: give 0 to 90 degrees (more than 0)")
+    return value
+
+
 def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
     """Output formats from ``"csv,xlsx"`` or ``["csv", "xlsx"]`` (each item may hold commas).
 

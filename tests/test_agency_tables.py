@@ -826,3 +826,34 @@ def test_kml_chinese_field_names_are_kept(tmp_path):
         "steel",
         "inside",
     )
+
+
+def test_industry_option_never_replaces_a_files_own_industries(tmp_path):
+    """``check --projects FILE --industry pv`` over a file whose 行业 says 焦化 for a project
+    inside Taiyuan's built-up area came out ``clear``: the option replaced the column without
+    a word. It is refused, naming the values; the same industry everywhere passes."""
+    csv = tmp_path / "p.csv"
+    csv.write_text(
+        "项目编号,项目名称,行业,经度,纬度\nQ1,甲,焦化,112.55,37.87\nQ3,丙,铸造,112.6,37.9\n"
+        "Q4,丁,光伏,112.7,37.8\n",
+        encoding="utf-8",
+    )
+    base = ["check", "--projects", str(csv), "--crs", "wgs84", "--reports", "none"]
+    res = CliRunner().invoke(cli, [*base, "--industry", "pv", "--out", str(tmp_path / "a")])
+    assert res.exit_code == 2
+    assert "would replace the file's own '行业' column" in res.output
+    assert "焦化 (1)" in res.output and "铸造 (1)" in res.output and "光伏" not in res.output
+    assert not (tmp_path / "a").exists()
+    own = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "b")])
+    assert own.exit_code == 0, own.output
+    table = pd.read_csv(tmp_path / "b" / "site_check.csv", encoding="utf-8-sig")
+    assert table.set_index("project_id").loc["Q1", "verdict"] == "conflict"
+    pv = tmp_path / "pv.csv"
+    pv.write_text(
+        "项目编号,行业,经度,纬度\nQ4,光伏,112.7,37.8\nQ5,,112.71,37.8\n", encoding="utf-8"
+    )
+    same = CliRunner().invoke(
+        cli, ["check", "--projects", str(pv), "--crs", "wgs84", "--reports", "none",
+              "--industry", "pv", "--out", str(tmp_path / "c")],
+    )  # fmt: skip
+    assert same.exit_code == 0, same.output

@@ -188,6 +188,7 @@ def _details_reference(result) -> list[dict]:
             "county": row.get("county", ""),
             "area_m2": _num(row["area_m2"]),
             "nearest_redline_m": _num(row["nearest_redline_m"]),
+            "nearest_redline": row.get("nearest_redline", ""),
             "builtup": {
                 "zone": row["builtup_zone"],
                 "distance_m": _num(row["builtup_distance_m"]),

@@ -219,6 +219,32 @@ def test_cli_check_engine_dask(cluster, tmp_path):
             assert (tmp_path / "d" / name).read_bytes() == (tmp_path / "l" / name).read_bytes()
 
 
+def test_cli_check_engine_dask_on_worker_processes(processes, tmp_path):
+    """On worker processes (what a cluster has) the results travel back pickled: the site
+    check's layer indexes, which hold a lock, crashed that; the tables and pairs come back,
+    the same files as the local engine's."""
+    import pickle
+
+    from sxzones.analyses.nearest import TargetIndex
+
+    path = tmp_path / "parcels.gpkg"
+    _parcels(40).to_file(path, layer="parcels", driver="GPKG")
+    base = ["check", "--projects", str(path), "--catalog", str(CATALOG), "--reports", "none"]
+    local = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "l")])
+    assert local.exit_code == 0, local.output
+    address = processes.scheduler_address
+    res = CliRunner().invoke(
+        cli, [*base, "--out", str(tmp_path / "d"), "--engine", "dask", "--scheduler", address]
+    )
+    assert res.exit_code == 0, res.output
+    for name in ("site_check.csv", "site_check.json"):
+        assert (tmp_path / "d" / name).read_bytes() == (tmp_path / "l" / name).read_bytes()
+    index = TargetIndex(_parcels(3).geometry.to_numpy())
+    _ = index.prepared  # built on use, and the lock that guards it
+    copy = pickle.loads(pickle.dumps(index))
+    assert copy.tree.query(copy.geoms[0]).tolist() == index.tree.query(index.geoms[0]).tolist()
+
+
 def _raster(path, z, x0: float, y0: float, res: float):
     """A GeoTIFF of ``z`` (float32, nodata -9999) in the working CRS, top-left (x0, y0)."""
     import rasterio

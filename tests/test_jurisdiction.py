@@ -149,3 +149,29 @@ def test_equipment_of_a_firm_in_a_neighbouring_province(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "warning: 1 unit(s) belong to firms outside the plan's province" in res.output
+
+
+def test_a_site_in_a_neighbouring_province_fires_no_rule(tmp_path):
+    """A coking project in 信都区 (Hebei) within 20 km of its county town: the site check
+    said `unassessed` (the plan does not apply there) but still listed the 20 km rule of
+    clause 十三 as fired, in the table and the report; as for the firm screen, no rule of the
+    plan fires outside Shanxi. A Shanxi project keeps its rule."""
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli,
+        ["check", "--projects", str(_projects(tmp_path)), "--crs", "cgcs2000", "--industry",
+         "coking", "--reports", "all", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "site_check.csv", encoding="utf-8-sig", dtype=str).set_index("project_id")
+    assert t.loc["HB", "verdict"] == "unassessed" and pd.isna(t.loc["HB", "rule_ids"])
+    assert t.loc["HB", "builtup_zone"] == "within_20km"  # the distance still stands
+    assert "site_within_20km_deep_treatment" in t.loc["SX", "rule_ids"]
+    report = (out / "report-HB.html").read_text(encoding="utf-8")
+    assert "site_within_20km_deep_treatment" not in report
+
+
+def _projects(tmp_path):
+    p = tmp_path / "projects.csv"
+    p.write_text("项目编号,经度,纬度\nHB,114.3,37.0\nSX,112.484,38.06\n", encoding="utf-8")
+    return p

@@ -269,6 +269,7 @@ def test_chinese_popup_in_browser(browser, tmp_path):
         return null;""")
     assert "甲焦化厂" in text and "行业" in text and "焦化" in text and "区位" in text
     assert "industry_id" not in text and "coking" not in text
+    assert "行业识别状态" in text and "是否适用规则" in text and "炼焦" in text  # the value given
     legend = browser.find_element("css selector", "#sx-legend").text
     assert "企业与建成区距离筛查（20 千米）" in legend and "Firm screen" not in legend
 
@@ -408,3 +409,57 @@ def test_amap_basemap_shifts_overlays_to_gcj02(browser, tmp_path):
         " && v._url.includes('openstreetmap')).length"
     )
     assert osm == 0  # WGS84 tiles would not line up with GCJ-02 overlays
+
+
+def test_firm_markers_take_their_zone_colour(browser, tmp_path):
+    """Each firm's marker is drawn in its zone's colour (the style is chosen by colour in the
+    page, one case per colour)."""
+    from sxzones.maps.style import CATEGORY_COLOURS
+
+    csv = tmp_path / "f.csv"
+    csv.write_text(
+        "firm_id,name,industry,lon,lat\nA,甲,steel,112.55,37.87\nB,乙,coking,112.75,37.95\n"
+        "C,丙,cement,110.45,35.75\n",
+        encoding="utf-8",
+    )
+    mp = _firm_map(tmp_path, csv)
+    _open(browser, mp)
+    drawn = browser.execute_script("""
+        for (const k of Object.keys(window)) {
+          const v = window[k];
+          if (v instanceof L.GeoJSON && v.getLayers().length === 3) {
+            return v.getLayers().map(l => [l.feature.properties.firm_id, l.options.fillColor,
+                                           l.options.color]);
+          }
+        }
+        return null;""")
+    table = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig")
+    zones = dict(zip(table["firm_id"], table["zone"], strict=True))
+    assert len(set(zones.values())) >= 2  # more than one colour to tell apart
+    want = {
+        z: CATEGORY_COLOURS[z if not z.startswith("within_") else "within_20km"]
+        for z in zones.values()
+    }
+    assert sorted(drawn) == sorted([f, want[z], want[z]] for f, z in zones.items())
+
+
+def test_unrecognised_industry_shows_on_the_map(browser, tmp_path):
+    """A firm whose industry the rules do not know is said so in its popup, with the value
+    given: not an empty industry that looks like "no rule applies"."""
+    csv = tmp_path / "f.csv"
+    csv.write_text(
+        "firm_id,name,industry,lon,lat\nX1,甲铸造厂,铸造,112.55,37.87\nX2,乙钢厂,钢铁,112.6,37.9\n",
+        encoding="utf-8",
+    )
+    _open(browser, _firm_map(tmp_path, csv, "--lang", "zh"))
+    text = browser.execute_script("""
+        for (const k of Object.keys(window)) {
+          const v = window[k];
+          if (v instanceof L.GeoJSON && v.getLayers().length === 2) {
+            const lyr = v.getLayers().find(l => l.feature.properties.firm_id === 'X1');
+            lyr.fire('click', {latlng: lyr.getLatLng()}, true);
+            return v.getPopup().getElement().innerText;
+          }
+        }
+        return null;""")
+    assert "甲铸造厂" in text and "铸造" in text and "未识别" in text

@@ -192,3 +192,121 @@ def test_xlsx_rows_written_in_pieces_read_back_whole(tmp_path, monkeypatch):
     with zipfile.ZipFile(tmp_path / "t.xlsx") as zf:
         sst = zf.read("xl/sharedStrings.xml").decode()
     assert sst.count("<si>") == 2  # "inside" stored once, though in two pieces
+
+
+def test_sheets_deflated_by_isal_and_read_by_any_zip_reader(tmp_path):
+    """The sheet entries are ISA-L's deflate at level 1 (the known answer: the stored bytes
+    are isal's stream of the sheet's XML), and zip, openpyxl and calamine read them."""
+    from isal import isal_zlib
+    from python_calamine import CalamineWorkbook
+
+    frame = pd.DataFrame({"zone": ["inside", "beyond"] * 500, "d": np.arange(1000) / 8})
+    path = write_xlsx({"s": frame}, tmp_path / "t.xlsx")
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None  # every entry's CRC checks
+        info = zf.getinfo("xl/worksheets/sheet1.xml")
+        xml = zf.read(info)
+    raw = path.read_bytes()
+    head = info.header_offset  # the local header: 30 bytes, the name, its own extra field
+    start = head + 30 + int.from_bytes(raw[head + 26 : head + 28], "little")
+    start += int.from_bytes(raw[head + 28 : head + 30], "little")
+    co = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+    assert raw[start : start + info.compress_size] == co.compress(xml) + co.flush()
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("s").to_python()
+    assert rows[1] == ["inside", 0.0] and rows[-1] == ["beyond", 999 / 8] and len(rows) == 1001
+
+
+def _children() -> set[int]:
+    """The processes this one forked that are still there (zombies too)."""
+    import glob
+    import os
+
+    pids: set[int] = set()
+    for f in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+        with open(f, encoding="ascii") as fh:
+            pids |= {int(p) for p in fh.read().split()}
+    return pids
+
+
+def test_gpkg_written_in_a_forked_process_has_the_same_bytes(tmp_path):
+    """Large screens write their GeoPackage in a forked process (GDAL holds the GIL while it
+    writes): the files are the same bytes as those written on a thread, no child is left."""
+    import os
+
+    import pytest
+
+    from sxzones.outputs import FORK_MIN_ROWS, can_fork
+
+    assert FORK_MIN_ROWS == 50_000 and can_fork()  # Linux: the path users run at scale
+    result = _screen(9)
+    fmts = ["csv", "xlsx", "gpkg"]
+    before = _children()  # (other tests may have left processes of their own)
+    _write(result, tmp_path / "thread", fmts, fork_min_rows=10**9)
+    _write(result, tmp_path / "fork", fmts, fork_min_rows=1)
+    for name in ("firm_zones.gpkg", "firm_zones.xlsx", "firm_zones.csv", "manifest.json"):
+        assert (tmp_path / "fork" / name).read_bytes() == (tmp_path / "thread" / name).read_bytes()
+    assert pyogrio.read_info(tmp_path / "fork" / "firm_zones.gpkg")["features"] == 81
+    # a fork refused (a process of many GB: the kernel will not promise a copy): on a thread
+    import errno
+
+    def no_fork() -> int:
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "fork", no_fork)
+        _write(result, tmp_path / "nofork", fmts, fork_min_rows=1)
+    gpkg = (tmp_path / "nofork" / "firm_zones.gpkg").read_bytes()
+    assert gpkg == (tmp_path / "thread" / "firm_zones.gpkg").read_bytes()
+    # never from another thread (a web server's worker: its other threads may be in GDAL)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sxzones.outputs import gpkg_in_child
+
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(gpkg_in_child, result, tmp_path / "t.gpkg", layer="t", min_rows=1)
+        assert (
+            job.result() is None and gpkg_in_child(result, tmp_path / "t.gpkg", layer="t") is None
+        )
+    assert _children() <= before  # every child this test forked was reaped
+
+
+def test_child_job_value_error_and_death(tmp_path):
+    """A forked job's value comes back; its error is raised in the parent as raised; a child
+    killed (as by the kernel's out-of-memory killer) is a clear OutputError; a cancelled
+    child is stopped and reaped."""
+    import os
+    import signal
+    import time
+
+    import pytest
+
+    from sxzones.errors import OutputError
+    from sxzones.outputs import ChildJob
+
+    assert ChildJob(lambda: {"rows": 81, "pid": os.getpid()}).result()["rows"] == 81
+    assert ChildJob(lambda: os.getpid()).result() != os.getpid()  # it ran in another process
+
+    def refuse() -> None:
+        raise OutputError("cannot write x.gpkg: No space left on device. Fix: free some space")
+
+    with pytest.raises(OutputError, match="No space left on device"):
+        ChildJob(refuse).result()
+
+    def unpicklable() -> None:
+        raise ValueError(lambda: None)
+
+    with pytest.raises(OutputError, match="ValueError"):
+        ChildJob(unpicklable).result()
+
+    def die() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(OutputError, match="stopped by signal 9.*memory"):
+        ChildJob(die).result()
+
+    slow = ChildJob(lambda: time.sleep(60))
+    pid = slow.pid
+    slow.cancel()
+    assert slow.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped: no such process

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from sxzones import outputs
 from sxzones.cli import cli
 
 from .conftest import CATALOG
@@ -138,7 +139,10 @@ def test_read_only_folder_for_non_root(tmp_path):
     assert list(out.iterdir()) == []
 
 
-def test_disk_full_while_writing_outputs(full_disk):
+@pytest.mark.parametrize("forked", [False, True])
+def test_disk_full_while_writing_outputs(full_disk, forked, monkeypatch):
+    if forked:  # the GeoPackage written in a forked process, as for large screens
+        monkeypatch.setattr(outputs, "FORK_MIN_ROWS", 1)
     out = full_disk / "o"
     res = _cli(*FIRMS, "--out", str(out))
     assert res.exit_code == 2

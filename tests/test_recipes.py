@@ -108,3 +108,20 @@ def test_overview_recipe_in_chinese(tmp_path):
 def test_demo_recipes_are_valid():
     for path in sorted((ROOT / "analyses").glob("demo-*.toml")):
         assert load_recipe(path).analysis
+
+
+def test_recipe_saved_by_notepad_with_a_bom_is_read(tmp_path):
+    """Windows Notepad saves UTF-8 with a byte-order mark: a recipe (and a rules or catalogue
+    file) so saved was refused as "not valid TOML (at line 1, column 1)"."""
+    p = tmp_path / "r.toml"
+    p.write_bytes(
+        "\ufeff".encode()
+        + f'catalog = "{CATALOG}"\n# 概览\nanalysis = "overview"\nout = "o"\n'.encode()
+    )
+    assert load_recipe(p).analysis == "overview"
+    rules = tmp_path / "rules.toml"
+    from sxzones.rules import DEFAULT_RULES, load_rules
+
+    rules.write_bytes(b"\xef\xbb\xbf" + DEFAULT_RULES.read_bytes())
+
+    assert len(load_rules(rules).rules) == len(load_rules().rules)

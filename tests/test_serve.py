@@ -336,6 +336,29 @@ def test_firm_downloads_are_the_cli_outputs_byte_for_byte(client, tmp_path):
     assert res["command"].startswith("sxzones firms --firms firms.csv --builtup")
 
 
+def test_workbook_of_several_sheets_on_the_page(client, tmp_path):
+    """A workbook with a sheet of firms per city was refused on the page with a fix naming a
+    command-line option the page did not have; the pages now have the sheet or layer field."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for k, (city, rows) in enumerate([("太原", [("F1", 112.55, 37.87)]),
+                                      ("大同", [("F2", 113.3, 40.08), ("F3", 113.31, 40.09)])]):  # fmt: skip
+        ws = wb.active if k == 0 else wb.create_sheet()
+        ws.title = city
+        ws.append(["企业编号", "企业名称", "行业", "经度", "纬度"])
+        for fid, lon, lat in rows:
+            ws.append([fid, f"{city}钢厂", "钢铁", lon, lat])
+    wb.save(tmp_path / "cities.xlsx")
+    files = {"file": ("cities.xlsx", (tmp_path / "cities.xlsx").read_bytes())}
+    refused = client.post("/api/firms", data={"crs": "wgs84"}, files=files)
+    assert refused.status_code == 400 and "工作表或图层" in refused.json()["error"]
+    res = client.post("/api/firms", data={"crs": "wgs84", "layer": "大同"}, files=files).json()
+    assert res["rows"] == 2 and "--layer '大同'" in res["command"]
+    pages = [client.get(u).text for u in ("/inspector", "/", "/planner")]  # "/": the reviewer
+    assert [p.count('name="layer"') for p in pages] == [1, 1, 1]
+
+
 def test_firm_columns_mapped_on_the_page(client):
     text = (
         "单位标识,单位全称,产业门类,经度,纬度\n"
@@ -543,6 +566,31 @@ def test_sites_slope_limit_with_an_uploaded_dem(client, tmp_path):
     assert "slope" not in not_assessed  # the DEM was used
     assert flat["document"]["totals"]["eligible_km2"] > 300  # 10° < 15°: slope removes nothing
     assert steep["document"]["totals"]["eligible_km2"] == 0  # 10° > 5°: slope removes it all
+    # the command the page shows runs, and gives the page's answer (it lacked --tech, and the
+    # slope limit was a changed rules file it did not name)
+    import shlex
+
+    from click.testing import CliRunner
+
+    from sxzones.cli import cli
+
+    args = shlex.split(steep["command"])
+    assert args[:2] == ["sxzones", "sites"] and "--tech" in args and "--max-slope" in args
+    args[args.index("dem.tif")] = str(tmp_path / "dem.tif")
+    args[args.index("OUT")] = str(tmp_path / "cli")
+    res = CliRunner().invoke(cli, args[1:])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "cli" / "siting.json").read_text(encoding="utf-8"))
+
+    def same(totals: dict) -> dict:  # the DEM's path differs (the server's copy)
+        rasters = [{**r, "source": "dem.tif"} for r in totals.get("not_assessed_by_raster", [])]
+        return {**totals, "not_assessed_by_raster": rasters}
+
+    assert same(doc["totals"]) == same(steep["document"]["totals"])
+    again = client.post(
+        "/api/sites", data={"tech": "pv", "slope": "5°"}, files={"dem": ("dem.tif", dem)}
+    ).json()  # as planners write it
+    assert same(again["document"]["totals"]) == same(steep["document"]["totals"])
 
 
 def test_the_command_serves_the_pages(tmp_path):

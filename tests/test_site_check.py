@@ -298,3 +298,22 @@ def test_reports_option_limits_the_per_project_reports(tmp_path, reports, expect
     assert 0 < flagged < len(table) == 4  # the example has both kinds
     written = sorted(p.name for p in tmp_path.glob("report-*.html"))
     assert len(written) == (flagged if expected is None else expected)
+
+
+@pytest.mark.parametrize("lonlat", [(112.55, 37.87), (113.58, 37.86), (111.52, 36.08)])
+def test_nearest_red_line_is_named(lonlat):
+    """The site check names the nearest red line (a reviewer needs which one, not only how
+    far): the one an independent geodesic search over every red line's boundary finds."""
+    lay = site_layers(load_catalog(CATALOG))
+    x, y = TO_XY.transform(*lonlat)
+    r = check_sites(_projects([shapely.Point(x, y)]), lay, RULES, threads=1).table.iloc[0]
+    red = lay.frames["redline"].to_crs(4490)
+    best = []
+    for rid, geom in zip(red["redline_id"], red.geometry, strict=True):
+        ring = shapely.get_coordinates(shapely.segmentize(geom.boundary, 0.0005))
+        _, _, d = GEOD.inv(np.full(len(ring), lonlat[0]), np.full(len(ring), lonlat[1]),
+                           ring[:, 0], ring[:, 1])  # fmt: skip
+        best.append((float(d.min()), str(rid)))
+    dist, rid = min(best)
+    assert r["nearest_redline"].split(" ")[0] == rid
+    assert r["nearest_redline_m"] == pytest.approx(dist, abs=30.0)  # vertices 50 m apart

@@ -743,6 +743,13 @@ class TargetIndex:
     def of(cls, geoms: npt.NDArray[np.object_]) -> TargetIndex:
         return cls(geoms)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (sent to another process) without its lock and what is built on use."""
+        return {"geoms": self.geoms}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["geoms"])  # type: ignore[misc]
+
     @property
     def prepared(self) -> npt.NDArray[np.object_]:
         """A prepared copy of the targets, for the thread that uses this index."""
@@ -907,8 +914,13 @@ def segments_of(geoms: npt.NDArray[np.object_]) -> _Segments:
 
 
 def categorical_take(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pd.Categorical:
-    """``values[index]`` as a categorical, without building a string per row."""
-    cats, inverse = np.unique(np.asarray(values).astype(str), return_inverse=True)
+    """``values[index]`` as a categorical, without building a string per row; a blank value
+    (None, NaN: a built-up area without a kind) is "" (it was the text "nan")."""
+    values = np.asarray(values)
+    texts = values.astype(str)
+    if values.dtype == object:
+        texts[pd.isna(values)] = ""
+    cats, inverse = np.unique(texts, return_inverse=True)
     return pd.Categorical.from_codes(inverse[index], categories=cats)
 
 

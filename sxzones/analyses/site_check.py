@@ -208,7 +208,7 @@ class SiteCheckResult:
 
         names = ["project_id", "industry_id", "kind", "verdict", "area_m2", "nearest_redline_m"]
         names += ["builtup_zone", "builtup_distance_m", "nearest_builtup", "rule_ids"]
-        optional = ["city", "county", "geometry_note", "unassessed_reason"]
+        optional = ["city", "county", "geometry_note", "unassessed_reason", "nearest_redline"]
         columns = [col(c, None) for c in names] + [col(c) for c in optional]
         for k in (4, 5, 7):  # area_m2, nearest_redline_m, builtup_distance_m
             if t[names[k]].dtype == np.float64:
@@ -218,7 +218,7 @@ class SiteCheckResult:
         out = []
         for values in zip(*columns, *found.values(), strict=True):
             pid, ind, kind, verdict, area, red, zone, bdist, bnear, rids = values[:10]
-            city, county, note, why, units, reds, zones = values[10:]
+            city, county, note, why, red_name, units, reds, zones = values[10:]
             out.append(
                 {
                     "project_id": str(pid),
@@ -229,6 +229,7 @@ class SiteCheckResult:
                     "county": county,
                     "area_m2": area,
                     "nearest_redline_m": red,
+                    "nearest_redline": red_name,
                     "builtup": {"zone": zone, "distance_m": bdist, "nearest": bnear},
                     "geometry_note": note,
                     "unassessed_reason": why,
@@ -623,6 +624,17 @@ def join_chunk_results(
     return SiteCheckResult(table, pairs, layers, rules)
 
 
+def _area_names(frame: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """Each area's id and name (``RL140300 阳泉市山地生态保护区``), as a reviewer names it."""
+    ids = frame["redline_id"].astype(str).to_numpy() if "redline_id" in frame else None
+    nm = frame["name"].astype(object).fillna("").astype(str).to_numpy() if "name" in frame else None
+    if ids is None and nm is None:
+        return np.array([str(i) for i in range(len(frame))], dtype=object)
+    if ids is None or nm is None:
+        return np.asarray(ids if nm is None else nm, dtype=object)
+    return np.array([f"{a} {b}".strip() for a, b in zip(ids, nm, strict=True)], dtype=object)
+
+
 def _distance_columns(
     out: dict[str, Any],
     pg: npt.NDArray[np.object_],
@@ -639,8 +651,12 @@ def _distance_columns(
     if "redline" in layers.frames and len(layers.frames["redline"]):
         near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
         out["nearest_redline_m"] = np.round(near.distance, 2)
+        rl = layers.frames["redline"]
+        names = _area_names(rl)
+        out["nearest_redline"] = np.where(near.area >= 0, names[np.maximum(near.area, 0)], "")
     else:
         out["nearest_redline_m"] = np.full(n, np.nan)
+        out["nearest_redline"] = np.full(n, "", dtype=object)
     dist_rules = [r for r in rules.of_kind("site_within_distance") if r.layer_role == "builtup"]
     d = max((r.distance_m or 0.0 for r in dist_rules), default=20_000.0)
     bu = layers.frames.get("builtup")
@@ -778,6 +794,9 @@ def _check_sites(
     else:
         away = np.zeros(n, dtype=bool)
     _verdict_columns(out, rules, industry, kind, pairs, bdist)
+    if away.any():  # outside the plan's province none of its rules fires (as the firm screen)
+        for c in ("rule_ids", "clauses"):
+            out[c] = np.where(away, "", np.asarray(out[c], dtype=object))
     # An industry or kind the vocabulary does not know is never "clear": only a conflict
     # that fired anyway stands; outside the plan's province none does.
     conflict = (out["verdict"] == "conflict") & ~away

@@ -209,7 +209,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             "project folder (layers/catalog.toml)"
         )
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) too
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{p}: not valid TOML ({exc})") from exc
     _unknown(str(p), set(data), {"catalog", "layers"})

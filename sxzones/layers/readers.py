@@ -41,6 +41,7 @@ from sxzones._util import gc_paused, gdal_options
 from sxzones.crs import CRSSpec, latitude_first, parse_crs
 from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
+from sxzones.layers.sheets import sheet_cells, sheet_names
 
 __all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file"]
 
@@ -143,8 +144,8 @@ _ALL_LAYERS = {".kml", ".kmz", ".ovkml"}
 _EXCEL = {".xlsx", ".xls", ".xlsm", ".ods"}
 _TABLE = {".csv", ".tsv", *_EXCEL}
 #: Spreadsheets are read with calamine (Rust): the old .xls that agencies still send, .ods,
-#: and .xlsx about 7x faster than openpyxl (100,000 rows: 1.7 s against 12 s), same values.
-EXCEL_ENGINE = "calamine"
+#: and .xlsx about 7x faster than openpyxl (100,000 rows: 1.7 s against 12 s), same values;
+#: straight from calamine, not through pandas, since (:mod:`sxzones.layers.sheets`).
 _PARQUET = {".parquet", ".geoparquet"}
 _JZD = {".txt", ".jzd", ".dat"}
 _SHP_PARTS = (".shp", ".shx", ".dbf")
@@ -517,7 +518,10 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
 
 
 #: How to choose a layer or a sheet, in messages.
-CHOOSE_LAYER = "--layer NAME on the command line, layer = .. in a catalogue entry or recipe"
+CHOOSE_LAYER = (
+    "--layer NAME on the command line (on the web pages, the 工作表或图层 Sheet or layer "
+    "field), layer = .. in a catalogue entry or recipe"
+)
 
 
 def _only_layer(path: Path) -> str | None:
@@ -781,8 +785,7 @@ def _read_table(
         if sheet is None and not header_names and not _locatable(table.columns, x, y):
             # a workbook whose first sheet is its instructions (填表说明): the first sheet
             # that has coordinate columns
-            with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
-                names = [str(n) for n in book.sheet_names]
+            names = sheet_names(path)
             for k, name in enumerate(names[1:], start=2):
                 own: list[str] = []
                 other = _sheet_table(_excel_sheet(path, name, own), x, y, header_names, own)
@@ -816,6 +819,9 @@ def _read_table(
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
                 continue
+            lenient = _read_csv_ragged(path, sep, enc, x, y, header_names, notes)
+            if lenient is not None:
+                return lenient
             raise _refuse(
                 path,
                 f"malformed CSV{_ragged_row(path, sep, enc)} ({exc})",
@@ -834,16 +840,12 @@ def _read_table(
 def _refuse_other_sheets(path: Path, x: str | None, y: str | None) -> None:
     """Refuse a workbook in which more than one sheet has coordinate columns (one sheet per
     city): reading the first would leave the others' rows out of every count."""
-    with pd.ExcelFile(path, engine=EXCEL_ENGINE) as book:
-        names = [str(n) for n in book.sheet_names]
+    names = sheet_names(path)
     if len(names) < 2:
         return
     located = [names[0]]
     for name in names[1:]:
-        top = pd.read_excel(
-            path, sheet_name=name, dtype=object, header=None, engine=EXCEL_ENGINE,
-            nrows=HEADER_SEARCH_ROWS,
-        )  # fmt: skip
+        top, _ = sheet_cells(path, name, nrows=HEADER_SEARCH_ROWS)
         rows = [list(r) for r in top.itertuples(index=False)]
         if rows and _locatable(_header_names(rows, _header_row(rows, x, y)), x, y):
             located.append(name)
@@ -888,9 +890,9 @@ def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -
     (行业 merged over the firms of one industry) all hold the merged value, said in
     ``notes`` (a reader gives it to the first cell only: the others were rejected as empty)."""
     try:
-        raw = pd.read_excel(path, sheet_name=sheet, dtype=object, header=None, engine=EXCEL_ENGINE)
-        if notes is not None and path.suffix.lower() in (".xlsx", ".xlsm"):
-            _fill_merged_down(raw, _merged_ranges(path, sheet), notes)
+        raw, merged = sheet_cells(path, sheet)
+        if notes is not None:
+            _fill_merged_down(raw, merged, notes)
         return raw
     except python_calamine.PasswordError as exc:
         raise _refuse(
@@ -906,53 +908,6 @@ def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -
         raise _refuse(
             path, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx"
         ) from exc
-
-
-_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
-
-
-def _column_index(letters: bytes) -> int:
-    n = 0
-    for c in letters:
-        n = n * 26 + c - 64
-    return n - 1
-
-
-def _merged_ranges(path: Path, sheet: str | int) -> list[tuple[int, int, int, int]]:
-    """The merged ranges of a workbook's sheet (by name or position) as 0-based (first row,
-    first column, last row, last column), from the sheet's XML; none when it cannot be found."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            book = zf.read("xl/workbook.xml")
-            rels = zf.read("xl/_rels/workbook.xml.rels")
-            sheets = re.findall(rb"<(?:\w+:)?sheet\b[^>]*>", book)
-            names = [re.search(rb'name="([^"]*)"', t) for t in sheets]
-            k = sheet if isinstance(sheet, int) else next(
-                i for i, m in enumerate(names) if m and m.group(1).decode() == sheet
-            )  # fmt: skip
-            rid = re.search(rb'r:id="([^"]+)"', sheets[k])
-            rel = next(
-                (r for r in re.findall(rb"<Relationship\b[^>]*>", rels)
-                 if rid and f'Id="{rid.group(1).decode()}"'.encode() in r),
-                b"",
-            )  # fmt: skip
-            target = re.search(rb'Target="([^"]+)"', rel)
-            if target is None:
-                return []
-            name = target.group(1).decode().lstrip("/")
-            name = name if name.startswith("xl/") else f"xl/{name}"
-            out, tail = [], b""
-            with zf.open(name) as fh:  # the merges follow the cells: read through, keep them
-                while chunk := fh.read(1 << 20):
-                    text = tail + chunk
-                    out += _MERGE_REF.findall(text)
-                    tail = text[-200:]
-    except (KeyError, StopIteration, IndexError, zipfile.BadZipFile, OSError, UnicodeDecodeError):
-        return []
-    refs = sorted(set(out))
-    return [
-        (int(r0) - 1, _column_index(c0), int(r1) - 1, _column_index(c1)) for c0, r0, c1, r1 in refs
-    ]
 
 
 def _fill_merged_down(
@@ -1035,6 +990,62 @@ def _ragged_row(path: Path, sep: str, encoding: str) -> str:
     return ""
 
 
+#: The first cell of a total row (合计, 总计, 小计; "合 计" as centred in a sheet).
+_TOTAL_ROW = re.compile(r"^\s*(?:合\s*计|总\s*计|小\s*计)")
+
+
+def _read_csv_ragged(
+    path: Path,
+    sep: str,
+    encoding: str,
+    x: str | None,
+    y: str | None,
+    header_names: frozenset[str],
+    notes: list[str],
+) -> pd.DataFrame | None:
+    """A CSV Arrow refused for rows of another width, read after all where the extra or
+    missing cells carry nothing: an empty last field on every data row (a trailing comma,
+    as some exports write every line) is not data and is left out; a short total row
+    (合计, 总计, 小计, as spreadsheets end a list) is padded with blanks, to be rejected as a
+    row with its reason like the same row in a workbook. Both said as notes. None for any
+    other ragged row (the file is refused as before). Every column as text, blank lines kept
+    as rows (as :func:`_read_csv_arrow` gives them)."""
+    with path.open(
+        "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
+    ) as fh:
+        try:
+            rows = list(csv.reader(fh, delimiter=sep))
+        except csv.Error:
+            return None
+    skip = _header_row(rows[:HEADER_SEARCH_ROWS], x, y, header_names)
+    header = _header_names(rows, skip)
+    width, body = len(header), rows[skip + 1 :]
+    if not width or len(set(header)) != width:
+        return None
+    data = [r for r in body if r and not _TOTAL_ROW.match(r[0])]
+    trailing = bool(data) and all(len(r) == width + 1 and r[-1].strip() == "" for r in data)
+    if not trailing and any(len(r) != width for r in data):
+        return None
+    cells, totals = [], []
+    for n, r in enumerate(body, start=skip + 2):
+        if r and _TOTAL_ROW.match(r[0]) and len(r) != width:
+            if len(r) > width + trailing or any(c.strip() for c in r[width:]):
+                return None
+            if len(r) < width:
+                totals.append(f"{n} ({r[0].strip()}, {len(r)} of {width} columns)")
+        cells.append((r[:width] + [""] * width)[:width])
+    if trailing:
+        notes.append("every row ends with an empty field (a trailing comma): read without it")
+    if totals:
+        notes.append(
+            f"short total row(s) read with blanks for their missing cells: row(s) "
+            f"{', '.join(totals)}"
+        )
+    out = pd.DataFrame(cells, columns=header, dtype=object).astype(str)
+    out.attrs["header_row"] = skip + 1
+    return out
+
+
 def _garbles_utf8(path: Path, encoding: str, probe: int = 1 << 20) -> bool:
     """True when ``encoding`` is a Chinese code page but the file's first MiB is UTF-8 holding
     non-ASCII text (GBK text is practically never valid UTF-8)."""
@@ -1104,7 +1115,9 @@ def _read_csv_arrow(
     return out
 
 
-def table_columns(path: Path, encoding: str | None = None) -> list[str]:
+def table_columns(
+    path: Path, encoding: str | None = None, sheet: str | int | None = None
+) -> list[str]:
     """The columns of a CSV/TSV or spreadsheet as :func:`read_file` reads it (encoding,
     separator, header below title rows, merged header cells), without the unnamed ones: what
     a page offers for mapping fields.
@@ -1114,7 +1127,7 @@ def table_columns(path: Path, encoding: str | None = None) -> list[str]:
     LayerError
         The file cannot be read as a table.
     """
-    table = _read_table(Path(path), None, None, None, encoding, [])
+    table = _read_table(Path(path), None, None, sheet, encoding, [])
     names = (str(c).strip() for c in table.columns)
     return [n for n in names if n and not n.startswith("Unnamed: ")]
 
@@ -1481,9 +1494,46 @@ def _read_jzd(
         )
     if header_spec is not None:
         notes.append(f"界址点 header declares {header_spec.name}")
-    frame = gpd.GeoDataFrame(rows, geometry="geometry")
+    frame = _join_jzd_parts(gpd.GeoDataFrame(rows, geometry="geometry"), notes)
     frame.attrs["inferred"] = inferred
     return frame, (header_spec.crs if header_spec else None)
+
+
+def _join_jzd_parts(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """界址点 parcels that share a 地块编号 joined into one multipart parcel (some survey
+    programs write each part of a parcel under a header of its own, with the same number;
+    the second part was rejected as a duplicate id and the parcel checked on its first part
+    only): the union of their geometries, the sum of their declared areas (hectares), their
+    distinct names, uses and land classes joined with 、, any part's problem kept. The joined
+    parcel keeps the first part's index (its parcel number); the joins are said as a note."""
+    ids = frame["parcel_id"]
+    if not ids.duplicated().any():
+        return frame
+    keep, said = [], []
+    for pid, part in frame.groupby("parcel_id", sort=False):
+        first = part.index[0]
+        keep.append(first)
+        if len(part) == 1:
+            continue
+        geoms = [g for g in part.geometry if g is not None]
+        frame.loc[first, "geometry"] = shapely.union_all(geoms) if geoms else None
+        for col in ("name", "use", "land_class"):
+            texts = dict.fromkeys(str(v) for v in part[col] if isinstance(v, str) and v)
+            frame.loc[first, col] = "、".join(texts)
+        areas = part["declared_area"].dropna()
+        frame.loc[first, "declared_area"] = float(areas.sum()) if len(areas) else None
+        problems = [
+            f"part at line {ln}: {pr}"
+            for ln, pr in zip(part["header_line"], part["jzd_problem"], strict=True)
+            if isinstance(pr, str)
+        ]
+        frame.loc[first, "jzd_problem"] = "; ".join(problems) if problems else None
+        lines = ", ".join(str(ln) for ln in part["header_line"])
+        said.append(f"{pid} ({len(part)} parts, header lines {lines})")
+    notes.append(
+        f"界址点 parcels sharing a 地块编号 joined as one multipart parcel each: {'; '.join(said)}"
+    )
+    return frame.loc[sorted(keep)]
 
 
 def _read_table_layer(
@@ -1631,7 +1681,8 @@ def read_file(
     # a spreadsheet's first data row is row 2, or the row under a header below titles; a
     # table's index keeps the places of the blank rows it skipped
     first = header_row + 1 if table else 1
-    rows = frame.index.to_numpy() + first if table else None
+    # a 界址点 file's parcels joined by 地块编号 keep their first part's number
+    rows = frame.index.to_numpy() + first if table or suffix in _JZD else None
     frame = frame.reset_index(drop=True)
     if ROW in frame.columns:  # an output of sxzones read again: its rows keep their numbers
         kept = f"input_{ROW}"

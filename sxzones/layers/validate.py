@@ -157,6 +157,11 @@ _SAID_READ_NOTES = (
     "degrees, minutes and seconds combined",
     "KML: ",
     "cells merged down a column",
+    "every row ends with an empty field",
+    "short total row(s)",
+    "界址点 parcels sharing a 地块编号",
+    "corners joined in ",
+    "corner coordinates read from ",
 )
 
 
@@ -694,14 +699,18 @@ def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
         vals = frame[f].astype(str)
         bad = run.alive & ~vals.isin(allowed).to_numpy() & ~_blank(frame[f])
         if bad.any():
-            seen = sorted(set(vals[bad]))[:5]
-            run.reject(
+            seen = sorted(set(vals[bad]))[0]
+            _reject_values(
+                run,
                 bad,
-                "bad_value",
-                f"{run.shown(f)!r} has value(s) {seen}; allowed: {list(allowed)}",
                 f,
-                f'map them in the catalogue entry: values = {{ {f} = {{ "{seen[0]}" = '
-                f'"{allowed[0]}" }} }}, or correct them in the file',
+                vals,
+                str(list(allowed)),
+                f"only if a value is one of these under another name, map it in the catalogue "
+                f'entry, e.g. values = {{ {f} = {{ "{seen}" = "{allowed[0]}" }} }} if "{seen}" '
+                f"means {allowed[0]}; a value that is none of them (another kind of land, not "
+                "a class of the plan) is rightly rejected: correct it in the file or leave it "
+                "out",
             )
     if r.name == "control_units":
         _note_type_against_code(run)
@@ -771,13 +780,24 @@ def _cell_texts(values: pd.Series) -> pd.Series:
     return text.mask(_blank(values), "")
 
 
-def _reject_values(run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str) -> None:
+
+def _reject_values(
+    run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str, fix: str
+) -> None:
+    """Reject the rows under ``bad`` for their value of field ``f`` (``text``: the values as
+    text): each row's reason quotes its own value, the finding lists the first five."""
     if bad.any():
         seen = sorted(set(text[bad]))[:5]
+        name = run.shown(f)
+        own = text.map(lambda v: f"{name!r} has value(s) {[v]}; allowed: {ok}")
         run.reject(
-            bad, "bad_value", f"{run.shown(f)!r} has value(s) {seen}; allowed: {ok}", f,
-            "correct them in the file (a blank is read as unknown)",
-        )  # fmt: skip
+            bad,
+            "bad_value",
+            f"{name!r} has value(s) {seen}; allowed: {ok}",
+            f,
+            fix,
+            reasons=own,
+        )
 
 
 def _note_type_against_code(run: _Run) -> None:

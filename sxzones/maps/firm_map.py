@@ -13,10 +13,16 @@ from sxzones.maps.basemaps import Basemap
 from sxzones.maps.interactive import MapLayer, build_map
 from sxzones.maps.style import LayerStyle
 
+#: Popup fields of a firm (the tooltip shows the first three). The industry's status and
+#: whether the plan applies are shown, so that an unrecognised industry or a firm outside
+#: Shanxi does not look like "no rule applies" (an independent check found it so).
 FIRM_FIELDS = [
     "name",
     "industry_id",
     "zone",
+    "industry_status",
+    "industry",
+    "applicable",
     "distance_m",
     "nearest_area_name",
     "clauses",

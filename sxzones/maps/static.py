@@ -27,7 +27,7 @@ from matplotlib.patches import FancyArrow, Patch
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import map_factors
 from sxzones.i18n import Labels, Lang, legend_label
-from sxzones.maps.interactive import colour_of
+from sxzones.maps.interactive import category_text, colour_of
 from sxzones.maps.style import LayerStyle
 from sxzones.outputs import write_bytes
 
@@ -147,11 +147,8 @@ def _draw_layer(
         return []
     handles: list[Patch | Line2D] = []
     kinds = set(shapely.get_type_id(f.geometry.to_numpy()).tolist())
-    groups = (
-        [(v, f[f[st.by].astype(str) == v]) for v in sorted(set(f[st.by].astype(str)))]
-        if st.by and st.by in f
-        else [(layer.name, f)]
-    )
+    by = category_text(f[st.by]) if st.by and st.by in f else None
+    groups = [(v, f[by == v]) for v in sorted(set(by))] if by is not None else [(layer.name, f)]
     for key, part in groups:
         colour = colour_of(key, st.color) if st.by else st.color
         label = legend_label(key, lang, lab=lab)

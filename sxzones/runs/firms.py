@@ -27,7 +27,14 @@ from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, tran
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
-from sxzones.outputs import Publication, hash_ahead, write_csv, write_gpkg, write_xlsx
+from sxzones.outputs import (
+    Publication,
+    gpkg_in_child,
+    hash_ahead,
+    write_csv,
+    write_gpkg,
+    write_xlsx,
+)
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, figure_paths, load_input
 
@@ -84,19 +91,27 @@ def write_firm_outputs(
     lab: Labels | None = None,
     *,
     xlsx_full_max: int = XLSX_FULL_LIST_MAX,
+    fork_min_rows: int | None = None,
 ) -> None:
     """Stage the screen's outputs in ``pub``. Point firms get CGCS2000 lon/lat columns unless
     ``add_lonlat`` is false (tables keep the coordinate columns they came with). ``lang``:
     headers, values and sheet names of the CSV and XLSX (:mod:`sxzones.i18n`); the GeoPackage
     keeps the canonical names. Past ``xlsx_full_max`` firms, the XLSX holds the summary and
-    the flagged firms only (:func:`firm_workbook`). The files are written in parallel (their
-    writers release the GIL for most of their work)."""
+    the flagged firms only (:func:`firm_workbook`). The files are written in parallel: the CSV
+    and the XLSX on threads (their writers release the GIL for most of their work), the
+    GeoPackage of ``fork_min_rows`` firms or more (by default
+    :data:`~sxzones.outputs.FORK_MIN_ROWS`) in a forked process (GDAL's write holds the
+    GIL; :class:`~sxzones.outputs.ChildJob`)."""
     full_elsewhere = [OUTPUT_NAMES[f] for f in formats if f != "xlsx"]
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS and not full_elsewhere:
         raise SxzonesError(
             f"{len(result)} firms exceed Excel's {XLSX_MAX_ROWS} rows; use --format csv,xlsx"
         )
     result = _ordered(result)
+    jobs, child = [], None
+    if "gpkg" in formats:  # first, in a forked process when large: GDAL holds the GIL
+        path = pub.stage(OUTPUT_NAMES["gpkg"], rows=len(result))
+        child = gpkg_in_child(result, path, layer="firm_zones", min_rows=fork_min_rows)
     pts = result.geometry.to_numpy()
     table = pd.DataFrame(result.drop(columns="geometry"))
     if add_lonlat and len(pts) and bool(np.all(shapely.get_type_id(pts) == 0)):  # add lon/lat
@@ -104,7 +119,6 @@ def write_firm_outputs(
         lon, lat = to_lonlat(xy[:, 0], xy[:, 1], result.crs)
         table["lon_cgcs2000"] = np.round(lon, 7)
         table["lat_cgcs2000"] = np.round(lat, 7)
-    jobs = []
     for f in formats:
         path = pub.stage(OUTPUT_NAMES[f], rows=len(table))
         if f == "csv":
@@ -114,14 +128,20 @@ def write_firm_outputs(
         elif f == "xlsx":  # the workbook's sheets are made in the job too
             limit = xlsx_full_max if full_elsewhere else XLSX_MAX_ROWS
             jobs.append(partial(_write_workbook, table, limit, full_elsewhere, lang, lab, path))
-        else:
+        elif child is None:
             jobs.append(partial(write_gpkg, result, path, overwrite=True, layer="firm_zones"))
     rejects_path = pub.stage("rejects.csv", rows=len(rejects))
     rej = translate_frame(rejects, lang, lab=lab)
     jobs.append(partial(write_csv, rej, rejects_path, overwrite=True))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for future in [pool.submit(job) for job in jobs]:
-            future.result()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [pool.submit(job) for job in jobs]:
+                future.result()
+        if child is not None:
+            child.result()
+    finally:
+        if child is not None:
+            child.cancel()  # after an error or an interrupt here: stop the child, reap it
 
 
 def _write_workbook(

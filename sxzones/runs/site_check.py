@@ -6,7 +6,7 @@ import os
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,12 @@ from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
-from sxzones.layers.validate import Finding
+from sxzones.layers.schemas import ROLES as LAYER_ROLES
+from sxzones.layers.validate import Finding, usual_fields
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
-from sxzones.rules import RuleSet, load_rules
+from sxzones.rules import RuleSet, bundled_rules, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
 from sxzones.runs.one_project import plain_project
 
@@ -146,6 +147,7 @@ def read_projects(
     layer: str | None = None,
     single: bool = False,
     raw: RawLayer | None = None,
+    corners: bool = False,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``.
@@ -156,21 +158,34 @@ def read_projects(
     ``layer``: the GeoPackage layer or workbook sheet to read. ``single``: the spec is one
     project (``--project``), so a table of points is refused (each row would be a project
     of its own). ``raw``: the file ``spec`` as read already
-    (a server makes a drawn parcel's in memory as it writes the file)."""
+    (a server makes a drawn parcel's in memory as it writes the file). ``corners``: the
+    file is a table of parcel corners (:func:`sxzones.layers.corners.read_corners`), one
+    parcel per parcel number (``id_field`` names the column)."""
     mapping, x, y = coordinate_fields(fields)
     if id_field:
         mapping["project_id"] = id_field
     path = Path(spec)
+    pins: list[dict[str, Any]] = []
+    if corners and raw is None:
+        raw = _read_corners(path, crs, encoding, layer, x, y, mapping.pop("project_id", None))
+        if single and len(raw.frame) > 1:
+            raise SxzonesError(
+                f"{path}: --project takes one project, but the corners make "
+                f"{len(raw.frame)} parcels ({', '.join(raw.frame['parcel_id'][:5])} ...). "
+                "Fix: use --projects (one project per parcel)"
+            )
     if raw is not None or is_existing_path(path):
         if raw is None:
             raw = read_file(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y)
         mapping = _project_fields(raw, mapping)
+        if single:
+            raw, pins = _pins_left_out(raw)
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
                 f"{path}: --project takes one project, but this table has {len(raw.frame)} "
-                "rows of points (each row would be a project of its own). Fix: for one "
-                "parcel, give its boundary as a 界址点 file (点号,X,Y lines) or a polygon "
-                "file; to check every row as a project, use --projects"
+                "rows of points (each row would be a project of its own). Fix: if the rows "
+                "are a parcel's corners (界址点成果表), add --corners; to check every row as "
+                "a project, use --projects"
             )
     else:
         if mapping or x:
@@ -179,11 +194,14 @@ def read_projects(
                 "to a projects file only"
             )
         raw = _text_geometry(spec, crs, name)
+    if industry is not None and raw.path.name:  # a file: its own industry column stands
+        _refuse_industry_over_column(raw, mapping, industry)
     constants = {k: v for k, v in (("industry", industry), ("kind", kind)) if v is not None}
     if not mapping:  # one drawn, pasted or typed project: made at once when nothing is found
         working = CRS.from_user_input(cat.working.crs)
         plain = plain_project(raw, working, constants, cat.study_area)
         if plain is not None:
+            _reject_pins(plain[1], pins, raw.row_word)
             return _say_default_kind(*plain)
     if industry is not None:  # given for every project: it is the field (a 行业 column too)
         raw.frame["industry"] = industry
@@ -204,6 +222,7 @@ def read_projects(
             f"{raw.path}: the projects have no industry field: give --industry (steel, "
             "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
         )
+    _reject_pins(report, pins, raw.row_word)
     _say_default_kind(projects, report)
     notes = {}
     for f in report.findings:
@@ -212,6 +231,116 @@ def read_projects(
                 notes[r] = f"invalid geometry repaired: {f.message}"
     projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
     return projects, report
+
+
+def _read_corners(
+    path: Path,
+    crs: str | None,
+    encoding: str | None,
+    layer: str | None,
+    x: str | None,
+    y: str | None,
+    id_field: str | None,
+) -> RawLayer:
+    """``--corners``: the file as a table of parcel corners, one parcel per parcel number."""
+    from sxzones.layers.corners import read_corners
+
+    if not is_existing_path(path):
+        raise SxzonesError(
+            f"--corners reads a table of corner points, but {str(path)!r} is not a file. "
+            "Fix: give the table's path, or leave out --corners"
+        )
+    return read_corners(path, crs=crs, encoding=encoding, layer=layer, x=x, y=y, id_field=id_field)
+
+
+def _pins_left_out(raw: RawLayer) -> tuple[RawLayer, list[dict[str, Any]]]:
+    """``--project`` is one project: a file holding a parcel and a pin beside it (Google
+    Earth's placemark at the gate or on the name) is the parcel; the pins are left out (each
+    with its row and name, rejected by :func:`_reject_pins`), where they were checked as
+    projects of their own. The layer unchanged (and no pins) when it holds no polygon or no
+    point."""
+    frame = raw.frame
+    kinds = shapely.get_type_id(frame.geometry.to_numpy())
+    pins, parcels = np.isin(kinds, (0, 4)), np.isin(kinds, (3, 6))
+    if not pins.any() or not parcels.any():
+        return raw, []
+    name = "Name" if "Name" in frame.columns else "name" if "name" in frame.columns else None
+    left = [
+        {"row": int(r), "name": n if isinstance(n, str) and n else None}
+        for r, n in zip(
+            frame.loc[pins, ROW],
+            frame.loc[pins, name] if name else [None] * int(pins.sum()),
+            strict=True,
+        )
+    ]
+    kept = frame[~pins].copy()
+    kept.attrs = dict(frame.attrs)
+    return replace(raw, frame=kept), left
+
+
+def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> None:
+    """The pins :func:`_pins_left_out` took from a ``--project`` file, as rejected rows of
+    ``report`` (counted among the rows read: every row is checked or rejected)."""
+    if not pins:
+        return
+    reason = "a point beside the parcel, not checked: --project is one project"
+    for pin in pins:
+        report._rejects.append(
+            {
+                "layer": report.name,
+                "source_row": pin["row"],
+                "id": pin["name"],
+                "code": "pin_left_out",
+                "field": "geometry",
+                "reason": reason,
+            }
+        )
+    report.n_read += len(pins)
+    shown = ", ".join(f"{p['row']}" + (f" ({p['name']})" if p["name"] else "") for p in pins)
+    fix = (
+        'to check a point too, give it alone (--project "lon,lat"); to check every feature '
+        "as a project, use --projects"
+    )
+    rows = tuple(p["row"] for p in pins)
+    said = f"the parcel checked, {word} {shown} left out: {reason}. Fix: {fix}"
+    report.findings += [
+        Finding("rejected", "pin_left_out", reason, rows, "geometry", fix, word),
+        Finding("note", "pin_left_out", said, word=word),
+    ]
+
+
+def _refuse_industry_over_column(raw: RawLayer, mapping: dict[str, str], industry: str) -> None:
+    """Refuse ``--industry`` over a projects file whose own industry column (行业, industry,
+    or the column ``--industry-field`` names) gives another industry for some project: the
+    option would replace it, and a coking project inside a built-up area was checked as PV,
+    ``clear`` (an independent check found it so). The same industry everywhere passes."""
+    cols = [str(c) for c in raw.frame.columns]
+    col = mapping.get("industry") or ("industry" if "industry" in cols else None)
+    if col is None:
+        found = usual_fields(cols, LAYER_ROLES["projects"], taken=mapping)
+        col = found.get("industry") or found.get("industry_code")
+    if col is None or col not in raw.frame.columns:
+        return
+    vocab = bundled_rules().industries
+    given = vocab.resolve(industry) or industry
+    values = raw.frame[col]
+    other = Counter(
+        str(v).strip()
+        for v in values
+        if not _blank_cell(v) and (vocab.resolve(v) or str(v).strip()) != given
+    )
+    if not other:
+        return
+    said = ", ".join(f"{v} ({n})" for v, n in other.most_common(4))
+    raise SxzonesError(
+        f"{raw.path}: --industry {industry} would replace the file's own {col!r} column, which "
+        f"gives other industries: {said}. Fix: drop --industry to check each project as its "
+        f"{col!r} says, or remove that column from the file to check them all as {industry}"
+    )
+
+
+def _blank_cell(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or not str(v).strip()
 
 
 def _say_default_kind(
@@ -384,6 +513,7 @@ def compute_check(
         layer=opts.layer,
         single=opts.project is not None,
         raw=raw,
+        corners=opts.corners,
     )
     layers = layers if layers is not None else site_layers(cat)
     result = _check(opts, projects, layers, ruleset)

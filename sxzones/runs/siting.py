@@ -500,6 +500,8 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     names = [*OUTPUTS, "rejects.csv"]
     with Publication(out, "sites", names, external=external, overwrite=opts.overwrite) as pub:
         ruleset = load_rules(opts.rules)
+        if opts.max_slope is not None:  # --max-slope: the limit for this technology
+            ruleset = ruleset.with_slope_limit(tech, float(opts.max_slope))
         cand, crep = load_input(
             candidates,
             "candidates",

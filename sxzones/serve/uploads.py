@@ -472,16 +472,13 @@ def points_to_geometry(points: list[tuple[float, float]]) -> Any:
     UploadError
         Two pairs, or a polygon that crosses itself.
     """
+    from sxzones.layers.corners import corner_polygon
+
     if len(points) == 1:
         return shapely.Point(points[0])
     if len(points) == 2:
         raise UploadError("two points make no parcel. Fix: give one point, or 3 or more corners")
-    ring = [*points, points[0]] if points[0] != points[-1] else points
-    poly = shapely.Polygon(ring)
-    if not poly.is_valid:
-        raise UploadError(
-            f"the {len(points)} corners do not make a simple polygon "
-            f"({shapely.is_valid_reason(poly)}). Fix: list the corners in order around the "
-            "parcel"
-        )
+    poly, problem = corner_polygon(points)  # as a table of corners is joined (--corners)
+    if poly is None:
+        raise UploadError(f"{problem}. Fix: list the corners in order around the parcel")
     return poly

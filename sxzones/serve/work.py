@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import shlex
 import shutil
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from pyproj import CRS
 
 from sxzones.errors import SxzonesError
 from sxzones.layers import ROLES
-from sxzones.layers.readers import RawLayer, coordinate_pair, read_file, table_columns
+from sxzones.layers.readers import RawLayer, coordinate_pair, table_columns
 from sxzones.options import COORDINATE_FIELDS, CheckOptions, FirmOptions, SiteOptions
 from sxzones.outputs import write_gpkg
 from sxzones.reports import report_names
@@ -98,7 +97,8 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
     """The project(s) as a file in the job's ``in/`` folder, where they came from (``file``,
     ``corners``, ``drawn``, ``pasted``), the file as read (when it is made here) and the
     writer of a file not written yet: the uploaded file (a zip unpacked, KML as GeoJSON, a
-    table of corners as one polygon), or the drawn or pasted geometry, whose file is
+    table of corners read as the command's ``--corners`` reads it: one parcel per 地块编号),
+    or the drawn or pasted geometry, whose file is
     written when the downloads are (:func:`sxzones.serve.uploads.parcel_layer` reads it in
     memory meanwhile; the file is only hashed for the manifest)."""
     folder = job.folder / "in"
@@ -122,10 +122,7 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
         if path.suffix in (".kml", ".kmz", ".ovkml"):
             path = uploads.kml_to_geojson(path)
         if path.suffix in uploads.TABLES and form.get("vertices") == "on":
-            raw = read_file(path, crs=form.get("crs") or None)
-            xy = [(float(g.x), float(g.y)) for g in raw.frame.geometry]
-            geom = uploads.points_to_geometry(xy)
-            return parcel(geom, form.get("crs") or None, "corners")
+            return str(path), "corners", None, None  # read as `check --projects F --corners`
         return str(path), "file", None, None
     if form.get("geojson"):
         try:
@@ -166,15 +163,18 @@ def check_options(
     state: ServeState, form: dict[str, str], spec: str, source: str, out: Path
 ) -> CheckOptions:
     """The options of ``sxzones check`` for the page's choices: an uploaded file is
-    ``--projects`` (each feature or row a project), a drawn, pasted or cornered parcel
-    ``--project``; industry and kind '' = the file's own fields."""
+    ``--projects`` (each feature or row a project; a table of corners with ``--corners``),
+    a drawn or pasted parcel ``--project``; industry and kind '' = the file's own fields."""
     crs = form.get("crs") or None
     if source == "drawn":
         crs = "wgs84"  # drawn on the map: Leaflet gives WGS84 longitude and latitude
+    upload = source in ("file", "corners")
     return CheckOptions(
-        project=None if source == "file" else spec,
-        projects=spec if source == "file" else None,
+        project=None if upload else spec,
+        projects=spec if upload else None,
+        corners=source == "corners",
         crs=crs,
+        layer=(form.get("layer", "").strip() or None) if upload else None,
         industry=form.get("industry") or None,
         kind=form.get("kind") or None,
         out=out,
@@ -299,7 +299,9 @@ def _command(name: str, opts: Any, primary: str) -> str:
     for field, o in type(opts).opts():
         value = getattr(opts, field)
         default = type(opts).__dataclass_fields__[field].default
-        if o.flag is None or value in (None, (), default) or field in ("out", "overwrite"):
+        if o.flag is None or field in ("out", "overwrite"):
+            continue
+        if value in (None, (), default) and not o.cli_required:  # --tech pv is still needed
             continue
         if field in ("rules",):
             continue
@@ -352,6 +354,7 @@ def firm_options(state: ServeState, form: dict[str, str], path: Path, out: Path)
         firms=str(path),
         builtup=str(state.catalog.layer_of_role("builtup")),
         crs=form.get("crs") or None,
+        layer=form.get("layer", "").strip() or None,
         fields=mapped,
         out=out,
         overwrite=True,
@@ -416,33 +419,6 @@ def _firm_points(path: Path) -> Any:
 # ---- planner: the siting screen ---------------------------------------------------------
 
 
-def _slope_rules(state: ServeState, slope: str, tech: str, folder: Path) -> Path | None:
-    """A copy of the rules file with the slope limit of ``tech`` set to ``slope`` degrees
-    (None when the page keeps the rules' limit)."""
-    terrain = state.ruleset.of_kind("siting_terrain")
-    if not slope.strip() or not terrain:
-        return None
-    try:
-        value = float(slope)
-    except ValueError:
-        raise SxzonesError(f"slope limit {slope!r}: give degrees, e.g. 20") from None
-    if not 0 < value <= 90:
-        raise SxzonesError(f"slope limit {value:g}°: give 0 to 90 degrees")
-    if value == terrain[0].for_tech("max_slope_deg", tech):
-        return None
-    limits = {t: terrain[0].for_tech("max_slope_deg", t) for t in ("pv", "wind")}
-    limits[tech] = value
-    text = state.ruleset.path.read_text(encoding="utf-8")
-    line = "max_slope_deg = { " + ", ".join(f"{t} = {v:g}" for t, v in limits.items()) + " }"
-    new, n = re.subn(r"(?m)^max_slope_deg\s*=.*$", line, text)
-    if n != 1:
-        raise SxzonesError("the rules file has no single max_slope_deg line to change")
-    path = folder / state.ruleset.path.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(new, encoding="utf-8")
-    return path
-
-
 def _candidates(state: ServeState, form: dict[str, str], upload: Upload | None, job: Job) -> str:
     """The candidates: an uploaded file, or the catalogue's candidate layer; only the kinds
     ticked on the page (a subset is written to the job's folder)."""
@@ -493,16 +469,19 @@ def sites_job(
         dem_path = None
         if dem is not None and dem[1]:
             dem_path = uploads.save_upload(dem[0], dem[1], job.folder / "in", state.limits)
-        rules = _slope_rules(state, form.get("slope", ""), tech, job.folder / "in")
         opts = SiteOptions(
             candidates=candidates,
             tech=tech,
             crs=form.get("crs") or None,
+            layer=(form.get("layer", "").strip() or None)
+            if upload is not None and upload[1]
+            else None,
             exclude=exclude,
             dem=str(dem_path) if dem_path else None,
             out=job.folder / "out",
             overwrite=True,
-            rules=rules or state.rules_path,
+            max_slope=form.get("slope", "").strip() or None,  # as --max-slope: in the command
+            rules=state.rules_path,
         )
         result = run_sites(opts, state.catalog)
         out = job.folder / "out"

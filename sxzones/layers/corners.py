@@ -1,0 +1,300 @@
+"""Tables of parcel corners (界址点成果表) as parcels.
+
+A 界址点成果表 kept in Excel or CSV lists a parcel's corners one a row: a point number
+(点号, 界址点号), the coordinates (X/Y, 纵坐标/横坐标 or 经度/纬度) and often the parcel's
+number (地块编号, 宗地号), the first corner repeated at the end to close the ring.
+:func:`read_corners` reads such a table as one parcel per parcel number (one parcel when
+the table has no such column): each parcel's corners joined in point-number order, the
+closing repeat left out, a parcel of fewer than three corners or one that crosses itself
+refused with its rows. ``sxzones check --corners`` and the reviewer page's "table rows are
+the parcel's corners" box both read the table so; :func:`corner_polygon` is also what the
+page makes of pasted corners.
+
+X is the northing in Chinese surveying tables (as in 界址点 files): projected coordinates
+are oriented by their values as the 界址点 reader orients them (the easting is the value
+with the zone prefix, or the one below 1,000,000 against a 7-digit northing), degrees by
+the rule that a latitude in China is below its longitude.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from sxzones.crs import latitude_first
+from sxzones.errors import LayerError
+from sxzones.layers import jzd
+from sxzones.layers.readers import (
+    ROW,
+    RawLayer,
+    coordinate_key,
+    coordinate_pair,
+    read_file,
+    table_columns,
+)
+from sxzones.vocab import normalise
+
+__all__ = ["CORNERS_NOTE", "corner_polygon", "join_corners", "read_corners"]
+
+#: Column names of a corner's point number (after :func:`sxzones.vocab.normalise`).
+POINT_NUMBER = (
+    "点号",
+    "界址点号",
+    "界址点编号",
+    "界址点",
+    "拐点号",
+    "拐点编号",
+    "点名",
+    "point",
+    "pointid",
+)
+#: Column names of the parcel a corner belongs to (after :func:`sxzones.vocab.normalise`).
+PARCEL_NUMBER = (
+    "地块编号", "地块号", "地块代码", "宗地号", "宗地编号", "宗地代码", "parcelid", "projectid",
+    "项目编号",
+)  # fmt: skip
+#: Column pairs whose order a surveying table gives as (X, Y), X the northing by convention
+#: (keys of :func:`sxzones.layers.readers.coordinate_key`); oriented by the values.
+_WRITTEN_XY = (("x坐标", "y坐标"), ("纵坐标", "横坐标"), ("x", "y"))
+#: How the note that says how corners were joined begins (printed with the layer's notes).
+CORNERS_NOTE = "corners joined in "
+
+
+def corner_polygon(points: Sequence[tuple[float, float]]) -> tuple[Any, str | None]:
+    """The polygon through ``points`` (x, y) in the order given, closed here (a last point
+    repeating the first is the ring's closing point); returns (polygon, None), or (None,
+    what is wrong): fewer than 3 distinct corners, or a ring that crosses itself.
+
+    >>> corner_polygon([(0, 0), (1, 0), (1, 1), (0, 0)])[0].area
+    0.5
+    >>> corner_polygon([(0, 0), (1, 1), (1, 0), (0, 1)])[1]
+    'the 4 corners do not make a simple polygon (Self-intersection[0.5 0.5])'
+    """
+    pts = list(points)
+    if len(pts) > 1 and pts[0] == pts[-1]:
+        pts = pts[:-1]
+    if len(set(pts)) < 3:
+        return None, f"{len(set(pts))} distinct corner(s) make no parcel; a parcel needs 3 or more"
+    poly = shapely.Polygon([*pts, pts[0]])
+    if not poly.is_valid:
+        why = shapely.is_valid_reason(poly)
+        return None, f"the {len(pts)} corners do not make a simple polygon ({why})"
+    return poly, None
+
+
+def _column(columns: Sequence[Any], words: Sequence[str]) -> Any:
+    """The first column whose normalised name is one of ``words`` (in their order)."""
+    names = {normalise(c): c for c in reversed(list(columns))}
+    return next((names[normalise(w)] for w in words if normalise(w) in names), None)
+
+
+def _written_pair(columns: Sequence[Any]) -> tuple[Any, Any] | None:
+    """The (X, Y) columns of a surveying table, or None where the names say which is the
+    longitude (经度/纬度, lon/lat: read as named)."""
+    pair = coordinate_pair(columns)
+    if pair is not None and (coordinate_key(pair[0]), coordinate_key(pair[1])) != ("x", "y"):
+        return None
+    keys = {coordinate_key(c): c for c in reversed(list(columns))}
+    return next(((keys[a], keys[b]) for a, b in _WRITTEN_XY if a in keys and b in keys), None)
+
+
+def read_corners(
+    path: str | Path,
+    *,
+    crs: str | None = None,
+    encoding: str | None = None,
+    layer: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    id_field: str | None = None,
+) -> RawLayer:
+    """A table of parcel corners (CSV or workbook) as parcels: see the module's docstring
+    and :func:`join_corners`. ``x``/``y`` name the coordinate columns (then read as named);
+    X/Y and 纵坐标/横坐标 columns are oriented by their values, X the northing unless the
+    values say otherwise. Coordinates stay in the file's CRS (``crs``).
+
+    Raises
+    ------
+    LayerError
+        Not a table, a parcel of fewer than 3 corners or crossing itself, a corner without
+        coordinates, a point number twice with different coordinates.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".xlsm", ".ods"):
+        raise LayerError(
+            f"{p}: --corners reads a table of corner points (.csv, .xlsx ...), not a "
+            f"{p.suffix} file. Fix: leave out --corners (the file's features are the parcels)"
+        )
+    table = not (x or y or p.suffix.lower() == ".txt")  # a .txt may be a 界址点 file
+    written = _written_pair(table_columns(p, encoding, sheet=layer)) if table else None
+    if written is not None:
+        x, y = written
+    raw = read_file(p, crs=crs, encoding=encoding, layer=layer, x=x, y=y)
+    if raw.row_word != "row":  # a 界址点 .txt: its parcels are made already
+        raise LayerError(
+            f"{p}: --corners reads a table of corner points, but this is a 界址点 file "
+            "(its parcels are read as they are). Fix: leave out --corners"
+        )
+    if written is not None:
+        raw = _oriented(raw, written)
+    return join_corners(raw, id_field)
+
+
+def _oriented(raw: RawLayer, written: tuple[Any, Any]) -> RawLayer:
+    """The corners of columns written (X, Y) as (easting, northing) or (longitude,
+    latitude), decided by the values (:func:`sxzones.layers.jzd` orients 界址点 files so)."""
+    geoms = raw.frame.geometry.to_numpy()
+    xy = shapely.get_coordinates(geoms[~shapely.is_missing(geoms)])
+    a, b = (xy[:, 0], xy[:, 1]) if len(xy) else (np.zeros(0), np.zeros(0))
+    cx, cy = written
+    if len(xy) and bool(np.all(np.abs(xy) > 1000)):
+        east_first = jzd._east_first(list(zip(a.tolist(), b.tolist(), strict=True)), raw.path)
+        swap = not east_first
+        said = "X the northing, as 界址点 tables write it"
+        if east_first:
+            said = "written easting first (told by the zone prefix)"
+    else:
+        swap = bool(len(xy)) and bool(np.all(latitude_first(a, b)))
+        said = "latitude first (told by the values)" if swap else "longitude first"
+    east, north = (cy, cx) if swap else (cx, cy)
+    notes = [n for n in raw.notes if not n.startswith("coordinates read from columns")]
+    notes.append(f"corner coordinates read from {east} (x) and {north} (y): {said}")
+    frame = raw.frame
+    if swap:
+        frame = frame.set_geometry(shapely.transform(geoms, lambda c: c[:, ::-1]))
+        frame.attrs = dict(raw.frame.attrs)
+    return replace(raw, frame=frame, notes=notes)
+
+
+def _number_key(text: Any) -> tuple[Any, ...]:
+    """Point numbers in their natural order: J2 before J10, 2 before 10."""
+    parts = re.split(r"(\d+)", normalise(text))
+    return tuple(int(s) if s.isdigit() else s for s in parts)
+
+
+def _refuse(path: Path, what: str, fix: str) -> LayerError:
+    return LayerError(f"{path}: {what}. Fix: {fix}")
+
+
+def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
+    """A table of corner points (``raw``, as :func:`~sxzones.layers.read_file` reads it) as
+    one parcel per parcel number (``id_field``, else a column of :data:`PARCEL_NUMBER`;
+    blank cells under a number belong to it), or one parcel named after the file: corners in
+    point-number order (a column of :data:`POINT_NUMBER`; else in row order), a point
+    number repeated with the same coordinates (the closing corner) left out. Each parcel
+    has the row of its first corner, its number as ``parcel_id`` and the table's columns
+    whose value is the same on all its corners; how they were joined is said as a note.
+
+    Raises
+    ------
+    LayerError
+        A corner without coordinates, a point number twice with different coordinates, a
+        parcel of fewer than 3 corners or one that crosses itself (file, rows and the fix).
+    """
+    frame, path = raw.frame, raw.path
+    cols = [c for c in frame.columns if c not in (ROW, frame.geometry.name)]
+    if id_field is not None and id_field not in cols:
+        raise _refuse(
+            path, f"no column {id_field!r} for --id; columns are {cols}", "name one of them"
+        )
+    idcol = id_field or _column(cols, PARCEL_NUMBER)
+    pcol = _column(cols, POINT_NUMBER)
+    missing = frame[ROW][shapely.is_missing(frame.geometry.to_numpy())].tolist()
+    if missing:
+        raise _refuse(
+            path,
+            f"corner rows {_rows(missing)} have no coordinates, so no parcel can be closed",
+            "fill in the coordinates of these corners, or remove the rows",
+        )
+    ids = _parcel_numbers(frame, idcol, path)
+    parts, said = [], []
+    for pid in dict.fromkeys(ids):
+        group = frame[ids == pid]
+        part, closing = _ordered(group, pcol, path, pid)
+        xy = shapely.get_coordinates(part.geometry.to_numpy())
+        poly, problem = corner_polygon([(float(a), float(b)) for a, b in xy])
+        rows = _rows(sorted(group[ROW].tolist()))
+        if poly is None:
+            raise _refuse(
+                path,
+                f"parcel {pid} (rows {rows}), corners joined in "
+                f"{'point-number order (' + str(pcol) + ')' if pcol else 'row order'}: {problem}",
+                "give every corner of the parcel once, numbered in order around it"
+                + (f", each row with its {idcol}" if idcol else ""),
+            )
+        skip = (idcol, pcol, *frame.attrs.get("coordinate_columns", ()))
+        parts.append(_parcel_row(part, pid, poly, cols, skip))
+        left = ", closing corner left out" if closing else ""
+        said.append(f"{pid} ({len(part)} corners, rows {rows}{left})")
+    out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
+    order = f"point-number order ({pcol})" if pcol else "row order (no point-number column)"
+    by = f"one parcel per {idcol}" if idcol else "one parcel"
+    note = f"{CORNERS_NOTE}{order}, {by}: {'; '.join(said)}"
+    return replace(raw, frame=out, notes=[*raw.notes, note], row_word="row", xy=None)
+
+
+def _rows(rows: Sequence[int]) -> str:
+    """Row numbers as a short text: ``3-7`` for a run, else listed (at most 12)."""
+    rows = [int(r) for r in rows]
+    if rows == list(range(rows[0], rows[0] + len(rows))) and len(rows) > 2:
+        return f"{rows[0]}-{rows[-1]}"
+    return ", ".join(map(str, rows[:12])) + (" ..." if len(rows) > 12 else "")
+
+
+def _parcel_numbers(frame: pd.DataFrame, idcol: Any, path: Path) -> np.ndarray:
+    """Each corner's parcel number: the id column with blank cells taking the number
+    above (a number written on a parcel's first corner only); the file's name without one."""
+    if idcol is None:
+        return np.full(len(frame), path.stem, dtype=object)
+    text = frame[idcol].astype("string").str.strip().replace("", pd.NA)
+    if pd.isna(text.iloc[0]):
+        raise _refuse(
+            path,
+            f"the first corner (row {frame[ROW].iloc[0]}) has no {idcol}",
+            f"write the parcel's {idcol} on its first corner at least",
+        )
+    return text.ffill().astype(str).to_numpy(dtype=object)
+
+
+def _ordered(part: pd.DataFrame, pcol: Any, path: Path, pid: str) -> tuple[pd.DataFrame, bool]:
+    """A parcel's corners in point-number order (row order without a point number), a
+    repeated point number (the closing corner) left out; whether one was."""
+    if pcol is None:
+        return part, False
+    keys = [_number_key(v) for v in part[pcol]]
+    part = part.iloc[sorted(range(len(part)), key=keys.__getitem__)]
+    number = part[pcol].map(normalise)
+    again = number.duplicated().to_numpy()
+    for n in number[again].unique():
+        same = part[number == n]
+        if not all(g.equals(same.geometry.iloc[0]) for g in same.geometry):
+            raise _refuse(
+                path,
+                f"parcel {pid}: point {same[pcol].iloc[0]} appears in rows "
+                f"{_rows(same[ROW].tolist())} with different coordinates",
+                "number every corner once (the closing corner may repeat the first exactly)",
+            )
+    return part[~again], bool(again.any())
+
+
+def _parcel_row(
+    part: pd.DataFrame, pid: str, poly: Any, cols: list[Any], skip: tuple[Any, ...]
+) -> dict[str, Any]:
+    """One parcel's row: its first corner's row number, its number, the columns whose value
+    is the same on all its corners (a name, a declared area), its polygon."""
+    row: dict[str, Any] = {ROW: int(part[ROW].min()), "parcel_id": pid}
+    for c in cols:
+        if c in skip or c == "parcel_id":
+            continue
+        if part[c].astype(str).nunique() == 1:
+            row[c] = part[c].iloc[0]
+    row["geometry"] = poly
+    return row
