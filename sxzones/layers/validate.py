@@ -780,7 +780,6 @@ def _cell_texts(values: pd.Series) -> pd.Series:
     return text.mask(_blank(values), "")
 
 
-
 def _reject_values(
     run: _Run, bad: npt.NDArray[np.bool_], f: str, text: pd.Series, ok: str, fix: str
 ) -> None:
