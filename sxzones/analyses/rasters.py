@@ -13,8 +13,8 @@ a chunk of neighbouring candidates may be cut from one :class:`Strip` read at on
 
 Nodata is *unknown*, never excluded: the masks returned here keep "fails the criterion" and
 "no data" apart. A band that declares no no-data value but holds the values tools write for
-it (-9999, -32768, -99999, -3.4e38; for a DEM any elevation below -500 m or above 9,000 m,
-which no land has) is read with those cells as no data, and :attr:`RasterCriterion.notes`
+it (-9999, -32768, -99999, -3.4e38; for a DEM any elevation below -500 m, which no land
+has) is read with those cells as no data, and :attr:`RasterCriterion.notes`
 says how many there are and how to declare the value. A band's GDAL scale and offset are
 applied (values = stored x scale + offset). A raster of several bands, or a colour image,
 is refused: it is a picture, not values. Cells of a warped grid whose footprint leaves the
@@ -67,9 +67,9 @@ F32 = npt.NDArray[np.float32]
 KINDS = ("slope", "minimum")
 #: Values tools write for "no data" (ASCII grids, many exports) without always declaring it.
 SENTINELS = (-9999.0, -32768.0, -99999.0)
-#: Elevations (m) outside which a DEM's cells are not terrain: no land lies below the Dead
-#: Sea's shore (-430 m) nor above Everest (8,849 m).
-ELEVATION_RANGE = (-500.0, 9000.0)
+#: Elevations (m) below which a DEM's cells are not terrain: no land lies below the Dead
+#: Sea's shore (-430 m).
+LOWEST_ELEVATION = -500.0
 #: Colour interpretations of an image band (a map picture), not of values.
 _IMAGE_BANDS = {
     ColorInterp.red,
@@ -359,13 +359,13 @@ def _undeclared_cells(
 ) -> npt.NDArray[np.bool_]:
     """Cells of stored values ``raw`` holding a usual no-data value: the :data:`SENTINELS`,
     values beyond +-1e30 (-3.4e38, float32's lowest, and the like), and for a DEM
-    (``kind`` ``"slope"``) elevations outside :data:`ELEVATION_RANGE` once scaled."""
+    (``kind`` ``"slope"``) elevations below :data:`LOWEST_ELEVATION` once scaled. (No upper
+    bound: a synthetic tilted plane may rise past any real summit and is still a surface.)"""
     bad = np.isin(raw, SENTINELS)
     if raw.dtype.kind == "f":
         bad |= np.abs(raw) > 1e30
     if kind == "slope":
-        z = raw * scale[0] + scale[1]
-        bad |= (z < ELEVATION_RANGE[0]) | (z > ELEVATION_RANGE[1])
+        bad |= raw * scale[0] + scale[1] < LOWEST_ELEVATION
     return bad
 
 
