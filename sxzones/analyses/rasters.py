@@ -169,7 +169,8 @@ class RasterCriterion:
             self._warp = {"crs": crs.to_wkt(), "resampling": method}
             self._ds = WarpedVRT(src, **self._warp)
             self._own.append(self._ds)
-            self._edge = (Transformer.from_crs(crs, src.crs, always_xy=True), src.bounds)
+            if self.kind == "minimum":  # a warped DEM's slope is taken on its own cells
+                self._edge = (Transformer.from_crs(crs, src.crs, always_xy=True), src.bounds)
         self._path = _reopenable(src)
 
     def values(self, raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
