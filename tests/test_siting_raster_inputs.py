@@ -220,3 +220,29 @@ def test_a_dem_on_the_xian_1980_datum_is_noted_as_vector_layers_are(tmp_path):
     assert r.sites["slope_mean_deg"].iat[0] == pytest.approx(5.0, abs=0.1)
     (w,) = [w for w in r.summary["warnings"] if "Xian 1980" in w]
     assert "x80.tif" in w and "approximated" in w and "CGCS2000" in w
+
+
+def test_a_dem_with_an_alpha_band_is_read_through_it_or_refused(tmp_path):
+    """gdalwarp -dstalpha writes elevations and an alpha band: of 16-bit integers GDAL reads
+    the alpha as the mask (cells it hides are unknown); of floats it does not, and the
+    hidden cells would be read as elevations: refused with the fix."""
+
+    def write(dtype: str) -> Path:
+        z = np.stack([np.round(_plane(5.0)), np.full((200, 200), 255.0)])
+        z[1, 90:100, 90:100] = 0  # 10 x 10 cells hidden by the alpha band
+        path = tmp_path / f"alpha_{dtype}.tif"
+        prof = {"driver": "GTiff", "width": 200, "height": 200, "count": 2, "dtype": dtype,
+                "crs": WORK, "transform": from_origin(CX - 3000, CY + 3000, 30.0, 30.0),
+                "photometric": "MINISBLACK", "alpha": "YES"}  # fmt: skip
+        with rasterio.open(path, "w", **prof) as ds:
+            ds.write(z.astype(dtype))
+        return path
+
+    path = write("uint16")
+    with rasterio.open(path) as ds:
+        assert [c.name for c in ds.colorinterp] == ["gray", "alpha"]
+    s = _screen(_cands(CAND), (path, "slope", 0.0, "slope")).sites.iloc[0]
+    assert s["slope_mean_deg"] == pytest.approx(5.0, abs=0.05)  # whole metres: +-0.5 m
+    assert s["unknown_m2"] == pytest.approx(12 * 12 * 900, rel=1e-6)
+    with pytest.raises(SxzonesError, match="alpha band of float32.*-dstnodata"):
+        _screen(_cands(CAND), (write("float32"), "slope", 0.0, "slope"))

@@ -340,8 +340,18 @@ def _refuse_images(src: Any, label: str, kind: str) -> None:
     """Refuse a raster of several bands or a colour-image band: band 1 of a map picture is
     not elevations (nor irradiance), and reading it gives an answer without a word."""
     what = "elevations" if kind == "slope" else "values"
-    interp = set(src.colorinterp or ())
-    if src.count > 1 or interp & _IMAGE_BANDS:
+    interp = list(src.colorinterp or ())
+    # values with an alpha band (gdalwarp -dstalpha): the alpha is band 1's mask, not colour,
+    # where GDAL reads it so (bytes and 16-bit integers); of floats it is not read at all
+    with_alpha = src.count == 2 and interp[1:] == [ColorInterp.alpha]
+    if with_alpha and MaskFlags.alpha not in src.mask_flag_enums[0]:
+        raise SxzonesError(
+            f"{label}: band 2 is an alpha band of {src.dtypes[0]}, which GDAL does not read as "
+            f"the mask of the {what}: the cells it hides would be read as {what}. Fix: write "
+            "the hidden cells as no data instead, e.g. gdalwarp -dstnodata -9999 (not "
+            "-dstalpha), or gdal_translate -b 1 -a_nodata VALUE if they hold one value"
+        )
+    if (src.count > 1 and not with_alpha) or set(interp[:1]) & _IMAGE_BANDS:
         names = ", ".join(c.name for c in src.colorinterp or ())
         raise SxzonesError(
             f"{label}: {src.count} band(s) of {src.dtypes[0]} ({names}): an image, not "
