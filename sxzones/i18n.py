@@ -348,6 +348,54 @@ def _translate_column(
     return s.map(lambda v: table.get(v, v), na_action="ignore").astype(object)
 
 
+#: The site check's reasons for ``unassessed`` (sxzones.analyses.site_check), in Chinese.
+_REASONS_ZH = [
+    (
+        re.compile(r"^outside (.+) \((.+)\), where the plan applies: it does not apply here$"),
+        lambda m: f"不在{m[2]}，本方案在此不适用",
+    ),
+    (re.compile(r"^no (.+) given$"), lambda m: f"未给出{m[1]}"),
+    (
+        re.compile(
+            r"^(.+) '(.*)' is not in the rules' vocabulary \(map it under "
+            r"\[vocabularies\.(\w+)\] in the rules file\)$"
+        ),
+        lambda m: f"{m[1]}“{m[2]}”不在规则词表中（可在规则文件的 [vocabularies.{m[3]}] 中对应）",
+    ),
+    (
+        re.compile(r"^outside every control unit of (.+): the layers do not cover it$"),
+        lambda m: f"位于 {m[1]} 的所有环境管控单元之外：图层未覆盖此处",
+    ),
+    (
+        re.compile(
+            r"^([\d,.]+) m² \(([\d.]+) %\) of the parcel lie outside every control unit of "
+            r"(.+): the layers do not cover that part$"
+        ),
+        lambda m: (
+            f"地块有 {m[1]} 平方米（{m[2]}%）位于 {m[3]} 的所有环境管控单元之外：图层未覆盖该部分"
+        ),
+    ),
+]
+
+
+def translate_reason(text: str, lang: Lang) -> str:
+    """A site check's ``unassessed_reason`` (``;``-joined parts) in ``lang``: each part the
+    check writes, in Chinese (``zh``) or Chinese then English (``both``); a part it does not
+    know stays as written.
+
+    >>> translate_reason("no 行业 given; outside every control unit of cu: the layers do "
+    ...                  "not cover it", "zh")
+    '未给出行业；位于 cu 的所有环境管控单元之外：图层未覆盖此处'
+    """
+    if lang == "en" or not text:
+        return text
+    parts = []
+    for part in text.split("; "):
+        zh = next((fn(m) for rx, fn in _REASONS_ZH if (m := rx.match(part))), None)
+        parts.append(part if zh is None else zh if lang == "zh" else f"{zh} ({part})")
+    return "；".join(parts) if lang == "zh" else "; ".join(parts)
+
+
 def translate_values(
     frame: pd.DataFrame,
     lang: Lang,
@@ -371,6 +419,8 @@ def translate_values(
         v = vocab.get(str(col))
         if v is not None:
             out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
+        elif str(col) == "unassessed_reason":
+            out[col] = [translate_reason(x, lang) if isinstance(x, str) else x for x in out[col]]
     return out
 
 

@@ -26,7 +26,16 @@ from markupsafe import Markup
 from pyproj import CRS, Transformer
 
 from sxzones.analyses.site_check import SiteCheckResult
-from sxzones.i18n import Labels, Lang, check_lang, legend_label, text, text_pairs, translate_value
+from sxzones.i18n import (
+    Labels,
+    Lang,
+    check_lang,
+    legend_label,
+    text,
+    text_pairs,
+    translate_reason,
+    translate_value,
+)
 from sxzones.maps.sources import has_demonstration
 from sxzones.maps.style import CATEGORY_COLOURS
 
@@ -390,7 +399,12 @@ def site_check_report(
             area_m2=str(detail["area_m2"]),
             verdict=legend_label(detail["verdict"], lg, lab=lab),
             note="; ".join(
-                str(x) for x in (detail.get("geometry_note"), detail.get("unassessed_reason")) if x
+                str(x)
+                for x in (
+                    detail.get("geometry_note"),
+                    translate_reason(str(detail.get("unassessed_reason") or ""), lg),
+                )
+                if x
             ),
             svg=site_map_svg(result, pos),
             nearest_redline_m=str(detail["nearest_redline_m"]),

@@ -130,12 +130,11 @@ def _text_cells(col: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings)
     strings when its values repeat, inline strings else."""
     enc = col if pa.types.is_dictionary(col.type) else col.dictionary_encode()
     if len(enc.dictionary) * 4 <= len(col):
-        formula = _formula(enc.dictionary)
-        style = "" if formula is None else pc.take(_piece(formula, ' s="1"'), enc.indices)
-        nums = pc.take(sst.add(enc.dictionary), enc.indices)
-        cells = pc.binary_join_element_wise(
-            f'<c r="{letter}', rows, '" t="s"', style, "><v>", nums, "</v></c>", ""
-        )
+        # each distinct value's end of cell made once, then taken for every row
+        style = _piece(_formula(enc.dictionary), ' s="1"')
+        nums = sst.add(enc.dictionary)
+        tail = pc.binary_join_element_wise('" t="s"', style, "><v>", nums, "</v></c>", "")
+        cells = pc.binary_join_element_wise(f'<c r="{letter}', rows, pc.take(tail, enc.indices), "")
         return pc.fill_null(cells, "")
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()

@@ -522,3 +522,39 @@ def test_report_coordinate_headings_follow_the_language() -> None:
         "CGCS2000 经度 lon",
         "CGCS2000 纬度 lat",
     ]
+
+
+def test_unassessed_reasons_in_chinese(tmp_path):
+    """A zh site check gave its reasons for `unassessed` in English (in the table and the
+    printable report): each reason the check writes is now in Chinese; ``both`` keeps the
+    English beside it."""
+    from click.testing import CliRunner
+
+    from sxzones.cli import cli
+    from sxzones.i18n import translate_reason
+
+    reasons = {
+        "outside Shanxi (山西省), where the plan applies: it does not apply here":
+            "不在山西省，本方案在此不适用",
+        "no 行业 given": "未给出行业",
+        "行业 '铸造' is not in the rules' vocabulary (map it under [vocabularies.industries] "
+        "in the rules file)": "行业“铸造”不在规则词表中（可在规则文件的 [vocabularies.industries] 中对应）",
+        "outside every control unit of cu: the layers do not cover it":
+            "位于 cu 的所有环境管控单元之外：图层未覆盖此处",
+        "1,234 m² (2.5 %) of the parcel lie outside every control unit of cu: the layers do "
+        "not cover that part": "地块有 1,234 平方米（2.5%）位于 cu 的所有环境管控单元之外：图层未覆盖该部分",
+    }  # fmt: skip
+    for en, zh in reasons.items():
+        assert translate_reason(en, "zh") == zh
+        assert translate_reason(en, "both") == f"{zh} ({en})"
+    assert translate_reason("something new", "zh") == "something new"  # kept as written
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli,
+        ["check", "--project", "114.3,37.0", "--crs", "cgcs2000", "--industry", "coking",
+         "--lang", "zh", "--reports", "all", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "site_check.csv", encoding="utf-8-sig")
+    assert table["无法研判原因"].iloc[0].startswith("不在山西省，本方案在此不适用；")
+    assert "不在山西省，本方案在此不适用" in (out / "report-P1.html").read_text(encoding="utf-8")

@@ -250,6 +250,23 @@ def _firm_map(tmp_path: Path, firms_csv: Path, *extra: str) -> Path:
     return mp
 
 
+def _popup_of(browser, firm_id: str) -> str:
+    """Open the popup of firm ``firm_id`` (of the two-firm layer) and read it as text."""
+    return browser.execute_script(
+        """
+        for (const k of Object.keys(window)) {
+          const v = window[k];
+          if (v instanceof L.GeoJSON && v.getLayers().length === 2) {
+            const lyr = v.getLayers().find(l => l.feature.properties.firm_id === arguments[0]);
+            lyr.fire('click', {latlng: lyr.getLatLng()}, true);  // propagate to the group
+            return v.getPopup().getElement().innerText;
+          }
+        }
+        return null;""",
+        firm_id,
+    )
+
+
 def test_chinese_popup_in_browser(browser, tmp_path):
     csv = tmp_path / "f.csv"
     csv.write_text(
@@ -257,16 +274,7 @@ def test_chinese_popup_in_browser(browser, tmp_path):
         encoding="utf-8",
     )
     _open(browser, _firm_map(tmp_path, csv, "--lang", "zh"))
-    text = browser.execute_script("""
-        for (const k of Object.keys(window)) {
-          const v = window[k];
-          if (v instanceof L.GeoJSON && v.getLayers().length === 2) {
-            const lyr = v.getLayers()[0];
-            lyr.fire('click', {latlng: lyr.getLatLng()}, true);
-            return v.getPopup().getElement().innerText;
-          }
-        }
-        return null;""")
+    text = _popup_of(browser, "X1")
     assert "甲焦化厂" in text and "行业" in text and "焦化" in text and "区位" in text
     assert "industry_id" not in text and "coking" not in text
     assert "行业识别状态" in text and "是否适用规则" in text and "炼焦" in text  # the value given
@@ -452,14 +460,5 @@ def test_unrecognised_industry_shows_on_the_map(browser, tmp_path):
         encoding="utf-8",
     )
     _open(browser, _firm_map(tmp_path, csv, "--lang", "zh"))
-    text = browser.execute_script("""
-        for (const k of Object.keys(window)) {
-          const v = window[k];
-          if (v instanceof L.GeoJSON && v.getLayers().length === 2) {
-            const lyr = v.getLayers().find(l => l.feature.properties.firm_id === 'X1');
-            lyr.fire('click', {latlng: lyr.getLatLng()}, true);
-            return v.getPopup().getElement().innerText;
-          }
-        }
-        return null;""")
+    text = _popup_of(browser, "X1")
     assert "甲铸造厂" in text and "铸造" in text and "未识别" in text

@@ -587,6 +587,9 @@ def test_sites_slope_limit_with_an_uploaded_dem(client, tmp_path):
         return {**totals, "not_assessed_by_raster": rasters}
 
     assert same(doc["totals"]) == same(steep["document"]["totals"])
+    # the outputs say which limit was used (they did not: only the removed area was there)
+    assert [(c["raster"], c["max_slope_deg"]) for c in doc["raster_criteria"]] == [("slope", 5.0)]
+    assert steep["document"]["raster_criteria"][0]["max_slope_deg"] == 5.0
     again = client.post(
         "/api/sites", data={"tech": "pv", "slope": "5°"}, files={"dem": ("dem.tif", dem)}
     ).json()  # as planners write it

@@ -197,6 +197,18 @@ def _rule_params(rules: RuleSet, tech: str) -> dict[str, Any]:
     }
 
 
+def _criterion(r: RasterCriterion) -> dict[str, Any]:
+    """A raster criterion as applied, for ``siting.json``: what the land was screened for
+    (the slope limit in degrees, a resource minimum) and from which raster, so that the
+    outputs say what removed ``removed_<name>_m2``."""
+    return {
+        "raster": r.name,
+        "kind": r.kind,
+        "max_slope_deg" if r.kind == "slope" else "minimum": r.threshold,
+        "source": r.label,
+    }
+
+
 def _with_limit(r: RasterCriterion, terrain: Rule | None, tech: str) -> RasterCriterion:
     """A DEM criterion without a threshold takes the terrain rule's slope limit (a copy: the
     caller's criterion is left as given)."""
@@ -1321,7 +1333,10 @@ def _results(
     table = _site_table(candidates, cands, run.p, o, tech, clause_of, places)
     rem = np.array([c.rem for c in cands], dtype=object)
     removed_frame, turbine_frame = _side_frames(ids, cands, o, cap, crs)
-    meta = _meta(tech, run.year, run.p, o, run.excl, not_assessed, weights) | {"totals": totals}
+    meta = _meta(tech, run.year, run.p, o, run.excl, not_assessed, weights) | {
+        "raster_criteria": [_criterion(r) for r in rs],
+        "totals": totals,
+    }
     meta["jurisdiction"] = list(run.jurisdiction) if run.jurisdiction[0] else None
     meta["raster_checks"] = {r.name: r.record() for r in rs}
     totals["warnings"] += late_warnings(table, meta)
