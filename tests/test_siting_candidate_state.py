@@ -152,3 +152,29 @@ def test_a_candidate_outside_shanxi_is_not_candidate_land_under_the_plan(tmp_pat
     assert meta["totals"]["capacity_mw"] == pytest.approx(t.loc["B1", "capacity_mw"], abs=0.01)
     (w,) = [w for w in meta["totals"]["warnings"] if "outside Shanxi" in w]
     assert "(B2)" in w and "不在山西省，本方案不适用" in w
+
+
+def test_a_shapefile_with_pinyin_initials_keeps_its_name_and_closure_year(tmp_path):
+    """国土 layers name fields by pinyin initials: DKMC (地块名称) and FCNF (封场年份) are
+    read, so the landfill's closure year feeds its score (it was blank, without a note)."""
+    import geopandas as gpd
+    import shapely
+
+    p = tmp_path / "dk.shp"
+    gpd.GeoDataFrame(
+        {"DKBH": ["L1"], "DKLX": ["已封场垃圾填埋场"], "DKMC": ["某填埋场"], "FCNF": ["2020年"]},
+        geometry=[shapely.box(112.50, 37.60, 112.52, 37.62)],
+        crs=4490,
+    ).to_file(p, encoding="utf-8")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        cli, ["sites", "--candidates", str(p), "--tech", "pv", "--catalog", str(CATALOG),
+              "--out", str(out)], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (
+        "field DKMC read as name" in res.output and "field FCNF read as closure_year" in res.output
+    )
+    t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
+    assert t["name"].iat[0] == "某填埋场" and t["closure_year"].iat[0] == 2020
+    assert t["score_status"].iat[0] == pytest.approx(0.6)  # (2026 - 2020) / 10 years
