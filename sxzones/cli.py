@@ -200,7 +200,7 @@ def _validate_one(name: str, cat: Catalog, opts: ValidateOptions) -> LayerReport
 
         er = equipment_rules(load_rules())
         fields = opts.fields_for("equipment")
-        return read_equipment(name, er, fields=fields, encoding=opts.encoding)[1]
+        return read_equipment(name, er, fields=fields, encoding=opts.encoding, sheet=opts.layer)[1]
     _, report = load_input(
         name,
         None if name in cat else opts.role,

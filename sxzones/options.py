@@ -722,6 +722,14 @@ class PhaseoutOptions(_Analysis):
         "firm_id",
     )
     encoding: str | None = _f(None, Opt("--encoding", "Text encoding of the equipment CSV."))
+    layer: str | None = _f(
+        None,
+        Opt(
+            "--layer",
+            "The sheet of a workbook to read the equipment from (needed when several sheets "
+            "hold equipment tables).",
+        ),
+    )
     admin: str | None = _f("admin", ADMIN)
     formats: tuple[str, ...] = _formats(
         "Comma-separated outputs: csv, xlsx, gpkg (gpkg when firms have locations)."

@@ -89,6 +89,7 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
             "yes_no",
             "headers",
             "plausible",
+            "retype",
         },
         {"types", "statuses", "yes_no"},
     ),

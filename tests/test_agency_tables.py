@@ -857,3 +857,18 @@ def test_industry_option_never_replaces_a_files_own_industries(tmp_path):
               "--industry", "pv", "--out", str(tmp_path / "c")],
     )  # fmt: skip
     assert same.exit_code == 0, same.output
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n", b"\xff\xfe"])
+def test_a_csv_holding_only_a_byte_order_mark_is_refused(tmp_path, content):
+    """A CSV saved empty by Excel or Notepad (a byte-order mark, perhaps a line end) crashed
+    the equipment and firm readers with a traceback; it is refused as holding no text."""
+    p = tmp_path / "设备.csv"
+    p.write_bytes(content)
+    for args in (
+        ["phaseout", "--equipment", str(p)],
+        ["firms", "--firms", str(p), "--crs", "wgs84", "--builtup", "builtup_demonstration"],
+    ):
+        res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
+        assert res.exit_code == 2, res.output
+        assert "holds no text (a byte-order mark at most)" in res.output

@@ -180,14 +180,12 @@ def test_check_projects_table_with_field_x_y(tmp_path):
             "x=Y坐标",
             "--field",
             "y=X坐标",
-            "--industry",
-            "coking",
             "--reports",
             "none",
             "--out",
             str(tmp_path / "o"),
         ],
-    )
+    )  # the industries are the table's own 行业 (--industry would be refused over them)
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
     projects = doc["projects"]

@@ -594,7 +594,8 @@ def test_equipment_table_with_a_title_row(tmp_path, suffix):
 
     src = ROOT / "layers" / "shanxi" / "derived" / "equipment_demonstration.csv"
     units = pd.read_csv(src, dtype=str, encoding="utf-8-sig").head(4).fillna("")
-    units.iloc[2, list(units.columns).index("产能（万吨/年）")] = "abc"
+    # a status every unit needs (a capacity a coal unit does not need is kept, unknown)
+    units.iloc[2, list(units.columns).index("状态")] = "abc"
     rows = [["晋中市重点行业设备清单"], [], list(units.columns), *units.values.tolist()]
     p = tmp_path / f"units{suffix}"
     if suffix == ".csv":

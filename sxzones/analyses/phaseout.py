@@ -103,6 +103,8 @@ class EquipmentRules:
     source: str = ""
     categories: dict[str, str] = field(default_factory=dict)  # type -> category
     plausible: dict[str, tuple[float, float]] = field(default_factory=dict)  # size field range
+    #: (type, products, read as type): a unit of ``type`` making one of ``products``
+    retype: tuple[tuple[str, frozenset[str], str], ...] = ()
 
     def resolve(self, vocabulary: str, value: object) -> str | None:
         """The identifier a written value stands for (None: not in the vocabulary)."""
@@ -203,6 +205,12 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
         if k not in NUMERIC_FIELDS or not (isinstance(v, list) and len(v) == 2 and v[0] <= v[1]):
             raise RulesError(f"{ruleset.path}: plausible.{k}: a size field and [low, high]")
         plausible[k] = (float(v[0]), float(v[1]))
+    retype = []
+    for e in vr.params.get("retype", []):
+        t, to, prods = e.get("type"), e.get("to"), set(map(str, e.get("products", [])))
+        if t not in ids["types"] or to not in ids["types"] or not prods <= ids["products"]:
+            raise RulesError(f"{ruleset.path}: retype {e!r}: unknown type or product")
+        retype.append((str(t), frozenset(prods), str(to)))
     return EquipmentRules(
         vocab,
         labels,
@@ -214,6 +222,7 @@ def equipment_rules(ruleset: RuleSet) -> EquipmentRules:
         str(ruleset.path),
         cats,
         plausible,
+        tuple(retype),
     )
 
 
@@ -300,7 +309,7 @@ def assess_units(units: pd.DataFrame, er: EquipmentRules) -> pd.DataFrame:
             finding[i] = "phase_out"
             ids[i] = ";".join(fired)
             clauses[i] = "; ".join(dict.fromkeys(c for r in fired for c in [rules[r].clauses]))
-            asks[i] = "; ".join(rules[r].asks() for r in fired)
+            asks[i] = "; ".join(dict.fromkeys(rules[r].asks() for r in fired))  # said once
             dates = [d for r in fired if (d := rules[r].deadline) is not None]
             deadline[i] = min(dates).isoformat() if dates else ""
             continue
@@ -341,6 +350,11 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
     sub["city"] = sub.get("city", blank).fillna("").astype(str).replace("", "(unknown)")
     value = pd.to_numeric(sub[fld] if fld in sub else pd.Series(np.nan, sub.index), errors="coerce")
     status = sub.get("status", blank).fillna("").astype(str).replace({"": "status_unknown"})
+    group = sub.get("capacity_counted_on", blank).fillna("").astype(str)
+    if (grouped := group != "").any():  # a total written once for several units
+        key = sub["firm_id"].astype(str) + "\x00" + group  # unit numbers are per firm
+        mixed = status[grouped].groupby(key[grouped]).transform("nunique") > 1
+        status[mixed[mixed].index] = "status_unknown"  # units differing: whose status?
     cols = ["operating", "idle", "closed", "status_unknown"]
     table = (
         pd.DataFrame({"city": sub["city"], "status": status, "v": value.fillna(0.0)})
@@ -348,7 +362,8 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
         .reindex(columns=cols, fill_value=0.0)
     )
     table["units"] = sub.groupby("city").size()
-    table["units_without_capacity"] = value.isna().groupby(sub["city"]).sum()
+    without = value.isna() & ~grouped  # a group's units are counted on its first
+    table["units_without_capacity"] = without.groupby(sub["city"]).sum()
     table[cols] = table[cols].round(4)
     table = table.reset_index().sort_values("city", kind="stable")
     total_op, total_idle = float(table["operating"].sum()), float(table["idle"].sum())
@@ -364,7 +379,8 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
         else None,
         "operating_within_cap": bool(total_op <= limit) if cap else None,
         "operating_and_idle_within_cap": bool(total_op + total_idle <= limit) if cap else None,
-        "units_without_capacity": int(value.isna().sum()),
+        "units_without_capacity": int(without.sum()),
+        "units_in_capacity_groups": int(grouped.sum()),
         "rule": cap.id if cap else "",
         "clause": cap.clause if cap else "",
     }

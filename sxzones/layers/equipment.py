@@ -7,11 +7,13 @@ field names, the Chinese headers the rules file lists (设备编号, 企业代�
 mapped with ``--field CANONICAL=SOURCE``. Values of enumerated fields are resolved through
 the rules' vocabularies (焦炉 -> ``coke_oven``, 半封闭 -> ``semi_closed``).
 
-Rows are rejected, each with its reason, into the same rejects table as every layer: a
-missing unit id, firm id or equipment type; an equipment type, product, furnace form, status
-or yes/no value the vocabulary does not know (never passed on silently); a size that is not a
-non-negative number; a commissioning date that cannot be read; a duplicate unit id. A size
-left empty is kept (the unit is then ``unassessed`` by rules that need it).
+Rows are rejected, each with its reason (the value quoted), into the same rejects table as
+every layer: a missing unit id, firm id or equipment type; an equipment type or status the
+vocabulary does not know; a product, furnace form, sinter type or yes/no value the vocabulary
+does not know, a size that is not a plausible non-negative number, or a commissioning date
+that cannot be read, where a rule that applies to the unit needs the field (elsewhere the
+unit is kept, the field unknown, said in ``reading_notes``); a unit number given twice for
+one firm. A size left empty is kept (the unit is then ``unassessed`` by rules that need it).
 Input rows = loaded rows + rejected rows.
 """
 
@@ -25,9 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import python_calamine
 
 from sxzones.errors import LayerError
-from sxzones.layers.readers import ROW, _check_file, _read_table, blank_note, blank_rows
+from sxzones.layers.readers import (
+    HEADER_SEARCH_ROWS,
+    ROW,
+    _check_file,
+    _read_table,
+    blank_note,
+    blank_rows,
+)
 from sxzones.layers.schemas import Provenance
 from sxzones.layers.validate import Finding, LayerReport, read_findings
 
@@ -37,6 +47,9 @@ if TYPE_CHECKING:
 __all__ = ["NUMERIC_FIELDS", "VOCAB_FIELDS", "read_equipment"]
 
 _TABLES = {".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods"}
+_BOOKS = {".xlsx", ".xls", ".xlsm", ".ods"}
+_WORKSHEET = python_calamine.SheetTypeEnum.WorkSheet
+_VISIBLE = python_calamine.SheetVisibleEnum.Visible
 #: Provenance of a table named ``*_demonstration`` (the bundled one is made by
 #: layers/shanxi/build_equipment.py): units invented by rule for real plants.
 DEMONSTRATION = Provenance(
@@ -58,7 +71,16 @@ VOCAB_FIELDS = {
     "status": "statuses",
     "ultra_low_emission": "yes_no",
 }
-_DATE = re.compile(r"^(\d{4})(?:\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$")
+#: Size fields that are one unit's own size: a value merged over several units' rows may be
+#: each unit's or their total, so it is read as no unit's (a rule that needs it cannot assess
+#: them). Chamber height is a dimension with no total reading: filled, as names are.
+GROUP_AMBIGUOUS = ("volume_m3", "capacity_t")
+#: The additive quantity: a value merged over several units is the group's total, counted
+#: once (on the group's first unit; the others name it in ``capacity_counted_on``).
+GROUP_TOTAL = "capacity_10kt_per_year"
+_DATE = re.compile(
+    r"^(\d{4})(?:\s*年|\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$"
+)
 
 
 def _known_headers(er: EquipmentRules, fields: Mapping[str, str] | None) -> frozenset[str]:
@@ -70,6 +92,108 @@ def _known_headers(er: EquipmentRules, fields: Mapping[str, str] | None) -> froz
     names += [h for hs in er.headers.values() for h in hs]
     names += [v for v in (fields or {}).values() if v]
     return frozenset(normalise(str(n)) for n in names)
+
+
+def _names_headers(rows: list[list[Any]], header_names: frozenset[str]) -> bool:
+    """Whether one of a sheet's first rows names two equipment headers."""
+    from sxzones.vocab import normalise
+
+    return any(
+        sum(normalise(str(c)) in header_names for c in r if c is not None and str(c).strip()) >= 2
+        for r in rows
+    )
+
+
+def _two_row_header(
+    table: pd.DataFrame, header_row: int, known: frozenset[str], notes: list[str]
+) -> tuple[pd.DataFrame, int]:
+    """A header over two rows (主要参数 merged over 炭化室高度 | 有效容积 | 公称容量, the other
+    headers merged down both rows): when the first row under the header names two equipment
+    headers too, it is the header's lower row; each column takes its lower name, or the
+    upper where the lower is blank. Said in ``notes`` with the group names set aside.
+    Returns the table without that row and the header's last row (1-based)."""
+    from pandas.io.common import dedup_names
+
+    if table.empty or not _names_headers([list(table.iloc[0])], known):
+        return table, header_row
+    below = list(table.iloc[0])
+    blank = _blank(pd.Series(below, dtype=object))
+    names = [
+        c if b else str(v).strip() for c, v, b in zip(table.columns, below, blank, strict=True)
+    ]
+    groups: dict[str, list[str]] = {}  # an upper name over the lower names it spans
+    owner = ""
+    for c, v, b in zip(table.columns, names, blank, strict=True):
+        owner = owner if str(c).startswith("Unnamed: ") else str(c).strip()
+        if not b and v != str(c).strip() and owner:
+            groups.setdefault(owner, []).append(v)
+    over = "; ".join(f"{k} over {', '.join(v)}" for k, v in groups.items()) or "lower names"
+    notes.append(
+        f"header read from rows {header_row} and {header_row + 1} (a header over two rows: "
+        f"{over}; columns without a name below named above)"
+    )
+    out = table.iloc[1:].reset_index(drop=True)  # rows numbered from the header's last
+    out.columns = pd.Index(dedup_names(names, False))
+    return out, header_row + 1
+
+
+def _choose_sheet(
+    p: Path, sheet: str | None, header_names: frozenset[str], notes: list[str]
+) -> str | None:
+    """The sheet of a workbook to read, said in ``notes``: ``sheet`` (``--layer``) when
+    given; otherwise the one visible sheet whose first rows carry equipment headers (a
+    hidden sheet, e.g. a 填表说明 template with an example row, is skipped). Several such
+    sheets (one per industry or city) are refused, naming them: reading one would leave the
+    others' units out of every finding and total, with no word. None for a text table.
+
+    Raises
+    ------
+    LayerError
+        ``--layer`` given for a CSV, a sheet the workbook does not have, or several sheets
+        holding equipment tables.
+    """
+    if p.suffix.lower() not in _BOOKS:
+        if sheet:
+            raise LayerError(
+                f"{p}: --layer {sheet!r} names a sheet; a text table has none. Fix: drop --layer"
+            )
+        return None
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(p))
+        meta = [m for m in book.sheets_metadata if m.typ == _WORKSHEET]
+    except (python_calamine.CalamineError, OSError, ValueError):
+        return sheet  # the reader says why it cannot be read
+    names = [m.name for m in meta]
+    shown = ", ".join(map(repr, names))
+    hidden = [m.name for m in meta if m.visible != _VISIBLE]
+    if sheet:
+        if sheet not in names:
+            raise LayerError(f"{p}: no sheet {sheet!r}. Fix: --layer one of {shown}")
+        notes.append(f"sheet {sheet!r} read (--layer){' (a hidden sheet)' * (sheet in hidden)}")
+        return sheet
+    visible = [n for n in names if n not in hidden]
+
+    def holds_table(name: str) -> bool:
+        rows = book.get_sheet_by_name(name).to_python(nrows=HEADER_SEARCH_ROWS)
+        return _names_headers(rows, header_names)
+
+    # one visible sheet: not parsed twice (a sheet is parsed whole to give its first rows)
+    holding = visible if len(visible) == 1 else [n for n in visible if holds_table(n)]
+    if len(holding) > 1:
+        raise LayerError(
+            f"{p}: {len(holding)} sheets hold equipment tables ({', '.join(map(repr, holding))}); "
+            f"one is read per run. Fix: choose one with --layer NAME (run once per sheet), or "
+            f"copy the rows of all into one sheet"
+        )
+    chosen = (holding or visible or names)[0]
+    skipped = f"; hidden sheet(s) skipped: {', '.join(map(repr, hidden))}" if hidden else ""
+    others = [n for n in visible if n != chosen]
+    rest = f"; other sheet(s) without equipment headers: {', '.join(map(repr, others))}"
+    notes.append(
+        f"sheet {chosen!r} read (sheet {names.index(chosen) + 1} of {len(names)})"
+        f"{skipped}{rest if others else ''}"
+    )
+    return chosen
 
 
 def _map_headers(
@@ -137,25 +261,95 @@ def _parse_date(value: Any) -> dt.date | tuple[int, int] | int | None:
         return None
 
 
-def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dict[str, pd.Series]:
-    """Enumerated fields resolved to identifiers; unknown values rejected with the list."""
+def _needed(er: EquipmentRules, types: pd.Series, fld: str) -> np.ndarray:
+    """Per unit: whether ``fld`` is read by a rule that applies to the unit's type (a
+    phase-out condition, the new-capacity ban's date or excepted products, the coking cap's
+    capacity). The type and the status are needed for every unit: the status says whether
+    a finding is done (closed) or still to do."""
+    t = types.astype(str).to_numpy()
+    if fld in ("equipment_type", "status"):
+        return np.ones(len(t), dtype=bool)
+    need = np.zeros(len(t), dtype=bool)
+    for rule, conds in er.phaseout:
+        if any(c.field == fld for c in conds):
+            need |= np.isin(t, list(rule.params["equipment_types"]))
+    ban = er.ban
+    if ban is not None and (
+        fld == "commissioned" or (fld == "product" and ban.params.get("except_products"))
+    ):
+        need |= pd.Series(t).map(er.categories).isin(ban.params["categories"]).to_numpy()
+    if er.cap is not None and fld == str(er.cap.params["field"]):
+        need |= np.isin(t, list(er.cap.params["equipment_types"]))
+    return need
+
+
+def _strip_type_word(er: EquipmentRules, vocab: str, value: Any) -> str | None:
+    """A value written with the equipment type after it (步进式烧结机 in 烧结机型式, 半封闭电炉
+    in 炉型): the identifier of what is left, or None."""
+    from sxzones.vocab import normalise
+
+    text = normalise(str(value))
+    terms = er.vocab["types"].terms.values()
+    words = sorted({normalise(w) for t in terms for w in (t.zh, *t.synonyms)}, key=len)[::-1]
+    for w in words:
+        if w and text.endswith(w) and len(text) > len(w):
+            return er.resolve(vocab, text[: -len(w)])
+    return None
+
+
+def _resolve_vocab(frame: pd.DataFrame, er: EquipmentRules, check: Any) -> dict[str, pd.Series]:
+    """Enumerated fields resolved to identifiers (a trailing type word tolerated); an unknown
+    value rejects the unit where a rule needs the field, else is read as unknown, said."""
     resolved: dict[str, pd.Series] = {}
     for fld, vocab in VOCAB_FIELDS.items():
         if fld not in frame:
             continue
         blank = _blank(frame[fld])
         ids = frame[fld].map(lambda v, vocab=vocab: er.resolve(vocab, v))
+        if fld != "equipment_type" and (miss := ~blank & ids.isna().to_numpy()).any():
+            ids[miss] = [_strip_type_word(er, vocab, v) for v in frame.loc[miss, fld]]
         bad = ~blank & ids.isna().to_numpy()
         reasons = f"{fld} " + frame[fld].astype(str).map(repr) + " is not in the vocabulary"
-        reject(
+        loose = check(
             bad,
             "unknown_value",
             f"{fld} not in the rules' vocabulary",
             fld,
             f"write one of {', '.join(er.known(vocab))} (or add a synonym to the rules file)",
             reasons,
+            resolved.get("equipment_type"),
         )
-        resolved[fld] = ids.where(~blank, None)
+        resolved[fld] = ids.where(~blank & ~loose, None)
+    return resolved
+
+
+def _retype(frame: pd.DataFrame, resolved: dict[str, pd.Series], er: EquipmentRules) -> None:
+    """A unit whose product only another kind makes read as that kind (rules file
+    ``retype``: an 电弧炉 making 硅锰 is a ferroalloy furnace, never a steel arc furnace
+    kept), said in its reading_notes (in place)."""
+    if "product" not in resolved:
+        return
+    types, products = resolved["equipment_type"], resolved["product"]
+    for t, prods, to in er.retype:
+        hit = ((types == t) & products.isin(prods)).to_numpy(dtype=bool)
+        if not hit.any():
+            continue
+        types[hit] = to
+        zh = {k: v.get("zh", k) for k, v in er.labels["types"].items()}
+        made = products[hit].map(lambda p: er.labels["products"][p].get("zh", p))
+        said = f"{zh[t]} making " + made + f": read as {zh[to]} ({to}), as no {t} makes " + made
+        old = frame.loc[hit, "reading_notes"]
+        frame.loc[hit, "reading_notes"] = [
+            f"{o}; {w}" if o else w for o, w in zip(old, said, strict=True)
+        ]
+
+
+def _resolve_numbers(
+    frame: pd.DataFrame, er: EquipmentRules, check: Any, types: pd.Series
+) -> dict[str, pd.Series]:
+    """Size fields as numbers; a value that is no number, or out of the plausible range,
+    rejects the unit where a rule needs the field, else is read as unknown, said."""
+    resolved: dict[str, pd.Series] = {}
     for fld in NUMERIC_FIELDS:
         if fld not in frame:
             continue
@@ -166,38 +360,86 @@ def _resolve_values(frame: pd.DataFrame, er: EquipmentRules, reject: Any) -> dic
         )  # fmt: skip
         num = pd.to_numeric(text.where(~blank), errors="coerce")
         bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
-        reject(
+        quoted = f"{fld} " + frame[fld].astype(str).map(repr)
+        loose = check(
             bad,
             "bad_number",
             f"{fld} is not a non-negative number",
             fld,
             "write the number alone, in the field's unit (e.g. 4.3, not 4.3米)",
+            quoted + " is not a non-negative number",
+            types,
         )
         low, high = er.plausible.get(fld, (0.0, np.inf))
         odd = ~blank & ~bad & ((num < low) | (num > high)).fillna(False).to_numpy(dtype=bool)
-        reject(
+        loose |= check(
             odd,
             "implausible_value",
             f"{fld} outside the plausible range {low:g}-{high:g} (rules file)",
             fld,
             "check the unit (metres, m³, t, 万吨/年) and the value",
+            quoted + f" is outside the plausible range {low:g}-{high:g}",
+            types,
         )
-        resolved[fld] = num
+        resolved[fld] = num.where(~loose)
     if "commissioned" in frame:
         blank = _blank(frame["commissioned"])
         parsed = [
             None if b else _parse_date(v) for v, b in zip(frame["commissioned"], blank, strict=True)
         ]
         when = pd.Series(parsed, index=frame.index, dtype=object)  # years stay ints
-        reject(
+        check(
             ~blank & when.isna().to_numpy(),
             "bad_date",
             "commissioned is not a date or year",
             "commissioned",
-            "write 2023-05-01, 2023年5月 or 2023",
+            "write 2023-05-01, 2023年5月, 2023年 or 2023",
+            "commissioned "
+            + frame["commissioned"].astype(str).map(repr)
+            + " is not a date or year",
+            types,
         )
         resolved["commissioned"] = when
     return resolved
+
+
+def _merged_quantities(
+    frame: pd.DataFrame,
+    merged: list[tuple[Any, int, int]],
+    names: dict[str, str],
+    report: LayerReport,
+) -> None:
+    """Undo the fill of quantities merged down over several units (in place): a 产能 written
+    once for a firm's ovens is the group's total, kept on the first unit only and counted
+    once (``capacity_counted_on`` names that unit on every unit of the group); a volume or a
+    nominal capacity merged so is read as no unit's. Each is said in ``reading_notes`` and
+    as a finding of ``report``. ``merged``: (column, first row, last row) as the sheet
+    numbers them."""
+    source = {s: c for c, s in names.items()}
+    rows = frame[ROW].to_numpy()
+    for col, first, last in merged:
+        fld = source.get(col)
+        inside = frame.index[(rows >= first) & (rows <= last)]
+        if fld not in (*GROUP_AMBIGUOUS, GROUP_TOTAL) or len(inside) < 2:
+            continue
+        value, ids = frame.at[inside[0], fld], frame.loc[inside, "unit_id"].astype(str)
+        head = f"{col} {value} is written once over rows {first}-{last} ({len(inside)} units"
+        if fld == GROUP_TOTAL:
+            if "capacity_counted_on" not in frame:
+                frame["capacity_counted_on"] = ""
+            frame.loc[inside[1:], fld] = None
+            frame.loc[inside, "capacity_counted_on"] = ids.iloc[0]
+            text = f"{head}): read as their total, counted once, on unit {ids.iloc[0]}"
+            fix = "write each unit's capacity on its own row if the figure is not the total"
+        else:
+            frame.loc[inside, fld] = None
+            text = f"{head}): each unit's or their total? Not read (unknown for every one)"
+            fix = "write each unit's value on its own row (unmerge the cells)"
+        frame.loc[inside, "reading_notes"] = [
+            f"{n}; {text}" if n else text for n in frame.loc[inside, "reading_notes"]
+        ]
+        span = tuple(int(r) for r in frame.loc[inside, ROW])
+        report.findings.append(Finding("note", "merged_quantity", text, span, col, fix, "row"))
 
 
 def _check_rows(
@@ -244,18 +486,118 @@ def _check_rows(
             f,
             "fill in the value",
         )
-    resolved = _resolve_values(frame, er, reject)
+
+    def check(
+        bad: np.ndarray,
+        code: str,
+        reason: str,
+        fld: str,
+        fix: str,
+        reasons: pd.Series,
+        types: pd.Series | None,
+    ) -> np.ndarray:
+        """Reject the bad rows where a rule needs ``fld``; the others keep the field as
+        unknown, said in their reading_notes. Returns the rows kept so."""
+        need = np.ones(len(frame), bool) if types is None else _needed(er, types, fld)
+        reject(bad & need, code, reason, fld, fix, reasons)
+        loose = bad & ~need & alive
+        if loose.any():
+            why = reasons[loose] + ": no rule for this unit needs it; read as unknown"
+            old = frame.loc[loose, "reading_notes"]
+            frame.loc[loose, "reading_notes"] = [
+                f"{o}; {w}" if o else w for o, w in zip(old, why, strict=True)
+            ]
+            rows = tuple(int(r) for r in frame.loc[loose, ROW])
+            text = f"{reason}: no rule for these units needs it; read as unknown"
+            shown = names.get(fld, fld)
+            report.findings.append(Finding("note", code, text, rows, shown, fix, "row"))
+        return loose
+
+    resolved = _resolve_vocab(frame, er, check)
+    _retype(frame, resolved, er)
+    resolved |= _resolve_numbers(frame, er, check, resolved["equipment_type"])
     ids = frame["unit_id"].astype(str).str.strip()
-    dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
+    firms = frame["firm_id"].astype(str).str.strip()
+    _duplicates(frame, ids, firms, alive, reject)
+    _mangled_codes(frame, firms, alive, report, names.get("firm_id", "firm_id"))
+    out = frame.assign(**resolved, unit_id=ids, firm_id=firms)
+    return out.loc[alive].reset_index(drop=True)
+
+
+_SCIENTIFIC = r"\d(?:\.\d+)?[eE][+]?\d+"
+
+
+def _mangled_codes(
+    frame: pd.DataFrame, firms: pd.Series, alive: np.ndarray, report: LayerReport, shown: str
+) -> None:
+    """Say firm codes written in scientific notation (``9.11401E+17``: an 18-digit 统一社会信用代码
+    that Excel showed as a number and saved so): the code is lost and joins no firm. The
+    units are kept (their findings do not need the firm), said in reading_notes."""
+    bad = firms.str.fullmatch(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool) & alive
+    if not bad.any():
+        return
+    text = "firm code {} is in scientific notation: the code is mangled and joins no firm"
+    old = frame.loc[bad, "reading_notes"]
+    frame.loc[bad, "reading_notes"] = [
+        f"{o}; {w}" if o else w
+        for o, w in zip(old, firms[bad].map(lambda v: text.format(repr(v))), strict=True)
+    ]
+    rows = tuple(int(r) for r in frame.loc[bad, ROW])
+    fix = (
+        "in Excel set the column's format to Text, type the codes again (or take them from "
+        "the source list) and save; a CSV opened and saved by Excel loses them so"
+    )
+    seen = list(dict.fromkeys(firms[bad]))
+    what = text.format(", ".join(map(repr, seen[:3])) + (" ..." if len(seen) > 3 else ""))
+    report.findings.append(Finding("note", "mangled_code", what, rows, shown, fix, "row"))
+
+
+def _duplicates(
+    frame: pd.DataFrame, ids: pd.Series, firms: pd.Series, alive: np.ndarray, reject: Any
+) -> None:
+    """Reject a unit number given twice for one firm (unit numbers are per firm in agency
+    lists: 1#焦炉 at every firm), naming the row of the first, which is kept."""
+    from sxzones.vocab import normalise
+
+    key = firms.map(lambda v: normalise(v).upper()) + "\x00" + ids
+    live = key.where(alive)
+    dup = alive & live.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return
+    first = frame[ROW].groupby(live).transform("first")
+    unit = "unit_id " + ids.map(repr) + " of firm " + firms.map(repr)
+    reasons = (
+        unit + " is on row " + first.astype("Int64").astype(str) + " already; the first is kept"
+    )
     reject(
         dup,
         "duplicate_id",
-        "duplicate unit_id; the first occurrence is kept",
+        "duplicate unit_id within a firm; the first occurrence is kept",
         "unit_id",
-        "give every unit its own id",
+        "give every unit of a firm its own number",
+        reasons,
     )
-    out = frame.assign(**resolved, unit_id=ids, firm_id=frame["firm_id"].astype(str).str.strip())
-    return out.loc[alive].reset_index(drop=True)
+
+
+def _load_table(
+    p: Path, known: frozenset[str], sheet: str | None, encoding: str | None, notes: list[str]
+) -> tuple[pd.DataFrame, list[tuple[Any, int, int]]]:
+    """The table of units as text, ``source_row`` numbered as the sheet shows (header found
+    below titles or over two rows, blank rows skipped, all said in ``notes``), and the
+    ranges merged down a column that the reader filled (column, first row, last row)."""
+    chosen = _choose_sheet(p, sheet, known, notes)
+    table = _read_table(p, None, None, chosen, encoding, notes, header_names=known)
+    table = table.reset_index(drop=True)
+    header_row = int(table.attrs.get("header_row", 1))
+    merged = list(table.attrs.get("merged_down", []))
+    table, header_row = _two_row_header(table, header_row, known, notes)
+    if len(blank := blank_rows(table)):  # skipped; the others keep the sheet's row numbers
+        notes.append(blank_note(blank, header_row))
+        table = table.drop(index=blank)
+    if table.empty:
+        raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
+    table.insert(0, ROW, table.index.to_numpy() + header_row + 1)  # spreadsheet rows
+    return table.reset_index(drop=True), merged
 
 
 def read_equipment(
@@ -264,6 +606,7 @@ def read_equipment(
     *,
     fields: Mapping[str, str] | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
 ) -> tuple[pd.DataFrame, LayerReport]:
     """Read and validate an equipment table.
 
@@ -277,6 +620,9 @@ def read_equipment(
         Canonical field -> source column (``--field``, ``--id``, ``--firm-field``).
     encoding : str, optional
         Text encoding of a CSV.
+    sheet : str, optional
+        The sheet of a workbook to read (``--layer``); by default the one visible sheet
+        carrying equipment headers (several are refused).
 
     Returns
     -------
@@ -288,7 +634,8 @@ def read_equipment(
     Raises
     ------
     LayerError
-        Unreadable file, not a table, no rows, required columns missing, or no row passes.
+        Unreadable file, not a table, no rows, required columns missing, no row passes,
+        or several sheets hold equipment tables and none was chosen.
     """
     p = Path(path)
     if p.suffix.lower() not in _TABLES:
@@ -297,18 +644,9 @@ def read_equipment(
         raise LayerError(f"{p}: no such file")
     _check_file(p)  # a 0-byte table: said as such, not as a CSV without a header
     notes: list[str] = []
-    table = _read_table(
-        p, None, None, None, encoding, notes, header_names=_known_headers(er, fields)
-    ).reset_index(drop=True)
-    header_row = int(table.attrs.get("header_row", 1))
-    if len(blank := blank_rows(table)):  # skipped; the others keep the sheet's row numbers
-        notes.append(blank_note(blank, header_row))
-        table = table.drop(index=blank)
-    if table.empty:
-        raise LayerError(f"{p}: holds no rows. Fix: check that the right file was given")
-    table.insert(0, ROW, table.index.to_numpy() + header_row + 1)  # spreadsheet rows
-    table = table.reset_index(drop=True)
+    table, merged = _load_table(p, _known_headers(er, fields), sheet, encoding, notes)
     frame, names = _map_headers(table, {k: v for k, v in (fields or {}).items() if v}, er, p)
+    frame["reading_notes"] = ""
     report = LayerReport(
         p.name,
         p,
@@ -322,6 +660,7 @@ def read_equipment(
     report.findings += read_findings(notes, "row")  # title rows, an encoding guessed ...
     if renamed := [f"{s} -> {c}" for c, s in names.items() if s != c]:
         report.notes.append("headers: " + "; ".join(renamed))
+    _merged_quantities(frame, merged, names, report)
     out = _check_rows(frame, report, er, names)
     out["category"] = out["equipment_type"].map(er.categories)
     report.n_loaded = len(out)

@@ -143,6 +143,7 @@ _VECTOR = {
 _ALL_LAYERS = {".kml", ".kmz", ".ovkml"}
 _EXCEL = {".xlsx", ".xls", ".xlsm", ".ods"}
 _TABLE = {".csv", ".tsv", *_EXCEL}
+_TEXT_TABLES = {".csv", ".tsv", ".txt"}
 #: Spreadsheets are read with calamine (Rust): the old .xls that agencies still send, .ods,
 #: and .xlsx about 7x faster than openpyxl (100,000 rows: 1.7 s against 12 s), same values;
 #: straight from calamine, not through pandas, since (:mod:`sxzones.layers.sheets`).
@@ -276,6 +277,15 @@ def _check_file(path: Path) -> None:
         )
     if path.is_file() and path.stat().st_size == 0:
         raise _refuse(path, "the file is empty (0 bytes)", "export the layer again")
+    if path.is_file() and path.stat().st_size <= 16 and path.suffix.lower() in _TEXT_TABLES:
+        with path.open("rb") as fh:
+            head = fh.read()
+        for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+            head = head.removeprefix(bom)
+        if not head.replace(b"\x00", b"").strip():
+            raise _refuse(
+                path, "the file holds no text (a byte-order mark at most)", "export the table again"
+            )
 
 
 def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> str | None:
@@ -913,8 +923,12 @@ def _excel_sheet(path: Path, sheet: str | int, notes: list[str] | None = None) -
 def _fill_merged_down(
     raw: pd.DataFrame, ranges: list[tuple[int, int, int, int]], notes: list[str]
 ) -> None:
-    """Give every cell of a range merged down one column the range's value (in place)."""
+    """Give every cell of a range merged down one column the range's value (in place); the
+    ranges filled are kept in ``raw.attrs["merged_down"]`` as (column, first row, last row),
+    0-based, for readers to whom a quantity is not a name (a firm's 产能 merged over its
+    ovens is the firm's, not each oven's: see :func:`sxzones.layers.equipment`)."""
     filled = 0
+    done: list[tuple[int, int, int]] = []
     for r0, c0, r1, c1 in ranges:
         if c0 != c1 or r1 <= r0 or c0 >= raw.shape[1] or r0 >= len(raw):
             continue
@@ -923,6 +937,8 @@ def _fill_merged_down(
             continue
         raw.iloc[r0 + 1 : r1 + 1, c0] = value
         filled += min(r1, len(raw) - 1) - r0
+        done.append((c0, r0, min(r1, len(raw) - 1)))
+    raw.attrs["merged_down"] = done
     if filled:
         notes.append(f"cells merged down a column filled with their value: {filled} cell(s)")
 
@@ -1017,7 +1033,11 @@ def _read_csv_ragged(
             rows = list(csv.reader(fh, delimiter=sep))
         except csv.Error:
             return None
+    if not rows:  # a byte-order mark alone: no header to read (refused by the caller)
+        return None
     skip = _header_row(rows[:HEADER_SEARCH_ROWS], x, y, header_names)
+    if skip >= len(rows):
+        return None
     header = _header_names(rows, skip)
     width, body = len(header), rows[skip + 1 :]
     if not width or len(set(header)) != width:
@@ -1165,6 +1185,11 @@ def _sheet_table(
     table = raw.iloc[skip + 1 :].reset_index(drop=True)
     table.columns = pd.Index(dedup_names(names, False)) if names else table.columns
     table.attrs["header_row"] = skip + 1
+    table.attrs["merged_down"] = [  # (column name, first row, last row) as the sheet numbers
+        (table.columns[c], r0 + 1, r1 + 1)
+        for c, r0, r1 in raw.attrs.get("merged_down", [])
+        if r0 > skip and c < len(table.columns)
+    ]
     return table
 
 

@@ -39,6 +39,7 @@ LEAD = [
     "deadline",
     "asks",
     "missing_fields",
+    "reading_notes",
     "new_capacity",
     "new_capacity_rule",
     "status",
@@ -46,6 +47,7 @@ LEAD = [
     "volume_m3",
     "capacity_t",
     "capacity_10kt_per_year",
+    "capacity_counted_on",
     "product",
     "furnace_form",
     "sinter_type",
@@ -152,10 +154,25 @@ def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDa
     return gpd.GeoDataFrame(out, geometry=list(g), crs=firms.crs)
 
 
-def firm_findings(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def finding_names(er: EquipmentRules, lang: Lang) -> dict[str, str]:
+    """How equipment types and phase-out rules are named in ``phaseout_findings``: by their
+    identifiers in English; in Chinese by the type's name and the rule's sentence (the ids
+    were shown on Chinese maps)."""
+    if lang != "zh":
+        return {}
+    names = {k: v["zh"] for k, v in er.labels.get("types", {}).items() if v.get("zh")}
+    return names | {r.id: r.zh.rstrip("。") for r, _ in er.phaseout if r.zh}
+
+
+def firm_findings(
+    result: gpd.GeoDataFrame, names: dict[str, str] | None = None
+) -> gpd.GeoDataFrame:
     """One row per firm that has units: the firm screen's zone and rules beside the units'
-    phase-out findings (``phaseout_findings``: unit ids, types and rules), for the XLSX
-    ``firms`` sheet and the map."""
+    phase-out findings (``phaseout_findings``: unit ids, types and rules, named by
+    ``names`` where it has them: :func:`finding_names`), for the XLSX ``firms`` sheet and
+    the map."""
+    nm = names or {}
+    zh = bool(nm)
     located = result[result.geometry.notna()]
     rows = []
     for fid, g in located.groupby("firm_id", sort=True):
@@ -173,8 +190,9 @@ def firm_findings(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 "units": len(g),
                 "phase_out_units": len(po),
                 "unassessed_units": len(un),
-                "phaseout_findings": "; ".join(
-                    f"{u} {t}: {r}"
+                "phaseout_findings": ("；" if zh else "; ").join(
+                    f"{u} {nm.get(t, t)}{'：' if zh else ': '}"
+                    + ("，" if zh else ";").join(nm.get(x, x) for x in r.split(";"))
                     for u, t, r in zip(po.unit_id, po.equipment_type, po.rule_ids, strict=True)
                 ),
                 "phaseout_clauses": "; ".join(dict.fromkeys(po["clauses"])),
@@ -252,6 +270,7 @@ def write_outputs(
     formats: list[str],
     lang: Lang = "en",
     lab: Labels | None = None,
+    names: dict[str, str] | None = None,
 ) -> None:
     """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location),
     coking_capacity.csv, phaseout.json and rejects.csv in ``pub``. ``lang``: headers, values
@@ -272,7 +291,7 @@ def write_outputs(
                 "units": table,
                 "coking_capacity": capacity,
                 "new_capacity": table[table["new_capacity"] == "yes"],
-                "firms": pd.DataFrame(firm_findings(result).drop(columns="geometry")),
+                "firms": pd.DataFrame(firm_findings(result, names).drop(columns="geometry")),
             }
             named = {sheet_name(k, lang, lab=lab): tr(v) for k, v in sheets.items()}
             write_xlsx(named, path, overwrite=True)
@@ -304,6 +323,11 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
         f"coking capacity (万吨/年): operating {totals['operating_10kt']:g}, idle "
         f"{totals['idle_10kt']:g}, cap {totals['cap_10kt']:g} ({totals['clause']})",
     ]
+    if n := totals.get("units_in_capacity_groups", 0):
+        lines.append(
+            f"  {n} coke oven(s) share a capacity written once for their group (merged cells): "
+            "counted once per group (capacity_counted_on)"
+        )
     if totals["units_without_capacity"]:
         lines.append(f"  {totals['units_without_capacity']} coke oven(s) without a capacity")
     if "firm_found" in result.columns and (lost := result["firm_found"] == "no").any():
@@ -377,7 +401,11 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         er = equipment_rules(ruleset)
         path = find_file(opts.equipment, opts.base)
         units, erep = read_equipment(
-            path, er, fields=opts.fields_for("equipment"), encoding=opts.encoding
+            path,
+            er,
+            fields=opts.fields_for("equipment"),
+            encoding=opts.encoding,
+            sheet=opts.layer,
         )
         firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
         reports = [erep, *reports]
@@ -386,8 +414,9 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
         lang = check_lang(opts.lang)
         lab = output_labels(ruleset, er) if lang != "en" else None
-        write_outputs(result, capacity, totals, rejects, pub, fmts, lang, lab)
-        _write_maps(opts, pub, firm_findings(result), builtup, admin, reports, lab)
+        names = finding_names(er, lang)
+        write_outputs(result, capacity, totals, rejects, pub, fmts, lang, lab, names)
+        _write_maps(opts, pub, firm_findings(result, names), builtup, admin, reports, lab)
         add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
     summary = _summary(result, totals, reports)
