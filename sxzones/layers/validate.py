@@ -880,6 +880,12 @@ def _note_inexact_ids(run: _Run, idf: str) -> None:
         )
 
 
+#: Roles whose features are areas the analyses judge against: a repeated id is a part of
+#: the same area (a 单元编码 or 红线编号 on each part of a single-part export), never a row to
+#: leave out (the part's land would be seen by no rule: a point in it came out ``clear``).
+PART_ROLES = frozenset({"control_units", "redline", "builtup", "zones"})
+
+
 def _check_ids(run: _Run) -> None:
     """Reject repeated ids (the first occurrence is kept)."""
     idf, frame, alive = run.idf, run.frame, run.alive
@@ -891,6 +897,21 @@ def _check_ids(run: _Run) -> None:
         return
     dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
     if not dup.any():
+        return
+    if run.role.name in PART_ROLES:  # parts of one unit stored as rows: each part is land
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_parts",
+                f"{int(dup.sum())} feature(s) share their {run.shown(idf)} with another (the "
+                "parts of one area stored as rows, as single-part exports write them): each "
+                "part is kept and checked; a project touching two parts lists the id twice",
+                tuple(int(x) for x in frame.loc[dup, ROW]),
+                run.shown(idf),
+                "",
+                run.raw.row_word,
+            )
+        )
         return
     sci = ids.str.fullmatch(r"\s*[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+\s*").to_numpy(dtype=bool)
     if sci.any():  # 9.11401E+17: a CSV saved by Excel from number cells

@@ -28,7 +28,7 @@ from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import SiteOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_input
+from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, find_file, load_input
 from sxzones.units import parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
@@ -185,7 +185,7 @@ def build_exclusions(
                     }
                 )
                 continue
-            frame, rep = cat.load(layer)
+            frame, rep = cat.load_whole(layer)
             reports.append(rep)
             ex = Exclusion.from_rule(rule, frame, tech, layer=layer, source=_source(rep))
             if ex.reason in overrides:
@@ -382,8 +382,8 @@ def _optional_layers(
     """The grid and admin layers when given (admin: the catalogue's by default); their
     reports are appended to ``reports``."""
     found: list[gpd.GeoDataFrame | None] = []
-    for role, name in (("grid", opts.grid), ("admin", opts.admin)):
-        if not name or (role == "admin" and name == "admin" and "admin" not in cat):
+    for role, name in (("grid", opts.grid), ("admin", admin_name(opts.admin, cat))):
+        if not name:
             found.append(None)
             continue
         frame, rep = _load_layer(
