@@ -150,3 +150,48 @@ def test_a_layer_validated_by_other_code_is_validated_again(monkeypatch):
     before = cache.layer_key(path, "x")
     monkeypatch.setattr(cache, "_code_digest", lambda: "other code")
     assert cache.layer_key(path, "x") != before
+
+
+def test_red_lines_in_a_file_geodatabase(tmp_path):
+    """自然资源 departments deliver red lines in Esri File Geodatabases (a folder): a
+    catalogue entry naming one crashed with a traceback (IsADirectoryError); it is read
+    through GDAL's OpenFileGDB driver, and its files hashed for the layer cache."""
+    red = gpd.read_file(DERIVED / "redline_demonstration.gpkg")
+    gdb = tmp_path / "红线.gdb"
+    red.to_file(gdb, driver="OpenFileGDB", layer="STBHHX")
+    extra = _entry("redline_official", gdb, "redline", "official").replace(
+        'role = "redline"\n', 'role = "redline"\nlayer = "STBHHX"\n'
+    )
+    frame, rep = load_catalog(_catalog(tmp_path, extra)).load_whole("redline_official")
+    assert len(frame) == 12 and rep.n_rejected == 0
+    assert sorted(frame["redline_id"]) == sorted(red["redline_id"])
+
+
+def test_a_where_naming_a_field_the_file_lacks_is_a_clear_error(tmp_path):
+    """The Taiyuan region's `where = "adcode IN (…)"` kept when the admin entry points at
+    an official file whose field is 行政区划代码: a traceback (no such column) before."""
+    admin = gpd.read_file(DERIVED / "admin.gpkg").rename(columns={"adcode": "行政区划代码"})
+    path = tmp_path / "admin_zh.gpkg"
+    admin.to_file(path, driver="GPKG")
+    text = CATALOG.read_text(encoding="utf-8")
+    start = text.index("[layers.taiyuan_region_demonstration]")
+    entry = text[start : text.index("\n\n", start)]
+    old_path = entry.split('path = "', 1)[1].split('"', 1)[0]
+    cat = (
+        _catalog(tmp_path)
+        .read_text(encoding="utf-8")
+        .replace(
+            entry.replace(old_path, f"{(ROOT / 'layers').as_posix()}/{old_path}"),
+            entry.replace(old_path, path.as_posix()),
+        )
+    )
+    (tmp_path / "catalog.toml").write_text(cat, encoding="utf-8")
+    res = CliRunner().invoke(
+        cli,
+        ["check", "--project", IN_RL, "--crs", "cgcs2000", "--industry", "coking",
+         "--catalog", str(tmp_path / "catalog.toml"), "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert (
+        "cannot be applied to it (no such column: adcode); its fields: 行政区划代码" in res.output
+    )

@@ -49,7 +49,10 @@ def cache_dir() -> Path | None:
 
 
 def _files(path: Path) -> list[Path]:
-    """The files a layer is read from: a shapefile's sidecars, or the file itself."""
+    """The files a layer is read from: a shapefile's sidecars, a File Geodatabase folder's
+    files, or the file itself."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
     if path.suffix.lower() == ".shp":
         return sorted(
             p for p in path.parent.glob(path.stem + ".*") if p.suffix.lower() in _SIDECARS
