@@ -195,3 +195,21 @@ def test_a_where_naming_a_field_the_file_lacks_is_a_clear_error(tmp_path):
     assert (
         "cannot be applied to it (no such column: adcode); its fields: 行政区划代码" in res.output
     )
+
+
+def test_admission_columns_cut_to_a_shapefiles_ten_bytes_are_read(tmp_path):
+    """A shapefile's field names hold 10 bytes: 空间布局约束 arrives as 空间布局约 (GBK), and the
+    unit's admission list was left unread, printed empty in the report."""
+    from sxzones.layers import read_file, validate_layer
+
+    cu = gpd.read_file(DERIVED / "control_units_demonstration.gpkg").head(3)
+    cut = cu.rename(
+        columns={"unit_code": "单元编码", "unit_name": "单元名称", "unit_type": "单元类型",
+                 "admission_spatial": "空间布局约", "admission_emission": "污染物排放",
+                 "admission_risk": "环境风险防", "admission_resource": "资源利用效"}
+    )  # fmt: skip
+    path = tmp_path / "cu.shp"
+    cut.to_file(path, encoding="GBK")
+    frame, _ = validate_layer(read_file(path), "control_units", working_crs=4546)
+    for c in ("admission_spatial", "admission_emission", "admission_risk", "admission_resource"):
+        assert frame[c].tolist() == cu[c].tolist(), c

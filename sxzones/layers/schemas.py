@@ -266,10 +266,19 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
             "单元类型",
         ),
         "adcode": _ADCODE,
-        "admission_spatial": ("KJBJYS", "空间布局约束"),
-        "admission_emission": ("WRWPFGK", "污染物排放管控"),
-        "admission_risk": ("HJFXFK", "环境风险防控"),
-        "admission_resource": ("ZYKFXLYQ", "ZYLYXLYQ", "资源开发效率要求", "资源利用效率要求"),
+        # the Chinese names as written, and cut to a shapefile's 10 bytes (GBK: 5 characters),
+        # as every GIS writes them: the provincial shapefiles arrive so
+        "admission_spatial": ("KJBJYS", "空间布局约束", "空间布局约"),
+        "admission_emission": ("WRWPFGK", "污染物排放管控", "污染物排放"),
+        "admission_risk": ("HJFXFK", "环境风险防控", "环境风险防"),
+        "admission_resource": (
+            "ZYKFXLYQ",
+            "ZYLYXLYQ",
+            "资源开发效率要求",
+            "资源利用效率要求",
+            "资源开发效",
+            "资源利用效",
+        ),
     },
     "redline": {
         "redline_id": ("HXBH", "HXBM", "红线编号", "红线编码", "编号", "BH"),
