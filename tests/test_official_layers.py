@@ -213,3 +213,22 @@ def test_admission_columns_cut_to_a_shapefiles_ten_bytes_are_read(tmp_path):
     frame, _ = validate_layer(read_file(path), "control_units", working_crs=4546)
     for c in ("admission_spatial", "admission_emission", "admission_risk", "admission_resource"):
         assert frame[c].tolist() == cu[c].tolist(), c
+
+
+def test_usual_level_and_kind_words_of_official_layers(tmp_path):
+    """An admin layer whose districts are 市辖区 (the usual word) had those rows rejected, and
+    a built-up area typed 中心城区建成区 was left out: both are read."""
+    from sxzones.layers import read_file, validate_layer
+
+    admin = gpd.read_file(DERIVED / "admin.gpkg").head(20)
+    admin["级别"] = admin["level"].map({"province": "省", "city": "地级市", "county": "市辖区"})
+    path = tmp_path / "admin.gpkg"
+    admin.drop(columns="level").to_file(path, driver="GPKG")
+    frame, rep = validate_layer(read_file(path), "admin", working_crs=4546)
+    assert rep.n_rejected == 0 and frame["level"].tolist() == admin["level"].tolist()
+    bu = gpd.read_file(DERIVED / "builtup_demonstration.gpkg").head(2)
+    bu["类型"] = ["中心城区建成区", "县城建成区"]
+    path = tmp_path / "bu.gpkg"
+    bu.drop(columns="kind").to_file(path, driver="GPKG")
+    frame, rep = validate_layer(read_file(path), "builtup", working_crs=4546)
+    assert rep.n_rejected == 0 and frame["kind"].tolist() == ["city", "county_town"]

@@ -61,9 +61,11 @@ def test_every_row_finding_is_reported_with_rows(tmp_path, work_crs):
     assert rej.loc[5, "code"] == "missing_value" and rej.loc[5, "field"] == "area_id"
     assert rej.loc[6, "code"] == "bad_value"
     assert "['village']; allowed: ['city', 'county_town']" in rej.loc[6, "reason"]
-    assert rej.loc[7, "code"] == "duplicate_id"
-    assert rej.loc[7, "reason"] == "duplicate area_id 'A1' (first at feature 1)"
-    assert sorted(g["source_row"]) == [1, 8]
+    # a built-up area's id on two features: parts of one area (kept, said), not a row to drop
+    assert 7 not in rej.index
+    parts = [f for f in rep.findings if f.code == "id_parts"]
+    assert len(parts) == 1 and parts[0].rows == (7,)
+    assert sorted(g["source_row"]) == [1, 7, 8]
     repaired = [f for f in rep.findings if f.kind == "repaired"]
     assert len(repaired) == 1 and repaired[0].rows == (8,)
     assert "Self-intersection" in repaired[0].message
