@@ -36,7 +36,7 @@ INNER = [
 
 def _ring(points, ring, close=True):
     rows = [["D1", ring, n, f"{x:.3f}", f"{y:.3f}"] for n, x, y in points]
-    return rows + [rows[0]] if close else rows
+    return [*rows, rows[0]] if close else rows
 
 
 def _csv(path, rows, header=("地块编号", "圈号", "点号", "X", "Y"), end=""):
@@ -120,3 +120,58 @@ def test_rings_apart_are_parts_and_overlapping_rings_are_refused(tmp_path):
     res = _check(p, tmp_path / "o2")
     assert res.exit_code == 2, res.output
     assert "cross.csv: parcel D1: its 2 rings overlap" in res.output and "Fix:" in res.output
+
+
+def test_a_total_row_at_the_end_is_skipped_with_a_note(tmp_path):
+    """B6: a 合计 row ending the table (every line with a trailing comma, as exported from
+    Excel) refused the file as "corner rows 12 have no coordinates"; it is skipped, said."""
+    rows = _ring(OUTER, 1) + _ring(INNER, 2) + [["合计", "", "", "", ""]]
+    p = _csv(tmp_path / "d1.csv", rows, end=",")
+    res = _check(p, tmp_path / "o")
+    assert res.exit_code == 0, res.output
+    assert (
+        "skipped, not corners: 1 total row (合计, 总计, 小计) without coordinates (row 12)"
+        in res.output
+    )
+    assert _area(tmp_path / "o") == [pytest.approx(_geod_area(HOLED), rel=1e-7)]
+
+
+def _side_xlsx(path, tail=()):
+    """A 成果表 as usually laid out: a title, then 点号/X/Y/边长 with a row of the side length
+    between each two corners (no point number, no coordinates), a 总计 row at the end."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["界址点成果表"])
+    ws.append(["地块编号", "点号", "X坐标(m)", "Y坐标(m)", "边长(m)"])
+    corners = [*OUTER, OUTER[0]]
+    for k, (n, x, y) in enumerate(corners):
+        ws.append(["D1" if k == 0 else None, n, x, y, None])
+        if k < len(corners) - 1:
+            ws.append([None, None, None, None, 2000.0])
+    for row in tail:
+        ws.append(list(row))
+    book.save(path)
+    return path
+
+
+def test_side_length_rows_between_corners_are_skipped(tmp_path):
+    """B6: the 边长 rows between the corners of the usual layout refused the file; they are
+    skipped and counted (rows 4, 6, 8, 10), as is the 总计 row; the parcel is the square."""
+    p = _side_xlsx(tmp_path / "d1.xlsx", tail=[["总计", None, None, None, 8000.0]])
+    res = _check(p, tmp_path / "o")
+    assert res.exit_code == 0, res.output
+    assert "D1 (4 corners, rows 3, 5, 7, 9, 11, closing corner left out)" in res.output
+    assert "1 total row (合计, 总计, 小计) without coordinates (row 12)" in res.output
+    assert "4 边长(m) rows without coordinates (rows 4, 6, 8, 10)" in res.output
+    assert _area(tmp_path / "o") == [pytest.approx(_geod_area(_square(OUTER)), rel=1e-7)]
+
+
+def test_other_rows_without_coordinates_are_still_refused(tmp_path):
+    """B6: only total rows and side-length rows are skipped: a corner (a point number) whose
+    coordinates are missing still refuses the file, with its row and the fix."""
+    p = _side_xlsx(tmp_path / "d1.xlsx", tail=[[None, "J9", None, None, None]])
+    res = _check(p, tmp_path / "o")
+    assert res.exit_code == 2, res.output
+    assert "corner rows 12 have no coordinates" in res.output and "Fix:" in res.output

@@ -33,6 +33,7 @@ from sxzones.crs import latitude_first
 from sxzones.errors import LayerError
 from sxzones.layers import jzd
 from sxzones.layers.readers import (
+    _TOTAL_ROW,
     ROW,
     RawLayer,
     coordinate_key,
@@ -63,6 +64,8 @@ PARCEL_NUMBER = (
 )  # fmt: skip
 #: Column names of a corner's ring number (圈号: 1 the outer ring, 2.. holes or more parts).
 RING_NUMBER = ("圈号", "环号", "圈", "环", "ring", "ringid", "ringno", "ringnumber")
+#: How the name of a side-length column begins (the 边长 rows between corners of a 成果表).
+SIDE_LENGTH = ("边长", "距离", "sidelength", "distance", "length")
 #: Column pairs whose order a surveying table gives as (X, Y), X the northing by convention
 #: (keys of :func:`sxzones.layers.readers.coordinate_key`); oriented by the values.
 _WRITTEN_XY = (("x坐标", "y坐标"), ("纵坐标", "横坐标"), ("x", "y"))
@@ -195,7 +198,8 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
     rings are told by a ring-number column (:data:`RING_NUMBER`, 圈号), else where its
     corners, in row order, return to the first one and go on; a ring inside another is a
     hole, rings apart are parts (as :func:`sxzones.layers.jzd.parcel_geometry` reads a
-    界址点 file). Each parcel
+    界址点 file). A total row (合计, 总计, 小计) and the side-length rows between corners (a
+    边长 but no point number nor coordinates) are skipped, counted in a note. Each parcel
     has the row of its first corner, its number as ``parcel_id`` and the table's columns
     whose value is the same on all its corners; how they were joined is said as a note.
     Coordinates stay in the table's CRS (``raw.crs``).
@@ -215,6 +219,7 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
         )
     idcol = id_field or _column(cols, PARCEL_NUMBER)
     pcol, rcol = _column(cols, POINT_NUMBER), _column(cols, RING_NUMBER)
+    frame, skipped = _skip_rows(frame, cols, pcol)
     missing = frame[ROW][shapely.is_missing(frame.geometry.to_numpy())].tolist()
     if missing:
         raise _refuse(
@@ -243,7 +248,34 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
     out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
     by = f"one parcel per {idcol}" if idcol else "one parcel"
     note = f"{CORNERS_NOTE}{order}, {by}: {'; '.join(said)}"
+    if skipped:
+        note += f"; skipped, not corners: {'; '.join(skipped)}"
     return replace(raw, frame=out, notes=[*notes, note], row_word="row", xy=None)
+
+
+def _skip_rows(frame: pd.DataFrame, cols: list[Any], pcol: Any) -> tuple[pd.DataFrame, list[str]]:
+    """The rows that are corners: a total row (its first filled cell 合计, 总计 or 小计) and
+    a side-length row (a 边长 value, no point number) without coordinates are left out,
+    and said as a note (rows counted and listed)."""
+    blank = shapely.is_missing(frame.geometry.to_numpy())
+    if not blank.any():
+        return frame, []
+    text = frame[cols].astype("string").apply(lambda c: c.str.strip()).replace("", pd.NA)
+    first = text.bfill(axis=1).iloc[:, 0] if cols else pd.Series(pd.NA, index=frame.index)
+    total = blank & first.fillna("").str.match(_TOTAL_ROW).to_numpy(dtype=bool)
+    side = np.zeros(len(frame), dtype=bool)
+    scol = next((c for c in cols if normalise(c).startswith(SIDE_LENGTH)), None)
+    if scol is not None:
+        nopoint = text[pcol].isna().to_numpy() if pcol is not None else True
+        side = blank & ~total & nopoint & text[scol].notna().to_numpy()
+    notes = []
+    for mask, what in ((total, "total row (合计, 总计, 小计)"), (side, f"{scol} row")):
+        if mask.any():
+            k = int(mask.sum())
+            rows = _rows(frame[ROW][mask].tolist())
+            plural = "s" if k > 1 else ""
+            notes.append(f"{k} {what}{plural} without coordinates (row{plural} {rows})")
+    return frame[~(total | side)], notes
 
 
 def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[pd.DataFrame], bool]:
