@@ -467,19 +467,24 @@ def join_site_tiles(
     from the written means (0.001 units), so with a resource raster these two may differ
     from the local engine's in their last digit.
     """
-    from sxzones.analyses.siting import SitingResult
+    from sxzones.analyses.siting import SitingResult, joined_layout, late_warnings
     from sxzones.analyses.siting_totals import union_totals
     from sxzones.geodesy import ellipsoidal_area
 
     n = len(candidates)
     ids = candidates["site_id"].astype(str).to_numpy()
     back = np.argsort(np.concatenate(tiles), kind="stable")  # stacked row of each candidate
+    reasons, columns, checks = joined_layout(parts)  # a reason only some tiles met: 0 in others
     sites = pd.concat([p.sites for p in parts], ignore_index=True).iloc[back]
+    sites[[c for c in columns if c.startswith("removed_")]] = sites[
+        [c for c in columns if c.startswith("removed_")]
+    ].fillna(0.0)
+    sites = sites[columns]
     sites.index = pd.RangeIndex(n)
     sites["site_id"] = ids
     _rescore(sites, parts, [(k, float(v), name) for _, k, v, name in rasters])
     crs = sites.crs
-    meta = dict(parts[0].meta)
+    meta = dict(parts[0].meta) | {"reasons": reasons, "raster_checks": checks}
     tech, cap = meta["tech"], meta["capacity"]
     removed, _ = _by_candidate([p.removed for p in parts], ids)
     turbines, at = _by_candidate([p.turbines for p in parts], ids)
@@ -516,4 +521,5 @@ def join_site_tiles(
         cap=cap,
         crs=crs,
     )
+    meta["totals"]["warnings"] += late_warnings(sites, meta)
     return SitingResult(sites, removed, turbines, meta, land)

@@ -84,6 +84,7 @@ COLUMN_VOCABULARY: dict[str, str] = {
     "applicable": "bool",
     "eligible": "bool",
     "assessed": "bool",
+    "settled": "bool",
     "role": "role",
     "firm_asks": "asks",
     "finding": "phaseout_finding",  # the equipment screen's unit and firm finding (popups too)

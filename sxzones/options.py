@@ -636,8 +636,9 @@ class SiteOptions(_Analysis):
         (),
         Opt(
             "--exclude",
-            "Extra exclusion NAME_OR_PATH[:SETBACK] (e.g. villages.gpkg:300m); a rule's reason "
-            "with a setback (water:200m) changes that rule's setback. Repeatable.",
+            "Extra exclusion NAME_OR_PATH[@CRS][:SETBACK] (e.g. villages.gpkg:300m; "
+            "villages.csv@wgs84:300m for a file that declares no CRS); a rule's reason with a "
+            "setback (water:200m) changes that rule's setback. Repeatable.",
             "texts",
             repeat=True,
         ),
@@ -670,7 +671,11 @@ class SiteOptions(_Analysis):
             repeat=True,
         ),
     )
-    grid: str | None = _layer("grid", "Grid layer (substations or lines) for the score.")
+    grid: str | None = _layer(
+        "grid",
+        "Grid layer (substations or lines) for the score; PATH@CRS (e.g. substations.csv@wgs84) "
+        "for a file that declares no CRS.",
+    )
     admin: str | None = _f("admin", ADMIN)
     as_of_year: int | None = _f(
         None, Opt(None, "Year the candidates' status is assessed at (default: the rules').", "int")

@@ -176,7 +176,9 @@ def _candidates(tmp_path, rows):
 
 def test_candidate_state_as_tables_write_it(tmp_path):
     """是/已稳沉/未稳沉 and 2019年 are read (``2019年`` crashed the screen with a traceback, ``是``
-    scored as still settling); a blank is unknown; another value rejects its row."""
+    scored as still settling); a blank is unknown; another value is unknown with a note
+    naming its row (it rejected the row, and the candidate's land left the totals, for a
+    value that only feeds the score)."""
     p = _candidates(
         tmp_path,
         [
@@ -191,11 +193,12 @@ def test_candidate_state_as_tables_write_it(tmp_path):
     )
     got, report = validate_layer(read_file(p), "candidates", working_crs=4546)
     assert got["settled"].tolist()[:4] == [True, True, False, None]
-    assert got["closure_year"].tolist()[-1] == 2019
-    reasons = report.rejects["reason"].tolist()
-    assert len(reasons) == 2
-    assert "'是否稳沉' has value(s) ['也许']" in reasons[0]
-    assert "'封场时间' has value(s) ['去年']" in reasons[1]
+    assert got["closure_year"].tolist()[-2] == 2019  # [-1] while the row after it was rejected
+    assert got["settled"].tolist()[4] is None and got["closure_year"].tolist()[-1] is None
+    assert len(report.rejects) == 0 and len(got) == 7
+    notes = [str(f) for f in report.findings if f.code == "state_read"]
+    assert "'是否稳沉' value(s) ['也许'] read as unknown" in notes[0] and "feature 5" in notes[0]
+    assert "'封场时间' value(s) ['去年'] read as unknown" in notes[1] and "feature 7" in notes[1]
 
     from sxzones.analyses.siting import _status_component
 

@@ -371,6 +371,50 @@ def test_dask_sites_tiles_join_in_input_order(processes, demo_rasters):
     assert remote.summary["not_assessed_km2"] > 0
 
 
+def test_dask_sites_joins_the_warnings_and_reasons_some_tiles_met(
+    processes, demo_rasters, tmp_path
+):
+    """A landfill not yet closed in one tile only, a DEM whose -9999 cells are not declared,
+    and a resource minimum some tiles' cells never reach: the joined tables (a not_closed
+    column that tile alone made), reasons and warnings are the local engine's."""
+    import numpy as np
+    import rasterio
+
+    from sxzones.analyses.siting import RasterCriterion, screen_sites
+    from sxzones.dask_engine import screen_sites_dask
+
+    with rasterio.open(demo_rasters[0]) as src:
+        prof, z = src.profile | {"nodata": None}, src.read(1)
+    dem = tmp_path / "dem_undeclared.tif"
+    with rasterio.open(dem, "w", **prof) as dst:
+        dst.write(z, 1)
+    cat = load_catalog(CATALOG)
+    rules = load_rules()
+    cand, _ = cat.load("candidates_demonstration")
+    cand = cand.assign(kind=np.where(np.arange(len(cand)) < 2, "closed_landfill", cand["kind"]),
+                       closure_year=[2030, 2019] + [None] * (len(cand) - 2))  # fmt: skip
+    specs = [(dem, "slope", 0.0, "slope"), (demo_rasters[1], "minimum", 1400.0, "ghi")]
+    admin, _ = cat.load("admin")
+    kw = {"tech": "pv", "admin": admin}
+    with rasterio.open(specs[0][0]) as d, rasterio.open(specs[1][0]) as g:
+        rs = [RasterCriterion(d, "slope", 0.0, "slope"),
+              RasterCriterion(g, "minimum", 1400.0, "ghi")]  # fmt: skip
+        local = screen_sites(cand, [], rules, rasters=rs, **kw)
+    with dask_client(processes.scheduler_address) as client:
+        remote = screen_sites_dask(cand, [], rules, specs, client=client, tiles=10, **kw)
+    scores = ["score_resource", "score"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(remote.sites.drop(columns=["geometry", *scores])),
+        pd.DataFrame(local.sites.drop(columns=["geometry", *scores])),
+    )
+    assert local.meta["reasons"][0] == "not_closed"
+    assert local.sites["main_reason"].iat[0] == "not_closed"
+    warnings = local.meta["totals"]["warnings"]
+    assert any("declares no nodata" in w for w in warnings)
+    assert any("closed landfill(s) (" in w for w in warnings)
+    assert remote.meta == local.meta
+
+
 def test_sites_scheduler_needs_engine_dask_and_recipe_key(processes, tmp_path):
     res = CliRunner().invoke(
         cli,

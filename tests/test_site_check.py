@@ -317,3 +317,28 @@ def test_nearest_red_line_is_named(lonlat):
     dist, rid = min(best)
     assert r["nearest_redline"].split(" ")[0] == rid
     assert r["nearest_redline_m"] == pytest.approx(dist, abs=30.0)  # vertices 50 m apart
+
+
+def test_overlapping_red_lines_count_their_land_once():
+    """Official red lines overlap one another (categories over the same land, an update
+    laid over the old): a parcel inside two came out 150 % inside red lines. The area in red
+    lines is the union's (pyproj.Geod on the parcel, which lies wholly in them); each red
+    line's own overlap is still listed."""
+    x0, y0 = TO_XY.transform(112.2, 37.4)
+    lay = _layers(x0, y0)
+    red = lay.frames["redline"]
+    second = gpd.GeoDataFrame(
+        {"redline_id": ["R2"], "name": ["红线二"], "category": ["test"]},
+        geometry=[shapely.box(x0 - 5000, y0 + 4000, x0 - 3000, y0 + 6000)],  # half over R1
+        crs=WORK,
+    )
+    frames = dict(lay.frames) | {"redline": pd.concat([red, second], ignore_index=True)}
+    parcel = shapely.box(x0 - 5500, y0 + 4500, x0 - 4500, y0 + 5100)  # in R1 and R2 both
+    res = check_sites(_projects([parcel]), SiteLayers(frames), RULES, threads=1)
+    r = res.table.iloc[0]
+    assert sorted(r["redline_ids"].split(";")) == ["R1", "R2"]
+    ref = _geod_area(parcel)
+    assert r["redline_overlap_m2"] == pytest.approx(ref, rel=1e-3)
+    assert r["redline_overlap_pct"] == pytest.approx(100.0, abs=0.01)
+    each = res.pairs["redline"]["overlap_m2"].to_numpy()
+    assert each.sum() == pytest.approx(1.5 * ref, rel=1e-3)  # each red line's own, listed

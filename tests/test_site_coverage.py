@@ -79,9 +79,11 @@ def test_a_pv_project_in_hebei_is_not_clear(tmp_path):
 
 
 def test_siting_land_outside_every_unit_is_flagged(tmp_path):
-    """A candidate in Hebei (信都区) was eligible in full, checked against no red line or
-    unit: its land outside the units is counted per site and warned of; a Shanxi candidate's
-    is 0."""
+    """A candidate beyond the admin layer (H2, east of Xingtai) was eligible in full, checked
+    against no red line or unit: its land outside the units is counted per site and warned
+    of; a Shanxi candidate's is 0. A candidate in Hebei's 信都区 (H1), within the admin layer,
+    is outside the plan's jurisdiction and not eligible at all (it was flagged here as H2
+    is, before the screen applied the jurisdiction)."""
     import pandas as pd
 
     def square(lon, lat):
@@ -90,7 +92,11 @@ def test_siting_land_outside_every_unit_is_flagged(tmp_path):
 
     feats = [
         {"type": "Feature", "properties": {"site_id": sid, "kind": "废弃矿山"}, "geometry": g}
-        for sid, g in (("H1", square(114.10, 37.00)), ("S1", square(112.10, 37.00)))
+        for sid, g in (
+            ("H1", square(114.10, 37.00)),
+            ("S1", square(112.10, 37.00)),
+            ("H2", square(114.60, 37.00)),
+        )
     ]
     p = tmp_path / "c.geojson"
     p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
@@ -98,13 +104,14 @@ def test_siting_land_outside_every_unit_is_flagged(tmp_path):
         cli, ["sites", "--candidates", str(p), "--tech", "pv", "--out", str(tmp_path / "o")]
     )
     assert res.exit_code == 0, res.output
-    assert "warning: 1 site(s) (H1) have 3.95 km² of eligible land outside every control unit" in (
+    assert "warning: 1 site(s) (H2) have 3.95 km² of eligible land outside every control unit" in (
         res.output
     )
     t = pd.read_csv(tmp_path / "o" / "eligible_sites.csv", encoding="utf-8-sig").set_index(
         "site_id"
     )
-    assert t.loc["H1", "outside_units_m2"] == pytest.approx(t.loc["H1", "eligible_m2"], abs=1)
+    assert t.loc["H2", "outside_units_m2"] == pytest.approx(t.loc["H2", "eligible_m2"], abs=1)
+    assert t.loc["H1", "main_reason"] == "outside_plan" and t.loc["H1", "eligible_m2"] == 0
     assert t.loc["S1", "outside_units_m2"] == 0
     doc = json.loads((tmp_path / "o" / "siting.json").read_text("utf-8"))
     assert any("outside every control unit" in w for w in doc["totals"]["warnings"])

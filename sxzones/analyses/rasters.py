@@ -12,13 +12,20 @@ a chunk of neighbouring candidates may be cut from one :class:`Strip` read at on
 ``STRIP_CELLS`` cells).
 
 Nodata is *unknown*, never excluded: the masks returned here keep "fails the criterion" and
-"no data" apart.
+"no data" apart. A band that declares no no-data value but holds the values tools write for
+it (-9999, -32768, -99999, -3.4e38; for a DEM any elevation below -500 m, which no land
+has) is read with those cells as no data, and :attr:`RasterCriterion.notes`
+says how many there are and how to declare the value. A band's GDAL scale and offset are
+applied (values = stored x scale + offset). A raster of several bands, or a colour image,
+is refused: it is a picture, not values. Cells of a warped grid whose footprint leaves the
+source raster are no data (nearest resampling would give them the value of the edge cell).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +36,9 @@ import rasterio
 import rasterio.features
 import shapely
 from affine import Affine
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from rasterio._err import CPLE_BaseError
-from rasterio.enums import MaskFlags, Resampling
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReaderBase, MemoryFile
 from rasterio.vrt import WarpedVRT
@@ -58,6 +65,19 @@ TILE = 2048
 F32 = npt.NDArray[np.float32]
 #: Kinds of raster criteria.
 KINDS = ("slope", "minimum")
+#: Values tools write for "no data" (ASCII grids, many exports) without always declaring it.
+SENTINELS = (-9999.0, -32768.0, -99999.0)
+#: Elevations (m) below which a DEM's cells are not terrain: no land lies below the Dead
+#: Sea's shore (-430 m).
+LOWEST_ELEVATION = -500.0
+#: Colour interpretations of an image band (a map picture), not of values.
+_IMAGE_BANDS = {
+    ColorInterp.red,
+    ColorInterp.green,
+    ColorInterp.blue,
+    ColorInterp.alpha,
+    ColorInterp.palette,
+}
 
 
 @dataclass
@@ -84,6 +104,13 @@ class RasterCriterion:
     _own: list[Any] = field(default_factory=list, repr=False)
     _path: str | None = field(default=None, repr=False)
     _warp: dict[str, Any] | None = field(default=None, repr=False)
+    #: What a reader of the results must know about the raster (undeclared no data).
+    notes: list[str] = field(default_factory=list, repr=False)
+    _scale: tuple[float, float] = field(default=(1.0, 0.0), repr=False)
+    _undeclared: bool = field(default=False, repr=False)
+    _edge: Any = field(default=None, repr=False)
+    _max: list[float] = field(default_factory=list, repr=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False)
 
     def check(self, where: str = "raster") -> None:
         """Raise a clear error when the criterion cannot be used (``where`` names it)."""
@@ -121,6 +148,20 @@ class RasterCriterion:
         t = src.transform
         if t.b != 0 or t.d != 0 or t.e >= 0:
             raise SxzonesError(f"{self.label}: only north-up rasters are read (no rotation)")
+        _refuse_images(src, self.label, self.kind)
+        self._scale = (float(src.scales[0]), float(src.offsets[0]))
+        self.notes, self._max = [], []
+        n, found = _count_undeclared(src, self.kind, self._scale)
+        self._undeclared = n > 0
+        if n:
+            self.notes.append(_undeclared_note(self.label, self.kind, n, found))
+        datum = getattr(CRS.from_user_input(src.crs).datum, "name", "") or ""
+        if "Xian" in datum or "Beijing" in datum:  # as vector layers are noted (validation)
+            self.notes.append(
+                f"{self.label}: {datum} to CGCS2000 has no published parameters in PROJ; the "
+                "shift is approximated (error up to tens of metres): supply the raster in "
+                "CGCS2000 for decisions near a threshold"
+            )
         if CRS.from_user_input(src.crs) == crs:
             self._ds = src
         else:
@@ -128,9 +169,37 @@ class RasterCriterion:
             self._warp = {"crs": crs.to_wkt(), "resampling": method}
             self._ds = WarpedVRT(src, **self._warp)
             self._own.append(self._ds)
+            if self.kind == "minimum":  # a warped DEM's slope is taken on its own cells
+                self._edge = (Transformer.from_crs(crs, src.crs, always_xy=True), src.bounds)
         self._path = _reopenable(src)
 
-    @property
+    def values(self, raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Stored values (NaN: no data) as the raster's values: undeclared no-data values
+        as NaN, then the band's scale and offset applied (float; ``raw`` may be changed)."""
+        if self._undeclared:
+            raw = raw.astype(np.float64) if raw.dtype.kind != "f" else raw
+            raw[_undeclared_cells(raw, self.kind, self._scale)] = np.nan
+        scale, offset = self._scale
+        if scale != 1.0 or offset != 0.0:
+            raw = raw * raw.dtype.type(scale) + raw.dtype.type(offset)
+        return raw
+
+    def seen(self, vals: npt.NDArray[np.floating[Any]]) -> None:
+        """Note the largest known value read (for :meth:`record`); thread-safe."""
+        if np.isnan(vals).all():
+            return
+        top = float(np.nanmax(vals))
+        with self._lock:
+            self._max[:] = [max([*self._max, top])]
+
+    def record(self) -> dict[str, Any]:
+        """What the screen must say of the raster (``siting.json``'s ``raster_checks``):
+        label, kind, threshold, the largest value read over the candidates (None: none
+        known), and its :attr:`notes`."""
+        top = self._max[0] if self._max else None
+        return {"raster": self.label, "kind": self.kind, "threshold": self.threshold,
+                "max_read": top, "notes": list(self.notes)}  # fmt: skip
+
     def reopenable(self) -> bool:
         """Whether :meth:`reopen` can give a worker thread its own handle (a file or an
         in-memory raster opened for reading)."""
@@ -173,7 +242,7 @@ class RasterCriterion:
         for obj in reversed(self._own):
             obj.close()
         self._own.clear()
-        self._ds = None
+        self._ds = self._edge = None
         self._path = self._warp = None
 
     @property
@@ -194,7 +263,9 @@ class RasterCriterion:
         for rr in range(r0, r1, TILE):
             for cc in range(c0, c1, TILE):
                 h, w = min(TILE, r1 - rr), min(TILE, c1 - cc)
-                z = _read(ds, rr - pad, cc - pad, h + 2 * pad, w + 2 * pad)
+                z = self.values(_read(ds, rr - pad, cc - pad, h + 2 * pad, w + 2 * pad))
+                if self._edge is not None:
+                    z[_leaves(self._edge, t, rr - pad, cc - pad, z.shape)] = np.nan
                 yield Tile(z, t, rr, cc, pad)
 
     def strip(
@@ -263,6 +334,103 @@ def _reopenable(src: Any) -> str | None:
     except (RasterioError, CPLE_BaseError, OSError):
         return None
     return str(src.name) if same else None
+
+
+def _refuse_images(src: Any, label: str, kind: str) -> None:
+    """Refuse a raster of several bands or a colour-image band: band 1 of a map picture is
+    not elevations (nor irradiance), and reading it gives an answer without a word."""
+    what = "elevations" if kind == "slope" else "values"
+    interp = list(src.colorinterp or ())
+    # values with an alpha band (gdalwarp -dstalpha): the alpha is band 1's mask, not colour,
+    # where GDAL reads it so (bytes and 16-bit integers); of floats it is not read at all
+    with_alpha = src.count == 2 and interp[1:] == [ColorInterp.alpha]
+    if with_alpha and MaskFlags.alpha not in src.mask_flag_enums[0]:
+        raise SxzonesError(
+            f"{label}: band 2 is an alpha band of {src.dtypes[0]}, which GDAL does not read as "
+            f"the mask of the {what}: the cells it hides would be read as {what}. Fix: write "
+            "the hidden cells as no data instead, e.g. gdalwarp -dstnodata -9999 (not "
+            "-dstalpha), or gdal_translate -b 1 -a_nodata VALUE if they hold one value"
+        )
+    if (src.count > 1 and not with_alpha) or set(interp[:1]) & _IMAGE_BANDS:
+        names = ", ".join(c.name for c in src.colorinterp or ())
+        raise SxzonesError(
+            f"{label}: {src.count} band(s) of {src.dtypes[0]} ({names}): an image, not "
+            f"{what}. Fix: give a raster of one band holding the {what} "
+            + (
+                "in metres (a DEM such as SRTM, ASTER GDEM or a survey grid)"
+                if kind == "slope"
+                else "(the resource product itself)"
+            )
+            + ", not a map picture; a DEM of several bands: gdal_translate -b 1 FILE OUT.tif"
+        )
+
+
+def _undeclared_cells(
+    raw: npt.NDArray[Any], kind: str, scale: tuple[float, float]
+) -> npt.NDArray[np.bool_]:
+    """Cells of stored values ``raw`` holding a usual no-data value: the :data:`SENTINELS`,
+    values beyond +-1e30 (-3.4e38, float32's lowest, and the like), and for a DEM
+    (``kind`` ``"slope"``) elevations below :data:`LOWEST_ELEVATION` once scaled. (No upper
+    bound: a synthetic tilted plane may rise past any real summit and is still a surface.)"""
+    bad = np.isin(raw, SENTINELS)
+    if raw.dtype.kind == "f":
+        bad |= np.abs(raw) > 1e30
+    if kind == "slope":
+        bad |= raw * scale[0] + scale[1] < LOWEST_ELEVATION
+    return bad
+
+
+#: Cells scanned at once when counting undeclared no-data values.
+_SCAN_CELLS = 1 << 22
+
+
+def _count_undeclared(src: Any, kind: str, scale: tuple[float, float]) -> tuple[int, list[float]]:
+    """How many cells of band 1 hold a usual no-data value when the band declares none (no
+    no-data value, no mask), and the first few such values; ``(0, [])`` when it declares
+    one. The whole band is read once, a few million cells at a time."""
+    if src.nodata is not None or set(src.mask_flag_enums[0]) != {MaskFlags.all_valid}:
+        return 0, []
+    n, found = 0, set[float]()
+    step = max(1, _SCAN_CELLS // max(1, src.width))
+    for r0 in range(0, src.height, step):
+        win = Window(0, r0, src.width, min(step, src.height - r0))
+        raw = src.read(1, window=win)
+        bad = _undeclared_cells(raw, kind, scale)
+        k = int(bad.sum())
+        if k:
+            n += k
+            if len(found) < 3:
+                found |= set(np.unique(raw[bad])[:3].tolist())
+    return n, sorted(found)[:3]
+
+
+def _undeclared_note(label: str, kind: str, n: int, found: list[float]) -> str:
+    """The note for ``n`` cells of undeclared no-data values ``found`` in raster ``label``."""
+    vals = ", ".join(f"{v:g}" for v in found)
+    what = "elevations no land has" if kind == "slope" else "usual no-data values"
+    return (
+        f"{label}: {n} cell(s) hold {vals} ({what}) and the raster declares no nodata value: "
+        "read as no data (their land is reported as unknown_m2, not scored). To declare it: "
+        f"gdal_edit.py -a_nodata {found[0]:g} {label}"
+    )
+
+
+def _leaves(
+    edge: tuple[Transformer, Any], t: Affine, row: int, col: int, shape: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
+    """Cells ``row``, ``col`` (``shape``) of the working grid ``t`` with a corner outside
+    the source raster's extent (``edge``: working CRS -> source CRS, and the source's
+    bounds): nearest resampling gives them the edge cell's value, though part of their
+    ground lies where the raster says nothing. The edge between corners is taken as
+    straight (within a cell it is, to far under a cell's size)."""
+    to_src, b = edge
+    h, w = shape
+    xs = t.c + t.a * (col + np.arange(w + 1))
+    ys = t.f + t.e * (row + np.arange(h + 1))
+    gx, gy = np.meshgrid(xs, ys)
+    sx, sy = to_src.transform(gx, gy)
+    ok = (sx >= b.left) & (sx <= b.right) & (sy >= b.bottom) & (sy <= b.top)
+    return ~(ok[:-1, :-1] & ok[1:, :-1] & ok[:-1, 1:] & ok[1:, 1:])
 
 
 def _cells_of(bounds: tuple[float, float, float, float], t: Affine) -> tuple[int, int, int, int]:
@@ -388,17 +556,24 @@ class Tile:
         return self.values[p : self.values.shape[0] - p, p : self.values.shape[1] - p]
 
 
-def slope_tile(t: Tile, ds: Any, dx: float, dy: float) -> F32:
+def slope_tile(
+    t: Tile,
+    ds: Any,
+    dx: float,
+    dy: float,
+    values: Callable[[npt.NDArray[Any]], npt.NDArray[Any]] | None = None,
+) -> F32:
     """Slope in degrees of the inner cells of tile ``t`` of a DEM read through ``ds``:
     Horn's method on the tile when the DEM is in the working CRS (``dx``, ``dy``: cell sizes
     in ground metres); on the DEM's own cells, then resampled, when ``ds`` warps it (a
-    warped DEM's slope is not exact: :mod:`sxzones.analyses.slope`)."""
+    warped DEM's slope is not exact: :mod:`sxzones.analyses.slope`). ``values``: stored
+    values to elevations there (:meth:`RasterCriterion.values`; the tile has them already)."""
     src = getattr(ds, "src_dataset", None)
     if src is None:
         return horn_slope(t.values, dx, dy)
     from sxzones.analyses.slope import native_slope
 
-    return native_slope(src, t.transform, t.inner.shape, CRS.from_user_input(ds.crs))
+    return native_slope(src, t.transform, t.inner.shape, CRS.from_user_input(ds.crs), values)
 
 
 def horn_slope(z: F32, dx: float, dy: float) -> F32:

@@ -6,6 +6,8 @@ every exclusion is applied, why the rest is not, and how much capacity fits.
 
 Method
 ------
+0. A closed landfill whose closure year is after ``as_of_year`` is not closed yet: not
+   candidate land under clause 十五; the whole parcel is removed (reason ``not_closed``).
 1. **Vector exclusions**, in the rules file's order (then any user layers). Each exclusion
    layer is buffered by its setback in metres on the ground
    (:func:`sxzones.geodesy.ground_buffer`): ``setback · kmax / cos(π / 4q)`` map units, with
@@ -359,7 +361,11 @@ def _tile_cells(c: _Cand, r: RasterCriterion, ds: Any) -> list[_Cells]:
     out = []
     tiles = r.tiles(c.rem.bounds, pad=1 if r.kind == "slope" else 0, ds=ds)
     while (t := _next_tile(r, tiles)) is not None:
-        vals = slope_tile(t, ds, rx / c.k, ry / c.k) if r.kind == "slope" else t.inner
+        if r.kind == "slope":
+            vals = slope_tile(t, ds, rx / c.k, ry / c.k, r.values)
+        else:
+            vals = t.inner
+            r.seen(vals)
         # NaN (no data) compares false: it never fails
         fails = vals > r.threshold if r.kind == "slope" else vals < r.threshold
         out.append(_Cells(vals, t.transform, r, c.rem, fails))
@@ -877,9 +883,10 @@ def _site_columns(
     p: dict[str, Any],
     o: _Outcome,
     tech: str,
-    admin: gpd.GeoDataFrame | None,
+    places: dict[str, npt.NDArray[np.object_]] | None,
 ) -> pd.DataFrame:
-    """Step 6a: identity, areas per reason, capacity columns of the sites table."""
+    """Step 6a: identity, areas per reason, capacity columns of the sites table (``places``:
+    each candidate's city, county and adcode, :func:`_places`)."""
     kinds = candidates["kind"].astype(str).to_numpy()
     labels = p["candidates"].params.get("labels", {})
     n = len(kinds)
@@ -894,11 +901,8 @@ def _site_columns(
     for col in ("name", "status", "settled", "closure_year", "former_industry"):
         if col in candidates:
             out[col] = candidates[col].to_numpy()
-    if admin is not None and len(admin):
-        pts = shapely.point_on_surface(np.array([c.geom for c in cands], dtype=object))
-        which, table = county_lookup(pts, admin, threads=1)
-        for col in ("city", "county", "adcode"):
-            out[col] = table[col][which]
+    for col, values in (places or {}).items():
+        out[col] = values
 
     def m2(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.round(a, 1) + 0.0  # + 0.0: a rounded -1e-9 is 0, not -0 ("-0" in the CSV)
@@ -922,10 +926,10 @@ def _site_table(
     o: _Outcome,
     tech: str,
     clause_of: dict[str, str],
-    admin: gpd.GeoDataFrame | None,
+    places: dict[str, npt.NDArray[np.object_]] | None,
 ) -> pd.DataFrame:
     """Step 6: one row per candidate."""
-    out = _site_columns(candidates, cands, p, o, tech, admin)
+    out = _site_columns(candidates, cands, p, o, tech, places)
     out["parts"] = [0 if c.rem.is_empty else len(shapely.get_parts(c.rem)) for c in cands]
     classes = p["terrain"].params["classes"] if p["terrain"] else []
     if "slope" in o.comp:
@@ -968,7 +972,25 @@ def _site_table(
     ]
     if "source_row" in candidates:
         out["source_row"] = candidates["source_row"].to_numpy()
-    return out
+    return _own_columns(out, candidates)
+
+
+def _own_columns(out: pd.DataFrame, candidates: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The candidates' own columns (权属单位, 面积（亩）, 备注 ...) after the screen's, as the
+    firm screen keeps a firm list's; one named like a column of the screen as ``NAME_input``."""
+    own = [c for c in candidates.columns if c != candidates.geometry.name and c not in out]
+    own += [c for c in candidates.columns if c in out and c not in _SCREEN_INPUTS]
+    if not own:
+        return out
+    extra = {(c if c not in out else f"{c}_input"): candidates[c].to_numpy() for c in own}
+    return pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)
+
+
+#: Candidate columns the sites table carries as the screen read them.
+_SCREEN_INPUTS = frozenset(
+    ("site_id", "kind", "name", "status", "settled", "closure_year", "former_industry",
+     "source_row")
+)  # fmt: skip
 
 
 def _side_frames(
@@ -1114,13 +1136,20 @@ def screen_sites(
     p = _rule_params(rules, tech)
     sp = dict(p["score"].params) if p["score"] else {}
     rs = [_with_limit(r, p["terrain"], tech) for r in rasters]
+    year = int(as_of_year or sp.get("as_of_year", 2026))
+    geoms = candidates.geometry.to_numpy()
+    places = _places(geoms, _in_crs(admin, crs) if admin is not None else None)
+    first = {NOT_CLOSED: _not_yet_closed(candidates, year), OUTSIDE: _outside(places, rules)}
     reasons = [ex.reason for ex in excl] + [r.name for r in rs] + ["too_small"]
+    reasons = [k for k, m in first.items() if m.any()] + reasons
     if len(set(reasons)) < len(reasons):
         raise RulesError(f"reasons {reasons} repeat one; give each exclusion and raster once")
-    run = _Run(crs, p, tech, int(as_of_year or sp.get("as_of_year", 2026)), sp, excl, rs, reasons)
-    geoms = candidates.geometry.to_numpy()
+    run = _Run(crs, p, tech, year, sp, excl, rs, reasons, rules.jurisdiction or ("", "", ""))
     kk = point_scale(shapely.point_on_surface(geoms), crs)
     cands = [_Cand(geoms[i], float(kk[i]), geoms[i]) for i in range(len(geoms))]
+    for reason, mask in first.items():  # 0. not candidate land under the plan: whole parcels
+        for j in np.flatnonzero(mask).tolist():
+            cands[j].cut(reason, geoms[j])
     for i, ex in enumerate(excl):  # 1. vector exclusions, in order
         _cut_exclusions(
             cands, geoms, ex, lambda e, i=i: _buffered(e, e.geoms(crs, f"exclusions[{i}]"), crs)
@@ -1131,8 +1160,110 @@ def screen_sites(
     n_threads = max(1, int(threads or min(4, os.cpu_count() or 1)))
     stats = _raster_pass(cands, rs, crs, classes, min_area, ids, n_threads)
     grid_ = _in_crs(grid, crs) if grid is not None else None
-    admin_ = _in_crs(admin, crs) if admin is not None else None
-    return _results(candidates, cands, stats, run, grid_, admin_, not_assessed)
+    return _results(candidates, cands, stats, run, grid_, places, not_assessed)
+
+
+#: The reason of a "closed" landfill whose closure year is after the as-of year.
+NOT_CLOSED = "not_closed"
+
+
+def _not_yet_closed(candidates: gpd.GeoDataFrame, year: int) -> npt.NDArray[np.bool_]:
+    """Closed landfills (clause 十五: 已封场) whose closure year is after ``year``: not closed
+    yet, so not candidate land under the clause as of that year."""
+    if "closure_year" not in candidates:
+        return np.zeros(len(candidates), dtype=bool)
+    closure = pd.to_numeric(candidates["closure_year"], errors="coerce").to_numpy(dtype=float)
+    kinds = candidates["kind"].astype(str).to_numpy()
+    return (kinds == "closed_landfill") & (np.nan_to_num(closure, nan=-np.inf) > year)
+
+
+#: The reason of a candidate outside the rules' jurisdiction (the plan does not apply).
+OUTSIDE = "outside_plan"
+
+
+def _places(
+    geoms: npt.NDArray[np.object_], admin: gpd.GeoDataFrame | None
+) -> dict[str, npt.NDArray[np.object_]] | None:
+    """Each candidate's city, county and adcode (blank outside every county), at a point on
+    its surface; None without an admin layer."""
+    if admin is None or not len(admin):
+        return None
+    which, table = county_lookup(shapely.point_on_surface(geoms), admin, threads=1)
+    return {col: table[col][which] for col in ("city", "county", "adcode")}
+
+
+def _outside(places: dict[str, npt.NDArray[np.object_]] | None, rules: RuleSet) -> Any:
+    """Candidates whose county lies outside the rules' jurisdiction (another province's land
+    within reach of the admin layer): the plan, clause 十五 with it, does not apply there.
+    A candidate outside every county is not judged."""
+    if places is None:
+        return np.zeros(0, dtype=bool)
+    codes, inverse = np.unique(places["adcode"].astype(str), return_inverse=True)
+    return rules.outside(codes)[inverse]
+
+
+def late_warnings(sites: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
+    """The warnings made from the sites table and ``meta`` (so that tiles screened apart and
+    joined get the same ones): landfills not closed yet, candidates outside the plan's
+    jurisdiction, what each raster's reading noted, and minimums no cell read reaches."""
+    ids = sites["site_id"].astype(str).to_numpy()
+    out = []
+    for reason in (NOT_CLOSED, OUTSIDE):
+        col = f"removed_{reason}_m2"
+        hit = sites[col].to_numpy(dtype=float) > 0 if col in sites else np.zeros(0, dtype=bool)
+        if hit.any():
+            shown = ", ".join(ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
+            out.append(_reason_warning(reason, int(hit.sum()), shown, meta))
+    for c in meta.get("raster_checks", {}).values():
+        out += c["notes"]
+        top = c["max_read"]
+        if c["kind"] == "minimum" and top is not None and top < c["threshold"]:
+            out.append(
+                f"{c['raster']}: no cell read over the candidates reaches the minimum "
+                f"{c['threshold']:g} (the largest is {top:g}), so all the land it assessed "
+                "was removed: check the raster's unit against the minimum's"
+            )
+    return out
+
+
+def joined_layout(
+    parts: Sequence[SitingResult],
+) -> tuple[list[str], list[str], dict[str, dict[str, Any]]]:
+    """For tiles of candidates screened apart (:func:`sxzones.dask_engine.join_site_tiles`):
+    the reasons in the order one screen of them all books them (the whole-parcel reasons
+    some tile met, then the others), the sites table's columns in that order, and the
+    raster checks over all tiles (notes once, the largest value read of any tile)."""
+    whole = [r for r in (NOT_CLOSED, OUTSIDE) if any(r in p.meta["reasons"] for p in parts)]
+    reasons = whole + [r for r in parts[0].meta["reasons"] if r not in (NOT_CLOSED, OUTSIDE)]
+    removed = [f"removed_{r}_m2" for r in reasons]
+    cols = [c for c in parts[0].sites.columns if not (c.startswith("removed_") and c in
+            {f"removed_{r}_m2" for r in (*reasons, NOT_CLOSED, OUTSIDE)})]  # fmt: skip
+    at = cols.index("candidate_m2") + 1
+    checks: dict[str, dict[str, Any]] = {}
+    for p in parts:
+        for name, c in p.meta.get("raster_checks", {}).items():
+            have = checks.setdefault(name, {**c, "notes": []})
+            have["notes"] += [n for n in c["notes"] if n not in have["notes"]]
+            tops = [t for t in (have["max_read"], c["max_read"]) if t is not None]
+            have["max_read"] = max(tops) if tops else None
+    return reasons, cols[:at] + removed + cols[at:], checks
+
+
+def _reason_warning(reason: str, n: int, shown: str, meta: Mapping[str, Any]) -> str:
+    """The warning for ``n`` candidates (``shown``) removed whole as ``reason``."""
+    if reason == NOT_CLOSED:
+        return (
+            f"{n} closed landfill(s) ({shown}) have a closure year after {meta['as_of_year']} "
+            "(the as-of year): not closed yet, so not candidate land under clause 十五 "
+            f"(已封场); not eligible, reason {NOT_CLOSED}. If the year is a typo, correct it; "
+            "if the landfill has closed since, raise as_of_year in the rules' siting_score rule"
+        )
+    _, zh, en = meta["jurisdiction"]
+    return (
+        f"{n} candidate(s) ({shown}) lie outside {en} ({zh}), where the plan applies "
+        f"(不在{zh}，本方案不适用): clause 十五 does not make them candidate land; not "
+        f"eligible, reason {OUTSIDE}"
+    )
 
 
 @dataclass
@@ -1148,6 +1279,7 @@ class _Run:
     excl: list[Exclusion]
     rasters: list[RasterCriterion]
     reasons: list[str]
+    jurisdiction: tuple[str, str, str] = ("", "", "")
 
 
 def _results(
@@ -1156,7 +1288,7 @@ def _results(
     stats: _Stats,
     run: _Run,
     grid: gpd.GeoDataFrame | None,
-    admin: gpd.GeoDataFrame | None,
+    places: dict[str, npt.NDArray[np.object_]] | None,
     not_assessed: Sequence[Mapping[str, str]],
 ) -> SitingResult:
     """Steps 4-6: areas, capacity, score, totals over the union, tables."""
@@ -1195,15 +1327,19 @@ def _results(
         grid is not None,
     )
     clause_of = {ex.reason: ex.clause for ex in run.excl} | {"too_small": cap.clauses}
+    clause_of[NOT_CLOSED] = run.p["candidates"].clauses
     if run.p["terrain"] is not None:
         clause_of |= {r.name: run.p["terrain"].clauses for r in rs if r.kind == "slope"}
-    table = _site_table(candidates, cands, run.p, o, tech, clause_of, admin)
+    table = _site_table(candidates, cands, run.p, o, tech, clause_of, places)
     rem = np.array([c.rem for c in cands], dtype=object)
     removed_frame, turbine_frame = _side_frames(ids, cands, o, cap, crs)
     meta = _meta(tech, run.year, run.p, o, run.excl, not_assessed, weights) | {
         "raster_criteria": [_criterion(r) for r in rs],
         "totals": totals,
     }
+    meta["jurisdiction"] = list(run.jurisdiction) if run.jurisdiction[0] else None
+    meta["raster_checks"] = {r.name: r.record() for r in rs}
+    totals["warnings"] += late_warnings(table, meta)
     return SitingResult(
         gpd.GeoDataFrame(table, geometry=rem, crs=crs),
         removed_frame,

@@ -12,6 +12,7 @@ so it comes out exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,10 +61,19 @@ def _horn(
     return np.degrees(np.arctan(np.hypot(dzdx, dzdy))).astype(np.float32)
 
 
-def native_slope(src: Any, dst_transform: Affine, shape: tuple[int, int], dst_crs: CRS) -> F32:
+def native_slope(
+    src: Any,
+    dst_transform: Affine,
+    shape: tuple[int, int],
+    dst_crs: CRS,
+    values: Callable[[npt.NDArray[Any]], npt.NDArray[Any]] | None = None,
+) -> F32:
     """Slope in degrees on a grid of the working CRS (``dst_transform``, ``shape``) from the
     DEM ``src`` (an open dataset in another CRS, north-up), computed on the DEM's own cells.
-    NaN where the DEM has no data or does not reach."""
+    NaN where the DEM has no data or does not reach. ``values``: stored values (float, NaN
+    for no data) to elevations in metres (undeclared no data, scale and offset:
+    :meth:`sxzones.analyses.rasters.RasterCriterion.values`); default: the band's scale
+    and offset."""
     h, w = shape
     out = np.full(shape, np.nan, dtype=np.float32)
     x0, y0 = dst_transform @ (0, 0)
@@ -81,6 +91,10 @@ def native_slope(src: Any, dst_transform: Affine, shape: tuple[int, int], dst_cr
         return out
     win = Window(c0, r0, c1 - c0, r1 - r0)
     z = np.ma.filled(src.read(1, window=win, masked=True).astype(np.float64), np.nan)
+    if values is not None:
+        z = values(z)
+    else:
+        z = z * float(src.scales[0]) + float(src.offsets[0])
     wt = src.window_transform(win)
     rows = wt.f + wt.e * (np.arange(1, z.shape[0] - 1) + 0.5)
     dx, dy = _ground_sizes(src_crs, wt, rows, wt.c + wt.a * z.shape[1] / 2)

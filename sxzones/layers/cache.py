@@ -16,6 +16,7 @@ own, like their layer files: only sxzones writes there.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
@@ -48,7 +49,10 @@ def cache_dir() -> Path | None:
 
 
 def _files(path: Path) -> list[Path]:
-    """The files a layer is read from: a shapefile's sidecars, or the file itself."""
+    """The files a layer is read from: a shapefile's sidecars, a File Geodatabase folder's
+    files, or the file itself."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
     if path.suffix.lower() == ".shp":
         return sorted(
             p for p in path.parent.glob(path.stem + ".*") if p.suffix.lower() in _SIDECARS
@@ -66,12 +70,25 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def _code_digest() -> str:
+    """SHA-256 of sxzones' own source files: a layer validated by other code (a checkout
+    pulled, a fix installed without a new version number) is validated again, not served
+    from the cache as the old code left it. About 5 ms, once per process."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\n" + f.read_bytes())
+    return h.hexdigest()
+
+
 def layer_key(path: Path, *parts: Any) -> str:
     """The cache key of a layer read from ``path`` with the settings ``parts`` (their
-    ``repr``): SHA-256 over the file contents, the settings and the sxzones version."""
+    ``repr``): SHA-256 over the file contents, the settings, the sxzones version and its
+    code."""
     from sxzones import __version__
 
-    h = hashlib.sha256(f"sxzones {__version__} cache {_FORMAT}\n".encode())
+    h = hashlib.sha256(f"sxzones {__version__} {_code_digest()} cache {_FORMAT}\n".encode())
     for f in _files(path):
         h.update(f"{f.name}:{_digest(f)}\n".encode())
     for part in parts:

@@ -96,12 +96,55 @@ class Catalog:
     title: str = ""
 
     def layer_of_role(self, role: str) -> str | None:
-        """The first layer of ``role``, a whole layer before a ``where`` selection of one
-        (``admin`` rather than ``counties``); None when the catalogue has none."""
+        """The layer of ``role`` the analyses use; None when the catalogue has none.
+
+        A whole layer before a ``where`` selection of one (``admin`` rather than
+        ``counties``). Of several whole layers of the role, the one whose provenance is
+        ``official`` (an agency adds its own beside the demonstration layer); otherwise the
+        choice is ambiguous and refused: the first one silently decided before, and a
+        demonstration red line judged projects while the official one sat in the catalogue.
+        """
         of_role = [n for n, e in self.entries.items() if e.role == role]
-        return next((n for n in of_role if self.entries[n].where is None), None) or next(
-            iter(of_role), None
+        whole = [n for n in of_role if self.entries[n].where is None]
+        if len(whole) <= 1:
+            return next(iter(whole or of_role), None)
+        official = [n for n in whole if self._status(n) == "official"]
+        if len(official) == 1:
+            return official[0]
+        raise CatalogError(
+            f"{self.path}: {len(whole)} layers have role {role!r} ({', '.join(whole)}) and "
+            f"{'none' if not official else len(official)} of them is official, so which one "
+            "the analyses use would be a guess. Fix: keep one layer of that role in the "
+            "catalogue (point the demonstration entry at your file, or remove it), or mark "
+            'your layer\'s provenance status = "official"'
         )
+
+    def load_whole(self, name: str) -> tuple[gpd.GeoDataFrame, LayerReport]:
+        """:meth:`load`, refusing a layer some of whose rows validation rejected: the
+        layers the analyses judge against (control units, red lines, built-up areas, zones,
+        administrative areas, exclusions) are used whole or not at all. A row left out is
+        land no rule sees: an official unit typed 重点管控单元（工业园区）, left out, made a
+        chemical project in it ``clear``."""
+        frame, rep = self.load(name)
+        if rep.n_rejected:
+            rej = rep.rejects
+            said = "; ".join(
+                f"row {int(r)}: {why}"
+                for r, why in zip(rej["source_row"][:3], rej["reason"][:3], strict=True)
+            )
+            more = f" (and {rep.n_rejected - 3} more)" if rep.n_rejected > 3 else ""
+            raise CatalogError(
+                f"{self.path}: layer {name!r} ({self.entries[name].role}): {rep.n_rejected} of "
+                f"{rep.n_read} rows rejected: {said}{more}. A layer the analyses judge against "
+                "is used whole: a row left out is land no rule sees. Fix: map the values in "
+                f'[layers.{name}] (values = {{ FIELD = {{ "VALUE" = "..." }} }}) or '
+                f"correct the rows; `sxzones layers validate {name}` lists every row and its fix"
+            )
+        return frame, rep
+
+    def _status(self, name: str) -> str:
+        p = self.entries[name].provenance
+        return str(p.status) if p is not None else ""
 
     def entry(self, name: str) -> LayerEntry:
         try:

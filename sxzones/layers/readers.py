@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyogrio
+import pyogrio.errors
 import pyproj
 import python_calamine
 import shapely
@@ -138,6 +139,7 @@ _VECTOR = {
     ".tab": "MapInfo TAB",
     ".dxf": "AutoCAD DXF",
     ".mif": "MapInfo MIF",
+    ".gdb": "Esri File Geodatabase (a folder)",
 }
 #: Formats whose layers are folders of one dataset (a KML's folders): all are read.
 _ALL_LAYERS = {".kml", ".kmz", ".ovkml"}
@@ -641,6 +643,17 @@ def _read_geometries(
             if path.suffix.lower() == ".gpkg" and encoding is None:
                 return _read_gpkg(path, kw)
             return pyogrio.read_dataframe(path, **kw)
+        except (OSError, pyogrio.errors.DataLayerError) as exc:
+            if not where:
+                raise
+            fields = [str(f) for f in pyogrio.read_info(path, layer=layer)["fields"]]
+            raise _refuse(
+                path,
+                f"the selection where {where!r} cannot be applied to it ({exc}); its fields: "
+                f"{', '.join(fields)}",
+                "name one of these fields in the catalogue entry's where (the official "
+                "file's own name, e.g. 行政区划代码 for adcode)",
+            ) from exc
         except GEOSException:
             frame = pyogrio.read_dataframe(path, on_invalid="ignore", **kw)
             _, _, wkb, _ = pyogrio.raw.read(path, columns=[], **kw)

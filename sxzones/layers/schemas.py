@@ -298,9 +298,9 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
     "candidates": {
         "site_id": ("地块编号", "编号", "DKBH", "BH", "parcel_id"),
         "kind": ("地块类型", "类型", "DKLX", "LX"),
-        "name": ("地块名称", *_NAME),
-        "settled": ("是否稳沉", "稳沉", "稳沉状态", "是否稳定"),
-        "closure_year": ("封场年份", "封场时间", "封场年度", "闭库年份", "关闭年份"),
+        "name": ("地块名称", "DKMC", *_NAME),
+        "settled": ("是否稳沉", "稳沉", "稳沉状态", "是否稳定", "SFWC"),
+        "closure_year": ("封场年份", "封场时间", "封场年度", "闭库年份", "关闭年份", "FCNF"),
     },
     "admin": {
         "adcode": _ADCODE,

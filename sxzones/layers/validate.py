@@ -718,47 +718,66 @@ def _check_values(run: _Run, values: Mapping[str, Mapping[str, str]]) -> None:
         _read_candidate_state(run)
 
 
-#: What tables write for a settled (稳沉) or still settling subsidence area.
-_SETTLED = {
+#: What tables write for a settled (稳沉) or still settling subsidence area, or an unknown
+#: state. 基本稳沉/基本稳定 ("basically settled", the middle class of a subsidence stability
+#: assessment, on which building with measures is allowed) is read as settled, with a note.
+_SETTLED: dict[str, bool | None] = {
     **dict.fromkeys(("是", "已稳沉", "稳沉", "已稳定", "稳定", "true", "yes", "y", "1"), True),
+    **dict.fromkeys(("基本稳沉", "基本稳定"), True),
     **dict.fromkeys(("否", "未稳沉", "不稳沉", "沉降中", "未稳定", "false", "no", "n", "0"), False),
+    **dict.fromkeys(("尚未稳沉", "稳沉中", "正在沉降", "仍在沉降", "未完全稳沉"), False),
+    **dict.fromkeys(("不详", "未知", "不清楚", "待定", "待查", "unknown"), None),
 }
 #: A closure year as tables write it: 2019, 2019年, 2019-06, 2019年6月, 2019/6/1, 2019.06.
 _YEAR = re.compile(r"^((?:19|20)\d{2})(?:\.0)?(?:年.*|[-/.]\d{1,2}(?:[-/.]\d{1,2})?.*)?$")
+#: Chinese digits of a year written out (二〇一九年).
+_ZH_DIGITS = str.maketrans("〇零○一二三四五六七八九", "000123456789")
 
 
 def _read_candidate_state(run: _Run) -> None:
-    """``settled`` as True/False (是/否, 已稳沉/未稳沉, true/false, 1/0) and ``closure_year`` as a
-    year (2019, 2019年, 2019-06); a blank is unknown (None: the score's state component drops
-    out). Another value rejects the row: read as text, ``2019年`` once crashed the screen and
-    ``是`` scored as still settling."""
+    """``settled`` as True/False/None (是/否, 已稳沉/未稳沉, 不详 ...: :data:`_SETTLED`) and
+    ``closure_year`` as a year (2019, 2019年, 2019-06, 二〇一九年); a blank is unknown (None:
+    the score's state component drops out). A value not read is unknown too, with a note
+    naming its rows, never a rejection: the state only feeds the score, and rejecting the
+    row took the candidate's land and capacity out of the totals. Read as text: ``2019年``
+    once crashed the screen and ``是`` scored as still settling."""
     frame = run.frame
     if "settled" in frame.columns:
         text = _cell_texts(frame["settled"]).str.lower()
-        value = text.map(lambda t: None if t == "" else _SETTLED.get(t.removesuffix(".0")))
-        bad = run.alive & (value.isna() & (text != "")).to_numpy(dtype=bool)
-        _reject_values(
-            run, bad, "settled", text, "是, 否, 已稳沉, 未稳沉, true, false, 1, 0", _STATE_FIX
-        )
+        key = text.str.removesuffix(".0")
+        value = key.map(lambda t: _SETTLED.get(t))
+        _note_state(run, (text != "") & ~key.isin(list(_SETTLED)), "settled", text,
+                    "read as unknown (the state's score component drops out)")  # fmt: skip
+        _note_state(run, key.isin(["基本稳沉", "基本稳定"]), "settled", text, "read as settled")
         frame["settled"] = value.astype(object).where(value.notna(), None)
     if "closure_year" in frame.columns:
         text = _cell_texts(frame["closure_year"])
-        year = text.map(lambda t: int(m.group(1)) if (m := _YEAR.match(t)) else None)
-        bad = run.alive & (year.isna() & (text != "")).to_numpy(dtype=bool)
-        _reject_values(
-            run, bad, "closure_year", text, "a year: 2019, 2019年 or 2019-06", _STATE_FIX
+        year = text.map(
+            lambda t: int(m.group(1)) if (m := _YEAR.match(t.translate(_ZH_DIGITS))) else None
         )
+        _note_state(run, year.isna() & (text != ""), "closure_year", text,
+                    "read as unknown: not a year such as 2019, 2019年 or 2019-06")  # fmt: skip
         frame["closure_year"] = year.astype(object).where(year.notna(), None)
+
+
+def _note_state(run: _Run, mask: pd.Series, f: str, text: pd.Series, how: str) -> None:
+    """A note for the live rows under ``mask`` whose value of ``f`` was read as ``how``."""
+    m = run.alive & mask.to_numpy(dtype=bool)
+    if m.any():
+        seen = sorted(set(text[m]))[:5]
+        run.report.findings.append(
+            Finding(
+                "note", "state_read", f"{run.shown(f)!r} value(s) {seen} {how}",
+                tuple(int(x) for x in run.frame.loc[m, ROW]), run.shown(f),
+                "correct them in the file if they mean otherwise", run.raw.row_word,
+            )
+        )  # fmt: skip
 
 
 def _cell_texts(values: pd.Series) -> pd.Series:
     """The cells as stripped text, "" where :func:`_blank`."""
     text = values.astype("string").str.strip().fillna("")
     return text.mask(_blank(values), "")
-
-
-#: The fix of a candidate state value that is not read (:func:`_read_candidate_state`).
-_STATE_FIX = "correct them in the file (a blank is read as unknown)"
 
 
 def _reject_values(
@@ -861,6 +880,12 @@ def _note_inexact_ids(run: _Run, idf: str) -> None:
         )
 
 
+#: Roles whose features are areas the analyses judge against: a repeated id is a part of
+#: the same area (a 单元编码 or 红线编号 on each part of a single-part export), never a row to
+#: leave out (the part's land would be seen by no rule: a point in it came out ``clear``).
+PART_ROLES = frozenset({"control_units", "redline", "builtup", "zones"})
+
+
 def _check_ids(run: _Run) -> None:
     """Reject repeated ids (the first occurrence is kept)."""
     idf, frame, alive = run.idf, run.frame, run.alive
@@ -872,6 +897,21 @@ def _check_ids(run: _Run) -> None:
         return
     dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
     if not dup.any():
+        return
+    if run.role.name in PART_ROLES:  # parts of one unit stored as rows: each part is land
+        run.report.findings.append(
+            Finding(
+                "note",
+                "id_parts",
+                f"{int(dup.sum())} feature(s) share their {run.shown(idf)} with another (the "
+                "parts of one area stored as rows, as single-part exports write them): each "
+                "part is kept and checked; a project touching two parts lists the id twice",
+                tuple(int(x) for x in frame.loc[dup, ROW]),
+                run.shown(idf),
+                "",
+                run.raw.row_word,
+            )
+        )
         return
     sci = ids.str.fullmatch(r"\s*[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+\s*").to_numpy(dtype=bool)
     if sci.any():  # 9.11401E+17: a CSV saved by Excel from number cells

@@ -95,6 +95,24 @@ def coordinate_fields(
     return rest, x, y
 
 
+#: Roles of the layers the analyses judge against: a catalogue layer of these roles with
+#: rows rejected is refused (:meth:`~sxzones.layers.Catalog.load_whole`). Inputs whose rows
+#: are judged one by one (firms, projects, candidates, equipment) keep their rejects table.
+JUDGED_ROLES = frozenset({"control_units", "redline", "builtup", "zones", "admin", "water"})
+
+
+def admin_name(given: str | None, cat: Catalog) -> str | None:
+    """The admin layer to use: ``given``; for the default name ``admin`` when the catalogue
+    has no layer so named, its layer of role ``admin`` (an official catalogue names its own:
+    the province was not checked, and firms of a neighbouring province were told clause 十三
+    applies); None when none is given or found."""
+    if not given:
+        return None
+    if str(given) == "admin" and "admin" not in cat:
+        return cat.layer_of_role("admin")
+    return str(given)
+
+
 def load_input(
     source: str | Path,
     role: str | None,
@@ -124,6 +142,8 @@ def load_input(
             raise SxzonesError(
                 f"layer {name!r} has role {entry.role!r}, but a {role!r} layer is needed here"
             )
+        if entry.role in JUDGED_ROLES:  # built-up areas, admin ...: used whole
+            return cat.load_whole(name)
         return cat.load(name)
     try:
         found = find_file(name, base)

@@ -36,7 +36,7 @@ from sxzones.outputs import (
     write_xlsx,
 )
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, figure_paths, load_input
+from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, load_input
 
 XLSX_MAX_ROWS = 1_048_575
 #: Past this many firms the workbook is a report: the summary and the flagged firms (inside a
@@ -239,8 +239,8 @@ def _load_firm_inputs(
         )
 
     def admin() -> tuple[gpd.GeoDataFrame, LayerReport] | None:
-        name = opts.admin
-        if not name or (str(name) == "admin" and "admin" not in cat):
+        name = admin_name(opts.admin, cat)
+        if name is None:
             return None
         return load_input(name, "admin", cat, fields=opts.fields_for("admin"), base=opts.base)
 

@@ -23,7 +23,7 @@ from sxzones.layers.equipment import VOCAB_FIELDS, read_equipment
 from sxzones.options import PhaseoutOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_input
+from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, find_file, load_input
 
 OUTPUT_NAMES = {"csv": "phaseout.csv", "xlsx": "phaseout.xlsx", "gpkg": "phaseout.gpkg"}
 #: Columns first in the unit table, in this order; the table's other columns follow.
@@ -89,10 +89,8 @@ def _firm_table(
     )
     reports = [frep]
     a = None
-    if opts.admin and (str(opts.admin) != "admin" or "admin" in cat):
-        a, arep = load_input(
-            opts.admin, "admin", cat, fields=opts.fields_for("admin"), base=opts.base
-        )
+    if (admin := admin_name(opts.admin, cat)) is not None:
+        a, arep = load_input(admin, "admin", cat, fields=opts.fields_for("admin"), base=opts.base)
         reports.append(arep)
     if opts.builtup:
         from sxzones.analyses.firm_zones import screen_firms

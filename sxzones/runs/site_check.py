@@ -51,7 +51,7 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
         name = names.get(role) or cat.layer_of_role(role)
         if name is None:
             continue
-        frame, rep = cat.load(name)
+        frame, rep = cat.load_whole(name)  # a row left out would be land no rule sees
         frames[role] = frame
         p = rep.provenance
         sources[role] = {

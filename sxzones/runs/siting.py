@@ -19,7 +19,8 @@ from pyproj import CRS
 
 from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
-from sxzones.errors import SxzonesError
+from sxzones.crs import parse_crs
+from sxzones.errors import CRSError, SxzonesError
 from sxzones.geodesy import ellipsoidal_area
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
@@ -27,7 +28,7 @@ from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import SiteOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, figure_paths, find_file, load_input
+from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, find_file, load_input
 from sxzones.units import parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
@@ -37,7 +38,7 @@ _SETBACK = re.compile(r"^(.*):(\d+(?:\.\d+)?\s*(?:m|km|米|公里|千米)?)$", r
 def parse_exclude(
     spec: str, exists: Callable[[str], bool] = lambda name: False
 ) -> tuple[str, float | None]:
-    """``NAME_OR_PATH[:SETBACK]`` -> (name or path, setback in metres or None).
+    """``NAME_OR_PATH[@CRS][:SETBACK]`` -> (name or path, setback in metres or None).
 
     ``exists(name)`` says whether a name is a layer or a file as it stands (then a colon in
     it is part of the name). Otherwise text after the last colon is a setback and must be
@@ -48,6 +49,9 @@ def parse_exclude(
     SxzonesError
     """
     spec = spec.strip()
+    head, at, tail = spec.rpartition("@")
+    if at and head and not exists(spec) and _is_crs(tail):
+        return spec, None  # PATH@EPSG:4490: the colon is the CRS's
     m = _SETBACK.match(spec)
     if m and m.group(1):
         return m.group(1), parse_distance(m.group(2), allow_zero=True)
@@ -59,6 +63,59 @@ def parse_exclude(
             "villages.gpkg:300m or water:0.2km"
         )
     return spec, None
+
+
+def _is_crs(text: str) -> bool:
+    try:
+        parse_crs(text)
+    except SxzonesError:
+        return False
+    return True
+
+
+def split_crs(name: str, flag: str, exists: Callable[[str], bool]) -> tuple[str, str | None]:
+    """``PATH@CRS`` -> (path, CRS as written), or (name, None) without ``@CRS``: the CRS of
+    a layer file that declares none (a table of 经度/纬度, a shapefile without .prj), given
+    after its path because ``--crs`` is the candidates'. ``exists(name)``: a layer or file
+    of that very name (an ``@`` in it is then part of it). ``flag``: for messages.
+
+    Raises
+    ------
+    SxzonesError
+        The text after ``@`` is not a CRS.
+    """
+    path, at, crs = name.rpartition("@")
+    if not at or not path or exists(name) or re.search(r"[/\\]", crs):
+        return name, None
+    if not _is_crs(crs):
+        raise SxzonesError(
+            f"{flag} {name!r}: {crs!r} after @ is not a CRS. Write PATH@CRS, e.g. "
+            "villages.csv@wgs84:300m (wgs84, cgcs2000, gcj02 for web maps, gk38 for "
+            "zone-prefixed eastings, EPSG:4549 ...)"
+        )
+    return path, crs
+
+
+def _load_layer(
+    name: str, role: str | None, cat: Catalog, flag: str, base: Path | None, **kw: Any
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """A ``--exclude`` or ``--grid`` layer (``NAME_OR_PATH[@CRS]``): its CRS errors give the
+    fix that works for it (``PATH@CRS``), not ``--crs``, which is the candidates' only."""
+    path, crs = split_crs(name, flag, lambda n: n in cat or _is_file(n, base))
+    if crs is not None and path in cat:
+        raise SxzonesError(
+            f"{flag} {name!r}: {path!r} is a catalogue layer: its CRS is given in "
+            f"{cat.path.name} (crs = ...), not after @"
+        )
+    try:
+        return load_input(path, role, cat, crs=crs, base=base, **kw)
+    except CRSError as exc:
+        head, _, fix = str(exc).partition(" Fix: ")
+        how = f"{flag} PATH@CRS" + (":SETBACK" if flag == "--exclude" else "")
+        raise CRSError(
+            f"{head} Fix: give the CRS after the path ({how}; --crs is the candidates' only)"
+            + (": " + fix.replace("--crs ", f"{Path(path).name}@") if fix else "")
+        ) from None
 
 
 def parse_resource(spec: str) -> tuple[str, float]:
@@ -96,7 +153,7 @@ def build_exclusions(
     base: Path | None = None,
 ) -> tuple[list[Exclusion], list[dict[str, str]], list[LayerReport]]:
     """Exclusions of the rules file found in the catalogue by role (in the rules' order),
-    then the user's ``NAME_OR_PATH[:SETBACK]`` layers. A rule whose role has no layer is
+    then the user's ``NAME_OR_PATH[@CRS][:SETBACK]`` layers. A rule whose role has no layer is
     listed as not assessed. ``NAME`` may also be a rule's reason, to change its setback."""
     overrides: dict[str, float] = {}
     users: list[tuple[str, float]] = []
@@ -128,7 +185,7 @@ def build_exclusions(
                     }
                 )
                 continue
-            frame, rep = cat.load(layer)
+            frame, rep = cat.load_whole(layer)
             reports.append(rep)
             ex = Exclusion.from_rule(rule, frame, tech, layer=layer, source=_source(rep))
             if ex.reason in overrides:
@@ -139,19 +196,21 @@ def build_exclusions(
             f"--exclude {sorted(overrides)}: these rules have no layer here "
             f"({', '.join(m['why'] for m in missing) or 'or rule exclusions are off'})"
         )
-    for name, setback in users:
-        frame, rep = load_input(name, None, cat, base=base)
+    for given, setback in users:
+        frame, rep = _load_layer(given, None, cat, "--exclude", base)
+        name = split_crs(given, "--exclude", lambda n: n in cat or _is_file(n, base))[0]
         if (
             setback <= 0
             and len(frame)
             and not (frame.geometry.geom_type.str.contains("Polygon")).any()
         ):
             raise SxzonesError(
-                f"--exclude {name}: a layer of points or lines without a setback excludes no "
-                f"land. Fix: give the setback, e.g. --exclude {name}:300m"
+                f"--exclude {given}: a layer of points or lines without a setback excludes no "
+                f"land. Fix: give the setback, e.g. --exclude {given}:300m"
             )
         reports.append(rep)
         reason = name if name in cat else Path(name).stem
+        _free_reason(reason, name, out)
         out.append(
             Exclusion(
                 reason,
@@ -165,6 +224,27 @@ def build_exclusions(
             )
         )
     return out, missing, reports
+
+
+def _free_reason(reason: str, name: str, taken: list[Exclusion]) -> None:
+    """Refuse a user layer whose reason (its file's name) is already one of ``taken``'s,
+    saying which and the ways out: the areas each reason removed are booked by name."""
+    clash = next((ex for ex in taken if ex.reason == reason), None)
+    if clash is None:
+        return
+    if clash.rule_id:
+        raise SxzonesError(
+            f"--exclude {name}: the file's name {reason!r} is the reason of rule "
+            f"{clash.rule_id} (its layer {clash.layer!r}), and each reason is booked once. "
+            f"Fix: to apply the file as well as that layer, give it another name (e.g. "
+            f"{reason}_2026{Path(name).suffix}); to apply it instead, give the layer role "
+            f"{reason!r} in catalog.toml in place of {clash.layer!r}, or run with "
+            "--no-rule-exclusions and --exclude the other layers you need"
+        )
+    raise SxzonesError(
+        f"--exclude {name}: its file name {reason!r} is also that of --exclude "
+        f"{clash.layer}, and each reason is booked once. Fix: rename one of the files"
+    )
 
 
 def _open_raster(path: Path, stack: ExitStack) -> Any:
@@ -302,11 +382,13 @@ def _optional_layers(
     """The grid and admin layers when given (admin: the catalogue's by default); their
     reports are appended to ``reports``."""
     found: list[gpd.GeoDataFrame | None] = []
-    for role, name in (("grid", opts.grid), ("admin", opts.admin)):
-        if not name or (role == "admin" and name == "admin" and "admin" not in cat):
+    for role, name in (("grid", opts.grid), ("admin", admin_name(opts.admin, cat))):
+        if not name:
             found.append(None)
             continue
-        frame, rep = load_input(name, role, cat, fields=opts.fields_for(role), base=opts.base)
+        frame, rep = _load_layer(
+            name, role, cat, f"--{role}", opts.base, fields=opts.fields_for(role)
+        )
         reports.append(rep)
         found.append(frame)
     return found[0], found[1]
@@ -476,8 +558,9 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     # the candidates' findings in full (rejected and repaired rows: README, validation
     # policy); for the other layers the head line (their rejects are in rejects.csv)
     lines += [f"  {x}" for x in crep.summary().splitlines()]
-    for r in reports:
+    for r in reports:  # and what was repaired in them: it changes the land they remove
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
+        lines += [f"    {f}" for f in r.findings if f.kind == "repaired"]
     return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
 
 
