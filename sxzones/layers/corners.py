@@ -33,6 +33,7 @@ from sxzones.crs import latitude_first
 from sxzones.errors import LayerError
 from sxzones.layers import jzd
 from sxzones.layers.readers import (
+    _TOTAL_ROW,
     ROW,
     RawLayer,
     coordinate_key,
@@ -61,6 +62,10 @@ PARCEL_NUMBER = (
     "地块编号", "地块号", "地块代码", "宗地号", "宗地编号", "宗地代码", "parcelid", "projectid",
     "项目编号",
 )  # fmt: skip
+#: Column names of a corner's ring number (圈号: 1 the outer ring, 2.. holes or more parts).
+RING_NUMBER = ("圈号", "环号", "圈", "环", "ring", "ringid", "ringno", "ringnumber")
+#: How the name of a side-length column begins (the 边长 rows between corners of a 成果表).
+SIDE_LENGTH = ("边长", "距离", "sidelength", "distance", "length")
 #: Column pairs whose order a surveying table gives as (X, Y), X the northing by convention
 #: (keys of :func:`sxzones.layers.readers.coordinate_key`); oriented by the values.
 _WRITTEN_XY = (("x坐标", "y坐标"), ("纵坐标", "横坐标"), ("x", "y"))
@@ -189,15 +194,22 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
     one parcel per parcel number (``id_field``, else a column of :data:`PARCEL_NUMBER`;
     blank cells under a number belong to it), or one parcel named after the file: corners in
     point-number order (a column of :data:`POINT_NUMBER`; else in row order), a point
-    number repeated with the same coordinates (the closing corner) left out. Each parcel
+    number repeated with the same coordinates (the closing corner) left out. A parcel's
+    rings are told by a ring-number column (:data:`RING_NUMBER`, 圈号), else where its
+    corners, in row order, return to the first one and go on; a ring inside another is a
+    hole, rings apart are parts (as :func:`sxzones.layers.jzd.parcel_geometry` reads a
+    界址点 file). A total row (合计, 总计, 小计) and the side-length rows between corners (a
+    边长 but no point number nor coordinates) are skipped, counted in a note. Each parcel
     has the row of its first corner, its number as ``parcel_id`` and the table's columns
     whose value is the same on all its corners; how they were joined is said as a note.
+    Coordinates stay in the table's CRS (``raw.crs``).
 
     Raises
     ------
     LayerError
-        A corner without coordinates, a point number twice with different coordinates, a
-        parcel of fewer than 3 corners or one that crosses itself (file, rows and the fix).
+        A corner without coordinates, a point number twice with different coordinates in a
+        ring, a ring of fewer than 3 corners or one that crosses itself, rings that overlap
+        (file, rows and the fix).
     """
     frame, path = raw.frame, raw.path
     cols = [c for c in frame.columns if c not in (ROW, frame.geometry.name)]
@@ -206,7 +218,8 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             path, f"no column {id_field!r} for --id; columns are {cols}", "name one of them"
         )
     idcol = id_field or _column(cols, PARCEL_NUMBER)
-    pcol = _column(cols, POINT_NUMBER)
+    pcol, rcol = _column(cols, POINT_NUMBER), _column(cols, RING_NUMBER)
+    frame, skipped = _skip_rows(frame, cols, pcol)
     missing = frame[ROW][shapely.is_missing(frame.geometry.to_numpy())].tolist()
     if missing:
         raise _refuse(
@@ -215,30 +228,119 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             "fill in the coordinates of these corners, or remove the rows",
         )
     ids = _parcel_numbers(frame, idcol, path)
-    parts, said = [], []
+    parts, said, notes = [], [], list(raw.notes)
+    order = f"point-number order ({pcol})" if pcol else "row order (no point-number column)"
     for pid in dict.fromkeys(ids):
         group = frame[ids == pid]
-        part, closing = _ordered(group, pcol, path, pid)
-        xy = shapely.get_coordinates(part.geometry.to_numpy())
-        poly, problem = corner_polygon([(float(a), float(b)) for a, b in xy])
+        rings, split = _rings(group, rcol, path, pid)
+        poly, n, closing, what = _parcel_polygon(rings, pcol, path, pid, order, idcol)
         rows = _rows(sorted(group[ROW].tolist()))
-        if poly is None:
-            raise _refuse(
-                path,
-                f"parcel {pid} (rows {rows}), corners joined in "
-                f"{'point-number order (' + str(pcol) + ')' if pcol else 'row order'}: {problem}",
-                "give every corner of the parcel once, numbered in order around it"
-                + (f", each row with its {idcol}" if idcol else ""),
-            )
-        skip = (idcol, pcol, *frame.attrs.get("coordinate_columns", ()))
-        parts.append(_parcel_row(part, pid, poly, cols, skip))
+        skip = (idcol, pcol, rcol, *frame.attrs.get("coordinate_columns", ()))
+        parts.append(_parcel_row(group, pid, poly, cols, skip))
         left = ", closing corner left out" if closing else ""
-        said.append(f"{pid} ({len(part)} corners, rows {rows}{left})")
+        said.append(f"{pid} ({n} corners, rows {rows}{left}{what})")
+        if split:
+            notes.append(
+                f"{CORNERS_NOTE}{len(rings)} rings for parcel {pid}: its corners return to "
+                f"the first one and go on (rows {', '.join(_rows(r[ROW].tolist()) for r in rings)}"
+                "), so each closed run is a ring, not chained on. Give each ring a 圈号 to say so"
+            )
     out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
-    order = f"point-number order ({pcol})" if pcol else "row order (no point-number column)"
     by = f"one parcel per {idcol}" if idcol else "one parcel"
     note = f"{CORNERS_NOTE}{order}, {by}: {'; '.join(said)}"
-    return replace(raw, frame=out, notes=[*raw.notes, note], row_word="row", xy=None)
+    if skipped:
+        note += f"; skipped, not corners: {'; '.join(skipped)}"
+    return replace(raw, frame=out, notes=[*notes, note], row_word="row", xy=None)
+
+
+def _skip_rows(frame: pd.DataFrame, cols: list[Any], pcol: Any) -> tuple[pd.DataFrame, list[str]]:
+    """The rows that are corners: a total row (its first filled cell 合计, 总计 or 小计) and
+    a side-length row (a 边长 value, no point number) without coordinates are left out,
+    and said as a note (rows counted and listed)."""
+    blank = shapely.is_missing(frame.geometry.to_numpy())
+    if not blank.any():
+        return frame, []
+    text = frame[cols].astype("string").apply(lambda c: c.str.strip()).replace("", pd.NA)
+    first = text.bfill(axis=1).iloc[:, 0] if cols else pd.Series(pd.NA, index=frame.index)
+    total = blank & first.fillna("").str.match(_TOTAL_ROW).to_numpy(dtype=bool)
+    side = np.zeros(len(frame), dtype=bool)
+    scol = next((c for c in cols if normalise(c).startswith(SIDE_LENGTH)), None)
+    if scol is not None:
+        nopoint = text[pcol].isna().to_numpy() if pcol is not None else True
+        side = blank & ~total & nopoint & text[scol].notna().to_numpy()
+    notes = []
+    for mask, what in ((total, "total row (合计, 总计, 小计)"), (side, f"{scol} row")):
+        if mask.any():
+            k = int(mask.sum())
+            rows = _rows(frame[ROW][mask].tolist())
+            plural = "s" if k > 1 else ""
+            notes.append(f"{k} {what}{plural} without coordinates (row{plural} {rows})")
+    return frame[~(total | side)], notes
+
+
+def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[pd.DataFrame], bool]:
+    """A parcel's corners by ring, rings in the order written: by the ring-number column
+    (blank cells under a number belong to it), else split in row order where a corner
+    repeats the first corner's coordinates and more corners follow; whether so split."""
+    if (
+        rcol is not None
+        and group[rcol].astype("string").str.strip().replace("", pd.NA).notna().any()
+    ):
+        ring = group[rcol].astype("string").str.strip().replace("", pd.NA)
+        if pd.isna(ring.iloc[0]):
+            raise _refuse(
+                path,
+                f"parcel {pid}: its first corner (row {group[ROW].iloc[0]}) has no {rcol}",
+                f"write the ring's {rcol} on its first corner at least",
+            )
+        ring = ring.ffill().map(normalise)
+        return [group[ring == r] for r in dict.fromkeys(ring)], False
+    geoms, rings, start = group.geometry.to_numpy(), [], 0
+    for i in range(1, len(group) - 1):
+        if i > start + 2 and geoms[i].equals(geoms[start]):
+            rings.append(group.iloc[start : i + 1])
+            start = i + 1
+    rings.append(group.iloc[start:])
+    return rings, len(rings) > 1
+
+
+def _parcel_polygon(
+    rings: list[pd.DataFrame], pcol: Any, path: Path, pid: str, order: str, idcol: Any
+) -> tuple[Any, int, bool, str]:
+    """A parcel's (multi)polygon from its rings (each in point-number order, its closing
+    corner left out), a ring inside another a hole; returns (geometry, corners, whether a
+    closing corner was left out, what the rings made, as the note says it)."""
+    fix = "give every corner of the parcel once, numbered in order around it" + (
+        f", each row with its {idcol}" if idcol else ""
+    )
+    made, closing, n = {}, False, 0
+    for k, ring in enumerate(rings, start=1):
+        part, closed = _ordered(ring, pcol, path, pid)
+        xy = shapely.get_coordinates(part.geometry.to_numpy())
+        poly, problem = corner_polygon([(float(a), float(b)) for a, b in xy])
+        which = f"ring {k} of " if len(rings) > 1 else ""
+        if poly is None:
+            rows = _rows(sorted(ring[ROW].tolist()))
+            raise _refuse(
+                path,
+                f"{which}parcel {pid} (rows {rows}), corners joined in {order}: {problem}",
+                fix,
+            )
+        made[f"{k:06d}"] = [(x, y, 0) for x, y in poly.exterior.coords[:-1]]
+        closing, n = closing or closed, n + len(part)
+    if len(made) == 1:
+        return shapely.Polygon(made["000001"]), n, closing, ""
+    geom, _ = jzd.parcel_geometry(jzd.JzdParcel(pid, "", "", "", None, 0, made))
+    if geom is None or not geom.is_valid:
+        why = shapely.is_valid_reason(geom) if geom is not None else "no polygon"
+        raise _refuse(
+            path,
+            f"parcel {pid}: its {len(rings)} rings overlap ({why})",
+            "each further ring must lie inside the outer ring (a hole) or apart from it (another part)",
+        )
+    polys = list(getattr(geom, "geoms", [geom]))
+    holes = sum(len(p.interiors) for p in polys)
+    return geom, n, closing, f", {len(rings)} rings: {len(polys)} part(s), {holes} hole(s)"
 
 
 def _rows(rows: Sequence[int]) -> str:

@@ -207,9 +207,11 @@ def unpack(path: Path, limits: Limits) -> Path:
     return layers[0]
 
 
-def _sheet_rows(path: Path) -> int:
-    """Rows of the first sheet of a workbook (.xlsx, .xlsm and .ods are zips: a bomb is
-    refused before it is opened; .xls is read as it is).
+def _sheet_rows(path: Path, sheet: str | None = None) -> tuple[int, str]:
+    """Rows of the sheet named ``sheet`` of a workbook, or of all its sheets when none is
+    named or none has that name (the readers may read another sheet than the first, and
+    refuse a name the workbook lacks); and which, as the limit's message says it. .xlsx,
+    .xlsm and .ods are zips: a bomb is refused before it is opened; .xls is read as it is.
 
     Raises
     ------
@@ -224,8 +226,12 @@ def _sheet_rows(path: Path) -> int:
                 declared = sum(m.file_size for m in zf.infolist())
             if declared > 20 * path.stat().st_size + (16 << 20):
                 raise UploadError(f"{path.name!r} unpacks to {declared / 1e6:.0f} MB: refused")
-        sheet = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-        return max(int(sheet.height) - 1, 0)
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        names = [str(n) for n in book.sheet_names]
+        chosen = [sheet] if sheet in names else names
+        rows = sum(max(int(book.get_sheet_by_name(n).height) - 1, 0) for n in chosen)
+        which = f"sheet {sheet!r}" if sheet in names else f"{len(names)} sheet(s)"
+        return rows, which
     except (
         zipfile.BadZipFile,
         KeyError,
@@ -239,29 +245,46 @@ def _sheet_rows(path: Path) -> int:
         ) from None
 
 
-def _count_table_rows(path: Path) -> int:
-    """Rows of a CSV/TSV (lines less the header) or of the first sheet of a workbook."""
+def _count_table_rows(path: Path, sheet: str | None = None) -> tuple[int, str]:
+    """Rows of a CSV/TSV (lines less the header), or of a workbook's sheet (see
+    :func:`_sheet_rows`); and which part of the file was counted ('' for a CSV)."""
     if path.suffix not in (".csv", ".tsv"):
-        return _sheet_rows(path)
+        return _sheet_rows(path, sheet)
     with path.open("rb") as fh:
-        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b"")) - 1, 0)
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b""))
+    return max(lines - 1, 0), ""
 
 
-def check_limits(path: Path, limits: Limits) -> None:
-    """Refuse a file with more features or vertices than the limits (before it is analysed).
+def _vector_layers(path: Path, layer: str | None) -> tuple[list[str], str]:
+    """The layers of a vector file the readers read: every folder of a KML; else the layer
+    named ``layer`` (when the file has it; the readers refuse a name it lacks), or the first;
+    and which, as the limit's message says it."""
+    import pyogrio
+
+    names = [str(x) for x, _ in pyogrio.list_layers(path)]
+    if path.suffix in (".kml", ".kmz", ".ovkml"):
+        return names, ""
+    if layer is not None and layer in names:
+        return [layer], f"layer {layer!r}"
+    return names[:1], (f"layer {names[0]!r}" if len(names) > 1 else "")
+
+
+def check_limits(path: Path, limits: Limits, layer: str | None = None) -> None:
+    """Refuse a file with more features or vertices than the limits (before it is analysed):
+    the sheet or layer the page's field names (``layer``) is counted, all sheets of a
+    workbook when none is named, the first layer of a vector file (as the readers read).
 
     Unreadable files pass here: the readers then refuse them with their own message.
     """
     import pyogrio
 
-    n, vertices = 0, 0
+    n, vertices, which = 0, 0, ""
     try:
         if path.suffix in _TABLE:
-            n = vertices = _count_table_rows(path)
+            n, which = _count_table_rows(path, layer)
+            vertices = n
         elif path.suffix in _VECTOR - {".parquet"}:
-            # a KML's folders are all read (the readers do); other files: their first layer
-            names = [str(x) for x, _ in pyogrio.list_layers(path)]
-            names = names if path.suffix in (".kml", ".kmz", ".ovkml") else names[:1]
+            names, which = _vector_layers(path, layer)
             for name in names:
                 n += int(pyogrio.read_info(path, layer=name).get("features") or 0)
             if n <= limits.max_features:
@@ -274,14 +297,16 @@ def check_limits(path: Path, limits: Limits) -> None:
         raise
     except (OSError, ValueError, KeyError, pyogrio.errors.DataSourceError, GEOSException):
         return  # the readers refuse it (or its undecodable features) with their own message
+    what = f"{path.name!r}" + (f" ({which})" if which else "")
     if n > limits.max_features:
+        name = ", name the sheet to read (工作表或图层)" if which.endswith("sheet(s)") else ""
         raise UploadError(
-            f"{path.name!r} holds {n} features (limit {limits.max_features}). Fix: split it, "
+            f"{what} holds {n} features (limit {limits.max_features}). Fix: split it{name}, "
             "or start the server with a larger --max-features"
         )
     if vertices > limits.max_vertices:
         raise UploadError(
-            f"{path.name!r} holds {vertices} vertices (limit {limits.max_vertices}). Fix: "
+            f"{what} holds {vertices} vertices (limit {limits.max_vertices}). Fix: "
             "simplify the geometries, or start the server with a larger --max-vertices"
         )
 

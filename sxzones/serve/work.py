@@ -118,7 +118,7 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
-        uploads.check_limits(path, state.limits)
+        uploads.check_limits(path, state.limits, form.get("layer", "").strip() or None)
         if path.suffix in (".kml", ".kmz", ".ovkml"):
             path = uploads.kml_to_geojson(path)
         if path.suffix in uploads.TABLES and form.get("vertices") == "on":
@@ -378,7 +378,7 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         path = uploads.save_upload(upload[0], upload[1], job.folder / "in", state.limits)
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
-        uploads.check_limits(path, state.limits)
+        uploads.check_limits(path, state.limits, form.get("layer", "").strip() or None)
         opts = firm_options(state, form, path, job.folder / "out")
         result = run_firms(opts, state.catalog)
         out = job.folder / "out"
@@ -436,7 +436,7 @@ def _candidates(state: ServeState, form: dict[str, str], upload: Upload | None, 
         path = uploads.save_upload(upload[0], upload[1], folder, state.limits)
         if path.suffix == ".zip":
             path = uploads.unpack(path, state.limits)
-        uploads.check_limits(path, state.limits)
+        uploads.check_limits(path, state.limits, form.get("layer", "").strip() or None)
         return str(path)
     name = str(state.catalog.layer_of_role("candidates"))
     if not kinds:
