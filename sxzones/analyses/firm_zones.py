@@ -403,13 +403,18 @@ class FirmScreenSummary:
     #: every county of the admin layer (None: no admin layer, places not checked).
     outside: int = 0
     no_county: int | None = None
+    #: Firms a rule names (``rule_ids`` given), by zone: the inspectors' workload. Firms of an
+    #: industry the plan covers beyond the distance are in ``by_zone_applicable`` but named
+    #: by no rule.
+    by_zone_named: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         zones = ", ".join(f"{k} {v}" for k, v in self.by_zone.items())
         app = ", ".join(f"{k} {v}" for k, v in self.by_zone_applicable.items())
+        named = ", ".join(f"{k} {v}" for k, v in self.by_zone_named.items() if v)
         text = (
             f"firm screen ({self.distance_m / 1000:g} km): {self.n_firms} firms: {zones}; "
-            f"named by a rule: {app}"
+            f"industry in the plan: {app}; named by a rule: {named or 'none'}"
         )
         if self.by_status:
             text += "\nindustry: " + ", ".join(f"{k} {v}" for k, v in self.by_status.items())
@@ -459,6 +464,7 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
     no_county = None
     if "adcode" in result.columns:
         no_county = int(result["adcode"].value_counts().get("", 0))  # no string per row
+    named = result.loc[_has_rule(result), "zone"].value_counts()
     return FirmScreenSummary(
         len(result),
         {z: int(zones[z]) for z in order},
@@ -468,7 +474,18 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         unrec,
         outside,
         no_county,
+        {z: int(named.get(z, 0)) for z in order},
     )
+
+
+def _has_rule(result: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Per firm, whether a rule names it (``rule_ids`` not blank), a category at a time."""
+    if "rule_ids" not in result.columns:
+        return np.zeros(len(result), dtype=bool)
+    ids = pd.Categorical(result["rule_ids"])
+    given = np.array([str(c).strip() != "" for c in ids.categories] + [False], dtype=bool)
+    codes = np.asarray(ids.codes)
+    return given[np.where(codes >= 0, codes, len(ids.categories))]
 
 
 def summary_by_city(result: pd.DataFrame) -> pd.DataFrame:
