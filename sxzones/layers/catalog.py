@@ -182,14 +182,29 @@ def _unknown(where: str, keys: set[str], allowed: set[str]) -> None:
         raise CatalogError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
 
 
-def _values(where: str, table: Any) -> dict[str, dict[str, str]]:
-    """An entry's ``values = { field = { source value = canonical value } }``, checked."""
+def _values(where: str, table: Any, role: str) -> dict[str, dict[str, str]]:
+    """An entry's ``values = { field = { source value = canonical value } }``, checked: a
+    value mapped to a word that is not one of the field's canonical values is the
+    catalogue's mistake (it was blamed on the file, with a fix to map the wrong word)."""
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
         raise CatalogError(
             f"{where}: values must be a table of tables, e.g. values = {{ unit_type = "
             f'{{ "优先保护单元" = "priority_protection" }} }}'
         )
-    return {str(f): {str(k): str(v) for k, v in m.items()} for f, m in table.items()}
+    out = {str(f): {str(k): str(v) for k, v in m.items()} for f, m in table.items()}
+    choices = ROLES[role].choices
+    for f, m in out.items():
+        allowed = choices.get(f)
+        if allowed is None:  # a field of free text: any value
+            continue
+        bad = {k: v for k, v in m.items() if v not in allowed}
+        if bad:
+            k, v = next(iter(bad.items()))
+            raise CatalogError(
+                f"{where}: values.{f} maps {k!r} to {v!r}, which is not one of "
+                f"{', '.join(allowed)}. Fix: map it to one of these"
+            )
+    return out
 
 
 def _entry(p: Path, name: str, raw: dict[str, Any]) -> LayerEntry:
@@ -232,7 +247,7 @@ def _entry(p: Path, name: str, raw: dict[str, Any]) -> LayerEntry:
         where=raw.get("where"),
         fields=dict(raw.get("fields", {})),
         constants=dict(raw.get("constants", {})),
-        values=_values(where, raw.get("values", {})),
+        values=_values(where, raw.get("values", {}), raw["role"]),
         id_field=raw.get("id_field"),
         description=raw.get("description", ""),
     )
