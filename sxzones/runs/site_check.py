@@ -42,6 +42,12 @@ _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$"
 _PATHLIKE = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]{0,7}$", re.ASCII)
 
 
+#: Notes of a judged layer that bear on every answer drawn from it: a datum shift to
+#: CGCS2000 that is approximated (Xi'an 1980, Beijing 1954: tens of metres), areas whose
+#: parts share an id.
+LAYER_CAVEATS = frozenset({"datum_shift_approximate", "id_parts"})
+
+
 def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers:
     """The site-check layers of a catalogue: for each role the named entry, else the first
     entry of that role (``admin``: the whole admin layer)."""
@@ -62,6 +68,9 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
             "status": p.status if p else "",
             "licence": p.licence if p else "",
         }
+        caveats = [f.message for f in rep.findings if f.code in LAYER_CAVEATS]
+        if caveats:  # said in the summary and site_check.json, not only by layers validate
+            sources[role]["caveats"] = caveats
     missing = [r for r in ("control_units", "redline", "builtup") if r not in frames]
     if missing:
         raise SxzonesError(
@@ -302,7 +311,14 @@ def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> 
         "as a project, use --projects"
     )
     rows = tuple(p["row"] for p in pins)
-    said = f"the parcel checked, {word} {shown} left out: {reason}. Fix: {fix}"
+    n = report.n_loaded
+    checked = (
+        "the parcel checked"
+        if n <= 1
+        else f"the {n} parcels checked, each as a project (for one project, join them into "
+        "one multipart feature)"
+    )  # a file of 一期 and 二期 beside a pin: not "the parcel"
+    said = f"{checked}, {word} {shown} left out: {reason}. Fix: {fix}"
     report.findings += [
         Finding("rejected", "pin_left_out", reason, rows, "geometry", fix, word),
         Finding("note", "pin_left_out", said, word=word),
@@ -581,6 +597,8 @@ def check_summary(run: CheckRun) -> str:
         f"{prep.n_rejected}"
     )
     summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
+    for src in run.layers.sources.values():
+        summary += "".join(f"\n  layer {src['layer']}: {c}" for c in src.get("caveats", []))
     summary += _declared_warning(table)
     for pid, verdict, rules, note, why in zip(
         _first_texts(table, "project_id"),
