@@ -232,3 +232,39 @@ def test_usual_level_and_kind_words_of_official_layers(tmp_path):
     bu.drop(columns="kind").to_file(path, driver="GPKG")
     frame, rep = validate_layer(read_file(path), "builtup", working_crs=4546)
     assert rep.n_rejected == 0 and frame["kind"].tolist() == ["city", "county_town"]
+
+
+def test_a_catalogue_mapping_to_a_word_that_is_no_value_is_refused(tmp_path):
+    """values = { unit_type = { "…（工业园区）" = "key" } }: 'key' is not a unit type, and the
+    row was rejected with a fix telling to map 'key' (in the file, which has no such value)."""
+    cu = gpd.read_file(DERIVED / "control_units_demonstration.gpkg").head(2)
+    path = tmp_path / "cu.gpkg"
+    cu.to_file(path, driver="GPKG")
+    extra = _entry("cu_official", path, "control_units", "official").replace(
+        'role = "control_units"\n',
+        'role = "control_units"\nvalues = { unit_type = { "重点管控单元（工业园区）" = "key" } }\n',
+    )
+    with pytest.raises(
+        CatalogError, match=r"values.unit_type maps '重点管控单元（工业园区）' to 'key'"
+    ):
+        load_catalog(_catalog(tmp_path, extra))
+
+
+def test_check_says_a_judged_layers_datum_caveat(tmp_path):
+    """Red lines on the Xi'an 1980 datum: the caveat (the shift to CGCS2000 approximated,
+    tens of metres) was said by layers validate only, not by the check that used them."""
+    red = gpd.read_file(DERIVED / "redline_demonstration.gpkg").to_crs(2381)  # Xi'an 80 CM 111E
+    path = tmp_path / "rl_xian80.gpkg"
+    red.to_file(path, driver="GPKG")
+    cat = _catalog(tmp_path, _entry("redline_official", path, "redline", "official"))
+    res = CliRunner().invoke(
+        cli,
+        ["check", "--project", IN_RL, "--crs", "cgcs2000", "--industry", "chemical",
+         "--catalog", str(cat), "--reports", "none", "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "layer redline_official:" in res.output and "tens of metres" in res.output
+    import json
+
+    doc = json.loads((tmp_path / "o" / "site_check.json").read_text(encoding="utf-8"))
+    assert any("tens of metres" in c for c in doc["layers"]["redline"]["caveats"])
