@@ -286,14 +286,8 @@ def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[p
         rcol is not None
         and group[rcol].astype("string").str.strip().replace("", pd.NA).notna().any()
     ):
-        ring = group[rcol].astype("string").str.strip().replace("", pd.NA)
-        if pd.isna(ring.iloc[0]):
-            raise _refuse(
-                path,
-                f"parcel {pid}: its first corner (row {group[ROW].iloc[0]}) has no {rcol}",
-                f"write the ring's {rcol} on its first corner at least",
-            )
-        ring = ring.ffill().map(normalise)
+        ring = _filled_down(group, rcol, path, f"parcel {pid}: its first corner", "ring's")
+        ring = ring.map(normalise)
         return [group[ring == r] for r in dict.fromkeys(ring)], False
     geoms, rings, start = group.geometry.to_numpy(), [], 0
     for i in range(1, len(group) - 1):
@@ -356,14 +350,21 @@ def _parcel_numbers(frame: pd.DataFrame, idcol: Any, path: Path) -> np.ndarray:
     above (a number written on a parcel's first corner only); the file's name without one."""
     if idcol is None:
         return np.full(len(frame), path.stem, dtype=object)
-    text = frame[idcol].astype("string").str.strip().replace("", pd.NA)
+    text = _filled_down(frame, idcol, path, "the first corner", "parcel's")
+    return text.astype(str).to_numpy(dtype=object)
+
+
+def _filled_down(frame: pd.DataFrame, col: Any, path: Path, first: str, whose: str) -> Any:
+    """A column whose blank cells take the value above (a number written on the first row
+    of its group only), refused when its first row has none."""
+    text = frame[col].astype("string").str.strip().replace("", pd.NA)
     if pd.isna(text.iloc[0]):
         raise _refuse(
             path,
-            f"the first corner (row {frame[ROW].iloc[0]}) has no {idcol}",
-            f"write the parcel's {idcol} on its first corner at least",
+            f"{first} (row {frame[ROW].iloc[0]}) has no {col}",
+            f"write the {whose} {col} on its first corner at least",
         )
-    return text.ffill().astype(str).to_numpy(dtype=object)
+    return text.ffill()
 
 
 def _ordered(part: pd.DataFrame, pcol: Any, path: Path, pid: str) -> tuple[pd.DataFrame, bool]:
