@@ -135,3 +135,33 @@ def test_firm_columns_found_by_their_usual_names(client):
     text = "企业编号,企业名称,行业,经度,纬度\nF1,太钢,钢铁,112.55,37.87\n"
     cols = client.post("/api/firms/columns", files={"file": ("f.csv", text.encode())}).json()
     assert set(cols["found"]) == {"firm_id", "name", "industry", "x", "y"}
+
+
+def test_pasted_parcel_with_a_hole(client):
+    """界址点 lines with a 圈号 (ring 2 a hole), as the reviewer pastes a parcel around an
+    enclave: the rings were chained into one, a different parcel. The area is the outer
+    ring's less the hole's (pyproj.Geod), the same without the 圈号 where ring 1 closes."""
+    from pyproj import Geod, Transformer
+
+    to_ll = Transformer.from_crs(4525, 4490, always_xy=True)  # GK zone 37, zone-prefixed
+
+    def ll(ring):
+        return [to_ll.transform(e, n) for e, n in ring]
+
+    outer = [(37500000, 4200000), (37502000, 4200000), (37502000, 4202000), (37500000, 4202000)]
+    hole = [(37500500, 4200500), (37501500, 4200500), (37501500, 4201500), (37500500, 4201500)]
+    poly = shapely.orient_polygons(
+        shapely.segmentize(shapely.Polygon(ll(outer), [ll(hole)]), 0.0005)
+    )
+    want = abs(Geod(ellps="GRS80").geometry_area_perimeter(poly)[0])
+    ringed = "\n".join(
+        f"J{k},{r},{n},{e}" for r, ring in ((1, outer), (2, hole)) for k, (e, n) in enumerate(ring)
+    )
+    closed = "\n".join(f"J{k},{n},{e}" for k, (e, n) in enumerate([*outer, outer[0], *hole]))
+    for text in (ringed, closed):
+        res = client.post("/api/check", data={"coords": text, "crs": "gk37", "industry": "pv"})
+        assert res.status_code == 200, res.text
+        area = res.json()["document"]["projects"][0]["area_m2"]
+        assert area == pytest.approx(want, abs=1.0)
+    rings, notes = uploads.pasted_rings(ringed)
+    assert len(rings) == 2 and "2 rings by their 圈号" in notes[-1]

@@ -339,8 +339,9 @@ _DEGREE_SIGNS = re.compile(r"[°度′″'\"分秒]")
 _FIELD_SEP = re.compile(r"\s*[,;\t]\s*|\s+")
 
 
-def _pasted_line(line: str, i: int) -> tuple[float, float, bool]:
-    """One pasted corner: (first, second, written as 界址点 ``点号[,圈号],X,Y``). A line may
+def _pasted_line(line: str, i: int) -> tuple[float, float, bool, int | None]:
+    """One pasted corner: (first, second, written as 界址点 ``点号[,圈号],X,Y``, its 圈号 or
+    None). A line may
     be ``x,y`` or ``x y``, ``x,y,height`` (KML), ``x,y label``, degrees-minutes-seconds
     (``112°29′24″,38°3′16″``), or ``J1[,1],X,Y[,边长]`` as 界址点 listings give them."""
     from sxzones.layers.dms import parse_dms_pair
@@ -348,7 +349,7 @@ def _pasted_line(line: str, i: int) -> tuple[float, float, bool]:
     if _DEGREE_SIGNS.search(line):  # degrees-minutes-seconds: two values, as --project takes
         xy = parse_dms_pair(line)
         if xy is not None:
-            return xy[0], xy[1], False
+            return xy[0], xy[1], False, None
         raise UploadError(
             f"pasted coordinates, line {i}: {line[:60]!r} is not a pair of degrees, minutes "
             "and seconds. Fix: e.g. 112°29′24″,38°3′16″"
@@ -358,14 +359,11 @@ def _pasted_line(line: str, i: int) -> tuple[float, float, bool]:
     numbers = [float(c) for c in cells if re.fullmatch(_NUMBER, c)]
     if labelled and len(numbers) >= 2:
         # 点号,X,Y / 点号,圈号,X,Y (a small ring number first) / a side length after
-        rest = (
-            numbers[1:]
-            if len(numbers) >= 3 and numbers[0].is_integer() and abs(numbers[0]) < 1000
-            else numbers
-        )
-        return rest[0], rest[1], True
+        ring = len(numbers) >= 3 and numbers[0].is_integer() and abs(numbers[0]) < 1000
+        rest = numbers[1:] if ring else numbers
+        return rest[0], rest[1], True, int(numbers[0]) if ring else None
     if len(numbers) >= 2 and not labelled:
-        return numbers[0], numbers[1], False  # x,y[,height][ label]
+        return numbers[0], numbers[1], False, None  # x,y[,height][ label]
     raise UploadError(
         f"pasted coordinates, line {i}: {line[:60]!r} is not an x,y pair. Fix: one "
         "pair per line, e.g. 112.55,37.87"
@@ -386,23 +384,61 @@ def parse_coordinates(text: str) -> list[tuple[float, float]]:
     return read_pasted(text)[0]
 
 
+def pasted_rings(text: str) -> tuple[list[list[tuple[float, float]]], list[str]]:
+    """Pasted corners as rings (x, y in order), and what was read so: by the 圈号 of 界址点
+    lines (``J1,1,X,Y``, ``J5,2,X,Y``: ring 2 a hole or another part), else split where a
+    corner repeats the first corner of its ring and more corners follow. One ring for the
+    usual list of corners; a parcel with a hole was chained into one ring before."""
+    points, notes, ring_ids = _read_pasted(text)
+    rings: list[list[tuple[float, float]]] = []
+    if any(r is not None for r in ring_ids):
+        ids: list[int | None] = []
+        for r in ring_ids:  # a corner without a 圈号 is in the ring above it
+            ids.append(r if r is not None else (ids[-1] if ids else None))
+        for r in dict.fromkeys(ids):
+            rings.append([p for p, q in zip(points, ids, strict=True) if q == r])
+        if len(rings) > 1:
+            notes.append(f"pasted corners read as {len(rings)} rings by their 圈号")
+        return rings, notes
+    start = 0
+    for k in range(3, len(points) - 1):
+        if k > start + 2 and points[k] == points[start]:
+            rings.append(points[start : k + 1])
+            start = k + 1
+    rings.append(points[start:])
+    if len(rings) > 1:
+        notes.append(
+            f"pasted corners read as {len(rings)} rings: a ring closes where a corner repeats "
+            "its first, and more corners follow"
+        )
+    return rings, notes
+
+
 def read_pasted(text: str) -> tuple[list[tuple[float, float]], list[str]]:
     """Pasted corners as (x, y) in order, and what was read so. Full-width digits and
     punctuation are read (NFKC); 界址点 lines (``J1,1,X,Y``: X the northing) are read as
     easting, northing; degrees with every latitude first (as Google Maps copies them) are
     read as longitude, latitude. The :func:`sxzones.crs.latitude_first` rule of ``--project``.
     """
+    points, notes, _ = _read_pasted(text)
+    return points, notes
+
+
+def _read_pasted(text: str) -> tuple[list[tuple[float, float]], list[str], list[int | None]]:
+    """:func:`read_pasted`, and each corner's 圈号 (None where not written)."""
     from sxzones.crs import latitude_first
 
     out: list[tuple[float, float]] = []
     jzd = []
+    rings: list[int | None] = []
     for i, line in enumerate(unicodedata.normalize("NFKC", text).splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        a, b, labelled = _pasted_line(line, i)
+        a, b, labelled, ring = _pasted_line(line, i)
         out.append((a, b))
         jzd.append(labelled)
+        rings.append(ring)
     if not out:
         raise UploadError("no coordinates were pasted. Fix: one x,y pair per line")
     notes: list[str] = []
@@ -415,7 +451,7 @@ def read_pasted(text: str) -> tuple[list[tuple[float, float]], list[str]]:
         out = [(b, a) for a, b in out]
         notes.append("corners given latitude first (as Google Maps copies them): read as "
                      "longitude, latitude")  # fmt: skip
-    return out, notes
+    return out, notes, rings
 
 
 #: The file name of a drawn or pasted parcel (:func:`geometry_file`).
@@ -497,13 +533,40 @@ def points_to_geometry(points: list[tuple[float, float]]) -> Any:
     UploadError
         Two pairs, or a polygon that crosses itself.
     """
+    return rings_to_geometry([points])
+
+
+def rings_to_geometry(rings: list[list[tuple[float, float]]]) -> Any:
+    """The parcel of pasted rings (:func:`pasted_rings`): one pair a point; each ring the
+    polygon through its corners in order; a ring inside the first one a hole, another a
+    second part (as a 界址点 file's rings are read).
+
+    Raises
+    ------
+    UploadError
+        Two pairs, a ring that crosses itself, or rings that overlap.
+    """
     from sxzones.layers.corners import corner_polygon
 
-    if len(points) == 1:
-        return shapely.Point(points[0])
-    if len(points) == 2:
-        raise UploadError("two points make no parcel. Fix: give one point, or 3 or more corners")
-    poly, problem = corner_polygon(points)  # as a table of corners is joined (--corners)
-    if poly is None:
-        raise UploadError(f"{problem}. Fix: list the corners in order around the parcel")
-    return poly
+    if len(rings) == 1 and len(rings[0]) == 1:
+        return shapely.Point(rings[0][0])
+    polys = []
+    for k, ring in enumerate(rings, start=1):
+        if len(ring) == 2 and len(rings) == 1:
+            raise UploadError(
+                "two points make no parcel. Fix: give one point, or 3 or more corners"
+            )
+        poly, problem = corner_polygon(ring)  # as a table of corners is joined (--corners)
+        if poly is None:
+            which = f"ring {k}: " if len(rings) > 1 else ""
+            raise UploadError(f"{which}{problem}. Fix: list the corners in order around the parcel")
+        polys.append(poly)
+    outer, rest = polys[0], polys[1:]
+    holes = [p for p in rest if outer.contains(p)]
+    parts = [p for p in rest if not outer.contains(p)]
+    if any(p.intersects(q) for p in parts for q in [outer, *parts] if p is not q):
+        raise UploadError(
+            "the pasted rings overlap. Fix: give each ring its 圈号, the outer ring first"
+        )
+    shape = shapely.Polygon(outer.exterior.coords, [h.exterior.coords for h in holes])
+    return shapely.MultiPolygon([shape, *parts]) if parts else shape

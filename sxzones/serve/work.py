@@ -133,10 +133,10 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             raise uploads.UploadError("the drawn shape has more vertices than the limit")
         return parcel(geom, "wgs84", "drawn")  # Leaflet: WGS84 longitude and latitude
     if form.get("coords", "").strip():
-        pts, said = uploads.read_pasted(form["coords"][: state.limits.max_bytes])
-        if len(pts) > state.limits.max_vertices:
+        rings, said = uploads.pasted_rings(form["coords"][: state.limits.max_bytes])
+        if sum(len(r) for r in rings) > state.limits.max_vertices:
             raise uploads.UploadError("more pasted corners than the vertex limit")
-        geom = uploads.points_to_geometry(pts)
+        geom = uploads.rings_to_geometry(rings)
         spec = parcel(geom, form.get("crs") or None, "pasted")
         if spec[2] is not None:
             spec[2].notes[:0] = said  # shown with the result, as the CLI's --project says them
