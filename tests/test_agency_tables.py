@@ -872,3 +872,26 @@ def test_a_csv_holding_only_a_byte_order_mark_is_refused(tmp_path, content):
         res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
         assert res.exit_code == 2, res.output
         assert "holds no text (a byte-order mark at most)" in res.output
+
+
+def test_a_hidden_template_sheet_of_a_firm_workbook_is_skipped(tmp_path):
+    """A hidden 填表说明 sheet with an example firm before the list: the example was read as
+    the list (the equipment reader skipped such sheets already; now the one sheet reading
+    serves both)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    tpl = wb.active
+    tpl.title = "填表说明"
+    tpl.append(["企业名称", "行业", "经度", "纬度"])
+    tpl.append(["示例企业", "钢铁", 112.0, 37.0])
+    tpl.sheet_state = "hidden"
+    ws = wb.create_sheet("企业名单")
+    ws.append(["企业名称", "行业", "经度", "纬度"])
+    ws.append(["太钢", "钢铁", 112.55, 37.87])
+    ws.append(["清徐焦化", "焦化", 112.30, 37.56])
+    path = tmp_path / "名录.xlsx"
+    wb.save(path)
+    raw = read_file(path, crs="wgs84")
+    assert raw.frame["企业名称"].tolist() == ["太钢", "清徐焦化"]
+    assert any("hidden sheet(s) skipped: '填表说明'" in n for n in raw.notes)

@@ -141,6 +141,8 @@ class SiteLayers:
             self.county_table()
         for role in roles:
             _category_dtypes(self, role)  # and the columns factorised
+        if "redline" in self.frames:
+            _area_names(self, "redline")
         self.crs()
 
     def county_table(self) -> dict[str, npt.NDArray[np.object_]]:
@@ -624,8 +626,16 @@ def join_chunk_results(
     return SiteCheckResult(table, pairs, layers, rules)
 
 
-def _area_names(frame: pd.DataFrame) -> npt.NDArray[np.object_]:
-    """Each area's id and name (``RL140300 阳泉市山地生态保护区``), as a reviewer names it."""
+def _area_names(layers: SiteLayers, role: str) -> npt.NDArray[np.object_]:
+    """Each area's id and name (``RL140300 阳泉市山地生态保护区``), as a reviewer names it;
+    made once and kept by ``layers`` (a served check reads it per request)."""
+    key = f"area_names:{role}"
+    if key not in layers._cache:
+        layers._cache[key] = _id_and_name(layers.frames[role])
+    return layers._cache[key]  # type: ignore[no-any-return]
+
+
+def _id_and_name(frame: pd.DataFrame) -> npt.NDArray[np.object_]:
     ids = frame["redline_id"].astype(str).to_numpy() if "redline_id" in frame else None
     nm = frame["name"].astype(object).fillna("").astype(str).to_numpy() if "name" in frame else None
     if ids is None and nm is None:
@@ -674,8 +684,7 @@ def _distance_columns(
     if "redline" in layers.frames and len(layers.frames["redline"]):
         near = nearest_geodesic(pg, layers.index("redline"), 50_000.0, crs, threads, segs)
         out["nearest_redline_m"] = np.round(near.distance, 2)
-        rl = layers.frames["redline"]
-        names = _area_names(rl)
+        names = _area_names(layers, "redline")
         out["nearest_redline"] = np.where(near.area >= 0, names[np.maximum(near.area, 0)], "")
     else:
         out["nearest_redline_m"] = np.full(n, np.nan)

@@ -95,6 +95,43 @@ def corner_polygon(points: Sequence[tuple[float, float]]) -> tuple[Any, str | No
     return poly, None
 
 
+def ring_starts(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Where each ring begins in corners listed ring after ring without ring numbers: a ring
+    closes where a corner repeats its first corner and more corners follow.
+
+    >>> ring_starts([(0, 0), (4, 0), (4, 4), (0, 0), (1, 1), (2, 1), (2, 2)])
+    [0, 4]
+    """
+    starts, start = [0], 0
+    for i in range(1, len(points) - 1):
+        if i > start + 2 and points[i] == points[start]:
+            start = i + 1
+            starts.append(start)
+    return starts
+
+
+def rings_polygon(
+    rings: Sequence[Sequence[tuple[float, float]]],
+) -> tuple[Any, int | None, str | None]:
+    """The parcel of ``rings`` (each a ring's corners in order, closed here): (geometry,
+    None, None); or (None, the ring's number, what is wrong) for a ring that makes no
+    polygon; or (None, None, what is wrong) for rings that overlap. A ring inside another
+    is a hole, one apart another part (:func:`sxzones.layers.jzd.parcel_geometry`)."""
+    made: dict[str, list[tuple[float, float, int]]] = {}
+    for k, ring in enumerate(rings, start=1):
+        poly, problem = corner_polygon(ring)
+        if poly is None:
+            return None, k, problem
+        if len(rings) == 1:
+            return poly, None, None
+        made[f"{k:06d}"] = [(x, y, 0) for x, y in poly.exterior.coords[:-1]]
+    geom, _ = jzd.parcel_geometry(jzd.JzdParcel("", "", "", "", None, 0, made))
+    if geom is None or not geom.is_valid:
+        why = shapely.is_valid_reason(geom) if geom is not None else "no polygon"
+        return None, None, f"its {len(rings)} rings overlap ({why})"
+    return geom, None, None
+
+
 def _column(columns: Sequence[Any], words: Sequence[str]) -> Any:
     """The first column whose normalised name is one of ``words`` (in their order)."""
     names = {normalise(c): c for c in reversed(list(columns))}
@@ -289,13 +326,10 @@ def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[p
         ring = _filled_down(group, rcol, path, f"parcel {pid}: its first corner", "ring's")
         ring = ring.map(normalise)
         return [group[ring == r] for r in dict.fromkeys(ring)], False
-    geoms, rings, start = group.geometry.to_numpy(), [], 0
-    for i in range(1, len(group) - 1):
-        if i > start + 2 and geoms[i].equals(geoms[start]):
-            rings.append(group.iloc[start : i + 1])
-            start = i + 1
-    rings.append(group.iloc[start:])
-    return rings, len(rings) > 1
+    xy = [(float(a), float(b)) for a, b in shapely.get_coordinates(group.geometry.to_numpy())]
+    starts = ring_starts(xy)
+    ends = [*starts[1:], len(group)]
+    return [group.iloc[a:b] for a, b in zip(starts, ends, strict=True)], len(starts) > 1
 
 
 def _parcel_polygon(
@@ -307,31 +341,27 @@ def _parcel_polygon(
     fix = "give every corner of the parcel once, numbered in order around it" + (
         f", each row with its {idcol}" if idcol else ""
     )
-    made, closing, n = {}, False, 0
-    for k, ring in enumerate(rings, start=1):
+    corners, closing, n = [], False, 0
+    for ring in rings:
         part, closed = _ordered(ring, pcol, path, pid)
         xy = shapely.get_coordinates(part.geometry.to_numpy())
-        poly, problem = corner_polygon([(float(a), float(b)) for a, b in xy])
-        which = f"ring {k} of " if len(rings) > 1 else ""
-        if poly is None:
-            rows = _rows(sorted(ring[ROW].tolist()))
-            raise _refuse(
-                path,
-                f"{which}parcel {pid} (rows {rows}), corners joined in {order}: {problem}",
-                fix,
-            )
-        made[f"{k:06d}"] = [(x, y, 0) for x, y in poly.exterior.coords[:-1]]
+        corners.append([(float(a), float(b)) for a, b in xy])
         closing, n = closing or closed, n + len(part)
-    if len(made) == 1:
-        return shapely.Polygon(made["000001"]), n, closing, ""
-    geom, _ = jzd.parcel_geometry(jzd.JzdParcel(pid, "", "", "", None, 0, made))
-    if geom is None or not geom.is_valid:
-        why = shapely.is_valid_reason(geom) if geom is not None else "no polygon"
+    geom, bad, problem = rings_polygon(corners)
+    if bad is not None:
+        which = f"ring {bad} of " if len(rings) > 1 else ""
+        rows = _rows(sorted(rings[bad - 1][ROW].tolist()))
+        raise _refuse(
+            path, f"{which}parcel {pid} (rows {rows}), corners joined in {order}: {problem}", fix
+        )
+    if geom is None:
         raise _refuse(
             path,
-            f"parcel {pid}: its {len(rings)} rings overlap ({why})",
+            f"parcel {pid}: {problem}",
             "each further ring must lie inside the outer ring (a hole) or apart from it (another part)",
         )
+    if len(rings) == 1:
+        return geom, n, closing, ""
     polys = list(getattr(geom, "geoms", [geom]))
     holes = sum(len(p.interiors) for p in polys)
     return geom, n, closing, f", {len(rings)} rings: {len(polys)} part(s), {holes} hole(s)"

@@ -39,6 +39,7 @@ from sxzones.layers.readers import (
     blank_rows,
 )
 from sxzones.layers.schemas import Provenance
+from sxzones.layers.sheets import sheet_cells, worksheets
 from sxzones.layers.validate import Finding, LayerReport, read_findings
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ __all__ = ["NUMERIC_FIELDS", "VOCAB_FIELDS", "read_equipment"]
 
 _TABLES = {".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods"}
 _BOOKS = {".xlsx", ".xls", ".xlsm", ".ods"}
-_WORKSHEET = python_calamine.SheetTypeEnum.WorkSheet
-_VISIBLE = python_calamine.SheetVisibleEnum.Visible
 #: Provenance of a table named ``*_demonstration`` (the bundled one is made by
 #: layers/shanxi/build_equipment.py): units invented by rule for real plants.
 DEMONSTRATION = Provenance(
@@ -159,13 +158,10 @@ def _choose_sheet(
             )
         return None
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(p))
-        meta = [m for m in book.sheets_metadata if m.typ == _WORKSHEET]
+        names, hidden = worksheets(p)
     except (python_calamine.CalamineError, OSError, ValueError):
         return sheet  # the reader says why it cannot be read
-    names = [m.name for m in meta]
     shown = ", ".join(map(repr, names))
-    hidden = [m.name for m in meta if m.visible != _VISIBLE]
     if sheet:
         if sheet not in names:
             raise LayerError(f"{p}: no sheet {sheet!r}. Fix: --layer one of {shown}")
@@ -174,8 +170,8 @@ def _choose_sheet(
     visible = [n for n in names if n not in hidden]
 
     def holds_table(name: str) -> bool:
-        rows = book.get_sheet_by_name(name).to_python(nrows=HEADER_SEARCH_ROWS)
-        return _names_headers(rows, header_names)
+        top, _ = sheet_cells(p, name, nrows=HEADER_SEARCH_ROWS)
+        return _names_headers([list(r) for r in top.itertuples(index=False)], header_names)
 
     # one visible sheet: not parsed twice (a sheet is parsed whole to give its first rows)
     holding = visible if len(visible) == 1 else [n for n in visible if holds_table(n)]

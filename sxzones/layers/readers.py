@@ -42,7 +42,7 @@ from sxzones._util import gc_paused, gdal_options
 from sxzones.crs import CRSSpec, latitude_first, parse_crs
 from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
-from sxzones.layers.sheets import sheet_cells, sheet_names
+from sxzones.layers.sheets import sheet_cells, worksheets
 
 __all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file"]
 
@@ -802,13 +802,14 @@ def _read_table(
     suffix = path.suffix.lower()
     if suffix in _EXCEL:
         first: list[str] = []
-        table = _sheet_table(_excel_sheet(path, sheet or 0, first), x, y, header_names, first)
+        names = _visible_sheets(path, notes) if sheet is None else []
+        start: str | int = sheet if sheet is not None else (names[0] if names else 0)
+        table = _sheet_table(_excel_sheet(path, start, first), x, y, header_names, first)
         if sheet is None and not header_names and _locatable(table.columns, x, y):
-            _refuse_other_sheets(path, x, y)
+            _refuse_other_sheets(path, names, x, y)
         if sheet is None and not header_names and not _locatable(table.columns, x, y):
             # a workbook whose first sheet is its instructions (填表说明): the first sheet
             # that has coordinate columns
-            names = sheet_names(path)
             for k, name in enumerate(names[1:], start=2):
                 own: list[str] = []
                 other = _sheet_table(_excel_sheet(path, name, own), x, y, header_names, own)
@@ -860,10 +861,22 @@ def _read_table(
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
 
 
-def _refuse_other_sheets(path: Path, x: str | None, y: str | None) -> None:
-    """Refuse a workbook in which more than one sheet has coordinate columns (one sheet per
-    city): reading the first would leave the others' rows out of every count."""
-    names = sheet_names(path)
+def _visible_sheets(path: Path, notes: list[str]) -> list[str]:
+    """A workbook's visible worksheets, in order; the hidden ones (a 填表说明 template with
+    an example row, read as data before) said as skipped, as the equipment reader does."""
+    try:
+        names, hidden = worksheets(path)
+    except (python_calamine.CalamineError, OSError, ValueError):
+        return []  # the reader says why the workbook cannot be read
+    if hidden:
+        notes.append(f"hidden sheet(s) skipped: {', '.join(map(repr, hidden))}")
+    return [n for n in names if n not in hidden]
+
+
+def _refuse_other_sheets(path: Path, names: list[str], x: str | None, y: str | None) -> None:
+    """Refuse a workbook in which more than one visible sheet (``names``, the first the one
+    read) has coordinate columns (one sheet per city): reading the first would leave the
+    others' rows out of every count."""
     if len(names) < 2:
         return
     located = [names[0]]

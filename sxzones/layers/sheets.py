@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import python_calamine
 
-__all__ = ["NA_TEXT", "sheet_cells", "sheet_names"]
+__all__ = ["NA_TEXT", "sheet_cells", "sheet_names", "worksheets"]
 
 #: Cell texts pandas reads as missing by default (its ``na_values``): the reader has always
 #: read spreadsheets so, and a cell holding one of them is an empty cell to it.
@@ -55,6 +55,15 @@ def _column(values: np.ndarray) -> np.ndarray:
 def sheet_names(path: Path) -> list[str]:
     """The names of a workbook's sheets, in order."""
     return [str(n) for n in python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names]
+
+
+def worksheets(path: Path) -> tuple[list[str], list[str]]:
+    """The names of a workbook's worksheets, in order, and those of them that are hidden (a
+    填表说明 template with an example row): the readers choose among the visible ones."""
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    meta = [m for m in book.sheets_metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
+    hidden = [str(m.name) for m in meta if m.visible != python_calamine.SheetVisibleEnum.Visible]
+    return [str(m.name) for m in meta], hidden
 
 
 def sheet_cells(

@@ -28,7 +28,7 @@ from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.layers.schemas import ROLES as LAYER_ROLES
-from sxzones.layers.validate import Finding, usual_fields
+from sxzones.layers.validate import Finding, _blank, usual_fields
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
@@ -340,23 +340,16 @@ def _refuse_industry_over_column(raw: RawLayer, mapping: dict[str, str], industr
     vocab = bundled_rules().industries
     given = vocab.resolve(industry) or industry
     values = raw.frame[col]
-    other = Counter(
-        str(v).strip()
-        for v in values
-        if not _blank_cell(v) and (vocab.resolve(v) or str(v).strip()) != given
-    )
+    counts = values[~_blank(values)].astype(str).str.strip().value_counts()  # once per value
+    other = [(v, int(n)) for v, n in counts.items() if (vocab.resolve(v) or v) != given]
     if not other:
         return
-    said = ", ".join(f"{v} ({n})" for v, n in other.most_common(4))
+    said = ", ".join(f"{v} ({n})" for v, n in other[:4])
     raise SxzonesError(
         f"{raw.path}: --industry {industry} would replace the file's own {col!r} column, which "
         f"gives other industries: {said}. Fix: drop --industry to check each project as its "
         f"{col!r} says, or remove that column from the file to check them all as {industry}"
     )
-
-
-def _blank_cell(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or not str(v).strip()
 
 
 def _say_default_kind(

@@ -400,12 +400,11 @@ def pasted_rings(text: str) -> tuple[list[list[tuple[float, float]]], list[str]]
         if len(rings) > 1:
             notes.append(f"pasted corners read as {len(rings)} rings by their 圈号")
         return rings, notes
-    start = 0
-    for k in range(3, len(points) - 1):
-        if k > start + 2 and points[k] == points[start]:
-            rings.append(points[start : k + 1])
-            start = k + 1
-    rings.append(points[start:])
+    from sxzones.layers.corners import ring_starts
+
+    starts = ring_starts(points)
+    ends = [*starts[1:], len(points)]
+    rings = [points[a:b] for a, b in zip(starts, ends, strict=True)]
     if len(rings) > 1:
         notes.append(
             f"pasted corners read as {len(rings)} rings: a ring closes where a corner repeats "
@@ -538,35 +537,26 @@ def points_to_geometry(points: list[tuple[float, float]]) -> Any:
 
 def rings_to_geometry(rings: list[list[tuple[float, float]]]) -> Any:
     """The parcel of pasted rings (:func:`pasted_rings`): one pair a point; each ring the
-    polygon through its corners in order; a ring inside the first one a hole, another a
-    second part (as a 界址点 file's rings are read).
+    polygon through its corners in order; a ring inside another a hole, one apart another
+    part (as a table of corners and a 界址点 file's rings are read).
 
     Raises
     ------
     UploadError
         Two pairs, a ring that crosses itself, or rings that overlap.
     """
-    from sxzones.layers.corners import corner_polygon
+    from sxzones.layers.corners import rings_polygon
 
     if len(rings) == 1 and len(rings[0]) == 1:
         return shapely.Point(rings[0][0])
-    polys = []
-    for k, ring in enumerate(rings, start=1):
-        if len(ring) == 2 and len(rings) == 1:
-            raise UploadError(
-                "two points make no parcel. Fix: give one point, or 3 or more corners"
-            )
-        poly, problem = corner_polygon(ring)  # as a table of corners is joined (--corners)
-        if poly is None:
-            which = f"ring {k}: " if len(rings) > 1 else ""
-            raise UploadError(f"{which}{problem}. Fix: list the corners in order around the parcel")
-        polys.append(poly)
-    outer, rest = polys[0], polys[1:]
-    holes = [p for p in rest if outer.contains(p)]
-    parts = [p for p in rest if not outer.contains(p)]
-    if any(p.intersects(q) for p in parts for q in [outer, *parts] if p is not q):
+    if len(rings) == 1 and len(rings[0]) == 2:
+        raise UploadError("two points make no parcel. Fix: give one point, or 3 or more corners")
+    geom, bad, problem = rings_polygon(rings)  # as a table of corners is joined (--corners)
+    if bad is not None:
+        which = f"ring {bad}: " if len(rings) > 1 else ""
+        raise UploadError(f"{which}{problem}. Fix: list the corners in order around the parcel")
+    if geom is None:
         raise UploadError(
-            "the pasted rings overlap. Fix: give each ring its 圈号, the outer ring first"
+            f"the pasted rings: {problem}. Fix: give each ring its 圈号, the outer ring first"
         )
-    shape = shapely.Polygon(outer.exterior.coords, [h.exterior.coords for h in holes])
-    return shapely.MultiPolygon([shape, *parts]) if parts else shape
+    return geom
