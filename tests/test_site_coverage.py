@@ -156,3 +156,18 @@ def test_outside_area_of_sites_against_units_is_the_geodesic_area():
     assert got[:2].tolist() == [0.0, 0.0]
     assert got[2:] == pytest.approx(want[2:], abs=0.2)
     assert 499_000 < got[2] < 501_000  # half a square kilometre, near the scale factor 1
+
+
+def test_outside_area_with_no_unit_reached_is_the_whole_area():
+    """No site reaches a unit (and no site at all): each site's whole area, no error."""
+    import numpy as np
+    from pyproj import CRS
+
+    from sxzones.runs.siting import outside_area
+
+    crs = CRS.from_epsg(4546)
+    units = np.array([shapely.box(600_000, 4_200_000, 601_000, 4_201_000)])
+    far = np.array([shapely.box(700_000, 4_200_000, 700_100, 4_200_100)])
+    got = outside_area(far, units, crs)
+    assert got[0] == pytest.approx(10_000, rel=2e-3)  # 100 m x 100 m, scale factor near 1
+    assert outside_area(np.array([], dtype=object), units, crs).tolist() == []

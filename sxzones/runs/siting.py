@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -479,8 +480,9 @@ def outside_area(
     outside[inside] = shapely.Polygon()
     order = np.argsort(i, kind="stable")
     i, j = i[order], j[order]
-    starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]]) if len(i) else np.zeros(0, int)
-    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(i)], strict=True):
+    # runs of pairs of one geometry: [edges[k], edges[k + 1])
+    edges = np.r_[np.flatnonzero(np.r_[True, i[1:] != i[:-1]]) if len(i) else [], len(i)]
+    for a, b in itertools.pairwise(edges.astype(int).tolist()):
         if not inside[i[a]]:
             outside[i[a]] = shapely.difference(geoms[i[a]], shapely.union_all(units[j[a:b]]))
     return np.round(ellipsoidal_area(outside, crs), 1)
