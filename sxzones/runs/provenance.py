@@ -181,8 +181,9 @@ def sources_sheet(
 def gpkg_metadata(table: pd.DataFrame) -> dict[str, str]:
     """A GeoPackage layer's metadata items of a :func:`sources_table`: ``DESCRIPTION``
     (``gpkg_contents.description``: the demonstration warning, or the sources in one line),
-    ``sxzones_sources`` (the table as JSON, canonical names and values) and
-    ``sxzones_demonstration`` (the demonstration layers' names, ``;``-joined; "" when none)."""
+    ``sxzones_sources`` (the table as JSON, canonical names and values) and, when any layer
+    is a demonstration layer, ``sxzones_demonstration`` (their names, ``;``-joined; GDAL
+    keeps no empty item)."""
     lines = demonstration_lines(table, "en")
     layers = [r for r in table.to_dict("records") if r["role"] != "rules"]
     described = "; ".join(f"{r['layer']} ({r['role']}, {r['status']})" for r in layers)
@@ -190,8 +191,10 @@ def gpkg_metadata(table: pd.DataFrame) -> dict[str, str]:
         {k: (None if pd.isna(v) else int(v) if k == "features" else v) for k, v in r.items()}
         for r in table.to_dict("records")
     ]
-    return {
+    meta = {
         "DESCRIPTION": lines[0] if lines else f"Sources: {described}",
         "sxzones_sources": json.dumps(rows, ensure_ascii=False, sort_keys=True),
-        "sxzones_demonstration": ";".join(n for n, _ in demonstration_layers(table)),
     }
+    if demo := demonstration_layers(table):
+        meta["sxzones_demonstration"] = ";".join(n for n, _ in demo)
+    return meta
