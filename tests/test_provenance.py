@@ -300,3 +300,28 @@ def test_xlsx_lead_lines_sit_above_the_header_and_unknown_sheets_are_refused(tmp
     assert [c.value for c in wb["t"][1]] == ["a", "b"]
     with pytest.raises(ValueError, match=r"lead lines for sheets \['u'\]"):
         write_xlsx_file({"s": frame}, tmp_path / "m.xlsx", {"u": ["x"]})
+
+
+def test_a_report_workbook_keeps_the_warning_on_its_summary(tmp_path):
+    """Past the full-list limit the workbook is a report (note, summary, flagged firms): the
+    summary still says first that the built-up layer is a demonstration, the sources last."""
+    cat = load_catalog(CATALOG)
+    firms, frep = cat.load("firms")
+    _, brep = cat.load_whole("builtup_demonstration")
+    table = sources_table([frep, brep], load_rules(), [])
+    zones = ["inside" if k % 4 == 0 else "beyond" for k in range(len(firms))]
+    result = gpd.GeoDataFrame(
+        {"firm_id": firms["firm_id"], "zone": zones, "city": "太原市", "industry_id": "steel"},
+        geometry=firms.geometry,
+        crs=firms.crs,
+    )
+    names = ["firm_zones.csv", "firm_zones.xlsx", "rejects.csv"]
+    with Publication(tmp_path / "r", "firms", names) as pub:
+        write_firm_outputs(
+            result, frep.rejects, pub, ["csv", "xlsx"], xlsx_full_max=10, sources=table
+        )
+        pub.publish()
+    wb = openpyxl.load_workbook(tmp_path / "r" / "firm_zones.xlsx")
+    assert wb.sheetnames == ["note", "summary", "inside", "sources"]
+    assert wb["summary"]["A1"].value == WARN_EN and wb["summary"]["A2"].value == "city"
+    assert wb["inside"].max_row == 1 + len(firms[::4])  # header and the flagged firms
