@@ -28,7 +28,6 @@ from sxzones.i18n import (
     Lang,
     check_lang,
     labels,
-    sheet_name,
     translate_frame,
     translate_sheets,
 )
@@ -46,11 +45,10 @@ from sxzones.outputs import (
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, load_input
 from sxzones.runs.provenance import (
-    demonstration_lines,
     demonstration_warning,
     gpkg_metadata,
-    sources_sheet,
     sources_table,
+    with_sources,
 )
 
 XLSX_MAX_ROWS = 1_048_575
@@ -182,12 +180,7 @@ def _write_workbook(
     given, with a demonstration layer's warning atop the summary) and write them: one job,
     so that the other files are written meanwhile."""
     sheets = translate_sheets(firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab)
-    leads = {}
-    if sources is not None:
-        title, frame = sources_sheet(sources, lang, lab)
-        sheets[title] = frame
-        if lines := demonstration_lines(sources, lang, lab):
-            leads[sheet_name("summary", lang, lab=lab)] = lines
+    leads = with_sources(sheets, sources, lang, lab)
     return write_xlsx(sheets, path, overwrite=True, leads=leads)
 
 

@@ -26,11 +26,10 @@ from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, writ
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, find_file, load_input
 from sxzones.runs.provenance import (
-    demonstration_lines,
     demonstration_warning,
     gpkg_metadata,
-    sources_sheet,
     sources_table,
+    with_sources,
 )
 
 OUTPUT_NAMES = {"csv": "phaseout.csv", "xlsx": "phaseout.xlsx", "gpkg": "phaseout.gpkg"}
@@ -337,13 +336,7 @@ def _write_workbook(
         sheet_name(k, lang, lab=lab): translate_frame(v, lang, lab=lab, vocabulary=VOCABULARY)
         for k, v in sheets.items()
     }
-    leads = {}
-    if sources is not None:
-        title, frame = sources_sheet(sources, lang, lab)
-        named[title] = frame
-        if lines := demonstration_lines(sources, lang, lab):
-            leads[sheet_name("summary", lang, lab=lab)] = lines
-    write_xlsx(named, path, overwrite=True, leads=leads)
+    write_xlsx(named, path, overwrite=True, leads=with_sources(named, sources, lang, lab))
 
 
 def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerReport]) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "layer_source",
     "sources_sheet",
     "sources_table",
+    "with_sources",
 ]
 
 #: Notes of a layer that bear on every answer drawn from it: a datum shift to CGCS2000 that
@@ -176,6 +177,23 @@ def sources_sheet(
     (sources)``; headers and the role and status values by :mod:`sxzones.i18n`)."""
     frame = translate_frame(table, lang, lab=lab, vocabulary={"status": "provenance"})
     return sheet_name("sources", lang, lab=lab), frame
+
+
+def with_sources(
+    sheets: dict[str, pd.DataFrame],
+    table: pd.DataFrame | None,
+    lang: Lang = "en",
+    lab: Labels | None = None,
+) -> dict[str, list[str]]:
+    """Add the sources sheet of ``table`` to a workbook's ``sheets`` (named in ``lang``,
+    last), and return the lines its summary sheet carries first (``write_xlsx``'s
+    ``leads``: a demonstration layer's warning; none without ``table``)."""
+    if table is None:
+        return {}
+    title, frame = sources_sheet(table, lang, lab)
+    sheets[title] = frame
+    lines = demonstration_lines(table, lang, lab)
+    return {sheet_name("summary", lang, lab=lab): lines} if lines else {}
 
 
 def gpkg_metadata(table: pd.DataFrame) -> dict[str, str]:
