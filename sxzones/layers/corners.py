@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from sxzones import geodesy
 from sxzones.crs import latitude_first
 from sxzones.errors import LayerError
 from sxzones.layers import jzd
@@ -198,7 +199,7 @@ def _oriented(raw: RawLayer, written: tuple[Any, Any]) -> RawLayer:
     a, b = (xy[:, 0], xy[:, 1]) if len(xy) else (np.zeros(0), np.zeros(0))
     cx, cy = written
     if len(xy) and bool(np.all(np.abs(xy) > 1000)):
-        east_first = jzd._east_first(list(zip(a.tolist(), b.tolist(), strict=True)), raw.path)
+        east_first = jzd.east_first(list(zip(a.tolist(), b.tolist(), strict=True)), raw.path)
         swap = not east_first
         said = "X the northing, as 界址点 tables write it"
         if east_first:
@@ -265,12 +266,15 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             "fill in the coordinates of these corners, or remove the rows",
         )
     ids = _parcel_numbers(frame, idcol, path)
-    parts, said, notes = [], [], list(raw.notes)
+    parts, said, notes, by_rows = [], [], list(raw.notes), 0
     order = f"point-number order ({pcol})" if pcol else "row order (no point-number column)"
     for pid in dict.fromkeys(ids):
         group = frame[ids == pid]
         rings, split = _rings(group, rcol, path, pid)
-        poly, n, closing, what = _parcel_polygon(rings, pcol, path, pid, order, idcol)
+        ctx = _Parcel(path, pid, pcol, order, idcol, getattr(raw.spec, "crs", None))
+        poly, n, closing, what = _parcel_polygon(rings, ctx)
+        by_rows += bool(ctx.said) and "in row order" in what
+        notes += ctx.said
         rows = _rows(sorted(group[ROW].tolist()))
         skip = (idcol, pcol, rcol, *frame.attrs.get("coordinate_columns", ()))
         parts.append(_parcel_row(group, pid, poly, cols, skip))
@@ -284,6 +288,9 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             )
     out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
     by = f"one parcel per {idcol}" if idcol else "one parcel"
+    if by_rows:  # a parcel whose rows go round it in another order than its numbers
+        order += ", or row order where said" if by_rows < len(parts) else ""
+        order = "row order (the boundary order)" if by_rows == len(parts) else order
     note = f"{CORNERS_NOTE}{order}, {by}: {'; '.join(said)}"
     if skipped:
         note += f"; skipped, not corners: {'; '.join(skipped)}"
@@ -332,22 +339,36 @@ def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[p
     return [group.iloc[a:b] for a, b in zip(starts, ends, strict=True)], len(starts) > 1
 
 
-def _parcel_polygon(
-    rings: list[pd.DataFrame], pcol: Any, path: Path, pid: str, order: str, idcol: Any
-) -> tuple[Any, int, bool, str]:
-    """A parcel's (multi)polygon from its rings (each in point-number order, its closing
-    corner left out), a ring inside another a hole; returns (geometry, corners, whether a
-    closing corner was left out, what the rings made, as the note says it)."""
+@dataclass
+class _Parcel:
+    """What joining one parcel's corners needs (file, parcel number, point-number column,
+    the order said, parcel-number column, CRS) and the notes it makes."""
+
+    path: Path
+    pid: str
+    pcol: Any
+    order: str
+    idcol: Any
+    crs: Any
+    said: list[str] = field(default_factory=list)
+
+
+def _parcel_polygon(rings: list[pd.DataFrame], ctx: _Parcel) -> tuple[Any, int, bool, str]:
+    """A parcel's (multi)polygon from its rings (each in boundary order, :func:`_ordered`,
+    its closing corner left out), a ring inside another a hole; returns (geometry, corners,
+    whether a closing corner was left out, what the rings made, as the note says it)."""
+    path, pid, idcol = ctx.path, ctx.pid, ctx.idcol
     fix = "give every corner of the parcel once, numbered in order around it" + (
         f", each row with its {idcol}" if idcol else ""
     )
-    corners, closing, n = [], False, 0
-    for ring in rings:
-        part, closed = _ordered(ring, pcol, path, pid)
+    corners, closing, n, row_order = [], False, 0, False
+    for k, ring in enumerate(rings, start=1):
+        part, closed, by_rows = _ordered(ring, ctx, k if len(rings) > 1 else None)
         xy = shapely.get_coordinates(part.geometry.to_numpy())
         corners.append([(float(a), float(b)) for a, b in xy])
-        closing, n = closing or closed, n + len(part)
+        closing, n, row_order = closing or closed, n + len(part), row_order or by_rows
     geom, bad, problem = rings_polygon(corners)
+    order = "row order" if row_order else ctx.order
     if bad is not None:
         which = f"ring {bad} of " if len(rings) > 1 else ""
         rows = _rows(sorted(rings[bad - 1][ROW].tolist()))
@@ -360,11 +381,12 @@ def _parcel_polygon(
             f"parcel {pid}: {problem}",
             "each further ring must lie inside the outer ring (a hole) or apart from it (another part)",
         )
+    how = ", in row order" if row_order else ""
     if len(rings) == 1:
-        return geom, n, closing, ""
+        return geom, n, closing, how
     polys = list(getattr(geom, "geoms", [geom]))
     holes = sum(len(p.interiors) for p in polys)
-    return geom, n, closing, f", {len(rings)} rings: {len(polys)} part(s), {holes} hole(s)"
+    return geom, n, closing, f"{how}, {len(rings)} rings: {len(polys)} part(s), {holes} hole(s)"
 
 
 def _rows(rows: Sequence[int]) -> str:
@@ -397,25 +419,116 @@ def _filled_down(frame: pd.DataFrame, col: Any, path: Path, first: str, whose: s
     return text.ffill()
 
 
-def _ordered(part: pd.DataFrame, pcol: Any, path: Path, pid: str) -> tuple[pd.DataFrame, bool]:
-    """A parcel's corners in point-number order (row order without a point number), a
-    repeated point number (the closing corner) left out; whether one was."""
+def _ordered(part: pd.DataFrame, ctx: _Parcel, ring: int | None) -> tuple[pd.DataFrame, bool, bool]:
+    """A ring's corners in boundary order, a repeated point number (the closing corner) left
+    out; whether one was; whether the rows' order was taken over the point numbers'.
+
+    A 界址点成果表 lists its corners along the boundary (its closing row and 边长 rows follow
+    that order), and point numbers need not follow it (a corner added later, numbers kept
+    from a neighbouring parcel): where the rows' order and the numbers' make different
+    rings, the rows' order is kept when it makes a simple polygon, else the numbers' (rows
+    sorted by another column), said as a note either way (:func:`_boundary_order`); a ring
+    that neither makes is refused. Without a point-number column: row order."""
+    pcol = ctx.pcol
     if pcol is None:
-        return part, False
-    keys = [_number_key(v) for v in part[pcol]]
-    part = part.iloc[sorted(range(len(part)), key=keys.__getitem__)]
+        return part, False, False
     number = part[pcol].map(normalise)
     again = number.duplicated().to_numpy()
     for n in number[again].unique():
         same = part[number == n]
         if not all(g.equals(same.geometry.iloc[0]) for g in same.geometry):
             raise _refuse(
-                path,
-                f"parcel {pid}: point {same[pcol].iloc[0]} appears in rows "
+                ctx.path,
+                f"parcel {ctx.pid}: point {same[pcol].iloc[0]} appears in rows "
                 f"{_rows(same[ROW].tolist())} with different coordinates",
                 "number every corner once (the closing corner may repeat the first exactly)",
             )
-    return part[~again], bool(again.any())
+    rows = part[~again]
+    keys = [_number_key(v) for v in rows[pcol]]
+    numbered = rows.iloc[sorted(range(len(rows)), key=keys.__getitem__)]
+    closed = bool(again.any())
+    if _same_ring(number[~again].tolist(), numbered[pcol].map(normalise).tolist()):
+        return numbered, closed, False
+    chosen = _boundary_order(rows, numbered, ctx, ring)
+    return chosen, closed, chosen is rows
+
+
+def _same_ring(a: list[str], b: list[str]) -> bool:
+    """Whether two sequences of distinct point numbers go round one ring (from any corner,
+    either way)."""
+    if a == b or len(a) < 3:
+        return a == b or len(a) < 3
+    k = b.index(a[0])
+    turned = b[k:] + b[:k]
+    return a in (turned, [turned[0], *reversed(turned[1:])])
+
+
+def _boundary_order(
+    rows: pd.DataFrame, numbered: pd.DataFrame, ctx: _Parcel, ring: int | None
+) -> pd.DataFrame:
+    """Of a ring's corners in row order (``rows``) and in point-number order, those that go
+    round the parcel (:func:`_ordered`), with a note in ``ctx.said`` that names both orders
+    and their areas on the ellipsoid.
+
+    Raises
+    ------
+    LayerError
+        Neither order makes a simple polygon.
+    """
+    pid = ctx.pid if ring is None else f"{ctx.pid} (ring {ring})"
+    by_rows, by_rows_bad = corner_polygon(_points(rows))
+    by_number, by_number_bad = corner_polygon(_points(numbered))
+    went = f"the rows go {_labels(rows, ctx.pcol)}"
+    would = f"by point number ({ctx.pcol}) {_labels(numbered, ctx.pcol)}"
+    if by_rows is None and by_number is None:
+        raise _refuse(
+            ctx.path,
+            f"parcel {pid} (rows {_rows(sorted(rows[ROW].tolist()))}): the corners make no "
+            f"simple polygon: {went} ({by_rows_bad}); {would} ({by_number_bad})",
+            "list every corner once, in order around the parcel",
+        )
+    if by_rows is not None:
+        other = (
+            f"would make another parcel, {_area(by_number, ctx.crs)}"
+            if by_number is not None
+            else f"would cross ({by_number_bad})"
+        )
+        ctx.said.append(
+            f"{CORNERS_NOTE}row order for parcel {pid}: {went}, {_area(by_rows, ctx.crs)}; "
+            f"{would} {other}. A 界址点成果表 lists its corners along the boundary, so the "
+            f"rows' order was kept. Fix, if the point numbers give the order: sort the rows "
+            f"by {ctx.pcol}"
+        )
+        return rows
+    ctx.said.append(
+        f"{CORNERS_NOTE}point-number order for parcel {pid}: {went}, crossing ({by_rows_bad}); "
+        f"{would}, {_area(by_number, ctx.crs)}. Fix, if the rows give the order: correct them"
+    )
+    return numbered
+
+
+def _points(part: pd.DataFrame) -> list[tuple[float, float]]:
+    """A ring's corners (x, y) in the frame's order."""
+    return [(float(a), float(b)) for a, b in shapely.get_coordinates(part.geometry.to_numpy())]
+
+
+def _labels(part: pd.DataFrame, pcol: Any) -> str:
+    """The point numbers of a ring in order, back to the first (at most 12 shown)."""
+    labels = [str(v).strip() for v in part[pcol]]
+    shown = labels[:12] + (["..."] if len(labels) > 12 else [])
+    return " ".join([*shown, labels[0]])
+
+
+def _area(poly: Any, crs: Any) -> str:
+    """A polygon's area on the ellipsoid as text (m², in the table's CRS ``crs``); its area
+    in the CRS's units without one."""
+    if crs is None:
+        return f"area {poly.area:,.6g} (in the table's units)"
+    if crs.is_geographic:
+        area = abs(geodesy.geod_of(crs).geometry_area_perimeter(poly)[0])
+    else:
+        area = float(geodesy.ellipsoidal_area(np.array([poly], dtype=object), crs)[0])
+    return f"{area:,.2f} m²"
 
 
 def _parcel_row(
