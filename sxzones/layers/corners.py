@@ -4,9 +4,10 @@ A 界址点成果表 kept in Excel or CSV lists a parcel's corners one a row: a 
 (点号, 界址点号), the coordinates (X/Y, 纵坐标/横坐标 or 经度/纬度) and often the parcel's
 number (地块编号, 宗地号), the first corner repeated at the end to close the ring.
 :func:`read_corners` reads such a table as one parcel per parcel number (one parcel when
-the table has no such column): each parcel's corners joined in point-number order, the
-closing repeat left out, a parcel of fewer than three corners or one that crosses itself
-refused with its rows. ``sxzones check --corners`` and the reviewer page's "table rows are
+the table has no such column): each parcel's corners joined in boundary order (the rows'
+order, checked against the point numbers: :func:`_ordered`), the closing repeat left
+out, a parcel of fewer than three corners or one that crosses itself refused with its
+rows. ``sxzones check --corners`` and the reviewer page's "table rows are
 the parcel's corners" box both read the table so; :func:`corner_polygon` is also what the
 page makes of pasted corners.
 
@@ -231,7 +232,8 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
     """A table of corner points (``raw``, as :func:`~sxzones.layers.read_file` reads it) as
     one parcel per parcel number (``id_field``, else a column of :data:`PARCEL_NUMBER`;
     blank cells under a number belong to it), or one parcel named after the file: corners in
-    point-number order (a column of :data:`POINT_NUMBER`; else in row order), a point
+    boundary order (the rows' or the point numbers' of a column of :data:`POINT_NUMBER`,
+    as :func:`_ordered` chooses and says; row order without one), a point
     number repeated with the same coordinates (the closing corner) left out. A parcel's
     rings are told by a ring-number column (:data:`RING_NUMBER`, 圈号), else where its
     corners, in row order, return to the first one and go on; a ring inside another is a
@@ -491,7 +493,7 @@ def _boundary_order(
         other = (
             f"would make another parcel, {_area(by_number, ctx.crs)}"
             if by_number is not None
-            else f"would cross ({by_number_bad})"
+            else f"would not ({by_number_bad})"
         )
         ctx.said.append(
             f"{CORNERS_NOTE}row order for parcel {pid}: {went}, {_area(by_rows, ctx.crs)}; "
@@ -501,7 +503,7 @@ def _boundary_order(
         )
         return rows
     ctx.said.append(
-        f"{CORNERS_NOTE}point-number order for parcel {pid}: {went}, crossing ({by_rows_bad}); "
+        f"{CORNERS_NOTE}point-number order for parcel {pid}: {went}: {by_rows_bad}; "
         f"{would}, {_area(by_number, ctx.crs)}. Fix, if the rows give the order: correct them"
     )
     return numbered

@@ -72,6 +72,7 @@ class JzdParcel:
     line: int  # line of the header in the file (1-based)
     rings: dict[str, list[tuple[float, float, int]]]  # ring -> [(first, second, line)] as written
     points: int | None = None  # the header's 界址点数, when it gives one
+    problem: str | None = None  # why the lines make no parcel (:func:`count_problem`)
 
 
 def is_jzd_text(text: str) -> bool:
@@ -331,6 +332,8 @@ def parse_jzd(
     if errors:
         raise LayerError(f"{path}: {len(errors)} malformed line(s):\n  " + "\n  ".join(errors[:20]))
     eastings = _orient(parcels, path, notes)
+    for p in parcels:
+        p.problem = count_problem(p)
     return parcels, _spec_from_header(props, path, eastings, notes, declared)
 
 
@@ -348,6 +351,7 @@ def parse_point_list(
         parcel.rings.setdefault(cells[1], []).append((float(cells[2]), float(cells[3]), lineno))
     notes.append(f"plain 界址点 point list read as one parcel ({path.stem})")
     _orient([parcel], path, notes)
+    parcel.problem = _goes_on(parcel, headed=False)
     return [parcel]
 
 
@@ -358,21 +362,31 @@ def _lines(lines: list[int]) -> str:
     return ", ".join(map(str, lines))
 
 
-def _goes_on(parcel: JzdParcel) -> str | None:
+def _goes_on(parcel: JzdParcel, headed: bool = True) -> str | None:
     """What is wrong when a ring returns to its first point and more points follow under
     the same 圈号 (a following parcel whose header line is missing, or a ring without its
-    own 圈号): None when no ring does."""
+    own 圈号): None when no ring does. ``headed``: the parcel has a header line (not a
+    plain point list)."""
     for ring_id, ring in parcel.rings.items():
         first = ring[0][:2]
         back = next((k for k in range(3, len(ring) - 1) if ring[k][:2] == first), None)
-        if back is not None:
-            rest = [ln for _, _, ln in ring[back + 1 :]]
+        if back is None:
+            continue
+        rest = [ln for _, _, ln in ring[back + 1 :]]
+        said = (
+            f"ring {ring_id} returns to its first point at line {ring[back][2]} and goes on "
+            f"(lines {_lines(rest)})"
+        )
+        if not headed:
             return (
-                f"ring {ring_id} returns to its first point at line {ring[back][2]} and goes "
-                f"on (lines {_lines(rest)}): a following parcel's header line missing, or a "
-                "ring without its own 圈号? Fix: add the header line (界址点数,面积,地块编号,"
-                "...,@) before the next parcel's points, or give each ring its own 圈号"
+                f"{said}: another ring or parcel? Fix: give each ring its own 圈号 "
+                "(点号,圈号,X,Y), one parcel a file"
             )
+        return (
+            f"{said}: a following parcel's header line missing, or a ring without its own "
+            "圈号? Fix: add the header line (界址点数,面积,地块编号,...,@) before the next "
+            "parcel's points, or give each ring its own 圈号"
+        )
     return None
 
 
@@ -404,11 +418,10 @@ def parcel_geometry(parcel: JzdParcel) -> tuple[shapely.Geometry | None, str | N
     number of the others is a hole of the smallest ring around it, whatever its number (a
     hole numbered before its outer ring was refused as "empty once repaired"); the others
     are outer rings, in the order of their numbers. A parcel whose points disagree with its
-    header's 界址点数, or whose ring closes and goes on, has no polygon
-    (:func:`count_problem`)."""
-    problem = count_problem(parcel)
-    if problem is not None:
-        return None, problem
+    header's 界址点数, or whose ring closes and goes on, has no polygon (its ``problem``,
+    :func:`count_problem`)."""
+    if parcel.problem is not None:
+        return None, parcel.problem
     rings: list[tuple[str, shapely.Geometry]] = []
     for ring_id in sorted(parcel.rings, key=lambda r: (len(r), r)):
         pts = [(e, n) for e, n, _ in parcel.rings[ring_id]]  # (easting, northing)
