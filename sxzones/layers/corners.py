@@ -32,7 +32,7 @@ import shapely
 
 from sxzones import geodesy
 from sxzones.crs import latitude_first
-from sxzones.errors import LayerError
+from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
 from sxzones.layers.readers import (
     _TOTAL_ROW,
@@ -275,7 +275,7 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
         rings, split = _rings(group, rcol, path, pid)
         ctx = _Parcel(path, pid, pcol, order, idcol, getattr(raw.spec, "crs", None))
         poly, n, closing, what = _parcel_polygon(rings, ctx)
-        by_rows += bool(ctx.said) and "in row order" in what
+        by_rows += what.startswith(", in row order")
         notes += ctx.said
         rows = _rows(sorted(group[ROW].tolist()))
         skip = (idcol, pcol, rcol, *frame.attrs.get("coordinate_columns", ()))
@@ -524,12 +524,15 @@ def _labels(part: pd.DataFrame, pcol: Any) -> str:
 def _area(poly: Any, crs: Any) -> str:
     """A polygon's area on the ellipsoid as text (m², in the table's CRS ``crs``); its area
     in the CRS's units without one."""
-    if crs is None:
+    try:
+        if crs is None:
+            raise CRSError("no CRS")
+        if crs.is_geographic:
+            area = abs(geodesy.geod_of(crs).geometry_area_perimeter(poly)[0])
+        else:
+            area = float(geodesy.ellipsoidal_area(np.array([poly], dtype=object), crs)[0])
+    except CRSError:  # no CRS, or one without an ellipsoid: the planar area, said so
         return f"area {poly.area:,.6g} (in the table's units)"
-    if crs.is_geographic:
-        area = abs(geodesy.geod_of(crs).geometry_area_perimeter(poly)[0])
-    else:
-        area = float(geodesy.ellipsoidal_area(np.array([poly], dtype=object), crs)[0])
     return f"{area:,.2f} m²"
 
 
