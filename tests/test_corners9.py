@@ -308,3 +308,22 @@ def test_geod_reference_is_the_rows_ring():
     ring = shapely.Polygon([CORNERS[k] for k in BOUNDARY])
     assert ring.is_valid and ring.area == pytest.approx(160000 - 20000)
     assert np.isclose(RIGHT / ring.area, 1.0, atol=1e-3)
+
+
+def test_two_parcels_one_renumbered_say_which(tmp_path):
+    """C1: of two parcels, only the renumbered one is joined in row order, and the summary
+    says the others are in point-number order."""
+    from sxzones.layers.corners import read_corners
+
+    p = _csv(tmp_path / "two.csv", BOUNDARY)
+    d2 = [f"D2,K{k + 1},{N0 + 2000 + y:.3f},{E0 + x:.3f}" for k, (x, y) in enumerate(
+        [(0, 0), (100, 0), (100, 100), (0, 100)]
+    )]  # fmt: skip
+    p.write_text(p.read_text("utf-8-sig") + "\n".join(d2) + "\n", "utf-8")
+    raw = read_corners(p, crs="gk38")
+    assert raw.frame.geometry.area.round(3).tolist() == [140000.0, 10000.0]
+    (summary,) = [n for n in raw.notes if "one parcel per 地块编号" in n]
+    assert summary.startswith(
+        "corners joined in point-number order (点号), or row order where said, one parcel per "
+        "地块编号: D1 (5 corners, rows 2-7, closing corner left out, in row order); D2 (4 corners"
+    )

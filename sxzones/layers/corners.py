@@ -290,9 +290,10 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             )
     out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
     by = f"one parcel per {idcol}" if idcol else "one parcel"
-    if by_rows:  # a parcel whose rows go round it in another order than its numbers
-        order += ", or row order where said" if by_rows < len(parts) else ""
-        order = "row order (the boundary order)" if by_rows == len(parts) else order
+    if by_rows == len(parts):  # every parcel's rows go round it in another order
+        order = "row order (the boundary order)"
+    elif by_rows:
+        order += ", or row order where said"
     note = f"{CORNERS_NOTE}{order}, {by}: {'; '.join(said)}"
     if skipped:
         note += f"; skipped, not corners: {'; '.join(skipped)}"
