@@ -97,6 +97,8 @@ def test_renumbered_corners_keep_the_rows_boundary_order(tmp_path, make):
     )
     assert said in output and "Fix, if the point numbers give the order: sort the rows" in output
     assert "corners joined in row order (the boundary order), one parcel per 地块编号" in output
+    if make is _xlsx:  # the 边长 rows between the corners confirm the rows' order
+        assert "so the rows' order was kept (its 5 边长 rows agree with it)." in output
     # the same corners as a 界址点 file: the same parcel
     txt = tmp_path / "d1.txt"
     lines = [f"{k},1,{','.join(_row(k))}" for k in [*BOUNDARY, "J1"]]
@@ -327,3 +329,17 @@ def test_two_parcels_one_renumbered_say_which(tmp_path):
         "corners joined in point-number order (点号), or row order where said, one parcel per "
         "地块编号: D1 (5 corners, rows 2-7, closing corner left out, in row order); D2 (4 corners"
     )
+
+
+def test_side_lengths_that_disagree_with_the_rows_are_named(tmp_path):
+    """C1: a 边长 row that does not match the side of the rows' ring is named with both
+    lengths (the table holds an error somewhere), beside the order taken."""
+    from sxzones.layers.corners import read_corners
+
+    p = _xlsx(tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(p)
+    wb.active["E9"] = 300  # the side J3-J5 (223.61 m) below J3's row 8
+    wb.save(p)
+    (said,) = [n for n in read_corners(p, crs="gk38").notes if "row order for parcel" in n]
+    assert "so the rows' order was kept; but 1 of its 5 边长 rows do not: row 9 says 300, " in said
+    assert "J3-J5 is 223.61. Fix, if the point numbers give the order" in said

@@ -259,7 +259,7 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
         )
     idcol = id_field or _column(cols, PARCEL_NUMBER)
     pcol, rcol = _column(cols, POINT_NUMBER), _column(cols, RING_NUMBER)
-    frame, skipped = _skip_rows(frame, cols, pcol)
+    frame, skipped, sides = _skip_rows(frame, cols, pcol)
     missing = frame[ROW][shapely.is_missing(frame.geometry.to_numpy())].tolist()
     if missing:
         raise _refuse(
@@ -273,7 +273,7 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
     for pid in dict.fromkeys(ids):
         group = frame[ids == pid]
         rings, split = _rings(group, rcol, path, pid)
-        ctx = _Parcel(path, pid, pcol, order, idcol, getattr(raw.spec, "crs", None))
+        ctx = _Parcel(path, pid, pcol, order, idcol, getattr(raw.spec, "crs", None), sides)
         poly, n, closing, what = _parcel_polygon(rings, ctx)
         by_rows += what.startswith(", in row order")
         notes += ctx.said
@@ -300,13 +300,15 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
     return replace(raw, frame=out, notes=[*notes, note], row_word="row", xy=None)
 
 
-def _skip_rows(frame: pd.DataFrame, cols: list[Any], pcol: Any) -> tuple[pd.DataFrame, list[str]]:
+def _skip_rows(
+    frame: pd.DataFrame, cols: list[Any], pcol: Any
+) -> tuple[pd.DataFrame, list[str], dict[int, float]]:
     """The rows that are corners: a total row (its first filled cell 合计, 总计 or 小计) and
     a side-length row (a 边长 value, no point number) without coordinates are left out,
-    and said as a note (rows counted and listed)."""
+    and said as a note (rows counted and listed); the side lengths by row."""
     blank = shapely.is_missing(frame.geometry.to_numpy())
     if not blank.any():
-        return frame, []
+        return frame, [], {}
     text = frame[cols].astype("string").apply(lambda c: c.str.strip()).replace("", pd.NA)
     first = text.bfill(axis=1).iloc[:, 0] if cols else pd.Series(pd.NA, index=frame.index)
     total = blank & first.fillna("").str.match(_TOTAL_ROW).to_numpy(dtype=bool)
@@ -322,7 +324,9 @@ def _skip_rows(frame: pd.DataFrame, cols: list[Any], pcol: Any) -> tuple[pd.Data
             rows = _rows(frame[ROW][mask].tolist())
             plural = "s" if k > 1 else ""
             notes.append(f"{k} {what}{plural} without coordinates (row{plural} {rows})")
-    return frame[~(total | side)], notes
+    lengths = pd.to_numeric(text[scol][side] if scol is not None else [], errors="coerce")
+    sides = {int(r): float(v) for r, v in zip(frame[ROW][side], lengths, strict=True) if v > 0}
+    return frame[~(total | side)], notes, sides
 
 
 def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[pd.DataFrame], bool]:
@@ -345,7 +349,8 @@ def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[p
 @dataclass
 class _Parcel:
     """What joining one parcel's corners needs (file, parcel number, point-number column,
-    the order said, parcel-number column, CRS) and the notes it makes."""
+    the order said, parcel-number column, CRS, the table's side lengths by row) and the
+    notes it makes."""
 
     path: Path
     pid: str
@@ -353,6 +358,7 @@ class _Parcel:
     order: str
     idcol: Any
     crs: Any
+    sides: dict[int, float] = field(default_factory=dict)
     said: list[str] = field(default_factory=list)
 
 
@@ -499,8 +505,8 @@ def _boundary_order(
         ctx.said.append(
             f"{CORNERS_NOTE}row order for parcel {pid}: {went}, {_area(by_rows, ctx.crs)}; "
             f"{would} {other}. A 界址点成果表 lists its corners along the boundary, so the "
-            f"rows' order was kept. Fix, if the point numbers give the order: sort the rows "
-            f"by {ctx.pcol}"
+            f"rows' order was kept{_sides_said(rows, ctx)}. Fix, if the point numbers give "
+            f"the order: sort the rows by {ctx.pcol}"
         )
         return rows
     ctx.said.append(
@@ -508,6 +514,30 @@ def _boundary_order(
         f"{would}, {_area(by_number, ctx.crs)}. Fix, if the rows give the order: correct them"
     )
     return numbered
+
+
+def _sides_said(rows: pd.DataFrame, ctx: _Parcel) -> str:
+    """What the side-length (边长) rows of the usual layout, each on the row below its first
+    corner, say of a ring's sides in row order (projected coordinates: grid distances, to
+    5 cm): that they agree, or the first that does not; '' where there are none."""
+    if not ctx.sides or ctx.crs is None or ctx.crs.is_geographic:
+        return ""
+    xy, at, labels = _points(rows), rows[ROW].tolist(), [str(v).strip() for v in rows[ctx.pcol]]
+    checked, wrong = 0, []
+    for i, row in enumerate(at):
+        given = ctx.sides.get(int(row) + 1)
+        if given is None:
+            continue
+        j = (i + 1) % len(at)
+        side = float(np.hypot(xy[j][0] - xy[i][0], xy[j][1] - xy[i][1]))
+        checked += 1
+        if abs(given - side) > 0.05 + 1e-4 * side:
+            wrong.append(f"row {row + 1} says {given:g}, {labels[i]}-{labels[j]} is {side:.2f}")
+    if not checked:
+        return ""
+    if not wrong:
+        return f" (its {checked} 边长 rows agree with it)"
+    return f"; but {len(wrong)} of its {checked} 边长 rows do not: {'; '.join(wrong[:3])}"
 
 
 def _points(part: pd.DataFrame) -> list[tuple[float, float]]:
