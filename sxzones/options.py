@@ -542,8 +542,9 @@ class CheckOptions(_Analysis):
         Opt(
             "--corners",
             "The table's rows are parcel corners (界址点成果表: 点号, X/Y or 经度/纬度, often "
-            "地块编号): joined in point-number order into one parcel per 地块编号 (--id names "
-            "another column), or one parcel without one; X is the northing.",
+            "地块编号): joined in boundary order (the rows', checked against the point "
+            "numbers) into one parcel per 地块编号 (--id names another column), or one parcel "
+            "without one; X is the northing.",
             "flag",
         ),
     )

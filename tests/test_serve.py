@@ -307,12 +307,13 @@ def test_bad_coordinates_get_the_readers_hint(client):
     # latitude first, as Google Maps copies a point: read, and said (as --project does)
     r = client.post("/api/check", data={"coords": "37.87,112.55", "crs": "wgs84", "industry": "pv"})
     assert r.status_code == 200 and "given latitude first" in r.text
-    # a surveyor's northing, easting without the 界址点 label: the readers' hint
+    # a surveyor's northing, easting without the 界址点 label: the zone prefix tells the
+    # easting, so read and said (as --project "X,Y" and 界址点 files are; audit 9, m10)
     r = client.post(
         "/api/check",
         data={"coords": "4194059.80,38372415.05", "crs": "gk38", "industry": "pv"},
     )
-    assert r.status_code == 400 and "look swapped" in r.json()["error"]
+    assert r.status_code == 200 and "pasted corners written northing first" in r.text
     r = client.post("/api/check", data={"coords": "112.5,37.8\n112.6,37.8", "industry": "pv"})
     assert r.status_code == 400 and "two points make no parcel" in r.json()["error"]
     r = client.post("/api/check", data={"industry": "pv"})

@@ -4,9 +4,10 @@ A 界址点成果表 kept in Excel or CSV lists a parcel's corners one a row: a 
 (点号, 界址点号), the coordinates (X/Y, 纵坐标/横坐标 or 经度/纬度) and often the parcel's
 number (地块编号, 宗地号), the first corner repeated at the end to close the ring.
 :func:`read_corners` reads such a table as one parcel per parcel number (one parcel when
-the table has no such column): each parcel's corners joined in point-number order, the
-closing repeat left out, a parcel of fewer than three corners or one that crosses itself
-refused with its rows. ``sxzones check --corners`` and the reviewer page's "table rows are
+the table has no such column): each parcel's corners joined in boundary order (the rows'
+order, checked against the point numbers: :func:`_ordered`), the closing repeat left
+out, a parcel of fewer than three corners or one that crosses itself refused with its
+rows. ``sxzones check --corners`` and the reviewer page's "table rows are
 the parcel's corners" box both read the table so; :func:`corner_polygon` is also what the
 page makes of pasted corners.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from sxzones import geodesy
 from sxzones.crs import latitude_first
-from sxzones.errors import LayerError
+from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
 from sxzones.layers.readers import (
     _TOTAL_ROW,
@@ -198,7 +200,7 @@ def _oriented(raw: RawLayer, written: tuple[Any, Any]) -> RawLayer:
     a, b = (xy[:, 0], xy[:, 1]) if len(xy) else (np.zeros(0), np.zeros(0))
     cx, cy = written
     if len(xy) and bool(np.all(np.abs(xy) > 1000)):
-        east_first = jzd._east_first(list(zip(a.tolist(), b.tolist(), strict=True)), raw.path)
+        east_first = jzd.east_first(list(zip(a.tolist(), b.tolist(), strict=True)), raw.path)
         swap = not east_first
         said = "X the northing, as 界址点 tables write it"
         if east_first:
@@ -230,7 +232,8 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
     """A table of corner points (``raw``, as :func:`~sxzones.layers.read_file` reads it) as
     one parcel per parcel number (``id_field``, else a column of :data:`PARCEL_NUMBER`;
     blank cells under a number belong to it), or one parcel named after the file: corners in
-    point-number order (a column of :data:`POINT_NUMBER`; else in row order), a point
+    boundary order (the rows' or the point numbers' of a column of :data:`POINT_NUMBER`,
+    as :func:`_ordered` chooses and says; row order without one), a point
     number repeated with the same coordinates (the closing corner) left out. A parcel's
     rings are told by a ring-number column (:data:`RING_NUMBER`, 圈号), else where its
     corners, in row order, return to the first one and go on; a ring inside another is a
@@ -256,7 +259,7 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
         )
     idcol = id_field or _column(cols, PARCEL_NUMBER)
     pcol, rcol = _column(cols, POINT_NUMBER), _column(cols, RING_NUMBER)
-    frame, skipped = _skip_rows(frame, cols, pcol)
+    frame, skipped, sides = _skip_rows(frame, cols, pcol)
     missing = frame[ROW][shapely.is_missing(frame.geometry.to_numpy())].tolist()
     if missing:
         raise _refuse(
@@ -265,12 +268,15 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             "fill in the coordinates of these corners, or remove the rows",
         )
     ids = _parcel_numbers(frame, idcol, path)
-    parts, said, notes = [], [], list(raw.notes)
+    parts, said, notes, by_rows = [], [], list(raw.notes), 0
     order = f"point-number order ({pcol})" if pcol else "row order (no point-number column)"
     for pid in dict.fromkeys(ids):
         group = frame[ids == pid]
         rings, split = _rings(group, rcol, path, pid)
-        poly, n, closing, what = _parcel_polygon(rings, pcol, path, pid, order, idcol)
+        ctx = _Parcel(path, pid, pcol, order, idcol, getattr(raw.spec, "crs", None), sides)
+        poly, n, closing, what = _parcel_polygon(rings, ctx)
+        by_rows += what.startswith(", in row order")
+        notes += ctx.said
         rows = _rows(sorted(group[ROW].tolist()))
         skip = (idcol, pcol, rcol, *frame.attrs.get("coordinate_columns", ()))
         parts.append(_parcel_row(group, pid, poly, cols, skip))
@@ -284,19 +290,25 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
             )
     out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
     by = f"one parcel per {idcol}" if idcol else "one parcel"
+    if by_rows == len(parts):  # every parcel's rows go round it in another order
+        order = "row order (the boundary order)"
+    elif by_rows:
+        order += ", or row order where said"
     note = f"{CORNERS_NOTE}{order}, {by}: {'; '.join(said)}"
     if skipped:
         note += f"; skipped, not corners: {'; '.join(skipped)}"
     return replace(raw, frame=out, notes=[*notes, note], row_word="row", xy=None)
 
 
-def _skip_rows(frame: pd.DataFrame, cols: list[Any], pcol: Any) -> tuple[pd.DataFrame, list[str]]:
+def _skip_rows(
+    frame: pd.DataFrame, cols: list[Any], pcol: Any
+) -> tuple[pd.DataFrame, list[str], dict[int, float]]:
     """The rows that are corners: a total row (its first filled cell 合计, 总计 or 小计) and
     a side-length row (a 边长 value, no point number) without coordinates are left out,
-    and said as a note (rows counted and listed)."""
+    and said as a note (rows counted and listed); the side lengths by row."""
     blank = shapely.is_missing(frame.geometry.to_numpy())
     if not blank.any():
-        return frame, []
+        return frame, [], {}
     text = frame[cols].astype("string").apply(lambda c: c.str.strip()).replace("", pd.NA)
     first = text.bfill(axis=1).iloc[:, 0] if cols else pd.Series(pd.NA, index=frame.index)
     total = blank & first.fillna("").str.match(_TOTAL_ROW).to_numpy(dtype=bool)
@@ -312,7 +324,9 @@ def _skip_rows(frame: pd.DataFrame, cols: list[Any], pcol: Any) -> tuple[pd.Data
             rows = _rows(frame[ROW][mask].tolist())
             plural = "s" if k > 1 else ""
             notes.append(f"{k} {what}{plural} without coordinates (row{plural} {rows})")
-    return frame[~(total | side)], notes
+    lengths = pd.to_numeric(text[scol][side] if scol is not None else [], errors="coerce")
+    sides = {int(r): float(v) for r, v in zip(frame[ROW][side], lengths, strict=True) if v > 0}
+    return frame[~(total | side)], notes, sides
 
 
 def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[pd.DataFrame], bool]:
@@ -332,22 +346,38 @@ def _rings(group: pd.DataFrame, rcol: Any, path: Path, pid: str) -> tuple[list[p
     return [group.iloc[a:b] for a, b in zip(starts, ends, strict=True)], len(starts) > 1
 
 
-def _parcel_polygon(
-    rings: list[pd.DataFrame], pcol: Any, path: Path, pid: str, order: str, idcol: Any
-) -> tuple[Any, int, bool, str]:
-    """A parcel's (multi)polygon from its rings (each in point-number order, its closing
-    corner left out), a ring inside another a hole; returns (geometry, corners, whether a
-    closing corner was left out, what the rings made, as the note says it)."""
+@dataclass
+class _Parcel:
+    """What joining one parcel's corners needs (file, parcel number, point-number column,
+    the order said, parcel-number column, CRS, the table's side lengths by row) and the
+    notes it makes."""
+
+    path: Path
+    pid: str
+    pcol: Any
+    order: str
+    idcol: Any
+    crs: Any
+    sides: dict[int, float] = field(default_factory=dict)
+    said: list[str] = field(default_factory=list)
+
+
+def _parcel_polygon(rings: list[pd.DataFrame], ctx: _Parcel) -> tuple[Any, int, bool, str]:
+    """A parcel's (multi)polygon from its rings (each in boundary order, :func:`_ordered`,
+    its closing corner left out), a ring inside another a hole; returns (geometry, corners,
+    whether a closing corner was left out, what the rings made, as the note says it)."""
+    path, pid, idcol = ctx.path, ctx.pid, ctx.idcol
     fix = "give every corner of the parcel once, numbered in order around it" + (
         f", each row with its {idcol}" if idcol else ""
     )
-    corners, closing, n = [], False, 0
-    for ring in rings:
-        part, closed = _ordered(ring, pcol, path, pid)
+    corners, closing, n, row_order = [], False, 0, False
+    for k, ring in enumerate(rings, start=1):
+        part, closed, by_rows = _ordered(ring, ctx, k if len(rings) > 1 else None)
         xy = shapely.get_coordinates(part.geometry.to_numpy())
         corners.append([(float(a), float(b)) for a, b in xy])
-        closing, n = closing or closed, n + len(part)
+        closing, n, row_order = closing or closed, n + len(part), row_order or by_rows
     geom, bad, problem = rings_polygon(corners)
+    order = "row order" if row_order else ctx.order
     if bad is not None:
         which = f"ring {bad} of " if len(rings) > 1 else ""
         rows = _rows(sorted(rings[bad - 1][ROW].tolist()))
@@ -360,11 +390,12 @@ def _parcel_polygon(
             f"parcel {pid}: {problem}",
             "each further ring must lie inside the outer ring (a hole) or apart from it (another part)",
         )
+    how = ", in row order" if row_order else ""
     if len(rings) == 1:
-        return geom, n, closing, ""
+        return geom, n, closing, how
     polys = list(getattr(geom, "geoms", [geom]))
     holes = sum(len(p.interiors) for p in polys)
-    return geom, n, closing, f", {len(rings)} rings: {len(polys)} part(s), {holes} hole(s)"
+    return geom, n, closing, f"{how}, {len(rings)} rings: {len(polys)} part(s), {holes} hole(s)"
 
 
 def _rows(rows: Sequence[int]) -> str:
@@ -397,25 +428,143 @@ def _filled_down(frame: pd.DataFrame, col: Any, path: Path, first: str, whose: s
     return text.ffill()
 
 
-def _ordered(part: pd.DataFrame, pcol: Any, path: Path, pid: str) -> tuple[pd.DataFrame, bool]:
-    """A parcel's corners in point-number order (row order without a point number), a
-    repeated point number (the closing corner) left out; whether one was."""
+def _ordered(part: pd.DataFrame, ctx: _Parcel, ring: int | None) -> tuple[pd.DataFrame, bool, bool]:
+    """A ring's corners in boundary order, a repeated point number (the closing corner) left
+    out; whether one was; whether the rows' order was taken over the point numbers'.
+
+    A 界址点成果表 lists its corners along the boundary (its closing row and 边长 rows follow
+    that order), and point numbers need not follow it (a corner added later, numbers kept
+    from a neighbouring parcel): where the rows' order and the numbers' make different
+    rings, the rows' order is kept when it makes a simple polygon, else the numbers' (rows
+    sorted by another column), said as a note either way (:func:`_boundary_order`); a ring
+    that neither makes is refused. Without a point-number column: row order."""
+    pcol = ctx.pcol
     if pcol is None:
-        return part, False
-    keys = [_number_key(v) for v in part[pcol]]
-    part = part.iloc[sorted(range(len(part)), key=keys.__getitem__)]
+        return part, False, False
     number = part[pcol].map(normalise)
     again = number.duplicated().to_numpy()
     for n in number[again].unique():
         same = part[number == n]
         if not all(g.equals(same.geometry.iloc[0]) for g in same.geometry):
             raise _refuse(
-                path,
-                f"parcel {pid}: point {same[pcol].iloc[0]} appears in rows "
+                ctx.path,
+                f"parcel {ctx.pid}: point {same[pcol].iloc[0]} appears in rows "
                 f"{_rows(same[ROW].tolist())} with different coordinates",
                 "number every corner once (the closing corner may repeat the first exactly)",
             )
-    return part[~again], bool(again.any())
+    rows = part[~again]
+    keys = [_number_key(v) for v in rows[pcol]]
+    numbered = rows.iloc[sorted(range(len(rows)), key=keys.__getitem__)]
+    closed = bool(again.any())
+    if _same_ring(number[~again].tolist(), numbered[pcol].map(normalise).tolist()):
+        return numbered, closed, False
+    chosen = _boundary_order(rows, numbered, ctx, ring)
+    return chosen, closed, chosen is rows
+
+
+def _same_ring(a: list[str], b: list[str]) -> bool:
+    """Whether two sequences of distinct point numbers go round one ring (from any corner,
+    either way)."""
+    if a == b or len(a) < 3:
+        return a == b or len(a) < 3
+    k = b.index(a[0])
+    turned = b[k:] + b[:k]
+    return a in (turned, [turned[0], *reversed(turned[1:])])
+
+
+def _boundary_order(
+    rows: pd.DataFrame, numbered: pd.DataFrame, ctx: _Parcel, ring: int | None
+) -> pd.DataFrame:
+    """Of a ring's corners in row order (``rows``) and in point-number order, those that go
+    round the parcel (:func:`_ordered`), with a note in ``ctx.said`` that names both orders
+    and their areas on the ellipsoid.
+
+    Raises
+    ------
+    LayerError
+        Neither order makes a simple polygon.
+    """
+    pid = ctx.pid if ring is None else f"{ctx.pid} (ring {ring})"
+    by_rows, by_rows_bad = corner_polygon(_points(rows))
+    by_number, by_number_bad = corner_polygon(_points(numbered))
+    went = f"the rows go {_labels(rows, ctx.pcol)}"
+    would = f"by point number ({ctx.pcol}) {_labels(numbered, ctx.pcol)}"
+    if by_rows is None and by_number is None:
+        raise _refuse(
+            ctx.path,
+            f"parcel {pid} (rows {_rows(sorted(rows[ROW].tolist()))}): the corners make no "
+            f"simple polygon: {went} ({by_rows_bad}); {would} ({by_number_bad})",
+            "list every corner once, in order around the parcel",
+        )
+    if by_rows is not None:
+        other = (
+            f"would make another parcel, {_area(by_number, ctx.crs)}"
+            if by_number is not None
+            else f"would not ({by_number_bad})"
+        )
+        ctx.said.append(
+            f"{CORNERS_NOTE}row order for parcel {pid}: {went}, {_area(by_rows, ctx.crs)}; "
+            f"{would} {other}. A 界址点成果表 lists its corners along the boundary, so the "
+            f"rows' order was kept{_sides_said(rows, ctx)}. Fix, if the point numbers give "
+            f"the order: sort the rows by {ctx.pcol}"
+        )
+        return rows
+    ctx.said.append(
+        f"{CORNERS_NOTE}point-number order for parcel {pid}: {went}: {by_rows_bad}; "
+        f"{would}, {_area(by_number, ctx.crs)}. Fix, if the rows give the order: correct them"
+    )
+    return numbered
+
+
+def _sides_said(rows: pd.DataFrame, ctx: _Parcel) -> str:
+    """What the side-length (边长) rows of the usual layout, each on the row below its first
+    corner, say of a ring's sides in row order (projected coordinates: grid distances, to
+    5 cm): that they agree, or the first that does not; '' where there are none."""
+    if not ctx.sides or ctx.crs is None or ctx.crs.is_geographic:
+        return ""
+    xy, at, labels = _points(rows), rows[ROW].tolist(), [str(v).strip() for v in rows[ctx.pcol]]
+    checked, wrong = 0, []
+    for i, row in enumerate(at):
+        given = ctx.sides.get(int(row) + 1)
+        if given is None:
+            continue
+        j = (i + 1) % len(at)
+        side = float(np.hypot(xy[j][0] - xy[i][0], xy[j][1] - xy[i][1]))
+        checked += 1
+        if abs(given - side) > 0.05 + 1e-4 * side:
+            wrong.append(f"row {row + 1} says {given:g}, {labels[i]}-{labels[j]} is {side:.2f}")
+    if not checked:
+        return ""
+    if not wrong:
+        return f" (its {checked} 边长 rows agree with it)"
+    return f"; but {len(wrong)} of its {checked} 边长 rows do not: {'; '.join(wrong[:3])}"
+
+
+def _points(part: pd.DataFrame) -> list[tuple[float, float]]:
+    """A ring's corners (x, y) in the frame's order."""
+    return [(float(a), float(b)) for a, b in shapely.get_coordinates(part.geometry.to_numpy())]
+
+
+def _labels(part: pd.DataFrame, pcol: Any) -> str:
+    """The point numbers of a ring in order, back to the first (at most 12 shown)."""
+    labels = [str(v).strip() for v in part[pcol]]
+    shown = labels[:12] + (["..."] if len(labels) > 12 else [])
+    return " ".join([*shown, labels[0]])
+
+
+def _area(poly: Any, crs: Any) -> str:
+    """A polygon's area on the ellipsoid as text (m², in the table's CRS ``crs``); its area
+    in the CRS's units without one."""
+    try:
+        if crs is None:
+            raise CRSError("no CRS")
+        if crs.is_geographic:
+            area = abs(geodesy.geod_of(crs).geometry_area_perimeter(poly)[0])
+        else:
+            area = float(geodesy.ellipsoidal_area(np.array([poly], dtype=object), crs)[0])
+    except CRSError:  # no CRS, or one without an ellipsoid: the planar area, said so
+        return f"area {poly.area:,.6g} (in the table's units)"
+    return f"{area:,.2f} m²"
 
 
 def _parcel_row(

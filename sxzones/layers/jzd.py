@@ -40,7 +40,15 @@ import shapely
 from sxzones.crs import CRSSpec, parse_crs
 from sxzones.errors import LayerError
 
-__all__ = ["JzdParcel", "is_jzd_text", "is_point_list", "parse_jzd", "parse_point_list"]
+__all__ = [
+    "JzdParcel",
+    "axis_order",
+    "east_first",
+    "is_jzd_text",
+    "is_point_list",
+    "parse_jzd",
+    "parse_point_list",
+]
 
 _DATUM_WORDS = [
     ("2000", "cgcs2000"),
@@ -63,6 +71,8 @@ class JzdParcel:
     declared_area: float | None
     line: int  # line of the header in the file (1-based)
     rings: dict[str, list[tuple[float, float, int]]]  # ring -> [(first, second, line)] as written
+    points: int | None = None  # the header's 界址点数, when it gives one
+    problem: str | None = None  # why the lines make no parcel (:func:`count_problem`)
 
 
 def is_jzd_text(text: str) -> bool:
@@ -182,19 +192,44 @@ def _spec_from_header(
     return parse_crs(f"{datum}:gk{zone}")
 
 
-def _east_first(pairs: list[tuple[float, float]], path: Path) -> bool:
-    """Whether the points are written easting first: the easting is the value with the zone
-    prefix (8 integer digits), or without one below 1,000,000 against a 7-digit northing."""
+def axis_order(pairs: list[tuple[float, float]]) -> bool | None:
+    """Which value of projected (Gauss-Krüger) pairs is the easting, told by the values: True
+    when every pair is written easting first, False when every one is northing first (X, Y
+    as surveyors write them), None when the values do not tell (no pairs, mixed, or neither
+    value looks like an easting). The easting is the value with the zone prefix (8 integer
+    digits), or without one the value below 1,000,000 against a 7-digit northing.
+
+    >>> axis_order([(4200000.0, 38450000.0)]), axis_order([(450000.0, 4200000.0)])
+    (False, True)
+    >>> axis_order([(4200000.0, 4300000.0)]) is None
+    True
+    """
 
     def is_easting(v: float) -> bool:
         return abs(v) >= 1e7 or abs(v) < 1e6
 
-    flags = {(is_easting(a) and not is_easting(b)) for a, b in pairs}
-    normal = {(is_easting(b) and not is_easting(a)) for a, b in pairs}
-    if flags == {True}:
+    first = {(is_easting(a) and not is_easting(b)) for a, b in pairs}
+    second = {(is_easting(b) and not is_easting(a)) for a, b in pairs}
+    if first == {True}:
         return True
-    if normal == {True} or not pairs:
+    if second == {True}:
         return False
+    return None
+
+
+def east_first(pairs: list[tuple[float, float]], path: Path | str) -> bool:
+    """Whether the points are written easting first (:func:`axis_order`); X (northing)
+    first when there are none. One rule for 界址点 files, tables of corners (X/Y columns),
+    pasted 界址点 lines and ``--project X,Y``.
+
+    Raises
+    ------
+    LayerError
+        The values do not tell: mixed orders, or neither value looks like an easting.
+    """
+    order = axis_order(pairs)
+    if order is not None or not pairs:
+        return bool(order)
     raise LayerError(
         f"{path}: the points mix northing-first and easting-first order (or neither value "
         "looks like a Gauss-Krüger easting). Fix: write X (northing), Y (easting) on every line"
@@ -204,21 +239,26 @@ def _east_first(pairs: list[tuple[float, float]], path: Path) -> bool:
 def _orient(parcels: list[JzdParcel], path: Path, notes: list[str]) -> list[float]:
     """Put every point as (easting, northing); returns the eastings."""
     pairs = [(a, b) for p in parcels for ring in p.rings.values() for a, b, _ in ring]
-    east_first = _east_first(pairs, path)
-    if east_first:
+    swap = not east_first(pairs, path)
+    if not swap:
         notes.append("界址点 coordinates are written easting first (Y, X): read by the zone prefix")
     for p in parcels:
         for ring in p.rings.values():
-            ring[:] = [((a, b) if east_first else (b, a)) + (ln,) for a, b, ln in ring]
+            ring[:] = [((b, a) if swap else (a, b)) + (ln,) for a, b, ln in ring]
     return [e for p in parcels for ring in p.rings.values() for e, _, _ in ring]
 
 
-def _parcel_header(cells: list[str], lineno: int, n: int) -> JzdParcel:
-    area: float | None
+def _number(cell: str) -> float | None:
+    """A header cell as a number, None when blank or not one."""
     try:
-        area = float(cells[1]) if cells[1] else None
+        return float(cell) if cell else None
     except ValueError:
-        area = None
+        return None
+
+
+def _parcel_header(cells: list[str], lineno: int, n: int) -> JzdParcel:
+    area = _number(cells[1]) if len(cells) > 1 else None
+    count = _number(cells[0])
     return JzdParcel(
         parcel_id=cells[2] if len(cells) > 2 and cells[2] else f"parcel{n + 1}",
         name=cells[3] if len(cells) > 3 else "",
@@ -227,6 +267,7 @@ def _parcel_header(cells: list[str], lineno: int, n: int) -> JzdParcel:
         declared_area=area,
         line=lineno,
         rings={},
+        points=int(count) if count is not None and count.is_integer() and count > 0 else None,
     )
 
 
@@ -291,6 +332,8 @@ def parse_jzd(
     if errors:
         raise LayerError(f"{path}: {len(errors)} malformed line(s):\n  " + "\n  ".join(errors[:20]))
     eastings = _orient(parcels, path, notes)
+    for p in parcels:
+        p.problem = count_problem(p)
     return parcels, _spec_from_header(props, path, eastings, notes, declared)
 
 
@@ -308,14 +351,77 @@ def parse_point_list(
         parcel.rings.setdefault(cells[1], []).append((float(cells[2]), float(cells[3]), lineno))
     notes.append(f"plain 界址点 point list read as one parcel ({path.stem})")
     _orient([parcel], path, notes)
+    parcel.problem = _goes_on(parcel, headed=False)
     return [parcel]
+
+
+def _lines(lines: list[int]) -> str:
+    """Line numbers as ``6-14`` (a run) or listed."""
+    if len(lines) > 1 and lines == list(range(lines[0], lines[0] + len(lines))):
+        return f"{lines[0]}-{lines[-1]}"
+    return ", ".join(map(str, lines))
+
+
+def _goes_on(parcel: JzdParcel, headed: bool = True) -> str | None:
+    """What is wrong when a ring returns to its first point and more points follow under
+    the same 圈号 (a following parcel whose header line is missing, or a ring without its
+    own 圈号): None when no ring does. ``headed``: the parcel has a header line (not a
+    plain point list)."""
+    for ring_id, ring in parcel.rings.items():
+        first = ring[0][:2]
+        back = next((k for k in range(3, len(ring) - 1) if ring[k][:2] == first), None)
+        if back is None:
+            continue
+        rest = [ln for _, _, ln in ring[back + 1 :]]
+        said = (
+            f"ring {ring_id} returns to its first point at line {ring[back][2]} and goes on "
+            f"(lines {_lines(rest)})"
+        )
+        if not headed:
+            return (
+                f"{said}: another ring or parcel? Fix: give each ring its own 圈号 "
+                "(点号,圈号,X,Y), one parcel a file"
+            )
+        return (
+            f"{said}: a following parcel's header line missing, or a ring without its own "
+            "圈号? Fix: add the header line (界址点数,面积,地块编号,...,@) before the next "
+            "parcel's points, or give each ring its own 圈号"
+        )
+    return None
+
+
+def count_problem(parcel: JzdParcel) -> str | None:
+    """What is wrong with a parcel whose header's 界址点数 (``parcel.points``) is neither the
+    number of its point lines nor that number without the closing repeats (each ring's last
+    point repeating its first; writers count either way), or whose ring returns to its first
+    point and goes on: None when all agree (or the header gives no count)."""
+    lines = [ln for ring in parcel.rings.values() for _, _, ln in ring]
+    closing = sum(len(r) > 1 and r[0][:2] == r[-1][:2] for r in parcel.rings.values())
+    wrong = parcel.points is not None and parcel.points not in (len(lines), len(lines) - closing)
+    goes_on = _goes_on(parcel)
+    if not wrong:
+        return goes_on
+    said = (
+        f"{parcel.parcel_id}: the header (line {parcel.line}) says 界址点数 {parcel.points}, but "
+        f"{len(lines)} point line(s) follow" + (f" (lines {_lines(lines)})" if lines else "")
+    )
+    if goes_on:
+        return f"{said}; {goes_on}"
+    return (
+        f"{said}. Fix: correct 界址点数, or give the parcel's points only (a following "
+        "parcel needs its own header line ending in @)"
+    )
 
 
 def parcel_geometry(parcel: JzdParcel) -> tuple[shapely.Geometry | None, str | None]:
     """Build the parcel's (multi)polygon; returns (geometry, problem). A ring inside an odd
     number of the others is a hole of the smallest ring around it, whatever its number (a
     hole numbered before its outer ring was refused as "empty once repaired"); the others
-    are outer rings, in the order of their numbers."""
+    are outer rings, in the order of their numbers. A parcel whose points disagree with its
+    header's 界址点数, or whose ring closes and goes on, has no polygon (its ``problem``,
+    :func:`count_problem`)."""
+    if parcel.problem is not None:
+        return None, parcel.problem
     rings: list[tuple[str, shapely.Geometry]] = []
     for ring_id in sorted(parcel.rings, key=lambda r: (len(r), r)):
         pts = [(e, n) for e, n, _ in parcel.rings[ring_id]]  # (easting, northing)

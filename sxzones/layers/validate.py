@@ -151,6 +151,8 @@ _SAID_READ_NOTES = (
     "sheet ",
     "point given latitude first",
     "corners given latitude first",
+    "coordinates given northing first",
+    "pasted corners written northing first",
     "pasted 界址点 lines",
     "the file's own column source_row",
     "CAD drawing:",
@@ -458,14 +460,19 @@ def _check_geometry(run: _Run) -> None:
     wrong types."""
     frame, r = run.frame, run.role
     if "jzd_problem" in frame.columns:
-        run.reject(
-            frame["jzd_problem"].notna().to_numpy(),
-            "bad_parcel",
-            "界址点 parcel cannot form a polygon",
-            "geometry",
-            "check the boundary points of these parcels",
-            reasons=frame["jzd_problem"].astype(str),
-        )
+        problems = frame["jzd_problem"]
+        # a few distinct problems are said in the summary (a file whose only parcel is
+        # refused writes no rejects file); many are counted, each in the rejects file
+        few = problems.dropna().unique() if problems.nunique() <= 5 else [None]
+        for why in few:
+            run.reject(
+                (problems.notna() if why is None else problems == why).to_numpy(),
+                "bad_parcel",
+                "界址点 parcel cannot form a polygon" + ("" if why is None else f": {why}"),
+                "geometry",
+                "check the boundary points of these parcels",
+                reasons=problems.astype(str),
+            )
     if GEOMETRY_PROBLEM in frame.columns:
         run.reject(
             frame[GEOMETRY_PROBLEM].notna().to_numpy(),

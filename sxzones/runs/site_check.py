@@ -106,6 +106,8 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
         )
     spec_crs = parse_crs(crs)
     text = [f"geometry given as text in {crs}"]
+    if not spec_crs.crs.is_geographic:
+        geom = _northing_first(geom, text)
     if isinstance(geom, shapely.Point) and not geom.is_empty and spec_crs.crs.is_geographic:
         lat, lon = geom.x, geom.y
         if latitude_first(lat, lon):  # in China a latitude is below a longitude
@@ -115,6 +117,26 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
             )
     frame = gpd.GeoDataFrame({ROW: [1], "project_id": [name]}, geometry=[geom])
     return RawLayer(Path("--project"), frame, spec_crs, text, row_word="row")
+
+
+def _northing_first(geom: Any, text: list[str]) -> Any:
+    """A projected geometry given as text with every pair northing first (X, Y as surveyors
+    write them: ``4200000,38450000``) as easting, northing, said in ``text``; as written
+    when the values do not say so (the rule of 界址点 files,
+    :func:`sxzones.layers.jzd.axis_order`: the easting carries the zone prefix, or has 6
+    digits against the northing's 7)."""
+    from sxzones.layers.jzd import axis_order
+
+    xy = shapely.get_coordinates(geom)
+    if not len(xy) or axis_order([(float(a), float(b)) for a, b in xy]) is not False:
+        return geom
+    swapped = shapely.transform(geom, lambda c: c[:, ::-1])
+    first = shapely.get_coordinates(swapped)[0]
+    text.append(
+        f"coordinates given northing first (X, Y as surveyors write them; told by the values): "
+        f"read as easting {first[0]:.3f}, northing {first[1]:.3f}"
+    )
+    return swapped
 
 
 def _project_fields(raw: RawLayer, fields: dict[str, str]) -> dict[str, str]:

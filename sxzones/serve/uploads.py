@@ -24,7 +24,7 @@ from geopandas.array import from_shapely
 from pyproj import CRS
 from shapely.errors import GEOSException
 
-from sxzones.errors import SxzonesError
+from sxzones.errors import LayerError, SxzonesError
 
 if TYPE_CHECKING:
     from sxzones.layers.readers import RawLayer
@@ -443,14 +443,53 @@ def _read_pasted(text: str) -> tuple[list[tuple[float, float]], list[str], list[
     notes: list[str] = []
     first, second = np.array(out).T
     projected = bool(np.all(np.abs(first) > 1000))
-    if all(jzd) and projected and bool(np.all(first < second)):
-        out = [(b, a) for a, b in out]  # X (northing), Y (easting): as 界址点 files write them
-        notes.append("pasted 界址点 lines read as 点号,X,Y (X the northing)")
-    elif not projected and bool(np.all(latitude_first(first, second))):
+    if projected:
+        out = _oriented(out, all(jzd), notes)
+    elif bool(np.all(latitude_first(first, second))):
         out = [(b, a) for a, b in out]
         notes.append("corners given latitude first (as Google Maps copies them): read as "
                      "longitude, latitude")  # fmt: skip
     return out, notes, rings
+
+
+def _oriented(
+    points: list[tuple[float, float]], labelled: bool, notes: list[str]
+) -> list[tuple[float, float]]:
+    """Projected pasted corners as (easting, northing), oriented by the rule of 界址点 files
+    (:func:`sxzones.layers.jzd.east_first`: the easting carries the zone prefix, or is the
+    6-digit value against a 7-digit northing), said in ``notes``. 界址点 lines (``J1,1,X,Y``)
+    whose values do not tell are refused as the command refuses such a file; other pairs
+    are read as written (easting first) unless the values say northing first.
+
+    Raises
+    ------
+    UploadError
+        界址点 lines mixing both orders, or with no value that looks like an easting.
+    """
+    from sxzones.layers import jzd
+
+    if labelled:
+        try:
+            swap = not jzd.east_first(points, "pasted coordinates")
+        except LayerError as exc:
+            raise UploadError(
+                f"{exc}; or paste them as easting,northing pairs without the point numbers "
+                "(read as written)"
+            ) from None
+        notes.append(
+            "pasted 界址点 lines read as 点号,X,Y (X the northing)"
+            if swap
+            else "pasted 界址点 lines written easting first (Y, X): read by the zone prefix"
+        )
+    else:
+        swap = jzd.axis_order(points) is False
+        if swap:
+            notes.append(
+                "pasted corners written northing first (X, Y as surveyors write them): read "
+                "by the values (the easting carries the zone prefix, or has 6 digits against "
+                "the northing's 7)"
+            )
+    return [(b, a) for a, b in points] if swap else points
 
 
 #: The file name of a drawn or pasted parcel (:func:`geometry_file`).
