@@ -184,9 +184,7 @@ def test_parts_that_disagree_or_lost_a_part_are_rejected(tmp_path: Path) -> None
     assert code == 0, said
     assert "input rows 8 = checked 2 + rejected 6 (2 rows checked as 1 project(s)" in said
     assert list(_table(out).index) == ["XM02"]
-    rej = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str).set_index(
-        "source_row"
-    )
+    rej = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str).set_index("source_row")
     assert sorted(rej.index, key=int) == ["2", "3", "6", "7", "8", "9"]
     assert rej.loc["2", "code"] == "project_parts_differ"
     assert "also given on row 3" in rej.loc["2", "reason"]
@@ -241,7 +239,7 @@ def test_xian80_caveat_goes_with_the_answer_and_a_near_threshold_is_flagged(
     十三's 20 km rule does not fire, and the verdict is flagged as within the approximation
     of 20 km; the caveat is in site_check.json, the CSV's note and the report beside the
     coordinates. The same point in CGCS2000 carries neither."""
-    cat, layers = _layers()
+    _, layers = _layers()
     bu = layers.frames["builtup"]
     town = bu[bu["name"] == "盂县县城建成区"].geometry.iloc[0]
     c = town.centroid
@@ -285,7 +283,7 @@ def test_xian80_red_line_within_the_error_is_flagged(
     tmp_path: Path, metres: float, flagged: str | None, verdict: str
 ) -> None:
     """A PV point 50 m outside, 50 m inside and 400 m inside a red line, in Xi'an 1980."""
-    cat, layers = _layers()
+    _, layers = _layers()
     rl = layers.frames["redline"]
     big = rl.geometry.iloc[int(rl.geometry.area.argmax())]
     inner = big.representative_point()
@@ -308,3 +306,50 @@ def test_xian80_red_line_within_the_error_is_flagged(
         assert "approximation (100 m) of" not in note
     else:
         assert flagged in note
+
+
+# ---- the reviewer page ---------------------------------------------------------------------
+
+
+def test_page_kind_select_over_an_uploaded_file_is_refused_and_parts_merged(
+    tmp_path: Path,
+) -> None:
+    """The page's 项目类型 select over an upload with its own 建设性质: a clear message (400,
+    not a verdict); an upload of 一期/二期 rows: one project, ``conflict``, as the command."""
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from sxzones.options import ServeOptions
+    from sxzones.serve import create_app
+
+    app, state = create_app(ServeOptions(max_upload_mb=2, max_features=1000))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+            kinds = _kinds_csv(tmp_path).read_bytes()
+            r = client.post(
+                "/api/check",
+                data={"crs": "wgs84", "kind": "relocation"},
+                files={"file": ("kinds.csv", kinds)},
+            )
+            assert r.status_code == 400
+            error = r.json()["error"]
+            assert "would replace the file's own '建设性质' column" in error
+            assert "迁建 relocation" in error and "项目类型" in error
+            ok = client.post(
+                "/api/check", data={"crs": "wgs84"}, files={"file": ("kinds.csv", kinds)}
+            )
+            assert ok.status_code == 200
+            verdicts = {p["project_id"]: p["verdict"] for p in ok.json()["document"]["projects"]}
+            assert verdicts["K1"] == "conflict" and verdicts["K11"] == "conditional"
+            dup = f'项目编号,项目名称,行业,WKT\nXM01,一期,化工,"{PHASE1}"\nXM01,二期,化工,"{PHASE2}"\n'
+            res = client.post(
+                "/api/check",
+                data={"crs": "cgcs2000"},
+                files={"file": ("dup.csv", dup.encode())},
+            ).json()
+            assert [(p["project_id"], p["verdict"]) for p in res["document"]["projects"]] == [
+                ("XM01", "conflict")
+            ]
+            assert res["document"]["input"]["rows_in_parts"] == 2
+    finally:
+        state.close()

@@ -358,7 +358,10 @@ def _say_merged(
 
 
 def _drop(
-    projects: gpd.GeoDataFrame, mask: npt.NDArray[np.bool_], report: LayerReport, n_rejected: int = -1
+    projects: gpd.GeoDataFrame,
+    mask: npt.NDArray[np.bool_],
+    report: LayerReport,
+    n_rejected: int = -1,
 ) -> gpd.GeoDataFrame:
     """``projects`` without the rows under ``mask`` (rejected or absorbed into another
     part); the report's checked rows less the rejected ones (``n_rejected``; -1: all of

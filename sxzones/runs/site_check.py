@@ -25,7 +25,7 @@ from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import latitude_first, parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
-from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
+from sxzones.layers import Catalog, LayerReport, read_file
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.layers.schemas import ROLES as LAYER_ROLES
 from sxzones.layers.validate import Finding, _blank, usual_fields
@@ -34,8 +34,8 @@ from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, bundled_rules, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
-from sxzones.runs.one_project import plain_project
 from sxzones.runs.datum_margin import datum_caveats, datum_of, flag_margins, project_caveat
+from sxzones.runs.one_project import plain_project
 from sxzones.runs.project_parts import merge_parts, parts_counts, validate_parts
 from sxzones.vocab import Vocabulary
 
@@ -676,8 +676,7 @@ def check_summary(run: CheckRun) -> str:
             f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear", "unassessed")
         )
         + f"; input rows {prep.n_read} = checked {prep.n_loaded} + rejected "
-        f"{prep.n_rejected}"
-        + _parts_said(prep, len(table))
+        f"{prep.n_rejected}" + _parts_said(prep, len(table))
     )
     # notes and rejected rows with their reasons, as the firm and siting screens print them
     summary += "".join(f"\n  {f}" for f in prep.findings if f.kind in ("note", "rejected"))
