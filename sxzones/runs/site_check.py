@@ -240,15 +240,20 @@ def read_projects(
     _say_default_kind(projects, report)
     if kind is None:
         _note_blank_kinds(projects, report, raw, mapping)
+    _geometry_notes(projects, report)
+    projects = merge_parts(projects, report, vocabs)
+    _reject_pins(report, pins, raw.row_word)
+    return projects, report
+
+
+def _geometry_notes(projects: gpd.GeoDataFrame, report: LayerReport) -> None:
+    """The ``geometry_note`` column: what repair did to each project's geometry."""
     notes = {}
     for f in report.findings:
         if f.kind == "repaired":
             for r in f.rows:
                 notes[r] = f"invalid geometry repaired: {f.message}"
     projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
-    projects = merge_parts(projects, report, vocabs)
-    _reject_pins(report, pins, raw.row_word)
-    return projects, report
 
 
 def _read_corners(
