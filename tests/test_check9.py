@@ -197,14 +197,24 @@ def test_parts_that_disagree_or_lost_a_part_are_rejected(tmp_path: Path) -> None
         assert any(x.strip().startswith(line) for x in said.splitlines()), line
 
 
-def test_a_duplicate_point_row_and_its_reason_are_printed(tmp_path: Path) -> None:
-    """m13: the check's summary prints each rejected row with its reason, as firms do."""
+def test_points_sharing_an_id_are_rejected_and_printed(tmp_path: Path) -> None:
+    """Two points under one id are not one site (a multipoint's distances came out 0 m from
+    a built-up area neither point is in): both rejected with the reason; every rejected row
+    is printed with its reason (m13)."""
     p = tmp_path / "pts.csv"
-    p.write_text("项目编号,行业,经度,纬度\nA1,光伏,112.8,37.2\nA2,光伏,,\n", "utf-8")
+    p.write_text(
+        "项目编号,行业,经度,纬度\nA1,光伏,112.8,37.2\nA2,光伏,,\n"
+        "P1,焦化,112.484,38.06\nP1,焦化,113.0,37.0\n",
+        "utf-8",
+    )
     code, said = _check("--projects", str(p), "--crs", "wgs84", "--reports", "none",
                         "--out", str(tmp_path / "o"))  # fmt: skip
     assert code == 0, said
-    assert any(x.strip().startswith("rejected: ") and "(row 3)" in x for x in said.splitlines())
+    lines = [x.strip() for x in said.splitlines()]
+    assert any(x.startswith("rejected: coordinates") and "(row 3)" in x for x in lines), said
+    assert any(x.startswith("rejected: 项目编号 'P1'") and "points" in x for x in lines), said
+    assert "input rows 4 = checked 1 + rejected 3" in said
+    assert list(_table(tmp_path / "o").index) == ["A1"]
 
 
 # ---- C14: a project in Xi'an 1980 ----------------------------------------------------------
@@ -353,3 +363,45 @@ def test_page_kind_select_over_an_uploaded_file_is_refused_and_parts_merged(
             assert res["document"]["input"]["rows_in_parts"] == 2
     finally:
         state.close()
+
+
+JZD_X80 = """[属性描述]
+格式版本号=1.01
+坐标系=1980西安坐标系
+几度分带=3
+投影类型=高斯克吕格
+计量单位=米
+带号=38
+[地块坐标]
+5,59.9965,1,厂区,面,,工业用地,,@
+J1,1,4241718.716,38450564.074
+J2,1,4241718.716,38451564.074
+J3,1,4242318.716,38451564.074
+J4,1,4242318.716,38450564.074
+J1,1,4241718.716,38450564.074
+"""
+
+
+def test_xian80_jzd_file_caveat_in_json_csv_and_report(tmp_path: Path) -> None:
+    """The auditor's 界址点 file declaring 1980西安坐标系 (GBK, as survey programs write
+    it): the caveat was on the terminal only. Half the parcel lies in a red line (about
+    300 m deep) and the nearest built-up area is 20.65 km away: nothing near a threshold,
+    so the caveat is given and no verdict flagged."""
+    p = tmp_path / "jzd_x80.txt"
+    p.write_bytes(JZD_X80.encode("gbk"))
+    out = tmp_path / "o"
+    code, said = _check("--project", str(p), "--industry", "chemical", "--out", str(out),
+                        "--lang", "zh")  # fmt: skip
+    assert code == 0, said
+    doc = json.loads((out / "site_check.json").read_text("utf-8"))
+    assert doc["input"]["caveats"] and "Xian 1980" in doc["input"]["caveats"][0]
+    project = doc["projects"][0]
+    assert project["verdict"] == "conflict"
+    assert project["geometry_note"].startswith("Xian 1980 coordinates")
+    assert "approximation (100 m) of" not in project["geometry_note"]
+    csv = pd.read_csv(out / "site_check.csv", encoding="utf-8-sig", dtype=str)
+    assert csv.loc[0, "几何说明"] == project["geometry_note"]
+    html = (out / "report-1.html").read_text("utf-8")
+    coords = html.index("(EPSG:2362 · CGCS2000)</h2>")
+    caveat = html.index("坐标为 Xian 1980：转换至 CGCS2000 无公开参数", coords)
+    assert caveat < html.index("<table", coords)

@@ -97,7 +97,8 @@ def merge_parts(
     the union of the parts' geometries, the first part's row and attributes, the names
     joined, declared areas (hectares) added when every part declares one, and a
     ``geometry_note`` naming the rows. Parts that disagree on the industry or kind (as the
-    rules' vocabularies read them: 化工 and chemical agree), or mix a point with a parcel,
+    rules' vocabularies read them: 化工 and chemical agree), or are points (the check's
+    distances are a parcel's or a point's, not several points') or a point beside a parcel,
     are rejected, each naming the other rows; so are the checked parts of a project one of
     whose parts was rejected. Said in ``report`` (a note, and the rejected rows)."""
     info = projects.attrs.get("sxzones", {})
@@ -207,6 +208,8 @@ def _disagree(
                 said.append(f"{names.get(col, col)} differs ({values})")
     if len(set(family[pos])) > 1:
         said.append("a point and a parcel")
+    elif family[pos].all():  # a multipoint's distances are not a site's: never made
+        said.append("points, and a project's site is not several points")
     return "; ".join(said)
 
 
@@ -223,8 +226,8 @@ def _reject_parts(
     idname = names.get("project_id", "project_id")
     rows = [int(r) for r in projects[ROW].iloc[pos]]
     fix = (
-        f"if the {word}s are parts of one project, give them the same industry and kind; if "
-        f"they are different projects, give each its own {idname}"
+        f"if the {word}s are parts of one project, give them the same industry and kind (and "
+        f"its parcels, not points); if they are different projects, give each its own {idname}"
     )
     for r in rows:
         others = _listed([x for x in rows if x != r])
