@@ -242,45 +242,55 @@ def _as_x80(p: shapely.Point, working: object) -> str:
     return f"{x:.3f},{y:.3f}"
 
 
+@pytest.mark.parametrize(
+    ("metres", "verdict", "flagged"),
+    [(20_050.0, "clear", True), (19_950.0, "conditional", True), (20_300.0, "clear", False)],
+)
 def test_xian80_caveat_goes_with_the_answer_and_a_near_threshold_is_flagged(
-    tmp_path: Path,
+    tmp_path: Path, metres: float, verdict: str, flagged: bool
 ) -> None:
-    """A coking plant 20,050 m (working CRS) from 盂县县城建成区, given in Xi'an 1980: clause
-    十三's 20 km rule does not fire, and the verdict is flagged as within the approximation
-    of 20 km; the caveat is in site_check.json, the CSV's note and the report beside the
+    """A new coking plant 20,050 m, 19,950 m and 20,300 m (working CRS) south-west of
+    吕梁市建成区, given in Xi'an 1980 longitude and latitude: clause 十三's 20 km rule fires
+    only at 19,950 m; the first two are flagged as within the approximation of 20 km, the
+    third not. The caveat is in site_check.json, the CSV's note and the report beside the
     coordinates. The same point in CGCS2000 carries neither."""
     _, layers = _layers()
     bu = layers.frames["builtup"]
-    town = bu[bu["name"] == "盂县县城建成区"].geometry.iloc[0]
+    town = bu[bu["name"] == "吕梁市建成区"].geometry.iloc[0]
     c = town.centroid
-    p = _offset(town, shapely.Point(c.x, c.y + 60_000), 20_050)
-    assert bu.distance(p).min() == pytest.approx(20_050, abs=0.01)
+    away = shapely.Point(
+        c.x + 80_000 * np.cos(np.radians(120)), c.y + 80_000 * np.sin(np.radians(120))
+    )
+    p = _offset(town, away, metres)
+    assert bu.distance(p).min() == pytest.approx(metres, abs=0.01)  # 吕梁市建成区 the nearest
+    lon, lat = Transformer.from_crs(bu.crs, "EPSG:4610", always_xy=True).transform(p.x, p.y)
     out = tmp_path / "x80"
-    code, said = _check("--project", _as_x80(p, bu.crs), "--crs", X80, "--industry", "coking",
-                        "--out", str(out))  # fmt: skip
+    code, said = _check("--project", f"{lon:.9f},{lat:.9f}", "--crs", "xian80",
+                        "--industry", "coking", "--out", str(out))  # fmt: skip
     assert code == 0, said
-    t = _table(out)
-    row = t.iloc[0]
+    row = _table(out).iloc[0]
     d = float(row["builtup_distance_m"])
-    assert 19_950 < d < 20_150 and row["nearest_builtup"] == "盂县县城建成区"
-    assert "site_within_20km_deep_treatment" not in str(row["rule_ids"])
+    assert abs(d - metres) < 30 and row["nearest_builtup"] == "吕梁市建成区"
+    assert row["verdict"] == verdict, said
     note = row["geometry_note"]
     assert note.startswith("Xian 1980 coordinates: the shift to CGCS2000 is approximated")
-    assert "within the Xian 1980 approximation (100 m) of: 20 km" in note
-    assert "confirm with CGCS2000 coordinates" in note
-    assert "within the Xian 1980 approximation (100 m) of: 20 km" in said
+    flag = "within the Xian 1980 approximation (100 m) of: 20 km (site_within_20km_deep_treatment"
+    assert (flag in note) is flagged and (flag in said) is flagged
+    assert note.endswith("confirm with CGCS2000 coordinates") is flagged
     doc = json.loads((out / "site_check.json").read_text("utf-8"))
     assert "Xian 1980" in doc["input"]["caveats"][0]
     assert doc["projects"][0]["geometry_note"] == note
     html = (out / "report-P1.html").read_text("utf-8")
-    coords = html.index("(EPSG:2362 · CGCS2000)</h2>")
+    coords = html.index(" · CGCS2000)</h2>")  # the coordinates' heading: given CRS and CGCS2000
     assert html.index("no published parameters to CGCS2000", coords) < html.index("<table", coords)
     same = tmp_path / "cgcs"
     code, said = _check("--project", f"{p.x:.3f},{p.y:.3f}", "--crs", f"EPSG:{bu.crs.to_epsg()}",
                         "--industry", "coking", "--out", str(same))  # fmt: skip
     assert code == 0, said
+    assert _table(same).iloc[0]["verdict"] == verdict
     assert pd.isna(_table(same).iloc[0]["geometry_note"])
     assert "caveats" not in json.loads((same / "site_check.json").read_text("utf-8"))["input"]
+    assert "no published parameters" not in (same / "report-P1.html").read_text("utf-8")
 
 
 @pytest.mark.parametrize(

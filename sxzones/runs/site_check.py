@@ -227,7 +227,7 @@ def read_projects(
         _note_blank_kinds(projects, report, raw, mapping)
     _geometry_notes(projects, report)
     projects = merge_parts(projects, report, vocabs)
-    _reject_pins(report, pins, raw.row_word)
+    _reject_pins(report, pins, raw.row_word, len(projects))
     return projects, report
 
 
@@ -286,7 +286,9 @@ def _pins_left_out(raw: RawLayer) -> tuple[RawLayer, list[dict[str, Any]]]:
     return replace(raw, frame=kept), left
 
 
-def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> None:
+def _reject_pins(
+    report: LayerReport, pins: list[dict[str, Any]], word: str, n: int | None = None
+) -> None:
     """The pins :func:`_pins_left_out` took from a ``--project`` file, as rejected rows of
     ``report`` (counted among the rows read: every row is checked or rejected)."""
     if not pins:
@@ -310,7 +312,7 @@ def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> 
         "as a project, use --projects"
     )
     rows = tuple(p["row"] for p in pins)
-    n = report.n_loaded
+    n = report.n_loaded if n is None else n  # n: the projects (parts sharing an id are one)
     checked = (
         "the parcel checked"
         if n <= 1
