@@ -552,7 +552,8 @@ class CheckOptions(_Analysis):
         None,
         Opt(
             "--kind",
-            "Project kind, e.g. new, expansion (default new, or the projects' kind field).",
+            "Project kind, e.g. new, expansion (default new, or the projects' kind field; "
+            "refused over a file whose own kind column says otherwise).",
         ),
     )
     id_field: str | None = _field_name("--id", "Project id field of a projects file.", "project_id")

@@ -363,6 +363,7 @@ def site_check_report(
     lang: str = "en",
     lab: Labels | None = None,
     given_crs: str | None = None,
+    datum: str | None = None,
 ) -> str:
     """A printable, self-contained report of project ``pos`` for A4 portrait: name, date,
     verdict, computed (ellipsoidal) and declared areas, distances (ellipsoidal metres), rules
@@ -370,7 +371,9 @@ def site_check_report(
     ellipsoid), admission lists, the parcel's coordinates in ``given_crs`` (the CRS it was
     given in) and CGCS2000, and the data used with their sources and versions. ``lang``:
     ``en`` (Chinese headings with English, values as identifiers, as always), ``zh``
-    (Chinese only) or ``both`` (bilingual headings, values ``中文 (id)``)."""
+    (Chinese only) or ``both`` (bilingual headings, values ``中文 (id)``). ``datum``: the
+    given coordinates' datum when its shift to CGCS2000 is approximated (Xian 1980): said
+    next to the coordinates."""
     lg = check_lang(lang)
     sources = [{"role": r, **s} for r, s in result.layers.sources.items()]
     b = detail["builtup"]
@@ -388,6 +391,7 @@ def site_check_report(
             date=report_date(),
             areas=_areas(detail, dict(row)),
             coordinates=coords,
+            datum_caveat=text("coord_datum_caveat", lg, lab=lab, datum=datum) if datum else "",
             rules_version=" ".join(
                 str(result.rules.document.get(k, "")) for k in ("id", "issued")
             ).strip(),

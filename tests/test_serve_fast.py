@@ -183,7 +183,8 @@ def _summary_by_pandas(run) -> str:  # type: ignore[no-untyped-def]
         + ", ".join(f"{k} {counts.get(k, 0)}" for k in verdicts)
         + f"; input rows {prep.n_read} = checked {prep.n_loaded} + rejected {prep.n_rejected}"
     )
-    summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
+    # notes and rejected rows with their reasons (the rejected ones printed since audit 9 m13)
+    summary += "".join(f"\n  {f}" for f in prep.findings if f.kind in ("note", "rejected"))
     first = table.iloc[:10]
 
     def col(c: str) -> list[object]:

@@ -25,7 +25,7 @@ from sxzones.analyses.site_check import SiteCheckResult, SiteLayers, check_sites
 from sxzones.crs import latitude_first, parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
-from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
+from sxzones.layers import Catalog, LayerReport, read_file
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.layers.schemas import ROLES as LAYER_ROLES
 from sxzones.layers.validate import Finding, _blank, usual_fields
@@ -34,8 +34,11 @@ from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, bundled_rules, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
+from sxzones.runs.datum_margin import datum_caveats, datum_of, flag_margins, project_caveat
 from sxzones.runs.one_project import plain_project
+from sxzones.runs.project_parts import merge_parts, parts_counts, validate_parts
 from sxzones.runs.provenance import layer_source
+from sxzones.vocab import Vocabulary
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -164,6 +167,7 @@ def read_projects(
     single: bool = False,
     raw: RawLayer | None = None,
     corners: bool = False,
+    rules: RuleSet | None = None,
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Projects from a file, a WKT geometry or ``"lon,lat"``, validated for role ``projects``
     and brought to the working CRS. Geometries given as text need ``crs``.
@@ -176,7 +180,12 @@ def read_projects(
     of its own). ``raw``: the file ``spec`` as read already
     (a server makes a drawn parcel's in memory as it writes the file). ``corners``: the
     file is a table of parcel corners (:func:`sxzones.layers.corners.read_corners`), one
-    parcel per parcel number (``id_field`` names the column)."""
+    parcel per parcel number (``id_field`` names the column). ``rules``: the run's rules,
+    whose vocabularies compare ``industry`` and ``kind`` with a file's own columns and the
+    parts of a project (default: the bundled rules).
+
+    Rows sharing a project id with the same industry and kind are one project, the union of
+    its parts (:mod:`sxzones.runs.project_parts`); a blank kind cell is said."""
     mapping, x, y = coordinate_fields(fields)
     if id_field:
         mapping["project_id"] = id_field
@@ -210,8 +219,12 @@ def read_projects(
                 "to a projects file only"
             )
         raw = _text_geometry(spec, crs, name)
-    if industry is not None and raw.path.name:  # a file: its own industry column stands
-        _refuse_industry_over_column(raw, mapping, industry)
+    vocabs = rules if rules is not None else bundled_rules()
+    if raw.path.name:  # a file: its own industry and kind columns stand
+        if industry is not None:
+            _refuse_over_column(raw, mapping, "industry", industry, vocabs.industries)
+        if kind is not None:
+            _refuse_over_column(raw, mapping, "kind", kind, vocabs.project_kinds)
     constants = {k: v for k, v in (("industry", industry), ("kind", kind)) if v is not None}
     if not mapping:  # one drawn, pasted or typed project: made at once when nothing is found
         working = CRS.from_user_input(cat.working.crs)
@@ -225,28 +238,29 @@ def read_projects(
     if kind is not None:
         raw.frame["kind"] = kind
         mapping["kind"] = "kind"
-    projects, report = validate_layer(
-        raw,
-        "projects",
-        name="projects",
-        working_crs=cat.working.crs,
-        fields=mapping,
-        study_area=cat.study_area,
-    )
+    projects, report = validate_parts(raw, mapping, cat.working.crs, cat.study_area)
     if not {"industry", "industry_code"} & set(projects.columns):
         raise SxzonesError(
             f"{raw.path}: the projects have no industry field: give --industry (steel, "
             "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
         )
-    _reject_pins(report, pins, raw.row_word)
     _say_default_kind(projects, report)
+    if kind is None:
+        _note_blank_kinds(projects, report, raw, mapping)
+    _geometry_notes(projects, report)
+    projects = merge_parts(projects, report, vocabs)
+    _reject_pins(report, pins, raw.row_word, len(projects))
+    return projects, report
+
+
+def _geometry_notes(projects: gpd.GeoDataFrame, report: LayerReport) -> None:
+    """The ``geometry_note`` column: what repair did to each project's geometry."""
     notes = {}
     for f in report.findings:
         if f.kind == "repaired":
             for r in f.rows:
                 notes[r] = f"invalid geometry repaired: {f.message}"
     projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
-    return projects, report
 
 
 def _read_corners(
@@ -294,7 +308,9 @@ def _pins_left_out(raw: RawLayer) -> tuple[RawLayer, list[dict[str, Any]]]:
     return replace(raw, frame=kept), left
 
 
-def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> None:
+def _reject_pins(
+    report: LayerReport, pins: list[dict[str, Any]], word: str, n: int | None = None
+) -> None:
     """The pins :func:`_pins_left_out` took from a ``--project`` file, as rejected rows of
     ``report`` (counted among the rows read: every row is checked or rejected)."""
     if not pins:
@@ -318,7 +334,7 @@ def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> 
         "as a project, use --projects"
     )
     rows = tuple(p["row"] for p in pins)
-    n = report.n_loaded
+    n = report.n_loaded if n is None else n  # n: the projects (parts sharing an id are one)
     checked = (
         "the parcel checked"
         if n <= 1
@@ -332,30 +348,82 @@ def _reject_pins(report: LayerReport, pins: list[dict[str, Any]], word: str) -> 
     ]
 
 
-def _refuse_industry_over_column(raw: RawLayer, mapping: dict[str, str], industry: str) -> None:
-    """Refuse ``--industry`` over a projects file whose own industry column (行业, industry,
-    or the column ``--industry-field`` names) gives another industry for some project: the
-    option would replace it, and a coking project inside a built-up area was checked as PV,
-    ``clear`` (an independent check found it so). The same industry everywhere passes."""
+def _file_column(raw: RawLayer, mapping: dict[str, str], canon: str) -> str | None:
+    """The column of a projects file that validation reads as ``canon`` (``industry``,
+    ``kind``): the one a field option names, the canonical name itself, else the usual name
+    (行业, 建设性质 ...); for ``industry`` a code column (行业代码) when there is no name
+    column. None when the file has none."""
     cols = [str(c) for c in raw.frame.columns]
-    col = mapping.get("industry") or ("industry" if "industry" in cols else None)
+    col = mapping.get(canon) or (canon if canon in cols else None)
     if col is None:
         found = usual_fields(cols, LAYER_ROLES["projects"], taken=mapping)
-        col = found.get("industry") or found.get("industry_code")
-    if col is None or col not in raw.frame.columns:
+        col = found.get(canon) or (found.get("industry_code") if canon == "industry" else None)
+    return col if col is not None and col in raw.frame.columns else None
+
+
+def _refuse_over_column(
+    raw: RawLayer, mapping: dict[str, str], canon: str, given: str, vocab: Vocabulary
+) -> None:
+    """Refuse ``--industry`` (``--kind``) over a projects file whose own industry (kind)
+    column gives another value for some project: the option would replace it. A coking
+    project inside a built-up area was checked as PV, ``clear``; a new coking plant in the
+    Taiyuan region given ``--kind 迁建`` went ``conflict`` -> ``conditional`` (independent
+    checks found both). The same value everywhere, and blank cells, pass."""
+    col = _file_column(raw, mapping, canon)
+    if col is None:
         return
-    vocab = bundled_rules().industries
-    given = vocab.resolve(industry) or industry
+    want = vocab.resolve(given) or given
     values = raw.frame[col]
     counts = values[~_blank(values)].astype(str).str.strip().value_counts()  # once per value
-    other = [(v, int(n)) for v, n in counts.items() if (vocab.resolve(v) or v) != given]
+    other = [(v, int(n)) for v, n in counts.items() if (vocab.resolve(v) or v) != want]
     if not other:
         return
     said = ", ".join(f"{v} ({n})" for v, n in other[:4])
+    said += f" and {len(other) - 4} more" if len(other) > 4 else ""
+    if canon == "industry":
+        raise SxzonesError(
+            f"{raw.path}: --industry {given} would replace the file's own {col!r} column, "
+            f"which gives other industries: {said}. Fix: drop --industry to check each "
+            f"project as its {col!r} says, or remove that column from the file to check "
+            f"them all as {given}"
+        )
+    shown = vocab.label(want) if vocab.resolve(given) else given  # the page gives the id
     raise SxzonesError(
-        f"{raw.path}: --industry {industry} would replace the file's own {col!r} column, which "
-        f"gives other industries: {said}. Fix: drop --industry to check each project as its "
-        f"{col!r} says, or remove that column from the file to check them all as {industry}"
+        f"{raw.path}: the kind {shown} given for every project (--kind, a recipe's kind, "
+        f"or the reviewer page's 项目类型) would replace the file's own {col!r} column, which "
+        f"gives other kinds: {said}. Fix: leave the kind out (on the page: 项目类型 "
+        f"'取自文件或新建') to check each project as its {col!r} says, or remove that column "
+        f"from the file to check them all as {shown}"
+    )
+
+
+def _note_blank_kinds(
+    projects: gpd.GeoDataFrame, report: LayerReport, raw: RawLayer, mapping: dict[str, str]
+) -> None:
+    """Say which projects have a blank cell in the file's kind column (建设性质): each is
+    checked as new (新建), as a file without the column is (the analysis reads a blank kind
+    so, :func:`sxzones.analyses.site_check.check_sites`), which is the strictest reading:
+    clause 五's ban on new steel, coking and cement in the Taiyuan region applies to it. A
+    blank cell was checked so without a word."""
+    if "kind" not in projects.columns:
+        return
+    blank = _blank(projects["kind"])
+    if not blank.any():
+        return
+    col = _file_column(raw, mapping, "kind") or "kind"
+    rows = tuple(int(r) for r in projects.loc[blank, ROW])
+    report.findings.append(
+        Finding(
+            "note",
+            "kind_blank",
+            f"{len(rows)} project(s) with a blank {col}: each checked as new (新建), the "
+            "strictest reading (clause 五's ban on new steel, coking and cement in the "
+            "Taiyuan region applies)",
+            rows,
+            col,
+            f"fill in the {col} (扩建, 迁建, 产能置换 ...) where the project is not new",
+            raw.row_word,
+        )
     )
 
 
@@ -388,9 +456,28 @@ def check_document(
         },
         "working_crs": f"EPSG:{cat.working.crs.to_epsg()}",
         "layers": result.layers.sources,
-        "input": {"rows": prep.n_read, "checked": prep.n_loaded, "rejected": prep.n_rejected},
+        "input": _input_counts(prep, len(result.table)),
         "projects": details,
     }
+
+
+def _input_counts(prep: LayerReport, n_projects: int) -> dict[str, Any]:
+    """The JSON's ``input``: rows read, checked and rejected; when rows sharing a project id
+    were checked as one project, ``projects`` (checked) and ``rows_in_parts``; when the
+    projects' datum has no published shift to CGCS2000, its ``caveats`` (as the layers')."""
+    out: dict[str, Any] = {
+        "rows": prep.n_read,
+        "checked": prep.n_loaded,
+        "rejected": prep.n_rejected,
+    }
+    parts = parts_counts(prep, n_projects)
+    if parts is not None:
+        out["projects"] = n_projects
+        out["rows_in_parts"] = parts[0]
+    caveats = datum_caveats(prep)
+    if caveats:
+        out["caveats"] = caveats
+    return out
 
 
 def write_check_outputs(
@@ -433,7 +520,14 @@ def write_check_outputs(
         if reports == "flagged" and d["verdict"] == "clear":
             continue
         html = site_check_report(
-            result, pos, d, __version__, lang=lang, lab=lab, given_crs=prep.source_crs or None
+            result,
+            pos,
+            d,
+            __version__,
+            lang=lang,
+            lab=lab,
+            given_crs=prep.source_crs or None,
+            datum=datum_of(prep),
         )
         write_text(html, pub.stage(name), overwrite=True)
 
@@ -530,9 +624,11 @@ def compute_check(
         single=opts.project is not None,
         raw=raw,
         corners=opts.corners,
+        rules=ruleset,
     )
     layers = layers if layers is not None else site_layers(cat)
     result = _check(opts, projects, layers, ruleset)
+    flag_margins(result, prep, ruleset)  # a datum with no published shift: said per project
     return CheckRun(projects, prep, layers, result, ruleset)
 
 
@@ -594,12 +690,15 @@ def check_summary(run: CheckRun) -> str:
             f"{k} {counts.get(k, 0)}" for k in ("conflict", "conditional", "clear", "unassessed")
         )
         + f"; input rows {prep.n_read} = checked {prep.n_loaded} + rejected "
-        f"{prep.n_rejected}"
+        f"{prep.n_rejected}" + _parts_said(prep, len(table))
     )
-    summary += "".join(f"\n  {f}" for f in prep.findings if f.kind == "note")
+    # notes and rejected rows with their reasons, as the firm and siting screens print them
+    summary += "".join(f"\n  {f}" for f in prep.findings if f.kind in ("note", "rejected"))
     for src in run.layers.sources.values():
         summary += "".join(f"\n  layer {src['layer']}: {c}" for c in src.get("caveats", []))
     summary += _declared_warning(table)
+    datum = datum_of(prep)
+    said = project_caveat(datum) if datum else None  # in the notes above: once
     for pid, verdict, rules, note, why in zip(
         _first_texts(table, "project_id"),
         verdicts[:10],
@@ -609,6 +708,8 @@ def check_summary(run: CheckRun) -> str:
         strict=True,
     ):
         ids = [x for x in str(rules).split(";") if x]
+        if said and note:
+            note = "; ".join(p for p in str(note).split("; ") if p != said)
         summary += (
             f"\n  {pid}: {verdict}"
             + (f" ({', '.join(ids)})" if ids else "")
@@ -646,6 +747,17 @@ def _declared_warning(table: pd.DataFrame) -> str:
         f"by more than {DECLARED_TOLERANCE:.0%}: {shown}{' ...' if len(k) > 5 else ''}; check "
         "the unit (hectares) and the parcel"
     )
+
+
+def _parts_said(prep: LayerReport, n_projects: int) -> str:
+    """`` (5 rows checked as 2 projects given in parts)`` when rows sharing a project id
+    were checked as one project each ("" otherwise): the row accounting then counts rows,
+    the verdicts projects."""
+    parts = parts_counts(prep, n_projects)
+    if parts is None:
+        return ""
+    rows, projects = parts
+    return f" ({rows} rows checked as {projects} project(s) given in parts)"
 
 
 def _first_texts(frame: pd.DataFrame, col: str, k: int = 10) -> list[Any]:
