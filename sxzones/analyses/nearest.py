@@ -167,11 +167,8 @@ class _Segments:
                 same = ci[1:] == ci[:-1]
                 ids.append(poly[ci[:-1][same]])
             else:
-                parts, part_of = shapely.get_parts(g, return_index=True)
-                rings, ring_of = shapely.get_rings(parts, return_index=True)
-                coords, ci = shapely.get_coordinates(rings, return_index=True)
-                same = ci[1:] == ci[:-1]
-                ids.append(poly[part_of[ring_of[ci[:-1][same]]]])
+                coords, same, owner = _part_segments(g)
+                ids.append(poly[owner])
             rows.append(np.column_stack([coords[:-1][same], coords[1:][same]]))
         owner = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
         xy = np.vstack(rows) if rows else np.empty((0, 4))
@@ -189,6 +186,34 @@ class _Segments:
         use: :func:`_near_segments` prunes by them between blocks and segments."""
         owner = np.repeat(np.arange(len(self.count)), self.count)
         return _group_boxes(self.xy, owner, self.start, self.count, SUB)
+
+
+def _part_segments(
+    geoms: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """The segments of geometries other than single points: ``coords`` and ``same``, the
+    pairs ``coords[k], coords[k + 1]`` where ``same[k]`` being one segment, and the index
+    into ``geoms`` of each such segment's geometry. Every ring of a polygon, every line, and
+    each point of a multipoint or collection as a segment of length zero (a multipoint's or
+    a line's parts had been taken for rings: none found, no segment, distance 0 to any
+    area)."""
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    while len(parts) and (shapely.get_type_id(parts) >= 4).any():  # collections in collections
+        more, of = shapely.get_parts(parts, return_index=True)
+        parts, part_of = more, part_of[of]
+    kind = shapely.get_type_id(parts)
+    poly, linear = kind == 3, (kind == 1) | (kind == 2)
+    rings, ring_of = shapely.get_rings(parts[poly], return_index=True)
+    line_part = np.concatenate([np.flatnonzero(poly)[ring_of], np.flatnonzero(linear)])
+    coords, ci = shapely.get_coordinates(np.concatenate([rings, parts[linear]]), return_index=True)
+    owner = part_of[line_part[ci]]
+    pts = np.flatnonzero((kind == 0) & ~shapely.is_empty(parts))
+    if len(pts):  # each point its coordinate twice: one zero-length segment of its own
+        coords = np.vstack([coords, np.repeat(shapely.get_coordinates(parts[pts]), 2, axis=0)])
+        ci = np.concatenate([ci, np.repeat(len(line_part) + np.arange(len(pts)), 2)])
+        owner = np.concatenate([owner, np.repeat(part_of[pts], 2)])
+    same = ci[1:] == ci[:-1]
+    return coords, same, owner[:-1][same]
 
 
 def _group_boxes(
