@@ -766,20 +766,21 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
         ids = frame.loc[polys, id_field].astype("string").str.strip()
         if ids.notna().all() and (ids != "").all() and ids.nunique() == 1:
             return  # the parts of one project
-    areas = ellipsoidal_area(geoms[polys], raw.spec.crs)
-    label = next((c for c in ("Layer", "folder", "Name", "name") if c in frame.columns), None)
+    if raw.spec.crs.is_geographic:  # lon/lat (a GCJ-02 offset changes an area by < 1e-5)
+        geod = raw.spec.crs.get_geod() or pyproj.Geod(ellps="WGS84")
+        areas = [abs(geod.geometry_area_perimeter(g)[0]) for g in geoms[polys]]
+    else:
+        areas = list(ellipsoidal_area(geoms[polys], raw.spec.crs))
+    words = {"Layer": "layer ", "folder": "folder ", "Name": "", "name": ""}
+    labels = [c for c in words if c in frame.columns]
     shown = []
-    for row, area, what in zip(
-        frame.loc[polys, ROW],
-        areas,
-        frame.loc[polys, label] if label else [None] * int(polys.sum()),
-        strict=True,
-    ):
-        word = "layer " if label == "Layer" else ""
-        said = f"{word}{what}, " if isinstance(what, str) and what else ""
-        shown.append(f"{raw.row_word} {row} ({said}{area:,.0f} m²)")
+    for k, area in zip(np.flatnonzero(polys), areas, strict=True):
+        said = [f"{words[c]}{v}" for c in labels if isinstance(v := frame[c].iloc[k], str) and v]
+        shown.append(
+            f"{raw.row_word} {frame[ROW].iloc[k]} ({', '.join([*said, f'{area:,.0f} m²'])})"
+        )
     more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
-    if label == "Layer":
+    if "Layer" in labels:
         layers = ", ".join(dict.fromkeys(str(v) for v in frame.loc[polys, "Layer"]))
         fix = (
             f"choose the red line's CAD layer with --layer (its layers: {layers}), or export "
