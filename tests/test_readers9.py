@@ -388,3 +388,59 @@ def test_parts_sharing_an_id_are_one_project(tmp_path):
                 refuse_several_parcels(raw)
         else:
             refuse_several_parcels(raw)
+
+
+# ---- m3: PostGIS EWKT and an unclosed ring; m17: a .xls that is HTML or CSV ---------------
+
+SQUARE_WKT = "112.55 37.86, 112.56 37.86, 112.56 37.87, 112.55 37.87"
+
+
+def test_ewkt_srid_is_the_crs_and_an_open_ring_is_closed(tmp_path):
+    """m3: ``SRID=4490;`` declares the file's CRS (a contradicting --crs is refused, as a
+    .prj's is); a ring without its closing point is closed and said; both read as the
+    same closed polygon, in CGCS2000 (back from the working CRS within 1e-9°)."""
+    p = tmp_path / "ewkt.csv"
+    p.write_text(
+        "项目编号,行业,WKT\n"
+        f'W1,化工,"SRID=4490;POLYGON(({SQUARE_WKT}, 112.55 37.86))"\n'
+        f'W2,化工,"POLYGON (({SQUARE_WKT}))"\n',
+        "utf-8",
+    )
+    raw = read_file(p)
+    assert raw.spec.crs.to_epsg() == 4490
+    assert any("SRID= prefix (PostGIS) declares EPSG:4490" in n for n in raw.notes)
+    assert any("not closed" in n and "1 row(s): 3" in n for n in raw.notes)
+    a, b = raw.frame.geometry
+    assert a.equals(b)
+    with pytest.raises(CRSError, match=r"declares EPSG:4490 .* but gcj02 was given.*SRID="):
+        read_file(p, crs="gcj02")
+    frame, report = validate_layer(raw, "projects", working_crs=4546)
+    assert report.n_rejected == 0
+    back = frame.to_crs(4490).geometry
+    assert back.iloc[0].normalize().equals_exact(b.normalize(), 1e-9)
+
+
+def test_an_xls_that_is_a_web_page_or_a_csv_is_read_by_its_content(tmp_path):
+    """m17: a web system's 导出Excel (an HTML table named .xls) and a CSV renamed .xlsx are
+    read as what they are, said; the same rows as the CSV itself."""
+    rows = [["企业名称", "行业", "经度", "纬度"], ["甲焦化", "焦化", "112.5534", "37.8695"],
+            ["乙钢铁", "钢铁", "112.70", "37.69"]]  # fmt: skip
+    page = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    html_xls = tmp_path / "导出.xls"
+    html_xls.write_text(
+        f'<html><head><meta charset="gbk"></head><body><table border="1">{page}</table>'
+        "</body></html>",
+        "gbk",
+    )
+    csv_xlsx = tmp_path / "renamed.xlsx"
+    csv_xlsx.write_text("\n".join(",".join(r) for r in rows) + "\n", "gb18030")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(",".join(r) for r in rows) + "\n", "utf-8")
+    want = read_file(plain, crs="wgs84").frame
+    for path, said in ((html_xls, "web page's table"), (csv_xlsx, "text table (CSV)")):
+        raw = read_file(path, crs="wgs84")
+        assert any(n.startswith("read by its content:") and said in n for n in raw.notes)
+        got = raw.frame
+        assert got["企业名称"].tolist() == ["甲焦化", "乙钢铁"]
+        assert got["source_row"].tolist() == [2, 3]
+        assert got.geometry.equals(want.geometry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html.parser
 import itertools
 import re
 import shutil
@@ -542,7 +543,13 @@ def _resolve_spec(
         if file_crs is not None and _declares(path, file_crs):
             fspec = parse_crs(file_crs)
             if not fspec.crs.equals(spec.crs) or spec.obfuscation:
-                own = "its crs member" if path.suffix.lower() in _IMPLICIT_CRS else "its .prj"
+                own = (
+                    "its crs member"
+                    if path.suffix.lower() in _IMPLICIT_CRS
+                    else "the SRID= of its WKT"
+                    if path.suffix.lower() in _TABLE
+                    else "its .prj"
+                )
                 raise CRSError(
                     f"{path}: the file declares {fspec.name} ({fspec.description}) but "
                     f"{spec.name} was given. Fix: drop the CRS option to use the file's own, or "
@@ -747,7 +754,9 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     """Refuse a file given as one project (``check --project``) that holds several polygons
     (a 红线图 whose every closed polyline was checked as a project: the drawing's frame, a
     building), listing them with their CAD layer or name and area (m², on the ellipsoid),
-    and the fix; unless every one has the same id (the parts of one multipart project).
+    and the fix; unless every one has the same id (the parts of one multipart project), or
+    the file is a 界址点 file, whose every parcel is declared one (地块编号 and 界址点数 in
+    its header): those stay checked parcel by parcel, as before.
     ``id_field``: the column of the projects' id (mapped, ``project_id`` or a usual name)."""
     from sxzones.geodesy import ellipsoidal_area
     from sxzones.layers.schemas import ROLES
@@ -756,7 +765,7 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     frame = raw.frame
     geoms = frame.geometry.to_numpy()
     polys = np.isin(shapely.get_type_id(geoms), (3, 6))
-    if polys.sum() <= 1:
+    if polys.sum() <= 1 or raw.row_word == "parcel":
         return
     cols = [str(c) for c in frame.columns]
     if id_field is None:
@@ -1103,7 +1112,16 @@ def _read_table(
     its coordinate columns, or by two of ``header_names``: normalised header names of a
     table without coordinates, see :func:`_header_row`)."""
     suffix = path.suffix.lower()
-    if suffix in _EXCEL:
+    kind = _workbook_kind(path) if suffix in _EXCEL else "text"
+    if kind == "html":
+        notes.append(
+            f"read by its content: the {suffix} is a web page's table (HTML, as web systems "
+            "export 导出Excel), not a workbook"
+        )
+        return _sheet_table(_html_table(path, encoding), x, y, header_names, notes)
+    if kind == "text" and suffix in _EXCEL:
+        notes.append(f"read by its content: the {suffix} is a text table (CSV), not a workbook")
+    if kind == "workbook":
         first: list[str] = []
         names = _visible_sheets(path, notes) if sheet is None else []
         start: str | int = sheet if sheet is not None else (names[0] if names else 0)
@@ -1162,6 +1180,89 @@ def _read_table(
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def _workbook_kind(path: Path) -> str:
+    """What a file named as a workbook holds, by its first bytes: ``workbook`` (an Excel
+    .xls, or a zip: .xlsx, .ods; anything not recognised, for the workbook reader to
+    refuse), ``html`` (a web page with a table: what many web systems export as
+    导出Excel) or ``text`` (a CSV renamed .xls)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith((b"\xd0\xcf\x11\xe0", b"PK\x03\x04")) or b"\0" in head[:4096]:
+        return "workbook"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith(b"<") and b"<table" in head.lower():
+        return "html"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "text"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "text"
+    except UnicodeDecodeError:
+        return "workbook"
+
+
+class _TableCells(html.parser.HTMLParser):
+    """The cells of an HTML page's first table, row by row (a cell spanning columns is
+    repeated, as a merged cell is read)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.depth = 0  # tables open; the first one's rows are read
+        self.done = False
+        self.cell: list[str] | None = None
+        self.span = 1
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.depth += 1
+        elif self.depth == 1 and not self.done and tag == "tr":
+            self.rows.append([])
+        elif self.depth == 1 and not self.done and tag in ("td", "th") and self.rows:
+            self.cell = []
+            span = dict(attrs).get("colspan") or "1"
+            self.span = int(span) if span.isdigit() and 0 < int(span) < 1000 else 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1] += [" ".join("".join(self.cell).split())] * self.span
+            self.cell = None
+        elif tag == "table":
+            self.depth -= 1
+            self.done = self.done or self.depth == 0
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def _html_table(path: Path, encoding: str | None) -> pd.DataFrame:
+    """The first table of an HTML page as a sheet's cells (no header; text as written),
+    the page decoded as given, as its ``charset`` says, else UTF-8, else GB18030."""
+    data = path.read_bytes()
+    m = re.search(rb"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", data[:4096], re.IGNORECASE)
+    tries = [encoding] if encoding else []
+    tries += [m.group(1).decode("ascii")] if m else []
+    for enc in [*tries, "utf-8", "gb18030"]:
+        try:
+            text = data.decode(enc)
+            break
+        except (UnicodeDecodeError, LookupError):
+            continue
+    else:
+        raise _refuse(path, "the web page is neither UTF-8 nor GB18030", "--encoding ...")
+    parser = _TableCells()
+    parser.feed(text)
+    rows = [r for r in parser.rows if r]
+    if not rows:
+        raise _refuse(path, "the web page holds no table", "export the list again as .xlsx")
+    width = max(map(len, rows))
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
 
 
 def _visible_sheets(path: Path, notes: list[str]) -> list[str]:
@@ -1705,14 +1806,54 @@ def _split_pair(table: pd.DataFrame, col: Any) -> tuple[pd.DataFrame, str, str, 
     return out, cx, cy, order
 
 
-def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
+#: PostGIS's EWKT prefix (``SRID=4490;POLYGON(...)``, as ``ST_AsEWKT`` writes it).
+_EWKT_SRID = re.compile(r"^\s*SRID\s*=\s*(\d+)\s*;\s*", re.IGNORECASE)
+#: The coordinate list of one ring (innermost brackets) of a WKT polygon.
+_WKT_RING = re.compile(r"\(([^()]+)\)")
+
+
+def _close_rings(text: str) -> str | None:
+    """A WKT polygon or multipolygon with every ring that does not end where it starts
+    closed (its first point repeated at its end); None when no ring was open or the text
+    is no polygon."""
+    if not re.match(r"\s*(?:MULTI)?POLYGON\b", text, re.IGNORECASE):
+        return None
+    opened = False
+
+    def close(m: re.Match[str]) -> str:
+        nonlocal opened
+        pts = [p.strip() for p in m.group(1).split(",")]
+        if len(pts) >= 3 and pts[0].split() != pts[-1].split():
+            opened = True
+            pts.append(pts[0])
+        return f"({', '.join(pts)})"
+
+    closed = _WKT_RING.sub(close, text)
+    return closed if opened else None
+
+
+def _geometries_from_wkt(table: pd.DataFrame, col: Any, path: Path) -> gpd.GeoDataFrame:
     """The table with its WKT column made the geometry (None where the text is blank or not
-    WKT: rejected by validation with its row); blank rows are skipped, their places kept."""
+    WKT: rejected by validation with its row); blank rows are skipped, their places kept.
+    PostGIS's ``SRID=4490;`` prefix is read (one SRID for the file: ``attrs["wkt_srid"]``,
+    the file's CRS; several are refused); a polygon ring not closed (first point not
+    repeated at the end) is closed, its rows said in ``attrs["wkt_closed"]``."""
     text = table[col].astype("string").str.strip().fillna("")
-    geoms = shapely.from_wkt(
-        np.where(text.to_numpy(dtype=object) == "", None, text.to_numpy(dtype=object)),
-        on_invalid="ignore",
-    )
+    srid = text.str.extract(_EWKT_SRID, expand=False).dropna()
+    if srid.nunique() > 1:
+        raise _refuse(
+            path,
+            f"the WKT column {col} carries several SRIDs ({', '.join(sorted(set(srid)))})",
+            "give one CRS per file: split it by SRID",
+        )
+    cells = text.str.replace(_EWKT_SRID, "", regex=True).to_numpy(dtype=object)
+    geoms = shapely.from_wkt(np.where(cells == "", None, cells), on_invalid="ignore")
+    closed = []
+    for k in np.flatnonzero(shapely.is_missing(geoms) & (cells != "")):
+        fixed = _close_rings(str(cells[k]))
+        if fixed is not None and (g := shapely.from_wkt(fixed, on_invalid="ignore")) is not None:
+            geoms[k] = g
+            closed.append(int(k))
     missing = shapely.is_missing(geoms)
     blank = blank_rows(table, missing)
     keep = np.ones(len(table), bool)
@@ -1720,6 +1861,9 @@ def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(table.drop(columns=[col])[keep], geometry=geoms[keep])
     frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
     frame.attrs["wkt_column"] = str(col)
+    frame.attrs["wkt_closed"] = tuple(closed)
+    if len(srid):
+        frame.attrs["wkt_srid"] = f"EPSG:{srid.iloc[0]}"
     return frame
 
 
@@ -1909,8 +2053,14 @@ def _read_table_layer(
     wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
     both = None if x or wkt is not None else _pair_column(table.columns)
     if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
-        frame = _geometries_from_wkt(table, wkt)
+        frame = _geometries_from_wkt(table, wkt, p)
         notes.append(f"geometries read from the WKT column {wkt}")
+        if closed := frame.attrs.pop("wkt_closed", ()):
+            rows = ", ".join(str(k + header_row + 1) for k in closed[:10])
+            notes.append(
+                f"geometries read from the WKT column {wkt}: polygon ring(s) not closed (the "
+                f"first point not repeated at the end) closed in {len(closed)} row(s): {rows}"
+            )
     elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
         _check_header_crs(p, (both,), crs)
         table, x, y, order = _split_pair(table, both)
@@ -2020,6 +2170,9 @@ def read_file(
     elif suffix in _TABLE or _text_table(p, encoding, x, y, notes):
         frame, xy, header_row = _read_table_layer(p, x, y, sheet, encoding, notes, crs, points)
         table = True
+        if (file_crs := frame.attrs.pop("wkt_srid", None)) is not None:
+            notes.append(f"geometries read from the WKT column: its SRID= prefix (PostGIS) "
+                         f"declares {file_crs}")  # fmt: skip
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:

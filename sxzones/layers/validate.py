@@ -164,7 +164,7 @@ _SAID_READ_NOTES = (
     "corner coordinates read from ",
     "no CRS in the file: read as WGS84",
     "attributes read as UTF-8 although",
-    "several parcels of one project",
+    "read by its content:",
 )
 
 
