@@ -135,30 +135,34 @@ def test_geojson_read_as_wgs84_says_so(tmp_path):
     assert IMPLIED_WGS84 not in read_file(member).notes
 
 
-def test_the_reviewer_page_reads_a_3d_geojson_as_gcj02(tmp_path):
-    """m14 (first half): the page's upload with CRS gcj02 is checked, not refused."""
+@pytest.fixture(scope="module")
+def page():
+    """The pages' API, analyses in the server's own process."""
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
 
     from sxzones.options import ServeOptions
     from sxzones.serve import create_app
 
-    p = _amap_geojson(tmp_path / "amap_z.geojson", height=True)
     app, state = create_app(ServeOptions(workers=0))
-    try:
-        with TestClient(app, base_url="http://127.0.0.1:8765") as client:
-            files = {"file": ("amap_z.geojson", p.read_bytes())}
-            form = {"crs": "gcj02", "industry": "chemical"}
-            res = client.post("/api/check", data=form, files=files)
-            assert res.status_code == 200, res.text
-            area = res.json()["document"]["projects"][0]["area_m2"]
-            res = client.post("/api/check", data={"industry": "chemical"}, files=files)
-            assert res.status_code == 200, res.text
-            assert "read as WGS84" in res.json()["summary"]
-    finally:
-        state.close()
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        yield client
+    state.close()
+
+
+def test_the_reviewer_page_reads_a_3d_geojson_as_gcj02(page, tmp_path):
+    """m14 (first half): the page's upload with CRS gcj02 is checked, not refused; without
+    a CRS the page says it was read as WGS84."""
+    p = _amap_geojson(tmp_path / "amap_z.geojson", height=True)
+    files = {"file": ("amap_z.geojson", p.read_bytes())}
+    res = page.post("/api/check", data={"crs": "gcj02", "industry": "chemical"}, files=files)
+    assert res.status_code == 200, res.text
+    area = res.json()["document"]["projects"][0]["area_m2"]
     lon, lat = zip(*SQUARE, strict=True)
     assert area == pytest.approx(abs(GEOD.polygon_area_perimeter(lon, lat)[0]), rel=1e-5)
+    res = page.post("/api/check", data={"industry": "chemical"}, files=files)
+    assert res.status_code == 200, res.text
+    assert "no CRS in the file: read as WGS84" in res.json()["summary"]
 
 
 # ---- C10: a .cpg that contradicts the .dbf ------------------------------------------------
@@ -444,3 +448,17 @@ def test_an_xls_that_is_a_web_page_or_a_csv_is_read_by_its_content(tmp_path):
         assert got["企业名称"].tolist() == ["甲焦化", "乙钢铁"]
         assert got["source_row"].tolist() == [2, 3]
         assert got.geometry.equals(want.geometry)
+
+
+def test_the_firm_page_takes_a_web_page_xls(page, tmp_path):
+    """m17 on the firm page: the upload limit counted the .xls as a workbook and refused it
+    as damaged; its rows are screened."""
+    rows = "".join(
+        f"<tr><td>{n}</td><td>焦化</td><td>{x}</td><td>37.8695</td></tr>"
+        for n, x in (("甲焦化", 112.5534), ("乙焦化", 112.56))
+    )
+    body = f"<html><body><table><tr><td>企业名称</td><td>行业</td><td>经度</td><td>纬度</td></tr>{rows}"
+    files = {"file": ("导出.xls", (body + "</table></body></html>").encode("utf-8"))}
+    res = page.post("/api/firms", data={"crs": "wgs84"}, files=files)
+    assert res.status_code == 200, res.text
+    assert res.json()["rows"] == 2

@@ -1112,7 +1112,7 @@ def _read_table(
     its coordinate columns, or by two of ``header_names``: normalised header names of a
     table without coordinates, see :func:`_header_row`)."""
     suffix = path.suffix.lower()
-    kind = _workbook_kind(path) if suffix in _EXCEL else "text"
+    kind = workbook_kind(path) if suffix in _EXCEL else "text"
     if kind == "html":
         notes.append(
             f"read by its content: the {suffix} is a web page's table (HTML, as web systems "
@@ -1182,7 +1182,7 @@ def _read_table(
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
 
 
-def _workbook_kind(path: Path) -> str:
+def workbook_kind(path: Path) -> str:
     """What a file named as a workbook holds, by its first bytes: ``workbook`` (an Excel
     .xls, or a zip: .xlsx, .ods; anything not recognised, for the workbook reader to
     refuse), ``html`` (a web page with a table: what many web systems export as
