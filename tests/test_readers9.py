@@ -220,6 +220,12 @@ def test_a_right_cpg_is_honoured_and_a_wrong_encoding_refused(tmp_path):
     assert read_file(utf8, encoding="UTF-8").frame["QYMC"].tolist() == NAMES
     with pytest.raises(LayerError, match=r"not UTF-8 \(record 1, field QYMC\)"):
         read_file(gbk, encoding="UTF-8")
+    western = _firms_shp(tmp_path / "gbk1252.shp", "GBK", "1252")  # an ArcGIS default .cpg
+    raw = read_file(western)
+    assert raw.frame["QYMC"].tolist() == NAMES
+    assert "attributes read as GB18030 (the .cpg says 1252; the text is Chinese in GBK)" in (
+        raw.notes
+    )
 
 
 # ---- C12: a layer option's file without .prj --------------------------------------------

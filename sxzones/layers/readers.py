@@ -373,10 +373,11 @@ def _decodes(values: list[tuple[int, str, bytes]], codec: str) -> tuple[int, str
     return None
 
 
-def _chinese(values: list[tuple[int, str, bytes]]) -> bool:
-    """Whether text decoded as UTF-8 is Chinese: most of its non-ASCII characters are CJK
-    ideographs or full-width punctuation (GBK bytes that happen to be valid UTF-8 are not)."""
-    chars = [c for _, _, v in values for c in v.decode("utf-8") if not c.isascii()]
+def _chinese(values: list[tuple[int, str, bytes]], codec: str = "utf-8") -> bool:
+    """Whether text decoded with ``codec`` is Chinese: most of its non-ASCII characters are
+    CJK ideographs or full-width punctuation (GBK bytes that happen to be valid UTF-8 are
+    not, nor GBK read as a Western code page)."""
+    chars = [c for _, _, v in values for c in v.decode(codec) if not c.isascii()]
     han = sum("\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
               for c in chars)  # fmt: skip
     return bool(chars) and han >= 0.8 * len(chars)
@@ -409,8 +410,9 @@ def _check_cpg(path: Path, said: str, notes: list[str]) -> str | None:
     """The encoding to read a shapefile with where its .cpg is wrong (a .cpg copied beside
     an export of another encoding: a 936 .cpg on a UTF-8 .dbf turned every name into
     garble and GDAL printed its warning): UTF-8 for text that is Chinese in UTF-8,
-    GB18030 for text GBK (936) cannot decode but GB18030 can; None where the .cpg is right
-    (or names a code page unknown here). Refused when the text is none of these."""
+    GB18030 for text GBK (936) cannot decode but GB18030 can, or Chinese GBK text under a
+    Western code page (1252); None where the .cpg is right (or names a code page unknown
+    here). Refused when the text is none of these."""
     codec = _cpg_codec(said)
     if codec is None or codec == "utf-8":
         return None  # text that is not UTF-8 is refused when read (UnicodeDecodeError)
@@ -424,11 +426,15 @@ def _check_cpg(path: Path, said: str, notes: list[str]) -> str | None:
         )
         return "UTF-8"
     bad = _decodes(values, codec)
-    if bad is None:
+    gbk_family = codec in ("gbk", "gb2312", "gb18030")
+    if bad is None and (gbk_family or _chinese(values, codec)):
         return None
-    if codec in ("gbk", "gb2312", "cp936") and _decodes(values, "gb18030") is None:
-        notes.append(f"attributes read as GB18030 (the .cpg says {said}, a subset of it)")
+    if _decodes(values, "gb18030") is None and (gbk_family or _chinese(values, "gb18030")):
+        why = "a subset of it" if gbk_family else "the text is Chinese in GBK"
+        notes.append(f"attributes read as GB18030 (the .cpg says {said}; {why})")
         return "GB18030"
+    if bad is None:
+        return None  # text in the .cpg's code page, not Chinese: as it says
     raise _refuse(
         path,
         f"the attribute text is not {said}, as its .cpg says (record {bad[0]}, field "
