@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +256,8 @@ FIELD = Opt(
 )
 ADMIN = Opt(
     "--admin",
-    "Admin layer for city and county ('' for none).",
+    "Admin layer for city and county ('' for none); a file that declares no CRS as "
+    "PATH@CRS (e.g. counties.shp@gk38).",
     "layer",
     "inputs",
     show_default="admin",
@@ -439,7 +441,12 @@ class FirmOptions(_Analysis):
     firms: str = _layer(
         "firms", "Firms: a catalogue layer name or a file (points or site polygons).", required=True
     )
-    builtup: str = _layer("builtup", "Built-up areas: a catalogue layer or a file.", required=True)
+    builtup: str = _layer(
+        "builtup",
+        "Built-up areas: a catalogue layer or a file; a file that declares no CRS (a "
+        "shapefile without .prj) as PATH@CRS, e.g. 建成区.shp@gk38 (--crs is the firms').",
+        required=True,
+    )
     crs: str | None = _crs(
         "CRS of the firms file when it declares none (e.g. wgs84, gcj02, gk38).",
     )
@@ -712,7 +719,9 @@ class PhaseoutOptions(_Analysis):
         "firms", "Firms (catalogue layer or file): locations, and the firm screen with --builtup."
     )
     builtup: str | None = _layer(
-        "builtup", "Built-up areas: with --firms, joins the firm screen (四, 十三)."
+        "builtup",
+        "Built-up areas: with --firms, joins the firm screen (四, 十三); a file that declares "
+        "no CRS as PATH@CRS, e.g. 建成区.shp@gk38.",
     )
     crs: str | None = _crs("CRS of the firms file when it declares none (e.g. wgs84, gcj02).")
     id_field: str | None = _field_name(
@@ -896,6 +905,45 @@ ANALYSES: dict[str, type[Options]] = {
     c.analysis: c
     for c in (OverviewOptions, FirmOptions, CheckOptions, SiteOptions, PhaseoutOptions)
 }
+
+
+# ---- a layer file's CRS after its path -----------------------------------------------
+
+
+def is_crs(text: str) -> bool:
+    """Whether ``text`` is a CRS as ``--crs`` takes it (wgs84, gcj02, gk38, EPSG:4549 ...)."""
+    from sxzones.crs import parse_crs
+
+    try:
+        parse_crs(text)
+    except SxzonesError:
+        return False
+    return True
+
+
+def split_crs(name: str, flag: str, exists: Callable[[str], bool]) -> tuple[str, str | None]:
+    """``PATH@CRS`` -> (path, CRS as written), or (name, None) without ``@CRS``: the CRS of
+    a layer file that declares none (a table of 经度/纬度, a shapefile without .prj), given
+    after its path because ``--crs`` is the main input's (the firms', candidates').
+    ``exists(name)``: a layer or file of that very name (an ``@`` in it is then part of it).
+    ``flag``: for messages.
+
+    Raises
+    ------
+    SxzonesError
+        The text after ``@`` is not a CRS.
+    """
+    path, at, crs = name.rpartition("@")
+    if not at or not path or exists(name) or re.search(r"[/\\]", crs):
+        return name, None
+    if not is_crs(crs):
+        raise SxzonesError(
+            f"{flag} {name!r}: {crs!r} after @ is not a CRS. Write PATH@CRS, e.g. "
+            f"{'villages.csv@wgs84:300m' if flag == '--exclude' else 'builtup.shp@gk38'} "
+            "(wgs84, cgcs2000, gcj02 for web maps, gk38 for zone-prefixed eastings, "
+            "EPSG:4549 ...)"
+        )
+    return path, crs
 
 
 # ---- command line ----------------------------------------------------------------------

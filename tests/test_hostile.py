@@ -1507,7 +1507,7 @@ def _(t: Path) -> list[str]:
         f"<Document>{folders}</Document></kml>",
         encoding="utf-8",
     )
-    return _check("--project", "p.kml")
+    return _check("--projects", "p.kml")  # --project is one project: several are refused
 
 
 @case(

@@ -43,7 +43,7 @@ def _dash(p: shapely.Point) -> shapely.LineString:
 
 
 @pytest.mark.parametrize(
-    "geom, parts",
+    ("geom", "parts"),
     [
         (shapely.MultiPoint([A, B]), [A, B]),
         (shapely.MultiLineString([_dash(A), _dash(B)]), [_dash(A), _dash(B)]),

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html.parser
 import itertools
 import re
 import shutil
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ from sxzones.errors import CRSError, LayerError
 from sxzones.layers import jzd
 from sxzones.layers.sheets import sheet_cells, worksheets
 
-__all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file"]
+__all__ = ["COORDINATE_COLUMNS", "RawLayer", "read_file", "refuse_several_parcels"]
 
 ROW = "source_row"
 
@@ -293,12 +295,16 @@ def _check_file(path: Path) -> None:
 def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> str | None:
     """The encoding to read a shapefile's attributes with: explicit, then .cpg, then sniffed."""
     if encoding:
+        _check_given_encoding(path, encoding)
         notes.append(f"attributes read as {encoding} (given)")
         return encoding
     cpg = path.with_suffix(".cpg")
     if cpg.exists():
-        notes.append(f"attributes read as {cpg.read_text().strip()} (.cpg)")
-        return None  # GDAL honours the .cpg itself
+        said = cpg.read_text(encoding="ascii", errors="replace").strip()
+        chosen = _check_cpg(path, said, notes)
+        if chosen is None:
+            notes.append(f"attributes read as {said} (.cpg)")
+        return chosen  # None: GDAL honours the .cpg itself
     dbf = path.with_suffix(".dbf")
     with dbf.open("rb") as fh:
         header = fh.read(32)
@@ -314,6 +320,128 @@ def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> s
         return "GB18030"
     notes.append("attributes read as UTF-8 (no .cpg)")
     return "UTF-8"
+
+
+def _cpg_codec(said: str) -> str | None:
+    """The Python codec a .cpg names (``936``, ``CP936``, ``GBK``, ``65001``, ``UTF-8``,
+    ``ANSI 936``), or None for one Python does not know (left to GDAL)."""
+    key = re.sub(r"^(?:ANSI|OEM)\s*", "", said.strip(), flags=re.IGNORECASE)
+    key = {"65001": "utf-8", "936": "cp936", "950": "cp950"}.get(key, key)
+    if key.isdigit():
+        key = f"cp{key}"
+    try:
+        return codecs.lookup(key).name
+    except LookupError:
+        return None
+
+
+def _dbf_texts(dbf: Path, limit: int = 1 << 20) -> list[tuple[int, str, bytes]]:
+    """The non-ASCII values of a .dbf's text (C) fields among its first ``limit`` bytes of
+    records: (record number from 1, field name, bytes without the padding)."""
+    with dbf.open("rb") as fh:
+        head = fh.read(32)
+        head_len = int.from_bytes(head[8:10], "little")
+        rec_len = int.from_bytes(head[10:12], "little")
+        desc = fh.read(max(head_len - 32, 0))
+        body = fh.read(limit - limit % rec_len if rec_len else 0)
+    fields, pos = [], 1  # byte 0 of a record is its deletion flag
+    for k in range(0, len(desc) - 31, 32):
+        if desc[k] == 0x0D:
+            break
+        name = desc[k : k + 11].split(b"\0")[0].decode("ascii", "replace")
+        width = desc[k + 16]
+        if desc[k + 11 : k + 12] == b"C":
+            fields.append((name, pos, width))
+        pos += width
+    out = []
+    for r in range(len(body) // rec_len if rec_len else 0):
+        rec = body[r * rec_len : (r + 1) * rec_len]
+        for name, start, width in fields:
+            value = rec[start : start + width].rstrip(b" \0")
+            if not value.isascii():
+                out.append((r + 1, name, value))
+    return out
+
+
+def _decodes(values: list[tuple[int, str, bytes]], codec: str) -> tuple[int, str] | None:
+    """The first (record, field) of ``values`` that ``codec`` cannot decode, or None."""
+    for rec, name, value in values:
+        try:
+            value.decode(codec)
+        except UnicodeDecodeError:
+            return rec, name
+    return None
+
+
+def _chinese(values: list[tuple[int, str, bytes]], codec: str = "utf-8") -> bool:
+    """Whether text decoded with ``codec`` is Chinese: most of its non-ASCII characters are
+    CJK ideographs or full-width punctuation (GBK bytes that happen to be valid UTF-8 are
+    not, nor GBK read as a Western code page)."""
+    chars = [c for _, _, v in values for c in v.decode(codec) if not c.isascii()]
+    han = sum("\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+              for c in chars)  # fmt: skip
+    return bool(chars) and han >= 0.8 * len(chars)
+
+
+def _check_given_encoding(path: Path, encoding: str) -> None:
+    """Refuse a given encoding that a shapefile's text is not in (GDAL would garble the
+    names, warning once a process): UTF-8 Chinese text given as a Chinese code page, or
+    text the encoding cannot decode (named by record and field)."""
+    codec = codecs.lookup(encoding).name
+    values = _dbf_texts(path.with_suffix(".dbf"))
+    chinese = {"gbk", "gb2312", "gb18030", "cp936", "big5", "cp950"}
+    if codec in chinese and _decodes(values, "utf-8") is None and _chinese(values):
+        raise _refuse(
+            path,
+            f"the attribute text is UTF-8, not {encoding}: read as {encoding}, every Chinese "
+            "name would be garbled",
+            "drop --encoding (a .dbf in UTF-8 or GBK is recognised by itself)",
+        )
+    if (bad := _decodes(values, codec)) is not None:
+        raise _refuse(
+            path,
+            f"the attribute text is not {encoding} (record {bad[0]}, field {bad[1]})",
+            "pass the encoding the file was written in, e.g. --encoding GB18030 or "
+            "--encoding UTF-8, or drop --encoding",
+        )
+
+
+def _check_cpg(path: Path, said: str, notes: list[str]) -> str | None:
+    """The encoding to read a shapefile with where its .cpg is wrong (a .cpg copied beside
+    an export of another encoding: a 936 .cpg on a UTF-8 .dbf turned every name into
+    garble and GDAL printed its warning): UTF-8 for text that is Chinese in UTF-8,
+    GB18030 for text GBK (936) cannot decode but GB18030 can, or Chinese GBK text under a
+    Western code page (1252); None where the .cpg is right (or names a code page unknown
+    here). Refused when the text is none of these."""
+    codec = _cpg_codec(said)
+    if codec is None or codec == "utf-8":
+        return None  # text that is not UTF-8 is refused when read (UnicodeDecodeError)
+    values = _dbf_texts(path.with_suffix(".dbf"))
+    if not values:
+        return None
+    if _decodes(values, "utf-8") is None and _chinese(values):
+        notes.append(
+            f"attributes read as UTF-8 although the .cpg says {said}: the text is UTF-8 "
+            f"(read as {said}, every Chinese name would be garbled)"
+        )
+        return "UTF-8"
+    bad = _decodes(values, codec)
+    gbk_family = codec in ("gbk", "gb2312", "gb18030")
+    if bad is None and (gbk_family or _chinese(values, codec)):
+        return None
+    if _decodes(values, "gb18030") is None and (gbk_family or _chinese(values, "gb18030")):
+        why = "a subset of it" if gbk_family else "the text is Chinese in GBK"
+        notes.append(f"attributes read as GB18030 (the .cpg says {said}; {why})")
+        return "GB18030"
+    if bad is None:
+        return None  # text in the .cpg's code page, not Chinese: as it says
+    raise _refuse(
+        path,
+        f"the attribute text is not {said}, as its .cpg says (record {bad[0]}, field "
+        f"{bad[1]}), nor UTF-8",
+        "pass the encoding the file was written in, e.g. --encoding GB18030 or "
+        "--encoding UTF-8 (or correct the .cpg)",
+    )
 
 
 def _check_shapefile(path: Path) -> None:
@@ -412,16 +540,26 @@ def _check_header_crs(path: Path, columns: Sequence[Any], declared: Any) -> None
 def _resolve_spec(
     path: Path, file_crs: Any, declared: str | CRSSpec | None, notes: list[str]
 ) -> CRSSpec:
-    suffix = path.suffix.lower()
+    """The CRS the coordinates are in: ``declared`` (``--crs``), refused where the file's
+    own declaration contradicts it; else the file's. A GeoJSON without a ``crs`` member and
+    a KML declare nothing: GDAL names WGS84 for them (EPSG:4979 for one with heights), and
+    web apps write GCJ-02 or BD-09 into them too."""
     if declared is not None:
         spec = parse_crs(declared)
-        if file_crs is not None and (suffix not in _IMPLICIT_CRS or _declares(file_crs)):
+        if file_crs is not None and _declares(path, file_crs):
             fspec = parse_crs(file_crs)
             if not fspec.crs.equals(spec.crs) or spec.obfuscation:
+                own = (
+                    "its crs member"
+                    if path.suffix.lower() in _IMPLICIT_CRS
+                    else "the SRID= of its WKT"
+                    if path.suffix.lower() in _TABLE
+                    else "its .prj"
+                )
                 raise CRSError(
                     f"{path}: the file declares {fspec.name} ({fspec.description}) but "
                     f"{spec.name} was given. Fix: drop the CRS option to use the file's own, or "
-                    "correct the file's .prj/metadata if it is wrong."
+                    f"correct the file ({own}) if it is wrong."
                 )
         notes.append(f"coordinates read as {spec.name} (given)")
         return spec
@@ -431,19 +569,52 @@ def _resolve_spec(
             "--crs cgcs2000, --crs gcj02 (web maps), --crs gk38 (zone-prefixed eastings)"
         )
     spec = parse_crs(file_crs)
-    notes.append(f"coordinates read as {spec.name} (declared by the file)")
+    suffix = path.suffix.lower()
+    if suffix in _IMPLICIT_CRS and (
+        _geojson_crs_member(path) is None if suffix in (".geojson", ".json") else True
+    ):
+        notes.append(IMPLIED_WGS84)
+    else:
+        notes.append(f"coordinates read as {spec.name} (declared by the file)")
     return spec
 
 
-def _declares(file_crs: Any) -> bool:
-    """Whether a GeoJSON's (or KML's) CRS says more than "longitude and latitude": one other
-    than WGS84 comes from a ``crs`` member (``EPSG::4490``, a projected one), which a
-    contradicting ``--crs`` must not override silently (as a .prj is not). WGS84 is what
-    GDAL reports for every such file, and apps write GCJ-02 into them too."""
+#: The note of a GeoJSON without a ``crs`` member (or a KML) read without a CRS given.
+IMPLIED_WGS84 = (
+    "no CRS in the file: read as WGS84 longitude/latitude, as GeoJSON (RFC 7946) and KML "
+    "are; coordinates from a web map (高德, 腾讯: gcj02; 百度: bd09) need that CRS given "
+    "(--crs gcj02 or bd09; on the page, 坐标系)"
+)
+
+
+def _declares(path: Path, file_crs: Any) -> bool:
+    """Whether a file's CRS is its author's declaration that a contradicting ``--crs`` must
+    not override silently (as a .prj is not). A GeoJSON or KML declares one only through a
+    ``crs`` member naming a CRS other than WGS84 (``EPSG::4490``, a projected one): GDAL
+    names WGS84 for every file without one (EPSG:4979 when the coordinates have heights),
+    and apps write GCJ-02 into them, or into files whose member says WGS84."""
+    if path.suffix.lower() not in _IMPLICIT_CRS:
+        return True
+    if path.suffix.lower() in (".geojson", ".json") and _geojson_crs_member(path) is None:
+        return False
     try:
-        return not pyproj.CRS.from_user_input(file_crs).equals(pyproj.CRS.from_epsg(4326))
+        crs = pyproj.CRS.from_user_input(file_crs)
+        wgs84 = pyproj.CRS.from_epsg(4326)
+        return not (crs.to_2d() if crs.is_geographic else crs).equals(wgs84, ignore_axis_order=True)
     except pyproj.exceptions.CRSError:
         return True
+
+
+def _geojson_crs_member(path: Path) -> str | None:
+    """The CRS a GeoJSON's ``crs`` member names, looked for in its first and last 64 KiB
+    (where writers put it: before or after the features); None without one."""
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+        size = f.seek(0, 2)
+        f.seek(max(size - (1 << 16), len(head)))
+        tail = f.read()
+    m = _GEOJSON_CRS.search(head) or _GEOJSON_CRS.search(tail)
+    return None if m is None else m.group(1).decode("utf-8", "replace")
 
 
 #: The ``crs`` member of a (pre-RFC 7946) GeoJSON file, among its first bytes.
@@ -453,12 +624,9 @@ _GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"nam
 def _check_geojson_crs(path: Path) -> None:
     """Refuse a GeoJSON whose ``crs`` member names a CRS that cannot be resolved: GDAL falls
     back to WGS84 without a word, so projected coordinates would be read as degrees."""
-    with path.open("rb") as f:
-        head = f.read(1 << 16)
-    m = _GEOJSON_CRS.search(head)
-    if m is None:
+    name = _geojson_crs_member(path)
+    if name is None:
         return
-    name = m.group(1).decode("utf-8", "replace")
     try:
         pyproj.CRS.from_user_input(name)
     except pyproj.exceptions.CRSError:
@@ -491,6 +659,65 @@ def closed_lines_as_polygons(
     coords, index = shapely.get_coordinates(geoms[closed], return_index=True)
     out[closed] = shapely.polygons(shapely.linearrings(coords, indices=index))
     return out, closed
+
+
+#: A DXF header's code page (``$DWGCODEPAGE`` then group 3 and its value).
+_DWGCODEPAGE = re.compile(rb"\$DWGCODEPAGE\s*\r?\n\s*3\s*\r?\n\s*(\S+)")
+
+
+def _dxf_recode(
+    frame: gpd.GeoDataFrame, path: Path, encoding: str | None, notes: list[str]
+) -> gpd.GeoDataFrame:
+    """A drawing's layer names and texts in their real encoding where GDAL read them as
+    Latin-1: a DXF declaring no code page, or ANSI_1252 (GDAL's own writer declares it and
+    writes UTF-8), whose text is Chinese in UTF-8 or GBK (``用地红线`` came out as
+    Latin-1 garble, and could not be chosen with ``--layer``). ``encoding``: given;
+    else UTF-8, then GB18030, where the text is Chinese read so."""
+    with path.open("rb") as fh:
+        m = _DWGCODEPAGE.search(fh.read(1 << 16))
+    page = m.group(1).decode("ascii", "replace").upper() if m else None
+    if page not in (None, "ANSI_1252") and encoding is None:
+        return frame
+    cols = [c for c in ("Layer", "Text") if c in frame.columns]
+    values = {v for c in cols for v in frame[c].dropna() if isinstance(v, str) and not v.isascii()}
+    try:
+        raw = {v: v.encode("latin-1") for v in values}
+    except UnicodeEncodeError:
+        return frame  # not text GDAL read byte for byte
+    for codec in [encoding] if encoding else ["utf-8", "gb18030"]:
+        try:
+            text = {v: b.decode(codec) for v, b in raw.items()}
+        except UnicodeDecodeError:
+            continue
+        if text and (encoding or _chinese([(0, "", t.encode("utf-8")) for t in text.values()])):
+            frame = frame.copy()
+            for c in cols:
+                frame[c] = frame[c].replace(text)
+            notes.append(
+                f"CAD drawing: layer names and texts read as {codec} (the drawing declares "
+                f"{page or 'no code page'})"
+            )
+            return frame
+    return frame
+
+
+def _cad_layer(
+    frame: gpd.GeoDataFrame, cad_layer: str | None, path: Path, notes: list[str]
+) -> gpd.GeoDataFrame:
+    """The entities of one CAD layer (``--layer 用地红线``); all without one. A layer the
+    drawing does not have is refused with its layers."""
+    if cad_layer is None:
+        return frame
+    names = frame["Layer"].astype("string").fillna("") if "Layer" in frame.columns else None
+    if names is None or not (names == cad_layer).any():
+        have = ", ".join(dict.fromkeys(names.tolist())) if names is not None else "none"
+        raise _refuse(
+            path,
+            f"the drawing has no CAD layer {cad_layer!r}; its layers: {have}",
+            "name one of these with --layer (the layer the red line is drawn on)",
+        )
+    notes.append(f"CAD drawing: layer {cad_layer} read (chosen with --layer)")
+    return frame[(names == cad_layer).to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.GeoDataFrame:
@@ -527,6 +754,62 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
     )
     cols = [c for c in _DXF_KEEP if c in frame.columns]
     return gpd.GeoDataFrame(frame.loc[keep, cols].reset_index(drop=True), geometry=g[keep])
+
+
+def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
+    """Refuse a file given as one project (``check --project``) that holds several polygons
+    (a 红线图 whose every closed polyline was checked as a project: the drawing's frame, a
+    building), listing them with their CAD layer or name and area (m², on the ellipsoid),
+    and the fix; unless every one has the same id (the parts of one multipart project), or
+    the file is a 界址点 file, whose every parcel is declared one (地块编号 and 界址点数 in
+    its header): those stay checked parcel by parcel, as before.
+    ``id_field``: the column of the projects' id (mapped, ``project_id`` or a usual name)."""
+    from sxzones.geodesy import ellipsoidal_area
+    from sxzones.layers.schemas import ROLES
+    from sxzones.layers.validate import usual_fields
+
+    frame = raw.frame
+    geoms = frame.geometry.to_numpy()
+    polys = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if polys.sum() <= 1 or raw.row_word == "parcel":
+        return
+    cols = [str(c) for c in frame.columns]
+    if id_field is None:
+        id_field = "project_id" if "project_id" in cols else None
+        id_field = id_field or usual_fields(cols, ROLES["projects"]).get("project_id")
+    if id_field in frame.columns:
+        ids = frame.loc[polys, id_field].astype("string").str.strip()
+        if ids.notna().all() and (ids != "").all() and ids.nunique() == 1:
+            return  # the parts of one project
+    if raw.spec.crs.is_geographic:  # lon/lat (a GCJ-02 offset changes an area by < 1e-5)
+        geod = raw.spec.crs.get_geod() or pyproj.Geod(ellps="WGS84")
+        areas = [abs(geod.geometry_area_perimeter(g)[0]) for g in geoms[polys]]
+    else:
+        areas = list(ellipsoidal_area(geoms[polys], raw.spec.crs))
+    words = {"Layer": "layer ", "folder": "folder ", "Name": "", "name": ""}
+    labels = [c for c in words if c in frame.columns]
+    shown = []
+    for k, area in zip(np.flatnonzero(polys), areas, strict=True):
+        said = [f"{words[c]}{v}" for c in labels if isinstance(v := frame[c].iloc[k], str) and v]
+        shown.append(
+            f"{raw.row_word} {frame[ROW].iloc[k]} ({', '.join([*said, f'{area:,.0f} m²'])})"
+        )
+    more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
+    if "Layer" in labels:
+        layers = ", ".join(dict.fromkeys(str(v) for v in frame.loc[polys, "Layer"]))
+        fix = (
+            f"choose the red line's CAD layer with --layer (its layers: {layers}), or export "
+            "the red line alone"
+        )
+    else:
+        fix = "keep the project's parcel alone in the file"
+    raise _refuse(
+        raw.path,
+        f"--project is one project, but the file holds {len(shown)} polygons: "
+        f"{'; '.join(shown[:10])}{more}",
+        f"{fix}; give the parts of one project one id (项目编号) or make them one multipart "
+        "feature; to check every polygon as a project of its own, use --projects",
+    )
 
 
 #: How to choose a layer or a sheet, in messages.
@@ -576,12 +859,18 @@ def _read_vector(
             encoding = _shapefile_encoding(path, encoding, notes)
         if suffix == ".gpkg" and layer is None:
             layer = _only_layer(path)
-        if suffix in _ALL_LAYERS and layer is None:
-            frame = _read_folders(path, encoding, where, notes)
-        else:
-            frame = _read_geometries(path, layer, encoding, where)
+        cad_layer = None
+        if suffix == ".dxf" and layer is not None:  # a CAD layer, unless GDAL's own name
+            listed = [str(n) for n, _ in pyogrio.list_layers(path)]
+            cad_layer, layer = (None, layer) if str(layer) in listed else (str(layer), None)
+        with _unconverted_text_refused(path, encoding):
+            if suffix in _ALL_LAYERS and layer is None:
+                frame = _read_folders(path, encoding, where, notes)
+            else:
+                frame = _read_geometries(path, layer, encoding, where)
         if suffix == ".dxf":
-            frame = _dxf_parcels(frame, path, notes)
+            frame = _dxf_recode(frame, path, encoding, notes)
+            frame = _dxf_parcels(_cad_layer(frame, cad_layer, path, notes), path, notes)
     except UnicodeDecodeError as exc:
         raise _refuse(
             path,
@@ -601,6 +890,35 @@ def _read_vector(
             "check that the file is complete and really of that format",
         ) from exc
     return frame, frame.crs
+
+
+#: GDAL's warning that attribute text did not convert from the file's encoding.
+_UNCONVERTED = "One or several characters couldn't be converted correctly"
+
+
+@contextmanager
+def _unconverted_text_refused(path: Path, encoding: str | None) -> Iterator[None]:
+    """GDAL's warning that attribute text could not be converted from the file's encoding
+    (a raw library line on stderr, said once a process, while the garbled names went on to
+    every output) made a refusal with the fix; other warnings pass on as they were."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", _UNCONVERTED, RuntimeWarning)
+        yield
+    unconverted = [w for w in caught if str(w.message).startswith(_UNCONVERTED)]
+    for w in caught:
+        if w not in unconverted:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if unconverted:
+        cpg = path.with_suffix(".cpg")
+        said = encoding or (cpg.read_text(errors="replace").strip() if cpg.exists() else "")
+        raise _refuse(
+            path,
+            f"some attribute text is not {said or 'in the encoding GDAL assumed'} "
+            f"(GDAL: {str(unconverted[0].message).split('.')[0]}); read so, names would "
+            "be garbled",
+            "pass the encoding the file was written in, e.g. --encoding UTF-8 or "
+            "--encoding GB18030 (or correct its .cpg)",
+        )
 
 
 def _check_prj(path: Path, exc: Exception) -> None:
@@ -800,7 +1118,16 @@ def _read_table(
     its coordinate columns, or by two of ``header_names``: normalised header names of a
     table without coordinates, see :func:`_header_row`)."""
     suffix = path.suffix.lower()
-    if suffix in _EXCEL:
+    kind = workbook_kind(path) if suffix in _EXCEL else "text"
+    if kind == "html":
+        notes.append(
+            f"read by its content: the {suffix} is a web page's table (HTML, as web systems "
+            "export 导出Excel), not a workbook"
+        )
+        return _sheet_table(_html_table(path, encoding), x, y, header_names, notes)
+    if kind == "text" and suffix in _EXCEL:
+        notes.append(f"read by its content: the {suffix} is a text table (CSV), not a workbook")
+    if kind == "workbook":
         first: list[str] = []
         names = _visible_sheets(path, notes) if sheet is None else []
         start: str | int = sheet if sheet is not None else (names[0] if names else 0)
@@ -859,6 +1186,89 @@ def _read_table(
         return table
     what = f"the text is not {encoding}" if encoding else "the text is neither UTF-8 nor GB18030"
     raise _refuse(path, what, "pass the file's encoding, e.g. --encoding GB18030")
+
+
+def workbook_kind(path: Path) -> str:
+    """What a file named as a workbook holds, by its first bytes: ``workbook`` (an Excel
+    .xls, or a zip: .xlsx, .ods; anything not recognised, for the workbook reader to
+    refuse), ``html`` (a web page with a table: what many web systems export as
+    导出Excel) or ``text`` (a CSV renamed .xls)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith((b"\xd0\xcf\x11\xe0", b"PK\x03\x04")) or b"\0" in head[:4096]:
+        return "workbook"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith(b"<") and b"<table" in head.lower():
+        return "html"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "text"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "text"
+    except UnicodeDecodeError:
+        return "workbook"
+
+
+class _TableCells(html.parser.HTMLParser):
+    """The cells of an HTML page's first table, row by row (a cell spanning columns is
+    repeated, as a merged cell is read)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.depth = 0  # tables open; the first one's rows are read
+        self.done = False
+        self.cell: list[str] | None = None
+        self.span = 1
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.depth += 1
+        elif self.depth == 1 and not self.done and tag == "tr":
+            self.rows.append([])
+        elif self.depth == 1 and not self.done and tag in ("td", "th") and self.rows:
+            self.cell = []
+            span = dict(attrs).get("colspan") or "1"
+            self.span = int(span) if span.isdigit() and 0 < int(span) < 1000 else 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1] += [" ".join("".join(self.cell).split())] * self.span
+            self.cell = None
+        elif tag == "table":
+            self.depth -= 1
+            self.done = self.done or self.depth == 0
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def _html_table(path: Path, encoding: str | None) -> pd.DataFrame:
+    """The first table of an HTML page as a sheet's cells (no header; text as written),
+    the page decoded as given, as its ``charset`` says, else UTF-8, else GB18030."""
+    data = path.read_bytes()
+    m = re.search(rb"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", data[:4096], re.IGNORECASE)
+    tries = [encoding] if encoding else []
+    tries += [m.group(1).decode("ascii")] if m else []
+    for enc in [*tries, "utf-8", "gb18030"]:
+        try:
+            text = data.decode(enc)
+            break
+        except (UnicodeDecodeError, LookupError):
+            continue
+    else:
+        raise _refuse(path, "the web page is neither UTF-8 nor GB18030", "--encoding ...")
+    parser = _TableCells()
+    parser.feed(text)
+    rows = [r for r in parser.rows if r]
+    if not rows:
+        raise _refuse(path, "the web page holds no table", "export the list again as .xlsx")
+    width = max(map(len, rows))
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
 
 
 def _visible_sheets(path: Path, notes: list[str]) -> list[str]:
@@ -1402,14 +1812,54 @@ def _split_pair(table: pd.DataFrame, col: Any) -> tuple[pd.DataFrame, str, str, 
     return out, cx, cy, order
 
 
-def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
+#: PostGIS's EWKT prefix (``SRID=4490;POLYGON(...)``, as ``ST_AsEWKT`` writes it).
+_EWKT_SRID = re.compile(r"^\s*SRID\s*=\s*(\d+)\s*;\s*", re.IGNORECASE)
+#: The coordinate list of one ring (innermost brackets) of a WKT polygon.
+_WKT_RING = re.compile(r"\(([^()]+)\)")
+
+
+def _close_rings(text: str) -> str | None:
+    """A WKT polygon or multipolygon with every ring that does not end where it starts
+    closed (its first point repeated at its end); None when no ring was open or the text
+    is no polygon."""
+    if not re.match(r"\s*(?:MULTI)?POLYGON\b", text, re.IGNORECASE):
+        return None
+    opened = False
+
+    def close(m: re.Match[str]) -> str:
+        nonlocal opened
+        pts = [p.strip() for p in m.group(1).split(",")]
+        if len(pts) >= 3 and pts[0].split() != pts[-1].split():
+            opened = True
+            pts.append(pts[0])
+        return f"({', '.join(pts)})"
+
+    closed = _WKT_RING.sub(close, text)
+    return closed if opened else None
+
+
+def _geometries_from_wkt(table: pd.DataFrame, col: Any, path: Path) -> gpd.GeoDataFrame:
     """The table with its WKT column made the geometry (None where the text is blank or not
-    WKT: rejected by validation with its row); blank rows are skipped, their places kept."""
+    WKT: rejected by validation with its row); blank rows are skipped, their places kept.
+    PostGIS's ``SRID=4490;`` prefix is read (one SRID for the file: ``attrs["wkt_srid"]``,
+    the file's CRS; several are refused); a polygon ring not closed (first point not
+    repeated at the end) is closed, its rows said in ``attrs["wkt_closed"]``."""
     text = table[col].astype("string").str.strip().fillna("")
-    geoms = shapely.from_wkt(
-        np.where(text.to_numpy(dtype=object) == "", None, text.to_numpy(dtype=object)),
-        on_invalid="ignore",
-    )
+    srid = text.str.extract(_EWKT_SRID, expand=False).dropna()
+    if srid.nunique() > 1:
+        raise _refuse(
+            path,
+            f"the WKT column {col} carries several SRIDs ({', '.join(sorted(set(srid)))})",
+            "give one CRS per file: split it by SRID",
+        )
+    cells = text.str.replace(_EWKT_SRID, "", regex=True).to_numpy(dtype=object)
+    geoms = shapely.from_wkt(np.where(cells == "", None, cells), on_invalid="ignore")
+    closed = []
+    for k in np.flatnonzero(shapely.is_missing(geoms) & (cells != "")):
+        fixed = _close_rings(str(cells[k]))
+        if fixed is not None and (g := shapely.from_wkt(fixed, on_invalid="ignore")) is not None:
+            geoms[k] = g
+            closed.append(int(k))
     missing = shapely.is_missing(geoms)
     blank = blank_rows(table, missing)
     keep = np.ones(len(table), bool)
@@ -1417,6 +1867,9 @@ def _geometries_from_wkt(table: pd.DataFrame, col: Any) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(table.drop(columns=[col])[keep], geometry=geoms[keep])
     frame.attrs["blank_rows"] = tuple(int(b) for b in blank)
     frame.attrs["wkt_column"] = str(col)
+    frame.attrs["wkt_closed"] = tuple(closed)
+    if len(srid):
+        frame.attrs["wkt_srid"] = f"EPSG:{srid.iloc[0]}"
     return frame
 
 
@@ -1606,8 +2059,14 @@ def _read_table_layer(
     wkt = None if x or coordinate_pair(table.columns) else _wkt_column(table.columns)
     both = None if x or wkt is not None else _pair_column(table.columns)
     if wkt is not None:  # a QGIS or ArcGIS export of polygons: WKT in one column
-        frame = _geometries_from_wkt(table, wkt)
+        frame = _geometries_from_wkt(table, wkt, p)
         notes.append(f"geometries read from the WKT column {wkt}")
+        if closed := frame.attrs.pop("wkt_closed", ()):
+            rows = ", ".join(str(k + header_row + 1) for k in closed[:10])
+            notes.append(
+                f"geometries read from the WKT column {wkt}: polygon ring(s) not closed (the "
+                f"first point not repeated at the end) closed in {len(closed)} row(s): {rows}"
+            )
     elif both is not None:  # "112.553456,37.871234" as a map's coordinate picker gives
         _check_header_crs(p, (both,), crs)
         table, x, y, order = _split_pair(table, both)
@@ -1717,6 +2176,9 @@ def read_file(
     elif suffix in _TABLE or _text_table(p, encoding, x, y, notes):
         frame, xy, header_row = _read_table_layer(p, x, y, sheet, encoding, notes, crs, points)
         table = True
+        if (file_crs := frame.attrs.pop("wkt_srid", None)) is not None:
+            notes.append(f"geometries read from the WKT column: its SRID= prefix (PostGIS) "
+                         f"declares {file_crs}")  # fmt: skip
     elif suffix in _JZD:
         frame, file_crs = _read_jzd(p, encoding, notes, declared=crs is not None)
     else:

@@ -164,6 +164,9 @@ _SAID_READ_NOTES = (
     "界址点 parcels sharing a 地块编号",
     "corners joined in ",
     "corner coordinates read from ",
+    "no CRS in the file: read as WGS84",
+    "attributes read as UTF-8 although",
+    "read by its content:",
 )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from sxzones._util import is_existing_path
-from sxzones.errors import SxzonesError
+from sxzones.errors import CRSError, SxzonesError
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.options import (
     CheckOptions,
@@ -21,6 +21,7 @@ from sxzones.options import (
     OverviewOptions,
     PhaseoutOptions,
     SiteOptions,
+    split_crs,
 )
 from sxzones.outputs import Publication
 
@@ -162,6 +163,58 @@ def load_input(
         fields={k: v for k, v in (fields or {}).items() if v},
         study_area=cat.study_area,
     )
+
+
+def is_file(name: str, base: Path | None) -> bool:
+    """Whether ``name`` is a file :func:`find_file` finds."""
+    try:
+        find_file(name, base)
+    except SxzonesError:
+        return False
+    return True
+
+
+def load_layer(
+    name: str,
+    role: str | None,
+    cat: Catalog,
+    flag: str,
+    *,
+    whose: str,
+    base: Path | None = None,
+    fields: dict[str, str] | None = None,
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """A layer option's layer (``--builtup``, ``--admin``, ``--exclude``, ``--grid``):
+    ``NAME_OR_PATH[@CRS]``, the CRS after the path for a file that declares none; its CRS
+    errors give the fix that works for it (``PATH@CRS``), not ``--crs``, which is the main
+    input's only (``whose``: "firms'", "candidates'", for messages).
+
+    Raises
+    ------
+    SxzonesError
+        ``@CRS`` after a catalogue layer, or a CRS that is not one; CRSError as the reader's
+        with the fix for this option.
+    """
+    path, crs = split_crs(name, flag, lambda n: n in cat or is_file(n, base))
+    if crs is not None and path in cat:
+        raise SxzonesError(
+            f"{flag} {name!r}: {path!r} is a catalogue layer: its CRS is given in "
+            f"{cat.path.name} (crs = ...), not after @"
+        )
+    try:
+        return load_input(path, role, cat, crs=crs, base=base, fields=fields)
+    except CRSError as exc:
+        head, _, fix = str(exc).partition(" Fix: ")
+        how = f"{flag} PATH@CRS" + (":SETBACK" if flag == "--exclude" else "")
+        if crs is not None:  # the file's own CRS contradicts the one after @
+            raise CRSError(
+                f"{head} Fix: drop @{crs} to use the file's own, or correct the file if it is wrong"
+            ) from None
+        raise CRSError(
+            f"{head} Fix: give the CRS after the path ({how}; --crs is the {whose} only)"
+            + (": " + fix.replace("--crs ", f"{Path(path).name}@") if fix else "")
+            + "; or a catalogue entry for it with crs = ..."
+        ) from None
 
 
 def run_analysis(opts: Options, cat: Catalog, *, say: Say = print) -> RunResult:

@@ -43,7 +43,7 @@ from sxzones.outputs import (
     write_xlsx,
 )
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, load_input
+from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, load_input, load_layer
 from sxzones.runs.provenance import (
     demonstration_warning,
     gpkg_metadata,
@@ -260,15 +260,24 @@ def _load_firm_inputs(
     the firms are (GDAL and Arrow release the GIL while they read)."""
 
     def builtup() -> tuple[gpd.GeoDataFrame, LayerReport]:
-        return load_input(
-            opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
+        return load_layer(
+            opts.builtup,
+            "builtup",
+            cat,
+            "--builtup",
+            whose="firms'",
+            fields=opts.fields_for("builtup"),
+            base=opts.base,
         )
 
     def admin() -> tuple[gpd.GeoDataFrame, LayerReport] | None:
         name = admin_name(opts.admin, cat)
         if name is None:
             return None
-        return load_input(name, "admin", cat, fields=opts.fields_for("admin"), base=opts.base)
+        fields = opts.fields_for("admin")
+        return load_layer(
+            name, "admin", cat, "--admin", whose="firms'", fields=fields, base=opts.base
+        )
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         later_b, later_a = pool.submit(builtup), pool.submit(admin)

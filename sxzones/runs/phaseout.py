@@ -24,7 +24,15 @@ from sxzones.layers.equipment import VOCAB_FIELDS, read_equipment
 from sxzones.options import PhaseoutOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, find_file, load_input
+from sxzones.runs import (
+    RunResult,
+    add_inputs,
+    admin_name,
+    figure_paths,
+    find_file,
+    load_input,
+    load_layer,
+)
 from sxzones.runs.provenance import (
     demonstration_warning,
     gpkg_metadata,
@@ -97,13 +105,22 @@ def _firm_table(
     reports = [frep]
     a = None
     if (admin := admin_name(opts.admin, cat)) is not None:
-        a, arep = load_input(admin, "admin", cat, fields=opts.fields_for("admin"), base=opts.base)
+        fields = opts.fields_for("admin")
+        a, arep = load_layer(
+            admin, "admin", cat, "--admin", whose="firms'", fields=fields, base=opts.base
+        )
         reports.append(arep)
     if opts.builtup:
         from sxzones.analyses.firm_zones import screen_firms
 
-        b, brep = load_input(
-            opts.builtup, "builtup", cat, fields=opts.fields_for("builtup"), base=opts.base
+        b, brep = load_layer(
+            opts.builtup,
+            "builtup",
+            cat,
+            "--builtup",
+            whose="firms'",
+            fields=opts.fields_for("builtup"),
+            base=opts.base,
         )
         reports.append(brep)
         return screen_firms(f, b, ruleset, admin=a), b, a, reports

@@ -26,7 +26,7 @@ from sxzones.crs import latitude_first, parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file
-from sxzones.layers.readers import ROW, RawLayer
+from sxzones.layers.readers import ROW, RawLayer, refuse_several_parcels
 from sxzones.layers.schemas import ROLES as LAYER_ROLES
 from sxzones.layers.validate import Finding, _blank, usual_fields
 from sxzones.maps.sources import report_sources, sources_line
@@ -205,6 +205,7 @@ def read_projects(
         mapping = _project_fields(raw, mapping)
         if single:
             raw, pins = _pins_left_out(raw)
+            refuse_several_parcels(raw, mapping.get("project_id"))
         if single and raw.frame.attrs.get("coordinate_columns") and len(raw.frame) > 1:
             raise SxzonesError(
                 f"{path}: --project takes one project, but this table has {len(raw.frame)} "

@@ -21,13 +21,13 @@ from pyproj import CRS
 
 from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
-from sxzones.crs import parse_crs
-from sxzones.errors import CRSError, SxzonesError
+from sxzones.errors import SxzonesError
 from sxzones.geodesy import ellipsoidal_area
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
-from sxzones.options import SiteOptions
+from sxzones.options import SiteOptions, split_crs
+from sxzones.options import is_crs as _is_crs
 from sxzones.outputs import (
     Publication,
     hash_ahead,
@@ -37,7 +37,16 @@ from sxzones.outputs import (
     write_xlsx,
 )
 from sxzones.rules import TECHS, RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, find_file, load_input
+from sxzones.runs import (
+    RunResult,
+    add_inputs,
+    admin_name,
+    figure_paths,
+    find_file,
+    is_file,
+    load_input,
+    load_layer,
+)
 from sxzones.units import parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
@@ -74,57 +83,12 @@ def parse_exclude(
     return spec, None
 
 
-def _is_crs(text: str) -> bool:
-    try:
-        parse_crs(text)
-    except SxzonesError:
-        return False
-    return True
-
-
-def split_crs(name: str, flag: str, exists: Callable[[str], bool]) -> tuple[str, str | None]:
-    """``PATH@CRS`` -> (path, CRS as written), or (name, None) without ``@CRS``: the CRS of
-    a layer file that declares none (a table of 经度/纬度, a shapefile without .prj), given
-    after its path because ``--crs`` is the candidates'. ``exists(name)``: a layer or file
-    of that very name (an ``@`` in it is then part of it). ``flag``: for messages.
-
-    Raises
-    ------
-    SxzonesError
-        The text after ``@`` is not a CRS.
-    """
-    path, at, crs = name.rpartition("@")
-    if not at or not path or exists(name) or re.search(r"[/\\]", crs):
-        return name, None
-    if not _is_crs(crs):
-        raise SxzonesError(
-            f"{flag} {name!r}: {crs!r} after @ is not a CRS. Write PATH@CRS, e.g. "
-            "villages.csv@wgs84:300m (wgs84, cgcs2000, gcj02 for web maps, gk38 for "
-            "zone-prefixed eastings, EPSG:4549 ...)"
-        )
-    return path, crs
-
-
 def _load_layer(
     name: str, role: str | None, cat: Catalog, flag: str, base: Path | None, **kw: Any
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """A ``--exclude`` or ``--grid`` layer (``NAME_OR_PATH[@CRS]``): its CRS errors give the
-    fix that works for it (``PATH@CRS``), not ``--crs``, which is the candidates' only."""
-    path, crs = split_crs(name, flag, lambda n: n in cat or _is_file(n, base))
-    if crs is not None and path in cat:
-        raise SxzonesError(
-            f"{flag} {name!r}: {path!r} is a catalogue layer: its CRS is given in "
-            f"{cat.path.name} (crs = ...), not after @"
-        )
-    try:
-        return load_input(path, role, cat, crs=crs, base=base, **kw)
-    except CRSError as exc:
-        head, _, fix = str(exc).partition(" Fix: ")
-        how = f"{flag} PATH@CRS" + (":SETBACK" if flag == "--exclude" else "")
-        raise CRSError(
-            f"{head} Fix: give the CRS after the path ({how}; --crs is the candidates' only)"
-            + (": " + fix.replace("--crs ", f"{Path(path).name}@") if fix else "")
-        ) from None
+    """A ``--exclude`` or ``--grid`` layer (``NAME_OR_PATH[@CRS]``, see
+    :func:`sxzones.runs.load_layer`)."""
+    return load_layer(name, role, cat, flag, whose="candidates'", base=base, **kw)
 
 
 def parse_resource(spec: str) -> tuple[str, float]:
@@ -146,11 +110,7 @@ def _source(rep: LayerReport) -> str:
 
 
 def _is_file(name: str, base: Path | None) -> bool:
-    try:
-        find_file(name, base)
-    except SxzonesError:
-        return False
-    return True
+    return is_file(name, base)
 
 
 def build_exclusions(

@@ -248,10 +248,14 @@ def _sheet_rows(path: Path, sheet: str | None = None) -> tuple[int, str]:
 def _count_table_rows(path: Path, sheet: str | None = None) -> tuple[int, str]:
     """Rows of a CSV/TSV (lines less the header), or of a workbook's sheet (see
     :func:`_sheet_rows`); and which part of the file was counted ('' for a CSV)."""
-    if path.suffix not in (".csv", ".tsv"):
+    from sxzones.layers.readers import workbook_kind
+
+    kind = "text" if path.suffix in (".csv", ".tsv") else workbook_kind(path)
+    if kind == "workbook":
         return _sheet_rows(path, sheet)
+    mark = b"<tr" if kind == "html" else b"\n"  # a web page's table (导出Excel), or a CSV
     with path.open("rb") as fh:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b""))
+        lines = sum(chunk.lower().count(mark) for chunk in iter(lambda: fh.read(_CHUNK), b""))
     return max(lines - 1, 0), ""
 
 
