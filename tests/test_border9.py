@@ -306,3 +306,36 @@ def test_sites_border_cut_on_the_dask_engine_equals_local(counties):
     assert local.sites["removed_outside_plan_m2"].gt(0).tolist() == [True, True, True, False]
     pieces = local.removed[local.removed["reason"] == "outside_plan"]
     assert sorted(pieces["site_id"]) == ["S1", "S2", "S3"]
+
+
+def test_check_across_the_border_on_the_dask_engine_equals_local(tmp_path):
+    """The site check of the border projects on a Dask cluster (two partitions): the local
+    engine's table, pairs and findings."""
+    distributed = pytest.importorskip("distributed")
+    from sxzones.analyses.site_check import check_sites
+    from sxzones.dask_engine import check_sites_dask, dask_client
+    from sxzones.runs.site_check import site_layers
+
+    layers = site_layers(load_catalog(CATALOG))
+    rules = load_rules()
+    rows = [r.split(",", 3) for r in BORDER_CSV.splitlines()[1:]]
+    projects = gpd.GeoDataFrame(
+        {"project_id": [r[0] for r in rows], "industry": [r[2] for r in rows]},
+        geometry=[_work(r[3].strip('"')) for r in rows],
+        crs=4546,
+    )
+    local = check_sites(projects, layers, rules)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        dask_client(cluster.scheduler_address) as client,
+    ):
+        remote = check_sites_dask(projects, layers, rules, client=client, partitions=2)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(remote.table.drop(columns="geometry")),
+        pd.DataFrame(local.table.drop(columns="geometry")),
+    )
+    assert remote.details() == local.details()
+    assert local.table["verdict"].tolist()[:2] == ["conflict", "conflict"]
+    assert local.table["county"].iat[0] == "井陉县; 平定县"
