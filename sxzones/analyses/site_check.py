@@ -572,8 +572,11 @@ def check_sites(
         ``unit_codes``, ``unit_types``, ``unit_overlap_m2``, ``unit_overlap_pct``,
         ``redline_ids``, ``redline_overlap_m2``, ``redline_overlap_pct``,
         ``nearest_redline_m``, ``builtup_zone``, ``builtup_distance_m``, ``nearest_builtup``,
-        ``zone_ids``, ``city``, ``county``, ``rule_ids``, ``clauses``; ``details()`` gives
-        every finding with the admission lists of the touched units.
+        ``zone_ids``, ``adcode``, ``county``, ``city`` (every county the project covers,
+        the largest share first, ``;``-joined; with an ``admin`` layer), ``rule_ids``,
+        ``clauses``, ``unassessed_reason``; ``details()`` gives every finding with the
+        admission lists of the touched units. A parcel partly outside the rules'
+        jurisdiction is checked on its part inside; its areas and shares are of the whole.
     """
     if not isinstance(projects, gpd.GeoDataFrame):
         raise TypeError(
