@@ -1139,11 +1139,7 @@ def screen_sites(
     rs = [_with_limit(r, p["terrain"], tech) for r in rasters]
     year = int(as_of_year or sp.get("as_of_year", 2026))
     geoms = candidates.geometry.to_numpy()
-    places, away = _places(geoms, _in_crs(admin, crs) if admin is not None else None, rules, crs)
-    whole, open_ = np.full(len(geoms), None, dtype=object), _not_yet_closed(candidates, year)
-    whole[open_] = geoms[open_]
-    # the land each of these reasons cuts first (None: none)
-    first: dict[str, npt.NDArray[np.object_]] = {NOT_CLOSED: whole, OUTSIDE: away}
+    places, first = _first_cuts(candidates, year, admin, rules, crs)
     reasons = [ex.reason for ex in excl] + [r.name for r in rs] + ["too_small"]
     reasons = [k for k, m in first.items() if not shapely.is_missing(m).all()] + reasons
     if len(set(reasons)) < len(reasons):
@@ -1165,6 +1161,23 @@ def screen_sites(
     stats = _raster_pass(cands, rs, crs, classes, min_area, ids, n_threads)
     grid_ = _in_crs(grid, crs) if grid is not None else None
     return _results(candidates, cands, stats, run, grid_, places, not_assessed)
+
+
+def _first_cuts(
+    candidates: gpd.GeoDataFrame,
+    year: int,
+    admin: gpd.GeoDataFrame | None,
+    rules: RuleSet,
+    crs: CRS,
+) -> tuple[dict[str, npt.NDArray[np.object_]] | None, dict[str, npt.NDArray[np.object_]]]:
+    """Each candidate's city, county and adcode (:func:`_places`), and per reason the land
+    that is not candidate land under the plan, cut before the exclusions (per candidate, None
+    where none): landfills not closed yet whole, the land outside the jurisdiction."""
+    geoms = candidates.geometry.to_numpy()
+    places, away = _places(geoms, _in_crs(admin, crs) if admin is not None else None, rules, crs)
+    whole, open_ = np.full(len(geoms), None, dtype=object), _not_yet_closed(candidates, year)
+    whole[open_] = geoms[open_]
+    return places, {NOT_CLOSED: whole, OUTSIDE: away}
 
 
 #: The reason of a "closed" landfill whose closure year is after the as-of year.
@@ -1207,10 +1220,10 @@ def _places(
 def _outside(geoms: npt.NDArray[np.object_], cov: Coverage) -> npt.NDArray[np.object_]:
     """Per candidate, its land outside the rules' jurisdiction (another province's land
     within reach of the admin layer), where the plan, clause 十五 with it, does not apply:
-    the whole candidate when at most a sliver of it lies elsewhere, the counties outside
-    that it reaches into when more than a sliver lies on each side (cut there, as an
-    exclusion is cut), None when at most a sliver lies outside. Land outside every county
-    is not judged."""
+    the whole candidate when all of it but at most a sliver lies there; the counties outside
+    that it reaches into when more than a sliver lies on each side of the border (cut there,
+    as an exclusion is cut); None when at most a sliver lies outside. Land outside every
+    county is not judged."""
     out = np.full(len(geoms), None, dtype=object)
     out[cov.partial] = cov.outside_geoms[cov.partial]
     out[cov.away] = geoms[cov.away]
