@@ -355,6 +355,15 @@ _REASONS_ZH = [
         re.compile(r"^outside (.+) \((.+)\), where the plan applies: it does not apply here$"),
         lambda m: f"不在{m[2]}，本方案在此不适用",
     ),
+    (
+        re.compile(
+            r"^([\d,.]+) m² \(([\d.]+) %\) of the parcel lie outside (.+) \((.+)\), in (.+), "
+            r"where the plan does not apply: that part is not assessed$"
+        ),
+        lambda m: (
+            f"地块有 {m[1]} 平方米（{m[2]}%）位于{m[4]}之外（{m[5]}），本方案在该部分不适用，该部分未研判"
+        ),
+    ),
     (re.compile(r"^no (.+) given$"), lambda m: f"未给出{m[1]}"),
     (
         re.compile(

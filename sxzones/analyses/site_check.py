@@ -36,12 +36,12 @@ from geopandas.array import from_shapely
 from pyproj import CRS
 
 from sxzones._util import gc_paused
+from sxzones.analyses.counties import Coverage, county_cover
 from sxzones.analyses.firm_zones import resolve_industries, zone_label
 from sxzones.analyses.nearest import (
     CHUNK,
     KERNEL_INPUTS,
     TargetIndex,
-    county_lookup,
     county_table,
     kernels_loaded,
     nearest_geodesic,
@@ -332,8 +332,12 @@ def _overlaps(
     layers: SiteLayers,
     role: str,
     threads: int,
+    share_of: npt.NDArray[np.float64] | None = None,
 ) -> pd.DataFrame:
-    """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid."""
+    """Pairs (project position, layer row) that touch, with the overlap on the ellipsoid
+    (m²) and its share (%) of ``share_of`` (the projects' areas, m²; default ``parea``, the
+    areas of ``pg``: a project cut at the jurisdiction's border is ``pg``, its whole parcel
+    ``share_of``)."""
     n_chunks = 1 if threads <= 1 else max(1, min(threads * 2, len(pg) // CHUNK))
     with_area = role in AREA_ROLES
     index, layer = layers.index(role), layers.frames[role]
@@ -364,8 +368,9 @@ def _overlaps(
         df[c] = pd.Categorical.from_codes(codes[j], dtype=dtypes[c], validate=False)
     if with_area:
         df["overlap_m2"] = np.round(area, 2)
+        whole = (parea if share_of is None else share_of)[i]
         with np.errstate(invalid="ignore", divide="ignore"):
-            pct = np.where(parea[i] > 0, 100.0 * area / parea[i], np.nan)
+            pct = np.where(whole > 0, 100.0 * area / whole, np.nan)
         df["overlap_pct"] = np.round(pct, 3)
     return pd.DataFrame(df, copy=False)  # the arrays are this call's own
 
@@ -482,13 +487,19 @@ def _unassessed(
 
 
 def _uncovered(
-    cu: pd.DataFrame | None, parea: npt.NDArray[np.float64], n: int, shown: str
+    cu: pd.DataFrame | None,
+    parea: npt.NDArray[np.float64],
+    n: int,
+    shown: str,
+    assessed: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.object_]:
     """Per project, why the layers do not cover it (``""`` when they do): it touches no
     control unit, or more than 0.1 % (and 1 m²) of the parcel lies outside every unit. The
     control units tile the province, so a place outside them is outside what the layers
     hold (another province, a gap in the layer): not checked, so never "clear". Overlaps are
-    summed over the units a parcel touches (units do not overlap each other)."""
+    summed over the units a parcel touches (units do not overlap each other). ``assessed``:
+    the area (m²) of the part checked, where a parcel is cut at the jurisdiction's border
+    (default ``parea``); the shares are of the whole parcel."""
     why = np.full(n, "", dtype=object)
     covered = np.zeros(n)
     touched = np.zeros(n, dtype=bool)
@@ -497,7 +508,8 @@ def _uncovered(
         touched[at] = True
         np.add.at(covered, at, np.nan_to_num(cu["overlap_m2"].to_numpy(dtype=float)))
     why[~touched] = f"outside every control unit of {shown}: the layers do not cover it"
-    outside = np.where(touched & (parea > 0), parea - covered, 0.0)
+    inner = parea if assessed is None else assessed
+    outside = np.where(touched & (parea > 0), inner - covered, 0.0)
     for k in np.flatnonzero((outside > 1.0) & (outside > 1e-3 * parea)):
         why[k] = (
             f"{outside[k]:,.0f} m² ({100 * outside[k] / parea[k]:.1f} %) of the parcel lie "
@@ -560,8 +572,11 @@ def check_sites(
         ``unit_codes``, ``unit_types``, ``unit_overlap_m2``, ``unit_overlap_pct``,
         ``redline_ids``, ``redline_overlap_m2``, ``redline_overlap_pct``,
         ``nearest_redline_m``, ``builtup_zone``, ``builtup_distance_m``, ``nearest_builtup``,
-        ``zone_ids``, ``city``, ``county``, ``rule_ids``, ``clauses``; ``details()`` gives
-        every finding with the admission lists of the touched units.
+        ``zone_ids``, ``adcode``, ``county``, ``city`` (every county the project covers,
+        the largest share first, ``;``-joined; with an ``admin`` layer), ``rule_ids``,
+        ``clauses``, ``unassessed_reason``; ``details()`` gives every finding with the
+        admission lists of the touched units. A parcel partly outside the rules'
+        jurisdiction is checked on its part inside; its areas and shares are of the whole.
     """
     if not isinstance(projects, gpd.GeoDataFrame):
         raise TypeError(
@@ -775,8 +790,16 @@ def _check_sites(
     pg = projects.geometry.to_numpy()
     parea = ellipsoidal_area(pg, crs)
     industry, kind, unassessed = _project_columns(projects, rules)
+    cov = _cover(pg, parea, layers, rules, threads)
+    # A project partly outside the jurisdiction is assessed on its part inside (the areas
+    # and shares reported stay those of the whole parcel).
+    ev, earea = pg, parea
+    if cov is not None and cov.partial.any():
+        ev = cov.inside(pg)
+        earea = parea.copy()
+        earea[cov.partial] = ellipsoidal_area(ev[cov.partial], crs)
     pairs: dict[str, pd.DataFrame] = {
-        role: _overlaps(pg, parea, crs, layers, role, threads)
+        role: _overlaps(ev, earea, crs, layers, role, threads, share_of=parea)
         for role in ("control_units", "redline", "zones", "builtup")
         if role in layers.frames
     }
@@ -789,7 +812,7 @@ def _check_sites(
     out["area_m2"] = np.round(parea, 2)
     cu = pairs.get("control_units")
     shown = str(layers.frames["control_units"].attrs.get("sxzones", {}).get("name", "the layer"))
-    outside = _uncovered(cu, parea, n, shown)
+    outside = _uncovered(cu, parea, n, shown, earea)
     unassessed = np.where(
         outside == "",
         unassessed,
@@ -801,28 +824,18 @@ def _check_sites(
     out["unit_overlap_pct"] = _joined(cu, n, "overlap_pct")
     rl = pairs.get("redline")
     out["redline_ids"] = _joined(rl, n, "redline_id")
-    rl_area = _redline_area(rl, pg, layers, crs, n)
+    rl_area = _redline_area(rl, ev, layers, crs, n)
     out["redline_overlap_m2"] = np.round(rl_area, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["redline_overlap_pct"] = np.round(np.where(parea > 0, 100 * rl_area / parea, np.nan), 3)
-    segs = segments_of(pg)  # boundary segments of the projects, for both distance queries
-    bdist = _distance_columns(out, pg, layers, rules, crs, threads, segs)
+    segs = segments_of(ev)  # boundary segments of the projects, for both distance queries
+    bdist = _distance_columns(out, ev, layers, rules, crs, threads, segs)
     out["zone_ids"] = _joined(pairs.get("zones"), n, "zone_id")
-    if "admin" in layers.frames:
-        which, table = county_lookup(
-            shapely.point_on_surface(pg),
-            layers.frames["admin"],
-            layers.index("counties"),
-            threads=threads,
-            table=layers.county_table(),
-        )
-        out["adcode"] = table["adcode"][which]
-        out["county"] = table["county"][which]
-        out["city"] = table["city"][which]
-        away = _outside_jurisdiction(np.asarray(table["adcode"]), which, rules)
+    away = np.zeros(n, dtype=bool)
+    if cov is not None:
+        out["adcode"], out["county"], out["city"] = cov.adcode, cov.county, cov.city
+        away = cov.away
         unassessed = _add_reason(unassessed, away, rules)
-    else:
-        away = np.zeros(n, dtype=bool)
     _verdict_columns(out, rules, industry, kind, pairs, bdist)
     if away.any():  # outside the plan's province none of its rules fires (as the firm screen)
         for c in ("rule_ids", "clauses"):
@@ -831,19 +844,55 @@ def _check_sites(
     # that fired anyway stands; outside the plan's province none does.
     conflict = (out["verdict"] == "conflict") & ~away
     out["verdict"] = np.where((unassessed != "") & ~conflict, UNASSESSED, out["verdict"])
-    out["unassessed_reason"] = unassessed
+    # the part outside the jurisdiction, said (it does not make the rest unassessed)
+    out["unassessed_reason"] = _part_outside(unassessed, cov, parea, rules)
     if "geometry_note" in projects:
         out["geometry_note"] = projects["geometry_note"].fillna("").astype(str).to_numpy()
     return SiteCheckResult(_site_table(out, projects, pg), pairs, layers, rules)
 
 
-def _outside_jurisdiction(
-    county_codes: npt.NDArray[Any], which: npt.NDArray[np.int64], rules: RuleSet
-) -> npt.NDArray[np.bool_]:
-    """Per project, whether its county lies outside the rules' jurisdiction (the bundled
-    admin layer reaches 30 km beyond Shanxi): looked at per county, not per project."""
-    away = np.append(rules.outside(county_codes), False)  # position -1: no county
-    return away[np.where(which >= 0, which, len(county_codes))]
+def _cover(
+    pg: npt.NDArray[np.object_],
+    parea: npt.NDArray[np.float64],
+    layers: SiteLayers,
+    rules: RuleSet,
+    threads: int,
+) -> Coverage | None:
+    """The counties each project covers and its part outside the rules' jurisdiction
+    (:func:`sxzones.analyses.counties.county_cover`); None without an admin layer. The
+    bundled admin layer reaches 30 km beyond Shanxi: a county is judged once, not per
+    project."""
+    if "admin" not in layers.frames:
+        return None
+    table = layers.county_table()
+    out_rows = np.append(rules.outside(table["adcode"][:-1]), False)  # last row: no county
+    admin = layers.frames["admin"]
+    index = layers.index("counties")
+    return county_cover(pg, parea, admin, index, table, out_rows, layers.crs(), threads)
+
+
+def _part_outside(
+    why: npt.NDArray[np.object_],
+    cov: Coverage | None,
+    parea: npt.NDArray[np.float64],
+    rules: RuleSet,
+) -> npt.NDArray[np.object_]:
+    """``why`` with, first, the part of each project partly outside the jurisdiction: how
+    much, in which counties, and that the plan does not apply there (that part is not
+    assessed; the rest is)."""
+    if cov is None or not cov.partial.any() or rules.jurisdiction is None:
+        return why
+    _, zh, en = rules.jurisdiction
+    out = why.copy()
+    for k in np.flatnonzero(cov.partial).tolist():
+        m2 = cov.outside_m2[k]
+        text = (
+            f"{m2:,.0f} m² ({100 * m2 / parea[k]:.1f} %) of the parcel lie outside {en} ({zh}), "
+            f"in {cov.outside_names[k]}, where the plan does not apply: that part is not "
+            "assessed"
+        )
+        out[k] = f"{text}; {why[k]}" if why[k] else text
+    return out
 
 
 def _add_reason(

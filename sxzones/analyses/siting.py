@@ -73,7 +73,8 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from sxzones._util import check_type
-from sxzones.analyses.nearest import county_lookup
+from sxzones.analyses.counties import Coverage, county_cover
+from sxzones.analyses.nearest import TargetIndex, county_table
 from sxzones.analyses.rasters import (
     RasterCriterion,
     Tile,
@@ -1138,18 +1139,17 @@ def screen_sites(
     rs = [_with_limit(r, p["terrain"], tech) for r in rasters]
     year = int(as_of_year or sp.get("as_of_year", 2026))
     geoms = candidates.geometry.to_numpy()
-    places = _places(geoms, _in_crs(admin, crs) if admin is not None else None)
-    first = {NOT_CLOSED: _not_yet_closed(candidates, year), OUTSIDE: _outside(places, rules)}
+    places, first = _first_cuts(candidates, year, admin, rules, crs)
     reasons = [ex.reason for ex in excl] + [r.name for r in rs] + ["too_small"]
-    reasons = [k for k, m in first.items() if m.any()] + reasons
+    reasons = [k for k, m in first.items() if not shapely.is_missing(m).all()] + reasons
     if len(set(reasons)) < len(reasons):
         raise RulesError(f"reasons {reasons} repeat one; give each exclusion and raster once")
     run = _Run(crs, p, tech, year, sp, excl, rs, reasons, rules.jurisdiction or ("", "", ""))
     kk = point_scale(shapely.point_on_surface(geoms), crs)
     cands = [_Cand(geoms[i], float(kk[i]), geoms[i]) for i in range(len(geoms))]
-    for reason, mask in first.items():  # 0. not candidate land under the plan: whole parcels
-        for j in np.flatnonzero(mask).tolist():
-            cands[j].cut(reason, geoms[j])
+    for reason, land in first.items():  # 0. not candidate land under the plan
+        for j in np.flatnonzero(~shapely.is_missing(land)).tolist():
+            cands[j].cut(reason, land[j])
     for i, ex in enumerate(excl):  # 1. vector exclusions, in order
         _cut_exclusions(
             cands, geoms, ex, lambda e, i=i: _buffered(e, e.geoms(crs, f"exclusions[{i}]"), crs)
@@ -1161,6 +1161,23 @@ def screen_sites(
     stats = _raster_pass(cands, rs, crs, classes, min_area, ids, n_threads)
     grid_ = _in_crs(grid, crs) if grid is not None else None
     return _results(candidates, cands, stats, run, grid_, places, not_assessed)
+
+
+def _first_cuts(
+    candidates: gpd.GeoDataFrame,
+    year: int,
+    admin: gpd.GeoDataFrame | None,
+    rules: RuleSet,
+    crs: CRS,
+) -> tuple[dict[str, npt.NDArray[np.object_]] | None, dict[str, npt.NDArray[np.object_]]]:
+    """Each candidate's city, county and adcode (:func:`_places`), and per reason the land
+    that is not candidate land under the plan, cut before the exclusions (per candidate, None
+    where none): landfills not closed yet whole, the land outside the jurisdiction."""
+    geoms = candidates.geometry.to_numpy()
+    places, away = _places(geoms, _in_crs(admin, crs) if admin is not None else None, rules, crs)
+    whole, open_ = np.full(len(geoms), None, dtype=object), _not_yet_closed(candidates, year)
+    whole[open_] = geoms[open_]
+    return places, {NOT_CLOSED: whole, OUTSIDE: away}
 
 
 #: The reason of a "closed" landfill whose closure year is after the as-of year.
@@ -1182,24 +1199,35 @@ OUTSIDE = "outside_plan"
 
 
 def _places(
-    geoms: npt.NDArray[np.object_], admin: gpd.GeoDataFrame | None
-) -> dict[str, npt.NDArray[np.object_]] | None:
-    """Each candidate's city, county and adcode (blank outside every county), at a point on
-    its surface; None without an admin layer."""
+    geoms: npt.NDArray[np.object_], admin: gpd.GeoDataFrame | None, rules: RuleSet, crs: CRS
+) -> tuple[dict[str, npt.NDArray[np.object_]] | None, npt.NDArray[np.object_]]:
+    """Each candidate's city, county and adcode (blank outside every county; a candidate
+    over several counties: each of them, ``;``-joined, the largest share first), and its
+    land outside the rules' jurisdiction (:func:`_outside`); (None, no land) without an
+    admin layer."""
+    none = np.full(len(geoms), None, dtype=object)
     if admin is None or not len(admin):
-        return None
-    which, table = county_lookup(shapely.point_on_surface(geoms), admin, threads=1)
-    return {col: table[col][which] for col in ("city", "county", "adcode")}
+        return None, none
+    table = county_table(admin)
+    counties = admin[admin["level"] == "county"].geometry.to_numpy()
+    out_rows = np.append(rules.outside(table["adcode"][:-1]), False)  # last row: no county
+    parea = ellipsoidal_area(geoms, crs)
+    cov = county_cover(geoms, parea, admin, TargetIndex.of(counties), table, out_rows, crs)
+    places = {"city": cov.city, "county": cov.county, "adcode": cov.adcode}
+    return places, _outside(geoms, cov)
 
 
-def _outside(places: dict[str, npt.NDArray[np.object_]] | None, rules: RuleSet) -> Any:
-    """Candidates whose county lies outside the rules' jurisdiction (another province's land
-    within reach of the admin layer): the plan, clause 十五 with it, does not apply there.
-    A candidate outside every county is not judged."""
-    if places is None:
-        return np.zeros(0, dtype=bool)
-    codes, inverse = np.unique(places["adcode"].astype(str), return_inverse=True)
-    return rules.outside(codes)[inverse]
+def _outside(geoms: npt.NDArray[np.object_], cov: Coverage) -> npt.NDArray[np.object_]:
+    """Per candidate, its land outside the rules' jurisdiction (another province's land
+    within reach of the admin layer), where the plan, clause 十五 with it, does not apply:
+    the whole candidate when all of it but at most a sliver lies there; the counties outside
+    that it reaches into when more than a sliver lies on each side of the border (cut there,
+    as an exclusion is cut); None when at most a sliver lies outside. Land outside every
+    county is not judged."""
+    out = np.full(len(geoms), None, dtype=object)
+    out[cov.partial] = cov.outside_geoms[cov.partial]
+    out[cov.away] = geoms[cov.away]
+    return out
 
 
 def late_warnings(sites: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
@@ -1210,10 +1238,13 @@ def late_warnings(sites: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
     out = []
     for reason in (NOT_CLOSED, OUTSIDE):
         col = f"removed_{reason}_m2"
-        hit = sites[col].to_numpy(dtype=float) > 0 if col in sites else np.zeros(0, dtype=bool)
-        if hit.any():
-            shown = ", ".join(ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
-            out.append(_reason_warning(reason, int(hit.sum()), shown, meta))
+        m2 = sites[col].to_numpy(dtype=float) if col in sites else np.zeros(0)
+        whole = (m2 > 0) & (m2 >= sites["candidate_m2"].to_numpy(dtype=float)[: len(m2)])
+        for hit in (whole, (m2 > 0) & ~whole):  # removed whole; in part (at the border)
+            if hit.any():
+                shown = ", ".join(ids[hit][:5]) + (" ..." if hit.sum() > 5 else "")
+                text = _reason_warning(reason, int(hit.sum()), shown, meta)
+                out.append(text if hit is whole else _part_warning(shown, hit, m2, meta))
     for c in meta.get("raster_checks", {}).values():
         out += c["notes"]
         top = c["max_read"]
@@ -1263,6 +1294,19 @@ def _reason_warning(reason: str, n: int, shown: str, meta: Mapping[str, Any]) ->
         f"{n} candidate(s) ({shown}) lie outside {en} ({zh}), where the plan applies "
         f"(不在{zh}，本方案不适用): clause 十五 does not make them candidate land; not "
         f"eligible, reason {OUTSIDE}"
+    )
+
+
+def _part_warning(
+    shown: str, hit: npt.NDArray[np.bool_], m2: npt.NDArray[np.float64], meta: Mapping[str, Any]
+) -> str:
+    """The warning for the candidates (``shown``) cut at the jurisdiction's border."""
+    _, zh, en = meta["jurisdiction"]
+    return (
+        f"{int(hit.sum())} candidate(s) ({shown}) lie partly outside {en} ({zh}), where the "
+        f"plan applies ({m2[hit].sum() / 1e6:.2f} km² in all; 在{zh}以外的部分本方案不适用): "
+        f"clause 十五 does not make that land candidate land; it is removed, reason {OUTSIDE}, "
+        "and the rest screened"
     )
 
 

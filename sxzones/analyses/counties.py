@@ -1,0 +1,250 @@
+"""The counties a project or candidate covers, and the part of it outside the rules'
+jurisdiction.
+
+A parcel across a county line (or a multipart project with parts in two cities) lies in
+each county it covers, not only in the county of one point on its surface; a parcel across
+the province's border lies partly where the plan applies and partly where it does not. One
+point decided both before: a parcel a third in Shanxi was "outside Shanxi" whole, one a
+seventh in Hebei was inside whole (audit 9, C3 and C11).
+
+Method: the county of a point on each geometry's surface
+(:func:`~sxzones.analyses.nearest.county_lookup`); a prepared ``covers`` test keeps the
+parcels wholly inside that county (most of them; in large batches most are placed by the
+counties' cell grid without either), and only the others are intersected with
+the counties they touch, each overlap measured on the ellipsoid
+(:func:`sxzones.geodesy.ellipsoidal_area`). A county whose overlap is a sliver (at most
+1 m² or 0.1 % of the parcel: boundary layers are not drawn that finely) is not listed, and a
+sliver outside the jurisdiction is not cut away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import shapely
+from pyproj import CRS
+
+from sxzones.analyses.nearest import GRID_POINTS, TargetIndex, county_lookup
+from sxzones.geodesy import ellipsoidal_area
+
+__all__ = ["SLIVER_SHARE", "Coverage", "county_cover", "sliver"]
+
+#: A part of a parcel at most this share of it (and at most 1 m²) is a sliver: within what
+#: the boundary layers can tell (as a parcel's part outside every control unit).
+SLIVER_SHARE = 1e-3
+
+
+def sliver(parea: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Per parcel of area ``parea`` (m²), the largest part (m²) that counts as a sliver."""
+    return np.maximum(1.0, SLIVER_SHARE * np.asarray(parea, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Per geometry, the counties it covers and its part outside the jurisdiction.
+
+    Attributes
+    ----------
+    adcode, county, city : ndarray of str
+        The counties' adcodes (``;``-joined), names and cities (``"; "``-joined, each city
+        once), the county with the largest share first (for a point or a parcel within one
+        county: that county, as before); blank outside every county.
+    outside_m2 : ndarray of float
+        Area (m², ellipsoidal) in counties outside the jurisdiction (0 for points).
+    outside_names : ndarray of str
+        Those counties' names, ``", "``-joined, largest first (a text that goes into
+        ``"; "``-joined reasons).
+    away : ndarray of bool
+        Wholly outside the jurisdiction (a point in a county outside it; a parcel with at
+        most a sliver in no county outside it).
+    partial : ndarray of bool
+        More than a sliver outside the jurisdiction, and more than a sliver not.
+    outside_geoms : ndarray of geometries
+        Where ``partial``: the counties outside the jurisdiction that it touches (their
+        union, cut to 1 m around its box); elsewhere None.
+    """
+
+    adcode: npt.NDArray[np.object_]
+    county: npt.NDArray[np.object_]
+    city: npt.NDArray[np.object_]
+    outside_m2: npt.NDArray[np.float64]
+    outside_names: npt.NDArray[np.object_]
+    away: npt.NDArray[np.bool_]
+    partial: npt.NDArray[np.bool_]
+    outside_geoms: npt.NDArray[np.object_]
+
+    def inside(self, geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+        """``geoms`` (the ones this coverage was made of) with the part outside the
+        jurisdiction cut away where :attr:`partial` (a copy; the others as they are)."""
+        out = np.array(geoms, dtype=object)
+        k = np.flatnonzero(self.partial)
+        if len(k):
+            out[k] = shapely.difference(out[k], self.outside_geoms[k])
+        return out
+
+
+def county_cover(
+    geoms: npt.NDArray[np.object_],
+    parea: npt.NDArray[np.float64],
+    admin: gpd.GeoDataFrame,
+    index: TargetIndex,
+    table: dict[str, npt.NDArray[np.object_]],
+    outside_rows: npt.NDArray[np.bool_],
+    crs: CRS,
+    threads: int = 1,
+) -> Coverage:
+    """The counties each geometry covers (points and polygons in ``crs``, projected,
+    metres; ``parea`` their ellipsoidal areas, m²) and its part outside the jurisdiction.
+
+    Parameters
+    ----------
+    admin : GeoDataFrame
+        The admin layer (``level == "county"`` rows are the counties), in ``crs``.
+    index, table
+        The counties' index and table (:func:`~sxzones.analyses.nearest.county_table`, the
+        last row blank), in the same order.
+    outside_rows : ndarray of bool
+        Per row of ``table``, whether that county lies outside the jurisdiction (the blank
+        row: False).
+    """
+    n = len(geoms)
+    blank = len(table["adcode"]) - 1
+    poly = (shapely.get_type_id(geoms) >= 3) & (np.asarray(parea) > 0)
+    held = _held(geoms, poly, index) if blank > 0 and n >= GRID_POINTS else np.full(n, -1)
+    covered = held >= 0  # a parcel in cells of one county lies in it: no test
+    which = np.where(covered, held, blank)
+    rest = np.flatnonzero(~covered)
+    at, _ = county_lookup(shapely.point_on_surface(geoms[rest]), admin, index, threads, table)
+    which[rest] = at
+    outside_m2 = np.zeros(n)
+    several: dict[int, list[int]] = {}
+    out_rows: dict[int, list[tuple[int, shapely.Geometry]]] = {}
+    if blank > 0 and poly.any():
+        k = np.flatnonzero(poly & ~covered & (which != blank))
+        if len(k):  # most parcels lie within the county of their point
+            covered[k] = shapely.covers(index.prepared_at(which[k]), geoms[k])
+        whole = covered & outside_rows[which]
+        outside_m2[whole] = parea[whole]
+        spill = np.flatnonzero(poly & ~covered)
+        if len(spill):
+            found = (which, outside_m2, several, out_rows)
+            _spilled(geoms, parea, spill, index, outside_rows, crs, *found)
+    tol = sliver(parea)
+    away = np.where(poly, (outside_m2 > 0) & (parea - outside_m2 <= tol), outside_rows[which])
+    partial = poly & (outside_m2 > tol) & ~away
+    return _coverage(table, which, several, out_rows, outside_m2, away, partial)
+
+
+#: A parcel's box over at most this many cells of the counties' grid a side is placed by them.
+HELD_CELLS = 4
+
+
+def _held(
+    geoms: npt.NDArray[np.object_], poly: npt.NDArray[np.bool_], index: TargetIndex
+) -> npt.NDArray[np.int64]:
+    """Per geometry, the county (row) that holds all of it by the counties' cell grid
+    (:class:`~sxzones.analyses.nearest.CellGrid`: a cell's county contains the whole cell,
+    so a parcel whose box lies in cells of one county lies in that county), else -1 (not a
+    polygon, a box over a crossed cell or over more than :data:`HELD_CELLS` cells a side).
+    Exact, as the grid is; for many parcels it spares a point lookup and a ``covers`` test
+    each."""
+    out = np.full(len(geoms), -1, dtype=np.int64)
+    grid = index.cell_grid()
+    if grid is None:
+        return out
+    cells, size = grid.cells, grid.size
+    b = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):  # an empty geometry's bounds: NaN, not placed
+        c0, c1 = np.floor((b[:, [0, 2]] - grid.x0) / size).T
+        r0, r1 = np.floor((b[:, [1, 3]] - grid.y0) / size).T
+        ok = poly & (c0 >= 0) & (r0 >= 0) & (c1 < cells.shape[1]) & (r1 < cells.shape[0])
+        ok &= (c1 - c0 < HELD_CELLS) & (r1 - r0 < HELD_CELLS)
+    k = np.flatnonzero(ok)
+    c0, c1, r0, r1 = (a[k].astype(np.int64) for a in (c0, c1, r0, r1))
+    v = cells[r0, c0].astype(np.int64)
+    same = v >= 0
+    for dr in range(HELD_CELLS):
+        for dc in range(HELD_CELLS):
+            r, c = np.minimum(r0 + dr, r1), np.minimum(c0 + dc, c1)  # past the box: a cell in it
+            same &= cells[r, c] == v
+    out[k[same]] = v[same]
+    return out
+
+
+def _spilled(
+    geoms: npt.NDArray[np.object_],
+    parea: npt.NDArray[np.float64],
+    spill: npt.NDArray[np.int64],
+    index: TargetIndex,
+    outside_rows: npt.NDArray[np.bool_],
+    crs: CRS,
+    which: npt.NDArray[np.int64],
+    outside_m2: npt.NDArray[np.float64],
+    several: dict[int, list[int]],
+    out_rows: dict[int, list[tuple[int, shapely.Geometry]]],
+) -> None:
+    """For the parcels at ``spill`` (not within the county of their point): the overlap of
+    each with every county it touches, on the ellipsoid. Sets ``which`` (the county of the
+    largest overlap), ``outside_m2`` (the overlaps outside the jurisdiction, summed),
+    ``several`` (parcel -> the county rows of its overlaps larger than a sliver, largest
+    first, when there are two or more) and ``out_rows`` (parcel -> the rows of the counties
+    outside the jurisdiction it overlaps, largest first, each county cut to 1 m around the
+    parcel's box: what a cut at the border needs of it)."""
+    i, j = index.tree.query(geoms[spill])  # boxes; the prepared counties decide
+    p = spill[i]
+    hit = shapely.intersects(index.prepared_at(j), geoms[p]) if len(p) else np.zeros(0, bool)
+    p, j = p[hit], j[hit]
+    if not len(p):
+        return
+    box = shapely.bounds(geoms[p]) + np.array([-1.0, -1.0, 1.0, 1.0])
+    near = np.array(  # a county's few vertices near the parcel: a far cheaper intersection
+        [shapely.clip_by_rect(g, *b) for g, b in zip(index.geoms[j], box.tolist(), strict=True)],
+        dtype=object,
+    )
+    area = ellipsoidal_area(shapely.intersection(geoms[p], near), crs)
+    keep = area > 0  # a shared boundary only: no part of the parcel there
+    p, j, area, near = p[keep], j[keep], area[keep], near[keep]
+    np.add.at(outside_m2, p[outside_rows[j]], area[outside_rows[j]])
+    order = np.lexsort((j, -area, p))  # per parcel: largest overlap first, then layer order
+    p, j, area, near = p[order], j[order], area[order], near[order]
+    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, int)
+    tol = sliver(parea)
+    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(p)], strict=True):
+        k = int(p[a])
+        rows = [int(r) for r, s in zip(j[a:b], area[a:b], strict=True) if s > tol[k]]
+        which[k] = rows[0] if rows else int(j[a])
+        if len(rows) > 1:
+            several[k] = rows
+        if outside_rows[j[a:b]].any():
+            out_rows[k] = [(int(j[m]), near[m]) for m in range(a, b) if outside_rows[j[m]]]
+
+
+def _coverage(
+    table: dict[str, npt.NDArray[np.object_]],
+    which: npt.NDArray[np.int64],
+    several: dict[int, list[int]],
+    out_rows: dict[int, list[tuple[int, shapely.Geometry]]],
+    outside_m2: npt.NDArray[np.float64],
+    away: npt.NDArray[np.bool_],
+    partial: npt.NDArray[np.bool_],
+) -> Coverage:
+    """The :class:`Coverage` of the counties found: one county's texts taken from the table
+    for every geometry, those over several counties joined."""
+    n = len(which)
+    adcode = np.asarray(table["adcode"][which], dtype=object).copy()
+    county = np.asarray(table["county"][which], dtype=object).copy()
+    city = np.asarray(table["city"][which], dtype=object).copy()
+    names = np.where(away, county, "").astype(object)
+    geoms = np.full(n, None, dtype=object)
+    for k, rows in several.items():
+        adcode[k] = ";".join(str(table["adcode"][r]) for r in rows)
+        county[k] = "; ".join(str(table["county"][r]) for r in rows)
+        city[k] = "; ".join(dict.fromkeys(str(c) for c in table["city"][rows] if str(c)))
+    for k, found in out_rows.items():
+        names[k] = ", ".join(str(table["county"][r]) for r, _ in found)
+        if partial[k]:
+            geoms[k] = shapely.union_all([g for _, g in found])
+    return Coverage(adcode, county, city, outside_m2, names, away, partial, geoms)
