@@ -363,6 +363,15 @@ _REASONS_ZH = [
         lambda m: f"{m[1]}“{m[2]}”不在规则词表中（可在规则文件的 [vocabularies.{m[3]}] 中对应）",
     ),
     (
+        re.compile(
+            r"^(.+) '(.*)' \((.+)\) and (.+) '(.*)' \((.+)\) name different industries: "
+            r"correct the one that is wrong$"
+        ),
+        lambda m: (
+            f"{m[1]}“{m[2]}”（{m[3]}）与{m[4]}“{m[5]}”（{m[6]}）所指行业不同：请更正有误的一项"
+        ),
+    ),
+    (
         re.compile(r"^outside every control unit of (.+): the layers do not cover it$"),
         lambda m: f"位于 {m[1]} 的所有环境管控单元之外：图层未覆盖此处",
     ),
