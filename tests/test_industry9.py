@@ -76,8 +76,8 @@ def test_words_and_code_columns_are_read_as_one_cell_is():
                          "钢铁", "黑色金属冶炼和压延加工业", "焦化(3011)"],
             "industry_code": ["2521", "3011", "2521", "2521.0", "C2614", "3216", "3110", "2521",
                               "", "1310", "C3110", ""],
-        }  # fmt: skip
-    )
+        }
+    )  # fmt: skip
     frame.attrs["sxzones"] = {"fields": {"industry": "行业", "industry_code": "行业代码"}}
     ids, status, notes = resolve_industries_noted(frame, VOCAB)
     assert ids.tolist() == [
@@ -96,14 +96,19 @@ def test_words_and_code_columns_are_read_as_one_cell_is():
     # the code Excel made a number is read as the code: 钢铁 and 2521 (coking) disagree
     assert notes[3].startswith("行业 '钢铁' (steel) and 行业代码 '2521' (coking, 炼焦)")
     assert "行业代码 'C2614' (chemical" in notes[4]
-    assert notes[9] == "行业代码 '1310' is not a code the rules list: the industry is read from 行业 '钢铁'"
+    assert (
+        notes[9]
+        == "行业代码 '1310' is not a code the rules list: the industry is read from 行业 '钢铁'"
+    )
     assert [n for k, n in enumerate(notes) if k not in (1, 2, 3, 4, 9)] == [""] * 7
     assert resolve_industries(frame, VOCAB)[0].tolist() == ids.tolist()
 
 
 def test_a_code_excel_made_a_number_is_the_code():
     """A float column (a workbook's number cells: 2521.0) is read as the codes it holds."""
-    frame = pd.DataFrame({"industry": ["焦化", "钢铁", None], "industry_code": [2521.0, 3110.0, 4416.0]})
+    frame = pd.DataFrame(
+        {"industry": ["焦化", "钢铁", None], "industry_code": [2521.0, 3110.0, 4416.0]}
+    )
     ids, status, notes = resolve_industries_noted(frame, VOCAB)
     assert ids.tolist() == ["coking", "steel", "pv"]
     assert set(status) == {"recognised"} and set(notes) == {""}
@@ -148,6 +153,12 @@ def test_firms_contradiction_unrecognised_and_counted(tmp_path):
     assert "industry: recognised 1, unrecognised 5, missing 0" in res.output
     assert "1 firm(s): 行业 '焦化' (coking) and 行业代码 '3011' (cement, 水泥制造)" in res.output
     assert "'焦化(3011)' (1)" in res.output  # the in-cell case, as before
+    res, out = _firms_cli(tmp_path, p, "--lang", "zh", "--overwrite")
+    assert res.exit_code == 0, res.output
+    zh = _rows(out / "firm_zones.csv")[0]
+    assert zh["行业说明"] == (
+        "行业“焦化”（coking）与行业代码“3011”（cement, 水泥制造）所指行业不同：请更正有误的一项"
+    )
 
 
 def test_summary_sheet_says_how_to_correct_a_contradiction(tmp_path):
@@ -204,15 +215,18 @@ def test_check_contradiction_is_unassessed_with_its_reason(tmp_path):
     res, out = _check_cli(tmp_path, p, "--lang", "zh", "--overwrite")
     assert res.exit_code == 0, res.output
     zh = _rows(out / "site_check.csv")[2]
-    assert "行业“焦化”（coking）与行业代码“4416”（pv, 太阳能发电）所指行业不同：请更正有误的一项" in (
-        zh.values()
+    assert (
+        "行业“焦化”（coking）与行业代码“4416”（pv, 太阳能发电）所指行业不同：请更正有误的一项"
+        in (zh.values())
     )
 
 
 # --- C5: 国民经济行业代码 and its kin ---------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["国民经济行业代码", "国民经济行业分类代码", "行业分类代码", "所属行业代码"])
+@pytest.mark.parametrize(
+    "name", ["国民经济行业代码", "国民经济行业分类代码", "行业分类代码", "所属行业代码"]
+)
 def test_code_column_names_are_read(tmp_path, name):
     p = _write(tmp_path / "f.csv", ["企业名称", "行业类别", name, "经度", "纬度"],
                [["甲", "", "2521", *TAIYUAN], ["乙", "焦化", "C2521", *TAIYUAN]])  # fmt: skip
@@ -286,7 +300,10 @@ def test_firm_ids_compared_as_the_phaseout_join_compares_them(tmp_path):
         "91140100MA0A000001", "91140100MA0A000003", "91140100MA0A000027",
     ]  # fmt: skip
     rej = _rows(out / "rejects.csv")
-    assert [(r["source_row"], r["code"]) for r in rej] == [("4", "duplicate_id"), ("6", "duplicate_id")]
+    assert [(r["source_row"], r["code"]) for r in rej] == [
+        ("4", "duplicate_id"),
+        ("6", "duplicate_id"),
+    ]
     assert rej[1]["reason"] == (
         "duplicate 统一社会信用代码 '９１１４０１００ＭＡ０Ａ０００００１' (first at row 2): the same id "
         "as '91140100MA0A000001' written in full-width characters, lower case or with spaces"
@@ -300,7 +317,9 @@ def test_one_comparison_for_every_id():
     function (vocab.id_key)."""
     from sxzones.runs.phaseout import _id_key
 
-    ids = pd.Series(["91140100MA0A000001", "９１１４０１００ＭＡ０Ａ０００００１", "91140100ma0a000001", "X-1"])
+    ids = pd.Series(
+        ["91140100MA0A000001", "９１１４０１００ＭＡ０Ａ０００００１", "91140100ma0a000001", "X-1"]
+    )
     assert id_key(ids).tolist() == ["91140100MA0A000001"] * 3 + ["X1"]
     assert _id_key(ids).tolist() == id_key(ids).tolist()
 
@@ -386,9 +405,7 @@ def test_rule_distance_is_the_plans_whatever_the_ring(distance_m, zones):
     )
     assert out["zone"].astype(str).tolist() == zones
     both = "relocate_inside_builtup;deep_treatment_20km"
-    assert out["rule_ids"].astype(str).tolist() == (
-        [both] + ["deep_treatment_20km"] * 6 + [""] * 6
-    )
+    assert out["rule_ids"].astype(str).tolist() == ([both] + ["deep_treatment_20km"] * 6 + [""] * 6)
     text = str(summarise(out))
     if distance_m is None:
         assert "rules keep their own distances" not in text
