@@ -401,11 +401,7 @@ def screen_firms(
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
     out["distance_m"] = np.round(near.distance, 2)
     _place_columns(out, builtup, near.area, places)
-    ind = _industry_codes(firms, rules.industries)
-    out["industry_id"] = ind.names[ind.ids]
-    out["industry_status"] = pd.Categorical.from_codes(ind.status, categories=list(STATUSES))
-    if {"industry", "industry_code"} <= set(firms.columns):  # a note only two columns make
-        out["industry_note"] = categorical_take(ind.notes, ind.note)
+    ind = _industry_columns(out, firms, rules.industries)
     band = _bands(near.distance, thresholds)
     _apply_rules(out, ind, band, thresholds, inside_rules, dist_rules, reach)
     _outside_jurisdiction(out, rules)
@@ -417,6 +413,17 @@ def screen_firms(
         r.id: {"distance_m": reach[r.id], "clauses": r.clauses} for r in dist_rules
     }
     return screened
+
+
+def _industry_columns(out: pd.DataFrame, firms: pd.DataFrame, vocabulary: Vocabulary) -> Industries:
+    """Fill ``industry_id``, ``industry_status`` and, for firms with both an ``industry`` and
+    an ``industry_code`` column (only two columns make a note), ``industry_note``."""
+    ind = _industry_codes(firms, vocabulary)
+    out["industry_id"] = ind.names[ind.ids]
+    out["industry_status"] = pd.Categorical.from_codes(ind.status, categories=list(STATUSES))
+    if {"industry", "industry_code"} <= set(firms.columns):
+        out["industry_note"] = categorical_take(ind.notes, ind.note)
+    return ind
 
 
 def _bands(

@@ -1092,11 +1092,14 @@ def _finish(
 
 
 def _note_unread_code_columns(
-    frame: pd.DataFrame, names: Mapping[str, str], report: LayerReport, word: str
+    role: Role, frame: pd.DataFrame, names: Mapping[str, str], report: LayerReport, word: str
 ) -> None:
-    """Name each column whose name holds 行业 and 代码 that is not read as the industry code
-    (two such columns: neither is chosen; a name not among the usual ones), with the
-    mapping that reads it: its codes would otherwise decide nothing, unsaid."""
+    """In a layer of firms or projects (roles with an ``industry_code``), name each column
+    whose name holds 行业 and 代码 that is not read as the industry code (two such columns:
+    neither is chosen; a name not among the usual ones), with the mapping that reads it: its
+    codes would otherwise decide nothing, unsaid."""
+    if "industry_code" not in (*role.optional, *role.one_of):
+        return
     read = names.get("industry_code", "industry_code" if "industry_code" in frame else None)
     for col in _fields_present(frame):
         key = normalise(col)
@@ -1192,8 +1195,7 @@ def validate_layer(
         else:
             continue
         report.findings.append(Finding("note", code, text, word=raw.row_word))
-    if "industry_code" in (*r.optional, *r.one_of):
-        _note_unread_code_columns(frame, names, report, raw.row_word)
+    _note_unread_code_columns(r, frame, names, report, raw.row_word)
     run = _Run(raw, r, report, frame, idf, names, np.ones(len(frame), dtype=bool))
     _check_geometry(run)
     _one_zone(run)
