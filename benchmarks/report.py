@@ -35,8 +35,10 @@ def _table(title: str, sizes: dict, unit: str, ratios: list[tuple[str, str, str]
         for n, doc in sizes.items():
             t = doc["timings"]
             med = {k: statistics.median(v["seconds"]) for k, v in t.items()}
-            vals.append(f"{int(n):,}: {med[num] / med[den]:.2f}×")
-        print(f"- {label}: " + ", ".join(vals))
+            if num in med and den in med:  # results of an older run may lack a contender
+                vals.append(f"{int(n):,}: {med[num] / med[den]:.2f}×")
+        if vals:
+            print(f"- {label}: " + ", ".join(vals))
 
 
 def _report(name: str, title: str, unit: str, ratios: list[tuple[str, str, str]]) -> None:
@@ -86,6 +88,8 @@ def main() -> int:
         [
             ("atlite / sxzones", "atlite ExclusionContainer", sx),
             ("plain windowed / sxzones", "plain windowed, 2 threads", sx),
+            ("atlite / sxzones sites CLI", "atlite ExclusionContainer", "sxzones sites CLI"),
+            ("sxzones sites CLI / screen_sites", "sxzones sites CLI", sx),
         ],
     )
     return 0

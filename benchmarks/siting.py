@@ -12,6 +12,11 @@ Every contender applies the same exclusions for PV: red lines, built-up areas + 
 rivers + 50 m, slope > 20 degrees; no minimum area (atlite has none).
 
 * ``sxzones screen_sites``: the DEM, slope computed window by window (threads: the default);
+* ``sxzones sites`` (the CLI, its default outputs: GeoPackage, CSV, XLSX, siting.json and
+  the manifest): the same layers given by path (``--exclude FILE:SETBACK``,
+  ``--no-rule-exclusions``, ``--dem``, ``--max-slope 20``, ``--admin ''``) and the same
+  rules without a minimum area; its eligible area is read from its GeoPackage after the
+  rounds;
 * ``atlite ExclusionContainer``: atlite 0.7's ``shape_availability`` at 30 m, given a slope
   raster computed beforehand (Horn's method, as sxzones; that preparation is *not* timed);
 * ``plain windowed, 2 threads``: per candidate, shapely removes the buffered exclusions,
@@ -52,6 +57,7 @@ CRS = "EPSG:4546"
 TOLERANCE = 0.01
 CONTENDERS = {
     "sxzones": "sxzones screen_sites",
+    "cli": "sxzones sites CLI",
     "atlite": "atlite ExclusionContainer",
     "plain": "plain windowed, 2 threads",
 }
@@ -210,6 +216,30 @@ def _rules_without_min_area(tmp: Path) -> Path:
     p = tmp / "rules_no_min_area.toml"
     p.write_text(text, encoding="utf-8")
     return p
+
+
+def cli_command(paths: dict[str, Path], out: Path) -> list[str]:
+    """``sxzones sites`` over the benchmark's inputs, writing its default outputs to
+    ``out`` (the bundled catalogue's control units only check coverage: the run warns that
+    most candidates lie outside them, as it must)."""
+    cmd = [sys.executable, "-m", "sxzones.cli", "sites", "--candidates", str(paths["candidates"])]
+    cmd += ["--tech", "pv", "--no-rule-exclusions", "--exclude", str(paths["redline"])]
+    cmd += ["--exclude", f"{paths['builtup']}:100m", "--exclude", f"{paths['water']}:50m"]
+    cmd += ["--dem", str(paths["dem"]), "--max-slope", "20", "--admin", ""]
+    cmd += ["--rules", str(_rules_without_min_area(DATA)), "--out", str(out), "--overwrite"]
+    return cmd
+
+
+def cli_result(out: Path) -> dict[str, float]:
+    """What the CLI wrote: its eligible area (planar, EPSG:4546) and candidate count."""
+    import pyogrio
+    import shapely
+
+    frame = pyogrio.read_dataframe(out / "eligible_sites.gpkg")
+    return {
+        "eligible_planar_m2": float(shapely.area(frame.geometry.to_numpy()).sum()),
+        "candidates": len(frame),
+    }
 
 
 def run_sxzones(paths: dict[str, Path]) -> dict[str, float]:
@@ -374,7 +404,7 @@ def main() -> int:
     ap.add_argument("--res", type=float, default=30.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated")
-    ap.add_argument("--child", choices=list(CONTENDERS))
+    ap.add_argument("--child", choices=[k for k in CONTENDERS if k != "cli"])
     a = ap.parse_args()
     if a.child:
         return _child(a.child, a.candidates, a.res)
@@ -383,9 +413,18 @@ def main() -> int:
     print(f"inputs made or reused in {time.perf_counter() - t:.1f} s: {paths['dem'].name}")
     names = [c for c in a.contenders.split(",") if c]
     base = [sys.executable, __file__, "--candidates", str(a.candidates), "--res", str(a.res)]
-    runs = {CONTENDERS[k]: [*base, "--child", k] for k in names}
+    cli_out = DATA / "siting_cli"
+    runs = {
+        CONTENDERS[k]: cli_command(paths, cli_out) if k == "cli" else [*base, "--child", k]
+        for k in names
+    }
     timings = compare(runs, a.rounds, cwd=str(HERE))
-    results = {k: json.loads(timings[CONTENDERS[k]].stdout.strip().splitlines()[-1]) for k in names}
+    results = {
+        k: cli_result(cli_out)
+        if k == "cli"
+        else json.loads(timings[CONTENDERS[k]].stdout.strip().splitlines()[-1])
+        for k in names
+    }
     check = _check(results) if "sxzones" in results else {}
     print(f"\n{a.candidates:,} candidates, {a.res:g} m, {a.rounds} rounds, order alternated")
     for k in names:
@@ -394,9 +433,14 @@ def main() -> int:
     for k in names:
         r = results[k]
         ratio = f", {med[k] / med['sxzones']:.2f}x sxzones' time" if "sxzones" in med else ""
+        own = (
+            f"in-process {r['seconds']:.2f} s, CPU {r['cpu_s']:.2f} s (last round)"
+            if "seconds" in r
+            else "whole process, default outputs"
+        )
         print(
             f"  {CONTENDERS[k]:<28} eligible {r['eligible_planar_m2'] / 1e6:10.2f} km² (planar); "
-            f"in-process {r['seconds']:.2f} s, CPU {r['cpu_s']:.2f} s (last round){ratio}"
+            f"{own}{ratio}"
         )
     if check:
         print(

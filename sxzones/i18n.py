@@ -54,6 +54,7 @@ __all__ = [
     "text",
     "text_pairs",
     "translate_frame",
+    "translate_notes",
     "translate_sheets",
     "translate_value",
     "translate_values",
@@ -412,6 +413,72 @@ def translate_reason(text: str, lang: Lang) -> str:
     return "；".join(parts) if lang == "zh" else "; ".join(parts)
 
 
+#: The parts of an equipment unit's ``reading_notes`` (sxzones.layers.equipment), in Chinese:
+#: (pattern, Chinese form with the pattern's groups and a field's label). A part ends at
+#: ``; `` or the end; the unknown-value parts hold a ``; `` of their own.
+_UNKNOWN = r": no rule for this unit needs it; read as unknown"
+_NOTES_ZH = [
+    (rf"(\w+) (.+?) is not a non-negative number{_UNKNOWN}", "{f}的值 {1} 不是非负数"),
+    (
+        rf"(\w+) (.+?) is outside the plausible range ([\d.e+]+)-([\d.e+inf]+){_UNKNOWN}",
+        "{f}的值 {1} 超出合理范围 {2}-{3}",
+    ),
+    (rf"(\w+) (.+?) is not a date or year{_UNKNOWN}", "{f}的值 {1} 不是日期或年份"),
+    (rf"(\w+) (.+?) is not in the vocabulary{_UNKNOWN}", "{f}的值 {1} 不在规则词表中"),
+    (
+        r"(.+?) making (.+?): read as (.+?) \((\w+)\), as no (\w+) makes (.+?)",
+        "{0}生产{1}：按{2}（{3}）读取，因{0}不生产{1}",
+    ),
+    (
+        r"(.+?) (.+?) is written once over rows (\d+)-(\d+) \((\d+) units\): read as their "
+        r"total, counted once, on unit (.+?)",
+        "{0} {1} 在第 {2}-{3} 行合并填写（{4} 台设备）：按其合计读取，只计一次，计入设备 {5}",
+    ),
+    (
+        r"(.+?) (.+?) is written once over rows (\d+)-(\d+) \((\d+) units\): each unit's or "
+        r"their total\? Not read \(unknown for every one\)",
+        "{0} {1} 在第 {2}-{3} 行合并填写（{4} 台设备）：无法判断是各台的值还是合计，未读取（各台均按未知处理）",
+    ),
+    (
+        r"firm code (.+?) is in scientific notation: the code is mangled and joins no firm",
+        "企业代码 {0} 为科学计数法：代码已失真，无法与企业对应",
+    ),
+]
+_NOTES_RX = [(re.compile(rx + r"(?=; |$)"), zh) for rx, zh in _NOTES_ZH]
+
+
+def translate_notes(text: str, lang: Lang, *, lab: Labels | None = None) -> str:
+    """An equipment unit's ``reading_notes`` (``; ``-joined parts) in ``lang``: each part the
+    reader writes, in Chinese (``zh``; the unknown-value parts add that no rule for the unit
+    needs the field, read as unknown) or Chinese then English (``both``); a part it does not
+    know stays as written.
+
+    >>> translate_notes("commissioned '去年' is not a date or year: no rule for this unit "
+    ...                 "needs it; read as unknown", "zh")
+    "投产时间的值 '去年' 不是日期或年份：本设备适用的规则均不需要该字段，按未知读取"
+    """
+    if lang == "en" or not text:
+        return text
+    lab = lab or _default_labels()
+    parts: list[str] = []
+    pos = 0
+    while pos < len(text):
+        found = next(((m, zh) for rx, zh in _NOTES_RX if (m := rx.match(text, pos))), None)
+        if found is None:  # a part it does not know: as written, up to the next part
+            end = text.find("; ", pos)
+            end = len(text) if end < 0 else end
+            parts.append(text[pos:end])
+        else:
+            m, zh = found
+            end, g = m.end(), m.groups()
+            said = zh.format(*g, f=lab.fields.get(g[0], g[0]))
+            if m.group(0).endswith(_UNKNOWN):
+                said += "：本设备适用的规则均不需要该字段，按未知读取"
+            parts.append(said if lang == "zh" else f"{said} ({m.group(0)})")
+        pos = end + 2
+    return "；".join(parts) if lang == "zh" else "; ".join(parts)
+
+
 def translate_values(
     frame: pd.DataFrame,
     lang: Lang,
@@ -437,6 +504,9 @@ def translate_values(
             out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
         elif str(col) in ("unassessed_reason", "industry_note"):
             out[col] = [translate_reason(x, lang) if isinstance(x, str) else x for x in out[col]]
+        elif str(col) == "reading_notes":
+            said = {v: translate_notes(v, lang, lab=lab) for v in pd.unique(out[col].dropna())}
+            out[col] = out[col].map(said.get, na_action="ignore").fillna(out[col])
     return out
 
 

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -336,18 +336,23 @@ def _written(
 
 
 def write_xlsx(
-    sheets: Mapping[str, pd.DataFrame], path: str | Path, *, overwrite: bool = False
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    leads: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
     """Write one sheet per frame (names cut to Excel's 31 characters), deterministically.
 
     Text cells (and headers) that a spreadsheet would run as formulas are stored as text with
     Excel's quote prefix, so that editing them keeps them text; their content is unchanged.
+    ``leads``: lines above a sheet's header, by sheet name (a demonstration layer's warning).
     The writer is :func:`sxzones.xlsx.write_xlsx_file` (vectorised: about 100 times faster
     than pandas with openpyxl)."""
     from sxzones.xlsx import write_xlsx_file
 
     with atomic_path(path, overwrite=overwrite) as tmp:
-        write_xlsx_file(sheets, tmp)
+        write_xlsx_file(sheets, tmp, leads)
     return Path(path)
 
 
@@ -376,13 +381,18 @@ def gpkg_columns(columns: list[str], geometry: str) -> dict[str, str]:
     return out
 
 
-def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
+def _write_layer(
+    frame: gpd.GeoDataFrame, path: Path, name: str, metadata: Mapping[str, str] | None = None
+) -> None:
     """One layer into a GeoPackage through Arrow (2-3 times faster), or feature by feature
     when Arrow cannot hold a column (mixed Python objects). Columns a GeoPackage cannot hold
-    as named are renamed (:func:`gpkg_columns`)."""
+    as named are renamed (:func:`gpkg_columns`). ``metadata``: the layer's metadata items
+    (GDAL keeps them in ``gpkg_metadata``; ``DESCRIPTION`` is ``gpkg_contents.description``)."""
     if renamed := gpkg_columns([str(c) for c in frame.columns], str(frame.geometry.name)):
         frame = frame.rename(columns=renamed)
     kw: dict[str, Any] = {"layer": name, "driver": "GPKG", "SPATIAL_INDEX": "YES"}
+    if metadata:
+        kw["layer_metadata"] = dict(metadata)
     try:
         pyogrio.write_dataframe(frame, path, append=path.exists(), use_arrow=True, **kw)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -395,8 +405,11 @@ def write_gpkg(
     *,
     overwrite: bool = False,
     layer: str | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write one or more layers to a GeoPackage atomically, with pinned timestamps."""
+    """Write one or more layers to a GeoPackage atomically, with pinned timestamps;
+    ``metadata``: metadata items of every layer written (:func:`_write_layer`; read back by
+    ``pyogrio.read_info(path, layer=...)["layer_metadata"]``)."""
     items = {layer or Path(path).stem: layers} if isinstance(layers, gpd.GeoDataFrame) else layers
     with (
         atomic_path(path, overwrite=overwrite) as tmp,
@@ -404,7 +417,7 @@ def write_gpkg(
     ):
         for name, frame in items.items():
             try:
-                _write_layer(frame, tmp, name)
+                _write_layer(frame, tmp, name, metadata)
             except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
                 # GDAL says "database or disk is full" (or similar) without an errno
                 free = shutil.disk_usage(Path(tmp).parent).free
@@ -538,7 +551,12 @@ def _run_child(job: Callable[[], Any], write: int) -> NoReturn:
 
 
 def gpkg_in_child(
-    frame: gpd.GeoDataFrame, path: Path, *, layer: str, min_rows: int | None = None
+    frame: gpd.GeoDataFrame,
+    path: Path,
+    *,
+    layer: str,
+    min_rows: int | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> ChildJob | None:
     """Start writing ``frame`` as a one-layer GeoPackage (:func:`write_gpkg`, same bytes) in a
     forked process, or return None when it is too small for that to pay (``min_rows``, by
@@ -548,7 +566,9 @@ def gpkg_in_child(
     if len(frame) < (FORK_MIN_ROWS if min_rows is None else min_rows) or not can_fork():
         return None
     try:
-        return ChildJob(lambda: write_gpkg(frame, path, overwrite=True, layer=layer))
+        return ChildJob(
+            lambda: write_gpkg(frame, path, overwrite=True, layer=layer, metadata=metadata)
+        )
     except OSError:  # no memory to account a copy of a very large process: on a thread
         return None
 

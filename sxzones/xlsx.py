@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -244,24 +244,26 @@ def _cells(arr: pa.Array, letter: str, rows: pa.Array, sst: _SharedStrings) -> p
     return _number_cells(arr, letter, rows)
 
 
-def _header_row(names: list[str]) -> str:
+def _header_row(names: list[str], row: int = 1) -> str:
+    """The bold row ``row`` (1-based) holding ``names`` in its first cells."""
     cells = []
     for k, name in enumerate(names):
         style = 3 if _is_formula(name) else 2
         cells.append(
-            f'<c r="{column_letter(k)}1" t="inlineStr" s="{style}"><is>'
+            f'<c r="{column_letter(k)}{row}" t="inlineStr" s="{style}"><is>'
             f'<t xml:space="preserve">{_xml_text(name)}</t></is></c>'
         )
-    return '<row r="1">' + "".join(cells) + "</row>"
+    return f'<row r="{row}">' + "".join(cells) + "</row>"
 
 
-def _row_chunks(frame: pd.DataFrame, sst: _SharedStrings) -> Iterator[memoryview]:
-    """The ``<row>`` elements of the data rows, ``_CHUNK_CELLS`` cells at a time, as UTF-8."""
+def _row_chunks(frame: pd.DataFrame, sst: _SharedStrings, first: int = 2) -> Iterator[memoryview]:
+    """The ``<row>`` elements of the data rows (the first is row ``first``, 1-based),
+    ``_CHUNK_CELLS`` cells at a time, as UTF-8."""
     letters = [column_letter(k) for k in range(frame.shape[1])]
     step = max(1, _CHUNK_CELLS // max(1, frame.shape[1]))
     for start in range(0, len(frame), step):
         part = frame.iloc[start : start + step]
-        rows = pc.cast(pa.array(np.arange(start + 2, start + 2 + len(part))), pa.string())
+        rows = pc.cast(pa.array(np.arange(start + first, start + first + len(part))), pa.string())
         pieces: list[Any] = ['<row r="', rows, '">']
         for k in range(part.shape[1]):
             pieces.append(_cells(_arrow_column(part.iloc[:, k]), letters[k], rows, sst))
@@ -299,8 +301,13 @@ def _ahead(items: Iterator[memoryview], depth: int = 2) -> Iterator[memoryview]:
             yield item
 
 
-def _write_sheet(fh: IO[bytes], frame: pd.DataFrame, sst: _SharedStrings) -> None:
+def _write_sheet(
+    fh: IO[bytes], frame: pd.DataFrame, sst: _SharedStrings, lead: Sequence[str] = ()
+) -> None:
+    """One worksheet: the ``lead`` lines (bold, one per row, in column A) above the frame's
+    header row, which is frozen with them; then the frame's rows."""
     names = [str(c) for c in frame.columns]
+    head = len(lead) + 1  # the header's row
     widths = "".join(
         f'<col min="{k + 1}" max="{k + 1}" width="{min(max(len(n) + 2, 10), 40)}" customWidth="1"/>'
         for k, n in enumerate(names)
@@ -308,16 +315,17 @@ def _write_sheet(fh: IO[bytes], frame: pd.DataFrame, sst: _SharedStrings) -> Non
     fh.write(
         (
             f'{_HEAD}<worksheet xmlns="{_NS}" xmlns:r="{_REL}"><sheetViews>'
-            '<sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+            f'<sheetView workbookViewId="0"><pane ySplit="{head}" topLeftCell="A{head + 1}" '
             'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
             '<sheetFormatPr defaultRowHeight="15"/>'
             + (f"<cols>{widths}</cols>" if names else "")
             + "<sheetData>"
-            + (_header_row(names) if names else "")
+            + "".join(_header_row([line], k + 1) for k, line in enumerate(lead))
+            + (_header_row(names, head) if names else "")
         ).encode("utf-8")
     )
     if names:
-        for chunk in _ahead(_row_chunks(frame, sst)):
+        for chunk in _ahead(_row_chunks(frame, sst, head + 1)):
             fh.write(chunk)  # deflated here while the next rows are rendered
     fh.write(b"</sheetData></worksheet>")
 
@@ -418,20 +426,30 @@ def sheet_titles(names: list[str]) -> list[str]:
     return titles
 
 
-def write_xlsx_file(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
+def write_xlsx_file(
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    leads: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """Write one sheet per frame to ``path`` (not atomically: callers write to a temporary
     path). Sheet names are cut to Excel's 31 characters; the index is not written; a
-    ``geometry`` column is left out.
+    ``geometry`` column is left out. ``leads``: lines written above a sheet's header (bold,
+    one per row), by the sheet's name in ``sheets`` (a warning a reader sees first).
 
     Raises
     ------
     ValueError
-        A frame has more rows than a sheet holds (:data:`SHEET_MAX_ROWS`).
+        A frame (with its lead lines) has more rows than a sheet holds
+        (:data:`SHEET_MAX_ROWS`), or ``leads`` names a sheet that ``sheets`` has not.
     """
     titles = sheet_titles(list(sheets))
     frames = [pd.DataFrame(f.drop(columns="geometry", errors="ignore")) for f in sheets.values()]
-    for title, frame in zip(titles, frames, strict=True):
-        if len(frame) > SHEET_MAX_ROWS:
+    lead = dict(leads or {})
+    if unknown := [k for k in lead if k not in sheets]:
+        raise ValueError(f"lead lines for sheets {unknown} that are not in the workbook")
+    lines = [list(lead.get(k, ())) for k in sheets]
+    for title, frame, above in zip(titles, frames, lines, strict=True):
+        if len(frame) + len(above) > SHEET_MAX_ROWS:
             raise ValueError(f"sheet {title!r}: {len(frame)} rows, a sheet holds {SHEET_MAX_ROWS}")
     parts = _package(titles)
     sst = _SharedStrings()
@@ -440,8 +458,8 @@ def write_xlsx_file(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Non
             zf.writestr(_entry(name), parts[name])
         for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml"):
             zf.writestr(_entry(name), parts[name])
-        for k, frame in enumerate(frames):
+        for k, (frame, above) in enumerate(zip(frames, lines, strict=True)):
             with zf.open(_entry(f"xl/worksheets/sheet{k + 1}.xml"), "w", force_zip64=True) as fh:
                 _isal_deflate(fh)
-                _write_sheet(fh, frame, sst)
+                _write_sheet(fh, frame, sst, above)
         zf.writestr(_entry("xl/sharedStrings.xml"), sst.xml())

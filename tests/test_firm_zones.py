@@ -279,8 +279,8 @@ def test_cli_outputs_account_for_every_row(tmp_path):
     assert rejects["source_row"].tolist() == [4, 5]  # as Excel shows them (header = row 1)
     assert rejects["code"].tolist() == ["empty_geometry", "duplicate_id"]
     sheets = pd.read_excel(out / "firm_zones.xlsx", sheet_name=None)
-    assert "summary" in sheets
-    assert sum(len(v) for k, v in sheets.items() if k != "summary") == 3
+    assert "summary" in sheets and list(sheets)[-1] == "sources"  # where the layers came from
+    assert sum(len(v) for k, v in sheets.items() if k not in ("summary", "sources")) == 3
     gp = gpd.read_file(out / "firm_zones.gpkg")
     assert len(gp) == 3 and gp.crs.to_epsg() == 4546
     html = (tmp_path / "m.html").read_text(encoding="utf-8")

@@ -313,7 +313,11 @@ def test_firm_screen_in_chinese_writes_chinese_headers_values_and_sheets(tmp_pat
     assert set(zh["是否适用规则"]) <= {"是", "否"}
     assert zh["企业编号"].tolist() == en["firm_id"].tolist()  # ids untouched
     sheets = pd.read_excel(tmp_path / "zh" / "firm_zones.xlsx", sheet_name=None)
-    assert list(sheets) == ["汇总", "建成区内", "周边20千米内", "20千米外"]  # in zone order
+    # in zone order, then where the layers came from
+    assert list(sheets) == ["汇总", "建成区内", "周边20千米内", "20千米外", "数据来源"]
+    # the demonstration built-up layer: the summary's first line says so, its table below
+    assert sheets["汇总"].columns[0].startswith("示范图层，非官方数据：builtup_demonstration")
+    sheets["汇总"] = pd.read_excel(tmp_path / "zh" / "firm_zones.xlsx", sheet_name="汇总", header=1)
     assert list(sheets["汇总"].columns) == [
         "地级市",
         "行业",
@@ -494,7 +498,10 @@ def test_equipment_screen_in_chinese(tmp_path: Path) -> None:
     assert zh["判定结果"].tolist() == en["finding"].map(findings).tolist()
     assert set(zh["状态"].dropna()) <= {"在产", "停产", "已关停"}
     sheets = pd.read_excel(tmp_path / "zh" / "phaseout.xlsx", sheet_name=None)
-    assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业"]
+    assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业", "数据来源"]
+    # demonstration equipment and built-up layers: the summary's first line says so
+    assert sheets["汇总"].columns[0].startswith("示范图层，非官方数据：equipment_demonstration")
+    sheets["汇总"] = pd.read_excel(tmp_path / "zh" / "phaseout.xlsx", sheet_name="汇总", header=1)
     assert list(sheets["汇总"].columns[2:5]) == ["须淘汰", "无法评估", "保留"]
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert '"finding": "须淘汰"' in html and "Equipment phase-out screen" not in html

@@ -104,9 +104,10 @@ def test_firm_outputs_hold_no_live_formula(tmp_path):
     assert [float(r["capacity"]) for r in rows] == [-5.5 + i for i in range(n)]
     _no_formulas(out / "firm_zones.xlsx")
     sheet = pd.read_excel(out / "firm_zones.xlsx", sheet_name=None)
-    names = [v for k, s in sheet.items() if k != "summary" for v in s["name"]]
+    firm_sheets = ("summary", "sources")  # the sources sheet lists layers, not firms
+    names = [v for k, s in sheet.items() if k not in firm_sheets for v in s["name"]]
     assert sorted(names) == sorted(hostile)  # the text itself is unchanged
-    assert sorted(sheet[next(k for k in sheet if k != "summary")]["capacity"]) == sorted(
+    assert sorted(sheet[next(k for k in sheet if k not in firm_sheets)]["capacity"]) == sorted(
         -5.5 + i for i in range(n)
     )
     gpkg = gpd.read_file(out / "firm_zones.gpkg")

@@ -560,7 +560,7 @@ def test_lang_zh_tables_in_chinese(tmp_path):
     assert units.loc["B", "是否新增产能"] == "是" and units.loc["A", "类别"] == "焦化"
     assert units.loc["A", "要求"] == "关停退出，2023-12-31 前"
     sheets = pd.read_excel(out / "phaseout.xlsx", sheet_name=None)
-    assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业"]
+    assert list(sheets) == ["汇总", "设备", "焦化产能", "新增产能", "企业", "数据来源"]
     cap = pd.read_csv(out / "coking_capacity.csv")
     assert cap.loc[0, "在产（万吨/年）"] == 100
 

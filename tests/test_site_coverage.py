@@ -115,3 +115,59 @@ def test_siting_land_outside_every_unit_is_flagged(tmp_path):
     assert t.loc["S1", "outside_units_m2"] == 0
     doc = json.loads((tmp_path / "o" / "siting.json").read_text("utf-8"))
     assert any("outside every control unit" in w for w in doc["totals"]["warnings"])
+
+
+def test_outside_area_of_sites_against_units_is_the_geodesic_area():
+    """outside_area: a site within one unit has none (no union made), one across two units
+    none, one half beyond the units half its ground area (pyproj.Geod), one beyond all of
+    them its whole area, one touching a unit's edge from outside its whole area."""
+    import numpy as np
+    from pyproj import CRS, Geod, Transformer
+
+    from sxzones.runs.siting import outside_area
+
+    crs = CRS.from_epsg(4546)
+    x0, y0 = 600_000.0, 4_200_000.0
+    units = np.array(
+        [
+            shapely.box(x0, y0, x0 + 5000, y0 + 5000),
+            shapely.box(x0 + 5000, y0, x0 + 10_000, y0 + 5000),
+        ]
+    )
+    sites = np.array(
+        [
+            shapely.box(x0 + 1000, y0 + 1000, x0 + 2000, y0 + 2000),  # within unit 1
+            shapely.box(x0 + 4500, y0 + 1000, x0 + 5500, y0 + 2000),  # across units 1 and 2
+            shapely.box(x0 - 500, y0 + 1000, x0 + 500, y0 + 2000),  # half outside
+            shapely.box(x0 - 3000, y0 + 1000, x0 - 2000, y0 + 2000),  # outside
+            shapely.box(x0 - 1000, y0 + 1000, x0, y0 + 2000),  # touches unit 1's west edge
+        ]
+    )
+    to_geo = Transformer.from_crs(crs, 4490, always_xy=True)
+    geod = Geod(ellps="GRS80")
+
+    def ground(g):
+        lon, lat = to_geo.transform(*np.asarray(g.exterior.coords).T)
+        return abs(geod.polygon_area_perimeter(lon, lat)[0])
+
+    got = outside_area(sites, units, crs)
+    want = [0.0, 0.0, ground(shapely.box(x0 - 500, y0 + 1000, x0, y0 + 2000))]
+    want += [ground(sites[3]), ground(sites[4])]
+    assert got[:2].tolist() == [0.0, 0.0]
+    assert got[2:] == pytest.approx(want[2:], abs=0.2)
+    assert 499_000 < got[2] < 501_000  # half a square kilometre, near the scale factor 1
+
+
+def test_outside_area_with_no_unit_reached_is_the_whole_area():
+    """No site reaches a unit (and no site at all): each site's whole area, no error."""
+    import numpy as np
+    from pyproj import CRS
+
+    from sxzones.runs.siting import outside_area
+
+    crs = CRS.from_epsg(4546)
+    units = np.array([shapely.box(600_000, 4_200_000, 601_000, 4_201_000)])
+    far = np.array([shapely.box(700_000, 4_200_000, 700_100, 4_200_100)])
+    got = outside_area(far, units, crs)
+    assert got[0] == pytest.approx(10_000, rel=2e-3)  # 100 m x 100 m, scale factor near 1
+    assert outside_area(np.array([], dtype=object), units, crs).tolist() == []

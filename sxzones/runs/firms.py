@@ -23,7 +23,15 @@ from sxzones.analyses.firm_zones import (
 from sxzones.analyses.nearest import county_lookup, warm_up
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
-from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
+from sxzones.i18n import (
+    Labels,
+    Lang,
+    check_lang,
+    labels,
+    sheet_name,
+    translate_frame,
+    translate_sheets,
+)
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import FirmOptions
@@ -37,6 +45,13 @@ from sxzones.outputs import (
 )
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, load_input
+from sxzones.runs.provenance import (
+    demonstration_lines,
+    demonstration_warning,
+    gpkg_metadata,
+    sources_sheet,
+    sources_table,
+)
 
 XLSX_MAX_ROWS = 1_048_575
 #: Past this many firms the workbook is a report: the summary and the flagged firms (inside a
@@ -93,6 +108,7 @@ def write_firm_outputs(
     *,
     xlsx_full_max: int = XLSX_FULL_LIST_MAX,
     fork_min_rows: int | None = None,
+    sources: pd.DataFrame | None = None,
 ) -> None:
     """Stage the screen's outputs in ``pub``. Point firms get CGCS2000 lon/lat columns unless
     ``add_lonlat`` is false (tables keep the coordinate columns they came with). ``lang``:
@@ -102,7 +118,10 @@ def write_firm_outputs(
     and the XLSX on threads (their writers release the GIL for most of their work), the
     GeoPackage of ``fork_min_rows`` firms or more (by default
     :data:`~sxzones.outputs.FORK_MIN_ROWS`) in a forked process (GDAL's write holds the
-    GIL; :class:`~sxzones.outputs.ChildJob`)."""
+    GIL; :class:`~sxzones.outputs.ChildJob`). ``sources``: the layers' provenance
+    (:func:`~sxzones.runs.provenance.sources_table`), written as the workbook's sources sheet
+    (with a demonstration layer's warning atop the summary) and as the GeoPackage layer's
+    metadata; the CSV's columns stay as they are (the manifest names its inputs)."""
     full_elsewhere = [OUTPUT_NAMES[f] for f in formats if f != "xlsx"]
     if "xlsx" in formats and len(result) > XLSX_MAX_ROWS and not full_elsewhere:
         raise SxzonesError(
@@ -110,9 +129,12 @@ def write_firm_outputs(
         )
     result = _ordered(result)
     jobs, child = [], None
+    meta = gpkg_metadata(sources) if sources is not None else None
     if "gpkg" in formats:  # first, in a forked process when large: GDAL holds the GIL
         path = pub.stage(OUTPUT_NAMES["gpkg"], rows=len(result))
-        child = gpkg_in_child(result, path, layer="firm_zones", min_rows=fork_min_rows)
+        child = gpkg_in_child(
+            result, path, layer="firm_zones", min_rows=fork_min_rows, metadata=meta
+        )
     pts = result.geometry.to_numpy()
     table = pd.DataFrame(result.drop(columns="geometry"))
     if add_lonlat and len(pts) and bool(np.all(shapely.get_type_id(pts) == 0)):  # add lon/lat
@@ -128,9 +150,12 @@ def write_firm_outputs(
             )
         elif f == "xlsx":  # the workbook's sheets are made in the job too
             limit = xlsx_full_max if full_elsewhere else XLSX_MAX_ROWS
-            jobs.append(partial(_write_workbook, table, limit, full_elsewhere, lang, lab, path))
+            job = partial(_write_workbook, table, limit, full_elsewhere, lang, lab, path, sources)
+            jobs.append(job)
         elif child is None:
-            jobs.append(partial(write_gpkg, result, path, overwrite=True, layer="firm_zones"))
+            jobs.append(
+                partial(write_gpkg, result, path, overwrite=True, layer="firm_zones", metadata=meta)
+            )
     rejects_path = pub.stage("rejects.csv", rows=len(rejects))
     rej = translate_frame(rejects, lang, lab=lab)
     jobs.append(partial(write_csv, rej, rejects_path, overwrite=True))
@@ -152,11 +177,19 @@ def _write_workbook(
     lang: Lang,
     lab: Labels | None,
     path: Path,
+    sources: pd.DataFrame | None = None,
 ) -> Path:
-    """Make the workbook's sheets (:func:`firm_workbook`) and write them: one job, so that
-    the other files are written meanwhile."""
+    """Make the workbook's sheets (:func:`firm_workbook`, then the ``sources`` sheet when
+    given, with a demonstration layer's warning atop the summary) and write them: one job,
+    so that the other files are written meanwhile."""
     sheets = translate_sheets(firm_workbook(table, limit, full_elsewhere, lang), lang, lab=lab)
-    return write_xlsx(sheets, path, overwrite=True)
+    leads = {}
+    if sources is not None:
+        title, frame = sources_sheet(sources, lang, lab)
+        sheets[title] = frame
+        if lines := demonstration_lines(sources, lang, lab):
+            leads[sheet_name("summary", lang, lab=lab)] = lines
+    return write_xlsx(sheets, path, overwrite=True, leads=leads)
 
 
 def firm_workbook(
@@ -345,19 +378,28 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         f, b, a, reports = _load_firm_inputs(opts, cat)
         frep, brep = reports[0], reports[1]
         # the manifest's input hashes, computed while the screen runs
-        hash_ahead([Path(r.path) for r in reports if str(r.path)] + [Path(ruleset.path)])
+        hashing = hash_ahead([Path(r.path) for r in reports if str(r.path)] + [Path(ruleset.path)])
         t_load = time.perf_counter()
         result = _screen(opts, f, b, ruleset, a)
         t_screen = time.perf_counter()
         source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
         lang = check_lang(opts.lang)
         lab = labels(ruleset) if lang != "en" else None
+        hashing.join()  # the tables name each input's digest, as the manifest does
+        add_inputs(pub, reports, ruleset.path)
+        prov = sources_table(reports, ruleset, pub.inputs)
         write_firm_outputs(
-            result, frep.rejects, pub, fmts, add_lonlat=not source_xy, lang=lang, lab=lab
+            result,
+            frep.rejects,
+            pub,
+            fmts,
+            add_lonlat=not source_xy,
+            lang=lang,
+            lab=lab,
+            sources=prov,
         )
         sources = sources_line(report_sources(reports), lang=lang)
         _write_firm_maps(opts, pub, result, b, a, sources, lab)
-        add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
     t_end = time.perf_counter()
     s = summarise(result)
@@ -367,6 +409,7 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         f"input rows {frep.n_read} = screened {len(result)} + rejected {frep.n_rejected}",
         f"built-up areas: {len(b)} ({brep.provenance.status if brep.provenance else 'file'}); "
         f"rules: {ruleset.path.name}",
+        *demonstration_warning(prov),
         f"time: load {t_load - t0:.2f} s, screen {t_screen - t_load:.2f} s, "
         f"write {t_end - t_screen:.2f} s",
     ]

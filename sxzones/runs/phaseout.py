@@ -3,6 +3,7 @@ write CSV / XLSX / GPKG / capacity / JSON / rejects, map."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -24,6 +25,13 @@ from sxzones.options import PhaseoutOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, find_file, load_input
+from sxzones.runs.provenance import (
+    demonstration_lines,
+    demonstration_warning,
+    gpkg_metadata,
+    sources_sheet,
+    sources_table,
+)
 
 OUTPUT_NAMES = {"csv": "phaseout.csv", "xlsx": "phaseout.xlsx", "gpkg": "phaseout.gpkg"}
 #: Columns first in the unit table, in this order; the table's other columns follow.
@@ -270,12 +278,16 @@ def write_outputs(
     lang: Lang = "en",
     lab: Labels | None = None,
     names: dict[str, str] | None = None,
+    sources: pd.DataFrame | None = None,
 ) -> None:
     """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location),
     coking_capacity.csv, phaseout.json and rejects.csv in ``pub``. ``lang``: headers, values
     and sheet names of the CSV and XLSX (:mod:`sxzones.i18n`); the GeoPackage and the JSON
-    keep the identifiers."""
+    keep the identifiers. ``sources``: the inputs' provenance
+    (:func:`~sxzones.runs.provenance.sources_table`), the workbook's last sheet (with a
+    demonstration layer's warning atop the summary) and the GeoPackage layer's metadata."""
     table = _table(result)
+    meta = gpkg_metadata(sources) if sources is not None else None
 
     def tr(frame: pd.DataFrame) -> pd.DataFrame:
         return translate_frame(frame, lang, lab=lab, vocabulary=VOCABULARY)
@@ -285,21 +297,13 @@ def write_outputs(
         if f == "csv":
             write_csv(tr(table), path, overwrite=True)
         elif f == "xlsx":
-            sheets = {
-                "summary": summary_by_city_type(table),
-                "units": table,
-                "coking_capacity": capacity,
-                "new_capacity": table[table["new_capacity"] == "yes"],
-                "firms": pd.DataFrame(firm_findings(result, names).drop(columns="geometry")),
-            }
-            named = {sheet_name(k, lang, lab=lab): tr(v) for k, v in sheets.items()}
-            write_xlsx(named, path, overwrite=True)
+            _write_workbook(table, capacity, result, path, lang, lab, names, sources)
         else:
             located = result[result.geometry.notna()]
             g = gpd.GeoDataFrame(
                 _table(located), geometry=located.geometry.to_numpy(), crs=result.crs
             )
-            write_gpkg(g, path, overwrite=True, layer="phaseout")
+            write_gpkg(g, path, overwrite=True, layer="phaseout", metadata=meta)
     write_csv(tr(capacity), pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
     counts = table["finding"].value_counts().reindex(["phase_out", "unassessed", "keep"])
     summary = {
@@ -309,6 +313,38 @@ def write_outputs(
     }
     write_json(summary, pub.stage("phaseout.json"), overwrite=True)
     write_csv(tr(rejects), pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+
+
+def _write_workbook(
+    table: pd.DataFrame,
+    capacity: pd.DataFrame,
+    result: gpd.GeoDataFrame,
+    path: Path,
+    lang: Lang,
+    lab: Labels | None,
+    names: dict[str, str] | None,
+    sources: pd.DataFrame | None,
+) -> None:
+    """phaseout.xlsx: summary, units, coking capacity, new capacity and firms, then (when
+    given) the ``sources`` sheet, with a demonstration layer's warning atop the summary."""
+    sheets = {
+        "summary": summary_by_city_type(table),
+        "units": table,
+        "coking_capacity": capacity,
+        "new_capacity": table[table["new_capacity"] == "yes"],
+        "firms": pd.DataFrame(firm_findings(result, names).drop(columns="geometry")),
+    }
+    named = {
+        sheet_name(k, lang, lab=lab): translate_frame(v, lang, lab=lab, vocabulary=VOCABULARY)
+        for k, v in sheets.items()
+    }
+    leads = {}
+    if sources is not None:
+        title, frame = sources_sheet(sources, lang, lab)
+        named[title] = frame
+        if lines := demonstration_lines(sources, lang, lab):
+            leads[sheet_name("summary", lang, lab=lab)] = lines
+    write_xlsx(named, path, overwrite=True, leads=leads)
 
 
 def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerReport]) -> str:
@@ -414,9 +450,10 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         lang = check_lang(opts.lang)
         lab = output_labels(ruleset, er) if lang != "en" else None
         names = finding_names(er, lang)
-        write_outputs(result, capacity, totals, rejects, pub, fmts, lang, lab, names)
+        add_inputs(pub, reports, ruleset.path)  # first: the tables name the inputs' digests
+        prov = sources_table(reports, ruleset, pub.inputs)
+        write_outputs(result, capacity, totals, rejects, pub, fmts, lang, lab, names, prov)
         _write_maps(opts, pub, firm_findings(result, names), builtup, admin, reports, lab)
-        add_inputs(pub, reports, ruleset.path)
         written = pub.publish()
-    summary = _summary(result, totals, reports)
+    summary = "\n".join([_summary(result, totals, reports), *demonstration_warning(prov)])
     return RunResult("phaseout", written, summary, manifest=pub.manifest)

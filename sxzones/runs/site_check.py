@@ -35,17 +35,12 @@ from sxzones.outputs import Publication, write_csv, write_text
 from sxzones.rules import RuleSet, bundled_rules, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
 from sxzones.runs.one_project import plain_project
+from sxzones.runs.provenance import layer_source
 
 ROLES = ("control_units", "redline", "builtup", "zones", "admin")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$")
 #: A --project that ends like a file name (or names a folder) is meant as a file.
 _PATHLIKE = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]{0,7}$", re.ASCII)
-
-
-#: Notes of a judged layer that bear on every answer drawn from it: a datum shift to
-#: CGCS2000 that is approximated (Xi'an 1980, Beijing 1954: tens of metres), areas whose
-#: parts share an id.
-LAYER_CAVEATS = frozenset({"datum_shift_approximate", "id_parts"})
 
 
 def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers:
@@ -59,18 +54,8 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
             continue
         frame, rep = cat.load_whole(name)  # a row left out would be land no rule sees
         frames[role] = frame
-        p = rep.provenance
-        sources[role] = {
-            "layer": name,
-            "features": rep.n_loaded,
-            "source": p.source if p else "",
-            "version": p.version if p else "",
-            "status": p.status if p else "",
-            "licence": p.licence if p else "",
-        }
-        caveats = [f.message for f in rep.findings if f.code in LAYER_CAVEATS]
-        if caveats:  # said in the summary and site_check.json, not only by layers validate
-            sources[role]["caveats"] = caveats
+        # caveats are said in the summary and site_check.json, not only by layers validate
+        sources[role] = layer_source(name, rep)
     missing = [r for r in ("control_units", "redline", "builtup") if r not in frames]
     if missing:
         raise SxzonesError(
