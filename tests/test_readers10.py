@@ -5,6 +5,7 @@ the first (D14), a web page without a table (D17); --project EWKT and open rings
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -161,7 +162,7 @@ def test_html_the_table_with_coordinates_is_read_and_said(tmp_path, page, k):
     raw = read_file(p, crs="wgs84")
     assert raw.frame["企业名称"].tolist() == ["A", "B"]
     assert raw.frame["行业"].tolist() == ["焦化", "钢铁"]
-    assert f"table {k} of the page's 2 read (the one with the columns needed)" in raw.notes
+    assert f"web page: table {k} of its 2 read (the one with the columns needed)" in raw.notes
 
 
 def test_html_without_coordinates_anywhere_reads_the_largest_and_says_so(tmp_path):
@@ -185,3 +186,114 @@ def test_a_web_page_with_no_table_is_refused_as_such(tmp_path, page):
         LayerError, match=r"a web page with no table.*export the list again as \.xlsx or \.csv"
     ):
         read_file(p, crs="wgs84")
+
+
+# ---- D18: --layer where a file has no layers, or not that one ----------------------------
+
+JZD = """[属性描述]
+坐标系=2000国家大地坐标系
+[地块坐标]
+4,0.0125,1,地块1,面,,工业用地,,@
+J1,1,4194500.000,38450500.000
+J2,1,4194500.000,38450600.000
+J3,1,4194600.000,38450600.000
+J4,1,4194600.000,38450500.000
+J1,1,4194500.000,38450500.000
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "kind"),
+    [
+        ("p.csv", "name,lon,lat\nA,112.55,37.87\n", "a CSV table has no layers"),
+        ("p.txt", JZD, "a .txt file (a 界址点 list or a table) has no layers"),
+    ],
+)
+def test_layer_on_a_file_without_layers_is_refused(tmp_path, name, text, kind):
+    p = tmp_path / name
+    p.write_text(text, "utf-8")
+    with pytest.raises(LayerError, match=rf"--layer '用地红线' was given, but {re.escape(kind)}"):
+        read_file(p, crs="cgcs2000" if name.endswith("csv") else None, layer="用地红线")
+    assert len(read_file(p, crs="cgcs2000" if name.endswith("csv") else None).frame) == 1
+
+
+def test_a_layer_the_file_lacks_is_refused_naming_its_layers(tmp_path):
+    p = tmp_path / "parcel.geojson"
+    frame = gpd.GeoDataFrame(
+        {"name": ["A"]}, geometry=[shapely.box(112.30, 37.90, 112.305, 37.905)], crs=4326
+    )
+    frame.to_file(p, driver="GeoJSON", layer="parcel")
+    with pytest.raises(
+        LayerError, match=r"the file has no layer '用地红线'; its layer\(s\): 'parcel'.*leave out"
+    ):
+        read_file(p, layer="用地红线")
+    assert len(read_file(p, layer="parcel").frame) == 1
+    g = tmp_path / "two.gpkg"
+    frame.to_file(g, layer="a")
+    frame.to_file(g, layer="b")
+    with pytest.raises(LayerError, match=r"its layer\(s\): 'a', 'b'.*name one of these"):
+        read_file(g, layer="c")
+
+
+# ---- D16: --project text read by the WKT cells' parser ---------------------------------
+
+
+def test_geometry_from_wkt_reads_ewkt_and_closes_rings():
+    from sxzones.layers.readers import geometry_from_wkt
+
+    geom, crs, notes = geometry_from_wkt("SRID=4490;POINT(112.55 37.87)")
+    assert (geom.x, geom.y, crs) == (112.55, 37.87, "EPSG:4490")
+    assert notes == ["geometries read from the WKT text: its SRID= prefix declares EPSG:4490"]
+    geom, crs, notes = geometry_from_wkt("POLYGON((0 0,1 0,1 1,0 1))")
+    assert crs is None and geom.equals(shapely.box(0, 0, 1, 1)) and "closed" in notes[0]
+    with pytest.raises(shapely.errors.GEOSException):
+        geometry_from_wkt("POLYGON((0 0,1 0))x")
+
+
+@pytest.mark.parametrize(
+    ("spec", "crs", "said"),
+    [
+        ("SRID=4490;POINT(112.55 37.87)", None, "its SRID= prefix declares EPSG:4490"),
+        (
+            "POLYGON((112.30 37.90,112.305 37.90,112.305 37.905,112.30 37.905))",
+            "cgcs2000",
+            "a polygon ring not closed",
+        ),
+    ],
+    ids=["ewkt", "open-ring"],
+)
+def test_project_text_ewkt_and_open_ring_are_checked(tmp_path, spec, crs, said):
+    """D16: refused "neither an existing file, nor 'lon,lat', nor WKT" before; the open
+    ring's area is the closed ring's on the ellipsoid (pyproj.Geod)."""
+    import csv
+
+    from click.testing import CliRunner
+    from pyproj import Geod
+
+    from sxzones.cli import cli
+
+    args = ["check", "--project", spec, "--industry", "pv", "--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(cli, [*args, *(["--crs", crs] if crs else []), "--reports", "none"])
+    assert res.exit_code == 0, res.output
+    assert said in res.output
+    with (tmp_path / "o" / "site_check.csv").open(encoding="utf-8-sig") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["verdict"] == "clear"
+    if crs:
+        lons, lats = [112.30, 112.305, 112.305, 112.30], [37.90, 37.90, 37.905, 37.905]
+        area = abs(Geod(ellps="GRS80").polygon_area_perimeter(lons, lats)[0])
+        assert float(row["area_m2"]) == pytest.approx(area, rel=1e-6)
+
+
+def test_project_ewkt_contradicting_crs_is_refused(tmp_path):
+    from click.testing import CliRunner
+
+    from sxzones.cli import cli
+
+    spec = "SRID=4490;POINT(112.55 37.87)"
+    res = CliRunner().invoke(
+        cli,
+        ["check", "--project", spec, "--crs", "wgs84", "--industry", "pv", "--out", str(tmp_path)],
+    )
+    assert res.exit_code == 2
+    assert "declares EPSG:4490 but --crs wgs84 was given" in res.output

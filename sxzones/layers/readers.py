@@ -893,6 +893,8 @@ def _read_vector(
         _check_shapefile(path)
     if suffix in (".geojson", ".json"):
         _check_geojson_crs(path)
+    if layer is not None and suffix != ".dxf":  # a .dxf's --layer may name a CAD layer
+        _check_layer_name(path, layer)
     try:
         if suffix == ".shp":
             encoding = _shapefile_encoding(path, encoding, notes)
@@ -929,6 +931,41 @@ def _read_vector(
             "check that the file is complete and really of that format",
         ) from exc
     return frame, frame.crs
+
+
+def _check_layer_name(path: Path, layer: str | int) -> None:
+    """Refuse a layer the file does not have, naming the layers it has (GDAL's "could not be
+    opened" read as a damaged file: "check that the file is complete")."""
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except (pyogrio.errors.DataSourceError, OSError):
+        return  # the reader says why the file cannot be read
+    if str(layer) in names or (isinstance(layer, int) and 0 <= layer < len(names)):
+        return
+    fix = (
+        "leave out --layer (the file has one layer)"
+        if len(names) == 1
+        else "name one of these with --layer (on the web pages: 工作表或图层)"
+    )
+    raise _refuse(
+        path,
+        f"the file has no layer {layer!r}; its layer(s): {', '.join(map(repr, names))}",
+        fix,
+    )
+
+
+def _refuse_layer_of(path: Path, layer: str | int) -> None:
+    """Refuse ``--layer`` for a file that has no layers (it was ignored without a word)."""
+    suffix = path.suffix.lower()
+    kind = {".csv": "CSV table", ".tsv": "TSV table"}.get(suffix) or (
+        "GeoParquet file" if suffix in _PARQUET else f"{suffix} file (a 界址点 list or a table)"
+    )
+    raise _refuse(
+        path,
+        f"--layer {layer!r} was given, but a {kind} has no layers",
+        "leave out --layer (it names a layer of a GeoPackage, KML or DXF, or a sheet of a "
+        "workbook)",
+    )
 
 
 #: GDAL's warning that attribute text did not convert from the file's encoding.
@@ -1395,7 +1432,7 @@ def _html_table(
         why = "the largest; none has the columns needed"
     notes += read[k][3]
     if len(read) > 1:
-        notes.append(f"table {k + 1} of the page's {len(read)} read ({why})")
+        notes.append(f"web page: table {k + 1} of its {len(read)} read ({why})")
     return read[k][2]
 
 
@@ -1967,6 +2004,47 @@ def _close_rings(text: str) -> str | None:
     return closed if opened else None
 
 
+def geometry_from_wkt(text: str) -> tuple[Any, str | None, list[str]]:
+    """One geometry written as WKT, read as a WKT cell of a table is read: PostGIS's
+    ``SRID=4490;`` prefix (EWKT) taken as the CRS it declares, a polygon ring not closed
+    (its first point not repeated at the end) closed.
+
+    Parameters
+    ----------
+    text : str
+        WKT or EWKT, e.g. ``SRID=4490;POINT(112.55 37.87)``; coordinates in the CRS the
+        prefix declares, or one given elsewhere.
+
+    Returns
+    -------
+    geometry, crs, notes
+        The shapely geometry; ``EPSG:n`` from an SRID prefix, else None; what was read
+        beyond the text as written (the prefix, a ring closed).
+
+    Raises
+    ------
+    shapely.errors.GEOSException
+        When the text is no WKT, even with its rings closed.
+    """
+    notes: list[str] = []
+    m = _EWKT_SRID.match(text)
+    crs = f"EPSG:{m.group(1)}" if m else None
+    body = text[m.end() :] if m else text
+    if crs:
+        notes.append(f"geometries read from the WKT text: its SRID= prefix declares {crs}")
+    try:
+        return shapely.from_wkt(body), crs, notes
+    except GEOSException:
+        fixed = _close_rings(body)
+        if fixed is None:
+            raise
+        notes.append(
+            "geometries read from the WKT text: a polygon ring not closed (the first point "
+            "not repeated at the end) closed"
+        )
+        return shapely.from_wkt(fixed), crs, notes
+
+
 def _geometries_from_wkt(table: pd.DataFrame, col: Any, path: Path) -> gpd.GeoDataFrame:
     """The table with its WKT column made the geometry (None where the text is blank or not
     WKT: rejected by validation with its row); blank rows are skipped, their places kept.
@@ -2285,6 +2363,8 @@ def read_file(
             f"coordinate columns ({x}, {y}) were named, but a {suffix} file has its own geometry",
             "leave out --field x=.. y=.. (they name the columns of a .csv or .xlsx table)",
         )
+    if layer is not None and suffix not in _VECTOR:
+        _refuse_layer_of(p, layer)
     file_crs: Any = None
     xy = None
     header_row = 1
