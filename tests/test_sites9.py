@@ -127,3 +127,55 @@ def test_candidates_in_parts_on_the_dask_engine_equal_local(tmp_path: Path) -> N
     for name in ("eligible_sites.csv", "rejects.csv"):
         assert (out / name).read_bytes() == (out_d / name).read_bytes(), name
     assert "input rows 7 = screened 3 + rejected 4" in said_d
+
+
+# A multipart project: one part in 万柏林区 (太原市), one in 城区 (阳泉市), 城区 the larger share;
+# W1 across 万柏林区 and 晋源区 (both 太原市); S1 a point in 杏花岭区 (太原市)
+M1 = (
+    "MULTIPOLYGON(((112.30 37.90,112.305 37.90,112.305 37.905,112.30 37.905,112.30 37.90)),"
+    "((113.58 37.86,113.585 37.86,113.585 37.865,113.58 37.865,113.58 37.86)))"
+)
+W1 = "POLYGON((112.455 37.805,112.47 37.805,112.47 37.812,112.455 37.812,112.455 37.805))"
+PROJECTS = f'项目编号,行业,WKT\nM1,化工,"{M1}"\nW1,光伏,"{W1}"\nS1,光伏,POINT(112.55 37.87)\n'
+
+
+def _place_lines(tmp_path: Path, lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Per project, the place in the report's line of industry, kind and place; and the
+    counties of site_check.json."""
+    p = tmp_path / "projects.csv"
+    p.write_text(PROJECTS, "utf-8")
+    out = tmp_path / lang
+    res = CliRunner().invoke(
+        cli,
+        ["check", "--projects", str(p), "--crs", "cgcs2000", "--catalog", str(CATALOG),
+         "--lang", lang, "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    lines = {}
+    for pid in ("M1", "W1", "S1"):
+        html = (out / f"report-{pid}.html").read_text("utf-8")
+        (line,) = [x for x in html.splitlines() if x.startswith("<p>") and "<b>" in x]
+        lines[pid] = line.rsplit(" · ", 1)[1].removesuffix("</p>")
+    doc = json.loads((out / "site_check.json").read_text("utf-8"))
+    return lines, {d["project_id"]: d["county"] for d in doc["projects"]}
+
+
+@pytest.mark.parametrize(
+    ("lang", "m1", "w1"),
+    [
+        ("zh", "阳泉市城区；太原市万柏林区", "太原市{}；太原市{}"),
+        ("en", "阳泉市 城区; 太原市 万柏林区", "太原市 {}; 太原市 {}"),
+    ],
+)
+def test_the_report_pairs_each_county_with_its_city(
+    tmp_path: Path, lang: str, m1: str, w1: str
+) -> None:
+    """audit 9 C11's follow-up: the place line read "阳泉市; 太原市 城区; 万柏林区" (the cities,
+    then the counties); each county now follows its own city, the larger share first (the
+    table's order), and a project in one county reads as before."""
+    lines, counties = _place_lines(tmp_path, lang)
+    assert lines["M1"] == m1
+    first, second = counties["W1"].split("; ")
+    assert {first, second} == {"万柏林区", "晋源区"}
+    assert lines["W1"] == w1.format(first, second)
+    assert lines["S1"] == "太原市 杏花岭区"  # one county: `{{ city }} {{ county }}`, as before
