@@ -102,8 +102,11 @@ def test_parts_of_another_kind_or_a_rejected_part_are_rejected(tmp_path: Path) -
     assert set(rej.loc[["4", "5"], "code"]) == {"candidate_parts_differ"}
     assert "地块编号 'K2' is also given on row 5" in rej.loc["4", "reason"]
     assert "地块编号 'K2' is also given on row 4" in rej.loc["5", "reason"]
-    assert "地块类型 differs (row 4: subsidence, row 5: abandoned_mine)" in rej.loc["5", "reason"]
-    assert "give them the same kind" in rej.loc["5", "reason"]
+    assert (
+        "地块类型 differs (row 4: 采煤沉陷区 (subsidence), row 5: 废弃矿山 (abandoned_mine))"
+        in rej.loc["5", "reason"]
+    )
+    assert "give them the same kind and state (settled, closure year)" in rej.loc["5", "reason"]
     assert rej.loc["7", "code"] == "candidate_part_rejected" and "row 8" in rej.loc["7", "reason"]
     assert "rejected: 地块编号 'K2' on 2 rows that cannot be one candidate" in said
 
@@ -179,3 +182,17 @@ def test_the_report_pairs_each_county_with_its_city(
     assert {first, second} == {"万柏林区", "晋源区"}
     assert lines["W1"] == w1.format(first, second)
     assert lines["S1"] == "太原市 杏花岭区"  # one county: `{{ city }} {{ county }}`, as before
+
+
+def test_parts_in_another_state_are_rejected(tmp_path: Path) -> None:
+    """The score reads a subsidence parcel's 稳沉 state: pieces of one id, one settled and
+    one still settling, are not silently given the first's; both rejected, values shown."""
+    text = f'地块编号,地块类型,是否稳沉,WKT\nK5,采煤沉陷区,是,"{K1A}"\nK5,采煤沉陷区,否,"{K1B}"\n'
+    text += f'K3,废弃矿山,,"{K3}"\n'
+    said, out = _sites(tmp_path, text)
+    rej = _rejects(out)
+    assert sorted(rej.index) == ["2", "3"]
+    assert set(rej["code"]) == {"candidate_parts_differ"}
+    assert "是否稳沉 differs (row 2: 是 (True), row 3: 否 (False))" in rej.loc["2", "reason"]
+    assert "input rows 3 = screened 1 + rejected 2\n" in said
+    assert list(_table(out).index) == ["K3"]

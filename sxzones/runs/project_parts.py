@@ -90,7 +90,11 @@ class PartsOf:
 PROJECTS = PartsOf("projects", "project", "checked", (), "industry and kind")
 #: The siting screen's candidates: parts agree on the kind and the state the score reads.
 CANDIDATES = PartsOf(
-    "candidates", "candidate", "screened", ("kind", "settled", "closure_year"), "kind"
+    "candidates",
+    "candidate",
+    "screened",
+    ("kind", "settled", "closure_year"),
+    "kind and state (settled, closure year)",
 )
 
 
@@ -147,7 +151,11 @@ def validate_parts(
 
 
 def merge_parts(
-    projects: gpd.GeoDataFrame, report: LayerReport, rules: RuleSet, of: PartsOf = PROJECTS
+    projects: gpd.GeoDataFrame,
+    report: LayerReport,
+    rules: RuleSet,
+    of: PartsOf = PROJECTS,
+    written: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """The validated ``projects`` with the rows sharing a project id made one project each:
     the union of the parts' geometries, the first part's row and attributes, the names
@@ -160,7 +168,9 @@ def merge_parts(
 
     ``of``: what the rows are (:data:`PROJECTS`, :data:`CANDIDATES`: candidates' parts
     agree on the fields of ``of.agree`` as validation read them). Geometries in the working
-    (projected) CRS; the union is made there."""
+    (projected) CRS; the union is made there. ``written``: the file's rows as read (with
+    :data:`ROW`), to show a differing value as written beside the one read (``废弃矿山
+    (abandoned_mine)``)."""
     info = projects.attrs.get("sxzones", {})
     names: dict[str, str] = dict(info.get("fields") or {})
     names.setdefault("project_id", names.get(of.id_col, of.id_col))
@@ -183,7 +193,7 @@ def merge_parts(
     rows = projects[ROW].to_numpy()
     for pid, at in pd.Series(np.flatnonzero(shared)).groupby(key[shared], sort=False):
         pos = at.to_numpy()
-        why = _disagree(pos, signs, family, projects, names)
+        why = _disagree(pos, signs, family, projects, names, written)
         if why:
             _reject_parts(pos, pid, why, projects, report, names, word, of)
             rejected[pos] = True
@@ -265,12 +275,28 @@ def _project_signatures(
     return industry, kind
 
 
-def _shown_value(projects: gpd.GeoDataFrame, col: str, k: int) -> str:
-    """A row's value of ``col`` as written (``blank`` for an empty cell)."""
+def _shown_value(
+    projects: gpd.GeoDataFrame,
+    col: str,
+    k: int,
+    source: str | None = None,
+    written: pd.DataFrame | None = None,
+) -> str:
+    """A row's value of ``col`` (``blank`` for an empty cell); with the file's rows as read
+    (``written``) and the column ``col`` was read from (``source``), the value as written
+    followed by the one read when they differ: ``废弃矿山 (abandoned_mine)``."""
+
+    def shown(v: Any) -> str:
+        return "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+
     if col not in projects:
         return "blank"
-    v = projects[col].iloc[k]
-    text = "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+    text = shown(projects[col].iloc[k])
+    if written is not None and source in written.columns:
+        raw = written.loc[written[ROW] == projects[ROW].iloc[k], source]
+        given = shown(raw.iloc[0]) if len(raw) else text
+        if given != text:
+            return f"{given or 'blank'} ({text or 'blank'})"
     return text or "blank"
 
 
@@ -280,15 +306,19 @@ def _disagree(
     family: npt.NDArray[np.bool_],
     projects: gpd.GeoDataFrame,
     names: dict[str, str],
+    written: pd.DataFrame | None = None,
 ) -> str:
     """How the parts at ``pos`` disagree ("" when they are one project's parts): the
-    fields that differ with each part's value, or a point beside a parcel."""
+    fields that differ with each part's value (as written, see :func:`_shown_value`), or a
+    point beside a parcel."""
     said = []
     for sig, cols in signs:
         if len(set(sig[pos])) > 1:
             for col in (c for c in cols if c in projects):
                 values = ", ".join(
-                    f"row {projects[ROW].iloc[k]}: {_shown_value(projects, col, k)}" for k in pos
+                    f"row {projects[ROW].iloc[k]}: "
+                    + _shown_value(projects, col, k, names.get(col), written)
+                    for k in pos
                 )
                 said.append(f"{names.get(col, col)} differs ({values})")
     if len(set(family[pos])) > 1:

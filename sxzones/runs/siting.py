@@ -130,7 +130,7 @@ def load_candidates(
     cand, rep = validate_parts(
         raw, mapping, cat.working.crs, cat.study_area, CANDIDATES, name=found.name
     )
-    return merge_parts(cand, rep, rules, CANDIDATES), rep
+    return merge_parts(cand, rep, rules, CANDIDATES, written=raw.frame), rep
 
 
 def rows_line(crep: LayerReport, n_sites: int) -> str:
