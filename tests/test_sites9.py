@@ -196,3 +196,16 @@ def test_parts_in_another_state_are_rejected(tmp_path: Path) -> None:
     assert "是否稳沉 differs (row 2: 是 (True), row 3: 否 (False))" in rej.loc["2", "reason"]
     assert "input rows 3 = screened 1 + rejected 2\n" in said
     assert list(_table(out).index) == ["K3"]
+
+
+def test_an_id_written_another_way_is_the_same_parcel(tmp_path: Path) -> None:
+    """Validation compares ids in full width and lower case as one (k1 is K1): so do the
+    parts, said with both writings; before, K1 and k1 became two candidates unsaid."""
+    said, out = _sites(
+        tmp_path, f'地块编号,地块类型,WKT\nK1,采煤沉陷区,"{K1A}"\nｋ1,采煤沉陷区,"{K1B}"\n'
+    )
+    t = _table(out)
+    assert list(t.index) == ["K1"]
+    assert t.loc["K1", "candidate_m2"] == pytest.approx(_geod_area(K1A) + _geod_area(K1B), abs=0.2)
+    assert "K1 (also written 'ｋ1') (rows 2 and 3)" in said
+    assert "input rows 2 = screened 2 + rejected 0 (2 rows screened as 1 candidate(s)" in said

@@ -38,7 +38,7 @@ from sxzones.layers.readers import ROW, RawLayer
 from sxzones.layers.schemas import ROLES
 from sxzones.layers.validate import Finding
 from sxzones.rules import RuleSet
-from sxzones.vocab import MISSING, RECOGNISED, normalise
+from sxzones.vocab import MISSING, RECOGNISED, id_key, normalise
 
 __all__ = [
     "CANDIDATES",
@@ -175,7 +175,9 @@ def merge_parts(
     names: dict[str, str] = dict(info.get("fields") or {})
     names.setdefault("project_id", names.get(of.id_col, of.id_col))
     word = str(info.get("row_word") or "row")
-    key = projects[of.id_col].astype(str).to_numpy()
+    # ids compared as validation compares them (Ｋ1, k1 and K1 are one id), said as written
+    ids = projects[of.id_col].astype(str)
+    key = id_key(ids).to_numpy()
     rejected = _with_rejected_part(key, projects, report, names, word, of)
     shared = pd.Series(key).duplicated(keep=False).to_numpy() & ~rejected
     if not shared.any():
@@ -191,16 +193,17 @@ def merge_parts(
         else None
     )
     rows = projects[ROW].to_numpy()
-    for pid, at in pd.Series(np.flatnonzero(shared)).groupby(key[shared], sort=False):
+    for _, at in pd.Series(np.flatnonzero(shared)).groupby(key[shared], sort=False):
         pos = at.to_numpy()
+        pid, alias = _written(ids.to_numpy()[pos])
         why = _disagree(pos, signs, family, projects, names, written)
         if why:
-            _reject_parts(pos, pid, why, projects, report, names, word, of)
+            _reject_parts(pos, (pid, alias), why, projects, report, names, word, of)
             rejected[pos] = True
             continue
         geoms[pos[0]] = shapely.union_all(geoms[pos])
         absorbed[pos[1:]] = True
-        merged.append((str(pid), [int(r) for r in rows[pos]]))
+        merged.append((pid + alias, [int(r) for r in rows[pos]]))
         if notes is not None:
             said = f"one {of.noun} of {len(pos)} parts ({word}s {_listed(rows[pos])})"
             notes[pos[0]] = "; ".join([said, *(str(n) for n in notes[pos] if n)])
@@ -330,7 +333,7 @@ def _disagree(
 
 def _reject_parts(
     pos: npt.NDArray[np.intp],
-    pid: Any,
+    pid: tuple[str, str],
     why: str,
     projects: gpd.GeoDataFrame,
     report: LayerReport,
@@ -338,9 +341,12 @@ def _reject_parts(
     word: str,
     of: PartsOf = PROJECTS,
 ) -> None:
-    """Reject the parts at ``pos`` of id ``pid``, which cannot be one project."""
+    """Reject the parts at ``pos`` of id ``pid`` (as the first part writes it, and the
+    other ways the parts write it: :func:`_written`), which cannot be one project."""
     idname = names.get("project_id", "project_id")
     rows = [int(r) for r in projects[ROW].iloc[pos]]
+    given = dict(zip(rows, projects[of.id_col].iloc[pos].astype(str), strict=True))
+    shown = f"'{pid[0]}'{pid[1]}"
     n = of.noun
     fix = (
         f"if the {word}s are parts of one {n}, give them the same {of.agree_said}"
@@ -353,10 +359,10 @@ def _reject_parts(
             {
                 "layer": report.name,
                 "source_row": r,
-                "id": str(pid),
+                "id": given[r],
                 "code": _code(of, "parts_differ"),
                 "field": idname,
-                "reason": f"{idname} '{pid}' is also given on {word} {others}, and the {word}s "
+                "reason": f"{idname} {shown} is also given on {word} {others}, and the {word}s "
                 f"cannot be one {n}: {why}. Fix: {fix}",
             }
         )
@@ -364,7 +370,7 @@ def _reject_parts(
         Finding(
             "rejected",
             _code(of, "parts_differ"),
-            f"{idname} '{pid}' on {len(rows)} {word}s that cannot be one {n} ({why}): "
+            f"{idname} {shown} on {len(rows)} {word}s that cannot be one {n} ({why}): "
             f"none of them is {of.verb}",
             tuple(rows),
             idname,
@@ -372,6 +378,14 @@ def _reject_parts(
             word,
         )
     )
+
+
+def _written(ids: npt.NDArray[np.object_]) -> tuple[str, str]:
+    """An id as its first part writes it, and the other ways its parts write it for the
+    messages (`` (also written 'k1')``; "" when they all write it alike)."""
+    others = [str(v) for v in dict.fromkeys(ids[1:]) if v != ids[0]]
+    also = "', '".join(others)
+    return str(ids[0]), (f" (also written '{also}')" if others else "")
 
 
 def _with_rejected_part(
@@ -388,7 +402,7 @@ def _with_rejected_part(
     gone: dict[str, list[dict[str, Any]]] = {}
     for rej in report._rejects:
         if rej.get("id") not in (None, "") and rej["code"] != "missing_value":
-            gone.setdefault(str(rej["id"]), []).append(rej)
+            gone.setdefault(id_key(pd.Series([str(rej["id"])])).iloc[0], []).append(rej)
     out = np.zeros(len(key), dtype=bool)
     if not gone:
         return out
