@@ -173,6 +173,7 @@ def merge_parts(
     (abandoned_mine)``)."""
     info = projects.attrs.get("sxzones", {})
     names: dict[str, str] = dict(info.get("fields") or {})
+    # the messages name the id field as "project_id" is named: a candidate's is its site_id's
     names.setdefault("project_id", names.get(of.id_col, of.id_col))
     word = str(info.get("row_word") or "row")
     # ids compared as validation compares them (Ｋ1, k1 and K1 are one id), said as written
