@@ -110,10 +110,11 @@ def load_candidates(
     opts: SiteOptions, cat: Catalog, rules: RuleSet
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """The candidates of ``--candidates``, validated, in the working CRS. In a file, rows
-    sharing an id (地块编号: the parts of one parcel) with the same kind are one candidate,
-    the union of its parts; with another kind they are rejected, each naming the other rows
-    (:mod:`sxzones.runs.project_parts`, as the site check reads a project's parts). A
-    catalogue layer is read as catalogued (one feature per id)."""
+    sharing an id (地块编号: the parts of one parcel) with the same kind and state (稳沉,
+    封场年份) are one candidate, the union of its parts; otherwise they are rejected, each
+    naming the other rows (:mod:`sxzones.runs.project_parts`, as the site check reads a
+    project's parts). A catalogue layer is read as catalogued: a repeated id there is still
+    rejected as a duplicate."""
     name = str(opts.candidates)
     fields = opts.fields_for("candidates")
     if name in cat or not is_file(name, opts.base):  # a layer, or load_input's refusal
