@@ -352,3 +352,45 @@ def test_a_formula_saved_as_empty_text_is_saved(tmp_path: Path) -> None:
             data = sheet if item.filename == "xl/worksheets/sheet1.xml" else zin.read(item)
             zout.writestr(item, data)
     assert unsaved_formulas(dst, "企业") == ["C2", "D2"]
+
+
+def test_no_nan_text_in_any_table_of_the_three_screens(tmp_path: Path) -> None:
+    """Firms outside the province, of an unknown industry and beyond every built-up area;
+    parcels over three control units, outside every unit, and a point; candidates outside
+    the province and a landfill (wind): no cell of any CSV or XLSX says nan/inf/<NA>."""
+    firms = tmp_path / "firms.csv"
+    firms.write_text(
+        "企业名称,行业,经度,纬度\nA,焦化,112.55,37.87\nH,焦化,113.65,34.76\nU,卖菜,112.60,37.90\n"
+        "M,火电,111.0,40.5\n",
+        encoding="utf-8",
+    )
+    _ok("firms", "--firms", str(firms), "--crs", "wgs84", "--builtup", "builtup_demonstration",
+        "--out", str(tmp_path / "f"))  # fmt: skip
+    projects = tmp_path / "projects.csv"
+    projects.write_text(
+        "project_id,industry,kind,WKT\n"
+        'P1,coking,new,"POLYGON((112.28 37.55,112.35 37.55,112.35 37.60,112.28 37.60,'
+        '112.28 37.55))"\n'
+        'P2,pv,new,"POLYGON((113.60 34.70,113.62 34.70,113.62 34.72,113.60 34.72,113.60 34.70))"\n'
+        'P3,pv,new,"POINT(112.3 37.56)"\n',
+        encoding="utf-8",
+    )
+    _ok("check", "--projects", str(projects), "--crs", "wgs84", "--out", str(tmp_path / "c"),
+        "--reports", "none")  # fmt: skip
+    rows = {r["project_id"]: r for r in _csv_cells(tmp_path / "c" / "site_check.csv")}
+    assert rows["P1"]["unit_overlap_pct"] == "0.859;95.741;3.4"  # three units, joined
+    assert rows["P2"]["unit_overlap_pct"] == "" and rows["P3"]["unit_overlap_pct"] == ""
+    cands = tmp_path / "cands.csv"
+    cands.write_text(
+        "地块编号,地块类型,WKT\n"
+        'K1,采煤沉陷区,"POLYGON((111.90 38.75,111.91 38.75,111.91 38.76,111.90 38.76,'
+        '111.90 38.75))"\n'
+        'K9,废弃矿山,"POLYGON((113.60 34.70,113.62 34.70,113.62 34.72,113.60 34.72,113.60 34.70))"\n'
+        'K5,已封场垃圾填埋场,"POLYGON((112.50 37.80,112.51 37.80,112.51 37.81,112.50 37.81,'
+        '112.50 37.80))"\n',
+        encoding="utf-8",
+    )
+    _ok("sites", "--candidates", str(cands), "--crs", "wgs84", "--tech", "wind", "--out",
+        str(tmp_path / "s"))  # fmt: skip
+    for sub in ("f", "c", "s"):
+        _no_missing_text(tmp_path / sub)
