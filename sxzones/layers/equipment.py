@@ -323,10 +323,10 @@ def _say_header_units(
     read = set(names.values())
     for c in columns:
         n, base = normalise(c), normalise(_split_unit(c)[0])
-        fld = next((f for f in UNITS if base in _bases(er, f)), None)
-        if c in read or not (fld or "产能" in n or "capacity" in n):
+        like = next((f for f in UNITS if base in _bases(er, f)), None)
+        if c in read or "率" in n or not (like or "产能" in n or "capacity" in n):
             continue
-        fld = fld or GROUP_TOTAL
+        fld = like or GROUP_TOTAL
         canon, table = UNITS[fld]
         now = f"; {fld} is read from {names[fld]!r}" if fld in names else ""
         text = f"column {c!r} looks like {fld} ({canon}) but is not read{now}"
@@ -531,7 +531,7 @@ def _resolve_numbers(
         bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
         quoted = f"{fld} " + frame[fld].astype(str).map(repr)
         why = quoted + " is not a non-negative number"
-        why[odd != ""] = quoted + f": unit {odd.map(repr)} does not convert to {canon}"
+        why[odd != ""] = quoted + ": unit " + odd.map(repr) + f" does not convert to {canon}"
         loose = check(
             bad,
             "bad_number",
@@ -543,14 +543,16 @@ def _resolve_numbers(
         )
         low, high = er.plausible.get(fld, (0.0, np.inf))
         odd_range = ~blank & ~bad & ((num < low) | (num > high)).fillna(False).to_numpy(dtype=bool)
-        read_as = num.map(lambda v: f" (= {v:g} {canon})")
+        read_as = num.map(lambda v, c=canon: f" (= {v:g} {c})")
         loose |= check(
             odd_range,
             "implausible_value",
             f"{fld} outside the plausible range {low:g}-{high:g} (rules file)",
             fld,
             "check the unit (metres, m³, t, 万吨/年) and the value",
-            quoted + read_as.where(said != "", "") + f" is outside the plausible range {low:g}-{high:g}",
+            quoted
+            + read_as.where(said != "", "")
+            + f" is outside the plausible range {low:g}-{high:g}",
             types,
         )
         _say_units(frame, said.where(~bad & ~odd_range, ""), names.get(fld, fld), report)
@@ -574,9 +576,7 @@ def _resolve_date(frame: pd.DataFrame, check: Any, types: pd.Series) -> pd.Serie
         "commissioned is not a date or year",
         "commissioned",
         "write 2023-05-01, 2023年5月, 2023年 or 2023",
-        "commissioned "
-        + frame["commissioned"].astype(str).map(repr)
-        + " is not a date or year",
+        "commissioned " + frame["commissioned"].astype(str).map(repr) + " is not a date or year",
         types,
     )
     return when
