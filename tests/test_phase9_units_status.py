@@ -163,7 +163,7 @@ def test_status_words_are_read_and_every_4_3m_oven_stays_on_the_list(tmp_path):
     assert [units.loc[f"E{i}", "status"] for i in range(1, 20)] == list(STATUS.values())
     assert set(units["finding"]) == {"phase_out"}
     assert units.loc["E18", "reading_notes"] == (
-        "status '停产（环保）' read as idle (停产; 环保: its reason)"
+        "status '停产（环保）' read as idle (停产, the reason 环保)"
     )
     cap = pd.read_csv(out / "coking_capacity.csv").set_index("city").loc["太原市"]
     by = {
@@ -194,3 +194,19 @@ def test_a_bracketed_word_that_is_no_status_stays_rejected(tmp_path):
     text = "设备编号,企业代码,设备类型,炭化室高度,状态\nE1,F1,焦炉,4.3,半停（环保）\n"
     _, rejects, _, _ = _run(tmp_path, text + "E2,F1,焦炉,4.3,在产\n")
     assert rejects.loc["E1", "code"] == "unknown_value" and rejects.loc["E1", "field"] == "状态"
+
+
+def test_a_height_header_in_millimetres_is_converted_to_metres(tmp_path):
+    """炭化室高度(mm): 4300 is the 4.3 m oven (phase_out), 6000 a 6 m one (not caught)."""
+    text = (
+        "设备编号,企业代码,设备类型,炭化室高度(mm),超低排放,状态\n"
+        "K1,F1,焦炉,4300,是,在产\nK2,F1,焦炉,6000,是,在产\nK3,F1,焦炉,4.3 m,是,在产\n"
+    )
+    units, rejects, _, output = _run(tmp_path, text)
+    assert rejects.empty
+    assert units["finding"].to_dict() == {"K1": "phase_out", "K2": "keep", "K3": "phase_out"}
+    assert units["chamber_height_m"].astype(float).tolist() == [4.3, 6.0, 4.3]
+    assert "converted from mm to m (x 0.001)" in output
+    assert units.loc["K3", "reading_notes"] == (
+        "chamber_height_m '4.3 m' read as 4.3 m (its own unit, not the column's mm)"
+    )

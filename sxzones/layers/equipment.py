@@ -415,7 +415,7 @@ def _status_with_reason(
         if ident is None:
             continue
         ids.iloc[i] = ident
-        said = f"status {frame['status'].iloc[i]!r} read as {ident} ({base}; {why}: its reason)"
+        said = f"status {frame['status'].iloc[i]!r} read as {ident} ({base}, the reason {why})"
         old = frame["reading_notes"].iloc[i]
         frame.iloc[i, frame.columns.get_loc("reading_notes")] = f"{old}; {said}" if old else said
 
@@ -504,6 +504,8 @@ def _numbers(
         num.iloc[i] = value = scale(m.group(1), factor)
         own = factor == (head[1] if head else 1.0)
         how = "its unit is the column's" if own else f"converted from {m.group(2).strip()}"
+        if head and not own and factor == 1.0:  # 4.3 m in a column of mm: the value's unit
+            how = f"its own unit, not the column's {head[0]}"
         said.iloc[i] = f"{fld} {raw.iloc[i]!r} read as {value:g} {canon} ({how})"
     return num, said, odd
 
