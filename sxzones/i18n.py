@@ -349,7 +349,8 @@ def _translate_column(
     return s.map(lambda v: table.get(v, v), na_action="ignore").astype(object)
 
 
-#: The site check's reasons for ``unassessed`` (sxzones.analyses.site_check), in Chinese.
+#: The site check's reasons for ``unassessed`` (sxzones.analyses.site_check) and the firm
+#: screen's ``industry_note`` (sxzones.analyses.firm_zones), in Chinese.
 _REASONS_ZH = [
     (
         re.compile(r"^outside (.+) \((.+)\), where the plan applies: it does not apply here$"),
@@ -371,6 +372,21 @@ _REASONS_ZH = [
             r"\[vocabularies\.(\w+)\] in the rules file\)$"
         ),
         lambda m: f"{m[1]}“{m[2]}”不在规则词表中（可在规则文件的 [vocabularies.{m[3]}] 中对应）",
+    ),
+    (
+        re.compile(
+            r"^(.+) '(.*)' \((.+)\) and (.+) '(.*)' \((.+)\) name different industries: "
+            r"correct the one that is wrong$"
+        ),
+        lambda m: (
+            f"{m[1]}“{m[2]}”（{m[3]}）与{m[4]}“{m[5]}”（{m[6]}）所指行业不同：请更正有误的一项"
+        ),
+    ),
+    (
+        re.compile(
+            r"^(.+) '(.*)' is not a code the rules list: the industry is read from (.+) '(.*)'$"
+        ),
+        lambda m: f"{m[1]}“{m[2]}”不是规则所列的代码：行业按{m[3]}“{m[4]}”读取",
     ),
     (
         re.compile(r"^outside every control unit of (.+): the layers do not cover it$"),
@@ -511,7 +527,7 @@ def translate_values(
         v = vocab.get(str(col))
         if v is not None:
             out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
-        elif str(col) == "unassessed_reason":
+        elif str(col) in ("unassessed_reason", "industry_note"):
             out[col] = [translate_reason(x, lang) if isinstance(x, str) else x for x in out[col]]
         elif str(col) == "reading_notes":
             said = {v: translate_notes(v, lang, lab=lab) for v in pd.unique(out[col].dropna())}

@@ -470,8 +470,10 @@ class FirmOptions(_Analysis):
         None,
         Opt(
             "--distance",
-            "Distance of the 'within' zone with its unit: 20km, 20公里 or 20000m (default: the "
-            "rules file's).",
+            "Distance of the 'within' zone drawn for the report, with its unit: 20km, 20公里 "
+            "or 20000m (default: the rules file's). The plan's rules keep their own "
+            "distances: clause 十三's 20 km rule names the firms within 20 km whatever the "
+            "ring (change a rule's distance in the rules file, --rules).",
             "number",
         ),
     )

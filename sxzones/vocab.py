@@ -27,10 +27,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sxzones.errors import SxzonesError
 
-__all__ = ["RECOGNISED", "Term", "Vocabulary", "load_vocabularies", "normalise"]
+__all__ = [
+    "RECOGNISED",
+    "Term",
+    "Vocabulary",
+    "code_cell",
+    "id_key",
+    "load_vocabularies",
+    "normalise",
+]
 
 RECOGNISED, UNRECOGNISED, MISSING = "recognised", "unrecognised", "missing"
 _IGNORED = re.compile(r"[\s_\-·・]+")
@@ -63,6 +73,51 @@ def normalise(text: object) -> str:
     True
     """
     return _IGNORED.sub("", unicodedata.normalize("NFKC", str(text)).casefold())
+
+
+def id_key(ids: pd.Series) -> pd.Series:
+    """Ids as they are compared (a firm list's duplicates, the phase-out join): the text of
+    :func:`normalise` in upper case (NFKC: full-width ``９１`` is ``91``; spaces, ``_ - ·``
+    ignored). A 统一社会信用代码 has digits and upper-case letters only (GB 32100-2015), and
+    lists typed apart write it in lower case or full width. Values already in that form
+    (digits and upper-case ASCII letters: nearly all) are kept as they are, found in one
+    Arrow pass; only the others are normalised one by one.
+
+    >>> id_key(pd.Series(["91140100MA0A000001", "９１１４０１００ＭＡ０Ａ０００００１",
+    ...                   "91140100ma0a000001", " 9114 0100-MA0A000001"])).nunique()
+    1
+    """
+    text = ids.astype(str)
+    arr = pa.array(text, from_pandas=True)  # an Arrow-backed column: no copy
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    # ASCII letters and digits, none lower case (two Arrow kernels: a regex costs 4 times)
+    plain = pc.fill_null(pc.and_(pc.ascii_is_alnum(arr), pc.equal(pc.ascii_upper(arr), arr)), False)
+    odd = ~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
+    if not odd.any():
+        return text
+    out = text.copy()
+    out[odd] = [normalise(v).upper() for v in text[odd]]
+    return out
+
+
+#: A GB/T 4754 code cell that a spreadsheet turned into a number: ``2521.0`` (``C2521.0``).
+_FLOAT_CODE = re.compile(r"\s*([A-Ta-t]?[0-9]{2,4})\.0+\s*")
+
+
+def code_cell(value: object) -> object:
+    """A 行业代码 cell as the code it holds: a whole number stored as floating point
+    (``2521.0``, a spreadsheet's number cell, or the text it was saved as) is the code
+    ``2521``; anything else is returned as it is.
+
+    >>> [code_cell(v) for v in (2521.0, "2521.0", "C2521.00", 2521, "2521.5", "C2614")]
+    ['2521', '2521', 'C2521', 2521, '2521.5', 'C2614']
+    """
+    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
+        return f"{int(value):02d}"
+    if isinstance(value, str) and (m := _FLOAT_CODE.fullmatch(value)):
+        return m.group(1)
+    return value
 
 
 @dataclass(frozen=True)
@@ -196,7 +251,42 @@ class Vocabulary:
         by_words = self._by_words(_EMPTY_BRACKETS.sub("", words)) if words else None
         if by_code is None:
             return by_words  # an unlisted code beside known words: the words
-        return by_code if by_words in (None, by_code) else None
+        return by_code if by_words is None else self.agree(by_words, by_code)
+
+    def agree(self, by_words: str, by_code: str) -> str | None:
+        """What an industry named in words and one named by a code are together (a cell
+        ``炼焦（2521）``, or a 行业 column beside a 行业代码 column): the same industry; the
+        words' combined works when the code is one of its industries (``钢铁、焦化`` and
+        3110: ``steel;coking``); the code's industry when the words name a wider one of which
+        it is a part (``有色`` and 3216: ``electrolytic_aluminium``, ``parent_of``); None when
+        they name different industries (焦化 and 3011, cement): one of them is a typing error,
+        and which one cannot be known.
+
+        >>> v = Vocabulary.from_table("industries", {
+        ...     "coking": {"codes": {"2521": "炼焦"}}, "cement": {"codes": {"3011": "水泥制造"}},
+        ...     "nonferrous": {"parent_of": ["aluminium"]}, "aluminium": {}})
+        >>> [v.agree(*p) for p in (("coking", "coking"), ("cement;coking", "coking"),
+        ...                        ("nonferrous", "aluminium"), ("coking", "cement"))]
+        ['coking', 'cement;coking', 'aluminium', None]
+        """
+        if by_code in split_ids(by_words):
+            return by_words
+        if by_code in self.expand(split_ids(by_words)):  # the words' industries, all below
+            return by_code
+        return None
+
+    def code_name(self, code: object) -> str:
+        """The name in the standard of the code a value holds (``水泥制造`` for 3011, C3011),
+        by the longest listed prefix; ``""`` when the value holds no listed code."""
+        m = _CODE.search(normalise(code_cell(code)))
+        if m is None:
+            return ""
+        digits = m.group(1)
+        for n in range(len(digits), 1, -1):
+            for t in self.terms.values():
+                if digits[:n] in t.codes:
+                    return t.codes[digits[:n]]
+        return ""
 
     def closest(self, text: object, n: int = 5) -> list[str]:
         """Known values nearest to ``text`` (identifiers and Chinese names), for messages."""

@@ -149,7 +149,8 @@ def test_industry_codes_match_per_row_resolution():
         if s1[0] == "missing" and s2[0] == "unrecognised":
             want = ("", "unrecognised")
         assert (ids[k], status[k]) == want, k
-    names, codes, st = _industry_codes(frame, vocab)
+    ind = _industry_codes(frame, vocab)
+    names, codes, st = ind.names, ind.ids, ind.status
     assert list(st) == [{"recognised": 0, "unrecognised": 1, "missing": 2}[s] for s in status]
     assert names[0] == "" and list(names[codes]) == list(ids)
     assert status[1] == "recognised" and status[3] == "unrecognised" and status[4] == "missing"

@@ -21,8 +21,9 @@ the line):
    between their nearest points; the smallest is the firm's distance. Its error is second
    order in the projection's scale variation: far below 1 m within 25 km. Firms with nothing
    within reach are resolved against all areas with the same pruning.
-4. Distance 0 (the firm touches or lies in the area) is ``inside``; at most the rule's
-   distance is ``within_<D>km``; otherwise ``beyond``.
+4. Distance 0 (the firm touches or lies in the area) is ``inside``; at most the report's
+   distance is ``within_<D>km``; otherwise ``beyond``. A distance rule names the firms
+   within its own distance (clause 十三: 20 km), whatever ring the report draws.
 
 The heavy steps run on chunks of firms in threads (shapely releases the GIL).
 
@@ -45,7 +46,7 @@ Example (a firm inside an area and one 10 km east of it)::
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -61,12 +62,13 @@ from sxzones._util import check_type
 from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
 from sxzones.errors import CRSError, LayerError
 from sxzones.rules import Rule, RuleSet, Vocabulary, bundled_rules
-from sxzones.vocab import split_ids
+from sxzones.vocab import code_cell, split_ids
 
 __all__ = [
     "FirmScreenSummary",
     "normalise_industry",
     "resolve_industries",
+    "resolve_industries_noted",
     "screen_firms",
     "summarise",
 ]
@@ -82,29 +84,154 @@ def zone_label(distance_m: float) -> str:
     return f"within_{distance_m / 1000:g}km"
 
 
+@dataclass(frozen=True)
+class Industries:
+    """Firms' or projects' industries as codes (no string per row).
+
+    Attributes
+    ----------
+    names : ndarray of str
+        The identifiers, ``""`` first.
+    ids : ndarray of intp
+        Each row's identifier, a position in ``names``.
+    status : ndarray of int8
+        Each row's status, a position in :data:`STATUSES`.
+    notes : ndarray of str
+        Why an industry column was not read as written, ``""`` first: a 行业 and a 行业代码
+        naming different industries, or a code the rules do not list beside known words.
+    note : ndarray of intp
+        Each row's note, a position in ``notes``.
+    """
+
+    names: npt.NDArray[np.object_]
+    ids: npt.NDArray[np.intp]
+    status: npt.NDArray[np.int8]
+    notes: npt.NDArray[np.object_]
+    note: npt.NDArray[np.intp]
+
+
+_REC, _UNREC, _MISSING = (STATUSES.index(s) for s in STATUSES)
+
+
+def _resolved_column(
+    frame: pd.DataFrame, col: str, vocabulary: Vocabulary
+) -> tuple[npt.NDArray[np.intp], list[object], list[str], list[int]]:
+    """A column's codes into its distinct values (-1 blank), those values as written, their
+    identifiers and statuses: each distinct value resolved once. A code a spreadsheet made a
+    number (``2521.0``) is read as the code (:func:`~sxzones.vocab.code_cell`)."""
+    codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+    raw = list(np.asarray(uniques, dtype=object))
+    read = [code_cell(u) for u in raw] if col == "industry_code" else raw
+    ids, st = vocabulary.resolve_many(pd.Series(read, dtype=object))
+    return codes, raw, [str(i) for i in ids], [STATUSES.index(str(x)) for x in st]
+
+
 def _industry_codes(
-    frame: pd.DataFrame, vocabulary: Vocabulary
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.intp], npt.NDArray[np.int8]]:
-    """:func:`resolve_industries` as codes: the identifiers (``""`` first), each row's code
-    into them, and each row's status as a position in :data:`STATUSES`. Each distinct
-    value is resolved once; no string is made per row."""
+    frame: pd.DataFrame, vocabulary: Vocabulary, shown: Mapping[str, str] | None = None
+) -> Industries:
+    """:func:`resolve_industries` as codes (:class:`Industries`). With both an ``industry``
+    and an ``industry_code`` column, each distinct pair is decided once
+    (:func:`_pair_industry`); ``shown``: canonical field -> the user's column name, for the
+    notes (default: ``attrs["sxzones"]["fields"]`` of ``frame``)."""
+    cols = [c for c in ("industry", "industry_code") if c in frame.columns]
     n = len(frame)
-    names: dict[str, int] = {"": 0}
-    ids = np.zeros(n, dtype=np.intp)
-    status = np.full(n, STATUSES.index("missing"), dtype=np.int8)
-    rec, unrec = STATUSES.index("recognised"), STATUSES.index("unrecognised")
-    for col in ("industry", "industry_code"):  # the code last: it wins where it resolves
-        if col not in frame.columns:
-            continue
-        codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
-        i, st = vocabulary.resolve_many(pd.Series(np.asarray(uniques, dtype=object)))
-        u_id = np.array([names.setdefault(str(x), len(names)) for x in i] + [0], dtype=np.intp)
-        u_st = np.array([STATUSES.index(str(x)) for x in st] + [2], dtype=np.int8)
-        col_id, col_st = u_id[codes], u_st[codes]  # code -1 (NULL) takes the last: missing
-        take = (col_st == rec) | ((col_st == unrec) & (status == STATUSES.index("missing")))
-        ids = np.where(col_st == rec, col_id, ids)
-        status = np.where(take, col_st, status)
-    return np.array(list(names), dtype=object), ids, status
+    if not cols:
+        empty = np.zeros(n, dtype=np.intp)
+        missing = np.full(n, _MISSING, dtype=np.int8)
+        return Industries(np.array([""], dtype=object), empty, missing, np.array([""]), empty)
+    shown = shown if shown is not None else _fields_shown(frame)
+    parts = [_resolved_column(frame, c, vocabulary) for c in cols]
+    if len(parts) == 1:  # one column: its values decide
+        codes, raw, ids, st = parts[0]
+        table = [(i, s, "") for i, s in zip(ids, st, strict=True)] + [("", _MISSING, "")]
+        key = np.where(codes >= 0, codes, len(raw))
+    else:
+        (tc, traw, tid, tst), (cc, craw, cid, cst) = parts
+        width = len(craw) + 1
+        key = (tc + 1).astype(np.int64) * width + (cc + 1)
+        cells = [(None, "", _MISSING), *zip(traw, tid, tst, strict=True)]
+        codes_ = [(None, "", _MISSING), *zip(craw, cid, cst, strict=True)]
+        present, key = _dense(key, len(cells) * width)
+        table = [
+            _pair_industry(cells[k // width], codes_[k % width], vocabulary, shown) for k in present
+        ]
+    names = list(dict.fromkeys(["", *(t[0] for t in table)]))
+    notes = list(dict.fromkeys(["", *(t[2] for t in table)]))
+    t_id = np.array([names.index(t[0]) for t in table], dtype=np.intp)
+    t_st = np.array([t[1] for t in table], dtype=np.int8)
+    t_note = np.array([notes.index(t[2]) for t in table], dtype=np.intp)
+    return Industries(
+        np.array(names, dtype=object),
+        t_id[key],
+        t_st[key],
+        np.array(notes, dtype=object),
+        t_note[key],
+    )
+
+
+def _dense(
+    key: npt.NDArray[np.int64], size: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """The distinct values of ``key`` (all in ``[0, size)``), sorted, and each row's
+    position among them: by counting when ``size`` is small beside the rows (O(n)), else
+    by sorting."""
+    if size <= 4 * len(key) + 4096:
+        seen = np.bincount(key, minlength=size) > 0
+        return np.flatnonzero(seen), (np.cumsum(seen) - 1)[key]
+    present, inverse = np.unique(key, return_inverse=True)
+    return present, np.asarray(inverse, dtype=np.intp).reshape(-1)
+
+
+def _fields_shown(frame: pd.DataFrame) -> dict[str, str]:
+    """Canonical field -> the column name the user's file gives it (validation's
+    ``attrs``), for messages."""
+    got = (frame.attrs.get("sxzones") or {}).get("fields") or {}
+    return {str(k): str(v) for k, v in got.items()}
+
+
+def _pair_industry(
+    words: tuple[object, str, int],
+    code: tuple[object, str, int],
+    vocabulary: Vocabulary,
+    shown: Mapping[str, str],
+) -> tuple[str, int, str]:
+    """The identifier, status and note of a row whose ``industry`` is ``words`` and whose
+    ``industry_code`` is ``code`` (each: the value as written, its identifier, its status),
+    by the rule a single cell follows (:meth:`~sxzones.vocab.Vocabulary.agree`): the same
+    industry, or one a part of the other, is read; different industries leave the row
+    unrecognised, with a note naming both values; one of them blank or not known, the
+    other decides (a code the rules do not list beside known words: the words, said in the
+    note)."""
+    (w_raw, w_id, w_st), (c_raw, c_id, c_st) = words, code
+    wf, cf = shown.get("industry", "industry"), shown.get("industry_code", "industry_code")
+    if w_st == _REC and c_st == _REC:
+        both = vocabulary.agree(w_id, c_id)
+        if both is not None:
+            return both, _REC, ""
+        c_name = vocabulary.code_name(c_raw)
+        return (
+            "",
+            _UNREC,
+            f"{wf} {str(w_raw).strip()!r} ({w_id}) and {cf} {_code_text(c_raw)!r} "
+            f"({c_id}{', ' + c_name if c_name else ''}) name different industries: "
+            "correct the one that is wrong",
+        )
+    if w_st == _REC:
+        note = (
+            f"{cf} {_code_text(c_raw)!r} is not a code the rules list: the industry is read "
+            f"from {wf} {str(w_raw).strip()!r}"
+            if c_st == _UNREC
+            else ""
+        )
+        return w_id, _REC, note
+    if c_st == _REC:
+        return c_id, _REC, ""
+    return "", min(w_st, c_st), ""  # unrecognised before missing
+
+
+def _code_text(value: object) -> str:
+    """A code cell as the user wrote it (a number cell without its ``.0``)."""
+    return str(code_cell(value)).strip()
 
 
 def resolve_industries(
@@ -112,12 +239,26 @@ def resolve_industries(
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
     """Industry identifiers and statuses of firms or projects, from the rules' vocabulary.
 
-    A GB/T 4754 code in ``industry_code`` wins over the ``industry`` text when it is known;
-    otherwise the text decides. Statuses: ``recognised``, ``unrecognised`` (a value the
-    vocabulary does not know: no rule can be said to apply or not), ``missing``.
+    An ``industry`` (words) and an ``industry_code`` (GB/T 4754) column are read together
+    as a single cell holding both is (``炼焦（2521）``): the same industry, or the code a
+    part of the words' industry, is read; different industries (焦化 and 3011, cement) are
+    ``unrecognised`` (:func:`resolve_industries_noted` says why); one blank or unknown, the other
+    decides. Statuses: ``recognised``, ``unrecognised`` (no rule can be said to apply or
+    not), ``missing``.
     """
-    names, ids, status = _industry_codes(frame, vocabulary)
-    return names[ids], np.array(STATUSES, dtype=object)[status]
+    ind = _industry_codes(frame, vocabulary)
+    return ind.names[ind.ids], np.array(STATUSES, dtype=object)[ind.status]
+
+
+def resolve_industries_noted(
+    frame: pd.DataFrame, vocabulary: Vocabulary
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """:func:`resolve_industries`, and per row why its industry columns were not read as
+    written (``""`` when they were): a 行业 and a 行业代码 naming different industries (the
+    row ``unrecognised``), or a code the rules do not list beside known words."""
+    ind = _industry_codes(frame, vocabulary)
+    statuses = np.array(STATUSES, dtype=object)[ind.status]
+    return ind.names[ind.ids], statuses, ind.notes[ind.note]
 
 
 def normalise_industry(values: pd.Series, vocabulary: Vocabulary | None = None) -> pd.Series:
@@ -202,7 +343,10 @@ def screen_firms(
     rules : RuleSet
         Rules of kinds ``firm_inside_builtup`` and ``firm_within_distance``.
     distance_m : float, optional
-        Overrides the ``distance_m`` of the distance rules (metres on the ground).
+        The ring drawn for the report (metres on the ground; default: the largest
+        ``distance_m`` of the distance rules): zone ``within_<D>km``. The rules keep their
+        own distances: clause 十三's 20 km rule names the firms within 20 km whatever this
+        is (``attrs["rule_distance_m"]`` says them; the summary notes a difference).
     admin : GeoDataFrame, optional
         Role ``admin`` with counties (``level == "county"``): fills ``city`` and ``county``.
     report_within_m : float
@@ -240,11 +384,15 @@ def screen_firms(
     if not d > 0:
         raise LayerError(f"distance must be positive metres, got {distance_m!r}")
     threads = threads or min(4, os.cpu_count() or 1)
+    # each rule keeps its own distance, whatever ring ``distance_m`` draws for the report
+    reach = {r.id: float(r.distance_m or d) for r in dist_rules}
+    thresholds = tuple(sorted({d, *reach.values()}))
     fg = firms.geometry.to_numpy()
     ag = builtup.geometry.to_numpy()
     with ThreadPoolExecutor(max_workers=1) as pool:  # counties found meanwhile (GEOS, nogil)
         counties = pool.submit(_counties, fg, admin) if admin is not None else None
-        near = nearest_geodesic(fg, ag, max(report_within_m, d), crs, threads, thresholds=(d,))
+        widest = max(report_within_m, *thresholds)
+        near = nearest_geodesic(fg, ag, widest, crs, threads, thresholds=thresholds)
         places = counties.result() if counties is not None else None
     within = zone_label(d)
     zone_code = np.where(near.distance == 0, 0, np.where(near.distance <= d, 1, 2))
@@ -253,16 +401,39 @@ def screen_firms(
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
     out["distance_m"] = np.round(near.distance, 2)
     _place_columns(out, builtup, near.area, places)
-    names, ids, status = _industry_codes(firms, rules.industries)
-    out["industry_id"] = names[ids]
-    out["industry_status"] = pd.Categorical.from_codes(status, categories=list(STATUSES))
-    _apply_rules(out, names, ids, zone_code, within, inside_rules, dist_rules)
+    ind = _industry_columns(out, firms, rules.industries)
+    band = _bands(near.distance, thresholds)
+    _apply_rules(out, ind, band, thresholds, inside_rules, dist_rules, reach)
     _outside_jurisdiction(out, rules)
     keep = [c for c in firms.columns if c not in out.columns and c != firms.geometry.name]
     result = pd.concat([out, firms[keep]], axis=1)
     screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
     screened.attrs["distance_m"] = d
+    screened.attrs["rule_distance_m"] = {
+        r.id: {"distance_m": reach[r.id], "clauses": r.clauses} for r in dist_rules
+    }
     return screened
+
+
+def _industry_columns(out: pd.DataFrame, firms: pd.DataFrame, vocabulary: Vocabulary) -> Industries:
+    """Fill ``industry_id``, ``industry_status`` and, for firms with both an ``industry`` and
+    an ``industry_code`` column (only two columns make a note), ``industry_note``."""
+    ind = _industry_codes(firms, vocabulary)
+    out["industry_id"] = ind.names[ind.ids]
+    out["industry_status"] = pd.Categorical.from_codes(ind.status, categories=list(STATUSES))
+    if {"industry", "industry_code"} <= set(firms.columns):
+        out["industry_note"] = categorical_take(ind.notes, ind.note)
+    return ind
+
+
+def _bands(
+    distance: npt.NDArray[np.float64], thresholds: tuple[float, ...]
+) -> npt.NDArray[np.int64]:
+    """Each firm's band among the distances (metres, ascending) that decide something: 0
+    inside (distance 0), ``k`` when within ``thresholds[k - 1]`` but not a smaller one,
+    ``len(thresholds) + 1`` beyond them all. A firm exactly at a distance is within it."""
+    b = 1 + np.searchsorted(np.asarray(thresholds, dtype=float), distance, side="left")
+    return np.where(distance == 0, 0, b).astype(np.int64)
 
 
 def _check_inputs(firms: gpd.GeoDataFrame, builtup: gpd.GeoDataFrame) -> CRS:
@@ -315,30 +486,33 @@ def _names(rule: Rule, industries: list[str]) -> bool:
 
 def _apply_rules(
     out: pd.DataFrame,
-    ind_names: npt.NDArray[np.object_],
-    ind_code: npt.NDArray[np.intp],
-    zone_code: npt.NDArray[np.int64],
-    within: str,
+    ind: Industries,
+    band: npt.NDArray[np.int64],
+    thresholds: tuple[float, ...],
     inside_rules: Sequence[Rule],
     dist_rules: Sequence[Rule],
+    reach: Mapping[str, float],
 ) -> None:
-    """Fill applicable, rule_ids, clauses and asks, once per (industry, zone) combination
-    (industries as codes into ``ind_names``)."""
+    """Fill applicable, rule_ids, clauses and asks, once per (industry, band) combination
+    (:func:`_bands`). A distance rule names the firms within its own distance (``reach``,
+    metres), not within the ring the report draws."""
     named = {i for r in (*inside_rules, *dist_rules) for i in r.industries}
-    key = ind_code * 3 + zone_code
-    present = np.bincount(key, minlength=len(ind_names) * 3) > 0  # O(n), not a sort
+    nb = len(thresholds) + 2
+    key = ind.ids.astype(np.int64) * nb + band
+    present = np.bincount(key, minlength=len(ind.names) * nb) > 0  # O(n), not a sort
     combo = np.flatnonzero(present)
     codes = (np.cumsum(present) - 1)[key]
-    zones = (INSIDE, within, BEYOND)
     rows = []
     for c in combo:
         # a combined works (steel;coking) is named by the rules of each of its industries
-        ind, z = split_ids(str(ind_names[c // 3])), zones[c % 3]
-        fired = [r for r in inside_rules if _names(r, ind) and z == INSIDE]
-        fired += [r for r in dist_rules if _names(r, ind) and z in (INSIDE, within)]
+        i_names, b = split_ids(str(ind.names[c // nb])), int(c % nb)
+        # the farthest a firm of this band can be: 0 inside, its threshold, or past them all
+        far = 0.0 if b == 0 else thresholds[b - 1] if b <= len(thresholds) else np.inf
+        fired = [r for r in inside_rules if _names(r, i_names) and b == 0]
+        fired += [r for r in dist_rules if _names(r, i_names) and far <= reach[r.id]]
         rows.append(
             (
-                any(i in named for i in ind),
+                any(i in named for i in i_names),
                 ";".join(r.id for r in fired),
                 ";".join(r.clauses for r in fired),
                 " | ".join(r.asks() for r in fired),
@@ -407,6 +581,12 @@ class FirmScreenSummary:
     #: industry the plan covers beyond the distance are in ``by_zone_applicable`` but named
     #: by no rule.
     by_zone_named: dict[str, int] = field(default_factory=dict)
+    #: Why industry columns were not read as written (a 行业 and a 行业代码 naming different
+    #: industries: unrecognised; a code the rules do not list: the words read), with counts.
+    industry_notes: dict[str, int] = field(default_factory=dict)
+    #: The distance rules' own distances (rule id -> metres, clauses): they name the firms
+    #: within these, whatever ``distance_m`` (the report's ring) is.
+    rule_distance_m: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         zones = ", ".join(f"{k} {v}" for k, v in self.by_zone.items())
@@ -416,8 +596,10 @@ class FirmScreenSummary:
             f"firm screen ({self.distance_m / 1000:g} km): {self.n_firms} firms: {zones}; "
             f"industry in the plan: {app}; named by a rule: {named or 'none'}"
         )
+        text += self._rule_distance_note()
         if self.by_status:
             text += "\nindustry: " + ", ".join(f"{k} {v}" for k, v in self.by_status.items())
+        text += self._industry_note_lines()
         if self.outside:
             text += (
                 f"\noutside the plan's province: {self.outside} firms keep their zone, but no "
@@ -441,6 +623,31 @@ class FirmScreenSummary:
             )
         return text
 
+    def _rule_distance_note(self) -> str:
+        """A note when the ring drawn differs from a distance rule's own distance."""
+        other = {
+            k: v for k, v in self.rule_distance_m.items() if abs(v[0] - self.distance_m) > 1e-6
+        }
+        if not other:
+            return ""
+        said = "; ".join(
+            f"{k} ({c}) names the firms within {m / 1000:g} km" for k, (m, c) in other.items()
+        )
+        return (
+            f"\nnote: the {self.distance_m / 1000:g} km ring (--distance) is drawn for the "
+            f"report (zone within_{self.distance_m / 1000:g}km); the plan's rules keep their "
+            f"own distances: {said}"
+        )
+
+    def _industry_note_lines(self) -> str:
+        """The industry notes, the most frequent first (ten at most)."""
+        if not self.industry_notes:
+            return ""
+        top = list(self.industry_notes.items())
+        lines = [f"\n  {v} firm(s): {k}" for k, v in top[:10]]
+        more = [f"\n  and {len(top) - 10} more such notes"] if len(top) > 10 else []
+        return "".join(lines + more)
+
 
 def summarise(result: pd.DataFrame) -> FirmScreenSummary:
     zones = result["zone"].value_counts()
@@ -456,10 +663,19 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         counts = result["industry_status"].value_counts()  # no string per row
         by_status = {k: int(counts.get(k, 0)) for k in STATUSES}
         raw = [c for c in ("industry", "industry_code") if c in result.columns]
+        noted = _noted(result)
         if raw and by_status["unrecognised"]:
             which = (result["industry_status"] == "unrecognised").to_numpy(dtype=bool)
-            vals = result.loc[which, raw[0]].astype(str).str.strip()
+            vals = result.loc[which & ~noted, raw[0]].astype(str).str.strip()
             unrec = {str(k): int(v) for k, v in vals.value_counts().items()}
+    notes = result["industry_note"].value_counts() if "industry_note" in result else None
+    by_note = (
+        {str(k): int(v) for k, v in notes.items() if v and str(k)} if notes is not None else {}
+    )
+    rule_d = {
+        str(k): (float(v["distance_m"]), str(v["clauses"]))
+        for k, v in (result.attrs.get("rule_distance_m") or {}).items()
+    }
     outside = int(outside_plan(result["asks"]).sum()) if "asks" in result.columns else 0
     no_county = None
     if "adcode" in result.columns:
@@ -475,7 +691,19 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         outside,
         no_county,
         {z: int(named.get(z, 0)) for z in order},
+        by_note,
+        rule_d,
     )
+
+
+def _noted(result: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Per firm, whether its industry has a note (``industry_note`` not blank)."""
+    if "industry_note" not in result.columns:
+        return np.zeros(len(result), dtype=bool)
+    notes = pd.Categorical(result["industry_note"])
+    given = np.array([str(c) != "" for c in notes.categories] + [False], dtype=bool)
+    codes = np.asarray(notes.codes)
+    return given[np.where(codes >= 0, codes, len(notes.categories))]
 
 
 def _has_rule(result: pd.DataFrame) -> npt.NDArray[np.bool_]:
@@ -497,14 +725,25 @@ def summary_by_city(result: pd.DataFrame) -> pd.DataFrame:
         written = t["industry"].astype(str) if "industry" in t.columns else ""
         t["industry_id"] = np.where(st == "recognised", t["industry_id"], written)
         t["industry_status"] = st
+        if "industry_note" in t.columns:  # 行业 and 行业代码 apart: the note says both
+            note = t["industry_note"].astype(str)
+            t["industry_id"] = np.where(
+                (st == "unrecognised") & (note != ""), note, t["industry_id"]
+            )
     cols = [c for c in ("city", "industry_id", "industry_status") if c in t.columns]
     out = t.groupby([*cols, "zone"], dropna=False).size().unstack("zone", fill_value=0)
     out = out.reset_index()
     if "industry_status" in out.columns and (out["industry_status"] == "unrecognised").any():
+        unrec = out["industry_status"] == "unrecognised"
+        apart = out["industry_id"].astype(str).str.contains("name different industries")
         out["how_to_map"] = np.where(
-            out["industry_status"] == "unrecognised",
-            "add it to the synonyms of its industry under [vocabularies.industries] in the "
-            "rules file, or give a GB/T 4754 code",
-            "",
+            unrec & apart,
+            "correct the industry or its code in the file: they name different industries",
+            np.where(
+                unrec,
+                "add it to the synonyms of its industry under [vocabularies.industries] in "
+                "the rules file, or give a GB/T 4754 code",
+                "",
+            ),
         )
     return out

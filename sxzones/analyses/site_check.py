@@ -37,7 +37,7 @@ from pyproj import CRS
 
 from sxzones._util import gc_paused
 from sxzones.analyses.counties import Coverage, county_cover
-from sxzones.analyses.firm_zones import resolve_industries, zone_label
+from sxzones.analyses.firm_zones import resolve_industries_noted, zone_label
 from sxzones.analyses.nearest import (
     CHUNK,
     KERNEL_INPUTS,
@@ -459,9 +459,11 @@ def _unassessed(
     projects: gpd.GeoDataFrame,
     ind_status: npt.NDArray[np.object_],
     kind_status: npt.NDArray[np.object_],
+    ind_notes: npt.NDArray[np.object_] | None = None,
 ) -> npt.NDArray[np.object_]:
     """Per project, why the rules could not be assessed (``""`` when they could): an
-    industry or kind missing, or one the rules' vocabulary does not know."""
+    industry or kind missing, or one the rules' vocabulary does not know, or a 行业 and a
+    行业代码 naming different industries (``ind_notes``: the note says both)."""
     why = np.full(len(projects), "", dtype=object)  # a few texts set: no pandas per row
     src = "industry" if "industry" in projects else "industry_code"
     for status, col, vocab in (
@@ -482,6 +484,8 @@ def _unassessed(
                 if status[k] == "missing"
                 else f"{shown} {vals[k]!r} is not in the rules' vocabulary{fix}"
             )
+            if vocab == "industries" and ind_notes is not None and ind_notes[k]:
+                text = str(ind_notes[k])  # 行业 and 行业代码 name different industries
             why[k] = f"{why[k]}; {text}" if why[k] else text
     return why
 
@@ -763,7 +767,7 @@ def _project_columns(
     """Per project: the industry and kind identifiers of the rules' vocabularies, and why the
     rules could not be assessed (``""`` when they could)."""
     n = len(projects)
-    industry, ind_status = resolve_industries(projects, rules.industries)
+    industry, ind_status, ind_notes = resolve_industries_noted(projects, rules.industries)
     kind, kind_status = (
         rules.project_kinds.resolve_many(projects["kind"])
         if "kind" in projects
@@ -772,7 +776,7 @@ def _project_columns(
     # No kind given (no field, or a blank cell): a new project, as documented.
     kind = np.where(kind_status == "missing", "new", kind)
     kind_status = np.where(kind_status == "missing", "recognised", kind_status)
-    return industry, kind, _unassessed(projects, ind_status, kind_status)
+    return industry, kind, _unassessed(projects, ind_status, kind_status, ind_notes)
 
 
 def _check_sites(

@@ -755,9 +755,9 @@ def _duplicates(
 ) -> None:
     """Reject a unit number given twice for one firm (unit numbers are per firm in agency
     lists: 1#焦炉 at every firm), naming the row of the first, which is kept."""
-    from sxzones.vocab import normalise
+    from sxzones.vocab import id_key
 
-    key = firms.map(lambda v: normalise(v).upper()) + "\x00" + ids
+    key = id_key(firms) + "\x00" + ids
     live = key.where(alive)
     dup = alive & live.duplicated(keep="first").to_numpy()
     if not dup.any():

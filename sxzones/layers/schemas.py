@@ -243,6 +243,17 @@ ROLES: dict[str, Role] = {
 
 _ADCODE = ("XZQDM", "XZQHDM", "行政区划代码", "行政区代码", "区划代码")
 _NAME = ("名称", "MC")
+#: A GB/T 4754 code column as permits and statistics write it (国民经济行业代码: the standard's
+#: own name). A column whose name holds 行业 and 代码 and is not read is named in a note.
+_INDUSTRY_CODE = (
+    "行业代码",
+    "行业类别代码",
+    "国民经济行业代码",
+    "国民经济行业分类代码",
+    "行业分类代码",
+    "所属行业代码",
+    "HYDM",
+)
 #: Field names agencies write, per role: canonical field -> usual source names (the official
 #: Chinese names and their pinyin initials, e.g. HJGKDYBM = 环境管控单元编码). Used only where
 #: unambiguous: the canonical field is absent, no mapping names it, and exactly one of these
@@ -295,13 +306,13 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "firm_id": ("统一社会信用代码", "社会信用代码", "信用代码", "TYSHXYDM", "企业编号"),
         "name": ("企业名称", "单位名称", "排污单位名称", "QYMC", "DWMC"),
         "industry": ("行业", "行业类别", "所属行业", "行业名称", "HYLB", "HYMC"),
-        "industry_code": ("行业代码", "行业类别代码", "HYDM"),
+        "industry_code": _INDUSTRY_CODE,
     },
     "projects": {
         "project_id": ("项目编号", "项目代码", "XMBH", "XMDM", "parcel_id"),
         "name": ("项目名称", "XMMC"),
         "industry": ("行业", "行业类别", "所属行业", "行业名称", "HYLB"),
-        "industry_code": ("行业代码", "行业类别代码", "HYDM"),
+        "industry_code": _INDUSTRY_CODE,
         "kind": ("建设性质", "项目性质", "建设类型", "项目建设性质", "项目类型", "JSXZ"),
     },
     "candidates": {

@@ -44,7 +44,7 @@ from sxzones.crs import SHANXI_BOUNDS, check_coordinates, convert_geometries
 from sxzones.errors import LayerError, SxzonesError
 from sxzones.layers.readers import GEOMETRY_PROBLEM, ROW, RawLayer
 from sxzones.layers.schemas import FIELD_NAMES, ROLES, VALUE_WORDS, Provenance, Role
-from sxzones.vocab import normalise
+from sxzones.vocab import id_key, normalise
 
 __all__ = ["Finding", "LayerReport", "usual_fields", "validate_layer"]
 
@@ -903,9 +903,12 @@ def _check_ids(run: _Run) -> None:
         return
     _note_inexact_ids(run, idf)
     ids = frame[idf].astype(str)
-    if _all_distinct(ids):  # the usual case, answered by one hash pass
+    # an id in full width, lower case or with spaces is the same id (the phase-out join
+    # compares them so); the parts of an area keep their ids as written
+    key = ids if run.role.name in PART_ROLES else id_key(ids)
+    if _all_distinct(key):  # the usual case, answered by one hash pass
         return
-    dup = alive & ids.where(alive).duplicated(keep="first").to_numpy()
+    dup = alive & key.where(alive).duplicated(keep="first").to_numpy()
     if not dup.any():
         return
     if run.role.name in PART_ROLES:  # parts of one unit stored as rows: each part is land
@@ -937,14 +940,25 @@ def _check_ids(run: _Run) -> None:
                 run.raw.row_word,
             )
         )
-    first_row = frame.loc[alive, ROW].groupby(ids[alive].to_numpy()).first()
+    first_row = frame.loc[alive, ROW].groupby(key[alive].to_numpy()).first()
+    first_id = ids[alive].groupby(key[alive].to_numpy()).first()
     shown = run.shown(idf)
+    written = key.map(first_id).astype(str)
+    apart = pd.Series(
+        np.where(
+            (written != ids).to_numpy(dtype=bool),
+            " '" + written + "' written in full-width characters, lower case or with spaces",
+            "",
+        ),
+        index=ids.index,
+    )
     reasons = (
         f"duplicate {shown} '"
         + ids
         + f"' (first at {run.raw.row_word} "
-        + ids.map(first_row).astype("Int64").astype(str)
+        + key.map(first_row).astype("Int64").astype(str)
         + ")"
+        + apart.where(apart == "", ": the same id as" + apart)
     )
     run.reject(
         dup,
@@ -1087,6 +1101,35 @@ def _finish(
     return out
 
 
+def _note_unread_code_columns(
+    role: Role, frame: pd.DataFrame, names: Mapping[str, str], report: LayerReport, word: str
+) -> None:
+    """In a layer of firms or projects (roles with an ``industry_code``), name each column
+    whose name holds 行业 and 代码 that is not read as the industry code (two such columns:
+    neither is chosen; a name not among the usual ones), with the mapping that reads it: its
+    codes would otherwise decide nothing, unsaid."""
+    if "industry_code" not in (*role.optional, *role.one_of):
+        return
+    read = names.get("industry_code", "industry_code" if "industry_code" in frame else None)
+    for col in _fields_present(frame):
+        key = normalise(col)
+        if col == "industry_code" or "行业" not in key or "代码" not in key:
+            continue
+        said = f"; the industry code is read from {read!r}" if read else ""
+        report.findings.append(
+            Finding(
+                "note",
+                "field_not_read",
+                f"column {col!r} is not read as the industry code (GB/T 4754){said}",
+                (),
+                col,
+                f"if it holds the code to screen by, --field industry_code={col} "
+                f'(fields = {{ industry_code = "{col}" }} in a catalogue entry)',
+                word,
+            )
+        )
+
+
 def validate_layer(
     raw: RawLayer,
     role: str | Role,
@@ -1162,6 +1205,7 @@ def validate_layer(
         else:
             continue
         report.findings.append(Finding("note", code, text, word=raw.row_word))
+    _note_unread_code_columns(r, frame, names, report, raw.row_word)
     run = _Run(raw, r, report, frame, idf, names, np.ones(len(frame), dtype=bool))
     _check_geometry(run)
     _one_zone(run)

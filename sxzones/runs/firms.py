@@ -64,6 +64,7 @@ LEAD = [
     "industry",
     "industry_id",
     "industry_status",
+    "industry_note",
     "zone",
     "distance_m",
     "nearest_area_id",

@@ -137,10 +137,11 @@ def _firm_table(
 def _id_key(ids: pd.Series) -> pd.Series:
     """Firm ids as they are compared: NFKC (full-width ９１ -> 91), upper case, no spaces. A
     统一社会信用代码 has digits and upper-case letters only (GB 32100-2015), and an equipment
-    table typed apart from the firm list writes it in lower case or full width."""
-    from sxzones.vocab import normalise
+    table typed apart from the firm list writes it in lower case or full width. The firm
+    screen's duplicate ids are found by the same comparison (:func:`sxzones.vocab.id_key`)."""
+    from sxzones.vocab import id_key
 
-    return ids.astype(str).map(lambda v: normalise(v).upper())
+    return id_key(ids)
 
 
 def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
