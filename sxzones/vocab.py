@@ -76,16 +76,19 @@ def normalise(text: object) -> str:
 
 
 def id_key(ids: pd.Series) -> pd.Series:
-    """Ids as they are compared (a firm list's duplicates, the phase-out join): the text of
-    :func:`normalise` in upper case (NFKC: full-width ``９１`` is ``91``; spaces, ``_ - ·``
-    ignored). A 统一社会信用代码 has digits and upper-case letters only (GB 32100-2015), and
-    lists typed apart write it in lower case or full width. Values already in that form
-    (digits and upper-case ASCII letters: nearly all) are kept as they are, found in one
-    Arrow pass; only the others are normalised one by one.
+    """Ids as they are compared (a list's duplicates, the phase-out join): NFKC (full-width
+    ``９１`` is ``91``) in upper case, without the spaces around; and an id that is a
+    统一社会信用代码 once spaces and ``_ - ·`` are taken out (18 digits and upper-case letters,
+    GB 32100-2015) is that code, as lists typed apart write it spaced or hyphenated. Any
+    other id keeps its separators: ``A-12`` and ``A1-2`` are two projects. Values already
+    plain (digits and upper-case ASCII letters: nearly all) are kept as they are, found in
+    one Arrow pass; only the others are normalised one by one.
 
     >>> id_key(pd.Series(["91140100MA0A000001", "９１１４０１００ＭＡ０Ａ０００００１",
     ...                   "91140100ma0a000001", " 9114 0100-MA0A000001"])).nunique()
     1
+    >>> id_key(pd.Series(["A-12", "A1-2", "a-12", "Ａ-12 "])).tolist()
+    ['A-12', 'A1-2', 'A-12', 'A-12']
     """
     text = ids.astype(str)
     arr = pa.array(text, from_pandas=True)  # an Arrow-backed column: no copy
@@ -97,8 +100,20 @@ def id_key(ids: pd.Series) -> pd.Series:
     if not odd.any():
         return text
     out = text.copy()
-    out[odd] = [normalise(v).upper() for v in text[odd]]
+    out[odd] = [_id_form(v) for v in text[odd]]
     return out
+
+
+#: A 统一社会信用代码: 18 digits and upper-case letters (GB 32100-2015).
+_CREDIT_CODE = re.compile(r"[0-9A-Z]{18}")
+
+
+def _id_form(value: str) -> str:
+    """:func:`id_key` of one id that is not plain."""
+    code = normalise(value).upper()
+    if _CREDIT_CODE.fullmatch(code):
+        return code
+    return unicodedata.normalize("NFKC", value).strip().upper()
 
 
 #: A GB/T 4754 code cell that a spreadsheet turned into a number: ``2521.0`` (``C2521.0``).

@@ -320,7 +320,9 @@ def test_one_comparison_for_every_id():
     ids = pd.Series(
         ["91140100MA0A000001", "９１１４０１００ＭＡ０Ａ０００００１", "91140100ma0a000001", "X-1"]
     )
-    assert id_key(ids).tolist() == ["91140100MA0A000001"] * 3 + ["X1"]
+    assert id_key(ids).tolist() == ["91140100MA0A000001"] * 3 + [
+        "X-1"
+    ]  # not a credit code: "-" kept
     assert _id_key(ids).tolist() == id_key(ids).tolist()
 
 
@@ -429,3 +431,14 @@ def test_cli_distance_help_and_note(tmp_path):
     assert row["zone"] == "within_50km" and row["rule_ids"] == ""  # 23.2 km: not 十三's
     assert float(row["distance_m"]) == pytest.approx(23_214.47, abs=0.05)
     assert "names the firms within 20 km" in res.output
+
+
+def test_project_ids_that_differ_by_a_hyphen_are_two_projects(tmp_path):
+    """A-12 and A1-2 are two projects (only a 统一社会信用代码 is compared without its
+    separators); a-12 in lower case is A-12 again."""
+    p = _write(tmp_path / "p.csv", ["项目编号", "行业", "经度", "纬度"],
+               [["A-12", "光伏", *TAIYUAN], ["A1-2", "光伏", "112.56", "37.87"],
+                ["a-12", "光伏", "112.57", "37.88"]])  # fmt: skip
+    _, rep = validate_layer(read_file(p, crs="wgs84"), "projects", working_crs=WORK)
+    assert rep.rejects["code"].tolist() == ["duplicate_id"]
+    assert "(first at row 2)" in rep.rejects["reason"].iloc[0]
