@@ -470,6 +470,22 @@ _NOTES_ZH = [
         "{0} {1} 在第 {2}-{3} 行合并填写（{4} 台设备）：无法判断是各台的值还是合计，未读取（各台均按未知处理）",
     ),
     (
+        r"(\w+) (.+?) read as (\S+) (\S+) \(its unit is the column's\)",
+        "{f}的值 {1} 按 {2} {3} 读取",
+    ),
+    (
+        r"(\w+) (.+?) read as (\S+) (\S+) \(converted from (.+?)\)",
+        "{f}的值 {1} 由 {4} 换算为 {2} {3}",
+    ),
+    (
+        r"(\w+) (.+?) read as (\S+) (\S+) \(its own unit, not the column's (.+?)\)",
+        "{f}的值 {1} 按其自带单位读作 {2} {3}（该列单位为 {4}）",
+    ),
+    (
+        r"status (.+?) read as (\w+) \((.+?), the reason (.+?)\)",
+        "状态 {0} 按 {2} 读取（{1}），原因：{3}",
+    ),
+    (
         r"firm code (.+?) is in scientific notation: the code is mangled and joins no firm",
         "企业代码 {0} 为科学计数法：代码已失真，无法与企业对应",
     ),
