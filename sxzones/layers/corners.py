@@ -5,7 +5,8 @@ A 界址点成果表 kept in Excel or CSV lists a parcel's corners one a row: a 
 number (地块编号, 宗地号), the first corner repeated at the end to close the ring.
 :func:`read_corners` reads such a table as one parcel per parcel number (one parcel when
 the table has no such column): each parcel's corners joined in boundary order (the rows'
-order, checked against the point numbers: :func:`_ordered`), the closing repeat left
+order, checked against the point numbers and the table's own 边长 rows: :func:`_ordered`;
+what was chosen is each parcel's note, :func:`corner_notes`), the closing repeat left
 out, a parcel of fewer than three corners or one that crosses itself refused with its
 rows. ``sxzones check --corners`` and the reviewer page's "table rows are
 the parcel's corners" box both read the table so; :func:`corner_polygon` is also what the
@@ -453,9 +454,11 @@ def _ordered(part: pd.DataFrame, ctx: _Parcel, ring: int | None) -> tuple[pd.Dat
     A 界址点成果表 lists its corners along the boundary (its closing row and 边长 rows follow
     that order), and point numbers need not follow it (a corner added later, numbers kept
     from a neighbouring parcel): where the rows' order and the numbers' make different
-    rings, the rows' order is kept when it makes a simple polygon, else the numbers' (rows
+    rings, the one whose sides the table's 边长 rows fit (and the other's not) is taken;
+    else the rows' order is kept when it makes a simple polygon, else the numbers' (rows
     sorted by another column), said as a note either way (:func:`_boundary_order`); a ring
-    that neither makes is refused. Without a point-number column: row order."""
+    that neither makes is refused. Where both go round one ring, 边长 rows that do not fit
+    it are said. Without a point-number column: row order."""
     pcol = ctx.pcol
     if pcol is None:
         return part, False, False
