@@ -258,21 +258,30 @@ def test_pasted_header_alone_or_unknown_first_line_is_refused():
         uploads.read_pasted("hello world\n" + _PASTED)
 
 
-def test_reviewer_page_reads_numbered_pasted_corners():
+def test_reviewer_page_reads_numbered_pasted_corners(tmp_path):
     """D13 on the page: the request of the audit (cm114, no zone prefix) gives the parcel of
-    the corners, 139,991.45 m² (= Geod), and says how the lines were read."""
+    the corners, 139,991.45 m² (= Geod), and says how the lines were read. D1 on the page:
+    the swapped table uploaded as corners gives the parcel its 边长 rows fit, the note in the
+    document's geometry_note."""
     from starlette.testclient import TestClient
 
     from sxzones.options import ServeOptions
     from sxzones.serve import create_app
 
+    table = _table(tmp_path / "swap.csv", SWAPPED, _true_sides()).read_bytes()
     app, state = create_app(ServeOptions())
     try:
         with TestClient(app, base_url="http://127.0.0.1:8765") as client:
             form = {"coords": "点号,X,Y\n" + _PASTED, "crs": "cm114", "industry": "chemical"}
             res = client.post("/api/check", data=form)
+            form = {"crs": "gk38", "industry": "chemical", "vertices": "on"}
+            up = client.post("/api/check", data=form, files={"file": ("swap.csv", table)})
     finally:
         state.close()
+    assert up.status_code == 200, up.text
+    (swap,) = up.json()["document"]["projects"]
+    assert swap["area_m2"] == pytest.approx(_geod_area(TRUE), abs=0.01)
+    assert swap["geometry_note"].startswith("corners joined in point-number order for parcel D1")
     assert res.status_code == 200, res.text
     (d1,) = res.json()["document"]["projects"]
     tr = Transformer.from_crs(4546, 4490, always_xy=True)  # CGCS2000 3-degree CM 114E
