@@ -154,6 +154,7 @@ _SAID_READ_NOTES = (
     "coordinates given northing first",
     "pasted corners written northing first",
     "pasted 界址点 lines",
+    "pasted lines: ",
     "the file's own column source_row",
     "CAD drawing:",
     "degrees, minutes and seconds combined",

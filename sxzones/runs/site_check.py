@@ -257,6 +257,14 @@ def read_projects(
     if kind is None:
         _note_blank_kinds(projects, report, raw, mapping)
     _geometry_notes(projects, report)
+    if corners:  # how a table's corners were joined: in the files a reviewer keeps
+        from sxzones.layers.corners import corner_notes
+
+        said = corner_notes(raw)
+        projects["geometry_note"] = [
+            "; ".join(x for x in (n, said.get(int(r), "")) if x)
+            for n, r in zip(projects["geometry_note"], projects[ROW], strict=True)
+        ]
     projects = merge_parts(projects, report, vocabs)
     _reject_pins(report, pins, raw.row_word, len(projects))
     return projects, report
@@ -719,6 +727,7 @@ def check_summary(run: CheckRun) -> str:
     summary += _declared_warning(table)
     datum = datum_of(prep)
     said = project_caveat(datum) if datum else None  # in the notes above: once
+    printed = [f.message for f in prep.findings if f.kind == "note"]  # a corner order: once
     for pid, verdict, rules, note, why in zip(
         _first_texts(table, "project_id"),
         verdicts[:10],
@@ -730,6 +739,10 @@ def check_summary(run: CheckRun) -> str:
         ids = [x for x in str(rules).split(";") if x]
         if said and note:
             note = "; ".join(p for p in str(note).split("; ") if p != said)
+        if note and any(m in str(note) for m in printed):
+            for m in printed:
+                note = str(note).replace(m, "")
+            note = "; ".join(p for p in str(note).split("; ") if p.strip())
         summary += (
             f"\n  {pid}: {verdict}"
             + (f" ({', '.join(ids)})" if ids else "")
