@@ -764,8 +764,7 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     """Refuse a file given as one project (``check --project``) that holds several polygons
     (a 红线图 whose every closed polyline was checked as a project: the drawing's frame, a
     building), listing them with their id (项目编号), name, CAD layer and area (m², on the
-    ellipsoid),
-    and the fix; unless every one has the same id (the parts of one multipart project), or
+    ellipsoid), and the fix; unless every one has the same id (the parts of one multipart project), or
     the file is a 界址点 file, whose every parcel is declared one (地块编号 and 界址点数 in
     its header): those stay checked parcel by parcel, as before.
     ``id_field``: the column of the projects' id (mapped, ``project_id`` or a usual name)."""
@@ -792,7 +791,7 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     else:
         areas = list(ellipsoidal_area(geoms[polys], raw.spec.crs))
     words = {"Layer": "layer ", "folder": "folder ", "Name": "", "name": ""}
-    if id_field in frame.columns:  # named as the file names them: 项目编号 A, its 项目名称
+    if id_field is not None and id_field in frame.columns:  # 项目编号 A, its 项目名称
         name = usual_fields(cols, ROLES["projects"], taken={"project_id": id_field}).get("name")
         words = {id_field: f"{id_field} ", **({name: ""} if name else {}), **words}
     labels = [c for c in dict.fromkeys(words) if c in frame.columns]

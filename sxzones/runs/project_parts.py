@@ -210,7 +210,7 @@ def merge_parts(
             continue
         geoms[pos[0]] = shapely.union_all(geoms[pos])
         absorbed[pos[1:]] = True
-        merged.append((f"'{pid}'{alias}", [int(r) for r in rows[pos]]))
+        merged.append((pid + alias, [int(r) for r in rows[pos]]))
         if notes is not None:
             said = f"one {of.noun} of {len(pos)} parts ({word}s {_listed(rows[pos], None)}"
             said += f"; {names['project_id']} '{pid}'{alias})" if alias else ")"
@@ -380,7 +380,7 @@ def _disagree(
     said = []
     rows = [int(r) for r in projects[ROW].iloc[pos]]
     for j, (sig, cols) in enumerate(signs):
-        more = extra.signs[j] if extra is not None and j < len(extra.signs) else []
+        more: Any = extra.signs[j] if extra is not None and j < len(extra.signs) else []
         if len({*sig[pos], *more}) < 2:
             continue
         for col in (c for c in cols if c in projects):
