@@ -49,7 +49,7 @@ from sxzones.runs import (
     load_layer,
 )
 from sxzones.runs.project_parts import CANDIDATES, merge_parts, parts_counts, validate_parts
-from sxzones.units import parse_distance
+from sxzones.units import as_typed, parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
 _SETBACK = re.compile(r"^(.*):(\d+(?:\.\d+)?\s*(?:m|km|米|公里|千米)?)$", re.IGNORECASE)
@@ -72,7 +72,8 @@ def parse_exclude(
     head, at, tail = spec.rpartition("@")
     if at and head and not exists(spec) and _is_crs(tail):
         return spec, None  # PATH@EPSG:4490: the colon is the CRS's
-    m = _SETBACK.match(spec)
+    name, colon, tail = spec.rpartition(":")  # a setback typed full-width (３００ｍ) read too
+    m = _SETBACK.match(f"{name}:{as_typed(tail)}") if colon else None
     if m and m.group(1):
         return m.group(1), parse_distance(m.group(2), allow_zero=True)
     name, colon, setback = spec.rpartition(":")
@@ -99,7 +100,7 @@ def parse_resource(spec: str) -> tuple[str, float]:
     try:
         if not sep or not path:
             raise ValueError
-        return path, float(value)
+        return path, float(as_typed(value))
     except ValueError:
         raise SxzonesError(
             f"--resource {spec!r}: write PATH:MIN, e.g. ghi.tif:1400 (cells below MIN fail)"
