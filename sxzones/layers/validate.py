@@ -166,6 +166,9 @@ _SAID_READ_NOTES = (
     "corner coordinates read from ",
     "no CRS in the file: read as WGS84",
     "attributes read as UTF-8 although",
+    "attributes read as UTF-8 (the .cpg says",
+    "web page: table ",
+    "geometries read from the WKT text",
     "read by its content:",
 )
 

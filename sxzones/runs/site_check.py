@@ -27,7 +27,7 @@ from sxzones.crs import latitude_first, parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file
-from sxzones.layers.readers import ROW, RawLayer, refuse_several_parcels
+from sxzones.layers.readers import ROW, RawLayer, geometry_from_wkt, refuse_several_parcels
 from sxzones.layers.schemas import ROLES as LAYER_ROLES
 from sxzones.layers.validate import Finding, _blank, usual_fields
 from sxzones.maps.sources import report_sources, sources_line
@@ -89,9 +89,16 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
     """
     m = _LONLAT.match(spec)
     geom = shapely.Point(float(m.group(1)), float(m.group(2))) if m else _dms_point(spec)
+    read: list[str] = []
     if geom is None:
-        try:
-            geom = shapely.from_wkt(spec)
+        try:  # as a WKT cell is read: EWKT's SRID= prefix, an open ring closed
+            geom, srid, read = geometry_from_wkt(spec)
+            if srid is not None and crs is not None and parse_crs(crs).crs != CRS(srid):
+                raise SxzonesError(
+                    f"the project {spec!r} declares {srid} but --crs {crs} was given. Fix: "
+                    "drop --crs (the SRID= prefix says the CRS) or correct the prefix"
+                )
+            crs = crs or srid
         except GEOSException as exc:
             if _PATHLIKE.search(spec.strip()):
                 raise SxzonesError(
@@ -109,7 +116,7 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
             "(wgs84 for GPS, gcj02 for Amap/Tencent, bd09 for Baidu, cgcs2000, gk38 ...)"
         )
     spec_crs = parse_crs(crs)
-    text = [f"geometry given as text in {crs}"]
+    text = [f"geometry given as text in {crs}", *read]
     if not spec_crs.crs.is_geographic:
         geom = _northing_first(geom, text)
     if isinstance(geom, shapely.Point) and not geom.is_empty and spec_crs.crs.is_geographic:
