@@ -795,11 +795,15 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
     return gpd.GeoDataFrame(frame.loc[keep, cols].reset_index(drop=True), geometry=g[keep])
 
 
+#: Cell texts that name nothing (a blank id or name is not shown).
+_NONE = frozenset({"", "nan", "None", "<NA>"})
+
+
 def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     """Refuse a file given as one project (``check --project``) that holds several polygons
     (a 红线图 whose every closed polyline was checked as a project: the drawing's frame, a
-    building), listing them with their CAD layer or name and area (m², on the ellipsoid),
-    and the fix; unless every one has the same id (the parts of one multipart project), or
+    building), listing them with their id (项目编号), name, CAD layer and area (m², on the
+    ellipsoid), and the fix; unless every one has the same id (the parts of one multipart project), or
     the file is a 界址点 file, whose every parcel is declared one (地块编号 and 界址点数 in
     its header): those stay checked parcel by parcel, as before.
     ``id_field``: the column of the projects' id (mapped, ``project_id`` or a usual name)."""
@@ -826,10 +830,17 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     else:
         areas = list(ellipsoidal_area(geoms[polys], raw.spec.crs))
     words = {"Layer": "layer ", "folder": "folder ", "Name": "", "name": ""}
-    labels = [c for c in words if c in frame.columns]
+    if id_field is not None and id_field in frame.columns:  # 项目编号 A, its 项目名称
+        name = usual_fields(cols, ROLES["projects"], taken={"project_id": id_field}).get("name")
+        words = {id_field: f"{id_field} ", **({name: ""} if name else {}), **words}
+    labels = [c for c in dict.fromkeys(words) if c in frame.columns]
     shown = []
     for k, area in zip(np.flatnonzero(polys), areas, strict=True):
-        said = [f"{words[c]}{v}" for c in labels if isinstance(v := frame[c].iloc[k], str) and v]
+        said = [
+            f"{words[c]}{str(v).strip()}"
+            for c in labels
+            if (v := frame[c].iloc[k]) is not None and str(v).strip() not in _NONE
+        ]
         shown.append(
             f"{raw.row_word} {frame[ROW].iloc[k]} ({', '.join([*said, f'{area:,.0f} m²'])})"
         )
