@@ -643,6 +643,36 @@ def _sha256(path: Path) -> str:
     return digest
 
 
+def layer_files(path: Path) -> list[Path]:
+    """The files a layer at ``path`` is read from, by name: a shapefile's sidecars (the
+    ``.dbf`` holds its fields), a File Geodatabase folder's files, else the file itself
+    (none when ``path`` is neither a file nor a folder: an input held in memory)."""
+    from sxzones.layers.cache import _files  # the layer cache's key covers the same files
+
+    if not (path.is_file() or path.is_dir()):
+        return []
+    return [f for f in _files(path) if f.is_file()]
+
+
+def files_digest(path: Path, files: Sequence[Mapping[str, Any]]) -> str:
+    """The SHA-256 of a layer of several files: of the lines ``<sha256>  <name>`` (``name``
+    relative to the layer's folder, ``/``-separated), sorted by name, each ending in a
+    newline: what ``sha256sum`` prints for those files, run in that folder (e.g.
+    ``sha256sum 建成区.dbf 建成区.prj 建成区.shp 建成区.shx | sha256sum``).
+
+    >>> files = [{"file": "b.dbf", "sha256": "01"}, {"file": "a.shp", "sha256": "02"}]
+    >>> files_digest(Path("a.shp"), files)[:12]
+    '4e1cde97d55e'
+    """
+    names = [
+        Path(f["file"]).relative_to(path).as_posix() if path.is_dir() else Path(f["file"]).name
+        for f in files
+    ]
+    lines = sorted(zip(names, (str(f["sha256"]) for f in files), strict=True))
+    text = "".join(f"{digest}  {name}\n" for name, digest in lines)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def hash_ahead(paths: list[Path]) -> threading.Thread:
     """Hash input files for the manifest in a background thread (hashing releases the GIL,
     so it overlaps the run instead of adding to its end); returns the thread."""
@@ -650,8 +680,8 @@ def hash_ahead(paths: list[Path]) -> threading.Thread:
     def run() -> None:
         for p in paths:
             with contextlib.suppress(OSError):
-                if p.is_file():
-                    _sha256(p)
+                for f in layer_files(p):  # a shapefile's sidecars too
+                    _sha256(f)
 
     t = threading.Thread(target=run, name="sxzones-hash-inputs", daemon=True)
     t.start()
@@ -870,11 +900,22 @@ class Publication:
         return folder / dest.name
 
     def add_input(self, role: str, name: str, path: Path | None, **counts: Any) -> None:
-        """Record an input of the run (its file is hashed for the manifest)."""
+        """Record an input of the run, its file(s) hashed for the manifest: one file gives
+        ``file``, ``size`` and ``sha256``; a layer of several files (a shapefile's
+        ``.shp``, ``.shx``, ``.dbf``, ``.prj``, ``.cpg`` ...; a File Geodatabase folder)
+        gives ``file`` (the path as given), ``files`` (each file's ``file``, ``size`` and
+        ``sha256``, by name) and ``sha256_of_files`` (:func:`files_digest` of them)."""
         entry: dict[str, Any] = {"role": role, "name": name}
-        if path is not None and Path(path).is_file():
-            entry |= {"file": str(path), "size": Path(path).stat().st_size}
-            entry["sha256"] = _sha256(Path(path))
+        parts = layer_files(Path(path)) if path is not None else []
+        if len(parts) == 1 and parts[0] == Path(path or ""):
+            entry |= {"file": str(path), "size": parts[0].stat().st_size}
+            entry["sha256"] = _sha256(parts[0])
+        elif parts:
+            files = [
+                {"file": str(f), "size": f.stat().st_size, "sha256": _sha256(f)} for f in parts
+            ]
+            entry |= {"file": str(path), "files": files}
+            entry["sha256_of_files"] = files_digest(Path(path or ""), files)
         self.inputs.append(entry | counts)
 
     # -- publishing
@@ -894,7 +935,7 @@ class Publication:
             [self.out / p.name for p in files]
             + [Path(self._ext_given[f][0]) / n for f in self._ext_dirs.values() for n in
                self._ext_given[f][1]],
-            [Path(e["file"]) for e in self.inputs if "file" in e],
+            [Path(f["file"]) for e in self.inputs for f in e.get("files", [e]) if "file" in f],
         )  # fmt: skip
         previous = _previous_files(self.out, self.owned, keep) if self.overwrite else []
         with ThreadPoolExecutor(max_workers=2) as pool:  # hashing releases the GIL

@@ -153,7 +153,8 @@ def test_the_manifest_hashes_the_parcel_file_written_with_the_downloads(served, 
     assert projects["sha256"] == hashlib.sha256(want.read_bytes()).hexdigest()
     assert Path(projects["file"]).name == uploads.PARCEL_FILE
     assert projects["rows_read"] == projects["loaded"] == 1
-    assert [i["role"] for i in manifest["inputs"]] == ["projects", "rules"]
+    layers = ["control_units", "redline", "builtup", "zones", "admin"]  # read by the check too
+    assert [i["role"] for i in manifest["inputs"]] == ["projects", *layers, "rules"]
     folder = state.root / res["job"]
     assert (folder / "out" / "site_check.csv").is_file() and not (folder / "in").exists()
 

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -53,6 +53,9 @@ from sxzones.errors import CRSError, LayerError
 from sxzones.geodesy import ellipsoidal_area
 from sxzones.rules import UNASSESSED, VERDICTS, Rule, RuleSet
 from sxzones.vocab import split_ids
+
+if TYPE_CHECKING:
+    from sxzones.layers.validate import LayerReport
 
 __all__ = ["SiteCheckResult", "SiteLayers", "check_sites", "ellipsoidal_area"]
 
@@ -105,6 +108,8 @@ class SiteLayers:
 
     frames: dict[str, gpd.GeoDataFrame]
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: each role's layer as read (file, rows, provenance): the manifest's inputs
+    reports: dict[str, LayerReport] = field(default_factory=dict, repr=False, compare=False)
     _indexes: dict[str, TargetIndex] = field(default_factory=dict, repr=False, compare=False)
     _workers: list[SiteLayers] = field(default_factory=list, repr=False, compare=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -46,6 +47,7 @@ SOURCE_COLUMNS = [
     "licence",
     "features",
     "sha256",
+    "files",
     "notes",
     "caveats",
 ]
@@ -71,17 +73,25 @@ def layer_source(name: str, rep: LayerReport) -> dict[str, Any]:
     return out
 
 
-def _digest(inputs: Sequence[Mapping[str, Any]], role: str, name: str) -> str:
-    """The SHA-256 the manifest records for input ``name`` of ``role`` ("" when none)."""
+def _digest(inputs: Sequence[Mapping[str, Any]], role: str, name: str) -> dict[str, str]:
+    """The ``sha256`` and ``files`` cells of input ``name`` of ``role`` as the manifest
+    records it ("" when none): a file's SHA-256; for a layer of several files (a shapefile
+    with its ``.dbf``, ``.prj`` ...; a File Geodatabase) the SHA-256 of their list
+    (``sha256_of_files``) and each file's name and SHA-256, ``; ``-joined."""
     found = (e for e in inputs if e.get("role") == role and e.get("name") == name)
-    return str(next((e.get("sha256") or "" for e in found), ""))
+    entry = next(found, {})
+    if "files" not in entry:
+        return {"sha256": str(entry.get("sha256") or ""), "files": ""}
+    parts = [f"{Path(f['file']).name} {f['sha256']}" for f in entry["files"]]
+    return {"sha256": str(entry.get("sha256_of_files") or ""), "files": "; ".join(parts)}
 
 
 def sources_table(
     reports: Sequence[LayerReport], rules: RuleSet, inputs: Sequence[Mapping[str, Any]]
 ) -> pd.DataFrame:
     """One row per layer a run read (:func:`layer_source`, with the catalogue's date and
-    notes and the file's SHA-256 from the manifest's ``inputs``), then the rules file (the
+    notes and the file's SHA-256 from the manifest's ``inputs``; a layer of several files:
+    the SHA-256 of their list and, in ``files``, each file's), then the rules file (the
     plan it encodes, its date of issue, its SHA-256). Columns :data:`SOURCE_COLUMNS`,
     canonical values (:func:`sources_sheet` translates them)."""
     rows = []
@@ -93,7 +103,7 @@ def sources_table(
             | {
                 "role": rep.role,
                 "date": p.date if p else "",
-                "sha256": _digest(inputs, rep.role, rep.name),
+                **_digest(inputs, rep.role, rep.name),
                 "notes": p.notes if p else "",
                 "caveats": "; ".join(src.get("caveats", [])),
             }
@@ -107,7 +117,7 @@ def sources_table(
             "status": "",
             "source": " ".join(str(doc.get(k) or "") for k in ("id", "title_zh")).strip(),
             "version": issued.isoformat() if hasattr(issued, "isoformat") else str(issued),
-            "sha256": _digest(inputs, "rules", rules.path.name),
+            **_digest(inputs, "rules", rules.path.name),
             "notes": str(doc.get("title_en") or ""),
         }
     )

@@ -32,7 +32,7 @@ from sxzones.layers.schemas import ROLES as LAYER_ROLES
 from sxzones.layers.validate import Finding, _blank, usual_fields
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
-from sxzones.outputs import Publication, write_csv, write_text
+from sxzones.outputs import Publication, hash_ahead, write_csv, write_text
 from sxzones.rules import RuleSet, bundled_rules, load_rules
 from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
 from sxzones.runs.datum_margin import datum_caveats, datum_of, flag_margins, project_caveat
@@ -51,7 +51,7 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
     """The site-check layers of a catalogue: for each role the named entry, else the first
     entry of that role (``admin``: the whole admin layer)."""
     names = dict(names or {})
-    frames, sources = {}, {}
+    frames, sources, reports = {}, {}, {}
     for role in ROLES:
         name = names.get(role) or cat.layer_of_role(role)
         if name is None:
@@ -60,13 +60,14 @@ def site_layers(cat: Catalog, names: dict[str, str] | None = None) -> SiteLayers
         frames[role] = frame
         # caveats are said in the summary and site_check.json, not only by layers validate
         sources[role] = layer_source(name, rep)
+        reports[role] = rep
     missing = [r for r in ("control_units", "redline", "builtup") if r not in frames]
     if missing:
         raise SxzonesError(
             f"{cat.path}: no layer with role(s) {missing}; a site check needs "
             "control units, red lines and built-up areas"
         )
-    return SiteLayers(frames, sources)
+    return SiteLayers(frames, sources, reports)
 
 
 def _dms_point(spec: str) -> shapely.Point | None:
@@ -749,12 +750,25 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
     if opts.projects is not None and _large_file(_project_spec(opts)):
         warm_up()  # the compiled distance kernels load while the projects and layers are read
     ruleset = check_rules(opts)
+    hash_ahead([Path(cat.entry(n).path) for n in _layer_names(cat)])  # while the check works
     with check_publication(opts) as pub:
         run = compute_check(opts, cat, ruleset, layers=layers)
         write_check_run(opts, cat, run, pub)
-        add_inputs(pub, [run.prep], ruleset.path)
+        check_inputs(pub, run)
         written = pub.publish()
     return RunResult("check", written, check_summary(run), manifest=pub.manifest)
+
+
+def check_inputs(pub: Publication, run: CheckRun) -> None:
+    """Record a check's inputs in its manifest: the projects, each layer the check read
+    (control units, red lines, built-up areas, zones, admin: file(s), SHA-256, rows) and
+    the rules file."""
+    add_inputs(pub, [run.prep, *run.layers.reports.values()], run.ruleset.path)
+
+
+def _layer_names(cat: Catalog) -> list[str]:
+    """The catalogue layers :func:`site_layers` reads by default (one per role held)."""
+    return [n for n in (cat.layer_of_role(r) for r in ROLES) if n is not None]
 
 
 def check_summary(run: CheckRun) -> str:

@@ -191,8 +191,12 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
     Only the check is done here; the downloads are written from the kept result when one of
     them is first asked for (:meth:`Job.file`), by the command's own writer, so that they are
     the command's files byte for byte while a request costs the check alone."""
-    from sxzones.runs import add_inputs
-    from sxzones.runs.site_check import check_document, check_publication, compute_check
+    from sxzones.runs.site_check import (
+        check_document,
+        check_inputs,
+        check_publication,
+        compute_check,
+    )
 
     with state.job() as job:
         spec, source, raw, write = _project_spec(state, form, upload, job)
@@ -205,7 +209,7 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         run = compute_check(opts, state.catalog, ruleset, layers=state.site_layers(), raw=raw)
         pub = check_publication(opts)
         if write is None:  # hashed now: the upload goes at the end
-            add_inputs(pub, [run.prep], ruleset.path)
+            check_inputs(pub, run)
         # encoded as JSON by the answer (tasks.encode: a NaN, which JSON cannot hold, as null)
         doc = check_document(run.result, run.details, run.prep, state.catalog)
         reports = report_names([str(d["project_id"]) for d in run.details])
@@ -247,12 +251,11 @@ def _write_check(
     """Write a kept site check's outputs into its job folder: the command's files (by the
     command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels.
     ``parcel``: writes the drawn or pasted parcel's file, hashed for the manifest here."""
-    from sxzones.runs import add_inputs
-    from sxzones.runs.site_check import write_check_run
+    from sxzones.runs.site_check import check_inputs, write_check_run
 
     if parcel is not None:
         path = parcel()
-        add_inputs(pub, [run.prep], state.ruleset.path)
+        check_inputs(pub, run)
         shutil.rmtree(path.parent, ignore_errors=True)  # as the request removes its uploads
     with pub:
         write_check_run(opts, state.catalog, run, pub)
