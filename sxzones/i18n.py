@@ -536,7 +536,8 @@ def translate_values(
     if lang == "en":
         return frame
     lab = lab or _default_labels()
-    vocab = {**COLUMN_VOCABULARY, "asks": "asks", **(vocabulary or {})}
+    # nearest_area_note is "zh / en" as asks is (firm_zones._foreign_text)
+    vocab = {**COLUMN_VOCABULARY, "asks": "asks", "nearest_area_note": "asks", **(vocabulary or {})}
     km = km or _distance_km(frame)
     out = frame.copy()
     for col in out.columns:

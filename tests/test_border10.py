@@ -237,3 +237,64 @@ def test_sites_keep_their_removed_columns_whatever_the_data(tmp_path: Path):
             assert t.loc[1, "removed_outside_plan_m2"] > 1e5
     assert cols[0] == cols[1]
     assert cols[0].index("removed_not_closed_m2") == cols[0].index("candidate_m2") + 1
+
+
+# ---- D6: a firm named only through a built-up area outside Shanxi ----------------------------
+
+
+def _firms_run(tmp_path: Path, rows: list[str], *extra: str) -> tuple[pd.DataFrame, str]:
+    src = tmp_path / "firms.csv"
+    src.write_text("企业名称,行业,经度,纬度\n" + "\n".join(rows) + "\n", "utf-8")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["firms", "--firms", str(src), "--crs", "cgcs2000", "--builtup",
+                                   "builtup_demonstration", "--out", str(out), "--format", "csv",
+                                   "--catalog", str(CATALOG), *extra])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return pd.read_csv(out / "firm_zones.csv", encoding="utf-8-sig", dtype=str), res.output
+
+
+def test_a_firm_named_through_a_hebei_town_is_said_and_counted(tmp_path: Path):
+    from shapely.ops import nearest_points
+
+    t, said = _firms_run(tmp_path, ["界西焦化,焦化,113.95420,37.9", "太原焦化,焦化,112.55,37.87"])
+    t = t.set_index("name")
+    far = t.loc["界西焦化"]
+    # the owners' reading is kept: 井陉县县城 (Hebei) names it under clause 十三
+    assert (
+        far["nearest_area_name"] == "井陉县县城建成区" and far["rule_ids"] == "deep_treatment_20km"
+    )
+    # independent: the nearest Shanxi area on pyproj.Geod
+    bu, _ = load_catalog(CATALOG).load("builtup_demonstration")
+    shanxi = bu[bu["adcode"].astype(str).str.startswith("14")]
+    p = shapely.Point(TO_XY.transform(113.95420, 37.9))
+    k = int(shanxi.distance(p).to_numpy().argmin())
+    q = nearest_points(shanxi.geometry.iloc[k], p)[0]
+    lon, lat = TO_LL.transform(q.x, q.y)
+    d = GEOD.inv(113.95420, 37.9, lon, lat)[2]
+    assert shanxi["name"].iloc[k] == "阳泉市建成区" and 29_000 < d < 29_500
+    note = far["nearest_area_note"]
+    assert "named only through a built-up area outside Shanxi (山西省): 井陉县县城建成区" in note
+    assert "仅因山西省以外的建成区井陉县县城建成区而列入" in note
+    got = float(note.split("阳泉市建成区 at ")[1].split(" m")[0].replace(",", ""))
+    assert got == pytest.approx(d, abs=0.5)
+    assert pd.isna(t.loc["太原焦化", "nearest_area_note"])  # a Shanxi area names it: nothing said
+    assert "named only through a built-up area outside the plan's province: 1 firms" in said
+
+
+def test_the_other_reading_screens_against_shanxi_areas_only(tmp_path: Path):
+    """The README's way to the other reading: the layer filtered to adcode 14… leaves the
+    firm 29.3 km from any area, named by no rule."""
+    import pyogrio
+
+    from sxzones.analyses.firm_zones import screen_firms
+
+    path = Path(CATALOG).parent / "shanxi" / "derived" / "builtup_demonstration.gpkg"
+    bu = pyogrio.read_dataframe(path, where="adcode LIKE '14%'")
+    assert len(bu) and bu["adcode"].astype(str).str.startswith("14").all()
+    bu = bu.to_crs(4546)
+    bu["area_id"] = bu["area_id"].astype(str)
+    firm = gpd.GeoDataFrame({"firm_id": ["1"], "industry": ["焦化"]},
+                            geometry=[shapely.Point(TO_XY.transform(113.95420, 37.9))], crs=4546)  # fmt: skip
+    r = screen_firms(firm, bu, load_rules())
+    assert r["rule_ids"].iat[0] == "" and r["distance_m"].iat[0] > 29_000
+    assert r["nearest_area_note"].iat[0] == ""
