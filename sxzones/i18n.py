@@ -55,6 +55,7 @@ __all__ = [
     "text_pairs",
     "translate_frame",
     "translate_notes",
+    "translate_reject",
     "translate_sheets",
     "translate_value",
     "translate_values",
@@ -79,8 +80,10 @@ COLUMN_VOCABULARY: dict[str, str] = {
     "industry_status": "industry_status",
     "how_to_map": "how_to_map",
     "tech": "tech",
-    "reason": "reason",
+    "reason": "reason",  # a siting exclusion reason, or a rejected row's (translate_reject)
     "main_reason": "reason",
+    "clauses": "clause",  # "; "-joined: 晋环发〔2023〕1号 (十五); user layer
+    "clause": "clause",
     "code": "code",
     "applicable": "bool",
     "eligible": "bool",
@@ -323,6 +326,15 @@ def _distance_km(frame: pd.DataFrame) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def _reason_value(value: Any, lang: Lang, lab: Labels) -> Any:
+    """A ``reason`` value: a siting exclusion reason's label, else a rejected row's reason
+    (:func:`translate_reject`)."""
+    said = translate_value(value, "reason", lang, lab=lab)
+    if said is value and isinstance(value, str):
+        return translate_reject(value, lang, lab=lab)
+    return said
+
+
 def _translate_column(
     s: pd.Series, col: str, vocab: str, lang: Lang, lab: Labels, km: str | None
 ) -> pd.Series:
@@ -336,7 +348,16 @@ def _translate_column(
             )
         )
     uniq = pd.unique(s.dropna())
-    if col in MULTI:
+    if vocab == "clause":  # "; "-joined clauses, some parts words (user layer)
+        said = lab.values.get("clause", {})
+        table = {
+            v: "; ".join(_form(said.get(p), p, lang) for p in v.split("; "))
+            for v in uniq
+            if isinstance(v, str)
+        }
+    elif vocab == "reason":  # an exclusion reason's label, else a rejected row's reason
+        table = {v: _reason_value(v, lang, lab) for v in uniq}
+    elif col in MULTI:
         table = {
             v: ";".join(str(translate_value(x, vocab, lang, lab=lab, km=km)) for x in v.split(";"))
             for v in uniq
@@ -481,6 +502,22 @@ _NOTES_ZH = [
         "{0} {1} 在第 {2}-{3} 行合并填写（{4} 台设备）：无法判断是各台的值还是合计，未读取（各台均按未知处理）",
     ),
     (
+        r"(\w+) (.+?) read as (\S+) (\S+) \(its unit is the column's\)",
+        "{f}的值 {1} 按 {2} {3} 读取",
+    ),
+    (
+        r"(\w+) (.+?) read as (\S+) (\S+) \(converted from (.+?)\)",
+        "{f}的值 {1} 由 {4} 换算为 {2} {3}",
+    ),
+    (
+        r"(\w+) (.+?) read as (\S+) (\S+) \(its own unit, not the column's (.+?)\)",
+        "{f}的值 {1} 按其自带单位读作 {2} {3}（该列单位为 {4}）",
+    ),
+    (
+        r"status (.+?) read as (\w+) \((.+?), the reason (.+?)\)",
+        "状态 {0} 按 {2} 读取（{1}），原因：{3}",
+    ),
+    (
         r"firm code (.+?) is in scientific notation: the code is mangled and joins no firm",
         "企业代码 {0} 为科学计数法：代码已失真，无法与企业对应",
     ),
@@ -518,6 +555,58 @@ def translate_notes(text: str, lang: Lang, *, lab: Labels | None = None) -> str:
             parts.append(said if lang == "zh" else f"{said} ({m.group(0)})")
         pos = end + 2
     return "；".join(parts) if lang == "zh" else "; ".join(parts)
+
+
+#: Row words of the readers (``row``, ``feature``, ``parcel``) after "第 N".
+_ROW_WORDS_ZH = {"row": "行", "feature": "个要素", "parcel": "个地块"}
+
+
+@lru_cache(maxsize=1)
+def _reject_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The ``[[reject_reasons]]`` of ``i18n.toml``: (whole-reason pattern, Chinese form)."""
+    return tuple((re.compile(r["en"]), str(r["zh"])) for r in _package_data()["reject_reasons"])
+
+
+def _reject_zh(text: str, lab: Labels) -> str | None:
+    """The Chinese of one reason (or part) the validators write; None if no pattern fits."""
+    for rx, zh in _reject_patterns():
+        m = rx.fullmatch(text)
+        if m:
+            g = [x or "" for x in m.groups()]
+            named = {f"f{i}": lab.fields.get(x, x) for i, x in enumerate(g)}
+            named |= {f"w{i}": _ROW_WORDS_ZH.get(x, x) for i, x in enumerate(g)}
+            return zh.format(*g, **named)
+    return None
+
+
+def translate_reject(text: str, lang: Lang, *, lab: Labels | None = None) -> str:
+    """A rejected row's ``reason`` (rejects.csv) in ``lang``: the whole reason by the patterns
+    of ``[[reject_reasons]]`` in ``i18n.toml``, or failing that each ``; ``-separated part;
+    in Chinese (``zh``) or Chinese then English (``both``). A reason or part that no pattern
+    fits stays as written.
+
+    >>> translate_reject("coordinates missing or not numbers ('abc', '37.8')", "zh")
+    "坐标缺失或不是数字（'abc', '37.8'）"
+    >>> translate_reject("required field '统一社会信用代码' is empty", "both")
+    "必填字段“统一社会信用代码”为空 (required field '统一社会信用代码' is empty)"
+    """
+    if lang == "en" or not text:
+        return text
+    lab = lab or _default_labels()
+    whole = _reject_zh(text, lab)
+    if whole is not None:
+        return whole if lang == "zh" else f"{whole} ({text})"
+    parts = text.split("; ")
+    if len(parts) == 1:
+        return text
+    said = [_reject_zh(p, lab) for p in parts]
+    if all(z is None for z in said):
+        return text
+    out = [
+        p if z is None else z if lang == "zh" else f"{z} ({p})"
+        for p, z in zip(parts, said, strict=True)
+    ]
+    return "；".join(out) if lang == "zh" else "; ".join(out)
 
 
 def translate_values(

@@ -583,8 +583,9 @@ class CheckOptions(_Analysis):
         "all",
         Opt(
             "--reports",
-            "Printable report-<id>.html for every project, only conflict/conditional ones, "
-            "or none (large batches).",
+            "Printable report-<id>.html for every project (all), for every project that is "
+            "not clear (flagged: conflict, conditional or unassessed, each needs a reviewer's "
+            "look), or none (large batches).",
             "choice",
             choices=REPORTS,
             show_default="all",

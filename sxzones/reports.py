@@ -398,8 +398,7 @@ def site_check_report(
             colour=CATEGORY_COLOURS.get(detail["verdict"], "#333"),
             industry=legend_label(str(detail["industry"]), lg, lab=lab),
             kind=translate_value(detail["kind"], "kind", lg, lab=lab),
-            city=detail.get("city") or "",
-            county=detail.get("county") or "",
+            place=_place(result, pos, detail, lg),
             area_m2=str(detail["area_m2"]),
             verdict=legend_label(detail["verdict"], lg, lab=lab),
             note="; ".join(
@@ -427,6 +426,35 @@ def site_check_report(
             demonstration=has_demonstration(sources),
         )
     )
+
+
+def _place(result: SiteCheckResult, pos: int, detail: dict[str, Any], lang: Lang) -> str:
+    """The report's place line: ``city county`` (as the table gives them) for a project in
+    one county; for one over several counties (``county`` and ``adcode`` listing them, the
+    largest share first) each county after its own city, as the admin layer pairs them by
+    adcode: ``阳泉市城区；太原市万柏林区`` (zh), ``阳泉市 城区; 太原市 万柏林区`` (en, both).
+    The table's ``city`` lists each city once, so it cannot be paired by position; when a
+    county is not found in the admin layer the line is the table's, as before."""
+    city, county = str(detail.get("city") or ""), str(detail.get("county") or "")
+    counties = county.split("; ")
+    plain = f"{city} {county}"
+    table = result.table
+    if len(counties) < 2 or "adcode" not in table.columns or "admin" not in result.layers.frames:
+        return plain
+    codes = str(table["adcode"].iloc[pos]).split(";")
+    known = result.layers.county_table()
+    city_of = {
+        str(a): (str(n), str(c))
+        for a, n, c in zip(known["adcode"], known["county"], known["city"], strict=True)
+    }
+    pairs = [city_of.get(a.strip()) for a in codes]
+    if len(codes) != len(counties) or any(
+        p is None or p[0] != c for p, c in zip(pairs, counties, strict=True)
+    ):
+        return plain
+    if lang == "zh":
+        return "；".join(f"{p[1]}{p[0]}" for p in pairs if p)
+    return "; ".join(f"{p[1]} {p[0]}".strip() for p in pairs if p)
 
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z_\-\u4e00-\u9fff]")

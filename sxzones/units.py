@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable
 
 from sxzones.errors import SxzonesError
 
-__all__ = ["FORMATS", "UNITS", "parse_distance", "parse_formats"]
+__all__ = ["FORMATS", "UNITS", "as_typed", "parse_degrees", "parse_distance", "parse_formats"]
 
 #: Table outputs of the firm screen, in the order they are written.
 FORMATS = ("csv", "xlsx", "gpkg")
@@ -25,6 +26,17 @@ FORMATS = ("csv", "xlsx", "gpkg")
 UNITS = {"km": 1000.0, "公里": 1000.0, "千米": 1000.0, "m": 1.0, "米": 1.0}
 
 
+def as_typed(text: str | float | int) -> str:
+    """An option's number as plain text: Unicode NFKC (full-width ``２０ｋｍ``, ``０．５`` and
+    the ideographic space, as a Chinese input method types them, become ``20km``, ``0.5``
+    and a space), stripped, lower case.
+
+    >>> as_typed("２０ＫＭ"), as_typed(" ０．５ ")
+    ('20km', '0.5')
+    """
+    return unicodedata.normalize("NFKC", str(text)).strip().lower()
+
+
 def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> float:
     """A distance as users write it, in metres.
 
@@ -32,7 +44,7 @@ def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> floa
     ----------
     text : str
         A number with its unit: ``"20km"``, ``"20 km"``, ``"20000m"``, ``"20公里"``,
-        ``"20千米"``, ``"500米"``. A number without a unit is refused: ``20`` might mean 20 km
+        ``"20千米"``, ``"500米"``; full-width forms (``"２０ｋｍ"``) are read as typed. A number without a unit is refused: ``20`` might mean 20 km
         (the policy's distance) or 20 m, and a screen run at the wrong one would be wrong
         without a word.
     allow_zero : bool
@@ -49,7 +61,7 @@ def parse_distance(text: str | float | int, *, allow_zero: bool = False) -> floa
         No unit, not a number with a unit of :data:`UNITS`, not finite (``inf``, ``nan``),
         or negative (zero too unless ``allow_zero``).
     """
-    s = str(text).strip().lower().replace(" ", "")
+    s = as_typed(text).replace(" ", "")
     unit = next((u for u in sorted(UNITS, key=len, reverse=True) if s.endswith(u)), None)
     if isinstance(text, bool) or unit is None:
         try:
@@ -87,7 +99,7 @@ def parse_degrees(text: str | float | int, what: str = "slope limit") -> float:
     >>> [parse_degrees(t) for t in ("25", "25°", "12.5 度", 8)]
     [25.0, 25.0, 12.5, 8.0]
     """
-    s = str(text).strip().lower().replace(" ", "")
+    s = as_typed(text).replace(" ", "")
     for unit in ("degrees", "degree", "deg", "°", "度"):
         if s.endswith(unit):
             s = s[: -len(unit)]

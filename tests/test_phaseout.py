@@ -208,7 +208,7 @@ def test_unknown_values_rejected_with_reason_and_every_row_accounted(tmp_path):
     table = _rows(
         _unit("OK", "焦炉", height=4.3),
         _unit("T1", "炼丹炉"),  # unknown equipment type: never silently kept
-        _unit("H1", "焦炉", height="4.3米"),  # a number with its unit
+        _unit("H1", "焦炉", height="4.3尺"),  # a number with a unit that does not convert to m
         _unit("S1", "高炉", volume=1000, status="半停"),  # unknown status
         _unit("Y1", "焦炉", height=6, ule="差不多"),  # unknown yes/no
         _unit("D1", "高炉", volume=1000, since="去年"),  # unreadable date

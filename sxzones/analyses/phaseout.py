@@ -254,7 +254,9 @@ def _evaluate(
 
 
 def _new_capacity(units: pd.DataFrame, er: EquipmentRules) -> pd.Series:
-    """yes / no / unknown for units of a banned category ('' for the others)."""
+    """yes / no / unknown for units of a banned category ('' for the others); a unit in
+    status ``planned`` (在建/拟建, not commissioned yet) is new capacity whatever its
+    commissioning date says."""
     out = pd.Series([""] * len(units), index=units.index, dtype=object)
     if er.ban is None or er.ban_after is None:
         return out
@@ -263,7 +265,9 @@ def _new_capacity(units: pd.DataFrame, er: EquipmentRules) -> pd.Series:
     if "product" in units:
         banned &= ~units["product"].isin(er.ban.params.get("except_products", []))
     after = er.ban_after
-    for i in units.index[banned]:
+    planned = units["status"] == "planned" if "status" in units else banned & False
+    out[banned & planned] = "yes"
+    for i in units.index[banned & ~planned]:
         c = units.at[i, "commissioned"] if "commissioned" in units else None
         if isinstance(c, float) and c.is_integer():  # a year that passed through a float column
             c = int(c)
@@ -338,8 +342,9 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
     -------
     (DataFrame, dict)
         One row per city (``(unknown)`` where neither the unit nor its firm gives one):
-        ``operating``, ``idle``, ``closed``, ``status_unknown`` capacities, and
-        ``units_without_capacity``; and the totals with the cap, the rule and its clause.
+        ``operating``, ``idle``, ``closed``, ``planned`` (在建/拟建: counted apart, not
+        against the cap), ``status_unknown`` capacities, and ``units_without_capacity``;
+        and the totals with the cap, the rule and its clause.
     """
     cap = er.cap
     types = list(cap.params["equipment_types"]) if cap else ["coke_oven"]
@@ -355,7 +360,7 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
         key = sub["firm_id"].astype(str) + "\x00" + group  # unit numbers are per firm
         mixed = status[grouped].groupby(key[grouped]).transform("nunique") > 1
         status[mixed[mixed].index] = "status_unknown"  # units differing: whose status?
-    cols = ["operating", "idle", "closed", "status_unknown"]
+    cols = ["operating", "idle", "closed", "planned", "status_unknown"]
     table = (
         pd.DataFrame({"city": sub["city"], "status": status, "v": value.fillna(0.0)})
         .pivot_table(index="city", columns="status", values="v", aggfunc="sum", fill_value=0.0)
@@ -372,6 +377,7 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
         "operating_10kt": round(total_op, 4),
         "idle_10kt": round(total_idle, 4),
         "operating_and_idle_10kt": round(total_op + total_idle, 4),
+        "planned_10kt": round(float(table["planned"].sum()), 4),
         "cap_10kt": limit,
         "operating_share_of_cap": round(total_op / limit, 6) if cap else None,
         "operating_and_idle_share_of_cap": round((total_op + total_idle) / limit, 6)

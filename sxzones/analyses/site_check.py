@@ -377,8 +377,9 @@ def _overlaps(
 
 def _joined(pairs: pd.DataFrame | None, n: int, col: str) -> npt.NDArray[np.object_]:
     """Per project, the values of ``col`` over its pairs joined with ';' (in pair order; ""
-    without pairs). Most projects have one pair: those are taken directly, only the rest
-    are joined."""
+    without pairs, and "" for a missing value: a point's share of no area is blank, as its
+    red-line share is, never the text ``nan``). Most projects have one pair: those are taken
+    directly, only the rest are joined (a list of blanks only is blank)."""
     out = np.full(n, "", dtype=object)
     if pairs is None or not len(pairs) or col not in pairs:
         return out
@@ -388,13 +389,14 @@ def _joined(pairs: pd.DataFrame | None, n: int, col: str) -> npt.NDArray[np.obje
         codes, categories = s.array.codes, s.array.categories
         if len(codes) < len(categories):  # a few projects' pairs: the categories they hold
             vals = np.array(
-                [str(categories[c]) if c >= 0 else "nan" for c in codes.tolist()], dtype=object
+                [str(categories[c]) if c >= 0 else "" for c in codes.tolist()], dtype=object
             )
         else:
-            cats = np.array([str(v) for v in categories.tolist()] + ["nan"], dtype=object)
-            vals = cats[codes]  # code -1 (missing) takes the last: "nan"
+            cats = np.array([str(v) for v in categories.tolist()] + [""], dtype=object)
+            vals = cats[codes]  # code -1 (missing) takes the last: ""
     else:
-        vals = np.array(list(map(str, s.tolist())), dtype=object)  # NaN -> "nan"
+        vals = np.array(list(map(str, s.tolist())), dtype=object)
+        vals[s.isna().to_numpy()] = ""  # not "nan"
     order = np.argsort(proj, kind="stable")
     proj, vals = proj[order], vals[order]
     starts = np.flatnonzero(np.r_[True, proj[1:] != proj[:-1]])
@@ -402,7 +404,8 @@ def _joined(pairs: pd.DataFrame | None, n: int, col: str) -> npt.NDArray[np.obje
     one = counts == 1
     out[proj[starts[one]]] = vals[starts[one]]
     for st, c in zip(starts[~one], counts[~one], strict=True):
-        out[proj[st]] = ";".join(vals[st : st + c])
+        part = vals[st : st + c]
+        out[proj[st]] = ";".join(part) if any(part) else ""
     return out
 
 

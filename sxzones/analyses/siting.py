@@ -1291,7 +1291,7 @@ def _reason_warning(reason: str, n: int, shown: str, meta: Mapping[str, Any]) ->
             f"(已封场); not eligible, reason {NOT_CLOSED}. If the year is a typo, correct it; "
             "if the landfill has closed since, raise as_of_year in the rules' siting_score rule"
         )
-    _, zh, en = meta["jurisdiction"]
+    zh, en = meta["jurisdiction"]["zh"], meta["jurisdiction"]["en"]
     return (
         f"{n} candidate(s) ({shown}) lie outside {en} ({zh}), where the plan applies "
         f"(不在{zh}，本方案不适用): clause 十五 does not make them candidate land; not "
@@ -1303,7 +1303,7 @@ def _part_warning(
     shown: str, hit: npt.NDArray[np.bool_], m2: npt.NDArray[np.float64], meta: Mapping[str, Any]
 ) -> str:
     """The warning for the candidates (``shown``) cut at the jurisdiction's border."""
-    _, zh, en = meta["jurisdiction"]
+    zh, en = meta["jurisdiction"]["zh"], meta["jurisdiction"]["en"]
     return (
         f"{int(hit.sum())} candidate(s) ({shown}) lie partly outside {en} ({zh}), where the "
         f"plan applies ({m2[hit].sum() / 1e6:.2f} km² in all; 在{zh}以外的部分本方案不适用): "
@@ -1383,7 +1383,11 @@ def _results(
         "raster_criteria": [_criterion(r) for r in rs],
         "totals": totals,
     }
-    meta["jurisdiction"] = list(run.jurisdiction) if run.jurisdiction[0] else None
+    # the rules file's own table, as site_check.json's rules.jurisdiction is
+    keys = ("adcode_prefix", "zh", "en")
+    meta["jurisdiction"] = (
+        dict(zip(keys, run.jurisdiction, strict=True)) if run.jurisdiction[0] else None
+    )
     meta["raster_checks"] = {r.name: r.record() for r in rs}
     totals["warnings"] += late_warnings(table, meta)
     return SitingResult(

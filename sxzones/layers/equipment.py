@@ -45,7 +45,7 @@ from sxzones.layers.validate import Finding, LayerReport, read_findings
 if TYPE_CHECKING:
     from sxzones.analyses.phaseout import EquipmentRules
 
-__all__ = ["NUMERIC_FIELDS", "VOCAB_FIELDS", "read_equipment"]
+__all__ = ["GROUP_TOTAL", "NUMERIC_FIELDS", "UNITS", "VOCAB_FIELDS", "read_equipment"]
 
 _TABLES = {".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods"}
 _BOOKS = {".xlsx", ".xls", ".xlsm", ".ods"}
@@ -77,6 +77,33 @@ GROUP_AMBIGUOUS = ("volume_m3", "capacity_t")
 #: The additive quantity: a value merged over several units is the group's total, counted
 #: once (on the group's first unit; the others name it in ``capacity_counted_on``).
 GROUP_TOTAL = "capacity_10kt_per_year"
+#: Per size field: its unit as said in messages, and the units a value or a header may be
+#: written in (normalised: NFKC, case-folded, no spaces) with the factor to the field's unit.
+#: Only conversions that are certain: a length, a mass; a capacity is yearly by nature (万吨
+#: and 吨 in a capacity are 万吨/年 and 吨/年, said).
+UNITS: dict[str, tuple[str, dict[str, float]]] = {
+    "chamber_height_m": (
+        "m",
+        {"m": 1.0, "米": 1.0, "公尺": 1.0, "cm": 0.01, "厘米": 0.01, "mm": 0.001, "毫米": 0.001},
+    ),
+    "volume_m3": ("m³", {"m3": 1.0, "立方米": 1.0, "立方": 1.0, "方": 1.0}),
+    "capacity_t": (
+        "t",
+        {"t": 1.0, "吨": 1.0, "kg": 0.001, "千克": 0.001, "公斤": 0.001, "万吨": 1e4, "万t": 1e4},
+    ),
+    "capacity_10kt_per_year": (
+        "万吨/年",
+        {
+            **dict.fromkeys(["万吨/年", "万t/a", "万t/年", "万吨/a", "万吨", "万t"], 1.0),
+            **dict.fromkeys(["吨/年", "t/a", "t/年", "吨/a", "吨", "t"], 1e-4),
+            **dict.fromkeys(["百万吨/年", "mt/a", "百万吨"], 100.0),
+        },
+    ),
+}
+#: A number followed by a word (``4.3米``, ``4.30 m``, ``0.1万吨``): the word read as its unit.
+_NUMBER_UNIT = re.compile(r"^([+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\D.*)$")
+#: A header ending in a bracketed word (``产能(吨/年)``, ``焦炭产能（万吨）`` after NFKC).
+_HEADER_UNIT = re.compile(r"^(.+?)\s*[(\[]\s*([^()\[\]]+?)\s*[)\]]$")
 _DATE = re.compile(
     r"^(\d{4})(?:\s*年|\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月]\s*(\d{1,2}))?\s*[日月]?)?$"
 )
@@ -217,6 +244,7 @@ def _map_headers(
             if src is not None and src not in rename:
                 rename[src] = canon
                 break
+    _map_unit_headers(present, rename, er)
     out = table.rename(columns=rename)
     if absent := [f for f in REQUIRED if f not in out.columns]:
         raise LayerError(
@@ -225,6 +253,89 @@ def _map_headers(
             f"map them: --field {absent[0]}=<column>."
         )
     return out, {c: s for s, c in rename.items()}
+
+
+def _split_unit(header: object) -> tuple[str, str | None]:
+    """A header's name and the unit in brackets at its end (``产能(吨/年)`` -> 产能, 吨/年;
+    full-width brackets read after NFKC); None when it has none."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(header)).strip()
+    m = _HEADER_UNIT.match(text)
+    return (m.group(1), m.group(2)) if m else (text, None)
+
+
+def _bases(er: EquipmentRules, fld: str) -> set[str]:
+    """The names of a size field's headers without their units (normalised)."""
+    from sxzones.vocab import normalise
+
+    return {normalise(_split_unit(h)[0]) for h in (fld, *er.headers.get(fld, ()))}
+
+
+def _map_unit_headers(present: list[Any], rename: dict[Any, str], er: EquipmentRules) -> None:
+    """Map (in place) a size field not yet found to a column whose name is one of the field's
+    headers with another unit in brackets that converts to the field's unit (产能(吨/年),
+    焦炭产能（万吨）, 有效容积(立方)); the conversion is said by :func:`_header_units`."""
+    from sxzones.vocab import normalise
+
+    for fld, (_, table) in UNITS.items():
+        if fld in rename.values():
+            continue
+        bases = _bases(er, fld)
+        for c in present:
+            base, unit = _split_unit(c)
+            if c not in rename and unit and normalise(base) in bases and normalise(unit) in table:
+                rename[c] = fld
+                break
+
+
+def _header_units(names: Mapping[str, str]) -> dict[str, tuple[str, float]]:
+    """Size field -> (the unit its column's header gives, the factor to the field's unit),
+    for the columns whose header names a unit sxzones converts."""
+    from sxzones.vocab import normalise
+
+    out = {}
+    for fld, (_, table) in UNITS.items():
+        unit = _split_unit(names[fld])[1] if fld in names else None
+        if unit and normalise(unit) in table:
+            out[fld] = (unit, table[normalise(unit)])
+    return out
+
+
+def _say_header_units(
+    names: Mapping[str, str], er: EquipmentRules, report: LayerReport, columns: list[str]
+) -> None:
+    """Say in ``report`` a size column read in another unit (converted) or a capacity in
+    万吨 (read as 万吨/年), and name the columns that look like a size field or a capacity
+    but are not read, with the ``--field`` fix."""
+    from sxzones.vocab import normalise
+
+    for fld, (unit, factor) in _header_units(names).items():
+        canon = UNITS[fld][0]
+        yearly = fld == GROUP_TOTAL and not re.search(r"/(年|a)$", normalise(unit))
+        if factor == 1.0 and not yearly:
+            continue
+        how = f"converted from {unit} to {canon} (x {factor:g})" if factor != 1.0 else ""
+        how = how or f"{unit} read as {canon} (a capacity is yearly)"
+        text = f"column {names[fld]!r} read as {fld}: {how}"
+        report.notes.append(text)
+        report.findings.append(Finding("note", "unit_converted", text, (), names[fld]))
+    read = set(names.values())
+    for c in columns:
+        n, base = normalise(c), normalise(_split_unit(c)[0])
+        like = next((f for f in UNITS if base in _bases(er, f)), None)
+        if c in read or "率" in n or not (like or "产能" in n or "capacity" in n):
+            continue
+        fld = like or GROUP_TOTAL
+        canon, table = UNITS[fld]
+        now = f"; {fld} is read from {names[fld]!r}" if fld in names else ""
+        text = f"column {c!r} looks like {fld} ({canon}) but is not read{now}"
+        fix = (
+            f"write its values in {canon} (or give a unit sxzones converts in its header: "
+            f"{', '.join(sorted(table))}) and map it: --field {fld}={c}"
+        )
+        report.notes.append(f"{text}; fix: {fix}")
+        report.findings.append(Finding("note", "column_not_read", text, (), c, fix))
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -293,6 +404,22 @@ def _strip_type_word(er: EquipmentRules, vocab: str, value: Any) -> str | None:
     return None
 
 
+def _status_with_reason(
+    frame: pd.DataFrame, ids: pd.Series, blank: np.ndarray, er: EquipmentRules
+) -> None:
+    """A status with its reason in brackets (停产（环保）, 停产(检修)) read as the status
+    before the brackets, said in the rows' reading_notes (in place)."""
+    for i in np.flatnonzero(~blank & ids.isna().to_numpy()):
+        base, why = _split_unit(frame["status"].iloc[i])
+        ident = er.resolve("statuses", base) if why else None
+        if ident is None:
+            continue
+        ids.iloc[i] = ident
+        said = f"status {frame['status'].iloc[i]!r} read as {ident} ({base}, the reason {why})"
+        old = frame["reading_notes"].iloc[i]
+        frame.iloc[i, frame.columns.get_loc("reading_notes")] = f"{old}; {said}" if old else said
+
+
 def _resolve_vocab(frame: pd.DataFrame, er: EquipmentRules, check: Any) -> dict[str, pd.Series]:
     """Enumerated fields resolved to identifiers (a trailing type word tolerated); an unknown
     value rejects the unit where a rule needs the field, else is read as unknown, said."""
@@ -304,6 +431,8 @@ def _resolve_vocab(frame: pd.DataFrame, er: EquipmentRules, check: Any) -> dict[
         ids = frame[fld].map(lambda v, vocab=vocab: er.resolve(vocab, v))
         if fld != "equipment_type" and (miss := ~blank & ids.isna().to_numpy()).any():
             ids[miss] = [_strip_type_word(er, vocab, v) for v in frame.loc[miss, fld]]
+        if fld == "status":
+            _status_with_reason(frame, ids, blank, er)
         bad = ~blank & ids.isna().to_numpy()
         reasons = f"{fld} " + frame[fld].astype(str).map(repr) + " is not in the vocabulary"
         loose = check(
@@ -340,63 +469,136 @@ def _retype(frame: pd.DataFrame, resolved: dict[str, pd.Series], er: EquipmentRu
         ]
 
 
+def _numbers(
+    fld: str, raw: pd.Series, blank: np.ndarray, head: tuple[str, float] | None
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """A size column as numbers in the field's unit: a bare number in the header's unit
+    (converted when it is another), a number written with a unit (``4.3米``, ``4300mm``,
+    ``0.1万吨``) converted from that unit. Conversions are decimal (4300 mm is 4.3 m, not
+    4.300000000000001). Returns the numbers (NaN: not read), a note per value read with
+    its unit (``""`` elsewhere) and the unit word of a value whose unit is not known."""
+    from decimal import Decimal
+
+    from sxzones.vocab import normalise
+
+    def scale(v: Any, f: float) -> float:
+        return float(Decimal(str(v)) * Decimal(str(f))) if np.isfinite(float(v)) else float(v)
+
+    text = (  # full-width digits (４．３) read as typed: NFKC, as coordinates are
+        raw.astype("string").str.normalize("NFKC").str.strip().str.replace(",", "", regex=False)
+    )
+    num = pd.to_numeric(text.where(~blank), errors="coerce").astype(float)
+    if head is not None and head[1] != 1.0:
+        num = num.map(lambda v: scale(v, head[1]))
+    canon, table = UNITS[fld]
+    said = pd.Series("", index=raw.index, dtype=object)
+    odd = said.copy()
+    for i in np.flatnonzero(~blank & num.isna().to_numpy()):
+        m = _NUMBER_UNIT.match(str(text.iloc[i]))
+        if not m:
+            continue
+        factor = table.get(normalise(m.group(2)))
+        if factor is None:
+            odd.iloc[i] = m.group(2).strip()
+            continue
+        num.iloc[i] = value = scale(m.group(1), factor)
+        own = factor == (head[1] if head else 1.0)
+        how = "its unit is the column's" if own else f"converted from {m.group(2).strip()}"
+        if head and not own and factor == 1.0:  # 4.3 m in a column of mm: the value's unit
+            how = f"its own unit, not the column's {head[0]}"
+        said.iloc[i] = f"{fld} {raw.iloc[i]!r} read as {value:g} {canon} ({how})"
+    return num, said, odd
+
+
 def _resolve_numbers(
-    frame: pd.DataFrame, er: EquipmentRules, check: Any, types: pd.Series
+    frame: pd.DataFrame,
+    er: EquipmentRules,
+    check: Any,
+    types: pd.Series,
+    names: Mapping[str, str],
+    report: LayerReport,
 ) -> dict[str, pd.Series]:
-    """Size fields as numbers; a value that is no number, or out of the plausible range,
-    rejects the unit where a rule needs the field, else is read as unknown, said."""
+    """Size fields as numbers in the fields' units (:func:`_numbers`; values read with a
+    unit said in reading_notes and ``report``); a value that is no number, has a unit that
+    does not convert, or is out of the plausible range, rejects the unit where a rule needs
+    the field, else is read as unknown, said."""
     resolved: dict[str, pd.Series] = {}
+    heads = _header_units(names)
     for fld in NUMERIC_FIELDS:
         if fld not in frame:
             continue
         blank = _blank(frame[fld])
-        text = (  # full-width digits (４．３) read as typed: NFKC, as coordinates are
-            frame[fld].astype("string").str.normalize("NFKC").str.strip()
-            .str.replace(",", "", regex=False)
-        )  # fmt: skip
-        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        num, said, odd = _numbers(fld, frame[fld], blank, heads.get(fld))
+        canon = UNITS[fld][0]
         bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
         quoted = f"{fld} " + frame[fld].astype(str).map(repr)
+        why = quoted + " is not a non-negative number"
+        why[odd != ""] = quoted + ": unit " + odd.map(repr) + f" does not convert to {canon}"
         loose = check(
             bad,
             "bad_number",
-            f"{fld} is not a non-negative number",
+            f"{fld} is not a non-negative number in a unit that converts to {canon}",
             fld,
-            "write the number alone, in the field's unit (e.g. 4.3, not 4.3米)",
-            quoted + " is not a non-negative number",
+            f"write the number in {canon} (4.3, 4.3米, 4300mm are read: {', '.join(UNITS[fld][1])})",
+            why,
             types,
         )
         low, high = er.plausible.get(fld, (0.0, np.inf))
-        odd = ~blank & ~bad & ((num < low) | (num > high)).fillna(False).to_numpy(dtype=bool)
+        odd_range = ~blank & ~bad & ((num < low) | (num > high)).fillna(False).to_numpy(dtype=bool)
+        read_as = num.map(lambda v, c=canon: f" (= {v:g} {c})")
         loose |= check(
-            odd,
+            odd_range,
             "implausible_value",
             f"{fld} outside the plausible range {low:g}-{high:g} (rules file)",
             fld,
             "check the unit (metres, m³, t, 万吨/年) and the value",
-            quoted + f" is outside the plausible range {low:g}-{high:g}",
+            quoted
+            + read_as.where(said != "", "")
+            + f" is outside the plausible range {low:g}-{high:g}",
             types,
         )
+        _say_units(frame, said.where(~bad & ~odd_range, ""), names.get(fld, fld), report)
         resolved[fld] = num.where(~loose)
     if "commissioned" in frame:
-        blank = _blank(frame["commissioned"])
-        parsed = [
-            None if b else _parse_date(v) for v, b in zip(frame["commissioned"], blank, strict=True)
-        ]
-        when = pd.Series(parsed, index=frame.index, dtype=object)  # years stay ints
-        check(
-            ~blank & when.isna().to_numpy(),
-            "bad_date",
-            "commissioned is not a date or year",
-            "commissioned",
-            "write 2023-05-01, 2023年5月, 2023年 or 2023",
-            "commissioned "
-            + frame["commissioned"].astype(str).map(repr)
-            + " is not a date or year",
-            types,
-        )
-        resolved["commissioned"] = when
+        resolved["commissioned"] = _resolve_date(frame, check, types)
     return resolved
+
+
+def _resolve_date(frame: pd.DataFrame, check: Any, types: pd.Series) -> pd.Series:
+    """The commissioning dates (:func:`_parse_date`); one that cannot be read rejects the
+    unit where a rule needs it, else is read as unknown, said."""
+    blank = _blank(frame["commissioned"])
+    parsed = [
+        None if b else _parse_date(v) for v, b in zip(frame["commissioned"], blank, strict=True)
+    ]
+    when = pd.Series(parsed, index=frame.index, dtype=object)  # years stay ints
+    check(
+        ~blank & when.isna().to_numpy(),
+        "bad_date",
+        "commissioned is not a date or year",
+        "commissioned",
+        "write 2023-05-01, 2023年5月, 2023年 or 2023",
+        "commissioned " + frame["commissioned"].astype(str).map(repr) + " is not a date or year",
+        types,
+    )
+    return when
+
+
+def _say_units(frame: pd.DataFrame, said: pd.Series, column: str, report: LayerReport) -> None:
+    """Add the notes of values read with their unit to the rows' reading_notes and as one
+    finding of ``report`` (in place)."""
+    hit = (said != "").to_numpy(dtype=bool)
+    if not hit.any():
+        return
+    old = frame.loc[hit, "reading_notes"]
+    frame.loc[hit, "reading_notes"] = [
+        f"{o}; {w}" if o else w for o, w in zip(old, said[hit], strict=True)
+    ]
+    rows = tuple(int(r) for r in frame.loc[hit, ROW])
+    text = "numbers written with their unit read in the field's unit: " + "; ".join(
+        said[hit].head(3)
+    )
+    report.findings.append(Finding("note", "unit_read", text, rows, column))
 
 
 def _merged_quantities(
@@ -511,7 +713,7 @@ def _check_rows(
 
     resolved = _resolve_vocab(frame, er, check)
     _retype(frame, resolved, er)
-    resolved |= _resolve_numbers(frame, er, check, resolved["equipment_type"])
+    resolved |= _resolve_numbers(frame, er, check, resolved["equipment_type"], names, report)
     ids = frame["unit_id"].astype(str).str.strip()
     firms = frame["firm_id"].astype(str).str.strip()
     _duplicates(frame, ids, firms, alive, reject)
@@ -656,6 +858,7 @@ def read_equipment(
     report.findings += read_findings(notes, "row")  # title rows, an encoding guessed ...
     if renamed := [f"{s} -> {c}" for c, s in names.items() if s != c]:
         report.notes.append("headers: " + "; ".join(renamed))
+    _say_header_units(names, er, report, [str(c) for c in table.columns if c != ROW])
     _merged_quantities(frame, merged, names, report)
     out = _check_rows(frame, report, er, names)
     out["category"] = out["equipment_type"].map(er.categories)

@@ -20,7 +20,7 @@ from sxzones.analyses.phaseout import (
 )
 from sxzones.i18n import Labels, Lang, check_lang, labels, sheet_name, translate_frame
 from sxzones.layers import Catalog, LayerReport
-from sxzones.layers.equipment import VOCAB_FIELDS, read_equipment
+from sxzones.layers.equipment import GROUP_TOTAL, VOCAB_FIELDS, read_equipment
 from sxzones.options import PhaseoutOptions
 from sxzones.outputs import Publication, write_csv, write_gpkg, write_json, write_xlsx
 from sxzones.rules import RuleSet, load_rules
@@ -373,8 +373,19 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
             f"  {n} coke oven(s) share a capacity written once for their group (merged cells): "
             "counted once per group (capacity_counted_on)"
         )
+    if totals.get("planned_10kt"):
+        lines.append(f"  planned or under construction (在建/拟建): {totals['planned_10kt']:g}")
     if totals["units_without_capacity"]:
-        lines.append(f"  {totals['units_without_capacity']} coke oven(s) without a capacity")
+        unread = [
+            f.field
+            for f in er.findings
+            if f.code == "column_not_read" and f"like {GROUP_TOTAL}" in f.message
+        ]
+        why = f" (column(s) {', '.join(map(repr, unread))} not read: see the notes below)"
+        lines.append(
+            f"  {totals['units_without_capacity']} coke oven(s) without a capacity"
+            + (why if unread else "")
+        )
     if "firm_found" in result.columns and (lost := result["firm_found"] == "no").any():
         shown = ", ".join(map(str, result.loc[lost, "unit_id"].head(5)))
         lines.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -453,13 +454,24 @@ def check_document(
         "generated_by": f"sxzones {__version__}",
         "rules": {
             "file": result.rules.path.name,
-            **{k: str(v) for k, v in result.rules.document.items()},
+            **{k: _json_value(v) for k, v in result.rules.document.items()},
         },
         "working_crs": f"EPSG:{cat.working.crs.to_epsg()}",
         "layers": result.layers.sources,
         "input": _input_counts(prep, len(result.table)),
         "projects": details,
     }
+
+
+def _json_value(value: Any) -> Any:
+    """A value of the rules' ``[document]`` for the JSON: a table an object (``jurisdiction``:
+    ``{"adcode_prefix": "14", "zh": "山西省", "en": "Shanxi"}``, as siting.json writes it), a
+    list a list, anything else its text (a TOML date as ``2023-01-10``)."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return str(value)
 
 
 def _input_counts(prep: LayerReport, n_projects: int) -> dict[str, Any]:

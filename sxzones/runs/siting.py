@@ -24,7 +24,7 @@ from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, sc
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import ellipsoidal_area
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
-from sxzones.layers import Catalog, LayerReport
+from sxzones.layers import Catalog, LayerReport, read_file
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import SiteOptions, split_crs
 from sxzones.options import is_crs as _is_crs
@@ -41,13 +41,15 @@ from sxzones.runs import (
     RunResult,
     add_inputs,
     admin_name,
+    coordinate_fields,
     figure_paths,
     find_file,
     is_file,
     load_input,
     load_layer,
 )
-from sxzones.units import parse_distance
+from sxzones.runs.project_parts import CANDIDATES, merge_parts, parts_counts, validate_parts
+from sxzones.units import as_typed, parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
 _SETBACK = re.compile(r"^(.*):(\d+(?:\.\d+)?\s*(?:m|km|米|公里|千米)?)$", re.IGNORECASE)
@@ -70,7 +72,8 @@ def parse_exclude(
     head, at, tail = spec.rpartition("@")
     if at and head and not exists(spec) and _is_crs(tail):
         return spec, None  # PATH@EPSG:4490: the colon is the CRS's
-    m = _SETBACK.match(spec)
+    name, colon, tail = spec.rpartition(":")  # a setback typed full-width (３００ｍ) read too
+    m = _SETBACK.match(f"{name}:{as_typed(tail)}") if colon else None
     if m and m.group(1):
         return m.group(1), parse_distance(m.group(2), allow_zero=True)
     name, colon, setback = spec.rpartition(":")
@@ -97,11 +100,49 @@ def parse_resource(spec: str) -> tuple[str, float]:
     try:
         if not sep or not path:
             raise ValueError
-        return path, float(value)
+        return path, float(as_typed(value))
     except ValueError:
         raise SxzonesError(
             f"--resource {spec!r}: write PATH:MIN, e.g. ghi.tif:1400 (cells below MIN fail)"
         ) from None
+
+
+def load_candidates(
+    opts: SiteOptions, cat: Catalog, rules: RuleSet
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """The candidates of ``--candidates``, validated, in the working CRS. In a file, rows
+    sharing an id (地块编号: the parts of one parcel) with the same kind and state (稳沉,
+    封场年份) are one candidate, the union of its parts; otherwise they are rejected, each
+    naming the other rows (:mod:`sxzones.runs.project_parts`, as the site check reads a
+    project's parts). A catalogue layer is read as catalogued: a repeated id there is still
+    rejected as a duplicate."""
+    name = str(opts.candidates)
+    fields = opts.fields_for("candidates")
+    if name in cat or not is_file(name, opts.base):  # a layer, or load_input's refusal
+        return load_input(
+            name, "candidates", cat, crs=opts.crs, encoding=opts.encoding, fields=fields,
+            layer=opts.layer, base=opts.base,
+        )  # fmt: skip
+    found = find_file(name, opts.base)
+    mapping, x, y = coordinate_fields(fields)
+    raw = read_file(
+        found, crs=opts.crs, encoding=opts.encoding, layer=opts.layer, x=x, y=y, points=False
+    )
+    mapping = {k: v for k, v in mapping.items() if v}
+    cand, rep = validate_parts(
+        raw, mapping, cat.working.crs, cat.study_area, CANDIDATES, name=found.name
+    )
+    return merge_parts(cand, rep, rules, CANDIDATES, written=raw.frame), rep
+
+
+def rows_line(crep: LayerReport, n_sites: int) -> str:
+    """The row accounting of the candidates as printed: input rows = screened rows +
+    rejected rows, and how many rows were screened as how many candidates given in parts."""
+    line = f"input rows {crep.n_read} = screened {crep.n_loaded} + rejected {crep.n_rejected}"
+    parts = parts_counts(crep, n_sites, CANDIDATES)
+    if parts is not None:
+        line += f" ({parts[0]} rows screened as {parts[1]} candidate(s) given in parts)"
+    return line
 
 
 def _source(rep: LayerReport) -> str:
@@ -492,16 +533,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         hash_ahead([path for path, *_ in specs] + [Path(ruleset.path)])
         if opts.max_slope is not None:  # --max-slope: the limit for this technology
             ruleset = ruleset.with_slope_limit(tech, float(opts.max_slope))
-        cand, crep = load_input(
-            candidates,
-            "candidates",
-            cat,
-            crs=opts.crs,
-            encoding=opts.encoding,
-            fields=opts.fields_for("candidates"),
-            layer=opts.layer,
-            base=opts.base,
-        )
+        cand, crep = load_candidates(opts, cat, ruleset)
         exclusions, missing, reports = build_exclusions(
             cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
         )
@@ -509,7 +541,11 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         t_load = time.perf_counter()
         res = _screen(opts, cand, exclusions, ruleset, specs, (g, a), missing)
         _outside_units(res, cat)
-        res.meta["candidates"] = {"layer": str(candidates), "source": _source(crep)}
+        res.meta["candidates"] = {
+            "layer": str(candidates),
+            "source": _source(crep),
+            **_candidate_counts(crep, len(cand)),
+        }
         t_screen = time.perf_counter()
         # every rejected row of every layer read, not only the candidates': a red-line polygon
         # refused by validation would otherwise leave its land eligible without a word
@@ -528,7 +564,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     s = res.sites
     lines = [
         *summary_lines(res),
-        f"input rows {crep.n_read} = screened {len(s)} + rejected {crep.n_rejected}",
+        rows_line(crep, len(cand)),
         f"rows rejected in the exclusion and grid layers (in rejects.csv): "
         f"{sum(r.n_rejected for r in reports)}",
         "removed by reason (km²"
@@ -551,6 +587,17 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
         lines += [f"    {f}" for f in r.findings if f.kind == "repaired"]
     return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
+
+
+def _candidate_counts(crep: LayerReport, n_sites: int) -> dict[str, int]:
+    """siting.json's candidate rows: read, screened, rejected; with ``candidates`` (the
+    sites screened) and ``rows_in_parts`` when rows sharing an id were one candidate."""
+    out = {"rows": crep.n_read, "screened": crep.n_loaded, "rejected": crep.n_rejected}
+    parts = parts_counts(crep, n_sites, CANDIDATES)
+    if parts is not None:
+        out["candidates"] = n_sites
+        out["rows_in_parts"] = parts[0]
+    return out
 
 
 def _write_siting_maps(
