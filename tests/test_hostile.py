@@ -644,9 +644,9 @@ def _(t: Path) -> list[str]:
 
 @case(
     "validate-gbk-shp-cpg-says-utf8",
-    "refused",
-    "a GBK .dbf whose .cpg says UTF-8",
-    says=("s.shp", "encoding"),
+    "repaired",
+    "a GBK .dbf whose .cpg says UTF-8: read as GB18030, said (as a .cpg of 1252 beside it)",
+    says=("attributes read as GB18030 (the .cpg says UTF-8",),
 )
 def _(t: Path) -> list[str]:
     _shapefile(t / "s.shp", _firms_frame(_good_points()), encoding="GBK")

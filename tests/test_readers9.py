@@ -394,7 +394,9 @@ def test_parts_sharing_an_id_are_one_project(tmp_path):
         frame.to_file(p)
         raw = read_file(p)
         if refused:
-            with pytest.raises(LayerError, match=r"feature 1 \((9,999|10,000) m²\); feature 2"):
+            with pytest.raises(
+                LayerError, match=r"feature 1 \(项目编号 XM1, (9,999|10,000) m²\); feature 2"
+            ):
                 refuse_several_parcels(raw)
         else:
             refuse_several_parcels(raw)

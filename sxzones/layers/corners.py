@@ -5,7 +5,8 @@ A 界址点成果表 kept in Excel or CSV lists a parcel's corners one a row: a 
 number (地块编号, 宗地号), the first corner repeated at the end to close the ring.
 :func:`read_corners` reads such a table as one parcel per parcel number (one parcel when
 the table has no such column): each parcel's corners joined in boundary order (the rows'
-order, checked against the point numbers: :func:`_ordered`), the closing repeat left
+order, checked against the point numbers and the table's own 边长 rows: :func:`_ordered`;
+what was chosen is each parcel's note, :func:`corner_notes`), the closing repeat left
 out, a parcel of fewer than three corners or one that crosses itself refused with its
 rows. ``sxzones check --corners`` and the reviewer page's "table rows are
 the parcel's corners" box both read the table so; :func:`corner_polygon` is also what the
@@ -45,7 +46,7 @@ from sxzones.layers.readers import (
 )
 from sxzones.vocab import normalise
 
-__all__ = ["CORNERS_NOTE", "corner_polygon", "join_corners", "read_corners"]
+__all__ = ["CORNERS_NOTE", "corner_notes", "corner_polygon", "join_corners", "read_corners"]
 
 #: Column names of a corner's point number (after :func:`sxzones.vocab.normalise`).
 POINT_NUMBER = (
@@ -73,6 +74,18 @@ SIDE_LENGTH = ("边长", "距离", "sidelength", "distance", "length")
 _WRITTEN_XY = (("x坐标", "y坐标"), ("纵坐标", "横坐标"), ("x", "y"))
 #: How the note that says how corners were joined begins (printed with the layer's notes).
 CORNERS_NOTE = "corners joined in "
+
+
+#: Where :func:`join_corners` keeps each parcel's own notes (its frame's ``attrs``).
+_NOTES_ATTR = "corner_notes"
+
+
+def corner_notes(raw: RawLayer) -> dict[int, str]:
+    """Each parcel's own notes (how its corners were joined where the table left a choice:
+    both orders and their areas, what its 边长 rows say; its rings), by the row of its
+    first corner (the parcel's row), as :func:`join_corners` made them: what a project's
+    ``geometry_note`` carries into the files a reviewer keeps. Empty for any other layer."""
+    return dict(raw.frame.attrs.get(_NOTES_ATTR, {}))
 
 
 def corner_polygon(points: Sequence[tuple[float, float]]) -> tuple[Any, str | None]:
@@ -269,6 +282,7 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
         )
     ids = _parcel_numbers(frame, idcol, path)
     parts, said, notes, by_rows = [], [], list(raw.notes), 0
+    per_parcel: dict[int, str] = {}
     order = f"point-number order ({pcol})" if pcol else "row order (no point-number column)"
     for pid in dict.fromkeys(ids):
         group = frame[ids == pid]
@@ -283,12 +297,17 @@ def join_corners(raw: RawLayer, id_field: str | None = None) -> RawLayer:
         left = ", closing corner left out" if closing else ""
         said.append(f"{pid} ({n} corners, rows {rows}{left}{what})")
         if split:
-            notes.append(
+            ctx.said.append(
                 f"{CORNERS_NOTE}{len(rings)} rings for parcel {pid}: its corners return to "
                 f"the first one and go on (rows {', '.join(_rows(r[ROW].tolist()) for r in rings)}"
                 "), so each closed run is a ring, not chained on. Give each ring a 圈号 to say so"
             )
+            notes.append(ctx.said[-1])
+        if ctx.said:
+            per_parcel[parts[-1][ROW]] = "; ".join(ctx.said)
     out = gpd.GeoDataFrame(pd.DataFrame(parts), geometry="geometry", crs=frame.crs)
+    if per_parcel:
+        out.attrs[_NOTES_ATTR] = per_parcel
     by = f"one parcel per {idcol}" if idcol else "one parcel"
     if by_rows == len(parts):  # every parcel's rows go round it in another order
         order = "row order (the boundary order)"
@@ -435,9 +454,11 @@ def _ordered(part: pd.DataFrame, ctx: _Parcel, ring: int | None) -> tuple[pd.Dat
     A 界址点成果表 lists its corners along the boundary (its closing row and 边长 rows follow
     that order), and point numbers need not follow it (a corner added later, numbers kept
     from a neighbouring parcel): where the rows' order and the numbers' make different
-    rings, the rows' order is kept when it makes a simple polygon, else the numbers' (rows
+    rings, the one whose sides the table's 边长 rows fit (and the other's not) is taken;
+    else the rows' order is kept when it makes a simple polygon, else the numbers' (rows
     sorted by another column), said as a note either way (:func:`_boundary_order`); a ring
-    that neither makes is refused. Without a point-number column: row order."""
+    that neither makes is refused. Where both go round one ring, 边长 rows that do not fit
+    it are said. Without a point-number column: row order."""
     pcol = ctx.pcol
     if pcol is None:
         return part, False, False
@@ -457,6 +478,14 @@ def _ordered(part: pd.DataFrame, ctx: _Parcel, ring: int | None) -> tuple[pd.Dat
     numbered = rows.iloc[sorted(range(len(rows)), key=keys.__getitem__)]
     closed = bool(again.any())
     if _same_ring(number[~again].tolist(), numbered[pcol].map(normalise).tolist()):
+        fit = _side_fit(rows, rows, ctx)
+        if fit[1]:  # one ring, but the table's 边长 rows do not fit it: an error somewhere
+            pid = ctx.pid if ring is None else f"{ctx.pid} (ring {ring})"
+            ctx.said.append(
+                f"{CORNERS_NOTE}{ctx.order} for parcel {pid} (the rows go round the same "
+                f"ring){_sides_said(fit)}. Fix: check these corners' coordinates and the "
+                "边长 rows"
+            )
         return numbered, closed, False
     chosen = _boundary_order(rows, numbered, ctx, ring)
     return chosen, closed, chosen is rows
@@ -477,7 +506,10 @@ def _boundary_order(
 ) -> pd.DataFrame:
     """Of a ring's corners in row order (``rows``) and in point-number order, those that go
     round the parcel (:func:`_ordered`), with a note in ``ctx.said`` that names both orders
-    and their areas on the ellipsoid.
+    and their areas on the ellipsoid. The table's own 边长 rows decide where they fit the
+    sides of one order and not the other's (:func:`_side_fit`: a typist who swaps two corner
+    rows leaves the 边长 rows as they were); else the rows' order is kept where it makes a
+    simple polygon.
 
     Raises
     ------
@@ -496,43 +528,86 @@ def _boundary_order(
             f"simple polygon: {went} ({by_rows_bad}); {would} ({by_number_bad})",
             "list every corner once, in order around the parcel",
         )
-    if by_rows is not None:
-        other = (
-            f"would make another parcel, {_area(by_number, ctx.crs)}"
-            if by_number is not None
-            else f"would not ({by_number_bad})"
+    fit_rows, fit_number = _side_fit(rows, rows, ctx), _side_fit(rows, numbered, ctx)
+    if by_number is not None and _fits(fit_number) and not _fits(fit_rows):
+        shape = _area(by_rows, ctx.crs) if by_rows is not None else by_rows_bad
+        ctx.said.append(
+            f"{CORNERS_NOTE}point-number order for parcel {pid}: {would}, "
+            f"{_area(by_number, ctx.crs)}, its {fit_number[0]} 边长 rows fit every side; "
+            f"{went}, {shape}, and {_misfits(fit_rows)}. The 边长 rows are the table's own "
+            "record of the boundary, so the point numbers' order was taken. Fix, if the rows "
+            "give the order: correct the 边长 rows"
         )
+        return numbered
+    if by_rows is not None:
+        other = f"would not ({by_number_bad})"
+        if by_number is not None:
+            other = f"would make another parcel, {_area(by_number, ctx.crs)}"
+            if _fits(fit_number):  # and the rows' too
+                other += ", whose sides the 边长 rows fit too"
+            elif fit_number[0] and fit_rows[1]:
+                k, n = len(fit_number[1]), fit_number[0]
+                other += f", whose sides {k} of the {n} 边长 rows do not fit either"
         ctx.said.append(
             f"{CORNERS_NOTE}row order for parcel {pid}: {went}, {_area(by_rows, ctx.crs)}; "
             f"{would} {other}. A 界址点成果表 lists its corners along the boundary, so the "
-            f"rows' order was kept{_sides_said(rows, ctx)}. Fix, if the point numbers give "
+            f"rows' order was kept{_sides_said(fit_rows)}. Fix, if the point numbers give "
             f"the order: sort the rows by {ctx.pcol}"
         )
         return rows
     ctx.said.append(
         f"{CORNERS_NOTE}point-number order for parcel {pid}: {went}: {by_rows_bad}; "
-        f"{would}, {_area(by_number, ctx.crs)}. Fix, if the rows give the order: correct them"
+        f"{would}, {_area(by_number, ctx.crs)}{_sides_said(fit_number)}. Fix, if the rows "
+        "give the order: correct them"
     )
     return numbered
 
 
-def _sides_said(rows: pd.DataFrame, ctx: _Parcel) -> str:
-    """What the side-length (边长) rows of the usual layout, each on the row below its first
-    corner, say of a ring's sides in row order (projected coordinates: grid distances, to
-    5 cm): that they agree, or the first that does not; '' where there are none."""
-    if not ctx.sides or ctx.crs is None or ctx.crs.is_geographic:
-        return ""
-    xy, at, labels = _points(rows), rows[ROW].tolist(), [str(v).strip() for v in rows[ctx.pcol]]
+def _side_fit(rows: pd.DataFrame, ring: pd.DataFrame, ctx: _Parcel) -> tuple[int, list[str]]:
+    """What the side-length (边长) rows of the usual layout say of the sides of ``ring`` (a
+    ring's corners in one order): (sides checked, those that do not fit, as text). The 边长
+    row below the corner at position i of the table's listing (``rows``) is read as the
+    side from the i-th corner of ``ring`` to the next: in the rows' own order, the side
+    between the rows; in another, what the 边长 rows say where the corner rows were put out
+    of order and the 边长 rows kept. Projected corners are compared by grid distance,
+    degrees (纬度/经度) by the distance on the ellipsoid (``pyproj.Geod``), to 5 cm (and
+    1/10,000 of the side); (0, []) where there are no 边长 rows or no CRS."""
+    if not ctx.sides or ctx.crs is None:
+        return 0, []
+    xy = np.array(_points(ring))
+    ahead = np.roll(xy, -1, axis=0)
+    if ctx.crs.is_geographic:
+        geod = geodesy.geod_of(ctx.crs)
+        lengths = geod.inv(xy[:, 0], xy[:, 1], ahead[:, 0], ahead[:, 1])[2]
+    else:
+        lengths = np.hypot(*(ahead - xy).T)
+    labels = [str(v).strip() for v in ring[ctx.pcol]]
     checked, wrong = 0, []
-    for i, row in enumerate(at):
+    for i, row in enumerate(rows[ROW].tolist()):
         given = ctx.sides.get(int(row) + 1)
         if given is None:
             continue
-        j = (i + 1) % len(at)
-        side = float(np.hypot(xy[j][0] - xy[i][0], xy[j][1] - xy[i][1]))
+        side, j = float(lengths[i]), (i + 1) % len(labels)
         checked += 1
         if abs(given - side) > 0.05 + 1e-4 * side:
             wrong.append(f"row {row + 1} says {given:g}, {labels[i]}-{labels[j]} is {side:.2f}")
+    return checked, wrong
+
+
+def _fits(fit: tuple[int, list[str]]) -> bool:
+    """Whether 边长 rows were checked (:func:`_side_fit`) and every one fits."""
+    return bool(fit[0]) and not fit[1]
+
+
+def _misfits(fit: tuple[int, list[str]]) -> str:
+    """The 边长 rows that do not fit, as text (the first three named)."""
+    return f"{len(fit[1])} of those {fit[0]} sides do not: {'; '.join(fit[1][:3])}"
+
+
+def _sides_said(fit: tuple[int, list[str]]) -> str:
+    """What the 边长 rows say of the order taken (:func:`_side_fit`): that they agree, or
+    the first that do not with both lengths; '' where there are none."""
+    checked, wrong = fit
     if not checked:
         return ""
     if not wrong:

@@ -301,36 +301,53 @@ def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> s
     cpg = path.with_suffix(".cpg")
     if cpg.exists():
         said = cpg.read_text(encoding="ascii", errors="replace").strip()
-        chosen = _check_cpg(path, said, notes)
-        if chosen is None:
-            notes.append(f"attributes read as {said} (.cpg)")
-        return chosen  # None: GDAL honours the .cpg itself
+        return _check_cpg(path, said, notes)
     dbf = path.with_suffix(".dbf")
     with dbf.open("rb") as fh:
         header = fh.read(32)
     if len(header) == 32 and header[29] in _LDID_GBK:
         notes.append("attributes read as GB18030 (the .dbf language driver says GBK; no .cpg)")
         return "GB18030"
-    # No .cpg and no language driver: try UTF-8, fall back to GB18030 (a superset of GBK),
-    # the encoding of most Chinese shapefiles.
+    return _sniffed_encoding(path, notes, "no .cpg")
+
+
+def _sniffed_encoding(path: Path, notes: list[str], why: str) -> str:
+    """UTF-8 where all the attribute text decodes so, else GB18030 (a superset of GBK, the
+    encoding of most Chinese shapefiles); ``why`` says in the note why it was sniffed."""
     try:
         pyogrio.read_dataframe(path, read_geometry=False, encoding="UTF-8")
     except UnicodeDecodeError:
-        notes.append("attributes read as GB18030 (no .cpg; the text is not UTF-8)")
+        notes.append(f"attributes read as GB18030 ({why}; the text is not UTF-8)")
         return "GB18030"
-    notes.append("attributes read as UTF-8 (no .cpg)")
+    notes.append(f"attributes read as UTF-8 ({why})")
     return "UTF-8"
 
 
+#: The usual spellings of a .cpg (upper case, without ``ANSI``/``OEM``, spaces, hyphens
+#: and underscores) and the encoding read for each (GBK and GB2312 as GB18030, their
+#: superset); names GDAL's own .cpg reading does not all know (65001, 950, 8859-1).
+_CPG_NAMES = {
+    **dict.fromkeys(("65001", "UTF8"), "UTF-8"),
+    **dict.fromkeys(("936", "GBK", "CP936", "GB2312", "GB18030", "54936", "20936"), "GB18030"),
+    **dict.fromkeys(("950", "BIG5", "CP950"), "BIG5"),
+    **dict.fromkeys(("88591", "ISO88591", "LATIN1", "28591", "CP819"), "ISO-8859-1"),
+    **dict.fromkeys(("1252", "CP1252", "WINDOWS1252"), "CP1252"),
+}
+
+
 def _cpg_codec(said: str) -> str | None:
-    """The Python codec a .cpg names (``936``, ``CP936``, ``GBK``, ``65001``, ``UTF-8``,
-    ``ANSI 936``), or None for one Python does not know (left to GDAL)."""
+    """The encoding a .cpg names in one of its usual spellings (``936``, ``ANSI 936``,
+    ``CP936``, ``GBK``, ``65001``, ``UTF-8``, ``950``, ``8859-1``, ``1252``...), else one
+    Python knows by that name (``CP1251``); None for ``System`` (the writer's system code
+    page, unknown here) or a name not known at all."""
     key = re.sub(r"^(?:ANSI|OEM)\s*", "", said.strip(), flags=re.IGNORECASE)
-    key = {"65001": "utf-8", "936": "cp936", "950": "cp950"}.get(key, key)
-    if key.isdigit():
-        key = f"cp{key}"
+    key = re.sub(r"[\s_-]", "", key).upper()
+    if key in _CPG_NAMES:
+        return _CPG_NAMES[key]
+    if key in ("", "SYSTEM", "DEFAULT"):
+        return None
     try:
-        return codecs.lookup(key).name
+        return codecs.lookup(f"cp{key}" if key.isdigit() else said.strip()).name
     except LookupError:
         return None
 
@@ -406,39 +423,61 @@ def _check_given_encoding(path: Path, encoding: str) -> None:
         )
 
 
-def _check_cpg(path: Path, said: str, notes: list[str]) -> str | None:
-    """The encoding to read a shapefile with where its .cpg is wrong (a .cpg copied beside
-    an export of another encoding: a 936 .cpg on a UTF-8 .dbf turned every name into
-    garble and GDAL printed its warning): UTF-8 for text that is Chinese in UTF-8,
-    GB18030 for text GBK (936) cannot decode but GB18030 can, or Chinese GBK text under a
-    Western code page (1252); None where the .cpg is right (or names a code page unknown
-    here). Refused when the text is none of these."""
+def _simplified_share(values: list[tuple[int, str, bytes]], codec: str) -> float:
+    """The share of ideographs in text decoded with ``codec`` that are among the 3,755 common
+    simplified characters (GB2312 level 1): nearly all in Shanxi's names read right, few in
+    GBK bytes read as Big5 (or Big5 as GBK)."""
+    han = [c for _, _, v in values for c in v.decode(codec) if "\u4e00" <= c <= "\u9fff"]
+    common = 0
+    for c in han:
+        try:
+            common += 0xB0 <= c.encode("gb2312")[0] <= 0xD7
+        except UnicodeEncodeError:
+            pass
+    return common / len(han) if han else 0.0
+
+
+def _check_cpg(path: Path, said: str, notes: list[str]) -> str:
+    """The encoding to read a shapefile with, its .cpg checked against its text (a .cpg
+    copied beside an export of another encoding, or a spelling GDAL does not know, such as
+    65001 or 950, garbled every name without a word): the .cpg's where the text is in it;
+    UTF-8 for text that is Chinese in UTF-8; GB18030 for text that is Chinese in GBK;
+    sniffed for ``System`` or a name unknown here. Each said in ``notes``; refused when
+    the text is in none of these."""
     codec = _cpg_codec(said)
-    if codec is None or codec == "utf-8":
-        return None  # text that is not UTF-8 is refused when read (UnicodeDecodeError)
+    if codec is None:
+        return _sniffed_encoding(path, notes, f"the .cpg says {said or 'nothing'}")
     values = _dbf_texts(path.with_suffix(".dbf"))
-    if not values:
-        return None
-    if _decodes(values, "utf-8") is None and _chinese(values):
+    utf8 = _decodes(values, "utf-8") is None
+    if not values or (codec == "UTF-8" and utf8):
+        notes.append(f"attributes read as {said} (.cpg)")
+        return codec
+    if utf8 and _chinese(values):
         notes.append(
             f"attributes read as UTF-8 although the .cpg says {said}: the text is UTF-8 "
             f"(read as {said}, every Chinese name would be garbled)"
         )
         return "UTF-8"
     bad = _decodes(values, codec)
-    gbk_family = codec in ("gbk", "gb2312", "gb18030")
+    gbk_family = codec == "GB18030"
+    gbk = _decodes(values, "gb18030") is None and _chinese(values, "gb18030")
+    if codec == "BIG5" and bad is None and gbk:  # both decode: the common characters decide
+        if _simplified_share(values, "gb18030") > _simplified_share(values, "big5"):
+            bad = (0, "")
     if bad is None and (gbk_family or _chinese(values, codec)):
-        return None
-    if _decodes(values, "gb18030") is None and (gbk_family or _chinese(values, "gb18030")):
+        notes.append(f"attributes read as {said} (.cpg)")
+        return codec
+    if _decodes(values, "gb18030") is None and (gbk_family or gbk):
         why = "a subset of it" if gbk_family else "the text is Chinese in GBK"
         notes.append(f"attributes read as GB18030 (the .cpg says {said}; {why})")
         return "GB18030"
     if bad is None:
-        return None  # text in the .cpg's code page, not Chinese: as it says
+        notes.append(f"attributes read as {said} (.cpg)")
+        return codec  # text in the .cpg's code page, not Chinese: as it says
+    where = f" (record {bad[0]}, field {bad[1]})" if bad and bad[0] else ""
     raise _refuse(
         path,
-        f"the attribute text is not {said}, as its .cpg says (record {bad[0]}, field "
-        f"{bad[1]}), nor UTF-8",
+        f"the attribute text is not {said}, as its .cpg says{where}, nor UTF-8 nor GBK",
         "pass the encoding the file was written in, e.g. --encoding GB18030 or "
         "--encoding UTF-8 (or correct the .cpg)",
     )
@@ -756,11 +795,15 @@ def _dxf_parcels(frame: gpd.GeoDataFrame, path: Path, notes: list[str]) -> gpd.G
     return gpd.GeoDataFrame(frame.loc[keep, cols].reset_index(drop=True), geometry=g[keep])
 
 
+#: Cell texts that name nothing (a blank id or name is not shown).
+_NONE = frozenset({"", "nan", "None", "<NA>"})
+
+
 def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     """Refuse a file given as one project (``check --project``) that holds several polygons
     (a 红线图 whose every closed polyline was checked as a project: the drawing's frame, a
-    building), listing them with their CAD layer or name and area (m², on the ellipsoid),
-    and the fix; unless every one has the same id (the parts of one multipart project), or
+    building), listing them with their id (项目编号), name, CAD layer and area (m², on the
+    ellipsoid), and the fix; unless every one has the same id (the parts of one multipart project), or
     the file is a 界址点 file, whose every parcel is declared one (地块编号 and 界址点数 in
     its header): those stay checked parcel by parcel, as before.
     ``id_field``: the column of the projects' id (mapped, ``project_id`` or a usual name)."""
@@ -787,10 +830,17 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     else:
         areas = list(ellipsoidal_area(geoms[polys], raw.spec.crs))
     words = {"Layer": "layer ", "folder": "folder ", "Name": "", "name": ""}
-    labels = [c for c in words if c in frame.columns]
+    if id_field is not None and id_field in frame.columns:  # 项目编号 A, its 项目名称
+        name = usual_fields(cols, ROLES["projects"], taken={"project_id": id_field}).get("name")
+        words = {id_field: f"{id_field} ", **({name: ""} if name else {}), **words}
+    labels = [c for c in dict.fromkeys(words) if c in frame.columns]
     shown = []
     for k, area in zip(np.flatnonzero(polys), areas, strict=True):
-        said = [f"{words[c]}{v}" for c in labels if isinstance(v := frame[c].iloc[k], str) and v]
+        said = [
+            f"{words[c]}{str(v).strip()}"
+            for c in labels
+            if (v := frame[c].iloc[k]) is not None and str(v).strip() not in _NONE
+        ]
         shown.append(
             f"{raw.row_word} {frame[ROW].iloc[k]} ({', '.join([*said, f'{area:,.0f} m²'])})"
         )
@@ -854,6 +904,8 @@ def _read_vector(
         _check_shapefile(path)
     if suffix in (".geojson", ".json"):
         _check_geojson_crs(path)
+    if layer is not None and suffix != ".dxf":  # a .dxf's --layer may name a CAD layer
+        _check_layer_name(path, layer)
     try:
         if suffix == ".shp":
             encoding = _shapefile_encoding(path, encoding, notes)
@@ -890,6 +942,41 @@ def _read_vector(
             "check that the file is complete and really of that format",
         ) from exc
     return frame, frame.crs
+
+
+def _check_layer_name(path: Path, layer: str | int) -> None:
+    """Refuse a layer the file does not have, naming the layers it has (GDAL's "could not be
+    opened" read as a damaged file: "check that the file is complete")."""
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except (pyogrio.errors.DataSourceError, OSError):
+        return  # the reader says why the file cannot be read
+    if str(layer) in names or (isinstance(layer, int) and 0 <= layer < len(names)):
+        return
+    fix = (
+        "leave out --layer (the file has one layer)"
+        if len(names) == 1
+        else "name one of these with --layer (on the web pages: 工作表或图层)"
+    )
+    raise _refuse(
+        path,
+        f"the file has no layer {layer!r}; its layer(s): {', '.join(map(repr, names))}",
+        fix,
+    )
+
+
+def _refuse_layer_of(path: Path, layer: str | int) -> None:
+    """Refuse ``--layer`` for a file that has no layers (it was ignored without a word)."""
+    suffix = path.suffix.lower()
+    kind = {".csv": "CSV table", ".tsv": "TSV table"}.get(suffix) or (
+        "GeoParquet file" if suffix in _PARQUET else f"{suffix} file (a 界址点 list or a table)"
+    )
+    raise _refuse(
+        path,
+        f"--layer {layer!r} was given, but a {kind} has no layers",
+        "leave out --layer (it names a layer of a GeoPackage, KML or DXF, or a sheet of a "
+        "workbook)",
+    )
 
 
 #: GDAL's warning that attribute text did not convert from the file's encoding.
@@ -1124,7 +1211,7 @@ def _read_table(
             f"read by its content: the {suffix} is a web page's table (HTML, as web systems "
             "export 导出Excel), not a workbook"
         )
-        return _sheet_table(_html_table(path, encoding), x, y, header_names, notes)
+        return _html_table(path, x, y, encoding, header_names, notes)
     if kind == "text" and suffix in _EXCEL:
         notes.append(f"read by its content: the {suffix} is a text table (CSV), not a workbook")
     if kind == "workbook":
@@ -1200,6 +1287,8 @@ def workbook_kind(path: Path) -> str:
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if start.startswith(b"<") and b"<table" in head.lower():
         return "html"
+    if start.startswith((b"<html", b"<!doctype html", b"<?xml")) and b"<html" in head.lower():
+        return "html"  # a web page without a table: refused as such, not read as a CSV
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "text"
@@ -1212,44 +1301,92 @@ def workbook_kind(path: Path) -> str:
         return "workbook"
 
 
+#: One HTML table cell: its text, rows spanned, columns spanned.
+_HtmlCell = tuple[str, int, int]
+
+
+def _span(attrs: list[tuple[str, str | None]], name: str) -> int:
+    """A cell's ``rowspan``/``colspan`` (1 where absent or not a sensible number)."""
+    value = (dict(attrs).get(name) or "1").strip()
+    return int(value) if value.isdigit() and 0 < int(value) < 1000 else 1
+
+
 class _TableCells(html.parser.HTMLParser):
-    """The cells of an HTML page's first table, row by row (a cell spanning columns is
-    repeated, as a merged cell is read)."""
+    """The cells of every table of an HTML page, row by row, tables in the order they
+    open; a table nested in another's cell is a table of its own (its text is not the
+    outer cell's)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.rows: list[list[str]] = []
-        self.depth = 0  # tables open; the first one's rows are read
-        self.done = False
-        self.cell: list[str] | None = None
-        self.span = 1
+        self.tables: list[list[list[_HtmlCell]]] = []
+        self.open: list[int] = []  # indices in self.tables of the tables open, innermost last
+        self.cells: dict[int, tuple[list[str], int, int]] = {}  # open cell of each table
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "table":
-            self.depth += 1
-        elif self.depth == 1 and not self.done and tag == "tr":
-            self.rows.append([])
-        elif self.depth == 1 and not self.done and tag in ("td", "th") and self.rows:
-            self.cell = []
-            span = dict(attrs).get("colspan") or "1"
-            self.span = int(span) if span.isdigit() and 0 < int(span) < 1000 else 1
+            self.tables.append([])
+            self.open.append(len(self.tables) - 1)
+        elif not self.open:
+            return
+        elif tag == "tr":
+            self._close_cell()
+            self.tables[self.open[-1]].append([])
+        elif tag in ("td", "th"):
+            self._close_cell()
+            if not self.tables[self.open[-1]]:  # a cell before any <tr>
+                self.tables[self.open[-1]].append([])
+            self.cells[self.open[-1]] = ([], _span(attrs, "rowspan"), _span(attrs, "colspan"))
+
+    def _close_cell(self) -> None:
+        if self.open and (cell := self.cells.pop(self.open[-1], None)) is not None:
+            text, rows, cols = cell
+            self.tables[self.open[-1]][-1].append((" ".join("".join(text).split()), rows, cols))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self.cell is not None:
-            self.rows[-1] += [" ".join("".join(self.cell).split())] * self.span
-            self.cell = None
-        elif tag == "table":
-            self.depth -= 1
-            self.done = self.done or self.depth == 0
+        if tag in ("td", "th", "tr"):
+            self._close_cell()
+        elif tag == "table" and self.open:
+            self._close_cell()
+            self.open.pop()
 
     def handle_data(self, data: str) -> None:
-        if self.cell is not None:
-            self.cell.append(data)
+        if self.open and self.open[-1] in self.cells:
+            self.cells[self.open[-1]][0].append(data)
 
 
-def _html_table(path: Path, encoding: str | None) -> pd.DataFrame:
-    """The first table of an HTML page as a sheet's cells (no header; text as written),
-    the page decoded as given, as its ``charset`` says, else UTF-8, else GB18030."""
+def _html_grid(rows: list[list[_HtmlCell]], notes: list[str]) -> pd.DataFrame:
+    """An HTML table's cells on a grid as a sheet is read: a cell spanning columns in its
+    first column (the others blank, as a workbook's merged cell is read), one spanning rows
+    filled down its first column (said, and kept in ``attrs["merged_down"]`` as
+    :func:`_fill_merged_down` keeps a workbook's), so the cells after it keep their columns."""
+    grid: dict[tuple[int, int], str] = {}
+    ranges: list[tuple[int, int, int, int]] = []
+    height = len(rows)
+    for r, cells in enumerate(rows):
+        c = 0
+        for text, down, across in cells:
+            while (r, c) in grid:
+                c += 1
+            last = min(r + down, height) - 1
+            for j in range(c, c + across):
+                grid[(r, j)] = text if j == c else ""
+                for k in range(r + 1, last + 1):
+                    grid[(k, j)] = ""
+            if last > r:
+                ranges.append((r, c, last, c))
+            c += across
+    width = 1 + max((j for _, j in grid), default=-1)
+    raw = pd.DataFrame(
+        [[grid.get((r, j), "") for j in range(width)] for r in range(height)], dtype=object
+    )
+    _fill_merged_down(raw, ranges, notes)
+    return raw
+
+
+def _html_tables(path: Path, encoding: str | None) -> list[list[list[_HtmlCell]]]:
+    """The tables of an HTML page (rows of cells; tables without a cell left out), the page
+    decoded as given, as its ``charset`` says, else UTF-8, else GB18030. Refused where the
+    page holds no table (what a web system exports for an empty query)."""
     data = path.read_bytes()
     m = re.search(rb"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", data[:4096], re.IGNORECASE)
     tries = [encoding] if encoding else []
@@ -1264,11 +1401,50 @@ def _html_table(path: Path, encoding: str | None) -> pd.DataFrame:
         raise _refuse(path, "the web page is neither UTF-8 nor GB18030", "--encoding ...")
     parser = _TableCells()
     parser.feed(text)
-    rows = [r for r in parser.rows if r]
-    if not rows:
-        raise _refuse(path, "the web page holds no table", "export the list again as .xlsx")
-    width = max(map(len, rows))
-    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    parser.close()
+    tables = [[r for r in t if r] for t in parser.tables]
+    tables = [t for t in tables if t]
+    if not tables:
+        raise _refuse(
+            path,
+            "a web page with no table (an empty export?)",
+            "export the list again as .xlsx or .csv",
+        )
+    return tables
+
+
+def _html_table(
+    path: Path,
+    x: str | None,
+    y: str | None,
+    encoding: str | None,
+    header_names: frozenset[str],
+    notes: list[str],
+) -> pd.DataFrame:
+    """The table of an HTML page that holds the header the reader needs (coordinate columns,
+    or two of ``header_names``), else its largest; which one said where the page has
+    several (a query-conditions table above the list, or a layout table around it)."""
+    from sxzones.vocab import normalise
+
+    tables = _html_tables(path, encoding)
+    read = []
+    for rows in tables:
+        own: list[str] = []
+        table = _sheet_table(_html_grid(rows, own), x, y, header_names, own)
+        found = _locatable(table.columns, x, y) or (
+            bool(header_names)
+            and len({normalise(str(c).strip()) for c in table.columns} & header_names) >= 2
+        )
+        read.append((found, sum(len(r) for r in rows), table, own))
+    k = next((i for i, t in enumerate(read) if t[0]), None)
+    why = "the one with the columns needed"
+    if k is None:
+        k = max(range(len(read)), key=lambda i: read[i][1])
+        why = "the largest; none has the columns needed"
+    notes += read[k][3]
+    if len(read) > 1:
+        notes.append(f"web page: table {k + 1} of its {len(read)} read ({why})")
+    return read[k][2]
 
 
 def _visible_sheets(path: Path, notes: list[str]) -> list[str]:
@@ -1394,10 +1570,11 @@ def _note_titles(rows: Iterable[Sequence[Any]], skip: int, notes: list[str]) -> 
     """Say that the header was read from row ``skip + 1`` and what the rows above it hold."""
     if skip <= 0:
         return
-    above = [
-        " ".join(t for c in cells if c is not None and (t := str(c).strip()) not in ("", "nan"))
+    texts = [
+        [t for c in cells if c is not None and (t := str(c).strip()) not in ("", "nan")]
         for cells in itertools.islice(rows, skip)
-    ]
+    ]  # a title merged across the columns said once, not once per column
+    above = [" ".join(t for t, _ in itertools.groupby(row)) for row in texts]
     titles = "; ".join(t for t in above if t) or "empty"
     notes.append(
         f"header read from row {skip + 1} (an empty header cell takes the name above it); "
@@ -1838,6 +2015,47 @@ def _close_rings(text: str) -> str | None:
     return closed if opened else None
 
 
+def geometry_from_wkt(text: str) -> tuple[Any, str | None, list[str]]:
+    """One geometry written as WKT, read as a WKT cell of a table is read: PostGIS's
+    ``SRID=4490;`` prefix (EWKT) taken as the CRS it declares, a polygon ring not closed
+    (its first point not repeated at the end) closed.
+
+    Parameters
+    ----------
+    text : str
+        WKT or EWKT, e.g. ``SRID=4490;POINT(112.55 37.87)``; coordinates in the CRS the
+        prefix declares, or one given elsewhere.
+
+    Returns
+    -------
+    geometry, crs, notes
+        The shapely geometry; ``EPSG:n`` from an SRID prefix, else None; what was read
+        beyond the text as written (the prefix, a ring closed).
+
+    Raises
+    ------
+    shapely.errors.GEOSException
+        When the text is no WKT, even with its rings closed.
+    """
+    notes: list[str] = []
+    m = _EWKT_SRID.match(text)
+    crs = f"EPSG:{m.group(1)}" if m else None
+    body = text[m.end() :] if m else text
+    if crs:
+        notes.append(f"geometries read from the WKT text: its SRID= prefix declares {crs}")
+    try:
+        return shapely.from_wkt(body), crs, notes
+    except GEOSException:
+        fixed = _close_rings(body)
+        if fixed is None:
+            raise
+        notes.append(
+            "geometries read from the WKT text: a polygon ring not closed (the first point "
+            "not repeated at the end) closed"
+        )
+        return shapely.from_wkt(fixed), crs, notes
+
+
 def _geometries_from_wkt(table: pd.DataFrame, col: Any, path: Path) -> gpd.GeoDataFrame:
     """The table with its WKT column made the geometry (None where the text is blank or not
     WKT: rejected by validation with its row); blank rows are skipped, their places kept.
@@ -2156,6 +2374,8 @@ def read_file(
             f"coordinate columns ({x}, {y}) were named, but a {suffix} file has its own geometry",
             "leave out --field x=.. y=.. (they name the columns of a .csv or .xlsx table)",
         )
+    if layer is not None and suffix not in _VECTOR:
+        _refuse_layer_of(p, layer)
     file_crs: Any = None
     xy = None
     header_row = 1

@@ -154,6 +154,7 @@ _SAID_READ_NOTES = (
     "coordinates given northing first",
     "pasted corners written northing first",
     "pasted 界址点 lines",
+    "pasted lines: ",
     "the file's own column source_row",
     "CAD drawing:",
     "degrees, minutes and seconds combined",
@@ -166,6 +167,9 @@ _SAID_READ_NOTES = (
     "corner coordinates read from ",
     "no CRS in the file: read as WGS84",
     "attributes read as UTF-8 although",
+    "attributes read as UTF-8 (the .cpg says",
+    "web page: table ",
+    "geometries read from the WKT text",
     "read by its content:",
 )
 

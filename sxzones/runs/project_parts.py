@@ -179,13 +179,19 @@ def merge_parts(
     # ids compared as validation compares them (Ｋ1, k1 and K1 are one id), said as written
     ids = projects[of.id_col].astype(str)
     key = id_key(ids).to_numpy()
-    rejected = _with_rejected_part(key, projects, report, names, word, of)
-    shared = pd.Series(key).duplicated(keep=False).to_numpy() & ~rejected
-    if not shared.any():
-        return _drop(projects, rejected, report, of=of)
+    gone = _gone_parts(report)
+    hit = np.isin(key, list(gone)) if gone else np.zeros(len(key), dtype=bool)
+    shared = pd.Series(key).duplicated(keep=False).to_numpy()
+    if not (shared | hit).any():
+        return projects
     signs = _signatures(projects, rules, of)
     geoms = projects.geometry.to_numpy().copy()
     family = np.isin(shapely.get_type_id(geoms), (0, 4))  # points; else parcels
+    lost = _Lost(gone, written, rules, of, bool(info.get("coordinate_columns")))
+    rejected = _with_rejected_part(key, hit, signs, family, projects, report, names, word, lost)
+    shared = shared & ~rejected
+    if not shared.any():
+        return _drop(projects, rejected, report, of=of)
     absorbed = np.zeros(len(projects), dtype=bool)
     merged: list[tuple[str, list[int]]] = []
     notes = (
@@ -197,7 +203,7 @@ def merge_parts(
     for _, at in pd.Series(np.flatnonzero(shared)).groupby(key[shared], sort=False):
         pos = at.to_numpy()
         pid, alias = _written(ids.to_numpy()[pos])
-        why = _disagree(pos, signs, family, projects, names, written)
+        why = _disagree(pos, signs, family, projects, names, written, word)
         if why:
             _reject_parts(pos, (pid, alias), why, projects, report, names, word, of)
             rejected[pos] = True
@@ -206,8 +212,10 @@ def merge_parts(
         absorbed[pos[1:]] = True
         merged.append((pid + alias, [int(r) for r in rows[pos]]))
         if notes is not None:
-            said = f"one {of.noun} of {len(pos)} parts ({word}s {_listed(rows[pos])})"
-            notes[pos[0]] = "; ".join([said, *(str(n) for n in notes[pos] if n)])
+            said = f"one {of.noun} of {len(pos)} parts ({word}s {_listed(rows[pos], None)}"
+            said += f"; {names['project_id']} '{pid}'{alias})" if alias else ")"
+            parts = zip(rows[pos], notes[pos], strict=True)  # each part's note, its row named
+            notes[pos[0]] = "; ".join([said, *(f"{word} {r}: {n}" for r, n in parts if n)])
     out = projects.copy()
     out[out.geometry.name] = from_shapely(geoms, crs=projects.crs)
     if notes is not None:
@@ -304,6 +312,57 @@ def _shown_value(
     return text or "blank"
 
 
+@dataclass(frozen=True)
+class _Lost:
+    """The rows validation rejected that carry an id (:func:`_gone_parts`: id key -> their
+    reject records), and what tells whether they could be one project (or candidate) with
+    the checked rows of their id: the file's rows as read (``written``, for the industry
+    and kind they give), the rules, and whether every row of the file is a point (a table
+    of coordinates: a row rejected for its coordinates is a point once corrected)."""
+
+    gone: dict[str, list[dict[str, Any]]]
+    written: pd.DataFrame | None
+    rules: RuleSet
+    of: PartsOf
+    points: bool
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """Rejected rows of an id beside its checked parts (:func:`_disagree`): their row
+    numbers, per signature of :func:`_signatures` their values (none where not known), the
+    values as written per canonical field, and whether they are points."""
+
+    rows: list[int]
+    signs: list[npt.NDArray[np.object_]]
+    shown: dict[str, list[str]]
+    points: bool
+
+
+def _extra(lost: _Lost, parts: list[dict[str, Any]], names: dict[str, str]) -> _Extra:
+    """What the rejected ``parts`` of an id (reject records) give, for :func:`_disagree`:
+    for projects the industry and kind their cells give, read as the check reads them."""
+    rows = sorted({int(p["source_row"]) for p in parts})
+    w = lost.written
+    if w is None or lost.of is not PROJECTS or ROW not in w.columns:
+        return _Extra(rows, [], {}, lost.points)
+    at = w.set_index(ROW).reindex(rows)
+    cells = {
+        c: at[names.get(c, c)].astype(object).to_numpy()
+        for c in ("industry", "industry_code", "kind")
+        if names.get(c, c) in at.columns
+    }
+    if not cells:
+        return _Extra(rows, [], {}, lost.points)
+    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in cells.items()})
+    industry, kind = _project_signatures(frame, lost.rules)
+    shown = {
+        c: [("" if pd.isna(v) else str(v).strip()) or "blank" for v in values]
+        for c, values in cells.items()
+    }
+    return _Extra(rows, [industry, kind], shown, lost.points)
+
+
 def _disagree(
     pos: npt.NDArray[np.intp],
     signs: _Signs,
@@ -311,23 +370,34 @@ def _disagree(
     projects: gpd.GeoDataFrame,
     names: dict[str, str],
     written: pd.DataFrame | None = None,
+    word: str = "row",
+    extra: _Extra | None = None,
 ) -> str:
     """How the parts at ``pos`` disagree ("" when they are one project's parts): the
     fields that differ with each part's value (as written, see :func:`_shown_value`), or a
-    point beside a parcel."""
+    point beside a parcel, or points. ``extra``: the id's rows validation rejected, compared
+    where their cells tell (:func:`_extra`)."""
     said = []
-    for sig, cols in signs:
-        if len(set(sig[pos])) > 1:
-            for col in (c for c in cols if c in projects):
-                values = ", ".join(
-                    f"row {projects[ROW].iloc[k]}: "
-                    + _shown_value(projects, col, k, names.get(col), written)
-                    for k in pos
-                )
-                said.append(f"{names.get(col, col)} differs ({values})")
-    if len(set(family[pos])) > 1:
+    rows = [int(r) for r in projects[ROW].iloc[pos]]
+    for j, (sig, cols) in enumerate(signs):
+        more: Any = extra.signs[j] if extra is not None and j < len(extra.signs) else []
+        if len({*sig[pos], *more}) < 2:
+            continue
+        for col in (c for c in cols if c in projects):
+            shown = [
+                (r, _shown_value(projects, col, k, names.get(col), written))
+                for r, k in zip(rows, pos, strict=True)
+            ]
+            if len(more) and extra is not None:
+                shown += list(zip(extra.rows, extra.shown.get(col, []), strict=False))
+            shown.sort()
+            values = ", ".join(f"{word} {r}: {v}" for r, v in shown[:_MOST])
+            values += f" and {len(shown) - _MOST} more" if len(shown) > _MOST else ""
+            said.append(f"{names.get(col, col)} differs ({values})")
+    fam = [*family[pos], *([True] * len(extra.rows) if extra is not None and extra.points else [])]
+    if len(set(fam)) > 1:
         said.append("a point and a parcel")
-    elif family[pos].all():  # a multipoint's distances are not a site's: never made
+    elif all(fam) and len(fam) > 1:  # a multipoint's distances are not a site's: never made
         said.append("points, and a project's site is not several points")
     return "; ".join(said)
 
@@ -341,11 +411,15 @@ def _reject_parts(
     names: dict[str, str],
     word: str,
     of: PartsOf = PROJECTS,
+    lost: list[dict[str, Any]] | None = None,
 ) -> None:
     """Reject the parts at ``pos`` of id ``pid`` (as the first part writes it, and the
-    other ways the parts write it: :func:`_written`), which cannot be one project."""
+    other ways the parts write it: :func:`_written`), which cannot be one project.
+    ``lost``: the reject records of the id's rows validation rejected; they are named
+    among the rows of the id, and their own reasons told that the id is shared."""
     idname = names.get("project_id", "project_id")
     rows = [int(r) for r in projects[ROW].iloc[pos]]
+    gone = sorted({int(p["source_row"]) for p in lost or []})
     given = dict(zip(rows, projects[of.id_col].iloc[pos].astype(str), strict=True))
     shown = f"'{pid[0]}'{pid[1]}"
     n = of.noun
@@ -353,9 +427,21 @@ def _reject_parts(
         f"if the {word}s are parts of one {n}, give them the same {of.agree_said}"
         + (" (and its parcels, not points)" if of is PROJECTS else "")
         + f"; if they are different {n}s, give each its own {idname}"
+        + (
+            f" ({_on(word, gone)} need{'s' if len(gone) == 1 else ''} its own correction too)"
+            if gone
+            else ""
+        )
     )
+    for rej in lost or []:  # the rejected row's fix alone would lead to this refusal
+        others = _on(word, sorted({*rows, *gone} - {int(rej["source_row"])}))
+        rej["reason"] = (
+            f"{rej['reason']}; besides, {idname} {shown} is also given on {others}, "
+            f"and the {word}s cannot be one {n} ({why}): if they are different {n}s, give "
+            f"each its own {idname}"
+        )
     for r in rows:
-        others = _listed([x for x in rows if x != r])
+        others = _on(word, sorted({*rows, *gone} - {r}))
         report._rejects.append(
             {
                 "layer": report.name,
@@ -363,7 +449,7 @@ def _reject_parts(
                 "id": given[r],
                 "code": _code(of, "parts_differ"),
                 "field": idname,
-                "reason": f"{idname} {shown} is also given on {word} {others}, and the {word}s "
+                "reason": f"{idname} {shown} is also given on {others}, and the {word}s "
                 f"cannot be one {n}: {why}. Fix: {fix}",
             }
         )
@@ -371,8 +457,8 @@ def _reject_parts(
         Finding(
             "rejected",
             _code(of, "parts_differ"),
-            f"{idname} {shown} on {len(rows)} {word}s that cannot be one {n} ({why}): "
-            f"none of them is {of.verb}",
+            f"{idname} {shown} on {len(rows) + len(gone)} {word}s that cannot be one {n} "
+            f"({why}): none of them is {of.verb}",
             tuple(rows),
             idname,
             fix,
@@ -389,57 +475,79 @@ def _written(ids: npt.NDArray[np.object_]) -> tuple[str, str]:
     return str(ids[0]), (f" (also written '{also}')" if others else "")
 
 
-def _with_rejected_part(
-    key: npt.NDArray[np.object_],
-    projects: gpd.GeoDataFrame,
-    report: LayerReport,
-    names: dict[str, str],
-    word: str,
-    of: PartsOf = PROJECTS,
-) -> npt.NDArray[np.bool_]:
-    """Reject the checked rows of an id one of whose other rows validation rejected (a
-    parcel without coordinates, an empty geometry ...): the project would be judged on part
-    of its land. Returns the rows so rejected."""
+def _gone_parts(report: LayerReport) -> dict[str, list[dict[str, Any]]]:
+    """The rows validation rejected that carry an id (a blank id is no project's part), by
+    the id as compared (:func:`sxzones.vocab.id_key`)."""
     gone: dict[str, list[dict[str, Any]]] = {}
     for rej in report._rejects:
         if rej.get("id") not in (None, "") and rej["code"] != "missing_value":
             gone.setdefault(id_key(pd.Series([str(rej["id"])])).iloc[0], []).append(rej)
-    out = np.zeros(len(key), dtype=bool)
-    if not gone:
-        return out
-    out = np.isin(key, list(gone))
+    return gone
+
+
+def _with_rejected_part(
+    key: npt.NDArray[np.object_],
+    hit: npt.NDArray[np.bool_],
+    signs: _Signs,
+    family: npt.NDArray[np.bool_],
+    projects: gpd.GeoDataFrame,
+    report: LayerReport,
+    names: dict[str, str],
+    word: str,
+    lost: _Lost,
+) -> npt.NDArray[np.bool_]:
+    """Reject the checked rows (``hit``) of an id one of whose other rows validation
+    rejected (a parcel without coordinates, an empty geometry ...): the project would be
+    judged on part of its land. Where the rows could not be one project anyway (industries
+    or kinds that differ, points: :func:`_disagree`, the rejected rows' cells compared
+    too), that is the reason given first, as correcting the rejected row alone would only
+    lead to that refusal (audit: 24 rows told to correct row 2, then refused as points of
+    other industries). Returns the rows so rejected."""
+    out = hit.copy()
     if not out.any():
         return out
+    of = lost.of
     idname = names.get("project_id", "project_id")
     rows = projects[ROW].to_numpy()
-    for k in np.flatnonzero(out):
-        parts = gone[str(key[k])]
+    ids = projects[of.id_col].astype(str).to_numpy()
+    agree = np.zeros(len(key), dtype=bool)
+    for k_id, at in pd.Series(np.flatnonzero(hit)).groupby(key[hit], sort=False):
+        pos, parts = at.to_numpy(), lost.gone[str(k_id)]
+        why = _disagree(pos, signs, family, projects, names, lost.written, word,
+                        _extra(lost, parts, names))  # fmt: skip
+        if why:
+            pid, alias = _written(ids[pos])
+            _reject_parts(pos, (pid, alias), why, projects, report, names, word, of, parts)
+            continue
+        agree[pos] = True
         where = _listed([int(p["source_row"]) for p in parts])
-        report._rejects.append(
-            {
-                "layer": report.name,
-                "source_row": int(rows[k]),
-                "id": str(key[k]),
-                "code": _code(of, "part_rejected"),
-                "field": idname,
-                "reason": f"another part of {idname} '{key[k]}' ({word} {where}) was rejected "
-                f"({parts[0]['reason']}): the {of.noun} is not {of.verb} on part of its land. "
-                f"Fix: correct {word} {where}",
-            }
+        for k in pos:
+            report._rejects.append(
+                {
+                    "layer": report.name,
+                    "source_row": int(rows[k]),
+                    "id": ids[k],
+                    "code": _code(of, "part_rejected"),
+                    "field": idname,
+                    "reason": f"another part of {idname} '{ids[k]}' ({word} {where}) was "
+                    f"rejected ({parts[0]['reason']}): the {of.noun} is not {of.verb} on part "
+                    f"of its land. Fix: correct {word} {where}",
+                }
+            )
+    if agree.any():
+        report.findings.append(
+            Finding(
+                "rejected",
+                _code(of, "part_rejected"),
+                f"parts of a {of.noun} another part of which was rejected ({idname} "
+                f"{', '.join(sorted({str(x) for x in ids[agree]})[:5])}): not {of.verb} on "
+                "part of its land",
+                tuple(int(r) for r in rows[agree]),
+                idname,
+                "correct the rejected part",
+                word,
+            )
         )
-    report.findings.append(
-        Finding(
-            "rejected",
-            _code(of, "part_rejected"),
-            f"parts of a {of.noun} another part of which was rejected ({idname} "
-            f"{', '.join(sorted({str(x) for x in key[out]})[:5])}): not {of.verb} on part of "
-            "its land",
-            tuple(int(r) for r in rows[out]),
-            idname,
-            "correct the rejected part",
-            word,
-        )
-    )
     return out
 
 
@@ -480,7 +588,7 @@ def _say_merged(
 ) -> None:
     """The note naming the projects (or candidates) given in parts and their rows."""
     idname = names.get("project_id", "project_id")
-    shown = "; ".join(f"{pid} ({word}s {_listed(rows)})" for pid, rows in merged[:5])
+    shown = "; ".join(f"{pid} ({word}s {_listed(rows, None)})" for pid, rows in merged[:5])
     more = f" and {len(merged) - 5} more" if len(merged) > 5 else ""
     n_rows = sum(len(rows) for _, rows in merged)
     report.findings.append(
@@ -519,7 +627,20 @@ def _drop(
     return out
 
 
-def _listed(rows: Any) -> str:
-    """Row numbers for a message: ``2, 3 and 7``."""
+#: At most this many rows (or values) are listed in one message about the parts of an id:
+#: a thousand rows sharing one id would otherwise make a reason of a thousand rows per row.
+_MOST = 10
+
+
+def _listed(rows: Any, most: int | None = _MOST) -> str:
+    """Row numbers for a message: ``2, 3 and 7`` (beyond ``most``: ``2, 3 ... and 40
+    more``; None: all)."""
     r = [str(int(x)) for x in rows]
+    if most is not None and len(r) > most:
+        return ", ".join(r[:most]) + f" and {len(r) - most} more"
     return r[0] if len(r) == 1 else ", ".join(r[:-1]) + " and " + r[-1]
+
+
+def _on(word: str, rows: list[int]) -> str:
+    """``row 3`` or ``rows 2, 3 and 7``."""
+    return f"{word}{'s' if len(rows) > 1 else ''} {_listed(rows)}"

@@ -27,7 +27,7 @@ from sxzones.crs import latitude_first, parse_crs
 from sxzones.errors import SxzonesError
 from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame
 from sxzones.layers import Catalog, LayerReport, read_file
-from sxzones.layers.readers import ROW, RawLayer, refuse_several_parcels
+from sxzones.layers.readers import ROW, RawLayer, geometry_from_wkt, refuse_several_parcels
 from sxzones.layers.schemas import ROLES as LAYER_ROLES
 from sxzones.layers.validate import Finding, _blank, usual_fields
 from sxzones.maps.sources import report_sources, sources_line
@@ -89,9 +89,16 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
     """
     m = _LONLAT.match(spec)
     geom = shapely.Point(float(m.group(1)), float(m.group(2))) if m else _dms_point(spec)
+    read: list[str] = []
     if geom is None:
-        try:
-            geom = shapely.from_wkt(spec)
+        try:  # as a WKT cell is read: EWKT's SRID= prefix, an open ring closed
+            geom, srid, read = geometry_from_wkt(spec)
+            if srid is not None and crs is not None and parse_crs(crs).crs != CRS(srid):
+                raise SxzonesError(
+                    f"the project {spec!r} declares {srid} but --crs {crs} was given. Fix: "
+                    "drop --crs (the SRID= prefix says the CRS) or correct the prefix"
+                )
+            crs = crs or srid
         except GEOSException as exc:
             if _PATHLIKE.search(spec.strip()):
                 raise SxzonesError(
@@ -109,7 +116,7 @@ def _text_geometry(spec: str, crs: str | None, name: str) -> RawLayer:
             "(wgs84 for GPS, gcj02 for Amap/Tencent, bd09 for Baidu, cgcs2000, gk38 ...)"
         )
     spec_crs = parse_crs(crs)
-    text = [f"geometry given as text in {crs}"]
+    text = [f"geometry given as text in {crs}", *read]
     if not spec_crs.crs.is_geographic:
         geom = _northing_first(geom, text)
     if isinstance(geom, shapely.Point) and not geom.is_empty and spec_crs.crs.is_geographic:
@@ -222,11 +229,12 @@ def read_projects(
             )
         raw = _text_geometry(spec, crs, name)
     vocabs = rules if rules is not None else bundled_rules()
+    filled: list[_Filled] = []  # a file's blank industry or kind cells the value given fills
     if raw.path.name:  # a file: its own industry and kind columns stand
         if industry is not None:
-            _refuse_over_column(raw, mapping, "industry", industry, vocabs.industries)
+            filled.append(_over_column(raw, mapping, "industry", industry, vocabs.industries))
         if kind is not None:
-            _refuse_over_column(raw, mapping, "kind", kind, vocabs.project_kinds)
+            filled.append(_over_column(raw, mapping, "kind", kind, vocabs.project_kinds))
     constants = {k: v for k, v in (("industry", industry), ("kind", kind)) if v is not None}
     if not mapping:  # one drawn, pasted or typed project: made at once when nothing is found
         working = CRS.from_user_input(cat.working.crs)
@@ -247,22 +255,34 @@ def read_projects(
             "coking, cement, pv, wind, 光伏, 焦化, 2521 ...) or --industry-field"
         )
     _say_default_kind(projects, report)
+    said = [_note_filled(f, report, raw.row_word) for f in filled if f.rows]
     if kind is None:
-        _note_blank_kinds(projects, report, raw, mapping)
-    _geometry_notes(projects, report)
-    projects = merge_parts(projects, report, vocabs)
+        said.append(_note_blank_kinds(projects, report, raw, mapping))
+    if corners:  # how a table's corners were joined: in the files a reviewer keeps
+        from sxzones.layers.corners import corner_notes
+
+        said.append(corner_notes(raw))
+    _geometry_notes(projects, report, said)
+    projects = merge_parts(projects, report, vocabs, written=raw.frame)
     _reject_pins(report, pins, raw.row_word, len(projects))
     return projects, report
 
 
-def _geometry_notes(projects: gpd.GeoDataFrame, report: LayerReport) -> None:
-    """The ``geometry_note`` column: what repair did to each project's geometry."""
-    notes = {}
+def _geometry_notes(
+    projects: gpd.GeoDataFrame, report: LayerReport, said: list[dict[int, str]] | None = None
+) -> None:
+    """The ``geometry_note`` column, the project's notes (in the CSV, site_check.json and
+    the printable report): what repair did to its geometry, then ``said`` (per source row,
+    a note: a blank 建设性质 read as new, a blank cell filled by ``--kind`` ...)."""
+    notes: dict[int, list[str]] = {}
     for f in report.findings:
         if f.kind == "repaired":
             for r in f.rows:
-                notes[r] = f"invalid geometry repaired: {f.message}"
-    projects["geometry_note"] = [notes.get(int(r), "") for r in projects[ROW]]
+                notes[r] = [f"invalid geometry repaired: {f.message}"]
+    for per_row in said or []:
+        for r, note in per_row.items():
+            notes.setdefault(r, []).append(note)
+    projects["geometry_note"] = ["; ".join(notes.get(int(r), ())) for r in projects[ROW]]
 
 
 def _read_corners(
@@ -363,23 +383,41 @@ def _file_column(raw: RawLayer, mapping: dict[str, str], canon: str) -> str | No
     return col if col is not None and col in raw.frame.columns else None
 
 
-def _refuse_over_column(
+@dataclass(frozen=True)
+class _Filled:
+    """A value given for every project (``--industry``, ``--kind``) over a projects file's
+    own column of that field: the rows whose cell is blank, which the value fills (see
+    :func:`_over_column`)."""
+
+    canon: str  #: ``industry`` or ``kind``
+    column: str  #: the file's column (行业, 建设性质 ...)
+    shown: str  #: the value given, as the messages show it (``迁建 relocation``)
+    rows: tuple[int, ...]  #: source rows whose cell is blank
+    same: int  #: rows whose cell gives the value given themselves
+
+
+def _over_column(
     raw: RawLayer, mapping: dict[str, str], canon: str, given: str, vocab: Vocabulary
-) -> None:
+) -> _Filled:
     """Refuse ``--industry`` (``--kind``) over a projects file whose own industry (kind)
     column gives another value for some project: the option would replace it. A coking
     project inside a built-up area was checked as PV, ``clear``; a new coking plant in the
     Taiyuan region given ``--kind 迁建`` went ``conflict`` -> ``conditional`` (independent
-    checks found both). The same value everywhere, and blank cells, pass."""
+    checks found both). The same value everywhere passes; blank cells are filled with the
+    value given, and returned to be said (:func:`_note_filled`): three blank 建设性质 cells
+    read as 迁建 without a word had turned three coking projects ``conditional``."""
     col = _file_column(raw, mapping, canon)
-    if col is None:
-        return
     want = vocab.resolve(given) or given
+    shown = vocab.label(want) if vocab.resolve(given) else given  # the page gives the id
+    if col is None:
+        return _Filled(canon, canon, shown, (), 0)
     values = raw.frame[col]
-    counts = values[~_blank(values)].astype(str).str.strip().value_counts()  # once per value
+    blank = _blank(values)
+    counts = values[~blank].astype(str).str.strip().value_counts()  # once per value
     other = [(v, int(n)) for v, n in counts.items() if (vocab.resolve(v) or v) != want]
     if not other:
-        return
+        rows = tuple(int(r) for r in raw.frame.loc[blank, ROW])
+        return _Filled(canon, col, shown, rows, int((~blank).sum()))
     said = ", ".join(f"{v} ({n})" for v, n in other[:4])
     said += f" and {len(other) - 4} more" if len(other) > 4 else ""
     if canon == "industry":
@@ -389,7 +427,6 @@ def _refuse_over_column(
             f"project as its {col!r} says, or remove that column from the file to check "
             f"them all as {given}"
         )
-    shown = vocab.label(want) if vocab.resolve(given) else given  # the page gives the id
     raise SxzonesError(
         f"{raw.path}: the kind {shown} given for every project (--kind, a recipe's kind, "
         f"or the reviewer page's 项目类型) would replace the file's own {col!r} column, which "
@@ -399,19 +436,49 @@ def _refuse_over_column(
     )
 
 
+def _note_filled(filled: _Filled, report: LayerReport, word: str) -> dict[int, str]:
+    """Say which blank cells of the file's industry (kind) column the value given for every
+    project filled: a note in ``report`` (printed, with the rows) and, per row, the note
+    its project carries (returned: in the CSV, site_check.json and the report)."""
+    what = "industry" if filled.canon == "industry" else "kind"
+    given = (
+        "--industry, a recipe's industry or the page's 行业"
+        if what == "industry"
+        else "--kind, a recipe's kind or the page's 项目类型"
+    )
+    n = len(filled.rows)
+    report.findings.append(
+        Finding(
+            "note",
+            f"{filled.canon}_given_blank",
+            f"the {what} {filled.shown} given for every project ({given}) fills {n} blank "
+            f"{filled.column} cell{'s' if n > 1 else ''}: checked as {filled.shown}; the "
+            f"other {filled.same} {word}(s) give it themselves",
+            filled.rows,
+            filled.column,
+            f"where such a project's {what} is not {filled.shown}, fill in its {filled.column}",
+            word,
+        )
+    )
+    note = f"{filled.column} blank: checked as {filled.shown}, the {what} given for every project"
+    return dict.fromkeys(filled.rows, note)
+
+
 def _note_blank_kinds(
     projects: gpd.GeoDataFrame, report: LayerReport, raw: RawLayer, mapping: dict[str, str]
-) -> None:
+) -> dict[int, str]:
     """Say which projects have a blank cell in the file's kind column (建设性质): each is
     checked as new (新建), as a file without the column is (the analysis reads a blank kind
     so, :func:`sxzones.analyses.site_check.check_sites`), which is the strictest reading:
     clause 五's ban on new steel, coking and cement in the Taiyuan region applies to it. A
-    blank cell was checked so without a word."""
+    blank cell was checked so without a word, then said on the screen only: each
+    such project's note says it too (returned per source row), so that the CSV, the JSON
+    and the printable report a reviewer keeps say it."""
     if "kind" not in projects.columns:
-        return
+        return {}
     blank = _blank(projects["kind"])
     if not blank.any():
-        return
+        return {}
     col = _file_column(raw, mapping, "kind") or "kind"
     rows = tuple(int(r) for r in projects.loc[blank, ROW])
     report.findings.append(
@@ -427,6 +494,7 @@ def _note_blank_kinds(
             raw.row_word,
         )
     )
+    return dict.fromkeys(rows, f"{col} blank: checked as new (新建), the strictest reading")
 
 
 def _say_default_kind(
@@ -712,6 +780,7 @@ def check_summary(run: CheckRun) -> str:
     summary += _declared_warning(table)
     datum = datum_of(prep)
     said = project_caveat(datum) if datum else None  # in the notes above: once
+    printed = [f.message for f in prep.findings if f.kind == "note"]  # a corner order: once
     for pid, verdict, rules, note, why in zip(
         _first_texts(table, "project_id"),
         verdicts[:10],
@@ -723,6 +792,10 @@ def check_summary(run: CheckRun) -> str:
         ids = [x for x in str(rules).split(";") if x]
         if said and note:
             note = "; ".join(p for p in str(note).split("; ") if p != said)
+        if note and any(m in str(note) for m in printed):
+            for m in printed:
+                note = str(note).replace(m, "")
+            note = "; ".join(p for p in str(note).split("; ") if p.strip())
         summary += (
             f"\n  {pid}: {verdict}"
             + (f" ({', '.join(ids)})" if ids else "")

@@ -343,11 +343,15 @@ _DEGREE_SIGNS = re.compile(r"[°度′″'\"分秒]")
 _FIELD_SEP = re.compile(r"\s*[,;\t]\s*|\s+")
 
 
-def _pasted_line(line: str, i: int) -> tuple[float, float, bool, int | None]:
+def _pasted_line(
+    line: str, i: int, numbered: bool = False
+) -> tuple[float, float, bool, int | None]:
     """One pasted corner: (first, second, written as 界址点 ``点号[,圈号],X,Y``, its 圈号 or
     None). A line may
     be ``x,y`` or ``x y``, ``x,y,height`` (KML), ``x,y label``, degrees-minutes-seconds
-    (``112°29′24″,38°3′16″``), or ``J1[,1],X,Y[,边长]`` as 界址点 listings give them."""
+    (``112°29′24″,38°3′16″``), or ``J1[,1],X,Y[,边长]`` as 界址点 listings give them;
+    ``numbered``: the lines are ``点号,X,Y`` with a numeric point number
+    (:func:`_point_numbered`)."""
     from sxzones.layers.dms import parse_dms_pair
 
     if _DEGREE_SIGNS.search(line):  # degrees-minutes-seconds: two values, as --project takes
@@ -359,6 +363,8 @@ def _pasted_line(line: str, i: int) -> tuple[float, float, bool, int | None]:
             "and seconds. Fix: e.g. 112°29′24″,38°3′16″"
         )
     cells = [c for c in _FIELD_SEP.split(line) if c]
+    if numbered:
+        return float(cells[1]), float(cells[2]), True, None
     labelled = bool(cells) and re.fullmatch(_NUMBER, cells[0]) is None
     numbers = [float(c) for c in cells if re.fullmatch(_NUMBER, c)]
     if labelled and len(numbers) >= 2:
@@ -434,17 +440,26 @@ def _read_pasted(text: str) -> tuple[list[tuple[float, float]], list[str], list[
     out: list[tuple[float, float]] = []
     jzd = []
     rings: list[int | None] = []
-    for i, line in enumerate(unicodedata.normalize("NFKC", text).splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        a, b, labelled, ring = _pasted_line(line, i)
+    lines = [
+        (i, line.strip())
+        for i, line in enumerate(unicodedata.normalize("NFKC", text).splitlines(), start=1)
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    notes: list[str] = []
+    if lines and _is_header(lines[0][1]):
+        notes.append(
+            f"pasted lines: line {lines[0][0]}, {lines[0][1][:60]!r}, skipped as a header (the "
+            "axis order is read from the values)"
+        )
+        lines = lines[1:]
+    numbered = _point_numbered(lines, notes)
+    for i, line in lines:
+        a, b, labelled, ring = _pasted_line(line, i, numbered)
         out.append((a, b))
         jzd.append(labelled)
         rings.append(ring)
     if not out:
         raise UploadError("no coordinates were pasted. Fix: one x,y pair per line")
-    notes: list[str] = []
     first, second = np.array(out).T
     projected = bool(np.all(np.abs(first) > 1000))
     if projected:
@@ -454,6 +469,57 @@ def _read_pasted(text: str) -> tuple[list[tuple[float, float]], list[str], list[
         notes.append("corners given latitude first (as Google Maps copies them): read as "
                      "longitude, latitude")  # fmt: skip
     return out, notes, rings
+
+
+def _is_header(line: str) -> bool:
+    """Whether a pasted first line is a header copied with the rows (``点号,X,Y``, ``经度
+    纬度``): no digit in it, and a cell naming a coordinate or a point number."""
+    if re.search(r"\d", line):
+        return False
+    from sxzones.layers.corners import POINT_NUMBER
+    from sxzones.layers.readers import _COORDINATE_NAMES, coordinate_key
+    from sxzones.vocab import normalise
+
+    cells = [c for c in _FIELD_SEP.split(line) if c]
+    names = {*_COORDINATE_NAMES, "x坐标", "y坐标", "纵坐标", "横坐标"}
+    numbers = {normalise(w) for w in (*POINT_NUMBER, "序号", "编号", "no")}
+    return any(coordinate_key(c) in names or normalise(c) in numbers for c in cells)
+
+
+def _point_numbered(lines: list[tuple[int, str]], notes: list[str]) -> bool:
+    """Whether pasted lines are ``点号,X,Y`` with a numeric point number, as a 成果表's
+    序号 or 界址点号 column copies (``1,4200000,450000``), said in ``notes``: every line three
+    numbers, the first a whole number, all different but for a closing repeat of the
+    first (1 2 3 4 1), the other two coordinates (both beyond 1,000, or degrees in
+    China). Such lines were read as x = the point number, y = X, and refused with a wrong
+    reason; ``x,y,height`` (KML) never has a whole-number x below 100,000 with two
+    coordinates after it."""
+    rows = [[c for c in _FIELD_SEP.split(line) if c] for _, line in lines]
+    if (
+        len(rows) < 3
+        or any(_DEGREE_SIGNS.search(line) for _, line in lines)
+        or any(len(r) != 3 or not all(re.fullmatch(_NUMBER, c) for c in r) for r in rows)
+    ):
+        return False
+    first = [float(r[0]) for r in rows]
+    body = first[:-1] if len(first) > 3 and first[-1] == first[0] else first
+    if not all(v.is_integer() and 0 <= v < 100_000 for v in body) or len(set(body)) < len(body):
+        return False
+    for r in rows:
+        a, b = abs(float(r[1])), abs(float(r[2]))
+        if not (min(a, b) > 1000 or (15 <= min(a, b) <= 55 and 70 <= max(a, b) <= 140)):
+            return False
+    rising = body == [body[0] + k for k in range(len(body))]
+    shown = " ".join(f"{v:g}" for v in body[:6]) + (" ..." if len(body) > 6 else "")
+    notes.append(
+        f"pasted lines: the first column ({shown}) read as the corners' point numbers (点号), "
+        + (
+            "the other two as their coordinates"
+            if rising
+            else "not rising: the corners joined in the order pasted"
+        )
+    )
+    return True
 
 
 def _oriented(
