@@ -386,6 +386,15 @@ _REASONS_ZH = [
             f"地块有 {m[1]} 平方米（{m[2]}%）位于{m[4]}之外（{m[5]}），本方案在该部分不适用，该部分未研判"
         ),
     ),
+    (  # a multipoint's points, a line's length, a collection's parts (counties.py)
+        re.compile(
+            r"^(.+) lie outside (.+) \((.+)\), in (.+), "
+            r"where the plan does not apply: that part is not assessed$"
+        ),
+        lambda m: (
+            f"{_outside_part_zh(m[1])}位于{m[3]}之外（{m[4]}），本方案在该部分不适用，该部分未研判"
+        ),
+    ),
     (re.compile(r"^no (.+) given$"), lambda m: f"未给出{m[1]}"),
     (
         re.compile(
@@ -423,6 +432,29 @@ _REASONS_ZH = [
         ),
     ),
 ]
+
+
+_OUTSIDE_PARTS_ZH = [
+    (re.compile(r"^(\d+) of (\d+) points$"), lambda m: f"{m[2]} 个点中有 {m[1]} 个"),
+    (
+        re.compile(r"^([\d,]+) m \(([\d.]+) %\) of the line$"),
+        lambda m: f"线有 {m[1]} 米（{m[2]}%）",
+    ),
+    (
+        re.compile(r"^([\d,]+) m² \(([\d.]+) %\) of the parcel$"),
+        lambda m: f"地块有 {m[1]} 平方米（{m[2]}%）",
+    ),
+]
+
+
+def _outside_part_zh(text: str) -> str:
+    """ "1 of 2 points and 1,234 m (40.0 %) of the line" in Chinese (a part it does not know
+    stays as written)."""
+    out = []
+    for part in text.split(" and "):
+        zh = next((fn(m) for rx, fn in _OUTSIDE_PARTS_ZH if (m := rx.match(part))), part)
+        out.append(zh)
+    return "、".join(out)
 
 
 def translate_reason(text: str, lang: Lang) -> str:
@@ -593,7 +625,8 @@ def translate_values(
     if lang == "en":
         return frame
     lab = lab or _default_labels()
-    vocab = {**COLUMN_VOCABULARY, "asks": "asks", **(vocabulary or {})}
+    # nearest_area_note is "zh / en" as asks is (firm_zones._foreign_text)
+    vocab = {**COLUMN_VOCABULARY, "asks": "asks", "nearest_area_note": "asks", **(vocabulary or {})}
     km = km or _distance_km(frame)
     out = frame.copy()
     for col in out.columns:

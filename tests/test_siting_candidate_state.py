@@ -102,7 +102,9 @@ def test_without_a_landfill_to_come_the_tables_keep_their_columns(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig")
-    assert "removed_not_closed_m2" not in t.columns and t["eligible"].all()
+    # audit 10 D19: the column is kept, 0 (the same columns whatever the data)
+    assert t["removed_not_closed_m2"].eq(0).all() and t["eligible"].all()
+    assert t["removed_outside_plan_m2"].eq(0).all()
 
 
 def test_the_candidates_own_columns_are_kept_in_every_output(tmp_path):

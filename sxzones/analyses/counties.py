@@ -15,11 +15,18 @@ the counties they touch, each overlap measured on the ellipsoid
 (:func:`sxzones.geodesy.ellipsoidal_area`). A county whose overlap is a sliver (at most
 1 m² or 0.1 % of the parcel: boundary layers are not drawn that finely) is not listed, and a
 sliver outside the jurisdiction is not cut away.
+
+A multipoint, a line or a collection counts every part (:func:`_parted`; audit 10 D3: a
+MultiPoint named its first point's county, a Taiyuan-region ban "in 运城市 盐湖区"): the
+county of each point (a share by count), each county's length of its lines (ellipsoidal,
+:func:`ground_length`) and area of its polygons; its part outside the jurisdiction is cut
+away and said in its own measure ("1 of 2 points", "1,384 m (52.5 %) of the line").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,9 +35,9 @@ import shapely
 from pyproj import CRS
 
 from sxzones.analyses.nearest import GRID_POINTS, TargetIndex, county_lookup
-from sxzones.geodesy import ellipsoidal_area
+from sxzones.geodesy import ellipsoidal_area, geodesic_distance
 
-__all__ = ["SLIVER_SHARE", "Coverage", "county_cover", "sliver"]
+__all__ = ["PARTED", "SLIVER_SHARE", "Coverage", "county_cover", "ground_length", "sliver"]
 
 #: A part of a parcel at most this share of it (and at most 1 m²) is a sliver: within what
 #: the boundary layers can tell (as a parcel's part outside every control unit).
@@ -65,6 +72,10 @@ class Coverage:
     outside_geoms : ndarray of geometries
         Where ``partial``: the counties outside the jurisdiction that it touches (their
         union, cut to 1 m around its box); elsewhere None.
+    outside_said : ndarray of str
+        Where ``partial``: how much of it lies outside, as said ("12,345 m² (33.3 %) of the
+        parcel", "1 of 2 points", "1,234 m (40.0 %) of the line", joined by " and " for a
+        collection); elsewhere blank.
     """
 
     adcode: npt.NDArray[np.object_]
@@ -75,6 +86,7 @@ class Coverage:
     away: npt.NDArray[np.bool_]
     partial: npt.NDArray[np.bool_]
     outside_geoms: npt.NDArray[np.object_]
+    outside_said: npt.NDArray[np.object_]
 
     def inside(self, geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
         """``geoms`` (the ones this coverage was made of) with the part outside the
@@ -112,11 +124,13 @@ def county_cover(
     """
     n = len(geoms)
     blank = len(table["adcode"]) - 1
-    poly = (shapely.get_type_id(geoms) >= 3) & (np.asarray(parea) > 0)
+    tid = shapely.get_type_id(geoms)
+    parted = np.isin(tid, PARTED) & ~shapely.is_empty(geoms) if blank > 0 else np.zeros(n, bool)
+    poly = np.isin(tid, (3, 6)) & (np.asarray(parea) > 0)
     held = _held(geoms, poly, index) if blank > 0 and n >= GRID_POINTS else np.full(n, -1)
     covered = held >= 0  # a parcel in cells of one county lies in it: no test
     which = np.where(covered, held, blank)
-    rest = np.flatnonzero(~covered)
+    rest = np.flatnonzero(~covered & ~parted)
     at, _ = county_lookup(shapely.point_on_surface(geoms[rest]), admin, index, threads, table)
     which[rest] = at
     outside_m2 = np.zeros(n)
@@ -135,7 +149,60 @@ def county_cover(
     tol = sliver(parea)
     away = np.where(poly, (outside_m2 > 0) & (parea - outside_m2 <= tol), outside_rows[which])
     partial = poly & (outside_m2 > tol) & ~away
-    return _coverage(table, which, several, out_rows, outside_m2, away, partial)
+    said = np.full(n, "", dtype=object)
+    for q in np.flatnonzero(partial).tolist():  # few: those across the border
+        said[q] = _said_area(float(outside_m2[q]), float(parea[q]))
+    if parted.any():
+        now = (which, outside_m2, several, out_rows, away, partial, said)
+        _parted(
+            geoms, np.flatnonzero(parted), admin, index, table, outside_rows, crs, threads, *now
+        )
+    return _coverage(table, which, several, out_rows, outside_m2, away, partial, said)
+
+
+#: Geometry type ids whose every part counts (a line, a ring, a multipoint, a multiline, a
+#: collection): their counties are those of their points (by count), of their lines (by
+#: length) and of their polygons (by area), not of one point on them.
+PARTED = (1, 2, 4, 5, 7)
+
+
+def _said_area(m2: float, parea: float) -> str:
+    """The part (``m2`` of ``parea``, m²) of a parcel outside the jurisdiction, as said."""
+    return f"{m2:,.0f} m² ({100 * m2 / parea:.1f} %) of the parcel"
+
+
+def _flat_parts(
+    geoms: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+    """The single parts (points, lines, polygons) of ``geoms``, collections within
+    collections opened too, and the position of the geometry each comes from; empty parts
+    left out."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    while True:
+        multi = np.isin(shapely.get_type_id(parts), (4, 5, 6, 7))
+        if not multi.any():
+            break
+        sub, i = shapely.get_parts(parts[multi], return_index=True)
+        parts = np.concatenate([parts[~multi], sub])
+        owner = np.concatenate([owner[~multi], owner[multi][i]])
+    keep = ~shapely.is_empty(parts)
+    return parts[keep], owner[keep].astype(np.int64)
+
+
+def ground_length(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
+    """Lengths (m, on the ellipsoid of ``crs``) of the lines in each geometry (projected,
+    edges straight in ``crs``; densified to 1 km and each piece measured as a geodesic,
+    :func:`sxzones.geodesy.geodesic_distance`); points and polygons add nothing."""
+    out = np.zeros(len(geoms))
+    parts, owner = _flat_parts(np.asarray(geoms, dtype=object))
+    line = np.isin(shapely.get_type_id(parts), (1, 2))
+    if not line.any():
+        return out
+    xy, i = shapely.get_coordinates(shapely.segmentize(parts[line], 1000.0), return_index=True)
+    same = np.flatnonzero(i[1:] == i[:-1])
+    d = geodesic_distance(xy[same, 0], xy[same, 1], xy[same + 1, 0], xy[same + 1, 1], crs)
+    per_line = np.bincount(i[same], weights=d, minlength=int(line.sum()))
+    return out + np.bincount(owner[line], weights=per_line, minlength=len(geoms))
 
 
 #: A parcel's box over at most this many cells of the counties' grid a side is placed by them.
@@ -230,6 +297,7 @@ def _coverage(
     outside_m2: npt.NDArray[np.float64],
     away: npt.NDArray[np.bool_],
     partial: npt.NDArray[np.bool_],
+    said: npt.NDArray[np.object_],
 ) -> Coverage:
     """The :class:`Coverage` of the counties found: one county's texts taken from the table
     for every geometry, those over several counties joined."""
@@ -247,4 +315,134 @@ def _coverage(
         names[k] = ", ".join(str(table["county"][r]) for r, _ in found)
         if partial[k]:
             geoms[k] = shapely.union_all([g for _, g in found])
-    return Coverage(adcode, county, city, outside_m2, names, away, partial, geoms)
+    return Coverage(adcode, county, city, outside_m2, names, away, partial, geoms, said)
+
+
+def _parted(
+    geoms: npt.NDArray[np.object_],
+    at: npt.NDArray[np.int64],
+    admin: gpd.GeoDataFrame,
+    index: TargetIndex,
+    table: dict[str, npt.NDArray[np.object_]],
+    outside_rows: npt.NDArray[np.bool_],
+    crs: CRS,
+    threads: int,
+    which: npt.NDArray[np.int64],
+    outside_m2: npt.NDArray[np.float64],
+    several: dict[int, list[int]],
+    out_rows: dict[int, list[tuple[int, shapely.Geometry]]],
+    away: npt.NDArray[np.bool_],
+    partial: npt.NDArray[np.bool_],
+    said: npt.NDArray[np.object_],
+) -> None:
+    """For the multipoints, lines and collections at ``at``: every part counts. The counties
+    of their points (a share by count), of their lines (by length on the ellipsoid) and of
+    their polygons (by area); listed polygons' first, then lines', then points', each the
+    largest share first (then in the layer's order), a sliver of a line (at most 1 m or
+    0.1 % of its length) or of a polygon not listed. Sets the arrays and dicts as
+    :func:`_spilled` does, and ``away`` (every part outside the jurisdiction, but slivers),
+    ``partial`` (more than a sliver of some part outside, not all) and ``said``."""
+    parts, own = _flat_parts(geoms[at])
+    dim = shapely.get_dimensions(parts)
+    total = np.zeros((len(at), 3))
+    np.add.at(total, (own, dim), _measure(parts, dim, crs))
+    o, d, j, m, g = _part_counties(parts, own, dim, admin, index, table, crs, threads)
+    blank = len(table["adcode"]) - 1
+    for q, k in enumerate(at.tolist()):
+        agg: dict[tuple[int, int], list[Any]] = {}
+        for s in np.flatnonzero(o == q).tolist():
+            e = agg.setdefault((int(d[s]), int(j[s])), [0.0, []])
+            e[0] += float(m[s])
+            e[1].append(g[s])
+        keys = sorted(agg, key=lambda dr: (-dr[0], -agg[dr][0], dr[1]))
+        tol = (0.0, max(1.0, SLIVER_SHARE * total[q, 1]), float(sliver(total[q, 2:3])[0]))
+        rows = list(dict.fromkeys(r for dd, r in keys if agg[dd, r][0] > tol[dd]))
+        which[k] = rows[0] if rows else (keys[0][1] if keys else blank)
+        if len(rows) > 1:
+            several[k] = rows
+        out = np.zeros(3)
+        for dd, r in keys:
+            out[dd] += agg[dd, r][0] if outside_rows[r] else 0.0
+        present = np.flatnonzero(total[q] > 0)
+        away[k] = bool(out.sum() > 0) and all(total[q, t] - out[t] <= tol[t] for t in present)
+        partial[k] = not away[k] and any(out[t] > tol[t] for t in present)
+        outside_m2[k] = out[2]
+        found = {r: shapely.union_all(agg[dd, r][1]) for dd, r in keys if outside_rows[r]}
+        if found:
+            out_rows[k] = list(found.items())
+        if partial[k]:
+            said[k] = " and ".join(_said_part(t, out[t], total[q, t]) for t in (2, 1, 0) if out[t])
+
+
+def _measure(
+    parts: npt.NDArray[np.object_], dim: npt.NDArray[np.int64], crs: CRS
+) -> npt.NDArray[np.float64]:
+    """Per single part: 1 (a point), its length (m) or its area (m²), on the ellipsoid."""
+    out = np.ones(len(parts))
+    for t, fn in ((1, ground_length), (2, ellipsoidal_area)):
+        k = dim == t
+        if k.any():
+            out[k] = fn(parts[k], crs)
+    return out
+
+
+def _said_part(t: int, out: float, total: float) -> str:
+    """The part of a geometry's points (``t`` 0), lines (1) or polygons (2) outside."""
+    if t == 0:
+        return f"{out:g} of {total:g} points"
+    if t == 1:
+        return f"{out:,.0f} m ({100 * out / total:.1f} %) of the line"
+    return _said_area(out, total)
+
+
+def _part_counties(
+    parts: npt.NDArray[np.object_],
+    own: npt.NDArray[np.int64],
+    dim: npt.NDArray[np.int64],
+    admin: gpd.GeoDataFrame,
+    index: TargetIndex,
+    table: dict[str, npt.NDArray[np.object_]],
+    crs: CRS,
+    threads: int,
+) -> tuple[npt.NDArray[Any], ...]:
+    """Per (part, county) pair with something of the part in the county: the part's owner,
+    its dimension, the county's row, the measure there (1 a point, m of a line, m² of a
+    polygon; ellipsoidal) and the county cut to 1 m around the part's box."""
+    recs: list[tuple[npt.NDArray[Any], ...]] = []
+    blank = len(table["adcode"]) - 1
+    pts = np.flatnonzero(dim == 0)
+    if len(pts):
+        r, _ = county_lookup(parts[pts], admin, index, threads, table)
+        ok = r != blank
+        p, r = pts[ok], r[ok]
+        recs.append(
+            (own[p], np.zeros(len(p), np.int64), r, np.ones(len(p)), _near(index, r, parts[p]))
+        )
+    for t, fn in ((1, ground_length), (2, ellipsoidal_area)):
+        k = np.flatnonzero(dim == t)
+        if not len(k):
+            continue
+        i, r = index.tree.query(parts[k])
+        p = k[i]
+        hit = shapely.intersects(index.prepared_at(r), parts[p]) if len(p) else np.zeros(0, bool)
+        p, r = p[hit], r[hit]
+        near = _near(index, r, parts[p])
+        mm = fn(shapely.intersection(parts[p], near), crs) if len(p) else np.zeros(0)
+        keep = mm > 0
+        recs.append(
+            (own[p][keep], np.full(int(keep.sum()), t, np.int64), r[keep], mm[keep], near[keep])
+        )
+    if not recs:
+        return tuple(np.zeros(0, dtype=x) for x in (np.int64, np.int64, np.int64, float, object))
+    return tuple(np.concatenate([rec[c] for rec in recs]) for c in range(5))
+
+
+def _near(
+    index: TargetIndex, rows: npt.NDArray[np.int64], parts: npt.NDArray[np.object_]
+) -> npt.NDArray[np.object_]:
+    """Each county at ``rows`` cut to 1 m around the box of the part beside it."""
+    box = shapely.bounds(parts) + np.array([-1.0, -1.0, 1.0, 1.0])
+    return np.array(
+        [shapely.clip_by_rect(c, *b) for c, b in zip(index.geoms[rows], box.tolist(), strict=True)],
+        dtype=object,
+    )

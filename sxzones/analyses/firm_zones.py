@@ -59,7 +59,12 @@ import shapely
 from pyproj import CRS
 
 from sxzones._util import check_type
-from sxzones.analyses.nearest import categorical_take, county_lookup, nearest_geodesic
+from sxzones.analyses.nearest import (
+    Nearest,
+    categorical_take,
+    county_lookup,
+    nearest_geodesic,
+)
 from sxzones.errors import CRSError, LayerError
 from sxzones.rules import Rule, RuleSet, Vocabulary, bundled_rules
 from sxzones.vocab import code_cell, split_ids
@@ -405,6 +410,8 @@ def screen_firms(
     band = _bands(near.distance, thresholds)
     _apply_rules(out, ind, band, thresholds, inside_rules, dist_rules, reach)
     _outside_jurisdiction(out, rules)
+    fired = (inside_rules, dist_rules, reach)
+    _foreign_area_note(out, fg, builtup, near, rules, admin, crs, threads, widest, fired)
     keep = [c for c in firms.columns if c not in out.columns and c != firms.geometry.name]
     result = pd.concat([out, firms[keep]], axis=1)
     screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
@@ -523,6 +530,107 @@ def _apply_rules(
         out[col] = categorical_take(np.array([r[k] for r in rows], dtype=object), codes)
 
 
+def _areas_outside(
+    builtup: gpd.GeoDataFrame, rules: RuleSet, admin: gpd.GeoDataFrame | None
+) -> npt.NDArray[np.bool_] | None:
+    """Per built-up area, whether it lies outside the rules' jurisdiction: by its own
+    ``adcode``, else (blank or no such field) by the county of its point on the surface in
+    the admin layer; None when the rules name no jurisdiction or nothing tells."""
+    if rules.jurisdiction is None:
+        return None
+    n = len(builtup)
+    codes = np.full(n, "", dtype=object)
+    if "adcode" in builtup.columns:
+        codes = builtup["adcode"].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+    blank = np.flatnonzero(codes == "")
+    if len(blank) and admin is not None:
+        pts = shapely.point_on_surface(builtup.geometry.to_numpy()[blank])
+        which, table = county_lookup(pts, admin)
+        codes[blank] = table["adcode"][which]
+    elif len(blank) == n:
+        return None
+    uniq, inv = np.unique(codes.astype(str), return_inverse=True)
+    return rules.outside(uniq)[inv]
+
+
+def _foreign_area_note(
+    out: pd.DataFrame,
+    fg: npt.NDArray[np.object_],
+    builtup: gpd.GeoDataFrame,
+    near: Nearest,
+    rules: RuleSet,
+    admin: gpd.GeoDataFrame | None,
+    crs: CRS,
+    threads: int,
+    widest: float,
+    fired: tuple[Sequence[Rule], Sequence[Rule], Mapping[str, float]],
+) -> None:
+    """``nearest_area_note`` (with a jurisdiction): where a rule names a firm through a
+    built-up area outside the jurisdiction (clause 十三's ring is drawn around every area of
+    the layer, a neighbouring province's county towns included: a reading, stated in the
+    rules file) and the nearest area inside it would not (farther than that rule's
+    distance), which rules, and the nearest area inside with its distance (m, ellipsoidal);
+    blank elsewhere. Which firms are named is left as it is."""
+    if rules.jurisdiction is None:
+        return
+    texts: dict[int, str] = {}
+    away = _areas_outside(builtup, rules, admin)
+    named = _has_rule(out)
+    k = np.flatnonzero(named & (near.area >= 0)) if away is not None else np.zeros(0, int)
+    k = k[away[near.area[k]]] if len(k) and away is not None else k[:0]
+    if len(k) and away is not None:
+        inside = np.flatnonzero(~away)
+        d2, a2 = np.full(len(k), np.inf), np.full(len(k), -1)
+        if len(inside):
+            got = nearest_geodesic(fg[k], builtup.geometry.to_numpy()[inside], widest, crs, 1)
+            ok = got.area >= 0
+            d2[ok], a2[ok] = got.distance[ok], inside[got.area[ok]]
+        names = builtup["name"].astype(str).to_numpy() if "name" in builtup else None
+        ids = out["rule_ids"].astype(str).to_numpy()
+        for m, i in enumerate(k.tolist()):
+            texts[i] = _foreign_text(
+                i, d2[m], int(a2[m]), ids[i], near, names, rules, fired, widest
+            )
+    cats = sorted({"", *texts.values()})  # a categorical: no string per row (10 M firms)
+    codes = np.zeros(len(out), dtype=np.int64)
+    for i, t in texts.items():
+        codes[i] = cats.index(t)
+    out["nearest_area_note"] = pd.Categorical.from_codes(codes, categories=cats)
+
+
+def _foreign_text(
+    i: int,
+    d2: float,
+    a2: int,
+    ids: str,
+    near: Nearest,
+    names: npt.NDArray[np.object_] | None,
+    rules: RuleSet,
+    fired: tuple[Sequence[Rule], Sequence[Rule], Mapping[str, float]],
+    widest: float,
+) -> str:
+    """The note of firm ``i`` named through an area outside the jurisdiction (``d2``,
+    ``a2``: the nearest area inside and its distance, m; -1 none within ``widest``), blank
+    when the area inside names it by the same rules."""
+    inside_rules, dist_rules, reach = fired
+    limit = {r.id: 0.0 for r in inside_rules} | {r.id: reach[r.id] for r in dist_rules}
+    lost = [r for r in ids.split(";") if r in limit and d2 > limit[r]]
+    if not lost:
+        return ""
+    _, zh, en = rules.jurisdiction or ("", "", "")
+    area = str(names[near.area[i]]) if names is not None else f"area {near.area[i]}"
+    name2 = str(names[a2]) if names is not None else f"area {a2}"
+    other = f"{name2} at {d2:,.2f} m" if a2 >= 0 else f"none within {widest / 1000:g} km"
+    other_zh = f"{name2}（{d2:,.2f} 米）" if a2 >= 0 else f"{widest / 1000:g} 千米内没有"
+    return (
+        f"仅因{zh}以外的建成区{area}而列入（{', '.join(lost)}）；{zh}内最近的建成区：{other_zh}。"
+        "20 千米范围围绕图层中的全部建成区划定（一种理解，见规则文件） / "
+        f"named only through a built-up area outside {en} ({zh}): {area} "
+        f"({', '.join(lost)}), the nearest in {en}: {other}. The ring is drawn around every "
+        "area of the layer (a reading: see the rules file)"
+    )
+
+
 def outside_asks(rules: RuleSet) -> str | None:
     """The ``asks`` of a firm outside the rules' jurisdiction (None: the file names none)."""
     j = rules.jurisdiction
@@ -587,6 +695,9 @@ class FirmScreenSummary:
     #: The distance rules' own distances (rule id -> metres, clauses): they name the firms
     #: within these, whatever ``distance_m`` (the report's ring) is.
     rule_distance_m: dict[str, tuple[float, str]] = field(default_factory=dict)
+    #: Firms a rule names only through a built-up area outside the jurisdiction
+    #: (``nearest_area_note``; audit 10 D6).
+    named_abroad: int = 0
 
     def __str__(self) -> str:
         zones = ", ".join(f"{k} {v}" for k, v in self.by_zone.items())
@@ -600,6 +711,13 @@ class FirmScreenSummary:
         if self.by_status:
             text += "\nindustry: " + ", ".join(f"{k} {v}" for k, v in self.by_status.items())
         text += self._industry_note_lines()
+        if self.named_abroad:
+            text += (
+                f"\nnamed only through a built-up area outside the plan's province: "
+                f"{self.named_abroad} firms (nearest_area_note names the area and the nearest "
+                "inside; the ring is drawn around every area of the layer, a reading: see the "
+                "rules file)"
+            )
         if self.outside:
             text += (
                 f"\noutside the plan's province: {self.outside} firms keep their zone, but no "
@@ -681,6 +799,9 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
     if "adcode" in result.columns:
         no_county = int(result["adcode"].value_counts().get("", 0))  # no string per row
     named = result.loc[_has_rule(result), "zone"].value_counts()
+    abroad = 0
+    if "nearest_area_note" in result.columns:
+        abroad = len(result) - int(result["nearest_area_note"].value_counts().get("", 0))
     return FirmScreenSummary(
         len(result),
         {z: int(zones[z]) for z in order},
@@ -693,6 +814,7 @@ def summarise(result: pd.DataFrame) -> FirmScreenSummary:
         {z: int(named.get(z, 0)) for z in order},
         by_note,
         rule_d,
+        abroad,
     )
 
 

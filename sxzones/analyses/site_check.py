@@ -897,9 +897,8 @@ def _part_outside(
     _, zh, en = rules.jurisdiction
     out = why.copy()
     for k in np.flatnonzero(cov.partial).tolist():
-        m2 = cov.outside_m2[k]
-        text = (
-            f"{m2:,.0f} m² ({100 * m2 / parea[k]:.1f} %) of the parcel lie outside {en} ({zh}), "
+        text = (  # "12,345 m² (33.3 %) of the parcel", "1 of 2 points" (counties.py)
+            f"{cov.outside_said[k]} lie outside {en} ({zh}), "
             f"in {cov.outside_names[k]}, where the plan does not apply: that part is not "
             "assessed"
         )

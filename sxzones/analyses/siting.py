@@ -1141,7 +1141,9 @@ def screen_sites(
     geoms = candidates.geometry.to_numpy()
     places, first = _first_cuts(candidates, year, admin, rules, crs)
     reasons = [ex.reason for ex in excl] + [r.name for r in rs] + ["too_small"]
-    reasons = [k for k, m in first.items() if not shapely.is_missing(m).all()] + reasons
+    # The plan's own cuts are booked whether or not they removed land: the outputs keep
+    # their columns (removed_not_closed_m2, removed_outside_plan_m2: 0) whatever the data.
+    reasons = list(first) + reasons
     if len(set(reasons)) < len(reasons):
         raise RulesError(f"reasons {reasons} repeat one; give each exclusion and raster once")
     run = _Run(crs, p, tech, year, sp, excl, rs, reasons, rules.jurisdiction or ("", "", ""))

@@ -94,6 +94,8 @@ def flag_margins(result: SiteCheckResult, prep: LayerReport, rules: RuleSet) -> 
         did = np.array([rule.id in f for f in fired], dtype=bool)
         for k, said in _rule_flags(rule, result, applies, did):
             flags[k].append(said)
+    for k, said in _border_flags(result, rules):
+        flags[k].append(said)
     old = table["geometry_note"].fillna("").astype(str).tolist() if "geometry_note" in table else []
     notes = []
     for k in range(n):
@@ -108,6 +110,31 @@ def flag_margins(result: SiteCheckResult, prep: LayerReport, rules: RuleSet) -> 
             parts.append(old[k])
         notes.append("; ".join(parts))
     table["geometry_note"] = np.array(notes, dtype=object)
+
+
+def _border_flags(result: SiteCheckResult, rules: RuleSet) -> list[tuple[int, str]]:
+    """(project position, text) for each project that lies within :data:`MARGIN_M` (working
+    CRS, metres) both of a county inside the rules' jurisdiction and of one outside it (the
+    admin layer's counties, judged by their adcodes): a shift of that much could move it
+    across the province's border, which decides whether the plan applies at all (an
+    ``unassessed`` project outside, audit 10 D12). None without an admin layer or a
+    jurisdiction."""
+    frame = result.layers.frames.get("admin")
+    if frame is None or rules.jurisdiction is None or "adcode" not in frame:
+        return []
+    counties = frame[frame["level"].astype(str) == "county"] if "level" in frame else frame
+    out_rows = rules.outside(counties["adcode"].astype(str).to_numpy())
+    cg = counties.geometry.to_numpy()
+    geoms = result.table.geometry.to_numpy()
+    near = []
+    for sel in (out_rows, ~out_rows):
+        if not sel.any():
+            return []
+        hit = shapely.STRtree(cg[sel]).query(geoms, predicate="dwithin", distance=MARGIN_M)
+        near.append(set(hit[0].tolist()))
+    _, zh, en = rules.jurisdiction
+    text = f"the border of {en} ({zh}), where the plan applies, less than {MARGIN_M:g} m away"
+    return [(k, text) for k in sorted(near[0] & near[1])]
 
 
 def _applies(rule: Rule, table: pd.DataFrame) -> npt.NDArray[np.bool_]:

@@ -70,6 +70,7 @@ LEAD = [
     "nearest_area_id",
     "nearest_area_name",
     "nearest_area_kind",
+    "nearest_area_note",
     "city",
     "county",
     "adcode",
