@@ -834,14 +834,6 @@ class TargetIndex:
             self._reach[key] = (kratio, reach, wide)
         return kratio, reach, wide
 
-    def adopt_grid(self, grid: CellGrid | None) -> None:
-        """Take ``grid``, the :class:`CellGrid` of another index over the same targets (a
-        worker's clone: the grid is plain arrays, read-only, shared between threads), unless
-        this one has its own already."""
-        with self._lock:
-            if grid is not None and not self._grid:
-                self._grid.append(grid)
-
     def cell_grid(self) -> CellGrid | None:
         """The targets' :class:`CellGrid` (None unless they are polygons), built once."""
         with self._lock:

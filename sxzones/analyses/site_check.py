@@ -40,9 +40,7 @@ from sxzones.analyses.counties import Coverage, county_cover
 from sxzones.analyses.firm_zones import resolve_industries_noted, zone_label
 from sxzones.analyses.nearest import (
     CHUNK,
-    GRID_POINTS,
     KERNEL_INPUTS,
-    CellGrid,
     TargetIndex,
     county_table,
     kernels_loaded,
@@ -123,20 +121,6 @@ class SiteLayers:
         while len(self._workers) < k:
             self._workers.append(SiteLayers(self.frames, self.sources))
         return self._workers[:k]
-
-    def county_grid(self) -> CellGrid | None:
-        """The counties' :class:`~sxzones.analyses.nearest.CellGrid` (None without an admin
-        layer), built once and kept: a large batch's workers share it (0.07 – 0.1 s to build
-        for Shanxi's counties, which each worker's clone had built again)."""
-        if "admin" not in self.frames:
-            return None
-        return self.index("counties").cell_grid()
-
-    def share_county_grid(self, clones: Sequence[SiteLayers]) -> None:
-        """Give ``clones`` (:meth:`workers`) this one's counties' grid."""
-        grid = self.county_grid()
-        for c in clones:
-            c.index("counties").adopt_grid(grid)
 
     def index(self, role: str) -> TargetIndex:
         """The layer's spatial index, built on first use and kept (``counties``: the county
@@ -637,8 +621,6 @@ def check_sites(
             warm_up()
         chunks = np.array_split(np.arange(n), threads)
         clones = layers.workers(threads)
-        if min(len(c) for c in chunks) >= GRID_POINTS:  # the chunks place counties by the grid
-            layers.share_county_grid(clones)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             parts = list(
                 pool.map(

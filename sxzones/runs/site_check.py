@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -692,11 +691,9 @@ def compute_check(
     *,
     layers: SiteLayers | None = None,
     raw: RawLayer | None = None,
-    ready: threading.Thread | None = None,
 ) -> CheckRun:
     """Read and check the projects of ``opts`` (nothing written; ``raw``: the projects file
-    as read already, see :func:`read_projects`; ``ready``: a thread preparing ``layers``
-    while the projects are read, joined before the check)."""
+    as read already, see :func:`read_projects`)."""
     projects, prep = read_projects(
         _project_spec(opts),
         cat,
@@ -712,8 +709,6 @@ def compute_check(
         rules=ruleset,
     )
     layers = layers if layers is not None else site_layers(cat)
-    if ready is not None:
-        ready.join()
     result = _check(opts, projects, layers, ruleset)
     flag_margins(result, prep, ruleset)  # a datum with no published shift: said per project
     return CheckRun(projects, prep, layers, result, ruleset)
@@ -752,17 +747,12 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
     ``opts.reports``: ``all`` (a report per project), ``flagged`` (only projects whose verdict
     is conflict or conditional: a batch of 10,000 parcels otherwise writes 10,000 files, about
     20 ms each) or ``none``. ``opts.lang``: the language of the CSV, reports and map."""
-    grid = None
     if opts.projects is not None and _large_file(_project_spec(opts)):
         warm_up()  # the compiled distance kernels load while the projects and layers are read
-        layers = layers if layers is not None else site_layers(cat)
-        # and the counties' grid is built (numpy: on the other core) while the projects are
-        grid = threading.Thread(target=layers.county_grid, name="sxzones-county-grid")
-        grid.start()
     ruleset = check_rules(opts)
     hash_ahead([Path(cat.entry(n).path) for n in _layer_names(cat)])  # while the check works
     with check_publication(opts) as pub:
-        run = compute_check(opts, cat, ruleset, layers=layers, ready=grid)
+        run = compute_check(opts, cat, ruleset, layers=layers)
         write_check_run(opts, cat, run, pub)
         check_inputs(pub, run)
         written = pub.publish()
