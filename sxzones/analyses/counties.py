@@ -34,7 +34,7 @@ import numpy.typing as npt
 import shapely
 from pyproj import CRS
 
-from sxzones.analyses.nearest import GRID_POINTS, TargetIndex, county_lookup
+from sxzones.analyses.nearest import GRID_POINTS, TargetIndex, county_lookup, flat_parts
 from sxzones.geodesy import ellipsoidal_area, geodesic_distance
 
 __all__ = ["PARTED", "SLIVER_SHARE", "Coverage", "county_cover", "ground_length", "sliver"]
@@ -171,30 +171,12 @@ def _said_area(m2: float, parea: float) -> str:
     return f"{m2:,.0f} m² ({100 * m2 / parea:.1f} %) of the parcel"
 
 
-def _flat_parts(
-    geoms: npt.NDArray[np.object_],
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
-    """The single parts (points, lines, polygons) of ``geoms``, collections within
-    collections opened too, and the position of the geometry each comes from; empty parts
-    left out."""
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    while True:
-        multi = np.isin(shapely.get_type_id(parts), (4, 5, 6, 7))
-        if not multi.any():
-            break
-        sub, i = shapely.get_parts(parts[multi], return_index=True)
-        parts = np.concatenate([parts[~multi], sub])
-        owner = np.concatenate([owner[~multi], owner[multi][i]])
-    keep = ~shapely.is_empty(parts)
-    return parts[keep], owner[keep].astype(np.int64)
-
-
 def ground_length(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.float64]:
     """Lengths (m, on the ellipsoid of ``crs``) of the lines in each geometry (projected,
     edges straight in ``crs``; densified to 1 km and each piece measured as a geodesic,
     :func:`sxzones.geodesy.geodesic_distance`); points and polygons add nothing."""
     out = np.zeros(len(geoms))
-    parts, owner = _flat_parts(np.asarray(geoms, dtype=object))
+    parts, owner = flat_parts(np.asarray(geoms, dtype=object))
     line = np.isin(shapely.get_type_id(parts), (1, 2))
     if not line.any():
         return out
@@ -342,7 +324,7 @@ def _parted(
     0.1 % of its length) or of a polygon not listed. Sets the arrays and dicts as
     :func:`_spilled` does, and ``away`` (every part outside the jurisdiction, but slivers),
     ``partial`` (more than a sliver of some part outside, not all) and ``said``."""
-    parts, own = _flat_parts(geoms[at])
+    parts, own = flat_parts(geoms[at])
     dim = shapely.get_dimensions(parts)
     total = np.zeros((len(at), 3))
     np.add.at(total, (own, dim), _measure(parts, dim, crs))

@@ -188,6 +188,25 @@ class _Segments:
         return _group_boxes(self.xy, owner, self.start, self.count, SUB)
 
 
+def flat_parts(
+    geoms: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+    """The single parts (points, lines, polygons) of ``geoms``, collections within
+    collections opened too, and the position of the geometry each comes from; empty parts
+    left out. (The counties a geometry covers and its nearest-distance segments take its
+    parts from here.)"""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    while True:
+        multi = np.isin(shapely.get_type_id(parts), (4, 5, 6, 7))
+        if not multi.any():
+            break
+        sub, i = shapely.get_parts(parts[multi], return_index=True)
+        parts = np.concatenate([parts[~multi], sub])
+        owner = np.concatenate([owner[~multi], owner[multi][i]])
+    keep = ~shapely.is_empty(parts)
+    return parts[keep], owner[keep].astype(np.int64)
+
+
 def _part_segments(
     geoms: npt.NDArray[np.object_],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
@@ -197,17 +216,14 @@ def _part_segments(
     each point of a multipoint or collection as a segment of length zero (a multipoint's or
     a line's parts had been taken for rings: none found, no segment, distance 0 to any
     area)."""
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    while len(parts) and (shapely.get_type_id(parts) >= 4).any():  # collections in collections
-        more, of = shapely.get_parts(parts, return_index=True)
-        parts, part_of = more, part_of[of]
+    parts, part_of = flat_parts(geoms)
     kind = shapely.get_type_id(parts)
     poly, linear = kind == 3, (kind == 1) | (kind == 2)
     rings, ring_of = shapely.get_rings(parts[poly], return_index=True)
     line_part = np.concatenate([np.flatnonzero(poly)[ring_of], np.flatnonzero(linear)])
     coords, ci = shapely.get_coordinates(np.concatenate([rings, parts[linear]]), return_index=True)
     owner = part_of[line_part[ci]]
-    pts = np.flatnonzero((kind == 0) & ~shapely.is_empty(parts))
+    pts = np.flatnonzero(kind == 0)
     if len(pts):  # each point its coordinate twice: one zero-length segment of its own
         coords = np.vstack([coords, np.repeat(shapely.get_coordinates(parts[pts]), 2, axis=0)])
         ci = np.concatenate([ci, np.repeat(len(line_part) + np.arange(len(pts)), 2)])
