@@ -116,3 +116,18 @@ def test_control_units_paired_by_their_grid_as_by_the_tests(monkeypatch, parcels
     cu = grid.pairs["control_units"]
     whole = cu["overlap_pct"].to_numpy() == 100.0
     assert whole.sum() > 3000 and (~whole).sum() > 300  # parcels within one unit, and across
+
+
+@pytest.mark.parametrize("cols", [1, 5, 62, 63, 70])
+def test_distinct_rows_as_numpy_unique(cols):
+    """The rules' combinations per project: the same distinct rows as np.unique(axis=0) and
+    each row mapped back to its own."""
+    rng = np.random.default_rng(cols)
+    base = rng.random((7, cols)) < 0.3
+    fired = base[rng.integers(0, 7, 5000)]
+    combos, which = sc._distinct_rows(fired)
+    assert (combos[which] == fired).all()
+    ref = np.unique(fired, axis=0)
+    assert len(combos) == len(ref)
+    assert {r.tobytes() for r in combos} == {r.tobytes() for r in ref}
+    assert sc._distinct_rows(np.zeros((0, cols), dtype=bool))[1].shape == (0,)
