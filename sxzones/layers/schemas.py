@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ROLES", "Provenance", "Role"]
+__all__ = ["DBF_NAME_BYTES", "ROLES", "Provenance", "Role", "dbf_cut_forms"]
 
 
 @dataclass(frozen=True)
@@ -328,6 +328,34 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "level": ("级别", "层级", "JB"),
     },
 }
+
+#: The bytes a dBase (.dbf) field name holds: a shapefile's names longer than this are cut.
+DBF_NAME_BYTES = 10
+#: The encodings a shapefile's names are cut in: GBK cuts 统一社会信用代码 to 统一社会信 (5
+#: characters); UTF-8 to 统一社 and 1 byte of 会, which the reader drops (3 characters).
+_DBF_NAME_CODECS = ("gbk", "utf-8")
+
+
+def dbf_cut_forms(name: str) -> tuple[str, ...]:
+    """The forms ``name`` takes as a shapefile's field name, cut to a .dbf's 10 bytes by the
+    GIS that wrote it (in GBK and in UTF-8, a character cut in two dropped); empty when the
+    name fits.
+
+    >>> dbf_cut_forms("统一社会信用代码")
+    ('统一社会信', '统一社')
+    >>> dbf_cut_forms("industry_code"), dbf_cut_forms("行业")
+    (('industry_c',), ())
+    """
+    out: dict[str, None] = {}
+    for codec in _DBF_NAME_CODECS:
+        try:
+            raw = name.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        if len(raw) > DBF_NAME_BYTES:
+            out[raw[:DBF_NAME_BYTES].decode(codec, "ignore")] = None
+    return tuple(out)
+
 
 #: Values agencies write for enumerated fields, per role and field: canonical value ->
 #: usual words. Candidate kinds come from the rules' vocabulary (see ``validate``).

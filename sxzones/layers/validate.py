@@ -43,10 +43,17 @@ from sxzones._util import gc_paused
 from sxzones.crs import SHANXI_BOUNDS, check_coordinates, convert_geometries
 from sxzones.errors import LayerError, SxzonesError
 from sxzones.layers.readers import GEOMETRY_PROBLEM, ROW, RawLayer
-from sxzones.layers.schemas import FIELD_NAMES, ROLES, VALUE_WORDS, Provenance, Role
+from sxzones.layers.schemas import (
+    FIELD_NAMES,
+    ROLES,
+    VALUE_WORDS,
+    Provenance,
+    Role,
+    dbf_cut_forms,
+)
 from sxzones.vocab import id_key, normalise
 
-__all__ = ["Finding", "LayerReport", "usual_fields", "validate_layer"]
+__all__ = ["Finding", "LayerReport", "cut_headers", "usual_fields", "validate_layer"]
 
 Kind = Literal["refused", "rejected", "repaired", "note"]
 
@@ -333,25 +340,96 @@ def _builtin_names(frame: pd.DataFrame, role: Role, taken: set[str]) -> dict[str
     return usual_fields(_fields_present(frame), role, taken)
 
 
+def _role_fields(role: Role) -> tuple[str, ...]:
+    """The canonical fields of ``role`` that validation reads (id, required, optional)."""
+    canon = dict.fromkeys((*role.required, *role.optional, *role.one_of))
+    if role.id_field:
+        canon[role.id_field] = None
+    return tuple(canon)
+
+
+@lru_cache(maxsize=64)
+def _cut_words(role_name: str, canons: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Normalised DBF-cut form -> {canonical field: the usual name cut so}, for the names of
+    ``canons`` (the canonical name and its usual names, :data:`FIELD_NAMES`) longer than a
+    .dbf's 10 bytes; forms that are a usual name in full are left out."""
+    words = {c: (c, *FIELD_NAMES.get(role_name, {}).get(c, ())) for c in canons}
+    full = {normalise(w) for ws in words.values() for w in ws}
+    out: dict[str, dict[str, str]] = {}
+    for canon, ws in words.items():
+        for w in ws:
+            for cut in dbf_cut_forms(w):
+                if normalise(cut) not in full:
+                    out.setdefault(normalise(cut), {}).setdefault(canon, w)
+    return out
+
+
+def cut_headers(columns: Iterable[str], role: Role) -> dict[str, dict[str, str]]:
+    """Column -> {canonical field: usual name} for the columns of ``columns`` that are a
+    usual name cut to a shapefile's 10-byte field names (统一社会信 for 统一社会信用代码 in
+    a GBK .dbf, 统一社 in a UTF-8 one, ``industry_c`` for ``industry_code``). A column with
+    two canonical fields is ambiguous (行业类: 行业类别 or 行业类别代码).
+
+    >>> cut_headers(["统一社会信", "行业类", "名称"], ROLES["firms"])["统一社会信"]
+    {'firm_id': '统一社会信用代码'}
+    >>> sorted(cut_headers(["行业类"], ROLES["firms"])["行业类"])
+    ['industry', 'industry_code']
+    """
+    cuts = _cut_words(role.name, _role_fields(role))
+    return {c: cuts[normalise(c)] for c in columns if normalise(c) in cuts}
+
+
+def _free_claims(
+    claims: Mapping[str, str], columns: Collection[str], taken: Collection[str]
+) -> list[str]:
+    """The canonical fields a cut header could be that no column or mapping gives yet."""
+    return [c for c in claims if c not in columns and c not in taken]
+
+
 def usual_fields(columns: list[str], role: Role, taken: Collection[str] = ()) -> dict[str, str]:
     """Canonical field -> the column of ``columns`` that holds it by a usual name
-    (:data:`~sxzones.layers.schemas.FIELD_NAMES`: 企业编号, 行业 ...), where exactly one such
-    column is present, the canonical name is not a column itself and nothing in ``taken``
-    (a mapping's fields and columns) claims it: what validation reads without a mapping."""
+    (:data:`~sxzones.layers.schemas.FIELD_NAMES`: 企业编号, 行业 ...), in full or cut to a
+    shapefile's 10 bytes (:func:`cut_headers`; a cut that could be two fields is not read),
+    where exactly one such column is present, the canonical name is not a column itself and
+    nothing in ``taken`` (a mapping's fields and columns) claims it: what validation reads
+    without a mapping."""
     by_key = _by_key(columns)
     out: dict[str, str] = {}
-    canon_fields = dict.fromkeys((*role.required, *role.optional, *role.one_of))
-    if role.id_field:
-        canon_fields[role.id_field] = None
-    for canon in canon_fields:
+    cut = {
+        c: free[0]
+        for c, claims in cut_headers(columns, role).items()
+        if len(free := _free_claims(claims, columns, taken)) == 1
+    }
+    for canon in _role_fields(role):
         if canon in columns or canon in taken:
             continue
         words = (canon, *FIELD_NAMES.get(role.name, {}).get(canon, ()))
         hits = list(dict.fromkeys(c for w in words for c in by_key.get(normalise(w), [])))
+        hits += [c for c, claim in cut.items() if claim == canon and c not in hits]
         hits = [h for h in hits if h not in taken and h not in out.values()]
         if len(hits) == 1:
             out[canon] = hits[0]
     return out
+
+
+def _refuse_ambiguous_cuts(raw: RawLayer, role: Role, taken: Collection[str]) -> None:
+    """Refuse a column that is the 10-byte cut of usual names of two fields (a UTF-8 .dbf's
+    行业类: 行业类别 or 行业类别代码) when no mapping says which: reading either could be
+    wrong, leaving it unread could drop the field."""
+    columns = _fields_present(raw.frame)
+    for col, claims in cut_headers(columns, role).items():
+        free = _free_claims(claims, columns, taken)
+        if col in taken or len(free) < 2:
+            continue
+        could = " or ".join(f"{claims[c]} ({c})" for c in free)
+        fixes = " or ".join(f"--field {c}={col}" for c in free)
+        raise LayerError(
+            f"{raw.path}: field {col!r} is a name cut to a shapefile's 10 bytes and could be "
+            f"{could}; which one cannot be known (字段 {col} 可能是 "
+            f"{'或'.join(claims[c] for c in free)}，shapefile 字段名限 10 字节). Fix: say "
+            f"which: {fixes} (or fields = {{ {free[0]} = \"{col}\" }} in the catalogue "
+            "entry), or save the layer as a GeoPackage, which keeps whole names"
+        )
 
 
 def _refuse_twins(raw: RawLayer, role: Role, taken: set[str]) -> None:
@@ -420,6 +498,7 @@ def _map_fields(
         )
     mapping = {canon: src for canon, src in fields.items() if canon != src}
     _refuse_twins(raw, role, set(fields) | set(fields.values()))
+    _refuse_ambiguous_cuts(raw, role, set(fields) | set(fields.values()))
     if clash := [c for c in mapping if c in frame.columns and c not in mapping.values()]:
         # --field industry=行业 beside a column named industry: that column is the user's,
         # kept as input_industry (two columns of one name cannot be told apart)
@@ -1198,8 +1277,16 @@ def validate_layer(
     for text in raw.frame.attrs.get("inferred", []):  # e.g. a 界址点 zone read from eastings
         report.findings.append(Finding("note", "inferred", text, word=raw.row_word))
     report.findings += read_findings(raw.notes, raw.row_word)  # said, not only kept
+    cut = cut_headers(names.values(), r)
     for canon, src in names.items():  # said in the report: what was read how
-        if src == f"{raw.row_word} number":
+        if src in cut and canon not in (fields or {}):
+            full = cut[src][canon]
+            text = (
+                f"field {src} read as {canon}: {full} cut to a shapefile's 10-byte field "
+                f"name (字段 {src} 读作 {full}（shapefile 字段名限 10 字节）)"
+            )
+            code = "field_read_as"
+        elif src == f"{raw.row_word} number":
             text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"
         elif src.startswith("type digit of "):
             text = f"{canon}: the {src} (ZH + adcode + 1 priority / 2 key / 3 general + serial)"
