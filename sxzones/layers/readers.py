@@ -312,10 +312,15 @@ def _shapefile_encoding(path: Path, encoding: str | None, notes: list[str]) -> s
 
 
 def _sniffed_encoding(path: Path, notes: list[str], why: str) -> str:
-    """UTF-8 where all the attribute text decodes so, else GB18030 (a superset of GBK, the
-    encoding of most Chinese shapefiles); ``why`` says in the note why it was sniffed."""
+    """UTF-8 where all the attribute text decodes so (field names cut inside a character at
+    the .dbf's 10 bytes, as GDAL writes 4-character Chinese names, count as UTF-8), else
+    GB18030 (a superset of GBK, the encoding of most Chinese shapefiles); ``why`` says in
+    the note why it was sniffed."""
     try:
-        pyogrio.read_dataframe(path, read_geometry=False, encoding="UTF-8")
+        if _cut_names(path, "UTF-8") is None:
+            pyogrio.read_dataframe(path, read_geometry=False, encoding="UTF-8")
+        else:  # the names decode once their cut character is dropped: the text decides
+            _recoded(pyogrio.read_dataframe(path, read_geometry=False, encoding=_BYTES), "UTF-8")
     except UnicodeDecodeError:
         notes.append(f"attributes read as GB18030 ({why}; the text is not UTF-8)")
         return "GB18030"
@@ -350,6 +355,92 @@ def _cpg_codec(said: str) -> str | None:
         return codecs.lookup(f"cp{key}" if key.isdigit() else said.strip()).name
     except LookupError:
         return None
+
+
+#: The encoding a shapefile with cut field names is read in: each byte one character, so
+#: that names and text come back as their bytes, decoded here (:func:`_recoded`).
+_BYTES = "ISO-8859-1"
+
+
+def _dbf_names(dbf: Path) -> list[bytes]:
+    """The field names of a .dbf as its header stores them (at most 10 bytes each)."""
+    with dbf.open("rb") as fh:
+        head = fh.read(32)
+        desc = fh.read(max(int.from_bytes(head[8:10], "little") - 32, 0))
+    names = []
+    for k in range(0, len(desc) - 31, 32):
+        if desc[k] == 0x0D:
+            break
+        names.append(desc[k : k + 11].split(b"\0")[0])
+    return names
+
+
+def _cut_names(path: Path, encoding: str) -> dict[str, str] | None:
+    """A shapefile's field names that were cut inside a character at the .dbf's 10 bytes
+    (GDAL writes 地块编号 in UTF-8 as 地块编 and the first byte of 号, which no reader
+    decodes): each name as :data:`_BYTES` reads it -> the name in ``encoding``, the cut
+    character dropped. None when no name is cut so, or one does not decode even then (the
+    text is in another encoding: refused as that)."""
+    out, cut = {}, False
+    for raw in _dbf_names(path.with_suffix(".dbf")):
+        for k in range(4):  # a character is at most 4 bytes (GB18030, UTF-8)
+            try:
+                name = raw[: len(raw) - k].decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if name:
+                break
+        else:
+            return None
+        out[raw.decode(_BYTES)], cut = name, cut or k > 0
+    return out if cut else None
+
+
+def _recoded(frame: pd.DataFrame, encoding: str) -> pd.DataFrame:
+    """The text cells of a frame read as :data:`_BYTES` decoded in ``encoding`` (strictly:
+    a cell that does not decode raises UnicodeDecodeError)."""
+    frame = frame.copy()
+    for col in frame.columns:
+        if pd.api.types.is_object_dtype(frame[col]) or pd.api.types.is_string_dtype(frame[col]):
+            text = [
+                v.encode(_BYTES).decode(encoding) if isinstance(v, str) else v for v in frame[col]
+            ]
+            frame[col] = pd.Series(text, index=frame.index, dtype=frame[col].dtype)
+    return frame
+
+
+def _read_cut_names(
+    path: Path,
+    layer: str | int | None,
+    encoding: str,
+    where: str | None,
+    names: dict[str, str],
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    """A shapefile whose field names were cut inside a character (see :func:`_cut_names`):
+    read as bytes, the names decoded without their cut character, the text cells in
+    ``encoding`` (they are whole); the names said in ``notes``."""
+    if len(set(names.values())) < len(names):
+        raise _refuse(
+            path,
+            "two field names are the same once the characters the .dbf's 10 bytes cut in two "
+            f"are dropped: {', '.join(names.values())}",
+            "rename the fields in the GIS to at most 3 Chinese characters (UTF-8) or 5 (GBK), "
+            "or save the layer as a GeoPackage, which keeps whole names",
+        )
+    selected = where.encode(encoding).decode(_BYTES) if where else None
+    frame = _recoded(_read_geometries(path, layer, _BYTES, selected), encoding)
+    frame = frame.rename(columns=names)
+    said = [
+        f"{raw.encode(_BYTES).decode(encoding, 'backslashreplace')} as {name}"
+        for raw, name in names.items()
+        if raw.encode(_BYTES) != name.encode(encoding)
+    ]
+    notes.append(
+        f"field names cut inside a character at a shapefile's 10 bytes, read without it: "
+        f"{'; '.join(said)} (字段名在 10 字节处截断了半个字符，已去掉；--field 用截断后的名称)"
+    )
+    return frame
 
 
 def _dbf_texts(dbf: Path, limit: int = 1 << 20) -> list[tuple[int, str, bytes]]:
@@ -915,8 +1006,11 @@ def _read_vector(
         if suffix == ".dxf" and layer is not None:  # a CAD layer, unless GDAL's own name
             listed = [str(n) for n, _ in pyogrio.list_layers(path)]
             cad_layer, layer = (None, layer) if str(layer) in listed else (str(layer), None)
+        cut = _cut_names(path, encoding or "UTF-8") if suffix == ".shp" else None
         with _unconverted_text_refused(path, encoding):
-            if suffix in _ALL_LAYERS and layer is None:
+            if cut is not None:
+                frame = _read_cut_names(path, layer, encoding or "UTF-8", where, cut, notes)
+            elif suffix in _ALL_LAYERS and layer is None:
                 frame = _read_folders(path, encoding, where, notes)
             else:
                 frame = _read_geometries(path, layer, encoding, where)
@@ -927,7 +1021,9 @@ def _read_vector(
         raise _refuse(
             path,
             f"attribute text is not {encoding or 'UTF-8'} ({exc.reason})",
-            "pass the encoding, e.g. --encoding GB18030",
+            "pass the encoding the file was written in, e.g. --encoding "
+            + ("UTF-8" if str(encoding).upper() in ("GB18030", "GBK", "CP936") else "GB18030")
+            + ", or save the layer as a GeoPackage (always UTF-8)",
         ) from exc
     except (
         pyogrio.errors.DataSourceError,

@@ -178,6 +178,7 @@ _SAID_READ_NOTES = (
     "web page: table ",
     "geometries read from the WKT text",
     "read by its content:",
+    "field names cut inside a character",
 )
 
 
@@ -427,7 +428,7 @@ def _refuse_ambiguous_cuts(raw: RawLayer, role: Role, taken: Collection[str]) ->
             f"{raw.path}: field {col!r} is a name cut to a shapefile's 10 bytes and could be "
             f"{could}; which one cannot be known (字段 {col} 可能是 "
             f"{'或'.join(claims[c] for c in free)}，shapefile 字段名限 10 字节). Fix: say "
-            f"which: {fixes} (or fields = {{ {free[0]} = \"{col}\" }} in the catalogue "
+            f'which: {fixes} (or fields = {{ {free[0]} = "{col}" }} in the catalogue '
             "entry), or save the layer as a GeoPackage, which keeps whole names"
         )
 
