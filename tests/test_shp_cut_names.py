@@ -265,3 +265,11 @@ def test_layers_validate_reads_a_utf8_cut_shapefile(tmp_path: Path) -> None:
     assert code == 0, output
     assert "3 read, 2 loaded, 1 rejected" in output
     assert "field names cut inside a character" in output
+
+
+def test_the_upload_limit_counts_a_utf8_cut_shapefile(tmp_path: Path) -> None:
+    """The page's feature limit read the names and let the file through uncounted."""
+    from sxzones.serve.uploads import Limits, UploadError, check_limits
+
+    with pytest.raises(UploadError, match="holds 3 features \\(limit 2\\)"):
+        check_limits(_firms(tmp_path, "UTF-8"), Limits(max_features=2))

@@ -289,13 +289,15 @@ def check_limits(path: Path, limits: Limits, layer: str | None = None) -> None:
             vertices = n
         elif path.suffix in _VECTOR - {".parquet"}:
             names, which = _vector_layers(path, layer)
+            # a shapefile's names cut inside a character do not decode: counted as bytes
+            kw = {"encoding": "ISO-8859-1"} if path.suffix.lower() == ".shp" else {}
             for name in names:
-                n += int(pyogrio.read_info(path, layer=name).get("features") or 0)
+                n += int(pyogrio.read_info(path, layer=name, **kw).get("features") or 0)
             if n <= limits.max_features:
                 for name in names:
                     with warnings.catch_warnings():  # GDAL closes rings, as the readers do
                         warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
-                        frame = pyogrio.read_dataframe(path, layer=name, columns=[])
+                        frame = pyogrio.read_dataframe(path, layer=name, columns=[], **kw)
                     vertices += int(np.sum(shapely.get_num_coordinates(frame.geometry.to_numpy())))
     except UploadError:
         raise
