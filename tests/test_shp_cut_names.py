@@ -189,8 +189,15 @@ def test_gbk_cut_kind_makes_the_capacity_swap_conditional(tmp_path: Path) -> Non
 # ---- E13: UTF-8, names cut inside a character ----------------------------------------------
 
 
-def test_utf8_cut_names_are_read_without_the_cut_character(tmp_path: Path) -> None:
-    raw = read_file(_firms(tmp_path, "UTF-8"))
+@pytest.mark.parametrize("cpg", [True, False])
+def test_utf8_cut_names_are_read_without_the_cut_character(tmp_path: Path, cpg: bool) -> None:
+    """With its .cpg, and without (the text is sniffed: the cut names no longer make it
+    GB18030)."""
+    shp = _firms(tmp_path, "UTF-8")
+    if not cpg:
+        shp.with_suffix(".cpg").unlink()
+    raw = read_file(shp)
+    assert ("attributes read as UTF-8 (no .cpg)" in raw.notes) is not cpg
     assert [c for c in raw.frame.columns if c not in ("geometry", "source_row")] == [
         "统一社",
         "企业名",
