@@ -563,6 +563,8 @@ def translate_notes(text: str, lang: Lang, *, lab: Labels | None = None) -> str:
 _ROW_WORDS_ZH = {"row": "行", "feature": "个要素", "parcel": "个地块"}
 #: Where a pattern's match may end in a ``; ``-joined note (:func:`translate_note`).
 _PART_END = r"(?=; |$)"
+#: "row 2: " in a list of rows and their values (the parts' reasons).
+_ROWS_SAID = re.compile(r"\b(row|feature|parcel) (\d+): ")
 
 
 @lru_cache(maxsize=4)
@@ -580,7 +582,9 @@ def _reject_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 class _Groups(Mapping[str, str]):
     """The named forms of a match's groups a Chinese form may use, made when asked for:
     ``f0`` a field's label, ``w0`` a row word, ``t0`` the group read as notes, ``l0`` a list
-    of rows, ``d0`` a datum, ``u0`` a control unit's type (see ``i18n.toml``)."""
+    of rows, ``d0`` a datum, ``u0`` a control unit's type, ``n0`` a project or candidate,
+    ``j0`` the group read as a rejected row's reason, ``r0`` rows and their values (see
+    ``i18n.toml``)."""
 
     def __init__(self, groups: list[str], lab: Labels) -> None:
         self.groups, self.lab = groups, lab
@@ -604,6 +608,13 @@ class _Groups(Mapping[str, str]):
             return lab.values.get("datum", {}).get(x, x)
         if form == "u":
             return lab.values.get("unit_type", {}).get(x, x)
+        if form == "n":
+            return lab.values.get("noun", {}).get(x, x)
+        if form == "j":
+            return translate_reject(x, "zh", lab=lab)
+        if form == "r":  # "row 2: 化工, row 3: 焦化 and 2 more"
+            said = _ROWS_SAID.sub(lambda m: f"第 {m[2]} {_ROW_WORDS_ZH[m[1]]}：", x)
+            return re.sub(r" and (\d+) more$", r" 等（另 \1 个）", said).replace(", 第", "，第")
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from sxzones.cli import cli
-from sxzones.i18n import translate_note
+from sxzones.i18n import translate_note, translate_reject
 
 #: Two parts of P5 (化工 and chemical agree), the second with a blank 建设性质; one project
 #: whose kind is blank; a bow-tie parcel that repair makes valid.
@@ -148,3 +148,64 @@ def test_a_note_no_pattern_fits_stays_as_written() -> None:
                           "strictest reading", "zh") == (
         "something new；建设性质为空：按新建研判（最严格的读法）"
     )  # fmt: skip
+
+
+#: Q1's rows name different industries (row 3's WKT unreadable too); Q2's second part is
+#: unreadable; Z9 is checked.
+PARTS_REJECTED = (
+    "项目编号,行业,建设性质,WKT\n"
+    'Q1,化工,新建,"POLYGON((112.30 37.90,112.305 37.90,112.305 37.905,112.30 37.905,'
+    '112.30 37.90))"\n'
+    'Q1,焦化,新建,"POLYGON((112.31"\n'
+    'Q1,化工,新建,"POLYGON((112.32 37.90,112.325 37.90,112.325 37.905,112.32 37.905,'
+    '112.32 37.90))"\n'
+    'Q2,化工,新建,"POLYGON((112.30 37.92,112.305 37.92,112.305 37.925,112.30 37.925,'
+    '112.30 37.92))"\n'
+    'q2,化工,新建,"POLYGON((112.31 37.92"\n'
+    'Z9,化工,新建,"POLYGON((112.40 37.90,112.405 37.90,112.405 37.905,112.40 37.905,'
+    '112.40 37.90))"\n'
+)
+
+
+def test_parts_rejected_reasons_in_chinese(tmp_path: Path) -> None:
+    out = _check(tmp_path, "q.csv", PARTS_REJECTED, "--crs", "cgcs2000")
+    with (out / "rejects.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = {int(r["原始行号"]): r for r in csv.DictReader(fh)}
+    differ = "行业不同（第 2 行：化工，第 3 行：焦化，第 4 行：化工）"
+    assert rows[2]["原因"] == (
+        f"项目编号“Q1”还出现在第 3、4 行，以上各行不能构成同一项目：{differ}。如为同一项目的"
+        "各部分，请使其行业和建设性质一致（并给出地块而不是点）；如为不同项目，请各给独立的"
+        "项目编号（第 3 行也须另行更正）"
+    )
+    assert rows[3]["原因"] == (
+        f"WKT 缺失或无法读取；此外，项目编号“Q1”还出现在第 2、4 行，以上各行不能构成同一项目"
+        f"（{differ}）：如为不同项目，请各给独立的项目编号"
+    )
+    assert rows[5]["原因"] == (
+        "项目编号“Q2”的另一部分（第 6 行）已被剔除（WKT 缺失或无法读取）：不能只凭部分用地"
+        "研判该项目。请更正第 6 行"
+    )
+    assert rows[5]["问题代码"] == "同一编号的另一部分被剔除，本部分不单独研判"
+
+
+def test_points_and_a_point_beside_a_parcel_in_chinese() -> None:
+    fix = (
+        "Fix: if the rows are parts of one project, give them the same industry and kind (and "
+        "its parcels, not points); if they are different projects, give each its own 项目编号"
+    )
+    points = (
+        "项目编号 'P1' is also given on row 3, and the rows cannot be one project: points, and "
+        f"a project's site is not several points. {fix}"
+    )
+    mixed = (
+        "项目编号 'p4' (also written 'P4') is also given on row 9, and the rows cannot be one "
+        f"project: a point and a parcel. {fix}"
+    )
+    tail = "如为同一项目的各部分，请使其行业和建设性质一致（并给出地块而不是点）；如为不同项目，请各给独立的项目编号"
+    assert translate_reject(points, "zh") == (
+        f"项目编号“P1”还出现在第 3 行，以上各行不能构成同一项目：均为点，而项目的用地不是多个点。{tail}"
+    )
+    assert translate_reject(mixed, "zh") == (
+        f"项目编号“p4”（又写作“P4”）还出现在第 9 行，以上各行不能构成同一项目：既有点又有地块。{tail}"
+    )
+    assert translate_reject(points, "en") == points
