@@ -283,6 +283,9 @@ def _geometry_notes(
     for per_row in said or []:
         for r, note in per_row.items():
             notes.setdefault(r, []).append(note)
+    if not notes:  # most files: no note (100,000 rows: 40 ms of joins of nothing)
+        projects["geometry_note"] = np.full(len(projects), "", dtype=object)
+        return
     projects["geometry_note"] = ["; ".join(notes.get(int(r), ())) for r in projects[ROW]]
 
 
