@@ -85,9 +85,12 @@ def sweep_stale(tmp: Path | None = None) -> list[Path]:
     the machine's shutdown) cannot remove its own. Only folders named ``sxzones-serve-<pid>-
     <random>`` of this user whose process ``<pid>`` does not exist go; a running server's
     folder, another user's, and folders named otherwise (by earlier versions: their owner
-    cannot be told) stay. Returns the folders removed."""
+    cannot be told) stay. Returns the folders removed. POSIX only: on Windows ``os.kill``
+    would end the process it asks about, so nothing is removed there."""
     base = Path(tmp or tempfile.gettempdir())
     gone: list[Path] = []
+    if os.name != "posix":
+        return gone
     try:
         entries = list(base.glob(f"{PREFIX}*"))
     except OSError:
