@@ -25,6 +25,7 @@ from sxzones.options import ServeOptions
 from sxzones.serve import create_app
 from sxzones.serve.state import PREFIX, sweep_stale
 
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and process ids")
 TMP = Path(tempfile.gettempdir())
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the servers' messages go (read when one does not start).
