@@ -280,3 +280,18 @@ def test_the_upload_limit_counts_a_utf8_cut_shapefile(tmp_path: Path) -> None:
 
     with pytest.raises(UploadError, match="holds 3 features \\(limit 2\\)"):
         check_limits(_firms(tmp_path, "UTF-8"), Limits(max_features=2))
+
+
+def test_a_mapping_by_the_whole_name_finds_the_cut_field(tmp_path: Path) -> None:
+    """``--field firm_id=统一社会信用代码`` (or a catalogue's fields) over a GBK .dbf that holds
+    统一社会信: the mapping is read from that column, said; it was refused as missing."""
+    out = tmp_path / "o"
+    firms, bu = _firms(tmp_path, "GBK"), _builtup(tmp_path)
+    code, output = _cli(
+        "firms", "--firms", str(firms), "--builtup", str(bu), "--out", str(out),
+        "--field", "firm_id=统一社会信用代码", "--field", "name=企业名称",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "字段 统一社会信 读作 统一社会信用代码（shapefile 字段名限 10 字节）" in output
+    assert "字段 企业名称 读作" not in output  # whole: nothing to say
+    assert _csv(out / "firm_zones.csv")["firm_id"].tolist() == [CODE_A, CODE_B]

@@ -476,6 +476,20 @@ def _unit_type_from_code(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, boo
     return frame, True
 
 
+def _cut_sources(columns: list[str], fields: Mapping[str, str]) -> dict[str, str]:
+    """A mapping whose source field the file lacks but holds cut to a shapefile's 10 bytes
+    (the catalogue's 环境管控单元编码, the .dbf's 环境管控单) pointed at that one column."""
+    out = dict(fields)
+    by_key = _by_key(columns)
+    for canon, src in fields.items():
+        if src in columns:
+            continue
+        cut = {c for form in dbf_cut_forms(src) for c in by_key.get(normalise(form), [])}
+        if len(cut) == 1:
+            out[canon] = cut.pop()
+    return out
+
+
 def _map_fields(
     raw: RawLayer,
     role: Role,
@@ -489,6 +503,7 @@ def _map_fields(
     Returns the frame, canonical -> the user's field name, and the id field."""
     frame = raw.frame
     present = _fields_present(frame)
+    fields = _cut_sources(present, fields)
     missing_src = {canon: src for canon, src in fields.items() if src not in frame.columns}
     if missing_src:
         pairs = ", ".join(f"{c} <- {s!r}" for c, s in missing_src.items())
@@ -1280,8 +1295,9 @@ def validate_layer(
     report.findings += read_findings(raw.notes, raw.row_word)  # said, not only kept
     cut = cut_headers(names.values(), r)
     for canon, src in names.items():  # said in the report: what was read how
-        if src in cut and canon not in (fields or {}):
-            full = cut[src][canon]
+        mapped = (fields or {}).get(canon)
+        if (src in cut and mapped is None) or (mapped is not None and mapped != src):
+            full = cut[src][canon] if mapped is None else mapped
             text = (
                 f"field {src} read as {canon}: {full} cut to a shapefile's 10-byte field "
                 f"name (字段 {src} 读作 {full}（shapefile 字段名限 10 字节）)"
