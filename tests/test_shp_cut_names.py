@@ -295,3 +295,26 @@ def test_a_mapping_by_the_whole_name_finds_the_cut_field(tmp_path: Path) -> None
     assert "字段 统一社会信 读作 统一社会信用代码（shapefile 字段名限 10 字节）" in output
     assert "字段 企业名称 读作" not in output  # whole: nothing to say
     assert _csv(out / "firm_zones.csv")["firm_id"].tolist() == [CODE_A, CODE_B]
+
+
+def test_an_id_column_under_a_name_not_known_is_named_in_the_note(tmp_path: Path) -> None:
+    """ "the file has no id field" was said of a file holding the credit codes under another
+    name (信用代码号): the note names that column and the --field that reads it."""
+    p = tmp_path / "f.csv"
+    p.write_text(
+        f"信用代码号,企业名称,行业,经度,纬度\n{CODE_A},甲焦化,焦化,112.60,37.75\n"
+        f"{CODE_B},乙焦化,焦化,112.61,37.75\n",
+        "utf-8",
+    )
+    bu, out = _builtup(tmp_path), tmp_path / "o"
+    base = ["firms", "--firms", str(p), "--builtup", str(bu), "--crs", "cgcs2000"]
+    code, output = _cli(*base, "--out", str(out))
+    assert code == 0, output
+    assert (
+        "firm_id: the row number (the file has no id field it reads; column 信用代码号 holds "
+        "统一社会信用代码: --field firm_id=信用代码号 reads them as the id)"
+    ) in output
+    assert _csv(out / "firm_zones.csv")["firm_id"].tolist() == ["2", "3"]  # rows as shown
+    code, output = _cli(*base, "--field", "firm_id=信用代码号", "--out", str(tmp_path / "m"))
+    assert code == 0, output
+    assert _csv(tmp_path / "m" / "firm_zones.csv")["firm_id"].tolist() == [CODE_A, CODE_B]

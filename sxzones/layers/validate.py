@@ -476,6 +476,28 @@ def _unit_type_from_code(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, boo
     return frame, True
 
 
+#: A 统一社会信用代码 (GB 32100-2015): 18 digits and upper-case letters.
+_CREDIT_CODE = r"[0-9A-Z]{18}"
+
+
+def _credit_code_columns(frame: pd.DataFrame, names: Mapping[str, str]) -> list[str]:
+    """The text columns not read as a field whose first 1,000 filled cells all hold a
+    统一社会信用代码: a firm id under a name not known (a note names them with the fix)."""
+    read = set(names.values())
+    out = []
+    for col in _fields_present(frame):
+        values = frame[col]
+        if col in read or not (
+            pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+        ):
+            continue
+        text = values.dropna().astype(str).str.strip()
+        text = text[text != ""].head(1000)
+        if len(text) and bool(text.str.fullmatch(_CREDIT_CODE).all()):
+            out.append(col)
+    return out
+
+
 def _cut_sources(columns: list[str], fields: Mapping[str, str]) -> dict[str, str]:
     """A mapping whose source field the file lacks but holds cut to a shapefile's 10 bytes
     (the catalogue's 环境管控单元编码, the .dbf's 环境管控单) pointed at that one column."""
@@ -1305,6 +1327,11 @@ def validate_layer(
             code = "field_read_as"
         elif src == f"{raw.row_word} number":
             text, code = f"{canon}: the {src} (the file has no id field)", "id_from_row"
+            if r.name == "firms" and (codes := _credit_code_columns(raw.frame, names)):
+                text = (
+                    f"{text[:-1]} it reads; column {', '.join(codes)} holds 统一社会信用代码: "
+                    f"--field {canon}={codes[0]} reads them as the id)"
+                )
         elif src.startswith("type digit of "):
             text = f"{canon}: the {src} (ZH + adcode + 1 priority / 2 key / 3 general + serial)"
             code = "unit_type_from_code"
