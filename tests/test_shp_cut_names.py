@@ -318,3 +318,19 @@ def test_an_id_column_under_a_name_not_known_is_named_in_the_note(tmp_path: Path
     code, output = _cli(*base, "--field", "firm_id=信用代码号", "--out", str(tmp_path / "m"))
     assert code == 0, output
     assert _csv(tmp_path / "m" / "firm_zones.csv")["firm_id"].tolist() == [CODE_A, CODE_B]
+
+
+def test_two_mapped_names_cut_alike_are_not_read_from_one_column(tmp_path: Path) -> None:
+    """环境管控单元编码 and 环境管控单元名称 are both 环境管控单 in a GBK .dbf (GDAL names the second
+    环境管控_1): a mapping naming them in full reads neither from that column."""
+    from sxzones.layers.validate import _cut_sources
+
+    cols = ["环境管控单", "环境管控_1"]
+    both = {"unit_code": "环境管控单元编码", "unit_name": "环境管控单元名称"}
+    units, firms = ROLES["control_units"], ROLES["firms"]
+    assert _cut_sources(cols, both, units) == both  # refused as missing, naming the mapping
+    # nor one: 环境管控单 may be the 名称 (the role's usual names cut alike)
+    one = {"unit_code": "环境管控单元编码"}
+    assert _cut_sources(cols, one, units) == one
+    code = {"firm_id": "统一社会信用代码"}
+    assert _cut_sources(["统一社会信", "行业"], code, firms) == {"firm_id": "统一社会信"}

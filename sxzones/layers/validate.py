@@ -499,18 +499,24 @@ def _credit_code_columns(frame: pd.DataFrame, names: Mapping[str, str]) -> list[
     return out
 
 
-def _cut_sources(columns: list[str], fields: Mapping[str, str]) -> dict[str, str]:
+def _cut_sources(columns: list[str], fields: Mapping[str, str], role: Role) -> dict[str, str]:
     """A mapping whose source field the file lacks but holds cut to a shapefile's 10 bytes
-    (the catalogue's 环境管控单元编码, the .dbf's 环境管控单) pointed at that one column."""
-    out = dict(fields)
+    (the catalogue's 统一社会信用代码, the .dbf's 统一社会信) pointed at that one column,
+    where no other source of the mapping, nor another field's usual name, is cut to it too."""
     by_key = _by_key(columns)
-    for canon, src in fields.items():
-        if src in columns:
-            continue
-        cut = {c for form in dbf_cut_forms(src) for c in by_key.get(normalise(form), [])}
-        if len(cut) == 1:
-            out[canon] = cut.pop()
-    return out
+    found = {
+        canon: {c for form in dbf_cut_forms(src) for c in by_key.get(normalise(form), [])}
+        for canon, src in fields.items()
+        if src not in columns
+    }
+    claimed = [c for cols in found.values() for c in cols]
+    # a cut that is also another field's usual name cut (管控单元名称 beside 管控单元编码) stays
+    claimed += [c for c, claims in cut_headers(claimed, role).items() if len(claims) > 1]
+    # one column for one source: 环境管控单元编码 and 环境管控单元名称 both cut to 环境管控单
+    return {
+        **fields,
+        **{k: min(c) for k, c in found.items() if len(c) == 1 and claimed.count(min(c)) == 1},
+    }
 
 
 def _map_fields(
@@ -526,7 +532,7 @@ def _map_fields(
     Returns the frame, canonical -> the user's field name, and the id field."""
     frame = raw.frame
     present = _fields_present(frame)
-    fields = _cut_sources(present, fields)
+    fields = _cut_sources(present, fields, role)
     missing_src = {canon: src for canon, src in fields.items() if src not in frame.columns}
     if missing_src:
         pairs = ", ".join(f"{c} <- {s!r}" for c, s in missing_src.items())
