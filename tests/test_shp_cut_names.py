@@ -334,3 +334,24 @@ def test_two_mapped_names_cut_alike_are_not_read_from_one_column(tmp_path: Path)
     assert _cut_sources(cols, one, units) == one
     code = {"firm_id": "统一社会信用代码"}
     assert _cut_sources(["统一社会信", "行业"], code, firms) == {"firm_id": "统一社会信"}
+
+
+def test_a_whole_word_that_is_also_a_cut_is_not_refused_outside_a_shapefile(
+    tmp_path: Path,
+) -> None:
+    """建成区 is 建成区名称 or 建成区类型 cut in UTF-8, and a whole word in a CSV: a CSV is read
+    (the column not taken for either); the same column in a shapefile is refused."""
+    from sxzones.errors import LayerError
+    from sxzones.layers import validate_layer
+
+    box = "POLYGON ((112.5 37.7, 112.55 37.7, 112.55 37.75, 112.5 37.75, 112.5 37.7))"
+    csv = tmp_path / "bu.csv"
+    csv.write_text(f'建成区,WKT\n某城区,"{box}"\n', "utf-8")
+    frame, report = validate_layer(read_file(csv, crs="cgcs2000"), "builtup", working_crs=4546)
+    assert len(frame) == 1 and "read as name" not in report.summary()
+    assert frame["建成区"].tolist() == ["某城区"]
+    shp = _write({"建成区名称": ["某城区"]}, [shapely.from_wkt(box)], tmp_path / "bu.shp", "UTF-8")
+    raw = read_file(shp)
+    assert list(raw.frame.columns)[1] == "建成区" and raw.dbf
+    with pytest.raises(LayerError, match="建成区名称 \\(name\\) or 建成区类型 \\(kind\\)"):
+        validate_layer(raw, "builtup", working_crs=4546)

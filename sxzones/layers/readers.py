@@ -180,6 +180,8 @@ class RawLayer:
     #: missing or not a finite number); the frame's geometry is empty until
     #: :func:`sxzones.layers.validate_layer` makes the points, once, in the working CRS.
     xy: tuple[np.ndarray, np.ndarray] | None = None
+    #: The field names come from a dBase table (a shapefile's .dbf): cut at 10 bytes.
+    dbf: bool = False
 
     def with_points(self) -> RawLayer:
         """This layer with the points of its coordinates made (in the file's CRS), as
@@ -2521,4 +2523,5 @@ def read_file(
         )
     frame.insert(0, ROW, np.arange(first, len(frame) + first) if rows is None else rows)
     word = "row" if suffix in _TABLE else ("parcel" if suffix in _JZD else "feature")
-    return RawLayer(p, frame, spec, notes, encoding, word, None if points else xy)
+    xy_kept = None if points else xy
+    return RawLayer(p, frame, spec, notes, encoding, word, xy_kept, dbf=suffix == ".shp")

@@ -416,7 +416,10 @@ def usual_fields(columns: list[str], role: Role, taken: Collection[str] = ()) ->
 def _refuse_ambiguous_cuts(raw: RawLayer, role: Role, taken: Collection[str]) -> None:
     """Refuse a column that is the 10-byte cut of usual names of two fields (a UTF-8 .dbf's
     行业类: 行业类别 or 行业类别代码) when no mapping says which: reading either could be
-    wrong, leaving it unread could drop the field."""
+    wrong, leaving it unread could drop the field. Only for a shapefile's names: in other
+    files 行政区 or 建成区 may be a whole name (not read, as any name of two fields)."""
+    if not raw.dbf:
+        return
     columns = _fields_present(raw.frame)
     for col, claims in cut_headers(columns, role).items():
         free = _free_claims(claims, columns, taken)
