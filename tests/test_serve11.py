@@ -3,7 +3,9 @@ number and a ring number (``1,1,X,Y``: 点号, 圈号, X, Y), and a DXF drawing 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,3 +93,52 @@ def test_a_bad_line_among_point_ring_rows_is_refused_by_its_line(
         f"pasted coordinates, line {line}: {bad!r} is not an x,y pair. Fix: one pair per "
         "line, e.g. 112.55,37.87"
     )
+
+
+def test_an_uploaded_dxf_is_one_project_as_check_project_reads_it(
+    client: Any, tmp_path: Path
+) -> None:
+    """A 红线图.dxf (the red line, a building inside, the drawing frame around) was checked
+    as three projects, the frame one of them. The page reads a DXF as ``check --project``
+    does: refused with the command's own text (each polygon's CAD layer and area, the
+    layers to choose from and where on the page), the path aside; with 用地红线 in the
+    工作表或图层 field the red line alone is the project, its area the drawn one's (a 400 m
+    square and a half disc of radius 200 m); with the page's box ticked every closed
+    polyline is a project, as ``--projects``."""
+    from .test_readers9 import _check, _redline_plan
+
+    p = _redline_plan(tmp_path / "红线图.dxf")
+    form = {"crs": "gk38", "industry": "chemical"}
+
+    def post(**more: str) -> Any:
+        return client.post(
+            "/api/check", data={**form, **more}, files={"file": (p.name, p.read_bytes())}
+        )
+
+    res = post()
+    assert res.status_code == 400, res.text
+    said = res.json()["error"]
+    assert said.startswith("红线图.dxf: --project is one project, but the file holds 3 polygons")
+    assert "feature 3 (layer 图框, 1,199,9" in said and "feature 2 (layer 建筑, 8,000 m²)" in said
+    assert (
+        "Fix: choose the red line's CAD layer with --layer (its layers: 用地红线, 建筑, 图框) "
+        "or, on the reviewer page, in the 工作表或图层 Sheet or layer field; or export the "
+        "red line alone"
+    ) in said
+    assert "tick 'DXF 图中每个闭合多段线为一个项目'" in said
+    cli = _check("--project", str(p), "--out", str(tmp_path / "o"))
+    assert cli.exit_code == 2
+    assert said.partition(": ")[2] in " ".join(cli.output.split())
+
+    res = post(layer="用地红线")
+    assert res.status_code == 200, res.text
+    (project,) = res.json()["document"]["projects"]
+    planar = 400 * 400 + math.pi * 200**2 / 2
+    assert project["area_m2"] == pytest.approx(planar, rel=1e-3)
+    assert "--project '红线图.dxf'" in res.json()["command"]
+    assert "--layer '用地红线'" in res.json()["command"]
+
+    res = post(dxf_projects="on")
+    assert res.status_code == 200, res.text
+    assert len(res.json()["document"]["projects"]) == 3
+    assert "--projects '红线图.dxf'" in res.json()["command"]
