@@ -117,3 +117,28 @@ def test_catalogue_candidates_one_per_id_as_before(tmp_path: Path) -> None:
     assert "rows_in_parts" not in doc["candidates"]
     t = pd.read_csv(out / "eligible_sites.csv", encoding="utf-8-sig").set_index("site_id")
     assert t.loc["K1", "candidate_m2"] == pytest.approx(_geod_area(K1A), abs=0.1)
+
+
+def test_planner_page_kinds_keep_a_catalogue_candidates_parts(tmp_path: Path) -> None:
+    """The planner page, some kinds ticked, writes the catalogue's candidates of those kinds
+    to a file: it took them from the layer as validated, the second part of K1 rejected as
+    a duplicate (K1 screened on half its land) and K2's first part kept alone though its
+    parts disagree. Now from the parts reading: K1 whole (both pieces, pyproj.Geod), K2 not
+    screened."""
+    from starlette.testclient import TestClient
+
+    from sxzones.options import ServeOptions
+    from sxzones.serve import create_app
+
+    cat = _catalogue(tmp_path, ROWS)
+    app, state = create_app(ServeOptions(), cat)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+            res = client.post("/api/sites", data={"tech": "pv", "kinds": "subsidence"})
+    finally:
+        state.close()
+    assert res.status_code == 200, res.text
+    rows = {r["site_id"]: r for r in res.json()["table"]}
+    assert sorted(rows) == ["K1"]
+    both = _geod_area(K1A) + _geod_area(K1B)
+    assert float(rows["K1"]["candidate_m2"]) == pytest.approx(both, abs=0.2)

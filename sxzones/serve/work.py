@@ -451,7 +451,9 @@ def _candidates(state: ServeState, form: dict[str, str], upload: Upload | None, 
     name = str(state.catalog.layer_of_role("candidates"))
     if not kinds:
         return name
-    frame, _ = state.catalog.load(name)
+    from sxzones.runs.siting import catalogue_candidates
+
+    frame, _ = catalogue_candidates(state.catalog, name, state.ruleset)  # parts made one
     if set(kinds) >= set(frame["kind"].astype(str)):
         return name
     part = frame[frame["kind"].astype(str).isin(kinds)]
