@@ -364,7 +364,7 @@ def test_the_cell_grid_places_parcels_as_the_tests_do(monkeypatch):
     index = TargetIndex.of(admin[admin["level"] == "county"].geometry.to_numpy())
     args = (geoms, parea, admin, index, table, out_rows, crs)
     monkeypatch.setattr(counties_mod, "GRID_POINTS", 0)
-    held = counties_mod._held(geoms, shapely.get_type_id(geoms) == 3, index)
+    held = counties_mod.held_by(geoms, shapely.get_type_id(geoms) == 3, index)
     assert 500 < (held >= 0).sum() < len(geoms) - 500  # both paths taken
     grid = counties_mod.county_cover(*args)
     monkeypatch.setattr(counties_mod, "GRID_POINTS", 10**9)

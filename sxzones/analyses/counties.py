@@ -34,10 +34,24 @@ import numpy.typing as npt
 import shapely
 from pyproj import CRS
 
-from sxzones.analyses.nearest import GRID_POINTS, TargetIndex, county_lookup, flat_parts
+from sxzones.analyses.nearest import (
+    GRID_POINTS,
+    TargetIndex,
+    county_lookup,
+    flat_parts,
+    held_by,
+)
 from sxzones.geodesy import ellipsoidal_area, geodesic_distance
 
-__all__ = ["PARTED", "SLIVER_SHARE", "Coverage", "county_cover", "ground_length", "sliver"]
+__all__ = [
+    "PARTED",
+    "SLIVER_SHARE",
+    "Coverage",
+    "clipped",
+    "county_cover",
+    "ground_length",
+    "sliver",
+]
 
 #: A part of a parcel at most this share of it (and at most 1 m²) is a sliver: within what
 #: the boundary layers can tell (as a parcel's part outside every control unit).
@@ -127,7 +141,7 @@ def county_cover(
     tid = shapely.get_type_id(geoms)
     parted = np.isin(tid, PARTED) & ~shapely.is_empty(geoms) if blank > 0 else np.zeros(n, bool)
     poly = np.isin(tid, (3, 6)) & (np.asarray(parea) > 0)
-    held = _held(geoms, poly, index) if blank > 0 and n >= GRID_POINTS else np.full(n, -1)
+    held = held_by(geoms, poly, index) if blank > 0 and n >= GRID_POINTS else np.full(n, -1)
     covered = held >= 0  # a parcel in cells of one county lies in it: no test
     which = np.where(covered, held, blank)
     rest = np.flatnonzero(~covered & ~parted)
@@ -187,39 +201,20 @@ def ground_length(geoms: npt.NDArray[np.object_], crs: CRS) -> npt.NDArray[np.fl
     return out + np.bincount(owner[line], weights=per_line, minlength=len(geoms))
 
 
-#: A parcel's box over at most this many cells of the counties' grid a side is placed by them.
-HELD_CELLS = 4
-
-
-def _held(
-    geoms: npt.NDArray[np.object_], poly: npt.NDArray[np.bool_], index: TargetIndex
-) -> npt.NDArray[np.int64]:
-    """Per geometry, the county (row) that holds all of it by the counties' cell grid
-    (:class:`~sxzones.analyses.nearest.CellGrid`: a cell's county contains the whole cell,
-    so a parcel whose box lies in cells of one county lies in that county), else -1 (not a
-    polygon, a box over a crossed cell or over more than :data:`HELD_CELLS` cells a side).
-    Exact, as the grid is; for many parcels it spares a point lookup and a ``covers`` test
-    each."""
-    out = np.full(len(geoms), -1, dtype=np.int64)
-    grid = index.cell_grid()
-    if grid is None:
-        return out
-    cells, size = grid.cells, grid.size
-    b = shapely.bounds(geoms)
-    with np.errstate(invalid="ignore"):  # an empty geometry's bounds: NaN, not placed
-        c0, c1 = np.floor((b[:, [0, 2]] - grid.x0) / size).T
-        r0, r1 = np.floor((b[:, [1, 3]] - grid.y0) / size).T
-        ok = poly & (c0 >= 0) & (r0 >= 0) & (c1 < cells.shape[1]) & (r1 < cells.shape[0])
-        ok &= (c1 - c0 < HELD_CELLS) & (r1 - r0 < HELD_CELLS)
-    k = np.flatnonzero(ok)
-    c0, c1, r0, r1 = (a[k].astype(np.int64) for a in (c0, c1, r0, r1))
-    v = cells[r0, c0].astype(np.int64)
-    same = v >= 0
-    for dr in range(HELD_CELLS):
-        for dc in range(HELD_CELLS):
-            r, c = np.minimum(r0 + dr, r1), np.minimum(c0 + dc, c1)  # past the box: a cell in it
-            same &= cells[r, c] == v
-    out[k[same]] = v[same]
+def clipped(
+    geoms: npt.NDArray[np.object_], boxes: npt.NDArray[np.float64]
+) -> npt.NDArray[np.object_]:
+    """Each geometry cut to its box (rows minx, miny, maxx, maxy): the part an intersection
+    with something inside the box needs, far cheaper to intersect than the whole. GEOS's
+    rectangle clip may fail on a valid polygon (a sliver part that the box cuts to a line:
+    "Invalid number of points in LinearRing"); that geometry is then kept whole, which
+    gives the same intersection."""
+    out = np.empty(len(geoms), dtype=object)
+    for k, (g, b) in enumerate(zip(geoms, boxes.tolist(), strict=True)):
+        try:
+            out[k] = shapely.clip_by_rect(g, *b)
+        except shapely.errors.GEOSException:
+            out[k] = g
     return out
 
 
@@ -249,10 +244,7 @@ def _spilled(
     if not len(p):
         return
     box = shapely.bounds(geoms[p]) + np.array([-1.0, -1.0, 1.0, 1.0])
-    near = np.array(  # a county's few vertices near the parcel: a far cheaper intersection
-        [shapely.clip_by_rect(g, *b) for g, b in zip(index.geoms[j], box.tolist(), strict=True)],
-        dtype=object,
-    )
+    near = clipped(index.geoms[j], box)  # a county's few vertices near the parcel
     area = ellipsoidal_area(shapely.intersection(geoms[p], near), crs)
     keep = area > 0  # a shared boundary only: no part of the parcel there
     p, j, area, near = p[keep], j[keep], area[keep], near[keep]
@@ -423,8 +415,4 @@ def _near(
     index: TargetIndex, rows: npt.NDArray[np.int64], parts: npt.NDArray[np.object_]
 ) -> npt.NDArray[np.object_]:
     """Each county at ``rows`` cut to 1 m around the box of the part beside it."""
-    box = shapely.bounds(parts) + np.array([-1.0, -1.0, 1.0, 1.0])
-    return np.array(
-        [shapely.clip_by_rect(c, *b) for c, b in zip(index.geoms[rows], box.tolist(), strict=True)],
-        dtype=object,
-    )
+    return clipped(index.geoms[rows], shapely.bounds(parts) + np.array([-1.0, -1.0, 1.0, 1.0]))
