@@ -635,7 +635,10 @@ def _say_units(
     said: pd.Series,
     column: str,
     report: LayerReport,
-    how: tuple[str, str] = ("unit_read", "numbers written with their unit read in the field's unit: "),
+    how: tuple[str, str] = (
+        "unit_read",
+        "numbers written with their unit read in the field's unit: ",
+    ),
 ) -> None:
     """Add the notes of values read with their unit (or, by ``how``: the finding's code and
     lead, another reading of numbers) to the rows' reading_notes and as one finding of
