@@ -255,3 +255,21 @@ def test_capacity_outside_named_in_chinese_tables(tmp_path):
     cap = pd.read_csv(out / "coking_capacity.csv", encoding="utf-8-sig")
     assert cap["是否计入全省总产能"].tolist() == ["是", "否"]
     assert cap["在产（万吨/年）"].tolist() == [60, 500]
+
+
+def test_without_an_admin_layer_the_province_is_said_not_judged(tmp_path):
+    """--admin '': no county, so no province to judge; the run says so, and every coke oven
+    counts against the cap (60 + 500), none is silently taken for Shanxi's or not."""
+    firms = tmp_path / "firms.csv"
+    firms.write_text(FIRMS, encoding="utf-8")
+    p = tmp_path / "equip.csv"
+    p.write_text(
+        HEAD + "K1,SX1,焦炉,6,,,60,是,在产,2010\nHB1,HEBEI1,焦炉,6,,,500,是,在产,2010\n",
+        encoding="utf-8",
+    )
+    output, out = _phaseout(tmp_path, p, "--firms", str(firms), "--crs", "wgs84", "--admin", "")
+    assert "note: 2 unit(s) whose firm's province was not judged (no admin layer" in output
+    assert "outside the plan's province" not in output
+    totals = json.loads((out / "phaseout.json").read_text(encoding="utf-8"))["coking_capacity"]
+    assert (totals["operating_10kt"], totals["outside_jurisdiction_units"]) == (560, 0)
+    assert _units(out)["in_jurisdiction"].tolist() == ["", ""]

@@ -466,29 +466,33 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
 
 
 def _outside_lines(result: pd.DataFrame, totals: dict[str, Any]) -> list[str]:
-    """The summary's warning on units of firms outside the plan's province: by
-    ``in_jurisdiction`` (the firm's county), else by the firm screen's ``firm_asks``."""
-    if "in_jurisdiction" in result.columns and (result["in_jurisdiction"] == "yes").any():
-        away = (result["in_jurisdiction"] == "no").to_numpy()
-    elif "firm_asks" in result.columns:
-        from sxzones.analyses.firm_zones import outside_plan
-
-        away = outside_plan(result["firm_asks"])
-    else:
-        return []
+    """The summary's warning on units of firms outside the plan's province
+    (``in_jurisdiction`` no, :func:`place_in_jurisdiction`) and their capacity kept apart;
+    a note on located units whose province could not be judged."""
+    blank = pd.Series("", index=result.index, dtype=object)
+    where = result.get("in_jurisdiction", blank).fillna("").astype(str)
+    found = (result.get("firm_found", blank) == "yes").to_numpy(dtype=bool)
+    lines = []
+    if m := int((found & (where == "").to_numpy(dtype=bool)).sum()):
+        lines.append(
+            f"note: {m} unit(s) whose firm's province was not judged (no admin layer, a firm "
+            "outside its counties, or a rules file naming no jurisdiction): their coke ovens "
+            "count against the cap"
+        )
+    away = (where == "no").to_numpy(dtype=bool)
     if not (n := int(away.sum())):
-        return []
+        return lines
     shown = ", ".join(map(str, result.loc[away, "unit_id"].head(5))) + (" ..." if n > 5 else "")
-    lines = [
+    lines.append(
         f"warning: {n} unit(s) belong to firms outside the plan's province ({shown}; "
         "in_jurisdiction no): their findings follow the equipment rules, which the plan sets "
         "for Shanxi; check the firms' locations"
-    ]
+    )
     if k := totals.get("outside_jurisdiction_units", 0):
-        where = ", ".join(totals["outside_jurisdiction_provinces"])
+        provinces = ", ".join(totals["outside_jurisdiction_provinces"])
         lines.append(
-            f"  coking capacity outside the plan's province ({where}), not counted against the "
-            f"cap: operating {totals['outside_jurisdiction_operating_10kt']:g}, idle "
+            f"  coking capacity outside the plan's province ({provinces}), not counted against "
+            f"the cap: operating {totals['outside_jurisdiction_operating_10kt']:g}, idle "
             f"{totals['outside_jurisdiction_idle_10kt']:g} ({k} coke oven(s); "
             "coking_capacity.csv against_cap no)"
         )
