@@ -351,8 +351,7 @@ def write_outputs(
     sources: pd.DataFrame | None = None,
 ) -> None:
     """Stage phaseout.csv / .xlsx / .gpkg (every unit; one whose firm has no location with
-    an empty geometry),
-    coking_capacity.csv, phaseout.json and rejects.csv in ``pub``. ``lang``: headers, values
+    an empty geometry), coking_capacity.csv, phaseout.json and rejects.csv in ``pub``. ``lang``: headers, values
     and sheet names of the CSV and XLSX (:mod:`sxzones.i18n`); the GeoPackage and the JSON
     keep the identifiers. ``sources``: the inputs' provenance
     (:func:`~sxzones.runs.provenance.sources_table`), the workbook's last sheet (with a
@@ -457,7 +456,8 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
             f"warning: {int(lost.sum())} unit(s) whose firm is not in --firms ({shown}"
             f"{' ...' if lost.sum() > 5 else ''}): they carry no firm-screen finding and "
             "have no location: in the tables, in phaseout.gpkg with an empty geometry, named "
-            "in the map's note, not drawn. Fix: add the firms to --firms (or see its rejects)"
+            "in the map's note, not drawn. Fix: add their firms to --firms, or correct the firms' "
+            "rows in rejects.csv"
         )
     lines += _outside_lines(result, totals)
     for r in reports:
