@@ -106,6 +106,15 @@ def test_the_17_digits_excel_writes_in_a_csv_are_read_as_shown(tmp_path):
     u = _units(out)
     assert u["finding"].to_dict() == {"K1": "phase_out", "K2": "phase_out", "K3": "keep"}
     assert u["chamber_height_m"].to_dict() == {"K1": "4.3", "K2": "4.3", "K3": "4.3000000001"}
+    zh = tmp_path / "zh"
+    res = CliRunner().invoke(
+        cli, ["phaseout", "--equipment", str(p), "--out", str(zh), "--lang", "zh"]
+    )
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(zh / "phaseout.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert t.set_index("设备编号").loc["K1", "读取说明"] == (
+        "炭化室高度（米）的值 4.300000000000001 按电子表格显示的 15 位有效数字读作 4.3 m"
+    )
 
 
 def test_assess_units_compares_as_written():
