@@ -516,6 +516,10 @@ _NOTES_ZH = [
         "{f}的值 {1} 按其自带单位读作 {2} {3}（该列单位为 {4}）",
     ),
     (
+        r"(\w+) (\S+) read as (\S+) (\S+) \((\d+) significant digits, as a spreadsheet shows it\)",
+        "{f}的值 {1} 按电子表格显示的 {4} 位有效数字读作 {2} {3}",
+    ),
+    (
         r"status (.+?) read as (\w+) \((.+?), the reason (.+?)\)",
         "状态 {0} 按 {2} 读取（{1}），原因：{3}",
     ),

@@ -379,7 +379,11 @@ def test_join_with_the_firm_screen_both_findings(tmp_path):
     import pyogrio
 
     gp = pyogrio.read_dataframe(out / "phaseout.gpkg")
-    assert sorted(gp["unit_id"]) == ["K1", "K2", "K3"]  # K4's firm has no location
+    # every unit; K4's firm has no location: an empty geometry (audit 11 E7), not left out
+    assert sorted(gp["unit_id"]) == ["K1", "K2", "K3", "K4"]
+    assert gp.set_index("unit_id").geometry.isna().to_dict() == {
+        "K1": False, "K2": False, "K3": False, "K4": True
+    }  # fmt: skip
     from PIL import Image
 
     assert len(Image.open(tmp_path / "po.png").convert("RGB").getcolors(1_000_000) or []) > 50

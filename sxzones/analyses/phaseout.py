@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sxzones.errors import RulesError
-from sxzones.layers.equipment import NUMERIC_FIELDS, VOCAB_FIELDS
+from sxzones.layers.equipment import NUMERIC_FIELDS, VOCAB_FIELDS, as_written
 from sxzones.rules import Rule, RuleSet
 from sxzones.vocab import Vocabulary, normalise
 
@@ -69,9 +69,11 @@ class Condition:
     values: tuple[str, ...] = ()
 
     def holds(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """(known, holds) per unit: known is False where the field is missing."""
+        """(known, holds) per unit: known is False where the field is missing. A number is
+        compared as written to 15 significant digits (:func:`~sxzones.layers.equipment.
+        as_written`): a spreadsheet's 4.3000000000000007 is the 4.3 it shows, a 4.3 m oven."""
         if self.op:
-            num = pd.to_numeric(values, errors="coerce").to_numpy(float)
+            num = as_written(pd.to_numeric(values, errors="coerce").to_numpy(float))
             known = np.isfinite(num)
             cmp = _COMPARE[self.op][0 if self.inclusive else 1]
             with np.errstate(invalid="ignore"):
@@ -338,13 +340,20 @@ def assess_units(units: pd.DataFrame, er: EquipmentRules) -> pd.DataFrame:
 def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFrame, dict]:
     """Coking capacity (万吨/年) by city, operating and idle apart, against the cap.
 
+    A unit whose firm lies outside the plan's province (``in_jurisdiction`` ``no``: a
+    neighbouring province's plant in the firm list) is not the province's capacity: it is
+    listed apart, one row per province (``province``), ``against_cap`` ``no``, and left out
+    of every total against the cap.
+
     Returns
     -------
     (DataFrame, dict)
-        One row per city (``(unknown)`` where neither the unit nor its firm gives one):
+        One row per city (``(unknown)`` where neither the unit nor its firm gives one), then
+        one per province outside the jurisdiction: ``against_cap`` (yes / no),
         ``operating``, ``idle``, ``closed``, ``planned`` (在建/拟建: counted apart, not
         against the cap), ``status_unknown`` capacities, and ``units_without_capacity``;
-        and the totals with the cap, the rule and its clause.
+        and the totals with the cap, the rule and its clause, and the capacity outside the
+        jurisdiction (``outside_jurisdiction_*``).
     """
     cap = er.cap
     types = list(cap.params["equipment_types"]) if cap else ["coke_oven"]
@@ -352,7 +361,8 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
     sub = result[result["equipment_type"].isin(types)].copy()
     blank = pd.Series("", index=sub.index, dtype=object)
     # a table without a city or status column (units of firms not placed) counts as unknown
-    sub["city"] = sub.get("city", blank).fillna("").astype(str).replace("", "(unknown)")
+    sub["city"], away = place_names(sub)
+    sub["against_cap"] = np.where(away, "no", "yes")
     value = pd.to_numeric(sub[fld] if fld in sub else pd.Series(np.nan, sub.index), errors="coerce")
     status = sub.get("status", blank).fillna("").astype(str).replace({"": "status_unknown"})
     group = sub.get("capacity_counted_on", blank).fillna("").astype(str)
@@ -361,41 +371,76 @@ def coking_capacity(result: pd.DataFrame, er: EquipmentRules) -> tuple[pd.DataFr
         mixed = status[grouped].groupby(key[grouped]).transform("nunique") > 1
         status[mixed[mixed].index] = "status_unknown"  # units differing: whose status?
     cols = ["operating", "idle", "closed", "planned", "status_unknown"]
+    keys = [sub["against_cap"], sub["city"]]
     table = (
-        pd.DataFrame({"city": sub["city"], "status": status, "v": value.fillna(0.0)})
-        .pivot_table(index="city", columns="status", values="v", aggfunc="sum", fill_value=0.0)
+        pd.DataFrame({"against_cap": keys[0], "city": keys[1], "status": status})
+        .assign(v=value.fillna(0.0))
+        .pivot_table(
+            index=["against_cap", "city"],
+            columns="status",
+            values="v",
+            aggfunc="sum",
+            fill_value=0.0,
+        )
         .reindex(columns=cols, fill_value=0.0)
     )
-    table["units"] = sub.groupby("city").size()
+    table["units"] = sub.groupby(keys).size()
     without = value.isna() & ~grouped  # a group's units are counted on its first
-    table["units_without_capacity"] = without.groupby(sub["city"]).sum()
+    table["units_without_capacity"] = without.groupby(keys).sum()
     table[cols] = table[cols].round(4)
-    table = table.reset_index().sort_values("city", kind="stable")
-    total_op, total_idle = float(table["operating"].sum()), float(table["idle"].sum())
+    table = (
+        table.reset_index()
+        .sort_values(["against_cap", "city"], ascending=[False, True], kind="stable")
+        .reset_index(drop=True)
+    )
+    table = table[["city", "against_cap", *cols, "units", "units_without_capacity"]]
+    return table, _capacity_totals(table, cap, int(grouped.sum()))
+
+
+def _capacity_totals(table: pd.DataFrame, cap: Rule | None, grouped: int) -> dict[str, Any]:
+    """The totals of a :func:`coking_capacity` table against the cap (万吨/年): the rows
+    ``against_cap`` ``yes`` only; the others' capacity, units and provinces apart.
+    ``grouped``: the units sharing a capacity written once for their group."""
+    inside, outside = table[table["against_cap"] == "yes"], table[table["against_cap"] == "no"]
+    total_op, total_idle = float(inside["operating"].sum()), float(inside["idle"].sum())
     limit = float(cap.params["cap"]) if cap else float("nan")
-    totals = {
+    both = total_op + total_idle
+    return {
         "operating_10kt": round(total_op, 4),
         "idle_10kt": round(total_idle, 4),
-        "operating_and_idle_10kt": round(total_op + total_idle, 4),
-        "planned_10kt": round(float(table["planned"].sum()), 4),
+        "operating_and_idle_10kt": round(both, 4),
+        "planned_10kt": round(float(inside["planned"].sum()), 4),
         "cap_10kt": limit,
         "operating_share_of_cap": round(total_op / limit, 6) if cap else None,
-        "operating_and_idle_share_of_cap": round((total_op + total_idle) / limit, 6)
-        if cap
-        else None,
+        "operating_and_idle_share_of_cap": round(both / limit, 6) if cap else None,
         "operating_within_cap": bool(total_op <= limit) if cap else None,
-        "operating_and_idle_within_cap": bool(total_op + total_idle <= limit) if cap else None,
-        "units_without_capacity": int(without.sum()),
-        "units_in_capacity_groups": int(grouped.sum()),
+        "operating_and_idle_within_cap": bool(both <= limit) if cap else None,
+        "units_without_capacity": int(inside["units_without_capacity"].sum()),
+        "units_in_capacity_groups": grouped,
+        "outside_jurisdiction_units": int(outside["units"].sum()),
+        "outside_jurisdiction_operating_10kt": round(float(outside["operating"].sum()), 4),
+        "outside_jurisdiction_idle_10kt": round(float(outside["idle"].sum()), 4),
+        "outside_jurisdiction_provinces": outside["city"].tolist(),
         "rule": cap.id if cap else "",
         "clause": cap.clause if cap else "",
     }
-    return table.reset_index(drop=True), totals
+
+
+def place_names(units: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """Where each unit is counted: its city (``(unknown)`` where none is given), or for a
+    unit outside the jurisdiction (``in_jurisdiction`` ``no``) its ``province`` (``(province
+    unknown)``: no name for it); and which units are outside."""
+    blank = pd.Series("", index=units.index, dtype=object)
+    city = units.get("city", blank).fillna("").astype(str).replace("", "(unknown)")
+    away = (units.get("in_jurisdiction", blank).fillna("").astype(str) == "no").to_numpy()
+    province = units.get("province", blank).fillna("").astype(str)
+    return city.where(~away, province.replace("", "(province unknown)")), away
 
 
 def summary_by_city_type(result: pd.DataFrame) -> pd.DataFrame:
-    """Units by city, equipment type and finding (the XLSX summary sheet)."""
-    t = result.assign(city=result["city"].fillna("").astype(str).replace("", "(unknown)"))
+    """Units by city (a unit outside the jurisdiction by its province: :func:`place_names`),
+    equipment type and finding (the XLSX summary sheet)."""
+    t = result.assign(city=place_names(result)[0])
     s = t.groupby(["city", "equipment_type", "finding"]).size().unstack("finding", fill_value=0)
     s = s.reindex(columns=list(FINDINGS), fill_value=0)
     s["new_capacity"] = (

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import python_calamine
 
@@ -45,7 +46,15 @@ from sxzones.layers.validate import Finding, LayerReport, read_findings
 if TYPE_CHECKING:
     from sxzones.analyses.phaseout import EquipmentRules
 
-__all__ = ["GROUP_TOTAL", "NUMERIC_FIELDS", "UNITS", "VOCAB_FIELDS", "read_equipment"]
+__all__ = [
+    "GROUP_TOTAL",
+    "NUMERIC_FIELDS",
+    "SIGNIFICANT_DIGITS",
+    "UNITS",
+    "VOCAB_FIELDS",
+    "as_written",
+    "read_equipment",
+]
 
 _TABLES = {".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods"}
 _BOOKS = {".xlsx", ".xls", ".xlsm", ".ods"}
@@ -100,6 +109,12 @@ UNITS: dict[str, tuple[str, dict[str, float]]] = {
         },
     ),
 }
+#: The precision sizes are read, compared with the plan's limits and written at: the 15
+#: significant digits a spreadsheet keeps and shows. A cell computed as =4.4-0.1 holds the
+#: binary 4.3000000000000007, which Excel shows (and the plan means) as 4.3: read as 4.3, a
+#: 4.3 m oven. A value within half a unit of the 15th digit of a limit is the limit, decided
+#: as written (4.3 ≤ 4.3 holds); 4.31 or 4.3000001 are not.
+SIGNIFICANT_DIGITS = 15
 #: A number followed by a word (``4.3米``, ``4.30 m``, ``0.1万吨``): the word read as its unit.
 _NUMBER_UNIT = re.compile(r"^([+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\D.*)$")
 #: A header ending in a bracketed word (``产能(吨/年)``, ``焦炭产能（万吨）`` after NFKC).
@@ -471,12 +486,14 @@ def _retype(frame: pd.DataFrame, resolved: dict[str, pd.Series], er: EquipmentRu
 
 def _numbers(
     fld: str, raw: pd.Series, blank: np.ndarray, head: tuple[str, float] | None
-) -> tuple[pd.Series, pd.Series, pd.Series]:
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """A size column as numbers in the field's unit: a bare number in the header's unit
     (converted when it is another), a number written with a unit (``4.3米``, ``4300mm``,
     ``0.1万吨``) converted from that unit. Conversions are decimal (4300 mm is 4.3 m, not
-    4.300000000000001). Returns the numbers (NaN: not read), a note per value read with
-    its unit (``""`` elsewhere) and the unit word of a value whose unit is not known."""
+    4.300000000000001), and every number is taken to :data:`SIGNIFICANT_DIGITS` significant
+    digits (:func:`as_written`). Returns the numbers (NaN: not read), a note per value read
+    with its unit (``""`` elsewhere), the unit word of a value whose unit is not known, and a
+    note per value the rounding changed."""
     from decimal import Decimal
 
     from sxzones.vocab import normalise
@@ -507,7 +524,29 @@ def _numbers(
         if head and not own and factor == 1.0:  # 4.3 m in a column of mm: the value's unit
             how = f"its own unit, not the column's {head[0]}"
         said.iloc[i] = f"{fld} {raw.iloc[i]!r} read as {value:g} {canon} ({how})"
-    return num, said, odd
+    exact = num.to_numpy(dtype=float)
+    num = pd.Series(as_written(exact), index=raw.index)
+    shown = pd.Series("", index=raw.index, dtype=object)
+    for i in np.flatnonzero(np.isfinite(exact) & (exact != num.to_numpy())):
+        shown.iloc[i] = (
+            f"{fld} {float(exact[i])!r} read as {float(num.iloc[i])!r} {canon} ({SIGNIFICANT_DIGITS} "
+            "significant digits, as a spreadsheet shows it)"
+        )
+    return num, said, odd, shown
+
+
+def as_written(values: Any) -> npt.NDArray[np.float64]:
+    """Numbers to :data:`SIGNIFICANT_DIGITS` significant digits, as a spreadsheet shows them
+    (decimal rounding of the shortest repr: 4.3000000000000007 -> 4.3, 1199.99 stays); NaN
+    and infinities unchanged. Units are the values' own.
+
+    >>> as_written([4.4 - 0.1, 1199.99, float("nan")]).tolist()[:2]
+    [4.3, 1199.99]
+    """
+    out = np.array(values, dtype=float, copy=True).reshape(-1)
+    fin = np.isfinite(out)
+    out[fin] = [float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in out[fin]]
+    return out
 
 
 def _resolve_numbers(
@@ -528,7 +567,7 @@ def _resolve_numbers(
         if fld not in frame:
             continue
         blank = _blank(frame[fld])
-        num, said, odd = _numbers(fld, frame[fld], blank, heads.get(fld))
+        num, said, odd, shown = _numbers(fld, frame[fld], blank, heads.get(fld))
         canon = UNITS[fld][0]
         bad = ~blank & (num.isna() | (num < 0)).to_numpy(dtype=bool)
         quoted = f"{fld} " + frame[fld].astype(str).map(repr)
@@ -558,6 +597,13 @@ def _resolve_numbers(
             types,
         )
         _say_units(frame, said.where(~bad & ~odd_range, ""), names.get(fld, fld), report)
+        _say_units(
+            frame,
+            shown.where(~bad & ~odd_range, ""),
+            names.get(fld, fld),
+            report,
+            ("precision_read", "numbers read at the precision a spreadsheet shows: "),
+        )
         resolved[fld] = num.where(~loose)
     if "commissioned" in frame:
         resolved["commissioned"] = _resolve_date(frame, check, types)
@@ -584,9 +630,19 @@ def _resolve_date(frame: pd.DataFrame, check: Any, types: pd.Series) -> pd.Serie
     return when
 
 
-def _say_units(frame: pd.DataFrame, said: pd.Series, column: str, report: LayerReport) -> None:
-    """Add the notes of values read with their unit to the rows' reading_notes and as one
-    finding of ``report`` (in place)."""
+def _say_units(
+    frame: pd.DataFrame,
+    said: pd.Series,
+    column: str,
+    report: LayerReport,
+    how: tuple[str, str] = (
+        "unit_read",
+        "numbers written with their unit read in the field's unit: ",
+    ),
+) -> None:
+    """Add the notes of values read with their unit (or, by ``how``: the finding's code and
+    lead, another reading of numbers) to the rows' reading_notes and as one finding of
+    ``report`` (in place)."""
     hit = (said != "").to_numpy(dtype=bool)
     if not hit.any():
         return
@@ -595,10 +651,8 @@ def _say_units(frame: pd.DataFrame, said: pd.Series, column: str, report: LayerR
         f"{o}; {w}" if o else w for o, w in zip(old, said[hit], strict=True)
     ]
     rows = tuple(int(r) for r in frame.loc[hit, ROW])
-    text = "numbers written with their unit read in the field's unit: " + "; ".join(
-        said[hit].head(3)
-    )
-    report.findings.append(Finding("note", "unit_read", text, rows, column))
+    text = how[1] + "; ".join(said[hit].head(3))
+    report.findings.append(Finding("note", how[0], text, rows, column))
 
 
 def _merged_quantities(

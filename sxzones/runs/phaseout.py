@@ -70,6 +70,9 @@ LEAD = [
     "commissioned",
     "city",
     "county",
+    "adcode",
+    "province",
+    "in_jurisdiction",
     "firm_found",
     "firm_zone",
     "firm_distance_m",
@@ -82,6 +85,7 @@ _FIRM_COLS = {
     "name": "firm_name",
     "city": "city",
     "county": "county",
+    "adcode": "adcode",
     "zone": "firm_zone",
     "distance_m": "firm_distance_m",
     "rule_ids": "firm_rule_ids",
@@ -130,7 +134,8 @@ def _firm_table(
         g = f.geometry.to_numpy()
         pts = g if bool(np.all(shapely.get_type_id(g) == 0)) else shapely.point_on_surface(g)
         which, table = county_lookup(pts, a)
-        f = f.assign(**{c: np.asarray(table[c], dtype=object)[which] for c in ("city", "county")})
+        cols = ("city", "county", "adcode")
+        f = f.assign(**{c: np.asarray(table[c], dtype=object)[which] for c in cols})
     return f, None, a, reports
 
 
@@ -177,6 +182,34 @@ def join_firms(units: pd.DataFrame, firms: gpd.GeoDataFrame | None) -> gpd.GeoDa
     return gpd.GeoDataFrame(out, geometry=list(g), crs=firms.crs)
 
 
+def place_in_jurisdiction(
+    result: gpd.GeoDataFrame, admin: gpd.GeoDataFrame | None, ruleset: RuleSet
+) -> gpd.GeoDataFrame:
+    """Units with their firm's ``province`` (the admin layer's name of the province whose
+    code begins the firm's county code) and ``in_jurisdiction``: ``yes`` / ``no`` whether
+    that county is in the rules' jurisdiction, ``""`` where it is not judged (no admin
+    layer, a firm not found or outside every county, a rules file naming no jurisdiction),
+    as the firm screen judges firms (:meth:`sxzones.rules.RuleSet.outside`)."""
+    code = result.get("adcode", pd.Series(None, index=result.index, dtype=object))
+    code = code.fillna("").astype(str).str.strip()
+    names: dict[str, str] = {}
+    if admin is not None and {"adcode", "level", "name"} <= set(admin.columns):
+        a = pd.DataFrame(admin.drop(columns=admin.geometry.name)).astype({"adcode": str})
+        prov = a[a["level"] == "province"]
+        names = dict(zip(prov["adcode"].str[:2], prov["name"].astype(str), strict=True))
+        if "province" in a:  # the bundled layer names every county's province
+            named = a[a["province"].fillna("").astype(str) != ""]
+            names |= dict(zip(named["adcode"].str[:2], named["province"].astype(str), strict=True))
+    uniq, inv = np.unique(code.to_numpy(dtype=str), return_inverse=True)
+    away = ruleset.outside(uniq)[inv]
+    judged = (code != "").to_numpy() & (ruleset.jurisdiction is not None)
+    return result.assign(
+        adcode=code.to_numpy(dtype=object),
+        province=np.array([names.get(c[:2], "") if c else "" for c in code], dtype=object),
+        in_jurisdiction=np.where(judged, np.where(away, "no", "yes"), ""),
+    )
+
+
 def finding_names(er: EquipmentRules, lang: Lang) -> dict[str, str]:
     """How equipment types and phase-out rules are named in ``phaseout_findings``: by their
     identifiers in English; in Chinese by the type's name and the rule's sentence (the ids
@@ -193,12 +226,11 @@ def firm_findings(
     """One row per firm that has units: the firm screen's zone and rules beside the units'
     phase-out findings (``phaseout_findings``: unit ids, types and rules, named by
     ``names`` where it has them: :func:`finding_names`), for the XLSX ``firms`` sheet and
-    the map."""
+    the map (which draws those with a location; a firm not in ``--firms`` has none)."""
     nm = names or {}
     zh = bool(nm)
-    located = result[result.geometry.notna()]
     rows = []
-    for fid, g in located.groupby("firm_id", sort=True):
+    for fid, g in result.groupby("firm_id", sort=True):
         po = g[g["finding"] == "phase_out"]
         un = g[g["finding"] == "unassessed"]
         first = g.iloc[0]
@@ -227,6 +259,26 @@ def firm_findings(
     if not rows:
         return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=result.crs)
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=result.crs)
+
+
+def unplaced_note(result: gpd.GeoDataFrame, limit: int = 20) -> str:
+    """The note of the map and figure naming the units that have no location (their firm
+    is not in ``--firms``): ``""`` when every unit has one. Bilingual, as the map's note."""
+    lost = result[result.geometry.isna()]
+    if lost.empty:
+        return ""
+    head = lost.head(limit)
+    named = ", ".join(
+        f"{u} ({f}, {x})"
+        for u, f, x in zip(head["unit_id"], head["firm_id"], head["finding"], strict=True)
+    )
+    if len(lost) > limit:
+        named += f" … (+{len(lost) - limit}: phaseout.csv, firm_found no)"
+    return (
+        f"未上图：{len(lost)} 台设备的企业不在企业图层中，无位置 Not on the map: {len(lost)} "
+        "unit(s) whose firm is not in --firms, so without a location (in the tables, and in "
+        f"phaseout.gpkg with an empty geometry): {named}."
+    )
 
 
 def _ordered(result: pd.DataFrame) -> pd.DataFrame:
@@ -268,6 +320,8 @@ VOCABULARY = {
     "ultra_low_emission": "yes_no",
     "new_capacity": "yes_no",
     "firm_found": "yes_no",
+    "in_jurisdiction": "yes_no",
+    "against_cap": "yes_no",
     "status": "equipment_status",
     "firm_zone": "zone",
 }
@@ -296,8 +350,8 @@ def write_outputs(
     names: dict[str, str] | None = None,
     sources: pd.DataFrame | None = None,
 ) -> None:
-    """Stage phaseout.csv / .xlsx / .gpkg (units whose firm has a location),
-    coking_capacity.csv, phaseout.json and rejects.csv in ``pub``. ``lang``: headers, values
+    """Stage phaseout.csv / .xlsx / .gpkg (every unit; one whose firm has no location with
+    an empty geometry), coking_capacity.csv, phaseout.json and rejects.csv in ``pub``. ``lang``: headers, values
     and sheet names of the CSV and XLSX (:mod:`sxzones.i18n`); the GeoPackage and the JSON
     keep the identifiers. ``sources``: the inputs' provenance
     (:func:`~sxzones.runs.provenance.sources_table`), the workbook's last sheet (with a
@@ -314,12 +368,9 @@ def write_outputs(
             write_csv(tr(table), path, overwrite=True)
         elif f == "xlsx":
             _write_workbook(table, capacity, result, path, lang, lab, names, sources)
-        else:
-            located = result[result.geometry.notna()]
-            g = gpd.GeoDataFrame(
-                _table(located), geometry=located.geometry.to_numpy(), crs=result.crs
-            )
-            write_gpkg(g, path, overwrite=True, layer="phaseout", metadata=meta)
+        else:  # every unit: one whose firm has no location with an empty geometry
+            g = gpd.GeoDataFrame(table, geometry=result.geometry.to_numpy(), crs=result.crs)
+            write_gpkg(g, path, overwrite=True, layer="phaseout", metadata=_gpkg_meta(meta, g))
     write_csv(tr(capacity), pub.stage("coking_capacity.csv", rows=len(capacity)), overwrite=True)
     counts = table["finding"].value_counts().reindex(["phase_out", "unassessed", "keep"])
     summary = {
@@ -329,6 +380,19 @@ def write_outputs(
     }
     write_json(summary, pub.stage("phaseout.json"), overwrite=True)
     write_csv(tr(rejects), pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
+
+
+def _gpkg_meta(meta: dict[str, str] | None, units: gpd.GeoDataFrame) -> dict[str, str] | None:
+    """The GeoPackage layer's metadata (:func:`~sxzones.runs.provenance.gpkg_metadata`) with
+    ``sxzones_unlocated``: how many units have an empty geometry, and why."""
+    lost = units[units.geometry.isna()]
+    if lost.empty:
+        return meta
+    shown = ", ".join(map(str, lost["unit_id"].head(20))) + (" ..." if len(lost) > 20 else "")
+    return (meta or {}) | {
+        "sxzones_unlocated": f"{len(lost)} unit(s) whose firm is not in --firms have no "
+        f"location: empty geometry ({shown})"
+    }
 
 
 def _write_workbook(
@@ -390,20 +454,49 @@ def _summary(result: pd.DataFrame, totals: dict[str, Any], reports: list[LayerRe
         shown = ", ".join(map(str, result.loc[lost, "unit_id"].head(5)))
         lines.append(
             f"warning: {int(lost.sum())} unit(s) whose firm is not in --firms ({shown}"
-            f"{' ...' if lost.sum() > 5 else ''}): they carry no firm-screen finding"
+            f"{' ...' if lost.sum() > 5 else ''}): they carry no firm-screen finding and "
+            "have no location: in the tables, in phaseout.gpkg with an empty geometry, named "
+            "in the map's note, not drawn. Fix: add their firms to --firms, or correct the firms' "
+            "rows in rejects.csv"
         )
-    if "firm_asks" in result.columns:
-        from sxzones.analyses.firm_zones import outside_plan
-
-        if n := int(outside_plan(result["firm_asks"]).sum()):
-            lines.append(
-                f"warning: {n} unit(s) belong to firms outside the plan's province (firm_asks "
-                "says so): their findings follow the equipment rules, which the plan sets for "
-                "Shanxi; check the firms' locations"
-            )
+    lines += _outside_lines(result, totals)
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()]
     return "\n".join(lines)
+
+
+def _outside_lines(result: pd.DataFrame, totals: dict[str, Any]) -> list[str]:
+    """The summary's warning on units of firms outside the plan's province
+    (``in_jurisdiction`` no, :func:`place_in_jurisdiction`) and their capacity kept apart;
+    a note on located units whose province could not be judged."""
+    blank = pd.Series("", index=result.index, dtype=object)
+    where = result.get("in_jurisdiction", blank).fillna("").astype(str)
+    found = (result.get("firm_found", blank) == "yes").to_numpy(dtype=bool)
+    lines = []
+    if m := int((found & (where == "").to_numpy(dtype=bool)).sum()):
+        lines.append(
+            f"note: {m} unit(s) whose firm's province was not judged (no admin layer, a firm "
+            "outside its counties, or a rules file naming no jurisdiction): their coke ovens "
+            "count against the cap"
+        )
+    away = (where == "no").to_numpy(dtype=bool)
+    if not (n := int(away.sum())):
+        return lines
+    shown = ", ".join(map(str, result.loc[away, "unit_id"].head(5))) + (" ..." if n > 5 else "")
+    lines.append(
+        f"warning: {n} unit(s) belong to firms outside the plan's province ({shown}; "
+        "in_jurisdiction no): their findings follow the equipment rules, which the plan sets "
+        "for Shanxi; check the firms' locations"
+    )
+    if k := totals.get("outside_jurisdiction_units", 0):
+        provinces = ", ".join(totals["outside_jurisdiction_provinces"])
+        lines.append(
+            f"  coking capacity outside the plan's province ({provinces}), not counted against "
+            f"the cap: operating {totals['outside_jurisdiction_operating_10kt']:g}, idle "
+            f"{totals['outside_jurisdiction_idle_10kt']:g} ({k} coke oven(s); "
+            "coking_capacity.csv against_cap no)"
+        )
+    return lines
 
 
 def _write_maps(
@@ -414,13 +507,16 @@ def _write_maps(
     admin: gpd.GeoDataFrame | None,
     reports: list[LayerReport],
     lab: Labels | None = None,
+    note: str = "",
 ) -> None:
     """Stage the interactive map and the static figure the options ask for (in
-    ``opts.lang``)."""
+    ``opts.lang``): the firms with a location; ``note`` (:func:`unplaced_note`) before the
+    sources line names the units that have none."""
     from sxzones.maps.sources import report_sources, sources_line
 
     lang = check_lang(opts.lang)
-    sources = sources_line(report_sources(reports), lang=lang)
+    sources = " ".join(filter(None, [note, sources_line(report_sources(reports), lang=lang)]))
+    firms = firms[firms.geometry.notna()]
     if opts.map_path is not None:
         from sxzones.maps.interactive import save_map
         from sxzones.maps.phaseout_map import phaseout_map
@@ -465,7 +561,7 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         )
         firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
         reports = [erep, *reports]
-        result = join_firms(assess_units(units, er), firms)
+        result = place_in_jurisdiction(join_firms(assess_units(units, er), firms), admin, ruleset)
         capacity, totals = coking_capacity(result, er)
         rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
         lang = check_lang(opts.lang)
@@ -474,7 +570,9 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         add_inputs(pub, reports, ruleset.path)  # first: the tables name the inputs' digests
         prov = sources_table(reports, ruleset, pub.inputs)
         write_outputs(result, capacity, totals, rejects, pub, fmts, lang, lab, names, prov)
-        _write_maps(opts, pub, firm_findings(result, names), builtup, admin, reports, lab)
+        findings = firm_findings(result, names)
+        note = unplaced_note(result)
+        _write_maps(opts, pub, findings, builtup, admin, reports, lab, note)
         written = pub.publish()
     summary = "\n".join([_summary(result, totals, reports), *demonstration_warning(prov)])
     return RunResult("phaseout", written, summary, manifest=pub.manifest)
