@@ -22,7 +22,8 @@ the line):
    order in the projection's scale variation: far below 1 m within 25 km. Firms with nothing
    within reach are resolved against all areas with the same pruning.
 4. Distance 0 (the firm touches or lies in the area) is ``inside``; at most the report's
-   distance is ``within_<D>km``; otherwise ``beyond``. A distance rule names the firms
+   distance is ``within_<D>km``; otherwise ``beyond``, all on the distance as written (to
+   the centimetre, :func:`written_distance`). A distance rule names the firms
    within its own distance (clause 十三: 20 km), whatever ring the report draws.
 
 The heavy steps run on chunks of firms in threads (shapely releases the GIL).
@@ -82,6 +83,18 @@ INSIDE = "inside"
 #: Whether a firm's industry is known to the rules' vocabulary.
 STATUSES = ("recognised", "unrecognised", "missing")
 BEYOND = "beyond"
+
+
+def written_distance(distance_m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Distances (metres) as the outputs write them, to the centimetre: the zone and the
+    rules are decided on these, so that a table never shows ``beyond`` beside 20000.0 or
+    ``within_20km`` beside 0.0 ("within 20 km" reads as at most 20,000.00 m written; a
+    point within 5 mm of an area is on it).
+
+    >>> written_distance(np.array([20000.004, 20000.006, 0.004])).tolist()
+    [20000.0, 20000.01, 0.0]
+    """
+    return np.round(np.asarray(distance_m, dtype=np.float64), 2)
 
 
 def zone_label(distance_m: float) -> str:
@@ -400,14 +413,18 @@ def screen_firms(
         near = nearest_geodesic(fg, ag, widest, crs, threads, thresholds=thresholds)
         places = counties.result() if counties is not None else None
     within = zone_label(d)
-    zone_code = np.where(near.distance == 0, 0, np.where(near.distance <= d, 1, 2))
+    # zone and rules are decided on the distance as written (to the centimetre): a firm a
+    # few micrometres past 20 km reads 20000.0 and is within it, one on the line reads 0.0
+    # and is inside (audit 11 E19)
+    dist = written_distance(near.distance)
+    zone_code = np.where(dist == 0, 0, np.where(dist <= d, 1, 2))
     # Repetitive text columns are categoricals built from codes: no per-row strings.
     out = pd.DataFrame(index=firms.index)
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
-    out["distance_m"] = np.round(near.distance, 2)
+    out["distance_m"] = dist
     _place_columns(out, builtup, near.area, places)
     ind = _industry_columns(out, firms, rules.industries)
-    band = _bands(near.distance, thresholds)
+    band = _bands(dist, thresholds)
     _apply_rules(out, ind, band, thresholds, inside_rules, dist_rules, reach)
     _outside_jurisdiction(out, rules)
     fired = (inside_rules, dist_rules, reach)
@@ -584,7 +601,7 @@ def _foreign_area_note(
         if len(inside):
             got = nearest_geodesic(fg[k], builtup.geometry.to_numpy()[inside], widest, crs, 1)
             ok = got.area >= 0
-            d2[ok], a2[ok] = got.distance[ok], inside[got.area[ok]]
+            d2[ok], a2[ok] = written_distance(got.distance[ok]), inside[got.area[ok]]
         names = builtup["name"].astype(str).to_numpy() if "name" in builtup else None
         ids = out["rule_ids"].astype(str).to_numpy()
         for m, i in enumerate(k.tolist()):

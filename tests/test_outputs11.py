@@ -1,0 +1,127 @@
+"""Audit 11's output findings (E19, E4, E5, E18, E15, E6): the firm screen's tables agree
+with themselves at the 20 km line and on the line of an area, say where the plan's
+province was not checked, list out-of-province firms apart, keep every rejected row of a
+file whose every row is rejected, leave missing XLSX cells blank, and hold only the run's
+own files after ``--overwrite``."""
+
+from __future__ import annotations
+
+import zipfile
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+from pyproj import Geod
+
+from sxzones.analyses.site_check import SiteLayers, check_sites
+from sxzones.cli import cli
+from sxzones.rules import load_rules
+
+GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
+W, E, S, N = 112.00, 112.02, 37.50, 37.52  # a 1.8 km x 2.2 km built-up square (lon/lat)
+
+
+def _square() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"area_id": ["BU1"], "name": ["测试建成区"], "kind": ["city"]},
+        geometry=[shapely.box(W, S, E, N)],
+        crs=4490,
+    )
+
+
+def _places() -> dict[str, tuple[float, float]]:
+    """Points placed on the ellipsoid from the square's NE vertex (45°, so the vertex is the
+    nearest point) and its east edge: a few millimetres either side of 20 km and of 0."""
+    out = {}
+    for d in (20_000.003, 20_000.007):
+        lon, lat, _ = GEOD.fwd(E, N, 45.0, d)
+        out[f"NE{d}"] = (lon, lat)
+    for d in (0.003, 0.007):
+        lon, lat, _ = GEOD.fwd(E, (S + N) / 2, 90.0, d)
+        out[f"EO{d}"] = (lon, lat)
+    return out
+
+
+def _firms_csv(path, places):
+    rows = [
+        {"统一社会信用代码": k, "企业名称": k, "行业": "焦化", "经度": f"{x:.11f}", "纬度": f"{y:.11f}"}
+        for k, (x, y) in places.items()
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8")
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+# E19 ------------------------------------------------------------------------------------
+
+
+def test_firm_zone_is_decided_on_the_distance_as_written(tmp_path):
+    """3 mm past 20 km is written 20000.0 and is within 20 km; 7 mm past is 20000.01 and
+    beyond; 3 mm off an edge is written 0.0 and is inside; 7 mm off is 0.01 and within."""
+    places = _places()
+    for k, (x, y) in places.items():  # the placements themselves, by Geod
+        want = float(k[2:])
+        ref = (E, N) if k.startswith("NE") else (E, (S + N) / 2)
+        assert GEOD.inv(*ref, x, y)[2] == pytest.approx(want, abs=1e-6)
+    _square().to_file(tmp_path / "bu.gpkg")
+    _firms_csv(tmp_path / "f.csv", places)
+    res = _invoke(
+        "firms", "--firms", str(tmp_path / "f.csv"), "--crs", "cgcs2000",
+        "--builtup", str(tmp_path / "bu.gpkg"), "--out", str(tmp_path / "o"), "--admin", "",
+        "--format", "csv,gpkg",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    got = dict(zip(t["firm_id"], zip(t["zone"], t["distance_m"].astype(float), strict=True), strict=True))
+    assert got == {
+        "NE20000.003": ("within_20km", 20000.0),
+        "NE20000.007": ("beyond", 20000.01),
+        "EO0.003": ("inside", 0.0),
+        "EO0.007": ("within_20km", 0.01),
+    }
+    # the rule of clause 十三 follows the zone: the firm within 20 km written is named
+    rules = dict(zip(t["firm_id"], t["rule_ids"].fillna(""), strict=True))
+    assert rules["NE20000.003"] == "deep_treatment_20km"
+    assert rules["NE20000.007"] == ""
+    assert rules["EO0.003"] == "relocate_inside_builtup;deep_treatment_20km"
+    g = gpd.read_file(tmp_path / "o" / "firm_zones.gpkg")
+    assert g.set_index("firm_id")["zone"].to_dict() == {k: v[0] for k, v in got.items()}
+
+
+def test_site_check_zone_is_decided_on_the_distance_as_written():
+    """The site check's built-up zone (``_distance_columns``) likewise: 3 mm past 20 km is
+    within, 7 mm past is beyond, 3 mm off the edge is inside."""
+    places = _places()
+    bu = _square().to_crs(4546)
+    pts = gpd.GeoSeries(
+        [shapely.Point(*places[k]) for k in places], crs=4490
+    ).to_crs(4546)
+    projects = gpd.GeoDataFrame(
+        {"project_id": list(places), "industry": ["coking"] * 4, "kind": ["new"] * 4},
+        geometry=pts.to_numpy(),
+        crs=4546,
+    )
+    units = gpd.GeoDataFrame(
+        {"unit_code": ["U1"], "unit_type": ["general_control"]},
+        geometry=[shapely.box(W - 1, S - 1, W - 0.9, S - 0.9)],
+        crs=4490,
+    ).to_crs(4546)  # far from every project
+    layers = SiteLayers({"builtup": bu, "control_units": units})
+    t = check_sites(projects, layers, load_rules()).table
+    got = dict(
+        zip(
+            t["project_id"],
+            zip(t["builtup_zone"], t["builtup_distance_m"].astype(float), strict=True),
+            strict=True,
+        )
+    )
+    assert got == {
+        "NE20000.003": ("within_20km", 20000.0),
+        "NE20000.007": ("beyond", 20000.01),
+        "EO0.003": ("inside", 0.0),
+        "EO0.007": ("within_20km", 0.01),
+    }
