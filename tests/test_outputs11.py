@@ -46,7 +46,13 @@ def _places() -> dict[str, tuple[float, float]]:
 
 def _firms_csv(path, places):
     rows = [
-        {"统一社会信用代码": k, "企业名称": k, "行业": "焦化", "经度": f"{x:.11f}", "纬度": f"{y:.11f}"}
+        {
+            "统一社会信用代码": k,
+            "企业名称": k,
+            "行业": "焦化",
+            "经度": f"{x:.11f}",
+            "纬度": f"{y:.11f}",
+        }
         for k, (x, y) in places.items()
     ]
     pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8")
@@ -76,7 +82,9 @@ def test_firm_zone_is_decided_on_the_distance_as_written(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
-    got = dict(zip(t["firm_id"], zip(t["zone"], t["distance_m"].astype(float), strict=True), strict=True))
+    got = dict(
+        zip(t["firm_id"], zip(t["zone"], t["distance_m"].astype(float), strict=True), strict=True)
+    )
     assert got == {
         "NE20000.003": ("within_20km", 20000.0),
         "NE20000.007": ("beyond", 20000.01),
@@ -97,9 +105,7 @@ def test_site_check_zone_is_decided_on_the_distance_as_written():
     within, 7 mm past is beyond, 3 mm off the edge is inside."""
     places = _places()
     bu = _square().to_crs(4546)
-    pts = gpd.GeoSeries(
-        [shapely.Point(*places[k]) for k in places], crs=4490
-    ).to_crs(4546)
+    pts = gpd.GeoSeries([shapely.Point(*places[k]) for k in places], crs=4490).to_crs(4546)
     projects = gpd.GeoDataFrame(
         {"project_id": list(places), "industry": ["coking"] * 4, "kind": ["new"] * 4},
         geometry=pts.to_numpy(),
@@ -125,3 +131,57 @@ def test_site_check_zone_is_decided_on_the_distance_as_written():
         "EO0.003": ("inside", 0.0),
         "EO0.007": ("within_20km", 0.01),
     }
+
+
+# E4, E5 ---------------------------------------------------------------------------------
+
+# a steel works in 信都区 (Xingtai, Hebei), 17 km from its county town; one in 太原 (Shanxi)
+TWO = "企业名称,行业,经度,纬度\n河北某钢厂,钢铁,114.10,37.0\n太原某钢厂,钢铁,112.55,37.87\n"
+
+
+def _two_firms(tmp_path):
+    import sxzones
+
+    p = tmp_path / "two.csv"
+    p.write_text(TWO, "utf-8")
+    catalog = sxzones.load_catalog()
+    raw = sxzones.read_file(p, crs="wgs84")
+    firms, _ = sxzones.validate_layer(raw, "firms", working_crs=catalog.working.crs)
+    builtup, _ = catalog.load("builtup_demonstration")
+    admin, _ = catalog.load("admin")
+    return firms, builtup, admin
+
+
+def test_api_without_admin_says_in_every_row_that_the_province_was_not_checked(tmp_path):
+    from sxzones.analyses.firm_zones import NO_ADMIN, screen_firms
+
+    firms, builtup, admin = _two_firms(tmp_path)
+    rules = load_rules()
+    bare = screen_firms(firms, builtup, rules, threads=1)
+    assert bare["province"].astype(str).tolist() == [NO_ADMIN, NO_ADMIN]
+    assert NO_ADMIN == "未核查：未提供行政区划图层 / not checked: no admin layer"
+    assert bare.attrs["province_checked"] is False
+    checked = screen_firms(firms, builtup, rules, admin=admin, threads=1)
+    assert checked["province"].astype(str).tolist() == ["河北省", "山西省"]
+    assert checked["applicable"].tolist() == [False, True]
+    assert checked.attrs["province_checked"] is True
+    # zones and distances do not depend on it
+    assert bare["zone"].astype(str).tolist() == checked["zone"].astype(str).tolist()
+
+
+def test_workbook_summary_lists_out_of_province_firms_apart(tmp_path):
+    p = tmp_path / "two.csv"
+    p.write_text(TWO, "utf-8")
+    res = _invoke(
+        "firms", "--firms", str(p), "--crs", "wgs84", "--builtup", "builtup_demonstration",
+        "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    s = pd.read_excel(tmp_path / "o" / "firm_zones.xlsx", sheet_name="summary", header=1)
+    rows = s[["province", "city", "industry_id", "inside", "within_20km"]].values.tolist()
+    assert rows == [
+        ["山西省", "太原市", "steel", 1, 0],
+        ["河北省", "山西省外 / outside Shanxi", "steel", 0, 1],
+    ]
+    t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
+    assert t["province"].tolist() == ["河北省", "山西省"]

@@ -71,6 +71,7 @@ LEAD = [
     "nearest_area_name",
     "nearest_area_kind",
     "nearest_area_note",
+    "province",
     "city",
     "county",
     "adcode",
