@@ -185,3 +185,102 @@ def test_workbook_summary_lists_out_of_province_firms_apart(tmp_path):
     ]
     t = pd.read_csv(tmp_path / "o" / "firm_zones.csv", encoding="utf-8-sig", dtype=str)
     assert t["province"].tolist() == ["河北省", "山西省"]
+
+
+# E18 ------------------------------------------------------------------------------------
+
+
+def test_a_file_whose_every_row_is_rejected_writes_them_all_to_rejects(tmp_path):
+    """Three firms, 行业 blank in each: exit 2, the message names the commonest reason with
+    its fix and the rejects file, and rejects.csv lists the three rows; with --overwrite
+    over a good run, the earlier run's tables go (the folder holds this run's files only)."""
+    _square().to_file(tmp_path / "bu.gpkg")
+    good = tmp_path / "good.csv"
+    _firms_csv(good, _places())
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "企业名称,行业,经度,纬度\n甲,,112.1,37.6\n乙,,112.2,37.6\n丙,焦化,,37.6\n", "utf-8"
+    )
+    out = tmp_path / "o"
+    common = ["--crs", "cgcs2000", "--builtup", str(tmp_path / "bu.gpkg"), "--out", str(out)]
+    assert _invoke("firms", "--firms", str(good), *common).exit_code == 0
+    res = _invoke("firms", "--firms", str(bad), *common, "--overwrite")
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "bad.csv: no feature passed validation: all 3 rows were rejected" in text
+    assert "Commonest reasons: '行业' empty [field 行业] (2 rows; fix: fill in the value)" in text
+    assert f"is in {out / 'rejects.csv'}. Fix: fill in the value" in text
+    assert "Traceback" not in res.output
+    rej = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rej["source_row"].tolist() == ["2", "3", "4"]
+    assert rej["reason"].tolist()[:2] == ["'行业' empty", "'行业' empty"]
+    assert rej["field"].tolist()[2] == "经度/纬度"
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "rejects.csv"]
+
+
+# E15 ------------------------------------------------------------------------------------
+
+
+def test_xlsx_writes_no_cell_for_missing_or_empty_values(tmp_path):
+    """A beyond firm's rule_ids, clauses and asks are empty: no cell at all (openpyxl reads
+    None; the sheet XML holds no empty inline string), where a value is, a cell."""
+    import openpyxl
+
+    _square().to_file(tmp_path / "bu.gpkg")
+    _firms_csv(tmp_path / "f.csv", _places())
+    res = _invoke(
+        "firms", "--firms", str(tmp_path / "f.csv"), "--crs", "cgcs2000",
+        "--builtup", str(tmp_path / "bu.gpkg"), "--out", str(tmp_path / "o"), "--admin", "",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    path = tmp_path / "o" / "firm_zones.xlsx"
+    ws = openpyxl.load_workbook(path)["beyond"]
+    head = [c.value for c in ws[1]]
+    row = {h: c.value for h, c in zip(head, ws[2], strict=False)}
+    assert row["firm_id"] == "NE20000.007"
+    assert row["rule_ids"] is None and row["clauses"] is None and row["asks"] is None
+    assert row["nearest_area_note"] is None if "nearest_area_note" in row else True
+    assert row["zone"] == "beyond"
+    with zipfile.ZipFile(path) as z:
+        xml = b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))
+    assert b"<t></t>" not in xml and b'<t xml:space="preserve"></t>' not in xml
+    # the writer itself: "" and None alike give no cell; " " is kept
+    from sxzones.xlsx import write_xlsx_file
+
+    frame = pd.DataFrame({"a": ["x", "", None, " "] * 3})
+    write_xlsx_file({"s": frame}, tmp_path / "w.xlsx")
+    col = [c.value for c in openpyxl.load_workbook(tmp_path / "w.xlsx")["s"]["A"]]
+    assert col == ["a", "x", None, None, " "] * 1 + ["x", None, None, " "] * 2
+
+
+# E6 -------------------------------------------------------------------------------------
+
+
+def test_overwrite_removes_the_previous_runs_map_in_out_and_says_so(tmp_path):
+    _square().to_file(tmp_path / "bu.gpkg")
+    _firms_csv(tmp_path / "f.csv", _places())
+    out = tmp_path / "o"
+    common = ["firms", "--firms", str(tmp_path / "f.csv"), "--crs", "cgcs2000"]
+    common += ["--builtup", str(tmp_path / "bu.gpkg"), "--out", str(out), "--format", "csv"]
+    res = _invoke(*common, "--map", str(out / "map.html"))
+    assert res.exit_code == 0, res.output
+    assert (out / "map.html").is_file()
+    # the same run with its map again keeps it (it is this run's)
+    res = _invoke(*common, "--map", str(out / "map.html"), "--overwrite")
+    assert res.exit_code == 0 and (out / "map.html").is_file(), res.output
+    assert "removed" not in res.output
+    res = _invoke(*common, "--overwrite")  # no map this time
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "firm_zones.csv",
+        "manifest.json",
+        "rejects.csv",
+    ]
+    assert (
+        f"removed {out / 'map.html'} (the previous run's; this run does not write it)" in res.output
+    )
+    # a map edited since (not the previous run's bytes) is left alone
+    res = _invoke(*common, "--map", str(out / "map.html"), "--overwrite")
+    (out / "map.html").write_text("edited", "utf-8")
+    res = _invoke(*common, "--overwrite")
+    assert (out / "map.html").read_text("utf-8") == "edited"

@@ -95,7 +95,7 @@ def written_distance(distance_m: npt.NDArray[np.float64]) -> npt.NDArray[np.floa
     >>> written_distance(np.array([20000.004, 20000.006, 0.004])).tolist()
     [20000.0, 20000.01, 0.0]
     """
-    return np.round(np.asarray(distance_m, dtype=np.float64), 2)
+    return np.asarray(np.round(np.asarray(distance_m, dtype=np.float64), 2), dtype=np.float64)
 
 
 def zone_label(distance_m: float) -> str:
