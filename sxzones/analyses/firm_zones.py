@@ -916,19 +916,26 @@ def _outside_apart(t: pd.DataFrame) -> npt.NDArray[np.int64] | None:
     """Set firms outside the plan's province apart in the summary (audit 11 E5): their
     ``city`` becomes ``山西省外 / outside Shanxi`` (their ``province`` column names theirs);
     returns each row's rank (0 the province's own firms, 1 those outside it, 2 those whose
-    province was not checked), or None without a ``province`` column."""
+    province was not checked), or None without a ``province`` column. By categories, not a
+    string per firm (millions of firms)."""
     if "province" not in t.columns:
         return None
-    prov = t["province"].astype(str)
-    rank = np.where(prov.isin([NO_ADMIN, NO_COUNTY]), 2, 0).astype(np.int64)
+    prov = pd.Categorical(t["province"])
+    unchecked = np.array([str(c) in (NO_ADMIN, NO_COUNTY) for c in prov.categories] + [False])
+    codes = np.asarray(prov.codes)
+    rank = np.where(unchecked[np.where(codes >= 0, codes, len(prov.categories))], 2, 0)
     if "asks" in t.columns:
         away = outside_plan(t["asks"])
         if away.any():
             rank[away] = 1
             label = _outside_city(str(t["asks"].to_numpy()[np.flatnonzero(away)[0]]))
-            city = t["city"].astype(str) if "city" in t.columns else ""
-            t["city"] = np.where(away, label, city)
-    return rank
+            given = t["city"] if "city" in t.columns else pd.Series("", index=t.index)
+            city = pd.Categorical(given)
+            if label not in city.categories:
+                city = city.add_categories([label])
+            city[away] = label
+            t["city"] = city
+    return rank.astype(np.int64)
 
 
 def _outside_city(asks: str) -> str:
