@@ -395,6 +395,7 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         table = _as_given(pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False))
         rejects = _as_given(pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False))
         counts = table["zone"].value_counts().to_dict() if "zone" in table else {}
+        points, shown = _firm_points(out / "firm_zones.gpkg")
         return {
             "job": job.id,
             "summary": result.summary,
@@ -404,26 +405,44 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
             "columns": list(table.columns),
             "rejects": _records(rejects, MAX_ROWS),
             "n_rejects": len(rejects),
-            "map": _firm_points(out / "firm_zones.gpkg"),
+            "map": points,
+            "map_shown": shown,
             "downloads": downloads(job),
             "command": _command("firms", opts, str(path)),
         }
 
 
-def _firm_points(path: Path) -> Any:
-    """Up to :data:`MAX_POINTS` firms (evenly sampled) with their zone, in WGS84; only the
-    sampled features are read (by feature id: the GeoPackage's rows in order)."""
+def _firm_points(path: Path) -> tuple[Any, dict[str, list[int]]]:
+    """The firms for the page's map, in WGS84, at most :data:`MAX_POINTS`: every firm of the
+    zones nearest a built-up area first (``inside``, then ``within_…``), ``beyond`` last; a
+    zone that does not fit whole is evenly sampled (by feature id: the GeoPackage's rows in
+    order, only those read). Returns the features and, when some firms are not drawn, per
+    zone ``[drawn, firms]`` (the page says so beside the map); else an empty dict."""
     if not path.exists():
-        return {"type": "FeatureCollection", "features": []}
+        return {"type": "FeatureCollection", "features": []}, {}
     n = int(pyogrio.read_info(path)["features"])
     columns = ["firm_id", "name", "zone", "distance_m"]
-    if n > MAX_POINTS:
-        fids = np.linspace(0, n - 1, MAX_POINTS).astype(int) + 1
-        frame = pyogrio.read_dataframe(path, columns=columns, fids=fids)
-    else:
+    if n <= MAX_POINTS:
         frame = pyogrio.read_dataframe(path, columns=columns)
+        frame = frame.set_geometry(frame.geometry.representative_point())
+        return _features(frame, columns), {}
+    zones = pyogrio.read_dataframe(path, columns=["zone"], read_geometry=False)["zone"]
+    zones = zones.astype(str).to_numpy()
+    order = sorted(set(zones.tolist()), key=lambda z: (z == "beyond", z != "inside", z))
+    budget, chosen, shown = MAX_POINTS, [], {}
+    for z in order:
+        rows = np.flatnonzero(zones == z)
+        take = (
+            rows if len(rows) <= budget else rows[np.linspace(0, len(rows) - 1, budget).astype(int)]
+        )
+        take = take if budget > 0 else rows[:0]
+        chosen.append(take)
+        shown[z] = [len(take), len(rows)]
+        budget -= len(take)
+    fids = np.sort(np.concatenate(chosen)) + 1
+    frame = pyogrio.read_dataframe(path, columns=columns, fids=fids)
     frame = frame.set_geometry(frame.geometry.representative_point())
-    return _features(frame, columns)
+    return _features(frame, columns), shown
 
 
 # ---- planner: the siting screen ---------------------------------------------------------
