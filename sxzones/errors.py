@@ -21,6 +21,19 @@ class LayerError(SxzonesError, ValueError):
     """A layer file cannot be used as a whole (unreadable, empty, fields missing)."""
 
 
+class NoFeatureError(LayerError):
+    """Validation rejected every feature of a file; ``report`` (its
+    :class:`~sxzones.layers.validate.LayerReport`) holds each row with its reason, for a
+    run to write them into its rejects file."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[type, tuple[str, object]]:
+        return (type(self), (str(self), self.report))
+
+
 class CatalogError(SxzonesError, ValueError):
     """The layer catalogue is malformed or names a layer it does not have."""
 

@@ -836,6 +836,9 @@ class Publication:
         self._lock: Path | None = None
         self._published = False
         self._made = False
+        #: the previous run's files in ``out`` that this one did not write, removed by
+        #: :meth:`publish` (with ``overwrite``): for the run to say so
+        self.removed: list[Path] = []
 
     # -- entering: folder, lock, leftovers, targets
     def __enter__(self) -> Publication:
@@ -931,6 +934,9 @@ class Publication:
         order = {n: k for k, n in enumerate(self.names)}
         files.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
         keep = {p.name for p in files}
+        inside = self._ext_dirs.get(self.out.resolve())  # a map or figure put in ``out``
+        if inside is not None:
+            keep |= {p.name for p in inside.iterdir() if p.name != ".destination"}
         refuse_inputs(
             [self.out / p.name for p in files]
             + [Path(self._ext_given[f][0]) / n for f in self._ext_dirs.values() for n in
@@ -962,6 +968,7 @@ class Publication:
         # what to remove of the previous run: kept beside the staged manifest (not in it, so
         # the same command gives the same manifest whatever the folder held before)
         replaces = sorted(n for n in previous if n not in names)
+        self.removed = [self.out / n for n in replaces]
         write_json(replaces, self.staging / _REPLACES, overwrite=True)
         write_json(doc, self.staging / MANIFEST_NAME, overwrite=True)  # staged complete
         _finish(self.out, self.staging)
@@ -1022,6 +1029,7 @@ def _previous_files(out: Path, owned: tuple[str, ...], keep: set[str]) -> list[s
     try:
         doc = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
         listed = {str(f.get("name", "")): f.get("sha256") for f in doc.get("files", [])}
+        listed = _external_inside(doc.get("external_files", [])) | listed
     except (OSError, ValueError, AttributeError, TypeError):
         listed = {}
     for name, digest in listed.items():
@@ -1033,6 +1041,14 @@ def _previous_files(out: Path, owned: tuple[str, ...], keep: set[str]) -> list[s
     for pattern in owned:
         names |= {p.name for p in out.glob(pattern) if p.is_file()}
     return sorted(n for n in names - keep if _own_name(n) and n != MANIFEST_NAME)
+
+
+def _external_inside(listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The previous run's maps and figures (``external_files``, paths as given): name ->
+    SHA-256. One of them still in ``out`` with those very bytes (the run put it there, or
+    the folder was copied with it) is that run's, and goes when this one does not write it
+    (audit 11 E6)."""
+    return {Path(str(f.get("name", ""))).name: f.get("sha256") for f in listed}
 
 
 def _finish(out: Path, staging: Path) -> None:

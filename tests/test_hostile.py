@@ -720,8 +720,15 @@ def _(t: Path) -> list[str]:
 @case(
     "firms-all-nan",
     "refused",
-    "no firm has coordinates: nothing passes validation",
-    says=("f.csv", "lon/lat"),
+    "no firm has coordinates: nothing passes validation; rejects.csv lists every row with its "
+    "reason (audit 11 E18)",
+    says=("f.csv", "lon/lat", "all 3 rows were rejected", "out/rejects.csv"),
+    rejects=(
+        (2, "lon/lat", "empty_geometry"),
+        (3, "lon/lat", "empty_geometry"),
+        (4, "lon/lat", "empty_geometry"),
+    ),
+    outputs=("out/rejects.csv", "out/manifest.json"),
 )
 def _(t: Path) -> list[str]:
     lines = FIRMS_CSV.splitlines()
@@ -1895,7 +1902,15 @@ def test_hostile_input(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert msg, f"no message on stderr; stdout: {out.stdout}"
         assert msg.count("Error:") + msg.count("REFUSED") == 1, msg
         _assert_says(c.says, msg)
-        assert _files(tmp_path) == before, "a refused run left files behind"
+        # nothing left behind but what the case names: the rejects of a file whose every
+        # row is rejected, with their manifest
+        after = {k: v for k, v in _files(tmp_path).items() if k not in c.outputs}
+        assert after == before, "a refused run left files behind"
+        assert all((tmp_path / o).is_file() for o in c.outputs), c.outputs
+        if c.rejects:
+            recs = _rejects(tmp_path / "out" / "rejects.csv")
+            got = sorted((_row_of(r), r["field"], r["code"]) for r in recs)
+            assert got == sorted(c.rejects), recs
         return
     assert out.code == 0, both
     assert not out.stderr.strip(), out.stderr

@@ -319,6 +319,7 @@ def test_firm_screen_in_chinese_writes_chinese_headers_values_and_sheets(tmp_pat
     assert sheets["汇总"].columns[0].startswith("示范图层，非官方数据：builtup_demonstration")
     sheets["汇总"] = pd.read_excel(tmp_path / "zh" / "firm_zones.xlsx", sheet_name="汇总", header=1)
     assert list(sheets["汇总"].columns) == [
+        "省份",  # the province first: firms outside Shanxi apart (audit 11 E5)
         "地级市",
         "行业",
         "行业识别状态",

@@ -92,7 +92,8 @@ def test_summary_sheet_says_first_that_the_builtup_layer_is_a_demonstration(demo
     _, out = demo_run
     ws = openpyxl.load_workbook(out / "firm_zones.xlsx")["summary"]
     assert ws["A1"].value == WARN_EN and ws["A1"].font.b and ws["B1"].value is None
-    assert [c.value for c in ws[2]][:3] == ["city", "industry_id", "industry_status"]
+    # the province first: firms outside Shanxi apart (audit 11 E5)
+    assert [c.value for c in ws[2]][:4] == ["province", "city", "industry_id", "industry_status"]
     assert ws.freeze_panes == "A3"  # the warning and the header stay in view
     summary = pd.read_excel(out / "firm_zones.xlsx", sheet_name="summary", header=1)
     assert int(summary[["inside", "within_20km", "beyond"]].to_numpy().sum()) == 208
@@ -178,7 +179,7 @@ def test_official_layers_get_no_warning_and_their_source(tmp_path):
     res = _firms(tmp_path / "o", catalog=cat, builtup="builtup_official")
     assert "demonstration" not in res.output
     ws = openpyxl.load_workbook(tmp_path / "o" / "firm_zones.xlsx")["summary"]
-    assert ws["A1"].value == "city" and ws.freeze_panes == "A2"  # the header first, as before
+    assert ws["A1"].value == "province" and ws.freeze_panes == "A2"  # the header first
     src = pd.read_excel(tmp_path / "o" / "firm_zones.xlsx", sheet_name="sources", dtype=str)
     row = src[src["role"] == "builtup"].iloc[0]
     assert (row["layer"], row["status"], row["source"], row["version"], row["date"]) == (

@@ -22,7 +22,8 @@ the line):
    order in the projection's scale variation: far below 1 m within 25 km. Firms with nothing
    within reach are resolved against all areas with the same pruning.
 4. Distance 0 (the firm touches or lies in the area) is ``inside``; at most the report's
-   distance is ``within_<D>km``; otherwise ``beyond``. A distance rule names the firms
+   distance is ``within_<D>km``; otherwise ``beyond``, all on the distance as written (to
+   the centimetre, :func:`written_distance`). A distance rule names the firms
    within its own distance (clause 十三: 20 km), whatever ring the report draws.
 
 The heavy steps run on chunks of firms in threads (shapely releases the GIL).
@@ -46,6 +47,7 @@ Example (a firm inside an area and one 10 km east of it)::
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -82,6 +84,18 @@ INSIDE = "inside"
 #: Whether a firm's industry is known to the rules' vocabulary.
 STATUSES = ("recognised", "unrecognised", "missing")
 BEYOND = "beyond"
+
+
+def written_distance(distance_m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Distances (metres) as the outputs write them, to the centimetre: the zone and the
+    rules are decided on these, so that a table never shows ``beyond`` beside 20000.0 or
+    ``within_20km`` beside 0.0 ("within 20 km" reads as at most 20,000.00 m written; a
+    point within 5 mm of an area is on it).
+
+    >>> written_distance(np.array([20000.004, 20000.006, 0.004])).tolist()
+    [20000.0, 20000.01, 0.0]
+    """
+    return np.asarray(np.round(np.asarray(distance_m, dtype=np.float64), 2), dtype=np.float64)
 
 
 def zone_label(distance_m: float) -> str:
@@ -400,14 +414,19 @@ def screen_firms(
         near = nearest_geodesic(fg, ag, widest, crs, threads, thresholds=thresholds)
         places = counties.result() if counties is not None else None
     within = zone_label(d)
-    zone_code = np.where(near.distance == 0, 0, np.where(near.distance <= d, 1, 2))
+    # zone and rules are decided on the distance as written (to the centimetre): a firm a
+    # few micrometres past 20 km reads 20000.0 and is within it, one on the line reads 0.0
+    # and is inside (audit 11 E19)
+    dist = written_distance(near.distance)
+    zone_code = np.where(dist == 0, 0, np.where(dist <= d, 1, 2))
     # Repetitive text columns are categoricals built from codes: no per-row strings.
     out = pd.DataFrame(index=firms.index)
     out["zone"] = pd.Categorical.from_codes(zone_code, categories=[INSIDE, within, BEYOND])
-    out["distance_m"] = np.round(near.distance, 2)
+    out["distance_m"] = dist
     _place_columns(out, builtup, near.area, places)
+    _province_column(out, admin, places, rules)
     ind = _industry_columns(out, firms, rules.industries)
-    band = _bands(near.distance, thresholds)
+    band = _bands(dist, thresholds)
     _apply_rules(out, ind, band, thresholds, inside_rules, dist_rules, reach)
     _outside_jurisdiction(out, rules)
     fired = (inside_rules, dist_rules, reach)
@@ -416,6 +435,8 @@ def screen_firms(
     result = pd.concat([out, firms[keep]], axis=1)
     screened = gpd.GeoDataFrame(result, geometry=firms.geometry.to_numpy(), crs=firms.crs)
     screened.attrs["distance_m"] = d
+    # whether each firm's province was looked up (an admin layer given): E4
+    screened.attrs["province_checked"] = admin is not None
     screened.attrs["rule_distance_m"] = {
         r.id: {"distance_m": reach[r.id], "clauses": r.clauses} for r in dist_rules
     }
@@ -484,6 +505,59 @@ def _place_columns(
         which, table = places
         for col in ("adcode", "county", "city"):
             out[col] = categorical_take(table[col], which)
+
+
+#: GB/T 2260 provinces by the first two digits of an administrative code: the province of a
+#: county the admin layer places but names no province for.
+PROVINCES = {
+    "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
+    "21": "辽宁省", "22": "吉林省", "23": "黑龙江省", "31": "上海市", "32": "江苏省",
+    "33": "浙江省", "34": "安徽省", "35": "福建省", "36": "江西省", "37": "山东省",
+    "41": "河南省", "42": "湖北省", "43": "湖南省", "44": "广东省", "45": "广西壮族自治区",
+    "46": "海南省", "50": "重庆市", "51": "四川省", "52": "贵州省", "53": "云南省",
+    "54": "西藏自治区", "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区",
+    "65": "新疆维吾尔自治区", "71": "台湾省", "81": "香港特别行政区", "82": "澳门特别行政区",
+}  # fmt: skip
+
+#: ``province`` of a firm whose province was not looked up (no admin layer) or could not be
+#: (outside every county of the admin layer): its rules are the plan's, unchecked (E4).
+NO_ADMIN = "未核查：未提供行政区划图层 / not checked: no admin layer"
+NO_COUNTY = (
+    "未核查：不在行政区划图层的任何县内 / not checked: outside every county of the admin layer"
+)
+
+
+def _province_column(
+    out: pd.DataFrame,
+    admin: gpd.GeoDataFrame | None,
+    places: tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.object_]]] | None,
+    rules: RuleSet,
+) -> None:
+    """``province``: the province of the firm's county (the admin layer's ``province``
+    field, else its province row, else GB/T 2260 by the code's first two digits); where it
+    was not looked up, a text saying so (:data:`NO_ADMIN`, :data:`NO_COUNTY`), so that a
+    table read without the summary says the plan's rules were given unchecked. No column
+    when there is no admin layer and the rules name no jurisdiction."""
+    if places is None or admin is None:
+        if rules.jurisdiction is not None:
+            out["province"] = pd.Categorical.from_codes(
+                np.zeros(len(out), dtype=np.int64), categories=[NO_ADMIN]
+            )
+        return
+    which, table = places
+    codes = np.asarray(table["adcode"], dtype=object)
+    by_code: dict[str, str] = {}
+    names = dict(zip(admin["adcode"].astype(str), admin["name"].astype(str), strict=True))
+    if "province" in admin.columns:
+        given = admin["province"].fillna("").astype(str).str.strip()
+        by_code = {k: v for k, v in zip(admin["adcode"].astype(str), given, strict=True) if v}
+    prov = [
+        (by_code.get(c) or names.get(c[:2] + "0000") or PROVINCES.get(c[:2], ""))
+        if c
+        else NO_COUNTY
+        for c in map(str, codes)
+    ]
+    out["province"] = categorical_take(np.asarray(prov, dtype=object), which)
 
 
 def _names(rule: Rule, industries: list[str]) -> bool:
@@ -584,7 +658,7 @@ def _foreign_area_note(
         if len(inside):
             got = nearest_geodesic(fg[k], builtup.geometry.to_numpy()[inside], widest, crs, 1)
             ok = got.area >= 0
-            d2[ok], a2[ok] = got.distance[ok], inside[got.area[ok]]
+            d2[ok], a2[ok] = written_distance(got.distance[ok]), inside[got.area[ok]]
         names = builtup["name"].astype(str).to_numpy() if "name" in builtup else None
         ids = out["rule_ids"].astype(str).to_numpy()
         for m, i in enumerate(k.tolist()):
@@ -838,8 +912,43 @@ def _has_rule(result: pd.DataFrame) -> npt.NDArray[np.bool_]:
     return given[np.where(codes >= 0, codes, len(ids.categories))]
 
 
+def _outside_apart(t: pd.DataFrame) -> npt.NDArray[np.int64] | None:
+    """Set firms outside the plan's province apart in the summary (audit 11 E5): their
+    ``city`` becomes ``山西省外 / outside Shanxi`` (their ``province`` column names theirs);
+    returns each row's rank (0 the province's own firms, 1 those outside it, 2 those whose
+    province was not checked), or None without a ``province`` column. By categories, not a
+    string per firm (millions of firms)."""
+    if "province" not in t.columns:
+        return None
+    prov = pd.Categorical(t["province"])
+    unchecked = np.array([str(c) in (NO_ADMIN, NO_COUNTY) for c in prov.categories] + [False])
+    codes = np.asarray(prov.codes)
+    rank = np.where(unchecked[np.where(codes >= 0, codes, len(prov.categories))], 2, 0)
+    if "asks" in t.columns:
+        away = outside_plan(t["asks"])
+        if away.any():
+            rank[away] = 1
+            label = _outside_city(str(t["asks"].to_numpy()[np.flatnonzero(away)[0]]))
+            given = t["city"] if "city" in t.columns else pd.Series("", index=t.index)
+            city = pd.Categorical(given)
+            if label not in city.categories:
+                city = city.add_categories([label])
+            city[away] = label
+            t["city"] = city
+    return rank.astype(np.int64)
+
+
+def _outside_city(asks: str) -> str:
+    """``山西省外 / outside Shanxi`` from a firm's ``asks`` outside the plan's province
+    (:func:`outside_asks`)."""
+    m = re.match(r"不在(.+?)，本方案不适用 / outside (.+?)" + re.escape(_OUTSIDE_TAIL), asks)
+    return f"{m.group(1)}外 / outside {m.group(2)}" if m else "省外 / outside the province"
+
+
 def summary_by_city(result: pd.DataFrame) -> pd.DataFrame:
-    """Counts by city, industry and zone (the XLSX summary sheet). Unrecognised and missing
+    """Counts by province, city, industry and zone (the XLSX summary sheet): the plan's
+    province first, then the firms outside it under ``<province>外 / outside ...`` (by their
+    own province), then those whose province was not checked. Unrecognised and missing
     industries are rows of their own, under the value as written (``industry_status``)."""
     t = pd.DataFrame(result.drop(columns="geometry", errors="ignore"))
     if "industry_status" in t.columns:
@@ -852,9 +961,14 @@ def summary_by_city(result: pd.DataFrame) -> pd.DataFrame:
             t["industry_id"] = np.where(
                 (st == "unrecognised") & (note != ""), note, t["industry_id"]
             )
-    cols = [c for c in ("city", "industry_id", "industry_status") if c in t.columns]
-    out = t.groupby([*cols, "zone"], dropna=False).size().unstack("zone", fill_value=0)
-    out = out.reset_index()
+    rank = _outside_apart(t)
+    cols = [c for c in ("province", "city", "industry_id", "industry_status") if c in t.columns]
+    if rank is not None:
+        cols = ["_rank", *cols]
+        t["_rank"] = rank
+    out = t.groupby([*cols, "zone"], dropna=False, observed=True).size()
+    out = out.unstack("zone", fill_value=0).reset_index()
+    out = out.drop(columns="_rank", errors="ignore")
     if "industry_status" in out.columns and (out["industry_status"] == "unrecognised").any():
         unrec = out["industry_status"] == "unrecognised"
         apart = out["industry_id"].astype(str).str.contains("name different industries")

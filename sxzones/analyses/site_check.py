@@ -37,7 +37,11 @@ from pyproj import CRS
 
 from sxzones._util import gc_paused
 from sxzones.analyses.counties import Coverage, county_cover
-from sxzones.analyses.firm_zones import resolve_industries_noted, zone_label
+from sxzones.analyses.firm_zones import (
+    resolve_industries_noted,
+    written_distance,
+    zone_label,
+)
 from sxzones.analyses.nearest import (
     CHUNK,
     GRID_POINTS,
@@ -744,11 +748,11 @@ def _distance_columns(
         nb = nearest_geodesic(
             pg, layers.index("builtup"), max(d, 25_000.0), crs, threads, segs, thresholds=(d,)
         )
-        bdist = nb.distance
+        bdist = written_distance(nb.distance)  # zone and rules on the value written (E19)
         out["builtup_zone"] = np.where(
             bdist == 0, "inside", np.where(bdist <= d, zone_label(d), "beyond")
         )
-        out["builtup_distance_m"] = np.round(bdist, 2)
+        out["builtup_distance_m"] = bdist
         out["nearest_builtup"] = bu["name" if "name" in bu else "area_id"].to_numpy()[nb.area]
     else:
         bdist = np.full(n, np.inf)

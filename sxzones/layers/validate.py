@@ -41,7 +41,7 @@ from pyproj import CRS, Transformer
 
 from sxzones._util import gc_paused
 from sxzones.crs import SHANXI_BOUNDS, check_coordinates, convert_geometries
-from sxzones.errors import LayerError, SxzonesError
+from sxzones.errors import LayerError, NoFeatureError, SxzonesError
 from sxzones.layers.readers import GEOMETRY_PROBLEM, ROW, RawLayer
 from sxzones.layers.schemas import (
     FIELD_NAMES,
@@ -1218,7 +1218,9 @@ def _finish(
     out.index = pd.RangeIndex(len(out))
     report.n_loaded = len(out)
     if report.n_loaded == 0:
-        raise LayerError(f"{raw.path}: no feature passed validation.\n{report.summary()}")
+        raise NoFeatureError(
+            f"{raw.path}: no feature passed validation.\n{report.summary()}", report
+        )
     out.attrs["sxzones"] = {
         "name": report.name,
         "role": r.name,

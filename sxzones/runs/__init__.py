@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import geopandas as gpd
 
 from sxzones._util import is_existing_path
-from sxzones.errors import CRSError, SxzonesError
+from sxzones.errors import CRSError, LayerError, SxzonesError
+from sxzones.i18n import Labels, Lang
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.options import (
     CheckOptions,
@@ -36,10 +38,16 @@ class RunResult:
     outputs: list[Path] = field(default_factory=list)
     summary: str = ""
     manifest: Path | None = None
+    #: the previous run's files in the output folder that this run did not write, removed
+    #: (``--overwrite``: the folder holds this run's outputs only)
+    removed: list[Path] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [self.summary] if self.summary else []
         lines += [f"  wrote {p}" for p in self.outputs]
+        lines += [
+            f"  removed {p} (the previous run's; this run does not write it)" for p in self.removed
+        ]
         if self.manifest is not None:
             lines.append(f"  manifest {self.manifest}")
         return "\n".join(lines)
@@ -215,6 +223,49 @@ def load_layer(
             + (": " + fix.replace("--crs ", f"{Path(path).name}@") if fix else "")
             + "; or a catalogue entry for it with crs = ..."
         ) from None
+
+
+def refuse_all_rejected(
+    pub: Publication,
+    report: LayerReport,
+    rules: Path | None = None,
+    *,
+    lang: Lang = "en",
+    lab: Labels | None = None,
+) -> NoReturn:
+    """Publish ``rejects.csv`` with every row of a file whose every row was rejected (in
+    ``lang``), with the manifest naming the file, and refuse the run: the message names the
+    commonest reasons, their fix, and the rejects file (audit 11 E18). A run whose main input
+    has no valid row calls this instead of stopping with the reasons on the screen only.
+
+    Raises
+    ------
+    LayerError
+        Always (the command line's exit status 2).
+    """
+    from sxzones.i18n import translate_frame
+    from sxzones.outputs import write_csv
+
+    rej = report.rejects
+    staged = pub.stage("rejects.csv", rows=len(rej))
+    write_csv(translate_frame(rej, lang, lab=lab), staged, overwrite=True)
+    add_inputs(pub, [report], rules)
+    pub.publish()
+    top = sorted((f for f in report.findings if f.kind == "rejected"), key=lambda f: -len(f.rows))
+    word = top[0].word if top else "row"
+    said = "; ".join(
+        f"{f.message}{f' [field {f.field}]' if f.field else ''} ({len(f.rows)} {word}s"
+        + (f"; fix: {f.fix})" if f.fix else ")")
+        for f in top[:3]
+    )
+    more = f"; and {len(top) - 3} other reasons" if len(top) > 3 else ""
+    fix = next((f.fix for f in top if f.fix), "correct the rows as rejects.csv says")
+    raise LayerError(
+        f"{report.path}: no feature passed validation: all {report.n_rejected} {word}s were "
+        f"rejected, so nothing was screened. Commonest reasons: {said or 'none given'}{more}. "
+        f"Every {word} with its reason is in {pub.out / 'rejects.csv'}. Fix: {fix} (a column "
+        "read under the wrong name is mapped with --field NAME=COLUMN), then run again"
+    )
 
 
 def run_analysis(opts: Options, cat: Catalog, *, say: Say = print) -> RunResult:

@@ -21,7 +21,7 @@ from sxzones.analyses.firm_zones import (
     summary_by_city,
 )
 from sxzones.analyses.nearest import county_lookup, warm_up
-from sxzones.errors import SxzonesError
+from sxzones.errors import NoFeatureError, SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.i18n import (
     Labels,
@@ -43,7 +43,15 @@ from sxzones.outputs import (
     write_xlsx,
 )
 from sxzones.rules import RuleSet, load_rules
-from sxzones.runs import RunResult, add_inputs, admin_name, figure_paths, load_input, load_layer
+from sxzones.runs import (
+    RunResult,
+    add_inputs,
+    admin_name,
+    figure_paths,
+    load_input,
+    load_layer,
+    refuse_all_rejected,
+)
 from sxzones.runs.provenance import (
     demonstration_warning,
     gpkg_metadata,
@@ -71,6 +79,7 @@ LEAD = [
     "nearest_area_name",
     "nearest_area_kind",
     "nearest_area_note",
+    "province",
     "city",
     "county",
     "adcode",
@@ -378,7 +387,14 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         Publication(opts.out, "firms", names, external=external, overwrite=opts.overwrite) as pub,
     ):
         ruleset = load_rules(opts.rules)
-        f, b, a, reports = _load_firm_inputs(opts, cat)
+        lang = check_lang(opts.lang)
+        lab = labels(ruleset) if lang != "en" else None
+        try:
+            f, b, a, reports = _load_firm_inputs(opts, cat)
+        except NoFeatureError as exc:  # every firm rejected: rejects.csv holds them all
+            if not isinstance(exc.report, LayerReport) or exc.report.role != "firms":
+                raise
+            refuse_all_rejected(pub, exc.report, ruleset.path, lang=lang, lab=lab)
         frep, brep = reports[0], reports[1]
         # the manifest's input hashes, computed while the screen runs
         hashing = hash_ahead([Path(r.path) for r in reports if str(r.path)] + [Path(ruleset.path)])
@@ -386,8 +402,6 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         result = _screen(opts, f, b, ruleset, a)
         t_screen = time.perf_counter()
         source_xy = (f.attrs.get("sxzones") or {}).get("coordinate_columns")
-        lang = check_lang(opts.lang)
-        lab = labels(ruleset) if lang != "en" else None
         hashing.join()  # the tables name each input's digest, as the manifest does
         add_inputs(pub, reports, ruleset.path)
         prov = sources_table(reports, ruleset, pub.inputs)
@@ -418,7 +432,7 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     ]
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[1:]]
-    return RunResult("firms", written, "\n".join(lines), manifest=pub.manifest)
+    return RunResult("firms", written, "\n".join(lines), manifest=pub.manifest, removed=pub.removed)
 
 
 def _screen(
