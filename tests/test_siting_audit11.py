@@ -4,7 +4,9 @@ carry their sources (E8). Inputs are built here, in the working CRS, with known 
 
 from __future__ import annotations
 
+import html as html_module
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -120,9 +122,195 @@ def test_cli_wind_totals_of_overlapping_candidates_match_the_union_drawn_as_one(
         )  # fmt: skip
         meta = json.loads((out / "siting.json").read_text(encoding="utf-8"))
         assert meta["totals"]["capacity_mw"] == 30.0
-        last = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="summary").iloc[-1]
+        summary = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="summary", header=1)
+        last = summary.iloc[-1]
         assert last["capacity_mw"] == pytest.approx(30.0)
     assert "capacity 30.0 MW" in outs["c"] and "capacity 30.0 MW" in outs["u"]
     assert "A+B: 4 turbines, 20.0 MW on their union" in outs["c"]
     layers = [name for name, _ in pyogrio.list_layers(tmp_path / "o-c" / "eligible_sites.gpkg")]
     assert "turbines" in layers
+
+
+OFF = (
+    "redline, priority_protection, protected_area, basic_farmland, basic_grassland, water, builtup"
+)
+
+
+def test_no_rule_exclusions_is_said_in_every_output(tmp_path):
+    """E1. With --no-rule-exclusions the seven exclusions of the plan for PV (in the rules'
+    order) are listed as turned off by it in the printed summary, siting.json, the
+    workbook (summary's first line, exclusions sheet), the GeoPackage's metadata, the
+    manifest's options, the map's note and the figure's title and footer; without it, the
+    outputs say the rules' exclusions were applied."""
+    from sxzones.maps.siting_map import figure_texts
+    from sxzones.runs.siting import RULES_OFF
+
+    _overlapping().to_file(tmp_path / "c.gpkg")
+    out, html = tmp_path / "o", tmp_path / "m.html"
+    printed = _run(
+        ["sites", "--candidates", str(tmp_path / "c.gpkg"), "--tech", "pv",
+         "--no-rule-exclusions", "--out", str(out), "--map", str(html)]
+    )  # fmt: skip
+    line = f"the plan's exclusions were turned off by {RULES_OFF}: {OFF} not applied"
+    assert f"warning: {line}; only the --exclude layers (none) removed land" in printed
+    assert f"not assessed: {OFF} (turned off by {RULES_OFF}); slope (no DEM given" in printed
+    meta = json.loads((out / "siting.json").read_text(encoding="utf-8"))
+    assert list(meta)[:2] == ["sxzones", "rule_exclusions"]
+    assert meta["rule_exclusions"] == {
+        "applied": False,
+        "turned_off_by": "--no-rule-exclusions",
+        "not_applied": OFF.split(", "),
+    }
+    assert meta["totals"]["warnings"][0].startswith(line)
+    book = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None, header=None)
+    assert str(book["summary"].iloc[0, 0]).startswith(line)
+    assert book["summary"].iloc[1, 0] == "kind"
+    ex = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="exclusions")
+    assert list(ex.columns[:9]) == [
+        "reason", "rule", "layer", "setback_m", "features", "clause", "source", "assessed", "why",
+    ]  # fmt: skip
+    assert ex["reason"].tolist() == [*OFF.split(", "), "slope"]
+    assert ex["why"].tolist()[:7] == [f"turned off by {RULES_OFF}"] * 7
+    assert not ex["assessed"].any()
+    info = pyogrio.read_info(out / "eligible_sites.gpkg", layer="eligible_sites")
+    assert info["layer_metadata"]["sxzones_rule_exclusions"].startswith(line)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["tech"] == "pv"
+    assert manifest["options"]["rule_exclusions"] is False
+    assert manifest["options"]["rule_exclusions_note"].startswith(line)
+    note = f"The plan's exclusions were turned off by --no-rule-exclusions: {OFF} not applied."
+    page = html_module.unescape(html.read_text(encoding="utf-8"))
+    assert note in page and "Not assessed (no layer): slope." in page
+
+    from sxzones.analyses.siting import SitingResult
+
+    res = SitingResult(
+        gpd.GeoDataFrame(geometry=[]), None, gpd.GeoDataFrame(geometry=[]), meta, None
+    )  # type: ignore[arg-type]
+    title, footer = figure_texts(res, "Sources: c.gpkg")
+    assert title.endswith("(plan's exclusions off)") and footer.startswith(note)
+    title, footer = figure_texts(res, "来源", "zh")
+    assert title.endswith("（未执行方案排除项）")
+    assert footer.startswith("方案的排除项已由 --no-rule-exclusions 关闭，未执行：生态保护红线、")
+
+    # with the rules' exclusions: said applied, nothing turned off
+    on = tmp_path / "on"
+    printed = _run(["sites", "--candidates", str(tmp_path / "c.gpkg"), "--tech", "pv",
+                    "--out", str(on)])  # fmt: skip
+    assert RULES_OFF not in printed
+    meta = json.loads((on / "siting.json").read_text(encoding="utf-8"))
+    assert meta["rule_exclusions"] == {"applied": True}
+    assert json.loads((on / "manifest.json").read_text(encoding="utf-8"))["options"] == {
+        "tech": "pv",
+        "rule_exclusions": True,
+    }
+
+
+def test_exclusions_sheet_keeps_its_header_without_rows(tmp_path):
+    """E1: a screen with nothing excluded and nothing left out still writes the sheet's
+    header (it had none: an empty sheet)."""
+    from sxzones.outputs import write_xlsx
+    from sxzones.runs.siting import EXCLUSION_COLUMNS, _exclusion_rows
+
+    frame = _exclusion_rows({"exclusions": [], "not_assessed": []})
+    assert list(frame.columns) == EXCLUSION_COLUMNS and frame.empty
+    write_xlsx({"exclusions": frame}, tmp_path / "x.xlsx")
+    back = pd.read_excel(tmp_path / "x.xlsx", sheet_name="exclusions")
+    assert list(back.columns) == EXCLUSION_COLUMNS and back.empty
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_siting_outputs_carry_their_sources_and_the_demonstration_warning(tmp_path):
+    """E8. On the bundled demonstration layers the printed summary warns, the summary sheet's
+    first line says so, the workbook has the sources sheet (role, layer, status, source,
+    version, date, licence, features, SHA-256 ... and the rules file last), each GeoPackage
+    layer carries the sources as metadata, and siting.json lists them: the same mechanism
+    and wording as the firm screen's."""
+    from sxzones.runs.provenance import SOURCE_COLUMNS
+
+    out = tmp_path / "o"
+    printed = _run(
+        ["sites", "--candidates", "candidates_demonstration", "--tech", "pv", "--out", str(out)]
+    )
+    demo = (
+        "candidates_demonstration (candidates), redline_demonstration (redline), "
+        "control_units_demonstration (control_units), builtup_demonstration (builtup)"
+    )
+    assert (
+        f"warning: demonstration layers, not official data (derived by a script): {demo}" in printed
+    )
+    book = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None, header=None)
+    assert list(book) == ["sites", "summary", "exclusions", "sources"]
+    assert book["summary"].iloc[0, 0] == (
+        f"Demonstration layers, not official data: {demo}. Derived by scripts; see the "
+        "sources sheet."
+    )
+    src = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="sources", dtype=str)
+    assert list(src.columns) == SOURCE_COLUMNS
+    by_layer = src.set_index("layer")
+    assert by_layer.loc["candidates_demonstration", "status"] == "demonstration"
+    assert by_layer.loc["candidates_demonstration", "features"] == "91"
+    assert by_layer.loc["admin", "status"] == "public"
+    assert src["role"].iloc[-1] == "rules" and src["layer"].iloc[-1] == "shanxi-2023.toml"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for e in manifest["inputs"]:  # the sheet's SHA-256 is the manifest's, input by input
+        digest = e.get("sha256") or e.get("sha256_of_files")
+        row = src[(src["role"] == e["role"]) & (src["layer"] == e["name"])]
+        assert row["sha256"].tolist() == [digest], e["name"]
+    rules = next(e for e in manifest["inputs"] if e["role"] == "rules")
+    assert src["sha256"].iloc[-1] == _sha256(Path(rules["file"]))
+    for layer in ("eligible_sites", "removed"):
+        md = pyogrio.read_info(out / "eligible_sites.gpkg", layer=layer)["layer_metadata"]
+        assert md["DESCRIPTION"].startswith(f"Demonstration layers, not official data: {demo}")
+        assert md["sxzones_demonstration"] == (
+            "candidates_demonstration;redline_demonstration;control_units_demonstration;"
+            "builtup_demonstration"
+        )
+        assert [r["layer"] for r in json.loads(md["sxzones_sources"])] == src["layer"].tolist()
+    meta = json.loads((out / "siting.json").read_text(encoding="utf-8"))
+    assert [(r["role"], r["layer"], r["status"]) for r in meta["sources"]] == list(
+        zip(src["role"], src["layer"], src["status"].fillna(""), strict=True)
+    )
+
+
+def test_siting_sources_name_the_dem_with_its_sha256(tmp_path):
+    """E8: a DEM is a row of the sources sheet (role raster, its file's name, status own,
+    its SHA-256); a run on the user's own files and public layers prints no demonstration
+    warning, and its summary's only first line is the rules' exclusions turned off."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    _overlapping().to_file(tmp_path / "c.gpkg")
+    dem = tmp_path / "dem.tif"
+    with rasterio.open(
+        dem, "w", driver="GTiff", width=300, height=100, count=1, dtype="float32",
+        crs=WORK.to_wkt(), transform=from_origin(X0 - 1000, Y0 + 2000, 30.0, 30.0),
+    ) as ds:  # fmt: skip
+        ds.write(np.full((1, 100, 300), 900.0, np.float32))
+    out = tmp_path / "o"
+    printed = _run(
+        ["sites", "--candidates", str(tmp_path / "c.gpkg"), "--tech", "pv",
+         "--no-rule-exclusions", "--dem", str(dem), "--out", str(out)]
+    )  # fmt: skip
+    assert "warning: demonstration" not in printed
+    src = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="sources", dtype=str)
+    assert src["role"].tolist() == ["candidates", "admin", "raster", "rules"]
+    raster = src.iloc[2]
+    assert (raster["layer"], raster["status"], raster["source"]) == ("slope", "own", "dem.tif")
+    assert raster["sha256"] == _sha256(dem)
+    assert raster["notes"] == "slope from this DEM"
+    assert src.iloc[0]["sha256"] == _sha256(tmp_path / "c.gpkg")
+    summary = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="summary", header=None)
+    assert str(summary.iloc[0, 0]).startswith("the plan's exclusions were turned off")
+    assert summary.iloc[1, 0] == "kind"
+    md = pyogrio.read_info(out / "eligible_sites.gpkg", layer="eligible_sites")["layer_metadata"]
+    assert md["DESCRIPTION"] == (
+        "Sources: c.gpkg (candidates, own); admin (admin, public); slope (raster, own)"
+    )
+    assert "sxzones_demonstration" not in md

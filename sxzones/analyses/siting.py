@@ -89,6 +89,7 @@ from sxzones.rules import TECHS, Rule, RuleSet
 
 __all__ = ["Exclusion", "RasterCriterion", "SitingResult", "screen_sites"]
 
+
 @dataclass
 class Exclusion:
     """One exclusion layer: a reason, its features, a setback in metres on the ground.
