@@ -314,3 +314,19 @@ def test_siting_sources_name_the_dem_with_its_sha256(tmp_path):
         "Sources: c.gpkg (candidates, own); admin (admin, public); slope (raster, own)"
     )
     assert "sxzones_demonstration" not in md
+
+
+def test_a_rules_setback_with_the_rules_turned_off_is_refused_with_the_way_out(tmp_path):
+    """E1: ``--exclude water:200m`` changes a rule's setback; with ``--no-rule-exclusions``
+    there is no rule to change: refused (exit 2) naming the option and both fixes."""
+    _overlapping().to_file(tmp_path / "c.gpkg")
+    res = CliRunner().invoke(
+        cli,
+        ["sites", "--candidates", str(tmp_path / "c.gpkg"), "--tech", "pv",
+         "--no-rule-exclusions", "--exclude", "water:200m", "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "--exclude ['water']: these are rules' reasons" in res.output
+    assert "turned off by --no-rule-exclusions" in res.output
+    assert "Fix: drop --no-rule-exclusions" in res.output
+    assert not (tmp_path / "o").exists()

@@ -264,24 +264,31 @@ def union_totals(
         km2, mw = area_mw(unknown_all)
         out["not_assessed_km2"], out["not_assessed_capacity_mw"] = round(km2, 4), round(mw, 2)
     for name, land in unknown.items():
-        km2, mw = area_mw(land)
-        share = km2 / eligible_km2 if eligible_km2 > 0 else 0.0
-        out["not_assessed_by_raster"].append(
-            {
-                "raster": name,
-                "source": labels.get(name, ""),
-                "area_km2": round(km2, 4),
-                "capacity_mw": round(mw, 2),
-                "share_of_eligible": round(share, 4),
-            }
-        )
-        if km2 > 0:
-            out["warnings"].append(
-                f"raster {name} ({labels.get(name, '')}) does not cover all the candidates: "
-                f"{km2:.2f} km² of eligible land ({share:.1%}) were not assessed by it (no data "
-                f"or outside it), with {mw:.1f} MW on them"
-            )
+        _not_assessed_by(out, name, labels.get(name, ""), *area_mw(land), eligible_km2)
     return out
+
+
+def _not_assessed_by(
+    out: dict[str, Any], name: str, label: str, km2: float, mw: float, eligible_km2: float
+) -> None:
+    """Book in the totals ``out`` the eligible land raster ``name`` did not assess (km²) and
+    the capacity on it (MW), with a warning when there is some."""
+    share = km2 / eligible_km2 if eligible_km2 > 0 else 0.0
+    out["not_assessed_by_raster"].append(
+        {
+            "raster": name,
+            "source": label,
+            "area_km2": round(km2, 4),
+            "capacity_mw": round(mw, 2),
+            "share_of_eligible": round(share, 4),
+        }
+    )
+    if km2 > 0:
+        out["warnings"].append(
+            f"raster {name} ({label}) does not cover all the candidates: "
+            f"{km2:.2f} km² of eligible land ({share:.1%}) were not assessed by it (no data "
+            f"or outside it), with {mw:.1f} MW on them"
+        )
 
 
 def unassessed_frame(

@@ -217,18 +217,7 @@ def build_exclusions(
             if ex.reason in overrides:
                 ex.setback_m = overrides.pop(ex.reason)
             out.append(ex)
-    if overrides and not use_rules:
-        raise SxzonesError(
-            f"--exclude {sorted(overrides)}: these are rules' reasons, and the rules' "
-            f"exclusions are turned off by {RULES_OFF}, so their setbacks cannot be changed. "
-            f"Fix: drop {RULES_OFF} to apply the rules with the new setback, or --exclude the "
-            "layer itself (NAME_OR_PATH:SETBACK)"
-        )
-    if overrides:
-        raise SxzonesError(
-            f"--exclude {sorted(overrides)}: these rules have no layer here "
-            f"({', '.join(m['why'] for m in missing)})"
-        )
+    _no_overrides_left(overrides, missing, use_rules)
     for given, setback in users:
         frame, rep = _load_layer(given, None, cat, "--exclude", base)
         name = split_crs(given, "--exclude", lambda n: n in cat or _is_file(n, base))[0]
@@ -257,6 +246,25 @@ def build_exclusions(
             )
         )
     return out, missing, reports
+
+
+def _no_overrides_left(
+    overrides: dict[str, float], missing: list[dict[str, str]], use_rules: bool
+) -> None:
+    """Refuse the setbacks ``--exclude REASON:SETBACK`` gave to rules that were not applied
+    (turned off by ``--no-rule-exclusions``, or without a layer), saying why."""
+    if overrides and not use_rules:
+        raise SxzonesError(
+            f"--exclude {sorted(overrides)}: these are rules' reasons, and the rules' "
+            f"exclusions are turned off by {RULES_OFF}, so their setbacks cannot be changed. "
+            f"Fix: drop {RULES_OFF} to apply the rules with the new setback, or --exclude the "
+            "layer itself (NAME_OR_PATH:SETBACK)"
+        )
+    if overrides:
+        raise SxzonesError(
+            f"--exclude {sorted(overrides)}: these rules have no layer here "
+            f"({', '.join(m['why'] for m in missing)})"
+        )
 
 
 #: The option that turns the rules file's exclusions off, as the outputs name it.
