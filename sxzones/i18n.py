@@ -24,8 +24,9 @@ A value or header without a label is written as it is (a user's own column, a co
 from __future__ import annotations
 
 import re
+import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,7 @@ __all__ = [
     "text",
     "text_pairs",
     "translate_frame",
+    "translate_note",
     "translate_notes",
     "translate_reject",
     "translate_sheets",
@@ -559,12 +561,73 @@ def translate_notes(text: str, lang: Lang, *, lab: Labels | None = None) -> str:
 
 #: Row words of the readers (``row``, ``feature``, ``parcel``) after "第 N".
 _ROW_WORDS_ZH = {"row": "行", "feature": "个要素", "parcel": "个地块"}
+#: Where a pattern's match may end in a ``; ``-joined note (:func:`translate_note`).
+_PART_END = r"(?=; |$)"
+#: "row 2: " in a list of rows and their values (the parts' reasons).
+_ROWS_SAID = re.compile(r"\b(row|feature|parcel) (\d+): ")
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _patterns(table: str, suffix: str = "") -> tuple[tuple[re.Pattern[str], str], ...]:
+    """A pattern table of ``i18n.toml`` (``reject_reasons``, ``geometry_notes``): (English
+    pattern, with ``suffix`` appended, and its Chinese form)."""
+    return tuple((re.compile(r["en"] + suffix), str(r["zh"])) for r in _package_data()[table])
+
+
 def _reject_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     """The ``[[reject_reasons]]`` of ``i18n.toml``: (whole-reason pattern, Chinese form)."""
-    return tuple((re.compile(r["en"]), str(r["zh"])) for r in _package_data()["reject_reasons"])
+    return _patterns("reject_reasons")
+
+
+class _Groups(Mapping[str, str]):
+    """The named forms of a match's groups a Chinese form may use, made when asked for:
+    ``f0`` a field's label, ``w0`` a row word, ``t0`` the group read as notes, ``l0`` a list
+    of rows, ``d0`` a datum, ``u0`` a control unit's type, ``n0`` a project or candidate,
+    ``j0`` the group read as a rejected row's reason, ``r0`` rows and their values (see
+    ``i18n.toml``)."""
+
+    def __init__(self, groups: list[str], lab: Labels) -> None:
+        self.groups, self.lab = groups, lab
+
+    def __getitem__(self, key: str) -> str:
+        x, lab = self.groups[int(key[1:])], self.lab
+        form = key[0]
+        if form == "f":
+            return lab.fields.get(x, x)
+        if form == "w":
+            return _ROW_WORDS_ZH.get(x, x)
+        if form == "t":
+            return _note_zh(x, lab)
+        if form == "l":
+            return (
+                re.sub(r" and (\d+) more$", r" 等（另 \1 个）", x)
+                .replace(", ", "、")
+                .replace(" and ", "、")
+            )
+        if form == "d":
+            return lab.values.get("datum", {}).get(x, x)
+        if form == "u":
+            return lab.values.get("unit_type", {}).get(x, x)
+        if form == "n":
+            return lab.values.get("noun", {}).get(x, x)
+        if form == "j":
+            return translate_reject(x, "zh", lab=lab)
+        if form == "r":  # "row 2: 化工, row 3: 焦化 and 2 more"
+            said = _ROWS_SAID.sub(lambda m: f"第 {m[2]} {_ROW_WORDS_ZH[m[1]]}：", x)
+            return re.sub(r" and (\d+) more$", r" 等（另 \1 个）", said).replace(", 第", "，第")
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _filled(zh: str, m: re.Match[str], lab: Labels) -> str:
+    """A pattern's Chinese form ``zh`` with the groups of ``m``."""
+    g = [x or "" for x in m.groups()]
+    return string.Formatter().vformat(zh, g, _Groups(g, lab))
 
 
 def _reject_zh(text: str, lab: Labels) -> str | None:
@@ -572,11 +635,51 @@ def _reject_zh(text: str, lab: Labels) -> str | None:
     for rx, zh in _reject_patterns():
         m = rx.fullmatch(text)
         if m:
-            g = [x or "" for x in m.groups()]
-            named = {f"f{i}": lab.fields.get(x, x) for i, x in enumerate(g)}
-            named |= {f"w{i}": _ROW_WORDS_ZH.get(x, x) for i, x in enumerate(g)}
-            return zh.format(*g, **named)
+            return _filled(zh, m, lab)
     return None
+
+
+def _note_zh(text: str, lab: Labels) -> str:
+    """``; ``-joined notes in Chinese: at each note's start the first pattern of
+    ``[[geometry_notes]]`` that matches up to a ``; `` or the end (a note may hold ``; `` of
+    its own); a note that none fits stays as written, up to the next ``; ``."""
+    parts: list[str] = []
+    pos = 0
+    patterns = _patterns("geometry_notes", _PART_END)
+    while pos < len(text):
+        found: tuple[re.Match[str], str] | None = None
+        for rx, zh in patterns:
+            m = rx.match(text, pos)
+            if m:
+                found = (m, zh)
+                break
+        if found is None:
+            end = text.find("; ", pos)
+            end = len(text) if end < 0 else end
+            parts.append(text[pos:end])
+        else:
+            end = found[0].end()
+            parts.append(_filled(found[1], found[0], lab))
+        pos = end + 2
+    return "；".join(parts)
+
+
+def translate_note(text: str, lang: Lang, *, lab: Labels | None = None) -> str:
+    """A site check's ``geometry_note`` (the project's ``; ``-joined notes: its parts, a blank
+    cell filled, how its corners were joined, a datum's caveat ...) in ``lang``: Chinese
+    (``zh``) or Chinese then the English in brackets (``both``), by the patterns of
+    ``[[geometry_notes]]`` in ``i18n.toml``; a note no pattern fits stays as written.
+
+    >>> translate_note("one project of 2 parts (rows 2 and 3); row 3: 建设性质 blank: "
+    ...                "checked as new (新建), the strictest reading", "zh")
+    '同一项目的 2 个部分（第 2、3 行）；第 3 行：建设性质为空：按新建研判（最严格的读法）'
+    """
+    if lang == "en" or not text:
+        return text
+    zh = _note_zh(text, lab or _default_labels())
+    if lang == "zh" or zh == text:
+        return zh
+    return f"{zh} ({text})"
 
 
 def translate_reject(text: str, lang: Lang, *, lab: Labels | None = None) -> str:
@@ -635,6 +738,9 @@ def translate_values(
             out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
         elif str(col) in ("unassessed_reason", "industry_note"):
             out[col] = [translate_reason(x, lang) if isinstance(x, str) else x for x in out[col]]
+        elif str(col) == "geometry_note":
+            said = {v: translate_note(v, lang, lab=lab) for v in pd.unique(out[col].dropna())}
+            out[col] = out[col].map(said.get, na_action="ignore").fillna(out[col])
         elif str(col) == "reading_notes":
             said = {v: translate_notes(v, lang, lab=lab) for v in pd.unique(out[col].dropna())}
             out[col] = out[col].map(said.get, na_action="ignore").fillna(out[col])

@@ -33,6 +33,7 @@ from sxzones.i18n import (
     legend_label,
     text,
     text_pairs,
+    translate_note,
     translate_reason,
     translate_value,
 )
@@ -404,7 +405,7 @@ def site_check_report(
             note="; ".join(
                 str(x)
                 for x in (
-                    detail.get("geometry_note"),
+                    translate_note(str(detail.get("geometry_note") or ""), lg, lab=lab),
                     translate_reason(str(detail.get("unassessed_reason") or ""), lg),
                 )
                 if x

@@ -154,6 +154,7 @@ def test_rows_sharing_an_id_are_one_project(tmp_path: Path) -> None:
     expected = _geod_area(PHASE1) + _geod_area(PHASE2)
     assert float(row["area_m2"]) == pytest.approx(expected, abs=0.02)
     doc = json.loads((out / "site_check.json").read_text("utf-8"))
+    findings = doc["input"].pop("findings")
     assert doc["input"] == {
         "rows": 2,
         "checked": 2,
@@ -161,6 +162,8 @@ def test_rows_sharing_an_id_are_one_project(tmp_path: Path) -> None:
         "projects": 1,
         "rows_in_parts": 2,
     }
+    parts = [f for f in findings if f["code"] == "project_parts"]
+    assert len(parts) == 1 and parts[0]["rows"] == [2, 3] and parts[0]["kind"] == "note"
     assert (out / "report-XM01.html").exists()
     assert pd.read_csv(out / "rejects.csv").empty
 
@@ -410,7 +413,8 @@ def test_xian80_jzd_file_caveat_in_json_csv_and_report(tmp_path: Path) -> None:
     assert project["geometry_note"].startswith("Xian 1980 coordinates")
     assert "approximation (100 m) of" not in project["geometry_note"]
     csv = pd.read_csv(out / "site_check.csv", encoding="utf-8-sig", dtype=str)
-    assert csv.loc[0, "几何说明"] == project["geometry_note"]
+    # --lang zh: the CSV's note in Chinese (the JSON keeps the English, as its identifiers)
+    assert csv.loc[0, "几何说明"] == "西安1980坐标：转换到 CGCS2000 为近似值（误差可达数十米）"
     html = (out / "report-1.html").read_text("utf-8")
     coords = html.index("(EPSG:2362 · CGCS2000)</h2>")
     caveat = html.index("坐标为 Xian 1980：转换至 CGCS2000 无公开参数", coords)

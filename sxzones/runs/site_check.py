@@ -549,7 +549,9 @@ def _json_value(value: Any) -> Any:
 def _input_counts(prep: LayerReport, n_projects: int) -> dict[str, Any]:
     """The JSON's ``input``: rows read, checked and rejected; when rows sharing a project id
     were checked as one project, ``projects`` (checked) and ``rows_in_parts``; when the
-    projects' datum has no published shift to CGCS2000, its ``caveats`` (as the layers')."""
+    projects' datum has no published shift to CGCS2000, its ``caveats`` (as the layers');
+    then the ``findings`` of reading the projects (notes, rejected rows with their reasons,
+    blank cells filled, repairs: what the summary prints, kept with the answer)."""
     out: dict[str, Any] = {
         "rows": prep.n_read,
         "checked": prep.n_loaded,
@@ -562,6 +564,24 @@ def _input_counts(prep: LayerReport, n_projects: int) -> dict[str, Any]:
     caveats = datum_caveats(prep)
     if caveats:
         out["caveats"] = caveats
+    if prep.findings:
+        out["findings"] = [_finding_json(f) for f in prep.findings]
+    return out
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    """A finding of reading the projects as the JSON's ``input.findings`` keeps it: ``kind``
+    (note, rejected, repaired), ``code``, ``message`` (as the summary prints it), and where
+    the finding has them its ``rows`` (source rows, ``word`` says of what: row, feature,
+    parcel), ``field`` (the file's column) and ``fix``."""
+    out: dict[str, Any] = {"kind": f.kind, "code": f.code, "message": f.message}
+    if f.rows:
+        out["rows"] = [int(r) for r in f.rows]
+        out["word"] = f.word
+    if f.field:
+        out["field"] = f.field
+    if f.fix:
+        out["fix"] = f.fix
     return out
 
 

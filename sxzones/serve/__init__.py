@@ -8,9 +8,13 @@ python-multipart, Jinja2): ``pip install 'sxzones[serve]'``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from sxzones.errors import SxzonesError
@@ -63,14 +67,18 @@ def create_app(opts: ServeOptions, catalog: str | Path | None = None) -> tuple[A
         max_vertices=opts.max_vertices,
     )
     state = open_state(catalog, opts.rules, limits, opts.token)
-    if opts.host in LOOPBACK and not opts.token:
-        state.hosts = frozenset(LOOPBACK)
-    n = default_workers() if opts.workers is None else opts.workers
-    if n > 0:
-        state.workers = Workers(state, n)  # forked before any thread of this process starts
-    else:
-        warm_up()
-    return build_app(state), state
+    try:
+        if opts.host in LOOPBACK and not opts.token:
+            state.hosts = frozenset(LOOPBACK)
+        n = default_workers() if opts.workers is None else opts.workers
+        if n > 0:
+            state.workers = Workers(state, n)  # forked before any thread of this process starts
+        else:
+            warm_up()
+        return build_app(state), state
+    except BaseException:  # the folder (and any worker started) goes with the failed start
+        state.close()
+        raise
 
 
 def serve(
@@ -85,10 +93,36 @@ def serve(
             f"warning: listening on {opts.host} without --token: anyone who reaches this "
             "machine can use the pages"
         )
-    app, state = create_app(opts, catalog)
-    say(f"layers of {state.catalog.path} loaded; rules {state.ruleset.path.name}")
-    say(f"open http://{opts.host}:{opts.port}/ (Ctrl-C stops)")
+    with _terminate_as_exit():  # SIGTERM while the layers load: the folder goes too
+        app, state = create_app(opts, catalog)
+        try:
+            say(f"layers of {state.catalog.path} loaded; rules {state.ruleset.path.name}")
+            say(f"open http://{opts.host}:{opts.port}/ (Ctrl-C stops)")
+            uvicorn.run(app, host=opts.host, port=opts.port, log_level="warning")
+        finally:
+            state.close()
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM ends the block as Ctrl-C does, by an exception (``SystemExit`` with the
+    status a process ended by SIGTERM reports, 143), so that ``finally`` blocks run: by
+    default it ends the process at once, leaving the server's temporary folder behind when
+    it comes before uvicorn handles it (while the layers load). Uvicorn's own handling
+    while it serves is unchanged (it raises the signal again after its shutdown, which
+    then ends here). Only on the main thread, and only over the default handling."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        uvicorn.run(app, host=opts.host, port=opts.port, log_level="warning")
+        yield
     finally:
-        state.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

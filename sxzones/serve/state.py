@@ -3,7 +3,12 @@
 The catalogue's layers are read and validated once (:class:`PreloadedCatalog`); each request
 gets its own copy of a frame, so that no request can change what another one sees. Each
 request works in its own folder under the server's temporary folder; only the most recent
-results are kept (for their downloads), and the whole folder goes when the server stops.
+results are kept (for their downloads), and the whole folder goes when the server stops
+(:meth:`ServeState.close`: the application's lifespan, and ``sxzones serve`` on Ctrl-C or
+SIGTERM). The folder is named after the server's process id
+(``sxzones-serve-<pid>-<random>``): a server starting removes the folders of servers that are
+no longer running (killed with SIGKILL, or by the machine's shutdown), never another running
+server's (:func:`sweep_stale`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import copy
 import dataclasses
 import functools
 import json
+import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -38,7 +45,15 @@ from sxzones.layers import Catalog, LayerReport, load_catalog
 from sxzones.rules import RuleSet, load_rules
 from sxzones.serve.uploads import Limits
 
-__all__ = ["Job", "PreloadedCatalog", "ServeState", "open_state"]
+__all__ = [
+    "PREFIX",
+    "Job",
+    "PreloadedCatalog",
+    "ServeState",
+    "make_root",
+    "open_state",
+    "sweep_stale",
+]
 
 #: Columns of the layers drawn on the site check's map.
 SHOWN = {
@@ -48,6 +63,57 @@ SHOWN = {
 #: Results kept for download (older ones are removed), and for how long (seconds).
 KEEP_JOBS = 64
 KEEP_SECONDS = 4 * 3600.0
+#: How a server's temporary folder is named: this, its process id, ``-``, a random part.
+PREFIX = "sxzones-serve-"
+_OWNED = re.compile(rf"^{PREFIX}(\d+)-[a-z0-9_]+$")
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (of any user: one not ours may not be signalled)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, and is another user's
+        return True
+    return True
+
+
+def sweep_stale(tmp: Path | None = None) -> list[Path]:
+    """Remove the temporary folders that servers which are no longer running left in
+    ``tmp`` (default: the system's temporary folder): a server killed with SIGKILL (or by
+    the machine's shutdown) cannot remove its own. Only folders named ``sxzones-serve-<pid>-
+    <random>`` of this user whose process ``<pid>`` does not exist go; a running server's
+    folder, another user's, and folders named otherwise (by earlier versions: their owner
+    cannot be told) stay. Returns the folders removed. POSIX only: on Windows ``os.kill``
+    would end the process it asks about, so nothing is removed there."""
+    base = Path(tmp or tempfile.gettempdir())
+    gone: list[Path] = []
+    if os.name != "posix":
+        return gone
+    try:
+        entries = list(base.glob(f"{PREFIX}*"))
+    except OSError:
+        return gone
+    for folder in entries:
+        m = _OWNED.match(folder.name)
+        if m is None or int(m.group(1)) == os.getpid() or _running(int(m.group(1))):
+            continue
+        try:
+            if not folder.is_dir() or folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        gone.append(folder)
+    return gone
+
+
+def make_root() -> Path:
+    """A new server's temporary folder (``sxzones-serve-<pid>-<random>``), after removing
+    those of servers no longer running (:func:`sweep_stale`)."""
+    sweep_stale()
+    return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
 
 
 @dataclass(frozen=True)
@@ -285,8 +351,11 @@ def open_state(
                 f"{cat.path}: no layer of role {role!r}; the pages need control units, red "
                 "lines and built-up areas"
             )
-    root = Path(tempfile.mkdtemp(prefix="sxzones-serve-"))
-    state = ServeState(cat, rules, ruleset, limits, token, root)
-    for role, columns in SHOWN.items():
-        state.shown[role] = Shown.of(state.frame(role), columns)
+    state = ServeState(cat, rules, ruleset, limits, token, make_root())
+    try:
+        for role, columns in SHOWN.items():
+            state.shown[role] = Shown.of(state.frame(role), columns)
+    except BaseException:
+        state.close()
+        raise
     return state
