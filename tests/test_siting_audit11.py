@@ -330,3 +330,24 @@ def test_a_rules_setback_with_the_rules_turned_off_is_refused_with_the_way_out(t
     assert "turned off by --no-rule-exclusions" in res.output
     assert "Fix: drop --no-rule-exclusions" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_no_rule_exclusions_in_chinese(tmp_path):
+    """E1 under --lang zh: the summary sheet's first line and the exclusions sheet's why."""
+    _overlapping().to_file(tmp_path / "c.gpkg")
+    out = tmp_path / "o"
+    _run(
+        ["sites", "--candidates", str(tmp_path / "c.gpkg"), "--tech", "pv",
+         "--no-rule-exclusions", "--out", str(out), "--lang", "zh"]
+    )  # fmt: skip
+    book = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None, header=None)
+    assert list(book) == ["地块", "汇总", "排除项", "数据来源"]
+    assert book["汇总"].iloc[0, 0] == (
+        "方案的排除项已由 --no-rule-exclusions 关闭，未执行：生态保护红线、优先保护单元、"
+        "自然保护地、永久基本农田、基本草原、水域及退让带、建成区及退让带"
+    )
+    ex = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="排除项")
+    assert ex["未评估原因"].tolist() == ["已由 --no-rule-exclusions 关闭"] * 7 + [
+        "未给出 DEM（--dem）"
+    ]
+    assert set(ex["是否已评估"]) == {"否"}

@@ -478,7 +478,10 @@ def write_siting_outputs(
     tr = translate_frame(table, lang, lab=lab)
     write_csv(tr, pub.stage("eligible_sites.csv", rows=len(table)), overwrite=True)
     sheets = translate_sheets(
-        {"sites": table, "summary": by_kind, "exclusions": _exclusion_rows(meta)}, lang, lab=lab
+        {"sites": table, "summary": by_kind, "exclusions": _exclusion_rows(meta)},
+        lang,
+        lab=lab,
+        vocabulary={"why": "siting_why"},  # why an exclusion was not assessed
     )
     leads = _leads(sheets, sources, meta, lang, lab)
     write_xlsx(
