@@ -192,8 +192,8 @@ def _overlap_warning(pairs: int, overlap_m2: float, totals: Mapping[str, Any]) -
     more = " ... (all in siting.json, totals.union_layouts)" if len(layouts) > 5 else ""
     return (
         f"{text}; the total capacity lays the turbines out afresh on the union of each "
-        f"group's eligible land, as for one candidate drawn as that land, so it is not the "
-        f"sum of the sites' turbines: {shown}{more}"
+        f"group's eligible land, as for one candidate drawn as that land (not the sites' own "
+        f"layouts summed): {shown}{more}"
     )
 
 
