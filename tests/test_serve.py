@@ -727,26 +727,42 @@ def test_workers_option_is_checked():
         ServeOptions(workers=-1)
 
 
-def test_firm_map_reads_only_its_evenly_sampled_points(monkeypatch, tmp_path):
-    """Past MAX_POINTS firms the map gets an even sample, read by feature id: the same firms
-    as taking every n-th row of the whole GeoPackage."""
+@pytest.mark.parametrize("most", [1, 2])
+def test_firm_map_draws_the_nearest_zones_first_and_says_what_it_left_out(monkeypatch, most):
+    """Past MAX_POINTS firms the map draws every firm inside a built-up area first, then
+    those within 20 km, ``beyond`` last; a zone that does not fit whole is evenly sampled
+    (read by feature id), and the response says per zone how many were drawn (audit 11
+    E10: an even sample over all zones drew one in three of the firms inside, unsaid)."""
     import numpy as np
     import pyogrio
 
     from sxzones.serve import work
 
-    monkeypatch.setattr(work, "MAX_POINTS", 2)
+    monkeypatch.setattr(work, "MAX_POINTS", most)
     app, state = create_app(ServeOptions(workers=0))
     try:
         with TestClient(app, base_url="http://127.0.0.1:8765") as c:
             files = {"file": ("firms.csv", FIRMS_CSV.encode())}
             res = c.post("/api/firms", data={"crs": "wgs84"}, files=files).json()
             whole = pyogrio.read_dataframe(state.root / res["job"] / "out" / "firm_zones.gpkg")
-        want = whole["firm_id"].to_numpy()[np.linspace(0, len(whole) - 1, 2).astype(int)]
-        got = [f["properties"]["firm_id"] for f in res["map"]["features"]]
-        assert len(whole) == 3 and got == list(want) == ["F1", "F3"]
     finally:
         state.close()
+    zones = whole["zone"].astype(str).to_numpy()
+    assert sorted(zones.tolist()) == ["beyond", "inside", "within_20km"]
+    want, left = [], most
+    for z in ("inside", "within_20km", "beyond"):  # nearest first
+        rows = np.flatnonzero(zones == z)
+        take = rows[np.linspace(0, len(rows) - 1, left).astype(int)] if len(rows) > left else rows
+        want += take.tolist()
+        left -= len(take)
+    expect = whole["firm_id"].to_numpy()[sorted(want)].tolist()
+    got = [f["properties"]["firm_id"] for f in res["map"]["features"]]
+    assert got == expect
+    inside = whole["firm_id"].to_numpy()[zones == "inside"].tolist()
+    assert inside[0] in got  # the firm inside a built-up area is always drawn
+    assert res["map_shown"]["inside"] == [1, 1]
+    assert res["map_shown"]["beyond"] == [0 if most < 3 else 1, 1]
+    assert sum(d for d, _ in res["map_shown"].values()) == most
 
 
 def test_a_large_batch_is_written_during_the_request(monkeypatch):

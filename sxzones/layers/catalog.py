@@ -36,11 +36,20 @@ from sxzones._util import bundled_path
 from sxzones.crs import SHANXI_BOUNDS, WorkingCRS, choose_working_crs, parse_crs
 from sxzones.errors import CatalogError, CRSError
 from sxzones.layers.cache import cached_load
-from sxzones.layers.readers import read_file
+from sxzones.layers.readers import RawLayer, read_file
 from sxzones.layers.schemas import ROLES, Provenance
 from sxzones.layers.validate import LayerReport, validate_layer
 
-__all__ = ["Catalog", "LayerEntry", "default_catalog_path", "load", "load_catalog", "load_layer"]
+__all__ = [
+    "Catalog",
+    "LayerEntry",
+    "default_catalog_path",
+    "load",
+    "load_catalog",
+    "load_layer",
+    "read_entry",
+    "validation_options",
+]
 
 _ENTRY_KEYS = {
     "path",
@@ -308,21 +317,27 @@ def load_layer(
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """Read and validate one catalogue entry; the result is cached on disk, keyed by the
     file's content and the entry (:mod:`sxzones.layers.cache`)."""
-    if not entry.path.exists():
-        raise CatalogError(
-            f"layer {entry.name!r}: {entry.path} does not exist. Fix: correct its path in the "
-            "catalogue; the bundled derived Shanxi layers are built by `make layers`."
-        )
+    _exists(entry)
     parts = (entry, working_crs.to_wkt(), tuple(study_area))
     return cached_load(
         entry.path, parts, lambda: _read_and_validate(entry, working_crs, study_area)
     )
 
 
-def _read_and_validate(
-    entry: LayerEntry, working_crs: CRS, study_area: tuple[float, float, float, float]
-) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    raw = read_file(
+def _exists(entry: LayerEntry) -> None:
+    """Refuse an entry whose file is not there, naming the fix."""
+    if not entry.path.exists():
+        raise CatalogError(
+            f"layer {entry.name!r}: {entry.path} does not exist. Fix: correct its path in the "
+            "catalogue; the bundled derived Shanxi layers are built by `make layers`."
+        )
+
+
+def read_entry(entry: LayerEntry) -> RawLayer:
+    """One catalogue entry's file as read (its CRS, layer, encoding, columns, filter), not
+    validated: :func:`validation_options` gives what validates it as the catalogue says."""
+    _exists(entry)
+    return read_file(
         entry.path,
         crs=entry.crs,
         layer=entry.layer,
@@ -332,17 +347,31 @@ def _read_and_validate(
         sheet=entry.sheet,
         where=entry.where,
     )
+
+
+def validation_options(entry: LayerEntry) -> dict[str, Any]:
+    """The keyword arguments of :func:`sxzones.layers.validate_layer` an entry gives besides
+    its fields (``entry.fields``), role, working CRS and study area: its name, constants,
+    values, id field and provenance."""
+    return {
+        "name": entry.name,
+        "constants": entry.constants,
+        "values": entry.values,
+        "id_field": entry.id_field,
+        "provenance": entry.provenance,
+    }
+
+
+def _read_and_validate(
+    entry: LayerEntry, working_crs: CRS, study_area: tuple[float, float, float, float]
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
     return validate_layer(
-        raw,
+        read_entry(entry),
         entry.role,
-        name=entry.name,
         working_crs=working_crs,
-        fields=entry.fields,
-        constants=entry.constants,
-        values=entry.values,
-        id_field=entry.id_field,
-        provenance=entry.provenance,
         study_area=study_area,
+        fields=entry.fields,
+        **validation_options(entry),
     )
 
 

@@ -848,17 +848,19 @@ def refuse_several_parcels(raw: RawLayer, id_field: str | None = None) -> None:
     if "Layer" in labels:
         layers = ", ".join(dict.fromkeys(str(v) for v in frame.loc[polys, "Layer"]))
         fix = (
-            f"choose the red line's CAD layer with --layer (its layers: {layers}), or export "
-            "the red line alone"
+            f"choose the red line's CAD layer with --layer (its layers: {layers}) or, on "
+            "the reviewer page, in the 工作表或图层 Sheet or layer field; or export the red "
+            "line alone"
         )
+        batch = " (on the reviewer page, tick 'DXF 图中每个闭合多段线为一个项目')"
     else:
-        fix = "keep the project's parcel alone in the file"
+        fix, batch = "keep the project's parcel alone in the file", ""
     raise _refuse(
         raw.path,
         f"--project is one project, but the file holds {len(shown)} polygons: "
         f"{'; '.join(shown[:10])}{more}",
         f"{fix}; give the parts of one project one id (项目编号) or make them one multipart "
-        "feature; to check every polygon as a project of its own, use --projects",
+        f"feature; to check every polygon as a project of its own, use --projects{batch}",
     )
 
 

@@ -153,6 +153,7 @@ _SAID_READ_NOTES = (
     "corners given latitude first",
     "coordinates given northing first",
     "pasted corners written northing first",
+    "pasted corners read as ",
     "pasted 界址点 lines",
     "pasted lines: ",
     "the file's own column source_row",

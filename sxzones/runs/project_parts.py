@@ -105,6 +105,7 @@ def validate_parts(
     study_area: tuple[float, float, float, float] | None,
     of: PartsOf = PROJECTS,
     name: str | None = None,
+    **options: Any,
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """``validate_layer(raw, of.role, ...)``, with every row whose id repeats an earlier
     row's validated as a row of its own (not rejected as a duplicate): its id is made unique
@@ -113,7 +114,9 @@ def validate_parts(
 
     The file is validated a second time only when some id repeats (the usual file, one row
     per project, is validated once). ``working_crs``: the projected CRS of the result;
-    ``name``: the layer's name in the report (default ``of.role``)."""
+    ``name``: the layer's name in the report (default ``of.role``); ``options``: more of
+    :func:`~sxzones.layers.validate_layer`'s keywords (a catalogue entry's constants, values,
+    id field and provenance: :func:`sxzones.layers.catalog.validation_options`)."""
 
     def validate(layer: RawLayer) -> tuple[gpd.GeoDataFrame, LayerReport]:
         return validate_layer(
@@ -123,6 +126,7 @@ def validate_parts(
             working_crs=working_crs,
             fields=mapping,
             study_area=study_area,
+            **options,
         )
 
     projects, report = validate(raw)

@@ -34,6 +34,8 @@ from sxzones.i18n import (
     translate_value,
 )
 from sxzones.layers import Catalog, LayerReport, read_file
+from sxzones.layers.catalog import read_entry, validation_options
+from sxzones.layers.readers import RawLayer
 from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import SiteOptions, split_crs
 from sxzones.options import is_crs as _is_crs
@@ -126,28 +128,48 @@ def parse_resource(spec: str) -> tuple[str, float]:
 def load_candidates(
     opts: SiteOptions, cat: Catalog, rules: RuleSet
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """The candidates of ``--candidates``, validated, in the working CRS. In a file, rows
+    """The candidates of ``--candidates`` (a file, or a catalogue layer of role
+    ``candidates``: :func:`catalogue_candidates`), validated, in the working CRS. Rows
     sharing an id (地块编号: the parts of one parcel) with the same kind and state (稳沉,
     封场年份) are one candidate, the union of its parts; otherwise they are rejected, each
     naming the other rows (:mod:`sxzones.runs.project_parts`, as the site check reads a
-    project's parts). A catalogue layer is read as catalogued: a repeated id there is still
-    rejected as a duplicate."""
+    project's parts)."""
     name = str(opts.candidates)
     fields = opts.fields_for("candidates")
-    if name in cat or not is_file(name, opts.base):  # a layer, or load_input's refusal
+    mapping, x, y = coordinate_fields(fields)
+    mapping = {k: v for k, v in mapping.items() if v}
+    if name in cat and cat.entry(name).role == "candidates" and not (x or y or mapping):
+        return catalogue_candidates(cat, name, rules)
+    if name in cat or not is_file(name, opts.base):  # load_input's refusal
         return load_input(
             name, "candidates", cat, crs=opts.crs, encoding=opts.encoding, fields=fields,
             layer=opts.layer, base=opts.base,
         )  # fmt: skip
     found = find_file(name, opts.base)
-    mapping, x, y = coordinate_fields(fields)
     raw = read_file(
         found, crs=opts.crs, encoding=opts.encoding, layer=opts.layer, x=x, y=y, points=False
     )
-    mapping = {k: v for k, v in mapping.items() if v}
-    cand, rep = validate_parts(
-        raw, mapping, cat.working.crs, cat.study_area, CANDIDATES, name=found.name
-    )
+    return _in_parts(raw, mapping, cat, rules, name=found.name)
+
+
+def catalogue_candidates(
+    cat: Catalog, name: str, rules: RuleSet
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """The catalogue layer ``name`` (role ``candidates``) read as a candidates file is
+    (:func:`load_candidates`): validated as its entry says (fields, values, constants, id
+    field, provenance), its rows sharing an id one candidate of parts. Read afresh, not from
+    the layer cache (the parts are told from the rows as written)."""
+    entry = cat.entry(name)
+    raw = read_entry(entry)
+    return _in_parts(raw, entry.fields, cat, rules, **validation_options(entry))
+
+
+def _in_parts(
+    raw: RawLayer, mapping: dict[str, str], cat: Catalog, rules: RuleSet, **options: Any
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """Candidates as read (``raw``) validated with ``mapping`` (and more of
+    ``validate_layer``'s keywords) into the working CRS, their parts made one candidate."""
+    cand, rep = validate_parts(raw, mapping, cat.working.crs, cat.study_area, CANDIDATES, **options)
     return merge_parts(cand, rep, rules, CANDIDATES, written=raw.frame), rep
 
 

@@ -343,15 +343,15 @@ _DEGREE_SIGNS = re.compile(r"[°度′″'\"分秒]")
 _FIELD_SEP = re.compile(r"\s*[,;\t]\s*|\s+")
 
 
-def _pasted_line(
-    line: str, i: int, numbered: bool = False
-) -> tuple[float, float, bool, int | None]:
+def _pasted_line(line: str, i: int, numbered: int = 0) -> tuple[float, float, bool, int | None]:
     """One pasted corner: (first, second, written as 界址点 ``点号[,圈号],X,Y``, its 圈号 or
     None). A line may
     be ``x,y`` or ``x y``, ``x,y,height`` (KML), ``x,y label``, degrees-minutes-seconds
     (``112°29′24″,38°3′16″``), or ``J1[,1],X,Y[,边长]`` as 界址点 listings give them;
-    ``numbered``: the lines are ``点号,X,Y`` with a numeric point number
-    (:func:`_point_numbered`)."""
+    ``numbered``: the lines are ``点号,X,Y`` (3) or ``点号,圈号,X,Y`` (4) with a numeric
+    point number (:func:`_point_numbered`); a line of another form among them is refused.
+    Numbers followed by a word are a pair and its label; a word between numbers
+    (``2,1,abc,450400``) is refused, not skipped."""
     from sxzones.layers.dms import parse_dms_pair
 
     if _DEGREE_SIGNS.search(line):  # degrees-minutes-seconds: two values, as --project takes
@@ -363,8 +363,9 @@ def _pasted_line(
             "and seconds. Fix: e.g. 112°29′24″,38°3′16″"
         )
     cells = [c for c in _FIELD_SEP.split(line) if c]
-    if numbered:
-        return float(cells[1]), float(cells[2]), True, None
+    if numbered and len(cells) == numbered and all(re.fullmatch(_NUMBER, c) for c in cells):
+        ring = int(cells[1]) if numbered == 4 else None
+        return float(cells[-2]), float(cells[-1]), True, ring
     labelled = bool(cells) and re.fullmatch(_NUMBER, cells[0]) is None
     numbers = [float(c) for c in cells if re.fullmatch(_NUMBER, c)]
     if labelled and len(numbers) >= 2:
@@ -372,8 +373,9 @@ def _pasted_line(
         ring = len(numbers) >= 3 and numbers[0].is_integer() and abs(numbers[0]) < 1000
         rest = numbers[1:] if ring else numbers
         return rest[0], rest[1], True, int(numbers[0]) if ring else None
-    if len(numbers) >= 2 and not labelled:
-        return numbers[0], numbers[1], False, None  # x,y[,height][ label]
+    lead = next((k for k, c in enumerate(cells) if re.fullmatch(_NUMBER, c) is None), len(cells))
+    if len(numbers) >= 2 and not labelled and not numbered and lead == len(numbers):
+        return numbers[0], numbers[1], False, None  # x,y[,height][ label]: numbers first
     raise UploadError(
         f"pasted coordinates, line {i}: {line[:60]!r} is not an x,y pair. Fix: one "
         "pair per line, e.g. 112.55,37.87"
@@ -486,40 +488,55 @@ def _is_header(line: str) -> bool:
     return any(coordinate_key(c) in names or normalise(c) in numbers for c in cells)
 
 
-def _point_numbered(lines: list[tuple[int, str]], notes: list[str]) -> bool:
-    """Whether pasted lines are ``点号,X,Y`` with a numeric point number, as a 成果表's
-    序号 or 界址点号 column copies (``1,4200000,450000``), said in ``notes``: every line three
-    numbers, the first a whole number, all different but for a closing repeat of the
-    first (1 2 3 4 1), the other two coordinates (both beyond 1,000, or degrees in
-    China). Such lines were read as x = the point number, y = X, and refused with a wrong
-    reason; ``x,y,height`` (KML) never has a whole-number x below 100,000 with two
-    coordinates after it."""
+def _point_numbered(lines: list[tuple[int, str]], notes: list[str]) -> int:
+    """How many columns pasted lines have when they are a 成果表's rows with a numeric point
+    number (0 when they are not): 3 for ``点号,X,Y`` (序号 or 界址点号 copied:
+    ``1,4200000,450000``), 4 for ``点号,圈号,X,Y`` (``1,1,4200000,450000``, as 界址点 rows
+    and point lists write them: :func:`sxzones.layers.jzd.is_point_list`), said in
+    ``notes``. Such lines were read as x = the point number, y = X (or the 圈号), and
+    refused with a wrong reason. Three columns: every line three numbers (``x,y,height``
+    of KML never has a whole-number x below 100,000 with two coordinates after it). Four
+    columns: most lines (and 3 or more) four numbers; a line that is not is refused by
+    :func:`_pasted_line`. In both, the point number a whole number, all different within a
+    ring but for a closing repeat of its first (1 2 3 4 1), the 圈号 a whole number below
+    1,000, the last two coordinates (both beyond 1,000, or degrees in China)."""
     rows = [[c for c in _FIELD_SEP.split(line) if c] for _, line in lines]
-    if (
-        len(rows) < 3
-        or any(_DEGREE_SIGNS.search(line) for _, line in lines)
-        or any(len(r) != 3 or not all(re.fullmatch(_NUMBER, c) for c in r) for r in rows)
-    ):
-        return False
-    first = [float(r[0]) for r in rows]
-    body = first[:-1] if len(first) > 3 and first[-1] == first[0] else first
-    if not all(v.is_integer() and 0 <= v < 100_000 for v in body) or len(set(body)) < len(body):
-        return False
+    if len(rows) < 3 or any(_DEGREE_SIGNS.search(line) for _, line in lines):
+        return 0
+    numeric = [r for r in rows if all(re.fullmatch(_NUMBER, c) for c in r)]
+    four = [r for r in numeric if len(r) == 4]
+    if len(four) >= 3 and 2 * len(four) > len(rows):
+        width, rows = 4, four
+    elif all(len(r) == 3 for r in numeric) and len(numeric) == len(rows):
+        width = 3
+    else:
+        return 0
+    rings = [r[1] if width == 4 else "1" for r in rows]
+    if width == 4 and not all(re.fullmatch(r"\d{1,3}", g) for g in rings):
+        return 0
+    first, body = [float(r[0]) for r in rows], []
+    for g in dict.fromkeys(rings):  # each ring's point numbers, its closing repeat left out
+        mine = [v for v, q in zip(first, rings, strict=True) if q == g]
+        mine = mine[:-1] if len(mine) > 3 and mine[-1] == mine[0] else mine
+        if not all(v.is_integer() and 0 <= v < 100_000 for v in mine) or len(set(mine)) < len(mine):
+            return 0
+        body += mine
     for r in rows:
-        a, b = abs(float(r[1])), abs(float(r[2]))
+        a, b = abs(float(r[-2])), abs(float(r[-1]))
         if not (min(a, b) > 1000 or (15 <= min(a, b) <= 55 and 70 <= max(a, b) <= 140)):
-            return False
+            return 0
     rising = body == [body[0] + k for k in range(len(body))]
     shown = " ".join(f"{v:g}" for v in body[:6]) + (" ..." if len(body) > 6 else "")
     notes.append(
         f"pasted lines: the first column ({shown}) read as the corners' point numbers (点号), "
+        + ("the second as their ring numbers (圈号), " if width == 4 else "")
         + (
             "the other two as their coordinates"
             if rising
             else "not rising: the corners joined in the order pasted"
         )
     )
-    return True
+    return width
 
 
 def _oriented(

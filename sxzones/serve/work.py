@@ -95,10 +95,11 @@ Spec = tuple[str, str, RawLayer | None, Callable[[], Path] | None]
 
 def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None, job: Job) -> Spec:
     """The project(s) as a file in the job's ``in/`` folder, where they came from (``file``,
-    ``corners``, ``drawn``, ``pasted``), the file as read (when it is made here) and the
-    writer of a file not written yet: the uploaded file (a zip unpacked, KML as GeoJSON, a
-    table of corners read as the command's ``--corners`` reads it: one parcel per 地块编号),
-    or the drawn or pasted geometry, whose file is
+    ``corners``, ``drawing``, ``drawn``, ``pasted``), the file as read (when it is made here)
+    and the writer of a file not written yet: the uploaded file (a zip unpacked, KML as
+    GeoJSON, a table of corners read as the command's ``--corners`` reads it: one parcel per
+    地块编号; a DXF drawing one project, as ``--project`` reads it, unless the page's box
+    says each closed polyline is one), or the drawn or pasted geometry, whose file is
     written when the downloads are (:func:`sxzones.serve.uploads.parcel_layer` reads it in
     memory meanwhile; the file is only hashed for the manifest)."""
     folder = job.folder / "in"
@@ -123,6 +124,8 @@ def _project_spec(state: ServeState, form: dict[str, str], upload: Upload | None
             path = uploads.kml_to_geojson(path)
         if path.suffix in uploads.TABLES and form.get("vertices") == "on":
             return str(path), "corners", None, None  # read as `check --projects F --corners`
+        if path.suffix.lower() == ".dxf" and form.get("dxf_projects") != "on":
+            return str(path), "drawing", None, None  # a 红线图: `check --project F.dxf`
         return str(path), "file", None, None
     if form.get("geojson"):
         try:
@@ -164,14 +167,18 @@ def check_options(
 ) -> CheckOptions:
     """The options of ``sxzones check`` for the page's choices: an uploaded file is
     ``--projects`` (each feature or row a project; a table of corners with ``--corners``),
-    a drawn or pasted parcel ``--project``; industry and kind '' = the file's own fields."""
+    an uploaded DXF drawing (``source`` ``drawing``: a 红线图, unless the page's box says
+    each closed polyline is a project) and a drawn or pasted parcel ``--project``; the
+    工作表或图层 field is ``--layer`` for an upload; industry and kind '' = the file's own
+    fields."""
     crs = form.get("crs") or None
     if source == "drawn":
         crs = "wgs84"  # drawn on the map: Leaflet gives WGS84 longitude and latitude
-    upload = source in ("file", "corners")
+    upload = source in ("file", "corners", "drawing")
+    batch = source in ("file", "corners")
     return CheckOptions(
-        project=None if upload else spec,
-        projects=spec if upload else None,
+        project=None if batch else spec,
+        projects=spec if batch else None,
         corners=source == "corners",
         crs=crs,
         layer=(form.get("layer", "").strip() or None) if upload else None,
@@ -388,6 +395,7 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         table = _as_given(pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False))
         rejects = _as_given(pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False))
         counts = table["zone"].value_counts().to_dict() if "zone" in table else {}
+        points, shown = _firm_points(out / "firm_zones.gpkg")
         return {
             "job": job.id,
             "summary": result.summary,
@@ -397,26 +405,44 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
             "columns": list(table.columns),
             "rejects": _records(rejects, MAX_ROWS),
             "n_rejects": len(rejects),
-            "map": _firm_points(out / "firm_zones.gpkg"),
+            "map": points,
+            "map_shown": shown,
             "downloads": downloads(job),
             "command": _command("firms", opts, str(path)),
         }
 
 
-def _firm_points(path: Path) -> Any:
-    """Up to :data:`MAX_POINTS` firms (evenly sampled) with their zone, in WGS84; only the
-    sampled features are read (by feature id: the GeoPackage's rows in order)."""
+def _firm_points(path: Path) -> tuple[Any, dict[str, list[int]]]:
+    """The firms for the page's map, in WGS84, at most :data:`MAX_POINTS`: every firm of the
+    zones nearest a built-up area first (``inside``, then ``within_…``), ``beyond`` last; a
+    zone that does not fit whole is evenly sampled (by feature id: the GeoPackage's rows in
+    order, only those read). Returns the features and, when some firms are not drawn, per
+    zone ``[drawn, firms]`` (the page says so beside the map); else an empty dict."""
     if not path.exists():
-        return {"type": "FeatureCollection", "features": []}
+        return {"type": "FeatureCollection", "features": []}, {}
     n = int(pyogrio.read_info(path)["features"])
     columns = ["firm_id", "name", "zone", "distance_m"]
-    if n > MAX_POINTS:
-        fids = np.linspace(0, n - 1, MAX_POINTS).astype(int) + 1
-        frame = pyogrio.read_dataframe(path, columns=columns, fids=fids)
-    else:
+    if n <= MAX_POINTS:
         frame = pyogrio.read_dataframe(path, columns=columns)
+        frame = frame.set_geometry(frame.geometry.representative_point())
+        return _features(frame, columns), {}
+    zones = pyogrio.read_dataframe(path, columns=["zone"], read_geometry=False)["zone"]
+    zones = zones.astype(str).to_numpy()
+    order = sorted(set(zones.tolist()), key=lambda z: (z == "beyond", z != "inside", z))
+    budget, chosen, shown = MAX_POINTS, [], {}
+    for z in order:
+        rows = np.flatnonzero(zones == z)
+        take = (
+            rows if len(rows) <= budget else rows[np.linspace(0, len(rows) - 1, budget).astype(int)]
+        )
+        take = take if budget > 0 else rows[:0]
+        chosen.append(take)
+        shown[z] = [len(take), len(rows)]
+        budget -= len(take)
+    fids = np.sort(np.concatenate(chosen)) + 1
+    frame = pyogrio.read_dataframe(path, columns=columns, fids=fids)
     frame = frame.set_geometry(frame.geometry.representative_point())
-    return _features(frame, columns)
+    return _features(frame, columns), shown
 
 
 # ---- planner: the siting screen ---------------------------------------------------------
@@ -444,7 +470,9 @@ def _candidates(state: ServeState, form: dict[str, str], upload: Upload | None, 
     name = str(state.catalog.layer_of_role("candidates"))
     if not kinds:
         return name
-    frame, _ = state.catalog.load(name)
+    from sxzones.runs.siting import catalogue_candidates
+
+    frame, _ = catalogue_candidates(state.catalog, name, state.ruleset)  # parts made one
     if set(kinds) >= set(frame["kind"].astype(str)):
         return name
     part = frame[frame["kind"].astype(str).isin(kinds)]

@@ -245,6 +245,16 @@ function showFirms(res) {
     out.append(el("h3", {}, "退回行及原因 Rejected rows and why"),
       el("div", { class: "scroll" }, table(res.rejects, Object.keys(res.rejects[0]).map((c) => [c, c]), true)));
   }
+  const shown = Object.entries(res.map_shown || {});
+  if (shown.length) {  // a long list: the map draws the zones nearest a built-up area first
+    const drawn = shown.reduce((a, [, [d]]) => a + d, 0);
+    const total = shown.reduce((a, [, [, t]]) => a + t, 0);
+    const parts = shown.map(([z, [d, t]]) => `${label(z)} ${d.toLocaleString()} / ${t.toLocaleString()}`);
+    out.append(el("p", { class: "note", id: "map-shown" },
+      `地图显示 ${drawn.toLocaleString()} / ${total.toLocaleString()} 家企业，未全部显示的分区均匀抽样 ` +
+      `Map shows ${drawn.toLocaleString()} of ${total.toLocaleString()} firms (a zone not drawn whole is evenly sampled): ` +
+      parts.join("; ")));
+  }
   setResultLayer([L.geoJSON(res.map, {
     pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 4, color: colour(f.properties.zone), weight: 1, fillOpacity: 0.8 })
       .bindTooltip(el("span", {}, `${f.properties.name} · ${label(f.properties.zone)}`)),
