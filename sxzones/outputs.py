@@ -829,6 +829,8 @@ class Publication:
         self.overwrite = overwrite
         self.owned = owned
         self.inputs: list[dict[str, Any]] = []
+        #: the options that change what the outputs mean, for the manifest (none: no key)
+        self.options: dict[str, Any] = {}
         self.staging = self.out / f"{STAGING_PREFIX}{os.getpid()}"
         self._rows: dict[str, int] = {}
         self._ext_dirs: dict[Path, Path] = {}
@@ -958,6 +960,7 @@ class Publication:
             "sxzones": _version(),
             "analysis": self.analysis,
             "run_id": "",
+            **({"options": self.options} if self.options else {}),
             "inputs": self.inputs,
             "files": entries,
             "external_files": ext,

@@ -434,7 +434,8 @@ def test_cli_siting_prints_xlsx_and_maps_the_union_and_the_unassessed_land(tmp_p
     assert f"not assessed by the rasters (no data or outside them): {s3:.2f} km²" in res.output
     assert f"{s3 * 35:.1f} MW on it" in res.output
     assert "warning: raster slope" in res.output
-    summary = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="summary")
+    # header=1: the first line says the plan's exclusions were off (--no-rule-exclusions)
+    summary = pd.read_excel(out / "eligible_sites.xlsx", sheet_name="summary", header=1)
     last = summary.iloc[-1]
     assert last["kind"] == "all (union of candidates)"
     assert last["candidate_km2"] == pytest.approx(union_km2, abs=1e-3)

@@ -404,7 +404,16 @@ def test_siting_in_chinese_headers_sheets_and_reasons(tmp_path: Path) -> None:
         "both",
     )
     sheets = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None)
-    assert list(sheets) == ["地块 (sites)", "汇总 (summary)", "排除项 (exclusions)"]
+    assert list(sheets) == [
+        "地块 (sites)",
+        "汇总 (summary)",
+        "排除项 (exclusions)",
+        "数据来源 (sources)",
+    ]
+    # the summary's first lines: the demonstration layers' warning, in both languages
+    sheets["汇总 (summary)"] = pd.read_excel(
+        out / "eligible_sites.xlsx", sheet_name="汇总 (summary)", header=2
+    )
     ex = sheets["排除项 (exclusions)"]
     assert ex["原因 (reason)"].iloc[0] == "生态保护红线 (redline)"
     assert "否 (false)" in set(ex["是否已评估 (assessed)"])  # farmland etc. have no layer

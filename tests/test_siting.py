@@ -355,7 +355,7 @@ def test_cli_sites_on_the_bundled_data_accounts_for_every_candidate(tmp_path):
     assert water["setback_m"] == 300.0
     assert {m["reason"] for m in meta["not_assessed"]} >= {"basic_farmland", "slope"}
     xlsx = pd.read_excel(out / "eligible_sites.xlsx", sheet_name=None)
-    assert set(xlsx) == {"sites", "summary", "exclusions"}
+    assert set(xlsx) == {"sites", "summary", "exclusions", "sources"}  # sources: audit 11 E8
     # same inputs, same bytes (the same command: the manifest names the map too)
     first = {p.name: _digest(p) for p in out.iterdir()}
     res = _cli(*common, "--map", str(tmp_path / "m.html"), "--overwrite")

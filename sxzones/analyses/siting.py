@@ -82,15 +82,12 @@ from sxzones.analyses.rasters import (
     polygons_of_many,
     slope_tile,
 )
-from sxzones.analyses.siting_totals import capacity_on, unassessed_frame, union_totals
+from sxzones.analyses.siting_totals import capacity_on, lattice, unassessed_frame, union_totals
 from sxzones.errors import CRSError, LayerError, RulesError
 from sxzones.geodesy import box_scales, ellipsoidal_area, ground_buffer, point_scale
 from sxzones.rules import TECHS, Rule, RuleSet
 
 __all__ = ["Exclusion", "RasterCriterion", "SitingResult", "screen_sites"]
-
-#: Lattice offsets (fractions of the spacing) tried when placing turbines.
-_OFFSETS = (0.0, 1 / 3, 2 / 3)
 
 
 @dataclass
@@ -234,30 +231,6 @@ def _status_component(kind: str, settled: Any, closure: Any, p: dict[str, Any], 
         years = max(0.0, year - float(closure))
         return float(s.get("closed_landfill", 1.0)) * min(1.0, years / full)
     return float(s.get(kind, math.nan))
-
-
-def _lattice(geom: shapely.Geometry, spacing: float) -> npt.NDArray[np.float64]:
-    """Turbine positions: a hexagonal lattice at ``spacing`` inside ``geom``, the offset
-    (of nine) holding the most; ties go to the first, so the layout is deterministic."""
-    if geom.is_empty:
-        return np.empty((0, 2))
-    minx, miny, maxx, maxy = geom.bounds
-    dy = spacing * math.sqrt(3) / 2
-    shapely.prepare(geom)
-    best = np.empty((0, 2))
-    for fy in _OFFSETS:
-        for fx in _OFFSETS:
-            ys = np.arange(miny + fy * dy, maxy + dy, dy)
-            rows = []
-            for i, y in enumerate(ys):
-                x0 = minx + fx * spacing + (spacing / 2 if i % 2 else 0.0)
-                xs = np.arange(x0, maxx + spacing, spacing)
-                rows.append(np.column_stack([xs, np.full(len(xs), y)]))
-            pts = np.concatenate(rows) if rows else np.empty((0, 2))
-            inside = pts[shapely.contains_xy(geom, pts[:, 0], pts[:, 1])]
-            if len(inside) > len(best):
-                best = inside
-    return best
 
 
 @dataclass
@@ -784,7 +757,7 @@ def _capacity(
     boxes = np.array([c.geom.bounds for c in cands]).reshape(-1, 4)
     _, kmax = box_scales(boxes, crs) if len(cands) else (None, np.empty(0))
     # the largest scale factor over the candidate: turbines at least `spacing` apart on the ground
-    turbines = [_lattice(c.rem, spacing * float(k)) for c, k in zip(cands, kmax, strict=True)]
+    turbines = [lattice(c.rem, spacing * float(k)) for c, k in zip(cands, kmax, strict=True)]
     capacity = np.array([len(t) for t in turbines], dtype=np.float64) * float(
         cap.params["turbine_mw"]
     )

@@ -10,6 +10,7 @@ and a raster that leaves land unassessed gets a warning in the totals.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,23 +72,90 @@ def _union_area(geoms: Geoms, cluster: npt.NDArray[np.int64], crs: CRS) -> float
     return total
 
 
-def _kept_turbines(
-    turbines: list[npt.NDArray[np.float64]], cluster: npt.NDArray[np.int64], spacing: float
-) -> list[npt.NDArray[np.bool_]]:
-    """Per candidate, its turbines that count in the union: in overlapping candidates, a
-    turbine closer than ``spacing`` (map units) to one of an earlier candidate is not."""
-    kept = [np.ones(len(t), dtype=bool) for t in turbines]
-    shared = np.flatnonzero(np.bincount(cluster, minlength=len(turbines)) > 1)
-    for c in shared:
-        placed: list[npt.NDArray[np.float64]] = []
-        for m in np.flatnonzero(cluster == c):
-            t = turbines[m]
-            if placed and len(t):
-                prev = np.vstack(placed)
-                d = np.hypot(t[:, None, 0] - prev[None, :, 0], t[:, None, 1] - prev[None, :, 1])
-                kept[m] = d.min(axis=1) >= spacing
-            placed.append(t[kept[m]])
-    return kept
+#: Lattice offsets (fractions of the spacing) tried when placing turbines.
+_OFFSETS = (0.0, 1 / 3, 2 / 3)
+
+
+def lattice(geom: shapely.Geometry, spacing: float) -> npt.NDArray[np.float64]:
+    """Turbine positions (x, y in the CRS of ``geom``): a hexagonal lattice at ``spacing``
+    (map units) inside ``geom``, the offset (of nine) holding the most; ties go to the first,
+    so the layout is deterministic."""
+    if geom is None or geom.is_empty:
+        return np.empty((0, 2))
+    minx, miny, maxx, maxy = geom.bounds
+    dy = spacing * math.sqrt(3) / 2
+    shapely.prepare(geom)
+    best = np.empty((0, 2))
+    for fy in _OFFSETS:
+        for fx in _OFFSETS:
+            ys = np.arange(miny + fy * dy, maxy + dy, dy)
+            rows = []
+            for i, y in enumerate(ys):
+                x0 = minx + fx * spacing + (spacing / 2 if i % 2 else 0.0)
+                xs = np.arange(x0, maxx + spacing, spacing)
+                rows.append(np.column_stack([xs, np.full(len(xs), y)]))
+            pts = np.concatenate(rows) if rows else np.empty((0, 2))
+            inside = pts[shapely.contains_xy(geom, pts[:, 0], pts[:, 1])]
+            if len(inside) > len(best):
+                best = inside
+    return best
+
+
+def _units(cluster: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
+    """The units of land counted once, in order: each a candidate overlapping none, or a
+    cluster of overlapping candidates (their indices)."""
+    return [np.flatnonzero(cluster == c) for c in np.unique(cluster)]
+
+
+def _union_layouts(
+    units: list[npt.NDArray[np.int64]],
+    turbines: list[npt.NDArray[np.float64]],
+    eligible: Geoms,
+    cands: Geoms,
+    spacing_m: float,
+    crs: CRS,
+) -> list[npt.NDArray[np.float64]]:
+    """The turbines of each unit (:func:`_units`): a lone candidate's own layout; a
+    cluster's laid out afresh on the union of its members' eligible land, as one candidate
+    drawn as that land would be (:func:`lattice` at ``spacing_m`` times the largest scale
+    factor over the cluster's box, as :func:`sxzones.analyses.siting.screen_sites` takes a
+    candidate's), so the land's capacity counts once, whole."""
+    out = []
+    for m in units:
+        if len(m) == 1:
+            out.append(turbines[m[0]])
+            continue
+        b = np.array([g.bounds for g in cands[m]])
+        box = np.array([[b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()]])
+        k = float(box_scales(box, crs)[1][0])
+        out.append(lattice(shapely.union_all(eligible[m]), spacing_m * k))
+    return out
+
+
+def _layout_notes(
+    ids: npt.NDArray[np.object_],
+    units: list[npt.NDArray[np.int64]],
+    spots: list[npt.NDArray[np.float64]],
+    turbines: list[npt.NDArray[np.float64]],
+    mw: float,
+) -> list[dict[str, Any]]:
+    """Per cluster of overlapping candidates, its wind layout in the totals: the sites, the
+    turbines laid out on the union of their eligible land and their capacity (MW), and the
+    turbines and capacity of the sites' own layouts, summed."""
+    rows = []
+    for m, s in zip(units, spots, strict=True):
+        if len(m) > 1:
+            own = sum(len(turbines[i]) for i in m)
+            rows.append(
+                {
+                    "sites": [str(ids[i]) for i in m],
+                    "turbines": len(s),
+                    "capacity_mw": round(len(s) * mw, 2),
+                    "turbines_sum": own,
+                    "capacity_mw_sum": round(own * mw, 2),
+                }
+            )
+    return rows
 
 
 def capacity_on(
@@ -108,6 +176,27 @@ def capacity_on(
     return out * float(cap["turbine_mw"])
 
 
+def _overlap_warning(pairs: int, overlap_m2: float, totals: Mapping[str, Any]) -> str:
+    """The warning of overlapping candidates: their land counts once in the totals; for
+    wind, how the total's turbines are laid out (on the union of each cluster's eligible
+    land, not the sites' own layouts summed) and what each cluster holds."""
+    text = f"{pairs} pair(s) of candidates overlap ({overlap_m2 / 1e6:.3f} km²): totals count their land once"
+    layouts = totals.get("union_layouts") or []
+    if not layouts:
+        return text
+    shown = "; ".join(
+        f"{'+'.join(u['sites'])}: {u['turbines']} turbines, {u['capacity_mw']:.1f} MW on their "
+        f"union (their own layouts: {u['turbines_sum']}, {u['capacity_mw_sum']:.1f} MW)"
+        for u in layouts[:5]
+    )
+    more = " ... (all in siting.json, totals.union_layouts)" if len(layouts) > 5 else ""
+    return (
+        f"{text}; the total capacity lays the turbines out afresh on the union of each "
+        f"group's eligible land, as for one candidate drawn as that land (not the sites' own "
+        f"layouts summed): {shown}{more}"
+    )
+
+
 def union_totals(
     ids: npt.NDArray[np.object_],
     *,
@@ -125,19 +214,26 @@ def union_totals(
     """Totals over the union of the candidates (areas in km² on the ellipsoid, capacity in
     MW), the overlapping pairs, and per raster the eligible land it did not assess with the
     capacity on it (and over all rasters: ``not_assessed_km2``, ``not_assessed_capacity_mw``);
-    ``warnings`` says what a reader of the totals must know."""
+    ``warnings`` says what a reader of the totals must know.
+
+    PV capacity is the union's eligible km² times the density. Wind capacity counts the
+    turbines of each unit of land once: a candidate overlapping none keeps its own layout;
+    a cluster of overlapping candidates gets one layout on the union of its eligible land,
+    as that land drawn as one candidate would (``union_layouts`` lists each cluster's
+    turbines beside its sites' own, summed). ``capacity_mw_sum``: the sites' own, summed."""
     n = len(ids)
     i, j, area = overlapping_pairs(ids, cands_geoms, crs)
     cluster = _clusters(n, i, j)
+    units = _units(cluster)
     eligible_km2 = _union_area(eligible_geoms, cluster, crs) / 1e6
+    unit_mw = float(cap["turbine_mw"]) if tech != "pv" else 0.0
+    spots: list[npt.NDArray[np.float64]] = []
     if tech == "pv":
         cap_mw = eligible_km2 * float(cap["density_mw_per_km2"])
-        kept = [np.ones(len(t), dtype=bool) for t in turbines]
     else:
-        boxes = np.array([g.bounds for g in cands_geoms]).reshape(-1, 4)
-        kmax = box_scales(boxes, crs)[1].max() if n else 1.0  # no kept pair closer on the ground
-        kept = _kept_turbines(turbines, cluster, float(cap["spacing_m"]) * kmax)
-        cap_mw = sum(int(k.sum()) for k in kept) * float(cap["turbine_mw"])
+        spacing = float(cap["spacing_m"])
+        spots = _union_layouts(units, turbines, eligible_geoms, cands_geoms, spacing, crs)
+        cap_mw = sum(len(s) for s in spots) * unit_mw
     out: dict[str, Any] = {
         "candidates": n,
         "candidate_km2": round(_union_area(cands_geoms, cluster, crs) / 1e6, 4),
@@ -152,41 +248,47 @@ def union_totals(
         "not_assessed_by_raster": [],
         "warnings": [],
     }
+    if tech != "pv":
+        out["union_layouts"] = _layout_notes(ids, units, spots, turbines, unit_mw)
     if len(i):
-        out["warnings"].append(
-            f"{len(i)} pair(s) of candidates overlap ({area.sum() / 1e6:.3f} km²): totals count "
-            "their land once"
-        )
-    on = [t[k] for t, k in zip(turbines, kept, strict=True)]
+        out["warnings"].append(_overlap_warning(len(i), float(area.sum()), out))
 
     def area_mw(land: Geoms) -> tuple[float, float]:
         km2 = _union_area(land, cluster, crs) / 1e6
         if tech == "pv":
             return km2, km2 * float(cap["density_mw_per_km2"])
-        return km2, float(capacity_on(land, np.zeros(n), on, tech, cap).sum())
+        on = np.array([shapely.union_all(land[m]) for m in units], dtype=object)
+        return km2, float(capacity_on(on, np.zeros(len(units)), spots, tech, cap).sum())
 
     if unknown:
         km2, mw = area_mw(unknown_all)
         out["not_assessed_km2"], out["not_assessed_capacity_mw"] = round(km2, 4), round(mw, 2)
     for name, land in unknown.items():
-        km2, mw = area_mw(land)
-        share = km2 / eligible_km2 if eligible_km2 > 0 else 0.0
-        out["not_assessed_by_raster"].append(
-            {
-                "raster": name,
-                "source": labels.get(name, ""),
-                "area_km2": round(km2, 4),
-                "capacity_mw": round(mw, 2),
-                "share_of_eligible": round(share, 4),
-            }
-        )
-        if km2 > 0:
-            out["warnings"].append(
-                f"raster {name} ({labels.get(name, '')}) does not cover all the candidates: "
-                f"{km2:.2f} km² of eligible land ({share:.1%}) were not assessed by it (no data "
-                f"or outside it), with {mw:.1f} MW on them"
-            )
+        _not_assessed_by(out, name, labels.get(name, ""), *area_mw(land), eligible_km2)
     return out
+
+
+def _not_assessed_by(
+    out: dict[str, Any], name: str, label: str, km2: float, mw: float, eligible_km2: float
+) -> None:
+    """Book in the totals ``out`` the eligible land raster ``name`` did not assess (km²) and
+    the capacity on it (MW), with a warning when there is some."""
+    share = km2 / eligible_km2 if eligible_km2 > 0 else 0.0
+    out["not_assessed_by_raster"].append(
+        {
+            "raster": name,
+            "source": label,
+            "area_km2": round(km2, 4),
+            "capacity_mw": round(mw, 2),
+            "share_of_eligible": round(share, 4),
+        }
+    )
+    if km2 > 0:
+        out["warnings"].append(
+            f"raster {name} ({label}) does not cover all the candidates: "
+            f"{km2:.2f} km² of eligible land ({share:.1%}) were not assessed by it (no data "
+            f"or outside it), with {mw:.1f} MW on them"
+        )
 
 
 def unassessed_frame(

@@ -51,12 +51,40 @@ def _unassessed_text(res: SitingResult) -> str:
     )
 
 
+def _off(res: SitingResult) -> list[str]:
+    """The plan's exclusions a run turned off (``--no-rule-exclusions``), by reason."""
+    state = res.meta.get("rule_exclusions") or {}
+    return [] if state.get("applied", True) else list(state.get("not_applied", []))
+
+
+def _rules_off_text(res: SitingResult, lang: Lang, lab: Labels | None = None) -> str:
+    """The note's sentence on the plan's exclusions turned off by ``--no-rule-exclusions``
+    (in ``zh`` or English), or ''."""
+    off = _off(res)
+    if not off:
+        return ""
+    if lang == "zh":
+        named = "、".join(str(translate_value(r, "reason", "zh", lab=lab)) for r in off)
+        return f"方案的排除项已由 --no-rule-exclusions 关闭，未执行：{named}。"
+    return (
+        f"The plan's exclusions were turned off by --no-rule-exclusions: {', '.join(off)} "
+        "not applied. "
+    )
+
+
+def _missing(res: SitingResult) -> list[str]:
+    """The reasons not assessed for want of a layer or a raster (not those turned off)."""
+    off = set(_off(res))
+    return [m["reason"] for m in res.meta.get("not_assessed", []) if m["reason"] not in off]
+
+
 def _note(res: SitingResult, sources: str, lang: Lang = "en", lab: Labels | None = None) -> str:
-    missing = ", ".join(m["reason"] for m in res.meta.get("not_assessed", []))
+    missing = ", ".join(_missing(res))
     if lang == "zh":
         return _note_zh(res, sources, lab)
     return (
         "晋环发〔2023〕1号 (十五); 自然资办发〔2023〕12号; TD/T 1075-2023. Areas on the ellipsoid. "
+        + _rules_off_text(res, "en")
         + (f"Not assessed (no layer): {missing}. " if missing else "")
         + _unassessed_text(res)
         + sources
@@ -77,12 +105,10 @@ def _unassessed_zh(res: SitingResult) -> str:
 def _note_zh(res: SitingResult, sources: str, lab: Labels | None) -> str:
     """The map's note in Chinese: clauses, exclusions without a layer, land not assessed by
     rasters, sources."""
-    missing = "、".join(
-        str(translate_value(m["reason"], "reason", "zh", lab=lab))
-        for m in res.meta.get("not_assessed", [])
-    )
+    missing = "、".join(str(translate_value(r, "reason", "zh", lab=lab)) for r in _missing(res))
     return (
         text("siting_map_note", "zh", lab=lab)
+        + _rules_off_text(res, "zh", lab)
         + (text("not_assessed", "zh", lab=lab, items=missing) if missing else "")
         + _unassessed_zh(res)
         + sources
@@ -207,17 +233,37 @@ def siting_figure(
         layers.append(StaticLayer(name, res.unassessed, LayerStyle("#7f7f7f", 0.9, 0.3)))
     if len(res.turbines):
         layers.append(StaticLayer("turbines", res.turbines, LayerStyle("#000000", 0.9, radius=0.7)))
-    t, tech, lg = res.summary, res.meta["tech"], check_lang(lang)
+    lg = check_lang(lang)
+    title, cited = figure_texts(res, sources, lg, lab)
+    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)
+
+
+def figure_texts(
+    res: SitingResult, sources: str, lang: Lang = "en", lab: Labels | None = None
+) -> tuple[str, str]:
+    """The static figure's title (eligible km², MW; "plan's exclusions off" when
+    ``--no-rule-exclusions`` turned them off) and its footer (the exclusions turned off,
+    the land the rasters did not assess, the sources, the clause), in ``lang``."""
+    t, tech, lg = res.summary, res.meta["tech"], lang
     title = (
         f"候选用地光伏风电选址 Siting screen: {TECH_TITLE[tech]} — "
         f"{t['eligible_km2']:.1f} km², {t['capacity_mw']:.0f} MW"
     )
-    cited = _unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)"
+    off = bool(_off(res))
+    title += " (plan's exclusions off)" if off else ""
+    cited = (
+        _rules_off_text(res, "en") + _unassessed_text(res) + f"{sources}. 晋环发〔2023〕1号 (十五)"
+    )
     if lg == "zh":
         tech_zh = str(translate_value(tech, "tech", lg, lab=lab))
         title = (
             f"{text('siting_map_title', lg, lab=lab, tech=tech_zh)} — "
             f"{t['eligible_km2']:.1f} 平方千米，{t['capacity_mw']:.0f} 兆瓦"
+            + ("（未执行方案排除项）" if off else "")
         )
-        cited = _unassessed_zh(res) + f"{sources}。晋环发〔2023〕1号（十五）"
-    return static_map(layers, title=title, sources=cited, path=path, lang=lg, lab=lab)
+        cited = (
+            _rules_off_text(res, "zh", lab)
+            + _unassessed_zh(res)
+            + f"{sources}。晋环发〔2023〕1号（十五）"
+        )
+    return title, cited

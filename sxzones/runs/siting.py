@@ -23,7 +23,16 @@ from sxzones import __version__
 from sxzones.analyses.siting import Exclusion, RasterCriterion, SitingResult, screen_sites
 from sxzones.errors import SxzonesError
 from sxzones.geodesy import ellipsoidal_area
-from sxzones.i18n import Labels, Lang, check_lang, labels, translate_frame, translate_sheets
+from sxzones.i18n import (
+    Labels,
+    Lang,
+    check_lang,
+    labels,
+    sheet_name,
+    translate_frame,
+    translate_sheets,
+    translate_value,
+)
 from sxzones.layers import Catalog, LayerReport, read_file
 from sxzones.layers.catalog import read_entry, validation_options
 from sxzones.layers.readers import RawLayer
@@ -51,6 +60,13 @@ from sxzones.runs import (
     load_layer,
 )
 from sxzones.runs.project_parts import CANDIDATES, merge_parts, parts_counts, validate_parts
+from sxzones.runs.provenance import (
+    SOURCE_COLUMNS,
+    demonstration_warning,
+    gpkg_metadata,
+    sources_table,
+    with_sources,
+)
 from sxzones.units import as_typed, parse_distance
 
 OUTPUTS = ("eligible_sites.gpkg", "eligible_sites.csv", "eligible_sites.xlsx", "siting.json")
@@ -199,7 +215,7 @@ def build_exclusions(
         else:
             users.append((name, setback or 0.0))
     out: list[Exclusion] = []
-    missing: list[dict[str, str]] = []
+    missing: list[dict[str, str]] = [] if use_rules else turned_off(ruleset, tech)
     reports: list[LayerReport] = []
     if use_rules:
         for rule in ruleset.of_kind("siting_exclusion"):
@@ -223,11 +239,7 @@ def build_exclusions(
             if ex.reason in overrides:
                 ex.setback_m = overrides.pop(ex.reason)
             out.append(ex)
-    if overrides:
-        raise SxzonesError(
-            f"--exclude {sorted(overrides)}: these rules have no layer here "
-            f"({', '.join(m['why'] for m in missing) or 'or rule exclusions are off'})"
-        )
+    _no_overrides_left(overrides, missing, use_rules)
     for given, setback in users:
         frame, rep = _load_layer(given, None, cat, "--exclude", base)
         name = split_crs(given, "--exclude", lambda n: n in cat or _is_file(n, base))[0]
@@ -256,6 +268,59 @@ def build_exclusions(
             )
         )
     return out, missing, reports
+
+
+def _no_overrides_left(
+    overrides: dict[str, float], missing: list[dict[str, str]], use_rules: bool
+) -> None:
+    """Refuse the setbacks ``--exclude REASON:SETBACK`` gave to rules that were not applied
+    (turned off by ``--no-rule-exclusions``, or without a layer), saying why."""
+    if overrides and not use_rules:
+        raise SxzonesError(
+            f"--exclude {sorted(overrides)}: these are rules' reasons, and the rules' "
+            f"exclusions are turned off by {RULES_OFF}, so their setbacks cannot be changed. "
+            f"Fix: drop {RULES_OFF} to apply the rules with the new setback, or --exclude the "
+            "layer itself (NAME_OR_PATH:SETBACK)"
+        )
+    if overrides:
+        raise SxzonesError(
+            f"--exclude {sorted(overrides)}: these rules have no layer here "
+            f"({', '.join(m['why'] for m in missing)})"
+        )
+
+
+#: The option that turns the rules file's exclusions off, as the outputs name it.
+RULES_OFF = "--no-rule-exclusions"
+
+
+def turned_off(ruleset: RuleSet, tech: str) -> list[dict[str, str]]:
+    """The rules file's exclusions for ``tech`` as not assessed because ``--no-rule-exclusions``
+    turned them off (reason, rule, clause, why), in the rules' order: listed in every output
+    as the exclusions a layer is missing for are, so a run without them says so."""
+    return [
+        {
+            "reason": str(rule.params["reason"]),
+            "rule": rule.id,
+            "clause": rule.clauses,
+            "why": f"turned off by {RULES_OFF}",
+        }
+        for rule in ruleset.of_kind("siting_exclusion")
+        if tech in rule.params["techs"]
+    ]
+
+
+def rules_off_line(meta: dict[str, Any]) -> str:
+    """The warning of a run whose rules' exclusions were turned off ("" otherwise): which
+    were not applied and which layers removed land instead, in English."""
+    state = meta.get("rule_exclusions") or {}
+    if state.get("applied", True):
+        return ""
+    users = ", ".join(e["layer"] for e in meta["exclusions"]) or "none"
+    return (
+        f"the plan's exclusions were turned off by {RULES_OFF}: "
+        f"{', '.join(state['not_applied']) or 'none'} not applied; only the --exclude layers "
+        f"({users}) removed land, so the eligible land and capacity are not the plan's"
+    )
 
 
 def _free_reason(reason: str, name: str, taken: list[Exclusion]) -> None:
@@ -341,17 +406,71 @@ def _with_totals(by_kind: pd.DataFrame, table: pd.DataFrame, t: dict[str, Any]) 
     return pd.concat([by_kind, pd.DataFrame([total])], ignore_index=True)
 
 
+#: The columns of the exclusions sheet, kept when it has no row.
+EXCLUSION_COLUMNS = [
+    "reason", "rule", "layer", "setback_m", "features", "clause", "source", "assessed", "why",
+]  # fmt: skip
+
+
+def _exclusion_rows(meta: dict[str, Any]) -> pd.DataFrame:
+    """The exclusions sheet: the exclusions applied, then those not assessed (no layer, no
+    DEM, turned off by ``--no-rule-exclusions``) with why; the header even without rows."""
+    rows = [{**e, "assessed": True} for e in meta["exclusions"]] + [
+        {**m, "assessed": False} for m in meta["not_assessed"]
+    ]
+    frame = pd.DataFrame(rows)
+    extra = [c for c in frame.columns if c not in EXCLUSION_COLUMNS]
+    return frame.reindex(columns=EXCLUSION_COLUMNS + extra)
+
+
+def _leads(
+    sheets: dict[str, pd.DataFrame],
+    sources: pd.DataFrame | None,
+    meta: dict[str, Any],
+    lang: Lang,
+    lab: Labels | None,
+) -> dict[str, list[str]]:
+    """The sources sheet added to ``sheets`` and the lines atop the summary sheet: a
+    demonstration layer's warning (:func:`~sxzones.runs.provenance.with_sources`), then the
+    plan's exclusions turned off (:func:`rules_off_line`)."""
+    leads = with_sources(sheets, sources, lang, lab)
+    off = rules_off_line(meta)
+    if off:
+        summary = sheet_name("summary", lang, lab=lab)
+        zh = f"方案的排除项已由 {RULES_OFF} 关闭，未执行：" + "、".join(
+            str(translate_value(r, "reason", "zh", lab=lab))
+            for r in meta["rule_exclusions"]["not_applied"]
+        )
+        text = {"en": [off], "zh": [zh], "both": [zh, off]}[lang]
+        leads[summary] = [*leads.get(summary, []), *text]
+    return leads
+
+
+def _json_sources(sources: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """siting.json's ``sources``: the sources sheet's rows, canonical names and values."""
+    if sources is None:
+        return []
+    return [
+        {k: (None if pd.isna(v) else int(v) if k == "features" else v) for k, v in r.items()}
+        for r in sources.to_dict("records")
+    ]
+
+
 def write_siting_outputs(
     res: SitingResult,
     rejects: pd.DataFrame,
     pub: Publication,
     lang: Lang = "en",
     lab: Labels | None = None,
+    sources: pd.DataFrame | None = None,
 ) -> None:
     """Stage the siting outputs in ``pub``: sites, removed parts, turbines and land not
     assessed (GPKG), the sites table (CSV, XLSX with the summary by kind and the exclusions),
     siting.json, rejects. ``lang``: headers, values and sheet names of the CSV and XLSX
-    (:mod:`sxzones.i18n`); the GeoPackage and the JSON keep the identifiers."""
+    (:mod:`sxzones.i18n`); the GeoPackage and the JSON keep the identifiers. ``sources``:
+    the inputs' provenance (:func:`~sxzones.runs.provenance.sources_table`), written as the
+    workbook's sources sheet (a demonstration layer's warning atop the summary), the
+    GeoPackage layers' metadata and siting.json's ``sources``."""
     sites = res.sites
     table = pd.DataFrame(sites.drop(columns="geometry"))
     by_kind = (
@@ -367,30 +486,34 @@ def write_siting_outputs(
     )
     by_kind = _with_totals(by_kind, table, res.summary)
     meta = res.meta
-    ex_rows = pd.DataFrame(
-        [{**e, "assessed": True} for e in meta["exclusions"]]
-        + [{**m, "assessed": False} for m in meta["not_assessed"]]
-    )
     layers = {"eligible_sites": sites, "removed": res.removed}
     if len(res.turbines):
         layers["turbines"] = res.turbines
     if res.unassessed is not None and len(res.unassessed):
         layers["not_assessed"] = res.unassessed
-    write_gpkg(layers, pub.stage("eligible_sites.gpkg", rows=len(sites)), overwrite=True)
+    gmeta = gpkg_metadata(sources) if sources is not None else None
+    if gmeta is not None and rules_off_line(meta):
+        gmeta["sxzones_rule_exclusions"] = rules_off_line(meta)
+    write_gpkg(
+        layers, pub.stage("eligible_sites.gpkg", rows=len(sites)), overwrite=True, metadata=gmeta
+    )
     tr = translate_frame(table, lang, lab=lab)
     write_csv(tr, pub.stage("eligible_sites.csv", rows=len(table)), overwrite=True)
+    sheets = translate_sheets(
+        {"sites": table, "summary": by_kind, "exclusions": _exclusion_rows(meta)},
+        lang,
+        lab=lab,
+        vocabulary={"why": "siting_why"},  # why an exclusion was not assessed
+    )
+    leads = _leads(sheets, sources, meta, lang, lab)
     write_xlsx(
-        translate_sheets(
-            {"sites": table, "summary": by_kind, "exclusions": ex_rows}, lang, lab=lab
-        ),
-        pub.stage("eligible_sites.xlsx", rows=len(table)),
-        overwrite=True,
+        sheets, pub.stage("eligible_sites.xlsx", rows=len(table)), overwrite=True, leads=leads
     )
-    write_json(
-        {"sxzones": __version__, **meta, "summary": by_kind.to_dict("records")},
-        pub.stage("siting.json"),
-        overwrite=True,
-    )
+    first = {k: meta[k] for k in ("rule_exclusions",) if k in meta}
+    doc = {"sxzones": __version__, **first, **meta, "summary": by_kind.to_dict("records")}
+    if sources is not None:
+        doc["sources"] = _json_sources(sources)
+    write_json(doc, pub.stage("siting.json"), overwrite=True)
     rej = translate_frame(rejects, lang, lab=lab)
     write_csv(rej, pub.stage("rejects.csv", rows=len(rejects)), overwrite=True)
 
@@ -575,12 +698,14 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
         lang = check_lang(opts.lang)
         lab = labels(ruleset) if lang != "en" else None
-        write_siting_outputs(res, rejects, pub, lang, lab)
-        sources = sources_line(report_sources([crep, *reports]), lang=lang)
-        _write_siting_maps(opts, pub, res, cand, a, sources, lab)
-        add_inputs(pub, [crep, *reports], ruleset.path)
+        _rule_exclusions(res, opts, ruleset, pub)
+        add_inputs(pub, [crep, *reports], ruleset.path)  # first: the tables name the digests
         for path, kind, threshold, name in specs:
             pub.add_input("raster", name, path, kind=kind, threshold=threshold)
+        prov = siting_sources([crep, *reports], ruleset, pub.inputs)
+        write_siting_outputs(res, rejects, pub, lang, lab, prov)
+        sources = sources_line(report_sources([crep, *reports]), lang=lang)
+        _write_siting_maps(opts, pub, res, cand, a, sources, lab)
         written = pub.publish()
     t_end = time.perf_counter()
     s = res.sites
@@ -597,8 +722,8 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         )
         + ": "
         + ", ".join(f"{r} {s[f'removed_{r}_m2'].sum() / 1e6:.2f}" for r in res.meta["reasons"]),
-        "not assessed: "
-        + (", ".join(f"{m['reason']} ({m['why']})" for m in res.meta["not_assessed"]) or "none"),
+        not_assessed_line(res.meta["not_assessed"]),
+        *demonstration_warning(prov),
         f"time: load {t_load - t0:.2f} s, screen {t_screen - t_load:.2f} s, "
         f"write {t_end - t_screen:.2f} s",
     ]
@@ -609,6 +734,73 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
         lines += [f"    {f}" for f in r.findings if f.kind == "repaired"]
     return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
+
+
+def _rule_exclusions(
+    res: SitingResult, opts: SiteOptions, rules: RuleSet, pub: Publication
+) -> None:
+    """Whether the rules file's exclusions were applied, in siting.json
+    (``rule_exclusions``), the manifest's ``options`` and, when ``--no-rule-exclusions``
+    turned them off, first among the totals' warnings (printed, in siting.json)."""
+    if opts.rule_exclusions:
+        res.meta["rule_exclusions"] = {"applied": True}
+    else:
+        res.meta["rule_exclusions"] = {
+            "applied": False,
+            "turned_off_by": RULES_OFF,
+            "not_applied": [m["reason"] for m in turned_off(rules, opts.tech)],
+        }
+        res.meta["totals"]["warnings"].insert(0, rules_off_line(res.meta))
+    pub.options.update(tech=opts.tech, rule_exclusions=bool(opts.rule_exclusions))
+    if not opts.rule_exclusions:
+        pub.options["rule_exclusions_note"] = rules_off_line(res.meta)
+
+
+def siting_sources(
+    reports: list[LayerReport], rules: RuleSet, inputs: list[dict[str, Any]]
+) -> pd.DataFrame:
+    """The sources sheet of a siting run (:func:`~sxzones.runs.provenance.sources_table`:
+    the layers read, then the rules file), with a row per raster (``--dem``, ``--resource``)
+    before the rules': its file, status ``own``, its SHA-256 as the manifest records it,
+    and what it screened in ``notes``."""
+    table = sources_table(reports, rules, inputs)
+    blank = dict.fromkeys(SOURCE_COLUMNS, "") | {"features": None}
+    rows = [
+        blank
+        | {
+            "role": "raster",
+            "layer": e["name"],
+            "status": "own",
+            "source": Path(str(e.get("file", ""))).name,
+            "sha256": str(e.get("sha256") or e.get("sha256_of_files") or ""),
+            "notes": (
+                "slope from this DEM"
+                if e.get("kind") == "slope"
+                else f"cells below {e.get('threshold', 0):g} fail"
+            ),
+        }
+        for e in inputs
+        if e.get("role") == "raster"
+    ]
+    if not rows:
+        return table
+    extra = pd.DataFrame(rows, columns=SOURCE_COLUMNS).astype({"features": "Int64"})
+    return pd.concat([table.iloc[:-1], extra, table.iloc[-1:]], ignore_index=True)
+
+
+def not_assessed_line(items: list[dict[str, str]]) -> str:
+    """The printed line of what was not assessed: the reasons, those with one why together,
+    in order (``not assessed: none`` only when nothing was left out).
+
+    >>> not_assessed_line([{"reason": "a", "why": "off"}, {"reason": "b", "why": "off"},
+    ...                    {"reason": "slope", "why": "no DEM"}])
+    'not assessed: a, b (off); slope (no DEM)'
+    """
+    groups: dict[str, list[str]] = {}
+    for m in items:
+        groups.setdefault(m["why"], []).append(m["reason"])
+    said = "; ".join(f"{', '.join(r)} ({why})" for why, r in groups.items())
+    return f"not assessed: {said or 'none'}"
 
 
 def _candidate_counts(crep: LayerReport, n_sites: int) -> dict[str, int]:
