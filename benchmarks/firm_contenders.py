@@ -108,12 +108,13 @@ def shp_fast(firms_csv: Path, areas_gpkg: Path, out: Path, lap) -> None:
         f1 = np.r_[True, gi[1:] != gi[:-1]]
         dist[gi[f1]] = g[f1]
         area[gi[f1]] = gj[f1]
-    zone = np.where(dist == 0, "inside", np.where(dist <= d_max, "within_20km", "beyond"))
+    written = np.round(dist, 2)  # zones on the distance as written, to the centimetre (README)
+    zone = np.where(written == 0, "inside", np.where(written <= d_max, "within_20km", "beyond"))
     lap("screen")
     ids = areas["area_id"].to_numpy()
     res = df.assign(
         zone=zone,
-        distance_m=np.round(dist, 2),
+        distance_m=written,
         nearest_area_id=np.where(area >= 0, ids[area], ""),
     )
     pacsv.write_csv(pa.Table.from_pandas(res, preserve_index=False), out / "firms.csv")
