@@ -54,6 +54,14 @@ def _report(name: str, title: str, unit: str, ratios: list[tuple[str, str, str]]
         loads = f"{min(one['load']):.2f}–{max(one['load']):.2f}"
         print(f"- one project, cold process: {_cell(one)} s, load {loads}")
     for n, d in doc["sizes"].items():
+        warm = d.get("warm")
+        if warm:  # the site check's measure in one warm process (site_contenders warm_pair)
+            sx, gp = (statistics.median(warm["warm"][k]) for k in ("sxzones", "overlay"))
+            print(
+                f"- in one warm process at {int(n):,}: check_sites {sx:.3f} s, overlay + 2 "
+                f"sjoin {gp:.3f} s: {gp / sx:.2f}×"
+            )
+    for n, d in doc["sizes"].items():
         print(f"- checks at {int(n):,}: {d['check']}")
 
 
