@@ -21,7 +21,7 @@ import orjson
 
 from sxzones.errors import SxzonesError
 from sxzones.outputs import _json_default
-from sxzones.serve import work
+from sxzones.serve import uploads, work
 from sxzones.serve.state import ServeState
 from sxzones.serve.uploads import UploadError
 
@@ -59,11 +59,53 @@ _ENCODE = (
 )
 
 
-def error_body(message: str, root: Path | None = None) -> bytes:
-    """``{"error": message}``; the server's own folders (``root``) are cut from file names."""
+def error_body(
+    message: str,
+    root: Path | None = None,
+    task: str | None = None,
+    names: dict[str, str] | None = None,
+) -> bytes:
+    """``{"error": message}``; the server's own folders (``root``) are cut from file names,
+    the server's copy of an upload named as the user named it (``names``: copy's name to the
+    given name), and for an analysis ``task`` the command line's options named as the
+    page's fields (:func:`page_words`)."""
     if root is not None:
-        message = re.sub(re.escape(str(root)) + r"/[^/\s]+/(?:in|out)/", "", message)
-    return encode({"error": message})
+        message = re.sub(re.escape(str(root)) + r"/[^/\s]+/(?:in|out)/(?:[^/\s]+/)*", "", message)
+    for copy, given in (names or {}).items():
+        if copy != given:
+            message = re.sub(rf"(?<![\w.-]){re.escape(copy)}(?![\w.-])", given, message)
+    return encode({"error": page_words(message, task) if task else message})
+
+
+#: The page's fields for the command's options in a refusal (the pages have no ``--crs``).
+_FIELDS = {
+    "--layer": "the 工作表或图层 Sheet or layer field",
+    "--industry": "the 行业 Industry field",
+    "--kind": "the 项目类型 Kind field",
+    "--max-slope": "the 坡度上限 Slope limit field",
+    "--dem": "the 高程 DEM field",
+}
+
+
+def page_words(message: str, task: str) -> str:
+    """A refusal's fix as the page gives it: ``--crs NAME`` is the 坐标系 CRS field's
+    choice (on the planner, which has none, the file's own ``.prj``), ``--layer`` the
+    工作表或图层 field and so on (:data:`_FIELDS`); "pass one" is "choose one".
+
+    >>> page_words("no CRS. Fix: pass one, e.g. --crs cgcs2000, --crs gcj02 (web maps)", "firms")
+    'no CRS. Fix: choose one in the 坐标系 CRS field, e.g. cgcs2000, gcj02 (web maps)'
+    """
+    if task == "sites":  # the planner reads the CRS from the file
+        crs = "the file's .prj (zip the .shp with its .prj; this page has no 坐标系 field)"
+        message = re.sub(r"--crs(?: [\w:.@-]+)?(?:(?:,| or|/) ?--crs [\w:.@-]+)*", crs, message)
+    else:
+        message = message.replace("pass one, e.g. --crs ", "choose one in the 坐标系 CRS field, e.g. ")
+        message = re.sub(r"(,|/| or) ?--crs ", r"\1 ", message)
+        message = re.sub(r"--crs(?= [\w:.@-]+)", "the 坐标系 CRS field:", message)
+        message = message.replace("--crs", "the 坐标系 CRS field")
+    for flag, field in _FIELDS.items():
+        message = re.sub(rf"{flag}(?![\w-])", field, message)
+    return message
 
 
 def run_task(state: ServeState, task: str, args: tuple[Any, ...]) -> tuple[int, bytes]:
@@ -85,13 +127,14 @@ def run_task(state: ServeState, task: str, args: tuple[Any, ...]) -> tuple[int, 
             if isinstance(src, str):  # a worker opens the server's copy of the upload
                 src = stack.enter_context(open(src, "rb"))
             files[key] = (src, name)
+        names = {uploads.safe_name(n): re.split(r"[/\\]", n)[-1] for _, n in given.values() if n}
         try:
             return 200, encode(TASKS[task](state, fields, files))
         except UploadError as exc:
             status = 413 if "larger than the limit" in str(exc) else 400
-            return status, error_body(str(exc), state.root)
+            return status, error_body(str(exc), state.root, task, names)
         except SxzonesError as exc:
-            return 400, error_body(str(exc), state.root)
+            return 400, error_body(str(exc), state.root, task, names)
         except Exception:
             log.error("request failed:\n%s", traceback.format_exc())
             return 500, error_body("internal error: the server's log has the details")

@@ -104,12 +104,13 @@ def save_upload(src: BinaryIO, filename: str | None, folder: Path, limits: Limit
         No file, a suffix the pages do not read, or a file over the limit.
     """
     name = safe_name(filename)
+    given = re.split(r"[/\\]", filename or "")[-1][:120]  # as the user named it (refusals)
     suffix = Path(name).suffix
     if not filename:
         raise UploadError("no file was chosen. Fix: choose a file, or paste coordinates")
     if suffix not in ACCEPTED:
         raise UploadError(
-            f"{safe_name(filename)!r}: files of type {suffix or '(none)'!r} are not read here. "
+            f"{given!r}: files of type {suffix or '(none)'!r} are not read here. "
             f"Fix: upload one of {', '.join(ACCEPTED)} (a shapefile as a .zip of its "
             ".shp, .shx, .dbf, .prj and .cpg)"
         )
@@ -125,7 +126,7 @@ def save_upload(src: BinaryIO, filename: str | None, folder: Path, limits: Limit
                 raise too_large(limits.max_bytes)
             out.write(chunk)
     if total == 0:
-        raise UploadError(f"{name!r} is empty. Fix: choose the right file")
+        raise UploadError(f"{given!r} is empty. Fix: choose the right file")
     return path
 
 

@@ -10,6 +10,7 @@ byte for byte.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import shlex
 import shutil
@@ -83,6 +84,57 @@ def _as_given(table: pd.DataFrame) -> pd.DataFrame:
 def downloads(job: Job) -> list[str]:
     """The files of a job's output folder, by name."""
     return sorted(p.name for p in (job.folder / "out").iterdir() if p.is_file())
+
+
+def as_given(text: str, inputs: list[Path]) -> str:
+    """``text`` with the server's copies of the uploads named as the page's command names
+    them: the folder of each upload (``inputs``: the files the run read from the job's
+    ``in/`` folder; a zip's unpacked folder) cut, so ``/tmp/…/in/dem_utm.tif`` is
+    ``dem_utm.tif`` (the command, run in a folder holding the files, writes that)."""
+    for folder in sorted({str(p.parent) for p in inputs}, key=len, reverse=True):
+        text = text.replace(folder + "/", "")
+    return text
+
+
+def page_record(out: Path, inputs: list[Path], added: dict[str, str] | None = None) -> None:
+    """Make a job's kept record say what the page's command writes: the JSON outputs and
+    the manifest name the uploads as the command does (:func:`as_given`), the manifest's
+    size and SHA-256 of a JSON file so changed follow it and its ``run_id`` is computed
+    again as the run computes it; ``added``: files the page writes besides the command's
+    (name: what it is), listed with their size and SHA-256 and ``"added_by": "page"``.
+
+    Why after the run: the command records the paths it was given, and the page can only
+    give the run its own copies; the files' bytes are otherwise the command's."""
+    from sxzones.outputs import MANIFEST_NAME, write_json, write_text
+
+    mpath = out / MANIFEST_NAME
+    doc = json.loads(as_given(mpath.read_text(encoding="utf-8"), inputs))
+    for entry in doc["files"]:
+        path = out / entry["name"]
+        if path.suffix == ".json":
+            text = path.read_text(encoding="utf-8")
+            if as_given(text, inputs) != text:
+                write_text(as_given(text, inputs), path, overwrite=True)
+                entry |= {"size": path.stat().st_size, "sha256": _file_sha256(path)}
+    for name, what in (added or {}).items():
+        path = out / name
+        doc["files"].append(
+            {"name": name, "size": path.stat().st_size, "sha256": _file_sha256(path),
+             "added_by": "page", "what": what}
+        )  # fmt: skip
+    doc["run_id"] = ""
+    doc["run_id"] = hashlib.sha256(
+        json.dumps(doc, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()[:16]  # as Publication.publish computes it
+    write_json(doc, mpath, overwrite=True)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # ---- reviewer: the site check -----------------------------------------------------------
@@ -221,13 +273,14 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         doc = check_document(run.result, run.details, run.prep, state.catalog)
         reports = report_names([str(d["project_id"]) for d in run.details])
         job.names = frozenset([*CHECK_FILES, *reports])
-        job.writer = functools.partial(_write_check, state, opts, run, pub, write)
+        kept = _uploads(job, Path(spec))
+        job.writer = functools.partial(_write_check, state, opts, run, pub, write, kept)
         if len(run.details) > LAZY_MAX_PROJECTS:  # a batch: written now, not kept in memory
             job.writer()
             job.writer = None
         return {
             "job": job.id,
-            "summary": check_summary(run),
+            "summary": as_given(check_summary(run), _uploads(job, Path(spec))),
             "document": doc,
             "map": _check_map(state, doc, run),
             "downloads": sorted(job.names),
@@ -254,10 +307,13 @@ def _write_check(
     run: Any,
     pub: Any,
     parcel: Callable[[], Path] | None = None,
+    inputs: list[Path] | None = None,
 ) -> None:
     """Write a kept site check's outputs into its job folder: the command's files (by the
-    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels.
-    ``parcel``: writes the drawn or pasted parcel's file, hashed for the manifest here."""
+    command's own writer), then ``site_check.gpkg``: the CSV's rows with the parcels,
+    listed in the manifest as the page's own file (:func:`page_record`, which also names
+    the ``inputs`` uploaded as the command does). ``parcel``: writes the drawn or pasted
+    parcel's file, hashed for the manifest here."""
     from sxzones.runs.site_check import check_inputs, write_check_run
 
     if parcel is not None:
@@ -271,6 +327,19 @@ def _write_check(
     projects = run.projects
     gpkg = gpd.GeoDataFrame(table, geometry=projects.geometry.to_numpy(), crs=projects.crs)
     write_gpkg(gpkg, opts.out / "site_check.gpkg", overwrite=True, layer="site_check")
+    page_record(opts.out, inputs or [], {"site_check.gpkg": GPKG_NOTE})
+
+
+#: The manifest's word on the page's ``site_check.gpkg``, which ``sxzones check`` does not write.
+GPKG_NOTE = (
+    "site_check.csv's rows with each project's geometry (layer site_check, the working CRS), "
+    "to open in GIS; written by the page, not by `sxzones check`"
+)
+
+
+def _uploads(job: Job, *paths: Path | None) -> list[Path]:
+    """The files of ``paths`` the run read from the job's own folder (the uploads)."""
+    return [p for p in paths if p is not None and job.folder in Path(p).parents]
 
 
 def _text(v: Any) -> str:
@@ -392,13 +461,14 @@ def firms_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
         opts = firm_options(state, form, path, job.folder / "out")
         result = run_firms(opts, state.catalog)
         out = job.folder / "out"
+        page_record(out, [path])
         table = _as_given(pd.read_csv(out / "firm_zones.csv", dtype=str, keep_default_na=False))
         rejects = _as_given(pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False))
         counts = table["zone"].value_counts().to_dict() if "zone" in table else {}
         points, shown = _firm_points(out / "firm_zones.gpkg")
         return {
             "job": job.id,
-            "summary": result.summary,
+            "summary": as_given(result.summary, [path]),
             "rows": len(table),
             "counts": counts,
             "table": _records(table, MAX_ROWS),
@@ -516,13 +586,15 @@ def sites_job(
         )
         result = run_sites(opts, state.catalog)
         out = job.folder / "out"
+        kept = _uploads(job, Path(candidates), dem_path)
+        page_record(out, kept)
         doc = json.loads((out / "siting.json").read_text(encoding="utf-8"))
         eligible = pyogrio.read_dataframe(out / "eligible_sites.gpkg", layer="eligible_sites")
         table = pd.read_csv(out / "eligible_sites.csv", dtype=str, keep_default_na=False)
         doc.pop("candidates", None)
         return {
             "job": job.id,
-            "summary": result.summary,
+            "summary": as_given(result.summary, kept),
             "document": doc,
             "table": _records(table, MAX_ROWS),
             "columns": list(table.columns),
