@@ -96,10 +96,13 @@ def page_words(message: str, task: str) -> str:
     'no CRS. Fix: choose one in the 坐标系 CRS field, e.g. cgcs2000, gcj02 (web maps)'
     """
     if task == "sites":  # the planner reads the CRS from the file
-        crs = "the file's .prj (zip the .shp with its .prj; this page has no 坐标系 field)"
+        crs = "a .prj beside the file (zip the .shp with its .prj; this page has no 坐标系 field)"
+        message = message.replace("pass one, e.g. --crs", "give it in --crs")
         message = re.sub(r"--crs(?: [\w:.@-]+)?(?:(?:,| or|/) ?--crs [\w:.@-]+)*", crs, message)
     else:
-        message = message.replace("pass one, e.g. --crs ", "choose one in the 坐标系 CRS field, e.g. ")
+        message = message.replace(
+            "pass one, e.g. --crs ", "choose one in the 坐标系 CRS field, e.g. "
+        )
         message = re.sub(r"(,|/| or) ?--crs ", r"\1 ", message)
         message = re.sub(r"--crs(?= [\w:.@-]+)", "the 坐标系 CRS field:", message)
         message = message.replace("--crs", "the 坐标系 CRS field")
