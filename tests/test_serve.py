@@ -664,7 +664,11 @@ def test_lazy_check_downloads_are_the_cli_files(served, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == res["downloads"]
     manifest = json.loads(_download(client, res, "manifest.json"))
     cli_manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text(encoding="utf-8"))
-    assert [f["sha256"] for f in manifest["files"]] == [f["sha256"] for f in cli_manifest["files"]]
+    cli_listed = [f["sha256"] for f in cli_manifest["files"]]  # and the page's GPKG, said so
+    assert [f["sha256"] for f in manifest["files"] if "added_by" not in f] == cli_listed
+    assert [f["name"] for f in manifest["files"] if f.get("added_by") == "page"] == [
+        "site_check.gpkg"
+    ]
     assert [i.get("sha256") for i in manifest["inputs"]] == [
         i.get("sha256") for i in cli_manifest["inputs"]
     ]

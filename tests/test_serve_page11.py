@@ -173,8 +173,15 @@ def test_page_refusals_name_the_pages_fields(served):
             "c.shp: the file declares no CRS and none was given. Fix: give it in a .prj beside "
             "the file (zip the .shp with its .prj; this page has no 坐标系 field)",
         ),
+        (
+            "check",
+            "Fix: choose the CAD layer with --layer or, on the reviewer page, in the 工作表或图层 "
+            "Sheet or layer field",
+            "Fix: choose the CAD layer with --layer or, on the reviewer page, in the 工作表或图层 "
+            "Sheet or layer field",
+        ),
     ],
-    ids=["crs_select", "layer_field", "planner_has_no_crs"],
+    ids=["crs_select", "layer_field", "planner_has_no_crs", "says_the_page_already"],
 )
 def test_page_words(task: str, message: str, expected: str) -> None:
     assert page_words(message, task) == expected

@@ -90,11 +90,14 @@ _FIELDS = {
 def page_words(message: str, task: str) -> str:
     """A refusal's fix as the page gives it: ``--crs NAME`` is the 坐标系 CRS field's
     choice (on the planner, which has none, the file's own ``.prj``), ``--layer`` the
-    工作表或图层 field and so on (:data:`_FIELDS`); "pass one" is "choose one".
+    工作表或图层 field and so on (:data:`_FIELDS`); "pass one" is "choose one". A message that
+    names the page's fields already ("on the reviewer page, ...") is left as it is.
 
     >>> page_words("no CRS. Fix: pass one, e.g. --crs cgcs2000, --crs gcj02 (web maps)", "firms")
     'no CRS. Fix: choose one in the 坐标系 CRS field, e.g. cgcs2000, gcj02 (web maps)'
     """
+    if re.search(r"on the (?:\w+ )?pages?\b", message):
+        return message  # it names the page's fields itself, beside the command's
     if task == "sites":  # the planner reads the CRS from the file
         crs = "a .prj beside the file (zip the .shp with its .prj; this page has no 坐标系 field)"
         message = message.replace("pass one, e.g. --crs", "give it in --crs")
