@@ -101,6 +101,7 @@ def test_firm_manifest_names_the_uploaded_list(served):
         "/api/firms", data={"crs": "cgcs2000"}, files={"file": ("厂 list.csv", csv.encode())}
     )
     assert res.status_code == 200, res.text
+    assert str(state.root) not in res.text
     manifest = json.loads(_get(client, res.json()["job"], "manifest.json"))
     (firms,) = [i for i in manifest["inputs"] if i["role"] == "firms"]
     assert firms["file"] == "厂_list.csv"  # the page's command: --firms 厂_list.csv
@@ -116,10 +117,11 @@ def test_reviewer_gpkg_is_listed_in_the_manifest_as_the_pages_own(served, tmp_pa
     page's, and the run_id is the manifest's own."""
     import pyogrio
 
-    client, _ = served
+    client, state = served
     csv = "project_id,经度,纬度,industry,kind\nA,112.55,37.87,chemical,industrial\n"
     res = client.post("/api/check", data={"crs": "cgcs2000"}, files={"file": ("p.csv", csv)})
     assert res.status_code == 200, res.text
+    assert str(state.root) not in res.text
     job = res.json()["job"]
     assert "site_check.gpkg" in res.json()["downloads"]
     gpkg = _get(client, job, "site_check.gpkg")
@@ -133,6 +135,7 @@ def test_reviewer_gpkg_is_listed_in_the_manifest_as_the_pages_own(served, tmp_pa
     assert manifest["run_id"] == _run_id(manifest)
     (projects,) = [i for i in manifest["inputs"] if i["role"] == "projects"]
     assert projects["file"] == "p.csv"
+    assert str(state.root) not in json.dumps(manifest)
     path = tmp_path / "site_check.gpkg"
     path.write_bytes(gpkg)
     assert pyogrio.read_dataframe(path)["project_id"].tolist() == ["A"]
@@ -185,3 +188,51 @@ def test_page_refusals_name_the_pages_fields(served):
 )
 def test_page_words(task: str, message: str, expected: str) -> None:
     assert page_words(message, task) == expected
+
+
+def test_zipped_candidates_are_named_as_the_command_names_them(served, tmp_path, monkeypatch):
+    """A zipped shapefile is unpacked into a folder of the server's; siting.json's layer and
+    the manifest's files named that folder. They name ``c.shp`` and its parts, as the shown
+    command (``--candidates c.shp``) run beside the shapefile writes them."""
+    import zipfile
+
+    import geopandas as gpd
+    import shapely
+
+    client, state = served
+    frame = gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2"], "kind": ["废弃矿山", "废弃矿山"]},
+        geometry=[
+            shapely.box(112.49, 38.0, 112.495, 38.005),
+            shapely.box(112.6, 38.1, 112.61, 38.11),
+        ],
+        crs=4490,
+    )
+    frame.to_file(tmp_path / "c.shp", encoding="utf-8")
+    with zipfile.ZipFile(tmp_path / "c.zip", "w") as zf:
+        for part in sorted(tmp_path.glob("c.*")):
+            if part.suffix != ".zip":
+                zf.write(part, f"项目/{part.name}")
+    every = ",".join(k["id"] for k in client.get("/api/setup").json()["siting"]["kinds"])
+    res = client.post(
+        "/api/sites",
+        data={"tech": "pv", "kinds": every},
+        files={"file": ("c.zip", (tmp_path / "c.zip").read_bytes())},
+    )
+    assert res.status_code == 200, res.text
+    body = res.json()
+    page = _get(client, body["job"], "siting.json")
+    manifest = json.loads(_get(client, body["job"], "manifest.json"))
+    assert str(state.root) not in page.decode("utf-8") + json.dumps(manifest) + res.text
+    (cand,) = [i for i in manifest["inputs"] if i["role"] == "candidates"]
+    assert cand["file"] == "c.shp"
+    assert [f["file"] for f in cand["files"]] == ["c.cpg", "c.dbf", "c.prj", "c.shp", "c.shx"]
+    args = shlex.split(body["command"])
+    assert args[args.index("--candidates") + 1] == "c.shp"
+    args[args.index("OUT")] = "cli"
+    monkeypatch.chdir(tmp_path)
+    ran = CliRunner().invoke(cli, args[1:])
+    assert ran.exit_code == 0, ran.output
+    assert (tmp_path / "cli" / "siting.json").read_bytes() == page
+    cli_manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text(encoding="utf-8"))
+    assert cli_manifest["inputs"] == manifest["inputs"]
