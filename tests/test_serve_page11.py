@@ -183,8 +183,14 @@ def test_page_refusals_name_the_pages_fields(served):
             "Fix: choose the CAD layer with --layer or, on the reviewer page, in the 工作表或图层 "
             "Sheet or layer field",
         ),
+        (
+            "firms",
+            "Fix: give both --field x=COLUMN and --field y=COLUMN",
+            "Fix: give both the 列对应 Columns choice x=COLUMN and the 列对应 Columns choice "
+            "y=COLUMN",
+        ),
     ],
-    ids=["crs_select", "layer_field", "planner_has_no_crs", "says_the_page_already"],
+    ids=["crs_select", "layer_field", "planner_has_no_crs", "says_the_page_already", "columns"],
 )
 def test_page_words(task: str, message: str, expected: str) -> None:
     assert page_words(message, task) == expected

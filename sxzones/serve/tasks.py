@@ -109,6 +109,8 @@ def page_words(message: str, task: str) -> str:
         message = re.sub(r"(,|/| or) ?--crs ", r"\1 ", message)
         message = re.sub(r"--crs(?= [\w:.@-]+)", "the 坐标系 CRS field:", message)
         message = message.replace("--crs", "the 坐标系 CRS field")
+    if task in ("firms", "firm_columns"):  # the inspector maps a field to a column
+        message = re.sub(r"--field(?![\w-])", "the 列对应 Columns choice", message)
     for flag, field in _FIELDS.items():
         message = re.sub(rf"{flag}(?![\w-])", field, message)
     return message
