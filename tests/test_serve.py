@@ -822,7 +822,11 @@ def test_surveying_table_coordinates_mapped_on_the_page(client):
     cols = client.post("/api/firms/columns", files=files).json()
     assert {"x", "y"} <= set(cols["fields"]) and "x" not in cols["found"]
     refused = client.post("/api/firms", data={"crs": "gk38"}, files=files)
-    assert refused.status_code == 400 and "--field x=Y坐标" in refused.json()["error"]
+    assert refused.status_code == 400  # the fix in the page's words: its 列对应 choices
+    assert (
+        "the northing: in the 列对应 Columns choices x = Y坐标, y = X坐标;"
+        in refused.json()["error"]
+    )
     form = {"crs": "gk38", "field_x": "Y坐标", "field_y": "X坐标"}
     res = client.post("/api/firms", data=form, files=files).json()
     assert res["counts"] == {"inside": 1}

@@ -186,8 +186,7 @@ def test_page_refusals_name_the_pages_fields(served):
         (
             "firms",
             "Fix: give both --field x=COLUMN and --field y=COLUMN",
-            "Fix: give both the 列对应 Columns choice x=COLUMN and the 列对应 Columns choice "
-            "y=COLUMN",
+            "Fix: give both in the 列对应 Columns choices x = COLUMN, y = COLUMN",
         ),
     ],
     ids=["crs_select", "layer_field", "planner_has_no_crs", "says_the_page_already", "columns"],

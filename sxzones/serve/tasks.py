@@ -110,7 +110,16 @@ def page_words(message: str, task: str) -> str:
         message = re.sub(r"--crs(?= [\w:.@-]+)", "the 坐标系 CRS field:", message)
         message = message.replace("--crs", "the 坐标系 CRS field")
     if task in ("firms", "firm_columns"):  # the inspector maps a field to a column
-        message = re.sub(r"--field(?![\w-])", "the 列对应 Columns choice", message)
+        one = r"--field (\w+)=([^\s;,]+)"
+        message = re.sub(
+            rf"{one}(?:(?: and |, | ){one})*",
+            lambda m: (
+                "in the 列对应 Columns choices "
+                + ", ".join(f"{a} = {b}" for a, b in re.findall(one, m.group(0)))
+            ),
+            message,
+        )
+        message = re.sub(r"--field(?![\w-])", "the 列对应 Columns choices", message)
     for flag, field in _FIELDS.items():
         message = re.sub(rf"{flag}(?![\w-])", field, message)
     return message
