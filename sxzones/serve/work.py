@@ -280,7 +280,7 @@ def check_job(state: ServeState, form: dict[str, str], upload: Upload | None) ->
             job.writer = None
         return {
             "job": job.id,
-            "summary": as_given(check_summary(run), _uploads(job, Path(spec))),
+            "summary": as_given(check_summary(run), kept),
             "document": doc,
             "map": _check_map(state, doc, run),
             "downloads": sorted(job.names),
