@@ -61,6 +61,17 @@ def _all_bad(kind: str, t: Path) -> tuple[list[str], list[tuple[str, str]]]:
         why = "WKT missing or not readable"
         args = ["sites", "--candidates", str(p), "--crs", "cgcs2000", "--tech", "pv"]
         return args, [("2", why), ("3", why)]
+    if kind == "phaseout-firms":  # the equipment is good, the firm list is not
+        (t / "e.csv").write_text(
+            EQUIPMENT_HEAD + "K1,F1,甲,焦炉,4.3,,,60,是,在产,2010,,\n", "utf-8"
+        )
+        p = t / "f.csv"
+        p.write_text(
+            "统一社会信用代码,企业名称,行业,经度,纬度\nF1,甲,焦化,,\nF2,乙,焦化,,\n", "utf-8"
+        )
+        why = "coordinates missing or not numbers"
+        args = ["phaseout", "--firms", str(p), "--equipment", str(t / "e.csv"), "--crs", "wgs84"]
+        return args, [("2", why), ("3", why)]
     p = t / "e.csv"
     p.write_text(
         EQUIPMENT_HEAD + "K1,F1,甲,,4.3,,,60,是,在产,2010,,\n"
@@ -74,7 +85,7 @@ def _all_bad(kind: str, t: Path) -> tuple[list[str], list[tuple[str, str]]]:
     ]
 
 
-@pytest.mark.parametrize("kind", ["check", "sites", "phaseout"])
+@pytest.mark.parametrize("kind", ["check", "sites", "phaseout", "phaseout-firms"])
 def test_a_file_whose_every_row_is_rejected_writes_them_all_to_rejects(tmp_path, kind):
     """Exit 2 with no traceback; the message names the file, how many rows, the commonest
     reason with its fix, and rejects.csv, which holds every row with its reason; the folder
@@ -92,6 +103,8 @@ def test_a_file_whose_every_row_is_rejected_writes_them_all_to_rejects(tmp_path,
         "as WKT (POLYGON ((x y, ...))))",
         "sites": f"WKT missing or not readable [field WKT] ({n} rows; fix: write the geometry "
         "as WKT (POLYGON ((x y, ...))))",
+        "phaseout-firms": "coordinates missing or not numbers [field 经度/纬度] (2 rows; fix: "
+        "fill in the coordinates or remove the row)",
         "phaseout": "required field 'equipment_type' is empty [field 设备类型] (2 rows; fix: "
         "fill in the value); chamber_height_m is not a non-negative number in a unit that "
         "converts to m [field 炭化室高度（米）] (1 row; fix: write the number in m",
@@ -192,10 +205,14 @@ def _e6_args(kind: str, t: Path) -> list[str]:
     if kind == "check":
         return ["check", "--project", "POINT (112.5 37.8)", "--crs", "cgcs2000", "--industry", "pv"]
     if kind == "sites":
-        (t / "c.csv").write_text(f'地块编号,地块类型,是否稳沉,WKT\nC1,废弃矿山,是,"{SQUARE}"\n')
+        (t / "c.csv").write_text(
+            f'地块编号,地块类型,是否稳沉,WKT\nC1,废弃矿山,是,"{SQUARE}"\n', "utf-8"
+        )
         return ["sites", "--candidates", str(t / "c.csv"), "--crs", "cgcs2000", "--tech", "pv"]
     (t / "e.csv").write_text(EQUIPMENT_HEAD + "K1,F1,甲,焦炉,4.3,,,60,是,在产,2010,,\n", "utf-8")
-    (t / "f.csv").write_text("统一社会信用代码,企业名称,行业,经度,纬度\nF1,甲,焦化,112.5,37.8\n")
+    (t / "f.csv").write_text(
+        "统一社会信用代码,企业名称,行业,经度,纬度\nF1,甲,焦化,112.5,37.8\n", "utf-8"
+    )
     return ["phaseout", "--equipment", str(t / "e.csv"), "--firms", str(t / "f.csv"), "--crs",
             "cgcs2000"]  # fmt: skip
 

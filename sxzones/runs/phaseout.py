@@ -555,7 +555,8 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         path = find_file(opts.equipment, opts.base)
         lang = check_lang(opts.lang)
         lab = output_labels(ruleset, er) if lang != "en" else None
-        with refusing_all_rejected(pub, ["equipment"], ruleset.path, lang=lang, lab=lab):
+        # an equipment table (or a firm list) whose every row is rejected: rejects.csv
+        with refusing_all_rejected(pub, ["equipment", "firms"], ruleset.path, lang=lang, lab=lab):
             units, erep = read_equipment(
                 path,
                 er,
@@ -563,7 +564,7 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
                 encoding=opts.encoding,
                 sheet=opts.layer,
             )
-        firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
+            firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
         reports = [erep, *reports]
         result = place_in_jurisdiction(join_firms(assess_units(units, er), firms), admin, ruleset)
         capacity, totals = coking_capacity(result, er)
