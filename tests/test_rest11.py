@@ -97,7 +97,11 @@ def test_a_file_whose_every_row_is_rejected_writes_them_all_to_rejects(tmp_path,
     assert "Traceback" not in res.output
     text = _said(res)
     n, name = len(want), Path(args[2]).name
-    assert f"{name}: no feature passed validation: all {n} rows were rejected" in text
+    done = {"check": "checked", "sites": "screened"}.get(kind, "assessed")
+    assert (
+        f"{name}: no feature passed validation: all {n} rows were rejected, so nothing was {done}."
+        in text
+    )
     head = {
         "check": f"WKT missing or not readable [field WKT] ({n} rows; fix: write the geometry "
         "as WKT (POLYGON ((x y, ...))))",

@@ -272,9 +272,10 @@ def refuse_all_rejected(
     )
     more = f"; and {len(top) - 3} other reasons" if len(top) > 3 else ""
     fix = next((f.fix for f in top if f.fix), "correct the rows as rejects.csv says")
+    done = {"check": "checked", "phaseout": "assessed"}.get(pub.analysis, "screened")
     raise LayerError(
         f"{report.path}: no feature passed validation: all {report.n_rejected} {word}s were "
-        f"rejected, so nothing was screened. Commonest reasons: {said or 'none given'}{more}. "
+        f"rejected, so nothing was {done}. Commonest reasons: {said or 'none given'}{more}. "
         f"Every {word} with its reason is in {pub.out / 'rejects.csv'}. Fix: {fix} (a column "
         "read under the wrong name is mapped with --field NAME=COLUMN), then run again"
     )
