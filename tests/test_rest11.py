@@ -120,6 +120,36 @@ def test_a_file_whose_every_row_is_rejected_writes_them_all_to_rejects(tmp_path,
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "rejects.csv"]
 
 
+def test_candidates_all_rejected_as_parts_write_them_all_to_rejects(tmp_path):
+    """Rows that pass validation but not as parts (an id on two kinds; a part beside a
+    rejected one) leave no candidate: refused as validation refuses, every row in rejects."""
+    sq = "POLYGON (({x} 37.8, {y} 37.8, {y} 37.802, {x} 37.802, {x} 37.8))"
+    rows = [
+        ("C1", "废弃矿山", "是", sq.format(x=112.5, y=112.502)),
+        ("C1", "污染地块", "是", sq.format(x=112.6, y=112.602)),
+        ("C2", "废弃矿山", "是", sq.format(x=112.7, y=112.702)),
+        ("C2", "废弃矿山", "是", ""),
+    ]
+    p = tmp_path / "c.csv"
+    pd.DataFrame(rows, columns=["地块编号", "地块类型", "是否稳沉", "WKT"]).to_csv(p, index=False)
+    out = tmp_path / "o"
+    args = ["sites", "--candidates", str(p), "--crs", "cgcs2000", "--tech", "pv", "--out"]
+    res = _invoke(*args, str(out), "--lang", "zh")
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert "c.csv: no feature passed validation: all 4 rows were rejected" in _said(res)
+    rej = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rej["原始行号"].tolist() == ["2", "3", "4", "5"]
+    assert rej["原因"].tolist()[2:] == [
+        "地块编号“C2”的另一部分（第 5 行）已被剔除（WKT 缺失或无法读取）：不能只凭部分用地研判"
+        "该候选地块。请更正第 5 行",
+        "WKT 缺失或无法读取",
+    ]
+    assert (
+        rej["原因"].iloc[0].startswith("地块编号“C1”还出现在第 3 行，以上各行不能构成同一候选地块")
+    )
+
+
 def test_all_rejected_rejects_are_written_in_the_language_asked(tmp_path):
     args, want = _all_bad("check", tmp_path)
     res = _invoke(*args, "--out", str(tmp_path / "o"), "--lang", "zh")

@@ -270,7 +270,7 @@ def refuse_all_rejected(
         + (f"; fix: {f.fix})" if f.fix else ")")
         for f in top[:3]
     )
-    more = f"; and {len(top) - 3} other reasons" if len(top) > 3 else ""
+    more = f"; and {len(top) - 3} other reason{'s' if len(top) > 4 else ''}" if len(top) > 3 else ""
     fix = next((f.fix for f in top if f.fix), "correct the rows as rejects.csv says")
     done = {"check": "checked", "phaseout": "assessed"}.get(pub.analysis, "screened")
     raise LayerError(

@@ -32,7 +32,7 @@ from geopandas.array import from_shapely
 from pyproj import CRS
 
 from sxzones.analyses.firm_zones import resolve_industries
-from sxzones.errors import LayerError
+from sxzones.errors import NoFeatureError
 from sxzones.layers import LayerReport, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.layers.schemas import ROLES
@@ -627,7 +627,9 @@ def _drop(
     out = projects.loc[~mask].copy()
     out.index = pd.RangeIndex(len(out))
     if len(out) == 0:
-        raise LayerError(f"{report.path}: no {of.noun} passed validation.\n{report.summary()}")
+        raise NoFeatureError(
+            f"{report.path}: no {of.noun} passed validation.\n{report.summary()}", report
+        )
     return out
 
 
