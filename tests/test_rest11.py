@@ -129,6 +129,9 @@ def test_candidates_all_rejected_as_parts_write_them_all_to_rejects(tmp_path):
         ("C1", "污染地块", "是", sq.format(x=112.6, y=112.602)),
         ("C2", "废弃矿山", "是", sq.format(x=112.7, y=112.702)),
         ("C2", "废弃矿山", "是", ""),
+        ("C3", "废弃矿山", "是", sq.format(x=112.8, y=112.802)),
+        ("C3", "废弃矿山", "是", "POINT (112.9 37.8)"),
+        ("C3", "废弃矿山", "是", ""),
     ]
     p = tmp_path / "c.csv"
     pd.DataFrame(rows, columns=["地块编号", "地块类型", "是否稳沉", "WKT"]).to_csv(p, index=False)
@@ -137,10 +140,15 @@ def test_candidates_all_rejected_as_parts_write_them_all_to_rejects(tmp_path):
     res = _invoke(*args, str(out), "--lang", "zh")
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
-    assert "c.csv: no feature passed validation: all 4 rows were rejected" in _said(res)
+    assert "c.csv: no feature passed validation: all 7 rows were rejected" in _said(res)
     rej = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
-    assert rej["原始行号"].tolist() == ["2", "3", "4", "5"]
-    assert rej["原因"].tolist()[2:] == [
+    assert rej["原始行号"].tolist() == ["2", "3", "4", "5", "6", "7", "8"]
+    # the rejected parts in order, the first one's reason
+    assert rej["原因"].iloc[4] == (
+        "地块编号“C3”的另一部分（第 7、8 行）已被剔除（几何类型 Point 不适用于“candidates”图层"
+        "（允许：polygon））：不能只凭部分用地研判该候选地块。请更正第 7、8 行"
+    )
+    assert rej["原因"].tolist()[2:4] == [
         "地块编号“C2”的另一部分（第 5 行）已被剔除（WKT 缺失或无法读取）：不能只凭部分用地研判"
         "该候选地块。请更正第 5 行",
         "WKT 缺失或无法读取",
