@@ -337,6 +337,16 @@ def _reason_value(value: Any, lang: Lang, lab: Labels) -> Any:
     return said
 
 
+def _why_value(value: Any, lang: Lang, lab: Labels) -> Any:
+    """Why a siting exclusion was not assessed: the words of ``[values.siting_why]``, else
+    by the patterns of ``[[geometry_notes]]`` (a role missing from the catalogue names the
+    role and the catalogue file)."""
+    said = translate_value(value, "siting_why", lang, lab=lab)
+    if said is value and isinstance(value, str):
+        return translate_note(value, lang, lab=lab)
+    return said
+
+
 def _translate_column(
     s: pd.Series, col: str, vocab: str, lang: Lang, lab: Labels, km: str | None
 ) -> pd.Series:
@@ -359,6 +369,8 @@ def _translate_column(
         }
     elif vocab == "reason":  # an exclusion reason's label, else a rejected row's reason
         table = {v: _reason_value(v, lang, lab) for v in uniq}
+    elif vocab == "siting_why":  # its words ([values.siting_why]), else [[geometry_notes]]
+        table = {v: _why_value(v, lang, lab) for v in uniq}
     elif col in MULTI:
         table = {
             v: ";".join(str(translate_value(x, vocab, lang, lab=lab, km=km)) for x in v.split(";"))
@@ -586,7 +598,7 @@ def _reject_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 class _Groups(Mapping[str, str]):
     """The named forms of a match's groups a Chinese form may use, made when asked for:
     ``f0`` a field's label, ``w0`` a row word, ``t0`` the group read as notes, ``l0`` a list
-    of rows, ``d0`` a datum, ``u0`` a control unit's type, ``n0`` a project or candidate,
+    of rows, ``d0`` a datum, ``u0`` a control unit's type, ``o0`` a layer's role, ``n0`` a project or candidate,
     ``j0`` the group read as a rejected row's reason, ``r0`` rows and their values (see
     ``i18n.toml``)."""
 
@@ -612,6 +624,9 @@ class _Groups(Mapping[str, str]):
             return lab.values.get("datum", {}).get(x, x)
         if form == "u":
             return lab.values.get("unit_type", {}).get(x, x)
+        if form == "o":  # a layer's role: as written in the catalogue, and its label
+            said = lab.values.get("role", {}).get(x)
+            return f"{x}（{said}）" if said else x
         if form == "n":
             return lab.values.get("noun", {}).get(x, x)
         if form == "j":
@@ -742,7 +757,7 @@ def translate_values(
             out[col] = _translate_column(out[col], str(col), v, lang, lab, km)
         elif str(col) in ("unassessed_reason", "industry_note"):
             out[col] = [translate_reason(x, lang) if isinstance(x, str) else x for x in out[col]]
-        elif str(col) == "geometry_note":
+        elif str(col) in ("geometry_note", "raster_resolution_m"):
             said = {v: translate_note(v, lang, lab=lab) for v in pd.unique(out[col].dropna())}
             out[col] = out[col].map(said.get, na_action="ignore").fillna(out[col])
         elif str(col) == "reading_notes":

@@ -974,8 +974,11 @@ def _(t: Path) -> list[str]:
 @case(
     "sites-only-points",
     "refused",
-    "candidates that are all points: nothing passes validation",
-    says=("c.geojson", "geometry"),
+    "candidates that are all points: nothing passes validation; rejects.csv lists every "
+    "feature with its reason (audit 11 E18)",
+    says=("c.geojson", "geometry", "all 2 features were rejected", "out/rejects.csv"),
+    rejects=((1, "geometry", "wrong_geometry_type"), (2, "geometry", "wrong_geometry_type")),
+    outputs=("out/rejects.csv", "out/manifest.json"),
 )
 def _(t: Path) -> list[str]:
     _candidates(t / "c.geojson", [_point(112.5, 37.8), _point(112.6, 37.8)])

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 import python_calamine
 
-from sxzones.errors import LayerError
+from sxzones.errors import LayerError, NoFeatureError
 from sxzones.layers.readers import (
     HEADER_SEARCH_ROWS,
     ROW,
@@ -918,7 +918,7 @@ def read_equipment(
     out["category"] = out["equipment_type"].map(er.categories)
     report.n_loaded = len(out)
     if report.n_loaded == 0:
-        raise LayerError(f"{p}: no row passed validation.\n{report.summary()}")
+        raise NoFeatureError(f"{p}: no row passed validation.\n{report.summary()}", report)
     if report.n_loaded + report.n_rejected != report.n_read:  # pragma: no cover - invariant
         raise RuntimeError("row accounting failed: loaded + rejected != read")
     return out, report

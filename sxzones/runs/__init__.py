@@ -5,7 +5,8 @@ Analyses never read files or draw; these functions do, and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -13,7 +14,7 @@ from typing import NoReturn
 import geopandas as gpd
 
 from sxzones._util import is_existing_path
-from sxzones.errors import CRSError, LayerError, SxzonesError
+from sxzones.errors import CRSError, LayerError, NoFeatureError, SxzonesError
 from sxzones.i18n import Labels, Lang
 from sxzones.layers import Catalog, LayerReport, read_file, validate_layer
 from sxzones.options import (
@@ -42,12 +43,22 @@ class RunResult:
     #: (``--overwrite``: the folder holds this run's outputs only)
     removed: list[Path] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, analysis: str, pub: Publication, written: list[Path], summary: str) -> RunResult:
+        """The result of a run published by ``pub``: its manifest, and the previous run's
+        files it removed (``--overwrite``), printed for every command alike."""
+        return cls(analysis, written, summary, manifest=pub.manifest, removed=list(pub.removed))
+
     def __str__(self) -> str:
         lines = [self.summary] if self.summary else []
         lines += [f"  wrote {p}" for p in self.outputs]
-        lines += [
-            f"  removed {p} (the previous run's; this run does not write it)" for p in self.removed
-        ]
+        shown = self.removed if len(self.removed) <= 12 else self.removed[:10]
+        lines += [f"  removed {p} (the previous run's; this run does not write it)" for p in shown]
+        if len(shown) < len(self.removed):  # a batch's old reports: not one line each
+            lines.append(
+                f"  removed {len(self.removed) - len(shown)} more of the previous run's files "
+                f"in {self.removed[0].parent} (this run does not write them)"
+            )
         if self.manifest is not None:
             lines.append(f"  manifest {self.manifest}")
         return "\n".join(lines)
@@ -254,18 +265,42 @@ def refuse_all_rejected(
     top = sorted((f for f in report.findings if f.kind == "rejected"), key=lambda f: -len(f.rows))
     word = top[0].word if top else "row"
     said = "; ".join(
-        f"{f.message}{f' [field {f.field}]' if f.field else ''} ({len(f.rows)} {word}s"
+        f"{f.message}{f' [field {f.field}]' if f.field else ''} "
+        f"({len(f.rows)} {word}{'s' if len(f.rows) > 1 else ''}"
         + (f"; fix: {f.fix})" if f.fix else ")")
         for f in top[:3]
     )
-    more = f"; and {len(top) - 3} other reasons" if len(top) > 3 else ""
+    more = f"; and {len(top) - 3} other reason{'s' if len(top) > 4 else ''}" if len(top) > 3 else ""
     fix = next((f.fix for f in top if f.fix), "correct the rows as rejects.csv says")
+    done = {"check": "checked", "phaseout": "assessed"}.get(pub.analysis, "screened")
     raise LayerError(
         f"{report.path}: no feature passed validation: all {report.n_rejected} {word}s were "
-        f"rejected, so nothing was screened. Commonest reasons: {said or 'none given'}{more}. "
+        f"rejected, so nothing was {done}. Commonest reasons: {said or 'none given'}{more}. "
         f"Every {word} with its reason is in {pub.out / 'rejects.csv'}. Fix: {fix} (a column "
         "read under the wrong name is mapped with --field NAME=COLUMN), then run again"
     )
+
+
+@contextmanager
+def refusing_all_rejected(
+    pub: Publication,
+    roles: Collection[str],
+    rules: Path | None = None,
+    *,
+    lang: Lang = "en",
+    lab: Labels | None = None,
+) -> Iterator[None]:
+    """Within the block, a file of role in ``roles`` whose every row validation rejects
+    (:class:`~sxzones.errors.NoFeatureError`) is refused by :func:`refuse_all_rejected`:
+    rejects.csv with every row and its reason, and the commonest reasons with their fix.
+    Any other error passes unchanged."""
+    try:
+        yield
+    except NoFeatureError as exc:
+        rep = exc.report
+        if not isinstance(rep, LayerReport) or rep.role not in roles:
+            raise
+        refuse_all_rejected(pub, rep, rules, lang=lang, lab=lab)
 
 
 def run_analysis(opts: Options, cat: Catalog, *, say: Say = print) -> RunResult:

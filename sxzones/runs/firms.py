@@ -21,7 +21,7 @@ from sxzones.analyses.firm_zones import (
     summary_by_city,
 )
 from sxzones.analyses.nearest import county_lookup, warm_up
-from sxzones.errors import NoFeatureError, SxzonesError
+from sxzones.errors import SxzonesError
 from sxzones.geodesy import to_lonlat
 from sxzones.i18n import (
     Labels,
@@ -50,7 +50,7 @@ from sxzones.runs import (
     figure_paths,
     load_input,
     load_layer,
-    refuse_all_rejected,
+    refusing_all_rejected,
 )
 from sxzones.runs.provenance import (
     demonstration_warning,
@@ -389,12 +389,9 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
         ruleset = load_rules(opts.rules)
         lang = check_lang(opts.lang)
         lab = labels(ruleset) if lang != "en" else None
-        try:
+        # every firm rejected: rejects.csv holds them all
+        with refusing_all_rejected(pub, ["firms"], ruleset.path, lang=lang, lab=lab):
             f, b, a, reports = _load_firm_inputs(opts, cat)
-        except NoFeatureError as exc:  # every firm rejected: rejects.csv holds them all
-            if not isinstance(exc.report, LayerReport) or exc.report.role != "firms":
-                raise
-            refuse_all_rejected(pub, exc.report, ruleset.path, lang=lang, lab=lab)
         frep, brep = reports[0], reports[1]
         # the manifest's input hashes, computed while the screen runs
         hashing = hash_ahead([Path(r.path) for r in reports if str(r.path)] + [Path(ruleset.path)])
@@ -432,7 +429,7 @@ def run_firms(opts: FirmOptions, cat: Catalog) -> RunResult:
     ]
     for r in reports:
         lines += [f"  {x}" for x in r.summary().splitlines()[1:]]
-    return RunResult("firms", written, "\n".join(lines), manifest=pub.manifest, removed=pub.removed)
+    return RunResult.of("firms", pub, written, "\n".join(lines))
 
 
 def _screen(

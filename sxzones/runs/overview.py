@@ -71,7 +71,7 @@ def run_overview(opts: OverviewOptions, cat: Catalog, *, say: Say = print) -> Ru
         f"overview: {len(reports)} layers, {int(table['loaded'].sum())} features loaded, "
         f"{int(table['rejected'].sum())} rejected; working CRS {cat.working.reason}"
     )
-    return RunResult("overview", outputs, summary, manifest=pub.manifest)
+    return RunResult.of("overview", pub, outputs, summary)
 
 
 def _load_layers(

@@ -32,6 +32,7 @@ from sxzones.runs import (
     find_file,
     load_input,
     load_layer,
+    refusing_all_rejected,
 )
 from sxzones.runs.provenance import (
     demonstration_warning,
@@ -552,20 +553,22 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         ruleset = load_rules(opts.rules)
         er = equipment_rules(ruleset)
         path = find_file(opts.equipment, opts.base)
-        units, erep = read_equipment(
-            path,
-            er,
-            fields=opts.fields_for("equipment"),
-            encoding=opts.encoding,
-            sheet=opts.layer,
-        )
-        firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
+        lang = check_lang(opts.lang)
+        lab = output_labels(ruleset, er) if lang != "en" else None
+        # an equipment table (or a firm list) whose every row is rejected: rejects.csv
+        with refusing_all_rejected(pub, ["equipment", "firms"], ruleset.path, lang=lang, lab=lab):
+            units, erep = read_equipment(
+                path,
+                er,
+                fields=opts.fields_for("equipment"),
+                encoding=opts.encoding,
+                sheet=opts.layer,
+            )
+            firms, builtup, admin, reports = _firm_table(opts, cat, ruleset)
         reports = [erep, *reports]
         result = place_in_jurisdiction(join_firms(assess_units(units, er), firms), admin, ruleset)
         capacity, totals = coking_capacity(result, er)
         rejects = pd.concat([r.rejects for r in reports if r.n_rejected] or [erep.rejects])
-        lang = check_lang(opts.lang)
-        lab = output_labels(ruleset, er) if lang != "en" else None
         names = finding_names(er, lang)
         add_inputs(pub, reports, ruleset.path)  # first: the tables name the inputs' digests
         prov = sources_table(reports, ruleset, pub.inputs)
@@ -575,4 +578,4 @@ def run_phaseout(opts: PhaseoutOptions, cat: Catalog) -> RunResult:
         _write_maps(opts, pub, findings, builtup, admin, reports, lab, note)
         written = pub.publish()
     summary = "\n".join([_summary(result, totals, reports), *demonstration_warning(prov)])
-    return RunResult("phaseout", written, summary, manifest=pub.manifest)
+    return RunResult.of("phaseout", pub, written, summary)

@@ -32,7 +32,7 @@ from geopandas.array import from_shapely
 from pyproj import CRS
 
 from sxzones.analyses.firm_zones import resolve_industries
-from sxzones.errors import LayerError
+from sxzones.errors import NoFeatureError
 from sxzones.layers import LayerReport, validate_layer
 from sxzones.layers.readers import ROW, RawLayer
 from sxzones.layers.schemas import ROLES
@@ -524,7 +524,8 @@ def _with_rejected_part(
             _reject_parts(pos, (pid, alias), why, projects, report, names, word, of, parts)
             continue
         agree[pos] = True
-        where = _listed([int(p["source_row"]) for p in parts])
+        where = _on(word, sorted({int(p["source_row"]) for p in parts}))  # "rows 7 and 8"
+        first = min(parts, key=lambda p: int(p["source_row"]))  # the reason of the first
         for k in pos:
             report._rejects.append(
                 {
@@ -533,9 +534,9 @@ def _with_rejected_part(
                     "id": ids[k],
                     "code": _code(of, "part_rejected"),
                     "field": idname,
-                    "reason": f"another part of {idname} '{ids[k]}' ({word} {where}) was "
-                    f"rejected ({parts[0]['reason']}): the {of.noun} is not {of.verb} on part "
-                    f"of its land. Fix: correct {word} {where}",
+                    "reason": f"another part of {idname} '{ids[k]}' ({where}) was "
+                    f"rejected ({first['reason']}): the {of.noun} is not {of.verb} on part "
+                    f"of its land. Fix: correct {where}",
                 }
             )
     if agree.any():
@@ -627,7 +628,9 @@ def _drop(
     out = projects.loc[~mask].copy()
     out.index = pd.RangeIndex(len(out))
     if len(out) == 0:
-        raise LayerError(f"{report.path}: no {of.noun} passed validation.\n{report.summary()}")
+        raise NoFeatureError(
+            f"{report.path}: no {of.noun} passed validation.\n{report.summary()}", report
+        )
     return out
 
 

@@ -34,7 +34,13 @@ from sxzones.maps.sources import report_sources, sources_line
 from sxzones.options import REPORTS, CheckOptions
 from sxzones.outputs import Publication, hash_ahead, write_csv, write_text
 from sxzones.rules import RuleSet, bundled_rules, load_rules
-from sxzones.runs import RunResult, add_inputs, coordinate_fields, figure_paths
+from sxzones.runs import (
+    RunResult,
+    add_inputs,
+    coordinate_fields,
+    figure_paths,
+    refusing_all_rejected,
+)
 from sxzones.runs.datum_margin import datum_caveats, datum_of, flag_margins, project_caveat
 from sxzones.runs.one_project import plain_project
 from sxzones.runs.project_parts import merge_parts, parts_counts, validate_parts
@@ -774,12 +780,18 @@ def run_check(opts: CheckOptions, cat: Catalog, *, layers: SiteLayers | None = N
         warm_up()  # the compiled distance kernels load while the projects and layers are read
     ruleset = check_rules(opts)
     hash_ahead([Path(cat.entry(n).path) for n in _layer_names(cat)])  # while the check works
+    lang = check_lang(opts.lang)
+    lab = labels(ruleset) if lang != "en" else None
+    # a file of projects every row of which is rejected: rejects.csv holds them all (one
+    # project given with --project is refused on the screen, as it was)
+    roles = ["projects"] if opts.projects is not None else []
     with check_publication(opts) as pub:
-        run = compute_check(opts, cat, ruleset, layers=layers)
+        with refusing_all_rejected(pub, roles, ruleset.path, lang=lang, lab=lab):
+            run = compute_check(opts, cat, ruleset, layers=layers)
         write_check_run(opts, cat, run, pub)
         check_inputs(pub, run)
         written = pub.publish()
-    return RunResult("check", written, check_summary(run), manifest=pub.manifest)
+    return RunResult.of("check", pub, written, check_summary(run))
 
 
 def check_inputs(pub: Publication, run: CheckRun) -> None:

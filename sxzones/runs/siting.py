@@ -58,6 +58,7 @@ from sxzones.runs import (
     is_file,
     load_input,
     load_layer,
+    refusing_all_rejected,
 )
 from sxzones.runs.project_parts import CANDIDATES, merge_parts, parts_counts, validate_parts
 from sxzones.runs.provenance import (
@@ -678,7 +679,10 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         hash_ahead([path for path, *_ in specs] + [Path(ruleset.path)])
         if opts.max_slope is not None:  # --max-slope: the limit for this technology
             ruleset = ruleset.with_slope_limit(tech, float(opts.max_slope))
-        cand, crep = load_candidates(opts, cat, ruleset)
+        lang = check_lang(opts.lang)
+        lab = labels(ruleset) if lang != "en" else None
+        with refusing_all_rejected(pub, ["candidates"], ruleset.path, lang=lang, lab=lab):
+            cand, crep = load_candidates(opts, cat, ruleset)
         exclusions, missing, reports = build_exclusions(
             cat, ruleset, tech, list(opts.exclude), opts.rule_exclusions, opts.base
         )
@@ -696,8 +700,6 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
         # refused by validation would otherwise leave its land eligible without a word
         parts = [crep.rejects] + [r.rejects for r in reports if r.n_rejected]
         rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else crep.rejects
-        lang = check_lang(opts.lang)
-        lab = labels(ruleset) if lang != "en" else None
         _rule_exclusions(res, opts, ruleset, pub)
         add_inputs(pub, [crep, *reports], ruleset.path)  # first: the tables name the digests
         for path, kind, threshold, name in specs:
@@ -733,7 +735,7 @@ def run_sites(opts: SiteOptions, cat: Catalog) -> RunResult:
     for r in reports:  # and what was repaired in them: it changes the land they remove
         lines += [f"  {x}" for x in r.summary().splitlines()[:1]]
         lines += [f"    {f}" for f in r.findings if f.kind == "repaired"]
-    return RunResult("sites", written, "\n".join(lines), manifest=pub.manifest)
+    return RunResult.of("sites", pub, written, "\n".join(lines))
 
 
 def _rule_exclusions(
