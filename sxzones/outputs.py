@@ -628,6 +628,20 @@ def remember_digest(path: Path, digest: str) -> None:
     _keep_digest(_identity(path), digest)
 
 
+def run_id(manifest: Mapping[str, Any]) -> str:
+    """A manifest's ``run_id``: the first 16 hex digits of the SHA-256 of the manifest with
+    its ``run_id`` blank (keys sorted): the same inputs, files and options, the same id."""
+    text = json.dumps({**manifest, "run_id": ""}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, as the manifest records it (kept for the file as it is:
+    device, inode, size and modification time; a writer that hashed what it wrote leaves
+    its digest here, :func:`remember_digest`)."""
+    return _sha256(path)
+
+
 def _sha256(path: Path) -> str:
     key = _identity(path)
     with _DIGESTS_LOCK:
@@ -965,9 +979,7 @@ class Publication:
             "files": entries,
             "external_files": ext,
         }
-        doc["run_id"] = hashlib.sha256(
-            json.dumps(doc, sort_keys=True, default=str).encode("utf-8")
-        ).hexdigest()[:16]
+        doc["run_id"] = run_id(doc)
         # what to remove of the previous run: kept beside the staged manifest (not in it, so
         # the same command gives the same manifest whatever the folder held before)
         replaces = sorted(n for n in previous if n not in names)

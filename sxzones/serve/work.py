@@ -10,7 +10,6 @@ byte for byte.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import shlex
 import shutil
@@ -105,7 +104,7 @@ def page_record(out: Path, inputs: list[Path], added: dict[str, str] | None = No
 
     Why after the run: the command records the paths it was given, and the page can only
     give the run its own copies; the files' bytes are otherwise the command's."""
-    from sxzones.outputs import MANIFEST_NAME, write_json, write_text
+    from sxzones.outputs import MANIFEST_NAME, file_sha256, run_id, write_json, write_text
 
     mpath = out / MANIFEST_NAME
     doc = json.loads(as_given(mpath.read_text(encoding="utf-8"), inputs))
@@ -115,26 +114,15 @@ def page_record(out: Path, inputs: list[Path], added: dict[str, str] | None = No
             text = path.read_text(encoding="utf-8")
             if as_given(text, inputs) != text:
                 write_text(as_given(text, inputs), path, overwrite=True)
-                entry |= {"size": path.stat().st_size, "sha256": _file_sha256(path)}
+                entry |= {"size": path.stat().st_size, "sha256": file_sha256(path)}
     for name, what in (added or {}).items():
         path = out / name
         doc["files"].append(
-            {"name": name, "size": path.stat().st_size, "sha256": _file_sha256(path),
+            {"name": name, "size": path.stat().st_size, "sha256": file_sha256(path),
              "added_by": "page", "what": what}
         )  # fmt: skip
-    doc["run_id"] = ""
-    doc["run_id"] = hashlib.sha256(
-        json.dumps(doc, sort_keys=True, default=str).encode("utf-8")
-    ).hexdigest()[:16]  # as Publication.publish computes it
+    doc["run_id"] = run_id(doc)  # as Publication.publish computes it
     write_json(doc, mpath, overwrite=True)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ---- reviewer: the site check -----------------------------------------------------------
