@@ -33,7 +33,7 @@ from sxzones.i18n import (
 )
 from sxzones.layers import Catalog, LayerReport
 from sxzones.maps.sources import report_sources, sources_line
-from sxzones.options import FirmOptions
+from sxzones.options import FirmOptions, PhaseoutOptions
 from sxzones.outputs import (
     Publication,
     gpkg_in_child,
@@ -263,6 +263,35 @@ def _cut_note(zone: str, n: int, files: list[str], lang: Lang) -> list[str]:
     return [en] if lang == "en" else [zh] if lang == "zh" else [zh, en]
 
 
+def load_builtup(
+    spec: str, opts: FirmOptions | PhaseoutOptions, cat: Catalog
+) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """The built-up areas ``--builtup`` names (a catalogue layer or a file), validated with
+    the options' field mapping: the firm screen's, and the phase-out's when it screens the
+    firms too."""
+    return load_layer(
+        spec,
+        "builtup",
+        cat,
+        "--builtup",
+        whose="firms'",
+        fields=opts.fields_for("builtup"),
+        base=opts.base,
+    )
+
+
+def load_admin(
+    opts: FirmOptions | PhaseoutOptions, cat: Catalog
+) -> tuple[gpd.GeoDataFrame, LayerReport] | None:
+    """The admin layer ``--admin`` names (default: the catalogue's), validated; None when
+    there is none (``--admin ''`` or no such layer)."""
+    name = admin_name(opts.admin, cat)
+    if name is None:
+        return None
+    fields = opts.fields_for("admin")
+    return load_layer(name, "admin", cat, "--admin", whose="firms'", fields=fields, base=opts.base)
+
+
 def _load_firm_inputs(
     opts: FirmOptions, cat: Catalog
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None, list[LayerReport]]:
@@ -270,28 +299,9 @@ def _load_firm_inputs(
     reports in that order. The built-up and admin layers are read in another thread while
     the firms are (GDAL and Arrow release the GIL while they read)."""
 
-    def builtup() -> tuple[gpd.GeoDataFrame, LayerReport]:
-        return load_layer(
-            opts.builtup,
-            "builtup",
-            cat,
-            "--builtup",
-            whose="firms'",
-            fields=opts.fields_for("builtup"),
-            base=opts.base,
-        )
-
-    def admin() -> tuple[gpd.GeoDataFrame, LayerReport] | None:
-        name = admin_name(opts.admin, cat)
-        if name is None:
-            return None
-        fields = opts.fields_for("admin")
-        return load_layer(
-            name, "admin", cat, "--admin", whose="firms'", fields=fields, base=opts.base
-        )
-
     with ThreadPoolExecutor(max_workers=1) as pool:
-        later_b, later_a = pool.submit(builtup), pool.submit(admin)
+        later_b = pool.submit(load_builtup, opts.builtup, opts, cat)
+        later_a = pool.submit(load_admin, opts, cat)
         f, frep = load_input(
             opts.firms,
             "firms",

@@ -27,13 +27,12 @@ from sxzones.rules import RuleSet, load_rules
 from sxzones.runs import (
     RunResult,
     add_inputs,
-    admin_name,
     figure_paths,
     find_file,
     load_input,
-    load_layer,
     refusing_all_rejected,
 )
+from sxzones.runs.firms import load_admin, load_builtup
 from sxzones.runs.provenance import (
     demonstration_warning,
     gpkg_metadata,
@@ -109,24 +108,13 @@ def _firm_table(
     )
     reports = [frep]
     a = None
-    if (admin := admin_name(opts.admin, cat)) is not None:
-        fields = opts.fields_for("admin")
-        a, arep = load_layer(
-            admin, "admin", cat, "--admin", whose="firms'", fields=fields, base=opts.base
-        )
+    if (loaded := load_admin(opts, cat)) is not None:
+        a, arep = loaded
         reports.append(arep)
     if opts.builtup:
         from sxzones.analyses.firm_zones import screen_firms
 
-        b, brep = load_layer(
-            opts.builtup,
-            "builtup",
-            cat,
-            "--builtup",
-            whose="firms'",
-            fields=opts.fields_for("builtup"),
-            base=opts.base,
-        )
+        b, brep = load_builtup(opts.builtup, opts, cat)
         reports.append(brep)
         return screen_firms(f, b, ruleset, admin=a), b, a, reports
     if a is not None:
